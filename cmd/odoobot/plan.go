@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"odoobot/config"
+	"odoobot/provision"
+)
+
+// plan is `odoobot plan NAME [mode]`: a dry run. It reads, never writes:
+// no file, no database row, no port reservation.
+func plan(ctx context.Context, w io.Writer, cfg *config.Config, args []string) error {
+	name, mode, err := nameAndMode(cfg, "plan", args)
+	if err != nil {
+		return err
+	}
+	if err := cfg.NameRules().Check(name); err != nil {
+		return err
+	}
+	layout := cfg.Layout()
+	inst := layout.NewInstance(name, mode)
+	p := layout.Paths(inst)
+	ports, portsNote := previewPorts(ctx, cfg)
+
+	fmt.Fprintf(w, "plan: create %s (%s) — a dry run: nothing was changed\n\n", name, mode)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "  %s\t%s\n", k, v) }
+	row("domain", inst.Domain)
+	row("internal name", inst.Internal)
+	row("database", fmt.Sprintf("%s (UTF8, owner %s, on %s:%d)", inst.Internal, cfg.DBUser, cfg.DBHost, cfg.DBPort))
+	row("http port", portString(ports.HTTP, cfg.HTTPPorts, portsNote))
+	row("gevent port", portString(ports.Gevent, cfg.GeventPorts, portsNote))
+	row("unit", fmt.Sprintf("%s (%s)", inst.Unit, p.Unit))
+	row("directory", p.Dir)
+	row("odoo.conf", p.Conf+" (mode 0640, owner "+cfg.ServiceUser+"; holds the master password)")
+	row("odoo.log", p.Log)
+	row("custom addons", p.CustomAddons)
+	row("data dir", p.DataDir)
+	row("summary", p.Info)
+	row("nginx site", p.SiteAvail+" → "+p.SiteEnabled)
+	row("certificate", certificateLine(cfg, mode, p))
+	row("DNS record", dnsLine(cfg, inst))
+	row("modules", strings.Join(cfg.InstanceModules(), ","))
+	row("release", fmt.Sprintf("%s %s, Python %s, cached under %s", cfg.OdooRepo, cfg.Branch(), cfg.PythonVersion, filepath.Join(cfg.StateDir, "releases")))
+	row("creation log", p.CreateLog)
+	tw.Flush()
+
+	var steps []string
+	for _, s := range provision.StepNames(mode, planOptions(cfg)) {
+		steps = append(steps, string(s))
+	}
+	fmt.Fprintf(w, "\nsteps: %s\n", strings.Join(steps, " → "))
+	return nil
+}
+
+func planOptions(cfg *config.Config) provision.PlanOptions {
+	return provision.PlanOptions{ManagesDNS: cfg.ManagesDNS(), PublicIP: cfg.PublicIP, DNS01: cfg.ManagesDNS()}
+}
+
+// nameAndMode reads "NAME [mode]" for create and plan.
+func nameAndMode(cfg *config.Config, verb string, args []string) (string, provision.SSLMode, error) {
+	if len(args) == 0 || len(args) > 2 {
+		return "", "", &usageError{msg: "usage: odoobot " + verb + " NAME [cloudflare|letsencrypt|http]"}
+	}
+	name := args[0]
+	if strings.HasPrefix(name, "-") && len(args) == 1 {
+		// Not a flag: names never start with a hyphen, and the rule says so.
+		return name, cfg.SSLMode(), nil
+	}
+	mode := cfg.SSLMode()
+	if len(args) == 2 {
+		m, err := provision.ParseSSLMode(args[1], mode)
+		if err != nil {
+			return "", "", &usageError{msg: err.Error()}
+		}
+		mode = m
+	}
+	return name, mode, nil
+}
+
+func portString(port int, r config.Range, note string) string {
+	if port == 0 {
+		return fmt.Sprintf("none free in %s", r)
+	}
+	return fmt.Sprintf("%d of %s (%s)", port, r, note)
+}
+
+func certificateLine(cfg *config.Config, mode provision.SSLMode, p provision.Paths) string {
+	switch mode {
+	case provision.SSLCloudflare:
+		if cfg.OriginCert != "" {
+			return "existing origin certificate " + cfg.OriginCert
+		}
+		return "Cloudflare Origin CA certificate in " + p.CertDir + " (key mode 0600)"
+	case provision.SSLLetsEncrypt:
+		how := "HTTP-01 through nginx"
+		if cfg.ManagesDNS() {
+			how = "DNS-01 through Cloudflare"
+		}
+		return "Let's Encrypt (" + how + ") in " + p.CertDir + ", renewed 30 days before expiry"
+	}
+	return "none: plain HTTP, NOT ENCRYPTED (testing only)"
+}
+
+func dnsLine(cfg *config.Config, inst provision.Instance) string {
+	if !cfg.ManagesDNS() {
+		return "not managed (CF_API_TOKEN is not set): point " + inst.Domain + " at this server yourself"
+	}
+	return fmt.Sprintf("A %s → %s, proxied (Cloudflare sets automatic TTL on proxied records)", inst.Domain, cfg.PublicIP)
+}

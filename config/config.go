@@ -1,0 +1,393 @@
+// Package config reads odoobot's configuration from the environment (and
+// an env file), keeping API-DEV's variable names where they exist, and
+// validates it with one clear message per problem.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/joho/godotenv"
+	"github.com/kelseyhightower/envconfig"
+
+	"odoobot/provision"
+)
+
+// Secret is a configuration value that must never be printed. Its String
+// and GoString methods redact it, so %v, %s and %#v are safe; Reveal gives
+// the value to the one caller that needs it.
+type Secret string
+
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString redacts like String.
+func (s Secret) GoString() string { return s.String() }
+
+// Reveal returns the secret's value.
+func (s Secret) Reveal() string { return string(s) }
+
+// Range is an inclusive port range written "2100-3000".
+type Range provision.PortRange
+
+// Decode parses "FIRST-LAST" for envconfig.
+func (r *Range) Decode(v string) error {
+	a, b, ok := strings.Cut(strings.TrimSpace(v), "-")
+	first, err1 := strconv.Atoi(strings.TrimSpace(a))
+	last, err2 := strconv.Atoi(strings.TrimSpace(b))
+	if !ok || err1 != nil || err2 != nil {
+		return fmt.Errorf("want FIRST-LAST, such as 2100-3000, got %q", v)
+	}
+	*r = Range{First: first, Last: last}
+	return nil
+}
+
+func (r Range) String() string { return provision.PortRange(r).String() }
+
+// Config is the whole configuration. Each field's envconfig name is the
+// environment variable that sets it; `secret:"true"` fields also accept
+// NAME_FILE, the path of a file holding the value.
+type Config struct {
+	// DNS and TLS (Cloudflare).
+	ZoneName       string `envconfig:"CF_ZONE_NAME" desc:"DNS zone; instances are NAME.<zone>"`
+	APIToken       Secret `envconfig:"CF_API_TOKEN" secret:"true" desc:"Cloudflare API token (Zone.DNS edit, SSL and Certificates edit)"`
+	ZoneID         string `envconfig:"CF_ZONE_ID" desc:"Cloudflare zone ID; looked up by name when empty"`
+	CFBaseURL      string `envconfig:"CF_API_BASE_URL" default:"https://api.cloudflare.com/client/v4/" desc:"Cloudflare API base URL"`
+	OriginCert     string `envconfig:"CF_ORIGIN_CERT" desc:"existing origin certificate (a wildcard) used for every instance in cloudflare mode"`
+	OriginKey      string `envconfig:"CF_ORIGIN_KEY" desc:"its private key"`
+	PublicIP       string `envconfig:"PUBLIC_IP" desc:"the server's public IPv4 address, target of the A records"`
+	DefaultSSLMode string `envconfig:"DEFAULT_SSL_MODE" default:"cloudflare" desc:"mode when create names none: cloudflare, letsencrypt or http"`
+	ACMEDirectory  string `envconfig:"ACME_DIRECTORY_URL" default:"https://acme-v02.api.letsencrypt.org/directory" desc:"ACME directory (Let's Encrypt production or staging)"`
+	ACMEEmail      string `envconfig:"ACME_EMAIL" desc:"contact address for the ACME account"`
+
+	// PostgreSQL: instance databases and odoobot's own state.
+	DBHost      string `envconfig:"DB_HOST" default:"127.0.0.1" desc:"PostgreSQL host"`
+	DBPort      int    `envconfig:"DB_PORT" default:"5432" desc:"PostgreSQL port"`
+	DBUser      string `envconfig:"DB_USER" default:"odoo" desc:"owner of the instance databases"`
+	DBPassword  Secret `envconfig:"DB_PASSWORD" secret:"true" desc:"its password"`
+	StateDBName string `envconfig:"STATE_DB_NAME" default:"odoobot" desc:"database holding odoobot's state (schema odoobot)"`
+
+	// Odoo.
+	OdooVersion    string   `envconfig:"ODOO_VERSION" default:"19.0" desc:"Odoo version"`
+	OdooEdition    string   `envconfig:"ODOO_EDITION" default:"e" desc:"e (enterprise) or c (community); with the version gives the unit prefix odoo19e"`
+	OdooRepo       string   `envconfig:"ODOO_REPO" default:"https://github.com/odoo/odoo.git" desc:"Odoo source repository"`
+	OdooBranch     string   `envconfig:"ODOO_BRANCH" desc:"branch; the version when empty"`
+	EnterpriseRepo string   `envconfig:"ODOO_ENTERPRISE_REPO" desc:"enterprise addons repository (optional)"`
+	Modules        []string `envconfig:"ODOO_MODULES" default:"base,web,web_enterprise,contacts,l10n_ar" desc:"modules installed at creation; web_enterprise is dropped without enterprise addons"`
+	PythonVersion  string   `envconfig:"PYTHON_VERSION" default:"3.12" desc:"Python of the instances' virtual environments"`
+	Workers        int      `envconfig:"WORKERS" default:"2" desc:"Odoo workers per instance (2 or more runs the gevent worker)"`
+	MaxCronThreads int      `envconfig:"MAX_CRON_THREADS" default:"1" desc:"Odoo cron threads per instance"`
+	MemorySoftMB   int      `envconfig:"LIMIT_MEMORY_SOFT_MB" default:"640" desc:"Odoo limit_memory_soft per worker, MiB"`
+	MemoryHardMB   int      `envconfig:"LIMIT_MEMORY_HARD_MB" default:"768" desc:"Odoo limit_memory_hard per worker, MiB"`
+	HTTPPorts      Range    `envconfig:"HTTP_PORT_RANGE" default:"2100-3000" desc:"range of the instances' HTTP ports"`
+	GeventPorts    Range    `envconfig:"GEVENT_PORT_RANGE" default:"8072-8999" desc:"range of the instances' gevent (websocket) ports"`
+	ReservedNames  []string `envconfig:"RESERVED_NAMES" desc:"names refused besides the zone, production, prod, www, api, mail, ftp"`
+
+	// Host layout.
+	ServiceUser    string `envconfig:"SERVICE_USER" default:"mtg" desc:"system user the instances run as"`
+	ProdRoot       string `envconfig:"PROD_ROOT" default:"/home/mtg/apps/production/odoo" desc:"instance directories"`
+	TrackingDir    string `envconfig:"TRACKING_DIR" desc:"where API-DEV's tracking files are exported (off when empty)"`
+	LogDir         string `envconfig:"LOG_DIR" default:"/var/log/odoobot" desc:"creation logs create-prod-NAME.log"`
+	BackupDir      string `envconfig:"BACKUP_DIR" default:"/home/mtg/backups" desc:"backups"`
+	StateDir       string `envconfig:"STATE_DIR" default:"/var/lib/odoobot" desc:"release cache, certificates, ACME account"`
+	NginxAvailable string `envconfig:"NGINX_SITES_AVAILABLE" default:"/etc/nginx/sites-available" desc:"nginx sites-available"`
+	NginxEnabled   string `envconfig:"NGINX_SITES_ENABLED" default:"/etc/nginx/sites-enabled" desc:"nginx sites-enabled"`
+	UnitDir        string `envconfig:"SYSTEMD_UNIT_DIR" default:"/etc/systemd/system" desc:"where instance units are written"`
+
+	// The bot.
+	JobWorkers    int    `envconfig:"JOB_WORKERS" default:"2" desc:"creations run at the same time"`
+	AllowlistFile string `envconfig:"ALLOWLIST_FILE" default:"/etc/odoobot/allowlist" desc:"who may run what (see README)"`
+	SlackBotToken Secret `envconfig:"SLACK_BOT_TOKEN" secret:"true" desc:"Slack bot token xoxb-…"`
+	SlackAppToken Secret `envconfig:"SLACK_APP_TOKEN" secret:"true" desc:"Slack app-level token xapp-… (Socket Mode)"`
+	SlackAPIURL   string `envconfig:"SLACK_API_URL" default:"https://slack.com/api/" desc:"Slack Web API base URL"`
+	DiscordToken  Secret `envconfig:"DISCORD_BOT_TOKEN" secret:"true" desc:"Discord bot token"`
+	DiscordAppID  string `envconfig:"DISCORD_APP_ID" desc:"Discord application ID"`
+	DiscordGuild  string `envconfig:"DISCORD_GUILD_ID" desc:"guild where /odoo is registered (global when empty)"`
+	DiscordAPIURL string `envconfig:"DISCORD_API_URL" default:"https://discord.com/api/v10/" desc:"Discord API base URL"`
+}
+
+// DefaultEnvFile is the env file read when --env-file is not given.
+const DefaultEnvFile = "/etc/odoobot/odoobot.env"
+
+// Load reads the env file into the environment (variables already set
+// in the environment win over the file), resolves NAME_FILE variants of
+// secrets, and builds a validated Config. A missing env file is an error
+// only when mustExist is set (the user named it). The error lists every
+// problem, one per line. It is called once, at start-up.
+func Load(envFile string, mustExist bool) (*Config, error) {
+	if envFile != "" {
+		err := godotenv.Load(envFile)
+		if err != nil && (mustExist || !errors.Is(err, os.ErrNotExist)) {
+			return nil, fmt.Errorf("config: read env file %s: %w", envFile, err)
+		}
+	}
+	var problems []error
+	for _, f := range fields() {
+		path := os.Getenv(f.env + "_FILE")
+		if !f.secret || path == "" {
+			continue
+		}
+		if os.Getenv(f.env) != "" {
+			problems = append(problems, fmt.Errorf("%s and %s_FILE are both set: keep one", f.env, f.env))
+			continue
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("%s_FILE: cannot read %s: %w", f.env, path, errors.Unwrap(err)))
+			continue
+		}
+		os.Setenv(f.env, strings.TrimSpace(string(b)))
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+	var c Config
+	if err := envconfig.Process("", &c); err != nil {
+		var pe *envconfig.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("config: %s=%q: %w", pe.KeyName, pe.Value, pe.Err)
+		}
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Validate checks the whole configuration and reports every problem, one
+// per line, each saying what is wrong and what to do.
+func (c *Config) Validate() error {
+	var p []error
+	add := func(format string, a ...any) { p = append(p, fmt.Errorf(format, a...)) }
+
+	zone := strings.TrimSuffix(c.ZoneName, ".")
+	switch {
+	case zone == "":
+		add("CF_ZONE_NAME is not set: give the DNS zone, such as example.com")
+	case !validZone(zone):
+		add("CF_ZONE_NAME %q is not a DNS zone such as example.com", c.ZoneName)
+	}
+	if _, err := provision.ParseSSLMode(c.DefaultSSLMode, ""); err != nil || c.DefaultSSLMode == "" {
+		add("DEFAULT_SSL_MODE %q is unknown: use cloudflare, letsencrypt or http", c.DefaultSSLMode)
+	}
+	if c.ManagesDNS() {
+		if ip := net.ParseIP(c.PublicIP); ip == nil || ip.To4() == nil {
+			add("PUBLIC_IP %q is not an IPv4 address: it is required to create DNS records (CF_API_TOKEN is set)", c.PublicIP)
+		}
+	}
+	if (c.OriginCert == "") != (c.OriginKey == "") {
+		add("CF_ORIGIN_CERT and CF_ORIGIN_KEY go together: set both or neither")
+	}
+	for _, r := range []struct {
+		name string
+		r    Range
+	}{{"HTTP_PORT_RANGE", c.HTTPPorts}, {"GEVENT_PORT_RANGE", c.GeventPorts}} {
+		if r.r.First < 1 || r.r.Last > 65535 {
+			add("%s %s is outside 1-65535", r.name, r.r)
+		}
+		if r.r.First > r.r.Last {
+			add("%s %s is inverted: write the lower port first", r.name, r.r)
+		}
+	}
+	hLo, hHi := min(c.HTTPPorts.First, c.HTTPPorts.Last), max(c.HTTPPorts.First, c.HTTPPorts.Last)
+	gLo, gHi := min(c.GeventPorts.First, c.GeventPorts.Last), max(c.GeventPorts.First, c.GeventPorts.Last)
+	if hLo <= gHi && gLo <= hHi {
+		add("HTTP_PORT_RANGE %s and GEVENT_PORT_RANGE %s overlap: an instance's two ports must come from distinct ranges", c.HTTPPorts, c.GeventPorts)
+	}
+	for _, d := range []struct{ name, v string }{
+		{"PROD_ROOT", c.ProdRoot}, {"LOG_DIR", c.LogDir}, {"BACKUP_DIR", c.BackupDir},
+		{"STATE_DIR", c.StateDir}, {"NGINX_SITES_AVAILABLE", c.NginxAvailable},
+		{"NGINX_SITES_ENABLED", c.NginxEnabled}, {"SYSTEMD_UNIT_DIR", c.UnitDir},
+		{"TRACKING_DIR", c.TrackingDir}, {"ALLOWLIST_FILE", c.AllowlistFile},
+		{"CF_ORIGIN_CERT", c.OriginCert}, {"CF_ORIGIN_KEY", c.OriginKey},
+	} {
+		if d.v != "" && !filepath.IsAbs(d.v) {
+			add("%s %q is a relative path: give an absolute path", d.name, d.v)
+		}
+	}
+	if c.OdooEdition != "e" && c.OdooEdition != "c" {
+		add("ODOO_EDITION %q is unknown: use e (enterprise) or c (community)", c.OdooEdition)
+	}
+	if major, _, _ := strings.Cut(c.OdooVersion, "."); major == "" || strings.Trim(major, "0123456789") != "" {
+		add("ODOO_VERSION %q is not a version such as 19.0", c.OdooVersion)
+	}
+	if c.Workers < 0 {
+		add("WORKERS %d is negative", c.Workers)
+	}
+	if c.JobWorkers < 1 {
+		add("JOB_WORKERS %d: at least 1", c.JobWorkers)
+	}
+	if c.MemorySoftMB <= 0 || c.MemoryHardMB < c.MemorySoftMB {
+		add("LIMIT_MEMORY_SOFT_MB %d and LIMIT_MEMORY_HARD_MB %d: both positive, hard >= soft", c.MemorySoftMB, c.MemoryHardMB)
+	}
+	if c.ServiceUser == "" {
+		add("SERVICE_USER is empty: name the system user the instances run as")
+	}
+	if c.DBUser == "" {
+		add("DB_USER is empty")
+	}
+	if len(c.InstanceModules()) == 0 {
+		add("ODOO_MODULES is empty: give at least base")
+	}
+	for _, n := range c.ReservedNames {
+		if n = strings.TrimSpace(n); n != "" && !provision.IsLabel(n) {
+			add("RESERVED_NAMES entry %q is not a valid name", n)
+		}
+	}
+	if (c.SlackBotToken == "") != (c.SlackAppToken == "") {
+		add("SLACK_BOT_TOKEN and SLACK_APP_TOKEN go together: Socket Mode needs both")
+	}
+	if c.DiscordToken != "" && c.DiscordAppID == "" {
+		add("DISCORD_APP_ID is required with DISCORD_BOT_TOKEN")
+	}
+	return errors.Join(p...)
+}
+
+// ManagesDNS reports whether odoobot creates Cloudflare records (a token
+// is configured).
+func (c *Config) ManagesDNS() bool { return c.APIToken != "" }
+
+// UnitPrefix is "odoo" + the major version + the edition: odoo19e.
+func (c *Config) UnitPrefix() string {
+	major, _, _ := strings.Cut(c.OdooVersion, ".")
+	return "odoo" + major + c.OdooEdition
+}
+
+// Branch is the Odoo branch to build: ODOO_BRANCH, or the version.
+func (c *Config) Branch() string {
+	if c.OdooBranch != "" {
+		return c.OdooBranch
+	}
+	return c.OdooVersion
+}
+
+// InstanceModules is the module list, without web_enterprise when no
+// enterprise addons are configured.
+func (c *Config) InstanceModules() []string {
+	var out []string
+	for _, m := range c.Modules {
+		m = strings.TrimSpace(m)
+		if m == "" || (m == "web_enterprise" && c.EnterpriseRepo == "") {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// Zone is the zone without a trailing dot, lower case.
+func (c *Config) Zone() string { return strings.ToLower(strings.TrimSuffix(c.ZoneName, ".")) }
+
+// Layout is where things live on the host, for provision.
+func (c *Config) Layout() provision.Layout {
+	return provision.Layout{
+		Zone:           c.Zone(),
+		UnitPrefix:     c.UnitPrefix(),
+		ProdRoot:       c.ProdRoot,
+		LogDir:         c.LogDir,
+		NginxAvailable: c.NginxAvailable,
+		NginxEnabled:   c.NginxEnabled,
+		UnitDir:        c.UnitDir,
+		CertDir:        filepath.Join(c.StateDir, "certs"),
+	}
+}
+
+// NameRules are the name rules for this zone and reserved list.
+func (c *Config) NameRules() provision.NameRules {
+	return provision.NameRules{Zone: c.Zone(), Reserved: c.ReservedNames}
+}
+
+// SSLMode is the default SSL mode (validated).
+func (c *Config) SSLMode() provision.SSLMode {
+	m, _ := provision.ParseSSLMode(c.DefaultSSLMode, provision.SSLCloudflare)
+	return m
+}
+
+// Setting is one line of the effective configuration.
+type Setting struct {
+	Env, Value, Desc string
+}
+
+// Settings lists the effective configuration, secrets redacted, in
+// declaration order. It is what `odoobot config` prints.
+func (c *Config) Settings() []Setting {
+	v := reflect.ValueOf(c).Elem()
+	var out []Setting
+	for i, f := range fields() {
+		fv := v.Field(i)
+		var s string
+		switch x := fv.Interface().(type) {
+		case Secret:
+			s = x.String()
+			if x != "" {
+				s = "[redacted]"
+			}
+		case []string:
+			s = strings.Join(x, ",")
+		default:
+			s = fmt.Sprint(x)
+		}
+		out = append(out, Setting{Env: f.env, Value: s, Desc: f.desc})
+	}
+	return out
+}
+
+type field struct {
+	env, desc string
+	secret    bool
+}
+
+func fields() []field {
+	t := reflect.TypeFor[Config]()
+	out := make([]field, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		out[i] = field{env: f.Tag.Get("envconfig"), desc: f.Tag.Get("desc"), secret: f.Tag.Get("secret") == "true"}
+	}
+	return out
+}
+
+func validZone(z string) bool {
+	labels := strings.Split(strings.ToLower(z), ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if !provision.IsLabel(l) {
+			return false
+		}
+	}
+	return true
+}
+
+// StateDSN is the connection URL of odoobot's state database. It holds
+// the password: pass it to the driver, never to a log or an error.
+func (c *Config) StateDSN() string { return c.dsn(c.StateDBName) }
+
+// AdminDSN is the connection URL of the maintenance database "postgres",
+// used to create and drop instance databases. It holds the password.
+func (c *Config) AdminDSN() string { return c.dsn("postgres") }
+
+func (c *Config) dsn(db string) string {
+	u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(c.DBHost, strconv.Itoa(c.DBPort)), Path: "/" + db}
+	if c.DBPassword != "" {
+		u.User = url.UserPassword(c.DBUser, c.DBPassword.Reveal())
+	} else {
+		u.User = url.User(c.DBUser)
+	}
+	q := url.Values{"sslmode": {"prefer"}, "application_name": {"odoobot"}}
+	u.RawQuery = q.Encode()
+	return u.String()
+}

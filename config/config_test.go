@@ -1,0 +1,136 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func clearEnv(t *testing.T) {
+	t.Helper()
+	for _, f := range fields() {
+		t.Setenv(f.env, "")
+		os.Unsetenv(f.env)
+		t.Setenv(f.env+"_FILE", "")
+		os.Unsetenv(f.env + "_FILE")
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("CF_ZONE_NAME", "example.com")
+	c, err := Load("", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.UnitPrefix(); got != "odoo19e" {
+		t.Errorf("UnitPrefix = %q, want odoo19e", got)
+	}
+	if c.HTTPPorts != (Range{2100, 3000}) || c.GeventPorts != (Range{8072, 8999}) {
+		t.Errorf("ranges = %v %v", c.HTTPPorts, c.GeventPorts)
+	}
+	if c.ProdRoot != "/home/mtg/apps/production/odoo" {
+		t.Errorf("ProdRoot = %q", c.ProdRoot)
+	}
+	if got := strings.Join(c.InstanceModules(), ","); got != "base,web,contacts,l10n_ar" {
+		t.Errorf("modules without enterprise = %q", got)
+	}
+	c.EnterpriseRepo = "https://example.invalid/enterprise.git"
+	if got := strings.Join(c.InstanceModules(), ","); got != "base,web,web_enterprise,contacts,l10n_ar" {
+		t.Errorf("modules with enterprise = %q", got)
+	}
+	if c.PythonVersion != "3.12" || c.Workers != 2 || c.Branch() != "19.0" {
+		t.Errorf("python %q workers %d branch %q", c.PythonVersion, c.Workers, c.Branch())
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("HTTP_PORT_RANGE", "3000-2100")
+	t.Setenv("GEVENT_PORT_RANGE", "2500-2600")
+	t.Setenv("PROD_ROOT", "relative/dir")
+	t.Setenv("DEFAULT_SSL_MODE", "selfsigned")
+	t.Setenv("CF_API_TOKEN", "tok-123456")
+	t.Setenv("PUBLIC_IP", "not-an-ip")
+	_, err := Load("", false)
+	if err == nil {
+		t.Fatal("Load accepted a broken configuration")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"CF_ZONE_NAME is not set",
+		"HTTP_PORT_RANGE 3000-2100 is inverted",
+		"overlap",
+		`PROD_ROOT "relative/dir" is a relative path`,
+		`DEFAULT_SSL_MODE "selfsigned" is unknown`,
+		`PUBLIC_IP "not-an-ip" is not an IPv4 address`,
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "tok-123456") {
+		t.Errorf("error leaks the token:\n%s", msg)
+	}
+}
+
+func TestBadRangeSyntax(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("CF_ZONE_NAME", "example.com")
+	t.Setenv("HTTP_PORT_RANGE", "2100")
+	_, err := Load("", false)
+	if err == nil || !strings.Contains(err.Error(), "HTTP_PORT_RANGE") || !strings.Contains(err.Error(), "FIRST-LAST") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestEnvFileAndSecretFiles(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	envFile := filepath.Join(dir, "odoobot.env")
+	tokFile := filepath.Join(dir, "token")
+	os.WriteFile(tokFile, []byte("cf-secret-token\n"), 0o600)
+	os.WriteFile(envFile, []byte("CF_ZONE_NAME=example.com\nPUBLIC_IP=203.0.113.7\nCF_API_TOKEN_FILE="+tokFile+"\nDB_USER=fromfile\n"), 0o600)
+	t.Setenv("DB_USER", "fromenv")
+	c, err := Load(envFile, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.APIToken.Reveal() != "cf-secret-token" {
+		t.Errorf("token from file = %q", c.APIToken.Reveal())
+	}
+	if c.DBUser != "fromenv" {
+		t.Errorf("DB_USER = %q: the environment must win over the file", c.DBUser)
+	}
+	for _, s := range c.Settings() {
+		if strings.Contains(s.Value, "cf-secret-token") {
+			t.Errorf("Settings leaks %s", s.Env)
+		}
+		if s.Env == "CF_API_TOKEN" && s.Value != "[redacted]" {
+			t.Errorf("CF_API_TOKEN shown as %q", s.Value)
+		}
+	}
+	if got := c.APIToken.String() + " " + c.APIToken.GoString(); strings.Contains(got, "cf-secret") {
+		t.Errorf("Secret formats as %q", got)
+	}
+}
+
+func TestMissingNamedEnvFile(t *testing.T) {
+	clearEnv(t)
+	_, err := Load(filepath.Join(t.TempDir(), "nope.env"), true)
+	if err == nil || !strings.Contains(err.Error(), "nope.env") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestSecretAndFileBoth(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("CF_ZONE_NAME", "example.com")
+	t.Setenv("DB_PASSWORD", "x")
+	t.Setenv("DB_PASSWORD_FILE", "/etc/passwd")
+	_, err := Load("", false)
+	if err == nil || !strings.Contains(err.Error(), "DB_PASSWORD and DB_PASSWORD_FILE are both set") {
+		t.Fatalf("err = %v", err)
+	}
+}

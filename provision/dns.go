@@ -1,0 +1,32 @@
+package provision
+
+import (
+	"context"
+	"errors"
+)
+
+// DNS manages the A record of an instance in the zone. Implemented by
+// provision/cloudflare. Both methods must refuse, before any request
+// leaves, an fqdn that is not exactly one label under the zone
+// (IsOneLabelUnder), returning an error matching ErrApexGuard.
+type DNS interface {
+	// EnsureRecord makes fqdn an A record to the server's public IP,
+	// proxied and marked as managed by odoobot. An identical record
+	// already there is reused; a different record not ours is refused.
+	EnsureRecord(ctx context.Context, fqdn string) error
+	// DeleteRecord removes the record if it is ours; a missing record is
+	// not an error.
+	DeleteRecord(ctx context.Context, fqdn string) error
+}
+
+// OriginCA issues Cloudflare Origin CA certificates. Implemented by
+// provision/cloudflare.
+type OriginCA interface {
+	// SignOrigin asks for a certificate for the hostnames in csrPEM, valid
+	// for days, and returns it PEM-encoded.
+	SignOrigin(ctx context.Context, csrPEM []byte, hostnames []string, days int) (certPEM []byte, err error)
+}
+
+// ErrApexGuard is returned by a DNS driver that refused a record outside
+// the one-label rule: the zone apex, www, a deeper name, or another zone.
+var ErrApexGuard = errors.New("dns guard: only one label under the zone may be touched")

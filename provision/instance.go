@@ -1,0 +1,167 @@
+// Package provision is odoobot's domain: the instance, its name rules,
+// port ranges, creation jobs made of steps, and the small interfaces the
+// drivers (provision/postgres, provision/systemd, provision/nginx,
+// provision/cloudflare, provision/acme, provision/odoo) implement.
+// It never imports a driver or a chat library; cmd/odoobot wires them.
+package provision
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+)
+
+// SSLMode is how an instance is served: with a Cloudflare Origin
+// certificate, a Let's Encrypt certificate, or plain HTTP (testing only).
+type SSLMode string
+
+// The SSL modes of SPEC.md.
+const (
+	SSLCloudflare  SSLMode = "cloudflare"
+	SSLLetsEncrypt SSLMode = "letsencrypt"
+	SSLHTTP        SSLMode = "http"
+)
+
+// SSLModes lists every mode, the default first.
+var SSLModes = []SSLMode{SSLCloudflare, SSLLetsEncrypt, SSLHTTP}
+
+// ErrUnknownSSLMode is returned by ParseSSLMode.
+var ErrUnknownSSLMode = errors.New("unknown SSL mode")
+
+// ParseSSLMode accepts "cloudflare", "letsencrypt" or "http"; "" gives def.
+func ParseSSLMode(s string, def SSLMode) (SSLMode, error) {
+	if s == "" {
+		return def, nil
+	}
+	for _, m := range SSLModes {
+		if string(m) == s {
+			return m, nil
+		}
+	}
+	return "", fmt.Errorf("%w %q: use cloudflare, letsencrypt or http", ErrUnknownSSLMode, s)
+}
+
+// TLS reports whether the mode serves HTTPS.
+func (m SSLMode) TLS() bool { return m == SSLCloudflare || m == SSLLetsEncrypt }
+
+// State is where an instance is in its life.
+type State string
+
+// Instance states.
+const (
+	StateCreating State = "creating" // reserved, a creation job is running
+	StateReady    State = "ready"    // created and verified
+	StateFailed   State = "failed"   // a creation failed and is being rolled back
+	StateDeleting State = "deleting" // a deletion job is running
+)
+
+// Ports are the two ports of an instance.
+type Ports struct {
+	HTTP   int // odoo.conf http_port, from the HTTP range
+	Gevent int // odoo.conf gevent_port (websocket), from the gevent range
+}
+
+// PortRange is an inclusive range of TCP ports.
+type PortRange struct {
+	First, Last int
+}
+
+// Contains reports whether p is in the range.
+func (r PortRange) Contains(p int) bool { return p >= r.First && p <= r.Last }
+
+// Size is the number of ports in the range.
+func (r PortRange) Size() int { return r.Last - r.First + 1 }
+
+func (r PortRange) String() string { return fmt.Sprintf("%d-%d", r.First, r.Last) }
+
+// PortKind names the range a port comes from.
+type PortKind string
+
+// The two kinds of port.
+const (
+	PortHTTP   PortKind = "http"
+	PortGevent PortKind = "gevent"
+)
+
+// ErrPortsExhausted is returned when a range has no free port left.
+var ErrPortsExhausted = errors.New("no free port left in range")
+
+// ErrInstanceNotFound is returned for a name that has no instance.
+var ErrInstanceNotFound = errors.New("instance not found")
+
+// Instance is one Odoo production instance. Name is the validated label;
+// everything else derives from it and the Layout, except the ports, the
+// mode and the bookkeeping.
+type Instance struct {
+	Name      string  // acme
+	Domain    string  // acme.example.com
+	Internal  string  // prod-acme: database, directory, nginx site
+	Unit      string  // odoo19e-prod-acme.service
+	SSLMode   SSLMode // how it is served
+	Ports     Ports
+	State     State
+	CreatedAt time.Time
+	CreatedBy string // who asked, as the chat or CLI names them
+}
+
+// Layout holds where things live on the host; it is built from the
+// configuration by cmd/odoobot. Every path is absolute.
+type Layout struct {
+	Zone           string // example.com
+	UnitPrefix     string // odoo19e
+	ProdRoot       string // instances: <ProdRoot>/prod-acme/
+	LogDir         string // creation logs: <LogDir>/create-prod-acme.log
+	NginxAvailable string // sites-available
+	NginxEnabled   string // sites-enabled
+	UnitDir        string // /etc/systemd/system
+	CertDir        string // certificates: <CertDir>/prod-acme/{fullchain.pem,privkey.pem}
+}
+
+// InternalName is "prod-" + name.
+func InternalName(name string) string { return "prod-" + name }
+
+// NewInstance derives an instance's names from a checked name.
+func (l Layout) NewInstance(name string, mode SSLMode) Instance {
+	internal := InternalName(name)
+	return Instance{
+		Name:     name,
+		Domain:   name + "." + l.Zone,
+		Internal: internal,
+		Unit:     l.UnitPrefix + "-" + internal + ".service",
+		SSLMode:  mode,
+	}
+}
+
+// Paths are the files and directories of one instance.
+type Paths struct {
+	Dir          string // <ProdRoot>/prod-acme
+	Conf         string // odoo.conf (mode 0640, holds the master password)
+	Log          string // odoo.log
+	CustomAddons string // custom_addons/
+	DataDir      string // Odoo's data dir (filestore, sessions)
+	Info         string // info-instancia.txt
+	Unit         string // <UnitDir>/odoo19e-prod-acme.service
+	SiteAvail    string // sites-available/prod-acme
+	SiteEnabled  string // sites-enabled/prod-acme
+	CreateLog    string // <LogDir>/create-prod-acme.log
+	CertDir      string // <CertDir>/prod-acme
+}
+
+// Paths returns where an instance's files live.
+func (l Layout) Paths(inst Instance) Paths {
+	dir := filepath.Join(l.ProdRoot, inst.Internal)
+	return Paths{
+		Dir:          dir,
+		Conf:         filepath.Join(dir, "odoo.conf"),
+		Log:          filepath.Join(dir, "odoo.log"),
+		CustomAddons: filepath.Join(dir, "custom_addons"),
+		DataDir:      filepath.Join(dir, "data"),
+		Info:         filepath.Join(dir, "info-instancia.txt"),
+		Unit:         filepath.Join(l.UnitDir, inst.Unit),
+		SiteAvail:    filepath.Join(l.NginxAvailable, inst.Internal),
+		SiteEnabled:  filepath.Join(l.NginxEnabled, inst.Internal),
+		CreateLog:    filepath.Join(l.LogDir, "create-"+inst.Internal+".log"),
+		CertDir:      filepath.Join(l.CertDir, inst.Internal),
+	}
+}

@@ -1,0 +1,68 @@
+package provision
+
+// StepName names a step of a creation. The names are what the thread, the
+// job record and the creation log show.
+type StepName string
+
+// The steps of a creation, in the order DESIGN.md gives. The TLS mode
+// decides where the certificate and DNS steps stand.
+const (
+	StepReserve     StepName = "reserve"     // instance row and ports
+	StepRelease     StepName = "release"     // Odoo source + venv, cached
+	StepDatabase    StepName = "database"    // from the template, or initialised
+	StepFiles       StepName = "files"       // directory, odoo.conf, custom_addons
+	StepService     StepName = "service"     // systemd unit: write, enable, start
+	StepHealth      StepName = "health"      // /web/health on the HTTP port
+	StepDNS         StepName = "dns"         // Cloudflare A record
+	StepChallenge   StepName = "acme-site"   // plain-HTTP site answering the ACME challenge
+	StepCertificate StepName = "certificate" // Origin CA or Let's Encrypt
+	StepNginx       StepName = "nginx"       // site: write, test, reload
+	StepVerify      StepName = "verify"      // through nginx: Host header and websocket
+	StepSummary     StepName = "summary"     // info-instancia.txt, tracking, ready
+)
+
+// PlannedStep is one step of a creation plan and what it changes.
+type PlannedStep struct {
+	Name StepName
+	What string
+}
+
+// PlanOptions are the facts about the host that shape a plan.
+type PlanOptions struct {
+	ManagesDNS bool   // a Cloudflare token is configured
+	PublicIP   string // the A record's target
+	DNS01      bool   // letsencrypt uses DNS-01 (through Cloudflare) rather than HTTP-01
+}
+
+// StepNames orders the steps of a creation for a mode:
+//
+//   - cloudflare: the certificate exists before nginx loads a site naming it;
+//     the record is created last, once the site answers.
+//   - letsencrypt with HTTP-01: the record exists and a plain-HTTP site
+//     answers the challenge before the certificate is requested; then the
+//     TLS site replaces it.
+//   - letsencrypt with DNS-01 and http: no bootstrap site.
+func StepNames(mode SSLMode, o PlanOptions) []StepName {
+	head := []StepName{StepReserve, StepRelease, StepDatabase, StepFiles, StepService, StepHealth}
+	var tail []StepName
+	dns := func() {
+		if o.ManagesDNS {
+			tail = append(tail, StepDNS)
+		}
+	}
+	switch mode {
+	case SSLCloudflare:
+		tail = append(tail, StepCertificate, StepNginx)
+		dns()
+	case SSLLetsEncrypt:
+		dns()
+		if !o.DNS01 {
+			tail = append(tail, StepChallenge)
+		}
+		tail = append(tail, StepCertificate, StepNginx)
+	default:
+		tail = append(tail, StepNginx)
+		dns()
+	}
+	return append(append(head, tail...), StepVerify, StepSummary)
+}

@@ -1,0 +1,149 @@
+package commands
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"odoobot/provision"
+)
+
+// UsageError is a command that could not be parsed. Its message is safe to
+// show the user: what was wrong, then the usage line of the verb (or the
+// list of verbs when the verb itself is unknown). User text in it is
+// quoted and shortened.
+type UsageError struct {
+	Verb    Verb   // the verb, when it was recognised; "" otherwise
+	Problem string // what was wrong, e.g. `missing NAME`
+}
+
+// Error is the message for the user: the problem, then the usage line.
+func (e *UsageError) Error() string {
+	if e.Verb == "" {
+		return e.Problem + "\ncommands: " + verbList() + "\n(try /odoo help)"
+	}
+	return e.Problem + "\nusage: " + Usage(e.Verb)
+}
+
+func verbList() string {
+	vs := Verbs()
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = string(v)
+	}
+	return strings.Join(s, ", ")
+}
+
+// Parse reads the text of a command: "VERB ARGS", with or without a
+// leading "/odoo". Words are split on any Unicode white space. The verb and
+// the SSL mode are matched ignoring ASCII case (a phone capitalises the
+// first word); NAME and BACKUP are kept exactly as typed. Empty text is
+// "help". Any mistake (unknown verb, missing NAME or BACKUP, unknown SSL
+// mode, a bad N, extra words) is a *UsageError.
+func Parse(text string) (Command, error) {
+	words := strings.Fields(text)
+	if len(words) > 0 && asciiLower(words[0]) == "/odoo" {
+		words = words[1:]
+	}
+	if len(words) == 0 {
+		return Command{Verb: VerbHelp}, nil
+	}
+	spec, ok := lookupVerb(Verb(asciiLower(words[0])))
+	if !ok {
+		return Command{}, &UsageError{Problem: fmt.Sprintf("unknown command %s", quote(words[0]))}
+	}
+	c := Command{Verb: spec.verb}
+	rest := words[1:]
+	bad := func(format string, a ...any) (Command, error) {
+		return Command{}, &UsageError{Verb: spec.verb, Problem: fmt.Sprintf(format, a...)}
+	}
+
+	maxArgs := 0
+	switch spec.args {
+	case argsNone:
+		maxArgs = 0
+	case argsName:
+		maxArgs = 1
+	case argsNameMode, argsNameLines, argsNameBackup:
+		maxArgs = 2
+	}
+	if spec.args != argsNone && len(rest) == 0 {
+		return bad("%s needs an instance NAME", spec.verb)
+	}
+	if len(rest) > maxArgs {
+		return bad("too many words after %s: %s", spec.verb, quote(strings.Join(rest[maxArgs:], " ")))
+	}
+	if spec.args != argsNone {
+		c.Name = rest[0]
+	}
+
+	switch spec.args {
+	case argsNameMode:
+		mode := ""
+		if len(rest) == 2 {
+			mode = asciiLower(rest[1])
+		}
+		m, err := provision.ParseSSLMode(mode, DefaultSSLMode)
+		if err != nil {
+			return bad("unknown SSL mode %s: use cloudflare, letsencrypt or http", quote(rest[1]))
+		}
+		c.Mode = string(m)
+	case argsNameLines:
+		c.Lines = DefaultLogLines
+		if len(rest) == 2 {
+			n, ok := parseLines(rest[1])
+			if !ok {
+				return bad("N must be a whole number from 1 to %d, not %s", MaxLogLines, quote(rest[1]))
+			}
+			c.Lines = n
+		}
+	case argsNameBackup:
+		if len(rest) < 2 {
+			return bad("%s needs the BACKUP to restore (see /odoo backups %s)", spec.verb, quote(c.Name))
+		}
+		c.Backup = rest[1]
+	}
+	return c, nil
+}
+
+// parseLines accepts decimal digits only (no sign, no spaces) for a value
+// in 1..MaxLogLines.
+func parseLines(s string) (int, bool) {
+	if s == "" || len(s) > 6 {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > MaxLogLines {
+		return 0, false
+	}
+	return n, true
+}
+
+// asciiLower folds A-Z only, so that no exotic Unicode letter can fold
+// into a verb (the Kelvin sign is not a k).
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// quote shows user text in a message: Go-quoted, so control and invisible
+// characters are visible, and cut to 40 runes.
+func quote(s string) string {
+	const maxRunes = 40
+	if utf8.RuneCountInString(s) > maxRunes {
+		r := []rune(s)
+		s = string(r[:maxRunes]) + "…"
+	}
+	return strconv.Quote(s)
+}

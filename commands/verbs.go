@@ -1,0 +1,170 @@
+// Package commands is odoobot's chat-agnostic front: it parses the text of
+// "/odoo VERB ARGS", decides from the allowlist whether the caller's role
+// may run it, writes the help and whoami replies, and redacts command text
+// before it is audited. Chat adapters (bot/...) hand it a Request; it never
+// imports a chat library, and provision never imports it.
+package commands
+
+import (
+	"strconv"
+	"strings"
+
+	"odoobot/provision"
+)
+
+// Verb is the first word of a command.
+type Verb string
+
+// The verbs of SPEC.md, in the order help lists them.
+const (
+	VerbCreate   Verb = "create"
+	VerbList     Verb = "list"
+	VerbStatus   Verb = "status"
+	VerbInfo     Verb = "info"
+	VerbLogs     Verb = "logs"
+	VerbRestart  Verb = "restart"
+	VerbStop     Verb = "stop"
+	VerbStart    Verb = "start"
+	VerbBackup   Verb = "backup"
+	VerbBackups  Verb = "backups"
+	VerbRestore  Verb = "restore"
+	VerbDelete   Verb = "delete"
+	VerbCapacity Verb = "capacity"
+	VerbCerts    Verb = "certs"
+	VerbHelp     Verb = "help"
+	VerbWhoami   Verb = "whoami"
+)
+
+// DefaultLogLines is N of "logs NAME" when N is not given; MaxLogLines is
+// the largest N accepted.
+const (
+	DefaultLogLines = 50
+	MaxLogLines     = 1000
+)
+
+// DefaultSSLMode is the mode of "create NAME" when none is given:
+// Cloudflare Origin, which SPEC.md recommends.
+const DefaultSSLMode = provision.SSLCloudflare
+
+// args is the shape of a verb's arguments.
+type args int
+
+const (
+	argsNone       args = iota // VERB
+	argsName                   // VERB NAME
+	argsNameMode               // VERB NAME [MODE]
+	argsNameLines              // VERB NAME [N]
+	argsNameBackup             // VERB NAME BACKUP
+)
+
+// verbSpec is one row of the verb table: everything Parse, Required and
+// HelpText know about a verb.
+type verbSpec struct {
+	verb    Verb
+	args    args
+	usage   string // the arguments, as help shows them
+	summary string
+	role    Role
+}
+
+// verbTable is the single source of truth for the verbs, in help order.
+var verbTable = []verbSpec{
+	{VerbCreate, argsNameMode, "NAME [cloudflare|letsencrypt|http]", "provision a new instance (default cloudflare); progress in a thread", RoleAdmin},
+	{VerbList, argsNone, "", "all instances: name, domain, state, ports", RoleViewer},
+	{VerbStatus, argsName, "NAME", "service state, health, ports, uptime, memory", RoleViewer},
+	{VerbInfo, argsName, "NAME", "the instance's summary (info-instancia)", RoleViewer},
+	{VerbLogs, argsNameLines, "NAME [N]", "the last N log lines (default 50, at most 1000)", RoleOperator},
+	{VerbRestart, argsName, "NAME", "restart the instance's service", RoleOperator},
+	{VerbStop, argsName, "NAME", "stop the instance's service", RoleOperator},
+	{VerbStart, argsName, "NAME", "start the instance's service", RoleOperator},
+	{VerbBackup, argsName, "NAME", "database dump + filestore archive", RoleOperator},
+	{VerbBackups, argsName, "NAME", "the instance's backups", RoleViewer},
+	{VerbRestore, argsNameBackup, "NAME BACKUP", "restore a backup over the instance", RoleAdmin},
+	{VerbDelete, argsName, "NAME", "remove everything, after a confirmation and a final backup", RoleAdmin},
+	{VerbCapacity, argsNone, "", "how many more instances this host can hold", RoleViewer},
+	{VerbCerts, argsNone, "", "certificates and their expiry", RoleViewer},
+	{VerbHelp, argsNone, "", "the commands you may run", RoleViewer},
+	{VerbWhoami, argsNone, "", "your platform ID and role here", RoleNone},
+}
+
+func lookupVerb(v Verb) (verbSpec, bool) {
+	for _, s := range verbTable {
+		if s.verb == v {
+			return s, true
+		}
+	}
+	return verbSpec{}, false
+}
+
+// Verbs lists every verb, in help order.
+func Verbs() []Verb {
+	vs := make([]Verb, len(verbTable))
+	for i, s := range verbTable {
+		vs[i] = s.verb
+	}
+	return vs
+}
+
+// Usage is the usage line of v, e.g. "/odoo logs NAME [N]"; "" for an
+// unknown verb.
+func Usage(v Verb) string {
+	s, ok := lookupVerb(v)
+	if !ok {
+		return ""
+	}
+	if s.usage == "" {
+		return "/odoo " + string(s.verb)
+	}
+	return "/odoo " + string(s.verb) + " " + s.usage
+}
+
+// Required is the lowest role that may run v: viewer for reading verbs and
+// help, operator for logs, service control and backup, admin for create,
+// delete and restore. whoami needs no role (RoleNone): it only tells the
+// caller their own ID, which is what an admin needs to add them. An
+// unknown verb requires RoleAdmin+1, which nobody holds.
+func Required(v Verb) Role {
+	s, ok := lookupVerb(v)
+	if !ok {
+		return RoleAdmin + 1
+	}
+	return s.role
+}
+
+// Command is a parsed command. Name is present for every verb that takes
+// one and is not checked against the name rules here (the dispatcher
+// applies provision.NameRules). Mode is set only for create (one of
+// provision.SSLModes, DefaultSSLMode when omitted), Lines only for logs
+// (1..MaxLogLines, DefaultLogLines when omitted), Backup only for restore.
+type Command struct {
+	Verb   Verb
+	Name   string
+	Mode   string
+	Lines  int
+	Backup string
+}
+
+// String is the canonical text of c, without "/odoo ": Parse(c.String())
+// gives c back for every c that Parse returned. Defaults are written out
+// ("create acme cloudflare", "logs acme 50").
+func (c Command) String() string {
+	parts := []string{string(c.Verb)}
+	if c.Name != "" {
+		parts = append(parts, c.Name)
+	}
+	switch c.Verb {
+	case VerbCreate:
+		if c.Mode != "" {
+			parts = append(parts, c.Mode)
+		}
+	case VerbLogs:
+		if c.Lines != 0 {
+			parts = append(parts, strconv.Itoa(c.Lines))
+		}
+	case VerbRestore:
+		if c.Backup != "" {
+			parts = append(parts, c.Backup)
+		}
+	}
+	return strings.Join(parts, " ")
+}

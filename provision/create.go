@@ -1,0 +1,601 @@
+package provision
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"odoobot/templates"
+)
+
+// Store is what the domain needs from the state store (provision/postgres).
+type Store interface {
+	JobStore
+	ReserveInstance(ctx context.Context, inst Instance, http, gevent PortRange, inUse func(port int) bool) (Instance, error)
+	Instance(ctx context.Context, name string) (Instance, error)
+	Instances(ctx context.Context) ([]Instance, error)
+	SetState(ctx context.Context, name string, st State) error
+	ReleaseInstance(ctx context.Context, name string) error
+	CreateJob(ctx context.Context, j Job) (Job, error)
+	OpenJobs(ctx context.Context) ([]Job, error)
+	ActiveJob(ctx context.Context, instance string) (Job, bool, error)
+}
+
+// ReleaseBuilder gives the Odoo release instances run on (provision/odoo).
+type ReleaseBuilder interface {
+	Ensure(ctx context.Context) (Release, error)
+}
+
+// DatabaseMaker creates and drops instance databases (provision/odoo).
+type DatabaseMaker interface {
+	Create(ctx context.Context, spec DatabaseSpec) error
+	Drop(ctx context.Context, name string) error
+}
+
+// ServiceManager runs instance units (provision/systemd).
+type ServiceManager interface {
+	Install(ctx context.Context, unitPath string, content []byte) error
+	Start(ctx context.Context, unit string) error
+	Stop(ctx context.Context, unit string) error
+	Restart(ctx context.Context, unit string) error
+	Remove(ctx context.Context, unitPath string) error
+	Status(ctx context.Context, unit string) (ServiceStatus, error)
+	Journal(ctx context.Context, unit string, n int) ([]string, error)
+}
+
+// SiteManager installs nginx sites (provision/nginx).
+type SiteManager interface {
+	Install(ctx context.Context, name string, site []byte) error
+	Remove(ctx context.Context, name string) error
+	Verify(ctx context.Context, host string, tls bool, roots *x509.CertPool) error
+}
+
+// CertFiles are where an instance's certificate and key are.
+type CertFiles struct {
+	Cert, Key string
+}
+
+// CertIssuer obtains and removes an instance's TLS certificate for one
+// mode (Cloudflare Origin CA, or Let's Encrypt).
+type CertIssuer interface {
+	Issue(ctx context.Context, inst Instance, dir string) (CertFiles, error)
+	Remove(ctx context.Context, inst Instance, dir string) error
+}
+
+// DBConn is how instances reach PostgreSQL; it goes into odoo.conf.
+type DBConn struct {
+	Host     string
+	Port     int
+	User     string
+	Password string
+}
+
+// OdooSettings are the per-instance Odoo settings from the configuration.
+type OdooSettings struct {
+	Version         string // shown in the summary, e.g. "19.0 enterprise"
+	Modules         []string
+	Workers         int
+	MaxCronThreads  int
+	LimitMemorySoft int64 // bytes
+	LimitMemoryHard int64 // bytes
+}
+
+// CreatorConfig wires a Creator. Store, Runner, Releases, Databases,
+// Services, Sites and Templates are required; DNS is nil when odoobot
+// does not manage records; Certs has an issuer per TLS mode it can serve.
+type CreatorConfig struct {
+	Layout      Layout
+	Rules       NameRules
+	HTTPPorts   PortRange
+	GeventPorts PortRange
+	ServiceUser string
+	DB          DBConn
+	Odoo        OdooSettings
+	TrackingDir string // API-DEV tracking export; "" for none
+
+	Store     Store
+	Runner    *Runner
+	Releases  ReleaseBuilder
+	Databases DatabaseMaker
+	Services  ServiceManager
+	Sites     SiteManager
+	DNS       DNS
+	Certs     map[SSLMode]CertIssuer
+	Templates *templates.Set
+
+	// Site settings for nginx: listen ports (0: 80/443), the ACME webroot,
+	// and the roots trusted when verifying TLS through nginx (nil: system).
+	ListenHTTP, ListenHTTPS int
+	ACMEWebroot             string
+	VerifyRoots             *x509.CertPool
+
+	HealthTimeout time.Duration // default 90 s
+	InUse         func(port int) bool
+	Logger        *slog.Logger
+	Now           func() time.Time
+}
+
+// Creator creates instances: it validates and reserves synchronously, so
+// a refusal comes back at once, then runs the creation as a job.
+type Creator struct {
+	cfg CreatorConfig
+}
+
+// NewCreator returns a Creator; see CreatorConfig for what must be set.
+func NewCreator(cfg CreatorConfig) *Creator {
+	if cfg.HealthTimeout == 0 {
+		cfg.HealthTimeout = 90 * time.Second
+	}
+	if cfg.InUse == nil {
+		cfg.InUse = ListeningOnHost
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Creator{cfg: cfg}
+}
+
+// CreateRequest asks for one instance.
+type CreateRequest struct {
+	Name      string
+	Mode      SSLMode
+	By        string // who asked
+	Subscribe []Subscriber
+	ChatRef   map[string]string
+	Finished  func(Job)
+}
+
+// ErrModeUnavailable is returned for a TLS mode this host cannot serve.
+var ErrModeUnavailable = errors.New("SSL mode not available")
+
+// Create checks the name, records the job, reserves the instance and its
+// ports, and queues the creation. Every refusal (bad name, instance
+// exists, busy, no free port, mode unavailable) comes back here and
+// leaves nothing behind. The returned task ends when the job does.
+func (c *Creator) Create(ctx context.Context, req CreateRequest) (*Task, error) {
+	if err := c.cfg.Rules.Check(req.Name); err != nil {
+		return nil, err
+	}
+	if req.Mode.TLS() && c.cfg.Certs[req.Mode] == nil {
+		return nil, fmt.Errorf("%w: %s needs %s; use http, or configure it", ErrModeUnavailable, req.Mode, modeNeeds(req.Mode))
+	}
+	if _, err := c.cfg.Store.Instance(ctx, req.Name); err == nil {
+		return nil, &NameError{Name: req.Name, Rule: RuleTaken, Reason: "an instance of that name exists; see list"}
+	} else if !errors.Is(err, ErrInstanceNotFound) {
+		return nil, fmt.Errorf("provision: look up %s: %w", req.Name, err)
+	}
+	job, err := c.cfg.Store.CreateJob(ctx, Job{
+		Kind: JobCreate, Instance: req.Name, State: JobQueued, RequestedBy: req.By,
+		Params: map[string]string{"ssl": string(req.Mode)}, ChatRef: req.ChatRef,
+	})
+	if err != nil {
+		return nil, err
+	}
+	inst := c.cfg.Layout.NewInstance(req.Name, req.Mode)
+	inst.CreatedBy, inst.CreatedAt = req.By, c.cfg.Now()
+	if _, err := c.cfg.Store.ReserveInstance(ctx, inst, c.cfg.HTTPPorts, c.cfg.GeventPorts, c.cfg.InUse); err != nil {
+		_ = c.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobRolledBack, err.Error(), nil)
+		return nil, err
+	}
+	t := c.task(job, inst)
+	t.Subscribe, t.Finished = req.Subscribe, req.Finished
+	if err := c.cfg.Runner.Submit(t); err != nil {
+		c.cfg.Runner.RollBack(context.WithoutCancel(ctx), t, err.Error())
+		return nil, err
+	}
+	return t, nil
+}
+
+func modeNeeds(m SSLMode) string {
+	if m == SSLCloudflare {
+		return "CF_API_TOKEN (Origin CA) or CF_ORIGIN_CERT and CF_ORIGIN_KEY"
+	}
+	return "ACME_DIRECTORY_URL and a way to answer the challenge"
+}
+
+// Recover finds the jobs left open by a process that stopped (a crash, a
+// kill) and rolls each back, so none stays "running" and no half-created
+// instance stays. It returns the jobs it ended, for the adapters to
+// report in their threads.
+func (c *Creator) Recover(ctx context.Context, subscribe func(Job) []Subscriber) ([]Job, error) {
+	open, err := c.cfg.Store.OpenJobs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("provision: recover: %w", err)
+	}
+	var ended []Job
+	for _, job := range open {
+		if job.Kind != JobCreate {
+			// Other kinds have nothing half-made to undo here.
+			_ = c.cfg.Store.FinishJob(ctx, job.ID, JobInterrupted, "odoobot stopped while this job ran", nil)
+			job.State = JobInterrupted
+			ended = append(ended, job)
+			continue
+		}
+		mode, _ := ParseSSLMode(job.Params["ssl"], SSLHTTP)
+		inst := c.cfg.Layout.NewInstance(job.Instance, mode)
+		if got, err := c.cfg.Store.Instance(ctx, job.Instance); err == nil {
+			inst = got
+		}
+		t := c.task(job, inst)
+		if subscribe != nil {
+			t.Subscribe = subscribe(job)
+		}
+		c.cfg.Runner.RollBack(ctx, t, "odoobot stopped while this job ran")
+		ended = append(ended, t.result)
+	}
+	return ended, nil
+}
+
+// creation is the state shared by the steps of one creation.
+type creation struct {
+	c       *Creator
+	inst    Instance
+	paths   Paths
+	release Release
+	certs   CertFiles
+}
+
+// task builds the steps of a creation for the instance's mode.
+func (c *Creator) task(job Job, inst Instance) *Task {
+	cr := &creation{c: c, inst: inst, paths: c.cfg.Layout.Paths(inst)}
+	opts := PlanOptions{ManagesDNS: c.cfg.DNS != nil}
+	all := map[StepName]Step{
+		StepReserve:     {StepReserve, cr.checkReserved, cr.unreserve},
+		StepRelease:     {StepRelease, cr.ensureRelease, nil},
+		StepDatabase:    {StepDatabase, cr.createDatabase, cr.dropDatabase},
+		StepFiles:       {StepFiles, cr.writeFiles, cr.removeFiles},
+		StepService:     {StepService, cr.startService, cr.removeService},
+		StepHealth:      {StepHealth, cr.waitHealthy, nil},
+		StepCertificate: {StepCertificate, cr.issueCertificate, cr.removeCertificate},
+		StepChallenge:   {StepChallenge, cr.installChallengeSite, cr.removeSite},
+		StepNginx:       {StepNginx, cr.installSite, cr.removeSite},
+		StepDNS:         {StepDNS, cr.ensureRecord, cr.deleteRecord},
+		StepVerify:      {StepVerify, cr.verify, nil},
+		StepSummary:     {StepSummary, cr.summarize, cr.unsummarize},
+	}
+	var steps []Step
+	for _, n := range StepNames(inst.SSLMode, opts) {
+		s := all[n]
+		if s.Undo != nil {
+			s.Undo = cr.guarded(s.Undo)
+		}
+		steps = append(steps, s)
+	}
+	return &Task{Job: job, Steps: steps, LogPath: cr.paths.CreateLog}
+}
+
+// guarded makes an undo do nothing when the instance is ready: a rollback
+// or a recovery never removes anything of an instance that was finished.
+func (cr *creation) guarded(undo func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		inst, err := cr.c.cfg.Store.Instance(ctx, cr.inst.Name)
+		if err == nil && inst.State == StateReady {
+			return nil
+		}
+		return undo(ctx)
+	}
+}
+
+func (cr *creation) checkReserved(ctx context.Context) error {
+	inst, err := cr.c.cfg.Store.Instance(ctx, cr.inst.Name)
+	if err != nil {
+		return fmt.Errorf("reservation of %s: %w", cr.inst.Name, err)
+	}
+	cr.inst.Ports, cr.inst.CreatedAt, cr.inst.CreatedBy = inst.Ports, inst.CreatedAt, inst.CreatedBy
+	return nil
+}
+
+func (cr *creation) unreserve(ctx context.Context) error {
+	return cr.c.cfg.Store.ReleaseInstance(ctx, cr.inst.Name)
+}
+
+func (cr *creation) ensureRelease(ctx context.Context) error {
+	rel, err := cr.c.cfg.Releases.Ensure(ctx)
+	if err != nil {
+		return err
+	}
+	cr.release = rel
+	return nil
+}
+
+func (cr *creation) baseURL() string {
+	if cr.inst.SSLMode.TLS() {
+		return "https://" + cr.inst.Domain
+	}
+	return "http://" + cr.inst.Domain
+}
+
+func (cr *creation) createDatabase(ctx context.Context) error {
+	return cr.c.cfg.Databases.Create(ctx, DatabaseSpec{
+		Name: cr.inst.Internal, Release: cr.release, Modules: cr.c.cfg.Odoo.Modules,
+		BaseURL: cr.baseURL(), DataDir: cr.paths.DataDir,
+	})
+}
+
+func (cr *creation) dropDatabase(ctx context.Context) error {
+	return cr.c.cfg.Databases.Drop(ctx, cr.inst.Internal)
+}
+
+// writeFiles lays out the instance directory: odoo.conf (0640, owned by
+// the service user: it holds the master password), custom_addons, the
+// data dir and the log file.
+func (cr *creation) writeFiles(ctx context.Context) error {
+	uid, gid, err := lookupUser(cr.c.cfg.ServiceUser)
+	if err != nil {
+		return err
+	}
+	p := cr.paths
+	for _, d := range []string{p.Dir, p.CustomAddons, p.DataDir} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return fmt.Errorf("files: %w", err)
+		}
+	}
+	pw, err := randomSecret()
+	if err != nil {
+		return err
+	}
+	o := cr.c.cfg.Odoo
+	conf := templates.OdooConf{
+		HTTPPort: cr.inst.Ports.HTTP, GeventPort: cr.inst.Ports.Gevent,
+		DBHost: cr.c.cfg.DB.Host, DBPort: cr.c.cfg.DB.Port, DBUser: cr.c.cfg.DB.User, DBPassword: cr.c.cfg.DB.Password,
+		DBName: cr.inst.Internal, Workers: o.Workers, MaxCronThreads: o.MaxCronThreads,
+		LimitMemorySoft: o.LimitMemorySoft, LimitMemoryHard: o.LimitMemoryHard,
+		AdminPasswd: pw, OdooAddons: cr.odooAddons(), EnterpriseAddons: cr.enterpriseAddons(),
+		CustomAddons: p.CustomAddons, DataDir: p.DataDir, LogFile: p.Log,
+	}
+	b, err := cr.c.cfg.Templates.OdooConf(conf)
+	if err != nil {
+		return fmt.Errorf("files: render odoo.conf: %w", err)
+	}
+	if err := writeFileAtomic(p.Conf, b, 0o640); err != nil {
+		return fmt.Errorf("files: %w", err)
+	}
+	if f, err := os.OpenFile(p.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640); err == nil {
+		f.Close()
+	}
+	// The whole tree belongs to the service user, the filestore copied by
+	// the database step included.
+	return filepath.WalkDir(p.Dir, func(path string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(path, uid, gid)
+	})
+}
+
+// odooAddons are the release's addons paths without the enterprise one.
+func (cr *creation) odooAddons() []string {
+	var out []string
+	for _, a := range cr.release.AddonsPaths {
+		if filepath.Base(a) != "enterprise" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func (cr *creation) enterpriseAddons() string {
+	for _, a := range cr.release.AddonsPaths {
+		if filepath.Base(a) == "enterprise" {
+			return a
+		}
+	}
+	return ""
+}
+
+func (cr *creation) removeFiles(ctx context.Context) error {
+	if err := os.RemoveAll(cr.paths.Dir); err != nil {
+		return fmt.Errorf("files: %w", err)
+	}
+	return nil
+}
+
+func (cr *creation) startService(ctx context.Context) error {
+	o := cr.c.cfg.Odoo
+	conf := templates.OdooConf{Workers: o.Workers, MaxCronThreads: o.MaxCronThreads, LimitMemoryHard: o.LimitMemoryHard}
+	b, err := cr.c.cfg.Templates.Unit(templates.Unit{
+		Service: cr.inst.Unit, Name: cr.inst.Internal, Domain: cr.inst.Domain, User: cr.c.cfg.ServiceUser,
+		Venv: filepath.Dir(filepath.Dir(cr.release.Python)), Release: filepath.Dir(cr.release.OdooBin),
+		Conf: cr.paths.Conf, Dir: cr.paths.Dir, MemoryMax: conf.MemoryMax(),
+	})
+	if err != nil {
+		return fmt.Errorf("service: render unit: %w", err)
+	}
+	if err := cr.c.cfg.Services.Install(ctx, cr.paths.Unit, b); err != nil {
+		return err
+	}
+	return cr.c.cfg.Services.Start(ctx, cr.inst.Unit)
+}
+
+func (cr *creation) removeService(ctx context.Context) error {
+	return cr.c.cfg.Services.Remove(ctx, cr.paths.Unit)
+}
+
+func (cr *creation) waitHealthy(ctx context.Context) error {
+	return WaitHealthy(ctx, cr.inst.Ports.HTTP, cr.c.cfg.HealthTimeout, cr.paths.Log)
+}
+
+func (cr *creation) issueCertificate(ctx context.Context) error {
+	files, err := cr.c.cfg.Certs[cr.inst.SSLMode].Issue(ctx, cr.inst, cr.paths.CertDir)
+	if err != nil {
+		return err
+	}
+	cr.certs = files
+	return nil
+}
+
+func (cr *creation) removeCertificate(ctx context.Context) error {
+	if is := cr.c.cfg.Certs[cr.inst.SSLMode]; is != nil {
+		return is.Remove(ctx, cr.inst, cr.paths.CertDir)
+	}
+	return nil
+}
+
+func (cr *creation) site(mode SSLMode) templates.Site {
+	return templates.Site{
+		Mode: string(mode), Name: cr.inst.Internal, Domain: cr.inst.Domain,
+		HTTPPort: cr.inst.Ports.HTTP, GeventPort: cr.inst.Ports.Gevent,
+		ListenHTTP: cr.c.cfg.ListenHTTP, ListenHTTPS: cr.c.cfg.ListenHTTPS,
+		CertFile: cr.certs.Cert, KeyFile: cr.certs.Key, ACMEWebroot: cr.c.cfg.ACMEWebroot,
+	}
+}
+
+func (cr *creation) installSite(ctx context.Context) error {
+	b, err := cr.c.cfg.Templates.Site(cr.site(cr.inst.SSLMode))
+	if err != nil {
+		return fmt.Errorf("nginx: render site: %w", err)
+	}
+	return cr.c.cfg.Sites.Install(ctx, cr.inst.Internal, b)
+}
+
+// installChallengeSite serves the instance over plain HTTP, which is
+// where an HTTP-01 challenge is answered, until the certificate exists.
+func (cr *creation) installChallengeSite(ctx context.Context) error {
+	st := cr.site(SSLHTTP)
+	b, err := cr.c.cfg.Templates.Site(st)
+	if err != nil {
+		return fmt.Errorf("nginx: render challenge site: %w", err)
+	}
+	return cr.c.cfg.Sites.Install(ctx, cr.inst.Internal, b)
+}
+
+func (cr *creation) removeSite(ctx context.Context) error {
+	return cr.c.cfg.Sites.Remove(ctx, cr.inst.Internal)
+}
+
+func (cr *creation) ensureRecord(ctx context.Context) error {
+	return cr.c.cfg.DNS.EnsureRecord(ctx, cr.inst.Domain)
+}
+
+func (cr *creation) deleteRecord(ctx context.Context) error {
+	return cr.c.cfg.DNS.DeleteRecord(ctx, cr.inst.Domain)
+}
+
+func (cr *creation) verify(ctx context.Context) error {
+	return cr.c.cfg.Sites.Verify(ctx, cr.inst.Domain, cr.inst.SSLMode.TLS(), cr.c.cfg.VerifyRoots)
+}
+
+// summarize writes info-instancia.txt, marks the instance ready and
+// refreshes the tracking export.
+func (cr *creation) summarize(ctx context.Context) error {
+	b, err := cr.c.cfg.Templates.Info(cr.info())
+	if err != nil {
+		return fmt.Errorf("summary: render: %w", err)
+	}
+	if err := writeFileAtomic(cr.paths.Info, b, 0o644); err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
+	if err := cr.c.cfg.Store.SetState(ctx, cr.inst.Name, StateReady); err != nil {
+		return err
+	}
+	return cr.c.exportTracking(ctx)
+}
+
+func (cr *creation) unsummarize(ctx context.Context) error {
+	if err := os.Remove(cr.paths.Info); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return cr.c.exportTracking(ctx)
+}
+
+func (cr *creation) info() templates.Info {
+	return InfoFor(cr.inst, cr.paths, cr.c.cfg.Odoo.Version)
+}
+
+// InfoFor is the summary of an instance, as info-instancia.txt holds it.
+func InfoFor(inst Instance, p Paths, odooVersion string) templates.Info {
+	return templates.Info{
+		Name: inst.Name, Internal: inst.Internal, Domain: inst.Domain, Mode: string(inst.SSLMode),
+		Database: inst.Internal, HTTPPort: inst.Ports.HTTP, GeventPort: inst.Ports.Gevent,
+		Service: inst.Unit, Dir: p.Dir, Conf: p.Conf, Log: p.Log, OdooVersion: odooVersion,
+		CreatedAt: inst.CreatedAt, CreatedBy: inst.CreatedBy,
+	}
+}
+
+// exportTracking rewrites API-DEV's tracking files from the store: the
+// ready instances, and the ports they hold. It is an export; the store
+// is the truth.
+func (c *Creator) exportTracking(ctx context.Context) error {
+	if c.cfg.TrackingDir == "" {
+		return nil
+	}
+	all, err := c.cfg.Store.Instances(ctx)
+	if err != nil {
+		return err
+	}
+	var inst, ports strings.Builder
+	for _, i := range all {
+		if i.State != StateReady {
+			continue
+		}
+		fmt.Fprintf(&inst, "%s|%s|%d|%d|%s|%s\n", i.Internal, i.Domain, i.Ports.HTTP, i.Ports.Gevent, i.SSLMode, i.CreatedAt.UTC().Format(time.RFC3339))
+		fmt.Fprintf(&ports, "%d %s http\n%d %s gevent\n", i.Ports.HTTP, i.Internal, i.Ports.Gevent, i.Internal)
+	}
+	if err := os.MkdirAll(c.cfg.TrackingDir, 0o755); err != nil {
+		return fmt.Errorf("tracking: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(c.cfg.TrackingDir, "prod-instances.txt"), []byte(inst.String()), 0o644); err != nil {
+		return fmt.Errorf("tracking: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(c.cfg.TrackingDir, "puertos_ocupados_odoo.txt"), []byte(ports.String()), 0o644); err != nil {
+		return fmt.Errorf("tracking: %w", err)
+	}
+	return nil
+}
+
+// writeFileAtomic writes through a temporary file and a rename, so a
+// reader never sees half a file.
+func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func lookupUser(name string) (uid, gid int, err error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return 0, 0, fmt.Errorf("files: service user %q does not exist: create it (useradd --system %s) or set SERVICE_USER", name, name)
+	}
+	uid, _ = strconv.Atoi(u.Uid)
+	gid, _ = strconv.Atoi(u.Gid)
+	return uid, gid, nil
+}
+
+// randomSecret is 24 random bytes, base64url: a master password.
+func randomSecret() (string, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}

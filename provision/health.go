@@ -1,0 +1,94 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// WaitHealthy polls http://127.0.0.1:<port>/web/health until it answers
+// 200 or the timeout passes. On timeout the error carries the last lines
+// of the instance's log, which is where Odoo says why it did not start.
+func WaitHealthy(ctx context.Context, port int, timeout time.Duration, logPath string) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/web/health"
+	client := &http.Client{Timeout: 2 * time.Second}
+	var last string
+	for delay := 20 * time.Millisecond; ; delay = min(delay*2, 500*time.Millisecond) {
+		last = probe(ctx, client, url)
+		if last == "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			msg := fmt.Sprintf("health: %s did not answer within %s (last: %s)", url, timeout, last)
+			if tail := TailFile(logPath, 10); len(tail) > 0 {
+				msg += "; last lines of " + logPath + ":\n" + strings.Join(tail, "\n")
+			}
+			return fmt.Errorf("%s", msg)
+		case <-time.After(delay):
+		}
+	}
+}
+
+// Healthy reports whether the instance answers /web/health now.
+func Healthy(ctx context.Context, port int) bool {
+	client := &http.Client{Timeout: 2 * time.Second}
+	return probe(ctx, client, "http://127.0.0.1:"+strconv.Itoa(port)+"/web/health") == ""
+}
+
+// probe returns "" when url answers 200, else what went wrong.
+func probe(ctx context.Context, client *http.Client, url string) string {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return "status " + resp.Status
+	}
+	return ""
+}
+
+// TailFile returns the last n lines of a file, reading only its end; nil
+// when it cannot be read.
+func TailFile(path string, n int) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	size := st.Size()
+	chunk := int64(64 * 1024)
+	for {
+		off := max(size-chunk, 0)
+		buf := make([]byte, size-off)
+		if _, err := f.ReadAt(buf, off); err != nil && err != io.EOF {
+			return nil
+		}
+		text := strings.TrimRight(string(buf), "\n")
+		lines := strings.Split(text, "\n")
+		if off > 0 {
+			lines = lines[1:] // the first one may be cut
+		}
+		if len(lines) >= n || off == 0 {
+			if text == "" {
+				return nil
+			}
+			return lines[max(len(lines)-n, 0):]
+		}
+		chunk *= 4
+	}
+}

@@ -1,0 +1,39 @@
+package provision
+
+import "time"
+
+// Release is a built Odoo source tree with its virtual environment,
+// shared read-only by every instance on it. Built by provision/odoo.
+type Release struct {
+	Key         string   // stable hash of (repo, branch, commit[, enterprise commit])
+	Dir         string   // the release directory in the cache
+	Commit      string   // the Odoo commit built
+	Python      string   // the venv's python, absolute
+	OdooBin     string   // odoo-bin, absolute
+	AddonsPaths []string // Odoo's addons (and enterprise, when configured), absolute
+}
+
+// DatabaseSpec says which database an instance gets. Built by the
+// creation pipeline, consumed by provision/odoo.
+type DatabaseSpec struct {
+	Name    string   // prod-acme
+	Release Release  // the release whose odoo-bin initialises the template
+	Modules []string // installed at creation
+	Demo    bool     // load demo data
+	BaseURL string   // web.base.url, frozen
+	DataDir string   // the instance's Odoo data dir; the filestore is copied to <DataDir>/filestore/<Name>
+}
+
+// ServiceStatus is what systemd says of a unit.
+type ServiceStatus struct {
+	Unit        string
+	Loaded      bool      // the unit file is known to systemd
+	ActiveState string    // active, inactive, failed, activating…
+	SubState    string    // running, dead, exited…
+	MainPID     uint32    // 0 when not running
+	MemoryBytes uint64    // MemoryCurrent; 0 when unknown
+	Since       time.Time // when it entered its active state (zero when inactive)
+}
+
+// Running reports whether the unit is active.
+func (s ServiceStatus) Running() bool { return s.ActiveState == "active" }

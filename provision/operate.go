@@ -1,0 +1,166 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// InstanceLookup is what the day-to-day verbs need from the store.
+type InstanceLookup interface {
+	Instance(ctx context.Context, name string) (Instance, error)
+	Instances(ctx context.Context) ([]Instance, error)
+	ActiveJob(ctx context.Context, instance string) (Job, bool, error)
+}
+
+// Operator runs the day-to-day verbs on existing instances: list,
+// status, info, logs, restart, stop, start.
+type Operator struct {
+	Store    InstanceLookup
+	Services ServiceManager
+	Layout   Layout
+}
+
+// ErrServiceState is returned when a verb does not fit the service's
+// state: stopping a stopped instance, starting a running one.
+var ErrServiceState = errors.New("service state")
+
+// InstanceStatus is an instance with what systemd and its health
+// endpoint say now.
+type InstanceStatus struct {
+	Instance Instance
+	Service  ServiceStatus
+	Healthy  bool
+}
+
+// Uptime is how long the service has been active; 0 when it is not.
+func (s InstanceStatus) Uptime(now time.Time) time.Duration {
+	if !s.Service.Running() || s.Service.Since.IsZero() {
+		return 0
+	}
+	return now.Sub(s.Service.Since)
+}
+
+// List returns every instance, ordered by name.
+func (o *Operator) List(ctx context.Context) ([]Instance, error) {
+	return o.Store.Instances(ctx)
+}
+
+func (o *Operator) instance(ctx context.Context, name string) (Instance, error) {
+	inst, err := o.Store.Instance(ctx, name)
+	if errors.Is(err, ErrInstanceNotFound) {
+		return inst, fmt.Errorf("%w: no instance named %q; see list", ErrInstanceNotFound, name)
+	}
+	return inst, err
+}
+
+// Status reports the service state, health, ports, uptime and memory.
+func (o *Operator) Status(ctx context.Context, name string) (InstanceStatus, error) {
+	inst, err := o.instance(ctx, name)
+	if err != nil {
+		return InstanceStatus{}, err
+	}
+	st, err := o.Services.Status(ctx, inst.Unit)
+	if err != nil {
+		return InstanceStatus{}, err
+	}
+	return InstanceStatus{Instance: inst, Service: st, Healthy: st.Running() && Healthy(ctx, inst.Ports.HTTP)}, nil
+}
+
+// Info returns the instance's info-instancia.txt.
+func (o *Operator) Info(ctx context.Context, name string) (string, error) {
+	inst, err := o.instance(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile(o.Layout.Paths(inst).Info)
+	if err != nil {
+		return "", fmt.Errorf("info: %s has no summary yet (state %s): %w", name, inst.State, err)
+	}
+	return string(b), nil
+}
+
+// Logs returns the last n lines of the instance's odoo.log, or of its
+// journal when the log file is missing or empty, and says which.
+func (o *Operator) Logs(ctx context.Context, name string, n int) (lines []string, source string, err error) {
+	inst, err := o.instance(ctx, name)
+	if err != nil {
+		return nil, "", err
+	}
+	p := o.Layout.Paths(inst)
+	if lines := TailFile(p.Log, n); len(lines) > 0 {
+		return lines, p.Log, nil
+	}
+	lines, err = o.Services.Journal(ctx, inst.Unit, n)
+	return lines, "journal of " + inst.Unit, err
+}
+
+// Restart restarts a running instance.
+func (o *Operator) Restart(ctx context.Context, name string) error {
+	return o.control(ctx, name, "restart")
+}
+
+// Stop stops a running instance.
+func (o *Operator) Stop(ctx context.Context, name string) error { return o.control(ctx, name, "stop") }
+
+// Start starts a stopped instance.
+func (o *Operator) Start(ctx context.Context, name string) error { return o.control(ctx, name, "start") }
+
+func (o *Operator) control(ctx context.Context, name, verb string) error {
+	inst, err := o.instance(ctx, name)
+	if err != nil {
+		return err
+	}
+	if inst.State != StateReady {
+		return fmt.Errorf("%w: %s is %s, not ready", ErrServiceState, name, inst.State)
+	}
+	if j, busy, err := o.Store.ActiveJob(ctx, name); err != nil {
+		return err
+	} else if busy {
+		return fmt.Errorf("%w: job %d (%s) is running on %s; wait for it", ErrInstanceBusy, j.ID, j.Kind, name)
+	}
+	st, err := o.Services.Status(ctx, inst.Unit)
+	if err != nil {
+		return err
+	}
+	switch {
+	case verb == "stop" && !st.Running():
+		return fmt.Errorf("%w: %s is already stopped (%s)", ErrServiceState, name, st.ActiveState)
+	case verb == "start" && st.Running():
+		return fmt.Errorf("%w: %s is already running", ErrServiceState, name)
+	case verb == "restart" && !st.Running():
+		return fmt.Errorf("%w: %s is stopped (%s); use start", ErrServiceState, name, st.ActiveState)
+	}
+	switch verb {
+	case "stop":
+		return o.Services.Stop(ctx, inst.Unit)
+	case "start":
+		err = o.Services.Start(ctx, inst.Unit)
+	default:
+		err = o.Services.Restart(ctx, inst.Unit)
+	}
+	if err != nil {
+		return err
+	}
+	return WaitHealthy(ctx, inst.Ports.HTTP, 90*time.Second, o.Layout.Paths(inst).Log)
+}
+
+// FormatStatus renders a status for chat and the terminal.
+func FormatStatus(s InstanceStatus, now time.Time) string {
+	var b strings.Builder
+	i := s.Instance
+	fmt.Fprintf(&b, "%s (%s) — %s\n", i.Name, i.Domain, i.State)
+	health := "not answering"
+	if s.Healthy {
+		health = "healthy"
+	}
+	fmt.Fprintf(&b, "service  %s: %s/%s, %s\n", i.Unit, s.Service.ActiveState, s.Service.SubState, health)
+	fmt.Fprintf(&b, "ports    http %d, gevent %d\n", i.Ports.HTTP, i.Ports.Gevent)
+	if s.Service.Running() {
+		fmt.Fprintf(&b, "pid      %d, up %s, memory %.1f MiB\n", s.Service.MainPID, s.Uptime(now).Round(time.Second), float64(s.Service.MemoryBytes)/(1<<20))
+	}
+	return b.String()
+}

@@ -1,0 +1,332 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// Step is one unit of a job. Apply does the work and must be idempotent:
+// running it again after a partial or full apply finishes the work and
+// does no harm. Undo reverses Apply, also after a partial apply, and must
+// be harmless when Apply never ran; nil means there is nothing to undo.
+type Step struct {
+	Name  StepName
+	Apply func(ctx context.Context) error
+	Undo  func(ctx context.Context) error
+}
+
+// JobStore is what the runner needs from the state store.
+type JobStore interface {
+	StartJob(ctx context.Context, id int64) error
+	AppendEvent(ctx context.Context, e Event) error
+	FinishJob(ctx context.Context, id int64, state JobState, errText string, undone []string) error
+}
+
+// Subscriber receives a job's events as they happen. It is called from
+// the worker running the job and must not block for long.
+type Subscriber func(Event)
+
+// StepError is the error a failed job ends with: which step failed, why,
+// and what was undone. Its message is safe to show in chat.
+type StepError struct {
+	Step   StepName
+	Err    error
+	Undone []string
+	Left   []string // steps whose undo failed: something is left behind
+}
+
+func (e *StepError) Error() string {
+	msg := fmt.Sprintf("step %s failed: %v", e.Step, e.Err)
+	if len(e.Undone) > 0 {
+		msg += fmt.Sprintf("; rolled back: %v", e.Undone)
+	}
+	if len(e.Left) > 0 {
+		msg += fmt.Sprintf("; could NOT undo: %v (see the creation log)", e.Left)
+	}
+	return msg
+}
+
+func (e *StepError) Unwrap() error { return e.Err }
+
+// Task is a job with its steps, ready to run.
+type Task struct {
+	Job       Job
+	Steps     []Step
+	LogPath   string       // the creation log, appended to; empty for none
+	Subscribe []Subscriber // receive every event
+	// Finished, when set, is called once the job has ended, with its final
+	// record.
+	Finished func(Job)
+
+	done   chan struct{}
+	result Job
+	err    error
+}
+
+// Wait blocks until the task has ended and returns the final job and its
+// error (a *StepError when a step failed).
+func (t *Task) Wait(ctx context.Context) (Job, error) {
+	select {
+	case <-t.done:
+		return t.result, t.err
+	case <-ctx.Done():
+		return t.Job, ctx.Err()
+	}
+}
+
+// Done is closed when the task has ended.
+func (t *Task) Done() <-chan struct{} { return t.done }
+
+// RunnerConfig configures a Runner.
+type RunnerConfig struct {
+	Store   JobStore
+	Workers int // jobs run at once; default 2
+	Logger  *slog.Logger
+	// FailAt, a test hook, makes the named step fail after its Apply has
+	// run, so the rollback of a fully applied step is exercised.
+	FailAt StepName
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Runner runs tasks on a pool of workers. Each task's steps run in order;
+// each emits start and done/failed events with durations, stored, written
+// to the creation log and sent to subscribers. On failure the steps that
+// ran, the failed one included, are undone in reverse.
+type Runner struct {
+	cfg   RunnerConfig
+	queue chan *Task
+	wg    sync.WaitGroup
+	stop  context.CancelFunc
+	ctx   context.Context
+}
+
+// ErrRunnerStopped is returned by Submit after Close.
+var ErrRunnerStopped = errors.New("runner stopped")
+
+// NewRunner starts the workers. Close stops them after the running tasks
+// have ended (a task in progress is finished or rolled back, never left).
+func NewRunner(cfg RunnerConfig) *Runner {
+	if cfg.Workers < 1 {
+		cfg.Workers = 2
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Runner{cfg: cfg, queue: make(chan *Task, 1024), stop: cancel, ctx: ctx}
+	for range cfg.Workers {
+		r.wg.Go(r.work)
+	}
+	return r
+}
+
+// Submit queues a task. The job must already be recorded in the store.
+func (r *Runner) Submit(t *Task) error {
+	t.done = make(chan struct{})
+	if r.ctx.Err() != nil {
+		return ErrRunnerStopped
+	}
+	select {
+	case r.queue <- t:
+		return nil
+	default:
+		return errors.New("provision: the job queue is full; try again later")
+	}
+}
+
+// Close stops taking tasks, waits for the workers to finish what they
+// run, and marks queued tasks interrupted (they are recovered at the next
+// start).
+func (r *Runner) Close() {
+	r.stop()
+	r.wg.Wait()
+}
+
+func (r *Runner) work() {
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case t := <-r.queue:
+			r.Run(context.WithoutCancel(r.ctx), t)
+		}
+	}
+}
+
+// Run runs one task in the calling goroutine: it is what the workers do,
+// and what recovery uses to roll back a job found open at start-up.
+func (r *Runner) Run(ctx context.Context, t *Task) {
+	if t.done == nil {
+		t.done = make(chan struct{})
+	}
+	defer close(t.done)
+	log := r.cfg.Logger.With("job", t.Job.ID, "instance", t.Job.Instance, "kind", t.Job.Kind)
+	emit, closeLog := r.emitter(ctx, t)
+	defer closeLog()
+	if err := r.cfg.Store.StartJob(ctx, t.Job.ID); err != nil {
+		log.Error("start job", "err", err)
+	}
+	t.Job.State, t.Job.StartedAt = JobRunning, r.cfg.Now()
+
+	var failed *StepError
+	ran := 0
+	for _, s := range t.Steps {
+		ran++
+		emit(s.Name, EventStart, "", 0)
+		start := r.cfg.Now()
+		err := s.Apply(ctx)
+		if err == nil && r.cfg.FailAt != "" && s.Name == r.cfg.FailAt {
+			err = fmt.Errorf("failure injected at step %s (test hook)", s.Name)
+		}
+		d := r.cfg.Now().Sub(start)
+		if err != nil {
+			emit(s.Name, EventFailed, err.Error(), d)
+			failed = &StepError{Step: s.Name, Err: err}
+			break
+		}
+		emit(s.Name, EventDone, "", d)
+	}
+
+	state, errText := JobSucceeded, ""
+	if failed != nil {
+		// Undo with a context that survives the cancellation that may have
+		// caused the failure: a rollback is never abandoned half-way.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+		failed.Undone, failed.Left = r.undo(uctx, t.Steps[:ran], emit)
+		cancel()
+		state, errText = JobRolledBack, failed.Error()
+		if len(failed.Left) > 0 {
+			state = JobFailed
+		}
+		t.err = failed
+		log.Warn("job rolled back", "err", failed)
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	var undone []string
+	if failed != nil {
+		undone = failed.Undone
+	}
+	if err := r.cfg.Store.FinishJob(fctx, t.Job.ID, state, errText, undone); err != nil {
+		log.Error("finish job", "err", err)
+	}
+	cancel()
+	t.Job.State, t.Job.Error, t.Job.Undone, t.Job.FinishedAt = state, errText, undone, r.cfg.Now()
+	t.result = t.Job
+	if t.Finished != nil {
+		t.Finished(t.result)
+	}
+}
+
+// emitter returns the function that records an event of t: in the store,
+// in the creation log, and to every subscriber; and the function that
+// closes the log.
+func (r *Runner) emitter(ctx context.Context, t *Task) (func(StepName, EventKind, string, time.Duration), func()) {
+	var logFile *os.File
+	if t.LogPath != "" {
+		if err := os.MkdirAll(filepath.Dir(t.LogPath), 0o750); err == nil {
+			logFile, _ = os.OpenFile(t.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+		}
+	}
+	emit := func(step StepName, kind EventKind, msg string, d time.Duration) {
+		e := Event{JobID: t.Job.ID, At: r.cfg.Now(), Step: string(step), Kind: kind, Message: msg, Duration: d}
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if err := r.cfg.Store.AppendEvent(sctx, e); err != nil {
+			r.cfg.Logger.Error("store job event", "job", t.Job.ID, "err", err)
+		}
+		cancel()
+		if logFile != nil {
+			fmt.Fprintln(logFile, FormatEvent(e))
+		}
+		for _, s := range t.Subscribe {
+			s(e)
+		}
+	}
+	return emit, func() {
+		if logFile != nil {
+			logFile.Close()
+		}
+	}
+}
+
+// undo runs the Undo of steps in reverse and returns the names of those
+// undone and of those whose undo failed.
+func (r *Runner) undo(ctx context.Context, steps []Step, emit func(StepName, EventKind, string, time.Duration)) (undone, left []string) {
+	for i := len(steps) - 1; i >= 0; i-- {
+		s := steps[i]
+		if s.Undo == nil {
+			continue
+		}
+		emit(s.Name, EventUndo, "", 0)
+		start := r.cfg.Now()
+		if err := s.Undo(ctx); err != nil {
+			emit(s.Name, EventUndoFailed, err.Error(), r.cfg.Now().Sub(start))
+			left = append(left, string(s.Name))
+			continue
+		}
+		emit(s.Name, EventUndone, "", r.cfg.Now().Sub(start))
+		undone = append(undone, string(s.Name))
+	}
+	return undone, left
+}
+
+// RollBack undoes every step of a task, in reverse, whatever ran before:
+// it is how a job found open at start-up (the process died mid-way) is
+// cleaned up, relying on each Undo being harmless when Apply never ran.
+// The job ends interrupted.
+func (r *Runner) RollBack(ctx context.Context, t *Task, reason string) {
+	if t.done == nil {
+		t.done = make(chan struct{})
+	}
+	defer close(t.done)
+	emit, closeLog := r.emitter(ctx, t)
+	defer closeLog()
+	emit("recovery", EventInfo, reason, 0)
+	undone, left := r.undo(ctx, t.Steps, emit)
+	errText := reason + "; rolled back"
+	if len(left) > 0 {
+		errText += fmt.Sprintf("; could NOT undo: %v", left)
+	}
+	if err := r.cfg.Store.FinishJob(ctx, t.Job.ID, JobInterrupted, errText, undone); err != nil {
+		r.cfg.Logger.Error("finish interrupted job", "err", err)
+	}
+	t.Job.State, t.Job.Error, t.Job.Undone = JobInterrupted, errText, undone
+	t.result = t.Job
+	t.err = errors.New(errText)
+	if t.Finished != nil {
+		t.Finished(t.result)
+	}
+}
+
+// FormatEvent renders an event as one line of a creation log or thread:
+// "12:00:01 ✓ database (1.23s)".
+func FormatEvent(e Event) string {
+	mark := map[EventKind]string{
+		EventStart: "…", EventDone: "✓", EventFailed: "✗", EventUndo: "↶",
+		EventUndone: "↶✓", EventUndoFailed: "↶✗", EventInfo: "·",
+	}[e.Kind]
+	line := fmt.Sprintf("%s %s %s", e.At.UTC().Format("15:04:05"), mark, e.Step)
+	switch e.Kind {
+	case EventStart:
+		line += " started"
+	case EventUndo:
+		line += " undoing"
+	case EventDone, EventUndone:
+		line += fmt.Sprintf(" (%s)", e.Duration.Round(time.Millisecond))
+	case EventFailed, EventUndoFailed:
+		line += fmt.Sprintf(" (%s)", e.Duration.Round(time.Millisecond))
+	}
+	if e.Message != "" {
+		line += ": " + e.Message
+	}
+	return line
+}

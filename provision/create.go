@@ -484,8 +484,21 @@ func (cr *creation) deleteRecord(ctx context.Context) error {
 	return cr.c.cfg.DNS.DeleteRecord(ctx, cr.inst.Domain)
 }
 
+// verify checks through nginx itself; a reload returns before the new
+// configuration is live, so it retries for a few seconds.
 func (cr *creation) verify(ctx context.Context) error {
-	return cr.c.cfg.Sites.Verify(ctx, cr.inst.Domain, cr.inst.SSLMode.TLS(), cr.c.cfg.VerifyRoots)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := cr.c.cfg.Sites.Verify(ctx, cr.inst.Domain, cr.inst.SSLMode.TLS(), cr.c.cfg.VerifyRoots)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // summarize writes info-instancia.txt, marks the instance ready and

@@ -1,0 +1,276 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"odoobot/provision"
+)
+
+// Responder is how the dispatcher answers, implemented by each adapter
+// (Slack, Discord, the terminal, the CLI).
+type Responder interface {
+	// Reply posts a visible answer where the command was typed.
+	Reply(ctx context.Context, text string) error
+	// Private answers the requester alone (ephemeral in Slack): refusals,
+	// usage errors and denials, which create nothing.
+	Private(ctx context.Context, text string) error
+	// Long posts output that may be longer than a message allows (logs):
+	// as a file or snippet in chat, as is in a terminal.
+	Long(ctx context.Context, title, text string) error
+	// Thread opens a thread under one root message, for a long job.
+	Thread(ctx context.Context, root string) (Thread, error)
+}
+
+// Thread is a long job's place in chat: a root message, the progress
+// threaded under it, and a final state.
+type Thread interface {
+	// Post adds a line under the root (a step's start, end, undo).
+	Post(ctx context.Context, text string) error
+	// Finish edits the root to its final text and posts the summary (or
+	// the error) in the thread.
+	Finish(ctx context.Context, root, summary string) error
+	// Ref identifies the thread, stored with the job so that a restart
+	// can report in it.
+	Ref() map[string]string
+}
+
+// Creator is the creation side of provision.
+type Creator interface {
+	Create(ctx context.Context, req provision.CreateRequest) (*provision.Task, error)
+}
+
+// Dispatcher decides, audits and runs commands. Every request is audited,
+// allowed or not. Refusals go back privately and change nothing.
+type Dispatcher struct {
+	Allowlist *Allowlist
+	Auditor   Auditor
+	Rules     provision.NameRules
+	Mode      provision.SSLMode // when create names none
+	Creator   Creator
+	Operator  *provision.Operator
+	// Summary renders an instance's final summary (info-instancia,
+	// without secrets) for the thread.
+	Summary func(ctx context.Context, name string) string
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+// Handle runs one request. For a creation it returns once the job is
+// queued, with the task (nil otherwise) so that a caller may wait for it;
+// progress then goes to the thread. The error is what the adapter could
+// not deliver; the user has already been told about everything else.
+func (d *Dispatcher) Handle(ctx context.Context, req Request, r Responder) (*provision.Task, error) {
+	now := d.now
+	start := now()
+	cmd, role, err := Decide(d.Allowlist, req)
+	entry := NewAuditEntry(start, req, err)
+	audit := func(outcome string) {
+		entry.Outcome, entry.Duration = outcome, now().Sub(start)
+		if d.Auditor == nil {
+			return
+		}
+		if err := d.Auditor.RecordAudit(context.WithoutCancel(ctx), entry); err != nil {
+			d.logger().Error("audit", "err", err)
+		}
+	}
+	if err != nil {
+		audit("refused: " + err.Error())
+		return nil, r.Private(ctx, err.Error())
+	}
+	if cmd.Name != "" && cmd.Verb != VerbCreate {
+		if err := d.Rules.Check(cmd.Name); err != nil {
+			audit("refused: " + err.Error())
+			return nil, r.Private(ctx, err.Error())
+		}
+	}
+	task, outcome, err := d.run(ctx, req, cmd, role, r)
+	audit(outcome)
+	return task, err
+}
+
+func (d *Dispatcher) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+func (d *Dispatcher) logger() *slog.Logger {
+	if d.Logger != nil {
+		return d.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// run executes an allowed command and returns the audit outcome.
+func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Role, r Responder) (*provision.Task, string, error) {
+	fail := func(err error) (*provision.Task, string, error) {
+		return nil, "failed: " + err.Error(), r.Private(ctx, err.Error())
+	}
+	answer := func(text string) (*provision.Task, string, error) {
+		return nil, "ok", r.Reply(ctx, text)
+	}
+	op := d.Operator
+	switch cmd.Verb {
+	case VerbHelp:
+		return answer(HelpText(role))
+	case VerbWhoami:
+		return answer(WhoamiText(req.Identity, role, role != RoleNone))
+	case VerbCreate:
+		return d.create(ctx, req, cmd, r)
+	case VerbList:
+		list, err := op.List(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		return answer(FormatList(list))
+	case VerbStatus:
+		st, err := op.Status(ctx, cmd.Name)
+		if err != nil {
+			return fail(err)
+		}
+		return answer(provision.FormatStatus(st, d.now()))
+	case VerbInfo:
+		text, err := op.Info(ctx, cmd.Name)
+		if err != nil {
+			return fail(err)
+		}
+		return answer(text)
+	case VerbLogs:
+		lines, source, err := op.Logs(ctx, cmd.Name, cmd.Lines)
+		if err != nil {
+			return fail(err)
+		}
+		title := fmt.Sprintf("last %d lines of %s (%s)", len(lines), cmd.Name, source)
+		return nil, "ok", r.Long(ctx, title, strings.Join(lines, "\n"))
+	case VerbRestart, VerbStop, VerbStart:
+		var err error
+		switch cmd.Verb {
+		case VerbRestart:
+			err = op.Restart(ctx, cmd.Name)
+		case VerbStop:
+			err = op.Stop(ctx, cmd.Name)
+		default:
+			err = op.Start(ctx, cmd.Name)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		past := map[Verb]string{VerbRestart: "restarted", VerbStop: "stopped", VerbStart: "started"}[cmd.Verb]
+		return answer(fmt.Sprintf("%s %s by %s", cmd.Name, past, displayName(req.Identity)))
+	}
+	return fail(fmt.Errorf("%s is not available on this server yet", cmd.Verb))
+}
+
+// create checks and reserves synchronously (a refusal is private and
+// leaves nothing), then opens the thread and lets the job report in it.
+func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Responder) (*provision.Task, string, error) {
+	mode := d.Mode
+	if cmd.Mode != "" {
+		m, err := provision.ParseSSLMode(cmd.Mode, d.Mode)
+		if err != nil {
+			return nil, "refused: " + err.Error(), r.Private(ctx, err.Error())
+		}
+		mode = m
+	}
+	if err := d.Rules.Check(cmd.Name); err != nil {
+		return nil, "refused: " + err.Error(), r.Private(ctx, err.Error())
+	}
+	domain := d.Rules.Domain(cmd.Name)
+	who := displayName(req.Identity)
+	root := fmt.Sprintf("creating %s → %s (%s), asked by %s", provision.InternalName(cmd.Name), domain, mode, who)
+
+	// The thread opens only once the creation is accepted; events that
+	// arrive before it is open wait in order.
+	var mu sync.Mutex
+	var thread Thread
+	var pending []provision.Event
+	post := func(e provision.Event) {
+		if e.Kind == provision.EventInfo && e.Message == "" {
+			return
+		}
+		_ = thread.Post(context.WithoutCancel(ctx), provision.FormatEvent(e))
+	}
+	sub := func(e provision.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		if thread == nil {
+			pending = append(pending, e)
+			return
+		}
+		post(e)
+	}
+	done := make(chan provision.Job, 1)
+	task, err := d.Creator.Create(ctx, provision.CreateRequest{
+		Name: cmd.Name, Mode: mode, By: who,
+		Subscribe: []provision.Subscriber{sub},
+		Finished:  func(j provision.Job) { done <- j },
+	})
+	if err != nil {
+		return nil, "refused: " + err.Error(), r.Private(ctx, err.Error())
+	}
+	th, err := r.Thread(ctx, root)
+	mu.Lock()
+	thread = th
+	if err == nil {
+		for _, e := range pending {
+			post(e)
+		}
+	}
+	pending = nil
+	mu.Unlock()
+	if err != nil {
+		d.logger().Error("open thread", "err", err)
+		return task, "accepted (thread failed: " + err.Error() + ")", err
+	}
+	go func() {
+		job := <-done
+		fctx := context.WithoutCancel(ctx)
+		if job.State == provision.JobSucceeded {
+			_ = thread.Finish(fctx, fmt.Sprintf("✅ created %s → https?://%s, asked by %s", provision.InternalName(cmd.Name), domain, who), d.summary(fctx, cmd.Name))
+			return
+		}
+		_ = thread.Finish(fctx, fmt.Sprintf("❌ creating %s failed and was rolled back, asked by %s", provision.InternalName(cmd.Name), who), job.Error)
+	}()
+	return task, "accepted", nil
+}
+
+func (d *Dispatcher) summary(ctx context.Context, name string) string {
+	if d.Summary != nil {
+		return d.Summary(ctx, name)
+	}
+	text, err := d.Operator.Info(ctx, name)
+	if err != nil {
+		return err.Error()
+	}
+	return text
+}
+
+// FormatList renders the instances as a small table.
+func FormatList(list []provision.Instance) string {
+	if len(list) == 0 {
+		return "no instances yet: /odoo create NAME"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-20s %-32s %-9s %-6s %-6s %s\n", "NAME", "DOMAIN", "STATE", "HTTP", "GEVENT", "SSL")
+	for _, i := range list {
+		fmt.Fprintf(&b, "%-20s %-32s %-9s %-6d %-6d %s\n", i.Name, i.Domain, i.State, i.Ports.HTTP, i.Ports.Gevent, i.SSLMode)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+func displayName(id Identity) string {
+	if id.UserName != "" {
+		return id.UserName
+	}
+	return id.UserID
+}
+
+// errorsIs is kept for adapters that map errors to replies.
+var _ = errors.Is

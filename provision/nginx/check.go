@@ -1,0 +1,5 @@
+package nginx
+
+import "odoobot/provision"
+
+var _ provision.SiteManager = (*Sites)(nil)

@@ -1,0 +1,127 @@
+package postgres_test
+
+import (
+	"context"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"odoobot/internal/testenv"
+	"odoobot/provision/postgres"
+)
+
+// openStore opens a Store on a fresh database and closes it at the end.
+func openStore(t *testing.T) *postgres.Store {
+	t.Helper()
+	return openDSN(t, testenv.NewDatabase(t))
+}
+
+func openDSN(t *testing.T, dsn string) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(testContext(t), dsn, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// withPoolSize sets pgxpool's pool_max_conns on a database URL, so that
+// concurrency tests really run that many transactions at once.
+func withPoolSize(t *testing.T, dsn string, n int) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("pool_max_conns", strconv.Itoa(n))
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestOpenIsIdempotent(t *testing.T) {
+	dsn := testenv.NewDatabase(t)
+	ctx := testContext(t)
+	first := openDSN(t, dsn)
+	first.Close()
+	s := openDSN(t, dsn) // second Open on a migrated database
+	var n int
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM odoobot.schema_migrations`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("schema_migrations has %d rows after two Opens, want 1", n)
+	}
+	var tables []string
+	rows, err := s.Pool().Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'odoobot' ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"audit", "instances", "job_events", "jobs", "ports", "schema_migrations"}
+	if len(tables) != len(want) {
+		t.Fatalf("tables = %v, want %v", tables, want)
+	}
+	for i := range want {
+		if tables[i] != want[i] {
+			t.Fatalf("tables = %v, want %v", tables, want)
+		}
+	}
+}
+
+func TestConcurrentOpens(t *testing.T) {
+	dsn := testenv.NewDatabase(t)
+	ctx := testContext(t)
+	const n = 6
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	stores := make([]*postgres.Store, n)
+	for i := range n {
+		wg.Go(func() {
+			stores[i], errs[i] = postgres.Open(ctx, dsn, slog.New(slog.DiscardHandler))
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open #%d: %v", i, err)
+			continue
+		}
+		stores[i].Close()
+	}
+	s := openDSN(t, dsn)
+	var count int
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM odoobot.schema_migrations`).Scan(&count); err != nil {
+		t.Fatal(err)
+	}
+	if count != 1 {
+		t.Errorf("schema_migrations has %d rows, want 1", count)
+	}
+}
+
+func TestOpenBadDSN(t *testing.T) {
+	_, err := postgres.Open(testContext(t), "postgres://nobody@127.0.0.1:1/none?connect_timeout=2", nil)
+	if err == nil {
+		t.Fatal("Open on an unreachable server succeeded")
+	}
+}

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -233,7 +232,7 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 		job := <-done
 		fctx := context.WithoutCancel(ctx)
 		if job.State == provision.JobSucceeded {
-			_ = thread.Finish(fctx, fmt.Sprintf("✅ created %s → https?://%s, asked by %s", provision.InternalName(cmd.Name), domain, who), d.summary(fctx, cmd.Name))
+			_ = thread.Finish(fctx, fmt.Sprintf("✅ created %s → %s://%s, asked by %s", provision.InternalName(cmd.Name), scheme(mode), domain, who), d.summary(fctx, cmd.Name))
 			return
 		}
 		_ = thread.Finish(fctx, fmt.Sprintf("❌ creating %s failed and was rolled back, asked by %s", provision.InternalName(cmd.Name), who), job.Error)
@@ -272,5 +271,9 @@ func displayName(id Identity) string {
 	return id.UserID
 }
 
-// errorsIs is kept for adapters that map errors to replies.
-var _ = errors.Is
+func scheme(m provision.SSLMode) string {
+	if m.TLS() {
+		return "https"
+	}
+	return "http"
+}

@@ -2,12 +2,67 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"strings"
 
+	"odoobot/bot/shell"
+	"odoobot/commands"
 	"odoobot/config"
+	"odoobot/internal/app"
+	"odoobot/provision"
 )
 
-// verbs runs the verbs that operate on the host.
+// hostVerbs are the CLI verbs that run through the dispatcher, as the
+// chat's do, with the local user's identity.
+var hostVerbs = map[string]bool{
+	"create": true, "list": true, "status": true, "info": true, "logs": true,
+	"restart": true, "stop": true, "start": true, "whoami": true,
+}
+
+// verbs runs the verbs that operate on the host, and serve.
 func verbs(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, cfg *config.Config, verb string, args []string) error {
-	return &usageError{msg: "unknown verb " + verb + "\n" + usage}
+	if verb != "serve" && !hostVerbs[verb] {
+		return &usageError{msg: "unknown verb " + verb + "\n" + usage}
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	opt := app.Options{FailAt: provision.StepName(os.Getenv("ODOOBOT_FAIL_AT"))}
+	if pip := os.Getenv("ODOOBOT_PIP_ARGS"); pip != "" {
+		opt.PipArgs = strings.Fields(pip)
+	}
+	a, err := app.New(ctx, cfg, log, opt)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if _, err := a.Creator.Recover(ctx, nil); err != nil {
+		return err
+	}
+	if verb == "serve" {
+		return serve(ctx, stdin, stdout, a)
+	}
+	r := shell.NewResponder(stdout)
+	text := strings.Join(append([]string{verb}, args...), " ")
+	task, err := a.Dispatcher.Handle(ctx, commands.Request{Identity: shell.Identity(), Channel: "cli", Text: text}, r)
+	if err != nil {
+		return err
+	}
+	if task != nil {
+		if _, err := task.Wait(ctx); err != nil {
+			return errors.New("the creation failed and was rolled back")
+		}
+	}
+	if r.Refused() {
+		return errors.New(verb + " was refused")
+	}
+	return nil
+}
+
+// serve runs the configured adapters; with no chat token, the terminal.
+func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, a *app.App) error {
+	fmt.Fprintf(stdout, "odoobot %s serving %s (instances under %s)\n", version, a.Config.Zone(), a.Config.ProdRoot)
+	return shell.Run(ctx, stdin, stdout, a.Dispatcher, shell.Identity())
 }

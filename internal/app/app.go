@@ -1,0 +1,184 @@
+// Package app wires odoobot from its configuration: the state store, the
+// drivers, the job runner, the creator, the operator and the command
+// dispatcher. cmd/odoobot and the end-to-end tests build the same thing
+// through it.
+package app
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"odoobot/commands"
+	"odoobot/config"
+	"odoobot/provision"
+	"odoobot/provision/certs"
+	"odoobot/provision/cloudflare"
+	"odoobot/provision/nginx"
+	"odoobot/provision/odoo"
+	"odoobot/provision/postgres"
+	"odoobot/provision/systemd"
+	"odoobot/templates"
+)
+
+// Options are the knobs that are not configuration: test hooks and
+// values only tests change.
+type Options struct {
+	FailAt      provision.StepName // test hook: fail this step of every creation
+	PipArgs     []string           // extra pip arguments (e.g. --no-index)
+	NginxBinary string             // default /usr/sbin/nginx
+	VerifyRoots *x509.CertPool     // roots trusted when verifying TLS through nginx
+}
+
+// App is odoobot, wired.
+type App struct {
+	Config     *config.Config
+	Store      *postgres.Store
+	Services   *systemd.Manager
+	Runner     *provision.Runner
+	Creator    *provision.Creator
+	Operator   *provision.Operator
+	Dispatcher *commands.Dispatcher
+	Templates  *templates.Set
+	Log        *slog.Logger
+}
+
+// New connects to PostgreSQL (creating the state database if needed),
+// migrates the store, connects to systemd and builds everything. Close
+// releases it all.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options) (*App, error) {
+	tpl, err := templates.Load()
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureDatabase(ctx, cfg.AdminDSN(), cfg.StateDBName); err != nil {
+		return nil, err
+	}
+	store, err := postgres.Open(ctx, cfg.StateDSN(), log)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Config: cfg, Store: store, Templates: tpl, Log: log}
+	svc, err := systemd.New(ctx, log)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	a.Services = svc
+	if opt.NginxBinary == "" {
+		opt.NginxBinary = "/usr/sbin/nginx"
+	}
+	sites := nginx.New(nginx.Config{
+		Available: cfg.NginxAvailable, Enabled: cfg.NginxEnabled, Binary: opt.NginxBinary,
+		Reload: func(ctx context.Context) error { return svc.Reload(ctx, "nginx.service") },
+		Logger: log,
+	})
+	var dns provision.DNS
+	issuers := map[provision.SSLMode]provision.CertIssuer{}
+	if cfg.ManagesDNS() {
+		cf, err := cloudflare.New(ctx, cloudflare.Config{
+			APIToken: cfg.APIToken.Reveal(), ZoneName: cfg.Zone(), ZoneID: cfg.ZoneID,
+			PublicIP: cfg.PublicIP, BaseURL: cfg.CFBaseURL, Logger: log,
+		})
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+		dns = cf
+		issuers[provision.SSLCloudflare] = &certs.Origin{CA: cf}
+	}
+	if cfg.OriginCert != "" {
+		issuers[provision.SSLCloudflare] = &certs.Static{Cert: cfg.OriginCert, Key: cfg.OriginKey}
+	}
+	a.Runner = provision.NewRunner(provision.RunnerConfig{Store: store, Workers: cfg.JobWorkers, Logger: log, FailAt: opt.FailAt})
+	edition := map[string]string{"e": "enterprise", "c": "community"}[cfg.OdooEdition]
+	a.Creator = provision.NewCreator(provision.CreatorConfig{
+		Layout: cfg.Layout(), Rules: cfg.NameRules(),
+		HTTPPorts: provision.PortRange(cfg.HTTPPorts), GeventPorts: provision.PortRange(cfg.GeventPorts),
+		ServiceUser: cfg.ServiceUser,
+		DB:          provision.DBConn{Host: cfg.DBHost, Port: cfg.DBPort, User: cfg.DBUser, Password: cfg.DBPassword.Reveal()},
+		Odoo: provision.OdooSettings{
+			Version: cfg.OdooVersion + " " + edition, Modules: cfg.InstanceModules(),
+			Workers: cfg.Workers, MaxCronThreads: cfg.MaxCronThreads,
+			LimitMemorySoft: int64(cfg.MemorySoftMB) << 20, LimitMemoryHard: int64(cfg.MemoryHardMB) << 20,
+		},
+		TrackingDir: cfg.TrackingDir,
+		Store:       store, Runner: a.Runner,
+		Releases: odoo.NewReleases(odoo.ReleaseConfig{
+			CacheDir: filepath.Join(cfg.StateDir, "releases"), Repo: cfg.OdooRepo, Branch: cfg.Branch(),
+			EnterpriseRepo: cfg.EnterpriseRepo, Python: cfg.PythonVersion, PipArgs: opt.PipArgs, Logger: log,
+		}),
+		Databases: odoo.NewDatabases(odoo.DatabaseConfig{
+			AdminDSN: cfg.AdminDSN(), Owner: cfg.DBUser, DBHost: cfg.DBHost, DBPort: cfg.DBPort,
+			DBUser: cfg.DBUser, DBPassword: cfg.DBPassword.Reveal(),
+			FilestoreDir: filepath.Join(cfg.StateDir, "templates"), Logger: log,
+		}),
+		Services: svc, Sites: sites, DNS: dns, Certs: issuers, Templates: tpl,
+		ACMEWebroot: filepath.Join(cfg.StateDir, "acme-webroot"),
+		VerifyRoots: opt.VerifyRoots,
+		Logger:      log,
+	})
+	a.Operator = &provision.Operator{Store: store, Services: svc, Layout: cfg.Layout()}
+	al, err := commands.LoadAllowlist(cfg.AllowlistFile)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	if al.Len() == 0 {
+		log.Warn("the allowlist is empty: chat users are refused; the terminal user is admin", "file", cfg.AllowlistFile)
+	}
+	a.Dispatcher = &commands.Dispatcher{
+		Allowlist: al, Auditor: store, Rules: cfg.NameRules(), Mode: cfg.SSLMode(),
+		Creator: a.Creator, Operator: a.Operator, Logger: log,
+	}
+	return a, nil
+}
+
+// Close stops the runner (running jobs finish or roll back) and closes
+// the connections.
+func (a *App) Close() {
+	if a.Runner != nil {
+		a.Runner.Close()
+	}
+	if a.Services != nil {
+		a.Services.Close()
+	}
+	if a.Store != nil {
+		a.Store.Close()
+	}
+}
+
+// ensureDatabase creates the state database when it does not exist.
+func ensureDatabase(ctx context.Context, adminDSN, name string) error {
+	conn, err := pgx.Connect(ctx, adminDSN)
+	if err != nil {
+		return fmt.Errorf("app: connect to PostgreSQL at %s: %w", hostOf(adminDSN), errors.Unwrap(err))
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		return fmt.Errorf("app: look up the state database: %w", err)
+	}
+	if exists {
+		return nil
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" ENCODING 'UTF8'"); err != nil && !strings.Contains(err.Error(), "already exists") {
+		return fmt.Errorf("app: create the state database %s: %w", name, err)
+	}
+	return nil
+}
+
+func hostOf(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return u.Host
+}

@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# sandbox.sh start|stop|status|pid|exec CMD...
+#
+# The sandbox host: a real systemd booted as PID 1 of new PID, mount and UTS
+# namespaces, sharing the machine's network and file systems, with its own
+# tmpfs on /tmp and /run (systemd's boot clean-up would otherwise empty the
+# machine's real /tmp). Inside it nginx.service and a dedicated PostgreSQL
+# cluster run as ordinary units, so the end-to-end tests can drive systemd
+# over D-Bus, reload nginx and create databases exactly as on a server.
+#
+#   start       boot it (a no-op when it already runs); returns when systemd
+#               says running/degraded and nginx and PostgreSQL accept
+#               connections, or fails after SANDBOX_START_TIMEOUT seconds.
+#   stop        power it off (SIGRTMIN+4 to its systemd) and wait for the exit.
+#   status      say whether it runs; exit 0 if it does, 3 if not.
+#   pid         print the host PID of its systemd (exit 3 if not running).
+#   exec CMD    run CMD inside (nsenter -t PID -m -p), keeping the current
+#               directory and environment; exits with CMD's status.
+#
+# PostgreSQL inside the sandbox. The host's default cluster is never
+# touched: the first start creates (pg_createcluster) a dedicated cluster
+# "$PG_VERSION odoobot", unit postgresql@$PG_VERSION-odoobot.service, which
+# listens on 127.0.0.1:$SANDBOX_DB_PORT only (TCP) and on the socket dir
+# /run/postgresql inside the sandbox. Every start (re)asserts a login role
+# $SANDBOX_DB_USER with CREATEDB and password $SANDBOX_DB_PASSWORD, checked by
+# scram-sha-256 on 127.0.0.1 (Debian's default pg_hba). Other clusters
+# configured on the machine (e.g. 15/main on 5432) are masked inside the
+# sandbox only (a runtime mask in its private /run): they would otherwise
+# start at boot on the machine's shared network and data directories.
+#
+# nginx inside is Debian's nginx.service with its default site, which
+# listens on :80 of the machine's network; instance sites are added next to
+# it by the product under test.
+#
+# Environment (defaults in brackets):
+#   SANDBOX_STATE_DIR      [/var/lib/odoobot-sandbox]   holds the pid file
+#   SANDBOX_LOG            [/var/log/odoobot-sandbox.log] systemd's console
+#   SANDBOX_START_TIMEOUT  [60]  seconds
+#   SANDBOX_DB_PORT        [5433]
+#   SANDBOX_DB_USER        [odoo]
+#   SANDBOX_DB_PASSWORD    [odoo]
+#
+# It installs nothing: nginx, postgresql, systemd, dbus, python3-venv and git
+# come from apt (see the Makefile).
+set -euo pipefail
+
+STATE_DIR=${SANDBOX_STATE_DIR:-/var/lib/odoobot-sandbox}
+PIDFILE=$STATE_DIR/pid
+LOG=${SANDBOX_LOG:-/var/log/odoobot-sandbox.log}
+TIMEOUT=${SANDBOX_START_TIMEOUT:-60}
+DB_PORT=${SANDBOX_DB_PORT:-5433}
+DB_USER=${SANDBOX_DB_USER:-odoo}
+DB_PASSWORD=${SANDBOX_DB_PASSWORD:-odoo}
+CLUSTER=odoobot
+SYSTEMD=/lib/systemd/systemd
+
+die() { echo "sandbox: $*" >&2; exit 1; }
+
+pg_version() {
+  local v
+  v=$(ls -d /usr/lib/postgresql/*/bin/postgres 2>/dev/null | sed 's|/usr/lib/postgresql/||; s|/bin/postgres||' | sort -V | tail -n 1)
+  [ -n "$v" ] || die "PostgreSQL server binaries not found (apt-get install postgresql)"
+  echo "$v"
+}
+
+# running_pid prints the recorded PID when it is a live systemd in another
+# PID namespace; it removes a stale pid file and prints nothing otherwise.
+running_pid() {
+  [ -f "$PIDFILE" ] || return 0
+  local pid
+  pid=$(cat "$PIDFILE" 2>/dev/null || true)
+  if [[ "$pid" =~ ^[0-9]+$ ]] && [ -d "/proc/$pid" ] &&
+     [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = systemd ] &&
+     [ "$(readlink "/proc/$pid/ns/pid")" != "$(readlink /proc/self/ns/pid)" ]; then
+    echo "$pid"
+    return 0
+  fi
+  rm -f "$PIDFILE"
+}
+
+inside() { nsenter -t "$1" -m -p -- "${@:2}"; }
+
+# configure prepares, on the host, what the sandbox boots with. Idempotent.
+configure() {
+  local v=$1
+  if [ ! -d "/etc/postgresql/$v/$CLUSTER" ]; then
+    echo "sandbox: creating PostgreSQL cluster $v/$CLUSTER on 127.0.0.1:$DB_PORT" >&2
+    pg_createcluster "$v" "$CLUSTER" -p "$DB_PORT" -e UTF8 --locale C.UTF-8 \
+      -o "listen_addresses='127.0.0.1'" -o fsync=off -o synchronous_commit=off \
+      -o full_page_writes=off >/dev/null
+  fi
+  echo auto >"/etc/postgresql/$v/$CLUSTER/start.conf"
+}
+
+# HOST_UNITS are masked inside the sandbox (runtime masks in its private
+# /run): they would act on the shared machine (sysctl, kernel modules,
+# binfmt, remounting /, the clock, the console, apt and dpkg, /var/tmp
+# clean-up, fstrim) rather than on the sandbox.
+HOST_UNITS="systemd-sysctl.service systemd-modules-load.service
+  systemd-binfmt.service proc-sys-fs-binfmt_misc.automount
+  proc-sys-fs-binfmt_misc.mount systemd-remount-fs.service
+  systemd-timesyncd.service systemd-pstore.service e2scrub_reap.service
+  console-getty.service getty@tty1.service serial-getty@ttyS0.service
+  apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer man-db.timer
+  e2scrub_all.timer fstrim.timer systemd-tmpfiles-clean.timer"
+
+# masks prints the units that must not start inside: HOST_UNITS and every
+# PostgreSQL cluster other than ours.
+masks() {
+  local conf dir ver name
+  echo $HOST_UNITS
+  for conf in /etc/postgresql/*/*/postgresql.conf; do
+    [ -e "$conf" ] || continue
+    dir=${conf%/*}; name=${dir##*/}; ver=${dir%/*}; ver=${ver##*/}
+    [ "$name" = "$CLUSTER" ] && continue
+    echo "postgresql@$ver-$name.service"
+  done
+}
+
+boot() {
+  local v=$1 u mk=""
+  for u in $(masks); do mk="$mk ln -sf /dev/null /run/systemd/system/$u &&"; done
+  mkdir -p "$STATE_DIR" "$(dirname "$LOG")"
+  echo "=== sandbox boot $(date -Is)" >>"$LOG"
+  # The tmpfs mounts come before anything else and are not optional.
+  setsid unshare --fork --pid --mount --mount-proc --uts --propagation private \
+    sh -c "mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system &&$mk exec $SYSTEMD --system" \
+    >>"$LOG" 2>&1 </dev/null 9>&- &
+  local upid=$! pid="" i
+  for i in $(seq 1 100); do
+    pid=$(cat "/proc/$upid/task/$upid/children" 2>/dev/null | awk '{print $1}')
+    [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = systemd ] && break
+    kill -0 "$upid" 2>/dev/null || die "boot failed, see $LOG"
+    pid=""
+    sleep 0.05
+  done
+  [ -n "$pid" ] || die "systemd did not start, see $LOG"
+  echo "$pid" >"$PIDFILE"
+}
+
+wait_ready() {
+  local pid=$1 v=$2 deadline=$((SECONDS + TIMEOUT)) state=""
+  while :; do
+    kill -0 "$pid" 2>/dev/null || die "systemd exited during boot, see $LOG"
+    state=$(inside "$pid" systemctl is-system-running 2>/dev/null || true)
+    case $state in running|degraded) break ;; esac
+    [ $SECONDS -lt $deadline ] || die "timeout: system state '$state' after ${TIMEOUT}s, see $LOG"
+    sleep 0.2
+  done
+  local unit="postgresql@$v-$CLUSTER.service"
+  while :; do
+    if inside "$pid" systemctl is-active --quiet nginx.service "$unit" &&
+       (exec 3<>/dev/tcp/127.0.0.1/80) 2>/dev/null &&
+       pg_isready -q -h 127.0.0.1 -p "$DB_PORT" -t 1; then
+      break
+    fi
+    if [ $SECONDS -ge $deadline ] || inside "$pid" systemctl is-failed --quiet nginx.service "$unit"; then
+      inside "$pid" systemctl --no-pager status nginx.service "$unit" >&2 || true
+      die "timeout: nginx or PostgreSQL not ready after ${TIMEOUT}s"
+    fi
+    sleep 0.2
+  done
+  if [ "$state" = degraded ]; then
+    echo "sandbox: degraded; failed units: $(inside "$pid" systemctl list-units --failed --plain --no-legend | awk '{print $1}' | tr '\n' ' ')" >&2
+  fi
+}
+
+ensure_role() {
+  local pid=$1 pw=${DB_PASSWORD//\'/\'\'}
+  inside "$pid" runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -h /run/postgresql -p "$DB_PORT" -d postgres >/dev/null <<SQL
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$DB_USER') THEN
+    CREATE ROLE "$DB_USER" LOGIN CREATEDB;
+  END IF;
+END \$\$;
+ALTER ROLE "$DB_USER" WITH LOGIN CREATEDB PASSWORD '$pw';
+SQL
+}
+
+# lock serialises start and stop, so that two callers never boot two.
+lock() {
+  mkdir -p "$STATE_DIR"
+  exec 9>"$STATE_DIR/lock"
+  flock -w "$((TIMEOUT + 30))" 9 || die "another start or stop holds $STATE_DIR/lock"
+}
+
+cmd=${1:-}
+case $cmd in
+start)
+  [ "$(id -u)" = 0 ] || die "must run as root"
+  lock
+  [ -x "$SYSTEMD" ] || die "$SYSTEMD not found (apt-get install systemd)"
+  pid=$(running_pid)
+  v=$(pg_version)
+  if [ -n "$pid" ]; then
+    echo "sandbox: already running (pid $pid)" >&2
+    exit 0
+  fi
+  t0=$SECONDS
+  configure "$v"
+  boot "$v"
+  pid=$(cat "$PIDFILE")
+  wait_ready "$pid" "$v"
+  ensure_role "$pid"
+  echo "sandbox: running (pid $pid) in $((SECONDS - t0))s; PostgreSQL $DB_USER@127.0.0.1:$DB_PORT" >&2
+  ;;
+stop)
+  lock
+  pid=$(running_pid)
+  if [ -z "$pid" ]; then echo "sandbox: not running" >&2; exit 0; fi
+  kill -s SIGRTMIN+4 "$pid"
+  for i in $(seq 1 $((TIMEOUT * 10))); do
+    [ -d "/proc/$pid" ] || break
+    sleep 0.1
+  done
+  if [ -d "/proc/$pid" ]; then
+    echo "sandbox: poweroff timed out, killing pid $pid" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+    sleep 0.5
+  fi
+  rm -f "$PIDFILE"
+  echo "sandbox: stopped" >&2
+  ;;
+status)
+  pid=$(running_pid)
+  if [ -n "$pid" ]; then
+    echo "running (pid $pid, $(inside "$pid" systemctl is-system-running 2>/dev/null || true))"
+  else
+    echo "not running"; exit 3
+  fi
+  ;;
+pid)
+  pid=$(running_pid)
+  [ -n "$pid" ] || { echo "sandbox: not running" >&2; exit 3; }
+  echo "$pid"
+  ;;
+exec)
+  shift
+  [ $# -gt 0 ] || die "usage: sandbox.sh exec CMD [ARGS...]"
+  pid=$(running_pid)
+  [ -n "$pid" ] || die "not running (scripts/sandbox.sh start)"
+  exec nsenter -t "$pid" -m -p --wd="$PWD" -- "$@"
+  ;;
+*)
+  echo "usage: sandbox.sh start|stop|status|pid|exec CMD..." >&2
+  exit 2
+  ;;
+esac

@@ -1,0 +1,1 @@
+# Stand-in Odoo (a test double, not Odoo).

@@ -1,0 +1,121 @@
+package cftest_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"odoobot/provision/cloudflare/cftest"
+)
+
+type envelope struct {
+	Success    bool              `json:"success"`
+	Errors     []json.RawMessage `json:"errors"`
+	Messages   []json.RawMessage `json:"messages"`
+	Result     json.RawMessage   `json:"result"`
+	ResultInfo *struct {
+		Page       int `json:"page"`
+		PerPage    int `json:"per_page"`
+		Count      int `json:"count"`
+		TotalCount int `json:"total_count"`
+		TotalPages int `json:"total_pages"`
+	} `json:"result_info"`
+}
+
+func do(t *testing.T, method, url, token, body string) (int, http.Header, envelope) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	var env envelope
+	if err := json.Unmarshal(raw, &env); err != nil {
+		t.Fatalf("%s %s: answer %s is not an envelope: %v", method, url, raw, err)
+	}
+	return res.StatusCode, res.Header, env
+}
+
+func TestEnvelopeAuthAndFailures(t *testing.T) {
+	s := cftest.NewServer(t, "example.com", "tok")
+	base := s.URL()
+
+	status, _, env := do(t, "GET", base+"zones?name=example.com", "", "")
+	if status != 403 || env.Success || !strings.Contains(string(env.Errors[0]), "10000") {
+		t.Errorf("no token: %d %+v, want 403 with code 10000", status, env)
+	}
+	status, _, env = do(t, "GET", base+"zones?name=example.com", "wrong", "")
+	if status != 403 || !strings.Contains(string(env.Errors[0]), "9109") {
+		t.Errorf("wrong token: %d %+v, want 403 with code 9109", status, env)
+	}
+
+	status, _, env = do(t, "GET", base+"zones?name=example.com", "tok", "")
+	if status != 200 || !env.Success || env.ResultInfo == nil || env.ResultInfo.TotalCount != 1 ||
+		!strings.Contains(string(env.Result), s.ZoneID()) {
+		t.Errorf("zones: %d %+v", status, env)
+	}
+
+	s.FailNext(429, 1, "0.5")
+	status, hdr, _ := do(t, "GET", base+"zones", "tok", "")
+	if status != 429 || hdr.Get("Retry-After") != "0.5" {
+		t.Errorf("FailNext: %d Retry-After %q, want 429 and 0.5", status, hdr.Get("Retry-After"))
+	}
+
+	recs := base + "zones/" + s.ZoneID() + "/dns_records"
+	status, _, env = do(t, "POST", recs, "tok", `{"type":"A","name":"a.example.com","content":"192.0.2.1","proxied":true,"ttl":300}`)
+	if status != 200 {
+		t.Fatalf("create: %d %+v", status, env)
+	}
+	var created cftest.Record
+	_ = json.Unmarshal(env.Result, &created)
+	if created.TTL != 1 || created.ID == "" {
+		t.Errorf("created %+v: want an ID and TTL forced to 1 on a proxied record", created)
+	}
+	status, _, env = do(t, "POST", recs, "tok", `{"type":"CNAME","name":"a.example.com","content":"b.example.net"}`)
+	if status != 400 || !strings.Contains(string(env.Errors[0]), "81053") {
+		t.Errorf("CNAME beside A: %d %+v, want 400 81053", status, env)
+	}
+	s.AddRecord(cftest.Record{Type: "TXT", Name: "b.example.com", Content: "hello"})
+
+	var got []cftest.Record
+	_, _, env = do(t, "GET", recs+"?name.exact=a.example.com&per_page=50", "tok", "")
+	_ = json.Unmarshal(env.Result, &got)
+	if len(got) != 1 || got[0].ID != created.ID {
+		t.Errorf("name.exact filter: %+v", got)
+	}
+	_, _, env = do(t, "GET", recs+"?type=TXT", "tok", "")
+	_ = json.Unmarshal(env.Result, &got)
+	if len(got) != 1 || got[0].Name != "b.example.com" {
+		t.Errorf("type filter: %+v", got)
+	}
+
+	status, _, _ = do(t, "PATCH", recs+"/"+created.ID, "tok", `{"content":"192.0.2.2"}`)
+	if status != 200 || s.Records()[0].Content != "192.0.2.2" {
+		t.Errorf("patch: %d %+v", status, s.Records())
+	}
+	status, _, _ = do(t, "DELETE", recs+"/"+created.ID, "tok", "")
+	if status != 200 || len(s.Records()) != 1 {
+		t.Errorf("delete: %d %+v", status, s.Records())
+	}
+
+	var methods []string
+	for _, r := range s.Requests() {
+		methods = append(methods, r.Method)
+	}
+	want := []string{"GET", "GET", "GET", "GET", "POST", "POST", "GET", "GET", "PATCH", "DELETE"}
+	if diff := cmp.Diff(methods, want); diff != "" {
+		t.Errorf("recorded requests (-got +want):\n%s", diff)
+	}
+}

@@ -1,0 +1,341 @@
+// Package cloudflare is the Cloudflare driver of provision: it keeps the A
+// record of each instance (provision.DNS) and issues Origin CA certificates
+// (provision.OriginCA) through github.com/cloudflare/cloudflare-go/v6.
+//
+// No cloudflare-go type crosses this package's boundary: callers see
+// Config, Client, APIError and the sentinels below.
+//
+// Every method first applies the apex guard: a name that is not exactly one
+// valid label under the configured zone (or is www) is refused with an error
+// matching provision.ErrApexGuard before any request leaves the process.
+//
+// Retries: the SDK's own retry loop is used (option.WithMaxRetries). Its
+// source (internal/requestconfig) retries transport errors and answers 408,
+// 409, 429 and 5xx, and honours Retry-After-Ms and Retry-After (seconds,
+// fractional allowed, or an HTTP date) before falling back to an exponential
+// backoff of 2s, 4s, 8s … capped at 30s with jitter.
+package cloudflare
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cloudflare/cloudflare-go/v6/dns"
+	"github.com/cloudflare/cloudflare-go/v6/option"
+	"github.com/cloudflare/cloudflare-go/v6/origin_ca_certificates"
+	"github.com/cloudflare/cloudflare-go/v6/zones"
+
+	"odoobot/provision"
+)
+
+var (
+	_ provision.DNS      = (*Client)(nil)
+	_ provision.OriginCA = (*Client)(nil)
+)
+
+// Marker is the comment that marks a DNS record as created and owned by
+// odoobot. Records without it are never changed or deleted.
+const Marker = "managed-by: odoobot"
+
+// DefaultBaseURL is Cloudflare's v4 API, used when Config.BaseURL is empty.
+const DefaultBaseURL = "https://api.cloudflare.com/client/v4/"
+
+// DefaultMaxRetries is the number of retries used when Config.MaxRetries is
+// zero.
+const DefaultMaxRetries = 3
+
+// Sentinel errors, matched with errors.Is.
+var (
+	// ErrAuth is matched by an error for an answer 401 or 403: the API
+	// token is invalid or lacks the permission the call needs.
+	ErrAuth = errors.New("the API token (CF_API_TOKEN) is invalid or lacks a permission")
+	// ErrForeignRecord is matched when a record at the instance's name is
+	// not odoobot's (no Marker comment, or another type than A).
+	ErrForeignRecord = errors.New("a DNS record not managed by odoobot holds that name")
+	// ErrZoneNotFound is matched when the zone cannot be found with the
+	// token, or CF_ZONE_ID names another zone than CF_ZONE_NAME.
+	ErrZoneNotFound = errors.New("zone not found")
+)
+
+// Config configures a Client. APIToken, ZoneName and PublicIP are required.
+type Config struct {
+	// APIToken is CF_API_TOKEN, sent as a bearer token. It needs Zone.Zone
+	// read and Zone.DNS edit on the zone, and SSL and Certificates edit for
+	// SignOrigin. It never appears in a log line or an error.
+	APIToken string
+	// ZoneName is CF_ZONE_NAME, e.g. example.com. It is lower-cased and a
+	// trailing dot is dropped; every label must be a valid DNS label.
+	ZoneName string
+	// ZoneID is CF_ZONE_ID, optional: when empty the zone is looked up by
+	// name on first use. When set, it is checked once against ZoneName.
+	ZoneID string
+	// PublicIP is PUBLIC_IP, the IPv4 address every A record points to.
+	PublicIP string
+	// BaseURL is CF_API_BASE_URL; DefaultBaseURL when empty.
+	BaseURL string
+	// HTTPClient is used for every request; a client with a 60 s timeout
+	// when nil.
+	HTTPClient *http.Client
+	// Logger receives one line per request and per change; discarded when
+	// nil.
+	Logger *slog.Logger
+	// MaxRetries is the number of retries of a request answered 429 or
+	// 5xx (or lost in transit): DefaultMaxRetries when 0, none when
+	// negative.
+	MaxRetries int
+}
+
+// Client talks to one Cloudflare zone. It is safe for concurrent use. Build
+// it with New.
+type Client struct {
+	zone    string
+	zoneCfg string // Config.ZoneID
+	ip      string
+	token   string
+	log     *slog.Logger
+
+	records *dns.RecordService
+	zones   *zones.ZoneService
+	certs   *origin_ca_certificates.OriginCACertificateService
+
+	mu     sync.Mutex
+	zoneID string // resolved and checked, "" until then
+}
+
+// New validates cfg and returns a Client. It sends no request: the zone is
+// resolved on first use and cached (see ZoneID).
+func New(ctx context.Context, cfg Config) (*Client, error) {
+	_ = ctx // reserved: New does no I/O.
+	if cfg.APIToken == "" {
+		return nil, errors.New("cloudflare: new client: CF_API_TOKEN is empty")
+	}
+	zone := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(cfg.ZoneName), "."))
+	if err := checkZone(zone); err != nil {
+		return nil, fmt.Errorf("cloudflare: new client: CF_ZONE_NAME %q: %w", cfg.ZoneName, err)
+	}
+	ip, err := netip.ParseAddr(strings.TrimSpace(cfg.PublicIP))
+	if err != nil || !ip.Is4() || ip.IsUnspecified() {
+		return nil, fmt.Errorf("cloudflare: new client: PUBLIC_IP %q is not an IPv4 address", cfg.PublicIP)
+	}
+	base := cfg.BaseURL
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("cloudflare: new client: CF_API_BASE_URL %q is not an http(s) URL", base)
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 60 * time.Second}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	retries := cfg.MaxRetries
+	switch {
+	case retries == 0:
+		retries = DefaultMaxRetries
+	case retries < 0:
+		retries = 0
+	}
+	c := &Client{
+		zone:    zone,
+		zoneCfg: strings.TrimSpace(cfg.ZoneID),
+		ip:      ip.String(),
+		token:   cfg.APIToken,
+		log:     log,
+	}
+	opts := []option.RequestOption{
+		option.WithBaseURL(base),
+		option.WithAPIToken(cfg.APIToken),
+		option.WithHTTPClient(hc),
+		option.WithMaxRetries(retries),
+		option.WithMiddleware(c.logRequest),
+	}
+	c.records = dns.NewRecordService(opts...)
+	c.zones = zones.NewZoneService(opts...)
+	c.certs = origin_ca_certificates.NewOriginCACertificateService(opts...)
+	return c, nil
+}
+
+// Zone returns the zone name the client works in, normalised.
+func (c *Client) Zone() string { return c.zone }
+
+// ZoneID returns the zone's identifier: CF_ZONE_ID once checked against the
+// zone name, or the one found by name. The first success is cached; a
+// failure is not.
+func (c *Client) ZoneID(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.zoneID != "" {
+		return c.zoneID, nil
+	}
+	id, err := c.lookupZone(ctx)
+	if err != nil {
+		return "", c.scrub(err)
+	}
+	c.zoneID = id
+	c.log.InfoContext(ctx, "cloudflare: zone resolved", "zone", c.zone, "zone_id", id)
+	return id, nil
+}
+
+func (c *Client) lookupZone(ctx context.Context) (string, error) {
+	const perm = dnsPerm
+	if c.zoneCfg != "" {
+		op := "get zone " + c.zoneCfg
+		var p zones.ZoneGetParams
+		p.ZoneID.Value, p.ZoneID.Present = c.zoneCfg, true
+		z, err := c.zones.Get(ctx, p)
+		var api *APIError
+		if err = wrap(op, perm, err); errors.As(err, &api) && !errors.Is(err, ErrAuth) {
+			return "", fmt.Errorf("%w (check CF_ZONE_ID): %w", err, ErrZoneNotFound)
+		}
+		if err != nil {
+			return "", err
+		}
+		if !strings.EqualFold(strings.TrimSuffix(z.Name, "."), c.zone) {
+			return "", fmt.Errorf("cloudflare: %s: CF_ZONE_ID names zone %q, not CF_ZONE_NAME %q: %w", op, z.Name, c.zone, ErrZoneNotFound)
+		}
+		return c.zoneCfg, nil
+	}
+	op := "find zone " + c.zone
+	var p zones.ZoneListParams
+	p.Name.Value, p.Name.Present = c.zone, true
+	page, err := c.zones.List(ctx, p)
+	if err != nil {
+		return "", wrap(op, perm, err)
+	}
+	for _, z := range page.Result {
+		if strings.EqualFold(strings.TrimSuffix(z.Name, "."), c.zone) && z.ID != "" {
+			return z.ID, nil
+		}
+	}
+	return "", fmt.Errorf("cloudflare: %s: no such zone visible to the API token (check CF_ZONE_NAME and the token's zone resources): %w", op, ErrZoneNotFound)
+}
+
+// logRequest is an SDK middleware: it runs once per attempt, so retries
+// are visible. It logs the method, path and status, never a header.
+func (c *Client) logRequest(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+	start := time.Now()
+	res, err := next(req)
+	attrs := []any{
+		"method", req.Method,
+		"path", c.redact(req.URL.Path),
+		"attempt", req.Header.Get("X-Stainless-Retry-Count"),
+		"duration", time.Since(start),
+	}
+	switch {
+	case err != nil:
+		c.log.WarnContext(req.Context(), "cloudflare: request failed", append(attrs, "err", c.redact(err.Error()))...)
+	case res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500:
+		c.log.WarnContext(req.Context(), "cloudflare: request answered with a retryable status",
+			append(attrs, "status", res.StatusCode, "retry_after", res.Header.Get("Retry-After"))...)
+	default:
+		c.log.DebugContext(req.Context(), "cloudflare: request", append(attrs, "status", res.StatusCode)...)
+	}
+	return res, err
+}
+
+// APIMessage is one entry of the errors array of Cloudflare's envelope.
+type APIMessage struct {
+	Code    int64
+	Message string
+}
+
+// APIError is an answer of the Cloudflare API with an HTTP status >= 400.
+// Its message carries Cloudflare's codes and messages, e.g.
+// "81057 Record already exists".
+type APIError struct {
+	StatusCode int
+	Errors     []APIMessage
+}
+
+func (e *APIError) Error() string {
+	if len(e.Errors) == 0 {
+		return fmt.Sprintf("HTTP %d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	}
+	parts := make([]string, len(e.Errors))
+	for i, m := range e.Errors {
+		parts[i] = strconv.FormatInt(m.Code, 10) + " " + m.Message
+	}
+	return strings.Join(parts, "; ")
+}
+
+// authError is an APIError with status 401 or 403; it names the permission
+// the failed call needs and matches ErrAuth.
+type authError struct {
+	api  *APIError
+	perm string
+}
+
+func (e *authError) Error() string {
+	return fmt.Sprintf("%s: the API token (CF_API_TOKEN) is invalid or lacks the %s permission", e.api.Error(), e.perm)
+}
+
+func (e *authError) Unwrap() []error { return []error{e.api, ErrAuth} }
+
+// wrap turns an SDK error into this package's errors, prefixed with
+// "cloudflare: op:". perm names the permission the call needs, for a 403.
+func wrap(op, perm string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var sdkErr *dns.Error
+	if !errors.As(err, &sdkErr) {
+		return fmt.Errorf("cloudflare: %s: %w", op, err)
+	}
+	api := &APIError{StatusCode: sdkErr.StatusCode}
+	for _, e := range sdkErr.Errors {
+		api.Errors = append(api.Errors, APIMessage{Code: e.Code, Message: e.Message})
+	}
+	if api.StatusCode == http.StatusUnauthorized || api.StatusCode == http.StatusForbidden {
+		return fmt.Errorf("cloudflare: %s: %w", op, &authError{api: api, perm: perm})
+	}
+	return fmt.Errorf("cloudflare: %s: %w", op, api)
+}
+
+// redactedError hides the API token from an error's message while keeping
+// its chain for errors.Is and errors.As.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// scrub is the last line of defence: no error leaves the Client with the
+// token in its message.
+func (c *Client) scrub(err error) error {
+	if err == nil || !strings.Contains(err.Error(), c.token) {
+		return err
+	}
+	return &redactedError{msg: c.redact(err.Error()), err: err}
+}
+
+func (c *Client) redact(s string) string {
+	return strings.ReplaceAll(s, c.token, "[redacted]")
+}
+
+func checkZone(zone string) error {
+	labels := strings.Split(zone, ".")
+	if len(labels) < 2 {
+		return errors.New("a zone has at least two labels, such as example.com")
+	}
+	for _, l := range labels {
+		if !provision.IsLabel(l) {
+			return fmt.Errorf("label %q is not a valid DNS label", l)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,488 @@
+package odoo
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"odoobot/provision"
+)
+
+// templatePrefix starts the name of every template database odoobot makes.
+const templatePrefix = "odoobot_tpl_"
+
+// markerKey is the ir_config_parameter written into every database odoobot
+// creates; its value is the template the database was cloned from.
+const markerKey = "odoobot.template"
+
+// DatabaseConfig configures Databases.
+type DatabaseConfig struct {
+	// AdminDSN connects to the "postgres" database as a role that may
+	// create databases (CREATEDB). It holds a password: it is never logged.
+	AdminDSN string
+	// Owner (DB_USER) owns the instance and template databases.
+	Owner string
+	// DBHost, DBPort, DBUser and DBPassword are what odoo-bin uses to
+	// initialise a template (written into a temporary odoo.conf, mode 0600).
+	DBHost     string
+	DBPort     int
+	DBUser     string
+	DBPassword string
+	// FilestoreDir keeps the templates' filestores, one directory per
+	// template, e.g. <STATE_DIR>/templates. Created if missing.
+	FilestoreDir string
+	// Logger receives progress; nil logs nothing.
+	Logger *slog.Logger
+}
+
+// Databases creates Odoo databases from per-release templates: the first
+// database of a (release, modules, demo) is initialised by odoo-bin and
+// kept as a template; every database is then a CREATE DATABASE … TEMPLATE,
+// made unique as Odoo's own duplicate does. Safe for concurrent use, also
+// across processes (a PostgreSQL advisory lock guards each template).
+type Databases struct {
+	cfg DatabaseConfig
+	log *slog.Logger
+}
+
+// NewDatabases returns a database maker for cfg.
+func NewDatabases(cfg DatabaseConfig) *Databases {
+	return &Databases{cfg: cfg, log: orDiscard(cfg.Logger)}
+}
+
+// TemplateName is the template database that spec's database is cloned
+// from: "odoobot_tpl_" and 12 hex digits of a hash of the release key, the
+// sorted module list and the demo flag.
+func (d *Databases) TemplateName(spec provision.DatabaseSpec) string {
+	h := sha256.New()
+	h.Write([]byte(spec.Release.Key))
+	h.Write([]byte{0})
+	h.Write([]byte(strings.Join(normModules(spec.Modules), ",")))
+	h.Write([]byte{0})
+	h.Write([]byte(strconv.FormatBool(spec.Demo)))
+	return templatePrefix + hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// Create makes database spec.Name (UTF8, owned by Owner) from its template,
+// initialising the template first when it does not exist; concurrent
+// callers wait for one initialisation. The new database gets a fresh
+// database.uuid and database.secret, loses database.enterprise_code, has
+// web.base.url = spec.BaseURL frozen, and its filestore is copied to
+// <spec.DataDir>/filestore/<spec.Name>.
+//
+// A database of that name already made by odoobot from the same template
+// is left alone (nil): Create is safe to repeat. Any other existing
+// database is refused and never touched. A failed Create leaves no
+// database of that name behind.
+func (d *Databases) Create(ctx context.Context, spec provision.DatabaseSpec) error {
+	if spec.Name == "" || spec.DataDir == "" || spec.Release.Key == "" || d.cfg.Owner == "" {
+		return errors.New("odoo: create database: Name, DataDir, Release and Owner must be set")
+	}
+	tpl := d.TemplateName(spec)
+	log := d.log.With("database", spec.Name, "template", tpl)
+
+	exists, err := d.Exists(ctx, spec.Name)
+	if err != nil {
+		return fmt.Errorf("odoo: create database %s: %w", spec.Name, err)
+	}
+	if exists {
+		return d.checkOurs(ctx, spec.Name, tpl)
+	}
+	if err := d.ensureTemplate(ctx, spec, tpl); err != nil {
+		return fmt.Errorf("odoo: create database %s: %w", spec.Name, err)
+	}
+
+	start := time.Now()
+	conn, err := d.connect(ctx, "")
+	if err != nil {
+		return fmt.Errorf("odoo: create database %s: %w", spec.Name, err)
+	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+ident(spec.Name)+" TEMPLATE "+ident(tpl)+
+		" OWNER "+ident(d.cfg.Owner)+" ENCODING 'UTF8'")
+	conn.Close(context.WithoutCancel(ctx))
+	if err != nil {
+		return fmt.Errorf("odoo: create database %s from %s: %w", spec.Name, tpl, err)
+	}
+	store := filepath.Join(spec.DataDir, "filestore", spec.Name)
+	if err := d.finishClone(ctx, spec, tpl, store); err != nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if dropErr := d.Drop(cctx, spec.Name); dropErr != nil {
+			err = errors.Join(err, dropErr)
+		}
+		if rmErr := os.RemoveAll(store); rmErr != nil {
+			err = errors.Join(err, fmt.Errorf("remove filestore: %w", rmErr))
+		}
+		return fmt.Errorf("odoo: create database %s (rolled back): %w", spec.Name, err)
+	}
+	log.Info("database created from template", "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// finishClone does what Odoo's duplicate does after the copy: the
+// filestore, then new identity parameters and the odoobot marker, written
+// last so that a marked database is a complete one.
+func (d *Databases) finishClone(ctx context.Context, spec provision.DatabaseSpec, tpl, store string) error {
+	if err := copyTree(filepath.Join(d.cfg.FilestoreDir, tpl), store); err != nil {
+		return fmt.Errorf("copy filestore: %w", err)
+	}
+	conn, err := d.connect(ctx, spec.Name)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	params := [][2]string{
+		{"database.uuid", newUUID()},
+		{"database.secret", newUUID()},
+		{"database.create_date", time.Now().UTC().Format("2006-01-02 15:04:05")},
+		{"web.base.url", spec.BaseURL},
+		{"web.base.url.freeze", "True"},
+		{markerKey, tpl},
+	}
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "DELETE FROM ir_config_parameter WHERE key = 'database.enterprise_code'"); err != nil {
+			return err
+		}
+		for _, p := range params {
+			if err := setParam(ctx, tx, p[0], p[1]); err != nil {
+				return fmt.Errorf("set %s: %w", p[0], err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reset parameters: %w", err)
+	}
+	return nil
+}
+
+// setParam sets an ir_config_parameter without relying on a unique index
+// on key (Odoo has one; nothing here needs it).
+func setParam(ctx context.Context, tx pgx.Tx, key, value string) error {
+	if _, err := tx.Exec(ctx, "UPDATE ir_config_parameter SET value = $2 WHERE key = $1", key, value); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, "INSERT INTO ir_config_parameter (key, value) SELECT $1::varchar, $2::text"+
+		" WHERE NOT EXISTS (SELECT 1 FROM ir_config_parameter WHERE key = $1::varchar)", key, value)
+	return err
+}
+
+// checkOurs returns nil when the existing database name was made by
+// odoobot from tpl, and an error saying why not otherwise.
+func (d *Databases) checkOurs(ctx context.Context, name, tpl string) error {
+	got, err := d.marker(ctx, name)
+	switch {
+	case err != nil:
+		return fmt.Errorf("odoo: create database: database %s already exists and could not be checked: %w", name, err)
+	case got == tpl:
+		d.log.Info("database already exists, made by odoobot", "database", name, "template", tpl)
+		return nil
+	case got == "":
+		return fmt.Errorf("odoo: create database: database %s already exists and was not made by odoobot: %w", name, provision.ErrInstanceExists)
+	default:
+		return fmt.Errorf("odoo: create database: database %s already exists, made by odoobot from another template (%s, not %s): %w", name, got, tpl, provision.ErrInstanceExists)
+	}
+}
+
+// marker returns the database's odoobot.template parameter, "" if none.
+func (d *Databases) marker(ctx context.Context, name string) (string, error) {
+	conn, err := d.connect(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var table *string
+	if err := conn.QueryRow(ctx, "SELECT to_regclass('ir_config_parameter')::text").Scan(&table); err != nil {
+		return "", err
+	}
+	if table == nil {
+		return "", nil
+	}
+	var v string
+	err = conn.QueryRow(ctx, "SELECT value FROM ir_config_parameter WHERE key = $1", markerKey).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}
+
+// ensureTemplate makes template tpl when it does not exist yet, under an
+// advisory lock so that concurrent callers wait for one initialisation.
+func (d *Databases) ensureTemplate(ctx context.Context, spec provision.DatabaseSpec, tpl string) error {
+	if ok, err := d.Exists(ctx, tpl); err != nil || ok {
+		return err
+	}
+	conn, err := d.connect(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	lockKey := advisoryKey(tpl)
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockKey); err != nil {
+		return fmt.Errorf("wait for template %s: %w", tpl, err)
+	}
+	// Closing the session releases the lock too, should the unlock fail.
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockKey)
+	if ok, err := existsOn(ctx, conn, tpl); err != nil || ok {
+		return err
+	}
+	return d.initTemplate(ctx, conn, spec, tpl)
+}
+
+// initTemplate runs odoo-bin -i into <tpl>_init, then turns it into the
+// template tpl. On failure nothing of it is left.
+func (d *Databases) initTemplate(ctx context.Context, conn *pgx.Conn, spec provision.DatabaseSpec, tpl string) (err error) {
+	start := time.Now()
+	modules := normModules(spec.Modules)
+	log := d.log.With("template", tpl, "release", spec.Release.Key, "modules", strings.Join(modules, ","))
+	log.Info("initialising template database")
+	initDB := tpl + "_init"
+	drop := func() error { // on a fresh connection: a cancelled ctx may have closed conn
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		return d.Drop(cctx, initDB)
+	}
+	if err := drop(); err != nil { // left by a crash
+		return fmt.Errorf("drop stale %s: %w", initDB, err)
+	}
+	if err := os.MkdirAll(d.cfg.FilestoreDir, 0o755); err != nil {
+		return fmt.Errorf("template filestores: %w", err)
+	}
+	work, err := os.MkdirTemp(d.cfg.FilestoreDir, ".init-"+tpl+"-")
+	if err != nil {
+		return fmt.Errorf("template work dir: %w", err)
+	}
+	defer os.RemoveAll(work)
+	defer func() {
+		if err != nil {
+			if dropErr := drop(); dropErr != nil {
+				err = errors.Join(err, fmt.Errorf("drop %s: %w", initDB, dropErr))
+			}
+		}
+	}()
+
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+ident(initDB)+" OWNER "+ident(d.cfg.Owner)+
+		" ENCODING 'UTF8' TEMPLATE template0"); err != nil {
+		return fmt.Errorf("create %s: %w", initDB, err)
+	}
+	dataDir := filepath.Join(work, "data")
+	conf := filepath.Join(work, "odoo.conf")
+	if err := os.WriteFile(conf, []byte(d.initConf(spec.Release, dataDir)), 0o600); err != nil {
+		return fmt.Errorf("write init odoo.conf: %w", err)
+	}
+	args := []string{spec.Release.OdooBin, "-c", conf, "-d", initDB, "-i", strings.Join(modules, ","), "--stop-after-init"}
+	if !spec.Demo {
+		args = append(args, "--without-demo=all")
+	}
+	if _, err := run(ctx, work, nil, spec.Release.Python, args...); err != nil {
+		return fmt.Errorf("initialise template with odoo-bin -i %s: %w", strings.Join(modules, ","), err)
+	}
+
+	store := filepath.Join(d.cfg.FilestoreDir, tpl)
+	if err := os.RemoveAll(store); err != nil { // left by a crash
+		return fmt.Errorf("remove stale template filestore: %w", err)
+	}
+	src := filepath.Join(dataDir, "filestore", initDB)
+	if _, statErr := os.Stat(src); errors.Is(statErr, fs.ErrNotExist) {
+		err = os.MkdirAll(store, 0o755) // no attachment yet: an empty filestore
+	} else {
+		err = os.Rename(src, store)
+	}
+	if err != nil {
+		return fmt.Errorf("keep template filestore: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "ALTER DATABASE "+ident(initDB)+" RENAME TO "+ident(tpl)); err != nil {
+		return fmt.Errorf("rename %s to %s: %w", initDB, tpl, err)
+	}
+	if _, err := conn.Exec(ctx, "ALTER DATABASE "+ident(tpl)+" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"); err != nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if dropErr := d.Drop(cctx, tpl); dropErr != nil {
+			err = errors.Join(err, dropErr)
+		}
+		return fmt.Errorf("mark %s as a template: %w", tpl, err)
+	}
+	log.Info("template database ready", "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// initConf is the odoo.conf odoo-bin initialises a template with.
+func (d *Databases) initConf(rel provision.Release, dataDir string) string {
+	var b strings.Builder
+	line := func(k, v string) {
+		if v == "" {
+			v = "False"
+		}
+		b.WriteString(k + " = " + v + "\n")
+	}
+	b.WriteString("[options]\n")
+	line("db_host", d.cfg.DBHost)
+	port := ""
+	if d.cfg.DBPort != 0 {
+		port = strconv.Itoa(d.cfg.DBPort)
+	}
+	line("db_port", port)
+	line("db_user", d.cfg.DBUser)
+	line("db_password", d.cfg.DBPassword)
+	line("addons_path", strings.Join(rel.AddonsPaths, ","))
+	line("data_dir", dataDir)
+	line("list_db", "False")
+	return b.String()
+}
+
+// Drop removes database name, closing its connections; a missing database
+// is not an error. The instance's filestore is the caller's to remove.
+func (d *Databases) Drop(ctx context.Context, name string) error {
+	conn, err := d.connect(ctx, "")
+	if err != nil {
+		return fmt.Errorf("odoo: drop database %s: %w", name, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(name)+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("odoo: drop database %s: %w", name, err)
+	}
+	return nil
+}
+
+// Exists reports whether database name exists.
+func (d *Databases) Exists(ctx context.Context, name string) (bool, error) {
+	conn, err := d.connect(ctx, "")
+	if err != nil {
+		return false, fmt.Errorf("odoo: database exists: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	ok, err := existsOn(ctx, conn, name)
+	if err != nil {
+		return false, fmt.Errorf("odoo: database exists: %w", err)
+	}
+	return ok, nil
+}
+
+func existsOn(ctx context.Context, conn *pgx.Conn, name string) (bool, error) {
+	var ok bool
+	err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&ok)
+	return ok, err
+}
+
+// connect opens a connection with the admin credentials to database db
+// ("" means the DSN's own). Errors never show the DSN.
+func (d *Databases) connect(ctx context.Context, db string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(d.cfg.AdminDSN)
+	if err != nil {
+		return nil, errors.New("parse AdminDSN: invalid connection string") // the parse error may quote the password
+	}
+	if db != "" {
+		cfg.Database = db
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", cfg.Database, err)
+	}
+	return conn, nil
+}
+
+func ident(s string) string { return pgx.Identifier{s}.Sanitize() }
+
+// advisoryKey is the pg_advisory_lock key of a template.
+func advisoryKey(tpl string) int64 {
+	h := sha256.Sum256([]byte("odoobot template " + tpl))
+	return int64(binary.BigEndian.Uint64(h[:8]))
+}
+
+// normModules trims, de-duplicates and sorts a module list.
+func normModules(mods []string) []string {
+	var out []string
+	for _, m := range mods {
+		if m = strings.TrimSpace(m); m != "" {
+			out = append(out, m)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// newUUID returns a random (version 4) UUID, as Odoo's uuid.uuid4().
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// copyTree copies the regular files and directories under src into dst,
+// which is replaced: the copy is made beside it and renamed into place.
+func copyTree(src, dst string) error {
+	if _, err := os.Stat(src); err != nil {
+		return fmt.Errorf("template filestore: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".copy-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	err = filepath.WalkDir(src, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		to := filepath.Join(tmp, rel)
+		switch {
+		case e.IsDir():
+			return os.MkdirAll(to, 0o755)
+		case e.Type().IsRegular():
+			return copyFile(p, to)
+		default:
+			return nil // Odoo's filestore holds only files and directories
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dst); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

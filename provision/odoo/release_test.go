@@ -1,0 +1,215 @@
+package odoo_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"odoobot/internal/standin"
+	"odoobot/internal/testenv"
+	"odoobot/provision"
+	"odoobot/provision/odoo"
+)
+
+// releaseConfig is a config building the stand-in repo with python3 and no
+// package index.
+func releaseConfig(t *testing.T, repo string) odoo.ReleaseConfig {
+	t.Helper()
+	testenv.LookPath(t, "git")
+	return odoo.ReleaseConfig{
+		CacheDir: filepath.Join(t.TempDir(), "releases"),
+		Repo:     "file://" + repo,
+		Branch:   standin.Branch,
+		Python:   testenv.LookPath(t, "python3"),
+		PipArgs:  []string{"--no-index"},
+	}
+}
+
+func ensure(t *testing.T, r *odoo.Releases) provision.Release {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rel, err := r.Ensure(ctx)
+	if err != nil {
+		t.Fatalf("Ensure: %v", err)
+	}
+	return rel
+}
+
+// git runs git in dir with a fixed identity and returns its trimmed output.
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
+		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t.invalid", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t.invalid")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func inode(t *testing.T, p string) uint64 {
+	t.Helper()
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Sys().(*syscall.Stat_t).Ino
+}
+
+// TestEnsure walks one cache through its life: a cold build raced by four
+// callers, the warm path, a crash-left half build, a new commit. (A venv
+// costs seconds, so the steps share their builds.)
+func TestEnsure(t *testing.T) {
+	repo := standin.Repo(t)
+	cfg := releaseConfig(t, repo)
+	a, b := odoo.NewReleases(cfg), odoo.NewReleases(cfg) // b stands for another process: only the file lock is shared
+	builds := func() int64 { return odoo.BuildCount(a) + odoo.BuildCount(b) }
+
+	// Four concurrent Ensure on a cold cache: one build.
+	var wg sync.WaitGroup
+	rels := make([]provision.Release, 4)
+	errs := make([]error, 4)
+	for i, r := range []*odoo.Releases{a, a, b, b} {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			rels[i], errs[i] = r.Ensure(ctx)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("Ensure %d: %v", i, err)
+		}
+		if diff := cmp.Diff(rels[i], rels[0]); diff != "" {
+			t.Errorf("Ensure %d (-got +want):\n%s", i, diff)
+		}
+	}
+	if n := builds(); n != 1 {
+		t.Errorf("four concurrent Ensure built %d times, want 1", n)
+	}
+
+	rel := rels[0]
+	want := provision.Release{
+		Key:     rel.Key,
+		Dir:     filepath.Join(cfg.CacheDir, rel.Key),
+		Commit:  git(t, repo, "rev-parse", "HEAD"),
+		Python:  filepath.Join(cfg.CacheDir, rel.Key, "venv", "bin", "python"),
+		OdooBin: filepath.Join(cfg.CacheDir, rel.Key, "odoo", "odoo-bin"),
+		AddonsPaths: []string{
+			filepath.Join(cfg.CacheDir, rel.Key, "odoo", "addons"),
+			filepath.Join(cfg.CacheDir, rel.Key, "odoo", "odoo", "addons"),
+		},
+	}
+	if diff := cmp.Diff(rel, want); diff != "" {
+		t.Errorf("release (-got +want):\n%s", diff)
+	}
+	if _, err := os.Stat(filepath.Join(rel.Dir, ".complete")); err != nil {
+		t.Errorf("no .complete marker: %v", err)
+	}
+	out, err := exec.Command(rel.Python, rel.OdooBin, "--version").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "19.0") {
+		t.Errorf("venv python running odoo-bin --version: %v\n%s", err, out)
+	}
+	if fi, err := os.Stat(rel.OdooBin); err != nil || fi.Mode().Perm()&0o222 != 0 {
+		t.Errorf("odoo-bin of a shared release should be read-only: %v %v", fi.Mode(), err)
+	}
+
+	// Warm path: no clone, no venv.
+	venvIno := inode(t, filepath.Join(rel.Dir, "venv"))
+	for _, r := range []*odoo.Releases{a, b} {
+		if diff := cmp.Diff(ensure(t, r), rel); diff != "" {
+			t.Errorf("warm Ensure (-got +want):\n%s", diff)
+		}
+	}
+	if n := builds(); n != 1 {
+		t.Errorf("builds = %d after warm Ensure, want 1", n)
+	}
+	if got := inode(t, filepath.Join(rel.Dir, "venv")); got != venvIno {
+		t.Errorf("venv was rebuilt (inode %d → %d)", venvIno, got)
+	}
+
+	// A crash during a build leaves a directory without the marker: rebuilt.
+	if err := os.Remove(filepath.Join(rel.Dir, ".complete")); err != nil {
+		t.Fatal(err)
+	}
+	junk := filepath.Join(rel.Dir, "left-by-a-crash")
+	if err := os.WriteFile(junk, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(ensure(t, a), rel); diff != "" {
+		t.Errorf("rebuilt release (-got +want):\n%s", diff)
+	}
+	if n := builds(); n != 2 {
+		t.Errorf("builds = %d, want 2 (a rebuild of the half-built one)", n)
+	}
+	if _, err := os.Stat(junk); !os.IsNotExist(err) {
+		t.Errorf("the half-built directory was not cleared: %v", err)
+	}
+
+	// A new commit on the branch: a new release, the old one untouched.
+	git(t, repo, "commit", "-q", "--allow-empty", "--no-gpg-sign", "-m", "next")
+	next := ensure(t, a)
+	if next.Key == rel.Key || next.Dir == rel.Dir {
+		t.Errorf("a new commit gave the same release %s", rel.Key)
+	}
+	if want := git(t, repo, "rev-parse", "HEAD"); next.Commit != want {
+		t.Errorf("Commit = %s, want %s", next.Commit, want)
+	}
+	if n := builds(); n != 3 {
+		t.Errorf("builds = %d, want 3", n)
+	}
+	if _, err := os.Stat(filepath.Join(rel.Dir, ".complete")); err != nil {
+		t.Errorf("the older release was disturbed: %v", err)
+	}
+}
+
+func TestEnsureMissingPython(t *testing.T) {
+	for _, py := range []string{"3.99", "/nonexistent/python3"} {
+		cfg := releaseConfig(t, standin.Repo(t))
+		cfg.Python = py
+		_, err := odoo.NewReleases(cfg).Ensure(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "PYTHON_VERSION") {
+			t.Errorf("Python %q: error %v, want one naming PYTHON_VERSION", py, err)
+		}
+	}
+}
+
+func TestEnsureUnknownBranch(t *testing.T) {
+	cfg := releaseConfig(t, standin.Repo(t))
+	cfg.Branch = "no-such-branch"
+	_, err := odoo.NewReleases(cfg).Ensure(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "no-such-branch") {
+		t.Errorf("error %v, want one naming the branch", err)
+	}
+}
+
+func TestEnsurePipFailureLeavesNothing(t *testing.T) {
+	repo := standin.Repo(t)
+	if err := os.WriteFile(filepath.Join(repo, "requirements.txt"), []byte("odoobot-no-such-package==1.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, repo, "commit", "-q", "-a", "--no-gpg-sign", "-m", "a requirement pip cannot find")
+	cfg := releaseConfig(t, repo)
+	_, err := odoo.NewReleases(cfg).Ensure(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "odoobot-no-such-package") {
+		t.Fatalf("error %v, want pip's output naming the package", err)
+	}
+	entries, _ := os.ReadDir(cfg.CacheDir)
+	for _, e := range entries {
+		if e.IsDir() {
+			t.Errorf("a failed build left %s in the cache", e.Name())
+		}
+	}
+}

@@ -1,0 +1,157 @@
+package systemd
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"odoobot/provision"
+)
+
+func TestStatusFrom(t *testing.T) {
+	since := time.Date(2025, 3, 1, 12, 30, 0, 123456000, time.UTC)
+	tests := []struct {
+		name  string
+		props map[string]any
+		svc   map[string]any
+		want  provision.ServiceStatus
+	}{
+		{
+			name: "running",
+			props: map[string]any{
+				"LoadState": "loaded", "ActiveState": "active", "SubState": "running",
+				"ActiveEnterTimestamp": uint64(since.UnixMicro()),
+			},
+			svc: map[string]any{"MainPID": uint32(4242), "MemoryCurrent": uint64(150 << 20)},
+			want: provision.ServiceStatus{
+				Unit: "u.service", Loaded: true, ActiveState: "active", SubState: "running",
+				MainPID: 4242, MemoryBytes: 150 << 20, Since: time.UnixMicro(since.UnixMicro()),
+			},
+		},
+		{
+			name: "memory unknown is zero",
+			props: map[string]any{
+				"LoadState": "loaded", "ActiveState": "active", "SubState": "running",
+				"ActiveEnterTimestamp": uint64(since.UnixMicro()),
+			},
+			svc: map[string]any{"MainPID": uint32(7), "MemoryCurrent": uint64(math.MaxUint64)},
+			want: provision.ServiceStatus{
+				Unit: "u.service", Loaded: true, ActiveState: "active", SubState: "running",
+				MainPID: 7, Since: time.UnixMicro(since.UnixMicro()),
+			},
+		},
+		{
+			name: "stopped keeps no since",
+			props: map[string]any{
+				"LoadState": "loaded", "ActiveState": "inactive", "SubState": "dead",
+				"ActiveEnterTimestamp": uint64(since.UnixMicro()),
+			},
+			svc:  map[string]any{"MainPID": uint32(0), "MemoryCurrent": uint64(math.MaxUint64)},
+			want: provision.ServiceStatus{Unit: "u.service", Loaded: true, ActiveState: "inactive", SubState: "dead"},
+		},
+		{
+			name:  "failed",
+			props: map[string]any{"LoadState": "loaded", "ActiveState": "failed", "SubState": "failed", "ActiveEnterTimestamp": uint64(0)},
+			svc:   map[string]any{"MainPID": uint32(0)},
+			want:  provision.ServiceStatus{Unit: "u.service", Loaded: true, ActiveState: "failed", SubState: "failed"},
+		},
+		{
+			name:  "not found",
+			props: map[string]any{"LoadState": "not-found", "ActiveState": "inactive", "SubState": "dead"},
+			want:  provision.ServiceStatus{Unit: "u.service", ActiveState: "inactive", SubState: "dead"},
+		},
+		{
+			name:  "mistyped properties read as zero",
+			props: map[string]any{"LoadState": 1, "ActiveState": "active", "ActiveEnterTimestamp": "yesterday"},
+			svc:   map[string]any{"MainPID": "12", "MemoryCurrent": int64(5)},
+			want:  provision.ServiceStatus{Unit: "u.service", ActiveState: "active"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := statusFrom("u.service", tt.props, tt.svc)
+			if diff := cmp.Diff(got, tt.want); diff != "" {
+				t.Errorf("statusFrom (-got +want):\n%s", diff)
+			}
+			if got.Running() != (tt.want.ActiveState == "active") {
+				t.Errorf("Running() = %v for ActiveState %q", got.Running(), got.ActiveState)
+			}
+		})
+	}
+}
+
+func TestJournalLines(t *testing.T) {
+	tests := map[string][]string{
+		"":                   nil,
+		"-- No entries --\n": nil,
+		"2025-03-01T12:30:00+0000 host sh[12]: started\n2025-03-01T12:30:01+0000 host systemd[1]: x.service: Deactivated successfully.\n": {
+			"2025-03-01T12:30:00+0000 host sh[12]: started",
+			"2025-03-01T12:30:01+0000 host systemd[1]: x.service: Deactivated successfully.",
+		},
+		"-- Boot 1234 --\na\n\nb\n": {"a", "b"},
+	}
+	for in, want := range tests {
+		if diff := cmp.Diff(journalLines([]byte(in)), want); diff != "" {
+			t.Errorf("journalLines(%q) (-got +want):\n%s", in, diff)
+		}
+	}
+}
+
+func TestUnitErrorMessage(t *testing.T) {
+	e := &UnitError{
+		Op: "start", Unit: "odoo19e-prod-acme.service", Result: "done",
+		ActiveState: "failed", SubState: "failed", Reason: "exit-code",
+		Journal: []string{"line one", "line two"},
+	}
+	want := "systemd: start odoo19e-prod-acme.service: job done; unit failed/failed (exit-code); last journal lines:\n  line one\n  line two"
+	if got := e.Error(); got != want {
+		t.Errorf("Error() =\n%s\nwant\n%s", got, want)
+	}
+	e = &UnitError{Op: "reload", Unit: "nginx.service", Result: "failed", ActiveState: "active", SubState: "running", Reason: "success"}
+	if got, want := e.Error(), "systemd: reload nginx.service: job failed; unit active/running"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+func TestWriteFileAtomic(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "x.service")
+	for _, content := range []string{"[Unit]\nDescription=one\n", "[Unit]\nDescription=two\n"} {
+		if err := writeFileAtomic(p, []byte(content), 0o644); err != nil {
+			t.Fatalf("writeFileAtomic: %v", err)
+		}
+		got, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != content {
+			t.Errorf("content = %q, want %q", got, content)
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o644 {
+			t.Errorf("mode = %v, want 0644", fi.Mode().Perm())
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if diff := cmp.Diff(names, []string{"x.service"}); diff != "" {
+		t.Errorf("files left in dir (-got +want):\n%s", diff)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, "missing", "y.service"), []byte("x"), 0o644); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("write into a missing directory: err = %v, want no such file", err)
+	}
+}

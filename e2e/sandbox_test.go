@@ -28,7 +28,7 @@ import (
 // needSandbox stops the test unless it runs inside the sandbox host: the
 // runner says so (ODOOBOT_IN_SANDBOX=1) and PID 1 is systemd. Both are
 // required so that a developer's own systemd is never driven by mistake.
-func needSandbox(t *testing.T) {
+func needSandbox(t testing.TB) {
 	t.Helper()
 	comm, _ := os.ReadFile("/proc/1/comm")
 	if os.Getenv("ODOOBOT_IN_SANDBOX") != "1" || strings.TrimSpace(string(comm)) != "systemd" {

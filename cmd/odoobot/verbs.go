@@ -38,8 +38,12 @@ func verbs(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, cfg *
 		return err
 	}
 	defer a.Close()
-	if _, err := a.Creator.Recover(ctx, nil); err != nil {
+	recovered, err := a.Creator.Recover(ctx, nil)
+	if err != nil {
 		return err
+	}
+	for _, j := range recovered {
+		fmt.Fprintf(stderr, "odoobot: job %d (%s %s, asked by %s) was interrupted when odoobot stopped: %s\n", j.ID, j.Kind, j.Instance, j.RequestedBy, j.Error)
 	}
 	if verb == "serve" {
 		return serve(ctx, stdin, stdout, a)

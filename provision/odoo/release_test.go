@@ -71,6 +71,7 @@ func inode(t *testing.T, p string) uint64 {
 // callers, the warm path, a crash-left half build, a new commit. (A venv
 // costs seconds, so the steps share their builds.)
 func TestEnsure(t *testing.T) {
+	t.Parallel() // a venv takes seconds
 	repo := standin.Repo(t)
 	cfg := releaseConfig(t, repo)
 	a, b := odoo.NewReleases(cfg), odoo.NewReleases(cfg) // b stands for another process: only the file lock is shared
@@ -196,6 +197,7 @@ func TestEnsureUnknownBranch(t *testing.T) {
 }
 
 func TestEnsurePipFailureLeavesNothing(t *testing.T) {
+	t.Parallel() // a venv takes seconds
 	repo := standin.Repo(t)
 	if err := os.WriteFile(filepath.Join(repo, "requirements.txt"), []byte("odoobot-no-such-package==1.0\n"), 0o644); err != nil {
 		t.Fatal(err)

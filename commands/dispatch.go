@@ -70,7 +70,7 @@ func (d *Dispatcher) Handle(ctx context.Context, req Request, r Responder) (*pro
 	cmd, role, err := Decide(d.Allowlist, req)
 	entry := NewAuditEntry(start, req, err)
 	audit := func(outcome string) {
-		entry.Outcome, entry.Duration = outcome, now().Sub(start)
+		entry.Outcome, entry.Duration = Redact(outcome), now().Sub(start)
 		if d.Auditor == nil {
 			return
 		}

@@ -122,7 +122,7 @@ func (d *Databases) Create(ctx context.Context, spec provision.DatabaseSpec) err
 	if err := d.finishClone(ctx, spec, tpl, store); err != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		if dropErr := d.Drop(cctx, spec.Name); dropErr != nil {
+		if dropErr := d.drop(cctx, spec.Name); dropErr != nil {
 			err = errors.Join(err, dropErr)
 		}
 		if rmErr := os.RemoveAll(store); rmErr != nil {
@@ -255,7 +255,7 @@ func (d *Databases) initTemplate(ctx context.Context, conn *pgx.Conn, spec provi
 	drop := func() error { // on a fresh connection: a cancelled ctx may have closed conn
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		return d.Drop(cctx, initDB)
+		return d.drop(cctx, initDB)
 	}
 	if err := drop(); err != nil { // left by a crash
 		return fmt.Errorf("drop stale %s: %w", initDB, err)
@@ -312,7 +312,7 @@ func (d *Databases) initTemplate(ctx context.Context, conn *pgx.Conn, spec provi
 	if _, err := conn.Exec(ctx, "ALTER DATABASE "+ident(tpl)+" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"); err != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		if dropErr := d.Drop(cctx, tpl); dropErr != nil {
+		if dropErr := d.drop(cctx, tpl); dropErr != nil {
 			err = errors.Join(err, dropErr)
 		}
 		return fmt.Errorf("mark %s as a template: %w", tpl, err)
@@ -345,9 +345,28 @@ func (d *Databases) initConf(rel provision.Release, dataDir string) string {
 	return b.String()
 }
 
-// Drop removes database name, closing its connections; a missing database
-// is not an error. The instance's filestore is the caller's to remove.
+// Drop removes database name if odoobot made it (it carries the
+// odoobot.template marker), closing its connections; a missing database
+// is not an error. A database odoobot did not make is never dropped: it
+// is left alone with a warning, so that the rollback of a creation that
+// found a foreign database of the same name cannot destroy it. The
+// instance's filestore is the caller's to remove.
 func (d *Databases) Drop(ctx context.Context, name string) error {
+	if ok, err := d.Exists(ctx, name); err != nil || !ok {
+		return err
+	}
+	if got, err := d.marker(ctx, name); err != nil {
+		return fmt.Errorf("odoo: drop database %s: check that odoobot made it: %w", name, err)
+	} else if got == "" {
+		d.log.Warn("database not made by odoobot: left alone", "database", name)
+		return nil
+	}
+	return d.drop(ctx, name)
+}
+
+// drop removes database name whoever made it: for the half-made databases
+// of this package's own failed steps.
+func (d *Databases) drop(ctx context.Context, name string) error {
 	conn, err := d.connect(ctx, "")
 	if err != nil {
 		return fmt.Errorf("odoo: drop database %s: %w", name, err)

@@ -1,0 +1,107 @@
+package commands
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"odoobot/provision"
+)
+
+// recordingResponder keeps what the dispatcher answered.
+type recordingResponder struct {
+	mu                      sync.Mutex
+	replies, privates, long []string
+}
+
+func (r *recordingResponder) Reply(_ context.Context, s string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.replies = append(r.replies, s)
+	return nil
+}
+func (r *recordingResponder) Private(_ context.Context, s string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.privates = append(r.privates, s)
+	return nil
+}
+func (r *recordingResponder) Long(_ context.Context, title, s string) error {
+	r.long = append(r.long, title+"\n"+s)
+	return nil
+}
+func (r *recordingResponder) Thread(_ context.Context, root string) (Thread, error) {
+	return nil, nil
+}
+
+// countingCreator is a Creator test double that records calls and refuses.
+type countingCreator struct{ calls int }
+
+func (c *countingCreator) Create(context.Context, provision.CreateRequest) (*provision.Task, error) {
+	c.calls++
+	return nil, provision.ErrPortsExhausted
+}
+
+type memAudit struct{ entries []provision.AuditEntry }
+
+func (m *memAudit) RecordAudit(_ context.Context, e provision.AuditEntry) error {
+	m.entries = append(m.entries, e)
+	return nil
+}
+
+func newTestDispatcher(t *testing.T) (*Dispatcher, *countingCreator, *memAudit) {
+	t.Helper()
+	al, err := ParseAllowlist(strings.NewReader("admin slack user U0ADMIN01\nviewer slack user U0VIEW001\n"), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, a := &countingCreator{}, &memAudit{}
+	return &Dispatcher{Allowlist: al, Auditor: a, Rules: provision.NameRules{Zone: "example.com"}, Mode: provision.SSLHTTP, Creator: c}, c, a
+}
+
+func TestDeniedUsersCreateNothingAndAreAudited(t *testing.T) {
+	d, c, audit := newTestDispatcher(t)
+	for _, req := range []Request{
+		{Identity: Identity{Platform: "slack", UserID: "U0STRANGER"}, Channel: "C1", Text: "create acme http"},
+		{Identity: Identity{Platform: "slack", UserID: "U0VIEW001"}, Channel: "C1", Text: "create acme http"},
+		{Identity: Identity{Platform: "slack", UserID: "U0VIEW001"}, Channel: "C1", Text: "create acme http token=xoxb-123-secret"},
+	} {
+		r := &recordingResponder{}
+		task, err := d.Handle(context.Background(), req, r)
+		if err != nil || task != nil {
+			t.Fatalf("Handle: %v %v", task, err)
+		}
+		if len(r.privates) != 1 || len(r.replies) != 0 {
+			t.Errorf("%s: replies %q privates %q, want one private refusal", req.Identity.UserID, r.replies, r.privates)
+		}
+	}
+	if c.calls != 0 {
+		t.Errorf("Create called %d times for denied users", c.calls)
+	}
+	if len(audit.entries) != 3 || audit.entries[0].Decision != provision.DecisionDenied || audit.entries[1].Decision != provision.DecisionDenied {
+		t.Fatalf("audit = %+v", audit.entries)
+	}
+	if e := audit.entries[2]; strings.Contains(e.Command+e.Outcome, "xoxb-123-secret") {
+		t.Errorf("audit keeps a secret: %+v", e)
+	}
+}
+
+func TestRefusedCreationIsPrivate(t *testing.T) {
+	d, c, audit := newTestDispatcher(t)
+	admin := Identity{Platform: "slack", UserID: "U0ADMIN01", UserName: "ana"}
+	r := &recordingResponder{}
+	d.Handle(context.Background(), Request{Identity: admin, Channel: "C1", Text: "create production http"}, r)
+	if c.calls != 0 || len(r.privates) != 1 || !strings.Contains(r.privates[0], "rule reserved") {
+		t.Errorf("reserved name: calls %d privates %q", c.calls, r.privates)
+	}
+	r = &recordingResponder{}
+	d.Handle(context.Background(), Request{Identity: admin, Channel: "C1", Text: "create acme http"}, r)
+	if c.calls != 1 || len(r.privates) != 1 || !strings.Contains(r.privates[0], "no free port") {
+		t.Errorf("creator refusal: calls %d privates %q", c.calls, r.privates)
+	}
+	last := audit.entries[len(audit.entries)-1]
+	if last.Decision != provision.DecisionAllowed || !strings.HasPrefix(last.Outcome, "refused") || last.UserID != "U0ADMIN01" {
+		t.Errorf("audit entry %+v", last)
+	}
+}

@@ -1,0 +1,498 @@
+package odoo_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+
+	"odoobot/internal/standin"
+	"odoobot/internal/testenv"
+	"odoobot/provision"
+	"odoobot/provision/odoo"
+)
+
+// dbEnv is a Databases on the test PostgreSQL with its own owner role and
+// template filestore directory.
+type dbEnv struct {
+	admin string
+	cfg   odoo.DatabaseConfig
+	d     *odoo.Databases
+	id    string // random, in every name the test makes
+}
+
+func newDBEnv(t *testing.T) *dbEnv {
+	t.Helper()
+	admin := testenv.DatabaseURL(t)
+	testenv.LookPath(t, "psql") // the stand-in talks to PostgreSQL through it
+	pc, err := pgx.ParseConfig(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &dbEnv{admin: admin, id: randHex(4)}
+	owner := "odoobot_t_" + e.id + "_owner"
+	e.exec(t, "postgres", "CREATE ROLE "+pgx.Identifier{owner}.Sanitize()+" NOLOGIN")
+	t.Cleanup(func() { e.exec(t, "postgres", "DROP ROLE IF EXISTS "+pgx.Identifier{owner}.Sanitize()) })
+	e.cfg = odoo.DatabaseConfig{
+		AdminDSN:     admin,
+		Owner:        owner,
+		DBHost:       pc.Host,
+		DBPort:       int(pc.Port),
+		DBUser:       pc.User,
+		DBPassword:   pc.Password,
+		FilestoreDir: filepath.Join(t.TempDir(), "templates"),
+	}
+	e.d = odoo.NewDatabases(e.cfg)
+	return e
+}
+
+// name is a database name unique to this test run.
+func (e *dbEnv) name(s string) string { return "prod-t" + e.id + "-" + s }
+
+// dropAtEnd drops the databases (templates included) when the test ends.
+func (e *dbEnv) dropAtEnd(t *testing.T, names ...string) {
+	t.Helper()
+	t.Cleanup(func() {
+		for _, n := range names {
+			id := pgx.Identifier{n}.Sanitize()
+			var isTpl bool
+			if e.query(t, "postgres", "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1 AND datistemplate)", &isTpl, n); isTpl {
+				e.exec(t, "postgres", "ALTER DATABASE "+id+" WITH IS_TEMPLATE false")
+			}
+			e.exec(t, "postgres", "DROP DATABASE IF EXISTS "+id+" WITH (FORCE)")
+		}
+	})
+}
+
+func (e *dbEnv) connect(t *testing.T, db string) *pgx.Conn {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(e.admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Database = db
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", db, err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+func (e *dbEnv) exec(t *testing.T, db, sql string, args ...any) {
+	t.Helper()
+	c := e.connect(t, db)
+	defer c.Close(context.Background())
+	if _, err := c.Exec(context.Background(), sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func (e *dbEnv) query(t *testing.T, db, sql string, dst any, args ...any) {
+	t.Helper()
+	c := e.connect(t, db)
+	defer c.Close(context.Background())
+	if err := c.QueryRow(context.Background(), sql, args...).Scan(dst); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func (e *dbEnv) exists(t *testing.T, name string) bool {
+	t.Helper()
+	ok, err := e.d.Exists(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
+// params returns a database's ir_config_parameter.
+func (e *dbEnv) params(t *testing.T, db string) map[string]string {
+	t.Helper()
+	c := e.connect(t, db)
+	defer c.Close(context.Background())
+	rows, err := c.Query(context.Background(), "SELECT key, value FROM ir_config_parameter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			t.Fatal(err)
+		}
+		m[k] = v
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func (e *dbEnv) create(t *testing.T, spec provision.DatabaseSpec) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	return e.d.Create(ctx, spec)
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// wrappedRelease is a release running the stand-in's working tree
+// through a shell wrapper that appends a line to the returned file on
+// every odoo-bin run, and that fails with "boom" when fail is set. Its key
+// is random, so that its templates are the test's own.
+func wrappedRelease(t *testing.T, fail bool) (provision.Release, string) {
+	t.Helper()
+	repo := standin.Repo(t)
+	dir := t.TempDir()
+	runs := filepath.Join(dir, "runs")
+	body := fmt.Sprintf("#!/bin/sh\necho run >> '%s'\nexec '%s' '%s' \"$@\"\n", runs, testenv.LookPath(t, "python3"), filepath.Join(repo, standin.Bin))
+	if fail {
+		body = fmt.Sprintf("#!/bin/sh\necho run >> '%s'\necho boom: the stand-in refuses >&2\nexit 3\n", runs)
+	}
+	bin := filepath.Join(dir, "odoo-bin")
+	if err := os.WriteFile(bin, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return provision.Release{
+		Key:         "test-" + randHex(8),
+		Dir:         repo,
+		Python:      "/bin/sh",
+		OdooBin:     bin,
+		AddonsPaths: []string{filepath.Join(repo, standin.AddonsDir)},
+	}, runs
+}
+
+func countRuns(t *testing.T, runs string) int {
+	t.Helper()
+	b, err := os.ReadFile(runs)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), "run\n")
+}
+
+// readTree returns the files under dir and their contents.
+func readTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		m[rel] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestCreateFromBuiltRelease goes the whole way: a release built from the
+// stand-in repo initialises the template; later databases are clones.
+func TestCreateFromBuiltRelease(t *testing.T) {
+	t.Parallel() // a venv takes seconds
+	e := newDBEnv(t)
+	rel := ensure(t, odoo.NewReleases(releaseConfig(t, standin.Repo(t))))
+	a := provision.DatabaseSpec{
+		Name: e.name("acme"), Release: rel, Modules: []string{"web", "contacts"},
+		BaseURL: "https://acme.example.com", DataDir: t.TempDir(),
+	}
+	tpl := e.d.TemplateName(a)
+	b := a
+	b.Name, b.BaseURL, b.DataDir = e.name("beta"), "https://beta.example.com", t.TempDir()
+	// b's release is a's, but its python cannot run anything: b must come
+	// from the template alone.
+	b.Release.Python = "/bin/false"
+	e.dropAtEnd(t, a.Name, b.Name, tpl, tpl+"_init")
+
+	if err := e.create(t, a); err != nil {
+		t.Fatalf("Create %s: %v", a.Name, err)
+	}
+	var mods []string
+	e.query(t, a.Name, "SELECT array_agg(name ORDER BY name) FROM ir_module_module WHERE state = 'installed'", &mods)
+	if diff := cmp.Diff(mods, []string{"base", "contacts", "web"}); diff != "" {
+		t.Errorf("installed modules (-got +want):\n%s", diff)
+	}
+	var isTpl, allowConn bool
+	e.query(t, "postgres", "SELECT datistemplate FROM pg_database WHERE datname = $1", &isTpl, tpl)
+	e.query(t, "postgres", "SELECT datallowconn FROM pg_database WHERE datname = $1", &allowConn, tpl)
+	if !isTpl || allowConn {
+		t.Errorf("template %s: datistemplate=%v datallowconn=%v, want true false", tpl, isTpl, allowConn)
+	}
+	var owner, enc string
+	e.query(t, "postgres", "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", &owner, a.Name)
+	e.query(t, "postgres", "SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = $1", &enc, a.Name)
+	if owner != e.cfg.Owner || enc != "UTF8" {
+		t.Errorf("%s: owner %s encoding %s, want %s UTF8", a.Name, owner, enc, e.cfg.Owner)
+	}
+
+	// The template gets an enterprise code, which no clone may inherit.
+	e.exec(t, "postgres", "ALTER DATABASE "+pgx.Identifier{tpl}.Sanitize()+" WITH ALLOW_CONNECTIONS true")
+	e.exec(t, tpl, "INSERT INTO ir_config_parameter (key, value) VALUES ('database.enterprise_code', 'M123')")
+	e.exec(t, "postgres", "ALTER DATABASE "+pgx.Identifier{tpl}.Sanitize()+" WITH ALLOW_CONNECTIONS false")
+
+	if err := e.create(t, b); err != nil {
+		t.Fatalf("Create %s from the template: %v", b.Name, err)
+	}
+	pa, pb := e.params(t, a.Name), e.params(t, b.Name)
+	for _, c := range []struct {
+		spec provision.DatabaseSpec
+		p    map[string]string
+	}{{a, pa}, {b, pb}} {
+		if c.p["web.base.url"] != c.spec.BaseURL || c.p["web.base.url.freeze"] != "True" {
+			t.Errorf("%s: web.base.url=%q freeze=%q, want %q True", c.spec.Name, c.p["web.base.url"], c.p["web.base.url.freeze"], c.spec.BaseURL)
+		}
+		if c.p["odoobot.template"] != tpl {
+			t.Errorf("%s: odoobot.template=%q, want %q", c.spec.Name, c.p["odoobot.template"], tpl)
+		}
+		if _, ok := c.p["database.enterprise_code"]; ok {
+			t.Errorf("%s kept database.enterprise_code", c.spec.Name)
+		}
+		if len(c.p["database.uuid"]) != 36 || c.p["database.secret"] == "" || c.p["database.create_date"] == "" {
+			t.Errorf("%s: identity parameters missing: %v", c.spec.Name, c.p)
+		}
+	}
+	if pa["database.uuid"] == pb["database.uuid"] || pa["database.secret"] == pb["database.secret"] {
+		t.Errorf("two databases share database.uuid or database.secret: %v / %v", pa, pb)
+	}
+
+	// Filestores: each a copy of the template's, which has the stand-in's file.
+	want := readTree(t, filepath.Join(e.cfg.FilestoreDir, tpl))
+	if len(want) == 0 {
+		t.Fatalf("the template's filestore is empty")
+	}
+	for _, s := range []provision.DatabaseSpec{a, b} {
+		if diff := cmp.Diff(readTree(t, filepath.Join(s.DataDir, "filestore", s.Name)), want); diff != "" {
+			t.Errorf("%s filestore (-got +want):\n%s", s.Name, diff)
+		}
+	}
+
+	// Again: a no-op, nothing changes.
+	if err := e.create(t, a); err != nil {
+		t.Errorf("Create of an existing odoobot database: %v", err)
+	}
+	if diff := cmp.Diff(e.params(t, a.Name), pa); diff != "" {
+		t.Errorf("repeated Create changed the database (-got +want):\n%s", diff)
+	}
+}
+
+func TestCreateConcurrentInitsOnce(t *testing.T) {
+	e := newDBEnv(t)
+	rel, runs := wrappedRelease(t, false)
+	var specs []provision.DatabaseSpec
+	for _, n := range []string{"one", "two", "three"} {
+		specs = append(specs, provision.DatabaseSpec{
+			Name: e.name(n), Release: rel, Modules: []string{"l10n_ar", "contacts"},
+			BaseURL: "https://" + n + ".example.com", DataDir: t.TempDir(),
+		})
+		e.dropAtEnd(t, e.name(n))
+	}
+	tpl := e.d.TemplateName(specs[0])
+	e.dropAtEnd(t, tpl, tpl+"_init")
+
+	var wg sync.WaitGroup
+	errs := make([]error, len(specs))
+	for i, s := range specs {
+		wg.Go(func() { errs[i] = e.create(t, s) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Create %s: %v", specs[i].Name, err)
+		}
+	}
+	if n := countRuns(t, runs); n != 1 {
+		t.Errorf("odoo-bin ran %d times for three databases of one template, want 1", n)
+	}
+	uuids := map[string]bool{}
+	for _, s := range specs {
+		uuids[e.params(t, s.Name)["database.uuid"]] = true
+	}
+	if len(uuids) != len(specs) {
+		t.Errorf("database.uuid not unique: %v", uuids)
+	}
+}
+
+func TestTemplateName(t *testing.T) {
+	d := odoo.NewDatabases(odoo.DatabaseConfig{})
+	base := provision.DatabaseSpec{Release: provision.Release{Key: "k1"}, Modules: []string{"web", "base"}}
+	same := base
+	same.Modules = []string{"base", "web", " web"}
+	same.Name = "other"
+	if d.TemplateName(base) != d.TemplateName(same) {
+		t.Errorf("module order or the database name changed the template")
+	}
+	if got := d.TemplateName(base); !strings.HasPrefix(got, "odoobot_tpl_") || len(got) != len("odoobot_tpl_")+12 {
+		t.Errorf("TemplateName = %q", got)
+	}
+	demo, rel, mods := base, base, base
+	demo.Demo = true
+	rel.Release.Key = "k2"
+	mods.Modules = []string{"web"}
+	names := []string{d.TemplateName(base), d.TemplateName(demo), d.TemplateName(rel), d.TemplateName(mods)}
+	slices.Sort(names)
+	if len(slices.Compact(names)) != 4 {
+		t.Errorf("demo, release and modules must each change the template: %v", names)
+	}
+}
+
+func TestCreateRefusesForeignDatabase(t *testing.T) {
+	e := newDBEnv(t)
+	rel, runs := wrappedRelease(t, false)
+	spec := provision.DatabaseSpec{Name: e.name("foreign"), Release: rel, Modules: []string{"web"}, BaseURL: "https://f.example.com", DataDir: t.TempDir()}
+	tpl := e.d.TemplateName(spec)
+	e.dropAtEnd(t, spec.Name, tpl, tpl+"_init")
+	e.exec(t, "postgres", "CREATE DATABASE "+pgx.Identifier{spec.Name}.Sanitize())
+	e.exec(t, spec.Name, "CREATE TABLE precious (v text); INSERT INTO precious VALUES ('keep me')")
+
+	err := e.create(t, spec)
+	if err == nil || !strings.Contains(err.Error(), "already exists and was not made by odoobot") || !errors.Is(err, provision.ErrInstanceExists) {
+		t.Fatalf("Create over a foreign database: %v, want a refusal wrapping ErrInstanceExists", err)
+	}
+	var v string
+	e.query(t, spec.Name, "SELECT v FROM precious", &v)
+	if v != "keep me" {
+		t.Errorf("the foreign database was touched")
+	}
+	if n := countRuns(t, runs); n != 0 {
+		t.Errorf("odoo-bin ran %d times for a refused Create", n)
+	}
+	if _, err := os.Stat(filepath.Join(spec.DataDir, "filestore", spec.Name)); !os.IsNotExist(err) {
+		t.Errorf("a filestore was made for a refused Create: %v", err)
+	}
+}
+
+func TestDropIsIdempotent(t *testing.T) {
+	e := newDBEnv(t)
+	rel, _ := wrappedRelease(t, false)
+	spec := provision.DatabaseSpec{Name: e.name("gone"), Release: rel, Modules: []string{"web"}, BaseURL: "https://g.example.com", DataDir: t.TempDir()}
+	tpl := e.d.TemplateName(spec)
+	e.dropAtEnd(t, spec.Name, tpl, tpl+"_init")
+	ctx := context.Background()
+
+	if err := e.d.Drop(ctx, spec.Name); err != nil {
+		t.Errorf("Drop of a missing database: %v", err)
+	}
+	if err := e.create(t, spec); err != nil {
+		t.Fatal(err)
+	}
+	if !e.exists(t, spec.Name) {
+		t.Fatalf("Exists = false after Create")
+	}
+	c := e.connect(t, spec.Name) // an open session must not stop the drop
+	if err := e.d.Drop(ctx, spec.Name); err != nil {
+		t.Errorf("Drop: %v", err)
+	}
+	_ = c
+	if e.exists(t, spec.Name) {
+		t.Errorf("Exists = true after Drop")
+	}
+	if err := e.d.Drop(ctx, spec.Name); err != nil {
+		t.Errorf("second Drop: %v", err)
+	}
+	if !e.exists(t, tpl) {
+		t.Errorf("Drop of an instance database removed its template")
+	}
+}
+
+func TestCreateFailedInitLeavesNothing(t *testing.T) {
+	e := newDBEnv(t)
+	rel, runs := wrappedRelease(t, true)
+	spec := provision.DatabaseSpec{Name: e.name("broken"), Release: rel, Modules: []string{"web"}, BaseURL: "https://b.example.com", DataDir: t.TempDir()}
+	tpl := e.d.TemplateName(spec)
+	e.dropAtEnd(t, spec.Name, tpl, tpl+"_init")
+
+	err := e.create(t, spec)
+	if err == nil || !strings.Contains(err.Error(), "boom: the stand-in refuses") {
+		t.Fatalf("Create with a failing odoo-bin: %v, want an error carrying its output", err)
+	}
+	if countRuns(t, runs) != 1 {
+		t.Errorf("odoo-bin did not run")
+	}
+	for _, n := range []string{spec.Name, tpl, tpl + "_init"} {
+		if e.exists(t, n) {
+			t.Errorf("database %s left behind by a failed Create", n)
+		}
+	}
+	entries, _ := os.ReadDir(e.cfg.FilestoreDir)
+	if len(entries) != 0 {
+		t.Errorf("template filestores left behind: %v", entries)
+	}
+}
+
+func TestCreateFailedCloneLeavesNothing(t *testing.T) {
+	e := newDBEnv(t)
+	rel, _ := wrappedRelease(t, false)
+	a := provision.DatabaseSpec{Name: e.name("first"), Release: rel, Modules: []string{"web"}, BaseURL: "https://a.example.com", DataDir: t.TempDir()}
+	b := a
+	b.Name, b.DataDir = e.name("second"), t.TempDir()
+	tpl := e.d.TemplateName(a)
+	e.dropAtEnd(t, a.Name, b.Name, tpl, tpl+"_init")
+	if err := e.create(t, a); err != nil {
+		t.Fatal(err)
+	}
+	// The template's filestore is lost: the clone cannot be completed.
+	if err := os.RemoveAll(filepath.Join(e.cfg.FilestoreDir, tpl)); err != nil {
+		t.Fatal(err)
+	}
+	err := e.create(t, b)
+	if err == nil || !strings.Contains(err.Error(), "rolled back") {
+		t.Fatalf("Create without the template's filestore: %v, want a rolled-back failure", err)
+	}
+	if e.exists(t, b.Name) {
+		t.Errorf("database %s left behind by a failed Create", b.Name)
+	}
+	if _, err := os.Stat(filepath.Join(b.DataDir, "filestore", b.Name)); !os.IsNotExist(err) {
+		t.Errorf("filestore left behind by a failed Create: %v", err)
+	}
+}
+
+// TestDropLeavesForeignDatabases: a database odoobot did not make (no
+// marker) survives Drop, so a rollback never destroys someone's data.
+func TestDropLeavesForeignDatabases(t *testing.T) {
+	admin := testenv.DatabaseURL(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	name := "prod-foreign-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 10)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)") })
+	d := odoo.NewDatabases(odoo.DatabaseConfig{AdminDSN: admin, Owner: "postgres"})
+	if err := d.Drop(ctx, name); err != nil {
+		t.Fatalf("Drop: %v", err)
+	}
+	if ok, err := d.Exists(ctx, name); err != nil || !ok {
+		t.Fatalf("foreign database dropped (exists %v, err %v)", ok, err)
+	}
+}

@@ -227,6 +227,14 @@ func (c *Creator) Recover(ctx context.Context, subscribe func(Job) []Subscriber)
 		mode, _ := ParseSSLMode(job.Params["ssl"], SSLHTTP)
 		inst := c.cfg.Layout.NewInstance(job.Instance, mode)
 		if got, err := c.cfg.Store.Instance(ctx, job.Instance); err == nil {
+			if got.State == StateReady {
+				// The process stopped after the last step and before the job
+				// was closed: the instance is finished, never undone.
+				_ = c.cfg.Store.FinishJob(ctx, job.ID, JobSucceeded, "", nil)
+				job.State = JobSucceeded
+				ended = append(ended, job)
+				continue
+			}
 			inst = got
 		}
 		t := c.task(job, inst)
@@ -269,24 +277,9 @@ func (c *Creator) task(job Job, inst Instance) *Task {
 	var steps []Step
 	for _, n := range StepNames(inst.SSLMode, opts) {
 		s := all[n]
-		if s.Undo != nil {
-			s.Undo = cr.guarded(s.Undo)
-		}
 		steps = append(steps, s)
 	}
 	return &Task{Job: job, Steps: steps, LogPath: cr.paths.CreateLog}
-}
-
-// guarded makes an undo do nothing when the instance is ready: a rollback
-// or a recovery never removes anything of an instance that was finished.
-func (cr *creation) guarded(undo func(context.Context) error) func(context.Context) error {
-	return func(ctx context.Context) error {
-		inst, err := cr.c.cfg.Store.Instance(ctx, cr.inst.Name)
-		if err == nil && inst.State == StateReady {
-			return nil
-		}
-		return undo(ctx)
-	}
 }
 
 func (cr *creation) checkReserved(ctx context.Context) error {
@@ -325,8 +318,21 @@ func (cr *creation) createDatabase(ctx context.Context) error {
 	})
 }
 
+// dropDatabase drops the database and the filestore copied beside it,
+// then the data and instance directories if nothing else is in them (the
+// files step may not have run).
 func (cr *creation) dropDatabase(ctx context.Context) error {
-	return cr.c.cfg.Databases.Drop(ctx, cr.inst.Internal)
+	if err := cr.c.cfg.Databases.Drop(ctx, cr.inst.Internal); err != nil {
+		return err
+	}
+	fs := filepath.Join(cr.paths.DataDir, "filestore")
+	if err := os.RemoveAll(filepath.Join(fs, cr.inst.Internal)); err != nil {
+		return fmt.Errorf("database: remove filestore: %w", err)
+	}
+	for _, d := range []string{fs, cr.paths.DataDir, cr.paths.Dir} {
+		os.Remove(d) // only when empty
+	}
+	return nil
 }
 
 // writeFiles lays out the instance directory: odoo.conf (0640, owned by
@@ -518,6 +524,9 @@ func (cr *creation) summarize(ctx context.Context) error {
 }
 
 func (cr *creation) unsummarize(ctx context.Context) error {
+	if err := cr.c.cfg.Store.SetState(ctx, cr.inst.Name, StateCreating); err != nil && !errors.Is(err, ErrInstanceNotFound) {
+		return err
+	}
 	if err := os.Remove(cr.paths.Info); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}

@@ -10,7 +10,7 @@ import (
 func TestRequired(t *testing.T) {
 	want := map[Verb]Role{
 		VerbList: RoleViewer, VerbStatus: RoleViewer, VerbInfo: RoleViewer, VerbHelp: RoleViewer,
-		VerbCerts: RoleViewer, VerbCapacity: RoleViewer, VerbBackups: RoleViewer,
+		VerbCerts: RoleViewer, VerbCapacity: RoleViewer, VerbBackups: RoleViewer, VerbConfirm: RoleViewer,
 		VerbLogs: RoleOperator, VerbRestart: RoleOperator, VerbStop: RoleOperator,
 		VerbStart: RoleOperator, VerbBackup: RoleOperator,
 		VerbCreate: RoleAdmin, VerbDelete: RoleAdmin, VerbRestore: RoleAdmin,

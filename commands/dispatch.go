@@ -24,6 +24,10 @@ type Responder interface {
 	Long(ctx context.Context, title, text string) error
 	// Thread opens a thread under one root message, for a long job.
 	Thread(ctx context.Context, root string) (Thread, error)
+	// Confirm asks the requester alone to confirm a dangerous command;
+	// confirming sends "confirm CODE" as that user (a button in chat, a
+	// typed command in the terminal).
+	Confirm(ctx context.Context, prompt, code string) error
 }
 
 // Thread is a long job's place in chat: a root message, the progress
@@ -53,11 +57,18 @@ type Dispatcher struct {
 	Mode      provision.SSLMode // when create names none
 	Creator   Creator
 	Operator  *provision.Operator
+	// Jobs, when set, keeps each job's thread reference, so that a
+	// restart can report in the thread of a job it interrupted.
+	Jobs interface {
+		SetChatRef(ctx context.Context, id int64, ref map[string]string) error
+	}
 	// Summary renders an instance's final summary (info-instancia,
 	// without secrets) for the thread.
 	Summary func(ctx context.Context, name string) string
 	Logger  *slog.Logger
 	Now     func() time.Time
+
+	confirm confirmations
 }
 
 // Handle runs one request. For a creation it returns once the job is
@@ -82,7 +93,7 @@ func (d *Dispatcher) Handle(ctx context.Context, req Request, r Responder) (*pro
 		audit("refused: " + err.Error())
 		return nil, r.Private(ctx, err.Error())
 	}
-	if cmd.Name != "" && cmd.Verb != VerbCreate {
+	if cmd.Name != "" && cmd.Verb != VerbCreate && cmd.Verb != VerbConfirm {
 		if err := d.Rules.Check(cmd.Name); err != nil {
 			audit("refused: " + err.Error())
 			return nil, r.Private(ctx, err.Error())
@@ -123,6 +134,9 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 		return answer(WhoamiText(req.Identity, role, role != RoleNone))
 	case VerbCreate:
 		return d.create(ctx, req, cmd, r)
+	case VerbConfirm:
+		outcome, err := d.confirmed(ctx, req, cmd.Name, r)
+		return nil, outcome, err
 	case VerbList:
 		list, err := op.List(ctx)
 		if err != nil {
@@ -164,7 +178,8 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 		past := map[Verb]string{VerbRestart: "restarted", VerbStop: "stopped", VerbStart: "started"}[cmd.Verb]
 		return answer(fmt.Sprintf("%s %s by %s", cmd.Name, past, displayName(req.Identity)))
 	}
-	return fail(fmt.Errorf("%s is not available on this server yet", cmd.Verb))
+	outcome, err := d.dayTwo(ctx, req, cmd, r)
+	return nil, outcome, err
 }
 
 // create checks and reserves synchronously (a refusal is private and
@@ -227,6 +242,11 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 	if err != nil {
 		d.logger().Error("open thread", "err", err)
 		return task, "accepted (thread failed: " + err.Error() + ")", err
+	}
+	if d.Jobs != nil {
+		if err := d.Jobs.SetChatRef(ctx, task.Job.ID, th.Ref()); err != nil {
+			d.logger().Error("store thread reference", "job", task.Job.ID, "err", err)
+		}
 	}
 	go func() {
 		job := <-done

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"time"
 	"testing"
 
 	"odoobot/provision"
@@ -12,7 +13,7 @@ import (
 // recordingResponder keeps what the dispatcher answered.
 type recordingResponder struct {
 	mu                      sync.Mutex
-	replies, privates, long []string
+	replies, privates, long, codes []string
 }
 
 func (r *recordingResponder) Reply(_ context.Context, s string) error {
@@ -33,6 +34,12 @@ func (r *recordingResponder) Long(_ context.Context, title, s string) error {
 }
 func (r *recordingResponder) Thread(_ context.Context, root string) (Thread, error) {
 	return nil, nil
+}
+func (r *recordingResponder) Confirm(_ context.Context, prompt, code string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.codes = append(r.codes, code)
+	return nil
 }
 
 // countingCreator is a Creator test double that records calls and refuses.
@@ -103,5 +110,42 @@ func TestRefusedCreationIsPrivate(t *testing.T) {
 	last := audit.entries[len(audit.entries)-1]
 	if last.Decision != provision.DecisionAllowed || !strings.HasPrefix(last.Outcome, "refused") || last.UserID != "U0ADMIN01" {
 		t.Errorf("audit entry %+v", last)
+	}
+}
+
+// TestConfirmationIsBoundToTheRequester: a pending action runs once, for
+// the one who asked, before it expires.
+func TestConfirmationIsBoundToTheRequester(t *testing.T) {
+	d, _, _ := newTestDispatcher(t)
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	d.Now = func() time.Time { return now }
+	admin := Request{Identity: Identity{Platform: "slack", UserID: "U0ADMIN01"}, Channel: "C1"}
+	viewer := Request{Identity: Identity{Platform: "slack", UserID: "U0VIEW001"}, Channel: "C1"}
+	ran := 0
+	r := &recordingResponder{}
+	if _, err := d.ask(context.Background(), admin, "delete prod-acme", r, func(context.Context, Responder) (string, error) { ran++; return "ok", nil }); err != nil {
+		t.Fatal(err)
+	}
+	code := r.codes[0]
+	confirm := func(req Request) *recordingResponder {
+		req.Text = "confirm " + code
+		rr := &recordingResponder{}
+		d.Handle(context.Background(), req, rr)
+		return rr
+	}
+	if rr := confirm(viewer); ran != 0 || len(rr.privates) != 1 || !strings.Contains(rr.privates[0], "only the one who asked") {
+		t.Fatalf("someone else confirmed: ran %d, %q", ran, rr.privates)
+	}
+	if confirm(admin); ran != 1 {
+		t.Fatalf("the requester's confirmation ran %d times", ran)
+	}
+	if rr := confirm(admin); ran != 1 || len(rr.privates) != 1 {
+		t.Fatalf("a code worked twice: ran %d", ran)
+	}
+	d.ask(context.Background(), admin, "delete prod-acme", r, func(context.Context, Responder) (string, error) { ran++; return "ok", nil })
+	code = r.codes[1]
+	now = now.Add(ConfirmTTL + time.Second)
+	if rr := confirm(admin); ran != 1 || !strings.Contains(rr.privates[0], "expired") {
+		t.Fatalf("an expired confirmation ran: %d %q", ran, rr.privates)
 	}
 }

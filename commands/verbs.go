@@ -33,6 +33,7 @@ const (
 	VerbCerts    Verb = "certs"
 	VerbHelp     Verb = "help"
 	VerbWhoami   Verb = "whoami"
+	VerbConfirm  Verb = "confirm"
 )
 
 // DefaultLogLines is N of "logs NAME" when N is not given; MaxLogLines is
@@ -85,6 +86,7 @@ var verbTable = []verbSpec{
 	{VerbCerts, argsNone, "", "certificates and their expiry", RoleViewer},
 	{VerbHelp, argsNone, "", "the commands you may run", RoleViewer},
 	{VerbWhoami, argsNone, "", "your platform ID and role here", RoleNone},
+	{VerbConfirm, argsName, "CODE", "confirm a delete or restore you asked for (the code it gave you)", RoleViewer},
 }
 
 func lookupVerb(v Verb) (verbSpec, bool) {

@@ -28,6 +28,7 @@ type Responder struct {
 	mu      sync.Mutex
 	out     io.Writer
 	refused bool
+	code    string
 }
 
 var (
@@ -71,6 +72,23 @@ func (r *Responder) Private(_ context.Context, text string) error {
 func (r *Responder) Long(_ context.Context, title, text string) error {
 	r.println("── " + title + "\n" + text)
 	return nil
+}
+
+// Confirm shows the prompt and the command that confirms it.
+func (r *Responder) Confirm(_ context.Context, prompt, code string) error {
+	r.mu.Lock()
+	r.code = code
+	r.mu.Unlock()
+	r.println(prompt + "\n  to confirm, type: /odoo confirm " + code)
+	return nil
+}
+
+// PendingCode is the code of the last confirmation asked for, "" if none:
+// the CLI confirms it itself when given --yes.
+func (r *Responder) PendingCode() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.code
 }
 
 // Thread writes the root line; the thread's lines follow indented.

@@ -1,0 +1,83 @@
+package commands
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// ConfirmTTL is how long a confirmation stays valid.
+const ConfirmTTL = 5 * time.Minute
+
+// pendingAction is a dangerous command waiting for its requester's
+// confirmation: bound to who asked, where, and until when; used once.
+type pendingAction struct {
+	platform, userID, channel string
+	what                      string
+	expires                   time.Time
+	run                       func(ctx context.Context, r Responder) (string, error)
+}
+
+// confirmations holds the pending actions of a Dispatcher.
+type confirmations struct {
+	mu      sync.Mutex
+	pending map[string]pendingAction
+}
+
+// ask records action and asks the requester, through the adapter, to
+// confirm it with the returned code: danger buttons in Slack and Discord,
+// "/odoo confirm CODE" in the terminal.
+func (d *Dispatcher) ask(ctx context.Context, req Request, what string, r Responder, run func(ctx context.Context, r Responder) (string, error)) (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	code := hex.EncodeToString(b)
+	d.confirm.mu.Lock()
+	if d.confirm.pending == nil {
+		d.confirm.pending = map[string]pendingAction{}
+	}
+	now := d.now()
+	for c, p := range d.confirm.pending {
+		if now.After(p.expires) {
+			delete(d.confirm.pending, c)
+		}
+	}
+	d.confirm.pending[code] = pendingAction{
+		platform: req.Identity.Platform, userID: req.Identity.UserID, channel: req.Channel,
+		what: what, expires: now.Add(ConfirmTTL), run: run,
+	}
+	d.confirm.mu.Unlock()
+	prompt := fmt.Sprintf("⚠ %s: this cannot be undone. Confirm within %s.", what, ConfirmTTL)
+	return "awaiting confirmation", r.Confirm(ctx, prompt, code)
+}
+
+// confirmed runs the action behind code if the caller is the one who
+// asked for it, in the same channel, in time. Each code works once; a
+// click by anyone else is refused and leaves the code usable.
+func (d *Dispatcher) confirmed(ctx context.Context, req Request, code string, r Responder) (string, error) {
+	d.confirm.mu.Lock()
+	p, ok := d.confirm.pending[code]
+	switch {
+	case !ok:
+		d.confirm.mu.Unlock()
+		return "refused: unknown code", r.Private(ctx, "that confirmation is unknown or was already used: run the command again")
+	case p.platform != req.Identity.Platform || p.userID != req.Identity.UserID:
+		d.confirm.mu.Unlock()
+		return "refused: not the requester", r.Private(ctx, fmt.Sprintf("only the one who asked may confirm %s", p.what))
+	case d.now().After(p.expires):
+		delete(d.confirm.pending, code)
+		d.confirm.mu.Unlock()
+		return "refused: expired", r.Private(ctx, fmt.Sprintf("the confirmation of %s expired: run the command again", p.what))
+	}
+	delete(d.confirm.pending, code)
+	d.confirm.mu.Unlock()
+	outcome, err := p.run(ctx, r)
+	if err != nil {
+		return "failed: " + err.Error(), r.Private(ctx, err.Error())
+	}
+	return outcome, nil
+}

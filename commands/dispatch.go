@@ -127,6 +127,7 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 		return nil, "ok", r.Reply(ctx, text)
 	}
 	op := d.Operator
+	var err error
 	switch cmd.Verb {
 	case VerbHelp:
 		return answer(HelpText(role))
@@ -163,7 +164,6 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 		title := fmt.Sprintf("last %d lines of %s (%s)", len(lines), cmd.Name, source)
 		return nil, "ok", r.Long(ctx, title, strings.Join(lines, "\n"))
 	case VerbRestart, VerbStop, VerbStart:
-		var err error
 		switch cmd.Verb {
 		case VerbRestart:
 			err = op.Restart(ctx, cmd.Name)
@@ -178,7 +178,19 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 		past := map[Verb]string{VerbRestart: "restarted", VerbStop: "stopped", VerbStart: "started"}[cmd.Verb]
 		return answer(fmt.Sprintf("%s %s by %s", cmd.Name, past, displayName(req.Identity)))
 	}
-	outcome, err := d.dayTwo(ctx, req, cmd, r)
+	var outcome string
+	switch cmd.Verb {
+	case VerbBackup, VerbBackups, VerbRestore:
+		outcome, err = d.backupVerbs(ctx, req, cmd, r)
+	case VerbDelete:
+		outcome, err = d.deleteVerb(ctx, req, cmd, r)
+	case VerbCapacity:
+		outcome, err = d.capacityVerb(ctx, req, cmd, r)
+	case VerbCerts:
+		outcome, err = d.certsVerb(ctx, req, cmd, r)
+	default:
+		outcome, err = d.unavailable(ctx, cmd, r)
+	}
 	return nil, outcome, err
 }
 
@@ -296,4 +308,10 @@ func scheme(m provision.SSLMode) string {
 		return "https"
 	}
 	return "http"
+}
+
+// unavailable tells the user a verb is not wired on this server.
+func (d *Dispatcher) unavailable(ctx context.Context, cmd Command, r Responder) (string, error) {
+	msg := fmt.Sprintf("%s is not available on this server yet", cmd.Verb)
+	return "failed: " + msg, r.Private(ctx, msg)
 }

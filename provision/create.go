@@ -119,6 +119,10 @@ type CreatorConfig struct {
 	ACMEWebroot             string
 	VerifyRoots             *x509.CertPool
 
+	// Admit, when set, is asked before a creation is accepted: the
+	// capacity guard. Its error refuses the creation and is shown as is.
+	Admit func(ctx context.Context, mode SSLMode) error
+
 	HealthTimeout time.Duration // default 90 s
 	InUse         func(port int) bool
 	Logger        *slog.Logger
@@ -171,6 +175,11 @@ func (c *Creator) Create(ctx context.Context, req CreateRequest) (*Task, error) 
 	}
 	if req.Mode.TLS() && c.cfg.Certs[req.Mode] == nil {
 		return nil, fmt.Errorf("%w: %s needs %s; use http, or configure it", ErrModeUnavailable, req.Mode, modeNeeds(req.Mode))
+	}
+	if c.cfg.Admit != nil {
+		if err := c.cfg.Admit(ctx, req.Mode); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := c.cfg.Store.Instance(ctx, req.Name); err == nil {
 		return nil, &NameError{Name: req.Name, Rule: RuleTaken, Reason: "an instance of that name exists; see list"}

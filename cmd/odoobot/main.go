@@ -52,7 +52,12 @@ Verbs:
   logs NAME [N]                  the last N (default 50) lines of its odoo.log
   restart NAME | stop NAME | start NAME
                                  service control
+  backup NAME | backups NAME | restore NAME BACKUP [--yes]
+                                 backups of an instance's database and files
+  delete NAME [--yes]            remove an instance, after a final backup
+  capacity                       what the host holds and can still hold
   certs                          certificates and their expiry
+  import [--dry-run]             adopt API-DEV's existing instances
   config                         the effective configuration, secrets redacted
   version                        the build's version
 

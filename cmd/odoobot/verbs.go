@@ -21,10 +21,15 @@ import (
 var hostVerbs = map[string]bool{
 	"create": true, "list": true, "status": true, "info": true, "logs": true,
 	"restart": true, "stop": true, "start": true, "whoami": true,
+	"backup": true, "backups": true, "restore": true, "delete": true,
+	"capacity": true, "certs": true,
 }
 
 // verbs runs the verbs that operate on the host, and serve.
 func verbs(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, cfg *config.Config, verb string, args []string) error {
+	if verb == "import" {
+		return importVerb(ctx, stdout, cfg, args)
+	}
 	if verb != "serve" && !hostVerbs[verb] {
 		return &usageError{msg: "unknown verb " + verb + "\n" + usage}
 	}
@@ -48,11 +53,29 @@ func verbs(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, cfg *
 	if verb == "serve" {
 		return serve(ctx, stdin, stdout, a)
 	}
+	yes := false
+	var words []string
+	for _, w := range args {
+		if w == "--yes" || w == "-y" {
+			yes = true
+			continue
+		}
+		words = append(words, w)
+	}
 	r := shell.NewResponder(stdout)
-	text := strings.Join(append([]string{verb}, args...), " ")
-	task, err := a.Dispatcher.Handle(ctx, commands.Request{Identity: shell.Identity(), Channel: "cli", Text: text}, r)
+	req := commands.Request{Identity: shell.Identity(), Channel: "cli", Text: strings.Join(append([]string{verb}, words...), " ")}
+	task, err := a.Dispatcher.Handle(ctx, req, r)
 	if err != nil {
 		return err
+	}
+	if code := r.PendingCode(); code != "" {
+		if !yes {
+			return &usageError{msg: verb + " needs a confirmation: run it again with --yes"}
+		}
+		req.Text = "confirm " + code
+		if task, err = a.Dispatcher.Handle(ctx, req, r); err != nil {
+			return err
+		}
 	}
 	if task != nil {
 		if _, err := task.Wait(ctx); err != nil {
@@ -68,5 +91,6 @@ func verbs(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, cfg *
 // serve runs the configured adapters; with no chat token, the terminal.
 func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, a *app.App) error {
 	fmt.Fprintf(stdout, "odoobot %s serving %s (instances under %s)\n", version, a.Config.Zone(), a.Config.ProdRoot)
+	a.StartRenewal(ctx)
 	return shell.Run(ctx, stdin, stdout, a.Dispatcher, shell.Identity())
 }

@@ -97,6 +97,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	if cfg.OriginCert != "" {
 		issuers[provision.SSLCloudflare] = &certs.Static{Cert: cfg.OriginCert, Key: cfg.OriginKey}
 	}
+	if le, err := a.letsEncryptIssuer(ctx, opt); err != nil {
+		a.Close()
+		return nil, err
+	} else if le != nil {
+		issuers[provision.SSLLetsEncrypt] = le
+	}
 	a.Runner = provision.NewRunner(provision.RunnerConfig{Store: store, Workers: cfg.JobWorkers, Logger: log, FailAt: opt.FailAt})
 	edition := map[string]string{"e": "enterprise", "c": "community"}[cfg.OdooEdition]
 	a.Creator = provision.NewCreator(provision.CreatorConfig{
@@ -123,6 +129,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		Services: svc, Sites: sites, DNS: dns, Certs: issuers, Templates: tpl,
 		ACMEWebroot: filepath.Join(cfg.StateDir, "acme-webroot"),
 		VerifyRoots: opt.VerifyRoots,
+		Admit:       a.admit,
 		Logger:      log,
 	})
 	a.Operator = &provision.Operator{Store: store, Services: svc, Layout: cfg.Layout()}
@@ -137,6 +144,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	a.Dispatcher = &commands.Dispatcher{
 		Allowlist: al, Auditor: store, Rules: cfg.NameRules(), Mode: cfg.SSLMode(),
 		Creator: a.Creator, Operator: a.Operator, Jobs: store, Logger: log,
+	}
+	if err := a.wireBackups(ctx, opt); err != nil {
+		a.Close()
+		return nil, err
 	}
 	return a, nil
 }

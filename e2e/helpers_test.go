@@ -168,6 +168,7 @@ type recorder struct {
 	longs    []string // title, a newline, the text
 	posts    []string // thread lines
 	finishes []string // root, a newline, the summary
+	codes    []string // confirmation codes asked for
 }
 
 var (
@@ -190,6 +191,21 @@ func (r *recorder) Long(_ context.Context, title, text string) error {
 func (r *recorder) Thread(_ context.Context, root string) (commands.Thread, error) {
 	r.add(&r.posts, root)
 	return &recorderThread{r}, nil
+}
+
+func (r *recorder) Confirm(_ context.Context, prompt, code string) error {
+	r.add(&r.privates, prompt)
+	return r.add(&r.codes, code)
+}
+
+// lastCode is the last confirmation code asked for, "" if none.
+func (r *recorder) lastCode() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.codes) == 0 {
+		return ""
+	}
+	return r.codes[len(r.codes)-1]
 }
 
 // text is everything the responder was given so far.

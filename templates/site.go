@@ -72,7 +72,10 @@ const (
 // redirect ListenHTTP to https; letsencrypt serves
 // /.well-known/acme-challenge/ from ACMEWebroot before that redirect;
 // cloudflare takes the client address from CF-Connecting-IP when the peer
-// is one of CloudflareIPs. ModeHTTP listens on ListenHTTP only.
+// is one of CloudflareIPs. ModeHTTP listens on ListenHTTP only, and serves
+// /.well-known/acme-challenge/ from ACMEWebroot when that is set (the
+// site a letsencrypt instance has while its first certificate is issued);
+// without ACMEWebroot it has no such location.
 type Site struct {
 	Mode   string // ModeCloudflare, ModeLetsEncrypt or ModeHTTP
 	Name   string // the internal name, "prod-acme"; required
@@ -87,7 +90,7 @@ type Site struct {
 	CertFile string // ssl_certificate (full chain); required in TLS modes
 	KeyFile  string // ssl_certificate_key; required in TLS modes
 
-	ACMEWebroot string // letsencrypt: root of /.well-known/acme-challenge/; required in that mode
+	ACMEWebroot string // root of /.well-known/acme-challenge/; required in letsencrypt mode, optional in http mode
 
 	CloudflareIPs []string // cloudflare: trusted proxy ranges (CIDR); nil means CloudflareIPRanges()
 
@@ -158,7 +161,7 @@ func (s *Set) Site(st Site) ([]byte, error) {
 		f.path("CertFile", st.CertFile)
 		f.path("KeyFile", st.KeyFile)
 	}
-	if st.Mode == ModeLetsEncrypt {
+	if st.Mode == ModeLetsEncrypt || (st.Mode == ModeHTTP && st.ACMEWebroot != "") {
 		f.path("ACMEWebroot", st.ACMEWebroot)
 	}
 	if st.Mode == ModeCloudflare {

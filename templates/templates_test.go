@@ -147,6 +147,11 @@ func TestGolden(t *testing.T) {
 		{"site-cloudflare.conf", func() ([]byte, error) { return s.Site(acmeSite(ModeCloudflare)) }},
 		{"site-letsencrypt.conf", func() ([]byte, error) { return s.Site(acmeSite(ModeLetsEncrypt)) }},
 		{"site-http.conf", func() ([]byte, error) { return s.Site(acmeSite(ModeHTTP)) }},
+		{"site-http-no-webroot.conf", func() ([]byte, error) {
+			st := acmeSite(ModeHTTP)
+			st.ACMEWebroot = ""
+			return s.Site(st)
+		}},
 		{"info-tls.txt", func() ([]byte, error) { return s.Info(acmeInfo(ModeCloudflare)) }},
 		{"info-http.txt", func() ([]byte, error) { return s.Info(acmeInfo(ModeHTTP)) }},
 	}

@@ -65,9 +65,9 @@ func (d *Dispatcher) confirmed(ctx context.Context, req Request, code string, r 
 	case !ok:
 		d.confirm.mu.Unlock()
 		return "refused: unknown code", r.Private(ctx, "that confirmation is unknown or was already used: run the command again")
-	case p.platform != req.Identity.Platform || p.userID != req.Identity.UserID:
+	case p.platform != req.Identity.Platform || p.userID != req.Identity.UserID || p.channel != req.Channel:
 		d.confirm.mu.Unlock()
-		return "refused: not the requester", r.Private(ctx, fmt.Sprintf("only the one who asked may confirm %s", p.what))
+		return "refused: not the requester", r.Private(ctx, fmt.Sprintf("only the one who asked may confirm %s, in the channel where they asked", p.what))
 	case d.now().After(p.expires):
 		delete(d.confirm.pending, code)
 		d.confirm.mu.Unlock()

@@ -1,0 +1,146 @@
+package slack_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"odoobot/bot/slack"
+	"odoobot/commands"
+	"odoobot/provision"
+)
+
+// identities records the identity of every request it handles.
+type identities struct {
+	mu  sync.Mutex
+	ids map[string]commands.Identity // by request text
+}
+
+func (h *identities) Handle(ctx context.Context, req commands.Request, r commands.Responder) (*provision.Task, error) {
+	h.mu.Lock()
+	h.ids[req.Text] = req.Identity
+	h.mu.Unlock()
+	return nil, r.Private(ctx, "ok")
+}
+
+func (h *identities) get(text string) (commands.Identity, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	id, ok := h.ids[text]
+	return id, ok
+}
+
+func TestUserGroupsFillIdentityAndAreCached(t *testing.T) {
+	fs := newFakeSlack(t)
+	fs.groups = []map[string]any{
+		{"id": "S0OPS", "handle": "ops", "users": []string{"U0123ABCD", "U0777ZED"}},
+		{"id": "S0DEV", "handle": "dev", "users": []string{"U0123ABCD"}},
+	}
+	h := &identities{ids: map[string]commands.Identity{}}
+	startBot(t, fs, slack.Config{Handler: h})
+	fs.waitConnected(t)
+
+	fs.send(t, fs.slash("env-1", 0, "U0123ABCD", "ana", "C0123", "whoami 1"))
+	fs.send(t, fs.slash("env-2", 0, "U0777ZED", "zed", "C0123", "whoami 2"))
+	fs.send(t, fs.slash("env-3", 0, "U0555NONE", "nobody", "C0123", "whoami 3"))
+	fs.send(t, fs.click("env-4", "U0777ZED", "zed", "c0ffee"))
+	waitFor(t, "four requests", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 4 })
+
+	want := map[string][]string{
+		"whoami 1":       {"S0DEV", "S0OPS"},
+		"whoami 2":       {"S0OPS"},
+		"whoami 3":       nil,
+		"confirm c0ffee": {"S0OPS"},
+	}
+	for text, groups := range want {
+		id, ok := h.get(text)
+		if !ok {
+			t.Errorf("%q was not handled", text)
+			continue
+		}
+		if diff := cmp.Diff(id.Groups, groups); diff != "" {
+			t.Errorf("%q: groups (-got +want):\n%s", text, diff)
+		}
+	}
+	if n := len(fs.callsOf("usergroups.list")); n != 1 {
+		t.Errorf("usergroups.list called %d times for 4 requests within the TTL, want 1", n)
+	}
+}
+
+func TestUserGroupsRefreshAfterTTL(t *testing.T) {
+	fs := newFakeSlack(t)
+	fs.groups = []map[string]any{{"id": "S0OPS", "users": []string{"U0123ABCD"}}}
+	h := &identities{ids: map[string]commands.Identity{}}
+	startBot(t, fs, slack.Config{Handler: h, GroupsTTL: 100 * time.Millisecond})
+	fs.waitConnected(t)
+
+	fs.send(t, fs.slash("env-1", 0, "U0123ABCD", "ana", "C0123", "before"))
+	waitFor(t, "the first request", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 1 })
+	fs.mu.Lock()
+	fs.groups = nil // ana left the group
+	fs.mu.Unlock()
+	time.Sleep(150 * time.Millisecond)
+	fs.send(t, fs.slash("env-2", 0, "U0123ABCD", "ana", "C0123", "after"))
+	waitFor(t, "the second request", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 2 })
+
+	before, _ := h.get("before")
+	after, _ := h.get("after")
+	if diff := cmp.Diff([][]string{before.Groups, after.Groups}, [][]string{{"S0OPS"}, nil}); diff != "" {
+		t.Errorf("groups before and after leaving (-got +want):\n%s", diff)
+	}
+	if n := len(fs.callsOf("usergroups.list")); n != 2 {
+		t.Errorf("usergroups.list called %d times, want 2 (one per TTL)", n)
+	}
+}
+
+func TestUserGroupsFailureKeepsUserGrants(t *testing.T) {
+	fs := newFakeSlack(t)
+	fs.groupsErr = "missing_scope"
+	// The real dispatcher: ana is an admin by user grant, zed would be
+	// one by group only.
+	rb := startBot(t, fs, slack.Config{Handler: newDispatcher(t, newCreator(t), "")})
+	fs.waitConnected(t)
+
+	fs.send(t, fs.slash("env-1", 0, "U0123ABCD", "ana", "C0123", "whoami"))
+	waitFor(t, "the answer", func() bool { return len(fs.callsOf("chat.postMessage")) == 1 })
+	if got := fs.callsOf("chat.postMessage")[0].Form.Get("text"); !strings.Contains(got, "admin") {
+		t.Errorf("whoami = %q, want the admin role from the user grant", got)
+	}
+	fs.send(t, fs.slash("env-2", 0, "U0123ABCD", "ana", "C0123", "whoami"))
+	waitFor(t, "the second answer", func() bool { return len(fs.callsOf("chat.postMessage")) == 2 })
+	if !strings.Contains(rb.logs.String(), "missing_scope") {
+		t.Error("the usergroups.list failure was not logged")
+	}
+	var failed int
+	for _, c := range fs.allCalls() {
+		if c.Method == "usergroups.list" {
+			failed++
+		}
+	}
+	if failed != 1 {
+		t.Errorf("usergroups.list tried %d times within the TTL, want 1", failed)
+	}
+}
+
+func TestUserGroupsOff(t *testing.T) {
+	fs := newFakeSlack(t)
+	fs.groups = []map[string]any{{"id": "S0OPS", "users": []string{"U0123ABCD"}}}
+	h := &identities{ids: map[string]commands.Identity{}}
+	startBot(t, fs, slack.Config{Handler: h, GroupsTTL: -1})
+	fs.waitConnected(t)
+	fs.send(t, fs.slash("env-1", 0, "U0123ABCD", "ana", "C0123", "whoami"))
+	waitFor(t, "the request", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 1 })
+	if id, _ := h.get("whoami"); id.Groups != nil {
+		t.Errorf("groups %v with lookups off", id.Groups)
+	}
+	if n := len(fs.allCalls()); n != 3 { // auth.test, apps.connections.open, chat.postEphemeral
+		for _, c := range fs.allCalls() {
+			t.Log(c.Method)
+		}
+		t.Errorf("%d API calls, want no usergroups.list", n)
+	}
+}

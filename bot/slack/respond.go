@@ -1,0 +1,564 @@
+package slack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	slackapi "github.com/slack-go/slack"
+
+	"odoobot/commands"
+	"odoobot/provision"
+)
+
+const (
+	// maxInline is the longest text posted as a message (or a code
+	// block); anything longer is uploaded as a file, never cut.
+	maxInline = 3500
+	// maxHint is the longest answer copied into a private hint.
+	maxHint = 2500
+	// maxRateRetries bounds the waits on Slack rate limits per call.
+	maxRateRetries = 3
+	// maxRateWait bounds one wait on a rate limit.
+	maxRateWait = time.Minute
+)
+
+// responder answers one slash command (or button click) in its channel.
+type responder struct {
+	b           *Bot
+	channel     string
+	user        string
+	responseURL string // the slash command's, for when nothing else can reach the user
+}
+
+var _ commands.Responder = (*responder)(nil)
+
+// Reply posts text in the channel with chat.postMessage, joining a public
+// channel the bot is not in. Text longer than a message is uploaded as a
+// file. When the bot cannot post there, the user is told privately.
+func (r *responder) Reply(ctx context.Context, text string) error {
+	if len(text) > maxInline {
+		return r.Long(ctx, "reply", text)
+	}
+	if _, err := r.b.post(ctx, r.channel, "", text); err != nil {
+		r.undeliverable(ctx, err, text)
+		return fmt.Errorf("slack: reply: %w", err)
+	}
+	return nil
+}
+
+// Private answers the user alone with chat.postEphemeral, or through the
+// slash command's response_url when the bot cannot see the channel.
+func (r *responder) Private(ctx context.Context, text string) error {
+	err := r.b.ephemeral(ctx, r.channel, r.user, text)
+	if err == nil {
+		return nil
+	}
+	if r.responseURL == "" {
+		return fmt.Errorf("slack: private answer: %w", err)
+	}
+	if uerr := r.b.respond(ctx, r.responseURL, text); uerr != nil {
+		return fmt.Errorf("slack: private answer: %w", errors.Join(err, uerr))
+	}
+	return nil
+}
+
+// Long posts text as a code block when it is short, else uploads it as a
+// text file titled title in the channel.
+func (r *responder) Long(ctx context.Context, title, text string) error {
+	if err := r.b.long(ctx, r.channel, "", title, text); err != nil {
+		r.undeliverable(ctx, err, text)
+		return fmt.Errorf("slack: long answer: %w", err)
+	}
+	return nil
+}
+
+// Thread posts root in the channel and returns the thread under it.
+func (r *responder) Thread(ctx context.Context, root string) (commands.Thread, error) {
+	ts, err := r.b.post(ctx, r.channel, "", root)
+	if err != nil {
+		r.undeliverable(ctx, err, "the job goes on, but its progress cannot be shown here:\n"+root)
+		return nil, fmt.Errorf("slack: open thread: %w", err)
+	}
+	return r.b.newThread(r.channel, ts), nil
+}
+
+// undeliverable tells the user, privately, that a visible answer could
+// not be posted and why, with the answer itself (clipped, and saying so):
+// by ephemeral message, else by the response_url. It never fails
+// silently: when nothing reaches the user, it logs an error.
+func (r *responder) undeliverable(ctx context.Context, cause error, text string) {
+	code := slackCode(cause)
+	var hint string
+	switch {
+	case notInChannel(code):
+		hint = fmt.Sprintf("I can't post in this channel (%s): invite me with /invite @%s and try again.", code, r.b.botName())
+	case code != "":
+		hint = fmt.Sprintf("I could not post the answer in this channel (%s).", code)
+	default:
+		hint = "I could not post the answer in this channel (Slack did not answer in time)."
+	}
+	if text != "" {
+		hint += "\nHere it is, for you only:\n" + clip(text, maxHint)
+	}
+	perr := r.b.ephemeral(ctx, r.channel, r.user, hint)
+	if perr == nil {
+		return
+	}
+	if r.responseURL != "" {
+		uerr := r.b.respond(ctx, r.responseURL, hint)
+		if uerr == nil {
+			return
+		}
+		perr = errors.Join(perr, uerr)
+	}
+	r.b.log.Error("slack: could not tell the user that an answer was lost", "user", r.user, "channel", r.channel, "cause", r.b.clean(cause.Error()), "err", r.b.clean(perr.Error()))
+}
+
+// clip cuts text to about n bytes on a rune boundary and says so.
+func clip(text string, n int) string {
+	if len(text) <= n {
+		return text
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(text[cut]) {
+		cut--
+	}
+	return text[:cut] + fmt.Sprintf("\n… (%d more bytes not shown here)", len(text)-cut)
+}
+
+// notInChannel reports whether a Slack error code means that the bot is
+// not a member of (or cannot see) the channel.
+func notInChannel(code string) bool {
+	return code == "not_in_channel" || code == "channel_not_found"
+}
+
+// privateKey matches PEM private key blocks, which are never posted.
+var privateKey = regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----`)
+
+// outgoing is text as it may leave the process: without the bot's own
+// tokens and without PEM private keys.
+func (b *Bot) outgoing(text string) string {
+	return privateKey.ReplaceAllString(b.clean(text), "[private key redacted]")
+}
+
+// codeBlock fences text so that Slack shows it verbatim.
+func codeBlock(text string) string {
+	return "```\n" + strings.ReplaceAll(text, "```", "`\u200b`\u200b`") + "\n```"
+}
+
+// rateLimited calls fn, waiting out Slack rate limits (Retry-After) a
+// bounded number of times.
+func rateLimited[T any](ctx context.Context, b *Bot, fn func() (T, error)) (T, error) {
+	for attempt := 0; ; attempt++ {
+		v, err := fn()
+		var rl *slackapi.RateLimitedError
+		if !errors.As(err, &rl) || attempt >= maxRateRetries {
+			return v, err
+		}
+		wait := min(max(rl.RetryAfter, time.Second), maxRateWait)
+		b.log.Warn("slack: rate limited; waiting", "retry_after", wait, "attempt", attempt+1)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return v, errors.Join(err, ctx.Err())
+		}
+	}
+}
+
+// inChannel runs fn; when Slack says the bot is not in the channel and
+// the channel is public, it joins it (conversations.join) once and runs
+// fn again.
+func (b *Bot) inChannel(ctx context.Context, channel string, fn func() error) error {
+	err := fn()
+	if !notInChannel(slackCode(err)) || !strings.HasPrefix(channel, "C") {
+		return err
+	}
+	_, jerr := rateLimited(ctx, b, func() (*slackapi.Channel, error) {
+		ch, _, _, err := b.api.JoinConversationContext(ctx, channel)
+		return ch, err
+	})
+	if jerr != nil {
+		b.log.Warn("slack: could not join channel", "channel", channel, "err", b.clean(jerr.Error()))
+		return errors.Join(err, fmt.Errorf("slack: conversations.join %s: %w", channel, jerr))
+	}
+	b.log.Info("slack: joined channel", "channel", channel)
+	return fn()
+}
+
+// post posts text in channel (in the thread of threadTS when set) and
+// returns the message's ts.
+func (b *Bot) post(ctx context.Context, channel, threadTS, text string) (string, error) {
+	opts := []slackapi.MsgOption{slackapi.MsgOptionText(b.outgoing(text), true), slackapi.MsgOptionDisableLinkUnfurl()}
+	if threadTS != "" {
+		opts = append(opts, slackapi.MsgOptionTS(threadTS))
+	}
+	var ts string
+	err := b.inChannel(ctx, channel, func() error {
+		var err error
+		ts, err = rateLimited(ctx, b, func() (string, error) {
+			_, ts, err := b.api.PostMessageContext(ctx, channel, opts...)
+			return ts, err
+		})
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("slack: chat.postMessage: %w", err)
+	}
+	return ts, nil
+}
+
+// update replaces the text of the message ts.
+func (b *Bot) update(ctx context.Context, channel, ts, text string) error {
+	_, err := rateLimited(ctx, b, func() (string, error) {
+		_, _, _, err := b.api.UpdateMessageContext(ctx, channel, ts, slackapi.MsgOptionText(b.outgoing(text), true))
+		return "", err
+	})
+	if err != nil {
+		return fmt.Errorf("slack: chat.update: %w", err)
+	}
+	return nil
+}
+
+// ephemeral shows text (and blocks) to user alone in channel.
+func (b *Bot) ephemeral(ctx context.Context, channel, user, text string, blocks ...slackapi.Block) error {
+	opts := []slackapi.MsgOption{slackapi.MsgOptionText(b.outgoing(text), true)}
+	if len(blocks) > 0 {
+		opts = append(opts, slackapi.MsgOptionBlocks(blocks...))
+	}
+	_, err := rateLimited(ctx, b, func() (string, error) {
+		return b.api.PostEphemeralContext(ctx, channel, user, opts...)
+	})
+	if err != nil {
+		return fmt.Errorf("slack: chat.postEphemeral: %w", err)
+	}
+	return nil
+}
+
+// long posts text as a code block under a bold title when it fits in a
+// message, else uploads it as a text file (in the thread of threadTS when
+// set).
+func (b *Bot) long(ctx context.Context, channel, threadTS, title, text string) error {
+	if len(text) <= maxInline {
+		msg := codeBlock(text)
+		if title != "" {
+			msg = "*" + title + "*\n" + msg
+		}
+		_, err := b.post(ctx, channel, threadTS, msg)
+		return err
+	}
+	content := b.outgoing(text)
+	err := b.inChannel(ctx, channel, func() error {
+		_, err := rateLimited(ctx, b, func() (*slackapi.FileSummary, error) {
+			return b.api.UploadFileContext(ctx, slackapi.UploadFileParameters{
+				Content: content, FileSize: len(content), Filename: fileName(title),
+				Title: title, Channel: channel, ThreadTimestamp: threadTS, SnippetType: "text",
+			})
+		})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("slack: upload %q: %w", title, err)
+	}
+	return nil
+}
+
+// fileName turns a title into a file name: "last 50 lines of acme" →
+// "last-50-lines-of-acme.txt".
+func fileName(title string) string {
+	var sb strings.Builder
+	dash := false
+	for _, c := range strings.ToLower(title) {
+		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_'
+		switch {
+		case ok:
+			sb.WriteRune(c)
+			dash = false
+		case !dash && sb.Len() > 0:
+			sb.WriteByte('-')
+			dash = true
+		}
+		if sb.Len() >= 60 {
+			break
+		}
+	}
+	name := strings.Trim(sb.String(), "-.")
+	if name == "" {
+		name = "output"
+	}
+	return name + ".txt"
+}
+
+// respond answers through a slash command's (or a click's) response_url,
+// ephemerally, with blocks when given. The request carries no token.
+func (b *Bot) respond(ctx context.Context, responseURL, text string, blocks ...slackapi.Block) error {
+	msg := map[string]any{"response_type": "ephemeral", "text": b.outgoing(text)}
+	if len(blocks) > 0 {
+		msg["blocks"] = blocks
+	}
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return fmt.Errorf("slack: response_url: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, responseURL, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("slack: response_url: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := b.plain.Do(req)
+	if err != nil {
+		return fmt.Errorf("slack: response_url: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("slack: response_url: %s", resp.Status)
+	}
+	return nil
+}
+
+// ReportInThread posts text in an existing thread, named by the Ref of a
+// thread this adapter opened ({"channel": …, "ts": …}): how a job
+// interrupted by a crash is reported after a restart. Text too long for
+// a message is uploaded as a file in the thread.
+func (b *Bot) ReportInThread(ctx context.Context, ref map[string]string, text string) error {
+	channel, ts := ref["channel"], ref["ts"]
+	if channel == "" || ts == "" {
+		return fmt.Errorf("slack: report in thread: the reference %v names no Slack thread", ref)
+	}
+	if len(text) > maxInline {
+		return b.long(ctx, channel, ts, "report", text)
+	}
+	_, err := b.post(ctx, channel, ts, text)
+	return err
+}
+
+// transientMarks are the marks of provision.FormatEvent lines that only
+// say something began (a step's start, an undo's start): they update the
+// status message instead of adding a line.
+var transientMarks = map[string]bool{
+	eventMark(provision.EventStart): true,
+	eventMark(provision.EventUndo):  true,
+}
+
+func eventMark(k provision.EventKind) string {
+	f := strings.Fields(provision.FormatEvent(provision.Event{Kind: k, Step: "x"}))
+	if len(f) < 2 {
+		return ""
+	}
+	return f[1]
+}
+
+func transient(line string) bool {
+	f := strings.Fields(line)
+	return len(f) >= 2 && transientMarks[f[1]]
+}
+
+// thread is a job's thread: lines are posted in order by one goroutine,
+// so that a slow or rate-limited Slack never blocks the job, and one
+// status message shows the latest line, edited at most once per
+// UpdateInterval.
+type thread struct {
+	b       *Bot
+	channel string
+	ts      string
+	status  *statusMsg
+
+	mu     sync.Mutex
+	closed bool
+	ops    chan func()
+}
+
+var _ commands.Thread = (*thread)(nil)
+
+func (b *Bot) newThread(channel, ts string) *thread {
+	t := &thread{b: b, channel: channel, ts: ts, ops: make(chan func(), 256)}
+	t.status = &statusMsg{b: b, channel: channel, threadTS: ts, interval: b.cfg.UpdateInterval}
+	go func() {
+		for op := range t.ops {
+			op()
+		}
+	}()
+	return t
+}
+
+// enqueue queues op, and closes the queue after it when last is set. It
+// reports false when the thread is already finished.
+func (t *thread) enqueue(op func(), last bool) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return false
+	}
+	t.ops <- op
+	if last {
+		t.closed = true
+		close(t.ops)
+	}
+	return true
+}
+
+// Post queues a progress line: a step's start (or an undo's start)
+// updates the status message; any other line is posted in the thread,
+// and shown in the status message too. It returns at once; delivery
+// errors are logged.
+func (t *thread) Post(ctx context.Context, text string) error {
+	ctx = context.WithoutCancel(ctx)
+	ok := t.enqueue(func() {
+		if !transient(text) {
+			if _, err := t.b.post(ctx, t.channel, t.ts, text); err != nil {
+				t.b.log.Warn("slack: thread line lost", "channel", t.channel, "thread", t.ts, "err", t.b.clean(err.Error()))
+			}
+		}
+		if err := t.status.set(ctx, "⏳ "+text); err != nil {
+			t.b.log.Warn("slack: status message", "channel", t.channel, "thread", t.ts, "err", t.b.clean(err.Error()))
+		}
+	}, false)
+	if !ok {
+		return errors.New("slack: post in thread: the thread is finished")
+	}
+	return nil
+}
+
+// Finish waits for the queued lines, edits the root to root (chat.update),
+// posts summary in the thread (a code block, or a file when long) and
+// sets the status message to root. Later Posts fail.
+func (t *thread) Finish(ctx context.Context, root, summary string) error {
+	done := make(chan error, 1)
+	ok := t.enqueue(func() {
+		var errs []error
+		if err := t.b.update(ctx, t.channel, t.ts, root); err != nil {
+			errs = append(errs, err)
+		}
+		if strings.TrimSpace(summary) != "" {
+			if err := t.b.long(ctx, t.channel, t.ts, "", summary); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := t.status.final(ctx, root); err != nil {
+			errs = append(errs, err)
+		}
+		done <- errors.Join(errs...)
+	}, true)
+	if !ok {
+		return errors.New("slack: finish thread: already finished")
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("slack: finish thread: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Ref is {"channel": C…, "ts": the root message's ts}, for ReportInThread.
+func (t *thread) Ref() map[string]string {
+	return map[string]string{"channel": t.channel, "ts": t.ts}
+}
+
+// statusMsg is the one message of a thread that is edited in place. The
+// first text is posted at once; later ones are coalesced into at most one
+// chat.update per interval, the latest text winning.
+type statusMsg struct {
+	b        *Bot
+	channel  string
+	threadTS string
+	interval time.Duration
+
+	send sync.Mutex // held while talking to Slack: edits never cross
+
+	mu     sync.Mutex
+	ts     string // "" until posted
+	latest string
+	shown  string
+	last   time.Time
+	timer  *time.Timer
+}
+
+func (s *statusMsg) set(ctx context.Context, text string) error {
+	s.mu.Lock()
+	s.latest = text
+	switch {
+	case s.ts == "":
+		s.mu.Unlock()
+		return s.flush(ctx)
+	case s.timer != nil:
+		// An edit is already scheduled: it will carry this text.
+		s.mu.Unlock()
+		return nil
+	}
+	wait := s.interval - time.Since(s.last)
+	s.timer = time.AfterFunc(max(wait, 0), func() {
+		if err := s.flush(ctx); err != nil {
+			s.b.log.Warn("slack: status message", "channel", s.channel, "err", s.b.clean(err.Error()))
+		}
+	})
+	s.mu.Unlock()
+	return nil
+}
+
+// final shows text now, still keeping to the interval; it does nothing
+// when no status message was ever posted.
+func (s *statusMsg) final(ctx context.Context, text string) error {
+	s.mu.Lock()
+	s.latest = text
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
+	posted := s.ts != ""
+	wait := s.interval - time.Since(s.last)
+	s.mu.Unlock()
+	if !posted {
+		return nil
+	}
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
+	return s.flush(ctx)
+}
+
+// flush posts or edits the message with the latest text.
+func (s *statusMsg) flush(ctx context.Context) error {
+	s.send.Lock()
+	defer s.send.Unlock()
+	s.mu.Lock()
+	s.timer = nil
+	text, ts := s.latest, s.ts
+	if text == s.shown {
+		s.mu.Unlock()
+		return nil
+	}
+	s.last = time.Now() // edits are spaced by their start
+	s.mu.Unlock()
+	var err error
+	if ts == "" {
+		ts, err = s.b.post(ctx, s.channel, s.threadTS, text)
+	} else {
+		err = s.b.update(ctx, s.channel, ts, text)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil {
+		s.ts, s.shown = ts, text
+	}
+	return err
+}

@@ -1,0 +1,370 @@
+// Package slack is the Slack adapter of odoobot: it connects with Socket
+// Mode (no public HTTP endpoint), turns `/odoo …` slash commands into
+// commands.Request, and answers through the Web API as a
+// commands.Responder: visible replies, ephemeral refusals, files for long
+// output, one thread per long job with a throttled status message, and
+// ephemeral danger buttons for confirmations, whose clicks come back as
+// "confirm CODE" from the user who clicked.
+//
+// The Slack app needs the bot scopes commands, chat:write, channels:join
+// (to join a public channel on first use; private ones need /invite),
+// files:write and usergroups:read (for "group S…" grants; see
+// Config.GroupsTTL), and an app-level token with connections:write.
+//
+// No slack-go type leaves this package.
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+
+	"odoobot/commands"
+	"odoobot/provision"
+)
+
+// Handler runs one chat request; *commands.Dispatcher satisfies it.
+type Handler interface {
+	Handle(ctx context.Context, req commands.Request, r commands.Responder) (*provision.Task, error)
+}
+
+var _ Handler = (*commands.Dispatcher)(nil)
+
+// Config configures a Bot. BotToken, AppToken and Handler are required.
+type Config struct {
+	// BotToken (xoxb-…) calls the Web API; AppToken (xapp-…) opens the
+	// Socket Mode connection. Neither is ever logged or posted.
+	BotToken, AppToken string
+	// APIURL is the Web API base (SLACK_API_URL), with a trailing slash;
+	// default https://slack.com/api/. GovSlack, proxies and tests set it.
+	APIURL string
+	// Handler runs the commands.
+	Handler Handler
+	// Logger receives the adapter's logs; discarded when nil.
+	Logger *slog.Logger
+	// UpdateInterval is the least time between two chat.update edits of a
+	// thread's status message; default 1s. Edits in between coalesce: the
+	// latest text wins.
+	UpdateInterval time.Duration
+	// GroupsTTL is how long the Slack user-group memberships (filling
+	// commands.Identity.Groups, for the allowlist's "group S…" grants)
+	// are kept before usergroups.list is called again; default
+	// DefaultGroupsTTL. A negative value turns group lookups off: only
+	// user grants apply. Lookups need the bot scope usergroups:read.
+	GroupsTTL time.Duration
+	// HTTPClient sends the Web API and response_url requests; a client
+	// with a 30 s timeout when nil.
+	HTTPClient *http.Client
+}
+
+// Bot is a running Slack adapter. Build it with New, start it with Run.
+// Its methods are safe for concurrent use.
+type Bot struct {
+	cfg   Config
+	log   *slog.Logger
+	api   *slackapi.Client
+	plain *http.Client // response_url: never carries a token
+	seen  *envelopes
+	scrub *strings.Replacer
+
+	userGroups *groupCache // nil when GroupsTTL < 0
+
+	mu       sync.Mutex
+	name     string // the bot's user name, from auth.test, for hints
+	handlers sync.WaitGroup
+	sem      chan struct{}
+}
+
+// The defaults of Config.
+const (
+	DefaultAPIURL         = "https://slack.com/api/"
+	DefaultUpdateInterval = time.Second
+)
+
+const (
+	// maxHandlers bounds the commands handled at once; more wait their
+	// turn (after their ack).
+	maxHandlers = 16
+	// maxHeld and heldFor bound how long acknowledged envelopes wait
+	// while a burst is being acknowledged.
+	maxHeld = 256
+	heldFor = 50 * time.Millisecond
+)
+
+// New checks cfg and builds a Bot. It makes no network call.
+func New(cfg Config) (*Bot, error) {
+	switch {
+	case cfg.BotToken == "":
+		return nil, errors.New("slack: new: the bot token (SLACK_BOT_TOKEN, xoxb-…) is missing")
+	case cfg.AppToken == "":
+		return nil, errors.New("slack: new: the app token (SLACK_APP_TOKEN, xapp-…) is missing")
+	case !strings.HasPrefix(cfg.AppToken, "xapp-"):
+		return nil, errors.New("slack: new: SLACK_APP_TOKEN is not an app-level token (xapp-…): Socket Mode needs one with connections:write")
+	case cfg.Handler == nil:
+		return nil, errors.New("slack: new: no Handler")
+	}
+	if cfg.APIURL == "" {
+		cfg.APIURL = DefaultAPIURL
+	}
+	if !strings.HasSuffix(cfg.APIURL, "/") {
+		cfg.APIURL += "/"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.UpdateInterval <= 0 {
+		cfg.UpdateInterval = DefaultUpdateInterval
+	}
+	if cfg.GroupsTTL == 0 {
+		cfg.GroupsTTL = DefaultGroupsTTL
+	}
+	base := cfg.HTTPClient
+	if base == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = maxHandlers // one kept-alive connection per handler
+		base = &http.Client{Timeout: 30 * time.Second, Transport: tr}
+	}
+	authed := *base
+	authed.Transport = &tokenInHeader{next: transportOf(base)}
+	b := &Bot{
+		cfg:   cfg,
+		log:   cfg.Logger,
+		plain: base,
+		seen:  newEnvelopes(4096, 15*time.Minute),
+		scrub: strings.NewReplacer(cfg.BotToken, "[redacted]", cfg.AppToken, "[redacted]"),
+		name:  "odoobot",
+		sem:   make(chan struct{}, maxHandlers),
+	}
+	if cfg.GroupsTTL > 0 {
+		b.userGroups = &groupCache{ttl: cfg.GroupsTTL}
+	}
+	b.api = slackapi.New(cfg.BotToken,
+		slackapi.OptionAPIURL(cfg.APIURL),
+		slackapi.OptionAppLevelToken(cfg.AppToken),
+		slackapi.OptionHTTPClient(&authed),
+	)
+	return b, nil
+}
+
+// authErrors are the Slack errors that mean a token is wrong, not that
+// the network failed: retrying cannot help.
+var authErrors = map[string]bool{"invalid_auth": true, "not_authed": true, "account_inactive": true, "token_revoked": true, "token_expired": true}
+
+// Run checks the bot token (auth.test), connects with Socket Mode and
+// serves until ctx is cancelled (it then returns nil, after the commands
+// in progress have been handed over). Slack's `disconnect` requests and
+// dropped connections reconnect by themselves. A refused token stops Run
+// with an error naming the variable to check.
+func (b *Bot) Run(ctx context.Context) error {
+	auth, err := rateLimited(ctx, b, func() (*slackapi.AuthTestResponse, error) { return b.api.AuthTestContext(ctx) })
+	if err != nil {
+		if code := slackCode(err); authErrors[code] {
+			return fmt.Errorf("slack: the bot token was refused (%s): check SLACK_BOT_TOKEN", code)
+		}
+		return fmt.Errorf("slack: auth.test: %w", err)
+	}
+	b.mu.Lock()
+	if auth.User != "" {
+		b.name = auth.User
+	}
+	b.mu.Unlock()
+	b.log.Info("slack: connecting", "bot", auth.User, "bot_user", auth.UserID, "team", auth.Team)
+
+	sm := socketmode.New(b.api, socketmode.OptionLog(discardLog{}))
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		b.loop(rctx, sm)
+	}()
+	err = sm.RunContext(rctx)
+	cancel()
+	<-loopDone
+	b.handlers.Wait()
+	if ctx.Err() != nil {
+		return nil
+	}
+	if code := slackCode(err); authErrors[code] || err != nil && authErrors[err.Error()] {
+		if code == "" {
+			code = err.Error()
+		}
+		return fmt.Errorf("slack: the app token was refused (%s): check SLACK_APP_TOKEN", code)
+	}
+	var sc slackapi.StatusCodeError
+	if errors.As(err, &sc) && sc.Code == http.StatusNotFound {
+		return fmt.Errorf("slack: apps.connections.open answered 404: check SLACK_API_URL and SLACK_APP_TOKEN: %w", err)
+	}
+	return fmt.Errorf("slack: socket mode: %w", err)
+}
+
+// loop reads the socket mode events: every envelope is acknowledged
+// first, then handed to a goroutine, once. While more events wait, the
+// work is held back (up to maxHeld envelopes or heldFor) so that a burst
+// is acknowledged before any command starts competing for the CPU.
+func (b *Bot) loop(ctx context.Context, sm *socketmode.Client) {
+	var held []socketmode.Event
+	var since time.Time
+	start := func() {
+		for _, evt := range held {
+			b.handlers.Go(func() {
+				b.sem <- struct{}{}
+				defer func() { <-b.sem }()
+				b.dispatch(ctx, evt)
+			})
+		}
+		clear(held)
+		held = held[:0]
+	}
+	defer start()
+	for {
+		if len(held) > 0 && (len(sm.Events) == 0 || len(held) >= maxHeld || time.Since(since) > heldFor) {
+			start()
+		}
+		var evt socketmode.Event
+		select {
+		case <-ctx.Done():
+			return
+		case evt = <-sm.Events:
+		}
+		switch evt.Type {
+		case socketmode.EventTypeSlashCommand, socketmode.EventTypeInteractive, socketmode.EventTypeEventsAPI:
+			if evt.Request == nil {
+				continue
+			}
+			req := evt.Request
+			// Ack before anything else: Slack gives up after 3 s.
+			if err := sm.Ack(*req); err != nil {
+				b.log.Error("slack: ack", "envelope", req.EnvelopeID, "err", err)
+			}
+			if req.RetryAttempt > 0 {
+				b.log.Info("slack: retried envelope acknowledged, not run again", "envelope", req.EnvelopeID, "attempt", req.RetryAttempt, "reason", req.RetryReason)
+				continue
+			}
+			if !b.seen.add(req.EnvelopeID, time.Now()) {
+				b.log.Info("slack: duplicate envelope acknowledged, not run again", "envelope", req.EnvelopeID)
+				continue
+			}
+			if len(held) == 0 {
+				since = time.Now()
+			}
+			held = append(held, evt)
+		case socketmode.EventTypeConnecting:
+			b.log.Debug("slack: connecting to socket mode")
+		case socketmode.EventTypeConnected:
+			b.log.Info("slack: connected")
+		case socketmode.EventTypeConnectionError:
+			if e, ok := evt.Data.(*slackapi.ConnectionErrorEvent); ok {
+				b.log.Warn("slack: connection failed; retrying", "err", b.clean(e.Error()), "backoff", e.Backoff)
+			}
+		case socketmode.EventTypeInvalidAuth:
+			b.log.Error("slack: socket mode refused the app token")
+		case socketmode.EventTypeIncomingError, socketmode.EventTypeErrorBadMessage, socketmode.EventTypeErrorWriteFailed:
+			b.log.Warn("slack: socket mode", "event", string(evt.Type), "detail", b.clean(fmt.Sprint(errDetail(evt.Data))))
+		}
+	}
+}
+
+func errDetail(data any) any {
+	switch d := data.(type) {
+	case *socketmode.ErrorBadMessage:
+		return d.Cause
+	case *socketmode.ErrorWriteFailed:
+		return d.Cause
+	case *slackapi.IncomingEventError:
+		return d.ErrorObj
+	}
+	return data
+}
+
+// dispatch handles one acknowledged envelope.
+func (b *Bot) dispatch(ctx context.Context, evt socketmode.Event) {
+	switch data := evt.Data.(type) {
+	case slackapi.SlashCommand:
+		b.log.Debug("slack: slash command", "envelope", evt.Request.EnvelopeID, "user", data.UserID, "channel", data.ChannelID)
+		b.slash(ctx, data)
+	case slackapi.InteractionCallback:
+		b.interaction(ctx, data)
+	}
+}
+
+// slash turns a slash command into a commands.Request and runs it.
+func (b *Bot) slash(ctx context.Context, cmd slackapi.SlashCommand) {
+	req := commands.Request{
+		Identity: commands.Identity{Platform: commands.PlatformSlack, UserID: cmd.UserID, UserName: cmd.UserName, Groups: b.groups(ctx, cmd.UserID)},
+		Channel:  cmd.ChannelID,
+		Text:     cmd.Text,
+	}
+	r := &responder{b: b, channel: cmd.ChannelID, user: cmd.UserID, responseURL: cmd.ResponseURL}
+	if _, err := b.cfg.Handler.Handle(ctx, req, r); err != nil {
+		b.log.Error("slack: could not deliver an answer", "user", cmd.UserID, "channel", cmd.ChannelID, "err", b.clean(err.Error()))
+	}
+}
+
+// clean removes the tokens from text bound for a log or a channel.
+func (b *Bot) clean(text string) string { return b.scrub.Replace(text) }
+
+func (b *Bot) botName() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.name
+}
+
+// slackCode is Slack's error code ("not_in_channel") in err, or "".
+func slackCode(err error) string {
+	var se slackapi.SlackErrorResponse
+	if errors.As(err, &se) {
+		return se.Err
+	}
+	return ""
+}
+
+// discardLog silences slack-go's own logger (it logs only in debug mode,
+// which is never enabled: its payload logs would carry user data).
+type discardLog struct{}
+
+func (discardLog) Output(int, string) error { return nil }
+
+// envelopes is a bounded, time-limited set of envelope IDs already seen.
+type envelopes struct {
+	mu    sync.Mutex
+	max   int
+	ttl   time.Duration
+	at    map[string]time.Time
+	order []string
+}
+
+func newEnvelopes(max int, ttl time.Duration) *envelopes {
+	return &envelopes{max: max, ttl: ttl, at: map[string]time.Time{}}
+}
+
+// add records id and reports whether it was new. An empty id is always new.
+func (e *envelopes) add(id string, now time.Time) bool {
+	if id == "" {
+		return true
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for len(e.order) > 0 {
+		oldest := e.order[0]
+		if len(e.order) < e.max && now.Sub(e.at[oldest]) < e.ttl {
+			break
+		}
+		delete(e.at, oldest)
+		e.order = e.order[1:]
+	}
+	if _, ok := e.at[id]; ok {
+		return false
+	}
+	e.at[id] = now
+	e.order = append(e.order, id)
+	return true
+}

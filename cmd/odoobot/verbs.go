@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"odoobot/bot/shell"
+	"odoobot/bot/slack"
 	"odoobot/commands"
 	"odoobot/config"
 	"odoobot/internal/app"
@@ -43,15 +44,11 @@ func verbs(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, cfg *
 		return err
 	}
 	defer a.Close()
-	recovered, err := a.Creator.Recover(ctx, nil)
-	if err != nil {
-		return err
-	}
-	for _, j := range recovered {
-		fmt.Fprintf(stderr, "odoobot: job %d (%s %s, asked by %s) was interrupted when odoobot stopped: %s\n", j.ID, j.Kind, j.Instance, j.RequestedBy, j.Error)
-	}
 	if verb == "serve" {
-		return serve(ctx, stdin, stdout, a)
+		return serve(ctx, stdin, stdout, log, a)
+	}
+	if err := recoverJobs(ctx, stderr, a, nil); err != nil {
+		return err
 	}
 	yes := false
 	var words []string
@@ -88,9 +85,55 @@ func verbs(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, cfg *
 	return nil
 }
 
-// serve runs the configured adapters; with no chat token, the terminal.
-func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, a *app.App) error {
-	fmt.Fprintf(stdout, "odoobot %s serving %s (instances under %s)\n", version, a.Config.Zone(), a.Config.ProdRoot)
+// reporter posts a line in the thread a job's reference names.
+type reporter func(ctx context.Context, ref map[string]string, text string) error
+
+// recoverJobs ends the jobs a stopped odoobot left open (rolling back
+// half-made creations) and tells about each: on stderr, and in the job's
+// chat thread when report can reach it.
+func recoverJobs(ctx context.Context, stderr io.Writer, a *app.App, report reporter) error {
+	recovered, err := a.Creator.Recover(ctx, nil)
+	if err != nil {
+		return err
+	}
+	for _, j := range recovered {
+		text := fmt.Sprintf("job %d (%s %s, asked by %s) was interrupted when odoobot stopped: %s", j.ID, j.Kind, j.Instance, j.RequestedBy, j.Error)
+		if j.State == provision.JobSucceeded {
+			text = fmt.Sprintf("job %d (%s %s) had finished when odoobot stopped: it is recorded as done", j.ID, j.Kind, j.Instance)
+		}
+		fmt.Fprintln(stderr, "odoobot:", text)
+		if report != nil && len(j.ChatRef) > 0 {
+			if err := report(ctx, j.ChatRef, "⚠ "+text); err != nil {
+				fmt.Fprintln(stderr, "odoobot: could not report in the job's thread:", err)
+			}
+		}
+	}
+	return nil
+}
+
+// serve runs the configured adapters: Slack when its tokens are set, the
+// terminal otherwise. Jobs left open by a previous run are reported in
+// their threads first.
+func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Logger, a *app.App) error {
+	cfg := a.Config
+	fmt.Fprintf(stdout, "odoobot %s serving %s (instances under %s)\n", version, cfg.Zone(), cfg.ProdRoot)
 	a.StartRenewal(ctx)
-	return shell.Run(ctx, stdin, stdout, a.Dispatcher, shell.Identity())
+	if cfg.SlackBotToken == "" {
+		if err := recoverJobs(ctx, stdout, a, nil); err != nil {
+			return err
+		}
+		return shell.Run(ctx, stdin, stdout, a.Dispatcher, shell.Identity())
+	}
+	bot, err := slack.New(slack.Config{
+		BotToken: cfg.SlackBotToken.Reveal(), AppToken: cfg.SlackAppToken.Reveal(),
+		APIURL: cfg.SlackAPIURL, Handler: a.Dispatcher, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	if err := recoverJobs(ctx, stdout, a, bot.ReportInThread); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "odoobot: connecting to Slack (Socket Mode)")
+	return bot.Run(ctx)
 }

@@ -96,6 +96,9 @@ func certificateLine(cfg *config.Config, mode provision.SSLMode, p provision.Pat
 		if cfg.OriginCert != "" {
 			return "existing origin certificate " + cfg.OriginCert
 		}
+		if !cfg.ManagesDNS() {
+			return "NOT AVAILABLE: cloudflare mode needs CF_API_TOKEN (Origin CA) or CF_ORIGIN_CERT; a creation would be refused"
+		}
 		return "Cloudflare Origin CA certificate in " + p.CertDir + " (key mode 0600)"
 	case provision.SSLLetsEncrypt:
 		how := "HTTP-01 through nginx"

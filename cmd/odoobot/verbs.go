@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"odoobot/bot/discord"
 	"odoobot/bot/shell"
 	"odoobot/bot/slack"
 	"odoobot/commands"
@@ -111,29 +112,65 @@ func recoverJobs(ctx context.Context, stderr io.Writer, a *app.App, report repor
 	return nil
 }
 
-// serve runs the configured adapters: Slack when its tokens are set, the
-// terminal otherwise. Jobs left open by a previous run are reported in
-// their threads first.
+// serve runs the configured adapters: Slack and Discord when their
+// tokens are set, side by side; the terminal when neither is. Jobs left
+// open by a previous run are reported in their threads first.
 func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Logger, a *app.App) error {
 	cfg := a.Config
 	fmt.Fprintf(stdout, "odoobot %s serving %s (instances under %s)\n", version, cfg.Zone(), cfg.ProdRoot)
 	a.StartRenewal(ctx)
-	if cfg.SlackBotToken == "" {
-		if err := recoverJobs(ctx, stdout, a, nil); err != nil {
+	var runs []func(context.Context) error
+	var slackBot *slack.Bot
+	var discordBot *discord.Bot
+	if cfg.SlackBotToken != "" {
+		b, err := slack.New(slack.Config{
+			BotToken: cfg.SlackBotToken.Reveal(), AppToken: cfg.SlackAppToken.Reveal(),
+			APIURL: cfg.SlackAPIURL, Handler: a.Dispatcher, Logger: log,
+		})
+		if err != nil {
 			return err
 		}
+		slackBot, runs = b, append(runs, b.Run)
+	}
+	if cfg.DiscordToken != "" {
+		b, err := discord.New(discord.Config{
+			Token: cfg.DiscordToken.Reveal(), AppID: cfg.DiscordAppID, GuildID: cfg.DiscordGuild,
+			APIURL: cfg.DiscordAPIURL, Handler: a.Dispatcher, Logger: log,
+		})
+		if err != nil {
+			return err
+		}
+		discordBot, runs = b, append(runs, b.Run)
+	}
+	// A Slack thread reference holds "ts", a Discord one "message".
+	report := func(ctx context.Context, ref map[string]string, text string) error {
+		switch {
+		case ref["ts"] != "" && slackBot != nil:
+			return slackBot.ReportInThread(ctx, ref, text)
+		case ref["message"] != "" && discordBot != nil:
+			return discordBot.ReportInThread(ctx, ref, text)
+		}
+		return nil
+	}
+	if err := recoverJobs(ctx, stdout, a, report); err != nil {
+		return err
+	}
+	if len(runs) == 0 {
 		return shell.Run(ctx, stdin, stdout, a.Dispatcher, shell.Identity())
 	}
-	bot, err := slack.New(slack.Config{
-		BotToken: cfg.SlackBotToken.Reveal(), AppToken: cfg.SlackAppToken.Reveal(),
-		APIURL: cfg.SlackAPIURL, Handler: a.Dispatcher, Logger: log,
-	})
-	if err != nil {
-		return err
+	// Each adapter runs until ctx ends; the first to fail stops the others.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(runs))
+	for _, run := range runs {
+		go func() { errs <- run(ctx) }()
 	}
-	if err := recoverJobs(ctx, stdout, a, bot.ReportInThread); err != nil {
-		return err
+	var first error
+	for range runs {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+			cancel()
+		}
 	}
-	fmt.Fprintln(stdout, "odoobot: connecting to Slack (Socket Mode)")
-	return bot.Run(ctx)
+	return first
 }

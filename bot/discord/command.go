@@ -1,0 +1,142 @@
+package discord
+
+import (
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/bwmarrin/discordgo"
+
+	"odoobot/commands"
+)
+
+// commandName is the application command: /odoo SUBCOMMAND [OPTIONS].
+const commandName = "odoo"
+
+// option is one option of a subcommand, in the order its value takes in
+// the command text.
+type option struct {
+	name     string
+	kind     discordgo.ApplicationCommandOptionType
+	desc     string
+	required bool
+	choices  []string
+	min, max float64 // integers only
+}
+
+// subcommand is one verb of /odoo.
+type subcommand struct {
+	verb commands.Verb
+	desc string
+	opts []option
+}
+
+var (
+	optName = option{name: "name", kind: discordgo.ApplicationCommandOptionString, desc: "the instance name (its subdomain), e.g. acme", required: true}
+	optMode = option{name: "mode", kind: discordgo.ApplicationCommandOptionString, desc: "TLS mode (default cloudflare)", choices: []string{"cloudflare", "letsencrypt", "http"}}
+	optLine = option{name: "lines", kind: discordgo.ApplicationCommandOptionInteger, desc: "how many lines (default 50)", min: 1, max: commands.MaxLogLines}
+	optBack = option{name: "backup", kind: discordgo.ApplicationCommandOptionString, desc: "the backup to restore (see /odoo backups)", required: true}
+	optCode = option{name: "code", kind: discordgo.ApplicationCommandOptionString, desc: "the confirmation code", required: true}
+)
+
+// subcommands are the verbs of commands, as /odoo subcommands, in help
+// order. A test holds them equal to commands.Verbs().
+var subcommands = []subcommand{
+	{commands.VerbCreate, "provision a new instance; progress in a thread", []option{optName, optMode}},
+	{commands.VerbList, "all instances: name, domain, state, ports", nil},
+	{commands.VerbStatus, "service state, health, ports, uptime, memory", []option{optName}},
+	{commands.VerbInfo, "the instance's summary", []option{optName}},
+	{commands.VerbLogs, "the last log lines of an instance", []option{optName, optLine}},
+	{commands.VerbRestart, "restart an instance's service", []option{optName}},
+	{commands.VerbStop, "stop an instance's service", []option{optName}},
+	{commands.VerbStart, "start an instance's service", []option{optName}},
+	{commands.VerbBackup, "back up an instance: database and filestore", []option{optName}},
+	{commands.VerbBackups, "an instance's backups", []option{optName}},
+	{commands.VerbRestore, "restore an instance from a backup", []option{optName, optBack}},
+	{commands.VerbDelete, "remove an instance, after a confirmation and a final backup", []option{optName}},
+	{commands.VerbCapacity, "what this server can still hold", nil},
+	{commands.VerbCerts, "certificates and their expiry", nil},
+	{commands.VerbHelp, "the commands you may run", nil},
+	{commands.VerbWhoami, "your IDs and role, as the bot sees them", nil},
+	{commands.VerbConfirm, "confirm a dangerous command by its code", []option{optCode}},
+}
+
+// applicationCommand is the /odoo command as registered with Discord.
+func applicationCommand() *discordgo.ApplicationCommand {
+	cmd := &discordgo.ApplicationCommand{
+		Type:        discordgo.ChatApplicationCommand,
+		Name:        commandName,
+		Description: "operate the Odoo instances of this server",
+	}
+	for _, sc := range subcommands {
+		sub := &discordgo.ApplicationCommandOption{
+			Type:        discordgo.ApplicationCommandOptionSubCommand,
+			Name:        string(sc.verb),
+			Description: sc.desc,
+		}
+		for _, o := range sc.opts {
+			opt := &discordgo.ApplicationCommandOption{Type: o.kind, Name: o.name, Description: o.desc, Required: o.required}
+			for _, c := range o.choices {
+				opt.Choices = append(opt.Choices, &discordgo.ApplicationCommandOptionChoice{Name: c, Value: c})
+			}
+			if o.kind == discordgo.ApplicationCommandOptionInteger {
+				lo := o.min
+				opt.MinValue, opt.MaxValue = &lo, o.max
+			}
+			sub.Options = append(sub.Options, opt)
+		}
+		cmd.Options = append(cmd.Options, sub)
+	}
+	return cmd
+}
+
+// commandText turns an /odoo interaction into the text commands.Parse
+// reads: "VERB ARG…", the options in the order the verb's usage gives
+// them. A value containing white space has it replaced by '_', so that
+// one option stays one word: "acme http" given as a name becomes the
+// name "acme_http", which the name rules refuse, instead of a name and
+// a mode. An unknown subcommand is passed on as is, for commands to
+// refuse (and audit).
+func commandText(data discordgo.ApplicationCommandInteractionData) string {
+	if len(data.Options) == 0 {
+		return string(commands.VerbHelp)
+	}
+	sub := data.Options[0]
+	words := []string{oneWord(sub.Name)}
+	for _, sc := range subcommands {
+		if string(sc.verb) != sub.Name {
+			continue
+		}
+		for _, o := range sc.opts {
+			for _, given := range sub.Options {
+				if given.Name == o.name {
+					words = append(words, optionWord(given))
+				}
+			}
+		}
+	}
+	return strings.Join(words, " ")
+}
+
+func optionWord(o *discordgo.ApplicationCommandInteractionDataOption) string {
+	switch v := o.Value.(type) {
+	case string:
+		return oneWord(v)
+	case float64:
+		return strconv.FormatInt(int64(v), 10)
+	case bool:
+		return strconv.FormatBool(v)
+	case nil:
+		return ""
+	}
+	return "_"
+}
+
+func oneWord(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return '_'
+		}
+		return r
+	}, strings.TrimSpace(s))
+}

@@ -1,0 +1,338 @@
+// Package discord is the Discord adapter of odoobot: it connects to the
+// Discord gateway, registers the /odoo application command (one
+// subcommand per verb), turns its interactions into commands.Request and
+// answers as a commands.Responder: a deferred response at once, then the
+// answer in the original response, private answers as ephemeral
+// followups, long output as a file, one thread per long job, and a danger
+// button for confirmations.
+//
+// Interaction tokens expire after 15 minutes, so everything a job posts
+// later (its thread lines, the final edit of its root message, the
+// summary) goes through the bot token's channel endpoints instead.
+//
+// No discordgo type leaves this package.
+package discord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"odoobot/commands"
+	"odoobot/provision"
+)
+
+// Handler runs one chat request; *commands.Dispatcher satisfies it.
+type Handler interface {
+	Handle(ctx context.Context, req commands.Request, r commands.Responder) (*provision.Task, error)
+}
+
+var _ Handler = (*commands.Dispatcher)(nil)
+
+// DefaultAPIURL is the REST base used when Config.APIURL is empty.
+const DefaultAPIURL = "https://discord.com/api/v10/"
+
+// Config configures a Bot. Token, AppID and Handler are required.
+type Config struct {
+	// Token is the bot token (DISCORD_BOT_TOKEN), with or without its
+	// "Bot " prefix. It is sent only in the Authorization header of
+	// requests to APIURL (and in the gateway's identify), never logged.
+	Token string
+	// AppID is the application's ID (DISCORD_APP_ID), a snowflake.
+	AppID string
+	// GuildID (DISCORD_GUILD_ID), when set, registers /odoo in that guild
+	// alone, where it appears at once; when empty the command is global.
+	GuildID string
+	// APIURL is the REST base (DISCORD_API_URL), default DefaultAPIURL.
+	// discordgo builds its URLs from package variables; rather than
+	// change them, the session's HTTP client rewrites every request's
+	// base to this one (see rebase). Proxies and tests set it.
+	APIURL string
+	// Handler runs the commands.
+	Handler Handler
+	// Logger receives the adapter's logs; discarded when nil.
+	Logger *slog.Logger
+}
+
+// Bot is a Discord adapter. Build it with New, start it with Run. Its
+// methods are safe for concurrent use.
+type Bot struct {
+	cfg     Config
+	log     *slog.Logger
+	s       *discordgo.Session
+	scrub   *strings.Replacer
+	token   string // without the "Bot " prefix
+	running sync.WaitGroup
+
+	mu       sync.Mutex
+	stopping bool
+}
+
+var snowflake = regexp.MustCompile(`^[0-9]{17,20}$`)
+
+// New checks cfg and builds a Bot. It makes no network call.
+func New(cfg Config) (*Bot, error) {
+	token := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(cfg.Token), "Bot "))
+	switch {
+	case token == "":
+		return nil, errors.New("discord: new: the bot token (DISCORD_BOT_TOKEN) is missing")
+	case cfg.AppID == "":
+		return nil, errors.New("discord: new: the application ID (DISCORD_APP_ID) is missing")
+	case !snowflake.MatchString(cfg.AppID):
+		return nil, fmt.Errorf("discord: new: DISCORD_APP_ID %q is not an application ID (17–20 digits)", cfg.AppID)
+	case cfg.GuildID != "" && !snowflake.MatchString(cfg.GuildID):
+		return nil, fmt.Errorf("discord: new: DISCORD_GUILD_ID %q is not a guild ID (17–20 digits)", cfg.GuildID)
+	case cfg.Handler == nil:
+		return nil, errors.New("discord: new: no Handler")
+	}
+	if cfg.APIURL == "" {
+		cfg.APIURL = DefaultAPIURL
+	}
+	if !strings.HasSuffix(cfg.APIURL, "/") {
+		cfg.APIURL += "/"
+	}
+	u, err := url.Parse(cfg.APIURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
+		return nil, fmt.Errorf("discord: new: DISCORD_API_URL %q is not an http(s) base URL", cfg.APIURL)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s, err := discordgo.New("Bot " + token)
+	if err != nil {
+		return nil, fmt.Errorf("discord: new session: %w", err)
+	}
+	s.Client = &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &rebase{from: discordgo.EndpointAPI, to: cfg.APIURL, next: http.DefaultTransport},
+	}
+	s.Identify.Intents = discordgo.IntentsGuilds // interactions arrive whatever the intents
+	s.LogLevel = discordgo.LogError
+	return &Bot{
+		cfg:   cfg,
+		log:   cfg.Logger,
+		s:     s,
+		token: token,
+		scrub: strings.NewReplacer(token, "[redacted]"),
+	}, nil
+}
+
+// Run opens the gateway session, registers /odoo (see Register) and
+// handles interactions until ctx is cancelled; it then closes the
+// session, waits for the commands in progress to hand over, and returns
+// nil. A refused token stops it with an error naming the variable to
+// check. discordgo reconnects a dropped gateway by itself.
+func (b *Bot) Run(ctx context.Context) error {
+	remove := []func(){
+		b.s.AddHandler(func(_ *discordgo.Session, ic *discordgo.InteractionCreate) {
+			b.mu.Lock()
+			if b.stopping {
+				b.mu.Unlock()
+				return
+			}
+			b.running.Add(1)
+			b.mu.Unlock()
+			defer b.running.Done()
+			b.handleInteraction(ctx, ic)
+		}),
+		b.s.AddHandler(func(_ *discordgo.Session, r *discordgo.Ready) {
+			if r.User != nil {
+				b.log.Info("discord: connected", "bot", r.User.Username, "bot_user", r.User.ID, "guilds", len(r.Guilds))
+			}
+		}),
+		b.s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) {
+			b.log.Warn("discord: gateway disconnected; reconnecting")
+		}),
+	}
+	defer func() {
+		for _, f := range remove {
+			f()
+		}
+	}()
+	if err := b.s.Open(); err != nil {
+		return b.authHint("open gateway", err)
+	}
+	if err := b.Register(ctx); err != nil {
+		b.s.Close()
+		return err
+	}
+	<-ctx.Done()
+	b.mu.Lock()
+	b.stopping = true
+	b.mu.Unlock()
+	err := b.s.Close()
+	b.running.Wait()
+	if err != nil {
+		b.log.Warn("discord: close gateway", "err", b.clean(err))
+	}
+	return nil
+}
+
+// authHint wraps err, telling which variable to check when Discord
+// refused the token or the URL.
+func (b *Bot) authHint(action string, err error) error {
+	var re *discordgo.RESTError
+	if errors.As(err, &re) && re.Response != nil {
+		switch re.Response.StatusCode {
+		case http.StatusUnauthorized:
+			return fmt.Errorf("discord: %s: the bot token was refused (401): check DISCORD_BOT_TOKEN", action)
+		case http.StatusForbidden:
+			return fmt.Errorf("discord: %s: forbidden (403): check DISCORD_APP_ID, DISCORD_GUILD_ID and that the bot was invited with the applications.commands scope", action)
+		case http.StatusNotFound:
+			return fmt.Errorf("discord: %s: not found (404): check DISCORD_API_URL, DISCORD_APP_ID and DISCORD_GUILD_ID", action)
+		}
+	}
+	return fmt.Errorf("discord: %s: %s", action, b.clean(err))
+}
+
+// Register replaces the application's commands with /odoo
+// (ApplicationCommandBulkOverwrite), in Config.GuildID when set, else
+// globally. It is idempotent; Run calls it after connecting.
+func (b *Bot) Register(ctx context.Context) error {
+	_, err := b.s.ApplicationCommandBulkOverwrite(b.cfg.AppID, b.cfg.GuildID,
+		[]*discordgo.ApplicationCommand{applicationCommand()}, discordgo.WithContext(ctx))
+	if err != nil {
+		return b.authHint("register /odoo", err)
+	}
+	where := "globally"
+	if b.cfg.GuildID != "" {
+		where = "in guild " + b.cfg.GuildID
+	}
+	b.log.Info("discord: /odoo registered " + where)
+	return nil
+}
+
+// confirmPrefix starts the custom_id of a confirmation button; the code
+// follows.
+const confirmPrefix = "odoobot_confirm:"
+
+var confirmCode = regexp.MustCompile(`^[0-9a-f]{1,64}$`)
+
+// handleInteraction answers one interaction: /odoo and the confirmation
+// buttons; anything else is ignored.
+func (b *Bot) handleInteraction(ctx context.Context, ic *discordgo.InteractionCreate) {
+	if ic == nil || ic.Interaction == nil {
+		return
+	}
+	i := ic.Interaction
+	switch i.Type {
+	case discordgo.InteractionApplicationCommand:
+		data, ok := i.Data.(discordgo.ApplicationCommandInteractionData)
+		if !ok || data.Name != commandName {
+			return
+		}
+		b.command(ctx, i, commandText(data))
+	case discordgo.InteractionMessageComponent:
+		data, ok := i.Data.(discordgo.MessageComponentInteractionData)
+		if !ok || !strings.HasPrefix(data.CustomID, confirmPrefix) {
+			return
+		}
+		b.confirmClick(ctx, i, strings.TrimPrefix(data.CustomID, confirmPrefix))
+	}
+}
+
+// command acknowledges /odoo at once with a deferred response, then runs
+// the command; the answers replace the "thinking…" placeholder.
+func (b *Bot) command(ctx context.Context, i *discordgo.Interaction, text string) {
+	err := b.s.InteractionRespond(i, &discordgo.InteractionResponse{
+		Type: discordgo.InteractionResponseDeferredChannelMessageWithSource,
+	}, discordgo.WithContext(ctx))
+	if err != nil {
+		b.log.Error("discord: acknowledge command", "interaction", i.ID, "err", b.clean(err, i.Token))
+		return
+	}
+	req := commands.Request{Identity: identity(i), Channel: i.ChannelID, Text: text}
+	b.log.Debug("discord: command", "interaction", i.ID, "user", req.Identity.UserID, "channel", req.Channel)
+	r := b.newResponder(i, true)
+	_, err = b.cfg.Handler.Handle(ctx, req, r)
+	if err != nil {
+		b.log.Error("discord: could not deliver an answer", "user", req.Identity.UserID, "channel", req.Channel, "err", b.clean(err, i.Token))
+	}
+	r.settle(ctx, err != nil)
+}
+
+// confirmClick runs "confirm CODE" as the user who clicked a
+// confirmation button. The click is acknowledged with a deferred update
+// and the button is removed from the prompt, so that it is clicked once;
+// commands decides whether the clicker may confirm.
+func (b *Bot) confirmClick(ctx context.Context, i *discordgo.Interaction, code string) {
+	err := b.s.InteractionRespond(i, &discordgo.InteractionResponse{
+		Type: discordgo.InteractionResponseDeferredMessageUpdate,
+	}, discordgo.WithContext(ctx))
+	if err != nil {
+		b.log.Error("discord: acknowledge click", "interaction", i.ID, "err", b.clean(err, i.Token))
+		return
+	}
+	r := b.newResponder(i, false)
+	if !confirmCode.MatchString(code) {
+		if err := r.Private(ctx, "this button is not valid: run the command again"); err != nil {
+			b.log.Error("discord: confirmation answer", "err", b.clean(err, i.Token))
+		}
+		return
+	}
+	prompt := ""
+	if i.Message != nil {
+		prompt = i.Message.Content
+	}
+	content := strings.TrimSpace(prompt + "\n✔ confirmation sent")
+	none := []discordgo.MessageComponent{}
+	if _, err := b.s.InteractionResponseEdit(i, &discordgo.WebhookEdit{Content: &content, Components: &none, AllowedMentions: noMentions()}, discordgo.WithContext(ctx)); err != nil {
+		b.log.Warn("discord: remove confirmation button", "err", b.clean(err, i.Token))
+	}
+	req := commands.Request{Identity: identity(i), Channel: i.ChannelID, Text: "confirm " + code}
+	if _, err := b.cfg.Handler.Handle(ctx, req, r); err != nil {
+		b.log.Error("discord: could not deliver an answer", "user", req.Identity.UserID, "channel", req.Channel, "err", b.clean(err, i.Token))
+	}
+}
+
+// identity is who sent an interaction: the member in a guild (with its
+// roles as Groups), the user in a direct message.
+func identity(i *discordgo.Interaction) commands.Identity {
+	id := commands.Identity{Platform: commands.PlatformDiscord}
+	u, nick := i.User, ""
+	if i.Member != nil {
+		if i.Member.User != nil {
+			u = i.Member.User
+		}
+		nick = i.Member.Nick
+		id.Groups = slices.Clone(i.Member.Roles)
+	}
+	if u != nil {
+		id.UserID = u.ID
+		for _, n := range []string{nick, u.GlobalName, u.Username} {
+			if n != "" {
+				id.UserName = n
+				break
+			}
+		}
+	}
+	return id
+}
+
+// clean is err's text without the bot token and the given interaction
+// tokens (which appear in webhook URLs), for a log.
+func (b *Bot) clean(err error, tokens ...string) string {
+	s := b.scrub.Replace(err.Error())
+	for _, t := range tokens {
+		if t != "" {
+			s = strings.ReplaceAll(s, t, "[interaction-token]")
+		}
+	}
+	return s
+}
+
+// noMentions keeps a message from pinging anyone, whatever its text
+// (log lines may hold "@everyone").
+func noMentions() *discordgo.MessageAllowedMentions {
+	return &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}
+}

@@ -1,0 +1,401 @@
+package discord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/bwmarrin/discordgo"
+
+	"odoobot/commands"
+)
+
+const (
+	// maxInline is the longest text sent as a message (Discord allows
+	// 2000 characters); anything longer goes as a text file, never cut.
+	maxInline = 1900
+	// maxContent is Discord's limit on a message's content.
+	maxContent = 2000
+	// maxThreadName is Discord's limit on a thread's name.
+	maxThreadName = 100
+	// archiveAfter is a job thread's auto-archive duration, in minutes.
+	archiveAfter = 1440
+	// privateNote replaces the public "thinking…" placeholder when the
+	// first answer is private: an ephemeral followup can only follow a
+	// settled original response (the first followup after a deferred
+	// response would take its place, and its visibility).
+	privateNote = "🔒 answered privately: only you can see the answer"
+	// doneNote and failedNote settle a placeholder that no answer
+	// replaced.
+	doneNote   = "✔ done"
+	failedNote = "⚠ the answer could not be delivered; the bot's log says why"
+)
+
+// outgoing is one message to send.
+type outgoing struct {
+	content    string
+	files      []*discordgo.File
+	components []discordgo.MessageComponent
+	ephemeral  bool
+}
+
+// responder answers one interaction. The first visible answer to a
+// command replaces the deferred response (the "thinking…" message);
+// later answers are followups. Private answers are ephemeral followups.
+// Everything sent through the interaction token happens while the
+// command runs, well within the token's 15 minutes; a job's thread uses
+// the bot token.
+type responder struct {
+	b *Bot
+	i *discordgo.Interaction
+
+	mu      sync.Mutex // answers go out one at a time, in order
+	pending bool       // the original response is still the deferred placeholder
+}
+
+var (
+	_ commands.Responder = (*responder)(nil)
+	_ commands.Thread    = (*thread)(nil)
+)
+
+func (b *Bot) newResponder(i *discordgo.Interaction, pending bool) *responder {
+	return &responder{b: b, i: i, pending: pending}
+}
+
+// send delivers m and returns the message it became.
+func (r *responder) send(ctx context.Context, m outgoing) (*discordgo.Message, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	opt := discordgo.WithContext(ctx)
+	if r.pending {
+		if !m.ephemeral {
+			components := m.components
+			if components == nil {
+				components = []discordgo.MessageComponent{}
+			}
+			msg, err := r.b.s.InteractionResponseEdit(r.i, &discordgo.WebhookEdit{
+				Content: &m.content, Files: m.files, Components: &components, AllowedMentions: noMentions(),
+			}, opt)
+			if err != nil {
+				return nil, r.b.wrap("edit the response", err, r.i.Token)
+			}
+			r.pending = false
+			return msg, nil
+		}
+		note := privateNote
+		if _, err := r.b.s.InteractionResponseEdit(r.i, &discordgo.WebhookEdit{Content: &note, AllowedMentions: noMentions()}, opt); err != nil {
+			return nil, r.b.wrap("edit the response", err, r.i.Token)
+		}
+		r.pending = false
+	}
+	params := &discordgo.WebhookParams{
+		Content: m.content, Files: m.files, Components: m.components, AllowedMentions: noMentions(),
+	}
+	if params.Components == nil {
+		params.Components = []discordgo.MessageComponent{}
+	}
+	if m.ephemeral {
+		params.Flags = discordgo.MessageFlagsEphemeral
+	}
+	msg, err := r.b.s.FollowupMessageCreate(r.i, true, params, opt)
+	if err != nil {
+		return nil, r.b.wrap("send a followup", err, r.i.Token)
+	}
+	return msg, nil
+}
+
+// settle replaces a placeholder that no answer replaced, so that it does
+// not say "thinking…" forever; failed says the handler could not deliver
+// its answer.
+func (r *responder) settle(ctx context.Context, failed bool) {
+	r.mu.Lock()
+	pending := r.pending
+	r.mu.Unlock()
+	if !pending {
+		return
+	}
+	note := doneNote
+	if failed {
+		note = failedNote
+	}
+	if _, err := r.send(ctx, outgoing{content: note}); err != nil {
+		r.b.log.Warn("discord: settle the response", "err", err)
+	}
+}
+
+// Reply answers visibly where the command was typed; text longer than a
+// message goes as a file.
+func (r *responder) Reply(ctx context.Context, text string) error {
+	if utf8.RuneCountInString(text) > maxInline {
+		return r.Long(ctx, "reply", text)
+	}
+	_, err := r.send(ctx, outgoing{content: text})
+	return err
+}
+
+// Private answers the requester alone, with an ephemeral followup (a
+// file when the text is longer than a message).
+func (r *responder) Private(ctx context.Context, text string) error {
+	m := plainMessage("answer", text)
+	m.ephemeral = true
+	_, err := r.send(ctx, m)
+	return err
+}
+
+// Long answers visibly with a code block, or with a text file titled
+// title when the block would be longer than a message.
+func (r *responder) Long(ctx context.Context, title, text string) error {
+	_, err := r.send(ctx, longMessage(title, text))
+	return err
+}
+
+// Thread shows root as the answer and starts a thread on it, through the
+// bot token; the job's lines, root edit and summary go there later. When
+// Discord cannot start a thread (a direct message), the lines go to the
+// channel itself.
+func (r *responder) Thread(ctx context.Context, root string) (commands.Thread, error) {
+	msg, err := r.send(ctx, outgoing{content: clip(root)})
+	if err != nil {
+		return nil, fmt.Errorf("discord: open thread: %w", err)
+	}
+	channel := msg.ChannelID
+	if channel == "" {
+		channel = r.i.ChannelID
+	}
+	target := channel
+	ch, err := r.b.s.MessageThreadStartComplex(channel, msg.ID, &discordgo.ThreadStart{
+		Name: threadName(root), AutoArchiveDuration: archiveAfter,
+	}, discordgo.WithContext(ctx))
+	if err != nil {
+		r.b.log.Warn("discord: could not start a thread; progress goes to the channel", "channel", channel, "message", msg.ID, "err", r.b.clean(err))
+	} else {
+		target = ch.ID
+	}
+	return r.b.newThread(channel, msg.ID, target), nil
+}
+
+// Confirm shows the requester alone the prompt and a danger button whose
+// click sends "confirm CODE" as the clicker.
+func (r *responder) Confirm(ctx context.Context, prompt, code string) error {
+	_, err := r.send(ctx, outgoing{
+		content: clip(prompt + "\nOnly you can see and press this button."),
+		components: []discordgo.MessageComponent{discordgo.ActionsRow{Components: []discordgo.MessageComponent{
+			discordgo.Button{Label: "Confirm", Style: discordgo.DangerButton, CustomID: confirmPrefix + code},
+		}}},
+		ephemeral: true,
+	})
+	return err
+}
+
+// plainMessage is text as a message, or as a file when it is too long.
+func plainMessage(title, text string) outgoing {
+	if utf8.RuneCountInString(text) <= maxInline {
+		return outgoing{content: text}
+	}
+	return attached(title, text)
+}
+
+// longMessage is text as a titled code block, or as a file when the
+// block would be too long.
+func longMessage(title, text string) outgoing {
+	block := "```\n" + strings.ReplaceAll(text, "```", "`\u200b``") + "\n```"
+	if title != "" {
+		block = "**" + title + "**\n" + block
+	}
+	if utf8.RuneCountInString(block) <= maxInline {
+		return outgoing{content: block}
+	}
+	return attached(title, text)
+}
+
+func attached(title, text string) outgoing {
+	if title == "" {
+		title = "output"
+	}
+	return outgoing{
+		content: clip(title + " (attached)"),
+		files:   []*discordgo.File{{Name: fileName(title), ContentType: "text/plain; charset=utf-8", Reader: strings.NewReader(text)}},
+	}
+}
+
+// clip cuts text to what a message may hold.
+func clip(text string) string {
+	if utf8.RuneCountInString(text) <= maxContent {
+		return text
+	}
+	return string([]rune(text)[:maxContent-1]) + "…"
+}
+
+// threadName is root's first line, cut to a thread name's length.
+func threadName(root string) string {
+	name, _, _ := strings.Cut(strings.TrimSpace(root), "\n")
+	if utf8.RuneCountInString(name) > maxThreadName {
+		name = string([]rune(name)[:maxThreadName-1]) + "…"
+	}
+	if name == "" {
+		name = "odoobot job"
+	}
+	return name
+}
+
+// fileName turns a title into a file name: "last 50 lines of acme" →
+// "last-50-lines-of-acme.txt".
+func fileName(title string) string {
+	var sb strings.Builder
+	dash := false
+	for _, c := range strings.ToLower(title) {
+		switch {
+		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_':
+			sb.WriteRune(c)
+			dash = false
+		case !dash && sb.Len() > 0:
+			sb.WriteByte('-')
+			dash = true
+		}
+		if sb.Len() >= 60 {
+			break
+		}
+	}
+	name := strings.Trim(sb.String(), "-")
+	if name == "" {
+		name = "output"
+	}
+	return name + ".txt"
+}
+
+// thread is a job's thread. Lines are sent in order by one goroutine, so
+// that a slow or rate-limited Discord never blocks the job; everything
+// goes through the bot token's channel endpoints, which do not expire.
+type thread struct {
+	b       *Bot
+	channel string // where the root message is
+	root    string // the root message's ID
+	target  string // the thread's ID, or channel when there is no thread
+
+	mu     sync.Mutex
+	closed bool
+	ops    chan func()
+}
+
+func (b *Bot) newThread(channel, root, target string) *thread {
+	t := &thread{b: b, channel: channel, root: root, target: target, ops: make(chan func(), 256)}
+	go func() {
+		for op := range t.ops {
+			op()
+		}
+	}()
+	return t
+}
+
+// enqueue queues op, closing the queue after it when last is set; it
+// reports false when the thread is already finished.
+func (t *thread) enqueue(op func(), last bool) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return false
+	}
+	t.ops <- op
+	if last {
+		t.closed = true
+		close(t.ops)
+	}
+	return true
+}
+
+// Post queues a line for the thread and returns at once; a line that
+// cannot be delivered is logged.
+func (t *thread) Post(ctx context.Context, text string) error {
+	ctx = context.WithoutCancel(ctx)
+	ok := t.enqueue(func() {
+		if err := t.b.channelSend(ctx, t.target, outgoing{content: clip(text)}); err != nil {
+			t.b.log.Warn("discord: thread line lost", "thread", t.target, "err", err)
+		}
+	}, false)
+	if !ok {
+		return errors.New("discord: post in thread: the thread is finished")
+	}
+	return nil
+}
+
+// Finish waits for the queued lines, edits the root message to root and
+// posts summary in the thread (a code block, or a file when long). Later
+// Posts fail.
+func (t *thread) Finish(ctx context.Context, root, summary string) error {
+	done := make(chan error, 1)
+	ok := t.enqueue(func() {
+		var errs []error
+		content := clip(root)
+		_, err := t.b.s.ChannelMessageEditComplex(&discordgo.MessageEdit{
+			ID: t.root, Channel: t.channel, Content: &content, AllowedMentions: noMentions(),
+		}, discordgo.WithContext(ctx))
+		if err != nil {
+			errs = append(errs, t.b.wrap("edit the root message", err))
+		}
+		if strings.TrimSpace(summary) != "" {
+			if err := t.b.channelSend(ctx, t.target, longMessage("summary", summary)); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		done <- errors.Join(errs...)
+	}, true)
+	if !ok {
+		return errors.New("discord: finish thread: already finished")
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("discord: finish thread: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Ref is {"channel": the thread (or the channel when there is none),
+// "message": the root message}, for ReportInThread.
+func (t *thread) Ref() map[string]string {
+	return map[string]string{"channel": t.target, "message": t.root}
+}
+
+// ReportInThread posts text, through the bot token, in the thread named
+// by the Ref of a thread this adapter opened: how a job interrupted by a
+// restart is reported. Text too long for a message goes as a file.
+func (b *Bot) ReportInThread(ctx context.Context, ref map[string]string, text string) error {
+	channel := ref["channel"]
+	if channel == "" {
+		return fmt.Errorf("discord: report in thread: the reference %v names no Discord channel", ref)
+	}
+	return b.channelSend(ctx, channel, plainMessage("report", text))
+}
+
+// channelSend posts m in a channel or thread with the bot token.
+func (b *Bot) channelSend(ctx context.Context, channel string, m outgoing) error {
+	_, err := b.s.ChannelMessageSendComplex(channel, &discordgo.MessageSend{
+		Content: m.content, Files: m.files, Components: m.components, AllowedMentions: noMentions(),
+	}, discordgo.WithContext(ctx))
+	if err != nil {
+		return b.wrap("post in "+channel, err)
+	}
+	return nil
+}
+
+// apiError is a failed Discord call. Its message names the action and
+// holds no token; Unwrap gives the underlying error.
+type apiError struct {
+	msg string
+	err error
+}
+
+func (e *apiError) Error() string { return e.msg }
+func (e *apiError) Unwrap() error { return e.err }
+
+// wrap is err as an apiError for action, cleaned of the bot token and
+// of the given interaction tokens.
+func (b *Bot) wrap(action string, err error, tokens ...string) error {
+	return &apiError{msg: "discord: " + action + ": " + b.clean(err, tokens...), err: err}
+}

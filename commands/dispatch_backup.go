@@ -1,8 +1,228 @@
 package commands
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
 
-// backupVerbs runs backup, backups and restore.
+	"odoobot/provision"
+)
+
+// DayTwo is what the backup, backups, restore and delete verbs need from
+// provision. The Dispatcher has no field of its own for it: it finds it
+// on its Creator, which the app wires as a *provision.DayTwo (it creates
+// too). With a Creator that lacks it, those verbs answer that they are
+// not available on this server.
+type DayTwo interface {
+	Backup(ctx context.Context, req provision.JobRequest) (*provision.Task, error)
+	Backups(ctx context.Context, name string) ([]provision.BackupInfo, error)
+	Restore(ctx context.Context, req provision.JobRequest) (*provision.Task, error)
+	Delete(ctx context.Context, req provision.JobRequest) (*provision.Task, error)
+}
+
+var _ DayTwo = (*provision.DayTwo)(nil)
+
+// dayTwo returns the day-two verbs, or false when none are wired.
+func (d *Dispatcher) dayTwo() (DayTwo, bool) {
+	dt, ok := d.Creator.(DayTwo)
+	return dt, ok
+}
+
+// backupVerbs runs backup, backups and restore (after a confirmation).
 func (d *Dispatcher) backupVerbs(ctx context.Context, req Request, cmd Command, r Responder) (string, error) {
-	return d.unavailable(ctx, cmd, r)
+	dt, ok := d.dayTwo()
+	if !ok {
+		return d.unavailable(ctx, cmd, r)
+	}
+	internal := provision.InternalName(cmd.Name)
+	who := displayName(req.Identity)
+	switch cmd.Verb {
+	case VerbBackups:
+		list, err := dt.Backups(ctx, cmd.Name)
+		if err != nil {
+			return "failed: " + err.Error(), r.Private(ctx, err.Error())
+		}
+		return "ok", r.Reply(ctx, FormatBackups(internal, list))
+	case VerbBackup:
+		return d.startJob(ctx, r, fmt.Sprintf("backing up %s, asked by %s", internal, who),
+			func(jr provision.JobRequest) (*provision.Task, error) {
+				jr.Name, jr.By = cmd.Name, who
+				return dt.Backup(ctx, jr)
+			},
+			func(fctx context.Context, job provision.Job) (string, string) {
+				if job.State != provision.JobSucceeded {
+					return fmt.Sprintf("❌ backup of %s failed, asked by %s", internal, who), job.Error
+				}
+				list, err := dt.Backups(fctx, cmd.Name)
+				if err != nil || len(list) == 0 {
+					return fmt.Sprintf("✅ backed up %s, asked by %s", internal, who), "see backups " + cmd.Name
+				}
+				b := list[0]
+				return fmt.Sprintf("✅ backed up %s: %s (%s), asked by %s", internal, b.ID, humanSize(b.Size()), who),
+					fmt.Sprintf("backup %s in %s\n%s", b.ID, b.Dir, formatFiles(b.Manifest))
+			})
+	}
+	// restore
+	list, err := dt.Backups(ctx, cmd.Name)
+	if err != nil {
+		return "failed: " + err.Error(), r.Private(ctx, err.Error())
+	}
+	found := false
+	for _, b := range list {
+		if b.ID == cmd.Backup {
+			found = true
+		}
+	}
+	if !found {
+		msg := fmt.Sprintf("%s has no backup %q; see backups %s", internal, cmd.Backup, cmd.Name)
+		return "refused: " + msg, r.Private(ctx, msg)
+	}
+	what := fmt.Sprintf("restore %s from backup %s (a safety backup is taken first; the data since is replaced)", internal, cmd.Backup)
+	return d.ask(ctx, req, what, r, func(ctx context.Context, r Responder) (string, error) {
+		return d.startJob(ctx, r, fmt.Sprintf("restoring %s from %s, asked by %s", internal, cmd.Backup, who),
+			func(jr provision.JobRequest) (*provision.Task, error) {
+				jr.Name, jr.Backup, jr.By = cmd.Name, cmd.Backup, who
+				return dt.Restore(ctx, jr)
+			},
+			func(_ context.Context, job provision.Job) (string, string) {
+				if job.State != provision.JobSucceeded {
+					return fmt.Sprintf("❌ restoring %s from %s failed; it is as it was before, asked by %s", internal, cmd.Backup, who), job.Error
+				}
+				return fmt.Sprintf("✅ restored %s from %s, asked by %s", internal, cmd.Backup, who), "the service is running and healthy"
+			})
+	})
+}
+
+// startJob starts a day-two job and reports it in a thread opened under
+// root once the job is accepted: each step's progress, then the final
+// text that done makes of the finished job. A refusal is returned as an
+// error (the caller shows it privately) and opens no thread. The thread
+// is finished from the worker that ran the job, before the runner counts
+// it as done, so a process that closes its runner has reported it all.
+func (d *Dispatcher) startJob(ctx context.Context, r Responder, root string,
+	start func(provision.JobRequest) (*provision.Task, error),
+	done func(ctx context.Context, job provision.Job) (root, summary string),
+) (string, error) {
+	fctx := context.WithoutCancel(ctx)
+	jt := &jobThread{finish: func(th Thread, job provision.Job) {
+		final, summary := done(fctx, job)
+		_ = th.Finish(fctx, final, summary)
+	}}
+	task, err := start(provision.JobRequest{
+		Subscribe: []provision.Subscriber{jt.event},
+		Finished:  jt.finished,
+	})
+	if err != nil {
+		return "refused: " + err.Error(), r.Private(ctx, err.Error())
+	}
+	th, err := r.Thread(ctx, root)
+	if err != nil || th == nil {
+		if err == nil {
+			err = errors.New("no thread")
+		}
+		d.logger().Error("open thread", "err", err)
+		return "accepted (thread failed: " + err.Error() + ")", nil
+	}
+	jt.open(th)
+	if d.Jobs != nil {
+		if err := d.Jobs.SetChatRef(ctx, task.Job.ID, th.Ref()); err != nil {
+			d.logger().Error("store thread reference", "job", task.Job.ID, "err", err)
+		}
+	}
+	return "accepted", nil
+}
+
+// jobThread holds a job's events and end until its thread is open.
+type jobThread struct {
+	mu      sync.Mutex
+	thread  Thread
+	pending []provision.Event
+	final   *provision.Job
+	finish  func(Thread, provision.Job)
+}
+
+func (j *jobThread) post(e provision.Event) {
+	if e.Kind == provision.EventInfo && e.Message == "" {
+		return
+	}
+	_ = j.thread.Post(context.Background(), provision.FormatEvent(e))
+}
+
+func (j *jobThread) event(e provision.Event) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.thread == nil {
+		j.pending = append(j.pending, e)
+		return
+	}
+	j.post(e)
+}
+
+func (j *jobThread) finished(job provision.Job) {
+	j.mu.Lock()
+	th := j.thread
+	if th == nil {
+		j.final = &job
+	}
+	j.mu.Unlock()
+	if th != nil {
+		j.finish(th, job)
+	}
+}
+
+func (j *jobThread) open(th Thread) {
+	j.mu.Lock()
+	j.thread = th
+	for _, e := range j.pending {
+		j.post(e)
+	}
+	j.pending = nil
+	final := j.final
+	j.mu.Unlock()
+	if final != nil {
+		j.finish(th, *final)
+	}
+}
+
+// FormatBackups renders an instance's backups as a small table, newest
+// first: id (a UTC timestamp), size, reason, and whether every file is
+// there with the size its manifest records.
+func FormatBackups(internal string, list []provision.BackupInfo) string {
+	if len(list) == 0 {
+		return "no backups of " + internal + " yet: /odoo backup NAME"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "backups of %s (newest first)\n", internal)
+	fmt.Fprintf(&b, "%-20s %10s  %-9s %s\n", "ID", "SIZE", "REASON", "FILES")
+	for _, x := range list {
+		check := "intact"
+		if !x.Intact {
+			check = "DAMAGED: " + x.Problem
+		}
+		fmt.Fprintf(&b, "%-20s %10s  %-9s %s\n", x.ID, humanSize(x.Size()), x.Reason, check)
+	}
+	b.WriteString("(checksums are verified again before a restore)")
+	return b.String()
+}
+
+func formatFiles(m provision.Manifest) string {
+	var b strings.Builder
+	for _, f := range m.Files {
+		fmt.Fprintf(&b, "%-18s %10s  sha256 %s\n", f.Name, humanSize(f.Size), f.SHA256)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
 }

@@ -1,8 +1,84 @@
 package commands
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"strings"
 
-// capacityVerb runs capacity.
+	"odoobot/provision"
+)
+
+// CapacityReporter is what the capacity verb needs from the Creator: the
+// host's figures and the recorded instances (*provision.Creator has it).
+type CapacityReporter interface {
+	Capacity(ctx context.Context) (provision.CapacityReport, error)
+}
+
+var _ CapacityReporter = (*provision.Creator)(nil)
+
+// capacityVerb runs capacity: the host's memory and disk, how many more
+// instances fit under the capacity model, and each instance's memory use
+// as systemd counts it (MemoryCurrent).
 func (d *Dispatcher) capacityVerb(ctx context.Context, req Request, cmd Command, r Responder) (string, error) {
-	return d.unavailable(ctx, cmd, r)
+	cr, ok := d.Creator.(CapacityReporter)
+	if !ok {
+		return d.unavailable(ctx, cmd, r)
+	}
+	rep, err := cr.Capacity(ctx)
+	if err != nil {
+		return "failed: " + err.Error(), r.Private(ctx, err.Error())
+	}
+	mem := make([]string, len(rep.Instances))
+	for i, inst := range rep.Instances {
+		mem[i] = d.memoryUse(ctx, inst)
+	}
+	return "ok", r.Reply(ctx, FormatCapacity(rep, mem))
+}
+
+// memoryUse is an instance's memory as systemd reports it, or why it is
+// not known.
+func (d *Dispatcher) memoryUse(ctx context.Context, inst provision.Instance) string {
+	if d.Operator == nil {
+		return "?"
+	}
+	st, err := d.Operator.Status(ctx, inst.Name)
+	switch {
+	case err != nil:
+		d.logger().Warn("capacity: status", "instance", inst.Name, "err", err)
+		return "? (" + err.Error() + ")"
+	case !st.Service.Running():
+		return "- (" + st.Service.ActiveState + ")"
+	case st.Service.MemoryBytes == 0:
+		return "? (not accounted)"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(st.Service.MemoryBytes)/(1<<20))
+}
+
+// FormatCapacity renders a capacity report; mem holds each instance's
+// memory use, in the order of rep.Instances.
+func FormatCapacity(rep provision.CapacityReport, mem []string) string {
+	var b strings.Builder
+	f, m := rep.Facts, rep.Model
+	fmt.Fprintf(&b, "memory     %s total, %s available\n", provision.GiB(f.MemTotal), provision.GiB(f.MemAvailable))
+	fmt.Fprintf(&b, "disk       %s free under %s\n", provision.GiB(f.DiskFree), rep.Root)
+	fmt.Fprintf(&b, "model      %s of memory and %s of disk per instance, %s of memory for the system\n",
+		provision.GiB(m.PerInstanceMemory), provision.GiB(m.PerInstanceDisk), provision.GiB(m.ReserveMemory))
+	fmt.Fprintf(&b, "instances  %d now, %d in all under the model: %d more fit\n", len(rep.Instances), rep.Fits, rep.More)
+	switch {
+	case !rep.Next.Allowed:
+		fmt.Fprintf(&b, "next       refused: %s\n", rep.Next.Reason)
+	case rep.Next.Warning != "":
+		fmt.Fprintf(&b, "next       allowed, with a warning: %s\n", rep.Next.Warning)
+	}
+	if len(rep.Instances) > 0 {
+		fmt.Fprintf(&b, "\n%-20s %-9s %s\n", "NAME", "STATE", "MEMORY")
+		for i, inst := range rep.Instances {
+			use := "?"
+			if i < len(mem) {
+				use = mem[i]
+			}
+			fmt.Fprintf(&b, "%-20s %-9s %s\n", inst.Name, inst.State, use)
+		}
+	}
+	return strings.TrimRight(b.String(), "\n")
 }

@@ -1,8 +1,50 @@
 package commands
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
 
-// deleteVerb runs delete, after a confirmation.
+	"odoobot/provision"
+)
+
+// deleteVerb runs delete: it checks that the instance exists, asks the
+// requester to confirm, and on confirmation starts the delete job with
+// its progress in a thread. An instance left in state deleting by an
+// interrupted delete may be deleted again: that finishes it.
 func (d *Dispatcher) deleteVerb(ctx context.Context, req Request, cmd Command, r Responder) (string, error) {
-	return d.unavailable(ctx, cmd, r)
+	dt, ok := d.dayTwo()
+	if !ok {
+		return d.unavailable(ctx, cmd, r)
+	}
+	internal := provision.InternalName(cmd.Name)
+	if d.Operator != nil {
+		if _, err := d.Operator.Store.Instance(ctx, cmd.Name); errors.Is(err, provision.ErrInstanceNotFound) {
+			msg := fmt.Sprintf("no instance named %q; see list", cmd.Name)
+			return "refused: " + msg, r.Private(ctx, msg)
+		} else if err != nil {
+			return "failed: " + err.Error(), r.Private(ctx, err.Error())
+		}
+	}
+	who := displayName(req.Identity)
+	domain := d.Rules.Domain(cmd.Name)
+	what := fmt.Sprintf("delete %s (%s) (a final backup is taken first)", internal, domain)
+	return d.ask(ctx, req, what, r, func(ctx context.Context, r Responder) (string, error) {
+		return d.startJob(ctx, r, fmt.Sprintf("deleting %s → %s, asked by %s", internal, domain, who),
+			func(jr provision.JobRequest) (*provision.Task, error) {
+				jr.Name, jr.By = cmd.Name, who
+				return dt.Delete(ctx, jr)
+			},
+			func(fctx context.Context, job provision.Job) (string, string) {
+				if job.State != provision.JobSucceeded {
+					return fmt.Sprintf("❌ deleting %s stopped, asked by %s", internal, who),
+						job.Error + "\nrun delete " + cmd.Name + " again to finish it (each step is safe to repeat)"
+				}
+				summary := "every resource removed"
+				if list, err := dt.Backups(fctx, cmd.Name); err == nil && len(list) > 0 {
+					summary += fmt.Sprintf("; final backup %s kept in %s", list[0].ID, list[0].Dir)
+				}
+				return fmt.Sprintf("🗑 deleted %s (%s), asked by %s", internal, domain, who), summary
+			})
+	})
 }

@@ -4,15 +4,15 @@ import (
 	"context"
 	"strings"
 	"sync"
-	"time"
 	"testing"
+	"time"
 
 	"odoobot/provision"
 )
 
 // recordingResponder keeps what the dispatcher answered.
 type recordingResponder struct {
-	mu                      sync.Mutex
+	mu                             sync.Mutex
 	replies, privates, long, codes []string
 }
 

@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/joho/godotenv"
 	"github.com/kelseyhightower/envconfig"
@@ -94,12 +95,21 @@ type Config struct {
 	GeventPorts    Range    `envconfig:"GEVENT_PORT_RANGE" default:"8072-8999" desc:"range of the instances' gevent (websocket) ports"`
 	ReservedNames  []string `envconfig:"RESERVED_NAMES" desc:"names refused besides the zone, production, prod, www, api, mail, ftp"`
 
+	// Capacity model (API-DEV's guidance: 0.5–1 GB of memory and ~2 GB of
+	// disk an instance with 2 workers).
+	InstanceMemoryMB    int `envconfig:"INSTANCE_MEMORY_MB" default:"1024" desc:"memory each instance is counted for by the capacity guard, MiB"`
+	InstanceDiskMB      int `envconfig:"INSTANCE_DISK_MB" default:"2048" desc:"disk free needed under PROD_ROOT for one more instance, MiB"`
+	SystemMemoryMB      int `envconfig:"SYSTEM_MEMORY_MB" default:"1024" desc:"memory kept for the system by the capacity guard, MiB"`
+	CapacityWarnPercent int `envconfig:"CAPACITY_WARN_PERCENT" default:"80" desc:"the guard warns above this share of the host's memory"`
+
 	// Host layout.
 	ServiceUser    string `envconfig:"SERVICE_USER" default:"mtg" desc:"system user the instances run as"`
 	ProdRoot       string `envconfig:"PROD_ROOT" default:"/home/mtg/apps/production/odoo" desc:"instance directories"`
 	TrackingDir    string `envconfig:"TRACKING_DIR" desc:"where API-DEV's tracking files are exported (off when empty)"`
 	LogDir         string `envconfig:"LOG_DIR" default:"/var/log/odoobot" desc:"creation logs create-prod-NAME.log"`
 	BackupDir      string `envconfig:"BACKUP_DIR" default:"/home/mtg/backups" desc:"backups"`
+	BackupKeep     int    `envconfig:"BACKUP_KEEP" default:"7" desc:"backups kept per instance (safety and final backups are not pruned)"`
+	BackupTime     string `envconfig:"BACKUP_TIME" default:"03:00" desc:"daily backup of every instance, HH:MM UTC; off to disable"`
 	StateDir       string `envconfig:"STATE_DIR" default:"/var/lib/odoobot" desc:"release cache, certificates, ACME account"`
 	NginxAvailable string `envconfig:"NGINX_SITES_AVAILABLE" default:"/etc/nginx/sites-available" desc:"nginx sites-available"`
 	NginxEnabled   string `envconfig:"NGINX_SITES_ENABLED" default:"/etc/nginx/sites-enabled" desc:"nginx sites-enabled"`
@@ -226,6 +236,18 @@ func (c *Config) Validate() error {
 	if c.Workers < 0 {
 		add("WORKERS %d is negative", c.Workers)
 	}
+	if c.InstanceMemoryMB <= 0 || c.InstanceDiskMB <= 0 || c.SystemMemoryMB < 0 {
+		add("INSTANCE_MEMORY_MB %d, INSTANCE_DISK_MB %d and SYSTEM_MEMORY_MB %d: give positive sizes in MiB", c.InstanceMemoryMB, c.InstanceDiskMB, c.SystemMemoryMB)
+	}
+	if c.CapacityWarnPercent <= 0 || c.CapacityWarnPercent > 100 {
+		add("CAPACITY_WARN_PERCENT %d: give a percentage between 1 and 100", c.CapacityWarnPercent)
+	}
+	if c.BackupKeep < 1 {
+		add("BACKUP_KEEP %d: keep at least 1 backup", c.BackupKeep)
+	}
+	if _, _, err := c.DailyBackup(); err != nil {
+		add("%v", err)
+	}
 	if c.JobWorkers < 1 {
 		add("JOB_WORKERS %d: at least 1", c.JobWorkers)
 	}
@@ -301,6 +323,30 @@ func (c *Config) Layout() provision.Layout {
 		NginxEnabled:   c.NginxEnabled,
 		UnitDir:        c.UnitDir,
 		CertDir:        filepath.Join(c.StateDir, "certs"),
+	}
+}
+
+// DailyBackup is when the daily backup runs, as an offset from midnight
+// UTC; on is false when BACKUP_TIME is "off".
+func (c *Config) DailyBackup() (at time.Duration, on bool, err error) {
+	v := strings.TrimSpace(c.BackupTime)
+	if v == "off" || v == "" {
+		return 0, false, nil
+	}
+	t, err := time.Parse("15:04", v)
+	if err != nil {
+		return 0, false, fmt.Errorf("BACKUP_TIME %q is not HH:MM (UTC) or off", c.BackupTime)
+	}
+	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, true, nil
+}
+
+// CapacityModel is the capacity guard's model of an instance's needs.
+func (c *Config) CapacityModel() provision.CapacityModel {
+	return provision.CapacityModel{
+		PerInstanceMemory: uint64(c.InstanceMemoryMB) << 20,
+		PerInstanceDisk:   uint64(c.InstanceDiskMB) << 20,
+		ReserveMemory:     uint64(c.SystemMemoryMB) << 20,
+		WarnAt:            float64(c.CapacityWarnPercent) / 100,
 	}
 }
 

@@ -122,6 +122,9 @@ type CreatorConfig struct {
 	// Admit, when set, is asked before a creation is accepted: the
 	// capacity guard. Its error refuses the creation and is shown as is.
 	Admit func(ctx context.Context, mode SSLMode) error
+	// Capacity is the model the capacity verb reports with; zero means
+	// DefaultCapacityModel.
+	Capacity CapacityModel
 
 	HealthTimeout time.Duration // default 90 s
 	InUse         func(port int) bool

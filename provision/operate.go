@@ -107,7 +107,9 @@ func (o *Operator) Restart(ctx context.Context, name string) error {
 func (o *Operator) Stop(ctx context.Context, name string) error { return o.control(ctx, name, "stop") }
 
 // Start starts a stopped instance.
-func (o *Operator) Start(ctx context.Context, name string) error { return o.control(ctx, name, "start") }
+func (o *Operator) Start(ctx context.Context, name string) error {
+	return o.control(ctx, name, "start")
+}
 
 func (o *Operator) control(ctx context.Context, name, verb string) error {
 	inst, err := o.instance(ctx, name)

@@ -57,7 +57,8 @@ Verbs:
   delete NAME [--yes]            remove an instance, after a final backup
   capacity                       what the host holds and can still hold
   certs                          certificates and their expiry
-  import [--dry-run]             adopt API-DEV's existing instances
+  import [--dry-run] [--tracking-dir DIR]
+                                 adopt API-DEV's existing instances
   config                         the effective configuration, secrets redacted
   version                        the build's version
 

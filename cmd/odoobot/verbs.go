@@ -36,7 +36,7 @@ func verbs(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, cfg *
 		return &usageError{msg: "unknown verb " + verb + "\n" + usage}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	opt := app.Options{FailAt: provision.StepName(os.Getenv("ODOOBOT_FAIL_AT"))}
+	opt := app.Options{FailAt: provision.StepName(os.Getenv("ODOOBOT_FAIL_AT")), Version: version}
 	if pip := os.Getenv("ODOOBOT_PIP_ARGS"); pip != "" {
 		opt.PipArgs = strings.Fields(pip)
 	}
@@ -119,6 +119,7 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 	cfg := a.Config
 	fmt.Fprintf(stdout, "odoobot %s serving %s (instances under %s)\n", version, cfg.Zone(), cfg.ProdRoot)
 	a.StartRenewal(ctx)
+	a.StartBackups(ctx)
 	var runs []func(context.Context) error
 	var slackBot *slack.Bot
 	var discordBot *discord.Bot

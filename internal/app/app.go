@@ -35,6 +35,8 @@ type Options struct {
 	PipArgs     []string           // extra pip arguments (e.g. --no-index)
 	NginxBinary string             // default /usr/sbin/nginx
 	VerifyRoots *x509.CertPool     // roots trusted when verifying TLS through nginx
+	Version     string             // odoobot's version, recorded in backup manifests
+	ACMERoots   *x509.CertPool     // roots trusted for the ACME server's HTTPS (nil: the system's)
 }
 
 // App is odoobot, wired.
@@ -130,6 +132,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		ACMEWebroot: filepath.Join(cfg.StateDir, "acme-webroot"),
 		VerifyRoots: opt.VerifyRoots,
 		Admit:       a.admit,
+		Capacity:    cfg.CapacityModel(),
 		Logger:      log,
 	})
 	a.Operator = &provision.Operator{Store: store, Services: svc, Layout: cfg.Layout()}

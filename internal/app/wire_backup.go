@@ -1,6 +1,51 @@
 package app
 
-import "context"
+import (
+	"context"
+	"time"
 
-// wireBackups wires backup, restore and delete into the dispatcher.
-func (a *App) wireBackups(ctx context.Context, opt Options) error { return nil }
+	"odoobot/provision"
+)
+
+// wireBackups wires backup, restore and delete: the dispatcher's Creator
+// becomes a *provision.DayTwo over the app's Creator, which creates as
+// before and also runs the day-two verbs (the dispatcher finds them on
+// it). Backups go to BACKUP_DIR, BACKUP_KEEP of them per instance.
+func (a *App) wireBackups(ctx context.Context, opt Options) error {
+	a.Dispatcher.Creator = a.Creator.DayTwo(provision.BackupConfig{Dir: a.Config.BackupDir, Keep: a.Config.BackupKeep, BotVersion: opt.Version})
+	return nil
+}
+
+// DayTwo returns the backup, restore and delete verbs as wired into the
+// dispatcher; nil before New has wired them.
+func (a *App) DayTwo() *provision.DayTwo {
+	if a.Dispatcher == nil {
+		return nil
+	}
+	dt, _ := a.Dispatcher.Creator.(*provision.DayTwo)
+	return dt
+}
+
+// StartBackups starts the scheduled daily backup of every ready instance
+// at BACKUP_TIME (UTC), one instance after the other; it stops with ctx.
+// serve calls it. BACKUP_TIME=off turns it off.
+func (a *App) StartBackups(ctx context.Context) {
+	dt := a.DayTwo()
+	at, on, _ := a.Config.DailyBackup()
+	if dt == nil || !on {
+		return
+	}
+	go func() {
+		for {
+			next := provision.NextDaily(time.Now(), at)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Until(next)):
+			}
+			if err := dt.BackupAll(ctx, "schedule"); err != nil {
+				a.Log.Error("scheduled backup", "err", err)
+			}
+		}
+	}()
+}

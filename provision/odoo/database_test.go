@@ -487,7 +487,9 @@ func TestDropLeavesForeignDatabases(t *testing.T) {
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)") })
+	t.Cleanup(func() {
+		conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	})
 	d := odoo.NewDatabases(odoo.DatabaseConfig{AdminDSN: admin, Owner: "postgres"})
 	if err := d.Drop(ctx, name); err != nil {
 		t.Fatalf("Drop: %v", err)

@@ -1,0 +1,179 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"odoobot/internal/app"
+	"odoobot/provision"
+)
+
+// TestCapacityGuard: with a capacity model no host can satisfy, a
+// creation is refused with the numbers and leaves nothing (no job, no
+// row, no directory); with the default model the same creation runs, and
+// capacity then shows the instance's memory.
+func TestCapacityGuard(t *testing.T) {
+	needSandbox(t)
+	env := newCreateEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	facts, err := provision.ReadHostFacts("/var/lib/odoobot-sandbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("INSTANCE_MEMORY_MB", fmt.Sprint(facts.MemTotal>>20+1))
+	full, closeFull := env.newApp(t, app.Options{})
+
+	name := uniqueName(t, "cap")
+	r, task := dispatch(t, ctx, full, "create "+name+" http")
+	if task != nil {
+		task.Wait(ctx)
+		t.Fatalf("create under an absurd capacity model was accepted:\n%s", r.text())
+	}
+	refusal := r.private()
+	for _, want := range []string{
+		fmt.Sprintf("this host has %s of memory", provision.GiB(facts.MemTotal)),
+		"0 instances take 0.0 GiB", "a 1st would exceed it", "INSTANCE_MEMORY_MB=",
+	} {
+		if !strings.Contains(refusal, want) {
+			t.Errorf("the refusal lacks %q: %q", want, refusal)
+		}
+	}
+	if _, err := full.Store.Instance(ctx, name); !errors.Is(err, provision.ErrInstanceNotFound) {
+		t.Errorf("the refused creation left a store row: %v", err)
+	}
+	if j, ok, err := full.Store.ActiveJob(ctx, name); err != nil || ok {
+		t.Errorf("the refused creation left a job: %+v %v %v", j, ok, err)
+	}
+	if open, err := full.Store.OpenJobs(ctx); err != nil || len(open) != 0 {
+		t.Errorf("open jobs after a refusal: %+v %v", open, err)
+	}
+	if _, err := os.Stat(filepath.Join(full.Config.ProdRoot, provision.InternalName(name))); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused creation left a directory: %v", err)
+	}
+
+	closeFull()
+	t.Setenv("INSTANCE_MEMORY_MB", "")
+	a, _ := env.newApp(t, app.Options{})
+	destroyLater(t, a, name)
+	createReady(t, ctx, a, name)
+
+	r, _ = dispatch(t, ctx, a, "capacity")
+	out := r.text()
+	if !strings.Contains(out, "instances  1 now") || !strings.Contains(out, "free under "+a.Config.ProdRoot) {
+		t.Errorf("capacity:\n%s", out)
+	}
+	var line string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, name+" ") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "ready") || !strings.HasSuffix(line, " MiB") {
+		t.Errorf("capacity shows no memory use for %s (line %q):\n%s", name, line, out)
+	}
+}
+
+// TestImportAPIDEVInstance makes an instance odoobot does not know, laid
+// out as API-DEV does (a created instance whose store row is removed, and
+// API-DEV's tracking files), imports it with `odoobot import`, and runs
+// the day-to-day verbs on it.
+func TestImportAPIDEVInstance(t *testing.T) {
+	needSandbox(t)
+	bin := os.Getenv("ODOOBOT_BIN")
+	if bin == "" {
+		t.Fatal("ODOOBOT_BIN is not set: run scripts/e2e.sh, which builds bin/odoobot")
+	}
+	env := newCreateEnv(t)
+	a, _ := env.newApp(t, app.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	name := uniqueName(t, "imp")
+	made := createReady(t, ctx, a, name)
+	if err := a.Store.ReleaseInstance(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := dispatch(t, ctx, a, "list")
+	if strings.Contains(r.text(), name) {
+		t.Fatalf("list shows %s after its row was removed:\n%s", name, r.text())
+	}
+	apidev := filepath.Join(env.root, "api-dev", "data")
+	if err := os.MkdirAll(apidev, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for file, content := range map[string]string{
+		provision.TrackingInstancesFile: made.Internal + "\n",
+		provision.TrackingPortsFile:     fmt.Sprintf("%d %d\n", made.Ports.HTTP, made.Ports.Gevent),
+	} {
+		if err := os.WriteFile(filepath.Join(apidev, file), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	odoobot := func(args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, bin, append([]string{"--env-file", "/dev/null", "import", "--tracking-dir", apidev}, args...)...)
+		cmd.Env = os.Environ()
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		return strings.Join(strings.Fields(out.String()), " "), err
+	}
+	row := fmt.Sprintf("%s %s %d %d http", name, made.Domain, made.Ports.HTTP, made.Ports.Gevent)
+	out, err := odoobot("--dry-run")
+	if err != nil || !strings.Contains(out, row) || !strings.Contains(out, "would import") {
+		t.Fatalf("import --dry-run: %v\n%s", err, out)
+	}
+	if _, err := a.Store.Instance(ctx, name); !errors.Is(err, provision.ErrInstanceNotFound) {
+		t.Fatalf("the dry run recorded %s: %v", name, err)
+	}
+	out, err = odoobot()
+	if err != nil || !strings.Contains(out, "imported") || !strings.Contains(out, "1 imported, 0 already recorded, 0 not imported") {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	t.Logf("odoobot import: %s", out)
+	got, err := a.Store.Instance(ctx, name)
+	if err != nil {
+		t.Fatalf("%s after the import: %v", name, err)
+	}
+	if got.Ports != made.Ports || got.State != provision.StateReady || got.SSLMode != provision.SSLHTTP || got.Unit != made.Unit {
+		t.Errorf("imported %+v, made %+v", got, made)
+	}
+
+	r, _ = dispatch(t, ctx, a, "list")
+	if !strings.Contains(r.text(), name) {
+		t.Errorf("list does not show the imported %s:\n%s", name, r.text())
+	}
+	r, _ = dispatch(t, ctx, a, "status "+name)
+	if !strings.Contains(r.text(), "healthy") || !strings.Contains(r.text(), fmt.Sprintf("http %d", made.Ports.HTTP)) {
+		t.Errorf("status of the imported %s:\n%s", name, r.text())
+	}
+	before, err := a.Services.Status(ctx, made.Unit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ = dispatch(t, ctx, a, "restart "+name)
+	if !strings.Contains(r.text(), name+" restarted") {
+		t.Fatalf("restart of the imported %s:\n%s", name, r.text())
+	}
+	after, err := a.Services.Status(ctx, made.Unit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !after.Running() || after.MainPID == before.MainPID {
+		t.Errorf("after restart: %+v (before: pid %d)", after, before.MainPID)
+	}
+	requireAnswers(t, ctx, got)
+
+	out, _ = odoobot()
+	if !strings.Contains(out, "skipped: already recorded by odoobot") {
+		t.Errorf("a second import did not skip %s:\n%s", name, out)
+	}
+}

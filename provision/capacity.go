@@ -1,0 +1,323 @@
+package provision
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// HostFacts are what the host can hold: its memory (from /proc/meminfo)
+// and the disk space free under the instance root. All in bytes.
+type HostFacts struct {
+	MemTotal     uint64 // MemTotal
+	MemAvailable uint64 // MemAvailable: what can be given out without swapping
+	DiskFree     uint64 // free to unprivileged users on the instance root's file system
+}
+
+// ReadHostFacts reads /proc/meminfo and statfs(2) of root, or of its
+// nearest existing parent when root does not exist yet.
+func ReadHostFacts(root string) (HostFacts, error) {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return HostFacts{}, fmt.Errorf("capacity: read memory: %w", err)
+	}
+	f, err := parseMeminfo(b)
+	if err != nil {
+		return HostFacts{}, err
+	}
+	dir := filepath.Clean(root)
+	if !filepath.IsAbs(dir) {
+		return HostFacts{}, fmt.Errorf("capacity: instance root %q is not absolute", root)
+	}
+	for {
+		if _, err := os.Stat(dir); err == nil || dir == "/" {
+			break
+		}
+		dir = filepath.Dir(dir)
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return HostFacts{}, fmt.Errorf("capacity: disk space of %s: %w", dir, err)
+	}
+	f.DiskFree = st.Bavail * uint64(st.Bsize)
+	return f, nil
+}
+
+// parseMeminfo reads MemTotal and MemAvailable (kB) from /proc/meminfo.
+func parseMeminfo(b []byte) (HostFacts, error) {
+	var f HostFacts
+	found := 0
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		key, rest, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		var dst *uint64
+		switch key {
+		case "MemTotal":
+			dst = &f.MemTotal
+		case "MemAvailable":
+			dst = &f.MemAvailable
+		default:
+			continue
+		}
+		fields := strings.Fields(rest)
+		if len(fields) == 0 {
+			return HostFacts{}, fmt.Errorf("capacity: /proc/meminfo: %s has no value", key)
+		}
+		n, err := strconv.ParseUint(fields[0], 10, 64)
+		if err != nil {
+			return HostFacts{}, fmt.Errorf("capacity: /proc/meminfo: %s: %w", key, err)
+		}
+		*dst = n << 10
+		found++
+	}
+	if found < 2 || f.MemTotal == 0 {
+		return HostFacts{}, errors.New("capacity: /proc/meminfo has no MemTotal or MemAvailable")
+	}
+	return f, nil
+}
+
+// CapacityModel is what one instance is assumed to take, after API-DEV's
+// guidance (SPEC.md, "Resources"): about 500 MB–1 GB of memory with two
+// workers and about 2 GB of disk at start, so 2–3 instances on a 4 GB
+// host, 4–6 on 8 GB and 8 or more on 16 GB.
+type CapacityModel struct {
+	PerInstanceMemory uint64  // bytes each instance is counted for
+	PerInstanceDisk   uint64  // bytes free needed under the root for one more
+	ReserveMemory     uint64  // bytes kept for the system, PostgreSQL and nginx
+	WarnAt            float64 // warn when the model's use after the creation exceeds this share of MemTotal (0.8)
+}
+
+// Capacity model defaults: the top of API-DEV's memory range.
+const (
+	DefaultInstanceMemory = 1 << 30
+	DefaultInstanceDisk   = 2 << 30
+	DefaultReserveMemory  = 1 << 30
+	DefaultWarnAt         = 0.8
+)
+
+// DefaultCapacityModel is API-DEV's guidance: 1 GiB of memory and 2 GiB
+// of disk per instance, 1 GiB of memory for the system, a warning above
+// 80 %.
+func DefaultCapacityModel() CapacityModel {
+	return CapacityModel{
+		PerInstanceMemory: DefaultInstanceMemory, PerInstanceDisk: DefaultInstanceDisk,
+		ReserveMemory: DefaultReserveMemory, WarnAt: DefaultWarnAt,
+	}
+}
+
+// withDefaults fills the zero fields with the defaults.
+func (m CapacityModel) withDefaults() CapacityModel {
+	d := DefaultCapacityModel()
+	if m.PerInstanceMemory == 0 {
+		m.PerInstanceMemory = d.PerInstanceMemory
+	}
+	if m.PerInstanceDisk == 0 {
+		m.PerInstanceDisk = d.PerInstanceDisk
+	}
+	if m.WarnAt <= 0 || m.WarnAt > 1 {
+		m.WarnAt = d.WarnAt
+	}
+	return m
+}
+
+// Fits is how many instances the host holds in all under the model's
+// memory rule; the disk is not counted (it is checked one creation at a
+// time, against what is free).
+func (m CapacityModel) Fits(f HostFacts) int {
+	m = m.withDefaults()
+	if f.MemTotal <= m.ReserveMemory {
+		return 0
+	}
+	return int((f.MemTotal - m.ReserveMemory) / m.PerInstanceMemory)
+}
+
+// More is how many more instances fit next to the given count: under the
+// memory rule, and with PerInstanceDisk free for each.
+func (m CapacityModel) More(f HostFacts, instances int) int {
+	m = m.withDefaults()
+	more := max(m.Fits(f)-instances, 0)
+	return min(more, int(f.DiskFree/m.PerInstanceDisk))
+}
+
+// Verdict is the capacity guard's answer for one more instance. Reason
+// says why it is refused (empty when allowed); Warning, when set, says
+// the creation is allowed but the host is getting full.
+type Verdict struct {
+	Allowed bool
+	Warning string
+	Reason  string
+}
+
+// Check decides whether a host with the given facts, running instances
+// instances, can hold one more under model m (a zero PerInstanceMemory,
+// PerInstanceDisk or WarnAt takes its default). It refuses when (instances+1) × PerInstanceMemory +
+// ReserveMemory > MemTotal, or when DiskFree < PerInstanceDisk; it warns
+// when the model's memory after the creation passes WarnAt of MemTotal,
+// when less than PerInstanceMemory is available right now, or when the
+// disk left after it would be under PerInstanceDisk. Messages give the
+// numbers.
+func Check(f HostFacts, instances int, m CapacityModel) Verdict {
+	m = m.withDefaults()
+	n := uint64(max(instances, 0))
+	need := (n+1)*m.PerInstanceMemory + m.ReserveMemory
+	if need > f.MemTotal {
+		return Verdict{Reason: fmt.Sprintf(
+			"this host has %s of memory: %d %s take %s at %s each plus %s for the system; a %s would exceed it. "+
+				"Free memory (delete or move an instance), use a bigger host, or lower the per-instance memory of the capacity model if the instances use less (see capacity)",
+			GiB(f.MemTotal), n, plural(n, "instance", "instances"), GiB(n*m.PerInstanceMemory), GiB(m.PerInstanceMemory),
+			GiB(m.ReserveMemory), ordinal(n+1))}
+	}
+	if f.DiskFree < m.PerInstanceDisk {
+		return Verdict{Reason: fmt.Sprintf(
+			"only %s of disk is free under the instance root; an instance needs %s at start. Free disk space (old backups, logs) or grow the disk",
+			GiB(f.DiskFree), GiB(m.PerInstanceDisk))}
+	}
+	v := Verdict{Allowed: true}
+	var warn []string
+	if share := float64(need) / float64(f.MemTotal); share > m.WarnAt {
+		warn = append(warn, fmt.Sprintf("with this one, %d instances at %s each plus %s for the system take %.0f %% of the host's %s of memory (warning above %.0f %%)",
+			n+1, GiB(m.PerInstanceMemory), GiB(m.ReserveMemory), share*100, GiB(f.MemTotal), m.WarnAt*100))
+	}
+	if f.MemAvailable < m.PerInstanceMemory {
+		warn = append(warn, fmt.Sprintf("only %s of memory is available now, less than the %s an instance may take", GiB(f.MemAvailable), GiB(m.PerInstanceMemory)))
+	}
+	if f.DiskFree-m.PerInstanceDisk < m.PerInstanceDisk {
+		warn = append(warn, fmt.Sprintf("%s of disk will be left under the instance root, less than another instance needs", GiB(f.DiskFree-m.PerInstanceDisk)))
+	}
+	v.Warning = strings.Join(warn, "; ")
+	return v
+}
+
+// GiB renders bytes as GiB with one decimal: "3.8 GiB".
+func GiB(b uint64) string { return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30)) }
+
+func plural(n uint64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func ordinal(n uint64) string {
+	suffix := "th"
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+	case n%10 == 1:
+		suffix = "st"
+	case n%10 == 2:
+		suffix = "nd"
+	case n%10 == 3:
+		suffix = "rd"
+	}
+	return strconv.FormatUint(n, 10) + suffix
+}
+
+// ErrNoCapacity matches (errors.Is) a creation refused by the capacity
+// guard.
+var ErrNoCapacity = errors.New("no capacity")
+
+// CapacityError is the capacity guard's refusal. Its message is the
+// verdict's reason, with the numbers, meant for the user as is.
+type CapacityError struct {
+	Verdict Verdict
+}
+
+func (e *CapacityError) Error() string { return e.Verdict.Reason }
+
+// Is makes errors.Is(err, ErrNoCapacity) hold.
+func (e *CapacityError) Is(target error) bool { return target == ErrNoCapacity }
+
+// CapacityGuard is the capacity guard asked before each creation (wired
+// as CreatorConfig.Admit). Model, Root and Count are required.
+type CapacityGuard struct {
+	Model CapacityModel
+	Root  string                                 // the instance root (Layout.ProdRoot)
+	Count func(ctx context.Context) (int, error) // instances on the host now, in any state
+	// Facts reads the host; nil means ReadHostFacts.
+	Facts func(root string) (HostFacts, error)
+	// Warn, when set, receives the warning of an allowed creation.
+	Warn func(ctx context.Context, warning string)
+}
+
+// Admit reads the host and counts the instances, then refuses with a
+// *CapacityError (errors.Is ErrNoCapacity) when one more does not fit.
+// A warning goes to Warn: Admit's signature has no way to carry it to
+// the user. Failing to read the host or to count is an error too.
+func (g CapacityGuard) Admit(ctx context.Context, _ SSLMode) error {
+	facts := g.Facts
+	if facts == nil {
+		facts = ReadHostFacts
+	}
+	f, err := facts(g.Root)
+	if err != nil {
+		return err
+	}
+	n, err := g.Count(ctx)
+	if err != nil {
+		return fmt.Errorf("capacity: count instances: %w", err)
+	}
+	v := Check(f, n, g.Model)
+	if !v.Allowed {
+		return &CapacityError{Verdict: v}
+	}
+	if v.Warning != "" && g.Warn != nil {
+		g.Warn(ctx, v.Warning)
+	}
+	return nil
+}
+
+// CapacityReport is what the host can hold and what it runs, for the
+// capacity verb.
+type CapacityReport struct {
+	Root      string // the instance root whose disk is measured
+	Facts     HostFacts
+	Model     CapacityModel
+	Instances []Instance // every recorded instance, in any state
+	Fits      int        // instances the host holds in all (memory rule)
+	More      int        // how many more fit now (memory and disk)
+	Next      Verdict    // the guard's verdict for one more
+}
+
+// Capacity reports the host's figures and the instances it runs, under
+// DefaultCapacityModel: the Creator carries no model of its own, so a
+// model set elsewhere (the guard's) is not reflected here.
+func (c *Creator) Capacity(ctx context.Context) (CapacityReport, error) {
+	m := c.cfg.Capacity
+	if m == (CapacityModel{}) {
+		m = DefaultCapacityModel()
+	}
+	return CapacityReportFor(ctx, c.cfg.Layout.ProdRoot, c.cfg.Store, m, nil)
+}
+
+// CapacityReportFor builds a report for root and the instances of store
+// under model m; facts nil means ReadHostFacts.
+func CapacityReportFor(ctx context.Context, root string, store interface {
+	Instances(ctx context.Context) ([]Instance, error)
+}, m CapacityModel, facts func(string) (HostFacts, error)) (CapacityReport, error) {
+	if facts == nil {
+		facts = ReadHostFacts
+	}
+	f, err := facts(root)
+	if err != nil {
+		return CapacityReport{}, err
+	}
+	list, err := store.Instances(ctx)
+	if err != nil {
+		return CapacityReport{}, fmt.Errorf("capacity: list instances: %w", err)
+	}
+	m = m.withDefaults()
+	return CapacityReport{
+		Root: root, Facts: f, Model: m, Instances: list,
+		Fits: m.Fits(f), More: m.More(f, len(list)), Next: Check(f, len(list), m),
+	}, nil
+}

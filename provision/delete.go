@@ -1,0 +1,109 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+)
+
+// Delete queues the removal of an instance: a final backup, then every
+// resource in the reverse order of its creation — DNS record,
+// certificate, nginx site (tested and reloaded), unit (stopped, disabled,
+// removed), database and filestore, directory, then the store row with
+// its ports and the tracking lines. The instance is marked deleting
+// before the job is queued.
+//
+// Every step is idempotent and nothing is undone: a delete that stopped
+// half-way (a failure, or odoobot killed, whose job Recover then marks
+// interrupted) is finished by asking for it again, which is allowed for
+// an instance in state deleting. If the final backup fails, nothing has
+// been removed and the instance goes back to the state it had. The zone
+// apex and other instances are never touched: the DNS driver refuses
+// any name but the instance's one label, and every path and name derives
+// from the instance's own.
+func (d *DayTwo) Delete(ctx context.Context, req JobRequest) (*Task, error) {
+	inst, err := d.lookup(ctx, req.Name)
+	if err != nil {
+		return nil, err
+	}
+	prev := inst.State
+	cr := &creation{c: d.Creator, inst: inst, paths: d.cfg.Layout.Paths(inst)}
+	del := &deletion{d: d, cr: cr, prev: prev, by: req.By}
+	return d.submit(ctx, JobDelete, inst, req, map[string]string{"state": string(prev)}, func() []Step {
+		steps := []Step{{StepFinalCopy, del.finalBackup, nil}}
+		if d.cfg.DNS != nil {
+			steps = append(steps, Step{StepDNS, cr.deleteRecord, nil})
+		}
+		return append(steps,
+			Step{StepCertificate, del.removeCertificate, nil},
+			Step{StepNginx, cr.removeSite, nil},
+			Step{StepService, cr.removeService, nil},
+			Step{StepDatabase, cr.dropDatabase, nil},
+			Step{StepFiles, cr.removeFiles, nil},
+			Step{StepForget, del.forget, nil},
+		)
+	}, func() error {
+		return d.cfg.Store.SetState(ctx, inst.Name, StateDeleting)
+	})
+}
+
+// deletion is one delete job.
+type deletion struct {
+	d    *DayTwo
+	cr   *creation
+	prev State
+	by   string
+}
+
+// finalBackup backs the instance up while its database is there. A
+// delete run again after its database was dropped has nothing left to
+// back up: the first run's final backup stands. If the backup fails,
+// the instance goes back to the state it had, untouched.
+func (del *deletion) finalBackup(ctx context.Context) error {
+	inst := del.cr.inst
+	ok, err := del.d.pg.exists(ctx, inst.Internal)
+	if err != nil {
+		return del.keep(ctx, fmt.Errorf("backup: %w", err))
+	}
+	if !ok {
+		return nil
+	}
+	b := &backupRun{d: del.d, inst: inst, paths: del.cr.paths, reason: ReasonFinal, by: del.by, noTrim: true}
+	if _, err := b.take(ctx); err != nil {
+		return del.keep(ctx, err)
+	}
+	return nil
+}
+
+// keep puts the instance back in its state before the delete, when that
+// was not already deleting, and returns err.
+func (del *deletion) keep(ctx context.Context, err error) error {
+	if del.prev != StateDeleting {
+		if serr := del.d.cfg.Store.SetState(context.WithoutCancel(ctx), del.cr.inst.Name, del.prev); serr != nil {
+			return errors.Join(err, serr)
+		}
+	}
+	return err
+}
+
+// removeCertificate removes the certificate through its issuer, when the
+// mode has one, and the instance's certificate directory.
+func (del *deletion) removeCertificate(ctx context.Context) error {
+	if err := del.cr.removeCertificate(ctx); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(del.cr.paths.CertDir); err != nil {
+		return fmt.Errorf("certificate: %w", err)
+	}
+	return nil
+}
+
+// forget releases the store row and the ports, and rewrites the
+// tracking export without the instance.
+func (del *deletion) forget(ctx context.Context) error {
+	if err := del.d.cfg.Store.ReleaseInstance(ctx, del.cr.inst.Name); err != nil {
+		return err
+	}
+	return del.d.exportTracking(ctx)
+}

@@ -44,8 +44,8 @@
 # come from apt (see the Makefile).
 set -euo pipefail
 
-STATE_DIR=${SANDBOX_STATE_DIR:-/var/lib/odoobot-sandbox}
-PIDFILE=$STATE_DIR/pid
+SANDBOX_DIR=${SANDBOX_STATE_DIR:-/var/lib/odoobot-sandbox}
+PIDFILE=$SANDBOX_DIR/pid
 LOG=${SANDBOX_LOG:-/var/log/odoobot-sandbox.log}
 TIMEOUT=${SANDBOX_START_TIMEOUT:-60}
 DB_PORT=${SANDBOX_DB_PORT:-5433}
@@ -120,7 +120,7 @@ masks() {
 boot() {
   local v=$1 u mk=""
   for u in $(masks); do mk="$mk ln -sf /dev/null /run/systemd/system/$u &&"; done
-  mkdir -p "$STATE_DIR" "$(dirname "$LOG")"
+  mkdir -p "$SANDBOX_DIR" "$(dirname "$LOG")"
   echo "=== sandbox boot $(date -Is)" >>"$LOG"
   # The tmpfs mounts come before anything else and are not optional.
   setsid unshare --fork --pid --mount --mount-proc --uts --propagation private \
@@ -179,9 +179,9 @@ SQL
 
 # lock serialises start and stop, so that two callers never boot two.
 lock() {
-  mkdir -p "$STATE_DIR"
-  exec 9>"$STATE_DIR/lock"
-  flock -w "$((TIMEOUT + 30))" 9 || die "another start or stop holds $STATE_DIR/lock"
+  mkdir -p "$SANDBOX_DIR"
+  exec 9>"$SANDBOX_DIR/lock"
+  flock -w "$((TIMEOUT + 30))" 9 || die "another start or stop holds $SANDBOX_DIR/lock"
 }
 
 cmd=${1:-}

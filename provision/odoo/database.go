@@ -223,8 +223,14 @@ func (d *Databases) marker(ctx context.Context, name string) (string, error) {
 
 // ensureTemplate makes template tpl when it does not exist yet, under an
 // advisory lock so that concurrent callers wait for one initialisation.
+//
+// A template is whole only with its filestore (FilestoreDir/<tpl>): one
+// whose filestore is gone (FilestoreDir moved, a disk cleaned) is dropped
+// and made again rather than cloned without its files.
 func (d *Databases) ensureTemplate(ctx context.Context, spec provision.DatabaseSpec, tpl string) error {
-	if ok, err := d.Exists(ctx, tpl); err != nil || ok {
+	store := filepath.Join(d.cfg.FilestoreDir, tpl)
+	_, statErr := os.Stat(store)
+	if ok, err := d.Exists(ctx, tpl); err != nil || (ok && statErr == nil) {
 		return err
 	}
 	conn, err := d.connect(ctx, "")
@@ -238,8 +244,21 @@ func (d *Databases) ensureTemplate(ctx context.Context, spec provision.DatabaseS
 	}
 	// Closing the session releases the lock too, should the unlock fail.
 	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockKey)
-	if ok, err := existsOn(ctx, conn, tpl); err != nil || ok {
+	ok, err := existsOn(ctx, conn, tpl)
+	if err != nil {
 		return err
+	}
+	if ok {
+		if _, err := os.Stat(store); err == nil {
+			return nil
+		}
+		d.log.Warn("template database without its filestore: made again", "template", tpl, "filestore", store)
+		if _, err := conn.Exec(ctx, "ALTER DATABASE "+ident(tpl)+" WITH IS_TEMPLATE false"); err != nil {
+			return fmt.Errorf("drop incomplete template %s: %w", tpl, err)
+		}
+		if _, err := conn.Exec(ctx, "DROP DATABASE "+ident(tpl)+" WITH (FORCE)"); err != nil {
+			return fmt.Errorf("drop incomplete template %s: %w", tpl, err)
+		}
 	}
 	return d.initTemplate(ctx, conn, spec, tpl)
 }

@@ -457,13 +457,18 @@ func TestCreateFailedCloneLeavesNothing(t *testing.T) {
 	if err := e.create(t, a); err != nil {
 		t.Fatal(err)
 	}
-	// The template's filestore is lost: the clone cannot be completed.
-	if err := os.RemoveAll(filepath.Join(e.cfg.FilestoreDir, tpl)); err != nil {
+	// The template's filestore is not a directory: the clone cannot be
+	// completed.
+	store := filepath.Join(e.cfg.FilestoreDir, tpl)
+	if err := os.RemoveAll(store); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(store, []byte("not a directory"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	err := e.create(t, b)
 	if err == nil || !strings.Contains(err.Error(), "rolled back") {
-		t.Fatalf("Create without the template's filestore: %v, want a rolled-back failure", err)
+		t.Fatalf("Create with a broken template filestore: %v, want a rolled-back failure", err)
 	}
 	if e.exists(t, b.Name) {
 		t.Errorf("database %s left behind by a failed Create", b.Name)
@@ -496,5 +501,32 @@ func TestDropLeavesForeignDatabases(t *testing.T) {
 	}
 	if ok, err := d.Exists(ctx, name); err != nil || !ok {
 		t.Fatalf("foreign database dropped (exists %v, err %v)", ok, err)
+	}
+}
+
+// TestTemplateWithoutFilestoreIsMadeAgain: a template database whose
+// filestore is gone (STATE_DIR moved) is rebuilt, not cloned without files.
+func TestTemplateWithoutFilestoreIsMadeAgain(t *testing.T) {
+	e := newDBEnv(t)
+	rel, _ := wrappedRelease(t, false)
+	a := provision.DatabaseSpec{Name: e.name("first"), Release: rel, Modules: []string{"web"}, BaseURL: "https://a.example.com", DataDir: t.TempDir()}
+	b := a
+	b.Name, b.DataDir = e.name("second"), t.TempDir()
+	tpl := e.d.TemplateName(a)
+	e.dropAtEnd(t, a.Name, b.Name, tpl, tpl+"_init")
+	if err := e.create(t, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(e.cfg.FilestoreDir, tpl)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.create(t, b); err != nil {
+		t.Fatalf("Create after the template's filestore was lost: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(e.cfg.FilestoreDir, tpl)); err != nil {
+		t.Errorf("the template's filestore was not made again: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(b.DataDir, "filestore", b.Name)); err != nil {
+		t.Errorf("the new database has no filestore: %v", err)
 	}
 }

@@ -61,7 +61,7 @@ func TestCapacityGuard(t *testing.T) {
 	}
 
 	closeFull()
-	t.Setenv("INSTANCE_MEMORY_MB", "")
+	os.Unsetenv("INSTANCE_MEMORY_MB") // t.Setenv above restores it at the end
 	a, _ := env.newApp(t, app.Options{})
 	destroyLater(t, a, name)
 	createReady(t, ctx, a, name)

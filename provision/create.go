@@ -271,7 +271,7 @@ type creation struct {
 // task builds the steps of a creation for the instance's mode.
 func (c *Creator) task(job Job, inst Instance) *Task {
 	cr := &creation{c: c, inst: inst, paths: c.cfg.Layout.Paths(inst)}
-	opts := PlanOptions{ManagesDNS: c.cfg.DNS != nil}
+	opts := PlanOptions{ManagesDNS: c.cfg.DNS != nil, DNS01: c.cfg.DNS != nil}
 	all := map[StepName]Step{
 		StepReserve:     {StepReserve, cr.checkReserved, cr.unreserve},
 		StepRelease:     {StepRelease, cr.ensureRelease, nil},
@@ -356,6 +356,10 @@ func (cr *creation) writeFiles(ctx context.Context) error {
 		return err
 	}
 	p := cr.paths
+	// The root must be traversable by the service user whatever made it.
+	if err := os.MkdirAll(cr.c.cfg.Layout.ProdRoot, 0o755); err != nil {
+		return fmt.Errorf("files: %w", err)
+	}
 	for _, d := range []string{p.Dir, p.CustomAddons, p.DataDir} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
 			return fmt.Errorf("files: %w", err)

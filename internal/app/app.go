@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -59,6 +60,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	tpl, err := templates.Load()
 	if err != nil {
 		return nil, err
+	}
+	// The release cache under STATE_DIR is read by the service user: the
+	// directory must be traversable, whatever creates it first.
+	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
+		return nil, fmt.Errorf("app: state dir: %w", err)
 	}
 	if err := ensureDatabase(ctx, cfg.AdminDSN(), cfg.StateDBName); err != nil {
 		return nil, err

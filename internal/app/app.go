@@ -38,6 +38,9 @@ type Options struct {
 	VerifyRoots *x509.CertPool     // roots trusted when verifying TLS through nginx
 	Version     string             // odoobot's version, recorded in backup manifests
 	ACMERoots   *x509.CertPool     // roots trusted for the ACME server's HTTPS (nil: the system's)
+	// ACMENameservers are asked whether a DNS-01 record is visible; nil
+	// keeps lego's defaults (the zone's authoritative servers).
+	ACMENameservers []string
 }
 
 // App is odoobot, wired.

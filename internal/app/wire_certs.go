@@ -11,15 +11,18 @@ import (
 
 	"odoobot/provision"
 	"odoobot/provision/acme"
+	"odoobot/provision/cloudflare"
 )
 
 // letsEncryptIssuer builds the Let's Encrypt issuer; nil when this host
-// cannot serve letsencrypt mode (no ACME_DIRECTORY_URL). It answers
-// HTTP-01 challenges from <STATE_DIR>/acme-webroot, which every
-// instance's plain-HTTP site serves, and keeps the ACME account under
-// <STATE_DIR>/acme. It does not contact the ACME server.
+// cannot serve letsencrypt mode (no ACME_DIRECTORY_URL). When odoobot
+// manages DNS (CF_API_TOKEN) it answers DNS-01 challenges with TXT
+// records in the Cloudflare zone, which works while the A record is
+// proxied; otherwise HTTP-01 challenges from <STATE_DIR>/acme-webroot,
+// which every instance's plain-HTTP site serves. It keeps the ACME
+// account under <STATE_DIR>/acme. It does not contact the ACME server.
 func (a *App) letsEncryptIssuer(ctx context.Context, opt Options) (provision.CertIssuer, error) {
-	is, err := a.newACMEIssuer(opt.ACMERoots)
+	is, err := a.newACMEIssuer(ctx, opt.ACMERoots, opt.ACMENameservers)
 	if err != nil || is == nil {
 		return nil, err
 	}
@@ -28,8 +31,12 @@ func (a *App) letsEncryptIssuer(ctx context.Context, opt Options) (provision.Cer
 
 // newACMEIssuer is the issuer for this configuration, trusting roots
 // (nil: the system's) for the ACME server's HTTPS; nil without a
-// directory URL.
-func (a *App) newACMEIssuer(roots *x509.CertPool) (*acme.Issuer, error) {
+// directory URL. With a Cloudflare token it uses DNS-01 through its own
+// Cloudflare client, built like New's (building one does no I/O), and
+// checks that the TXT record is visible at nameservers (nil: lego's
+// defaults, the system's resolvers then the zone's authoritative
+// servers).
+func (a *App) newACMEIssuer(ctx context.Context, roots *x509.CertPool, nameservers []string) (*acme.Issuer, error) {
 	cfg := a.Config
 	if cfg.ACMEDirectory == "" {
 		return nil, nil
@@ -44,13 +51,25 @@ func (a *App) newACMEIssuer(roots *x509.CertPool) (*acme.Issuer, error) {
 			},
 		}
 	}
+	var dns acme.DNSChallenger
+	if cfg.ManagesDNS() {
+		cf, err := cloudflare.New(ctx, cloudflare.Config{
+			APIToken: cfg.APIToken.Reveal(), ZoneName: cfg.Zone(), ZoneID: cfg.ZoneID,
+			PublicIP: cfg.PublicIP, BaseURL: cfg.CFBaseURL, Logger: a.Log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		dns = cf
+	}
 	return acme.New(acme.Config{
 		DirectoryURL: cfg.ACMEDirectory, Email: cfg.ACMEEmail,
 		AccountDir: filepath.Join(cfg.StateDir, "acme"),
 		Webroot:    filepath.Join(cfg.StateDir, "acme-webroot"),
 		// Instances' sites listen on port 80 (CreatorConfig.ListenHTTP).
 		ChallengeAddr: "127.0.0.1:80",
-		HTTPClient:    client, Logger: a.Log,
+		DNS:           dns, Nameservers: nameservers,
+		HTTPClient: client, Logger: a.Log,
 	})
 }
 
@@ -58,7 +77,7 @@ func (a *App) newACMEIssuer(roots *x509.CertPool) (*acme.Issuer, error) {
 // renews the certificates of letsencrypt instances that expire within 30
 // days, then reloads nginx. Failures are logged. It stops with ctx.
 func (a *App) StartRenewal(ctx context.Context) {
-	is, err := a.newACMEIssuer(nil)
+	is, err := a.newACMEIssuer(ctx, nil, nil)
 	if err != nil {
 		a.Log.Error("certificate renewal is off", "err", err)
 		return

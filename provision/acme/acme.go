@@ -1,8 +1,11 @@
 // Package acme gives instances their TLS certificate in letsencrypt mode:
 // certificates from an ACME server (Let's Encrypt production or staging,
-// or pebble in tests) obtained in-process with lego, answering HTTP-01
-// challenges through nginx from a webroot directory, and renewed before
-// they expire.
+// or pebble in tests) obtained in-process with lego, and renewed before
+// they expire. Challenges are answered either over HTTP-01, through nginx
+// from a webroot directory, or over DNS-01, through a DNSChallenger (the
+// Cloudflare driver) when one is configured: DNS-01 works while the
+// instance's A record is proxied, where HTTP-01 would reach Cloudflare's
+// edge rather than this host.
 package acme
 
 import (
@@ -49,8 +52,20 @@ type Config struct {
 	// is made once and reused.
 	AccountDir string
 	// Webroot is where HTTP-01 challenge files are written, under
-	// .well-known/acme-challenge/; nginx serves it on port 80; required.
+	// .well-known/acme-challenge/; nginx serves it on port 80; required
+	// unless DNS is set.
 	Webroot string
+	// DNS, when set, answers DNS-01 challenges instead of HTTP-01: the
+	// Issuer then writes nothing in the webroot and ignores
+	// ChallengeAddr.
+	DNS DNSChallenger
+	// Nameservers ("host" or "host:port"), when set, are the only servers
+	// asked whether the DNS-01 record is visible before the ACME server is
+	// told to validate (tests give pebble-challtestsrv's). Empty keeps
+	// lego's check: the system's resolvers, then the zone's authoritative
+	// servers. lego also follows a CNAME at the challenge name through the
+	// system's resolvers unless LEGO_DISABLE_CNAME_SUPPORT=true.
+	Nameservers []string
 	// ChallengeAddr is where this host's nginx answers plain HTTP
 	// ("127.0.0.1:80"). When set, Renew first waits until a probe file
 	// written in the webroot is served there for the domain, so that the
@@ -85,8 +100,8 @@ var _ provision.CertIssuer = (*Issuer)(nil)
 // New checks cfg and creates the account and webroot directories. It
 // does not contact the ACME server.
 func New(cfg Config) (*Issuer, error) {
-	if cfg.DirectoryURL == "" || cfg.AccountDir == "" || cfg.Webroot == "" {
-		return nil, errors.New("acme: DirectoryURL, AccountDir and Webroot are required")
+	if cfg.DirectoryURL == "" || cfg.AccountDir == "" || (cfg.Webroot == "" && cfg.DNS == nil) {
+		return nil, errors.New("acme: DirectoryURL, AccountDir and Webroot (or DNS) are required")
 	}
 	if cfg.Before == 0 {
 		cfg.Before = DefaultBefore
@@ -103,8 +118,10 @@ func New(cfg Config) (*Issuer, error) {
 	if err := os.MkdirAll(cfg.AccountDir, 0o700); err != nil {
 		return nil, fmt.Errorf("acme: account dir: %w", err)
 	}
-	if err := os.MkdirAll(cfg.Webroot, 0o755); err != nil {
-		return nil, fmt.Errorf("acme: webroot: %w", err)
+	if cfg.Webroot != "" {
+		if err := os.MkdirAll(cfg.Webroot, 0o755); err != nil {
+			return nil, fmt.Errorf("acme: webroot: %w", err)
+		}
 	}
 	return &Issuer{cfg: cfg}, nil
 }
@@ -116,10 +133,12 @@ func Files(dir string) provision.CertFiles {
 }
 
 // Issue returns the instance's certificate, obtaining one for its domain
-// through HTTP-01 unless dir already holds a certificate for the domain
-// with more than Before left (then nothing is asked of the server). The
-// challenge must be reachable: the instance's plain-HTTP site serves the
-// webroot. It writes fullchain.pem (leaf and chain, 0644) and privkey.pem
+// (through HTTP-01, or DNS-01 when Config.DNS is set) unless dir already
+// holds a certificate for the domain with more than Before left (then
+// nothing is asked of the server). For HTTP-01 the challenge must be
+// reachable: the instance's plain-HTTP site serves the webroot. For
+// DNS-01 the TXT record is published and removed again around the
+// validation. It writes fullchain.pem (leaf and chain, 0644) and privkey.pem
 // (0600) into dir.
 func (is *Issuer) Issue(ctx context.Context, inst provision.Instance, dir string) (provision.CertFiles, error) {
 	f := Files(dir)
@@ -137,8 +156,10 @@ func (is *Issuer) Renew(ctx context.Context, inst provision.Instance, dir string
 	f := Files(dir)
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	if err := is.waitChallenge(ctx, inst.Domain); err != nil {
-		return f, err
+	if is.cfg.DNS == nil {
+		if err := is.waitChallenge(ctx, inst.Domain); err != nil {
+			return f, err
+		}
 	}
 	client, err := is.clientLocked(ctx)
 	if err != nil {
@@ -204,6 +225,13 @@ func (is *Issuer) clientLocked(ctx context.Context) (*lego.Client, error) {
 		if err := is.saveAccount(acct); err != nil {
 			return nil, err
 		}
+	}
+	if is.cfg.DNS != nil {
+		if err := client.Challenge.SetDNS01Provider(dnsProvider{dns: is.cfg.DNS}, dns01Options(is.cfg)...); err != nil {
+			return nil, fmt.Errorf("acme: dns-01: %w", err)
+		}
+		is.client = client
+		return client, nil
 	}
 	wr, err := webroot.NewHTTPProvider(is.cfg.Webroot)
 	if err != nil {

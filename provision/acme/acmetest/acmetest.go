@@ -1,10 +1,13 @@
 // Package acmetest runs a real ACME server for tests: pebble, with
 // pebble-challtestsrv as its DNS server so that every name resolves to
 // 127.0.0.1, validating HTTP-01 challenges on a port the test chooses
-// (where its nginx, or a file server on the webroot, listens).
+// (where its nginx, or a file server on the webroot, listens), and DNS-01
+// challenges against the TXT records the test puts in challtestsrv
+// (SetTXT).
 package acmetest
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -37,14 +40,20 @@ type Pebble struct {
 	// ServerRoots holds the CA of pebble's own HTTPS listener.
 	ServerRoots *x509.CertPool
 
-	mgmt string // https://127.0.0.1:PORT of the management interface
-	cmds []*exec.Cmd
+	// DNSAddr is pebble-challtestsrv's DNS server (127.0.0.1:PORT), the
+	// one pebble resolves through: the nameserver to check DNS-01
+	// records against.
+	DNSAddr string
+
+	mgmt      string // https://127.0.0.1:PORT of the management interface
+	challMgmt string // http://127.0.0.1:PORT of challtestsrv's management interface
+	cmds      []*exec.Cmd
 }
 
 // Options tune Start.
 type Options struct {
 	// HTTPPort is where pebble connects to validate HTTP-01 challenges;
-	// required.
+	// 0 picks a free port where nothing listens (for DNS-01 only).
 	HTTPPort int
 	// Validity of the issued certificates; 0 means 90 days, like Let's
 	// Encrypt.
@@ -58,6 +67,9 @@ func Start(t testing.TB, o Options) *Pebble {
 	t.Helper()
 	bin := testenv.LookPath(t, "pebble")
 	chall := testenv.LookPath(t, "pebble-challtestsrv")
+	if o.HTTPPort == 0 {
+		o.HTTPPort = FreePort(t)
+	}
 	if o.Validity == 0 {
 		o.Validity = 90 * 24 * time.Hour
 	}
@@ -68,7 +80,11 @@ func Start(t testing.TB, o Options) *Pebble {
 	write(t, keyFile, keyPEM)
 
 	dnsPort, mgmtChall := FreePort(t), FreePort(t)
-	p := &Pebble{ServerRoots: pool}
+	p := &Pebble{
+		ServerRoots: pool,
+		DNSAddr:     "127.0.0.1:" + strconv.Itoa(dnsPort),
+		challMgmt:   "http://127.0.0.1:" + strconv.Itoa(mgmtChall),
+	}
 	p.start(t, dir, "pebble-challtestsrv", chall,
 		"-dns01", "127.0.0.1:"+strconv.Itoa(dnsPort), "-http01", "", "-https01", "", "-tlsalpn01", "",
 		"-management", "127.0.0.1:"+strconv.Itoa(mgmtChall),
@@ -136,6 +152,44 @@ func (p *Pebble) Roots(t testing.TB) *x509.CertPool {
 		t.Fatalf("pebble root: no PEM certificate in %q", b)
 	}
 	return pool
+}
+
+// SetTXT adds value to the TXT records challtestsrv answers for host
+// (a name, with or without its trailing dot), as pebble will see them
+// when it validates a DNS-01 challenge. It returns an error rather than
+// failing a test, so that it can be called from any goroutine.
+func (p *Pebble) SetTXT(host, value string) error {
+	return p.challPost("/set-txt", map[string]string{"host": fqdn(host), "value": value})
+}
+
+// ClearTXT removes every TXT record challtestsrv answers for host.
+func (p *Pebble) ClearTXT(host string) error {
+	return p.challPost("/clear-txt", map[string]string{"host": fqdn(host)})
+}
+
+func fqdn(host string) string {
+	if len(host) > 0 && host[len(host)-1] == '.' {
+		return host
+	}
+	return host + "."
+}
+
+func (p *Pebble) challPost(path string, body map[string]string) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return fmt.Errorf("acmetest: %w", err)
+	}
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Post(p.challMgmt+path, "application/json", bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("acmetest: challtestsrv %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("acmetest: challtestsrv %s: %s %s", path, resp.Status, msg)
+	}
+	return nil
 }
 
 func (p *Pebble) start(t testing.TB, dir, name, bin string, args ...string) {

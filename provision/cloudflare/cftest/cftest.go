@@ -13,8 +13,9 @@
 //
 // Every request must carry "Authorization: Bearer <token>"; otherwise the
 // answer is 403 with Cloudflare's codes (10000 without a header, 9109 for a
-// wrong token). Every request is recorded (Requests), and failures can be
-// injected (FailNext). Tests use NewServer; a program can serve New's
+// wrong token). Every request is recorded (Requests), failures can be
+// injected (FailNext), and record changes can be followed (OnRecord), for
+// example to mirror ACME challenge TXT records into a test DNS server. Tests use NewServer; a program can serve New's
 // handler itself, or call Start.
 package cftest
 
@@ -90,6 +91,15 @@ type failure struct {
 // Server is the double. Its zero value is not usable: build it with New or
 // NewServer. It is safe for concurrent use.
 type Server struct {
+	// OnRecord, when set, is called once for each record a request
+	// created or changed (deleted false, the record as stored) or deleted
+	// (deleted true, the record as it was), after the change and before
+	// the request's answer is sent; records loaded by AddRecord are not
+	// reported. Calls come from the serving goroutines, one request's
+	// after another's, never concurrently; it must not call the Server.
+	// Set it before the Server serves.
+	OnRecord func(r Record, deleted bool)
+
 	zone, zoneID, token string
 
 	ca     *x509.Certificate
@@ -102,6 +112,13 @@ type Server struct {
 	reqs   []Request
 	fails  []failure
 	serial int64
+	events []recordEvent // changes of the request being served, for OnRecord
+	hookMu sync.Mutex    // serialises OnRecord calls
+}
+
+type recordEvent struct {
+	r       Record
+	deleted bool
 }
 
 // New returns a double for zone, accepting token. It generates its Origin
@@ -287,12 +304,39 @@ type envelope struct {
 
 // ServeHTTP answers one API request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.hookMu.Lock()
+	defer s.hookMu.Unlock()
+	buf := &bufferedWriter{header: w.Header(), status: http.StatusOK}
+	events := s.serve(buf, r)
+	if s.OnRecord != nil {
+		for _, e := range events {
+			s.OnRecord(e.r, e.deleted)
+		}
+	}
+	w.WriteHeader(buf.status)
+	_, _ = w.Write(buf.body.Bytes())
+}
+
+// bufferedWriter holds an answer until the OnRecord calls are done.
+type bufferedWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedWriter) Header() http.Header         { return b.header }
+func (b *bufferedWriter) WriteHeader(status int)      { b.status = status }
+func (b *bufferedWriter) Write(p []byte) (int, error) { return b.body.Write(p) }
+
+// serve answers r into w under s.mu and returns the record changes made.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) []recordEvent {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	path := strings.TrimPrefix(r.URL.Path, "/client/v4")
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.events = nil
 	defer func() {
 		s.reqs = append(s.reqs, Request{
 			Method: r.Method, Path: path, Query: r.URL.Query(),
@@ -310,17 +354,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f.err = failureError(f.status)
 		}
 		writeErr(rec, f.status, f.err)
-		return
+		return nil
 	}
 	switch auth := r.Header.Get("Authorization"); {
 	case auth == "":
 		writeErr(rec, http.StatusForbidden, apiError{10000, "Authentication error"})
-		return
+		return nil
 	case auth != "Bearer "+s.token:
 		writeErr(rec, http.StatusForbidden, apiError{9109, "Invalid access token"})
-		return
+		return nil
 	}
 	s.route(rec, r.Method, path, r.URL.Query(), body)
+	events := s.events
+	s.events = nil
+	return events
 }
 
 func failureError(status int) apiError {
@@ -490,6 +537,7 @@ func (s *Server) createRecord(w http.ResponseWriter, body []byte) {
 	r.CreatedOn = time.Now().UTC()
 	r.ModifiedOn = r.CreatedOn
 	s.recs = append(s.recs, r)
+	s.events = append(s.events, recordEvent{r: *r})
 	writeOK(w, *r, nil)
 }
 
@@ -503,6 +551,7 @@ func (s *Server) oneRecord(w http.ResponseWriter, method, id string, body []byte
 	case http.MethodGet:
 		writeOK(w, *s.recs[i], nil)
 	case http.MethodDelete:
+		s.events = append(s.events, recordEvent{r: *s.recs[i], deleted: true})
 		s.recs = slices.Delete(s.recs, i, i+1)
 		writeOK(w, map[string]string{"id": id}, nil)
 	case http.MethodPatch, http.MethodPut:
@@ -522,6 +571,7 @@ func (s *Server) oneRecord(w http.ResponseWriter, method, id string, body []byte
 		}
 		next.ModifiedOn = time.Now().UTC()
 		*s.recs[i] = next
+		s.events = append(s.events, recordEvent{r: next})
 		writeOK(w, next, nil)
 	default:
 		writeErr(w, http.StatusMethodNotAllowed, apiError{7001, "Method not allowed for this endpoint"})

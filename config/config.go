@@ -121,10 +121,12 @@ type Config struct {
 	SlackBotToken Secret `envconfig:"SLACK_BOT_TOKEN" secret:"true" desc:"Slack bot token xoxb-…"`
 	SlackAppToken Secret `envconfig:"SLACK_APP_TOKEN" secret:"true" desc:"Slack app-level token xapp-… (Socket Mode)"`
 	SlackAPIURL   string `envconfig:"SLACK_API_URL" default:"https://slack.com/api/" desc:"Slack Web API base URL"`
+	SlackAlerts   string `envconfig:"SLACK_ALERT_CHANNEL" desc:"Slack channel ID where failed renewals and scheduled backups are posted"`
 	DiscordToken  Secret `envconfig:"DISCORD_BOT_TOKEN" secret:"true" desc:"Discord bot token"`
 	DiscordAppID  string `envconfig:"DISCORD_APP_ID" desc:"Discord application ID"`
 	DiscordGuild  string `envconfig:"DISCORD_GUILD_ID" desc:"guild where /odoo is registered (global when empty)"`
 	DiscordAPIURL string `envconfig:"DISCORD_API_URL" default:"https://discord.com/api/v10/" desc:"Discord API base URL"`
+	DiscordAlerts string `envconfig:"DISCORD_ALERT_CHANNEL" desc:"Discord channel ID where failed renewals and scheduled backups are posted"`
 }
 
 // DefaultEnvFile is the env file read when --env-file is not given.

@@ -399,3 +399,12 @@ func (e *apiError) Unwrap() error { return e.err }
 func (b *Bot) wrap(action string, err error, tokens ...string) error {
 	return &apiError{msg: "discord: " + action + ": " + b.clean(err, tokens...), err: err}
 }
+
+// Alert posts text in channel with the bot token: what no command asked
+// for, such as a failed certificate renewal or scheduled backup.
+func (b *Bot) Alert(ctx context.Context, channel, text string) error {
+	if channel == "" {
+		return fmt.Errorf("discord: alert: no channel")
+	}
+	return b.channelSend(ctx, channel, plainMessage("alert", text))
+}

@@ -562,3 +562,16 @@ func (s *statusMsg) flush(ctx context.Context) error {
 	}
 	return err
 }
+
+// Alert posts text at the top of channel: what no command asked for,
+// such as a failed certificate renewal or scheduled backup.
+func (b *Bot) Alert(ctx context.Context, channel, text string) error {
+	if channel == "" {
+		return fmt.Errorf("slack: alert: no channel")
+	}
+	if len(text) > maxInline {
+		return b.long(ctx, channel, "", "alert", text)
+	}
+	_, err := b.post(ctx, channel, "", text)
+	return err
+}

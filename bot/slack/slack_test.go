@@ -533,3 +533,16 @@ type handlerFunc func(ctx context.Context, req commands.Request, r commands.Resp
 func (f handlerFunc) Handle(ctx context.Context, req commands.Request, r commands.Responder) (*provision.Task, error) {
 	return f(ctx, req, r)
 }
+
+func TestAlertPostsInTheChannel(t *testing.T) {
+	fs := newFakeSlack(t)
+	rb := startBot(t, fs, slack.Config{Handler: newDispatcher(t, newCreator(t), "")})
+	fs.waitConnected(t)
+	if err := rb.bot.Alert(context.Background(), "C0ALERTS", "certificate renewal failed for acme"); err != nil {
+		t.Fatal(err)
+	}
+	got := fs.callsOf("chat.postMessage")
+	if len(got) != 1 || got[0].Form.Get("channel") != "C0ALERTS" || got[0].Form.Get("thread_ts") != "" || !strings.Contains(got[0].Form.Get("text"), "renewal failed") {
+		t.Errorf("posted %+v, want one top-level message in C0ALERTS", got)
+	}
+}

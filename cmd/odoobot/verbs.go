@@ -118,8 +118,6 @@ func recoverJobs(ctx context.Context, stderr io.Writer, a *app.App, report repor
 func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Logger, a *app.App) error {
 	cfg := a.Config
 	fmt.Fprintf(stdout, "odoobot %s serving %s (instances under %s)\n", version, cfg.Zone(), cfg.ProdRoot)
-	a.StartRenewal(ctx)
-	a.StartBackups(ctx)
 	var runs []func(context.Context) error
 	var slackBot *slack.Bot
 	var discordBot *discord.Bot
@@ -132,6 +130,9 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 			return err
 		}
 		slackBot, runs = b, append(runs, b.Run)
+		if ch := cfg.SlackAlerts; ch != "" {
+			a.AddAlerts(func(ctx context.Context, text string) error { return b.Alert(ctx, ch, text) })
+		}
 	}
 	if cfg.DiscordToken != "" {
 		b, err := discord.New(discord.Config{
@@ -142,6 +143,9 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 			return err
 		}
 		discordBot, runs = b, append(runs, b.Run)
+		if ch := cfg.DiscordAlerts; ch != "" {
+			a.AddAlerts(func(ctx context.Context, text string) error { return b.Alert(ctx, ch, text) })
+		}
 	}
 	// A Slack thread reference holds "ts", a Discord one "message".
 	report := func(ctx context.Context, ref map[string]string, text string) error {
@@ -156,6 +160,8 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 	if err := recoverJobs(ctx, stdout, a, report); err != nil {
 		return err
 	}
+	a.StartRenewal(ctx)
+	a.StartBackups(ctx)
 	if len(runs) == 0 {
 		return shell.Run(ctx, stdin, stdout, a.Dispatcher, shell.Identity())
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 
@@ -54,6 +55,32 @@ type App struct {
 	Dispatcher *commands.Dispatcher
 	Templates  *templates.Set
 	Log        *slog.Logger
+
+	alertMu sync.Mutex
+	alerts  []func(ctx context.Context, text string) error
+}
+
+// AddAlerts adds a place where alerts go (a chat channel); serve adds
+// one per configured adapter.
+func (a *App) AddAlerts(post func(ctx context.Context, text string) error) {
+	a.alertMu.Lock()
+	defer a.alertMu.Unlock()
+	a.alerts = append(a.alerts, post)
+}
+
+// Alert reports what no command asked for and someone must see (a failed
+// certificate renewal, a failed scheduled backup): in the log, and in
+// every alert channel.
+func (a *App) Alert(ctx context.Context, text string) {
+	a.Log.Error("alert", "text", text)
+	a.alertMu.Lock()
+	posts := append([]func(context.Context, string) error(nil), a.alerts...)
+	a.alertMu.Unlock()
+	for _, post := range posts {
+		if err := post(ctx, "⚠ "+text); err != nil {
+			a.Log.Error("alert not delivered", "err", err)
+		}
+	}
 }
 
 // New connects to PostgreSQL (creating the state database if needed),

@@ -44,7 +44,7 @@ func (a *App) StartBackups(ctx context.Context) {
 			case <-time.After(time.Until(next)):
 			}
 			if err := dt.BackupAll(ctx, "schedule"); err != nil {
-				a.Log.Error("scheduled backup", "err", err)
+				a.Alert(ctx, "scheduled backup: "+err.Error())
 			}
 		}
 	}()

@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"log/slog"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"time"
@@ -89,7 +89,7 @@ func (a *App) StartRenewal(ctx context.Context) {
 		Instances: a.Store, Layout: a.Config.Layout(), Issuer: is,
 		Reload: func(ctx context.Context) error { return a.Services.Reload(ctx, "nginx.service") },
 		Report: func(inst provision.Instance, err error) {
-			a.Log.Error("certificate renewal failed", slog.String("instance", inst.Name), slog.Any("err", err))
+			a.Alert(ctx, fmt.Sprintf("certificate renewal failed for %s (%s): %v", inst.Name, inst.Domain, err))
 		},
 		Logger: a.Log,
 	}

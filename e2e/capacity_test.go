@@ -172,6 +172,19 @@ func TestImportAPIDEVInstance(t *testing.T) {
 	}
 	requireAnswers(t, ctx, got)
 
+	// A backup of the imported instance, like any other's.
+	t.Cleanup(func() { os.RemoveAll(filepath.Join(a.Config.BackupDir, got.Internal)) })
+	task, err := a.DayTwo().Backup(ctx, provision.JobRequest{Name: name, By: "e2e"})
+	if err != nil {
+		t.Fatalf("backup of the imported %s: %v", name, err)
+	}
+	if job, err := task.Wait(ctx); err != nil || job.State != provision.JobSucceeded {
+		t.Fatalf("backup of the imported %s: job %s, %v", name, job.State, err)
+	}
+	if list, err := a.DayTwo().Backups(ctx, name); err != nil || len(list) != 1 || !list[0].Intact {
+		t.Errorf("backups of the imported %s: %+v, %v", name, list, err)
+	}
+
 	out, _ = odoobot()
 	if !strings.Contains(out, "skipped: already recorded by odoobot") {
 		t.Errorf("a second import did not skip %s:\n%s", name, out)

@@ -120,8 +120,9 @@ type CreatorConfig struct {
 	VerifyRoots             *x509.CertPool
 
 	// Admit, when set, is asked before a creation is accepted: the
-	// capacity guard. Its error refuses the creation and is shown as is.
-	Admit func(ctx context.Context, mode SSLMode) error
+	// capacity guard. Its error refuses the creation and is shown as is;
+	// a warning lets it go on and is shown first in the job's thread.
+	Admit func(ctx context.Context, mode SSLMode) (warning string, err error)
 	// Capacity is the model the capacity verb reports with; zero means
 	// DefaultCapacityModel.
 	Capacity CapacityModel
@@ -179,10 +180,13 @@ func (c *Creator) Create(ctx context.Context, req CreateRequest) (*Task, error) 
 	if req.Mode.TLS() && c.cfg.Certs[req.Mode] == nil {
 		return nil, fmt.Errorf("%w: %s needs %s; use http, or configure it", ErrModeUnavailable, req.Mode, modeNeeds(req.Mode))
 	}
+	var warning string
 	if c.cfg.Admit != nil {
-		if err := c.cfg.Admit(ctx, req.Mode); err != nil {
+		w, err := c.cfg.Admit(ctx, req.Mode)
+		if err != nil {
 			return nil, err
 		}
+		warning = w
 	}
 	if _, err := c.cfg.Store.Instance(ctx, req.Name); err == nil {
 		return nil, &NameError{Name: req.Name, Rule: RuleTaken, Reason: "an instance of that name exists; see list"}
@@ -204,6 +208,9 @@ func (c *Creator) Create(ctx context.Context, req CreateRequest) (*Task, error) 
 	}
 	t := c.task(job, inst)
 	t.Subscribe, t.Finished = req.Subscribe, req.Finished
+	if warning != "" {
+		t.Notes = append(t.Notes, "capacity: "+warning)
+	}
 	if err := c.cfg.Runner.Submit(t); err != nil {
 		c.cfg.Runner.RollBack(context.WithoutCancel(ctx), t, err.Error())
 		return nil, err

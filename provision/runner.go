@@ -60,6 +60,7 @@ type Task struct {
 	Steps     []Step
 	LogPath   string       // the creation log, appended to; empty for none
 	Subscribe []Subscriber // receive every event
+	Notes     []string     // shown as info events before the first step (a capacity warning)
 	// Finished, when set, is called once the job has ended, with its final
 	// record.
 	Finished func(Job)
@@ -178,6 +179,9 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 	}
 	t.Job.State, t.Job.StartedAt = JobRunning, r.cfg.Now()
 
+	for _, n := range t.Notes {
+		emit("note", EventInfo, n, 0)
+	}
 	var failed *StepError
 	ran := 0
 	for _, s := range t.Steps {

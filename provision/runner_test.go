@@ -142,3 +142,18 @@ func TestRollBackUndoesEveryStep(t *testing.T) {
 		t.Errorf("state %s", store.final[9])
 	}
 }
+
+func TestNotesComeFirst(t *testing.T) {
+	store := newMemJobs()
+	r := NewRunner(RunnerConfig{Store: store})
+	defer r.Close()
+	tr := &trace{}
+	var seen []string
+	task := &Task{Job: Job{ID: 11}, Steps: []Step{tr.step("a", false)}, Notes: []string{"capacity: 85% of memory"},
+		Subscribe: []Subscriber{func(e Event) { seen = append(seen, string(e.Kind)+" "+e.Step+" "+e.Message) }}}
+	r.Submit(task)
+	task.Wait(context.Background())
+	if diff := cmp.Diff(seen, []string{"info note capacity: 85% of memory", "start a ", "done a "}); diff != "" {
+		t.Errorf("events (-got +want):\n%s", diff)
+	}
+}

@@ -11,11 +11,11 @@ import (
 // admit is the capacity guard asked before each creation: it counts every
 // recorded instance (a.Store.Instances, any state) and refuses, with a
 // provision.CapacityError naming the numbers, when the host cannot hold
-// one more. A creation allowed above the warning threshold is logged
-// with a.Log.Warn only: Admit can return nothing but an error, so the
-// warning does not reach the user's chat yet.
-func (a *App) admit(ctx context.Context, mode provision.SSLMode) error {
+// one more. Above the warning threshold (CAPACITY_WARN_PERCENT) the
+// creation goes on and the warning is logged and shown in its thread.
+func (a *App) admit(ctx context.Context, mode provision.SSLMode) (string, error) {
 	m := a.Config.CapacityModel()
+	var warning string
 	g := provision.CapacityGuard{
 		Model: m,
 		Root:  a.Config.ProdRoot,
@@ -24,12 +24,13 @@ func (a *App) admit(ctx context.Context, mode provision.SSLMode) error {
 			return len(list), err
 		},
 		Warn: func(ctx context.Context, w string) {
+			warning = w
 			a.Log.WarnContext(ctx, "capacity: creating one more instance", "warning", w)
 		},
 	}
 	err := g.Admit(ctx, mode)
 	if errors.Is(err, provision.ErrNoCapacity) {
-		return fmt.Errorf("%w (capacity model: INSTANCE_MEMORY_MB=%d, INSTANCE_DISK_MB=%d)", err, m.PerInstanceMemory>>20, m.PerInstanceDisk>>20)
+		return "", fmt.Errorf("%w (capacity model: INSTANCE_MEMORY_MB=%d, INSTANCE_DISK_MB=%d)", err, m.PerInstanceMemory>>20, m.PerInstanceDisk>>20)
 	}
-	return err
+	return warning, err
 }

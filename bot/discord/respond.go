@@ -10,6 +10,7 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 
+	"odoobot/bot/serial"
 	"odoobot/commands"
 )
 
@@ -275,42 +276,19 @@ type thread struct {
 	root    string // the root message's ID
 	target  string // the thread's ID, or channel when there is no thread
 
-	mu     sync.Mutex
-	closed bool
-	ops    chan func()
+	queue *serial.Queue // the thread's lines, in order
 }
 
 func (b *Bot) newThread(channel, root, target string) *thread {
-	t := &thread{b: b, channel: channel, root: root, target: target, ops: make(chan func(), 256)}
-	go func() {
-		for op := range t.ops {
-			op()
-		}
-	}()
+	t := &thread{b: b, channel: channel, root: root, target: target, queue: serial.New(256)}
 	return t
-}
-
-// enqueue queues op, closing the queue after it when last is set; it
-// reports false when the thread is already finished.
-func (t *thread) enqueue(op func(), last bool) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return false
-	}
-	t.ops <- op
-	if last {
-		t.closed = true
-		close(t.ops)
-	}
-	return true
 }
 
 // Post queues a line for the thread and returns at once; a line that
 // cannot be delivered is logged.
 func (t *thread) Post(ctx context.Context, text string) error {
 	ctx = context.WithoutCancel(ctx)
-	ok := t.enqueue(func() {
+	ok := t.queue.Do(func() {
 		if err := t.b.channelSend(ctx, t.target, outgoing{content: clip(text)}); err != nil {
 			t.b.log.Warn("discord: thread line lost", "thread", t.target, "err", err)
 		}
@@ -326,7 +304,7 @@ func (t *thread) Post(ctx context.Context, text string) error {
 // Posts fail.
 func (t *thread) Finish(ctx context.Context, root, summary string) error {
 	done := make(chan error, 1)
-	ok := t.enqueue(func() {
+	ok := t.queue.Do(func() {
 		var errs []error
 		content := clip(root)
 		_, err := t.b.s.ChannelMessageEditComplex(&discordgo.MessageEdit{

@@ -15,6 +15,7 @@ import (
 
 	slackapi "github.com/slack-go/slack"
 
+	"odoobot/bot/serial"
 	"odoobot/commands"
 	"odoobot/provision"
 )
@@ -373,38 +374,15 @@ type thread struct {
 	ts      string
 	status  *statusMsg
 
-	mu     sync.Mutex
-	closed bool
-	ops    chan func()
+	queue *serial.Queue // the thread's lines, in order
 }
 
 var _ commands.Thread = (*thread)(nil)
 
 func (b *Bot) newThread(channel, ts string) *thread {
-	t := &thread{b: b, channel: channel, ts: ts, ops: make(chan func(), 256)}
+	t := &thread{b: b, channel: channel, ts: ts, queue: serial.New(256)}
 	t.status = &statusMsg{b: b, channel: channel, threadTS: ts, interval: b.cfg.UpdateInterval}
-	go func() {
-		for op := range t.ops {
-			op()
-		}
-	}()
 	return t
-}
-
-// enqueue queues op, and closes the queue after it when last is set. It
-// reports false when the thread is already finished.
-func (t *thread) enqueue(op func(), last bool) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return false
-	}
-	t.ops <- op
-	if last {
-		t.closed = true
-		close(t.ops)
-	}
-	return true
 }
 
 // Post queues a progress line: a step's start (or an undo's start)
@@ -413,7 +391,7 @@ func (t *thread) enqueue(op func(), last bool) bool {
 // errors are logged.
 func (t *thread) Post(ctx context.Context, text string) error {
 	ctx = context.WithoutCancel(ctx)
-	ok := t.enqueue(func() {
+	ok := t.queue.Do(func() {
 		if !transient(text) {
 			if _, err := t.b.post(ctx, t.channel, t.ts, text); err != nil {
 				t.b.log.Warn("slack: thread line lost", "channel", t.channel, "thread", t.ts, "err", t.b.clean(err.Error()))
@@ -434,7 +412,7 @@ func (t *thread) Post(ctx context.Context, text string) error {
 // sets the status message to root. Later Posts fail.
 func (t *thread) Finish(ctx context.Context, root, summary string) error {
 	done := make(chan error, 1)
-	ok := t.enqueue(func() {
+	ok := t.queue.Do(func() {
 		var errs []error
 		if err := t.b.update(ctx, t.channel, t.ts, root); err != nil {
 			errs = append(errs, err)

@@ -39,14 +39,7 @@ func (c *Client) EnsureRecord(ctx context.Context, fqdn string) error {
 }
 
 func (c *Client) ensureRecord(ctx context.Context, fqdn string) error {
-	if _, err := guard("ensure record", fqdn, c.zone); err != nil {
-		return err
-	}
-	zoneID, err := c.ZoneID(ctx)
-	if err != nil {
-		return err
-	}
-	found, err := c.list(ctx, zoneID, fqdn)
+	zoneID, found, err := c.guardedList(ctx, "ensure record", fqdn)
 	if err != nil {
 		return err
 	}
@@ -81,6 +74,19 @@ func (c *Client) ensureRecord(ctx context.Context, fqdn string) error {
 	return errors.Join(append(errs, c.update(ctx, zoneID, fqdn, keep))...)
 }
 
+// guardedList checks fqdn against the apex guard, before any request,
+// and lists the records at exactly that name.
+func (c *Client) guardedList(ctx context.Context, action, fqdn string) (zoneID string, found []record, err error) {
+	if _, err := guard(action, fqdn, c.zone); err != nil {
+		return "", nil, err
+	}
+	if zoneID, err = c.ZoneID(ctx); err != nil {
+		return "", nil, err
+	}
+	found, err = c.list(ctx, zoneID, fqdn)
+	return zoneID, found, err
+}
+
 // DeleteRecord removes the records at exactly fqdn that carry the Marker.
 // No record there is not an error. Records without the Marker are left in
 // place and reported with an error matching ErrForeignRecord (after ours,
@@ -90,14 +96,7 @@ func (c *Client) DeleteRecord(ctx context.Context, fqdn string) error {
 }
 
 func (c *Client) deleteRecord(ctx context.Context, fqdn string) error {
-	if _, err := guard("delete record", fqdn, c.zone); err != nil {
-		return err
-	}
-	zoneID, err := c.ZoneID(ctx)
-	if err != nil {
-		return err
-	}
-	found, err := c.list(ctx, zoneID, fqdn)
+	zoneID, found, err := c.guardedList(ctx, "delete record", fqdn)
 	if err != nil {
 		return err
 	}

@@ -525,7 +525,7 @@ func (cr *creation) verify(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return err
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

@@ -29,6 +29,7 @@ type Responder struct {
 	out     io.Writer
 	refused bool
 	code    string
+	cli     bool // one command per process: confirmations come from --yes
 }
 
 var (
@@ -36,8 +37,12 @@ var (
 	_ commands.Thread    = (*thread)(nil)
 )
 
-// NewResponder writes to out.
+// NewResponder writes to out, for the terminal adapter.
 func NewResponder(out io.Writer) *Responder { return &Responder{out: out} }
+
+// NewCLIResponder writes to out for one CLI command: a confirmation is
+// asked for by --yes, not by typing /odoo confirm.
+func NewCLIResponder(out io.Writer) *Responder { return &Responder{out: out, cli: true} }
 
 func (r *Responder) println(s string) {
 	r.mu.Lock()
@@ -79,6 +84,10 @@ func (r *Responder) Confirm(_ context.Context, prompt, code string) error {
 	r.mu.Lock()
 	r.code = code
 	r.mu.Unlock()
+	if r.cli {
+		r.println(prompt)
+		return nil
+	}
 	r.println(prompt + "\n  to confirm, type: /odoo confirm " + code)
 	return nil
 }

@@ -60,7 +60,7 @@ func verbs(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, cfg *
 		}
 		words = append(words, w)
 	}
-	r := shell.NewResponder(stdout)
+	r := shell.NewCLIResponder(stdout)
 	req := commands.Request{Identity: shell.Identity(), Channel: "cli", Text: strings.Join(append([]string{verb}, words...), " ")}
 	task, err := a.Dispatcher.Handle(ctx, req, r)
 	if err != nil {

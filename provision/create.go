@@ -454,7 +454,14 @@ func (cr *creation) removeService(ctx context.Context) error {
 }
 
 func (cr *creation) waitHealthy(ctx context.Context) error {
-	return WaitHealthy(ctx, cr.inst.Ports.HTTP, cr.c.cfg.HealthTimeout, cr.paths.Log)
+	alive := func(ctx context.Context) error {
+		st, err := cr.c.cfg.Services.Status(ctx, cr.inst.Unit)
+		if err != nil || st.Running() || ((st.ActiveState == "activating" || st.ActiveState == "reloading") && st.SubState != "auto-restart") {
+			return nil // unknown or still coming up: keep polling
+		}
+		return fmt.Errorf("%s is %s/%s", cr.inst.Unit, st.ActiveState, st.SubState)
+	}
+	return waitHealthy(ctx, cr.inst.Ports.HTTP, cr.c.cfg.HealthTimeout, cr.paths.Log, alive)
 }
 
 func (cr *creation) issueCertificate(ctx context.Context) error {

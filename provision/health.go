@@ -15,6 +15,13 @@ import (
 // 200 or the timeout passes. On timeout the error carries the last lines
 // of the instance's log, which is where Odoo says why it did not start.
 func WaitHealthy(ctx context.Context, port int, timeout time.Duration, logPath string) error {
+	return waitHealthy(ctx, port, timeout, logPath, nil)
+}
+
+// waitHealthy is WaitHealthy that also gives up at once when alive, asked
+// between polls, says the process is gone: a crashed Odoo fails the step
+// in a second, not at the deadline.
+func waitHealthy(ctx context.Context, port int, timeout time.Duration, logPath string, alive func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/web/health"
@@ -24,6 +31,15 @@ func WaitHealthy(ctx context.Context, port int, timeout time.Duration, logPath s
 		last = probe(ctx, client, url)
 		if last == "" {
 			return nil
+		}
+		if alive != nil {
+			if err := alive(ctx); err != nil {
+				msg := fmt.Sprintf("health: the instance stopped before %s answered: %v", url, err)
+				if tail := TailFile(logPath, 10); len(tail) > 0 {
+					msg += "; last lines of " + logPath + ":\n" + strings.Join(tail, "\n")
+				}
+				return fmt.Errorf("%s", msg)
+			}
 		}
 		select {
 		case <-ctx.Done():

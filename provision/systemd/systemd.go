@@ -60,7 +60,7 @@ func New(ctx context.Context, log *slog.Logger) (*Manager, error) {
 		return &Manager{
 			conn:         r.conn,
 			log:          log,
-			settle:       time.Second,
+			settle:       500 * time.Millisecond,
 			poll:         100 * time.Millisecond,
 			journalLines: 20,
 		}, nil

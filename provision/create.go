@@ -27,7 +27,9 @@ type Store interface {
 	SetState(ctx context.Context, name string, st State) error
 	ReleaseInstance(ctx context.Context, name string) error
 	CreateJob(ctx context.Context, j Job) (Job, error)
-	OpenJobs(ctx context.Context) ([]Job, error)
+	// OrphanedJobs are the open jobs whose process is gone; the jobs of
+	// live processes (another odoobot running a job now) are not.
+	OrphanedJobs(ctx context.Context) ([]Job, error)
 	ActiveJob(ctx context.Context, instance string) (Job, bool, error)
 }
 
@@ -226,11 +228,11 @@ func modeNeeds(m SSLMode) string {
 }
 
 // Recover finds the jobs left open by a process that stopped (a crash, a
-// kill) and rolls each back, so none stays "running" and no half-created
+// kill) — never those another live odoobot is running — and rolls each back, so none stays "running" and no half-created
 // instance stays. It returns the jobs it ended, for the adapters to
 // report in their threads.
 func (c *Creator) Recover(ctx context.Context, subscribe func(Job) []Subscriber) ([]Job, error) {
-	open, err := c.cfg.Store.OpenJobs(ctx)
+	open, err := c.cfg.Store.OrphanedJobs(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("provision: recover: %w", err)
 	}

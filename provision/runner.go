@@ -145,12 +145,21 @@ func (r *Runner) Submit(t *Task) error {
 	}
 }
 
-// Close stops taking tasks, waits for the workers to finish what they
-// run, and marks queued tasks interrupted (they are recovered at the next
-// start).
+// Close stops taking tasks and waits for the workers to finish what they
+// run. Tasks still queued end at once with an error; their jobs stay
+// queued in the store and are recovered (rolled back) at the next start.
 func (r *Runner) Close() {
 	r.stop()
 	r.wg.Wait()
+	for {
+		select {
+		case t := <-r.queue:
+			t.result, t.err = t.Job, ErrRunnerStopped
+			close(t.done)
+		default:
+			return
+		}
+	}
 }
 
 func (r *Runner) work() {
@@ -175,7 +184,15 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 	emit, closeLog := r.emitter(ctx, t)
 	defer closeLog()
 	if err := r.cfg.Store.StartJob(ctx, t.Job.ID); err != nil {
+		// The job is no longer queued (another process recovered it, or
+		// it was ended): running its steps now would race with that.
 		log.Error("start job", "err", err)
+		t.Job.Error = "could not start: " + err.Error()
+		t.result, t.err = t.Job, errors.New(t.Job.Error)
+		if t.Finished != nil {
+			t.Finished(t.result)
+		}
+		return
 	}
 	t.Job.State, t.Job.StartedAt = JobRunning, r.cfg.Now()
 

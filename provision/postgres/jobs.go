@@ -13,8 +13,8 @@ import (
 
 const (
 	sqlInsertJob = `
-INSERT INTO odoobot.jobs (kind, instance, state, requested_by, params, chat_ref, started_at)
-VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $3::text = 'running' THEN now() END)
+INSERT INTO odoobot.jobs (kind, instance, state, requested_by, params, chat_ref, started_at, owner)
+VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $3::text = 'running' THEN now() END, $7)
 RETURNING id, created_at, started_at`
 
 	sqlSelectJob = `
@@ -56,7 +56,7 @@ func (s *Store) CreateJob(ctx context.Context, j provision.Job) (provision.Job, 
 	}
 	var started *time.Time
 	err := s.pool.QueryRow(ctx, sqlInsertJob,
-		string(j.Kind), j.Instance, string(j.State), j.RequestedBy, jsonMap(j.Params), jsonMap(j.ChatRef),
+		string(j.Kind), j.Instance, string(j.State), j.RequestedBy, jsonMap(j.Params), jsonMap(j.ChatRef), s.owner,
 	).Scan(&j.ID, &j.CreatedAt, &started)
 	if _, ok := isUniqueViolation(err); ok {
 		if open, found, aerr := s.ActiveJob(ctx, j.Instance); aerr == nil && found {

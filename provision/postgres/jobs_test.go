@@ -2,13 +2,16 @@ package postgres_test
 
 import (
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"odoobot/internal/testenv"
 	"odoobot/provision"
+	"odoobot/provision/postgres"
 )
 
 func TestJobLifecycle(t *testing.T) {
@@ -208,5 +211,36 @@ func TestAuditRoundTrip(t *testing.T) {
 	}
 	if err := s.RecordAudit(ctx, provision.AuditEntry{Decision: "maybe"}); err == nil {
 		t.Error("RecordAudit with an unknown decision succeeded")
+	}
+}
+
+// TestOrphanedJobsAreThoseOfStoppedProcesses: an open job of a live
+// process is never handed out for recovery; once that process's store is
+// closed (the process died), it is.
+func TestOrphanedJobsAreThoseOfStoppedProcesses(t *testing.T) {
+	dsn := testenv.NewDatabase(t)
+	ctx := testContext(t)
+	open := func() *postgres.Store {
+		s, err := postgres.Open(ctx, dsn, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	running, other := open(), open()
+	defer other.Close()
+	j, err := running.CreateJob(ctx, provision.Job{Kind: provision.JobCreate, Instance: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*postgres.Store{running, other} {
+		if got, err := s.OrphanedJobs(ctx); err != nil || len(got) != 0 {
+			t.Fatalf("orphans while the owner lives: %+v, %v", got, err)
+		}
+	}
+	running.Close()
+	got, err := other.OrphanedJobs(ctx)
+	if err != nil || len(got) != 1 || got[0].ID != j.ID {
+		t.Fatalf("orphans after the owner stopped: %+v, %v; want job %d", got, err, j.ID)
 	}
 }

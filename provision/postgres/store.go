@@ -47,6 +47,11 @@ CREATE TABLE IF NOT EXISTS odoobot.schema_migrations (
 type Store struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
+
+	// owner identifies this process's jobs; its advisory lock is held on
+	// ownerConn until Close.
+	owner     int32
+	ownerConn *pgx.Conn
 }
 
 // Open connects to the PostgreSQL database at dsn (a URL or key=value
@@ -70,11 +75,21 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	if err := s.claimOwner(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
 // Close closes every connection. The Store is unusable afterwards.
-func (s *Store) Close() { s.pool.Close() }
+func (s *Store) Close() {
+	if s.ownerConn != nil {
+		s.ownerConn.Close(context.Background())
+		s.ownerConn = nil
+	}
+	s.pool.Close()
+}
 
 // Pool returns the connection pool, for the few callers that need raw SQL
 // on the same database (e.g. database cloning). Callers must not close it.

@@ -43,10 +43,14 @@ func (r *recordingResponder) Confirm(_ context.Context, prompt, code string) err
 }
 
 // countingCreator is a Creator test double that records calls and refuses.
-type countingCreator struct{ calls int }
+type countingCreator struct {
+	calls int
+	modes []provision.SSLMode
+}
 
-func (c *countingCreator) Create(context.Context, provision.CreateRequest) (*provision.Task, error) {
+func (c *countingCreator) Create(_ context.Context, req provision.CreateRequest) (*provision.Task, error) {
 	c.calls++
+	c.modes = append(c.modes, req.Mode)
 	return nil, provision.ErrPortsExhausted
 }
 
@@ -147,5 +151,18 @@ func TestConfirmationIsBoundToTheRequester(t *testing.T) {
 	now = now.Add(ConfirmTTL + time.Second)
 	if rr := confirm(admin); ran != 1 || !strings.Contains(rr.privates[0], "expired") {
 		t.Fatalf("an expired confirmation ran: %d %q", ran, rr.privates)
+	}
+}
+
+// TestCreateUsesTheServersDefaultMode: "create acme" takes the server's
+// DEFAULT_SSL_MODE, a named mode wins.
+func TestCreateUsesTheServersDefaultMode(t *testing.T) {
+	d, c, _ := newTestDispatcher(t)
+	d.Mode = provision.SSLLetsEncrypt
+	admin := Identity{Platform: "slack", UserID: "U0ADMIN01"}
+	d.Handle(context.Background(), Request{Identity: admin, Channel: "C1", Text: "create acme"}, &recordingResponder{})
+	d.Handle(context.Background(), Request{Identity: admin, Channel: "C1", Text: "create acme http"}, &recordingResponder{})
+	if len(c.modes) != 2 || c.modes[0] != provision.SSLLetsEncrypt || c.modes[1] != provision.SSLHTTP {
+		t.Errorf("modes asked for: %v, want [letsencrypt http]", c.modes)
 	}
 }

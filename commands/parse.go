@@ -84,11 +84,11 @@ func Parse(text string) (Command, error) {
 		if len(rest) == 2 {
 			mode = asciiLower(rest[1])
 		}
-		m, err := provision.ParseSSLMode(mode, DefaultSSLMode)
+		m, err := provision.ParseSSLMode(mode, "")
 		if err != nil {
 			return bad("unknown SSL mode %s: use cloudflare, letsencrypt or http", quote(rest[1]))
 		}
-		c.Mode = string(m)
+		c.Mode = string(m) // "" when omitted: the dispatcher's default applies
 	case argsNameLines:
 		c.Lines = DefaultLogLines
 		if len(rest) == 2 {

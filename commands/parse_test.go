@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+
+	"odoobot/provision"
 )
 
 func TestParse(t *testing.T) {
@@ -14,13 +16,13 @@ func TestParse(t *testing.T) {
 		text string
 		want Command
 	}{
-		{"create acme", Command{Verb: VerbCreate, Name: "acme", Mode: "cloudflare"}},
-		{"/odoo create acme", Command{Verb: VerbCreate, Name: "acme", Mode: "cloudflare"}},
+		{"create acme", Command{Verb: VerbCreate, Name: "acme"}}, // the server's DEFAULT_SSL_MODE applies
+		{"/odoo create acme", Command{Verb: VerbCreate, Name: "acme"}},
 		{"create acme cloudflare", Command{Verb: VerbCreate, Name: "acme", Mode: "cloudflare"}},
 		{"create acme letsencrypt", Command{Verb: VerbCreate, Name: "acme", Mode: "letsencrypt"}},
 		{"create acme http", Command{Verb: VerbCreate, Name: "acme", Mode: "http"}},
 		{"create acme HTTP", Command{Verb: VerbCreate, Name: "acme", Mode: "http"}},
-		{"Create Acme", Command{Verb: VerbCreate, Name: "Acme", Mode: "cloudflare"}}, // name kept as typed; provision refuses it
+		{"Create Acme", Command{Verb: VerbCreate, Name: "Acme"}}, // name kept as typed; provision refuses it
 		{"  /ODOO \t restart\u00a0acme \n", Command{Verb: VerbRestart, Name: "acme"}},
 		{"list", Command{Verb: VerbList}},
 		{"status acme", Command{Verb: VerbStatus, Name: "acme"}},
@@ -191,8 +193,10 @@ func FuzzParse(f *testing.F) {
 		if c.Verb == VerbLogs && (c.Lines < 1 || c.Lines > MaxLogLines) {
 			t.Fatalf("Parse(%q) Lines = %d", text, c.Lines)
 		}
-		if c.Verb == VerbCreate && c.Mode == "" {
-			t.Fatalf("Parse(%q) create without a mode", text)
+		if c.Verb == VerbCreate && c.Mode != "" {
+			if _, err := provision.ParseSSLMode(c.Mode, ""); err != nil {
+				t.Fatalf("Parse(%q) Mode = %q", text, c.Mode)
+			}
 		}
 	})
 }

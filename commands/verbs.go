@@ -8,8 +8,6 @@ package commands
 import (
 	"strconv"
 	"strings"
-
-	"odoobot/provision"
 )
 
 // Verb is the first word of a command.
@@ -43,10 +41,6 @@ const (
 	MaxLogLines     = 1000
 )
 
-// DefaultSSLMode is the mode of "create NAME" when none is given:
-// Cloudflare Origin, which SPEC.md recommends.
-const DefaultSSLMode = provision.SSLCloudflare
-
 // args is the shape of a verb's arguments.
 type args int
 
@@ -70,7 +64,7 @@ type verbSpec struct {
 
 // verbTable is the single source of truth for the verbs, in help order.
 var verbTable = []verbSpec{
-	{VerbCreate, argsNameMode, "NAME [cloudflare|letsencrypt|http]", "provision a new instance (default cloudflare); progress in a thread", RoleAdmin},
+	{VerbCreate, argsNameMode, "NAME [cloudflare|letsencrypt|http]", "provision a new instance (default: the server's DEFAULT_SSL_MODE); progress in a thread", RoleAdmin},
 	{VerbList, argsNone, "", "all instances: name, domain, state, ports", RoleViewer},
 	{VerbStatus, argsName, "NAME", "service state, health, ports, uptime, memory", RoleViewer},
 	{VerbInfo, argsName, "NAME", "the instance's summary (info-instancia)", RoleViewer},
@@ -136,7 +130,8 @@ func Required(v Verb) Role {
 // Command is a parsed command. Name is present for every verb that takes
 // one and is not checked against the name rules here (the dispatcher
 // applies provision.NameRules). Mode is set only for create (one of
-// provision.SSLModes, DefaultSSLMode when omitted), Lines only for logs
+// provision.SSLModes; empty when omitted, and the server's DEFAULT_SSL_MODE
+// applies), Lines only for logs
 // (1..MaxLogLines, DefaultLogLines when omitted), Backup only for restore.
 type Command struct {
 	Verb   Verb

@@ -33,7 +33,7 @@ type subcommand struct {
 
 var (
 	optName = option{name: "name", kind: discordgo.ApplicationCommandOptionString, desc: "the instance name (its subdomain), e.g. acme", required: true}
-	optMode = option{name: "mode", kind: discordgo.ApplicationCommandOptionString, desc: "TLS mode (default cloudflare)", choices: []string{"cloudflare", "letsencrypt", "http"}}
+	optMode = option{name: "mode", kind: discordgo.ApplicationCommandOptionString, desc: "TLS mode (default: the server's)", choices: []string{"cloudflare", "letsencrypt", "http"}}
 	optLine = option{name: "lines", kind: discordgo.ApplicationCommandOptionInteger, desc: "how many lines (default 50)", min: 1, max: commands.MaxLogLines}
 	optBack = option{name: "backup", kind: discordgo.ApplicationCommandOptionString, desc: "the backup to restore (see /odoo backups)", required: true}
 	optCode = option{name: "code", kind: discordgo.ApplicationCommandOptionString, desc: "the confirmation code", required: true}

@@ -554,3 +554,37 @@ func TestCreateBrokenSiteNeverEnabled(t *testing.T) {
 	requireNginxTestPasses(t)
 	requireAnswers(t, ctx, keep)
 }
+
+// TestCreateRefusesWhatIsAlreadyOnTheHost: a directory of that name that
+// odoobot does not know (an API-DEV instance not imported yet) refuses the
+// creation, and is left exactly as it was.
+func TestCreateRefusesWhatIsAlreadyOnTheHost(t *testing.T) {
+	needSandbox(t)
+	env := newCreateEnv(t)
+	a, _ := env.newApp(t, app.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	name := uniqueName(t, "foreign")
+	dir := filepath.Join(a.Config.ProdRoot, provision.InternalName(name))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "odoo.conf")
+	if err := os.WriteFile(conf, []byte("[options]\nadmin_passwd = theirs\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	r, task := dispatch(t, ctx, a, "create "+name+" http")
+	if task != nil {
+		task.Wait(ctx)
+		t.Fatalf("create over a foreign directory was accepted:\n%s", r.text())
+	}
+	if !strings.Contains(r.private(), "odoobot import") {
+		t.Errorf("the refusal does not point to import: %q", r.private())
+	}
+	if b, err := os.ReadFile(conf); err != nil || string(b) != "[options]\nadmin_passwd = theirs\n" {
+		t.Errorf("the foreign odoo.conf changed: %q, %v", b, err)
+	}
+	if _, err := a.Store.Instance(ctx, name); !errors.Is(err, provision.ErrInstanceNotFound) {
+		t.Errorf("the refused creation left a store row: %v", err)
+	}
+}

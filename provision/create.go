@@ -42,6 +42,7 @@ type ReleaseBuilder interface {
 type DatabaseMaker interface {
 	Create(ctx context.Context, spec DatabaseSpec) error
 	Drop(ctx context.Context, name string) error
+	Exists(ctx context.Context, name string) (bool, error)
 }
 
 // ServiceManager runs instance units (provision/systemd).
@@ -195,6 +196,10 @@ func (c *Creator) Create(ctx context.Context, req CreateRequest) (*Task, error) 
 	} else if !errors.Is(err, ErrInstanceNotFound) {
 		return nil, fmt.Errorf("provision: look up %s: %w", req.Name, err)
 	}
+	inst := c.cfg.Layout.NewInstance(req.Name, req.Mode)
+	if err := c.hostFree(ctx, inst); err != nil {
+		return nil, err
+	}
 	job, err := c.cfg.Store.CreateJob(ctx, Job{
 		Kind: JobCreate, Instance: req.Name, State: JobQueued, RequestedBy: req.By,
 		Params: map[string]string{"ssl": string(req.Mode)}, ChatRef: req.ChatRef,
@@ -202,7 +207,6 @@ func (c *Creator) Create(ctx context.Context, req CreateRequest) (*Task, error) 
 	if err != nil {
 		return nil, err
 	}
-	inst := c.cfg.Layout.NewInstance(req.Name, req.Mode)
 	inst.CreatedBy, inst.CreatedAt = req.By, c.cfg.Now()
 	if _, err := c.cfg.Store.ReserveInstance(ctx, inst, c.cfg.HTTPPorts, c.cfg.GeventPorts, c.cfg.InUse); err != nil {
 		_ = c.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobRolledBack, err.Error(), nil)
@@ -218,6 +222,31 @@ func (c *Creator) Create(ctx context.Context, req CreateRequest) (*Task, error) 
 		return nil, err
 	}
 	return t, nil
+}
+
+// ErrHostNotFree is returned when the host already has something of an
+// instance the store does not know (an API-DEV instance not imported, a
+// leftover by hand): a creation would overwrite it, and its rollback
+// would remove it.
+var ErrHostNotFree = errors.New("already on this host")
+
+// hostFree checks that nothing of inst exists on the host: its directory,
+// unit, nginx site or database.
+func (c *Creator) hostFree(ctx context.Context, inst Instance) error {
+	p := c.cfg.Layout.Paths(inst)
+	for _, f := range []string{p.Dir, p.Unit, p.SiteAvail, p.SiteEnabled} {
+		if _, err := os.Lstat(f); err == nil {
+			return fmt.Errorf("%w: %s exists but odoobot does not know %s; adopt it with odoobot import, or remove it", ErrHostNotFree, f, inst.Name)
+		}
+	}
+	exists, err := c.cfg.Databases.Exists(ctx, inst.Internal)
+	if err != nil {
+		return fmt.Errorf("provision: check database %s: %w", inst.Internal, err)
+	}
+	if exists {
+		return fmt.Errorf("%w: database %s exists but odoobot does not know %s; adopt it with odoobot import, or remove it", ErrHostNotFree, inst.Internal, inst.Name)
+	}
+	return nil
 }
 
 func modeNeeds(m SSLMode) string {

@@ -524,8 +524,9 @@ func (b *backupRun) discard(ctx context.Context) error {
 	return err
 }
 
-// retain removes the oldest complete backups beyond Keep and any
-// directory left by a backup that never completed.
+// retain removes the oldest manual and scheduled backups beyond Keep
+// (safety and final backups are kept and not counted) and any directory
+// left by a backup that never completed.
 func (b *backupRun) retain(ctx context.Context) error {
 	dir := b.d.instanceDir(b.inst.Internal)
 	entries, err := os.ReadDir(dir)
@@ -542,8 +543,15 @@ func (b *backupRun) retain(ctx context.Context) error {
 		return err
 	}
 	var errs []error
-	for i, old := range list {
-		if i < b.d.bcfg.Keep {
+	kept := 0
+	for _, old := range list {
+		// A restore's safety backup and a delete's final backup are never
+		// pruned: they are what an operator reaches for after a mistake.
+		if old.Reason == ReasonSafety || old.Reason == ReasonFinal {
+			continue
+		}
+		if kept < b.d.bcfg.Keep {
+			kept++
 			continue
 		}
 		if err := os.RemoveAll(old.Dir); err != nil {

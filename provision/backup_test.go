@@ -83,6 +83,12 @@ func TestTarRoundTrip(t *testing.T) {
 // fakeBackup writes a complete backup directory with one dump file.
 func fakeBackup(t *testing.T, instDir, id, content string) BackupInfo {
 	t.Helper()
+	return fakeBackupFor(t, instDir, id, content, ReasonManual)
+}
+
+// fakeBackupFor is fakeBackup with the manifest's reason.
+func fakeBackupFor(t *testing.T, instDir, id, content, reason string) BackupInfo {
+	t.Helper()
 	dir := filepath.Join(instDir, id)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -92,7 +98,7 @@ func fakeBackup(t *testing.T, instDir, id, content string) BackupInfo {
 	if err := b.record(backupDump); err != nil {
 		t.Fatal(err)
 	}
-	m := Manifest{Format: 1, ID: id, Instance: "acme", Database: "prod-acme", Reason: ReasonManual, Files: b.files}
+	m := Manifest{Format: 1, ID: id, Instance: "acme", Database: "prod-acme", Reason: reason, Files: b.files}
 	raw, _ := jsonMarshal(m)
 	os.WriteFile(filepath.Join(dir, backupManifest), raw, 0o600)
 	bi, err := readBackup(dir)
@@ -112,7 +118,11 @@ func TestBackupListingRetentionAndVerify(t *testing.T) {
 	var ids []string
 	for i := range 5 {
 		id := "2026112" + strconv.Itoa(i) + "T030000Z"
-		fakeBackup(t, inst, id, "dump "+id)
+		reason := ReasonManual
+		if i == 0 {
+			reason = ReasonSafety // the oldest: kept whatever Keep says
+		}
+		fakeBackupFor(t, inst, id, "dump "+id, reason)
 		ids = append(ids, id)
 	}
 	os.MkdirAll(filepath.Join(inst, ".20261130T030000Z.partial"), 0o700)
@@ -139,7 +149,7 @@ func TestBackupListingRetentionAndVerify(t *testing.T) {
 	for _, b := range list {
 		got = append(got, b.ID)
 	}
-	if diff := cmp.Diff(got, []string{ids[4], ids[3], ids[2]}); diff != "" {
+	if diff := cmp.Diff(got, []string{ids[4], ids[3], ids[2], ids[0]}); diff != "" {
 		t.Errorf("after retention (-got +want):\n%s", diff)
 	}
 	if _, err := os.Stat(filepath.Join(inst, ".20261130T030000Z.partial")); !errors.Is(err, os.ErrNotExist) {

@@ -387,7 +387,7 @@ func (c *Config) Settings() []Setting {
 		default:
 			s = fmt.Sprint(x)
 		}
-		out = append(out, Setting{Env: f.env, Value: s, Desc: f.desc})
+		out = append(out, Setting{Env: f.env, Value: provision.RedactURLs(s), Desc: f.desc})
 	}
 	return out
 }

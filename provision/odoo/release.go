@@ -141,13 +141,13 @@ func (r *Releases) build(ctx context.Context, rel provision.Release, python, ent
 		return fmt.Errorf("create release dir: %w", err)
 	}
 
-	log.Info("cloning odoo", "repo", r.cfg.Repo)
+	log.Info("cloning odoo", "repo", provision.RedactURLs(r.cfg.Repo))
 	src := filepath.Join(rel.Dir, "odoo")
 	if err := clone(ctx, r.cfg.Repo, r.cfg.Branch, src, rel.Commit); err != nil {
 		return fmt.Errorf("clone odoo: %w", err)
 	}
 	if r.cfg.EnterpriseRepo != "" {
-		log.Info("cloning enterprise", "repo", r.cfg.EnterpriseRepo)
+		log.Info("cloning enterprise", "repo", provision.RedactURLs(r.cfg.EnterpriseRepo))
 		if err := clone(ctx, r.cfg.EnterpriseRepo, r.entBranch(), filepath.Join(rel.Dir, "enterprise"), entCommit); err != nil {
 			return fmt.Errorf("clone enterprise: %w", err)
 		}
@@ -284,7 +284,7 @@ var shaRE = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
 func lsRemote(ctx context.Context, repo, branch string) (string, error) {
 	out, err := run(ctx, "", gitEnv(), "git", "ls-remote", "--", repo, "refs/heads/"+branch)
 	if err != nil {
-		return "", fmt.Errorf("find %s in %s: %w", branch, repo, err)
+		return "", fmt.Errorf("find %s in %s: %w", branch, provision.RedactURLs(repo), err)
 	}
 	for _, line := range strings.Split(string(out), "\n") {
 		f := strings.Fields(line)
@@ -292,7 +292,7 @@ func lsRemote(ctx context.Context, repo, branch string) (string, error) {
 			return f[0], nil
 		}
 	}
-	return "", fmt.Errorf("branch %s not found in %s", branch, repo)
+	return "", fmt.Errorf("branch %s not found in %s", branch, provision.RedactURLs(repo))
 }
 
 // clone makes a shallow clone of branch at dst and checks it is at commit.

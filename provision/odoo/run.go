@@ -13,6 +13,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"odoobot/provision"
 )
 
 // tailBytes is how much of a failed command's output an error carries.
@@ -33,7 +35,7 @@ func run(ctx context.Context, dir string, env []string, name string, args ...str
 	cmd.Stderr = &out
 	cmd.Stdin = nil
 	if err := cmd.Run(); err != nil {
-		return out.Bytes(), fmt.Errorf("%s: %w%s", short(name, args), err, tailOf(out.Bytes()))
+		return out.Bytes(), fmt.Errorf("%s: %w%s", short(name, args), err, provision.RedactURLs(tailOf(out.Bytes())))
 	}
 	return out.Bytes(), nil
 }

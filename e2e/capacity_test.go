@@ -98,6 +98,12 @@ func TestImportAPIDEVInstance(t *testing.T) {
 	defer cancel()
 	name := uniqueName(t, "imp")
 	made := createReady(t, ctx, a, name)
+	// API-DEV's databases carry no odoobot marker: remove it.
+	db := connectDB(t, ctx, a, made.Internal)
+	if _, err := db.Exec(ctx, `DELETE FROM ir_config_parameter WHERE key = 'odoobot.template'`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close(ctx)
 	if err := a.Store.ReleaseInstance(ctx, name); err != nil {
 		t.Fatal(err)
 	}
@@ -189,4 +195,15 @@ func TestImportAPIDEVInstance(t *testing.T) {
 	if !strings.Contains(out, "skipped: already recorded by odoobot") {
 		t.Errorf("a second import did not skip %s:\n%s", name, out)
 	}
+
+	// Deleted like any other: its database, which carries no odoobot
+	// marker, goes too, because the store vouches for it.
+	task, err = a.DayTwo().Delete(ctx, provision.JobRequest{Name: name, By: "e2e"})
+	if err != nil {
+		t.Fatalf("delete of the imported %s: %v", name, err)
+	}
+	if job, err := task.Wait(ctx); err != nil || job.State != provision.JobSucceeded {
+		t.Fatalf("delete of the imported %s: job %s, %v", name, job.State, err)
+	}
+	requireGone(t, ctx, a, name)
 }

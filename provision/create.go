@@ -43,6 +43,9 @@ type DatabaseMaker interface {
 	Create(ctx context.Context, spec DatabaseSpec) error
 	Drop(ctx context.Context, name string) error
 	Exists(ctx context.Context, name string) (bool, error)
+	// DropAdopted drops a database odoobot did not make but the store
+	// vouches for: an imported instance being deleted.
+	DropAdopted(ctx context.Context, name string) error
 }
 
 // ServiceManager runs instance units (provision/systemd).

@@ -33,13 +33,13 @@ func (d *DayTwo) Delete(ctx context.Context, req JobRequest) (*Task, error) {
 	return d.submit(ctx, JobDelete, inst, req, map[string]string{"state": string(prev)}, func() []Step {
 		steps := []Step{{StepFinalCopy, del.finalBackup, nil}}
 		if d.cfg.DNS != nil {
-			steps = append(steps, Step{StepDNS, cr.deleteRecord, nil})
+			steps = append(steps, Step{StepDNS, del.deleteRecord, nil})
 		}
 		return append(steps,
 			Step{StepCertificate, del.removeCertificate, nil},
 			Step{StepNginx, cr.removeSite, nil},
 			Step{StepService, cr.removeService, nil},
-			Step{StepDatabase, cr.dropDatabase, nil},
+			Step{StepDatabase, del.dropDatabase, nil},
 			Step{StepFiles, cr.removeFiles, nil},
 			Step{StepForget, del.forget, nil},
 		)
@@ -54,6 +54,32 @@ type deletion struct {
 	cr   *creation
 	prev State
 	by   string
+}
+
+// adopted reports whether the instance came from `odoobot import`: its
+// database and DNS record were not made by odoobot.
+func (del *deletion) adopted() bool { return del.cr.inst.CreatedBy == ImportedBy }
+
+// deleteRecord removes the instance's DNS record. A record odoobot did
+// not make (an imported instance's) is left in place and said so: the
+// delete goes on.
+func (del *deletion) deleteRecord(ctx context.Context) error {
+	err := del.cr.deleteRecord(ctx)
+	if errors.Is(err, ErrForeignRecord) {
+		return &Noted{Message: "left in place, not made by odoobot: remove " + del.cr.inst.Domain + " in Cloudflare yourself (" + err.Error() + ")"}
+	}
+	return err
+}
+
+// dropDatabase drops the database; an imported instance's, which carries
+// no odoobot marker, through DropAdopted, since the store vouches for it.
+func (del *deletion) dropDatabase(ctx context.Context) error {
+	if del.adopted() {
+		if err := del.cr.c.cfg.Databases.DropAdopted(ctx, del.cr.inst.Internal); err != nil {
+			return err
+		}
+	}
+	return del.cr.dropDatabase(ctx)
 }
 
 // finalBackup backs the instance up while its database is there. A

@@ -30,3 +30,7 @@ type OriginCA interface {
 // ErrApexGuard is returned by a DNS driver that refused a record outside
 // the one-label rule: the zone apex, www, a deeper name, or another zone.
 var ErrApexGuard = errors.New("dns guard: only one label under the zone may be touched")
+
+// ErrForeignRecord is returned by a DNS driver for a record at the
+// instance's name that odoobot did not make: it is never changed.
+var ErrForeignRecord = errors.New("a DNS record not managed by odoobot holds that name")

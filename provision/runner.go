@@ -54,6 +54,13 @@ func (e *StepError) Error() string {
 
 func (e *StepError) Unwrap() error { return e.Err }
 
+// Noted is what a step returns when it applied but has something the
+// user must read (a record it had to leave in place): the runner records
+// the step as done, with the message.
+type Noted struct{ Message string }
+
+func (n *Noted) Error() string { return n.Message }
+
 // Task is a job with its steps, ready to run.
 type Task struct {
 	Job       Job
@@ -210,6 +217,11 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 			err = fmt.Errorf("failure injected at step %s (test hook)", s.Name)
 		}
 		d := r.cfg.Now().Sub(start)
+		var noted *Noted
+		if errors.As(err, &noted) {
+			emit(s.Name, EventDone, noted.Message, d)
+			continue
+		}
 		if err != nil {
 			emit(s.Name, EventFailed, err.Error(), d)
 			failed = &StepError{Step: s.Name, Err: err}

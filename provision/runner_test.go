@@ -157,3 +157,20 @@ func TestNotesComeFirst(t *testing.T) {
 		t.Errorf("events (-got +want):\n%s", diff)
 	}
 }
+
+func TestNotedStepIsDoneWithItsMessage(t *testing.T) {
+	store := newMemJobs()
+	r := NewRunner(RunnerConfig{Store: store})
+	defer r.Close()
+	var seen []string
+	task := &Task{Job: Job{ID: 12}, Steps: []Step{{Name: "dns", Apply: func(context.Context) error {
+		return &Noted{Message: "left in place"}
+	}}}, Subscribe: []Subscriber{func(e Event) { seen = append(seen, string(e.Kind)+" "+e.Message) }}}
+	r.Submit(task)
+	if job, err := task.Wait(context.Background()); err != nil || job.State != JobSucceeded {
+		t.Fatalf("job %s, %v", job.State, err)
+	}
+	if diff := cmp.Diff(seen, []string{"start ", "done left in place"}); diff != "" {
+		t.Errorf("events (-got +want):\n%s", diff)
+	}
+}

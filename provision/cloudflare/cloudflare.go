@@ -60,7 +60,7 @@ var (
 	ErrAuth = errors.New("the API token (CF_API_TOKEN) is invalid or lacks a permission")
 	// ErrForeignRecord is matched when a record at the instance's name is
 	// not odoobot's (no Marker comment, or another type than A).
-	ErrForeignRecord = errors.New("a DNS record not managed by odoobot holds that name")
+	ErrForeignRecord = provision.ErrForeignRecord
 	// ErrZoneNotFound is matched when the zone cannot be found with the
 	// token, or CF_ZONE_ID names another zone than CF_ZONE_NAME.
 	ErrZoneNotFound = errors.New("zone not found")

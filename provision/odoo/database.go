@@ -383,6 +383,11 @@ func (d *Databases) Drop(ctx context.Context, name string) error {
 	return d.drop(ctx, name)
 }
 
+// DropAdopted removes database name whoever made it: for an instance
+// adopted by `odoobot import` being deleted, whose database carries no
+// odoobot marker. A missing database is not an error.
+func (d *Databases) DropAdopted(ctx context.Context, name string) error { return d.drop(ctx, name) }
+
 // drop removes database name whoever made it: for the half-made databases
 // of this package's own failed steps.
 func (d *Databases) drop(ctx context.Context, name string) error {

@@ -212,16 +212,25 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 	who := displayName(req.Identity)
 	root := fmt.Sprintf("creating %s → %s (%s), asked by %s", provision.InternalName(cmd.Name), domain, mode, who)
 
-	// The thread opens only once the creation is accepted; events that
-	// arrive before it is open wait in order.
+	// The thread opens only once the creation is accepted; events, and
+	// the end of the job, that arrive before it is open wait in order.
 	var mu sync.Mutex
 	var thread Thread
 	var pending []provision.Event
+	var ended *provision.Job
+	fctx := context.WithoutCancel(ctx)
 	post := func(e provision.Event) {
 		if e.Kind == provision.EventInfo && e.Message == "" {
 			return
 		}
-		_ = thread.Post(context.WithoutCancel(ctx), provision.FormatEvent(e))
+		_ = thread.Post(fctx, provision.FormatEvent(e))
+	}
+	finish := func(job provision.Job) {
+		if job.State == provision.JobSucceeded {
+			_ = thread.Finish(fctx, fmt.Sprintf("✅ created %s → %s://%s, asked by %s", provision.InternalName(cmd.Name), scheme(mode), domain, who), d.summary(fctx, cmd.Name))
+			return
+		}
+		_ = thread.Finish(fctx, fmt.Sprintf("❌ creating %s failed and was rolled back, asked by %s", provision.InternalName(cmd.Name), who), job.Error)
 	}
 	sub := func(e provision.Event) {
 		mu.Lock()
@@ -232,25 +241,27 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 		}
 		post(e)
 	}
-	done := make(chan provision.Job, 1)
+	// The thread is finished before the task counts as done, so a caller
+	// that waits for the task (the CLI) has the summary when Wait returns.
+	finished := func(j provision.Job) {
+		mu.Lock()
+		if thread == nil {
+			ended = &j
+			mu.Unlock()
+			return
+		}
+		mu.Unlock()
+		finish(j)
+	}
 	task, err := d.Creator.Create(ctx, provision.CreateRequest{
 		Name: cmd.Name, Mode: mode, By: who,
 		Subscribe: []provision.Subscriber{sub},
-		Finished:  func(j provision.Job) { done <- j },
+		Finished:  finished,
 	})
 	if err != nil {
 		return nil, "refused: " + err.Error(), r.Private(ctx, err.Error())
 	}
 	th, err := r.Thread(ctx, root)
-	mu.Lock()
-	thread = th
-	if err == nil {
-		for _, e := range pending {
-			post(e)
-		}
-	}
-	pending = nil
-	mu.Unlock()
 	if err != nil {
 		d.logger().Error("open thread", "err", err)
 		return task, "accepted (thread failed: " + err.Error() + ")", err
@@ -260,15 +271,17 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 			d.logger().Error("store thread reference", "job", task.Job.ID, "err", err)
 		}
 	}
-	go func() {
-		job := <-done
-		fctx := context.WithoutCancel(ctx)
-		if job.State == provision.JobSucceeded {
-			_ = thread.Finish(fctx, fmt.Sprintf("✅ created %s → %s://%s, asked by %s", provision.InternalName(cmd.Name), scheme(mode), domain, who), d.summary(fctx, cmd.Name))
-			return
-		}
-		_ = thread.Finish(fctx, fmt.Sprintf("❌ creating %s failed and was rolled back, asked by %s", provision.InternalName(cmd.Name), who), job.Error)
-	}()
+	mu.Lock()
+	thread = th
+	for _, e := range pending {
+		post(e)
+	}
+	pending = nil
+	end := ended
+	mu.Unlock()
+	if end != nil {
+		finish(*end)
+	}
 	return task, "accepted", nil
 }
 

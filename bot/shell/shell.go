@@ -30,6 +30,7 @@ type Responder struct {
 	refused bool
 	code    string
 	cli     bool // one command per process: confirmations come from --yes
+	failed  bool // a thread finished in failure (its root starts with ❌)
 }
 
 var (
@@ -92,6 +93,14 @@ func (r *Responder) Confirm(_ context.Context, prompt, code string) error {
 	return nil
 }
 
+// Failed reports whether a job's thread finished in failure: the CLI then
+// exits non-zero.
+func (r *Responder) Failed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failed
+}
+
 // PendingCode is the code of the last confirmation asked for, "" if none:
 // the CLI confirms it itself when given --yes.
 func (r *Responder) PendingCode() string {
@@ -114,6 +123,11 @@ func (t *thread) Post(_ context.Context, text string) error {
 }
 
 func (t *thread) Finish(_ context.Context, root, summary string) error {
+	if strings.HasPrefix(root, "❌") {
+		t.r.mu.Lock()
+		t.r.failed = true
+		t.r.mu.Unlock()
+	}
 	var b strings.Builder
 	b.WriteString("■ " + root)
 	for _, l := range strings.Split(strings.TrimRight(summary, "\n"), "\n") {

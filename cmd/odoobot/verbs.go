@@ -77,11 +77,20 @@ func verbs(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, cfg *
 	}
 	if task != nil {
 		if _, err := task.Wait(ctx); err != nil {
+			if ctx.Err() != nil {
+				// The job goes on: closing the app waits for it to finish
+				// or roll back, never leaving it half-done.
+				fmt.Fprintln(stderr, "odoobot: interrupted: waiting for the running job to finish or roll back")
+				return ctx.Err()
+			}
 			return errors.New("the creation failed and was rolled back")
 		}
 	}
 	if r.Refused() {
 		return errors.New(verb + " was refused")
+	}
+	if r.Failed() {
+		return errors.New(verb + " failed")
 	}
 	return nil
 }

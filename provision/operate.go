@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"odoobot/templates"
 )
 
 // InstanceLookup is what the day-to-day verbs need from the store.
@@ -22,6 +24,12 @@ type Operator struct {
 	Store    InstanceLookup
 	Services ServiceManager
 	Layout   Layout
+	// Templates, when set, render info from the store rather than read
+	// the instance's info-instancia.txt: an imported instance's file is
+	// API-DEV's, and may hold what chat must not show.
+	Templates *templates.Set
+	// OdooVersion is shown in a rendered summary.
+	OdooVersion string
 }
 
 // ErrServiceState is returned when a verb does not fit the service's
@@ -75,6 +83,10 @@ func (o *Operator) Info(ctx context.Context, name string) (string, error) {
 	inst, err := o.instance(ctx, name)
 	if err != nil {
 		return "", err
+	}
+	if o.Templates != nil {
+		b, err := o.Templates.Info(InfoFor(inst, o.Layout.Paths(inst), o.OdooVersion))
+		return string(b), err
 	}
 	b, err := os.ReadFile(o.Layout.Paths(inst).Info)
 	if err != nil {

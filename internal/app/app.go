@@ -171,7 +171,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		Capacity:    cfg.CapacityModel(),
 		Logger:      log,
 	})
-	a.Operator = &provision.Operator{Store: store, Services: svc, Layout: cfg.Layout()}
+	a.Operator = &provision.Operator{Store: store, Services: svc, Layout: cfg.Layout(), Templates: tpl, OdooVersion: cfg.OdooVersion + " " + edition}
 	al, err := commands.LoadAllowlist(cfg.AllowlistFile)
 	if err != nil {
 		a.Close()

@@ -101,6 +101,10 @@ type RunnerConfig struct {
 	FailAt StepName
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// StepTimeout bounds one step's Apply, so that a hung clone or pip
+	// never holds an instance forever; default 30 minutes (a real Odoo
+	// release build takes several).
+	StepTimeout time.Duration
 }
 
 // Runner runs tasks on a pool of workers. Each task's steps run in order;
@@ -129,6 +133,9 @@ func NewRunner(cfg RunnerConfig) *Runner {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.StepTimeout <= 0 {
+		cfg.StepTimeout = 30 * time.Minute
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Runner{cfg: cfg, queue: make(chan *Task, 1024), stop: cancel, ctx: ctx}
@@ -212,7 +219,12 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 		ran++
 		emit(s.Name, EventStart, "", 0)
 		start := r.cfg.Now()
-		err := s.Apply(ctx)
+		sctx, cancel := context.WithTimeout(ctx, r.cfg.StepTimeout)
+		err := s.Apply(sctx)
+		if err != nil && sctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+			err = fmt.Errorf("gave up after %s: %w", r.cfg.StepTimeout, err)
+		}
+		cancel()
 		if err == nil && r.cfg.FailAt != "" && s.Name == r.cfg.FailAt {
 			err = fmt.Errorf("failure injected at step %s (test hook)", s.Name)
 		}

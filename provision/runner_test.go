@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -172,5 +173,20 @@ func TestNotedStepIsDoneWithItsMessage(t *testing.T) {
 	}
 	if diff := cmp.Diff(seen, []string{"start ", "done left in place"}); diff != "" {
 		t.Errorf("events (-got +want):\n%s", diff)
+	}
+}
+
+func TestStepTimeout(t *testing.T) {
+	store := newMemJobs()
+	r := NewRunner(RunnerConfig{Store: store, StepTimeout: 50 * time.Millisecond})
+	defer r.Close()
+	task := &Task{Job: Job{ID: 13}, Steps: []Step{{Name: "release", Apply: func(ctx context.Context) error {
+		<-ctx.Done() // a hung clone
+		return ctx.Err()
+	}}}}
+	r.Submit(task)
+	job, err := task.Wait(context.Background())
+	if job.State != JobRolledBack || err == nil || !strings.Contains(err.Error(), "gave up after 50ms") {
+		t.Fatalf("job %s, err %v", job.State, err)
 	}
 }

@@ -175,10 +175,12 @@ type CreateRequest struct {
 // ErrModeUnavailable is returned for a TLS mode this host cannot serve.
 var ErrModeUnavailable = errors.New("SSL mode not available")
 
-// Create checks the name, records the job, reserves the instance and its
-// ports, and queues the creation. Every refusal (bad name, instance
-// exists, busy, no free port, mode unavailable) comes back here and
-// leaves nothing behind. The returned task ends when the job does.
+// Create checks the name, the mode, the host's capacity and that nothing
+// of that name is already on the host, records the job, reserves the
+// instance and its ports, and queues the creation. Every refusal (bad
+// name, mode unavailable, no capacity, instance exists, foreign leftovers,
+// busy, no free port) comes back here and leaves nothing behind. The
+// returned task ends when the job does.
 func (c *Creator) Create(ctx context.Context, req CreateRequest) (*Task, error) {
 	if err := c.cfg.Rules.Check(req.Name); err != nil {
 		return nil, err

@@ -252,7 +252,8 @@ func (d *DayTwo) backup(ctx context.Context, req JobRequest, reason string) (*Ta
 
 // BackupAll backs up every ready instance, one after the other, waiting
 // for each: the scheduled daily backup. An instance busy with another
-// job is skipped. It returns the errors joined.
+// job is not backed up, and its error says so; the others still are. It
+// returns the errors joined.
 func (d *DayTwo) BackupAll(ctx context.Context, by string) error {
 	all, err := d.cfg.Store.Instances(ctx)
 	if err != nil {

@@ -371,3 +371,92 @@ func TestDayTwoDeleteKilledAndRunAgain(t *testing.T) {
 	requireNginxTestPasses(t)
 	requireAnswers(t, ctx, keep)
 }
+
+// TestDayTwoRestoreKilledIsRolledBack kills `odoobot restore` after it
+// swapped the restored database in, while the service starts again; the
+// next odoobot puts the instance back as it was before the restore.
+func TestDayTwoRestoreKilledIsRolledBack(t *testing.T) {
+	needSandbox(t)
+	bin := os.Getenv("ODOOBOT_BIN")
+	if bin == "" {
+		t.Fatal("ODOOBOT_BIN is not set: run scripts/e2e.sh, which builds bin/odoobot")
+	}
+	env := newCreateEnv(t)
+	env.withBackupDir(t)
+	a, _ := env.newApp(t, app.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	inst := createReady(t, ctx, a, uniqueName(t, "rk"))
+	setParam := func(v string) {
+		t.Helper()
+		db := connectDB(t, ctx, a, inst.Internal)
+		defer db.Close(ctx)
+		if _, err := db.Exec(ctx, `DELETE FROM ir_config_parameter WHERE key = 'e2e.marker'`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(ctx, `INSERT INTO ir_config_parameter (key, value) VALUES ('e2e.marker', $1)`, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setParam("in the backup")
+	task, err := a.DayTwo().Backup(ctx, provision.JobRequest{Name: inst.Name, By: "e2e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := task.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	list, err := a.DayTwo().Backups(ctx, inst.Name)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("backups: %+v, %v", list, err)
+	}
+	setParam("live before the restore")
+
+	odoobot := func(args ...string) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, bin, append([]string{"--env-file", "/dev/null"}, args...)...)
+		cmd.Env = os.Environ()
+		for k, v := range env.overrides {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		return cmd
+	}
+	log := filepath.Join(a.Config.LogDir, "restore-"+inst.Internal+".log")
+	var out bytes.Buffer
+	restore := odoobot("restore", inst.Name, list[0].ID, "--yes")
+	restore.Stdout, restore.Stderr = &out, &out
+	if err := restore.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- restore.Wait() }()
+	mark := "… " + string(provision.StepStart)
+	if !waitFor(3*time.Minute, func() bool { return strings.Contains(readFile(log), mark) }) {
+		restore.Process.Kill()
+		<-exited
+		t.Fatalf("the restore log never showed %q:\n%s\noutput:\n%s", mark, readFile(log), out.String())
+	}
+	restore.Process.Signal(syscall.SIGKILL)
+	<-exited
+	t.Logf("restore log at the kill:\n%s", readFile(log))
+	if !databaseExists(t, ctx, a, inst.Internal+"_old") {
+		t.Fatalf("the kill did not land after the swap: no %s_old", inst.Internal)
+	}
+
+	got, err := odoobot("list").CombinedOutput()
+	if err != nil {
+		t.Fatalf("odoobot list: %v\n%s", err, got)
+	}
+	t.Logf("odoobot list after the kill:\n%s", got)
+	if v := configParam(t, ctx, a, inst.Internal, "e2e.marker"); v != "live before the restore" {
+		t.Errorf("after the recovery the database holds %q, want the one from before the restore", v)
+	}
+	for _, leftover := range []string{inst.Internal + "_restore", inst.Internal + "_old"} {
+		if databaseExists(t, ctx, a, leftover) {
+			t.Errorf("database %s is left over", leftover)
+		}
+	}
+	if open, err := a.Store.OrphanedJobs(ctx); err != nil || len(open) != 0 {
+		t.Errorf("open jobs after the recovery: %+v, %v", open, err)
+	}
+	requireAnswers(t, ctx, inst)
+}

@@ -852,10 +852,7 @@ func (d *DayTwo) Restore(ctx context.Context, req JobRequest) (*Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &restoreRun{d: d, inst: inst, paths: d.cfg.Layout.Paths(inst), backup: b, by: req.By}
-	r.stagingDB, r.oldDB = inst.Internal+"_restore", inst.Internal+"_old"
-	fs := filepath.Join(r.paths.DataDir, "filestore")
-	r.fsLive, r.fsStaging, r.fsOld = filepath.Join(fs, inst.Internal), filepath.Join(fs, "."+inst.Internal+".restore"), filepath.Join(fs, "."+inst.Internal+".old")
+	r := d.restoreRun(inst, b, req.By)
 	return d.submit(ctx, JobRestore, inst, req, map[string]string{"backup": b.ID}, func() []Step {
 		return []Step{
 			{StepCheck, r.verify, nil},
@@ -866,6 +863,65 @@ func (d *DayTwo) Restore(ctx context.Context, req JobRequest) (*Task, error) {
 			{StepCleanup, r.cleanup, nil},
 		}
 	}, nil)
+}
+
+// Recover is Creator.Recover that also rolls back a restore that a
+// stopped odoobot left half-done.
+func (d *DayTwo) Recover(ctx context.Context, subscribe func(Job) []Subscriber) ([]Job, error) {
+	return d.recoverWith(ctx, subscribe, map[JobKind]recoverer{JobRestore: d.recoverRestore})
+}
+
+// recoverRestore puts back what a restore interrupted by a crash had
+// swapped, reading where it stopped from what is on the host:
+//
+//   - the databases were swapped when the staging database is gone and
+//     prod-NAME_old exists (both renames happen in one transaction);
+//   - the filestores were swapped, after the databases, when the old one
+//     is aside and the live or the staging one has moved;
+//
+// then drops what was staged and starts the service again.
+func (d *DayTwo) recoverRestore(ctx context.Context, job Job) ([]string, error) {
+	inst, err := d.cfg.Store.Instance(ctx, job.Instance)
+	if errors.Is(err, ErrInstanceNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	r := d.restoreRun(inst, BackupInfo{}, job.RequestedBy)
+	staged, err := d.cfg.Databases.Exists(ctx, r.stagingDB)
+	if err != nil {
+		return nil, err
+	}
+	old, err := d.cfg.Databases.Exists(ctx, r.oldDB)
+	if err != nil {
+		return nil, err
+	}
+	exists := func(p string) bool { _, err := os.Lstat(p); return err == nil }
+	r.dbSwapped = !staged && old
+	r.fsSwapped = r.dbSwapped && exists(r.fsOld) && (!exists(r.fsLive) || !exists(r.fsStaging))
+	r.hadFilestore = r.fsSwapped
+	r.stopped, r.wasRunning = true, true
+	var undone []string
+	if r.dbSwapped {
+		if err := r.unswap(ctx); err != nil {
+			return undone, err
+		}
+		undone = append(undone, string(StepSwap))
+	}
+	if err := r.unprepare(ctx); err != nil {
+		return undone, err
+	}
+	undone = append(undone, string(StepPrepare))
+	if !r.dbSwapped {
+		// Never swapped: the service may only have been stopped.
+		if st, err := d.cfg.Services.Status(ctx, inst.Unit); err == nil && !st.Running() {
+			if err := r.start(ctx); err != nil {
+				return undone, err
+			}
+		}
+	}
+	return undone, nil
 }
 
 // findBackup returns the instance's backup id, if it looks intact.
@@ -881,6 +937,16 @@ func (d *DayTwo) findBackup(inst Instance, id string) (BackupInfo, error) {
 		return BackupInfo{}, fmt.Errorf("%w: %s", ErrBackupCorrupt, b.Problem)
 	}
 	return b, nil
+}
+
+// restoreRun names where one restore of inst stages and sets aside its
+// database and filestore.
+func (d *DayTwo) restoreRun(inst Instance, b BackupInfo, by string) *restoreRun {
+	r := &restoreRun{d: d, inst: inst, paths: d.cfg.Layout.Paths(inst), backup: b, by: by}
+	r.stagingDB, r.oldDB = inst.Internal+"_restore", inst.Internal+"_old"
+	fs := filepath.Join(r.paths.DataDir, "filestore")
+	r.fsLive, r.fsStaging, r.fsOld = filepath.Join(fs, inst.Internal), filepath.Join(fs, "."+inst.Internal+".restore"), filepath.Join(fs, "."+inst.Internal+".old")
+	return r
 }
 
 // restoreRun is one restore; the flags say what to put back on failure.

@@ -266,12 +266,31 @@ func modeNeeds(m SSLMode) string {
 // instance stays. It returns the jobs it ended, for the adapters to
 // report in their threads.
 func (c *Creator) Recover(ctx context.Context, subscribe func(Job) []Subscriber) ([]Job, error) {
+	return c.recoverWith(ctx, subscribe, nil)
+}
+
+// recoverer rolls back an orphaned job of one kind and says what it undid.
+type recoverer func(ctx context.Context, job Job) (undone []string, err error)
+
+// recoverWith is Recover with a recoverer for some kinds besides create.
+func (c *Creator) recoverWith(ctx context.Context, subscribe func(Job) []Subscriber, kinds map[JobKind]recoverer) ([]Job, error) {
 	open, err := c.cfg.Store.OrphanedJobs(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("provision: recover: %w", err)
 	}
 	var ended []Job
 	for _, job := range open {
+		if rec := kinds[job.Kind]; rec != nil {
+			undone, err := rec(ctx, job)
+			msg := "odoobot stopped while this job ran; rolled back"
+			if err != nil {
+				msg += "; could NOT roll back all of it: " + err.Error()
+			}
+			_ = c.cfg.Store.FinishJob(ctx, job.ID, JobInterrupted, msg, undone)
+			job.State, job.Error, job.Undone = JobInterrupted, msg, undone
+			ended = append(ended, job)
+			continue
+		}
 		if job.Kind != JobCreate {
 			// Other kinds have nothing half-made to undo here.
 			_ = c.cfg.Store.FinishJob(ctx, job.ID, JobInterrupted, "odoobot stopped while this job ran", nil)

@@ -102,7 +102,7 @@ type reporter func(ctx context.Context, ref map[string]string, text string) erro
 // half-made creations) and tells about each: on stderr, and in the job's
 // chat thread when report can reach it.
 func recoverJobs(ctx context.Context, stderr io.Writer, a *app.App, report reporter) error {
-	recovered, err := a.Creator.Recover(ctx, nil)
+	recovered, err := a.Recover(ctx)
 	if err != nil {
 		return err
 	}

@@ -49,3 +49,12 @@ func (a *App) StartBackups(ctx context.Context) {
 		}
 	}()
 }
+
+// Recover rolls back the jobs a stopped odoobot left open: half-made
+// creations and, once the day-two verbs are wired, half-done restores.
+func (a *App) Recover(ctx context.Context) ([]provision.Job, error) {
+	if dt := a.DayTwo(); dt != nil {
+		return dt.Recover(ctx, nil)
+	}
+	return a.Creator.Recover(ctx, nil)
+}

@@ -31,6 +31,7 @@ import (
 	"github.com/go-acme/lego/v5/certcrypto"
 	"github.com/go-acme/lego/v5/certificate"
 	"github.com/go-acme/lego/v5/lego"
+	legolog "github.com/go-acme/lego/v5/log"
 	"github.com/go-acme/lego/v5/providers/http/webroot"
 	"github.com/go-acme/lego/v5/registration"
 
@@ -115,6 +116,10 @@ func New(cfg Config) (*Issuer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	// lego logs through one process-wide logger, to stdout unless told
+	// otherwise: its lines go to odoobot's log instead, never between a
+	// CLI command's answers.
+	legolog.SetDefault(cfg.Logger.With("component", "lego"))
 	if err := os.MkdirAll(cfg.AccountDir, 0o700); err != nil {
 		return nil, fmt.Errorf("acme: account dir: %w", err)
 	}

@@ -196,6 +196,13 @@ start)
     echo "sandbox: already running (pid $pid)" >&2
     exit 0
   fi
+  # The sandbox shares the machine's network: its nginx needs :80 and its
+  # PostgreSQL :$DB_PORT. Say so plainly when something else holds them.
+  for port in 80 "$DB_PORT"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      die "port $port on this machine is already taken ($(ss -ltnpH "sport = :$port" 2>/dev/null | sed 's/.*users:((//; s/))$//' | head -n 1)): the sandbox needs it; stop what holds it (e.g. systemctl stop nginx) and start again"
+    fi
+  done
   t0=$SECONDS
   configure "$v"
   boot "$v"

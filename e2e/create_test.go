@@ -431,14 +431,7 @@ func TestCreateCrashRecovery(t *testing.T) {
 	inst := layout.NewInstance(name, provision.SSLHTTP)
 	p := layout.Paths(inst)
 
-	odoobot := func(args ...string) *exec.Cmd {
-		cmd := exec.CommandContext(ctx, bin, append([]string{"--env-file", "/dev/null"}, args...)...)
-		cmd.Env = os.Environ()
-		for k, v := range env.overrides {
-			cmd.Env = append(cmd.Env, k+"="+v)
-		}
-		return cmd
-	}
+	odoobot := func(args ...string) *exec.Cmd { return env.command(ctx, bin, args...) }
 	var out bytes.Buffer
 	create := odoobot("create", name, "http")
 	create.Stdout, create.Stderr = &out, &out

@@ -322,14 +322,7 @@ func TestDayTwoDeleteKilledAndRunAgain(t *testing.T) {
 	inst := createReady(t, ctx, a, uniqueName(t, "kill"))
 	log := filepath.Join(a.Config.LogDir, "delete-"+inst.Internal+".log")
 
-	odoobot := func(args ...string) *exec.Cmd {
-		cmd := exec.CommandContext(ctx, bin, append([]string{"--env-file", "/dev/null"}, args...)...)
-		cmd.Env = os.Environ()
-		for k, v := range env.overrides {
-			cmd.Env = append(cmd.Env, k+"="+v)
-		}
-		return cmd
-	}
+	odoobot := func(args ...string) *exec.Cmd { return env.command(ctx, bin, args...) }
 	var out bytes.Buffer
 	del := odoobot("delete", inst.Name, "--yes")
 	del.Stdout, del.Stderr = &out, &out
@@ -412,14 +405,7 @@ func TestDayTwoRestoreKilledIsRolledBack(t *testing.T) {
 	}
 	setParam("live before the restore")
 
-	odoobot := func(args ...string) *exec.Cmd {
-		cmd := exec.CommandContext(ctx, bin, append([]string{"--env-file", "/dev/null"}, args...)...)
-		cmd.Env = os.Environ()
-		for k, v := range env.overrides {
-			cmd.Env = append(cmd.Env, k+"="+v)
-		}
-		return cmd
-	}
+	odoobot := func(args ...string) *exec.Cmd { return env.command(ctx, bin, args...) }
 	log := filepath.Join(a.Config.LogDir, "restore-"+inst.Internal+".log")
 	var out bytes.Buffer
 	restore := odoobot("restore", inst.Name, list[0].ID, "--yes")

@@ -504,3 +504,14 @@ func waitFor(timeout time.Duration, cond func() bool) bool {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// command is the real odoobot binary (ODOOBOT_BIN, built by scripts/e2e.sh)
+// run with args and the test's configuration, as an operator would.
+func (e *createEnv) command(ctx context.Context, bin string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--env-file", "/dev/null"}, args...)...)
+	cmd.Env = os.Environ()
+	for k, v := range e.overrides {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	return cmd
+}

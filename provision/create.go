@@ -170,6 +170,12 @@ type CreateRequest struct {
 	Subscribe []Subscriber
 	ChatRef   map[string]string
 	Finished  func(Job)
+	// RevealAdmin, when set, is called once, after the creation succeeded,
+	// with the password of the instance's Odoo "admin" user. It is the
+	// only place that password goes: never the job, its events, the
+	// creation log, the thread, the audit or info-instancia.txt. The
+	// caller shows it to the requester alone.
+	RevealAdmin func(ctx context.Context, password string)
 }
 
 // ErrModeUnavailable is returned for a TLS mode this host cannot serve.

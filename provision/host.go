@@ -11,6 +11,10 @@ type Release struct {
 	Python      string   // the venv's python, absolute
 	OdooBin     string   // odoo-bin, absolute
 	AddonsPaths []string // Odoo's addons (and enterprise, when configured), absolute
+	// Version is the Odoo series the source says it is (odoo/release.py's
+	// serie, e.g. "17.0"); Edition is "community", or "enterprise" when
+	// enterprise addons are part of the release.
+	Version, Edition string
 }
 
 // DatabaseSpec says which database an instance gets. Built by the

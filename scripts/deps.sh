@@ -2,7 +2,20 @@
 # deps.sh: installs, from Debian's packages, everything odoobot's tests and
 # sandbox need. Idempotent: apt runs only when a package is missing.
 set -euo pipefail
-pkgs=(nginx postgresql python3-venv pebble git dbus systemd openssl ca-certificates iproute2 util-linux procps)
+pkgs=(nginx postgresql postgresql-contrib python3-venv pebble git dbus systemd openssl ca-certificates iproute2 util-linux procps)
+# The Python packages real Odoo 17 and 19 run on (Odoo's own Debian
+# package uses them): the real-Odoo tests need them before odoobot's first
+# release build; odoobot installs what a release's debian/control asks.
+pkgs+=(python3-babel python3-chardet python3-cryptography python3-dateutil
+  python3-decorator python3-docutils python3-freezegun python3-geoip2
+  python3-gevent python3-greenlet python3-idna python3-pil python3-jinja2
+  python3-libsass python3-lxml python3-markupsafe python3-num2words
+  python3-ofxparse python3-passlib python3-polib python3-psutil
+  python3-psycopg2 python3-pydot python3-openssl python3-pypdf2 python3-serial
+  python3-ldap python3-stdnum python3-tz python3-usb python3-qrcode
+  python3-reportlab python3-requests python3-rjsmin python3-urllib3
+  python3-vobject python3-werkzeug python3-xlrd python3-xlsxwriter python3-xlwt
+  python3-zeep python3-asn1crypto python3-cbor2 python3-magic python3-openpyxl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -86,7 +87,12 @@ type Config struct {
 	OdooBranch     string   `envconfig:"ODOO_BRANCH" desc:"branch; the version when empty"`
 	EnterpriseRepo string   `envconfig:"ODOO_ENTERPRISE_REPO" desc:"enterprise addons repository (optional)"`
 	Modules        []string `envconfig:"ODOO_MODULES" default:"base,web,web_enterprise,contacts,l10n_ar" desc:"modules installed at creation; web_enterprise is dropped without enterprise addons"`
-	PythonVersion  string   `envconfig:"PYTHON_VERSION" default:"3.12" desc:"Python of the instances' virtual environments"`
+	PythonVersion  string   `envconfig:"PYTHON_VERSION" desc:"Python of the instances' virtual environments: empty for the system's /usr/bin/python3 (Debian 12: 3.11), a version such as 3.11 (python3.11 on PATH), or an absolute path"`
+	PythonDeps     string   `envconfig:"ODOO_PYTHON_DEPS" default:"debian" desc:"where Odoo's Python dependencies come from: debian (Debian's python3-* packages, installed by odoobot, in a venv that sees them; no pip) or pip (pip install -r requirements.txt)"`
+	PipArgs        string   `envconfig:"ODOO_PIP_ARGS" desc:"extra arguments to pip install in pip mode, space-separated (e.g. --no-index --find-links=/srv/wheels)"`
+	OdooLang       string   `envconfig:"ODOO_LANG" default:"es_AR" desc:"language loaded into every new database and set on its users (Odoo's code, e.g. es_AR, en_US)"`
+	OdooCountry    string   `envconfig:"ODOO_COUNTRY" default:"AR" desc:"country of the first company of every new database (ISO 3166 code); empty leaves Odoo's default"`
+	Unaccent       bool     `envconfig:"DB_UNACCENT" default:"false" desc:"create PostgreSQL's unaccent extension in new databases and let Odoo use it (Odoo's --unaccent)"`
 	Workers        int      `envconfig:"WORKERS" default:"2" desc:"Odoo workers per instance (2 or more runs the gevent worker)"`
 	MaxCronThreads int      `envconfig:"MAX_CRON_THREADS" default:"1" desc:"Odoo cron threads per instance"`
 	MemorySoftMB   int      `envconfig:"LIMIT_MEMORY_SOFT_MB" default:"640" desc:"Odoo limit_memory_soft per worker, MiB"`
@@ -235,6 +241,18 @@ func (c *Config) Validate() error {
 	if major, _, _ := strings.Cut(c.OdooVersion, "."); major == "" || strings.Trim(major, "0123456789") != "" {
 		add("ODOO_VERSION %q is not a version such as 19.0", c.OdooVersion)
 	}
+	if c.PythonDeps != "debian" && c.PythonDeps != "pip" {
+		add("ODOO_PYTHON_DEPS %q is unknown: use debian (Debian's python3-* packages) or pip", c.PythonDeps)
+	}
+	if c.PipArgs != "" && c.PythonDeps != "pip" {
+		add("ODOO_PIP_ARGS is set but ODOO_PYTHON_DEPS is %s: pip runs only with ODOO_PYTHON_DEPS=pip", c.PythonDeps)
+	}
+	if c.OdooLang != "" && !langRE.MatchString(c.OdooLang) {
+		add("ODOO_LANG %q is not a language code such as es_AR or en_US", c.OdooLang)
+	}
+	if c.OdooCountry != "" && !countryRE.MatchString(c.OdooCountry) {
+		add("ODOO_COUNTRY %q is not a two-letter country code such as AR", c.OdooCountry)
+	}
 	if c.Workers < 0 {
 		add("WORKERS %d is negative", c.Workers)
 	}
@@ -278,6 +296,18 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(p...)
 }
+
+var (
+	langRE    = regexp.MustCompile(`^[a-z]{2,3}(_[A-Z]{2})?(@[a-z]+)?$`)
+	countryRE = regexp.MustCompile(`^[A-Z]{2}$`)
+)
+
+// PipArguments are ODOO_PIP_ARGS split on spaces.
+func (c *Config) PipArguments() []string { return strings.Fields(c.PipArgs) }
+
+// Community reports whether only community (LGPL-3) modules may be
+// installed: ODOO_EDITION=c.
+func (c *Config) Community() bool { return c.OdooEdition == "c" }
 
 // ManagesDNS reports whether odoobot creates Cloudflare records (a token
 // is configured).

@@ -40,8 +40,35 @@ func TestLoadDefaults(t *testing.T) {
 	if got := strings.Join(c.InstanceModules(), ","); got != "base,web,web_enterprise,contacts,l10n_ar" {
 		t.Errorf("modules with enterprise = %q", got)
 	}
-	if c.PythonVersion != "3.12" || c.Workers != 2 || c.Branch() != "19.0" {
-		t.Errorf("python %q workers %d branch %q", c.PythonVersion, c.Workers, c.Branch())
+	if c.PythonVersion != "" || c.Workers != 2 || c.Branch() != "19.0" {
+		t.Errorf("python %q (want the system's, empty) workers %d branch %q", c.PythonVersion, c.Workers, c.Branch())
+	}
+	if c.PythonDeps != "debian" || c.OdooLang != "es_AR" || c.OdooCountry != "AR" || c.Unaccent {
+		t.Errorf("python deps %q lang %q country %q unaccent %v, want debian es_AR AR false", c.PythonDeps, c.OdooLang, c.OdooCountry, c.Unaccent)
+	}
+}
+
+func TestValidateRefusesPythonDepsLangCountry(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("CF_ZONE_NAME", "example.com")
+	t.Setenv("ODOO_PYTHON_DEPS", "conda")
+	t.Setenv("ODOO_LANG", "spanish")
+	t.Setenv("ODOO_COUNTRY", "ARG")
+	_, err := Load("", false)
+	if err == nil {
+		t.Fatal("Load accepted ODOO_PYTHON_DEPS=conda, ODOO_LANG=spanish, ODOO_COUNTRY=ARG")
+	}
+	for _, want := range []string{"ODOO_PYTHON_DEPS \"conda\" is unknown", "ODOO_LANG \"spanish\"", "ODOO_COUNTRY \"ARG\""} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q:\n%v", want, err)
+		}
+	}
+	t.Setenv("ODOO_PYTHON_DEPS", "debian")
+	t.Setenv("ODOO_LANG", "")
+	t.Setenv("ODOO_COUNTRY", "")
+	t.Setenv("ODOO_PIP_ARGS", "--no-index")
+	if _, err := Load("", false); err == nil || !strings.Contains(err.Error(), "ODOO_PIP_ARGS is set but ODOO_PYTHON_DEPS is debian") {
+		t.Errorf("ODOO_PIP_ARGS in debian mode: %v", err)
 	}
 }
 

@@ -10,7 +10,7 @@ BIN     := bin/odoobot
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-run: deps build ## start the sandbox host and the bot with the terminal adapter: type /odoo create demo http
+run: ## start the sandbox host and the bot in it with the terminal adapter (real Odoo 19 when a source is at hand): type /odoo create demo http
 	scripts/run.sh
 
 test: ## run every test (unit, PostgreSQL, nginx, systemd sandbox end to end); installs what is missing

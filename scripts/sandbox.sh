@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# sandbox.sh start|stop|status|pid|exec CMD...
+# sandbox.sh start|stop|purge|status|pid|exec CMD...
 #
 # The sandbox host: a real systemd booted as PID 1 of new PID, mount and UTS
 # namespaces, sharing the machine's network and file systems, with its own
@@ -12,10 +12,15 @@
 #               says running/degraded and nginx and PostgreSQL accept
 #               connections, or fails after SANDBOX_START_TIMEOUT seconds.
 #   stop        power it off (SIGRTMIN+4 to its systemd) and wait for the exit.
+#   purge       stop it, drop its PostgreSQL cluster and remove its state
+#               directory: the next start begins from nothing.
 #   status      say whether it runs; exit 0 if it does, 3 if not.
 #   pid         print the host PID of its systemd (exit 3 if not running).
-#   exec CMD    run CMD inside (nsenter -t PID -m -p), keeping the current
-#               directory and environment; exits with CMD's status.
+#   exec CMD    run CMD inside (nsenter -t PID -m -p), keeping the
+#               environment, in the current directory when the sandbox sees
+#               it (one under the machine's /tmp or /run is hidden by the
+#               sandbox's own) and in the state directory otherwise; exits
+#               with CMD's status.
 #
 # PostgreSQL inside the sandbox. The host's default cluster is never
 # touched: the first start creates (pg_createcluster) a dedicated cluster
@@ -81,15 +86,43 @@ running_pid() {
 inside() { nsenter -t "$1" -m -p -- "${@:2}"; }
 
 # configure prepares, on the host, what the sandbox boots with. Idempotent.
+#
+# The cluster's own settings go into a conf.d file written here, never
+# through `pg_createcluster -o`: Debian 12's postgresql-common mangles the
+# quoting of values given that way (listen_addresses becomes '''127.0.0.1''').
 configure() {
-  local v=$1
-  if [ ! -d "/etc/postgresql/$v/$CLUSTER" ]; then
+  local v=$1 dir=/etc/postgresql/$1/$CLUSTER
+  if [ ! -d "$dir" ]; then
     echo "sandbox: creating PostgreSQL cluster $v/$CLUSTER on 127.0.0.1:$DB_PORT" >&2
-    pg_createcluster "$v" "$CLUSTER" -p "$DB_PORT" -e UTF8 --locale C.UTF-8 \
-      -o "listen_addresses='127.0.0.1'" -o fsync=off -o synchronous_commit=off \
-      -o full_page_writes=off >/dev/null
+    pg_createcluster "$v" "$CLUSTER" -p "$DB_PORT" -e UTF8 --locale C.UTF-8 >/dev/null
   fi
-  echo auto >"/etc/postgresql/$v/$CLUSTER/start.conf"
+  mkdir -p "$dir/conf.d"
+  cat >"$dir/conf.d/odoobot-sandbox.conf" <<CONF
+# written by odoobot's scripts/sandbox.sh: a throwaway test cluster
+listen_addresses = '127.0.0.1'
+port = $DB_PORT
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+CONF
+  grep -Eq "^[[:space:]]*include_dir[[:space:]]*=[[:space:]]*'conf.d'" "$dir/postgresql.conf" ||
+    echo "include_dir = 'conf.d'" >>"$dir/postgresql.conf"
+  echo auto >"$dir/start.conf"
+}
+
+# purge removes everything earlier runs left: the PostgreSQL cluster with
+# its data, and the state directory (release caches, templates'
+# filestores, instance directories, Odoo sources). The sandbox is stopped.
+purge() {
+  local conf dir ver
+  for conf in /etc/postgresql/*/"$CLUSTER"/postgresql.conf; do
+    [ -e "$conf" ] || continue
+    dir=${conf%/*}; ver=${dir%/*}; ver=${ver##*/}
+    echo "sandbox: dropping PostgreSQL cluster $ver/$CLUSTER" >&2
+    pg_dropcluster --stop "$ver" "$CLUSTER" 2>/dev/null || pg_dropcluster "$ver" "$CLUSTER"
+  done
+  rm -rf "$SANDBOX_DIR"
+  echo "sandbox: purged" >&2
 }
 
 # HOST_UNITS are masked inside the sandbox (runtime masks in its private
@@ -228,6 +261,11 @@ stop)
   rm -f "$PIDFILE"
   echo "sandbox: stopped" >&2
   ;;
+purge)
+  [ "$(id -u)" = 0 ] || die "must run as root"
+  "$0" stop
+  purge
+  ;;
 status)
   pid=$(running_pid)
   if [ -n "$pid" ]; then
@@ -246,10 +284,12 @@ exec)
   [ $# -gt 0 ] || die "usage: sandbox.sh exec CMD [ARGS...]"
   pid=$(running_pid)
   [ -n "$pid" ] || die "not running (scripts/sandbox.sh start)"
-  exec nsenter -t "$pid" -m -p --wd="$PWD" -- "$@"
+  wd=$PWD
+  case $wd/ in /tmp/*|/run/*) wd=$SANDBOX_DIR ;; esac
+  exec nsenter -t "$pid" -m -p --wd="$wd" -- "$@"
   ;;
 *)
-  echo "usage: sandbox.sh start|stop|status|pid|exec CMD..." >&2
+  echo "usage: sandbox.sh start|stop|purge|status|pid|exec CMD..." >&2
   exit 2
   ;;
 esac

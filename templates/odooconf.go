@@ -21,20 +21,29 @@ const (
 
 // OdooConf is the content of an instance's odoo.conf. Odoo listens on
 // 127.0.0.1 only, behind nginx (proxy_mode), serves exactly one database
-// (dbfilter ^<DBName>$, list_db off), and takes its websocket port as
-// gevent_port: longpolling_port is never written, because Odoo 17+
-// ignores it and every instance would then fight for 8072.
+// (dbfilter ^<DBName>$, list_db off), and takes its websocket port under
+// the key its series reads (SeriesOf(Version).WebsocketOption): gevent_port
+// from 17.0, longpolling_port for 16.0. The other key is never written,
+// since Odoo ignores it and every instance would then fight for 8072.
+//
+// Nothing is written as False: an unset db_host, db_port or db_password
+// is left out (Odoo 19 warns about False there), and every directory in
+// addons_path holds modules (Odoo 19 warns about one that does not).
 //
 // Every string must fit on one line; Render refuses a line break rather
 // than let a value add keys. A zero numeric field takes its Default*.
 type OdooConf struct {
+	// Version is the Odoo series the instance runs ("16.0" … "19.0");
+	// "" is the newest.
+	Version string
+
 	HTTPPort   int // http_port; required
 	GeventPort int // gevent_port (websocket); required
 
-	DBHost     string // db_host; "" writes False (local Unix socket)
-	DBPort     int    // db_port; 0 writes False (PostgreSQL's default)
+	DBHost     string // db_host; "" leaves it out (local Unix socket)
+	DBPort     int    // db_port; 0 leaves it out (PostgreSQL's default)
 	DBUser     string // db_user; required
-	DBPassword string // db_password; "" writes False (peer or trust authentication)
+	DBPassword string // db_password; "" leaves it out (peer or trust authentication)
 	DBName     string // db_name and dbfilter; required, Odoo's pattern [A-Za-z0-9][A-Za-z0-9_.-]+
 
 	Workers         int   // workers; 0 means DefaultWorkers
@@ -51,10 +60,15 @@ type OdooConf struct {
 	AdminPasswd string
 
 	// addons_path is OdooAddons, then EnterpriseAddons if set, then
-	// CustomAddons, comma-joined. Each is an absolute path.
+	// CustomAddons unless OmitCustomAddons, comma-joined. Each is an
+	// absolute path.
 	OdooAddons       []string // the release's addons directories; at least one
 	EnterpriseAddons string   // the enterprise addons; "" when not configured
 	CustomAddons     string   // the instance's custom_addons; required
+	// OmitCustomAddons leaves CustomAddons out of addons_path, for a
+	// custom_addons that holds no module yet: Odoo skips such a directory
+	// with a warning at every start. A comment in odoo.conf names it.
+	OmitCustomAddons bool
 
 	DataDir  string // data_dir (filestore, sessions); required
 	LogFile  string // logfile; required
@@ -103,12 +117,63 @@ func (c OdooConf) MemoryMax() int64 {
 // dbNamePattern is Odoo's own rule for database names (odoo.service.db).
 var dbNamePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
 
+// Series is what differs between the Odoo series odoobot runs, 16.0 to
+// 19.0: the one place that knows. Build it with SeriesOf.
+type Series struct {
+	// Major is the series' major version, e.g. 19.
+	Major int
+}
+
+// NewestSeries is the series assumed when a version is unknown.
+const NewestSeries = 19
+
+// SeriesOf returns the series of version ("17.0", "saas~18.2", "19.0+e"):
+// its leading number. "" or a version without one is NewestSeries.
+func SeriesOf(version string) Series {
+	v := strings.TrimPrefix(strings.TrimSpace(version), "saas~")
+	end := 0
+	for end < len(v) && v[end] >= '0' && v[end] <= '9' {
+		end++
+	}
+	major, err := strconv.Atoi(v[:end])
+	if err != nil || major == 0 {
+		major = NewestSeries
+	}
+	return Series{Major: major}
+}
+
+// WebsocketOption is the odoo.conf key of the websocket (gevent) port:
+// longpolling_port up to 16.0, gevent_port from 17.0 (19.0 no longer
+// knows longpolling_port).
+func (s Series) WebsocketOption() string {
+	if s.Major <= 16 {
+		return "longpolling_port"
+	}
+	return "gevent_port"
+}
+
+// DemoArgs are the odoo-bin arguments that make an -i run load demo data
+// when demo is set and skip it otherwise. Up to 18.0 demo data is loaded
+// unless --without-demo=all; from 19.0 it is loaded only with --with-demo
+// (and --without-demo takes a boolean: "all" logs a warning).
+func (s Series) DemoArgs(demo bool) []string {
+	switch {
+	case s.Major >= 19 && demo:
+		return []string{"--with-demo"}
+	case s.Major < 19 && !demo:
+		return []string{"--without-demo=all"}
+	}
+	return nil
+}
+
 // odooConfView is what odoo.conf.tmpl sees.
 type odooConfView struct {
 	OdooConf
-	DBHostValue, DBPortValue, DBPasswordValue string
-	DBFilter                                  string
-	AddonsPath                                string
+	WebsocketOption  string
+	DBPortValue      string
+	DBFilter         string
+	AddonsPath       string
+	CustomAddonsNote string // set when CustomAddons is left out of addons_path
 }
 
 // OdooConf renders odoo.conf. It fails, wrapping ErrInvalid, on a missing
@@ -169,7 +234,9 @@ func (s *Set) OdooConf(c OdooConf) ([]byte, error) {
 		addons = append(addons, c.EnterpriseAddons)
 	}
 	f.path("CustomAddons", c.CustomAddons)
-	addons = append(addons, c.CustomAddons)
+	if !c.OmitCustomAddons {
+		addons = append(addons, c.CustomAddons)
+	}
 	f.path("DataDir", c.DataDir)
 	f.path("LogFile", c.LogFile)
 	if err := f.err(); err != nil {
@@ -178,22 +245,15 @@ func (s *Set) OdooConf(c OdooConf) ([]byte, error) {
 
 	v := odooConfView{
 		OdooConf:        c,
-		DBHostValue:     orFalse(c.DBHost),
-		DBPortValue:     "False",
-		DBPasswordValue: orFalse(c.DBPassword),
+		WebsocketOption: SeriesOf(c.Version).WebsocketOption(),
 		DBFilter:        "^" + regexp.QuoteMeta(c.DBName) + "$",
 		AddonsPath:      strings.Join(addons, ","),
 	}
 	if c.DBPort != 0 {
 		v.DBPortValue = strconv.Itoa(c.DBPort)
 	}
-	return s.render("odoo.conf", tmplOdooConf, v)
-}
-
-// orFalse is Odoo's way of writing "not set" in odoo.conf.
-func orFalse(s string) string {
-	if s == "" {
-		return "False"
+	if c.OmitCustomAddons {
+		v.CustomAddonsNote = c.CustomAddons
 	}
-	return s
+	return s.render("odoo.conf", tmplOdooConf, v)
 }

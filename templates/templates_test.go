@@ -137,12 +137,19 @@ func TestGolden(t *testing.T) {
 	s := mustLoad(t)
 	ent := acmeConf()
 	ent.EnterpriseAddons = "/var/lib/odoobot/enterprise/19.0"
+	// Odoo 16, PostgreSQL over the local socket with peer authentication,
+	// and a custom_addons with no module yet.
+	local := acmeConf()
+	local.Version = "16.0"
+	local.DBHost, local.DBPort, local.DBPassword = "", 0, ""
+	local.OmitCustomAddons = true
 	tests := []struct {
 		file   string
 		render func() ([]byte, error)
 	}{
 		{"odoo.conf", func() ([]byte, error) { return s.OdooConf(acmeConf()) }},
 		{"odoo-enterprise.conf", func() ([]byte, error) { return s.OdooConf(ent) }},
+		{"odoo-16-local.conf", func() ([]byte, error) { return s.OdooConf(local) }},
 		{"odoo19e-prod-acme.service", func() ([]byte, error) { return s.Unit(acmeUnit()) }},
 		{"site-cloudflare.conf", func() ([]byte, error) { return s.Site(acmeSite(ModeCloudflare)) }},
 		{"site-letsencrypt.conf", func() ([]byte, error) { return s.Site(acmeSite(ModeLetsEncrypt)) }},
@@ -221,15 +228,90 @@ func TestOdooConfValues(t *testing.T) {
 
 func TestOdooConfNeverLongpolling(t *testing.T) {
 	s := mustLoad(t)
-	for _, workers := range []int{0, 1, 4} {
-		c := acmeConf()
-		c.Workers = workers
-		b, err := s.OdooConf(c)
-		if err != nil {
-			t.Fatal(err)
+	for _, version := range []string{"", "17.0", "18.0", "19.0", "saas~18.3"} {
+		for _, workers := range []int{0, 1, 4} {
+			c := acmeConf()
+			c.Version, c.Workers = version, workers
+			b, err := s.OdooConf(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(b), "longpolling") || confValues(t, b)["gevent_port"] != "8072" {
+				t.Errorf("version %q workers=%d: want gevent_port and no longpolling:\n%s", version, workers, b)
+			}
 		}
-		if strings.Contains(string(b), "longpolling") {
-			t.Errorf("workers=%d: odoo.conf mentions longpolling:\n%s", workers, b)
+	}
+}
+
+// TestOdooConf16Longpolling: Odoo 16 reads the websocket port as
+// longpolling_port, and only that.
+func TestOdooConf16Longpolling(t *testing.T) {
+	s := mustLoad(t)
+	c := acmeConf()
+	c.Version = "16.0"
+	b, err := s.OdooConf(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := confValues(t, b)
+	if _, ok := got["gevent_port"]; ok || got["longpolling_port"] != "8072" {
+		t.Errorf("16.0: want longpolling_port = 8072 and no gevent_port:\n%s", b)
+	}
+}
+
+// TestOdooConfNoFalse: an unset database host, port or password is left
+// out, never written as False; an empty custom_addons stays out of
+// addons_path but is named in a comment.
+func TestOdooConfNoFalse(t *testing.T) {
+	s := mustLoad(t)
+	c := acmeConf()
+	c.DBHost, c.DBPort, c.DBPassword = "", 0, ""
+	c.OmitCustomAddons = true
+	b, err := s.OdooConf(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := confValues(t, b)
+	for _, k := range []string{"db_host", "db_port", "db_password"} {
+		if v, ok := got[k]; ok {
+			t.Errorf("%s = %q, want it left out", k, v)
+		}
+	}
+	for k, v := range got {
+		if v == "False" && k != "list_db" {
+			t.Errorf("%s = False", k)
+		}
+	}
+	if strings.Contains(got["addons_path"], "custom_addons") || !strings.Contains(string(b), "; "+fxDir+"/custom_addons ") {
+		t.Errorf("custom_addons in addons_path, or not named in a comment:\n%s", b)
+	}
+}
+
+func TestSeries(t *testing.T) {
+	for _, tt := range []struct {
+		version   string
+		major     int
+		ws        string
+		demo, not []string
+	}{
+		{"", 19, "gevent_port", []string{"--with-demo"}, nil},
+		{"19.0", 19, "gevent_port", []string{"--with-demo"}, nil},
+		{"19.0+e", 19, "gevent_port", []string{"--with-demo"}, nil},
+		{"saas~18.2", 18, "gevent_port", nil, []string{"--without-demo=all"}},
+		{"18.0", 18, "gevent_port", nil, []string{"--without-demo=all"}},
+		{"17.0", 17, "gevent_port", nil, []string{"--without-demo=all"}},
+		{"16.0", 16, "longpolling_port", nil, []string{"--without-demo=all"}},
+		{"master", 19, "gevent_port", []string{"--with-demo"}, nil},
+	} {
+		s := SeriesOf(tt.version)
+		if s.Major != tt.major || s.WebsocketOption() != tt.ws {
+			t.Errorf("SeriesOf(%q) = %d %s, want %d %s", tt.version, s.Major, s.WebsocketOption(), tt.major, tt.ws)
+		}
+		if diff := cmp.Diff(s.DemoArgs(true), tt.demo); diff != "" {
+			t.Errorf("%q DemoArgs(true) (-got +want):\n%s", tt.version, diff)
+		}
+		if diff := cmp.Diff(s.DemoArgs(false), tt.not); diff != "" {
+			t.Errorf("%q DemoArgs(false) (-got +want):\n%s", tt.version, diff)
 		}
 	}
 }

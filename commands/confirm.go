@@ -17,6 +17,7 @@ const ConfirmTTL = 5 * time.Minute
 type pendingAction struct {
 	platform, userID, channel string
 	what                      string
+	need                      Role // the role the command needs, checked again at confirmation
 	expires                   time.Time
 	run                       func(ctx context.Context, r Responder) (string, error)
 }
@@ -29,8 +30,13 @@ type confirmations struct {
 
 // ask records action and asks the requester, through the adapter, to
 // confirm it with the returned code: danger buttons in Slack and Discord,
-// "/odoo confirm CODE" in the terminal.
+// "/odoo confirm CODE" in the terminal. The confirmation runs action only
+// if the requester still holds the role verb needs, in that channel.
 func (d *Dispatcher) ask(ctx context.Context, req Request, what string, r Responder, run func(ctx context.Context, r Responder) (string, error)) (string, error) {
+	return d.askFor(ctx, req, RoleAdmin, what, r, run)
+}
+
+func (d *Dispatcher) askFor(ctx context.Context, req Request, need Role, what string, r Responder, run func(ctx context.Context, r Responder) (string, error)) (string, error) {
 	b := make([]byte, 8)
 	if _, err := rand.Read(b); err != nil {
 		return "", err
@@ -48,7 +54,7 @@ func (d *Dispatcher) ask(ctx context.Context, req Request, what string, r Respon
 	}
 	d.confirm.pending[code] = pendingAction{
 		platform: req.Identity.Platform, userID: req.Identity.UserID, channel: req.Channel,
-		what: what, expires: now.Add(ConfirmTTL), run: run,
+		what: what, need: need, expires: now.Add(ConfirmTTL), run: run,
 	}
 	d.confirm.mu.Unlock()
 	prompt := fmt.Sprintf("⚠ %s: this cannot be undone. Confirm within %s.", what, ConfirmTTL)
@@ -56,8 +62,10 @@ func (d *Dispatcher) ask(ctx context.Context, req Request, what string, r Respon
 }
 
 // confirmed runs the action behind code if the caller is the one who
-// asked for it, in the same channel, in time. Each code works once; a
-// click by anyone else is refused and leaves the code usable.
+// asked for it, in the same channel, in time, and still holds the role
+// the action needs (the allowlist may have changed since). Each code
+// works once; a click by anyone else is refused and leaves the code
+// usable; a requester who lost the role uses it up.
 func (d *Dispatcher) confirmed(ctx context.Context, req Request, code string, r Responder) (string, error) {
 	d.confirm.mu.Lock()
 	p, ok := d.confirm.pending[code]
@@ -75,6 +83,10 @@ func (d *Dispatcher) confirmed(ctx context.Context, req Request, code string, r 
 	}
 	delete(d.confirm.pending, code)
 	d.confirm.mu.Unlock()
+	if role, listed := d.Allowlist.Role(req.Identity, req.Channel); !listed || !role.Allows(p.need) {
+		msg := fmt.Sprintf("you no longer hold the role (%s) needed to %s", p.need, p.what)
+		return "refused: role " + role.String() + " at confirmation", r.Private(ctx, msg)
+	}
 	outcome, err := p.run(ctx, r)
 	if err != nil {
 		return "failed: " + err.Error(), r.Private(ctx, err.Error())

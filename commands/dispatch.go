@@ -43,6 +43,28 @@ type Thread interface {
 	Ref() map[string]string
 }
 
+// PrivateResponder is a Responder with two more private paths. The
+// adapters implement it; with a Responder that does not, the dispatcher
+// uses Private for both.
+type PrivateResponder interface {
+	// Secret shows text, which holds a secret (a password), to the
+	// requester alone: ephemeral in chat, the terminal's output. It may be
+	// called after the command's answer, from a job's goroutine, for as
+	// long as a job lasts. The text is never logged, and a terminal does
+	// not count it as a refusal.
+	Secret(ctx context.Context, text string) error
+	// PrivateLong shows output that may be longer than a message (logs)
+	// to the requester alone.
+	PrivateLong(ctx context.Context, title, text string) error
+}
+
+// AdminPasswords sets the password of an instance's Odoo "admin" user
+// (provision.Operator has it).
+type AdminPasswords interface {
+	// ResetAdminPassword sets a new random password and returns it.
+	ResetAdminPassword(ctx context.Context, name string) (string, error)
+}
+
 // Creator is the creation side of provision.
 type Creator interface {
 	Create(ctx context.Context, req provision.CreateRequest) (*provision.Task, error)
@@ -57,6 +79,9 @@ type Dispatcher struct {
 	Mode      provision.SSLMode // when create names none
 	Creator   Creator
 	Operator  *provision.Operator
+	// Admins, when set, runs reset-admin; without it that verb answers
+	// that it is not available on this server.
+	Admins AdminPasswords
 	// Jobs, when set, keeps each job's thread reference, so that a
 	// restart can report in the thread of a job it interrupted.
 	Jobs interface {
@@ -130,7 +155,7 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 	var err error
 	switch cmd.Verb {
 	case VerbHelp:
-		return answer(HelpText(role))
+		return nil, "ok", r.Long(ctx, "", HelpText(role))
 	case VerbWhoami:
 		return answer(WhoamiText(req.Identity, role, role != RoleNone))
 	case VerbCreate:
@@ -143,7 +168,10 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 		if err != nil {
 			return fail(err)
 		}
-		return answer(FormatList(list))
+		if len(list) == 0 {
+			return answer(FormatList(list))
+		}
+		return nil, "ok", r.Long(ctx, "", FormatList(list))
 	case VerbStatus:
 		st, err := op.Status(ctx, cmd.Name)
 		if err != nil {
@@ -162,7 +190,10 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 			return fail(err)
 		}
 		title := fmt.Sprintf("last %d lines of %s (%s)", len(lines), cmd.Name, source)
-		return nil, "ok", r.Long(ctx, title, strings.Join(lines, "\n"))
+		if cmd.Share {
+			return nil, "ok (shared)", r.Long(ctx, title, strings.Join(lines, "\n"))
+		}
+		return nil, "ok", d.privateLong(ctx, r, title, strings.Join(lines, "\n"))
 	case VerbRestart, VerbStop, VerbStart:
 		switch cmd.Verb {
 		case VerbRestart:
@@ -184,6 +215,8 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 		outcome, err = d.backupVerbs(ctx, req, cmd, r)
 	case VerbDelete:
 		outcome, err = d.deleteVerb(ctx, req, cmd, r)
+	case VerbResetAdmin:
+		outcome, err = d.resetAdminVerb(ctx, req, cmd, r)
 	case VerbCapacity:
 		outcome, err = d.capacityVerb(ctx, req, cmd, r)
 	case VerbCerts:
@@ -218,7 +251,22 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 	var thread Thread
 	var pending []provision.Event
 	var ended *provision.Job
+	// The password waits, like the events, until the thread is open (or
+	// failed to open), so that it follows the thread's root.
+	var opened bool
+	var password string
 	fctx := context.WithoutCancel(ctx)
+	url := scheme(mode) + "://" + domain
+	reveal := func(ctx context.Context, pw string) {
+		mu.Lock()
+		if !opened {
+			password = pw
+			mu.Unlock()
+			return
+		}
+		mu.Unlock()
+		d.revealAdmin(ctx, r, cmd.Name, url, pw, "created")
+	}
 	post := func(e provision.Event) {
 		if e.Kind == provision.EventInfo && e.Message == "" {
 			return
@@ -255,8 +303,9 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 	}
 	task, err := d.Creator.Create(ctx, provision.CreateRequest{
 		Name: cmd.Name, Mode: mode, By: who,
-		Subscribe: []provision.Subscriber{sub},
-		Finished:  finished,
+		Subscribe:   []provision.Subscriber{sub},
+		Finished:    finished,
+		RevealAdmin: reveal,
 	})
 	if err != nil {
 		return nil, "refused: " + err.Error(), r.Private(ctx, err.Error())
@@ -264,6 +313,14 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 	th, err := r.Thread(ctx, root)
 	if err != nil {
 		d.logger().Error("open thread", "err", err)
+		mu.Lock()
+		opened = true
+		pw := password
+		password = ""
+		mu.Unlock()
+		if pw != "" {
+			d.revealAdmin(fctx, r, cmd.Name, url, pw, "created")
+		}
 		return task, "accepted (thread failed: " + err.Error() + ")", err
 	}
 	if d.Jobs != nil {
@@ -278,9 +335,15 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 	}
 	pending = nil
 	end := ended
+	opened = true
+	pw := password
+	password = ""
 	mu.Unlock()
 	if end != nil {
 		finish(*end)
+	}
+	if pw != "" {
+		d.revealAdmin(fctx, r, cmd.Name, url, pw, "created")
 	}
 	return task, "accepted", nil
 }

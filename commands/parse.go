@@ -39,7 +39,8 @@ func verbList() string {
 // leading "/odoo". Words are split on any Unicode white space. The verb and
 // the SSL mode are matched ignoring ASCII case (a phone capitalises the
 // first word); NAME and BACKUP are kept exactly as typed. Empty text is
-// "help". Any mistake (unknown verb, missing NAME or BACKUP, unknown SSL
+// "help". "logs NAME [N] share" sets Share ("share" in any ASCII case).
+// Any mistake (unknown verb, missing NAME or BACKUP, unknown SSL
 // mode, a bad N, extra words) is a *UsageError.
 func Parse(text string) (Command, error) {
 	words := strings.Fields(text)
@@ -65,8 +66,14 @@ func Parse(text string) (Command, error) {
 		maxArgs = 0
 	case argsName:
 		maxArgs = 1
-	case argsNameMode, argsNameLines, argsNameBackup:
+	case argsNameMode, argsNameBackup:
 		maxArgs = 2
+	case argsNameLines:
+		maxArgs = 2
+		if len(rest) > 1 && asciiLower(rest[len(rest)-1]) == shareWord {
+			c.Share = true
+			rest = rest[:len(rest)-1]
+		}
 	}
 	if spec.args != argsNone && len(rest) == 0 {
 		return bad("%s needs an instance NAME", spec.verb)
@@ -106,6 +113,9 @@ func Parse(text string) (Command, error) {
 	}
 	return c, nil
 }
+
+// shareWord, last after "logs NAME [N]", posts the lines in the channel.
+const shareWord = "share"
 
 // parseLines accepts decimal digits only (no sign, no spaces) for a value
 // in 1..MaxLogLines.

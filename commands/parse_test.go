@@ -39,6 +39,11 @@ func TestParse(t *testing.T) {
 		{"backups acme", Command{Verb: VerbBackups, Name: "acme"}},
 		{"restore acme 2024-05-01T03-00-00", Command{Verb: VerbRestore, Name: "acme", Backup: "2024-05-01T03-00-00"}},
 		{"delete acme", Command{Verb: VerbDelete, Name: "acme"}},
+		{"reset-admin acme", Command{Verb: VerbResetAdmin, Name: "acme"}},
+		{"Reset-Admin acme", Command{Verb: VerbResetAdmin, Name: "acme"}},
+		{"logs acme share", Command{Verb: VerbLogs, Name: "acme", Lines: 50, Share: true}},
+		{"logs acme 20 SHARE", Command{Verb: VerbLogs, Name: "acme", Lines: 20, Share: true}},
+		{"logs share", Command{Verb: VerbLogs, Name: "share", Lines: 50}}, // a name, not the flag
 		{"capacity", Command{Verb: VerbCapacity}},
 		{"certs", Command{Verb: VerbCerts}},
 		{"help", Command{Verb: VerbHelp}},
@@ -131,7 +136,7 @@ func TestEveryVerbHasUsageAndParses(t *testing.T) {
 			t.Errorf("Usage(%q) = %q", v, u)
 		}
 		// The usage line with placeholders filled in must parse.
-		text := strings.NewReplacer("NAME", "acme", "[cloudflare|letsencrypt|http]", "http", "[N]", "10", "BACKUP", "b1").Replace(u)
+		text := strings.NewReplacer("NAME", "acme", "[cloudflare|letsencrypt|http]", "http", "[N]", "10", "[share]", "share", "BACKUP", "b1").Replace(u)
 		c, err := Parse(text)
 		if err != nil || c.Verb != v {
 			t.Errorf("Parse(%q) = %+v, %v", text, c, err)

@@ -15,23 +15,26 @@ type Verb string
 
 // The verbs of SPEC.md, in the order help lists them.
 const (
-	VerbCreate   Verb = "create"
-	VerbList     Verb = "list"
-	VerbStatus   Verb = "status"
-	VerbInfo     Verb = "info"
-	VerbLogs     Verb = "logs"
-	VerbRestart  Verb = "restart"
-	VerbStop     Verb = "stop"
-	VerbStart    Verb = "start"
-	VerbBackup   Verb = "backup"
-	VerbBackups  Verb = "backups"
-	VerbRestore  Verb = "restore"
-	VerbDelete   Verb = "delete"
-	VerbCapacity Verb = "capacity"
-	VerbCerts    Verb = "certs"
-	VerbHelp     Verb = "help"
-	VerbWhoami   Verb = "whoami"
-	VerbConfirm  Verb = "confirm"
+	VerbCreate  Verb = "create"
+	VerbList    Verb = "list"
+	VerbStatus  Verb = "status"
+	VerbInfo    Verb = "info"
+	VerbLogs    Verb = "logs"
+	VerbRestart Verb = "restart"
+	VerbStop    Verb = "stop"
+	VerbStart   Verb = "start"
+	VerbBackup  Verb = "backup"
+	VerbBackups Verb = "backups"
+	VerbRestore Verb = "restore"
+	VerbDelete  Verb = "delete"
+	// VerbResetAdmin sets a new random password for an instance's Odoo
+	// "admin" user and shows it to the requester alone.
+	VerbResetAdmin Verb = "reset-admin"
+	VerbCapacity   Verb = "capacity"
+	VerbCerts      Verb = "certs"
+	VerbHelp       Verb = "help"
+	VerbWhoami     Verb = "whoami"
+	VerbConfirm    Verb = "confirm"
 )
 
 // DefaultLogLines is N of "logs NAME" when N is not given; MaxLogLines is
@@ -48,7 +51,7 @@ const (
 	argsNone       args = iota // VERB
 	argsName                   // VERB NAME
 	argsNameMode               // VERB NAME [MODE]
-	argsNameLines              // VERB NAME [N]
+	argsNameLines              // VERB NAME [N] [share]
 	argsNameBackup             // VERB NAME BACKUP
 )
 
@@ -68,7 +71,7 @@ var verbTable = []verbSpec{
 	{VerbList, argsNone, "", "all instances: name, domain, state, ports", RoleViewer},
 	{VerbStatus, argsName, "NAME", "service state, health, ports, uptime, memory", RoleViewer},
 	{VerbInfo, argsName, "NAME", "the instance's summary (info-instancia)", RoleViewer},
-	{VerbLogs, argsNameLines, "NAME [N]", "the last N log lines (default 50, at most 1000)", RoleOperator},
+	{VerbLogs, argsNameLines, "NAME [N] [share]", "the last N log lines (default 50, at most 1000), to you alone; share posts them in the channel", RoleOperator},
 	{VerbRestart, argsName, "NAME", "restart the instance's service", RoleOperator},
 	{VerbStop, argsName, "NAME", "stop the instance's service", RoleOperator},
 	{VerbStart, argsName, "NAME", "start the instance's service", RoleOperator},
@@ -76,11 +79,12 @@ var verbTable = []verbSpec{
 	{VerbBackups, argsName, "NAME", "the instance's backups", RoleViewer},
 	{VerbRestore, argsNameBackup, "NAME BACKUP", "restore a backup over the instance", RoleAdmin},
 	{VerbDelete, argsName, "NAME", "remove everything, after a confirmation and a final backup", RoleAdmin},
+	{VerbResetAdmin, argsName, "NAME", "a new password for the instance's Odoo admin user, shown to you alone, after a confirmation", RoleAdmin},
 	{VerbCapacity, argsNone, "", "how many more instances this host can hold", RoleViewer},
 	{VerbCerts, argsNone, "", "certificates and their expiry", RoleViewer},
 	{VerbHelp, argsNone, "", "the commands you may run", RoleViewer},
 	{VerbWhoami, argsNone, "", "your platform ID and role here", RoleNone},
-	{VerbConfirm, argsName, "CODE", "confirm a delete or restore you asked for (the code it gave you)", RoleViewer},
+	{VerbConfirm, argsName, "CODE", "confirm a delete, restore or reset-admin you asked for (the code it gave you)", RoleViewer},
 }
 
 func lookupVerb(v Verb) (verbSpec, bool) {
@@ -116,7 +120,7 @@ func Usage(v Verb) string {
 
 // Required is the lowest role that may run v: viewer for reading verbs and
 // help, operator for logs, service control and backup, admin for create,
-// delete and restore. whoami needs no role (RoleNone): it only tells the
+// delete, restore and reset-admin. whoami needs no role (RoleNone): it only tells the
 // caller their own ID, which is what an admin needs to add them. An
 // unknown verb requires RoleAdmin+1, which nobody holds.
 func Required(v Verb) Role {
@@ -131,13 +135,16 @@ func Required(v Verb) Role {
 // one and is not checked against the name rules here (the dispatcher
 // applies provision.NameRules). Mode is set only for create (one of
 // provision.SSLModes; empty when omitted, and the server's DEFAULT_SSL_MODE
-// applies), Lines only for logs
-// (1..MaxLogLines, DefaultLogLines when omitted), Backup only for restore.
+// applies), Lines and Share only for logs
+// (1..MaxLogLines, DefaultLogLines when omitted; Share when the last word
+// is "share": the lines go to the channel instead of the requester
+// alone), Backup only for restore.
 type Command struct {
 	Verb   Verb
 	Name   string
 	Mode   string
 	Lines  int
+	Share  bool
 	Backup string
 }
 
@@ -157,6 +164,9 @@ func (c Command) String() string {
 	case VerbLogs:
 		if c.Lines != 0 {
 			parts = append(parts, strconv.Itoa(c.Lines))
+		}
+		if c.Share {
+			parts = append(parts, shareWord)
 		}
 	case VerbRestore:
 		if c.Backup != "" {

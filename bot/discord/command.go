@@ -32,11 +32,12 @@ type subcommand struct {
 }
 
 var (
-	optName = option{name: "name", kind: discordgo.ApplicationCommandOptionString, desc: "the instance name (its subdomain), e.g. acme", required: true}
-	optMode = option{name: "mode", kind: discordgo.ApplicationCommandOptionString, desc: "TLS mode (default: the server's)", choices: []string{"cloudflare", "letsencrypt", "http"}}
-	optLine = option{name: "lines", kind: discordgo.ApplicationCommandOptionInteger, desc: "how many lines (default 50)", min: 1, max: commands.MaxLogLines}
-	optBack = option{name: "backup", kind: discordgo.ApplicationCommandOptionString, desc: "the backup to restore (see /odoo backups)", required: true}
-	optCode = option{name: "code", kind: discordgo.ApplicationCommandOptionString, desc: "the confirmation code", required: true}
+	optName  = option{name: "name", kind: discordgo.ApplicationCommandOptionString, desc: "the instance name (its subdomain), e.g. acme", required: true}
+	optMode  = option{name: "mode", kind: discordgo.ApplicationCommandOptionString, desc: "TLS mode (default: the server's)", choices: []string{"cloudflare", "letsencrypt", "http"}}
+	optLine  = option{name: "lines", kind: discordgo.ApplicationCommandOptionInteger, desc: "how many lines (default 50)", min: 1, max: commands.MaxLogLines}
+	optShare = option{name: "share", kind: discordgo.ApplicationCommandOptionBoolean, desc: "post the lines in the channel (default: to you alone)"}
+	optBack  = option{name: "backup", kind: discordgo.ApplicationCommandOptionString, desc: "the backup to restore (see /odoo backups)", required: true}
+	optCode  = option{name: "code", kind: discordgo.ApplicationCommandOptionString, desc: "the confirmation code", required: true}
 )
 
 // subcommands are the verbs of commands, as /odoo subcommands, in help
@@ -46,7 +47,7 @@ var subcommands = []subcommand{
 	{commands.VerbList, "all instances: name, domain, state, ports", nil},
 	{commands.VerbStatus, "service state, health, ports, uptime, memory", []option{optName}},
 	{commands.VerbInfo, "the instance's summary", []option{optName}},
-	{commands.VerbLogs, "the last log lines of an instance", []option{optName, optLine}},
+	{commands.VerbLogs, "the last log lines of an instance", []option{optName, optLine, optShare}},
 	{commands.VerbRestart, "restart an instance's service", []option{optName}},
 	{commands.VerbStop, "stop an instance's service", []option{optName}},
 	{commands.VerbStart, "start an instance's service", []option{optName}},
@@ -54,6 +55,7 @@ var subcommands = []subcommand{
 	{commands.VerbBackups, "an instance's backups", []option{optName}},
 	{commands.VerbRestore, "restore an instance from a backup", []option{optName, optBack}},
 	{commands.VerbDelete, "remove an instance, after a confirmation and a final backup", []option{optName}},
+	{commands.VerbResetAdmin, "a new password for an instance's Odoo admin user, shown to you alone", []option{optName}},
 	{commands.VerbCapacity, "what this server can still hold", nil},
 	{commands.VerbCerts, "certificates and their expiry", nil},
 	{commands.VerbHelp, "the commands you may run", nil},
@@ -95,10 +97,11 @@ func applicationCommand() *discordgo.ApplicationCommand {
 // them. A value containing white space has it replaced by '_', so that
 // one option stays one word: "acme http" given as a name becomes the
 // name "acme_http", which the name rules refuse, instead of a name and
-// a mode. An unknown subcommand is passed on as is, for commands to
-// refuse (and audit).
+// a mode. A boolean option is its name when true ("share") and nothing
+// otherwise; a missing (null) option or value is left out. An unknown
+// subcommand is passed on as is, for commands to refuse (and audit).
 func commandText(data discordgo.ApplicationCommandInteractionData) string {
-	if len(data.Options) == 0 {
+	if len(data.Options) == 0 || data.Options[0] == nil {
 		return string(commands.VerbHelp)
 	}
 	sub := data.Options[0]
@@ -109,8 +112,18 @@ func commandText(data discordgo.ApplicationCommandInteractionData) string {
 		}
 		for _, o := range sc.opts {
 			for _, given := range sub.Options {
-				if given.Name == o.name {
-					words = append(words, optionWord(given))
+				if given == nil || given.Name != o.name {
+					continue
+				}
+				if o.kind == discordgo.ApplicationCommandOptionBoolean {
+					// A flag is its name when true ("share"), nothing when false.
+					if v, ok := given.Value.(bool); ok && v {
+						words = append(words, o.name)
+					}
+					continue
+				}
+				if w := optionWord(given); w != "" {
+					words = append(words, w)
 				}
 			}
 		}

@@ -231,7 +231,7 @@ func TestLongLogsGoAsAFile(t *testing.T) {
 	op := &provision.Operator{Store: fakeInstances{inst}, Layout: layout}
 	b := newBot(t, fd, newDispatcher(t, newCreator(t), op, nil), logs)
 
-	b.handleInteraction(context.Background(), slash(t, "623456789012345682", "itok-logs", ana, "logs", "name", "acme", "lines", 200))
+	b.handleInteraction(context.Background(), slash(t, "623456789012345682", "itok-logs", ana, "logs", "name", "acme", "lines", 200, "share", true))
 	calls := fd.snapshot()
 	if len(calls) != 2 {
 		t.Fatalf("calls:\n%s", describe(calls))
@@ -256,7 +256,7 @@ func TestLongLogsGoAsAFile(t *testing.T) {
 	}
 
 	// A few lines fit in a message, as a code block.
-	b.handleInteraction(context.Background(), slash(t, "623456789012345683", "itok-logs3", ana, "logs", "name", "acme", "lines", 3))
+	b.handleInteraction(context.Background(), slash(t, "623456789012345683", "itok-logs3", ana, "logs", "name", "acme", "lines", 3, "share", true))
 	calls = fd.snapshot()[2:]
 	if len(calls) != 2 || len(calls[1].Files) != 0 {
 		t.Fatalf("calls:\n%s", describe(calls))

@@ -379,8 +379,11 @@ func slash(t testing.TB, id, token string, m member, sub string, opts ...any) *d
 	var options []map[string]any
 	for k := 0; k+1 < len(opts); k += 2 {
 		o := map[string]any{"name": opts[k], "value": opts[k+1], "type": 3}
-		if _, ok := opts[k+1].(int); ok {
+		switch opts[k+1].(type) {
+		case int:
 			o["type"] = 4
+		case bool:
+			o["type"] = 5
 		}
 		options = append(options, o)
 	}

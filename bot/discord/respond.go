@@ -58,8 +58,9 @@ type responder struct {
 }
 
 var (
-	_ commands.Responder = (*responder)(nil)
-	_ commands.Thread    = (*thread)(nil)
+	_ commands.Responder        = (*responder)(nil)
+	_ commands.PrivateResponder = (*responder)(nil)
+	_ commands.Thread           = (*thread)(nil)
 )
 
 func (b *Bot) newResponder(i *discordgo.Interaction, pending bool) *responder {
@@ -144,6 +145,46 @@ func (r *responder) Private(ctx context.Context, text string) error {
 	m.ephemeral = true
 	_, err := r.send(ctx, m)
 	return err
+}
+
+// PrivateLong answers the requester alone with a code block in an
+// ephemeral followup, or an ephemeral text file when the block would be
+// longer than a message.
+func (r *responder) PrivateLong(ctx context.Context, title, text string) error {
+	m := longMessage(title, text)
+	m.ephemeral = true
+	_, err := r.send(ctx, m)
+	return err
+}
+
+// Secret shows text (a password) to the requester alone: an ephemeral
+// followup while the interaction token lasts (15 minutes), else a direct
+// message from the bot, which the log records without the text.
+func (r *responder) Secret(ctx context.Context, text string) error {
+	m := plainMessage("secret", text)
+	m.ephemeral = true
+	_, err := r.send(ctx, m)
+	if err == nil {
+		return nil
+	}
+	user := identity(r.i).UserID
+	if user == "" {
+		return fmt.Errorf("discord: secret: %w", err)
+	}
+	if derr := r.b.direct(ctx, user, m); derr != nil {
+		return fmt.Errorf("discord: secret: %w", errors.Join(err, derr))
+	}
+	r.b.log.Warn("discord: the ephemeral followup failed; the secret went to the requester by direct message", "user", user, "err", err)
+	return nil
+}
+
+// direct sends m to user in a direct message, with the bot token.
+func (b *Bot) direct(ctx context.Context, user string, m outgoing) error {
+	ch, err := b.s.UserChannelCreate(user, discordgo.WithContext(ctx))
+	if err != nil {
+		return b.wrap("open a direct message", err)
+	}
+	return b.channelSend(ctx, ch.ID, outgoing{content: m.content, files: m.files})
 }
 
 // Long answers visibly with a code block, or with a text file titled

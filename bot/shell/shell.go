@@ -34,8 +34,9 @@ type Responder struct {
 }
 
 var (
-	_ commands.Responder = (*Responder)(nil)
-	_ commands.Thread    = (*thread)(nil)
+	_ commands.Responder        = (*Responder)(nil)
+	_ commands.PrivateResponder = (*Responder)(nil)
+	_ commands.Thread           = (*thread)(nil)
 )
 
 // NewResponder writes to out, for the terminal adapter.
@@ -74,19 +75,36 @@ func (r *Responder) Private(_ context.Context, text string) error {
 	return nil
 }
 
-// Long writes a title and the text in full.
+// Long writes a title (when there is one) and the text in full.
 func (r *Responder) Long(_ context.Context, title, text string) error {
+	if title == "" {
+		r.println(text)
+		return nil
+	}
 	r.println("── " + title + "\n" + text)
 	return nil
 }
 
-// Confirm shows the prompt and the command that confirms it.
+// PrivateLong is Long: the terminal is the requester's alone.
+func (r *Responder) PrivateLong(ctx context.Context, title, text string) error {
+	return r.Long(ctx, title, text)
+}
+
+// Secret writes text (a password) to the terminal, the requester's
+// alone; it is not a refusal.
+func (r *Responder) Secret(_ context.Context, text string) error {
+	r.println(text)
+	return nil
+}
+
+// Confirm shows the prompt and the command that confirms it. For the
+// CLI it only keeps the code: the command line confirms with --yes, and
+// its prompt's deadline means nothing there.
 func (r *Responder) Confirm(_ context.Context, prompt, code string) error {
 	r.mu.Lock()
 	r.code = code
 	r.mu.Unlock()
 	if r.cli {
-		r.println(prompt)
 		return nil
 	}
 	r.println(prompt + "\n  to confirm, type: /odoo confirm " + code)

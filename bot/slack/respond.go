@@ -40,7 +40,10 @@ type responder struct {
 	responseURL string // the slash command's, for when nothing else can reach the user
 }
 
-var _ commands.Responder = (*responder)(nil)
+var (
+	_ commands.Responder        = (*responder)(nil)
+	_ commands.PrivateResponder = (*responder)(nil)
+)
 
 // Reply posts text in the channel with chat.postMessage, joining a public
 // channel the bot is not in. Text longer than a message is uploaded as a
@@ -70,6 +73,47 @@ func (r *responder) Private(ctx context.Context, text string) error {
 		return fmt.Errorf("slack: private answer: %w", errors.Join(err, uerr))
 	}
 	return nil
+}
+
+// Secret shows text (a password) to the user alone, as Private does:
+// chat.postEphemeral in the channel, else the response_url (valid 30
+// minutes). Neither the text nor any part of it is logged.
+func (r *responder) Secret(ctx context.Context, text string) error {
+	if err := r.Private(ctx, text); err != nil {
+		return errors.New("slack: the secret could not be shown to its requester: " + r.b.clean(err.Error()))
+	}
+	return nil
+}
+
+// PrivateLong shows text to the user alone, as a code block in an
+// ephemeral message. An ephemeral message carries no file, so text
+// longer than a message keeps its last lines and says how many were left
+// out and how to see them all.
+func (r *responder) PrivateLong(ctx context.Context, title, text string) error {
+	msg := codeBlock(tail(text, maxInline))
+	if title != "" {
+		msg = "*" + title + "*\n" + msg
+	}
+	if len(text) > maxInline {
+		msg += "\n(the start was left out: add `share` to post them all as a file in the channel)"
+	}
+	return r.Private(ctx, msg)
+}
+
+// tail cuts text to about its last n bytes, on a line boundary when one
+// is near, and says how many lines were left out.
+func tail(text string, n int) string {
+	if len(text) <= n {
+		return text
+	}
+	cut := len(text) - n
+	if i := strings.IndexByte(text[cut:], '\n'); i >= 0 && i < n/2 {
+		cut += i + 1
+	}
+	for cut < len(text) && !utf8.RuneStart(text[cut]) {
+		cut++
+	}
+	return fmt.Sprintf("… (%d lines left out)\n", strings.Count(text[:cut], "\n")) + text[cut:]
 }
 
 // Long posts text as a code block when it is short, else uploads it as a

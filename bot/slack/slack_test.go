@@ -317,7 +317,7 @@ func TestLongLogsAreUploadedAsAFile(t *testing.T) {
 	startBot(t, fs, slack.Config{Handler: d})
 	fs.waitConnected(t)
 
-	fs.send(t, fs.slash("env-logs", 0, "U0123ABCD", "ana", "C0123", "logs acme 400"))
+	fs.send(t, fs.slash("env-logs", 0, "U0123ABCD", "ana", "C0123", "logs acme 400 share"))
 	fs.waitAck(t, "env-logs")
 	waitFor(t, "the upload completed", func() bool { return len(fs.callsOf("files.completeUploadExternal")) == 1 })
 
@@ -348,7 +348,7 @@ func TestShortLogsAreACodeBlock(t *testing.T) {
 	fs := newFakeSlack(t)
 	startBot(t, fs, slack.Config{Handler: withLogs(t, 5)})
 	fs.waitConnected(t)
-	fs.send(t, fs.slash("env-logs5", 0, "U0123ABCD", "ana", "C0123", "logs acme 5"))
+	fs.send(t, fs.slash("env-logs5", 0, "U0123ABCD", "ana", "C0123", "logs acme 5 share"))
 	waitFor(t, "the reply", func() bool { return len(fs.callsOf("chat.postMessage")) == 1 })
 	got := fs.callsOf("chat.postMessage")[0].Form.Get("text")
 	if !strings.HasPrefix(got, "*last 5 lines of acme") || !strings.Contains(got, "```\n2025-01-01") || !strings.Contains(got, "&lt;GET /web HTTP/1.1&gt; 200 &amp; done") {

@@ -55,6 +55,7 @@ Verbs:
   backup NAME | backups NAME | restore NAME BACKUP [--yes]
                                  backups of an instance's database and files
   delete NAME [--yes]            remove an instance, after a final backup
+  reset-admin NAME [--yes]       a new password for the instance's Odoo admin user, shown here once
   capacity                       what the host holds and can still hold
   certs                          certificates and their expiry
   import [--dry-run] [--tracking-dir DIR]

@@ -24,7 +24,7 @@ var hostVerbs = map[string]bool{
 	"create": true, "list": true, "status": true, "info": true, "logs": true,
 	"restart": true, "stop": true, "start": true, "whoami": true,
 	"backup": true, "backups": true, "restore": true, "delete": true,
-	"capacity": true, "certs": true,
+	"capacity": true, "certs": true, "reset-admin": true,
 }
 
 // verbs runs the verbs that operate on the host, and serve.
@@ -83,7 +83,7 @@ func verbs(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, cfg *
 				fmt.Fprintln(stderr, "odoobot: interrupted: waiting for the running job to finish or roll back")
 				return ctx.Err()
 			}
-			return errors.New("the creation failed and was rolled back")
+			return jobFailed(verb, words)
 		}
 	}
 	if r.Refused() {
@@ -93,6 +93,24 @@ func verbs(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, cfg *
 		return errors.New(verb + " failed")
 	}
 	return nil
+}
+
+// jobFailed is the CLI's error for a job that did not succeed, naming
+// the verb (its thread, above, says why).
+func jobFailed(verb string, words []string) error {
+	name := ""
+	if len(words) > 0 {
+		name = " " + words[0]
+	}
+	switch verb {
+	case "create":
+		return errors.New("the creation of" + name + " failed and was rolled back")
+	case "delete":
+		return errors.New("delete" + name + " stopped: run it again to finish it")
+	case "restore":
+		return errors.New("restore" + name + " failed: the instance is as it was before")
+	}
+	return errors.New(verb + name + " failed")
 }
 
 // reporter posts a line in the thread a job's reference names.

@@ -1,0 +1,89 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"odoobot/provision"
+)
+
+// resetAdminVerb runs reset-admin: it checks that the instance exists,
+// asks the requester to confirm, and on confirmation sets a new random
+// password for the instance's Odoo "admin" user and shows it to the
+// requester alone. The audit gets the attempt and its outcome, never the
+// password.
+func (d *Dispatcher) resetAdminVerb(ctx context.Context, req Request, cmd Command, r Responder) (string, error) {
+	if d.Admins == nil {
+		return d.unavailable(ctx, cmd, r)
+	}
+	internal := provision.InternalName(cmd.Name)
+	if d.Operator != nil && d.Operator.Store != nil {
+		if _, err := d.Operator.Store.Instance(ctx, cmd.Name); errors.Is(err, provision.ErrInstanceNotFound) {
+			msg := fmt.Sprintf("no instance named %q; see list", cmd.Name)
+			return "refused: " + msg, r.Private(ctx, msg)
+		} else if err != nil {
+			return "failed: " + err.Error(), r.Private(ctx, err.Error())
+		}
+	}
+	url := d.Rules.Domain(cmd.Name)
+	what := fmt.Sprintf("set a new password for the Odoo admin user of %s (%s); the current one stops working", internal, url)
+	return d.askFor(ctx, req, Required(VerbResetAdmin), what, r, func(ctx context.Context, r Responder) (string, error) {
+		pw, err := d.Admins.ResetAdminPassword(ctx, cmd.Name)
+		if err != nil {
+			return "", err
+		}
+		if err := d.revealAdmin(ctx, r, cmd.Name, d.instanceURL(ctx, cmd.Name), pw, "reset"); err != nil {
+			return "password reset; not delivered", nil
+		}
+		return "password reset", nil
+	})
+}
+
+// instanceURL is the instance's URL, from its recorded SSL mode (https
+// when it is not known).
+func (d *Dispatcher) instanceURL(ctx context.Context, name string) string {
+	domain := d.Rules.Domain(name)
+	if d.Operator != nil && d.Operator.Store != nil {
+		if inst, err := d.Operator.Store.Instance(ctx, name); err == nil {
+			return scheme(inst.SSLMode) + "://" + domain
+		}
+	}
+	return "https://" + domain
+}
+
+// AdminPasswordText is the message that shows an instance's admin
+// password to its requester: the login, the password, the URL, that it
+// is shown once, and how to set a new one. how is "created" or "reset".
+func AdminPasswordText(name, url, password, how string) string {
+	head := "🔑 Odoo admin of " + provision.InternalName(name)
+	if how == "reset" {
+		head += ": new password"
+	}
+	return fmt.Sprintf("%s (only you can see this)\nURL:      %s\nlogin:    admin\npassword: %s\nThis password is shown once and is not kept: note it now. /odoo reset-admin %s sets a new one.",
+		head, url, password, name)
+}
+
+// revealAdmin shows the admin password to the requester alone through
+// the Responder's secret path. A failure is logged without the password.
+func (d *Dispatcher) revealAdmin(ctx context.Context, r Responder, name, url, password, how string) error {
+	text := AdminPasswordText(name, url, password, how)
+	var err error
+	if pr, ok := r.(PrivateResponder); ok {
+		err = pr.Secret(ctx, text)
+	} else {
+		err = r.Private(ctx, text)
+	}
+	if err != nil {
+		d.logger().Error("the admin password could not be shown to its requester", "instance", name, "err", err)
+	}
+	return err
+}
+
+// privateLong shows long output to the requester alone.
+func (d *Dispatcher) privateLong(ctx context.Context, r Responder, title, text string) error {
+	if pr, ok := r.(PrivateResponder); ok {
+		return pr.PrivateLong(ctx, title, text)
+	}
+	return r.Private(ctx, title+"\n"+text)
+}

@@ -18,7 +18,7 @@ import (
 
 // realBenchEnv configures the benchmark for real Odoo version v; it
 // fails when the source is missing (scripts/bench.sh provides it).
-func realBenchEnv(b *testing.B, v string, cold bool) {
+func realBenchEnv(b *testing.B, v string) {
 	b.Helper()
 	key := "ODOOBOT_ODOO_REPO_" + strings.ReplaceAll(v, ".", "_")
 	repo := os.Getenv(key)
@@ -36,7 +36,7 @@ func realBenchEnv(b *testing.B, v string, cold bool) {
 func BenchmarkRealOdooWarm(b *testing.B) {
 	for _, v := range []string{"17.0", "19.0"} {
 		b.Run(v, func(b *testing.B) {
-			realBenchEnv(b, v, false)
+			realBenchEnv(b, v)
 			cfg := benchEnv(b, false)
 			a := benchApp(b, cfg)
 			benchCreate(b, a, "bench-real-warmup")
@@ -59,7 +59,7 @@ func BenchmarkRealOdooWarm(b *testing.B) {
 func BenchmarkRealOdooCold(b *testing.B) {
 	for _, v := range []string{"17.0", "19.0"} {
 		b.Run(v, func(b *testing.B) {
-			realBenchEnv(b, v, true)
+			realBenchEnv(b, v)
 			cfg := benchEnv(b, true)
 			var totals []time.Duration
 			var steps []map[string]time.Duration

@@ -72,6 +72,10 @@ const (
 	EventUndone     EventKind = "undone"      // a step was undone
 	EventUndoFailed EventKind = "undo_failed" // a step's undo failed: something is left behind
 	EventInfo       EventKind = "info"        // a note within a step
+	// EventProgress says how far a long step has come ("installing
+	// modules 12/47"); each replaces the last. It goes to subscribers and
+	// the creation log, not to the job record.
+	EventProgress EventKind = "progress"
 )
 
 // Event is one line of a job's progress. Duration is how long the step (or

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -72,9 +73,21 @@ type Task struct {
 	// record.
 	Finished func(Job)
 
-	done   chan struct{}
-	result Job
-	err    error
+	done     chan struct{}
+	result   Job
+	err      error
+	progress atomic.Pointer[func(StepName, string)]
+}
+
+// Progress reports how far step has come, for a long step to call from
+// its Apply: the text ("installing modules 12/47") goes to the
+// subscribers and the creation log as an EventProgress, each replacing
+// the last. It does nothing when the task is not running. Safe for
+// concurrent use.
+func (t *Task) Progress(step StepName, text string) {
+	if f := t.progress.Load(); f != nil {
+		(*f)(step, text)
+	}
 }
 
 // Wait blocks until the task has ended and returns the final job and its
@@ -213,6 +226,9 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 	for _, n := range t.Notes {
 		emit("note", EventInfo, n, 0)
 	}
+	progress := func(step StepName, text string) { emit(step, EventProgress, text, 0) }
+	t.progress.Store(&progress)
+	defer t.progress.Store(nil)
 	var failed *StepError
 	ran := 0
 	for _, s := range t.Steps {
@@ -282,13 +298,18 @@ func (r *Runner) emitter(ctx context.Context, t *Task) (func(StepName, EventKind
 			logFile, _ = os.OpenFile(t.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
 		}
 	}
+	var mu sync.Mutex // progress comes from the step's own goroutines
 	emit := func(step StepName, kind EventKind, msg string, d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
 		e := Event{JobID: t.Job.ID, At: r.cfg.Now(), Step: string(step), Kind: kind, Message: msg, Duration: d}
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		if err := r.cfg.Store.AppendEvent(sctx, e); err != nil {
-			r.cfg.Logger.Error("store job event", "job", t.Job.ID, "err", err)
+		if kind != EventProgress {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			if err := r.cfg.Store.AppendEvent(sctx, e); err != nil {
+				r.cfg.Logger.Error("store job event", "job", t.Job.ID, "err", err)
+			}
+			cancel()
 		}
-		cancel()
 		if logFile != nil {
 			fmt.Fprintln(logFile, FormatEvent(e))
 		}
@@ -357,7 +378,7 @@ func (r *Runner) RollBack(ctx context.Context, t *Task, reason string) {
 func FormatEvent(e Event) string {
 	mark := map[EventKind]string{
 		EventStart: "…", EventDone: "✓", EventFailed: "✗", EventUndo: "↶",
-		EventUndone: "↶✓", EventUndoFailed: "↶✗", EventInfo: "·",
+		EventUndone: "↶✓", EventUndoFailed: "↶✗", EventInfo: "·", EventProgress: "…",
 	}[e.Kind]
 	line := fmt.Sprintf("%s %s %s", e.At.UTC().Format("15:04:05"), mark, e.Step)
 	switch e.Kind {

@@ -190,3 +190,39 @@ func TestStepTimeout(t *testing.T) {
 		t.Fatalf("job %s, err %v", job.State, err)
 	}
 }
+
+func TestProgressReachesSubscribersAndLogNotTheStore(t *testing.T) {
+	store := newMemJobs()
+	r := NewRunner(RunnerConfig{Store: store})
+	defer r.Close()
+	logPath := filepath.Join(t.TempDir(), "create.log")
+	var mu sync.Mutex
+	var seen []string
+	task := &Task{Job: Job{ID: 3}, LogPath: logPath,
+		Subscribe: []Subscriber{func(e Event) { mu.Lock(); seen = append(seen, string(e.Kind)+" "+e.Message); mu.Unlock() }}}
+	task.Steps = []Step{{Name: "release", Apply: func(context.Context) error {
+		task.Progress("release", "cloning odoo")
+		task.Progress("release", "installing 3 Debian packages")
+		return nil
+	}}}
+	task.Progress("release", "before the run: dropped")
+	if err := r.Submit(task); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := task.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	task.Progress("release", "after the run: dropped")
+	want := []string{"start ", "progress cloning odoo", "progress installing 3 Debian packages", "done "}
+	if diff := cmp.Diff(seen, want); diff != "" {
+		t.Errorf("events (-got +want):\n%s", diff)
+	}
+	for _, e := range store.events {
+		if e.Kind == EventProgress {
+			t.Errorf("a progress event reached the job record: %+v", e)
+		}
+	}
+	if b, _ := os.ReadFile(logPath); !strings.Contains(string(b), "… release: installing 3 Debian packages") {
+		t.Errorf("creation log lacks the progress:\n%s", b)
+	}
+}

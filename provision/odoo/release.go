@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -23,30 +22,66 @@ import (
 // It is written last; a directory without it is a half-built release.
 const completeMarker = ".complete"
 
+// Where a release's Python dependencies come from (ReleaseConfig.Deps).
+const (
+	// DepsDebian: Debian's python3-* packages, seen through a venv made
+	// with --system-site-packages from the system's /usr/bin/python3.
+	// Which packages: the Depends of the odoo package in the source's
+	// debian/control when it has one, else requirements.txt through a
+	// table of Debian package names (pins ignored, environment markers
+	// evaluated for the interpreter). Missing ones are installed with
+	// ReleaseConfig.InstallPackages. pip is never run.
+	DepsDebian = "debian"
+	// DepsPip: `pip install -r requirements.txt` into a plain venv, with
+	// ReleaseConfig.PipArgs. It needs a package index that has Odoo's
+	// pinned versions (and, for some of them, a compiler and headers).
+	DepsPip = "pip"
+)
+
 // ReleaseConfig configures Releases.
 type ReleaseConfig struct {
 	// CacheDir holds one directory per release, e.g. <STATE_DIR>/releases.
 	// Created if missing.
 	CacheDir string
 	// Repo and Branch locate the Odoo source (any URL or path git accepts).
+	// Both layouts are taken: a github checkout (odoo-bin and addons/ at
+	// the top, the core modules in odoo/addons/) and a source distribution
+	// (every module in odoo/addons/, odoo-bin at the top or only
+	// setup/odoo).
 	Repo, Branch string
 	// EnterpriseRepo and EnterpriseBranch locate the enterprise addons;
 	// optional (both empty means community only). An empty
 	// EnterpriseBranch means Branch.
 	EnterpriseRepo, EnterpriseBranch string
-	// Python is the interpreter the venv is made with (PYTHON_VERSION):
-	// a version such as "3.12" means python3.12 on PATH; a name such as
-	// "python3" is looked up on PATH; an absolute path is used as is.
+	// Python is the interpreter the venv is made from (PYTHON_VERSION), as
+	// CheckPython resolves it: "" is the system's /usr/bin/python3; a
+	// version such as "3.11" means python3.11 and a name such as "python3"
+	// that program, both looked up in the system's directories only
+	// (never odoobot's PATH, where a pyenv shim may come first); an
+	// absolute path is used as is. With Deps "debian" it must be the
+	// system's interpreter.
 	Python string
-	// PipArgs are extra arguments to `pip install` (e.g. --no-index).
+	// Deps is DepsDebian or DepsPip (ODOO_PYTHON_DEPS); "" means
+	// DepsDebian.
+	Deps string
+	// PipArgs are extra arguments to `pip install` in pip mode (e.g.
+	// --no-index, --index-url URL); unused in debian mode.
 	PipArgs []string
+	// InstallPackages installs the Debian packages a release needs and
+	// the host lacks, in debian mode; nil means AptInstall.
+	InstallPackages func(ctx context.Context, pkgs []string) error
+	// Progress, when set, is called with a short line as each phase of a
+	// build starts ("cloning odoo", "creating venv", "installing 3 Debian
+	// packages", "checking the release"), from the goroutine that called
+	// Ensure. Not called on a cache hit.
+	Progress func(phase string)
 	// Logger receives build progress; nil logs nothing.
 	Logger *slog.Logger
 }
 
 // Releases builds Odoo releases into a cache and hands out the built ones.
 // A release is built once per (repo, branch, commit, enterprise commit,
-// python): concurrent callers in this process, and in other processes
+// deps mode, interpreter): concurrent callers in this process, and in other processes
 // sharing the cache, wait for one build instead of building twice. A built
 // release is shared read-only by every instance on it: its source files
 // are made read-only, and nothing may write into its directory.
@@ -66,15 +101,22 @@ func NewReleases(cfg ReleaseConfig) *Releases {
 
 // Ensure returns the release of the branch's current commit, building it
 // first when the cache does not hold it. The warm path costs one
-// `git ls-remote` per repository and a stat. A half-built release left by a
-// crash is removed and rebuilt. Errors of a failed build carry the tail of
-// the failing command's output.
+// `git ls-remote` per repository and a few stats. A half-built release
+// left by a crash is removed and rebuilt; so is a build that fails, which
+// leaves nothing in the cache. A build ends by proving the release runs:
+// its interpreter runs `odoo-bin --version` (which must print the series
+// of odoo/release.py) and imports odoo.http; a failure names the missing
+// Python module and, in debian mode, its Debian package. Errors of a
+// failed build carry the tail of the failing command's output.
 func (r *Releases) Ensure(ctx context.Context) (provision.Release, error) {
 	if r.cfg.CacheDir == "" || r.cfg.Repo == "" || r.cfg.Branch == "" {
 		return provision.Release{}, errors.New("odoo: release: CacheDir, Repo and Branch must be set")
 	}
-	python, err := findPython(r.cfg.Python)
+	python, err := CheckPython(r.cfg.Python)
 	if err != nil {
+		return provision.Release{}, fmt.Errorf("odoo: release: %w", err)
+	}
+	if err := CheckDeps(r.cfg.Deps, python); err != nil {
 		return provision.Release{}, fmt.Errorf("odoo: release: %w", err)
 	}
 	commit, err := lsRemote(ctx, r.cfg.Repo, r.cfg.Branch)
@@ -88,10 +130,10 @@ func (r *Releases) Ensure(ctx context.Context) (provision.Release, error) {
 			return provision.Release{}, fmt.Errorf("odoo: release: enterprise: %w", err)
 		}
 	}
-	key := r.key(commit, entCommit)
+	key := r.key(commit, entCommit, python)
 	rel := r.release(key, commit)
 	if complete(rel.Dir) {
-		return finished(rel), nil
+		return r.finished(rel)
 	}
 
 	unlock, err := r.keys.lock(ctx, key)
@@ -108,7 +150,7 @@ func (r *Releases) Ensure(ctx context.Context) (provision.Release, error) {
 	}
 	defer funlock()
 	if complete(rel.Dir) { // another caller built it while we waited
-		return finished(rel), nil
+		return r.finished(rel)
 	}
 	if err := r.build(ctx, rel, python, entCommit); err != nil {
 		if rmErr := os.RemoveAll(rel.Dir); rmErr != nil {
@@ -116,13 +158,24 @@ func (r *Releases) Ensure(ctx context.Context) (provision.Release, error) {
 		}
 		return provision.Release{}, fmt.Errorf("odoo: release %s (%s@%s): %w", key, r.cfg.Branch, shortSHA(commit), err)
 	}
-	return finished(rel), nil
+	return r.finished(rel)
 }
 
-// finished keeps the addons paths that exist in the built release.
-func finished(rel provision.Release) provision.Release {
-	rel.AddonsPaths = existingDirs(rel.AddonsPaths)
-	return rel
+// finished fills in what the release's files say: its odoo-bin, its
+// addons paths (those that exist and hold a module) and its series.
+func (r *Releases) finished(rel provision.Release) (provision.Release, error) {
+	src := filepath.Join(rel.Dir, "odoo")
+	bin, err := odooBin(src)
+	if err != nil {
+		return provision.Release{}, fmt.Errorf("odoo: release %s: %w", rel.Key, err)
+	}
+	version, err := readSeries(src)
+	if err != nil {
+		return provision.Release{}, fmt.Errorf("odoo: release %s: %w", rel.Key, err)
+	}
+	rel.OdooBin, rel.Version = bin, version
+	rel.AddonsPaths = addonsDirs(rel.AddonsPaths)
+	return rel, nil
 }
 
 // build makes the release at its final path (venvs embed absolute paths,
@@ -130,7 +183,14 @@ func finished(rel provision.Release) provision.Release {
 func (r *Releases) build(ctx context.Context, rel provision.Release, python, entCommit string) error {
 	r.builds.Add(1)
 	start := time.Now()
-	log := r.log.With("release", rel.Key, "branch", r.cfg.Branch, "commit", shortSHA(rel.Commit))
+	mode := depsMode(r.cfg.Deps)
+	log := r.log.With("release", rel.Key, "branch", r.cfg.Branch, "commit", shortSHA(rel.Commit), "deps", mode)
+	progress := func(phase string, args ...any) {
+		log.Info(phase, args...)
+		if r.cfg.Progress != nil {
+			r.cfg.Progress(phase)
+		}
+	}
 	if _, err := os.Stat(rel.Dir); err == nil {
 		log.Warn("removing a half-built release", "dir", rel.Dir)
 		if err := os.RemoveAll(rel.Dir); err != nil {
@@ -141,33 +201,58 @@ func (r *Releases) build(ctx context.Context, rel provision.Release, python, ent
 		return fmt.Errorf("create release dir: %w", err)
 	}
 
-	log.Info("cloning odoo", "repo", provision.RedactURLs(r.cfg.Repo))
+	progress("cloning odoo", "repo", provision.RedactURLs(r.cfg.Repo))
 	src := filepath.Join(rel.Dir, "odoo")
 	if err := clone(ctx, r.cfg.Repo, r.cfg.Branch, src, rel.Commit); err != nil {
 		return fmt.Errorf("clone odoo: %w", err)
 	}
 	if r.cfg.EnterpriseRepo != "" {
-		log.Info("cloning enterprise", "repo", provision.RedactURLs(r.cfg.EnterpriseRepo))
+		progress("cloning enterprise", "repo", provision.RedactURLs(r.cfg.EnterpriseRepo))
 		if err := clone(ctx, r.cfg.EnterpriseRepo, r.entBranch(), filepath.Join(rel.Dir, "enterprise"), entCommit); err != nil {
 			return fmt.Errorf("clone enterprise: %w", err)
 		}
 	}
+	bin, err := odooBin(src)
+	if err != nil {
+		return err
+	}
+	version, err := readSeries(src)
+	if err != nil {
+		return err
+	}
 
-	log.Info("creating venv", "python", python)
+	progress("creating venv", "python", python)
 	venv := filepath.Join(rel.Dir, "venv")
-	if _, err := run(ctx, rel.Dir, nil, python, "-m", "venv", venv); err != nil {
+	args := []string{"-m", "venv"}
+	if mode == DepsDebian {
+		args = append(args, "--system-site-packages", "--without-pip")
+	}
+	if _, err := run(ctx, rel.Dir, nil, python, append(args, venv)...); err != nil {
 		return fmt.Errorf("create venv: %w", err)
 	}
-	req := filepath.Join(src, "requirements.txt")
-	if _, err := os.Stat(req); err == nil {
-		log.Info("installing requirements")
-		args := append([]string{"-m", "pip", "install", "--disable-pip-version-check", "-r", req}, r.cfg.PipArgs...)
-		if _, err := run(ctx, rel.Dir, nil, rel.Python, args...); err != nil {
-			return fmt.Errorf("install requirements: %w", err)
+	if err := addSourceToVenv(venv, src); err != nil {
+		return err
+	}
+
+	switch mode {
+	case DepsDebian:
+		if err := r.debianDeps(ctx, rel, src, log, progress); err != nil {
+			return err
+		}
+	case DepsPip:
+		req := filepath.Join(src, "requirements.txt")
+		if _, err := os.Stat(req); err == nil {
+			progress("installing requirements with pip")
+			args := append([]string{"-m", "pip", "install", "--disable-pip-version-check", "-r", req}, r.cfg.PipArgs...)
+			if _, err := run(ctx, rel.Dir, nil, rel.Python, args...); err != nil {
+				return fmt.Errorf("install requirements: %w", err)
+			}
 		}
 	}
-	if _, err := os.Stat(rel.OdooBin); err != nil {
-		return fmt.Errorf("no odoo-bin in the source: %w", err)
+
+	progress("checking the release")
+	if err := checkRelease(ctx, rel.Python, bin, src, version, mode == DepsDebian); err != nil {
+		return err
 	}
 
 	for _, d := range []string{src, filepath.Join(rel.Dir, "enterprise")} {
@@ -178,7 +263,43 @@ func (r *Releases) build(ctx context.Context, rel provision.Release, python, ent
 	if err := writeMarker(rel.Dir); err != nil {
 		return err
 	}
-	log.Info("release built", "dir", rel.Dir, "took", time.Since(start).Round(time.Millisecond))
+	log.Info("release built", "dir", rel.Dir, "version", version, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// debianDeps installs the Debian packages the source needs that the host
+// lacks, and checks they are installed afterwards.
+func (r *Releases) debianDeps(ctx context.Context, rel provision.Release, src string, log *slog.Logger, progress func(string, ...any)) error {
+	pyVersion, err := interpreterVersion(ctx, rel.Python)
+	if err != nil {
+		return err
+	}
+	plan, err := debianPlan(src, pyVersion)
+	if err != nil {
+		return fmt.Errorf("python dependencies: %w", err)
+	}
+	for _, s := range plan.Skipped {
+		log.Info("python dependency skipped", "from", plan.From, "requirement", s)
+	}
+	missing, err := missingDebs(ctx, plan.Needs)
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	progress(fmt.Sprintf("installing %d Debian packages", len(missing)), "packages", strings.Join(missing, " "))
+	install := r.cfg.InstallPackages
+	if install == nil {
+		install = AptInstall
+	}
+	if err := install(ctx, missing); err != nil {
+		return fmt.Errorf("install Debian packages %s: %w", strings.Join(missing, " "), err)
+	}
+	still, err := missingDebs(ctx, plan.Needs)
+	if err != nil {
+		return err
+	}
+	if len(still) > 0 {
+		return fmt.Errorf("Debian packages still not installed after installing them: %s", strings.Join(still, " "))
+	}
 	return nil
 }
 
@@ -190,9 +311,9 @@ func (r *Releases) entBranch() string {
 }
 
 // key is the release's stable name in the cache.
-func (r *Releases) key(commit, entCommit string) string {
+func (r *Releases) key(commit, entCommit, python string) string {
 	h := sha256.New()
-	for _, s := range []string{r.cfg.Repo, r.cfg.Branch, commit, r.cfg.Python} {
+	for _, s := range []string{r.cfg.Repo, r.cfg.Branch, commit, depsMode(r.cfg.Deps), python} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
@@ -209,16 +330,18 @@ func (r *Releases) key(commit, entCommit string) string {
 func (r *Releases) release(key, commit string) provision.Release {
 	dir := filepath.Join(r.cfg.CacheDir, key)
 	paths := []string{filepath.Join(dir, "odoo", "addons"), filepath.Join(dir, "odoo", "odoo", "addons")}
+	edition := "community"
 	if r.cfg.EnterpriseRepo != "" {
 		paths = append(paths, filepath.Join(dir, "enterprise"))
+		edition = "enterprise"
 	}
 	return provision.Release{
 		Key:         key,
 		Dir:         dir,
 		Commit:      commit,
 		Python:      filepath.Join(dir, "venv", "bin", "python"),
-		OdooBin:     filepath.Join(dir, "odoo", "odoo-bin"),
-		AddonsPaths: paths, // candidates; finished keeps the existing ones
+		AddonsPaths: paths, // candidates; finished keeps those holding modules
+		Edition:     edition,
 	}
 }
 
@@ -241,41 +364,6 @@ func writeMarker(dir string) error {
 		return fmt.Errorf("write %s: %w", completeMarker, err)
 	}
 	return f.Close()
-}
-
-func existingDirs(paths []string) []string {
-	var out []string
-	for _, p := range paths {
-		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-var versionRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)
-
-// findPython resolves PYTHON_VERSION to an executable.
-func findPython(spec string) (string, error) {
-	if spec == "" {
-		return "", errors.New("no python configured (PYTHON_VERSION is empty)")
-	}
-	if filepath.IsAbs(spec) {
-		fi, err := os.Stat(spec)
-		if err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-			return "", fmt.Errorf("python %s (PYTHON_VERSION) is not an executable file", spec)
-		}
-		return spec, nil
-	}
-	name := spec
-	if versionRE.MatchString(spec) {
-		name = "python" + spec
-	}
-	p, err := exec.LookPath(name)
-	if err != nil {
-		return "", fmt.Errorf("python %s (PYTHON_VERSION=%s) not found on PATH; install it or set PYTHON_VERSION to an installed version or an absolute path", name, spec)
-	}
-	return p, nil
 }
 
 var shaRE = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)

@@ -2,6 +2,7 @@ package odoo_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,17 +20,29 @@ import (
 	"odoobot/provision/odoo"
 )
 
-// releaseConfig is a config building the stand-in repo with python3 and no
-// package index.
+// releaseConfig is a config building the stand-in repo in debian mode
+// with the system's python3. Installing a Debian package fails the test.
 func releaseConfig(t *testing.T, repo string) odoo.ReleaseConfig {
 	t.Helper()
 	testenv.LookPath(t, "git")
+	systemPython(t)
 	return odoo.ReleaseConfig{
 		CacheDir: filepath.Join(t.TempDir(), "releases"),
 		Repo:     "file://" + repo,
 		Branch:   standin.Branch,
-		Python:   testenv.LookPath(t, "python3"),
-		PipArgs:  []string{"--no-index"},
+		InstallPackages: func(_ context.Context, pkgs []string) error {
+			t.Errorf("the stand-in needs no Debian package, asked to install %v", pkgs)
+			return errors.New("no installs in this test")
+		},
+	}
+}
+
+// systemPython stops the test when the system's python3 (and its venv
+// module) is missing.
+func systemPython(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		testenv.Missing(t, "/usr/bin/python3 is not installed (apt-get install python3-venv)")
 	}
 }
 
@@ -112,6 +125,8 @@ func TestEnsure(t *testing.T) {
 			filepath.Join(cfg.CacheDir, rel.Key, "odoo", "addons"),
 			filepath.Join(cfg.CacheDir, rel.Key, "odoo", "odoo", "addons"),
 		},
+		Version: "19.0",
+		Edition: "community",
 	}
 	if diff := cmp.Diff(rel, want); diff != "" {
 		t.Errorf("release (-got +want):\n%s", diff)
@@ -204,6 +219,7 @@ func TestEnsurePipFailureLeavesNothing(t *testing.T) {
 	}
 	git(t, repo, "commit", "-q", "-a", "--no-gpg-sign", "-m", "a requirement pip cannot find")
 	cfg := releaseConfig(t, repo)
+	cfg.Deps, cfg.PipArgs = odoo.DepsPip, []string{"--no-index"}
 	_, err := odoo.NewReleases(cfg).Ensure(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "odoobot-no-such-package") {
 		t.Fatalf("error %v, want pip's output naming the package", err)

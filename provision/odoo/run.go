@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -20,15 +19,17 @@ import (
 // tailBytes is how much of a failed command's output an error carries.
 const tailBytes = 2048
 
-// run runs name with args in dir and returns its combined output. A
-// failure's error names the command (its first two words) and carries the
-// tail of the output.
+// run runs name with args in dir and returns its combined output. The
+// child gets env, or minimalEnv() when env is nil: never odoobot's own
+// environment, which holds tokens. A failure's error names the command
+// (its first two words) and carries the tail of the output.
 func run(ctx context.Context, dir string, env []string, name string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
-	if env != nil {
-		cmd.Env = env
+	if env == nil {
+		env = minimalEnv()
 	}
+	cmd.Env = env
 	cmd.WaitDelay = 5 * time.Second
 	var out bytes.Buffer
 	cmd.Stdout = &out
@@ -65,9 +66,27 @@ func tailOf(out []byte) string {
 	return "\noutput:\n" + string(out)
 }
 
-// gitEnv is the environment git runs with: never prompt for credentials.
+// childPath is the PATH of every child process: the system's directories
+// only, so that a shim or a user's tool earlier on odoobot's PATH (pyenv's
+// python3, say) is never picked up.
+const childPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// childHome is the HOME of every child process: a directory that does not
+// exist, so that no user configuration (~/.odoorc, ~/.gitconfig,
+// ~/.local's Python packages, ~/.pgpass) changes what a child does.
+const childHome = "/nonexistent"
+
+// minimalEnv is the whole environment of a child process: PATH, HOME and
+// a UTF-8 locale. It holds nothing of odoobot's own environment.
+func minimalEnv() []string {
+	return []string{"PATH=" + childPath, "HOME=" + childHome, "LANG=C.UTF-8"}
+}
+
+// gitEnv is the environment git runs with: minimalEnv, no system or
+// global configuration, and never a prompt for credentials.
 func gitEnv() []string {
-	return append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=true")
+	return append(minimalEnv(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
+		"GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=true")
 }
 
 // orDiscard returns l, or a logger that writes nothing when l is nil.

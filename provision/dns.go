@@ -34,3 +34,9 @@ var ErrApexGuard = errors.New("dns guard: only one label under the zone may be t
 // ErrForeignRecord is returned by a DNS driver for a record at the
 // instance's name that odoobot did not make: it is never changed.
 var ErrForeignRecord = errors.New("a DNS record not managed by odoobot holds that name")
+
+// ErrNameTakenInDNS is returned by a DNS driver when a record it did not
+// make (another type, no mark, or another server's mark) already holds an
+// instance's name: the creation cannot go on under that name, and the
+// driver changed nothing. Errors matching it also match ErrForeignRecord.
+var ErrNameTakenInDNS = errors.New("the name is taken in DNS")

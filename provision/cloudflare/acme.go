@@ -35,14 +35,14 @@ func acmeGuard(op, name, zone string) (string, error) {
 }
 
 // SetACMEChallenge publishes value (the DNS-01 digest of an ACME key
-// authorization) as a TXT record at ACMEPrefix + fqdn, with the Marker
-// comment and a TTL of 120 s, not proxied. fqdn is an instance's domain:
+// authorization) as a TXT record at ACMEPrefix + fqdn, with the comment
+// Comment(fqdn) and a TTL of 120 s, not proxied. fqdn is an instance's domain:
 // it must pass the apex guard (exactly one label under the zone, not
 // www), checked before any request; no other name can be written this
 // way. A TXT record of ours with the same value already there is kept
 // (no write); other records at that name are left alone.
 func (c *Client) SetACMEChallenge(ctx context.Context, fqdn, value string) error {
-	return c.scrub(c.setACMEChallenge(ctx, fqdn, value))
+	return c.scrub(c.setACMEChallenge(c.call(ctx), fqdn, value))
 }
 
 func (c *Client) setACMEChallenge(ctx context.Context, fqdn, value string) error {
@@ -62,7 +62,7 @@ func (c *Client) setACMEChallenge(ctx context.Context, fqdn, value string) error
 		return err
 	}
 	for _, r := range found {
-		if r.Type == "TXT" && r.ours() && txtValue(r.Content) == value {
+		if r.Type == "TXT" && c.mine(r, fqdn) && txtValue(r.Content) == value {
 			c.log.InfoContext(ctx, "cloudflare: challenge record already in place", "name", name, "id", r.ID)
 			return nil
 		}
@@ -73,7 +73,7 @@ func (c *Client) setACMEChallenge(ctx context.Context, fqdn, value string) error
 	t.Content.Value, t.Content.Present = `"`+value+`"`, true
 	t.TTL.Value, t.TTL.Present = acmeTTL, true
 	t.Proxied.Value, t.Proxied.Present = false, true
-	t.Comment.Value, t.Comment.Present = Marker, true
+	t.Comment.Value, t.Comment.Present = c.Comment(fqdn), true
 	var p dns.RecordNewParams
 	p.ZoneID.Value, p.ZoneID.Present = zoneID, true
 	p.Body = t
@@ -87,10 +87,10 @@ func (c *Client) setACMEChallenge(ctx context.Context, fqdn, value string) error
 
 // ClearACMEChallenge deletes the TXT records of ours at ACMEPrefix + fqdn
 // whose value is value. None there is not an error; records without the
-// Marker, of another type or with another value are left in place. fqdn
-// must pass the apex guard, checked before any request.
+// comment Comment(fqdn), of another type or with another value are left
+// in place. fqdn must pass the apex guard, checked before any request.
 func (c *Client) ClearACMEChallenge(ctx context.Context, fqdn, value string) error {
-	return c.scrub(c.clearACMEChallenge(ctx, fqdn, value))
+	return c.scrub(c.clearACMEChallenge(c.call(ctx), fqdn, value))
 }
 
 func (c *Client) clearACMEChallenge(ctx context.Context, fqdn, value string) error {
@@ -109,7 +109,7 @@ func (c *Client) clearACMEChallenge(ctx context.Context, fqdn, value string) err
 	var errs []error
 	n := 0
 	for _, r := range found {
-		if r.Type == "TXT" && r.ours() && txtValue(r.Content) == value {
+		if r.Type == "TXT" && c.mine(r, fqdn) && txtValue(r.Content) == value {
 			errs = append(errs, c.remove(ctx, zoneID, r))
 			n++
 		}

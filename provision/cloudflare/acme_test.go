@@ -8,12 +8,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"odoobot/provision"
-	"odoobot/provision/cloudflare"
 	"odoobot/provision/cloudflare/cftest"
 )
 
 func txtRecord(name, content string) cftest.Record {
-	return cftest.Record{Type: "TXT", Name: name, Content: content, TTL: 120, Comment: cloudflare.Marker}
+	return cftest.Record{Type: "TXT", Name: name, Content: content, TTL: 120, Comment: mark("acme.example.com")}
 }
 
 func TestACMEChallengeSetAndClear(t *testing.T) {
@@ -44,7 +43,7 @@ func TestACMEChallengeSetAndClear(t *testing.T) {
 	}
 	wantBody := map[string]any{
 		"type": "TXT", "name": name, "content": `"digest-1"`,
-		"proxied": false, "ttl": float64(120), "comment": cloudflare.Marker,
+		"proxied": false, "ttl": float64(120), "comment": mark("acme.example.com"),
 	}
 	if diff := cmp.Diff(body, wantBody); diff != "" {
 		t.Errorf("create body (-got +want):\n%s", diff)

@@ -9,11 +9,21 @@
 // valid label under the configured zone (or is www) is refused with an error
 // matching provision.ErrApexGuard before any request leaves the process.
 //
-// Retries: the SDK's own retry loop is used (option.WithMaxRetries). Its
-// source (internal/requestconfig) retries transport errors and answers 408,
-// 409, 429 and 5xx, and honours Retry-After-Ms and Retry-After (seconds,
-// fractional allowed, or an HTTP date) before falling back to an exponential
-// backoff of 2s, 4s, 8s … capped at 30s with jitter.
+// Ownership: a record is this server's only when its comment is exactly
+// Comment(fqdn): the Marker, this server's ID (Config.ServerID) and the
+// instance's label. A record marked by another server sharing the zone,
+// for another instance, or not marked at all is never changed or deleted.
+// The bare Marker of earlier versions is read as this server's only on an
+// A record that points at this server's PublicIP; EnsureRecord rewrites
+// its comment to the full mark.
+//
+// Retries: one loop of this package's (the SDK's own is off) retries
+// transport errors and answers 408, 409, 429 and 5xx, honouring
+// Retry-After-Ms and Retry-After, else backing off 2s, 4s, 8s … capped at
+// 30s. A POST is retried only after a 429, since a lost answer may hide an
+// applied create; creations are instead reconciled by name (see
+// EnsureRecord, Sweep). The waits of one call are bounded together by
+// Config.MaxWait and announced to Config.OnWait.
 package cloudflare
 
 import (
@@ -32,6 +42,7 @@ import (
 	"github.com/cloudflare/cloudflare-go/v6/dns"
 	"github.com/cloudflare/cloudflare-go/v6/option"
 	"github.com/cloudflare/cloudflare-go/v6/origin_ca_certificates"
+	"github.com/cloudflare/cloudflare-go/v6/user"
 	"github.com/cloudflare/cloudflare-go/v6/zones"
 
 	"odoobot/provision"
@@ -42,9 +53,13 @@ var (
 	_ provision.OriginCA = (*Client)(nil)
 )
 
-// Marker is the comment that marks a DNS record as created and owned by
-// odoobot. Records without it are never changed or deleted.
+// Marker starts the comment of every record odoobot makes. Alone, it is
+// the mark of earlier versions, which did not say which server made the
+// record; see Client.Comment for the full mark.
 const Marker = "managed-by: odoobot"
+
+// DefaultMaxWait is the bound of Config.MaxWait when it is zero.
+const DefaultMaxWait = 2 * time.Minute
 
 // DefaultBaseURL is Cloudflare's v4 API, used when Config.BaseURL is empty.
 const DefaultBaseURL = "https://api.cloudflare.com/client/v4/"
@@ -64,6 +79,14 @@ var (
 	// ErrZoneNotFound is matched when the zone cannot be found with the
 	// token, or CF_ZONE_ID names another zone than CF_ZONE_NAME.
 	ErrZoneNotFound = errors.New("zone not found")
+	// ErrNameTaken is matched by an error of EnsureRecord when a record
+	// this server did not make holds the instance's name; it is
+	// provision.ErrNameTakenInDNS, and the error also matches
+	// ErrForeignRecord. errors.As with *NameTakenError gives the details.
+	ErrNameTaken = provision.ErrNameTakenInDNS
+	// ErrRateLimited is matched when Cloudflare kept answering 429 and
+	// asked for a wait longer than what is left of Config.MaxWait.
+	ErrRateLimited = errors.New("Cloudflare is rate limiting this server's API requests")
 )
 
 // Config configures a Client. APIToken, ZoneName and PublicIP are required.
@@ -92,6 +115,23 @@ type Config struct {
 	// 5xx (or lost in transit): DefaultMaxRetries when 0, none when
 	// negative.
 	MaxRetries int
+	// ServerID names this server in the comment of the records it makes
+	// (see Client.Comment), so that servers sharing a zone never take
+	// over each other's records. It must be stable across restarts and
+	// unique among the servers using the zone: 1 to 40 characters among
+	// letters, digits and ".-_:". PublicIP when empty.
+	ServerID string
+	// MaxWait bounds the time one call (EnsureRecord, DeleteRecord, Sweep,
+	// Check …) spends waiting before retries and re-reads, all its
+	// requests together: DefaultMaxWait when 0, no wait when negative. A
+	// wait Cloudflare asks for that would go past it ends the call with
+	// an error (matching ErrRateLimited for a 429) instead.
+	MaxWait time.Duration
+	// OnWait, when set, is called before each such wait with its length
+	// and a short reason safe to show in chat ("Cloudflare rate limit
+	// (HTTP 429) on GET …; retry 1 of 3"). It is called from the calling
+	// goroutine and must not block.
+	OnWait func(d time.Duration, why string)
 }
 
 // Client talks to one Cloudflare zone. It is safe for concurrent use. Build
@@ -100,15 +140,23 @@ type Client struct {
 	zone    string
 	zoneCfg string // Config.ZoneID
 	ip      string
+	server  string // Config.ServerID, or ip
 	token   string
 	log     *slog.Logger
+	retries int
+	maxWait time.Duration
+	onWait  func(time.Duration, string)
 
 	records *dns.RecordService
 	zones   *zones.ZoneService
 	certs   *origin_ca_certificates.OriginCACertificateService
+	tokens  *user.TokenService
 
 	mu     sync.Mutex
 	zoneID string // resolved and checked, "" until then
+
+	takenMu sync.Mutex
+	taken   map[string]bool // names EnsureRecord refused, having made nothing
 }
 
 // New validates cfg and returns a Client. It sends no request: the zone is
@@ -148,24 +196,61 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	case retries < 0:
 		retries = 0
 	}
+	server := strings.TrimSpace(cfg.ServerID)
+	if server == "" {
+		server = ip.String()
+	}
+	if !validServerID(server) {
+		return nil, fmt.Errorf("cloudflare: new client: server ID %q: want 1 to 40 characters among letters, digits and .-_:", cfg.ServerID)
+	}
+	maxWait := cfg.MaxWait
+	switch {
+	case maxWait == 0:
+		maxWait = DefaultMaxWait
+	case maxWait < 0:
+		maxWait = 0
+	}
 	c := &Client{
 		zone:    zone,
 		zoneCfg: strings.TrimSpace(cfg.ZoneID),
 		ip:      ip.String(),
+		server:  server,
 		token:   cfg.APIToken,
 		log:     log,
+		retries: retries,
+		maxWait: maxWait,
+		onWait:  cfg.OnWait,
+		taken:   map[string]bool{},
 	}
 	opts := []option.RequestOption{
 		option.WithBaseURL(base),
 		option.WithAPIToken(cfg.APIToken),
 		option.WithHTTPClient(hc),
-		option.WithMaxRetries(retries),
-		option.WithMiddleware(c.logRequest),
+		option.WithMaxRetries(0), // roundTrip retries.
+		option.WithMiddleware(c.roundTrip),
 	}
 	c.records = dns.NewRecordService(opts...)
 	c.zones = zones.NewZoneService(opts...)
 	c.certs = origin_ca_certificates.NewOriginCACertificateService(opts...)
+	c.tokens = user.NewTokenService(opts...)
 	return c, nil
+}
+
+// ServerID is the name of this server in its records' comments.
+func (c *Client) ServerID() string { return c.server }
+
+func validServerID(s string) bool {
+	if len(s) == 0 || len(s) > 40 {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune(".-_:", r):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Zone returns the zone name the client works in, normalised.
@@ -175,6 +260,7 @@ func (c *Client) Zone() string { return c.zone }
 // zone name, or the one found by name. The first success is cached; a
 // failure is not.
 func (c *Client) ZoneID(ctx context.Context) (string, error) {
+	ctx = c.call(ctx)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.zoneID != "" {
@@ -223,37 +309,15 @@ func (c *Client) lookupZone(ctx context.Context) (string, error) {
 	return "", fmt.Errorf("cloudflare: %s: no such zone visible to the API token (check CF_ZONE_NAME and the token's zone resources): %w", op, ErrZoneNotFound)
 }
 
-// logRequest is an SDK middleware: it runs once per attempt, so retries
-// are visible. It logs the method, path and status, never a header.
-func (c *Client) logRequest(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
-	start := time.Now()
-	res, err := next(req)
-	attrs := []any{
-		"method", req.Method,
-		"path", c.redact(req.URL.Path),
-		"attempt", req.Header.Get("X-Stainless-Retry-Count"),
-		"duration", time.Since(start),
-	}
-	switch {
-	case err != nil:
-		c.log.WarnContext(req.Context(), "cloudflare: request failed", append(attrs, "err", c.redact(err.Error()))...)
-	case res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500:
-		c.log.WarnContext(req.Context(), "cloudflare: request answered with a retryable status",
-			append(attrs, "status", res.StatusCode, "retry_after", res.Header.Get("Retry-After"))...)
-	default:
-		c.log.DebugContext(req.Context(), "cloudflare: request", append(attrs, "status", res.StatusCode)...)
-	}
-	return res, err
-}
-
 // APIMessage is one entry of the errors array of Cloudflare's envelope.
 type APIMessage struct {
 	Code    int64
 	Message string
 }
 
-// APIError is an answer of the Cloudflare API with an HTTP status >= 400.
-// Its message carries Cloudflare's codes and messages, e.g.
+// APIError is an answer of the Cloudflare API with an HTTP status >= 400,
+// or any answer whose envelope says success false (error 81057 has come
+// with HTTP 200). Its message carries Cloudflare's codes and messages, e.g.
 // "81057 Record already exists".
 type APIError struct {
 	StatusCode int

@@ -104,8 +104,15 @@ func writes(reqs []cftest.Request) []string {
 	return out
 }
 
+// mark is the comment the client under test puts on the records of the
+// instance at fqdn: its server ID defaults to PUBLIC_IP.
+func mark(fqdn string) string {
+	label, _, _ := strings.Cut(fqdn, ".")
+	return "managed-by: odoobot server=" + ip + " instance=" + label
+}
+
 func ourRecord(name, content string) cftest.Record {
-	return cftest.Record{Type: "A", Name: name, Content: content, Proxied: true, TTL: 1, Comment: cloudflare.Marker}
+	return cftest.Record{Type: "A", Name: name, Content: content, Proxied: true, TTL: 1, Comment: mark(name)}
 }
 
 var ignoreRecordMeta = cmpopts.IgnoreFields(cftest.Record{}, "ID", "CreatedOn", "ModifiedOn", "Proxiable")
@@ -148,7 +155,7 @@ func TestEnsureRecordCreates(t *testing.T) {
 	}
 	wantBody := map[string]any{
 		"type": "A", "name": "acme.example.com", "content": ip,
-		"proxied": true, "ttl": float64(1), "comment": cloudflare.Marker,
+		"proxied": true, "ttl": float64(1), "comment": "managed-by: odoobot server=203.0.113.10 instance=acme",
 	}
 	if diff := cmp.Diff(body, wantBody); diff != "" {
 		t.Errorf("create body (-got +want):\n%s", diff)
@@ -216,7 +223,7 @@ func TestEnsureRecordRefusesForeignRecords(t *testing.T) {
 		"A without marker":  {Type: "A", Name: "acme.example.com", Content: "198.51.100.7"},
 		"A with other note": {Type: "A", Name: "acme.example.com", Content: ip, Proxied: true, Comment: "mail server, do not touch"},
 		"CNAME":             {Type: "CNAME", Name: "acme.example.com", Content: "elsewhere.example.net"},
-		"AAAA even marked":  {Type: "AAAA", Name: "acme.example.com", Content: "2001:db8::1", Comment: cloudflare.Marker},
+		"AAAA even marked":  {Type: "AAAA", Name: "acme.example.com", Content: "2001:db8::1", Comment: mark("acme.example.com")},
 	}
 	for name, foreign := range tests {
 		t.Run(name, func(t *testing.T) {

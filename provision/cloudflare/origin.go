@@ -41,7 +41,7 @@ func Validity(days int) (int, error) {
 // returns the certificate PEM-encoded. The token needs the zone's
 // "SSL and Certificates edit" permission.
 func (c *Client) SignOrigin(ctx context.Context, csrPEM []byte, hostnames []string, days int) ([]byte, error) {
-	cert, err := c.signOrigin(ctx, csrPEM, hostnames, days)
+	cert, err := c.signOrigin(c.call(ctx), csrPEM, hostnames, days)
 	return cert, c.scrub(err)
 }
 

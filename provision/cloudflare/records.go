@@ -4,9 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cloudflare/cloudflare-go/v6/dns"
+
+	"odoobot/provision"
 )
 
 const dnsPerm = "Zone.DNS edit"
@@ -18,24 +24,108 @@ type record struct {
 	TTL                              float64
 }
 
-func (r record) ours() bool { return strings.TrimSpace(r.Comment) == Marker }
+// Comment is the comment that marks a record as made by this server for
+// the instance at fqdn (its first label): "managed-by: odoobot
+// server=<ServerID> instance=<label>". Only a record carrying exactly
+// this comment, or the bare Marker on an A record to PublicIP (earlier
+// versions), is treated as this server's; the ACME challenge records of
+// the instance carry the same comment.
+func (c *Client) Comment(fqdn string) string {
+	label, _, _ := strings.Cut(fqdn, ".")
+	return Marker + " server=" + c.server + " instance=" + label
+}
+
+// mine reports whether r, found at fqdn or at its challenge name, is this
+// server's record for the instance at fqdn: its comment is exactly
+// Comment(fqdn), or, for an A record to this server's IP, the bare Marker
+// of earlier versions.
+func (c *Client) mine(r record, fqdn string) bool {
+	switch strings.TrimSpace(r.Comment) {
+	case c.Comment(fqdn):
+		return true
+	case Marker:
+		return r.Type == "A" && r.Content == c.ip
+	}
+	return false
+}
+
+// holder says who holds a record this server did not make, for messages.
+func (c *Client) holder(r record) string {
+	desc := r.Type
+	if r.Content != "" {
+		desc += " " + r.Content
+	}
+	switch comment := strings.TrimSpace(r.Comment); {
+	case strings.HasPrefix(comment, Marker+" "):
+		return desc + ", marked by another odoobot (" + strings.TrimPrefix(comment, Marker+" ") + ")"
+	case comment == Marker:
+		return desc + ", marked by an odoobot on another server"
+	case comment == "":
+		return desc + ", not made by odoobot"
+	default:
+		return desc + ", not made by odoobot (comment " + strconv.Quote(comment) + ")"
+	}
+}
+
+// NameTakenError is the error of EnsureRecord when records this server
+// did not make hold the instance's name. Nothing was changed. It matches
+// ErrNameTaken (provision.ErrNameTakenInDNS) and ErrForeignRecord.
+type NameTakenError struct {
+	// Name is the instance's domain.
+	Name string
+	// Types are the types of the records holding it (A, CNAME, …), in
+	// the order Cloudflare listed them.
+	Types []string
+	// Holders describe each record: type, content and who marked it.
+	Holders []string
+}
+
+func (e *NameTakenError) Error() string {
+	return fmt.Sprintf("%s is taken in DNS by %s (%s): odoobot did not make it on this server and leaves it alone; remove it in Cloudflare or choose another name",
+		e.Name, typesPhrase(e.Types), strings.Join(e.Holders, "; "))
+}
+
+func (e *NameTakenError) Unwrap() []error {
+	return []error{provision.ErrNameTakenInDNS, ErrForeignRecord}
+}
+
+func typesPhrase(types []string) string {
+	if len(types) == 1 {
+		return article(types[0]) + " " + types[0] + " record"
+	}
+	return strings.Join(types, ", ") + " records"
+}
+
+func article(typ string) string {
+	if typ != "" && strings.ContainsRune("AEFHILMNORSX", rune(typ[0])) {
+		return "an"
+	}
+	return "a"
+}
 
 // EnsureRecord makes fqdn an A record to the configured public IP, proxied,
-// with TTL 1. The TTL is "automatic": Cloudflare forces it on every proxied
-// record, so no other value would stick. The record carries the Marker
-// comment.
+// with TTL 1 and the comment Comment(fqdn). The TTL is "automatic":
+// Cloudflare forces it on every proxied record, so no other value would
+// stick.
 //
-// It is idempotent: a record of ours that already matches is left alone
-// (no write); a record of ours that differs (another IP, not proxied) is
-// updated in place, and extra A records of ours at that name are removed. A
-// record at that name without the Marker, or of another type (CNAME, AAAA,
-// TXT …), is never touched: the call fails with ErrForeignRecord and tells
-// the operator to remove it or choose another name.
+// It is idempotent and keyed on the name: it looks before it creates. A
+// record of this server's that already matches is left alone (no write);
+// one that differs (another IP, not proxied, the bare Marker of earlier
+// versions) is updated in place, and extra A records of this server's at
+// that name are removed. Any other record at that name — another type,
+// no mark, another server's or another instance's mark — is never
+// touched: the call fails with a *NameTakenError, matching ErrNameTaken
+// and ErrForeignRecord, that says which records hold the name.
+//
+// When a create is not confirmed (the answer was lost, a 5xx, no record
+// ID), the name is looked up again, with pauses taken from Config.MaxWait,
+// before the call fails; a record Cloudflare applies even later is found
+// by the next EnsureRecord, removed by DeleteRecord or by Sweep.
 //
 // fqdn must pass the apex guard (see the package doc), checked before any
 // request.
 func (c *Client) EnsureRecord(ctx context.Context, fqdn string) error {
-	return c.scrub(c.ensureRecord(ctx, fqdn))
+	return c.scrub(c.ensureRecord(c.call(ctx), fqdn))
 }
 
 func (c *Client) ensureRecord(ctx context.Context, fqdn string) error {
@@ -44,34 +134,73 @@ func (c *Client) ensureRecord(ctx context.Context, fqdn string) error {
 		return err
 	}
 	var mine []record
-	var foreign []string
+	taken := &NameTakenError{Name: fqdn}
 	for _, r := range found {
-		switch {
-		case r.Type != "A":
-			foreign = append(foreign, r.Type)
-		case !r.ours():
-			foreign = append(foreign, "A (without the comment "+Marker+")")
-		default:
+		if r.Type == "A" && c.mine(r, fqdn) {
 			mine = append(mine, r)
+			continue
 		}
+		taken.Types = append(taken.Types, r.Type)
+		taken.Holders = append(taken.Holders, c.holder(r))
 	}
-	if len(foreign) > 0 {
-		return fmt.Errorf("cloudflare: ensure record %s: %w (%s); remove it in Cloudflare or choose another name",
-			fqdn, ErrForeignRecord, strings.Join(foreign, ", "))
+	if len(taken.Types) > 0 {
+		if len(mine) == 0 {
+			c.remember(fqdn, true)
+		}
+		return fmt.Errorf("cloudflare: ensure record %s: %w", fqdn, taken)
 	}
+	c.remember(fqdn, false)
 	if len(mine) == 0 {
 		return c.create(ctx, zoneID, fqdn)
 	}
+	// Keep one that already matches, if any.
+	slices.SortStableFunc(mine, func(a, b record) int {
+		return boolInt(!c.matches(a, fqdn)) - boolInt(!c.matches(b, fqdn))
+	})
 	keep, extra := mine[0], mine[1:]
 	var errs []error
 	for _, r := range extra {
 		errs = append(errs, c.remove(ctx, zoneID, r))
 	}
-	if keep.Content == c.ip && keep.Proxied && keep.TTL == float64(dns.TTL1) {
+	if c.matches(keep, fqdn) {
 		c.log.InfoContext(ctx, "cloudflare: record already in place", "name", fqdn, "content", c.ip, "id", keep.ID)
 		return errors.Join(errs...)
 	}
 	return errors.Join(append(errs, c.update(ctx, zoneID, fqdn, keep))...)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// matches reports whether r is exactly the record EnsureRecord wants.
+func (c *Client) matches(r record, fqdn string) bool {
+	return r.Content == c.ip && r.Proxied && r.TTL == float64(dns.TTL1) && r.Comment == c.Comment(fqdn)
+}
+
+// remember notes whether EnsureRecord refused fqdn having made nothing
+// there, so that the DeleteRecord undoing that creation does not report
+// the records it was refused for.
+func (c *Client) remember(fqdn string, refused bool) {
+	c.takenMu.Lock()
+	defer c.takenMu.Unlock()
+	if refused {
+		c.taken[fqdn] = true
+	} else {
+		delete(c.taken, fqdn)
+	}
+}
+
+// refused reports, once, whether EnsureRecord last refused fqdn.
+func (c *Client) refused(fqdn string) bool {
+	c.takenMu.Lock()
+	defer c.takenMu.Unlock()
+	was := c.taken[fqdn]
+	delete(c.taken, fqdn)
+	return was
 }
 
 // guardedList checks fqdn against the apex guard, before any request,
@@ -87,12 +216,16 @@ func (c *Client) guardedList(ctx context.Context, action, fqdn string) (zoneID s
 	return zoneID, found, err
 }
 
-// DeleteRecord removes the records at exactly fqdn that carry the Marker.
-// No record there is not an error. Records without the Marker are left in
-// place and reported with an error matching ErrForeignRecord (after ours,
-// if any, are deleted). fqdn must pass the apex guard.
+// DeleteRecord removes the records at exactly fqdn that are this
+// server's for that instance (see Comment). No record there is not an
+// error, nor is a record already gone when its DELETE arrives (404).
+// Records this server did not make are left in place and reported with
+// an error matching ErrForeignRecord (after ours, if any, are deleted) —
+// except right after EnsureRecord refused fqdn for those very records:
+// the creation being undone made nothing there, and that is not an error.
+// fqdn must pass the apex guard.
 func (c *Client) DeleteRecord(ctx context.Context, fqdn string) error {
-	return c.scrub(c.deleteRecord(ctx, fqdn))
+	return c.scrub(c.deleteRecord(c.call(ctx), fqdn))
 }
 
 func (c *Client) deleteRecord(ctx context.Context, fqdn string) error {
@@ -100,20 +233,24 @@ func (c *Client) deleteRecord(ctx context.Context, fqdn string) error {
 	if err != nil {
 		return err
 	}
+	refused := c.refused(fqdn)
 	var errs []error
 	var foreign []string
 	for _, r := range found {
-		if !r.ours() {
-			foreign = append(foreign, r.Type)
+		if !c.mine(r, fqdn) {
+			foreign = append(foreign, c.holder(r))
 			continue
 		}
 		errs = append(errs, c.remove(ctx, zoneID, r))
 	}
-	if len(foreign) > 0 {
+	switch {
+	case len(foreign) > 0 && refused:
+		c.log.InfoContext(ctx, "cloudflare: nothing of ours to delete; the records that took the name are left in place",
+			"name", fqdn, "records", foreign)
+	case len(foreign) > 0:
 		errs = append(errs, fmt.Errorf("cloudflare: delete record %s: %w (%s): left in place; remove it in Cloudflare if it should go",
-			fqdn, ErrForeignRecord, strings.Join(foreign, ", ")))
-	}
-	if len(found) == 0 {
+			fqdn, ErrForeignRecord, strings.Join(foreign, "; ")))
+	case len(found) == 0:
 		c.log.InfoContext(ctx, "cloudflare: no record to delete", "name", fqdn)
 	}
 	return errors.Join(errs...)
@@ -122,23 +259,44 @@ func (c *Client) deleteRecord(ctx context.Context, fqdn string) error {
 // list returns every record, of any type, whose name is exactly fqdn.
 func (c *Client) list(ctx context.Context, zoneID, fqdn string) ([]record, error) {
 	var p dns.RecordListParams
-	p.ZoneID.Value, p.ZoneID.Present = zoneID, true
 	p.Name.Value.Exact.Value, p.Name.Value.Exact.Present = fqdn, true
 	p.Name.Present = true
-	p.PerPage.Value, p.PerPage.Present = 100, true
-	page, err := c.records.List(ctx, p)
+	found, err := c.listAll(ctx, zoneID, p)
 	if err != nil {
 		return nil, wrap("list records "+fqdn, dnsPerm, err)
 	}
 	var out []record
-	for _, r := range page.Result {
-		if !strings.EqualFold(strings.TrimSuffix(r.Name, "."), fqdn) {
-			continue // the API filtered loosely: never act on another name.
+	for _, r := range found {
+		if strings.EqualFold(strings.TrimSuffix(r.Name, "."), fqdn) {
+			out = append(out, r) // the API filtered loosely: never act on another name.
 		}
-		out = append(out, record{
-			ID: r.ID, Type: string(r.Type), Name: r.Name, Content: r.Content,
-			Comment: r.Comment, Proxied: r.Proxied, TTL: float64(r.TTL),
-		})
+	}
+	return out, nil
+}
+
+// listPage is the page size of record listings.
+const listPage = 100
+
+// listAll returns every record p selects, page after page.
+func (c *Client) listAll(ctx context.Context, zoneID string, p dns.RecordListParams) ([]record, error) {
+	p.ZoneID.Value, p.ZoneID.Present = zoneID, true
+	p.PerPage.Value, p.PerPage.Present = listPage, true
+	var out []record
+	for n := 1; n <= 10000; n++ {
+		p.Page.Value, p.Page.Present = float64(n), true
+		page, err := c.records.List(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range page.Result {
+			out = append(out, record{
+				ID: r.ID, Type: string(r.Type), Name: strings.ToLower(strings.TrimSuffix(r.Name, ".")), Content: r.Content,
+				Comment: r.Comment, Proxied: r.Proxied, TTL: float64(r.TTL),
+			})
+		}
+		if len(page.Result) < listPage {
+			break
+		}
 	}
 	return out, nil
 }
@@ -150,20 +308,74 @@ func (c *Client) aRecord(fqdn string) dns.ARecordParam {
 	a.Content.Value, a.Content.Present = c.ip, true
 	a.Proxied.Value, a.Proxied.Present = true, true
 	a.TTL.Value, a.TTL.Present = dns.TTL1, true
-	a.Comment.Value, a.Comment.Present = Marker, true
+	a.Comment.Value, a.Comment.Present = c.Comment(fqdn), true
 	return a
 }
 
+// create makes fqdn's A record. An answer that does not confirm it (lost
+// in transit, a 5xx, no record ID) is followed by lookups of the name, with
+// pauses taken from the call's budget, before it fails.
 func (c *Client) create(ctx context.Context, zoneID, fqdn string) error {
 	var p dns.RecordNewParams
 	p.ZoneID.Value, p.ZoneID.Present = zoneID, true
 	p.Body = c.aRecord(fqdn)
 	r, err := c.records.New(ctx, p)
-	if err != nil {
-		return wrap("create record "+fqdn, dnsPerm, err)
+	err = wrap("create record "+fqdn, dnsPerm, err)
+	if err == nil && r.ID != "" {
+		c.log.InfoContext(ctx, "cloudflare: record created", "name", fqdn, "type", "A", "content", c.ip, "proxied", true, "id", r.ID)
+		return nil
 	}
-	c.log.InfoContext(ctx, "cloudflare: record created", "name", fqdn, "type", "A", "content", c.ip, "proxied", true, "id", r.ID)
-	return nil
+	if err == nil {
+		err = fmt.Errorf("cloudflare: create record %s: the answer carried no record ID", fqdn)
+	}
+	if !unconfirmed(ctx, err) {
+		return err
+	}
+	c.log.WarnContext(ctx, "cloudflare: create not confirmed; looking the name up again", "name", fqdn, "err", c.redact(err.Error()))
+	b := c.budgetOf(ctx)
+	looks := 0
+	for _, pause := range []time.Duration{0, 500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second} {
+		if pause > 0 {
+			if !b.take(pause) {
+				break
+			}
+			if c.onWait != nil {
+				c.onWait(pause, "Cloudflare did not confirm the DNS record of "+fqdn+"; looking it up again")
+			}
+			t := time.NewTimer(pause)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return err
+			case <-t.C:
+			}
+		}
+		looks++
+		found, lerr := c.list(ctx, zoneID, fqdn)
+		if lerr != nil {
+			continue
+		}
+		for _, f := range found {
+			if f.Type == "A" && c.mine(f, fqdn) {
+				c.log.InfoContext(ctx, "cloudflare: record found after an unconfirmed create", "name", fqdn, "id", f.ID, "lookups", looks)
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("%w; no record appeared at that name in %d lookups (should Cloudflare apply it later, DeleteRecord or Sweep removes it)", err, looks)
+}
+
+// unconfirmed reports whether err leaves open that a create was applied:
+// no answer, a 408 or a 5xx, or an answer without a record ID.
+func unconfirmed(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	var api *APIError
+	if errors.As(err, &api) {
+		return api.StatusCode == http.StatusRequestTimeout || api.StatusCode >= 500
+	}
+	return !errors.Is(err, provision.ErrApexGuard)
 }
 
 func (c *Client) update(ctx context.Context, zoneID, fqdn string, old record) error {
@@ -181,8 +393,14 @@ func (c *Client) update(ctx context.Context, zoneID, fqdn string, old record) er
 func (c *Client) remove(ctx context.Context, zoneID string, r record) error {
 	var p dns.RecordDeleteParams
 	p.ZoneID.Value, p.ZoneID.Present = zoneID, true
-	if _, err := c.records.Delete(ctx, r.ID, p); err != nil {
-		return wrap("delete record "+r.Name, dnsPerm, err)
+	_, err := c.records.Delete(ctx, r.ID, p)
+	var api *APIError
+	if err = wrap("delete record "+r.Name, dnsPerm, err); errors.As(err, &api) && api.StatusCode == http.StatusNotFound {
+		c.log.InfoContext(ctx, "cloudflare: record already gone", "name", r.Name, "type", r.Type, "id", r.ID)
+		return nil
+	}
+	if err != nil {
+		return err
 	}
 	c.log.InfoContext(ctx, "cloudflare: record deleted", "name", r.Name, "type", r.Type, "content", r.Content, "id", r.ID)
 	return nil

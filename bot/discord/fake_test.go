@@ -32,11 +32,14 @@ const (
 	testChannel = "323456789012345678"
 	adminID     = "112233445566778899"
 	viewerRole  = "998877665544332211"
+	opRole      = "887766554433221100"
+	dmChannel   = "523456789012345678"
 )
 
 const allowlistText = `
 admin   discord user 112233445566778899
 viewer  discord role 998877665544332211
+operator discord role 887766554433221100
 `
 
 // apiCall is one REST request as the fake Discord saw it.
@@ -164,6 +167,8 @@ func (fd *fakeDiscord) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPatch && reEdit.MatchString(path):
 		m := reEdit.FindStringSubmatch(path)
 		message(m[1], m[2])
+	case r.Method == http.MethodPost && path == "/users/@me/channels":
+		writeJSON(w, map[string]any{"id": dmChannel, "type": 1, "recipients": []map[string]any{{"id": call.JSON["recipient_id"]}}})
 	case r.Method == http.MethodPut && reCommands.MatchString(path):
 		var cmds []map[string]any
 		_ = json.Unmarshal(body, &cmds)
@@ -260,11 +265,13 @@ func (m *memJobs) FinishJob(_ context.Context, id int64, s provision.JobState, _
 }
 
 // fakeCreator queues a creation of quick steps on a real provision.Runner.
+// With a password, a succeeded creation reveals it, as provision does.
 type fakeCreator struct {
-	runner *provision.Runner
-	steps  []provision.Step
-	mu     sync.Mutex
-	reqs   []provision.CreateRequest
+	runner   *provision.Runner
+	steps    []provision.Step
+	password string
+	mu       sync.Mutex
+	reqs     []provision.CreateRequest
 }
 
 func newCreator(t testing.TB, names ...provision.StepName) *fakeCreator {
@@ -286,9 +293,18 @@ func (c *fakeCreator) Create(_ context.Context, req provision.CreateRequest) (*p
 	c.reqs = append(c.reqs, req)
 	id := int64(len(c.reqs))
 	c.mu.Unlock()
+	finished := req.Finished
+	if c.password != "" && req.RevealAdmin != nil {
+		finished = func(j provision.Job) {
+			if j.State == provision.JobSucceeded {
+				req.RevealAdmin(context.Background(), c.password)
+			}
+			req.Finished(j)
+		}
+	}
 	t := &provision.Task{
 		Job:   provision.Job{ID: id, Kind: provision.JobCreate, Instance: req.Name, State: provision.JobQueued, RequestedBy: req.By},
-		Steps: c.steps, Subscribe: req.Subscribe, Finished: req.Finished,
+		Steps: c.steps, Subscribe: req.Subscribe, Finished: finished,
 	}
 	return t, c.runner.Submit(t)
 }

@@ -50,3 +50,24 @@ func TestThreadIsIndented(t *testing.T) {
 		t.Error("a thread is not a refusal")
 	}
 }
+
+// TestCLISecretIsNotARefusal: a password is printed as is, and does not
+// make the command count as refused; a confirmation asked of the CLI
+// prints nothing (--yes answers it) but keeps its code.
+func TestCLISecretIsNotARefusal(t *testing.T) {
+	var out bytes.Buffer
+	r := shell.NewCLIResponder(&out)
+	ctx := context.Background()
+	if err := r.Secret(ctx, "password: s3cret"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Confirm(ctx, "⚠ delete prod-acme: this cannot be undone. Confirm within 5m0s.", "c0ffee"); err != nil {
+		t.Fatal(err)
+	}
+	if r.Refused() || r.PendingCode() != "c0ffee" {
+		t.Errorf("refused %v, code %q", r.Refused(), r.PendingCode())
+	}
+	if got := out.String(); got != "password: s3cret\n" {
+		t.Errorf("output %q, want the password alone", got)
+	}
+}

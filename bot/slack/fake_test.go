@@ -474,11 +474,13 @@ func (m *memJobs) FinishJob(_ context.Context, id int64, s provision.JobState, _
 }
 
 // fakeCreator queues a creation of fake steps on a real provision.Runner.
+// With a password, a succeeded creation reveals it, as provision does.
 type fakeCreator struct {
-	runner *provision.Runner
-	steps  []provision.Step
-	mu     sync.Mutex
-	reqs   []provision.CreateRequest
+	runner   *provision.Runner
+	steps    []provision.Step
+	password string
+	mu       sync.Mutex
+	reqs     []provision.CreateRequest
 }
 
 func (c *fakeCreator) Create(_ context.Context, req provision.CreateRequest) (*provision.Task, error) {
@@ -486,9 +488,18 @@ func (c *fakeCreator) Create(_ context.Context, req provision.CreateRequest) (*p
 	c.reqs = append(c.reqs, req)
 	id := int64(len(c.reqs))
 	c.mu.Unlock()
+	finished := req.Finished
+	if c.password != "" && req.RevealAdmin != nil {
+		finished = func(j provision.Job) {
+			if j.State == provision.JobSucceeded {
+				req.RevealAdmin(context.Background(), c.password)
+			}
+			req.Finished(j)
+		}
+	}
 	t := &provision.Task{
 		Job:   provision.Job{ID: id, Kind: provision.JobCreate, Instance: req.Name, State: provision.JobQueued, RequestedBy: req.By},
-		Steps: c.steps, Subscribe: req.Subscribe, Finished: req.Finished,
+		Steps: c.steps, Subscribe: req.Subscribe, Finished: finished,
 	}
 	return t, c.runner.Submit(t)
 }
@@ -515,8 +526,9 @@ func newCreator(t testing.TB, stepNames ...provision.StepName) *fakeCreator {
 }
 
 const allowlistText = `
-admin   slack user U0123ABCD
-viewer  slack user U0999VIEW
+admin    slack user U0123ABCD
+viewer   slack user U0999VIEW
+operator slack user U0888OPER
 `
 
 func newDispatcher(t testing.TB, c commands.Creator, summary string) *commands.Dispatcher {

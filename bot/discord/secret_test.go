@@ -1,0 +1,168 @@
+package discord
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"odoobot/provision"
+)
+
+const adminPassword = "Pw-9f3K-only-for-ana"
+
+// checkPasswordOnlyIn fails unless the password went out exactly once,
+// in a call that where accepts, and never into the log or the audit; it
+// returns that call.
+func checkPasswordOnlyIn(t *testing.T, fd *fakeDiscord, logs *logBuffer, audit *memAudit, where func(apiCall) bool) apiCall {
+	return checkPasswordOnlyInN(t, fd, logs, audit, 1, where)
+}
+
+// checkPasswordOnlyInN is checkPasswordOnlyIn for n attempts (a refused
+// one, then its fallback), returning the last.
+func checkPasswordOnlyInN(t *testing.T, fd *fakeDiscord, logs *logBuffer, audit *memAudit, n int, where func(apiCall) bool) apiCall {
+	t.Helper()
+	var found []apiCall
+	for _, c := range fd.snapshot() {
+		if strings.Contains(string(c.Body), adminPassword) || strings.Contains(fmt.Sprint(c.Files), adminPassword) {
+			found = append(found, c)
+		}
+	}
+	ok := len(found) == n
+	for _, c := range found {
+		ok = ok && where(c)
+	}
+	if !ok {
+		t.Fatalf("the password went out in:\n%s", describe(found))
+	}
+	if got := strings.Count(fd.everything(), adminPassword); got != n {
+		t.Errorf("the fake received the password %d times, want %d", got, n)
+	}
+	if strings.Contains(logs.String(), adminPassword) {
+		t.Errorf("the password is in the log:\n%s", logs)
+	}
+	if audit != nil && strings.Contains(fmt.Sprintf("%+v", audit.all()), adminPassword) {
+		t.Errorf("the password is in the audit: %+v", audit.all())
+	}
+	return found[n-1]
+}
+
+func ephemeralFollowup(c apiCall) bool {
+	return c.Method == "POST" && reFollowup.MatchString(c.Path) && c.flags() == 64
+}
+
+// TestCreateShowsTheAdminPasswordInAnEphemeralFollowup: once the job has
+// succeeded, well after the interaction was answered, the password goes
+// to the requester alone as an ephemeral followup, with the login and
+// the URL; never in the thread, the root's edit, the audit or the log.
+func TestCreateShowsTheAdminPasswordInAnEphemeralFollowup(t *testing.T) {
+	fd := newFakeDiscord(t)
+	logs := &logBuffer{}
+	audit := &memAudit{}
+	c := newCreator(t, "database", "service")
+	c.password = adminPassword
+	b := newBot(t, fd, newDispatcher(t, c, nil, audit), logs)
+	b.handleInteraction(context.Background(), slash(t, "623456789012345690", "itok-pw", ana, "create", "name", "acme", "mode", "http"))
+	fd.waitFor(t, "the password", func(c apiCall) bool { return strings.Contains(string(c.Body), adminPassword) })
+	got := checkPasswordOnlyIn(t, fd, logs, audit, ephemeralFollowup)
+	for _, want := range []string{"login:    admin", "http://acme.example.com", "shown once", "reset-admin acme"} {
+		if !strings.Contains(got.str("content"), want) {
+			t.Errorf("password message %q lacks %q", got.str("content"), want)
+		}
+	}
+	checkSecrets(t, fd, logs)
+}
+
+// TestSecretFallsBackToADirectMessage: when the interaction token no
+// longer works, the password goes to the requester by direct message,
+// and the log says so without it.
+func TestSecretFallsBackToADirectMessage(t *testing.T) {
+	fd := newFakeDiscord(t)
+	logs := &logBuffer{}
+	b := newBot(t, fd, handlerFunc(nil), logs)
+	ic := slash(t, "623456789012345691", "itok-expired", ana, "help")
+	fd.fail("POST "+regexp.QuoteMeta("/webhooks/"+testApp+"/itok-expired")+"$", 401)
+	r := b.newResponder(ic.Interaction, false)
+	if err := r.Secret(context.Background(), "password: "+adminPassword); err != nil {
+		t.Fatal(err)
+	}
+	// The refused ephemeral followup, then the direct message.
+	got := checkPasswordOnlyInN(t, fd, logs, nil, 2, func(c apiCall) bool {
+		return ephemeralFollowup(c) || c.Method == "POST" && c.Path == "/channels/"+dmChannel+"/messages"
+	})
+	if got.str("content") != "password: "+adminPassword {
+		t.Errorf("direct message %q", got.str("content"))
+	}
+	var open apiCall
+	for _, c := range fd.snapshot() {
+		if c.Path == "/users/@me/channels" {
+			open = c
+		}
+	}
+	if open.JSON["recipient_id"] != adminID {
+		t.Errorf("direct message opened with %v, want the requester %s", open.JSON, adminID)
+	}
+	if !strings.Contains(logs.String(), "direct message") {
+		t.Errorf("the log does not say the secret went by direct message:\n%s", logs)
+	}
+	checkSecrets(t, fd, logs)
+}
+
+// resetter is a commands.AdminPasswords test double.
+type resetter struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (r *resetter) ResetAdminPassword(_ context.Context, name string) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.names = append(r.names, name)
+	return adminPassword, nil
+}
+
+func (r *resetter) calls() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.names)
+}
+
+// TestResetAdminOnDiscord: an operator is refused; the admin confirms
+// with the button and gets the new password in an ephemeral followup.
+func TestResetAdminOnDiscord(t *testing.T) {
+	fd := newFakeDiscord(t)
+	logs := &logBuffer{}
+	audit := &memAudit{}
+	layout := provision.Layout{Zone: "example.com"}
+	op := &provision.Operator{Store: fakeInstances{layout.NewInstance("acme", provision.SSLHTTP)}, Layout: layout}
+	d := newDispatcher(t, newCreator(t), op, audit)
+	res := &resetter{}
+	d.Admins = res
+	b := newBot(t, fd, d, logs)
+
+	otto := member{ID: "912345678901234567", Name: "otto", Roles: []string{opRole}}
+	b.handleInteraction(context.Background(), slash(t, "623456789012345692", "itok-ra-op", otto, "reset-admin", "name", "acme"))
+	calls := fd.snapshot()
+	if last := calls[len(calls)-1]; !ephemeralFollowup(last) || !strings.Contains(last.str("content"), "need role admin") {
+		t.Fatalf("operator answer:\n%s", describe(calls))
+	}
+
+	b.handleInteraction(context.Background(), slash(t, "623456789012345693", "itok-ra", ana, "reset-admin", "name", "acme"))
+	calls = fd.snapshot()
+	prompt := calls[len(calls)-1]
+	m := regexp.MustCompile(`odoobot_confirm:[0-9a-f]+`).FindString(string(prompt.Body))
+	if !ephemeralFollowup(prompt) || m == "" || res.calls() != 0 {
+		t.Fatalf("no ephemeral confirmation before the reset (resets %d):\n%s", res.calls(), describe(calls))
+	}
+	b.handleInteraction(context.Background(), click(t, "623456789012345694", "itok-ra-click", ana, m))
+	if res.calls() != 1 {
+		t.Fatalf("%d resets after the click", res.calls())
+	}
+	got := checkPasswordOnlyIn(t, fd, logs, audit, ephemeralFollowup)
+	if !strings.Contains(got.Path, "itok-ra-click") || !strings.Contains(got.str("content"), "http://acme.example.com") {
+		t.Errorf("password message %s %q", got.Path, got.str("content"))
+	}
+	checkSecrets(t, fd, logs)
+}

@@ -1,0 +1,209 @@
+package slack_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"odoobot/bot/slack"
+	"odoobot/provision"
+)
+
+const adminPassword = "Pw-9f3K-only-for-ana"
+
+// memAudit keeps the audit rows.
+type memAudit struct {
+	mu      sync.Mutex
+	entries []provision.AuditEntry
+}
+
+func (a *memAudit) RecordAudit(_ context.Context, e provision.AuditEntry) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.entries = append(a.entries, e)
+	return nil
+}
+
+func (a *memAudit) String() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var b strings.Builder
+	for _, e := range a.entries {
+		fmt.Fprintf(&b, "%+v\n", e)
+	}
+	return b.String()
+}
+
+// checkOnlyEphemeral fails unless secret went out exactly once, in a
+// chat.postEphemeral to user in channel, and in nothing else the fake
+// received, the audit or the log.
+func checkOnlyEphemeral(t *testing.T, fs *fakeSlack, rb *running, audit *memAudit, user, channel, secret string) {
+	t.Helper()
+	n := 0
+	for _, c := range fs.allCalls() {
+		has := false
+		for _, vs := range c.Form {
+			for _, v := range vs {
+				has = has || strings.Contains(v, secret)
+			}
+		}
+		if !has {
+			continue
+		}
+		if c.Method != "chat.postEphemeral" || c.Form.Get("user") != user || c.Form.Get("channel") != channel {
+			t.Errorf("the secret went out in %s to %q in %q", c.Method, c.Form.Get("user"), c.Form.Get("channel"))
+		}
+		n++
+	}
+	if n != 1 {
+		t.Errorf("the secret went out %d times, want once", n)
+	}
+	if strings.Count(fs.everything(), secret) != 1 {
+		t.Errorf("the fake received the secret %d times", strings.Count(fs.everything(), secret))
+	}
+	fs.mu.Lock()
+	responses := fmt.Sprint(fs.responses)
+	fs.mu.Unlock()
+	if strings.Contains(responses, secret) {
+		t.Errorf("the secret went through a response_url")
+	}
+	if strings.Contains(audit.String(), secret) {
+		t.Errorf("the secret is in the audit:\n%s", audit)
+	}
+	if strings.Contains(rb.logs.String(), secret) {
+		t.Errorf("the secret is in the log:\n%s", rb.logs)
+	}
+}
+
+// TestCreateShowsTheAdminPasswordEphemerally: the new instance's admin
+// password reaches the requester alone, as an ephemeral message in the
+// channel, and never a message, an edit, the audit or the log.
+func TestCreateShowsTheAdminPasswordEphemerally(t *testing.T) {
+	fs := newFakeSlack(t)
+	creator := newCreator(t, "database", "service")
+	creator.password = adminPassword
+	d := newDispatcher(t, creator, "name: acme")
+	audit := &memAudit{}
+	d.Auditor = audit
+	rb := startBot(t, fs, slack.Config{Handler: d})
+	fs.waitConnected(t)
+
+	fs.send(t, fs.slash("env-pw-1", 0, "U0123ABCD", "ana", "C0123", "create acme http"))
+	waitFor(t, "the password", func() bool {
+		for _, c := range fs.callsOf("chat.postEphemeral") {
+			if strings.Contains(c.Form.Get("text"), adminPassword) {
+				return true
+			}
+		}
+		return false
+	})
+	waitFor(t, "the summary", func() bool {
+		for _, c := range fs.callsOf("chat.postMessage") {
+			if strings.Contains(c.Form.Get("text"), "name: acme") {
+				return true
+			}
+		}
+		return false
+	})
+	var msg string
+	for _, c := range fs.callsOf("chat.postEphemeral") {
+		if strings.Contains(c.Form.Get("text"), adminPassword) {
+			msg = c.Form.Get("text")
+		}
+	}
+	for _, want := range []string{"login:    admin", "http://acme.example.com", "shown once", "reset-admin acme"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("password message %q lacks %q", msg, want)
+		}
+	}
+	checkOnlyEphemeral(t, fs, rb, audit, "U0123ABCD", "C0123", adminPassword)
+}
+
+// resetter is a commands.AdminPasswords test double.
+type resetter struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (r *resetter) ResetAdminPassword(_ context.Context, name string) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.names = append(r.names, name)
+	return adminPassword, nil
+}
+
+func (r *resetter) calls() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.names)
+}
+
+// TestResetAdminNeedsAdminAndAConfirmation: an operator is refused; the
+// admin is asked to confirm, and the click shows the new password to
+// the admin alone.
+func TestResetAdminNeedsAdminAndAConfirmation(t *testing.T) {
+	fs := newFakeSlack(t)
+	d := withLogs(t, 1)
+	res := &resetter{}
+	d.Admins = res
+	audit := &memAudit{}
+	d.Auditor = audit
+	rb := startBot(t, fs, slack.Config{Handler: d})
+	fs.waitConnected(t)
+
+	fs.send(t, fs.slash("env-ra-op", 0, "U0888OPER", "otto", "C0123", "reset-admin acme"))
+	waitFor(t, "the operator's refusal", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 1 })
+	if got := fs.callsOf("chat.postEphemeral")[0]; got.Form.Get("user") != "U0888OPER" || !strings.Contains(got.Form.Get("text"), "need role admin") {
+		t.Errorf("refusal %v", got.Form)
+	}
+
+	fs.send(t, fs.slash("env-ra-ad", 0, "U0123ABCD", "ana", "C0123", "reset-admin acme"))
+	waitFor(t, "the confirmation", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 2 })
+	ask := fs.callsOf("chat.postEphemeral")[1]
+	if res.calls() != 0 || ask.Form.Get("user") != "U0123ABCD" {
+		t.Fatalf("reset before the confirmation, or asked %q", ask.Form.Get("user"))
+	}
+	code := confirmButton(t, ask.Form.Get("blocks")).Value
+
+	// Someone else's click does nothing.
+	fs.send(t, fs.click("env-ra-c0", "U0888OPER", "otto", code))
+	waitFor(t, "the other's refusal", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 3 })
+	if res.calls() != 0 {
+		t.Fatal("an operator's click reset the password")
+	}
+	fs.send(t, fs.click("env-ra-c1", "U0123ABCD", "ana", code))
+	waitFor(t, "the password", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 4 })
+	if res.calls() != 1 {
+		t.Fatalf("%d resets", res.calls())
+	}
+	if got := fs.callsOf("chat.postEphemeral")[3].Form.Get("text"); !strings.Contains(got, adminPassword) || !strings.Contains(got, "http://acme.example.com") {
+		t.Errorf("password message %q", got)
+	}
+	if n := len(fs.callsOf("chat.postMessage")); n != 0 {
+		t.Errorf("%d visible messages", n)
+	}
+	checkOnlyEphemeral(t, fs, rb, audit, "U0123ABCD", "C0123", adminPassword)
+}
+
+// TestLogsArePrivateUnlessShared: "logs NAME" answers the requester alone;
+// "logs NAME N share" posts in the channel.
+func TestLogsArePrivateUnlessShared(t *testing.T) {
+	fs := newFakeSlack(t)
+	startBot(t, fs, slack.Config{Handler: withLogs(t, 400)})
+	fs.waitConnected(t)
+	fs.send(t, fs.slash("env-logs-p", 0, "U0123ABCD", "ana", "C0123", "logs acme 400"))
+	waitFor(t, "the private answer", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 1 })
+	got := fs.callsOf("chat.postEphemeral")[0]
+	text := got.Form.Get("text")
+	if got.Form.Get("user") != "U0123ABCD" || !strings.Contains(text, "line 400 ") || !strings.Contains(text, "lines left out") || !strings.Contains(text, "share") {
+		t.Errorf("private logs to %q: %q", got.Form.Get("user"), text)
+	}
+	if len(text) > 6000 {
+		t.Errorf("private logs of %d bytes", len(text))
+	}
+	if n := len(fs.callsOf("chat.postMessage")) + len(fs.callsOf("files.completeUploadExternal")); n != 0 {
+		t.Errorf("%d visible answers to a private logs", n)
+	}
+}

@@ -25,7 +25,11 @@ type DatabaseSpec struct {
 	Modules []string // installed at creation
 	Demo    bool     // load demo data
 	BaseURL string   // web.base.url, frozen
-	DataDir string   // the instance's Odoo data dir; the filestore is copied to <DataDir>/filestore/<Name>
+	// ReportURL is report.url, where Odoo fetches the pages it renders as
+	// PDF: the instance's local address (http://127.0.0.1:<http port>),
+	// so that reports never go out through the public URL. "" sets none.
+	ReportURL string
+	DataDir   string // the instance's Odoo data dir; the filestore is copied to <DataDir>/filestore/<Name>
 }
 
 // ServiceStatus is what systemd says of a unit.

@@ -1,17 +1,20 @@
 package odoo
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -21,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"odoobot/provision"
+	"odoobot/templates"
 )
 
 // templatePrefix starts the name of every template database odoobot makes.
@@ -46,15 +50,34 @@ type DatabaseConfig struct {
 	// FilestoreDir keeps the templates' filestores, one directory per
 	// template, e.g. <STATE_DIR>/templates. Created if missing.
 	FilestoreDir string
+	// Lang (e.g. "es_AR") is loaded into every new template and made the
+	// admin user's language, as Odoo's database creation does; "" keeps
+	// en_US alone.
+	Lang string
+	// Country (an ISO 3166 code, e.g. "AR") is set on the first company of
+	// every new template, with its currency, and its time zone on the users
+	// when it has only one, as Odoo's database creation does; "" sets none.
+	Country string
+	// Unaccent also creates the unaccent extension (made IMMUTABLE, as
+	// Odoo does; that needs a superuser) and initialises templates with
+	// Odoo's unaccent option.
+	Unaccent bool
+	// Community refuses, before initialising a template, modules whose
+	// licence is not LGPL-3 among those the installation brings (the
+	// modules asked for, their dependencies, and what auto-installs with
+	// them, read from their manifests), and modules not found.
+	Community bool
 	// Logger receives progress; nil logs nothing.
 	Logger *slog.Logger
 }
 
 // Databases creates Odoo databases from per-release templates: the first
-// database of a (release, modules, demo) is initialised by odoo-bin and
-// kept as a template; every database is then a CREATE DATABASE … TEMPLATE,
-// made unique as Odoo's own duplicate does. Safe for concurrent use, also
-// across processes (a PostgreSQL advisory lock guards each template).
+// database of a (release, modules, demo, language, country, unaccent) is
+// made as Odoo's database creation makes one (UTF8, collation C from
+// template0, pg_trgm), initialised by odoo-bin and kept as a template;
+// every database is then a CREATE DATABASE … TEMPLATE, made unique as
+// Odoo's own duplicate does. Safe for concurrent use, also across
+// processes (a PostgreSQL advisory lock guards each template).
 type Databases struct {
 	cfg DatabaseConfig
 	log *slog.Logger
@@ -65,16 +88,30 @@ func NewDatabases(cfg DatabaseConfig) *Databases {
 	return &Databases{cfg: cfg, log: orDiscard(cfg.Logger)}
 }
 
+// templateFormat names how templates are made (collation, extensions,
+// the init runs); it changes when that does, so that a template made the
+// old way is never cloned.
+const templateFormat = "2"
+
 // TemplateName is the template database that spec's database is cloned
-// from: "odoobot_tpl_" and 12 hex digits of a hash of the release key, the
-// sorted module list and the demo flag.
+// from: "odoobot_tpl_" and 12 hex digits of a hash of everything that
+// makes its content: how templates are made, the release key, the sorted
+// module list, the demo flag, Lang, Country, Unaccent and Community.
 func (d *Databases) TemplateName(spec provision.DatabaseSpec) string {
 	h := sha256.New()
-	h.Write([]byte(spec.Release.Key))
-	h.Write([]byte{0})
-	h.Write([]byte(strings.Join(normModules(spec.Modules), ",")))
-	h.Write([]byte{0})
-	h.Write([]byte(strconv.FormatBool(spec.Demo)))
+	for _, part := range []string{
+		templateFormat,
+		spec.Release.Key,
+		strings.Join(normModules(spec.Modules), ","),
+		strconv.FormatBool(spec.Demo),
+		d.cfg.Lang,
+		strings.ToUpper(d.cfg.Country),
+		strconv.FormatBool(d.cfg.Unaccent),
+		strconv.FormatBool(d.cfg.Community),
+	} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
 	return templatePrefix + hex.EncodeToString(h.Sum(nil))[:12]
 }
 
@@ -82,8 +119,10 @@ func (d *Databases) TemplateName(spec provision.DatabaseSpec) string {
 // initialising the template first when it does not exist; concurrent
 // callers wait for one initialisation. The new database gets a fresh
 // database.uuid and database.secret, loses database.enterprise_code, has
-// web.base.url = spec.BaseURL frozen, and its filestore is copied to
-// <spec.DataDir>/filestore/<spec.Name>.
+// web.base.url = spec.BaseURL frozen and report.url = spec.ReportURL (when
+// set), and its filestore is copied to <spec.DataDir>/filestore/<spec.Name>.
+// Its admin user keeps the template's password ("admin"): the caller sets
+// another with SetAdminPassword.
 //
 // A database of that name already made by odoobot from the same template
 // is left alone (nil): Create is safe to repeat. Any other existing
@@ -152,8 +191,11 @@ func (d *Databases) finishClone(ctx context.Context, spec provision.DatabaseSpec
 		{"database.create_date", time.Now().UTC().Format("2006-01-02 15:04:05")},
 		{"web.base.url", spec.BaseURL},
 		{"web.base.url.freeze", "True"},
-		{markerKey, tpl},
 	}
+	if spec.ReportURL != "" {
+		params = append(params, [2]string{"report.url", spec.ReportURL})
+	}
+	params = append(params, [2]string{markerKey, tpl})
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "DELETE FROM ir_config_parameter WHERE key = 'database.enterprise_code'"); err != nil {
 			return err
@@ -269,6 +311,16 @@ func (d *Databases) initTemplate(ctx context.Context, conn *pgx.Conn, spec provi
 	start := time.Now()
 	modules := normModules(spec.Modules)
 	log := d.log.With("template", tpl, "release", spec.Release.Key, "modules", strings.Join(modules, ","))
+	if d.cfg.Community {
+		set, err := ResolveModules(moduleDirs(spec.Release), modules)
+		if err != nil {
+			return fmt.Errorf("check the modules' licences: %w", err)
+		}
+		if err := set.CheckCommunity(); err != nil {
+			return err
+		}
+		log.Info("community edition: every module to install is LGPL-3", "installed", len(set))
+	}
 	log.Info("initialising template database")
 	initDB := tpl + "_init"
 	drop := func() error { // on a fresh connection: a cancelled ctx may have closed conn
@@ -295,21 +347,22 @@ func (d *Databases) initTemplate(ctx context.Context, conn *pgx.Conn, spec provi
 		}
 	}()
 
+	// As Odoo's _create_empty_database: collation C, which is safe with
+	// template0 only and gives more useful indexes.
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+ident(initDB)+" OWNER "+ident(d.cfg.Owner)+
-		" ENCODING 'UTF8' TEMPLATE template0"); err != nil {
+		" ENCODING 'UTF8' LC_COLLATE 'C' TEMPLATE template0"); err != nil {
 		return fmt.Errorf("create %s: %w", initDB, err)
+	}
+	if err := d.prepare(ctx, initDB); err != nil {
+		return err
 	}
 	dataDir := filepath.Join(work, "data")
 	conf := filepath.Join(work, "odoo.conf")
 	if err := os.WriteFile(conf, []byte(d.initConf(spec.Release, dataDir)), 0o600); err != nil {
 		return fmt.Errorf("write init odoo.conf: %w", err)
 	}
-	args := []string{spec.Release.OdooBin, "-c", conf, "-d", initDB, "-i", strings.Join(modules, ","), "--stop-after-init"}
-	if !spec.Demo {
-		args = append(args, "--without-demo=all")
-	}
-	if _, err := run(ctx, work, nil, spec.Release.Python, args...); err != nil {
-		return fmt.Errorf("initialise template with odoo-bin -i %s: %w", strings.Join(modules, ","), err)
+	if err := d.initRuns(ctx, spec, work, conf, initDB, modules); err != nil {
+		return err
 	}
 
 	store := filepath.Join(d.cfg.FilestoreDir, tpl)
@@ -340,28 +393,194 @@ func (d *Databases) initTemplate(ctx context.Context, conn *pgx.Conn, spec provi
 	return nil
 }
 
-// initConf is the odoo.conf odoo-bin initialises a template with.
+// prepare does to a new database what Odoo's _create_empty_database does
+// after CREATE DATABASE: the pg_trgm extension (Odoo's trigram indexes),
+// unaccent when configured, and CREATE on schema public for everyone
+// (PostgreSQL 15+ took it away; Odoo gives it back, and only warns when
+// it cannot).
+func (d *Databases) prepare(ctx context.Context, db string) error {
+	conn, err := d.connect(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_trgm"); err != nil {
+		return fmt.Errorf("create extension pg_trgm in %s (a database owner may create it from PostgreSQL 13): %w", db, err)
+	}
+	if d.cfg.Unaccent {
+		if _, err := conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS unaccent"); err != nil {
+			return fmt.Errorf("create extension unaccent in %s: %w", db, err)
+		}
+		// Odoo's own reasoning: the unaccent rules do not change in the
+		// life of a database, so indexes on unaccent() are safe.
+		if _, err := conn.Exec(ctx, "ALTER FUNCTION unaccent(text) IMMUTABLE"); err != nil {
+			return fmt.Errorf("make unaccent immutable in %s (needs a superuser, as for Odoo): %w", db, err)
+		}
+	}
+	if _, err := conn.Exec(ctx, "GRANT CREATE ON SCHEMA public TO PUBLIC"); err != nil {
+		d.log.Warn("could not make schema public writable by everyone, as Odoo does", "database", db, "err", err)
+	}
+	return nil
+}
+
+// initRuns runs odoo-bin on the prepared database initDB, as Odoo's
+// database creation then an installation would: with a Country, base
+// first (with Lang loaded), then the first company's country, currency
+// and time zone and the admin's language (an odoo-bin shell script),
+// then the modules, so that they install for a company of that country;
+// without one, the modules at once (with Lang loaded), then the admin's
+// language. Demo data follows spec.Demo in the release's series' terms.
+func (d *Databases) initRuns(ctx context.Context, spec provision.DatabaseSpec, work, conf, initDB string, modules []string) error {
+	series := templates.SeriesOf(spec.Release.Version)
+	country := strings.ToUpper(strings.TrimSpace(d.cfg.Country))
+	install := func(mods []string, lang string) error {
+		args := []string{spec.Release.OdooBin, "-c", conf, "-d", initDB, "-i", strings.Join(mods, ","), "--stop-after-init"}
+		args = append(args, series.DemoArgs(spec.Demo)...)
+		if lang != "" {
+			args = append(args, "--load-language="+lang)
+		}
+		if _, err := d.odooBin(ctx, work, "", spec.Release.Python, args...); err != nil {
+			return fmt.Errorf("initialise template with odoo-bin -i %s: %w", strings.Join(mods, ","), err)
+		}
+		return nil
+	}
+	first := modules
+	if country != "" {
+		first = []string{"base"}
+	}
+	if err := install(first, d.cfg.Lang); err != nil {
+		return err
+	}
+	if d.cfg.Lang != "" || country != "" {
+		script := firstCompanyScript(d.cfg.Lang, country)
+		if _, err := d.odooBin(ctx, work, script, spec.Release.Python, spec.Release.OdooBin, "shell", "-c", conf, "-d", initDB); err != nil {
+			return fmt.Errorf("set the language (%q) and country (%q) of the template with odoo-bin shell: %w", d.cfg.Lang, country, err)
+		}
+	}
+	if country != "" && !slices.Equal(modules, first) {
+		return install(modules, "")
+	}
+	return nil
+}
+
+// firstCompanyScript is the Python fed to odoo-bin shell that does what
+// Odoo's _initialize_db (odoo/service/db.py, 17.0 and 19.0) does after
+// loading the language: the first company gets the country and its
+// currency, the users the country's time zone when it has only one, and
+// the admin user the language. It fails (a non-zero exit) when the
+// language is not installed or no country has that code.
+func firstCompanyScript(lang, country string) string {
+	params, _ := json.Marshal(map[string]string{"lang": lang, "country": country})
+	return `import json
+from pytz import country_timezones
+params = json.loads(` + strconv.Quote(string(params)) + `)
+lang, country_code = params["lang"], params["country"]
+if lang and not env["res.lang"].search([("code", "=", lang)]):
+    raise SystemExit("odoobot: language %s is not installed" % lang)
+if country_code:
+    country = env["res.country"].search([("code", "=ilike", country_code)], limit=1)
+    if not country:
+        raise SystemExit("odoobot: no country with code %s" % country_code)
+    env["res.company"].browse(1).write({"country_id": country.id, "currency_id": country.currency_id.id})
+    if len(country_timezones.get(country_code, [])) == 1:
+        env["res.users"].search([]).write({"tz": country_timezones[country_code][0]})
+if lang:
+    env.ref("base.user_admin").write({"lang": lang})
+env.cr.commit()
+print("odoobot: first company and admin user set")
+`
+}
+
+// odooBin runs an odoo-bin command with stdin (none when ""), as run
+// does, and logs the WARNING and ERROR lines of its output.
+func (d *Databases) odooBin(ctx context.Context, dir, stdin, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = minimalEnv()
+	cmd.WaitDelay = 5 * time.Second
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	err := cmd.Run()
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.Contains(l, " WARNING ") || strings.Contains(l, " ERROR ") || strings.Contains(l, " CRITICAL ") {
+			d.log.Warn("odoo-bin: "+provision.RedactURLs(strings.TrimSpace(l)), "command", short(name, args[1:]))
+		}
+	}
+	if err != nil {
+		return out.Bytes(), fmt.Errorf("%s: %w%s", short(name, args), err, provision.RedactURLs(tailOf(out.Bytes())))
+	}
+	return out.Bytes(), nil
+}
+
+// initConf is the odoo.conf odoo-bin initialises a template with. It
+// writes nothing as False (an unset host, port or password is left out),
+// listens on 127.0.0.1 only should anything start a server, and lists in
+// addons_path only the release's directories that hold modules: Odoo 19
+// warns about each of these otherwise.
 func (d *Databases) initConf(rel provision.Release, dataDir string) string {
 	var b strings.Builder
 	line := func(k, v string) {
-		if v == "" {
-			v = "False"
+		if v != "" {
+			b.WriteString(k + " = " + v + "\n")
 		}
-		b.WriteString(k + " = " + v + "\n")
 	}
 	b.WriteString("[options]\n")
+	line("http_interface", "127.0.0.1")
 	line("db_host", d.cfg.DBHost)
-	port := ""
 	if d.cfg.DBPort != 0 {
-		port = strconv.Itoa(d.cfg.DBPort)
+		line("db_port", strconv.Itoa(d.cfg.DBPort))
 	}
-	line("db_port", port)
 	line("db_user", d.cfg.DBUser)
 	line("db_password", d.cfg.DBPassword)
-	line("addons_path", strings.Join(rel.AddonsPaths, ","))
+	var addons []string
+	for _, p := range rel.AddonsPaths {
+		if holdsModules(p) {
+			addons = append(addons, p)
+		}
+	}
+	line("addons_path", strings.Join(addons, ","))
 	line("data_dir", dataDir)
 	line("list_db", "False")
+	if d.cfg.Unaccent {
+		line("unaccent", "True")
+	}
 	return b.String()
+}
+
+// holdsModules reports whether dir holds at least one module (a directory
+// with __init__.py and __manifest__.py), Odoo's test of an addons path.
+func holdsModules(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		_, err1 := os.Stat(filepath.Join(dir, e.Name(), "__init__.py"))
+		_, err2 := os.Stat(filepath.Join(dir, e.Name(), "__manifest__.py"))
+		if err1 == nil && err2 == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// moduleDirs are where the modules of rel are looked for: its addons
+// paths, then the odoo/addons beside its odoo-bin and in its directory
+// (where base is, which odoo-bin adds by itself).
+func moduleDirs(rel provision.Release) []string {
+	dirs := append([]string{}, rel.AddonsPaths...)
+	for _, p := range []string{filepath.Join(filepath.Dir(rel.OdooBin), "odoo", "addons"), filepath.Join(rel.Dir, "odoo", "addons")} {
+		if rel.OdooBin != "" && !slices.Contains(dirs, p) && holdsModules(p) {
+			dirs = append(dirs, p)
+		}
+	}
+	return dirs
 }
 
 // Drop removes database name if odoobot made it (it carries the

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"regexp"
 	"time"
-	"unicode/utf8"
 
 	"odoobot/provision"
 )
@@ -17,14 +16,21 @@ type Auditor interface {
 	RecordAudit(ctx context.Context, e provision.AuditEntry) error
 }
 
-// maxAuditText bounds the command text kept in an audit entry.
-const maxAuditText = 1024
+// maxAuditText bounds the command text kept in an audit entry, and
+// maxAuditOutcome its outcome.
+const (
+	maxAuditText    = 4096
+	maxAuditOutcome = 4096
+)
 
 // NewAuditEntry starts the audit entry of req, decided at at with the
 // error Decide returned: Decision is provision.DecisionAllowed for nil,
 // DecisionDenied for a *DeniedError, DecisionInvalid otherwise. Command is
-// req.Text redacted by Redact and cut to 1 KiB. The caller fills Outcome
-// and Duration once the command has run.
+// req.Text redacted by Redact, cleaned of NUL and other control
+// characters and of invalid UTF-8 (which PostgreSQL refuses), and cut
+// to 4 KiB; the identity's fields are cleaned and cut likewise. The
+// caller fills Outcome (see AuditOutcome) and Duration once the command
+// has run.
 func NewAuditEntry(at time.Time, req Request, decideErr error) provision.AuditEntry {
 	decision := provision.DecisionAllowed
 	switch {
@@ -34,14 +40,8 @@ func NewAuditEntry(at time.Time, req Request, decideErr error) provision.AuditEn
 	default:
 		decision = provision.DecisionInvalid
 	}
-	text := Redact(req.Text)
-	if len(text) > maxAuditText {
-		cut := maxAuditText
-		for cut > 0 && !utf8.RuneStart(text[cut]) {
-			cut--
-		}
-		text = text[:cut] + "…"
-	}
+	req = cleanRequest(req)
+	text := cut(Redact(req.Text), maxAuditText)
 	return provision.AuditEntry{
 		At:       at,
 		Platform: req.Identity.Platform,
@@ -51,6 +51,12 @@ func NewAuditEntry(at time.Time, req Request, decideErr error) provision.AuditEn
 		Command:  text,
 		Decision: decision,
 	}
+}
+
+// AuditOutcome is an outcome as an audit entry keeps it: redacted,
+// cleaned like the command text and cut to 4 KiB.
+func AuditOutcome(outcome string) string {
+	return cut(cleanText(Redact(outcome), true), maxAuditOutcome)
 }
 
 // Redacted replaces a secret in redacted text.

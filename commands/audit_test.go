@@ -68,7 +68,7 @@ func TestNewAuditEntry(t *testing.T) {
 			t.Errorf("NewAuditEntry(err=%v) (-got +want):\n%s", tt.err, diff)
 		}
 	}
-	long := NewAuditEntry(at, Request{Text: strings.Repeat("é", 2000)}, nil)
+	long := NewAuditEntry(at, Request{Text: strings.Repeat("é", 3000)}, nil)
 	if len(long.Command) > maxAuditText+len("…") || !strings.HasSuffix(long.Command, "…") || !utf8.ValidString(long.Command) {
 		t.Errorf("long command kept as %d bytes", len(long.Command))
 	}

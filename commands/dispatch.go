@@ -100,13 +100,26 @@ type Dispatcher struct {
 // queued, with the task (nil otherwise) so that a caller may wait for it;
 // progress then goes to the thread. The error is what the adapter could
 // not deliver; the user has already been told about everything else.
+//
+// The request is cleaned first (valid UTF-8, control characters made
+// visible, identity fields bounded), so that what is run is what is
+// audited; a text longer than MaxRequestText is refused unrun. Refusals
+// and failures shown in chat are cut to 1 KiB.
 func (d *Dispatcher) Handle(ctx context.Context, req Request, r Responder) (*provision.Task, error) {
 	now := d.now
 	start := now()
-	cmd, role, err := Decide(d.Allowlist, req)
+	req = cleanRequest(req)
+	var cmd Command
+	var role Role
+	var err error
+	if len(req.Text) > MaxRequestText {
+		err = &UsageError{Problem: fmt.Sprintf("the command is %d bytes long; at most %d are read", len(req.Text), MaxRequestText)}
+	} else {
+		cmd, role, err = Decide(d.Allowlist, req)
+	}
 	entry := NewAuditEntry(start, req, err)
 	audit := func(outcome string) {
-		entry.Outcome, entry.Duration = Redact(outcome), now().Sub(start)
+		entry.Outcome, entry.Duration = AuditOutcome(outcome), now().Sub(start)
 		if d.Auditor == nil {
 			return
 		}
@@ -116,12 +129,12 @@ func (d *Dispatcher) Handle(ctx context.Context, req Request, r Responder) (*pro
 	}
 	if err != nil {
 		audit("refused: " + err.Error())
-		return nil, r.Private(ctx, err.Error())
+		return nil, r.Private(ctx, echo(err.Error()))
 	}
 	if cmd.Name != "" && cmd.Verb != VerbCreate && cmd.Verb != VerbConfirm {
 		if err := d.Rules.Check(cmd.Name); err != nil {
 			audit("refused: " + err.Error())
-			return nil, r.Private(ctx, err.Error())
+			return nil, r.Private(ctx, echo(err.Error()))
 		}
 	}
 	task, outcome, err := d.run(ctx, req, cmd, role, r)
@@ -146,7 +159,7 @@ func (d *Dispatcher) logger() *slog.Logger {
 // run executes an allowed command and returns the audit outcome.
 func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Role, r Responder) (*provision.Task, string, error) {
 	fail := func(err error) (*provision.Task, string, error) {
-		return nil, "failed: " + err.Error(), r.Private(ctx, err.Error())
+		return nil, "failed: " + err.Error(), r.Private(ctx, echo(err.Error()))
 	}
 	answer := func(text string) (*provision.Task, string, error) {
 		return nil, "ok", r.Reply(ctx, text)
@@ -234,12 +247,12 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 	if cmd.Mode != "" {
 		m, err := provision.ParseSSLMode(cmd.Mode, d.Mode)
 		if err != nil {
-			return nil, "refused: " + err.Error(), r.Private(ctx, err.Error())
+			return nil, "refused: " + err.Error(), r.Private(ctx, echo(err.Error()))
 		}
 		mode = m
 	}
 	if err := d.Rules.Check(cmd.Name); err != nil {
-		return nil, "refused: " + err.Error(), r.Private(ctx, err.Error())
+		return nil, "refused: " + err.Error(), r.Private(ctx, echo(err.Error()))
 	}
 	domain := d.Rules.Domain(cmd.Name)
 	who := displayName(req.Identity)

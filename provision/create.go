@@ -41,6 +41,9 @@ type ReleaseBuilder interface {
 // DatabaseMaker creates and drops instance databases (provision/odoo).
 type DatabaseMaker interface {
 	Create(ctx context.Context, spec DatabaseSpec) error
+	// SetAdminPassword sets the password of database db's Odoo user
+	// "admin", stored as Odoo stores it; the password is never logged.
+	SetAdminPassword(ctx context.Context, db, password string) error
 	Drop(ctx context.Context, name string) error
 	Exists(ctx context.Context, name string) (bool, error)
 	// DropAdopted drops a database odoobot did not make but the store
@@ -88,7 +91,9 @@ type DBConn struct {
 
 // OdooSettings are the per-instance Odoo settings from the configuration.
 type OdooSettings struct {
-	Version         string // shown in the summary, e.g. "19.0 enterprise"
+	// Version is shown in the summary, e.g. "19.0 enterprise", when the
+	// release does not say which series and edition it is.
+	Version         string
 	Modules         []string
 	Workers         int
 	MaxCronThreads  int
@@ -223,8 +228,8 @@ func (c *Creator) Create(ctx context.Context, req CreateRequest) (*Task, error) 
 		_ = c.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobRolledBack, err.Error(), nil)
 		return nil, err
 	}
-	t := c.task(job, inst)
-	t.Subscribe, t.Finished = req.Subscribe, req.Finished
+	t, cr := c.creationTask(job, inst)
+	t.Subscribe, t.Finished = req.Subscribe, cr.finished(ctx, req)
 	if warning != "" {
 		t.Notes = append(t.Notes, "capacity: "+warning)
 	}
@@ -334,10 +339,38 @@ type creation struct {
 	paths   Paths
 	release Release
 	certs   CertFiles
+	// adminPassword is the Odoo admin user's password the database step
+	// set. It lives here only, until finished hands it to RevealAdmin.
+	adminPassword string
+}
+
+// finished returns the Finished of a creation's task: once the job has
+// succeeded, req.RevealAdmin gets the admin password (once, and only
+// then); the password is forgotten whatever the outcome; then
+// req.Finished runs.
+func (cr *creation) finished(ctx context.Context, req CreateRequest) func(Job) {
+	return func(j Job) {
+		pw := cr.adminPassword
+		cr.adminPassword = ""
+		if j.State == JobSucceeded && pw != "" && req.RevealAdmin != nil {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			req.RevealAdmin(rctx, pw)
+			cancel()
+		}
+		if req.Finished != nil {
+			req.Finished(j)
+		}
+	}
 }
 
 // task builds the steps of a creation for the instance's mode.
 func (c *Creator) task(job Job, inst Instance) *Task {
+	t, _ := c.creationTask(job, inst)
+	return t
+}
+
+// creationTask is task, with the creation its steps share.
+func (c *Creator) creationTask(job Job, inst Instance) (*Task, *creation) {
 	cr := &creation{c: c, inst: inst, paths: c.cfg.Layout.Paths(inst)}
 	opts := PlanOptions{ManagesDNS: c.cfg.DNS != nil, DNS01: c.cfg.DNS != nil}
 	all := map[StepName]Step{
@@ -359,7 +392,7 @@ func (c *Creator) task(job Job, inst Instance) *Task {
 		s := all[n]
 		steps = append(steps, s)
 	}
-	return &Task{Job: job, Steps: steps, LogPath: cr.paths.CreateLog}
+	return &Task{Job: job, Steps: steps, LogPath: cr.paths.CreateLog}, cr
 }
 
 func (cr *creation) checkReserved(ctx context.Context) error {
@@ -391,11 +424,56 @@ func (cr *creation) baseURL() string {
 	return "http://" + cr.inst.Domain
 }
 
+// localURL is the instance's own HTTP address on this host.
+func (cr *creation) localURL() string {
+	return "http://127.0.0.1:" + strconv.Itoa(cr.inst.Ports.HTTP)
+}
+
+// createDatabase makes the database from its template, then gives its
+// admin user a password of its own in place of the template's "admin".
 func (cr *creation) createDatabase(ctx context.Context) error {
-	return cr.c.cfg.Databases.Create(ctx, DatabaseSpec{
+	err := cr.c.cfg.Databases.Create(ctx, DatabaseSpec{
 		Name: cr.inst.Internal, Release: cr.release, Modules: cr.c.cfg.Odoo.Modules,
-		BaseURL: cr.baseURL(), DataDir: cr.paths.DataDir,
+		BaseURL: cr.baseURL(), ReportURL: cr.localURL(), DataDir: cr.paths.DataDir,
 	})
+	if err != nil {
+		return err
+	}
+	pw, err := NewAdminPassword()
+	if err != nil {
+		return err
+	}
+	if err := cr.c.cfg.Databases.SetAdminPassword(ctx, cr.inst.Internal, pw); err != nil {
+		return err
+	}
+	cr.adminPassword = pw
+	return nil
+}
+
+// adminPasswordLen and adminPasswordChars make an admin password: 20
+// letters and digits, about 119 bits.
+const (
+	adminPasswordLen   = 20
+	adminPasswordChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+)
+
+// NewAdminPassword returns a random password for an Odoo admin user: 20
+// letters and digits, each drawn uniformly from crypto/rand.
+func NewAdminPassword() (string, error) {
+	out := make([]byte, 0, adminPasswordLen)
+	buf := make([]byte, 64)
+	for len(out) < adminPasswordLen {
+		if _, err := rand.Read(buf); err != nil {
+			return "", fmt.Errorf("random: %w", err)
+		}
+		for _, b := range buf {
+			// 248 = 4 × 62: rejecting above it keeps every character equally likely.
+			if int(b) < 248 && len(out) < adminPasswordLen {
+				out = append(out, adminPasswordChars[int(b)%len(adminPasswordChars)])
+			}
+		}
+	}
+	return string(out), nil
 }
 
 // dropDatabase drops the database and the filestore copied beside it,
@@ -439,12 +517,14 @@ func (cr *creation) writeFiles(ctx context.Context) error {
 	}
 	o := cr.c.cfg.Odoo
 	conf := templates.OdooConf{
+		Version:  cr.release.Version,
 		HTTPPort: cr.inst.Ports.HTTP, GeventPort: cr.inst.Ports.Gevent,
 		DBHost: cr.c.cfg.DB.Host, DBPort: cr.c.cfg.DB.Port, DBUser: cr.c.cfg.DB.User, DBPassword: cr.c.cfg.DB.Password,
 		DBName: cr.inst.Internal, Workers: o.Workers, MaxCronThreads: o.MaxCronThreads,
 		LimitMemorySoft: o.LimitMemorySoft, LimitMemoryHard: o.LimitMemoryHard,
 		AdminPasswd: pw, OdooAddons: cr.odooAddons(), EnterpriseAddons: cr.enterpriseAddons(),
-		CustomAddons: p.CustomAddons, DataDir: p.DataDir, LogFile: p.Log,
+		CustomAddons: p.CustomAddons, OmitCustomAddons: !holdsModules(p.CustomAddons),
+		DataDir: p.DataDir, LogFile: p.Log,
 	}
 	b, err := cr.c.cfg.Templates.OdooConf(conf)
 	if err != nil {
@@ -625,7 +705,44 @@ func (cr *creation) unsummarize(ctx context.Context) error {
 }
 
 func (cr *creation) info() templates.Info {
-	return InfoFor(cr.inst, cr.paths, cr.c.cfg.Odoo.Version)
+	return InfoFor(cr.inst, cr.paths, cr.odooVersion())
+}
+
+// odooVersion is the Odoo the instance runs, as the summary shows it: the
+// release's series and edition ("19.0 community"); the configured
+// version only when the release does not say.
+func (cr *creation) odooVersion() string {
+	if v := ReleaseLabel(cr.release); v != "" {
+		return v
+	}
+	return cr.c.cfg.Odoo.Version
+}
+
+// ReleaseLabel is how a release is shown: its series and edition, "19.0
+// community"; "" when the release does not say its series.
+func ReleaseLabel(r Release) string {
+	if r.Version == "" {
+		return ""
+	}
+	return strings.TrimSpace(r.Version + " " + r.Edition)
+}
+
+// holdsModules reports whether dir holds an Odoo module (a directory with
+// __init__.py and __manifest__.py), which Odoo asks of every addons_path
+// directory.
+func holdsModules(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		_, err1 := os.Stat(filepath.Join(dir, e.Name(), "__init__.py"))
+		_, err2 := os.Stat(filepath.Join(dir, e.Name(), "__manifest__.py"))
+		if e.IsDir() && err1 == nil && err2 == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // InfoFor is the summary of an instance, as info-instancia.txt holds it.

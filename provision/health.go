@@ -11,8 +11,19 @@ import (
 	"time"
 )
 
-// WaitHealthy polls http://127.0.0.1:<port>/web/health until it answers
-// 200 or the timeout passes. On timeout the error carries the last lines
+// healthPath is what the health checks ask Odoo. Odoo 19's /web/health
+// also connects to PostgreSQL when given db_server_status, and answers 500
+// when it cannot; 16 to 18 ignore the argument and answer 200 whenever
+// the HTTP server runs (web/controllers/home.py).
+const healthPath = "/web/health?db_server_status=1"
+
+// healthURL is the health check URL of an instance's HTTP port.
+func healthURL(port int) string {
+	return "http://127.0.0.1:" + strconv.Itoa(port) + healthPath
+}
+
+// WaitHealthy polls http://127.0.0.1:<port>/web/health?db_server_status=1
+// (healthPath) until it answers 200 or the timeout passes. On timeout the error carries the last lines
 // of the instance's log, which is where Odoo says why it did not start.
 func WaitHealthy(ctx context.Context, port int, timeout time.Duration, logPath string) error {
 	return waitHealthy(ctx, port, timeout, logPath, nil)
@@ -24,7 +35,7 @@ func WaitHealthy(ctx context.Context, port int, timeout time.Duration, logPath s
 func waitHealthy(ctx context.Context, port int, timeout time.Duration, logPath string, alive func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/web/health"
+	url := healthURL(port)
 	client := &http.Client{Timeout: 2 * time.Second}
 	var last string
 	for delay := 20 * time.Millisecond; ; delay = min(delay*2, 500*time.Millisecond) {
@@ -53,10 +64,12 @@ func waitHealthy(ctx context.Context, port int, timeout time.Duration, logPath s
 	}
 }
 
-// Healthy reports whether the instance answers /web/health now.
+// Healthy reports whether the instance answers its health check
+// (healthPath) with 200 now: for Odoo 19, that also says it reaches
+// PostgreSQL.
 func Healthy(ctx context.Context, port int) bool {
 	client := &http.Client{Timeout: 2 * time.Second}
-	return probe(ctx, client, "http://127.0.0.1:"+strconv.Itoa(port)+"/web/health") == ""
+	return probe(ctx, client, healthURL(port)) == ""
 }
 
 // probe returns "" when url answers 200, else what went wrong.

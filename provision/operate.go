@@ -19,17 +19,52 @@ type InstanceLookup interface {
 }
 
 // Operator runs the day-to-day verbs on existing instances: list,
-// status, info, logs, restart, stop, start.
+// status, info, logs, restart, stop, start, reset-admin.
 type Operator struct {
 	Store    InstanceLookup
 	Services ServiceManager
 	Layout   Layout
+	// Databases sets admin passwords (ResetAdminPassword); required for
+	// that verb only.
+	Databases DatabaseMaker
 	// Templates, when set, render info from the store rather than read
 	// the instance's info-instancia.txt: an imported instance's file is
 	// API-DEV's, and may hold what chat must not show.
 	Templates *templates.Set
 	// OdooVersion is shown in a rendered summary.
 	OdooVersion string
+}
+
+// ResetAdminPassword gives the Odoo user "admin" of instance name a new
+// random password (NewAdminPassword), stored as Odoo stores it, and
+// returns it. The caller shows it to the requester alone: it is never
+// logged nor kept. An unknown instance, one that is not ready, and one
+// with a job running are refused, changing nothing. Odoo's sessions of
+// admin end with the old password.
+func (o *Operator) ResetAdminPassword(ctx context.Context, name string) (string, error) {
+	inst, err := o.instance(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	if inst.State != StateReady {
+		return "", fmt.Errorf("%w: %s is %s, not ready", ErrServiceState, name, inst.State)
+	}
+	if j, busy, err := o.Store.ActiveJob(ctx, name); err != nil {
+		return "", err
+	} else if busy {
+		return "", fmt.Errorf("%w: job %d (%s) is running on %s; wait for it", ErrInstanceBusy, j.ID, j.Kind, name)
+	}
+	if o.Databases == nil {
+		return "", errors.New("provision: reset admin password: no database maker configured")
+	}
+	pw, err := NewAdminPassword()
+	if err != nil {
+		return "", err
+	}
+	if err := o.Databases.SetAdminPassword(ctx, inst.Internal, pw); err != nil {
+		return "", fmt.Errorf("provision: reset admin password of %s: %w", name, err)
+	}
+	return pw, nil
 }
 
 // ErrServiceState is returned when a verb does not fit the service's

@@ -16,10 +16,12 @@ package slack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -207,7 +209,12 @@ func (b *Bot) Run(ctx context.Context) error {
 }
 
 // loop reads the socket mode events: every envelope is acknowledged
-// first, then handed to a goroutine, once. While more events wait, the
+// first, then handed to a goroutine, once. "Once" is decided by what was
+// actually seen: the envelope_id, and a slash command's trigger_id,
+// never retry_attempt (after a reconnect, or when the first delivery
+// never arrived, the retry is the only delivery). An envelope that
+// cannot be parsed, or of a type the bot does not know, is acknowledged
+// too, so that Slack does not retry it. While more events wait, the
 // work is held back (up to maxHeld envelopes or heldFor) so that a burst
 // is acknowledged before any command starts competing for the CPU.
 func (b *Bot) loop(ctx context.Context, sm *socketmode.Client) {
@@ -245,12 +252,8 @@ func (b *Bot) loop(ctx context.Context, sm *socketmode.Client) {
 			if err := sm.Ack(*req); err != nil {
 				b.log.Error("slack: ack", "envelope", req.EnvelopeID, "err", err)
 			}
-			if req.RetryAttempt > 0 {
-				b.log.Info("slack: retried envelope acknowledged, not run again", "envelope", req.EnvelopeID, "attempt", req.RetryAttempt, "reason", req.RetryReason)
-				continue
-			}
-			if !b.seen.add(req.EnvelopeID, time.Now()) {
-				b.log.Info("slack: duplicate envelope acknowledged, not run again", "envelope", req.EnvelopeID)
+			if !b.firstSeen(evt) {
+				b.log.Info("slack: duplicate envelope acknowledged, not run again", "envelope", req.EnvelopeID, "attempt", req.RetryAttempt, "reason", req.RetryReason)
 				continue
 			}
 			if len(held) == 0 {
@@ -267,10 +270,44 @@ func (b *Bot) loop(ctx context.Context, sm *socketmode.Client) {
 			}
 		case socketmode.EventTypeInvalidAuth:
 			b.log.Error("slack: socket mode refused the app token")
-		case socketmode.EventTypeIncomingError, socketmode.EventTypeErrorBadMessage, socketmode.EventTypeErrorWriteFailed:
+		case socketmode.EventTypeErrorBadMessage:
+			// A malformed envelope, or one of a type slack-go does not
+			// know: acknowledged by its envelope_id, when it has one.
+			if bm, ok := evt.Data.(*socketmode.ErrorBadMessage); ok {
+				if id := envelopeID(bm.Message); id != "" {
+					if err := sm.Ack(socketmode.Request{EnvelopeID: id}); err != nil {
+						b.log.Error("slack: ack", "envelope", id, "err", err)
+					}
+				}
+			}
+			b.log.Warn("slack: socket mode", "event", string(evt.Type), "detail", b.clean(fmt.Sprint(errDetail(evt.Data))))
+		case socketmode.EventTypeIncomingError, socketmode.EventTypeErrorWriteFailed:
 			b.log.Warn("slack: socket mode", "event", string(evt.Type), "detail", b.clean(fmt.Sprint(errDetail(evt.Data))))
 		}
 	}
+}
+
+// envelopeID is the envelope_id of a raw Socket Mode frame, "" when it
+// has none.
+func envelopeID(raw []byte) string {
+	var e struct {
+		EnvelopeID string `json:"envelope_id"`
+	}
+	if json.Unmarshal(raw, &e) != nil {
+		return ""
+	}
+	return e.EnvelopeID
+}
+
+// firstSeen records the envelope of evt, and a slash command's
+// trigger_id, and reports whether neither was seen before.
+func (b *Bot) firstSeen(evt socketmode.Event) bool {
+	now := time.Now()
+	fresh := b.seen.add("envelope:"+evt.Request.EnvelopeID, now) || evt.Request.EnvelopeID == ""
+	if sc, ok := evt.Data.(slackapi.SlashCommand); ok && sc.TriggerID != "" {
+		fresh = b.seen.add("trigger:"+sc.TriggerID, now) && fresh
+	}
+	return fresh
 }
 
 func errDetail(data any) any {
@@ -285,8 +322,14 @@ func errDetail(data any) any {
 	return data
 }
 
-// dispatch handles one acknowledged envelope.
+// dispatch handles one acknowledged envelope. A panic in its handling
+// is logged and ends that envelope alone, never the process.
 func (b *Bot) dispatch(ctx context.Context, evt socketmode.Event) {
+	defer func() {
+		if p := recover(); p != nil {
+			b.log.Error("slack: a command's handling panicked", "envelope", evt.Request.EnvelopeID, "panic", b.clean(fmt.Sprint(p)), "stack", string(debug.Stack()))
+		}
+	}()
 	switch data := evt.Data.(type) {
 	case slackapi.SlashCommand:
 		b.log.Debug("slack: slash command", "envelope", evt.Request.EnvelopeID, "user", data.UserID, "channel", data.ChannelID)

@@ -1,0 +1,78 @@
+package slack_test
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"odoobot/bot/slack"
+	"odoobot/commands"
+	"odoobot/provision"
+)
+
+// TestARetryThatIsTheOnlyDeliveryRuns: an envelope whose first delivery
+// never reached the bot arrives with retry_attempt 1; it is the only
+// delivery, and runs. A second delivery of the same slash command under
+// a new envelope (same trigger_id) does not run again.
+func TestARetryThatIsTheOnlyDeliveryRuns(t *testing.T) {
+	fs := newFakeSlack(t)
+	creator := newCreator(t, "database")
+	startBot(t, fs, slack.Config{Handler: newDispatcher(t, creator, "")})
+	fs.waitConnected(t)
+
+	fs.send(t, fs.slash("env-only-retry", 1, "U0123ABCD", "ana", "C0123", "create acme http"))
+	fs.waitAck(t, "env-only-retry")
+	waitFor(t, "the creation", func() bool { return creator.calls() == 1 })
+
+	again := fs.slash("env-other", 2, "U0123ABCD", "ana", "C0123", "create acme http")
+	again["payload"].(map[string]any)["trigger_id"] = "1337.42.env-only-retry"
+	fs.send(t, again)
+	fs.waitAck(t, "env-other")
+	time.Sleep(200 * time.Millisecond)
+	if n := creator.calls(); n != 1 {
+		t.Errorf("%d creations, want 1", n)
+	}
+}
+
+// TestMalformedAndUnknownEnvelopesAreAcknowledged: Slack retries what is
+// not acknowledged; an envelope the bot cannot parse, or of a type it
+// does not know, is acknowledged and runs nothing.
+func TestMalformedAndUnknownEnvelopesAreAcknowledged(t *testing.T) {
+	fs := newFakeSlack(t)
+	creator := newCreator(t)
+	startBot(t, fs, slack.Config{Handler: newDispatcher(t, creator, "")})
+	fs.waitConnected(t)
+	fs.send(t, map[string]any{"envelope_id": "env-bad", "type": "slash_commands", "payload": "not an object"})
+	fs.waitAck(t, "env-bad")
+	fs.send(t, map[string]any{"envelope_id": "env-unknown", "type": "workflow_frobnication", "payload": map[string]any{}})
+	fs.waitAck(t, "env-unknown")
+	// The bot still works.
+	fs.send(t, fs.slash("env-after", 0, "U0999VIEW", "vic", "C0123", "whoami"))
+	waitFor(t, "the answer after them", func() bool { return len(fs.callsOf("chat.postMessage")) == 1 })
+	if creator.calls() != 0 {
+		t.Errorf("%d creations", creator.calls())
+	}
+}
+
+// TestAPanickingHandlerDoesNotStopTheBot: a panic in one command's
+// handling is logged; the next command is handled.
+func TestAPanickingHandlerDoesNotStopTheBot(t *testing.T) {
+	fs := newFakeSlack(t)
+	var n atomic.Int32
+	h := handlerFunc(func(ctx context.Context, req commands.Request, r commands.Responder) (*provision.Task, error) {
+		if n.Add(1) == 1 {
+			var m map[string]int
+			m["boom"]++ // a nil map write: a runtime panic
+		}
+		return nil, r.Reply(ctx, "fine")
+	})
+	rb := startBot(t, fs, slack.Config{Handler: h})
+	fs.waitConnected(t)
+	fs.send(t, fs.slash("env-panic", 0, "U0123ABCD", "ana", "C0123", "list"))
+	fs.waitAck(t, "env-panic")
+	waitFor(t, "the panic logged", func() bool { return strings.Contains(rb.logs.String(), "panicked") })
+	fs.send(t, fs.slash("env-next", 0, "U0123ABCD", "ana", "C0123", "list"))
+	waitFor(t, "the next answer", func() bool { return len(fs.callsOf("chat.postMessage")) == 1 })
+}

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -143,14 +144,17 @@ func (b *Bot) Run(ctx context.Context) error {
 			b.running.Add(1)
 			b.mu.Unlock()
 			defer b.running.Done()
+			defer b.recovered("interaction")
 			b.handleInteraction(ctx, ic)
 		}),
 		b.s.AddHandler(func(_ *discordgo.Session, r *discordgo.Ready) {
-			if r.User != nil {
+			defer b.recovered("ready")
+			if r != nil && r.User != nil {
 				b.log.Info("discord: connected", "bot", r.User.Username, "bot_user", r.User.ID, "guilds", len(r.Guilds))
 			}
 		}),
 		b.s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) {
+			defer b.recovered("disconnect")
 			b.log.Warn("discord: gateway disconnected; reconnecting")
 		}),
 	}
@@ -176,6 +180,15 @@ func (b *Bot) Run(ctx context.Context) error {
 		b.log.Warn("discord: close gateway", "err", b.clean(err))
 	}
 	return nil
+}
+
+// recovered, deferred by every handler discordgo runs (each in its own
+// goroutine, where a panic would end the process), logs a panic and lets
+// the handler end alone.
+func (b *Bot) recovered(handler string) {
+	if p := recover(); p != nil {
+		b.log.Error("discord: a handler panicked", "handler", handler, "panic", b.scrub.Replace(fmt.Sprint(p)), "stack", string(debug.Stack()))
+	}
 }
 
 // authHint wraps err, telling which variable to check when Discord
@@ -254,11 +267,13 @@ func (b *Bot) command(ctx context.Context, i *discordgo.Interaction, text string
 	req := commands.Request{Identity: identity(i), Channel: i.ChannelID, Text: text}
 	b.log.Debug("discord: command", "interaction", i.ID, "user", req.Identity.UserID, "channel", req.Channel)
 	r := b.newResponder(i, true)
+	failed := true // until Handle returns: a panic settles the placeholder as failed
+	defer func() { r.settle(ctx, failed) }()
 	_, err = b.cfg.Handler.Handle(ctx, req, r)
 	if err != nil {
 		b.log.Error("discord: could not deliver an answer", "user", req.Identity.UserID, "channel", req.Channel, "err", b.clean(err, i.Token))
 	}
-	r.settle(ctx, err != nil)
+	failed = err != nil
 }
 
 // confirmClick runs "confirm CODE" as the user who clicked a

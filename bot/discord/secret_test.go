@@ -2,12 +2,16 @@ package discord
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/bwmarrin/discordgo"
+
+	"odoobot/commands"
 	"odoobot/provision"
 )
 
@@ -165,4 +169,42 @@ func TestResetAdminOnDiscord(t *testing.T) {
 		t.Errorf("password message %s %q", got.Path, got.str("content"))
 	}
 	checkSecrets(t, fd, logs)
+}
+
+// TestNullOptionsDoNotCrash: an interaction whose options hold a null
+// (or whose subcommand is null) is read as if the option were absent.
+func TestNullOptionsDoNotCrash(t *testing.T) {
+	for _, options := range []string{`[null]`, `[{"name": "status", "type": 1, "options": [null, {"name": "name", "type": 3, "value": null}]}]`} {
+		var ic discordgo.InteractionCreate
+		raw := `{"id": "1", "application_id": "` + testApp + `", "type": 2, "token": "t", "channel_id": "` + testChannel + `",
+			"user": {"id": "` + adminID + `", "username": "ana"}, "data": {"name": "odoo", "type": 1, "options": ` + options + `}}`
+		if err := json.Unmarshal([]byte(raw), &ic); err != nil {
+			t.Fatal(err)
+		}
+		data := ic.Interaction.Data.(discordgo.ApplicationCommandInteractionData)
+		if got := commandText(data); got != "help" && got != "status" {
+			t.Errorf("commandText(%s) = %q", options, got)
+		}
+	}
+}
+
+// TestAPanickingHandlerIsRecovered: a panic while handling an
+// interaction is logged, and the placeholder says the answer was lost.
+func TestAPanickingHandlerIsRecovered(t *testing.T) {
+	fd := newFakeDiscord(t)
+	logs := &logBuffer{}
+	b := newBot(t, fd, handlerFunc(func(context.Context, commands.Request, commands.Responder) (*provision.Task, error) {
+		panic("boom")
+	}), logs)
+	func() {
+		defer b.recovered("interaction")
+		b.handleInteraction(context.Background(), slash(t, "623456789012345695", "itok-panic", ana, "list"))
+	}()
+	if !strings.Contains(logs.String(), "panicked") {
+		t.Errorf("the panic was not logged:\n%s", logs)
+	}
+	calls := fd.snapshot()
+	if last := calls[len(calls)-1]; last.str("content") != failedNote {
+		t.Errorf("placeholder not settled:\n%s", describe(calls))
+	}
 }

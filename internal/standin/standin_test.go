@@ -24,6 +24,7 @@ import (
 
 	"odoobot/internal/standin"
 	"odoobot/internal/testenv"
+	"odoobot/provision/odoo"
 )
 
 func git(t *testing.T, dir string, args ...string) string {
@@ -274,6 +275,16 @@ func TestServeAnswersHealthPagesAndWebsocket(t *testing.T) {
 		t.Errorf("login page does not name the database:\n%s", body)
 	}
 
+	if resp, err := http.Get(base + "/web/health?db_server_status=1"); err != nil {
+		t.Error(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), `"db_server_status": true`) {
+			t.Errorf("/web/health?db_server_status=1: %s %s", resp.Status, b)
+		}
+	}
+
 	if resp, err := http.Get(base + "/websocket"); err != nil {
 		t.Error(err)
 	} else {
@@ -305,6 +316,60 @@ func TestServeAnswersHealthPagesAndWebsocket(t *testing.T) {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
+	}
+}
+
+// TestInitLanguageDemoUsersAndShell: --load-language, Odoo 19's demo flags,
+// the admin user with Odoo's hash of "admin", and a shell that reads its
+// script without running it.
+func TestInitLanguageDemoUsersAndShell(t *testing.T) {
+	in := newInstance(t)
+	out, err := in.cmd("-d", in.db, "-i", "contacts", "--stop-after-init", "--load-language=es_AR", "--with-demo").CombinedOutput()
+	if err != nil {
+		t.Fatalf("init: %v\n%s\n%s", err, out, in.readLog(t))
+	}
+	ctx := context.Background()
+	u, _ := url.Parse(testenv.DatabaseURL(t))
+	u.Path = "/" + in.db
+	conn, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var langs []string
+	if err := conn.QueryRow(ctx, "SELECT array_agg(code ORDER BY code) FROM res_lang WHERE active").Scan(&langs); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(langs, []string{"en_US", "es_AR"}); diff != "" {
+		t.Errorf("active languages (-got +want):\n%s", diff)
+	}
+	var demo bool
+	if err := conn.QueryRow(ctx, "SELECT bool_and(demo) FROM ir_module_module").Scan(&demo); err != nil || !demo {
+		t.Errorf("--with-demo: demo = %v, %v", demo, err)
+	}
+	var hash string
+	if err := conn.QueryRow(ctx, "SELECT password FROM res_users WHERE login = 'admin'").Scan(&hash); err != nil {
+		t.Fatal(err)
+	}
+	if !odoo.VerifyPassword("admin", hash) {
+		t.Errorf("admin's password %q is not Odoo's hash of admin", hash)
+	}
+
+	out, err = in.cmd("-d", in.db, "-i", "web", "--stop-after-init", "--without-demo=all").CombinedOutput()
+	if err != nil {
+		t.Fatalf("init: %v\n%s", err, out)
+	}
+	if log := in.readLog(t); !strings.Contains(log, "invalid boolean value: 'all'") {
+		t.Errorf("--without-demo=all does not warn as Odoo 19 does:\n%s", log)
+	}
+
+	cmd := exec.Command(in.python, filepath.Join(in.dir, standin.Bin), "shell", "-c", in.conf, "-d", in.db)
+	cmd.Stdin = strings.NewReader("env.cr.commit()\nprint('done')\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("shell: %v\n%s", err, out)
+	}
+	if log := in.readLog(t); !strings.Contains(log, "shell: read a script of 2 lines") {
+		t.Errorf("shell did not read its script:\n%s", log)
 	}
 }
 

@@ -182,7 +182,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	}
 	a.Dispatcher = &commands.Dispatcher{
 		Allowlist: al, Auditor: store, Rules: cfg.NameRules(), Mode: cfg.SSLMode(),
-		Creator: a.Creator, Operator: a.Operator, Jobs: store, Logger: log,
+		Creator: a.Creator, Operator: a.Operator, Admins: a.Operator, Jobs: store, Logger: log,
 	}
 	if err := a.wireBackups(ctx, opt); err != nil {
 		a.Close()

@@ -124,15 +124,16 @@ func odooBin(src string) (string, error) {
 }
 
 var (
-	seriesRE      = regexp.MustCompile(`(?m)^\s*series\s*=\s*(?:serie\s*=\s*)?(?:major_version\s*=\s*)?['"]([0-9]+\.[0-9]+)`)
-	serieRE       = regexp.MustCompile(`(?m)^\s*serie\s*=\s*(?:series\s*=\s*)?(?:major_version\s*=\s*)?['"]([0-9]+\.[0-9]+)`)
-	versionInfoRE = regexp.MustCompile(`(?m)^\s*version_info\s*=\s*\(\s*(?:'saas~)?([0-9]+)'?\s*,\s*([0-9]+)\s*,`)
+	seriesRE      = regexp.MustCompile(`(?m)^\s*series\s*=\s*(?:serie\s*=\s*)?(?:major_version\s*=\s*)?['"]((?:saas~)?[0-9]+\.[0-9]+)`)
+	serieRE       = regexp.MustCompile(`(?m)^\s*serie\s*=\s*(?:series\s*=\s*)?(?:major_version\s*=\s*)?['"]((?:saas~)?[0-9]+\.[0-9]+)`)
+	versionInfoRE = regexp.MustCompile(`(?m)^\s*version_info\s*=\s*\(\s*['"]?((?:saas~)?[0-9]+)['"]?\s*,\s*([0-9]+)\s*,`)
 )
 
 // readSeries returns the Odoo series ("17.0") that the source's
 // odoo/release.py declares, read with regular expressions (the file is
-// not run): a literal series or serie wins, else the first two numbers of
-// version_info. A nightly build's suffix ("19.0+e") is not part of it.
+// not run): a literal series or serie wins, else the first two items of
+// version_info ("saas~17.1" for a SaaS one). A nightly build's suffix
+// ("19.0+e") is not part of it.
 func readSeries(src string) (string, error) {
 	p := filepath.Join(src, "odoo", "release.py")
 	data, err := os.ReadFile(p)

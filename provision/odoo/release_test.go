@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -229,5 +230,147 @@ func TestEnsurePipFailureLeavesNothing(t *testing.T) {
 		if e.IsDir() {
 			t.Errorf("a failed build left %s in the cache", e.Name())
 		}
+	}
+}
+
+// TestEnsureMissingModule: a source whose odoo.http imports a module the
+// interpreter lacks fails its check, naming the module and a guess at its
+// Debian package, and leaves nothing in the cache.
+func TestEnsureMissingModule(t *testing.T) {
+	t.Parallel()
+	repo := standin.Repo(t)
+	if err := os.WriteFile(filepath.Join(repo, "odoo", "http.py"), []byte("import xyzzy_missing\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, repo, "commit", "-q", "-a", "--no-gpg-sign", "-m", "odoo.http needs a module nobody has")
+	cfg := releaseConfig(t, repo)
+	_, err := odoo.NewReleases(cfg).Ensure(context.Background())
+	if err == nil {
+		t.Fatal("a release whose odoo.http cannot be imported was built")
+	}
+	for _, want := range []string{`"xyzzy_missing" is missing`, "python3-xyzzy-missing (a guess"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q\nwant it to say %q", err, want)
+		}
+	}
+	entries, _ := os.ReadDir(cfg.CacheDir)
+	for _, e := range entries {
+		if e.IsDir() {
+			t.Errorf("a failed build left %s in the cache", e.Name())
+		}
+	}
+}
+
+// TestEnsureDebianControl: the python3-* Depends of a source's
+// debian/control are what debian mode installs, only the missing ones,
+// and a package still missing afterwards fails the build.
+func TestEnsureDebianControl(t *testing.T) {
+	t.Parallel()
+	repo := standin.Repo(t)
+	control := `Source: odoo
+Maintainer: Odoo S.A. <info@odoo.com>
+Build-Depends: debhelper-compat (= 12), dh-python, python3, rsync
+
+Package: odoo
+Architecture: all
+Depends:
+ ${misc:Depends},
+ ${python3:Depends},
+ adduser,
+ python3 (>= 3.10),
+ python3-odoobot-test-missing (>= 1.0) | python3-odoobot-test-other,
+ python3-venv,
+ python3-odoobot-test-gone | python3-venv
+Description: Open Source Apps To Grow Your Business
+`
+	if err := os.MkdirAll(filepath.Join(repo, "debian"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repo, "debian", "control"), []byte(control), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, repo, "add", "debian")
+	git(t, repo, "commit", "-q", "--no-gpg-sign", "-m", "a debian/control")
+	if out, err := exec.Command("dpkg-query", "-W", "-f=${db:Status-Status}", "python3-venv").Output(); err != nil || string(out) != "installed" {
+		testenv.Missing(t, "python3-venv is not installed")
+	}
+	cfg := releaseConfig(t, repo)
+	var asked [][]string
+	var phases []string
+	cfg.InstallPackages = func(_ context.Context, pkgs []string) error { asked = append(asked, pkgs); return nil }
+	cfg.Progress = func(p string) { phases = append(phases, p) }
+	_, err := odoo.NewReleases(cfg).Ensure(context.Background())
+	if diff := cmp.Diff(asked, [][]string{{"python3-odoobot-test-missing"}}); diff != "" {
+		t.Errorf("InstallPackages calls (-got +want):\n%s", diff)
+	}
+	if !slices.Contains(phases, "installing 1 Debian packages") {
+		t.Errorf("progress %q, want it to say it installs 1 Debian package", phases)
+	}
+	if err == nil || !strings.Contains(err.Error(), "still not installed") || !strings.Contains(err.Error(), "python3-odoobot-test-missing") {
+		t.Errorf("error %v, want one saying python3-odoobot-test-missing is still not installed", err)
+	}
+}
+
+func TestCheckPython(t *testing.T) {
+	systemPython(t)
+	if got, err := odoo.CheckPython(""); err != nil || got != "/usr/bin/python3" {
+		t.Errorf(`CheckPython("") = %q, %v; want /usr/bin/python3`, got, err)
+	}
+	for spec, want := range map[string][]string{
+		"3.99":                 {"python3.99 (PYTHON_VERSION=3.99) not found", "the system's /usr/bin/python3 is python3.", "leave PYTHON_VERSION empty"},
+		"/nonexistent/python3": {"/nonexistent/python3 (PYTHON_VERSION) is not an executable file"},
+	} {
+		_, err := odoo.CheckPython(spec)
+		for _, w := range want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("CheckPython(%q) = %v, want an error saying %q", spec, err, w)
+			}
+		}
+	}
+	// A version names the system's interpreter when it is that version.
+	target, err := filepath.EvalSymlinks("/usr/bin/python3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := strings.TrimPrefix(filepath.Base(target), "python")
+	py, err := odoo.CheckPython(v)
+	if err != nil {
+		t.Fatalf("CheckPython(%q): %v", v, err)
+	}
+	if err := odoo.CheckDeps("", py); err != nil {
+		t.Errorf("CheckDeps(debian, %s): %v", py, err)
+	}
+
+	// Another interpreter (here a copy of the system's) is refused in
+	// debian mode, taken in pip mode.
+	other := filepath.Join(t.TempDir(), "python3")
+	data, err := os.ReadFile(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(other, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := odoo.CheckDeps(odoo.DepsDebian, other); err == nil || !strings.Contains(err.Error(), "would not see Debian's python3-* packages") {
+		t.Errorf("CheckDeps(debian, %s) = %v, want a refusal saying why", other, err)
+	}
+	if err := odoo.CheckDeps(odoo.DepsPip, other); err != nil {
+		t.Errorf("CheckDeps(pip, %s) = %v", other, err)
+	}
+	if err := odoo.CheckDeps("conda", py); err == nil || !strings.Contains(err.Error(), "ODOO_PYTHON_DEPS") {
+		t.Errorf("CheckDeps(conda) = %v, want an error naming ODOO_PYTHON_DEPS", err)
+	}
+}
+
+// TestEnsureRefusesOtherPythonInDebianMode: the refusal reaches Ensure.
+func TestEnsureRefusesOtherPythonInDebianMode(t *testing.T) {
+	cfg := releaseConfig(t, standin.Repo(t))
+	other := filepath.Join(t.TempDir(), "python3")
+	if err := os.WriteFile(other, []byte("#!/bin/sh\nexec /usr/bin/python3 \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Python = other
+	if _, err := odoo.NewReleases(cfg).Ensure(context.Background()); err == nil || !strings.Contains(err.Error(), "not the system's") {
+		t.Errorf("Ensure with %s in debian mode: %v, want a refusal", other, err)
 	}
 }

@@ -165,9 +165,9 @@ func wrappedRelease(t *testing.T, fail bool) (provision.Release, string) {
 	repo := standin.Repo(t)
 	dir := t.TempDir()
 	runs := filepath.Join(dir, "runs")
-	body := fmt.Sprintf("#!/bin/sh\necho run >> '%s'\nexec '%s' '%s' \"$@\"\n", runs, testenv.LookPath(t, "python3"), filepath.Join(repo, standin.Bin))
+	body := fmt.Sprintf("#!/bin/sh\necho run \"$@\" >> '%s'\nexec '%s' '%s' \"$@\"\n", runs, testenv.LookPath(t, "python3"), filepath.Join(repo, standin.Bin))
 	if fail {
-		body = fmt.Sprintf("#!/bin/sh\necho run >> '%s'\necho boom: the stand-in refuses >&2\nexit 3\n", runs)
+		body = fmt.Sprintf("#!/bin/sh\necho run \"$@\" >> '%s'\necho boom: the stand-in refuses >&2\nexit 3\n", runs)
 	}
 	bin := filepath.Join(dir, "odoo-bin")
 	if err := os.WriteFile(bin, []byte(body), 0o755); err != nil {
@@ -184,14 +184,26 @@ func wrappedRelease(t *testing.T, fail bool) (provision.Release, string) {
 
 func countRuns(t *testing.T, runs string) int {
 	t.Helper()
+	return len(runArgs(t, runs))
+}
+
+// runArgs returns the arguments of each odoo-bin run, one line a run.
+func runArgs(t *testing.T, runs string) []string {
+	t.Helper()
 	b, err := os.ReadFile(runs)
 	if errors.Is(err, os.ErrNotExist) {
-		return 0
+		return nil
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.Count(string(b), "run\n")
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if strings.HasPrefix(l, "run") {
+			out = append(out, strings.TrimSpace(strings.TrimPrefix(l, "run")))
+		}
+	}
+	return out
 }
 
 // readTree returns the files under dir and their contents.
@@ -221,11 +233,11 @@ func TestCreateFromBuiltRelease(t *testing.T) {
 	rel := ensure(t, odoo.NewReleases(releaseConfig(t, standin.Repo(t))))
 	a := provision.DatabaseSpec{
 		Name: e.name("acme"), Release: rel, Modules: []string{"web", "contacts"},
-		BaseURL: "https://acme.example.com", DataDir: t.TempDir(),
+		BaseURL: "https://acme.example.com", ReportURL: "http://127.0.0.1:2100", DataDir: t.TempDir(),
 	}
 	tpl := e.d.TemplateName(a)
 	b := a
-	b.Name, b.BaseURL, b.DataDir = e.name("beta"), "https://beta.example.com", t.TempDir()
+	b.Name, b.BaseURL, b.ReportURL, b.DataDir = e.name("beta"), "https://beta.example.com", "http://127.0.0.1:2101", t.TempDir()
 	// b's release is a's, but its python cannot run anything: b must come
 	// from the template alone.
 	b.Release.Python = "/bin/false"
@@ -251,6 +263,19 @@ func TestCreateFromBuiltRelease(t *testing.T) {
 	if owner != e.cfg.Owner || enc != "UTF8" {
 		t.Errorf("%s: owner %s encoding %s, want %s UTF8", a.Name, owner, enc, e.cfg.Owner)
 	}
+	// As Odoo makes a database: collation C, pg_trgm.
+	for _, db := range []string{tpl, a.Name} {
+		var collate string
+		e.query(t, "postgres", "SELECT datcollate FROM pg_database WHERE datname = $1", &collate, db)
+		if collate != "C" {
+			t.Errorf("%s: collation %q, want C", db, collate)
+		}
+	}
+	var trgm bool
+	e.query(t, a.Name, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm')", &trgm)
+	if !trgm {
+		t.Errorf("%s has no pg_trgm extension", a.Name)
+	}
 
 	// The template gets an enterprise code, which no clone may inherit.
 	e.exec(t, "postgres", "ALTER DATABASE "+pgx.Identifier{tpl}.Sanitize()+" WITH ALLOW_CONNECTIONS true")
@@ -267,6 +292,9 @@ func TestCreateFromBuiltRelease(t *testing.T) {
 	}{{a, pa}, {b, pb}} {
 		if c.p["web.base.url"] != c.spec.BaseURL || c.p["web.base.url.freeze"] != "True" {
 			t.Errorf("%s: web.base.url=%q freeze=%q, want %q True", c.spec.Name, c.p["web.base.url"], c.p["web.base.url.freeze"], c.spec.BaseURL)
+		}
+		if c.p["report.url"] != c.spec.ReportURL {
+			t.Errorf("%s: report.url=%q, want %q", c.spec.Name, c.p["report.url"], c.spec.ReportURL)
 		}
 		if c.p["odoobot.template"] != tpl {
 			t.Errorf("%s: odoobot.template=%q, want %q", c.spec.Name, c.p["odoobot.template"], tpl)
@@ -299,6 +327,137 @@ func TestCreateFromBuiltRelease(t *testing.T) {
 	}
 	if diff := cmp.Diff(e.params(t, a.Name), pa); diff != "" {
 		t.Errorf("repeated Create changed the database (-got +want):\n%s", diff)
+	}
+}
+
+// adminHash returns the password hash of db's admin user.
+func (e *dbEnv) adminHash(t *testing.T, db string) string {
+	t.Helper()
+	var h string
+	e.query(t, db, "SELECT password FROM res_users WHERE login = 'admin'", &h)
+	return h
+}
+
+// TestSetAdminPassword: after the clone, the admin password is replaced
+// by one passlib (Odoo's hasher) verifies, and "admin" no longer signs in;
+// the template keeps its own.
+func TestSetAdminPassword(t *testing.T) {
+	e := newDBEnv(t)
+	rel, _ := wrappedRelease(t, false)
+	spec := provision.DatabaseSpec{Name: e.name("pw"), Release: rel, Modules: []string{"web"}, BaseURL: "https://pw.example.com", DataDir: t.TempDir()}
+	tpl := e.d.TemplateName(spec)
+	e.dropAtEnd(t, spec.Name, tpl, tpl+"_init")
+	if err := e.create(t, spec); err != nil {
+		t.Fatal(err)
+	}
+	old := e.adminHash(t, spec.Name)
+	if !passlibVerify(t, "admin", old) {
+		t.Fatalf("the clone's admin password is not admin before SetAdminPassword: %q", old)
+	}
+	pw, err := provision.NewAdminPassword()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := e.d.SetAdminPassword(context.Background(), spec.Name, pw); err != nil {
+		t.Fatalf("SetAdminPassword: %v", err)
+	}
+	t.Logf("SetAdminPassword took %s", time.Since(start).Round(time.Millisecond))
+	h := e.adminHash(t, spec.Name)
+	if !strings.HasPrefix(h, "$pbkdf2-sha512$600000$") || !passlibVerify(t, pw, h) {
+		t.Errorf("passlib does not verify the new password against %q", h)
+	}
+	if passlibVerify(t, "admin", h) {
+		t.Errorf("admin still signs in")
+	}
+	// A database asking for more rounds gets them.
+	e.exec(t, spec.Name, "INSERT INTO ir_config_parameter (key, value) VALUES ('password.hashing.rounds', '700000')")
+	if err := e.d.SetAdminPassword(context.Background(), spec.Name, pw); err != nil {
+		t.Fatal(err)
+	}
+	if h := e.adminHash(t, spec.Name); !strings.HasPrefix(h, "$pbkdf2-sha512$700000$") {
+		t.Errorf("password.hashing.rounds ignored: %q", h)
+	}
+	// A database without an admin user is an error.
+	e.exec(t, spec.Name, "UPDATE res_users SET login = 'boss' WHERE login = 'admin'")
+	if err := e.d.SetAdminPassword(context.Background(), spec.Name, pw); err == nil || strings.Contains(err.Error(), pw) {
+		t.Errorf("SetAdminPassword without an admin user: %v", err)
+	}
+}
+
+// TestCreateLanguageCountry: with a language and a country, a template is
+// made as Odoo's creation then an installation would: base with the
+// language, the shell script for the company and the admin, then the
+// modules. Each of them changes the template.
+func TestCreateLanguageCountry(t *testing.T) {
+	e := newDBEnv(t)
+	plain := e.d.TemplateName(provision.DatabaseSpec{Release: provision.Release{Key: "k"}})
+	e.cfg.Lang, e.cfg.Country = "es_AR", "ar"
+	e.d = odoo.NewDatabases(e.cfg)
+	rel, runs := wrappedRelease(t, false)
+	spec := provision.DatabaseSpec{Name: e.name("ar"), Release: rel, Modules: []string{"l10n_ar", "contacts"}, BaseURL: "https://ar.example.com", DataDir: t.TempDir()}
+	tpl := e.d.TemplateName(spec)
+	e.dropAtEnd(t, spec.Name, tpl, tpl+"_init")
+	if plain == e.d.TemplateName(provision.DatabaseSpec{Release: provision.Release{Key: "k"}}) {
+		t.Errorf("language and country do not change the template")
+	}
+	if err := e.create(t, spec); err != nil {
+		t.Fatal(err)
+	}
+	got := runArgs(t, runs)
+	if len(got) != 3 ||
+		!strings.Contains(got[0], "-i base --stop-after-init --load-language=es_AR") ||
+		!strings.HasPrefix(got[1], "shell -c ") ||
+		!strings.Contains(got[2], "-i contacts,l10n_ar --stop-after-init") || strings.Contains(got[2], "load-language") {
+		t.Errorf("odoo-bin runs:\n%s\nwant -i base with the language, shell, -i the modules", strings.Join(got, "\n"))
+	}
+	for _, r := range got {
+		if strings.Contains(r, "without-demo") {
+			t.Errorf("a 19.0 init run skips demo data with --without-demo: %s", r)
+		}
+	}
+	var langs []string
+	e.query(t, spec.Name, "SELECT array_agg(code ORDER BY code) FROM res_lang WHERE active", &langs)
+	if diff := cmp.Diff(langs, []string{"en_US", "es_AR"}); diff != "" {
+		t.Errorf("languages (-got +want):\n%s", diff)
+	}
+}
+
+// TestCreateCommunityRefusesOtherLicences: an enterprise module (OEEL-1)
+// among what the modules bring, or a module found nowhere, refuses the
+// template before odoo-bin runs.
+func TestCreateCommunityRefusesOtherLicences(t *testing.T) {
+	e := newDBEnv(t)
+	e.cfg.Community = true
+	e.d = odoo.NewDatabases(e.cfg)
+	rel, runs := wrappedRelease(t, false)
+	ent := t.TempDir()
+	writeModule(t, ent, "web_enterprise", `{'name': 'Web Enterprise', 'depends': ['web'], 'license': 'OEEL-1'}`)
+	rel.AddonsPaths = append(rel.AddonsPaths, ent)
+	for _, tt := range []struct{ mods, want string }{
+		{"contacts,web_enterprise", "web_enterprise (OEEL-1"},
+		{"contacts,nosuch", "module nosuch not found"},
+	} {
+		spec := provision.DatabaseSpec{Name: e.name("ce"), Release: rel, Modules: strings.Split(tt.mods, ","), BaseURL: "https://ce.example.com", DataDir: t.TempDir()}
+		tpl := e.d.TemplateName(spec)
+		e.dropAtEnd(t, spec.Name, tpl, tpl+"_init")
+		err := e.create(t, spec)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Create of %s in community: %v, want an error naming %q", tt.mods, err, tt.want)
+		}
+		if e.exists(t, spec.Name) || e.exists(t, tpl) || e.exists(t, tpl+"_init") {
+			t.Errorf("a refused Create left a database")
+		}
+	}
+	if n := countRuns(t, runs); n != 0 {
+		t.Errorf("odoo-bin ran %d times for refused modules", n)
+	}
+	// The stand-in's own modules are all LGPL-3.
+	spec := provision.DatabaseSpec{Name: e.name("ok"), Release: rel, Modules: []string{"l10n_ar"}, BaseURL: "https://ok.example.com", DataDir: t.TempDir()}
+	tpl := e.d.TemplateName(spec)
+	e.dropAtEnd(t, spec.Name, tpl, tpl+"_init")
+	if err := e.create(t, spec); err != nil {
+		t.Errorf("Create of LGPL-3 modules in community: %v", err)
 	}
 }
 
@@ -356,9 +515,17 @@ func TestTemplateName(t *testing.T) {
 	rel.Release.Key = "k2"
 	mods.Modules = []string{"web"}
 	names := []string{d.TemplateName(base), d.TemplateName(demo), d.TemplateName(rel), d.TemplateName(mods)}
+	for _, cfg := range []odoo.DatabaseConfig{{Lang: "es_AR"}, {Country: "AR"}, {Unaccent: true}, {Community: true}} {
+		names = append(names, odoo.NewDatabases(cfg).TemplateName(base))
+	}
 	slices.Sort(names)
-	if len(slices.Compact(names)) != 4 {
-		t.Errorf("demo, release and modules must each change the template: %v", names)
+	if len(slices.Compact(names)) != 8 {
+		t.Errorf("demo, release, modules, language, country, unaccent and edition must each change the template: %v", names)
+	}
+	other := base
+	other.BaseURL, other.ReportURL, other.DataDir = "https://x", "http://127.0.0.1:1", "/x"
+	if d.TemplateName(base) != d.TemplateName(other) {
+		t.Errorf("the clone's own settings changed the template")
 	}
 }
 

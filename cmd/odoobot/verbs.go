@@ -37,9 +37,6 @@ func verbs(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, cfg *
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	opt := app.Options{FailAt: provision.StepName(os.Getenv("ODOOBOT_FAIL_AT")), Version: version}
-	if pip := os.Getenv("ODOOBOT_PIP_ARGS"); pip != "" {
-		opt.PipArgs = strings.Fields(pip)
-	}
 	a, err := app.New(ctx, cfg, log, opt)
 	if err != nil {
 		return err

@@ -34,7 +34,6 @@ import (
 // values only tests change.
 type Options struct {
 	FailAt      provision.StepName // test hook: fail this step of every creation
-	PipArgs     []string           // extra pip arguments (e.g. --no-index)
 	NginxBinary string             // default /usr/sbin/nginx
 	VerifyRoots *x509.CertPool     // roots trusted when verifying TLS through nginx
 	Version     string             // odoobot's version, recorded in backup manifests
@@ -91,6 +90,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	if err != nil {
 		return nil, err
 	}
+	// The interpreter and the dependency mode are checked before anything
+	// is touched: a wrong one would otherwise be found at the first
+	// creation's release step.
+	python, err := odoo.CheckPython(cfg.PythonVersion)
+	if err == nil {
+		err = odoo.CheckDeps(cfg.PythonDeps, python)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
 	// The release cache under STATE_DIR is read by the service user: the
 	// directory must be traversable, whatever creates it first.
 	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
@@ -141,6 +150,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	} else if le != nil {
 		issuers[provision.SSLLetsEncrypt] = le
 	}
+	databases := odoo.NewDatabases(odoo.DatabaseConfig{
+		AdminDSN: cfg.AdminDSN(), Owner: cfg.DBUser, DBHost: cfg.DBHost, DBPort: cfg.DBPort,
+		DBUser: cfg.DBUser, DBPassword: cfg.DBPassword.Reveal(),
+		FilestoreDir: filepath.Join(cfg.StateDir, "templates"),
+		Lang:         cfg.OdooLang, Country: cfg.OdooCountry, Unaccent: cfg.Unaccent, Community: cfg.Community(),
+		Logger: log,
+	})
 	a.Runner = provision.NewRunner(provision.RunnerConfig{Store: store, Workers: cfg.JobWorkers, Logger: log, FailAt: opt.FailAt})
 	edition := map[string]string{"e": "enterprise", "c": "community"}[cfg.OdooEdition]
 	a.Creator = provision.NewCreator(provision.CreatorConfig{
@@ -157,21 +173,18 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		Store:       store, Runner: a.Runner,
 		Releases: odoo.NewReleases(odoo.ReleaseConfig{
 			CacheDir: filepath.Join(cfg.StateDir, "releases"), Repo: cfg.OdooRepo, Branch: cfg.Branch(),
-			EnterpriseRepo: cfg.EnterpriseRepo, Python: cfg.PythonVersion, PipArgs: opt.PipArgs, Logger: log,
+			EnterpriseRepo: cfg.EnterpriseRepo, Python: cfg.PythonVersion,
+			Deps: cfg.PythonDeps, PipArgs: cfg.PipArguments(), InstallPackages: odoo.AptInstall, Logger: log,
 		}),
-		Databases: odoo.NewDatabases(odoo.DatabaseConfig{
-			AdminDSN: cfg.AdminDSN(), Owner: cfg.DBUser, DBHost: cfg.DBHost, DBPort: cfg.DBPort,
-			DBUser: cfg.DBUser, DBPassword: cfg.DBPassword.Reveal(),
-			FilestoreDir: filepath.Join(cfg.StateDir, "templates"), Logger: log,
-		}),
-		Services: svc, Sites: sites, DNS: dns, Certs: issuers, Templates: tpl,
+		Databases: databases,
+		Services:  svc, Sites: sites, DNS: dns, Certs: issuers, Templates: tpl,
 		ACMEWebroot: filepath.Join(cfg.StateDir, "acme-webroot"),
 		VerifyRoots: opt.VerifyRoots,
 		Admit:       a.admit,
 		Capacity:    cfg.CapacityModel(),
 		Logger:      log,
 	})
-	a.Operator = &provision.Operator{Store: store, Services: svc, Layout: cfg.Layout(), Templates: tpl, OdooVersion: cfg.OdooVersion + " " + edition}
+	a.Operator = &provision.Operator{Store: store, Services: svc, Databases: databases, Layout: cfg.Layout(), Templates: tpl, OdooVersion: cfg.OdooVersion + " " + edition}
 	al, err := commands.LoadAllowlist(cfg.AllowlistFile)
 	if err != nil {
 		a.Close()

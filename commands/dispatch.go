@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -260,10 +261,12 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 
 	// The thread opens only once the creation is accepted; events, and
 	// the end of the job, that arrive before it is open wait in order.
+	// When it cannot open, the end goes to the requester privately.
 	var mu sync.Mutex
 	var thread Thread
 	var pending []provision.Event
 	var ended *provision.Job
+	var orphan bool // the thread could not be opened
 	// The password waits, like the events, until the thread is open (or
 	// failed to open), so that it follows the thread's root.
 	var opened bool
@@ -280,38 +283,42 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 		mu.Unlock()
 		d.revealAdmin(ctx, r, cmd.Name, url, pw, "created")
 	}
-	post := func(e provision.Event) {
-		if e.Kind == provision.EventInfo && e.Message == "" {
-			return
+	final := func(job provision.Job) (string, string) {
+		if job.State == provision.JobSucceeded {
+			return fmt.Sprintf("✅ created %s → %s://%s, asked by %s", provision.InternalName(cmd.Name), scheme(mode), domain, who), d.summary(fctx, cmd.Name)
 		}
-		_ = thread.Post(fctx, provision.FormatEvent(e))
+		return fmt.Sprintf("❌ creating %s failed and was rolled back, asked by %s", provision.InternalName(cmd.Name), who), job.Error
 	}
 	finish := func(job provision.Job) {
-		if job.State == provision.JobSucceeded {
-			_ = thread.Finish(fctx, fmt.Sprintf("✅ created %s → %s://%s, asked by %s", provision.InternalName(cmd.Name), scheme(mode), domain, who), d.summary(fctx, cmd.Name))
-			return
-		}
-		_ = thread.Finish(fctx, fmt.Sprintf("❌ creating %s failed and was rolled back, asked by %s", provision.InternalName(cmd.Name), who), job.Error)
+		root, summary := final(job)
+		finishThread(fctx, d.logger(), thread, root, summary)
 	}
 	sub := func(e provision.Event) {
 		mu.Lock()
 		defer mu.Unlock()
-		if thread == nil {
-			pending = append(pending, e)
-			return
+		switch {
+		case orphan:
+		case thread == nil:
+			pending = queueEvent(pending, e)
+		default:
+			showEvent(fctx, thread, e)
 		}
-		post(e)
 	}
 	// The thread is finished before the task counts as done, so a caller
 	// that waits for the task (the CLI) has the summary when Wait returns.
 	finished := func(j provision.Job) {
 		mu.Lock()
-		if thread == nil {
+		lost := orphan
+		if thread == nil && !orphan {
 			ended = &j
 			mu.Unlock()
 			return
 		}
 		mu.Unlock()
+		if lost {
+			d.tellEnd(fctx, r, j, final)
+			return
+		}
 		finish(j)
 	}
 	task, err := d.Creator.Create(ctx, provision.CreateRequest{
@@ -324,15 +331,23 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 		return nil, "refused: " + err.Error(), r.Private(ctx, err.Error())
 	}
 	th, err := r.Thread(ctx, root)
+	if err == nil && th == nil {
+		err = errors.New("no thread")
+	}
 	if err != nil {
 		d.logger().Error("open thread", "err", err)
 		mu.Lock()
-		opened = true
+		opened, orphan = true, true
+		pending = nil
+		end := ended
 		pw := password
 		password = ""
 		mu.Unlock()
 		if pw != "" {
 			d.revealAdmin(fctx, r, cmd.Name, url, pw, "created")
+		}
+		if end != nil {
+			d.tellEnd(fctx, r, *end, final)
 		}
 		return task, "accepted (thread failed: " + err.Error() + ")", err
 	}
@@ -344,7 +359,7 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 	mu.Lock()
 	thread = th
 	for _, e := range pending {
-		post(e)
+		showEvent(fctx, thread, e)
 	}
 	pending = nil
 	end := ended
@@ -359,6 +374,21 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 		d.revealAdmin(fctx, r, cmd.Name, url, pw, "created")
 	}
 	return task, "accepted", nil
+}
+
+// tellEnd tells the requester alone how a job whose thread could not be
+// opened ended: its final text and summary, from final. It may run long
+// after the command's answer, from the job's goroutine. A failure is
+// logged.
+func (d *Dispatcher) tellEnd(ctx context.Context, r Responder, job provision.Job, final func(provision.Job) (string, string)) {
+	root, summary := final(job)
+	text := root
+	if strings.TrimSpace(summary) != "" {
+		text += "\n" + summary
+	}
+	if err := r.Private(ctx, text); err != nil {
+		d.logger().Error("the end of a job whose thread could not be opened could not be told to its requester", "job", job.ID, "instance", job.Instance, "err", err)
+	}
 }
 
 func (d *Dispatcher) summary(ctx context.Context, name string) string {

@@ -101,15 +101,21 @@ func (d *Dispatcher) backupVerbs(ctx context.Context, req Request, cmd Command, 
 // error (the caller shows it privately) and opens no thread. The thread
 // is finished from the worker that ran the job, before the runner counts
 // it as done, so a process that closes its runner has reported it all.
+// When the thread cannot be opened, the final text goes to the requester
+// privately when the job ends.
 func (d *Dispatcher) startJob(ctx context.Context, r Responder, root string,
 	start func(provision.JobRequest) (*provision.Task, error),
 	done func(ctx context.Context, job provision.Job) (root, summary string),
 ) (string, error) {
 	fctx := context.WithoutCancel(ctx)
-	jt := &jobThread{finish: func(th Thread, job provision.Job) {
-		final, summary := done(fctx, job)
-		_ = th.Finish(fctx, final, summary)
-	}}
+	final := func(job provision.Job) (string, string) { return done(fctx, job) }
+	jt := &jobThread{
+		finish: func(th Thread, job provision.Job) {
+			root, summary := final(job)
+			finishThread(fctx, d.logger(), th, root, summary)
+		},
+		lost: func(job provision.Job) { d.tellEnd(fctx, r, job, final) },
+	}
 	task, err := start(provision.JobRequest{
 		Subscribe: []provision.Subscriber{jt.event},
 		Finished:  jt.finished,
@@ -123,6 +129,7 @@ func (d *Dispatcher) startJob(ctx context.Context, r Responder, root string,
 			err = errors.New("no thread")
 		}
 		d.logger().Error("open thread", "err", err)
+		jt.open(nil)
 		return "accepted (thread failed: " + err.Error() + ")", nil
 	}
 	jt.open(th)
@@ -134,54 +141,62 @@ func (d *Dispatcher) startJob(ctx context.Context, r Responder, root string,
 	return "accepted", nil
 }
 
-// jobThread holds a job's events and end until its thread is open.
+// jobThread holds a job's events and end until its thread is open; when
+// it could not open, the end goes to lost.
 type jobThread struct {
 	mu      sync.Mutex
 	thread  Thread
+	orphan  bool // the thread could not be opened
 	pending []provision.Event
 	final   *provision.Job
 	finish  func(Thread, provision.Job)
-}
-
-func (j *jobThread) post(e provision.Event) {
-	if e.Kind == provision.EventInfo && e.Message == "" {
-		return
-	}
-	_ = j.thread.Post(context.Background(), provision.FormatEvent(e))
+	lost    func(provision.Job)
 }
 
 func (j *jobThread) event(e provision.Event) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.thread == nil {
-		j.pending = append(j.pending, e)
-		return
+	switch {
+	case j.orphan:
+	case j.thread == nil:
+		j.pending = queueEvent(j.pending, e)
+	default:
+		showEvent(context.Background(), j.thread, e)
 	}
-	j.post(e)
 }
 
 func (j *jobThread) finished(job provision.Job) {
 	j.mu.Lock()
-	th := j.thread
-	if th == nil {
+	th, orphan := j.thread, j.orphan
+	if th == nil && !orphan {
 		j.final = &job
 	}
 	j.mu.Unlock()
-	if th != nil {
+	switch {
+	case orphan:
+		j.lost(job)
+	case th != nil:
 		j.finish(th, job)
 	}
 }
 
+// open gives the job its thread, or nil when it could not be opened.
 func (j *jobThread) open(th Thread) {
 	j.mu.Lock()
-	j.thread = th
-	for _, e := range j.pending {
-		j.post(e)
+	j.thread, j.orphan = th, th == nil
+	if th != nil {
+		for _, e := range j.pending {
+			showEvent(context.Background(), th, e)
+		}
 	}
 	j.pending = nil
 	final := j.final
 	j.mu.Unlock()
-	if final != nil {
+	switch {
+	case final == nil:
+	case th == nil:
+		j.lost(*final)
+	default:
 		j.finish(th, *final)
 	}
 }

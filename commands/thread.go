@@ -1,0 +1,74 @@
+package commands
+
+import (
+	"context"
+	"log/slog"
+
+	"odoobot/provision"
+)
+
+// ProgressThread is a Thread that shows each step of a job as one line
+// edited in place, so that a long step's progress ("installing modules
+// 12/47") does not add one line per report. The adapters' threads
+// implement it; with a Thread that does not, the dispatcher posts the
+// step's start and end with Post and shows no progress at all.
+type ProgressThread interface {
+	// StepLine shows line (a provision.FormatEvent line) about step, of
+	// the event kind given:
+	//   - provision.EventStart adds the step's line;
+	//   - provision.EventProgress replaces the step's line in place; a
+	//     burst may be coalesced (only the latest need be shown, and
+	//     never faster than the platform allows), and progress of a step
+	//     that has already ended may be dropped;
+	//   - provision.EventDone and provision.EventFailed end the step: the
+	//     line replaces the step's progress when progress was shown, and
+	//     is added otherwise. It is never dropped.
+	// Lines appear in the order given, interleaved with Post's. It
+	// returns at once, like Post: delivery happens on the thread's own
+	// goroutine, so a slow platform never holds up the job.
+	StepLine(ctx context.Context, step string, kind provision.EventKind, line string) error
+}
+
+// showEvent shows one job event in th: a step's start, progress and end
+// through StepLine when th is a ProgressThread, everything else (and
+// everything, on a plain Thread, but progress) through Post.
+func showEvent(ctx context.Context, th Thread, e provision.Event) {
+	if e.Kind == provision.EventInfo && e.Message == "" {
+		return
+	}
+	line := provision.FormatEvent(e)
+	if pt, ok := th.(ProgressThread); ok {
+		switch e.Kind {
+		case provision.EventStart, provision.EventProgress, provision.EventDone, provision.EventFailed:
+			_ = pt.StepLine(ctx, e.Step, e.Kind, line)
+			return
+		}
+	}
+	if e.Kind == provision.EventProgress {
+		return
+	}
+	_ = th.Post(ctx, line)
+}
+
+// queueEvent appends e to events held until a thread opens. A progress
+// event replaces the one before it when that is progress of the same
+// step, so a slow thread opening does not hold a step's every report.
+func queueEvent(events []provision.Event, e provision.Event) []provision.Event {
+	if n := len(events); n > 0 && e.Kind == provision.EventProgress {
+		last := events[n-1]
+		if last.Kind == provision.EventProgress && last.Step == e.Step {
+			events[n-1] = e
+			return events
+		}
+	}
+	return append(events, e)
+}
+
+// finishThread finishes th with root and summary and logs when that
+// fails: the job's end is then missing from its thread (the adapters
+// retry their own calls before they give up), and the log says so.
+func finishThread(ctx context.Context, log *slog.Logger, th Thread, root, summary string) {
+	if err := th.Finish(ctx, root, summary); err != nil {
+		log.Error("the job's end could not be shown in its thread", "thread", th.Ref(), "root", root, "err", err)
+	}
+}

@@ -5,8 +5,10 @@
 //
 // Served paths (with or without a /client/v4 prefix):
 //
+//	GET    /user/tokens/verify
 //	GET    /zones?name=            GET /zones/{id}
-//	GET    /zones/{id}/dns_records (filters name, name.exact, type, content, content.exact, comment.exact; page, per_page)
+//	GET    /zones/{id}/dns_records (filters name, name.exact, type, content, content.exact,
+//	                                comment.exact, comment.startswith, comment.contains; page, per_page)
 //	POST   /zones/{id}/dns_records
 //	GET, PATCH, PUT, DELETE /zones/{id}/dns_records/{rid}
 //	POST   /certificates           GET, DELETE /certificates/{id}
@@ -14,7 +16,9 @@
 // Every request must carry "Authorization: Bearer <token>"; otherwise the
 // answer is 403 with Cloudflare's codes (10000 without a header, 9109 for a
 // wrong token). Every request is recorded (Requests), failures can be
-// injected (FailNext), and record changes can be followed (OnRecord), for
+// injected (FailNext, FailNextMatching), an answer can come too late
+// (HoldNext), the token can be made inactive (SetTokenStatus), and record
+// changes can be followed (OnRecord), for
 // example to mirror ACME challenge TXT records into a test DNS server. Tests use NewServer; a program can serve New's
 // handler itself, or call Start.
 package cftest
@@ -81,6 +85,11 @@ type Certificate struct {
 	RevokedAt         string   `json:"revoked_at,omitempty"`
 }
 
+type hold struct {
+	method string
+	d      time.Duration
+}
+
 type failure struct {
 	method     string // "" matches any request
 	status     int
@@ -111,6 +120,8 @@ type Server struct {
 	certs  map[string]*Certificate
 	reqs   []Request
 	fails  []failure
+	holds  []hold
+	status string // the token's status, "active" unless set
 	serial int64
 	events []recordEvent // changes of the request being served, for OnRecord
 	hookMu sync.Mutex    // serialises OnRecord calls
@@ -130,6 +141,7 @@ func New(zone, token string) *Server {
 		zone:   zone,
 		zoneID: hex.EncodeToString(sum[:16]),
 		token:  token,
+		status: "active",
 		certs:  map[string]*Certificate{},
 	}
 	s.newCA()
@@ -272,12 +284,32 @@ func (s *Server) FailNext(status, n int, retryAfter string) {
 
 // FailNextMatching makes the next request with method (GET, POST, PATCH,
 // PUT, DELETE) answer status with one error of Cloudflare's code and
-// message, such as 400, 81057, "Record already exists". Requests with
-// other methods are served normally meanwhile.
+// message, such as 400, 81057, "Record already exists". The envelope
+// says success false whatever status, 200 included, as Cloudflare has
+// answered. Requests with other methods are served normally meanwhile.
 func (s *Server) FailNextMatching(method string, status, code int, message string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.fails = append(s.fails, failure{method: method, status: status, err: apiError{code, message}})
+}
+
+// HoldNext makes the next request with method wait d before it is served:
+// a client whose timeout is shorter gives up, and the request is applied
+// anyway, late, as Cloudflare may do with a request whose answer was lost.
+// Other requests are served meanwhile.
+func (s *Server) HoldNext(method string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holds = append(s.holds, hold{method: method, d: d})
+}
+
+// SetTokenStatus sets what GET /user/tokens/verify says of the token:
+// "active" (the default), "disabled" or "expired". Other calls are served
+// as before.
+func (s *Server) SetTokenStatus(status string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.status = status
 }
 
 // apiError is one entry of the errors array.
@@ -304,6 +336,14 @@ type envelope struct {
 
 // ServeHTTP answers one API request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	var wait time.Duration
+	if i := slices.IndexFunc(s.holds, func(h hold) bool { return h.method == r.Method }); i >= 0 {
+		wait = s.holds[i].d
+		s.holds = slices.Delete(s.holds, i, i+1)
+	}
+	s.mu.Unlock()
+	time.Sleep(wait) // deliberately deaf to the client going away.
 	s.hookMu.Lock()
 	defer s.hookMu.Unlock()
 	buf := &bufferedWriter{header: w.Header(), status: http.StatusOK}
@@ -386,6 +426,8 @@ func failureError(status int) apiError {
 func (s *Server) route(w http.ResponseWriter, method, path string, q url.Values, body []byte) {
 	parts := strings.Split(strings.Trim(path, "/"), "/")
 	switch {
+	case len(parts) == 3 && parts[0] == "user" && parts[1] == "tokens" && parts[2] == "verify" && method == http.MethodGet:
+		writeOK(w, map[string]string{"id": "ed17574386854bf78a67040be0a770b0", "status": s.status}, nil)
 	case len(parts) == 1 && parts[0] == "zones" && method == http.MethodGet:
 		s.listZones(w, q)
 	case len(parts) == 2 && parts[0] == "zones" && method == http.MethodGet:
@@ -455,6 +497,13 @@ func (s *Server) listRecords(w http.ResponseWriter, q url.Values) {
 			continue
 		}
 		if c := q.Get("name.contains"); c != "" && !strings.Contains(strings.ToLower(r.Name), strings.ToLower(c)) {
+			continue
+		}
+		// Comment filters are case-insensitive, as Cloudflare's.
+		if c := q.Get("comment.startswith"); c != "" && !strings.HasPrefix(strings.ToLower(r.Comment), strings.ToLower(c)) {
+			continue
+		}
+		if c := q.Get("comment.contains"); c != "" && !strings.Contains(strings.ToLower(r.Comment), strings.ToLower(c)) {
 			continue
 		}
 		out = append(out, *r)

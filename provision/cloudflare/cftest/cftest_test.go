@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -117,5 +118,45 @@ func TestEnvelopeAuthAndFailures(t *testing.T) {
 	want := []string{"GET", "GET", "GET", "GET", "POST", "POST", "GET", "GET", "PATCH", "DELETE"}
 	if diff := cmp.Diff(methods, want); diff != "" {
 		t.Errorf("recorded requests (-got +want):\n%s", diff)
+	}
+}
+
+func TestVerifyCommentFiltersAndHold(t *testing.T) {
+	s := cftest.NewServer(t, "example.com", "tok")
+	base := s.URL()
+
+	status, _, env := do(t, "GET", base+"user/tokens/verify", "tok", "")
+	if status != 200 || !strings.Contains(string(env.Result), `"active"`) {
+		t.Errorf("verify: %d %s, want an active token", status, env.Result)
+	}
+	s.SetTokenStatus("expired")
+	if _, _, env = do(t, "GET", base+"user/tokens/verify", "tok", ""); !strings.Contains(string(env.Result), `"expired"`) {
+		t.Errorf("verify after SetTokenStatus: %s, want expired", env.Result)
+	}
+
+	s.AddRecord(cftest.Record{Type: "A", Name: "a.example.com", Content: "192.0.2.1", Comment: "Managed-By: x 1"})
+	s.AddRecord(cftest.Record{Type: "A", Name: "b.example.com", Content: "192.0.2.1", Comment: "other managed-by: x"})
+	recs := base + "zones/" + s.ZoneID() + "/dns_records"
+	var got []cftest.Record
+	_, _, env = do(t, "GET", recs+"?comment.startswith=managed-by:%20x", "tok", "")
+	_ = json.Unmarshal(env.Result, &got)
+	if len(got) != 1 || got[0].Name != "a.example.com" {
+		t.Errorf("comment.startswith (case-insensitive): %+v", got)
+	}
+
+	s.HoldNext("POST", 300*time.Millisecond)
+	client := &http.Client{Timeout: 50 * time.Millisecond}
+	req, _ := http.NewRequest("POST", recs, strings.NewReader(`{"type":"A","name":"late.example.com","content":"192.0.2.9"}`))
+	req.Header.Set("Authorization", "Bearer tok")
+	if res, err := client.Do(req); err == nil {
+		res.Body.Close()
+		t.Fatal("a held POST was answered within the client's timeout")
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for len(s.Records()) < 3 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := len(s.Records()); n != 3 {
+		t.Errorf("%d records after the held POST, want it applied late (3)", n)
 	}
 }

@@ -25,6 +25,9 @@ type Store interface {
 	Instance(ctx context.Context, name string) (Instance, error)
 	Instances(ctx context.Context) ([]Instance, error)
 	SetState(ctx context.Context, name string, st State) error
+	// SetOdooVersion records the Odoo an instance was created on, as the
+	// summary shows it ("19.0 community").
+	SetOdooVersion(ctx context.Context, name, version string) error
 	ReleaseInstance(ctx context.Context, name string) error
 	CreateJob(ctx context.Context, j Job) (Job, error)
 	// OrphanedJobs are the open jobs whose process is gone; the jobs of
@@ -687,6 +690,9 @@ func (cr *creation) summarize(ctx context.Context) error {
 	}
 	if err := writeFileAtomic(cr.paths.Info, b, 0o644); err != nil {
 		return fmt.Errorf("summary: %w", err)
+	}
+	if err := cr.c.cfg.Store.SetOdooVersion(ctx, cr.inst.Name, cr.odooVersion()); err != nil {
+		return err
 	}
 	if err := cr.c.cfg.Store.SetState(ctx, cr.inst.Name, StateReady); err != nil {
 		return err

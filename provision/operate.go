@@ -31,8 +31,13 @@ type Operator struct {
 	// the instance's info-instancia.txt: an imported instance's file is
 	// API-DEV's, and may hold what chat must not show.
 	Templates *templates.Set
-	// OdooVersion is shown in a rendered summary.
+	// OdooVersion is shown in a rendered summary when OdooVersionOf is
+	// nil or knows nothing of the instance.
 	OdooVersion string
+	// OdooVersionOf, when set, returns the Odoo an instance was created on
+	// ("19.0 community"; "" when unknown), which a rendered summary shows:
+	// the store's OdooVersion.
+	OdooVersionOf func(ctx context.Context, name string) (string, error)
 }
 
 // ResetAdminPassword gives the Odoo user "admin" of instance name a new
@@ -120,7 +125,17 @@ func (o *Operator) Info(ctx context.Context, name string) (string, error) {
 		return "", err
 	}
 	if o.Templates != nil {
-		b, err := o.Templates.Info(InfoFor(inst, o.Layout.Paths(inst), o.OdooVersion))
+		version := o.OdooVersion
+		if o.OdooVersionOf != nil {
+			v, err := o.OdooVersionOf(ctx, name)
+			if err != nil {
+				return "", err
+			}
+			if v != "" {
+				version = v
+			}
+		}
+		b, err := o.Templates.Info(InfoFor(inst, o.Layout.Paths(inst), version))
 		return string(b), err
 	}
 	b, err := os.ReadFile(o.Layout.Paths(inst).Info)

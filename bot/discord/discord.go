@@ -63,7 +63,14 @@ type Config struct {
 	Handler Handler
 	// Logger receives the adapter's logs; discarded when nil.
 	Logger *slog.Logger
+	// UpdateInterval is the least time between two edits of a job
+	// thread's step line by its progress; default DefaultUpdateInterval.
+	UpdateInterval time.Duration
 }
+
+// DefaultUpdateInterval keeps a step line's progress edits to one a
+// second, well within Discord's rate limits.
+const DefaultUpdateInterval = time.Second
 
 // Bot is a Discord adapter. Build it with New, start it with Run. Its
 // methods are safe for concurrent use.
@@ -108,6 +115,9 @@ func New(cfg Config) (*Bot, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.UpdateInterval <= 0 {
+		cfg.UpdateInterval = DefaultUpdateInterval
 	}
 	s, err := discordgo.New("Bot " + token)
 	if err != nil {

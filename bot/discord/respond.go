@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
 
 	"odoobot/bot/serial"
 	"odoobot/commands"
+	"odoobot/provision"
 )
 
 const (
@@ -61,6 +63,7 @@ var (
 	_ commands.Responder        = (*responder)(nil)
 	_ commands.PrivateResponder = (*responder)(nil)
 	_ commands.Thread           = (*thread)(nil)
+	_ commands.ProgressThread   = (*thread)(nil)
 )
 
 func (b *Bot) newResponder(i *discordgo.Interaction, pending bool) *responder {
@@ -311,6 +314,9 @@ func fileName(title string) string {
 // thread is a job's thread. Lines are sent in order by one goroutine, so
 // that a slow or rate-limited Discord never blocks the job; everything
 // goes through the bot token's channel endpoints, which do not expire.
+// A step's start is a message of the thread that its progress then edits
+// (at most once per Config.UpdateInterval, the latest report winning),
+// and that its end replaces when progress was shown.
 type thread struct {
 	b       *Bot
 	channel string // where the root message is
@@ -318,6 +324,21 @@ type thread struct {
 	target  string // the thread's ID, or channel when there is no thread
 
 	queue *serial.Queue // the thread's lines, in order
+
+	mu  sync.Mutex
+	cur *stepLine // the step that started last and has not ended
+}
+
+// stepLine is one step's message in a job thread, guarded by its
+// thread's mu.
+type stepLine struct {
+	step     string
+	id       string    // the message's ID, "" until posted
+	progress string    // the latest progress line not yet shown
+	queued   bool      // a progress edit is in the queue
+	shown    bool      // progress was shown in the message
+	ended    bool      // the step's end was given
+	edited   time.Time // when the message was last edited
 }
 
 func (b *Bot) newThread(channel, root, target string) *thread {
@@ -330,7 +351,7 @@ func (b *Bot) newThread(channel, root, target string) *thread {
 func (t *thread) Post(ctx context.Context, text string) error {
 	ctx = context.WithoutCancel(ctx)
 	ok := t.queue.Do(func() {
-		if err := t.b.channelSend(ctx, t.target, outgoing{content: clip(text)}); err != nil {
+		if _, err := t.b.channelPost(ctx, t.target, outgoing{content: clip(text)}); err != nil {
 			t.b.log.Warn("discord: thread line lost", "thread", t.target, "err", err)
 		}
 	}, false)
@@ -338,6 +359,110 @@ func (t *thread) Post(ctx context.Context, text string) error {
 		return errors.New("discord: post in thread: the thread is finished")
 	}
 	return nil
+}
+
+// StepLine shows a step's line: the start is posted, progress edits that
+// message (coalesced before it is queued: the queue holds at most one
+// progress edit, which carries the latest report, and edits are
+// Config.UpdateInterval apart), and the end replaces the message when
+// progress was shown, else is posted. Progress of a step that is not the
+// one running is dropped. It returns at once.
+func (t *thread) StepLine(ctx context.Context, step string, kind provision.EventKind, line string) error {
+	ctx = context.WithoutCancel(ctx)
+	t.mu.Lock()
+	var op func()
+	switch kind {
+	case provision.EventStart:
+		sl := &stepLine{step: step}
+		t.cur = sl
+		op = func() {
+			msg, err := t.b.channelPost(ctx, t.target, outgoing{content: clip(line)})
+			if err != nil {
+				t.b.log.Warn("discord: thread line lost", "thread", t.target, "err", err)
+				return
+			}
+			t.mu.Lock()
+			sl.id = msg.ID
+			t.mu.Unlock()
+		}
+	case provision.EventProgress:
+		sl := t.cur
+		if sl == nil || sl.step != step {
+			t.mu.Unlock()
+			return nil
+		}
+		sl.progress = line
+		if sl.queued {
+			t.mu.Unlock()
+			return nil
+		}
+		sl.queued = true
+		op = func() { t.showProgress(ctx, sl) }
+	default:
+		sl := t.cur
+		if sl != nil && sl.step == step {
+			sl.ended, sl.progress = true, ""
+			t.cur = nil
+		} else {
+			sl = nil
+		}
+		op = func() { t.endStep(ctx, sl, line) }
+	}
+	t.mu.Unlock()
+	if !t.queue.Do(op, false) {
+		return errors.New("discord: step line in thread: the thread is finished")
+	}
+	return nil
+}
+
+// showProgress, run by the queue, edits a step's message to its latest
+// progress once UpdateInterval has passed since its last edit, unless the
+// step ended meanwhile.
+func (t *thread) showProgress(ctx context.Context, sl *stepLine) {
+	t.mu.Lock()
+	wait := t.b.cfg.UpdateInterval - time.Since(sl.edited)
+	t.mu.Unlock()
+	if wait > 0 {
+		time.Sleep(wait) // reports that arrive meanwhile replace the text
+	}
+	t.mu.Lock()
+	text, id := sl.progress, sl.id
+	sl.progress, sl.queued = "", false
+	if text == "" || id == "" || sl.ended {
+		t.mu.Unlock()
+		return
+	}
+	sl.edited, sl.shown = time.Now(), true
+	t.mu.Unlock()
+	if err := t.b.channelEdit(ctx, t.target, id, clip(text)); err != nil {
+		t.b.log.Warn("discord: progress line", "thread", t.target, "err", err)
+	}
+}
+
+// endStep, run by the queue, shows a step's end line: in place of its
+// progress when progress was shown in the step's message sl, else as a
+// line of its own (sl is nil for the end of a step that is not the one
+// running).
+func (t *thread) endStep(ctx context.Context, sl *stepLine, line string) {
+	if sl != nil {
+		t.mu.Lock()
+		id, shown := sl.id, sl.shown
+		wait := t.b.cfg.UpdateInterval - time.Since(sl.edited)
+		t.mu.Unlock()
+		if shown && id != "" {
+			if wait > 0 {
+				time.Sleep(wait)
+			}
+			err := t.b.channelEdit(ctx, t.target, id, clip(line))
+			if err == nil {
+				return
+			}
+			t.b.log.Warn("discord: step line: edit failed; posting it", "thread", t.target, "err", err)
+		}
+	}
+	if _, err := t.b.channelPost(ctx, t.target, outgoing{content: clip(line)}); err != nil {
+		t.b.log.Warn("discord: thread line lost", "thread", t.target, "err", err)
+	}
 }
 
 // Finish waits for the queued lines, edits the root message to root and
@@ -394,11 +519,30 @@ func (b *Bot) ReportInThread(ctx context.Context, ref map[string]string, text st
 
 // channelSend posts m in a channel or thread with the bot token.
 func (b *Bot) channelSend(ctx context.Context, channel string, m outgoing) error {
-	_, err := b.s.ChannelMessageSendComplex(channel, &discordgo.MessageSend{
+	_, err := b.channelPost(ctx, channel, m)
+	return err
+}
+
+// channelPost posts m in a channel or thread with the bot token and
+// returns the message it became.
+func (b *Bot) channelPost(ctx context.Context, channel string, m outgoing) (*discordgo.Message, error) {
+	msg, err := b.s.ChannelMessageSendComplex(channel, &discordgo.MessageSend{
 		Content: m.content, Files: m.files, Components: m.components, AllowedMentions: noMentions(),
 	}, discordgo.WithContext(ctx))
 	if err != nil {
-		return b.wrap("post in "+channel, err)
+		return nil, b.wrap("post in "+channel, err)
+	}
+	return msg, nil
+}
+
+// channelEdit replaces the content of message id in channel, with the bot
+// token.
+func (b *Bot) channelEdit(ctx context.Context, channel, id, content string) error {
+	_, err := b.s.ChannelMessageEditComplex(&discordgo.MessageEdit{
+		ID: id, Channel: channel, Content: &content, AllowedMentions: noMentions(),
+	}, discordgo.WithContext(ctx))
+	if err != nil {
+		return b.wrap("edit in "+channel, err)
 	}
 	return nil
 }

@@ -9,9 +9,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/user"
 	"strings"
 	"sync"
+	"time"
 
 	"odoobot/commands"
 	"odoobot/provision"
@@ -31,24 +33,60 @@ type Responder struct {
 	code    string
 	cli     bool // one command per process: confirmations come from --yes
 	failed  bool // a thread finished in failure (its root starts with ❌)
+
+	// tty is whether out is a terminal, where a step's line is rewritten
+	// in place by its progress; elsewhere (a log, a pipe) progress is
+	// printed as lines, at most one per progressEvery.
+	tty           bool
+	progressEvery time.Duration
+	last          *stepLine // the step whose line is the last line written, if any
 }
+
+// stepLine is a step of a job as the terminal shows it, guarded by its
+// Responder's mu.
+type stepLine struct {
+	printed time.Time // when its progress was last printed (not a terminal)
+	shown   bool      // progress was shown
+}
+
+// DefaultProgressEvery is the least time between two progress lines of a
+// step when the output is not a terminal.
+const DefaultProgressEvery = 5 * time.Second
 
 var (
 	_ commands.Responder        = (*Responder)(nil)
 	_ commands.PrivateResponder = (*Responder)(nil)
 	_ commands.Thread           = (*thread)(nil)
+	_ commands.ProgressThread   = (*thread)(nil)
 )
 
 // NewResponder writes to out, for the terminal adapter.
-func NewResponder(out io.Writer) *Responder { return &Responder{out: out} }
+func NewResponder(out io.Writer) *Responder {
+	return &Responder{out: out, tty: isTerminal(out), progressEvery: DefaultProgressEvery}
+}
 
 // NewCLIResponder writes to out for one CLI command: a confirmation is
 // asked for by --yes, not by typing /odoo confirm.
-func NewCLIResponder(out io.Writer) *Responder { return &Responder{out: out, cli: true} }
+func NewCLIResponder(out io.Writer) *Responder {
+	r := NewResponder(out)
+	r.cli = true
+	return r
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
 
 func (r *Responder) println(s string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.last = nil
 	fmt.Fprintln(r.out, s)
 }
 
@@ -133,10 +171,57 @@ func (r *Responder) Thread(_ context.Context, root string) (commands.Thread, err
 	return &thread{r: r}, nil
 }
 
-type thread struct{ r *Responder }
+type thread struct {
+	r   *Responder
+	cur *stepLine // the step that started last and has not ended; guarded by r.mu
+}
 
 func (t *thread) Post(_ context.Context, text string) error {
 	t.r.println("    │ " + text)
+	return nil
+}
+
+// eraseLine moves the cursor up to the line written last and clears it.
+const eraseLine = "\x1b[1A\r\x1b[2K"
+
+// StepLine writes a step's line. On a terminal, its progress rewrites
+// the step's line while it is still the last line written (a new line
+// otherwise), and its end rewrites the progress; elsewhere progress is
+// written as a line at most once per DefaultProgressEvery, and the end
+// as a line of its own.
+func (t *thread) StepLine(_ context.Context, step string, kind provision.EventKind, line string) error {
+	r := t.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	text := "    │ " + line
+	switch kind {
+	case provision.EventStart:
+		t.cur = &stepLine{}
+		fmt.Fprintln(r.out, text)
+		r.last = t.cur
+	case provision.EventProgress:
+		sl := t.cur
+		switch {
+		case sl == nil:
+		case r.tty && r.last == sl:
+			fmt.Fprintln(r.out, eraseLine+text)
+			sl.shown = true
+		case r.tty:
+			fmt.Fprintln(r.out, text)
+			r.last, sl.shown = sl, true
+		case time.Since(sl.printed) >= r.progressEvery:
+			fmt.Fprintln(r.out, text)
+			r.last, sl.printed, sl.shown = nil, time.Now(), true
+		}
+	default:
+		sl := t.cur
+		t.cur = nil
+		if r.tty && sl != nil && sl.shown && r.last == sl {
+			text = eraseLine + text
+		}
+		fmt.Fprintln(r.out, text)
+		r.last = nil
+	}
 	return nil
 }
 

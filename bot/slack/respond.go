@@ -419,9 +419,24 @@ type thread struct {
 	status  *statusMsg
 
 	queue *serial.Queue // the thread's lines, in order
+
+	mu  sync.Mutex
+	cur *stepProgress // the step that started last and has not ended
 }
 
-var _ commands.Thread = (*thread)(nil)
+// stepProgress is the progress of one step of a job thread, guarded by
+// its thread's mu.
+type stepProgress struct {
+	step   string
+	latest string // the latest progress line not yet shown
+	queued bool   // a progress delivery is in the queue
+	ended  bool   // the step's end was given
+}
+
+var (
+	_ commands.Thread         = (*thread)(nil)
+	_ commands.ProgressThread = (*thread)(nil)
+)
 
 func (b *Bot) newThread(channel, ts string) *thread {
 	t := &thread{b: b, channel: channel, ts: ts, queue: serial.New(256)}
@@ -449,6 +464,61 @@ func (t *thread) Post(ctx context.Context, text string) error {
 		return errors.New("slack: post in thread: the thread is finished")
 	}
 	return nil
+}
+
+// StepLine shows a step's line: its start and its progress in the status
+// message (edited in place, at most once per UpdateInterval), its end as
+// a line of the thread, as Post does. Progress is coalesced before it is
+// queued: however many reports a step makes, the queue holds at most one
+// progress delivery, carrying the latest; progress of a step that is not
+// the one running is dropped. It returns at once.
+func (t *thread) StepLine(ctx context.Context, step string, kind provision.EventKind, line string) error {
+	t.mu.Lock()
+	switch kind {
+	case provision.EventStart:
+		t.cur = &stepProgress{step: step}
+	case provision.EventProgress:
+		sp := t.cur
+		if sp == nil || sp.step != step {
+			t.mu.Unlock()
+			return nil
+		}
+		sp.latest = line
+		if sp.queued {
+			t.mu.Unlock()
+			return nil
+		}
+		sp.queued = true
+		t.mu.Unlock()
+		ctx = context.WithoutCancel(ctx)
+		if !t.queue.Do(func() { t.showProgress(ctx, sp) }, false) {
+			return errors.New("slack: progress in thread: the thread is finished")
+		}
+		return nil
+	default:
+		if sp := t.cur; sp != nil && sp.step == step {
+			sp.ended, sp.latest = true, ""
+			t.cur = nil
+		}
+	}
+	t.mu.Unlock()
+	return t.Post(ctx, line)
+}
+
+// showProgress, run by the queue, shows a step's latest progress line in
+// the status message, unless the step ended since it was reported.
+func (t *thread) showProgress(ctx context.Context, sp *stepProgress) {
+	t.mu.Lock()
+	line := sp.latest
+	sp.latest, sp.queued = "", false
+	ended := sp.ended
+	t.mu.Unlock()
+	if line == "" || ended {
+		return
+	}
+	if err := t.status.set(ctx, "⏳ "+line); err != nil {
+		t.b.log.Warn("slack: status message", "channel", t.channel, "thread", t.ts, "err", t.b.clean(err.Error()))
+	}
 }
 
 // Finish waits for the queued lines, edits the root to root (chat.update),

@@ -1,0 +1,120 @@
+package discord
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"odoobot/provision"
+)
+
+// progressCreator runs a creation whose "release" step reports its
+// progress n times, pause apart, between two quick steps.
+type progressCreator struct {
+	runner *provision.Runner
+	n      int
+	pause  time.Duration
+	mu     sync.Mutex
+	jobs   int64
+}
+
+func newProgressCreator(t testing.TB, n int, pause time.Duration) *progressCreator {
+	t.Helper()
+	r := provision.NewRunner(provision.RunnerConfig{Store: &memJobs{}, Workers: 1})
+	t.Cleanup(r.Close)
+	return &progressCreator{runner: r, n: n, pause: pause}
+}
+
+func (c *progressCreator) Create(_ context.Context, req provision.CreateRequest) (*provision.Task, error) {
+	c.mu.Lock()
+	c.jobs++
+	id := c.jobs
+	c.mu.Unlock()
+	quick := func(context.Context) error { time.Sleep(10 * time.Millisecond); return nil }
+	t := &provision.Task{
+		Job:       provision.Job{ID: id, Kind: provision.JobCreate, Instance: req.Name, State: provision.JobQueued, RequestedBy: req.By},
+		Subscribe: req.Subscribe, Finished: req.Finished,
+	}
+	t.Steps = []provision.Step{
+		{Name: "reserve", Apply: quick},
+		{Name: "release", Apply: func(context.Context) error {
+			for i := 1; i <= c.n; i++ {
+				t.Progress("release", fmt.Sprintf("installing modules %d/%d", i, c.n))
+				time.Sleep(c.pause)
+			}
+			return nil
+		}},
+		{Name: "files", Apply: quick},
+	}
+	return t, c.runner.Submit(t)
+}
+
+// TestProgressEditsTheStepLine: 50 progress reports of a step make a few
+// edits of the step's one message in the thread and no message of their
+// own; the step's end replaces the progress in that message.
+func TestProgressEditsTheStepLine(t *testing.T) {
+	fd := newFakeDiscord(t)
+	logs := &logBuffer{}
+	b, err := New(Config{Token: testToken, AppID: testApp, GuildID: testGuild, APIURL: fd.apiURL(),
+		Handler: newDispatcher(t, newProgressCreator(t, 50, 4*time.Millisecond), nil, nil), Logger: slogJSON(logs),
+		UpdateInterval: 60 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.handleInteraction(context.Background(), slash(t, "623456789012345678", "itok-progress", ana, "create", "name", "acme", "mode", "http"))
+	calls := fd.waitFor(t, "summary in the thread", func(c apiCall) bool {
+		return c.Method == "POST" && rePost.MatchString(c.Path) && strings.Contains(c.str("content"), "url: http://acme.example.com")
+	})
+
+	var start apiCall
+	var posts []string
+	for _, c := range calls {
+		if c.Method == "POST" && rePost.MatchString(c.Path) {
+			posts = append(posts, c.str("content"))
+			if strings.Contains(c.str("content"), "release started") {
+				start = c
+			}
+		}
+	}
+	if start.Path == "" {
+		t.Fatalf("no start line for release; posts %q", posts)
+	}
+	for _, p := range posts {
+		if strings.Contains(p, "installing modules") || strings.Contains(p, "✓ release") {
+			t.Errorf("posted %q: progress and the end of a step with progress edit its line", p)
+		}
+	}
+	thread := rePost.FindStringSubmatch(start.Path)[1]
+	// The fake numbers messages in order: the start line's ID is the one
+	// its post was answered with, the only message of the thread edited.
+	var edits []apiCall
+	for _, c := range calls {
+		if m := reEdit.FindStringSubmatch(c.Path); c.Method == "PATCH" && m != nil && m[1] == thread {
+			edits = append(edits, c)
+		}
+	}
+	if len(edits) < 2 {
+		t.Fatalf("edits of the step line: %s", describe(edits))
+	}
+	if len(edits) > 7 {
+		t.Errorf("%d edits for 50 progress reports over ~200ms at one per 60ms: not coalesced\n%s", len(edits), describe(edits))
+	}
+	id := reEdit.FindStringSubmatch(edits[0].Path)[2]
+	for _, e := range edits {
+		if reEdit.FindStringSubmatch(e.Path)[2] != id {
+			t.Errorf("edits of messages %s and %s, want one", id, e.Path)
+		}
+	}
+	for _, e := range edits[:len(edits)-1] {
+		if !strings.Contains(e.str("content"), "installing modules") {
+			t.Errorf("edit %q is not progress", e.str("content"))
+		}
+	}
+	if got := edits[len(edits)-1].str("content"); !strings.Contains(got, "✓ release (") {
+		t.Errorf("final text of the step line = %q, want the done line", got)
+	}
+	checkSecrets(t, fd, logs)
+}

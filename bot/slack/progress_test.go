@@ -1,0 +1,121 @@
+package slack_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"odoobot/bot/slack"
+	"odoobot/provision"
+)
+
+// progressCreator runs a creation whose "release" step reports its
+// progress n times, pause apart, between two quick steps.
+type progressCreator struct {
+	runner *provision.Runner
+	n      int
+	pause  time.Duration
+	mu     sync.Mutex
+	jobs   int64
+}
+
+func newProgressCreator(t testing.TB, n int, pause time.Duration) *progressCreator {
+	t.Helper()
+	r := provision.NewRunner(provision.RunnerConfig{Store: &memJobs{}, Workers: 1})
+	t.Cleanup(r.Close)
+	return &progressCreator{runner: r, n: n, pause: pause}
+}
+
+func (c *progressCreator) Create(_ context.Context, req provision.CreateRequest) (*provision.Task, error) {
+	c.mu.Lock()
+	c.jobs++
+	id := c.jobs
+	c.mu.Unlock()
+	quick := func(context.Context) error { time.Sleep(10 * time.Millisecond); return nil }
+	t := &provision.Task{
+		Job:       provision.Job{ID: id, Kind: provision.JobCreate, Instance: req.Name, State: provision.JobQueued, RequestedBy: req.By},
+		Subscribe: req.Subscribe, Finished: req.Finished,
+	}
+	t.Steps = []provision.Step{
+		{Name: "reserve", Apply: quick},
+		{Name: "release", Apply: func(context.Context) error {
+			for i := 1; i <= c.n; i++ {
+				t.Progress("release", fmt.Sprintf("installing modules %d/%d", i, c.n))
+				time.Sleep(c.pause)
+			}
+			return nil
+		}},
+		{Name: "files", Apply: quick},
+	}
+	return t, c.runner.Submit(t)
+}
+
+// TestProgressEditsTheStatusMessage: 50 progress reports of a step make
+// a few chat.update calls of the one status message, and no message of
+// their own; the step's end then shows as its done line.
+func TestProgressEditsTheStatusMessage(t *testing.T) {
+	fs := newFakeSlack(t)
+	creator := newProgressCreator(t, 50, 4*time.Millisecond)
+	startBot(t, fs, slack.Config{Handler: newDispatcher(t, creator, "url: http://acme.example.com"), UpdateInterval: 60 * time.Millisecond})
+	fs.waitConnected(t)
+
+	fs.send(t, fs.slash("env-progress-1", 0, "U0123ABCD", "ana", "C0123", "create acme http"))
+	waitFor(t, "the root and the status message edited to the final text", func() bool {
+		n := 0
+		for _, c := range fs.callsOf("chat.update") {
+			if strings.HasPrefix(c.Form.Get("text"), "✅ created prod-acme") {
+				n++
+			}
+		}
+		return n == 2
+	})
+
+	for _, p := range fs.callsOf("chat.postMessage") {
+		if text := p.Form.Get("text"); strings.Contains(text, "installing modules") {
+			t.Errorf("progress posted as a message: %q", text)
+		}
+	}
+	var progress []apiCall
+	for _, u := range fs.callsOf("chat.update") {
+		if strings.Contains(u.Form.Get("text"), "installing modules") {
+			progress = append(progress, u)
+		}
+	}
+	if len(progress) == 0 {
+		t.Fatal("no progress was shown")
+	}
+	if len(progress) > 6 {
+		t.Errorf("%d chat.update calls for 50 progress reports over ~200ms at one per 60ms: not coalesced", len(progress))
+	}
+	ts := progress[0].Form.Get("ts")
+	for _, u := range progress {
+		if u.Form.Get("ts") != ts {
+			t.Errorf("progress edited messages %s and %s, want one", ts, u.Form.Get("ts"))
+		}
+	}
+	// After the last progress edit, the same message shows what came
+	// next, and the step's done line is in the thread.
+	last := progress[len(progress)-1]
+	var after []string
+	for _, u := range fs.callsOf("chat.update") {
+		if u.Form.Get("ts") == ts && u.At.After(last.At) {
+			after = append(after, u.Form.Get("text"))
+		}
+	}
+	if len(after) == 0 || strings.Contains(after[len(after)-1], "installing modules") {
+		t.Errorf("the status message was left on progress: edits after it %q", after)
+	}
+	done := false
+	for _, p := range fs.callsOf("chat.postMessage") {
+		if strings.Contains(p.Form.Get("text"), "✓ release") {
+			done = true
+		}
+	}
+	if !done {
+		t.Error("no done line for release in the thread")
+	}
+	fs.checkAuth(t)
+}

@@ -102,6 +102,9 @@ type OdooSettings struct {
 	MaxCronThreads  int
 	LimitMemorySoft int64 // bytes
 	LimitMemoryHard int64 // bytes
+	// Unaccent turns on Odoo's unaccent option; the databases must have
+	// the extension (odoo.DatabaseConfig.Unaccent).
+	Unaccent bool
 }
 
 // CreatorConfig wires a Creator. Store, Runner, Releases, Databases,
@@ -527,7 +530,7 @@ func (cr *creation) writeFiles(ctx context.Context) error {
 		LimitMemorySoft: o.LimitMemorySoft, LimitMemoryHard: o.LimitMemoryHard,
 		AdminPasswd: pw, OdooAddons: cr.odooAddons(), EnterpriseAddons: cr.enterpriseAddons(),
 		CustomAddons: p.CustomAddons, OmitCustomAddons: !holdsModules(p.CustomAddons),
-		DataDir: p.DataDir, LogFile: p.Log,
+		Unaccent: o.Unaccent, DataDir: p.DataDir, LogFile: p.Log,
 	}
 	b, err := cr.c.cfg.Templates.OdooConf(conf)
 	if err != nil {

@@ -70,6 +70,10 @@ type OdooConf struct {
 	// with a warning at every start. A comment in odoo.conf names it.
 	OmitCustomAddons bool
 
+	// Unaccent writes unaccent = True: searches ignore accents, through
+	// the unaccent extension the database must have.
+	Unaccent bool
+
 	DataDir  string // data_dir (filestore, sessions); required
 	LogFile  string // logfile; required
 	LogLevel string // log_level; "" means DefaultLogLevel

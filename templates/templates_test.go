@@ -143,6 +143,7 @@ func TestGolden(t *testing.T) {
 	local.Version = "16.0"
 	local.DBHost, local.DBPort, local.DBPassword = "", 0, ""
 	local.OmitCustomAddons = true
+	local.Unaccent = true
 	tests := []struct {
 		file   string
 		render func() ([]byte, error)

@@ -38,3 +38,6 @@ func DebianPlan(src, pyVersion string) (needs [][]string, skipped []string, err 
 	p, err := debianPlan(src, pyVersion)
 	return p.Needs, p.Skipped, err
 }
+
+// Run runs a command as the package's children run.
+var Run = run

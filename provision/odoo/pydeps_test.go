@@ -15,7 +15,7 @@ import (
 // realRequirements returns the requirements.txt of the real Odoo version.
 func realRequirements(t *testing.T, version string) (string, []byte) {
 	t.Helper()
-	dir := odooTree(t, version)
+	dir := unpackOdoo(t, version)
 	data, err := os.ReadFile(filepath.Join(dir, "requirements.txt"))
 	if err != nil {
 		t.Fatal(err)

@@ -19,36 +19,37 @@ import (
 )
 
 // odooTree unpacks the real Odoo source of version (17.0 or 19.0) into a
-// fresh directory and returns it. The source comes from ODOO_TEST_REPO (a
-// git URL or path with a branch per version) or from the trimmed tarballs
-// in ODOO_TEST_TARBALLS (default: ../shared/odoo beside the checkout), as
-// scripts/odoo-sources.sh finds them.
+// fresh directory of the test's own, which it may change, and returns it.
 func odooTree(t *testing.T, version string) string {
 	t.Helper()
 	testenv.LookPath(t, "git")
+	tgz := odooTarball(t, version)
 	dir := filepath.Join(t.TempDir(), "odoo-"+version)
-	if repo := os.Getenv("ODOO_TEST_REPO"); repo != "" {
-		git(t, "", "clone", "-q", "--depth", "1", "--branch", version, "--", repo, dir)
-		if err := os.RemoveAll(filepath.Join(dir, ".git")); err != nil {
-			t.Fatal(err)
-		}
-		return dir
-	}
-	tarballs := os.Getenv("ODOO_TEST_TARBALLS")
-	if tarballs == "" {
-		tarballs = filepath.Join("..", "..", "..", "shared", "odoo")
-	}
-	tgz, _ := filepath.Glob(filepath.Join(tarballs, "odoo-"+version+"-*.tar.gz"))
-	if len(tgz) == 0 {
-		testenv.Missing(t, "no real Odoo "+version+" source: set ODOO_TEST_REPO, or ODOO_TEST_TARBALLS to a directory holding odoo-"+version+"-*.tar.gz")
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("tar", "xzf", tgz[0], "-C", dir, "--strip-components=1").CombinedOutput(); err != nil {
-		t.Fatalf("unpack %s: %v\n%s", tgz[0], err, out)
+	if out, err := exec.Command("tar", "xzf", tgz, "-C", dir, "--strip-components=1").CombinedOutput(); err != nil {
+		t.Fatalf("unpack %s: %v\n%s", tgz, err, out)
 	}
 	return dir
+}
+
+// sharedTreeRepo makes a bare git repository on branch version whose one
+// commit holds the shared, read-only real Odoo tree of version less the
+// paths in without. The tree itself is not touched.
+func sharedTreeRepo(t *testing.T, version string, without ...string) string {
+	t.Helper()
+	testenv.LookPath(t, "git")
+	tree := unpackOdoo(t, version)
+	repo := filepath.Join(t.TempDir(), "odoo-"+version+".git")
+	git(t, "", "init", "-q", "--bare", "-b", version, repo)
+	wt := []string{"--git-dir=" + repo, "--work-tree=" + tree}
+	git(t, "", append(wt, "add", "-A")...)
+	if len(without) > 0 {
+		git(t, "", append(append(wt, "rm", "-q", "--cached", "--"), without...)...)
+	}
+	git(t, "", append(wt, "commit", "-q", "--no-gpg-sign", "-m", "odoo "+version)...)
+	return repo
 }
 
 // commitTree makes dir a git repository with one commit on branch.
@@ -123,7 +124,7 @@ func TestReleaseRealOdoo(t *testing.T) {
 	for _, version := range []string{"17.0", "19.0"} {
 		t.Run(version, func(t *testing.T) {
 			t.Parallel()
-			repo := commitTree(t, odooTree(t, version), version)
+			repo := sharedTreeRepo(t, version)
 			b := newRealBuild(t, repo, version)
 			r := odoo.NewReleases(b.cfg)
 			rel, took := b.ensure(t, r)
@@ -219,11 +220,7 @@ func TestReleaseGithubLayout(t *testing.T) {
 // has setup/odoo and no odoo-bin.
 func TestReleaseSdistWithoutOdooBin(t *testing.T) {
 	t.Parallel()
-	dir := odooTree(t, "19.0")
-	if err := os.Remove(filepath.Join(dir, "odoo-bin")); err != nil {
-		t.Fatal(err)
-	}
-	repo := commitTree(t, dir, "19.0")
+	repo := sharedTreeRepo(t, "19.0", "odoo-bin")
 	b := newRealBuild(t, repo, "19.0")
 	rel, _ := b.ensure(t, odoo.NewReleases(b.cfg))
 	if want := filepath.Join(rel.Dir, "odoo", "setup", "odoo"); rel.OdooBin != want {

@@ -374,3 +374,27 @@ func TestEnsureRefusesOtherPythonInDebianMode(t *testing.T) {
 		t.Errorf("Ensure with %s in debian mode: %v, want a refusal", other, err)
 	}
 }
+
+// TestChildEnvironment: a child gets the minimal environment, none of
+// odoobot's (which holds tokens).
+func TestChildEnvironment(t *testing.T) {
+	t.Setenv("SLACK_BOT_TOKEN", "xoxb-must-not-leak")
+	out, err := odoo.Run(context.Background(), "", nil, "/usr/bin/env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Fields(string(out))
+	slices.Sort(got)
+	want := []string{"HOME=/nonexistent", "LANG=C.UTF-8", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("child environment (-got +want):\n%s", diff)
+	}
+}
+
+func TestAptInstallRefusesOddNames(t *testing.T) {
+	for _, p := range []string{"-o=APT::Foo=1", "python3-x; rm -rf /", "Python3-Babel", ""} {
+		if err := odoo.AptInstall(context.Background(), []string{p}); err == nil || !strings.Contains(err.Error(), "not a Debian package name") {
+			t.Errorf("AptInstall(%q) = %v, want a refusal", p, err)
+		}
+	}
+}

@@ -285,7 +285,11 @@ func (r *Releases) debianDeps(ctx context.Context, rel provision.Release, src st
 	if err != nil || len(missing) == 0 {
 		return err
 	}
-	progress(fmt.Sprintf("installing %d Debian packages", len(missing)), "packages", strings.Join(missing, " "))
+	phase := fmt.Sprintf("installing %d Debian packages", len(missing))
+	if len(missing) == 1 {
+		phase = "installing 1 Debian package"
+	}
+	progress(phase, "packages", strings.Join(missing, " "))
 	install := r.cfg.InstallPackages
 	if install == nil {
 		install = AptInstall
@@ -298,7 +302,7 @@ func (r *Releases) debianDeps(ctx context.Context, rel provision.Release, src st
 		return err
 	}
 	if len(still) > 0 {
-		return fmt.Errorf("Debian packages still not installed after installing them: %s", strings.Join(still, " "))
+		return fmt.Errorf("installed, yet dpkg says these are still not installed: %s", strings.Join(still, " "))
 	}
 	return nil
 }

@@ -303,7 +303,7 @@ Description: Open Source Apps To Grow Your Business
 	if diff := cmp.Diff(asked, [][]string{{"python3-odoobot-test-missing"}}); diff != "" {
 		t.Errorf("InstallPackages calls (-got +want):\n%s", diff)
 	}
-	if !slices.Contains(phases, "installing 1 Debian packages") {
+	if !slices.Contains(phases, "installing 1 Debian package") {
 		t.Errorf("progress %q, want it to say it installs 1 Debian package", phases)
 	}
 	if err == nil || !strings.Contains(err.Error(), "still not installed") || !strings.Contains(err.Error(), "python3-odoobot-test-missing") {

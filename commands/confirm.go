@@ -93,3 +93,14 @@ func (d *Dispatcher) confirmed(ctx context.Context, req Request, code string, r 
 	}
 	return outcome, nil
 }
+
+// confirmRefused reports whether confirming code as req would be refused
+// (unknown, used, someone else's, from another channel, expired),
+// without using it up.
+func (d *Dispatcher) confirmRefused(req Request, code string) bool {
+	d.confirm.mu.Lock()
+	defer d.confirm.mu.Unlock()
+	p, ok := d.confirm.pending[code]
+	return !ok || p.platform != req.Identity.Platform || p.userID != req.Identity.UserID ||
+		p.channel != req.Channel || d.now().After(p.expires)
+}

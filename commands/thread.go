@@ -72,3 +72,39 @@ func finishThread(ctx context.Context, log *slog.Logger, th Thread, root, summar
 		log.Error("the job's end could not be shown in its thread", "thread", th.Ref(), "root", root, "err", err)
 	}
 }
+
+// AnswersPrivately reports whether Handle would answer req to its
+// requester alone, from the allowlist, the parse and the name rules,
+// without running or recording anything: a refusal, a usage error, a
+// confirmation prompt (delete, restore, reset-admin), logs not shared,
+// or a confirmation that would be refused. An adapter that must choose
+// the visibility of its first response before the answer exists
+// (Discord's deferral) asks it. False does not promise a public answer:
+// a failure found while running is still answered privately.
+func (d *Dispatcher) AnswersPrivately(req Request) bool {
+	req = cleanRequest(req)
+	if len(req.Text) > MaxRequestText {
+		return true
+	}
+	cmd, _, err := Decide(d.Allowlist, req)
+	if err != nil {
+		return true
+	}
+	switch cmd.Verb {
+	case VerbConfirm:
+		return d.confirmRefused(req, cmd.Name)
+	case VerbCreate:
+		if cmd.Mode != "" {
+			if _, err := provision.ParseSSLMode(cmd.Mode, d.Mode); err != nil {
+				return true
+			}
+		}
+	case VerbDelete, VerbRestore, VerbResetAdmin:
+		return true
+	case VerbLogs:
+		if !cmd.Share {
+			return true
+		}
+	}
+	return cmd.Name != "" && d.Rules.Check(cmd.Name) != nil
+}

@@ -183,3 +183,59 @@ func TestTheEndOfADayTwoJobWithoutAThreadIsToldPrivately(t *testing.T) {
 		t.Errorf("privates = %q, want the failure", r.privates)
 	}
 }
+
+// TestAnswersPrivately: what is refused, asks for a confirmation or
+// shows logs unshared is known to be private before it runs.
+func TestAnswersPrivately(t *testing.T) {
+	d, _, audit := newTestDispatcher(t)
+	d.Creator = &fakeDayTwo{state: provision.JobSucceeded}
+	viewer := Identity{Platform: "slack", UserID: "U0VIEW001", UserName: "vic"}
+	stranger := Identity{Platform: "slack", UserID: "U0STRANGER"}
+	for _, c := range []struct {
+		id      Identity
+		text    string
+		private bool
+	}{
+		{stranger, "list", true},
+		{stranger, "whoami", false},
+		{viewer, "create acme", true},
+		{viewer, "list", false},
+		{ana, "frobnicate", true},
+		{ana, "create acme http", false},
+		{ana, "create acme gopher", true},
+		{ana, "create Acme", true},
+		{ana, "status www", true},
+		{ana, "status acme", false},
+		{ana, "logs acme", true},
+		{ana, "logs acme 20 share", false},
+		{ana, "delete acme", true},
+		{ana, "reset-admin acme", true},
+		{ana, "confirm 0123abcd", true},
+		{ana, "help", false},
+	} {
+		if got := d.AnswersPrivately(Request{Identity: c.id, Channel: "C1", Text: c.text}); got != c.private {
+			t.Errorf("%s %q: AnswersPrivately = %v, want %v", c.id.UserID, c.text, got, c.private)
+		}
+	}
+	// A pending confirmation: its requester's is not refused, anyone
+	// else's is; asking changes nothing.
+	r := &threadResponder{}
+	d.Handle(context.Background(), Request{Identity: ana, Channel: "C1", Text: "delete acme"}, r)
+	confirm := Request{Identity: ana, Channel: "C1", Text: "confirm " + r.codes[0]}
+	if d.AnswersPrivately(confirm) {
+		t.Error("the requester's own confirmation is said to be refused")
+	}
+	other := confirm
+	other.Channel = "C2"
+	if !d.AnswersPrivately(other) {
+		t.Error("a confirmation from another channel is not said to be refused")
+	}
+	if n := len(audit.entries); n != 1 {
+		t.Errorf("%d audit entries, want only the delete's: AnswersPrivately records nothing", n)
+	}
+	c := &threadResponder{}
+	d.Handle(context.Background(), confirm, c)
+	if len(c.finishes) != 1 {
+		t.Errorf("the confirmation did not run after AnswersPrivately: %q", c.privates)
+	}
+}

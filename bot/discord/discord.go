@@ -264,22 +264,43 @@ func (b *Bot) handleInteraction(ctx context.Context, ic *discordgo.InteractionCr
 	}
 }
 
+// privacy is what a Handler may also tell: whether its answer to a
+// request will be private, before running it (*commands.Dispatcher
+// does). With a Handler that does not, every command is deferred
+// publicly.
+type privacy interface {
+	AnswersPrivately(req commands.Request) bool
+}
+
+// answersPrivately asks the Handler, when it can tell, whether req will
+// be answered privately.
+func (b *Bot) answersPrivately(req commands.Request) bool {
+	p, ok := b.cfg.Handler.(privacy)
+	return ok && p.AnswersPrivately(req)
+}
+
 // command acknowledges /odoo at once with a deferred response, then runs
-// the command; the answers replace the "thinking…" placeholder.
+// the command; the answers replace the "thinking…" placeholder. A
+// command whose answer will be private (a refusal, a confirmation
+// prompt) is deferred ephemerally, so that nothing of it shows in the
+// channel.
 func (b *Bot) command(ctx context.Context, i *discordgo.Interaction, text string) {
-	err := b.s.InteractionRespond(i, &discordgo.InteractionResponse{
-		Type: discordgo.InteractionResponseDeferredChannelMessageWithSource,
-	}, discordgo.WithContext(ctx))
-	if err != nil {
+	req := commands.Request{Identity: identity(i), Channel: i.ChannelID, Text: text}
+	private := b.answersPrivately(req)
+	resp := &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredChannelMessageWithSource}
+	if private {
+		resp.Data = &discordgo.InteractionResponseData{Flags: discordgo.MessageFlagsEphemeral}
+	}
+	if err := b.s.InteractionRespond(i, resp, discordgo.WithContext(ctx)); err != nil {
 		b.log.Error("discord: acknowledge command", "interaction", i.ID, "err", b.clean(err, i.Token))
 		return
 	}
-	req := commands.Request{Identity: identity(i), Channel: i.ChannelID, Text: text}
-	b.log.Debug("discord: command", "interaction", i.ID, "user", req.Identity.UserID, "channel", req.Channel)
+	b.log.Debug("discord: command", "interaction", i.ID, "user", req.Identity.UserID, "channel", req.Channel, "private", private)
 	r := b.newResponder(i, true)
+	r.private = private
 	failed := true // until Handle returns: a panic settles the placeholder as failed
 	defer func() { r.settle(ctx, failed) }()
-	_, err = b.cfg.Handler.Handle(ctx, req, r)
+	_, err := b.cfg.Handler.Handle(ctx, req, r)
 	if err != nil {
 		b.log.Error("discord: could not deliver an answer", "user", req.Identity.UserID, "channel", req.Channel, "err", b.clean(err, i.Token))
 	}
@@ -287,9 +308,10 @@ func (b *Bot) command(ctx context.Context, i *discordgo.Interaction, text string
 }
 
 // confirmClick runs "confirm CODE" as the user who clicked a
-// confirmation button. The click is acknowledged with a deferred update
-// and the button is removed from the prompt, so that it is clicked once;
-// commands decides whether the clicker may confirm.
+// confirmation button. The click is acknowledged with a deferred update;
+// when the confirmation is accepted, the button is removed from the
+// prompt, so that it is clicked once. A refused click (someone else's,
+// expired, used) leaves the prompt as it is and is answered privately.
 func (b *Bot) confirmClick(ctx context.Context, i *discordgo.Interaction, code string) {
 	err := b.s.InteractionRespond(i, &discordgo.InteractionResponse{
 		Type: discordgo.InteractionResponseDeferredMessageUpdate,
@@ -305,16 +327,18 @@ func (b *Bot) confirmClick(ctx context.Context, i *discordgo.Interaction, code s
 		}
 		return
 	}
-	prompt := ""
-	if i.Message != nil {
-		prompt = i.Message.Content
-	}
-	content := strings.TrimSpace(prompt + "\n✔ confirmation sent")
-	none := []discordgo.MessageComponent{}
-	if _, err := b.s.InteractionResponseEdit(i, &discordgo.WebhookEdit{Content: &content, Components: &none, AllowedMentions: noMentions()}, discordgo.WithContext(ctx)); err != nil {
-		b.log.Warn("discord: remove confirmation button", "err", b.clean(err, i.Token))
-	}
 	req := commands.Request{Identity: identity(i), Channel: i.ChannelID, Text: "confirm " + code}
+	if !b.answersPrivately(req) {
+		prompt := ""
+		if i.Message != nil {
+			prompt = i.Message.Content
+		}
+		content := strings.TrimSpace(prompt + "\n✔ confirmation sent")
+		none := []discordgo.MessageComponent{}
+		if _, err := b.s.InteractionResponseEdit(i, &discordgo.WebhookEdit{Content: &content, Components: &none, AllowedMentions: noMentions()}, discordgo.WithContext(ctx)); err != nil {
+			b.log.Warn("discord: remove confirmation button", "err", b.clean(err, i.Token))
+		}
+	}
 	if _, err := b.cfg.Handler.Handle(ctx, req, r); err != nil {
 		b.log.Error("discord: could not deliver an answer", "user", req.Identity.UserID, "channel", req.Channel, "err", b.clean(err, i.Token))
 	}

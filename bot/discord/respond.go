@@ -31,6 +31,9 @@ const (
 	// settled original response (the first followup after a deferred
 	// response would take its place, and its visibility).
 	privateNote = "🔒 answered privately: only you can see the answer"
+	// publicNote replaces the ephemeral placeholder of a command expected
+	// to be answered privately that was answered in the channel instead.
+	publicNote = "✔ answered in the channel"
 	// doneNote and failedNote settle a placeholder that no answer
 	// replaced.
 	doneNote   = "✔ done"
@@ -57,6 +60,7 @@ type responder struct {
 
 	mu      sync.Mutex // answers go out one at a time, in order
 	pending bool       // the original response is still the deferred placeholder
+	private bool       // the placeholder was deferred ephemerally
 }
 
 var (
@@ -76,7 +80,7 @@ func (r *responder) send(ctx context.Context, m outgoing) (*discordgo.Message, e
 	defer r.mu.Unlock()
 	opt := discordgo.WithContext(ctx)
 	if r.pending {
-		if !m.ephemeral {
+		if m.ephemeral == r.private {
 			components := m.components
 			if components == nil {
 				components = []discordgo.MessageComponent{}
@@ -91,6 +95,9 @@ func (r *responder) send(ctx context.Context, m outgoing) (*discordgo.Message, e
 			return msg, nil
 		}
 		note := privateNote
+		if r.private {
+			note = publicNote
+		}
 		if _, err := r.b.s.InteractionResponseEdit(r.i, &discordgo.WebhookEdit{Content: &note, AllowedMentions: noMentions()}, opt); err != nil {
 			return nil, r.b.wrap("edit the response", err, r.i.Token)
 		}

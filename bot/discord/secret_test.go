@@ -149,17 +149,38 @@ func TestResetAdminOnDiscord(t *testing.T) {
 	otto := member{ID: "912345678901234567", Name: "otto", Roles: []string{opRole}}
 	b.handleInteraction(context.Background(), slash(t, "623456789012345692", "itok-ra-op", otto, "reset-admin", "name", "acme"))
 	calls := fd.snapshot()
-	if last := calls[len(calls)-1]; !ephemeralFollowup(last) || !strings.Contains(last.str("content"), "need role admin") {
+	checkNothingPublic(t, calls)
+	if last := calls[len(calls)-1]; !strings.Contains(last.str("content"), "need role admin") {
 		t.Fatalf("operator answer:\n%s", describe(calls))
 	}
 
 	b.handleInteraction(context.Background(), slash(t, "623456789012345693", "itok-ra", ana, "reset-admin", "name", "acme"))
-	calls = fd.snapshot()
+	all := fd.snapshot()
+	calls = all[len(calls):]
+	checkNothingPublic(t, calls)
 	prompt := calls[len(calls)-1]
 	m := regexp.MustCompile(`odoobot_confirm:[0-9a-f]+`).FindString(string(prompt.Body))
-	if !ephemeralFollowup(prompt) || m == "" || res.calls() != 0 {
+	if !reOriginal.MatchString(prompt.Path) || m == "" || res.calls() != 0 {
 		t.Fatalf("no ephemeral confirmation before the reset (resets %d):\n%s", res.calls(), describe(calls))
 	}
+
+	// Someone else's click is refused privately and leaves the prompt,
+	// button and all.
+	n := len(all)
+	b.handleInteraction(context.Background(), click(t, "623456789012345695", "itok-ra-otto", otto, m))
+	calls = fd.snapshot()[n:]
+	for _, c := range calls {
+		if reOriginal.MatchString(c.Path) {
+			t.Errorf("a refused click edited the prompt: %s %s", c.Method, c.Body)
+		}
+	}
+	if last := calls[len(calls)-1]; !ephemeralFollowup(last) || !strings.Contains(last.str("content"), "only the one who asked") {
+		t.Errorf("refused click:\n%s", describe(calls))
+	}
+	if res.calls() != 0 {
+		t.Fatal("someone else's click reset the password")
+	}
+
 	b.handleInteraction(context.Background(), click(t, "623456789012345694", "itok-ra-click", ana, m))
 	if res.calls() != 1 {
 		t.Fatalf("%d resets after the click", res.calls())

@@ -125,7 +125,9 @@ func New(cfg Config) (*Bot, error) {
 	}
 	s.Client = &http.Client{
 		Timeout:   30 * time.Second,
-		Transport: &rebase{from: discordgo.EndpointAPI, to: cfg.APIURL, next: http.DefaultTransport},
+		Transport: &rebase{from: discordgo.EndpointAPI, to: cfg.APIURL, next: &retrying{
+			next: http.DefaultTransport, waits: defaultRetryWaits, log: cfg.Logger,
+		}},
 	}
 	s.Identify.Intents = discordgo.IntentsGuilds // interactions arrive whatever the intents
 	s.LogLevel = discordgo.LogError

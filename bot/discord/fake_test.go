@@ -65,12 +65,13 @@ type fakeDiscord struct {
 	originals map[string]string // interaction token → the original response's message ID
 	nextID    int64
 	status    map[string]int // "METHOD /path regexp" → status to answer instead
+	times     map[string]int // "METHOD /path regexp" → how many more times status applies; absent: always
 	changed   chan struct{}
 }
 
 func newFakeDiscord(t testing.TB) *fakeDiscord {
 	t.Helper()
-	fd := &fakeDiscord{t: t, originals: map[string]string{}, nextID: 900000000000000000, status: map[string]int{}, changed: make(chan struct{}, 1)}
+	fd := &fakeDiscord{t: t, originals: map[string]string{}, nextID: 900000000000000000, status: map[string]int{}, times: map[string]int{}, changed: make(chan struct{}, 1)}
 	fd.srv = httptest.NewServer(http.HandlerFunc(fd.serve))
 	t.Cleanup(fd.srv.Close)
 	return fd
@@ -138,6 +139,20 @@ func (fd *fakeDiscord) serve(w http.ResponseWriter, r *http.Request) {
 	for pattern, code := range fd.status {
 		method, re, _ := strings.Cut(pattern, " ")
 		if method == r.Method && regexp.MustCompile(re).MatchString(path) {
+			if n, ok := fd.times[pattern]; ok {
+				if n == 0 {
+					continue
+				}
+				fd.times[pattern] = n - 1
+			}
+			if code == dropConnection {
+				if hj, ok := w.(http.Hijacker); ok {
+					if conn, _, err := hj.Hijack(); err == nil {
+						conn.Close()
+					}
+				}
+				return
+			}
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(code)
 			fmt.Fprintf(w, `{"message": "fake error %d", "code": 0}`, code)
@@ -192,6 +207,19 @@ func (fd *fakeDiscord) fail(pattern string, code int) {
 	fd.mu.Lock()
 	defer fd.mu.Unlock()
 	fd.status[pattern] = code
+}
+
+// dropConnection, given to failTimes as the code, closes the connection
+// without an answer.
+const dropConnection = -1
+
+// failTimes makes the next n requests matching "METHOD path-regexp"
+// answer code (or drop the connection, for dropConnection).
+func (fd *fakeDiscord) failTimes(pattern string, code, n int) {
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	fd.status[pattern] = code
+	fd.times[pattern] = n
 }
 
 func (fd *fakeDiscord) snapshot() []apiCall {

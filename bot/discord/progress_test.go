@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"odoobot/provision"
 )
 
@@ -117,4 +119,52 @@ func TestProgressEditsTheStepLine(t *testing.T) {
 		t.Errorf("final text of the step line = %q, want the done line", got)
 	}
 	checkSecrets(t, fd, logs)
+}
+
+// TestTroubleOnTheCallbackIsRetried: a 503, a 500 and a dropped
+// connection on an interaction's callback are each retried, and the
+// command is answered.
+func TestTroubleOnTheCallbackIsRetried(t *testing.T) {
+	for _, code := range []int{503, 500, dropConnection} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			fd := newFakeDiscord(t)
+			logs := &logBuffer{}
+			op := &provision.Operator{Store: fakeInstances{{Name: "acme", Domain: "acme.example.com", State: provision.StateReady}}}
+			b := newBot(t, fd, newDispatcher(t, newCreator(t), op, nil), logs)
+			fd.failTimes(`POST ^/interactions/.*/callback$`, code, 1)
+			b.handleInteraction(context.Background(), slash(t, "623456789012345699", "itok-retry", ana, "list"))
+			calls := fd.snapshot()
+			var shapes []string
+			for _, c := range calls {
+				shapes = append(shapes, shape(c, map[string]string{testApp: "{app}"}))
+			}
+			want := []string{
+				"POST /interactions/623456789012345699/itok-retry/callback",
+				"POST /interactions/623456789012345699/itok-retry/callback",
+				"PATCH /webhooks/{app}/itok-retry/messages/@original",
+			}
+			if d := cmp.Diff(shapes, want); d != "" {
+				t.Fatalf("calls (-got +want):\n%s", d)
+			}
+			if !strings.Contains(calls[2].str("content"), "acme.example.com") {
+				t.Errorf("answer = %s", calls[2].Body)
+			}
+			if !strings.Contains(logs.String(), "retrying") || strings.Contains(logs.String(), "itok-retry") {
+				t.Errorf("the retry is not logged, or its token is:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// TestAFailedRootEditIsRetried: the final edit of a job's root message
+// is tried again when Discord answers 503.
+func TestAFailedRootEditIsRetried(t *testing.T) {
+	fd := newFakeDiscord(t)
+	logs := &logBuffer{}
+	b := newBot(t, fd, newDispatcher(t, newCreator(t, "database"), nil, nil), logs)
+	fd.failTimes(`PATCH ^/channels/[0-9]+/messages/[0-9]+$`, 503, 2)
+	b.handleInteraction(context.Background(), slash(t, "623456789012345698", "itok-rootedit", ana, "create", "name", "acme", "mode", "http"))
+	fd.waitFor(t, "the root edited to the final text", func(c apiCall) bool {
+		return c.Method == "PATCH" && reEdit.MatchString(c.Path) && strings.HasPrefix(c.str("content"), "✅ created prod-acme")
+	})
 }

@@ -56,6 +56,7 @@ type fakeSlack struct {
 	joinFails map[string]string // channel → conversations.join error
 	ephFails  map[string]string // channel → chat.postEphemeral error
 	limitOnce map[string]int    // method → how many 429s to answer first
+	downOnce  map[string]int    // method → how many 503s to answer first
 	groups    []map[string]any  // usergroups.list's user groups
 	groupsErr string            // usergroups.list answers this error when set
 	joined    map[string]bool
@@ -89,7 +90,7 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 	t.Helper()
 	fs := &fakeSlack{
 		t: t, notIn: map[string]bool{}, joinFails: map[string]string{}, ephFails: map[string]string{},
-		limitOnce: map[string]int{}, joined: map[string]bool{}, files: map[string]string{},
+		limitOnce: map[string]int{}, downOnce: map[string]int{}, joined: map[string]bool{}, files: map[string]string{},
 		sentAt: map[string]time.Time{}, acks: make(chan ack, 1024), connected: make(chan struct{}, 16),
 	}
 	mux := http.NewServeMux()
@@ -172,6 +173,12 @@ func (fs *fakeSlack) api(w http.ResponseWriter, r *http.Request) {
 		fs.calls = append(fs.calls, call)
 		fs.mu.Unlock()
 	}()
+	if n := fs.downOnce[method]; n > 0 {
+		fs.downOnce[method] = n - 1
+		call.Status = http.StatusServiceUnavailable
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	if n := fs.limitOnce[method]; n > 0 {
 		fs.limitOnce[method] = n - 1
 		call.Status = http.StatusTooManyRequests

@@ -65,7 +65,14 @@ type Config struct {
 	// HTTPClient sends the Web API and response_url requests; a client
 	// with a 30 s timeout when nil.
 	HTTPClient *http.Client
+	// RetryWait is the first pause before Run connects again after a
+	// failure; default DefaultRetryWait. It doubles with each failure in
+	// a row, up to a minute.
+	RetryWait time.Duration
 }
+
+// DefaultRetryWait is Config.RetryWait's default.
+const DefaultRetryWait = time.Second
 
 // Bot is a running Slack adapter. Build it with New, start it with Run.
 // Its methods are safe for concurrent use.
@@ -128,6 +135,9 @@ func New(cfg Config) (*Bot, error) {
 	if cfg.GroupsTTL == 0 {
 		cfg.GroupsTTL = DefaultGroupsTTL
 	}
+	if cfg.RetryWait <= 0 {
+		cfg.RetryWait = DefaultRetryWait
+	}
 	base := cfg.HTTPClient
 	if base == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -163,13 +173,53 @@ var authErrors = map[string]bool{"invalid_auth": true, "not_authed": true, "acco
 // Run checks the bot token (auth.test), connects with Socket Mode and
 // serves until ctx is cancelled (it then returns nil, after the commands
 // in progress have been handed over). Slack's `disconnect` requests and
-// dropped connections reconnect by themselves. A refused token stops Run
+// dropped connections reconnect by themselves; any other failure (Slack
+// answering 503 at start-up, a connection that cannot be opened) is
+// logged and tried again after a back-off that doubles from
+// Config.RetryWait up to a minute, for as long as ctx lasts. Only a
+// refused token or a wrong URL, which retrying cannot mend, stops Run
 // with an error naming the variable to check.
 func (b *Bot) Run(ctx context.Context) error {
+	wait := b.cfg.RetryWait
+	for {
+		start := time.Now()
+		err := b.session(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var fatal *fatalError
+		if errors.As(err, &fatal) {
+			return fatal.err
+		}
+		if time.Since(start) > maxRetryWait {
+			wait = b.cfg.RetryWait // it had been up: start the back-off over
+		}
+		b.log.Warn("slack: disconnected; reconnecting", "err", b.clean(err.Error()), "in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		wait = min(2*wait, maxRetryWait)
+	}
+}
+
+// maxRetryWait bounds the back-off between two connections.
+const maxRetryWait = time.Minute
+
+// fatalError is a failure that retrying cannot mend: Run returns err.
+type fatalError struct{ err error }
+
+func (e *fatalError) Error() string { return e.err.Error() }
+
+// session is one run of Run: auth.test, then Socket Mode until it ends.
+func (b *Bot) session(ctx context.Context) error {
 	auth, err := rateLimited(ctx, b, func() (*slackapi.AuthTestResponse, error) { return b.api.AuthTestContext(ctx) })
 	if err != nil {
 		if code := slackCode(err); authErrors[code] {
-			return fmt.Errorf("slack: the bot token was refused (%s): check SLACK_BOT_TOKEN", code)
+			return &fatalError{fmt.Errorf("slack: the bot token was refused (%s): check SLACK_BOT_TOKEN", code)}
 		}
 		return fmt.Errorf("slack: auth.test: %w", err)
 	}
@@ -199,11 +249,11 @@ func (b *Bot) Run(ctx context.Context) error {
 		if code == "" {
 			code = err.Error()
 		}
-		return fmt.Errorf("slack: the app token was refused (%s): check SLACK_APP_TOKEN", code)
+		return &fatalError{fmt.Errorf("slack: the app token was refused (%s): check SLACK_APP_TOKEN", code)}
 	}
 	var sc slackapi.StatusCodeError
 	if errors.As(err, &sc) && sc.Code == http.StatusNotFound {
-		return fmt.Errorf("slack: apps.connections.open answered 404: check SLACK_API_URL and SLACK_APP_TOKEN: %w", err)
+		return &fatalError{fmt.Errorf("slack: apps.connections.open answered 404: check SLACK_API_URL and SLACK_APP_TOKEN: %w", err)}
 	}
 	return fmt.Errorf("slack: socket mode: %w", err)
 }
@@ -263,6 +313,12 @@ func (b *Bot) loop(ctx context.Context, sm *socketmode.Client) {
 		case socketmode.EventTypeConnecting:
 			b.log.Debug("slack: connecting to socket mode")
 		case socketmode.EventTypeConnected:
+			if c, ok := evt.Data.(*socketmode.ConnectedEvent); ok && c.ConnectionCount > 0 {
+				// Slack asked for it (a `disconnect`), or the connection
+				// dropped or missed its pings.
+				b.log.Info("slack: reconnected", "connection", c.ConnectionCount)
+				break
+			}
 			b.log.Info("slack: connected")
 		case socketmode.EventTypeConnectionError:
 			if e, ok := evt.Data.(*slackapi.ConnectionErrorEvent); ok {

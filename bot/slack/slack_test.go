@@ -546,3 +546,26 @@ func TestAlertPostsInTheChannel(t *testing.T) {
 		t.Errorf("posted %+v, want one top-level message in C0ALERTS", got)
 	}
 }
+
+// TestSlackDownAtStartIsRetried: Slack answering 503 to auth.test and to
+// apps.connections.open when the bot starts does not stop Run: it logs,
+// waits and connects, then answers commands.
+func TestSlackDownAtStartIsRetried(t *testing.T) {
+	fs := newFakeSlack(t)
+	fs.mu.Lock()
+	fs.downOnce["auth.test"] = 2
+	fs.downOnce["apps.connections.open"] = 1
+	fs.mu.Unlock()
+	rb := startBot(t, fs, slack.Config{Handler: newDispatcher(t, newCreator(t), ""), RetryWait: 20 * time.Millisecond})
+	fs.waitConnected(t)
+	fs.send(t, fs.slash("env-after-503", 0, "U0123ABCD", "ana", "C0123", "whoami"))
+	waitFor(t, "the whoami reply", func() bool { return len(fs.callsOf("chat.postMessage")) == 1 })
+	select {
+	case err := <-rb.done:
+		t.Fatalf("Run returned %v", err)
+	default:
+	}
+	if n := strings.Count(rb.logs.String(), "slack: disconnected; reconnecting"); n < 2 {
+		t.Errorf("%d retries logged, want at least 2:\n%s", n, rb.logs.String())
+	}
+}

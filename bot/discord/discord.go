@@ -124,7 +124,7 @@ func New(cfg Config) (*Bot, error) {
 		return nil, fmt.Errorf("discord: new session: %w", err)
 	}
 	s.Client = &http.Client{
-		Timeout:   30 * time.Second,
+		Timeout: 30 * time.Second,
 		Transport: &rebase{from: discordgo.EndpointAPI, to: cfg.APIURL, next: &retrying{
 			next: http.DefaultTransport, waits: defaultRetryWaits, log: cfg.Logger,
 		}},

@@ -503,7 +503,9 @@ func (d *Databases) odooBin(ctx context.Context, dir, stdin, name string, args .
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
+	start := time.Now()
 	err := cmd.Run()
+	d.log.Info("odoo-bin ran", "command", strings.Join(args[1:min(len(args), 7)], " "), "took", time.Since(start).Round(time.Millisecond))
 	for _, l := range strings.Split(out.String(), "\n") {
 		if strings.Contains(l, " WARNING ") || strings.Contains(l, " ERROR ") || strings.Contains(l, " CRITICAL ") {
 			d.log.Warn("odoo-bin: "+provision.RedactURLs(strings.TrimSpace(l)), "command", short(name, args[1:]))

@@ -4,14 +4,21 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +29,7 @@ import (
 	"odoobot/internal/testenv"
 	"odoobot/provision"
 	"odoobot/provision/odoo"
+	"odoobot/templates"
 )
 
 // dbEnv is a Databases on the test PostgreSQL with its own owner role and
@@ -696,4 +704,215 @@ func TestTemplateWithoutFilestoreIsMadeAgain(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(b.DataDir, "filestore", b.Name)); err != nil {
 		t.Errorf("the new database has no filestore: %v", err)
 	}
+}
+
+// logBuffer collects a logger's lines for a test.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// configWarnings are the warnings Odoo logs about its configuration or
+// its command line: none may come from what odoobot writes or runs.
+var configWarnings = []string{
+	"invalid boolean value", "invalid addons directory", "no such directory",
+	"missing http_interface", "unknown option", "pg_trgm", "Unable to create PostgreSQL extensions",
+	"longpolling", "isn't a boolean option",
+}
+
+// TestRealOdooTemplate initialises a template from the real Odoo 19.0
+// source with a language and a country in the community edition, then
+// runs the clone with the odoo.conf odoobot writes: the facts are checked
+// on the real thing.
+func TestRealOdooTemplate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real Odoo takes a minute")
+	}
+	e := newDBEnv(t)
+	src := unpackOdoo(t, "19.0")
+	py := debianPython(t)
+	if err := exec.Command(py, "-c", "import werkzeug, psycopg2, lxml, passlib, babel, pytz").Run(); err != nil {
+		testenv.Missing(t, "Debian's python3 packages for Odoo are not installed (scripts/deps.sh)")
+	}
+	venv := filepath.Join(t.TempDir(), "venv")
+	if out, err := exec.Command(py, "-m", "venv", "--system-site-packages", venv).CombinedOutput(); err != nil {
+		t.Fatalf("venv: %v\n%s", err, out)
+	}
+	rel := provision.Release{
+		Key: "real-" + randHex(8), Dir: src, Python: filepath.Join(venv, "bin", "python"),
+		OdooBin: filepath.Join(src, "odoo-bin"), AddonsPaths: []string{filepath.Join(src, "odoo", "addons")},
+		Version: "19.0", Edition: "community",
+	}
+	// Odoo refuses to run as postgres: the instance's role logs in and
+	// owns the database, as DB_USER does.
+	role := "odoobot_t_" + e.id + "_odoo"
+	e.exec(t, "postgres", "CREATE ROLE "+pgx.Identifier{role}.Sanitize()+" LOGIN")
+	t.Cleanup(func() { e.exec(t, "postgres", "DROP ROLE IF EXISTS "+pgx.Identifier{role}.Sanitize()) })
+	var logs logBuffer
+	e.cfg.Owner, e.cfg.DBUser = role, role
+	e.cfg.Lang, e.cfg.Country, e.cfg.Community = "es_AR", "AR", true
+	e.cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	e.d = odoo.NewDatabases(e.cfg)
+	spec := provision.DatabaseSpec{
+		Name: e.name("real"), Release: rel, Modules: []string{"base", "web", "contacts", "l10n_ar"},
+		BaseURL: "https://real.example.com", DataDir: t.TempDir(),
+	}
+	tpl := e.d.TemplateName(spec)
+	e.dropAtEnd(t, spec.Name, tpl, tpl+"_init")
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if err := e.d.Create(ctx, spec); err != nil {
+		t.Fatalf("Create: %v\nlog:\n%s", err, logs.String())
+	}
+	t.Logf("template with es_AR and AR, and the clone, took %s", time.Since(start).Round(time.Second))
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "odoo-bin") {
+			t.Logf("odoo-bin said: %s", l)
+		}
+		for _, w := range configWarnings {
+			if strings.Contains(l, w) {
+				t.Errorf("a warning about odoobot's configuration: %s", l)
+			}
+		}
+	}
+
+	var collate, country, currency, adminLang string
+	var trgm, esAR bool
+	e.query(t, "postgres", "SELECT datcollate FROM pg_database WHERE datname = $1", &collate, spec.Name)
+	e.query(t, spec.Name, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm')", &trgm)
+	e.query(t, spec.Name, "SELECT c.code FROM res_company co JOIN res_partner p ON p.id = co.partner_id JOIN res_country c ON c.id = p.country_id WHERE co.id = 1", &country)
+	e.query(t, spec.Name, "SELECT cu.name FROM res_company co JOIN res_currency cu ON cu.id = co.currency_id WHERE co.id = 1", &currency)
+	e.query(t, spec.Name, "SELECT p.lang FROM res_users u JOIN res_partner p ON p.id = u.partner_id WHERE u.login = 'admin'", &adminLang)
+	e.query(t, spec.Name, "SELECT EXISTS (SELECT 1 FROM res_lang WHERE code = 'es_AR' AND active)", &esAR)
+	got := map[string]any{"collate": collate, "trgm": trgm, "country": country, "currency": currency, "admin lang": adminLang, "es_AR active": esAR}
+	want := map[string]any{"collate": "C", "trgm": true, "country": "AR", "currency": "ARS", "admin lang": "es_AR", "es_AR active": true}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("the real template (-got +want):\n%s", diff)
+	}
+	var demo int
+	e.query(t, spec.Name, "SELECT count(*) FROM ir_module_module WHERE demo", &demo)
+	if demo != 0 {
+		t.Errorf("%d modules with demo data", demo)
+	}
+
+	pw, _ := provision.NewAdminPassword()
+	start = time.Now()
+	if err := e.d.SetAdminPassword(ctx, spec.Name, pw); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("SetAdminPassword took %s", time.Since(start).Round(time.Millisecond))
+
+	// The clone runs with the odoo.conf odoobot writes, and says nothing
+	// about it; its admin signs in with the new password only.
+	runRealInstance(t, e, rel, spec, pw)
+}
+
+// runRealInstance starts real Odoo on spec's database with the odoo.conf
+// odoobot renders, checks /web/health?db_server_status=1, the admin's
+// password through Odoo's own login, and that the log holds no warning
+// about the configuration.
+func runRealInstance(t *testing.T, e *dbEnv, rel provision.Release, spec provision.DatabaseSpec, pw string) {
+	t.Helper()
+	set, err := templates.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	custom := filepath.Join(dir, "custom_addons")
+	if err := os.MkdirAll(custom, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	httpPort, geventPort := freeTCPPort(t), freeTCPPort(t)
+	logFile := filepath.Join(dir, "odoo.log")
+	conf, err := set.OdooConf(templates.OdooConf{
+		Version: rel.Version, HTTPPort: httpPort, GeventPort: geventPort,
+		DBHost: e.cfg.DBHost, DBPort: e.cfg.DBPort, DBUser: e.cfg.DBUser, DBPassword: e.cfg.DBPassword,
+		DBName: spec.Name, Workers: 0, AdminPasswd: "master-" + randHex(8),
+		OdooAddons: rel.AddonsPaths, CustomAddons: custom, OmitCustomAddons: true,
+		DataDir: spec.DataDir, LogFile: logFile,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	confPath := filepath.Join(dir, "odoo.conf")
+	if err := os.WriteFile(confPath, conf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(rel.Python, rel.OdooBin, "-c", confPath)
+	cmd.Dir = dir
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := provision.WaitHealthy(ctx, httpPort, 2*time.Minute, logFile); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/web/health?db_server_status=1", httpPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"db_server_status": true`) {
+		t.Errorf("health with db_server_status: %s %s", resp.Status, body)
+	}
+	login := func(password string) bool {
+		req := fmt.Sprintf(`{"jsonrpc":"2.0","method":"call","params":{"service":"common","method":"authenticate","args":[%q,"admin",%q,{}]}}`, spec.Name, password)
+		resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/jsonrpc", httpPort), "application/json", strings.NewReader(req))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out struct {
+			Result any `json:"result"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		uid, ok := out.Result.(float64)
+		return ok && uid > 0
+	}
+	if !login(pw) {
+		t.Errorf("Odoo refuses admin's new password")
+	}
+	if login("admin") {
+		t.Errorf("Odoo still takes admin's old password")
+	}
+	b, _ := os.ReadFile(logFile)
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, " WARNING ") {
+			t.Logf("odoo.log: %s", l)
+			for _, w := range configWarnings {
+				if strings.Contains(l, w) {
+					t.Errorf("Odoo warns about odoobot's configuration: %s", l)
+				}
+			}
+		}
+	}
+}
+
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

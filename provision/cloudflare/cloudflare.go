@@ -74,7 +74,8 @@ var (
 	// token is invalid or lacks the permission the call needs.
 	ErrAuth = errors.New("the API token (CF_API_TOKEN) is invalid or lacks a permission")
 	// ErrForeignRecord is matched when a record at the instance's name is
-	// not odoobot's (no Marker comment, or another type than A).
+	// not this server's for that instance (another type than A, no mark,
+	// another server's or instance's mark; see Client.Comment).
 	ErrForeignRecord = provision.ErrForeignRecord
 	// ErrZoneNotFound is matched when the zone cannot be found with the
 	// token, or CF_ZONE_ID names another zone than CF_ZONE_NAME.

@@ -57,7 +57,7 @@ func (c *Client) holder(r record) string {
 	}
 	switch comment := strings.TrimSpace(r.Comment); {
 	case strings.HasPrefix(comment, Marker+" "):
-		return desc + ", marked by another odoobot (" + strings.TrimPrefix(comment, Marker+" ") + ")"
+		return desc + ", marked by odoobot " + strings.TrimPrefix(comment, Marker+" ")
 	case comment == Marker:
 		return desc + ", marked by an odoobot on another server"
 	case comment == "":

@@ -189,19 +189,28 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 	if len(runs) == 0 {
 		return shell.Run(ctx, stdin, stdout, a.Dispatcher, shell.Identity())
 	}
-	// Each adapter runs until ctx ends; the first to fail stops the others.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	return runAdapters(ctx, log, runs)
+}
+
+// runAdapters runs each chat adapter until ctx ends. An adapter that
+// stops with an error (a refused token) is logged and leaves the others,
+// and the jobs, running: one platform's trouble never stops another.
+// It returns once every adapter has returned, with their errors joined
+// when all of them failed (nothing is left to serve), nil otherwise.
+func runAdapters(ctx context.Context, log *slog.Logger, runs []func(context.Context) error) error {
 	errs := make(chan error, len(runs))
 	for _, run := range runs {
 		go func() { errs <- run(ctx) }()
 	}
-	var first error
+	var failed []error
 	for range runs {
-		if err := <-errs; err != nil && first == nil {
-			first = err
-			cancel()
+		if err := <-errs; err != nil {
+			log.Error("a chat adapter stopped; the others go on", "err", err)
+			failed = append(failed, err)
 		}
 	}
-	return first
+	if len(failed) == len(runs) {
+		return errors.Join(failed...)
+	}
+	return nil
 }

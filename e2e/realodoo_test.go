@@ -212,6 +212,7 @@ func createRealOdoo(t *testing.T, ctx context.Context, a *app.App, name string) 
 	if err != nil || inst.State != provision.StateReady {
 		t.Fatalf("instance %s after its creation: %+v, %v", name, inst, err)
 	}
+	t.Logf("creation log of %s:\n%s", name, readFile(layout.Paths(inst).CreateLog))
 	var pw string
 	if !waitFor(10*time.Second, func() bool { pw = revealedPassword(r); return pw != "" }) {
 		t.Fatalf("create %s: no admin password was shown privately:\n%s", name, r.text())
@@ -311,7 +312,7 @@ func requireOwnIdentity(t *testing.T, ctx context.Context, a *app.App, x, y prov
 }
 
 // configWarningRE matches the warnings Odoo logs about its configuration.
-var configWarningRE = regexp.MustCompile(`WARNING \S+ odoo\.tools\.config|invalid boolean value|longpolling_port|addons path|is not a valid addons directory`)
+var configWarningRE = regexp.MustCompile(`WARNING \S+ odoo\.tools\.config|WARNING .*(invalid boolean value|longpolling_port|addons.path|http_interface|db_host|db_port|db_password|is not a valid addons directory)`)
 
 // requireNoConfigWarnings checks the instance's odoo.log for a warning
 // about the configuration odoobot wrote.

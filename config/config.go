@@ -69,6 +69,7 @@ type Config struct {
 	OriginCert     string `envconfig:"CF_ORIGIN_CERT" desc:"existing origin certificate (a wildcard) used for every instance in cloudflare mode"`
 	OriginKey      string `envconfig:"CF_ORIGIN_KEY" desc:"its private key"`
 	PublicIP       string `envconfig:"PUBLIC_IP" desc:"the server's public IPv4 address, target of the A records"`
+	ServerID       string `envconfig:"ODOOBOT_SERVER_ID" desc:"this server's name in the mark on its DNS records (1-40 of letters, digits, . - _ :); PUBLIC_IP when empty; keep it stable and unique among servers sharing the zone"`
 	DefaultSSLMode string `envconfig:"DEFAULT_SSL_MODE" default:"cloudflare" desc:"mode when create names none: cloudflare, letsencrypt or http"`
 	ACMEDirectory  string `envconfig:"ACME_DIRECTORY_URL" default:"https://acme-v02.api.letsencrypt.org/directory" desc:"ACME directory (Let's Encrypt production or staging)"`
 	ACMEEmail      string `envconfig:"ACME_EMAIL" desc:"contact address for the ACME account"`
@@ -205,6 +206,9 @@ func (c *Config) Validate() error {
 			add("PUBLIC_IP %q is not an IPv4 address: it is required to create DNS records (CF_API_TOKEN is set)", c.PublicIP)
 		}
 	}
+	if c.ServerID != "" && !serverIDRE.MatchString(c.ServerID) {
+		add("ODOOBOT_SERVER_ID %q: use 1-40 letters, digits, '.', '-', '_' or ':'", c.ServerID)
+	}
 	if (c.OriginCert == "") != (c.OriginKey == "") {
 		add("CF_ORIGIN_CERT and CF_ORIGIN_KEY go together: set both or neither")
 	}
@@ -298,8 +302,9 @@ func (c *Config) Validate() error {
 }
 
 var (
-	langRE    = regexp.MustCompile(`^[a-z]{2,3}(_[A-Z]{2})?(@[a-z]+)?$`)
-	countryRE = regexp.MustCompile(`^[A-Z]{2}$`)
+	langRE     = regexp.MustCompile(`^[a-z]{2,3}(_[A-Z]{2})?(@[a-z]+)?$`)
+	countryRE  = regexp.MustCompile(`^[A-Z]{2}$`)
+	serverIDRE = regexp.MustCompile(`^[A-Za-z0-9.:_-]{1,40}$`)
 )
 
 // PipArguments are ODOO_PIP_ARGS split on spaces.

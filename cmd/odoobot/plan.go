@@ -10,6 +10,7 @@ import (
 
 	"odoobot/config"
 	"odoobot/provision"
+	"odoobot/provision/cloudflare"
 )
 
 // plan is `odoobot plan NAME [mode]`: a dry run. It reads, never writes:
@@ -45,6 +46,14 @@ func plan(ctx context.Context, w io.Writer, cfg *config.Config, args []string) e
 	row("nginx site", p.SiteAvail+" → "+p.SiteEnabled)
 	row("certificate", certificateLine(cfg, mode, p))
 	row("DNS record", dnsLine(cfg, inst))
+	dnsErr := checkDNS(ctx, cfg)
+	if cfg.ManagesDNS() {
+		if dnsErr != nil {
+			row("DNS access", "FAILS: "+dnsErr.Error())
+		} else {
+			row("DNS access", "token and zone checked")
+		}
+	}
 	row("modules", strings.Join(cfg.InstanceModules(), ","))
 	row("release", fmt.Sprintf("%s %s, Python %s, cached under %s", cfg.OdooRepo, cfg.Branch(), cfg.PythonVersion, filepath.Join(cfg.StateDir, "releases")))
 	row("creation log", p.CreateLog)
@@ -55,7 +64,26 @@ func plan(ctx context.Context, w io.Writer, cfg *config.Config, args []string) e
 		steps = append(steps, string(s))
 	}
 	fmt.Fprintf(w, "\nsteps: %s\n", strings.Join(steps, " → "))
+	if dnsErr != nil {
+		return fmt.Errorf("a creation would be refused: %w", dnsErr)
+	}
 	return nil
+}
+
+// checkDNS verifies the Cloudflare token and zone when odoobot manages
+// DNS, reading only.
+func checkDNS(ctx context.Context, cfg *config.Config) error {
+	if !cfg.ManagesDNS() {
+		return nil
+	}
+	cf, err := cloudflare.New(ctx, cloudflare.Config{
+		APIToken: cfg.APIToken.Reveal(), ZoneName: cfg.Zone(), ZoneID: cfg.ZoneID,
+		PublicIP: cfg.PublicIP, ServerID: cfg.ServerID, BaseURL: cfg.CFBaseURL,
+	})
+	if err != nil {
+		return err
+	}
+	return cf.Check(ctx)
 }
 
 func planOptions(cfg *config.Config) provision.PlanOptions {

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"odoobot/internal/testenv"
+	"odoobot/provision/cloudflare/cftest"
 )
 
 // hostEnv points every host path of the configuration into a temp dir.
@@ -115,5 +116,32 @@ func TestPlanReadsTheStoreWithoutWriting(t *testing.T) {
 	conn.QueryRow(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'odoobot'`).Scan(&n)
 	if n != 1 {
 		t.Errorf("plan changed the schema: %d tables", n)
+	}
+}
+
+// A bad Cloudflare token is found by plan, before any creation: it says
+// so in its DNS access line and exits non-zero.
+func TestPlanChecksTheCloudflareToken(t *testing.T) {
+	hostEnv(t)
+	cf := cftest.New("example.com", "good-token")
+	t.Setenv("CF_API_BASE_URL", cf.Start())
+	t.Cleanup(cf.Close)
+	t.Setenv("PUBLIC_IP", "192.0.2.10")
+	for _, tc := range []struct {
+		token string
+		ok    bool
+	}{{"good-token", true}, {"bad-token", false}} {
+		t.Setenv("CF_API_TOKEN", tc.token)
+		var out bytes.Buffer
+		err := run(context.Background(), []string{"--env-file", "/dev/null", "plan", "cliente1", "cloudflare"}, nil, &out, &out)
+		if tc.ok && (err != nil || !strings.Contains(out.String(), "token and zone checked")) {
+			t.Errorf("plan with a good token: %v\n%s", err, out.String())
+		}
+		if !tc.ok && (err == nil || !strings.Contains(out.String(), "DNS access") || !strings.Contains(out.String(), "FAILS")) {
+			t.Errorf("plan with a bad token: %v\n%s", err, out.String())
+		}
+		if strings.Contains(out.String(), tc.token) || (err != nil && strings.Contains(err.Error(), tc.token)) {
+			t.Errorf("plan printed the token")
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -55,8 +56,57 @@ type App struct {
 	Templates  *templates.Set
 	Log        *slog.Logger
 
-	alertMu sync.Mutex
-	alerts  []func(ctx context.Context, text string) error
+	alertMu    sync.Mutex
+	alerts     []func(ctx context.Context, text string) error
+	cloudflare *cloudflare.Client // nil when odoobot does not manage DNS
+}
+
+// cloudflareConfig is the Cloudflare driver's configuration, the same for
+// DNS records, Origin CA and ACME challenges. A rate-limit wait is logged.
+func (a *App) cloudflareConfig() cloudflare.Config {
+	cfg := a.Config
+	return cloudflare.Config{
+		APIToken: cfg.APIToken.Reveal(), ZoneName: cfg.Zone(), ZoneID: cfg.ZoneID,
+		PublicIP: cfg.PublicIP, ServerID: cfg.ServerID, BaseURL: cfg.CFBaseURL, Logger: a.Log,
+		OnWait: func(d time.Duration, why string) {
+			a.Log.Warn("cloudflare: waiting before the next request", "wait", d, "why", why)
+		},
+	}
+}
+
+// CheckDNS verifies the Cloudflare token and zone (nil when odoobot does
+// not manage DNS): a creation is refused before it touches the host when
+// they do not work.
+func (a *App) CheckDNS(ctx context.Context) error {
+	if a.cloudflare == nil {
+		return nil
+	}
+	if err := a.cloudflare.Check(ctx); err != nil {
+		return fmt.Errorf("DNS: %w", err)
+	}
+	return nil
+}
+
+// SweepDNS removes the DNS records this server marked for instances it
+// no longer has (a create the API applied after it was given up); it
+// keeps the record of every instance in the store, whatever its state.
+func (a *App) SweepDNS(ctx context.Context) ([]string, error) {
+	if a.cloudflare == nil {
+		return nil, nil
+	}
+	list, err := a.Store.Instances(ctx)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, inst := range list {
+		have[inst.Domain] = true
+	}
+	removed, err := a.cloudflare.Sweep(ctx, func(fqdn string) bool { return have[fqdn] })
+	for _, r := range removed {
+		a.Log.Warn("cloudflare: removed a record of an instance this server does not have", "record", r)
+	}
+	return removed, err
 }
 
 // AddAlerts adds a place where alerts go (a chat channel); serve adds
@@ -130,15 +180,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	var dns provision.DNS
 	issuers := map[provision.SSLMode]provision.CertIssuer{}
 	if cfg.ManagesDNS() {
-		cf, err := cloudflare.New(ctx, cloudflare.Config{
-			APIToken: cfg.APIToken.Reveal(), ZoneName: cfg.Zone(), ZoneID: cfg.ZoneID,
-			PublicIP: cfg.PublicIP, BaseURL: cfg.CFBaseURL, Logger: log,
-		})
+		cf, err := cloudflare.New(ctx, a.cloudflareConfig())
 		if err != nil {
 			a.Close()
 			return nil, err
 		}
-		dns = cf
+		dns, a.cloudflare = cf, cf
 		issuers[provision.SSLCloudflare] = &certs.Origin{CA: cf}
 	}
 	if cfg.OriginCert != "" {

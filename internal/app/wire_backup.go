@@ -52,9 +52,22 @@ func (a *App) StartBackups(ctx context.Context) {
 
 // Recover rolls back the jobs a stopped odoobot left open: half-made
 // creations and, once the day-two verbs are wired, half-done restores.
+//
+// Then the DNS records this server marked for instances it does not have
+// are swept (SweepDNS); a failed sweep is logged, not fatal.
 func (a *App) Recover(ctx context.Context) ([]provision.Job, error) {
+	var jobs []provision.Job
+	var err error
 	if dt := a.DayTwo(); dt != nil {
-		return dt.Recover(ctx, nil)
+		jobs, err = dt.Recover(ctx, nil)
+	} else {
+		jobs, err = a.Creator.Recover(ctx, nil)
 	}
-	return a.Creator.Recover(ctx, nil)
+	if err != nil {
+		return jobs, err
+	}
+	if _, serr := a.SweepDNS(ctx); serr != nil {
+		a.Log.Error("cloudflare: sweep of orphaned records", "err", serr)
+	}
+	return jobs, nil
 }

@@ -14,6 +14,9 @@ import (
 // one more. Above the warning threshold (CAPACITY_WARN_PERCENT) the
 // creation goes on and the warning is logged and shown in its thread.
 func (a *App) admit(ctx context.Context, mode provision.SSLMode) (string, error) {
+	if err := a.CheckDNS(ctx); err != nil {
+		return "", err
+	}
 	m := a.Config.CapacityModel()
 	var warning string
 	g := provision.CapacityGuard{

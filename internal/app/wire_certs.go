@@ -53,10 +53,7 @@ func (a *App) newACMEIssuer(ctx context.Context, roots *x509.CertPool, nameserve
 	}
 	var dns acme.DNSChallenger
 	if cfg.ManagesDNS() {
-		cf, err := cloudflare.New(ctx, cloudflare.Config{
-			APIToken: cfg.APIToken.Reveal(), ZoneName: cfg.Zone(), ZoneID: cfg.ZoneID,
-			PublicIP: cfg.PublicIP, BaseURL: cfg.CFBaseURL, Logger: a.Log,
-		})
+		cf, err := cloudflare.New(ctx, a.cloudflareConfig())
 		if err != nil {
 			return nil, err
 		}

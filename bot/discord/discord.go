@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/bwmarrin/discordgo"
+	"github.com/gorilla/websocket"
 
 	"odoobot/commands"
 	"odoobot/provision"
@@ -66,7 +67,27 @@ type Config struct {
 	// UpdateInterval is the least time between two edits of a job
 	// thread's step line by its progress; default DefaultUpdateInterval.
 	UpdateInterval time.Duration
+	// GatewayIdle is the longest the gateway may stay silent before its
+	// connection is dropped and resumed on a new one; default
+	// DefaultGatewayIdle, above Discord's heartbeat interval (41.25 s),
+	// whose ACK is the least the gateway sends.
+	GatewayIdle time.Duration
+	// IdentifyWait is the least pause between two IDENTIFYs (Discord
+	// asks for 1–5 s after an invalid session); a random part up to 4
+	// times as much is added. Default DefaultIdentifyWait.
+	IdentifyWait time.Duration
+	// RetryWait is the first pause before Run connects again after a
+	// failed start; it doubles with each failure, up to a minute.
+	// Default DefaultRetryWait.
+	RetryWait time.Duration
 }
+
+// The defaults of Config's gateway settings.
+const (
+	DefaultGatewayIdle  = time.Minute
+	DefaultIdentifyWait = time.Second
+	DefaultRetryWait    = time.Second
+)
 
 // DefaultUpdateInterval keeps a step line's progress edits to one a
 // second, well within Discord's rate limits.
@@ -78,6 +99,7 @@ type Bot struct {
 	cfg     Config
 	log     *slog.Logger
 	s       *discordgo.Session
+	gw      *gatewayConns
 	scrub   *strings.Replacer
 	token   string // without the "Bot " prefix
 	running sync.WaitGroup
@@ -119,6 +141,15 @@ func New(cfg Config) (*Bot, error) {
 	if cfg.UpdateInterval <= 0 {
 		cfg.UpdateInterval = DefaultUpdateInterval
 	}
+	if cfg.GatewayIdle <= 0 {
+		cfg.GatewayIdle = DefaultGatewayIdle
+	}
+	if cfg.IdentifyWait <= 0 {
+		cfg.IdentifyWait = DefaultIdentifyWait
+	}
+	if cfg.RetryWait <= 0 {
+		cfg.RetryWait = DefaultRetryWait
+	}
 	s, err := discordgo.New("Bot " + token)
 	if err != nil {
 		return nil, fmt.Errorf("discord: new session: %w", err)
@@ -131,10 +162,16 @@ func New(cfg Config) (*Bot, error) {
 	}
 	s.Identify.Intents = discordgo.IntentsGuilds // interactions arrive whatever the intents
 	s.LogLevel = discordgo.LogError
+	gw := newGatewayConns(cfg.GatewayIdle, cfg.IdentifyWait, 5*cfg.IdentifyWait, cfg.Logger.Warn)
+	s.Dialer = &websocket.Dialer{
+		NetDialContext: gw.dial, NetDialTLSContext: gw.dialTLS,
+		HandshakeTimeout: 15 * time.Second, Proxy: http.ProxyFromEnvironment,
+	}
 	return &Bot{
 		cfg:   cfg,
 		log:   cfg.Logger,
 		s:     s,
+		gw:    gw,
 		token: token,
 		scrub: strings.NewReplacer(token, "[redacted]"),
 	}, nil
@@ -142,9 +179,13 @@ func New(cfg Config) (*Bot, error) {
 
 // Run opens the gateway session, registers /odoo (see Register) and
 // handles interactions until ctx is cancelled; it then closes the
-// session, waits for the commands in progress to hand over, and returns
-// nil. A refused token stops it with an error naming the variable to
-// check. discordgo reconnects a dropped gateway by itself.
+// session at once, waits for the commands in progress to hand over, and
+// returns nil. A start that fails for a reason retrying may mend (Discord
+// answering 503, a gateway that never says HELLO) is logged and tried
+// again after a back-off that doubles from Config.RetryWait up to a
+// minute; only a refused token or configuration stops Run with an error
+// naming the variable to check. Once connected, discordgo reconnects a
+// dropped gateway by itself (resuming the session), each step logged.
 func (b *Bot) Run(ctx context.Context) error {
 	remove := []func(){
 		b.s.AddHandler(func(_ *discordgo.Session, ic *discordgo.InteractionCreate) {
@@ -165,9 +206,16 @@ func (b *Bot) Run(ctx context.Context) error {
 				b.log.Info("discord: connected", "bot", r.User.Username, "bot_user", r.User.ID, "guilds", len(r.Guilds))
 			}
 		}),
+		b.s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Resumed) {
+			defer b.recovered("resumed")
+			b.log.Info("discord: gateway session resumed")
+		}),
 		b.s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) {
 			defer b.recovered("disconnect")
-			b.log.Warn("discord: gateway disconnected; reconnecting")
+			if b.isStopping() {
+				return
+			}
+			b.log.Warn("discord: gateway disconnected (the gateway closed or went silent); reconnecting")
 		}),
 	}
 	defer func() {
@@ -175,23 +223,65 @@ func (b *Bot) Run(ctx context.Context) error {
 			f()
 		}
 	}()
-	if err := b.s.Open(); err != nil {
-		return b.authHint("open gateway", err)
-	}
-	if err := b.Register(ctx); err != nil {
-		b.s.Close()
+	if err := b.start(ctx); err != nil {
 		return err
 	}
 	<-ctx.Done()
 	b.mu.Lock()
 	b.stopping = true
 	b.mu.Unlock()
-	err := b.s.Close()
+	b.gw.stop() // first: it ends an Open that holds the session's lock
+	b.s.Lock()
+	b.s.ShouldReconnectOnError = false // what the shutdown drops stays dropped
+	b.s.Unlock()
+	err := b.s.CloseWithCode(websocket.CloseNormalClosure)
 	b.running.Wait()
 	if err != nil {
 		b.log.Warn("discord: close gateway", "err", b.clean(err))
 	}
 	return nil
+}
+
+func (b *Bot) isStopping() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.stopping
+}
+
+// start opens the gateway and registers /odoo, trying again with
+// back-off until it works, ctx ends (nil), or Discord refuses the token
+// or the configuration (the error).
+func (b *Bot) start(ctx context.Context) error {
+	wait := b.cfg.RetryWait
+	stop := context.AfterFunc(ctx, b.gw.stop) // shutdown ends a start in progress
+	defer stop()
+	for {
+		err := b.s.Open()
+		if errors.Is(err, discordgo.ErrWSAlreadyOpen) {
+			err = nil
+		}
+		if err != nil {
+			err = b.authHint("open gateway", err)
+		} else if err = b.Register(ctx); err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if refused(err) {
+			b.s.Close()
+			return err
+		}
+		b.log.Warn("discord: could not start; trying again", "err", err, "in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		wait = min(2*wait, time.Minute)
+	}
 }
 
 // recovered, deferred by every handler discordgo runs (each in its own
@@ -204,20 +294,31 @@ func (b *Bot) recovered(handler string) {
 }
 
 // authHint wraps err, telling which variable to check when Discord
-// refused the token or the URL.
+// refused the token or the URL (such an error is a *refusal).
 func (b *Bot) authHint(action string, err error) error {
 	var re *discordgo.RESTError
 	if errors.As(err, &re) && re.Response != nil {
 		switch re.Response.StatusCode {
 		case http.StatusUnauthorized:
-			return fmt.Errorf("discord: %s: the bot token was refused (401): check DISCORD_BOT_TOKEN", action)
+			return &refusal{fmt.Sprintf("discord: %s: the bot token was refused (401): check DISCORD_BOT_TOKEN", action)}
 		case http.StatusForbidden:
-			return fmt.Errorf("discord: %s: forbidden (403): check DISCORD_APP_ID, DISCORD_GUILD_ID and that the bot was invited with the applications.commands scope", action)
+			return &refusal{fmt.Sprintf("discord: %s: forbidden (403): check DISCORD_APP_ID, DISCORD_GUILD_ID and that the bot was invited with the applications.commands scope", action)}
 		case http.StatusNotFound:
-			return fmt.Errorf("discord: %s: not found (404): check DISCORD_API_URL, DISCORD_APP_ID and DISCORD_GUILD_ID", action)
+			return &refusal{fmt.Sprintf("discord: %s: not found (404): check DISCORD_API_URL, DISCORD_APP_ID and DISCORD_GUILD_ID", action)}
 		}
 	}
 	return fmt.Errorf("discord: %s: %s", action, b.clean(err))
+}
+
+// refusal is Discord refusing the token or the configuration: retrying
+// cannot mend it.
+type refusal struct{ msg string }
+
+func (e *refusal) Error() string { return e.msg }
+
+func refused(err error) bool {
+	var r *refusal
+	return errors.As(err, &r)
 }
 
 // Register replaces the application's commands with /odoo

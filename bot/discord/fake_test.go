@@ -67,11 +67,12 @@ type fakeDiscord struct {
 	status    map[string]int // "METHOD /path regexp" → status to answer instead
 	times     map[string]int // "METHOD /path regexp" → how many more times status applies; absent: always
 	changed   chan struct{}
+	gw        *fakeGateway // the gateway that GET /gateway names
 }
 
 func newFakeDiscord(t testing.TB) *fakeDiscord {
 	t.Helper()
-	fd := &fakeDiscord{t: t, originals: map[string]string{}, nextID: 900000000000000000, status: map[string]int{}, times: map[string]int{}, changed: make(chan struct{}, 1)}
+	fd := &fakeDiscord{t: t, originals: map[string]string{}, nextID: 900000000000000000, status: map[string]int{}, times: map[string]int{}, changed: make(chan struct{}, 1), gw: &fakeGateway{heartbeat: 45000}}
 	fd.srv = httptest.NewServer(http.HandlerFunc(fd.serve))
 	t.Cleanup(fd.srv.Close)
 	return fd
@@ -95,6 +96,10 @@ var (
 )
 
 func (fd *fakeDiscord) serve(w http.ResponseWriter, r *http.Request) {
+	if strings.TrimSuffix(r.URL.Path, "/") == "/gateway" {
+		fd.gateway(w, r)
+		return
+	}
 	body, _ := io.ReadAll(r.Body)
 	path := strings.TrimPrefix(r.URL.EscapedPath(), "/api/v10")
 	call := apiCall{Method: r.Method, Path: path, Query: r.URL.RawQuery, Auth: r.Header.Get("Authorization"), Body: body, Files: map[string]string{}}
@@ -182,6 +187,8 @@ func (fd *fakeDiscord) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPatch && reEdit.MatchString(path):
 		m := reEdit.FindStringSubmatch(path)
 		message(m[1], m[2])
+	case r.Method == http.MethodGet && path == "/gateway":
+		writeJSON(w, map[string]any{"url": "ws" + strings.TrimPrefix(fd.srv.URL, "http") + "/gateway"})
 	case r.Method == http.MethodPost && path == "/users/@me/channels":
 		writeJSON(w, map[string]any{"id": dmChannel, "type": 1, "recipients": []map[string]any{{"id": call.JSON["recipient_id"]}}})
 	case r.Method == http.MethodPut && reCommands.MatchString(path):

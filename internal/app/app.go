@@ -215,6 +215,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 			Version: cfg.OdooVersion + " " + edition, Modules: cfg.InstanceModules(),
 			Workers: cfg.Workers, MaxCronThreads: cfg.MaxCronThreads,
 			LimitMemorySoft: int64(cfg.MemorySoftMB) << 20, LimitMemoryHard: int64(cfg.MemoryHardMB) << 20,
+			Unaccent: cfg.Unaccent,
 		},
 		TrackingDir: cfg.TrackingDir,
 		Store:       store, Runner: a.Runner,
@@ -231,7 +232,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		Capacity:    cfg.CapacityModel(),
 		Logger:      log,
 	})
-	a.Operator = &provision.Operator{Store: store, Services: svc, Databases: databases, Layout: cfg.Layout(), Templates: tpl, OdooVersion: cfg.OdooVersion + " " + edition}
+	a.Operator = &provision.Operator{Store: store, Services: svc, Databases: databases, Layout: cfg.Layout(), Templates: tpl, OdooVersion: cfg.OdooVersion + " " + edition, OdooVersionOf: store.OdooVersion}
 	al, err := commands.LoadAllowlist(cfg.AllowlistFile)
 	if err != nil {
 		a.Close()

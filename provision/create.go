@@ -438,18 +438,16 @@ func (cr *creation) localURL() string {
 // createDatabase makes the database from its template, then gives its
 // admin user a password of its own in place of the template's "admin".
 func (cr *creation) createDatabase(ctx context.Context) error {
-	err := cr.c.cfg.Databases.Create(ctx, DatabaseSpec{
-		Name: cr.inst.Internal, Release: cr.release, Modules: cr.c.cfg.Odoo.Modules,
-		BaseURL: cr.baseURL(), ReportURL: cr.localURL(), DataDir: cr.paths.DataDir,
-	})
-	if err != nil {
-		return err
-	}
 	pw, err := NewAdminPassword()
 	if err != nil {
 		return err
 	}
-	if err := cr.c.cfg.Databases.SetAdminPassword(ctx, cr.inst.Internal, pw); err != nil {
+	err = cr.c.cfg.Databases.Create(ctx, DatabaseSpec{
+		Name: cr.inst.Internal, Release: cr.release, Modules: cr.c.cfg.Odoo.Modules,
+		BaseURL: cr.baseURL(), ReportURL: cr.localURL(), DataDir: cr.paths.DataDir,
+		AdminPassword: pw,
+	})
+	if err != nil {
 		return err
 	}
 	cr.adminPassword = pw

@@ -30,6 +30,10 @@ type DatabaseSpec struct {
 	// so that reports never go out through the public URL. "" sets none.
 	ReportURL string
 	DataDir   string // the instance's Odoo data dir; the filestore is copied to <DataDir>/filestore/<Name>
+	// AdminPassword, when set, becomes the password of the database's
+	// "admin" user, hashed as Odoo hashes it (the hash is computed while
+	// the database is copied). It is never logged or stored in clear.
+	AdminPassword string
 }
 
 // ServiceStatus is what systemd says of a unit.

@@ -14,6 +14,9 @@ cleanup() { scripts/testdb.sh stop "$pgdir" || true; rm -rf "$pgdir"; }
 trap cleanup EXIT
 ODOOBOT_TEST_DATABASE_URL=$(scripts/testdb.sh start "$pgdir" "$port")
 export ODOOBOT_TEST_DATABASE_URL ODOOBOT_REQUIRE_ALL=1
+# The real Odoo trees the release and database tests build from; missing,
+# those tests fail and say how to provide them.
+if tarballs=$(scripts/odoo-sources.sh --where); then export ODOO_TEST_TARBALLS=$tarballs; fi
 
 echo "== unit and integration tests (PostgreSQL on 127.0.0.1:$port)"
 go test -count=1 $(go list ./... | grep -v '/e2e$')

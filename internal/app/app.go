@@ -59,6 +59,7 @@ type App struct {
 	alertMu    sync.Mutex
 	alerts     []func(ctx context.Context, text string) error
 	cloudflare *cloudflare.Client // nil when odoobot does not manage DNS
+	databases  *odoo.Databases
 }
 
 // cloudflareConfig is the Cloudflare driver's configuration, the same for
@@ -204,6 +205,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		Lang:         cfg.OdooLang, Country: cfg.OdooCountry, Unaccent: cfg.Unaccent, Community: cfg.Community(),
 		Logger: log,
 	})
+	a.databases = databases
 	a.Runner = provision.NewRunner(provision.RunnerConfig{Store: store, Workers: cfg.JobWorkers, Logger: log, FailAt: opt.FailAt})
 	edition := map[string]string{"e": "enterprise", "c": "community"}[cfg.OdooEdition]
 	a.Creator = provision.NewCreator(provision.CreatorConfig{
@@ -257,6 +259,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 func (a *App) Close() {
 	if a.Runner != nil {
 		a.Runner.Close()
+	}
+	if a.databases != nil {
+		a.databases.Close()
 	}
 	if a.Services != nil {
 		a.Services.Close()

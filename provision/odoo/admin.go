@@ -82,26 +82,38 @@ func (d *Databases) SetAdminPassword(ctx context.Context, db, password string) e
 		return fmt.Errorf("odoo: set admin password of %s: %w", db, err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	rounds := 0
-	var v string
-	err = conn.QueryRow(ctx, "SELECT value FROM ir_config_parameter WHERE key = 'password.hashing.rounds'").Scan(&v)
-	switch {
-	case err == nil:
-		rounds, _ = strconv.Atoi(strings.TrimSpace(v))
-	case !errors.Is(err, pgx.ErrNoRows):
-		return fmt.Errorf("odoo: set admin password of %s: read password.hashing.rounds: %w", db, err)
-	}
-	hash, err := HashPassword(password, rounds)
+	hash, err := HashPassword(password, 0)
 	if err != nil {
 		return err
 	}
-	tag, err := conn.Exec(ctx, "UPDATE res_users SET password = $1 WHERE login = $2", hash, adminLogin)
-	if err != nil {
+	if err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error { return setAdminHash(ctx, tx, password, hash) }); err != nil {
 		return fmt.Errorf("odoo: set admin password of %s: %w", db, err)
 	}
-	if tag.RowsAffected() != 1 {
-		return fmt.Errorf("odoo: set admin password of %s: no user with login %q", db, adminLogin)
-	}
 	d.log.Info("admin password set", "database", db)
+	return nil
+}
+
+// setAdminHash stores hash, made by HashPassword from password, as the
+// "admin" user's password in tx's database. When the database asks for
+// more rounds than hash has (password.hashing.rounds), password is hashed
+// again with them.
+func setAdminHash(ctx context.Context, tx pgx.Tx, password, hash string) error {
+	var v string
+	err := tx.QueryRow(ctx, "SELECT value FROM ir_config_parameter WHERE key = 'password.hashing.rounds'").Scan(&v)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("read password.hashing.rounds: %w", err)
+	}
+	if rounds, _ := strconv.Atoi(strings.TrimSpace(v)); rounds > MinHashRounds {
+		if hash, err = HashPassword(password, rounds); err != nil {
+			return err
+		}
+	}
+	tag, err := tx.Exec(ctx, "UPDATE res_users SET password = $1 WHERE login = $2", hash, adminLogin)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("no user with login %q", adminLogin)
+	}
 	return nil
 }

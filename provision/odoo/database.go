@@ -19,6 +19,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -79,9 +81,15 @@ type DatabaseConfig struct {
 // Odoo's own duplicate does. Safe for concurrent use, also across
 // processes (a PostgreSQL advisory lock guards each template).
 type Databases struct {
-	cfg DatabaseConfig
-	log *slog.Logger
+	cfg       DatabaseConfig
+	log       *slog.Logger
+	spareBusy atomic.Bool    // a spare database is being made
+	bg        sync.WaitGroup // background work (spares), for Close
 }
+
+// Close waits for the background work (a spare database being made) to
+// end. The Databases may still be used after it.
+func (d *Databases) Close() { d.bg.Wait() }
 
 // NewDatabases returns a database maker for cfg.
 func NewDatabases(cfg DatabaseConfig) *Databases {
@@ -140,7 +148,21 @@ func (d *Databases) Create(ctx context.Context, spec provision.DatabaseSpec) err
 		return fmt.Errorf("odoo: create database %s: %w", spec.Name, err)
 	}
 	if exists {
-		return d.checkOurs(ctx, spec.Name, tpl)
+		if err := d.checkOurs(ctx, spec.Name, tpl); err != nil || spec.AdminPassword == "" {
+			return err
+		}
+		return d.SetAdminPassword(ctx, spec.Name, spec.AdminPassword)
+	}
+	// The password's hash (600,000 rounds of PBKDF2, about half a second)
+	// is computed while the database is copied.
+	hashed := make(chan hashResult, 1)
+	if spec.AdminPassword != "" {
+		go func() {
+			h, err := HashPassword(spec.AdminPassword, 0)
+			hashed <- hashResult{h, err}
+		}()
+	} else {
+		hashed <- hashResult{}
 	}
 	if err := d.ensureTemplate(ctx, spec, tpl); err != nil {
 		return fmt.Errorf("odoo: create database %s: %w", spec.Name, err)
@@ -151,14 +173,18 @@ func (d *Databases) Create(ctx context.Context, spec provision.DatabaseSpec) err
 	if err != nil {
 		return fmt.Errorf("odoo: create database %s: %w", spec.Name, err)
 	}
-	_, err = conn.Exec(ctx, "CREATE DATABASE "+ident(spec.Name)+" TEMPLATE "+ident(tpl)+
-		" OWNER "+ident(d.cfg.Owner)+" ENCODING 'UTF8'")
+	spare, err := d.takeSpare(ctx, conn, tpl, spec.Name)
+	if err == nil && !spare {
+		_, err = conn.Exec(ctx, "CREATE DATABASE "+ident(spec.Name)+" TEMPLATE "+ident(tpl)+
+			" OWNER "+ident(d.cfg.Owner)+" ENCODING 'UTF8'")
+	}
 	conn.Close(context.WithoutCancel(ctx))
 	if err != nil {
 		return fmt.Errorf("odoo: create database %s from %s: %w", spec.Name, tpl, err)
 	}
+	d.replenish(tpl)
 	store := filepath.Join(spec.DataDir, "filestore", spec.Name)
-	if err := d.finishClone(ctx, spec, tpl, store); err != nil {
+	if err := d.finishClone(ctx, spec, tpl, store, hashed); err != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		if dropErr := d.drop(cctx, spec.Name); dropErr != nil {
@@ -169,14 +195,91 @@ func (d *Databases) Create(ctx context.Context, spec provision.DatabaseSpec) err
 		}
 		return fmt.Errorf("odoo: create database %s (rolled back): %w", spec.Name, err)
 	}
-	log.Info("database created from template", "took", time.Since(start).Round(time.Millisecond))
+	log.Info("database created from template", "took", time.Since(start).Round(time.Millisecond), "spare", spare)
+	return nil
+}
+
+type hashResult struct {
+	hash string
+	err  error
+}
+
+// spareName is the database kept copied from template tpl in advance, so
+// that a creation renames it rather than waits for a copy (a copy of a
+// real Odoo template takes seconds on a busy disk; a rename, none). A
+// spare carries no odoobot marker until it becomes an instance's.
+func spareName(tpl string) string { return tpl + "_spare" }
+
+// takeSpare renames tpl's spare database to name when there is one; it
+// reports whether it did. Two creations racing for one spare are safe:
+// the rename is atomic and the loser finds none.
+func (d *Databases) takeSpare(ctx context.Context, conn *pgx.Conn, tpl, name string) (bool, error) {
+	ok, err := existsOn(ctx, conn, spareName(tpl))
+	if err != nil || !ok {
+		return false, err
+	}
+	if _, err := conn.Exec(ctx, "ALTER DATABASE "+ident(spareName(tpl))+" RENAME TO "+ident(name)); err != nil {
+		d.log.Warn("spare database not taken; copying the template", "template", tpl, "err", err)
+		return false, nil
+	}
+	return true, nil
+}
+
+// replenish makes tpl's spare database again, in the background: copied
+// under another name, then renamed, so a spare is always whole. One runs
+// at a time per Databases; a copy left by a crash is dropped first. A
+// failure is logged and costs only the next creation's speed.
+func (d *Databases) replenish(tpl string) {
+	if !d.spareBusy.CompareAndSwap(false, true) {
+		return
+	}
+	d.bg.Add(1)
+	go func() {
+		defer d.bg.Done()
+		defer d.spareBusy.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		if err := d.makeSpare(ctx, tpl); err != nil {
+			d.log.Warn("spare database not made", "template", tpl, "err", err)
+		}
+	}()
+}
+
+func (d *Databases) makeSpare(ctx context.Context, tpl string) error {
+	conn, err := d.connect(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	spare, tmp := spareName(tpl), spareName(tpl)+"_new"
+	if ok, err := existsOn(ctx, conn, spare); err != nil || ok {
+		return err
+	}
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(tmp)+" WITH (FORCE)"); err != nil {
+		return err
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+ident(tmp)+" TEMPLATE "+ident(tpl)+
+		" OWNER "+ident(d.cfg.Owner)+" ENCODING 'UTF8'"); err != nil {
+		return err
+	}
+	_, err = conn.Exec(ctx, "ALTER DATABASE "+ident(tmp)+" RENAME TO "+ident(spare))
+	return err
+}
+
+// dropSpare drops tpl's spare, and a half-made one, with the template.
+func dropSpare(ctx context.Context, conn *pgx.Conn, tpl string) error {
+	for _, n := range []string{spareName(tpl), spareName(tpl) + "_new"} {
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(n)+" WITH (FORCE)"); err != nil {
+			return fmt.Errorf("drop %s: %w", n, err)
+		}
+	}
 	return nil
 }
 
 // finishClone does what Odoo's duplicate does after the copy: the
 // filestore, then new identity parameters and the odoobot marker, written
 // last so that a marked database is a complete one.
-func (d *Databases) finishClone(ctx context.Context, spec provision.DatabaseSpec, tpl, store string) error {
+func (d *Databases) finishClone(ctx context.Context, spec provision.DatabaseSpec, tpl, store string, hashed <-chan hashResult) error {
 	if err := copyTree(filepath.Join(d.cfg.FilestoreDir, tpl), store); err != nil {
 		return fmt.Errorf("copy filestore: %w", err)
 	}
@@ -196,9 +299,23 @@ func (d *Databases) finishClone(ctx context.Context, spec provision.DatabaseSpec
 		params = append(params, [2]string{"report.url", spec.ReportURL})
 	}
 	params = append(params, [2]string{markerKey, tpl})
+	var h hashResult
+	select {
+	case h = <-hashed:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if h.err != nil {
+		return h.err
+	}
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "DELETE FROM ir_config_parameter WHERE key = 'database.enterprise_code'"); err != nil {
 			return err
+		}
+		if h.hash != "" {
+			if err := setAdminHash(ctx, tx, spec.AdminPassword, h.hash); err != nil {
+				return err
+			}
 		}
 		for _, p := range params {
 			if err := setParam(ctx, tx, p[0], p[1]); err != nil {
@@ -299,6 +416,9 @@ func (d *Databases) ensureTemplate(ctx context.Context, spec provision.DatabaseS
 			return fmt.Errorf("drop incomplete template %s: %w", tpl, err)
 		}
 		if _, err := conn.Exec(ctx, "DROP DATABASE "+ident(tpl)+" WITH (FORCE)"); err != nil {
+			return fmt.Errorf("drop incomplete template %s: %w", tpl, err)
+		}
+		if err := dropSpare(ctx, conn, tpl); err != nil {
 			return fmt.Errorf("drop incomplete template %s: %w", tpl, err)
 		}
 	}

@@ -52,7 +52,25 @@ func newDBEnv(t *testing.T) *dbEnv {
 	e := &dbEnv{admin: admin, id: randHex(4)}
 	owner := "odoobot_t_" + e.id + "_owner"
 	e.exec(t, "postgres", "CREATE ROLE "+pgx.Identifier{owner}.Sanitize()+" NOLOGIN")
-	t.Cleanup(func() { e.exec(t, "postgres", "DROP ROLE IF EXISTS "+pgx.Identifier{owner}.Sanitize()) })
+	t.Cleanup(func() {
+		// Spare databases made in the background are the role's too.
+		e.d.Close()
+		var spares []string
+		c := e.connect(t, "postgres")
+		rows, err := c.Query(context.Background(), "SELECT datname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE r.rolname = $1 AND NOT d.datistemplate", owner)
+		if err == nil {
+			for rows.Next() {
+				var n string
+				rows.Scan(&n)
+				spares = append(spares, n)
+			}
+			rows.Close()
+		}
+		for _, n := range spares {
+			e.exec(t, "postgres", "DROP DATABASE IF EXISTS "+pgx.Identifier{n}.Sanitize()+" WITH (FORCE)")
+		}
+		e.exec(t, "postgres", "DROP ROLE IF EXISTS "+pgx.Identifier{owner}.Sanitize())
+	})
 	e.cfg = odoo.DatabaseConfig{
 		AdminDSN:     admin,
 		Owner:        owner,
@@ -915,4 +933,48 @@ func freeTCPPort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// The second database of a template is the spare copied in the background
+// after the first, renamed: it is as whole and as unique as a copy, with
+// its own identity, marker and admin password, and a new spare follows.
+func TestCreateTakesTheSpare(t *testing.T) {
+	e := newDBEnv(t)
+	rel, _ := wrappedRelease(t, false)
+	first := provision.DatabaseSpec{Name: e.name("one"), Release: rel, Modules: []string{"web"}, BaseURL: "https://one.example.com", DataDir: t.TempDir(), AdminPassword: "first-Passw0rd-xyz"}
+	second := first
+	second.Name, second.BaseURL, second.AdminPassword = e.name("two"), "https://two.example.com", "second-Passw0rd-xyz"
+	tpl := e.d.TemplateName(first)
+	e.dropAtEnd(t, first.Name, second.Name, tpl, tpl+"_init")
+	if err := e.create(t, first); err != nil {
+		t.Fatal(err)
+	}
+	e.d.Close() // the spare is made in the background
+	if !e.exists(t, tpl+"_spare") {
+		t.Fatalf("no spare database %s_spare after the first creation", tpl)
+	}
+	if err := e.create(t, second); err != nil {
+		t.Fatal(err)
+	}
+	e.d.Close()
+	if !e.exists(t, tpl+"_spare") {
+		t.Errorf("no new spare after the second creation")
+	}
+	var marker, url, uuid1, uuid2, hash string
+	e.query(t, second.Name, "SELECT value FROM ir_config_parameter WHERE key = 'odoobot.template'", &marker)
+	e.query(t, second.Name, "SELECT value FROM ir_config_parameter WHERE key = 'web.base.url'", &url)
+	e.query(t, first.Name, "SELECT value FROM ir_config_parameter WHERE key = 'database.uuid'", &uuid1)
+	e.query(t, second.Name, "SELECT value FROM ir_config_parameter WHERE key = 'database.uuid'", &uuid2)
+	e.query(t, second.Name, "SELECT password FROM res_users WHERE login = 'admin'", &hash)
+	if marker != tpl || url != second.BaseURL || uuid1 == uuid2 {
+		t.Errorf("second database: marker %q url %q uuid %q (first's %q)", marker, url, uuid2, uuid1)
+	}
+	if !odoo.VerifyPassword(second.AdminPassword, hash) || odoo.VerifyPassword("admin", hash) {
+		t.Errorf("second database's admin hash %q does not hold its own password", hash)
+	}
+	var spareMarker int
+	e.query(t, tpl+"_spare", "SELECT count(*) FROM ir_config_parameter WHERE key = 'odoobot.template'", &spareMarker)
+	if spareMarker != 0 {
+		t.Errorf("the spare carries odoobot's marker: Drop would take it for an instance's")
+	}
 }

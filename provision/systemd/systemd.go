@@ -58,10 +58,14 @@ func New(ctx context.Context, log *slog.Logger) (*Manager, error) {
 			return nil, fmt.Errorf("systemd: connect: %w", r.err)
 		}
 		return &Manager{
-			conn:         r.conn,
-			log:          log,
-			settle:       500 * time.Millisecond,
-			poll:         100 * time.Millisecond,
+			conn: r.conn,
+			log:  log,
+			// Long enough to see a unit that cannot even start (a missing
+			// program, an unknown user: systemd fails those in
+			// milliseconds); a process that dies later is the health
+			// check's to notice, which watches the unit until it answers.
+			settle:       200 * time.Millisecond,
+			poll:         50 * time.Millisecond,
 			journalLines: 20,
 		}, nil
 	case <-ctx.Done():

@@ -82,7 +82,7 @@ func BenchmarkStandinInit(b *testing.B) {
 	ctx := context.Background()
 	rel, err := odoo.NewReleases(odoo.ReleaseConfig{
 		CacheDir: filepath.Join(cfg.StateDir, "releases"), Repo: cfg.OdooRepo, Branch: cfg.Branch(), Python: cfg.PythonVersion,
-	}).Ensure(ctx)
+	}).Ensure(ctx, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

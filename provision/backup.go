@@ -494,7 +494,7 @@ func (b *backupRun) seal(ctx context.Context) error {
 		RequestedBy: b.by, CreatedAt: b.d.cfg.Now().UTC(), OdooVersion: b.d.cfg.Odoo.Version,
 		BotVersion: b.d.bcfg.BotVersion, Files: b.files,
 	}
-	if rel, err := b.d.cfg.Releases.Ensure(ctx); err == nil {
+	if rel, err := b.d.cfg.Releases.Ensure(ctx, nil); err == nil {
 		m.OdooRelease = rel.Commit
 	}
 	raw, err := json.MarshalIndent(m, "", "  ")

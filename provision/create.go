@@ -38,7 +38,9 @@ type Store interface {
 
 // ReleaseBuilder gives the Odoo release instances run on (provision/odoo).
 type ReleaseBuilder interface {
-	Ensure(ctx context.Context) (Release, error)
+	// Ensure returns the release to run, built if needed; progress (nil
+	// for none) hears each phase of a build.
+	Ensure(ctx context.Context, progress func(phase string)) (Release, error)
 }
 
 // DatabaseMaker creates and drops instance databases (provision/odoo).
@@ -348,6 +350,14 @@ type creation struct {
 	// adminPassword is the Odoo admin user's password the database step
 	// set. It lives here only, until finished hands it to RevealAdmin.
 	adminPassword string
+	task          *Task // reports a long step's progress
+}
+
+// progress reports how far a long step of the creation has come.
+func (cr *creation) progress(step StepName, text string) {
+	if cr.task != nil {
+		cr.task.Progress(step, text)
+	}
 }
 
 // finished returns the Finished of a creation's task: once the job has
@@ -398,7 +408,8 @@ func (c *Creator) creationTask(job Job, inst Instance) (*Task, *creation) {
 		s := all[n]
 		steps = append(steps, s)
 	}
-	return &Task{Job: job, Steps: steps, LogPath: cr.paths.CreateLog}, cr
+	cr.task = &Task{Job: job, Steps: steps, LogPath: cr.paths.CreateLog}
+	return cr.task, cr
 }
 
 func (cr *creation) checkReserved(ctx context.Context) error {
@@ -415,7 +426,7 @@ func (cr *creation) unreserve(ctx context.Context) error {
 }
 
 func (cr *creation) ensureRelease(ctx context.Context) error {
-	rel, err := cr.c.cfg.Releases.Ensure(ctx)
+	rel, err := cr.c.cfg.Releases.Ensure(ctx, func(phase string) { cr.progress(StepRelease, phase) })
 	if err != nil {
 		return err
 	}
@@ -446,6 +457,7 @@ func (cr *creation) createDatabase(ctx context.Context) error {
 		Name: cr.inst.Internal, Release: cr.release, Modules: cr.c.cfg.Odoo.Modules,
 		BaseURL: cr.baseURL(), ReportURL: cr.localURL(), DataDir: cr.paths.DataDir,
 		AdminPassword: pw,
+		Progress:      func(text string) { cr.progress(StepDatabase, text) },
 	})
 	if err != nil {
 		return err

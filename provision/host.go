@@ -34,6 +34,10 @@ type DatabaseSpec struct {
 	// "admin" user, hashed as Odoo hashes it (the hash is computed while
 	// the database is copied). It is never logged or stored in clear.
 	AdminPassword string
+	// Progress, when set, hears how far a template's initialisation has
+	// come ("installing modules 12/47"), from Create's goroutine or one
+	// it waits for.
+	Progress func(text string)
 }
 
 // ServiceStatus is what systemd says of a unit.

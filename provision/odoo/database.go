@@ -559,7 +559,7 @@ func (d *Databases) initRuns(ctx context.Context, spec provision.DatabaseSpec, w
 		if lang != "" {
 			args = append(args, "--load-language="+lang)
 		}
-		if _, err := d.odooBin(ctx, work, "", spec.Release.Python, args...); err != nil {
+		if _, err := d.odooBin(ctx, work, "", spec.Progress, spec.Release.Python, args...); err != nil {
 			return fmt.Errorf("initialise template with odoo-bin -i %s: %w", strings.Join(mods, ","), err)
 		}
 		return nil
@@ -573,7 +573,10 @@ func (d *Databases) initRuns(ctx context.Context, spec provision.DatabaseSpec, w
 	}
 	if d.cfg.Lang != "" || country != "" {
 		script := firstCompanyScript(d.cfg.Lang, country)
-		if _, err := d.odooBin(ctx, work, script, spec.Release.Python, spec.Release.OdooBin, "shell", "-c", conf, "-d", initDB); err != nil {
+		if spec.Progress != nil {
+			spec.Progress("setting the first company's country and language")
+		}
+		if _, err := d.odooBin(ctx, work, script, nil, spec.Release.Python, spec.Release.OdooBin, "shell", "-c", conf, "-d", initDB); err != nil {
 			return fmt.Errorf("set the language (%q) and country (%q) of the template with odoo-bin shell: %w", d.cfg.Lang, country, err)
 		}
 	}
@@ -612,14 +615,19 @@ print("odoobot: first company and admin user set")
 }
 
 // odooBin runs an odoo-bin command with stdin (none when ""), as run
-// does, and logs the WARNING and ERROR lines of its output.
-func (d *Databases) odooBin(ctx context.Context, dir, stdin, name string, args ...string) ([]byte, error) {
+// does, and logs the WARNING and ERROR lines of its output; progress (nil
+// for none) hears how many modules it has installed.
+func (d *Databases) odooBin(ctx context.Context, dir, stdin string, progress func(string), name string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	cmd.Env = minimalEnv()
 	cmd.WaitDelay = 5 * time.Second
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	if progress != nil {
+		w := io.MultiWriter(&out, newInstallProgress(progress))
+		cmd.Stdout, cmd.Stderr = w, w
+	}
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}

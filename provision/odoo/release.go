@@ -70,11 +70,6 @@ type ReleaseConfig struct {
 	// InstallPackages installs the Debian packages a release needs and
 	// the host lacks, in debian mode; nil means AptInstall.
 	InstallPackages func(ctx context.Context, pkgs []string) error
-	// Progress, when set, is called with a short line as each phase of a
-	// build starts ("cloning odoo", "creating venv", "installing 3 Debian
-	// packages", "checking the release"), from the goroutine that called
-	// Ensure. Not called on a cache hit.
-	Progress func(phase string)
 	// Logger receives build progress; nil logs nothing.
 	Logger *slog.Logger
 }
@@ -100,7 +95,10 @@ func NewReleases(cfg ReleaseConfig) *Releases {
 }
 
 // Ensure returns the release of the branch's current commit, building it
-// first when the cache does not hold it. The warm path costs one
+// first when the cache does not hold it. progress, when not nil, is called
+// with a short line as each phase of a build starts ("cloning odoo",
+// "creating venv", "installing 3 Debian packages", "checking the
+// release"), from the calling goroutine; not on a cache hit. The warm path costs one
 // `git ls-remote` per repository and a few stats. A half-built release
 // left by a crash is removed and rebuilt; so is a build that fails, which
 // leaves nothing in the cache. A build ends by proving the release runs:
@@ -108,7 +106,7 @@ func NewReleases(cfg ReleaseConfig) *Releases {
 // of odoo/release.py) and imports odoo.http; a failure names the missing
 // Python module and, in debian mode, its Debian package. Errors of a
 // failed build carry the tail of the failing command's output.
-func (r *Releases) Ensure(ctx context.Context) (provision.Release, error) {
+func (r *Releases) Ensure(ctx context.Context, progress func(phase string)) (provision.Release, error) {
 	if r.cfg.CacheDir == "" || r.cfg.Repo == "" || r.cfg.Branch == "" {
 		return provision.Release{}, errors.New("odoo: release: CacheDir, Repo and Branch must be set")
 	}
@@ -152,7 +150,7 @@ func (r *Releases) Ensure(ctx context.Context) (provision.Release, error) {
 	if complete(rel.Dir) { // another caller built it while we waited
 		return r.finished(rel)
 	}
-	if err := r.build(ctx, rel, python, entCommit); err != nil {
+	if err := r.build(ctx, rel, python, entCommit, progress); err != nil {
 		if rmErr := os.RemoveAll(rel.Dir); rmErr != nil {
 			err = errors.Join(err, fmt.Errorf("remove half-built release: %w", rmErr))
 		}
@@ -180,15 +178,15 @@ func (r *Releases) finished(rel provision.Release) (provision.Release, error) {
 
 // build makes the release at its final path (venvs embed absolute paths,
 // so they cannot be moved after creation). The caller holds the locks.
-func (r *Releases) build(ctx context.Context, rel provision.Release, python, entCommit string) error {
+func (r *Releases) build(ctx context.Context, rel provision.Release, python, entCommit string, report func(phase string)) error {
 	r.builds.Add(1)
 	start := time.Now()
 	mode := depsMode(r.cfg.Deps)
 	log := r.log.With("release", rel.Key, "branch", r.cfg.Branch, "commit", shortSHA(rel.Commit), "deps", mode)
 	progress := func(phase string, args ...any) {
 		log.Info(phase, args...)
-		if r.cfg.Progress != nil {
-			r.cfg.Progress(phase)
+		if report != nil {
+			report(phase)
 		}
 	}
 	if _, err := os.Stat(rel.Dir); err == nil {

@@ -79,7 +79,6 @@ func newRealBuild(t *testing.T, repo, branch string) *realBuild {
 		Repo:     "file://" + repo,
 		Branch:   branch,
 		Deps:     odoo.DepsDebian,
-		Progress: func(p string) { b.mu.Lock(); b.phases = append(b.phases, p); b.mu.Unlock() },
 		InstallPackages: func(_ context.Context, pkgs []string) error {
 			b.mu.Lock()
 			b.installs = append(b.installs, pkgs)
@@ -97,7 +96,7 @@ func (b *realBuild) ensure(t *testing.T, r *odoo.Releases) (provision.Release, t
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
-	rel, err := r.Ensure(ctx)
+	rel, err := r.Ensure(ctx, func(p string) { b.mu.Lock(); b.phases = append(b.phases, p); b.mu.Unlock() })
 	took := time.Since(start)
 	if err != nil {
 		if len(b.installs) > 0 {

@@ -51,7 +51,7 @@ func ensure(t *testing.T, r *odoo.Releases) provision.Release {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	rel, err := r.Ensure(ctx)
+	rel, err := r.Ensure(ctx, nil)
 	if err != nil {
 		t.Fatalf("Ensure: %v", err)
 	}
@@ -99,7 +99,7 @@ func TestEnsure(t *testing.T) {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
-			rels[i], errs[i] = r.Ensure(ctx)
+			rels[i], errs[i] = r.Ensure(ctx, nil)
 		})
 	}
 	wg.Wait()
@@ -196,7 +196,7 @@ func TestEnsureMissingPython(t *testing.T) {
 	for _, py := range []string{"3.99", "/nonexistent/python3"} {
 		cfg := releaseConfig(t, standin.Repo(t))
 		cfg.Python = py
-		_, err := odoo.NewReleases(cfg).Ensure(context.Background())
+		_, err := odoo.NewReleases(cfg).Ensure(context.Background(), nil)
 		if err == nil || !strings.Contains(err.Error(), "PYTHON_VERSION") {
 			t.Errorf("Python %q: error %v, want one naming PYTHON_VERSION", py, err)
 		}
@@ -206,7 +206,7 @@ func TestEnsureMissingPython(t *testing.T) {
 func TestEnsureUnknownBranch(t *testing.T) {
 	cfg := releaseConfig(t, standin.Repo(t))
 	cfg.Branch = "no-such-branch"
-	_, err := odoo.NewReleases(cfg).Ensure(context.Background())
+	_, err := odoo.NewReleases(cfg).Ensure(context.Background(), nil)
 	if err == nil || !strings.Contains(err.Error(), "no-such-branch") {
 		t.Errorf("error %v, want one naming the branch", err)
 	}
@@ -221,7 +221,7 @@ func TestEnsurePipFailureLeavesNothing(t *testing.T) {
 	git(t, repo, "commit", "-q", "-a", "--no-gpg-sign", "-m", "a requirement pip cannot find")
 	cfg := releaseConfig(t, repo)
 	cfg.Deps, cfg.PipArgs = odoo.DepsPip, []string{"--no-index"}
-	_, err := odoo.NewReleases(cfg).Ensure(context.Background())
+	_, err := odoo.NewReleases(cfg).Ensure(context.Background(), nil)
 	if err == nil || !strings.Contains(err.Error(), "odoobot-no-such-package") {
 		t.Fatalf("error %v, want pip's output naming the package", err)
 	}
@@ -244,7 +244,7 @@ func TestEnsureMissingModule(t *testing.T) {
 	}
 	git(t, repo, "commit", "-q", "-a", "--no-gpg-sign", "-m", "odoo.http needs a module nobody has")
 	cfg := releaseConfig(t, repo)
-	_, err := odoo.NewReleases(cfg).Ensure(context.Background())
+	_, err := odoo.NewReleases(cfg).Ensure(context.Background(), nil)
 	if err == nil {
 		t.Fatal("a release whose odoo.http cannot be imported was built")
 	}
@@ -298,8 +298,7 @@ Description: Open Source Apps To Grow Your Business
 	var asked [][]string
 	var phases []string
 	cfg.InstallPackages = func(_ context.Context, pkgs []string) error { asked = append(asked, pkgs); return nil }
-	cfg.Progress = func(p string) { phases = append(phases, p) }
-	_, err := odoo.NewReleases(cfg).Ensure(context.Background())
+	_, err := odoo.NewReleases(cfg).Ensure(context.Background(), func(p string) { phases = append(phases, p) })
 	if diff := cmp.Diff(asked, [][]string{{"python3-odoobot-test-missing"}}); diff != "" {
 		t.Errorf("InstallPackages calls (-got +want):\n%s", diff)
 	}
@@ -370,7 +369,7 @@ func TestEnsureRefusesOtherPythonInDebianMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Python = other
-	if _, err := odoo.NewReleases(cfg).Ensure(context.Background()); err == nil || !strings.Contains(err.Error(), "not the system's") {
+	if _, err := odoo.NewReleases(cfg).Ensure(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "not the system's") {
 		t.Errorf("Ensure with %s in debian mode: %v, want a refusal", other, err)
 	}
 }

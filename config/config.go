@@ -73,6 +73,7 @@ type Config struct {
 	DefaultSSLMode string `envconfig:"DEFAULT_SSL_MODE" default:"cloudflare" desc:"mode when create names none: cloudflare, letsencrypt or http"`
 	ACMEDirectory  string `envconfig:"ACME_DIRECTORY_URL" default:"https://acme-v02.api.letsencrypt.org/directory" desc:"ACME directory (Let's Encrypt production or staging)"`
 	ACMEEmail      string `envconfig:"ACME_EMAIL" desc:"contact address for the ACME account"`
+	VerifyCAFile   string `envconfig:"TLS_VERIFY_CA_FILE" desc:"PEM roots trusted, besides the system's and Cloudflare's Origin CA roots, when odoobot verifies an instance's HTTPS through nginx (a private ACME server's root)"`
 
 	// PostgreSQL: instance databases and odoobot's own state.
 	DBHost      string `envconfig:"DB_HOST" default:"127.0.0.1" desc:"PostgreSQL host"`
@@ -233,7 +234,7 @@ func (c *Config) Validate() error {
 		{"STATE_DIR", c.StateDir}, {"NGINX_SITES_AVAILABLE", c.NginxAvailable},
 		{"NGINX_SITES_ENABLED", c.NginxEnabled}, {"SYSTEMD_UNIT_DIR", c.UnitDir},
 		{"TRACKING_DIR", c.TrackingDir}, {"ALLOWLIST_FILE", c.AllowlistFile},
-		{"CF_ORIGIN_CERT", c.OriginCert}, {"CF_ORIGIN_KEY", c.OriginKey},
+		{"CF_ORIGIN_CERT", c.OriginCert}, {"CF_ORIGIN_KEY", c.OriginKey}, {"TLS_VERIFY_CA_FILE", c.VerifyCAFile},
 	} {
 		if d.v != "" && !filepath.IsAbs(d.v) {
 			add("%s %q is a relative path: give an absolute path", d.name, d.v)

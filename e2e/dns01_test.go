@@ -30,6 +30,7 @@ func TestDNS01Create(t *testing.T) {
 	pebble := acmetest.Start(t, acmetest.Options{})
 	t.Setenv("ACME_DIRECTORY_URL", pebble.DirectoryURL)
 	roots := pebble.Roots(t)
+	env.trustRoots(t, pebble.RootsPEM(t))
 
 	cf := cftest.New(os.Getenv("CF_ZONE_NAME"), "e2e-dns01-token")
 	var mirror struct {
@@ -61,7 +62,7 @@ func TestDNS01Create(t *testing.T) {
 	t.Setenv("CF_API_TOKEN", "e2e-dns01-token")
 	t.Setenv("PUBLIC_IP", "127.0.0.1")
 	a, _ := env.newApp(t, app.Options{
-		ACMERoots: pebble.ServerRoots, VerifyRoots: roots,
+		ACMERoots: pebble.ServerRoots,
 		ACMENameservers: []string{pebble.DNSAddr},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)

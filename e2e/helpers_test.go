@@ -111,6 +111,19 @@ func newCreateEnv(t *testing.T) *createEnv {
 	return e
 }
 
+// trustRoots writes pem to a file of the test and points
+// TLS_VERIFY_CA_FILE at it: the setting an operator uses to trust a
+// private CA, so the test runs the production wiring of verify's roots.
+func (e *createEnv) trustRoots(t *testing.T, pem []byte) {
+	t.Helper()
+	file := filepath.Join(e.root, "verify-roots.pem")
+	if err := os.WriteFile(file, pem, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.overrides["TLS_VERIFY_CA_FILE"] = file
+	t.Setenv("TLS_VERIFY_CA_FILE", file)
+}
+
 // config loads the configuration as the product does, from the
 // environment.
 func (e *createEnv) config(t *testing.T) *config.Config {

@@ -82,7 +82,8 @@ func TestLetsEncryptCreate(t *testing.T) {
 	pebble := acmetest.Start(t, acmetest.Options{HTTPPort: 80})
 	t.Setenv("ACME_DIRECTORY_URL", pebble.DirectoryURL)
 	roots := pebble.Roots(t)
-	a, _ := env.newApp(t, app.Options{ACMERoots: pebble.ServerRoots, VerifyRoots: roots})
+	env.trustRoots(t, pebble.RootsPEM(t))
+	a, _ := env.newApp(t, app.Options{ACMERoots: pebble.ServerRoots})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
@@ -133,7 +134,8 @@ func TestCloudflareCreate(t *testing.T) {
 	t.Cleanup(cf.Close)
 	t.Setenv("CF_API_TOKEN", "e2e-token")
 	t.Setenv("PUBLIC_IP", "127.0.0.1")
-	a, _ := env.newApp(t, app.Options{VerifyRoots: cf.CAPool()})
+	env.trustRoots(t, cf.CACertPEM())
+	a, _ := env.newApp(t, app.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
@@ -167,7 +169,7 @@ func TestCloudflareCreate(t *testing.T) {
 
 	// A creation failing at its last checked step undoes the record and
 	// the certificate.
-	failing, _ := env.newApp(t, app.Options{VerifyRoots: cf.CAPool(), FailAt: provision.StepVerify})
+	failing, _ := env.newApp(t, app.Options{FailAt: provision.StepVerify})
 	bad := uniqueName(t, "cf-fail")
 	job, r = createMode(t, ctx, failing, bad, provision.SSLCloudflare)
 	if job.State == provision.JobSucceeded {

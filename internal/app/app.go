@@ -36,7 +36,6 @@ import (
 type Options struct {
 	FailAt      provision.StepName // test hook: fail this step of every creation
 	NginxBinary string             // default /usr/sbin/nginx
-	VerifyRoots *x509.CertPool     // roots trusted when verifying TLS through nginx
 	Version     string             // odoobot's version, recorded in backup manifests
 	ACMERoots   *x509.CertPool     // roots trusted for the ACME server's HTTPS (nil: the system's)
 	// ACMENameservers are asked whether a DNS-01 record is visible; nil
@@ -205,6 +204,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		Lang:         cfg.OdooLang, Country: cfg.OdooCountry, Unaccent: cfg.Unaccent, Community: cfg.Community(),
 		Logger: log,
 	})
+	verifyRoots, err := certs.VerifyRoots(cfg.VerifyCAFile)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
 	a.databases = databases
 	a.Runner = provision.NewRunner(provision.RunnerConfig{Store: store, Workers: cfg.JobWorkers, Logger: log, FailAt: opt.FailAt})
 	edition := map[string]string{"e": "enterprise", "c": "community"}[cfg.OdooEdition]
@@ -229,7 +233,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		Databases: databases,
 		Services:  svc, Sites: sites, DNS: dns, Certs: issuers, Templates: tpl,
 		ACMEWebroot: filepath.Join(cfg.StateDir, "acme-webroot"),
-		VerifyRoots: opt.VerifyRoots,
+		VerifyRoots: verifyRoots,
 		Admit:       a.admit,
 		Capacity:    cfg.CapacityModel(),
 		Logger:      log,

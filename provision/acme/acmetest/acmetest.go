@@ -138,6 +138,16 @@ func Start(t testing.TB, o Options) *Pebble {
 // root each time it starts.
 func (p *Pebble) Roots(t testing.TB) *x509.CertPool {
 	t.Helper()
+	pool := x509.NewCertPool()
+	if b := p.RootsPEM(t); !pool.AppendCertsFromPEM(b) {
+		t.Fatalf("pebble root: no PEM certificate in %q", b)
+	}
+	return pool
+}
+
+// RootsPEM is pebble's root certificate, PEM, as Roots trusts it.
+func (p *Pebble) RootsPEM(t testing.TB) []byte {
+	t.Helper()
 	resp, err := p.HTTPClient.Get(p.mgmt + "/roots/0")
 	if err != nil {
 		t.Fatalf("pebble root: %v", err)
@@ -147,11 +157,7 @@ func (p *Pebble) Roots(t testing.TB) *x509.CertPool {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("pebble root: %s %v", resp.Status, err)
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		t.Fatalf("pebble root: no PEM certificate in %q", b)
-	}
-	return pool
+	return b
 }
 
 // SetTXT adds value to the TXT records challtestsrv answers for host

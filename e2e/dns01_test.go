@@ -62,7 +62,7 @@ func TestDNS01Create(t *testing.T) {
 	t.Setenv("CF_API_TOKEN", "e2e-dns01-token")
 	t.Setenv("PUBLIC_IP", "127.0.0.1")
 	a, _ := env.newApp(t, app.Options{
-		ACMERoots: pebble.ServerRoots,
+		ACMERoots:       pebble.ServerRoots,
 		ACMENameservers: []string{pebble.DNSAddr},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)

@@ -19,7 +19,7 @@ export ODOOBOT_TEST_DATABASE_URL ODOOBOT_REQUIRE_ALL=1
 if tarballs=$(scripts/odoo-sources.sh --where); then export ODOO_TEST_TARBALLS=$tarballs; fi
 
 echo "== unit and integration tests (PostgreSQL on 127.0.0.1:$port)"
-go test -count=1 $(go list ./... | grep -v '/e2e$')
+go test -count=1 -timeout 30m $(go list ./... | grep -v '/e2e$')
 
 if [ -d e2e ]; then
   echo "== end-to-end tests in the sandbox host"

@@ -943,7 +943,7 @@ func (d *DayTwo) findBackup(inst Instance, id string) (BackupInfo, error) {
 // database and filestore.
 func (d *DayTwo) restoreRun(inst Instance, b BackupInfo, by string) *restoreRun {
 	r := &restoreRun{d: d, inst: inst, paths: d.cfg.Layout.Paths(inst), backup: b, by: by}
-	r.stagingDB, r.oldDB = inst.Internal+"_restore", inst.Internal+"_old"
+	r.stagingDB, r.oldDB = inst.Internal+RestoreStagingSuffix, inst.Internal+RestoreOldSuffix
 	fs := filepath.Join(r.paths.DataDir, "filestore")
 	r.fsLive, r.fsStaging, r.fsOld = filepath.Join(fs, inst.Internal), filepath.Join(fs, "."+inst.Internal+".restore"), filepath.Join(fs, "."+inst.Internal+".old")
 	return r

@@ -18,6 +18,7 @@ const (
 	RuleReserved Rule = "reserved"  // the zone itself, production, prod, www, api, mail, ftp, plus configured ones
 	RuleOneLabel Rule = "one-label" // the domain is exactly one label under the zone
 	RuleTaken    Rule = "taken"     // an instance of that name exists
+	RuleLength   Rule = "length"    // every name derived from it fits its system's limit
 )
 
 // Sentinel errors, one per rule, matched with errors.Is on a *NameError.
@@ -90,6 +91,11 @@ func (r NameRules) Check(name string) error {
 	if !IsLabel(name) {
 		return &NameError{Name: name, Rule: RuleFormat, Reason: formatReason(name)}
 	}
+	if len(name) > MaxNameLength {
+		return &NameError{Name: name, Rule: RuleLength, Reason: fmt.Sprintf(
+			"%d characters; at most %d: PostgreSQL cuts names at %d bytes, and the instance's database %s with the suffix restore gives it (%s) must stay whole and distinct",
+			len(name), MaxNameLength, maxIdentifier, InternalName("NAME"), RestoreStagingSuffix)}
+	}
 	for _, res := range append(append([]string(nil), DefaultReserved...), r.Reserved...) {
 		if name == strings.ToLower(strings.TrimSpace(res)) {
 			return &NameError{Name: name, Rule: RuleReserved, Reason: fmt.Sprintf("%q is reserved; choose another name", name)}
@@ -139,3 +145,20 @@ func formatReason(name string) string {
 		return "use only lower-case letters, digits and inner hyphens (1 to 63 characters)"
 	}
 }
+
+// The suffixes restore gives an instance's database name while it swaps
+// databases: the restored copy, then the replaced one.
+const (
+	RestoreStagingSuffix = "_restore"
+	RestoreOldSuffix     = "_old"
+)
+
+// maxIdentifier is PostgreSQL's limit on a name (NAMEDATALEN - 1 bytes):
+// a longer one is silently cut, so two names could become one.
+const maxIdentifier = 63
+
+// MaxNameLength is the longest instance name whose every derived database
+// name (InternalName, and it with a restore suffix) fits maxIdentifier:
+// 50. The unit, nginx and DNS names derived from a name are shorter than
+// their own limits for every name this short.
+var MaxNameLength = maxIdentifier - len(InternalName("")) - max(len(RestoreStagingSuffix), len(RestoreOldSuffix))

@@ -8,7 +8,7 @@ import (
 
 func TestNameRulesAPIDEVExamples(t *testing.T) {
 	r := NameRules{Zone: "softrigx.com"}
-	for _, name := range []string{"cliente1", "empresa-abc", "test-prod", "a", "sucursal-norte", strings.Repeat("a", 63)} {
+	for _, name := range []string{"cliente1", "empresa-abc", "test-prod", "a", "sucursal-norte", strings.Repeat("a", MaxNameLength)} {
 		if err := r.Check(name); err != nil {
 			t.Errorf("Check(%q) = %v, want accepted", name, err)
 		}
@@ -113,5 +113,33 @@ func FuzzNameRules(f *testing.F) {
 				t.Fatalf("reserved name %q accepted", name)
 			}
 		}
+		// Every database name derived from it fits PostgreSQL's 63 bytes,
+		// so none is cut, and they stay distinct.
+		db := InternalName(name)
+		derived := []string{db, db + RestoreStagingSuffix, db + RestoreOldSuffix}
+		for _, n := range derived {
+			if len(n) > 63 {
+				t.Fatalf("accepted %q derives the database name %q, %d bytes: PostgreSQL would cut it", name, n, len(n))
+			}
+		}
 	})
+}
+
+// Names of 51 to 63 characters are valid DNS labels but give a database
+// name that PostgreSQL would cut: refused, saying why; 50 is accepted.
+func TestNameLengthFitsDerivedNames(t *testing.T) {
+	r := NameRules{Zone: "example.com"}
+	if MaxNameLength != 50 {
+		t.Errorf("MaxNameLength = %d, want 50 (63 - len(\"prod-\") - len(\"_restore\"))", MaxNameLength)
+	}
+	if err := r.Check(strings.Repeat("a", 50)); err != nil {
+		t.Errorf("50 characters refused: %v", err)
+	}
+	for _, n := range []int{51, 57, 58, 59, 63} {
+		err := r.Check(strings.Repeat("a", n))
+		var ne *NameError
+		if !errors.As(err, &ne) || ne.Rule != RuleLength || !strings.Contains(err.Error(), "at most 50") {
+			t.Errorf("%d characters: %v, want a refusal by the length rule", n, err)
+		}
+	}
 }

@@ -52,25 +52,7 @@ func newDBEnv(t *testing.T) *dbEnv {
 	e := &dbEnv{admin: admin, id: randHex(4)}
 	owner := "odoobot_t_" + e.id + "_owner"
 	e.exec(t, "postgres", "CREATE ROLE "+pgx.Identifier{owner}.Sanitize()+" NOLOGIN")
-	t.Cleanup(func() {
-		// Spare databases made in the background are the role's too.
-		e.d.Close()
-		var spares []string
-		c := e.connect(t, "postgres")
-		rows, err := c.Query(context.Background(), "SELECT datname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE r.rolname = $1 AND NOT d.datistemplate", owner)
-		if err == nil {
-			for rows.Next() {
-				var n string
-				rows.Scan(&n)
-				spares = append(spares, n)
-			}
-			rows.Close()
-		}
-		for _, n := range spares {
-			e.exec(t, "postgres", "DROP DATABASE IF EXISTS "+pgx.Identifier{n}.Sanitize()+" WITH (FORCE)")
-		}
-		e.exec(t, "postgres", "DROP ROLE IF EXISTS "+pgx.Identifier{owner}.Sanitize())
-	})
+	t.Cleanup(func() { e.dropRole(t, owner) })
 	e.cfg = odoo.DatabaseConfig{
 		AdminDSN:     admin,
 		Owner:        owner,
@@ -82,6 +64,31 @@ func newDBEnv(t *testing.T) *dbEnv {
 	}
 	e.d = odoo.NewDatabases(e.cfg)
 	return e
+}
+
+// dropRole drops role and the databases it still owns: the spare
+// databases made in the background, once they are made.
+func (e *dbEnv) dropRole(t *testing.T, role string) {
+	t.Helper()
+	e.d.Close()
+	var owned []string
+	c := e.connect(t, "postgres")
+	rows, err := c.Query(context.Background(), "SELECT d.datname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE r.rolname = $1 AND NOT d.datistemplate", role)
+	if err != nil {
+		t.Errorf("databases of %s: %v", role, err)
+		return
+	}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err == nil {
+			owned = append(owned, n)
+		}
+	}
+	rows.Close()
+	for _, n := range owned {
+		e.exec(t, "postgres", "DROP DATABASE IF EXISTS "+pgx.Identifier{n}.Sanitize()+" WITH (FORCE)")
+	}
+	e.exec(t, "postgres", "DROP ROLE IF EXISTS "+pgx.Identifier{role}.Sanitize())
 }
 
 // name is a database name unique to this test run.
@@ -777,7 +784,7 @@ func TestRealOdooTemplate(t *testing.T) {
 	// owns the database, as DB_USER does.
 	role := "odoobot_t_" + e.id + "_odoo"
 	e.exec(t, "postgres", "CREATE ROLE "+pgx.Identifier{role}.Sanitize()+" LOGIN")
-	t.Cleanup(func() { e.exec(t, "postgres", "DROP ROLE IF EXISTS "+pgx.Identifier{role}.Sanitize()) })
+	t.Cleanup(func() { e.dropRole(t, role) })
 	var logs logBuffer
 	e.cfg.Owner, e.cfg.DBUser = role, role
 	e.cfg.Lang, e.cfg.Country, e.cfg.Community = "es_AR", "AR", true

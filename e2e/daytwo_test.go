@@ -446,3 +446,31 @@ func TestDayTwoRestoreKilledIsRolledBack(t *testing.T) {
 	}
 	requireAnswers(t, ctx, inst)
 }
+
+// TestDayTwoDeleteWithoutDatabase deletes an instance whose database was
+// dropped behind odoobot's back: the thread says no final backup was
+// taken, rather than showing one, and the delete finishes.
+func TestDayTwoDeleteWithoutDatabase(t *testing.T) {
+	needSandbox(t)
+	env := newCreateEnv(t)
+	env.withBackupDir(t)
+	a, _ := env.newApp(t, app.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	inst := createReady(t, ctx, a, uniqueName(t, "nodb"))
+	if err := dropDatabase(ctx, a, inst.Internal); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := dispatch(t, ctx, a, "delete "+inst.Name)
+	c := confirmAndWait(t, ctx, a, r)
+	if f := finishes(c); !strings.Contains(f, "deleted "+inst.Internal) {
+		t.Fatalf("delete did not finish:\n%s", c.text())
+	}
+	if !strings.Contains(c.text(), "no final backup: database "+inst.Internal+" is already gone") {
+		t.Errorf("the thread does not say that no final backup was taken:\n%s", c.text())
+	}
+	if bl, err := a.DayTwo().Backups(ctx, inst.Name); err != nil || len(bl) != 0 {
+		t.Errorf("backups after the delete: %+v, %v; want none", bl, err)
+	}
+	requireGone(t, ctx, a, inst.Name)
+}

@@ -93,7 +93,18 @@ func (del *deletion) finalBackup(ctx context.Context) error {
 		return del.keep(ctx, fmt.Errorf("backup: %w", err))
 	}
 	if !ok {
-		return nil
+		// Nothing to back up: say so rather than show a backup that was
+		// not taken, and go on removing the rest.
+		msg := "no final backup: database " + inst.Internal + " is already gone"
+		if list, err := del.d.Backups(ctx, inst.Name); err == nil {
+			for _, b := range list {
+				if b.Reason == ReasonFinal {
+					msg += "; the final backup " + b.ID + " of an earlier delete stands"
+					break
+				}
+			}
+		}
+		return &Noted{Message: msg}
 	}
 	b := &backupRun{d: del.d, inst: inst, paths: del.cr.paths, reason: ReasonFinal, by: del.by, noTrim: true}
 	if _, err := b.take(ctx); err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -118,6 +119,17 @@ func testRealOdoo(t *testing.T, version string) {
 		requireNoConfigWarnings(t, a, inst)
 	}
 	requireOwnIdentity(t, ctx, a, first, second)
+	// What a real instance uses, for the capacity guard's model
+	// (INSTANCE_MEMORY_MB, INSTANCE_DISK_MB): its cgroup's memory after
+	// serving the requests above, and its directory on disk.
+	for _, inst := range []provision.Instance{first, second} {
+		if st, err := a.Services.Status(ctx, inst.Unit); err == nil {
+			t.Logf("Odoo %s: %s uses %d MiB of memory (its unit's cgroup, %d workers)", version, inst.Internal, st.MemoryBytes>>20, a.Config.Workers)
+		}
+		if out, err := exec.Command("du", "-sm", a.Config.Layout().Paths(inst).Dir).Output(); err == nil {
+			t.Logf("Odoo %s: %s takes %s MiB on disk", version, inst.Internal, strings.Fields(string(out))[0])
+		}
+	}
 
 	t.Run("backup and restore keep the data", func(t *testing.T) {
 		oc := newOdooClient(t, first)

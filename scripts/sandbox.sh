@@ -92,7 +92,10 @@ inside() { nsenter -t "$1" -m -p -- "${@:2}"; }
 # quoting of values given that way (listen_addresses becomes '''127.0.0.1''').
 configure() {
   local v=$1 dir=/etc/postgresql/$1/$CLUSTER
-  if [ ! -d "$dir" ]; then
+  if ! grep -qs "^data_directory" "$dir/postgresql.conf" || [ ! -f "/var/lib/postgresql/$v/$CLUSTER/PG_VERSION" ]; then
+    # Not a whole cluster: what a dropped or half-made one left.
+    pg_dropcluster "$v" "$CLUSTER" >/dev/null 2>&1 || true
+    rm -rf "$dir" "/var/lib/postgresql/$v/$CLUSTER"
     echo "sandbox: creating PostgreSQL cluster $v/$CLUSTER on 127.0.0.1:$DB_PORT" >&2
     pg_createcluster "$v" "$CLUSTER" -p "$DB_PORT" -e UTF8 --locale C.UTF-8 >/dev/null
   fi
@@ -119,7 +122,10 @@ purge() {
     [ -e "$conf" ] || continue
     dir=${conf%/*}; ver=${dir%/*}; ver=${ver##*/}
     echo "sandbox: dropping PostgreSQL cluster $ver/$CLUSTER" >&2
-    pg_dropcluster --stop "$ver" "$CLUSTER" 2>/dev/null || pg_dropcluster "$ver" "$CLUSTER"
+    pg_dropcluster --stop "$ver" "$CLUSTER" >/dev/null 2>&1 || pg_dropcluster "$ver" "$CLUSTER" >/dev/null 2>&1 || true
+    # pg_dropcluster leaves the conf.d file it did not write, and cannot
+    # drop a half-made cluster: remove what is left either way.
+    rm -rf "$dir" "/var/lib/postgresql/$ver/$CLUSTER"
   done
   rm -rf "$SANDBOX_DIR"
   echo "sandbox: purged" >&2

@@ -21,6 +21,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"odoobot/internal/childenv"
 )
 
 // DefaultBackupKeep is how many backups of an instance are kept when
@@ -756,7 +758,7 @@ func (p pgTools) run(ctx context.Context, prog string, args ...string) (string, 
 	}
 	conn := []string{"-h", p.db.Host, "-p", strconv.Itoa(p.db.Port), "-U", p.db.User, "-w"}
 	cmd := exec.CommandContext(ctx, bin, append(conn, args...)...)
-	cmd.Env = append(os.Environ(), "PGPASSWORD="+p.db.Password, "PGCONNECT_TIMEOUT=10", "PGAPPNAME=odoobot")
+	cmd.Env = childenv.Env("PGPASSWORD="+p.db.Password, "PGCONNECT_TIMEOUT=10", "PGAPPNAME=odoobot")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -46,6 +46,8 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+
+	"odoobot/internal/childenv"
 )
 
 // Config says where the sites live and how to test and reload nginx.
@@ -291,6 +293,7 @@ func (s *Sites) test(ctx context.Context) error {
 // nginx's output.
 func (s *Sites) runTest(ctx context.Context, args []string, rewrite *strings.Replacer) error {
 	cmd := exec.CommandContext(ctx, s.cfg.Binary, append(append([]string{}, args...), "-t")...)
+	cmd.Env = childenv.Env()
 	out, err := cmd.CombinedOutput()
 	text := string(out)
 	if rewrite != nil {
@@ -317,7 +320,9 @@ func (s *Sites) reload(ctx context.Context) error {
 		return nil
 	}
 	args := append(append([]string{}, s.cfg.TestArgs...), "-s", "reload")
-	out, err := exec.CommandContext(ctx, s.cfg.Binary, args...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, s.cfg.Binary, args...)
+	cmd.Env = childenv.Env()
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("reload: %w: %s", err, strings.TrimSpace(string(out)))
 	}

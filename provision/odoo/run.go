@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"odoobot/internal/childenv"
 	"odoobot/provision"
 )
 
@@ -66,21 +67,14 @@ func tailOf(out []byte) string {
 	return "\noutput:\n" + string(out)
 }
 
-// childPath is the PATH of every child process: the system's directories
-// only, so that a shim or a user's tool earlier on odoobot's PATH (pyenv's
-// python3, say) is never picked up.
-const childPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+// childPath and childHome are the child's PATH and HOME (childenv).
+const (
+	childPath = childenv.Path
+	childHome = childenv.Home
+)
 
-// childHome is the HOME of every child process: a directory that does not
-// exist, so that no user configuration (~/.odoorc, ~/.gitconfig,
-// ~/.local's Python packages, ~/.pgpass) changes what a child does.
-const childHome = "/nonexistent"
-
-// minimalEnv is the whole environment of a child process: PATH, HOME and
-// a UTF-8 locale. It holds nothing of odoobot's own environment.
-func minimalEnv() []string {
-	return []string{"PATH=" + childPath, "HOME=" + childHome, "LANG=C.UTF-8"}
-}
+// minimalEnv is the environment of every child process (childenv.Env).
+func minimalEnv() []string { return childenv.Env() }
 
 // gitEnv is the environment git runs with: minimalEnv, no system or
 // global configuration, and never a prompt for credentials.

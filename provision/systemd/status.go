@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"odoobot/internal/childenv"
 	"odoobot/provision"
 )
 
@@ -81,6 +82,7 @@ func (m *Manager) Journal(ctx context.Context, unit string, n int) ([]string, er
 		return nil, fmt.Errorf("systemd: journal %s: journalctl is not installed: %w", unit, err)
 	}
 	cmd := exec.CommandContext(ctx, bin, "-u", unit, "-n", strconv.Itoa(n), "--no-pager", "-q", "-o", "short-iso")
+	cmd.Env = childenv.Env()
 	out, err := cmd.Output()
 	if err != nil {
 		var ee *exec.ExitError

@@ -313,6 +313,9 @@ func (w systemdLogWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// TestSystemdStartDiesSoon: a unit that dies within Start's watch (200
+// ms) fails the Start; one that dies later is the health step's to
+// notice (TestCreateFailureAtEachStep and the health tests).
 func TestSystemdStartDiesSoon(t *testing.T) {
 	needSandbox(t)
 	m := newSystemdManager(t)
@@ -323,7 +326,7 @@ func TestSystemdStartDiesSoon(t *testing.T) {
 Description=odoobot e2e test service that dies after a moment
 
 [Service]
-ExecStart=/bin/sh -c 'echo starting; sleep 0.3; echo giving up; exit 3'
+ExecStart=/bin/sh -c 'echo starting; sleep 0.05; echo giving up; exit 3'
 Restart=no
 `)
 	if err := m.Install(ctx, path, content); err != nil {
@@ -331,7 +334,7 @@ Restart=no
 	}
 	err := m.Start(ctx, unit)
 	if err == nil || !strings.Contains(err.Error(), "failed") {
-		t.Fatalf("Start of a unit that exits after 0.3 s: %v, want an error mentioning failed", err)
+		t.Fatalf("Start of a unit that exits after 0.05 s, within the start's watch: %v, want an error mentioning failed", err)
 	}
 	t.Logf("Start error:\n%s", err)
 }

@@ -142,16 +142,20 @@ func reportMedians(b *testing.B, totals []time.Duration, steps []map[string]time
 	b.ReportMetric(0, "ns/op")
 }
 
-func BenchmarkCreateWarm(b *testing.B) {
+func BenchmarkCreateWarm(b *testing.B) { benchWarm(b, "bench-warm") }
+
+// benchWarm times warm creations of instances named prefix-N with the
+// configuration in the environment, after one creation that makes the
+// release and the template.
+func benchWarm(b *testing.B, prefix string) {
 	cfg := benchEnv(b, false)
 	a := benchApp(b, cfg)
-	// One creation first, so the release and the template exist.
-	benchCreate(b, a, "bench-warmup")
-	benchDestroy(b, a, "bench-warmup")
+	benchCreate(b, a, prefix+"-warmup")
+	benchDestroy(b, a, prefix+"-warmup")
 	var totals []time.Duration
 	var steps []map[string]time.Duration
 	for i := 0; b.Loop(); i++ {
-		name := fmt.Sprintf("bench-warm-%d", i)
+		name := fmt.Sprintf("%s-%d", prefix, i)
 		total, s := benchCreate(b, a, name)
 		b.StopTimer()
 		totals, steps = append(totals, total), append(steps, s)

@@ -37,21 +37,7 @@ func BenchmarkRealOdooWarm(b *testing.B) {
 	for _, v := range []string{"17.0", "19.0"} {
 		b.Run(v, func(b *testing.B) {
 			realBenchEnv(b, v)
-			cfg := benchEnv(b, false)
-			a := benchApp(b, cfg)
-			benchCreate(b, a, "bench-real-warmup")
-			benchDestroy(b, a, "bench-real-warmup")
-			var totals []time.Duration
-			var steps []map[string]time.Duration
-			for i := 0; b.Loop(); i++ {
-				name := fmt.Sprintf("bench-real-warm-%d", i)
-				total, s := benchCreate(b, a, name)
-				b.StopTimer()
-				totals, steps = append(totals, total), append(steps, s)
-				benchDestroy(b, a, name)
-				b.StartTimer()
-			}
-			reportMedians(b, totals, steps)
+			benchWarm(b, "bench-real-warm")
 		})
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -378,18 +377,7 @@ func configParam(t *testing.T, ctx context.Context, a *app.App, db, key string) 
 
 // throughNginx is GET http://127.0.0.1:80/ with Host: domain.
 func throughNginx(ctx context.Context, domain string) (*http.Response, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:80/", nil)
-	if err != nil {
-		return nil, "", err
-	}
-	req.Host = domain
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		return nil, "", err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b), nil
+	return get(ctx, domain, "/")
 }
 
 // requireAnswers checks that the instance's domain is served by nginx

@@ -127,6 +127,16 @@ purge() {
     # drop a half-made cluster: remove what is left either way.
     rm -rf "$dir" "/var/lib/postgresql/$ver/$CLUSTER"
   done
+  # Instance units and nginx sites that a killed test run left on the
+  # machine's directories: only those pointing into the sandbox's state.
+  local f
+  for f in /etc/systemd/system/*.service /etc/nginx/sites-enabled/* /etc/nginx/sites-available/*; do
+    [ -e "$f" ] || [ -L "$f" ] || continue
+    if grep -qs "$SANDBOX_DIR/" "$f" || { [ "${f%/*}" = /etc/nginx/sites-enabled ] && [ ! -e "$f" ]; }; then
+      echo "sandbox: removing $f, left by an earlier run" >&2
+      rm -f "$f"
+    fi
+  done
   rm -rf "$SANDBOX_DIR"
   echo "sandbox: purged" >&2
 }

@@ -587,3 +587,38 @@ func TestCreateRefusesWhatIsAlreadyOnTheHost(t *testing.T) {
 		t.Errorf("the refused creation left a store row: %v", err)
 	}
 }
+
+// TestReadOnlyVerbsLeaveOpenJobsAlone runs the read-only verbs of the
+// real binary while the store holds a running job whose process looks
+// gone (its owner lock is not held, as after a PostgreSQL restart): none
+// of them runs recovery, so the job is left as it is.
+func TestReadOnlyVerbsLeaveOpenJobsAlone(t *testing.T) {
+	needSandbox(t)
+	bin := os.Getenv("ODOOBOT_BIN")
+	if bin == "" {
+		t.Fatal("ODOOBOT_BIN is not set: run scripts/e2e.sh, which builds bin/odoobot")
+	}
+	env := newCreateEnv(t)
+	a, _ := env.newApp(t, app.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	conn := connectDB(t, ctx, a, env.stateDB)
+	var id int64
+	if err := conn.QueryRow(ctx, `INSERT INTO odoobot.jobs (kind, instance, state, requested_by, params, chat_ref, started_at, owner)
+		VALUES ('backup', 'ghost', 'running', 'e2e', '{}', '{}', now(), 12345) RETURNING id`).Scan(&id); err != nil {
+		t.Fatalf("insert a job: %v", err)
+	}
+	for _, args := range [][]string{{"list"}, {"capacity"}, {"certs"}, {"status", "ghost"}, {"backups", "ghost"}} {
+		out, _ := env.command(ctx, bin, args...).CombinedOutput()
+		if strings.Contains(string(out), "interrupted") {
+			t.Errorf("%v reported recovering a job:\n%s", args, out)
+		}
+	}
+	var state string
+	if err := conn.QueryRow(ctx, `SELECT state FROM odoobot.jobs WHERE id = $1`, id).Scan(&state); err != nil {
+		t.Fatal(err)
+	}
+	if state != "running" {
+		t.Errorf("after the read-only verbs the job is %s, want it left running", state)
+	}
+}

@@ -45,8 +45,10 @@ func verbs(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, cfg *
 	if verb == "serve" {
 		return serve(ctx, stdin, stdout, log, a)
 	}
-	if err := recoverJobs(ctx, stderr, a, nil); err != nil {
-		return err
+	if !readOnlyVerbs[verb] {
+		if err := recoverJobs(ctx, stderr, a, nil); err != nil {
+			return err
+		}
 	}
 	yes := false
 	var words []string
@@ -108,6 +110,14 @@ func jobFailed(verb string, words []string) error {
 		return errors.New("restore" + name + " failed: the instance is as it was before")
 	}
 	return errors.New(verb + name + " failed")
+}
+
+// readOnlyVerbs change nothing: they never run recovery, which rolls
+// back the jobs it takes for orphans and sweeps DNS records. A look at
+// the instances must never touch a job another odoobot may be running.
+var readOnlyVerbs = map[string]bool{
+	"list": true, "status": true, "info": true, "logs": true, "backups": true,
+	"capacity": true, "certs": true, "help": true, "whoami": true,
 }
 
 // reporter posts a line in the thread a job's reference names.

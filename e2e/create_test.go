@@ -479,6 +479,13 @@ func TestCreateCrashRecovery(t *testing.T) {
 		t.Logf("unit after the kill: %+v, %v", st, err)
 	}
 
+	// The next start recovers (serve, its input at its end at once); a
+	// read-only verb never does.
+	if got, err := odoobot("serve").CombinedOutput(); err != nil {
+		t.Fatalf("odoobot serve after the crash: %v\n%s", err, got)
+	} else {
+		t.Logf("odoobot serve after the crash:\n%s", got)
+	}
 	list := odoobot("list")
 	got, err := list.CombinedOutput()
 	if err != nil {

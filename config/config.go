@@ -146,19 +146,46 @@ const DefaultEnvFile = "/etc/odoobot/odoobot.env"
 // only when mustExist is set (the user named it). The error lists every
 // problem, one per line. It is called once, at start-up.
 func Load(envFile string, mustExist bool) (*Config, error) {
+	// Secrets are never set into the process environment, which every
+	// child would inherit: those of the env file and of NAME_FILE files
+	// are kept here and put into the Config after envconfig has read the
+	// rest.
+	secrets := map[string]string{}
 	if envFile != "" {
-		err := godotenv.Load(envFile)
+		vals, err := godotenv.Read(envFile)
 		if err != nil && (mustExist || !errors.Is(err, os.ErrNotExist)) {
 			return nil, fmt.Errorf("config: read env file %s: %w", envFile, err)
 		}
+		secret := map[string]bool{}
+		for _, f := range fields() {
+			if f.secret {
+				secret[f.env], secret[f.env+"_FILE"] = true, true
+			}
+		}
+		for k, v := range vals {
+			if _, set := os.LookupEnv(k); set {
+				continue // the environment wins over the file
+			}
+			if secret[k] {
+				secrets[k] = v
+				continue
+			}
+			os.Setenv(k, v)
+		}
+	}
+	lookup := func(k string) string {
+		if v, ok := os.LookupEnv(k); ok {
+			return v
+		}
+		return secrets[k]
 	}
 	var problems []error
 	for _, f := range fields() {
-		path := os.Getenv(f.env + "_FILE")
+		path := lookup(f.env + "_FILE")
 		if !f.secret || path == "" {
 			continue
 		}
-		if os.Getenv(f.env) != "" {
+		if lookup(f.env) != "" {
 			problems = append(problems, fmt.Errorf("%s and %s_FILE are both set: keep one", f.env, f.env))
 			continue
 		}
@@ -167,7 +194,7 @@ func Load(envFile string, mustExist bool) (*Config, error) {
 			problems = append(problems, fmt.Errorf("%s_FILE: cannot read %s: %w", f.env, path, errors.Unwrap(err)))
 			continue
 		}
-		os.Setenv(f.env, strings.TrimSpace(string(b)))
+		secrets[f.env] = strings.TrimSpace(string(b))
 	}
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)
@@ -179,6 +206,14 @@ func Load(envFile string, mustExist bool) (*Config, error) {
 			return nil, fmt.Errorf("config: %s=%q: %w", pe.KeyName, pe.Value, pe.Err)
 		}
 		return nil, fmt.Errorf("config: %w", err)
+	}
+	v := reflect.ValueOf(&c).Elem()
+	for i, f := range fields() {
+		if f.secret && os.Getenv(f.env) == "" {
+			if val, ok := secrets[f.env]; ok {
+				v.Field(i).SetString(val)
+			}
+		}
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err

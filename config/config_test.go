@@ -161,3 +161,32 @@ func TestSecretAndFileBoth(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// Secrets from the env file or a NAME_FILE reach the Config but never
+// the process environment, which every child process would inherit.
+func TestSecretsStayOutOfTheEnvironment(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	pwFile := filepath.Join(dir, "db-password")
+	os.WriteFile(pwFile, []byte("db-secret-from-file\n"), 0o600)
+	envFile := filepath.Join(dir, "odoobot.env")
+	os.WriteFile(envFile, []byte("CF_ZONE_NAME=example.com\nSLACK_BOT_TOKEN=xoxb-from-env-file\nSLACK_APP_TOKEN=xapp-from-env-file\nDB_PASSWORD_FILE="+pwFile+"\n"), 0o600)
+	t.Cleanup(func() { os.Unsetenv("CF_ZONE_NAME") })
+	c, err := Load(envFile, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SlackBotToken.Reveal() != "xoxb-from-env-file" || c.SlackAppToken.Reveal() != "xapp-from-env-file" || c.DBPassword.Reveal() != "db-secret-from-file" || c.ZoneName != "example.com" {
+		t.Errorf("config: slack %q/%q, db %q, zone %q", c.SlackBotToken.Reveal(), c.SlackAppToken.Reveal(), c.DBPassword.Reveal(), c.ZoneName)
+	}
+	for _, k := range []string{"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "DB_PASSWORD", "DB_PASSWORD_FILE"} {
+		if v, ok := os.LookupEnv(k); ok {
+			t.Errorf("%s is in the process environment (%q): children would inherit it", k, v)
+		}
+	}
+	// The environment still wins over the file, secrets included.
+	t.Setenv("SLACK_BOT_TOKEN", "xoxb-from-the-environment")
+	if c, err = Load(envFile, true); err != nil || c.SlackBotToken.Reveal() != "xoxb-from-the-environment" {
+		t.Errorf("environment over file: %v, %q", err, c.SlackBotToken.Reveal())
+	}
+}

@@ -88,10 +88,7 @@ func TestCapacityGuard(t *testing.T) {
 // the day-to-day verbs on it.
 func TestImportAPIDEVInstance(t *testing.T) {
 	needSandbox(t)
-	bin := os.Getenv("ODOOBOT_BIN")
-	if bin == "" {
-		t.Fatal("ODOOBOT_BIN is not set: run scripts/e2e.sh, which builds bin/odoobot")
-	}
+	bin := odoobotBin(t)
 	env := newCreateEnv(t)
 	a, _ := env.newApp(t, app.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

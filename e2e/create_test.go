@@ -423,10 +423,7 @@ func TestCreateFailureAtEachStep(t *testing.T) {
 // removes the half-made instance.
 func TestCreateCrashRecovery(t *testing.T) {
 	needSandbox(t)
-	bin := os.Getenv("ODOOBOT_BIN")
-	if bin == "" {
-		t.Fatal("ODOOBOT_BIN is not set: run scripts/e2e.sh, which builds bin/odoobot")
-	}
+	bin := odoobotBin(t)
 	env := newCreateEnv(t)
 	a, _ := env.newApp(t, app.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -601,10 +598,7 @@ func TestCreateRefusesWhatIsAlreadyOnTheHost(t *testing.T) {
 // of them runs recovery, so the job is left as it is.
 func TestReadOnlyVerbsLeaveOpenJobsAlone(t *testing.T) {
 	needSandbox(t)
-	bin := os.Getenv("ODOOBOT_BIN")
-	if bin == "" {
-		t.Fatal("ODOOBOT_BIN is not set: run scripts/e2e.sh, which builds bin/odoobot")
-	}
+	bin := odoobotBin(t)
 	env := newCreateEnv(t)
 	a, _ := env.newApp(t, app.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

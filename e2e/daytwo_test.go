@@ -309,10 +309,7 @@ func TestDayTwoBackupRestore(t *testing.T) {
 // of a delete and runs the delete again, which finishes it.
 func TestDayTwoDeleteKilledAndRunAgain(t *testing.T) {
 	needSandbox(t)
-	bin := os.Getenv("ODOOBOT_BIN")
-	if bin == "" {
-		t.Fatal("ODOOBOT_BIN is not set: run scripts/e2e.sh, which builds bin/odoobot")
-	}
+	bin := odoobotBin(t)
 	env := newCreateEnv(t)
 	env.withBackupDir(t)
 	a, _ := env.newApp(t, app.Options{})
@@ -370,10 +367,7 @@ func TestDayTwoDeleteKilledAndRunAgain(t *testing.T) {
 // next odoobot puts the instance back as it was before the restore.
 func TestDayTwoRestoreKilledIsRolledBack(t *testing.T) {
 	needSandbox(t)
-	bin := os.Getenv("ODOOBOT_BIN")
-	if bin == "" {
-		t.Fatal("ODOOBOT_BIN is not set: run scripts/e2e.sh, which builds bin/odoobot")
-	}
+	bin := odoobotBin(t)
 	env := newCreateEnv(t)
 	env.withBackupDir(t)
 	a, _ := env.newApp(t, app.Options{})

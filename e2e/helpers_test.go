@@ -506,6 +506,17 @@ func waitFor(timeout time.Duration, cond func() bool) bool {
 	}
 }
 
+// odoobotBin is the real odoobot binary the tests run (ODOOBOT_BIN, built
+// by scripts/e2e.sh); the test fails when it is not set.
+func odoobotBin(t testing.TB) string {
+	t.Helper()
+	bin := os.Getenv("ODOOBOT_BIN")
+	if bin == "" {
+		t.Fatal("ODOOBOT_BIN is not set: run scripts/e2e.sh, which builds the odoobot binary")
+	}
+	return bin
+}
+
 // command is the real odoobot binary (ODOOBOT_BIN, built by scripts/e2e.sh)
 // run with args and the test's configuration, as an operator would.
 func (e *createEnv) command(ctx context.Context, bin string, args ...string) *exec.Cmd {

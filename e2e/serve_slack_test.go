@@ -474,10 +474,7 @@ func slackServeEnv(env *createEnv, f *slackFake, allowlist string) []string {
 // it is stopped when the test ends if it still runs.
 func startServe(t *testing.T, environ []string) *servedBot {
 	t.Helper()
-	bin := os.Getenv("ODOOBOT_BIN")
-	if bin == "" {
-		t.Fatal("ODOOBOT_BIN is not set: run scripts/e2e.sh, which builds bin/odoobot")
-	}
+	bin := odoobotBin(t)
 	s := &servedBot{out: &lockedBuffer{}, exited: make(chan error, 1)}
 	s.cmd = exec.Command(bin, "--env-file", "/dev/null", "serve")
 	s.cmd.Env = environ

@@ -9,12 +9,28 @@ import (
 	"odoobot/provision"
 )
 
-// Auditor records every command attempt, allowed or not. The state store
-// (provision/postgres) implements it; the dispatcher calls it once per
-// Request.
+// Auditor records every command attempt, allowed or not, in one entry
+// each. The state store (provision/postgres) implements it.
+//
+// A refusal, which runs nothing, is recorded whole with RecordAudit. A
+// command that is allowed is recorded before it runs, with OpenAudit
+// (its outcome then says AuditRunning), and its entry is completed with
+// CloseAudit once it has run: a command whose entry cannot be written is
+// not run, so nothing is ever done unaudited, and a crash mid-command
+// leaves an entry that says so.
 type Auditor interface {
 	RecordAudit(ctx context.Context, e provision.AuditEntry) error
+	OpenAudit(ctx context.Context, e provision.AuditEntry) (int64, error)
+	CloseAudit(ctx context.Context, id int64, outcome string, d time.Duration) error
 }
+
+// AuditRunning is the outcome of an entry whose command is running (or
+// was, when odoobot stopped before it ended).
+const AuditRunning = "running"
+
+// ErrAuditUnavailable is the refusal of a command that was not run
+// because its audit entry could not be written.
+var ErrAuditUnavailable = errors.New("not run: the audit log could not be written (is odoobot's PostgreSQL database reachable?). Nothing was changed; try again once it is back. The bot's log has the error")
 
 // maxAuditText bounds the command text kept in an audit entry, and
 // maxAuditOutcome its outcome.

@@ -75,11 +75,12 @@ type Creator interface {
 // allowed or not. Refusals go back privately and change nothing.
 type Dispatcher struct {
 	Allowlist *Allowlist
-	Auditor   Auditor
-	Rules     provision.NameRules
-	Mode      provision.SSLMode // when create names none
-	Creator   Creator
-	Operator  *provision.Operator
+	// Auditor records every request; nil records nothing (tests).
+	Auditor  Auditor
+	Rules    provision.NameRules
+	Mode     provision.SSLMode // when create names none
+	Creator  Creator
+	Operator *provision.Operator
 	// Admins, when set, runs reset-admin; without it that verb answers
 	// that it is not available on this server.
 	Admins AdminPasswords
@@ -106,6 +107,11 @@ type Dispatcher struct {
 // visible, identity fields bounded), so that what is run is what is
 // audited; a text longer than MaxRequestText is refused unrun. Refusals
 // and failures shown in chat are cut to 1 KiB.
+//
+// Every request is audited (see Auditor): a refusal once refused, an
+// allowed command before it runs and again with its outcome. When the
+// entry of an allowed command cannot be written, the command is not run
+// and the requester is told so privately (ErrAuditUnavailable).
 func (d *Dispatcher) Handle(ctx context.Context, req Request, r Responder) (*provision.Task, error) {
 	now := d.now
 	start := now()
@@ -119,27 +125,42 @@ func (d *Dispatcher) Handle(ctx context.Context, req Request, r Responder) (*pro
 		cmd, role, err = Decide(d.Allowlist, req)
 	}
 	entry := NewAuditEntry(start, req, err)
-	audit := func(outcome string) {
-		entry.Outcome, entry.Duration = AuditOutcome(outcome), now().Sub(start)
-		if d.Auditor == nil {
-			return
+	actx := context.WithoutCancel(ctx)
+	refuse := func(err error) (*provision.Task, error) {
+		entry.Outcome, entry.Duration = AuditOutcome("refused: "+err.Error()), now().Sub(start)
+		if d.Auditor != nil {
+			if aerr := d.Auditor.RecordAudit(actx, entry); aerr != nil {
+				d.logger().Error("audit: a refusal could not be recorded", "err", aerr)
+			}
 		}
-		if err := d.Auditor.RecordAudit(context.WithoutCancel(ctx), entry); err != nil {
-			d.logger().Error("audit", "err", err)
-		}
+		return nil, r.Private(ctx, echo(err.Error()))
 	}
 	if err != nil {
-		audit("refused: " + err.Error())
-		return nil, r.Private(ctx, echo(err.Error()))
+		return refuse(err)
 	}
 	if cmd.Name != "" && cmd.Verb != VerbCreate && cmd.Verb != VerbConfirm {
 		if err := d.Rules.Check(cmd.Name); err != nil {
-			audit("refused: " + err.Error())
-			return nil, r.Private(ctx, echo(err.Error()))
+			return refuse(err)
 		}
 	}
+	// The entry is written before the command runs; without it, the
+	// command does not run.
+	var auditID int64
+	if d.Auditor != nil {
+		entry.Outcome = AuditRunning
+		id, err := d.Auditor.OpenAudit(actx, entry)
+		if err != nil {
+			d.logger().Error("audit: the entry could not be written; the command is refused", "verb", string(cmd.Verb), "user", req.Identity.UserID, "err", err)
+			return nil, r.Private(ctx, ErrAuditUnavailable.Error())
+		}
+		auditID = id
+	}
 	task, outcome, err := d.run(ctx, req, cmd, role, r)
-	audit(outcome)
+	if d.Auditor != nil {
+		if aerr := d.Auditor.CloseAudit(actx, auditID, AuditOutcome(outcome), now().Sub(start)); aerr != nil {
+			d.logger().Error("audit: the outcome could not be recorded; the entry says "+AuditRunning, "id", auditID, "err", aerr)
+		}
+	}
 	return task, err
 }
 

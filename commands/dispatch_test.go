@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -54,10 +55,36 @@ func (c *countingCreator) Create(_ context.Context, req provision.CreateRequest)
 	return nil, provision.ErrPortsExhausted
 }
 
-type memAudit struct{ entries []provision.AuditEntry }
+// memAudit keeps the audit entries; with down set, it writes nothing
+// and fails, as a store whose database is unreachable does.
+type memAudit struct {
+	entries []provision.AuditEntry
+	down    bool
+}
+
+var errAuditDown = errors.New("postgres: open audit entry: dial tcp 127.0.0.1:5432: connect: connection refused")
 
 func (m *memAudit) RecordAudit(_ context.Context, e provision.AuditEntry) error {
+	if m.down {
+		return errAuditDown
+	}
 	m.entries = append(m.entries, e)
+	return nil
+}
+
+func (m *memAudit) OpenAudit(_ context.Context, e provision.AuditEntry) (int64, error) {
+	if m.down {
+		return 0, errAuditDown
+	}
+	m.entries = append(m.entries, e)
+	return int64(len(m.entries) - 1), nil
+}
+
+func (m *memAudit) CloseAudit(_ context.Context, id int64, outcome string, d time.Duration) error {
+	if m.down {
+		return errAuditDown
+	}
+	m.entries[id].Outcome, m.entries[id].Duration = outcome, d
 	return nil
 }
 

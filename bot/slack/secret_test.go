@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"odoobot/bot/slack"
 	"odoobot/provision"
@@ -23,6 +24,20 @@ func (a *memAudit) RecordAudit(_ context.Context, e provision.AuditEntry) error 
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.entries = append(a.entries, e)
+	return nil
+}
+
+func (a *memAudit) OpenAudit(_ context.Context, e provision.AuditEntry) (int64, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.entries = append(a.entries, e)
+	return int64(len(a.entries) - 1), nil
+}
+
+func (a *memAudit) CloseAudit(_ context.Context, id int64, outcome string, d time.Duration) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.entries[id].Outcome, a.entries[id].Duration = outcome, d
 	return nil
 }
 

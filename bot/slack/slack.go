@@ -230,7 +230,7 @@ func (b *Bot) session(ctx context.Context) error {
 	b.mu.Unlock()
 	b.log.Info("slack: connecting", "bot", auth.User, "bot_user", auth.UserID, "team", auth.Team)
 
-	sm := socketmode.New(b.api, socketmode.OptionLog(discardLog{}))
+	sm := socketmode.New(b.api, socketmode.OptionDebug(true), socketmode.OptionLog(connLog{log: b.log, clean: b.clean}))
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	loopDone := make(chan struct{})
@@ -425,12 +425,6 @@ func slackCode(err error) string {
 	}
 	return ""
 }
-
-// discardLog silences slack-go's own logger (it logs only in debug mode,
-// which is never enabled: its payload logs would carry user data).
-type discardLog struct{}
-
-func (discardLog) Output(int, string) error { return nil }
 
 // envelopes is a bounded, time-limited set of envelope IDs already seen.
 type envelopes struct {

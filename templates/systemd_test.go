@@ -1,11 +1,15 @@
 package templates
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"odoobot/internal/unitsecurity"
 )
 
 // testUnit renders a unit whose ExecStart binary and paths exist under
@@ -83,5 +87,23 @@ func TestSystemdAnalyzeVerifyCatchesErrors(t *testing.T) {
 	}
 	if out, _ := verify(t, unit); !strings.Contains(string(out), "ProtectEverything") {
 		t.Errorf("verify did not report an unknown key:\n%s", out)
+	}
+}
+
+// TestUnitExposure rates the rendered instance unit with `systemd-analyze
+// security --offline`: its sandbox must keep the exposure within
+// unitsecurity.MaxExposure (an unsandboxed unit rates 9.6).
+func TestUnitExposure(t *testing.T) {
+	sa := lookPath(t, "systemd-analyze", "/usr/bin/systemd-analyze")
+	unit := testUnit(t, mustLoad(t), t.TempDir(), true)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := unitsecurity.Offline(ctx, sa, unit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: exposure %.1f", r.Unit, r.Exposure)
+	if r.OverThreshold() {
+		t.Errorf("%s rates %.1f, above %.1f:\n%s", r.Unit, r.Exposure, unitsecurity.MaxExposure, r.Output)
 	}
 }

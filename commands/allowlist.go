@@ -26,6 +26,10 @@ type Identity struct {
 	UserID   string   // Slack "U…"/"W…", Discord user snowflake, local user name
 	UserName string   // display only
 	Groups   []string // Slack user-group IDs "S…", Discord role snowflakes, local group names
+	// GroupsUnknown says the adapter could not learn the user's groups
+	// (Slack's usergroups.list failed): Groups is then empty, group
+	// grants do not apply (fail closed), and a refusal says why.
+	GroupsUnknown bool
 }
 
 // Grant is one line of the allowlist: Role is granted to the user or group
@@ -246,6 +250,36 @@ func (a *Allowlist) Grants() []Grant {
 // need a grant of their own (e.g. "admin shell user root").
 func (a *Allowlist) ShellDefaultAdmin() bool { return a.Len() == 0 }
 
+// Elsewhere lists the channels, sorted, where a grant matching the
+// caller (as Role matches) applies when none applies in channel: what a
+// refusal tells a user who has a role, but not here. It is nil when a
+// grant applies in channel or everywhere, or none matches.
+func (a *Allowlist) Elsewhere(id Identity, channel string) []string {
+	if a == nil {
+		return nil
+	}
+	var out []string
+	for _, g := range a.grants {
+		if g.Platform != id.Platform || !g.matches(id) {
+			continue
+		}
+		if len(g.Channels) == 0 || slices.Contains(g.Channels, channel) {
+			return nil
+		}
+		out = append(out, g.Channels...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// matches reports whether the grant names the user or one of their groups.
+func (g Grant) matches(id Identity) bool {
+	if g.Kind == "user" {
+		return id.UserID != "" && g.ID == id.UserID
+	}
+	return slices.Contains(id.Groups, g.ID)
+}
+
 // Role is the caller's effective role in channel: the highest role among
 // the grants on the caller's platform that name their UserID (kind user)
 // or one of their Groups (kind group or role) and either have no channel
@@ -265,13 +299,7 @@ func (a *Allowlist) Role(id Identity, channel string) (role Role, ok bool) {
 		if len(g.Channels) > 0 && !slices.Contains(g.Channels, channel) {
 			continue
 		}
-		var match bool
-		if g.Kind == "user" {
-			match = id.UserID != "" && g.ID == id.UserID
-		} else {
-			match = slices.Contains(id.Groups, g.ID)
-		}
-		if match {
+		if g.matches(id) {
 			role, ok = g.Role, true
 		}
 	}

@@ -57,6 +57,10 @@ operator  slack group S0ONCALL1 C0OPS0001
 	admin := Identity{Platform: "slack", UserID: "U0ADMIN01", UserName: "ana"}
 	stranger := Identity{Platform: "slack", UserID: "U0STRANG1", UserName: "ana"} // same display name as the admin
 	oncall := Identity{Platform: "slack", UserID: "U0ONCALL9", Groups: []string{"S0ONCALL1"}}
+	// Their groups could not be looked up: none is known.
+	oncallUnknown := Identity{Platform: "slack", UserID: "U0ONCALL9", GroupsUnknown: true}
+	viewerUnknown := Identity{Platform: "slack", UserID: "U0VIEWER1", GroupsUnknown: true}
+	const groupsNote = "; your user groups could not be looked up just now, so group grants were not applied: try again in a minute (if it keeps failing, an admin should check the bot's usergroups:read scope and its log)"
 
 	tests := []struct {
 		name     string
@@ -85,7 +89,11 @@ operator  slack group S0ONCALL1 C0OPS0001
 		{"stranger refused help", stranger, "C1", "help", Command{}, RoleNone, "you (U0STRANG1) are not on the allowlist", true},
 		{"stranger may whoami", stranger, "C1", "whoami", Command{Verb: VerbWhoami}, RoleNone, "", false},
 		{"on-call group in its channel", oncall, "C0OPS0001", "logs acme 20", Command{Verb: VerbLogs, Name: "acme", Lines: 20}, RoleOperator, "", false},
-		{"on-call group elsewhere", oncall, "C2", "logs acme", Command{}, RoleNone, "you (U0ONCALL9) are not on the allowlist", true},
+		{"on-call whose groups are unknown", oncallUnknown, "C0OPS0001", "logs acme", Command{}, RoleNone,
+			"you (U0ONCALL9) are not on the allowlist by your user ID" + groupsNote, true},
+		{"viewer whose groups are unknown", viewerUnknown, "C1", "restart acme", Command{}, RoleViewer,
+			"you (U0VIEWER1) need role operator to run restart; you have viewer" + groupsNote, true},
+		{"on-call group elsewhere", oncall, "C2", "logs acme", Command{}, RoleNone, "you (U0ONCALL9) have no role in this channel: your grants apply only in C0OPS0001; run the command there, or ask an admin for a grant here", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

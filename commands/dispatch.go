@@ -192,7 +192,7 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 	case VerbHelp:
 		return nil, "ok", r.Long(ctx, "", HelpText(role))
 	case VerbWhoami:
-		return answer(WhoamiText(req.Identity, role, role != RoleNone))
+		return answer(WhoamiText(req.Identity, role, role != RoleNone, d.Allowlist.Elsewhere(req.Identity, req.Channel)))
 	case VerbCreate:
 		return d.create(ctx, req, cmd, r)
 	case VerbConfirm:

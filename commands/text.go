@@ -20,15 +20,24 @@ func HelpText(role Role) string {
 
 // WhoamiText is the reply to whoami: "You are NAME (PLATFORM ID), role
 // ROLE in this channel", or "..., not on the allowlist in this channel"
-// when ok is false. NAME falls back to the ID when the adapter has no
-// display name.
-func WhoamiText(id Identity, role Role, ok bool) string {
+// when ok is false, followed by the channels where the user's grants
+// apply (elsewhere, see Allowlist.Elsewhere) and a note when their
+// groups could not be looked up. NAME falls back to the ID when the
+// adapter has no display name.
+func WhoamiText(id Identity, role Role, ok bool, elsewhere []string) string {
 	name := id.UserName
 	if name == "" {
 		name = id.UserID
 	}
+	text := fmt.Sprintf("You are %s (%s %s), role %s in this channel", name, id.Platform, id.UserID, role)
 	if !ok || role == RoleNone {
-		return fmt.Sprintf("You are %s (%s %s), not on the allowlist in this channel", name, id.Platform, id.UserID)
+		text = fmt.Sprintf("You are %s (%s %s), not on the allowlist in this channel", name, id.Platform, id.UserID)
+		if len(elsewhere) > 0 {
+			text += "; your grants apply only in " + strings.Join(elsewhere, ", ")
+		}
 	}
-	return fmt.Sprintf("You are %s (%s %s), role %s in this channel", name, id.Platform, id.UserID, role)
+	if id.GroupsUnknown {
+		text += groupsUnknownNote
+	}
+	return text
 }

@@ -41,18 +41,23 @@ func TestHelpText(t *testing.T) {
 func TestWhoamiText(t *testing.T) {
 	ana := Identity{Platform: "slack", UserID: "U0123ABCD", UserName: "ana"}
 	tests := []struct {
-		id   Identity
-		role Role
-		ok   bool
-		want string
+		id        Identity
+		role      Role
+		ok        bool
+		elsewhere []string
+		want      string
 	}{
-		{ana, RoleOperator, true, "You are ana (slack U0123ABCD), role operator in this channel"},
-		{ana, RoleNone, false, "You are ana (slack U0123ABCD), not on the allowlist in this channel"},
-		{Identity{Platform: "discord", UserID: "998877665544332211"}, RoleAdmin, true,
+		{ana, RoleOperator, true, nil, "You are ana (slack U0123ABCD), role operator in this channel"},
+		{ana, RoleNone, false, nil, "You are ana (slack U0123ABCD), not on the allowlist in this channel"},
+		{ana, RoleNone, false, []string{"C0OPS0001", "C0OPS0002"},
+			"You are ana (slack U0123ABCD), not on the allowlist in this channel; your grants apply only in C0OPS0001, C0OPS0002"},
+		{Identity{Platform: "slack", UserID: "U0123ABCD", UserName: "ana", GroupsUnknown: true}, RoleNone, false, nil,
+			"You are ana (slack U0123ABCD), not on the allowlist in this channel; your user groups could not be looked up just now, so group grants were not applied: try again in a minute (if it keeps failing, an admin should check the bot's usergroups:read scope and its log)"},
+		{Identity{Platform: "discord", UserID: "998877665544332211"}, RoleAdmin, true, nil,
 			"You are 998877665544332211 (discord 998877665544332211), role admin in this channel"},
 	}
 	for _, tt := range tests {
-		if got := WhoamiText(tt.id, tt.role, tt.ok); got != tt.want {
+		if got := WhoamiText(tt.id, tt.role, tt.ok, tt.elsewhere); got != tt.want {
 			t.Errorf("WhoamiText(%+v, %v, %v) = %q, want %q", tt.id, tt.role, tt.ok, got, tt.want)
 		}
 	}

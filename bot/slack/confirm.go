@@ -101,7 +101,7 @@ func (b *Bot) interaction(ctx context.Context, cb slackapi.InteractionCallback) 
 		}
 		b.log.Debug("slack: confirmation clicked", "user", cb.User.ID, "channel", channel)
 		req := commands.Request{
-			Identity: commands.Identity{Platform: commands.PlatformSlack, UserID: cb.User.ID, UserName: cb.User.Name, Groups: b.groups(ctx, cb.User.ID)},
+			Identity: b.identity(ctx, cb.User.ID, cb.User.Name),
 			Channel:  channel,
 			Text:     "confirm " + code,
 		}

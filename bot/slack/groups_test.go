@@ -144,3 +144,70 @@ func TestUserGroupsOff(t *testing.T) {
 		t.Errorf("%d API calls, want no usergroups.list", n)
 	}
 }
+
+// groupDispatcher is the real dispatcher with grants to a user group
+// (S0OPS0001, operators everywhere) and to a user in one channel only.
+func groupDispatcher(t *testing.T) *commands.Dispatcher {
+	t.Helper()
+	d := newDispatcher(t, newCreator(t), "")
+	al, err := commands.ParseAllowlist(strings.NewReader("operator slack group S0OPS0001\nviewer slack user U0444CHAN C0789ABCD\n"), "allowlist")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Allowlist = al
+	return d
+}
+
+// TestFailedGroupLookupsExpireMembershipsAndSaySo: once the memberships
+// are older than the TTL and usergroups.list fails, they are no longer
+// used (fail closed), and the refusal says that the groups could not be
+// looked up, not that the user is not on the allowlist; when the call
+// works again, so do the group grants.
+func TestFailedGroupLookupsExpireMembershipsAndSaySo(t *testing.T) {
+	fs := newFakeSlack(t)
+	fs.groups = []map[string]any{{"id": "S0OPS0001", "users": []string{"U0777ZED"}}}
+	startBot(t, fs, slack.Config{Handler: groupDispatcher(t), GroupsTTL: 50 * time.Millisecond})
+	fs.waitConnected(t)
+	whoami := func(env string) string {
+		t.Helper()
+		n := len(fs.callsOf("chat.postMessage")) + len(fs.callsOf("chat.postEphemeral"))
+		fs.send(t, fs.slash(env, 0, "U0777ZED", "zed", "C0123", "whoami"))
+		waitFor(t, "the answer to "+env, func() bool {
+			return len(fs.callsOf("chat.postMessage"))+len(fs.callsOf("chat.postEphemeral")) > n
+		})
+		msgs := fs.callsOf("chat.postMessage")
+		return msgs[len(msgs)-1].Form.Get("text")
+	}
+	if got := whoami("env-1"); got != "You are zed (slack U0777ZED), role operator in this channel" {
+		t.Fatalf("with the group known, whoami = %q", got)
+	}
+	fs.mu.Lock()
+	fs.groupsErr = "ratelimited_forever"
+	fs.mu.Unlock()
+	time.Sleep(60 * time.Millisecond) // past the TTL
+	got := whoami("env-2")
+	if !strings.HasPrefix(got, "You are zed (slack U0777ZED), not on the allowlist in this channel; your user groups could not be looked up just now") {
+		t.Errorf("with the lookup failing past the TTL, whoami = %q, want no role and the reason", got)
+	}
+	fs.mu.Lock()
+	fs.groupsErr = ""
+	fs.mu.Unlock()
+	time.Sleep(60 * time.Millisecond) // past the retry wait
+	if got := whoami("env-3"); got != "You are zed (slack U0777ZED), role operator in this channel" {
+		t.Errorf("with the lookup working again, whoami = %q", got)
+	}
+}
+
+// TestARefusalSaysWhereTheGrantsApply: a user granted in another
+// channel is told so, not that they are not on the allowlist.
+func TestARefusalSaysWhereTheGrantsApply(t *testing.T) {
+	fs := newFakeSlack(t)
+	startBot(t, fs, slack.Config{Handler: groupDispatcher(t)})
+	fs.waitConnected(t)
+	fs.send(t, fs.slash("env-1", 0, "U0444CHAN", "cho", "C0123", "list"))
+	waitFor(t, "the refusal", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 1 })
+	want := "you (U0444CHAN) have no role in this channel: your grants apply only in C0789ABCD; run the command there, or ask an admin for a grant here"
+	if got := fs.callsOf("chat.postEphemeral")[0].Form.Get("text"); got != want {
+		t.Errorf("refusal = %q, want %q", got, want)
+	}
+}

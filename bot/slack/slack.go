@@ -398,7 +398,7 @@ func (b *Bot) dispatch(ctx context.Context, evt socketmode.Event) {
 // slash turns a slash command into a commands.Request and runs it.
 func (b *Bot) slash(ctx context.Context, cmd slackapi.SlashCommand) {
 	req := commands.Request{
-		Identity: commands.Identity{Platform: commands.PlatformSlack, UserID: cmd.UserID, UserName: cmd.UserName, Groups: b.groups(ctx, cmd.UserID)},
+		Identity: b.identity(ctx, cmd.UserID, cmd.UserName),
 		Channel:  cmd.ChannelID,
 		Text:     cmd.Text,
 	}
@@ -406,6 +406,13 @@ func (b *Bot) slash(ctx context.Context, cmd slackapi.SlashCommand) {
 	if _, err := b.cfg.Handler.Handle(ctx, req, r); err != nil {
 		b.log.Error("slack: could not deliver an answer", "user", cmd.UserID, "channel", cmd.ChannelID, "err", b.clean(err.Error()))
 	}
+}
+
+// identity is the Slack user as the allowlist sees them: with their user
+// groups, or marked as having groups that could not be looked up.
+func (b *Bot) identity(ctx context.Context, userID, userName string) commands.Identity {
+	groups, known := b.groups(ctx, userID)
+	return commands.Identity{Platform: commands.PlatformSlack, UserID: userID, UserName: userName, Groups: groups, GroupsUnknown: !known}
 }
 
 // clean removes the tokens from text bound for a log or a channel.

@@ -89,7 +89,7 @@ func (d *Dispatcher) confirmed(ctx context.Context, req Request, code string, r 
 	}
 	outcome, err := p.run(ctx, r)
 	if err != nil {
-		return "failed: " + err.Error(), r.Private(ctx, err.Error())
+		return d.failed(ctx, r, VerbConfirm, err)
 	}
 	return outcome, nil
 }

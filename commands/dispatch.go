@@ -181,7 +181,8 @@ func (d *Dispatcher) logger() *slog.Logger {
 // run executes an allowed command and returns the audit outcome.
 func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Role, r Responder) (*provision.Task, string, error) {
 	fail := func(err error) (*provision.Task, string, error) {
-		return nil, "failed: " + err.Error(), r.Private(ctx, echo(err.Error()))
+		outcome, err := d.failed(ctx, r, cmd.Verb, err)
+		return nil, outcome, err
 	}
 	answer := func(text string) (*provision.Task, string, error) {
 		return nil, "ok", r.Reply(ctx, text)

@@ -42,7 +42,7 @@ func (d *Dispatcher) backupVerbs(ctx context.Context, req Request, cmd Command, 
 	case VerbBackups:
 		list, err := dt.Backups(ctx, cmd.Name)
 		if err != nil {
-			return "failed: " + err.Error(), r.Private(ctx, err.Error())
+			return d.failed(ctx, r, cmd.Verb, err)
 		}
 		return "ok", r.Reply(ctx, FormatBackups(internal, list))
 	case VerbBackup:
@@ -64,10 +64,16 @@ func (d *Dispatcher) backupVerbs(ctx context.Context, req Request, cmd Command, 
 					fmt.Sprintf("backup %s in %s\n%s", b.ID, b.Dir, formatFiles(b.Manifest))
 			})
 	}
-	// restore
+	// restore: an instance that does not exist is said so, not that it
+	// has no such backup (a deleted instance's backups outlive it).
+	if msg, err := d.missingInstance(ctx, cmd.Name); err != nil {
+		return d.failed(ctx, r, cmd.Verb, err)
+	} else if msg != "" {
+		return "refused: " + msg, r.Private(ctx, msg)
+	}
 	list, err := dt.Backups(ctx, cmd.Name)
 	if err != nil {
-		return "failed: " + err.Error(), r.Private(ctx, err.Error())
+		return d.failed(ctx, r, cmd.Verb, err)
 	}
 	found := false
 	for _, b := range list {

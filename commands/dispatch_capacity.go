@@ -26,13 +26,13 @@ func (d *Dispatcher) capacityVerb(ctx context.Context, req Request, cmd Command,
 	}
 	rep, err := cr.Capacity(ctx)
 	if err != nil {
-		return "failed: " + err.Error(), r.Private(ctx, err.Error())
+		return d.failed(ctx, r, cmd.Verb, err)
 	}
 	mem := make([]string, len(rep.Instances))
 	for i, inst := range rep.Instances {
 		mem[i] = d.memoryUse(ctx, inst)
 	}
-	return "ok", r.Reply(ctx, FormatCapacity(rep, mem))
+	return "ok", r.Long(ctx, "", FormatCapacity(rep, mem)) // a table: a code block in chat
 }
 
 // memoryUse is an instance's memory as systemd reports it, or why it is

@@ -76,10 +76,11 @@ func TestCapacityVerb(t *testing.T) {
 	if _, err := d.Handle(context.Background(), Request{Identity: viewer, Channel: "C1", Text: "capacity"}, r); err != nil {
 		t.Fatal(err)
 	}
-	if len(r.replies) != 1 {
-		t.Fatalf("replies %q privates %q, want one reply", r.replies, r.privates)
+	// A table: sent as long output, which chat shows as a code block.
+	if len(r.long) != 1 || len(r.replies) != 0 {
+		t.Fatalf("long %q replies %q privates %q, want one long answer", r.long, r.replies, r.privates)
 	}
-	out := r.replies[0]
+	out := r.long[0]
 	for _, want := range []string{
 		"memory     4.0 GiB total, 2.0 GiB available",
 		"disk       50.0 GiB free under /home/mtg/apps/production/odoo",

@@ -19,13 +19,16 @@ import (
 func (d *Dispatcher) certsVerb(ctx context.Context, req Request, cmd Command, r Responder) (string, error) {
 	list, err := d.Operator.List(ctx)
 	if err != nil {
-		return "failed: " + err.Error(), r.Private(ctx, err.Error())
+		return d.failed(ctx, r, cmd.Verb, err)
 	}
 	rows := make([]CertRow, 0, len(list))
 	for _, inst := range list {
 		rows = append(rows, ReadCertRow(inst, d.Operator.Layout.Paths(inst).CertDir))
 	}
-	return "ok", r.Reply(ctx, FormatCerts(rows, d.now()))
+	if len(rows) == 0 {
+		return "ok", r.Reply(ctx, FormatCerts(rows, d.now()))
+	}
+	return "ok", r.Long(ctx, "", FormatCerts(rows, d.now())) // a table: a code block in chat
 }
 
 // CertRow is one line of the certs verb: an instance and what its

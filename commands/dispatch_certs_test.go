@@ -96,10 +96,11 @@ func TestCertsVerb(t *testing.T) {
 	if _, err := d.Handle(context.Background(), Request{Identity: viewer, Channel: "C1", Text: "certs"}, r); err != nil {
 		t.Fatal(err)
 	}
-	if len(r.replies) != 1 || len(r.privates) != 0 {
-		t.Fatalf("replies %q privates %q, want one reply", r.replies, r.privates)
+	// A table: sent as long output, which chat shows as a code block.
+	if len(r.long) != 1 || len(r.replies) != 0 || len(r.privates) != 0 {
+		t.Fatalf("long %q replies %q privates %q, want one long answer", r.long, r.replies, r.privates)
 	}
-	got := strings.Split(r.replies[0], "\n")
+	got := strings.Split(strings.TrimPrefix(r.long[0], "\n"), "\n")
 	for i := range got {
 		got[i] = strings.Join(strings.Fields(got[i]), " ")
 	}

@@ -18,13 +18,10 @@ func (d *Dispatcher) deleteVerb(ctx context.Context, req Request, cmd Command, r
 		return d.unavailable(ctx, cmd, r)
 	}
 	internal := provision.InternalName(cmd.Name)
-	if d.Operator != nil {
-		if _, err := d.Operator.Store.Instance(ctx, cmd.Name); errors.Is(err, provision.ErrInstanceNotFound) {
-			msg := fmt.Sprintf("no instance named %q; see list", cmd.Name)
-			return "refused: " + msg, r.Private(ctx, msg)
-		} else if err != nil {
-			return "failed: " + err.Error(), r.Private(ctx, err.Error())
-		}
+	if msg, err := d.missingInstance(ctx, cmd.Name); err != nil {
+		return d.failed(ctx, r, cmd.Verb, err)
+	} else if msg != "" {
+		return "refused: " + msg, r.Private(ctx, msg)
 	}
 	who := displayName(req.Identity)
 	domain := d.Rules.Domain(cmd.Name)
@@ -47,4 +44,18 @@ func (d *Dispatcher) deleteVerb(ctx context.Context, req Request, cmd Command, r
 				return fmt.Sprintf("🗑 deleted %s (%s), asked by %s", internal, domain, who), summary
 			})
 	})
+}
+
+// missingInstance is the refusal for a verb on an instance that does
+// not exist ("" when it does, or when the dispatcher has no Operator to
+// ask), or the error of the lookup.
+func (d *Dispatcher) missingInstance(ctx context.Context, name string) (string, error) {
+	if d.Operator == nil {
+		return "", nil
+	}
+	_, err := d.Operator.Store.Instance(ctx, name)
+	if errors.Is(err, provision.ErrInstanceNotFound) {
+		return fmt.Sprintf("no instance named %q; see list", name), nil
+	}
+	return "", err
 }

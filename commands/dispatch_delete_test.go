@@ -141,3 +141,23 @@ func TestRestoreRefusesAnUnknownBackupBeforeAsking(t *testing.T) {
 		t.Errorf("backups answered %q", r.replies)
 	}
 }
+
+// TestRestoreOfAnUnknownInstanceSaysSo: restore names an instance that
+// does not exist; the answer says that, not that it has no such backup.
+func TestRestoreOfAnUnknownInstanceSaysSo(t *testing.T) {
+	d, _, _ := newTestDispatcher(t)
+	f := &fakeDayTwo{state: provision.JobSucceeded}
+	d.Creator = f
+	layout := provision.Layout{Zone: "example.com"}
+	d.Operator = &provision.Operator{Store: instancesOf{layout.NewInstance("acme", provision.SSLHTTP)}, Layout: layout}
+	r := &threadResponder{}
+	d.Handle(context.Background(), Request{Identity: Identity{Platform: "slack", UserID: "U0ADMIN01"}, Channel: "C1", Text: "restore nosuch 20261127T030000Z"}, r)
+	if want := `no instance named "nosuch"; see list`; len(r.privates) != 1 || r.privates[0] != want || len(r.codes) != 0 {
+		t.Errorf("restore nosuch: privates %q codes %q, want %q and no confirmation", r.privates, r.codes, want)
+	}
+	r = &threadResponder{}
+	d.Handle(context.Background(), Request{Identity: Identity{Platform: "slack", UserID: "U0ADMIN01"}, Channel: "C1", Text: "restore acme 20261127T030000Z"}, r)
+	if len(r.privates) != 1 || !strings.Contains(r.privates[0], "has no backup") {
+		t.Errorf("restore acme with an unknown backup: privates %q", r.privates)
+	}
+}

@@ -88,7 +88,7 @@ func BenchmarkStandinInit(b *testing.B) {
 	}
 	dbs := odoo.NewDatabases(odoo.DatabaseConfig{
 		AdminDSN: cfg.AdminDSN(), Owner: cfg.DBUser, DBHost: cfg.DBHost, DBPort: cfg.DBPort,
-		DBUser: cfg.DBUser, DBPassword: cfg.DBPassword.Reveal(), FilestoreDir: filepath.Join(cfg.StateDir, "bench-templates"),
+		FilestoreDir: filepath.Join(cfg.StateDir, "bench-templates"),
 	})
 	admin, err := pgx.Connect(ctx, cfg.AdminDSN())
 	if err != nil {

@@ -191,6 +191,9 @@ func eachLine(path string, fn func(n int, line string)) error {
 func scanOne(layout Layout, rules NameRules, internal string, t trackedInstance, listed bool, portLines []portLine) (c Candidate) {
 	name := strings.TrimPrefix(internal, "prod-")
 	inst := layout.NewInstance(name, SSLHTTP)
+	// An adopted instance keeps running as it did: as the service user,
+	// on odoobot's role (README: moving one to its own user and role).
+	inst.User, inst.DBRole = "", ""
 	inst.State, inst.CreatedBy = StateReady, ImportedBy
 	p := layout.Paths(inst)
 	c.Dir = p.Dir

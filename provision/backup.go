@@ -807,13 +807,21 @@ func (p pgTools) drop(ctx context.Context, db string) error {
 	return err
 }
 
-// restore creates db (owned by the connecting role) and restores file
-// into it; on failure db is dropped again.
-func (p pgTools) restore(ctx context.Context, db, file string) error {
-	if _, err := p.sql(ctx, "CREATE DATABASE "+sqlIdent(db)+" OWNER "+sqlIdent(p.db.User)+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
+// restore creates db owned by role owner ("" for the connecting role),
+// closed to other roles, and restores file into it as owner, so that
+// everything in it is owner's; on failure db is dropped again.
+func (p pgTools) restore(ctx context.Context, db, owner, file string) error {
+	if owner == "" {
+		owner = p.db.User
+	}
+	if _, err := p.sql(ctx, "CREATE DATABASE "+sqlIdent(db)+" OWNER "+sqlIdent(owner)+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
 		return err
 	}
-	if _, err := p.run(ctx, "pg_restore", "--no-owner", "--no-acl", "--role="+p.db.User, "--exit-on-error", "-d", db, file); err != nil {
+	if _, err := p.sql(ctx, "REVOKE CONNECT, TEMPORARY ON DATABASE "+sqlIdent(db)+" FROM PUBLIC"); err != nil {
+		_ = p.drop(context.WithoutCancel(ctx), db)
+		return err
+	}
+	if _, err := p.run(ctx, "pg_restore", "--no-owner", "--no-acl", "--role="+owner, "--exit-on-error", "-d", db, file); err != nil {
 		_ = p.drop(context.WithoutCancel(ctx), db)
 		return err
 	}
@@ -984,10 +992,14 @@ func (r *restoreRun) prepare(ctx context.Context) error {
 	if err := r.unprepare(ctx); err != nil {
 		return err
 	}
-	if err := r.d.pg.restore(ctx, r.stagingDB, filepath.Join(r.backup.Dir, backupDump)); err != nil {
+	if err := r.d.pg.restore(ctx, r.stagingDB, r.inst.DBRole, filepath.Join(r.backup.Dir, backupDump)); err != nil {
 		return fmt.Errorf("restore: database: %w", err)
 	}
-	uid, gid, err := lookupUser(r.d.cfg.ServiceUser)
+	runAs := r.d.cfg.ServiceUser
+	if r.inst.User != "" {
+		runAs = r.inst.User
+	}
+	uid, gid, err := lookupUser(runAs)
 	if err != nil {
 		return err
 	}

@@ -210,7 +210,7 @@ func TestPGToolsDumpRestoreSwap(t *testing.T) {
 	psql(db, "UPDATE t SET v = 'changed'")
 	staging, old := db+"_restore", db+"_old"
 	t.Cleanup(func() { pg.drop(ctx, staging); pg.drop(ctx, old) })
-	if err := pg.restore(ctx, staging, file); err != nil {
+	if err := pg.restore(ctx, staging, "", file); err != nil {
 		t.Fatal(err)
 	}
 	if err := pg.swap(ctx, db, old, staging); err != nil {
@@ -225,7 +225,7 @@ func TestPGToolsDumpRestoreSwap(t *testing.T) {
 	if ok, _ := pg.exists(ctx, staging); ok {
 		t.Errorf("%s still exists after the swap", staging)
 	}
-	if err := pg.restore(ctx, staging, filepath.Join(t.TempDir(), "missing.dump")); err == nil {
+	if err := pg.restore(ctx, staging, "", filepath.Join(t.TempDir(), "missing.dump")); err == nil {
 		t.Errorf("restore of a missing dump succeeded")
 	}
 	if ok, _ := pg.exists(ctx, staging); ok {

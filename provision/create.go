@@ -67,6 +67,22 @@ type ServiceManager interface {
 	Journal(ctx context.Context, unit string, n int) ([]string, error)
 }
 
+// Tenants gives each instance a system user and a PostgreSQL role of its
+// own (provision/tenant).
+type Tenants interface {
+	// EnsureUser makes system user name (a group of its own, no login
+	// shell, home not created) unless it exists.
+	EnsureUser(ctx context.Context, name, home string) error
+	// RemoveUser removes the user and its group; a missing one is fine.
+	RemoveUser(ctx context.Context, name string) error
+	// EnsureRole makes login role name with password (or sets the
+	// password of the existing one), granted to odoobot's role.
+	EnsureRole(ctx context.Context, name, password string) error
+	// DropRole drops role name; a missing one is fine.
+	DropRole(ctx context.Context, name string) error
+	RoleExists(ctx context.Context, name string) (bool, error)
+}
+
 // SiteManager installs nginx sites (provision/nginx).
 type SiteManager interface {
 	Install(ctx context.Context, name string, site []byte) error
@@ -117,7 +133,11 @@ type CreatorConfig struct {
 	Rules       NameRules
 	HTTPPorts   PortRange
 	GeventPorts PortRange
+	// ServiceUser runs the instances that share one user: those imported
+	// from API-DEV, and every instance when Tenants is nil.
 	ServiceUser string
+	// DB is how odoobot reaches PostgreSQL; its user and password go into
+	// the odoo.conf of shared instances only.
 	DB          DBConn
 	Odoo        OdooSettings
 	TrackingDir string // API-DEV tracking export; "" for none
@@ -126,6 +146,10 @@ type CreatorConfig struct {
 	Runner    *Runner
 	Releases  ReleaseBuilder
 	Databases DatabaseMaker
+	// Tenants, when set, gives every new instance its own system user and
+	// database role (the production wiring); nil makes every instance
+	// share ServiceUser and DB's role.
+	Tenants   Tenants
 	Services  ServiceManager
 	Sites     SiteManager
 	DNS       DNS
@@ -220,7 +244,7 @@ func (c *Creator) Create(ctx context.Context, req CreateRequest) (*Task, error) 
 	} else if !errors.Is(err, ErrInstanceNotFound) {
 		return nil, fmt.Errorf("provision: look up %s: %w", req.Name, err)
 	}
-	inst := c.cfg.Layout.NewInstance(req.Name, req.Mode)
+	inst := c.newInstance(req.Name, req.Mode)
 	if err := c.hostFree(ctx, inst); err != nil {
 		return nil, err
 	}
@@ -248,6 +272,16 @@ func (c *Creator) Create(ctx context.Context, req CreateRequest) (*Task, error) 
 	return t, nil
 }
 
+// newInstance is the instance a creation of name makes: with a user and
+// role of its own when Tenants is set.
+func (c *Creator) newInstance(name string, mode SSLMode) Instance {
+	inst := c.cfg.Layout.NewInstance(name, mode)
+	if c.cfg.Tenants == nil {
+		inst.User, inst.DBRole = "", ""
+	}
+	return inst
+}
+
 // ErrHostNotFree is returned when the host already has something of an
 // instance the store does not know (an API-DEV instance not imported, a
 // leftover by hand): a creation would overwrite it, and its rollback
@@ -255,8 +289,22 @@ func (c *Creator) Create(ctx context.Context, req CreateRequest) (*Task, error) 
 var ErrHostNotFree = errors.New("already on this host")
 
 // hostFree checks that nothing of inst exists on the host: its directory,
-// unit, nginx site or database.
+// unit, nginx site, database, system user or database role.
 func (c *Creator) hostFree(ctx context.Context, inst Instance) error {
+	if inst.User != "" {
+		if _, err := user.Lookup(inst.User); err == nil {
+			return fmt.Errorf("%w: system user %s exists but odoobot does not know %s; remove it (userdel %s) or choose another name", ErrHostNotFree, inst.User, inst.Name, inst.User)
+		}
+	}
+	if inst.DBRole != "" {
+		ok, err := c.cfg.Tenants.RoleExists(ctx, inst.DBRole)
+		if err != nil {
+			return fmt.Errorf("provision: check database role %s: %w", inst.DBRole, err)
+		}
+		if ok {
+			return fmt.Errorf("%w: database role %s exists but odoobot does not know %s; drop it or choose another name", ErrHostNotFree, inst.DBRole, inst.Name)
+		}
+	}
 	p := c.cfg.Layout.Paths(inst)
 	for _, f := range []string{p.Dir, p.Unit, p.SiteAvail, p.SiteEnabled} {
 		if _, err := os.Lstat(f); err == nil {
@@ -318,7 +366,7 @@ func (c *Creator) recoverWith(ctx context.Context, subscribe func(Job) []Subscri
 			continue
 		}
 		mode, _ := ParseSSLMode(job.Params["ssl"], SSLHTTP)
-		inst := c.cfg.Layout.NewInstance(job.Instance, mode)
+		inst := c.newInstance(job.Instance, mode)
 		if got, err := c.cfg.Store.Instance(ctx, job.Instance); err == nil {
 			if got.State == StateReady {
 				// The process stopped after the last step and before the job
@@ -350,7 +398,10 @@ type creation struct {
 	// adminPassword is the Odoo admin user's password the database step
 	// set. It lives here only, until finished hands it to RevealAdmin.
 	adminPassword string
-	task          *Task // reports a long step's progress
+	// dbPassword is the password the tenant step gave the instance's
+	// database role, for the files step to write into odoo.conf.
+	dbPassword string
+	task       *Task // reports a long step's progress
 }
 
 // progress reports how far a long step of the creation has come.
@@ -392,6 +443,7 @@ func (c *Creator) creationTask(job Job, inst Instance) (*Task, *creation) {
 	all := map[StepName]Step{
 		StepReserve:     {StepReserve, cr.checkReserved, cr.unreserve},
 		StepRelease:     {StepRelease, cr.ensureRelease, nil},
+		StepTenant:      {StepTenant, cr.ensureTenant, cr.removeTenant},
 		StepDatabase:    {StepDatabase, cr.createDatabase, cr.dropDatabase},
 		StepFiles:       {StepFiles, cr.writeFiles, cr.removeFiles},
 		StepService:     {StepService, cr.startService, cr.removeService},
@@ -454,7 +506,7 @@ func (cr *creation) createDatabase(ctx context.Context) error {
 		return err
 	}
 	err = cr.c.cfg.Databases.Create(ctx, DatabaseSpec{
-		Name: cr.inst.Internal, Release: cr.release, Modules: cr.c.cfg.Odoo.Modules,
+		Name: cr.inst.Internal, Owner: cr.inst.DBRole, Release: cr.release, Modules: cr.c.cfg.Odoo.Modules,
 		BaseURL: cr.baseURL(), ReportURL: cr.localURL(), DataDir: cr.paths.DataDir,
 		AdminPassword: pw,
 		Progress:      func(text string) { cr.progress(StepDatabase, text) },
@@ -464,6 +516,39 @@ func (cr *creation) createDatabase(ctx context.Context) error {
 	}
 	cr.adminPassword = pw
 	return nil
+}
+
+// ensureTenant makes the instance's system user and database role, the
+// role with a new password of its own. An instance that shares the
+// service user has nothing to make.
+func (cr *creation) ensureTenant(ctx context.Context) error {
+	if cr.inst.User == "" {
+		return nil
+	}
+	if err := cr.c.cfg.Tenants.EnsureUser(ctx, cr.inst.User, cr.paths.Dir); err != nil {
+		return err
+	}
+	pw, err := randomSecret()
+	if err != nil {
+		return err
+	}
+	if err := cr.c.cfg.Tenants.EnsureRole(ctx, cr.inst.DBRole, pw); err != nil {
+		return err
+	}
+	cr.dbPassword = pw
+	return nil
+}
+
+// removeTenant drops the instance's database role and removes its system
+// user; its database must be gone first.
+func (cr *creation) removeTenant(ctx context.Context) error {
+	if cr.inst.User == "" || cr.c.cfg.Tenants == nil {
+		return nil
+	}
+	if err := cr.c.cfg.Tenants.DropRole(ctx, cr.inst.DBRole); err != nil {
+		return err
+	}
+	return cr.c.cfg.Tenants.RemoveUser(ctx, cr.inst.User)
 }
 
 // adminPasswordLen and adminPasswordChars make an admin password: 20
@@ -509,11 +594,22 @@ func (cr *creation) dropDatabase(ctx context.Context) error {
 	return nil
 }
 
-// writeFiles lays out the instance directory: odoo.conf (0640, owned by
-// the service user: it holds the master password), custom_addons, the
-// data dir and the log file.
+// writeFiles lays out the instance directory and odoo.conf.
+//
+// An instance with a user of its own (the default) gets: the directory,
+// custom_addons and odoo.conf owned by root with its group (0750, 0750,
+// 0640), so it reads its configuration and modules but cannot change
+// them; the data dir (filestore, sessions) and odoo.log its own (0750,
+// 0640); nothing for anyone else. odoo.conf names its own database role
+// and password. An instance sharing the service user gets the whole tree
+// owned by that user, odoo.conf 0640, and odoobot's role.
 func (cr *creation) writeFiles(ctx context.Context) error {
-	uid, gid, err := lookupUser(cr.c.cfg.ServiceUser)
+	own := cr.inst.User != ""
+	runAs := cr.c.cfg.ServiceUser
+	if own {
+		runAs = cr.inst.User
+	}
+	uid, gid, err := lookupUser(runAs)
 	if err != nil {
 		return err
 	}
@@ -531,11 +627,18 @@ func (cr *creation) writeFiles(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	db := cr.c.cfg.DB
+	if own {
+		if cr.dbPassword == "" {
+			return errors.New("files: the database role's password is unknown: the tenant step did not run")
+		}
+		db.User, db.Password = cr.inst.DBRole, cr.dbPassword
+	}
 	o := cr.c.cfg.Odoo
 	conf := templates.OdooConf{
 		Version:  cr.release.Version,
 		HTTPPort: cr.inst.Ports.HTTP, GeventPort: cr.inst.Ports.Gevent,
-		DBHost: cr.c.cfg.DB.Host, DBPort: cr.c.cfg.DB.Port, DBUser: cr.c.cfg.DB.User, DBPassword: cr.c.cfg.DB.Password,
+		DBHost: db.Host, DBPort: db.Port, DBUser: db.User, DBPassword: db.Password,
 		DBName: cr.inst.Internal, Workers: o.Workers, MaxCronThreads: o.MaxCronThreads,
 		LimitMemorySoft: o.LimitMemorySoft, LimitMemoryHard: o.LimitMemoryHard,
 		AdminPasswd: pw, OdooAddons: cr.odooAddons(), EnterpriseAddons: cr.enterpriseAddons(),
@@ -552,9 +655,34 @@ func (cr *creation) writeFiles(ctx context.Context) error {
 	if f, err := os.OpenFile(p.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640); err == nil {
 		f.Close()
 	}
-	// The whole tree belongs to the service user, the filestore copied by
-	// the database step included.
-	return filepath.WalkDir(p.Dir, func(path string, _ os.DirEntry, err error) error {
+	if !own {
+		// The whole tree belongs to the service user, the filestore copied
+		// by the database step included.
+		return chownTree(p.Dir, uid, gid)
+	}
+	for _, f := range []struct {
+		path     string
+		uid, gid int
+		mode     os.FileMode
+	}{
+		{p.Dir, 0, gid, 0o750},
+		{p.CustomAddons, 0, gid, 0o750},
+		{p.Conf, 0, gid, 0o640},
+		{p.Log, uid, gid, 0o640},
+	} {
+		if err := os.Lchown(f.path, f.uid, f.gid); err != nil {
+			return fmt.Errorf("files: %w", err)
+		}
+		if err := os.Chmod(f.path, f.mode); err != nil {
+			return fmt.Errorf("files: %w", err)
+		}
+	}
+	return chownTree(p.DataDir, uid, gid)
+}
+
+// chownTree gives dir and everything under it to uid:gid.
+func chownTree(dir string, uid, gid int) error {
+	return filepath.WalkDir(dir, func(path string, _ os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -593,7 +721,7 @@ func (cr *creation) startService(ctx context.Context) error {
 	o := cr.c.cfg.Odoo
 	conf := templates.OdooConf{Workers: o.Workers, MaxCronThreads: o.MaxCronThreads, LimitMemoryHard: o.LimitMemoryHard}
 	b, err := cr.c.cfg.Templates.Unit(templates.Unit{
-		Service: cr.inst.Unit, Name: cr.inst.Internal, Domain: cr.inst.Domain, User: cr.c.cfg.ServiceUser,
+		Service: cr.inst.Unit, Name: cr.inst.Internal, Domain: cr.inst.Domain, User: cr.runAs(),
 		Venv: filepath.Dir(filepath.Dir(cr.release.Python)), Release: filepath.Dir(cr.release.OdooBin),
 		Conf: cr.paths.Conf, Dir: cr.paths.Dir, MemoryMax: conf.MemoryMax(),
 	})
@@ -604,6 +732,14 @@ func (cr *creation) startService(ctx context.Context) error {
 		return err
 	}
 	return cr.c.cfg.Services.Start(ctx, cr.inst.Unit)
+}
+
+// runAs is the system user the instance runs as.
+func (cr *creation) runAs() string {
+	if cr.inst.User != "" {
+		return cr.inst.User
+	}
+	return cr.c.cfg.ServiceUser
 }
 
 func (cr *creation) removeService(ctx context.Context) error {
@@ -833,7 +969,7 @@ func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
 func lookupUser(name string) (uid, gid int, err error) {
 	u, err := user.Lookup(name)
 	if err != nil {
-		return 0, 0, fmt.Errorf("files: service user %q does not exist: create it (useradd --system %s) or set SERVICE_USER", name, name)
+		return 0, 0, fmt.Errorf("files: system user %q does not exist: create it (useradd --system %s), or set SERVICE_USER for shared instances", name, name)
 	}
 	uid, _ = strconv.Atoi(u.Uid)
 	gid, _ = strconv.Atoi(u.Gid)

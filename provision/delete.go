@@ -10,7 +10,8 @@ import (
 // Delete queues the removal of an instance: a final backup, then every
 // resource in the reverse order of its creation — DNS record,
 // certificate, nginx site (tested and reloaded), unit (stopped, disabled,
-// removed), database and filestore, directory, then the store row with
+// removed), database and filestore, directory, the instance's system
+// user and database role, then the store row with
 // its ports and the tracking lines. The instance is marked deleting
 // before the job is queued.
 //
@@ -41,6 +42,7 @@ func (d *DayTwo) Delete(ctx context.Context, req JobRequest) (*Task, error) {
 			Step{StepService, cr.removeService, nil},
 			Step{StepDatabase, del.dropDatabase, nil},
 			Step{StepFiles, cr.removeFiles, nil},
+			Step{StepTenant, cr.removeTenant, nil},
 			Step{StepForget, del.forget, nil},
 		)
 	}, func() error {

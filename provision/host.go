@@ -20,7 +20,10 @@ type Release struct {
 // DatabaseSpec says which database an instance gets. Built by the
 // creation pipeline, consumed by provision/odoo.
 type DatabaseSpec struct {
-	Name    string   // prod-acme
+	Name string // prod-acme
+	// Owner is the role that owns the database and everything in it, the
+	// instance's own; "" means odoobot's role (an instance that shares it).
+	Owner   string
 	Release Release  // the release whose odoo-bin initialises the template
 	Modules []string // installed at creation
 	Demo    bool     // load demo data

@@ -6,6 +6,8 @@
 package provision
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -94,10 +96,16 @@ var ErrInstanceNotFound = errors.New("instance not found")
 // everything else derives from it and the Layout, except the ports, the
 // mode and the bookkeeping.
 type Instance struct {
-	Name      string  // acme
-	Domain    string  // acme.example.com
-	Internal  string  // prod-acme: database, directory, nginx site
-	Unit      string  // odoo19e-prod-acme.service
+	Name     string // acme
+	Domain   string // acme.example.com
+	Internal string // prod-acme: database, directory, nginx site
+	Unit     string // odoo19e-prod-acme.service
+	// User is the system user the instance runs as and DBRole the
+	// PostgreSQL role that owns its database, both its own (SystemUser,
+	// DBRoleName). Both are "" for an instance that shares the service
+	// user and odoobot's role: one imported from API-DEV.
+	User      string  // odoo-acme
+	DBRole    string  // prod-acme
 	SSLMode   SSLMode // how it is served
 	Ports     Ports
 	State     State
@@ -121,6 +129,26 @@ type Layout struct {
 // InternalName is "prod-" + name.
 func InternalName(name string) string { return "prod-" + name }
 
+// maxUserName is the longest system user name useradd accepts on Debian.
+const maxUserName = 32
+
+// SystemUser is the system user of instance name: "odoo-" + name when
+// that fits a user name (32 characters), otherwise "odoo-", the name's
+// first 18 characters, "-" and 8 hex digits of its SHA-256, so that two
+// long names never share a user.
+func SystemUser(name string) string {
+	u := "odoo-" + name
+	if len(u) <= maxUserName {
+		return u
+	}
+	sum := sha256.Sum256([]byte(name))
+	return "odoo-" + name[:18] + "-" + hex.EncodeToString(sum[:4])
+}
+
+// DBRoleName is the PostgreSQL role that owns instance name's database:
+// the database's own name, InternalName.
+func DBRoleName(name string) string { return InternalName(name) }
+
 // NewInstance derives an instance's names from a checked name.
 func (l Layout) NewInstance(name string, mode SSLMode) Instance {
 	internal := InternalName(name)
@@ -129,6 +157,8 @@ func (l Layout) NewInstance(name string, mode SSLMode) Instance {
 		Domain:   name + "." + l.Zone,
 		Internal: internal,
 		Unit:     l.UnitPrefix + "-" + internal + ".service",
+		User:     SystemUser(name),
+		DBRole:   DBRoleName(name),
 		SSLMode:  mode,
 	}
 }

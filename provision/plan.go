@@ -9,6 +9,7 @@ type StepName string
 const (
 	StepReserve     StepName = "reserve"     // instance row and ports
 	StepRelease     StepName = "release"     // Odoo source + venv, cached
+	StepTenant      StepName = "tenant"      // the instance's own system user and PostgreSQL role
 	StepDatabase    StepName = "database"    // from the template, or initialised
 	StepFiles       StepName = "files"       // directory, odoo.conf, custom_addons
 	StepService     StepName = "service"     // systemd unit: write, enable, start
@@ -43,7 +44,7 @@ type PlanOptions struct {
 //     TLS site replaces it.
 //   - letsencrypt with DNS-01 and http: no bootstrap site.
 func StepNames(mode SSLMode, o PlanOptions) []StepName {
-	head := []StepName{StepReserve, StepRelease, StepDatabase, StepFiles, StepService, StepHealth}
+	head := []StepName{StepReserve, StepRelease, StepTenant, StepDatabase, StepFiles, StepService, StepHealth}
 	var tail []StepName
 	dns := func() {
 		if o.ManagesDNS {

@@ -27,7 +27,8 @@
 # "$PG_VERSION odoobot", unit postgresql@$PG_VERSION-odoobot.service, which
 # listens on 127.0.0.1:$SANDBOX_DB_PORT only (TCP) and on the socket dir
 # /run/postgresql inside the sandbox. Every start (re)asserts a login role
-# $SANDBOX_DB_USER with CREATEDB and password $SANDBOX_DB_PASSWORD, checked by
+# $SANDBOX_DB_USER with CREATEDB, CREATEROLE (each instance gets a role of
+# its own) and password $SANDBOX_DB_PASSWORD, checked by
 # scram-sha-256 on 127.0.0.1 (Debian's default pg_hba). Other clusters
 # configured on the machine (e.g. 15/main on 5432) are masked inside the
 # sandbox only (a runtime mask in its private /run): they would otherwise
@@ -137,6 +138,15 @@ purge() {
       rm -f "$f"
     fi
   done
+  # Instance system users a killed run left: those whose home is in the
+  # sandbox's state (odoobot makes each with its instance directory as home).
+  local u home
+  while IFS=: read -r u _ _ _ _ home _; do
+    case $home in "$SANDBOX_DIR"/*)
+      echo "sandbox: removing system user $u, left by an earlier run" >&2
+      userdel "$u" >/dev/null 2>&1 || true ;;
+    esac
+  done < <(cat /etc/passwd)
   rm -rf "$SANDBOX_DIR"
   echo "sandbox: purged" >&2
 }
@@ -219,10 +229,10 @@ ensure_role() {
   inside "$pid" runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -h /run/postgresql -p "$DB_PORT" -d postgres >/dev/null <<SQL
 DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$DB_USER') THEN
-    CREATE ROLE "$DB_USER" LOGIN CREATEDB;
+    CREATE ROLE "$DB_USER" LOGIN CREATEDB CREATEROLE;
   END IF;
 END \$\$;
-ALTER ROLE "$DB_USER" WITH LOGIN CREATEDB PASSWORD '$pw';
+ALTER ROLE "$DB_USER" WITH LOGIN CREATEDB CREATEROLE PASSWORD '$pw';
 SQL
 }
 

@@ -28,6 +28,7 @@ import (
 	"odoobot/provision/odoo"
 	"odoobot/provision/postgres"
 	"odoobot/provision/systemd"
+	"odoobot/provision/tenant"
 	"odoobot/templates"
 )
 
@@ -158,6 +159,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	if err := ensureDatabase(ctx, cfg.AdminDSN(), cfg.StateDBName); err != nil {
 		return nil, err
 	}
+	tenants := tenant.New(tenant.Config{AdminDSN: cfg.AdminDSN(), Admin: cfg.DBUser, Logger: log})
+	if err := tenants.Check(ctx); err != nil {
+		return nil, err
+	}
 	store, err := postgres.Open(ctx, cfg.StateDSN(), log)
 	if err != nil {
 		return nil, err
@@ -199,7 +204,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	}
 	databases := odoo.NewDatabases(odoo.DatabaseConfig{
 		AdminDSN: cfg.AdminDSN(), Owner: cfg.DBUser, DBHost: cfg.DBHost, DBPort: cfg.DBPort,
-		DBUser: cfg.DBUser, DBPassword: cfg.DBPassword.Reveal(),
 		FilestoreDir: filepath.Join(cfg.StateDir, "templates"),
 		Lang:         cfg.OdooLang, Country: cfg.OdooCountry, Unaccent: cfg.Unaccent, Community: cfg.Community(),
 		Logger: log,
@@ -231,6 +235,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 			Deps: cfg.PythonDeps, PipArgs: cfg.PipArguments(), InstallPackages: odoo.AptInstall, Logger: log,
 		}),
 		Databases: databases,
+		Tenants:   tenants,
 		Services:  svc, Sites: sites, DNS: dns, Certs: issuers, Templates: tpl,
 		ACMEWebroot: filepath.Join(cfg.StateDir, "acme-webroot"),
 		VerifyRoots: verifyRoots,

@@ -26,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"odoobot/provision"
+	"odoobot/provision/tenant"
 	"odoobot/templates"
 )
 
@@ -43,12 +44,12 @@ type DatabaseConfig struct {
 	AdminDSN string
 	// Owner (DB_USER) owns the instance and template databases.
 	Owner string
-	// DBHost, DBPort, DBUser and DBPassword are what odoo-bin uses to
-	// initialise a template (written into a temporary odoo.conf, mode 0600).
-	DBHost     string
-	DBPort     int
-	DBUser     string
-	DBPassword string
+	// DBHost and DBPort are where odoo-bin reaches PostgreSQL to
+	// initialise a template. It connects as the template's own role
+	// (templateRole), with a password made for that one initialisation:
+	// Odoo's code never sees odoobot's credentials.
+	DBHost string
+	DBPort int
 	// FilestoreDir keeps the templates' filestores, one directory per
 	// template, e.g. <STATE_DIR>/templates. Created if missing.
 	FilestoreDir string
@@ -99,7 +100,7 @@ func NewDatabases(cfg DatabaseConfig) *Databases {
 // templateFormat names how templates are made (collation, extensions,
 // the init runs); it changes when that does, so that a template made the
 // old way is never cloned.
-const templateFormat = "2"
+const templateFormat = "3"
 
 // TemplateName is the template database that spec's database is cloned
 // from: "odoobot_tpl_" and 12 hex digits of a hash of everything that
@@ -140,6 +141,10 @@ func (d *Databases) Create(ctx context.Context, spec provision.DatabaseSpec) err
 	if spec.Name == "" || spec.DataDir == "" || spec.Release.Key == "" || d.cfg.Owner == "" {
 		return errors.New("odoo: create database: Name, DataDir, Release and Owner must be set")
 	}
+	owner := spec.Owner
+	if owner == "" {
+		owner = d.cfg.Owner
+	}
 	tpl := d.TemplateName(spec)
 	log := d.log.With("database", spec.Name, "template", tpl)
 
@@ -148,10 +153,22 @@ func (d *Databases) Create(ctx context.Context, spec provision.DatabaseSpec) err
 		return fmt.Errorf("odoo: create database %s: %w", spec.Name, err)
 	}
 	if exists {
-		if err := d.checkOurs(ctx, spec.Name, tpl); err != nil || spec.AdminPassword == "" {
+		done, err := d.checkOurs(ctx, spec.Name, tpl)
+		if err != nil {
 			return err
 		}
-		return d.SetAdminPassword(ctx, spec.Name, spec.AdminPassword)
+		if done {
+			if spec.AdminPassword == "" {
+				return nil
+			}
+			return d.SetAdminPassword(ctx, spec.Name, spec.AdminPassword)
+		}
+		// Copied by odoobot but never finished (a crash between the copy
+		// and the end of finishClone): made again.
+		log.Warn("database copied but never finished: made again")
+		if err := d.drop(ctx, spec.Name); err != nil {
+			return fmt.Errorf("odoo: create database %s: %w", spec.Name, err)
+		}
 	}
 	// The password's hash (600,000 rounds of PBKDF2, about half a second)
 	// is computed while the database is copied.
@@ -178,13 +195,21 @@ func (d *Databases) Create(ctx context.Context, spec provision.DatabaseSpec) err
 		_, err = conn.Exec(ctx, "CREATE DATABASE "+ident(spec.Name)+" TEMPLATE "+ident(tpl)+
 			" OWNER "+ident(d.cfg.Owner)+" ENCODING 'UTF8'")
 	}
+	if err == nil {
+		err = closeAndOwn(ctx, conn, spec.Name, owner)
+	}
 	conn.Close(context.WithoutCancel(ctx))
 	if err != nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if dropErr := d.drop(cctx, spec.Name); dropErr != nil {
+			err = errors.Join(err, dropErr)
+		}
 		return fmt.Errorf("odoo: create database %s from %s: %w", spec.Name, tpl, err)
 	}
 	d.replenish(tpl)
 	store := filepath.Join(spec.DataDir, "filestore", spec.Name)
-	if err := d.finishClone(ctx, spec, tpl, store, hashed); err != nil {
+	if err := d.finishClone(ctx, spec, tpl, owner, store, hashed); err != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		if dropErr := d.drop(cctx, spec.Name); dropErr != nil {
@@ -202,6 +227,18 @@ func (d *Databases) Create(ctx context.Context, spec provision.DatabaseSpec) err
 type hashResult struct {
 	hash string
 	err  error
+}
+
+// closeAndOwn closes database db to every role but its owner and gives
+// it to owner (whose members, odoobot's role among them, keep access).
+func closeAndOwn(ctx context.Context, conn *pgx.Conn, db, owner string) error {
+	if _, err := conn.Exec(ctx, "REVOKE CONNECT, TEMPORARY ON DATABASE "+ident(db)+" FROM PUBLIC"); err != nil {
+		return fmt.Errorf("close %s to other roles: %w", db, err)
+	}
+	if _, err := conn.Exec(ctx, "ALTER DATABASE "+ident(db)+" OWNER TO "+ident(owner)); err != nil {
+		return fmt.Errorf("give %s to role %s: %w", db, owner, err)
+	}
+	return nil
 }
 
 // spareName is the database kept copied from template tpl in advance, so
@@ -262,6 +299,9 @@ func (d *Databases) makeSpare(ctx context.Context, tpl string) error {
 		" OWNER "+ident(d.cfg.Owner)+" ENCODING 'UTF8'"); err != nil {
 		return err
 	}
+	if _, err := conn.Exec(ctx, "REVOKE CONNECT, TEMPORARY ON DATABASE "+ident(tmp)+" FROM PUBLIC"); err != nil {
+		return err
+	}
 	_, err = conn.Exec(ctx, "ALTER DATABASE "+ident(tmp)+" RENAME TO "+ident(spare))
 	return err
 }
@@ -277,9 +317,10 @@ func dropSpare(ctx context.Context, conn *pgx.Conn, tpl string) error {
 }
 
 // finishClone does what Odoo's duplicate does after the copy: the
-// filestore, then new identity parameters and the odoobot marker, written
-// last so that a marked database is a complete one.
-func (d *Databases) finishClone(ctx context.Context, spec provision.DatabaseSpec, tpl, store string, hashed <-chan hashResult) error {
+// filestore, then everything in the database given to owner, new identity
+// parameters and the odoobot marker, written last so that a database
+// marked complete is a complete one.
+func (d *Databases) finishClone(ctx context.Context, spec provision.DatabaseSpec, tpl, owner, store string, hashed <-chan hashResult) error {
 	if err := copyTree(filepath.Join(d.cfg.FilestoreDir, tpl), store); err != nil {
 		return fmt.Errorf("copy filestore: %w", err)
 	}
@@ -309,6 +350,11 @@ func (d *Databases) finishClone(ctx context.Context, spec provision.DatabaseSpec
 		return h.err
 	}
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		// What Odoo made in the template belongs to the template's role,
+		// which owns nothing else: its objects here become owner's.
+		if _, err := tx.Exec(ctx, "REASSIGN OWNED BY "+ident(templateRole(tpl))+" TO "+ident(owner)); err != nil {
+			return fmt.Errorf("give the database's objects to %s: %w", owner, err)
+		}
 		if _, err := tx.Exec(ctx, "DELETE FROM ir_config_parameter WHERE key = 'database.enterprise_code'"); err != nil {
 			return err
 		}
@@ -341,20 +387,30 @@ func setParam(ctx context.Context, tx pgx.Tx, key, value string) error {
 	return err
 }
 
-// checkOurs returns nil when the existing database name was made by
-// odoobot from tpl, and an error saying why not otherwise.
-func (d *Databases) checkOurs(ctx context.Context, name, tpl string) error {
+// pendingPrefix starts the marker of a database copied from a template
+// but not finished: every template carries it, so a copy is odoobot's
+// from its first moment, and finishClone replaces it with the template's
+// name, last.
+const pendingPrefix = "pending:"
+
+// checkOurs reports, for an existing database name, whether odoobot made
+// it from tpl and finished it (true), or copied it and never finished it
+// (false, a crash in between: the caller makes it again); any other
+// database is an error saying why it is not odoobot's to take.
+func (d *Databases) checkOurs(ctx context.Context, name, tpl string) (done bool, err error) {
 	got, err := d.marker(ctx, name)
 	switch {
 	case err != nil:
-		return fmt.Errorf("odoo: create database: database %s already exists and could not be checked: %w", name, err)
+		return false, fmt.Errorf("odoo: create database: database %s already exists and could not be checked: %w", name, err)
 	case got == tpl:
 		d.log.Info("database already exists, made by odoobot", "database", name, "template", tpl)
-		return nil
+		return true, nil
+	case strings.HasPrefix(got, pendingPrefix):
+		return false, nil
 	case got == "":
-		return fmt.Errorf("odoo: create database: database %s already exists and was not made by odoobot: %w", name, provision.ErrInstanceExists)
+		return false, fmt.Errorf("odoo: create database: database %s already exists and was not made by odoobot: %w", name, provision.ErrInstanceExists)
 	default:
-		return fmt.Errorf("odoo: create database: database %s already exists, made by odoobot from another template (%s, not %s): %w", name, got, tpl, provision.ErrInstanceExists)
+		return false, fmt.Errorf("odoo: create database: database %s already exists, made by odoobot from another template (%s, not %s): %w", name, got, tpl, provision.ErrInstanceExists)
 	}
 }
 
@@ -476,12 +532,26 @@ func (d *Databases) initTemplate(ctx context.Context, conn *pgx.Conn, spec provi
 	if err := d.prepare(ctx, initDB); err != nil {
 		return err
 	}
+	role := templateRole(tpl)
+	rolePassword, err := d.loginTemplateRole(ctx, conn, role)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// The password dies with the initialisation.
+		if _, nerr := conn.Exec(context.WithoutCancel(ctx), "ALTER ROLE "+ident(role)+" NOLOGIN PASSWORD NULL"); nerr != nil && err == nil {
+			err = fmt.Errorf("close template role %s: %w", role, nerr)
+		}
+	}()
 	dataDir := filepath.Join(work, "data")
 	conf := filepath.Join(work, "odoo.conf")
-	if err := os.WriteFile(conf, []byte(d.initConf(spec.Release, dataDir)), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(d.initConf(spec.Release, dataDir, role, rolePassword)), 0o600); err != nil {
 		return fmt.Errorf("write init odoo.conf: %w", err)
 	}
 	if err := d.initRuns(ctx, spec, work, conf, initDB, modules); err != nil {
+		return err
+	}
+	if err := d.markPending(ctx, initDB, tpl); err != nil {
 		return err
 	}
 
@@ -510,6 +580,62 @@ func (d *Databases) initTemplate(ctx context.Context, conn *pgx.Conn, spec provi
 		return fmt.Errorf("mark %s as a template: %w", tpl, err)
 	}
 	log.Info("template database ready", "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// templateRole is the PostgreSQL role that owns what Odoo makes in
+// template tpl. It owns nothing else (the databases themselves are
+// odoobot's role's), so REASSIGN OWNED BY it in a copy hands exactly the
+// copy's objects to the instance's role.
+func templateRole(tpl string) string { return tpl + "_owner" }
+
+// loginTemplateRole makes role (or takes the existing one) able to log in
+// with a new random password, granted to odoobot's role, and returns the
+// password.
+func (d *Databases) loginTemplateRole(ctx context.Context, conn *pgx.Conn, role string) (string, error) {
+	pw, err := tenant.NewPassword()
+	if err != nil {
+		return "", err
+	}
+	verifier, err := tenant.SCRAMVerifier(pw)
+	if err != nil {
+		return "", err
+	}
+	exists, err := existsRole(ctx, conn, role)
+	if err != nil {
+		return "", err
+	}
+	verb := "ALTER"
+	if !exists {
+		verb = "CREATE"
+	}
+	if _, err := conn.Exec(ctx, verb+" ROLE "+ident(role)+" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD '"+verifier+"'"); err != nil {
+		return "", fmt.Errorf("%s template role %s (odoobot's role needs CREATEROLE): %w", strings.ToLower(verb), role, err)
+	}
+	if _, err := conn.Exec(ctx, "GRANT "+ident(role)+" TO "+ident(d.cfg.Owner)); err != nil {
+		return "", fmt.Errorf("grant template role %s to %s: %w", role, d.cfg.Owner, err)
+	}
+	return pw, nil
+}
+
+func existsRole(ctx context.Context, conn *pgx.Conn, role string) (bool, error) {
+	var ok bool
+	err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", role).Scan(&ok)
+	return ok, err
+}
+
+// markPending writes the pending marker into a template being made, so
+// that every copy of it is known as odoobot's from its first moment.
+func (d *Databases) markPending(ctx context.Context, db, tpl string) error {
+	conn, err := d.connect(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error { return setParam(ctx, tx, markerKey, pendingPrefix+tpl) })
+	if err != nil {
+		return fmt.Errorf("mark template %s: %w", tpl, err)
+	}
 	return nil
 }
 
@@ -650,7 +776,7 @@ func (d *Databases) odooBin(ctx context.Context, dir, stdin string, progress fun
 // listens on 127.0.0.1 only should anything start a server, and lists in
 // addons_path only the release's directories that hold modules: Odoo 19
 // warns about each of these otherwise.
-func (d *Databases) initConf(rel provision.Release, dataDir string) string {
+func (d *Databases) initConf(rel provision.Release, dataDir, user, password string) string {
 	var b strings.Builder
 	line := func(k, v string) {
 		if v != "" {
@@ -663,8 +789,8 @@ func (d *Databases) initConf(rel provision.Release, dataDir string) string {
 	if d.cfg.DBPort != 0 {
 		line("db_port", strconv.Itoa(d.cfg.DBPort))
 	}
-	line("db_user", d.cfg.DBUser)
-	line("db_password", d.cfg.DBPassword)
+	line("db_user", user)
+	line("db_password", password)
 	var addons []string
 	for _, p := range rel.AddonsPaths {
 		if holdsModules(p) {

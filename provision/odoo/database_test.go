@@ -39,6 +39,8 @@ type dbEnv struct {
 	cfg   odoo.DatabaseConfig
 	d     *odoo.Databases
 	id    string // random, in every name the test makes
+	// dbUser and dbPassword are what an instance's odoo.conf names.
+	dbUser, dbPassword string
 }
 
 func newDBEnv(t *testing.T) *dbEnv {
@@ -49,7 +51,7 @@ func newDBEnv(t *testing.T) *dbEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &dbEnv{admin: admin, id: randHex(4)}
+	e := &dbEnv{admin: admin, id: randHex(4), dbUser: pc.User, dbPassword: pc.Password}
 	owner := "odoobot_t_" + e.id + "_owner"
 	e.exec(t, "postgres", "CREATE ROLE "+pgx.Identifier{owner}.Sanitize()+" NOLOGIN")
 	t.Cleanup(func() { e.dropRole(t, owner) })
@@ -58,8 +60,6 @@ func newDBEnv(t *testing.T) *dbEnv {
 		Owner:        owner,
 		DBHost:       pc.Host,
 		DBPort:       int(pc.Port),
-		DBUser:       pc.User,
-		DBPassword:   pc.Password,
 		FilestoreDir: filepath.Join(t.TempDir(), "templates"),
 	}
 	e.d = odoo.NewDatabases(e.cfg)
@@ -780,18 +780,18 @@ func TestRealOdooTemplate(t *testing.T) {
 		OdooBin: filepath.Join(src, "odoo-bin"), AddonsPaths: []string{filepath.Join(src, "odoo", "addons")},
 		Version: "19.0", Edition: "community",
 	}
-	// Odoo refuses to run as postgres: the instance's role logs in and
-	// owns the database, as DB_USER does.
+	// Odoo refuses to run as postgres: the instance's own role logs in
+	// and owns the database, as in production.
 	role := "odoobot_t_" + e.id + "_odoo"
 	e.exec(t, "postgres", "CREATE ROLE "+pgx.Identifier{role}.Sanitize()+" LOGIN")
 	t.Cleanup(func() { e.dropRole(t, role) })
 	var logs logBuffer
-	e.cfg.Owner, e.cfg.DBUser = role, role
+	e.dbUser, e.dbPassword = role, ""
 	e.cfg.Lang, e.cfg.Country, e.cfg.Community = "es_AR", "AR", true
 	e.cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	e.d = odoo.NewDatabases(e.cfg)
 	spec := provision.DatabaseSpec{
-		Name: e.name("real"), Release: rel, Modules: []string{"base", "web", "contacts", "l10n_ar"},
+		Name: e.name("real"), Owner: role, Release: rel, Modules: []string{"base", "web", "contacts", "l10n_ar"},
 		BaseURL: "https://real.example.com", DataDir: t.TempDir(),
 	}
 	tpl := e.d.TemplateName(spec)
@@ -864,7 +864,7 @@ func runRealInstance(t *testing.T, e *dbEnv, rel provision.Release, spec provisi
 	logFile := filepath.Join(dir, "odoo.log")
 	conf, err := set.OdooConf(templates.OdooConf{
 		Version: rel.Version, HTTPPort: httpPort, GeventPort: geventPort,
-		DBHost: e.cfg.DBHost, DBPort: e.cfg.DBPort, DBUser: e.cfg.DBUser, DBPassword: e.cfg.DBPassword,
+		DBHost: e.cfg.DBHost, DBPort: e.cfg.DBPort, DBUser: e.dbUser, DBPassword: e.dbPassword,
 		DBName: spec.Name, Workers: 0, AdminPasswd: "master-" + randHex(8),
 		OdooAddons: rel.AddonsPaths, CustomAddons: custom, OmitCustomAddons: true,
 		DataDir: spec.DataDir, LogFile: logFile,
@@ -979,9 +979,74 @@ func TestCreateTakesTheSpare(t *testing.T) {
 	if !odoo.VerifyPassword(second.AdminPassword, hash) || odoo.VerifyPassword("admin", hash) {
 		t.Errorf("second database's admin hash %q does not hold its own password", hash)
 	}
-	var spareMarker int
-	e.query(t, tpl+"_spare", "SELECT count(*) FROM ir_config_parameter WHERE key = 'odoobot.template'", &spareMarker)
-	if spareMarker != 0 {
-		t.Errorf("the spare carries odoobot's marker: Drop would take it for an instance's")
+	var spareMarker string
+	e.query(t, tpl+"_spare", "SELECT value FROM ir_config_parameter WHERE key = 'odoobot.template'", &spareMarker)
+	if spareMarker != "pending:"+tpl {
+		t.Errorf("the spare's marker is %q, want %q: a copy is odoobot's, unfinished, from its first moment", spareMarker, "pending:"+tpl)
+	}
+}
+
+// TestCreateAfterACrashBetweenCopyAndFinish: a database copied from the
+// template whose finishing never ran (odoobot killed in between) does not
+// block the name: Create makes it again, and Drop removes it.
+func TestCreateAfterACrashBetweenCopyAndFinish(t *testing.T) {
+	e := newDBEnv(t)
+	rel, _ := wrappedRelease(t, false)
+	spec := provision.DatabaseSpec{Name: e.name("crash"), Release: rel, Modules: []string{"web"}, BaseURL: "https://crash.example.com", DataDir: t.TempDir()}
+	tpl := e.d.TemplateName(spec)
+	e.dropAtEnd(t, spec.Name, tpl, tpl+"_init", tpl+"_spare", tpl+"_spare_new")
+	if err := e.create(t, spec); err != nil {
+		t.Fatal(err)
+	}
+	e.d.Close()
+	// What a crash right after the copy leaves: a plain copy of the template.
+	e.exec(t, "postgres", "DROP DATABASE "+pgx.Identifier{spec.Name}.Sanitize()+" WITH (FORCE)")
+	e.exec(t, "postgres", "CREATE DATABASE "+pgx.Identifier{spec.Name}.Sanitize()+" TEMPLATE "+pgx.Identifier{tpl}.Sanitize())
+	if err := e.create(t, spec); err != nil {
+		t.Fatalf("Create over an unfinished copy: %v", err)
+	}
+	e.d.Close()
+	var marker string
+	e.query(t, spec.Name, "SELECT value FROM ir_config_parameter WHERE key = 'odoobot.template'", &marker)
+	if marker != tpl {
+		t.Errorf("marker after the retry %q, want %q", marker, tpl)
+	}
+	e.exec(t, "postgres", "DROP DATABASE "+pgx.Identifier{spec.Name}.Sanitize()+" WITH (FORCE)")
+	e.exec(t, "postgres", "CREATE DATABASE "+pgx.Identifier{spec.Name}.Sanitize()+" TEMPLATE "+pgx.Identifier{tpl}.Sanitize())
+	if err := e.d.Drop(context.Background(), spec.Name); err != nil {
+		t.Fatal(err)
+	}
+	if e.exists(t, spec.Name) {
+		t.Errorf("Drop left the unfinished copy %s: it blocks the name", spec.Name)
+	}
+}
+
+// TestCreateGivesTheDatabaseToItsRole: the database and everything Odoo
+// made in it belong to the instance's role, and no other role may
+// connect to it.
+func TestCreateGivesTheDatabaseToItsRole(t *testing.T) {
+	e := newDBEnv(t)
+	rel, _ := wrappedRelease(t, false)
+	role, other := "odoobot_t_"+e.id+"_inst", "odoobot_t_"+e.id+"_other"
+	for _, r := range []string{role, other} {
+		e.exec(t, "postgres", "CREATE ROLE "+pgx.Identifier{r}.Sanitize()+" LOGIN")
+		t.Cleanup(func() { e.dropRole(t, r) })
+	}
+	spec := provision.DatabaseSpec{Name: e.name("owned"), Owner: role, Release: rel, Modules: []string{"web"}, BaseURL: "https://owned.example.com", DataDir: t.TempDir()}
+	tpl := e.d.TemplateName(spec)
+	e.dropAtEnd(t, spec.Name, tpl, tpl+"_init", tpl+"_spare", tpl+"_spare_new")
+	if err := e.create(t, spec); err != nil {
+		t.Fatal(err)
+	}
+	e.d.Close()
+	var dbOwner string
+	var notOwned int
+	var otherConnects, ownerConnects bool
+	e.query(t, "postgres", "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", &dbOwner, spec.Name)
+	e.query(t, spec.Name, "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND pg_get_userbyid(c.relowner) <> $1", &notOwned, role)
+	e.query(t, "postgres", "SELECT has_database_privilege($1, $2, 'CONNECT')", &otherConnects, other, spec.Name)
+	e.query(t, "postgres", "SELECT has_database_privilege($1, $2, 'CONNECT')", &ownerConnects, role, spec.Name)
+	if dbOwner != role || notOwned != 0 || otherConnects || !ownerConnects {
+		t.Errorf("database owner %q (want %q), %d relations not the role's, another role may connect: %v, the owner may: %v", dbOwner, role, notOwned, otherConnects, ownerConnects)
 	}
 }

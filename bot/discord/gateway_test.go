@@ -26,6 +26,9 @@ type fakeGateway struct {
 	resumes    int
 	conns      int
 	closeCodes []int
+	// events are dispatches (op 0) to send on the current connection
+	// once it is READY: {"t": TYPE, "d": DATA}.
+	events chan map[string]any
 }
 
 // gateway serves one websocket connection of fd's gateway.
@@ -62,6 +65,27 @@ func (fd *fakeDiscord) gateway(w http.ResponseWriter, r *http.Request) {
 	}
 	send(map[string]any{"op": 10, "d": map[string]any{"heartbeat_interval": hb}})
 	seq := 0
+	ready := make(chan struct{})
+	var readyOnce sync.Once
+	go func() { // the test's dispatches, in order, after READY
+		select {
+		case <-ready:
+		case <-r.Context().Done():
+			return
+		}
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case ev := <-g.events:
+				g.mu.Lock()
+				seq++
+				s := seq
+				g.mu.Unlock()
+				send(map[string]any{"op": 0, "s": s, "t": ev["t"], "d": ev["d"]})
+			}
+		}
+	}()
 	for {
 		_, msg, err := c.ReadMessage()
 		if err != nil {
@@ -85,13 +109,15 @@ func (fd *fakeDiscord) gateway(w http.ResponseWriter, r *http.Request) {
 				break
 			}
 			seq++
-			go send(map[string]any{"op": 0, "s": seq, "t": "READY", "d": map[string]any{
+			readyFrame := map[string]any{"op": 0, "s": seq, "t": "READY", "d": map[string]any{
 				"v": 10, "session_id": "session-1", "user": map[string]any{"id": testApp, "username": "odoobot"}, "guilds": []any{},
-			}})
+			}}
+			go func() { send(readyFrame); readyOnce.Do(func() { close(ready) }) }()
 		case 6:
 			g.resumes++
 			seq++
-			go send(map[string]any{"op": 0, "s": seq, "t": "RESUMED", "d": map[string]any{}})
+			resumed := map[string]any{"op": 0, "s": seq, "t": "RESUMED", "d": map[string]any{}}
+			go func() { send(resumed); readyOnce.Do(func() { close(ready) }) }()
 		}
 		g.mu.Unlock()
 	}

@@ -68,6 +68,7 @@ type Config struct {
 	CFBaseURL      string `envconfig:"CF_API_BASE_URL" default:"https://api.cloudflare.com/client/v4/" desc:"Cloudflare API base URL"`
 	OriginCert     string `envconfig:"CF_ORIGIN_CERT" desc:"existing origin certificate (a wildcard) used for every instance in cloudflare mode"`
 	OriginKey      string `envconfig:"CF_ORIGIN_KEY" desc:"its private key"`
+	OriginLock     bool   `envconfig:"CF_ORIGIN_LOCK" default:"true" desc:"cloudflare-mode sites answer only Cloudflare's published address ranges (fetched from CF_API_BASE_URL at start and daily) and this host; false lets anyone reach the origin directly"`
 	PublicIP       string `envconfig:"PUBLIC_IP" desc:"the server's public IPv4 address, target of the A records"`
 	ServerID       string `envconfig:"ODOOBOT_SERVER_ID" desc:"this server's name in the mark on its DNS records (1-40 of letters, digits, . - _ :); PUBLIC_IP when empty; keep it stable and unique among servers sharing the zone"`
 	DefaultSSLMode string `envconfig:"DEFAULT_SSL_MODE" default:"cloudflare" desc:"mode when create names none: cloudflare, letsencrypt or http"`

@@ -55,14 +55,21 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startNginx runs nginx in the foreground on one site and stops it when
-// the test ends.
+// fakeCloudflare is the peer address the live test's "Cloudflare" list
+// holds: a loopback address that is not 127.0.0.1, which odoobot's
+// default server allows as this host itself.
+const fakeCloudflare = "127.0.0.3"
+
+// startNginx runs nginx in the foreground on one site, beside odoobot's
+// default server and Cloudflare snippet (with fakeCloudflare as
+// Cloudflare's list), and stops it when the test ends.
 func startNginx(t *testing.T, nginx, dir string, st Site, site []byte) {
 	t.Helper()
 	enabled := filepath.Join(dir, "sites-enabled")
 	if err := os.MkdirAll(enabled, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	writeOrigin(t, dir, enabled, st.ListenHTTP, st.ListenHTTPS, []string{fakeCloudflare + "/32"})
 	if err := os.WriteFile(filepath.Join(enabled, st.Name), site, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +123,14 @@ type liveClient struct {
 
 func newLiveClient(t *testing.T, st Site) *liveClient {
 	t.Helper()
+	return newLiveClientFrom(t, st, "127.0.0.1")
+}
+
+// newLiveClientFrom is a client whose connections come from the local
+// address from (any 127.0.0.0/8 address on Linux).
+func newLiveClientFrom(t *testing.T, st Site, from string) *liveClient {
+	t.Helper()
+	dialer := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
 	pool := x509.NewCertPool()
 	if pem, err := os.ReadFile(st.CertFile); err == nil {
 		pool.AppendCertsFromPEM(pem)
@@ -126,6 +141,7 @@ func newLiveClient(t *testing.T, st Site) *liveClient {
 		Transport: &http.Transport{
 			TLSClientConfig: &tls.Config{ServerName: st.Domain, RootCAs: pool},
 			Proxy:           nil,
+			DialContext:     dialer.DialContext,
 		},
 	}}
 }
@@ -182,9 +198,6 @@ func TestSitesServeThroughNginx(t *testing.T) {
 			st := testSite(t, dir, "prod-acme", mode, 0)
 			st.HTTPPort, st.GeventPort = httpPort, geventPort
 			st.ListenHTTP, st.ListenHTTPS = freePort(t), freePort(t)
-			if mode == ModeCloudflare {
-				st.CloudflareIPs = []string{"127.0.0.1/32"} // the test client stands for Cloudflare
-			}
 			challenge := filepath.Join(st.ACMEWebroot, ".well-known", "acme-challenge")
 			if err := os.MkdirAll(challenge, 0o755); err != nil {
 				t.Fatal(err)
@@ -234,10 +247,29 @@ func TestSitesServeThroughNginx(t *testing.T) {
 					t.Errorf("Strict-Transport-Security = %q", h)
 				}
 			}
+			cfHeader := map[string]string{"CF-Connecting-IP": "203.0.113.9"}
 			if mode == ModeCloudflare {
-				got := c.proxied(true, "/", map[string]string{"CF-Connecting-IP": "203.0.113.9"})
+				// Through Cloudflare: CF-Connecting-IP is the client.
+				got := newLiveClientFrom(t, st, fakeCloudflare).proxied(true, "/", cfHeader)
 				if got.RealIP != "203.0.113.9" {
 					t.Errorf("X-Real-IP behind Cloudflare = %q, want the CF-Connecting-IP 203.0.113.9", got.RealIP)
+				}
+				// This host itself is let in, but not believed.
+				if got := c.proxied(true, "/", cfHeader); got.RealIP != "127.0.0.1" {
+					t.Errorf("X-Real-IP from loopback with CF-Connecting-IP = %q, want 127.0.0.1", got.RealIP)
+				}
+				// Anyone else is refused on both servers, whatever it claims.
+				other := newLiveClientFrom(t, st, "127.0.0.2")
+				for _, tls := range []bool{true, false} {
+					if resp, body := other.get(tls, "/web/login", cfHeader); resp.StatusCode != http.StatusForbidden {
+						t.Errorf("GET (tls %v) from 127.0.0.2, not Cloudflare: %s %q, want 403", tls, resp.Status, body)
+					}
+				}
+			} else {
+				// The origin lock is for cloudflare sites only.
+				other := newLiveClientFrom(t, st, "127.0.0.2")
+				if got := other.proxied(tls, "/web/login", cfHeader); got.RealIP != "127.0.0.2" {
+					t.Errorf("X-Real-IP of a %s site from 127.0.0.2 = %q, want 127.0.0.2", mode, got.RealIP)
 				}
 			}
 		})

@@ -108,15 +108,44 @@ func nginxT(t *testing.T, nginx, dir string, sites map[string][]byte) {
 	}
 }
 
-// runNginxT writes the sites and a main configuration into dir, with every
-// file nginx writes (pid, logs, temp paths) inside dir, and runs
-// `nginx -t -q` on it.
+// writeOrigin writes, as odoobot does next to the instances' sites,
+// its default server into enabled (listening on httpPort and httpsPort,
+// allowing cloudflare as Cloudflare's list) and the Cloudflare snippet
+// under dir, nginx's configuration directory in these tests.
+func writeOrigin(t *testing.T, dir, enabled string, httpPort, httpsPort int, cloudflare []string) {
+	t.Helper()
+	s := mustLoad(t)
+	cert, key := selfSigned(t, dir, "default.invalid")
+	def, err := s.DefaultServer(DefaultServer{ListenHTTP: httpPort, ListenHTTPS: httpsPort, CertFile: cert, KeyFile: key,
+		CloudflareIPs: cloudflare, OriginLock: true, Source: "a test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snip, err := s.CloudflareOrigin(CloudflareOrigin{CloudflareIPs: cloudflare, OriginLock: true, Source: "a test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "snippets"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, DefaultCloudflareSnippet), snip, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(enabled, "odoobot-default"), def, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runNginxT writes the sites, odoobot's default server and Cloudflare
+// snippet, and a main configuration into dir, with every file nginx
+// writes (pid, logs, temp paths) inside dir, and runs `nginx -t -q` on it.
 func runNginxT(t *testing.T, nginx, dir string, sites map[string][]byte) ([]byte, error) {
 	t.Helper()
 	enabled := filepath.Join(dir, "sites-enabled")
 	if err := os.MkdirAll(enabled, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	writeOrigin(t, dir, enabled, 18080, 18443, CloudflareIPRanges())
 	for name, b := range sites {
 		if err := os.WriteFile(filepath.Join(enabled, name), b, 0o644); err != nil {
 			t.Fatal(err)

@@ -15,11 +15,11 @@ const (
 	ModeHTTP        = "http"        // plain HTTP, unencrypted: testing only
 )
 
-// CloudflareIPRanges are Cloudflare's published IPv4 and IPv6 ranges,
-// from https://www.cloudflare.com/ips/ (ips-v4 and ips-v6). A cloudflare
-// site trusts CF-Connecting-IP only from these addresses. It is the
-// default of Site.CloudflareIPs; set that field when Cloudflare publishes
-// a new list.
+// CloudflareIPRanges is a copy of Cloudflare's published IPv4 and IPv6
+// ranges, from https://www.cloudflare.com/ips/ (ips-v4 and ips-v6), made
+// when this code was written. It is the last-resort fallback of the
+// Cloudflare origin files (CloudflareOrigin, DefaultServer): odoobot uses
+// it only when it never fetched Cloudflare's current list.
 func CloudflareIPRanges() []string {
 	return []string{
 		"173.245.48.0/20",
@@ -53,6 +53,10 @@ const (
 	DefaultListenHTTPS       = 443
 	DefaultClientMaxBodySize = "100m"
 	DefaultNginxLogDir       = "/var/log/nginx"
+	// DefaultCloudflareSnippet is where a cloudflare site includes its
+	// CloudflareOrigin snippet from, relative to nginx's configuration
+	// directory (Debian: /etc/nginx/snippets/odoobot-cloudflare.conf).
+	DefaultCloudflareSnippet = "snippets/odoobot-cloudflare.conf"
 )
 
 // Site is the nginx site of one instance (sites-available/prod-acme),
@@ -71,8 +75,12 @@ const (
 // Debian 12's: "listen ... ssl http2"), TLS 1.2 and 1.3 only, HSTS, and
 // redirect ListenHTTP to https; letsencrypt serves
 // /.well-known/acme-challenge/ from ACMEWebroot before that redirect;
-// cloudflare takes the client address from CF-Connecting-IP when the peer
-// is one of CloudflareIPs. ModeHTTP listens on ListenHTTP only, and serves
+// cloudflare includes CloudflareSnippet (a CloudflareOrigin: Cloudflare's
+// ranges for CF-Connecting-IP, and the origin lock) in both its servers,
+// so that a new list from Cloudflare changes that one file, not every
+// site; the snippet refers to the variable the DefaultServer site
+// defines, so a cloudflare site passes `nginx -t` only beside those two
+// files. ModeHTTP listens on ListenHTTP only, and serves
 // /.well-known/acme-challenge/ from ACMEWebroot when that is set (the
 // site a letsencrypt instance has while its first certificate is issued);
 // without ACMEWebroot it has no such location.
@@ -92,7 +100,10 @@ type Site struct {
 
 	ACMEWebroot string // root of /.well-known/acme-challenge/; required in letsencrypt mode, optional in http mode
 
-	CloudflareIPs []string // cloudflare: trusted proxy ranges (CIDR); nil means CloudflareIPRanges()
+	// CloudflareSnippet is the file a cloudflare site includes: absolute,
+	// or relative to nginx's configuration directory; "" means
+	// DefaultCloudflareSnippet.
+	CloudflareSnippet string
 
 	ClientMaxBodySize string // client_max_body_size; "" means DefaultClientMaxBodySize
 	AccessLog         string // "" means <DefaultNginxLogDir>/<Name>.access.log
@@ -115,7 +126,8 @@ var bodySizePattern = regexp.MustCompile(`^[0-9]+[kKmMgG]?$`)
 // on an unknown mode, a name or domain that is not lower-case labels, a
 // bad port, a path that is not absolute or holds whitespace or nginx
 // syntax, a missing certificate or webroot in the modes that need them,
-// or a Cloudflare range that is not a CIDR prefix.
+// or a Cloudflare snippet path that leaves nginx's directory or holds
+// nginx syntax.
 func (s *Set) Site(st Site) ([]byte, error) {
 	f := &fieldErrors{what: "nginx site"}
 	if st.ListenHTTP == 0 {
@@ -133,8 +145,8 @@ func (s *Set) Site(st Site) ([]byte, error) {
 	if st.ErrorLog == "" {
 		st.ErrorLog = DefaultNginxLogDir + "/" + st.Name + ".error.log"
 	}
-	if st.Mode == ModeCloudflare && st.CloudflareIPs == nil {
-		st.CloudflareIPs = CloudflareIPRanges()
+	if st.Mode == ModeCloudflare && st.CloudflareSnippet == "" {
+		st.CloudflareSnippet = DefaultCloudflareSnippet
 	}
 
 	var tmpl string
@@ -165,14 +177,7 @@ func (s *Set) Site(st Site) ([]byte, error) {
 		f.path("ACMEWebroot", st.ACMEWebroot)
 	}
 	if st.Mode == ModeCloudflare {
-		if len(st.CloudflareIPs) == 0 {
-			f.add("CloudflareIPs", "is empty")
-		}
-		for i, r := range st.CloudflareIPs {
-			if _, err := netip.ParsePrefix(r); err != nil {
-				f.add("CloudflareIPs["+strconv.Itoa(i)+"]", "%q is not a CIDR prefix", r)
-			}
-		}
+		f.includePath("CloudflareSnippet", st.CloudflareSnippet)
 	}
 	if !bodySizePattern.MatchString(st.ClientMaxBodySize) {
 		f.add("ClientMaxBodySize", "%q is not an nginx size such as 100m", st.ClientMaxBodySize)
@@ -196,4 +201,129 @@ func (s *Set) Site(st Site) ([]byte, error) {
 		v.HTTPSHostPort = "$host:" + strconv.Itoa(st.ListenHTTPS)
 	}
 	return s.render("nginx site", tmpl, v)
+}
+
+// OriginVar is the nginx variable, without '$', that the DefaultServer
+// site defines for every request: 1 when the peer (the address nginx
+// accepted the connection from, before CF-Connecting-IP replaces it) may
+// reach a cloudflare site, 0 otherwise. The CloudflareOrigin snippet
+// refuses a request when it is 0.
+const OriginVar = "odoobot_cloudflare_origin"
+
+// Names of the templates of odoobot's own nginx files.
+const (
+	tmplSiteDefault          = "site-default.tmpl"
+	tmplSiteCloudflareOrigin = "site-cloudflare-origin.tmpl"
+)
+
+// DefaultServer is odoobot's own site in nginx's http block, beside the
+// instances' sites:
+//   - a catch-all default server on ListenHTTP and one on ListenHTTPS
+//     that refuse every request naming no instance (an unknown Host, the
+//     bare IP address): nginx closes the connection without an answer
+//     (return 444), and refuses the TLS handshake of a server name it has
+//     no site for (ssl_reject_handshake); CertFile and KeyFile, a
+//     self-signed certificate naming no instance, are the TLS server's
+//     own, so that no customer's certificate is ever the default;
+//   - the geo block defining $OriginVar from the peer address: 1 for
+//     loopback (odoobot verifies sites through nginx from 127.0.0.1) and
+//     CloudflareIPs when OriginLock, 1 for every peer otherwise.
+type DefaultServer struct {
+	ListenHTTP  int // 0 means DefaultListenHTTP; the instances' sites listen on the same ports
+	ListenHTTPS int // 0 means DefaultListenHTTPS
+
+	CertFile string // ssl_certificate of the catch-all; required
+	KeyFile  string // ssl_certificate_key; required
+
+	CloudflareIPs []string // Cloudflare's ranges (CIDR); required
+	OriginLock    bool     // CF_ORIGIN_LOCK: cloudflare sites answer only Cloudflare and loopback
+	Source        string   // where CloudflareIPs come from, for a comment (one line)
+}
+
+// CloudflareOrigin is the snippet every cloudflare site includes in its
+// servers (Site.CloudflareSnippet): the client's address is taken from
+// CF-Connecting-IP only when the peer is one of CloudflareIPs, and, when
+// OriginLock, a request whose peer the DefaultServer's geo does not allow
+// is refused with 403.
+type CloudflareOrigin struct {
+	CloudflareIPs []string // Cloudflare's ranges (CIDR); required
+	OriginLock    bool
+	Source        string // where CloudflareIPs come from, for a comment (one line)
+}
+
+// rangesView is what the origin templates see.
+type rangesView struct {
+	DefaultServer
+	Var string
+}
+
+// cloudflareIPs checks a list of Cloudflare ranges: not empty, each a
+// CIDR prefix.
+func (f *fieldErrors) cloudflareIPs(field string, ranges []string) {
+	if len(ranges) == 0 {
+		f.add(field, "is empty")
+	}
+	for i, r := range ranges {
+		if _, err := netip.ParsePrefix(r); err != nil {
+			f.add(field+"["+strconv.Itoa(i)+"]", "%q is not a CIDR prefix", r)
+		}
+	}
+}
+
+// includePath checks a path nginx includes: absolute, or relative to
+// nginx's configuration directory without leaving it; none of pathUnsafe.
+func (f *fieldErrors) includePath(field, v string) {
+	if strings.HasPrefix(v, "/") {
+		f.path(field, v)
+		return
+	}
+	switch {
+	case v == "":
+		f.add(field, "is required")
+	case strings.ContainsAny(v, pathUnsafe):
+		f.add(field, "%q holds whitespace or one of %s", v, `"'\;{}$%,#`)
+	case v == ".." || strings.HasPrefix(v, "../") || strings.Contains(v, "/../") || strings.HasSuffix(v, "/.."):
+		f.add(field, "%q leaves nginx's configuration directory", v)
+	}
+}
+
+// DefaultServer renders odoobot's default site (see DefaultServer). It
+// fails, wrapping ErrInvalid, on a bad port, a certificate path that is
+// not absolute or holds nginx syntax, an empty list or a range that is
+// not a CIDR prefix.
+func (s *Set) DefaultServer(d DefaultServer) ([]byte, error) {
+	f := &fieldErrors{what: "nginx default server"}
+	if d.ListenHTTP == 0 {
+		d.ListenHTTP = DefaultListenHTTP
+	}
+	if d.ListenHTTPS == 0 {
+		d.ListenHTTPS = DefaultListenHTTPS
+	}
+	f.port("ListenHTTP", d.ListenHTTP)
+	f.port("ListenHTTPS", d.ListenHTTPS)
+	if d.ListenHTTP == d.ListenHTTPS {
+		f.add("ListenHTTPS", "%d is also ListenHTTP", d.ListenHTTPS)
+	}
+	f.path("CertFile", d.CertFile)
+	f.path("KeyFile", d.KeyFile)
+	f.cloudflareIPs("CloudflareIPs", d.CloudflareIPs)
+	f.line("Source", d.Source)
+	if err := f.err(); err != nil {
+		return nil, err
+	}
+	return s.render("nginx default server", tmplSiteDefault, rangesView{DefaultServer: d, Var: OriginVar})
+}
+
+// CloudflareOrigin renders the snippet cloudflare sites include (see
+// CloudflareOrigin). It fails, wrapping ErrInvalid, on an empty list or
+// a range that is not a CIDR prefix.
+func (s *Set) CloudflareOrigin(o CloudflareOrigin) ([]byte, error) {
+	f := &fieldErrors{what: "nginx Cloudflare snippet"}
+	f.cloudflareIPs("CloudflareIPs", o.CloudflareIPs)
+	f.line("Source", o.Source)
+	if err := f.err(); err != nil {
+		return nil, err
+	}
+	d := DefaultServer{CloudflareIPs: o.CloudflareIPs, OriginLock: o.OriginLock, Source: o.Source}
+	return s.render("nginx Cloudflare snippet", tmplSiteCloudflareOrigin, rangesView{DefaultServer: d, Var: OriginVar})
 }

@@ -389,7 +389,7 @@ func TestRejectsLineBreaks(t *testing.T) {
 		"ClientMaxBodySize": func(st *Site) { st.ClientMaxBodySize = "100m;\nx" },
 		"AccessLog":         func(st *Site) { st.AccessLog = "/a\nx" },
 		"ErrorLog":          func(st *Site) { st.ErrorLog = "/e\nx" },
-		"CloudflareIPs":     func(st *Site) { st.CloudflareIPs = []string{"10.0.0.0/8;\nallow all"} },
+		"CloudflareSnippet": func(st *Site) { st.CloudflareSnippet = "cf.conf;\nallow all" },
 	}
 	for field, set := range siteFields {
 		mode := ModeCloudflare
@@ -517,32 +517,5 @@ func TestMemoryMax(t *testing.T) {
 	}
 	if want := "\nMemoryMax=8193M\n"; !strings.Contains(string(b), want) {
 		t.Errorf("unit has no %q:\n%s", want, b)
-	}
-}
-
-func TestCloudflareIPRanges(t *testing.T) {
-	s := mustLoad(t)
-	b, err := s.Site(acmeSite(ModeCloudflare))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range CloudflareIPRanges() {
-		if !strings.Contains(string(b), "set_real_ip_from "+r+";") {
-			t.Errorf("site does not trust %s", r)
-		}
-	}
-	st := acmeSite(ModeCloudflare)
-	st.CloudflareIPs = []string{"192.0.2.0/24"}
-	b, err = s.Site(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := strings.Count(string(b), "set_real_ip_from"); n != 1 || !strings.Contains(string(b), "set_real_ip_from 192.0.2.0/24;") {
-		t.Errorf("override: %d set_real_ip_from lines:\n%s", n, b)
-	}
-	r := CloudflareIPRanges()
-	r[0] = "changed"
-	if CloudflareIPRanges()[0] == "changed" {
-		t.Error("CloudflareIPRanges returns shared state")
 	}
 }

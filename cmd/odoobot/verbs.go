@@ -194,6 +194,9 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 	if err := recoverJobs(ctx, stdout, a, report); err != nil {
 		return err
 	}
+	if err := a.StartOrigin(ctx); err != nil {
+		return err
+	}
 	a.StartRenewal(ctx)
 	a.StartBackups(ctx)
 	if len(runs) == 0 {

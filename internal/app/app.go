@@ -60,6 +60,10 @@ type App struct {
 	alerts     []func(ctx context.Context, text string) error
 	cloudflare *cloudflare.Client // nil when odoobot does not manage DNS
 	databases  *odoo.Databases
+
+	// originWiring keeps odoobot's default server and Cloudflare snippet
+	// in nginx (wire_origin.go).
+	originWiring *originWiring
 }
 
 // cloudflareConfig is the Cloudflare driver's configuration, the same for
@@ -182,6 +186,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		Reload: func(ctx context.Context) error { return svc.Reload(ctx, "nginx.service") },
 		Logger: log,
 	})
+	a.originWiring = a.newOrigin(sites, tpl)
 	var dns provision.DNS
 	issuers := map[provision.SSLMode]provision.CertIssuer{}
 	if cfg.ManagesDNS() {
@@ -236,7 +241,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		}),
 		Databases: databases,
 		Tenants:   tenants,
-		Services:  svc, Sites: sites, DNS: dns, Certs: issuers, Templates: tpl,
+		Services:  svc, Sites: a.originWiring.origin.Guarded(), DNS: dns, Certs: issuers, Templates: tpl,
 		ACMEWebroot: filepath.Join(cfg.StateDir, "acme-webroot"),
 		VerifyRoots: verifyRoots,
 		Admit:       a.admit,

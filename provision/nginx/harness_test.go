@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -70,8 +71,17 @@ type host struct {
 // startNginx starts nginx with a main configuration that includes the
 // enabled directory by absolute path, or, when relative, by a path
 // relative to the configuration's directory (which makes Install test in
-// place instead of on a candidate).
+// place instead of on a candidate). Its main configuration has its own
+// default servers (421 on HTTP, a refused handshake on HTTPS).
 func startNginx(t *testing.T, relative bool) *host {
+	t.Helper()
+	return startNginxWith(t, relative, true)
+}
+
+// startNginxWith is startNginx; without defaults, the main configuration
+// declares no server of its own, as Debian's does: the sites alone
+// decide which server answers a request.
+func startNginxWith(t *testing.T, relative, defaults bool) *host {
 	t.Helper()
 	h := &host{bin: nginxBinary(t), prefix: t.TempDir()}
 	h.conf = filepath.Join(h.prefix, "nginx.conf")
@@ -88,6 +98,12 @@ func startNginx(t *testing.T, relative bool) *host {
 		include = "sites-enabled/*"
 	}
 	p := h.prefix
+	ownDefaults := ""
+	if defaults {
+		ownDefaults = fmt.Sprintf(`    server { listen 127.0.0.1:%[1]d default_server; return 421 "no site for this host\n"; }
+    server { listen 127.0.0.1:%[2]d ssl default_server; ssl_reject_handshake on; }
+`, h.httpPort, h.httpsPort)
+	}
 	conf := fmt.Sprintf(`daemon off;
 master_process on;
 user root;
@@ -102,11 +118,9 @@ http {
     fastcgi_temp_path %[1]s/tmp/fastcgi;
     uwsgi_temp_path %[1]s/tmp/uwsgi;
     scgi_temp_path %[1]s/tmp/scgi;
-    server { listen 127.0.0.1:%[2]d default_server; return 421 "no site for this host\n"; }
-    server { listen 127.0.0.1:%[3]d ssl default_server; ssl_reject_handshake on; }
-    include %[4]s;
+%[5]s    include %[4]s;
 }
-`, p, h.httpPort, h.httpsPort, include)
+`, p, h.httpPort, h.httpsPort, include, ownDefaults)
 	if err := os.WriteFile(h.conf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -130,10 +144,19 @@ http {
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", h.httpPort))
-		if err == nil {
-			c.Close()
+		// Without servers of its own nginx listens nowhere yet: its
+		// workers running say the configuration is loaded.
+		var err error
+		if defaults {
+			var c net.Conn
+			if c, err = net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", h.httpPort)); err == nil {
+				c.Close()
+				break
+			}
+		} else if len(h.workers()) > 0 {
 			break
+		} else {
+			err = errors.New("no worker process yet")
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(filepath.Join(h.prefix, "error.log"))

@@ -76,6 +76,10 @@ type Config struct {
 	// HTTPSAddr is where nginx listens for HTTPS, for Verify; default
 	// 127.0.0.1:443.
 	HTTPSAddr string
+	// DpkgStatus is dpkg's status file, where Origin.Ensure recognises
+	// Debian's stock default site by the MD5 dpkg recorded for it; default
+	// /var/lib/dpkg/status.
+	DpkgStatus string
 	// Logger receives what was done; nil discards.
 	Logger *slog.Logger
 }
@@ -95,6 +99,9 @@ func New(cfg Config) *Sites {
 	}
 	if cfg.Conf == "" {
 		cfg.Conf = "/etc/nginx/nginx.conf"
+	}
+	if cfg.DpkgStatus == "" {
+		cfg.DpkgStatus = "/var/lib/dpkg/status"
 	}
 	if cfg.HTTPAddr == "" {
 		cfg.HTTPAddr = "127.0.0.1:80"
@@ -157,7 +164,11 @@ func (s *Sites) Install(ctx context.Context, name string, site []byte) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.install(ctx, name, site)
+}
 
+// install is Install with s.mu held.
+func (s *Sites) install(ctx context.Context, name string, site []byte) error {
 	avail := filepath.Join(s.cfg.Available, name)
 	link := filepath.Join(s.cfg.Enabled, name)
 

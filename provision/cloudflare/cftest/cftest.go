@@ -12,8 +12,9 @@
 //	POST   /zones/{id}/dns_records
 //	GET, PATCH, PUT, DELETE /zones/{id}/dns_records/{rid}
 //	POST   /certificates           GET, DELETE /certificates/{id}
+//	GET    /ips                    (no token needed, as on Cloudflare; SetIPRanges)
 //
-// Every request must carry "Authorization: Bearer <token>"; otherwise the
+// Every other request must carry "Authorization: Bearer <token>"; otherwise the
 // answer is 403 with Cloudflare's codes (10000 without a header, 9109 for a
 // wrong token). Every request is recorded (Requests), failures can be
 // injected (FailNext, FailNextMatching), an answer can come too late
@@ -121,7 +122,8 @@ type Server struct {
 	reqs   []Request
 	fails  []failure
 	holds  []hold
-	status string // the token's status, "active" unless set
+	status string   // the token's status, "active" unless set
+	ips    ipRanges // what GET /ips answers
 	serial int64
 	events []recordEvent // changes of the request being served, for OnRecord
 	hookMu sync.Mutex    // serialises OnRecord calls
@@ -394,6 +396,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) []recordEvent {
 			f.err = failureError(f.status)
 		}
 		writeErr(rec, f.status, f.err)
+		return nil
+	}
+	if r.Method == http.MethodGet && strings.Trim(path, "/") == "ips" {
+		// Cloudflare's list is public: no token needed.
+		s.serveIPs(rec)
 		return nil
 	}
 	switch auth := r.Header.Get("Authorization"); {

@@ -1,0 +1,118 @@
+package app
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"odoobot/provision/cloudflare"
+	"odoobot/provision/nginx"
+	"odoobot/templates"
+)
+
+// OriginRefreshInterval is how often serve fetches Cloudflare's list of
+// address ranges again.
+const OriginRefreshInterval = 24 * time.Hour
+
+// originFetchTimeout bounds one fetch of Cloudflare's list.
+const originFetchTimeout = time.Minute
+
+// originWiring is odoobot's own part of nginx (the default server and the
+// Cloudflare snippet) and the cache of Cloudflare's list it is written
+// from.
+type originWiring struct {
+	origin *nginx.Origin
+	ips    *cloudflare.IPRangesCache
+	// fetches is whether this host serves cloudflare mode (CF_API_TOKEN
+	// or CF_ORIGIN_CERT): only then is Cloudflare's list fetched.
+	fetches   bool
+	firstOnce sync.Once
+}
+
+// newOrigin wires the origin over sites: the certificate under
+// <STATE_DIR>/nginx, Cloudflare's list cached in
+// <STATE_DIR>/cloudflare-ips.json, fetched from CF_API_BASE_URL.
+func (a *App) newOrigin(sites *nginx.Sites, tpl *templates.Set) *originWiring {
+	cfg := a.Config
+	w := &originWiring{fetches: cfg.ManagesDNS() || cfg.OriginCert != ""}
+	w.ips = &cloudflare.IPRangesCache{
+		Path: filepath.Join(cfg.StateDir, "cloudflare-ips.json"),
+		Fetch: func(ctx context.Context) (cloudflare.IPRanges, error) {
+			return cloudflare.FetchIPRanges(ctx, cfg.CFBaseURL, nil)
+		},
+		Fallback: templates.CloudflareIPRanges(),
+		Logger:   a.Log,
+	}
+	w.origin = &nginx.Origin{
+		Sites: sites, Templates: tpl, CertDir: filepath.Join(cfg.StateDir, "nginx"),
+		Lock: cfg.OriginLock, Ranges: w.ranges, Logger: a.Log,
+	}
+	return w
+}
+
+// ranges is Cloudflare's list for the origin files: the cached one; when
+// none was ever fetched and this host serves cloudflare mode, one fetch
+// is tried first (once per process); the built-in copy as a last resort.
+func (w *originWiring) ranges(ctx context.Context) ([]string, string) {
+	if w.fetches && !w.ips.Cached() {
+		w.firstOnce.Do(func() {
+			ctx, cancel := context.WithTimeout(ctx, originFetchTimeout)
+			defer cancel()
+			if _, err := w.ips.Refresh(ctx); err != nil {
+				w.origin.Logger.Warn("cloudflare: could not fetch Cloudflare's IP ranges; using odoobot's built-in copy until a fetch succeeds", "err", err)
+			}
+		})
+	}
+	return w.ips.Current()
+}
+
+// StartOrigin puts odoobot's default server and Cloudflare snippet in
+// place (nginx.Origin.Ensure), after fetching Cloudflare's list when this
+// host serves cloudflare mode, and then fetches the list again every
+// OriginRefreshInterval until ctx ends, rewriting the files and reloading
+// nginx when it changed. A failed fetch keeps the cached list and is
+// logged; a change that nginx refuses is alerted. The error is Ensure's
+// at start: serve stops with it (for example when another site is nginx's
+// default server).
+func (a *App) StartOrigin(ctx context.Context) error {
+	w := a.originWiring
+	if w.fetches {
+		fctx, cancel := context.WithTimeout(ctx, originFetchTimeout)
+		if _, err := w.ips.Refresh(fctx); err != nil {
+			a.Log.Warn("cloudflare: could not fetch Cloudflare's IP ranges; keeping the list odoobot has", "err", err)
+		}
+		cancel()
+	}
+	if err := w.origin.Ensure(ctx); err != nil {
+		return err
+	}
+	if !w.fetches {
+		return nil
+	}
+	go func() {
+		t := time.NewTicker(OriginRefreshInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			fctx, cancel := context.WithTimeout(ctx, originFetchTimeout)
+			changed, err := w.ips.Refresh(fctx)
+			cancel()
+			if err != nil {
+				a.Log.Warn("cloudflare: could not fetch Cloudflare's IP ranges; keeping the list odoobot has", "err", err)
+				continue
+			}
+			if !changed {
+				continue
+			}
+			if err := w.origin.Ensure(ctx); err != nil {
+				a.Alert(ctx, "Cloudflare published new IP ranges but nginx refused odoobot's files for them: "+err.Error())
+			}
+		}
+	}()
+	return nil
+}

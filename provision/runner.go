@@ -2,11 +2,14 @@ package provision
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,12 +25,22 @@ type Step struct {
 	Undo  func(ctx context.Context) error
 }
 
-// JobStore is what the runner needs from the state store.
+// JobStore is what the runner needs from the state store. StartJob and
+// FinishJob of a job that has already ended return an error matching
+// ErrJobEnded; StartJob of a running job, one matching ErrJobStarted.
 type JobStore interface {
 	StartJob(ctx context.Context, id int64) error
 	AppendEvent(ctx context.Context, e Event) error
 	FinishJob(ctx context.Context, id int64, state JobState, errText string, undone []string) error
 }
+
+// ErrJobEnded is the error (wrapped) of a JobStore asked to start or end
+// a job that has already ended.
+var ErrJobEnded = errors.New("job has already ended")
+
+// ErrJobStarted is the error (wrapped) of a JobStore asked to start a job
+// that is running already.
+var ErrJobStarted = errors.New("job has already started")
 
 // Subscriber receives a job's events as they happen. It is called from
 // the worker running the job and must not block for long.
@@ -74,6 +87,7 @@ type Task struct {
 	Finished func(Job)
 
 	done     chan struct{}
+	recorded chan struct{}
 	result   Job
 	err      error
 	progress atomic.Pointer[func(StepName, string)]
@@ -104,6 +118,19 @@ func (t *Task) Wait(ctx context.Context) (Job, error) {
 // Done is closed when the task has ended.
 func (t *Task) Done() <-chan struct{} { return t.done }
 
+// Recorded is closed once the job's end is recorded in the store, which
+// frees its instance for the next job: when the task ends, or later when
+// the store was away then (see RunnerConfig.OutcomeDir). It is never
+// closed when the runner is closed first.
+func (t *Task) Recorded() <-chan struct{} { return t.recorded }
+
+// start readies the task's channels; a task runs once.
+func (t *Task) start() {
+	if t.done == nil {
+		t.done, t.recorded = make(chan struct{}), make(chan struct{})
+	}
+}
+
 // RunnerConfig configures a Runner.
 type RunnerConfig struct {
 	Store   JobStore
@@ -118,6 +145,18 @@ type RunnerConfig struct {
 	// never holds an instance forever; default 30 minutes (a real Odoo
 	// release build takes several).
 	StepTimeout time.Duration
+	// CloseRetry is the first wait before trying again to record the end
+	// of a job the store could not record (PostgreSQL away); it doubles,
+	// up to a minute, until the end is recorded or the runner is closed.
+	// Default 1 s.
+	CloseRetry time.Duration
+	// OutcomeDir, when set, is where the end of a job the store could not
+	// record is kept (job-ID.json, 0600) until it is recorded: by this
+	// runner trying again, or, when the process stops first, by the next
+	// NewRunner, before anything else runs. So recovery, which rolls back
+	// the jobs left open, never undoes a job that had ended: it finds it
+	// ended as it did. Without it the end is kept in memory only.
+	OutcomeDir string
 }
 
 // Runner runs tasks on a pool of workers. Each task's steps run in order;
@@ -130,13 +169,36 @@ type Runner struct {
 	wg    sync.WaitGroup
 	stop  context.CancelFunc
 	ctx   context.Context
+
+	// retries are the goroutines recording job ends the store refused;
+	// unrecorded holds those they gave up when the runner was closed.
+	retries    sync.WaitGroup
+	mu         sync.Mutex
+	unrecorded []pendingEnd
+}
+
+// outcome is how a job ended, as the store is to record it, and as
+// OutcomeDir keeps it.
+type outcome struct {
+	Job    int64    `json:"job"`
+	State  JobState `json:"state"`
+	Error  string   `json:"error,omitempty"`
+	Undone []string `json:"undone,omitempty"`
+}
+
+// pendingEnd is an outcome not recorded yet, and what to close once it is.
+type pendingEnd struct {
+	o        outcome
+	recorded chan struct{}
 }
 
 // ErrRunnerStopped is returned by Submit after Close.
 var ErrRunnerStopped = errors.New("runner stopped")
 
-// NewRunner starts the workers. Close stops them after the running tasks
-// have ended (a task in progress is finished or rolled back, never left).
+// NewRunner records the job ends a previous run kept in OutcomeDir (those
+// the store still refuses are tried again in the background), then starts
+// the workers. Close stops them after the running tasks have ended (a task
+// in progress is finished or rolled back, never left).
 func NewRunner(cfg RunnerConfig) *Runner {
 	if cfg.Workers < 1 {
 		cfg.Workers = 2
@@ -150,8 +212,12 @@ func NewRunner(cfg RunnerConfig) *Runner {
 	if cfg.StepTimeout <= 0 {
 		cfg.StepTimeout = 30 * time.Minute
 	}
+	if cfg.CloseRetry <= 0 {
+		cfg.CloseRetry = time.Second
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Runner{cfg: cfg, queue: make(chan *Task, 1024), stop: cancel, ctx: ctx}
+	r.recordKeptOutcomes()
 	for range cfg.Workers {
 		r.wg.Go(r.work)
 	}
@@ -160,7 +226,7 @@ func NewRunner(cfg RunnerConfig) *Runner {
 
 // Submit queues a task. The job must already be recorded in the store.
 func (r *Runner) Submit(t *Task) error {
-	t.done = make(chan struct{})
+	t.start()
 	if r.ctx.Err() != nil {
 		return ErrRunnerStopped
 	}
@@ -175,9 +241,26 @@ func (r *Runner) Submit(t *Task) error {
 // Close stops taking tasks and waits for the workers to finish what they
 // run. Tasks still queued end at once with an error; their jobs stay
 // queued in the store and are recovered (rolled back) at the next start.
+// The job ends the store has refused so far are tried once more; those
+// it still refuses stay in OutcomeDir for the next start.
 func (r *Runner) Close() {
 	r.stop()
 	r.wg.Wait()
+	r.retries.Wait()
+	for _, p := range r.unrecorded {
+		if err := r.finish(context.Background(), p.o); err != nil {
+			where := "it is lost: the next start's recovery will judge the job"
+			if r.cfg.OutcomeDir != "" {
+				where = "it is kept in " + r.outcomePath(p.o.Job) + " for the next start"
+			}
+			r.cfg.Logger.Error("could not record the end of a job before stopping; "+where,
+				"job", p.o.Job, "state", p.o.State, "err", err)
+			continue
+		}
+		r.forgetOutcome(p.o.Job)
+		close(p.recorded)
+	}
+	r.unrecorded = nil
 	for {
 		select {
 		case t := <-r.queue:
@@ -203,16 +286,16 @@ func (r *Runner) work() {
 // Run runs one task in the calling goroutine: it is what the workers do,
 // and what recovery uses to roll back a job found open at start-up.
 func (r *Runner) Run(ctx context.Context, t *Task) {
-	if t.done == nil {
-		t.done = make(chan struct{})
-	}
+	t.start()
 	defer close(t.done)
 	log := r.cfg.Logger.With("job", t.Job.ID, "instance", t.Job.Instance, "kind", t.Job.Kind)
 	emit, closeLog := r.emitter(ctx, t)
 	defer closeLog()
-	if err := r.cfg.Store.StartJob(ctx, t.Job.ID); err != nil {
+	if err := r.startJob(ctx, t.Job.ID); err != nil {
 		// The job is no longer queued (another process recovered it, or
-		// it was ended): running its steps now would race with that.
+		// it was ended), or the runner is closing while the store is away
+		// (the job stays queued, for the next start's recovery): running
+		// its steps now would race with that.
 		log.Error("start job", "err", err)
 		t.Job.Error = "could not start: " + err.Error()
 		t.result, t.err = t.Job, errors.New(t.Job.Error)
@@ -272,19 +355,41 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 		t.err = failed
 		log.Warn("job rolled back", "err", failed)
 	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	var undone []string
 	if failed != nil {
 		undone = failed.Undone
 	}
-	if err := r.cfg.Store.FinishJob(fctx, t.Job.ID, state, errText, undone); err != nil {
-		log.Error("finish job", "err", err)
-	}
-	cancel()
+	r.recordEnd(ctx, t, outcome{Job: t.Job.ID, State: state, Error: errText, Undone: undone})
 	t.Job.State, t.Job.Error, t.Job.Undone, t.Job.FinishedAt = state, errText, undone, r.cfg.Now()
 	t.result = t.Job
 	if t.Finished != nil {
 		t.Finished(t.result)
+	}
+}
+
+// startJob records that the job starts. While the store cannot (PostgreSQL
+// away), it tries again, waiting as recordEnd's retries do, so that the
+// job runs once the store is back rather than stay queued for good; it
+// gives up when the job is not queued (ErrJobEnded, ErrJobStarted,
+// ErrJobNotFound) or when ctx ends or the runner is closed.
+func (r *Runner) startJob(ctx context.Context, id int64) error {
+	wait := r.cfg.CloseRetry
+	for attempt := 1; ; attempt++ {
+		err := r.cfg.Store.StartJob(ctx, id)
+		if err == nil || errors.Is(err, ErrJobEnded) || errors.Is(err, ErrJobStarted) || errors.Is(err, ErrJobNotFound) {
+			return err
+		}
+		if attempt == 1 || attempt%10 == 0 {
+			r.cfg.Logger.Warn("could not start a job; trying again", "job", id, "attempts", attempt, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-r.ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Minute)
 	}
 }
 
@@ -350,9 +455,7 @@ func (r *Runner) undo(ctx context.Context, steps []Step, emit func(StepName, Eve
 // cleaned up, relying on each Undo being harmless when Apply never ran.
 // The job ends interrupted.
 func (r *Runner) RollBack(ctx context.Context, t *Task, reason string) {
-	if t.done == nil {
-		t.done = make(chan struct{})
-	}
+	t.start()
 	defer close(t.done)
 	emit, closeLog := r.emitter(ctx, t)
 	defer closeLog()
@@ -362,14 +465,169 @@ func (r *Runner) RollBack(ctx context.Context, t *Task, reason string) {
 	if len(left) > 0 {
 		errText += fmt.Sprintf("; could NOT undo: %v", left)
 	}
-	if err := r.cfg.Store.FinishJob(ctx, t.Job.ID, JobInterrupted, errText, undone); err != nil {
-		r.cfg.Logger.Error("finish interrupted job", "err", err)
-	}
+	r.recordEnd(ctx, t, outcome{Job: t.Job.ID, State: JobInterrupted, Error: errText, Undone: undone})
 	t.Job.State, t.Job.Error, t.Job.Undone = JobInterrupted, errText, undone
 	t.result = t.Job
 	t.err = errors.New(errText)
 	if t.Finished != nil {
 		t.Finished(t.result)
+	}
+}
+
+// recordEnd records how t's job ended. When the store cannot (PostgreSQL
+// away), the outcome is kept (OutcomeDir) and recorded in the background,
+// trying again with backoff, so that the instance is not left busy; the
+// task's Recorded is closed once it is.
+func (r *Runner) recordEnd(ctx context.Context, t *Task, o outcome) {
+	err := r.finish(ctx, o)
+	if err == nil {
+		close(t.recorded)
+		return
+	}
+	r.cfg.Logger.Error("could not record the end of a job; trying again in the background",
+		"job", o.Job, "state", o.State, "err", err)
+	r.keepOutcome(o)
+	r.retries.Go(func() { r.retry(pendingEnd{o, t.recorded}) })
+}
+
+// finish records o in the store, within 10 s. A job the store has as ended
+// already is recorded: by an attempt whose answer was lost, or by a
+// recovery that judged it first.
+func (r *Runner) finish(ctx context.Context, o outcome) error {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	err := r.cfg.Store.FinishJob(fctx, o.Job, o.State, o.Error, o.Undone)
+	if errors.Is(err, ErrJobEnded) || errors.Is(err, ErrJobNotFound) {
+		r.cfg.Logger.Warn("the end of a job was recorded already", "job", o.Job, "state", o.State, "err", err)
+		return nil
+	}
+	return err
+}
+
+// retry records p's outcome, waiting CloseRetry then twice as long each
+// time (up to a minute) between attempts. When the runner is closed
+// first, p is left to Close.
+func (r *Runner) retry(p pendingEnd) {
+	wait := r.cfg.CloseRetry
+	for attempt := 2; ; attempt++ {
+		select {
+		case <-r.ctx.Done():
+			r.mu.Lock()
+			r.unrecorded = append(r.unrecorded, p)
+			r.mu.Unlock()
+			return
+		case <-time.After(wait):
+		}
+		err := r.finish(r.ctx, p.o)
+		if err == nil {
+			r.cfg.Logger.Info("recorded the end of a job", "job", p.o.Job, "state", p.o.State, "attempts", attempt)
+			r.forgetOutcome(p.o.Job)
+			close(p.recorded)
+			return
+		}
+		if attempt%10 == 0 {
+			r.cfg.Logger.Warn("still cannot record the end of a job; trying again", "job", p.o.Job, "attempts", attempt, "err", err)
+		}
+		wait = min(2*wait, time.Minute)
+	}
+}
+
+// outcomePath is the file OutcomeDir keeps job's outcome in.
+func (r *Runner) outcomePath(job int64) string {
+	return filepath.Join(r.cfg.OutcomeDir, "job-"+strconv.FormatInt(job, 10)+".json")
+}
+
+// keepOutcome writes o into OutcomeDir, whole or not at all.
+func (r *Runner) keepOutcome(o outcome) {
+	if r.cfg.OutcomeDir == "" {
+		return
+	}
+	b, err := json.Marshal(o)
+	if err == nil {
+		err = os.MkdirAll(r.cfg.OutcomeDir, 0o700)
+	}
+	if err == nil {
+		err = writeSynced(r.outcomePath(o.Job), append(b, '\n'))
+	}
+	if err != nil {
+		r.cfg.Logger.Error("could not keep the end of a job on disk", "job", o.Job, "dir", r.cfg.OutcomeDir, "err", err)
+	}
+}
+
+// writeSynced writes b to path (0600) through a temporary file, synced,
+// and a rename: a reader, or the next start after a crash, finds the
+// whole file or none.
+func writeSynced(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// forgetOutcome removes job's file from OutcomeDir, once it is recorded.
+func (r *Runner) forgetOutcome(job int64) {
+	if r.cfg.OutcomeDir == "" {
+		return
+	}
+	if err := os.Remove(r.outcomePath(job)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		r.cfg.Logger.Error("could not remove a recorded job end", "job", job, "err", err)
+	}
+}
+
+// recordKeptOutcomes records the job ends OutcomeDir holds (a previous
+// run could not record them before it stopped); those the store still
+// refuses are tried again in the background.
+func (r *Runner) recordKeptOutcomes() {
+	if r.cfg.OutcomeDir == "" {
+		return
+	}
+	entries, err := os.ReadDir(r.cfg.OutcomeDir)
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			r.cfg.Logger.Error("could not read the kept job ends", "dir", r.cfg.OutcomeDir, "err", err)
+		}
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasPrefix(name, "job-") || !strings.HasSuffix(name, ".json") {
+			continue
+		}
+		path := filepath.Join(r.cfg.OutcomeDir, name)
+		b, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // another odoobot recorded it meanwhile
+		}
+		var o outcome
+		if err == nil {
+			err = json.Unmarshal(b, &o)
+		}
+		if err == nil && (o.Job <= 0 || !o.State.Terminal() || path != r.outcomePath(o.Job)) {
+			err = fmt.Errorf("job %d, state %q: not a job end", o.Job, o.State)
+		}
+		if err != nil {
+			r.cfg.Logger.Error("a kept job end cannot be read; left in place", "file", path, "err", err)
+			continue
+		}
+		if err := r.finish(r.ctx, o); err != nil {
+			r.cfg.Logger.Error("could not record the end of a job a previous run kept; trying again in the background",
+				"job", o.Job, "state", o.State, "err", err)
+			r.retries.Go(func() { r.retry(pendingEnd{o, make(chan struct{})}) })
+			continue
+		}
+		r.cfg.Logger.Info("recorded the end of a job a previous run kept", "job", o.Job, "state", o.State)
+		r.forgetOutcome(o.Job)
 	}
 }
 

@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -224,5 +225,220 @@ func TestProgressReachesSubscribersAndLogNotTheStore(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(logPath); !strings.Contains(string(b), "… release: installing 3 Debian packages") {
 		t.Errorf("creation log lacks the progress:\n%s", b)
+	}
+}
+
+// awayJobs is a JobStore whose FinishJob fails, as when PostgreSQL is
+// away, the first `away` times it is called (all of them when away < 0);
+// ended lists jobs it has as ended already.
+type awayJobs struct {
+	*memJobs
+	away    int
+	calls   int
+	ended   map[int64]bool
+	errText map[int64]string
+}
+
+func newAwayJobs(away int) *awayJobs {
+	return &awayJobs{memJobs: newMemJobs(), away: away, ended: map[int64]bool{}, errText: map[int64]string{}}
+}
+
+func (a *awayJobs) FinishJob(ctx context.Context, id int64, st JobState, errText string, undone []string) error {
+	a.mu.Lock()
+	a.calls++
+	if a.away < 0 || a.calls <= a.away {
+		a.mu.Unlock()
+		return errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+	}
+	if a.ended[id] {
+		a.mu.Unlock()
+		return fmt.Errorf("finish job %d: job is succeeded: %w", id, ErrJobEnded)
+	}
+	a.ended[id], a.errText[id] = true, errText
+	a.mu.Unlock()
+	return a.memJobs.FinishJob(ctx, id, st, errText, undone)
+}
+
+func (a *awayJobs) state(id int64) (JobState, int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.final[id], a.calls
+}
+
+// waitRecorded waits for the task's end to be recorded, for at most a
+// minute.
+func waitRecorded(t *testing.T, task *Task) {
+	t.Helper()
+	select {
+	case <-task.Recorded():
+	case <-time.After(time.Minute):
+		t.Fatal("the job's end was not recorded within a minute")
+	}
+}
+
+// TestRunnerRecordsTheEndOnceTheStoreIsBack: the store refuses the job's
+// end three times; the task ends at once, its end is kept on disk, and
+// the runner records it by itself once the store takes it, then forgets
+// the kept copy.
+func TestRunnerRecordsTheEndOnceTheStoreIsBack(t *testing.T) {
+	store := newAwayJobs(3)
+	dir := filepath.Join(t.TempDir(), "outcomes")
+	r := NewRunner(RunnerConfig{Store: store, CloseRetry: time.Millisecond, OutcomeDir: dir})
+	defer r.Close()
+	tr := &trace{}
+	var finished []JobState
+	task := &Task{Job: Job{ID: 21}, Steps: []Step{tr.step("a", false), tr.step("b", true)},
+		Finished: func(j Job) { finished = append(finished, j.State) }}
+	if err := r.Submit(task); err != nil {
+		t.Fatal(err)
+	}
+	job, _ := task.Wait(context.Background())
+	if job.State != JobRolledBack {
+		t.Fatalf("task ended %s, want rolled_back", job.State)
+	}
+	if diff := cmp.Diff(finished, []JobState{JobRolledBack}); diff != "" {
+		t.Errorf("Finished calls (-got +want):\n%s", diff)
+	}
+	waitRecorded(t, task)
+	st, calls := store.state(21)
+	if st != JobRolledBack || calls != 4 {
+		t.Errorf("store has %q after %d FinishJob calls, want rolled_back after 4", st, calls)
+	}
+	if diff := cmp.Diff(store.undone[21], []string{"b", "a"}); diff != "" {
+		t.Errorf("undone recorded (-got +want):\n%s", diff)
+	}
+	if !strings.Contains(store.errText[21], "step b failed: boom") {
+		t.Errorf("error recorded %q, want the step's failure", store.errText[21])
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("kept ends left after the end was recorded: %v", left)
+	}
+}
+
+// TestRollBackRecordsTheEndOnceTheStoreIsBack: recovery's rollback of an
+// interrupted job, too, is recorded once the store takes it.
+func TestRollBackRecordsTheEndOnceTheStoreIsBack(t *testing.T) {
+	store := newAwayJobs(1)
+	r := NewRunner(RunnerConfig{Store: store, CloseRetry: time.Millisecond})
+	defer r.Close()
+	tr := &trace{}
+	task := &Task{Job: Job{ID: 22}, Steps: []Step{tr.step("a", false)}}
+	r.RollBack(context.Background(), task, "odoobot stopped while this job ran")
+	waitRecorded(t, task)
+	if st, _ := store.state(22); st != JobInterrupted {
+		t.Errorf("store has %q, want interrupted", st)
+	}
+}
+
+// TestRunnerKeepsAnUnrecordedEndForTheNextStart: the store refuses the
+// job's end until the runner is closed (the process stops); the end is in
+// the outcome directory, and the next runner records it, as it was,
+// before it takes any task.
+func TestRunnerKeepsAnUnrecordedEndForTheNextStart(t *testing.T) {
+	dir := t.TempDir()
+	away := newAwayJobs(-1)
+	r := NewRunner(RunnerConfig{Store: away, CloseRetry: time.Millisecond, OutcomeDir: dir})
+	task := &Task{Job: Job{ID: 31}, Steps: []Step{{Name: "swap", Apply: func(context.Context) error { return nil }}}}
+	if err := r.Submit(task); err != nil {
+		t.Fatal(err)
+	}
+	if job, err := task.Wait(context.Background()); err != nil || job.State != JobSucceeded {
+		t.Fatalf("task: %s, %v", job.State, err)
+	}
+	r.Close()
+	select {
+	case <-task.Recorded():
+		t.Fatal("Recorded is closed though the store never took the end")
+	default:
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "job-31.json"))
+	if err != nil {
+		t.Fatalf("the unrecorded end is not kept: %v", err)
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, "job-31.json")); fi.Mode().Perm() != 0o600 {
+		t.Errorf("kept end mode %v, want 0600", fi.Mode().Perm())
+	}
+
+	back := newAwayJobs(0)
+	next := NewRunner(RunnerConfig{Store: back, OutcomeDir: dir})
+	defer next.Close()
+	if st, _ := back.state(31); st != JobSucceeded {
+		t.Errorf("after the next start the store has %q for job 31, want succeeded (kept: %s)", st, b)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("kept ends left once recorded: %v", left)
+	}
+}
+
+// TestKeptEndsAlreadyRecordedOrUnreadable: a kept end the store has as
+// ended already (another odoobot recorded it) is dropped; a file that is
+// not a job end is left for a person to read, and nothing is recorded
+// from it.
+func TestKeptEndsAlreadyRecordedOrUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("job-41.json", `{"job":41,"state":"succeeded"}`)
+	write("job-42.json", `{"job":42,"state":"running"}`)
+	write("job-43.json", `{"job":44,"state":"failed"}`)
+	write("job-45.json", `not json`)
+	store := newAwayJobs(0)
+	store.ended[41] = true
+	r := NewRunner(RunnerConfig{Store: store, OutcomeDir: dir})
+	defer r.Close()
+	var left []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if diff := cmp.Diff(left, []string{"job-42.json", "job-43.json", "job-45.json"}); diff != "" {
+		t.Errorf("files left (-got +want):\n%s", diff)
+	}
+	if _, calls := store.state(0); calls != 1 {
+		t.Errorf("FinishJob called %d times, want once (job 41)", calls)
+	}
+}
+
+// startAwayJobs refuses to start a job, as when PostgreSQL is away, the
+// first `away` times.
+type startAwayJobs struct {
+	*memJobs
+	away, calls int
+}
+
+func (s *startAwayJobs) StartJob(context.Context, int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if s.calls <= s.away {
+		return errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+	}
+	return nil
+}
+
+// TestRunnerStartsTheJobOnceTheStoreIsBack: a job the store could not
+// mark started runs once it can, rather than stay queued.
+func TestRunnerStartsTheJobOnceTheStoreIsBack(t *testing.T) {
+	store := &startAwayJobs{memJobs: newMemJobs(), away: 2}
+	r := NewRunner(RunnerConfig{Store: store, CloseRetry: time.Millisecond})
+	defer r.Close()
+	tr := &trace{}
+	task := &Task{Job: Job{ID: 51}, Steps: []Step{tr.step("a", false)}}
+	if err := r.Submit(task); err != nil {
+		t.Fatal(err)
+	}
+	job, err := task.Wait(context.Background())
+	if err != nil || job.State != JobSucceeded {
+		t.Fatalf("task: %s, %v; want succeeded", job.State, err)
+	}
+	if store.calls != 3 || store.final[51] != JobSucceeded {
+		t.Errorf("StartJob called %d times, store has %q; want 3 calls and succeeded", store.calls, store.final[51])
+	}
+	if diff := cmp.Diff(tr.calls, []string{"apply a"}); diff != "" {
+		t.Errorf("calls (-got +want):\n%s", diff)
 	}
 }

@@ -81,7 +81,9 @@ func (s *Store) CreateJob(ctx context.Context, j provision.Job) (provision.Job, 
 }
 
 // StartJob moves a queued job to running and stamps its start. A job that
-// is not queued is refused; an unknown id gives provision.ErrJobNotFound.
+// is not queued is refused: one that has ended with an error matching
+// provision.ErrJobEnded, a running one with provision.ErrJobStarted; an
+// unknown id gives provision.ErrJobNotFound.
 func (s *Store) StartJob(ctx context.Context, id int64) error {
 	tag, err := s.pool.Exec(ctx, sqlStartJob, id)
 	if err != nil {
@@ -96,8 +98,9 @@ func (s *Store) StartJob(ctx context.Context, id int64) error {
 // FinishJob ends an open job in a terminal state (succeeded, failed,
 // rolled_back or interrupted) with what failed (errText, empty on success)
 // and the steps its rollback undid, and stamps its end; the instance is
-// free for the next job. A job already finished is refused; an unknown id
-// gives provision.ErrJobNotFound.
+// free for the next job. A job already finished is refused with an error
+// matching provision.ErrJobEnded; an unknown id gives
+// provision.ErrJobNotFound.
 func (s *Store) FinishJob(ctx context.Context, id int64, state provision.JobState, errText string, undone []string) error {
 	if !state.Terminal() {
 		return fmt.Errorf("postgres: finish job %d: %q is not a terminal state", id, state)
@@ -124,6 +127,12 @@ func (s *Store) wrongState(ctx context.Context, action string, id int64) error {
 	}
 	if err != nil {
 		return fmt.Errorf("postgres: %s job %d: %w", action, id, err)
+	}
+	if provision.JobState(st).Terminal() {
+		return fmt.Errorf("postgres: %s job %d: job is %s: %w", action, id, st, provision.ErrJobEnded)
+	}
+	if provision.JobState(st) == provision.JobRunning {
+		return fmt.Errorf("postgres: %s job %d: job is running: %w", action, id, provision.ErrJobStarted)
 	}
 	return fmt.Errorf("postgres: %s job %d: job is %s", action, id, st)
 }

@@ -35,8 +35,8 @@ func TestJobLifecycle(t *testing.T) {
 	if err := s.StartJob(ctx, j.ID); err != nil {
 		t.Fatalf("StartJob: %v", err)
 	}
-	if err := s.StartJob(ctx, j.ID); err == nil {
-		t.Error("StartJob on a running job succeeded")
+	if err := s.StartJob(ctx, j.ID); !errors.Is(err, provision.ErrJobStarted) {
+		t.Errorf("StartJob on a running job: err = %v, want ErrJobStarted", err)
 	}
 
 	events := []provision.Event{
@@ -56,8 +56,11 @@ func TestJobLifecycle(t *testing.T) {
 	if err := s.FinishJob(ctx, j.ID, provision.JobRolledBack, "nginx: nginx -t failed", []string{"database"}); err != nil {
 		t.Fatalf("FinishJob: %v", err)
 	}
-	if err := s.FinishJob(ctx, j.ID, provision.JobSucceeded, "", nil); err == nil {
-		t.Error("FinishJob on a finished job succeeded")
+	if err := s.FinishJob(ctx, j.ID, provision.JobSucceeded, "", nil); !errors.Is(err, provision.ErrJobEnded) {
+		t.Errorf("FinishJob on a finished job: err = %v, want ErrJobEnded", err)
+	}
+	if err := s.StartJob(ctx, j.ID); !errors.Is(err, provision.ErrJobEnded) {
+		t.Errorf("StartJob on a finished job: err = %v, want ErrJobEnded", err)
 	}
 
 	got, err := s.Job(ctx, j.ID)

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -48,19 +49,55 @@ type Store struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
 
-	// owner identifies this process's jobs; its advisory lock is held on
-	// ownerConn until Close.
-	owner     int32
-	ownerConn *pgx.Conn
+	// owner identifies this Store's jobs (see owner.go); its advisory lock
+	// is held on ownerConn, which only the keeper goroutine touches until
+	// releaseOwner has stopped it.
+	owner      int32
+	ownerConn  *pgx.Conn
+	proc       Process
+	lease      time.Duration
+	stopKeeper context.CancelFunc
+	keeperDone chan struct{}
+	closeOnce  sync.Once
+}
+
+// Options tune a Store; the zero value is the production setting.
+type Options struct {
+	// Logger hears migrations and the keeping of job ownership; nil
+	// discards.
+	Logger *slog.Logger
+	// OwnerLease is how long this Store's jobs stay its own after it last
+	// renewed its lease, for a process that cannot see this one (another
+	// host): see owner.go. It is renewed every sixth of it. Zero means 90
+	// seconds, which rides out a restart of PostgreSQL.
+	OwnerLease time.Duration
+	// Process is the process this Store records as its jobs' owner; zero
+	// means this one (ThisProcess). Tests set another to play a process
+	// elsewhere.
+	Process Process
 }
 
 // Open connects to the PostgreSQL database at dsn (a URL or key=value
 // string, as pgxpool accepts) and brings the odoobot schema up to date.
 // Concurrent Opens against one database are safe: migrations run under an
-// advisory lock, each in its own transaction.
+// advisory lock, each in its own transaction. It is OpenWith with the
+// production options.
 func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
+	return OpenWith(ctx, dsn, Options{Logger: log})
+}
+
+// OpenWith is Open with options. The Store owns the jobs it creates from
+// here until Close (see owner.go).
+func OpenWith(ctx context.Context, dsn string, opt Options) (*Store, error) {
+	log := opt.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if opt.OwnerLease <= 0 {
+		opt.OwnerLease = defaultOwnerLease
+	}
+	if opt.Process == (Process{}) {
+		opt.Process = ThisProcess()
 	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -70,7 +107,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	s := &Store{pool: pool, log: log}
+	s := &Store{pool: pool, log: log, proc: opt.Process, lease: opt.OwnerLease}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -82,13 +119,15 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 	return s, nil
 }
 
-// Close closes every connection. The Store is unusable afterwards.
+// Close gives up the Store's job ownership, then closes every connection.
+// When it returns, the jobs this Store left open are orphans to every
+// other Store (recovery rolls them back). The Store is unusable
+// afterwards; closing it again does nothing.
 func (s *Store) Close() {
-	if s.ownerConn != nil {
-		s.ownerConn.Close(context.Background())
-		s.ownerConn = nil
-	}
-	s.pool.Close()
+	s.closeOnce.Do(func() {
+		s.releaseOwner()
+		s.pool.Close()
+	})
 }
 
 // Pool returns the connection pool, for the few callers that need raw SQL

@@ -219,7 +219,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		return nil, err
 	}
 	a.databases = databases
-	a.Runner = provision.NewRunner(provision.RunnerConfig{Store: store, Workers: cfg.JobWorkers, Logger: log, FailAt: opt.FailAt})
+	// A job end the store cannot record (PostgreSQL away) is kept here
+	// until it is, across a restart: recovery then finds the job ended.
+	a.Runner = provision.NewRunner(provision.RunnerConfig{Store: store, Workers: cfg.JobWorkers, Logger: log, FailAt: opt.FailAt,
+		OutcomeDir: filepath.Join(cfg.StateDir, "job-ends")})
 	edition := map[string]string{"e": "enterprise", "c": "community"}[cfg.OdooEdition]
 	a.Creator = provision.NewCreator(provision.CreatorConfig{
 		Layout: cfg.Layout(), Rules: cfg.NameRules(),

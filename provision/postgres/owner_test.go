@@ -268,15 +268,16 @@ VALUES ($1, $2, $3, $4, `+lease+`, `+closed+`)`, owner, tc.proc.Host, tc.proc.PI
 	}
 }
 
-// TestClosedStoreJobsAreOrphansAtOnce: when Close returns, another Store
-// takes the closed one's open jobs for orphans, without waiting for the
-// server to drop anything; also for a Store standing for a process on
-// another host, whose lease still runs. Many rounds: nothing depends on
-// timing.
+// TestClosedStoreJobsAreOrphansAtOnce: when Close returns, the closed
+// Store's lock is free and another Store takes its open jobs for orphans,
+// without waiting for the server to drop anything; also for a Store
+// standing for a process on another host, whose lease still runs. Many
+// rounds: nothing depends on timing.
 func TestClosedStoreJobsAreOrphansAtOnce(t *testing.T) {
 	dsn := testenv.NewDatabase(t)
 	ctx := testContext(t)
 	other := openDSN(t, dsn)
+	admin := adminConn(t, dsn)
 	for round := range 20 {
 		proc := postgres.Process{}
 		if round%2 == 1 {
@@ -291,8 +292,12 @@ func TestClosedStoreJobsAreOrphansAtOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		requireNoOrphans(t, other, "while the owner is open")
+		owner := ownerOf(t, admin, j.ID)
 		s.Close()
 		requireOrphans(t, other, "right after the owner's Close", j.ID)
+		if pid := lockHolder(t, admin, owner); pid != 0 {
+			t.Fatalf("round %d: session %d still holds owner %d's lock after Close returned", round, pid, owner)
+		}
 		if err := other.FinishJob(ctx, j.ID, provision.JobInterrupted, "recovered", nil); err != nil {
 			t.Fatal(err)
 		}

@@ -54,8 +54,10 @@ func TestIPRangesCache(t *testing.T) {
 	cf := cftest.NewServer(t, "example.test", "token")
 	fallback := []string{"198.51.100.0/24"}
 	cache := &cloudflare.IPRangesCache{
-		Path:     filepath.Join(t.TempDir(), "state", "cloudflare-ips.json"),
-		Fetch:    func(ctx context.Context) (cloudflare.IPRanges, error) { return cloudflare.FetchIPRanges(ctx, cf.URL(), nil) },
+		Path: filepath.Join(t.TempDir(), "state", "cloudflare-ips.json"),
+		Fetch: func(ctx context.Context) (cloudflare.IPRanges, error) {
+			return cloudflare.FetchIPRanges(ctx, cf.URL(), nil)
+		},
 		Fallback: fallback,
 	}
 	// Nothing ever fetched: the built-in copy.
@@ -100,7 +102,9 @@ func TestIPRangesCache(t *testing.T) {
 	}
 	// The cache survives the process: a new cache reads the file.
 	again := &cloudflare.IPRangesCache{Path: cache.Path, Fallback: fallback,
-		Fetch: func(context.Context) (cloudflare.IPRanges, error) { return cloudflare.IPRanges{}, errors.New("offline") }}
+		Fetch: func(context.Context) (cloudflare.IPRanges, error) {
+			return cloudflare.IPRanges{}, errors.New("offline")
+		}}
 	if got, src := again.Current(); !slices.Equal(got, []string{"203.0.113.0/24"}) || src != cloudflare.SourceFetched {
 		t.Errorf("a new process reads %v from %q", got, src)
 	}

@@ -346,7 +346,7 @@ func TestCreateTwoAtOnceAndOperate(t *testing.T) {
 
 // undoable are the steps of an http creation that have something to undo.
 var undoable = map[provision.StepName]bool{
-	provision.StepReserve: true, provision.StepDatabase: true, provision.StepFiles: true,
+	provision.StepReserve: true, provision.StepTenant: true, provision.StepDatabase: true, provision.StepFiles: true,
 	provision.StepService: true, provision.StepNginx: true, provision.StepSummary: true,
 }
 
@@ -362,7 +362,7 @@ func TestCreateFailureAtEachStep(t *testing.T) {
 	keep := createReady(t, ctx, base, uniqueName(t, "keep"))
 
 	steps := provision.StepNames(provision.SSLHTTP, provision.PlanOptions{})
-	if diff := cmp.Diff(steps, []provision.StepName{"reserve", "release", "database", "files", "service", "health", "nginx", "verify", "summary"}); diff != "" {
+	if diff := cmp.Diff(steps, []provision.StepName{"reserve", "release", "tenant", "database", "files", "service", "health", "nginx", "verify", "summary"}); diff != "" {
 		t.Errorf("the http plan changed (-got +want):\n%s", diff)
 	}
 	for i, step := range steps {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ import (
 	"odoobot/config"
 	"odoobot/internal/app"
 	"odoobot/provision"
+	"odoobot/provision/tenant"
 	"odoobot/provision/nginx"
 )
 
@@ -315,6 +317,13 @@ func destroy(t *testing.T, a *app.App, name string) {
 	if err := a.Store.ReleaseInstance(ctx, name); err != nil {
 		t.Errorf("destroy %s: %v", name, err)
 	}
+	tenants := tenant.New(tenant.Config{AdminDSN: a.Config.AdminDSN(), Admin: a.Config.DBUser})
+	if err := tenants.DropRole(ctx, inst.DBRole); err != nil {
+		t.Errorf("destroy %s: %v", name, err)
+	}
+	if err := tenants.RemoveUser(ctx, inst.User); err != nil {
+		t.Errorf("destroy %s: %v", name, err)
+	}
 }
 
 // appSites is the nginx driver as internal/app builds it.
@@ -427,6 +436,14 @@ func requireGone(t *testing.T, ctx context.Context, a *app.App, name string) {
 	}
 	if line := trackingLine(a, inst.Internal); line != "" {
 		t.Errorf("the tracking files still list %s: %q", inst.Internal, line)
+	}
+	if _, err := user.Lookup(inst.User); err == nil {
+		t.Errorf("system user %s still exists", inst.User)
+	}
+	var role bool
+	c := connectDB(t, ctx, a, "postgres")
+	if err := c.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", inst.DBRole).Scan(&role); err != nil || role {
+		t.Errorf("database role %s still exists (%v)", inst.DBRole, err)
 	}
 	if got, err := a.Store.Instance(ctx, name); !errors.Is(err, provision.ErrInstanceNotFound) {
 		t.Errorf("the store still has %s: %+v, %v", name, got, err)

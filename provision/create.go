@@ -666,6 +666,7 @@ func (cr *creation) writeFiles(ctx context.Context) error {
 		mode     os.FileMode
 	}{
 		{p.Dir, 0, gid, 0o750},
+		{p.DataDir, uid, gid, 0o750},
 		{p.CustomAddons, 0, gid, 0o750},
 		{p.Conf, 0, gid, 0o640},
 		{p.Log, uid, gid, 0o640},

@@ -609,7 +609,7 @@ func (d *Databases) loginTemplateRole(ctx context.Context, conn *pgx.Conn, role 
 	if !exists {
 		verb = "CREATE"
 	}
-	if _, err := conn.Exec(ctx, verb+" ROLE "+ident(role)+" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD '"+verifier+"'"); err != nil {
+	if _, err := conn.Exec(ctx, verb+" ROLE "+ident(role)+" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '"+verifier+"'"); err != nil {
 		return "", fmt.Errorf("%s template role %s (odoobot's role needs CREATEROLE): %w", strings.ToLower(verb), role, err)
 	}
 	if _, err := conn.Exec(ctx, "GRANT "+ident(role)+" TO "+ident(d.cfg.Owner)); err != nil {

@@ -6,7 +6,7 @@
 //   - each instance's files belong to root with its user as group, or to
 //     its user, and are closed to everyone else (the caller lays them
 //     out with Lookup's ids);
-//   - each role is LOGIN, NOINHERIT, member of nothing, with no right to
+//   - each role is LOGIN, member of no other role, with no right to
 //     create databases or roles; the databases odoobot makes are closed
 //     to PUBLIC, so a role connects only to its own database;
 //   - odoobot's own role (the admin, DB_USER) is granted each role, so it
@@ -137,8 +137,8 @@ func (m *Manager) run(ctx context.Context, prog string, args ...string) error {
 	return nil
 }
 
-// EnsureRole makes PostgreSQL role name (LOGIN, NOINHERIT, no other
-// right) with password, or sets the password of the existing one, and
+// EnsureRole makes PostgreSQL role name (LOGIN, member of nothing, no
+// other right) with password, or sets the password of the existing one, and
 // grants it to the admin role. It is safe to repeat.
 func (m *Manager) EnsureRole(ctx context.Context, name, password string) error {
 	if name == "" || password == "" {
@@ -161,7 +161,10 @@ func (m *Manager) EnsureRole(ctx context.Context, name, password string) error {
 	if !exists {
 		verb = "CREATE"
 	}
-	stmt := verb + " ROLE " + ident(name) + " LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS PASSWORD " + literal(verifier)
+	// INHERIT: a role that is a member of nothing inherits nothing but
+	// pg_database_owner's rights in its own database (CREATE on schema
+	// public), which NOINHERIT would take away.
+	stmt := verb + " ROLE " + ident(name) + " LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT NOREPLICATION NOBYPASSRLS PASSWORD " + literal(verifier)
 	if _, err := conn.Exec(ctx, stmt); err != nil {
 		return fmt.Errorf("tenant: %s role %s (odoobot's role needs CREATEROLE): %w", strings.ToLower(verb), name, err)
 	}

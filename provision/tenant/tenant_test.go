@@ -60,8 +60,12 @@ func TestRoleIsItsOwnAndNothingMore(t *testing.T) {
 		t.Fatal(err)
 	}
 	login, super, createdb, createrole, inherit, granted, pw1 := attrs()
-	if !login || super || createdb || createrole || inherit || !granted {
-		t.Errorf("role: login %v superuser %v createdb %v createrole %v inherit %v granted to the admin %v; want only login and granted", login, super, createdb, createrole, inherit, granted)
+	var memberOf int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = $1", role).Scan(&memberOf); err != nil {
+		t.Fatal(err)
+	}
+	if !login || super || createdb || createrole || !inherit || !granted || memberOf != 0 {
+		t.Errorf("role: login %v superuser %v createdb %v createrole %v inherit %v granted to the admin %v, member of %d roles; want login, inherit (of nothing but its database's ownership), granted, and nothing else", login, super, createdb, createrole, inherit, granted, memberOf)
 	}
 	if !strings.HasPrefix(pw1, "SCRAM-SHA-256$4096:") || strings.Contains(pw1, "first-secret") {
 		t.Errorf("stored password %q is not a SCRAM verifier", pw1)

@@ -208,23 +208,28 @@ func (j *jobThread) open(th Thread) {
 }
 
 // FormatBackups renders an instance's backups as a small table, newest
-// first: id (a UTC timestamp), size, reason, and whether every file is
-// there with the size its manifest records.
+// first: id (a UTC timestamp), size, reason, and the check: "intact,
+// verified <when>" when every checksum matched at that time, "DAMAGED:
+// <file>: <why>" when one did not (or a file is missing or resized),
+// plain "intact" when only the sizes were checked.
 func FormatBackups(internal string, list []provision.BackupInfo) string {
 	if len(list) == 0 {
 		return "no backups of " + internal + " yet: /odoo backup NAME"
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "backups of %s (newest first)\n", internal)
-	fmt.Fprintf(&b, "%-20s %10s  %-9s %s\n", "ID", "SIZE", "REASON", "FILES")
+	fmt.Fprintf(&b, "%-20s %10s  %-9s %s\n", "ID", "SIZE", "REASON", "CHECK")
 	for _, x := range list {
-		check := "intact"
-		if !x.Intact {
+		check := "intact (sizes checked)"
+		switch {
+		case !x.Intact:
 			check = "DAMAGED: " + x.Problem
+		case !x.VerifiedAt.IsZero():
+			check = "intact, verified " + x.VerifiedAt.UTC().Format("2006-01-02 15:04 UTC")
 		}
 		fmt.Fprintf(&b, "%-20s %10s  %-9s %s\n", x.ID, humanSize(x.Size()), x.Reason, check)
 	}
-	b.WriteString("(checksums are verified again before a restore)")
+	b.WriteString("(checksums are verified again before a restore; a DAMAGED backup cannot be restored)")
 	return b.String()
 }
 

@@ -163,13 +163,23 @@ func (m Manifest) Size() int64 {
 }
 
 // BackupInfo is a backup as listed: its manifest, its directory, and
-// whether every file is present with the recorded size (the full
-// checksum verification runs before a restore).
+// whether it is intact. Backups (the listing) verifies every checksum,
+// or reuses a verification that still stands, and says when in
+// VerifiedAt; elsewhere Intact only means every file is present with the
+// recorded size. A restore verifies every checksum again.
 type BackupInfo struct {
 	Manifest
 	Dir     string
 	Intact  bool
 	Problem string // why it is not intact
+	// Damaged names the file that does not match the manifest; empty
+	// when Intact.
+	Damaged string
+	// VerifiedAt is when every checksum was last found to match (or,
+	// when Damaged, found not to); zero when the listing did not verify.
+	VerifiedAt time.Time
+
+	problemFile string // the file a size check found missing or resized
 }
 
 // ErrBackupNotFound is returned for a backup id an instance does not have.
@@ -289,13 +299,29 @@ func NextDaily(now time.Time, at time.Duration) time.Time {
 	return next
 }
 
-// Backups lists an instance's complete backups, newest first. It works
-// for a deleted instance too: its backups outlive it.
+// Backups lists an instance's complete backups, newest first, each
+// verified against its manifest's SHA-256 checksums: a verification
+// recorded in the backup's directory is reused while the files keep
+// their size and modification time and it is younger than VerifyMaxAge,
+// otherwise the checksums are computed again and the outcome recorded.
+// A backup whose files do not match is listed with Intact false and
+// Damaged naming the file. It works for a deleted instance too: its
+// backups outlive it.
 func (d *DayTwo) Backups(ctx context.Context, name string) ([]BackupInfo, error) {
 	if err := d.cfg.Rules.Check(name); err != nil {
 		return nil, err
 	}
-	return listBackups(d.instanceDir(InternalName(name)))
+	list, err := listBackups(d.instanceDir(InternalName(name)))
+	if err != nil {
+		return nil, err
+	}
+	for i := range list {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		list[i] = checkBackup(list[i], d.cfg.Now())
+	}
+	return list, nil
 }
 
 func listBackups(dir string) ([]BackupInfo, error) {
@@ -336,9 +362,9 @@ func readBackup(dir string) (BackupInfo, error) {
 		st, err := os.Stat(filepath.Join(dir, f.Name))
 		switch {
 		case err != nil:
-			b.Intact, b.Problem = false, f.Name+" is missing"
+			b.Intact, b.Problem, b.problemFile = false, f.Name+" is missing", f.Name
 		case st.Size() != f.Size:
-			b.Intact, b.Problem = false, fmt.Sprintf("%s is %d bytes, the manifest says %d", f.Name, st.Size(), f.Size)
+			b.Intact, b.Problem, b.problemFile = false, fmt.Sprintf("%s is %d bytes, the manifest says %d", f.Name, st.Size(), f.Size), f.Name
 		}
 	}
 	return b, nil
@@ -347,16 +373,24 @@ func readBackup(dir string) (BackupInfo, error) {
 // VerifyBackup checks every file of the backup against the manifest's
 // size and SHA-256; the error matches ErrBackupCorrupt when one differs.
 func VerifyBackup(b BackupInfo) error {
+	if err := verifyBackup(b); err != nil {
+		return err
+	}
+	return nil
+}
+
+// verifyBackup is VerifyBackup returning a *corruptFile.
+func verifyBackup(b BackupInfo) *corruptFile {
 	if _, ok := b.File(backupDump); !ok {
-		return fmt.Errorf("%w: %s has no %s", ErrBackupCorrupt, b.ID, backupDump)
+		return &corruptFile{id: b.ID, name: backupDump, why: "missing from the manifest"}
 	}
 	for _, f := range b.Files {
 		size, sum, err := hashFile(filepath.Join(b.Dir, f.Name))
 		if err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrBackupCorrupt, f.Name, err)
+			return &corruptFile{id: b.ID, name: f.Name, why: err.Error()}
 		}
 		if size != f.Size || sum != f.SHA256 {
-			return fmt.Errorf("%w: %s of backup %s: checksum mismatch (sha256 %s, the manifest says %s)", ErrBackupCorrupt, f.Name, b.ID, short(sum), short(f.SHA256))
+			return &corruptFile{id: b.ID, name: f.Name, why: fmt.Sprintf("checksum mismatch (sha256 %s, the manifest says %s)", short(sum), short(f.SHA256))}
 		}
 	}
 	return nil
@@ -514,6 +548,12 @@ func (b *backupRun) seal(ctx context.Context) error {
 		return fmt.Errorf("backup: %w", err)
 	}
 	b.partial = ""
+	// Every checksum was computed from the files just written: the backup
+	// is verified as of now.
+	info := BackupInfo{Manifest: m, Dir: final, Intact: true}
+	if st, ok := stamps(info); ok {
+		_ = recordVerification(info, verification{At: m.CreatedAt, Files: st})
+	}
 	return nil
 }
 

@@ -234,3 +234,85 @@ func TestPGToolsDumpRestoreSwap(t *testing.T) {
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// TestBackupsListingVerifiesChecksums: the listing verifies every
+// checksum and records when; a dump with one byte flipped (same size)
+// is listed damaged, naming the file; silent damage that keeps size and
+// modification time is found once the verification is VerifyMaxAge old.
+func TestBackupsListingVerifiesChecksums(t *testing.T) {
+	root := t.TempDir()
+	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	d := &DayTwo{Creator: NewCreator(CreatorConfig{Rules: NameRules{Zone: "example.com"}, Now: func() time.Time { return now }}), bcfg: BackupConfig{Dir: root}}
+	inst := filepath.Join(root, "prod-acme")
+	fakeBackup(t, inst, "20261126T030000Z", "an older dump")
+	b := fakeBackup(t, inst, "20261127T030000Z", "the dump of the day")
+
+	list, err := d.Backups(context.Background(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range list {
+		if !x.Intact || x.Damaged != "" || !x.VerifiedAt.Equal(now) {
+			t.Errorf("fresh backup %s: intact %v damaged %q verified %v, want intact and verified at %v", x.ID, x.Intact, x.Damaged, x.VerifiedAt, now)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(b.Dir, backupVerification)); err != nil {
+		t.Errorf("no verification recorded: %v", err)
+	}
+
+	// A later listing reuses the verification while the files are as they were.
+	later := now.Add(time.Hour)
+	now = later
+	list, _ = d.Backups(context.Background(), "acme")
+	if got := list[0].VerifiedAt; !got.Equal(later.Add(-time.Hour)) {
+		t.Errorf("unchanged backup verified at %v, want the recorded %v", got, later.Add(-time.Hour))
+	}
+
+	// One byte flipped by a write: size kept, modification time moves.
+	p := filepath.Join(b.Dir, backupDump)
+	st, _ := os.Stat(p)
+	raw, _ := os.ReadFile(p)
+	raw[3] ^= 0x20
+	if err := os.WriteFile(p, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(p, st.ModTime().Add(time.Second), st.ModTime().Add(time.Second))
+	list, _ = d.Backups(context.Background(), "acme")
+	if got := list[0]; got.ID != b.ID || got.Intact || got.Damaged != backupDump || !strings.Contains(got.Problem, "checksum mismatch") || !got.VerifiedAt.Equal(now) {
+		t.Errorf("flipped dump listed as intact %v damaged %q problem %q verified %v; want DAMAGED %s now", got.Intact, got.Damaged, got.Problem, got.VerifiedAt, backupDump)
+	}
+	if got := list[1]; !got.Intact {
+		t.Errorf("the untouched older backup is listed damaged: %s", got.Problem)
+	}
+	if err := VerifyBackup(list[0]); !errors.Is(err, ErrBackupCorrupt) {
+		t.Errorf("VerifyBackup of the listed damaged backup: %v, want ErrBackupCorrupt", err)
+	}
+
+	// Put it right: verified intact again.
+	raw[3] ^= 0x20
+	os.WriteFile(p, raw, 0o600)
+	list, _ = d.Backups(context.Background(), "acme")
+	if !list[0].Intact {
+		t.Errorf("repaired dump still listed damaged: %s", list[0].Problem)
+	}
+
+	// Silent damage (size and modification time kept) stands until the
+	// verification is VerifyMaxAge old, then is found.
+	st, _ = os.Stat(p)
+	raw[0] ^= 1
+	os.WriteFile(p, raw, 0o600)
+	os.Chtimes(p, st.ModTime(), st.ModTime())
+	if list, _ = d.Backups(context.Background(), "acme"); !list[0].Intact {
+		t.Errorf("a recent verification was not reused: %s", list[0].Problem)
+	}
+	now = now.Add(VerifyMaxAge)
+	if list, _ = d.Backups(context.Background(), "acme"); list[0].Intact || list[0].Damaged != backupDump {
+		t.Errorf("silent damage not found after VerifyMaxAge: intact %v damaged %q", list[0].Intact, list[0].Damaged)
+	}
+
+	// A truncated dump is damaged by its size, without hashing.
+	os.WriteFile(p, raw[:3], 0o600)
+	if list, _ = d.Backups(context.Background(), "acme"); list[0].Intact || list[0].Damaged != backupDump || !strings.Contains(list[0].Problem, "bytes") {
+		t.Errorf("truncated dump: intact %v damaged %q problem %q", list[0].Intact, list[0].Damaged, list[0].Problem)
+	}
+}

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"odoobot/internal/app"
 	"odoobot/provision"
@@ -95,6 +98,8 @@ func TestImportAPIDEVInstance(t *testing.T) {
 	defer cancel()
 	name := uniqueName(t, "imp")
 	made := createReady(t, ctx, a, name)
+	// API-DEV's instances run as the service user on the shared role.
+	makeShared(t, ctx, a, made)
 	// API-DEV's databases carry no odoobot marker: remove it.
 	db := connectDB(t, ctx, a, made.Internal)
 	if _, err := db.Exec(ctx, `DELETE FROM ir_config_parameter WHERE key = 'odoobot.template'`); err != nil {
@@ -192,6 +197,42 @@ func TestImportAPIDEVInstance(t *testing.T) {
 	if !strings.Contains(out, "skipped: already recorded by odoobot") {
 		t.Errorf("a second import did not skip %s:\n%s", name, out)
 	}
+	if got.User != "" || got.DBRole != "" {
+		t.Errorf("the imported %s records user %q and role %q: it keeps running as it did", name, got.User, got.DBRole)
+	}
+
+	// isolate moves it to a user and role of its own; a failure at its
+	// last step puts everything back, and it still serves.
+	isolate := func(failAt string) (string, error) {
+		cmd := exec.CommandContext(ctx, bin, "--env-file", "/dev/null", "isolate", name, "--yes")
+		cmd.Env = append(os.Environ(), "ODOOBOT_FAIL_AT="+failAt)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := isolate("store"); err == nil || !strings.Contains(out, "failed and was undone") {
+		t.Fatalf("isolate with a failure injected at its last step: %v\n%s", err, out)
+	}
+	layout := a.Config.Layout()
+	own := layout.NewInstance(name, provision.SSLHTTP)
+	if _, err := user.Lookup(own.User); err == nil {
+		t.Errorf("the failed isolate left system user %s", own.User)
+	}
+	if conf := readOdooConf(t, layout.Paths(made).Conf); conf["db_user"] != a.Config.DBUser {
+		t.Errorf("the failed isolate left odoo.conf with db_user %q", conf["db_user"])
+	}
+	requireAnswers(t, ctx, got)
+	out2, err := isolate("")
+	if err != nil || !strings.Contains(out2, "now runs as system user "+own.User) {
+		t.Fatalf("isolate: %v\n%s", err, out2)
+	}
+	t.Logf("odoobot isolate: %s", out2)
+	isolated, err := a.Store.Instance(ctx, name)
+	if err != nil || isolated.User != own.User || isolated.DBRole != own.DBRole {
+		t.Fatalf("after isolate the store has %+v, %v", isolated, err)
+	}
+	other := createReady(t, ctx, a, uniqueName(t, "imp-b"))
+	destroyLater(t, a, other.Name)
+	requireTenantsApart(t, ctx, a, isolated, other)
 
 	// Deleted like any other: its database, which carries no odoobot
 	// marker, goes too, because the store vouches for it.
@@ -203,4 +244,59 @@ func TestImportAPIDEVInstance(t *testing.T) {
 		t.Fatalf("delete of the imported %s: job %s, %v", name, job.State, err)
 	}
 	requireGone(t, ctx, a, name)
+}
+
+// makeShared turns an instance odoobot made into one as API-DEV made
+// them: running as the service user, its odoo.conf naming odoobot's
+// role, its database and files the shared role's and user's; its own
+// user and role gone.
+func makeShared(t *testing.T, ctx context.Context, a *app.App, inst provision.Instance) {
+	t.Helper()
+	p := a.Config.Layout().Paths(inst)
+	if err := a.Services.Stop(ctx, inst.Unit); err != nil {
+		t.Fatal(err)
+	}
+	unit := strings.NewReplacer("User="+inst.User+"\n", "User="+a.Config.ServiceUser+"\n", "Group="+inst.User+"\n", "Group="+a.Config.ServiceUser+"\n").Replace(readFile(p.Unit))
+	if err := a.Services.Install(ctx, p.Unit, []byte(unit)); err != nil {
+		t.Fatal(err)
+	}
+	var conf []string
+	for _, l := range lines(readFile(p.Conf)) {
+		switch {
+		case strings.HasPrefix(l, "db_user"):
+			l = "db_user = " + a.Config.DBUser
+		case strings.HasPrefix(l, "db_password"):
+			l = "db_password = " + a.Config.DBPassword.Reveal()
+		}
+		conf = append(conf, l)
+	}
+	if err := os.WriteFile(p.Conf, []byte(strings.Join(conf, "\n")+"\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	db := connectDB(t, ctx, a, inst.Internal)
+	for _, q := range []string{
+		"REASSIGN OWNED BY " + pgx.Identifier{inst.DBRole}.Sanitize() + " TO " + pgx.Identifier{a.Config.DBUser}.Sanitize(),
+		"GRANT CONNECT, TEMPORARY ON DATABASE " + pgx.Identifier{inst.Internal}.Sanitize() + " TO PUBLIC",
+	} {
+		if _, err := db.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close(ctx)
+	admin := connectDB(t, ctx, a, "postgres")
+	if _, err := admin.Exec(ctx, "DROP ROLE "+pgx.Identifier{inst.DBRole}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.CommandContext(ctx, "chown", "-R", a.Config.ServiceUser+":"+a.Config.ServiceUser, p.Dir).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v: %s", err, out)
+	}
+	if out, err := exec.CommandContext(ctx, "userdel", inst.User).CombinedOutput(); err != nil {
+		t.Fatalf("userdel: %v: %s", err, out)
+	}
+	if err := a.Services.Start(ctx, inst.Unit); err != nil {
+		t.Fatal(err)
+	}
+	if err := provision.WaitHealthy(ctx, inst.Ports.HTTP, time.Minute, p.Log); err != nil {
+		t.Fatalf("the shared instance does not start: %v", err)
+	}
 }

@@ -25,8 +25,8 @@ import (
 	"odoobot/config"
 	"odoobot/internal/app"
 	"odoobot/provision"
-	"odoobot/provision/tenant"
 	"odoobot/provision/nginx"
+	"odoobot/provision/tenant"
 )
 
 // The creation tests (TestCreate*) build odoobot in-process with

@@ -119,6 +119,7 @@ func testRealOdoo(t *testing.T, version string) {
 		requireNoConfigWarnings(t, a, inst)
 	}
 	requireOwnIdentity(t, ctx, a, first, second)
+	t.Run("tenants apart", func(t *testing.T) { requireTenantsApart(t, ctx, a, first, second) })
 	// What a real instance uses, for the capacity guard's model
 	// (INSTANCE_MEMORY_MB, INSTANCE_DISK_MB): its cgroup's memory after
 	// serving the requests above, and its directory on disk.

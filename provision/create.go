@@ -28,6 +28,9 @@ type Store interface {
 	// SetOdooVersion records the Odoo an instance was created on, as the
 	// summary shows it ("19.0 community").
 	SetOdooVersion(ctx context.Context, name, version string) error
+	// SetTenant records the system user and database role an instance
+	// runs as.
+	SetTenant(ctx context.Context, name, user, role string) error
 	ReleaseInstance(ctx context.Context, name string) error
 	CreateJob(ctx context.Context, j Job) (Job, error)
 	// OrphanedJobs are the open jobs whose process is gone; the jobs of
@@ -149,7 +152,10 @@ type CreatorConfig struct {
 	// Tenants, when set, gives every new instance its own system user and
 	// database role (the production wiring); nil makes every instance
 	// share ServiceUser and DB's role.
-	Tenants   Tenants
+	Tenants Tenants
+	// Owners hands a database to a role: for isolate, which moves an
+	// imported instance to a user and role of its own; nil refuses it.
+	Owners    DatabaseOwners
 	Services  ServiceManager
 	Sites     SiteManager
 	DNS       DNS
@@ -292,17 +298,8 @@ var ErrHostNotFree = errors.New("already on this host")
 // unit, nginx site, database, system user or database role.
 func (c *Creator) hostFree(ctx context.Context, inst Instance) error {
 	if inst.User != "" {
-		if _, err := user.Lookup(inst.User); err == nil {
-			return fmt.Errorf("%w: system user %s exists but odoobot does not know %s; remove it (userdel %s) or choose another name", ErrHostNotFree, inst.User, inst.Name, inst.User)
-		}
-	}
-	if inst.DBRole != "" {
-		ok, err := c.cfg.Tenants.RoleExists(ctx, inst.DBRole)
-		if err != nil {
-			return fmt.Errorf("provision: check database role %s: %w", inst.DBRole, err)
-		}
-		if ok {
-			return fmt.Errorf("%w: database role %s exists but odoobot does not know %s; drop it or choose another name", ErrHostNotFree, inst.DBRole, inst.Name)
+		if err := c.tenantFree(ctx, inst); err != nil {
+			return err
 		}
 	}
 	p := c.cfg.Layout.Paths(inst)
@@ -660,25 +657,47 @@ func (cr *creation) writeFiles(ctx context.Context) error {
 		// by the database step included.
 		return chownTree(p.Dir, uid, gid)
 	}
+	if err := layTenantFiles(p, uid, gid); err != nil {
+		return fmt.Errorf("files: %w", err)
+	}
+	return nil
+}
+
+// layTenantFiles gives an instance's files to its own user uid:gid the
+// way they must be: the directory, custom_addons and odoo.conf root's
+// with its group (0750, 0750, 0640), so it reads them and changes none;
+// the data dir and everything in it, and odoo.log, its own (0750, 0640);
+// nothing for anyone else.
+func layTenantFiles(p Paths, uid, gid int) error {
+	if f, err := os.OpenFile(p.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640); err == nil {
+		f.Close()
+	}
+	for _, d := range []string{p.CustomAddons, p.DataDir} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return err
+		}
+	}
 	for _, f := range []struct {
 		path     string
 		uid, gid int
 		mode     os.FileMode
 	}{
 		{p.Dir, 0, gid, 0o750},
-		{p.DataDir, uid, gid, 0o750},
 		{p.CustomAddons, 0, gid, 0o750},
 		{p.Conf, 0, gid, 0o640},
 		{p.Log, uid, gid, 0o640},
 	} {
 		if err := os.Lchown(f.path, f.uid, f.gid); err != nil {
-			return fmt.Errorf("files: %w", err)
+			return err
 		}
 		if err := os.Chmod(f.path, f.mode); err != nil {
-			return fmt.Errorf("files: %w", err)
+			return err
 		}
 	}
-	return chownTree(p.DataDir, uid, gid)
+	if err := chownTree(p.DataDir, uid, gid); err != nil {
+		return err
+	}
+	return os.Chmod(p.DataDir, 0o750)
 }
 
 // chownTree gives dir and everything under it to uid:gid.

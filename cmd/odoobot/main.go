@@ -60,6 +60,7 @@ Verbs:
   certs                          certificates and their expiry
   import [--dry-run] [--tracking-dir DIR]
                                  adopt API-DEV's existing instances
+  isolate NAME --yes             move an adopted instance to a system user and database role of its own
   config                         the effective configuration, secrets redacted
   version                        the build's version
 

@@ -32,6 +32,9 @@ func verbs(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, cfg *
 	if verb == "import" {
 		return importVerb(ctx, stdout, cfg, args)
 	}
+	if verb == "isolate" {
+		return isolateVerb(ctx, stdout, stderr, cfg, args)
+	}
 	if verb != "serve" && !hostVerbs[verb] {
 		return &usageError{msg: "unknown verb " + verb + "\n" + usage}
 	}

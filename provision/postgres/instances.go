@@ -289,6 +289,19 @@ func scanInstance(row pgx.CollectableRow) (provision.Instance, error) {
 	return inst, err
 }
 
+// SetTenant records the system user and database role instance name
+// runs as, or returns an error matching provision.ErrInstanceNotFound.
+func (s *Store) SetTenant(ctx context.Context, name, user, role string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE odoobot.instances SET system_user = $2, db_role = $3, updated_at = now() WHERE name = $1`, name, user, role)
+	if err != nil {
+		return fmt.Errorf("postgres: set the user and role of %s: %w", name, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: set the user and role of %s: %w", name, provision.ErrInstanceNotFound)
+	}
+	return nil
+}
+
 // SetState changes an instance's state, or returns an error matching
 // provision.ErrInstanceNotFound.
 func (s *Store) SetState(ctx context.Context, name string, st provision.State) error {

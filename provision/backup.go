@@ -80,6 +80,9 @@ type BackupConfig struct {
 	// BotVersion is recorded in manifests; when empty, the module version
 	// from the binary's build information.
 	BotVersion string
+	// FreeSpace measures the free space of Dir's file system before each
+	// backup; nil means StatfsFree. Tests give a small fake one.
+	FreeSpace FreeSpaceFunc
 }
 
 // DayTwo runs the verbs on existing instances that are jobs: backup,
@@ -482,11 +485,16 @@ func (b *backupRun) record(name string) error {
 	return nil
 }
 
-// dump runs pg_dump -Fc: one consistent snapshot of the database. It runs
+// dump refuses the backup, before anything is written, when BACKUP_DIR
+// lacks the space it is estimated to need (checkSpace); then it runs
+// pg_dump -Fc: one consistent snapshot of the database. It runs
 // before the filestore is archived, so that every attachment the dump
 // names is in the archive (Odoo only adds files, by checksum, while it
 // runs).
 func (b *backupRun) dump(ctx context.Context) error {
+	if err := b.checkSpace(ctx); err != nil {
+		return err
+	}
 	if err := b.start(); err != nil {
 		return err
 	}

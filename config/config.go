@@ -117,7 +117,12 @@ type Config struct {
 	TrackingDir    string `envconfig:"TRACKING_DIR" desc:"where API-DEV's tracking files are exported (off when empty)"`
 	LogDir         string `envconfig:"LOG_DIR" default:"/var/log/odoobot" desc:"creation logs create-prod-NAME.log"`
 	BackupDir      string `envconfig:"BACKUP_DIR" default:"/home/mtg/backups" desc:"backups"`
-	BackupKeep     int    `envconfig:"BACKUP_KEEP" default:"7" desc:"backups kept per instance (safety and final backups are not pruned)"`
+	BackupKeep     int    `envconfig:"BACKUP_KEEP" desc:"deprecated name of BACKUP_KEEP_DAILY, used when that is not set"`
+	BackupDaily    int    `envconfig:"BACKUP_KEEP_DAILY" default:"7" desc:"manual and scheduled backups: the newest of each of this many most recent days is kept"`
+	BackupWeekly   int    `envconfig:"BACKUP_KEEP_WEEKLY" default:"4" desc:"… and of each of this many most recent ISO weeks"`
+	BackupMonthly  int    `envconfig:"BACKUP_KEEP_MONTHLY" default:"3" desc:"… and of each of this many most recent months"`
+	BackupSafety   int    `envconfig:"BACKUP_KEEP_SAFETY" default:"5" desc:"restores' safety backups kept per instance, newest first"`
+	BackupFinal    int    `envconfig:"BACKUP_KEEP_FINAL" default:"3" desc:"deletes' final backups kept per instance name, newest first"`
 	BackupTime     string `envconfig:"BACKUP_TIME" default:"03:00" desc:"daily backup of every instance, HH:MM UTC; off to disable"`
 	StateDir       string `envconfig:"STATE_DIR" default:"/var/lib/odoobot" desc:"release cache, certificates, ACME account"`
 	NginxAvailable string `envconfig:"NGINX_SITES_AVAILABLE" default:"/etc/nginx/sites-available" desc:"nginx sites-available"`
@@ -207,6 +212,9 @@ func Load(envFile string, mustExist bool) (*Config, error) {
 			return nil, fmt.Errorf("config: %s=%q: %w", pe.KeyName, pe.Value, pe.Err)
 		}
 		return nil, fmt.Errorf("config: %w", err)
+	}
+	if _, set := os.LookupEnv("BACKUP_KEEP_DAILY"); !set && c.BackupKeep > 0 {
+		c.BackupDaily = c.BackupKeep // BACKUP_KEEP, the deprecated name
 	}
 	v := reflect.ValueOf(&c).Elem()
 	for i, f := range fields() {
@@ -303,8 +311,12 @@ func (c *Config) Validate() error {
 	if c.CapacityWarnPercent <= 0 || c.CapacityWarnPercent > 100 {
 		add("CAPACITY_WARN_PERCENT %d: give a percentage between 1 and 100", c.CapacityWarnPercent)
 	}
-	if c.BackupKeep < 1 {
-		add("BACKUP_KEEP %d: keep at least 1 backup", c.BackupKeep)
+	if c.BackupKeep < 0 {
+		add("BACKUP_KEEP %d is negative: set BACKUP_KEEP_DAILY (at least 1) instead", c.BackupKeep)
+	}
+	if c.BackupDaily < 1 || c.BackupWeekly < 0 || c.BackupMonthly < 0 || c.BackupSafety < 1 || c.BackupFinal < 1 {
+		add("BACKUP_KEEP_DAILY %d, BACKUP_KEEP_WEEKLY %d, BACKUP_KEEP_MONTHLY %d, BACKUP_KEEP_SAFETY %d, BACKUP_KEEP_FINAL %d: keep at least 1 daily, 1 safety and 1 final backup, and 0 or more weekly and monthly ones",
+			c.BackupDaily, c.BackupWeekly, c.BackupMonthly, c.BackupSafety, c.BackupFinal)
 	}
 	if _, _, err := c.DailyBackup(); err != nil {
 		add("%v", err)

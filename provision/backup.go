@@ -25,11 +25,6 @@ import (
 	"odoobot/internal/childenv"
 )
 
-// DefaultBackupKeep is how many backups of an instance are kept when
-// BackupConfig.Keep is 0: the newest seven (a week of daily backups).
-// It stands until the configuration has a BACKUP_KEEP variable.
-const DefaultBackupKeep = 7
-
 // DefaultBackupAt is the time of day, UTC, of the scheduled daily backup
 // of every instance: 03:00. It stands until the configuration has a
 // BACKUP_TIME variable.
@@ -71,9 +66,9 @@ type BackupConfig struct {
 	// Dir is BACKUP_DIR; an instance's backups are <Dir>/prod-NAME/<id>/.
 	// Required.
 	Dir string
-	// Keep is how many complete backups of an instance are kept; 0 means
-	// DefaultBackupKeep.
-	Keep int
+	// Retention says which backups of an instance are kept after each
+	// new one; the zero value means DefaultRetention.
+	Retention Retention
 	// PGBin is the directory holding pg_dump, pg_restore and psql; when
 	// empty, the newest /usr/lib/postgresql/*/bin, else PATH.
 	PGBin string
@@ -99,8 +94,8 @@ type DayTwo struct {
 // DayTwo returns the day-two verbs on c's configuration, with backups
 // made as cfg says.
 func (c *Creator) DayTwo(cfg BackupConfig) *DayTwo {
-	if cfg.Keep <= 0 {
-		cfg.Keep = DefaultBackupKeep
+	if cfg.Retention == (Retention{}) {
+		cfg.Retention = DefaultRetention()
 	}
 	if cfg.BotVersion == "" {
 		cfg.BotVersion = "(unknown)"
@@ -241,7 +236,7 @@ func (d *DayTwo) submit(ctx context.Context, kind JobKind, inst Instance, req Jo
 // Backup queues a backup of the instance: a pg_dump -Fc of its database,
 // its filestore as a tar.gz and its odoo.conf, with a manifest of sizes
 // and SHA-256 checksums, into <Dir>/prod-NAME/<UTC timestamp>/; then the
-// oldest backups beyond Keep are removed. A backup appears in the
+// backups the retention does not keep are removed. A backup appears in the
 // listing only once complete; a failed one leaves nothing. Refusals (no
 // such instance, busy) come back here.
 func (d *DayTwo) Backup(ctx context.Context, req JobRequest) (*Task, error) {
@@ -428,13 +423,16 @@ type backupRun struct {
 	paths  Paths
 	reason string
 	by     string
-	noTrim bool // keep every backup (a restore's safety backup)
+	// protect is a backup retention must not remove: the one a restore
+	// is about to restore.
+	protect string
 
 	id, partial string
 	files       []BackupFile
 }
 
-// take makes the whole backup in one call: a safety or final backup.
+// take makes the whole backup in one call, then applies the retention:
+// a safety or final backup.
 func (b *backupRun) take(ctx context.Context) (string, error) {
 	for _, f := range []func(context.Context) error{b.dump, b.filestore, b.config, b.seal} {
 		if err := f(ctx); err != nil {
@@ -442,10 +440,8 @@ func (b *backupRun) take(ctx context.Context) (string, error) {
 			return "", err
 		}
 	}
-	if !b.noTrim {
-		if err := b.retain(ctx); err != nil {
-			return b.id, err
-		}
+	if err := b.retain(ctx); err != nil {
+		return b.id, err
 	}
 	return b.id, nil
 }
@@ -575,9 +571,9 @@ func (b *backupRun) discard(ctx context.Context) error {
 	return err
 }
 
-// retain removes the oldest manual and scheduled backups beyond Keep
-// (safety and final backups are kept and not counted) and any directory
-// left by a backup that never completed.
+// retain removes the backups the retention does not keep (see
+// Retention.Prune; never b.protect) and any directory left by a backup
+// that never completed.
 func (b *backupRun) retain(ctx context.Context) error {
 	dir := b.d.instanceDir(b.inst.Internal)
 	entries, err := os.ReadDir(dir)
@@ -594,15 +590,8 @@ func (b *backupRun) retain(ctx context.Context) error {
 		return err
 	}
 	var errs []error
-	kept := 0
-	for _, old := range list {
-		// A restore's safety backup and a delete's final backup are never
-		// pruned: they are what an operator reaches for after a mistake.
-		if old.Reason == ReasonSafety || old.Reason == ReasonFinal {
-			continue
-		}
-		if kept < b.d.bcfg.Keep {
-			kept++
+	for _, old := range b.d.bcfg.Retention.Prune(list) {
+		if old.ID == b.protect || old.ID == b.id {
 			continue
 		}
 		if err := os.RemoveAll(old.Dir); err != nil {
@@ -1028,7 +1017,7 @@ func (r *restoreRun) verify(ctx context.Context) error {
 }
 
 func (r *restoreRun) safety(ctx context.Context) error {
-	b := &backupRun{d: r.d, inst: r.inst, paths: r.paths, reason: ReasonSafety, by: r.by, noTrim: true}
+	b := &backupRun{d: r.d, inst: r.inst, paths: r.paths, reason: ReasonSafety, by: r.by, protect: r.backup.ID}
 	_, err := b.take(ctx)
 	return err
 }

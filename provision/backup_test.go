@@ -109,18 +109,18 @@ func fakeBackupFor(t *testing.T, instDir, id, content, reason string) BackupInfo
 }
 
 // TestBackupListingRetentionAndVerify: backups are listed newest first,
-// half-made ones are not listed, retention keeps the newest Keep, and a
+// half-made ones are not listed, retention keeps the newest 3 days, and a
 // changed byte is caught by VerifyBackup but not by the size check.
 func TestBackupListingRetentionAndVerify(t *testing.T) {
 	root := t.TempDir()
-	d := &DayTwo{Creator: NewCreator(CreatorConfig{Rules: NameRules{Zone: "example.com"}}), bcfg: BackupConfig{Dir: root, Keep: 3}}
+	d := &DayTwo{Creator: NewCreator(CreatorConfig{Rules: NameRules{Zone: "example.com"}}), bcfg: BackupConfig{Dir: root, Retention: Retention{Daily: 3, Safety: 1, Final: 1}}}
 	inst := filepath.Join(root, "prod-acme")
 	var ids []string
 	for i := range 5 {
 		id := "2026112" + strconv.Itoa(i) + "T030000Z"
 		reason := ReasonManual
 		if i == 0 {
-			reason = ReasonSafety // the oldest: kept whatever Keep says
+			reason = ReasonSafety // the oldest: kept by its own count
 		}
 		fakeBackupFor(t, inst, id, "dump "+id, reason)
 		ids = append(ids, id)

@@ -10,9 +10,9 @@ import (
 // wireBackups wires backup, restore and delete: the dispatcher's Creator
 // becomes a *provision.DayTwo over the app's Creator, which creates as
 // before and also runs the day-two verbs (the dispatcher finds them on
-// it). Backups go to BACKUP_DIR, BACKUP_KEEP of them per instance.
+// it). Backups go to BACKUP_DIR, kept as the BACKUP_KEEP_* settings say.
 func (a *App) wireBackups(ctx context.Context, opt Options) error {
-	a.Dispatcher.Creator = a.Creator.DayTwo(provision.BackupConfig{Dir: a.Config.BackupDir, Keep: a.Config.BackupKeep, BotVersion: opt.Version})
+	a.Dispatcher.Creator = a.Creator.DayTwo(provision.BackupConfig{Dir: a.Config.BackupDir, Retention: a.Config.BackupRetention(), BotVersion: opt.Version})
 	return nil
 }
 

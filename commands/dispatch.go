@@ -92,8 +92,15 @@ type Dispatcher struct {
 	// Summary renders an instance's final summary (info-instancia,
 	// without secrets) for the thread.
 	Summary func(ctx context.Context, name string) string
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// Watch, when set, is told of an operator's service control: a stop
+	// that succeeded holds the instance (the watcher leaves it alone); a
+	// start or restart, even one that failed, releases it.
+	Watch interface {
+		Hold(name string)
+		Release(name string)
+	}
+	Logger *slog.Logger
+	Now    func() time.Time
 
 	confirm confirmations
 }
@@ -238,6 +245,16 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 			err = op.Stop(ctx, cmd.Name)
 		default:
 			err = op.Start(ctx, cmd.Name)
+		}
+		// An instance an operator started is meant to run, even when it
+		// failed to come up: the watcher watches it again. One stopped on
+		// purpose is left alone.
+		switch {
+		case d.Watch == nil:
+		case cmd.Verb != VerbStop:
+			d.Watch.Release(cmd.Name)
+		case err == nil:
+			d.Watch.Hold(cmd.Name)
 		}
 		if err != nil {
 			return fail(err)

@@ -112,7 +112,8 @@ type Config struct {
 	CapacityWarnPercent int `envconfig:"CAPACITY_WARN_PERCENT" default:"80" desc:"the guard warns above this share of the host's memory"`
 
 	// Host layout.
-	ServiceUser    string `envconfig:"SERVICE_USER" default:"mtg" desc:"system user the instances run as"`
+	ServiceUser    string `envconfig:"SERVICE_USER" default:"mtg" desc:"system user that instances imported from API-DEV run as (until isolate); every instance odoobot creates runs as its own"`
+	BuildUser      string `envconfig:"BUILD_USER" default:"odoobot-build" desc:"unprivileged system user that builds releases and initialises templates (made if missing)"`
 	ProdRoot       string `envconfig:"PROD_ROOT" default:"/home/mtg/apps/production/odoo" desc:"instance directories"`
 	TrackingDir    string `envconfig:"TRACKING_DIR" desc:"where API-DEV's tracking files are exported (off when empty)"`
 	LogDir         string `envconfig:"LOG_DIR" default:"/var/log/odoobot" desc:"creation logs create-prod-NAME.log"`
@@ -141,6 +142,13 @@ type Config struct {
 	DiscordGuild  string `envconfig:"DISCORD_GUILD_ID" desc:"guild where /odoo is registered (global when empty)"`
 	DiscordAPIURL string `envconfig:"DISCORD_API_URL" default:"https://discord.com/api/v10/" desc:"Discord API base URL"`
 	DiscordAlerts string `envconfig:"DISCORD_ALERT_CHANNEL" desc:"Discord channel ID where failed renewals and scheduled backups are posted"`
+
+	// The watcher (on-call alerts).
+	WatchInterval   time.Duration `envconfig:"WATCH_INTERVAL" default:"1m" desc:"how often serve checks every instance; 0 turns the watcher off"`
+	WatchFailures   int           `envconfig:"WATCH_FAILURES" default:"3" desc:"consecutive failed checks before an alert"`
+	WatchQuiet      time.Duration `envconfig:"WATCH_QUIET" default:"30m" desc:"after a recovery, no new alert for the same instance before this much time"`
+	WatchDiskFreeMB int           `envconfig:"WATCH_DISK_FREE_MB" default:"1024" desc:"the disk check fails below this much free space under PROD_ROOT, MiB"`
+	WatchCertDays   int           `envconfig:"WATCH_CERT_DAYS" default:"14" desc:"the certificate check fails when fewer days are left"`
 }
 
 // DefaultEnvFile is the env file read when --env-file is not given.
@@ -321,6 +329,18 @@ func (c *Config) Validate() error {
 	if _, _, err := c.DailyBackup(); err != nil {
 		add("%v", err)
 	}
+	if c.WatchInterval < 0 || c.WatchInterval > 0 && c.WatchInterval < time.Second {
+		add("WATCH_INTERVAL %s: give a duration of at least 1s (such as 1m), or 0 to turn the watcher off", c.WatchInterval)
+	}
+	if c.WatchFailures < 1 {
+		add("WATCH_FAILURES %d: at least 1", c.WatchFailures)
+	}
+	if c.WatchQuiet < 0 {
+		add("WATCH_QUIET %s is negative: give a duration such as 30m, or 0 for no damping", c.WatchQuiet)
+	}
+	if c.WatchDiskFreeMB < 0 || c.WatchCertDays < 0 {
+		add("WATCH_DISK_FREE_MB %d and WATCH_CERT_DAYS %d: give sizes and days of 0 or more", c.WatchDiskFreeMB, c.WatchCertDays)
+	}
 	if c.JobWorkers < 1 {
 		add("JOB_WORKERS %d: at least 1", c.JobWorkers)
 	}
@@ -329,6 +349,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ServiceUser == "" {
 		add("SERVICE_USER is empty: name the system user the instances run as")
+	}
+	if c.BuildUser == "" || c.BuildUser == "root" {
+		add("BUILD_USER %q: name an unprivileged system user for builds and template initialisations (default odoobot-build)", c.BuildUser)
 	}
 	if c.DBUser == "" {
 		add("DB_USER is empty")

@@ -1,0 +1,235 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"odoobot/provision"
+)
+
+// Checks are the probes of one round, injected so that the decisions can
+// be tested without a host; the app wires the real ones.
+type Checks struct {
+	// Instances lists the instances; only ready ones are checked.
+	Instances func(ctx context.Context) ([]provision.Instance, error)
+	// Unit is the state of an instance's systemd unit.
+	Unit func(ctx context.Context, unit string) (provision.ServiceStatus, error)
+	// Health asks the instance's HTTP port for its health with the
+	// database (Odoo 19's /web/health?db_server_status=1); "" when it
+	// answered 200, else what went wrong. ProbeHealth is the real one.
+	Health func(ctx context.Context, port int) string
+	// DiskFree is the space free under PROD_ROOT, in bytes; nil skips the
+	// disk check.
+	DiskFree func() (uint64, error)
+	// CertNotAfter is when the instance's certificate expires; the zero
+	// time when it has none to check (plain HTTP, a shared certificate),
+	// or a problem when its certificate cannot be read. nil skips the
+	// certificate check.
+	CertNotAfter func(inst provision.Instance) (notAfter time.Time, problem string)
+}
+
+// Config configures a Watcher.
+type Config struct {
+	Interval time.Duration // between two rounds; Run needs it positive
+	Policy   Policy
+	// DiskFreeMin: the host's check fails below this many free bytes.
+	DiskFreeMin uint64
+	// CertMin: an instance's check fails when its certificate expires
+	// within this (14 days by default in the configuration).
+	CertMin time.Duration
+	Checks  Checks
+	// Post delivers one event (to the alert channels); its error is logged.
+	Post   func(ctx context.Context, e Event) error
+	Now    func() time.Time // time.Now when nil
+	Logger *slog.Logger     // discarded when nil
+}
+
+// Watcher runs the rounds. Hold and Release may be called from any
+// goroutine (the dispatcher calls them when an operator stops or starts
+// an instance).
+type Watcher struct {
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex // serialises rounds and guards tracker
+	tracker *Tracker
+}
+
+// New builds a Watcher.
+func New(cfg Config) *Watcher {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Watcher{cfg: cfg, log: cfg.Logger, tracker: NewTracker(cfg.Policy)}
+}
+
+// Hold stops watching the instance name (stopped on purpose by an
+// operator) until Release.
+func (w *Watcher) Hold(name string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.tracker.Hold(name)
+}
+
+// Release watches the instance name again (started or restarted by an
+// operator), from a clean record.
+func (w *Watcher) Release(name string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.tracker.Release(name)
+}
+
+// Run checks every Interval until ctx ends, the first round one Interval
+// after the start (an instance just started by serve's recovery has time
+// to come up). It returns nil when ctx ends.
+func (w *Watcher) Run(ctx context.Context) error {
+	if w.cfg.Interval <= 0 {
+		return errors.New("watch: the interval must be positive (WATCH_INTERVAL)")
+	}
+	tick := time.NewTicker(w.cfg.Interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			w.Round(ctx)
+		}
+	}
+}
+
+// Round checks everything once, decides, posts the events and returns
+// them. When the instances cannot be listed the round is skipped (and
+// logged): nothing is counted for or against anyone.
+func (w *Watcher) Round(ctx context.Context) []Event {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	results, err := w.check(ctx)
+	if err != nil {
+		w.log.Warn("watch: the round was skipped", "err", err)
+		return nil
+	}
+	now := w.cfg.Now()
+	events := w.tracker.Observe(now, results)
+	for _, e := range events {
+		w.log.Warn("watch: "+string(e.Kind), "instance", e.Key, "problem", e.Problem)
+		if w.cfg.Post == nil {
+			continue
+		}
+		if err := w.cfg.Post(ctx, e); err != nil {
+			w.log.Error("watch: the event could not be posted", "kind", string(e.Kind), "instance", e.Key, "err", err)
+		}
+	}
+	return events
+}
+
+// check runs one round's checks: the host's, and each ready instance's
+// at once (a frozen instance takes the health check's whole timeout).
+func (w *Watcher) check(ctx context.Context) ([]Result, error) {
+	c := w.cfg.Checks
+	list, err := c.Instances(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list the instances: %w", err)
+	}
+	var ready []provision.Instance
+	for _, inst := range list {
+		if inst.State == provision.StateReady && !w.tracker.Held(inst.Name) {
+			ready = append(ready, inst)
+		}
+	}
+	results := make([]Result, len(ready)+1)
+	var wg sync.WaitGroup
+	for i, inst := range ready {
+		wg.Go(func() { results[i] = Result{Key: inst.Name, Problem: w.checkInstance(ctx, inst)} })
+	}
+	results[len(ready)] = Result{Key: HostKey, Problem: w.checkHost()}
+	wg.Wait()
+	return results, nil
+}
+
+// checkHost is the disk check: "" when enough is free.
+func (w *Watcher) checkHost() string {
+	if w.cfg.Checks.DiskFree == nil {
+		return ""
+	}
+	free, err := w.cfg.Checks.DiskFree()
+	if err != nil {
+		return "the free disk space under PROD_ROOT could not be read: " + err.Error()
+	}
+	if free < w.cfg.DiskFreeMin {
+		return fmt.Sprintf("only %s free under PROD_ROOT (the alert threshold is %s, WATCH_DISK_FREE_MB)", provision.GiB(free), provision.GiB(w.cfg.DiskFreeMin))
+	}
+	return ""
+}
+
+// checkInstance is one instance's checks, every failure in one line.
+func (w *Watcher) checkInstance(ctx context.Context, inst provision.Instance) string {
+	c := w.cfg.Checks
+	var problems []string
+	st, err := c.Unit(ctx, inst.Unit)
+	switch {
+	case err != nil:
+		problems = append(problems, "its unit's state could not be read: "+err.Error())
+	case !st.Running():
+		problems = append(problems, fmt.Sprintf("its unit %s is %s (%s)", inst.Unit, st.ActiveState, st.SubState))
+	}
+	if err == nil && st.Running() {
+		if p := c.Health(ctx, inst.Ports.HTTP); p != "" {
+			problems = append(problems, "health check: "+p)
+		}
+	}
+	if c.CertNotAfter != nil && inst.SSLMode.TLS() {
+		notAfter, p := c.CertNotAfter(inst)
+		left := notAfter.Sub(w.cfg.Now())
+		switch {
+		case p != "":
+			problems = append(problems, "certificate: "+p)
+		case notAfter.IsZero():
+		case left <= 0:
+			problems = append(problems, "its certificate expired on "+notAfter.UTC().Format("2006-01-02"))
+		case left < w.cfg.CertMin:
+			problems = append(problems, fmt.Sprintf("its certificate expires in %d days (%s)", int(left.Hours()/24), notAfter.UTC().Format("2006-01-02")))
+		}
+	}
+	return strings.Join(problems, "; ")
+}
+
+// HealthTimeout bounds one health check.
+const HealthTimeout = 10 * time.Second
+
+// ProbeHealth asks http://127.0.0.1:PORT/web/health?db_server_status=1
+// (Odoo 19 answers 500 when it cannot reach PostgreSQL): "" on 200,
+// else what went wrong, within HealthTimeout.
+func ProbeHealth(ctx context.Context, port int) string {
+	ctx, cancel := context.WithTimeout(ctx, HealthTimeout)
+	defer cancel()
+	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/web/health?db_server_status=1"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err.Error()
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Sprintf("port %d did not answer within %s", port, HealthTimeout)
+		}
+		return fmt.Sprintf("port %d: %v", port, errors.Unwrap(err))
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Sprintf("port %d answered %s", port, resp.Status)
+	}
+	return ""
+}

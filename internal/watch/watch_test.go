@@ -1,0 +1,163 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"odoobot/provision"
+)
+
+// host is a fake host for the watcher's checks: units, health answers,
+// disk and certificates set by the test.
+type host struct {
+	mu        sync.Mutex
+	instances []provision.Instance
+	listErr   error
+	units     map[string]string // unit → ActiveState
+	health    map[int]string    // port → problem
+	disk      uint64
+	notAfter  map[string]time.Time
+}
+
+func (h *host) checks() Checks {
+	return Checks{
+		Instances: func(context.Context) ([]provision.Instance, error) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			return h.instances, h.listErr
+		},
+		Unit: func(_ context.Context, unit string) (provision.ServiceStatus, error) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			return provision.ServiceStatus{Unit: unit, ActiveState: h.units[unit], SubState: "x"}, nil
+		},
+		Health: func(_ context.Context, port int) string {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			return h.health[port]
+		},
+		DiskFree: func() (uint64, error) { return h.disk, nil },
+		CertNotAfter: func(inst provision.Instance) (time.Time, string) {
+			return h.notAfter[inst.Name], ""
+		},
+	}
+}
+
+func instance(name string, port int, mode provision.SSLMode, state provision.State) provision.Instance {
+	return provision.Instance{Name: name, Unit: "odoo19e-prod-" + name + ".service", SSLMode: mode, State: state, Ports: provision.Ports{HTTP: port}}
+}
+
+func TestRoundChecksUnitHealthDiskAndCertificate(t *testing.T) {
+	now := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	h := &host{
+		instances: []provision.Instance{
+			instance("up", 2100, provision.SSLHTTP, provision.StateReady),
+			instance("dead", 2101, provision.SSLHTTP, provision.StateReady),
+			instance("frozen", 2102, provision.SSLHTTP, provision.StateReady),
+			instance("expiring", 2103, provision.SSLLetsEncrypt, provision.StateReady),
+			instance("creating", 2104, provision.SSLHTTP, provision.StateCreating),
+		},
+		units: map[string]string{
+			"odoo19e-prod-up.service": "active", "odoo19e-prod-dead.service": "failed",
+			"odoo19e-prod-frozen.service": "active", "odoo19e-prod-expiring.service": "active",
+			"odoo19e-prod-creating.service": "inactive",
+		},
+		health:   map[int]string{2102: "port 2102 did not answer within 10s", 2101: "never asked: the unit is down"},
+		disk:     512 << 20,
+		notAfter: map[string]time.Time{"expiring": now.Add(10 * 24 * time.Hour)},
+	}
+	var posted []Event
+	w := New(Config{
+		Policy: Policy{Failures: 1}, DiskFreeMin: 1 << 30, CertMin: 14 * 24 * time.Hour,
+		Checks: h.checks(), Now: func() time.Time { return now },
+		Post: func(_ context.Context, e Event) error { posted = append(posted, e); return nil },
+	})
+	events := w.Round(context.Background())
+	got := map[string]string{}
+	for _, e := range events {
+		got[e.Key] = e.Problem
+	}
+	want := map[string]string{
+		HostKey:    "only 0.5 GiB free under PROD_ROOT",
+		"dead":     "its unit odoo19e-prod-dead.service is failed",
+		"frozen":   "health check: port 2102 did not answer within 10s",
+		"expiring": "its certificate expires in 10 days",
+	}
+	if len(got) != len(want) || len(posted) != len(events) {
+		t.Errorf("events %v (posted %d), want exactly %v", got, len(posted), want)
+	}
+	for k, w := range want {
+		if !strings.Contains(got[k], w) {
+			t.Errorf("%q: problem %q, want it to say %q", k, got[k], w)
+		}
+	}
+	if strings.Contains(got["dead"], "never asked") {
+		t.Errorf("the health of a unit that is down was asked: %q", got["dead"])
+	}
+
+	// The next round: dead is held (an operator stopped it), the rest
+	// recover; only the alerted ones say so.
+	w.Hold("dead")
+	h.mu.Lock()
+	h.health, h.disk, h.notAfter = nil, 8<<30, nil
+	h.units["odoo19e-prod-frozen.service"] = "active"
+	h.mu.Unlock()
+	var rec []string
+	for _, e := range w.Round(context.Background()) {
+		if e.Kind != Recovered {
+			t.Errorf("second round: unexpected %+v", e)
+		}
+		rec = append(rec, e.Key)
+	}
+	if strings.Join(rec, ",") != ",expiring,frozen" {
+		t.Errorf("recovered %q, want the host, expiring and frozen (dead is held)", rec)
+	}
+}
+
+func TestRoundSkippedWhenTheInstancesCannotBeListed(t *testing.T) {
+	h := &host{listErr: errors.New("PostgreSQL is away"), disk: 0}
+	w := New(Config{Policy: Policy{Failures: 1}, DiskFreeMin: 1, Checks: h.checks(),
+		Post: func(context.Context, Event) error { t.Error("posted during a skipped round"); return nil }})
+	if ev := w.Round(context.Background()); len(ev) != 0 {
+		t.Errorf("a round without the instance list raised %+v", ev)
+	}
+}
+
+func TestProbeHealth(t *testing.T) {
+	var status int
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/web/health" || r.URL.Query().Get("db_server_status") != "1" {
+			http.NotFound(w, r)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		w.WriteHeader(status)
+	}))
+	defer srv.Close()
+	_, p, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	port, _ := strconv.Atoi(p)
+	status = http.StatusOK
+	if got := ProbeHealth(context.Background(), port); got != "" {
+		t.Errorf("200: %q, want healthy", got)
+	}
+	mu.Lock()
+	status = http.StatusInternalServerError // Odoo 19 without its database
+	mu.Unlock()
+	if got := ProbeHealth(context.Background(), port); !strings.Contains(got, "answered 500") {
+		t.Errorf("500: %q, want it to say so", got)
+	}
+	srv.Close()
+	if got := ProbeHealth(context.Background(), port); got == "" {
+		t.Error("a closed port is healthy")
+	}
+}

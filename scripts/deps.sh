@@ -2,7 +2,7 @@
 # deps.sh: installs, from Debian's packages, everything odoobot's tests and
 # sandbox need. Idempotent: apt runs only when a package is missing.
 set -euo pipefail
-pkgs=(nginx postgresql postgresql-contrib python3-venv pebble git dbus systemd openssl ca-certificates iproute2 util-linux procps)
+pkgs=(nginx postgresql postgresql-contrib python3-venv pebble git dbus systemd openssl ca-certificates iproute2 util-linux procps logrotate)
 # The Python packages real Odoo 17 and 19 run on (Odoo's own Debian
 # package uses them): the real-Odoo tests need them before odoobot's first
 # release build; odoobot installs what a release's debian/control asks.

@@ -29,7 +29,15 @@ func (a *App) DayTwo() *provision.DayTwo {
 // StartBackups starts the scheduled daily backup of every ready instance
 // at BACKUP_TIME (UTC), one instance after the other; it stops with ctx.
 // serve calls it. BACKUP_TIME=off turns it off.
+//
+// It first installs the rotation of every instance's odoo.log
+// (provision.LogrotateFile); a failure there is logged and alerted, and
+// the rest goes on.
 func (a *App) StartBackups(ctx context.Context) {
+	if _, err := provision.InstallLogrotate(provision.LogrotateFile, a.Config.ProdRoot); err != nil {
+		a.Log.Error("odoo.log rotation", "err", err)
+		a.Alert(ctx, "odoo.log rotation is not installed: "+err.Error())
+	}
 	dt := a.DayTwo()
 	at, on, _ := a.Config.DailyBackup()
 	if dt == nil || !on {

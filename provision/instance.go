@@ -129,36 +129,38 @@ type Layout struct {
 // InternalName is "prod-" + name.
 func InternalName(name string) string { return "prod-" + name }
 
-// maxUserName is the longest system user name useradd accepts on Debian.
-const maxUserName = 32
-
 // SystemUser is the system user of instance name: "odoo-" + name when
-// that fits a user name (32 characters), otherwise "odoo-", the name's
-// first 18 characters, "-" and 8 hex digits of its SHA-256, so that two
-// long names never share a user.
+// that fits a user name (maxUserName, 31 characters), otherwise "odoo-",
+// the name's first 17 characters, "-" and 8 hex digits of its SHA-256, 31
+// characters, so that two long names never share a user.
 func SystemUser(name string) string {
 	u := "odoo-" + name
 	if len(u) <= maxUserName {
 		return u
 	}
 	sum := sha256.Sum256([]byte(name))
-	return "odoo-" + name[:18] + "-" + hex.EncodeToString(sum[:4])
+	return "odoo-" + name[:17] + "-" + hex.EncodeToString(sum[:4])
 }
 
 // DBRoleName is the PostgreSQL role that owns instance name's database:
 // the database's own name, InternalName.
 func DBRoleName(name string) string { return InternalName(name) }
 
-// NewInstance derives an instance's names from a checked name.
+// Names derives every name of instance name on this host (DeriveNames
+// with the layout's zone and unit prefix).
+func (l Layout) Names(name string) Names { return DeriveNames(name, l.Zone, l.UnitPrefix) }
+
+// NewInstance makes an instance of a checked name, its names from
+// Layout.Names.
 func (l Layout) NewInstance(name string, mode SSLMode) Instance {
-	internal := InternalName(name)
+	n := l.Names(name)
 	return Instance{
 		Name:     name,
-		Domain:   name + "." + l.Zone,
-		Internal: internal,
-		Unit:     l.UnitPrefix + "-" + internal + ".service",
-		User:     SystemUser(name),
-		DBRole:   DBRoleName(name),
+		Domain:   n.Domain,
+		Internal: n.Internal,
+		Unit:     n.Unit,
+		User:     n.SystemUser,
+		DBRole:   n.DBRole,
 		SSLMode:  mode,
 	}
 }

@@ -72,13 +72,17 @@ var DefaultReserved = []string{"production", "prod", "www", "api", "mail", "ftp"
 type NameRules struct {
 	Zone     string
 	Reserved []string
+	// UnitPrefix is the unit prefix (odoo19e) the unit name is checked
+	// with; "" checks the unit name without one.
+	UnitPrefix string
 }
 
 // IsLabel reports whether s is one valid DNS label under the format rule.
 func IsLabel(s string) bool { return labelPattern.MatchString(s) }
 
-// Check applies every rule that needs no state: empty, format, reserved,
-// one-label. It is the one function that every entry point calls before
+// Check applies every rule that needs no state: empty, format, length,
+// reserved, one-label, and then the length of every name derived from it
+// (Names.Fit). It is the one function that every entry point calls before
 // anything else; the "taken" rule is enforced by the store.
 func (r NameRules) Check(name string) error {
 	if name == "" {
@@ -101,17 +105,19 @@ func (r NameRules) Check(name string) error {
 			return &NameError{Name: name, Rule: RuleReserved, Reason: fmt.Sprintf("%q is reserved; choose another name", name)}
 		}
 	}
-	d := name + "." + zone
-	if zone == "" || !IsOneLabelUnder(d, zone) {
-		return &NameError{Name: name, Rule: RuleOneLabel, Reason: fmt.Sprintf("%s is not one label under the zone %q", d, zone)}
+	n := r.Names(name)
+	if zone == "" || !IsOneLabelUnder(n.Domain, zone) {
+		return &NameError{Name: name, Rule: RuleOneLabel, Reason: fmt.Sprintf("%s is not one label under the zone %q", n.Domain, zone)}
 	}
-	return nil
+	return n.Fit()
 }
 
+// Names derives the names of instance name under the rules' zone and unit
+// prefix. It does not validate; call Check first.
+func (r NameRules) Names(name string) Names { return DeriveNames(name, r.Zone, r.UnitPrefix) }
+
 // Domain returns name.<zone>. It does not validate; call Check first.
-func (r NameRules) Domain(name string) string {
-	return name + "." + strings.ToLower(strings.TrimSuffix(r.Zone, "."))
-}
+func (r NameRules) Domain(name string) string { return r.Names(name).Domain }
 
 // IsOneLabelUnder reports whether fqdn is exactly one valid label followed
 // by zone: never the zone itself, never two labels deep, never outside.
@@ -153,12 +159,125 @@ const (
 	RestoreOldSuffix     = "_old"
 )
 
-// maxIdentifier is PostgreSQL's limit on a name (NAMEDATALEN - 1 bytes):
-// a longer one is silently cut, so two names could become one.
-const maxIdentifier = 63
+// The limits of the systems an instance's names go to. A name longer than
+// its limit is refused or, worse, silently cut; Names.Fit checks each.
+const (
+	// maxIdentifier is PostgreSQL's limit on a name (NAMEDATALEN - 1
+	// bytes): a longer one is silently cut, so two names could become one.
+	maxIdentifier = 63
+	// maxUnitName is systemd's limit on a unit name, suffix included
+	// (UNIT_NAME_MAX - 1).
+	maxUnitName = 255
+	// maxUserName is the longest user name systemd's User= takes in its
+	// strict form (UT_NAMESIZE - 1) and templates.Unit renders; Debian's
+	// useradd takes one more.
+	maxUserName = 31
+	// maxDomain is DNS's limit on a host name, without the final dot.
+	maxDomain = 253
+)
+
+// The http-level nginx settings odoobot installs once (provision/nginx
+// writes them into its default server site). nginx keeps server names and
+// variable names in hash tables whose buckets are 64 bytes by default on
+// this hardware, which holds names of at most 46 bytes: a longer domain
+// makes `nginx -t` fail with "could not build server_names_hash", a
+// longer map variable with "could not build variables_hash".
+const (
+	NginxServerNamesHashBucketSize = 256 // server_names_hash_bucket_size: domains up to 238 bytes
+	NginxVariablesHashBucketSize   = 128 // variables_hash_bucket_size: variable names up to 110 bytes
+)
+
+// NginxHashKeyMax is the longest key a hash of nginx with buckets of
+// bucketSize bytes holds on a 64-bit host: a bucket needs room for one
+// element (a pointer, then the key and 2 bytes, rounded up to 8) and a
+// pointer ending it (ngx_hash_init).
+func NginxHashKeyMax(bucketSize int) int { return bucketSize - 2*8 - 2 }
 
 // MaxNameLength is the longest instance name whose every derived database
 // name (InternalName, and it with a restore suffix) fits maxIdentifier:
-// 50. The unit, nginx and DNS names derived from a name are shorter than
-// their own limits for every name this short.
+// 50. The other derived names are checked by Names.Fit: the system user
+// is shortened with a hash instead; the unit, nginx names and the domain
+// fit their limits for every name this short unless the zone or the unit
+// prefix is very long.
 var MaxNameLength = maxIdentifier - len(InternalName("")) - max(len(RestoreStagingSuffix), len(RestoreOldSuffix))
+
+// Names are every name derived from one instance's name, in the one place
+// they are derived. Every caller takes them from here (Layout.Names,
+// Layout.NewInstance) rather than building them again.
+type Names struct {
+	Name     string // acme: the DNS label under the zone
+	Domain   string // acme.example.com: DNS record, certificate, nginx server_name
+	Internal string // prod-acme: instance directory, nginx site file, log and certificate names
+
+	Database       string // prod-acme: the instance's database
+	RestoreStaging string // prod-acme_restore: the database restore fills before the swap
+	RestoreOld     string // prod-acme_old: the replaced database while a restore swaps
+	DBRole         string // prod-acme: the PostgreSQL role that owns the database
+
+	SystemUser string // odoo-acme: the system user (and group) the instance runs as
+	Unit       string // odoo19e-prod-acme.service: the systemd unit
+
+	SiteFile       string // prod-acme: sites-available/ and sites-enabled/ file
+	UpstreamHTTP   string // prod-acme-http: nginx upstream of Odoo's HTTP port
+	UpstreamGevent string // prod-acme-gevent: nginx upstream of Odoo's gevent port
+	UpgradeVar     string // prod_acme_connection_upgrade: nginx map variable, without '$'
+	SSLCache       string // prod_acme_ssl: nginx ssl_session_cache zone
+}
+
+// DeriveNames derives the names of instance name in zone, its unit named
+// with unitPrefix (odoo19e). It does not validate: NameRules.Check refuses
+// a name whose names do not fit.
+func DeriveNames(name, zone, unitPrefix string) Names {
+	internal := InternalName(name)
+	under := strings.ReplaceAll(internal, "-", "_")
+	unit := internal + ".service"
+	if unitPrefix != "" {
+		unit = unitPrefix + "-" + unit
+	}
+	return Names{
+		Name:           name,
+		Domain:         name + "." + strings.ToLower(strings.TrimSuffix(zone, ".")),
+		Internal:       internal,
+		Database:       internal,
+		RestoreStaging: internal + RestoreStagingSuffix,
+		RestoreOld:     internal + RestoreOldSuffix,
+		DBRole:         DBRoleName(name),
+		SystemUser:     SystemUser(name),
+		Unit:           unit,
+		SiteFile:       internal,
+		UpstreamHTTP:   internal + "-http",
+		UpstreamGevent: internal + "-gevent",
+		UpgradeVar:     under + "_connection_upgrade",
+		SSLCache:       under + "_ssl",
+	}
+}
+
+// Databases lists the database names: the instance's and restore's two.
+func (n Names) Databases() []string { return []string{n.Database, n.RestoreStaging, n.RestoreOld} }
+
+// Fit reports, as a *NameError of RuleLength, the first derived name that
+// does not fit its system, saying which name, how long it is, the limit
+// and why the limit matters. The PostgreSQL names come first.
+func (n Names) Fit() error {
+	for _, c := range []struct {
+		what, value string
+		limit       int
+		why         string
+	}{
+		{"database", n.Database, maxIdentifier, "PostgreSQL cuts names at 63 bytes"},
+		{"restore's staging database", n.RestoreStaging, maxIdentifier, "PostgreSQL cuts names at 63 bytes, and restore must not mistake it for the live database"},
+		{"restore's replaced database", n.RestoreOld, maxIdentifier, "PostgreSQL cuts names at 63 bytes, and restore must not mistake it for the live database"},
+		{"database role", n.DBRole, maxIdentifier, "PostgreSQL cuts names at 63 bytes"},
+		{"system user", n.SystemUser, maxUserName, "systemd's User= takes at most 31 characters"},
+		{"systemd unit", n.Unit, maxUnitName, "systemd refuses longer unit names"},
+		{"domain", n.Domain, maxDomain, "DNS names are at most 253 characters"},
+		{"domain", n.Domain, NginxHashKeyMax(NginxServerNamesHashBucketSize), fmt.Sprintf("nginx's server names hash, with the server_names_hash_bucket_size %d odoobot installs, holds names of at most %d bytes", NginxServerNamesHashBucketSize, NginxHashKeyMax(NginxServerNamesHashBucketSize))},
+		{"nginx map variable", n.UpgradeVar, NginxHashKeyMax(NginxVariablesHashBucketSize), fmt.Sprintf("nginx's variables hash, with the variables_hash_bucket_size %d odoobot installs, holds names of at most %d bytes", NginxVariablesHashBucketSize, NginxHashKeyMax(NginxVariablesHashBucketSize))},
+	} {
+		if len(c.value) > c.limit {
+			return &NameError{Name: n.Name, Rule: RuleLength, Reason: fmt.Sprintf(
+				"its %s %s is %d characters, at most %d: %s; choose a shorter name", c.what, c.value, len(c.value), c.limit, c.why)}
+		}
+	}
+	return nil
+}

@@ -62,10 +62,13 @@ const (
 // Site is the nginx site of one instance (sites-available/prod-acme),
 // meant to be included in nginx's http block next to other instances'
 // sites. Everything it declares at http level is named after the
-// instance, so two sites never collide: the upstreams <Name>-http and
-// <Name>-gevent (Odoo's HTTP and gevent ports on 127.0.0.1) and the
-// websocket map variable $<name>_connection_upgrade (hyphens become
-// underscores). server_name is exactly Domain.
+// instance, so two sites never collide: the upstreams UpstreamHTTP and
+// UpstreamGevent (Odoo's HTTP and gevent ports on 127.0.0.1), the
+// websocket map variable $UpgradeVar and the TLS session cache SSLCache.
+// provision.Names derives these names; left empty, each is derived from
+// Name by the same rule (<Name>-http, <Name>-gevent,
+// <name>_connection_upgrade and <name>_ssl, hyphens becoming underscores).
+// server_name is exactly Domain.
 //
 // /websocket goes to the gevent upstream with Upgrade/Connection, the rest
 // to the HTTP upstream, both with X-Forwarded-* headers (Odoo runs with
@@ -105,6 +108,13 @@ type Site struct {
 	// DefaultCloudflareSnippet.
 	CloudflareSnippet string
 
+	// The names the site declares at http level (see Site); "" derives
+	// each from Name.
+	UpstreamHTTP   string // upstream of HTTPPort: letters, digits, '-', '_'
+	UpstreamGevent string // upstream of GeventPort: letters, digits, '-', '_'
+	UpgradeVar     string // map variable, without '$': letters, digits, '_'
+	SSLCache       string // ssl_session_cache zone: letters, digits, '-', '_'
+
 	ClientMaxBodySize string // client_max_body_size; "" means DefaultClientMaxBodySize
 	AccessLog         string // "" means <DefaultNginxLogDir>/<Name>.access.log
 	ErrorLog          string // "" means <DefaultNginxLogDir>/<Name>.error.log
@@ -113,10 +123,33 @@ type Site struct {
 // siteView is what the site templates see.
 type siteView struct {
 	Site
-	UpstreamHTTP, UpstreamGevent string
-	UpgradeVar                   string // without '$'
-	SSLCache                     string // ssl_session_cache zone name
-	HTTPSHostPort                string // $host or $host:port for redirects
+	HTTPSHostPort string // $host or $host:port for redirects
+}
+
+// nginxIdentifier matches the names a site declares at http level; for
+// a variable, '-' is excluded (nginx would end the variable there).
+var (
+	nginxIdentifier = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,254}$`)
+	nginxVariable   = regexp.MustCompile(`^[a-z0-9_]{1,255}$`)
+)
+
+// siteNames fills the names st declares at http level that are empty,
+// from st.Name (the rule of provision.Names).
+func siteNames(st *Site) {
+	under := strings.ReplaceAll(st.Name, "-", "_")
+	for _, d := range []struct {
+		field *string
+		value string
+	}{
+		{&st.UpstreamHTTP, st.Name + "-http"},
+		{&st.UpstreamGevent, st.Name + "-gevent"},
+		{&st.UpgradeVar, under + "_connection_upgrade"},
+		{&st.SSLCache, under + "_ssl"},
+	} {
+		if *d.field == "" {
+			*d.field = d.value
+		}
+	}
 }
 
 // bodySizePattern is an nginx size: digits with an optional k/m/g suffix.
@@ -148,6 +181,7 @@ func (s *Set) Site(st Site) ([]byte, error) {
 	if st.Mode == ModeCloudflare && st.CloudflareSnippet == "" {
 		st.CloudflareSnippet = DefaultCloudflareSnippet
 	}
+	siteNames(&st)
 
 	var tmpl string
 	switch st.Mode {
@@ -184,19 +218,24 @@ func (s *Set) Site(st Site) ([]byte, error) {
 	}
 	f.path("AccessLog", st.AccessLog)
 	f.path("ErrorLog", st.ErrorLog)
+	for _, n := range []struct{ field, v string }{
+		{"UpstreamHTTP", st.UpstreamHTTP}, {"UpstreamGevent", st.UpstreamGevent}, {"SSLCache", st.SSLCache},
+	} {
+		if !nginxIdentifier.MatchString(n.v) {
+			f.add(n.field, "%q is not a name of lower-case letters, digits, '-' and '_'", n.v)
+		}
+	}
+	if st.UpstreamHTTP == st.UpstreamGevent {
+		f.add("UpstreamGevent", "%q is also UpstreamHTTP", st.UpstreamGevent)
+	}
+	if !nginxVariable.MatchString(st.UpgradeVar) {
+		f.add("UpgradeVar", "%q is not a variable name of lower-case letters, digits and '_'", st.UpgradeVar)
+	}
 	if err := f.err(); err != nil {
 		return nil, err
 	}
 
-	under := strings.ReplaceAll(st.Name, "-", "_")
-	v := siteView{
-		Site:           st,
-		UpstreamHTTP:   st.Name + "-http",
-		UpstreamGevent: st.Name + "-gevent",
-		UpgradeVar:     under + "_connection_upgrade",
-		SSLCache:       under + "_ssl",
-		HTTPSHostPort:  "$host",
-	}
+	v := siteView{Site: st, HTTPSHostPort: "$host"}
 	if st.ListenHTTPS != DefaultListenHTTPS {
 		v.HTTPSHostPort = "$host:" + strconv.Itoa(st.ListenHTTPS)
 	}
@@ -227,7 +266,10 @@ const (
 //     own, so that no customer's certificate is ever the default;
 //   - the geo block defining $OriginVar from the peer address: 1 for
 //     loopback (odoobot verifies sites through nginx from 127.0.0.1) and
-//     CloudflareIPs when OriginLock, 1 for every peer otherwise.
+//     CloudflareIPs when OriginLock, 1 for every peer otherwise;
+//   - the http-level hash sizes the instances' names need, when set
+//     (nginx refuses a second setting of either, so a host whose own
+//     configuration sets one leaves it 0 here).
 type DefaultServer struct {
 	ListenHTTP  int // 0 means DefaultListenHTTP; the instances' sites listen on the same ports
 	ListenHTTPS int // 0 means DefaultListenHTTPS
@@ -238,6 +280,13 @@ type DefaultServer struct {
 	CloudflareIPs []string // Cloudflare's ranges (CIDR); required
 	OriginLock    bool     // CF_ORIGIN_LOCK: cloudflare sites answer only Cloudflare and loopback
 	Source        string   // where CloudflareIPs come from, for a comment (one line)
+
+	// ServerNamesHashBucketSize and VariablesHashBucketSize are nginx's
+	// server_names_hash_bucket_size and variables_hash_bucket_size,
+	// multiples of 64 (provision.NginxServerNamesHashBucketSize and
+	// provision.NginxVariablesHashBucketSize); 0 leaves nginx's own.
+	ServerNamesHashBucketSize int
+	VariablesHashBucketSize   int
 }
 
 // CloudflareOrigin is the snippet every cloudflare site includes in its
@@ -287,10 +336,18 @@ func (f *fieldErrors) includePath(field, v string) {
 	}
 }
 
+// bucketSize checks an nginx hash bucket size: 0 (unset) or a multiple
+// of 64 up to 64 KiB.
+func (f *fieldErrors) bucketSize(field string, n int) {
+	if n < 0 || n%64 != 0 || n > 65536-64 {
+		f.add(field, "%d is not 0 or a multiple of 64 below 65536", n)
+	}
+}
+
 // DefaultServer renders odoobot's default site (see DefaultServer). It
 // fails, wrapping ErrInvalid, on a bad port, a certificate path that is
 // not absolute or holds nginx syntax, an empty list or a range that is
-// not a CIDR prefix.
+// not a CIDR prefix, or a bucket size that is not a multiple of 64.
 func (s *Set) DefaultServer(d DefaultServer) ([]byte, error) {
 	f := &fieldErrors{what: "nginx default server"}
 	if d.ListenHTTP == 0 {
@@ -308,6 +365,8 @@ func (s *Set) DefaultServer(d DefaultServer) ([]byte, error) {
 	f.path("KeyFile", d.KeyFile)
 	f.cloudflareIPs("CloudflareIPs", d.CloudflareIPs)
 	f.line("Source", d.Source)
+	f.bucketSize("ServerNamesHashBucketSize", d.ServerNamesHashBucketSize)
+	f.bucketSize("VariablesHashBucketSize", d.VariablesHashBucketSize)
 	if err := f.err(); err != nil {
 		return nil, err
 	}

@@ -34,9 +34,14 @@ const DefaultSiteName = "odoobot-default"
 //   - the snippet every cloudflare site includes
 //     (templates.DefaultCloudflareSnippet, under the directory of nginx's
 //     main configuration): Cloudflare's ranges for CF-Connecting-IP and,
-//     when Lock, the refusal of every other peer but loopback.
+//     when Lock, the refusal of every other peer but loopback;
+//   - in the default site, nginx's server_names_hash_bucket_size and
+//     variables_hash_bucket_size, large enough for the longest domain and
+//     map variable provision's name rules accept
+//     (provision.NginxServerNamesHashBucketSize), unless the host's own
+//     configuration sets them.
 //
-// Both are written from the same list, by Ensure, through Sites' tested
+// Both files are written from the same list, by Ensure, through Sites' tested
 // path.
 type Origin struct {
 	Sites     *Sites
@@ -53,6 +58,9 @@ type Origin struct {
 	Ranges func(ctx context.Context) (ranges []string, source string)
 	// Logger receives what was done; nil discards.
 	Logger *slog.Logger
+
+	// hashes are the hash bucket sizes the default server sets.
+	hashes hashSizes
 }
 
 func (o *Origin) log() *slog.Logger {
@@ -78,34 +86,47 @@ func (o *Origin) SnippetPath() string {
 // in the log; the snippet is written and the default site installed
 // through Install's tested path, which reloads nginx. A refusal by
 // `nginx -t` puts back the previous snippet and the stock site's link,
-// and, when another site declares default_server, says what to do.
+// and, when another site declares default_server, says what to do. When
+// `nginx -t` says a hash bucket size the default site sets is set twice
+// (the host's own configuration sets it), the default site is rendered
+// again without it, said so in the log, and installed.
 func (o *Origin) Ensure(ctx context.Context) error {
 	cert, key, err := EnsureSelfSigned(o.CertDir)
 	if err != nil {
 		return fmt.Errorf("nginx: default server: %w", err)
 	}
 	ranges, source := o.Ranges(ctx)
-	site, err := o.Templates.DefaultServer(templates.DefaultServer{
-		ListenHTTP: o.ListenHTTP, ListenHTTPS: o.ListenHTTPS, CertFile: cert, KeyFile: key,
-		CloudflareIPs: ranges, OriginLock: o.Lock, Source: source,
-	})
-	if err != nil {
-		return fmt.Errorf("nginx: default server: %w", err)
-	}
 	snippet, err := o.Templates.CloudflareOrigin(templates.CloudflareOrigin{CloudflareIPs: ranges, OriginLock: o.Lock, Source: source})
 	if err != nil {
 		return fmt.Errorf("nginx: default server: %w", err)
 	}
-	changed, err := o.Sites.installOrigin(ctx, o.SnippetPath(), snippet, site)
-	if err != nil {
-		return err
+	for {
+		d := templates.DefaultServer{
+			ListenHTTP: o.ListenHTTP, ListenHTTPS: o.ListenHTTPS, CertFile: cert, KeyFile: key,
+			CloudflareIPs: ranges, OriginLock: o.Lock, Source: source,
+		}
+		o.hashes.apply(&d)
+		site, err := o.Templates.DefaultServer(d)
+		if err != nil {
+			return fmt.Errorf("nginx: default server: %w", err)
+		}
+		changed, err := o.Sites.installOrigin(ctx, o.SnippetPath(), snippet, site)
+		if hd, dup := o.hashes.learnDuplicate(err); dup {
+			o.log().Warn("nginx: the host's own configuration sets "+hd.name+", so odoobot's default server leaves it to the host; "+
+				"with less than what odoobot would set, nginx -t refuses an instance whose names are longer than that size holds",
+				"directive", hd.name, "odoobot_would_set", hd.size)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if changed {
+			o.log().Info("nginx: odoobot's default server and Cloudflare snippet installed",
+				"site", filepath.Join(o.Sites.cfg.Enabled, DefaultSiteName), "snippet", o.SnippetPath(),
+				"origin_lock", o.Lock, "cloudflare_ranges", len(ranges), "source", source)
+		}
+		return nil
 	}
-	if changed {
-		o.log().Info("nginx: odoobot's default server and Cloudflare snippet installed",
-			"site", filepath.Join(o.Sites.cfg.Enabled, DefaultSiteName), "snippet", o.SnippetPath(),
-			"origin_lock", o.Lock, "cloudflare_ranges", len(ranges), "source", source)
-	}
-	return nil
 }
 
 // Guarded returns o.Sites as a provision.SiteManager whose Install first

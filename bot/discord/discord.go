@@ -344,8 +344,8 @@ const confirmPrefix = "odoobot_confirm:"
 
 var confirmCode = regexp.MustCompile(`^[0-9a-f]{1,64}$`)
 
-// handleInteraction answers one interaction: /odoo and the confirmation
-// buttons; anything else is ignored.
+// handleInteraction answers one interaction: /odoo, the confirmation
+// buttons and the alerts' buttons; anything else is ignored.
 func (b *Bot) handleInteraction(ctx context.Context, ic *discordgo.InteractionCreate) {
 	if ic == nil || ic.Interaction == nil {
 		return
@@ -360,10 +360,13 @@ func (b *Bot) handleInteraction(ctx context.Context, ic *discordgo.InteractionCr
 		b.command(ctx, i, commandText(data))
 	case discordgo.InteractionMessageComponent:
 		data, ok := i.Data.(discordgo.MessageComponentInteractionData)
-		if !ok || !strings.HasPrefix(data.CustomID, confirmPrefix) {
-			return
+		switch {
+		case !ok:
+		case strings.HasPrefix(data.CustomID, confirmPrefix):
+			b.confirmClick(ctx, i, strings.TrimPrefix(data.CustomID, confirmPrefix))
+		case strings.HasPrefix(data.CustomID, alertPrefix):
+			b.alertClick(ctx, i, strings.TrimPrefix(data.CustomID, alertPrefix))
 		}
-		b.confirmClick(ctx, i, strings.TrimPrefix(data.CustomID, confirmPrefix))
 	}
 }
 

@@ -77,7 +77,8 @@ func clipRunes(s string, n int) string {
 
 // interaction handles an interactive envelope: a click on a confirmation
 // button becomes the request "confirm CODE" from the user who clicked, in
-// the button's channel. Anything else is ignored.
+// the button's channel; a click on an alert's button, the command it
+// carries (see alertClick). Anything else is ignored.
 func (b *Bot) interaction(ctx context.Context, cb slackapi.InteractionCallback) {
 	if cb.Type != slackapi.InteractionTypeBlockActions {
 		return
@@ -88,6 +89,10 @@ func (b *Bot) interaction(ctx context.Context, cb slackapi.InteractionCallback) 
 	}
 	r := &responder{b: b, channel: channel, user: cb.User.ID, responseURL: cb.ResponseURL}
 	for _, a := range cb.ActionCallback.BlockActions {
+		if strings.HasPrefix(a.ActionID, alertActionPrefix) {
+			b.alertClick(ctx, cb, channel, a.Value)
+			continue
+		}
 		if a.ActionID != confirmAction {
 			continue
 		}

@@ -38,6 +38,9 @@ type responder struct {
 	channel     string
 	user        string
 	responseURL string // the slash command's, for when nothing else can reach the user
+	// threadTS, when set, is the message whose thread the answers go to
+	// (an alert whose button was clicked); "" answers in the channel.
+	threadTS string
 }
 
 var (
@@ -52,7 +55,7 @@ func (r *responder) Reply(ctx context.Context, text string) error {
 	if len(text) > maxInline {
 		return r.Long(ctx, "reply", text)
 	}
-	if _, err := r.b.post(ctx, r.channel, "", text); err != nil {
+	if _, err := r.b.post(ctx, r.channel, r.threadTS, text); err != nil {
 		r.undeliverable(ctx, err, text)
 		return fmt.Errorf("slack: reply: %w", err)
 	}
@@ -62,7 +65,7 @@ func (r *responder) Reply(ctx context.Context, text string) error {
 // Private answers the user alone with chat.postEphemeral, or through the
 // slash command's response_url when the bot cannot see the channel.
 func (r *responder) Private(ctx context.Context, text string) error {
-	err := r.b.ephemeral(ctx, r.channel, r.user, text)
+	err := r.b.ephemeralIn(ctx, r.channel, r.threadTS, r.user, text)
 	if err == nil {
 		return nil
 	}
@@ -119,7 +122,7 @@ func tail(text string, n int) string {
 // Long posts text as a code block when it is short, else uploads it as a
 // text file titled title in the channel.
 func (r *responder) Long(ctx context.Context, title, text string) error {
-	if err := r.b.long(ctx, r.channel, "", title, text); err != nil {
+	if err := r.b.long(ctx, r.channel, r.threadTS, title, text); err != nil {
 		r.undeliverable(ctx, err, text)
 		return fmt.Errorf("slack: long answer: %w", err)
 	}
@@ -277,7 +280,15 @@ func (b *Bot) update(ctx context.Context, channel, ts, text string) error {
 
 // ephemeral shows text (and blocks) to user alone in channel.
 func (b *Bot) ephemeral(ctx context.Context, channel, user, text string, blocks ...slackapi.Block) error {
+	return b.ephemeralIn(ctx, channel, "", user, text, blocks...)
+}
+
+// ephemeralIn is ephemeral in the thread of threadTS when it is set.
+func (b *Bot) ephemeralIn(ctx context.Context, channel, threadTS, user, text string, blocks ...slackapi.Block) error {
 	opts := []slackapi.MsgOption{slackapi.MsgOptionText(b.outgoing(text), true)}
+	if threadTS != "" {
+		opts = append(opts, slackapi.MsgOptionTS(threadTS))
+	}
 	if len(blocks) > 0 {
 		opts = append(opts, slackapi.MsgOptionBlocks(blocks...))
 	}

@@ -1,0 +1,91 @@
+package slack
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	slackapi "github.com/slack-go/slack"
+
+	"odoobot/commands"
+)
+
+const (
+	// alertActionPrefix starts the action_id of an alert's buttons (one
+	// per button, numbered: Slack wants them distinct in a block), and
+	// alertBlock is the block_id of the block that holds them.
+	alertActionPrefix = "odoobot_alert_"
+	alertBlock        = "odoobot_alert"
+	// maxSectionText is the longest text of a section block (Slack: 3000).
+	maxSectionText = 2900
+)
+
+// PostAlert posts alert at the top of channel: its text, and under it one
+// button per action whose value is the action's command ("restart acme").
+// A click runs that command as the one who clicked (see alertClick). An
+// alert without actions is posted as Alert posts text.
+func (b *Bot) PostAlert(ctx context.Context, channel string, alert commands.Alert) error {
+	if len(alert.Actions) == 0 {
+		return b.Alert(ctx, channel, alert.Text)
+	}
+	if channel == "" {
+		return fmt.Errorf("slack: alert: no channel")
+	}
+	text := clipRunes(b.outgoing(alert.Text), maxSectionText)
+	var buttons []slackapi.BlockElement
+	for i, a := range alert.Actions {
+		label := slackapi.NewTextBlockObject(slackapi.PlainTextType, a.Label, false, false)
+		btn := slackapi.NewButtonBlockElement(alertActionPrefix+strconv.Itoa(i), a.Command, label)
+		if i == 0 {
+			btn = btn.WithStyle(slackapi.StylePrimary)
+		}
+		buttons = append(buttons, btn)
+	}
+	blocks := []slackapi.Block{
+		slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType, text, false, false), nil, nil),
+		slackapi.NewActionBlock(alertBlock, buttons...),
+	}
+	// The text is the notification, and what a client without blocks
+	// shows.
+	opts := []slackapi.MsgOption{
+		slackapi.MsgOptionText(text, false), slackapi.MsgOptionBlocks(blocks...), slackapi.MsgOptionDisableLinkUnfurl(),
+	}
+	err := b.inChannel(ctx, channel, func() error {
+		_, err := rateLimited(ctx, b, func() (string, error) {
+			_, ts, err := b.api.PostMessageContext(ctx, channel, opts...)
+			return ts, err
+		})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("slack: alert: chat.postMessage: %w", err)
+	}
+	return nil
+}
+
+// alertClick runs the command an alert's button carries, as the user who
+// clicked, in the alert's channel: exactly the typed command, decided
+// (role-checked), audited and answered by the Handler. The answers go in
+// the alert's thread; private ones (a refusal, logs) to the clicker
+// alone. A button whose value is not an alert command (commands.
+// AlertCommand) runs nothing and is answered privately.
+func (b *Bot) alertClick(ctx context.Context, cb slackapi.InteractionCallback, channel, value string) {
+	ts := cb.Container.MessageTs
+	if ts == "" {
+		ts = cb.Message.Timestamp
+	}
+	r := &responder{b: b, channel: channel, user: cb.User.ID, responseURL: cb.ResponseURL, threadTS: ts}
+	text, err := commands.AlertCommand(value)
+	if err != nil {
+		b.log.Warn("slack: alert button without a valid command", "user", cb.User.ID, "channel", channel)
+		if err := r.Private(ctx, "this button is not valid: type the command instead"); err != nil {
+			b.log.Error("slack: could not deliver an answer", "user", cb.User.ID, "channel", channel, "err", b.clean(err.Error()))
+		}
+		return
+	}
+	b.log.Debug("slack: alert button clicked", "user", cb.User.ID, "channel", channel, "command", text)
+	req := commands.Request{Identity: b.identity(ctx, cb.User.ID, cb.User.Name), Channel: channel, Text: text}
+	if _, err := b.cfg.Handler.Handle(ctx, req, r); err != nil {
+		b.log.Error("slack: could not deliver an answer", "user", cb.User.ID, "channel", channel, "err", b.clean(err.Error()))
+	}
+}

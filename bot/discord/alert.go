@@ -16,13 +16,17 @@ const alertPrefix = "odoobot_alert:"
 
 // PostAlert posts alert in channel with the bot token: its text, and a
 // row of buttons, one per action, whose click runs the action's command
-// as the one who clicked (see alertClick).
+// as the one who clicked (see alertClick). An alert without actions is
+// posted as Alert posts text.
 func (b *Bot) PostAlert(ctx context.Context, channel string, alert commands.Alert) error {
+	if len(alert.Actions) == 0 {
+		return b.Alert(ctx, channel, alert.Text)
+	}
 	if channel == "" {
 		return fmt.Errorf("discord: alert: no channel")
 	}
 	m := outgoing{content: clip(alert.Text)}
-	if len(alert.Actions) > 0 {
+	{
 		var buttons []discordgo.MessageComponent
 		for i, a := range alert.Actions {
 			style := discordgo.SecondaryButton

@@ -24,7 +24,7 @@ var hostVerbs = map[string]bool{
 	"create": true, "list": true, "status": true, "info": true, "logs": true,
 	"restart": true, "stop": true, "start": true, "whoami": true,
 	"backup": true, "backups": true, "restore": true, "delete": true,
-	"capacity": true, "certs": true, "reset-admin": true,
+	"capacity": true, "certs": true, "reset-admin": true, "clone": true,
 }
 
 // verbs runs the verbs that operate on the host, and serve.
@@ -151,7 +151,8 @@ func recoverJobs(ctx context.Context, stderr io.Writer, a *app.App, report repor
 
 // serve runs the configured adapters: Slack and Discord when their
 // tokens are set, side by side; the terminal when neither is. Jobs left
-// open by a previous run are reported in their threads first.
+// open by a previous run are reported in their threads first. The
+// on-call watcher posts in the alert channels, with buttons.
 func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Logger, a *app.App) error {
 	cfg := a.Config
 	fmt.Fprintf(stdout, "odoobot %s serving %s (instances under %s)\n", version, cfg.Zone(), cfg.ProdRoot)
@@ -168,7 +169,7 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 		}
 		slackBot, runs = b, append(runs, b.Run)
 		if ch := cfg.SlackAlerts; ch != "" {
-			a.AddAlerts(func(ctx context.Context, text string) error { return b.Alert(ctx, ch, text) })
+			a.AddActionAlerts(func(ctx context.Context, alert commands.Alert) error { return b.PostAlert(ctx, ch, alert) })
 		}
 	}
 	if cfg.DiscordToken != "" {
@@ -181,7 +182,7 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 		}
 		discordBot, runs = b, append(runs, b.Run)
 		if ch := cfg.DiscordAlerts; ch != "" {
-			a.AddAlerts(func(ctx context.Context, text string) error { return b.Alert(ctx, ch, text) })
+			a.AddActionAlerts(func(ctx context.Context, alert commands.Alert) error { return b.PostAlert(ctx, ch, alert) })
 		}
 	}
 	// A Slack thread reference holds "ts", a Discord one "message".
@@ -202,6 +203,7 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 	}
 	a.StartRenewal(ctx)
 	a.StartBackups(ctx)
+	a.StartWatch(ctx)
 	if len(runs) == 0 {
 		return shell.Run(ctx, stdin, stdout, a.Dispatcher, shell.Identity())
 	}

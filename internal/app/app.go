@@ -56,10 +56,11 @@ type App struct {
 	Templates  *templates.Set
 	Log        *slog.Logger
 
-	alertMu    sync.Mutex
-	alerts     []func(ctx context.Context, text string) error
-	cloudflare *cloudflare.Client // nil when odoobot does not manage DNS
-	databases  *odoo.Databases
+	alertMu      sync.Mutex
+	alerts       []func(ctx context.Context, text string) error
+	actionAlerts []func(ctx context.Context, alert commands.Alert) error // wire_watch.go
+	cloudflare   *cloudflare.Client                                      // nil when odoobot does not manage DNS
+	databases    *odoo.Databases
 
 	// originWiring keeps odoobot's default server and Cloudflare snippet
 	// in nginx (wire_origin.go).
@@ -127,14 +128,7 @@ func (a *App) AddAlerts(post func(ctx context.Context, text string) error) {
 // every alert channel.
 func (a *App) Alert(ctx context.Context, text string) {
 	a.Log.Error("alert", "text", text)
-	a.alertMu.Lock()
-	posts := append([]func(context.Context, string) error(nil), a.alerts...)
-	a.alertMu.Unlock()
-	for _, post := range posts {
-		if err := post(ctx, "⚠ "+text); err != nil {
-			a.Log.Error("alert not delivered", "err", err)
-		}
-	}
+	a.post(ctx, commands.Alert{Text: "⚠ " + text})
 }
 
 // New connects to PostgreSQL (creating the state database if needed),

@@ -1,0 +1,101 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"odoobot/commands"
+	"odoobot/internal/watch"
+	"odoobot/provision"
+)
+
+// AddActionAlerts adds a place where alerts go with their buttons (a
+// chat channel whose adapter can show them); serve adds one per
+// configured adapter. Alerts without buttons go there too.
+func (a *App) AddActionAlerts(post func(ctx context.Context, alert commands.Alert) error) {
+	a.alertMu.Lock()
+	defer a.alertMu.Unlock()
+	a.actionAlerts = append(a.actionAlerts, post)
+}
+
+// post delivers alert to every alert channel: with its buttons where
+// they can be shown, its text alone elsewhere. A failed delivery is
+// logged.
+func (a *App) post(ctx context.Context, alert commands.Alert) {
+	a.alertMu.Lock()
+	texts := append([]func(context.Context, string) error(nil), a.alerts...)
+	actions := append([]func(context.Context, commands.Alert) error(nil), a.actionAlerts...)
+	a.alertMu.Unlock()
+	for _, post := range texts {
+		if err := post(ctx, alert.Text); err != nil {
+			a.Log.Error("alert not delivered", "err", err)
+		}
+	}
+	for _, post := range actions {
+		if err := post(ctx, alert); err != nil {
+			a.Log.Error("alert not delivered", "err", err)
+		}
+	}
+}
+
+// NewWatcher builds the on-call watcher from the configuration (nil when
+// WATCH_INTERVAL is 0): every ready instance's unit, health with the
+// database and certificate, and the disk under PROD_ROOT. Its alerts
+// carry Restart and Logs buttons; the dispatcher tells it when an
+// operator stops or starts an instance.
+func (a *App) NewWatcher() *watch.Watcher {
+	cfg := a.Config
+	if cfg.WatchInterval <= 0 {
+		return nil
+	}
+	layout := cfg.Layout()
+	w := watch.New(watch.Config{
+		Interval:    cfg.WatchInterval,
+		Policy:      watch.Policy{Failures: cfg.WatchFailures, Quiet: cfg.WatchQuiet},
+		DiskFreeMin: uint64(cfg.WatchDiskFreeMB) << 20,
+		CertMin:     time.Duration(cfg.WatchCertDays) * 24 * time.Hour,
+		Checks: watch.Checks{
+			Instances: a.Store.Instances,
+			Unit:      a.Services.Status,
+			Health:    watch.ProbeHealth,
+			DiskFree: func() (uint64, error) {
+				f, err := provision.ReadHostFacts(cfg.ProdRoot)
+				return f.DiskFree, err
+			},
+			CertNotAfter: func(inst provision.Instance) (time.Time, string) {
+				row := commands.ReadCertRow(inst, layout.Paths(inst).CertDir)
+				if row.File == "" && inst.SSLMode == provision.SSLCloudflare {
+					return time.Time{}, "" // the shared origin certificate, checked at start
+				}
+				return row.NotAfter, row.Problem
+			},
+		},
+		Post: func(ctx context.Context, e watch.Event) error {
+			alert := commands.Alert{Text: e.Text(time.Now())}
+			if e.Kind == watch.Alerted && e.Key != watch.HostKey {
+				alert.Actions = commands.InstanceActions(e.Key)
+			}
+			a.Log.Warn("watch", "text", alert.Text)
+			a.post(ctx, alert)
+			return nil
+		},
+		Logger: a.Log,
+	})
+	a.Dispatcher.Watch = w
+	return w
+}
+
+// StartWatch runs the on-call watcher until ctx ends, when
+// WATCH_INTERVAL is not 0.
+func (a *App) StartWatch(ctx context.Context) {
+	w := a.NewWatcher()
+	if w == nil {
+		a.Log.Info("watch: off (WATCH_INTERVAL=0)")
+		return
+	}
+	go func() {
+		if err := w.Run(ctx); err != nil {
+			a.Log.Error("watch: stopped", "err", err)
+		}
+	}()
+}

@@ -59,7 +59,8 @@ type Watcher struct {
 	cfg Config
 	log *slog.Logger
 
-	mu      sync.Mutex // serialises rounds and guards tracker
+	round   sync.Mutex // serialises rounds
+	mu      sync.Mutex // guards tracker, never held while checking
 	tracker *Tracker
 }
 
@@ -113,15 +114,17 @@ func (w *Watcher) Run(ctx context.Context) error {
 // them. When the instances cannot be listed the round is skipped (and
 // logged): nothing is counted for or against anyone.
 func (w *Watcher) Round(ctx context.Context) []Event {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	w.round.Lock()
+	defer w.round.Unlock()
 	results, err := w.check(ctx)
 	if err != nil {
 		w.log.Warn("watch: the round was skipped", "err", err)
 		return nil
 	}
 	now := w.cfg.Now()
+	w.mu.Lock()
 	events := w.tracker.Observe(now, results)
+	w.mu.Unlock()
 	for _, e := range events {
 		w.log.Warn("watch: "+string(e.Kind), "instance", e.Key, "problem", e.Problem)
 		if w.cfg.Post == nil {
@@ -143,11 +146,13 @@ func (w *Watcher) check(ctx context.Context) ([]Result, error) {
 		return nil, fmt.Errorf("list the instances: %w", err)
 	}
 	var ready []provision.Instance
+	w.mu.Lock()
 	for _, inst := range list {
 		if inst.State == provision.StateReady && !w.tracker.Held(inst.Name) {
 			ready = append(ready, inst)
 		}
 	}
+	w.mu.Unlock()
 	results := make([]Result, len(ready)+1)
 	var wg sync.WaitGroup
 	for i, inst := range ready {

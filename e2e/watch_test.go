@@ -1,0 +1,180 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"odoobot/internal/app"
+)
+
+// The watcher's test users and alert channel, besides the serve tests'.
+const (
+	slackOperator = "U0E2EOPER01"
+	slackViewer   = "U0E2EVIEW01"
+	slackAlerts   = "C0E2EALERT1"
+)
+
+// alertClick sends, as Slack does, a block_actions envelope for user's
+// click on the alert button carrying value, under the alert message ts.
+func (f *slackFake) alertClick(t *testing.T, user, userName, ts, value string) string {
+	t.Helper()
+	id := "e2e-" + randomHex(t, 6)
+	msg, err := json.Marshal(map[string]any{
+		"envelope_id": id, "type": "interactive", "accepts_response_payload": false,
+		"payload": map[string]any{
+			"type": "block_actions", "api_app_id": "A0E2E0001", "token": "legacyverificationtoken",
+			"user":         map[string]any{"id": user, "username": userName, "name": userName, "team_id": "T0E2E0001"},
+			"channel":      map[string]any{"id": slackAlerts, "name": "alerts"},
+			"container":    map[string]any{"type": "message", "channel_id": slackAlerts, "is_ephemeral": false, "message_ts": ts},
+			"message":      map[string]any{"type": "message", "ts": ts},
+			"response_url": f.srv.URL + "/response/" + id, "trigger_id": "1337.42." + id,
+			"actions": []map[string]any{{"action_id": "odoobot_alert_0", "block_id": "odoobot_alert", "type": "button", "value": value, "action_ts": "1700000001.000001"}},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	c := f.conn
+	f.sentAt[id] = time.Now()
+	f.mu.Unlock()
+	if c == nil {
+		t.Fatal("no Socket Mode connection")
+	}
+	f.wmu.Lock()
+	err = c.WriteMessage(websocket.TextMessage, msg)
+	f.wmu.Unlock()
+	if err != nil {
+		t.Fatalf("send envelope: %v", err)
+	}
+	return id
+}
+
+// alertsAbout are the top-level messages in the alert channel that
+// contain want.
+func (f *slackFake) alertsAbout(want string) []slackCall {
+	var out []slackCall
+	for _, c := range f.callsOf("chat.postMessage") {
+		if c.Form.Get("channel") == slackAlerts && c.Form.Get("thread_ts") == "" && strings.Contains(c.Form.Get("text"), want) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// TestWatchAlertsAndRestartFromTheButton runs `odoobot serve` with a fast
+// watcher against the fake Slack. The instance's process is frozen behind
+// systemd's back (SIGSTOP: the unit stays active, so Restart= never fires
+// and only the health check with the database can tell); the watcher
+// posts one alert with Restart and Logs buttons; a viewer's click is
+// refused privately and restarts nothing; an operator's click restarts
+// the instance, answers in the alert's thread, and one recovery follows.
+// Both clicks are audited as the typed command.
+func TestWatchAlertsAndRestartFromTheButton(t *testing.T) {
+	needSandbox(t)
+	env := newCreateEnv(t)
+	a, _ := env.newApp(t, app.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	name := uniqueName(t, "watch")
+	inst := createReady(t, ctx, a, name)
+
+	allowlist := filepath.Join(env.root, "allowlist")
+	grants := "admin slack user " + slackAdmin + "\noperator slack user " + slackOperator + "\nviewer slack user " + slackViewer + "\n"
+	if err := os.WriteFile(allowlist, []byte(grants), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := newSlackFake(t)
+	environ := append(slackServeEnv(env, f, allowlist),
+		"SLACK_ALERT_CHANNEL="+slackAlerts, "WATCH_INTERVAL=1s", "WATCH_FAILURES=2", "WATCH_QUIET=30m",
+		"WATCH_DISK_FREE_MB=1")
+	bot := startServe(t, environ)
+	f.waitConnected(t, bot)
+
+	out, err := exec.CommandContext(ctx, "systemctl", "kill", "--signal=SIGSTOP", inst.Unit).CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemctl kill --signal=SIGSTOP %s: %v\n%s", inst.Unit, err, out)
+	}
+	failing := "instance " + name + " is failing"
+	waitSlack(t, f, bot, 2*time.Minute, "the alert", func() bool { return len(f.alertsAbout(failing)) > 0 })
+	alert := f.alertsAbout(failing)[0]
+	if text := alert.Form.Get("text"); !strings.Contains(text, "health check") {
+		t.Errorf("the alert %q does not say the health check failed", text)
+	}
+	var blocks []struct {
+		Type     string `json:"type"`
+		Elements []struct {
+			Value string `json:"value"`
+			Text  struct {
+				Text string `json:"text"`
+			} `json:"text"`
+		} `json:"elements"`
+	}
+	if err := json.Unmarshal([]byte(alert.Form.Get("blocks")), &blocks); err != nil {
+		t.Fatalf("the alert's blocks %q: %v", alert.Form.Get("blocks"), err)
+	}
+	var buttons []string
+	for _, b := range blocks {
+		for _, e := range b.Elements {
+			buttons = append(buttons, e.Text.Text+"="+e.Value)
+		}
+	}
+	if got, want := strings.Join(buttons, ","), "Restart=restart "+name+",Logs=logs "+name; got != want {
+		t.Fatalf("the alert's buttons are %q, want %q", got, want)
+	}
+	ts := alert.TS
+
+	// The viewer's click: refused privately, nothing restarted.
+	mark := f.callCount()
+	f.alertClick(t, slackViewer, "val", ts, "restart "+name)
+	waitSlack(t, f, bot, 20*time.Second, "the viewer's refusal", func() bool { return len(f.since(mark, "chat.postEphemeral")) > 0 })
+	eph := f.since(mark, "chat.postEphemeral")[0]
+	if eph.Form.Get("user") != slackViewer || eph.Form.Get("thread_ts") != ts || !strings.Contains(eph.Form.Get("text"), "need role operator to run restart") {
+		t.Errorf("the viewer's answer %v, want a private refusal in the alert's thread", eph.Form)
+	}
+	for _, c := range f.since(mark, "chat.postMessage") {
+		if c.Form.Get("thread_ts") == ts {
+			t.Errorf("the viewer's click got a visible answer: %q", c.Form.Get("text"))
+		}
+	}
+
+	// The operator's click: restarted, answered in the thread, recovered.
+	f.alertClick(t, slackOperator, "olga", ts, "restart "+name)
+	restarted := name + " restarted by olga"
+	waitSlack(t, f, bot, 3*time.Minute, "the restart's answer in the alert's thread", func() bool {
+		return strings.Contains(strings.Join(f.inThread(ts), "\n"), restarted)
+	})
+	recovered := "instance " + name + " recovered"
+	waitSlack(t, f, bot, time.Minute, "the recovery", func() bool { return len(f.alertsAbout(recovered)) > 0 })
+	requireAnswers(t, ctx, inst)
+
+	bot.stop(t)
+	if n := len(f.alertsAbout(failing)); n != 1 {
+		t.Errorf("%d alerts about %s, want exactly one:\n%s", n, name, f.transcript())
+	}
+	if n := len(f.alertsAbout(recovered)); n != 1 {
+		t.Errorf("%d recoveries of %s, want exactly one:\n%s", n, name, f.transcript())
+	}
+	entries, err := a.Store.Audit(ctx, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for _, e := range entries {
+		if e.Command == "restart "+name && e.Channel == slackAlerts {
+			seen[e.UserID] = e.Decision + " " + e.Outcome
+		}
+	}
+	if !strings.HasPrefix(seen[slackViewer], "denied") || !strings.HasPrefix(seen[slackOperator], "allowed ok") {
+		t.Errorf("audit of the clicks: %v, want the viewer's denied and the operator's allowed and ok", seen)
+	}
+	f.checkTokens(t, bot.out.String())
+}

@@ -161,6 +161,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	if err := tenants.Check(ctx); err != nil {
 		return nil, err
 	}
+	// Releases are built and templates initialised as an unprivileged
+	// user, never as root.
+	buildUser, err := odoo.EnsureBuildUser(ctx, tenants, cfg.BuildUser, filepath.Join(cfg.StateDir, "build-home"))
+	if err != nil {
+		return nil, err
+	}
 	store, err := postgres.Open(ctx, cfg.StateDSN(), log)
 	if err != nil {
 		return nil, err
@@ -205,7 +211,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		AdminDSN: cfg.AdminDSN(), Owner: cfg.DBUser, DBHost: cfg.DBHost, DBPort: cfg.DBPort,
 		FilestoreDir: filepath.Join(cfg.StateDir, "templates"),
 		Lang:         cfg.OdooLang, Country: cfg.OdooCountry, Unaccent: cfg.Unaccent, Community: cfg.Community(),
-		Logger: log,
+		BuildUser: buildUser, Logger: log,
 	})
 	verifyRoots, err := certs.VerifyRoots(cfg.VerifyCAFile)
 	if err != nil {
@@ -234,7 +240,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		Releases: odoo.NewReleases(odoo.ReleaseConfig{
 			CacheDir: filepath.Join(cfg.StateDir, "releases"), Repo: cfg.OdooRepo, Branch: cfg.Branch(),
 			EnterpriseRepo: cfg.EnterpriseRepo, Python: cfg.PythonVersion,
-			Deps: cfg.PythonDeps, PipArgs: cfg.PipArguments(), InstallPackages: odoo.AptInstall, Logger: log,
+			Deps: cfg.PythonDeps, PipArgs: cfg.PipArguments(), InstallPackages: odoo.AptInstall, BuildUser: buildUser, Logger: log,
 		}),
 		Databases: databases,
 		Tenants:   tenants,

@@ -70,6 +70,10 @@ type DatabaseConfig struct {
 	// modules asked for, their dependencies, and what auto-installs with
 	// them, read from their manifests), and modules not found.
 	Community bool
+	// BuildUser runs every odoo-bin of a template's initialisation and
+	// owns its work dir while it runs; the template's filestore is then
+	// handed to root. nil runs odoo-bin as odoobot's own user.
+	BuildUser *BuildUser
 	// Logger receives progress; nil logs nothing.
 	Logger *slog.Logger
 }
@@ -515,6 +519,9 @@ func (d *Databases) initTemplate(ctx context.Context, conn *pgx.Conn, spec provi
 		return fmt.Errorf("template work dir: %w", err)
 	}
 	defer os.RemoveAll(work)
+	if err := d.cfg.BuildUser.give(work); err != nil {
+		return fmt.Errorf("template work dir: %w", err)
+	}
 	defer func() {
 		if err != nil {
 			if dropErr := drop(); dropErr != nil {
@@ -548,8 +555,19 @@ func (d *Databases) initTemplate(ctx context.Context, conn *pgx.Conn, spec provi
 	if err := os.WriteFile(conf, []byte(d.initConf(spec.Release, dataDir, role, rolePassword)), 0o600); err != nil {
 		return fmt.Errorf("write init odoo.conf: %w", err)
 	}
+	if err := d.cfg.BuildUser.give(conf); err != nil { // odoo-bin reads it
+		return fmt.Errorf("write init odoo.conf: %w", err)
+	}
 	if err := d.initRuns(ctx, spec, work, conf, initDB, modules); err != nil {
 		return err
+	}
+	// odoo-bin is done: its odoo.conf goes, and the work dir is root's
+	// before its filestore is taken out of it.
+	if err := os.Remove(conf); err != nil {
+		return fmt.Errorf("remove init odoo.conf: %w", err)
+	}
+	if err := d.cfg.BuildUser.handOver(work); err != nil {
+		return fmt.Errorf("keep template filestore: %w", err)
 	}
 	if err := d.markPending(ctx, initDB, tpl); err != nil {
 		return err
@@ -740,14 +758,16 @@ print("odoobot: first company and admin user set")
 `
 }
 
-// odooBin runs an odoo-bin command with stdin (none when ""), as run
-// does, and logs the WARNING and ERROR lines of its output; progress (nil
-// for none) hears how many modules it has installed.
+// odooBin runs an odoo-bin command with stdin (none when ""), as runAs
+// does as the build user, and logs the WARNING and ERROR lines of its
+// output; progress (nil for none) hears how many modules it has
+// installed.
 func (d *Databases) odooBin(ctx context.Context, dir, stdin string, progress func(string), name string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	cmd.Env = minimalEnv()
 	cmd.WaitDelay = 5 * time.Second
+	d.cfg.BuildUser.apply(cmd)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if progress != nil {

@@ -6,11 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -70,6 +70,10 @@ type ReleaseConfig struct {
 	// InstallPackages installs the Debian packages a release needs and
 	// the host lacks, in debian mode; nil means AptInstall.
 	InstallPackages func(ctx context.Context, pkgs []string) error
+	// BuildUser runs git, the venv's creation, pip and the release
+	// check, and owns the release while it is built; the finished release
+	// is handed to root. nil runs them as odoobot's own user.
+	BuildUser *BuildUser
 	// Logger receives build progress; nil logs nothing.
 	Logger *slog.Logger
 }
@@ -78,8 +82,9 @@ type ReleaseConfig struct {
 // A release is built once per (repo, branch, commit, enterprise commit,
 // deps mode, interpreter): concurrent callers in this process, and in other processes
 // sharing the cache, wait for one build instead of building twice. A built
-// release is shared read-only by every instance on it: its source files
-// are made read-only, and nothing may write into its directory.
+// release is shared read-only by every instance on it: it belongs to root
+// (when a BuildUser built it), its directories are 0755 and its files
+// 0644 (0755 for executables), so nothing but root may write into it.
 //
 // Safe for concurrent use.
 type Releases struct {
@@ -117,13 +122,17 @@ func (r *Releases) Ensure(ctx context.Context, progress func(phase string)) (pro
 	if err := CheckDeps(r.cfg.Deps, python); err != nil {
 		return provision.Release{}, fmt.Errorf("odoo: release: %w", err)
 	}
-	commit, err := lsRemote(ctx, r.cfg.Repo, r.cfg.Branch)
+	gitEnv, err := r.sourceGitEnv()
+	if err != nil {
+		return provision.Release{}, fmt.Errorf("odoo: release: %w", err)
+	}
+	commit, err := lsRemote(ctx, r.cfg.BuildUser, gitEnv, r.cfg.Repo, r.cfg.Branch)
 	if err != nil {
 		return provision.Release{}, fmt.Errorf("odoo: release: %w", err)
 	}
 	var entCommit string
 	if r.cfg.EnterpriseRepo != "" {
-		entCommit, err = lsRemote(ctx, r.cfg.EnterpriseRepo, r.entBranch())
+		entCommit, err = lsRemote(ctx, r.cfg.BuildUser, gitEnv, r.cfg.EnterpriseRepo, r.entBranch())
 		if err != nil {
 			return provision.Release{}, fmt.Errorf("odoo: release: enterprise: %w", err)
 		}
@@ -150,7 +159,7 @@ func (r *Releases) Ensure(ctx context.Context, progress func(phase string)) (pro
 	if complete(rel.Dir) { // another caller built it while we waited
 		return r.finished(rel)
 	}
-	if err := r.build(ctx, rel, python, entCommit, progress); err != nil {
+	if err := r.build(ctx, rel, python, entCommit, gitEnv, progress); err != nil {
 		if rmErr := os.RemoveAll(rel.Dir); rmErr != nil {
 			err = errors.Join(err, fmt.Errorf("remove half-built release: %w", rmErr))
 		}
@@ -178,11 +187,14 @@ func (r *Releases) finished(rel provision.Release) (provision.Release, error) {
 
 // build makes the release at its final path (venvs embed absolute paths,
 // so they cannot be moved after creation). The caller holds the locks.
-func (r *Releases) build(ctx context.Context, rel provision.Release, python, entCommit string, report func(phase string)) error {
+// The release's directory is the build user's while its programs run,
+// and root's from the moment they are done.
+func (r *Releases) build(ctx context.Context, rel provision.Release, python, entCommit string, gitEnv []string, report func(phase string)) error {
 	r.builds.Add(1)
 	start := time.Now()
 	mode := depsMode(r.cfg.Deps)
-	log := r.log.With("release", rel.Key, "branch", r.cfg.Branch, "commit", shortSHA(rel.Commit), "deps", mode)
+	as := r.cfg.BuildUser
+	log := r.log.With("release", rel.Key, "branch", r.cfg.Branch, "commit", shortSHA(rel.Commit), "deps", mode, "as", as.String())
 	progress := func(phase string, args ...any) {
 		log.Info(phase, args...)
 		if report != nil {
@@ -198,15 +210,18 @@ func (r *Releases) build(ctx context.Context, rel provision.Release, python, ent
 	if err := os.MkdirAll(rel.Dir, 0o755); err != nil {
 		return fmt.Errorf("create release dir: %w", err)
 	}
+	if err := as.give(rel.Dir); err != nil {
+		return err
+	}
 
 	progress("cloning odoo", "repo", provision.RedactURLs(r.cfg.Repo))
 	src := filepath.Join(rel.Dir, "odoo")
-	if err := clone(ctx, r.cfg.Repo, r.cfg.Branch, src, rel.Commit); err != nil {
+	if err := clone(ctx, as, gitEnv, r.cfg.Repo, r.cfg.Branch, src, rel.Commit); err != nil {
 		return fmt.Errorf("clone odoo: %w", err)
 	}
 	if r.cfg.EnterpriseRepo != "" {
 		progress("cloning enterprise", "repo", provision.RedactURLs(r.cfg.EnterpriseRepo))
-		if err := clone(ctx, r.cfg.EnterpriseRepo, r.entBranch(), filepath.Join(rel.Dir, "enterprise"), entCommit); err != nil {
+		if err := clone(ctx, as, gitEnv, r.cfg.EnterpriseRepo, r.entBranch(), filepath.Join(rel.Dir, "enterprise"), entCommit); err != nil {
 			return fmt.Errorf("clone enterprise: %w", err)
 		}
 	}
@@ -225,7 +240,7 @@ func (r *Releases) build(ctx context.Context, rel provision.Release, python, ent
 	if mode == DepsDebian {
 		args = append(args, "--system-site-packages", "--without-pip")
 	}
-	if _, err := run(ctx, rel.Dir, nil, python, append(args, venv)...); err != nil {
+	if _, err := runAs(ctx, as, rel.Dir, nil, python, append(args, venv)...); err != nil {
 		return fmt.Errorf("create venv: %w", err)
 	}
 	if err := addSourceToVenv(venv, src); err != nil {
@@ -242,21 +257,19 @@ func (r *Releases) build(ctx context.Context, rel provision.Release, python, ent
 		if _, err := os.Stat(req); err == nil {
 			progress("installing requirements with pip")
 			args := append([]string{"-m", "pip", "install", "--disable-pip-version-check", "-r", req}, r.cfg.PipArgs...)
-			if _, err := run(ctx, rel.Dir, nil, rel.Python, args...); err != nil {
+			if _, err := runAs(ctx, as, rel.Dir, nil, rel.Python, args...); err != nil {
 				return fmt.Errorf("install requirements: %w", err)
 			}
 		}
 	}
 
 	progress("checking the release")
-	if err := checkRelease(ctx, rel.Python, bin, src, version, mode == DepsDebian); err != nil {
+	if err := checkRelease(ctx, as, rel.Python, bin, src, version, mode == DepsDebian); err != nil {
 		return err
 	}
 
-	for _, d := range []string{src, filepath.Join(rel.Dir, "enterprise")} {
-		if err := readOnlyFiles(d); err != nil {
-			return fmt.Errorf("mark source read-only: %w", err)
-		}
+	if err := as.handOver(rel.Dir); err != nil {
+		return err
 	}
 	if err := writeMarker(rel.Dir); err != nil {
 		return err
@@ -268,7 +281,7 @@ func (r *Releases) build(ctx context.Context, rel provision.Release, python, ent
 // debianDeps installs the Debian packages the source needs that the host
 // lacks, and checks they are installed afterwards.
 func (r *Releases) debianDeps(ctx context.Context, rel provision.Release, src string, log *slog.Logger, progress func(string, ...any)) error {
-	pyVersion, err := interpreterVersion(ctx, rel.Python)
+	pyVersion, err := interpreterVersion(ctx, r.cfg.BuildUser, rel.Python)
 	if err != nil {
 		return err
 	}
@@ -370,9 +383,10 @@ func writeMarker(dir string) error {
 
 var shaRE = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
 
-// lsRemote returns the commit that branch points to in repo.
-func lsRemote(ctx context.Context, repo, branch string) (string, error) {
-	out, err := run(ctx, "", gitEnv(), "git", "ls-remote", "--", repo, "refs/heads/"+branch)
+// lsRemote returns the commit that branch points to in repo, asking as
+// the build user as with git's environment env.
+func lsRemote(ctx context.Context, as *BuildUser, env []string, repo, branch string) (string, error) {
+	out, err := runAs(ctx, as, "", env, "git", "ls-remote", "--", repo, "refs/heads/"+branch)
 	if err != nil {
 		return "", fmt.Errorf("find %s in %s: %w", branch, provision.RedactURLs(repo), err)
 	}
@@ -385,13 +399,16 @@ func lsRemote(ctx context.Context, repo, branch string) (string, error) {
 	return "", fmt.Errorf("branch %s not found in %s", branch, provision.RedactURLs(repo))
 }
 
-// clone makes a shallow clone of branch at dst and checks it is at commit.
-func clone(ctx context.Context, repo, branch, dst, commit string) error {
-	if _, err := run(ctx, "", gitEnv(), "git", "clone", "--quiet", "--depth", "1", "--single-branch",
+// clone makes a shallow clone of branch at dst, as the build user as with
+// git's environment env, and checks it is at commit. A local
+// repository's objects are copied, never hard-linked: the release must
+// share no file with its source.
+func clone(ctx context.Context, as *BuildUser, env []string, repo, branch, dst, commit string) error {
+	if _, err := runAs(ctx, as, "", env, "git", "clone", "--quiet", "--no-hardlinks", "--depth", "1", "--single-branch",
 		"--branch", branch, "--", repo, dst); err != nil {
 		return err
 	}
-	out, err := run(ctx, dst, gitEnv(), "git", "rev-parse", "HEAD")
+	out, err := runAs(ctx, as, dst, gitEnv(), "git", "rev-parse", "HEAD")
 	if err != nil {
 		return err
 	}
@@ -401,30 +418,79 @@ func clone(ctx context.Context, repo, branch, dst, commit string) error {
 	return nil
 }
 
-// readOnlyFiles removes write permission from every regular file under dir
-// (a missing dir is fine). Directories stay writable by the owner so that
-// the release can still be removed from the cache.
-func readOnlyFiles(dir string) error {
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+// sourceGitEnv is the environment git fetches the sources with: gitEnv,
+// and, when a build user fetches a local repository (a path or a file://
+// URL), a global git configuration naming that repository in
+// safe.directory, as git refuses a repository its user does not own
+// ("dubious ownership"). That configuration is CacheDir/gitconfig,
+// root's, 0644, naming exactly the configured local repositories; the
+// command line's -c cannot do it, as git does not pass it to the
+// upload-pack of a local clone.
+func (r *Releases) sourceGitEnv() ([]string, error) {
+	env := gitEnv()
+	var local []string
+	for _, repo := range []string{r.cfg.Repo, r.cfg.EnterpriseRepo} {
+		if p, ok := localRepo(repo); ok {
+			local = append(local, p, filepath.Join(p, ".git"))
 		}
-		if d.Name() == ".git" && d.IsDir() {
-			return filepath.SkipDir
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		return os.Chmod(p, fi.Mode().Perm()&^0o222)
-	})
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
 	}
-	return err
+	if r.cfg.BuildUser == nil || len(local) == 0 {
+		return env, nil
+	}
+	var conf strings.Builder
+	conf.WriteString("[safe]\n")
+	for _, p := range local {
+		fmt.Fprintf(&conf, "\tdirectory = %s\n", strconv.Quote(p))
+	}
+	if err := os.MkdirAll(r.cfg.CacheDir, 0o755); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(r.cfg.CacheDir, "gitconfig")
+	if err := writeFileAtomic(path, []byte(conf.String()), 0o644); err != nil {
+		return nil, fmt.Errorf("git configuration for the build user: %w", err)
+	}
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "GIT_CONFIG_GLOBAL=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, "GIT_CONFIG_GLOBAL="+path), nil
+}
+
+// localRepo returns the directory of repo when git reaches it on this
+// host's file system: an absolute path or a file:// URL.
+func localRepo(repo string) (string, bool) {
+	switch {
+	case strings.HasPrefix(repo, "file://"):
+		p := strings.TrimPrefix(repo, "file://")
+		return filepath.Clean(p), filepath.IsAbs(p)
+	case filepath.IsAbs(repo):
+		return filepath.Clean(repo), true
+	}
+	return "", false
+}
+
+// writeFileAtomic writes data to path through a temporary file renamed
+// over it, so that a concurrent reader sees the old or the new content.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
 
 func shortSHA(s string) string {

@@ -99,9 +99,10 @@ func systemHas() string {
 	return "the system's " + systemPython + " is " + filepath.Base(target)
 }
 
-// interpreterVersion asks python for its major.minor version.
-func interpreterVersion(ctx context.Context, python string) (string, error) {
-	out, err := run(ctx, "", nil, python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])")
+// interpreterVersion asks python, run as the build user as, for its
+// major.minor version.
+func interpreterVersion(ctx context.Context, as *BuildUser, python string) (string, error) {
+	out, err := runAs(ctx, as, "", nil, python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])")
 	if err != nil {
 		return "", fmt.Errorf("ask python its version: %w", err)
 	}
@@ -196,11 +197,11 @@ func addSourceToVenv(venv, src string) error {
 	return nil
 }
 
-// checkRelease proves that python runs this Odoo: `odoo-bin --version`
-// prints the series, and odoo.http (which imports most of Odoo's
-// dependencies) imports. A failure names the missing module and, in
-// debian mode, its Debian package.
-func checkRelease(ctx context.Context, python, bin, src, series string, debian bool) error {
+// checkRelease proves that python, run as the build user as, runs this
+// Odoo: `odoo-bin --version` prints the series, and odoo.http (which
+// imports most of Odoo's dependencies) imports. A failure names the
+// missing module and, in debian mode, its Debian package.
+func checkRelease(ctx context.Context, as *BuildUser, python, bin, src, series string, debian bool) error {
 	explain := func(what string, out []byte, err error) error {
 		if hint := missingModule(string(out), debian); hint != "" {
 			return fmt.Errorf("%s: %s: %w", what, hint, err)
@@ -208,14 +209,14 @@ func checkRelease(ctx context.Context, python, bin, src, series string, debian b
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	rel, _ := filepath.Rel(src, bin)
-	out, err := run(ctx, src, nil, python, bin, "--version")
+	out, err := runAs(ctx, as, src, nil, python, bin, "--version")
 	if err != nil {
 		return explain("check the release: "+rel+" --version", out, err)
 	}
 	if !strings.Contains(string(out), series) {
 		return fmt.Errorf("check the release: %s --version says %q, not the series %s of odoo/release.py", rel, firstLine(string(out)), series)
 	}
-	out, err = run(ctx, src, nil, python, "-c", "import odoo.http")
+	out, err = runAs(ctx, as, src, nil, python, "-c", "import odoo.http")
 	if err != nil {
 		return explain("check the release: import odoo.http", out, err)
 	}

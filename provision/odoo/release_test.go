@@ -139,8 +139,8 @@ func TestEnsure(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "19.0") {
 		t.Errorf("venv python running odoo-bin --version: %v\n%s", err, out)
 	}
-	if fi, err := os.Stat(rel.OdooBin); err != nil || fi.Mode().Perm()&0o222 != 0 {
-		t.Errorf("odoo-bin of a shared release should be read-only: %v %v", fi.Mode(), err)
+	if fi, err := os.Stat(rel.OdooBin); err != nil || fi.Mode().Perm()&0o022 != 0 {
+		t.Errorf("odoo-bin of a shared release should be writable by its owner alone: %v %v", fi.Mode(), err)
 	}
 
 	// Warm path: no clone, no venv.

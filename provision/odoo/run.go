@@ -25,12 +25,19 @@ const tailBytes = 2048
 // environment, which holds tokens. A failure's error names the command
 // (its first two words) and carries the tail of the output.
 func run(ctx context.Context, dir string, env []string, name string, args ...string) ([]byte, error) {
+	return runAs(ctx, nil, dir, env, name, args...)
+}
+
+// runAs is run with the child running as the build user b (BuildUser.apply;
+// nil runs it as odoobot's own user).
+func runAs(ctx context.Context, b *BuildUser, dir string, env []string, name string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	if env == nil {
 		env = minimalEnv()
 	}
 	cmd.Env = env
+	b.apply(cmd)
 	cmd.WaitDelay = 5 * time.Second
 	var out bytes.Buffer
 	cmd.Stdout = &out

@@ -55,6 +55,10 @@ Verbs:
   backup NAME | backups NAME | restore NAME BACKUP [--yes]
                                  backups of an instance's database and files
   delete NAME [--yes]            remove an instance, after a final backup
+  clone SRC DST [--no-neutralize]
+                                 a staging copy of SRC at DST, from a fresh dump; neutralized unless --no-neutralize
+  backup-all                     a scheduled backup of every ready instance (what the timer runs)
+  install-timer                  install the daily backup as a systemd timer at BACKUP_TIME (removed when off)
   reset-admin NAME [--yes]       a new password for the instance's Odoo admin user, shown here once
   capacity                       what the host holds and can still hold
   certs                          certificates and their expiry
@@ -104,6 +108,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return printConfig(stdout, cfg)
 	case "plan":
 		return plan(ctx, stdout, cfg, rest)
+	case "install-timer":
+		return installTimer(ctx, stdout, stderr, cfg, file)
+	case "backup-all":
+		return backupAll(ctx, stdout, stderr, cfg)
 	}
 	return verbs(ctx, stdin, stdout, stderr, cfg, verb, rest)
 }

@@ -28,7 +28,9 @@ func (a *App) DayTwo() *provision.DayTwo {
 
 // StartBackups starts the scheduled daily backup of every ready instance
 // at BACKUP_TIME (UTC), one instance after the other; it stops with ctx.
-// serve calls it. BACKUP_TIME=off turns it off.
+// serve calls it. BACKUP_TIME=off turns it off, and so does an
+// installed odoobot-backup.timer (odoobot install-timer), which then
+// runs it.
 //
 // It first installs the rotation of every instance's odoo.log
 // (provision.LogrotateFile); a failure there is logged and alerted, and
@@ -41,6 +43,10 @@ func (a *App) StartBackups(ctx context.Context) {
 	dt := a.DayTwo()
 	at, on, _ := a.Config.DailyBackup()
 	if dt == nil || !on {
+		return
+	}
+	if provision.BackupTimerInstalled(a.Config.UnitDir) {
+		a.Log.Info("daily backup: left to " + provision.BackupTimerUnit)
 		return
 	}
 	go func() {

@@ -8,12 +8,17 @@ import (
 // maxUnitName is systemd's limit on a unit name (UNIT_NAME_MAX).
 const maxUnitName = 255
 
-// checkUnit accepts only service unit names made of letters, digits and
-// "@._-", starting with a letter or digit and ending in ".service": every
-// name reaches D-Bus and journalctl's command line, so nothing else may.
+// checkUnit accepts only service and timer unit names made of letters,
+// digits and "@._-", starting with a letter or digit and ending in
+// ".service" or ".timer": every name reaches D-Bus and journalctl's
+// command line, so nothing else may.
 func checkUnit(name string) error {
-	if !strings.HasSuffix(name, ".service") || len(name) == len(".service") {
-		return fmt.Errorf("invalid unit name %q: must end in .service", name)
+	base, ok := strings.CutSuffix(name, ".service")
+	if !ok {
+		base, ok = strings.CutSuffix(name, ".timer")
+	}
+	if !ok || base == "" {
+		return fmt.Errorf("invalid unit name %q: must end in .service or .timer", name)
 	}
 	if len(name) > maxUnitName {
 		return fmt.Errorf("invalid unit name %q: longer than %d characters", name, maxUnitName)

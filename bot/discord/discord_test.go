@@ -66,9 +66,7 @@ func TestCreateOpensAThreadAndReportsThroughTheBotToken(t *testing.T) {
 	if len(calls) < 3 {
 		t.Fatalf("calls:\n%s", describe(calls))
 	}
-	fd.mu.Lock()
-	root := fd.originals["itok-create"]
-	fd.mu.Unlock()
+	root := fd.original("itok-create")
 	var thread string
 	for _, c := range calls {
 		if m := rePost.FindStringSubmatch(c.Path); m != nil && m[1] != testChannel {

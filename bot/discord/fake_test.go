@@ -4,14 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"mime"
-	"mime/multipart"
-	"net/http"
-	"net/http/httptest"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +11,7 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 
+	"odoobot/bot/discord/discordtest"
 	"odoobot/commands"
 	"odoobot/provision"
 )
@@ -42,243 +35,70 @@ viewer  discord role 998877665544332211
 operator discord role 887766554433221100
 `
 
-// apiCall is one REST request as the fake Discord saw it.
-type apiCall struct {
-	Method string
-	Path   string         // without the /api/v10 prefix
-	Query  string         // the raw query
-	Auth   string         // the Authorization header
-	JSON   map[string]any // the JSON body, or a multipart request's payload_json
-	Body   []byte         // the raw body
-	Files  map[string]string
-}
+// apiCall is one REST request as the test double saw it.
+type apiCall struct{ discordtest.Call }
 
-// fakeDiscord is an httptest server answering discordgo's REST calls the
-// way Discord does, recording each.
+func (c apiCall) str(key string) string { return c.Str(key) }
+func (c apiCall) flags() int            { return c.Flags() }
+
+// fakeDiscord is the Discord test double (discordtest) with the test
+// guild's IDs, as the tests of this package use it.
 type fakeDiscord struct {
-	t   testing.TB
-	srv *httptest.Server
-
-	mu        sync.Mutex
-	calls     []apiCall
-	received  bytes.Buffer      // every URL, header and body, Authorization excepted
-	originals map[string]string // interaction token → the original response's message ID
-	nextID    int64
-	status    map[string]int // "METHOD /path regexp" → status to answer instead
-	times     map[string]int // "METHOD /path regexp" → how many more times status applies; absent: always
-	changed   chan struct{}
-	gw        *fakeGateway // the gateway that GET /gateway names
+	*discordtest.Server
+	gw *discordtest.Gateway
 }
 
 func newFakeDiscord(t testing.TB) *fakeDiscord {
 	t.Helper()
-	fd := &fakeDiscord{t: t, originals: map[string]string{}, nextID: 900000000000000000, status: map[string]int{}, times: map[string]int{}, changed: make(chan struct{}, 1), gw: &fakeGateway{heartbeat: 45000}}
-	fd.srv = httptest.NewServer(http.HandlerFunc(fd.serve))
-	t.Cleanup(fd.srv.Close)
-	return fd
+	s := discordtest.New(t, discordtest.Options{AppID: testApp, Channel: testChannel, DMChannel: dmChannel})
+	return &fakeDiscord{Server: s, gw: s.Gateway}
 }
 
-func (fd *fakeDiscord) apiURL() string { return fd.srv.URL + "/api/v10/" }
+func (fd *fakeDiscord) apiURL() string { return fd.APIURL() }
 
-func (fd *fakeDiscord) id() string {
-	fd.nextID++
-	return strconv.FormatInt(fd.nextID, 10)
-}
-
+// The REST paths, as discordtest names them.
 var (
-	reCallback = regexp.MustCompile(`^/interactions/[0-9]+/[^/]+/callback$`)
-	reOriginal = regexp.MustCompile(`^/webhooks/[0-9]+/([^/]+)/messages/@original$`)
-	reFollowup = regexp.MustCompile(`^/webhooks/[0-9]+/[^/]+$`)
-	reThread   = regexp.MustCompile(`^/channels/([0-9]+)/messages/[0-9]+/threads$`)
-	rePost     = regexp.MustCompile(`^/channels/([0-9]+)/messages$`)
-	reEdit     = regexp.MustCompile(`^/channels/([0-9]+)/messages/([0-9]+)$`)
-	reCommands = regexp.MustCompile(`^/applications/[0-9]+(/guilds/[0-9]+)?/commands$`)
+	reCallback = discordtest.Callback
+	reOriginal = discordtest.Original
+	reFollowup = discordtest.Followup
+	reThread   = discordtest.ThreadStart
+	rePost     = discordtest.ChannelPost
+	reEdit     = discordtest.ChannelEdit
+	reCommands = discordtest.Commands
 )
-
-func (fd *fakeDiscord) serve(w http.ResponseWriter, r *http.Request) {
-	if strings.TrimSuffix(r.URL.Path, "/") == "/gateway" {
-		fd.gateway(w, r)
-		return
-	}
-	body, _ := io.ReadAll(r.Body)
-	path := strings.TrimPrefix(r.URL.EscapedPath(), "/api/v10")
-	call := apiCall{Method: r.Method, Path: path, Query: r.URL.RawQuery, Auth: r.Header.Get("Authorization"), Body: body, Files: map[string]string{}}
-	ct, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	switch ct {
-	case "application/json":
-		_ = json.Unmarshal(body, &call.JSON)
-	case "multipart/form-data":
-		mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
-		for {
-			p, err := mr.NextPart()
-			if err != nil {
-				break
-			}
-			b, _ := io.ReadAll(p)
-			if p.FormName() == "payload_json" {
-				_ = json.Unmarshal(b, &call.JSON)
-			} else {
-				call.Files[p.FileName()] = string(b)
-			}
-		}
-	}
-
-	fd.mu.Lock()
-	defer func() {
-		fd.mu.Unlock()
-		select {
-		case fd.changed <- struct{}{}:
-		default:
-		}
-	}()
-	fmt.Fprintf(&fd.received, "%s %s\n", r.Method, r.URL.String())
-	for k, vs := range r.Header {
-		if k != "Authorization" {
-			fmt.Fprintf(&fd.received, "%s: %s\n", k, strings.Join(vs, ","))
-		}
-	}
-	fd.received.Write(body)
-	fd.received.WriteByte('\n')
-	fd.calls = append(fd.calls, call)
-
-	for pattern, code := range fd.status {
-		method, re, _ := strings.Cut(pattern, " ")
-		if method == r.Method && regexp.MustCompile(re).MatchString(path) {
-			if n, ok := fd.times[pattern]; ok {
-				if n == 0 {
-					continue
-				}
-				fd.times[pattern] = n - 1
-			}
-			if code == dropConnection {
-				if hj, ok := w.(http.Hijacker); ok {
-					if conn, _, err := hj.Hijack(); err == nil {
-						conn.Close()
-					}
-				}
-				return
-			}
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(code)
-			fmt.Fprintf(w, `{"message": "fake error %d", "code": 0}`, code)
-			return
-		}
-	}
-	message := func(channel, id string) {
-		writeJSON(w, map[string]any{"id": id, "channel_id": channel, "content": call.JSON["content"], "type": 0})
-	}
-	switch {
-	case r.Method == http.MethodPost && reCallback.MatchString(path):
-		w.WriteHeader(http.StatusNoContent)
-	case r.Method == http.MethodPatch && reOriginal.MatchString(path):
-		token := reOriginal.FindStringSubmatch(path)[1]
-		if fd.originals[token] == "" {
-			fd.originals[token] = fd.id()
-		}
-		message(testChannel, fd.originals[token])
-	case r.Method == http.MethodDelete && reOriginal.MatchString(path):
-		w.WriteHeader(http.StatusNoContent)
-	case r.Method == http.MethodPost && reFollowup.MatchString(path):
-		message(testChannel, fd.id())
-	case r.Method == http.MethodPost && reThread.MatchString(path):
-		writeJSON(w, map[string]any{"id": fd.id(), "type": 11, "parent_id": reThread.FindStringSubmatch(path)[1], "name": call.JSON["name"]})
-	case r.Method == http.MethodPost && rePost.MatchString(path):
-		message(rePost.FindStringSubmatch(path)[1], fd.id())
-	case r.Method == http.MethodPatch && reEdit.MatchString(path):
-		m := reEdit.FindStringSubmatch(path)
-		message(m[1], m[2])
-	case r.Method == http.MethodGet && path == "/gateway":
-		writeJSON(w, map[string]any{"url": "ws" + strings.TrimPrefix(fd.srv.URL, "http") + "/gateway"})
-	case r.Method == http.MethodPost && path == "/users/@me/channels":
-		writeJSON(w, map[string]any{"id": dmChannel, "type": 1, "recipients": []map[string]any{{"id": call.JSON["recipient_id"]}}})
-	case r.Method == http.MethodPut && reCommands.MatchString(path):
-		var cmds []map[string]any
-		_ = json.Unmarshal(body, &cmds)
-		for _, c := range cmds {
-			c["id"], c["application_id"] = fd.id(), testApp
-		}
-		writeJSON(w, cmds)
-	default:
-		w.WriteHeader(http.StatusNotFound)
-		fmt.Fprint(w, `{"message": "404: Not Found", "code": 0}`)
-	}
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// fail makes requests matching "METHOD path-regexp" answer code.
-func (fd *fakeDiscord) fail(pattern string, code int) {
-	fd.mu.Lock()
-	defer fd.mu.Unlock()
-	fd.status[pattern] = code
-}
 
 // dropConnection, given to failTimes as the code, closes the connection
 // without an answer.
-const dropConnection = -1
+const dropConnection = discordtest.DropConnection
 
-// failTimes makes the next n requests matching "METHOD path-regexp"
-// answer code (or drop the connection, for dropConnection).
-func (fd *fakeDiscord) failTimes(pattern string, code, n int) {
-	fd.mu.Lock()
-	defer fd.mu.Unlock()
-	fd.status[pattern] = code
-	fd.times[pattern] = n
-}
+func (fd *fakeDiscord) fail(pattern string, code int)         { fd.Fail(pattern, code) }
+func (fd *fakeDiscord) failTimes(pattern string, code, n int) { fd.FailTimes(pattern, code, n) }
+func (fd *fakeDiscord) everything() string                    { return fd.Everything() }
+func (fd *fakeDiscord) original(token string) string          { return fd.OriginalMessage(token) }
 
-func (fd *fakeDiscord) snapshot() []apiCall {
-	fd.mu.Lock()
-	defer fd.mu.Unlock()
-	return append([]apiCall(nil), fd.calls...)
-}
-
-// everything is all the fake received but the Authorization headers.
-func (fd *fakeDiscord) everything() string {
-	fd.mu.Lock()
-	defer fd.mu.Unlock()
-	return fd.received.String()
-}
+func (fd *fakeDiscord) snapshot() []apiCall { return wrapCalls(fd.Calls()) }
 
 // waitFor waits until some recorded call satisfies ok, and returns the
 // calls so far.
 func (fd *fakeDiscord) waitFor(t testing.TB, what string, ok func(apiCall) bool) []apiCall {
 	t.Helper()
-	deadline := time.After(5 * time.Second)
-	for {
-		calls := fd.snapshot()
-		for _, c := range calls {
-			if ok(c) {
-				return calls
-			}
-		}
-		select {
-		case <-fd.changed:
-		case <-time.After(20 * time.Millisecond):
-		case <-deadline:
-			t.Fatalf("no %s within 5s; calls:\n%s", what, describe(calls))
-		}
+	return wrapCalls(fd.WaitFor(t, what, 5*time.Second, func(c discordtest.Call) bool { return ok(apiCall{c}) }))
+}
+
+func wrapCalls(calls []discordtest.Call) []apiCall {
+	out := make([]apiCall, len(calls))
+	for i, c := range calls {
+		out[i] = apiCall{c}
 	}
+	return out
 }
 
 func describe(calls []apiCall) string {
 	var b strings.Builder
 	for _, c := range calls {
-		fmt.Fprintf(&b, "  %s %s %v files=%d\n", c.Method, c.Path, c.JSON, len(c.Files))
+		b.WriteString("  " + c.String() + "\n")
 	}
 	return b.String()
-}
-
-func (c apiCall) str(key string) string {
-	s, _ := c.JSON[key].(string)
-	return s
-}
-
-func (c apiCall) flags() int {
-	f, _ := c.JSON["flags"].(float64)
-	return int(f)
 }
 
 // memJobs is an in-memory provision.JobStore.
@@ -432,49 +252,24 @@ func (l *logBuffer) String() string {
 }
 
 // member is who sends an interaction in a guild.
-type member struct {
-	ID, Name string
-	Roles    []string
-}
+type member = discordtest.Member
 
 // slash is an /odoo interaction as the gateway delivers it, decoded by
 // discordgo. opts are name, value pairs; a value is a string or an int.
 func slash(t testing.TB, id, token string, m member, sub string, opts ...any) *discordgo.InteractionCreate {
 	t.Helper()
-	var options []map[string]any
-	for k := 0; k+1 < len(opts); k += 2 {
-		o := map[string]any{"name": opts[k], "value": opts[k+1], "type": 3}
-		switch opts[k+1].(type) {
-		case int:
-			o["type"] = 4
-		case bool:
-			o["type"] = 5
-		}
-		options = append(options, o)
-	}
-	data := map[string]any{"id": "423456789012345678", "name": "odoo", "type": 1,
-		"options": []map[string]any{{"name": sub, "type": 1, "options": options}}}
-	return decode(t, interactionJSON(id, token, 2, m, data, nil))
+	return decode(t, interactionJSON(id, token, discordtest.InteractionApplicationCommand, m, discordtest.CommandData("423456789012345678", "odoo", sub, opts...), nil))
 }
 
 // click is a click on a button of an ephemeral message.
 func click(t testing.TB, id, token string, m member, customID string) *discordgo.InteractionCreate {
 	t.Helper()
-	data := map[string]any{"custom_id": customID, "component_type": 2}
 	msg := map[string]any{"id": "523456789012345678", "channel_id": testChannel, "content": "⚠ delete prod-acme", "flags": 64}
-	return decode(t, interactionJSON(id, token, 3, m, data, msg))
+	return decode(t, interactionJSON(id, token, discordtest.InteractionMessageComponent, m, discordtest.ButtonData(customID), msg))
 }
 
 func interactionJSON(id, token string, typ int, m member, data, msg map[string]any) map[string]any {
-	v := map[string]any{
-		"id": id, "application_id": testApp, "type": typ, "token": token, "version": 1,
-		"guild_id": testGuild, "channel_id": testChannel, "data": data,
-		"member": map[string]any{"user": map[string]any{"id": m.ID, "username": m.Name}, "roles": m.Roles, "nick": nil},
-	}
-	if msg != nil {
-		v["message"] = msg
-	}
-	return v
+	return discordtest.Interaction(testApp, discordtest.Where{Guild: testGuild, Channel: testChannel}, id, token, typ, m, data, msg)
 }
 
 func decode(t testing.TB, v map[string]any) *discordgo.InteractionCreate {

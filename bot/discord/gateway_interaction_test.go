@@ -14,14 +14,13 @@ import (
 // in the channel.
 func TestInteractionsArriveThroughTheGateway(t *testing.T) {
 	fd := newFakeDiscord(t)
-	fd.gw.events = make(chan map[string]any, 8)
 	logs := &logBuffer{}
 	c := newCreator(t, "database")
 	op := &provision.Operator{Store: fakeInstances{{Name: "acme", Domain: "acme.example.com", State: provision.StateReady}}}
 	stop, _ := runGatewayBot(t, fd, logs, Config{Handler: newDispatcher(t, c, op, nil)})
 	waitUntil(t, "READY", func() bool { return strings.Contains(logs.String(), "discord: connected") })
 	vic := member{ID: "712345678901234567", Name: "vic", Roles: []string{viewerRole}}
-	deliver := func(v map[string]any) { fd.gw.events <- map[string]any{"t": "INTERACTION_CREATE", "d": v} }
+	deliver := fd.gw.DeliverInteraction
 
 	// A null option value and a null option, as a buggy client may send.
 	nulls := map[string]any{"id": "423456789012345678", "name": "odoo", "type": 1, "options": []any{

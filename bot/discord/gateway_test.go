@@ -2,126 +2,12 @@ package discord
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 )
-
-// fakeGateway is a Discord gateway for the fake REST server: GET
-// /gateway names it, and it speaks the gateway's opcodes as a test sets
-// it up.
-type fakeGateway struct {
-	mu         sync.Mutex
-	silent     bool // accept the socket, never say HELLO
-	invalid    int  // answer that many IDENTIFYs with op 9
-	heartbeat  int  // HELLO's heartbeat_interval, ms
-	noACK      bool // never acknowledge a heartbeat
-	identifies []time.Time
-	resumes    int
-	conns      int
-	closeCodes []int
-	// events are dispatches (op 0) to send on the current connection
-	// once it is READY: {"t": TYPE, "d": DATA}.
-	events chan map[string]any
-}
-
-// gateway serves one websocket connection of fd's gateway.
-func (fd *fakeDiscord) gateway(w http.ResponseWriter, r *http.Request) {
-	g := fd.gw
-	up := websocket.Upgrader{}
-	c, err := up.Upgrade(w, r, nil)
-	if err != nil {
-		return
-	}
-	defer c.Close()
-	g.mu.Lock()
-	g.conns++
-	silent, hb := g.silent, g.heartbeat
-	g.mu.Unlock()
-	c.SetCloseHandler(func(code int, _ string) error {
-		g.mu.Lock()
-		g.closeCodes = append(g.closeCodes, code)
-		g.mu.Unlock()
-		return errors.New("closed")
-	})
-	if silent {
-		for {
-			if _, _, err := c.ReadMessage(); err != nil {
-				return
-			}
-		}
-	}
-	var wmu sync.Mutex
-	send := func(v any) {
-		wmu.Lock()
-		defer wmu.Unlock()
-		c.WriteJSON(v)
-	}
-	send(map[string]any{"op": 10, "d": map[string]any{"heartbeat_interval": hb}})
-	seq := 0
-	ready := make(chan struct{})
-	var readyOnce sync.Once
-	go func() { // the test's dispatches, in order, after READY
-		select {
-		case <-ready:
-		case <-r.Context().Done():
-			return
-		}
-		for {
-			select {
-			case <-r.Context().Done():
-				return
-			case ev := <-g.events:
-				g.mu.Lock()
-				seq++
-				s := seq
-				g.mu.Unlock()
-				send(map[string]any{"op": 0, "s": s, "t": ev["t"], "d": ev["d"]})
-			}
-		}
-	}()
-	for {
-		_, msg, err := c.ReadMessage()
-		if err != nil {
-			return
-		}
-		var f struct {
-			Op int `json:"op"`
-		}
-		json.Unmarshal(msg, &f)
-		g.mu.Lock()
-		switch f.Op {
-		case 1:
-			if !g.noACK {
-				go send(map[string]any{"op": 11})
-			}
-		case 2:
-			g.identifies = append(g.identifies, time.Now())
-			if g.invalid > 0 {
-				g.invalid--
-				go send(map[string]any{"op": 9, "d": false})
-				break
-			}
-			seq++
-			readyFrame := map[string]any{"op": 0, "s": seq, "t": "READY", "d": map[string]any{
-				"v": 10, "session_id": "session-1", "user": map[string]any{"id": testApp, "username": "odoobot"}, "guilds": []any{},
-			}}
-			go func() { send(readyFrame); readyOnce.Do(func() { close(ready) }) }()
-		case 6:
-			g.resumes++
-			seq++
-			resumed := map[string]any{"op": 0, "s": seq, "t": "RESUMED", "d": map[string]any{}}
-			go func() { send(resumed); readyOnce.Do(func() { close(ready) }) }()
-		}
-		g.mu.Unlock()
-	}
-}
 
 // runGatewayBot runs a Bot against fd with quick gateway settings until
 // the returned stop is called, which reports how long Run took to return.
@@ -170,17 +56,11 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // again and again gets each new IDENTIFY after a pause, not at once.
 func TestInvalidSessionsBackOff(t *testing.T) {
 	fd := newFakeDiscord(t)
-	fd.gw.heartbeat, fd.gw.invalid = 45000, 3
+	fd.gw.HeartbeatMS, fd.gw.InvalidSessions = 45000, 3
 	logs := &logBuffer{}
 	stop, _ := runGatewayBot(t, fd, logs, Config{IdentifyWait: 100 * time.Millisecond})
-	waitUntil(t, "READY after 3 invalid sessions", func() bool {
-		fd.gw.mu.Lock()
-		defer fd.gw.mu.Unlock()
-		return len(fd.gw.identifies) == 4
-	})
-	fd.gw.mu.Lock()
-	ids := append([]time.Time(nil), fd.gw.identifies...)
-	fd.gw.mu.Unlock()
+	waitUntil(t, "READY after 3 invalid sessions", func() bool { return len(fd.gw.Identifies()) == 4 })
+	ids := fd.gw.Identifies()
 	for i := 1; i < len(ids); i++ {
 		if gap := ids[i].Sub(ids[i-1]); gap < 90*time.Millisecond {
 			t.Errorf("IDENTIFY %d only %s after the one before, want ≥ the 100ms wait", i, gap)
@@ -198,14 +78,10 @@ func TestInvalidSessionsBackOff(t *testing.T) {
 // tried again; a shutdown meanwhile returns at once.
 func TestASilentGatewayIsLeftAndShutdownWins(t *testing.T) {
 	fd := newFakeDiscord(t)
-	fd.gw.silent = true
+	fd.gw.Silent = true
 	logs := &logBuffer{}
 	stop, _ := runGatewayBot(t, fd, logs, Config{GatewayIdle: 150 * time.Millisecond, RetryWait: 20 * time.Millisecond})
-	waitUntil(t, "a second connection", func() bool {
-		fd.gw.mu.Lock()
-		defer fd.gw.mu.Unlock()
-		return fd.gw.conns >= 2
-	})
+	waitUntil(t, "a second connection", func() bool { return fd.gw.Connections() >= 2 })
 	if !strings.Contains(logs.String(), "could not start; trying again") {
 		t.Errorf("the silent gateway is not logged:\n%s", logs.String())
 	}
@@ -219,17 +95,11 @@ func TestASilentGatewayIsLeftAndShutdownWins(t *testing.T) {
 // connection resumes the session.
 func TestADeadConnectionResumes(t *testing.T) {
 	fd := newFakeDiscord(t)
-	fd.gw.heartbeat, fd.gw.noACK = 40, true
+	fd.gw.HeartbeatMS, fd.gw.NoHeartbeatACK = 40, true
 	logs := &logBuffer{}
 	stop, _ := runGatewayBot(t, fd, logs, Config{GatewayIdle: 5 * time.Second})
-	waitUntil(t, "a resume", func() bool {
-		fd.gw.mu.Lock()
-		defer fd.gw.mu.Unlock()
-		return fd.gw.resumes >= 1
-	})
-	fd.gw.mu.Lock()
-	codes := append([]int(nil), fd.gw.closeCodes...)
-	fd.gw.mu.Unlock()
+	waitUntil(t, "a resume", func() bool { return fd.gw.Resumes() >= 1 })
+	codes := fd.gw.CloseCodes()
 	for _, c := range codes {
 		if c == websocket.CloseNormalClosure {
 			t.Errorf("closed with 1000, which ends the session: codes %v", codes)

@@ -1,0 +1,78 @@
+package discordtest
+
+// The interaction types Slash and Click send.
+const (
+	InteractionApplicationCommand = 2
+	InteractionMessageComponent   = 3
+)
+
+// Member is who sends an interaction in the guild.
+type Member struct {
+	ID, Name string
+	Roles    []string
+}
+
+// Where names the guild and channel an interaction comes from.
+type Where struct {
+	Guild, Channel string
+}
+
+// Interaction is an interaction's JSON as the gateway dispatches it in
+// INTERACTION_CREATE: id and token are the interaction's (snowflake,
+// any string), typ its type, data its data, msg the message of a
+// component (nil for a command).
+func (s *Server) Interaction(where Where, id, token string, typ int, m Member, data, msg map[string]any) map[string]any {
+	if where.Channel == "" {
+		where.Channel = s.opts.Channel
+	}
+	return Interaction(s.opts.AppID, where, id, token, typ, m, data, msg)
+}
+
+// Interaction is an interaction of application appID, as Server.Interaction.
+func Interaction(appID string, where Where, id, token string, typ int, m Member, data, msg map[string]any) map[string]any {
+	v := map[string]any{
+		"id": id, "application_id": appID, "type": typ, "token": token, "version": 1,
+		"guild_id": where.Guild, "channel_id": where.Channel, "data": data,
+		"member": map[string]any{"user": map[string]any{"id": m.ID, "username": m.Name}, "roles": m.Roles, "nick": nil},
+	}
+	if msg != nil {
+		v["message"] = msg
+	}
+	return v
+}
+
+// CommandData is the data of a chat command name with one subcommand
+// sub, whose options are name, value pairs: a string value is a string
+// option (type 3), an int an integer (4), a bool a boolean (5).
+func CommandData(commandID, name, sub string, opts ...any) map[string]any {
+	options := []any{}
+	for k := 0; k+1 < len(opts); k += 2 {
+		o := map[string]any{"name": opts[k], "value": opts[k+1], "type": 3}
+		switch opts[k+1].(type) {
+		case int:
+			o["type"] = 4
+		case bool:
+			o["type"] = 5
+		}
+		options = append(options, o)
+	}
+	return map[string]any{"id": commandID, "name": name, "type": 1,
+		"options": []any{map[string]any{"name": sub, "type": 1, "options": options}}}
+}
+
+// ButtonData is the data of a click on the button customID.
+func ButtonData(customID string) map[string]any {
+	return map[string]any{"custom_id": customID, "component_type": 2}
+}
+
+// Slash is the command /name sub from m in where, as Interaction makes
+// it (see CommandData for opts).
+func (s *Server) Slash(where Where, id, token string, m Member, name, sub string, opts ...any) map[string]any {
+	return s.Interaction(where, id, token, InteractionApplicationCommand, m, CommandData("423456789012345678", name, sub, opts...), nil)
+}
+
+// Click is m's click on the button customID of message (its JSON as
+// Discord sends it: id, channel_id, content, flags).
+func (s *Server) Click(where Where, id, token string, m Member, customID string, message map[string]any) map[string]any {
+	return s.Interaction(where, id, token, InteractionMessageComponent, m, ButtonData(customID), message)
+}

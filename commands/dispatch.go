@@ -268,6 +268,8 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 		outcome, err = d.backupVerbs(ctx, req, cmd, r)
 	case VerbDelete:
 		outcome, err = d.deleteVerb(ctx, req, cmd, r)
+	case VerbClone:
+		outcome, err = d.cloneVerb(ctx, req, cmd, r)
 	case VerbResetAdmin:
 		outcome, err = d.resetAdminVerb(ctx, req, cmd, r)
 	case VerbCapacity:
@@ -449,7 +451,11 @@ func FormatList(list []provision.Instance) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-20s %-32s %-9s %-6s %-6s %s\n", "NAME", "DOMAIN", "STATE", "HTTP", "GEVENT", "SSL")
 	for _, i := range list {
-		fmt.Fprintf(&b, "%-20s %-32s %-9s %-6d %-6d %s\n", i.Name, i.Domain, i.State, i.Ports.HTTP, i.Ports.Gevent, i.SSLMode)
+		line := fmt.Sprintf("%-20s %-32s %-9s %-6d %-6d %s", i.Name, i.Domain, i.State, i.Ports.HTTP, i.Ports.Gevent, i.SSLMode)
+		if i.StagingOf != "" {
+			line += "  staging of " + i.StagingOf
+		}
+		b.WriteString(line + "\n")
 	}
 	return strings.TrimRight(b.String(), "\n")
 }

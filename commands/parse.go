@@ -68,6 +68,8 @@ func Parse(text string) (Command, error) {
 		maxArgs = 1
 	case argsNameMode, argsNameBackup:
 		maxArgs = 2
+	case argsNameTarget:
+		maxArgs = 3
 	case argsNameLines:
 		maxArgs = 2
 		if len(rest) > 1 && asciiLower(rest[len(rest)-1]) == shareWord {
@@ -110,9 +112,30 @@ func Parse(text string) (Command, error) {
 			return bad("%s needs the BACKUP to restore (see /odoo backups %s)", spec.verb, quote(c.Name))
 		}
 		c.Backup = rest[1]
+	case argsNameTarget:
+		if len(rest) < 2 || strings.HasPrefix(rest[1], "-") {
+			return bad("%s needs the NAME of the new instance: /odoo clone %s NEWNAME", spec.verb, c.Name)
+		}
+		c.Target = rest[1]
+		if len(rest) == 3 {
+			switch strings.TrimPrefix(asciiLower(rest[2]), "--") {
+			case strings.TrimPrefix(noNeutralizeFlag, "--"):
+				c.KeepLive = true
+			case strings.TrimPrefix(neutralizeFlag, "--"):
+			default:
+				return bad("unknown option %s: use %s or %s", quote(rest[2]), neutralizeFlag, noNeutralizeFlag)
+			}
+		}
 	}
 	return c, nil
 }
+
+// The options of clone: neutralize (the default) or not; also taken
+// without the dashes (Discord's boolean option gives "no-neutralize").
+const (
+	neutralizeFlag   = "--neutralize"
+	noNeutralizeFlag = "--no-neutralize"
+)
 
 // shareWord, last after "logs NAME [N]", posts the lines in the channel.
 const shareWord = "share"

@@ -136,7 +136,8 @@ func TestEveryVerbHasUsageAndParses(t *testing.T) {
 			t.Errorf("Usage(%q) = %q", v, u)
 		}
 		// The usage line with placeholders filled in must parse.
-		text := strings.NewReplacer("NAME", "acme", "[cloudflare|letsencrypt|http]", "http", "[N]", "10", "[share]", "share", "BACKUP", "b1").Replace(u)
+		text := strings.NewReplacer("NAME", "acme", "[cloudflare|letsencrypt|http]", "http", "[N]", "10", "[share]", "share", "BACKUP", "b1",
+			"SRC", "acme", "DST", "acme-staging", "[--no-neutralize]", "--no-neutralize").Replace(u)
 		c, err := Parse(text)
 		if err != nil || c.Verb != v {
 			t.Errorf("Parse(%q) = %+v, %v", text, c, err)

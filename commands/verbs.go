@@ -27,6 +27,8 @@ const (
 	VerbBackups Verb = "backups"
 	VerbRestore Verb = "restore"
 	VerbDelete  Verb = "delete"
+	// VerbClone makes a staging copy of an instance.
+	VerbClone Verb = "clone"
 	// VerbResetAdmin sets a new random password for an instance's Odoo
 	// "admin" user and shows it to the requester alone.
 	VerbResetAdmin Verb = "reset-admin"
@@ -53,6 +55,7 @@ const (
 	argsNameMode               // VERB NAME [MODE]
 	argsNameLines              // VERB NAME [N] [share]
 	argsNameBackup             // VERB NAME BACKUP
+	argsNameTarget             // VERB NAME TARGET [--neutralize|--no-neutralize]
 )
 
 // verbSpec is one row of the verb table: everything Parse, Required and
@@ -79,6 +82,7 @@ var verbTable = []verbSpec{
 	{VerbBackups, argsName, "NAME", "the instance's backups", RoleViewer},
 	{VerbRestore, argsNameBackup, "NAME BACKUP", "restore a backup over the instance", RoleAdmin},
 	{VerbDelete, argsName, "NAME", "remove everything, after a confirmation and a final backup", RoleAdmin},
+	{VerbClone, argsNameTarget, "SRC DST [--no-neutralize]", "a staging copy of SRC at DST from a fresh dump, production untouched; neutralized (mail and crons off) unless --no-neutralize; progress in a thread", RoleAdmin},
 	{VerbResetAdmin, argsName, "NAME", "a new password for the instance's Odoo admin user, shown to you alone, after a confirmation", RoleAdmin},
 	{VerbCapacity, argsNone, "", "how many more instances this host can hold", RoleViewer},
 	{VerbCerts, argsNone, "", "certificates and their expiry", RoleViewer},
@@ -146,6 +150,10 @@ type Command struct {
 	Lines  int
 	Share  bool
 	Backup string
+	// Target is the new instance of clone, and KeepLive its
+	// --no-neutralize (clone neutralizes by default).
+	Target   string
+	KeepLive bool
 }
 
 // String is the canonical text of c, without "/odoo ": Parse(c.String())
@@ -160,6 +168,13 @@ func (c Command) String() string {
 	case VerbCreate:
 		if c.Mode != "" {
 			parts = append(parts, c.Mode)
+		}
+	case VerbClone:
+		if c.Target != "" {
+			parts = append(parts, c.Target)
+		}
+		if c.KeepLive {
+			parts = append(parts, noNeutralizeFlag)
 		}
 	case VerbLogs:
 		if c.Lines != 0 {

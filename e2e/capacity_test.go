@@ -217,6 +217,9 @@ func TestImportAPIDEVInstance(t *testing.T) {
 	if _, err := user.Lookup(own.User); err == nil {
 		t.Errorf("the failed isolate left system user %s", own.User)
 	}
+	if back, err := a.Store.Instance(ctx, name); err != nil || back.User != "" || back.DBRole != "" {
+		t.Errorf("after the failed isolate the store has %+v, %v; want no user or role of its own", back, err)
+	}
 	if conf := readOdooConf(t, layout.Paths(made).Conf); conf["db_user"] != a.Config.DBUser {
 		t.Errorf("the failed isolate left odoo.conf with db_user %q", conf["db_user"])
 	}

@@ -171,6 +171,54 @@ func testRealOdoo(t *testing.T, version string) {
 		}
 	})
 
+	t.Run("clone is a neutralized staging copy", func(t *testing.T) {
+		oc := newOdooClient(t, first)
+		if _, err := oc.authenticate(ctx, "admin", firstPw); err != nil {
+			t.Fatalf("log in: %v", err)
+		}
+		if _, err := oc.callInt(ctx, "res.partner", "create", []any{map[string]any{"name": "Cliente de producción"}}); err != nil {
+			t.Fatalf("create a partner over JSON-RPC: %v", err)
+		}
+		// A mail server and the crons production has, active.
+		db := connectDB(t, ctx, a, first.Internal)
+		if _, err := db.Exec(ctx, `INSERT INTO ir_mail_server (name, smtp_host, smtp_port, smtp_encryption, active, sequence, smtp_authentication)
+			VALUES ('prod smtp', 'smtp.example.com', 587, 'starttls', true, 10, 'login')`); err != nil {
+			t.Fatalf("add a mail server: %v", err)
+		}
+		var activeCrons int
+		if err := db.QueryRow(ctx, "SELECT count(*) FROM ir_cron WHERE active").Scan(&activeCrons); err != nil || activeCrons == 0 {
+			t.Fatalf("production has %d active crons (%v): nothing to neutralize", activeCrons, err)
+		}
+		db.Close(ctx)
+		name := uniqueName(t, "stg")
+		destroyLater(t, a, name)
+		clone := requireClone(t, ctx, a, first, name, "clone "+first.Name+" "+name)
+		requireLoginPage(t, ctx, clone)
+		c := connectDB(t, ctx, a, clone.Internal)
+		var partners, mail, crons int
+		if err := c.QueryRow(ctx, "SELECT count(*) FROM res_partner WHERE name = 'Cliente de producción'").Scan(&partners); err != nil || partners != 1 {
+			t.Errorf("the clone has %d of production's partner (%v)", partners, err)
+		}
+		if err := c.QueryRow(ctx, "SELECT count(*) FROM ir_mail_server WHERE active").Scan(&mail); err != nil || mail != 0 {
+			t.Errorf("the clone has %d active mail servers (%v)", mail, err)
+		}
+		if err := c.QueryRow(ctx, `SELECT count(*) FROM ir_cron WHERE active AND id NOT IN
+			(SELECT res_id FROM ir_model_data WHERE module = 'base' AND name = 'autovacuum_job')`).Scan(&crons); err != nil || crons != 0 {
+			t.Errorf("the clone has %d active crons besides autovacuum (%v)", crons, err)
+		}
+		c.Close(ctx)
+		p := connectDB(t, ctx, a, first.Internal)
+		if err := p.QueryRow(ctx, "SELECT count(*) FROM ir_mail_server WHERE active").Scan(&mail); err != nil || mail != 1 {
+			t.Errorf("production has %d active mail servers after the clone (%v): it must be untouched", mail, err)
+		}
+		p.Close(ctx)
+		requireLoginPage(t, ctx, first)
+		r, _ := dispatch(t, ctx, a, "delete "+name)
+		if f := finishes(confirmAndWait(t, ctx, a, r)); !strings.Contains(f, "deleted") {
+			t.Errorf("delete the clone:\n%s", r.text())
+		}
+	})
+
 	t.Run("service verbs", func(t *testing.T) {
 		for _, verb := range []string{"restart", "stop", "start"} {
 			r, _ := dispatch(t, ctx, a, verb+" "+second.Name)

@@ -155,7 +155,10 @@ type CreatorConfig struct {
 	Tenants Tenants
 	// Owners hands a database to a role: for isolate, which moves an
 	// imported instance to a user and role of its own; nil refuses it.
-	Owners    DatabaseOwners
+	Owners DatabaseOwners
+	// Copies finishes a database copied from another instance's: for
+	// clone; nil refuses it.
+	Copies    DatabaseCopies
 	Services  ServiceManager
 	Sites     SiteManager
 	DNS       DNS
@@ -355,7 +358,7 @@ func (c *Creator) recoverWith(ctx context.Context, subscribe func(Job) []Subscri
 			ended = append(ended, job)
 			continue
 		}
-		if job.Kind != JobCreate {
+		if job.Kind != JobCreate && job.Kind != JobClone {
 			// Other kinds have nothing half-made to undo here.
 			_ = c.cfg.Store.FinishJob(ctx, job.ID, JobInterrupted, "odoobot stopped while this job ran", nil)
 			job.State = JobInterrupted
@@ -581,6 +584,11 @@ func (cr *creation) dropDatabase(ctx context.Context) error {
 	if err := cr.c.cfg.Databases.Drop(ctx, cr.inst.Internal); err != nil {
 		return err
 	}
+	// The staging name restore and clone use is the instance's own: what
+	// a crash left under it goes too.
+	if err := cr.c.cfg.Databases.DropAdopted(ctx, cr.inst.Internal+RestoreStagingSuffix); err != nil {
+		return err
+	}
 	fs := filepath.Join(cr.paths.DataDir, "filestore")
 	if err := os.RemoveAll(filepath.Join(fs, cr.inst.Internal)); err != nil {
 		return fmt.Errorf("database: remove filestore: %w", err)
@@ -801,6 +809,7 @@ func (cr *creation) site(mode SSLMode) templates.Site {
 		HTTPPort: cr.inst.Ports.HTTP, GeventPort: cr.inst.Ports.Gevent,
 		ListenHTTP: cr.c.cfg.ListenHTTP, ListenHTTPS: cr.c.cfg.ListenHTTPS,
 		CertFile: cr.certs.Cert, KeyFile: cr.certs.Key, ACMEWebroot: cr.c.cfg.ACMEWebroot,
+		NoIndex: cr.inst.StagingOf != "",
 	}
 }
 

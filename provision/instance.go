@@ -104,8 +104,11 @@ type Instance struct {
 	// PostgreSQL role that owns its database, both its own (SystemUser,
 	// DBRoleName). Both are "" for an instance that shares the service
 	// user and odoobot's role: one imported from API-DEV.
-	User      string  // odoo-acme
-	DBRole    string  // prod-acme
+	User   string // odoo-acme
+	DBRole string // prod-acme
+	// StagingOf names the instance this one is a staging copy of (clone);
+	// "" for any other.
+	StagingOf string
 	SSLMode   SSLMode // how it is served
 	Ports     Ports
 	State     State

@@ -84,7 +84,7 @@ func (d *DayTwo) Isolate(ctx context.Context, req JobRequest) (*Task, error) {
 			{StepConf, iso.rewriteConf, iso.restoreConf},
 			{StepUnit, iso.rewriteUnit, iso.restoreUnit},
 			{StepStart, iso.start, iso.stop},
-			{StepStore, iso.record, nil},
+			{StepStore, iso.record, iso.unrecord},
 		}
 	}, nil)
 }
@@ -272,4 +272,8 @@ func (iso *isolation) restoreUnit(ctx context.Context) error {
 
 func (iso *isolation) record(ctx context.Context) error {
 	return iso.d.cfg.Store.SetTenant(ctx, iso.inst.Name, iso.user, iso.role)
+}
+
+func (iso *isolation) unrecord(ctx context.Context) error {
+	return iso.d.cfg.Store.SetTenant(ctx, iso.inst.Name, "", "")
 }

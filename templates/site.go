@@ -115,6 +115,10 @@ type Site struct {
 	UpgradeVar     string // map variable, without '$': letters, digits, '_'
 	SSLCache       string // ssl_session_cache zone: letters, digits, '-', '_'
 
+	// NoIndex tells robots not to index the site (an X-Robots-Tag header
+	// and a robots.txt that disallows everything): a staging copy.
+	NoIndex bool
+
 	ClientMaxBodySize string // client_max_body_size; "" means DefaultClientMaxBodySize
 	AccessLog         string // "" means <DefaultNginxLogDir>/<Name>.access.log
 	ErrorLog          string // "" means <DefaultNginxLogDir>/<Name>.error.log

@@ -38,6 +38,9 @@ var (
 	optShare = option{name: "share", kind: discordgo.ApplicationCommandOptionBoolean, desc: "post the lines in the channel (default: to you alone)"}
 	optBack  = option{name: "backup", kind: discordgo.ApplicationCommandOptionString, desc: "the backup to restore (see /odoo backups)", required: true}
 	optCode  = option{name: "code", kind: discordgo.ApplicationCommandOptionString, desc: "the confirmation code", required: true}
+	optSrc   = option{name: "source", kind: discordgo.ApplicationCommandOptionString, desc: "the instance to copy, e.g. acme", required: true}
+	optDst   = option{name: "name", kind: discordgo.ApplicationCommandOptionString, desc: "the new staging instance's name, e.g. acme-staging", required: true}
+	optLive  = option{name: "no-neutralize", kind: discordgo.ApplicationCommandOptionBoolean, desc: "keep mail servers and crons live (default: neutralized)"}
 )
 
 // subcommands are the verbs of commands, as /odoo subcommands, in help
@@ -55,6 +58,7 @@ var subcommands = []subcommand{
 	{commands.VerbBackups, "an instance's backups", []option{optName}},
 	{commands.VerbRestore, "restore an instance from a backup", []option{optName, optBack}},
 	{commands.VerbDelete, "remove an instance, after a confirmation and a final backup", []option{optName}},
+	{commands.VerbClone, "a staging copy of an instance, from a fresh dump; neutralized by default", []option{optSrc, optDst, optLive}},
 	{commands.VerbResetAdmin, "a new password for an instance's Odoo admin user, shown to you alone", []option{optName}},
 	{commands.VerbCapacity, "what this server can still hold", nil},
 	{commands.VerbCerts, "certificates and their expiry", nil},

@@ -33,8 +33,8 @@ const (
 	sqlLockPorts = `SELECT pg_advisory_xact_lock($1)`
 
 	sqlInsertInstance = `
-INSERT INTO odoobot.instances (name, domain, internal, unit, ssl_mode, state, created_by, created_at, system_user, db_role)
-VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, now()), $9, $10)
+INSERT INTO odoobot.instances (name, domain, internal, unit, ssl_mode, state, created_by, created_at, system_user, db_role, staging_of)
+VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, now()), $9, $10, $11)
 RETURNING created_at`
 
 	// sqlFreePorts lists, lowest first, the ports of a range after $4 that
@@ -56,7 +56,7 @@ WHERE name = $1`
 
 	sqlSelectInstance = `
 SELECT name, domain, internal, unit, ssl_mode, coalesce(http_port, 0), coalesce(gevent_port, 0),
-       state, created_at, created_by, system_user, db_role
+       state, created_at, created_by, system_user, db_role, staging_of
 FROM odoobot.instances`
 
 	sqlSetState = `UPDATE odoobot.instances SET state = $2, updated_at = now() WHERE name = $1`
@@ -132,7 +132,7 @@ func insertInstance(ctx context.Context, tx pgx.Tx, inst *provision.Instance) er
 	}
 	err := tx.QueryRow(ctx, sqlInsertInstance,
 		inst.Name, inst.Domain, inst.Internal, inst.Unit, string(inst.SSLMode), string(inst.State), inst.CreatedBy, createdAt,
-		inst.User, inst.DBRole,
+		inst.User, inst.DBRole, inst.StagingOf,
 	).Scan(&inst.CreatedAt)
 	if c, ok := isUniqueViolation(err); ok {
 		reason := fmt.Sprintf("an instance named %s already exists; choose another name", inst.Name)
@@ -283,7 +283,7 @@ func scanInstance(row pgx.CollectableRow) (provision.Instance, error) {
 	var inst provision.Instance
 	var mode, state string
 	err := row.Scan(&inst.Name, &inst.Domain, &inst.Internal, &inst.Unit, &mode,
-		&inst.Ports.HTTP, &inst.Ports.Gevent, &state, &inst.CreatedAt, &inst.CreatedBy, &inst.User, &inst.DBRole)
+		&inst.Ports.HTTP, &inst.Ports.Gevent, &state, &inst.CreatedAt, &inst.CreatedBy, &inst.User, &inst.DBRole, &inst.StagingOf)
 	inst.SSLMode = provision.SSLMode(mode)
 	inst.State = provision.State(state)
 	return inst, err

@@ -1,0 +1,249 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"odoobot/internal/childenv"
+)
+
+// JobClone makes a staging copy of an instance.
+const JobClone JobKind = "clone"
+
+// The steps a clone has besides a creation's.
+const (
+	StepCopy       StepName = "copy"       // a fresh dump of the source restored as the new database, its filestore copied
+	StepNeutralize StepName = "neutralize" // odoo-bin neutralize: mail servers and crons off
+)
+
+// DatabaseCopies finishes a database copied from another instance's
+// (provision/odoo).
+type DatabaseCopies interface {
+	// FinishCopy gives db a new identity as Odoo's duplicate does, its own
+	// URLs, and the odoobot marker.
+	FinishCopy(ctx context.Context, db, baseURL, reportURL, marker string) error
+	// Param reads one ir_config_parameter of db ("" when unset).
+	Param(ctx context.Context, db, key string) (string, error)
+}
+
+// CloneRequest asks for a staging copy of Source named Name.
+type CloneRequest struct {
+	Source, Name string
+	// Neutralize runs Odoo's own neutralize on the copy (mail servers
+	// and crons off, database.is_neutralized set): the default for a
+	// copy of production.
+	Neutralize bool
+	By         string
+	Subscribe  []Subscriber
+	ChatRef    map[string]string
+	Finished   func(Job)
+}
+
+// Clone queues a staging copy of an instance: a new instance Name with
+// every resource a creation makes (its own user, role, ports, unit,
+// site, certificate and record, in the source's TLS mode), whose database
+// is restored from a fresh pg_dump of the source's — a consistent
+// snapshot taken while production keeps serving, never a CREATE
+// DATABASE … TEMPLATE of a live database, which would need it
+// disconnected — and whose filestore is a copy of the source's. The copy
+// gets a new database.uuid and secret and its own URLs; with Neutralize,
+// Odoo's `odoo-bin neutralize` turns its mail servers and crons off
+// before it starts. Its site tells robots not to index it, and the store
+// records it as a staging copy of Source. A failure undoes it all; the
+// source is only read. Refusals (a bad or taken name, no such source,
+// the source not ready) come back here and change nothing.
+func (d *DayTwo) Clone(ctx context.Context, req CloneRequest) (*Task, error) {
+	src, err := d.lookup(ctx, req.Source)
+	if err != nil {
+		return nil, err
+	}
+	if src.State != StateReady {
+		return nil, fmt.Errorf("%w: %s is %s, not ready", ErrServiceState, src.Name, src.State)
+	}
+	if d.cfg.Copies == nil {
+		return nil, errors.New("clone: this host cannot copy databases")
+	}
+	if err := d.cfg.Rules.Check(req.Name); err != nil {
+		return nil, err
+	}
+	if src.SSLMode.TLS() && d.cfg.Certs[src.SSLMode] == nil {
+		return nil, fmt.Errorf("%w: %s is served with %s, which needs %s", ErrModeUnavailable, src.Name, src.SSLMode, modeNeeds(src.SSLMode))
+	}
+	if _, err := d.cfg.Store.Instance(ctx, req.Name); err == nil {
+		return nil, &NameError{Name: req.Name, Rule: RuleTaken, Reason: "an instance of that name exists; see list"}
+	} else if !errors.Is(err, ErrInstanceNotFound) {
+		return nil, fmt.Errorf("provision: look up %s: %w", req.Name, err)
+	}
+	inst := d.newInstance(req.Name, src.SSLMode)
+	inst.StagingOf = src.Name
+	if err := d.hostFree(ctx, inst); err != nil {
+		return nil, err
+	}
+	params := map[string]string{"ssl": string(inst.SSLMode), "source": src.Name, "neutralize": fmt.Sprint(req.Neutralize)}
+	job, err := d.cfg.Store.CreateJob(ctx, Job{Kind: JobClone, Instance: req.Name, State: JobQueued, RequestedBy: req.By, Params: params, ChatRef: req.ChatRef})
+	if err != nil {
+		return nil, err
+	}
+	inst.CreatedBy, inst.CreatedAt = req.By, d.cfg.Now()
+	if _, err := d.cfg.Store.ReserveInstance(ctx, inst, d.cfg.HTTPPorts, d.cfg.GeventPorts, d.cfg.InUse); err != nil {
+		_ = d.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobRolledBack, err.Error(), nil)
+		return nil, err
+	}
+	t := d.cloneTask(job, inst, src, req.Neutralize)
+	t.Subscribe, t.Finished = req.Subscribe, req.Finished
+	if err := d.cfg.Runner.Submit(t); err != nil {
+		d.cfg.Runner.RollBack(context.WithoutCancel(ctx), t, err.Error())
+		return nil, err
+	}
+	return t, nil
+}
+
+// cloneTask is a creation's task with the database step replaced by the
+// copy, and neutralize after the files.
+func (d *DayTwo) cloneTask(job Job, inst, src Instance, neutralize bool) *Task {
+	t, cr := d.creationTask(job, inst)
+	cl := &cloning{d: d, cr: cr, src: src}
+	var steps []Step
+	for _, s := range t.Steps {
+		switch s.Name {
+		case StepDatabase:
+			steps = append(steps, Step{StepCopy, cl.copy, cl.uncopy})
+			continue
+		case StepService:
+			if neutralize {
+				steps = append(steps, Step{StepNeutralize, cl.neutralize, nil})
+			}
+		}
+		steps = append(steps, s)
+	}
+	t.Steps = steps
+	t.LogPath = filepath.Join(d.cfg.Layout.LogDir, "clone-"+inst.Internal+".log")
+	return t
+}
+
+// cloning is the state of one clone job.
+type cloning struct {
+	d   *DayTwo
+	cr  *creation
+	src Instance
+}
+
+// staging is the name the copy is restored under, until it is finished
+// and renamed: a database of that name is this clone's own, whatever it
+// holds, so a crash never leaves an unmarked database of the new name.
+func (cl *cloning) staging() string { return cl.cr.inst.Internal + RestoreStagingSuffix }
+
+// copy dumps the source's database (one consistent snapshot, while it
+// serves), restores it as the new instance's role under the staging
+// name, gives it its own identity and the odoobot marker, renames it into
+// place, and copies the source's filestore.
+func (cl *cloning) copy(ctx context.Context) error {
+	inst, src := cl.cr.inst, cl.src
+	if err := cl.d.pg.drop(ctx, cl.staging()); err != nil {
+		return fmt.Errorf("copy: %w", err)
+	}
+	tmp, err := os.MkdirTemp(cl.d.bcfg.Dir, ".clone-"+inst.Internal+"-")
+	if err != nil {
+		if err := os.MkdirAll(cl.d.bcfg.Dir, 0o700); err != nil {
+			return fmt.Errorf("copy: %w", err)
+		}
+		if tmp, err = os.MkdirTemp(cl.d.bcfg.Dir, ".clone-"+inst.Internal+"-"); err != nil {
+			return fmt.Errorf("copy: %w", err)
+		}
+	}
+	defer os.RemoveAll(tmp)
+	dump := filepath.Join(tmp, "database.dump")
+	start := time.Now()
+	if err := cl.d.pg.dump(ctx, src.Internal, dump); err != nil {
+		return fmt.Errorf("copy: dump %s: %w", src.Internal, err)
+	}
+	cl.cr.progress(StepCopy, fmt.Sprintf("dumped %s in %s; restoring", src.Internal, time.Since(start).Round(100*time.Millisecond)))
+	if err := cl.d.pg.restore(ctx, cl.staging(), inst.DBRole, dump); err != nil {
+		return fmt.Errorf("copy: restore: %w", err)
+	}
+	if err := cl.d.cfg.Copies.FinishCopy(ctx, cl.staging(), cl.cr.baseURL(), cl.cr.localURL(), "clone:"+src.Name); err != nil {
+		return fmt.Errorf("copy: %w", err)
+	}
+	if _, err := cl.d.pg.sql(ctx, "ALTER DATABASE "+sqlIdent(cl.staging())+" RENAME TO "+sqlIdent(inst.Internal)); err != nil {
+		return fmt.Errorf("copy: rename %s: %w", cl.staging(), err)
+	}
+	from := filepath.Join(cl.d.cfg.Layout.Paths(src).DataDir, "filestore", src.Internal)
+	to := filepath.Join(cl.cr.paths.DataDir, "filestore", inst.Internal)
+	if _, err := os.Stat(from); err == nil {
+		if err := os.MkdirAll(filepath.Dir(to), 0o750); err != nil {
+			return fmt.Errorf("copy: filestore: %w", err)
+		}
+		// cp keeps the tree as it is and uses reflinks where the file
+		// system has them: a large filestore copies in seconds there.
+		if out, err := exec.CommandContext(ctx, "cp", "-a", "--reflink=auto", from, to).CombinedOutput(); err != nil {
+			return fmt.Errorf("copy: filestore: %w: %s", err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}
+
+// uncopy drops the staging database and the copy (marked: Drop takes
+// it), and the filestore copied beside it.
+func (cl *cloning) uncopy(ctx context.Context) error {
+	if err := cl.d.pg.drop(ctx, cl.staging()); err != nil {
+		return err
+	}
+	return cl.cr.dropDatabase(ctx)
+}
+
+// neutralize runs Odoo's own `odoo-bin neutralize` on the copy, as the
+// instance's user with its odoo.conf, and checks that it says so
+// (database.is_neutralized).
+func (cl *cloning) neutralize(ctx context.Context) error {
+	rel, p := cl.cr.release, cl.cr.paths
+	ctx, cancel := context.WithTimeout(ctx, neutralizeTimeout)
+	defer cancel()
+	// --stop-after-init: an odoo-bin that does not know neutralize stops
+	// rather than serves; the check below then says it did not neutralize.
+	cmd := exec.CommandContext(ctx, rel.Python, rel.OdooBin, "neutralize", "-c", p.Conf, "-d", cl.cr.inst.Internal, "--logfile", "", "--stop-after-init")
+	cmd.Env = childenv.Env()
+	cmd.Dir = p.Dir
+	if user := cl.cr.runAs(); user != "" {
+		uid, gid, err := lookupUser(user)
+		if err != nil {
+			return err
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
+	}
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("neutralize: odoo-bin neutralize: %w%s", err, RedactURLs(tail(string(out), 1500)))
+	}
+	v, err := cl.d.cfg.Copies.Param(ctx, cl.cr.inst.Internal, "database.is_neutralized")
+	if err != nil {
+		return fmt.Errorf("neutralize: %w", err)
+	}
+	if !strings.EqualFold(v, "true") {
+		return fmt.Errorf("neutralize: odoo-bin neutralize ended, but database.is_neutralized is %q", v)
+	}
+	return nil
+}
+
+// neutralizeTimeout bounds odoo-bin neutralize: a few UPDATEs, seconds
+// on a large database.
+const neutralizeTimeout = 10 * time.Minute
+
+// tail is the end of s, at most n bytes, after a newline.
+func tail(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return ""
+	}
+	if len(s) > n {
+		s = "…" + s[len(s)-n:]
+	}
+	return "\n" + s
+}

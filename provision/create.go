@@ -545,10 +545,8 @@ func (cr *creation) removeTenant(ctx context.Context) error {
 	if cr.inst.User == "" || cr.c.cfg.Tenants == nil {
 		return nil
 	}
-	if err := cr.c.cfg.Tenants.DropRole(ctx, cr.inst.DBRole); err != nil {
-		return err
-	}
-	return cr.c.cfg.Tenants.RemoveUser(ctx, cr.inst.User)
+	// Both are tried: a role that cannot be dropped must not keep the user.
+	return errors.Join(cr.c.cfg.Tenants.DropRole(ctx, cr.inst.DBRole), cr.c.cfg.Tenants.RemoveUser(ctx, cr.inst.User))
 }
 
 // adminPasswordLen and adminPasswordChars make an admin password: 20

@@ -136,10 +136,7 @@ func (iso *isolation) makeTenant(ctx context.Context) error {
 }
 
 func (iso *isolation) removeTenant(ctx context.Context) error {
-	if err := iso.d.cfg.Tenants.DropRole(ctx, iso.role); err != nil {
-		return err
-	}
-	return iso.d.cfg.Tenants.RemoveUser(ctx, iso.user)
+	return errors.Join(iso.d.cfg.Tenants.DropRole(ctx, iso.role), iso.d.cfg.Tenants.RemoveUser(ctx, iso.user))
 }
 
 func (iso *isolation) stop(ctx context.Context) error {

@@ -185,7 +185,10 @@ func (m *Manager) DropRole(ctx context.Context, name string) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "DROP ROLE IF EXISTS "+ident(name)); err != nil {
+	if ok, err := roleExists(ctx, conn, name); err != nil || !ok {
+		return err
+	}
+	if _, err := conn.Exec(ctx, "DROP ROLE "+ident(name)); err != nil {
 		return fmt.Errorf("tenant: drop role %s: %w", name, err)
 	}
 	return nil

@@ -328,7 +328,7 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 		if job.State == provision.JobSucceeded {
 			return fmt.Sprintf("✅ created %s → %s://%s, asked by %s", provision.InternalName(cmd.Name), scheme(mode), domain, who), d.summary(fctx, cmd.Name)
 		}
-		return fmt.Sprintf("❌ creating %s failed and was rolled back, asked by %s", provision.InternalName(cmd.Name), who), job.Error
+		return fmt.Sprintf("❌ creating %s failed and was rolled back, asked by %s", provision.InternalName(cmd.Name), who), d.jobFailure(job)
 	}
 	finish := func(job provision.Job) {
 		root, summary := final(job)

@@ -114,7 +114,8 @@ func (d *Dispatcher) startJob(ctx context.Context, r Responder, root string,
 	done func(ctx context.Context, job provision.Job) (root, summary string),
 ) (string, error) {
 	fctx := context.WithoutCancel(ctx)
-	final := func(job provision.Job) (string, string) { return done(fctx, job) }
+	// A failed job's error is said in words (the raw text is logged).
+	final := func(job provision.Job) (string, string) { return done(fctx, d.withExplainedError(job)) }
 	jt := &jobThread{
 		finish: func(th Thread, job provision.Job) {
 			root, summary := final(job)

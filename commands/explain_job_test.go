@@ -1,0 +1,153 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"odoobot/provision"
+)
+
+// TestExplainJobError: a failed job's error text, as provision records
+// it ("step NAME failed: CAUSE; rolled back: [...]"), is said in words
+// with the action to take when its cause is a PostgreSQL or systemd
+// failure; the step and the rollback stay, the driver's text goes. The
+// causes are the texts pgx, PostgreSQL, pg_dump and systemd write.
+func TestExplainJobError(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// A real connection failure: nothing listens on port 1.
+	_, refused := pgconn.Connect(ctx, "postgres://odoo@127.0.0.1:1/postgres?sslmode=disable&connect_timeout=5")
+	if refused == nil {
+		t.Fatal("connecting to port 1 succeeded")
+	}
+	tests := []struct {
+		name      string
+		raw       string
+		want      []string // the text holds each
+		forbidden []string // raw text that must not be shown
+	}{
+		{"password authentication failed",
+			"step database failed: odoo: create database prod-acme: failed to connect to `user=odoo database=postgres`: 127.0.0.1:5432 (127.0.0.1): failed SASL auth: FATAL: password authentication failed for user \"odoo\" (SQLSTATE 28P01); rolled back: [files tenant reserve]",
+			[]string{"step database failed: PostgreSQL refused a login", "check DB_USER and DB_PASSWORD", "; rolled back: [files tenant reserve]"},
+			[]string{"SASL", "FATAL", "127.0.0.1:5432"}},
+		{"connection refused (pgx, real)",
+			"step reserve failed: postgres: reserve: " + refused.Error(),
+			[]string{"step reserve failed: PostgreSQL cannot be reached (connection refused)", "systemctl status postgresql", "DB_HOST and DB_PORT"},
+			[]string{"dial", "127.0.0.1:1"}},
+		{"permission denied",
+			"step database failed: odoo: create database \"prod-acme\": ERROR: permission denied to create database (SQLSTATE 42501); rolled back: [tenant reserve]",
+			[]string{"PostgreSQL denied odoobot a right it needs", "CREATEDB and CREATEROLE", "; rolled back: [tenant reserve]"},
+			[]string{"ERROR:", "SQLSTATE"}},
+		{"database does not exist (pg_dump)",
+			"step dump failed: pg_dump: error: connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  database \"prod-acme\" does not exist",
+			[]string{"step dump failed: the database prod-acme does not exist in PostgreSQL", "psql -l"},
+			[]string{"pg_dump: error", "FATAL"}},
+		{"out of disk",
+			"step database failed: odoo: copy template: ERROR: could not extend file \"base/16384/2608\": No space left on device (SQLSTATE 53100); rolled back: [reserve]",
+			[]string{"out of resources", "df -h"},
+			[]string{"base/16384"}},
+		{"PostgreSQL starting up",
+			"step database failed: postgres: FATAL: the database system is starting up (SQLSTATE 57P03)",
+			[]string{"PostgreSQL was restarting", "again in a minute"},
+			[]string{"FATAL"}},
+		{"unit not found",
+			"step service failed: systemd: start odoo19e-acme.service: Unit odoo19e-acme.service not found.; rolled back: [nginx files]",
+			[]string{"systemd does not know odoo19e-acme.service", "systemctl status odoo19e-acme.service", "; rolled back: [nginx files]"},
+			nil},
+		{"start request repeated too quickly",
+			"step service failed: systemd: start odoo19e-acme.service: job failed; unit failed/failed (start-limit-hit); last journal lines:\n  odoo19e-acme.service: Start request repeated too quickly.\n  Failed to start odoo19e-acme.service - Odoo acme.",
+			[]string{"systemd gave up starting odoo19e-acme.service", "journalctl -u odoo19e-acme.service", "systemctl reset-failed odoo19e-acme.service"},
+			[]string{"last journal lines"}},
+		{"code=exited, status=203/EXEC",
+			"step service failed: systemd: start odoo19e-acme.service: job failed; unit failed/failed (exit-code); last journal lines:\n  odoo19e-acme.service: Main process exited, code=exited, status=203/EXEC",
+			[]string{"the service odoo19e-acme.service exited with status 203/EXEC", "could not run its program", "journalctl -u odoo19e-acme.service"},
+			[]string{"Main process"}},
+		{"code=exited, status=1",
+			"step health failed: systemd: restart odoo19e-acme.service: job failed; unit failed/failed (exit-code); last journal lines:\n  odoo19e-acme.service: Main process exited, code=exited, status=1/FAILURE",
+			[]string{"exited with status 1/FAILURE", "Odoo stopped with an error", "the logs verb"},
+			nil},
+		{"killed (memory)",
+			"step service failed: systemd: start odoo19e-acme.service: job failed; unit failed/failed (signal); last journal lines:\n  odoo19e-acme.service: Main process exited, code=killed, status=9/KILL",
+			[]string{"killed with status 9/KILL", "MemoryMax"},
+			nil},
+		{"instance port refused",
+			"step health failed: GET http://127.0.0.1:2101/web/health: dial tcp 127.0.0.1:2101: connect: connection refused",
+			[]string{"nothing answered at 127.0.0.1:2101 (connection refused)", "status NAME"},
+			[]string{"GET http"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ExplainJobError(tc.raw)
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("ExplainJobError(%q)\n = %q\nlacks %q", tc.raw, got, w)
+				}
+			}
+			for _, f := range tc.forbidden {
+				if strings.Contains(got, f) {
+					t.Errorf("ExplainJobError(%q)\n = %q\nshows the raw %q", tc.raw, got, f)
+				}
+			}
+		})
+	}
+}
+
+// TestExplainJobErrorKeepsOwnErrors: odoobot's own errors, which already
+// say what to do, pass unchanged.
+func TestExplainJobErrorKeepsOwnErrors(t *testing.T) {
+	for _, raw := range []string{
+		"step nginx failed: nginx -t refused the site acme.example.com: see the creation log; rolled back: [unit files]",
+		"could not start: acme is being deleted; wait for that job to end",
+		"step dns failed: cloudflare: the record acme.example.com is not marked as odoobot's: remove it or choose another name",
+	} {
+		if got := ExplainJobError(raw); got != raw {
+			t.Errorf("ExplainJobError(%q) = %q, want it unchanged", raw, got)
+		}
+	}
+}
+
+// failingBackups is a day-two Creator whose backups fail with err.
+type failingBackups struct {
+	fakeDayTwo
+	err string
+}
+
+func (f *failingBackups) Backup(_ context.Context, req provision.JobRequest) (*provision.Task, error) {
+	job := provision.Job{ID: 42, Kind: provision.JobBackup, Instance: req.Name, State: provision.JobRolledBack, Error: f.err}
+	req.Finished(job)
+	return &provision.Task{Job: job}, nil
+}
+
+// TestAFailedJobsSummaryIsExplained: the thread of a backup that failed
+// on PostgreSQL ends with what to do, naming the job; the raw error is
+// in the log, not in chat.
+func TestAFailedJobsSummaryIsExplained(t *testing.T) {
+	d, _, _ := newTestDispatcher(t)
+	var logs bytes.Buffer
+	d.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	raw := "step dump failed: pg_dump: error: connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  password authentication failed for user \"odoo\""
+	d.Creator = &failingBackups{err: raw}
+	r := &threadResponder{}
+	d.Handle(context.Background(), Request{Identity: Identity{Platform: "slack", UserID: "U0ADMIN01", UserName: "ana"}, Channel: "C1", Text: "backup acme"}, r)
+	if len(r.finishes) != 1 {
+		t.Fatalf("the backup's thread was finished %d times: %q (privates %q)", len(r.finishes), r.finishes, r.privates)
+	}
+	end := r.finishes[0]
+	for _, w := range []string{"❌ backup of prod-acme failed", "step dump failed: PostgreSQL refused a login", "check DB_USER and DB_PASSWORD", "job 42"} {
+		if !strings.Contains(end, w) {
+			t.Errorf("the thread ended with %q, lacking %q", end, w)
+		}
+	}
+	if strings.Contains(end, "FATAL") || strings.Contains(end, "pg_dump: error") {
+		t.Errorf("the thread's end shows the raw error: %q", end)
+	}
+	if !strings.Contains(logs.String(), "pg_dump: error: connection to server") || !strings.Contains(logs.String(), "job=42") {
+		t.Errorf("the raw error is not in the log with its job:\n%s", logs.String())
+	}
+}

@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"odoobot/provision"
 	"strings"
 
 	"github.com/godbus/dbus/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-
-	"odoobot/provision/systemd"
 )
 
 // failed answers a command that failed while running: the requester is
@@ -29,7 +28,7 @@ func (d *Dispatcher) failed(ctx context.Context, r Responder, verb Verb, err err
 func Explain(err error) string {
 	var pgErr *pgconn.PgError
 	var connErr *pgconn.ConnectError
-	var unitErr *systemd.UnitError
+	var unitErr *provision.UnitError
 	var dbusErr dbus.Error
 	var dbusPtr *dbus.Error
 	var netErr *net.OpError
@@ -74,7 +73,7 @@ func explainPostgres(e *pgconn.PgError) string {
 
 // explainUnit says what a failed systemd job means, with the unit's last
 // log lines (the requester alone sees a failure).
-func explainUnit(e *systemd.UnitError) string {
+func explainUnit(e *provision.UnitError) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "the service %s did not %s: systemd says the job %s and the unit is %s (%s)", e.Unit, e.Op, e.Result, e.ActiveState, e.SubState)
 	if e.Reason != "" && e.Reason != "success" {

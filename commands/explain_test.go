@@ -14,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"odoobot/provision"
-	"odoobot/provision/systemd"
 )
 
 // TestExplain: PostgreSQL and systemd failures are said in words, with
@@ -40,7 +39,7 @@ func TestExplain(t *testing.T) {
 		{&pgconn.PgError{Code: "53100", Message: "could not extend file"}, "PostgreSQL is out of resources (SQLSTATE 53100", "could not extend"},
 		{&pgconn.PgError{Code: "42501", Message: "permission denied for table instances"}, "PostgreSQL denied odoobot a right it needs (SQLSTATE 42501)", ""},
 		{&pgconn.PgError{Code: "40001", Message: "could not serialize access"}, "PostgreSQL gave up the operation because of a concurrent one (SQLSTATE 40001): run the command again", ""},
-		{fmt.Errorf("systemd: restart: %w", &systemd.UnitError{Op: "restart", Unit: "odoo19e-prod-acme.service", Result: "failed", ActiveState: "failed", SubState: "failed", Reason: "exit-code",
+		{fmt.Errorf("systemd: restart: %w", &provision.UnitError{Op: "restart", Unit: "odoo19e-prod-acme.service", Result: "failed", ActiveState: "failed", SubState: "failed", Reason: "exit-code",
 			Journal: []string{"l1", "l2", "l3", "l4", "l5", "l6: ImportError: No module named odoo"}}),
 			"the service odoo19e-prod-acme.service did not restart: systemd says the job failed and the unit is failed (failed), ended by exit-code. Look at why in its log (journalctl -u odoo19e-prod-acme.service, or the logs verb); its last lines:\n  l2\n  l3\n  l4\n  l5\n  l6: ImportError: No module named odoo", "\n  l1"},
 		{fmt.Errorf("systemd: status x: %w", dbus.NewError("org.freedesktop.systemd1.NoSuchUnit", []any{"Unit x not loaded."})), "systemd does not know the instance's unit", "not loaded"},

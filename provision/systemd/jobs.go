@@ -3,45 +3,16 @@ package systemd
 import (
 	"context"
 	"fmt"
-	"strings"
+	"odoobot/provision"
 	"time"
 )
 
 // jobFunc is one of go-systemd's job methods (StartUnitContext, …).
 type jobFunc func(ctx context.Context, name, mode string, ch chan<- string) (int, error)
 
-// UnitError is returned when systemd ran a job on a unit but the unit did
-// not end where it was asked to be: the job did not finish as "done", or
-// the unit did not stay active after a start. Its message names the job
-// result, the unit's states and its last journal lines, and holds no
-// secret beyond what the unit itself logs.
-type UnitError struct {
-	Op          string   // start, stop, restart or reload
-	Unit        string   // the unit's name
-	Result      string   // the job's result: done, failed, timeout, canceled, dependency, skipped
-	ActiveState string   // the unit's ActiveState when the error was made
-	SubState    string   // the unit's SubState then
-	Reason      string   // the service's Result property (exit-code, signal, …), when known
-	Journal     []string // the unit's last journal lines, oldest first
-}
-
-// Error reports the operation, the unit, the job result, the states and
-// the journal lines, one per line.
-func (e *UnitError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "systemd: %s %s: job %s; unit %s/%s", e.Op, e.Unit, e.Result, e.ActiveState, e.SubState)
-	if e.Reason != "" && e.Reason != "success" {
-		fmt.Fprintf(&b, " (%s)", e.Reason)
-	}
-	if len(e.Journal) > 0 {
-		b.WriteString("; last journal lines:")
-		for _, l := range e.Journal {
-			b.WriteString("\n  ")
-			b.WriteString(l)
-		}
-	}
-	return b.String()
-}
+// UnitError is provision.UnitError: a job systemd ran on a unit that did
+// not end where it was asked to be.
+type UnitError = provision.UnitError
 
 // Start starts unit (mode "replace") and waits for its job. It succeeds
 // only when the job is "done" and the unit is then active and stays active

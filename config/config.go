@@ -88,6 +88,7 @@ type Config struct {
 	OdooEdition    string   `envconfig:"ODOO_EDITION" default:"e" desc:"e (enterprise) or c (community); with the version gives the unit prefix odoo19e"`
 	OdooRepo       string   `envconfig:"ODOO_REPO" default:"https://github.com/odoo/odoo.git" desc:"Odoo source repository"`
 	OdooBranch     string   `envconfig:"ODOO_BRANCH" desc:"branch; the version when empty"`
+	OdooCommit     string   `envconfig:"ODOO_COMMIT" desc:"pins the release: a full commit hash or a tag of ODOO_REPO; empty follows ODOO_BRANCH's head, resolved once per creation"`
 	EnterpriseRepo string   `envconfig:"ODOO_ENTERPRISE_REPO" desc:"enterprise addons repository (optional)"`
 	Modules        []string `envconfig:"ODOO_MODULES" default:"base,web,web_enterprise,contacts,l10n_ar" desc:"modules installed at creation; web_enterprise is dropped without enterprise addons"`
 	PythonVersion  string   `envconfig:"PYTHON_VERSION" desc:"Python of the instances' virtual environments: empty for the system's /usr/bin/python3 (Debian 12: 3.11), a version such as 3.11 (python3.11 on PATH), or an absolute path"`
@@ -291,6 +292,9 @@ func (c *Config) Validate() error {
 		if d.v != "" && !filepath.IsAbs(d.v) {
 			add("%s %q is a relative path: give an absolute path", d.name, d.v)
 		}
+	}
+	if pin := c.OdooCommit; pin != "" && (strings.ContainsAny(pin, " \t\n") || strings.HasPrefix(pin, "-")) {
+		add("ODOO_COMMIT %q is neither a commit hash nor a tag: give a full 40-digit commit hash or a tag of ODOO_REPO", pin)
 	}
 	if c.OdooEdition != "e" && c.OdooEdition != "c" {
 		add("ODOO_EDITION %q is unknown: use e (enterprise) or c (community)", c.OdooEdition)

@@ -190,3 +190,23 @@ func TestSecretsStayOutOfTheEnvironment(t *testing.T) {
 		t.Errorf("environment over file: %v, %q", err, c.SlackBotToken.Reveal())
 	}
 }
+
+func TestOdooCommitPin(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("CF_ZONE_NAME", "example.com")
+	c, err := Load("", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.OdooCommit != "" {
+		t.Errorf("ODOO_COMMIT defaults to %q, want empty (follow the branch)", c.OdooCommit)
+	}
+	t.Setenv("ODOO_COMMIT", "v19.0-2026")
+	if c, err := Load("", false); err != nil || c.OdooCommit != "v19.0-2026" {
+		t.Errorf("ODOO_COMMIT=v19.0-2026: %q, %v", c.OdooCommit, err)
+	}
+	t.Setenv("ODOO_COMMIT", "abc def")
+	if _, err := Load("", false); err == nil || !strings.Contains(err.Error(), `ODOO_COMMIT "abc def" is neither a commit hash nor a tag`) {
+		t.Errorf("ODOO_COMMIT with a space: %v", err)
+	}
+}

@@ -11,14 +11,57 @@ import (
 type Release struct {
 	Key         string   // stable hash of (repo, branch, commit[, enterprise commit])
 	Dir         string   // the release directory in the cache
+	Repo        string   // the Odoo repository, credentials redacted
 	Commit      string   // the Odoo commit built
 	Python      string   // the venv's python, absolute
+	Interpreter string   // the interpreter the venv was made from, absolute (e.g. /usr/bin/python3.11)
+	Deps        string   // where its Python dependencies come from: "debian" or "pip"
 	OdooBin     string   // odoo-bin, absolute
 	AddonsPaths []string // Odoo's addons (and enterprise, when configured), absolute
 	// Version is the Odoo series the source says it is (odoo/release.py's
 	// serie, e.g. "17.0"); Edition is "community", or "enterprise" when
 	// enterprise addons are part of the release.
 	Version, Edition string
+}
+
+// Record is what an instance records of the release it runs.
+func (r Release) Record() ReleaseRecord {
+	return ReleaseRecord{Key: r.Key, Repo: r.Repo, Commit: r.Commit, Python: r.Interpreter, Deps: r.Deps}
+}
+
+// ReleaseRecord is the release an instance runs, as the store keeps it:
+// set when its creation (or clone) ends, never changed afterwards. The
+// zero value is an instance that records none (imported from API-DEV, or
+// made before releases were recorded); it shows as "unknown".
+type ReleaseRecord struct {
+	Key    string `json:"key"`    // the release's key in the cache (Release.Key)
+	Repo   string `json:"repo"`   // the Odoo repository, credentials redacted
+	Commit string `json:"commit"` // the Odoo commit, 40 hex digits
+	Python string `json:"python"` // the interpreter the venv was made from
+	Deps   string `json:"deps"`   // "debian" or "pip"
+}
+
+// Known reports whether the instance records its release.
+func (r ReleaseRecord) Known() bool { return r.Key != "" }
+
+// ShortCommit is the commit's first 12 hex digits, "unknown" when none
+// is recorded.
+func (r ReleaseRecord) ShortCommit() string {
+	switch {
+	case r.Commit == "":
+		return "unknown"
+	case len(r.Commit) > 12:
+		return r.Commit[:12]
+	}
+	return r.Commit
+}
+
+// Source is "repository@commit", "unknown" when none is recorded.
+func (r ReleaseRecord) Source() string {
+	if !r.Known() {
+		return "unknown"
+	}
+	return r.Repo + "@" + r.Commit
 }
 
 // DatabaseSpec says which database an instance gets. Built by the

@@ -110,6 +110,9 @@ type Instance struct {
 	// "" for any other.
 	StagingOf string
 	SSLMode   SSLMode // how it is served
+	// Release is the release it runs, recorded when its creation ended;
+	// the zero value for an imported instance.
+	Release   ReleaseRecord
 	Ports     Ports
 	State     State
 	CreatedAt time.Time

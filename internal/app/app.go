@@ -238,7 +238,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		TrackingDir: cfg.TrackingDir,
 		Store:       store, Runner: a.Runner,
 		Releases: odoo.NewReleases(odoo.ReleaseConfig{
-			CacheDir: filepath.Join(cfg.StateDir, "releases"), Repo: cfg.OdooRepo, Branch: cfg.Branch(),
+			CacheDir: filepath.Join(cfg.StateDir, "releases"), Repo: cfg.OdooRepo, Branch: cfg.Branch(), Commit: cfg.OdooCommit,
 			EnterpriseRepo: cfg.EnterpriseRepo, Python: cfg.PythonVersion,
 			Deps: cfg.PythonDeps, PipArgs: cfg.PipArguments(), InstallPackages: odoo.AptInstall, BuildUser: buildUser, Logger: log,
 		}),

@@ -49,6 +49,12 @@ type ReleaseConfig struct {
 	// (every module in odoo/addons/, odoo-bin at the top or only
 	// setup/odoo).
 	Repo, Branch string
+	// Commit pins the release to one Odoo commit (ODOO_COMMIT): a full
+	// commit hash (40 hex digits, or 64 in a SHA-256 repository), used as
+	// is, or a tag, resolved to its commit with `git ls-remote`. The commit
+	// need not be Branch's head. "" follows Branch: its head is resolved
+	// at each Ensure (once per creation).
+	Commit string
 	// EnterpriseRepo and EnterpriseBranch locate the enterprise addons;
 	// optional (both empty means community only). An empty
 	// EnterpriseBranch means Branch.
@@ -99,8 +105,12 @@ func NewReleases(cfg ReleaseConfig) *Releases {
 	return &Releases{cfg: cfg, log: orDiscard(cfg.Logger)}
 }
 
-// Ensure returns the release of the branch's current commit, building it
-// first when the cache does not hold it. progress, when not nil, is called
+// Ensure returns the release of the pinned commit (ReleaseConfig.Commit)
+// or, with none, of the branch's current commit, building it first when
+// the cache does not hold it. A pin that names neither a tag of the
+// repository nor a commit it holds fails, naming the pin. A cache hit
+// touches the release's completion marker: GC keeps the release used
+// last. progress, when not nil, is called
 // with a short line as each phase of a build starts ("cloning odoo",
 // "creating venv", "installing 3 Debian packages", "checking the
 // release"), from the calling goroutine; not on a cache hit. The warm path costs one
@@ -126,7 +136,7 @@ func (r *Releases) Ensure(ctx context.Context, progress func(phase string)) (pro
 	if err != nil {
 		return provision.Release{}, fmt.Errorf("odoo: release: %w", err)
 	}
-	commit, err := lsRemote(ctx, r.cfg.BuildUser, gitEnv, r.cfg.Repo, r.cfg.Branch)
+	commit, err := r.resolveCommit(ctx, gitEnv)
 	if err != nil {
 		return provision.Release{}, fmt.Errorf("odoo: release: %w", err)
 	}
@@ -139,7 +149,12 @@ func (r *Releases) Ensure(ctx context.Context, progress func(phase string)) (pro
 	}
 	key := r.key(commit, entCommit, python)
 	rel := r.release(key, commit)
+	rel.Interpreter = python
+	if p, err := filepath.EvalSymlinks(python); err == nil {
+		rel.Interpreter = p // /usr/bin/python3.11 rather than /usr/bin/python3: says the version
+	}
 	if complete(rel.Dir) {
+		touchMarker(rel.Dir)
 		return r.finished(rel)
 	}
 
@@ -216,7 +231,11 @@ func (r *Releases) build(ctx context.Context, rel provision.Release, python, ent
 
 	progress("cloning odoo", "repo", provision.RedactURLs(r.cfg.Repo))
 	src := filepath.Join(rel.Dir, "odoo")
-	if err := clone(ctx, as, gitEnv, r.cfg.Repo, r.cfg.Branch, src, rel.Commit); err != nil {
+	cloneOdoo := clone
+	if r.cfg.Commit != "" {
+		cloneOdoo = cloneCommit
+	}
+	if err := cloneOdoo(ctx, as, gitEnv, r.cfg.Repo, r.cfg.Branch, src, rel.Commit); err != nil {
 		return fmt.Errorf("clone odoo: %w", err)
 	}
 	if r.cfg.EnterpriseRepo != "" {
@@ -353,6 +372,8 @@ func (r *Releases) release(key, commit string) provision.Release {
 	return provision.Release{
 		Key:         key,
 		Dir:         dir,
+		Repo:        provision.RedactURLs(r.cfg.Repo),
+		Deps:        depsMode(r.cfg.Deps),
 		Commit:      commit,
 		Python:      filepath.Join(dir, "venv", "bin", "python"),
 		AddonsPaths: paths, // candidates; finished keeps those holding modules
@@ -363,6 +384,14 @@ func (r *Releases) release(key, commit string) provision.Release {
 func complete(dir string) bool {
 	_, err := os.Stat(filepath.Join(dir, completeMarker))
 	return err == nil
+}
+
+// touchMarker sets the release's completion marker's modification time
+// to now: the release was just used. A failure only makes GC's idea of
+// the newest release older.
+func touchMarker(dir string) {
+	now := time.Now()
+	_ = os.Chtimes(filepath.Join(dir, completeMarker), now, now)
 }
 
 func writeMarker(dir string) error {
@@ -397,6 +426,80 @@ func lsRemote(ctx context.Context, as *BuildUser, env []string, repo, branch str
 		}
 	}
 	return "", fmt.Errorf("branch %s not found in %s", branch, provision.RedactURLs(repo))
+}
+
+// resolveCommit is the commit the release builds: the pin as is when it
+// is a full commit hash, the pin's tag's commit when it is a tag, else
+// the branch's head.
+func (r *Releases) resolveCommit(ctx context.Context, env []string) (string, error) {
+	pin := strings.TrimSpace(r.cfg.Commit)
+	switch {
+	case pin == "":
+		return lsRemote(ctx, r.cfg.BuildUser, env, r.cfg.Repo, r.cfg.Branch)
+	case shaRE.MatchString(strings.ToLower(pin)):
+		return strings.ToLower(pin), nil
+	}
+	return lsRemoteTag(ctx, r.cfg.BuildUser, env, r.cfg.Repo, pin)
+}
+
+// lsRemoteTag returns the commit tag points to in repo (the commit an
+// annotated tag points to, not the tag object).
+func lsRemoteTag(ctx context.Context, as *BuildUser, env []string, repo, tag string) (string, error) {
+	ref := "refs/tags/" + tag
+	out, err := runAs(ctx, as, "", env, "git", "ls-remote", "--", repo, ref, ref+"^{}")
+	if err != nil {
+		return "", fmt.Errorf("pinned commit %q (ODOO_COMMIT): look for the tag in %s: %w", tag, provision.RedactURLs(repo), err)
+	}
+	var direct, peeled string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 || !shaRE.MatchString(f[0]) {
+			continue
+		}
+		switch f[1] {
+		case ref:
+			direct = f[0]
+		case ref + "^{}":
+			peeled = f[0]
+		}
+	}
+	if peeled != "" {
+		return peeled, nil
+	}
+	if direct != "" {
+		return direct, nil
+	}
+	return "", fmt.Errorf("pinned commit %q (ODOO_COMMIT) not found: %s has no tag of that name; give a tag or a full 40-digit commit hash", tag, provision.RedactURLs(repo))
+}
+
+// cloneCommit fetches exactly commit from repo into a new repository at
+// dst and checks it out, as the build user as with git's environment
+// env: a shallow fetch of the commit itself, or, when the server refuses
+// to serve a commit by its hash, the whole branch. A commit the
+// repository does not hold is an error naming it.
+func cloneCommit(ctx context.Context, as *BuildUser, env []string, repo, branch, dst, commit string) error {
+	if _, err := runAs(ctx, as, "", env, "git", "init", "--quiet", "--", dst); err != nil {
+		return err
+	}
+	if _, err := runAs(ctx, as, dst, env, "git", "fetch", "--quiet", "--no-tags", "--depth", "1", "--", repo, commit); err != nil {
+		if _, ferr := runAs(ctx, as, dst, env, "git", "fetch", "--quiet", "--no-tags", "--", repo, "refs/heads/"+branch); ferr != nil {
+			return fmt.Errorf("fetch pinned commit %s: %w", shortSHA(commit), errors.Join(err, ferr))
+		}
+		if _, cerr := runAs(ctx, as, dst, env, "git", "cat-file", "-e", commit+"^{commit}"); cerr != nil {
+			return fmt.Errorf("pinned commit %s (ODOO_COMMIT) not found in %s, neither by its hash nor on branch %s; check the hash", commit, provision.RedactURLs(repo), branch)
+		}
+	}
+	if _, err := runAs(ctx, as, dst, env, "git", "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", commit); err != nil {
+		return fmt.Errorf("check out pinned commit %s: %w", shortSHA(commit), err)
+	}
+	out, err := runAs(ctx, as, dst, gitEnv(), "git", "rev-parse", "HEAD")
+	if err != nil {
+		return err
+	}
+	if head := firstLine(string(out)); head != commit {
+		return fmt.Errorf("pinned commit %s: checked out %s instead", commit, shortSHA(head))
+	}
+	return nil
 }
 
 // clone makes a shallow clone of branch at dst, as the build user as with

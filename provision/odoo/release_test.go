@@ -119,7 +119,9 @@ func TestEnsure(t *testing.T) {
 	want := provision.Release{
 		Key:     rel.Key,
 		Dir:     filepath.Join(cfg.CacheDir, rel.Key),
+		Repo:    "file://" + repo,
 		Commit:  git(t, repo, "rev-parse", "HEAD"),
+		Deps:    "debian",
 		Python:  filepath.Join(cfg.CacheDir, rel.Key, "venv", "bin", "python"),
 		OdooBin: filepath.Join(cfg.CacheDir, rel.Key, "odoo", "odoo-bin"),
 		AddonsPaths: []string{
@@ -128,6 +130,9 @@ func TestEnsure(t *testing.T) {
 		},
 		Version: "19.0",
 		Edition: "community",
+	}
+	if py, err := filepath.EvalSymlinks("/usr/bin/python3"); err == nil {
+		want.Interpreter = py
 	}
 	if diff := cmp.Diff(rel, want); diff != "" {
 		t.Errorf("release (-got +want):\n%s", diff)

@@ -28,6 +28,8 @@ type Store interface {
 	// SetOdooVersion records the Odoo an instance was created on, as the
 	// summary shows it ("19.0 community").
 	SetOdooVersion(ctx context.Context, name, version string) error
+	// SetRelease records the release an instance runs.
+	SetRelease(ctx context.Context, name string, rel ReleaseRecord) error
 	// SetTenant records the system user and database role an instance
 	// runs as.
 	SetTenant(ctx context.Context, name, user, role string) error
@@ -859,9 +861,11 @@ func (cr *creation) verify(ctx context.Context) error {
 	}
 }
 
-// summarize writes info-instancia.txt, marks the instance ready and
-// refreshes the tracking export.
+// summarize records the release the instance runs, writes
+// info-instancia.txt, marks the instance ready and refreshes the
+// tracking export.
 func (cr *creation) summarize(ctx context.Context) error {
+	cr.inst.Release = cr.release.Record()
 	b, err := cr.c.cfg.Templates.Info(cr.info())
 	if err != nil {
 		return fmt.Errorf("summary: render: %w", err)
@@ -870,6 +874,9 @@ func (cr *creation) summarize(ctx context.Context) error {
 		return fmt.Errorf("summary: %w", err)
 	}
 	if err := cr.c.cfg.Store.SetOdooVersion(ctx, cr.inst.Name, cr.odooVersion()); err != nil {
+		return err
+	}
+	if err := cr.c.cfg.Store.SetRelease(ctx, cr.inst.Name, cr.inst.Release); err != nil {
 		return err
 	}
 	if err := cr.c.cfg.Store.SetState(ctx, cr.inst.Name, StateReady); err != nil {
@@ -935,8 +942,17 @@ func InfoFor(inst Instance, p Paths, odooVersion string) templates.Info {
 		Name: inst.Name, Internal: inst.Internal, Domain: inst.Domain, Mode: string(inst.SSLMode),
 		Database: inst.Internal, HTTPPort: inst.Ports.HTTP, GeventPort: inst.Ports.Gevent,
 		Service: inst.Unit, Dir: p.Dir, Conf: p.Conf, Log: p.Log, OdooVersion: odooVersion,
+		Release: releaseSource(inst.Release), Python: inst.Release.Python, Deps: inst.Release.Deps,
 		CreatedAt: inst.CreatedAt, CreatedBy: inst.CreatedBy,
 	}
+}
+
+// releaseSource is "repository@commit", "" when no release is recorded.
+func releaseSource(r ReleaseRecord) string {
+	if !r.Known() {
+		return ""
+	}
+	return r.Source()
 }
 
 // exportTracking rewrites API-DEV's tracking files from the store: the

@@ -56,7 +56,8 @@ WHERE name = $1`
 
 	sqlSelectInstance = `
 SELECT name, domain, internal, unit, ssl_mode, coalesce(http_port, 0), coalesce(gevent_port, 0),
-       state, created_at, created_by, system_user, db_role, staging_of
+       state, created_at, created_by, system_user, db_role, staging_of,
+       release_key, release_repo, release_commit, release_python, release_deps
 FROM odoobot.instances`
 
 	sqlSetState = `UPDATE odoobot.instances SET state = $2, updated_at = now() WHERE name = $1`
@@ -283,7 +284,8 @@ func scanInstance(row pgx.CollectableRow) (provision.Instance, error) {
 	var inst provision.Instance
 	var mode, state string
 	err := row.Scan(&inst.Name, &inst.Domain, &inst.Internal, &inst.Unit, &mode,
-		&inst.Ports.HTTP, &inst.Ports.Gevent, &state, &inst.CreatedAt, &inst.CreatedBy, &inst.User, &inst.DBRole, &inst.StagingOf)
+		&inst.Ports.HTTP, &inst.Ports.Gevent, &state, &inst.CreatedAt, &inst.CreatedBy, &inst.User, &inst.DBRole, &inst.StagingOf,
+		&inst.Release.Key, &inst.Release.Repo, &inst.Release.Commit, &inst.Release.Python, &inst.Release.Deps)
 	inst.SSLMode = provision.SSLMode(mode)
 	inst.State = provision.State(state)
 	return inst, err
@@ -298,6 +300,21 @@ func (s *Store) SetTenant(ctx context.Context, name, user, role string) error {
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("postgres: set the user and role of %s: %w", name, provision.ErrInstanceNotFound)
+	}
+	return nil
+}
+
+// SetRelease records the release instance name runs, or returns an
+// error matching provision.ErrInstanceNotFound.
+func (s *Store) SetRelease(ctx context.Context, name string, rel provision.ReleaseRecord) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE odoobot.instances SET release_key = $2, release_repo = $3, release_commit = $4,
+       release_python = $5, release_deps = $6, updated_at = now() WHERE name = $1`,
+		name, rel.Key, rel.Repo, rel.Commit, rel.Python, rel.Deps)
+	if err != nil {
+		return fmt.Errorf("postgres: record the release of %s: %w", name, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: record the release of %s: %w", name, provision.ErrInstanceNotFound)
 	}
 	return nil
 }

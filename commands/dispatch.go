@@ -443,15 +443,17 @@ func (d *Dispatcher) summary(ctx context.Context, name string) string {
 	return text
 }
 
-// FormatList renders the instances as a small table.
+// FormatList renders the instances as a small table: name, domain,
+// state, ports, SSL mode and the release each runs (its commit's first 12
+// hex digits, "unknown" for one that records none).
 func FormatList(list []provision.Instance) string {
 	if len(list) == 0 {
 		return "no instances yet: /odoo create NAME"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-20s %-32s %-9s %-6s %-6s %s\n", "NAME", "DOMAIN", "STATE", "HTTP", "GEVENT", "SSL")
+	fmt.Fprintf(&b, "%-20s %-32s %-9s %-6s %-6s %-11s %s\n", "NAME", "DOMAIN", "STATE", "HTTP", "GEVENT", "SSL", "RELEASE")
 	for _, i := range list {
-		line := fmt.Sprintf("%-20s %-32s %-9s %-6d %-6d %s", i.Name, i.Domain, i.State, i.Ports.HTTP, i.Ports.Gevent, i.SSLMode)
+		line := fmt.Sprintf("%-20s %-32s %-9s %-6d %-6d %-11s %s", i.Name, i.Domain, i.State, i.Ports.HTTP, i.Ports.Gevent, i.SSLMode, i.Release.ShortCommit())
 		if i.StagingOf != "" {
 			line += "  staging of " + i.StagingOf
 		}

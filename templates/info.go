@@ -25,6 +25,13 @@ type Info struct {
 	Log         string // odoo.log; required
 	OdooVersion string // e.g. "19.0 enterprise"; required
 
+	// Release is the release the instance runs, "repository@commit";
+	// Python the interpreter its venv was made from; Deps where its Python
+	// dependencies come from ("debian" or "pip"). Each "" shows
+	// "unknown": an instance imported from API-DEV, or made before
+	// releases were recorded.
+	Release, Python, Deps string
+
 	CreatedAt time.Time // rendered as RFC 3339 in UTC; required
 	CreatedBy string    // who asked, as chat or the CLI names them; required
 }
@@ -36,6 +43,16 @@ type infoView struct {
 	URL       string
 	Encrypted bool
 	Created   string
+	// What the release lines show: the Info's, or "unknown".
+	ReleaseText, PythonText, DepsText string
+}
+
+// orUnknown is v, or "unknown" when v is empty.
+func orUnknown(v string) string {
+	if v == "" {
+		return "unknown"
+	}
+	return v
 }
 
 // Info renders info-instancia.txt. It fails, wrapping ErrInvalid, on an
@@ -63,6 +80,9 @@ func (s *Set) Info(i Info) ([]byte, error) {
 	f.path("Log", i.Log)
 	f.required("OdooVersion", i.OdooVersion)
 	f.required("CreatedBy", i.CreatedBy)
+	f.line("Release", i.Release)
+	f.line("Python", i.Python)
+	f.line("Deps", i.Deps)
 	if i.CreatedAt.IsZero() {
 		f.add("CreatedAt", "is required")
 	}
@@ -70,10 +90,13 @@ func (s *Set) Info(i Info) ([]byte, error) {
 		return nil, err
 	}
 	return s.render("info-instancia.txt", tmplInfo, infoView{
-		Info:      i,
-		Underline: strings.Repeat("=", len("Odoo instance ")+len(i.Internal)),
-		URL:       scheme + "://" + i.Domain,
-		Encrypted: scheme == "https",
-		Created:   i.CreatedAt.UTC().Format(time.RFC3339),
+		Info:        i,
+		Underline:   strings.Repeat("=", len("Odoo instance ")+len(i.Internal)),
+		URL:         scheme + "://" + i.Domain,
+		Encrypted:   scheme == "https",
+		Created:     i.CreatedAt.UTC().Format(time.RFC3339),
+		ReleaseText: orUnknown(i.Release),
+		PythonText:  orUnknown(i.Python),
+		DepsText:    orUnknown(i.Deps),
 	})
 }

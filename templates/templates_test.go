@@ -112,6 +112,9 @@ func acmeInfo(mode string) Info {
 		Conf:        fxDir + "/odoo.conf",
 		Log:         fxDir + "/odoo.log",
 		OdooVersion: "19.0 enterprise",
+		Release:     "https://github.com/odoo/odoo.git@a1b2c3d4e5f60718293a4b5c6d7e8f9012345678",
+		Python:      "/usr/bin/python3.11",
+		Deps:        "debian",
 		CreatedAt:   time.Date(2025, 3, 14, 9, 26, 53, 0, time.FixedZone("ART", -3*3600)),
 		CreatedBy:   "ana (slack U024BE7LH)",
 	}
@@ -161,7 +164,11 @@ func TestGolden(t *testing.T) {
 			return s.Site(st)
 		}},
 		{"info-tls.txt", func() ([]byte, error) { return s.Info(acmeInfo(ModeCloudflare)) }},
-		{"info-http.txt", func() ([]byte, error) { return s.Info(acmeInfo(ModeHTTP)) }},
+		{"info-http.txt", func() ([]byte, error) { // an imported instance: no release recorded
+			i := acmeInfo(ModeHTTP)
+			i.Release, i.Python, i.Deps = "", "", ""
+			return s.Info(i)
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -409,6 +416,7 @@ func TestRejectsLineBreaks(t *testing.T) {
 		"Dir":         func(i *Info) { i.Dir = "/d\nx" },
 		"OdooVersion": func(i *Info) { i.OdooVersion = "19\nx" },
 		"CreatedBy":   func(i *Info) { i.CreatedBy = "ana\nMaster password: x" },
+		"Release":     func(i *Info) { i.Release = "repo@c\nx" },
 	}
 	for field, set := range infoFields {
 		i := acmeInfo(ModeCloudflare)

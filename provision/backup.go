@@ -128,17 +128,23 @@ type BackupFile struct {
 
 // Manifest describes one backup: manifest.json in its directory.
 type Manifest struct {
-	Format      int          `json:"format"`
-	ID          string       `json:"id"` // the directory's name, a UTC timestamp
-	Instance    string       `json:"instance"`
-	Database    string       `json:"database"`
-	Reason      string       `json:"reason"`
-	RequestedBy string       `json:"requested_by"`
-	CreatedAt   time.Time    `json:"created_at"`
-	OdooVersion string       `json:"odoo_version"`
-	OdooRelease string       `json:"odoo_release"` // the Odoo commit of the release
-	BotVersion  string       `json:"odoobot_version"`
-	Files       []BackupFile `json:"files"`
+	Format      int       `json:"format"`
+	ID          string    `json:"id"` // the directory's name, a UTC timestamp
+	Instance    string    `json:"instance"`
+	Database    string    `json:"database"`
+	Reason      string    `json:"reason"`
+	RequestedBy string    `json:"requested_by"`
+	CreatedAt   time.Time `json:"created_at"`
+	OdooVersion string    `json:"odoo_version"`
+	// OdooRelease is the Odoo commit of the release the instance runs,
+	// as it recorded it; "unknown" for an instance that records none.
+	OdooRelease string `json:"odoo_release"`
+	// Release is the instance's recorded release in full: key,
+	// repository, commit, interpreter, dependency mode; absent for an
+	// instance that records none.
+	Release    *ReleaseRecord `json:"release,omitempty"`
+	BotVersion string         `json:"odoobot_version"`
+	Files      []BackupFile   `json:"files"`
 }
 
 // File returns the manifest's entry for name.
@@ -534,8 +540,11 @@ func (b *backupRun) seal(ctx context.Context) error {
 		RequestedBy: b.by, CreatedAt: b.d.cfg.Now().UTC(), OdooVersion: b.d.cfg.Odoo.Version,
 		BotVersion: b.d.bcfg.BotVersion, Files: b.files,
 	}
-	if rel, err := b.d.cfg.Releases.Ensure(ctx, nil); err == nil {
-		m.OdooRelease = rel.Commit
+	// What the instance runs, as it recorded it: never the release
+	// builder's idea of the branch's head now.
+	m.OdooRelease = "unknown"
+	if rel := b.inst.Release; rel.Known() {
+		m.OdooRelease, m.Release = rel.Commit, &rel
 	}
 	raw, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {

@@ -131,13 +131,22 @@ purge() {
   # Instance units and nginx sites that a killed test run left on the
   # machine's directories: only those pointing into the sandbox's state.
   local f
-  for f in /etc/systemd/system/*.service /etc/nginx/sites-enabled/* /etc/nginx/sites-available/*; do
+  for f in /etc/systemd/system/*.service /etc/systemd/system/*.timer /etc/nginx/sites-enabled/* /etc/nginx/sites-available/* /etc/logrotate.d/odoobot-*; do
     [ -e "$f" ] || [ -L "$f" ] || continue
     if grep -qs "$SANDBOX_DIR/" "$f" || { [ "${f%/*}" = /etc/nginx/sites-enabled ] && [ ! -e "$f" ]; }; then
       echo "sandbox: removing $f, left by an earlier run" >&2
       rm -f "$f"
     fi
   done
+  # Debian's stock default site, which odoobot disables when it installs
+  # its own default server (the sandbox shares the machine's /etc/nginx):
+  # enabled again, as the nginx package left it, unless another site
+  # claims the default server.
+  if [ -e /etc/nginx/sites-available/default ] && [ ! -e /etc/nginx/sites-enabled/default ] &&
+     ! grep -qs default_server /etc/nginx/sites-enabled/*; then
+    echo "sandbox: enabling Debian's default nginx site again" >&2
+    ln -s /etc/nginx/sites-available/default /etc/nginx/sites-enabled/default
+  fi
   # Instance system users a killed run left: those whose home is in the
   # sandbox's state (odoobot makes each with its instance directory as home).
   local u home

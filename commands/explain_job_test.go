@@ -151,3 +151,27 @@ func TestAFailedJobsSummaryIsExplained(t *testing.T) {
 		t.Errorf("the raw error is not in the log with its job:\n%s", logs.String())
 	}
 }
+
+// postThread records what is posted in a thread.
+type postThread struct{ posts []string }
+
+func (p *postThread) Post(_ context.Context, text string) error {
+	p.posts = append(p.posts, text)
+	return nil
+}
+func (p *postThread) Finish(context.Context, string, string) error { return nil }
+func (p *postThread) Ref() map[string]string                       { return nil }
+
+// TestAFailedStepIsExplainedInItsThread: the line of a failed step says
+// the cause in words too, not PostgreSQL's raw text.
+func TestAFailedStepIsExplainedInItsThread(t *testing.T) {
+	th := &postThread{}
+	raw := `backup: pg_dump: error: connection to server at "127.0.0.1", port 5432 failed: FATAL:  password authentication failed for user "odoo"`
+	showEvent(context.Background(), th, provision.Event{JobID: 7, Step: "dump", Kind: provision.EventFailed, Message: raw})
+	if len(th.posts) != 1 {
+		t.Fatalf("posts: %q", th.posts)
+	}
+	if strings.Contains(th.posts[0], "FATAL") || !strings.Contains(th.posts[0], "PostgreSQL refused a login") {
+		t.Errorf("the failed step's line: %q", th.posts[0])
+	}
+}

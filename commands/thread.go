@@ -36,6 +36,11 @@ func showEvent(ctx context.Context, th Thread, e provision.Event) {
 	if e.Kind == provision.EventInfo && e.Message == "" {
 		return
 	}
+	if e.Kind == provision.EventFailed || e.Kind == provision.EventUndoFailed {
+		// A step's failure in words; the raw text stays in the job's
+		// events and its log.
+		e.Message = ExplainJobError(e.Message)
+	}
 	line := provision.FormatEvent(e)
 	if pt, ok := th.(ProgressThread); ok {
 		switch e.Kind {

@@ -147,9 +147,12 @@ type CreatorConfig struct {
 	Odoo        OdooSettings
 	TrackingDir string // API-DEV tracking export; "" for none
 
-	Store     Store
-	Runner    *Runner
-	Releases  ReleaseBuilder
+	Store    Store
+	Runner   *Runner
+	Releases ReleaseBuilder
+	// GC removes the releases and templates no instance uses (gc, and
+	// after each delete); nil disables both.
+	GC        GarbageCollector
 	Databases DatabaseMaker
 	// Tenants, when set, gives every new instance its own system user and
 	// database role (the production wiring); nil makes every instance

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 )
 
 // Delete queues the removal of an instance: a final backup, then every
@@ -22,13 +23,28 @@ import (
 // been removed and the instance goes back to the state it had. The zone
 // apex and other instances are never touched: the DNS driver refuses
 // any name but the instance's one label, and every path and name derives
-// from the instance's own.
+// from the instance's own. After a delete that succeeded, and after
+// req.Finished, CollectGarbage runs; its outcome is only logged.
 func (d *DayTwo) Delete(ctx context.Context, req JobRequest) (*Task, error) {
 	inst, err := d.lookup(ctx, req.Name)
 	if err != nil {
 		return nil, err
 	}
 	prev := inst.State
+	// Once the delete has succeeded and been reported, the releases and
+	// templates nobody uses any more go; a failure is logged, never the
+	// delete's.
+	finished := req.Finished
+	req.Finished = func(j Job) {
+		if finished != nil {
+			finished(j)
+		}
+		if j.State == JobSucceeded {
+			gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+			defer cancel()
+			d.collectAfterDelete(gctx, inst.Name)
+		}
+	}
 	cr := &creation{c: d.Creator, inst: inst, paths: d.cfg.Layout.Paths(inst)}
 	del := &deletion{d: d, cr: cr, prev: prev, by: req.By}
 	return d.submit(ctx, JobDelete, inst, req, map[string]string{"state": string(prev)}, func() []Step {

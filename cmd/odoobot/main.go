@@ -65,6 +65,7 @@ Verbs:
   import [--dry-run] [--tracking-dir DIR]
                                  adopt API-DEV's existing instances
   isolate NAME --yes             move an adopted instance to a system user and database role of its own
+  gc                             remove the releases and template databases no instance uses (the newest release is kept)
   config                         the effective configuration, secrets redacted
   version                        the build's version
 

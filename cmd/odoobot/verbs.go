@@ -35,6 +35,9 @@ func verbs(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, cfg *
 	if verb == "isolate" {
 		return isolateVerb(ctx, stdout, stderr, cfg, args)
 	}
+	if verb == "gc" {
+		return gcVerb(ctx, stdout, stderr, cfg, args)
+	}
 	if verb != "serve" && !hostVerbs[verb] {
 		return &usageError{msg: "unknown verb " + verb + "\n" + usage}
 	}

@@ -536,6 +536,11 @@ func (d *Databases) initTemplate(ctx context.Context, conn *pgx.Conn, spec provi
 		" ENCODING 'UTF8' LC_COLLATE 'C' TEMPLATE template0"); err != nil {
 		return fmt.Errorf("create %s: %w", initDB, err)
 	}
+	// Which release the template belongs to, for GC; the rename to tpl
+	// keeps it.
+	if _, err := conn.Exec(ctx, "COMMENT ON DATABASE "+ident(initDB)+" IS "+quoteLiteral(releaseComment(spec.Release.Key))); err != nil {
+		return fmt.Errorf("record the release of %s: %w", initDB, err)
+	}
 	if err := d.prepare(ctx, initDB); err != nil {
 		return err
 	}

@@ -61,12 +61,45 @@ const flockPoll = 50 * time.Millisecond
 // releases it. The lock dies with the process, so a crashed builder never
 // leaves it held.
 func flock(ctx context.Context, path string) (func(), error) {
+	return flockAs(ctx, path, syscall.LOCK_EX)
+}
+
+// flockShared is flock with a shared lock: many holders at once, none
+// while an exclusive one is held.
+func flockShared(ctx context.Context, path string) (func(), error) {
+	return flockAs(ctx, path, syscall.LOCK_SH)
+}
+
+// tryFlock takes an exclusive lock on path without waiting; ok is false
+// when another holds it.
+func tryFlock(path string) (unlock func(), ok bool, err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, false, fmt.Errorf("open lock file: %w", err)
+	}
+	switch err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err {
+	case nil:
+		return func() {
+			_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+			_ = f.Close()
+		}, true, nil
+	case syscall.EWOULDBLOCK:
+		_ = f.Close()
+		return nil, false, nil
+	default:
+		_ = f.Close()
+		return nil, false, fmt.Errorf("lock %s: %w", path, err)
+	}
+}
+
+// flockAs takes lock how (syscall.LOCK_EX or LOCK_SH) on path, as flock.
+func flockAs(ctx context.Context, path string, how int) (func(), error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open lock file: %w", err)
 	}
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
 		if err == nil {
 			return func() {
 				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)

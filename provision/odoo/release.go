@@ -153,9 +153,8 @@ func (r *Releases) Ensure(ctx context.Context, progress func(phase string)) (pro
 	if p, err := filepath.EvalSymlinks(python); err == nil {
 		rel.Interpreter = p // /usr/bin/python3.11 rather than /usr/bin/python3: says the version
 	}
-	if complete(rel.Dir) {
-		touchMarker(rel.Dir)
-		return r.finished(rel)
+	if hit, err := r.warm(ctx, rel); err != nil || hit.Key != "" {
+		return hit, err
 	}
 
 	unlock, err := r.keys.lock(ctx, key)
@@ -180,6 +179,28 @@ func (r *Releases) Ensure(ctx context.Context, progress func(phase string)) (pro
 		}
 		return provision.Release{}, fmt.Errorf("odoo: release %s (%s@%s): %w", key, r.cfg.Branch, shortSHA(commit), err)
 	}
+	return r.finished(rel)
+}
+
+// warm returns the release when the cache holds it complete, with its
+// files read, and the zero Release when it must be built. It reads the
+// release under a shared lock of its key, which GC takes exclusively
+// before it removes one: a release is never removed while it is handed
+// out, and a creation that finds it gone builds it again. A hit touches
+// the completion marker (see touchMarker).
+func (r *Releases) warm(ctx context.Context, rel provision.Release) (provision.Release, error) {
+	if !complete(rel.Dir) {
+		return provision.Release{}, nil
+	}
+	unlock, err := flockShared(ctx, filepath.Join(r.cfg.CacheDir, rel.Key+".lock"))
+	if err != nil {
+		return provision.Release{}, fmt.Errorf("odoo: release %s: %w", rel.Key, err)
+	}
+	defer unlock()
+	if !complete(rel.Dir) { // removed by GC meanwhile
+		return provision.Release{}, nil
+	}
+	touchMarker(rel.Dir)
 	return r.finished(rel)
 }
 

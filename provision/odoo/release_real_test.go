@@ -131,14 +131,18 @@ func TestReleaseRealOdoo(t *testing.T) {
 
 			src := filepath.Join(rel.Dir, "odoo")
 			want := provision.Release{
-				Key: rel.Key, Dir: rel.Dir, Commit: git(t, repo, "rev-parse", "HEAD"),
+				Key: rel.Key, Dir: rel.Dir, Repo: b.cfg.Repo, Commit: git(t, repo, "rev-parse", "HEAD"),
 				Python:      filepath.Join(rel.Dir, "venv", "bin", "python"),
+				Interpreter: rel.Interpreter, Deps: "debian",
 				OdooBin:     filepath.Join(src, "odoo-bin"),
 				AddonsPaths: []string{filepath.Join(src, "odoo", "addons")},
 				Version:     version, Edition: "community",
 			}
 			if diff := cmp.Diff(rel, want); diff != "" {
 				t.Errorf("release (-got +want):\n%s", diff)
+			}
+			if !filepath.IsAbs(rel.Interpreter) || !strings.HasPrefix(filepath.Base(rel.Interpreter), "python3") {
+				t.Errorf("release interpreter %q, want the absolute path of the python3 its venv was made from", rel.Interpreter)
 			}
 			for _, p := range []string{"cloning odoo", "creating venv", "checking the release"} {
 				if !slices.Contains(b.phases, p) {

@@ -24,16 +24,18 @@ import (
 // apex and other instances are never touched: the DNS driver refuses
 // any name but the instance's one label, and every path and name derives
 // from the instance's own. After a delete that succeeded, and after
-// req.Finished, CollectGarbage runs; its outcome is only logged.
+// req.Finished, the instance's release and its templates are collected
+// when no instance uses them (collectAfterDelete); the outcome is only
+// logged.
 func (d *DayTwo) Delete(ctx context.Context, req JobRequest) (*Task, error) {
 	inst, err := d.lookup(ctx, req.Name)
 	if err != nil {
 		return nil, err
 	}
 	prev := inst.State
-	// Once the delete has succeeded and been reported, the releases and
-	// templates nobody uses any more go; a failure is logged, never the
-	// delete's.
+	// Once the delete has succeeded and been reported, the instance's
+	// release and its templates go if nobody uses them any more; a
+	// failure is logged, never the delete's.
 	finished := req.Finished
 	req.Finished = func(j Job) {
 		if finished != nil {
@@ -42,7 +44,7 @@ func (d *DayTwo) Delete(ctx context.Context, req JobRequest) (*Task, error) {
 		if j.State == JobSucceeded {
 			gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
 			defer cancel()
-			d.collectAfterDelete(gctx, inst.Name)
+			d.collectAfterDelete(gctx, inst)
 		}
 	}
 	cr := &creation{c: d.Creator, inst: inst, paths: d.cfg.Layout.Paths(inst)}

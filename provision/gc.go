@@ -56,10 +56,11 @@ func (r GCReport) String() string {
 }
 
 // GarbageCollector removes releases and template databases no instance
-// uses (provision/odoo's Collector). inUse is asked at the start and
+// uses (provision/odoo's Collector): all of them, or, when only is not
+// empty, release only and its templates. inUse is asked at the start and
 // again before each removal; its error stops the collection.
 type GarbageCollector interface {
-	Collect(ctx context.Context, inUse func(context.Context) (ReleasesInUse, error)) (GCReport, error)
+	Collect(ctx context.Context, only string, inUse func(context.Context) (ReleasesInUse, error)) (GCReport, error)
 }
 
 // CollectGarbage removes the releases and templates that no instance
@@ -74,7 +75,7 @@ func (c *Creator) CollectGarbage(ctx context.Context) (GCReport, error) {
 	if c.cfg.GC == nil {
 		return GCReport{}, errors.New("provision: gc: no garbage collector is configured")
 	}
-	return c.cfg.GC.Collect(ctx, c.releasesInUse)
+	return c.cfg.GC.Collect(ctx, "", c.releasesInUse)
 }
 
 // releasesInUse reads the instances from the store.
@@ -98,14 +99,17 @@ func (c *Creator) releasesInUse(ctx context.Context) (ReleasesInUse, error) {
 	return u, nil
 }
 
-// collectAfterDelete runs CollectGarbage once a delete has succeeded; its
-// outcome is logged, never the delete's.
-func (d *DayTwo) collectAfterDelete(ctx context.Context, name string) {
-	if d.cfg.GC == nil {
+// collectAfterDelete runs once a delete of inst has succeeded: the
+// release inst recorded, and its templates, go when no instance uses them
+// any more, by CollectGarbage's rules (the newest release stays). Other
+// releases are left to `odoobot gc`. An instance that recorded no release
+// makes nothing collectable. The outcome is logged, never the delete's.
+func (d *DayTwo) collectAfterDelete(ctx context.Context, inst Instance) {
+	if d.cfg.GC == nil || !inst.Release.Known() {
 		return
 	}
-	rep, err := d.CollectGarbage(ctx)
-	log := d.cfg.Logger.With("after_delete_of", name)
+	rep, err := d.cfg.GC.Collect(ctx, inst.Release.Key, d.releasesInUse)
+	log := d.cfg.Logger.With("after_delete_of", inst.Name, "release", inst.Release.Key)
 	if err != nil {
 		log.Warn("gc after delete: nothing more removed", "err", err)
 		return

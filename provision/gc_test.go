@@ -21,7 +21,7 @@ type recordingCollector struct {
 	err error
 }
 
-func (c *recordingCollector) Collect(ctx context.Context, inUse func(context.Context) (ReleasesInUse, error)) (GCReport, error) {
+func (c *recordingCollector) Collect(ctx context.Context, _ string, inUse func(context.Context) (ReleasesInUse, error)) (GCReport, error) {
 	c.got, c.err = inUse(ctx)
 	return GCReport{}, c.err
 }

@@ -43,7 +43,9 @@ type Collector struct {
 // Collect removes, from the release cache, every release directory whose
 // key is not in use, and every template database whose release (its
 // comment, "odoobot release <key>") is not in use, with its spare copy,
-// its half-made _init database, its _owner role and its filestore.
+// its half-made _init database, its _owner role and its filestore. When
+// only is not empty, only release only and its templates are candidates
+// (what a delete made unused); everything else is left as it is.
 //
 // In use are: the keys inUse returns, the releases named in the files it
 // returns (an instance that records no release: its odoo.conf and unit
@@ -59,7 +61,7 @@ type Collector struct {
 // templates that are not this host's (their filestore is not under
 // Databases' FilestoreDir: another odoobot sharing the cluster), and
 // anything in the cache that is not a release.
-func (c *Collector) Collect(ctx context.Context, inUse func(context.Context) (provision.ReleasesInUse, error)) (provision.GCReport, error) {
+func (c *Collector) Collect(ctx context.Context, only string, inUse func(context.Context) (provision.ReleasesInUse, error)) (provision.GCReport, error) {
 	var rep provision.GCReport
 	if c.Releases == nil || c.Databases == nil || inUse == nil {
 		return rep, errors.New("odoo: gc: Releases, Databases and inUse must be set")
@@ -101,6 +103,9 @@ func (c *Collector) Collect(ctx context.Context, inUse func(context.Context) (pr
 		keys[newest] = true
 	}
 	for _, rel := range releases {
+		if only != "" && rel.key != only {
+			continue
+		}
 		if keys[rel.key] {
 			rep.KeptReleases = append(rep.KeptReleases, rel.key)
 			continue
@@ -115,7 +120,7 @@ func (c *Collector) Collect(ctx context.Context, inUse func(context.Context) (pr
 			rep.KeptReleases = append(rep.KeptReleases, rel.key)
 		}
 	}
-	if err := c.collectTemplates(ctx, keys, keep, &rep); err != nil {
+	if err := c.collectTemplates(ctx, only, keys, keep, &rep); err != nil {
 		return rep, fmt.Errorf("odoo: gc: %w", err)
 	}
 	return rep, nil
@@ -213,7 +218,7 @@ func releasesNamed(text, cache string) []string {
 func isHex(b byte) bool { return b >= '0' && b <= '9' || b >= 'a' && b <= 'f' }
 
 // collectTemplates drops the templates whose release is not kept.
-func (c *Collector) collectTemplates(ctx context.Context, keys map[string]bool, keep func(context.Context) (map[string]bool, error), rep *provision.GCReport) error {
+func (c *Collector) collectTemplates(ctx context.Context, only string, keys map[string]bool, keep func(context.Context) (map[string]bool, error), rep *provision.GCReport) error {
 	d := c.Databases
 	conn, err := d.connect(ctx, "")
 	if err != nil {
@@ -240,8 +245,11 @@ FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname`, templatePrefi
 			continue // not this host's: its filestore is elsewhere (another odoobot sharing the cluster)
 		}
 		key, ok := strings.CutPrefix(comment, releaseCommentPrefix)
-		if !ok {
+		switch {
+		case !ok && only == "":
 			rep.UnmarkedTemplates = append(rep.UnmarkedTemplates, name)
+			continue
+		case !ok || (only != "" && key != only):
 			continue
 		}
 		tpls = append(tpls, template{name, key})

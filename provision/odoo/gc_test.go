@@ -63,9 +63,14 @@ func newGCEnv(t *testing.T) *gcEnv {
 
 func (g *gcEnv) collect(t *testing.T, use provision.ReleasesInUse, useErr error) (provision.GCReport, error) {
 	t.Helper()
+	return g.collectOnly(t, "", use, useErr)
+}
+
+func (g *gcEnv) collectOnly(t *testing.T, only string, use provision.ReleasesInUse, useErr error) (provision.GCReport, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	return g.collector.Collect(ctx, func(context.Context) (provision.ReleasesInUse, error) { return use, useErr })
+	return g.collector.Collect(ctx, only, func(context.Context) (provision.ReleasesInUse, error) { return use, useErr })
 }
 
 // present says what is left of a release and its template.
@@ -144,14 +149,26 @@ func TestCollect(t *testing.T) {
 	}
 	g.wantAll(t, "legacy instance on A", g.relA, g.tplA, true)
 
-	// No instance uses A any more: A and its template go; B, the newest,
-	// stays; the unmarked template is left alone.
-	rep, err = g.collect(t, provision.ReleasesInUse{}, nil)
+	// No instance uses A any more, as after the delete of its last
+	// instance: collected alone, A and its template go; B, the newest,
+	// stays whoever asks; the unmarked template is left alone.
+	rep, err = g.collectOnly(t, g.relB.Key, provision.ReleasesInUse{}, nil)
+	if err != nil || len(rep.RemovedReleases) > 0 || len(rep.RemovedTemplates) > 0 {
+		t.Errorf("gc of B alone, the newest: %+v, %v; want nothing removed", rep, err)
+	}
+	rep, err = g.collectOnly(t, g.relA.Key, provision.ReleasesInUse{}, nil)
 	if err != nil {
 		t.Fatalf("gc: %v", err)
 	}
 	if !slices.Equal(rep.RemovedReleases, []string{g.relA.Key}) || !slices.Equal(rep.RemovedTemplates, []string{g.tplA}) {
-		t.Errorf("gc with no instance: removed releases %v templates %v, want [%s] [%s]", rep.RemovedReleases, rep.RemovedTemplates, g.relA.Key, g.tplA)
+		t.Errorf("gc of A with no instance: removed releases %v templates %v, want [%s] [%s]", rep.RemovedReleases, rep.RemovedTemplates, g.relA.Key, g.tplA)
+	}
+	rep, err = g.collect(t, provision.ReleasesInUse{}, nil)
+	if err != nil {
+		t.Fatalf("gc: %v", err)
+	}
+	if len(rep.RemovedReleases) > 0 || len(rep.RemovedTemplates) > 0 || !slices.Equal(rep.KeptReleases, []string{g.relB.Key}) {
+		t.Errorf("gc of everything after A went: %+v; want nothing more removed, B kept", rep)
 	}
 	if !slices.Contains(rep.UnmarkedTemplates, unmarked) || !e.exists(t, unmarked) {
 		t.Errorf("the unmarked template %s: listed %v, exists %v; want left alone and said so", unmarked, rep.UnmarkedTemplates, e.exists(t, unmarked))

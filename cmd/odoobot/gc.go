@@ -27,9 +27,12 @@ func gcVerb(ctx context.Context, stdout, stderr io.Writer, cfg *config.Config, a
 	}
 	defer a.Close()
 	rep, err := a.Creator.CollectGarbage(ctx)
-	fmt.Fprintln(stdout, rep.String())
 	if err != nil {
+		if len(rep.RemovedReleases)+len(rep.RemovedTemplates) > 0 {
+			fmt.Fprintln(stdout, rep.String()) // what went before it stopped
+		}
 		return fmt.Errorf("gc: %w", err)
 	}
+	fmt.Fprintln(stdout, rep.String())
 	return nil
 }

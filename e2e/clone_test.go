@@ -35,6 +35,7 @@ func TestCloneStaging(t *testing.T) {
 	if got := configParam(t, ctx, a, clone.Internal, "e2e.customer"); got != "ACME SA" {
 		t.Errorf("the clone's data: e2e.customer = %q, want the source's", got)
 	}
+	requireAnswers(t, ctx, clone) // the stand-in says which database it serves
 	requireTenantsApart(t, ctx, a, clone, src)
 
 	t.Run("a failed clone leaves nothing", func(t *testing.T) {
@@ -111,7 +112,9 @@ func requireClone(t *testing.T, ctx context.Context, a *app.App, src provision.I
 	if err := c.QueryRow(ctx, "SELECT count(*) FROM ir_config_parameter WHERE key = 'database.is_neutralized'").Scan(&srcNeutralized); err != nil || srcNeutralized != 0 {
 		t.Errorf("the source was neutralized too (%d, %v)", srcNeutralized, err)
 	}
-	requireAnswers(t, ctx, clone)
+	if resp, _, err := get(ctx, clone.Domain, "/web/login"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("GET /web/login of the clone %s through nginx: %v, %v", clone.Domain, resp, err)
+	}
 	resp, body, err := get(ctx, clone.Domain, "/robots.txt")
 	if err != nil || !strings.Contains(body, "Disallow: /") || !strings.Contains(resp.Header.Get("X-Robots-Tag"), "noindex") {
 		t.Errorf("the clone's robots.txt: %v\n%s", err, body)

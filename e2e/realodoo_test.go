@@ -199,8 +199,11 @@ func testRealOdoo(t *testing.T, version string) {
 		if err := c.QueryRow(ctx, "SELECT count(*) FROM res_partner WHERE name = 'Cliente de producción'").Scan(&partners); err != nil || partners != 1 {
 			t.Errorf("the clone has %d of production's partner (%v)", partners, err)
 		}
-		if err := c.QueryRow(ctx, "SELECT count(*) FROM ir_mail_server WHERE active").Scan(&mail); err != nil || mail != 0 {
-			t.Errorf("the clone has %d active mail servers (%v)", mail, err)
+		// Odoo's neutralize turns every mail server off and adds one of its
+		// own that goes nowhere (host "invalid"), so that no server given
+		// on a command line is used either.
+		if err := c.QueryRow(ctx, "SELECT count(*) FROM ir_mail_server WHERE active AND smtp_host <> 'invalid'").Scan(&mail); err != nil || mail != 0 {
+			t.Errorf("the clone has %d active mail servers that send (%v)", mail, err)
 		}
 		if err := c.QueryRow(ctx, `SELECT count(*) FROM ir_cron WHERE active AND id NOT IN
 			(SELECT res_id FROM ir_model_data WHERE module = 'base' AND name = 'autovacuum_job')`).Scan(&crons); err != nil || crons != 0 {

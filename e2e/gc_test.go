@@ -106,7 +106,7 @@ func TestGCPinnedReleases(t *testing.T) {
 // STATE_DIR of its own, rewrites it to name a certificate in that
 // directory, which goes with the test, and the sandbox shares the
 // machine's /etc/nginx. nginx is then checked and reloaded.
-func keepDefaultSite(t *testing.T, available, enabled string) {
+func keepDefaultSite(t testing.TB, available, enabled string) {
 	t.Helper()
 	site := filepath.Join(available, nginx.DefaultSiteName)
 	link := filepath.Join(enabled, nginx.DefaultSiteName)

@@ -405,7 +405,7 @@ func requireAnswers(t *testing.T, ctx context.Context, inst provision.Instance) 
 }
 
 // requireNginxTestPasses runs `nginx -t` on the machine's configuration.
-func requireNginxTestPasses(t *testing.T) {
+func requireNginxTestPasses(t testing.TB) {
 	t.Helper()
 	if out, err := exec.Command(nginxBinary, "-t").CombinedOutput(); err != nil {
 		t.Errorf("nginx -t: %v\n%s", err, out)

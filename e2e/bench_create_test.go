@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"odoobot/internal/app"
 	"odoobot/provision"
 	"odoobot/provision/nginx"
+	"odoobot/provision/tenant"
 )
 
 // The creation benchmarks time whole creations in the sandbox host with
@@ -111,6 +113,10 @@ func benchDestroy(b *testing.B, a *app.App, name string) {
 	}
 	os.RemoveAll(p.Dir)
 	a.Store.ReleaseInstance(ctx, name)
+	tenants := tenant.New(tenant.Config{AdminDSN: a.Config.AdminDSN(), Admin: a.Config.DBUser})
+	if err := errors.Join(tenants.DropRole(ctx, inst.DBRole), tenants.RemoveUser(ctx, inst.User)); err != nil {
+		b.Errorf("remove %s's user and role: %v", name, err)
+	}
 }
 
 func benchApp(b *testing.B, cfg *config.Config) *app.App {

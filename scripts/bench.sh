@@ -21,7 +21,7 @@ if [ -n "${BENCH:-}" ]; then
   bench "$BENCH" "${BENCHTIME:-5x}"
 else
   # A real cold creation takes about a minute: two of them per version.
-  bench '^Benchmark(CreateWarm|CreateCold|CloneTemplate150MB|StandinInit|RealOdooWarm)$' "${BENCHTIME:-5x}"
+  bench '^Benchmark(CreateWarm|CreateCold|CloneTemplate150MB|StandinInit|RealOdooWarm|CloneWarm|RealOdooClone)$' "${BENCHTIME:-5x}"
   bench '^BenchmarkRealOdooCold$' 2x
 fi
 if [ -d bot/slack ]; then

@@ -292,7 +292,17 @@ func (d *Databases) makeSpare(ctx context.Context, tpl string) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	// Under the template's lock, as its initialisation and gc: gc never
+	// drops a template while its spare is being copied (and a spare is
+	// never copied from a template gc is dropping).
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", advisoryKey(tpl)); err != nil {
+		return err
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", advisoryKey(tpl))
 	spare, tmp := spareName(tpl), spareName(tpl)+"_new"
+	if ok, err := existsOn(ctx, conn, tpl); err != nil || !ok {
+		return err // gone (gc): nothing to copy
+	}
 	if ok, err := existsOn(ctx, conn, spare); err != nil || ok {
 		return err
 	}

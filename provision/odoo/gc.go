@@ -276,18 +276,27 @@ FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname`, templatePrefi
 	return nil
 }
 
+// templateLockWait bounds how long gc waits for a template's lock: longer
+// than a spare's copy, shorter than a template's initialisation.
+const templateLockWait = 2 * time.Minute
+
 // dropTemplate drops template tpl of release key with its spare, its
 // _init database, its role and its filestore, under the template's
 // advisory lock and after asking keep again; it reports false when the
 // template is busy or its release now in use.
 func (c *Collector) dropTemplate(ctx context.Context, conn *pgx.Conn, tpl, key string, keep func(context.Context) (map[string]bool, error)) (bool, error) {
 	d := c.Databases
+	// The lock is held by the template's initialisation and by a spare
+	// being copied from it (seconds): wait for those, a bounded time.
 	var locked bool
-	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", advisoryKey(tpl)).Scan(&locked); err != nil {
+	lctx, cancel := context.WithTimeout(ctx, templateLockWait)
+	err := conn.QueryRow(lctx, "SELECT pg_advisory_lock($1) IS NOT NULL", advisoryKey(tpl)).Scan(&locked)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil && lctx.Err() != nil {
+			return false, nil // still busy: left for the next gc
+		}
 		return false, err
-	}
-	if !locked {
-		return false, nil
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", advisoryKey(tpl))
 	keys, err := keep(ctx)

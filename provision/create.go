@@ -550,13 +550,8 @@ func (cr *creation) removeTenant(ctx context.Context) error {
 	if cr.inst.User == "" || cr.c.cfg.Tenants == nil {
 		return nil
 	}
-	return removeTenant(ctx, cr.c.cfg.Tenants, cr.inst.User, cr.inst.DBRole)
-}
-
-// removeTenant drops role and removes user. Both are tried: a role that
-// cannot be dropped must not keep the user.
-func removeTenant(ctx context.Context, t Tenants, user, role string) error {
-	return errors.Join(t.DropRole(ctx, role), t.RemoveUser(ctx, user))
+	// Both are tried: a role that cannot be dropped must not keep the user.
+	return errors.Join(cr.c.cfg.Tenants.DropRole(ctx, cr.inst.DBRole), cr.c.cfg.Tenants.RemoveUser(ctx, cr.inst.User))
 }
 
 // adminPasswordLen and adminPasswordChars make an admin password: 20

@@ -136,7 +136,7 @@ func (iso *isolation) makeTenant(ctx context.Context) error {
 }
 
 func (iso *isolation) removeTenant(ctx context.Context) error {
-	return removeTenant(ctx, iso.d.cfg.Tenants, iso.user, iso.role)
+	return errors.Join(iso.d.cfg.Tenants.DropRole(ctx, iso.role), iso.d.cfg.Tenants.RemoveUser(ctx, iso.user))
 }
 
 func (iso *isolation) stop(ctx context.Context) error {

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +23,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"odoobot/internal/childenv"
 )
@@ -767,9 +772,11 @@ func extractTarGz(ctx context.Context, src, dst string, uid, gid int) error {
 	}
 }
 
-// pgTools runs PostgreSQL's client programs with the instances'
-// connection settings. The password goes in PGPASSWORD, never on a
-// command line or into an error.
+// pgTools reaches PostgreSQL with the instances' connection settings:
+// SQL goes through pgx on the maintenance database "postgres", dumps and
+// restores through PostgreSQL's own pg_dump and pg_restore. The password
+// goes to pgx in its configuration and to the programs in PGPASSWORD,
+// never on a command line or into an error.
 type pgTools struct {
 	bin string
 	db  DBConn
@@ -820,6 +827,42 @@ func (p pgTools) run(ctx context.Context, prog string, args ...string) (string, 
 	return stdout.String(), nil
 }
 
+// connect opens a pgx connection to the maintenance database "postgres"
+// with the settings psql had: sslmode prefer, a 10 s connect timeout,
+// application name odoobot. Its errors name the server and the role,
+// never the password.
+func (p pgTools) connect(ctx context.Context) (*pgx.Conn, error) {
+	u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(p.db.Host, strconv.Itoa(p.db.Port)), Path: "/postgres"}
+	if p.db.Password != "" {
+		u.User = url.UserPassword(p.db.User, p.db.Password)
+	} else {
+		u.User = url.User(p.db.User)
+	}
+	u.RawQuery = url.Values{"sslmode": {"prefer"}, "application_name": {"odoobot"}, "connect_timeout": {"10"}}.Encode()
+	cfg, err := pgx.ParseConfig(u.String())
+	if err != nil {
+		// pgx's message may quote the connection string, password and all.
+		return nil, fmt.Errorf("PostgreSQL connection settings (DB_HOST %q, DB_PORT %d, DB_USER %q) are invalid: check them", p.db.Host, p.db.Port, p.db.User)
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		// pgconn's message names host, role and database, not the password.
+		return nil, fmt.Errorf("connect to PostgreSQL (DB_HOST, DB_PORT, DB_USER, DB_PASSWORD): %w", err)
+	}
+	return conn, nil
+}
+
+// withConn runs f on a new connection to the maintenance database and
+// closes it.
+func (p pgTools) withConn(ctx context.Context, f func(*pgx.Conn) error) error {
+	conn, err := p.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	return f(conn)
+}
+
 // dump writes a custom-format dump of db to file.
 func (p pgTools) dump(ctx context.Context, db, file string) error {
 	if _, err := p.run(ctx, "pg_dump", "-Fc", "-f", file, "-d", db); err != nil {
@@ -828,28 +871,64 @@ func (p pgTools) dump(ctx context.Context, db, file string) error {
 	return os.Chmod(file, 0o600)
 }
 
-// sql runs statements on the maintenance database, in one transaction
-// when they are several, and returns the unaligned output.
-func (p pgTools) sql(ctx context.Context, stmts string) (string, error) {
-	return p.run(ctx, "psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", "postgres", "-c", stmts)
+// sql runs stmt on the maintenance database and returns its command tag
+// (e.g. "ALTER DATABASE"). Without args, stmt may hold several
+// statements separated by semicolons, run in one transaction (all or
+// none; CREATE and DROP DATABASE must then be alone). With args, stmt is
+// one statement whose $1, $2, … are args, sent as query parameters:
+// values go there, and identifiers through sqlIdent. The error names the
+// statement's first words and carries PostgreSQL's answer.
+func (p pgTools) sql(ctx context.Context, stmt string, args ...any) (pgconn.CommandTag, error) {
+	return p.exec(ctx, sqlVerb(stmt), stmt, args...)
 }
 
-func (p pgTools) exists(ctx context.Context, db string) (bool, error) {
-	out, err := p.sql(ctx, "SELECT count(*) FROM pg_database WHERE datname = "+sqlString(db))
+// exec is sql whose error starts with what, which says what failed.
+func (p pgTools) exec(ctx context.Context, what, stmt string, args ...any) (pgconn.CommandTag, error) {
+	var tag pgconn.CommandTag
+	err := p.withConn(ctx, func(conn *pgx.Conn) error {
+		var err error
+		tag, err = conn.Exec(ctx, stmt, args...)
+		return err
+	})
 	if err != nil {
-		return false, err
+		return tag, fmt.Errorf("%s: %w", what, err)
 	}
-	return strings.TrimSpace(out) == "1", nil
+	return tag, nil
+}
+
+// queryRow runs query, one statement whose $1, $2, … are args, on the
+// maintenance database and scans its single row into dest.
+func (p pgTools) queryRow(ctx context.Context, query string, args []any, dest ...any) error {
+	return p.withConn(ctx, func(conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, query, args...).Scan(dest...)
+	})
+}
+
+// exists reports whether database db exists.
+func (p pgTools) exists(ctx context.Context, db string) (bool, error) {
+	var ok bool
+	if err := p.queryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", []any{db}, &ok); err != nil {
+		return false, fmt.Errorf("look up database %q: %w", db, err)
+	}
+	return ok, nil
 }
 
 // kick ends the other sessions on db.
 func (p pgTools) kick(ctx context.Context, db string) error {
-	_, err := p.sql(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "+sqlString(db)+" AND pid <> pg_backend_pid()")
-	return err
+	return p.withConn(ctx, func(conn *pgx.Conn) error { return kickOn(ctx, conn, db) })
 }
 
+func kickOn(ctx context.Context, conn *pgx.Conn, db string) error {
+	if _, err := conn.Exec(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", db); err != nil {
+		return fmt.Errorf("end the sessions on database %q: %w", db, err)
+	}
+	return nil
+}
+
+// drop drops database db, ending its sessions; a database that does not
+// exist is no error.
 func (p pgTools) drop(ctx context.Context, db string) error {
-	_, err := p.sql(ctx, "DROP DATABASE IF EXISTS "+sqlIdent(db)+" WITH (FORCE)")
+	_, err := p.exec(ctx, fmt.Sprintf("drop database %q", db), "DROP DATABASE IF EXISTS "+sqlIdent(db)+" WITH (FORCE)")
 	return err
 }
 
@@ -860,10 +939,12 @@ func (p pgTools) restore(ctx context.Context, db, owner, file string) error {
 	if owner == "" {
 		owner = p.db.User
 	}
-	if _, err := p.sql(ctx, "CREATE DATABASE "+sqlIdent(db)+" OWNER "+sqlIdent(owner)+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
+	if _, err := p.exec(ctx, fmt.Sprintf("create database %q owned by role %q", db, owner),
+		"CREATE DATABASE "+sqlIdent(db)+" OWNER "+sqlIdent(owner)+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
 		return err
 	}
-	if _, err := p.sql(ctx, "REVOKE CONNECT, TEMPORARY ON DATABASE "+sqlIdent(db)+" FROM PUBLIC"); err != nil {
+	if _, err := p.exec(ctx, fmt.Sprintf("close database %q to other roles", db),
+		"REVOKE CONNECT, TEMPORARY ON DATABASE "+sqlIdent(db)+" FROM PUBLIC"); err != nil {
 		_ = p.drop(context.WithoutCancel(ctx), db)
 		return err
 	}
@@ -874,18 +955,39 @@ func (p pgTools) restore(ctx context.Context, db, owner, file string) error {
 	return nil
 }
 
-// swap renames from → aside and in → from, in one transaction.
+// swap renames from → aside and in → from, in one transaction, after
+// ending the sessions on from: either both renames happen or neither.
 func (p pgTools) swap(ctx context.Context, from, aside, in string) error {
-	if err := p.kick(ctx, from); err != nil {
-		return err
-	}
-	_, err := p.sql(ctx, "ALTER DATABASE "+sqlIdent(from)+" RENAME TO "+sqlIdent(aside)+"; ALTER DATABASE "+sqlIdent(in)+" RENAME TO "+sqlIdent(from))
-	return err
+	return p.withConn(ctx, func(conn *pgx.Conn) error {
+		if err := kickOn(ctx, conn, from); err != nil {
+			return err
+		}
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "ALTER DATABASE "+sqlIdent(from)+" RENAME TO "+sqlIdent(aside)); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, "ALTER DATABASE "+sqlIdent(in)+" RENAME TO "+sqlIdent(from))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("swap databases (%q → %q, %q → %q): %w", from, aside, in, from, err)
+		}
+		return nil
+	})
 }
 
-func sqlIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+// sqlIdent quotes s as an SQL identifier (a database or role name).
+func sqlIdent(s string) string { return pgx.Identifier{s}.Sanitize() }
 
-func sqlString(s string) string { return `'` + strings.ReplaceAll(s, `'`, `''`) + `'` }
+// sqlVerb is the first two words of stmt, upper-cased, to name the
+// statement in an error without quoting its values.
+func sqlVerb(stmt string) string {
+	f := strings.Fields(stmt)
+	if len(f) > 2 {
+		f = f[:2]
+	}
+	return strings.ToUpper(strings.Join(f, " "))
+}
 
 // Restore queues a restore of backup req.Backup over the instance. The
 // backup must exist and look intact (checked here, so a refusal comes

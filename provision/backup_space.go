@@ -7,8 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 )
 
@@ -113,15 +111,11 @@ func (c BackupConfig) freeSpace() FreeSpaceFunc {
 
 // databaseSize is pg_database_size of db, in bytes.
 func (p pgTools) databaseSize(ctx context.Context, db string) (uint64, error) {
-	out, err := p.sql(ctx, "SELECT pg_database_size("+sqlString(db)+")")
-	if err != nil {
-		return 0, err
+	var n int64
+	if err := p.queryRow(ctx, "SELECT pg_database_size($1::name)", []any{db}, &n); err != nil {
+		return 0, fmt.Errorf("size of database %q: %w", db, err)
 	}
-	n, err := strconv.ParseUint(strings.TrimSpace(out), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("pg_database_size answered %q", strings.TrimSpace(out))
-	}
-	return n, nil
+	return uint64(n), nil
 }
 
 // byteSize renders n bytes for people: 1.5 GiB, 320.0 MiB, 12.0 KiB.

@@ -270,6 +270,8 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 		outcome, err = d.deleteVerb(ctx, req, cmd, r)
 	case VerbClone:
 		outcome, err = d.cloneVerb(ctx, req, cmd, r)
+	case VerbUpgrade:
+		outcome, err = d.upgradeVerb(ctx, req, cmd, r)
 	case VerbResetAdmin:
 		outcome, err = d.resetAdminVerb(ctx, req, cmd, r)
 	case VerbCapacity:

@@ -66,7 +66,7 @@ func Parse(text string) (Command, error) {
 		maxArgs = 0
 	case argsName:
 		maxArgs = 1
-	case argsNameMode, argsNameBackup:
+	case argsNameMode, argsNameBackup, argsNameRelease:
 		maxArgs = 2
 	case argsNameTarget:
 		maxArgs = 3
@@ -112,6 +112,16 @@ func Parse(text string) (Command, error) {
 			return bad("%s needs the BACKUP to restore (see /odoo backups %s)", spec.verb, quote(c.Name))
 		}
 		c.Backup = rest[1]
+	case argsNameRelease:
+		if len(rest) == 2 {
+			if !releaseRef(rest[1]) {
+				return bad("%s is not a commit, a tag or latest", quote(rest[1]))
+			}
+			c.Release = rest[1]
+			if asciiLower(c.Release) == "latest" {
+				c.Release = "latest"
+			}
+		}
 	case argsNameTarget:
 		if len(rest) < 2 || strings.HasPrefix(rest[1], "-") {
 			return bad("%s needs the NAME of the new instance: /odoo clone %s NEWNAME", spec.verb, c.Name)
@@ -136,6 +146,22 @@ const (
 	neutralizeFlag   = "--neutralize"
 	noNeutralizeFlag = "--no-neutralize"
 )
+
+// releaseRef accepts what git accepts as a tag or a hash and nothing a
+// shell or git would read as an option: letters, digits, '.', '_', '-',
+// '/' and '+', not starting with '-', at most 100 bytes.
+func releaseRef(s string) bool {
+	if s == "" || len(s) > 100 || s[0] == '-' || strings.Contains(s, "..") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("._-/+", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
 
 // shareWord, last after "logs NAME [N]", posts the lines in the channel.
 const shareWord = "share"

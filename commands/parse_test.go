@@ -137,10 +137,36 @@ func TestEveryVerbHasUsageAndParses(t *testing.T) {
 		}
 		// The usage line with placeholders filled in must parse.
 		text := strings.NewReplacer("NAME", "acme", "[cloudflare|letsencrypt|http]", "http", "[N]", "10", "[share]", "share", "BACKUP", "b1",
-			"SRC", "acme", "DST", "acme-staging", "[--no-neutralize]", "--no-neutralize").Replace(u)
+			"SRC", "acme", "DST", "acme-staging", "[--no-neutralize]", "--no-neutralize",
+			"[COMMIT|TAG|latest]", "latest").Replace(u)
 		c, err := Parse(text)
 		if err != nil || c.Verb != v {
 			t.Errorf("Parse(%q) = %+v, %v", text, c, err)
+		}
+	}
+}
+
+// TestParseUpgrade: upgrade takes an optional commit, tag or "latest",
+// and refuses what git would read as an option or a range.
+func TestParseUpgrade(t *testing.T) {
+	for text, want := range map[string]string{
+		"upgrade acme":               "",
+		"upgrade acme LATEST":        "latest",
+		"upgrade acme v17.0.1+build": "v17.0.1+build",
+		"upgrade acme 0123456789abcdef0123456789abcdef01234567": "0123456789abcdef0123456789abcdef01234567",
+		"upgrade acme release/17.0-2026":                        "release/17.0-2026",
+	} {
+		c, err := Parse(text)
+		if err != nil || c.Verb != VerbUpgrade || c.Name != "acme" || c.Release != want {
+			t.Errorf("Parse(%q) = %+v, %v; want release %q", text, c, err, want)
+		}
+		if back, err := Parse(c.String()); err != nil || back != c {
+			t.Errorf("Parse(%q.String()) = %+v, %v", text, back, err)
+		}
+	}
+	for _, text := range []string{"upgrade acme --upload-pack=x", "upgrade acme a..b", "upgrade acme a;b", "upgrade acme latest extra", "upgrade"} {
+		if c, err := Parse(text); err == nil {
+			t.Errorf("Parse(%q) = %+v, want a usage error", text, c)
 		}
 	}
 }

@@ -29,6 +29,8 @@ const (
 	VerbDelete  Verb = "delete"
 	// VerbClone makes a staging copy of an instance.
 	VerbClone Verb = "clone"
+	// VerbUpgrade moves an instance to another release of Odoo.
+	VerbUpgrade Verb = "upgrade"
 	// VerbResetAdmin sets a new random password for an instance's Odoo
 	// "admin" user and shows it to the requester alone.
 	VerbResetAdmin Verb = "reset-admin"
@@ -50,12 +52,13 @@ const (
 type args int
 
 const (
-	argsNone       args = iota // VERB
-	argsName                   // VERB NAME
-	argsNameMode               // VERB NAME [MODE]
-	argsNameLines              // VERB NAME [N] [share]
-	argsNameBackup             // VERB NAME BACKUP
-	argsNameTarget             // VERB NAME TARGET [--neutralize|--no-neutralize]
+	argsNone        args = iota // VERB
+	argsName                    // VERB NAME
+	argsNameMode                // VERB NAME [MODE]
+	argsNameLines               // VERB NAME [N] [share]
+	argsNameBackup              // VERB NAME BACKUP
+	argsNameTarget              // VERB NAME TARGET [--neutralize|--no-neutralize]
+	argsNameRelease             // VERB NAME [COMMIT|TAG|latest]
 )
 
 // verbSpec is one row of the verb table: everything Parse, Required and
@@ -83,12 +86,13 @@ var verbTable = []verbSpec{
 	{VerbRestore, argsNameBackup, "NAME BACKUP", "restore a backup over the instance", RoleAdmin},
 	{VerbDelete, argsName, "NAME", "remove everything, after a confirmation and a final backup", RoleAdmin},
 	{VerbClone, argsNameTarget, "SRC DST [--no-neutralize]", "a staging copy of SRC at DST from a fresh dump, production untouched; neutralized (mail and crons off) unless --no-neutralize; progress in a thread", RoleAdmin},
+	{VerbUpgrade, argsNameRelease, "NAME [COMMIT|TAG|latest]", "move the instance to another Odoo release of its series (default: the configured one), after a confirmation: safety backup, test on a copy, then production, rolled back on any failure; progress in a thread", RoleAdmin},
 	{VerbResetAdmin, argsName, "NAME", "a new password for the instance's Odoo admin user, shown to you alone, after a confirmation", RoleAdmin},
 	{VerbCapacity, argsNone, "", "how many more instances this host can hold", RoleViewer},
 	{VerbCerts, argsNone, "", "certificates and their expiry", RoleViewer},
 	{VerbHelp, argsNone, "", "the commands you may run", RoleViewer},
 	{VerbWhoami, argsNone, "", "your platform ID and role here", RoleNone},
-	{VerbConfirm, argsName, "CODE", "confirm a delete, restore or reset-admin you asked for (the code it gave you)", RoleViewer},
+	{VerbConfirm, argsName, "CODE", "confirm a delete, restore, upgrade or reset-admin you asked for (the code it gave you)", RoleViewer},
 }
 
 func lookupVerb(v Verb) (verbSpec, bool) {
@@ -154,6 +158,9 @@ type Command struct {
 	// --no-neutralize (clone neutralizes by default).
 	Target   string
 	KeepLive bool
+	// Release is upgrade's target: a commit, a tag or "latest"; "" for
+	// the configured release.
+	Release string
 }
 
 // String is the canonical text of c, without "/odoo ": Parse(c.String())
@@ -186,6 +193,10 @@ func (c Command) String() string {
 	case VerbRestore:
 		if c.Backup != "" {
 			parts = append(parts, c.Backup)
+		}
+	case VerbUpgrade:
+		if c.Release != "" {
+			parts = append(parts, c.Release)
 		}
 	}
 	return strings.Join(parts, " ")

@@ -1023,10 +1023,10 @@ func (d *DayTwo) Restore(ctx context.Context, req JobRequest) (*Task, error) {
 	}, nil)
 }
 
-// Recover is Creator.Recover that also rolls back a restore that a
-// stopped odoobot left half-done.
+// Recover is Creator.Recover that also rolls back a restore or an
+// upgrade that a stopped odoobot left half-done.
 func (d *DayTwo) Recover(ctx context.Context, subscribe func(Job) []Subscriber) ([]Job, error) {
-	return d.recoverWith(ctx, subscribe, map[JobKind]recoverer{JobRestore: d.recoverRestore})
+	return d.recoverWith(ctx, subscribe, map[JobKind]recoverer{JobRestore: d.recoverRestore, JobUpgrade: d.recoverUpgrade})
 }
 
 // recoverRestore puts back what a restore interrupted by a crash had

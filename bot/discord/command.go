@@ -40,6 +40,7 @@ var (
 	optCode  = option{name: "code", kind: discordgo.ApplicationCommandOptionString, desc: "the confirmation code", required: true}
 	optSrc   = option{name: "source", kind: discordgo.ApplicationCommandOptionString, desc: "the instance to copy, e.g. acme", required: true}
 	optDst   = option{name: "name", kind: discordgo.ApplicationCommandOptionString, desc: "the new staging instance's name, e.g. acme-staging", required: true}
+	optRel   = option{name: "release", kind: discordgo.ApplicationCommandOptionString, desc: "a commit, a tag or latest (default: the configured release)"}
 	optLive  = option{name: "no-neutralize", kind: discordgo.ApplicationCommandOptionBoolean, desc: "keep mail servers and crons live (default: neutralized)"}
 )
 
@@ -59,6 +60,7 @@ var subcommands = []subcommand{
 	{commands.VerbRestore, "restore an instance from a backup", []option{optName, optBack}},
 	{commands.VerbDelete, "remove an instance, after a confirmation and a final backup", []option{optName}},
 	{commands.VerbClone, "a staging copy of an instance, from a fresh dump; neutralized by default", []option{optSrc, optDst, optLive}},
+	{commands.VerbUpgrade, "move an instance to another Odoo release, tested on a copy first", []option{optName, optRel}},
 	{commands.VerbResetAdmin, "a new password for an instance's Odoo admin user, shown to you alone", []option{optName}},
 	{commands.VerbCapacity, "what this server can still hold", nil},
 	{commands.VerbCerts, "certificates and their expiry", nil},

@@ -57,6 +57,9 @@ Verbs:
   delete NAME [--yes]            remove an instance, after a final backup
   clone SRC DST [--no-neutralize]
                                  a staging copy of SRC at DST, from a fresh dump; neutralized unless --no-neutralize
+  upgrade NAME [COMMIT|TAG|latest] [--yes]
+                                 move an instance to another Odoo release of its series (default: the configured one):
+                                 safety backup, test on a copy, then production; rolled back on any failure
   backup-all                     a scheduled backup of every ready instance (what the timer runs)
   install-timer                  install the daily backup as a systemd timer at BACKUP_TIME (removed when off)
   reset-admin NAME [--yes]       a new password for the instance's Odoo admin user, shown here once

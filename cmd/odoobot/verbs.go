@@ -24,7 +24,7 @@ var hostVerbs = map[string]bool{
 	"create": true, "list": true, "status": true, "info": true, "logs": true,
 	"restart": true, "stop": true, "start": true, "whoami": true,
 	"backup": true, "backups": true, "restore": true, "delete": true,
-	"capacity": true, "certs": true, "reset-admin": true, "clone": true,
+	"capacity": true, "certs": true, "reset-admin": true, "clone": true, "upgrade": true,
 }
 
 // verbs runs the verbs that operate on the host, and serve.
@@ -114,6 +114,8 @@ func jobFailed(verb string, words []string) error {
 		return errors.New("delete" + name + " stopped: run it again to finish it")
 	case "restore":
 		return errors.New("restore" + name + " failed: the instance is as it was before")
+	case "upgrade":
+		return errors.New("upgrade" + name + " failed: see its steps above for whether it runs its old release as before")
 	}
 	return errors.New(verb + name + " failed")
 }

@@ -122,8 +122,75 @@ func NewReleases(cfg ReleaseConfig) *Releases {
 // Python module and, in debian mode, its Debian package. Errors of a
 // failed build carry the tail of the failing command's output.
 func (r *Releases) Ensure(ctx context.Context, progress func(phase string)) (provision.Release, error) {
+	commit, err := r.Resolve(ctx, "")
+	if err != nil {
+		return provision.Release{}, err
+	}
+	return r.ensure(ctx, commit, r.cfg.Commit != "", progress)
+}
+
+var _ provision.ReleaseTargets = (*Releases)(nil)
+
+// Cached returns the release rec names, with its files read, when the
+// cache holds it complete; an error saying it is missing otherwise.
+func (r *Releases) Cached(rec provision.ReleaseRecord) (provision.Release, error) {
+	if rec.Key == "" || strings.ContainsAny(rec.Key, "/.") {
+		return provision.Release{}, fmt.Errorf("odoo: release %q: not a release key", rec.Key)
+	}
+	rel := r.release(rec.Key, rec.Commit)
+	rel.Interpreter, rel.Deps = rec.Python, rec.Deps
+	if !complete(rel.Dir) {
+		return provision.Release{}, fmt.Errorf("odoo: release %s is not in the cache (%s)", rec.Key, rel.Dir)
+	}
+	return r.finished(rel)
+}
+
+// Latest is the target of Resolve that names the branch's head, whatever
+// ODOO_COMMIT pins.
+const Latest = "latest"
+
+// Resolve says which Odoo commit ref names, as a full hash: "" the
+// configured one (ReleaseConfig.Commit, else the branch's head), Latest
+// the branch's head, a full commit hash itself, anything else a tag of
+// the repository. A ref that is none of these is an error naming it.
+func (r *Releases) Resolve(ctx context.Context, ref string) (string, error) {
+	if r.cfg.CacheDir == "" || r.cfg.Repo == "" || r.cfg.Branch == "" {
+		return "", errors.New("odoo: release: CacheDir, Repo and Branch must be set")
+	}
+	gitEnv, err := r.sourceGitEnv()
+	if err != nil {
+		return "", fmt.Errorf("odoo: release: %w", err)
+	}
+	pin := strings.TrimSpace(r.cfg.Commit)
+	switch ref = strings.TrimSpace(ref); {
+	case strings.EqualFold(ref, Latest):
+		pin = ""
+	case ref != "":
+		pin = ref
+	}
+	commit, err := r.resolveCommit(ctx, gitEnv, pin)
+	if err != nil {
+		return "", fmt.Errorf("odoo: release: %w", err)
+	}
+	return commit, nil
+}
+
+// EnsureCommit is Ensure for one commit of the repository (a full hash,
+// as Resolve gives it), which need not be the branch's head: the release
+// an upgrade moves an instance to.
+func (r *Releases) EnsureCommit(ctx context.Context, commit string, progress func(phase string)) (provision.Release, error) {
+	return r.ensure(ctx, commit, true, progress)
+}
+
+// ensure builds commit's release when the cache lacks it, fetching the
+// commit by its hash when byHash is set, else the branch's head (which
+// must be commit).
+func (r *Releases) ensure(ctx context.Context, commit string, byHash bool, progress func(phase string)) (provision.Release, error) {
 	if r.cfg.CacheDir == "" || r.cfg.Repo == "" || r.cfg.Branch == "" {
 		return provision.Release{}, errors.New("odoo: release: CacheDir, Repo and Branch must be set")
+	}
+	if !shaRE.MatchString(commit) {
+		return provision.Release{}, fmt.Errorf("odoo: release: %q is not a full commit hash", commit)
 	}
 	python, err := CheckPython(r.cfg.Python)
 	if err != nil {
@@ -133,10 +200,6 @@ func (r *Releases) Ensure(ctx context.Context, progress func(phase string)) (pro
 		return provision.Release{}, fmt.Errorf("odoo: release: %w", err)
 	}
 	gitEnv, err := r.sourceGitEnv()
-	if err != nil {
-		return provision.Release{}, fmt.Errorf("odoo: release: %w", err)
-	}
-	commit, err := r.resolveCommit(ctx, gitEnv)
 	if err != nil {
 		return provision.Release{}, fmt.Errorf("odoo: release: %w", err)
 	}
@@ -173,7 +236,7 @@ func (r *Releases) Ensure(ctx context.Context, progress func(phase string)) (pro
 	if complete(rel.Dir) { // another caller built it while we waited
 		return r.finished(rel)
 	}
-	if err := r.build(ctx, rel, python, entCommit, gitEnv, progress); err != nil {
+	if err := r.build(ctx, rel, python, entCommit, gitEnv, byHash, progress); err != nil {
 		if rmErr := os.RemoveAll(rel.Dir); rmErr != nil {
 			err = errors.Join(err, fmt.Errorf("remove half-built release: %w", rmErr))
 		}
@@ -225,7 +288,7 @@ func (r *Releases) finished(rel provision.Release) (provision.Release, error) {
 // so they cannot be moved after creation). The caller holds the locks.
 // The release's directory is the build user's while its programs run,
 // and root's from the moment they are done.
-func (r *Releases) build(ctx context.Context, rel provision.Release, python, entCommit string, gitEnv []string, report func(phase string)) error {
+func (r *Releases) build(ctx context.Context, rel provision.Release, python, entCommit string, gitEnv []string, byHash bool, report func(phase string)) error {
 	r.builds.Add(1)
 	start := time.Now()
 	mode := depsMode(r.cfg.Deps)
@@ -253,7 +316,7 @@ func (r *Releases) build(ctx context.Context, rel provision.Release, python, ent
 	progress("cloning odoo", "repo", provision.RedactURLs(r.cfg.Repo))
 	src := filepath.Join(rel.Dir, "odoo")
 	cloneOdoo := clone
-	if r.cfg.Commit != "" {
+	if byHash {
 		cloneOdoo = cloneCommit
 	}
 	if err := cloneOdoo(ctx, as, gitEnv, r.cfg.Repo, r.cfg.Branch, src, rel.Commit); err != nil {
@@ -449,11 +512,10 @@ func lsRemote(ctx context.Context, as *BuildUser, env []string, repo, branch str
 	return "", fmt.Errorf("branch %s not found in %s", branch, provision.RedactURLs(repo))
 }
 
-// resolveCommit is the commit the release builds: the pin as is when it
-// is a full commit hash, the pin's tag's commit when it is a tag, else
+// resolveCommit is the commit the release builds: pin as is when it is
+// a full commit hash, its tag's commit when it is a tag, else (pin "")
 // the branch's head.
-func (r *Releases) resolveCommit(ctx context.Context, env []string) (string, error) {
-	pin := strings.TrimSpace(r.cfg.Commit)
+func (r *Releases) resolveCommit(ctx context.Context, env []string, pin string) (string, error) {
 	switch {
 	case pin == "":
 		return lsRemote(ctx, r.cfg.BuildUser, env, r.cfg.Repo, r.cfg.Branch)
@@ -469,7 +531,7 @@ func lsRemoteTag(ctx context.Context, as *BuildUser, env []string, repo, tag str
 	ref := "refs/tags/" + tag
 	out, err := runAs(ctx, as, "", env, "git", "ls-remote", "--", repo, ref, ref+"^{}")
 	if err != nil {
-		return "", fmt.Errorf("pinned commit %q (ODOO_COMMIT): look for the tag in %s: %w", tag, provision.RedactURLs(repo), err)
+		return "", fmt.Errorf("commit %q: look for the tag in %s: %w", tag, provision.RedactURLs(repo), err)
 	}
 	var direct, peeled string
 	for _, line := range strings.Split(string(out), "\n") {
@@ -490,7 +552,7 @@ func lsRemoteTag(ctx context.Context, as *BuildUser, env []string, repo, tag str
 	if direct != "" {
 		return direct, nil
 	}
-	return "", fmt.Errorf("pinned commit %q (ODOO_COMMIT) not found: %s has no tag of that name; give a tag or a full 40-digit commit hash", tag, provision.RedactURLs(repo))
+	return "", fmt.Errorf("commit %q not found: %s has no tag of that name; give a tag or a full 40-digit commit hash", tag, provision.RedactURLs(repo))
 }
 
 // cloneCommit fetches exactly commit from repo into a new repository at
@@ -507,7 +569,7 @@ func cloneCommit(ctx context.Context, as *BuildUser, env []string, repo, branch,
 			return fmt.Errorf("fetch pinned commit %s: %w", shortSHA(commit), errors.Join(err, ferr))
 		}
 		if _, cerr := runAs(ctx, as, dst, env, "git", "cat-file", "-e", commit+"^{commit}"); cerr != nil {
-			return fmt.Errorf("pinned commit %s (ODOO_COMMIT) not found in %s, neither by its hash nor on branch %s; check the hash", commit, provision.RedactURLs(repo), branch)
+			return fmt.Errorf("commit %s not found in %s, neither by its hash nor on branch %s; check the hash", commit, provision.RedactURLs(repo), branch)
 		}
 	}
 	if _, err := runAs(ctx, as, dst, env, "git", "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", commit); err != nil {

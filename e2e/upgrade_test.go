@@ -1,0 +1,264 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"odoobot/internal/app"
+	"odoobot/provision"
+)
+
+// TestUpgrade moves a stand-in instance through upgrade's outcomes, on a
+// source repository of the test's own that gains commits as it goes:
+// nothing to upgrade to and an unknown tag are refused at once; a later
+// commit is upgraded to (tested on a copy, production switched,
+// recorded, nothing left behind, the old release collected); an update
+// that fails on the copy stops there with Odoo's error, production never
+// stopped; a failure injected after production was updated and started
+// puts it back on its release, serving.
+func TestUpgrade(t *testing.T) {
+	needSandbox(t)
+	env := newCreateEnv(t)
+	env.withBackupDir(t)
+	repo := newTestRepo(t, env, os.Getenv("ODOO_REPO"), os.Getenv("ODOO_BRANCH"))
+	env.set(t, "ODOO_REPO", "file://"+repo.dir)
+	a, _ := env.newApp(t, app.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	inst := createReady(t, ctx, a, uniqueName(t, "up"))
+	first := inst.Release
+
+	r, _ := dispatch(t, ctx, a, "upgrade "+inst.Name)
+	if r.lastCode() != "" || !strings.Contains(r.private(), "already runs") {
+		t.Errorf("upgrade to the commit it runs: want a private refusal saying so, no confirmation:\n%s", r.text())
+	}
+	r, _ = dispatch(t, ctx, a, "upgrade "+inst.Name+" no-such-tag")
+	if r.lastCode() != "" || !strings.Contains(r.private(), "not found") {
+		t.Errorf("upgrade to an unknown tag: want a private refusal saying not found:\n%s", r.text())
+	}
+
+	second := repo.commit("a later commit", map[string]string{"SECOND": "a later commit\n"})
+	up := requireUpgraded(t, ctx, a, inst, "latest", second)
+	requireReleaseGone(t, a, first.Key)
+	requireAnswers(t, ctx, up)
+
+	t.Run("an update that fails on the copy leaves production serving", func(t *testing.T) {
+		main := string(repo.read("odoo-bin"))
+		broken := strings.Replace(main, "def main(argv):\n", "def main(argv):\n"+
+			"    if \"-u\" in argv:\n"+
+			"        sys.stderr.write(\"2026-01-01 00:00:00,000 1 CRITICAL db odoo.modules.module: Couldn't load module broken_probe\\n\")\n"+
+			"        return 255\n", 1)
+		bad := repo.commit("a module that does not load", map[string]string{"odoo-bin": broken})
+		before, err := a.Services.Status(ctx, up.Unit)
+		if err != nil || !before.Running() {
+			t.Fatalf("%s before: %+v, %v", up.Unit, before, err)
+		}
+		r := requireUpgradeFails(t, ctx, a, up, bad, provision.StepTestCopy)
+		if !strings.Contains(r.text(), "broken_probe") || !strings.Contains(r.text(), "production was not touched") {
+			t.Errorf("the failure does not show Odoo's error line, or does not say production was not touched:\n%s", r.text())
+		}
+		after, err := a.Services.Status(ctx, up.Unit)
+		if err != nil || after.MainPID != before.MainPID {
+			t.Errorf("production's process changed during a failed test on a copy: pid %d, then %d (%v)", before.MainPID, after.MainPID, err)
+		}
+		requireOnRelease(t, ctx, a, up.Name, second)
+		requireAnswers(t, ctx, up)
+		// Back to a commit whose update works, for what follows.
+		repo.commit("the module loads again", map[string]string{"odoo-bin": main})
+	})
+
+	t.Run("a failure after production was updated puts it back", func(t *testing.T) {
+		later := repo.commit("another commit", map[string]string{"THIRD": "another commit\n"})
+		failing, closeFailing := env.newApp(t, app.Options{FailAt: provision.StepVerify})
+		defer closeFailing()
+		requireUpgradeFails(t, ctx, failing, up, later, provision.StepVerify)
+		requireOnRelease(t, ctx, a, up.Name, second)
+		requireAnswers(t, ctx, up)
+	})
+}
+
+// testRepo is a test's own clone of an Odoo source, to which it adds
+// commits: the releases upgrade moves an instance between.
+type testRepo struct {
+	t   *testing.T
+	dir string
+}
+
+// newTestRepo clones branch of src into the test's directory (readable by
+// the build user, as the release builder fetches it as that user).
+func newTestRepo(t *testing.T, env *createEnv, src, branch string) *testRepo {
+	t.Helper()
+	r := &testRepo{t: t, dir: filepath.Join(env.root, "odoo-src-"+randomHex(t, 3))}
+	r.git(env.root, "clone", "--quiet", "--branch", branch, "--", src, r.dir)
+	return r
+}
+
+func (r *testRepo) git(dir string, args ...string) string {
+	r.t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
+		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t.invalid", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t.invalid")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		r.t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func (r *testRepo) read(path string) []byte {
+	r.t.Helper()
+	b, err := os.ReadFile(filepath.Join(r.dir, path))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return b
+}
+
+// commit writes files (path relative to the repository: content) and
+// commits them; it returns the new commit.
+func (r *testRepo) commit(msg string, files map[string]string) string {
+	r.t.Helper()
+	for path, content := range files {
+		p := filepath.Join(r.dir, path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			r.t.Fatal(err)
+		}
+		mode := os.FileMode(0o644)
+		if fi, err := os.Stat(p); err == nil {
+			mode = fi.Mode().Perm()
+		}
+		if err := os.WriteFile(p, []byte(content), mode); err != nil {
+			r.t.Fatal(err)
+		}
+		r.git(r.dir, "add", "--", path)
+	}
+	r.git(r.dir, "commit", "-q", "--no-gpg-sign", "-m", msg)
+	return r.git(r.dir, "rev-parse", "HEAD")
+}
+
+// upgradeTimeout bounds one upgrade job in these tests: a release build
+// and two `-u all` runs of real Odoo.
+const upgradeTimeout = 15 * time.Minute
+
+// runUpgrade asks for "upgrade NAME target", confirms it, and waits for
+// its thread to end; it returns what the confirmation answered.
+func runUpgrade(t *testing.T, ctx context.Context, a *app.App, inst provision.Instance, target string) (asked, confirmed *recorder) {
+	t.Helper()
+	asked, _ = dispatch(t, ctx, a, strings.TrimSpace("upgrade "+inst.Name+" "+target))
+	code := asked.lastCode()
+	if code == "" {
+		t.Fatalf("upgrade %s %s asked no confirmation:\n%s", inst.Name, target, asked.text())
+	}
+	confirmed, _ = dispatch(t, ctx, a, "confirm "+code)
+	if !waitFor(upgradeTimeout, func() bool {
+		confirmed.mu.Lock()
+		defer confirmed.mu.Unlock()
+		return len(confirmed.finishes) > 0 || len(confirmed.privates) > 0
+	}) {
+		t.Fatalf("the upgrade's thread never finished:\n%s", confirmed.text())
+	}
+	return asked, confirmed
+}
+
+// requireUpgraded upgrades inst to target, which must resolve to commit,
+// and checks what an operator would: the thread says so, the store,
+// odoo.conf, the unit and info-instancia.txt name the new release, the
+// instance is healthy and nothing the upgrade kept is left. It returns
+// the instance as the store has it now.
+func requireUpgraded(t *testing.T, ctx context.Context, a *app.App, inst provision.Instance, target, commit string) provision.Instance {
+	t.Helper()
+	asked, c := runUpgrade(t, ctx, a, inst, target)
+	if !strings.Contains(asked.text(), commit[:12]) {
+		t.Errorf("the confirmation does not name the target commit %s:\n%s", commit[:12], asked.text())
+	}
+	if f := finishes(c); !strings.Contains(f, "upgraded") {
+		t.Fatalf("upgrade %s to %s did not succeed:\n%s\nlog:\n%s", inst.Name, commit[:12], c.text(), readFile(upgradeLog(a, inst)))
+	}
+	for _, step := range []string{"safety-backup", "test-on-copy", "update", "verify"} {
+		if !strings.Contains(c.text(), step) {
+			t.Errorf("the thread does not show step %s:\n%s", step, c.text())
+		}
+	}
+	now := requireOnRelease(t, ctx, a, inst.Name, commit)
+	info := readFile(a.Config.Layout().Paths(now).Info)
+	if !strings.Contains(info, commit) {
+		t.Errorf("info-instancia.txt does not name commit %s:\n%s", commit, info)
+	}
+	bl, err := a.DayTwo().Backups(ctx, inst.Name)
+	if err != nil || len(bl) == 0 || bl[0].Reason != provision.ReasonSafety || bl[0].OdooRelease != inst.Release.Commit {
+		t.Errorf("no safety backup recording the release before the upgrade (%s): %+v, %v", inst.Release.Commit[:12], bl, err)
+	}
+	return now
+}
+
+// requireUpgradeFails upgrades inst to commit, which must fail at step,
+// and checks the thread says it runs its release as before.
+func requireUpgradeFails(t *testing.T, ctx context.Context, a *app.App, inst provision.Instance, commit string, step provision.StepName) *recorder {
+	t.Helper()
+	_, c := runUpgrade(t, ctx, a, inst, commit)
+	f := finishes(c)
+	if !strings.Contains(f, "failed") || !strings.Contains(f, "as before") {
+		t.Fatalf("upgrade %s to %s: want a failure saying it runs as before:\n%s", inst.Name, commit[:12], c.text())
+	}
+	if !strings.Contains(c.text(), "step "+string(step)+" failed") {
+		t.Errorf("upgrade %s to %s: want step %s to fail:\n%s", inst.Name, commit[:12], step, c.text())
+	}
+	return c
+}
+
+func upgradeLog(a *app.App, inst provision.Instance) string {
+	return filepath.Join(a.Config.LogDir, "upgrade-"+inst.Internal+".log")
+}
+
+// requireOnRelease checks that instance name runs commit, as the store,
+// its odoo.conf and its unit say, is healthy, and that nothing an
+// upgrade keeps while it runs is left: the test copy, the database and
+// filestore kept aside, the kept files.
+func requireOnRelease(t *testing.T, ctx context.Context, a *app.App, name, commit string) provision.Instance {
+	t.Helper()
+	inst, err := a.Store.Instance(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inst.Release.Commit != commit || inst.State != provision.StateReady {
+		t.Errorf("%s records release %s (%s), want %s, ready", name, inst.Release.Commit, inst.State, commit)
+	}
+	p := a.Config.Layout().Paths(inst)
+	dir := filepath.Join(a.Config.StateDir, "releases", inst.Release.Key) + "/"
+	for _, f := range []string{p.Conf, p.Unit} {
+		if b := readFile(f); !strings.Contains(b, dir) {
+			t.Errorf("%s does not name the release directory %s:\n%s", f, dir, b)
+		}
+	}
+	if !waitFor(time.Minute, func() bool { return provision.Healthy(ctx, inst.Ports.HTTP) }) {
+		t.Errorf("%s is not healthy", inst.Internal)
+	}
+	for _, db := range []string{inst.Internal + provision.RestoreStagingSuffix, inst.Internal + provision.RestoreOldSuffix} {
+		if databaseExists(t, ctx, a, db) {
+			t.Errorf("database %s is left", db)
+		}
+	}
+	for _, f := range []string{filepath.Join(p.Dir, ".upgrade"), filepath.Join(p.Dir, ".odoo-upgrade.conf"),
+		filepath.Join(p.DataDir, "filestore", "."+inst.Internal+".old"),
+		filepath.Join(p.DataDir, "filestore", inst.Internal+provision.RestoreStagingSuffix)} {
+		if _, err := os.Lstat(f); err == nil {
+			t.Errorf("%s is left", f)
+		}
+	}
+	return inst
+}
+
+// requireReleaseGone checks that the release key left the cache: no
+// instance runs it after the upgrade, and it is not the newest.
+func requireReleaseGone(t *testing.T, a *app.App, key string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(a.Config.StateDir, "releases", key)); err == nil {
+		t.Errorf("release %s, which no instance runs after the upgrade, is still in the cache", key)
+	}
+}

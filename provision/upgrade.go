@@ -1,0 +1,687 @@
+package provision
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"odoobot/internal/childenv"
+)
+
+// JobUpgrade moves an instance to another release of Odoo.
+const JobUpgrade JobKind = "upgrade"
+
+// The steps an upgrade has besides those it shares with restore, isolate
+// and creation (safety-backup, release, stop, start, verify, cleanup).
+const (
+	StepTestCopy StepName = "test-on-copy" // a throwaway copy of the database and filestore updated with the new release
+	StepSwitch   StepName = "switch"       // odoo.conf and the unit name the new release
+	StepUpdate   StepName = "update"       // production's database updated (-u all); the one it replaces kept aside
+	StepRecord   StepName = "record"       // the store and info-instancia.txt name the new release
+)
+
+// ReleaseTargets builds the release of a chosen commit (provision/odoo's
+// Releases): what an upgrade needs beyond a creation's ReleaseBuilder.
+type ReleaseTargets interface {
+	// Resolve says which commit ref names, as a full hash: "" the
+	// configured release (ODOO_COMMIT, else the branch's head), "latest"
+	// the branch's head, a hash itself, else a tag. An unknown ref is an
+	// error naming it.
+	Resolve(ctx context.Context, ref string) (string, error)
+	// EnsureCommit returns commit's release, built first when the cache
+	// lacks it; progress hears each phase of a build.
+	EnsureCommit(ctx context.Context, commit string, progress func(phase string)) (Release, error)
+	// Cached returns the release rec names, with its files read, when
+	// the cache holds it.
+	Cached(rec ReleaseRecord) (Release, error)
+}
+
+// UpgradeRequest asks for an upgrade of instance Name to Target: "" the
+// configured release, "latest" the branch's head, or a commit or tag.
+type UpgradeRequest struct {
+	JobRequest
+	Target string
+}
+
+// ErrNoUpgrade is returned when there is nothing to upgrade to: the
+// instance already runs the target commit.
+var ErrNoUpgrade = errors.New("nothing to upgrade")
+
+// ErrNotUpgradable is returned for an instance odoobot cannot upgrade:
+// one that records no release (imported from API-DEV).
+var ErrNotUpgradable = errors.New("instance cannot be upgraded")
+
+// Upgrade queues the move of an instance to another release of Odoo,
+// within its series:
+//
+//  1. a safety backup of the instance as it is;
+//  2. the target release, built when the cache lacks it;
+//  3. a test on a throwaway copy (a pg_dump of the live database
+//     restored beside it, its filestore hard-linked): `odoo-bin -u all
+//     --stop-after-init` with the new release. A failure stops the job
+//     here with the relevant lines of Odoo's output; production was
+//     never touched, nor stopped;
+//  4. production is stopped, its odoo.conf and unit switched to the new
+//     release, its database copied aside (CREATE DATABASE … TEMPLATE,
+//     the filestore hard-linked) and updated in place with `-u all`,
+//     started, checked healthy and through nginx;
+//  5. the store and info-instancia.txt name the new release; the aside
+//     copy is dropped and the old release is collected when no instance
+//     uses it.
+//
+// Any failure in 4 or 5 puts the database and filestore as they were
+// when production stopped back in place, the old odoo.conf and unit
+// back, and starts the instance again on its old release: the safety
+// backup stays as a further fallback. An upgrade interrupted by
+// odoobot's stop is rolled back the same way at the next start
+// (Recover).
+//
+// Refusals come back here and change nothing: no such instance, not
+// ready, an imported instance (no recorded release), a target the
+// repository does not have, the commit the instance already runs.
+func (d *DayTwo) Upgrade(ctx context.Context, req UpgradeRequest) (*Task, error) {
+	inst, commit, err := d.UpgradeTarget(ctx, req.Name, req.Target)
+	if err != nil {
+		return nil, err
+	}
+	rt := d.cfg.Releases.(ReleaseTargets) // UpgradeTarget checked it
+	u := d.upgradeRun(inst, req.By)
+	u.commit, u.targets = commit, rt
+	target := req.Target
+	if target == "" {
+		target = "configured"
+	}
+	params := map[string]string{"target": target, "commit": commit, "from": inst.Release.Commit}
+	t, err := d.submit(ctx, JobUpgrade, inst, req.JobRequest, params, u.steps, nil)
+	if err != nil {
+		return nil, err
+	}
+	u.task.Store(t)
+	return t, nil
+}
+
+// UpgradeTarget checks that instance name can be upgraded to target (see
+// Upgrade) and says to which commit, with the instance as it is: what a
+// confirmation shows before the upgrade is queued. Its refusals are
+// Upgrade's.
+func (d *DayTwo) UpgradeTarget(ctx context.Context, name, target string) (Instance, string, error) {
+	inst, err := d.lookup(ctx, name)
+	if err != nil {
+		return inst, "", err
+	}
+	if inst.State != StateReady {
+		return inst, "", fmt.Errorf("%w: %s is %s, not ready", ErrServiceState, inst.Name, inst.State)
+	}
+	if !inst.Release.Known() {
+		return inst, "", fmt.Errorf("%w: %s records no release (it was imported); upgrade moves instances that run a release odoobot built", ErrNotUpgradable, inst.Name)
+	}
+	rt, ok := d.cfg.Releases.(ReleaseTargets)
+	if !ok {
+		return inst, "", errors.New("upgrade: this host cannot build a chosen release")
+	}
+	commit, err := rt.Resolve(ctx, target)
+	if err != nil {
+		return inst, "", err
+	}
+	if commit == inst.Release.Commit {
+		return inst, "", fmt.Errorf("%w: %s already runs %s", ErrNoUpgrade, inst.Name, inst.Release.Source())
+	}
+	return inst, commit, nil
+}
+
+// upgradeRun is one upgrade of inst.
+type upgradeRun struct {
+	d       *DayTwo
+	inst    Instance
+	paths   Paths
+	by      string
+	commit  string
+	targets ReleaseTargets
+
+	rel, old           Release // the target release and the one the instance runs
+	newConf, newUnit   []byte
+	safetyID           string
+	wasRunning         bool
+	stoppedAt          time.Time
+	copyTook, downtime time.Duration
+	// task is the running task, for progress; set once it is queued.
+	task atomic.Pointer[Task]
+}
+
+func (d *DayTwo) upgradeRun(inst Instance, by string) *upgradeRun {
+	return &upgradeRun{d: d, inst: inst, paths: d.cfg.Layout.Paths(inst), by: by, wasRunning: true}
+}
+
+func (u *upgradeRun) steps() []Step {
+	return []Step{
+		{StepSafety, u.safety, nil},
+		{StepRelease, u.release, nil},
+		{StepTestCopy, u.testOnCopy, u.dropCopy},
+		{StepStop, u.stop, u.restart},
+		{StepSwitch, u.switchRelease, u.switchBack},
+		{StepUpdate, u.update, u.putBack},
+		{StepStart, u.start, u.stopAgain},
+		{StepVerify, u.verify, nil},
+		{StepRecord, u.record, u.unrecord},
+		{StepCleanup, u.cleanup, nil},
+	}
+}
+
+// Where an upgrade keeps what it may have to put back: the copy it tests
+// on (the restore staging name, free while no restore runs: an instance
+// runs one job at a time), the database and filestore production had
+// when it stopped (restore's aside names), and odoo.conf and the unit as
+// they were (a root-only directory in the instance's).
+func (u *upgradeRun) copyDB() string  { return u.inst.Internal + RestoreStagingSuffix }
+func (u *upgradeRun) asideDB() string { return u.inst.Internal + RestoreOldSuffix }
+func (u *upgradeRun) filestore(db string) string {
+	return filepath.Join(u.paths.DataDir, "filestore", db)
+}
+func (u *upgradeRun) asideFS() string {
+	return filepath.Join(u.paths.DataDir, "filestore", "."+u.inst.Internal+".old")
+}
+func (u *upgradeRun) saveDir() string  { return filepath.Join(u.paths.Dir, ".upgrade") }
+func (u *upgradeRun) testConf() string { return filepath.Join(u.paths.Dir, ".odoo-upgrade.conf") }
+
+func (u *upgradeRun) progress(step StepName, text string) {
+	// The task is the one the runner runs; steps reach it through the
+	// runner's progress hook.
+	if t := u.task.Load(); t != nil {
+		t.Progress(step, text)
+	}
+}
+
+func (u *upgradeRun) safety(ctx context.Context) error {
+	b := &backupRun{d: u.d, inst: u.inst, paths: u.paths, reason: ReasonSafety, by: u.by}
+	id, err := b.take(ctx)
+	if err != nil {
+		return err
+	}
+	u.safetyID = id
+	return &Noted{Message: "safety backup " + id}
+}
+
+// release builds the target and checks it is the same series as the
+// release the instance runs: an upgrade moves within a series (17.0 to a
+// later 17.0); another series needs Odoo's migration, not -u.
+func (u *upgradeRun) release(ctx context.Context) error {
+	old, err := u.targets.Cached(u.inst.Release)
+	if err != nil {
+		return fmt.Errorf("release: the release %s runs: %w", u.inst.Name, err)
+	}
+	rel, err := u.targets.EnsureCommit(ctx, u.commit, func(phase string) { u.progress(StepRelease, phase) })
+	if err != nil {
+		return err
+	}
+	if rel.Version != old.Version {
+		return fmt.Errorf("release: %s runs Odoo %s and commit %s is Odoo %s: upgrade moves within a series; another series needs a migration of the database", u.inst.Name, old.Version, shortCommit(u.commit), rel.Version)
+	}
+	if rel.Key == old.Key {
+		return fmt.Errorf("%w: %s already runs release %s", ErrNoUpgrade, u.inst.Name, rel.Key)
+	}
+	u.rel, u.old = rel, old
+	if err := u.prepareFiles(); err != nil {
+		return err
+	}
+	return &Noted{Message: fmt.Sprintf("Odoo %s at %s", ReleaseLabel(rel), shortCommit(rel.Commit))}
+}
+
+// prepareFiles makes the odoo.conf and unit of the new release: the
+// instance's own, every mention of the old release's directory naming
+// the new one's, every other line as it is.
+func (u *upgradeRun) prepareFiles() error {
+	conf, err := os.ReadFile(u.paths.Conf)
+	if err != nil {
+		return fmt.Errorf("release: %w", err)
+	}
+	unit, err := os.ReadFile(u.paths.Unit)
+	if err != nil {
+		return fmt.Errorf("release: %w", err)
+	}
+	from, to := []byte(u.old.Dir+"/"), []byte(u.rel.Dir+"/")
+	if !bytes.Contains(conf, from) || !bytes.Contains(unit, from) {
+		return fmt.Errorf("release: %s's odoo.conf or unit does not name the release it records (%s): changed by hand? Put it back, or upgrade by hand", u.inst.Name, u.old.Dir)
+	}
+	u.newConf, u.newUnit = bytes.ReplaceAll(conf, from, to), bytes.ReplaceAll(unit, from, to)
+	return nil
+}
+
+// testOnCopy updates a throwaway copy of production with the new
+// release while production serves: a pg_dump of its database restored
+// as the instance's role, its filestore hard-linked (Odoo writes a new
+// file for new content and never changes one in place, so the copy
+// cannot alter production's files). The copy is dropped whatever the
+// outcome.
+func (u *upgradeRun) testOnCopy(ctx context.Context) (err error) {
+	start := time.Now()
+	if err := u.dropCopy(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		if derr := u.dropCopy(context.WithoutCancel(ctx)); derr != nil && err == nil {
+			err = derr
+		}
+	}()
+	tmp, err := os.MkdirTemp(u.d.bcfg.Dir, ".upgrade-"+u.inst.Internal+"-")
+	if err != nil {
+		return fmt.Errorf("test: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	dump := filepath.Join(tmp, "database.dump")
+	if err := u.d.pg.dump(ctx, u.inst.Internal, dump); err != nil {
+		return fmt.Errorf("test: dump %s: %w", u.inst.Internal, err)
+	}
+	if err := u.d.pg.restore(ctx, u.copyDB(), u.inst.DBRole, dump); err != nil {
+		return fmt.Errorf("test: restore the copy: %w", err)
+	}
+	if err := linkTree(ctx, u.filestore(u.inst.Internal), u.filestore(u.copyDB())); err != nil {
+		return fmt.Errorf("test: filestore: %w", err)
+	}
+	if err := u.writeConf(u.testConf(), u.newConf); err != nil {
+		return fmt.Errorf("test: %w", err)
+	}
+	u.progress(StepTestCopy, "updating a copy of "+u.inst.Internal+" with the new release (odoo-bin -u all)")
+	if err := u.odooUpdate(ctx, u.testConf(), u.copyDB()); err != nil {
+		return fmt.Errorf("the update failed on a copy of the database; production was not touched: %w", err)
+	}
+	u.copyTook = time.Since(start)
+	return &Noted{Message: fmt.Sprintf("a copy updated cleanly in %s", u.copyTook.Round(100*time.Millisecond))}
+}
+
+// dropCopy drops the test copy and its filestore, and the test's odoo.conf.
+func (u *upgradeRun) dropCopy(ctx context.Context) error {
+	if err := u.d.pg.drop(ctx, u.copyDB()); err != nil {
+		return fmt.Errorf("test: %w", err)
+	}
+	if err := os.RemoveAll(u.filestore(u.copyDB())); err != nil {
+		return fmt.Errorf("test: %w", err)
+	}
+	if err := os.Remove(u.testConf()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("test: %w", err)
+	}
+	return nil
+}
+
+func (u *upgradeRun) stop(ctx context.Context) error {
+	st, err := u.d.cfg.Services.Status(ctx, u.inst.Unit)
+	if err != nil {
+		return err
+	}
+	u.wasRunning = st.Running() || st.ActiveState == "activating"
+	u.stoppedAt = time.Now()
+	return u.d.cfg.Services.Stop(ctx, u.inst.Unit)
+}
+
+// restart starts the instance again when it ran before the upgrade, and
+// waits for it to be healthy.
+func (u *upgradeRun) restart(ctx context.Context) error {
+	if !u.wasRunning {
+		return nil
+	}
+	if err := u.d.cfg.Services.Start(ctx, u.inst.Unit); err != nil {
+		return err
+	}
+	return WaitHealthy(ctx, u.inst.Ports.HTTP, u.d.cfg.HealthTimeout, u.paths.Log)
+}
+
+// Where switchRelease keeps the files it replaces.
+func (u *upgradeRun) savedConf() string { return filepath.Join(u.saveDir(), "odoo.conf") }
+func (u *upgradeRun) savedUnit() string { return filepath.Join(u.saveDir(), "unit") }
+
+// switchRelease keeps odoo.conf and the unit as they are (a root-only
+// copy, for a rollback and for a recovery after a crash), then writes
+// the new release's.
+func (u *upgradeRun) switchRelease(ctx context.Context) error {
+	if err := os.MkdirAll(u.saveDir(), 0o700); err != nil {
+		return fmt.Errorf("switch: %w", err)
+	}
+	for _, f := range []struct{ from, to string }{{u.paths.Conf, u.savedConf()}, {u.paths.Unit, u.savedUnit()}} {
+		if _, err := os.Stat(f.to); err == nil {
+			continue // kept by an earlier attempt: that one is the original
+		}
+		b, err := os.ReadFile(f.from)
+		if err != nil {
+			return fmt.Errorf("switch: %w", err)
+		}
+		if err := writeFileAtomic(f.to, b, 0o600); err != nil {
+			return fmt.Errorf("switch: %w", err)
+		}
+	}
+	if err := u.writeConf(u.paths.Conf, u.newConf); err != nil {
+		return fmt.Errorf("switch: %w", err)
+	}
+	return u.d.cfg.Services.Install(ctx, u.paths.Unit, u.newUnit)
+}
+
+// switchBack puts the kept odoo.conf and unit back; nothing when none
+// was kept.
+func (u *upgradeRun) switchBack(ctx context.Context) error {
+	conf, err := os.ReadFile(u.savedConf())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("switch back: %w", err)
+	}
+	if err := u.writeConf(u.paths.Conf, conf); err != nil {
+		return fmt.Errorf("switch back: %w", err)
+	}
+	unit, err := os.ReadFile(u.savedUnit())
+	if err == nil {
+		if err := u.d.cfg.Services.Install(ctx, u.paths.Unit, unit); err != nil {
+			return fmt.Errorf("switch back: %w", err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("switch back: %w", err)
+	}
+	return os.RemoveAll(u.saveDir())
+}
+
+// writeConf writes an odoo.conf the instance's user reads and cannot
+// change: root's, with its group, 0640.
+func (u *upgradeRun) writeConf(path string, b []byte) error {
+	if err := writeFileAtomic(path, b, 0o640); err != nil {
+		return err
+	}
+	_, gid, err := lookupUser(u.runAs())
+	if err != nil {
+		return err
+	}
+	return os.Lchown(path, 0, gid)
+}
+
+func (u *upgradeRun) runAs() string {
+	if u.inst.User != "" {
+		return u.inst.User
+	}
+	return u.d.cfg.ServiceUser
+}
+
+// update keeps production's database and filestore aside as they are
+// (a database copy and hard links: seconds, the instance being
+// stopped), then updates the live ones with the new release.
+func (u *upgradeRun) update(ctx context.Context) error {
+	if err := u.dropAside(ctx); err != nil {
+		return err
+	}
+	if err := u.d.pg.kick(ctx, u.inst.Internal); err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	owner := u.inst.DBRole
+	if owner == "" {
+		owner = u.d.cfg.DB.User
+	}
+	stmt := "CREATE DATABASE " + pgx.Identifier{u.asideDB()}.Sanitize() + " TEMPLATE " + pgx.Identifier{u.inst.Internal}.Sanitize() + " OWNER " + pgx.Identifier{owner}.Sanitize()
+	if _, err := u.d.pg.exec(ctx, fmt.Sprintf("keep database %q aside", u.inst.Internal), stmt); err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	// A new database is open to PUBLIC: closed as every instance's is,
+	// since a rollback makes it the live one.
+	revoke := "REVOKE CONNECT, TEMPORARY ON DATABASE " + pgx.Identifier{u.asideDB()}.Sanitize() + " FROM PUBLIC"
+	if _, err := u.d.pg.exec(ctx, fmt.Sprintf("close database %q to other roles", u.asideDB()), revoke); err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	if err := linkTree(ctx, u.filestore(u.inst.Internal), u.asideFS()); err != nil {
+		return fmt.Errorf("update: keep the filestore aside: %w", err)
+	}
+	u.progress(StepUpdate, "updating "+u.inst.Internal+" with the new release (odoo-bin -u all)")
+	if err := u.odooUpdate(ctx, u.paths.Conf, u.inst.Internal); err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	return nil
+}
+
+// putBack puts the database and filestore kept aside back in place of
+// the live ones; nothing when none was kept.
+func (u *upgradeRun) putBack(ctx context.Context) error {
+	aside, err := u.d.pg.exists(ctx, u.asideDB())
+	if err != nil {
+		return fmt.Errorf("put back: %w", err)
+	}
+	if aside {
+		if err := u.d.pg.drop(ctx, u.inst.Internal); err != nil {
+			return fmt.Errorf("put back: %w", err)
+		}
+		stmt := "ALTER DATABASE " + pgx.Identifier{u.asideDB()}.Sanitize() + " RENAME TO " + pgx.Identifier{u.inst.Internal}.Sanitize()
+		if _, err := u.d.pg.exec(ctx, fmt.Sprintf("rename database %q back", u.asideDB()), stmt); err != nil {
+			return fmt.Errorf("put back: %w", err)
+		}
+	}
+	if _, err := os.Lstat(u.asideFS()); err == nil {
+		if err := os.RemoveAll(u.filestore(u.inst.Internal)); err != nil {
+			return fmt.Errorf("put back: %w", err)
+		}
+		if err := os.Rename(u.asideFS(), u.filestore(u.inst.Internal)); err != nil {
+			return fmt.Errorf("put back: %w", err)
+		}
+	}
+	return nil
+}
+
+// dropAside drops what update kept aside.
+func (u *upgradeRun) dropAside(ctx context.Context) error {
+	if err := u.d.pg.drop(ctx, u.asideDB()); err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	if err := os.RemoveAll(u.asideFS()); err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	return nil
+}
+
+func (u *upgradeRun) start(ctx context.Context) error {
+	if err := u.d.cfg.Services.Start(ctx, u.inst.Unit); err != nil {
+		return err
+	}
+	cr := &creation{c: u.d.Creator, inst: u.inst, paths: u.paths}
+	if err := cr.waitHealthy(ctx); err != nil {
+		return err
+	}
+	if !u.stoppedAt.IsZero() {
+		u.downtime = time.Since(u.stoppedAt)
+	}
+	return nil
+}
+
+func (u *upgradeRun) stopAgain(ctx context.Context) error {
+	return u.d.cfg.Services.Stop(ctx, u.inst.Unit)
+}
+
+func (u *upgradeRun) verify(ctx context.Context) error {
+	cr := &creation{c: u.d.Creator, inst: u.inst, paths: u.paths}
+	return cr.verify(ctx)
+}
+
+// record makes the store and info-instancia.txt name the new release.
+func (u *upgradeRun) record(ctx context.Context) error {
+	inst := u.inst
+	inst.Release = u.rel.Record()
+	if err := u.d.cfg.Store.SetRelease(ctx, inst.Name, inst.Release); err != nil {
+		return err
+	}
+	label := ReleaseLabel(u.rel)
+	if err := u.d.cfg.Store.SetOdooVersion(ctx, inst.Name, label); err != nil {
+		return err
+	}
+	b, err := u.d.cfg.Templates.Info(InfoFor(inst, u.paths, label))
+	if err != nil {
+		return fmt.Errorf("record: render: %w", err)
+	}
+	if err := writeFileAtomic(u.paths.Info, b, 0o644); err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	return &Noted{Message: fmt.Sprintf("%s runs %s; production was stopped for %s", inst.Name, inst.Release.Source(), u.downtime.Round(100*time.Millisecond))}
+}
+
+// unrecord names the old release again.
+func (u *upgradeRun) unrecord(ctx context.Context) error {
+	if err := u.d.cfg.Store.SetRelease(ctx, u.inst.Name, u.inst.Release); err != nil {
+		return err
+	}
+	label := ReleaseLabel(u.old)
+	if label == "" {
+		return nil
+	}
+	if err := u.d.cfg.Store.SetOdooVersion(ctx, u.inst.Name, label); err != nil {
+		return err
+	}
+	b, err := u.d.cfg.Templates.Info(InfoFor(u.inst, u.paths, label))
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(u.paths.Info, b, 0o644)
+}
+
+// cleanup drops what was kept aside and the kept files, and collects the
+// old release when no instance uses it. The upgrade has succeeded by
+// then: a failure here is logged, not undone.
+func (u *upgradeRun) cleanup(ctx context.Context) error {
+	log := u.d.cfg.Logger.With("upgrade_of", u.inst.Name)
+	if err := u.dropAside(ctx); err != nil {
+		log.Warn("upgrade: drop what was kept aside", "err", err)
+	}
+	if err := os.RemoveAll(u.saveDir()); err != nil {
+		log.Warn("upgrade: remove the kept files", "err", err)
+	}
+	if u.d.cfg.GC != nil {
+		rep, err := u.d.cfg.GC.Collect(ctx, u.inst.Release.Key, u.d.releasesInUse)
+		if err != nil {
+			log.Warn("gc after upgrade: nothing removed", "err", err)
+		} else {
+			log.Info("gc after upgrade", "releases_removed", rep.RemovedReleases, "templates_removed", rep.RemovedTemplates)
+		}
+	}
+	return nil
+}
+
+// updateTimeout bounds one `odoo-bin -u all`: minutes on a large
+// database with many modules.
+const updateTimeout = 30 * time.Minute
+
+// odooUpdate runs the new release's `odoo-bin -u all --stop-after-init`
+// on database db with configuration conf, as the instance's user, with
+// no HTTP server and its log on the output. A failure (Odoo exits
+// non-zero when a module fails to load or update) carries the lines of
+// the output that say why.
+func (u *upgradeRun) odooUpdate(ctx context.Context, conf, db string) error {
+	ctx, cancel := context.WithTimeout(ctx, updateTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, u.rel.Python, u.rel.OdooBin, "-c", conf, "-d", db, "-u", "all",
+		"--stop-after-init", "--no-http", "--logfile", "")
+	cmd.Env = childenv.Env()
+	cmd.Dir = u.paths.Dir
+	uid, gid, err := lookupUser(u.runAs())
+	if err != nil {
+		return err
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("odoo-bin -u all: %w%s", err, RedactURLs(WhyOdooFailed(string(out))))
+	}
+	return nil
+}
+
+// odooProblem matches a line of Odoo's log at level ERROR or CRITICAL,
+// and the last line of a Python traceback.
+var (
+	odooProblem   = regexp.MustCompile(`^\S+ \S+ \d+ (ERROR|CRITICAL) `)
+	pythonFailure = regexp.MustCompile(`^[A-Za-z_][\w.]*(Error|Exception|Warning)\b:?`)
+)
+
+// WhyOdooFailed picks from Odoo's output the lines that say why it
+// failed: its ERROR and CRITICAL lines and the exceptions' last lines,
+// at most 12, each cut at 300 bytes, after a newline; the output's tail
+// when none is found.
+func WhyOdooFailed(out string) string {
+	var picked []string
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.TrimRight(l, "\r ")
+		if odooProblem.MatchString(l) || pythonFailure.MatchString(l) {
+			if len(l) > 300 {
+				l = l[:300] + "…"
+			}
+			if len(picked) == 0 || picked[len(picked)-1] != l {
+				picked = append(picked, l)
+			}
+		}
+	}
+	if len(picked) == 0 {
+		return tail(out, 1500)
+	}
+	if len(picked) > 12 {
+		picked = picked[len(picked)-12:]
+	}
+	return "\n" + strings.Join(picked, "\n")
+}
+
+// linkTree makes dst a copy of the tree src whose files are hard links
+// to src's (cp -al): instant whatever the size, and safe for a filestore,
+// whose files Odoo never changes in place. A missing src makes nothing.
+func linkTree(ctx context.Context, src, dst string) error {
+	if _, err := os.Lstat(src); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if out, err := exec.CommandContext(ctx, "cp", "-al", src, dst).CombinedOutput(); err != nil {
+		return fmt.Errorf("%w: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// shortCommit is a commit's first 12 hex digits.
+func shortCommit(c string) string {
+	if len(c) > 12 {
+		return c[:12]
+	}
+	return c
+}
+
+// recoverUpgrade rolls back an upgrade a stopped odoobot left half-done,
+// reading where it stopped from the host and the store: an upgrade whose
+// new release the store records had succeeded, and only what it kept is
+// removed; otherwise the instance is stopped, the database and filestore
+// kept aside are put back, the kept odoo.conf and unit too, the test copy
+// dropped, and the instance started on its old release.
+func (d *DayTwo) recoverUpgrade(ctx context.Context, job Job) ([]string, error) {
+	inst, err := d.cfg.Store.Instance(ctx, job.Instance)
+	if errors.Is(err, ErrInstanceNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	u := d.upgradeRun(inst, job.RequestedBy)
+	if c := job.Params["commit"]; c != "" && inst.Release.Commit == c {
+		return nil, u.cleanup(ctx)
+	}
+	var undone []string
+	steps := []struct {
+		name StepName
+		undo func(context.Context) error
+	}{
+		{StepStart, u.stopAgain},
+		{StepUpdate, u.putBack},
+		{StepSwitch, u.switchBack},
+		{StepStop, u.restart},
+		{StepTestCopy, u.dropCopy},
+	}
+	for _, s := range steps {
+		if err := s.undo(ctx); err != nil {
+			return undone, fmt.Errorf("%s: %w", s.name, err)
+		}
+		undone = append(undone, string(s.name))
+	}
+	return undone, nil
+}

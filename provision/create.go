@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"odoobot/internal/atomicfile"
 	"odoobot/templates"
 )
 
@@ -989,29 +990,13 @@ func (c *Creator) exportTracking(ctx context.Context) error {
 	return nil
 }
 
-// writeFileAtomic writes through a temporary file and a rename, so a
-// reader never sees half a file.
+// writeFileAtomic creates path's directory (0755) when it is missing and
+// writes b there with atomicfile.Write: exactly mode, never half a file.
 func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, b, mode)
 }
 
 func lookupUser(name string) (uid, gid int, err error) {

@@ -35,6 +35,7 @@ import (
 	"github.com/go-acme/lego/v5/providers/http/webroot"
 	"github.com/go-acme/lego/v5/registration"
 
+	"odoobot/internal/atomicfile"
 	"odoobot/provision"
 )
 
@@ -183,10 +184,10 @@ func (is *Issuer) Renew(ctx context.Context, inst provision.Instance, dir string
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return f, fmt.Errorf("acme: %w", err)
 	}
-	if err := writeAtomic(f.Key, certcrypto.PEMEncode(key), 0o600); err != nil {
+	if err := atomicfile.Write(f.Key, certcrypto.PEMEncode(key), 0o600); err != nil {
 		return f, fmt.Errorf("acme: %w", err)
 	}
-	if err := writeAtomic(f.Cert, res.Certificate, 0o644); err != nil {
+	if err := atomicfile.Write(f.Cert, res.Certificate, 0o644); err != nil {
 		return f, fmt.Errorf("acme: %w", err)
 	}
 	is.cfg.Logger.Info("certificate obtained", "domain", inst.Domain, "dir", dir)
@@ -286,7 +287,7 @@ func (is *Issuer) loadAccount() (*account, error) {
 		if err != nil {
 			return nil, fmt.Errorf("acme: account key: %w", err)
 		}
-		if err := writeAtomic(is.keyPath(), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		if err := atomicfile.Write(is.keyPath(), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 			return nil, fmt.Errorf("acme: account key: %w", err)
 		}
 		a.key = k
@@ -315,7 +316,7 @@ func (is *Issuer) saveAccount(a *account) error {
 	if err != nil {
 		return fmt.Errorf("acme: account: %w", err)
 	}
-	if err := writeAtomic(is.jsonPath(), b, 0o600); err != nil {
+	if err := atomicfile.Write(is.jsonPath(), b, 0o600); err != nil {
 		return fmt.Errorf("acme: account: %w", err)
 	}
 	return nil
@@ -351,28 +352,6 @@ func covers(names []string, domain string) bool {
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
-}
-
-// writeAtomic writes through a temporary file and a rename, so a reader
-// (nginx reloading) never sees half a file.
-func writeAtomic(path string, b []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // waitChallenge writes a probe file in the webroot and waits until nginx

@@ -18,6 +18,8 @@ import (
 
 	"github.com/cloudflare/cloudflare-go/v6/ips"
 	"github.com/cloudflare/cloudflare-go/v6/option"
+
+	"odoobot/internal/atomicfile"
 )
 
 // IPRanges is Cloudflare's published list of the addresses its proxy
@@ -192,34 +194,18 @@ func (c *IPRangesCache) load() (IPRanges, bool) {
 	return r, true
 }
 
-// save writes r to the cache file through a temporary file and a rename.
+// save writes r to the cache file (0644) with atomicfile.Write, creating
+// its directory when missing.
 func (c *IPRangesCache) save(r IPRanges) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return fmt.Errorf("cloudflare: IP ranges cache: %w", err)
 	}
-	dir := filepath.Dir(c.Path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(c.Path), 0o755); err != nil {
 		return fmt.Errorf("cloudflare: IP ranges cache: %w", err)
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(c.Path)+".tmp-*")
-	if err != nil {
+	if err := atomicfile.Write(c.Path, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("cloudflare: IP ranges cache: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, c.Path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("cloudflare: IP ranges cache %s: %w", c.Path, err)
 	}
 	return nil
 }

@@ -47,6 +47,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/google/renameio/v2"
+
+	"odoobot/internal/atomicfile"
 	"odoobot/internal/childenv"
 )
 
@@ -194,11 +197,11 @@ func (s *Sites) install(ctx context.Context, name string, site []byte) error {
 			s.log.Info("nginx: main configuration does not name the enabled directory literally; testing in place",
 				"conf", s.mainConf(), "enabled", s.cfg.Enabled)
 		}
-		if err := writeAtomic(avail, site); err != nil {
+		if err := atomicfile.Write(avail, site, 0o644); err != nil {
 			return fmt.Errorf("nginx: install %s: %w", name, err)
 		}
 		if !hadLink || oldTarget != avail {
-			if err := replaceLink(link, avail); err != nil {
+			if err := renameio.Symlink(avail, link); err != nil {
 				rerr := s.restore(name, old, hadOld, oldTarget, hadLink)
 				return errors.Join(fmt.Errorf("nginx: install %s: %w", name, err), rerr)
 			}
@@ -231,14 +234,14 @@ func (s *Sites) restore(name string, old []byte, hadOld bool, oldTarget string, 
 	link := filepath.Join(s.cfg.Enabled, name)
 	var errs []error
 	if hadLink {
-		if err := replaceLink(link, oldTarget); err != nil {
+		if err := renameio.Symlink(oldTarget, link); err != nil {
 			errs = append(errs, err)
 		}
 	} else if err := os.Remove(link); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		errs = append(errs, fmt.Errorf("remove link: %w", err))
 	}
 	if hadOld {
-		if err := writeAtomic(avail, old); err != nil {
+		if err := atomicfile.Write(avail, old, 0o644); err != nil {
 			errs = append(errs, fmt.Errorf("restore previous site: %w", err))
 		}
 	} else if err := os.Remove(avail); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -365,35 +368,6 @@ func trimTestOutput(out string) string {
 	return strings.Join(keep, "\n")
 }
 
-// writeAtomic writes data to path through a temporary file in the same
-// directory and a rename, with mode 0644.
-func writeAtomic(path string, data []byte) error {
-	dir, base := filepath.Split(path)
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
 // readLink reports the target of the link at path. A missing path is
 // ("", false, nil); anything there that is not a symlink is an error.
 func readLink(path string) (target string, ok bool, err error) {
@@ -412,26 +386,4 @@ func readLink(path string) (target string, ok bool, err error) {
 		return "", false, fmt.Errorf("read link %s: %w", path, err)
 	}
 	return target, true, nil
-}
-
-// replaceLink makes path a symlink to target, atomically: a new link under
-// a hidden temporary name (not matched by nginx's include globs) renamed
-// over path.
-func replaceLink(path, target string) error {
-	dir, base := filepath.Split(path)
-	f, err := os.CreateTemp(dir, "."+base+".link-*")
-	if err != nil {
-		return fmt.Errorf("link %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_ = f.Close()
-	_ = os.Remove(tmp)
-	if err := os.Symlink(target, tmp); err != nil {
-		return fmt.Errorf("link %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("link %s: %w", path, err)
-	}
-	return nil
 }

@@ -16,6 +16,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/google/renameio/v2"
+
+	"odoobot/internal/atomicfile"
 	"odoobot/provision"
 	"odoobot/templates"
 )
@@ -190,7 +193,7 @@ func (s *Sites) installOrigin(ctx context.Context, snippetPath string, snippet, 
 		if err := os.Remove(link); err != nil {
 			return false, fmt.Errorf("nginx: disable Debian's stock default site %s: %w", link, err)
 		}
-		undo = append(undo, func() error { return replaceLink(link, target) })
+		undo = append(undo, func() error { return renameio.Symlink(target, link) })
 		s.log.Warn("nginx: disabled Debian's stock default site: it answered every request naming no site with nginx's welcome page; odoobot's default server refuses them instead. Its file stays in sites-available",
 			"link", link, "file", target)
 	}
@@ -198,12 +201,12 @@ func (s *Sites) installOrigin(ctx context.Context, snippetPath string, snippet, 
 		if err := os.MkdirAll(filepath.Dir(snippetPath), 0o755); err != nil {
 			return false, errors.Join(fmt.Errorf("nginx: %w", err), rollback())
 		}
-		if err := writeAtomic(snippetPath, snippet); err != nil {
+		if err := atomicfile.Write(snippetPath, snippet, 0o644); err != nil {
 			return false, errors.Join(fmt.Errorf("nginx: %w", err), rollback())
 		}
 		undo = append(undo, func() error {
 			if hadSnippet {
-				return writeAtomic(snippetPath, oldSnippet)
+				return atomicfile.Write(snippetPath, oldSnippet, 0o644)
 			}
 			if err := os.Remove(snippetPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err

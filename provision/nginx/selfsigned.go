@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"odoobot/internal/atomicfile"
 )
 
 // Names of the default server's certificate files in Origin.CertDir.
@@ -69,40 +71,11 @@ func EnsureSelfSigned(dir string) (cert, key string, err error) {
 		return "", "", fmt.Errorf("self-signed certificate: %w", err)
 	}
 	// The key first: a certificate without its key is never left behind.
-	if err := writeFileMode(key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}), 0o600); err != nil {
+	if err := atomicfile.Write(key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}), 0o600); err != nil {
 		return "", "", fmt.Errorf("self-signed certificate: %w", err)
 	}
-	if err := writeFileMode(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := atomicfile.Write(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		return "", "", fmt.Errorf("self-signed certificate: %w", err)
 	}
 	return cert, key, nil
-}
-
-// writeFileMode writes data to path through a temporary file created
-// with mode (never readable by others in between) and a rename.
-func writeFileMode(path string, data []byte, mode os.FileMode) error {
-	dir, base := filepath.Split(path)
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	err = f.Chmod(mode)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

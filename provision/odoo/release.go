@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"odoobot/internal/atomicfile"
 	"odoobot/provision"
 )
 
@@ -632,7 +633,7 @@ func (r *Releases) sourceGitEnv() ([]string, error) {
 		return nil, err
 	}
 	path := filepath.Join(r.cfg.CacheDir, "gitconfig")
-	if err := writeFileAtomic(path, []byte(conf.String()), 0o644); err != nil {
+	if err := atomicfile.Write(path, []byte(conf.String()), 0o644); err != nil {
 		return nil, fmt.Errorf("git configuration for the build user: %w", err)
 	}
 	out := env[:0:0]
@@ -655,28 +656,6 @@ func localRepo(repo string) (string, bool) {
 		return filepath.Clean(repo), true
 	}
 	return "", false
-}
-
-// writeFileAtomic writes data to path through a temporary file renamed
-// over it, so that a concurrent reader sees the old or the new content.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 func shortSHA(s string) string {

@@ -2,9 +2,6 @@ package systemd
 
 import (
 	"math"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -115,43 +112,5 @@ func TestUnitErrorMessage(t *testing.T) {
 	e = &UnitError{Op: "reload", Unit: "nginx.service", Result: "failed", ActiveState: "active", SubState: "running", Reason: "success"}
 	if got, want := e.Error(), "systemd: reload nginx.service: job failed; unit active/running"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
-	}
-}
-
-func TestWriteFileAtomic(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "x.service")
-	for _, content := range []string{"[Unit]\nDescription=one\n", "[Unit]\nDescription=two\n"} {
-		if err := writeFileAtomic(p, []byte(content), 0o644); err != nil {
-			t.Fatalf("writeFileAtomic: %v", err)
-		}
-		got, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(got) != content {
-			t.Errorf("content = %q, want %q", got, content)
-		}
-		fi, err := os.Stat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fi.Mode().Perm() != 0o644 {
-			t.Errorf("mode = %v, want 0644", fi.Mode().Perm())
-		}
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	if diff := cmp.Diff(names, []string{"x.service"}); diff != "" {
-		t.Errorf("files left in dir (-got +want):\n%s", diff)
-	}
-	if err := writeFileAtomic(filepath.Join(dir, "missing", "y.service"), []byte("x"), 0o644); err == nil || !strings.Contains(err.Error(), "no such file") {
-		t.Errorf("write into a missing directory: err = %v, want no such file", err)
 	}
 }

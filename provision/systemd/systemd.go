@@ -16,6 +16,7 @@ import (
 	"github.com/coreos/go-systemd/v22/dbus"
 	godbus "github.com/godbus/dbus/v5"
 
+	"odoobot/internal/atomicfile"
 	"odoobot/provision"
 )
 
@@ -107,7 +108,7 @@ func (m *Manager) Install(ctx context.Context, unitPath string, content []byte) 
 	if err != nil {
 		return fmt.Errorf("systemd: install: %w", err)
 	}
-	if err := writeFileAtomic(unitPath, content, 0o644); err != nil {
+	if err := atomicfile.Write(unitPath, content, 0o644); err != nil {
 		return fmt.Errorf("systemd: install %s: %w", unit, err)
 	}
 	if err := m.conn.ReloadContext(ctx); err != nil {
@@ -174,34 +175,6 @@ func unitFromPath(p string) (string, error) {
 		return "", err
 	}
 	return unit, nil
-}
-
-// writeFileAtomic writes data beside path and renames it into place, so
-// that systemd never reads a half-written unit.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // a no-op after the rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // isNoSuchUnit reports whether err is systemd saying the unit (or its

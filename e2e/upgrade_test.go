@@ -262,3 +262,169 @@ func requireReleaseGone(t *testing.T, a *app.App, key string) {
 		t.Errorf("release %s, which no instance runs after the upgrade, is still in the cache", key)
 	}
 }
+
+// TestRealOdooUpgrade upgrades real Odoo 17.0 and 19.0 instances between
+// commits of a source of the test's own: a commit that bumps the
+// contacts module's version and adds a field to partners is upgraded to,
+// the field exists and the data is kept; a commit whose module does not
+// load (a view naming a field that does not exist) fails on the copy,
+// production serving throughout on the same process; a failure injected
+// after production was updated and restarted puts it back on its release
+// with its data, the newer field gone. The modules are base, web and
+// contacts: what the upgrade touches, without a localisation's data,
+// which would only make every -u all longer.
+func TestRealOdooUpgrade(t *testing.T) {
+	needSandbox(t)
+	for _, v := range []string{"17.0", "19.0"} {
+		t.Run(v, func(t *testing.T) { testRealOdooUpgrade(t, v) })
+	}
+}
+
+func testRealOdooUpgrade(t *testing.T, version string) {
+	env := realOdooEnv(t, version)
+	env.set(t, "ODOO_MODULES", "base,web,contacts")
+	repo := newTestRepo(t, env, os.Getenv("ODOO_REPO"), version)
+	env.set(t, "ODOO_REPO", "file://"+repo.dir)
+	a, _ := env.newApp(t, app.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	defer cancel()
+	inst, pw := createRealOdoo(t, ctx, a, uniqueName(t, "ru"))
+
+	oc := newOdooClient(t, inst)
+	if _, err := oc.authenticate(ctx, "admin", pw); err != nil {
+		t.Fatalf("log in: %v", err)
+	}
+	partner, err := oc.callInt(ctx, "res.partner", "create", []any{map[string]any{"name": "Cliente antes del upgrade"}})
+	if err != nil {
+		t.Fatalf("create a partner over JSON-RPC: %v", err)
+	}
+
+	const contacts = "odoo/addons/contacts/"
+	manifest := string(repo.read(contacts + "__manifest__.py"))
+	models := string(repo.read(contacts + "models/__init__.py"))
+	withVersion := func(v string, data ...string) string {
+		m := strings.Replace(manifest, "{\n", "{\n    'version': '"+v+"',\n", 1)
+		for _, d := range data {
+			m = strings.Replace(m, "'views/contact_views.xml',", "'views/contact_views.xml',\n        '"+d+"',", 1)
+		}
+		return m
+	}
+	probe := func(fields ...string) string {
+		s := "from odoo import fields, models\n\n\nclass ResPartner(models.Model):\n    _inherit = 'res.partner'\n\n"
+		for _, f := range fields {
+			s += "    " + f + " = fields.Char()\n"
+		}
+		return s
+	}
+	started := time.Now()
+	second := repo.commit("contacts 1.1: a field on partners", map[string]string{
+		contacts + "__manifest__.py":         withVersion("1.1"),
+		contacts + "models/__init__.py":      models + "from . import odoobot_probe\n",
+		contacts + "models/odoobot_probe.py": probe("odoobot_probe"),
+	})
+	up := requireUpgraded(t, ctx, a, inst, "latest", second)
+	t.Logf("Odoo %s: upgrade to a new commit took %s (the release built, a copy and production updated)", version, time.Since(started).Round(time.Millisecond))
+	requireColumn(t, ctx, a, up, "odoobot_probe", true)
+	if got := moduleVersion(t, ctx, a, up, "contacts"); got != version+".1.1" {
+		t.Errorf("contacts' installed version after the upgrade = %q, want %s.1.1", got, version)
+	}
+	requirePartner(t, ctx, up, pw, partner, "Cliente antes del upgrade")
+
+	t.Run("a module that does not load fails on the copy", func(t *testing.T) {
+		broken := repo.commit("contacts 1.2: a view naming a field that does not exist", map[string]string{
+			contacts + "__manifest__.py": withVersion("1.2", "views/odoobot_broken.xml"),
+			contacts + "views/odoobot_broken.xml": `<?xml version="1.0" encoding="utf-8"?>
+<odoo>
+    <record id="odoobot_broken_view" model="ir.ui.view">
+        <field name="name">odoobot broken probe</field>
+        <field name="model">res.partner</field>
+        <field name="arch" type="xml">
+            <form><field name="odoobot_no_such_field"/></form>
+        </field>
+    </record>
+</odoo>
+`,
+		})
+		before, err := a.Services.Status(ctx, up.Unit)
+		if err != nil || !before.Running() {
+			t.Fatalf("%s before: %+v, %v", up.Unit, before, err)
+		}
+		r := requireUpgradeFails(t, ctx, a, up, broken, provision.StepTestCopy)
+		if !strings.Contains(r.text(), "odoobot_broken.xml") || !strings.Contains(r.text(), "odoobot_no_such_field") {
+			t.Errorf("the failure does not show Odoo's lines about the broken view:\n%s", r.text())
+		}
+		after, err := a.Services.Status(ctx, up.Unit)
+		if err != nil || after.MainPID != before.MainPID {
+			t.Errorf("production's process changed during a failed test on a copy: pid %d, then %d (%v)", before.MainPID, after.MainPID, err)
+		}
+		requireOnRelease(t, ctx, a, up.Name, second)
+		requireLoginPage(t, ctx, up)
+	})
+
+	t.Run("a failure after production was updated puts it back", func(t *testing.T) {
+		later := repo.commit("contacts 1.3: another field", map[string]string{
+			contacts + "__manifest__.py":         withVersion("1.3"),
+			contacts + "models/odoobot_probe.py": probe("odoobot_probe", "odoobot_probe_later"),
+		})
+		failing, closeFailing := env.newApp(t, app.Options{FailAt: provision.StepVerify})
+		defer closeFailing()
+		requireUpgradeFails(t, ctx, failing, up, later, provision.StepVerify)
+		requireOnRelease(t, ctx, a, up.Name, second)
+		requireColumn(t, ctx, a, up, "odoobot_probe_later", false)
+		requireColumn(t, ctx, a, up, "odoobot_probe", true)
+		if got := moduleVersion(t, ctx, a, up, "contacts"); got != version+".1.1" {
+			t.Errorf("contacts' installed version after the rollback = %q, want %s.1.1 as before", got, version)
+		}
+		requireLoginPage(t, ctx, up)
+		requirePartner(t, ctx, up, pw, partner, "Cliente antes del upgrade")
+	})
+
+	r, _ := dispatch(t, ctx, a, "delete "+up.Name)
+	if f := finishes(confirmAndWait(t, ctx, a, r)); !strings.Contains(f, "deleted") {
+		t.Errorf("delete %s:\n%s", up.Name, r.text())
+	}
+	requireGone(t, ctx, a, up.Name)
+}
+
+// requireColumn checks whether res_partner has column col in inst's
+// database.
+func requireColumn(t *testing.T, ctx context.Context, a *app.App, inst provision.Instance, col string, want bool) {
+	t.Helper()
+	db := connectDB(t, ctx, a, inst.Internal)
+	defer db.Close(ctx)
+	var got bool
+	if err := db.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'res_partner' AND column_name = $1)", col).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Errorf("%s: res_partner has column %s: %v, want %v", inst.Internal, col, got, want)
+	}
+}
+
+// moduleVersion is the installed version of module in inst's database.
+func moduleVersion(t *testing.T, ctx context.Context, a *app.App, inst provision.Instance, module string) string {
+	t.Helper()
+	db := connectDB(t, ctx, a, inst.Internal)
+	defer db.Close(ctx)
+	var v string
+	if err := db.QueryRow(ctx, "SELECT coalesce(latest_version, '') FROM ir_module_module WHERE name = $1 AND state = 'installed'", module).Scan(&v); err != nil {
+		t.Fatalf("%s: module %s: %v", inst.Internal, module, err)
+	}
+	return v
+}
+
+// requirePartner logs in as admin over JSON-RPC through nginx and reads
+// partner id's name.
+func requirePartner(t *testing.T, ctx context.Context, inst provision.Instance, pw string, id int, name string) {
+	t.Helper()
+	oc := newOdooClient(t, inst)
+	if _, err := oc.authenticate(ctx, "admin", pw); err != nil {
+		t.Fatalf("log in to %s: %v", inst.Domain, err)
+	}
+	var rows []struct {
+		Name string `json:"name"`
+	}
+	if err := oc.call(ctx, "res.partner", "read", []any{[]int{id}, []string{"name"}}, &rows); err != nil || len(rows) != 1 || rows[0].Name != name {
+		t.Errorf("%s: partner %d = %+v (%v), want %q", inst.Domain, id, rows, err, name)
+	}
+}

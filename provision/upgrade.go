@@ -602,27 +602,45 @@ var (
 )
 
 // WhyOdooFailed picks from Odoo's output the lines that say why it
-// failed: its ERROR and CRITICAL lines and the exceptions' last lines,
-// at most 12, each cut at 300 bytes, after a newline; the output's tail
-// when none is found.
+// failed: its ERROR and CRITICAL lines, and each exception's last line
+// with the lines of its message after it (up to the next blank or log
+// line, at most 3); each line once, at most 16, cut at 300 bytes, after
+// a newline. The output's tail when none is found.
 func WhyOdooFailed(out string) string {
 	var picked []string
-	for _, l := range strings.Split(out, "\n") {
-		l = strings.TrimRight(l, "\r ")
-		if odooProblem.MatchString(l) || pythonFailure.MatchString(l) {
-			if len(l) > 300 {
-				l = l[:300] + "…"
-			}
-			if len(picked) == 0 || picked[len(picked)-1] != l {
-				picked = append(picked, l)
+	seen := map[string]bool{}
+	pick := func(l string) {
+		if len(l) > 300 {
+			l = l[:300] + "…"
+		}
+		if !seen[l] {
+			seen[l] = true
+			picked = append(picked, l)
+		}
+	}
+	lines := strings.Split(out, "\n")
+	for i := 0; i < len(lines); i++ {
+		l := strings.TrimRight(lines[i], "\r ")
+		switch {
+		case odooProblem.MatchString(l):
+			pick(l)
+		case pythonFailure.MatchString(l):
+			pick(l)
+			for j := i + 1; j < len(lines) && j <= i+3; j++ {
+				next := strings.TrimRight(lines[j], "\r ")
+				if strings.TrimSpace(next) == "" || odooProblem.MatchString(next) || strings.HasPrefix(next, "Traceback") {
+					break
+				}
+				pick(next)
+				i = j
 			}
 		}
 	}
 	if len(picked) == 0 {
 		return tail(out, 1500)
 	}
-	if len(picked) > 12 {
-		picked = picked[len(picked)-12:]
+	if len(picked) > 16 {
+		picked = picked[len(picked)-16:]
 	}
 	return "\n" + strings.Join(picked, "\n")
 }

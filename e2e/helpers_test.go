@@ -165,7 +165,7 @@ func uniqueName(t *testing.T, prefix string) string {
 	return prefix + "-" + randomHex(t, 3)
 }
 
-func randomHex(t *testing.T, n int) string {
+func randomHex(t testing.TB, n int) string {
 	t.Helper()
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {

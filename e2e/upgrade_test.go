@@ -25,7 +25,7 @@ func TestUpgrade(t *testing.T) {
 	needSandbox(t)
 	env := newCreateEnv(t)
 	env.withBackupDir(t)
-	repo := newTestRepo(t, env, os.Getenv("ODOO_REPO"), os.Getenv("ODOO_BRANCH"))
+	repo := newTestRepo(t, env.root, os.Getenv("ODOO_REPO"), os.Getenv("ODOO_BRANCH"))
 	env.set(t, "ODOO_REPO", "file://"+repo.dir)
 	a, _ := env.newApp(t, app.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
@@ -85,16 +85,17 @@ func TestUpgrade(t *testing.T) {
 // testRepo is a test's own clone of an Odoo source, to which it adds
 // commits: the releases upgrade moves an instance between.
 type testRepo struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
 }
 
-// newTestRepo clones branch of src into the test's directory (readable by
-// the build user, as the release builder fetches it as that user).
-func newTestRepo(t *testing.T, env *createEnv, src, branch string) *testRepo {
+// newTestRepo clones branch of src into directory root (which the build
+// user must be able to read, as the release builder fetches as that
+// user).
+func newTestRepo(t testing.TB, root, src, branch string) *testRepo {
 	t.Helper()
-	r := &testRepo{t: t, dir: filepath.Join(env.root, "odoo-src-"+randomHex(t, 3))}
-	r.git(env.root, "clone", "--quiet", "--branch", branch, "--", src, r.dir)
+	r := &testRepo{t: t, dir: filepath.Join(root, "odoo-src-"+randomHex(t, 3))}
+	r.git(root, "clone", "--quiet", "--branch", branch, "--", src, r.dir)
 	return r
 }
 
@@ -180,6 +181,7 @@ func requireUpgraded(t *testing.T, ctx context.Context, a *app.App, inst provisi
 	if f := finishes(c); !strings.Contains(f, "upgraded") {
 		t.Fatalf("upgrade %s to %s did not succeed:\n%s\nlog:\n%s", inst.Name, commit[:12], c.text(), readFile(upgradeLog(a, inst)))
 	}
+	t.Logf("the upgrade's thread:\n%s", c.text())
 	for _, step := range []string{"safety-backup", "test-on-copy", "update", "verify"} {
 		if !strings.Contains(c.text(), step) {
 			t.Errorf("the thread does not show step %s:\n%s", step, c.text())
@@ -283,7 +285,7 @@ func TestRealOdooUpgrade(t *testing.T) {
 func testRealOdooUpgrade(t *testing.T, version string) {
 	env := realOdooEnv(t, version)
 	env.set(t, "ODOO_MODULES", "base,web,contacts")
-	repo := newTestRepo(t, env, os.Getenv("ODOO_REPO"), version)
+	repo := newTestRepo(t, env.root, os.Getenv("ODOO_REPO"), version)
 	env.set(t, "ODOO_REPO", "file://"+repo.dir)
 	a, _ := env.newApp(t, app.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)

@@ -603,9 +603,10 @@ var (
 
 // WhyOdooFailed picks from Odoo's output the lines that say why it
 // failed: its ERROR and CRITICAL lines, and each exception's last line
-// with the lines of its message after it (up to the next blank or log
-// line, at most 3); each line once, at most 16, cut at 300 bytes, after
-// a newline. The output's tail when none is found.
+// with the lines of its message after it (blank lines skipped, up to the
+// next log line, traceback or "View error context", at most 8); each
+// line once, at most 24, cut at 300 bytes, after a newline. The
+// output's tail when none is found.
 func WhyOdooFailed(out string) string {
 	var picked []string
 	seen := map[string]bool{}
@@ -626,21 +627,24 @@ func WhyOdooFailed(out string) string {
 			pick(l)
 		case pythonFailure.MatchString(l):
 			pick(l)
-			for j := i + 1; j < len(lines) && j <= i+3; j++ {
+			for j, n := i+1, 0; j < len(lines) && n < 8; j++ {
 				next := strings.TrimRight(lines[j], "\r ")
-				if strings.TrimSpace(next) == "" || odooProblem.MatchString(next) || strings.HasPrefix(next, "Traceback") {
+				if odooProblem.MatchString(next) || strings.HasPrefix(next, "Traceback") || strings.HasPrefix(next, "View error context") {
 					break
 				}
-				pick(next)
 				i = j
+				if strings.TrimSpace(next) != "" {
+					pick(next)
+					n++
+				}
 			}
 		}
 	}
 	if len(picked) == 0 {
 		return tail(out, 1500)
 	}
-	if len(picked) > 16 {
-		picked = picked[len(picked)-16:]
+	if len(picked) > 24 {
+		picked = picked[len(picked)-24:]
 	}
 	return "\n" + strings.Join(picked, "\n")
 }

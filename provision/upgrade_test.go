@@ -17,6 +17,12 @@ Traceback (most recent call last):
   File "/r/odoo/odoo/tools/convert.py", line 698, in _tag_root
     f(rec)
 odoo.tools.convert.ParseError: while parsing /r/odoo/odoo/addons/contacts/views/odoobot_broken.xml:3
+Error while validating view near:
+
+<form __validate__="1">
+  <field name="odoobot_no_such_field"/>
+</form>
+
 Field "odoobot_no_such_field" does not exist in model "res.partner"
 
 View error context:
@@ -25,6 +31,12 @@ View error context:
 Traceback (most recent call last):
   File "/r/odoo/odoo/service/server.py", line 1301, in preload_registries
 odoo.tools.convert.ParseError: while parsing /r/odoo/odoo/addons/contacts/views/odoobot_broken.xml:3
+Error while validating view near:
+
+<form __validate__="1">
+  <field name="odoobot_no_such_field"/>
+</form>
+
 Field "odoobot_no_such_field" does not exist in model "res.partner"
 
 View error context:
@@ -33,6 +45,10 @@ View error context:
 	want := "\n" + strings.Join([]string{
 		"2026-11-30 20:45:00,480 529 ERROR prod-x odoo.modules.registry: Failed to load registry",
 		"odoo.tools.convert.ParseError: while parsing /r/odoo/odoo/addons/contacts/views/odoobot_broken.xml:3",
+		"Error while validating view near:",
+		`<form __validate__="1">`,
+		`  <field name="odoobot_no_such_field"/>`,
+		"</form>",
 		`Field "odoobot_no_such_field" does not exist in model "res.partner"`,
 		"2026-11-30 20:45:00,481 529 CRITICAL prod-x odoo.service.server: Failed to initialize database `prod-x`.",
 	}, "\n")

@@ -21,8 +21,10 @@ if [ -n "${BENCH:-}" ]; then
   bench "$BENCH" "${BENCHTIME:-5x}"
 else
   # A real cold creation takes about a minute: two of them per version.
-  bench '^Benchmark(CreateWarm|CreateCold|CloneTemplate150MB|StandinInit|RealOdooWarm|CloneWarm|RealOdooClone)$' "${BENCHTIME:-5x}"
+  bench '^Benchmark(CreateWarm|CreateCold|CloneTemplate150MB|StandinInit|RealOdooWarm|CloneWarm|RealOdooClone|Upgrade)$' "${BENCHTIME:-5x}"
   bench '^BenchmarkRealOdooCold$' 2x
+  # A real upgrade builds a release and runs -u all twice: three per version.
+  bench '^BenchmarkRealOdooUpgrade$' 3x
 fi
 if [ -d bot/slack ]; then
   echo "== Slack ack latency (fake Socket Mode server)"

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"odoobot/internal/atomicfile"
 )
 
 // Step is one unit of a job. Apply does the work and must be idempotent:
@@ -547,32 +549,11 @@ func (r *Runner) keepOutcome(o outcome) {
 		err = os.MkdirAll(r.cfg.OutcomeDir, 0o700)
 	}
 	if err == nil {
-		err = writeSynced(r.outcomePath(o.Job), append(b, '\n'))
+		err = atomicfile.Write(r.outcomePath(o.Job), append(b, '\n'), 0o600)
 	}
 	if err != nil {
 		r.cfg.Logger.Error("could not keep the end of a job on disk", "job", o.Job, "dir", r.cfg.OutcomeDir, "err", err)
 	}
-}
-
-// writeSynced writes b to path (0600) through a temporary file, synced,
-// and a rename: a reader, or the next start after a crash, finds the
-// whole file or none.
-func writeSynced(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // forgetOutcome removes job's file from OutcomeDir, once it is recorded.

@@ -1,33 +1,19 @@
 package provision
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"net"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-
-	"odoobot/internal/childenv"
+	"odoobot/internal/backup"
 )
 
 // DefaultBackupAt is the time of day, UTC, of the scheduled daily backup
@@ -39,31 +25,45 @@ const DefaultBackupAt = 3 * time.Hour
 // creation (database, files, service, nginx, certificate, dns) keep the
 // creation's names.
 const (
-	StepDump       StepName = "dump"          // pg_dump -Fc of the database
-	StepFilestore  StepName = "filestore"     // the filestore as a tar.gz
-	StepConfig     StepName = "config"        // a copy of odoo.conf
-	StepManifest   StepName = "manifest"      // sizes and checksums; the backup becomes visible
-	StepRetention  StepName = "retention"     // the oldest backups beyond the limit removed
-	StepCheck      StepName = "verify-backup" // the chosen backup's checksums
-	StepSafety     StepName = "safety-backup" // a backup of the instance as it is, before a restore
-	StepPrepare    StepName = "prepare"       // database and filestore restored beside the live ones
-	StepSwap       StepName = "swap"          // service stopped, live and restored swapped by rename
-	StepStart      StepName = "start"         // service started, health checked
-	StepCleanup    StepName = "cleanup"       // the replaced database and filestore dropped
-	StepFinalCopy  StepName = "backup"        // a delete's final backup
-	StepForget     StepName = "tracking"      // store row, ports and tracking lines
-	backupManifest          = "manifest.json"
-	backupDump              = "database.dump"
-	backupFiles             = "filestore.tar.gz"
-	backupConf              = "odoo.conf"
+	StepDump      StepName = "dump"          // pg_dump -Fc of the database
+	StepFilestore StepName = "filestore"     // the filestore as a tar.gz
+	StepConfig    StepName = "config"        // a copy of odoo.conf
+	StepManifest  StepName = "manifest"      // sizes and checksums; the backup becomes visible
+	StepRetention StepName = "retention"     // the oldest backups beyond the limit removed
+	StepCheck     StepName = "verify-backup" // the chosen backup's checksums
+	StepSafety    StepName = "safety-backup" // a backup of the instance as it is, before a restore
+	StepPrepare   StepName = "prepare"       // database and filestore restored beside the live ones
+	StepSwap      StepName = "swap"          // service stopped, live and restored swapped by rename
+	StepStart     StepName = "start"         // service started, health checked
+	StepCleanup   StepName = "cleanup"       // the replaced database and filestore dropped
+	StepFinalCopy StepName = "backup"        // a delete's final backup
+	StepForget    StepName = "tracking"      // store row, ports and tracking lines
 )
 
-// Backup reasons, as the manifest records them.
+// Backup reasons, as the manifest records them (see internal/backup).
 const (
-	ReasonManual    = "manual"    // asked for with backup NAME
-	ReasonScheduled = "scheduled" // the daily backup
-	ReasonSafety    = "safety"    // taken before a restore
-	ReasonFinal     = "final"     // taken before a delete
+	ReasonManual    = backup.ReasonManual    // asked for with backup NAME
+	ReasonScheduled = backup.ReasonScheduled // the daily backup
+	ReasonSafety    = backup.ReasonSafety    // taken before a restore
+	ReasonFinal     = backup.ReasonFinal     // taken before a delete
+)
+
+// The backup machinery's types, under the names the jobs' callers use.
+type (
+	// BackupInfo is a backup as listed (backup.Info).
+	BackupInfo = backup.Info
+	// BackupFile is one file of a backup, as the manifest records it
+	// (backup.File).
+	BackupFile = backup.File
+	// Manifest describes one backup: manifest.json in its directory
+	// (backup.Manifest).
+	Manifest = backup.Manifest
+	// Retention says how many backups of an instance are kept
+	// (backup.Retention).
+	Retention = backup.Retention
+	// FreeSpaceFunc measures the free space of a file system
+	// (backup.FreeSpaceFunc).
+	FreeSpaceFunc = backup.FreeSpaceFunc
 )
 
 // BackupConfig says where backups go and how they are made.
@@ -72,7 +72,7 @@ type BackupConfig struct {
 	// Required.
 	Dir string
 	// Retention says which backups of an instance are kept after each
-	// new one; the zero value means DefaultRetention.
+	// new one; the zero value means backup.DefaultRetention.
 	Retention Retention
 	// PGBin is the directory holding pg_dump, pg_restore and psql; when
 	// empty, the newest /usr/lib/postgresql/*/bin, else PATH.
@@ -81,7 +81,7 @@ type BackupConfig struct {
 	// from the binary's build information.
 	BotVersion string
 	// FreeSpace measures the free space of Dir's file system before each
-	// backup; nil means StatfsFree. Tests give a small fake one.
+	// backup; nil means backup.StatfsFree. Tests give a small fake one.
 	FreeSpace FreeSpaceFunc
 }
 
@@ -93,14 +93,14 @@ type BackupConfig struct {
 type DayTwo struct {
 	*Creator
 	bcfg BackupConfig
-	pg   pgTools
+	pg   backup.PG
 }
 
 // DayTwo returns the day-two verbs on c's configuration, with backups
 // made as cfg says.
 func (c *Creator) DayTwo(cfg BackupConfig) *DayTwo {
 	if cfg.Retention == (Retention{}) {
-		cfg.Retention = DefaultRetention()
+		cfg.Retention = backup.DefaultRetention()
 	}
 	if cfg.BotVersion == "" {
 		cfg.BotVersion = "(unknown)"
@@ -108,7 +108,7 @@ func (c *Creator) DayTwo(cfg BackupConfig) *DayTwo {
 			cfg.BotVersion = bi.Main.Version
 		}
 	}
-	return &DayTwo{Creator: c, bcfg: cfg, pg: pgTools{bin: cfg.PGBin, db: c.cfg.DB}}
+	return &DayTwo{Creator: c, bcfg: cfg, pg: backup.PG{Bin: cfg.PGBin, DB: backup.Conn(c.cfg.DB)}}
 }
 
 // JobRequest asks for a day-two job on one instance. Backup names the
@@ -124,79 +124,17 @@ type JobRequest struct {
 	Finished func(Job)
 }
 
-// BackupFile is one file of a backup, as the manifest records it.
-type BackupFile struct {
-	Name   string `json:"name"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
-}
-
-// Manifest describes one backup: manifest.json in its directory.
-type Manifest struct {
-	Format      int       `json:"format"`
-	ID          string    `json:"id"` // the directory's name, a UTC timestamp
-	Instance    string    `json:"instance"`
-	Database    string    `json:"database"`
-	Reason      string    `json:"reason"`
-	RequestedBy string    `json:"requested_by"`
-	CreatedAt   time.Time `json:"created_at"`
-	OdooVersion string    `json:"odoo_version"`
-	// OdooRelease is the Odoo commit of the release the instance runs,
-	// as it recorded it; "unknown" for an instance that records none.
-	OdooRelease string `json:"odoo_release"`
-	// Release is the instance's recorded release in full: key,
-	// repository, commit, interpreter, dependency mode; absent for an
-	// instance that records none.
-	Release    *ReleaseRecord `json:"release,omitempty"`
-	BotVersion string         `json:"odoobot_version"`
-	Files      []BackupFile   `json:"files"`
-}
-
-// File returns the manifest's entry for name.
-func (m Manifest) File(name string) (BackupFile, bool) {
-	for _, f := range m.Files {
-		if f.Name == name {
-			return f, true
-		}
-	}
-	return BackupFile{}, false
-}
-
-// Size is the sum of the files' sizes.
-func (m Manifest) Size() int64 {
-	var n int64
-	for _, f := range m.Files {
-		n += f.Size
-	}
-	return n
-}
-
-// BackupInfo is a backup as listed: its manifest, its directory, and
-// whether it is intact. Backups (the listing) verifies every checksum,
-// or reuses a verification that still stands, and says when in
-// VerifiedAt; elsewhere Intact only means every file is present with the
-// recorded size. A restore verifies every checksum again.
-type BackupInfo struct {
-	Manifest
-	Dir     string
-	Intact  bool
-	Problem string // why it is not intact
-	// Damaged names the file that does not match the manifest; empty
-	// when Intact.
-	Damaged string
-	// VerifiedAt is when every checksum was last found to match (or,
-	// when Damaged, found not to); zero when the listing did not verify.
-	VerifiedAt time.Time
-
-	problemFile string // the file a size check found missing or resized
-}
-
 // ErrBackupNotFound is returned for a backup id an instance does not have.
 var ErrBackupNotFound = errors.New("backup not found")
 
 // ErrBackupCorrupt is returned when a backup's files do not match its
-// manifest.
-var ErrBackupCorrupt = errors.New("backup does not match its manifest")
+// manifest (backup.ErrCorrupt).
+var ErrBackupCorrupt = backup.ErrCorrupt
+
+// ErrBackupNoSpace is returned, before anything is written, when the
+// file system of BACKUP_DIR has less free space than a backup is
+// estimated to need (backup.ErrNoSpace).
+var ErrBackupNoSpace = backup.ErrNoSpace
 
 func (d *DayTwo) instanceDir(internal string) string {
 	return filepath.Join(d.bcfg.Dir, internal)
@@ -309,10 +247,11 @@ func NextDaily(now time.Time, at time.Duration) time.Time {
 }
 
 // Backups lists an instance's complete backups, newest first, each
-// verified against its manifest's SHA-256 checksums: a verification
-// recorded in the backup's directory is reused while the files keep
-// their size and modification time and it is younger than VerifyMaxAge,
-// otherwise the checksums are computed again and the outcome recorded.
+// verified against its manifest's SHA-256 checksums (backup.Check): a
+// verification recorded in the backup's directory is reused while the
+// files keep their size and modification time and it is younger than
+// backup.VerifyMaxAge, otherwise the checksums are computed again and the
+// outcome recorded.
 // A backup whose files do not match is listed with Intact false and
 // Damaged naming the file. It works for a deleted instance too: its
 // backups outlive it.
@@ -320,111 +259,23 @@ func (d *DayTwo) Backups(ctx context.Context, name string) ([]BackupInfo, error)
 	if err := d.cfg.Rules.Check(name); err != nil {
 		return nil, err
 	}
-	list, err := listBackups(d.instanceDir(InternalName(name)))
+	list, err := backup.List(d.instanceDir(InternalName(name)))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("provision: %w", err)
 	}
 	for i := range list {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		list[i] = checkBackup(list[i], d.cfg.Now())
+		list[i] = backup.Check(list[i], d.cfg.Now())
 	}
 	return list, nil
 }
 
-func listBackups(dir string) ([]BackupInfo, error) {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("provision: list backups: %w", err)
-	}
-	var out []BackupInfo
-	for _, e := range entries {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		b, err := readBackup(filepath.Join(dir, e.Name()))
-		if err != nil {
-			continue // not a backup: no manifest
-		}
-		out = append(out, b)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
-	return out, nil
-}
-
-// readBackup reads a backup's manifest and checks its files' sizes.
-func readBackup(dir string) (BackupInfo, error) {
-	raw, err := os.ReadFile(filepath.Join(dir, backupManifest))
-	if err != nil {
-		return BackupInfo{}, err
-	}
-	var m Manifest
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return BackupInfo{}, fmt.Errorf("provision: backup manifest %s: %w", dir, err)
-	}
-	b := BackupInfo{Manifest: m, Dir: dir, Intact: true}
-	for _, f := range m.Files {
-		st, err := os.Stat(filepath.Join(dir, f.Name))
-		switch {
-		case err != nil:
-			b.Intact, b.Problem, b.problemFile = false, f.Name+" is missing", f.Name
-		case st.Size() != f.Size:
-			b.Intact, b.Problem, b.problemFile = false, fmt.Sprintf("%s is %d bytes, the manifest says %d", f.Name, st.Size(), f.Size), f.Name
-		}
-	}
-	return b, nil
-}
-
 // VerifyBackup checks every file of the backup against the manifest's
-// size and SHA-256; the error matches ErrBackupCorrupt when one differs.
-func VerifyBackup(b BackupInfo) error {
-	if err := verifyBackup(b); err != nil {
-		return err
-	}
-	return nil
-}
-
-// verifyBackup is VerifyBackup returning a *corruptFile.
-func verifyBackup(b BackupInfo) *corruptFile {
-	if _, ok := b.File(backupDump); !ok {
-		return &corruptFile{id: b.ID, name: backupDump, why: "missing from the manifest"}
-	}
-	for _, f := range b.Files {
-		size, sum, err := hashFile(filepath.Join(b.Dir, f.Name))
-		if err != nil {
-			return &corruptFile{id: b.ID, name: f.Name, why: err.Error()}
-		}
-		if size != f.Size || sum != f.SHA256 {
-			return &corruptFile{id: b.ID, name: f.Name, why: fmt.Sprintf("checksum mismatch (sha256 %s, the manifest says %s)", short(sum), short(f.SHA256))}
-		}
-	}
-	return nil
-}
-
-func short(s string) string {
-	if len(s) > 12 {
-		return s[:12]
-	}
-	return s
-}
-
-func hashFile(path string) (int64, string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return 0, "", err
-	}
-	return n, hex.EncodeToString(h.Sum(nil)), nil
-}
+// size and SHA-256; the error matches ErrBackupCorrupt when one differs
+// (backup.Verify).
+func VerifyBackup(b BackupInfo) error { return backup.Verify(b) }
 
 // backupRun is one backup being made, in a hidden directory renamed into
 // place once the manifest is written.
@@ -463,7 +314,7 @@ func (b *backupRun) start() error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	base := b.d.cfg.Now().UTC().Format("20060102T150405Z")
+	base := b.d.cfg.Now().UTC().Format(backup.IDLayout)
 	for i := 0; ; i++ {
 		id := base
 		if i > 0 {
@@ -483,12 +334,13 @@ func (b *backupRun) start() error {
 	}
 }
 
+// record adds the file name, just written, to the manifest's files.
 func (b *backupRun) record(name string) error {
-	size, sum, err := hashFile(filepath.Join(b.partial, name))
+	f, err := backup.HashFile(b.partial, name)
 	if err != nil {
 		return fmt.Errorf("backup: checksum %s: %w", name, err)
 	}
-	b.files = append(b.files, BackupFile{Name: name, Size: size, SHA256: sum})
+	b.files = append(b.files, f)
 	return nil
 }
 
@@ -505,20 +357,55 @@ func (b *backupRun) dump(ctx context.Context) error {
 	if err := b.start(); err != nil {
 		return err
 	}
-	if err := b.d.pg.dump(ctx, b.inst.Internal, filepath.Join(b.partial, backupDump)); err != nil {
+	if err := b.d.pg.Dump(ctx, b.inst.Internal, filepath.Join(b.partial, backup.DumpName)); err != nil {
 		return err
 	}
-	return b.record(backupDump)
+	return b.record(backup.DumpName)
+}
+
+// checkSpace estimates the backup (pg_database_size of the instance's
+// database and the size of its filestore, see backup.Estimate) and
+// refuses it, with both numbers, when BACKUP_DIR's file system has less
+// free space. It runs before the backup writes anything.
+func (b *backupRun) checkSpace(ctx context.Context) error {
+	dbSize, err := b.d.pg.Size(ctx, b.inst.Internal)
+	if err != nil {
+		return fmt.Errorf("backup: size of database %s: %w", b.inst.Internal, err)
+	}
+	fsDir := filepath.Join(b.paths.DataDir, "filestore", b.inst.Internal)
+	fsSize, err := backup.TreeSize(fsDir)
+	if err != nil {
+		return fmt.Errorf("backup: size of the filestore %s: %w", fsDir, err)
+	}
+	free, err := b.d.bcfg.freeSpace()(b.d.bcfg.Dir)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	need := backup.Estimate(dbSize, fsSize)
+	if free < need {
+		return fmt.Errorf("%w: a backup of %s needs about %s (database %s, filestore %s, and a margin) but %s has %s free: free space there, remove old backups, or point BACKUP_DIR at a larger disk",
+			ErrBackupNoSpace, b.inst.Internal, backup.ByteSize(need), backup.ByteSize(dbSize), backup.ByteSize(fsSize), b.d.bcfg.Dir, backup.ByteSize(free))
+	}
+	return nil
+}
+
+// freeSpace is the configured FreeSpaceFunc, backup.StatfsFree by
+// default.
+func (c BackupConfig) freeSpace() FreeSpaceFunc {
+	if c.FreeSpace != nil {
+		return c.FreeSpace
+	}
+	return backup.StatfsFree
 }
 
 // filestore archives <DataDir>/filestore/prod-NAME (an empty archive when
 // the instance has none yet).
 func (b *backupRun) filestore(ctx context.Context) error {
 	src := filepath.Join(b.paths.DataDir, "filestore", b.inst.Internal)
-	if err := writeTarGz(ctx, src, filepath.Join(b.partial, backupFiles)); err != nil {
+	if err := backup.WriteTarGz(ctx, src, filepath.Join(b.partial, backup.FilestoreName)); err != nil {
 		return fmt.Errorf("backup: filestore: %w", err)
 	}
-	return b.record(backupFiles)
+	return b.record(backup.FilestoreName)
 }
 
 // config copies odoo.conf (mode 0600: it holds the master password); a
@@ -531,10 +418,10 @@ func (b *backupRun) config(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("backup: odoo.conf: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(b.partial, backupConf), raw, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(b.partial, backup.ConfName), raw, 0o600); err != nil {
 		return fmt.Errorf("backup: odoo.conf: %w", err)
 	}
-	return b.record(backupConf)
+	return b.record(backup.ConfName)
 }
 
 // seal writes the manifest and renames the directory into place: from
@@ -555,10 +442,10 @@ func (b *backupRun) seal(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("backup: manifest: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(b.partial, backupManifest), append(raw, '\n'), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(b.partial, backup.ManifestName), append(raw, '\n'), 0o600); err != nil {
 		return fmt.Errorf("backup: manifest: %w", err)
 	}
-	if err := syncDir(b.partial); err != nil {
+	if err := backup.SyncDir(b.partial); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 	final := filepath.Join(filepath.Dir(b.partial), b.id)
@@ -568,10 +455,7 @@ func (b *backupRun) seal(ctx context.Context) error {
 	b.partial = ""
 	// Every checksum was computed from the files just written: the backup
 	// is verified as of now.
-	info := BackupInfo{Manifest: m, Dir: final, Intact: true}
-	if st, ok := stamps(info); ok {
-		_ = recordVerification(info, verification{At: m.CreatedAt, Files: st})
-	}
+	_ = backup.MarkVerified(BackupInfo{Manifest: m, Dir: final, Intact: true}, m.CreatedAt)
 	return nil
 }
 
@@ -599,9 +483,9 @@ func (b *backupRun) retain(ctx context.Context) error {
 			os.RemoveAll(filepath.Join(dir, e.Name()))
 		}
 	}
-	list, err := listBackups(dir)
+	list, err := backup.List(dir)
 	if err != nil {
-		return err
+		return fmt.Errorf("provision: %w", err)
 	}
 	var errs []error
 	for _, old := range b.d.bcfg.Retention.Prune(list) {
@@ -613,380 +497,6 @@ func (b *backupRun) retain(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func syncDir(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range append(entries, nil) {
-		p := dir
-		if e != nil {
-			p = filepath.Join(dir, e.Name())
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		err = f.Sync()
-		f.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// writeTarGz archives the tree under src (directories and regular files,
-// paths relative to src) into dst; a missing src gives an empty archive.
-func writeTarGz(ctx context.Context, src, dst string) (err error) {
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-	}()
-	gz := gzip.NewWriter(out)
-	tw := tar.NewWriter(gz)
-	err = filepath.WalkDir(src, func(path string, e fs.DirEntry, err error) error {
-		if err != nil {
-			if path == src && errors.Is(err, fs.ErrNotExist) {
-				return fs.SkipAll
-			}
-			return err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil || rel == "." {
-			return err
-		}
-		info, err := e.Info()
-		if err != nil {
-			return err
-		}
-		if !info.Mode().IsDir() && !info.Mode().IsRegular() {
-			return nil
-		}
-		hdr, err := tar.FileInfoHeader(info, "")
-		if err != nil {
-			return err
-		}
-		hdr.Name = filepath.ToSlash(rel)
-		if info.IsDir() {
-			hdr.Name += "/"
-		}
-		hdr.Uname, hdr.Gname = "", ""
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if info.IsDir() {
-			return nil
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, err = io.CopyN(tw, f, hdr.Size)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	if err := gz.Close(); err != nil {
-		return err
-	}
-	return out.Sync()
-}
-
-// extractTarGz unpacks src into dst (created), owning every entry by
-// uid:gid; entries escaping dst, links and devices are refused.
-func extractTarGz(ctx context.Context, src, dst string, uid, gid int) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	gz, err := gzip.NewReader(in)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dst, 0o750); err != nil {
-		return err
-	}
-	if err := os.Lchown(dst, uid, gid); err != nil {
-		return err
-	}
-	tr := tar.NewReader(gz)
-	for {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		name := filepath.FromSlash(strings.TrimSuffix(hdr.Name, "/"))
-		if !filepath.IsLocal(name) {
-			return fmt.Errorf("archive entry %q escapes the filestore", hdr.Name)
-		}
-		path := filepath.Join(dst, name)
-		switch hdr.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(path, 0o750); err != nil {
-				return err
-			}
-		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-				return err
-			}
-			f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, fs.FileMode(hdr.Mode).Perm())
-			if err != nil {
-				return err
-			}
-			_, err = io.CopyN(f, tr, hdr.Size)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-		default:
-			return fmt.Errorf("archive entry %q: type %c is not a file or a directory", hdr.Name, hdr.Typeflag)
-		}
-		if err := os.Lchown(path, uid, gid); err != nil {
-			return err
-		}
-	}
-}
-
-// pgTools reaches PostgreSQL with the instances' connection settings:
-// SQL goes through pgx on the maintenance database "postgres", dumps and
-// restores through PostgreSQL's own pg_dump and pg_restore. The password
-// goes to pgx in its configuration and to the programs in PGPASSWORD,
-// never on a command line or into an error.
-type pgTools struct {
-	bin string
-	db  DBConn
-}
-
-func (p pgTools) path(prog string) (string, error) {
-	if p.bin != "" {
-		return filepath.Join(p.bin, prog), nil
-	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	slices.SortFunc(dirs, func(a, b string) int {
-		va, _ := strconv.Atoi(filepath.Base(filepath.Dir(a)))
-		vb, _ := strconv.Atoi(filepath.Base(filepath.Dir(b)))
-		return vb - va
-	})
-	for _, d := range dirs {
-		if st, err := os.Stat(filepath.Join(d, prog)); err == nil && !st.IsDir() {
-			return filepath.Join(d, prog), nil
-		}
-	}
-	path, err := exec.LookPath(prog)
-	if err != nil {
-		return "", fmt.Errorf("%s not found in /usr/lib/postgresql/*/bin or PATH: install postgresql-client", prog)
-	}
-	return path, nil
-}
-
-func (p pgTools) run(ctx context.Context, prog string, args ...string) (string, error) {
-	bin, err := p.path(prog)
-	if err != nil {
-		return "", err
-	}
-	conn := []string{"-h", p.db.Host, "-p", strconv.Itoa(p.db.Port), "-U", p.db.User, "-w"}
-	cmd := exec.CommandContext(ctx, bin, append(conn, args...)...)
-	cmd.Env = childenv.Env("PGPASSWORD="+p.db.Password, "PGCONNECT_TIMEOUT=10", "PGAPPNAME=odoobot")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if p.db.Password != "" {
-			msg = strings.ReplaceAll(msg, p.db.Password, "[redacted]")
-		}
-		if len(msg) > 600 {
-			msg = msg[:600] + "…"
-		}
-		return "", fmt.Errorf("%s: %w: %s", prog, err, msg)
-	}
-	return stdout.String(), nil
-}
-
-// connect opens a pgx connection to the maintenance database "postgres"
-// with the settings psql had: sslmode prefer, a 10 s connect timeout,
-// application name odoobot. Its errors name the server and the role,
-// never the password.
-func (p pgTools) connect(ctx context.Context) (*pgx.Conn, error) {
-	u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(p.db.Host, strconv.Itoa(p.db.Port)), Path: "/postgres"}
-	if p.db.Password != "" {
-		u.User = url.UserPassword(p.db.User, p.db.Password)
-	} else {
-		u.User = url.User(p.db.User)
-	}
-	u.RawQuery = url.Values{"sslmode": {"prefer"}, "application_name": {"odoobot"}, "connect_timeout": {"10"}}.Encode()
-	cfg, err := pgx.ParseConfig(u.String())
-	if err != nil {
-		// pgx's message may quote the connection string, password and all.
-		return nil, fmt.Errorf("PostgreSQL connection settings (DB_HOST %q, DB_PORT %d, DB_USER %q) are invalid: check them", p.db.Host, p.db.Port, p.db.User)
-	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		// pgconn's message names host, role and database, not the password.
-		return nil, fmt.Errorf("connect to PostgreSQL (DB_HOST, DB_PORT, DB_USER, DB_PASSWORD): %w", err)
-	}
-	return conn, nil
-}
-
-// withConn runs f on a new connection to the maintenance database and
-// closes it.
-func (p pgTools) withConn(ctx context.Context, f func(*pgx.Conn) error) error {
-	conn, err := p.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	return f(conn)
-}
-
-// dump writes a custom-format dump of db to file.
-func (p pgTools) dump(ctx context.Context, db, file string) error {
-	if _, err := p.run(ctx, "pg_dump", "-Fc", "-f", file, "-d", db); err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	return os.Chmod(file, 0o600)
-}
-
-// sql runs stmt on the maintenance database and returns its command tag
-// (e.g. "ALTER DATABASE"). Without args, stmt may hold several
-// statements separated by semicolons, run in one transaction (all or
-// none; CREATE and DROP DATABASE must then be alone). With args, stmt is
-// one statement whose $1, $2, … are args, sent as query parameters:
-// values go there, and identifiers through sqlIdent. The error names the
-// statement's first words and carries PostgreSQL's answer.
-func (p pgTools) sql(ctx context.Context, stmt string, args ...any) (pgconn.CommandTag, error) {
-	return p.exec(ctx, sqlVerb(stmt), stmt, args...)
-}
-
-// exec is sql whose error starts with what, which says what failed.
-func (p pgTools) exec(ctx context.Context, what, stmt string, args ...any) (pgconn.CommandTag, error) {
-	var tag pgconn.CommandTag
-	err := p.withConn(ctx, func(conn *pgx.Conn) error {
-		var err error
-		tag, err = conn.Exec(ctx, stmt, args...)
-		return err
-	})
-	if err != nil {
-		return tag, fmt.Errorf("%s: %w", what, err)
-	}
-	return tag, nil
-}
-
-// queryRow runs query, one statement whose $1, $2, … are args, on the
-// maintenance database and scans its single row into dest.
-func (p pgTools) queryRow(ctx context.Context, query string, args []any, dest ...any) error {
-	return p.withConn(ctx, func(conn *pgx.Conn) error {
-		return conn.QueryRow(ctx, query, args...).Scan(dest...)
-	})
-}
-
-// exists reports whether database db exists.
-func (p pgTools) exists(ctx context.Context, db string) (bool, error) {
-	var ok bool
-	if err := p.queryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", []any{db}, &ok); err != nil {
-		return false, fmt.Errorf("look up database %q: %w", db, err)
-	}
-	return ok, nil
-}
-
-// kick ends the other sessions on db.
-func (p pgTools) kick(ctx context.Context, db string) error {
-	return p.withConn(ctx, func(conn *pgx.Conn) error { return kickOn(ctx, conn, db) })
-}
-
-func kickOn(ctx context.Context, conn *pgx.Conn, db string) error {
-	if _, err := conn.Exec(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", db); err != nil {
-		return fmt.Errorf("end the sessions on database %q: %w", db, err)
-	}
-	return nil
-}
-
-// drop drops database db, ending its sessions; a database that does not
-// exist is no error.
-func (p pgTools) drop(ctx context.Context, db string) error {
-	_, err := p.exec(ctx, fmt.Sprintf("drop database %q", db), "DROP DATABASE IF EXISTS "+sqlIdent(db)+" WITH (FORCE)")
-	return err
-}
-
-// restore creates db owned by role owner ("" for the connecting role),
-// closed to other roles, and restores file into it as owner, so that
-// everything in it is owner's; on failure db is dropped again.
-func (p pgTools) restore(ctx context.Context, db, owner, file string) error {
-	if owner == "" {
-		owner = p.db.User
-	}
-	if _, err := p.exec(ctx, fmt.Sprintf("create database %q owned by role %q", db, owner),
-		"CREATE DATABASE "+sqlIdent(db)+" OWNER "+sqlIdent(owner)+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
-		return err
-	}
-	if _, err := p.exec(ctx, fmt.Sprintf("close database %q to other roles", db),
-		"REVOKE CONNECT, TEMPORARY ON DATABASE "+sqlIdent(db)+" FROM PUBLIC"); err != nil {
-		_ = p.drop(context.WithoutCancel(ctx), db)
-		return err
-	}
-	if _, err := p.run(ctx, "pg_restore", "--no-owner", "--no-acl", "--role="+owner, "--exit-on-error", "-d", db, file); err != nil {
-		_ = p.drop(context.WithoutCancel(ctx), db)
-		return err
-	}
-	return nil
-}
-
-// swap renames from → aside and in → from, in one transaction, after
-// ending the sessions on from: either both renames happen or neither.
-func (p pgTools) swap(ctx context.Context, from, aside, in string) error {
-	return p.withConn(ctx, func(conn *pgx.Conn) error {
-		if err := kickOn(ctx, conn, from); err != nil {
-			return err
-		}
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, "ALTER DATABASE "+sqlIdent(from)+" RENAME TO "+sqlIdent(aside)); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, "ALTER DATABASE "+sqlIdent(in)+" RENAME TO "+sqlIdent(from))
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("swap databases (%q → %q, %q → %q): %w", from, aside, in, from, err)
-		}
-		return nil
-	})
-}
-
-// sqlIdent quotes s as an SQL identifier (a database or role name).
-func sqlIdent(s string) string { return pgx.Identifier{s}.Sanitize() }
-
-// sqlVerb is the first two words of stmt, upper-cased, to name the
-// statement in an error without quoting its values.
-func sqlVerb(stmt string) string {
-	f := strings.Fields(stmt)
-	if len(f) > 2 {
-		f = f[:2]
-	}
-	return strings.ToUpper(strings.Join(f, " "))
 }
 
 // Restore queues a restore of backup req.Backup over the instance. The
@@ -1087,7 +597,7 @@ func (d *DayTwo) findBackup(inst Instance, id string) (BackupInfo, error) {
 	if id == "" || !filepath.IsLocal(id) || strings.ContainsAny(id, `/\`) || strings.HasPrefix(id, ".") {
 		return BackupInfo{}, fmt.Errorf("%w: %q is not a backup id; see backups %s", ErrBackupNotFound, id, inst.Name)
 	}
-	b, err := readBackup(filepath.Join(d.instanceDir(inst.Internal), id))
+	b, err := backup.Read(filepath.Join(d.instanceDir(inst.Internal), id))
 	if err != nil {
 		return BackupInfo{}, fmt.Errorf("%w: %s has no backup %q; see backups %s", ErrBackupNotFound, inst.Name, id, inst.Name)
 	}
@@ -1140,7 +650,7 @@ func (r *restoreRun) prepare(ctx context.Context) error {
 	if err := r.unprepare(ctx); err != nil {
 		return err
 	}
-	if err := r.d.pg.restore(ctx, r.stagingDB, r.inst.DBRole, filepath.Join(r.backup.Dir, backupDump)); err != nil {
+	if err := r.d.pg.Restore(ctx, r.stagingDB, r.inst.DBRole, filepath.Join(r.backup.Dir, backup.DumpName)); err != nil {
 		return fmt.Errorf("restore: database: %w", err)
 	}
 	runAs := r.d.cfg.ServiceUser
@@ -1154,8 +664,8 @@ func (r *restoreRun) prepare(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Dir(r.fsStaging), 0o750); err != nil {
 		return fmt.Errorf("restore: filestore: %w", err)
 	}
-	if _, ok := r.backup.File(backupFiles); ok {
-		if err := extractTarGz(ctx, filepath.Join(r.backup.Dir, backupFiles), r.fsStaging, uid, gid); err != nil {
+	if _, ok := r.backup.File(backup.FilestoreName); ok {
+		if err := backup.ExtractTarGz(ctx, filepath.Join(r.backup.Dir, backup.FilestoreName), r.fsStaging, uid, gid); err != nil {
 			return fmt.Errorf("restore: filestore: %w", err)
 		}
 	} else if err := os.MkdirAll(r.fsStaging, 0o750); err != nil {
@@ -1165,7 +675,7 @@ func (r *restoreRun) prepare(ctx context.Context) error {
 }
 
 func (r *restoreRun) unprepare(ctx context.Context) error {
-	if err := r.d.pg.drop(ctx, r.stagingDB); err != nil {
+	if err := r.d.pg.Drop(ctx, r.stagingDB); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	if err := os.RemoveAll(r.fsStaging); err != nil {
@@ -1186,10 +696,10 @@ func (r *restoreRun) swap(ctx context.Context) error {
 		return err
 	}
 	r.stopped = true
-	if err := r.d.pg.drop(ctx, r.oldDB); err != nil {
+	if err := r.d.pg.Drop(ctx, r.oldDB); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	if err := r.d.pg.swap(ctx, r.inst.Internal, r.oldDB, r.stagingDB); err != nil {
+	if err := r.d.pg.Swap(ctx, r.inst.Internal, r.oldDB, r.stagingDB); err != nil {
 		return fmt.Errorf("restore: swap databases: %w", err)
 	}
 	r.dbSwapped = true
@@ -1229,11 +739,11 @@ func (r *restoreRun) unswap(ctx context.Context) error {
 		r.fsSwapped = false
 	}
 	if r.dbSwapped {
-		if err := r.d.pg.swap(ctx, r.inst.Internal, r.stagingDB, r.oldDB); err != nil {
+		if err := r.d.pg.Swap(ctx, r.inst.Internal, r.stagingDB, r.oldDB); err != nil {
 			errs = append(errs, fmt.Errorf("restore: swap the databases back: %w", err))
 		} else {
 			r.dbSwapped = false
-			if err := r.d.pg.drop(ctx, r.stagingDB); err != nil {
+			if err := r.d.pg.Drop(ctx, r.stagingDB); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -1259,7 +769,7 @@ func (r *restoreRun) start(ctx context.Context) error {
 // succeeded by then, so a failure here is logged, not undone: what is
 // left is removed by the next restore.
 func (r *restoreRun) cleanup(ctx context.Context) error {
-	if err := r.d.pg.drop(ctx, r.oldDB); err != nil {
+	if err := r.d.pg.Drop(ctx, r.oldDB); err != nil {
 		r.d.cfg.Logger.Warn("restore: drop the replaced database", "database", r.oldDB, "err", err)
 	}
 	if err := os.RemoveAll(r.fsOld); err != nil {

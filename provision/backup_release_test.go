@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"odoobot/internal/backup"
 )
 
 // refusingReleases fails the test when anything asks it for a release.
@@ -42,7 +44,7 @@ func TestBackupManifestRecordsTheInstancesRelease(t *testing.T) {
 		if err := b.seal(context.Background()); err != nil {
 			t.Fatalf("%s: seal: %v", tc.name, err)
 		}
-		raw, err := os.ReadFile(filepath.Join(root, "prod-"+tc.name, "20261130T030000Z", backupManifest))
+		raw, err := os.ReadFile(filepath.Join(root, "prod-"+tc.name, "20261130T030000Z", backup.ManifestName))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,19 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"odoobot/internal/backup"
 	"odoobot/internal/testenv"
 )
-
-// TestBackupEstimate: the sum of database and filestore, a tenth more,
-// and the spare bytes.
-func TestBackupEstimate(t *testing.T) {
-	if got, want := BackupEstimate(1000<<20, 24<<20), uint64(1024<<20+1024<<20/10+backupSpareBytes); got != want {
-		t.Errorf("BackupEstimate(1000 MiB, 24 MiB) = %d, want %d", got, want)
-	}
-	if got := BackupEstimate(0, 0); got != backupSpareBytes {
-		t.Errorf("BackupEstimate of nothing = %d, want the spare %d", got, backupSpareBytes)
-	}
-}
 
 // TestBackupRefusedWithoutSpace backs up a real database to a BACKUP_DIR
 // whose file system (a fake statfs) has too little space: refused before
@@ -37,12 +27,9 @@ func TestBackupRefusedWithoutSpace(t *testing.T) {
 	}
 	port, _ := strconv.Atoi(u.Port())
 	pw, _ := u.User.Password()
-	pg := pgTools{db: DBConn{Host: u.Hostname(), Port: port, User: u.User.Username(), Password: pw}}
-	if _, err := pg.path("psql"); err != nil {
-		testenv.Missing(t, err.Error())
-	}
+	pg := backup.PG{DB: backup.Conn{Host: u.Hostname(), Port: port, User: u.User.Username(), Password: pw}}
 	db := strings.TrimPrefix(u.Path, "/")
-	dbSize, err := pg.databaseSize(ctx, db)
+	dbSize, err := pg.Size(ctx, db)
 	if err != nil || dbSize < 1<<20 {
 		t.Fatalf("pg_database_size of %s = %d, %v; want a few MiB", db, dbSize, err)
 	}
@@ -65,8 +52,8 @@ func TestBackupRefusedWithoutSpace(t *testing.T) {
 	if !errors.Is(err, ErrBackupNoSpace) {
 		t.Fatalf("backup with 200 MiB free: %v, want ErrBackupNoSpace", err)
 	}
-	need := BackupEstimate(dbSize, 400<<10)
-	for _, want := range []string{byteSize(need), byteSize(dbSize), "filestore 400.0 KiB", "200.0 MiB free", backups} {
+	need := backup.Estimate(dbSize, 400<<10)
+	for _, want := range []string{backup.ByteSize(need), backup.ByteSize(dbSize), "filestore 400.0 KiB", "200.0 MiB free", backups} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("refusal %q does not say %q", err, want)
 		}
@@ -85,13 +72,13 @@ func TestBackupRefusedWithoutSpace(t *testing.T) {
 
 	// The real statfs, on a BACKUP_DIR not made yet: its parent's file system.
 	d.bcfg.FreeSpace = nil
-	real, err := StatfsFree(filepath.Join(backups, "not", "yet"))
+	real, err := backup.StatfsFree(filepath.Join(backups, "not", "yet"))
 	if err != nil || real == 0 {
 		t.Fatalf("StatfsFree of a path not made yet: %d, %v", real, err)
 	}
 	if err := run.checkSpace(ctx); real >= need+(64<<20) && err != nil {
-		t.Errorf("check on the real file system (%s free): %v", byteSize(real), err)
+		t.Errorf("check on the real file system (%s free): %v", backup.ByteSize(real), err)
 	} else if real < need && !errors.Is(err, ErrBackupNoSpace) {
-		t.Errorf("check on the real file system (%s free, %s needed): %v, want a refusal", byteSize(real), byteSize(need), err)
+		t.Errorf("check on the real file system (%s free, %s needed): %v, want a refusal", backup.ByteSize(real), backup.ByteSize(need), err)
 	}
 }

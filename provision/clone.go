@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"odoobot/internal/backup"
 	"odoobot/internal/childenv"
 )
 
@@ -146,7 +147,7 @@ func (cl *cloning) staging() string { return cl.cr.inst.Internal + RestoreStagin
 // place, and copies the source's filestore.
 func (cl *cloning) copy(ctx context.Context) error {
 	inst, src := cl.cr.inst, cl.src
-	if err := cl.d.pg.drop(ctx, cl.staging()); err != nil {
+	if err := cl.d.pg.Drop(ctx, cl.staging()); err != nil {
 		return fmt.Errorf("copy: %w", err)
 	}
 	tmp, err := os.MkdirTemp(cl.d.bcfg.Dir, ".clone-"+inst.Internal+"-")
@@ -161,17 +162,17 @@ func (cl *cloning) copy(ctx context.Context) error {
 	defer os.RemoveAll(tmp)
 	dump := filepath.Join(tmp, "database.dump")
 	start := time.Now()
-	if err := cl.d.pg.dump(ctx, src.Internal, dump); err != nil {
+	if err := cl.d.pg.Dump(ctx, src.Internal, dump); err != nil {
 		return fmt.Errorf("copy: dump %s: %w", src.Internal, err)
 	}
 	cl.cr.progress(StepCopy, fmt.Sprintf("dumped %s in %s; restoring", src.Internal, time.Since(start).Round(100*time.Millisecond)))
-	if err := cl.d.pg.restore(ctx, cl.staging(), inst.DBRole, dump); err != nil {
+	if err := cl.d.pg.Restore(ctx, cl.staging(), inst.DBRole, dump); err != nil {
 		return fmt.Errorf("copy: restore: %w", err)
 	}
 	if err := cl.d.cfg.Copies.FinishCopy(ctx, cl.staging(), cl.cr.baseURL(), cl.cr.localURL(), "clone:"+src.Name); err != nil {
 		return fmt.Errorf("copy: %w", err)
 	}
-	if _, err := cl.d.pg.sql(ctx, "ALTER DATABASE "+sqlIdent(cl.staging())+" RENAME TO "+sqlIdent(inst.Internal)); err != nil {
+	if _, err := cl.d.pg.SQL(ctx, "ALTER DATABASE "+backup.Ident(cl.staging())+" RENAME TO "+backup.Ident(inst.Internal)); err != nil {
 		return fmt.Errorf("copy: rename %s: %w", cl.staging(), err)
 	}
 	from := filepath.Join(cl.d.cfg.Layout.Paths(src).DataDir, "filestore", src.Internal)
@@ -192,7 +193,7 @@ func (cl *cloning) copy(ctx context.Context) error {
 // uncopy drops the staging database and the copy (marked: Drop takes
 // it), and the filestore copied beside it.
 func (cl *cloning) uncopy(ctx context.Context) error {
-	if err := cl.d.pg.drop(ctx, cl.staging()); err != nil {
+	if err := cl.d.pg.Drop(ctx, cl.staging()); err != nil {
 		return err
 	}
 	return cl.cr.dropDatabase(ctx)

@@ -108,7 +108,7 @@ func (del *deletion) dropDatabase(ctx context.Context) error {
 // the instance goes back to the state it had, untouched.
 func (del *deletion) finalBackup(ctx context.Context) error {
 	inst := del.cr.inst
-	ok, err := del.d.pg.exists(ctx, inst.Internal)
+	ok, err := del.d.pg.Exists(ctx, inst.Internal)
 	if err != nil {
 		return del.keep(ctx, fmt.Errorf("backup: %w", err))
 	}

@@ -279,10 +279,10 @@ func (u *upgradeRun) testOnCopy(ctx context.Context) (err error) {
 	}
 	defer os.RemoveAll(tmp)
 	dump := filepath.Join(tmp, "database.dump")
-	if err := u.d.pg.dump(ctx, u.inst.Internal, dump); err != nil {
+	if err := u.d.pg.Dump(ctx, u.inst.Internal, dump); err != nil {
 		return fmt.Errorf("test: dump %s: %w", u.inst.Internal, err)
 	}
-	if err := u.d.pg.restore(ctx, u.copyDB(), u.inst.DBRole, dump); err != nil {
+	if err := u.d.pg.Restore(ctx, u.copyDB(), u.inst.DBRole, dump); err != nil {
 		return fmt.Errorf("test: restore the copy: %w", err)
 	}
 	if err := linkTree(ctx, u.filestore(u.inst.Internal), u.filestore(u.copyDB())); err != nil {
@@ -301,7 +301,7 @@ func (u *upgradeRun) testOnCopy(ctx context.Context) (err error) {
 
 // dropCopy drops the test copy and its filestore, and the test's odoo.conf.
 func (u *upgradeRun) dropCopy(ctx context.Context) error {
-	if err := u.d.pg.drop(ctx, u.copyDB()); err != nil {
+	if err := u.d.pg.Drop(ctx, u.copyDB()); err != nil {
 		return fmt.Errorf("test: %w", err)
 	}
 	if err := os.RemoveAll(u.filestore(u.copyDB())); err != nil {
@@ -415,7 +415,7 @@ func (u *upgradeRun) update(ctx context.Context) error {
 	if err := u.dropAside(ctx); err != nil {
 		return err
 	}
-	if err := u.d.pg.kick(ctx, u.inst.Internal); err != nil {
+	if err := u.d.pg.Kick(ctx, u.inst.Internal); err != nil {
 		return fmt.Errorf("update: %w", err)
 	}
 	owner := u.inst.DBRole
@@ -423,13 +423,13 @@ func (u *upgradeRun) update(ctx context.Context) error {
 		owner = u.d.cfg.DB.User
 	}
 	stmt := "CREATE DATABASE " + pgx.Identifier{u.asideDB()}.Sanitize() + " TEMPLATE " + pgx.Identifier{u.inst.Internal}.Sanitize() + " OWNER " + pgx.Identifier{owner}.Sanitize()
-	if _, err := u.d.pg.exec(ctx, fmt.Sprintf("keep database %q aside", u.inst.Internal), stmt); err != nil {
+	if _, err := u.d.pg.Exec(ctx, fmt.Sprintf("keep database %q aside", u.inst.Internal), stmt); err != nil {
 		return fmt.Errorf("update: %w", err)
 	}
 	// A new database is open to PUBLIC: closed as every instance's is,
 	// since a rollback makes it the live one.
 	revoke := "REVOKE CONNECT, TEMPORARY ON DATABASE " + pgx.Identifier{u.asideDB()}.Sanitize() + " FROM PUBLIC"
-	if _, err := u.d.pg.exec(ctx, fmt.Sprintf("close database %q to other roles", u.asideDB()), revoke); err != nil {
+	if _, err := u.d.pg.Exec(ctx, fmt.Sprintf("close database %q to other roles", u.asideDB()), revoke); err != nil {
 		return fmt.Errorf("update: %w", err)
 	}
 	if err := linkTree(ctx, u.filestore(u.inst.Internal), u.asideFS()); err != nil {
@@ -445,16 +445,16 @@ func (u *upgradeRun) update(ctx context.Context) error {
 // putBack puts the database and filestore kept aside back in place of
 // the live ones; nothing when none was kept.
 func (u *upgradeRun) putBack(ctx context.Context) error {
-	aside, err := u.d.pg.exists(ctx, u.asideDB())
+	aside, err := u.d.pg.Exists(ctx, u.asideDB())
 	if err != nil {
 		return fmt.Errorf("put back: %w", err)
 	}
 	if aside {
-		if err := u.d.pg.drop(ctx, u.inst.Internal); err != nil {
+		if err := u.d.pg.Drop(ctx, u.inst.Internal); err != nil {
 			return fmt.Errorf("put back: %w", err)
 		}
 		stmt := "ALTER DATABASE " + pgx.Identifier{u.asideDB()}.Sanitize() + " RENAME TO " + pgx.Identifier{u.inst.Internal}.Sanitize()
-		if _, err := u.d.pg.exec(ctx, fmt.Sprintf("rename database %q back", u.asideDB()), stmt); err != nil {
+		if _, err := u.d.pg.Exec(ctx, fmt.Sprintf("rename database %q back", u.asideDB()), stmt); err != nil {
 			return fmt.Errorf("put back: %w", err)
 		}
 	}
@@ -471,7 +471,7 @@ func (u *upgradeRun) putBack(ctx context.Context) error {
 
 // dropAside drops what update kept aside.
 func (u *upgradeRun) dropAside(ctx context.Context) error {
-	if err := u.d.pg.drop(ctx, u.asideDB()); err != nil {
+	if err := u.d.pg.Drop(ctx, u.asideDB()); err != nil {
 		return fmt.Errorf("update: %w", err)
 	}
 	if err := os.RemoveAll(u.asideFS()); err != nil {

@@ -1,4 +1,4 @@
-package provision
+package backup
 
 import (
 	"testing"
@@ -16,7 +16,7 @@ func TestRetentionPrune(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return tm.Format(backupIDLayout)
+		return tm.Format(IDLayout)
 	}
 	daily := func(from, to string) []string { // one scheduled backup a day at 03:00
 		a, _ := time.Parse("2006-01-02", from)
@@ -87,9 +87,9 @@ func TestRetentionPrune(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var list []BackupInfo
+			var list []Info
 			for _, b := range tt.have {
-				list = append(list, BackupInfo{Manifest: Manifest{ID: id(b.at), Reason: b.reason}})
+				list = append(list, Info{Manifest: Manifest{ID: id(b.at), Reason: b.reason}})
 			}
 			removed := map[string]bool{}
 			pruned := tt.r.Prune(list)
@@ -124,7 +124,7 @@ func TestRetentionPrune(t *testing.T) {
 				t.Errorf("kept (-got +want):\n%s", diff)
 			}
 			// Pruning what is left removes nothing more.
-			var left []BackupInfo
+			var left []Info
 			for _, b := range list {
 				if !removed[b.ID] {
 					left = append(left, b)
@@ -140,7 +140,7 @@ func TestRetentionPrune(t *testing.T) {
 // TestRetentionKeepsWhatItCannotDate: a backup with neither a timestamp
 // id nor a creation time is never removed.
 func TestRetentionKeepsWhatItCannotDate(t *testing.T) {
-	list := []BackupInfo{{Manifest: Manifest{ID: "20261127T030000Z", Reason: ReasonScheduled}}, {Manifest: Manifest{ID: "imported-by-hand", Reason: ReasonManual}}}
+	list := []Info{{Manifest: Manifest{ID: "20261127T030000Z", Reason: ReasonScheduled}}, {Manifest: Manifest{ID: "imported-by-hand", Reason: ReasonManual}}}
 	if got := (Retention{Daily: 1, Safety: 1, Final: 1}).Prune(list); len(got) != 0 {
 		t.Errorf("pruned %v", got)
 	}

@@ -1,4 +1,4 @@
-package provision
+package backup
 
 import (
 	"context"
@@ -16,8 +16,8 @@ import (
 	"odoobot/internal/testenv"
 )
 
-// testPGTools is a pgTools on the test server of ODOOBOT_TEST_DATABASE_URL.
-func testPGTools(t *testing.T) (pgTools, string) {
+// testPG is a PG on the test server of ODOOBOT_TEST_DATABASE_URL.
+func testPG(t *testing.T) (PG, string) {
 	t.Helper()
 	admin := testenv.DatabaseURL(t)
 	u, err := url.Parse(admin)
@@ -26,7 +26,7 @@ func testPGTools(t *testing.T) (pgTools, string) {
 	}
 	port, _ := strconv.Atoi(u.Port())
 	pw, _ := u.User.Password()
-	return pgTools{db: DBConn{Host: u.Hostname(), Port: port, User: u.User.Username(), Password: pw}}, admin
+	return PG{DB: Conn{Host: u.Hostname(), Port: port, User: u.User.Username(), Password: pw}}, admin
 }
 
 // connectTo opens a session on database db of the test server.
@@ -44,13 +44,13 @@ func connectTo(t *testing.T, ctx context.Context, admin, db string) *pgx.Conn {
 	return conn
 }
 
-// TestPGToolsQuotedNames runs every pgTools method on databases whose
+// TestPGQuotedNames runs every PG method on databases whose
 // names hold a quote, a double quote, a space and a semicolon: each is
 // created, restored into, swapped, found, emptied of sessions and
 // dropped under exactly its own name, and nothing else is touched.
-func TestPGToolsQuotedNames(t *testing.T) {
+func TestPGQuotedNames(t *testing.T) {
 	ctx := context.Background()
-	pg, admin := testPGTools(t)
+	pg, admin := testPG(t)
 	b := make([]byte, 4)
 	rand.Read(b)
 	live := "prod-o'k x " + hex.EncodeToString(b)
@@ -58,27 +58,27 @@ func TestPGToolsQuotedNames(t *testing.T) {
 	aside := live + "; old"
 	t.Cleanup(func() {
 		for _, db := range []string{live, staging, aside} {
-			if err := pg.drop(context.Background(), db); err != nil {
+			if err := pg.Drop(context.Background(), db); err != nil {
 				t.Errorf("cleanup: %v", err)
 			}
 		}
 	})
 
-	if ok, err := pg.exists(ctx, live); err != nil || ok {
-		t.Fatalf("exists(%q) before creation = %v, %v; want false", live, ok, err)
+	if ok, err := pg.Exists(ctx, live); err != nil || ok {
+		t.Fatalf("Exists(%q) before creation = %v, %v; want false", live, ok, err)
 	}
-	if _, err := pg.sql(ctx, "CREATE DATABASE "+sqlIdent(live)); err != nil {
+	if _, err := pg.SQL(ctx, "CREATE DATABASE "+Ident(live)); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := pg.exists(ctx, live); err != nil || !ok {
-		t.Fatalf("exists(%q) after creation = %v, %v; want true", live, ok, err)
+	if ok, err := pg.Exists(ctx, live); err != nil || !ok {
+		t.Fatalf("Exists(%q) after creation = %v, %v; want true", live, ok, err)
 	}
 	var datname string
 	if err := pg.queryRow(ctx, "SELECT datname FROM pg_database WHERE datname LIKE $1", []any{"prod-o'k x " + hex.EncodeToString(b) + "%"}, &datname); err != nil || datname != live {
 		t.Fatalf("pg_database holds %q (%v), want exactly %q", datname, err, live)
 	}
-	if n, err := pg.databaseSize(ctx, live); err != nil || n == 0 {
-		t.Errorf("databaseSize(%q) = %d, %v; want some bytes", live, n, err)
+	if n, err := pg.Size(ctx, live); err != nil || n == 0 {
+		t.Errorf("Size(%q) = %d, %v; want some bytes", live, n, err)
 	}
 
 	conn := connectTo(t, ctx, admin, live)
@@ -101,10 +101,10 @@ func TestPGToolsQuotedNames(t *testing.T) {
 		testenv.Missing(t, err.Error())
 	}
 	file := filepath.Join(t.TempDir(), "db.dump")
-	if err := pg.dump(ctx, live, file); err != nil {
+	if err := pg.Dump(ctx, live, file); err != nil {
 		t.Fatal(err)
 	}
-	if err := pg.restore(ctx, staging, "", file); err != nil {
+	if err := pg.Restore(ctx, staging, "", file); err != nil {
 		t.Fatal(err)
 	}
 	if got := read(staging); got != "backed up" {
@@ -116,7 +116,7 @@ func TestPGToolsQuotedNames(t *testing.T) {
 	}
 
 	// The session left open on live is ended by swap's kick.
-	if err := pg.swap(ctx, live, aside, staging); err != nil {
+	if err := pg.Swap(ctx, live, aside, staging); err != nil {
 		t.Fatal(err)
 	}
 	if err := conn.Ping(ctx); err == nil {
@@ -129,12 +129,12 @@ func TestPGToolsQuotedNames(t *testing.T) {
 	if got := read(aside); got != "changed" {
 		t.Errorf("after the swap %q holds %q, want the replaced %q", aside, got, "changed")
 	}
-	if ok, err := pg.exists(ctx, staging); err != nil || ok {
-		t.Errorf("exists(%q) after the swap = %v, %v; want false", staging, ok, err)
+	if ok, err := pg.Exists(ctx, staging); err != nil || ok {
+		t.Errorf("Exists(%q) after the swap = %v, %v; want false", staging, ok, err)
 	}
 
 	conn = connectTo(t, ctx, admin, aside)
-	if err := pg.kick(ctx, aside); err != nil {
+	if err := pg.Kick(ctx, aside); err != nil {
 		t.Fatal(err)
 	}
 	if err := conn.Ping(ctx); err == nil {
@@ -143,60 +143,60 @@ func TestPGToolsQuotedNames(t *testing.T) {
 	conn.Close(ctx)
 
 	for _, db := range []string{aside, live} {
-		if err := pg.drop(ctx, db); err != nil {
+		if err := pg.Drop(ctx, db); err != nil {
 			t.Fatal(err)
 		}
-		if ok, err := pg.exists(ctx, db); err != nil || ok {
-			t.Errorf("exists(%q) after drop = %v, %v; want false", db, ok, err)
+		if ok, err := pg.Exists(ctx, db); err != nil || ok {
+			t.Errorf("Exists(%q) after drop = %v, %v; want false", db, ok, err)
 		}
 	}
-	if err := pg.drop(ctx, live); err != nil {
+	if err := pg.Drop(ctx, live); err != nil {
 		t.Errorf("drop of a database that is gone: %v, want no error", err)
 	}
 }
 
-// TestPGToolsSQLIsOneTransaction: several statements given to sql take
+// TestPGSQLIsOneTransaction: several statements given to SQL take
 // effect together or not at all.
-func TestPGToolsSQLIsOneTransaction(t *testing.T) {
+func TestPGSQLIsOneTransaction(t *testing.T) {
 	ctx := context.Background()
-	pg, _ := testPGTools(t)
+	pg, _ := testPG(t)
 	b := make([]byte, 4)
 	rand.Read(b)
 	a, renamed := "t_tx '"+hex.EncodeToString(b), "t_tx renamed "+hex.EncodeToString(b)
-	t.Cleanup(func() { pg.drop(context.Background(), a); pg.drop(context.Background(), renamed) })
-	if _, err := pg.sql(ctx, "CREATE DATABASE "+sqlIdent(a)); err != nil {
+	t.Cleanup(func() { pg.Drop(context.Background(), a); pg.Drop(context.Background(), renamed) })
+	if _, err := pg.SQL(ctx, "CREATE DATABASE "+Ident(a)); err != nil {
 		t.Fatal(err)
 	}
-	_, err := pg.sql(ctx, "ALTER DATABASE "+sqlIdent(a)+" RENAME TO "+sqlIdent(renamed)+"; ALTER DATABASE "+sqlIdent(a+" missing")+" RENAME TO x")
+	_, err := pg.SQL(ctx, "ALTER DATABASE "+Ident(a)+" RENAME TO "+Ident(renamed)+"; ALTER DATABASE "+Ident(a+" missing")+" RENAME TO x")
 	if err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("a rename of a missing database: %v, want PostgreSQL's does not exist", err)
 	}
-	if ok, _ := pg.exists(ctx, a); !ok {
-		t.Errorf("the first statement of a failed sql took effect: %q is gone", a)
+	if ok, _ := pg.Exists(ctx, a); !ok {
+		t.Errorf("the first statement of a failed SQL took effect: %q is gone", a)
 	}
-	if ok, _ := pg.exists(ctx, renamed); ok {
-		t.Errorf("the first statement of a failed sql took effect: %q exists", renamed)
+	if ok, _ := pg.Exists(ctx, renamed); ok {
+		t.Errorf("the first statement of a failed SQL took effect: %q exists", renamed)
 	}
-	tag, err := pg.sql(ctx, "ALTER DATABASE "+sqlIdent(a)+" RENAME TO "+sqlIdent(renamed))
+	tag, err := pg.SQL(ctx, "ALTER DATABASE "+Ident(a)+" RENAME TO "+Ident(renamed))
 	if err != nil || tag.String() != "ALTER DATABASE" {
 		t.Errorf("a rename answered %q, %v; want ALTER DATABASE", tag, err)
 	}
-	if ok, _ := pg.exists(ctx, renamed); !ok {
+	if ok, _ := pg.Exists(ctx, renamed); !ok {
 		t.Errorf("%q is missing after the rename", renamed)
 	}
 }
 
-// TestPGToolsErrors: failures say what failed and never show the password.
-func TestPGToolsErrors(t *testing.T) {
+// TestPGErrors: failures say what failed and never show the password.
+func TestPGErrors(t *testing.T) {
 	ctx := context.Background()
-	pg, _ := testPGTools(t)
+	pg, _ := testPG(t)
 
-	err := pg.restore(ctx, "t_no_owner", "no such role", filepath.Join(t.TempDir(), "x.dump"))
+	err := pg.Restore(ctx, "t_no_owner", "no such role", filepath.Join(t.TempDir(), "x.dump"))
 	if err == nil || !strings.Contains(err.Error(), `create database "t_no_owner" owned by role "no such role"`) || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("restore with a missing owner: %v, want it to name the database, the role and PostgreSQL's answer", err)
 	}
-	if ok, _ := pg.exists(ctx, "t_no_owner"); ok {
-		pg.drop(ctx, "t_no_owner")
+	if ok, _ := pg.Exists(ctx, "t_no_owner"); ok {
+		pg.Drop(ctx, "t_no_owner")
 		t.Errorf("a refused restore left its database")
 	}
 
@@ -207,8 +207,8 @@ func TestPGToolsErrors(t *testing.T) {
 	closed := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	const secret = "pw-that-must-not-show"
-	down := pgTools{db: DBConn{Host: "127.0.0.1", Port: closed, User: "odoo", Password: secret}}
-	_, err = down.exists(ctx, "prod-acme")
+	down := PG{DB: Conn{Host: "127.0.0.1", Port: closed, User: "odoo", Password: secret}}
+	_, err = down.Exists(ctx, "prod-acme")
 	if err == nil {
 		t.Fatalf("exists on a closed port succeeded")
 	}
@@ -220,7 +220,61 @@ func TestPGToolsErrors(t *testing.T) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
 	}
-	if err := down.drop(ctx, "prod-acme"); err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), `drop database "prod-acme"`) {
+	if err := down.Drop(ctx, "prod-acme"); err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), `drop database "prod-acme"`) {
 		t.Errorf("drop on a closed port: %v, want an error naming the database, without the password", err)
+	}
+}
+
+// TestPGDumpRestoreSwap dumps a real database, restores it beside
+// itself and swaps the two by rename, as a restore does.
+func TestPGDumpRestoreSwap(t *testing.T) {
+	ctx := context.Background()
+	u, err := url.Parse(testenv.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, _ := strconv.Atoi(u.Port())
+	pw, _ := u.User.Password()
+	pg := PG{DB: Conn{Host: u.Hostname(), Port: port, User: u.User.Username(), Password: pw}}
+	if _, err := pg.path("pg_dump"); err != nil {
+		testenv.Missing(t, err.Error())
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	psql := func(dbname, q string) string {
+		t.Helper()
+		out, err := pg.run(ctx, "psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", dbname, "-c", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(out)
+	}
+	psql(db, "CREATE TABLE t (v text); INSERT INTO t VALUES ('backed up')")
+	file := filepath.Join(t.TempDir(), "db.dump")
+	if err := pg.Dump(ctx, db, file); err != nil {
+		t.Fatal(err)
+	}
+	psql(db, "UPDATE t SET v = 'changed'")
+	staging, old := db+"_restore", db+"_old"
+	t.Cleanup(func() { pg.Drop(ctx, staging); pg.Drop(ctx, old) })
+	if err := pg.Restore(ctx, staging, "", file); err != nil {
+		t.Fatal(err)
+	}
+	if err := pg.Swap(ctx, db, old, staging); err != nil {
+		t.Fatal(err)
+	}
+	if got := psql(db, "SELECT v FROM t"); got != "backed up" {
+		t.Errorf("after the swap %s holds %q", db, got)
+	}
+	if got := psql(old, "SELECT v FROM t"); got != "changed" {
+		t.Errorf("after the swap %s holds %q", old, got)
+	}
+	if ok, _ := pg.Exists(ctx, staging); ok {
+		t.Errorf("%s still exists after the swap", staging)
+	}
+	if err := pg.Restore(ctx, staging, "", filepath.Join(t.TempDir(), "missing.dump")); err == nil {
+		t.Errorf("restore of a missing dump succeeded")
+	}
+	if ok, _ := pg.Exists(ctx, staging); ok {
+		t.Errorf("a failed restore left %s", staging)
 	}
 }

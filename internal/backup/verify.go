@@ -1,18 +1,19 @@
-package provision
+package backup
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"time"
+
+	"odoobot/internal/atomicfile"
 )
 
-// backupVerification is verification.json in a backup's directory: the
+// VerificationName is the file in a backup's directory that records the
 // outcome of the last full checksum verification, and the size and
 // modification time each file had then. It is not one of the manifest's
 // files: a restore never reads it.
-const backupVerification = "verification.json"
+const VerificationName = "verification.json"
 
 // VerifyMaxAge is how long a verification stands when the files have not
 // changed since: after it the checksums are computed again, so that
@@ -20,7 +21,7 @@ const backupVerification = "verification.json"
 // is found within this time.
 const VerifyMaxAge = 7 * 24 * time.Hour
 
-// verification is what verification.json holds.
+// verification is what VerificationName holds.
 type verification struct {
 	At      time.Time       `json:"verified_at"`
 	Damaged string          `json:"damaged,omitempty"` // the first file that did not match
@@ -37,7 +38,7 @@ type verifiedStamp struct {
 
 // stamps returns the size and modification time of every manifest file
 // of b; false when one cannot be read.
-func stamps(b BackupInfo) ([]verifiedStamp, bool) {
+func stamps(b Info) ([]verifiedStamp, bool) {
 	out := make([]verifiedStamp, 0, len(b.Files))
 	for _, f := range b.Files {
 		st, err := os.Stat(filepath.Join(b.Dir, f.Name))
@@ -52,8 +53,8 @@ func stamps(b BackupInfo) ([]verifiedStamp, bool) {
 // readVerification returns b's recorded verification when it still
 // stands: recorded less than VerifyMaxAge before now, and every file with
 // the size and modification time it had then.
-func readVerification(b BackupInfo, now time.Time) (verification, bool) {
-	raw, err := os.ReadFile(filepath.Join(b.Dir, backupVerification))
+func readVerification(b Info, now time.Time) (verification, bool) {
+	raw, err := os.ReadFile(filepath.Join(b.Dir, VerificationName))
 	if err != nil {
 		return verification{}, false
 	}
@@ -73,23 +74,30 @@ func readVerification(b BackupInfo, now time.Time) (verification, bool) {
 	return v, true
 }
 
-// recordVerification writes v as b's verification, atomically. Stamps
-// are taken before hashing, so a file changed while it was hashed is
-// verified again next time.
-func recordVerification(b BackupInfo, v verification) error {
+// recordVerification writes v as b's verification, atomically (creating
+// b's directory, 0755, when it is missing). Stamps are taken before
+// hashing, so a file changed while it was hashed is verified again next
+// time.
+func recordVerification(b Info, v verification) error {
 	raw, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(b.Dir, backupVerification), append(raw, '\n'), 0o600)
+	if err := os.MkdirAll(b.Dir, 0o755); err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(b.Dir, VerificationName), append(raw, '\n'), 0o600)
 }
 
-// checkBackup sets b's verification: the recorded one when it still
-// stands, else a full checksum verification (VerifyBackup) made now and
-// recorded. A damaged backup is not intact; Damaged names its file.
-// A verification that cannot be recorded (a read-only backup directory)
-// is still reported, and made again next time.
-func checkBackup(b BackupInfo, now time.Time) BackupInfo {
+// Check returns b with its verification: the recorded one when it still
+// stands (see VerifyMaxAge), else a full checksum verification (Verify)
+// made at now and recorded in VerificationName. A damaged backup is not
+// intact: Damaged names its file and Problem says what is wrong. A backup
+// that Read already found incomplete is not hashed: the missing or
+// resized file is the damage. A verification that cannot be recorded
+// (a read-only backup directory) is still reported, and made again next
+// time.
+func Check(b Info, now time.Time) Info {
 	if !b.Intact {
 		// Sizes already differ or a file is missing: that is the damage.
 		b.Damaged = b.problemFile
@@ -99,7 +107,7 @@ func checkBackup(b BackupInfo, now time.Time) BackupInfo {
 	if !ok {
 		st, _ := stamps(b)
 		v = verification{At: now.UTC(), Files: st}
-		if bad := verifyBackup(b); bad != nil {
+		if bad := verify(b); bad != nil {
 			v.Damaged, v.Problem = bad.name, bad.why
 		}
 		_ = recordVerification(b, v)
@@ -111,13 +119,14 @@ func checkBackup(b BackupInfo, now time.Time) BackupInfo {
 	return b
 }
 
-// corruptFile is the damage VerifyBackup found: which file, and why.
-type corruptFile struct {
-	id, name, why string
+// MarkVerified records that every checksum of b matched at at: for a
+// backup whose manifest was just computed from the files it lists, which
+// Check then need not hash again until VerifyMaxAge has passed. Nothing
+// is recorded when a file cannot be read.
+func MarkVerified(b Info, at time.Time) error {
+	st, ok := stamps(b)
+	if !ok {
+		return nil
+	}
+	return recordVerification(b, verification{At: at, Files: st})
 }
-
-func (c *corruptFile) Error() string {
-	return fmt.Sprintf("%s: %s of backup %s: %s", ErrBackupCorrupt, c.name, c.id, c.why)
-}
-
-func (c *corruptFile) Unwrap() error { return ErrBackupCorrupt }

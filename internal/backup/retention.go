@@ -1,4 +1,4 @@
-package provision
+package backup
 
 import (
 	"fmt"
@@ -35,14 +35,11 @@ func (r Retention) Validate() error {
 	return nil
 }
 
-// backupIDLayout is the UTC timestamp a backup's id starts with.
-const backupIDLayout = "20060102T150405Z"
-
-// backupTime is when a backup was taken: from its id, else from its
+// takenAt is when a backup was taken: from its id, else from its
 // manifest; false when neither says.
-func backupTime(b BackupInfo) (time.Time, bool) {
-	if len(b.ID) >= len(backupIDLayout) {
-		if t, err := time.Parse(backupIDLayout, b.ID[:len(backupIDLayout)]); err == nil {
+func takenAt(b Info) (time.Time, bool) {
+	if len(b.ID) >= len(IDLayout) {
+		if t, err := time.Parse(IDLayout, b.ID[:len(IDLayout)]); err == nil {
 			return t, true
 		}
 	}
@@ -56,14 +53,14 @@ func backupTime(b BackupInfo) (time.Time, bool) {
 // A backup whose time cannot be told (neither its id nor its manifest
 // says) is kept: it was not made by odoobot. The result depends only on
 // list, not on the time it is called, so pruning again removes nothing.
-func (r Retention) Prune(list []BackupInfo) []BackupInfo {
+func (r Retention) Prune(list []Info) []Info {
 	type dated struct {
-		b BackupInfo
+		b Info
 		t time.Time
 	}
 	var regular, safety, final []dated
 	for _, b := range list {
-		t, ok := backupTime(b)
+		t, ok := takenAt(b)
 		if !ok {
 			continue
 		}
@@ -123,7 +120,7 @@ func (r Retention) Prune(list []BackupInfo) []BackupInfo {
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].t.Before(out[j].t) })
-	res := make([]BackupInfo, len(out))
+	res := make([]Info, len(out))
 	for i, d := range out {
 		res[i] = d.b
 	}

@@ -56,8 +56,12 @@ func (a *App) NewWatcher() *watch.Watcher {
 		CertMin:     time.Duration(cfg.WatchCertDays) * 24 * time.Hour,
 		Checks: watch.Checks{
 			Instances: a.Store.Instances,
-			Unit:      a.Services.Status,
-			Health:    watch.ProbeHealth,
+			Busy: func(ctx context.Context, name string) bool {
+				_, busy, err := a.Store.ActiveJob(ctx, name)
+				return err == nil && busy
+			},
+			Unit:   a.Services.Status,
+			Health: watch.ProbeHealth,
 			DiskFree: func() (uint64, error) {
 				f, err := provision.ReadHostFacts(cfg.ProdRoot)
 				return f.DiskFree, err

@@ -20,6 +20,9 @@ const HostKey = ""
 type Result struct {
 	Key     string // the instance's name, or HostKey
 	Problem string
+	// Skipped: not checked this round (a job runs on it); its record is
+	// kept as it is, neither counted for nor against it.
+	Skipped bool
 }
 
 // Kind is what an Event says.
@@ -111,6 +114,9 @@ func (t *Tracker) Observe(now time.Time, results []Result) []Event {
 			continue
 		}
 		seen[r.Key] = true
+		if r.Skipped {
+			continue
+		}
 		s := t.states[r.Key]
 		if s == nil {
 			s = &state{}

@@ -20,6 +20,11 @@ import (
 type Checks struct {
 	// Instances lists the instances; only ready ones are checked.
 	Instances func(ctx context.Context) ([]provision.Instance, error)
+	// Busy reports whether a job (an upgrade, a restore, a backup…) is
+	// running on the instance: it may be stopped on purpose, so it is not
+	// checked, and its record (failures counted, an alert sent) is kept
+	// as it is until the job ends. nil: no instance is ever busy.
+	Busy func(ctx context.Context, name string) bool
 	// Unit is the state of an instance's systemd unit.
 	Unit func(ctx context.Context, unit string) (provision.ServiceStatus, error)
 	// Health asks the instance's HTTP port for its health with the
@@ -156,6 +161,10 @@ func (w *Watcher) check(ctx context.Context) ([]Result, error) {
 	results := make([]Result, len(ready)+1)
 	var wg sync.WaitGroup
 	for i, inst := range ready {
+		if c.Busy != nil && c.Busy(ctx, inst.Name) {
+			results[i] = Result{Key: inst.Name, Skipped: true}
+			continue
+		}
 		wg.Go(func() { results[i] = Result{Key: inst.Name, Problem: w.checkInstance(ctx, inst)} })
 	}
 	results[len(ready)] = Result{Key: HostKey, Problem: w.checkHost()}

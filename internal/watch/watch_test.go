@@ -19,6 +19,7 @@ import (
 // disk and certificates set by the test.
 type host struct {
 	mu        sync.Mutex
+	busy      map[string]bool
 	instances []provision.Instance
 	listErr   error
 	units     map[string]string // unit → ActiveState
@@ -33,6 +34,11 @@ func (h *host) checks() Checks {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			return h.instances, h.listErr
+		},
+		Busy: func(_ context.Context, name string) bool {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			return h.busy[name]
 		},
 		Unit: func(_ context.Context, unit string) (provision.ServiceStatus, error) {
 			h.mu.Lock()
@@ -119,6 +125,45 @@ func TestRoundChecksUnitHealthDiskAndCertificate(t *testing.T) {
 	}
 	if strings.Join(rec, ",") != ",expiring,frozen" {
 		t.Errorf("recovered %q, want the host, expiring and frozen (dead is held)", rec)
+	}
+}
+
+// TestRoundLeavesBusyInstancesAlone: an instance a job runs on (an
+// upgrade stops it on purpose) is not checked: no alert while the job
+// runs, however long; its record is kept, so an instance alerted before
+// the job recovers once, after it.
+func TestRoundLeavesBusyInstancesAlone(t *testing.T) {
+	h := &host{
+		instances: []provision.Instance{instance("acme", 2100, provision.SSLHTTP, provision.StateReady)},
+		units:     map[string]string{"odoo19e-prod-acme.service": "inactive"},
+		busy:      map[string]bool{"acme": true},
+		disk:      8 << 30,
+	}
+	w := New(Config{Policy: Policy{Failures: 2}, DiskFreeMin: 1, Checks: h.checks()})
+	for i := 0; i < 5; i++ {
+		if ev := w.Round(context.Background()); len(ev) != 0 {
+			t.Fatalf("round %d while a job runs: %+v, want nothing", i, ev)
+		}
+	}
+	h.mu.Lock()
+	h.busy = nil
+	h.mu.Unlock()
+	w.Round(context.Background())
+	ev := w.Round(context.Background())
+	if len(ev) != 1 || ev[0].Kind != Alerted || ev[0].Failures != 2 {
+		t.Fatalf("once the job is over, a stopped unit: %+v, want one alert after 2 failures (none counted during the job)", ev)
+	}
+	h.mu.Lock()
+	h.busy = map[string]bool{"acme": true}
+	h.mu.Unlock()
+	if ev := w.Round(context.Background()); len(ev) != 0 {
+		t.Fatalf("a job on an alerted instance: %+v, want nothing", ev)
+	}
+	h.mu.Lock()
+	h.busy, h.units["odoo19e-prod-acme.service"] = nil, "active"
+	h.mu.Unlock()
+	if ev := w.Round(context.Background()); len(ev) != 1 || ev[0].Kind != Recovered {
+		t.Fatalf("after the job, healthy: %+v, want one recovery (the alert was kept)", ev)
 	}
 }
 

@@ -276,6 +276,23 @@ FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname`, templatePrefi
 	return nil
 }
 
+// roleDependents names the databases where role still owns objects or
+// holds privileges (pg_shdepend), for an error that says where to look.
+func roleDependents(ctx context.Context, conn *pgx.Conn, role string) string {
+	rows, err := conn.Query(ctx, `SELECT DISTINCT coalesce(d.datname, '(the cluster)') || ' (' || s.deptype || ')'
+FROM pg_shdepend s LEFT JOIN pg_database d ON d.oid = s.dbid
+WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = $1)
+ORDER BY 1`, role)
+	if err != nil {
+		return "an unknown database (" + err.Error() + ")"
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(names) == 0 {
+		return "another database"
+	}
+	return strings.Join(names, ", ")
+}
+
 // templateLockWait bounds how long gc waits for a template's lock: longer
 // than a spare's copy, shorter than a template's initialisation.
 const templateLockWait = 2 * time.Minute
@@ -318,7 +335,7 @@ func (c *Collector) dropTemplate(ctx context.Context, conn *pgx.Conn, tpl, key s
 		return false, err
 	}
 	if _, err := conn.Exec(ctx, "DROP ROLE IF EXISTS "+ident(templateRole(tpl))); err != nil {
-		return false, fmt.Errorf("drop role %s (it still owns objects in another database?): %w", templateRole(tpl), err)
+		return false, fmt.Errorf("drop role %s (it still has objects or privileges in %s): %w", templateRole(tpl), roleDependents(ctx, conn, templateRole(tpl)), err)
 	}
 	if err := os.RemoveAll(filepath.Join(d.cfg.FilestoreDir, tpl)); err != nil {
 		return false, fmt.Errorf("remove its filestore: %w", err)

@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -80,6 +82,81 @@ func TestUpgrade(t *testing.T) {
 		requireOnRelease(t, ctx, a, up.Name, second)
 		requireAnswers(t, ctx, up)
 	})
+}
+
+// TestUpgradeKilledIsRolledBack kills odoobot (SIGKILL, as a crash
+// would) while an upgrade updates production; the next start rolls it
+// back from what it finds on the host: the database kept aside replaces
+// the one the update was changing, odoo.conf and the unit name the old
+// release again, the instance serves, and nothing the upgrade kept is
+// left.
+func TestUpgradeKilledIsRolledBack(t *testing.T) {
+	needSandbox(t)
+	bin := odoobotBin(t)
+	env := newCreateEnv(t)
+	env.withBackupDir(t)
+	repo := newTestRepo(t, env.root, os.Getenv("ODOO_REPO"), os.Getenv("ODOO_BRANCH"))
+	env.set(t, "ODOO_REPO", "file://"+repo.dir)
+	a, _ := env.newApp(t, app.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	inst := createReady(t, ctx, a, uniqueName(t, "uk"))
+	first := inst.Release.Commit
+	next := repo.commit("a later commit", map[string]string{"SECOND": "a later commit\n"})
+
+	log := upgradeLog(a, inst)
+	var out bytes.Buffer
+	up := env.command(ctx, bin, "upgrade", inst.Name, next, "--yes")
+	up.Stdout, up.Stderr = &out, &out
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- up.Wait() }()
+	mark := "… " + string(provision.StepUpdate)
+	if !waitFor(3*time.Minute, func() bool { return strings.Contains(readFile(log), mark) }) {
+		up.Process.Kill()
+		<-exited
+		t.Fatalf("the upgrade log never showed %q:\n%s\noutput:\n%s", mark, readFile(log), out.String())
+	}
+	up.Process.Signal(syscall.SIGKILL)
+	<-exited
+	t.Logf("upgrade log at the kill:\n%s", readFile(log))
+	// odoo-bin -u, started by the killed odoobot, may still run: let it end.
+	waitFor(time.Minute, func() bool {
+		return exec.Command("pgrep", "-f", "--", "-d "+inst.Internal+" -u all").Run() != nil
+	})
+	aside := inst.Internal + provision.RestoreOldSuffix
+	changed := databaseExists(t, ctx, a, aside)
+	if changed {
+		// What the update was changing when odoobot died: must go.
+		db := connectDB(t, ctx, a, inst.Internal)
+		if _, err := db.Exec(ctx, "INSERT INTO ir_config_parameter (key, value) VALUES ('e2e.half_updated', 'yes')"); err != nil {
+			t.Fatal(err)
+		}
+		db.Close(ctx)
+	} else {
+		t.Logf("the kill landed before %s was made: the recovery has only the files and the unit to put back", aside)
+	}
+
+	got, err := env.command(ctx, bin, "serve").CombinedOutput()
+	if err != nil {
+		t.Fatalf("odoobot serve: %v\n%s", err, got)
+	}
+	t.Logf("odoobot serve after the kill:\n%s", got)
+	requireOnRelease(t, ctx, a, inst.Name, first)
+	if changed {
+		db := connectDB(t, ctx, a, inst.Internal)
+		var n int
+		if err := db.QueryRow(ctx, "SELECT count(*) FROM ir_config_parameter WHERE key = 'e2e.half_updated'").Scan(&n); err != nil || n != 0 {
+			t.Errorf("after the recovery %s holds what the interrupted update wrote (%d rows, %v): the database kept aside was not put back", inst.Internal, n, err)
+		}
+		db.Close(ctx)
+	}
+	if open, err := a.Store.OrphanedJobs(ctx); err != nil || len(open) != 0 {
+		t.Errorf("open jobs after the recovery: %+v, %v", open, err)
+	}
+	requireAnswers(t, ctx, inst)
 }
 
 // testRepo is a test's own clone of an Odoo source, to which it adds

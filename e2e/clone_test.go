@@ -87,6 +87,7 @@ func requireClone(t *testing.T, ctx context.Context, a *app.App, src provision.I
 	if !strings.Contains(f, "is a staging copy of "+src.Name) {
 		t.Fatalf("clone did not succeed:\n%s", r.text())
 	}
+	t.Logf("the clone's thread:\n%s", r.text())
 	if failures.Load() != 0 {
 		t.Errorf("the source failed %d of %d health checks during the clone", failures.Load(), probes.Load())
 	}

@@ -176,22 +176,41 @@ func templateOf(t *testing.T, ctx context.Context, a *app.App, key string) strin
 }
 
 // requireGCd checks that release key and its template tpl (database,
-// spare, role, filestore) are all there (want true) or all gone.
+// spare, role, filestore) are all there (want true) or all gone. Gone is
+// waited for, up to two minutes: the collection after a delete runs once
+// the delete's thread is finished, so it may still be under way when
+// the test reads the thread.
 func requireGCd(t *testing.T, ctx context.Context, a *app.App, state, key, tpl string, want bool) {
 	t.Helper()
-	c := connectDB(t, ctx, a, "postgres")
-	var role bool
-	if err := c.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", tpl+"_owner").Scan(&role); err != nil {
-		t.Fatal(err)
+	look := func() map[string]bool {
+		c := connectDB(t, ctx, a, "postgres")
+		defer c.Close(ctx)
+		var role bool
+		if err := c.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", tpl+"_owner").Scan(&role); err != nil {
+			t.Fatal(err)
+		}
+		_, dirErr := os.Stat(filepath.Join(state, "releases", key))
+		_, fsErr := os.Stat(filepath.Join(state, "templates", tpl))
+		parts := map[string]bool{
+			"release " + key: dirErr == nil, "template " + tpl: databaseExists(t, ctx, a, tpl),
+			"role " + tpl + "_owner": role, "filestore of " + tpl: fsErr == nil,
+		}
+		if !want {
+			parts["spare "+tpl+"_spare"] = databaseExists(t, ctx, a, tpl+"_spare")
+		}
+		return parts
 	}
-	_, dirErr := os.Stat(filepath.Join(state, "releases", key))
-	_, fsErr := os.Stat(filepath.Join(state, "templates", tpl))
-	parts := map[string]bool{
-		"release " + key: dirErr == nil, "template " + tpl: databaseExists(t, ctx, a, tpl),
-		"role " + tpl + "_owner": role, "filestore of " + tpl: fsErr == nil,
-	}
+	parts := look()
 	if !want {
-		parts["spare "+tpl+"_spare"] = databaseExists(t, ctx, a, tpl+"_spare")
+		waitFor(2*time.Minute, func() bool {
+			parts = look()
+			for _, there := range parts {
+				if there {
+					return false
+				}
+			}
+			return true
+		})
 	}
 	for what, there := range parts {
 		if there != want {

@@ -113,31 +113,36 @@ func TestUpgradeKilledIsRolledBack(t *testing.T) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- up.Wait() }()
-	mark := "… " + string(provision.StepUpdate)
-	if !waitFor(3*time.Minute, func() bool { return strings.Contains(readFile(log), mark) }) {
+	// The kill lands once the database is kept aside, while the update
+	// runs: the recovery must put that copy back.
+	aside := inst.Internal + provision.RestoreOldSuffix
+	pg := connectDB(t, ctx, a, "postgres")
+	asideMade := func() bool {
+		var ok bool
+		err := pg.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", aside).Scan(&ok)
+		return err == nil && ok
+	}
+	if !waitFor(3*time.Minute, asideMade) {
 		up.Process.Kill()
 		<-exited
-		t.Fatalf("the upgrade log never showed %q:\n%s\noutput:\n%s", mark, readFile(log), out.String())
+		t.Fatalf("the upgrade never kept %s aside:\n%s\noutput:\n%s", aside, readFile(log), out.String())
 	}
 	up.Process.Signal(syscall.SIGKILL)
 	<-exited
 	t.Logf("upgrade log at the kill:\n%s", readFile(log))
+	if !strings.Contains(readFile(log), "… "+string(provision.StepUpdate)) || strings.Contains(readFile(log), "✓ "+string(provision.StepRecord)) {
+		t.Fatalf("the kill did not land during the update")
+	}
 	// odoo-bin -u, started by the killed odoobot, may still run: let it end.
 	waitFor(time.Minute, func() bool {
 		return exec.Command("pgrep", "-f", "--", "-d "+inst.Internal+" -u all").Run() != nil
 	})
-	aside := inst.Internal + provision.RestoreOldSuffix
-	changed := databaseExists(t, ctx, a, aside)
-	if changed {
-		// What the update was changing when odoobot died: must go.
-		db := connectDB(t, ctx, a, inst.Internal)
-		if _, err := db.Exec(ctx, "INSERT INTO ir_config_parameter (key, value) VALUES ('e2e.half_updated', 'yes')"); err != nil {
-			t.Fatal(err)
-		}
-		db.Close(ctx)
-	} else {
-		t.Logf("the kill landed before %s was made: the recovery has only the files and the unit to put back", aside)
+	// What the update was changing when odoobot died: must go.
+	db := connectDB(t, ctx, a, inst.Internal)
+	if _, err := db.Exec(ctx, "INSERT INTO ir_config_parameter (key, value) VALUES ('e2e.half_updated', 'yes')"); err != nil {
+		t.Fatal(err)
 	}
+	db.Close(ctx)
 
 	got, err := env.command(ctx, bin, "serve").CombinedOutput()
 	if err != nil {
@@ -145,14 +150,12 @@ func TestUpgradeKilledIsRolledBack(t *testing.T) {
 	}
 	t.Logf("odoobot serve after the kill:\n%s", got)
 	requireOnRelease(t, ctx, a, inst.Name, first)
-	if changed {
-		db := connectDB(t, ctx, a, inst.Internal)
-		var n int
-		if err := db.QueryRow(ctx, "SELECT count(*) FROM ir_config_parameter WHERE key = 'e2e.half_updated'").Scan(&n); err != nil || n != 0 {
-			t.Errorf("after the recovery %s holds what the interrupted update wrote (%d rows, %v): the database kept aside was not put back", inst.Internal, n, err)
-		}
-		db.Close(ctx)
+	db = connectDB(t, ctx, a, inst.Internal)
+	var n int
+	if err := db.QueryRow(ctx, "SELECT count(*) FROM ir_config_parameter WHERE key = 'e2e.half_updated'").Scan(&n); err != nil || n != 0 {
+		t.Errorf("after the recovery %s holds what the interrupted update wrote (%d rows, %v): the database kept aside was not put back", inst.Internal, n, err)
 	}
+	db.Close(ctx)
 	if open, err := a.Store.OrphanedJobs(ctx); err != nil || len(open) != 0 {
 		t.Errorf("open jobs after the recovery: %+v, %v", open, err)
 	}

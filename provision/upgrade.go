@@ -343,13 +343,15 @@ func (u *upgradeRun) savedUnit() string { return filepath.Join(u.saveDir(), "uni
 // copy, for a rollback and for a recovery after a crash), then writes
 // the new release's.
 func (u *upgradeRun) switchRelease(ctx context.Context) error {
+	// What an earlier upgrade left there (its cleanup failed) is stale:
+	// the files in place now are the ones to keep.
+	if err := os.RemoveAll(u.saveDir()); err != nil {
+		return fmt.Errorf("switch: %w", err)
+	}
 	if err := os.MkdirAll(u.saveDir(), 0o700); err != nil {
 		return fmt.Errorf("switch: %w", err)
 	}
 	for _, f := range []struct{ from, to string }{{u.paths.Conf, u.savedConf()}, {u.paths.Unit, u.savedUnit()}} {
-		if _, err := os.Stat(f.to); err == nil {
-			continue // kept by an earlier attempt: that one is the original
-		}
 		b, err := os.ReadFile(f.from)
 		if err != nil {
 			return fmt.Errorf("switch: %w", err)

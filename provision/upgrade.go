@@ -151,7 +151,6 @@ type upgradeRun struct {
 
 	rel, old           Release // the target release and the one the instance runs
 	newConf, newUnit   []byte
-	safetyID           string
 	wasRunning         bool
 	stoppedAt          time.Time
 	copyTook, downtime time.Duration
@@ -208,7 +207,6 @@ func (u *upgradeRun) safety(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	u.safetyID = id
 	return &Noted{Message: "safety backup " + id}
 }
 

@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -51,10 +49,7 @@ func benchClone(b *testing.B, prefix string) {
 		benchDestroy(b, a, name)
 		b.StartTimer()
 	}
-	med := func(ds []time.Duration) float64 {
-		slices.Sort(ds)
-		return float64(ds[len(ds)/2]) / float64(time.Millisecond)
-	}
+	med := medianMS
 	b.ReportMetric(med(totals), "ms/clone-median")
 	b.ReportMetric(med(copies), "ms/copy")
 	b.ReportMetric(med(neutralizes), "ms/neutralize")
@@ -64,18 +59,10 @@ func benchClone(b *testing.B, prefix string) {
 // step's.
 func benchCloneOnce(b *testing.B, a *app.App, src, name string) (time.Duration, map[string]time.Duration) {
 	b.Helper()
-	steps := map[string]time.Duration{}
-	var mu sync.Mutex
+	record, steps := stepDurations()
 	start := time.Now()
 	task, err := a.DayTwo().Clone(context.Background(), provision.CloneRequest{
-		Source: src, Name: name, Neutralize: true, By: "bench",
-		Subscribe: []provision.Subscriber{func(e provision.Event) {
-			if e.Kind == provision.EventDone {
-				mu.Lock()
-				steps[e.Step] = e.Duration
-				mu.Unlock()
-			}
-		}},
+		Source: src, Name: name, Neutralize: true, By: "bench", Subscribe: []provision.Subscriber{record},
 	})
 	if err != nil {
 		b.Fatalf("clone %s: %v", name, err)

@@ -74,18 +74,10 @@ func benchEnv(b *testing.B, cold bool) *config.Config {
 // benchCreate creates one instance and returns each step's duration.
 func benchCreate(b *testing.B, a *app.App, name string) (total time.Duration, steps map[string]time.Duration) {
 	b.Helper()
-	steps = map[string]time.Duration{}
-	var mu sync.Mutex
+	record, steps := stepDurations()
 	start := time.Now()
 	task, err := a.Creator.Create(context.Background(), provision.CreateRequest{
-		Name: name, Mode: provision.SSLHTTP, By: "bench",
-		Subscribe: []provision.Subscriber{func(e provision.Event) {
-			if e.Kind == provision.EventDone {
-				mu.Lock()
-				steps[e.Step] = e.Duration
-				mu.Unlock()
-			}
-		}},
+		Name: name, Mode: provision.SSLHTTP, By: "bench", Subscribe: []provision.Subscriber{record},
 	})
 	if err != nil {
 		b.Fatalf("create %s: %v", name, err)
@@ -94,6 +86,26 @@ func benchCreate(b *testing.B, a *app.App, name string) (total time.Duration, st
 		b.Fatalf("create %s: %v", name, err)
 	}
 	return time.Since(start), steps
+}
+
+// stepDurations returns a subscriber that records how long each step of
+// a job took, and the map it fills: read it once the job has ended.
+func stepDurations() (provision.Subscriber, map[string]time.Duration) {
+	steps := map[string]time.Duration{}
+	var mu sync.Mutex
+	return func(e provision.Event) {
+		if e.Kind == provision.EventDone {
+			mu.Lock()
+			steps[e.Step] = e.Duration
+			mu.Unlock()
+		}
+	}, steps
+}
+
+// medianMS is the median of ds, in milliseconds; it sorts ds.
+func medianMS(ds []time.Duration) float64 {
+	slices.Sort(ds)
+	return float64(ds[len(ds)/2]) / float64(time.Millisecond)
 }
 
 // benchDestroy removes an instance made by benchCreate.
@@ -131,10 +143,7 @@ func benchApp(b *testing.B, cfg *config.Config) *app.App {
 
 // reportMedians reports the median total and the median of each step.
 func reportMedians(b *testing.B, totals []time.Duration, steps []map[string]time.Duration) {
-	med := func(ds []time.Duration) float64 {
-		slices.Sort(ds)
-		return float64(ds[len(ds)/2]) / float64(time.Millisecond)
-	}
+	med := medianMS
 	b.ReportMetric(med(totals), "ms/create-median")
 	var overhead []time.Duration
 	for _, name := range provision.StepNames(provision.SSLHTTP, provision.PlanOptions{}) {

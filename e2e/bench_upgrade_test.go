@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -65,10 +63,7 @@ func benchUpgrade(b *testing.B, name string) {
 		stopped = append(stopped, steps[string(provision.StepStop)]+steps[string(provision.StepSwitch)]+
 			steps[string(provision.StepUpdate)]+steps[string(provision.StepStart)])
 	}
-	med := func(ds []time.Duration) float64 {
-		slices.Sort(ds)
-		return float64(ds[len(ds)/2]) / float64(time.Millisecond)
-	}
+	med := medianMS
 	b.ReportMetric(med(totals), "ms/upgrade-median")
 	b.ReportMetric(med(releases), "ms/release")
 	b.ReportMetric(med(copies), "ms/test-on-copy")
@@ -80,18 +75,11 @@ func benchUpgrade(b *testing.B, name string) {
 // job's duration and each step's.
 func benchUpgradeOnce(b *testing.B, a *app.App, name string) (time.Duration, map[string]time.Duration) {
 	b.Helper()
-	steps := map[string]time.Duration{}
-	var mu sync.Mutex
+	record, steps := stepDurations()
 	start := time.Now()
 	task, err := a.DayTwo().Upgrade(context.Background(), provision.UpgradeRequest{
-		JobRequest: provision.JobRequest{Name: name, By: "bench", Subscribe: []provision.Subscriber{func(e provision.Event) {
-			if e.Kind == provision.EventDone {
-				mu.Lock()
-				steps[e.Step] = e.Duration
-				mu.Unlock()
-			}
-		}}},
-		Target: "latest",
+		JobRequest: provision.JobRequest{Name: name, By: "bench", Subscribe: []provision.Subscriber{record}},
+		Target:     "latest",
 	})
 	if err != nil {
 		b.Fatalf("upgrade %s: %v", name, err)

@@ -138,28 +138,9 @@ func keepDefaultSite(t testing.TB, available, enabled string) {
 // commits, oldest first.
 func twoCommitRepo(t *testing.T, env *createEnv) (repo, first, second string) {
 	t.Helper()
-	repo = filepath.Join(env.root, "odoo-src")
-	git := func(dir string, args ...string) string {
-		t.Helper()
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
-			"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t.invalid", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t.invalid")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	branch := os.Getenv("ODOO_BRANCH")
-	git(env.root, "clone", "--quiet", "--no-hardlinks", "--branch", branch, "--", os.Getenv("ODOO_REPO"), repo)
-	first = git(repo, "rev-parse", "HEAD")
-	if err := os.WriteFile(filepath.Join(repo, "SECOND"), []byte("a later commit\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	git(repo, "add", "SECOND")
-	git(repo, "commit", "-q", "--no-gpg-sign", "-m", "a later commit")
-	return repo, first, git(repo, "rev-parse", "HEAD")
+	r := newTestRepo(t, env.root, os.Getenv("ODOO_REPO"), os.Getenv("ODOO_BRANCH"))
+	first = r.git(r.dir, "rev-parse", "HEAD")
+	return r.dir, first, r.commit("a later commit", map[string]string{"SECOND": "a later commit\n"})
 }
 
 // templateOf is the template database of release key: the one whose

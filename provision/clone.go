@@ -208,18 +208,7 @@ func (cl *cloning) neutralize(ctx context.Context) error {
 	defer cancel()
 	// --stop-after-init: an odoo-bin that does not know neutralize stops
 	// rather than serves; the check below then says it did not neutralize.
-	cmd := exec.CommandContext(ctx, rel.Python, rel.OdooBin, "neutralize", "-c", p.Conf, "-d", cl.cr.inst.Internal, "--logfile", "", "--stop-after-init")
-	cmd.Env = childenv.Env()
-	cmd.Dir = p.Dir
-	if user := cl.cr.runAs(); user != "" {
-		uid, gid, err := lookupUser(user)
-		if err != nil {
-			return err
-		}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
-	}
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.CombinedOutput()
+	out, err := runOdooAs(ctx, rel, cl.cr.runAs(), p.Dir, "neutralize", "-c", p.Conf, "-d", cl.cr.inst.Internal, "--logfile", "", "--stop-after-init")
 	if err != nil {
 		return fmt.Errorf("neutralize: odoo-bin neutralize: %w%s", err, RedactURLs(tail(string(out), 1500)))
 	}
@@ -231,6 +220,24 @@ func (cl *cloning) neutralize(ctx context.Context) error {
 		return fmt.Errorf("neutralize: odoo-bin neutralize ended, but database.is_neutralized is %q", v)
 	}
 	return nil
+}
+
+// runOdooAs runs the release's odoo-bin with args as system user user
+// (no supplementary groups), in dir, with the minimal environment of
+// every child (never odoobot's, which holds secrets), and returns its
+// combined output. A failure to find the user is returned before
+// anything runs.
+func runOdooAs(ctx context.Context, rel Release, user, dir string, args ...string) ([]byte, error) {
+	uid, gid, err := lookupUser(user)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, rel.Python, append([]string{rel.OdooBin}, args...)...)
+	cmd.Env = childenv.Env()
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
+	cmd.WaitDelay = 5 * time.Second
+	return cmd.CombinedOutput()
 }
 
 // neutralizeTimeout bounds odoo-bin neutralize: a few UPDATEs, seconds

@@ -11,12 +11,9 @@ import (
 	"regexp"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"odoobot/internal/childenv"
 )
 
 // JobUpgrade moves an instance to another release of Odoo.
@@ -577,17 +574,8 @@ const updateTimeout = 30 * time.Minute
 func (u *upgradeRun) odooUpdate(ctx context.Context, conf, db string) error {
 	ctx, cancel := context.WithTimeout(ctx, updateTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, u.rel.Python, u.rel.OdooBin, "-c", conf, "-d", db, "-u", "all",
+	out, err := runOdooAs(ctx, u.rel, u.runAs(), u.paths.Dir, "-c", conf, "-d", db, "-u", "all",
 		"--stop-after-init", "--no-http", "--logfile", "")
-	cmd.Env = childenv.Env()
-	cmd.Dir = u.paths.Dir
-	uid, gid, err := lookupUser(u.runAs())
-	if err != nil {
-		return err
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("odoo-bin -u all: %w%s", err, RedactURLs(WhyOdooFailed(string(out))))
 	}

@@ -491,6 +491,13 @@ func trackingLine(a *app.App, internal string) string {
 	return ""
 }
 
+// logText logs a long text (a thread, a log) from inside a helper. It is
+// not a helper itself, so the line it is reported at is a t.Logf, and
+// scripts/e2e-recap.sh does not take it for an error.
+func logText(t testing.TB, format string, args ...any) {
+	t.Logf(format, args...)
+}
+
 // readFile is the file's content, "" when it cannot be read.
 func readFile(path string) string {
 	b, _ := os.ReadFile(path)

@@ -276,7 +276,7 @@ func createRealOdoo(t *testing.T, ctx context.Context, a *app.App, name string) 
 	if err != nil || inst.State != provision.StateReady {
 		t.Fatalf("instance %s after its creation: %+v, %v", name, inst, err)
 	}
-	t.Logf("creation log of %s:\n%s", name, readFile(layout.Paths(inst).CreateLog))
+	logText(t, "creation log of %s:\n%s", name, readFile(layout.Paths(inst).CreateLog))
 	var pw string
 	if !waitFor(10*time.Second, func() bool { pw = revealedPassword(r); return pw != "" }) {
 		t.Fatalf("create %s: no admin password was shown privately:\n%s", name, r.text())

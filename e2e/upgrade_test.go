@@ -261,7 +261,7 @@ func requireUpgraded(t *testing.T, ctx context.Context, a *app.App, inst provisi
 	if f := finishes(c); !strings.Contains(f, "upgraded") {
 		t.Fatalf("upgrade %s to %s did not succeed:\n%s\nlog:\n%s", inst.Name, commit[:12], c.text(), readFile(upgradeLog(a, inst)))
 	}
-	t.Logf("the upgrade's thread:\n%s", c.text())
+	logText(t, "the upgrade's thread:\n%s", c.text())
 	for _, step := range []string{"safety-backup", "test-on-copy", "update", "verify"} {
 		if !strings.Contains(c.text(), step) {
 			t.Errorf("the thread does not show step %s:\n%s", step, c.text())

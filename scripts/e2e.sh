@@ -22,5 +22,6 @@ scripts/sandbox.sh exec env ODOOBOT_IN_SANDBOX=1 ODOOBOT_REQUIRE_ALL=1 ODOOBOT_B
   $ODOOBOT_REAL_ODOO_ENV "$SANDBOX_BIN/e2e.test" -test.v -test.count=1 -test.timeout=40m "$@" 2>&1 | tee bin/e2e.log
 rc=${PIPESTATUS[0]}
 set -e
+if [ "$rc" != 0 ]; then scripts/e2e-recap.sh bin/e2e.log || true; fi
 if [ "$started" = 1 ]; then scripts/sandbox.sh stop; fi
 exit $rc

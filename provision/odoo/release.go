@@ -114,7 +114,7 @@ func NewReleases(cfg ReleaseConfig) *Releases {
 // last. progress, when not nil, is called
 // with a short line as each phase of a build starts ("cloning odoo",
 // "creating venv", "installing 3 Debian packages", "checking the
-// release"), from the calling goroutine; not on a cache hit. The warm path costs one
+// release", "compiling Python"), from the calling goroutine; not on a cache hit. The warm path costs one
 // `git ls-remote` per repository and a few stats. A half-built release
 // left by a crash is removed and rebuilt; so is a build that fails, which
 // leaves nothing in the cache. A build ends by proving the release runs:
@@ -371,6 +371,8 @@ func (r *Releases) build(ctx context.Context, rel provision.Release, python, ent
 	if err := checkRelease(ctx, as, rel.Python, bin, src, version, mode == DepsDebian); err != nil {
 		return err
 	}
+	progress("compiling Python")
+	compileRelease(ctx, as, rel, log)
 
 	if err := as.handOver(rel.Dir); err != nil {
 		return err
@@ -380,6 +382,29 @@ func (r *Releases) build(ctx context.Context, rel provision.Release, python, ent
 	}
 	log.Info("release built", "dir", rel.Dir, "version", version, "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// compileRelease writes the bytecode of the release's Python sources
+// (tests aside), with the venv's interpreter, while the build user may
+// still write there. An instance's user cannot write into the release,
+// so without it every Odoo process an instance starts (the server, its
+// gevent worker, each init or update) compiles again every module it
+// imports: about 1.4 s of each start of a four-module instance. A file
+// that does not compile is logged and left: Odoo names it if a module to
+// install needs it.
+func compileRelease(ctx context.Context, as *BuildUser, rel provision.Release, log *slog.Logger) {
+	args := []string{"-m", "compileall", "-q", "-j", "0", "-x", `/tests?/`}
+	for _, d := range []string{"odoo", "enterprise"} {
+		if _, err := os.Stat(filepath.Join(rel.Dir, d)); err == nil {
+			args = append(args, filepath.Join(rel.Dir, d))
+		}
+	}
+	start := time.Now()
+	if _, err := runAs(ctx, as, rel.Dir, nil, rel.Python, args...); err != nil {
+		log.Warn("some Python files did not compile; Odoo compiles them when it imports them", "err", err)
+		return
+	}
+	log.Info("compiled Python", "took", time.Since(start).Round(time.Millisecond))
 }
 
 // debianDeps installs the Debian packages the source needs that the host

@@ -2,6 +2,7 @@ package odoo_test
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,7 +145,7 @@ func TestReleaseRealOdoo(t *testing.T) {
 			if !filepath.IsAbs(rel.Interpreter) || !strings.HasPrefix(filepath.Base(rel.Interpreter), "python3") {
 				t.Errorf("release interpreter %q, want the absolute path of the python3 its venv was made from", rel.Interpreter)
 			}
-			for _, p := range []string{"cloning odoo", "creating venv", "checking the release"} {
+			for _, p := range []string{"cloning odoo", "creating venv", "checking the release", "compiling Python"} {
 				if !slices.Contains(b.phases, p) {
 					t.Errorf("progress %q not reported; got %q", p, b.phases)
 				}
@@ -154,6 +155,7 @@ func TestReleaseRealOdoo(t *testing.T) {
 			if err != nil || !strings.Contains(out, "Odoo Server "+version) {
 				t.Errorf("odoo-bin --version: %v\n%s", err, out)
 			}
+			requireCompiled(t, rel)
 			// The venv sees Debian's packages, and nothing was pip-installed.
 			out, err = pyRun(t, rel, t.TempDir(), "-c", "import werkzeug, lxml, psycopg2, PIL, babel; print(werkzeug.__file__, psycopg2.__file__)")
 			if err != nil || strings.Count(out, "/usr/lib/python3/dist-packages/") != 2 {
@@ -178,6 +180,42 @@ func TestReleaseRealOdoo(t *testing.T) {
 				t.Errorf("builds = %d after a warm Ensure, want 1", n)
 			}
 		})
+	}
+}
+
+// requireCompiled checks that every Python file of the release's source
+// but its tests has its bytecode, for the venv's interpreter, beside it:
+// an instance's user, who cannot write there, never compiles Odoo again.
+func requireCompiled(t *testing.T, rel provision.Release) {
+	t.Helper()
+	tag, err := pyRun(t, rel, t.TempDir(), "-c", "import sys; print(sys.implementation.cache_tag)")
+	if err != nil {
+		t.Fatalf("cache tag: %v\n%s", err, tag)
+	}
+	tag = strings.TrimSpace(tag)
+	var files, missing []string
+	err = filepath.WalkDir(filepath.Join(rel.Dir, "odoo"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "tests" || d.Name() == "test" || d.Name() == ".git") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".py") {
+			return nil
+		}
+		files = append(files, path)
+		pyc := filepath.Join(filepath.Dir(path), "__pycache__", strings.TrimSuffix(d.Name(), ".py")+"."+tag+".pyc")
+		if _, err := os.Stat(pyc); err != nil {
+			missing = append(missing, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 100 || len(missing) > 0 {
+		t.Errorf("%d of %d Python files of the release have no bytecode for %s, e.g. %q", len(missing), len(files), tag, missing[:min(len(missing), 3)])
 	}
 }
 

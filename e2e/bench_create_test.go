@@ -119,9 +119,14 @@ func benchDestroy(b *testing.B, a *app.App, name string) {
 		Available: a.Config.NginxAvailable, Enabled: a.Config.NginxEnabled, Binary: "/usr/sbin/nginx",
 		Reload: func(ctx context.Context) error { return a.Services.Reload(ctx, "nginx.service") },
 	}).Remove(ctx, inst.Internal)
-	if conn, err := pgx.Connect(ctx, a.Config.AdminDSN()); err == nil {
-		conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{inst.Internal}.Sanitize()+" WITH (FORCE)")
-		conn.Close(ctx)
+	conn, err := pgx.Connect(ctx, a.Config.AdminDSN())
+	if err != nil {
+		b.Fatalf("remove %s's database: %v", name, err)
+	}
+	_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{inst.Internal}.Sanitize()+" WITH (FORCE)")
+	conn.Close(ctx)
+	if err != nil {
+		b.Errorf("remove %s's database: %v", name, err)
 	}
 	os.RemoveAll(p.Dir)
 	a.Store.ReleaseInstance(ctx, name)

@@ -624,37 +624,16 @@ func templateRole(tpl string) string { return tpl + "_owner" }
 
 // loginTemplateRole makes role (or takes the existing one) able to log in
 // with a new random password, granted to odoobot's role, and returns the
-// password.
+// password (tenant.LoginRole).
 func (d *Databases) loginTemplateRole(ctx context.Context, conn *pgx.Conn, role string) (string, error) {
 	pw, err := tenant.NewPassword()
 	if err != nil {
 		return "", err
 	}
-	verifier, err := tenant.SCRAMVerifier(pw)
-	if err != nil {
-		return "", err
-	}
-	exists, err := existsRole(ctx, conn, role)
-	if err != nil {
-		return "", err
-	}
-	verb := "ALTER"
-	if !exists {
-		verb = "CREATE"
-	}
-	if _, err := conn.Exec(ctx, verb+" ROLE "+ident(role)+" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '"+verifier+"'"); err != nil {
-		return "", fmt.Errorf("%s template role %s (odoobot's role needs CREATEROLE): %w", strings.ToLower(verb), role, err)
-	}
-	if _, err := conn.Exec(ctx, "GRANT "+ident(role)+" TO "+ident(d.cfg.Owner)); err != nil {
-		return "", fmt.Errorf("grant template role %s to %s: %w", role, d.cfg.Owner, err)
+	if _, err := tenant.LoginRole(ctx, conn, role, pw, d.cfg.Owner); err != nil {
+		return "", fmt.Errorf("template %w", err)
 	}
 	return pw, nil
-}
-
-func existsRole(ctx context.Context, conn *pgx.Conn, role string) (bool, error) {
-	var ok bool
-	err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", role).Scan(&ok)
-	return ok, err
 }
 
 // markPending writes the pending marker into a template being made, so

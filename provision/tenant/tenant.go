@@ -144,37 +144,52 @@ func (m *Manager) EnsureRole(ctx context.Context, name, password string) error {
 	if name == "" || password == "" {
 		return errors.New("tenant: ensure role: name and password are required")
 	}
-	verifier, err := SCRAMVerifier(password)
-	if err != nil {
-		return err
-	}
 	conn, err := m.connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	created, err := LoginRole(ctx, conn, name, password, m.cfg.Admin)
+	if err != nil {
+		return fmt.Errorf("tenant: %w", err)
+	}
+	if created {
+		m.log.Info("database role created", "role", name)
+	}
+	return nil
+}
+
+// LoginRole makes role name, or takes the existing one, able to log in
+// with password (stored as its SCRAM verifier, never in clear), with no
+// right to create databases or roles, and grants it to admin (odoobot's
+// role), which keeps access to what it owns. It reports whether it
+// created the role. A new role is also NOSUPERUSER, NOREPLICATION and
+// NOBYPASSRLS; an existing one is not told so, which PostgreSQL allows
+// only a superuser even when nothing changes, and which only a superuser
+// can have given it: such a role fails here, as it should.
+func LoginRole(ctx context.Context, conn *pgx.Conn, name, password, admin string) (created bool, err error) {
+	verifier, err := SCRAMVerifier(password)
+	if err != nil {
+		return false, err
+	}
 	exists, err := roleExists(ctx, conn, name)
 	if err != nil {
-		return err
-	}
-	verb := "ALTER"
-	if !exists {
-		verb = "CREATE"
+		return false, err
 	}
 	// INHERIT: a role that is a member of nothing inherits nothing but
 	// pg_database_owner's rights in its own database (CREATE on schema
 	// public), which NOINHERIT would take away.
-	stmt := verb + " ROLE " + ident(name) + " LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT NOREPLICATION NOBYPASSRLS PASSWORD " + literal(verifier)
-	if _, err := conn.Exec(ctx, stmt); err != nil {
-		return fmt.Errorf("tenant: %s role %s (odoobot's role needs CREATEROLE): %w", strings.ToLower(verb), name, err)
-	}
-	if _, err := conn.Exec(ctx, "GRANT "+ident(name)+" TO "+ident(m.cfg.Admin)); err != nil {
-		return fmt.Errorf("tenant: grant role %s to %s: %w", name, m.cfg.Admin, err)
-	}
+	verb, attrs := "ALTER", " LOGIN NOCREATEDB NOCREATEROLE INHERIT"
 	if !exists {
-		m.log.Info("database role created", "role", name)
+		verb, attrs = "CREATE", " LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT NOREPLICATION NOBYPASSRLS"
 	}
-	return nil
+	if _, err := conn.Exec(ctx, verb+" ROLE "+ident(name)+attrs+" PASSWORD "+literal(verifier)); err != nil {
+		return false, fmt.Errorf("%s role %s (odoobot's role needs CREATEROLE): %w", strings.ToLower(verb), name, err)
+	}
+	if _, err := conn.Exec(ctx, "GRANT "+ident(name)+" TO "+ident(admin)); err != nil {
+		return false, fmt.Errorf("grant role %s to %s: %w", name, admin, err)
+	}
+	return !exists, nil
 }
 
 // DropRole drops PostgreSQL role name; a missing role is not an error.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,29 +23,36 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// TestRoleIsItsOwnAndNothingMore: EnsureRole makes a login role with no
-// right beyond logging in, its password stored as a SCRAM verifier made
-// here, granted to the admin; run again it keeps the role and changes the
-// password; DropRole removes it, and is fine with a missing one.
+// TestRoleIsItsOwnAndNothingMore: EnsureRole, run as odoobot's role is
+// in production (CREATEROLE and CREATEDB, not a superuser), makes a login
+// role with no right beyond logging in, its password stored as a SCRAM
+// verifier made here, granted to the admin; run again it keeps the role
+// and changes the password; DropRole removes it, and is fine with a
+// missing one.
 func TestRoleIsItsOwnAndNothingMore(t *testing.T) {
-	url := testenv.DatabaseURL(t)
+	dsn := testenv.DatabaseURL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
 	admin := "odoobot_t_" + randHex(4) + "_admin"
 	role := "prod-t" + randHex(4)
-	if _, err := conn.Exec(ctx, "CREATE ROLE "+pgx.Identifier{admin}.Sanitize()+" NOLOGIN"); err != nil {
+	if _, err := conn.Exec(ctx, "CREATE ROLE "+pgx.Identifier{admin}.Sanitize()+" LOGIN CREATEROLE CREATEDB NOSUPERUSER PASSWORD 'admin-secret'"); err != nil {
 		t.Fatal(err)
 	}
+	adminURL, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminURL.User = url.UserPassword(admin, "admin-secret")
 	t.Cleanup(func() {
 		conn.Exec(context.Background(), "DROP ROLE IF EXISTS "+pgx.Identifier{role}.Sanitize())
 		conn.Exec(context.Background(), "DROP ROLE IF EXISTS "+pgx.Identifier{admin}.Sanitize())
 	})
-	m := tenant.New(tenant.Config{AdminDSN: url, Admin: admin})
+	m := tenant.New(tenant.Config{AdminDSN: adminURL.String(), Admin: admin})
 
 	attrs := func() (login, super, createdb, createrole, inherit, granted bool, password string) {
 		t.Helper()

@@ -749,9 +749,7 @@ func (r *restoreRun) unswap(ctx context.Context) error {
 		}
 	}
 	if r.stopped && r.wasRunning && len(errs) == 0 {
-		if err := r.d.cfg.Services.Start(ctx, r.inst.Unit); err != nil {
-			errs = append(errs, err)
-		} else if err := WaitHealthy(ctx, r.inst.Ports.HTTP, r.d.cfg.HealthTimeout, r.paths.Log); err != nil {
+		if err := r.d.startHealthy(ctx, r.inst, r.paths); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -759,10 +757,7 @@ func (r *restoreRun) unswap(ctx context.Context) error {
 }
 
 func (r *restoreRun) start(ctx context.Context) error {
-	if err := r.d.cfg.Services.Start(ctx, r.inst.Unit); err != nil {
-		return err
-	}
-	return WaitHealthy(ctx, r.inst.Ports.HTTP, r.d.cfg.HealthTimeout, r.paths.Log)
+	return r.d.startHealthy(ctx, r.inst, r.paths)
 }
 
 // cleanup drops the replaced database and filestore. The restore has

@@ -779,14 +779,30 @@ func (cr *creation) removeService(ctx context.Context) error {
 }
 
 func (cr *creation) waitHealthy(ctx context.Context) error {
+	return cr.c.waitHealthy(ctx, cr.inst, cr.paths)
+}
+
+// waitHealthy waits until inst answers its health check (waitHealthy),
+// giving up at once when its unit has stopped or failed meanwhile.
+func (c *Creator) waitHealthy(ctx context.Context, inst Instance, p Paths) error {
 	alive := func(ctx context.Context) error {
-		st, err := cr.c.cfg.Services.Status(ctx, cr.inst.Unit)
+		st, err := c.cfg.Services.Status(ctx, inst.Unit)
 		if err != nil || st.Running() || ((st.ActiveState == "activating" || st.ActiveState == "reloading") && st.SubState != "auto-restart") {
 			return nil // unknown or still coming up: keep polling
 		}
-		return fmt.Errorf("%s is %s/%s", cr.inst.Unit, st.ActiveState, st.SubState)
+		return fmt.Errorf("%s is %s/%s", inst.Unit, st.ActiveState, st.SubState)
 	}
-	return waitHealthy(ctx, cr.inst.Ports.HTTP, cr.c.cfg.HealthTimeout, cr.paths.Log, alive)
+	return waitHealthy(ctx, inst.Ports.HTTP, c.cfg.HealthTimeout, p.Log, alive)
+}
+
+// startHealthy starts inst's unit and waits until it is healthy, as a
+// creation's health step does: how every job that stopped an instance
+// starts it again.
+func (c *Creator) startHealthy(ctx context.Context, inst Instance, p Paths) error {
+	if err := c.cfg.Services.Start(ctx, inst.Unit); err != nil {
+		return err
+	}
+	return c.waitHealthy(ctx, inst, p)
 }
 
 func (cr *creation) issueCertificate(ctx context.Context) error {
@@ -848,12 +864,14 @@ func (cr *creation) deleteRecord(ctx context.Context) error {
 	return cr.c.cfg.DNS.DeleteRecord(ctx, cr.inst.Domain)
 }
 
-// verify checks through nginx itself; a reload returns before the new
-// configuration is live, so it retries for a few seconds.
-func (cr *creation) verify(ctx context.Context) error {
+func (cr *creation) verify(ctx context.Context) error { return cr.c.verify(ctx, cr.inst) }
+
+// verify checks inst through nginx itself; a reload returns before the
+// new configuration is live, so it retries for a few seconds.
+func (c *Creator) verify(ctx context.Context, inst Instance) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		err := cr.c.cfg.Sites.Verify(ctx, cr.inst.Domain, cr.inst.SSLMode.TLS(), cr.c.cfg.VerifyRoots)
+		err := c.cfg.Sites.Verify(ctx, inst.Domain, inst.SSLMode.TLS(), c.cfg.VerifyRoots)
 		if err == nil || time.Now().After(deadline) {
 			return err
 		}

@@ -144,10 +144,7 @@ func (iso *isolation) stop(ctx context.Context) error {
 }
 
 func (iso *isolation) start(ctx context.Context) error {
-	if err := iso.d.cfg.Services.Start(ctx, iso.inst.Unit); err != nil {
-		return err
-	}
-	return WaitHealthy(ctx, iso.inst.Ports.HTTP, iso.d.cfg.HealthTimeout, iso.paths.Log)
+	return iso.d.startHealthy(ctx, iso.inst, iso.paths)
 }
 
 func (iso *isolation) giveDatabase(ctx context.Context) error {

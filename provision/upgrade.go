@@ -324,10 +324,7 @@ func (u *upgradeRun) restart(ctx context.Context) error {
 	if !u.wasRunning {
 		return nil
 	}
-	if err := u.d.cfg.Services.Start(ctx, u.inst.Unit); err != nil {
-		return err
-	}
-	return WaitHealthy(ctx, u.inst.Ports.HTTP, u.d.cfg.HealthTimeout, u.paths.Log)
+	return u.d.startHealthy(ctx, u.inst, u.paths)
 }
 
 // Where switchRelease keeps the files it replaces.
@@ -478,11 +475,7 @@ func (u *upgradeRun) dropAside(ctx context.Context) error {
 }
 
 func (u *upgradeRun) start(ctx context.Context) error {
-	if err := u.d.cfg.Services.Start(ctx, u.inst.Unit); err != nil {
-		return err
-	}
-	cr := &creation{c: u.d.Creator, inst: u.inst, paths: u.paths}
-	if err := cr.waitHealthy(ctx); err != nil {
+	if err := u.d.startHealthy(ctx, u.inst, u.paths); err != nil {
 		return err
 	}
 	if !u.stoppedAt.IsZero() {
@@ -496,8 +489,7 @@ func (u *upgradeRun) stopAgain(ctx context.Context) error {
 }
 
 func (u *upgradeRun) verify(ctx context.Context) error {
-	cr := &creation{c: u.d.Creator, inst: u.inst, paths: u.paths}
-	return cr.verify(ctx)
+	return u.d.verify(ctx, u.inst)
 }
 
 // record makes the store and info-instancia.txt name the new release.

@@ -21,27 +21,8 @@ func (d *Databases) FinishCopy(ctx context.Context, db, baseURL, reportURL, mark
 		return fmt.Errorf("odoo: finish the copy %s: %w", db, err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	params := [][2]string{
-		{"database.uuid", newUUID()},
-		{"database.secret", newUUID()},
-		{"database.create_date", time.Now().UTC().Format("2006-01-02 15:04:05")},
-		{"web.base.url", baseURL},
-		{"web.base.url.freeze", "True"},
-	}
-	if reportURL != "" {
-		params = append(params, [2]string{"report.url", reportURL})
-	}
-	params = append(params, [2]string{markerKey, marker})
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "DELETE FROM ir_config_parameter WHERE key = 'database.enterprise_code'"); err != nil {
-			return err
-		}
-		for _, p := range params {
-			if err := setParam(ctx, tx, p[0], p[1]); err != nil {
-				return fmt.Errorf("set %s: %w", p[0], err)
-			}
-		}
-		return nil
+		return newIdentity(ctx, tx, baseURL, reportURL, marker)
 	})
 	if err != nil {
 		return fmt.Errorf("odoo: finish the copy %s: %w", db, err)
@@ -65,4 +46,32 @@ func (d *Databases) Param(ctx context.Context, db, key string) (string, error) {
 		return "", fmt.Errorf("odoo: read %s of %s: %w", key, db, err)
 	}
 	return v, nil
+}
+
+// newIdentity gives the database of tx, a copy, what Odoo's duplicate
+// gives one: a new database.uuid, database.secret and
+// database.create_date, no database.enterprise_code; and web.base.url =
+// baseURL frozen, report.url = reportURL (when set), and odoobot's marker
+// (the value of odoobot.template), written last.
+func newIdentity(ctx context.Context, tx pgx.Tx, baseURL, reportURL, marker string) error {
+	if _, err := tx.Exec(ctx, "DELETE FROM ir_config_parameter WHERE key = 'database.enterprise_code'"); err != nil {
+		return err
+	}
+	params := [][2]string{
+		{"database.uuid", newUUID()},
+		{"database.secret", newUUID()},
+		{"database.create_date", time.Now().UTC().Format("2006-01-02 15:04:05")},
+		{"web.base.url", baseURL},
+		{"web.base.url.freeze", "True"},
+	}
+	if reportURL != "" {
+		params = append(params, [2]string{"report.url", reportURL})
+	}
+	params = append(params, [2]string{markerKey, marker})
+	for _, p := range params {
+		if err := setParam(ctx, tx, p[0], p[1]); err != nil {
+			return fmt.Errorf("set %s: %w", p[0], err)
+		}
+	}
+	return nil
 }

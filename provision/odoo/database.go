@@ -343,17 +343,6 @@ func (d *Databases) finishClone(ctx context.Context, spec provision.DatabaseSpec
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	params := [][2]string{
-		{"database.uuid", newUUID()},
-		{"database.secret", newUUID()},
-		{"database.create_date", time.Now().UTC().Format("2006-01-02 15:04:05")},
-		{"web.base.url", spec.BaseURL},
-		{"web.base.url.freeze", "True"},
-	}
-	if spec.ReportURL != "" {
-		params = append(params, [2]string{"report.url", spec.ReportURL})
-	}
-	params = append(params, [2]string{markerKey, tpl})
 	var h hashResult
 	select {
 	case h = <-hashed:
@@ -369,20 +358,12 @@ func (d *Databases) finishClone(ctx context.Context, spec provision.DatabaseSpec
 		if _, err := tx.Exec(ctx, "REASSIGN OWNED BY "+ident(templateRole(tpl))+" TO "+ident(owner)); err != nil {
 			return fmt.Errorf("give the database's objects to %s: %w", owner, err)
 		}
-		if _, err := tx.Exec(ctx, "DELETE FROM ir_config_parameter WHERE key = 'database.enterprise_code'"); err != nil {
-			return err
-		}
 		if h.hash != "" {
 			if err := setAdminHash(ctx, tx, spec.AdminPassword, h.hash); err != nil {
 				return err
 			}
 		}
-		for _, p := range params {
-			if err := setParam(ctx, tx, p[0], p[1]); err != nil {
-				return fmt.Errorf("set %s: %w", p[0], err)
-			}
-		}
-		return nil
+		return newIdentity(ctx, tx, spec.BaseURL, spec.ReportURL, tpl)
 	})
 	if err != nil {
 		return fmt.Errorf("reset parameters: %w", err)

@@ -136,9 +136,22 @@ func benchDestroy(b *testing.B, a *app.App, name string) {
 	}
 }
 
+// benchApp is an app for the benchmarks. Its log is discarded, or
+// appended to the file ODOOBOT_BENCH_LOG names (in the sandbox host's
+// view), which says where a step's time went: each odoo-bin run of a
+// template's initialisation, the database copy.
 func benchApp(b *testing.B, cfg *config.Config) *app.App {
 	b.Helper()
-	a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler), app.Options{})
+	log := slog.New(slog.DiscardHandler)
+	if path := os.Getenv("ODOOBOT_BENCH_LOG"); path != "" {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			b.Fatalf("ODOOBOT_BENCH_LOG: %v", err)
+		}
+		b.Cleanup(func() { f.Close() })
+		log = slog.New(slog.NewTextHandler(f, nil))
+	}
+	a, err := app.New(context.Background(), cfg, log, app.Options{})
 	if err != nil {
 		b.Fatalf("app.New: %v", err)
 	}

@@ -60,6 +60,9 @@ for v in "${versions[@]}"; do
     git -C "$repo.tmp" init -q -b "$v"
     git -C "$repo.tmp" add -A
     git -C "$repo.tmp" commit -q --no-gpg-sign -m "odoo $v"
+    # Packed, as a served repository is: a clone of loose objects would
+    # pack them all first, and time that a real source never costs.
+    git -C "$repo.tmp" repack -a -d -q
     touch "$repo.tmp/.git/odoobot-complete"
     mv "$repo.tmp" "$repo"
   fi

@@ -104,8 +104,9 @@ type Bot struct {
 	token   string // without the "Bot " prefix
 	running sync.WaitGroup
 
-	mu       sync.Mutex
-	stopping bool
+	mu           sync.Mutex
+	stopping     bool
+	reconnecting bool // a Disconnect's handler is opening the gateway again
 }
 
 var snowflake = regexp.MustCompile(`^[0-9]{17,20}$`)
@@ -161,6 +162,10 @@ func New(cfg Config) (*Bot, error) {
 		}},
 	}
 	s.Identify.Intents = discordgo.IntentsGuilds // interactions arrive whatever the intents
+	// Run reconnects a dropped gateway itself: discordgo's own loop reads
+	// this flag unlocked from its goroutines, so a shutdown could not
+	// turn it off safely, and it never gives up.
+	s.ShouldReconnectOnError = false
 	s.LogLevel = discordgo.LogError
 	gw := newGatewayConns(cfg.GatewayIdle, cfg.IdentifyWait, 5*cfg.IdentifyWait, cfg.Logger.Warn)
 	s.Dialer = &websocket.Dialer{
@@ -184,8 +189,9 @@ func New(cfg Config) (*Bot, error) {
 // answering 503, a gateway that never says HELLO) is logged and tried
 // again after a back-off that doubles from Config.RetryWait up to a
 // minute; only a refused token or configuration stops Run with an error
-// naming the variable to check. Once connected, discordgo reconnects a
-// dropped gateway by itself (resuming the session), each step logged.
+// naming the variable to check. Once connected, a dropped gateway is
+// opened again (discordgo resumes the session) with the same back-off,
+// each step logged, until ctx is cancelled.
 func (b *Bot) Run(ctx context.Context) error {
 	remove := []func(){
 		b.s.AddHandler(func(_ *discordgo.Session, ic *discordgo.InteractionCreate) {
@@ -211,11 +217,18 @@ func (b *Bot) Run(ctx context.Context) error {
 			b.log.Info("discord: gateway session resumed")
 		}),
 		b.s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) {
-			defer b.recovered("disconnect")
-			if b.isStopping() {
+			b.mu.Lock()
+			if b.stopping || b.reconnecting {
+				b.mu.Unlock()
 				return
 			}
+			b.reconnecting = true
+			b.running.Add(1)
+			b.mu.Unlock()
+			defer b.running.Done()
+			defer b.recovered("disconnect")
 			b.log.Warn("discord: gateway disconnected (the gateway closed or went silent); reconnecting")
+			b.reconnect(ctx)
 		}),
 	}
 	defer func() {
@@ -231,9 +244,6 @@ func (b *Bot) Run(ctx context.Context) error {
 	b.stopping = true
 	b.mu.Unlock()
 	b.gw.stop() // first: it ends an Open that holds the session's lock
-	b.s.Lock()
-	b.s.ShouldReconnectOnError = false // what the shutdown drops stays dropped
-	b.s.Unlock()
 	err := b.s.CloseWithCode(websocket.CloseNormalClosure)
 	b.running.Wait()
 	if err != nil {
@@ -278,6 +288,36 @@ func (b *Bot) start(ctx context.Context) error {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
+		case <-t.C:
+		}
+		wait = min(2*wait, time.Minute)
+	}
+}
+
+// reconnect opens the dropped gateway again, with start's back-off,
+// until it is open or ctx ends.
+func (b *Bot) reconnect(ctx context.Context) {
+	defer func() {
+		b.mu.Lock()
+		b.reconnecting = false
+		b.mu.Unlock()
+	}()
+	wait := b.cfg.RetryWait
+	for ctx.Err() == nil {
+		err := b.s.Open()
+		if err == nil || errors.Is(err, discordgo.ErrWSAlreadyOpen) {
+			b.log.Info("discord: gateway open again")
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		b.log.Warn("discord: could not reconnect; trying again", "err", b.clean(err), "in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
 		case <-t.C:
 		}
 		wait = min(2*wait, time.Minute)

@@ -252,12 +252,6 @@ func (b *Bot) Run(ctx context.Context) error {
 	return nil
 }
 
-func (b *Bot) isStopping() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.stopping
-}
-
 // start opens the gateway and registers /odoo, trying again with
 // back-off until it works, ctx ends (nil), or Discord refuses the token
 // or the configuration (the error).
@@ -283,15 +277,24 @@ func (b *Bot) start(ctx context.Context) error {
 			return err
 		}
 		b.log.Warn("discord: could not start; trying again", "err", err, "in", wait)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !backOff(ctx, &wait) {
 			return nil
-		case <-t.C:
 		}
-		wait = min(2*wait, time.Minute)
 	}
+}
+
+// backOff waits *wait, then doubles it up to a minute; it reports false,
+// at once, when ctx ends first.
+func backOff(ctx context.Context, wait *time.Duration) bool {
+	t := time.NewTimer(*wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	}
+	*wait = min(2**wait, time.Minute)
+	return true
 }
 
 // reconnect opens the dropped gateway again, with start's back-off,
@@ -313,14 +316,9 @@ func (b *Bot) reconnect(ctx context.Context) {
 			return
 		}
 		b.log.Warn("discord: could not reconnect; trying again", "err", b.clean(err), "in", wait)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !backOff(ctx, &wait) {
 			return
-		case <-t.C:
 		}
-		wait = min(2*wait, time.Minute)
 	}
 }
 

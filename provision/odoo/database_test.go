@@ -421,14 +421,15 @@ func TestSetAdminPassword(t *testing.T) {
 // TestCreateLanguageCountry: with a language and a country, a template is
 // made as Odoo's creation then an installation would: base with the
 // language, the shell script for the company and the admin, then the
-// modules. Each of them changes the template.
+// modules base's run did not install (base itself, named again, would be
+// loaded again). Each of them changes the template.
 func TestCreateLanguageCountry(t *testing.T) {
 	e := newDBEnv(t)
 	plain := e.d.TemplateName(provision.DatabaseSpec{Release: provision.Release{Key: "k"}})
 	e.cfg.Lang, e.cfg.Country = "es_AR", "ar"
 	e.d = odoo.NewDatabases(e.cfg)
 	rel, runs := wrappedRelease(t, false)
-	spec := provision.DatabaseSpec{Name: e.name("ar"), Release: rel, Modules: []string{"l10n_ar", "contacts"}, BaseURL: "https://ar.example.com", DataDir: t.TempDir()}
+	spec := provision.DatabaseSpec{Name: e.name("ar"), Release: rel, Modules: []string{"base", "l10n_ar", "contacts"}, BaseURL: "https://ar.example.com", DataDir: t.TempDir()}
 	tpl := e.d.TemplateName(spec)
 	e.dropAtEnd(t, spec.Name, tpl, tpl+"_init")
 	if plain == e.d.TemplateName(provision.DatabaseSpec{Release: provision.Release{Key: "k"}}) {
@@ -442,7 +443,7 @@ func TestCreateLanguageCountry(t *testing.T) {
 		!strings.Contains(got[0], "-i base --stop-after-init --load-language=es_AR") ||
 		!strings.HasPrefix(got[1], "shell -c ") ||
 		!strings.Contains(got[2], "-i contacts,l10n_ar --stop-after-init") || strings.Contains(got[2], "load-language") {
-		t.Errorf("odoo-bin runs:\n%s\nwant -i base with the language, shell, -i the modules", strings.Join(got, "\n"))
+		t.Errorf("odoo-bin runs:\n%s\nwant -i base with the language, shell, -i the modules but base", strings.Join(got, "\n"))
 	}
 	for _, r := range got {
 		if strings.Contains(r, "without-demo") {

@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -80,17 +78,9 @@ func healthOK(port int) bool {
 }
 
 // websocketUpgrades reports whether Odoo's gevent port upgrades
-// /websocket (101), with the Origin header a browser sends.
+// /websocket (101).
 func websocketUpgrades(port int) bool {
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		return false
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
-	fmt.Fprintf(conn, "GET /websocket HTTP/1.1\r\nHost: %s\r\nOrigin: http://%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", addr, addr)
-	status, err := bufio.NewReader(conn).ReadString('\n')
+	status, err := websocketStatus(addr, addr)
 	return err == nil && strings.Contains(status, " 101 ")
 }

@@ -335,19 +335,26 @@ func requireLoginPage(t *testing.T, ctx context.Context, inst provision.Instance
 // with the Origin header a browser sends.
 func requireWebsocket(t *testing.T, inst provision.Instance) {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", "127.0.0.1:80", 5*time.Second)
+	status, err := websocketStatus("127.0.0.1:80", inst.Domain)
+	if err != nil || !strings.Contains(status, " 101 ") {
+		t.Errorf("websocket at %s/websocket through nginx: %q, %v; want 101", inst.Domain, status, err)
+	}
+}
+
+// websocketStatus asks addr for a websocket upgrade of /websocket with
+// Host host and the Origin header a browser sends, and returns the status
+// line of the answer.
+func websocketStatus(addr, host string) (string, error) {
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
-		t.Errorf("websocket: %v", err)
-		return
+		return "", err
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(30 * time.Second))
 	fmt.Fprintf(conn, "GET /websocket HTTP/1.1\r\nHost: %s\r\nOrigin: http://%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", inst.Domain, inst.Domain)
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", host, host)
 	status, err := bufio.NewReader(conn).ReadString('\n')
-	if err != nil || !strings.Contains(status, " 101 ") {
-		t.Errorf("websocket at %s/websocket through nginx: %q, %v; want 101", inst.Domain, strings.TrimSpace(status), err)
-	}
+	return strings.TrimSpace(status), err
 }
 
 // requireOwnIdentity checks that the two instances' database.uuid and

@@ -3,8 +3,10 @@
 # (under the sandbox's state directory, which the sandbox sees whatever
 # directory the checkout is in), and sets ODOOBOT_REAL_ODOO_ENV to the
 # real Odoo sources (ODOOBOT_ODOO_REPO_17_0=… ODOOBOT_ODOO_REPO_19_0=…),
-# empty with a note when there are none.
-SANDBOX_BIN=/var/lib/odoobot-sandbox/bin
+# empty with a note when there are none. SANDBOX_BIN may be set to build
+# elsewhere (two checkouts testing side by side); it must be a directory the
+# sandbox sees (not under /tmp or /run).
+SANDBOX_BIN=${SANDBOX_BIN:-/var/lib/odoobot-sandbox/bin}
 mkdir -p "$SANDBOX_BIN"
 go build -trimpath -o "$SANDBOX_BIN/odoobot" ./cmd/odoobot
 go test -c -o "$SANDBOX_BIN/e2e.test" ./e2e

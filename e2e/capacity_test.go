@@ -147,6 +147,9 @@ func TestImportAPIDEVInstance(t *testing.T) {
 		t.Fatalf("import: %v\n%s", err, out)
 	}
 	t.Logf("odoobot import: %s", out)
+	if want := "1 instance still runs on odoobot's own database role " + a.Config.DBUser; !strings.Contains(out, want) || !strings.Contains(out, "odoobot isolate NAME --yes") {
+		t.Errorf("import does not say that %s shares odoobot's role and how to isolate it (%q):\n%s", name, want, out)
+	}
 	got, err := a.Store.Instance(ctx, name)
 	if err != nil {
 		t.Fatalf("%s after the import: %v", name, err)
@@ -229,6 +232,9 @@ func TestImportAPIDEVInstance(t *testing.T) {
 		t.Fatalf("isolate: %v\n%s", err, out2)
 	}
 	t.Logf("odoobot isolate: %s", out2)
+	if want := "No instance shares odoobot's database role " + a.Config.DBUser + " any more"; !strings.Contains(out2, want) || !strings.Contains(out2, "DB_PASSWORD") {
+		t.Errorf("after the last isolate, odoobot does not say that its role's password must change (%q):\n%s", want, out2)
+	}
 	isolated, err := a.Store.Instance(ctx, name)
 	if err != nil || isolated.User != own.User || isolated.DBRole != own.DBRole {
 		t.Fatalf("after isolate the store has %+v, %v", isolated, err)

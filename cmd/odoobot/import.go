@@ -52,7 +52,11 @@ func importVerb(ctx context.Context, w io.Writer, cfg *config.Config, args []str
 	}
 	defer store.Close()
 	fmt.Fprintf(w, "API-DEV instances under %s (tracking files in %s)\n", cfg.ProdRoot, *dir)
-	return runImport(ctx, w, store, cands, *dryRun)
+	err = runImport(ctx, w, store, cands, *dryRun)
+	if nerr := printSharedRoleNote(ctx, w, store.Instances, cfg.DBUser, false); nerr != nil && err == nil {
+		err = nerr
+	}
+	return err
 }
 
 // importStore is what the import needs from the state store.

@@ -74,5 +74,5 @@ func isolateVerb(ctx context.Context, stdout, stderr io.Writer, cfg *config.Conf
 		return errors.New("isolate " + name + ": the store does not record its user")
 	}
 	fmt.Fprintf(stdout, "%s now runs as system user %s, with database role %s owning %s\n", name, inst.User, inst.DBRole, inst.Internal)
-	return nil
+	return printSharedRoleNote(ctx, stdout, a.Store.Instances, cfg.DBUser, true)
 }

@@ -155,11 +155,16 @@ func recoverJobs(ctx context.Context, stderr io.Writer, a *app.App, report repor
 }
 
 // serve runs the configured adapters: Slack and Discord when their
-// tokens are set, side by side; the terminal when neither is. Jobs left
+// tokens are set, side by side; the terminal when neither is. It refuses
+// to start when someone other than root can move a directory it writes
+// into as root (App.CheckRootPaths). Jobs left
 // open by a previous run are reported in their threads first. The
 // on-call watcher posts in the alert channels, with buttons.
 func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Logger, a *app.App) error {
 	cfg := a.Config
+	if err := a.CheckRootPaths(); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "odoobot %s serving %s (instances under %s)\n", version, cfg.Zone(), cfg.ProdRoot)
 	var runs []func(context.Context) error
 	var slackBot *slack.Bot

@@ -38,6 +38,26 @@ type Operator struct {
 	// ("19.0 community"; "" when unknown), which a rendered summary shows:
 	// the store's OdooVersion.
 	OdooVersionOf func(ctx context.Context, name string) (string, error)
+	// Hold holds an instance for the time of a quick verb (restart, stop,
+	// start, reset-admin) against jobs and other quick verbs, in every
+	// process sharing the state (postgres.Store.HoldInstance): refused,
+	// matching ErrInstanceBusy, while a job is open on it or another
+	// command holds it. nil only checks that no job is open, with a race
+	// between that check and the verb (tests with a fake store).
+	Hold func(ctx context.Context, name string) (release func(), err error)
+}
+
+// hold holds instance name for a quick verb (see Operator.Hold).
+func (o *Operator) hold(ctx context.Context, name string) (release func(), err error) {
+	if o.Hold != nil {
+		return o.Hold(ctx, name)
+	}
+	if j, busy, err := o.Store.ActiveJob(ctx, name); err != nil {
+		return nil, err
+	} else if busy {
+		return nil, fmt.Errorf("%w: job %d (%s) is running on %s; wait for it", ErrInstanceBusy, j.ID, j.Kind, name)
+	}
+	return func() {}, nil
 }
 
 // ResetAdminPassword gives the Odoo user "admin" of instance name a new
@@ -54,11 +74,11 @@ func (o *Operator) ResetAdminPassword(ctx context.Context, name string) (string,
 	if inst.State != StateReady {
 		return "", fmt.Errorf("%w: %s is %s, not ready", ErrServiceState, name, inst.State)
 	}
-	if j, busy, err := o.Store.ActiveJob(ctx, name); err != nil {
+	release, err := o.hold(ctx, name)
+	if err != nil {
 		return "", err
-	} else if busy {
-		return "", fmt.Errorf("%w: job %d (%s) is running on %s; wait for it", ErrInstanceBusy, j.ID, j.Kind, name)
 	}
+	defer release()
 	if o.Databases == nil {
 		return "", errors.New("provision: reset admin password: no database maker configured")
 	}
@@ -181,11 +201,11 @@ func (o *Operator) control(ctx context.Context, name, verb string) error {
 	if inst.State != StateReady {
 		return fmt.Errorf("%w: %s is %s, not ready", ErrServiceState, name, inst.State)
 	}
-	if j, busy, err := o.Store.ActiveJob(ctx, name); err != nil {
+	release, err := o.hold(ctx, name)
+	if err != nil {
 		return err
-	} else if busy {
-		return fmt.Errorf("%w: job %d (%s) is running on %s; wait for it", ErrInstanceBusy, j.ID, j.Kind, name)
 	}
+	defer release()
 	st, err := o.Services.Status(ctx, inst.Unit)
 	if err != nil {
 		return err

@@ -255,7 +255,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		Capacity:    cfg.CapacityModel(),
 		Logger:      log,
 	})
-	a.Operator = &provision.Operator{Store: store, Services: svc, Databases: databases, Layout: cfg.Layout(), Templates: tpl, OdooVersion: cfg.OdooVersion + " " + edition, OdooVersionOf: store.OdooVersion}
+	a.Operator = &provision.Operator{Store: store, Services: svc, Databases: databases, Layout: cfg.Layout(), Templates: tpl, OdooVersion: cfg.OdooVersion + " " + edition, OdooVersionOf: store.OdooVersion, Hold: store.HoldInstance}
 	al, err := commands.LoadAllowlist(cfg.AllowlistFile)
 	if err != nil {
 		a.Close()

@@ -46,7 +46,9 @@ FROM odoobot.job_events WHERE job_id = $1 ORDER BY id`
 // CreateJob records a new job in state queued (the default) or running,
 // and returns it with its id and timestamps. If the instance already has
 // an open (queued or running) job, it returns an error matching
-// provision.ErrInstanceBusy that names that job.
+// provision.ErrInstanceBusy that names that job; while a quick verb holds
+// the instance (HoldInstance), one matching ErrInstanceHeld and
+// provision.ErrInstanceBusy.
 func (s *Store) CreateJob(ctx context.Context, j provision.Job) (provision.Job, error) {
 	if j.State == "" {
 		j.State = provision.JobQueued
@@ -55,9 +57,21 @@ func (s *Store) CreateJob(ctx context.Context, j provision.Job) (provision.Job, 
 		return provision.Job{}, fmt.Errorf("postgres: create job: state must be queued or running, not %q", j.State)
 	}
 	var started *time.Time
-	err := s.pool.QueryRow(ctx, sqlInsertJob,
-		string(j.Kind), j.Instance, string(j.State), j.RequestedBy, jsonMap(j.Params), jsonMap(j.ChatRef), s.owner,
-	).Scan(&j.ID, &j.CreatedAt, &started)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var free bool
+		if err := tx.QueryRow(ctx, sqlTryInstanceXactLock, instanceLockSpace, j.Instance).Scan(&free); err != nil {
+			return err
+		}
+		if !free {
+			return ErrInstanceHeld
+		}
+		return tx.QueryRow(ctx, sqlInsertJob,
+			string(j.Kind), j.Instance, string(j.State), j.RequestedBy, jsonMap(j.Params), jsonMap(j.ChatRef), s.owner,
+		).Scan(&j.ID, &j.CreatedAt, &started)
+	})
+	if errors.Is(err, ErrInstanceHeld) {
+		return provision.Job{}, fmt.Errorf("postgres: create job: %s: %w: %w", j.Instance, err, provision.ErrInstanceBusy)
+	}
 	if _, ok := isUniqueViolation(err); ok {
 		if open, found, aerr := s.ActiveJob(ctx, j.Instance); aerr == nil && found {
 			return provision.Job{}, fmt.Errorf("postgres: create job: %s has %s job #%d %s: %w",

@@ -354,6 +354,9 @@ func connectDB(t *testing.T, ctx context.Context, a *app.App, db string) *pgx.Co
 		t.Fatal(err)
 	}
 	cfg.Database = db
+	// The test's own connection sees no schema a tenant may have planted
+	// ahead of public (one named like odoobot's role, first on "$user").
+	cfg.RuntimeParams["search_path"] = "public"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		t.Fatalf("connect to database %s: %v", db, err)

@@ -120,6 +120,22 @@ func testRealOdoo(t *testing.T, version string) {
 	}
 	requireOwnIdentity(t, ctx, a, first, second)
 	t.Run("tenants apart", func(t *testing.T) { requireTenantsApart(t, ctx, a, first, second) })
+	// From here on, first's admin is hostile: every verb below runs on a
+	// tenant whose database is full of traps (hostile_realodoo_test.go).
+	traps := plantTrapsThroughOdoo(t, ctx, a, first, second, firstPw)
+	t.Run("reset-admin of a hostile tenant", func(t *testing.T) {
+		r, _ := dispatch(t, ctx, a, "reset-admin "+first.Name)
+		c := confirmAndWait(t, ctx, a, r)
+		pw := revealedPassword(c)
+		if pw == "" || pw == firstPw {
+			t.Fatalf("reset-admin showed no new password:\n%s", c.text())
+		}
+		firstPw = pw
+		if uid, err := newOdooClient(t, first).authenticate(ctx, "admin", pw); err != nil || uid == 0 {
+			t.Errorf("the new password does not log in: %d, %v", uid, err)
+		}
+		traps.requireIdle(t, ctx, a, first.Internal, "reset-admin")
+	})
 	// What a real instance uses, for the capacity guard's model
 	// (INSTANCE_MEMORY_MB, INSTANCE_DISK_MB): its cgroup's memory after
 	// serving the requests above, and its directory on disk.
@@ -170,6 +186,7 @@ func testRealOdoo(t *testing.T, version string) {
 			t.Errorf("partner after the restore = %q, want the backed-up name", rows[0].Name)
 		}
 	})
+	traps.requireIdle(t, ctx, a, first.Internal, "backup and restore")
 
 	t.Run("clone is a neutralized staging copy", func(t *testing.T) {
 		oc := newOdooClient(t, first)
@@ -221,6 +238,7 @@ func testRealOdoo(t *testing.T, version string) {
 			t.Errorf("delete the clone:\n%s", r.text())
 		}
 	})
+	traps.requireIdle(t, ctx, a, first.Internal, "clone")
 
 	t.Run("service verbs", func(t *testing.T) {
 		for _, verb := range []string{"restart", "stop", "start"} {
@@ -241,6 +259,7 @@ func testRealOdoo(t *testing.T, version string) {
 			t.Errorf("logs shows the admin password")
 		}
 	})
+	traps.requireIdle(t, ctx, a, first.Internal, "restart, stop, start and logs")
 
 	t.Run("delete leaves nothing", func(t *testing.T) {
 		for _, inst := range []provision.Instance{first, second} {
@@ -255,6 +274,7 @@ func testRealOdoo(t *testing.T, version string) {
 			}
 		}
 	})
+	traps.requireIdle(t, ctx, a, first.Internal, "delete")
 }
 
 // createRealOdoo creates an instance in http mode through the dispatcher,

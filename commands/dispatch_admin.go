@@ -28,15 +28,15 @@ func (d *Dispatcher) resetAdminVerb(ctx context.Context, req Request, cmd Comman
 	}
 	url := d.Rules.Domain(cmd.Name)
 	what := fmt.Sprintf("set a new password for the Odoo admin user of %s (%s); the current one stops working", internal, url)
-	return d.askFor(ctx, req, Required(VerbResetAdmin), what, r, func(ctx context.Context, r Responder) (string, error) {
+	return d.askFor(ctx, req, Required(VerbResetAdmin), what, r, func(ctx context.Context, r Responder) (*provision.Task, string, error) {
 		pw, err := d.Admins.ResetAdminPassword(ctx, cmd.Name)
 		if err != nil {
-			return "", err
+			return nil, "", err
 		}
 		if err := d.revealAdmin(ctx, r, cmd.Name, d.instanceURL(ctx, cmd.Name), pw, "reset"); err != nil {
-			return "password reset; not delivered", nil
+			return nil, "password reset; not delivered", nil
 		}
-		return "password reset", nil
+		return nil, "password reset", nil
 	})
 }
 

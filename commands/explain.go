@@ -17,7 +17,11 @@ import (
 // keeps the raw error, and the returned outcome, for the audit, too.
 func (d *Dispatcher) failed(ctx context.Context, r Responder, verb Verb, err error) (string, error) {
 	d.logger().Error("command failed", "verb", string(verb), "err", err)
-	return "failed: " + err.Error(), r.Private(ctx, echo(Explain(err)))
+	text := echo(Explain(err))
+	if fr, ok := r.(FailureResponder); ok {
+		return "failed: " + err.Error(), fr.Failure(ctx, text)
+	}
+	return "failed: " + err.Error(), r.Private(ctx, text)
 }
 
 // Explain is a failure as chat shows it. odoobot's own errors already

@@ -100,6 +100,10 @@ func TestCLIExitCodes(t *testing.T) {
 	// backup-all backs up every ready instance: here, this one.
 	fails(provision.StepDump, "backup "+name+": step dump failed", "backup-all")
 	succeeds("backup-all")
+	// The retention keeps the newest backup of a day: backup-all's.
+	if list, err = a.DayTwo().Backups(ctx, name); err != nil || len(list) == 0 || list[0].Reason != provision.ReasonScheduled {
+		t.Fatalf("backups after backup-all: %+v, %v; want its scheduled backup first", list, err)
+	}
 
 	fails(provision.StepSwap, "restore "+name+" failed at step swap: the instance is as it was before", "restore", name, list[0].ID, "--yes")
 	succeeds("restore", name, list[0].ID, "--yes")
@@ -114,7 +118,7 @@ func TestCLIExitCodes(t *testing.T) {
 	}
 
 	repo.commit("a later commit", map[string]string{"SECOND": "a later commit\n"})
-	fails(provision.StepTestCopy, "upgrade "+name+" failed at step test-on-copy: it runs its old release as before", "upgrade", name, "latest", "--yes")
+	fails(provision.StepUpdate, "upgrade "+name+" failed at step update: it runs its old release as before", "upgrade", name, "latest", "--yes")
 	succeeds("upgrade", name, "latest", "--yes")
 	requireAnswers(t, ctx, inst)
 

@@ -327,6 +327,16 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 	var password string
 	fctx := context.WithoutCancel(ctx)
 	url := scheme(mode) + "://" + domain
+	// Where to say that the password could not be shown: the thread.
+	inThread := func(ctx context.Context, text string) error {
+		mu.Lock()
+		th := thread
+		mu.Unlock()
+		if th == nil {
+			return errors.New("no thread")
+		}
+		return th.Post(ctx, text)
+	}
 	reveal := func(ctx context.Context, pw string) {
 		mu.Lock()
 		if !opened {
@@ -335,7 +345,7 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 			return
 		}
 		mu.Unlock()
-		d.revealAdmin(ctx, r, cmd.Name, url, pw, "created")
+		d.revealAdmin(ctx, r, cmd.Name, url, pw, "created", who, inThread)
 	}
 	final := func(job provision.Job) (string, string) {
 		if job.State == provision.JobSucceeded {
@@ -398,7 +408,7 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 		password = ""
 		mu.Unlock()
 		if pw != "" {
-			d.revealAdmin(fctx, r, cmd.Name, url, pw, "created")
+			d.revealAdmin(fctx, r, cmd.Name, url, pw, "created", who, nil)
 		}
 		if end != nil {
 			d.tellEnd(fctx, r, *end, final)
@@ -425,7 +435,7 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 		finish(*end)
 	}
 	if pw != "" {
-		d.revealAdmin(fctx, r, cmd.Name, url, pw, "created")
+		d.revealAdmin(fctx, r, cmd.Name, url, pw, "created", who, inThread)
 	}
 	return task, "accepted", nil
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"odoobot/provision"
 )
 
 // ConfirmTTL is how long a confirmation stays valid.
@@ -19,8 +21,12 @@ type pendingAction struct {
 	what                      string
 	need                      Role // the role the command needs, checked again at confirmation
 	expires                   time.Time
-	run                       func(ctx context.Context, r Responder) (string, error)
+	run                       action
 }
+
+// action is what a confirmation runs: the job it started (nil when it
+// started none), the audit outcome, and what could not be delivered.
+type action func(ctx context.Context, r Responder) (*provision.Task, string, error)
 
 // confirmations holds the pending actions of a Dispatcher.
 type confirmations struct {
@@ -32,11 +38,11 @@ type confirmations struct {
 // confirm it with the returned code: danger buttons in Slack and Discord,
 // "/odoo confirm CODE" in the terminal. The confirmation runs action only
 // if the requester still holds the role verb needs, in that channel.
-func (d *Dispatcher) ask(ctx context.Context, req Request, what string, r Responder, run func(ctx context.Context, r Responder) (string, error)) (string, error) {
+func (d *Dispatcher) ask(ctx context.Context, req Request, what string, r Responder, run action) (string, error) {
 	return d.askFor(ctx, req, RoleAdmin, what, r, run)
 }
 
-func (d *Dispatcher) askFor(ctx context.Context, req Request, need Role, what string, r Responder, run func(ctx context.Context, r Responder) (string, error)) (string, error) {
+func (d *Dispatcher) askFor(ctx context.Context, req Request, need Role, what string, r Responder, run action) (string, error) {
 	b := make([]byte, 8)
 	if _, err := rand.Read(b); err != nil {
 		return "", err
@@ -65,33 +71,35 @@ func (d *Dispatcher) askFor(ctx context.Context, req Request, need Role, what st
 // asked for it, in the same channel, in time, and still holds the role
 // the action needs (the allowlist may have changed since). Each code
 // works once; a click by anyone else is refused and leaves the code
-// usable; a requester who lost the role uses it up.
-func (d *Dispatcher) confirmed(ctx context.Context, req Request, code string, r Responder) (string, error) {
+// usable; a requester who lost the role uses it up. It returns the job
+// the action started, if any, so that its caller may wait for it.
+func (d *Dispatcher) confirmed(ctx context.Context, req Request, code string, r Responder) (*provision.Task, string, error) {
 	d.confirm.mu.Lock()
 	p, ok := d.confirm.pending[code]
 	switch {
 	case !ok:
 		d.confirm.mu.Unlock()
-		return "refused: unknown code", r.Private(ctx, "that confirmation is unknown or was already used: run the command again")
+		return nil, "refused: unknown code", r.Private(ctx, "that confirmation is unknown or was already used: run the command again")
 	case p.platform != req.Identity.Platform || p.userID != req.Identity.UserID || p.channel != req.Channel:
 		d.confirm.mu.Unlock()
-		return "refused: not the requester", r.Private(ctx, fmt.Sprintf("only the one who asked may confirm %s, in the channel where they asked", p.what))
+		return nil, "refused: not the requester", r.Private(ctx, fmt.Sprintf("only the one who asked may confirm %s, in the channel where they asked", p.what))
 	case d.now().After(p.expires):
 		delete(d.confirm.pending, code)
 		d.confirm.mu.Unlock()
-		return "refused: expired", r.Private(ctx, fmt.Sprintf("the confirmation of %s expired: run the command again", p.what))
+		return nil, "refused: expired", r.Private(ctx, fmt.Sprintf("the confirmation of %s expired: run the command again", p.what))
 	}
 	delete(d.confirm.pending, code)
 	d.confirm.mu.Unlock()
 	if role, listed := d.Allowlist.Role(req.Identity, req.Channel); !listed || !role.Allows(p.need) {
 		msg := fmt.Sprintf("you no longer hold the role (%s) needed to %s", p.need, p.what)
-		return "refused: role " + role.String() + " at confirmation", r.Private(ctx, msg)
+		return nil, "refused: role " + role.String() + " at confirmation", r.Private(ctx, msg)
 	}
-	outcome, err := p.run(ctx, r)
+	task, outcome, err := p.run(ctx, r)
 	if err != nil {
-		return d.failed(ctx, r, VerbConfirm, err)
+		outcome, err := d.failed(ctx, r, VerbConfirm, err)
+		return nil, outcome, err
 	}
-	return outcome, nil
+	return task, outcome, nil
 }
 
 // confirmRefused reports whether confirming code as req would be refused

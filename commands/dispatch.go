@@ -59,6 +59,16 @@ type PrivateResponder interface {
 	PrivateLong(ctx context.Context, title, text string) error
 }
 
+// FailureResponder is a Responder that tells a failure found while
+// running a command (it was allowed, and did not succeed) apart from a
+// refusal. The CLI's responder implements it, so that its exit says
+// which; with a Responder that does not, the dispatcher uses Private.
+type FailureResponder interface {
+	// Failure shows text, what went wrong and what to do, to the
+	// requester alone.
+	Failure(ctx context.Context, text string) error
+}
+
 // AdminPasswords sets the password of an instance's Odoo "admin" user
 // (provision.Operator has it).
 type AdminPasswords interface {
@@ -105,9 +115,11 @@ type Dispatcher struct {
 	confirm confirmations
 }
 
-// Handle runs one request. For a creation it returns once the job is
-// queued, with the task (nil otherwise) so that a caller may wait for it;
-// progress then goes to the thread. The error is what the adapter could
+// Handle runs one request. For a request that starts a job (create,
+// backup, clone, and the confirmation of a delete, restore or upgrade)
+// it returns once the job is queued, with its task (nil otherwise), so
+// that a caller may wait for its end: the job's thread is finished
+// before the task counts as done. Progress goes to the thread. The error is what the adapter could
 // not deliver; the user has already been told about everything else.
 //
 // The request is cleaned first (valid UTF-8, control characters made
@@ -204,8 +216,7 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 	case VerbCreate:
 		return d.create(ctx, req, cmd, r)
 	case VerbConfirm:
-		outcome, err := d.confirmed(ctx, req, cmd.Name, r)
-		return nil, outcome, err
+		return d.confirmed(ctx, req, cmd.Name, r)
 	case VerbList:
 		list, err := op.List(ctx)
 		if err != nil {
@@ -265,11 +276,11 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 	var outcome string
 	switch cmd.Verb {
 	case VerbBackup, VerbBackups, VerbRestore:
-		outcome, err = d.backupVerbs(ctx, req, cmd, r)
+		return d.backupVerbs(ctx, req, cmd, r)
+	case VerbClone:
+		return d.cloneVerb(ctx, req, cmd, r)
 	case VerbDelete:
 		outcome, err = d.deleteVerb(ctx, req, cmd, r)
-	case VerbClone:
-		outcome, err = d.cloneVerb(ctx, req, cmd, r)
 	case VerbUpgrade:
 		outcome, err = d.upgradeVerb(ctx, req, cmd, r)
 	case VerbResetAdmin:
@@ -316,6 +327,16 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 	var password string
 	fctx := context.WithoutCancel(ctx)
 	url := scheme(mode) + "://" + domain
+	// Where to say that the password could not be shown: the thread.
+	inThread := func(ctx context.Context, text string) error {
+		mu.Lock()
+		th := thread
+		mu.Unlock()
+		if th == nil {
+			return errors.New("no thread")
+		}
+		return th.Post(ctx, text)
+	}
 	reveal := func(ctx context.Context, pw string) {
 		mu.Lock()
 		if !opened {
@@ -324,7 +345,7 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 			return
 		}
 		mu.Unlock()
-		d.revealAdmin(ctx, r, cmd.Name, url, pw, "created")
+		d.revealAdmin(ctx, r, cmd.Name, url, pw, "created", who, inThread)
 	}
 	final := func(job provision.Job) (string, string) {
 		if job.State == provision.JobSucceeded {
@@ -387,7 +408,7 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 		password = ""
 		mu.Unlock()
 		if pw != "" {
-			d.revealAdmin(fctx, r, cmd.Name, url, pw, "created")
+			d.revealAdmin(fctx, r, cmd.Name, url, pw, "created", who, nil)
 		}
 		if end != nil {
 			d.tellEnd(fctx, r, *end, final)
@@ -414,7 +435,7 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 		finish(*end)
 	}
 	if pw != "" {
-		d.revealAdmin(fctx, r, cmd.Name, url, pw, "created")
+		d.revealAdmin(fctx, r, cmd.Name, url, pw, "created", who, inThread)
 	}
 	return task, "accepted", nil
 }

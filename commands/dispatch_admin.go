@@ -28,15 +28,15 @@ func (d *Dispatcher) resetAdminVerb(ctx context.Context, req Request, cmd Comman
 	}
 	url := d.Rules.Domain(cmd.Name)
 	what := fmt.Sprintf("set a new password for the Odoo admin user of %s (%s); the current one stops working", internal, url)
-	return d.askFor(ctx, req, Required(VerbResetAdmin), what, r, func(ctx context.Context, r Responder) (string, error) {
+	return d.askFor(ctx, req, Required(VerbResetAdmin), what, r, func(ctx context.Context, r Responder) (*provision.Task, string, error) {
 		pw, err := d.Admins.ResetAdminPassword(ctx, cmd.Name)
 		if err != nil {
-			return "", err
+			return nil, "", err
 		}
-		if err := d.revealAdmin(ctx, r, cmd.Name, d.instanceURL(ctx, cmd.Name), pw, "reset"); err != nil {
-			return "password reset; not delivered", nil
+		if err := d.revealAdmin(ctx, r, cmd.Name, d.instanceURL(ctx, cmd.Name), pw, "reset", displayName(req.Identity), r.Reply); err != nil {
+			return nil, "password reset; not delivered", nil
 		}
-		return "password reset", nil
+		return nil, "password reset", nil
 	})
 }
 
@@ -64,9 +64,27 @@ func AdminPasswordText(name, url, password, how string) string {
 		head, url, password, name)
 }
 
+// AdminPasswordNotShownText is the message that tells who asked that
+// the instance's admin password could not be shown to them privately:
+// it was not sent anywhere else and is kept nowhere, and reset-admin
+// sets a new one. It holds no secret: it may go where others read it.
+func AdminPasswordNotShownText(name, how, who string) string {
+	what := "The admin password of " + provision.InternalName(name)
+	if how == "reset" {
+		what = "The new admin password of " + provision.InternalName(name) + " is set (the old one no longer works), but it"
+	}
+	return fmt.Sprintf("🔑 %s: %s could not be shown to you privately. It was not sent anywhere else and is kept nowhere: /odoo reset-admin %s sets a new one and shows it to you alone.",
+		who, what, name)
+}
+
 // revealAdmin shows the admin password to the requester alone through
-// the Responder's secret path. A failure is logged without the password.
-func (d *Dispatcher) revealAdmin(ctx context.Context, r Responder, name, url, password, how string) error {
+// the Responder's secret path (ephemeral in chat), and nowhere else.
+// When that fails the password is dropped, never sent to a lasting
+// message: the requester is told it could not be shown, and to run
+// reset-admin (AdminPasswordNotShownText), privately, else through
+// public (the job's thread, the channel; nil for nowhere), since that
+// notice holds no secret. Failures are logged without the password.
+func (d *Dispatcher) revealAdmin(ctx context.Context, r Responder, name, url, password, how, who string, public func(ctx context.Context, text string) error) error {
 	text := AdminPasswordText(name, url, password, how)
 	var err error
 	if pr, ok := r.(PrivateResponder); ok {
@@ -74,8 +92,17 @@ func (d *Dispatcher) revealAdmin(ctx context.Context, r Responder, name, url, pa
 	} else {
 		err = r.Private(ctx, text)
 	}
-	if err != nil {
-		d.logger().Error("the admin password could not be shown to its requester", "instance", name, "err", err)
+	if err == nil {
+		return nil
+	}
+	d.logger().Error("the admin password could not be shown to its requester; it was dropped", "instance", name, "err", err)
+	notice := AdminPasswordNotShownText(name, how, who)
+	nerr := r.Private(ctx, notice)
+	if nerr != nil && public != nil {
+		nerr = public(ctx, notice)
+	}
+	if nerr != nil {
+		d.logger().Error("the requester could not be told that the admin password was not shown", "instance", name, "err", nerr)
 	}
 	return err
 }

@@ -292,3 +292,65 @@ func TestConfirmationRechecksTheRole(t *testing.T) {
 		t.Errorf("audit %+v", last)
 	}
 }
+
+// lostResponder is a secretResponder whose private paths all fail (a
+// chat whose ephemeral messages are refused); it records what they were
+// given.
+type lostResponder struct {
+	secretResponder
+	attempts []string
+}
+
+func (r *lostResponder) Secret(_ context.Context, s string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.attempts = append(r.attempts, s)
+	return errors.New("ephemeral refused")
+}
+
+func (r *lostResponder) Private(_ context.Context, s string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.attempts = append(r.attempts, s)
+	return errors.New("ephemeral refused")
+}
+
+// TestResetAdminPasswordNotShownIsSaid: when the private reply carrying
+// the new password fails, the password goes nowhere else; the requester
+// is told, where the command was typed, that it could not be shown and
+// that reset-admin sets a new one; the audit says it was not delivered.
+func TestResetAdminPasswordNotShownIsSaid(t *testing.T) {
+	d, f, audit, logs := newAdminDispatcher(t, adminAllowlist)
+	ctx := context.Background()
+	admin := Request{Identity: Identity{Platform: "slack", UserID: "U0ADMIN01", UserName: "ana"}, Channel: "C1", Text: "reset-admin acme"}
+	r := &lostResponder{}
+	d.Handle(ctx, admin, r)
+	r.mu.Lock()
+	codes := append([]string(nil), r.codes...)
+	r.mu.Unlock()
+	if len(codes) != 1 {
+		t.Fatalf("codes %q", codes)
+	}
+	admin.Text = "confirm " + codes[0]
+	d.Handle(ctx, admin, r)
+	if len(f.reset) != 1 {
+		t.Fatalf("reset %q after the confirmation", f.reset)
+	}
+	if strings.Contains(r.public(), testPassword) {
+		t.Errorf("the password went to a message others see:\n%s", r.public())
+	}
+	if n := strings.Count(strings.Join(r.attempts, "\n"), testPassword); n != 1 {
+		t.Errorf("the password was tried %d times on private paths, want once: %q", n, r.attempts)
+	}
+	for _, want := range []string{"ana", "new admin password of prod-acme", "could not be shown", "reset-admin acme", "kept nowhere"} {
+		if !strings.Contains(r.public(), want) {
+			t.Errorf("the notice lacks %q:\n%s", want, r.public())
+		}
+	}
+	if a := auditText(audit); strings.Contains(a, testPassword) || strings.Contains(logs.String(), testPassword) {
+		t.Errorf("the password is in the audit or the log")
+	}
+	if last := audit.entries[len(audit.entries)-1]; last.Outcome != "password reset; not delivered" {
+		t.Errorf("audit of the confirmation: %+v", last)
+	}
+}

@@ -31,10 +31,12 @@ func (d *Dispatcher) dayTwo() (DayTwo, bool) {
 }
 
 // backupVerbs runs backup, backups and restore (after a confirmation).
-func (d *Dispatcher) backupVerbs(ctx context.Context, req Request, cmd Command, r Responder) (string, error) {
+// It returns the backup's task once it is queued (a restore's comes from
+// its confirmation).
+func (d *Dispatcher) backupVerbs(ctx context.Context, req Request, cmd Command, r Responder) (*provision.Task, string, error) {
 	dt, ok := d.dayTwo()
 	if !ok {
-		return d.unavailable(ctx, cmd, r)
+		return noTask(d.unavailable(ctx, cmd, r))
 	}
 	internal := provision.InternalName(cmd.Name)
 	who := displayName(req.Identity)
@@ -42,9 +44,9 @@ func (d *Dispatcher) backupVerbs(ctx context.Context, req Request, cmd Command, 
 	case VerbBackups:
 		list, err := dt.Backups(ctx, cmd.Name)
 		if err != nil {
-			return d.failed(ctx, r, cmd.Verb, err)
+			return noTask(d.failed(ctx, r, cmd.Verb, err))
 		}
-		return "ok", r.Reply(ctx, FormatBackups(internal, list))
+		return nil, "ok", r.Reply(ctx, FormatBackups(internal, list))
 	case VerbBackup:
 		return d.startJob(ctx, r, fmt.Sprintf("backing up %s, asked by %s", internal, who),
 			func(jr provision.JobRequest) (*provision.Task, error) {
@@ -67,13 +69,13 @@ func (d *Dispatcher) backupVerbs(ctx context.Context, req Request, cmd Command, 
 	// restore: an instance that does not exist is said so, not that it
 	// has no such backup (a deleted instance's backups outlive it).
 	if msg, err := d.missingInstance(ctx, cmd.Name); err != nil {
-		return d.failed(ctx, r, cmd.Verb, err)
+		return noTask(d.failed(ctx, r, cmd.Verb, err))
 	} else if msg != "" {
-		return "refused: " + msg, r.Private(ctx, msg)
+		return nil, "refused: " + msg, r.Private(ctx, msg)
 	}
 	list, err := dt.Backups(ctx, cmd.Name)
 	if err != nil {
-		return d.failed(ctx, r, cmd.Verb, err)
+		return noTask(d.failed(ctx, r, cmd.Verb, err))
 	}
 	found := false
 	for _, b := range list {
@@ -83,10 +85,10 @@ func (d *Dispatcher) backupVerbs(ctx context.Context, req Request, cmd Command, 
 	}
 	if !found {
 		msg := fmt.Sprintf("%s has no backup %q; see backups %s", internal, cmd.Backup, cmd.Name)
-		return "refused: " + msg, r.Private(ctx, msg)
+		return nil, "refused: " + msg, r.Private(ctx, msg)
 	}
 	what := fmt.Sprintf("restore %s from backup %s (a safety backup is taken first; the data since is replaced)", internal, cmd.Backup)
-	return d.ask(ctx, req, what, r, func(ctx context.Context, r Responder) (string, error) {
+	return noTask(d.ask(ctx, req, what, r, func(ctx context.Context, r Responder) (*provision.Task, string, error) {
 		return d.startJob(ctx, r, fmt.Sprintf("restoring %s from %s, asked by %s", internal, cmd.Backup, who),
 			func(jr provision.JobRequest) (*provision.Task, error) {
 				jr.Name, jr.Backup, jr.By = cmd.Name, cmd.Backup, who
@@ -98,7 +100,7 @@ func (d *Dispatcher) backupVerbs(ctx context.Context, req Request, cmd Command, 
 				}
 				return fmt.Sprintf("✅ restored %s from %s, asked by %s", internal, cmd.Backup, who), "the service is running and healthy"
 			})
-	})
+	}))
 }
 
 // startJob starts a day-two job and reports it in a thread opened under
@@ -108,11 +110,12 @@ func (d *Dispatcher) backupVerbs(ctx context.Context, req Request, cmd Command, 
 // is finished from the worker that ran the job, before the runner counts
 // it as done, so a process that closes its runner has reported it all.
 // When the thread cannot be opened, the final text goes to the requester
-// privately when the job ends.
+// privately when the job ends. It returns the job's task once it is
+// queued (nil when it was refused), so that a caller may wait for its end.
 func (d *Dispatcher) startJob(ctx context.Context, r Responder, root string,
 	start func(provision.JobRequest) (*provision.Task, error),
 	done func(ctx context.Context, job provision.Job) (root, summary string),
-) (string, error) {
+) (*provision.Task, string, error) {
 	fctx := context.WithoutCancel(ctx)
 	// A failed job's error is said in words (the raw text is logged).
 	final := func(job provision.Job) (string, string) { return done(fctx, d.withExplainedError(job)) }
@@ -128,7 +131,7 @@ func (d *Dispatcher) startJob(ctx context.Context, r Responder, root string,
 		Finished:  jt.finished,
 	})
 	if err != nil {
-		return "refused: " + err.Error(), r.Private(ctx, err.Error())
+		return nil, "refused: " + err.Error(), r.Private(ctx, err.Error())
 	}
 	th, err := r.Thread(ctx, root)
 	if err != nil || th == nil {
@@ -137,7 +140,7 @@ func (d *Dispatcher) startJob(ctx context.Context, r Responder, root string,
 		}
 		d.logger().Error("open thread", "err", err)
 		jt.open(nil)
-		return "accepted (thread failed: " + err.Error() + ")", nil
+		return task, "accepted (thread failed: " + err.Error() + ")", nil
 	}
 	jt.open(th)
 	if d.Jobs != nil {
@@ -145,7 +148,12 @@ func (d *Dispatcher) startJob(ctx context.Context, r Responder, root string,
 			d.logger().Error("store thread reference", "job", task.Job.ID, "err", err)
 		}
 	}
-	return "accepted", nil
+	return task, "accepted", nil
+}
+
+// noTask is an outcome and error of a verb that started no job.
+func noTask(outcome string, err error) (*provision.Task, string, error) {
+	return nil, outcome, err
 }
 
 // jobThread holds a job's events and end until its thread is open; when

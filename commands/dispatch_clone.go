@@ -17,11 +17,12 @@ type Cloner interface {
 var _ Cloner = (*provision.DayTwo)(nil)
 
 // cloneVerb runs clone SRC DST: a staging copy of SRC, progress in a
-// thread, its summary at the end.
-func (d *Dispatcher) cloneVerb(ctx context.Context, req Request, cmd Command, r Responder) (string, error) {
+// thread, its summary at the end. It returns the job's task once it is
+// queued.
+func (d *Dispatcher) cloneVerb(ctx context.Context, req Request, cmd Command, r Responder) (*provision.Task, string, error) {
 	cl, ok := d.Creator.(Cloner)
 	if !ok {
-		return d.unavailable(ctx, cmd, r)
+		return noTask(d.unavailable(ctx, cmd, r))
 	}
 	who := displayName(req.Identity)
 	how := "neutralized"

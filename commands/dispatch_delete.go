@@ -11,7 +11,8 @@ import (
 // deleteVerb runs delete: it checks that the instance exists, asks the
 // requester to confirm, and on confirmation starts the delete job with
 // its progress in a thread. An instance left in state deleting by an
-// interrupted delete may be deleted again: that finishes it.
+// interrupted delete may be deleted again: that finishes it. The job's
+// task comes from the confirmation, never from the request itself.
 func (d *Dispatcher) deleteVerb(ctx context.Context, req Request, cmd Command, r Responder) (string, error) {
 	dt, ok := d.dayTwo()
 	if !ok {
@@ -26,7 +27,7 @@ func (d *Dispatcher) deleteVerb(ctx context.Context, req Request, cmd Command, r
 	who := displayName(req.Identity)
 	domain := d.Rules.Domain(cmd.Name)
 	what := fmt.Sprintf("delete %s (%s) (a final backup is taken first)", internal, domain)
-	return d.ask(ctx, req, what, r, func(ctx context.Context, r Responder) (string, error) {
+	return d.ask(ctx, req, what, r, func(ctx context.Context, r Responder) (*provision.Task, string, error) {
 		return d.startJob(ctx, r, fmt.Sprintf("deleting %s → %s, asked by %s", internal, domain, who),
 			func(jr provision.JobRequest) (*provision.Task, error) {
 				jr.Name, jr.By = cmd.Name, who

@@ -154,7 +154,7 @@ func TestConfirmationIsBoundToTheRequester(t *testing.T) {
 	viewer := Request{Identity: Identity{Platform: "slack", UserID: "U0VIEW001"}, Channel: "C1"}
 	ran := 0
 	r := &recordingResponder{}
-	if _, err := d.ask(context.Background(), admin, "delete prod-acme", r, func(context.Context, Responder) (string, error) { ran++; return "ok", nil }); err != nil {
+	if _, err := d.ask(context.Background(), admin, "delete prod-acme", r, func(context.Context, Responder) (*provision.Task, string, error) { ran++; return nil, "ok", nil }); err != nil {
 		t.Fatal(err)
 	}
 	code := r.codes[0]
@@ -173,7 +173,7 @@ func TestConfirmationIsBoundToTheRequester(t *testing.T) {
 	if rr := confirm(admin); ran != 1 || len(rr.privates) != 1 {
 		t.Fatalf("a code worked twice: ran %d", ran)
 	}
-	d.ask(context.Background(), admin, "delete prod-acme", r, func(context.Context, Responder) (string, error) { ran++; return "ok", nil })
+	d.ask(context.Background(), admin, "delete prod-acme", r, func(context.Context, Responder) (*provision.Task, string, error) { ran++; return nil, "ok", nil })
 	code = r.codes[1]
 	now = now.Add(ConfirmTTL + time.Second)
 	if rr := confirm(admin); ran != 1 || !strings.Contains(rr.privates[0], "expired") {

@@ -33,7 +33,7 @@ func (d *Dispatcher) upgradeVerb(ctx context.Context, req Request, cmd Command, 
 	who := displayName(req.Identity)
 	from, to := short12(inst.Release.Commit), short12(commit)
 	what := fmt.Sprintf("upgrade %s from Odoo commit %s to %s (a safety backup first, then a test on a copy; production stops while its database is updated, and is put back as it was if anything fails)", inst.Internal, from, to)
-	return d.ask(ctx, req, what, r, func(ctx context.Context, r Responder) (string, error) {
+	return d.ask(ctx, req, what, r, func(ctx context.Context, r Responder) (*provision.Task, string, error) {
 		return d.startJob(ctx, r, fmt.Sprintf("upgrading %s from %s to %s, asked by %s", inst.Internal, from, to, who),
 			func(jr provision.JobRequest) (*provision.Task, error) {
 				jr.Name, jr.By = cmd.Name, who

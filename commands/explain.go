@@ -14,10 +14,28 @@ import (
 
 // failed answers a command that failed while running: the requester is
 // told privately what an on-call engineer can act on (Explain), the log
-// keeps the raw error, and the returned outcome, for the audit, too.
+// keeps the raw error, and the returned outcome, for the audit, too. A
+// FailureResponder is told through Failure, unless err is a refusal
+// (the command cannot be done as asked), which goes through Private.
 func (d *Dispatcher) failed(ctx context.Context, r Responder, verb Verb, err error) (string, error) {
 	d.logger().Error("command failed", "verb", string(verb), "err", err)
-	return "failed: " + err.Error(), r.Private(ctx, echo(Explain(err)))
+	text := echo(Explain(err))
+	if fr, ok := r.(FailureResponder); ok && !refusal(err) {
+		return "failed: " + err.Error(), fr.Failure(ctx, text)
+	}
+	return "failed: " + err.Error(), r.Private(ctx, text)
+}
+
+// refusal reports whether err says the command cannot be done as asked
+// (no such instance, it is busy or in the wrong state, nothing to
+// upgrade) rather than that something broke while doing it.
+func refusal(err error) bool {
+	for _, e := range []error{provision.ErrInstanceNotFound, provision.ErrInstanceBusy, provision.ErrServiceState, provision.ErrNoUpgrade, provision.ErrNotUpgradable} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // Explain is a failure as chat shows it. odoobot's own errors already

@@ -212,7 +212,7 @@ func TestImportAPIDEVInstance(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
-	if out, err := isolate("store"); err == nil || !strings.Contains(out, "failed and was undone") {
+	if out, err := isolate("store"); err == nil || !strings.Contains(out, "isolate "+name+" failed at step store and was undone") {
 		t.Fatalf("isolate with a failure injected at its last step: %v\n%s", err, out)
 	}
 	layout := a.Config.Layout()

@@ -183,7 +183,9 @@ func (cl *cloning) copy(ctx context.Context) error {
 		}
 		// cp keeps the tree as it is and uses reflinks where the file
 		// system has them: a large filestore copies in seconds there.
-		if out, err := exec.CommandContext(ctx, "cp", "-a", "--reflink=auto", from, to).CombinedOutput(); err != nil {
+		cmd := exec.CommandContext(ctx, "cp", "-a", "--reflink=auto", from, to)
+		cmd.Env = childenv.Env()
+		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("copy: filestore: %w: %s", err, strings.TrimSpace(string(out)))
 		}
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"odoobot/internal/childenv"
 )
 
 // JobUpgrade moves an instance to another release of Odoo.
@@ -636,7 +638,9 @@ func linkTree(ctx context.Context, src, dst string) error {
 	if _, err := os.Lstat(src); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	if out, err := exec.CommandContext(ctx, "cp", "-al", src, dst).CombinedOutput(); err != nil {
+	cmd := exec.CommandContext(ctx, "cp", "-al", src, dst)
+	cmd.Env = childenv.Env()
+	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("%w: %s", err, strings.TrimSpace(string(out)))
 	}
 	return nil

@@ -167,34 +167,18 @@ func (r *responder) PrivateLong(ctx context.Context, title, text string) error {
 	return err
 }
 
-// Secret shows text (a password) to the requester alone: an ephemeral
-// followup while the interaction token lasts (15 minutes), else a direct
-// message from the bot, which the log records without the text.
+// Secret shows text (a password) to the requester alone, as an
+// ephemeral followup, and nowhere else: when that fails (the interaction
+// token lasts 15 minutes) the error says so and the text is dropped,
+// never sent as a direct message or any message that lasts. The text is
+// never logged.
 func (r *responder) Secret(ctx context.Context, text string) error {
 	m := plainMessage("secret", text)
 	m.ephemeral = true
-	_, err := r.send(ctx, m)
-	if err == nil {
-		return nil
+	if _, err := r.send(ctx, m); err != nil {
+		return fmt.Errorf("discord: the secret could not be shown to its requester: %w", err)
 	}
-	user := identity(r.i).UserID
-	if user == "" {
-		return fmt.Errorf("discord: secret: %w", err)
-	}
-	if derr := r.b.direct(ctx, user, m); derr != nil {
-		return fmt.Errorf("discord: secret: %w", errors.Join(err, derr))
-	}
-	r.b.log.Warn("discord: the ephemeral followup failed; the secret went to the requester by direct message", "user", user, "err", err)
 	return nil
-}
-
-// direct sends m to user in a direct message, with the bot token.
-func (b *Bot) direct(ctx context.Context, user string, m outgoing) error {
-	ch, err := b.s.UserChannelCreate(user, discordgo.WithContext(ctx))
-	if err != nil {
-		return b.wrap("open a direct message", err)
-	}
-	return b.channelSend(ctx, ch.ID, outgoing{content: m.content, files: m.files})
 }
 
 // Long answers visibly with a code block, or with a text file titled

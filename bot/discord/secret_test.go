@@ -79,38 +79,70 @@ func TestCreateShowsTheAdminPasswordInAnEphemeralFollowup(t *testing.T) {
 	checkSecrets(t, fd, logs)
 }
 
-// TestSecretFallsBackToADirectMessage: when the interaction token no
-// longer works, the password goes to the requester by direct message,
-// and the log says so without it.
-func TestSecretFallsBackToADirectMessage(t *testing.T) {
+// TestSecretIsNeverSentAsADirectMessage: when the interaction token no
+// longer works, the password is dropped: no direct message is opened,
+// nothing but the refused ephemeral followup ever carried it, and the
+// error says it could not be shown.
+func TestSecretIsNeverSentAsADirectMessage(t *testing.T) {
 	fd := newFakeDiscord(t)
 	logs := &logBuffer{}
 	b := newBot(t, fd, handlerFunc(nil), logs)
 	ic := slash(t, "623456789012345691", "itok-expired", ana, "help")
 	fd.fail("POST "+regexp.QuoteMeta("/webhooks/"+testApp+"/itok-expired")+"$", 401)
 	r := b.newResponder(ic.Interaction, false)
-	if err := r.Secret(context.Background(), "password: "+adminPassword); err != nil {
-		t.Fatal(err)
+	err := r.Secret(context.Background(), "password: "+adminPassword)
+	if err == nil || !strings.Contains(err.Error(), "could not be shown") {
+		t.Errorf("Secret with a dead token: %v, want an error saying it could not be shown", err)
 	}
-	// The refused ephemeral followup, then the direct message.
-	got := checkPasswordOnlyInN(t, fd, logs, nil, 2, func(c apiCall) bool {
-		return ephemeralFollowup(c) || c.Method == "POST" && c.Path == "/channels/"+dmChannel+"/messages"
-	})
-	if got.str("content") != "password: "+adminPassword {
-		t.Errorf("direct message %q", got.str("content"))
-	}
-	var open apiCall
+	checkPasswordOnlyIn(t, fd, logs, nil, ephemeralFollowup)
+	checkNoDirectMessage(t, fd)
+	checkSecrets(t, fd, logs)
+}
+
+// checkNoDirectMessage fails when a direct message was opened or posted.
+func checkNoDirectMessage(t *testing.T, fd *fakeDiscord) {
+	t.Helper()
 	for _, c := range fd.snapshot() {
-		if c.Path == "/users/@me/channels" {
-			open = c
+		if c.Path == "/users/@me/channels" || strings.HasPrefix(c.Path, "/channels/"+dmChannel+"/") {
+			t.Errorf("a direct message was opened or posted: %s %s %s", c.Method, c.Path, c.Body)
 		}
 	}
-	if open.JSON["recipient_id"] != adminID {
-		t.Errorf("direct message opened with %v, want the requester %s", open.JSON, adminID)
+}
+
+// TestCreatePasswordNotShownIsSaidInTheThread: when the ephemeral
+// followup carrying a new instance's admin password fails, the password
+// goes nowhere else (no direct message, no thread line, no lasting
+// message) and the thread tells the requester it could not be shown and
+// that reset-admin sets a new one.
+func TestCreatePasswordNotShownIsSaidInTheThread(t *testing.T) {
+	fd := newFakeDiscord(t)
+	logs := &logBuffer{}
+	audit := &memAudit{}
+	c := newCreator(t, "database", "service")
+	c.password = adminPassword
+	b := newBot(t, fd, newDispatcher(t, c, nil, audit), logs)
+	fd.fail("POST "+regexp.QuoteMeta("/webhooks/"+testApp+"/itok-pw-lost")+"$", 401)
+	b.handleInteraction(context.Background(), slash(t, "623456789012345697", "itok-pw-lost", ana, "create", "name", "acme", "mode", "http"))
+	notice := fd.waitFor(t, "the notice in the thread", func(c apiCall) bool {
+		return rePost.MatchString(c.Path) && strings.Contains(c.str("content"), "could not be shown")
+	})
+	var said apiCall
+	for _, c := range notice {
+		if rePost.MatchString(c.Path) && strings.Contains(c.str("content"), "could not be shown") {
+			said = c
+		}
 	}
-	if !strings.Contains(logs.String(), "direct message") {
-		t.Errorf("the log does not say the secret went by direct message:\n%s", logs)
+	if strings.HasPrefix(said.Path, "/channels/"+testChannel+"/") {
+		t.Errorf("the notice went to the channel, not the job's thread: %s", said.Path)
 	}
+	for _, want := range []string{"ana", "prod-acme", "reset-admin acme", "kept nowhere"} {
+		if !strings.Contains(said.str("content"), want) {
+			t.Errorf("the notice %q lacks %q", said.str("content"), want)
+		}
+	}
+	// The password: only in the refused ephemeral followup.
+	checkPasswordOnlyIn(t, fd, logs, audit, ephemeralFollowup)
+	checkNoDirectMessage(t, fd)
 	checkSecrets(t, fd, logs)
 }
 

@@ -32,7 +32,7 @@ type Responder struct {
 	refused bool
 	code    string
 	cli     bool // one command per process: confirmations come from --yes
-	failed  bool // a thread finished in failure (its root starts with ❌)
+	failed  bool // a thread finished in failure (its root starts with ❌), or a command failed
 
 	// tty is whether out is a terminal, where a step's line is rewritten
 	// in place by its progress; elsewhere (a log, a pipe) progress is
@@ -56,6 +56,7 @@ const DefaultProgressEvery = 5 * time.Second
 var (
 	_ commands.Responder        = (*Responder)(nil)
 	_ commands.PrivateResponder = (*Responder)(nil)
+	_ commands.FailureResponder = (*Responder)(nil)
 	_ commands.Thread           = (*thread)(nil)
 	_ commands.ProgressThread   = (*thread)(nil)
 )
@@ -113,6 +114,16 @@ func (r *Responder) Private(_ context.Context, text string) error {
 	return nil
 }
 
+// Failure writes a command's failure, marked as a refusal is; the CLI
+// then exits non-zero saying the command failed.
+func (r *Responder) Failure(_ context.Context, text string) error {
+	r.mu.Lock()
+	r.failed = true
+	r.mu.Unlock()
+	r.println("✗ " + text)
+	return nil
+}
+
 // Long writes a title (when there is one) and the text in full.
 func (r *Responder) Long(_ context.Context, title, text string) error {
 	if title == "" {
@@ -149,8 +160,8 @@ func (r *Responder) Confirm(_ context.Context, prompt, code string) error {
 	return nil
 }
 
-// Failed reports whether a job's thread finished in failure: the CLI then
-// exits non-zero.
+// Failed reports whether a job's thread finished in failure, or a
+// command failed (Failure): the CLI then exits non-zero.
 func (r *Responder) Failed() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()

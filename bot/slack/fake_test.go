@@ -63,6 +63,7 @@ type fakeSlack struct {
 	ts        int
 	files     map[string]string // file ID → uploaded content
 	responses []map[string]any  // response_url bodies
+	respFails int               // when set, response_url answers this status (an expired URL)
 	conn      *wsConn
 	conns     int
 	sentAt    map[string]time.Time
@@ -281,7 +282,12 @@ func (fs *fakeSlack) response(w http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal(body, &m)
 	fs.mu.Lock()
 	fs.responses = append(fs.responses, m)
+	status := fs.respFails
 	fs.mu.Unlock()
+	if status != 0 {
+		w.WriteHeader(status)
+		return
+	}
 	w.WriteHeader(http.StatusOK)
 }
 

@@ -136,6 +136,59 @@ func TestCreateShowsTheAdminPasswordEphemerally(t *testing.T) {
 	checkOnlyEphemeral(t, fs, rb, audit, "U0123ABCD", "C0123", adminPassword)
 }
 
+// TestCreatePasswordNotShownIsSaidInTheThread: when neither private
+// path (chat.postEphemeral, the response_url) can carry a new instance's
+// admin password, the password goes to no message that lasts (no post,
+// no edit, no file) and the job's thread tells the requester it could
+// not be shown and that reset-admin sets a new one.
+func TestCreatePasswordNotShownIsSaidInTheThread(t *testing.T) {
+	fs := newFakeSlack(t)
+	fs.ephFails["C0LOST"] = "channel_not_found"
+	fs.respFails = 404
+	creator := newCreator(t, "database", "service")
+	creator.password = adminPassword
+	d := newDispatcher(t, creator, "name: acme")
+	audit := &memAudit{}
+	d.Auditor = audit
+	rb := startBot(t, fs, slack.Config{Handler: d})
+	fs.waitConnected(t)
+
+	fs.send(t, fs.slash("env-pw-lost", 0, "U0123ABCD", "ana", "C0LOST", "create acme http"))
+	var notice apiCall
+	waitFor(t, "the notice in the thread", func() bool {
+		for _, c := range fs.callsOf("chat.postMessage") {
+			if strings.Contains(c.Form.Get("text"), "could not be shown") {
+				notice = c
+				return true
+			}
+		}
+		return false
+	})
+	if notice.Form.Get("thread_ts") == "" || notice.Form.Get("channel") != "C0LOST" {
+		t.Errorf("the notice went to %q, thread %q; want the job's thread in C0LOST", notice.Form.Get("channel"), notice.Form.Get("thread_ts"))
+	}
+	for _, want := range []string{"ana", "prod-acme", "reset-admin acme", "kept nowhere"} {
+		if !strings.Contains(notice.Form.Get("text"), want) {
+			t.Errorf("the notice %q lacks %q", notice.Form.Get("text"), want)
+		}
+	}
+	for _, c := range fs.allCalls() {
+		if c.Method == "chat.postEphemeral" {
+			continue // refused: the private attempt
+		}
+		for _, vs := range c.Form {
+			for _, v := range vs {
+				if strings.Contains(v, adminPassword) {
+					t.Errorf("the password went out in %s", c.Method)
+				}
+			}
+		}
+	}
+	if strings.Contains(audit.String(), adminPassword) || strings.Contains(rb.logs.String(), adminPassword) {
+		t.Errorf("the password is in the audit or the log")
+	}
+}
+
 // resetter is a commands.AdminPasswords test double.
 type resetter struct {
 	mu    sync.Mutex

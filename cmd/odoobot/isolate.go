@@ -60,11 +60,11 @@ func isolateVerb(ctx context.Context, stdout, stderr io.Writer, cfg *config.Conf
 		return err
 	}
 	job, err := task.Wait(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("isolate %s failed and was undone: %s", name, job.Error)
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil || job.State != provision.JobSucceeded {
+		return jobFailed("isolate", []string{name}, job, err)
 	}
 	inst, err := a.Store.Instance(ctx, name)
 	if err != nil {

@@ -81,43 +81,77 @@ func verbs(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, cfg *
 		}
 	}
 	if task != nil {
-		if _, err := task.Wait(ctx); err != nil {
-			if ctx.Err() != nil {
-				// The job goes on: closing the app waits for it to finish
-				// or roll back, never leaving it half-done.
-				fmt.Fprintln(stderr, "odoobot: interrupted: waiting for the running job to finish or roll back")
-				return ctx.Err()
-			}
-			return jobFailed(verb, words)
+		job, err := task.Wait(ctx)
+		if err != nil && ctx.Err() != nil {
+			// The job goes on: closing the app waits for it to finish
+			// or roll back, never leaving it half-done.
+			fmt.Fprintln(stderr, "odoobot: interrupted: waiting for the running job to finish or roll back")
+			return ctx.Err()
+		}
+		if err != nil || job.State != provision.JobSucceeded {
+			return jobFailed(verb, words, job, err)
 		}
 	}
-	if r.Refused() {
-		return errors.New(verb + " was refused")
-	}
+	what := strings.Join(append([]string{verb}, words...), " ")
 	if r.Failed() {
-		return errors.New(verb + " failed")
+		return errors.New(what + " failed: see ✗ above")
+	}
+	if r.Refused() {
+		return errors.New(what + " was refused: see ✗ above")
 	}
 	return nil
 }
 
-// jobFailed is the CLI's error for a job that did not succeed, naming
-// the verb (its thread, above, says why).
-func jobFailed(verb string, words []string) error {
+// jobFailed is the CLI's error for a job that did not succeed: the verb,
+// the instance, the step that failed (from err, the task's *StepError),
+// what was left undone, and what the verb's failure means for the
+// instance. The job's thread, above it, says why in full.
+func jobFailed(verb string, words []string, job provision.Job, err error) error {
 	name := ""
 	if len(words) > 0 {
 		name = " " + words[0]
 	}
+	var se *provision.StepError
+	if !errors.As(err, &se) {
+		why := job.Error
+		if err != nil {
+			why = err.Error()
+		}
+		if why == "" {
+			why = "it ended " + string(job.State)
+		}
+		return fmt.Errorf("%s%s did not succeed: %s", verb, name, why)
+	}
+	at := " at step " + string(se.Step)
+	left := ""
+	if len(se.Left) > 0 {
+		left = "; could NOT undo " + strings.Join(se.Left, ", ") + ": see the job's log"
+	}
 	switch verb {
 	case "create":
-		return errors.New("the creation of" + name + " failed and was rolled back")
+		return errors.New("the creation of" + name + " failed" + at + " and was rolled back" + left)
 	case "delete":
-		return errors.New("delete" + name + " stopped: run it again to finish it")
+		return errors.New("delete" + name + " stopped" + at + left + ": run it again to finish it")
 	case "restore":
-		return errors.New("restore" + name + " failed: the instance is as it was before")
+		if left != "" {
+			return errors.New("restore" + name + " failed" + at + left)
+		}
+		return errors.New("restore" + name + " failed" + at + ": the instance is as it was before")
 	case "upgrade":
-		return errors.New("upgrade" + name + " failed: see its steps above for whether it runs its old release as before")
+		if left != "" {
+			return errors.New("upgrade" + name + " failed" + at + " and could NOT be fully rolled back" + left)
+		}
+		return errors.New("upgrade" + name + " failed" + at + ": it runs its old release as before")
+	case "clone":
+		dst := ""
+		if len(words) > 1 {
+			dst = " to " + words[1]
+		}
+		return errors.New("clone" + name + dst + " failed" + at + " and was rolled back" + left)
+	case "isolate":
+		return errors.New("isolate" + name + " failed" + at + " and was undone" + left)
 	}
-	return errors.New(verb + name + " failed")
+	return errors.New(verb + name + " failed" + at + left)
 }
 
 // readOnlyVerbs change nothing: they never run recovery, which rolls

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -48,6 +49,7 @@ func plantTrapsThroughOdoo(t *testing.T, ctx context.Context, a *app.App, tenant
 		t.Fatalf("the instances have no roles of their own: %+v, %+v", tenant, neighbour)
 	}
 	h.odoobotMembers = roleMembers(t, ctx, a, h.dbUser)
+	t.Cleanup(func() { h.disarm(t, a) })
 	lit := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 	ident := func(s string) string { return pgx.Identifier{s}.Sanitize() }
 	spring := fmt.Sprintf(`
@@ -152,6 +154,27 @@ func (h *hostileTraps) requireIdle(t *testing.T, ctx context.Context, a *app.App
 	}
 	if len(who) != 0 {
 		t.Errorf("after %s: the tenant's code ran in %s as %v", after, db, who)
+	}
+}
+
+// disarm drops what a trap that sprang made in the cluster (its login
+// role, the tenant's membership of its neighbour's role), so that one
+// failed run does not leave a way in for the next.
+func (h *hostileTraps) disarm(t *testing.T, a *app.App) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := connectDB(t, ctx, a, "postgres")
+	defer c.Close(ctx)
+	var exists bool
+	if err := c.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, h.trapRole).Scan(&exists); err == nil && exists {
+		if _, err := c.Exec(ctx, "DROP ROLE "+pgx.Identifier{h.trapRole}.Sanitize()); err != nil {
+			t.Errorf("drop the trap's role %s: %v", h.trapRole, err)
+		}
+	}
+	if slices.Contains(roleMemberships(t, ctx, a, h.tenant), h.neighbour) {
+		if _, err := c.Exec(ctx, "REVOKE "+pgx.Identifier{h.neighbour}.Sanitize()+" FROM "+pgx.Identifier{h.tenant}.Sanitize()); err != nil {
+			t.Errorf("revoke %s from %s: %v", h.neighbour, h.tenant, err)
+		}
 	}
 }
 

@@ -312,12 +312,20 @@ func (c *Client) roundTrip(req *http.Request, next option.MiddlewareNext) (*http
 		if res != nil && res.StatusCode == http.StatusTooManyRequests {
 			c.holdAll(wait)
 		}
-		if !b.take(wait) || time.Now().Add(wait).After(deadline) {
-			if err != nil {
-				return res, err
+		if past := time.Now().Add(wait).After(deadline); past || !b.take(wait) {
+			switch {
+			case res != nil && res.StatusCode == http.StatusTooManyRequests, res != nil && !past:
+				return nil, &waitTooLongError{api: readAPIError(res), wait: wait, max: min(c.maxWait, b.within)}
+			case past:
+				if err != nil {
+					last = c.redact(err.Error())
+				} else {
+					last = fmt.Sprintf("HTTP %d", res.StatusCode)
+					_ = res.Body.Close()
+				}
+				return nil, timedOut(attempt + 1)
 			}
-			api := readAPIError(res)
-			return nil, &waitTooLongError{api: api, wait: wait, max: min(c.maxWait, b.within)}
+			return res, err
 		}
 		retry := fmt.Sprintf("retry %d of %d", attempt+1, c.retries)
 		var why string

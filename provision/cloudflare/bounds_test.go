@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"odoobot/provision"
 	"odoobot/provision/cloudflare"
 	"odoobot/provision/cloudflare/cftest"
 )
@@ -181,5 +182,13 @@ func TestRetryAfterIsHonouredAnnouncedAndHeldForAll(t *testing.T) {
 	defer mu.Unlock()
 	if len(whys) != 1 || !strings.Contains(whys[0], "Cloudflare asked to wait 2s") || !strings.Contains(whys[0], "429") {
 		t.Errorf("the view heard %q, want one wait saying Cloudflare asked to wait 2s (HTTP 429)", whys)
+	}
+}
+
+// The mark the name rules measure is the comment the driver writes.
+func TestCommentIsTheMarkTheNameRulesMeasure(t *testing.T) {
+	c := newClient(t, cftest.NewServer(t, zone, token))
+	if got, want := c.Comment("acme.example.com"), provision.DNSMark(ip, "acme"); got != want {
+		t.Errorf("Comment = %q, provision.DNSMark = %q: the name rules measure another comment", got, want)
 	}
 }

@@ -96,7 +96,8 @@ type hold struct {
 }
 
 type failure struct {
-	method     string // "" matches any request
+	match      func(Request) bool // nil: method decides
+	method     string             // "" matches any request
 	status     int
 	retryAfter string
 	err        apiError // the zero value means a default for status
@@ -300,6 +301,17 @@ func (s *Server) FailNext(status, n int, retryAfter string) {
 	}
 }
 
+// FailNextWhere makes the next n requests that match selects (its
+// Method, Path and Query set) answer status, as FailNext does; other
+// requests are served normally meanwhile.
+func (s *Server) FailNextWhere(match func(Request) bool, status, n int, retryAfter string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.fails = append(s.fails, failure{match: match, status: status, retryAfter: retryAfter})
+	}
+}
+
 // FailNextMatching makes the next request with method (GET, POST, PATCH,
 // PUT, DELETE) answer status with one error of Cloudflare's code and
 // message, such as 400, 81057, "Record already exists". The envelope
@@ -470,7 +482,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) []recordEvent {
 		})
 	}()
 
-	if i := slices.IndexFunc(s.fails, func(f failure) bool { return f.method == "" || f.method == r.Method }); i >= 0 {
+	seen := Request{At: at, Method: r.Method, Path: path, Query: r.URL.Query()}
+	if i := slices.IndexFunc(s.fails, func(f failure) bool {
+		if f.match != nil {
+			return f.match(seen)
+		}
+		return f.method == "" || f.method == r.Method
+	}); i >= 0 {
 		f := s.fails[i]
 		s.fails = slices.Delete(s.fails, i, i+1)
 		if f.retryAfter != "" {

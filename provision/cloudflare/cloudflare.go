@@ -213,6 +213,7 @@ type Client struct {
 	maxWait time.Duration
 	onWait  func(time.Duration, string)
 
+	basePath       string // the base URL's path, such as /client/v4
 	requestTimeout time.Duration
 	callTimeout    time.Duration
 	rateLimit      int
@@ -264,7 +265,8 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if base == "" {
 		base = DefaultBaseURL
 	}
-	if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("cloudflare: new client: CF_API_BASE_URL %q is not an http(s) URL", base)
 	}
 	hc := cfg.HTTPClient
@@ -311,6 +313,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		retries:        retries,
 		maxWait:        maxWait,
 		onWait:         cfg.OnWait,
+		basePath:       strings.TrimSuffix(u.Path, "/"),
 		requestTimeout: requestTimeout,
 		callTimeout:    callTimeout,
 		rateLimit:      rateLimit,

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -84,7 +86,6 @@ func (c *Client) budgetOf(ctx context.Context) *budget {
 // announce tells Config.OnWait and the call's reporter (ReportingWaits)
 // about a pause of d before it begins.
 func (c *Client) announce(ctx context.Context, d time.Duration, why string) {
-	c.log.WarnContext(ctx, "cloudflare: waiting", "wait", d, "why", why)
 	if c.onWait != nil {
 		c.onWait(d, why)
 	}
@@ -235,7 +236,10 @@ func (c *Client) attempt(ctx context.Context, req *http.Request, next option.Mid
 	defer cancel()
 	res, err := next(req.WithContext(actx))
 	if err != nil {
-		if actx.Err() != nil && ctx.Err() == nil {
+		switch {
+		case ctx.Err() != nil:
+			return nil, errors.New("no answer before the call's time ran out")
+		case actx.Err() != nil:
 			return nil, fmt.Errorf("no answer within %s", roundWait(c.requestTimeout))
 		}
 		return nil, err
@@ -276,7 +280,7 @@ func (c *Client) roundTrip(req *http.Request, next option.MiddlewareNext) (*http
 	}
 	ctx, cancel := context.WithDeadline(parent, deadline)
 	defer cancel()
-	path := c.redact(req.URL.Path)
+	path := c.apiPath(req)
 	var last string
 	timedOut := func(attempts int) error {
 		if parent.Err() != nil {
@@ -358,6 +362,15 @@ func (c *Client) roundTrip(req *http.Request, next option.MiddlewareNext) (*http
 			req.Body = body
 		}
 	}
+}
+
+// apiPath is req's path for messages: under the API's base URL, redacted.
+func (c *Client) apiPath(req *http.Request) string {
+	p := strings.TrimPrefix(req.URL.Path, c.basePath)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return c.redact(p)
 }
 
 func hasRetryAfter(res *http.Response) bool {

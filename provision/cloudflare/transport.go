@@ -174,7 +174,11 @@ func (c *Client) pace(ctx context.Context, b *budget) error {
 	hold := time.Until(c.hold)
 	c.holdM.Unlock()
 	if hold > 0 {
-		if err := c.sleep(ctx, hold, fmt.Sprintf("Cloudflare asked to wait %s (HTTP 429, rate limit); holding this server's requests until then", roundWait(hold))); err != nil {
+		why := ""
+		if hold >= announcePacing {
+			why = fmt.Sprintf("Cloudflare asked to wait %s (HTTP 429, rate limit); holding this server's requests until then", roundWait(hold))
+		}
+		if err := c.sleep(ctx, hold, why); err != nil {
 			return err
 		}
 	}

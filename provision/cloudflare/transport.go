@@ -152,14 +152,15 @@ func roundWait(d time.Duration) time.Duration {
 // limiters returns the Client's pace, which lets through at most limit
 // requests in any window (a burst of up to a twentieth of the limit, at
 // most 50, then an even flow), and the pace of sweeps, half as fast with
-// no burst.
+// a fifth of the burst (10 by default: a sweep of a few records is not
+// slowed).
 func limiters(limit int, window time.Duration) (pace, slow *rate.Limiter) {
 	burst := max(1, min(limit/20, 50))
 	r := rate.Limit(float64(limit-burst) / window.Seconds())
 	if limit <= burst {
 		r = rate.Limit(float64(limit) / window.Seconds())
 	}
-	return rate.NewLimiter(r, burst), rate.NewLimiter(r/2, 1)
+	return rate.NewLimiter(r, burst), rate.NewLimiter(r/2, max(1, burst/5))
 }
 
 // announcePacing is the shortest pause of pacing that is announced.

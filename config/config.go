@@ -62,19 +62,22 @@ func (r Range) String() string { return provision.PortRange(r).String() }
 // NAME_FILE, the path of a file holding the value.
 type Config struct {
 	// DNS and TLS (Cloudflare).
-	ZoneName       string `envconfig:"CF_ZONE_NAME" desc:"DNS zone; instances are NAME.<zone>"`
-	APIToken       Secret `envconfig:"CF_API_TOKEN" secret:"true" desc:"Cloudflare API token (Zone.DNS edit, SSL and Certificates edit)"`
-	ZoneID         string `envconfig:"CF_ZONE_ID" desc:"Cloudflare zone ID; looked up by name when empty"`
-	CFBaseURL      string `envconfig:"CF_API_BASE_URL" default:"https://api.cloudflare.com/client/v4/" desc:"Cloudflare API base URL"`
-	OriginCert     string `envconfig:"CF_ORIGIN_CERT" desc:"existing origin certificate (a wildcard) used for every instance in cloudflare mode"`
-	OriginKey      string `envconfig:"CF_ORIGIN_KEY" desc:"its private key"`
-	OriginLock     bool   `envconfig:"CF_ORIGIN_LOCK" default:"true" desc:"cloudflare-mode sites answer only Cloudflare's published address ranges (fetched from CF_API_BASE_URL at start and daily) and this host; false lets anyone reach the origin directly"`
-	PublicIP       string `envconfig:"PUBLIC_IP" desc:"the server's public IPv4 address, target of the A records"`
-	ServerID       string `envconfig:"ODOOBOT_SERVER_ID" desc:"this server's name in the mark on its DNS records (1-40 of letters, digits, . - _ :); PUBLIC_IP when empty; keep it stable and unique among servers sharing the zone"`
-	DefaultSSLMode string `envconfig:"DEFAULT_SSL_MODE" default:"cloudflare" desc:"mode when create names none: cloudflare, letsencrypt or http"`
-	ACMEDirectory  string `envconfig:"ACME_DIRECTORY_URL" default:"https://acme-v02.api.letsencrypt.org/directory" desc:"ACME directory (Let's Encrypt production or staging)"`
-	ACMEEmail      string `envconfig:"ACME_EMAIL" desc:"contact address for the ACME account"`
-	VerifyCAFile   string `envconfig:"TLS_VERIFY_CA_FILE" desc:"PEM roots trusted, besides the system's and Cloudflare's Origin CA roots, when odoobot verifies an instance's HTTPS through nginx (a private ACME server's root)"`
+	ZoneName         string        `envconfig:"CF_ZONE_NAME" desc:"DNS zone; instances are NAME.<zone>"`
+	APIToken         Secret        `envconfig:"CF_API_TOKEN" secret:"true" desc:"Cloudflare API token (Zone.DNS edit, SSL and Certificates edit)"`
+	ZoneID           string        `envconfig:"CF_ZONE_ID" desc:"Cloudflare zone ID; looked up by name when empty"`
+	CFBaseURL        string        `envconfig:"CF_API_BASE_URL" default:"https://api.cloudflare.com/client/v4/" desc:"Cloudflare API base URL"`
+	OriginCert       string        `envconfig:"CF_ORIGIN_CERT" desc:"existing origin certificate (a wildcard) used for every instance in cloudflare mode"`
+	OriginKey        string        `envconfig:"CF_ORIGIN_KEY" desc:"its private key"`
+	OriginLock       bool          `envconfig:"CF_ORIGIN_LOCK" default:"true" desc:"cloudflare-mode sites answer only Cloudflare's published address ranges (fetched from CF_API_BASE_URL at start and daily) and this host; false lets anyone reach the origin directly"`
+	PublicIP         string        `envconfig:"PUBLIC_IP" desc:"the server's public IPv4 address, target of the A records"`
+	ServerID         string        `envconfig:"ODOOBOT_SERVER_ID" desc:"this server's name in the mark on its DNS records (1-40 of letters, digits, . - _ :); PUBLIC_IP when empty; keep it stable and unique among servers sharing the zone"`
+	CFCallTimeout    time.Duration `envconfig:"CF_API_TIMEOUT" default:"60s" desc:"how long one Cloudflare operation (a record made or removed, a certificate signed) may take, retries and waits included; a creation whose DNS step runs out of it is rolled back"`
+	CFRequestTimeout time.Duration `envconfig:"CF_REQUEST_TIMEOUT" default:"15s" desc:"how long one request to Cloudflare may go unanswered before it is retried; also bounds the whole check of token and zone made before a creation"`
+	CFRateLimit      int           `envconfig:"CF_API_RATE" default:"1000" desc:"requests to Cloudflare's API per 5 minutes at most (Cloudflare allows 1200 per user, every token together); sweeps take half"`
+	DefaultSSLMode   string        `envconfig:"DEFAULT_SSL_MODE" default:"cloudflare" desc:"mode when create names none: cloudflare, letsencrypt or http"`
+	ACMEDirectory    string        `envconfig:"ACME_DIRECTORY_URL" default:"https://acme-v02.api.letsencrypt.org/directory" desc:"ACME directory (Let's Encrypt production or staging)"`
+	ACMEEmail        string        `envconfig:"ACME_EMAIL" desc:"contact address for the ACME account"`
+	VerifyCAFile     string        `envconfig:"TLS_VERIFY_CA_FILE" desc:"PEM roots trusted, besides the system's and Cloudflare's Origin CA roots, when odoobot verifies an instance's HTTPS through nginx (a private ACME server's root)"`
 
 	// PostgreSQL: instance databases and odoobot's own state.
 	DBHost      string `envconfig:"DB_HOST" default:"127.0.0.1" desc:"PostgreSQL host"`
@@ -262,6 +265,16 @@ func (c *Config) Validate() error {
 	}
 	if c.ServerID != "" && !serverIDRE.MatchString(c.ServerID) {
 		add("ODOOBOT_SERVER_ID %q: use 1-40 letters, digits, '.', '-', '_' or ':'", c.ServerID)
+	} else if validZone(zone) {
+		if n, why := c.NameRules().Longest(); n == 0 {
+			add("no instance name fits this configuration (CF_ZONE_NAME, ODOOBOT_SERVER_ID): a one-letter one is refused: %v; shorten the zone or ODOOBOT_SERVER_ID", why)
+		}
+	}
+	if c.CFCallTimeout < time.Second || c.CFRequestTimeout < time.Second || c.CFRequestTimeout > c.CFCallTimeout {
+		add("CF_API_TIMEOUT %s, CF_REQUEST_TIMEOUT %s: give durations of at least 1s (such as 60s and 15s), the request's no longer than the operation's", c.CFCallTimeout, c.CFRequestTimeout)
+	}
+	if c.CFRateLimit < 10 || c.CFRateLimit > 1200 {
+		add("CF_API_RATE %d: give the requests per 5 minutes odoobot may send, 10 to 1200 (Cloudflare's limit per user)", c.CFRateLimit)
 	}
 	if (c.OriginCert == "") != (c.OriginKey == "") {
 		add("CF_ORIGIN_CERT and CF_ORIGIN_KEY go together: set both or neither")
@@ -465,7 +478,20 @@ func (c *Config) CapacityModel() provision.CapacityModel {
 
 // NameRules are the name rules for this zone and reserved list.
 func (c *Config) NameRules() provision.NameRules {
-	return provision.NameRules{Zone: c.Zone(), Reserved: c.ReservedNames}
+	r := provision.NameRules{Zone: c.Zone(), Reserved: c.ReservedNames}
+	if c.ManagesDNS() {
+		r.DNSServer = c.DNSServerID()
+	}
+	return r
+}
+
+// DNSServerID is this server's name in the mark on its DNS records:
+// ODOOBOT_SERVER_ID, or PUBLIC_IP when it is empty.
+func (c *Config) DNSServerID() string {
+	if id := strings.TrimSpace(c.ServerID); id != "" {
+		return id
+	}
+	return strings.TrimSpace(c.PublicIP)
 }
 
 // SSLMode is the default SSL mode (validated).

@@ -210,3 +210,33 @@ func TestOdooCommitPin(t *testing.T) {
 		t.Errorf("ODOO_COMMIT with a space: %v", err)
 	}
 }
+
+// The name rules carry this server's ID when odoobot manages DNS, so
+// that a name whose mark would not fit is refused by create and plan.
+func TestNameRulesCarryTheDNSServer(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("CF_ZONE_NAME", "example.com")
+	t.Setenv("CF_API_TOKEN", "tok-123456")
+	t.Setenv("PUBLIC_IP", "100.100.100.100")
+	c, err := Load("", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.NameRules().DNSServer; got != "100.100.100.100" {
+		t.Errorf("DNSServer = %q, want PUBLIC_IP", got)
+	}
+	if err := c.NameRules().Check(strings.Repeat("a", 50)); err == nil || !strings.Contains(err.Error(), "ODOOBOT_SERVER_ID") {
+		t.Errorf("a 50-character name beside the IPv4 server ID: %v, want refused naming ODOOBOT_SERVER_ID", err)
+	}
+}
+
+// A zone under which no name fits stops the start.
+func TestValidateRefusesAZoneNoNameFits(t *testing.T) {
+	clearEnv(t)
+	zone := strings.Repeat("z", 63) + "." + strings.Repeat("y", 63) + "." + strings.Repeat("x", 63) + "." + strings.Repeat("w", 45) + ".example"
+	t.Setenv("CF_ZONE_NAME", zone)
+	_, err := Load("", false)
+	if err == nil || !strings.Contains(err.Error(), "no instance name fits") {
+		t.Errorf("Load with a %d-character zone = %v, want refused: no name fits", len(zone), err)
+	}
+}

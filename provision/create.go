@@ -857,11 +857,16 @@ func (cr *creation) removeSite(ctx context.Context) error {
 }
 
 func (cr *creation) ensureRecord(ctx context.Context) error {
-	return cr.c.cfg.DNS.EnsureRecord(ctx, cr.inst.Domain)
+	return cr.dns().EnsureRecord(ctx, cr.inst.Domain)
 }
 
 func (cr *creation) deleteRecord(ctx context.Context) error {
-	return cr.c.cfg.DNS.DeleteRecord(ctx, cr.inst.Domain)
+	return cr.dns().DeleteRecord(ctx, cr.inst.Domain)
+}
+
+// dns is the DNS driver, its long waits shown as the DNS step's progress.
+func (cr *creation) dns() DNS {
+	return showingWaits(cr.c.cfg.DNS, func(text string) { cr.progress(StepDNS, text) })
 }
 
 func (cr *creation) verify(ctx context.Context) error { return cr.c.verify(ctx, cr.inst) }

@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // DNS manages the A record of an instance in the zone. Implemented by
@@ -17,6 +18,54 @@ type DNS interface {
 	// DeleteRecord removes the record if it is ours; a missing record is
 	// not an error.
 	DeleteRecord(ctx context.Context, fqdn string) error
+}
+
+// DNSMarker starts the mark odoobot puts in the comment of the DNS records
+// it makes.
+const DNSMarker = "managed-by: odoobot"
+
+// DNSMark is the comment of the records odoobot on server makes for the
+// instance name: "managed-by: odoobot server=<server> instance=<name>".
+// provision/cloudflare writes exactly this.
+func DNSMark(server, name string) string {
+	return DNSMarker + " server=" + server + " instance=" + name
+}
+
+// MaxDNSComment is the longest record comment Cloudflare accepts on its
+// Free plan (paid plans take more); NameRules refuses a name whose mark
+// is longer.
+const MaxDNSComment = 100
+
+// ACMEChallengePrefix is the label before an instance's domain of its
+// DNS-01 challenge record.
+const ACMEChallengePrefix = "_acme-challenge."
+
+// ShowWaitsFrom is the shortest wait of a DNS driver that a job's thread
+// shows: shorter ones pass unseen, longer ones ("Cloudflare asked to wait
+// 30s …") would otherwise be silence.
+const ShowWaitsFrom = 2 * time.Second
+
+// waitReporter is what the DNS step asks of a driver that can say when it
+// waits (a rate limit, a retry): a view of itself whose calls tell report
+// about each wait before it begins, with its length and a reason safe to
+// show in chat. provision/cloudflare's Client has it.
+type waitReporter interface {
+	ReportingWaits(report func(wait time.Duration, why string)) DNS
+}
+
+// showingWaits returns dns, or, when the driver can say when it waits, a
+// view of it that hands each wait of ShowWaitsFrom or more to progress,
+// so that the step's line in the thread says what it is waiting for.
+func showingWaits(dns DNS, progress func(text string)) DNS {
+	w, ok := dns.(waitReporter)
+	if !ok || progress == nil {
+		return dns
+	}
+	return w.ReportingWaits(func(d time.Duration, why string) {
+		if d >= ShowWaitsFrom {
+			progress(why)
+		}
+	})
 }
 
 // OriginCA issues Cloudflare Origin CA certificates. Implemented by

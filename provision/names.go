@@ -75,6 +75,10 @@ type NameRules struct {
 	// UnitPrefix is the unit prefix (odoo19e) the unit name is checked
 	// with; "" checks the unit name without one.
 	UnitPrefix string
+	// DNSServer, set when odoobot manages DNS records, is this server's
+	// name in the mark on its records (DNSMark): Check refuses a name
+	// whose mark would be longer than MaxDNSComment.
+	DNSServer string
 }
 
 // IsLabel reports whether s is one valid DNS label under the format rule.
@@ -109,7 +113,46 @@ func (r NameRules) Check(name string) error {
 	if zone == "" || !IsOneLabelUnder(n.Domain, zone) {
 		return &NameError{Name: name, Rule: RuleOneLabel, Reason: fmt.Sprintf("%s is not one label under the zone %q", n.Domain, zone)}
 	}
-	return n.Fit()
+	if err := n.Fit(); err != nil {
+		return err
+	}
+	return r.fitDNS(n)
+}
+
+// fitDNS refuses a name whose DNS records would not fit Cloudflare's
+// limits: the mark on its records (a comment, at most MaxDNSComment
+// characters on the Free plan) and the name of its ACME challenge record.
+func (r NameRules) fitDNS(n Names) error {
+	if r.DNSServer == "" {
+		return nil
+	}
+	if c := DNSMark(r.DNSServer, n.Name); len(c) > MaxDNSComment {
+		room := MaxDNSComment - len(DNSMark(r.DNSServer, ""))
+		return &NameError{Name: n.Name, Rule: RuleLength, Reason: fmt.Sprintf(
+			"the mark on its DNS record, %q, would be %d characters, at most %d (Cloudflare's limit on record comments on the Free plan): with ODOOBOT_SERVER_ID %q a name has at most %d characters; choose a shorter name, or set a shorter ODOOBOT_SERVER_ID",
+			c, len(c), MaxDNSComment, r.DNSServer, room)}
+	}
+	if ch := ACMEChallengePrefix + n.Domain; len(ch) > maxDomain {
+		return &NameError{Name: n.Name, Rule: RuleLength, Reason: fmt.Sprintf(
+			"its ACME challenge record %s would be %d characters, at most %d (DNS names); choose a shorter name", ch, len(ch), maxDomain)}
+	}
+	return nil
+}
+
+// Longest is the length of the longest name the rules accept, 0 when
+// none fits; then why is the refusal of a one-letter name. Start-up
+// refuses a configuration (zone, unit prefix, server ID) under which no
+// name fits.
+func (r NameRules) Longest() (n int, why error) {
+	for n = MaxNameLength; n > 0; n-- {
+		err := r.Check(strings.Repeat("a", n))
+		var ne *NameError
+		if !errors.As(err, &ne) || ne.Rule != RuleLength {
+			return n, nil
+		}
+		why = err
+	}
+	return 0, why
 }
 
 // Names derives the names of instance name under the rules' zone and unit

@@ -308,3 +308,42 @@ func TestNewInstanceUsesNames(t *testing.T) {
 		t.Errorf("NewInstance = %+v, not the names %+v", inst, n)
 	}
 }
+
+// A name whose mark on its DNS record would pass Cloudflare's 100
+// characters (Free plan) is refused before anything is built, saying
+// which limit and what to do; without DNS there is no mark to fit.
+func TestNameRefusedWhenItsDNSMarkDoesNotFit(t *testing.T) {
+	r := NameRules{Zone: "example.com", DNSServer: "100.100.100.100"}
+	room := MaxDNSComment - len(DNSMark("100.100.100.100", ""))
+	if room != 48 {
+		t.Fatalf("room for a name beside an IPv4 server ID = %d, want 48", room)
+	}
+	if err := r.Check(strings.Repeat("a", room)); err != nil {
+		t.Errorf("a %d-character name: %v, want accepted", room, err)
+	}
+	err := r.Check(strings.Repeat("a", room+1))
+	var ne *NameError
+	if !errors.As(err, &ne) || ne.Rule != RuleLength {
+		t.Fatalf("a %d-character name: %v, want a length refusal", room+1, err)
+	}
+	for _, want := range []string{"mark on its DNS record", "100", "Free plan", "at most 48 characters", "shorter name", "shorter ODOOBOT_SERVER_ID"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal %q does not say %q", err, want)
+		}
+	}
+	if err := (NameRules{Zone: "example.com"}).Check(strings.Repeat("a", 50)); err != nil {
+		t.Errorf("a 50-character name without DNS: %v, want accepted", err)
+	}
+	if n, _ := r.Longest(); n != 48 {
+		t.Errorf("Longest = %d, want 48", n)
+	}
+}
+
+// Under a zone so long that no name fits, Longest says so and why.
+func TestLongestIsZeroWhenNoNameFits(t *testing.T) {
+	zone := strings.Repeat("z", 63) + "." + strings.Repeat("y", 63) + "." + strings.Repeat("x", 63) + "." + strings.Repeat("w", 45) + ".example"
+	n, why := NameRules{Zone: zone}.Longest()
+	if n != 0 || why == nil {
+		t.Errorf("Longest under a %d-character zone = %d, %v; want 0 and a reason", len(zone), n, why)
+	}
+}

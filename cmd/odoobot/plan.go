@@ -82,6 +82,7 @@ func checkDNS(ctx context.Context, cfg *config.Config) error {
 	cf, err := cloudflare.New(ctx, cloudflare.Config{
 		APIToken: cfg.APIToken.Reveal(), ZoneName: cfg.Zone(), ZoneID: cfg.ZoneID,
 		PublicIP: cfg.PublicIP, ServerID: cfg.ServerID, BaseURL: cfg.CFBaseURL,
+		CallTimeout: cfg.CFCallTimeout, RequestTimeout: cfg.CFRequestTimeout, RateLimit: cfg.CFRateLimit,
 	})
 	if err != nil {
 		return err

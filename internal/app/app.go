@@ -74,6 +74,7 @@ func (a *App) cloudflareConfig() cloudflare.Config {
 	return cloudflare.Config{
 		APIToken: cfg.APIToken.Reveal(), ZoneName: cfg.Zone(), ZoneID: cfg.ZoneID,
 		PublicIP: cfg.PublicIP, ServerID: cfg.ServerID, BaseURL: cfg.CFBaseURL, Logger: a.Log,
+		CallTimeout: cfg.CFCallTimeout, RequestTimeout: cfg.CFRequestTimeout, RateLimit: cfg.CFRateLimit,
 		OnWait: func(d time.Duration, why string) {
 			a.Log.Warn("cloudflare: waiting before the next request", "wait", d, "why", why)
 		},

@@ -20,8 +20,13 @@ import (
 //
 // Errors match ErrAuth (the token) or ErrZoneNotFound (the zone) and say
 // which setting to fix. A zone found is cached as by ZoneID.
+//
+// It is asked before a creation opens its thread, so the whole check,
+// its three requests and any pause, is bounded by Config.RequestTimeout
+// (15 s by default), not CallTimeout: past it, it fails with an error
+// matching ErrTimeout.
 func (c *Client) Check(ctx context.Context) error {
-	return c.scrub(c.check(c.call(ctx)))
+	return c.scrub(c.check(c.callWithin(ctx, c.requestTimeout, false)))
 }
 
 func (c *Client) check(ctx context.Context) error {

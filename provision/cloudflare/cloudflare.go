@@ -24,9 +24,26 @@
 // applied create; creations are instead reconciled by name (see
 // EnsureRecord, Sweep). The waits of one call are bounded together by
 // Config.MaxWait and announced to Config.OnWait.
+//
+// Time: every attempt is bounded by Config.RequestTimeout, and every call
+// (EnsureRecord, DeleteRecord, SignOrigin …), its attempts, pauses and
+// pacing included, by Config.CallTimeout; Check, asked before a creation
+// opens its thread, by RequestTimeout alone. Sweep, whose length grows
+// with the zone, bounds each of its requests by CallTimeout instead. A
+// call that runs out of time fails with an error matching ErrTimeout that
+// says how long Cloudflare was given.
+//
+// Pace: every attempt of every call of a Client takes a token from one
+// limiter (golang.org/x/time/rate) that keeps the Client under
+// Config.RateLimit requests per Config.RateWindow, below Cloudflare's
+// limit of 1,200 requests per 5 minutes per user; Sweep's requests take
+// a second token from a limiter of half that rate, so a long sweep leaves
+// room for creations. A 429's Retry-After holds every call of the Client,
+// not only the one that got it.
 package cloudflare
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -38,6 +55,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/cloudflare/cloudflare-go/v6/dns"
 	"github.com/cloudflare/cloudflare-go/v6/option"
@@ -60,6 +79,37 @@ const Marker = "managed-by: odoobot"
 
 // DefaultMaxWait is the bound of Config.MaxWait when it is zero.
 const DefaultMaxWait = 2 * time.Minute
+
+// DefaultRequestTimeout bounds one attempt when Config.RequestTimeout is
+// zero: Cloudflare answers a DNS call in well under a second; one that
+// has not answered in 15 s is hung, and trying again is better.
+const DefaultRequestTimeout = 15 * time.Second
+
+// DefaultCallTimeout bounds one call, attempts and pauses included, when
+// Config.CallTimeout is zero: room for three hung attempts and their
+// pauses, or a Retry-After of up to about 45 s, after which a creation
+// fails and is rolled back rather than sit silent.
+const DefaultCallTimeout = 60 * time.Second
+
+// CloudflareRateLimit is Cloudflare's documented limit on API requests:
+// 1,200 per 5 minutes per user, every token of the user together.
+const (
+	CloudflareRateLimit  = 1200
+	CloudflareRateWindow = 5 * time.Minute
+)
+
+// DefaultRateLimit is the number of requests per Config.RateWindow a
+// Client sends at most when Config.RateLimit is zero: 1,000 per 5
+// minutes, leaving a sixth of Cloudflare's limit to the user's other
+// tools and tokens.
+const (
+	DefaultRateLimit  = 1000
+	DefaultRateWindow = CloudflareRateWindow
+)
+
+// ErrTimeout is matched by the error of a call that Cloudflare did not
+// answer within Config.CallTimeout (or, for Check, RequestTimeout).
+var ErrTimeout = errors.New("Cloudflare did not answer in time")
 
 // DefaultBaseURL is Cloudflare's v4 API, used when Config.BaseURL is empty.
 const DefaultBaseURL = "https://api.cloudflare.com/client/v4/"
@@ -133,6 +183,21 @@ type Config struct {
 	// (HTTP 429) on GET …; retry 1 of 3"). It is called from the calling
 	// goroutine and must not block.
 	OnWait func(d time.Duration, why string)
+	// RequestTimeout bounds one HTTP attempt: DefaultRequestTimeout when
+	// zero. HTTPClient's own timeout, when shorter, still applies.
+	RequestTimeout time.Duration
+	// CallTimeout bounds one call of the Client, all its attempts, pauses
+	// and pacing together (see the package doc): DefaultCallTimeout when
+	// zero.
+	CallTimeout time.Duration
+	// RateLimit is the most requests the Client sends in any RateWindow:
+	// DefaultRateLimit when zero. Keep it at or below
+	// CloudflareRateLimit per CloudflareRateWindow, less what other users
+	// of the token send.
+	RateLimit int
+	// RateWindow is the window of RateLimit: DefaultRateWindow when zero.
+	// Only tests shorten it.
+	RateWindow time.Duration
 }
 
 // Client talks to one Cloudflare zone. It is safe for concurrent use. Build
@@ -148,16 +213,37 @@ type Client struct {
 	maxWait time.Duration
 	onWait  func(time.Duration, string)
 
+	basePath       string // the base URL's path, such as /client/v4
+	requestTimeout time.Duration
+	callTimeout    time.Duration
+	rateLimit      int
+	rateWindow     time.Duration
+
+	// report hears the waits of this view's calls (ReportingWaits);
+	// nil for the Client New returns.
+	report func(time.Duration, string)
+
 	records *dns.RecordService
 	zones   *zones.ZoneService
 	certs   *origin_ca_certificates.OriginCACertificateService
 	tokens  *user.TokenService
 
+	*common
+}
+
+// common is the state every view of one Client (see ReportingWaits)
+// holds in common.
+type common struct {
 	mu     sync.Mutex
 	zoneID string // resolved and checked, "" until then
 
 	takenMu sync.Mutex
 	taken   map[string]bool // names EnsureRecord refused, having made nothing
+
+	paceLim *rate.Limiter // every attempt
+	slowLim *rate.Limiter // Sweep's attempts, besides paceLim
+	holdM   sync.Mutex
+	hold    time.Time // no attempt before this: a 429's Retry-After
 }
 
 // New validates cfg and returns a Client. It sends no request: the zone is
@@ -179,7 +265,8 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if base == "" {
 		base = DefaultBaseURL
 	}
-	if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("cloudflare: new client: CF_API_BASE_URL %q is not an http(s) URL", base)
 	}
 	hc := cfg.HTTPClient
@@ -211,17 +298,27 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	case maxWait < 0:
 		maxWait = 0
 	}
+	requestTimeout := cmp.Or(max(cfg.RequestTimeout, 0), DefaultRequestTimeout)
+	callTimeout := cmp.Or(max(cfg.CallTimeout, 0), DefaultCallTimeout)
+	rateLimit := cmp.Or(max(cfg.RateLimit, 0), DefaultRateLimit)
+	rateWindow := cmp.Or(max(cfg.RateWindow, 0), DefaultRateWindow)
+	pace, slow := limiters(rateLimit, rateWindow)
 	c := &Client{
-		zone:    zone,
-		zoneCfg: strings.TrimSpace(cfg.ZoneID),
-		ip:      ip.String(),
-		server:  server,
-		token:   cfg.APIToken,
-		log:     log,
-		retries: retries,
-		maxWait: maxWait,
-		onWait:  cfg.OnWait,
-		taken:   map[string]bool{},
+		zone:           zone,
+		zoneCfg:        strings.TrimSpace(cfg.ZoneID),
+		ip:             ip.String(),
+		server:         server,
+		token:          cfg.APIToken,
+		log:            log,
+		retries:        retries,
+		maxWait:        maxWait,
+		onWait:         cfg.OnWait,
+		basePath:       strings.TrimSuffix(u.Path, "/"),
+		requestTimeout: requestTimeout,
+		callTimeout:    callTimeout,
+		rateLimit:      rateLimit,
+		rateWindow:     rateWindow,
+		common:         &common{taken: map[string]bool{}, paceLim: pace, slowLim: slow},
 	}
 	opts := []option.RequestOption{
 		option.WithBaseURL(base),
@@ -235,6 +332,19 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	c.certs = origin_ca_certificates.NewOriginCACertificateService(opts...)
 	c.tokens = user.NewTokenService(opts...)
 	return c, nil
+}
+
+// ReportingWaits returns a view of c whose calls tell report, besides
+// Config.OnWait, about each pause before it begins (a retry, a 429's
+// Retry-After, pacing of a second or more), with its length and a reason
+// safe to show in chat that says how long ("Cloudflare asked to wait
+// 30s …"). The view shares everything else with c: its zone, its
+// limiters, its holds. The DNS step of a creation shows these in its
+// thread. report is called from the calling goroutine and must not block.
+func (c *Client) ReportingWaits(report func(wait time.Duration, why string)) provision.DNS {
+	v := *c
+	v.report = report
+	return &v
 }
 
 // ServerID is the name of this server in its records' comments.

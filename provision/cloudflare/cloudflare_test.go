@@ -581,7 +581,9 @@ func TestGuardRefusesBeforeAnyRequest(t *testing.T) {
 	if n := srv.RequestCount(); n != 0 {
 		t.Errorf("%d requests left for refused names, want 0: %+v", n, srv.Requests())
 	}
-	// The longest valid label passes.
+	// The longest valid label passes the guard (its mark needs a plan
+	// whose comments hold more than the Free plan's 100 characters).
+	srv.SetCommentLimit(500)
 	if err := c.EnsureRecord(t.Context(), strings.Repeat("a", 63)+".example.com"); err != nil {
 		t.Errorf("EnsureRecord of a 63-character label: %v", err)
 	}

@@ -339,9 +339,7 @@ func (c *Client) create(ctx context.Context, zoneID, fqdn string) error {
 			if !b.take(pause) {
 				break
 			}
-			if c.onWait != nil {
-				c.onWait(pause, "Cloudflare did not confirm the DNS record of "+fqdn+"; looking it up again")
-			}
+			c.announce(ctx, pause, "Cloudflare did not confirm the DNS record of "+fqdn+"; looking it up again")
 			t := time.NewTimer(pause)
 			select {
 			case <-ctx.Done():

@@ -28,7 +28,7 @@ import (
 // It returns what it removed ("A acme.example.com"), and the errors of
 // the deletes that failed, joined; a listing that fails removes nothing.
 func (c *Client) Sweep(ctx context.Context, keep func(fqdn string) bool) (removed []string, err error) {
-	removed, err = c.sweep(c.call(ctx), keep)
+	removed, err = c.sweep(c.longCall(ctx), keep)
 	return removed, c.scrub(err)
 }
 

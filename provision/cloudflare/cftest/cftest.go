@@ -18,8 +18,11 @@
 // answer is 403 with Cloudflare's codes (10000 without a header, 9109 for a
 // wrong token). Every request is recorded (Requests), failures can be
 // injected (FailNext, FailNextMatching), an answer can come too late
-// (HoldNext), the token can be made inactive (SetTokenStatus), and record
-// changes can be followed (OnRecord), for
+// (HoldNext), requests can hang until the client gives up (Hang), the
+// requests in any window can be counted (MaxInWindow), record comments are
+// held to the Free plan's 100 characters (SetCommentLimit), the token can
+// be made inactive (SetTokenStatus), and record changes can be followed
+// (OnRecord), for
 // example to mirror ACME challenge TXT records into a test DNS server. Tests use NewServer; a program can serve New's
 // handler itself, or call Start.
 package cftest
@@ -66,6 +69,7 @@ type Record struct {
 // Request is one request as the double received it, and the status it
 // answered. Path has the /client/v4 prefix removed.
 type Request struct {
+	At            time.Time // when it arrived
 	Method        string
 	Path          string
 	Query         url.Values
@@ -92,7 +96,8 @@ type hold struct {
 }
 
 type failure struct {
-	method     string // "" matches any request
+	match      func(Request) bool // nil: method decides
+	method     string             // "" matches any request
 	status     int
 	retryAfter string
 	err        apiError // the zero value means a default for status
@@ -122,8 +127,12 @@ type Server struct {
 	reqs   []Request
 	fails  []failure
 	holds  []hold
-	status string   // the token's status, "active" unless set
-	ips    ipRanges // what GET /ips answers
+	hang   func(Request) bool // requests that never get an answer
+	hung   int
+	closed chan struct{} // closed by Close: hung requests end
+	limit  int           // longest record comment accepted
+	status string        // the token's status, "active" unless set
+	ips    ipRanges      // what GET /ips answers
 	serial int64
 	events []recordEvent // changes of the request being served, for OnRecord
 	hookMu sync.Mutex    // serialises OnRecord calls
@@ -145,6 +154,8 @@ func New(zone, token string) *Server {
 		token:  token,
 		status: "active",
 		certs:  map[string]*Certificate{},
+		closed: make(chan struct{}),
+		limit:  FreeCommentLimit,
 	}
 	s.newCA()
 	return s
@@ -171,10 +182,16 @@ func (s *Server) Start() string {
 	return s.srv.URL + "/client/v4/"
 }
 
-// Close stops the server started by Start, if any.
+// Close stops the server started by Start, if any, and ends the requests
+// Hang holds.
 func (s *Server) Close() {
 	s.mu.Lock()
 	srv := s.srv
+	select {
+	case <-s.closed:
+	default:
+		close(s.closed)
+	}
 	s.mu.Unlock()
 	if srv != nil {
 		srv.Close()
@@ -284,6 +301,17 @@ func (s *Server) FailNext(status, n int, retryAfter string) {
 	}
 }
 
+// FailNextWhere makes the next n requests that match selects (its
+// Method, Path and Query set) answer status, as FailNext does; other
+// requests are served normally meanwhile.
+func (s *Server) FailNextWhere(match func(Request) bool, status, n int, retryAfter string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.fails = append(s.fails, failure{match: match, status: status, retryAfter: retryAfter})
+	}
+}
+
 // FailNextMatching makes the next request with method (GET, POST, PATCH,
 // PUT, DELETE) answer status with one error of Cloudflare's code and
 // message, such as 400, 81057, "Record already exists". The envelope
@@ -303,6 +331,63 @@ func (s *Server) HoldNext(method string, d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.holds = append(s.holds, hold{method: method, d: d})
+}
+
+// Hang makes every request that match selects (its Method, Path and
+// Query set) hang: no answer is ever sent, until the client gives up or
+// the Server is closed, as when Cloudflare or the path to it stalls. A
+// hung request is counted by Hung, not recorded by Requests. nil stops
+// hanging new requests.
+func (s *Server) Hang(match func(Request) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hang = match
+}
+
+// HangAll makes every request hang (see Hang).
+func (s *Server) HangAll() { s.Hang(func(Request) bool { return true }) }
+
+// Hung is the number of requests Hang held.
+func (s *Server) Hung() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hung
+}
+
+// FreeCommentLimit is the longest DNS record comment Cloudflare accepts on
+// its Free plan, and the double's default.
+const FreeCommentLimit = 100
+
+// SetCommentLimit sets the longest record comment a create or an update
+// may carry (FreeCommentLimit unless set); a longer one is refused with
+// HTTP 400, code 1004, as a validation error.
+func (s *Server) SetCommentLimit(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limit = n
+}
+
+// MaxInWindow is the largest number of recorded requests that match
+// selects (all when nil) arriving within any span of window: what a rate
+// limit of that window counts.
+func (s *Server) MaxInWindow(window time.Duration, match func(Request) bool) int {
+	s.mu.Lock()
+	var at []time.Time
+	for _, r := range s.reqs {
+		if match == nil || match(r) {
+			at = append(at, r.At)
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
+	best, lo := 0, 0
+	for hi := range at {
+		for at[hi].Sub(at[lo]) >= window {
+			lo++
+		}
+		best = max(best, hi-lo+1)
+	}
+	return best
 }
 
 // SetTokenStatus sets what GET /user/tokens/verify says of the token:
@@ -339,6 +424,16 @@ type envelope struct {
 // ServeHTTP answers one API request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
+	if s.hang != nil && s.hang(Request{At: time.Now(), Method: r.Method, Path: strings.TrimPrefix(r.URL.Path, "/client/v4"), Query: r.URL.Query()}) {
+		s.hung++
+		closed := s.closed
+		s.mu.Unlock()
+		select {
+		case <-r.Context().Done():
+		case <-closed:
+		}
+		return
+	}
 	var wait time.Duration
 	if i := slices.IndexFunc(s.holds, func(h hold) bool { return h.method == r.Method }); i >= 0 {
 		wait = s.holds[i].d
@@ -372,6 +467,7 @@ func (b *bufferedWriter) Write(p []byte) (int, error) { return b.body.Write(p) }
 
 // serve answers r into w under s.mu and returns the record changes made.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) []recordEvent {
+	at := time.Now()
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	path := strings.TrimPrefix(r.URL.Path, "/client/v4")
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
@@ -381,12 +477,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) []recordEvent {
 	s.events = nil
 	defer func() {
 		s.reqs = append(s.reqs, Request{
-			Method: r.Method, Path: path, Query: r.URL.Query(),
+			At: at, Method: r.Method, Path: path, Query: r.URL.Query(),
 			Authorization: r.Header.Get("Authorization"), Body: body, Status: rec.status,
 		})
 	}()
 
-	if i := slices.IndexFunc(s.fails, func(f failure) bool { return f.method == "" || f.method == r.Method }); i >= 0 {
+	seen := Request{At: at, Method: r.Method, Path: path, Query: r.URL.Query()}
+	if i := slices.IndexFunc(s.fails, func(f failure) bool {
+		if f.match != nil {
+			return f.match(seen)
+		}
+		return f.method == "" || f.method == r.Method
+	}); i >= 0 {
 		f := s.fails[i]
 		s.fails = slices.Delete(s.fails, i, i+1)
 		if f.retryAfter != "" {
@@ -562,6 +664,9 @@ func (s *Server) validate(r *Record, self string) (int, apiError, bool) {
 	}
 	if r.Name != s.zone && !strings.HasSuffix(r.Name, "."+s.zone) {
 		return http.StatusBadRequest, apiError{9005, "Record name is not within the zone"}, false
+	}
+	if n := len([]rune(r.Comment)); n > s.limit {
+		return http.StatusBadRequest, apiError{1004, fmt.Sprintf("DNS Validation Error: comment is %d characters, longer than the %d this zone's plan allows", n, s.limit)}, false
 	}
 	for _, o := range s.recs {
 		if o.ID == self || o.Name != r.Name {

@@ -101,8 +101,8 @@ func (a *App) CheckDNS(ctx context.Context) error {
 // store merely does not list. It first checks that the store agrees with
 // the host (StoreMatchesHost) and stops, deleting nothing, with an error
 // saying why when it does not; then it adopts the records made by
-// earlier versions for the instances the store has (cloudflare.Client.
-// Adopt) and sweeps.
+// earlier versions for the ready instances the store has
+// (cloudflare.Client.Adopt) and sweeps.
 func (a *App) SweepDNS(ctx context.Context) ([]string, error) {
 	if a.cloudflare == nil {
 		return nil, nil
@@ -112,6 +112,9 @@ func (a *App) SweepDNS(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	for _, inst := range list {
+		if inst.State != provision.StateReady {
+			continue
+		}
 		if id, err := a.cloudflare.Adopt(ctx, inst.Domain); err != nil {
 			a.Log.Warn("cloudflare: adopt the record of an earlier version", "instance", inst.Name, "err", err)
 		} else if id != "" {
@@ -195,6 +198,10 @@ func (a *App) StartSweep(ctx context.Context) {
 	go func() {
 		defer a.sweeps.Done()
 		if _, err := a.SweepDNS(ctx); err != nil {
+			if ctx.Err() != nil {
+				a.Log.Warn("DNS sweep: stopped with odoobot", "err", err)
+				return
+			}
 			if errors.Is(err, ErrStoreDisagrees) {
 				err = fmt.Errorf("DNS sweep stopped, no record deleted: %w", err)
 			} else {

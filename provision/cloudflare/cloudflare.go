@@ -121,8 +121,9 @@ type Config struct {
 	// negative.
 	MaxRetries int
 	// ServerID names this server in the comment of the records it makes
-	// (see Client.Comment), so that servers sharing a zone never take
-	// over each other's records. It must be stable across restarts and
+	// (see Client.Comment), so that people reading the zone can tell the
+	// servers sharing it apart; ownership is the Ledger's, not the
+	// comment's. It must be stable across restarts and
 	// unique among the servers using the zone: 1 to 40 characters among
 	// letters, digits and ".-_:". PublicIP when empty.
 	ServerID string

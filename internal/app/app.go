@@ -134,7 +134,9 @@ var ErrStoreDisagrees = errors.New("the state database does not match the instan
 // StoreMatchesHost returns the store's instances when the store agrees
 // with the host: every instance directory under PROD_ROOT (prod-*) is an
 // instance of the store, and every instance of the store that is ready
-// has its directory. Otherwise — a mistyped STATE_DB_NAME, a new or
+// has its directory and a unit systemd knows. Units and nginx sites the
+// store does not know are not counted against it: another odoobot (a
+// test's) may share those directories. Otherwise — a mistyped STATE_DB_NAME, a new or
 // emptied state database beside live instances — the error, matching
 // ErrStoreDisagrees, names what differs.
 func (a *App) StoreMatchesHost(ctx context.Context) ([]provision.Instance, error) {
@@ -144,7 +146,7 @@ func (a *App) StoreMatchesHost(ctx context.Context) ([]provision.Instance, error
 	}
 	layout := a.Config.Layout()
 	known := map[string]bool{}
-	var missing []string
+	var missing, noUnit []string
 	for _, inst := range list {
 		known[inst.Internal] = true
 		if inst.State != provision.StateReady {
@@ -152,6 +154,12 @@ func (a *App) StoreMatchesHost(ctx context.Context) ([]provision.Instance, error
 		}
 		if _, err := os.Stat(layout.Paths(inst).Dir); errors.Is(err, os.ErrNotExist) {
 			missing = append(missing, inst.Name)
+			continue
+		}
+		if a.Services != nil {
+			if st, err := a.Services.Status(ctx, inst.Unit); err == nil && !st.Loaded {
+				noUnit = append(noUnit, inst.Name)
+			}
 		}
 	}
 	entries, err := os.ReadDir(a.Config.ProdRoot)
@@ -170,6 +178,9 @@ func (a *App) StoreMatchesHost(ctx context.Context) ([]provision.Instance, error
 	}
 	if len(missing) > 0 {
 		why = append(why, fmt.Sprintf("%d ready instances of it have no directory under %s (%s)", len(missing), a.Config.ProdRoot, short(missing)))
+	}
+	if len(noUnit) > 0 {
+		why = append(why, fmt.Sprintf("%d ready instances of it have no systemd unit (%s)", len(noUnit), short(noUnit)))
 	}
 	if len(why) > 0 {
 		return nil, fmt.Errorf("app: state database %s (STATE_DB_NAME) lists %d instances, but %s: %w; check STATE_DB_NAME and PROD_ROOT",

@@ -89,3 +89,27 @@ var ErrForeignRecord = errors.New("a DNS record not managed by odoobot holds tha
 // instance's name: the creation cannot go on under that name, and the
 // driver changed nothing. Errors matching it also match ErrForeignRecord.
 var ErrNameTakenInDNS = errors.New("the name is taken in DNS")
+
+// DNSEntry is one DNS record odoobot made, or is about to make, as its
+// state keeps it: ownership of a record rests on this, never on the
+// record's comment. provision/postgres stores entries;
+// provision/cloudflare writes and reads them.
+type DNSEntry struct {
+	// Key identifies the entry in the state.
+	Key int64
+	// Name is the record's name (an instance's domain, or the name of its
+	// ACME challenge); Type is A or TXT; Content the address or the TXT
+	// value, without quotes.
+	Name, Type, Content string
+	// RecordID is the DNS provider's ID of the record, "" while its
+	// create is not confirmed.
+	RecordID string
+	// Attempted is when the create was journaled, just before it was
+	// sent.
+	Attempted time.Time
+	// CreatedOn is the provider's creation time of the record, when known.
+	CreatedOn time.Time
+	// Gone is true once the entry is a tombstone: the instance is gone
+	// (deleted, or its creation rolled back) and the record is to go.
+	Gone bool
+}

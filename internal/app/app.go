@@ -56,6 +56,7 @@ type App struct {
 	Templates  *templates.Set
 	Log        *slog.Logger
 
+	sweeps       sync.WaitGroup // StartSweep
 	alertMu      sync.Mutex
 	alerts       []func(ctx context.Context, text string) error
 	actionAlerts []func(ctx context.Context, alert commands.Alert) error // wire_watch.go
@@ -75,6 +76,7 @@ func (a *App) cloudflareConfig() cloudflare.Config {
 		APIToken: cfg.APIToken.Reveal(), ZoneName: cfg.Zone(), ZoneID: cfg.ZoneID,
 		PublicIP: cfg.PublicIP, ServerID: cfg.ServerID, BaseURL: cfg.CFBaseURL, Logger: a.Log,
 		CallTimeout: cfg.CFCallTimeout, RequestTimeout: cfg.CFRequestTimeout, RateLimit: cfg.CFRateLimit,
+		Ledger: postgres.DNSLedger{Store: a.Store},
 		OnWait: func(d time.Duration, why string) {
 			a.Log.Warn("cloudflare: waiting before the next request", "wait", d, "why", why)
 		},
@@ -94,26 +96,132 @@ func (a *App) CheckDNS(ctx context.Context) error {
 	return nil
 }
 
-// SweepDNS removes the DNS records this server marked for instances it
-// no longer has (a create the API applied after it was given up); it
-// keeps the record of every instance in the store, whatever its state.
+// SweepDNS deletes the DNS records this server's state positively knows
+// are to go: those of the tombstones left by a delete or a creation's
+// rollback (cloudflare.Client.Sweep), never records of instances the
+// store merely does not list. It first checks that the store agrees with
+// the host (StoreMatchesHost) and stops, deleting nothing, with an error
+// saying why when it does not; then it adopts the records made by
+// earlier versions for the ready instances the store has
+// (cloudflare.Client.Adopt) and sweeps.
 func (a *App) SweepDNS(ctx context.Context) ([]string, error) {
 	if a.cloudflare == nil {
 		return nil, nil
 	}
+	list, err := a.StoreMatchesHost(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, inst := range list {
+		if inst.State != provision.StateReady {
+			continue
+		}
+		if id, err := a.cloudflare.Adopt(ctx, inst.Domain); err != nil {
+			a.Log.Warn("cloudflare: adopt the record of an earlier version", "instance", inst.Name, "err", err)
+		} else if id != "" {
+			a.Log.Warn("cloudflare: adopted the record an earlier version made", "instance", inst.Name, "record", id)
+		}
+	}
+	removed, err := a.cloudflare.Sweep(ctx)
+	for _, r := range removed {
+		a.Log.Warn("cloudflare: removed a record of an instance this server deleted", "record", r)
+	}
+	return removed, err
+}
+
+// ErrStoreDisagrees is matched by the error of StoreMatchesHost.
+var ErrStoreDisagrees = errors.New("the state database does not match the instances on this host")
+
+// StoreMatchesHost returns the store's instances when the store agrees
+// with the host: every instance directory under PROD_ROOT (prod-*) is an
+// instance of the store, and every instance of the store that is ready
+// has its directory and a unit systemd knows. Units and nginx sites the
+// store does not know are not counted against it: another odoobot (a
+// test's) may share those directories. Otherwise — a mistyped STATE_DB_NAME, a new or
+// emptied state database beside live instances — the error, matching
+// ErrStoreDisagrees, names what differs.
+func (a *App) StoreMatchesHost(ctx context.Context) ([]provision.Instance, error) {
 	list, err := a.Store.Instances(ctx)
 	if err != nil {
 		return nil, err
 	}
-	have := map[string]bool{}
+	layout := a.Config.Layout()
+	known := map[string]bool{}
+	var missing, noUnit []string
 	for _, inst := range list {
-		have[inst.Domain] = true
+		known[inst.Internal] = true
+		if inst.State != provision.StateReady {
+			continue
+		}
+		if _, err := os.Stat(layout.Paths(inst).Dir); errors.Is(err, os.ErrNotExist) {
+			missing = append(missing, inst.Name)
+			continue
+		}
+		if a.Services != nil {
+			if st, err := a.Services.Status(ctx, inst.Unit); err == nil && !st.Loaded {
+				noUnit = append(noUnit, inst.Name)
+			}
+		}
 	}
-	removed, err := a.cloudflare.Sweep(ctx, func(fqdn string) bool { return have[fqdn] })
-	for _, r := range removed {
-		a.Log.Warn("cloudflare: removed a record of an instance this server does not have", "record", r)
+	entries, err := os.ReadDir(a.Config.ProdRoot)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("app: read PROD_ROOT: %w", err)
 	}
-	return removed, err
+	var unknown []string
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), "prod-") && !known[e.Name()] {
+			unknown = append(unknown, e.Name())
+		}
+	}
+	var why []string
+	if len(unknown) > 0 {
+		why = append(why, fmt.Sprintf("%d instance directories under %s are not in it (%s)", len(unknown), a.Config.ProdRoot, short(unknown)))
+	}
+	if len(missing) > 0 {
+		why = append(why, fmt.Sprintf("%d ready instances of it have no directory under %s (%s)", len(missing), a.Config.ProdRoot, short(missing)))
+	}
+	if len(noUnit) > 0 {
+		why = append(why, fmt.Sprintf("%d ready instances of it have no systemd unit (%s)", len(noUnit), short(noUnit)))
+	}
+	if len(why) > 0 {
+		return nil, fmt.Errorf("app: state database %s (STATE_DB_NAME) lists %d instances, but %s: %w; check STATE_DB_NAME and PROD_ROOT",
+			a.Config.StateDBName, len(list), strings.Join(why, ", and "), ErrStoreDisagrees)
+	}
+	return list, nil
+}
+
+// short lists at most five names.
+func short(names []string) string {
+	if len(names) > 5 {
+		return strings.Join(names[:5], ", ") + ", …"
+	}
+	return strings.Join(names, ", ")
+}
+
+// StartSweep runs SweepDNS in the background, once; Close waits for it.
+// A sweep that stops or fails is logged and alerted. serve and the
+// changing CLI verbs start it after recovery (Recover), so that chat is
+// served, and the verb runs, without waiting for Cloudflare.
+func (a *App) StartSweep(ctx context.Context) {
+	if a.cloudflare == nil {
+		return
+	}
+	a.sweeps.Add(1)
+	go func() {
+		defer a.sweeps.Done()
+		if _, err := a.SweepDNS(ctx); err != nil {
+			if ctx.Err() != nil {
+				a.Log.Warn("DNS sweep: stopped with odoobot", "err", err)
+				return
+			}
+			if errors.Is(err, ErrStoreDisagrees) {
+				err = fmt.Errorf("DNS sweep stopped, no record deleted: %w", err)
+			} else {
+				err = fmt.Errorf("DNS sweep: %w", err)
+			}
+			a.Alert(ctx, err.Error())
+		}
+	}()
 }
 
 // AddAlerts adds a place where alerts go (a chat channel); serve adds
@@ -279,6 +387,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 // Close stops the runner (running jobs finish or roll back) and closes
 // the connections.
 func (a *App) Close() {
+	a.sweeps.Wait()
 	if a.Runner != nil {
 		a.Runner.Close()
 	}

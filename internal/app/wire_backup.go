@@ -67,8 +67,8 @@ func (a *App) StartBackups(ctx context.Context) {
 // Recover rolls back the jobs a stopped odoobot left open: half-made
 // creations and, once the day-two verbs are wired, half-done restores.
 //
-// Then the DNS records this server marked for instances it does not have
-// are swept (SweepDNS); a failed sweep is logged, not fatal.
+// Then the DNS sweep (SweepDNS) starts in the background (StartSweep):
+// Recover returns without waiting for it.
 func (a *App) Recover(ctx context.Context) ([]provision.Job, error) {
 	var jobs []provision.Job
 	var err error
@@ -80,8 +80,6 @@ func (a *App) Recover(ctx context.Context) ([]provision.Job, error) {
 	if err != nil {
 		return jobs, err
 	}
-	if _, serr := a.SweepDNS(ctx); serr != nil {
-		a.Log.Error("cloudflare: sweep of orphaned records", "err", serr)
-	}
+	a.StartSweep(ctx)
 	return jobs, nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/cloudflare/cloudflare-go/v6/dns"
 
@@ -39,8 +41,10 @@ func acmeGuard(op, name, zone string) (string, error) {
 // Comment(fqdn) and a TTL of 120 s, not proxied. fqdn is an instance's domain:
 // it must pass the apex guard (exactly one label under the zone, not
 // www), checked before any request; no other name can be written this
-// way. A TXT record of ours with the same value already there is kept
-// (no write); other records at that name are left alone.
+// way. A TXT record of ours (in the Ledger, as for EnsureRecord) with the
+// same value already there is kept (no write); other records at that
+// name are left alone. The create is journaled in the Ledger before the
+// POST; a challenge record left behind is deleted by Sweep after an hour.
 func (c *Client) SetACMEChallenge(ctx context.Context, fqdn, value string) error {
 	return c.scrub(c.setACMEChallenge(c.call(ctx), fqdn, value))
 }
@@ -53,6 +57,9 @@ func (c *Client) setACMEChallenge(ctx context.Context, fqdn, value string) error
 	if value == "" {
 		return fmt.Errorf("cloudflare: set challenge record %s: the value is empty", name)
 	}
+	if err := c.needLedger("set challenge record " + name); err != nil {
+		return err
+	}
 	zoneID, err := c.ZoneID(ctx)
 	if err != nil {
 		return err
@@ -61,11 +68,20 @@ func (c *Client) setACMEChallenge(ctx context.Context, fqdn, value string) error
 	if err != nil {
 		return err
 	}
+	entries, err := c.ledger.Entries(ctx, name)
+	if err != nil {
+		return fmt.Errorf("cloudflare: set challenge record %s: read odoobot's records: %w", name, err)
+	}
+	owned := claim(found, entries)
 	for _, r := range found {
-		if r.Type == "TXT" && c.mine(r, fqdn) && txtValue(r.Content) == value {
+		if e, ok := owned[r.ID]; ok && !e.Gone && r.Type == "TXT" && txtValue(r.Content) == value {
 			c.log.InfoContext(ctx, "cloudflare: challenge record already in place", "name", name, "id", r.ID)
 			return nil
 		}
+	}
+	key, err := c.ledger.Journal(ctx, Entry{Name: name, Type: "TXT", Content: value, Attempted: time.Now().UTC()})
+	if err != nil {
+		return fmt.Errorf("cloudflare: set challenge record %s: journal the create in odoobot's state: %w; nothing was sent", name, err)
 	}
 	var t dns.TXTRecordParam
 	t.Name.Value, t.Name.Present = name, true
@@ -78,17 +94,21 @@ func (c *Client) setACMEChallenge(ctx context.Context, fqdn, value string) error
 	p.ZoneID.Value, p.ZoneID.Present = zoneID, true
 	p.Body = t
 	r, err := c.records.New(ctx, p)
-	if err != nil {
-		return wrap("create challenge record "+name, dnsPerm, err)
+	if err = wrap("create challenge record "+name, dnsPerm, err); err != nil {
+		if !unconfirmed(ctx, err) && ctx.Err() == nil {
+			c.forget(ctx, Entry{Key: key, Name: name})
+		}
+		return err
 	}
+	c.made(ctx, key, record{ID: r.ID, Name: name, CreatedOn: r.CreatedOn})
 	c.log.InfoContext(ctx, "cloudflare: challenge record created", "name", name, "type", "TXT", "id", r.ID)
 	return nil
 }
 
 // ClearACMEChallenge deletes the TXT records of ours at ACMEPrefix + fqdn
-// whose value is value. None there is not an error; records without the
-// comment Comment(fqdn), of another type or with another value are left
-// in place. fqdn must pass the apex guard, checked before any request.
+// whose value is value. None there is not an error; records the Ledger
+// does not hold, of another type or with another value are left in
+// place. fqdn must pass the apex guard, checked before any request.
 func (c *Client) ClearACMEChallenge(ctx context.Context, fqdn, value string) error {
 	return c.scrub(c.clearACMEChallenge(c.call(ctx), fqdn, value))
 }
@@ -96,6 +116,9 @@ func (c *Client) ClearACMEChallenge(ctx context.Context, fqdn, value string) err
 func (c *Client) clearACMEChallenge(ctx context.Context, fqdn, value string) error {
 	name := ACMEPrefix + fqdn
 	if _, err := acmeGuard("clear challenge record", name, c.zone); err != nil {
+		return err
+	}
+	if err := c.needLedger("clear challenge record " + name); err != nil {
 		return err
 	}
 	zoneID, err := c.ZoneID(ctx)
@@ -106,14 +129,20 @@ func (c *Client) clearACMEChallenge(ctx context.Context, fqdn, value string) err
 	if err != nil {
 		return err
 	}
+	entries, err := c.ledger.Entries(ctx, name)
+	if err != nil {
+		return fmt.Errorf("cloudflare: clear challenge record %s: read odoobot's records: %w", name, err)
+	}
+	owned := claim(found, entries)
 	var errs []error
 	n := 0
 	for _, r := range found {
-		if r.Type == "TXT" && c.mine(r, fqdn) && txtValue(r.Content) == value {
-			errs = append(errs, c.remove(ctx, zoneID, r))
+		if e, ok := owned[r.ID]; ok && r.Type == "TXT" && txtValue(r.Content) == value {
+			errs = append(errs, c.removeOwned(ctx, zoneID, r, e))
 			n++
 		}
 	}
+	c.forgetVanished(ctx, slices.DeleteFunc(entries, func(e Entry) bool { return e.Content != value }), found)
 	if n == 0 {
 		c.log.InfoContext(ctx, "cloudflare: no challenge record to delete", "name", name)
 	}

@@ -83,10 +83,8 @@ func TestDefaultPaceIsUnderCloudflaresLimit(t *testing.T) {
 // thousand, and a creation meanwhile is not made to wait behind it.
 func TestSweepOfAThousandOrphansIsPaced(t *testing.T) {
 	srv := cftest.NewServer(t, zone, token)
-	for i := range 1000 {
-		srv.AddRecord(ourRecord(fmt.Sprintf("orphan%d.example.com", i), ip))
-	}
-	c := newClient(t, srv)
+	l := buriedOrphans(t, srv, 1000)
+	c := newClient(t, srv, withLedger(l))
 	if _, err := c.ZoneID(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +92,7 @@ func TestSweepOfAThousandOrphansIsPaced(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Go(func() { _, _ = c.Sweep(ctx, func(string) bool { return false }) })
+	wg.Go(func() { _, _ = c.Sweep(ctx) })
 
 	time.Sleep(time.Second)
 	start := time.Now()
@@ -117,17 +115,30 @@ func TestSweepOfAThousandOrphansIsPaced(t *testing.T) {
 	t.Logf("%d requests in 3 s of a 1,000-orphan sweep, with a creation", sent)
 }
 
+// buriedOrphans adds n records this server made, each at the name of an
+// instance it has since deleted (tombstoned): n records for the sweep.
+func buriedOrphans(t *testing.T, srv *cftest.Server, n int) *memLedger {
+	t.Helper()
+	l := &memLedger{}
+	for i := range n {
+		name := fmt.Sprintf("orphan%d.example.com", i)
+		l.own(srv.AddRecord(ourRecord(name, ip)))
+		if err := l.Bury(t.Context(), name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return l
+}
+
 // A scaled window shows the pace's shape: every window holds at most
 // the configured limit, and a sweep at most about half of it.
 func TestPaceHoldsInEveryWindow(t *testing.T) {
 	srv := cftest.NewServer(t, zone, token)
-	for i := range 300 {
-		srv.AddRecord(ourRecord(fmt.Sprintf("orphan%d.example.com", i), ip))
-	}
+	l := buriedOrphans(t, srv, 300)
 	const limit, window = 200, 2 * time.Second
-	c := newClient(t, srv, func(cfg *cloudflare.Config) { cfg.RateLimit, cfg.RateWindow = limit, window })
+	c := newClient(t, srv, withLedger(l), func(cfg *cloudflare.Config) { cfg.RateLimit, cfg.RateWindow = limit, window })
 	start := time.Now()
-	removed, err := c.Sweep(t.Context(), func(string) bool { return false })
+	removed, err := c.Sweep(t.Context())
 	if err != nil || len(removed) != 300 {
 		t.Fatalf("Sweep = %d removed, %v; want 300", len(removed), err)
 	}

@@ -9,13 +9,17 @@
 // valid label under the configured zone (or is www) is refused with an error
 // matching provision.ErrApexGuard before any request leaves the process.
 //
-// Ownership: a record is this server's only when its comment is exactly
-// Comment(fqdn): the Marker, this server's ID (Config.ServerID) and the
-// instance's label. A record marked by another server sharing the zone,
-// for another instance, or not marked at all is never changed or deleted.
-// The bare Marker of earlier versions is read as this server's only on an
-// A record that points at this server's PublicIP; EnsureRecord rewrites
-// its comment to the full mark.
+// Ownership: a record is this server's only when this server made it, as
+// its Ledger (odoobot's state database) says: the record's ID is kept
+// there when a create succeeds, and each create is journaled before its
+// POST, so that a record Cloudflare applies after its answer was lost is
+// recognised by its name, type, content and creation time. The comment
+// (Comment: the Marker, Config.ServerID and the instance's label) is a
+// courtesy to humans: a record that only carries it — copied, or made by
+// a version that kept no IDs and not adopted (Adopt) — is someone else's,
+// never changed or deleted, and said so. Records are deleted by
+// DeleteRecord and, from the tombstones it leaves, by Sweep; never
+// because a store does not list their instance.
 //
 // Retries: one loop of this package's (the SDK's own is off) retries
 // transport errors and answers 408, 409, 429 and 5xx, honouring
@@ -167,8 +171,9 @@ type Config struct {
 	// negative.
 	MaxRetries int
 	// ServerID names this server in the comment of the records it makes
-	// (see Client.Comment), so that servers sharing a zone never take
-	// over each other's records. It must be stable across restarts and
+	// (see Client.Comment), so that people reading the zone can tell the
+	// servers sharing it apart; ownership is the Ledger's, not the
+	// comment's. It must be stable across restarts and
 	// unique among the servers using the zone: 1 to 40 characters among
 	// letters, digits and ".-_:". PublicIP when empty.
 	ServerID string
@@ -178,6 +183,11 @@ type Config struct {
 	// wait Cloudflare asks for that would go past it ends the call with
 	// an error (matching ErrRateLimited for a 429) instead.
 	MaxWait time.Duration
+	// Ledger keeps the records this server made (see the package doc).
+	// Without it, the Client changes no record: EnsureRecord,
+	// DeleteRecord, Sweep and the challenge records fail before any
+	// request; Check, ZoneID and SignOrigin work.
+	Ledger Ledger
 	// OnWait, when set, is called before each such wait with its length
 	// and a short reason safe to show in chat ("Cloudflare rate limit
 	// (HTTP 429) on GET …; retry 1 of 3"). It is called from the calling
@@ -212,6 +222,7 @@ type Client struct {
 	retries int
 	maxWait time.Duration
 	onWait  func(time.Duration, string)
+	ledger  Ledger
 
 	basePath       string // the base URL's path, such as /client/v4
 	requestTimeout time.Duration
@@ -319,6 +330,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		rateLimit:      rateLimit,
 		rateWindow:     rateWindow,
 		common:         &common{taken: map[string]bool{}, paceLim: pace, slowLim: slow},
+		ledger:         cfg.Ledger,
 	}
 	opts := []option.RequestOption{
 		option.WithBaseURL(base),

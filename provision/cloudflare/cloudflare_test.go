@@ -69,6 +69,9 @@ func newClient(t *testing.T, srv *cftest.Server, mods ...func(*cloudflare.Config
 	for _, m := range mods {
 		m(&cfg)
 	}
+	if cfg.Ledger == nil {
+		cfg.Ledger = &memLedger{}
+	}
 	c, err := cloudflare.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -200,7 +203,9 @@ func TestEnsureRecordUpdatesOurRecord(t *testing.T) {
 	old.Proxied = false
 	old.TTL = 3600
 	old = srv.AddRecord(old)
-	c := newClient(t, srv)
+	l := &memLedger{}
+	l.own(old)
+	c := newClient(t, srv, withLedger(l))
 
 	if err := c.EnsureRecord(t.Context(), "acme.example.com"); err != nil {
 		t.Fatalf("EnsureRecord: %v", err)
@@ -257,7 +262,10 @@ func TestDeleteRecord(t *testing.T) {
 		srv := cftest.NewServer(t, zone, token)
 		mine := srv.AddRecord(ourRecord("acme.example.com", ip))
 		other := srv.AddRecord(ourRecord("other.example.com", ip))
-		c := newClient(t, srv)
+		l := &memLedger{}
+		l.own(mine)
+		l.own(other)
+		c := newClient(t, srv, withLedger(l))
 
 		if err := c.DeleteRecord(t.Context(), "acme.example.com"); err != nil {
 			t.Fatalf("DeleteRecord: %v", err)
@@ -298,9 +306,10 @@ func TestDeleteRecord(t *testing.T) {
 	})
 	t.Run("ours beside a foreign TXT", func(t *testing.T) {
 		srv := cftest.NewServer(t, zone, token)
-		srv.AddRecord(ourRecord("acme.example.com", ip))
+		l := &memLedger{}
+		l.own(srv.AddRecord(ourRecord("acme.example.com", ip)))
 		txt := srv.AddRecord(cftest.Record{Type: "TXT", Name: "acme.example.com", Content: "v=spf1 -all"})
-		c := newClient(t, srv)
+		c := newClient(t, srv, withLedger(l))
 		err := c.DeleteRecord(t.Context(), "acme.example.com")
 		if !errors.Is(err, cloudflare.ErrForeignRecord) || !strings.Contains(err.Error(), "TXT") {
 			t.Fatalf("DeleteRecord = %v, want ErrForeignRecord naming the TXT left in place", err)

@@ -3,7 +3,6 @@ package cloudflare_test
 import (
 	"errors"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -81,12 +80,16 @@ func TestServerIDInTheMark(t *testing.T) {
 	}
 }
 
-// The bare mark of earlier versions on an A record to this server's IP is
-// read as ours: kept, and its comment brought to the full mark.
+// The bare mark of earlier versions on an A record to this server's IP,
+// once adopted for an instance the server has, is ours: kept, and its
+// comment brought to the full mark.
 func TestLegacyMarkToThisServerIsUpgraded(t *testing.T) {
 	srv := cftest.NewServer(t, zone, token)
 	old := srv.AddRecord(cftest.Record{Type: "A", Name: "acme.example.com", Content: ip, Proxied: true, Comment: cloudflare.Marker})
 	c := newClient(t, srv)
+	if id, err := c.Adopt(t.Context(), "acme.example.com"); err != nil || id != old.ID {
+		t.Fatalf("Adopt = %q, %v; want %s", id, err, old.ID)
+	}
 	if err := c.EnsureRecord(t.Context(), "acme.example.com"); err != nil {
 		t.Fatalf("EnsureRecord: %v", err)
 	}
@@ -142,64 +145,6 @@ func TestCreateAnswerLostIsFoundAgain(t *testing.T) {
 	}
 }
 
-// A create applied after the client gave up leaves an orphan, which Sweep
-// removes; records of kept instances, of other servers, of earlier
-// versions or of nobody stay.
-func TestSweepRemovesOrphansOnly(t *testing.T) {
-	srv := cftest.NewServer(t, zone, token)
-	srv.HoldNext(http.MethodPost, 600*time.Millisecond)
-	c := newClient(t, srv, func(cfg *cloudflare.Config) {
-		cfg.HTTPClient = &http.Client{Timeout: 100 * time.Millisecond}
-		cfg.MaxWait = -1 // one look, no pause.
-	})
-	err := c.EnsureRecord(t.Context(), "late.example.com")
-	if err == nil || !strings.Contains(err.Error(), "Sweep") {
-		t.Fatalf("EnsureRecord with its answer lost past the wait = %v, want an error naming Sweep", err)
-	}
-	deadline := time.Now().Add(3 * time.Second)
-	for len(srv.Records()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if len(srv.Records()) != 1 {
-		t.Fatalf("records %+v, want the late create applied", srv.Records())
-	}
-
-	kept := srv.AddRecord(ourRecord("kept.example.com", ip))
-	srv.AddRecord(ourRecord("gone.example.com", ip))
-	srv.AddRecord(cftest.Record{Type: "TXT", Name: "_acme-challenge.gone.example.com", Content: `"x"`, Comment: mark("gone.example.com")})
-	stay := []cftest.Record{
-		kept,
-		srv.AddRecord(cftest.Record{Type: "A", Name: "theirs.example.com", Content: "198.51.100.2", Comment: "managed-by: odoobot server=198.51.100.2 instance=theirs"}),
-		srv.AddRecord(cftest.Record{Type: "A", Name: "prefix.example.com", Content: ip, Comment: "managed-by: odoobot server=" + ip + "9 instance=prefix"}),
-		srv.AddRecord(cftest.Record{Type: "A", Name: "legacy.example.com", Content: ip, Comment: cloudflare.Marker}),
-		srv.AddRecord(cftest.Record{Type: "A", Name: "plain.example.com", Content: ip}),
-		srv.AddRecord(cftest.Record{Type: "A", Name: "misnamed.example.com", Content: ip, Comment: mark("elsewhere.example.com")}),
-		srv.AddRecord(cftest.Record{Type: "A", Name: zone, Content: ip, Comment: "managed-by: odoobot server=" + ip + " instance=example"}),
-	}
-	var asked []string
-	removed, err := c.Sweep(t.Context(), func(fqdn string) bool {
-		asked = append(asked, fqdn)
-		return fqdn == "kept.example.com"
-	})
-	if err != nil {
-		t.Fatalf("Sweep: %v", err)
-	}
-	slices.Sort(removed)
-	wantRemoved := []string{"A gone.example.com", "A late.example.com", "TXT _acme-challenge.gone.example.com"}
-	if diff := cmp.Diff(removed, wantRemoved); diff != "" {
-		t.Errorf("removed (-got +want):\n%s", diff)
-	}
-	if diff := cmp.Diff(srv.Records(), stay); diff != "" {
-		t.Errorf("records left (-got +want):\n%s", diff)
-	}
-	if !slices.Contains(asked, "kept.example.com") {
-		t.Errorf("keep asked about %q, want kept.example.com among them", asked)
-	}
-	if _, err := c.Sweep(t.Context(), nil); err == nil {
-		t.Error("Sweep without a keep function succeeded")
-	}
-}
-
 // A DELETE answered 404 found the record already gone: what delete wanted.
 func TestDeleteOf404IsDeleted(t *testing.T) {
 	for name, rec := range map[string]cftest.Record{
@@ -208,9 +153,10 @@ func TestDeleteOf404IsDeleted(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			srv := cftest.NewServer(t, zone, token)
-			srv.AddRecord(rec)
+			l := &memLedger{}
+			l.own(srv.AddRecord(rec))
 			srv.FailNextMatching(http.MethodDelete, http.StatusNotFound, 81044, "Record does not exist.")
-			c := newClient(t, srv)
+			c := newClient(t, srv, withLedger(l))
 			if err := c.DeleteRecord(t.Context(), "acme.example.com"); err != nil {
 				t.Fatalf("DeleteRecord answered 404 = %v, want nil", err)
 			}

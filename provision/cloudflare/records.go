@@ -22,31 +22,18 @@ type record struct {
 	ID, Type, Name, Content, Comment string
 	Proxied                          bool
 	TTL                              float64
+	CreatedOn                        time.Time
 }
 
-// Comment is the comment that marks a record as made by this server for
+// Comment is the comment this server puts on the records it makes for
 // the instance at fqdn (its first label): "managed-by: odoobot
-// server=<ServerID> instance=<label>". Only a record carrying exactly
-// this comment, or the bare Marker on an A record to PublicIP (earlier
-// versions), is treated as this server's; the ACME challenge records of
-// the instance carry the same comment.
+// server=<ServerID> instance=<label>". It is a courtesy to the humans
+// reading the zone, not a proof: a record is this server's only when the
+// Ledger says it made it (see the package doc). The ACME challenge
+// records of the instance carry the same comment.
 func (c *Client) Comment(fqdn string) string {
 	label, _, _ := strings.Cut(fqdn, ".")
 	return Marker + " server=" + c.server + " instance=" + label
-}
-
-// mine reports whether r, found at fqdn or at its challenge name, is this
-// server's record for the instance at fqdn: its comment is exactly
-// Comment(fqdn), or, for an A record to this server's IP, the bare Marker
-// of earlier versions.
-func (c *Client) mine(r record, fqdn string) bool {
-	switch strings.TrimSpace(r.Comment) {
-	case c.Comment(fqdn):
-		return true
-	case Marker:
-		return r.Type == "A" && r.Content == c.ip
-	}
-	return false
 }
 
 // holder says who holds a record this server did not make, for messages.
@@ -56,10 +43,12 @@ func (c *Client) holder(r record) string {
 		desc += " " + r.Content
 	}
 	switch comment := strings.TrimSpace(r.Comment); {
+	case strings.HasPrefix(comment, Marker+" server="+c.server+" "):
+		return desc + ", carrying this server's mark (" + strings.TrimPrefix(comment, Marker+" ") + ") but not made by it: odoobot's state holds no such record"
 	case strings.HasPrefix(comment, Marker+" "):
 		return desc + ", marked by odoobot " + strings.TrimPrefix(comment, Marker+" ")
 	case comment == Marker:
-		return desc + ", marked by an odoobot on another server"
+		return desc + ", marked by an odoobot of an earlier version, and not in this server's state"
 	case comment == "":
 		return desc + ", not made by odoobot"
 	default:
@@ -109,21 +98,27 @@ func article(typ string) string {
 // stick.
 //
 // It is idempotent and keyed on the name: it looks before it creates. A
-// record of this server's that already matches is left alone (no write);
-// one that differs (another IP, not proxied, the bare Marker of earlier
-// versions) is updated in place, and extra A records of this server's at
-// that name are removed. Any other record at that name — another type,
-// no mark, another server's or another instance's mark — is never
-// touched: the call fails with a *NameTakenError, matching ErrNameTaken
-// and ErrForeignRecord, that says which records hold the name.
+// record at that name is this server's only when the Ledger holds it (by
+// ID, or as the create journaled just before its creation time). One of
+// those that already matches is left alone (no write); one that differs
+// (another IP, not proxied, an older comment) is updated in place, extra
+// ones are removed, and tombstoned ones (of an instance deleted before)
+// are deleted. Any other record at that name — another type, no mark,
+// another server's mark, or this server's mark on a record the Ledger
+// does not hold — is never touched: the call fails with a
+// *NameTakenError, matching ErrNameTaken and ErrForeignRecord, that says
+// which records hold the name.
 //
-// When a create is not confirmed (the answer was lost, a 5xx, no record
-// ID), the name is looked up again, with pauses taken from Config.MaxWait,
-// before the call fails; a record Cloudflare applies even later is found
-// by the next EnsureRecord, removed by DeleteRecord or by Sweep.
+// The create is journaled in the Ledger before the POST (no POST when
+// that fails) and given the record's ID after it. When a create is not
+// confirmed (the answer was lost, a 5xx, no record ID), the name is
+// looked up again, with pauses taken from Config.MaxWait, before the call
+// fails; a record Cloudflare applies even later is recognised by its
+// name, content and creation time, and deleted by DeleteRecord or, after
+// it, by Sweep.
 //
 // fqdn must pass the apex guard (see the package doc), checked before any
-// request.
+// request. It fails, sending nothing, when the Client has no Ledger.
 func (c *Client) EnsureRecord(ctx context.Context, fqdn string) error {
 	return c.scrub(c.ensureRecord(c.call(ctx), fqdn))
 }
@@ -133,15 +128,27 @@ func (c *Client) ensureRecord(ctx context.Context, fqdn string) error {
 	if err != nil {
 		return err
 	}
-	var mine []record
+	entries, err := c.ledger.Entries(ctx, fqdn)
+	if err != nil {
+		return fmt.Errorf("cloudflare: ensure record %s: read odoobot's records: %w", fqdn, err)
+	}
+	owned := claim(found, entries)
+	var mine, doomed []record
 	taken := &NameTakenError{Name: fqdn}
 	for _, r := range found {
-		if r.Type == "A" && c.mine(r, fqdn) {
+		e, ok := owned[r.ID]
+		switch {
+		case ok && e.Gone:
+			doomed = append(doomed, r)
+		case ok && r.Type == "A":
+			if e.RecordID == "" {
+				c.made(ctx, e.Key, r)
+			}
 			mine = append(mine, r)
-			continue
+		default:
+			taken.Types = append(taken.Types, r.Type)
+			taken.Holders = append(taken.Holders, c.holder(r))
 		}
-		taken.Types = append(taken.Types, r.Type)
-		taken.Holders = append(taken.Holders, c.holder(r))
 	}
 	if len(taken.Types) > 0 {
 		if len(mine) == 0 {
@@ -150,6 +157,13 @@ func (c *Client) ensureRecord(ctx context.Context, fqdn string) error {
 		return fmt.Errorf("cloudflare: ensure record %s: %w", fqdn, taken)
 	}
 	c.remember(fqdn, false)
+	var errs []error
+	for _, r := range doomed {
+		errs = append(errs, c.removeOwned(ctx, zoneID, r, owned[r.ID]))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
 	if len(mine) == 0 {
 		return c.create(ctx, zoneID, fqdn)
 	}
@@ -158,15 +172,51 @@ func (c *Client) ensureRecord(ctx context.Context, fqdn string) error {
 		return boolInt(!c.matches(a, fqdn)) - boolInt(!c.matches(b, fqdn))
 	})
 	keep, extra := mine[0], mine[1:]
-	var errs []error
 	for _, r := range extra {
-		errs = append(errs, c.remove(ctx, zoneID, r))
+		errs = append(errs, c.removeOwned(ctx, zoneID, r, owned[r.ID]))
 	}
 	if c.matches(keep, fqdn) {
 		c.log.InfoContext(ctx, "cloudflare: record already in place", "name", fqdn, "content", c.ip, "id", keep.ID)
 		return errors.Join(errs...)
 	}
 	return errors.Join(append(errs, c.update(ctx, zoneID, fqdn, keep))...)
+}
+
+// needLedger refuses a change when the Client has no Ledger: without it,
+// nothing proves a record is this server's.
+func (c *Client) needLedger(op string) error {
+	if c.ledger == nil {
+		return fmt.Errorf("cloudflare: %s: no ledger of the records odoobot made: refusing to change DNS records", op)
+	}
+	return nil
+}
+
+// made gives entry key the ID of r, found after its create was not
+// confirmed. A failure is logged: the entry still matches r by its
+// creation time.
+func (c *Client) made(ctx context.Context, key int64, r record) {
+	if err := c.ledger.Made(ctx, key, r.ID, r.CreatedOn); err != nil {
+		c.log.WarnContext(ctx, "cloudflare: could not keep a record's ID in odoobot's state", "name", r.Name, "id", r.ID, "err", err)
+	}
+}
+
+// removeOwned deletes r, a record of entry e, and forgets e once it is
+// gone.
+func (c *Client) removeOwned(ctx context.Context, zoneID string, r record, e Entry) error {
+	if err := c.remove(ctx, zoneID, r); err != nil {
+		return err
+	}
+	c.forget(ctx, e)
+	return nil
+}
+
+// forget removes e from the Ledger; a failure leaves an entry whose
+// record is gone, which a later DeleteRecord or Sweep forgets, and is
+// only logged.
+func (c *Client) forget(ctx context.Context, e Entry) {
+	if err := c.ledger.Forget(ctx, e.Key); err != nil {
+		c.log.WarnContext(ctx, "cloudflare: could not forget a deleted record in odoobot's state", "name", e.Name, "id", e.RecordID, "err", err)
+	}
 }
 
 func boolInt(b bool) int {
@@ -204,9 +254,13 @@ func (c *Client) refused(fqdn string) bool {
 }
 
 // guardedList checks fqdn against the apex guard, before any request,
-// and lists the records at exactly that name.
+// and that the Client has a Ledger, and lists the records at exactly that
+// name.
 func (c *Client) guardedList(ctx context.Context, action, fqdn string) (zoneID string, found []record, err error) {
 	if _, err := guard(action, fqdn, c.zone); err != nil {
+		return "", nil, err
+	}
+	if err := c.needLedger(action + " " + fqdn); err != nil {
 		return "", nil, err
 	}
 	if zoneID, err = c.ZoneID(ctx); err != nil {
@@ -217,12 +271,19 @@ func (c *Client) guardedList(ctx context.Context, action, fqdn string) (zoneID s
 }
 
 // DeleteRecord removes the records at exactly fqdn that are this
-// server's for that instance (see Comment). No record there is not an
-// error, nor is a record already gone when its DELETE arrives (404).
-// Records this server did not make are left in place and reported with
-// an error matching ErrForeignRecord (after ours, if any, are deleted) —
-// except right after EnsureRecord refused fqdn for those very records:
-// the creation being undone made nothing there, and that is not an error.
+// server's (see EnsureRecord: the Ledger, not the comment, says so).
+// Before any DELETE it tombstones, in the Ledger, every entry at fqdn and
+// at its challenge name, so that what it cannot delete now (a failed
+// DELETE, a create Cloudflare applies later) is deleted by Sweep. No
+// record there is not an error, nor is a record already gone when its
+// DELETE arrives (404).
+//
+// Records this server did not make are left in place. When they are all
+// that is wrong, the error matches ErrForeignRecord — except right after
+// EnsureRecord refused fqdn for those very records: the creation being
+// undone made nothing there, and that is not an error. When a DELETE of
+// this server's own record fails, the error says so and does not match
+// ErrForeignRecord, whatever else holds the name.
 // fqdn must pass the apex guard.
 func (c *Client) DeleteRecord(ctx context.Context, fqdn string) error {
 	return c.scrub(c.deleteRecord(c.call(ctx), fqdn))
@@ -234,26 +295,59 @@ func (c *Client) deleteRecord(ctx context.Context, fqdn string) error {
 		return err
 	}
 	refused := c.refused(fqdn)
-	var errs []error
-	var foreign []string
+	entries, err := c.ledger.Entries(ctx, fqdn)
+	if err == nil {
+		err = c.ledger.Bury(ctx, fqdn)
+	}
+	if err == nil {
+		err = c.ledger.Bury(ctx, ACMEPrefix+fqdn)
+	}
+	if err != nil {
+		return fmt.Errorf("cloudflare: delete record %s: tombstone odoobot's records in its state: %w; nothing was deleted", fqdn, err)
+	}
+	owned := claim(found, entries)
+	var failed []error
+	var foreign, ours []string
 	for _, r := range found {
-		if !c.mine(r, fqdn) {
+		e, ok := owned[r.ID]
+		if !ok {
 			foreign = append(foreign, c.holder(r))
 			continue
 		}
-		errs = append(errs, c.remove(ctx, zoneID, r))
+		if err := c.removeOwned(ctx, zoneID, r, e); err != nil {
+			failed = append(failed, err)
+			ours = append(ours, r.Type+" "+r.Content+" (id "+r.ID+")")
+		}
 	}
+	c.forgetVanished(ctx, entries, found)
 	switch {
+	case len(failed) > 0:
+		also := ""
+		if len(foreign) > 0 {
+			also = "; besides, records odoobot did not make hold the name and are left in place (" + strings.Join(foreign, "; ") + ")"
+		}
+		return fmt.Errorf("cloudflare: delete record %s: odoobot's own record %s could not be deleted: %w; it stays recorded for deletion and the next sweep deletes it, or run the delete again%s",
+			fqdn, strings.Join(ours, ", "), errors.Join(failed...), also)
 	case len(foreign) > 0 && refused:
 		c.log.InfoContext(ctx, "cloudflare: nothing of ours to delete; the records that took the name are left in place",
 			"name", fqdn, "records", foreign)
 	case len(foreign) > 0:
-		errs = append(errs, fmt.Errorf("cloudflare: delete record %s: %w (%s): left in place; remove it in Cloudflare if it should go",
-			fqdn, ErrForeignRecord, strings.Join(foreign, "; ")))
+		return fmt.Errorf("cloudflare: delete record %s: %w (%s): left in place; remove it in Cloudflare if it should go",
+			fqdn, ErrForeignRecord, strings.Join(foreign, "; "))
 	case len(found) == 0:
 		c.log.InfoContext(ctx, "cloudflare: no record to delete", "name", fqdn)
 	}
-	return errors.Join(errs...)
+	return nil
+}
+
+// forgetVanished forgets the entries whose record has an ID that the
+// listing found no more: Cloudflare no longer has it.
+func (c *Client) forgetVanished(ctx context.Context, entries []Entry, found []record) {
+	for _, e := range entries {
+		if e.RecordID != "" && !slices.ContainsFunc(found, func(r record) bool { return r.ID == e.RecordID }) {
+			c.forget(ctx, e)
+		}
+	}
 }
 
 // list returns every record, of any type, whose name is exactly fqdn.
@@ -291,7 +385,7 @@ func (c *Client) listAll(ctx context.Context, zoneID string, p dns.RecordListPar
 		for _, r := range page.Result {
 			out = append(out, record{
 				ID: r.ID, Type: string(r.Type), Name: strings.ToLower(strings.TrimSuffix(r.Name, ".")), Content: r.Content,
-				Comment: r.Comment, Proxied: r.Proxied, TTL: float64(r.TTL),
+				Comment: r.Comment, Proxied: r.Proxied, TTL: float64(r.TTL), CreatedOn: r.CreatedOn,
 			})
 		}
 		if len(page.Result) < listPage {
@@ -312,10 +406,17 @@ func (c *Client) aRecord(fqdn string) dns.ARecordParam {
 	return a
 }
 
-// create makes fqdn's A record. An answer that does not confirm it (lost
-// in transit, a 5xx, no record ID) is followed by lookups of the name, with
-// pauses taken from the call's budget, before it fails.
+// create makes fqdn's A record, journaled in the Ledger before the POST
+// and given its ID after. A create that surely failed is forgotten. An
+// answer that does not confirm it (lost in transit, a 5xx, no record ID)
+// is followed by lookups of the name, with pauses taken from the call's
+// budget, before it fails; the entry stays, so that a record Cloudflare
+// applies later is still recognised as this server's.
 func (c *Client) create(ctx context.Context, zoneID, fqdn string) error {
+	key, err := c.ledger.Journal(ctx, Entry{Name: fqdn, Type: "A", Content: c.ip, Attempted: time.Now().UTC()})
+	if err != nil {
+		return fmt.Errorf("cloudflare: create record %s: journal the create in odoobot's state: %w; nothing was sent", fqdn, err)
+	}
 	var p dns.RecordNewParams
 	p.ZoneID.Value, p.ZoneID.Present = zoneID, true
 	p.Body = c.aRecord(fqdn)
@@ -323,12 +424,16 @@ func (c *Client) create(ctx context.Context, zoneID, fqdn string) error {
 	err = wrap("create record "+fqdn, dnsPerm, err)
 	if err == nil && r.ID != "" {
 		c.log.InfoContext(ctx, "cloudflare: record created", "name", fqdn, "type", "A", "content", c.ip, "proxied", true, "id", r.ID)
+		c.made(ctx, key, record{ID: r.ID, Name: fqdn, CreatedOn: r.CreatedOn})
 		return nil
 	}
 	if err == nil {
 		err = fmt.Errorf("cloudflare: create record %s: the answer carried no record ID", fqdn)
 	}
 	if !unconfirmed(ctx, err) {
+		if ctx.Err() == nil {
+			c.forget(ctx, Entry{Key: key, Name: fqdn})
+		}
 		return err
 	}
 	c.log.WarnContext(ctx, "cloudflare: create not confirmed; looking the name up again", "name", fqdn, "err", c.redact(err.Error()))
@@ -353,14 +458,24 @@ func (c *Client) create(ctx context.Context, zoneID, fqdn string) error {
 		if lerr != nil {
 			continue
 		}
-		for _, f := range found {
-			if f.Type == "A" && c.mine(f, fqdn) {
-				c.log.InfoContext(ctx, "cloudflare: record found after an unconfirmed create", "name", fqdn, "id", f.ID, "lookups", looks)
-				return nil
+		entries, lerr := c.ledger.Entries(ctx, fqdn)
+		if lerr != nil {
+			continue
+		}
+		for id, e := range claim(found, entries) {
+			if e.Key != key {
+				continue
 			}
+			for _, f := range found {
+				if f.ID == id {
+					c.made(ctx, key, f)
+				}
+			}
+			c.log.InfoContext(ctx, "cloudflare: record found after an unconfirmed create", "name", fqdn, "id", id, "lookups", looks)
+			return nil
 		}
 	}
-	return fmt.Errorf("%w; no record appeared at that name in %d lookups (should Cloudflare apply it later, DeleteRecord or Sweep removes it)", err, looks)
+	return fmt.Errorf("%w; no record appeared at that name in %d lookups (should Cloudflare apply it later, it is recognised as odoobot's, and DeleteRecord or Sweep removes it)", err, looks)
 }
 
 // unconfirmed reports whether err leaves open that a create was applied:

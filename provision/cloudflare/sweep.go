@@ -4,85 +4,171 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
-
-	"github.com/cloudflare/cloudflare-go/v6/dns"
-
-	"odoobot/provision"
+	"time"
 )
 
-// Sweep removes the records this server made for instances it no longer
-// has: orphans of a create whose answer was lost and that Cloudflare
-// applied late, or of a delete interrupted half-way. It is meant to run
-// at start-up, before any creation, and may run again at any time.
+// Sweep deletes the records of the Ledger's tombstones: records of
+// instances this server deleted, or whose creation it rolled back, that
+// are still in the zone — a DELETE that failed, or a create whose answer
+// was lost and that Cloudflare applied late — and challenge records left
+// for more than an hour. It never deletes a record because an instance is
+// missing from a store: only what the Ledger positively says is gone, and
+// only records the Ledger holds (by ID, or as the create journaled just
+// before their creation time), whatever their comment. It may run at any
+// time, beside creations: it re-reads the Ledger for each name before it
+// deletes, and a tombstone is never lifted.
 //
-// A record is swept only when its comment is exactly Comment(d), with
-// d = <label>.<zone>, its name is d (an A record) or ACMEPrefix+d (a TXT
-// challenge record), both pass the apex guard, and keep(d) is false. keep
-// receives instance domains such as acme.example.com; it must be true for
-// every instance the server has, including one being created or deleted
-// right now. Records with the bare Marker of earlier versions, another
-// server's mark or no mark are never swept: nothing proves they are
-// this server's.
+// Each name is checked against the apex guard. Entries whose record is
+// gone are forgotten, and so are tombstoned creates that matched nothing
+// for longer than a late create can take.
 //
 // It returns what it removed ("A acme.example.com"), and the errors of
-// the deletes that failed, joined; a listing that fails removes nothing.
-func (c *Client) Sweep(ctx context.Context, keep func(fqdn string) bool) (removed []string, err error) {
-	removed, err = c.sweep(c.longCall(ctx), keep)
+// the names it could not finish, joined.
+func (c *Client) Sweep(ctx context.Context) (removed []string, err error) {
+	removed, err = c.sweep(c.longCall(ctx))
 	return removed, c.scrub(err)
 }
 
-func (c *Client) sweep(ctx context.Context, keep func(string) bool) ([]string, error) {
-	if keep == nil {
-		return nil, errors.New("cloudflare: sweep: no keep function: refusing to judge every record an orphan")
+func (c *Client) sweep(ctx context.Context) ([]string, error) {
+	if err := c.needLedger("sweep"); err != nil {
+		return nil, err
+	}
+	buried, err := c.ledger.Buried(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cloudflare: sweep: read odoobot's tombstones: %w", err)
+	}
+	if len(buried) == 0 {
+		c.log.InfoContext(ctx, "cloudflare: sweep: no tombstone, nothing to delete", "server", c.server)
+		return nil, nil
 	}
 	zoneID, err := c.ZoneID(ctx)
 	if err != nil {
 		return nil, err
 	}
-	prefix := Marker + " server=" + c.server + " instance="
-	var p dns.RecordListParams
-	p.Comment.Value.Startswith.Value, p.Comment.Value.Startswith.Present = prefix, true
-	p.Comment.Present = true
-	found, err := c.listAll(ctx, zoneID, p)
-	if err != nil {
-		return nil, wrap("sweep: list records marked by server "+c.server, dnsPerm, err)
+	doomed := map[int64]bool{}
+	var names []string
+	for _, e := range buried {
+		doomed[e.Key] = true
+		if !slices.Contains(names, e.Name) {
+			names = append(names, e.Name)
+		}
 	}
 	var removed []string
 	var errs []error
+	for _, name := range names {
+		got, err := c.sweepName(ctx, zoneID, name, doomed)
+		removed = append(removed, got...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	c.log.InfoContext(ctx, "cloudflare: sweep done", "server", c.server, "tombstones", len(buried), "removed", removed)
+	if err := errors.Join(errs...); err != nil {
+		return removed, fmt.Errorf("cloudflare: sweep: %w", err)
+	}
+	return removed, nil
+}
+
+// sweepName deletes the records at name whose entries are in doomed.
+func (c *Client) sweepName(ctx context.Context, zoneID, name string, doomed map[int64]bool) ([]string, error) {
+	var gerr error
+	if strings.HasPrefix(name, ACMEPrefix) {
+		_, gerr = acmeGuard("sweep", name, c.zone)
+	} else {
+		_, gerr = guard("sweep", name, c.zone)
+	}
+	if gerr != nil {
+		return nil, gerr
+	}
+	found, err := c.list(ctx, zoneID, name)
+	if err != nil {
+		return nil, err
+	}
+	// Read again, now that the listing is in: what was doomed still is
+	// (a tombstone is never lifted), and entries made since claim their
+	// records first.
+	entries, err := c.ledger.Entries(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("read odoobot's records at %s: %w", name, err)
+	}
+	owned := claim(found, entries)
+	var removed []string
+	var errs []error
 	for _, r := range found {
-		label, ok := strings.CutPrefix(r.Comment, prefix)
-		if !ok || !provision.IsLabel(label) {
-			continue // another server whose ID starts like ours, or no label.
-		}
-		domain := label + "." + c.zone
-		var gerr error
-		switch r.Type {
-		case "A":
-			if r.Name != domain {
-				continue
-			}
-			_, gerr = guard("sweep", r.Name, c.zone)
-		case "TXT":
-			if r.Name != ACMEPrefix+domain {
-				continue
-			}
-			_, gerr = acmeGuard("sweep", r.Name, c.zone)
-		default:
+		e, ok := owned[r.ID]
+		if !ok || !doomed[e.Key] {
 			continue
 		}
-		if gerr != nil || !c.mine(r, domain) || keep(domain) {
-			continue
-		}
-		if err := c.remove(ctx, zoneID, r); err != nil {
+		if err := c.removeOwned(ctx, zoneID, r, e); err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		removed = append(removed, r.Type+" "+r.Name)
 	}
-	c.log.InfoContext(ctx, "cloudflare: sweep done", "server", c.server, "marked", len(found), "removed", removed)
-	if err := errors.Join(errs...); err != nil {
-		return removed, fmt.Errorf("cloudflare: sweep: %w", err)
+	var stale []Entry
+	for _, e := range entries {
+		matched := slices.ContainsFunc(found, func(r record) bool { o, ok := owned[r.ID]; return ok && o.Key == e.Key })
+		switch {
+		case !doomed[e.Key] || matched:
+		case e.RecordID != "":
+			stale = append(stale, e) // its record is gone.
+		case time.Since(e.Attempted) > lateWindow+clockSkew:
+			stale = append(stale, e) // a create never applied.
+		}
 	}
-	return removed, nil
+	for _, e := range stale {
+		c.forget(ctx, e)
+	}
+	return removed, errors.Join(errs...)
+}
+
+// Adopt takes into the Ledger the A record at fqdn that a version of
+// odoobot keeping no record IDs made: one record carrying exactly
+// Comment(fqdn), or the bare Marker, and pointing at this server's
+// PublicIP. It does nothing when the Ledger already holds an entry at
+// fqdn, and adopts nothing when several records qualify. The caller
+// vouches that fqdn is an instance this server has (see the README): a
+// marked record at any other name stays someone else's. It returns the
+// ID adopted, "" when none.
+func (c *Client) Adopt(ctx context.Context, fqdn string) (string, error) {
+	id, err := c.adopt(c.call(ctx), fqdn)
+	return id, c.scrub(err)
+}
+
+func (c *Client) adopt(ctx context.Context, fqdn string) (string, error) {
+	if _, err := guard("adopt record", fqdn, c.zone); err != nil {
+		return "", err
+	}
+	if err := c.needLedger("adopt record " + fqdn); err != nil {
+		return "", err
+	}
+	entries, err := c.ledger.Entries(ctx, fqdn)
+	if err != nil {
+		return "", fmt.Errorf("cloudflare: adopt record %s: read odoobot's records: %w", fqdn, err)
+	}
+	if len(entries) > 0 {
+		return "", nil
+	}
+	_, found, err := c.guardedList(ctx, "adopt record", fqdn)
+	if err != nil {
+		return "", err
+	}
+	var legacy []record
+	for _, r := range found {
+		comment := strings.TrimSpace(r.Comment)
+		if r.Type == "A" && r.Content == c.ip && (comment == c.Comment(fqdn) || comment == Marker) {
+			legacy = append(legacy, r)
+		}
+	}
+	if len(legacy) != 1 {
+		return "", nil
+	}
+	r := legacy[0]
+	if _, err := c.ledger.Journal(ctx, Entry{Name: fqdn, Type: "A", Content: r.Content, RecordID: r.ID, Attempted: r.CreatedOn, CreatedOn: r.CreatedOn}); err != nil {
+		return "", fmt.Errorf("cloudflare: adopt record %s: %w", fqdn, err)
+	}
+	c.log.InfoContext(ctx, "cloudflare: record of an earlier version adopted", "name", fqdn, "id", r.ID)
+	return r.ID, nil
 }

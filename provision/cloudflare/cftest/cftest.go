@@ -18,11 +18,11 @@
 // answer is 403 with Cloudflare's codes (10000 without a header, 9109 for a
 // wrong token). Every request is recorded (Requests), failures can be
 // injected (FailNext, FailNextMatching), an answer can come too late
-// (HoldNext), requests can hang until the client gives up (Hang), the
-// requests in any window can be counted (MaxInWindow), record comments are
-// held to the Free plan's 100 characters (SetCommentLimit), the token can
-// be made inactive (SetTokenStatus), and record changes can be followed
-// (OnRecord), for
+// (HoldNext, HoldNextList for a record listing), requests can hang until
+// the client gives up (Hang), the requests in any window can be counted
+// (MaxInWindow), record comments are held to the Free plan's 100
+// characters (SetCommentLimit), the token can be made inactive
+// (SetTokenStatus), and record changes can be followed (OnRecord), for
 // example to mirror ACME challenge TXT records into a test DNS server. Tests use NewServer; a program can serve New's
 // handler itself, or call Start.
 package cftest
@@ -92,6 +92,7 @@ type Certificate struct {
 
 type hold struct {
 	method string
+	list   bool // only a listing of DNS records
 	d      time.Duration
 }
 
@@ -390,6 +391,22 @@ func (s *Server) MaxInWindow(window time.Duration, match func(Request) bool) int
 	return best
 }
 
+// HoldNextList makes the next listing of DNS records (GET
+// /zones/{id}/dns_records) wait d before it is served, and answer what
+// the zone holds then: a slow listing. Other requests are served
+// meanwhile.
+func (s *Server) HoldNextList(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holds = append(s.holds, hold{method: http.MethodGet, list: true, d: d})
+}
+
+// isListing reports whether r lists a zone's DNS records.
+func isListing(r *http.Request) bool {
+	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/client/v4"), "/"), "/")
+	return r.Method == http.MethodGet && len(parts) == 3 && parts[0] == "zones" && parts[2] == "dns_records"
+}
+
 // SetTokenStatus sets what GET /user/tokens/verify says of the token:
 // "active" (the default), "disabled" or "expired". Other calls are served
 // as before.
@@ -435,7 +452,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var wait time.Duration
-	if i := slices.IndexFunc(s.holds, func(h hold) bool { return h.method == r.Method }); i >= 0 {
+	if i := slices.IndexFunc(s.holds, func(h hold) bool { return h.method == r.Method && (!h.list || isListing(r)) }); i >= 0 {
 		wait = s.holds[i].d
 		s.holds = slices.Delete(s.holds, i, i+1)
 	}

@@ -160,3 +160,41 @@ func TestVerifyCommentFiltersAndHold(t *testing.T) {
 		t.Errorf("%d records after the held POST, want it applied late (3)", n)
 	}
 }
+
+// HoldNextList delays only a listing of records, and answers what the
+// zone holds when it is served.
+func TestHoldNextList(t *testing.T) {
+	srv := cftest.NewServer(t, "example.com", "tok")
+	srv.HoldNextList(300 * time.Millisecond)
+	get := func(path string) (time.Duration, []byte) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL()+path, nil)
+		req.Header.Set("Authorization", "Bearer tok")
+		start := time.Now()
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return time.Since(start), body
+	}
+	if d, _ := get("/zones?name=example.com"); d > 200*time.Millisecond {
+		t.Errorf("a zone lookup took %s: held though not a listing", d)
+	}
+	done := make(chan []byte, 1)
+	var d time.Duration
+	go func() {
+		var body []byte
+		d, body = get("/zones/" + srv.ZoneID() + "/dns_records")
+		done <- body
+	}()
+	time.Sleep(50 * time.Millisecond)
+	srv.AddRecord(cftest.Record{Type: "A", Name: "late.example.com", Content: "192.0.2.1"})
+	body := <-done
+	if d < 300*time.Millisecond {
+		t.Errorf("the listing took %s, want it held 300ms", d)
+	}
+	if !strings.Contains(string(body), "late.example.com") {
+		t.Errorf("the held listing does not show a record added meanwhile: %s", body)
+	}
+}

@@ -206,7 +206,7 @@ func (iso *isolation) rewriteConf(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := layTenantFiles(iso.paths, uid, gid); err != nil {
+	if err := layTenantFiles(iso.d.cfg.Layout, iso.paths, uid, gid); err != nil {
 		return fmt.Errorf("conf: %w", err)
 	}
 	return nil
@@ -225,7 +225,7 @@ func (iso *isolation) restoreConf(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return chownTree(iso.paths.Dir, uid, gid)
+	return chownTree(iso.d.cfg.Layout, iso.paths.Dir, uid, gid)
 }
 
 // userLine matches a unit's User= or Group= line.

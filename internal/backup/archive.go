@@ -47,11 +47,12 @@ func SyncDir(dir string) error {
 // directory odoobot trusts (PROD_ROOT); rel, and everything under it, is
 // the tenant's: it is resolved and walked without following any link
 // (safefs), so a link anywhere in rel is an error and a link inside is
-// left out, as are devices, pipes and sockets. Only directories and
+// left out, as are devices, pipes and sockets, and a file swapped for one
+// of those between the listing and its opening. Only directories and
 // regular files are archived, paths relative to rel, owner names not
 // recorded; each file is opened through its directory's handle, read up
-// to the size it had when opened, and refused when it is a hard link to
-// a file the owner of rel does not own (safefs.ErrForeignLink). A missing
+// to the size it had when opened; a hard link to a file the owner of rel
+// does not own stops the archive with an error (safefs.ErrForeignLink). A missing
 // rel gives an empty archive. It stops with ctx's error when ctx ends.
 func WriteTarGz(ctx context.Context, base, rel, dst string) error {
 	return writeTarGz(ctx, base, rel, dst, nil)
@@ -103,6 +104,9 @@ func writeTarGz(ctx context.Context, base, rel, dst string, beforeOpen func(rel 
 					beforeOpen(rel)
 				}
 				f, fst, err := parent.Open(name, self.UID)
+				if errors.Is(err, safefs.ErrRefused) && !errors.Is(err, safefs.ErrForeignLink) || errors.Is(err, fs.ErrNotExist) {
+					return nil // no longer a file since the listing: left out, as a link is
+				}
 				if err != nil {
 					return err
 				}

@@ -170,8 +170,11 @@ func TestWriteTarGzTenantTraps(t *testing.T) {
 		if !swapped {
 			t.Fatal("the hook never swapped the file")
 		}
-		if err == nil {
-			t.Errorf("a file swapped for a link was archived without a word")
+		if err != nil {
+			t.Fatalf("a file swapped for a link stopped the backup: %v", err)
+		}
+		if got, ok := archived(t, arc)["ab/abcdef"]; ok {
+			t.Errorf("the file swapped for a link was archived, holding %q", got)
 		}
 		noSecret(t, arc)
 	})

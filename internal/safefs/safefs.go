@@ -84,7 +84,7 @@ func pathErr(op, path string, err error) error {
 		return fmt.Errorf("%s %s: %w: the name leaves its directory or crosses a mount", op, path, ErrRefused)
 	case errors.Is(err, unix.ENOTDIR):
 		return fmt.Errorf("%s %s: %w: not a directory", op, path, ErrRefused)
-	case errors.Is(err, unix.EEXIST):
+	case errors.Is(err, unix.EEXIST), errors.Is(err, unix.ENOTEMPTY):
 		return fmt.Errorf("%s %s: %w: %w", op, path, ErrRefused, fs.ErrExist)
 	}
 	return &fs.PathError{Op: op, Path: path, Err: err}
@@ -300,14 +300,16 @@ func (d *Dir) Create(rel string, perm os.FileMode) (*os.File, error) {
 	return f, nil
 }
 
-// Rename moves name (one component) of d to toName in to, replacing
-// nothing: an existing toName is refused. Whatever name is (a link
-// included) is moved as it is, never followed.
+// Rename moves name (one component) of d to toName in to. Whatever name
+// is (a link included) is moved as it is; an existing toName is replaced
+// when it is a file, a link or an empty directory (never followed: a link
+// there is replaced, not its target) and refused when it is a directory
+// with entries.
 func (d *Dir) Rename(name string, to *Dir, toName string) error {
 	if err := errors.Join(single(name), single(toName)); err != nil {
 		return err
 	}
-	if err := unix.Renameat2(d.fd(), name, to.fd(), toName, unix.RENAME_NOREPLACE); err != nil {
+	if err := unix.Renameat(d.fd(), name, to.fd(), toName); err != nil {
 		return pathErr("rename", d.join(name)+" to "+to.join(toName), err)
 	}
 	return nil
@@ -457,8 +459,9 @@ type WalkFunc func(rel string, parent *Dir, name string, st Stat) error
 
 // Walk calls fn for every entry under d, in lexical order, a directory
 // before its contents; it descends only into directories it opens
-// beneath d without following a link. The entry may change between the
-// listing and fn: fn must open it through parent (which refuses links).
+// beneath d without following a link (one swapped for a link since it
+// was listed is skipped). The entry may change between the listing and
+// fn: fn must open it through parent (which refuses links).
 func (d *Dir) Walk(fn WalkFunc) error { return d.walk("", fn) }
 
 func (d *Dir) walk(prefix string, fn WalkFunc) error {
@@ -486,6 +489,9 @@ func (d *Dir) walk(prefix string, fn WalkFunc) error {
 			continue
 		}
 		sub, err := d.Dir(n)
+		if errors.Is(err, ErrRefused) || errors.Is(err, fs.ErrNotExist) {
+			continue // no longer a directory since the listing: not followed
+		}
 		if err != nil {
 			return err
 		}

@@ -143,7 +143,7 @@ func TestCopyTreeAndRename(t *testing.T) {
 		}
 	}
 	if err := d.Rename("copy", d, "links"); !errors.Is(err, ErrRefused) {
-		t.Errorf("Rename over an existing name: %v, want refused", err)
+		t.Errorf("Rename over a directory with entries: %v, want refused", err)
 	}
 	if err := d.Rename("copy", d, "moved"); err != nil {
 		t.Errorf("Rename: %v", err)

@@ -767,7 +767,7 @@ func (r *restoreRun) swap(ctx context.Context) error {
 		r.hadFilestore = true
 	}
 	r.fsSwapped = true
-	if err := staging.Rename(r.fsStaging, stores, r.inst.Internal); err != nil {
+	if err := staging.Replace(r.fsStaging, stores, r.inst.Internal); err != nil {
 		return fmt.Errorf("restore: swap filestores: %w", err)
 	}
 	return nil
@@ -797,7 +797,7 @@ func (r *restoreRun) unswapFilestore() error {
 		return err
 	}
 	if r.hadFilestore {
-		return staging.Rename(r.fsOld, stores, r.inst.Internal)
+		return staging.Replace(r.fsOld, stores, r.inst.Internal)
 	}
 	return nil
 }

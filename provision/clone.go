@@ -227,7 +227,7 @@ func (cl *cloning) copyFilestore(ctx context.Context) error {
 	if err := stores.RemoveAll(cl.cr.inst.Internal); err != nil {
 		return err
 	}
-	return staging.Rename(name, stores, cl.cr.inst.Internal)
+	return staging.Replace(name, stores, cl.cr.inst.Internal)
 }
 
 // uncopy drops the staging database and the copy (marked: Drop takes

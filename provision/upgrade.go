@@ -656,7 +656,7 @@ func (u *upgradeRun) linkCopy(ctx context.Context) error {
 		return err
 	}
 	defer stores.Close()
-	return staging.Rename(u.copyFS(), stores, u.copyDB())
+	return staging.Replace(u.copyFS(), stores, u.copyDB())
 }
 
 // linkAside keeps the live filestore aside in the staging directory, as
@@ -699,7 +699,7 @@ func (u *upgradeRun) putBackFilestore() error {
 	if err := stores.RemoveAll(u.inst.Internal); err != nil {
 		return err
 	}
-	return staging.Rename(u.asideFS(), stores, u.inst.Internal)
+	return staging.Replace(u.asideFS(), stores, u.inst.Internal)
 }
 
 // removeFilestore removes the filestore db from the instance's tree,

@@ -123,6 +123,11 @@ func (d *Dir) openat(rel string, flags uint64, mode uint32) (int, error) {
 // Dir opens the directory rel beneath d.
 func (d *Dir) Dir(rel string) (*Dir, error) {
 	fd, err := d.openat(rel, unix.O_DIRECTORY|unix.O_RDONLY, 0)
+	if errors.Is(err, ErrRefused) {
+		if st, serr := d.Lstat(rel); serr == nil && st.Mode&fs.ModeSymlink != 0 {
+			return nil, pathErr("open", d.join(rel), unix.ELOOP)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -300,19 +305,47 @@ func (d *Dir) Create(rel string, perm os.FileMode) (*os.File, error) {
 	return f, nil
 }
 
-// Rename moves name (one component) of d to toName in to. Whatever name
-// is (a link included) is moved as it is; an existing toName is replaced
-// when it is a file, a link or an empty directory (never followed: a link
-// there is replaced, not its target) and refused when it is a directory
-// with entries.
+// Rename moves name (one component) of d to toName in to, replacing
+// nothing: an existing toName is refused. Whatever name is (a link
+// included) is moved as it is, never followed.
 func (d *Dir) Rename(name string, to *Dir, toName string) error {
 	if err := errors.Join(single(name), single(toName)); err != nil {
 		return err
 	}
-	if err := unix.Renameat(d.fd(), name, to.fd(), toName); err != nil {
+	if err := unix.Renameat2(d.fd(), name, to.fd(), toName, unix.RENAME_NOREPLACE); err != nil {
 		return pathErr("rename", d.join(name)+" to "+to.join(toName), err)
 	}
 	return nil
+}
+
+// Replace moves name (one component) of d to toName in to, in place of
+// whatever is there: that is exchanged with it in one step (never
+// followed) and then removed from d, where it landed. d must be a
+// directory the owner of to cannot reach (a staging directory), since
+// what the exchange brings back is theirs. A name planted again and
+// again between the steps fails it after a few tries.
+func (d *Dir) Replace(name string, to *Dir, toName string) error {
+	if err := errors.Join(single(name), single(toName)); err != nil {
+		return err
+	}
+	what := d.join(name) + " to " + to.join(toName)
+	for range 8 {
+		err := unix.Renameat2(d.fd(), name, to.fd(), toName, unix.RENAME_NOREPLACE)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.EEXIST) {
+			return pathErr("rename", what, err)
+		}
+		err = unix.Renameat2(d.fd(), name, to.fd(), toName, unix.RENAME_EXCHANGE)
+		if err == nil {
+			return d.RemoveAll(name)
+		}
+		if !errors.Is(err, unix.ENOENT) {
+			return pathErr("rename", what, err)
+		}
+	}
+	return fmt.Errorf("rename %s: %w: the name kept being taken", what, ErrRefused)
 }
 
 // Link makes toName in to a hard link to the regular file name of d,

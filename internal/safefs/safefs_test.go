@@ -148,5 +148,17 @@ func TestCopyTreeAndRename(t *testing.T) {
 	if err := d.Rename("copy", d, "moved"); err != nil {
 		t.Errorf("Rename: %v", err)
 	}
+	// Replace puts a tree where a tenant planted a link: the link goes,
+	// its target stays as it was.
+	os.Symlink(etc, filepath.Join(d.Path(), "t", "planted"))
+	if err := d.Replace("moved", src, "planted"); err != nil {
+		t.Fatalf("Replace: %v", err)
+	}
+	if fi, err := os.Lstat(filepath.Join(d.Path(), "t", "planted")); err != nil || !fi.IsDir() {
+		t.Errorf("after Replace, t/planted is %v, %v; want the directory", fi, err)
+	}
+	if _, err := os.Lstat(filepath.Join(d.Path(), "moved")); !os.IsNotExist(err) {
+		t.Errorf("the planted link is left where the tree was: %v", err)
+	}
 	check()
 }

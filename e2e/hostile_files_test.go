@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -39,6 +40,14 @@ func TestHostileTenantFiles(t *testing.T) {
 	backups := env.withBackupDir(t)
 	repo := newTestRepo(t, env.root, os.Getenv("ODOO_REPO"), os.Getenv("ODOO_BRANCH"))
 	env.set(t, "ODOO_REPO", "file://"+repo.dir)
+	// Ports of its own, high in the ranges: the restore stops the
+	// instance, and another test's instance, counting from the bottom of
+	// the same range in a state of its own, must not take its port then.
+	var off [1]byte
+	rand.Read(off[:])
+	base := 2600 + int(off[0])%40*10
+	env.set(t, "HTTP_PORT_RANGE", fmt.Sprintf("%d-%d", base, base+9))
+	env.set(t, "GEVENT_PORT_RANGE", fmt.Sprintf("%d-%d", base+6000, base+6009))
 	a, _ := env.newApp(t, app.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()

@@ -171,11 +171,14 @@ var confLine = regexp.MustCompile(`^\s*(db_user|db_password)\s*=`)
 // instance's role, keeping every other line as it was, and lays the
 // files out as a tenant's.
 func (iso *isolation) rewriteConf(ctx context.Context) error {
-	old, err := os.ReadFile(iso.paths.Conf)
+	// An imported instance's directory is its user's: odoo.conf is read
+	// without following a link (one to another instance's odoo.conf would
+	// hand its secrets to this one) and bounded.
+	old, err := iso.d.cfg.Layout.readConf(iso.paths.Conf)
 	if err != nil {
 		return fmt.Errorf("conf: %w", err)
 	}
-	fi, err := os.Stat(iso.paths.Conf)
+	fi, err := os.Lstat(iso.paths.Conf)
 	if err != nil {
 		return fmt.Errorf("conf: %w", err)
 	}

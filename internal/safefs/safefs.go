@@ -114,10 +114,45 @@ func (d *Dir) openat(rel string, flags uint64, mode uint32) (int, error) {
 		return -1, err
 	}
 	fd, err := unix.Openat2(d.fd(), rel, &unix.OpenHow{Flags: flags | unix.O_CLOEXEC | unix.O_NOFOLLOW, Mode: uint64(mode), Resolve: resolve})
+	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
+		// No openat2 (an older kernel, or a seccomp filter that does not
+		// know it, as systemd 252's @system-service): the same walk by
+		// hand, one component at a time, none followed.
+		fd, err = d.openatByHand(rel, flags, mode)
+	}
 	if err != nil {
 		return -1, pathErr("open", d.join(rel), err)
 	}
 	return fd, nil
+}
+
+// openatByHand resolves rel (local, no "..") beneath d one component at a
+// time, each parent opened O_PATH|O_DIRECTORY|O_NOFOLLOW (a link there
+// fails with ELOOP), the last with flags and O_NOFOLLOW.
+func (d *Dir) openatByHand(rel string, flags uint64, mode uint32) (int, error) {
+	parts := strings.Split(path.Clean(rel), "/")
+	cur, owned := d.fd(), false
+	closeCur := func() {
+		if owned {
+			unix.Close(cur)
+		}
+	}
+	defer func() { closeCur() }()
+	for _, c := range parts[:len(parts)-1] {
+		next, err := unix.Openat(cur, c, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.ENOTDIR) {
+			var st unix.Stat_t
+			if unix.Fstatat(cur, c, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				err = unix.ELOOP
+			}
+		}
+		if err != nil {
+			return -1, err
+		}
+		closeCur()
+		cur, owned = next, true
+	}
+	return unix.Openat(cur, parts[len(parts)-1], int(flags|unix.O_NOFOLLOW|unix.O_CLOEXEC), mode)
 }
 
 // Dir opens the directory rel beneath d.

@@ -663,8 +663,10 @@ func (r *restoreRun) safety(ctx context.Context) error {
 }
 
 // prepare restores the backup beside the live instance: the database as
-// prod-NAME_restore, the filestore in a hidden directory. Leftovers of an
-// earlier restore that stopped half-way are removed first.
+// prod-NAME_restore, the filestore in the staging directory (root's,
+// outside the tenant's tree), owned by the instance's user there.
+// Leftovers of an earlier restore that stopped half-way are removed
+// first.
 func (r *restoreRun) prepare(ctx context.Context) error {
 	if err := r.unprepare(ctx); err != nil {
 		return err

@@ -74,22 +74,32 @@ func (l Layout) openStaging() (*safefs.Dir, error) {
 
 // openFilestores opens the instance's <DataDir>/filestore beneath
 // PROD_ROOT without following a link; with uid >= 0 the missing parts
-// are made, owned by uid:gid (0750).
+// under the instance's directory (which must exist) are made, owned by
+// uid:gid (0750).
 func (l Layout) openFilestores(p Paths, uid, gid int) (*safefs.Dir, error) {
-	rel, err := l.beneath(filepath.Join(p.DataDir, "filestore"))
+	dirRel, err := l.beneath(p.Dir)
 	if err != nil {
 		return nil, err
+	}
+	rel, err := filepath.Rel(p.Dir, filepath.Join(p.DataDir, "filestore"))
+	if err != nil || !filepath.IsLocal(rel) {
+		return nil, fmt.Errorf("files: the data dir %s is not in %s", p.DataDir, p.Dir)
 	}
 	root, err := l.openProdRoot()
 	if err != nil {
 		return nil, err
 	}
 	defer root.Close()
+	dir, err := root.Dir(dirRel)
+	if err != nil {
+		return nil, fmt.Errorf("files: %w", err)
+	}
+	defer dir.Close()
 	var d *safefs.Dir
 	if uid >= 0 {
-		d, err = root.MkdirAll(rel, 0o750, uid, gid)
+		d, err = dir.MkdirAll(filepath.ToSlash(rel), 0o750, uid, gid)
 	} else {
-		d, err = root.Dir(rel)
+		d, err = dir.Dir(filepath.ToSlash(rel))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("files: filestore: %w", err)

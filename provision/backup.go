@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"odoobot/internal/backup"
+	"odoobot/internal/safefs"
 )
 
 // DefaultBackupAt is the time of day, UTC, of the scheduled daily backup
@@ -399,19 +400,25 @@ func (c BackupConfig) freeSpace() FreeSpaceFunc {
 }
 
 // filestore archives <DataDir>/filestore/prod-NAME (an empty archive when
-// the instance has none yet).
+// the instance has none yet), walked beneath PROD_ROOT without following
+// a link (backup.WriteTarGz).
 func (b *backupRun) filestore(ctx context.Context) error {
-	src := filepath.Join(b.paths.DataDir, "filestore", b.inst.Internal)
-	if err := backup.WriteTarGz(ctx, src, filepath.Join(b.partial, backup.FilestoreName)); err != nil {
+	l := b.d.cfg.Layout
+	rel, err := l.beneath(filepath.Join(b.paths.DataDir, "filestore", b.inst.Internal))
+	if err != nil {
+		return fmt.Errorf("backup: filestore: %w", err)
+	}
+	if err := backup.WriteTarGz(ctx, l.ProdRoot, rel, filepath.Join(b.partial, backup.FilestoreName)); err != nil {
 		return fmt.Errorf("backup: filestore: %w", err)
 	}
 	return b.record(backup.FilestoreName)
 }
 
-// config copies odoo.conf (mode 0600: it holds the master password); a
-// missing odoo.conf is left out of the backup.
+// config copies odoo.conf (mode 0600: it holds the master password),
+// opened beneath PROD_ROOT without following a link and read up to
+// maxConfSize; a missing odoo.conf is left out of the backup.
 func (b *backupRun) config(ctx context.Context) error {
-	raw, err := os.ReadFile(b.paths.Conf)
+	raw, err := b.d.cfg.Layout.readConf(b.paths.Conf)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -565,9 +572,19 @@ func (d *DayTwo) recoverRestore(ctx context.Context, job Job) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
-	exists := func(p string) bool { _, err := os.Lstat(p); return err == nil }
+	staging, err := d.cfg.Layout.openStaging()
+	if err != nil {
+		return nil, err
+	}
+	defer staging.Close()
+	exists := func(d *safefs.Dir, name string) bool { ok, err := d.Exists(name); return err == nil && ok }
+	liveExists := false
+	if stores, err := d.cfg.Layout.openFilestores(r.paths, -1, -1); err == nil {
+		liveExists = exists(stores, inst.Internal)
+		stores.Close()
+	}
 	r.dbSwapped = !staged && old
-	r.fsSwapped = r.dbSwapped && exists(r.fsOld) && (!exists(r.fsLive) || !exists(r.fsStaging))
+	r.fsSwapped = r.dbSwapped && exists(staging, r.fsOld) && (!liveExists || !exists(staging, r.fsStaging))
 	r.hadFilestore = r.fsSwapped
 	r.stopped, r.wasRunning = true, true
 	var undone []string
@@ -608,12 +625,12 @@ func (d *DayTwo) findBackup(inst Instance, id string) (BackupInfo, error) {
 }
 
 // restoreRun names where one restore of inst stages and sets aside its
-// database and filestore.
+// database and filestore: the filestores in the staging directory
+// (StagingDirName), root's, outside the tenant's tree.
 func (d *DayTwo) restoreRun(inst Instance, b BackupInfo, by string) *restoreRun {
 	r := &restoreRun{d: d, inst: inst, paths: d.cfg.Layout.Paths(inst), backup: b, by: by}
 	r.stagingDB, r.oldDB = inst.Internal+RestoreStagingSuffix, inst.Internal+RestoreOldSuffix
-	fs := filepath.Join(r.paths.DataDir, "filestore")
-	r.fsLive, r.fsStaging, r.fsOld = filepath.Join(fs, inst.Internal), filepath.Join(fs, "."+inst.Internal+".restore"), filepath.Join(fs, "."+inst.Internal+".old")
+	r.fsStaging, r.fsOld = "restore-"+inst.Internal, "restore-"+inst.Internal+".old"
 	return r
 }
 
@@ -625,8 +642,10 @@ type restoreRun struct {
 	backup BackupInfo
 	by     string
 
-	stagingDB, oldDB         string
-	fsLive, fsStaging, fsOld string
+	stagingDB, oldDB string
+	// fsStaging and fsOld are names in the staging directory: the
+	// filestore restored, and the live one once swapped out.
+	fsStaging, fsOld string
 
 	wasRunning, stopped  bool
 	dbSwapped, fsSwapped bool
@@ -644,8 +663,10 @@ func (r *restoreRun) safety(ctx context.Context) error {
 }
 
 // prepare restores the backup beside the live instance: the database as
-// prod-NAME_restore, the filestore in a hidden directory. Leftovers of an
-// earlier restore that stopped half-way are removed first.
+// prod-NAME_restore, the filestore in the staging directory (root's,
+// outside the tenant's tree), owned by the instance's user there.
+// Leftovers of an earlier restore that stopped half-way are removed
+// first.
 func (r *restoreRun) prepare(ctx context.Context) error {
 	if err := r.unprepare(ctx); err != nil {
 		return err
@@ -661,15 +682,26 @@ func (r *restoreRun) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(r.fsStaging), 0o750); err != nil {
-		return fmt.Errorf("restore: filestore: %w", err)
+	// Unpacked where no tenant reaches, owned by the tenant there, and
+	// moved into its tree only once it is stopped (swap).
+	staging, err := r.d.cfg.Layout.openStaging()
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
 	}
+	defer staging.Close()
 	if _, ok := r.backup.File(backup.FilestoreName); ok {
-		if err := backup.ExtractTarGz(ctx, filepath.Join(r.backup.Dir, backup.FilestoreName), r.fsStaging, uid, gid); err != nil {
+		if err := backup.ExtractTarGz(ctx, filepath.Join(r.backup.Dir, backup.FilestoreName), filepath.Join(staging.Path(), r.fsStaging), uid, gid); err != nil {
 			return fmt.Errorf("restore: filestore: %w", err)
 		}
-	} else if err := os.MkdirAll(r.fsStaging, 0o750); err != nil {
-		return fmt.Errorf("restore: filestore: %w", err)
+	} else {
+		d, err := staging.Mkdir(r.fsStaging, 0o750)
+		if err == nil {
+			d.Close()
+			err = staging.Chown(r.fsStaging, uid, gid)
+		}
+		if err != nil {
+			return fmt.Errorf("restore: filestore: %w", err)
+		}
 	}
 	return nil
 }
@@ -678,7 +710,12 @@ func (r *restoreRun) unprepare(ctx context.Context) error {
 	if err := r.d.pg.Drop(ctx, r.stagingDB); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	if err := os.RemoveAll(r.fsStaging); err != nil {
+	staging, err := r.d.cfg.Layout.openStaging()
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	defer staging.Close()
+	if err := staging.RemoveAll(r.fsStaging); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	return nil
@@ -703,18 +740,66 @@ func (r *restoreRun) swap(ctx context.Context) error {
 		return fmt.Errorf("restore: swap databases: %w", err)
 	}
 	r.dbSwapped = true
-	if err := os.RemoveAll(r.fsOld); err != nil {
+	// The instance is stopped: its filestore goes to the staging
+	// directory and the restored one comes in, each by one rename on
+	// handles that no link leads astray.
+	uid, gid, err := lookupUser(r.runAs())
+	if err != nil {
+		return err
+	}
+	staging, err := r.d.cfg.Layout.openStaging()
+	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	if _, err := os.Lstat(r.fsLive); err == nil {
-		if err := os.Rename(r.fsLive, r.fsOld); err != nil {
+	defer staging.Close()
+	stores, err := r.d.cfg.Layout.openFilestores(r.paths, uid, gid)
+	if err != nil {
+		return fmt.Errorf("restore: swap filestores: %w", err)
+	}
+	defer stores.Close()
+	if err := staging.RemoveAll(r.fsOld); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if ok, err := stores.Exists(r.inst.Internal); err != nil {
+		return fmt.Errorf("restore: swap filestores: %w", err)
+	} else if ok {
+		if err := stores.Rename(r.inst.Internal, staging, r.fsOld); err != nil {
 			return fmt.Errorf("restore: swap filestores: %w", err)
 		}
 		r.hadFilestore = true
 	}
 	r.fsSwapped = true
-	if err := os.Rename(r.fsStaging, r.fsLive); err != nil {
+	if err := staging.Replace(r.fsStaging, stores, r.inst.Internal); err != nil {
 		return fmt.Errorf("restore: swap filestores: %w", err)
+	}
+	return nil
+}
+
+func (r *restoreRun) runAs() string {
+	if r.inst.User != "" {
+		return r.inst.User
+	}
+	return r.d.cfg.ServiceUser
+}
+
+// unswapFilestore puts the filestore kept in the staging directory back
+// in place of the restored one, on handles.
+func (r *restoreRun) unswapFilestore() error {
+	staging, err := r.d.cfg.Layout.openStaging()
+	if err != nil {
+		return err
+	}
+	defer staging.Close()
+	stores, err := r.d.cfg.Layout.openFilestores(r.paths, -1, -1)
+	if err != nil {
+		return err
+	}
+	defer stores.Close()
+	if err := stores.RemoveAll(r.inst.Internal); err != nil {
+		return err
+	}
+	if r.hadFilestore {
+		return staging.Replace(r.fsOld, stores, r.inst.Internal)
 	}
 	return nil
 }
@@ -729,12 +814,8 @@ func (r *restoreRun) unswap(ctx context.Context) error {
 		}
 	}
 	if r.fsSwapped {
-		if err := os.RemoveAll(r.fsLive); err != nil {
-			errs = append(errs, err)
-		} else if r.hadFilestore {
-			if err := os.Rename(r.fsOld, r.fsLive); err != nil {
-				errs = append(errs, err)
-			}
+		if err := r.unswapFilestore(); err != nil {
+			errs = append(errs, fmt.Errorf("restore: put the filestore back: %w", err))
 		}
 		r.fsSwapped = false
 	}
@@ -767,8 +848,13 @@ func (r *restoreRun) cleanup(ctx context.Context) error {
 	if err := r.d.pg.Drop(ctx, r.oldDB); err != nil {
 		r.d.cfg.Logger.Warn("restore: drop the replaced database", "database", r.oldDB, "err", err)
 	}
-	if err := os.RemoveAll(r.fsOld); err != nil {
-		r.d.cfg.Logger.Warn("restore: remove the replaced filestore", "dir", r.fsOld, "err", err)
+	staging, err := r.d.cfg.Layout.openStaging()
+	if err == nil {
+		err = staging.RemoveAll(r.fsOld)
+		staging.Close()
+	}
+	if err != nil {
+		r.d.cfg.Logger.Warn("restore: remove the replaced filestore", "name", r.fsOld, "err", err)
 	}
 	return nil
 }

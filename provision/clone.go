@@ -175,21 +175,59 @@ func (cl *cloning) copy(ctx context.Context) error {
 	if _, err := cl.d.pg.SQL(ctx, "ALTER DATABASE "+backup.Ident(cl.staging())+" RENAME TO "+backup.Ident(inst.Internal)); err != nil {
 		return fmt.Errorf("copy: rename %s: %w", cl.staging(), err)
 	}
-	from := filepath.Join(cl.d.cfg.Layout.Paths(src).DataDir, "filestore", src.Internal)
-	to := filepath.Join(cl.cr.paths.DataDir, "filestore", inst.Internal)
-	if _, err := os.Stat(from); err == nil {
-		if err := os.MkdirAll(filepath.Dir(to), 0o750); err != nil {
-			return fmt.Errorf("copy: filestore: %w", err)
-		}
-		// cp keeps the tree as it is and uses reflinks where the file
-		// system has them: a large filestore copies in seconds there.
-		cmd := exec.CommandContext(ctx, "cp", "-a", "--reflink=auto", from, to)
-		cmd.Env = childenv.Env()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("copy: filestore: %w: %s", err, strings.TrimSpace(string(out)))
-		}
+	if err := cl.copyFilestore(ctx); err != nil {
+		return fmt.Errorf("copy: filestore: %w", err)
 	}
 	return nil
+}
+
+// copyFilestore copies the source's filestore, read on handles that
+// never follow a link (links and special files left out, a hard link to
+// a file the source does not own refused), into the staging directory,
+// gives it to the new instance's user there, and renames it into the new
+// instance's tree. The copy uses copy_file_range: reflinks where the file
+// system has them.
+func (cl *cloning) copyFilestore(ctx context.Context) error {
+	l := cl.d.cfg.Layout
+	uid, gid, err := lookupUser(cl.cr.runAs())
+	if err != nil {
+		return err
+	}
+	staging, err := l.openStaging()
+	if err != nil {
+		return err
+	}
+	defer staging.Close()
+	name := "clone-" + cl.cr.inst.Internal
+	defer staging.RemoveAll(name)
+	if err := l.stageTree(ctx, l.Paths(cl.src), cl.src.Internal, staging, name, uid, gid, false); err != nil {
+		return err
+	}
+	// The new instance's directory is root's, as the files step lays it
+	// out; its data dir and filestore dir the new user's.
+	root, err := l.openProdRoot()
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	rel, err := l.beneath(cl.cr.paths.Dir)
+	if err != nil {
+		return err
+	}
+	dir, err := root.MkdirAll(rel, 0o750, -1, -1)
+	if err != nil {
+		return err
+	}
+	dir.Close()
+	stores, err := l.openFilestores(cl.cr.paths, uid, gid)
+	if err != nil {
+		return err
+	}
+	defer stores.Close()
+	if err := stores.RemoveAll(cl.cr.inst.Internal); err != nil {
+		return err
+	}
+	return staging.Replace(name, stores, cl.cr.inst.Internal)
 }
 
 // uncopy drops the staging database and the copy (marked: Drop takes

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/user"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"odoobot/internal/atomicfile"
+	"odoobot/internal/safefs"
 	"odoobot/templates"
 )
 
@@ -593,12 +595,27 @@ func (cr *creation) dropDatabase(ctx context.Context) error {
 	if err := cr.c.cfg.Databases.DropAdopted(ctx, cr.inst.Internal+RestoreStagingSuffix); err != nil {
 		return err
 	}
-	fs := filepath.Join(cr.paths.DataDir, "filestore")
-	if err := os.RemoveAll(filepath.Join(fs, cr.inst.Internal)); err != nil {
+	// The instance's tree may be its user's to change: removed on
+	// handles, never through a link (a filestore dir that is a link is
+	// left to removeFiles, which removes the link).
+	l := cr.c.cfg.Layout
+	stores, err := l.openFilestores(cr.paths, -1, -1)
+	if err == nil {
+		err = stores.RemoveAll(cr.inst.Internal)
+		stores.Close()
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, safefs.ErrRefused) {
 		return fmt.Errorf("database: remove filestore: %w", err)
 	}
-	for _, d := range []string{fs, cr.paths.DataDir, cr.paths.Dir} {
-		os.Remove(d) // only when empty
+	root, err := l.openProdRoot()
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer root.Close()
+	for _, d := range []string{filepath.Join(cr.paths.DataDir, "filestore"), cr.paths.DataDir, cr.paths.Dir} {
+		if rel, err := l.beneath(d); err == nil {
+			root.RemoveEmptyDir(rel) // only when empty
+		}
 	}
 	return nil
 }
@@ -667,9 +684,9 @@ func (cr *creation) writeFiles(ctx context.Context) error {
 	if !own {
 		// The whole tree belongs to the service user, the filestore copied
 		// by the database step included.
-		return chownTree(p.Dir, uid, gid)
+		return chownTree(cr.c.cfg.Layout, p.Dir, uid, gid)
 	}
-	if err := layTenantFiles(p, uid, gid); err != nil {
+	if err := layTenantFiles(cr.c.cfg.Layout, p, uid, gid); err != nil {
 		return fmt.Errorf("files: %w", err)
 	}
 	return nil
@@ -679,15 +696,32 @@ func (cr *creation) writeFiles(ctx context.Context) error {
 // way they must be: the directory, custom_addons and odoo.conf root's
 // with its group (0750, 0750, 0640), so it reads them and changes none;
 // the data dir and everything in it, and odoo.log, its own (0750, 0640);
-// nothing for anyone else.
-func layTenantFiles(p Paths, uid, gid int) error {
-	if f, err := os.OpenFile(p.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640); err == nil {
+// nothing for anyone else. Every change is made on a handle opened
+// beneath PROD_ROOT without following a link (a link where one of these
+// is expected is an error; a link inside the data dir is given as a link,
+// never followed), and a hard link to a file the instance's user does
+// not own is refused (safefs.ErrForeignLink).
+func layTenantFiles(l Layout, p Paths, uid, gid int) error {
+	root, err := l.openProdRoot()
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	rel := func(path string) string { r, _ := l.beneath(path); return r }
+	if _, err := l.beneath(p.Dir); err != nil {
+		return err
+	}
+	if f, err := root.Create(rel(p.Log), 0o640); err == nil {
 		f.Close()
+	} else if !errors.Is(err, fs.ErrExist) {
+		return err
 	}
 	for _, d := range []string{p.CustomAddons, p.DataDir} {
-		if err := os.MkdirAll(d, 0o750); err != nil {
+		sub, err := root.MkdirAll(rel(d), 0o750, -1, -1)
+		if err != nil {
 			return err
 		}
+		sub.Close()
 	}
 	for _, f := range []struct {
 		path     string
@@ -699,27 +733,47 @@ func layTenantFiles(p Paths, uid, gid int) error {
 		{p.Conf, 0, gid, 0o640},
 		{p.Log, uid, gid, 0o640},
 	} {
-		if err := os.Lchown(f.path, f.uid, f.gid); err != nil {
+		if err := root.Chown(rel(f.path), f.uid, f.gid, uid); err != nil {
 			return err
 		}
-		if err := os.Chmod(f.path, f.mode); err != nil {
+		if err := root.Chmod(rel(f.path), f.mode); err != nil {
 			return err
 		}
 	}
-	if err := chownTree(p.DataDir, uid, gid); err != nil {
+	if err := chownTree(l, p.DataDir, uid, gid); err != nil {
 		return err
 	}
-	return os.Chmod(p.DataDir, 0o750)
+	return root.Chmod(rel(p.DataDir), 0o750)
 }
 
-// chownTree gives dir and everything under it to uid:gid.
-func chownTree(dir string, uid, gid int) error {
-	return filepath.WalkDir(dir, func(path string, _ os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(path, uid, gid)
-	})
+// chownTree gives dir (under PROD_ROOT) and everything under it to
+// uid:gid on handles (safefs.Dir.ChownTree): no link is followed, and a
+// hard link to a file that neither uid nor the owner of dir owns is
+// refused.
+func chownTree(l Layout, dir string, uid, gid int) error {
+	rel, err := l.beneath(dir)
+	if err != nil {
+		return err
+	}
+	root, err := l.openProdRoot()
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	st, err := root.Lstat(rel)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	// Files the previous owner of dir (not root) hard-linked among its
+	// own are its to give.
+	owners := []int{uid}
+	if st.UID != 0 {
+		owners = append(owners, st.UID)
+	}
+	return root.ChownTree(rel, uid, gid, owners...)
 }
 
 // odooAddons are the release's addons paths without the enterprise one.

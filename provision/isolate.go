@@ -171,11 +171,14 @@ var confLine = regexp.MustCompile(`^\s*(db_user|db_password)\s*=`)
 // instance's role, keeping every other line as it was, and lays the
 // files out as a tenant's.
 func (iso *isolation) rewriteConf(ctx context.Context) error {
-	old, err := os.ReadFile(iso.paths.Conf)
+	// An imported instance's directory is its user's: odoo.conf is read
+	// without following a link (one to another instance's odoo.conf would
+	// hand its secrets to this one) and bounded.
+	old, err := iso.d.cfg.Layout.readConf(iso.paths.Conf)
 	if err != nil {
 		return fmt.Errorf("conf: %w", err)
 	}
-	fi, err := os.Stat(iso.paths.Conf)
+	fi, err := os.Lstat(iso.paths.Conf)
 	if err != nil {
 		return fmt.Errorf("conf: %w", err)
 	}
@@ -206,7 +209,7 @@ func (iso *isolation) rewriteConf(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := layTenantFiles(iso.paths, uid, gid); err != nil {
+	if err := layTenantFiles(iso.d.cfg.Layout, iso.paths, uid, gid); err != nil {
 		return fmt.Errorf("conf: %w", err)
 	}
 	return nil
@@ -225,7 +228,7 @@ func (iso *isolation) restoreConf(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return chownTree(iso.paths.Dir, uid, gid)
+	return chownTree(iso.d.cfg.Layout, iso.paths.Dir, uid, gid)
 }
 
 // userLine matches a unit's User= or Group= line.

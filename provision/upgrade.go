@@ -5,8 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -15,7 +15,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"odoobot/internal/childenv"
 )
 
 // JobUpgrade moves an instance to another release of Odoo.
@@ -183,12 +182,12 @@ func (u *upgradeRun) steps() []Step {
 // they were (a root-only directory in the instance's).
 func (u *upgradeRun) copyDB() string  { return u.inst.Internal + RestoreStagingSuffix }
 func (u *upgradeRun) asideDB() string { return u.inst.Internal + RestoreOldSuffix }
-func (u *upgradeRun) filestore(db string) string {
-	return filepath.Join(u.paths.DataDir, "filestore", db)
-}
-func (u *upgradeRun) asideFS() string {
-	return filepath.Join(u.paths.DataDir, "filestore", "."+u.inst.Internal+".old")
-}
+
+// asideFS and copyFS are names in the staging directory (StagingDirName):
+// the filestore kept aside during the update, and the test copy's
+// filestore being built.
+func (u *upgradeRun) asideFS() string  { return "upgrade-" + u.inst.Internal + ".old" }
+func (u *upgradeRun) copyFS() string   { return "upgrade-" + u.inst.Internal + ".copy" }
 func (u *upgradeRun) saveDir() string  { return filepath.Join(u.paths.Dir, ".upgrade") }
 func (u *upgradeRun) testConf() string { return filepath.Join(u.paths.Dir, ".odoo-upgrade.conf") }
 
@@ -282,7 +281,7 @@ func (u *upgradeRun) testOnCopy(ctx context.Context) (err error) {
 	if err := u.d.pg.Restore(ctx, u.copyDB(), u.inst.DBRole, dump); err != nil {
 		return fmt.Errorf("test: restore the copy: %w", err)
 	}
-	if err := linkTree(ctx, u.filestore(u.inst.Internal), u.filestore(u.copyDB())); err != nil {
+	if err := u.linkCopy(ctx); err != nil {
 		return fmt.Errorf("test: filestore: %w", err)
 	}
 	if err := u.writeConf(u.testConf(), u.newConf); err != nil {
@@ -301,7 +300,7 @@ func (u *upgradeRun) dropCopy(ctx context.Context) error {
 	if err := u.d.pg.Drop(ctx, u.copyDB()); err != nil {
 		return fmt.Errorf("test: %w", err)
 	}
-	if err := os.RemoveAll(u.filestore(u.copyDB())); err != nil {
+	if err := u.removeFilestore(u.copyDB()); err != nil {
 		return fmt.Errorf("test: %w", err)
 	}
 	if err := os.Remove(u.testConf()); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -428,7 +427,7 @@ func (u *upgradeRun) update(ctx context.Context) error {
 	if _, err := u.d.pg.Exec(ctx, fmt.Sprintf("close database %q to other roles", u.asideDB()), revoke); err != nil {
 		return fmt.Errorf("update: %w", err)
 	}
-	if err := linkTree(ctx, u.filestore(u.inst.Internal), u.asideFS()); err != nil {
+	if err := u.linkAside(ctx); err != nil {
 		return fmt.Errorf("update: keep the filestore aside: %w", err)
 	}
 	u.progress(StepUpdate, "updating "+u.inst.Internal+" with the new release (odoo-bin -u all)")
@@ -454,13 +453,8 @@ func (u *upgradeRun) putBack(ctx context.Context) error {
 			return fmt.Errorf("put back: %w", err)
 		}
 	}
-	if _, err := os.Lstat(u.asideFS()); err == nil {
-		if err := os.RemoveAll(u.filestore(u.inst.Internal)); err != nil {
-			return fmt.Errorf("put back: %w", err)
-		}
-		if err := os.Rename(u.asideFS(), u.filestore(u.inst.Internal)); err != nil {
-			return fmt.Errorf("put back: %w", err)
-		}
+	if err := u.putBackFilestore(); err != nil {
+		return fmt.Errorf("put back: %w", err)
 	}
 	return nil
 }
@@ -470,7 +464,12 @@ func (u *upgradeRun) dropAside(ctx context.Context) error {
 	if err := u.d.pg.Drop(ctx, u.asideDB()); err != nil {
 		return fmt.Errorf("update: %w", err)
 	}
-	if err := os.RemoveAll(u.asideFS()); err != nil {
+	staging, err := u.d.cfg.Layout.openStaging()
+	if err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	defer staging.Close()
+	if err := staging.RemoveAll(u.asideFS()); err != nil {
 		return fmt.Errorf("update: %w", err)
 	}
 	return nil
@@ -631,19 +630,101 @@ func WhyOdooFailed(out string) string {
 	return "\n" + strings.Join(picked, "\n")
 }
 
-// linkTree makes dst a copy of the tree src whose files are hard links
-// to src's (cp -al): instant whatever the size, and safe for a filestore,
-// whose files Odoo never changes in place. A missing src makes nothing.
-func linkTree(ctx context.Context, src, dst string) error {
-	if _, err := os.Lstat(src); errors.Is(err, os.ErrNotExist) {
+// The filestore's moves, on handles (see tenantfiles.go): root never
+// follows a path the instance's user can change, and builds trees in the
+// staging directory, where that user does not reach.
+
+// linkCopy makes the test copy's filestore (<filestore>/prod-NAME_restore)
+// a tree of hard links to the live one's files (Odoo writes a new file for
+// new content and never changes one in place), built in the staging
+// directory, owned by the instance's user, then renamed into its tree.
+func (u *upgradeRun) linkCopy(ctx context.Context) error {
+	uid, gid, err := lookupUser(u.runAs())
+	if err != nil {
+		return err
+	}
+	l := u.d.cfg.Layout
+	staging, err := l.openStaging()
+	if err != nil {
+		return err
+	}
+	defer staging.Close()
+	if err := l.stageTree(ctx, u.paths, u.inst.Internal, staging, u.copyFS(), uid, gid, true); err != nil {
+		return err
+	}
+	stores, err := l.openFilestores(u.paths, uid, gid)
+	if err != nil {
+		return err
+	}
+	defer stores.Close()
+	return staging.Replace(u.copyFS(), stores, u.copyDB())
+}
+
+// linkAside keeps the live filestore aside in the staging directory, as
+// hard links (the instance is stopped).
+func (u *upgradeRun) linkAside(ctx context.Context) error {
+	uid, gid, err := lookupUser(u.runAs())
+	if err != nil {
+		return err
+	}
+	l := u.d.cfg.Layout
+	staging, err := l.openStaging()
+	if err != nil {
+		return err
+	}
+	defer staging.Close()
+	return l.stageTree(ctx, u.paths, u.inst.Internal, staging, u.asideFS(), uid, gid, true)
+}
+
+// putBackFilestore puts the filestore kept aside in place of the live
+// one; nothing when none was kept.
+func (u *upgradeRun) putBackFilestore() error {
+	l := u.d.cfg.Layout
+	staging, err := l.openStaging()
+	if err != nil {
+		return err
+	}
+	defer staging.Close()
+	if ok, err := staging.Exists(u.asideFS()); err != nil || !ok {
+		return err
+	}
+	uid, gid, err := lookupUser(u.runAs())
+	if err != nil {
+		return err
+	}
+	stores, err := l.openFilestores(u.paths, uid, gid)
+	if err != nil {
+		return err
+	}
+	defer stores.Close()
+	if err := stores.RemoveAll(u.inst.Internal); err != nil {
+		return err
+	}
+	return staging.Replace(u.asideFS(), stores, u.inst.Internal)
+}
+
+// removeFilestore removes the filestore db from the instance's tree,
+// descending only through directories opened without following a link,
+// and the test copy's tree a crash left in the staging directory.
+func (u *upgradeRun) removeFilestore(db string) error {
+	staging, err := u.d.cfg.Layout.openStaging()
+	if err != nil {
+		return err
+	}
+	err = staging.RemoveAll(u.copyFS())
+	staging.Close()
+	if err != nil {
+		return err
+	}
+	stores, err := u.d.cfg.Layout.openFilestores(u.paths, -1, -1)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	cmd := exec.CommandContext(ctx, "cp", "-al", src, dst)
-	cmd.Env = childenv.Env()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%w: %s", err, strings.TrimSpace(string(out)))
+	if err != nil {
+		return err
 	}
-	return nil
+	defer stores.Close()
+	return stores.RemoveAll(db)
 }
 
 // shortCommit is a commit's first 12 hex digits.

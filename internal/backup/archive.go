@@ -9,8 +9,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
+
+	"odoobot/internal/safefs"
 )
 
 // SyncDir flushes every entry directly in dir, then dir itself, to disk,
@@ -39,12 +42,40 @@ func SyncDir(dir string) error {
 	return nil
 }
 
-// WriteTarGz archives the tree under src (directories and regular files,
-// paths relative to src; links and devices are left out, owner names are
-// not recorded) into dst, a new file (mode 0600; an existing dst is an
-// error) synced to disk. A missing src gives an empty archive. It stops
-// with ctx's error when ctx ends.
-func WriteTarGz(ctx context.Context, src, dst string) (err error) {
+// WriteTarGz archives the directory rel beneath base into dst, a new
+// file (mode 0600; an existing dst is an error) synced to disk. base is a
+// directory odoobot trusts (PROD_ROOT); rel, and everything under it, is
+// the tenant's: it is resolved and walked without following any link
+// (safefs), so a link anywhere in rel is an error and a link inside is
+// left out, as are devices, pipes and sockets, and a file swapped for one
+// of those between the listing and its opening. Only directories and
+// regular files are archived, paths relative to rel, owner names not
+// recorded; each file is opened through its directory's handle, read up
+// to the size it had when opened; a hard link to a file the owner of rel
+// does not own stops the archive with an error (safefs.ErrForeignLink). A missing
+// rel gives an empty archive. It stops with ctx's error when ctx ends.
+func WriteTarGz(ctx context.Context, base, rel, dst string) error {
+	return writeTarGz(ctx, base, rel, dst, nil)
+}
+
+// writeTarGz is WriteTarGz, calling beforeOpen (when set) with each
+// file's path between the walk's listing and its opening: tests swap the
+// file there.
+func writeTarGz(ctx context.Context, base, rel, dst string, beforeOpen func(rel string)) (err error) {
+	root, err := safefs.OpenDir(base)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	var src *safefs.Dir
+	if ok, err := root.Exists(rel); err != nil {
+		return err
+	} else if ok {
+		if src, err = root.Dir(rel); err != nil {
+			return err
+		}
+		defer src.Close()
+	}
 	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
@@ -56,52 +87,41 @@ func WriteTarGz(ctx context.Context, src, dst string) (err error) {
 	}()
 	gz := gzip.NewWriter(out)
 	tw := tar.NewWriter(gz)
-	err = filepath.WalkDir(src, func(path string, e fs.DirEntry, err error) error {
+	if src != nil {
+		self, err := src.Self()
 		if err != nil {
-			if path == src && errors.Is(err, fs.ErrNotExist) {
-				return fs.SkipAll
+			return err
+		}
+		err = src.Walk(func(rel string, parent *safefs.Dir, name string, st safefs.Stat) error {
+			if ctx.Err() != nil {
+				return ctx.Err()
 			}
-			return err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil || rel == "." {
-			return err
-		}
-		info, err := e.Info()
-		if err != nil {
-			return err
-		}
-		if !info.Mode().IsDir() && !info.Mode().IsRegular() {
+			switch {
+			case st.Mode.IsDir():
+				return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: rel + "/", Mode: int64(st.Mode.Perm())})
+			case st.Mode.IsRegular():
+				if beforeOpen != nil {
+					beforeOpen(rel)
+				}
+				f, fst, err := parent.Open(name, self.UID)
+				if errors.Is(err, safefs.ErrRefused) && !errors.Is(err, safefs.ErrForeignLink) || errors.Is(err, fs.ErrNotExist) {
+					return nil // no longer a file since the listing: left out, as a link is
+				}
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: rel, Mode: int64(fst.Mode.Perm()), Size: fst.Size}); err != nil {
+					return err
+				}
+				_, err = io.CopyN(tw, f, fst.Size)
+				return err
+			}
 			return nil
-		}
-		hdr, err := tar.FileInfoHeader(info, "")
+		})
 		if err != nil {
 			return err
 		}
-		hdr.Name = filepath.ToSlash(rel)
-		if info.IsDir() {
-			hdr.Name += "/"
-		}
-		hdr.Uname, hdr.Gname = "", ""
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if info.IsDir() {
-			return nil
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, err = io.CopyN(tw, f, hdr.Size)
-		return err
-	})
-	if err != nil {
-		return err
 	}
 	if err := tw.Close(); err != nil {
 		return err
@@ -113,10 +133,16 @@ func WriteTarGz(ctx context.Context, src, dst string) (err error) {
 }
 
 // ExtractTarGz unpacks the archive src (as WriteTarGz writes it) into
-// dst, created when missing (directories 0750, files with their archived
-// permissions), owning dst and every entry by uid:gid. Entries escaping
-// dst, links and devices are refused with an error naming the entry; what
-// was unpacked before stays. It stops with ctx's error when ctx ends.
+// dst, a new directory (mode 0750) in a directory only root can write
+// (its parents are trusted as they are); dst existing, as anything, even
+// a link, is an error. The archive's content is the tenant's: an entry
+// with an absolute name, a "..", a link, a device or any type other than
+// a directory or a regular file is refused with an error naming it, and
+// so is a second entry of a name. Directories are made 0750, files with
+// their archived permission bits (never set-id); dst and every entry are
+// owned by uid:gid, set on the handle each was made through; nothing is
+// followed. What was unpacked before an error stays. It stops with ctx's
+// error when ctx ends.
 func ExtractTarGz(ctx context.Context, src, dst string, uid, gid int) error {
 	in, err := os.Open(src)
 	if err != nil {
@@ -127,10 +153,17 @@ func ExtractTarGz(ctx context.Context, src, dst string, uid, gid int) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(dst, 0o750); err != nil {
+	parent, err := safefs.OpenDir(filepath.Dir(dst))
+	if err != nil {
 		return err
 	}
-	if err := os.Lchown(dst, uid, gid); err != nil {
+	defer parent.Close()
+	top, err := parent.Mkdir(filepath.Base(dst), 0o750)
+	if err != nil {
+		return err
+	}
+	defer top.Close()
+	if err := parent.Chown(filepath.Base(dst), uid, gid); err != nil {
 		return err
 	}
 	tr := tar.NewReader(gz)
@@ -145,36 +178,48 @@ func ExtractTarGz(ctx context.Context, src, dst string, uid, gid int) error {
 		if err != nil {
 			return err
 		}
-		name := filepath.FromSlash(strings.TrimSuffix(hdr.Name, "/"))
-		if !filepath.IsLocal(name) {
+		name := strings.TrimSuffix(hdr.Name, "/")
+		if strings.HasPrefix(name, "/") || !filepath.IsLocal(filepath.FromSlash(name)) {
 			return fmt.Errorf("archive entry %q escapes the filestore", hdr.Name)
 		}
-		path := filepath.Join(dst, name)
+		name = path.Clean(name)
 		switch hdr.Typeflag {
 		case tar.TypeDir:
-			if err := os.MkdirAll(path, 0o750); err != nil {
-				return err
+			d, err := top.MkdirAll(name, 0o750, uid, gid)
+			if err != nil {
+				return fmt.Errorf("archive entry %q: %w", hdr.Name, err)
 			}
+			d.Close()
 		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-				return err
-			}
-			f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, fs.FileMode(hdr.Mode).Perm())
-			if err != nil {
-				return err
-			}
-			_, err = io.CopyN(f, tr, hdr.Size)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
+			if err := extractFile(top, name, hdr, tr, uid, gid); err != nil {
+				return fmt.Errorf("archive entry %q: %w", hdr.Name, err)
 			}
 		default:
 			return fmt.Errorf("archive entry %q: type %c is not a file or a directory", hdr.Name, hdr.Typeflag)
 		}
-		if err := os.Lchown(path, uid, gid); err != nil {
+	}
+}
+
+// extractFile writes the regular file name beneath top from r.
+func extractFile(top *safefs.Dir, name string, hdr *tar.Header, r io.Reader, uid, gid int) error {
+	dir := top
+	if d := path.Dir(name); d != "." {
+		var err error
+		if dir, err = top.MkdirAll(d, 0o750, uid, gid); err != nil {
 			return err
 		}
+		defer dir.Close()
 	}
+	f, err := dir.Create(path.Base(name), fs.FileMode(hdr.Mode).Perm())
+	if err != nil {
+		return err
+	}
+	_, err = io.CopyN(f, r, hdr.Size)
+	if err == nil {
+		err = f.Chown(uid, gid)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

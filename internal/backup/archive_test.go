@@ -23,7 +23,7 @@ func TestTarRoundTrip(t *testing.T) {
 		}
 	}
 	arc := filepath.Join(t.TempDir(), "fs.tar.gz")
-	if err := WriteTarGz(ctx, src, arc); err != nil {
+	if err := WriteTarGz(ctx, filepath.Dir(src), filepath.Base(src), arc); err != nil {
 		t.Fatal(err)
 	}
 	dst := filepath.Join(t.TempDir(), "out")
@@ -44,7 +44,7 @@ func TestTarRoundTrip(t *testing.T) {
 	}
 
 	empty := filepath.Join(t.TempDir(), "empty.tar.gz")
-	if err := WriteTarGz(ctx, filepath.Join(src, "missing"), empty); err != nil {
+	if err := WriteTarGz(ctx, src, "missing", empty); err != nil {
 		t.Fatalf("archive of a missing filestore: %v", err)
 	}
 	out := filepath.Join(t.TempDir(), "e")

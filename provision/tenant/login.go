@@ -28,7 +28,7 @@ const maxConf = 1 << 20
 
 // Connect opens a connection to database db logged in as the role that
 // owns it (its pg_database owner, read on the maintenance connection),
-// never as odoobot's role unless odoobot's role owns db (an instance
+// never as odoobot's role (Admin) unless it owns db (an instance
 // imported from API-DEV and not yet isolated, whose Odoo runs as that
 // role anyway). search_path is SafeSearchPath. Whatever a tenant planted
 // in db (triggers, views, functions, CHECK constraints that RESET ROLE)
@@ -67,7 +67,9 @@ func (m *Manager) login(ctx context.Context, db string) (*pgx.Conn, *pgx.ConnCon
 	}
 	cfg.Database = db
 	cfg.RuntimeParams["search_path"] = SafeSearchPath
-	if owner == cfg.User {
+	if owner == m.cfg.Admin {
+		// odoobot's own database, or an instance imported from API-DEV
+		// that runs as odoobot's role until it is isolated.
 		conn, err := pgx.ConnectConfig(ctx, cfg)
 		if err != nil {
 			return nil, nil, fmt.Errorf("tenant: connect to %s as %s: %w", db, owner, err)

@@ -428,9 +428,14 @@ func (d *Databases) checkOurs(ctx context.Context, name, tpl string) (done bool,
 }
 
 // marker returns the database's odoobot.template parameter, "" if none,
-// read as the database's own role (Tenant).
+// read as the database's own role (Tenant). A database owned by a role
+// that is neither odoobot's nor one it made for an instance has none:
+// it is not odoobot's.
 func (d *Databases) marker(ctx context.Context, name string) (string, error) {
 	conn, err := d.cfg.Tenant(ctx, name)
+	if errors.Is(err, tenant.ErrForeignRole) {
+		return "", nil
+	}
 	if err != nil {
 		return "", err
 	}

@@ -23,6 +23,12 @@ import (
 // names, and odoobot names its tables with their schema.
 const SafeSearchPath = "pg_catalog"
 
+// ErrForeignRole is the error of Connect, Login and Password for a
+// database whose owner is neither odoobot's role nor a role odoobot made
+// for an instance: odoobot does not log in to it, and does not take it
+// for its own.
+var ErrForeignRole = errors.New("not a role odoobot made for an instance: its database is not odoobot's to log in to")
+
 // maxConf bounds what is read of an odoo.conf.
 const maxConf = 1 << 20
 
@@ -127,12 +133,16 @@ func (m *Manager) Owner(ctx context.Context, db string) (string, error) {
 //     before writing it), a new password is made and set on the role
 //     from the maintenance connection: no Odoo runs with the old one.
 //
-// Only a role odoobot made qualifies for the last (granted to odoobot's
-// role, no right to create roles or databases). The password is never
-// logged nor put in an error.
+// Only a role odoobot made for an instance has one here (granted to
+// odoobot's role, LOGIN, no right to create roles or databases); any
+// other is refused with ErrForeignRole. The password is never logged
+// nor put in an error.
 func (m *Manager) Password(ctx context.Context, role string) (string, error) {
 	if role == "" || role == "." || role == ".." || filepath.Base(role) != role || strings.ContainsRune(role, 0) {
-		return "", fmt.Errorf("tenant: %q is not an instance role", role)
+		return "", fmt.Errorf("tenant: %q: %w", role, ErrForeignRole)
+	}
+	if err := m.checkInstanceRole(ctx, role); err != nil {
+		return "", err
 	}
 	conf := ""
 	if m.cfg.ProdRoot != "" {
@@ -154,9 +164,6 @@ func (m *Manager) Password(ctx context.Context, role string) (string, error) {
 		return p, nil
 	}
 	// No odoo.conf: nothing runs with this role's password.
-	if err := m.checkInstanceRole(ctx, role); err != nil {
-		return "", err
-	}
 	pw, err := NewPassword()
 	if err != nil {
 		return "", err
@@ -183,13 +190,13 @@ func (m *Manager) checkInstanceRole(ctx context.Context, role string) error {
 		AND NOT (rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication OR rolbypassrls)
 		FROM pg_catalog.pg_roles WHERE rolname = $1`, role).Scan(&ok)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("tenant: role %s does not exist", role)
+		return fmt.Errorf("tenant: role %s does not exist: %w", role, ErrForeignRole)
 	}
 	if err != nil {
 		return fmt.Errorf("tenant: look up role %s: %w", role, err)
 	}
 	if !ok {
-		return fmt.Errorf("tenant: role %s is not an instance role odoobot made (granted to odoobot's role, LOGIN and nothing more): its database is not odoobot's to log in to", role)
+		return fmt.Errorf("tenant: role %s (granted to odoobot's role, LOGIN and nothing more?): %w", role, ErrForeignRole)
 	}
 	return nil
 }

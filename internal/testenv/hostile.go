@@ -114,20 +114,28 @@ INSERT INTO public.ir_config_parameter (key, value) VALUES
 }
 
 // Plant lays, as tenant role (its own credentials, as its Odoo admin
-// would with a server action), every trap of the hostile-tenant tests
-// in database db: attack() tries to escape a SET ROLE (RESET ROLE), to
-// grant itself neighbour's role, to create the login role Evil holding
-// odoobot's role, to give itself CREATEDB, and to write odoobot's state
-// (its database's comment); it is reached by triggers on res_users and
-// ir_config_parameter, by views of those names in a schema named like
-// odoobot's role (first on "$user", public), by a varchar = varchar
-// operator in public (a better match than pg_catalog's text = text for
-// every "key = $1"), and by a CHECK constraint on res_users, which rides
-// in a dump and fires on restore. Each attempt swallows its failure, so
-// an operation run as the tenant still does its job.
+// would with a server action), every trap of Traps in database db.
 func (h *Hostile) Plant(t *testing.T, db, tenant, neighbour string) {
 	t.Helper()
-	attack := fmt.Sprintf(`
+	h.As(t, tenant, db, Traps(tenant, neighbour, h.Admin, h.State, h.Evil))
+}
+
+// Traps is the SQL a hostile tenant runs as its own role in its own
+// database (which holds Odoo's res_users and ir_config_parameter): a
+// function attack() tries to escape a SET ROLE (RESET ROLE), to grant
+// tenant neighbour's role, to create the login role evil holding
+// admin (odoobot's role), to give tenant CREATEDB, and to write
+// odoobot's state (the comment of database state); it is reached by
+// triggers on res_users and ir_config_parameter, by views of those names
+// in a schema named like admin (first on "$user", public), by a
+// varchar = varchar operator in public (a better match than
+// pg_catalog's text = text for every "key = $1"), and by a CHECK
+// constraint on res_users, which rides in a dump and fires on restore.
+// Each attempt swallows its failure, so that an operation run as the
+// tenant still does its job. Run as the tenant itself, every attempt
+// fails.
+func Traps(tenant, neighbour, admin, state, evil string) string {
+	return fmt.Sprintf(`
 CREATE FUNCTION public.attack() RETURNS boolean LANGUAGE plpgsql AS $f$
 BEGIN
   BEGIN RESET ROLE; EXCEPTION WHEN others THEN NULL; END;
@@ -151,8 +159,7 @@ CREATE FUNCTION public.trap_eq(varchar, varchar) RETURNS boolean LANGUAGE plpgsq
 BEGIN PERFORM public.attack(); RETURN $1::text OPERATOR(pg_catalog.=) $2::text; END
 $f$;
 CREATE OPERATOR public.= (LEFTARG = varchar, RIGHTARG = varchar, FUNCTION = public.trap_eq);`,
-		Ident(neighbour), Ident(tenant), Ident(h.Evil), Ident(h.Admin), Ident(h.State))
-	h.As(t, tenant, db, attack)
+		Ident(neighbour), Ident(tenant), Ident(evil), Ident(admin), Ident(state))
 }
 
 // Snapshot is what a trap would change: every role of the test with its

@@ -352,7 +352,7 @@ func (d *Databases) finishClone(ctx context.Context, spec provision.DatabaseSpec
 	// which owns nothing else: its objects here become owner's. This
 	// needs odoobot's role (a member of both) on a copy of odoobot's own
 	// template that no tenant has touched; REASSIGN runs no user code.
-	admin, err := d.connect(ctx, spec.Name)
+	admin, err := d.connectSafe(ctx, spec.Name)
 	if err != nil {
 		return err
 	}
@@ -970,8 +970,9 @@ func (d *Databases) connect(ctx context.Context, db string) (*pgx.Conn, error) {
 
 // connectSafe is connect to database db with search_path pg_catalog
 // (tenant.SafeSearchPath), for the few statements odoobot's role must
-// run inside an instance's database itself (isolate's GiveTo, for an
-// instance that ran as odoobot's role until then).
+// run inside an instance's database itself: a new copy's REASSIGN, and
+// isolate's GiveTo, for an instance that ran as odoobot's role until
+// then.
 func (d *Databases) connectSafe(ctx context.Context, db string) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig(d.cfg.AdminDSN)
 	if err != nil {

@@ -109,7 +109,14 @@ func (c *Creator) DayTwo(cfg BackupConfig) *DayTwo {
 			cfg.BotVersion = bi.Main.Version
 		}
 	}
-	return &DayTwo{Creator: c, bcfg: cfg, pg: backup.PG{Bin: cfg.PGBin, DB: backup.Conn(c.cfg.DB)}}
+	pg := backup.PG{Bin: cfg.PGBin, DB: backup.Conn(c.cfg.DB)}
+	if login := c.cfg.DBLogin; login != nil {
+		pg.Login = func(ctx context.Context, db string) (backup.Conn, error) {
+			l, err := login(ctx, db)
+			return backup.Conn(l), err
+		}
+	}
+	return &DayTwo{Creator: c, bcfg: cfg, pg: pg}
 }
 
 // JobRequest asks for a day-two job on one instance. Backup names the

@@ -266,7 +266,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	if err := ensureDatabase(ctx, cfg.AdminDSN(), cfg.StateDBName); err != nil {
 		return nil, err
 	}
-	tenants := tenant.New(tenant.Config{AdminDSN: cfg.AdminDSN(), Admin: cfg.DBUser, Logger: log})
+	tenants := tenant.New(tenant.Config{AdminDSN: cfg.AdminDSN(), Admin: cfg.DBUser, ProdRoot: cfg.ProdRoot, Logger: log})
 	if err := tenants.Check(ctx); err != nil {
 		return nil, err
 	}
@@ -320,7 +320,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		AdminDSN: cfg.AdminDSN(), Owner: cfg.DBUser, DBHost: cfg.DBHost, DBPort: cfg.DBPort,
 		FilestoreDir: filepath.Join(cfg.StateDir, "templates"),
 		Lang:         cfg.OdooLang, Country: cfg.OdooCountry, Unaccent: cfg.Unaccent, Community: cfg.Community(),
-		BuildUser: buildUser, Logger: log,
+		BuildUser: buildUser, Tenant: tenants.Connect, Logger: log,
 	})
 	verifyRoots, err := certs.VerifyRoots(cfg.VerifyCAFile)
 	if err != nil {
@@ -343,6 +343,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		HTTPPorts: provision.PortRange(cfg.HTTPPorts), GeventPorts: provision.PortRange(cfg.GeventPorts),
 		ServiceUser: cfg.ServiceUser,
 		DB:          provision.DBConn{Host: cfg.DBHost, Port: cfg.DBPort, User: cfg.DBUser, Password: cfg.DBPassword.Reveal()},
+		DBLogin: func(ctx context.Context, db string) (provision.DBConn, error) {
+			role, pw, err := tenants.Login(ctx, db)
+			return provision.DBConn{Host: cfg.DBHost, Port: cfg.DBPort, User: role, Password: pw}, err
+		},
 		Odoo: provision.OdooSettings{
 			Version: cfg.OdooVersion + " " + edition, Modules: cfg.InstanceModules(),
 			Workers: cfg.Workers, MaxCronThreads: cfg.MaxCronThreads,

@@ -34,9 +34,32 @@ type Conn struct {
 // goes to pgx in its configuration and to the programs in PGPASSWORD,
 // never on a command line or into an error. The zero Bin finds the
 // programs in the newest /usr/lib/postgresql/*/bin, else on PATH.
+//
+// Dump and Restore log in to the instance's database as the role that
+// owns it (Login), never as DB's role unless DB's role owns it, with
+// search_path pg_catalog: what a tenant put in its database (a CHECK
+// constraint whose function does RESET ROLE, a trigger) runs during the
+// restore as the tenant, whose rights are those of its own database.
 type PG struct {
 	Bin string // the directory holding pg_dump and pg_restore; "" to find them
 	DB  Conn
+	// Login returns the credentials that log in to database db as the
+	// role that owns it, proven to work (tenant.Manager's Login, with
+	// DB's server). nil logs in as DB's role: only for a host whose
+	// databases odoobot's role owns itself.
+	Login func(ctx context.Context, db string) (Conn, error)
+}
+
+// login is who pg_dump and pg_restore log in to db as.
+func (p PG) login(ctx context.Context, db string) (Conn, error) {
+	if p.Login == nil {
+		return p.DB, nil
+	}
+	c, err := p.Login(ctx, db)
+	if err != nil {
+		return Conn{}, fmt.Errorf("log in to database %q as its owner: %w", db, err)
+	}
+	return c, nil
 }
 
 // path is prog in Bin, else in the newest /usr/lib/postgresql/*/bin
@@ -63,20 +86,24 @@ func (p PG) path(prog string) (string, error) {
 	return path, nil
 }
 
-func (p PG) run(ctx context.Context, prog string, args ...string) (string, error) {
+// run runs prog logged in as c: its password in the child's PGPASSWORD,
+// search_path pg_catalog from the connection's start (PGOPTIONS).
+func (p PG) run(ctx context.Context, c Conn, prog string, args ...string) (string, error) {
 	bin, err := p.path(prog)
 	if err != nil {
 		return "", err
 	}
-	conn := []string{"-h", p.DB.Host, "-p", strconv.Itoa(p.DB.Port), "-U", p.DB.User, "-w"}
+	conn := []string{"-h", c.Host, "-p", strconv.Itoa(c.Port), "-U", c.User, "-w"}
 	cmd := exec.CommandContext(ctx, bin, append(conn, args...)...)
-	cmd.Env = childenv.Env("PGPASSWORD="+p.DB.Password, "PGCONNECT_TIMEOUT=10", "PGAPPNAME=odoobot")
+	cmd.Env = childenv.Env("PGPASSWORD="+c.Password, "PGCONNECT_TIMEOUT=10", "PGAPPNAME=odoobot", "PGOPTIONS=-c search_path=pg_catalog")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		msg := strings.TrimSpace(stderr.String())
-		if p.DB.Password != "" {
-			msg = strings.ReplaceAll(msg, p.DB.Password, "[redacted]")
+		for _, pw := range []string{c.Password, p.DB.Password} {
+			if pw != "" {
+				msg = strings.ReplaceAll(msg, pw, "[redacted]")
+			}
 		}
 		if len(msg) > 600 {
 			msg = msg[:600] + "…"
@@ -127,7 +154,11 @@ func (p PG) withConn(ctx context.Context, f func(*pgx.Conn) error) error {
 // error starts with "backup: " and carries pg_dump's message, the
 // password redacted.
 func (p PG) Dump(ctx context.Context, db, file string) error {
-	if _, err := p.run(ctx, "pg_dump", "-Fc", "-f", file, "-d", db); err != nil {
+	c, err := p.login(ctx, db)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if _, err := p.run(ctx, c, "pg_dump", "-Fc", "-f", file, "-d", db); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 	return os.Chmod(file, 0o600)
@@ -196,9 +227,11 @@ func (p PG) Drop(ctx context.Context, db string) error {
 	return err
 }
 
-// Restore creates database db owned by role owner ("" for the connecting role),
-// closed to other roles, and restores file into it as owner, so that
-// everything in it is owner's; on failure db is dropped again.
+// Restore creates database db owned by role owner ("" for DB's role),
+// closed to other roles, and restores file into it logged in as owner
+// (Login), so that everything in it is owner's and whatever the dump
+// runs (a CHECK constraint's function, a default) runs as owner; on
+// failure db is dropped again.
 func (p PG) Restore(ctx context.Context, db, owner, file string) error {
 	if owner == "" {
 		owner = p.DB.User
@@ -212,7 +245,15 @@ func (p PG) Restore(ctx context.Context, db, owner, file string) error {
 		_ = p.Drop(context.WithoutCancel(ctx), db)
 		return err
 	}
-	if _, err := p.run(ctx, "pg_restore", "--no-owner", "--no-acl", "--role="+owner, "--exit-on-error", "-d", db, file); err != nil {
+	c, err := p.login(ctx, db)
+	if err == nil && c.User != owner {
+		err = fmt.Errorf("database %q would be restored as %q, not its owner %q", db, c.User, owner)
+	}
+	if err != nil {
+		_ = p.Drop(context.WithoutCancel(ctx), db)
+		return err
+	}
+	if _, err := p.run(ctx, c, "pg_restore", "--no-owner", "--no-acl", "--exit-on-error", "-d", db, file); err != nil {
 		_ = p.Drop(context.WithoutCancel(ctx), db)
 		return err
 	}

@@ -91,7 +91,7 @@ func TestPGQuotedNames(t *testing.T) {
 		c := connectTo(t, ctx, admin, db)
 		defer c.Close(ctx)
 		var v string
-		if err := c.QueryRow(ctx, "SELECT v FROM t").Scan(&v); err != nil {
+		if err := c.QueryRow(ctx, "SELECT v FROM public.t").Scan(&v); err != nil {
 			t.Fatalf("read database %q: %v", db, err)
 		}
 		return v
@@ -242,18 +242,18 @@ func TestPGDumpRestoreSwap(t *testing.T) {
 	db := strings.TrimPrefix(u.Path, "/")
 	psql := func(dbname, q string) string {
 		t.Helper()
-		out, err := pg.run(ctx, "psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", dbname, "-c", q)
+		out, err := pg.run(ctx, pg.DB, "psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", dbname, "-c", q)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return strings.TrimSpace(out)
 	}
-	psql(db, "CREATE TABLE t (v text); INSERT INTO t VALUES ('backed up')")
+	psql(db, "CREATE TABLE public.t (v text); INSERT INTO public.t VALUES ('backed up')")
 	file := filepath.Join(t.TempDir(), "db.dump")
 	if err := pg.Dump(ctx, db, file); err != nil {
 		t.Fatal(err)
 	}
-	psql(db, "UPDATE t SET v = 'changed'")
+	psql(db, "UPDATE public.t SET v = 'changed'")
 	staging, old := db+"_restore", db+"_old"
 	t.Cleanup(func() { pg.Drop(ctx, staging); pg.Drop(ctx, old) })
 	if err := pg.Restore(ctx, staging, "", file); err != nil {
@@ -262,10 +262,10 @@ func TestPGDumpRestoreSwap(t *testing.T) {
 	if err := pg.Swap(ctx, db, old, staging); err != nil {
 		t.Fatal(err)
 	}
-	if got := psql(db, "SELECT v FROM t"); got != "backed up" {
+	if got := psql(db, "SELECT v FROM public.t"); got != "backed up" {
 		t.Errorf("after the swap %s holds %q", db, got)
 	}
-	if got := psql(old, "SELECT v FROM t"); got != "changed" {
+	if got := psql(old, "SELECT v FROM public.t"); got != "changed" {
 		t.Errorf("after the swap %s holds %q", old, got)
 	}
 	if ok, _ := pg.Exists(ctx, staging); ok {

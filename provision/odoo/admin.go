@@ -72,12 +72,13 @@ const adminLogin = "admin"
 // password.hashing.rounds when it asks for more than MinHashRounds), so
 // that the password Odoo's database creation left ("admin") no longer
 // signs in. The password itself is neither logged nor kept. It fails when
-// db has no user "admin".
+// db has no user "admin". It runs as db's own role (Tenant), so a trigger
+// the tenant put on res_users runs as the tenant.
 func (d *Databases) SetAdminPassword(ctx context.Context, db, password string) error {
 	if password == "" {
 		return errors.New("odoo: set admin password: empty password")
 	}
-	conn, err := d.connect(ctx, db)
+	conn, err := d.cfg.Tenant(ctx, db)
 	if err != nil {
 		return fmt.Errorf("odoo: set admin password of %s: %w", db, err)
 	}
@@ -99,7 +100,7 @@ func (d *Databases) SetAdminPassword(ctx context.Context, db, password string) e
 // again with them.
 func setAdminHash(ctx context.Context, tx pgx.Tx, password, hash string) error {
 	var v string
-	err := tx.QueryRow(ctx, "SELECT value FROM ir_config_parameter WHERE key = 'password.hashing.rounds'").Scan(&v)
+	err := tx.QueryRow(ctx, "SELECT value FROM public.ir_config_parameter WHERE key = 'password.hashing.rounds'").Scan(&v)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("read password.hashing.rounds: %w", err)
 	}
@@ -108,7 +109,7 @@ func setAdminHash(ctx context.Context, tx pgx.Tx, password, hash string) error {
 			return err
 		}
 	}
-	tag, err := tx.Exec(ctx, "UPDATE res_users SET password = $1 WHERE login = $2", hash, adminLogin)
+	tag, err := tx.Exec(ctx, "UPDATE public.res_users SET password = $1 WHERE login = $2", hash, adminLogin)
 	if err != nil {
 		return err
 	}

@@ -14,9 +14,9 @@ import (
 // database.create_date, no database.enterprise_code, web.base.url =
 // baseURL frozen, report.url = reportURL (when set); and it marks db as
 // odoobot's with marker (the value of odoobot.template), so that Drop
-// takes it. One transaction.
+// takes it. One transaction, as db's own role (Tenant).
 func (d *Databases) FinishCopy(ctx context.Context, db, baseURL, reportURL, marker string) error {
-	conn, err := d.connect(ctx, db)
+	conn, err := d.cfg.Tenant(ctx, db)
 	if err != nil {
 		return fmt.Errorf("odoo: finish the copy %s: %w", db, err)
 	}
@@ -30,15 +30,16 @@ func (d *Databases) FinishCopy(ctx context.Context, db, baseURL, reportURL, mark
 	return nil
 }
 
-// Param returns db's ir_config_parameter key; "" when it has none.
+// Param returns db's ir_config_parameter key; "" when it has none. It
+// is read as db's own role (Tenant).
 func (d *Databases) Param(ctx context.Context, db, key string) (string, error) {
-	conn, err := d.connect(ctx, db)
+	conn, err := d.cfg.Tenant(ctx, db)
 	if err != nil {
 		return "", fmt.Errorf("odoo: read %s of %s: %w", key, db, err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	var v string
-	err = conn.QueryRow(ctx, "SELECT value FROM ir_config_parameter WHERE key = $1", key).Scan(&v)
+	err = conn.QueryRow(ctx, "SELECT value FROM public.ir_config_parameter WHERE key = $1", key).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}
@@ -54,7 +55,7 @@ func (d *Databases) Param(ctx context.Context, db, key string) (string, error) {
 // baseURL frozen, report.url = reportURL (when set), and odoobot's marker
 // (the value of odoobot.template), written last.
 func newIdentity(ctx context.Context, tx pgx.Tx, baseURL, reportURL, marker string) error {
-	if _, err := tx.Exec(ctx, "DELETE FROM ir_config_parameter WHERE key = 'database.enterprise_code'"); err != nil {
+	if _, err := tx.Exec(ctx, "DELETE FROM public.ir_config_parameter WHERE key = 'database.enterprise_code'"); err != nil {
 		return err
 	}
 	params := [][2]string{

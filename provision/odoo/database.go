@@ -42,8 +42,15 @@ type DatabaseConfig struct {
 	// AdminDSN connects to the "postgres" database as a role that may
 	// create databases (CREATEDB). It holds a password: it is never logged.
 	AdminDSN string
-	// Owner (DB_USER) owns the instance and template databases.
+	// Owner (DB_USER) owns the template databases.
 	Owner string
+	// Tenant opens a connection to an instance's database logged in as
+	// the role that owns it, search_path pg_catalog (tenant.Manager's
+	// Connect): every statement odoobot runs in an instance's database
+	// (its admin's password, a copy's identity, Param, the marker Drop
+	// reads) runs on it, so that what the tenant planted there runs as
+	// the tenant. nil uses a tenant.Manager on AdminDSN without ProdRoot.
+	Tenant func(ctx context.Context, db string) (*pgx.Conn, error)
 	// DBHost and DBPort are where odoo-bin reaches PostgreSQL to
 	// initialise a template. It connects as the template's own role
 	// (templateRole), with a password made for that one initialisation:
@@ -98,6 +105,9 @@ func (d *Databases) Close() { d.bg.Wait() }
 
 // NewDatabases returns a database maker for cfg.
 func NewDatabases(cfg DatabaseConfig) *Databases {
+	if cfg.Tenant == nil {
+		cfg.Tenant = tenant.New(tenant.Config{AdminDSN: cfg.AdminDSN, Admin: cfg.Owner, Logger: cfg.Logger}).Connect
+	}
 	return &Databases{cfg: cfg, log: orDiscard(cfg.Logger)}
 }
 
@@ -338,11 +348,19 @@ func (d *Databases) finishClone(ctx context.Context, spec provision.DatabaseSpec
 	if err := copyTree(filepath.Join(d.cfg.FilestoreDir, tpl), store); err != nil {
 		return fmt.Errorf("copy filestore: %w", err)
 	}
-	conn, err := d.connect(ctx, spec.Name)
+	// What Odoo made in the template belongs to the template's role,
+	// which owns nothing else: its objects here become owner's. This
+	// needs odoobot's role (a member of both) on a copy of odoobot's own
+	// template that no tenant has touched; REASSIGN runs no user code.
+	admin, err := d.connectSafe(ctx, spec.Name)
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	_, err = admin.Exec(ctx, "REASSIGN OWNED BY "+ident(templateRole(tpl))+" TO "+ident(owner))
+	admin.Close(context.WithoutCancel(ctx))
+	if err != nil {
+		return fmt.Errorf("give the database's objects to %s: %w", owner, err)
+	}
 	var h hashResult
 	select {
 	case h = <-hashed:
@@ -352,12 +370,12 @@ func (d *Databases) finishClone(ctx context.Context, spec provision.DatabaseSpec
 	if h.err != nil {
 		return h.err
 	}
+	conn, err := d.cfg.Tenant(ctx, spec.Name)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		// What Odoo made in the template belongs to the template's role,
-		// which owns nothing else: its objects here become owner's.
-		if _, err := tx.Exec(ctx, "REASSIGN OWNED BY "+ident(templateRole(tpl))+" TO "+ident(owner)); err != nil {
-			return fmt.Errorf("give the database's objects to %s: %w", owner, err)
-		}
 		if h.hash != "" {
 			if err := setAdminHash(ctx, tx, spec.AdminPassword, h.hash); err != nil {
 				return err
@@ -374,11 +392,11 @@ func (d *Databases) finishClone(ctx context.Context, spec provision.DatabaseSpec
 // setParam sets an ir_config_parameter without relying on a unique index
 // on key (Odoo has one; nothing here needs it).
 func setParam(ctx context.Context, tx pgx.Tx, key, value string) error {
-	if _, err := tx.Exec(ctx, "UPDATE ir_config_parameter SET value = $2 WHERE key = $1", key, value); err != nil {
+	if _, err := tx.Exec(ctx, "UPDATE public.ir_config_parameter SET value = $2 WHERE key = $1", key, value); err != nil {
 		return err
 	}
-	_, err := tx.Exec(ctx, "INSERT INTO ir_config_parameter (key, value) SELECT $1::varchar, $2::text"+
-		" WHERE NOT EXISTS (SELECT 1 FROM ir_config_parameter WHERE key = $1::varchar)", key, value)
+	_, err := tx.Exec(ctx, "INSERT INTO public.ir_config_parameter (key, value) SELECT $1::varchar, $2::text"+
+		" WHERE NOT EXISTS (SELECT 1 FROM public.ir_config_parameter WHERE key = $1::varchar)", key, value)
 	return err
 }
 
@@ -409,22 +427,28 @@ func (d *Databases) checkOurs(ctx context.Context, name, tpl string) (done bool,
 	}
 }
 
-// marker returns the database's odoobot.template parameter, "" if none.
+// marker returns the database's odoobot.template parameter, "" if none,
+// read as the database's own role (Tenant). A database owned by a role
+// that is neither odoobot's nor one it made for an instance has none:
+// it is not odoobot's.
 func (d *Databases) marker(ctx context.Context, name string) (string, error) {
-	conn, err := d.connect(ctx, name)
+	conn, err := d.cfg.Tenant(ctx, name)
+	if errors.Is(err, tenant.ErrForeignRole) {
+		return "", nil
+	}
 	if err != nil {
 		return "", err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	var table *string
-	if err := conn.QueryRow(ctx, "SELECT to_regclass('ir_config_parameter')::text").Scan(&table); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT pg_catalog.to_regclass('public.ir_config_parameter')::text").Scan(&table); err != nil {
 		return "", err
 	}
 	if table == nil {
 		return "", nil
 	}
 	var v string
-	err = conn.QueryRow(ctx, "SELECT value FROM ir_config_parameter WHERE key = $1", markerKey).Scan(&v)
+	err = conn.QueryRow(ctx, "SELECT value FROM public.ir_config_parameter WHERE key = $1", markerKey).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}
@@ -940,6 +964,25 @@ func (d *Databases) connect(ctx context.Context, db string) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", cfg.Database, err)
+	}
+	return conn, nil
+}
+
+// connectSafe is connect to database db with search_path pg_catalog
+// (tenant.SafeSearchPath), for the few statements odoobot's role must
+// run inside an instance's database itself: a new copy's REASSIGN, and
+// isolate's GiveTo, for an instance that ran as odoobot's role until
+// then.
+func (d *Databases) connectSafe(ctx context.Context, db string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(d.cfg.AdminDSN)
+	if err != nil {
+		return nil, errors.New("parse AdminDSN: invalid connection string")
+	}
+	cfg.Database = db
+	cfg.RuntimeParams["search_path"] = tenant.SafeSearchPath
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", db, err)
 	}
 	return conn, nil
 }

@@ -1000,9 +1000,10 @@ func TestCreateAfterACrashBetweenCopyAndFinish(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.d.Close()
-	// What a crash right after the copy leaves: a plain copy of the template.
+	// What a crash right after the copy leaves: a plain copy of the
+	// template, owned by odoobot's role.
 	e.exec(t, "postgres", "DROP DATABASE "+pgx.Identifier{spec.Name}.Sanitize()+" WITH (FORCE)")
-	e.exec(t, "postgres", "CREATE DATABASE "+pgx.Identifier{spec.Name}.Sanitize()+" TEMPLATE "+pgx.Identifier{tpl}.Sanitize())
+	e.exec(t, "postgres", "CREATE DATABASE "+pgx.Identifier{spec.Name}.Sanitize()+" TEMPLATE "+pgx.Identifier{tpl}.Sanitize()+" OWNER "+pgx.Identifier{e.cfg.Owner}.Sanitize())
 	if err := e.create(t, spec); err != nil {
 		t.Fatalf("Create over an unfinished copy: %v", err)
 	}
@@ -1013,7 +1014,7 @@ func TestCreateAfterACrashBetweenCopyAndFinish(t *testing.T) {
 		t.Errorf("marker after the retry %q, want %q", marker, tpl)
 	}
 	e.exec(t, "postgres", "DROP DATABASE "+pgx.Identifier{spec.Name}.Sanitize()+" WITH (FORCE)")
-	e.exec(t, "postgres", "CREATE DATABASE "+pgx.Identifier{spec.Name}.Sanitize()+" TEMPLATE "+pgx.Identifier{tpl}.Sanitize())
+	e.exec(t, "postgres", "CREATE DATABASE "+pgx.Identifier{spec.Name}.Sanitize()+" TEMPLATE "+pgx.Identifier{tpl}.Sanitize()+" OWNER "+pgx.Identifier{e.cfg.Owner}.Sanitize())
 	if err := e.d.Drop(context.Background(), spec.Name); err != nil {
 		t.Fatal(err)
 	}

@@ -70,13 +70,13 @@ func (d *Databases) GiveTo(ctx context.Context, db, role string, closed bool) (p
 	if err := admin.QueryRow(ctx, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", db).Scan(&previous); err != nil {
 		return "", fmt.Errorf("odoo: give %s to %s: look up its owner: %w", db, role, err)
 	}
-	conn, err := d.connect(ctx, db)
+	conn, err := d.connectSafe(ctx, db)
 	if err != nil {
 		return "", fmt.Errorf("odoo: give %s to %s: %w", db, role, err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT set_config('odoobot.owner', $1, true)", role); err != nil {
+		if _, err := tx.Exec(ctx, "SELECT pg_catalog.set_config('odoobot.owner', $1, true)", role); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, giveObjectsSQL); err != nil {

@@ -10,7 +10,10 @@
 //     create databases or roles; the databases odoobot makes are closed
 //     to PUBLIC, so a role connects only to its own database;
 //   - odoobot's own role (the admin, DB_USER) is granted each role, so it
-//     can copy, back up, restore and drop the instance's database; no
+//     can create, rename, restore into and drop the instance's database
+//     (PostgreSQL asks for membership in its owner); it never runs a
+//     statement inside one: Connect and Login log in as the database's
+//     own role, so what a tenant planted runs as the tenant; no
 //     instance ever learns the admin's password.
 //
 // Passwords are sent to PostgreSQL as SCRAM-SHA-256 verifiers, never as
@@ -33,6 +36,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 
@@ -46,6 +50,9 @@ type Config struct {
 	AdminDSN string
 	// Admin is odoobot's role (DB_USER): it is granted every instance role.
 	Admin string
+	// ProdRoot holds the instances' directories: an instance role's
+	// password is read from <ProdRoot>/<role>/odoo.conf (Password).
+	ProdRoot string
 	// Useradd and Userdel are the programs that manage system users;
 	// defaults "useradd" and "userdel".
 	Useradd, Userdel string
@@ -58,6 +65,8 @@ type Config struct {
 type Manager struct {
 	cfg Config
 	log *slog.Logger
+	mu  sync.Mutex
+	pw  map[string]string // role → password given to EnsureRole, until odoo.conf holds it
 }
 
 // New returns a Manager for cfg.
@@ -139,7 +148,9 @@ func (m *Manager) run(ctx context.Context, prog string, args ...string) error {
 
 // EnsureRole makes PostgreSQL role name (LOGIN, member of nothing, no
 // other right) with password, or sets the password of the existing one, and
-// grants it to the admin role. It is safe to repeat.
+// grants it to the admin role. It is safe to repeat. The Manager keeps
+// password for Connect until the role is dropped, for the database
+// steps that run before the instance's odoo.conf is written.
 func (m *Manager) EnsureRole(ctx context.Context, name, password string) error {
 	if name == "" || password == "" {
 		return errors.New("tenant: ensure role: name and password are required")
@@ -153,6 +164,7 @@ func (m *Manager) EnsureRole(ctx context.Context, name, password string) error {
 	if err != nil {
 		return fmt.Errorf("tenant: %w", err)
 	}
+	m.remember(name, password)
 	if created {
 		m.log.Info("database role created", "role", name)
 	}
@@ -206,6 +218,7 @@ func (m *Manager) DropRole(ctx context.Context, name string) error {
 	if _, err := conn.Exec(ctx, "DROP ROLE "+ident(name)); err != nil {
 		return fmt.Errorf("tenant: drop role %s: %w", name, err)
 	}
+	m.forget(name)
 	return nil
 }
 

@@ -146,30 +146,36 @@ func TestDNSForgedMarkIsRefused(t *testing.T) {
 func TestDNSSweepRacesCreateAndRemovesLateOrphan(t *testing.T) {
 	bin := odoobotBin(t)
 	env, cf, zone := dnsEnv(t)
+	// Short API bounds, as an operator may set them, keep the test quick:
+	// an attempt gives up after 2 s, an operation after 8 s.
+	for k, v := range map[string]string{"CF_REQUEST_TIMEOUT": "2s", "CF_API_TIMEOUT": "8s"} {
+		env.overrides[k] = v
+		t.Setenv(k, v)
+	}
 	a, _ := env.newApp(t, app.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 
-	// A creation whose POST is answered after the client's 60 s timeout
+	// A creation whose POST is answered after the operation's 8 s bound
 	// and the look-ups after it: it fails and is rolled back, and the
 	// record appears later.
 	lost := uniqueName(t, "lost")
 	destroyLater(t, a, lost)
 	lostDomain := lost + "." + zone
-	cf.HoldNext(http.MethodPost, 100*time.Second)
+	cf.HoldNext(http.MethodPost, 20*time.Second)
 	out, err := env.command(ctx, bin, "create", lost, "http").CombinedOutput()
 	t.Logf("odoobot create %s (its answer lost):\n%s", lost, out)
 	if err == nil {
 		t.Fatalf("create %s succeeded though its record was not confirmed", lost)
 	}
-	if !waitFor(3*time.Minute, func() bool {
+	if !waitFor(time.Minute, func() bool {
 		return slices.ContainsFunc(cf.Records(), func(r cftest.Record) bool { return r.Name == lostDomain })
 	}) {
 		t.Fatalf("the late create of %s was never applied: %+v", lostDomain, cf.Records())
 	}
 
 	// serve starts; its sweep's listing is slow.
-	cf.HoldNextList(75 * time.Second)
+	cf.HoldNextList(30 * time.Second)
 	serve := env.command(ctx, bin, "serve")
 	stdin, err := serve.StdinPipe()
 	if err != nil {
@@ -202,8 +208,8 @@ func TestDNSSweepRacesCreateAndRemovesLateOrphan(t *testing.T) {
 		}
 		io.Copy(io.Discard, stdout)
 	}()
-	if !waitFor(30*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return terminalAt > 0 }) {
-		t.Errorf("serve did not serve chat within 30 s of its start while its sweep's listing was held")
+	if !waitFor(10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return terminalAt > 0 }) {
+		t.Errorf("serve did not serve chat within 10 s of its start while its sweep's listing was held for 30 s")
 	}
 	io.WriteString(stdin, "list\n")
 

@@ -18,8 +18,8 @@ import (
 // admin runs a server action whose Python calls env.cr.execute, as any
 // client's administrator may. The traps wait for odoobot to act in the
 // tenant's database as someone else than the tenant, and then try to
-// create a login role, to grant the tenant a neighbour's role, and log who
-// they ran as:
+// create a login role inside odoobot's role, to grant the tenant a
+// neighbour's role and odoobot's own, and log who they ran as:
 //
 //   - triggers on res_users and ir_config_parameter (reset-admin, a
 //     copy's new identity);
@@ -42,11 +42,11 @@ type hostileTraps struct {
 
 // plantTrapsThroughOdoo lays the traps in tenant's database, logged in
 // to its Odoo as admin with password pw.
-func plantTrapsThroughOdoo(t *testing.T, ctx context.Context, a *app.App, tenant, neighbour provision.Instance, pw string) *hostileTraps {
+func plantTrapsThroughOdoo(t *testing.T, ctx context.Context, a *app.App, tenant provision.Instance, neighbour, pw string) *hostileTraps {
 	t.Helper()
-	h := &hostileTraps{tenant: tenant.DBRole, neighbour: neighbour.DBRole, dbUser: a.Config.DBUser, trapRole: "trap_" + strings.ReplaceAll(tenant.Name, "-", "_")}
+	h := &hostileTraps{tenant: tenant.DBRole, neighbour: neighbour, dbUser: a.Config.DBUser, trapRole: "trap_" + strings.ReplaceAll(tenant.Name, "-", "_")}
 	if h.tenant == "" || h.neighbour == "" {
-		t.Fatalf("the instances have no roles of their own: %+v, %+v", tenant, neighbour)
+		t.Fatalf("no role to aim at: the tenant's %q, the neighbour's %q", h.tenant, h.neighbour)
 	}
 	h.odoobotMembers = roleMembers(t, ctx, a, h.dbUser)
 	t.Cleanup(func() { h.disarm(t, a) })
@@ -61,6 +61,7 @@ BEGIN
     BEGIN INSERT INTO public.odoobot_trap_log (who) VALUES (current_user); EXCEPTION WHEN others THEN NULL; END;
     BEGIN EXECUTE 'CREATE ROLE ' || quote_ident(%[2]s) || ' LOGIN PASSWORD ''trap'' IN ROLE ' || quote_ident(%[3]s); EXCEPTION WHEN others THEN NULL; END;
     BEGIN EXECUTE 'GRANT ' || quote_ident(%[4]s) || ' TO ' || quote_ident(%[1]s); EXCEPTION WHEN others THEN NULL; END;
+    BEGIN EXECUTE 'GRANT ' || quote_ident(%[3]s) || ' TO ' || quote_ident(%[1]s); EXCEPTION WHEN others THEN NULL; END;
   END IF;
   RETURN true;
 END
@@ -171,9 +172,9 @@ func (h *hostileTraps) disarm(t *testing.T, a *app.App) {
 			t.Errorf("drop the trap's role %s: %v", h.trapRole, err)
 		}
 	}
-	if slices.Contains(roleMemberships(t, ctx, a, h.tenant), h.neighbour) {
-		if _, err := c.Exec(ctx, "REVOKE "+pgx.Identifier{h.neighbour}.Sanitize()+" FROM "+pgx.Identifier{h.tenant}.Sanitize()); err != nil {
-			t.Errorf("revoke %s from %s: %v", h.neighbour, h.tenant, err)
+	for _, role := range roleMemberships(t, ctx, a, h.tenant) {
+		if _, err := c.Exec(ctx, "REVOKE "+pgx.Identifier{role}.Sanitize()+" FROM "+pgx.Identifier{h.tenant}.Sanitize()); err != nil {
+			t.Errorf("revoke %s from %s: %v", role, h.tenant, err)
 		}
 	}
 }

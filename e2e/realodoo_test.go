@@ -122,8 +122,13 @@ func testRealOdoo(t *testing.T, version string) {
 	t.Run("tenants apart", func(t *testing.T) { requireTenantsApart(t, ctx, a, first, second) })
 	// From here on, first's admin is hostile: every verb below runs on a
 	// tenant whose database is full of traps (hostile_realodoo_test.go).
-	traps := plantTrapsThroughOdoo(t, ctx, a, first, second, firstPw)
+	traps := plantTrapsThroughOdoo(t, ctx, a, first, second.DBRole, firstPw)
 	t.Run("reset-admin of a hostile tenant", func(t *testing.T) {
+		for _, verb := range []string{"status", "info", "backups", "logs"} {
+			if r, _ := dispatch(t, ctx, a, verb+" "+first.Name); strings.Contains(strings.ToLower(r.text()), "fail") {
+				t.Errorf("%s %s: %s", verb, first.Name, r.text())
+			}
+		}
 		r, _ := dispatch(t, ctx, a, "reset-admin "+first.Name)
 		c := confirmAndWait(t, ctx, a, r)
 		pw := revealedPassword(c)

@@ -382,6 +382,9 @@ func testRealOdooUpgrade(t *testing.T, version string) {
 	if err != nil {
 		t.Fatalf("create a partner over JSON-RPC: %v", err)
 	}
+	// The instance's admin is hostile: its traps aim at odoobot's own
+	// role while the upgrade dumps, restores and updates its database.
+	traps := plantTrapsThroughOdoo(t, ctx, a, inst, a.Config.DBUser, pw)
 
 	const contacts = "odoo/addons/contacts/"
 	manifest := string(repo.read(contacts + "__manifest__.py"))
@@ -413,6 +416,7 @@ func testRealOdooUpgrade(t *testing.T, version string) {
 		t.Errorf("contacts' installed version after the upgrade = %q, want %s.1.1", got, version)
 	}
 	requirePartner(t, ctx, up, pw, partner, "Cliente antes del upgrade")
+	traps.requireIdle(t, ctx, a, up.Internal, "upgrade")
 
 	t.Run("a module that does not load fails on the copy", func(t *testing.T) {
 		broken := repo.commit("contacts 1.2: a view naming a field that does not exist", map[string]string{
@@ -468,6 +472,7 @@ func testRealOdooUpgrade(t *testing.T, version string) {
 		t.Errorf("delete %s:\n%s", up.Name, r.text())
 	}
 	requireGone(t, ctx, a, up.Name)
+	traps.requireIdle(t, ctx, a, up.Internal, "the failed upgrades and the delete")
 }
 
 // requireColumn checks whether res_partner has column col in inst's

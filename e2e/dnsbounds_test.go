@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -98,6 +101,50 @@ func TestDNSBoundsHungAPIRefusesCreationPromptly(t *testing.T) {
 		t.Errorf("no request reached the hung Cloudflare")
 	}
 	requireNothingBuilt(t, ctx, a, name)
+
+	// serve answers chat at once while every Cloudflare call hangs: its
+	// sweep runs in the background, each request within its bound.
+	serve := env.command(ctx, odoobotBin(t), "serve")
+	stdin, err := serve.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out2 syncBuffer
+	serve.Stdout, serve.Stderr = &out2, &out2
+	start := time.Now()
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(stdin, "list\n")
+	answered := waitFor(10*time.Second, func() bool { return strings.Contains(out2.String(), "no instances yet") })
+	answeredIn := time.Since(start)
+	stdin.Close()
+	if err := serve.Wait(); err != nil {
+		t.Errorf("serve against a hung Cloudflare: %v", err)
+	}
+	t.Logf("serve against a hung Cloudflare, list answered after %v:\n%s", answeredIn.Round(10*time.Millisecond), out2.String())
+	if !answered {
+		t.Errorf("serve did not answer list within 10 s while Cloudflare hung")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a process's output and a
+// test's reads at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // With the record calls hanging after the check passed, the DNS step

@@ -15,7 +15,9 @@ import (
 // address ranges again.
 const OriginRefreshInterval = 24 * time.Hour
 
-// originFetchTimeout bounds one fetch of Cloudflare's list.
+// originFetchTimeout bounds one fetch of Cloudflare's list made in the
+// background; a fetch that serve's start waits for is bounded by
+// CF_REQUEST_TIMEOUT instead.
 const originFetchTimeout = time.Minute
 
 // originWiring is odoobot's own part of nginx (the default server and the
@@ -28,6 +30,9 @@ type originWiring struct {
 	// or CF_ORIGIN_CERT): only then is Cloudflare's list fetched.
 	fetches   bool
 	firstOnce sync.Once
+	// firstFetch bounds the one fetch a start waits for, when no list was
+	// ever fetched (CF_REQUEST_TIMEOUT).
+	firstFetch time.Duration
 }
 
 // newOrigin wires the origin over sites: the certificate under
@@ -35,7 +40,7 @@ type originWiring struct {
 // <STATE_DIR>/cloudflare-ips.json, fetched from CF_API_BASE_URL.
 func (a *App) newOrigin(sites *nginx.Sites, tpl *templates.Set) *originWiring {
 	cfg := a.Config
-	w := &originWiring{fetches: cfg.ManagesDNS() || cfg.OriginCert != ""}
+	w := &originWiring{fetches: cfg.ManagesDNS() || cfg.OriginCert != "", firstFetch: cfg.CFRequestTimeout}
 	w.ips = &cloudflare.IPRangesCache{
 		Path: filepath.Join(cfg.StateDir, "cloudflare-ips.json"),
 		Fetch: func(ctx context.Context) (cloudflare.IPRanges, error) {
@@ -57,7 +62,7 @@ func (a *App) newOrigin(sites *nginx.Sites, tpl *templates.Set) *originWiring {
 func (w *originWiring) ranges(ctx context.Context) ([]string, string) {
 	if w.fetches && !w.ips.Cached() {
 		w.firstOnce.Do(func() {
-			ctx, cancel := context.WithTimeout(ctx, originFetchTimeout)
+			ctx, cancel := context.WithTimeout(ctx, w.firstFetch)
 			defer cancel()
 			if _, err := w.ips.Refresh(ctx); err != nil {
 				w.origin.Logger.Warn("cloudflare: could not fetch Cloudflare's IP ranges; using odoobot's built-in copy until a fetch succeeds", "err", err)
@@ -68,22 +73,18 @@ func (w *originWiring) ranges(ctx context.Context) ([]string, string) {
 }
 
 // StartOrigin puts odoobot's default server and Cloudflare snippet in
-// place (nginx.Origin.Ensure), after fetching Cloudflare's list when this
-// host serves cloudflare mode, and then fetches the list again every
+// place (nginx.Origin.Ensure) with the list odoobot has (when none was
+// ever fetched and this host serves cloudflare mode, one fetch bounded by
+// CF_REQUEST_TIMEOUT is tried first, then the built-in copy), so that a
+// slow or silent Cloudflare never holds serve's start. Then, in the
+// background, it fetches the list at once and again every
 // OriginRefreshInterval until ctx ends, rewriting the files and reloading
-// nginx when it changed. A failed fetch keeps the cached list and is
+// nginx when it changed. A failed fetch keeps the list odoobot has and is
 // logged; a change that nginx refuses is alerted. The error is Ensure's
 // at start: serve stops with it (for example when another site is nginx's
 // default server).
 func (a *App) StartOrigin(ctx context.Context) error {
 	w := a.originWiring
-	if w.fetches {
-		fctx, cancel := context.WithTimeout(ctx, originFetchTimeout)
-		if _, err := w.ips.Refresh(fctx); err != nil {
-			a.Log.Warn("cloudflare: could not fetch Cloudflare's IP ranges; keeping the list odoobot has", "err", err)
-		}
-		cancel()
-	}
 	if err := w.origin.Ensure(ctx); err != nil {
 		return err
 	}
@@ -93,11 +94,13 @@ func (a *App) StartOrigin(ctx context.Context) error {
 	go func() {
 		t := time.NewTicker(OriginRefreshInterval)
 		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
+		for first := true; ; first = false {
+			if !first {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
 			}
 			fctx, cancel := context.WithTimeout(ctx, originFetchTimeout)
 			changed, err := w.ips.Refresh(fctx)

@@ -42,7 +42,7 @@ func verbs(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, cfg *
 		return &usageError{msg: "unknown verb " + verb + "\n" + usage}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	opt := app.Options{FailAt: provision.StepName(os.Getenv("ODOOBOT_FAIL_AT")), Version: version}
+	opt := hookOptions()
 	a, err := app.New(ctx, cfg, log, opt)
 	if err != nil {
 		return err
@@ -152,6 +152,17 @@ func jobFailed(verb string, words []string, job provision.Job, err error) error 
 		return errors.New("isolate" + name + " failed" + at + " and was undone" + left)
 	}
 	return errors.New(verb + name + " failed" + at + left)
+}
+
+// hookOptions are the app's options with the test hooks the environment
+// sets: ODOOBOT_FAIL_AT fails a step of every job, ODOOBOT_KILL_AT kills
+// odoobot when a step starts (a crash, for recovery's tests).
+func hookOptions() app.Options {
+	return app.Options{
+		FailAt:  provision.StepName(os.Getenv("ODOOBOT_FAIL_AT")),
+		KillAt:  provision.StepName(os.Getenv("ODOOBOT_KILL_AT")),
+		Version: version,
+	}
 }
 
 // readOnlyVerbs change nothing: they never run recovery, which rolls

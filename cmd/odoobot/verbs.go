@@ -176,8 +176,9 @@ var readOnlyVerbs = map[string]bool{
 // reporter posts a line in the thread a job's reference names.
 type reporter func(ctx context.Context, ref map[string]string, text string) error
 
-// recoverJobs ends the jobs a stopped odoobot left open (rolling back
-// half-made creations) and tells about each: on stderr, and in the job's
+// recoverJobs ends the jobs a stopped odoobot left open (finishing those
+// whose change was recorded as made, rolling back the others) and tells
+// about each: on stderr, and in the job's
 // chat thread when report can reach it.
 func recoverJobs(ctx context.Context, stderr io.Writer, a *app.App, report reporter) error {
 	recovered, err := a.Recover(ctx)
@@ -187,7 +188,7 @@ func recoverJobs(ctx context.Context, stderr io.Writer, a *app.App, report repor
 	for _, j := range recovered {
 		text := fmt.Sprintf("job %d (%s %s, asked by %s) was interrupted when odoobot stopped: %s", j.ID, j.Kind, j.Instance, j.RequestedBy, j.Error)
 		if j.State == provision.JobSucceeded {
-			text = fmt.Sprintf("job %d (%s %s) had finished when odoobot stopped: it is recorded as done", j.ID, j.Kind, j.Instance)
+			text = fmt.Sprintf("job %d (%s %s, asked by %s) had made its change when odoobot stopped: recovery finished it, and it is recorded as succeeded", j.ID, j.Kind, j.Instance, j.RequestedBy)
 		}
 		fmt.Fprintln(stderr, "odoobot:", text)
 		if report != nil && len(j.ChatRef) > 0 {

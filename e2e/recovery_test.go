@@ -180,9 +180,12 @@ func TestUpgradeKilledBeforeRecordStaysUpgraded(t *testing.T) {
 }
 
 // TestIsolateKilledIsRecovered kills odoobot while it isolates an
-// instance that shares the service user and odoobot's role, once its
-// unit is stopped: the next start rolls the isolation back and the
-// instance serves again as it did, and a new isolate then succeeds.
+// instance that shares the service user and odoobot's role: once its
+// unit is stopped, then once its database, odoo.conf and unit were
+// changed (before its start), then after its start. The next start
+// rolls the first two back, the instance serving again as it did, and
+// finishes the third: the store records the user and role, and the
+// instance serves as its own user. It is never left stopped.
 func TestIsolateKilledIsRecovered(t *testing.T) {
 	needSandbox(t)
 	bin := odoobotBin(t)
@@ -203,45 +206,63 @@ func TestIsolateKilledIsRecovered(t *testing.T) {
 	layout := a.Config.Layout()
 	own := layout.NewInstance(name, provision.SSLHTTP)
 	p := layout.Paths(shared)
+	staging := layout.ProdRoot + "/" + provision.StagingDirName
 
-	job, out := killedAt(t, ctx, env, a, bin, name, provision.StepDatabase, "isolate", name, "--yes")
-	t.Logf("isolate killed:\n%s", out)
-	if st, err := a.Services.Status(ctx, shared.Unit); err != nil || st.Running() {
-		t.Fatalf("the kill did not land once the unit was stopped: %+v, %v", st, err)
+	for _, step := range []provision.StepName{provision.StepDatabase, provision.StepStart} {
+		job, out := killedAt(t, ctx, env, a, bin, name, step, "isolate", name, "--yes")
+		t.Logf("isolate killed at %s:\n%s", step, out)
+		if st, err := a.Services.Status(ctx, shared.Unit); err != nil || st.Running() {
+			t.Fatalf("the kill at %s did not land while the unit was stopped: %+v, %v", step, st, err)
+		}
+		rec, _ := recoverWithServe(t, ctx, env, a, bin, job)
+		t.Logf("isolate killed at %s, after the recovery: %s %q, undone %v", step, rec.State, rec.Error, rec.Undone)
+		if st, err := a.Services.Status(ctx, shared.Unit); err != nil || !st.Running() {
+			t.Errorf("killed at %s: after the recovery %s is not running: %+v, %v", step, shared.Unit, st, err)
+		}
+		requireAnswers(t, ctx, shared)
+		back, err := a.Store.Instance(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back.User != "" || back.DBRole != "" {
+			t.Fatalf("killed at %s, before its start was done, yet the store records user %q and role %q", step, back.User, back.DBRole)
+		}
+		if rec.State != provision.JobInterrupted {
+			t.Errorf("killed at %s: the isolate is recorded %s; want interrupted (rolled back)", step, rec.State)
+		}
+		if conf := readOdooConf(t, p.Conf); conf["db_user"] != a.Config.DBUser {
+			t.Errorf("killed at %s: after the rollback odoo.conf has db_user %q, want %s", step, conf["db_user"], a.Config.DBUser)
+		}
+		if unit := readFile(p.Unit); !strings.Contains(unit, "\nUser="+a.Config.ServiceUser+"\n") {
+			t.Errorf("killed at %s: after the rollback the unit does not run as %s:\n%s", step, a.Config.ServiceUser, unit)
+		}
+		if _, err := user.Lookup(own.User); err == nil {
+			t.Errorf("killed at %s: the rollback left system user %s", step, own.User)
+		}
+		if _, err := os.Lstat(staging + "/isolate-" + shared.Internal); err == nil {
+			t.Errorf("killed at %s: what the isolate kept for a rollback is left in %s", step, staging)
+		}
 	}
 
+	// Killed after its start: finished, never undone.
+	job, out := killedAt(t, ctx, env, a, bin, name, provision.StepStore, "isolate", name, "--yes")
+	t.Logf("isolate killed at %s:\n%s", provision.StepStore, out)
 	rec, _ := recoverWithServe(t, ctx, env, a, bin, job)
-	t.Logf("isolate job after the recovery: %s %q, undone %v", rec.State, rec.Error, rec.Undone)
-	if st, err := a.Services.Status(ctx, shared.Unit); err != nil || !st.Running() {
-		t.Errorf("after the recovery %s is not running: %+v, %v", shared.Unit, st, err)
-	}
-	requireAnswers(t, ctx, shared)
-	back, err := a.Store.Instance(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if back.User != "" || back.DBRole != "" {
-		t.Fatalf("the isolate was killed before its start, yet the store records user %q and role %q", back.User, back.DBRole)
-	}
-	if rec.State != provision.JobInterrupted {
-		t.Errorf("the isolate is recorded %s; want interrupted (rolled back)", rec.State)
-	}
-	if conf := readOdooConf(t, p.Conf); conf["db_user"] != a.Config.DBUser {
-		t.Errorf("after the rollback odoo.conf has db_user %q, want %s", conf["db_user"], a.Config.DBUser)
-	}
-	if _, err := user.Lookup(own.User); err == nil {
-		t.Errorf("the rollback left system user %s", own.User)
-	}
-
-	// Rolled back whole: isolate runs again, and the instance serves as
-	// its own user.
-	cmd := env.command(ctx, bin, "isolate", name, "--yes")
-	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "now runs as system user "+own.User) {
-		t.Fatalf("isolate after the recovery: %v\n%s", err, out)
+	if rec.State != provision.JobSucceeded {
+		t.Errorf("killed after its start: the isolate is recorded %s (%q); want succeeded", rec.State, rec.Error)
 	}
 	isolated, err := a.Store.Instance(ctx, name)
-	if err != nil || isolated.User != own.User {
-		t.Fatalf("after isolate the store has %+v, %v", isolated, err)
+	if err != nil || isolated.User != own.User || isolated.DBRole != own.DBRole {
+		t.Fatalf("killed after its start: the store has %+v, %v; want user %s and role %s", isolated, err, own.User, own.DBRole)
+	}
+	if conf := readOdooConf(t, p.Conf); conf["db_user"] != own.DBRole {
+		t.Errorf("killed after its start: odoo.conf has db_user %q, want %s", conf["db_user"], own.DBRole)
+	}
+	if st, err := a.Services.Status(ctx, shared.Unit); err != nil || !st.Running() {
+		t.Errorf("killed after its start: %s is not running: %+v, %v", shared.Unit, st, err)
+	}
+	if _, err := os.Lstat(staging + "/isolate-" + shared.Internal); err == nil {
+		t.Errorf("killed after its start: what the isolate kept for a rollback is left in %s", staging)
 	}
 	requireAnswers(t, ctx, isolated)
 }

@@ -563,7 +563,7 @@ func (d *DayTwo) Recover(ctx context.Context, subscribe func(Job) []Subscriber) 
 //     is aside and the live or the staging one has moved;
 //
 // then what was staged is dropped and the service started again.
-func (d *DayTwo) recoverRestore(ctx context.Context, job Job, rec Recorded, emit emitFunc) (recovery, error) {
+func (d *DayTwo) recoverRestore(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
 	inst, err := d.cfg.Store.Instance(ctx, job.Instance)
 	if errors.Is(err, ErrInstanceNotFound) {
 		return recovery{}, nil

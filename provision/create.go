@@ -360,7 +360,7 @@ func (c *Creator) Recover(ctx context.Context, subscribe func(Job) []Subscriber)
 // forward and reports finished; before that it rolls back what the job
 // did and says what it undid. emit records each step it runs or undoes,
 // in the store, the job's log and its subscribers, as the runner does.
-type recoverer func(ctx context.Context, job Job, rec Recorded, emit emitFunc) (recovery, error)
+type recoverer func(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error)
 
 // emitFunc records one event of a job (Runner.emitter).
 type emitFunc func(step StepName, kind EventKind, msg string, d time.Duration)
@@ -374,16 +374,16 @@ type recovery struct {
 	undone []string
 }
 
-// Recorded is what a job's events say it did.
-type Recorded struct {
+// recorded is what a job's events say it did.
+type recorded struct {
 	done        map[StepName]bool
 	rollingBack bool
 	events      []Event
 }
 
-// RecordedOf reads what a job's events say it did.
-func RecordedOf(events []Event) Recorded {
-	r := Recorded{done: map[StepName]bool{}, events: events}
+// recordedOf reads what a job's events say it did.
+func recordedOf(events []Event) recorded {
+	r := recorded{done: map[StepName]bool{}, events: events}
 	for _, e := range events {
 		switch e.Kind {
 		case EventDone:
@@ -395,11 +395,8 @@ func RecordedOf(events []Event) Recorded {
 	return r
 }
 
-// Done reports whether step is recorded done.
-func (r Recorded) Done(step StepName) bool { return r.done[step] }
-
 // Started reports whether step is recorded started (done or not).
-func (r Recorded) Started(step StepName) bool {
+func (r recorded) Started(step StepName) bool {
 	for _, e := range r.events {
 		if StepName(e.Step) == step && e.Kind == EventStart {
 			return true
@@ -411,7 +408,7 @@ func (r Recorded) Started(step StepName) bool {
 // Committed reports whether every one of steps is recorded done and no
 // step failed or was undone: the job's change was made and stood when
 // its process stopped, so recovery finishes it rather than undo it.
-func (r Recorded) Committed(steps ...StepName) bool {
+func (r recorded) Committed(steps ...StepName) bool {
 	if r.rollingBack {
 		return false
 	}
@@ -425,7 +422,7 @@ func (r Recorded) Committed(steps ...StepName) bool {
 
 // took is how long passed from the start of step from to the end of step
 // to, as recorded; zero when either is missing.
-func (r Recorded) took(from, to StepName) time.Duration {
+func (r recorded) took(from, to StepName) time.Duration {
 	var start, end time.Time
 	for _, e := range r.events {
 		switch {
@@ -457,7 +454,7 @@ func (c *Creator) recoverWith(ctx context.Context, subscribe func(Job) []Subscri
 				c.cfg.Logger.Error("recover: cannot read what the job did; left open for the next start", "job", job.ID, "err", err)
 				continue
 			}
-			ended = append(ended, c.recoverJob(ctx, job, RecordedOf(events), rec, subscribe))
+			ended = append(ended, c.recoverJob(ctx, job, recordedOf(events), rec, subscribe))
 			continue
 		}
 		if job.Kind != JobCreate && job.Kind != JobClone {
@@ -494,7 +491,7 @@ func (c *Creator) recoverWith(ctx context.Context, subscribe func(Job) []Subscri
 // recorded in the job's events and log, and records how it ended:
 // succeeded when the recoverer finished it, interrupted when it rolled
 // it back, failed when either could not be done whole.
-func (c *Creator) recoverJob(ctx context.Context, job Job, rec Recorded, recover recoverer, subscribe func(Job) []Subscriber) Job {
+func (c *Creator) recoverJob(ctx context.Context, job Job, rec recorded, recover recoverer, subscribe func(Job) []Subscriber) Job {
 	t := &Task{Job: job, LogPath: c.jobLog(job.Kind, c.newInstance(job.Instance, SSLHTTP))}
 	if subscribe != nil {
 		t.Subscribe = subscribe(job)

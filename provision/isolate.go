@@ -398,7 +398,7 @@ func (iso *isolation) forgetKept() error {
 // else odoobot's role, which every imported database has), the
 // instance started as it ran before, and the user and role it made
 // removed.
-func (d *DayTwo) recoverIsolate(ctx context.Context, job Job, rec Recorded, emit emitFunc) (recovery, error) {
+func (d *DayTwo) recoverIsolate(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
 	inst, err := d.cfg.Store.Instance(ctx, job.Instance)
 	if errors.Is(err, ErrInstanceNotFound) {
 		return recovery{}, nil

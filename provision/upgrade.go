@@ -745,7 +745,7 @@ func shortCommit(c string) string {
 // stopped, the database and filestore kept aside are put back, the kept
 // odoo.conf and unit too, the test copy dropped, and the instance
 // started on its old release.
-func (d *DayTwo) recoverUpgrade(ctx context.Context, job Job, rec Recorded, emit emitFunc) (recovery, error) {
+func (d *DayTwo) recoverUpgrade(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
 	inst, err := d.cfg.Store.Instance(ctx, job.Instance)
 	if errors.Is(err, ErrInstanceNotFound) {
 		return recovery{}, nil
@@ -788,7 +788,7 @@ func (d *DayTwo) recoverUpgrade(ctx context.Context, job Job, rec Recorded, emit
 // when it is not running, the new release recorded, and what was kept
 // aside removed. The downtime it reports is the recorded one, from the
 // stop's start to the start's end.
-func (u *upgradeRun) finish(ctx context.Context, commit string, rec Recorded, emit emitFunc) error {
+func (u *upgradeRun) finish(ctx context.Context, commit string, rec recorded, emit emitFunc) error {
 	if u.targets == nil {
 		rt, ok := u.d.cfg.Releases.(ReleaseTargets)
 		if !ok {

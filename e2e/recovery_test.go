@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
@@ -61,6 +62,16 @@ func recoverWithServe(t *testing.T, ctx context.Context, env *createEnv, a *app.
 	return rec, string(got)
 }
 
+// requireSaysFinished checks that what the recovering start said of job
+// (the line it also posts in the job's thread) is that it finished it.
+func requireSaysFinished(t *testing.T, said string, job provision.Job) {
+	t.Helper()
+	want := fmt.Sprintf("job %d (%s %s, asked by %s) had made its change when odoobot stopped: recovery finished it, and it is recorded as succeeded", job.ID, job.Kind, job.Instance, job.RequestedBy)
+	if !strings.Contains(said, want) {
+		t.Errorf("the recovering start does not say %q:\n%s", want, said)
+	}
+}
+
 // TestRestoreKilledAtCleanupKeepsTheRestore kills odoobot during a
 // restore's cleanup, after the restored database was swapped in and the
 // instance started on it, and writes to the instance meanwhile: the
@@ -111,7 +122,8 @@ func TestRestoreKilledAtCleanupKeepsTheRestore(t *testing.T) {
 	requireAnswers(t, ctx, inst)
 	setParam("e2e.after", "written after the restore")
 
-	rec, _ := recoverWithServe(t, ctx, env, a, bin, job)
+	rec, said := recoverWithServe(t, ctx, env, a, bin, job)
+	requireSaysFinished(t, said, job)
 	if rec.State != provision.JobSucceeded {
 		t.Errorf("the restore is recorded %s (%q); want succeeded: its swap and start were done", rec.State, rec.Error)
 	}
@@ -162,7 +174,8 @@ func TestUpgradeKilledBeforeRecordStaysUpgraded(t *testing.T) {
 	}
 	db.Close(ctx)
 
-	rec, _ := recoverWithServe(t, ctx, env, a, bin, job)
+	rec, said := recoverWithServe(t, ctx, env, a, bin, job)
+	requireSaysFinished(t, said, job)
 	if rec.State != provision.JobSucceeded {
 		t.Errorf("the upgrade is recorded %s (%q); want succeeded: production ran the new release", rec.State, rec.Error)
 	}
@@ -247,7 +260,8 @@ func TestIsolateKilledIsRecovered(t *testing.T) {
 	// Killed after its start: finished, never undone.
 	job, out := killedAt(t, ctx, env, a, bin, name, provision.StepStore, "isolate", name, "--yes")
 	t.Logf("isolate killed at %s:\n%s", provision.StepStore, out)
-	rec, _ := recoverWithServe(t, ctx, env, a, bin, job)
+	rec, said := recoverWithServe(t, ctx, env, a, bin, job)
+	requireSaysFinished(t, said, job)
 	if rec.State != provision.JobSucceeded {
 		t.Errorf("killed after its start: the isolate is recorded %s (%q); want succeeded", rec.State, rec.Error)
 	}

@@ -506,7 +506,7 @@ func (c *Creator) recoverJob(ctx context.Context, job Job, rec recorded, recover
 		state, msg = JobSucceeded, ""
 		emit("recovery", EventInfo, "its change had been made before odoobot stopped: finished, nothing undone", 0)
 	case res.finished:
-		state, msg = JobFailed, "odoobot stopped after this job had made its change, and finishing it failed (nothing was undone): "+err.Error()
+		state, msg = JobFailed, "it had made its change; finishing it failed, and nothing was undone: "+err.Error()
 		emit("recovery", EventInfo, msg, 0)
 	case err != nil:
 		msg += "; could NOT roll back all of it: " + err.Error()

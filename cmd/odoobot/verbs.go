@@ -186,13 +186,13 @@ func recoverJobs(ctx context.Context, stderr io.Writer, a *app.App, report repor
 		return err
 	}
 	for _, j := range recovered {
-		text := fmt.Sprintf("job %d (%s %s, asked by %s) was interrupted when odoobot stopped: %s", j.ID, j.Kind, j.Instance, j.RequestedBy, j.Error)
+		mark, text := "⚠ ", fmt.Sprintf("job %d (%s %s, asked by %s) was interrupted when odoobot stopped: %s", j.ID, j.Kind, j.Instance, j.RequestedBy, j.Error)
 		if j.State == provision.JobSucceeded {
-			text = fmt.Sprintf("job %d (%s %s, asked by %s) had made its change when odoobot stopped: recovery finished it, and it is recorded as succeeded", j.ID, j.Kind, j.Instance, j.RequestedBy)
+			mark, text = "✅ ", fmt.Sprintf("job %d (%s %s, asked by %s) had made its change when odoobot stopped: recovery finished it, and it is recorded as succeeded", j.ID, j.Kind, j.Instance, j.RequestedBy)
 		}
 		fmt.Fprintln(stderr, "odoobot:", text)
 		if report != nil && len(j.ChatRef) > 0 {
-			if err := report(ctx, j.ChatRef, "⚠ "+text); err != nil {
+			if err := report(ctx, j.ChatRef, mark+text); err != nil {
 				fmt.Fprintln(stderr, "odoobot: could not report in the job's thread:", err)
 			}
 		}

@@ -148,12 +148,6 @@ func (d *DayTwo) instanceDir(internal string) string {
 	return filepath.Join(d.bcfg.Dir, internal)
 }
 
-// jobLog is the log of a day-two job, beside the creation log:
-// <LogDir>/<kind>-prod-NAME.log.
-func (d *DayTwo) jobLog(kind JobKind, inst Instance) string {
-	return filepath.Join(filepath.Dir(d.cfg.Layout.Paths(inst).CreateLog), string(kind)+"-"+inst.Internal+".log")
-}
-
 func (d *DayTwo) lookup(ctx context.Context, name string) (Instance, error) {
 	if err := d.cfg.Rules.Check(name); err != nil {
 		return Instance{}, err
@@ -547,41 +541,55 @@ func (d *DayTwo) Restore(ctx context.Context, req JobRequest) (*Task, error) {
 	}, nil)
 }
 
-// Recover is Creator.Recover that also rolls back a restore or an
-// upgrade that a stopped odoobot left half-done.
+// Recover is Creator.Recover that also ends the restores, upgrades and
+// isolations a stopped odoobot left open: each finished when its change
+// was recorded as made, rolled back otherwise (see recoverer).
 func (d *DayTwo) Recover(ctx context.Context, subscribe func(Job) []Subscriber) ([]Job, error) {
-	return d.recoverWith(ctx, subscribe, map[JobKind]recoverer{JobRestore: d.recoverRestore, JobUpgrade: d.recoverUpgrade})
+	return d.recoverWith(ctx, subscribe, map[JobKind]recoverer{
+		JobRestore: d.recoverRestore, JobUpgrade: d.recoverUpgrade, JobIsolate: d.recoverIsolate,
+	})
 }
 
-// recoverRestore puts back what a restore interrupted by a crash had
-// swapped, reading where it stopped from what is on the host:
+// recoverRestore ends a restore a stopped odoobot left open. Once its
+// swap and its start are recorded done, the instance runs on the
+// restored data and may have been written to since: the restore is
+// finished (the instance started if it is not running, what was
+// replaced dropped), never swapped back. Before that, what it had
+// swapped is put back, reading where it stopped from the host:
 //
 //   - the databases were swapped when the staging database is gone and
 //     prod-NAME_old exists (both renames happen in one transaction);
 //   - the filestores were swapped, after the databases, when the old one
 //     is aside and the live or the staging one has moved;
 //
-// then drops what was staged and starts the service again.
-func (d *DayTwo) recoverRestore(ctx context.Context, job Job) ([]string, error) {
+// then what was staged is dropped and the service started again.
+func (d *DayTwo) recoverRestore(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
 	inst, err := d.cfg.Store.Instance(ctx, job.Instance)
 	if errors.Is(err, ErrInstanceNotFound) {
-		return nil, nil
+		return recovery{}, nil
 	}
 	if err != nil {
-		return nil, err
+		return recovery{}, err
 	}
 	r := d.restoreRun(inst, BackupInfo{}, job.RequestedBy)
+	if rec.Committed(StepSwap, StepStart) {
+		err := runStep(ctx, emit, StepStart, func(ctx context.Context) error { return d.ensureRunning(ctx, inst, r.paths) })
+		if err == nil {
+			err = runStep(ctx, emit, StepCleanup, r.cleanup)
+		}
+		return recovery{finished: true}, err
+	}
 	staged, err := d.cfg.Databases.Exists(ctx, r.stagingDB)
 	if err != nil {
-		return nil, err
+		return recovery{}, err
 	}
 	old, err := d.cfg.Databases.Exists(ctx, r.oldDB)
 	if err != nil {
-		return nil, err
+		return recovery{}, err
 	}
 	staging, err := d.cfg.Layout.openStaging()
 	if err != nil {
-		return nil, err
+		return recovery{}, err
 	}
 	defer staging.Close()
 	exists := func(d *safefs.Dir, name string) bool { ok, err := d.Exists(name); return err == nil && ok }
@@ -594,26 +602,31 @@ func (d *DayTwo) recoverRestore(ctx context.Context, job Job) ([]string, error) 
 	r.fsSwapped = r.dbSwapped && exists(staging, r.fsOld) && (!liveExists || !exists(staging, r.fsStaging))
 	r.hadFilestore = r.fsSwapped
 	r.stopped, r.wasRunning = true, true
-	var undone []string
+	var res recovery
 	if r.dbSwapped {
-		if err := r.unswap(ctx); err != nil {
-			return undone, err
+		if err := undoStep(ctx, emit, StepSwap, r.unswap, &res.undone); err != nil {
+			return res, err
 		}
-		undone = append(undone, string(StepSwap))
 	}
-	if err := r.unprepare(ctx); err != nil {
-		return undone, err
+	if err := undoStep(ctx, emit, StepPrepare, r.unprepare, &res.undone); err != nil {
+		return res, err
 	}
-	undone = append(undone, string(StepPrepare))
 	if !r.dbSwapped {
 		// Never swapped: the service may only have been stopped.
-		if st, err := d.cfg.Services.Status(ctx, inst.Unit); err == nil && !st.Running() {
-			if err := r.start(ctx); err != nil {
-				return undone, err
-			}
+		if err := d.ensureRunning(ctx, inst, r.paths); err != nil {
+			return res, err
 		}
 	}
-	return undone, nil
+	return res, nil
+}
+
+// ensureRunning starts the instance and waits for it to be healthy,
+// unless its unit is running already.
+func (d *DayTwo) ensureRunning(ctx context.Context, inst Instance, p Paths) error {
+	if st, err := d.cfg.Services.Status(ctx, inst.Unit); err == nil && st.Running() {
+		return nil
+	}
+	return d.startHealthy(ctx, inst, p)
 }
 
 // findBackup returns the instance's backup id, if it looks intact.

@@ -42,6 +42,9 @@ type Store interface {
 	// live processes (another odoobot running a job now) are not.
 	OrphanedJobs(ctx context.Context) ([]Job, error)
 	ActiveJob(ctx context.Context, instance string) (Job, bool, error)
+	// Events returns a job's events in the order they were recorded:
+	// what recovery decides from.
+	Events(ctx context.Context, id int64) ([]Event, error)
 }
 
 // ReleaseBuilder gives the Odoo release instances run on (provision/odoo).
@@ -343,15 +346,97 @@ func modeNeeds(m SSLMode) string {
 }
 
 // Recover finds the jobs left open by a process that stopped (a crash, a
-// kill) — never those another live odoobot is running — and rolls each back, so none stays "running" and no half-created
-// instance stays. It returns the jobs it ended, for the adapters to
-// report in their threads.
+// kill) — never those another live odoobot is running — and ends each,
+// so none stays "running" and no half-created instance stays: a creation
+// is rolled back unless it had finished. It returns the jobs it ended,
+// for the adapters to report in their threads.
 func (c *Creator) Recover(ctx context.Context, subscribe func(Job) []Subscriber) ([]Job, error) {
 	return c.recoverWith(ctx, subscribe, nil)
 }
 
-// recoverer rolls back an orphaned job of one kind and says what it undid.
-type recoverer func(ctx context.Context, job Job) (undone []string, err error)
+// recoverer ends an orphaned job of one kind. It decides from rec, what
+// the job recorded as done: once the step that commits the job's change
+// is recorded done (and no rollback had begun), it finishes the job
+// forward and reports finished; before that it rolls back what the job
+// did and says what it undid. emit records each step it runs or undoes,
+// in the store, the job's log and its subscribers, as the runner does.
+type recoverer func(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error)
+
+// emitFunc records one event of a job (Runner.emitter).
+type emitFunc func(step StepName, kind EventKind, msg string, d time.Duration)
+
+// recovery is what a recoverer did with an orphaned job.
+type recovery struct {
+	// finished is set when the job's change had been made and recovery
+	// finished the job forward: the job succeeded.
+	finished bool
+	// undone are the steps rolled back, in the order they were undone.
+	undone []string
+}
+
+// recorded is what a job's events say it did.
+type recorded struct {
+	done        map[StepName]bool
+	rollingBack bool
+	events      []Event
+}
+
+// recordedOf reads what a job's events say it did.
+func recordedOf(events []Event) recorded {
+	r := recorded{done: map[StepName]bool{}, events: events}
+	for _, e := range events {
+		switch e.Kind {
+		case EventDone:
+			r.done[StepName(e.Step)] = true
+		case EventFailed, EventUndo, EventUndone, EventUndoFailed:
+			r.rollingBack = true
+		}
+	}
+	return r
+}
+
+// Started reports whether step is recorded started (done or not).
+func (r recorded) Started(step StepName) bool {
+	for _, e := range r.events {
+		if StepName(e.Step) == step && e.Kind == EventStart {
+			return true
+		}
+	}
+	return false
+}
+
+// Committed reports whether every one of steps is recorded done and no
+// step failed or was undone: the job's change was made and stood when
+// its process stopped, so recovery finishes it rather than undo it.
+func (r recorded) Committed(steps ...StepName) bool {
+	if r.rollingBack {
+		return false
+	}
+	for _, s := range steps {
+		if !r.done[s] {
+			return false
+		}
+	}
+	return len(steps) > 0
+}
+
+// took is how long passed from the start of step from to the end of step
+// to, as recorded; zero when either is missing.
+func (r recorded) took(from, to StepName) time.Duration {
+	var start, end time.Time
+	for _, e := range r.events {
+		switch {
+		case StepName(e.Step) == from && e.Kind == EventStart && start.IsZero():
+			start = e.At
+		case StepName(e.Step) == to && e.Kind == EventDone:
+			end = e.At
+		}
+	}
+	if start.IsZero() || end.IsZero() {
+		return 0
+	}
+	return end.Sub(start)
+}
 
 // recoverWith is Recover with a recoverer for some kinds besides create.
 func (c *Creator) recoverWith(ctx context.Context, subscribe func(Job) []Subscriber, kinds map[JobKind]recoverer) ([]Job, error) {
@@ -362,14 +447,14 @@ func (c *Creator) recoverWith(ctx context.Context, subscribe func(Job) []Subscri
 	var ended []Job
 	for _, job := range open {
 		if rec := kinds[job.Kind]; rec != nil {
-			undone, err := rec(ctx, job)
-			msg := "odoobot stopped while this job ran; rolled back"
+			events, err := c.cfg.Store.Events(ctx, job.ID)
 			if err != nil {
-				msg += "; could NOT roll back all of it: " + err.Error()
+				// Without its record, recovery could undo a change that
+				// succeeded: the job stays open for the next start.
+				c.cfg.Logger.Error("recover: cannot read what the job did; left open for the next start", "job", job.ID, "err", err)
+				continue
 			}
-			_ = c.cfg.Store.FinishJob(ctx, job.ID, JobInterrupted, msg, undone)
-			job.State, job.Error, job.Undone = JobInterrupted, msg, undone
-			ended = append(ended, job)
+			ended = append(ended, c.recoverJob(ctx, job, recordedOf(events), rec, subscribe))
 			continue
 		}
 		if job.Kind != JobCreate && job.Kind != JobClone {
@@ -400,6 +485,77 @@ func (c *Creator) recoverWith(ctx context.Context, subscribe func(Job) []Subscri
 		ended = append(ended, t.result)
 	}
 	return ended, nil
+}
+
+// recoverJob ends one orphaned job with its kind's recoverer, its steps
+// recorded in the job's events and log, and records how it ended:
+// succeeded when the recoverer finished it, interrupted when it rolled
+// it back, failed when either could not be done whole.
+func (c *Creator) recoverJob(ctx context.Context, job Job, rec recorded, recover recoverer, subscribe func(Job) []Subscriber) Job {
+	t := &Task{Job: job, LogPath: c.jobLog(job.Kind, c.newInstance(job.Instance, SSLHTTP))}
+	if subscribe != nil {
+		t.Subscribe = subscribe(job)
+	}
+	emit, closeLog := c.cfg.Runner.emitter(ctx, t)
+	defer closeLog()
+	emit("recovery", EventInfo, "odoobot stopped while this job ran", 0)
+	res, err := recover(ctx, job, rec, emit)
+	state, msg := JobInterrupted, "odoobot stopped while this job ran; rolled back"
+	switch {
+	case res.finished && err == nil:
+		state, msg = JobSucceeded, ""
+		emit("recovery", EventInfo, "its change had been made before odoobot stopped: finished, nothing undone", 0)
+	case res.finished:
+		state, msg = JobFailed, "it had made its change; finishing it failed, and nothing was undone: "+err.Error()
+		emit("recovery", EventInfo, msg, 0)
+	case err != nil:
+		msg += "; could NOT roll back all of it: " + err.Error()
+		emit("recovery", EventInfo, msg, 0)
+	default:
+		emit("recovery", EventInfo, "rolled back", 0)
+	}
+	_ = c.cfg.Store.FinishJob(ctx, job.ID, state, msg, res.undone)
+	job.State, job.Error, job.Undone = state, msg, res.undone
+	return job
+}
+
+// runStep runs one step's work during recovery, recording its start and
+// its end as the runner does.
+func runStep(ctx context.Context, emit emitFunc, name StepName, f func(context.Context) error) error {
+	emit(name, EventStart, "", 0)
+	start := time.Now()
+	err := f(ctx)
+	var noted *Noted
+	switch {
+	case errors.As(err, &noted):
+		emit(name, EventDone, noted.Message, time.Since(start))
+		return nil
+	case err != nil:
+		emit(name, EventFailed, err.Error(), time.Since(start))
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	emit(name, EventDone, "", time.Since(start))
+	return nil
+}
+
+// undoStep runs one step's undo during recovery, recording it as the
+// runner does, and adds its name to undone when it succeeds.
+func undoStep(ctx context.Context, emit emitFunc, name StepName, f func(context.Context) error, undone *[]string) error {
+	emit(name, EventUndo, "", 0)
+	start := time.Now()
+	if err := f(ctx); err != nil {
+		emit(name, EventUndoFailed, err.Error(), time.Since(start))
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	emit(name, EventUndone, "", time.Since(start))
+	*undone = append(*undone, string(name))
+	return nil
+}
+
+// jobLog is the log of a day-two job, beside the creation log:
+// <LogDir>/<kind>-prod-NAME.log.
+func (c *Creator) jobLog(kind JobKind, inst Instance) string {
+	return filepath.Join(filepath.Dir(c.cfg.Layout.Paths(inst).CreateLog), string(kind)+"-"+inst.Internal+".log")
 }
 
 // creation is the state shared by the steps of one creation.

@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"os/user"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -48,8 +51,10 @@ var ErrAlreadyIsolated = errors.New("instance already runs as its own user")
 // root-owned with its group, data dir and log its own); its unit runs as
 // its user; it is started and must answer its health check; the store
 // records the user and role. Any failure puts everything back as it was
-// and starts the instance again; an isolate interrupted by odoobot's
-// stop is finished by asking for it again. Refusals (no such instance, not ready,
+// and starts the instance again. An isolate interrupted by odoobot's
+// stop is ended at the next start (Recover, recoverIsolate): finished
+// when its start was recorded done, rolled back otherwise, and the
+// instance left running either way. Refusals (no such instance, not ready,
 // already isolated, busy, a user or role of that name exists, no tenants
 // on this host) come back here and change nothing.
 func (d *DayTwo) Isolate(ctx context.Context, req JobRequest) (*Task, error) {
@@ -136,7 +141,7 @@ func (iso *isolation) makeTenant(ctx context.Context) error {
 }
 
 func (iso *isolation) removeTenant(ctx context.Context) error {
-	return errors.Join(iso.d.cfg.Tenants.DropRole(ctx, iso.role), iso.d.cfg.Tenants.RemoveUser(ctx, iso.user))
+	return errors.Join(iso.d.cfg.Tenants.DropRole(ctx, iso.role), iso.d.cfg.Tenants.RemoveUser(ctx, iso.user), iso.forgetKept())
 }
 
 func (iso *isolation) stop(ctx context.Context) error {
@@ -153,6 +158,9 @@ func (iso *isolation) giveDatabase(ctx context.Context) error {
 		return err
 	}
 	iso.previousOwner = prev
+	if err := iso.keep(keptOwner, []byte(prev)); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
 	return nil
 }
 
@@ -183,6 +191,14 @@ func (iso *isolation) rewriteConf(ctx context.Context) error {
 		return fmt.Errorf("conf: %w", err)
 	}
 	iso.oldConf, iso.oldConfMode = old, fi.Mode().Perm()
+	// Kept root-only before anything changes, for a recovery after a
+	// crash to put back.
+	if err := iso.keep(keptConf, old); err != nil {
+		return fmt.Errorf("conf: %w", err)
+	}
+	if err := iso.keep(keptConfMode, []byte(strconv.FormatUint(uint64(iso.oldConfMode), 8))); err != nil {
+		return fmt.Errorf("conf: %w", err)
+	}
 	var out []string
 	set := false
 	for _, l := range strings.Split(strings.TrimRight(string(old), "\n"), "\n") {
@@ -243,6 +259,9 @@ func (iso *isolation) rewriteUnit(ctx context.Context) error {
 		return fmt.Errorf("unit: %w", err)
 	}
 	iso.oldUnit = old
+	if err := iso.keep(keptUnit, old); err != nil {
+		return fmt.Errorf("unit: %w", err)
+	}
 	var out []string
 	for _, l := range strings.Split(strings.TrimRight(string(old), "\n"), "\n") {
 		if userLine.MatchString(l) {
@@ -268,9 +287,196 @@ func (iso *isolation) restoreUnit(ctx context.Context) error {
 }
 
 func (iso *isolation) record(ctx context.Context) error {
-	return iso.d.cfg.Store.SetTenant(ctx, iso.inst.Name, iso.user, iso.role)
+	if err := iso.d.cfg.Store.SetTenant(ctx, iso.inst.Name, iso.user, iso.role); err != nil {
+		return err
+	}
+	if err := iso.forgetKept(); err != nil {
+		iso.d.cfg.Logger.Warn("isolate: remove what was kept for a rollback", "instance", iso.inst.Name, "err", err)
+	}
+	return nil
 }
 
 func (iso *isolation) unrecord(ctx context.Context) error {
 	return iso.d.cfg.Store.SetTenant(ctx, iso.inst.Name, "", "")
+}
+
+// What an isolation keeps, root-only, in the staging directory
+// (StagingDirName, outside the instance's tree), for a rollback after a
+// crash: odoo.conf and its mode, the unit, and the database's previous
+// owner, each as it was before the step that changes it.
+const (
+	keptConf     = "odoo.conf"
+	keptConfMode = "odoo.conf.mode"
+	keptUnit     = "unit"
+	keptOwner    = "owner"
+)
+
+// maxKept bounds what is read back of a kept file.
+const maxKept = 1 << 20
+
+// keptDir is the name, in the staging directory, of what an isolation of
+// the instance keeps.
+func (iso *isolation) keptDir() string { return "isolate-" + iso.inst.Internal }
+
+// keep writes b as the kept file name, replacing an earlier one.
+func (iso *isolation) keep(name string, b []byte) error {
+	staging, err := iso.d.cfg.Layout.openStaging()
+	if err != nil {
+		return err
+	}
+	defer staging.Close()
+	dir, err := staging.Dir(iso.keptDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		dir, err = staging.Mkdir(iso.keptDir(), 0o700)
+	}
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	if err := dir.RemoveAll(name); err != nil {
+		return err
+	}
+	f, err := dir.Create(name, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// kept reads the kept file name; nil when none was kept.
+func (iso *isolation) kept(name string) ([]byte, error) {
+	staging, err := iso.d.cfg.Layout.openStaging()
+	if err != nil {
+		return nil, err
+	}
+	defer staging.Close()
+	dir, err := staging.Dir(iso.keptDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	f, _, err := dir.Open(name, os.Geteuid())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxKept))
+}
+
+// forgetKept removes what the isolation kept.
+func (iso *isolation) forgetKept() error {
+	staging, err := iso.d.cfg.Layout.openStaging()
+	if err != nil {
+		return err
+	}
+	defer staging.Close()
+	return staging.RemoveAll(iso.keptDir())
+}
+
+// recoverIsolate ends an isolation a stopped odoobot left open, and
+// leaves the instance running either way. Once every step up to its
+// start is recorded done (the instance ran, healthy, as its own user,
+// on its own role), it is finished: started when it is not running, and
+// the store records its user and role. Before that it is rolled back
+// with what it kept: the unit stopped when it had been started again,
+// the kept unit and odoo.conf put back (the tree given back to the
+// service user), the database given back to its previous owner (kept,
+// else odoobot's role, which every imported database has), the
+// instance started as it ran before, and the user and role it made
+// removed.
+func (d *DayTwo) recoverIsolate(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
+	inst, err := d.cfg.Store.Instance(ctx, job.Instance)
+	if errors.Is(err, ErrInstanceNotFound) {
+		return recovery{}, nil
+	}
+	if err != nil {
+		return recovery{}, err
+	}
+	// The user and role derive from the name, never from the job.
+	own := d.cfg.Layout.NewInstance(inst.Name, inst.SSLMode)
+	iso := &isolation{d: d, inst: inst, user: own.User, role: own.DBRole, paths: d.cfg.Layout.Paths(inst)}
+	if rec.Committed(StepTenant, StepStop, StepDatabase, StepConf, StepUnit, StepStart) {
+		err := runStep(ctx, emit, StepStart, func(ctx context.Context) error { return d.ensureRunning(ctx, inst, iso.paths) })
+		if err == nil {
+			err = runStep(ctx, emit, StepStore, iso.record)
+		}
+		return recovery{finished: true}, err
+	}
+	if inst.User != "" {
+		// The store records a user: not this isolation's to undo (it
+		// failed at record, or another finished it).
+		return recovery{}, d.ensureRunning(ctx, inst, iso.paths)
+	}
+	var res recovery
+	undo := func(name StepName, f func(context.Context) error) error {
+		return undoStep(ctx, emit, name, f, &res.undone)
+	}
+	if rec.Started(StepStart) {
+		if err := undo(StepStart, iso.stop); err != nil {
+			return res, err
+		}
+	}
+	unit, err := iso.kept(keptUnit)
+	if err != nil {
+		return res, fmt.Errorf("unit: %w", err)
+	}
+	if unit != nil {
+		iso.oldUnit = unit
+		if err := undo(StepUnit, iso.restoreUnit); err != nil {
+			return res, err
+		}
+	}
+	conf, err := iso.kept(keptConf)
+	if err != nil {
+		return res, fmt.Errorf("conf: %w", err)
+	}
+	if conf != nil {
+		mode, err := iso.kept(keptConfMode)
+		m, perr := strconv.ParseUint(strings.TrimSpace(string(mode)), 8, 32)
+		if err != nil || perr != nil || m&^0o777 != 0 {
+			m = 0o640
+		}
+		iso.oldConf, iso.oldConfMode = conf, os.FileMode(m)
+		if err := undo(StepConf, iso.restoreConf); err != nil {
+			return res, err
+		}
+	}
+	owner, err := iso.kept(keptOwner)
+	if err != nil {
+		return res, fmt.Errorf("database: %w", err)
+	}
+	if owner != nil || rec.Started(StepDatabase) {
+		iso.previousOwner = string(owner)
+		if iso.previousOwner == "" {
+			iso.previousOwner = d.cfg.DB.User
+		}
+		if err := undo(StepDatabase, iso.takeDatabaseBack); err != nil {
+			return res, err
+		}
+	}
+	if err := undo(StepStop, func(ctx context.Context) error { return d.ensureRunning(ctx, inst, iso.paths) }); err != nil {
+		return res, err
+	}
+	// The user is this isolation's when it is missing or has the
+	// instance's directory as its home (Isolate's own check).
+	if u, err := user.Lookup(iso.user); err != nil || u.HomeDir == iso.paths.Dir {
+		if err := undo(StepTenant, iso.removeTenant); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
 }

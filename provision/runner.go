@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"odoobot/internal/atomicfile"
@@ -141,6 +142,11 @@ type RunnerConfig struct {
 	// FailAt, a test hook, makes the named step fail after its Apply has
 	// run, so the rollback of a fully applied step is exercised.
 	FailAt StepName
+	// KillAt, a test hook, kills the process (SIGKILL, as a crash would)
+	// when the named step starts, once its start event is recorded and
+	// before its Apply runs: every step before it is recorded done, so
+	// recovery's decisions can be tested at each step.
+	KillAt StepName
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// StepTimeout bounds one step's Apply, so that a hung clone or pip
@@ -319,6 +325,11 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 	for _, s := range t.Steps {
 		ran++
 		emit(s.Name, EventStart, "", 0)
+		if r.cfg.KillAt != "" && s.Name == r.cfg.KillAt {
+			r.cfg.Logger.Warn("killing odoobot at the start of a step (test hook)", "job", t.Job.ID, "step", s.Name)
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal is on its way: nothing more of this job runs
+		}
 		start := r.cfg.Now()
 		sctx, cancel := context.WithTimeout(ctx, r.cfg.StepTimeout)
 		err := s.Apply(sctx)

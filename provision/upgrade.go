@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
 )
 
 // JobUpgrade moves an instance to another release of Odoo.
@@ -735,25 +734,34 @@ func shortCommit(c string) string {
 	return c
 }
 
-// recoverUpgrade rolls back an upgrade a stopped odoobot left half-done,
-// reading where it stopped from the host and the store: an upgrade whose
-// new release the store records had succeeded, and only what it kept is
-// removed; otherwise the instance is stopped, the database and filestore
-// kept aside are put back, the kept odoo.conf and unit too, the test copy
-// dropped, and the instance started on its old release.
-func (d *DayTwo) recoverUpgrade(ctx context.Context, job Job) ([]string, error) {
+// recoverUpgrade ends an upgrade a stopped odoobot left open. Once
+// production's switch, update and start are recorded done (it ran,
+// healthy, on the new release, and may have been written to since), the
+// upgrade is finished: the instance started if it is not running, the
+// new release recorded (record), what was kept aside removed (cleanup);
+// the old release is never put back. An upgrade whose new release the
+// store records already only has its leftovers removed. Before that,
+// the upgrade is rolled back from what is on the host: the instance is
+// stopped, the database and filestore kept aside are put back, the kept
+// odoo.conf and unit too, the test copy dropped, and the instance
+// started on its old release.
+func (d *DayTwo) recoverUpgrade(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
 	inst, err := d.cfg.Store.Instance(ctx, job.Instance)
 	if errors.Is(err, ErrInstanceNotFound) {
-		return nil, nil
+		return recovery{}, nil
 	}
 	if err != nil {
-		return nil, err
+		return recovery{}, err
 	}
 	u := d.upgradeRun(inst, job.RequestedBy)
-	if c := job.Params["commit"]; c != "" && inst.Release.Commit == c {
-		return nil, u.cleanup(ctx)
+	commit := job.Params["commit"]
+	if commit != "" && inst.Release.Commit == commit && !rec.rollingBack {
+		return recovery{finished: true}, runStep(ctx, emit, StepCleanup, u.cleanup)
 	}
-	var undone []string
+	if commit != "" && rec.Committed(StepSwitch, StepUpdate, StepStart) {
+		return recovery{finished: true}, u.finish(ctx, commit, rec, emit)
+	}
+	var res recovery
 	steps := []struct {
 		name StepName
 		undo func(context.Context) error
@@ -765,10 +773,41 @@ func (d *DayTwo) recoverUpgrade(ctx context.Context, job Job) ([]string, error) 
 		{StepTestCopy, u.dropCopy},
 	}
 	for _, s := range steps {
-		if err := s.undo(ctx); err != nil {
-			return undone, fmt.Errorf("%s: %w", s.name, err)
+		if s.name == StepStart && !rec.Started(StepStop) {
+			continue // production was never stopped: it is not stopped now
 		}
-		undone = append(undone, string(s.name))
+		if err := undoStep(ctx, emit, s.name, s.undo, &res.undone); err != nil {
+			return res, err
+		}
 	}
-	return undone, nil
+	return res, nil
+}
+
+// finish ends, after a crash, an upgrade to commit whose production
+// switch, update and start were recorded done: the instance is started
+// when it is not running, the new release recorded, and what was kept
+// aside removed. The downtime it reports is the recorded one, from the
+// stop's start to the start's end.
+func (u *upgradeRun) finish(ctx context.Context, commit string, rec recorded, emit emitFunc) error {
+	if u.targets == nil {
+		rt, ok := u.d.cfg.Releases.(ReleaseTargets)
+		if !ok {
+			return errors.New("upgrade: this host cannot find the release upgraded to")
+		}
+		u.targets = rt
+	}
+	u.commit = commit
+	rel, err := u.targets.EnsureCommit(ctx, commit, nil)
+	if err != nil {
+		return fmt.Errorf("upgrade: the release upgraded to: %w", err)
+	}
+	u.rel = rel
+	u.downtime = rec.took(StepStop, StepStart)
+	if err := runStep(ctx, emit, StepStart, func(ctx context.Context) error { return u.d.ensureRunning(ctx, u.inst, u.paths) }); err != nil {
+		return err
+	}
+	if err := runStep(ctx, emit, StepRecord, u.record); err != nil {
+		return err
+	}
+	return runStep(ctx, emit, StepCleanup, u.cleanup)
 }

@@ -63,7 +63,7 @@ func installTimer(ctx context.Context, stdout, stderr io.Writer, cfg *config.Con
 // when any backup failed, naming each.
 func backupAll(ctx context.Context, stdout, stderr io.Writer, cfg *config.Config) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a, err := app.New(ctx, cfg, log, app.Options{FailAt: provision.StepName(os.Getenv("ODOOBOT_FAIL_AT")), Version: version})
+	a, err := app.New(ctx, cfg, log, hookOptions())
 	if err != nil {
 		return err
 	}

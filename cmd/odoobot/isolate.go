@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 
 	"odoobot/bot/shell"
@@ -39,7 +38,7 @@ func isolateVerb(ctx context.Context, stdout, stderr io.Writer, cfg *config.Conf
 		return &usageError{msg: "isolate stops " + name + " while it moves it to its own user and database role: run it again with --yes"}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a, err := app.New(ctx, cfg, log, app.Options{FailAt: provision.StepName(os.Getenv("ODOOBOT_FAIL_AT")), Version: version})
+	a, err := app.New(ctx, cfg, log, hookOptions())
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func verbs(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, cfg *
 		return &usageError{msg: "unknown verb " + verb + "\n" + usage}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	opt := app.Options{FailAt: provision.StepName(os.Getenv("ODOOBOT_FAIL_AT")), Version: version}
+	opt := hookOptions()
 	a, err := app.New(ctx, cfg, log, opt)
 	if err != nil {
 		return err
@@ -154,6 +154,17 @@ func jobFailed(verb string, words []string, job provision.Job, err error) error 
 	return errors.New(verb + name + " failed" + at + left)
 }
 
+// hookOptions are the app's options with the test hooks the environment
+// sets: ODOOBOT_FAIL_AT fails a step of every job, ODOOBOT_KILL_AT kills
+// odoobot when a step starts (a crash, for recovery's tests).
+func hookOptions() app.Options {
+	return app.Options{
+		FailAt:  provision.StepName(os.Getenv("ODOOBOT_FAIL_AT")),
+		KillAt:  provision.StepName(os.Getenv("ODOOBOT_KILL_AT")),
+		Version: version,
+	}
+}
+
 // readOnlyVerbs change nothing: they never run recovery, which rolls
 // back the jobs it takes for orphans and sweeps DNS records. A look at
 // the instances must never touch a job another odoobot may be running.
@@ -165,8 +176,9 @@ var readOnlyVerbs = map[string]bool{
 // reporter posts a line in the thread a job's reference names.
 type reporter func(ctx context.Context, ref map[string]string, text string) error
 
-// recoverJobs ends the jobs a stopped odoobot left open (rolling back
-// half-made creations) and tells about each: on stderr, and in the job's
+// recoverJobs ends the jobs a stopped odoobot left open (finishing those
+// whose change was recorded as made, rolling back the others) and tells
+// about each: on stderr, and in the job's
 // chat thread when report can reach it.
 func recoverJobs(ctx context.Context, stderr io.Writer, a *app.App, report reporter) error {
 	recovered, err := a.Recover(ctx)
@@ -174,13 +186,13 @@ func recoverJobs(ctx context.Context, stderr io.Writer, a *app.App, report repor
 		return err
 	}
 	for _, j := range recovered {
-		text := fmt.Sprintf("job %d (%s %s, asked by %s) was interrupted when odoobot stopped: %s", j.ID, j.Kind, j.Instance, j.RequestedBy, j.Error)
+		mark, text := "⚠ ", fmt.Sprintf("job %d (%s %s, asked by %s) was interrupted when odoobot stopped: %s", j.ID, j.Kind, j.Instance, j.RequestedBy, j.Error)
 		if j.State == provision.JobSucceeded {
-			text = fmt.Sprintf("job %d (%s %s) had finished when odoobot stopped: it is recorded as done", j.ID, j.Kind, j.Instance)
+			mark, text = "✅ ", fmt.Sprintf("job %d (%s %s, asked by %s) had made its change when odoobot stopped: recovery finished it, and it is recorded as succeeded", j.ID, j.Kind, j.Instance, j.RequestedBy)
 		}
 		fmt.Fprintln(stderr, "odoobot:", text)
 		if report != nil && len(j.ChatRef) > 0 {
-			if err := report(ctx, j.ChatRef, "⚠ "+text); err != nil {
+			if err := report(ctx, j.ChatRef, mark+text); err != nil {
 				fmt.Fprintln(stderr, "odoobot: could not report in the job's thread:", err)
 			}
 		}

@@ -36,6 +36,7 @@ import (
 // values only tests change.
 type Options struct {
 	FailAt      provision.StepName // test hook: fail this step of every creation
+	KillAt      provision.StepName // test hook: kill the process when this step of a job starts (see provision.RunnerConfig)
 	NginxBinary string             // default /usr/sbin/nginx
 	Version     string             // odoobot's version, recorded in backup manifests
 	ACMERoots   *x509.CertPool     // roots trusted for the ACME server's HTTPS (nil: the system's)
@@ -330,7 +331,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	a.databases = databases
 	// A job end the store cannot record (PostgreSQL away) is kept here
 	// until it is, across a restart: recovery then finds the job ended.
-	a.Runner = provision.NewRunner(provision.RunnerConfig{Store: store, Workers: cfg.JobWorkers, Logger: log, FailAt: opt.FailAt,
+	a.Runner = provision.NewRunner(provision.RunnerConfig{Store: store, Workers: cfg.JobWorkers, Logger: log, FailAt: opt.FailAt, KillAt: opt.KillAt,
 		OutcomeDir: filepath.Join(cfg.StateDir, "job-ends")})
 	releases := odoo.NewReleases(odoo.ReleaseConfig{
 		CacheDir: filepath.Join(cfg.StateDir, "releases"), Repo: cfg.OdooRepo, Branch: cfg.Branch(), Commit: cfg.OdooCommit,

@@ -64,8 +64,9 @@ func (a *App) StartBackups(ctx context.Context) {
 	}()
 }
 
-// Recover rolls back the jobs a stopped odoobot left open: half-made
-// creations and, once the day-two verbs are wired, half-done restores.
+// Recover ends the jobs a stopped odoobot left open: each is finished
+// when the job recorded its change as made, rolled back otherwise (see
+// provision.DayTwo.Recover).
 //
 // Then the DNS sweep (SweepDNS) starts in the background (StartSweep):
 // Recover returns without waiting for it.

@@ -468,19 +468,33 @@ func (d *Dispatcher) summary(ctx context.Context, name string) string {
 
 // FormatList renders the instances as a small table: name, domain,
 // state, ports, SSL mode and the release each runs (its commit's first 12
-// hex digits, "unknown" for one that records none).
+// hex digits, "unknown" for one that records none). An instance imported
+// from API-DEV that still runs on odoobot's own database role is marked,
+// and a last line says how many there are and how to end it.
 func FormatList(list []provision.Instance) string {
 	if len(list) == 0 {
 		return "no instances yet: /odoo create NAME"
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-20s %-32s %-9s %-6s %-6s %-11s %s\n", "NAME", "DOMAIN", "STATE", "HTTP", "GEVENT", "SSL", "RELEASE")
+	shared := 0
 	for _, i := range list {
 		line := fmt.Sprintf("%-20s %-32s %-9s %-6d %-6d %-11s %s", i.Name, i.Domain, i.State, i.Ports.HTTP, i.Ports.Gevent, i.SSLMode, i.Release.ShortCommit())
 		if i.StagingOf != "" {
 			line += "  staging of " + i.StagingOf
 		}
+		if i.DBRole == "" {
+			line += "  on odoobot's role"
+			shared++
+		}
 		b.WriteString(line + "\n")
+	}
+	if shared > 0 {
+		what := "instances are"
+		if shared == 1 {
+			what = "instance is"
+		}
+		fmt.Fprintf(&b, "%d imported %s still on odoobot's own database role, holding its password: `odoobot isolate NAME --yes` gives each a role of its own\n", shared, what)
 	}
 	return strings.TrimRight(b.String(), "\n")
 }

@@ -162,6 +162,9 @@ func TestImportAPIDEVInstance(t *testing.T) {
 	if !strings.Contains(r.text(), name) {
 		t.Errorf("list does not show the imported %s:\n%s", name, r.text())
 	}
+	if !strings.Contains(r.text(), "on odoobot's role") || !strings.Contains(r.text(), "odoobot isolate NAME --yes") {
+		t.Errorf("list does not say that the imported %s runs on odoobot's role, and how to isolate it:\n%s", name, r.text())
+	}
 	r, _ = dispatch(t, ctx, a, "status "+name)
 	if !strings.Contains(r.text(), "healthy") || !strings.Contains(r.text(), fmt.Sprintf("http %d", made.Ports.HTTP)) {
 		t.Errorf("status of the imported %s:\n%s", name, r.text())
@@ -238,6 +241,9 @@ func TestImportAPIDEVInstance(t *testing.T) {
 	isolated, err := a.Store.Instance(ctx, name)
 	if err != nil || isolated.User != own.User || isolated.DBRole != own.DBRole {
 		t.Fatalf("after isolate the store has %+v, %v", isolated, err)
+	}
+	if r, _ := dispatch(t, ctx, a, "list"); strings.Contains(r.text(), "odoobot's role") {
+		t.Errorf("list still says an instance runs on odoobot's role after the isolate:\n%s", r.text())
 	}
 	other := createReady(t, ctx, a, uniqueName(t, "imp-b"))
 	destroyLater(t, a, other.Name)

@@ -331,7 +331,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	// A job end the store cannot record (PostgreSQL away) is kept here
 	// until it is, across a restart: recovery then finds the job ended.
 	a.Runner = provision.NewRunner(provision.RunnerConfig{Store: store, Workers: cfg.JobWorkers, Logger: log, FailAt: opt.FailAt,
-		OutcomeDir: filepath.Join(cfg.StateDir, "job-ends")})
+		OutcomeDir: filepath.Join(cfg.StateDir, "job-ends"), Ended: a.jobEnded})
 	releases := odoo.NewReleases(odoo.ReleaseConfig{
 		CacheDir: filepath.Join(cfg.StateDir, "releases"), Repo: cfg.OdooRepo, Branch: cfg.Branch(), Commit: cfg.OdooCommit,
 		EnterpriseRepo: cfg.EnterpriseRepo, Python: cfg.PythonVersion,

@@ -160,9 +160,10 @@ type RunnerConfig struct {
 	// ended as it did. Without it the end is kept in memory only.
 	OutcomeDir string
 	// Ended, when set, is called after each job that ran, or was rolled
-	// back by recovery, has ended (its task's Finished first), with its final record, in the worker: for
-	// what follows a change of the instances (the rotation of their
-	// logs). It must be quick and must not fail the job.
+	// back by recovery, has ended (its task's Finished first), with its
+	// final record, in the worker: for what follows a change of the
+	// instances (the rotation of their logs). It must be quick, and
+	// cannot change the job's outcome.
 	Ended func(ctx context.Context, job Job)
 }
 

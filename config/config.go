@@ -133,6 +133,7 @@ type Config struct {
 	NginxAvailable string `envconfig:"NGINX_SITES_AVAILABLE" default:"/etc/nginx/sites-available" desc:"nginx sites-available"`
 	NginxEnabled   string `envconfig:"NGINX_SITES_ENABLED" default:"/etc/nginx/sites-enabled" desc:"nginx sites-enabled"`
 	UnitDir        string `envconfig:"SYSTEMD_UNIT_DIR" default:"/etc/systemd/system" desc:"where instance units are written"`
+	LogrotateFile  string `envconfig:"LOGROTATE_FILE" default:"/etc/logrotate.d/odoobot-instances" desc:"the rotation of the instances' odoo.log, rewritten by odoobot"`
 
 	// The bot.
 	JobWorkers    int    `envconfig:"JOB_WORKERS" default:"2" desc:"creations run at the same time"`
@@ -298,7 +299,7 @@ func (c *Config) Validate() error {
 	for _, d := range []struct{ name, v string }{
 		{"PROD_ROOT", c.ProdRoot}, {"LOG_DIR", c.LogDir}, {"BACKUP_DIR", c.BackupDir},
 		{"STATE_DIR", c.StateDir}, {"NGINX_SITES_AVAILABLE", c.NginxAvailable},
-		{"NGINX_SITES_ENABLED", c.NginxEnabled}, {"SYSTEMD_UNIT_DIR", c.UnitDir},
+		{"NGINX_SITES_ENABLED", c.NginxEnabled}, {"SYSTEMD_UNIT_DIR", c.UnitDir}, {"LOGROTATE_FILE", c.LogrotateFile},
 		{"TRACKING_DIR", c.TrackingDir}, {"ALLOWLIST_FILE", c.AllowlistFile},
 		{"CF_ORIGIN_CERT", c.OriginCert}, {"CF_ORIGIN_KEY", c.OriginKey}, {"TLS_VERIFY_CA_FILE", c.VerifyCAFile},
 	} {

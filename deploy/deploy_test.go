@@ -86,7 +86,9 @@ func under(path, dir string) bool {
 // sandbox against the configuration's defaults: the file system is
 // read-only (ProtectSystem=strict) except, with ReadWritePaths,
 // StateDirectory and LogsDirectory, every directory odoobot writes at its
-// default path, and the account files useradd and userdel replace.
+// default path, the account files useradd and userdel replace and the
+// nginx logs `nginx -t` opens; what apt-get and dpkg write stays
+// read-only (odoobot setup installs packages, outside the unit).
 // PostgreSQL's files stay out of reach.
 func TestOdoobotServiceWritesWhatOdoobotWrites(t *testing.T) {
 	s := serviceSettings(t, OdoobotService)
@@ -107,9 +109,9 @@ func TestOdoobotServiceWritesWhatOdoobotWrites(t *testing.T) {
 	}
 	writes := map[string]string{
 		"/etc/passwd": "useradd", "/etc/group": "useradd", "/etc/shadow": "useradd", "/etc/gshadow": "useradd",
-		"/usr/lib/python3/dist-packages": "apt-get install python3-*", "/var/lib/dpkg": "apt-get install python3-*",
+		"/var/log/nginx/prod-acme.access.log": "nginx -t opens the sites' logs",
 	}
-	for _, env := range []string{"PROD_ROOT", "BACKUP_DIR", "LOG_DIR", "STATE_DIR", "NGINX_SITES_AVAILABLE", "NGINX_SITES_ENABLED", "SYSTEMD_UNIT_DIR"} {
+	for _, env := range []string{"PROD_ROOT", "BACKUP_DIR", "LOG_DIR", "STATE_DIR", "NGINX_SITES_AVAILABLE", "NGINX_SITES_ENABLED", "SYSTEMD_UNIT_DIR", "LOGROTATE_FILE"} {
 		writes[configDefault(t, env)] = env
 	}
 	for path, why := range writes {
@@ -127,6 +129,15 @@ func TestOdoobotServiceWritesWhatOdoobotWrites(t *testing.T) {
 		}
 		if !ok {
 			t.Errorf("%s (%s) is read-only in odoobot.service: add it to ReadWritePaths (writable: %q)", path, why, writable)
+		}
+	}
+	// serve installs no package (odoobot setup does, outside the unit):
+	// what apt-get and dpkg write stays read-only.
+	for _, path := range []string{"/usr/lib/python3/dist-packages", "/usr/bin", "/var/lib/dpkg", "/var/lib/apt", "/var/cache/apt", "/var/log/apt"} {
+		for _, w := range writable {
+			if under(path, w) {
+				t.Errorf("%s is writable in odoobot.service (through %s): serve installs no package, only odoobot setup does", path, w)
+			}
 		}
 	}
 	inaccessible := strings.Join(s["InaccessiblePaths"], " ")

@@ -91,9 +91,12 @@ func TestHardenedInstanceUnit(t *testing.T) {
 // is rated within the threshold; then the real odoobot binary, run by
 // units that are the shipped one with another command (a oneshot with
 // the same sandbox), creates, backs up, restores and deletes a stand-in
-// instance, creates and deletes a real Odoo 19.0 one, and useradd,
-// userdel and apt-get do what odoobot has them do, while the rest of the
-// system stays out of reach.
+// instance, creates and deletes a real Odoo 19.0 one, and useradd and
+// userdel do what odoobot has them do, while the rest of the system,
+// /usr and dpkg's database included, stays out of reach: apt-get fails
+// under the unit, a creation whose release lacks a Debian package fails
+// naming it and `odoobot setup`, which, run as root outside the unit,
+// installs it, and the creation then succeeds under the unit.
 func TestHardenedOdoobotUnit(t *testing.T) {
 	needSandbox(t)
 	analyze := testenv.LookPath(t, "systemd-analyze")
@@ -132,9 +135,11 @@ func TestHardenedOdoobotUnit(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the probe failed under odoobot.service: %v\n%s", err, out)
 		}
-		// CAP_CHOWN … CAP_SETUID are bits 0 to 7, CAP_NET_BIND_SERVICE 10.
+		// CAP_CHOWN … CAP_SETUID are bits 0 to 7 (CAP_FSETID, bit 4, is
+		// left out), CAP_NET_BIND_SERVICE 10.
 		for _, want := range []string{"rootfs: read-only", "postgresql: hidden", "etc: writable",
-			"CapBnd:\t00000000000004ff", "NoNewPrivs:\t1", "Seccomp:\t2"} {
+			"usr: read-only", "dpkg: read-only", "apt cache: read-only",
+			"CapBnd:\t00000000000004ef", "NoNewPrivs:\t1", "Seccomp:\t2"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("under odoobot.service the probe does not report %q:\n%s", want, out)
 			}
@@ -178,6 +183,11 @@ func TestHardenedOdoobotUnit(t *testing.T) {
 		renvFile := renv.writeEnvFile(t)
 		name := uniqueName(t, "hardro")
 		destroyLater(t, ra, name)
+		// As on a server: setup first, as root outside the unit, which
+		// installs no package.
+		if out, err := exec.CommandContext(ctx, bin, "--env-file", renvFile, "setup").CombinedOutput(); err != nil {
+			t.Fatalf("odoobot setup (real Odoo 19.0) outside the unit: %v\n%s", err, out)
+		}
 		if out, err := runUnderOdoobotUnit(t, ctx, renvFile, bin, "--env-file", renvFile, "create", name, "http"); err != nil {
 			t.Fatalf("odoobot create (real Odoo 19.0) under odoobot.service: %v\n%s", err, out)
 		}
@@ -214,7 +224,7 @@ func TestHardenedOdoobotUnit(t *testing.T) {
 		}
 	})
 
-	t.Run("apt-get install and purge", func(t *testing.T) {
+	t.Run("Debian packages only from setup", func(t *testing.T) {
 		deb := buildProbePackage(t, env.root)
 		t.Cleanup(func() {
 			if packageStatus(probePackage) != "" {
@@ -222,37 +232,126 @@ func TestHardenedOdoobotUnit(t *testing.T) {
 			}
 		})
 		apt := []string{"/usr/bin/env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-y", "-o", "DPkg::Lock::Timeout=120"}
-		if out, err := run(t, append(apt, "install", "--no-install-recommends", deb)...); err != nil {
-			t.Fatalf("apt-get install under odoobot.service: %v\n%s", err, out)
-		}
-		if st := packageStatus(probePackage); st != "install ok installed" {
-			t.Fatalf("%s after apt-get install: %q, want installed", probePackage, st)
-		}
-		for _, f := range []string{"/usr/share/" + probePackage + "/probe.txt", "/etc/" + probePackage + ".conf"} {
-			if _, err := os.Stat(f); err != nil {
-				t.Errorf("the package's %s: %v", f, err)
-			}
-		}
-		if out, err := run(t, append(apt, "purge", probePackage)...); err != nil {
-			t.Fatalf("apt-get purge under odoobot.service: %v\n%s", err, out)
+		if out, err := run(t, append(apt, "install", "--no-install-recommends", deb)...); err == nil {
+			t.Fatalf("apt-get install under odoobot.service succeeded; want it refused:\n%s", out)
 		}
 		if st := packageStatus(probePackage); st != "" && st != "unknown ok not-installed" {
-			t.Errorf("%s after apt-get purge: %q, want gone", probePackage, st)
+			t.Fatalf("%s after apt-get install under the unit: %q, want not installed", probePackage, st)
+		}
+		if _, err := os.Stat("/usr/share/" + probePackage + "/probe.txt"); err == nil {
+			t.Fatalf("the package's file is in /usr after apt-get install under the unit")
+		}
+
+		// A source whose debian/control asks for the package, which an apt
+		// source of the test offers.
+		aptSource(t, deb)
+		penv := newCreateEnv(t)
+		penv.withBackupDir(t)
+		repo := newTestRepo(t, penv.root, os.Getenv("ODOO_REPO"), os.Getenv("ODOO_BRANCH"))
+		repo.commit("a debian/control", map[string]string{"debian/control": "Source: odoo\n\nPackage: odoo\nArchitecture: all\n" +
+			"Depends:\n ${misc:Depends},\n " + probePackage + ",\n python3-venv\nDescription: the stand-in, asking for a package\n"})
+		penv.set(t, "ODOO_REPO", "file://"+repo.dir)
+		pa, _ := penv.newApp(t, app.Options{})
+		penvFile := penv.writeEnvFile(t)
+		name := uniqueName(t, "hardpkg")
+		destroyLater(t, pa, name)
+		create := func() (string, error) {
+			return runUnderOdoobotUnit(t, ctx, penvFile, bin, "--env-file", penvFile, "create", name, "http")
+		}
+		out, err := create()
+		if err == nil {
+			t.Fatalf("odoobot create under odoobot.service, its release lacking %s, succeeded:\n%s", probePackage, out)
+		}
+		for _, want := range []string{probePackage, "odoobot setup", "apt-get install " + probePackage} {
+			if !strings.Contains(out, want) {
+				t.Errorf("the refused creation does not say %q:\n%s", want, out)
+			}
+		}
+		if st := packageStatus(probePackage); st != "" && st != "unknown ok not-installed" {
+			t.Fatalf("%s after the refused creation: %q, want not installed", probePackage, st)
+		}
+		requireGone(t, ctx, pa, name)
+
+		out2, err := exec.CommandContext(ctx, bin, "--env-file", penvFile, "setup").CombinedOutput()
+		if err != nil {
+			t.Fatalf("odoobot setup outside the unit: %v\n%s", err, out2)
+		}
+		if !strings.Contains(string(out2), "installing 1 Debian package") || !strings.Contains(string(out2), "setup: done") {
+			t.Errorf("odoobot setup does not say it installed the package and is done:\n%s", out2)
+		}
+		if st := packageStatus(probePackage); st != "install ok installed" {
+			t.Fatalf("%s after odoobot setup: %q, want installed", probePackage, st)
+		}
+		if out, err := create(); err != nil {
+			t.Fatalf("odoobot create under odoobot.service after setup: %v\n%s", err, out)
+		}
+		inst, err := pa.Store.Instance(ctx, name)
+		if err != nil {
+			t.Fatalf("instance %s after its creation: %v", name, err)
+		}
+		requireAnswers(t, ctx, inst)
+		if out, err := runUnderOdoobotUnit(t, ctx, penvFile, bin, "--env-file", penvFile, "delete", name, "--yes"); err != nil {
+			t.Fatalf("odoobot delete under odoobot.service: %v\n%s", err, out)
+		}
+		requireGone(t, ctx, pa, name)
+	})
+}
+
+// aptSource offers deb to apt-get from a flat repository of the test
+// (dpkg-scanpackages' index, trusted), listed in /etc/apt/sources.list.d
+// while the test runs; apt's index is refreshed for that source alone.
+// Both go when the test ends.
+func aptSource(t *testing.T, deb string) {
+	t.Helper()
+	scan := testenv.LookPath(t, "dpkg-scanpackages")
+	dir := filepath.Join(filepath.Dir(deb), "apt")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(deb, filepath.Join(dir, filepath.Base(deb))); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(scan, ".", "/dev/null")
+	cmd.Dir = dir
+	index, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("dpkg-scanpackages: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Packages"), index, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	list := "/etc/apt/sources.list.d/odoobot-hardening-" + randomHex(t, 4) + ".list"
+	t.Cleanup(func() {
+		os.Remove(list)
+		lists, _ := filepath.Glob("/var/lib/apt/lists/*" + strings.ReplaceAll(strings.TrimPrefix(dir, "/"), "/", "_") + "*")
+		for _, f := range lists {
+			os.Remove(f)
 		}
 	})
+	if err := os.WriteFile(list, []byte("deb [trusted=yes] file:"+dir+" ./\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("apt-get", "update", "-qq", "-o", "Dir::Etc::sourcelist="+list,
+		"-o", "Dir::Etc::sourceparts=-", "-o", "APT::Get::List-Cleanup=0").CombinedOutput(); err != nil {
+		t.Fatalf("apt-get update of the test's source: %v\n%s", err, out)
+	}
 }
 
 // confinementProbe reports what a program under odoobot.service can do:
 // write to the root of the file system, see PostgreSQL's files (an
 // inaccessible path is an empty directory that root, with
 // CAP_DAC_OVERRIDE, may still list: hence the emptiness check; the
-// sandbox's cluster lives there), write in /etc, and its capabilities and
-// confinement as the kernel has them.
+// sandbox's cluster lives there), write in /etc, /usr, dpkg's database
+// and apt's cache, and its capabilities and confinement as the kernel has
+// them.
 const confinementProbe = `#!/bin/sh
 probe=/odoobot-hardening-probe-$$
 if mkdir "$probe" 2>/dev/null; then rmdir "$probe"; echo "rootfs: writable"; else echo "rootfs: read-only"; fi
 if [ -n "$(ls -A /var/lib/postgresql 2>/dev/null)" ]; then echo "postgresql: visible"; else echo "postgresql: hidden"; fi
 if touch "/etc/$probe" 2>/dev/null; then rm -f "/etc/$probe"; echo "etc: writable"; else echo "etc: read-only"; fi
+if touch "/usr/$probe" 2>/dev/null; then rm -f "/usr/$probe"; echo "usr: writable"; else echo "usr: read-only"; fi
+if touch "/var/lib/dpkg/$probe" 2>/dev/null; then rm -f "/var/lib/dpkg/$probe"; echo "dpkg: writable"; else echo "dpkg: read-only"; fi
+if touch "/var/cache/apt/$probe" 2>/dev/null; then rm -f "/var/cache/apt/$probe"; echo "apt cache: writable"; else echo "apt cache: read-only"; fi
 grep -E '^(CapBnd|CapEff|NoNewPrivs|Seccomp):' /proc/self/status
 `
 
@@ -310,6 +409,9 @@ func installUnitFile(t *testing.T, ctx context.Context, unit string, content []b
 	}
 }
 
+// sandboxDir holds every odoobot path of the sandbox and of the tests.
+const sandboxDir = "/var/lib/odoobot-sandbox"
+
 // execArgRE is what runUnderOdoobotUnit puts into ExecStart unquoted.
 var execArgRE = regexp.MustCompile(`^[A-Za-z0-9_./=:,+-]+$`)
 
@@ -339,7 +441,11 @@ func runUnderOdoobotUnit(t *testing.T, ctx context.Context, envFile string, argv
 // oneshotOdoobotUnit is deploy/odoobot.service made a oneshot running
 // command: in its [Service] section the type, command, restart policy and
 // env file are replaced and the output goes to outFile; its [Install]
-// section is dropped. Every sandboxing setting is kept as shipped.
+// section is dropped. Every sandboxing setting is kept as shipped, and
+// the sandbox's directories (every odoobot path of the sandbox and of
+// the tests is under /var/lib/odoobot-sandbox) are added to
+// ReadWritePaths, as the drop-in an operator adds for directories moved
+// in the configuration.
 func oneshotOdoobotUnit(t *testing.T, command, envFile, outFile string) []byte {
 	t.Helper()
 	replaced := map[string]bool{"Type": true, "ExecStart": true, "Restart": true, "RestartSec": true, "EnvironmentFile": true}
@@ -355,8 +461,8 @@ func oneshotOdoobotUnit(t *testing.T, command, envFile, outFile string) []byte {
 			}
 			b.WriteString(line + "\n")
 			if section == "[Service]" {
-				fmt.Fprintf(&b, "Type=oneshot\nExecStart=%s\nEnvironmentFile=%s\nStandardOutput=append:%s\nStandardError=inherit\nTimeoutStartSec=10min\n",
-					command, envFile, outFile)
+				fmt.Fprintf(&b, "Type=oneshot\nExecStart=%s\nEnvironmentFile=%s\nStandardOutput=append:%s\nStandardError=inherit\nTimeoutStartSec=10min\nReadWritePaths=%s\n",
+					command, envFile, outFile, sandboxDir)
 			}
 			continue
 		}
@@ -390,10 +496,11 @@ func procStatus(t *testing.T, pid uint32) map[string]string {
 	return m
 }
 
-// probePackage is the Debian package the apt-get test installs and
-// purges: a file under /usr, a conffile in /etc and a postinst that
-// rebuilds the linker cache, as Python packages' triggers do.
-const probePackage = "odoobot-hardening-probe"
+// probePackage is the Debian package apt-get is refused under the unit
+// and odoobot setup installs: a file under /usr, a conffile in /etc and a
+// postinst that rebuilds the linker cache, as Python packages' triggers
+// do. Its name is a python3-* one, as debian mode installs.
+const probePackage = "python3-odoobot-hardening-probe"
 
 // buildProbePackage builds probePackage with dpkg-deb under dir and
 // returns the .deb's path.
@@ -403,7 +510,7 @@ func buildProbePackage(t *testing.T, dir string) string {
 	tree := filepath.Join(dir, probePackage)
 	files := map[string]string{
 		"DEBIAN/control": "Package: " + probePackage + "\nVersion: 1.0\nArchitecture: all\n" +
-			"Maintainer: odoobot tests <root@localhost>\nDescription: installed and purged by odoobot's hardening test\n",
+			"Maintainer: odoobot tests <root@localhost>\nDescription: refused and installed by odoobot's hardening test\n",
 		"DEBIAN/conffiles":                         "/etc/" + probePackage + ".conf\n",
 		"DEBIAN/postinst":                          "#!/bin/sh\nset -e\nldconfig\n",
 		"etc/" + probePackage + ".conf":            "# odoobot's hardening test\n",

@@ -54,8 +54,8 @@ type createEnv struct {
 }
 
 // newCreateEnv makes the test's directories (0755, under e2eRoot) and
-// names its state database; it sets PROD_ROOT, LOG_DIR, TRACKING_DIR and
-// STATE_DB_NAME for the test and, when it ends, drops the state database
+// names its state database; it sets PROD_ROOT, LOG_DIR, TRACKING_DIR,
+// LOGROTATE_FILE and STATE_DB_NAME for the test and, when it ends, drops the state database
 // and removes the directories. It needs the sandbox configuration
 // exported (CF_ZONE_NAME set).
 func newCreateEnv(t *testing.T) *createEnv {
@@ -86,6 +86,7 @@ func newCreateEnv(t *testing.T) *createEnv {
 		t.Fatal(err)
 	}
 	e.overrides["STATE_DB_NAME"] = e.stateDB
+	e.overrides["LOGROTATE_FILE"] = filepath.Join(root, "logrotate.d", "odoobot-instances")
 	for k, v := range e.overrides {
 		t.Setenv(k, v)
 	}

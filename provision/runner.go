@@ -165,6 +165,12 @@ type RunnerConfig struct {
 	// the jobs left open, never undoes a job that had ended: it finds it
 	// ended as it did. Without it the end is kept in memory only.
 	OutcomeDir string
+	// Ended, when set, is called after each job that ran, or was rolled
+	// back by recovery, has ended (its task's Finished first), with its
+	// final record, in the worker: for what follows a change of the
+	// instances (the rotation of their logs). It must be quick, and
+	// cannot change the job's outcome.
+	Ended func(ctx context.Context, job Job)
 }
 
 // Runner runs tasks on a pool of workers. Each task's steps run in order;
@@ -378,6 +384,9 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 	if t.Finished != nil {
 		t.Finished(t.result)
 	}
+	if r.cfg.Ended != nil {
+		r.cfg.Ended(context.WithoutCancel(ctx), t.result)
+	}
 }
 
 // startJob records that the job starts. While the store cannot (PostgreSQL
@@ -484,6 +493,9 @@ func (r *Runner) RollBack(ctx context.Context, t *Task, reason string) {
 	t.err = errors.New(errText)
 	if t.Finished != nil {
 		t.Finished(t.result)
+	}
+	if r.cfg.Ended != nil {
+		r.cfg.Ended(context.WithoutCancel(ctx), t.result)
 	}
 }
 

@@ -442,3 +442,32 @@ func TestRunnerStartsTheJobOnceTheStoreIsBack(t *testing.T) {
 		t.Errorf("calls (-got +want):\n%s", diff)
 	}
 }
+
+// TestRunnerEndedSeesEveryEnd: Ended is called once per job with its
+// final record: a job that succeeded, one rolled back, and one recovery
+// rolled back.
+func TestRunnerEndedSeesEveryEnd(t *testing.T) {
+	store := newMemJobs()
+	tr := &trace{}
+	var mu sync.Mutex
+	var ended []string
+	r := NewRunner(RunnerConfig{Store: store, Ended: func(_ context.Context, j Job) {
+		mu.Lock()
+		defer mu.Unlock()
+		ended = append(ended, fmt.Sprintf("%d %s %s", j.ID, j.Kind, j.State))
+	}})
+	defer r.Close()
+	finished := func(Job) { tr.add("finished") }
+	ok := &Task{Job: Job{ID: 1, Kind: JobCreate}, Steps: []Step{tr.step("a", false)}, Finished: finished}
+	r.Submit(ok)
+	ok.Wait(context.Background())
+	bad := &Task{Job: Job{ID: 2, Kind: JobDelete}, Steps: []Step{tr.step("b", true)}, Finished: finished}
+	r.Submit(bad)
+	bad.Wait(context.Background())
+	r.RollBack(context.Background(), &Task{Job: Job{ID: 3, Kind: JobIsolate}, Steps: []Step{tr.step("c", false)}, Finished: finished}, "odoobot stopped")
+	mu.Lock()
+	defer mu.Unlock()
+	if diff := cmp.Diff(ended, []string{"1 create succeeded", "2 delete rolled_back", "3 isolate interrupted"}); diff != "" {
+		t.Errorf("Ended calls (-got +want):\n%s", diff)
+	}
+}

@@ -5,7 +5,8 @@ set -euo pipefail
 pkgs=(nginx postgresql postgresql-contrib python3-venv pebble git dbus systemd openssl ca-certificates iproute2 util-linux procps logrotate)
 # The Python packages real Odoo 17 and 19 run on (Odoo's own Debian
 # package uses them): the real-Odoo tests need them before odoobot's first
-# release build; odoobot installs what a release's debian/control asks.
+# release build; `odoobot setup` installs what else a release's
+# debian/control asks (serve installs nothing).
 pkgs+=(python3-babel python3-chardet python3-cryptography python3-dateutil
   python3-decorator python3-docutils python3-freezegun python3-geoip2
   python3-gevent python3-greenlet python3-idna python3-pil python3-jinja2

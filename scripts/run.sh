@@ -24,6 +24,9 @@ elif [[ " $ODOOBOT_REAL_ODOO_ENV" == *" ODOOBOT_ODOO_REPO_19_0="* ]]; then
 else
   echo "odoobot: no Odoo source at hand: running the stand-in Odoo (a test double); set ODOO_REPO to an Odoo git repository for real Odoo"
 fi
+# serve installs no Debian package: setup builds the configured release
+# and installs what it still lacks, as on a real server.
+scripts/sandbox.sh exec "$SANDBOX_BIN/odoobot" --env-file /dev/null setup
 echo "sandbox host running; the bot's instances answer on http://127.0.0.1 with Host: NAME.$CF_ZONE_NAME"
 echo "stop the sandbox with: scripts/sandbox.sh stop"
 exec scripts/sandbox.sh exec "$SANDBOX_BIN/odoobot" --env-file /dev/null serve

@@ -53,10 +53,32 @@ func importVerb(ctx context.Context, w io.Writer, cfg *config.Config, args []str
 	defer store.Close()
 	fmt.Fprintf(w, "API-DEV instances under %s (tracking files in %s)\n", cfg.ProdRoot, *dir)
 	err = runImport(ctx, w, store, cands, *dryRun)
+	if !*dryRun {
+		rotateLogs(ctx, w, cfg, store.Instances)
+	}
 	if nerr := printSharedRoleNote(ctx, w, store.Instances, cfg.DBUser, false); nerr != nil && err == nil {
 		err = nerr
 	}
 	return err
+}
+
+// rotateLogs rewrites the rotation of every instance's odoo.log
+// (provision.LogRotation) from the store, so that an imported instance's
+// log is rotated as SERVICE_USER, who owns its directory; what is left
+// out, and a failure, are printed, never failing the import.
+func rotateLogs(ctx context.Context, w io.Writer, cfg *config.Config, instances func(context.Context) ([]provision.Instance, error)) {
+	list, err := instances(ctx)
+	if err == nil {
+		var left []string
+		r := provision.LogRotation{File: cfg.LogrotateFile, ProdRoot: cfg.ProdRoot, ServiceUser: cfg.ServiceUser}
+		_, left, err = r.Install(list)
+		for _, l := range left {
+			fmt.Fprintln(w, "odoo.log rotation:", l)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(w, "odoo.log rotation not rewritten (serve does it at its start):", err)
+	}
 }
 
 // importStore is what the import needs from the state store.

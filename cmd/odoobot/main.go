@@ -69,6 +69,7 @@ Verbs:
                                  adopt API-DEV's existing instances
   isolate NAME --yes             move an adopted instance to a system user and database role of its own
   gc                             remove the releases and template databases no instance uses (the newest release is kept)
+  setup                          as root, once: build the configured release, installing the Debian packages it needs
   config                         the effective configuration, secrets redacted
   version                        the build's version
 
@@ -116,6 +117,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return installTimer(ctx, stdout, stderr, cfg, file)
 	case "backup-all":
 		return backupAll(ctx, stdout, stderr, cfg)
+	case "setup":
+		return setupVerb(ctx, stdout, stderr, cfg, rest)
 	}
 	return verbs(ctx, stdin, stdout, stderr, cfg, verb, rest)
 }

@@ -25,6 +25,7 @@ func hostEnv(t *testing.T) string {
 		"CF_ZONE_NAME": "example.com", "PROD_ROOT": "prod", "LOG_DIR": "log", "BACKUP_DIR": "backup",
 		"STATE_DIR": "state", "NGINX_SITES_AVAILABLE": "avail", "NGINX_SITES_ENABLED": "enabled",
 		"SYSTEMD_UNIT_DIR": "units", "TRACKING_DIR": "tracking", "ALLOWLIST_FILE": "allowlist",
+		"LOGROTATE_FILE": "logrotate.d/odoobot-instances",
 	} {
 		if k != "CF_ZONE_NAME" {
 			v = filepath.Join(root, v)

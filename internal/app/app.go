@@ -332,12 +332,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	// A job end the store cannot record (PostgreSQL away) is kept here
 	// until it is, across a restart: recovery then finds the job ended.
 	a.Runner = provision.NewRunner(provision.RunnerConfig{Store: store, Workers: cfg.JobWorkers, Logger: log, FailAt: opt.FailAt, KillAt: opt.KillAt,
-		OutcomeDir: filepath.Join(cfg.StateDir, "job-ends")})
-	releases := odoo.NewReleases(odoo.ReleaseConfig{
-		CacheDir: filepath.Join(cfg.StateDir, "releases"), Repo: cfg.OdooRepo, Branch: cfg.Branch(), Commit: cfg.OdooCommit,
-		EnterpriseRepo: cfg.EnterpriseRepo, Python: cfg.PythonVersion,
-		Deps: cfg.PythonDeps, PipArgs: cfg.PipArguments(), InstallPackages: odoo.AptInstall, BuildUser: buildUser, Logger: log,
-	})
+		OutcomeDir: filepath.Join(cfg.StateDir, "job-ends"), Ended: a.jobEnded})
+	releases := odoo.NewReleases(releaseConfig(cfg, buildUser, log))
 	edition := map[string]string{"e": "enterprise", "c": "community"}[cfg.OdooEdition]
 	a.Creator = provision.NewCreator(provision.CreatorConfig{
 		Layout: cfg.Layout(), Rules: cfg.NameRules(),

@@ -33,13 +33,10 @@ func (a *App) DayTwo() *provision.DayTwo {
 // runs it.
 //
 // It first installs the rotation of every instance's odoo.log
-// (provision.LogrotateFile); a failure there is logged and alerted, and
-// the rest goes on.
+// (RotateLogs); a failure there, or an instance left out, is alerted,
+// and the rest goes on.
 func (a *App) StartBackups(ctx context.Context) {
-	if _, err := provision.InstallLogrotate(provision.LogrotateFile, a.Config.ProdRoot); err != nil {
-		a.Log.Error("odoo.log rotation", "err", err)
-		a.Alert(ctx, "odoo.log rotation is not installed: "+err.Error())
-	}
+	a.RotateLogs(ctx, true)
 	dt := a.DayTwo()
 	at, on, _ := a.Config.DailyBackup()
 	if dt == nil || !on {
@@ -83,4 +80,55 @@ func (a *App) Recover(ctx context.Context) ([]provision.Job, error) {
 	}
 	a.StartSweep(ctx)
 	return jobs, nil
+}
+
+// logRotation is how this host rotates its instances' logs.
+func (a *App) logRotation() provision.LogRotation {
+	return provision.LogRotation{File: a.Config.LogrotateFile, ProdRoot: a.Config.ProdRoot, ServiceUser: a.Config.ServiceUser}
+}
+
+// RotateLogs rewrites the rotation of every instance's odoo.log
+// (provision.LogRotation.Install: one stanza per instance, acting as the
+// owner of its directory) from the store's instances. serve calls it at
+// start, and the runner after each job that creates, clones, deletes or
+// isolates an instance. A failure, and each instance left out, is logged,
+// and alerted when alert is set; it never fails anything else.
+func (a *App) RotateLogs(ctx context.Context, alert bool) {
+	report := func(text string) {
+		if alert {
+			a.Alert(ctx, text)
+		} else {
+			a.Log.Warn(text)
+		}
+	}
+	list, err := a.Store.Instances(ctx)
+	if err != nil {
+		report("odoo.log rotation is not rewritten: " + err.Error())
+		return
+	}
+	wrote, left, err := a.logRotation().Install(list)
+	for _, l := range left {
+		report("odoo.log rotation: " + l)
+	}
+	if err != nil {
+		report("odoo.log rotation is not installed: " + err.Error())
+		return
+	}
+	if wrote {
+		a.Log.Info("odoo.log rotation rewritten", "file", a.Config.LogrotateFile, "instances", len(list)-len(left))
+	}
+}
+
+// rotatesLogs are the kinds of job after which the rotation of the logs
+// is rewritten: those that add or remove an instance, or change who owns
+// its directory.
+var rotatesLogs = map[provision.JobKind]bool{
+	provision.JobCreate: true, provision.JobClone: true, provision.JobDelete: true, provision.JobIsolate: true,
+}
+
+// jobEnded is the runner's Ended: see RotateLogs.
+func (a *App) jobEnded(ctx context.Context, job provision.Job) {
+	if rotatesLogs[job.Kind] {
+		a.RotateLogs(ctx, false)
+	}
 }

@@ -498,9 +498,10 @@ func missingDebs(ctx context.Context, needs [][]string) ([]string, error) {
 
 // AptInstall installs Debian packages with `apt-get install -y
 // --no-install-recommends`, non-interactively, with a minimal environment
-// (none of odoobot's). It is the usual ReleaseConfig.InstallPackages. It
-// needs root, and waits up to two minutes for another apt or dpkg to
-// release the package database.
+// (none of odoobot's). It is `odoobot setup`'s ReleaseConfig.InstallPackages
+// (serve's is nil: its unit cannot write /usr). It needs root, and waits
+// up to two minutes for another apt or dpkg to release the package
+// database.
 func AptInstall(ctx context.Context, pkgs []string) error {
 	if len(pkgs) == 0 {
 		return nil

@@ -75,7 +75,10 @@ type ReleaseConfig struct {
 	// --no-index, --index-url URL); unused in debian mode.
 	PipArgs []string
 	// InstallPackages installs the Debian packages a release needs and
-	// the host lacks, in debian mode; nil means AptInstall.
+	// the host lacks, in debian mode: AptInstall for `odoobot setup`. nil
+	// installs nothing: a build that lacks a package fails with a
+	// *MissingPackagesError naming them, which is what serve and the
+	// other verbs do, since odoobot's unit cannot write /usr.
 	InstallPackages func(ctx context.Context, pkgs []string) error
 	// BuildUser runs git, the venv's creation, pip and the release
 	// check, and owns the release while it is built; the finished release
@@ -407,8 +410,23 @@ func compileRelease(ctx context.Context, as *BuildUser, rel provision.Release, l
 	log.Info("compiled Python", "took", time.Since(start).Round(time.Millisecond))
 }
 
+// MissingPackagesError is a debian-mode build stopped because the host
+// lacks Debian packages the source needs and the build installs none
+// (ReleaseConfig.InstallPackages nil). Its message names them and says
+// how to install them.
+type MissingPackagesError struct {
+	Packages []string // the packages to install, one of each group of alternatives
+}
+
+func (e *MissingPackagesError) Error() string {
+	list := strings.Join(e.Packages, " ")
+	return fmt.Sprintf("this release needs Debian packages the host lacks: %s; odoobot does not install packages while it serves: "+
+		"run `odoobot setup` as root (it installs what ODOO_REPO, ODOO_BRANCH and ODOO_COMMIT need), or apt-get install %s, then try again", list, list)
+}
+
 // debianDeps installs the Debian packages the source needs that the host
-// lacks, and checks they are installed afterwards.
+// lacks, and checks they are installed afterwards; without
+// InstallPackages it fails with a *MissingPackagesError instead.
 func (r *Releases) debianDeps(ctx context.Context, rel provision.Release, src string, log *slog.Logger, progress func(string, ...any)) error {
 	pyVersion, err := interpreterVersion(ctx, r.cfg.BuildUser, rel.Python)
 	if err != nil {
@@ -425,15 +443,15 @@ func (r *Releases) debianDeps(ctx context.Context, rel provision.Release, src st
 	if err != nil || len(missing) == 0 {
 		return err
 	}
+	install := r.cfg.InstallPackages
+	if install == nil {
+		return &MissingPackagesError{Packages: missing}
+	}
 	phase := fmt.Sprintf("installing %d Debian packages", len(missing))
 	if len(missing) == 1 {
 		phase = "installing 1 Debian package"
 	}
 	progress(phase, "packages", strings.Join(missing, " "))
-	install := r.cfg.InstallPackages
-	if install == nil {
-		install = AptInstall
-	}
 	if err := install(ctx, missing); err != nil {
 		return fmt.Errorf("install Debian packages %s: %w", strings.Join(missing, " "), err)
 	}

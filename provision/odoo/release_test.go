@@ -313,6 +313,28 @@ Description: Open Source Apps To Grow Your Business
 	if err == nil || !strings.Contains(err.Error(), "still not installed") || !strings.Contains(err.Error(), "python3-odoobot-test-missing") {
 		t.Errorf("error %v, want one saying python3-odoobot-test-missing is still not installed", err)
 	}
+
+	// Without an installer (serve's builds), the build installs nothing
+	// and fails naming the package and odoobot setup; nothing is cached.
+	cfg = releaseConfig(t, repo)
+	cfg.InstallPackages = nil
+	phases = nil
+	_, err = odoo.NewReleases(cfg).Ensure(context.Background(), func(p string) { phases = append(phases, p) })
+	var missing *odoo.MissingPackagesError
+	if !errors.As(err, &missing) || !slices.Equal(missing.Packages, []string{"python3-odoobot-test-missing"}) {
+		t.Fatalf("error %v, want a MissingPackagesError naming python3-odoobot-test-missing", err)
+	}
+	for _, want := range []string{"python3-odoobot-test-missing", "run `odoobot setup` as root", "apt-get install python3-odoobot-test-missing"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q\nwant it to say %q", err, want)
+		}
+	}
+	if slices.ContainsFunc(phases, func(p string) bool { return strings.HasPrefix(p, "installing") }) {
+		t.Errorf("progress %q: a build without an installer said it installs", phases)
+	}
+	if entries, _ := os.ReadDir(cfg.CacheDir); slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.IsDir() }) {
+		t.Errorf("a build refused for a missing package left a release in the cache: %v", entries)
+	}
 }
 
 func TestCheckPython(t *testing.T) {

@@ -146,7 +146,16 @@ func (d *DayTwo) jobLog(kind JobKind, inst Instance) string {
 	return filepath.Join(filepath.Dir(d.cfg.Layout.Paths(inst).CreateLog), string(kind)+"-"+inst.Internal+".log")
 }
 
+// lookup returns the named instance from the store, once its name passes
+// the rules and every name its row records is the derived one (trusted):
+// a job acts on nothing else.
 func (d *DayTwo) lookup(ctx context.Context, name string) (Instance, error) {
+	return d.lookupFor(ctx, name, false)
+}
+
+// lookupFor is lookup; resuming also accepts an imported instance whose
+// unit already runs as its own user (an interrupted isolate).
+func (d *DayTwo) lookupFor(ctx context.Context, name string, resuming bool) (Instance, error) {
 	if err := d.cfg.Rules.Check(name); err != nil {
 		return Instance{}, err
 	}
@@ -156,6 +165,9 @@ func (d *DayTwo) lookup(ctx context.Context, name string) (Instance, error) {
 	}
 	if err != nil {
 		return inst, fmt.Errorf("provision: look up %s: %w", name, err)
+	}
+	if err := d.trusted(inst, resuming); err != nil {
+		return Instance{}, err
 	}
 	return inst, nil
 }
@@ -554,6 +566,9 @@ func (d *DayTwo) recoverRestore(ctx context.Context, job Job) ([]string, error) 
 		return nil, nil
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := d.trusted(inst, false); err != nil {
 		return nil, err
 	}
 	r := d.restoreRun(inst, BackupInfo{}, job.RequestedBy)

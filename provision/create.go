@@ -373,6 +373,15 @@ func (c *Creator) recoverWith(ctx context.Context, subscribe func(Job) []Subscri
 		}
 		mode, _ := ParseSSLMode(job.Params["ssl"], SSLHTTP)
 		inst := c.newInstance(job.Instance, mode)
+		if err := c.recoverable(ctx, job, inst); err != nil {
+			// The job's row names no instance odoobot could have made, or
+			// the instance's row records other names: nothing is undone.
+			msg := "odoobot stopped while this job ran; NOT rolled back: " + err.Error()
+			_ = c.cfg.Store.FinishJob(ctx, job.ID, JobInterrupted, msg, nil)
+			job.State, job.Error = JobInterrupted, msg
+			ended = append(ended, job)
+			continue
+		}
 		if got, err := c.cfg.Store.Instance(ctx, job.Instance); err == nil {
 			if got.State == StateReady {
 				// The process stopped after the last step and before the job
@@ -392,6 +401,30 @@ func (c *Creator) recoverWith(ctx context.Context, subscribe func(Job) []Subscri
 		ended = append(ended, t.result)
 	}
 	return ended, nil
+}
+
+// recoverable checks that an orphaned creation's instance is one whose
+// rollback may run: its name passes the rules, and its row, when there is
+// one, records exactly the names the creation made (inst, derived from
+// the name with this host's tenants).
+func (c *Creator) recoverable(ctx context.Context, job Job, inst Instance) error {
+	if err := c.cfg.Rules.Check(job.Instance); err != nil {
+		return err
+	}
+	got, err := c.cfg.Store.Instance(ctx, job.Instance)
+	if errors.Is(err, ErrInstanceNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := c.cfg.Layout.CheckStored(got); err != nil {
+		return err
+	}
+	if got.User != inst.User || got.DBRole != inst.DBRole {
+		return &StoredNameError{Instance: got.Name, Field: "system_user", Stored: got.User, Expected: fmt.Sprintf("%q, as its creation made it", inst.User)}
+	}
+	return nil
 }
 
 // creation is the state shared by the steps of one creation.
@@ -991,6 +1024,11 @@ func (c *Creator) exportTracking(ctx context.Context) error {
 	var inst, ports strings.Builder
 	for _, i := range all {
 		if i.State != StateReady {
+			continue
+		}
+		if err := c.cfg.Layout.CheckStored(i); err != nil {
+			// Exported are only names odoobot derives.
+			c.cfg.Logger.Warn("tracking export: instance left out", "instance", i.Name, "err", err)
 			continue
 		}
 		fmt.Fprintf(&inst, "%s|%s|%d|%d|%s|%s\n", i.Internal, i.Domain, i.Ports.HTTP, i.Ports.Gevent, i.SSLMode, i.CreatedAt.UTC().Format(time.RFC3339))

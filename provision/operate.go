@@ -102,7 +102,15 @@ func (o *Operator) instance(ctx context.Context, name string) (Instance, error) 
 	if errors.Is(err, ErrInstanceNotFound) {
 		return inst, fmt.Errorf("%w: no instance named %q; see list", ErrInstanceNotFound, name)
 	}
-	return inst, err
+	if err != nil {
+		return inst, err
+	}
+	// The unit, the log and the database a verb acts on are derived from
+	// the name; a row that says otherwise is refused (Layout.CheckStored).
+	if err := o.Layout.CheckStored(inst); err != nil {
+		return Instance{}, err
+	}
+	return inst, nil
 }
 
 // Status reports the service state, health, ports, uptime and memory.

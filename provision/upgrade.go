@@ -664,6 +664,9 @@ func (d *DayTwo) recoverUpgrade(ctx context.Context, job Job) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
+	if err := d.trusted(inst, false); err != nil {
+		return nil, err
+	}
 	u := d.upgradeRun(inst, job.RequestedBy)
 	if c := job.Params["commit"]; c != "" && inst.Release.Commit == c {
 		return nil, u.cleanup(ctx)

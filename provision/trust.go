@@ -1,0 +1,138 @@
+package provision
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+)
+
+// ErrStoredName is matched (errors.Is) by a *StoredNameError.
+var ErrStoredName = errors.New("a stored name differs from the one odoobot derives")
+
+// StoredNameError is the refusal of an instance whose row in the state
+// database records a name other than the one odoobot derives from the
+// instance's name (DeriveNames). Whoever can write that row (anyone
+// holding odoobot's database role) must not choose what root removes,
+// stops or gives away, so the job stops before it changes anything. Its
+// message is safe to show in chat: it names the field, both values and
+// what to do.
+type StoredNameError struct {
+	Instance string // the instance's name
+	Field    string // the state database's column: domain, internal, unit, system_user, db_role, staging_of
+	Stored   string // what the row holds
+	Expected string // what odoobot derives (or accepts) for it
+}
+
+func (e *StoredNameError) Error() string {
+	return fmt.Sprintf("provision: instance %s: the state database's %s is %s, expected %s (derived from the name); "+
+		"odoobot acts only on names it derives, so nothing was changed: find out who wrote odoobot.instances, then correct the row",
+		e.Instance, e.Field, quoteStored(e.Stored), e.Expected)
+}
+
+// Is matches ErrStoredName.
+func (e *StoredNameError) Is(target error) bool { return target == ErrStoredName }
+
+// quoteStored quotes a stored value for a message, cut to 80 bytes: it
+// was written by someone odoobot does not trust.
+func quoteStored(s string) string {
+	const limit = 80
+	if len(s) > limit {
+		return fmt.Sprintf("%q… (%d bytes)", s[:limit], len(s))
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// CheckStored checks every name inst carries from the state database
+// against the names the layout derives from inst.Name (Layout.Names):
+// the name is a DNS label; domain, internal, unit are the derived ones;
+// system_user and db_role are the derived ones, or both empty — the one
+// alternative, an instance imported from API-DEV that shares the service
+// user and odoobot's role (Creator.trusted also asks the host whether it
+// does); staging_of is empty or a label. The first that differs is
+// returned as a *StoredNameError; nil when all match. It reads nothing.
+func (l Layout) CheckStored(inst Instance) error {
+	if !IsLabel(inst.Name) || len(inst.Name) > MaxNameLength {
+		return &StoredNameError{Instance: fmt.Sprintf("%q", inst.Name), Field: "name", Stored: inst.Name, Expected: "a name that passes the name rules"}
+	}
+	n := l.Names(inst.Name)
+	for _, f := range []struct{ field, stored, want string }{
+		{"domain", inst.Domain, n.Domain},
+		{"internal", inst.Internal, n.Internal},
+		{"unit", inst.Unit, n.Unit},
+	} {
+		if f.stored != f.want {
+			return &StoredNameError{Instance: inst.Name, Field: f.field, Stored: f.stored, Expected: fmt.Sprintf("%q", f.want)}
+		}
+	}
+	shared := inst.User == "" && inst.DBRole == ""
+	if !shared {
+		if inst.User != n.SystemUser {
+			return &StoredNameError{Instance: inst.Name, Field: "system_user", Stored: inst.User,
+				Expected: fmt.Sprintf("%q (or, with db_role empty too, \"\": an imported instance on the service user)", n.SystemUser)}
+		}
+		if inst.DBRole != n.DBRole {
+			return &StoredNameError{Instance: inst.Name, Field: "db_role", Stored: inst.DBRole,
+				Expected: fmt.Sprintf("%q (or, with system_user empty too, \"\": an imported instance on odoobot's role)", n.DBRole)}
+		}
+	}
+	if inst.StagingOf != "" && (!IsLabel(inst.StagingOf) || inst.StagingOf == inst.Name) {
+		return &StoredNameError{Instance: inst.Name, Field: "staging_of", Stored: inst.StagingOf, Expected: "\"\" or another instance's name"}
+	}
+	return nil
+}
+
+// maxUnitFile bounds how much of a unit file is read to find its User=.
+const maxUnitFile = 1 << 20
+
+// UnitUser returns the User= of the systemd unit file at path ("" when
+// it has none: the unit runs as root). It reads at most 1 MiB and does
+// not follow a symbolic link at the last element.
+func UnitUser(path string) (string, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return "", fmt.Errorf("provision: read unit %s: %w", path, err)
+	}
+	defer f.Close()
+	user := ""
+	sc := bufio.NewScanner(io.LimitReader(f, maxUnitFile))
+	sc.Buffer(make([]byte, 0, 64<<10), maxUnitFile)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "="); ok && strings.TrimSpace(k) == "User" {
+			user = strings.TrimSpace(v) // the last one wins, as in systemd
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", fmt.Errorf("provision: read unit %s: %w", path, err)
+	}
+	return user, nil
+}
+
+// trusted checks an instance read back from the store before a job acts
+// on it: Layout.CheckStored, and, for one whose row says it shares the
+// service user and odoobot's role, that its unit on the host (root's
+// file, at the path derived from its name) runs as ServiceUser — or,
+// when resuming is set, as its own derived user, which an isolate
+// interrupted before it recorded the user leaves. A row that claims to
+// be shared when the host says otherwise is refused naming system_user.
+func (c *Creator) trusted(inst Instance, resuming bool) error {
+	if err := c.cfg.Layout.CheckStored(inst); err != nil {
+		return err
+	}
+	if inst.User != "" {
+		return nil
+	}
+	own := c.cfg.Layout.Names(inst.Name).SystemUser
+	got, err := UnitUser(c.cfg.Layout.Paths(inst).Unit)
+	if err != nil {
+		return fmt.Errorf("provision: instance %s records no user of its own, and its unit does not say it runs as the service user %s: %w", inst.Name, c.cfg.ServiceUser, err)
+	}
+	if got == c.cfg.ServiceUser || (resuming && got == own) {
+		return nil
+	}
+	return &StoredNameError{Instance: inst.Name, Field: "system_user", Stored: "",
+		Expected: fmt.Sprintf("%q: its unit runs as %q, and only an instance whose unit runs as the service user %s may record none", own, got, c.cfg.ServiceUser)}
+}

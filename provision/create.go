@@ -789,6 +789,7 @@ func (cr *creation) startService(ctx context.Context) error {
 		Service: cr.inst.Unit, Name: cr.inst.Internal, Domain: cr.inst.Domain, User: cr.runAs(),
 		Venv: filepath.Dir(filepath.Dir(cr.release.Python)), Release: filepath.Dir(cr.release.OdooBin),
 		Conf: cr.paths.Conf, Dir: cr.paths.Dir, MemoryMax: conf.MemoryMax(),
+		HTTPPort: cr.inst.Ports.HTTP, GeventPort: cr.inst.Ports.Gevent,
 	})
 	if err != nil {
 		return fmt.Errorf("service: render unit: %w", err)

@@ -228,13 +228,19 @@ func (iso *isolation) restoreConf(ctx context.Context) error {
 	return chownTree(iso.paths.Dir, uid, gid)
 }
 
-// userLine matches a unit's User= or Group= line.
-var userLine = regexp.MustCompile(`^\s*(User|Group)\s*=`)
+// userLine matches a unit's User=, Group=, SocketBindAllow= or
+// SocketBindDeny= line.
+var userLine = regexp.MustCompile(`^\s*(User|Group|SocketBindAllow|SocketBindDeny)\s*=`)
 
-// rewriteUnit makes the instance's unit run as its own user: its User=
-// and Group= lines (added to [Service] when missing) name the user; every
-// other line stays as it was.
+// rewriteUnit makes the instance's unit run as its own user and bind
+// only its own two ports, as a unit odoobot renders does: its User= and
+// Group= lines name the user, SocketBindAllow= its ports and
+// SocketBindDeny=any every other (all put in [Service] in place of any
+// earlier ones); every other line stays as it was.
 func (iso *isolation) rewriteUnit(ctx context.Context) error {
+	if p := iso.inst.Ports; p.HTTP < 1 || p.Gevent < 1 || p.HTTP > 65535 || p.Gevent > 65535 || p.HTTP == p.Gevent {
+		return fmt.Errorf("unit: the store records ports %d and %d: not two TCP ports the unit could be limited to", p.HTTP, p.Gevent)
+	}
 	old, err := os.ReadFile(iso.paths.Unit)
 	if err != nil {
 		return fmt.Errorf("unit: %w", err)
@@ -247,7 +253,9 @@ func (iso *isolation) rewriteUnit(ctx context.Context) error {
 		}
 		out = append(out, l)
 		if strings.TrimSpace(l) == "[Service]" {
-			out = append(out, "User="+iso.user, "Group="+iso.user)
+			out = append(out, "User="+iso.user, "Group="+iso.user,
+				fmt.Sprintf("SocketBindAllow=tcp:%d", iso.inst.Ports.HTTP), fmt.Sprintf("SocketBindAllow=tcp:%d", iso.inst.Ports.Gevent),
+				"SocketBindDeny=any")
 		}
 	}
 	b := []byte(strings.Join(out, "\n") + "\n")

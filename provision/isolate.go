@@ -171,7 +171,7 @@ var confLine = regexp.MustCompile(`^\s*(db_user|db_password)\s*=`)
 // instance's role, keeping every other line as it was, and lays the
 // files out as a tenant's.
 func (iso *isolation) rewriteConf(ctx context.Context) error {
-	old, err := os.ReadFile(iso.paths.Conf)
+	old, err := ReadTenantFile(iso.paths.Conf, MaxTenantFile)
 	if err != nil {
 		return fmt.Errorf("conf: %w", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -146,7 +145,7 @@ func (o *Operator) Info(ctx context.Context, name string) (string, error) {
 		b, err := o.Templates.Info(InfoFor(inst, o.Layout.Paths(inst), version))
 		return string(b), err
 	}
-	b, err := os.ReadFile(o.Layout.Paths(inst).Info)
+	b, err := ReadTenantFile(o.Layout.Paths(inst).Info, MaxTenantFile)
 	if err != nil {
 		return "", fmt.Errorf("info: %s has no summary yet (state %s): %w", name, inst.State, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -59,8 +60,8 @@ func TestStoredNamesAreNotTrusted(t *testing.T) {
 		}
 		t.Cleanup(func() {
 			_, err := state.Exec(context.Background(), `UPDATE odoobot.instances SET domain = $2, internal = $3, unit = $4,
-				system_user = $5, db_role = $6, state = 'ready' WHERE name = $1`,
-				nameA, instA.Domain, instA.Internal, instA.Unit, instA.User, instA.DBRole)
+				system_user = $5, db_role = $6, http_port = $7, state = 'ready' WHERE name = $1`,
+				nameA, instA.Domain, instA.Internal, instA.Unit, instA.User, instA.DBRole, instA.Ports.HTTP)
 			if err != nil {
 				t.Errorf("put A's row back: %v", err)
 			}
@@ -111,6 +112,7 @@ func TestStoredNamesAreNotTrusted(t *testing.T) {
 		{"restore/db_role=neighbour", map[string]string{"db_role": instB.DBRole}, restore, "db_role"},
 		{"restore/system_user=root", map[string]string{"system_user": "root"}, restore, "system_user"},
 		{"restore/shared", map[string]string{"system_user": "", "db_role": ""}, restore, "system_user"},
+		{"restore/http_port=neighbour", map[string]string{"http_port": strconv.Itoa(instB.Ports.HTTP)}, restore, "http_port"},
 		{"stop/unit=neighbour", map[string]string{"unit": instB.Unit}, stop, "unit"},
 		{"stop/unit=dbus.service", map[string]string{"unit": "dbus.service"}, stop, "unit"},
 	} {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -123,7 +124,7 @@ func (c *Creator) trusted(inst Instance, resuming bool) error {
 		return err
 	}
 	if inst.User != "" {
-		return nil
+		return c.portsMatchConf(inst)
 	}
 	own := c.cfg.Layout.Names(inst.Name).SystemUser
 	got, err := UnitUser(c.cfg.Layout.Paths(inst).Unit)
@@ -135,4 +136,35 @@ func (c *Creator) trusted(inst Instance, resuming bool) error {
 	}
 	return &StoredNameError{Instance: inst.Name, Field: "system_user", Stored: "",
 		Expected: fmt.Sprintf("%q: its unit runs as %q, and only an instance whose unit runs as the service user %s may record none", own, got, c.cfg.ServiceUser)}
+}
+
+// portsMatchConf checks the ports inst's row records against those of
+// its odoo.conf, root's file at the derived path in an instance with a
+// user of its own (the unit's SocketBindAllow and every health check
+// take the ports from the row). A missing odoo.conf (a delete run again
+// after the files went) checks nothing.
+func (c *Creator) portsMatchConf(inst Instance) error {
+	b, err := ReadTenantFile(c.cfg.Layout.Paths(inst).Conf, MaxTenantFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("provision: instance %s: read its odoo.conf to check its ports: %w", inst.Name, err)
+	}
+	conf := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			conf[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	for _, p := range []struct {
+		field  string
+		stored int
+	}{{"http_port", inst.Ports.HTTP}, {"gevent_port", inst.Ports.Gevent}} {
+		if want := conf[p.field]; want != strconv.Itoa(p.stored) {
+			return &StoredNameError{Instance: inst.Name, Field: p.field, Stored: strconv.Itoa(p.stored),
+				Expected: fmt.Sprintf("%q, its odoo.conf's", want)}
+		}
+	}
+	return nil
 }

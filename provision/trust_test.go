@@ -191,3 +191,31 @@ func TestOperatorRefusesAPlantedRow(t *testing.T) {
 		t.Errorf("systemd was asked: %q", svc.units)
 	}
 }
+
+// An instance with a user of its own has its ports in odoo.conf, root's
+// file: a row that records others (a neighbour's, which the unit would
+// then let it bind) is refused naming the port.
+func TestTrustedChecksPortsAgainstOdooConf(t *testing.T) {
+	l := trustLayout(t)
+	c := NewCreator(CreatorConfig{Layout: l, ServiceUser: "mtg"})
+	inst := l.NewInstance("acme", SSLHTTP)
+	inst.Ports = Ports{HTTP: 2100, Gevent: 8072}
+	if err := c.trusted(inst, false); err != nil {
+		t.Fatalf("without odoo.conf (a delete run again): %v", err)
+	}
+	p := l.Paths(inst)
+	if err := os.MkdirAll(p.Dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p.Conf, []byte("[options]\nhttp_port = 2100\ngevent_port = 8072\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.trusted(inst, false); err != nil {
+		t.Fatalf("ports as odoo.conf has them: %v", err)
+	}
+	inst.Ports.Gevent = 8073
+	var se *StoredNameError
+	if err := c.trusted(inst, false); !errors.As(err, &se) || se.Field != "gevent_port" || se.Stored != "8073" {
+		t.Fatalf("a planted gevent port: got %v, want a refusal naming gevent_port", err)
+	}
+}

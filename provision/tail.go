@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -72,17 +73,22 @@ func TailFile(path string, n int) []string {
 	return lines
 }
 
-// cutLine cuts l to TailMaxLine bytes (on a rune boundary), saying how
-// many were left out, and drops invalid UTF-8.
+// cutLine returns l with invalid UTF-8 and control characters (a
+// terminal's escape sequences, NUL) shown as U+FFFD, since the tenant
+// wrote them and they go to an operator's terminal or chat, cut to
+// TailMaxLine bytes, saying how many bytes of l were left out.
 func cutLine(l string) string {
-	if len(l) <= TailMaxLine {
-		return strings.ToValidUTF8(l, "�")
+	var b strings.Builder
+	for i, r := range l {
+		if b.Len() >= TailMaxLine {
+			return b.String() + fmt.Sprintf(" [… line cut: %d more bytes]", len(l)-i)
+		}
+		if r != '\t' && unicode.IsControl(r) {
+			r = utf8.RuneError
+		}
+		b.WriteRune(r)
 	}
-	cut := TailMaxLine
-	for cut > 0 && !utf8.RuneStart(l[cut]) {
-		cut--
-	}
-	return strings.ToValidUTF8(l[:cut], "�") + fmt.Sprintf(" [… line cut: %d more bytes]", len(l)-cut)
+	return b.String()
 }
 
 // openNoFollow opens path for reading without following a symbolic link

@@ -132,3 +132,16 @@ func TestReadTenantFile(t *testing.T) {
 		t.Errorf("ReadTenantFile followed a link: %q", b)
 	}
 }
+
+// Control characters a tenant writes (a terminal's escape sequences)
+// reach no operator's terminal.
+func TestTailFileHidesControlCharacters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "odoo.log")
+	if err := os.WriteFile(path, []byte("INFO ok\tfine\n\x1b]0;owned\x07\x1b[2J\x00bad\xff\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	got := TailFile(path, 2)
+	if len(got) != 2 || got[0] != "INFO ok\tfine" || strings.ContainsAny(got[1], "\x1b\x07\x00") || !strings.HasSuffix(got[1], "bad\uFFFD") {
+		t.Errorf("TailFile = %q", got)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"odoobot/internal/atomicfile"
@@ -195,6 +196,9 @@ type CreatorConfig struct {
 // a refusal comes back at once, then runs the creation as a job.
 type Creator struct {
 	cfg CreatorConfig
+	// bindWarned says the host was found not to enforce the units' port
+	// limits, once per process (warnBindFilter).
+	bindWarned sync.Once
 }
 
 // NewCreator returns a Creator; see CreatorConfig for what must be set.
@@ -797,7 +801,19 @@ func (cr *creation) startService(ctx context.Context) error {
 	if err := cr.c.cfg.Services.Install(ctx, cr.paths.Unit, b); err != nil {
 		return err
 	}
+	cr.c.warnBindFilter()
 	return cr.c.cfg.Services.Start(ctx, cr.inst.Unit)
+}
+
+// warnBindFilter logs, once, that the units' SocketBindAllow and
+// SocketBindDeny are not enforced on this host: systemd attaches them
+// only on a host running cgroup v2 alone.
+func (c *Creator) warnBindFilter() {
+	c.bindWarned.Do(func() {
+		if err := BindFilterEnforced(); err != nil {
+			c.cfg.Logger.Warn("instances' units may bind any port on this host, a neighbour's too: "+err.Error(), "fix", "boot with cgroup v2 alone (systemd.unified_cgroup_hierarchy=1, Debian 12's default)")
+		}
+	})
 }
 
 // runAs is the system user the instance runs as.

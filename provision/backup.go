@@ -421,9 +421,11 @@ func (b *backupRun) filestore(ctx context.Context) error {
 }
 
 // config copies odoo.conf (mode 0600: it holds the master password); a
-// missing odoo.conf is left out of the backup.
+// missing odoo.conf is left out of the backup. It is read as a tenant's
+// file (ReadTenantFile): an imported instance's user can write its
+// directory, and a link there must not copy root's files.
 func (b *backupRun) config(ctx context.Context) error {
-	raw, err := os.ReadFile(b.paths.Conf)
+	raw, err := ReadTenantFile(b.paths.Conf, MaxTenantFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

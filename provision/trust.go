@@ -37,14 +37,25 @@ func (e *StoredNameError) Error() string {
 // Is matches ErrStoredName.
 func (e *StoredNameError) Is(target error) bool { return target == ErrStoredName }
 
-// quoteStored quotes a stored value for a message, cut to 80 bytes: it
-// was written by someone odoobot does not trust.
+// quoteStored quotes a stored value for a message, cut to 80 bytes,
+// every character but ASCII letters, digits and ". _ - / :" shown as
+// '?': it was written by someone odoobot does not trust, and the message
+// goes to chat, where <!channel> or markup would do what its writer
+// chose.
 func quoteStored(s string) string {
 	const limit = 80
+	more := ""
 	if len(s) > limit {
-		return fmt.Sprintf("%q… (%d bytes)", s[:limit], len(s))
+		s, more = s[:limit], fmt.Sprintf("… (%d bytes)", len(s))
 	}
-	return fmt.Sprintf("%q", s)
+	safe := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune("._-/:", r):
+			return r
+		}
+		return '?'
+	}, s)
+	return `"` + safe + `"` + more
 }
 
 // CheckStored checks every name inst carries from the state database

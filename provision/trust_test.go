@@ -219,3 +219,15 @@ func TestTrustedChecksPortsAgainstOdooConf(t *testing.T) {
 		t.Fatalf("a planted gevent port: got %v, want a refusal naming gevent_port", err)
 	}
 }
+
+// A planted value reaches chat with nothing its writer could use there
+// (mentions, markup, control characters).
+func TestStoredNameErrorShowsNoMarkup(t *testing.T) {
+	l := trustLayout(t)
+	inst := l.NewInstance("acme", SSLHTTP)
+	inst.Unit = "<!channel> *hi* `x`\n" + strings.Repeat("a", 200)
+	msg := l.CheckStored(inst).Error()
+	if strings.ContainsAny(msg, "<>*`!\n") || !strings.Contains(msg, "(220 bytes)") {
+		t.Errorf("message: %s", msg)
+	}
+}

@@ -52,7 +52,14 @@ func gitServer(t *testing.T, root, user, password string) (*httptest.Server, *at
 // token: the build succeeds (the credentials reached the server), and
 // the token is in no file of the release (.git/config, reflogs,
 // FETCH_HEAD…), on no command line while git ran, and in no log line.
+// Both as odoobot's own user and as the build user, which runs git (and
+// so the askpass helper) on a real host.
 func TestEnsureKeepsRepositoryCredentialsSecret(t *testing.T) {
+	t.Run("as root", func(t *testing.T) { ensureWithCredentials(t, false) })
+	t.Run("as the build user", func(t *testing.T) { ensureWithCredentials(t, true) })
+}
+
+func ensureWithCredentials(t *testing.T, asBuildUser bool) {
 	const user, token = "odoobot", "ghp_s3cr3tT0kenThatMustNotLeak"
 	repo := standin.Repo(t)
 	srv, served := gitServer(t, filepath.Dir(repo), user, token)
@@ -60,6 +67,10 @@ func TestEnsureKeepsRepositoryCredentialsSecret(t *testing.T) {
 
 	cfg := releaseConfig(t, repo)
 	cfg.Repo, cfg.EnterpriseRepo = url, url
+	if asBuildUser {
+		cfg.BuildUser = buildUser(t)
+		cfg.CacheDir = filepath.Join(sharedDir(t), "releases")
+	}
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	cfg.Logger = slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -150,12 +150,12 @@ func (d *DayTwo) jobLog(kind JobKind, inst Instance) string {
 // the rules and every name its row records is the derived one (trusted):
 // a job acts on nothing else.
 func (d *DayTwo) lookup(ctx context.Context, name string) (Instance, error) {
-	return d.lookupFor(ctx, name, false)
+	return d.lookupFor(ctx, name, trustJob)
 }
 
-// lookupFor is lookup; resuming also accepts an imported instance whose
-// unit already runs as its own user (an interrupted isolate).
-func (d *DayTwo) lookupFor(ctx context.Context, name string, resuming bool) (Instance, error) {
+// lookupFor is lookup for a verb whose interrupted job leaves the host
+// otherwise (Creator.trusted).
+func (d *DayTwo) lookupFor(ctx context.Context, name string, verb trustFor) (Instance, error) {
 	if err := d.cfg.Rules.Check(name); err != nil {
 		return Instance{}, err
 	}
@@ -166,7 +166,7 @@ func (d *DayTwo) lookupFor(ctx context.Context, name string, resuming bool) (Ins
 	if err != nil {
 		return inst, fmt.Errorf("provision: look up %s: %w", name, err)
 	}
-	if err := d.trusted(inst, resuming); err != nil {
+	if err := d.trusted(inst, verb); err != nil {
 		return Instance{}, err
 	}
 	return inst, nil
@@ -570,7 +570,7 @@ func (d *DayTwo) recoverRestore(ctx context.Context, job Job) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := d.trusted(inst, false); err != nil {
+	if err := d.trusted(inst, trustJob); err != nil {
 		return nil, err
 	}
 	r := d.restoreRun(inst, BackupInfo{}, job.RequestedBy)

@@ -53,7 +53,7 @@ var ErrAlreadyIsolated = errors.New("instance already runs as its own user")
 // already isolated, busy, a user or role of that name exists, no tenants
 // on this host) come back here and change nothing.
 func (d *DayTwo) Isolate(ctx context.Context, req JobRequest) (*Task, error) {
-	inst, err := d.lookupFor(ctx, req.Name, true)
+	inst, err := d.lookupFor(ctx, req.Name, trustIsolate)
 	if err != nil {
 		return nil, err
 	}

@@ -141,14 +141,24 @@ func UnitUser(path string) (string, error) {
 	return user, nil
 }
 
+// trustFor says which verb a trusted check is for: what a job that
+// stopped half-way may have left on the host differs.
+type trustFor int
+
+const (
+	trustJob     trustFor = iota // any job: the shared form needs the unit on the service user
+	trustIsolate                 // isolate: also a unit already on the instance's own user (an interrupted isolate)
+	trustDelete                  // delete: also no unit at all (an interrupted delete removed it)
+)
+
 // trusted checks an instance read back from the store before a job acts
-// on it: Layout.CheckStored, and, for one whose row says it shares the
-// service user and odoobot's role, that its unit on the host (root's
-// file, at the path derived from its name) runs as ServiceUser — or,
-// when resuming is set, as its own derived user, which an isolate
-// interrupted before it recorded the user leaves. A row that claims to
-// be shared when the host says otherwise is refused naming system_user.
-func (c *Creator) trusted(inst Instance, resuming bool) error {
+// on it: Layout.CheckStored, its ports against its odoo.conf
+// (portsMatchConf), and, for one whose row says it shares the service
+// user and odoobot's role, that its unit on the host (root's file, at
+// the path derived from its name) runs as ServiceUser — or what an
+// interrupted job of the verb leaves. A row that claims to be
+// shared when the host says otherwise is refused naming system_user.
+func (c *Creator) trusted(inst Instance, verb trustFor) error {
 	if err := c.cfg.Layout.CheckStored(inst); err != nil {
 		return err
 	}
@@ -157,10 +167,15 @@ func (c *Creator) trusted(inst Instance, resuming bool) error {
 	}
 	own := c.cfg.Layout.Names(inst.Name).SystemUser
 	got, err := UnitUser(c.cfg.Layout.Paths(inst).Unit)
+	if errors.Is(err, os.ErrNotExist) && verb == trustDelete {
+		// Only odoobot removes a unit: a delete that stopped after its
+		// service step. What is left of a shared instance is derived.
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("provision: instance %s records no user of its own, and its unit does not say it runs as the service user %s: %w", inst.Name, c.cfg.ServiceUser, err)
 	}
-	if got == c.cfg.ServiceUser || (resuming && got == own) {
+	if got == c.cfg.ServiceUser || (verb == trustIsolate && got == own) {
 		return nil
 	}
 	return &StoredNameError{Instance: inst.Name, Field: "system_user", Stored: "",

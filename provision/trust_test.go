@@ -76,8 +76,11 @@ func TestTrustedAsksTheUnitOfASharedInstance(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(unit), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.trusted(inst, false); err == nil {
+	if err := c.trusted(inst, trustJob); err == nil {
 		t.Fatal("a shared instance without a unit is trusted")
+	}
+	if err := c.trusted(inst, trustDelete); err != nil {
+		t.Fatalf("a delete run again after it removed the unit of an imported instance is refused: %v", err)
 	}
 	write := func(user string) {
 		if err := os.WriteFile(unit, []byte("[Unit]\nDescription=x\n\n[Service]\nUser="+user+"\nExecStart=/bin/true\n"), 0o644); err != nil {
@@ -85,20 +88,20 @@ func TestTrustedAsksTheUnitOfASharedInstance(t *testing.T) {
 		}
 	}
 	write("mtg")
-	if err := c.trusted(inst, false); err != nil {
+	if err := c.trusted(inst, trustJob); err != nil {
 		t.Fatalf("an imported instance whose unit runs as the service user is refused: %v", err)
 	}
 	write("odoo-acme")
-	err := c.trusted(inst, false)
+	err := c.trusted(inst, trustJob)
 	var se *StoredNameError
 	if !errors.As(err, &se) || se.Field != "system_user" {
 		t.Fatalf("a row that says shared while the unit runs as odoo-acme: got %v, want a refusal naming system_user", err)
 	}
-	if err := c.trusted(inst, true); err != nil {
+	if err := c.trusted(inst, trustIsolate); err != nil {
 		t.Fatalf("an interrupted isolate (unit on its own user) is refused when resuming: %v", err)
 	}
 	write("root")
-	if err := c.trusted(inst, true); err == nil {
+	if err := c.trusted(inst, trustIsolate); err == nil {
 		t.Fatal("a shared instance whose unit runs as root is trusted")
 	}
 	// A link at the unit's path is not followed.
@@ -112,7 +115,7 @@ func TestTrustedAsksTheUnitOfASharedInstance(t *testing.T) {
 	if err := os.Symlink(other, unit); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.trusted(inst, false); err == nil {
+	if err := c.trusted(inst, trustJob); err == nil {
 		t.Fatal("a unit path that is a symbolic link was followed")
 	}
 }
@@ -200,7 +203,7 @@ func TestTrustedChecksPortsAgainstOdooConf(t *testing.T) {
 	c := NewCreator(CreatorConfig{Layout: l, ServiceUser: "mtg"})
 	inst := l.NewInstance("acme", SSLHTTP)
 	inst.Ports = Ports{HTTP: 2100, Gevent: 8072}
-	if err := c.trusted(inst, false); err != nil {
+	if err := c.trusted(inst, trustJob); err != nil {
 		t.Fatalf("without odoo.conf (a delete run again): %v", err)
 	}
 	p := l.Paths(inst)
@@ -210,12 +213,12 @@ func TestTrustedChecksPortsAgainstOdooConf(t *testing.T) {
 	if err := os.WriteFile(p.Conf, []byte("[options]\nhttp_port = 2100\ngevent_port = 8072\n"), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.trusted(inst, false); err != nil {
+	if err := c.trusted(inst, trustJob); err != nil {
 		t.Fatalf("ports as odoo.conf has them: %v", err)
 	}
 	inst.Ports.Gevent = 8073
 	var se *StoredNameError
-	if err := c.trusted(inst, false); !errors.As(err, &se) || se.Field != "gevent_port" || se.Stored != "8073" {
+	if err := c.trusted(inst, trustJob); !errors.As(err, &se) || se.Field != "gevent_port" || se.Stored != "8073" {
 		t.Fatalf("a planted gevent port: got %v, want a refusal naming gevent_port", err)
 	}
 }

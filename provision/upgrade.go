@@ -664,7 +664,7 @@ func (d *DayTwo) recoverUpgrade(ctx context.Context, job Job) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := d.trusted(inst, false); err != nil {
+	if err := d.trusted(inst, trustJob); err != nil {
 		return nil, err
 	}
 	u := d.upgradeRun(inst, job.RequestedBy)

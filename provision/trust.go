@@ -23,7 +23,7 @@ var ErrStoredName = errors.New("a stored name differs from the one odoobot deriv
 // what to do.
 type StoredNameError struct {
 	Instance string // the instance's name
-	Field    string // the state database's column: domain, internal, unit, system_user, db_role, staging_of
+	Field    string // the state database's column: name, domain, internal, unit, system_user, db_role, staging_of, http_port, gevent_port
 	Stored   string // what the row holds
 	Expected string // what odoobot derives (or accepts) for it
 }
@@ -68,7 +68,7 @@ func quoteStored(s string) string {
 // returned as a *StoredNameError; nil when all match. It reads nothing.
 func (l Layout) CheckStored(inst Instance) error {
 	if !IsLabel(inst.Name) || len(inst.Name) > MaxNameLength {
-		return &StoredNameError{Instance: fmt.Sprintf("%q", inst.Name), Field: "name", Stored: inst.Name, Expected: "a name that passes the name rules"}
+		return &StoredNameError{Instance: quoteStored(inst.Name), Field: "name", Stored: inst.Name, Expected: "a name that passes the name rules"}
 	}
 	n := l.Names(inst.Name)
 	for _, f := range []struct{ field, stored, want string }{

@@ -53,10 +53,12 @@ func (s statusServices) Status(_ context.Context, unit string) (provision.Servic
 
 func TestCapacityVerb(t *testing.T) {
 	d, _, _ := newTestDispatcher(t)
-	insts := []provision.Instance{
-		{Name: "acme", Unit: "odoo19e-prod-acme.service", State: provision.StateReady},
-		{Name: "beta", Unit: "odoo19e-prod-beta.service", State: provision.StateReady},
-		{Name: "gone", Unit: "odoo19e-prod-gone.service", State: provision.StateReady},
+	layout := provision.Layout{Zone: "example.com", UnitPrefix: "odoo19e"}
+	var insts []provision.Instance
+	for _, name := range []string{"acme", "beta", "gone"} {
+		inst := layout.NewInstance(name, provision.SSLHTTP)
+		inst.State = provision.StateReady
+		insts = append(insts, inst)
 	}
 	const gib = 1 << 30
 	c := &capacityCreator{rep: provision.CapacityReport{
@@ -67,7 +69,7 @@ func TestCapacityVerb(t *testing.T) {
 		Next: provision.Check(provision.HostFacts{MemTotal: 4 * gib, MemAvailable: 2 * gib, DiskFree: 50 * gib}, 3, provision.DefaultCapacityModel()),
 	}}
 	d.Creator = c
-	d.Operator = &provision.Operator{Store: lookupStore{insts}, Services: statusServices{status: map[string]provision.ServiceStatus{
+	d.Operator = &provision.Operator{Store: lookupStore{insts}, Layout: layout, Services: statusServices{status: map[string]provision.ServiceStatus{
 		"odoo19e-prod-acme.service": {ActiveState: "active", SubState: "running", MainPID: 10, MemoryBytes: 300 << 20},
 		"odoo19e-prod-beta.service": {ActiveState: "inactive", SubState: "dead"},
 	}}}

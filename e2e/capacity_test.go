@@ -245,6 +245,13 @@ func TestImportAPIDEVInstance(t *testing.T) {
 	if r, _ := dispatch(t, ctx, a, "list"); strings.Contains(r.text(), "odoobot's role") {
 		t.Errorf("list still says an instance runs on odoobot's role after the isolate:\n%s", r.text())
 	}
+	// Its unit now binds only its own two ports.
+	unit := readFile(a.Config.Layout().Paths(isolated).Unit)
+	for _, l := range []string{fmt.Sprintf("SocketBindAllow=tcp:%d", isolated.Ports.HTTP), fmt.Sprintf("SocketBindAllow=tcp:%d", isolated.Ports.Gevent), "SocketBindDeny=any"} {
+		if strings.Count(unit, "\n"+l+"\n") != 1 {
+			t.Errorf("the isolated unit has %d lines %s, want one:\n%s", strings.Count(unit, "\n"+l+"\n"), l, unit)
+		}
+	}
 	other := createReady(t, ctx, a, uniqueName(t, "imp-b"))
 	destroyLater(t, a, other.Name)
 	requireTenantsApart(t, ctx, a, isolated, other)
@@ -271,7 +278,9 @@ func makeShared(t *testing.T, ctx context.Context, a *app.App, inst provision.In
 	if err := a.Services.Stop(ctx, inst.Unit); err != nil {
 		t.Fatal(err)
 	}
-	unit := strings.NewReplacer("User="+inst.User+"\n", "User="+a.Config.ServiceUser+"\n", "Group="+inst.User+"\n", "Group="+a.Config.ServiceUser+"\n").Replace(readFile(p.Unit))
+	unit := strings.NewReplacer("User="+inst.User+"\n", "User="+a.Config.ServiceUser+"\n", "Group="+inst.User+"\n", "Group="+a.Config.ServiceUser+"\n",
+		// API-DEV's units bind any port.
+		fmt.Sprintf("SocketBindAllow=tcp:%d\n", inst.Ports.HTTP), "", fmt.Sprintf("SocketBindAllow=tcp:%d\n", inst.Ports.Gevent), "", "SocketBindDeny=any\n", "").Replace(readFile(p.Unit))
 	if err := a.Services.Install(ctx, p.Unit, []byte(unit)); err != nil {
 		t.Fatal(err)
 	}

@@ -354,7 +354,7 @@ func siteMode(path string, note func(string, ...any)) SSLMode {
 // createdAt is the first date of info-instancia.txt, preferring a line
 // that speaks of creation, else fallback.
 func createdAt(info string, fallback time.Time) time.Time {
-	b, err := os.ReadFile(info)
+	b, err := ReadTenantFile(info, MaxTenantFile)
 	if err != nil {
 		return fallback
 	}

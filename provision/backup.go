@@ -148,7 +148,16 @@ func (d *DayTwo) instanceDir(internal string) string {
 	return filepath.Join(d.bcfg.Dir, internal)
 }
 
+// lookup returns the named instance from the store, once its name passes
+// the rules and every name its row records is the derived one (trusted):
+// a job acts on nothing else.
 func (d *DayTwo) lookup(ctx context.Context, name string) (Instance, error) {
+	return d.lookupFor(ctx, name, trustJob)
+}
+
+// lookupFor is lookup for a verb whose interrupted job leaves the host
+// otherwise (Creator.trusted).
+func (d *DayTwo) lookupFor(ctx context.Context, name string, verb trustFor) (Instance, error) {
 	if err := d.cfg.Rules.Check(name); err != nil {
 		return Instance{}, err
 	}
@@ -158,6 +167,9 @@ func (d *DayTwo) lookup(ctx context.Context, name string) (Instance, error) {
 	}
 	if err != nil {
 		return inst, fmt.Errorf("provision: look up %s: %w", name, err)
+	}
+	if err := d.trusted(inst, verb); err != nil {
+		return Instance{}, err
 	}
 	return inst, nil
 }
@@ -569,6 +581,9 @@ func (d *DayTwo) recoverRestore(ctx context.Context, job Job, rec recorded, emit
 		return recovery{}, nil
 	}
 	if err != nil {
+		return recovery{}, err
+	}
+	if err := d.trusted(inst, trustJob); err != nil {
 		return recovery{}, err
 	}
 	r := d.restoreRun(inst, BackupInfo{}, job.RequestedBy)

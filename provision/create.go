@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"odoobot/internal/atomicfile"
@@ -206,6 +207,9 @@ type CreatorConfig struct {
 // a refusal comes back at once, then runs the creation as a job.
 type Creator struct {
 	cfg CreatorConfig
+	// bindWarned says the host was found not to enforce the units' port
+	// limits, once per process (warnBindFilter).
+	bindWarned sync.Once
 }
 
 // NewCreator returns a Creator; see CreatorConfig for what must be set.
@@ -466,6 +470,15 @@ func (c *Creator) recoverWith(ctx context.Context, subscribe func(Job) []Subscri
 		}
 		mode, _ := ParseSSLMode(job.Params["ssl"], SSLHTTP)
 		inst := c.newInstance(job.Instance, mode)
+		if err := c.recoverable(ctx, job, inst); err != nil {
+			// The job's row names no instance odoobot could have made, or
+			// the instance's row records other names: nothing is undone.
+			msg := "odoobot stopped while this job ran; NOT rolled back: " + err.Error()
+			_ = c.cfg.Store.FinishJob(ctx, job.ID, JobInterrupted, msg, nil)
+			job.State, job.Error = JobInterrupted, msg
+			ended = append(ended, job)
+			continue
+		}
 		if got, err := c.cfg.Store.Instance(ctx, job.Instance); err == nil {
 			if got.State == StateReady {
 				// The process stopped after the last step and before the job
@@ -556,6 +569,30 @@ func undoStep(ctx context.Context, emit emitFunc, name StepName, f func(context.
 // <LogDir>/<kind>-prod-NAME.log.
 func (c *Creator) jobLog(kind JobKind, inst Instance) string {
 	return filepath.Join(filepath.Dir(c.cfg.Layout.Paths(inst).CreateLog), string(kind)+"-"+inst.Internal+".log")
+}
+
+// recoverable checks that an orphaned creation's instance is one whose
+// rollback may run: its name passes the rules, and its row, when there is
+// one, records exactly the names the creation made (inst, derived from
+// the name with this host's tenants).
+func (c *Creator) recoverable(ctx context.Context, job Job, inst Instance) error {
+	if err := c.cfg.Rules.Check(job.Instance); err != nil {
+		return err
+	}
+	got, err := c.cfg.Store.Instance(ctx, job.Instance)
+	if errors.Is(err, ErrInstanceNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := c.cfg.Layout.CheckStored(got); err != nil {
+		return err
+	}
+	if got.User != inst.User || got.DBRole != inst.DBRole {
+		return &StoredNameError{Instance: got.Name, Field: "system_user", Stored: got.User, Expected: fmt.Sprintf("%q, as its creation made it", inst.User)}
+	}
+	return nil
 }
 
 // creation is the state shared by the steps of one creation.
@@ -972,6 +1009,7 @@ func (cr *creation) startService(ctx context.Context) error {
 		Service: cr.inst.Unit, Name: cr.inst.Internal, Domain: cr.inst.Domain, User: cr.runAs(),
 		Venv: filepath.Dir(filepath.Dir(cr.release.Python)), Release: filepath.Dir(cr.release.OdooBin),
 		Conf: cr.paths.Conf, Dir: cr.paths.Dir, MemoryMax: conf.MemoryMax(),
+		HTTPPort: cr.inst.Ports.HTTP, GeventPort: cr.inst.Ports.Gevent,
 	})
 	if err != nil {
 		return fmt.Errorf("service: render unit: %w", err)
@@ -979,7 +1017,19 @@ func (cr *creation) startService(ctx context.Context) error {
 	if err := cr.c.cfg.Services.Install(ctx, cr.paths.Unit, b); err != nil {
 		return err
 	}
+	cr.c.warnBindFilter()
 	return cr.c.cfg.Services.Start(ctx, cr.inst.Unit)
+}
+
+// warnBindFilter logs, once, that the units' SocketBindAllow and
+// SocketBindDeny are not enforced on this host: systemd attaches them
+// only on a host running cgroup v2 alone.
+func (c *Creator) warnBindFilter() {
+	c.bindWarned.Do(func() {
+		if err := BindFilterEnforced(); err != nil {
+			c.cfg.Logger.Warn("instances' units may bind any port on this host, a neighbour's too: "+err.Error(), "fix", "boot with cgroup v2 alone (systemd.unified_cgroup_hierarchy=1, Debian 12's default)")
+		}
+	})
 }
 
 // runAs is the system user the instance runs as.
@@ -1212,6 +1262,11 @@ func (c *Creator) exportTracking(ctx context.Context) error {
 	var inst, ports strings.Builder
 	for _, i := range all {
 		if i.State != StateReady {
+			continue
+		}
+		if err := c.cfg.Layout.CheckStored(i); err != nil {
+			// Exported are only names odoobot derives.
+			c.cfg.Logger.Warn("tracking export: instance left out", "instance", i.Name, "err", err)
 			continue
 		}
 		fmt.Fprintf(&inst, "%s|%s|%d|%d|%s|%s\n", i.Internal, i.Domain, i.Ports.HTTP, i.Ports.Gevent, i.SSLMode, i.CreatedAt.UTC().Format(time.RFC3339))

@@ -28,7 +28,7 @@ import (
 // when no instance uses them (collectAfterDelete); the outcome is only
 // logged.
 func (d *DayTwo) Delete(ctx context.Context, req JobRequest) (*Task, error) {
-	inst, err := d.lookup(ctx, req.Name)
+	inst, err := d.lookupFor(ctx, req.Name, trustDelete)
 	if err != nil {
 		return nil, err
 	}

@@ -89,6 +89,11 @@ func (c *Creator) releasesInUse(ctx context.Context) (ReleasesInUse, error) {
 		if inst.State == StateCreating {
 			return ReleasesInUse{}, fmt.Errorf("%w (%s): run gc once it has ended", ErrCreationRunning, inst.Name)
 		}
+		if err := c.cfg.Layout.CheckStored(inst); err != nil {
+			// Its files could not be told from someone else's: collect
+			// nothing rather than read where its row points.
+			return ReleasesInUse{}, err
+		}
 		if inst.Release.Known() {
 			u.Keys[inst.Release.Key] = true
 			continue

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -87,39 +86,4 @@ func probe(ctx context.Context, client *http.Client, url string) string {
 		return "status " + resp.Status
 	}
 	return ""
-}
-
-// TailFile returns the last n lines of a file, reading only its end; nil
-// when it cannot be read.
-func TailFile(path string, n int) []string {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil
-	}
-	size := st.Size()
-	chunk := int64(64 * 1024)
-	for {
-		off := max(size-chunk, 0)
-		buf := make([]byte, size-off)
-		if _, err := f.ReadAt(buf, off); err != nil && err != io.EOF {
-			return nil
-		}
-		text := strings.TrimRight(string(buf), "\n")
-		lines := strings.Split(text, "\n")
-		if off > 0 {
-			lines = lines[1:] // the first one may be cut
-		}
-		if len(lines) >= n || off == 0 {
-			if text == "" {
-				return nil
-			}
-			return lines[max(len(lines)-n, 0):]
-		}
-		chunk *= 4
-	}
 }

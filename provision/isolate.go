@@ -58,7 +58,7 @@ var ErrAlreadyIsolated = errors.New("instance already runs as its own user")
 // already isolated, busy, a user or role of that name exists, no tenants
 // on this host) come back here and change nothing.
 func (d *DayTwo) Isolate(ctx context.Context, req JobRequest) (*Task, error) {
-	inst, err := d.lookup(ctx, req.Name)
+	inst, err := d.lookupFor(ctx, req.Name, trustIsolate)
 	if err != nil {
 		return nil, err
 	}
@@ -247,13 +247,19 @@ func (iso *isolation) restoreConf(ctx context.Context) error {
 	return chownTree(iso.d.cfg.Layout, iso.paths.Dir, uid, gid)
 }
 
-// userLine matches a unit's User= or Group= line.
-var userLine = regexp.MustCompile(`^\s*(User|Group)\s*=`)
+// userLine matches a unit's User=, Group=, SocketBindAllow= or
+// SocketBindDeny= line.
+var userLine = regexp.MustCompile(`^\s*(User|Group|SocketBindAllow|SocketBindDeny)\s*=`)
 
-// rewriteUnit makes the instance's unit run as its own user: its User=
-// and Group= lines (added to [Service] when missing) name the user; every
-// other line stays as it was.
+// rewriteUnit makes the instance's unit run as its own user and bind
+// only its own two ports, as a unit odoobot renders does: its User= and
+// Group= lines name the user, SocketBindAllow= its ports and
+// SocketBindDeny=any every other (all put in [Service] in place of any
+// earlier ones); every other line stays as it was.
 func (iso *isolation) rewriteUnit(ctx context.Context) error {
+	if p := iso.inst.Ports; p.HTTP < 1 || p.Gevent < 1 || p.HTTP > 65535 || p.Gevent > 65535 || p.HTTP == p.Gevent {
+		return fmt.Errorf("unit: the store records ports %d and %d: not two TCP ports the unit could be limited to", p.HTTP, p.Gevent)
+	}
 	old, err := os.ReadFile(iso.paths.Unit)
 	if err != nil {
 		return fmt.Errorf("unit: %w", err)
@@ -269,7 +275,9 @@ func (iso *isolation) rewriteUnit(ctx context.Context) error {
 		}
 		out = append(out, l)
 		if strings.TrimSpace(l) == "[Service]" {
-			out = append(out, "User="+iso.user, "Group="+iso.user)
+			out = append(out, "User="+iso.user, "Group="+iso.user,
+				fmt.Sprintf("SocketBindAllow=tcp:%d", iso.inst.Ports.HTTP), fmt.Sprintf("SocketBindAllow=tcp:%d", iso.inst.Ports.Gevent),
+				"SocketBindDeny=any")
 		}
 	}
 	b := []byte(strings.Join(out, "\n") + "\n")

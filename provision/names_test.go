@@ -177,7 +177,7 @@ func checkAccepted(t *testing.T, tpl *templates.Set, r NameRules, name string) {
 	unit, err := tpl.Unit(templates.Unit{
 		Service: n.Unit, Name: n.Internal, Domain: n.Domain, User: n.SystemUser,
 		Venv: "/var/lib/odoobot/releases/r1/venv", Release: "/var/lib/odoobot/releases/r1/odoo",
-		Conf: dir + "/odoo.conf", Dir: dir,
+		Conf: dir + "/odoo.conf", Dir: dir, HTTPPort: 2100, GeventPort: 8072,
 	})
 	if err != nil {
 		t.Fatalf("accepted %q: unit %s does not render: %v", name, n.Unit, err)

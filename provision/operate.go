@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -122,7 +121,15 @@ func (o *Operator) instance(ctx context.Context, name string) (Instance, error) 
 	if errors.Is(err, ErrInstanceNotFound) {
 		return inst, fmt.Errorf("%w: no instance named %q; see list", ErrInstanceNotFound, name)
 	}
-	return inst, err
+	if err != nil {
+		return inst, err
+	}
+	// The unit, the log and the database a verb acts on are derived from
+	// the name; a row that says otherwise is refused (Layout.CheckStored).
+	if err := o.Layout.CheckStored(inst); err != nil {
+		return Instance{}, err
+	}
+	return inst, nil
 }
 
 // Status reports the service state, health, ports, uptime and memory.
@@ -158,7 +165,7 @@ func (o *Operator) Info(ctx context.Context, name string) (string, error) {
 		b, err := o.Templates.Info(InfoFor(inst, o.Layout.Paths(inst), version))
 		return string(b), err
 	}
-	b, err := os.ReadFile(o.Layout.Paths(inst).Info)
+	b, err := ReadTenantFile(o.Layout.Paths(inst).Info, MaxTenantFile)
 	if err != nil {
 		return "", fmt.Errorf("info: %s has no summary yet (state %s): %w", name, inst.State, err)
 	}

@@ -753,6 +753,9 @@ func (d *DayTwo) recoverUpgrade(ctx context.Context, job Job, rec recorded, emit
 	if err != nil {
 		return recovery{}, err
 	}
+	if err := d.trusted(inst, trustJob); err != nil {
+		return recovery{}, err
+	}
 	u := d.upgradeRun(inst, job.RequestedBy)
 	commit := job.Params["commit"]
 	if commit != "" && inst.Release.Commit == commit && !rec.rollingBack {

@@ -73,15 +73,17 @@ func acmeConf() OdooConf {
 
 func acmeUnit() Unit {
 	return Unit{
-		Service:   "odoo19e-prod-acme.service",
-		Name:      "prod-acme",
-		Domain:    "acme.example.com",
-		User:      "odoo",
-		Venv:      fxVenv,
-		Release:   fxRelease,
-		Conf:      fxDir + "/odoo.conf",
-		Dir:       fxDir,
-		MemoryMax: acmeConf().MemoryMax(),
+		Service:    "odoo19e-prod-acme.service",
+		Name:       "prod-acme",
+		Domain:     "acme.example.com",
+		User:       "odoo",
+		Venv:       fxVenv,
+		Release:    fxRelease,
+		Conf:       fxDir + "/odoo.conf",
+		Dir:        fxDir,
+		HTTPPort:   acmeConf().HTTPPort,
+		GeventPort: acmeConf().GeventPort,
+		MemoryMax:  acmeConf().MemoryMax(),
 	}
 }
 
@@ -446,6 +448,9 @@ func TestRejectsBadValues(t *testing.T) {
 		"unit specifier":         unit(func(u *Unit) { u.Conf = "/etc/%n.conf" }),
 		"unit no .service":       unit(func(u *Unit) { u.Service = "odoo19e-prod-acme" }),
 		"unit root-ish user":     unit(func(u *Unit) { u.User = "0" }),
+		"unit no port":           unit(func(u *Unit) { u.HTTPPort = 0 }),
+		"unit no gevent port":    unit(func(u *Unit) { u.GeventPort = 0 }),
+		"unit same ports":        unit(func(u *Unit) { u.GeventPort = u.HTTPPort }),
 		"site unknown mode":      site(func(st *Site) { st.Mode = "https" }),
 		"site no cert":           site(func(st *Site) { st.CertFile = "" }),
 		"site no webroot":        site(func(st *Site) { st.ACMEWebroot = "" }),

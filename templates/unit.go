@@ -14,7 +14,7 @@ const DefaultTimeoutStopSec = 60
 // and sandboxes it: the whole file system is read-only (ProtectSystem=strict,
 // ProtectHome=read-only) except the instance directory (ReadWritePaths),
 // so one instance cannot write another's files or the shared release; it
-// holds no capability, reaches no device, kernel setting or other user's
+// binds no IP port but its own two; it holds no capability, reaches no device, kernel setting or other user's
 // process, opens only local and IP sockets and makes only a service's
 // system calls. `systemd-analyze security` rates it within
 // unitsecurity.MaxExposure.
@@ -33,6 +33,13 @@ type Unit struct {
 	Release string // the release's Odoo source tree: ExecStart runs <Release>/odoo-bin
 	Conf    string // the instance's odoo.conf, passed with -c
 	Dir     string // the instance directory: WorkingDirectory and the only ReadWritePaths
+
+	// HTTPPort and GeventPort are the instance's two ports (odoo.conf's
+	// http_port and gevent_port): the only ones its processes may bind
+	// (SocketBindAllow), every other bind on an IP port being refused
+	// (SocketBindDeny=any), so that it cannot take a neighbour's port
+	// while the neighbour is stopped. Both required and distinct.
+	HTTPPort, GeventPort int
 
 	TimeoutStopSec int // 0 means DefaultTimeoutStopSec
 
@@ -81,6 +88,9 @@ func (s *Set) Unit(u Unit) ([]byte, error) {
 	f.path("Release", u.Release)
 	f.path("Conf", u.Conf)
 	f.path("Dir", u.Dir)
+	if f.port("HTTPPort", u.HTTPPort) && f.port("GeventPort", u.GeventPort) && u.HTTPPort == u.GeventPort {
+		f.add("GeventPort", "%d is also the HTTP port", u.GeventPort)
+	}
 	f.nonNegative("TimeoutStopSec", int64(u.TimeoutStopSec))
 	f.nonNegative("MemoryMax", u.MemoryMax)
 	if err := f.err(); err != nil {

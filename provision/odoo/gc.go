@@ -77,7 +77,7 @@ func (c *Collector) Collect(ctx context.Context, only string, inUse func(context
 			keys[k] = true
 		}
 		for _, f := range u.Files {
-			raw, err := os.ReadFile(f)
+			raw, err := provision.ReadTenantFile(f, provision.MaxTenantFile)
 			if errors.Is(err, os.ErrNotExist) {
 				continue // a file that is not there runs nothing
 			}

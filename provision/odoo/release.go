@@ -475,12 +475,16 @@ func (r *Releases) entBranch() string {
 // key is the release's stable name in the cache.
 func (r *Releases) key(commit, entCommit, python string) string {
 	h := sha256.New()
-	for _, s := range []string{r.cfg.Repo, r.cfg.Branch, commit, depsMode(r.cfg.Deps), python} {
+	// The URLs without their credentials: a token that changes is the
+	// same release.
+	repo, _, _, _ := splitCredentials(r.cfg.Repo)
+	for _, s := range []string{repo, r.cfg.Branch, commit, depsMode(r.cfg.Deps), python} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
 	if r.cfg.EnterpriseRepo != "" {
-		for _, s := range []string{r.cfg.EnterpriseRepo, r.entBranch(), entCommit} {
+		ent, _, _, _ := splitCredentials(r.cfg.EnterpriseRepo)
+		for _, s := range []string{ent, r.entBranch(), entCommit} {
 			h.Write([]byte(s))
 			h.Write([]byte{0})
 		}
@@ -543,7 +547,8 @@ var shaRE = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
 // lsRemote returns the commit that branch points to in repo, asking as
 // the build user as with git's environment env.
 func lsRemote(ctx context.Context, as *BuildUser, env []string, repo, branch string) (string, error) {
-	out, err := runAs(ctx, as, "", env, "git", "ls-remote", "--", repo, "refs/heads/"+branch)
+	url, env := withCredentials(env, repo)
+	out, err := runAs(ctx, as, "", env, "git", "ls-remote", "--", url, "refs/heads/"+branch)
 	if err != nil {
 		return "", fmt.Errorf("find %s in %s: %w", branch, provision.RedactURLs(repo), err)
 	}
@@ -573,7 +578,8 @@ func (r *Releases) resolveCommit(ctx context.Context, env []string, pin string) 
 // annotated tag points to, not the tag object).
 func lsRemoteTag(ctx context.Context, as *BuildUser, env []string, repo, tag string) (string, error) {
 	ref := "refs/tags/" + tag
-	out, err := runAs(ctx, as, "", env, "git", "ls-remote", "--", repo, ref, ref+"^{}")
+	url, env := withCredentials(env, repo)
+	out, err := runAs(ctx, as, "", env, "git", "ls-remote", "--", url, ref, ref+"^{}")
 	if err != nil {
 		return "", fmt.Errorf("commit %q: look for the tag in %s: %w", tag, provision.RedactURLs(repo), err)
 	}
@@ -605,11 +611,12 @@ func lsRemoteTag(ctx context.Context, as *BuildUser, env []string, repo, tag str
 // to serve a commit by its hash, the whole branch. A commit the
 // repository does not hold is an error naming it.
 func cloneCommit(ctx context.Context, as *BuildUser, env []string, repo, branch, dst, commit string) error {
+	url, env := withCredentials(env, repo)
 	if _, err := runAs(ctx, as, "", env, "git", "init", "--quiet", "--", dst); err != nil {
 		return err
 	}
-	if _, err := runAs(ctx, as, dst, env, "git", "fetch", "--quiet", "--no-tags", "--depth", "1", "--", repo, commit); err != nil {
-		if _, ferr := runAs(ctx, as, dst, env, "git", "fetch", "--quiet", "--no-tags", "--", repo, "refs/heads/"+branch); ferr != nil {
+	if _, err := runAs(ctx, as, dst, env, "git", "fetch", "--quiet", "--no-tags", "--depth", "1", "--", url, commit); err != nil {
+		if _, ferr := runAs(ctx, as, dst, env, "git", "fetch", "--quiet", "--no-tags", "--", url, "refs/heads/"+branch); ferr != nil {
 			return fmt.Errorf("fetch pinned commit %s: %w", shortSHA(commit), errors.Join(err, ferr))
 		}
 		if _, cerr := runAs(ctx, as, dst, env, "git", "cat-file", "-e", commit+"^{commit}"); cerr != nil {
@@ -634,8 +641,9 @@ func cloneCommit(ctx context.Context, as *BuildUser, env []string, repo, branch,
 // repository's objects are copied, never hard-linked: the release must
 // share no file with its source.
 func clone(ctx context.Context, as *BuildUser, env []string, repo, branch, dst, commit string) error {
+	url, env := withCredentials(env, repo)
 	if _, err := runAs(ctx, as, "", env, "git", "clone", "--quiet", "--no-hardlinks", "--depth", "1", "--single-branch",
-		"--branch", branch, "--", repo, dst); err != nil {
+		"--branch", branch, "--", url, dst); err != nil {
 		return err
 	}
 	out, err := runAs(ctx, as, dst, gitEnv(), "git", "rev-parse", "HEAD")
@@ -655,9 +663,16 @@ func clone(ctx context.Context, as *BuildUser, env []string, repo, branch, dst, 
 // ("dubious ownership"). That configuration is CacheDir/gitconfig,
 // root's, 0644, naming exactly the configured local repositories; the
 // command line's -c cannot do it, as git does not pass it to the
-// upload-pack of a local clone.
+// upload-pack of a local clone. When a repository's URL carries
+// credentials (https://user:token@host/…), GIT_ASKPASS names the askpass
+// helper (installAskpass) and each git command gets that repository's
+// credentials in its environment only (withCredentials): the URL git
+// sees, records in .git/config and shows in a message has none.
 func (r *Releases) sourceGitEnv() ([]string, error) {
-	env := gitEnv()
+	env, err := installAskpass(r.cfg.CacheDir, gitEnv(), r.cfg.Repo, r.cfg.EnterpriseRepo)
+	if err != nil {
+		return nil, fmt.Errorf("git askpass for the build user: %w", err)
+	}
 	var local []string
 	for _, repo := range []string{r.cfg.Repo, r.cfg.EnterpriseRepo} {
 		if p, ok := localRepo(repo); ok {

@@ -277,3 +277,38 @@ func TestUpgradeSwitchNeverFollowsALink(t *testing.T) {
 		u.switchBack(ctx)
 	})
 }
+
+// TestUpgradeSwitchBackReadsWhatAnEarlierVersionKept: an upgrade
+// interrupted under an earlier version kept odoo.conf and the unit in
+// the instance's directory (.upgrade); for odoobot's own instance (its
+// directory root's) the switch back puts them back and removes them. In
+// an imported instance's directory (its user's) such a directory is
+// never read.
+func TestUpgradeSwitchBackReadsWhatAnEarlierVersionKept(t *testing.T) {
+	l, p, _, _ := importedTree(t)
+	svcUID, svcGID, _ := lookupUser("daemon")
+	d := &DayTwo{Creator: &Creator{cfg: CreatorConfig{Layout: l, ServiceUser: "daemon", Services: installFiles{}}}}
+	u := d.upgradeRun(Instance{Name: "x", Internal: "prod-x", Unit: "odoo-x.service"}, "test")
+	kept := filepath.Join(p.Dir, ".upgrade")
+	must(t, os.Mkdir(kept, 0o700))
+	must(t, os.WriteFile(filepath.Join(kept, "odoo.conf"), []byte("[options]\nkept = yes\n"), 0o600))
+	must(t, os.WriteFile(filepath.Join(kept, "unit"), []byte("[Service]\nkept=yes\n"), 0o600))
+	ctx := context.Background()
+
+	if err := u.switchBack(ctx); err != nil {
+		t.Fatalf("switchBack in an imported instance's directory: %v", err)
+	}
+	fileIs(t, p.Conf, importedConf, 0o640, svcUID, svcGID)
+
+	must(t, os.Chown(p.Dir, 0, svcGID))
+	if err := u.switchBack(ctx); err != nil {
+		t.Fatalf("switchBack: %v", err)
+	}
+	fileIs(t, p.Conf, "[options]\nkept = yes\n", 0o640, 0, svcGID)
+	if b, _ := os.ReadFile(p.Unit); string(b) != "[Service]\nkept=yes\n" {
+		t.Errorf("the unit is %q, want the kept one", b)
+	}
+	if _, err := os.Lstat(kept); !os.IsNotExist(err) {
+		t.Errorf("%s is left: %v", kept, err)
+	}
+}

@@ -449,8 +449,9 @@ func (u *upgradeRun) readKept() (conf, unit []byte, err error) {
 }
 
 // openLegacyKept opens the directory where earlier versions kept
-// odoo.conf and the unit, when it and the instance's directory are
-// root's; nil when there is none.
+// odoo.conf and the unit, when the instance's directory is root's; nil
+// when there is none, or the directory is not root's. One not root's
+// alone, or a link, is refused.
 func (u *upgradeRun) openLegacyKept() (*safefs.Dir, error) {
 	dir, err := u.openInstanceDir()
 	if errors.Is(err, fs.ErrNotExist) {
@@ -461,7 +462,8 @@ func (u *upgradeRun) openLegacyKept() (*safefs.Dir, error) {
 	}
 	defer dir.Close()
 	st, err := dir.Self()
-	if err != nil {
+	if err != nil || st.UID != 0 {
+		// Not root's (an imported instance's): nothing of odoobot's there.
 		return nil, err
 	}
 	if ok, err := dir.Exists(legacySaveDir); err != nil || !ok {
@@ -472,7 +474,7 @@ func (u *upgradeRun) openLegacyKept() (*safefs.Dir, error) {
 		return nil, err
 	}
 	kst, err := kept.Self()
-	if err == nil && (st.UID != 0 || kst.UID != 0 || kst.Mode.Perm()&0o077 != 0) {
+	if err == nil && (kst.UID != 0 || kst.Mode.Perm()&0o077 != 0) {
 		err = fmt.Errorf("%s: %w: kept by an earlier version in a directory that is not root's alone; not read", kept.Path(), safefs.ErrRefused)
 	}
 	if err != nil {

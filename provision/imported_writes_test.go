@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"odoobot/templates"
 )
 
 // The canary's content: a root-only odoo.conf of another instance, on
@@ -311,4 +313,46 @@ func TestUpgradeSwitchBackReadsWhatAnEarlierVersionKept(t *testing.T) {
 	if _, err := os.Lstat(kept); !os.IsNotExist(err) {
 		t.Errorf("%s is left: %v", kept, err)
 	}
+}
+
+// TestFilesStepRerunNeverFollowsALink runs a creation's files step on an
+// existing directory its user owns (a shared instance's, as API-DEV
+// left it) where that user made odoo.log a link to a name in a
+// root-only directory (as /etc/nologin would be) and info-instancia.txt
+// a link to a root-only file: nothing is created or written there;
+// odoo.conf and the summary are the instance's own files.
+func TestFilesStepRerunNeverFollowsALink(t *testing.T) {
+	l, p, canary, snapshot := importedTree(t)
+	want := snapshot()
+	svcUID, svcGID, _ := lookupUser("daemon")
+	set, err := templates.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, os.Remove(p.Log))
+	must(t, os.Symlink(filepath.Join(canary, "nologin"), p.Log))
+	must(t, os.Lchown(p.Log, svcUID, svcGID))
+	must(t, os.Symlink(filepath.Join(canary, "neighbour.conf"), p.Info))
+	c := &Creator{cfg: CreatorConfig{Layout: l, ServiceUser: "daemon", Templates: set, DB: DBConn{Host: "127.0.0.1", Port: 5432, User: "odoobot", Password: "shared"}}}
+	inst := Instance{Name: "x", Internal: "prod-x", Unit: "odoo-x.service", Ports: Ports{HTTP: 2001, Gevent: 3001}}
+	cr := &creation{c: c, inst: inst, paths: p, release: Release{Version: "17.0", AddonsPaths: []string{oldRelease + "/odoo/addons"}}}
+	if err := cr.writeFiles(context.Background()); err != nil {
+		t.Fatalf("writeFiles: %v", err)
+	}
+	if got := snapshot(); got != want {
+		t.Errorf("the canary changed:\n%s\nwant:\n%s", got, want)
+	}
+	fi, err := os.Lstat(p.Conf)
+	if err != nil || !fi.Mode().IsRegular() || fi.Sys().(*syscall.Stat_t).Uid != uint32(svcUID) {
+		t.Errorf("odoo.conf after the files step: %v, %v; want a regular file of the service user's", fi, err)
+	}
+	// As summarize writes it.
+	b := []byte("summary\n")
+	if err := l.writeTenantFile(p.Info, b, 0o644, 0, 0); err != nil {
+		t.Fatalf("summary: %v", err)
+	}
+	if got := snapshot(); got != want {
+		t.Errorf("the canary changed:\n%s\nwant:\n%s", got, want)
+	}
+	fileIs(t, p.Info, string(b), 0o644, 0, 0)
 }

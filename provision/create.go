@@ -843,10 +843,11 @@ func (cr *creation) writeFiles(ctx context.Context) error {
 	if err := os.MkdirAll(cr.c.cfg.Layout.ProdRoot, 0o755); err != nil {
 		return fmt.Errorf("files: %w", err)
 	}
-	for _, d := range []string{p.Dir, p.CustomAddons, p.DataDir} {
-		if err := os.MkdirAll(d, 0o750); err != nil {
-			return fmt.Errorf("files: %w", err)
-		}
+	// Run again on an existing directory (an imported instance's is its
+	// user's), every name is made or opened on handles: a link there is
+	// refused, never followed.
+	if err := cr.c.cfg.Layout.makeDirs(p.CustomAddons, p.DataDir); err != nil {
+		return err
 	}
 	pw, err := randomSecret()
 	if err != nil {
@@ -874,11 +875,11 @@ func (cr *creation) writeFiles(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("files: render odoo.conf: %w", err)
 	}
-	if err := writeFileAtomic(p.Conf, b, 0o640); err != nil {
-		return fmt.Errorf("files: %w", err)
+	if err := cr.c.cfg.Layout.writeTenantFile(p.Conf, b, 0o640, 0, 0); err != nil {
+		return err
 	}
-	if f, err := os.OpenFile(p.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640); err == nil {
-		f.Close()
+	if err := cr.c.cfg.Layout.touchTenantFile(p.Log, 0o640); err != nil {
+		return err
 	}
 	if !own {
 		// The whole tree belongs to the service user, the filestore copied
@@ -995,8 +996,20 @@ func (cr *creation) enterpriseAddons() string {
 	return ""
 }
 
+// removeFiles removes the instance's directory beneath PROD_ROOT on
+// handles: a link in it (or in its place) is removed, never followed.
 func (cr *creation) removeFiles(ctx context.Context) error {
-	if err := os.RemoveAll(cr.paths.Dir); err != nil {
+	l := cr.c.cfg.Layout
+	rel, err := l.beneath(cr.paths.Dir)
+	if err != nil {
+		return err
+	}
+	root, err := l.openProdRoot()
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if err := root.RemoveAll(rel); err != nil {
 		return fmt.Errorf("files: %w", err)
 	}
 	return nil
@@ -1163,7 +1176,7 @@ func (cr *creation) summarize(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("summary: render: %w", err)
 	}
-	if err := writeFileAtomic(cr.paths.Info, b, 0o644); err != nil {
+	if err := cr.c.cfg.Layout.writeTenantFile(cr.paths.Info, b, 0o644, 0, 0); err != nil {
 		return fmt.Errorf("summary: %w", err)
 	}
 	if err := cr.c.cfg.Store.SetOdooVersion(ctx, cr.inst.Name, cr.odooVersion()); err != nil {
@@ -1182,7 +1195,7 @@ func (cr *creation) unsummarize(ctx context.Context) error {
 	if err := cr.c.cfg.Store.SetState(ctx, cr.inst.Name, StateCreating); err != nil && !errors.Is(err, ErrInstanceNotFound) {
 		return err
 	}
-	if err := os.Remove(cr.paths.Info); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := cr.c.cfg.Layout.removeTenantFile(cr.paths.Info); err != nil {
 		return err
 	}
 	return cr.c.exportTracking(ctx)

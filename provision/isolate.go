@@ -182,15 +182,11 @@ func (iso *isolation) rewriteConf(ctx context.Context) error {
 	// An imported instance's directory is its user's: odoo.conf is read
 	// without following a link (one to another instance's odoo.conf would
 	// hand its secrets to this one) and bounded.
-	old, err := iso.d.cfg.Layout.readConf(iso.paths.Conf)
+	old, st, err := iso.d.cfg.Layout.readConfStat(iso.paths.Conf)
 	if err != nil {
 		return fmt.Errorf("conf: %w", err)
 	}
-	fi, err := os.Lstat(iso.paths.Conf)
-	if err != nil {
-		return fmt.Errorf("conf: %w", err)
-	}
-	iso.oldConf, iso.oldConfMode = old, fi.Mode().Perm()
+	iso.oldConf, iso.oldConfMode = old, st.Mode.Perm()
 	// Kept root-only before anything changes, for a recovery after a
 	// crash to put back.
 	if err := iso.keep(keptConf, old); err != nil {
@@ -218,12 +214,15 @@ func (iso *isolation) rewriteConf(ctx context.Context) error {
 	if !set {
 		return errors.New("conf: odoo.conf has no [options] section")
 	}
-	if err := writeFileAtomic(iso.paths.Conf, []byte(strings.Join(out, "\n")+"\n"), 0o640); err != nil {
-		return fmt.Errorf("conf: %w", err)
-	}
 	uid, gid, err := lookupUser(iso.user)
 	if err != nil {
 		return err
+	}
+	// The directory is still the service user's, who may have planted a
+	// link at odoo.conf or on the way: written on a handle, never
+	// following one.
+	if err := iso.d.cfg.Layout.writeTenantFile(iso.paths.Conf, []byte(strings.Join(out, "\n")+"\n"), 0o640, 0, gid); err != nil {
+		return fmt.Errorf("conf: %w", err)
 	}
 	if err := layTenantFiles(iso.d.cfg.Layout, iso.paths, uid, gid); err != nil {
 		return fmt.Errorf("conf: %w", err)
@@ -232,17 +231,19 @@ func (iso *isolation) rewriteConf(ctx context.Context) error {
 }
 
 // restoreConf puts odoo.conf back and gives the tree back to the
-// service user, as an imported instance's files were.
+// service user, as an imported instance's files were. Both are done on
+// handles opened beneath PROD_ROOT: a link the service user planted in
+// the tree (or in place of it) is replaced or refused, never followed.
 func (iso *isolation) restoreConf(ctx context.Context) error {
 	if iso.oldConf == nil {
 		return nil
 	}
-	if err := writeFileAtomic(iso.paths.Conf, iso.oldConf, iso.oldConfMode); err != nil {
-		return fmt.Errorf("conf: %w", err)
-	}
 	uid, gid, err := lookupUser(iso.d.cfg.ServiceUser)
 	if err != nil {
 		return err
+	}
+	if err := iso.d.cfg.Layout.writeTenantFile(iso.paths.Conf, iso.oldConf, iso.oldConfMode, uid, gid); err != nil {
+		return fmt.Errorf("conf: %w", err)
 	}
 	return chownTree(iso.d.cfg.Layout, iso.paths.Dir, uid, gid)
 }

@@ -162,25 +162,133 @@ const maxConfSize = 1 << 20
 // following a link; a file with other links, or larger than maxConfSize,
 // is refused.
 func (l Layout) readConf(path string) ([]byte, error) {
+	b, _, err := l.readConfStat(path)
+	return b, err
+}
+
+// readConfStat is readConf, and what the file was when it was opened.
+func (l Layout) readConfStat(path string) ([]byte, safefs.Stat, error) {
 	rel, err := l.beneath(path)
 	if err != nil {
-		return nil, err
+		return nil, safefs.Stat{}, err
 	}
 	root, err := l.openProdRoot()
 	if err != nil {
-		return nil, err
+		return nil, safefs.Stat{}, err
 	}
 	defer root.Close()
 	f, st, err := root.Open(rel, -1)
 	if err != nil {
-		return nil, err
+		return nil, st, err
 	}
 	defer f.Close()
 	if st.Nlink > 1 {
-		return nil, fmt.Errorf("%s has %d links: %w", path, st.Nlink, safefs.ErrForeignLink)
+		return nil, st, fmt.Errorf("%s has %d links: %w", path, st.Nlink, safefs.ErrForeignLink)
 	}
 	if st.Size > maxConfSize {
-		return nil, fmt.Errorf("%s is %d bytes, more than an odoo.conf holds (%d)", path, st.Size, maxConfSize)
+		return nil, st, fmt.Errorf("%s is %d bytes, more than an odoo.conf holds (%d)", path, st.Size, maxConfSize)
 	}
-	return io.ReadAll(io.LimitReader(f, maxConfSize))
+	b, err := io.ReadAll(io.LimitReader(f, maxConfSize))
+	return b, st, err
+}
+
+// openParent opens the directory holding path (a file of an instance's
+// tree) beneath PROD_ROOT, a link anywhere on the way refused, and
+// returns it with the file's name in it.
+func (l Layout) openParent(path string) (*safefs.Dir, string, error) {
+	rel, err := l.beneath(path)
+	if err != nil {
+		return nil, "", err
+	}
+	dirRel, name := filepath.Split(filepath.FromSlash(rel))
+	root, err := l.openProdRoot()
+	if err != nil {
+		return nil, "", err
+	}
+	if dirRel == "" {
+		return root, name, nil
+	}
+	defer root.Close()
+	d, err := root.Dir(filepath.ToSlash(filepath.Clean(dirRel)))
+	if err != nil {
+		return nil, "", fmt.Errorf("files: %w", err)
+	}
+	return d, name, nil
+}
+
+// writeTenantFile replaces the file at path, in an instance's tree, with
+// b, mode and owner uid:gid, on a handle opened beneath PROD_ROOT (see
+// safefs.Dir.WriteFile): a link at path, or on the way to it, is
+// replaced or refused, never followed, whoever owns the directory (an
+// imported instance's is its user's).
+func (l Layout) writeTenantFile(path string, b []byte, mode os.FileMode, uid, gid int) error {
+	d, name, err := l.openParent(path)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.WriteFile(name, b, mode, uid, gid); err != nil {
+		return fmt.Errorf("files: %w", err)
+	}
+	return nil
+}
+
+// removeTenantFile removes the file at path, in an instance's tree, on a
+// handle (a link is removed, never followed); nothing there, or no
+// directory to hold it, is not an error.
+func (l Layout) removeTenantFile(path string) error {
+	d, name, err := l.openParent(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Remove(name); err != nil {
+		return fmt.Errorf("files: %w", err)
+	}
+	return nil
+}
+
+// makeDirs makes each directory of an instance's tree (paths beneath
+// PROD_ROOT) and its missing parents, 0750, on handles: a link on the way
+// is refused, never followed.
+func (l Layout) makeDirs(paths ...string) error {
+	root, err := l.openProdRoot()
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	for _, p := range paths {
+		rel, err := l.beneath(p)
+		if err != nil {
+			return err
+		}
+		d, err := root.MkdirAll(rel, 0o750, -1, -1)
+		if err != nil {
+			return fmt.Errorf("files: %w", err)
+		}
+		d.Close()
+	}
+	return nil
+}
+
+// touchTenantFile makes the empty file at path (mode) in an instance's
+// tree when there is nothing of that name, on a handle; whatever is
+// there (a link included) is left as it is, never opened.
+func (l Layout) touchTenantFile(path string, mode os.FileMode) error {
+	d, name, err := l.openParent(path)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	f, err := d.Create(name, mode)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("files: %w", err)
+	}
+	return f.Close()
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"odoobot/internal/safefs"
 )
 
 // JobUpgrade moves an instance to another release of Odoo.
@@ -178,17 +181,28 @@ func (u *upgradeRun) steps() []Step {
 // on (the restore staging name, free while no restore runs: an instance
 // runs one job at a time), the database and filestore production had
 // when it stopped (restore's aside names), and odoo.conf and the unit as
-// they were (a root-only directory in the instance's).
+// they were (keptFiles, in the staging directory).
 func (u *upgradeRun) copyDB() string  { return u.inst.Internal + RestoreStagingSuffix }
 func (u *upgradeRun) asideDB() string { return u.inst.Internal + RestoreOldSuffix }
 
 // asideFS and copyFS are names in the staging directory (StagingDirName):
 // the filestore kept aside during the update, and the test copy's
 // filestore being built.
-func (u *upgradeRun) asideFS() string  { return "upgrade-" + u.inst.Internal + ".old" }
-func (u *upgradeRun) copyFS() string   { return "upgrade-" + u.inst.Internal + ".copy" }
-func (u *upgradeRun) saveDir() string  { return filepath.Join(u.paths.Dir, ".upgrade") }
+func (u *upgradeRun) asideFS() string { return "upgrade-" + u.inst.Internal + ".old" }
+func (u *upgradeRun) copyFS() string  { return "upgrade-" + u.inst.Internal + ".copy" }
+
+// testConf is the odoo.conf of the test copy, in the instance's
+// directory (its user must read it).
 func (u *upgradeRun) testConf() string { return filepath.Join(u.paths.Dir, ".odoo-upgrade.conf") }
+
+// keptFiles is the directory, in the staging directory (root's, outside
+// the instance's tree), where switchRelease keeps odoo.conf and the unit
+// as they were.
+func (u *upgradeRun) keptFiles() string { return "upgrade-" + u.inst.Internal + ".kept" }
+
+// legacySaveDir is where earlier versions kept them: a directory in the
+// instance's own.
+const legacySaveDir = ".upgrade"
 
 func (u *upgradeRun) progress(step StepName, text string) {
 	// The task is the one the runner runs; steps reach it through the
@@ -236,7 +250,10 @@ func (u *upgradeRun) release(ctx context.Context) error {
 // instance's own, every mention of the old release's directory naming
 // the new one's, every other line as it is.
 func (u *upgradeRun) prepareFiles() error {
-	conf, err := os.ReadFile(u.paths.Conf)
+	// Read on a handle, a link refused: an imported instance's user could
+	// make odoo.conf a link to a file only root reads (another instance's
+	// odoo.conf), which the switch would then hand to it.
+	conf, err := u.d.cfg.Layout.readConf(u.paths.Conf)
 	if err != nil {
 		return fmt.Errorf("release: %w", err)
 	}
@@ -302,7 +319,7 @@ func (u *upgradeRun) dropCopy(ctx context.Context) error {
 	if err := u.removeFilestore(u.copyDB()); err != nil {
 		return fmt.Errorf("test: %w", err)
 	}
-	if err := os.Remove(u.testConf()); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := u.d.cfg.Layout.removeTenantFile(u.testConf()); err != nil {
 		return fmt.Errorf("test: %w", err)
 	}
 	return nil
@@ -327,28 +344,41 @@ func (u *upgradeRun) restart(ctx context.Context) error {
 	return u.d.startHealthy(ctx, u.inst, u.paths)
 }
 
-// Where switchRelease keeps the files it replaces.
-func (u *upgradeRun) savedConf() string { return filepath.Join(u.saveDir(), "odoo.conf") }
-func (u *upgradeRun) savedUnit() string { return filepath.Join(u.saveDir(), "unit") }
+// The files switchRelease keeps, in keptFiles.
+const (
+	keptUpgradeConf = "odoo.conf"
+	keptUpgradeUnit = "unit"
+)
 
 // switchRelease keeps odoo.conf and the unit as they are (a root-only
-// copy, for a rollback and for a recovery after a crash), then writes
-// the new release's.
+// copy in the staging directory, for a rollback and for a recovery after
+// a crash), then writes the new release's.
 func (u *upgradeRun) switchRelease(ctx context.Context) error {
+	staging, err := u.d.cfg.Layout.openStaging()
+	if err != nil {
+		return fmt.Errorf("switch: %w", err)
+	}
+	defer staging.Close()
 	// What an earlier upgrade left there (its cleanup failed) is stale:
 	// the files in place now are the ones to keep.
-	if err := os.RemoveAll(u.saveDir()); err != nil {
+	if err := staging.RemoveAll(u.keptFiles()); err != nil {
 		return fmt.Errorf("switch: %w", err)
 	}
-	if err := os.MkdirAll(u.saveDir(), 0o700); err != nil {
+	kept, err := staging.Mkdir(u.keptFiles(), 0o700)
+	if err != nil {
 		return fmt.Errorf("switch: %w", err)
 	}
-	for _, f := range []struct{ from, to string }{{u.paths.Conf, u.savedConf()}, {u.paths.Unit, u.savedUnit()}} {
-		b, err := os.ReadFile(f.from)
-		if err != nil {
-			return fmt.Errorf("switch: %w", err)
-		}
-		if err := writeFileAtomic(f.to, b, 0o600); err != nil {
+	defer kept.Close()
+	conf, err := u.d.cfg.Layout.readConf(u.paths.Conf)
+	if err != nil {
+		return fmt.Errorf("switch: %w", err)
+	}
+	unit, err := os.ReadFile(u.paths.Unit)
+	if err != nil {
+		return fmt.Errorf("switch: %w", err)
+	}
+	for name, b := range map[string][]byte{keptUpgradeConf: conf, keptUpgradeUnit: unit} {
+		if err := kept.WriteFile(name, b, 0o600, -1, -1); err != nil {
 			return fmt.Errorf("switch: %w", err)
 		}
 	}
@@ -361,38 +391,151 @@ func (u *upgradeRun) switchRelease(ctx context.Context) error {
 // switchBack puts the kept odoo.conf and unit back; nothing when none
 // was kept.
 func (u *upgradeRun) switchBack(ctx context.Context) error {
-	conf, err := os.ReadFile(u.savedConf())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
+	conf, unit, err := u.readKept()
 	if err != nil {
 		return fmt.Errorf("switch back: %w", err)
+	}
+	if conf == nil {
+		return nil
 	}
 	if err := u.writeConf(u.paths.Conf, conf); err != nil {
 		return fmt.Errorf("switch back: %w", err)
 	}
-	unit, err := os.ReadFile(u.savedUnit())
-	if err == nil {
+	if unit != nil {
 		if err := u.d.cfg.Services.Install(ctx, u.paths.Unit, unit); err != nil {
 			return fmt.Errorf("switch back: %w", err)
 		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("switch back: %w", err)
 	}
-	return os.RemoveAll(u.saveDir())
+	return u.forgetKept()
+}
+
+// readKept reads what switchRelease kept: nil when nothing was. Kept by
+// an earlier version in the instance's directory, the files are read
+// only when that directory and the one holding them are root's, on
+// handles, never following a link.
+func (u *upgradeRun) readKept() (conf, unit []byte, err error) {
+	staging, err := u.d.cfg.Layout.openStaging()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer staging.Close()
+	kept, err := staging.Dir(u.keptFiles())
+	if errors.Is(err, fs.ErrNotExist) {
+		kept, err = u.openLegacyKept()
+		if kept == nil || err != nil {
+			return nil, nil, err
+		}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	defer kept.Close()
+	read := func(name string) ([]byte, error) {
+		f, _, err := kept.Open(name, os.Geteuid())
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return io.ReadAll(io.LimitReader(f, maxKept))
+	}
+	if conf, err = read(keptUpgradeConf); err != nil || conf == nil {
+		return nil, nil, err
+	}
+	unit, err = read(keptUpgradeUnit)
+	return conf, unit, err
+}
+
+// openLegacyKept opens the directory where earlier versions kept
+// odoo.conf and the unit, when the instance's directory is root's; nil
+// when there is none, or the directory is not root's. One not root's
+// alone, or a link, is refused.
+func (u *upgradeRun) openLegacyKept() (*safefs.Dir, error) {
+	dir, err := u.openInstanceDir()
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	st, err := dir.Self()
+	if err != nil || st.UID != 0 {
+		// Not root's (an imported instance's): nothing of odoobot's there.
+		return nil, err
+	}
+	if ok, err := dir.Exists(legacySaveDir); err != nil || !ok {
+		return nil, err
+	}
+	kept, err := dir.Dir(legacySaveDir)
+	if err != nil {
+		return nil, err
+	}
+	kst, err := kept.Self()
+	if err == nil && (kst.UID != 0 || kst.Mode.Perm()&0o077 != 0) {
+		err = fmt.Errorf("%s: %w: kept by an earlier version in a directory that is not root's alone; not read", kept.Path(), safefs.ErrRefused)
+	}
+	if err != nil {
+		kept.Close()
+		return nil, err
+	}
+	return kept, nil
+}
+
+// openInstanceDir opens the instance's directory beneath PROD_ROOT, a
+// link refused.
+func (u *upgradeRun) openInstanceDir() (*safefs.Dir, error) {
+	l := u.d.cfg.Layout
+	rel, err := l.beneath(u.paths.Dir)
+	if err != nil {
+		return nil, err
+	}
+	root, err := l.openProdRoot()
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	return root.Dir(rel)
+}
+
+// forgetKept removes what switchRelease kept, and what an earlier
+// version kept in the instance's directory when that is root's (on a
+// handle: a link there is removed, never followed).
+func (u *upgradeRun) forgetKept() error {
+	staging, err := u.d.cfg.Layout.openStaging()
+	if err != nil {
+		return err
+	}
+	defer staging.Close()
+	if err := staging.RemoveAll(u.keptFiles()); err != nil {
+		return err
+	}
+	dir, err := u.openInstanceDir()
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	if st, err := dir.Self(); err != nil || st.UID != 0 {
+		return err
+	}
+	return dir.RemoveAll(legacySaveDir)
 }
 
 // writeConf writes an odoo.conf the instance's user reads and cannot
-// change: root's, with its group, 0640.
+// change: root's, with its group, 0640; on a handle opened beneath
+// PROD_ROOT, so that a link an imported instance's user planted at path,
+// or on the way to it, is replaced or refused, never followed.
 func (u *upgradeRun) writeConf(path string, b []byte) error {
-	if err := writeFileAtomic(path, b, 0o640); err != nil {
-		return err
-	}
 	_, gid, err := lookupUser(u.runAs())
 	if err != nil {
 		return err
 	}
-	return os.Lchown(path, 0, gid)
+	return u.d.cfg.Layout.writeTenantFile(path, b, 0o640, 0, gid)
 }
 
 func (u *upgradeRun) runAs() string {
@@ -507,7 +650,7 @@ func (u *upgradeRun) record(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("record: render: %w", err)
 	}
-	if err := writeFileAtomic(u.paths.Info, b, 0o644); err != nil {
+	if err := u.d.cfg.Layout.writeTenantFile(u.paths.Info, b, 0o644, 0, 0); err != nil {
 		return fmt.Errorf("record: %w", err)
 	}
 	return &Noted{Message: fmt.Sprintf("%s runs %s; production was stopped for %s", inst.Name, inst.Release.Source(), u.downtime.Round(100*time.Millisecond))}
@@ -529,7 +672,7 @@ func (u *upgradeRun) unrecord(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(u.paths.Info, b, 0o644)
+	return u.d.cfg.Layout.writeTenantFile(u.paths.Info, b, 0o644, 0, 0)
 }
 
 // cleanup drops what was kept aside and the kept files, and collects the
@@ -540,7 +683,7 @@ func (u *upgradeRun) cleanup(ctx context.Context) error {
 	if err := u.dropAside(ctx); err != nil {
 		log.Warn("upgrade: drop what was kept aside", "err", err)
 	}
-	if err := os.RemoveAll(u.saveDir()); err != nil {
+	if err := u.forgetKept(); err != nil {
 		log.Warn("upgrade: remove the kept files", "err", err)
 	}
 	if u.d.cfg.GC != nil {

@@ -16,6 +16,8 @@ package safefs
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -338,6 +340,91 @@ func (d *Dir) Create(rel string, perm os.FileMode) (*os.File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// WriteFile replaces the regular file name (one component) of d with
+// data, never following a link: the content goes to a new temporary file
+// in d (created O_EXCL, so nothing planted is opened), given mode perm
+// and, when uid >= 0, owner uid:gid on its handle, synced, then renamed
+// over name (a link or file there is replaced, not followed; a
+// directory there is an error). A reader sees the old file or the new,
+// whole. When what name holds after the rename is not the file written
+// (someone with write access to d swapped the temporary file), it is an
+// error matching ErrRefused; root's data is then wherever they moved it,
+// still with mode perm and owner uid:gid.
+func (d *Dir) WriteFile(name string, data []byte, perm os.FileMode, uid, gid int) (err error) {
+	if err := single(name); err != nil {
+		return err
+	}
+	var tmp string
+	var f *os.File
+	for range 8 {
+		var b [8]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return fmt.Errorf("write %s: %w", d.join(name), err)
+		}
+		tmp = "." + name + ".tmp-" + hex.EncodeToString(b[:])
+		if len(tmp) > 255 {
+			tmp = ".tmp-" + hex.EncodeToString(b[:])
+		}
+		f, err = d.Create(tmp, 0o600)
+		if !errors.Is(err, fs.ErrExist) {
+			break
+		}
+	}
+	if err != nil {
+		return err
+	}
+	renamed := false
+	defer func() {
+		f.Close()
+		if !renamed {
+			unix.Unlinkat(d.fd(), tmp, 0)
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", d.join(name), err)
+	}
+	if uid >= 0 {
+		if err := f.Chown(uid, gid); err != nil {
+			return fmt.Errorf("write %s: %w", d.join(name), err)
+		}
+	}
+	if err := f.Chmod(perm.Perm()); err != nil { // after the chown, which clears set-id bits
+		return fmt.Errorf("write %s: %w", d.join(name), err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", d.join(name), err)
+	}
+	var want unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &want); err != nil {
+		return pathErr("stat", d.join(tmp), err)
+	}
+	if err := unix.Renameat(d.fd(), tmp, d.fd(), name); err != nil {
+		return pathErr("rename", d.join(tmp)+" to "+d.join(name), err)
+	}
+	renamed = true
+	got, err := d.Lstat(name)
+	if err != nil {
+		return err
+	}
+	if got.Dev != uint64(want.Dev) || got.Ino != want.Ino {
+		return fmt.Errorf("write %s: %w: the file written was swapped before it took the name", d.join(name), ErrRefused)
+	}
+	return nil
+}
+
+// Remove removes name (one component) of d when it is anything but a
+// directory (a link is removed, never followed); nothing of that name is
+// not an error, a directory is.
+func (d *Dir) Remove(name string) error {
+	if err := single(name); err != nil {
+		return err
+	}
+	if err := unix.Unlinkat(d.fd(), name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return pathErr("remove", d.join(name), err)
+	}
+	return nil
 }
 
 // Rename moves name (one component) of d to toName in to, replacing

@@ -186,3 +186,56 @@ func TestByHandRefusesLinks(t *testing.T) {
 	syscall.Close(fd)
 	check()
 }
+
+// TestWriteFileNeverFollowsALink: WriteFile over a name the tenant made
+// a link to a root-only file replaces the link with the file asked for
+// (content, mode, owner), and the file it pointed to is unchanged; a
+// directory at the name is an error; nothing is left behind.
+func TestWriteFileNeverFollowsALink(t *testing.T) {
+	d, etc, check := tree(t)
+	base := d.Path()
+	os.Symlink(filepath.Join(etc, "passwd"), filepath.Join(base, "t", "odoo.conf"))
+	tt, err := d.Dir("t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tt.Close()
+	if err := tt.WriteFile("odoo.conf", []byte("[options]\n"), 0o640, 0, 4242); err != nil {
+		t.Fatalf("WriteFile over a link: %v", err)
+	}
+	check()
+	if b, _ := os.ReadFile(filepath.Join(etc, "passwd")); string(b) != "root" {
+		t.Errorf("the link's target holds %q", b)
+	}
+	fi, err := os.Lstat(filepath.Join(base, "t", "odoo.conf"))
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o640 {
+		t.Fatalf("odoo.conf after WriteFile: %v %v, want a regular file 0640", fi, err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 0 || st.Gid != 4242 {
+		t.Errorf("odoo.conf is %d:%d, want 0:4242", st.Uid, st.Gid)
+	}
+	if b, _ := os.ReadFile(filepath.Join(base, "t", "odoo.conf")); string(b) != "[options]\n" {
+		t.Errorf("odoo.conf holds %q", b)
+	}
+	if err := tt.WriteFile("a", []byte("x"), 0o644, -1, -1); err == nil {
+		t.Errorf("WriteFile over a directory succeeded")
+	}
+	if err := tt.WriteFile("../etc", []byte("x"), 0o644, -1, -1); !errors.Is(err, ErrRefused) {
+		t.Errorf("WriteFile of ../etc: %v, want refused", err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(base, "t"))
+	if len(entries) != 2 {
+		t.Errorf("the tree holds %v, want a and odoo.conf", entries)
+	}
+	os.Symlink(filepath.Join(etc, "passwd"), filepath.Join(base, "t", "l"))
+	if err := tt.Remove("l"); err != nil {
+		t.Errorf("Remove of a link: %v", err)
+	}
+	if err := tt.Remove("l"); err != nil {
+		t.Errorf("Remove of nothing: %v", err)
+	}
+	if err := tt.Remove("a"); err == nil {
+		t.Errorf("Remove of a directory succeeded")
+	}
+	check()
+}

@@ -31,6 +31,12 @@ type Checks struct {
 	// database (Odoo 19's /web/health?db_server_status=1); "" when it
 	// answered 200, else what went wrong. ProbeHealth is the real one.
 	Health func(ctx context.Context, port int) string
+	// Ports says who else holds the instance's HTTP or gevent port: ""
+	// when no listener there belongs to a user the instance does not run
+	// as, else the problem (provision.CheckPortOwners' message). Asked
+	// whether the unit runs or not: a neighbour that took a port while
+	// the instance was down is caught too. nil skips the check.
+	Ports func(inst provision.Instance) string
 	// DiskFree is the space free under PROD_ROOT, in bytes; nil skips the
 	// disk check.
 	DiskFree func() (uint64, error)
@@ -198,6 +204,11 @@ func (w *Watcher) checkInstance(ctx context.Context, inst provision.Instance) st
 	case !st.Running():
 		problems = append(problems, fmt.Sprintf("its unit %s is %s (%s)", inst.Unit, st.ActiveState, st.SubState))
 	}
+	if c.Ports != nil {
+		if p := c.Ports(inst); p != "" {
+			problems = append(problems, p)
+		}
+	}
 	if err == nil && st.Running() {
 		if p := c.Health(ctx, inst.Ports.HTTP); p != "" {
 			problems = append(problems, "health check: "+p)
@@ -217,6 +228,17 @@ func (w *Watcher) checkInstance(ctx context.Context, inst provision.Instance) st
 		}
 	}
 	return strings.Join(problems, "; ")
+}
+
+// ProbePorts is the real Checks.Ports: provision.CheckPortOwners, with
+// serviceUser SERVICE_USER (who an imported instance runs as).
+func ProbePorts(serviceUser string) func(inst provision.Instance) string {
+	return func(inst provision.Instance) string {
+		if err := provision.CheckPortOwners(inst, serviceUser); err != nil {
+			return err.Error()
+		}
+		return ""
+	}
 }
 
 // HealthTimeout bounds one health check.

@@ -1018,7 +1018,7 @@ func (cr *creation) startService(ctx context.Context) error {
 		return err
 	}
 	cr.c.warnBindFilter()
-	return cr.c.cfg.Services.Start(ctx, cr.inst.Unit)
+	return explainStart(cr.inst, cr.c.cfg.ServiceUser, cr.c.cfg.Services.Start(ctx, cr.inst.Unit))
 }
 
 // warnBindFilter logs, once, that the units' SocketBindAllow and
@@ -1067,7 +1067,7 @@ func (c *Creator) waitHealthy(ctx context.Context, inst Instance, p Paths) error
 // starts it again.
 func (c *Creator) startHealthy(ctx context.Context, inst Instance, p Paths) error {
 	if err := c.cfg.Services.Start(ctx, inst.Unit); err != nil {
-		return err
+		return explainStart(inst, c.cfg.ServiceUser, err)
 	}
 	return c.waitHealthy(ctx, inst, p)
 }

@@ -250,7 +250,7 @@ func (o *Operator) control(ctx context.Context, name, verb string) error {
 		err = o.Services.Restart(ctx, inst.Unit)
 	}
 	if err != nil {
-		return err
+		return explainStart(inst, o.ServiceUser, err)
 	}
 	return waitOwnHealthy(ctx, inst, o.ServiceUser, 90*time.Second, o.Layout.Paths(inst).Log, nil)
 }

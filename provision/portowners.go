@@ -26,9 +26,13 @@ type PortTakenError struct {
 	// Tenant reports whether Holder is an instance's user (odoo-… or the
 	// service user) rather than another program's.
 	Tenant bool
+	// Cause, when set, is the failure the taken port explains (a start
+	// whose process could not bind it); Unwrap returns it.
+	Cause error
 }
 
-func (e *PortTakenError) Error() string {
+// Summary is the message without Cause.
+func (e *PortTakenError) Summary() string {
 	who := "another program took it"
 	if e.Tenant {
 		who = "another instance took it"
@@ -37,8 +41,31 @@ func (e *PortTakenError) Error() string {
 		e.Port, e.Instance, e.Holder, e.UID, e.Want, who, e.Instance, e.Port)
 }
 
+func (e *PortTakenError) Error() string {
+	if e.Cause != nil {
+		return e.Summary() + "; and so: " + e.Cause.Error()
+	}
+	return e.Summary()
+}
+
 // Is matches ErrPortTaken.
 func (e *PortTakenError) Is(target error) bool { return target == ErrPortTaken }
+
+// Unwrap returns Cause.
+func (e *PortTakenError) Unwrap() error { return e.Cause }
+
+// explainStart returns err, the failure of a start or restart of inst,
+// or, when a user inst does not run as holds one of its ports (its
+// process could not bind it), the *PortTakenError saying so, with err as
+// its Cause.
+func explainStart(inst Instance, serviceUser string, err error) error {
+	var pe *PortTakenError
+	if err != nil && errors.As(CheckPortOwners(inst, serviceUser), &pe) {
+		pe.Cause = err
+		return pe
+	}
+	return err
+}
 
 // RunsAs returns the Unix users instance inst may run as, derived from
 // its name (SystemUser), never from what its row stores: its own

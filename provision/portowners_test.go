@@ -156,6 +156,46 @@ func TestOperatorRefusesAForeignListener(t *testing.T) {
 	}
 }
 
+// failingStart is a unit whose process cannot start (it cannot bind its
+// port): systemd's start fails.
+type failingStart struct{ stoppedServices }
+
+func (s *failingStart) Start(context.Context, string) error {
+	return &UnitError{Op: "start", Unit: "odoo19e-prod-acme.service", Result: "done", ActiveState: "activating", SubState: "auto-restart"}
+}
+
+// TestAFailedStartSaysWhoHoldsThePort: when the unit itself fails to
+// start (its process could not bind the port another user holds), the
+// failure names the holder, with systemd's failure as its cause.
+func TestAFailedStartSaysWhoHoldsThePort(t *testing.T) {
+	if _, ok := lookupUID(SystemUser("acme")); ok {
+		t.Skip("this host has a user odoo-acme")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	layout := trustLayout(t)
+	inst := layout.NewInstance("acme", SSLHTTP)
+	inst.State = StateReady
+	inst.Ports = Ports{HTTP: l.Addr().(*net.TCPAddr).Port, Gevent: 1}
+	o := &Operator{Store: rowStore{inst}, Services: &failingStart{}, Layout: layout}
+	err = o.Start(context.Background(), "acme")
+	var pe *PortTakenError
+	var ue *UnitError
+	if !errors.As(err, &pe) || pe.Port != inst.Ports.HTTP || pe.UID != os.Getuid() || !errors.As(err, &ue) {
+		t.Errorf("start: %v, want a *PortTakenError for port %d, uid %d, caused by systemd's *UnitError", err, inst.Ports.HTTP, os.Getuid())
+	}
+	if err := o.Start(context.Background(), "acme"); err == nil {
+		t.Fatal("start succeeded")
+	}
+	l.Close()
+	if err := o.Start(context.Background(), "acme"); errors.Is(err, ErrPortTaken) || !errors.As(err, &ue) {
+		t.Errorf("start once the port is free: %v, want systemd's failure alone", err)
+	}
+}
+
 // TestCheckPortOwnersReadsTheHost: a listener of this process on an
 // instance's gevent port is found in the kernel's tables (IPv6 when
 // the host has it), and passes when the instance runs as this user.

@@ -234,3 +234,34 @@ func TestRoundAlertsOnACapturedPort(t *testing.T) {
 		}
 	}
 }
+
+// TestRoundAlertsOnAHeldInstancesPort: an instance an operator stopped
+// is not watched, but for its ports: another user listening on one is
+// alerted at the first round (nginx still sends its users there), once,
+// and its end is a recovery; a free port says nothing.
+func TestRoundAlertsOnAHeldInstancesPort(t *testing.T) {
+	inst := instance("acme", 2100, provision.SSLHTTP, provision.StateReady)
+	var mu sync.Mutex
+	problem := ""
+	h := &host{instances: []provision.Instance{inst}, units: map[string]string{inst.Unit: "inactive"}, disk: 8 << 30}
+	checks := h.checks()
+	checks.Ports = func(provision.Instance) string { mu.Lock(); defer mu.Unlock(); return problem }
+	w := New(Config{Policy: Policy{Failures: 3}, DiskFreeMin: 1, Checks: checks})
+	w.Hold("acme")
+	set := func(p string) { mu.Lock(); problem = p; mu.Unlock() }
+	if ev := w.Round(context.Background()); len(ev) != 0 {
+		t.Fatalf("a held, stopped instance with free ports: %+v, want nothing", ev)
+	}
+	held := "port 2100 of acme is held by user odoo-globex (uid 1003), not odoo-acme: another instance took it"
+	set(held)
+	if ev := w.Round(context.Background()); len(ev) != 1 || ev[0].Kind != Alerted || ev[0].Key != "acme" || ev[0].Problem != held {
+		t.Fatalf("its port taken: %+v, want one alert saying %q", ev, held)
+	}
+	if ev := w.Round(context.Background()); len(ev) != 0 {
+		t.Fatalf("still taken: %+v, want nothing more", ev)
+	}
+	set("")
+	if ev := w.Round(context.Background()); len(ev) != 1 || ev[0].Kind != Recovered {
+		t.Fatalf("the port let go: %+v, want one recovery", ev)
+	}
+}

@@ -261,7 +261,10 @@ func FormatStatus(s InstanceStatus, now time.Time) string {
 	i := s.Instance
 	fmt.Fprintf(&b, "%s (%s) — %s\n", i.Name, i.Domain, i.State)
 	health := "not answering"
-	if s.Healthy {
+	switch {
+	case s.Ports != "":
+		health = "another user holds its port"
+	case s.Healthy:
 		health = "healthy"
 	}
 	fmt.Fprintf(&b, "service  %s: %s/%s, %s\n", i.Unit, s.Service.ActiveState, s.Service.SubState, health)

@@ -93,6 +93,7 @@ func TestNeighbourCannotPassForAnInstance(t *testing.T) {
 		t.Fatalf("the capture does not answer B's health check: %v %v", resp, err2)
 	}
 	resp.Body.Close()
+	t.Logf("restart %s while %s holds its port: %v\n%s", instB.Name, instA.User, err, out)
 	if err == nil || !strings.Contains(out, held) {
 		t.Errorf("restart %s while %s holds its port: %v, want a failure saying %q\n%s", instB.Name, instA.User, err, held, out)
 	}
@@ -103,10 +104,12 @@ func TestNeighbourCannotPassForAnInstance(t *testing.T) {
 	}
 	exec.CommandContext(ctx, "systemctl", "stop", instB.Unit).Run()
 	out, err = odoobot("start", instB.Name)
+	t.Logf("start %s while %s holds its port: %v\n%s", instB.Name, instA.User, err, out)
 	if err == nil || !strings.Contains(out, held) {
 		t.Errorf("start %s while %s holds its port: %v, want a failure saying %q\n%s", instB.Name, instA.User, err, held, out)
 	}
 	out, err = odoobot("status", instB.Name)
+	t.Logf("status %s while %s holds its port: %v\n%s", instB.Name, instA.User, err, out)
 	if err != nil || !strings.Contains(out, held) || strings.Contains(out, "healthy") {
 		t.Errorf("status %s: %v, want it to say %q and not healthy\n%s", instB.Name, err, held, out)
 	}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os/user"
 	"strings"
 	"testing"
 
@@ -67,6 +68,13 @@ func TestServiceControlTellsTheWatcher(t *testing.T) {
 	health := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer health.Close()
 	inst.Ports.HTTP = health.Listener.Addr().(*net.TCPAddr).Port
+	// The health server is this test's: the instance is one imported on
+	// its user, so that its port is the instance's own.
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst.User, inst.DBRole, d.Operator.ServiceUser = "", "", me.Username
 	d.Operator.Store = instancesOf{inst}
 	d.Operator.Services = &units{running: map[string]bool{inst.Unit: true}}
 	h := &holds{}

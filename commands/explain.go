@@ -50,7 +50,15 @@ func Explain(err error) string {
 	var dbusErr dbus.Error
 	var dbusPtr *dbus.Error
 	var netErr *net.OpError
+	var portErr *provision.PortTakenError
 	switch {
+	case errors.As(err, &portErr):
+		// Why the service could not start comes first; what systemd
+		// said of it follows.
+		if portErr.Cause != nil {
+			return portErr.Summary() + "\n" + Explain(portErr.Cause)
+		}
+		return portErr.Summary()
 	case errors.As(err, &unitErr):
 		return explainUnit(unitErr)
 	case errors.As(err, &pgErr):

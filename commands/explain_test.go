@@ -46,6 +46,11 @@ func TestExplain(t *testing.T) {
 		{fmt.Errorf("systemd: stop x: %w", dbus.Error{Name: "org.freedesktop.DBus.Error.AccessDenied"}), "systemd refused odoobot (access denied): odoobot must run as root", ""},
 		{errors.New("systemd: connect: dial unix /run/dbus/system_bus_socket: connect: no such file or directory"), "systemd cannot be reached over D-Bus", "no such file"},
 		{fmt.Errorf("%w: acme is stopped (inactive); use start", provision.ErrServiceState), "service state: acme is stopped (inactive); use start", ""},
+		// A start that failed because a neighbour holds the port: who
+		// holds it first, then what systemd said, in words.
+		{&provision.PortTakenError{Instance: "acme", Port: 2105, Holder: "odoo-globex", UID: 1003, Want: "odoo-acme", Tenant: true,
+			Cause: fmt.Errorf("systemd: start: %w", &provision.UnitError{Op: "start", Unit: "odoo19e-prod-acme.service", Result: "done", ActiveState: "activating", SubState: "auto-restart"})},
+			"port 2105 of acme is held by user odoo-globex (uid 1003), not odoo-acme: another instance took it; nothing of acme is served there until it lets go (ss -ltnpe 'sport = :2105' shows the process; stopping it is an operator's decision)\nthe service odoo19e-prod-acme.service did not start", "systemd: start"},
 	}
 	for _, tt := range tests {
 		got := Explain(tt.err)

@@ -639,7 +639,7 @@ func (d *DayTwo) recoverRestore(ctx context.Context, job Job, rec recorded, emit
 // unless its unit is running already.
 func (d *DayTwo) ensureRunning(ctx context.Context, inst Instance, p Paths) error {
 	if st, err := d.cfg.Services.Status(ctx, inst.Unit); err == nil && st.Running() {
-		return nil
+		return CheckPortOwners(inst, d.cfg.ServiceUser)
 	}
 	return d.startHealthy(ctx, inst, p)
 }

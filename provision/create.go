@@ -1031,7 +1031,7 @@ func (cr *creation) startService(ctx context.Context) error {
 		return err
 	}
 	cr.c.warnBindFilter()
-	return cr.c.cfg.Services.Start(ctx, cr.inst.Unit)
+	return explainStart(cr.inst, cr.c.cfg.ServiceUser, cr.c.cfg.Services.Start(ctx, cr.inst.Unit))
 }
 
 // warnBindFilter logs, once, that the units' SocketBindAllow and
@@ -1061,8 +1061,9 @@ func (cr *creation) waitHealthy(ctx context.Context) error {
 	return cr.c.waitHealthy(ctx, cr.inst, cr.paths)
 }
 
-// waitHealthy waits until inst answers its health check (waitHealthy),
-// giving up at once when its unit has stopped or failed meanwhile.
+// waitHealthy waits until inst answers its health check (waitOwnHealthy),
+// giving up at once when its unit has stopped or failed meanwhile, or
+// when a user inst does not run as holds its HTTP or gevent port.
 func (c *Creator) waitHealthy(ctx context.Context, inst Instance, p Paths) error {
 	alive := func(ctx context.Context) error {
 		st, err := c.cfg.Services.Status(ctx, inst.Unit)
@@ -1071,7 +1072,7 @@ func (c *Creator) waitHealthy(ctx context.Context, inst Instance, p Paths) error
 		}
 		return fmt.Errorf("%s is %s/%s", inst.Unit, st.ActiveState, st.SubState)
 	}
-	return waitHealthy(ctx, inst.Ports.HTTP, c.cfg.HealthTimeout, p.Log, alive)
+	return waitOwnHealthy(ctx, inst, c.cfg.ServiceUser, c.cfg.HealthTimeout, p.Log, alive)
 }
 
 // startHealthy starts inst's unit and waits until it is healthy, as a
@@ -1079,7 +1080,7 @@ func (c *Creator) waitHealthy(ctx context.Context, inst Instance, p Paths) error
 // starts it again.
 func (c *Creator) startHealthy(ctx context.Context, inst Instance, p Paths) error {
 	if err := c.cfg.Services.Start(ctx, inst.Unit); err != nil {
-		return err
+		return explainStart(inst, c.cfg.ServiceUser, err)
 	}
 	return c.waitHealthy(ctx, inst, p)
 }
@@ -1151,12 +1152,17 @@ func (cr *creation) dns() DNS {
 func (cr *creation) verify(ctx context.Context) error { return cr.c.verify(ctx, cr.inst) }
 
 // verify checks inst through nginx itself; a reload returns before the
-// new configuration is live, so it retries for a few seconds.
+// new configuration is live, so it retries for a few seconds. What
+// answered must be inst: a user inst does not run as holding its HTTP or
+// gevent port fails the step (CheckPortOwners).
 func (c *Creator) verify(ctx context.Context, inst Instance) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		err := c.cfg.Sites.Verify(ctx, inst.Domain, inst.SSLMode.TLS(), c.cfg.VerifyRoots)
-		if err == nil || time.Now().After(deadline) {
+		if err == nil {
+			return CheckPortOwners(inst, c.cfg.ServiceUser)
+		}
+		if time.Now().After(deadline) {
 			return err
 		}
 		select {

@@ -24,14 +24,25 @@ func healthURL(port int) string {
 // WaitHealthy polls http://127.0.0.1:<port>/web/health?db_server_status=1
 // (healthPath) until it answers 200 or the timeout passes. On timeout the error carries the last lines
 // of the instance's log, which is where Odoo says why it did not start.
+// It says nothing of who answered: odoobot's verbs wait with
+// waitOwnHealthy, which does.
 func WaitHealthy(ctx context.Context, port int, timeout time.Duration, logPath string) error {
-	return waitHealthy(ctx, port, timeout, logPath, nil)
+	return waitHealthy(ctx, port, timeout, logPath, nil, nil)
+}
+
+// waitOwnHealthy is WaitHealthy for instance inst that also fails, at
+// once, when a listening socket on its HTTP or gevent port belongs to a
+// user inst does not run as (CheckPortOwners): an answer from there is
+// not inst's, and inst cannot bind its port while it is held.
+func waitOwnHealthy(ctx context.Context, inst Instance, serviceUser string, timeout time.Duration, logPath string, alive func(context.Context) error) error {
+	return waitHealthy(ctx, inst.Ports.HTTP, timeout, logPath, alive, func() error { return CheckPortOwners(inst, serviceUser) })
 }
 
 // waitHealthy is WaitHealthy that also gives up at once when alive, asked
 // between polls, says the process is gone: a crashed Odoo fails the step
-// in a second, not at the deadline.
-func waitHealthy(ctx context.Context, port int, timeout time.Duration, logPath string, alive func(context.Context) error) error {
+// in a second, not at the deadline; and when owned, asked after each
+// poll, fails: the port is someone else's.
+func waitHealthy(ctx context.Context, port int, timeout time.Duration, logPath string, alive func(context.Context) error, owned func() error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	url := healthURL(port)
@@ -41,6 +52,11 @@ func waitHealthy(ctx context.Context, port int, timeout time.Duration, logPath s
 	// would add up to its length to every creation.
 	for delay := 50 * time.Millisecond; ; {
 		last = probe(ctx, client, url)
+		if owned != nil {
+			if err := owned(); err != nil {
+				return fmt.Errorf("health: %w", err)
+			}
+		}
 		if last == "" {
 			return nil
 		}
@@ -65,9 +81,10 @@ func waitHealthy(ctx context.Context, port int, timeout time.Duration, logPath s
 	}
 }
 
-// Healthy reports whether the instance answers its health check
-// (healthPath) with 200 now: for Odoo 19, that also says it reaches
-// PostgreSQL.
+// Healthy reports whether port answers the health check (healthPath)
+// with 200 now: for Odoo 19, that also says it reaches PostgreSQL. It
+// says nothing of who answered: Operator.Status also asks
+// CheckPortOwners.
 func Healthy(ctx context.Context, port int) bool {
 	client := &http.Client{Timeout: 2 * time.Second}
 	return probe(ctx, client, healthURL(port)) == ""

@@ -56,7 +56,7 @@ func TestWaitHealthyGivesUpWhenTheProcessDies(t *testing.T) {
 	start := time.Now()
 	err := waitHealthy(context.Background(), freePort(t), time.Minute, "", func(context.Context) error {
 		return errors.New("odoo19e-prod-acme.service is failed/failed")
-	})
+	}, nil)
 	if err == nil || !strings.Contains(err.Error(), "stopped before") || time.Since(start) > 10*time.Second {
 		t.Fatalf("err = %v after %s", err, time.Since(start))
 	}

@@ -44,6 +44,9 @@ type Operator struct {
 	// command holds it. nil only checks that no job is open, with a race
 	// between that check and the verb (tests with a fake store).
 	Hold func(ctx context.Context, name string) (release func(), err error)
+	// ServiceUser is SERVICE_USER, the user an imported instance that is
+	// not isolated runs as (RunsAs): who may hold its ports.
+	ServiceUser string
 }
 
 // hold holds instance name for a quick verb (see Operator.Hold).
@@ -100,7 +103,13 @@ var ErrServiceState = errors.New("service state")
 type InstanceStatus struct {
 	Instance Instance
 	Service  ServiceStatus
-	Healthy  bool
+	// Healthy: the service runs, its health check answers 200, and no
+	// one but the instance's user holds its ports.
+	Healthy bool
+	// Ports is what is wrong with who holds the instance's HTTP and
+	// gevent ports (CheckPortOwners: another user listens there), ""
+	// when nothing is; asked whether the service runs or not.
+	Ports string
 }
 
 // Uptime is how long the service has been active; 0 when it is not.
@@ -142,7 +151,12 @@ func (o *Operator) Status(ctx context.Context, name string) (InstanceStatus, err
 	if err != nil {
 		return InstanceStatus{}, err
 	}
-	return InstanceStatus{Instance: inst, Service: st, Healthy: st.Running() && Healthy(ctx, inst.Ports.HTTP)}, nil
+	s := InstanceStatus{Instance: inst, Service: st}
+	if err := CheckPortOwners(inst, o.ServiceUser); err != nil {
+		s.Ports = err.Error()
+	}
+	s.Healthy = s.Ports == "" && st.Running() && Healthy(ctx, inst.Ports.HTTP)
+	return s, nil
 }
 
 // Info returns the instance's info-instancia.txt.
@@ -195,7 +209,9 @@ func (o *Operator) Restart(ctx context.Context, name string) error {
 // Stop stops a running instance.
 func (o *Operator) Stop(ctx context.Context, name string) error { return o.control(ctx, name, "stop") }
 
-// Start starts a stopped instance.
+// Start starts a stopped instance. Restart and Start wait until it
+// answers its health check; a user it does not run as holding its HTTP
+// or gevent port fails them (a *PortTakenError, naming that user).
 func (o *Operator) Start(ctx context.Context, name string) error {
 	return o.control(ctx, name, "start")
 }
@@ -234,9 +250,9 @@ func (o *Operator) control(ctx context.Context, name, verb string) error {
 		err = o.Services.Restart(ctx, inst.Unit)
 	}
 	if err != nil {
-		return err
+		return explainStart(inst, o.ServiceUser, err)
 	}
-	return WaitHealthy(ctx, inst.Ports.HTTP, 90*time.Second, o.Layout.Paths(inst).Log)
+	return waitOwnHealthy(ctx, inst, o.ServiceUser, 90*time.Second, o.Layout.Paths(inst).Log, nil)
 }
 
 // FormatStatus renders a status for chat and the terminal.
@@ -245,11 +261,17 @@ func FormatStatus(s InstanceStatus, now time.Time) string {
 	i := s.Instance
 	fmt.Fprintf(&b, "%s (%s) — %s\n", i.Name, i.Domain, i.State)
 	health := "not answering"
-	if s.Healthy {
+	switch {
+	case s.Ports != "":
+		health = "another user holds its port"
+	case s.Healthy:
 		health = "healthy"
 	}
 	fmt.Fprintf(&b, "service  %s: %s/%s, %s\n", i.Unit, s.Service.ActiveState, s.Service.SubState, health)
 	fmt.Fprintf(&b, "ports    http %d, gevent %d\n", i.Ports.HTTP, i.Ports.Gevent)
+	if s.Ports != "" {
+		fmt.Fprintf(&b, "⚠ %s\n", s.Ports)
+	}
 	if s.Service.Running() {
 		fmt.Fprintf(&b, "pid      %d, up %s, memory %.1f MiB\n", s.Service.MainPID, s.Uptime(now).Round(time.Second), float64(s.Service.MemoryBytes)/(1<<20))
 	}

@@ -40,7 +40,8 @@ func (a *App) post(ctx context.Context, alert commands.Alert) {
 
 // NewWatcher builds the on-call watcher from the configuration (nil when
 // WATCH_INTERVAL is 0): every ready instance's unit, health with the
-// database and certificate, and the disk under PROD_ROOT. Its alerts
+// database, who holds its ports, its certificate, and the disk under
+// PROD_ROOT. Its alerts
 // carry Restart and Logs buttons; the dispatcher tells it when an
 // operator stops or starts an instance.
 func (a *App) NewWatcher() *watch.Watcher {
@@ -62,6 +63,7 @@ func (a *App) NewWatcher() *watch.Watcher {
 			},
 			Unit:   a.Services.Status,
 			Health: watch.ProbeHealth,
+			Ports:  watch.ProbePorts(cfg.ServiceUser),
 			DiskFree: func() (uint64, error) {
 				f, err := provision.ReadHostFacts(cfg.ProdRoot)
 				return f.DiskFree, err

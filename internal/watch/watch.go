@@ -31,6 +31,12 @@ type Checks struct {
 	// database (Odoo 19's /web/health?db_server_status=1); "" when it
 	// answered 200, else what went wrong. ProbeHealth is the real one.
 	Health func(ctx context.Context, port int) string
+	// Ports says who else holds the instance's HTTP or gevent port: ""
+	// when no listener there belongs to a user the instance does not run
+	// as, else the problem (provision.CheckPortOwners' message). Asked
+	// whether the unit runs or not: a neighbour that took a port while
+	// the instance was down is caught too. nil skips the check.
+	Ports func(inst provision.Instance) string
 	// DiskFree is the space free under PROD_ROOT, in bytes; nil skips the
 	// disk check.
 	DiskFree func() (uint64, error)
@@ -67,6 +73,9 @@ type Watcher struct {
 	round   sync.Mutex // serialises rounds
 	mu      sync.Mutex // guards tracker, never held while checking
 	tracker *Tracker
+	// taken is, for each held instance (stopped on purpose), the port
+	// problem alerted for it and when; guarded by round.
+	taken map[string]Event
 }
 
 // New builds a Watcher.
@@ -77,11 +86,14 @@ func New(cfg Config) *Watcher {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Watcher{cfg: cfg, log: cfg.Logger, tracker: NewTracker(cfg.Policy)}
+	return &Watcher{cfg: cfg, log: cfg.Logger, tracker: NewTracker(cfg.Policy), taken: map[string]Event{}}
 }
 
 // Hold stops watching the instance name (stopped on purpose by an
-// operator) until Release.
+// operator) until Release, but for its ports: another user listening
+// on one of them (Checks.Ports) is alerted at once, since nginx still
+// sends the instance's users there, and its end is posted as a
+// recovery.
 func (w *Watcher) Hold(name string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -121,7 +133,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 func (w *Watcher) Round(ctx context.Context) []Event {
 	w.round.Lock()
 	defer w.round.Unlock()
-	results, err := w.check(ctx)
+	results, held, err := w.check(ctx)
 	if err != nil {
 		w.log.Warn("watch: the round was skipped", "err", err)
 		return nil
@@ -130,6 +142,7 @@ func (w *Watcher) Round(ctx context.Context) []Event {
 	w.mu.Lock()
 	events := w.tracker.Observe(now, results)
 	w.mu.Unlock()
+	events = append(events, w.observeHeld(now, held)...)
 	for _, e := range events {
 		w.log.Warn("watch: "+string(e.Kind), "instance", e.Key, "problem", e.Problem)
 		if w.cfg.Post == nil {
@@ -143,22 +156,32 @@ func (w *Watcher) Round(ctx context.Context) []Event {
 }
 
 // check runs one round's checks: the host's, and each ready instance's
-// at once (a frozen instance takes the health check's whole timeout).
-func (w *Watcher) check(ctx context.Context) ([]Result, error) {
+// at once (a frozen instance takes the health check's whole timeout);
+// held are the port checks of the held instances (Hold).
+func (w *Watcher) check(ctx context.Context) (results, held []Result, err error) {
 	c := w.cfg.Checks
 	list, err := c.Instances(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list the instances: %w", err)
+		return nil, nil, fmt.Errorf("list the instances: %w", err)
 	}
-	var ready []provision.Instance
+	var ready, stopped []provision.Instance
 	w.mu.Lock()
 	for _, inst := range list {
-		if inst.State == provision.StateReady && !w.tracker.Held(inst.Name) {
+		switch {
+		case inst.State != provision.StateReady:
+		case w.tracker.Held(inst.Name):
+			stopped = append(stopped, inst)
+		default:
 			ready = append(ready, inst)
 		}
 	}
 	w.mu.Unlock()
-	results := make([]Result, len(ready)+1)
+	for _, inst := range stopped {
+		if c.Ports != nil && (c.Busy == nil || !c.Busy(ctx, inst.Name)) {
+			held = append(held, Result{Key: inst.Name, Problem: c.Ports(inst)})
+		}
+	}
+	results = make([]Result, len(ready)+1)
 	var wg sync.WaitGroup
 	for i, inst := range ready {
 		if c.Busy != nil && c.Busy(ctx, inst.Name) {
@@ -169,7 +192,36 @@ func (w *Watcher) check(ctx context.Context) ([]Result, error) {
 	}
 	results[len(ready)] = Result{Key: HostKey, Problem: w.checkHost()}
 	wg.Wait()
-	return results, nil
+	return results, held, nil
+}
+
+// observeHeld turns the port checks of held instances into events: an
+// alert at the first round that finds a port taken (no run of failures
+// is awaited: nothing else explains another user on it), a recovery at
+// the first that finds it free again. An instance no longer held or
+// checked is forgotten.
+func (w *Watcher) observeHeld(now time.Time, held []Result) []Event {
+	var events []Event
+	seen := map[string]bool{}
+	for _, r := range held {
+		seen[r.Key] = true
+		was, alerted := w.taken[r.Key]
+		switch {
+		case r.Problem != "" && !alerted:
+			e := Event{Kind: Alerted, Key: r.Key, Problem: r.Problem, Since: now, Failures: 1}
+			events = append(events, e)
+			w.taken[r.Key] = e
+		case r.Problem == "" && alerted:
+			events = append(events, Event{Kind: Recovered, Key: r.Key, Problem: was.Problem, Since: was.Since})
+			delete(w.taken, r.Key)
+		}
+	}
+	for k := range w.taken {
+		if !seen[k] {
+			delete(w.taken, k)
+		}
+	}
+	return events
 }
 
 // checkHost is the disk check: "" when enough is free.
@@ -198,6 +250,11 @@ func (w *Watcher) checkInstance(ctx context.Context, inst provision.Instance) st
 	case !st.Running():
 		problems = append(problems, fmt.Sprintf("its unit %s is %s (%s)", inst.Unit, st.ActiveState, st.SubState))
 	}
+	if c.Ports != nil {
+		if p := c.Ports(inst); p != "" {
+			problems = append(problems, p)
+		}
+	}
 	if err == nil && st.Running() {
 		if p := c.Health(ctx, inst.Ports.HTTP); p != "" {
 			problems = append(problems, "health check: "+p)
@@ -217,6 +274,17 @@ func (w *Watcher) checkInstance(ctx context.Context, inst provision.Instance) st
 		}
 	}
 	return strings.Join(problems, "; ")
+}
+
+// ProbePorts is the real Checks.Ports: provision.CheckPortOwners, with
+// serviceUser SERVICE_USER (who an imported instance runs as).
+func ProbePorts(serviceUser string) func(inst provision.Instance) string {
+	return func(inst provision.Instance) string {
+		if err := provision.CheckPortOwners(inst, serviceUser); err != nil {
+			return err.Error()
+		}
+		return ""
+	}
 }
 
 // HealthTimeout bounds one health check.

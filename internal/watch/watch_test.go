@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/user"
 	"strconv"
 	"strings"
 	"sync"
@@ -204,5 +206,62 @@ func TestProbeHealth(t *testing.T) {
 	srv.Close()
 	if got := ProbeHealth(context.Background(), port); got == "" {
 		t.Error("a closed port is healthy")
+	}
+}
+
+// TestRoundAlertsOnACapturedPort: another user listens on an instance's
+// HTTP port and answers its health check with 200 (here this test's
+// process, not odoo-acme, with the real probes): the round alerts,
+// naming the holder, whether the instance's unit runs or not.
+func TestRoundAlertsOnACapturedPort(t *testing.T) {
+	if _, err := user.Lookup(provision.SystemUser("acme")); err == nil {
+		t.Skip("this host has a user odoo-acme")
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	inst := instance("acme", port, provision.SSLHTTP, provision.StateReady)
+	inst.User, inst.DBRole = "odoo-acme", "prod-acme"
+	for _, state := range []string{"active", "inactive"} {
+		h := &host{instances: []provision.Instance{inst}, units: map[string]string{inst.Unit: state}, disk: 8 << 30}
+		checks := h.checks()
+		checks.Health, checks.Ports = ProbeHealth, ProbePorts("odoo")
+		w := New(Config{Policy: Policy{Failures: 1}, DiskFreeMin: 1, Checks: checks})
+		ev := w.Round(context.Background())
+		want := "port " + strconv.Itoa(port) + " of acme is held by user "
+		if len(ev) != 1 || ev[0].Kind != Alerted || !strings.Contains(ev[0].Problem, want) || !strings.Contains(ev[0].Problem, "not odoo-acme") {
+			t.Errorf("unit %s, port held by uid %d: %+v, want one alert saying %q…not odoo-acme", state, os.Getuid(), ev, want)
+		}
+	}
+}
+
+// TestRoundAlertsOnAHeldInstancesPort: an instance an operator stopped
+// is not watched, but for its ports: another user listening on one is
+// alerted at the first round (nginx still sends its users there), once,
+// and its end is a recovery; a free port says nothing.
+func TestRoundAlertsOnAHeldInstancesPort(t *testing.T) {
+	inst := instance("acme", 2100, provision.SSLHTTP, provision.StateReady)
+	var mu sync.Mutex
+	problem := ""
+	h := &host{instances: []provision.Instance{inst}, units: map[string]string{inst.Unit: "inactive"}, disk: 8 << 30}
+	checks := h.checks()
+	checks.Ports = func(provision.Instance) string { mu.Lock(); defer mu.Unlock(); return problem }
+	w := New(Config{Policy: Policy{Failures: 3}, DiskFreeMin: 1, Checks: checks})
+	w.Hold("acme")
+	set := func(p string) { mu.Lock(); problem = p; mu.Unlock() }
+	if ev := w.Round(context.Background()); len(ev) != 0 {
+		t.Fatalf("a held, stopped instance with free ports: %+v, want nothing", ev)
+	}
+	held := "port 2100 of acme is held by user odoo-globex (uid 1003), not odoo-acme: another instance took it"
+	set(held)
+	if ev := w.Round(context.Background()); len(ev) != 1 || ev[0].Kind != Alerted || ev[0].Key != "acme" || ev[0].Problem != held {
+		t.Fatalf("its port taken: %+v, want one alert saying %q", ev, held)
+	}
+	if ev := w.Round(context.Background()); len(ev) != 0 {
+		t.Fatalf("still taken: %+v, want nothing more", ev)
+	}
+	set("")
+	if ev := w.Round(context.Background()); len(ev) != 1 || ev[0].Kind != Recovered {
+		t.Fatalf("the port let go: %+v, want one recovery", ev)
 	}
 }

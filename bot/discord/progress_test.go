@@ -168,3 +168,28 @@ func TestAFailedRootEditIsRetried(t *testing.T) {
 		return c.Method == "PATCH" && reEdit.MatchString(c.Path) && strings.HasPrefix(c.str("content"), "✅ created prod-acme")
 	})
 }
+
+// TestARootThatCannotBeEditedGetsItsEndInTheThread: when Discord refuses
+// the root's final edit twice (403: the bot lost the permission), the
+// final state is posted in the job's thread, so that the job does not
+// read "creating…" with nothing saying how it ended.
+func TestARootThatCannotBeEditedGetsItsEndInTheThread(t *testing.T) {
+	fd := newFakeDiscord(t)
+	logs := &logBuffer{}
+	b := newBot(t, fd, newDispatcher(t, newCreator(t, "database"), nil, nil), logs)
+	fd.failTimes(`PATCH ^/channels/`+testChannel+`/messages/[0-9]+$`, 403, 2)
+	b.handleInteraction(context.Background(), slash(t, "623456789012345697", "itok-rootfail", ana, "create", "name", "acme", "mode", "http"))
+	calls := fd.waitFor(t, "the final state posted in the thread", func(c apiCall) bool {
+		m := rePost.FindStringSubmatch(c.Path)
+		return c.Method == "POST" && m != nil && m[1] != testChannel && strings.HasPrefix(c.str("content"), "✅ created prod-acme")
+	})
+	var failed int
+	for _, c := range calls {
+		if m := reEdit.FindStringSubmatch(c.Path); c.Method == "PATCH" && m != nil && m[1] == testChannel {
+			failed++
+		}
+	}
+	if failed != 2 {
+		t.Errorf("%d edits of the root, want the edit and one retry", failed)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"odoobot/bot/slack"
+	"odoobot/commands"
 	"odoobot/provision"
 )
 
@@ -118,4 +119,51 @@ func TestProgressEditsTheStatusMessage(t *testing.T) {
 		t.Error("no done line for release in the thread")
 	}
 	fs.checkAuth(t)
+}
+
+// TestARootThatCannotBeEditedGetsItsEndInTheThread: when Slack fails the
+// root's final chat.update twice, the final state is posted in the job's
+// thread, so that the job does not read "creating…" with nothing saying
+// how it ended.
+func TestARootThatCannotBeEditedGetsItsEndInTheThread(t *testing.T) {
+	fs := newFakeSlack(t)
+	h := handlerFunc(func(ctx context.Context, req commands.Request, r commands.Responder) (*provision.Task, error) {
+		th, err := r.Thread(ctx, "creating prod-acme")
+		if err != nil {
+			return nil, err
+		}
+		return nil, th.Finish(ctx, "✅ created prod-acme", "url: http://acme.example.com")
+	})
+	startBot(t, fs, slack.Config{Handler: h})
+	fs.waitConnected(t)
+	fs.mu.Lock()
+	fs.downOnce["chat.update"] = 2
+	fs.mu.Unlock()
+	fs.send(t, fs.slash("env-rootfail", 0, "U0123ABCD", "ana", "C0123", "create acme"))
+	waitFor(t, "the summary", func() bool {
+		for _, c := range fs.callsOf("chat.postMessage") {
+			if strings.Contains(c.Form.Get("text"), "url: http://acme.example.com") {
+				return true
+			}
+		}
+		return false
+	})
+	var final []string
+	for _, c := range fs.callsOf("chat.postMessage") {
+		if c.Form.Get("thread_ts") == "1700000000.000001" && c.Form.Get("text") == "✅ created prod-acme" {
+			final = append(final, c.Form.Get("text"))
+		}
+	}
+	if len(final) != 1 {
+		t.Errorf("the final state was posted in the thread %d times, want once: %q", len(final), texts(fs.callsOf("chat.postMessage")))
+	}
+	n := 0
+	for _, c := range fs.allCalls() {
+		if c.Method == "chat.update" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d chat.update calls, want the root's edit and one retry", n)
+	}
 }

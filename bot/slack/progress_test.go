@@ -61,12 +61,12 @@ func TestProgressEditsTheStatusMessage(t *testing.T) {
 	fs := newFakeSlack(t)
 	creator := newProgressCreator(t, 50, 4*time.Millisecond)
 	startBot(t, fs, slack.Config{Handler: newDispatcher(t, creator, "url: http://acme.example.com"), UpdateInterval: 60 * time.Millisecond})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 
-	fs.send(t, fs.slash("env-progress-1", 0, "U0123ABCD", "ana", "C0123", "create acme http"))
+	fs.Send(t, fs.Slash("env-progress-1", 0, "U0123ABCD", "ana", "C0123", "create acme http"))
 	waitFor(t, "the root and the status message edited to the final text", func() bool {
 		n := 0
-		for _, c := range fs.callsOf("chat.update") {
+		for _, c := range fs.CallsOf("chat.update") {
 			if strings.HasPrefix(c.Form.Get("text"), "✅ created prod-acme") {
 				n++
 			}
@@ -74,13 +74,13 @@ func TestProgressEditsTheStatusMessage(t *testing.T) {
 		return n == 2
 	})
 
-	for _, p := range fs.callsOf("chat.postMessage") {
+	for _, p := range fs.CallsOf("chat.postMessage") {
 		if text := p.Form.Get("text"); strings.Contains(text, "installing modules") {
 			t.Errorf("progress posted as a message: %q", text)
 		}
 	}
 	var progress []apiCall
-	for _, u := range fs.callsOf("chat.update") {
+	for _, u := range fs.CallsOf("chat.update") {
 		if strings.Contains(u.Form.Get("text"), "installing modules") {
 			progress = append(progress, u)
 		}
@@ -101,7 +101,7 @@ func TestProgressEditsTheStatusMessage(t *testing.T) {
 	// next, and the step's done line is in the thread.
 	last := progress[len(progress)-1]
 	var after []string
-	for _, u := range fs.callsOf("chat.update") {
+	for _, u := range fs.CallsOf("chat.update") {
 		if u.Form.Get("ts") == ts && u.At.After(last.At) {
 			after = append(after, u.Form.Get("text"))
 		}
@@ -110,7 +110,7 @@ func TestProgressEditsTheStatusMessage(t *testing.T) {
 		t.Errorf("the status message was left on progress: edits after it %q", after)
 	}
 	done := false
-	for _, p := range fs.callsOf("chat.postMessage") {
+	for _, p := range fs.CallsOf("chat.postMessage") {
 		if strings.Contains(p.Form.Get("text"), "✓ release") {
 			done = true
 		}
@@ -135,13 +135,11 @@ func TestARootThatCannotBeEditedGetsItsEndInTheThread(t *testing.T) {
 		return nil, th.Finish(ctx, "✅ created prod-acme", "url: http://acme.example.com")
 	})
 	startBot(t, fs, slack.Config{Handler: h})
-	fs.waitConnected(t)
-	fs.mu.Lock()
-	fs.downOnce["chat.update"] = 2
-	fs.mu.Unlock()
-	fs.send(t, fs.slash("env-rootfail", 0, "U0123ABCD", "ana", "C0123", "create acme"))
+	fs.WaitConnected(t, 5*time.Second)
+	fs.Down("chat.update", 2)
+	fs.Send(t, fs.Slash("env-rootfail", 0, "U0123ABCD", "ana", "C0123", "create acme"))
 	waitFor(t, "the summary", func() bool {
-		for _, c := range fs.callsOf("chat.postMessage") {
+		for _, c := range fs.CallsOf("chat.postMessage") {
 			if strings.Contains(c.Form.Get("text"), "url: http://acme.example.com") {
 				return true
 			}
@@ -149,16 +147,16 @@ func TestARootThatCannotBeEditedGetsItsEndInTheThread(t *testing.T) {
 		return false
 	})
 	var final []string
-	for _, c := range fs.callsOf("chat.postMessage") {
+	for _, c := range fs.CallsOf("chat.postMessage") {
 		if c.Form.Get("thread_ts") == "1700000000.000001" && c.Form.Get("text") == "✅ created prod-acme" {
 			final = append(final, c.Form.Get("text"))
 		}
 	}
 	if len(final) != 1 {
-		t.Errorf("the final state was posted in the thread %d times, want once: %q", len(final), texts(fs.callsOf("chat.postMessage")))
+		t.Errorf("the final state was posted in the thread %d times, want once: %q", len(final), texts(fs.CallsOf("chat.postMessage")))
 	}
 	n := 0
-	for _, c := range fs.allCalls() {
+	for _, c := range fs.Calls() {
 		if c.Method == "chat.update" {
 			n++
 		}

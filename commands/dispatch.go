@@ -313,30 +313,40 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 	who := displayName(req.Identity)
 	root := fmt.Sprintf("creating %s → %s (%s), asked by %s", provision.InternalName(cmd.Name), domain, mode, who)
 
-	// The thread opens only once the creation is accepted; events, and
-	// the end of the job, that arrive before it is open wait in order.
-	// When it cannot open, the end goes to the requester privately.
-	var mu sync.Mutex
-	var thread Thread
-	var pending []provision.Event
-	var ended *provision.Job
-	var orphan bool // the thread could not be opened
-	// The password waits, like the events, until the thread is open (or
-	// failed to open), so that it follows the thread's root.
-	var opened bool
-	var password string
 	fctx := context.WithoutCancel(ctx)
 	url := scheme(mode) + "://" + domain
+	final := func(job provision.Job) (string, string) {
+		if job.State == provision.JobSucceeded {
+			return fmt.Sprintf("✅ created %s → %s://%s, asked by %s", provision.InternalName(cmd.Name), scheme(mode), domain, who), d.summary(fctx, cmd.Name)
+		}
+		return fmt.Sprintf("❌ creating %s failed and was rolled back, asked by %s", provision.InternalName(cmd.Name), who), d.jobFailure(job)
+	}
+	// The thread opens only once the creation is accepted; events, and
+	// the end of the job, that arrive before it is open wait in order
+	// (jobThread). When it cannot open, the end goes to the requester
+	// privately.
+	jt := &jobThread{
+		finish: func(th Thread, job provision.Job) {
+			root, summary := final(job)
+			finishThread(fctx, d.logger(), th, root, summary)
+		},
+		lost: func(job provision.Job) { d.tellEnd(fctx, r, job, final) },
+	}
 	// Where to say that the password could not be shown: the thread.
 	inThread := func(ctx context.Context, text string) error {
-		mu.Lock()
-		th := thread
-		mu.Unlock()
+		jt.mu.Lock()
+		th := jt.thread
+		jt.mu.Unlock()
 		if th == nil {
 			return errors.New("no thread")
 		}
 		return th.Post(ctx, text)
 	}
+	// The password waits, like the events, until the thread is open (or
+	// failed to open), so that it follows the thread's root.
+	var mu sync.Mutex
+	var opened bool
+	var password string
 	reveal := func(ctx context.Context, pw string) {
 		mu.Lock()
 		if !opened {
@@ -347,48 +357,18 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 		mu.Unlock()
 		d.revealAdmin(ctx, r, cmd.Name, url, pw, "created", who, inThread)
 	}
-	final := func(job provision.Job) (string, string) {
-		if job.State == provision.JobSucceeded {
-			return fmt.Sprintf("✅ created %s → %s://%s, asked by %s", provision.InternalName(cmd.Name), scheme(mode), domain, who), d.summary(fctx, cmd.Name)
-		}
-		return fmt.Sprintf("❌ creating %s failed and was rolled back, asked by %s", provision.InternalName(cmd.Name), who), d.jobFailure(job)
-	}
-	finish := func(job provision.Job) {
-		root, summary := final(job)
-		finishThread(fctx, d.logger(), thread, root, summary)
-	}
-	sub := func(e provision.Event) {
+	held := func() string {
 		mu.Lock()
 		defer mu.Unlock()
-		switch {
-		case orphan:
-		case thread == nil:
-			pending = queueEvent(pending, e)
-		default:
-			showEvent(fctx, thread, e)
-		}
-	}
-	// The thread is finished before the task counts as done, so a caller
-	// that waits for the task (the CLI) has the summary when Wait returns.
-	finished := func(j provision.Job) {
-		mu.Lock()
-		lost := orphan
-		if thread == nil && !orphan {
-			ended = &j
-			mu.Unlock()
-			return
-		}
-		mu.Unlock()
-		if lost {
-			d.tellEnd(fctx, r, j, final)
-			return
-		}
-		finish(j)
+		opened = true
+		pw := password
+		password = ""
+		return pw
 	}
 	task, err := d.Creator.Create(ctx, provision.CreateRequest{
 		Name: cmd.Name, Mode: mode, By: who,
-		Subscribe:   []provision.Subscriber{sub},
-		Finished:    finished,
+		Subscribe:   []provision.Subscriber{jt.event},
+		Finished:    jt.finished,
 		RevealAdmin: reveal,
 	})
 	if err != nil {
@@ -400,19 +380,10 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 	}
 	if err != nil {
 		d.logger().Error("open thread", "err", err)
-		mu.Lock()
-		opened, orphan = true, true
-		pending = nil
-		end := ended
-		pw := password
-		password = ""
-		mu.Unlock()
-		if pw != "" {
+		if pw := held(); pw != "" {
 			d.revealAdmin(fctx, r, cmd.Name, url, pw, "created", who, nil)
 		}
-		if end != nil {
-			d.tellEnd(fctx, r, *end, final)
-		}
+		jt.open(nil)
 		return task, "accepted (thread failed: " + err.Error() + ")", err
 	}
 	if d.Jobs != nil {
@@ -420,21 +391,8 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 			d.logger().Error("store thread reference", "job", task.Job.ID, "err", err)
 		}
 	}
-	mu.Lock()
-	thread = th
-	for _, e := range pending {
-		showEvent(fctx, thread, e)
-	}
-	pending = nil
-	end := ended
-	opened = true
-	pw := password
-	password = ""
-	mu.Unlock()
-	if end != nil {
-		finish(*end)
-	}
-	if pw != "" {
+	jt.open(th)
+	if pw := held(); pw != "" {
 		d.revealAdmin(fctx, r, cmd.Name, url, pw, "created", who, inThread)
 	}
 	return task, "accepted", nil

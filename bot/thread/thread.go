@@ -63,9 +63,9 @@ type Config struct {
 	Root string
 	// Layout places the steps' starts and progress.
 	Layout Layout
-	// Interval is the least time between two edits of one message (the
-	// status message's first edit also waits it from its post); 0 edits
-	// at once.
+	// Interval is the least time from the end of one edit of a message
+	// to the start of the next (the status message's first edit also
+	// waits it from its post); 0 edits at once.
 	Interval time.Duration
 	// Log receives what could not be delivered; nil logs nothing.
 	Log *slog.Logger
@@ -289,16 +289,16 @@ func (t *Thread) setStatus(ctx context.Context, text string) {
 		return
 	}
 	m.latest = text
-	m.last = time.Now()
 	t.mu.Unlock()
 	id, err := t.cfg.Platform.Post(ctx, text)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m.last = time.Now()
 	if err != nil {
 		t.warn("thread: status message", err)
 		return
 	}
-	t.mu.Lock()
 	m.id, m.shown = id, text
-	t.mu.Unlock()
 }
 
 // schedule, called with t.mu held, sets m's next text and, unless an
@@ -325,16 +325,18 @@ func (t *Thread) flush(ctx context.Context, m *live) {
 		t.mu.Unlock()
 		return
 	}
-	m.last = time.Now() // edits are spaced by their start
+	id := m.id
 	t.mu.Unlock()
-	if err := t.cfg.Platform.Edit(ctx, m.id, text); err != nil {
+	err := t.cfg.Platform.Edit(ctx, id, text)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m.last = time.Now() // edits are spaced from the end of the last one
+	if err != nil {
 		t.warn("thread: edit in place", err)
 		return
 	}
-	t.mu.Lock()
 	m.shown = text
 	m.edits++
-	t.mu.Unlock()
 }
 
 // finalEdit, run by the queue, edits m to text once the interval since
@@ -347,15 +349,14 @@ func (t *Thread) finalEdit(ctx context.Context, m *live, text string) error {
 	if err := sleep(ctx, wait); err != nil {
 		return err
 	}
+	err := t.cfg.Platform.Edit(ctx, id, text)
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	m.last = time.Now()
-	t.mu.Unlock()
-	if err := t.cfg.Platform.Edit(ctx, id, text); err != nil {
+	if err != nil {
 		return err
 	}
-	t.mu.Lock()
 	m.shown = text
-	t.mu.Unlock()
 	return nil
 }
 

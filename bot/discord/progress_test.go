@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"odoobot/commands"
 	"odoobot/provision"
 )
 
@@ -191,5 +192,41 @@ func TestARootThatCannotBeEditedGetsItsEndInTheThread(t *testing.T) {
 	}
 	if failed != 2 {
 		t.Errorf("%d edits of the root, want the edit and one retry", failed)
+	}
+}
+
+// TestALineDoesNotWaitForAThrottledEdit: while a step's progress edit
+// waits for the update interval, a line given after it is posted at
+// once: the wait holds that one edit back, not the thread.
+func TestALineDoesNotWaitForAThrottledEdit(t *testing.T) {
+	fd := newFakeDiscord(t)
+	logs := &logBuffer{}
+	const interval = time.Second
+	var lineGiven time.Time
+	h := handlerFunc(func(ctx context.Context, _ commands.Request, r commands.Responder) (*provision.Task, error) {
+		th, err := r.Thread(ctx, "creating prod-acme")
+		if err != nil {
+			return nil, err
+		}
+		pt := th.(commands.ProgressThread)
+		pt.StepLine(ctx, "release", provision.EventStart, "06:00:00 … release started")
+		pt.StepLine(ctx, "release", provision.EventProgress, "06:00:00 … release: installing modules 1/3")
+		time.Sleep(100 * time.Millisecond) // the first edit is made
+		pt.StepLine(ctx, "release", provision.EventProgress, "06:00:00 … release: installing modules 2/3")
+		lineGiven = time.Now()
+		th.Post(ctx, "06:00:00 · a note")
+		return nil, nil
+	})
+	b, err := New(Config{Token: testToken, AppID: testApp, GuildID: testGuild, APIURL: fd.apiURL(),
+		Handler: h, Logger: slogJSON(logs), UpdateInterval: interval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.handleInteraction(context.Background(), slash(t, "623456789012345696", "itok-nowait", ana, "create", "name", "acme"))
+	fd.waitFor(t, "the note", func(c apiCall) bool {
+		return c.Method == "POST" && rePost.MatchString(c.Path) && strings.Contains(c.str("content"), "a note")
+	})
+	if waited := time.Since(lineGiven); waited > interval/2 {
+		t.Errorf("the line was posted %s after it was given, behind the throttled edit; want at once", waited.Round(time.Millisecond))
 	}
 }

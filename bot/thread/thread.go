@@ -106,7 +106,7 @@ type live struct {
 	id     string    // "" until posted
 	latest string    // the text to show
 	shown  string    // the text it shows
-	last   time.Time // when it was last posted or edited
+	last   time.Time // when its last post or edit ended
 	timer  *time.Timer
 	edits  int // edits that succeeded
 	done   bool

@@ -1,4 +1,4 @@
-package backup
+package backups
 
 import (
 	"errors"
@@ -8,11 +8,6 @@ import (
 	"path/filepath"
 	"syscall"
 )
-
-// ErrNoSpace is returned, before anything is written, when the file
-// system that would hold a backup has less free space than the backup is
-// estimated to need (Estimate).
-var ErrNoSpace = errors.New("not enough free space for the backup")
 
 // FreeSpaceFunc returns the bytes free to unprivileged users on the file
 // system holding path (statfs(2)'s f_bavail × f_bsize).

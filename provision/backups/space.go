@@ -18,8 +18,8 @@ type FreeSpaceFunc func(path string) (uint64, error)
 const spareBytes = 256 << 20
 
 // Estimate is the space a backup of a database of dbSize bytes
-// (pg_database_size, PG.Size) and a filestore of filestoreSize bytes
-// (TreeSize) is counted for: their sum plus a tenth, plus 256 MiB kept
+// (pg_database_size) and a filestore of filestoreSize bytes (TreeSize)
+// is counted for: their sum plus a tenth, plus 256 MiB kept
 // spare. A custom-format dump is compressed and usually much smaller than
 // the database; the filestore's attachments are mostly compressed
 // already, so the archive is about their size.

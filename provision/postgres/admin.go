@@ -24,8 +24,8 @@ import (
 // Admin serves the day-two jobs' DatabaseAdmin and DatabaseDumps.
 var _ provision.Postgres = Admin{}
 
-// Admin is the cluster's databases as odoobot administers them, by name:
-// it reaches PostgreSQL as DB says: SQL goes through pgx on the
+// Admin administers the cluster's databases by name for the day-two
+// jobs. It reaches PostgreSQL as DB says: SQL goes through pgx on the
 // maintenance database "postgres", one connection per call; dumps and
 // restores through PostgreSQL's own pg_dump and pg_restore. The password
 // goes to pgx in its configuration and to the programs in PGPASSWORD,
@@ -166,7 +166,7 @@ func (p Admin) Dump(ctx context.Context, db, file string) error {
 // statements separated by semicolons, run in one transaction (all or
 // none; CREATE and DROP DATABASE must then be alone). With args, stmt is
 // one statement whose $1, $2, … are args, sent as query parameters:
-// values go there, and identifiers through Ident. The error names the
+// values go there, and identifiers through pgdb.Ident. The error names the
 // statement's first words and carries PostgreSQL's answer.
 func (p Admin) SQL(ctx context.Context, stmt string, args ...any) (pgconn.CommandTag, error) {
 	return p.Exec(ctx, sqlVerb(stmt), stmt, args...)
@@ -221,7 +221,7 @@ func kickOn(ctx context.Context, conn *pgx.Conn, db string) error {
 // Drop drops database db, ending its sessions first; a database that
 // does not exist is no error. The error names the database.
 func (p Admin) Drop(ctx context.Context, db string) error {
-	_, err := p.Exec(ctx, fmt.Sprintf("drop database %q", db), "DROP DATABASE IF EXISTS "+Ident(db)+" WITH (FORCE)")
+	_, err := p.Exec(ctx, fmt.Sprintf("drop database %q", db), "DROP DATABASE IF EXISTS "+pgdb.Ident(db)+" WITH (FORCE)")
 	return err
 }
 
@@ -235,11 +235,11 @@ func (p Admin) Restore(ctx context.Context, db, owner, file string) error {
 		owner = p.DB.User
 	}
 	if _, err := p.Exec(ctx, fmt.Sprintf("create database %q owned by role %q", db, owner),
-		"CREATE DATABASE "+Ident(db)+" OWNER "+Ident(owner)+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
+		"CREATE DATABASE "+pgdb.Ident(db)+" OWNER "+pgdb.Ident(owner)+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
 		return err
 	}
 	if _, err := p.Exec(ctx, fmt.Sprintf("close database %q to other roles", db),
-		"REVOKE CONNECT, TEMPORARY ON DATABASE "+Ident(db)+" FROM PUBLIC"); err != nil {
+		"REVOKE CONNECT, TEMPORARY ON DATABASE "+pgdb.Ident(db)+" FROM PUBLIC"); err != nil {
 		_ = p.Drop(context.WithoutCancel(ctx), db)
 		return err
 	}
@@ -260,7 +260,7 @@ func (p Admin) Restore(ctx context.Context, db, owner, file string) error {
 
 // Rename renames database from to to. The error names both.
 func (p Admin) Rename(ctx context.Context, from, to string) error {
-	_, err := p.Exec(ctx, fmt.Sprintf("rename database %q to %q", from, to), "ALTER DATABASE "+Ident(from)+" RENAME TO "+Ident(to))
+	_, err := p.Exec(ctx, fmt.Sprintf("rename database %q to %q", from, to), "ALTER DATABASE "+pgdb.Ident(from)+" RENAME TO "+pgdb.Ident(to))
 	return err
 }
 
@@ -278,11 +278,11 @@ func (p Admin) SetAside(ctx context.Context, db, aside, owner string) error {
 		if err := kickOn(ctx, conn, db); err != nil {
 			return err
 		}
-		if _, err := conn.Exec(ctx, "CREATE DATABASE "+Ident(aside)+" TEMPLATE "+Ident(db)+" OWNER "+Ident(owner)); err != nil {
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgdb.Ident(aside)+" TEMPLATE "+pgdb.Ident(db)+" OWNER "+pgdb.Ident(owner)); err != nil {
 			return fmt.Errorf("keep database %q aside: %w", db, err)
 		}
-		if _, err := conn.Exec(ctx, "REVOKE CONNECT, TEMPORARY ON DATABASE "+Ident(aside)+" FROM PUBLIC"); err != nil {
-			_, _ = conn.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+Ident(aside)+" WITH (FORCE)")
+		if _, err := conn.Exec(ctx, "REVOKE CONNECT, TEMPORARY ON DATABASE "+pgdb.Ident(aside)+" FROM PUBLIC"); err != nil {
+			_, _ = conn.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+pgdb.Ident(aside)+" WITH (FORCE)")
 			return fmt.Errorf("close database %q to other roles: %w", aside, err)
 		}
 		return nil
@@ -297,10 +297,10 @@ func (p Admin) Swap(ctx context.Context, from, aside, in string) error {
 			return err
 		}
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, "ALTER DATABASE "+Ident(from)+" RENAME TO "+Ident(aside)); err != nil {
+			if _, err := tx.Exec(ctx, "ALTER DATABASE "+pgdb.Ident(from)+" RENAME TO "+pgdb.Ident(aside)); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, "ALTER DATABASE "+Ident(in)+" RENAME TO "+Ident(from))
+			_, err := tx.Exec(ctx, "ALTER DATABASE "+pgdb.Ident(in)+" RENAME TO "+pgdb.Ident(from))
 			return err
 		})
 		if err != nil {
@@ -309,11 +309,6 @@ func (p Admin) Swap(ctx context.Context, from, aside, in string) error {
 		return nil
 	})
 }
-
-// Ident quotes s as an SQL identifier (a database or role name), for
-// statements given to SQL and Exec: any name is safe, quotes, spaces and
-// semicolons included.
-func Ident(s string) string { return pgdb.Ident(s) }
 
 // sqlVerb is the first two words of stmt, upper-cased, to name the
 // statement in an error without quoting its values.

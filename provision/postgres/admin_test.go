@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"odoobot/internal/pgdb"
 	"odoobot/internal/testenv"
 	"odoobot/provision"
 )
@@ -68,7 +69,7 @@ func TestPGQuotedNames(t *testing.T) {
 	if ok, err := pg.Exists(ctx, live); err != nil || ok {
 		t.Fatalf("Exists(%q) before creation = %v, %v; want false", live, ok, err)
 	}
-	if _, err := pg.SQL(ctx, "CREATE DATABASE "+Ident(live)); err != nil {
+	if _, err := pg.SQL(ctx, "CREATE DATABASE "+pgdb.Ident(live)); err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := pg.Exists(ctx, live); err != nil || !ok {
@@ -165,10 +166,10 @@ func TestPGSQLIsOneTransaction(t *testing.T) {
 	rand.Read(b)
 	a, renamed := "t_tx '"+hex.EncodeToString(b), "t_tx renamed "+hex.EncodeToString(b)
 	t.Cleanup(func() { pg.Drop(context.Background(), a); pg.Drop(context.Background(), renamed) })
-	if _, err := pg.SQL(ctx, "CREATE DATABASE "+Ident(a)); err != nil {
+	if _, err := pg.SQL(ctx, "CREATE DATABASE "+pgdb.Ident(a)); err != nil {
 		t.Fatal(err)
 	}
-	_, err := pg.SQL(ctx, "ALTER DATABASE "+Ident(a)+" RENAME TO "+Ident(renamed)+"; ALTER DATABASE "+Ident(a+" missing")+" RENAME TO x")
+	_, err := pg.SQL(ctx, "ALTER DATABASE "+pgdb.Ident(a)+" RENAME TO "+pgdb.Ident(renamed)+"; ALTER DATABASE "+pgdb.Ident(a+" missing")+" RENAME TO x")
 	if err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("a rename of a missing database: %v, want PostgreSQL's does not exist", err)
 	}
@@ -178,7 +179,7 @@ func TestPGSQLIsOneTransaction(t *testing.T) {
 	if ok, _ := pg.Exists(ctx, renamed); ok {
 		t.Errorf("the first statement of a failed SQL took effect: %q exists", renamed)
 	}
-	tag, err := pg.SQL(ctx, "ALTER DATABASE "+Ident(a)+" RENAME TO "+Ident(renamed))
+	tag, err := pg.SQL(ctx, "ALTER DATABASE "+pgdb.Ident(a)+" RENAME TO "+pgdb.Ident(renamed))
 	if err != nil || tag.String() != "ALTER DATABASE" {
 		t.Errorf("a rename answered %q, %v; want ALTER DATABASE", tag, err)
 	}
@@ -297,12 +298,12 @@ func TestSetAsideAndRename(t *testing.T) {
 		for _, db := range []string{live, aside} {
 			pg.Drop(context.Background(), db)
 		}
-		pg.SQL(context.Background(), "DROP ROLE IF EXISTS "+Ident(owner))
+		pg.SQL(context.Background(), "DROP ROLE IF EXISTS "+pgdb.Ident(owner))
 	})
-	if _, err := pg.SQL(ctx, "CREATE ROLE "+Ident(owner)+" NOLOGIN"); err != nil {
+	if _, err := pg.SQL(ctx, "CREATE ROLE "+pgdb.Ident(owner)+" NOLOGIN"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pg.SQL(ctx, "CREATE DATABASE "+Ident(live)); err != nil {
+	if _, err := pg.SQL(ctx, "CREATE DATABASE "+pgdb.Ident(live)); err != nil {
 		t.Fatal(err)
 	}
 	conn := connectTo(t, ctx, admin, live)

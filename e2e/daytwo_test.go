@@ -225,7 +225,7 @@ func TestDayTwoBackupRestore(t *testing.T) {
 	if filepath.Dir(b.Dir) != filepath.Join(backups, inst.Internal) || b.OdooRelease == "" || b.BotVersion == "" || len(b.Files) != 3 {
 		t.Errorf("backup %+v: want it under %s with the release, the version and three files", b, filepath.Join(backups, inst.Internal))
 	}
-	if err := provision.VerifyBackup(b); err != nil {
+	if err := a.DayTwo().VerifyBackup(b); err != nil {
 		t.Errorf("VerifyBackup of a fresh backup: %v", err)
 	}
 	if got, _ := dispatch(t, ctx, a, "backups "+inst.Name); !strings.Contains(got.text(), b.ID) || !strings.Contains(got.text(), "intact") {

@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"odoobot/internal/backup"
 	"odoobot/internal/childenv"
 )
 
@@ -172,7 +171,7 @@ func (cl *cloning) copy(ctx context.Context) error {
 	if err := cl.d.cfg.Copies.FinishCopy(ctx, cl.staging(), cl.cr.baseURL(), cl.cr.localURL(), "clone:"+src.Name); err != nil {
 		return fmt.Errorf("copy: %w", err)
 	}
-	if _, err := cl.d.pg.SQL(ctx, "ALTER DATABASE "+backup.Ident(cl.staging())+" RENAME TO "+backup.Ident(inst.Internal)); err != nil {
+	if err := cl.d.pg.Rename(ctx, cl.staging(), inst.Internal); err != nil {
 		return fmt.Errorf("copy: rename %s: %w", cl.staging(), err)
 	}
 	if err := cl.copyFilestore(ctx); err != nil {

@@ -150,13 +150,7 @@ type CreatorConfig struct {
 	ServiceUser string
 	// DB is how odoobot reaches PostgreSQL; its user and password go into
 	// the odoo.conf of shared instances only.
-	DB DBConn
-	// DBLogin returns the credentials that log in to database db as the
-	// role that owns it, proven to work (tenant.Manager's Login with DB's
-	// server): pg_dump and pg_restore of an instance's database run as
-	// its own role. nil logs in as DB's role (a host whose instances all
-	// share it).
-	DBLogin     func(ctx context.Context, db string) (DBConn, error)
+	DB          DBConn
 	Odoo        OdooSettings
 	TrackingDir string // API-DEV tracking export; "" for none
 

@@ -14,8 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"odoobot/internal/safefs"
 )
 
@@ -552,21 +550,7 @@ func (u *upgradeRun) update(ctx context.Context) error {
 	if err := u.dropAside(ctx); err != nil {
 		return err
 	}
-	if err := u.d.pg.Kick(ctx, u.inst.Internal); err != nil {
-		return fmt.Errorf("update: %w", err)
-	}
-	owner := u.inst.DBRole
-	if owner == "" {
-		owner = u.d.cfg.DB.User
-	}
-	stmt := "CREATE DATABASE " + pgx.Identifier{u.asideDB()}.Sanitize() + " TEMPLATE " + pgx.Identifier{u.inst.Internal}.Sanitize() + " OWNER " + pgx.Identifier{owner}.Sanitize()
-	if _, err := u.d.pg.Exec(ctx, fmt.Sprintf("keep database %q aside", u.inst.Internal), stmt); err != nil {
-		return fmt.Errorf("update: %w", err)
-	}
-	// A new database is open to PUBLIC: closed as every instance's is,
-	// since a rollback makes it the live one.
-	revoke := "REVOKE CONNECT, TEMPORARY ON DATABASE " + pgx.Identifier{u.asideDB()}.Sanitize() + " FROM PUBLIC"
-	if _, err := u.d.pg.Exec(ctx, fmt.Sprintf("close database %q to other roles", u.asideDB()), revoke); err != nil {
+	if err := u.d.pg.SetAside(ctx, u.inst.Internal, u.asideDB(), u.inst.DBRole); err != nil {
 		return fmt.Errorf("update: %w", err)
 	}
 	if err := u.linkAside(ctx); err != nil {
@@ -590,8 +574,7 @@ func (u *upgradeRun) putBack(ctx context.Context) error {
 		if err := u.d.pg.Drop(ctx, u.inst.Internal); err != nil {
 			return fmt.Errorf("put back: %w", err)
 		}
-		stmt := "ALTER DATABASE " + pgx.Identifier{u.asideDB()}.Sanitize() + " RENAME TO " + pgx.Identifier{u.inst.Internal}.Sanitize()
-		if _, err := u.d.pg.Exec(ctx, fmt.Sprintf("rename database %q back", u.asideDB()), stmt); err != nil {
+		if err := u.d.pg.Rename(ctx, u.asideDB(), u.inst.Internal); err != nil {
 			return fmt.Errorf("put back: %w", err)
 		}
 	}

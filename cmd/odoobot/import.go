@@ -10,9 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/jackc/pgx/v5"
-
 	"odoobot/config"
+	"odoobot/internal/pgdb"
 	"odoobot/provision"
 	"odoobot/provision/postgres"
 )
@@ -43,8 +42,8 @@ func importVerb(ctx context.Context, w io.Writer, cfg *config.Config, args []str
 	if err != nil {
 		return err
 	}
-	if err := ensureStateDatabase(ctx, cfg.AdminDSN(), cfg.StateDBName); err != nil {
-		return err
+	if err := pgdb.Ensure(ctx, cfg.AdminDSN(), cfg.StateDBName); err != nil {
+		return fmt.Errorf("import: the state database %s: %w", cfg.StateDBName, err)
 	}
 	store, err := postgres.Open(ctx, cfg.StateDSN(), slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -201,25 +200,4 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
-}
-
-// ensureStateDatabase creates the state database when it does not exist,
-// as internal/app does when odoobot starts.
-func ensureStateDatabase(ctx context.Context, adminDSN, name string) error {
-	conn, err := pgx.Connect(ctx, adminDSN)
-	if err != nil {
-		return fmt.Errorf("import: connect to PostgreSQL: %w", err)
-	}
-	defer conn.Close(ctx)
-	var exists bool
-	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
-		return fmt.Errorf("import: look up the state database: %w", err)
-	}
-	if exists {
-		return nil
-	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" ENCODING 'UTF8'"); err != nil && !strings.Contains(err.Error(), "already exists") {
-		return fmt.Errorf("import: create the state database %s: %w", name, err)
-	}
-	return nil
 }

@@ -10,17 +10,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"odoobot/commands"
 	"odoobot/config"
+	"odoobot/internal/pgdb"
 	"odoobot/provision"
 	"odoobot/provision/certs"
 	"odoobot/provision/cloudflare"
@@ -63,6 +61,7 @@ type App struct {
 	actionAlerts []func(ctx context.Context, alert commands.Alert) error // wire_watch.go
 	cloudflare   *cloudflare.Client                                      // nil when odoobot does not manage DNS
 	databases    *odoo.Databases
+	pg           postgres.Admin // the day-two jobs' databases
 
 	// originWiring keeps odoobot's default server and Cloudflare snippet
 	// in nginx (wire_origin.go).
@@ -264,8 +263,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
 		return nil, fmt.Errorf("app: state dir: %w", err)
 	}
-	if err := ensureDatabase(ctx, cfg.AdminDSN(), cfg.StateDBName); err != nil {
-		return nil, err
+	if err := pgdb.Ensure(ctx, cfg.AdminDSN(), cfg.StateDBName); err != nil {
+		return nil, fmt.Errorf("app: the state database %s: %w", cfg.StateDBName, err)
 	}
 	tenants := tenant.New(tenant.Config{AdminDSN: cfg.AdminDSN(), Admin: cfg.DBUser, ProdRoot: cfg.ProdRoot, Logger: log})
 	if err := tenants.Check(ctx); err != nil {
@@ -335,15 +334,20 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		OutcomeDir: filepath.Join(cfg.StateDir, "job-ends"), Ended: a.jobEnded})
 	releases := odoo.NewReleases(releaseConfig(cfg, buildUser, log))
 	edition := map[string]string{"e": "enterprise", "c": "community"}[cfg.OdooEdition]
+	// Dumps and restores of an instance's database run as its own role
+	// (tenant.Manager's Login, with odoobot's server).
+	a.pg = postgres.Admin{
+		DB: provision.DBConn{Host: cfg.DBHost, Port: cfg.DBPort, User: cfg.DBUser, Password: cfg.DBPassword.Reveal()},
+		Login: func(ctx context.Context, db string) (provision.DBConn, error) {
+			role, pw, err := tenants.Login(ctx, db)
+			return provision.DBConn{Host: cfg.DBHost, Port: cfg.DBPort, User: role, Password: pw}, err
+		},
+	}
 	a.Creator = provision.NewCreator(provision.CreatorConfig{
 		Layout: cfg.Layout(), Rules: cfg.NameRules(),
 		HTTPPorts: provision.PortRange(cfg.HTTPPorts), GeventPorts: provision.PortRange(cfg.GeventPorts),
 		ServiceUser: cfg.ServiceUser,
-		DB:          provision.DBConn{Host: cfg.DBHost, Port: cfg.DBPort, User: cfg.DBUser, Password: cfg.DBPassword.Reveal()},
-		DBLogin: func(ctx context.Context, db string) (provision.DBConn, error) {
-			role, pw, err := tenants.Login(ctx, db)
-			return provision.DBConn{Host: cfg.DBHost, Port: cfg.DBPort, User: role, Password: pw}, err
-		},
+		DB:          a.pg.DB,
 		Odoo: provision.OdooSettings{
 			Version: cfg.OdooVersion + " " + edition, Modules: cfg.InstanceModules(),
 			Workers: cfg.Workers, MaxCronThreads: cfg.MaxCronThreads,
@@ -401,32 +405,4 @@ func (a *App) Close() {
 	if a.Store != nil {
 		a.Store.Close()
 	}
-}
-
-// ensureDatabase creates the state database when it does not exist.
-func ensureDatabase(ctx context.Context, adminDSN, name string) error {
-	conn, err := pgx.Connect(ctx, adminDSN)
-	if err != nil {
-		return fmt.Errorf("app: connect to PostgreSQL at %s: %w", hostOf(adminDSN), errors.Unwrap(err))
-	}
-	defer conn.Close(ctx)
-	var exists bool
-	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
-		return fmt.Errorf("app: look up the state database: %w", err)
-	}
-	if exists {
-		return nil
-	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" ENCODING 'UTF8'"); err != nil && !strings.Contains(err.Error(), "already exists") {
-		return fmt.Errorf("app: create the state database %s: %w", name, err)
-	}
-	return nil
-}
-
-func hostOf(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return "(unparsable)"
-	}
-	return u.Host
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"odoobot/provision"
+	"odoobot/provision/backups"
 )
 
 // wireBackups wires backup, restore and delete: the dispatcher's Creator
@@ -12,7 +13,10 @@ import (
 // before and also runs the day-two verbs (the dispatcher finds them on
 // it). Backups go to BACKUP_DIR, kept as the BACKUP_KEEP_* settings say.
 func (a *App) wireBackups(ctx context.Context, opt Options) error {
-	a.Dispatcher.Creator = a.Creator.DayTwo(provision.BackupConfig{Dir: a.Config.BackupDir, Retention: a.Config.BackupRetention(), BotVersion: opt.Version})
+	a.Dispatcher.Creator = a.Creator.DayTwo(provision.BackupConfig{
+		Dir: a.Config.BackupDir, Retention: a.Config.BackupRetention(), BotVersion: opt.Version,
+		Store: &backups.Dir{Root: a.Config.BackupDir}, Postgres: a.pg,
+	})
 	return nil
 }
 

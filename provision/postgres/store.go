@@ -1,7 +1,10 @@
-// Package postgres is odoobot's state store: instances and their ports,
-// jobs and their events, and the audit log, in the PostgreSQL schema
-// "odoobot". The schema is created and migrated by Open from SQL files
-// embedded in the binary.
+// Package postgres is odoobot's PostgreSQL driver. It holds the state
+// store (Store): instances and their ports, jobs and their events, and
+// the audit log, in the PostgreSQL schema "odoobot", created and migrated
+// by Open from SQL files embedded in the binary. And it administers the
+// cluster's databases for the day-two jobs (Admin, serving
+// provision.Postgres): existence, size, drop, rename, swap, set aside,
+// and dumps and restores logged in as the role that owns each database.
 package postgres
 
 import (

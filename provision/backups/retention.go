@@ -1,45 +1,18 @@
-package backup
+package backups
 
 import (
 	"fmt"
 	"sort"
 	"time"
+
+	"odoobot/provision"
 )
-
-// Retention says how many backups of an instance are kept. Manual and
-// scheduled backups follow Odoo.sh's grandfather-father-son scheme: the
-// newest backup of each of the Daily most recent days that have one, of
-// each of the Weekly most recent ISO weeks, and of each of the Monthly
-// most recent months (UTC); a backup may count for several. A restore's
-// safety backups and a delete's final backups have counts of their own:
-// the newest Safety and the newest Final are kept. Nothing is kept
-// without limit.
-type Retention struct {
-	Daily, Weekly, Monthly int
-	Safety, Final          int
-}
-
-// DefaultRetention is Odoo.sh's: 7 daily, 4 weekly, 3 monthly; and 5
-// safety and 3 final backups.
-func DefaultRetention() Retention {
-	return Retention{Daily: 7, Weekly: 4, Monthly: 3, Safety: 5, Final: 3}
-}
-
-// Validate says what is wrong with r: at least one daily backup (the
-// newest is always kept), one safety and one final backup; no negative
-// count.
-func (r Retention) Validate() error {
-	if r.Daily < 1 || r.Weekly < 0 || r.Monthly < 0 || r.Safety < 1 || r.Final < 1 {
-		return fmt.Errorf("backup retention %+v: keep at least 1 daily, 1 safety and 1 final backup, and 0 or more weekly and monthly ones", r)
-	}
-	return nil
-}
 
 // takenAt is when a backup was taken: from its id, else from its
 // manifest; false when neither says.
-func takenAt(b Info) (time.Time, bool) {
-	if len(b.ID) >= len(IDLayout) {
-		if t, err := time.Parse(IDLayout, b.ID[:len(IDLayout)]); err == nil {
+func takenAt(b provision.BackupInfo) (time.Time, bool) {
+	if len(b.ID) >= len(provision.IDLayout) {
+		if t, err := time.Parse(provision.IDLayout, b.ID[:len(provision.IDLayout)]); err == nil {
 			return t, true
 		}
 	}
@@ -49,13 +22,14 @@ func takenAt(b Info) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// Prune returns the backups of list that r does not keep, oldest first.
+// Prune returns the backups of list that r does not keep (see
+// provision.Retention), oldest first.
 // A backup whose time cannot be told (neither its id nor its manifest
 // says) is kept: it was not made by odoobot. The result depends only on
 // list, not on the time it is called, so pruning again removes nothing.
-func (r Retention) Prune(list []Info) []Info {
+func Prune(r provision.Retention, list []provision.BackupInfo) []provision.BackupInfo {
 	type dated struct {
-		b Info
+		b provision.BackupInfo
 		t time.Time
 	}
 	var regular, safety, final []dated
@@ -65,9 +39,9 @@ func (r Retention) Prune(list []Info) []Info {
 			continue
 		}
 		switch b.Reason {
-		case ReasonSafety:
+		case provision.ReasonSafety:
 			safety = append(safety, dated{b, t})
-		case ReasonFinal:
+		case provision.ReasonFinal:
 			final = append(final, dated{b, t})
 		default:
 			regular = append(regular, dated{b, t})
@@ -120,7 +94,7 @@ func (r Retention) Prune(list []Info) []Info {
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].t.Before(out[j].t) })
-	res := make([]Info, len(out))
+	res := make([]provision.BackupInfo, len(out))
 	for i, d := range out {
 		res[i] = d.b
 	}

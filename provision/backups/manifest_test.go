@@ -1,4 +1,4 @@
-package backup
+package backups
 
 import (
 	"encoding/json"
@@ -9,24 +9,26 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"odoobot/provision"
 )
 
 // fakeBackup writes a complete backup directory instDir/id with one dump
 // file holding content, and its manifest.
-func fakeBackup(t *testing.T, instDir, id, content string) Info {
+func fakeBackup(t *testing.T, instDir, id, content string) provision.BackupInfo {
 	t.Helper()
 	dir := filepath.Join(instDir, id)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, DumpName), []byte(content), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, provision.DumpName), []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f, err := HashFile(dir, DumpName)
+	f, err := HashFile(dir, provision.DumpName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := Manifest{Format: 1, ID: id, Instance: "acme", Database: "prod-acme", Reason: ReasonManual, Files: []File{f}}
+	m := provision.Manifest{Format: 1, ID: id, Instance: "acme", Database: "prod-acme", Reason: provision.ReasonManual, Files: []provision.BackupFile{f}}
 	raw, err := json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +49,7 @@ func TestHashFile(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "x"), []byte("abc"), 0o600)
 	got, err := HashFile(dir, "x")
-	want := File{Name: "x", Size: 3, SHA256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"}
+	want := provision.BackupFile{Name: "x", Size: 3, SHA256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"}
 	if err != nil || got != want {
 		t.Errorf("HashFile = %+v, %v; want %+v", got, err, want)
 	}
@@ -90,7 +92,7 @@ func TestListReadAndVerify(t *testing.T) {
 	if err := Verify(b); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	p := filepath.Join(b.Dir, DumpName)
+	p := filepath.Join(b.Dir, provision.DumpName)
 	raw, _ := os.ReadFile(p)
 	raw[0] ^= 1
 	os.WriteFile(p, raw, 0o600)
@@ -98,21 +100,21 @@ func TestListReadAndVerify(t *testing.T) {
 		t.Errorf("a same-size change made the listing say damaged: %s", again.Problem)
 	}
 	err = Verify(b)
-	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "checksum mismatch") || !strings.Contains(err.Error(), DumpName+" of backup "+b.ID) {
+	if !errors.Is(err, provision.ErrBackupCorrupt) || !strings.Contains(err.Error(), "checksum mismatch") || !strings.Contains(err.Error(), provision.DumpName+" of backup "+b.ID) {
 		t.Errorf("Verify of a changed dump: %v, want a checksum mismatch naming the file and the backup", err)
 	}
 	os.WriteFile(p, raw[:3], 0o600)
-	if again, _ := Read(b.Dir); again.Intact || !strings.Contains(again.Problem, DumpName) {
+	if again, _ := Read(b.Dir); again.Intact || !strings.Contains(again.Problem, provision.DumpName) {
 		t.Errorf("a truncated dump is listed as intact")
 	}
 	os.Remove(p)
-	if again, _ := Read(b.Dir); again.Intact || again.Problem != DumpName+" is missing" {
+	if again, _ := Read(b.Dir); again.Intact || again.Problem != provision.DumpName+" is missing" {
 		t.Errorf("a missing dump: intact %v, problem %q", again.Intact, again.Problem)
 	}
 
 	noDump := b
 	noDump.Files = nil
-	if err := Verify(noDump); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "missing from the manifest") {
-		t.Errorf("Verify of a manifest without a dump: %v, want ErrCorrupt", err)
+	if err := Verify(noDump); !errors.Is(err, provision.ErrBackupCorrupt) || !strings.Contains(err.Error(), "missing from the manifest") {
+		t.Errorf("Verify of a manifest without a dump: %v, want provision.ErrBackupCorrupt", err)
 	}
 }

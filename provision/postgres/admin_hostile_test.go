@@ -1,4 +1,4 @@
-package backup
+package postgres
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"odoobot/internal/testenv"
+	"odoobot/provision"
 	"odoobot/provision/tenant"
 )
 
@@ -27,7 +28,7 @@ func TestHostileTenantDumpRestore(t *testing.T) {
 	h := testenv.NewHostile(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if _, err := (PG{}).path("pg_restore"); err != nil {
+	if _, err := (Admin{}).path("pg_restore"); err != nil {
 		testenv.Missing(t, err.Error())
 	}
 	victim, neighbour, copyRole := h.Role(t, "victim"), h.Role(t, "neighbour"), h.Role(t, "copy")
@@ -41,12 +42,12 @@ func TestHostileTenantDumpRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	port, _ := strconv.Atoi(u.Port())
-	admin := Conn{Host: u.Hostname(), Port: port, User: h.Admin}
+	admin := provision.DBConn{Host: u.Hostname(), Port: port, User: h.Admin}
 	admin.Password, _ = u.User.Password()
 	tenants := tenant.New(tenant.Config{AdminDSN: h.AdminURL, Admin: h.Admin, ProdRoot: h.ProdRoot})
-	pg := PG{DB: admin, Login: func(ctx context.Context, db string) (Conn, error) {
+	pg := Admin{DB: admin, Login: func(ctx context.Context, db string) (provision.DBConn, error) {
 		role, pw, err := tenants.Login(ctx, db)
-		return Conn{Host: admin.Host, Port: admin.Port, User: role, Password: pw}, err
+		return provision.DBConn{Host: admin.Host, Port: admin.Port, User: role, Password: pw}, err
 	}}
 
 	file := filepath.Join(t.TempDir(), "database.dump")

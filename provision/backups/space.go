@@ -1,4 +1,4 @@
-package backup
+package backups
 
 import (
 	"errors"
@@ -9,11 +9,6 @@ import (
 	"syscall"
 )
 
-// ErrNoSpace is returned, before anything is written, when the file
-// system that would hold a backup has less free space than the backup is
-// estimated to need (Estimate).
-var ErrNoSpace = errors.New("not enough free space for the backup")
-
 // FreeSpaceFunc returns the bytes free to unprivileged users on the file
 // system holding path (statfs(2)'s f_bavail × f_bsize).
 type FreeSpaceFunc func(path string) (uint64, error)
@@ -23,8 +18,8 @@ type FreeSpaceFunc func(path string) (uint64, error)
 const spareBytes = 256 << 20
 
 // Estimate is the space a backup of a database of dbSize bytes
-// (pg_database_size, PG.Size) and a filestore of filestoreSize bytes
-// (TreeSize) is counted for: their sum plus a tenth, plus 256 MiB kept
+// (pg_database_size) and a filestore of filestoreSize bytes (TreeSize)
+// is counted for: their sum plus a tenth, plus 256 MiB kept
 // spare. A custom-format dump is compressed and usually much smaller than
 // the database; the filestore's attachments are mostly compressed
 // already, so the archive is about their size.

@@ -1,10 +1,12 @@
-package backup
+package backups
 
 import (
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"odoobot/provision"
 )
 
 // TestRetentionPrune: over months of backups, Odoo.sh's defaults keep
@@ -16,7 +18,7 @@ func TestRetentionPrune(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return tm.Format(IDLayout)
+		return tm.Format(provision.IDLayout)
 	}
 	daily := func(from, to string) []string { // one scheduled backup a day at 03:00
 		a, _ := time.Parse("2006-01-02", from)
@@ -30,17 +32,17 @@ func TestRetentionPrune(t *testing.T) {
 	type bk struct{ at, reason string }
 	tests := []struct {
 		name string
-		r    Retention
+		r    provision.Retention
 		have []bk
 		keep []string // the times kept, newest first
 	}{
 		{
 			name: "daily backups for three months: 7 days, 4 weeks, 3 months",
-			r:    DefaultRetention(),
+			r:    provision.DefaultRetention(),
 			have: func() []bk {
 				var out []bk
 				for _, d := range daily("2026-09-01", "2026-11-27") { // Friday 27 November
-					out = append(out, bk{d, ReasonScheduled})
+					out = append(out, bk{d, provision.ReasonScheduled})
 				}
 				return out
 			}(),
@@ -57,42 +59,42 @@ func TestRetentionPrune(t *testing.T) {
 		},
 		{
 			name: "a manual backup the same day: the newest of the day counts",
-			r:    Retention{Daily: 2, Safety: 1, Final: 1},
-			have: []bk{{"2026-11-27 03:00", ReasonScheduled}, {"2026-11-27 14:10", ReasonManual}, {"2026-11-26 03:00", ReasonScheduled}, {"2026-11-25 03:00", ReasonScheduled}},
+			r:    provision.Retention{Daily: 2, Safety: 1, Final: 1},
+			have: []bk{{"2026-11-27 03:00", provision.ReasonScheduled}, {"2026-11-27 14:10", provision.ReasonManual}, {"2026-11-26 03:00", provision.ReasonScheduled}, {"2026-11-25 03:00", provision.ReasonScheduled}},
 			keep: []string{"2026-11-27 14:10", "2026-11-26 03:00"},
 		},
 		{
 			name: "odoobot down for weeks: periods with backups count, old ones are not all dropped",
-			r:    Retention{Daily: 3, Weekly: 2, Monthly: 2, Safety: 1, Final: 1},
-			have: []bk{{"2026-11-27 03:00", ReasonScheduled}, {"2026-08-02 03:00", ReasonScheduled}, {"2026-08-01 03:00", ReasonScheduled}, {"2026-07-31 03:00", ReasonScheduled}, {"2026-07-30 03:00", ReasonScheduled}},
+			r:    provision.Retention{Daily: 3, Weekly: 2, Monthly: 2, Safety: 1, Final: 1},
+			have: []bk{{"2026-11-27 03:00", provision.ReasonScheduled}, {"2026-08-02 03:00", provision.ReasonScheduled}, {"2026-08-01 03:00", provision.ReasonScheduled}, {"2026-07-31 03:00", provision.ReasonScheduled}, {"2026-07-30 03:00", provision.ReasonScheduled}},
 			// days: 27 Nov, 2 Aug, 1 Aug; weeks: 48 (27 Nov), 31 (2 Aug); months: Nov, Aug
 			keep: []string{"2026-11-27 03:00", "2026-08-02 03:00", "2026-08-01 03:00"},
 		},
 		{
 			name: "ISO weeks across the new year: 2026-12-31 and 2027-01-03 are week 53 of 2026",
-			r:    Retention{Daily: 1, Weekly: 3, Safety: 1, Final: 1},
-			have: []bk{{"2027-01-04 03:00", ReasonScheduled}, {"2027-01-03 03:00", ReasonScheduled}, {"2027-01-01 03:00", ReasonScheduled}, {"2026-12-31 03:00", ReasonScheduled}, {"2026-12-27 03:00", ReasonScheduled}, {"2026-12-20 03:00", ReasonScheduled}},
+			r:    provision.Retention{Daily: 1, Weekly: 3, Safety: 1, Final: 1},
+			have: []bk{{"2027-01-04 03:00", provision.ReasonScheduled}, {"2027-01-03 03:00", provision.ReasonScheduled}, {"2027-01-01 03:00", provision.ReasonScheduled}, {"2026-12-31 03:00", provision.ReasonScheduled}, {"2026-12-27 03:00", provision.ReasonScheduled}, {"2026-12-20 03:00", provision.ReasonScheduled}},
 			keep: []string{"2027-01-04 03:00", "2027-01-03 03:00", "2026-12-27 03:00"},
 		},
 		{
 			name: "safety and final backups: their own newest counts, not counted as days",
-			r:    Retention{Daily: 1, Safety: 2, Final: 1},
+			r:    provision.Retention{Daily: 1, Safety: 2, Final: 1},
 			have: []bk{
-				{"2026-11-27 03:00", ReasonScheduled}, {"2026-11-26 03:00", ReasonScheduled},
-				{"2026-11-27 10:00", ReasonSafety}, {"2026-11-20 10:00", ReasonSafety}, {"2026-11-01 10:00", ReasonSafety},
-				{"2026-11-27 11:00", ReasonFinal}, {"2026-10-01 11:00", ReasonFinal},
+				{"2026-11-27 03:00", provision.ReasonScheduled}, {"2026-11-26 03:00", provision.ReasonScheduled},
+				{"2026-11-27 10:00", provision.ReasonSafety}, {"2026-11-20 10:00", provision.ReasonSafety}, {"2026-11-01 10:00", provision.ReasonSafety},
+				{"2026-11-27 11:00", provision.ReasonFinal}, {"2026-10-01 11:00", provision.ReasonFinal},
 			},
 			keep: []string{"2026-11-27 11:00", "2026-11-27 10:00", "2026-11-27 03:00", "2026-11-20 10:00"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var list []Info
+			var list []provision.BackupInfo
 			for _, b := range tt.have {
-				list = append(list, Info{Manifest: Manifest{ID: id(b.at), Reason: b.reason}})
+				list = append(list, provision.BackupInfo{Manifest: provision.Manifest{ID: id(b.at), Reason: b.reason}})
 			}
 			removed := map[string]bool{}
-			pruned := tt.r.Prune(list)
+			pruned := Prune(tt.r, list)
 			for i, b := range pruned {
 				removed[b.ID] = true
 				if i > 0 && pruned[i-1].ID > b.ID {
@@ -124,13 +126,13 @@ func TestRetentionPrune(t *testing.T) {
 				t.Errorf("kept (-got +want):\n%s", diff)
 			}
 			// Pruning what is left removes nothing more.
-			var left []Info
+			var left []provision.BackupInfo
 			for _, b := range list {
 				if !removed[b.ID] {
 					left = append(left, b)
 				}
 			}
-			if again := tt.r.Prune(left); len(again) != 0 {
+			if again := Prune(tt.r, left); len(again) != 0 {
 				t.Errorf("a second prune removes %d more", len(again))
 			}
 		})
@@ -140,19 +142,8 @@ func TestRetentionPrune(t *testing.T) {
 // TestRetentionKeepsWhatItCannotDate: a backup with neither a timestamp
 // id nor a creation time is never removed.
 func TestRetentionKeepsWhatItCannotDate(t *testing.T) {
-	list := []Info{{Manifest: Manifest{ID: "20261127T030000Z", Reason: ReasonScheduled}}, {Manifest: Manifest{ID: "imported-by-hand", Reason: ReasonManual}}}
-	if got := (Retention{Daily: 1, Safety: 1, Final: 1}).Prune(list); len(got) != 0 {
+	list := []provision.BackupInfo{{Manifest: provision.Manifest{ID: "20261127T030000Z", Reason: provision.ReasonScheduled}}, {Manifest: provision.Manifest{ID: "imported-by-hand", Reason: provision.ReasonManual}}}
+	if got := Prune(provision.Retention{Daily: 1, Safety: 1, Final: 1}, list); len(got) != 0 {
 		t.Errorf("pruned %v", got)
-	}
-}
-
-func TestRetentionValidate(t *testing.T) {
-	if err := DefaultRetention().Validate(); err != nil {
-		t.Errorf("defaults: %v", err)
-	}
-	for _, r := range []Retention{{Daily: 0, Safety: 1, Final: 1}, {Daily: 1, Safety: 0, Final: 1}, {Daily: 1, Safety: 1, Final: 0}, {Daily: 1, Weekly: -1, Safety: 1, Final: 1}} {
-		if err := r.Validate(); err == nil {
-			t.Errorf("%+v accepted", r)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package backup
+package postgres
 
 import (
 	"bytes"
@@ -17,18 +17,15 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"odoobot/internal/childenv"
+	"odoobot/internal/pgdb"
+	"odoobot/provision"
 )
 
-// Conn is how PostgreSQL is reached: the server, its port, and the role
-// and its password (DB_HOST, DB_PORT, DB_USER, DB_PASSWORD).
-type Conn struct {
-	Host     string
-	Port     int
-	User     string
-	Password string
-}
+// Admin serves the day-two jobs' DatabaseAdmin and DatabaseDumps.
+var _ provision.Postgres = Admin{}
 
-// PG reaches PostgreSQL as DB says: SQL goes through pgx on the
+// Admin administers the cluster's databases by name for the day-two
+// jobs. It reaches PostgreSQL as DB says: SQL goes through pgx on the
 // maintenance database "postgres", one connection per call; dumps and
 // restores through PostgreSQL's own pg_dump and pg_restore. The password
 // goes to pgx in its configuration and to the programs in PGPASSWORD,
@@ -40,31 +37,31 @@ type Conn struct {
 // search_path pg_catalog: what a tenant put in its database (a CHECK
 // constraint whose function does RESET ROLE, a trigger) runs during the
 // restore as the tenant, whose rights are those of its own database.
-type PG struct {
+type Admin struct {
 	Bin string // the directory holding pg_dump and pg_restore; "" to find them
-	DB  Conn
+	DB  provision.DBConn
 	// Login returns the credentials that log in to database db as the
 	// role that owns it, proven to work (tenant.Manager's Login, with
 	// DB's server). nil logs in as DB's role: only for a host whose
 	// databases odoobot's role owns itself.
-	Login func(ctx context.Context, db string) (Conn, error)
+	Login func(ctx context.Context, db string) (provision.DBConn, error)
 }
 
 // login is who pg_dump and pg_restore log in to db as.
-func (p PG) login(ctx context.Context, db string) (Conn, error) {
+func (p Admin) login(ctx context.Context, db string) (provision.DBConn, error) {
 	if p.Login == nil {
 		return p.DB, nil
 	}
 	c, err := p.Login(ctx, db)
 	if err != nil {
-		return Conn{}, fmt.Errorf("log in to database %q as its owner: %w", db, err)
+		return provision.DBConn{}, fmt.Errorf("log in to database %q as its owner: %w", db, err)
 	}
 	return c, nil
 }
 
 // path is prog in Bin, else in the newest /usr/lib/postgresql/*/bin
 // that has it, else on PATH.
-func (p PG) path(prog string) (string, error) {
+func (p Admin) path(prog string) (string, error) {
 	if p.Bin != "" {
 		return filepath.Join(p.Bin, prog), nil
 	}
@@ -88,7 +85,7 @@ func (p PG) path(prog string) (string, error) {
 
 // run runs prog logged in as c: its password in the child's PGPASSWORD,
 // search_path pg_catalog from the connection's start (PGOPTIONS).
-func (p PG) run(ctx context.Context, c Conn, prog string, args ...string) (string, error) {
+func (p Admin) run(ctx context.Context, c provision.DBConn, prog string, args ...string) (string, error) {
 	bin, err := p.path(prog)
 	if err != nil {
 		return "", err
@@ -117,7 +114,7 @@ func (p PG) run(ctx context.Context, c Conn, prog string, args ...string) (strin
 // with the settings psql had: sslmode prefer, a 10 s connect timeout,
 // application name odoobot. Its errors name the server and the role,
 // never the password.
-func (p PG) connect(ctx context.Context) (*pgx.Conn, error) {
+func (p Admin) connect(ctx context.Context) (*pgx.Conn, error) {
 	u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(p.DB.Host, strconv.Itoa(p.DB.Port)), Path: "/postgres"}
 	if p.DB.Password != "" {
 		u.User = url.UserPassword(p.DB.User, p.DB.Password)
@@ -140,7 +137,7 @@ func (p PG) connect(ctx context.Context) (*pgx.Conn, error) {
 
 // withConn runs f on a new connection to the maintenance database and
 // closes it.
-func (p PG) withConn(ctx context.Context, f func(*pgx.Conn) error) error {
+func (p Admin) withConn(ctx context.Context, f func(*pgx.Conn) error) error {
 	conn, err := p.connect(ctx)
 	if err != nil {
 		return err
@@ -153,7 +150,7 @@ func (p PG) withConn(ctx context.Context, f func(*pgx.Conn) error) error {
 // file, mode 0600: one consistent snapshot, taken while db serves. The
 // error starts with "backup: " and carries pg_dump's message, the
 // password redacted.
-func (p PG) Dump(ctx context.Context, db, file string) error {
+func (p Admin) Dump(ctx context.Context, db, file string) error {
 	c, err := p.login(ctx, db)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
@@ -169,16 +166,16 @@ func (p PG) Dump(ctx context.Context, db, file string) error {
 // statements separated by semicolons, run in one transaction (all or
 // none; CREATE and DROP DATABASE must then be alone). With args, stmt is
 // one statement whose $1, $2, … are args, sent as query parameters:
-// values go there, and identifiers through Ident. The error names the
+// values go there, and identifiers through pgdb.Ident. The error names the
 // statement's first words and carries PostgreSQL's answer.
-func (p PG) SQL(ctx context.Context, stmt string, args ...any) (pgconn.CommandTag, error) {
+func (p Admin) SQL(ctx context.Context, stmt string, args ...any) (pgconn.CommandTag, error) {
 	return p.Exec(ctx, sqlVerb(stmt), stmt, args...)
 }
 
 // Exec is SQL whose error starts with what, which says what failed
 // (e.g. `keep database "prod-acme" aside`), instead of the statement's
 // first words.
-func (p PG) Exec(ctx context.Context, what, stmt string, args ...any) (pgconn.CommandTag, error) {
+func (p Admin) Exec(ctx context.Context, what, stmt string, args ...any) (pgconn.CommandTag, error) {
 	var tag pgconn.CommandTag
 	err := p.withConn(ctx, func(conn *pgx.Conn) error {
 		var err error
@@ -193,23 +190,24 @@ func (p PG) Exec(ctx context.Context, what, stmt string, args ...any) (pgconn.Co
 
 // queryRow runs query, one statement whose $1, $2, … are args, on the
 // maintenance database and scans its single row into dest.
-func (p PG) queryRow(ctx context.Context, query string, args []any, dest ...any) error {
+func (p Admin) queryRow(ctx context.Context, query string, args []any, dest ...any) error {
 	return p.withConn(ctx, func(conn *pgx.Conn) error {
 		return conn.QueryRow(ctx, query, args...).Scan(dest...)
 	})
 }
 
-// Exists reports whether database db exists.
-func (p PG) Exists(ctx context.Context, db string) (bool, error) {
-	var ok bool
-	if err := p.queryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", []any{db}, &ok); err != nil {
+// Exists reports whether database db exists (pgdb.Exists).
+func (p Admin) Exists(ctx context.Context, db string) (bool, error) {
+	conn, err := p.connect(ctx)
+	if err != nil {
 		return false, fmt.Errorf("look up database %q: %w", db, err)
 	}
-	return ok, nil
+	defer conn.Close(context.WithoutCancel(ctx))
+	return pgdb.Exists(ctx, conn, db)
 }
 
 // Kick ends every other session on database db.
-func (p PG) Kick(ctx context.Context, db string) error {
+func (p Admin) Kick(ctx context.Context, db string) error {
 	return p.withConn(ctx, func(conn *pgx.Conn) error { return kickOn(ctx, conn, db) })
 }
 
@@ -222,8 +220,8 @@ func kickOn(ctx context.Context, conn *pgx.Conn, db string) error {
 
 // Drop drops database db, ending its sessions first; a database that
 // does not exist is no error. The error names the database.
-func (p PG) Drop(ctx context.Context, db string) error {
-	_, err := p.Exec(ctx, fmt.Sprintf("drop database %q", db), "DROP DATABASE IF EXISTS "+Ident(db)+" WITH (FORCE)")
+func (p Admin) Drop(ctx context.Context, db string) error {
+	_, err := p.Exec(ctx, fmt.Sprintf("drop database %q", db), "DROP DATABASE IF EXISTS "+pgdb.Ident(db)+" WITH (FORCE)")
 	return err
 }
 
@@ -232,16 +230,16 @@ func (p PG) Drop(ctx context.Context, db string) error {
 // (Login), so that everything in it is owner's and whatever the dump
 // runs (a CHECK constraint's function, a default) runs as owner; on
 // failure db is dropped again.
-func (p PG) Restore(ctx context.Context, db, owner, file string) error {
+func (p Admin) Restore(ctx context.Context, db, owner, file string) error {
 	if owner == "" {
 		owner = p.DB.User
 	}
 	if _, err := p.Exec(ctx, fmt.Sprintf("create database %q owned by role %q", db, owner),
-		"CREATE DATABASE "+Ident(db)+" OWNER "+Ident(owner)+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
+		"CREATE DATABASE "+pgdb.Ident(db)+" OWNER "+pgdb.Ident(owner)+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
 		return err
 	}
 	if _, err := p.Exec(ctx, fmt.Sprintf("close database %q to other roles", db),
-		"REVOKE CONNECT, TEMPORARY ON DATABASE "+Ident(db)+" FROM PUBLIC"); err != nil {
+		"REVOKE CONNECT, TEMPORARY ON DATABASE "+pgdb.Ident(db)+" FROM PUBLIC"); err != nil {
 		_ = p.Drop(context.WithoutCancel(ctx), db)
 		return err
 	}
@@ -260,18 +258,49 @@ func (p PG) Restore(ctx context.Context, db, owner, file string) error {
 	return nil
 }
 
+// Rename renames database from to to. The error names both.
+func (p Admin) Rename(ctx context.Context, from, to string) error {
+	_, err := p.Exec(ctx, fmt.Sprintf("rename database %q to %q", from, to), "ALTER DATABASE "+pgdb.Ident(from)+" RENAME TO "+pgdb.Ident(to))
+	return err
+}
+
+// SetAside ends every other session on db and copies it, as it is, to a
+// new database aside (CREATE DATABASE … TEMPLATE) owned by owner (""
+// for DB's role): the upgrade's way back. A new database is open to
+// PUBLIC: aside is closed to other roles, as every instance's database
+// is, since putting it back makes it the live one. When the copy is
+// made but cannot be closed, it is dropped again.
+func (p Admin) SetAside(ctx context.Context, db, aside, owner string) error {
+	if owner == "" {
+		owner = p.DB.User
+	}
+	return p.withConn(ctx, func(conn *pgx.Conn) error {
+		if err := kickOn(ctx, conn, db); err != nil {
+			return err
+		}
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgdb.Ident(aside)+" TEMPLATE "+pgdb.Ident(db)+" OWNER "+pgdb.Ident(owner)); err != nil {
+			return fmt.Errorf("keep database %q aside: %w", db, err)
+		}
+		if _, err := conn.Exec(ctx, "REVOKE CONNECT, TEMPORARY ON DATABASE "+pgdb.Ident(aside)+" FROM PUBLIC"); err != nil {
+			_, _ = conn.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+pgdb.Ident(aside)+" WITH (FORCE)")
+			return fmt.Errorf("close database %q to other roles: %w", aside, err)
+		}
+		return nil
+	})
+}
+
 // Swap renames databases from → aside and in → from, in one transaction, after
 // ending the sessions on from: either both renames happen or neither.
-func (p PG) Swap(ctx context.Context, from, aside, in string) error {
+func (p Admin) Swap(ctx context.Context, from, aside, in string) error {
 	return p.withConn(ctx, func(conn *pgx.Conn) error {
 		if err := kickOn(ctx, conn, from); err != nil {
 			return err
 		}
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, "ALTER DATABASE "+Ident(from)+" RENAME TO "+Ident(aside)); err != nil {
+			if _, err := tx.Exec(ctx, "ALTER DATABASE "+pgdb.Ident(from)+" RENAME TO "+pgdb.Ident(aside)); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, "ALTER DATABASE "+Ident(in)+" RENAME TO "+Ident(from))
+			_, err := tx.Exec(ctx, "ALTER DATABASE "+pgdb.Ident(in)+" RENAME TO "+pgdb.Ident(from))
 			return err
 		})
 		if err != nil {
@@ -280,11 +309,6 @@ func (p PG) Swap(ctx context.Context, from, aside, in string) error {
 		return nil
 	})
 }
-
-// Ident quotes s as an SQL identifier (a database or role name), for
-// statements given to SQL and Exec: any name is safe, quotes, spaces and
-// semicolons included.
-func Ident(s string) string { return pgx.Identifier{s}.Sanitize() }
 
 // sqlVerb is the first two words of stmt, upper-cased, to name the
 // statement in an error without quoting its values.
@@ -297,7 +321,7 @@ func sqlVerb(stmt string) string {
 }
 
 // Size is pg_database_size of database db, in bytes.
-func (p PG) Size(ctx context.Context, db string) (uint64, error) {
+func (p Admin) Size(ctx context.Context, db string) (uint64, error) {
 	var n int64
 	if err := p.queryRow(ctx, "SELECT pg_database_size($1::name)", []any{db}, &n); err != nil {
 		return 0, fmt.Errorf("size of database %q: %w", db, err)

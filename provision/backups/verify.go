@@ -1,4 +1,4 @@
-package backup
+package backups
 
 import (
 	"encoding/json"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"odoobot/internal/atomicfile"
+	"odoobot/provision"
 )
 
 // VerificationName is the file in a backup's directory that records the
@@ -38,7 +39,7 @@ type verifiedStamp struct {
 
 // stamps returns the size and modification time of every manifest file
 // of b; false when one cannot be read.
-func stamps(b Info) ([]verifiedStamp, bool) {
+func stamps(b provision.BackupInfo) ([]verifiedStamp, bool) {
 	out := make([]verifiedStamp, 0, len(b.Files))
 	for _, f := range b.Files {
 		st, err := os.Stat(filepath.Join(b.Dir, f.Name))
@@ -53,7 +54,7 @@ func stamps(b Info) ([]verifiedStamp, bool) {
 // readVerification returns b's recorded verification when it still
 // stands: recorded less than VerifyMaxAge before now, and every file with
 // the size and modification time it had then.
-func readVerification(b Info, now time.Time) (verification, bool) {
+func readVerification(b provision.BackupInfo, now time.Time) (verification, bool) {
 	raw, err := os.ReadFile(filepath.Join(b.Dir, VerificationName))
 	if err != nil {
 		return verification{}, false
@@ -78,7 +79,7 @@ func readVerification(b Info, now time.Time) (verification, bool) {
 // b's directory, 0755, when it is missing). Stamps are taken before
 // hashing, so a file changed while it was hashed is verified again next
 // time.
-func recordVerification(b Info, v verification) error {
+func recordVerification(b provision.BackupInfo, v verification) error {
 	raw, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
@@ -97,10 +98,10 @@ func recordVerification(b Info, v verification) error {
 // resized file is the damage. A verification that cannot be recorded
 // (a read-only backup directory) is still reported, and made again next
 // time.
-func Check(b Info, now time.Time) Info {
+func Check(b provision.BackupInfo, now time.Time) provision.BackupInfo {
 	if !b.Intact {
-		// Sizes already differ or a file is missing: that is the damage.
-		b.Damaged = b.problemFile
+		// Sizes already differ or a file is missing: that is the damage
+		// (Read named it in Damaged).
 		return b
 	}
 	v, ok := readVerification(b, now)
@@ -123,7 +124,7 @@ func Check(b Info, now time.Time) Info {
 // backup whose manifest was just computed from the files it lists, which
 // Check then need not hash again until VerifyMaxAge has passed. Nothing
 // is recorded when a file cannot be read.
-func MarkVerified(b Info, at time.Time) error {
+func MarkVerified(b provision.BackupInfo, at time.Time) error {
 	st, ok := stamps(b)
 	if !ok {
 		return nil

@@ -1,4 +1,4 @@
-package backup
+package postgres
 
 import (
 	"context"
@@ -13,11 +13,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"odoobot/internal/pgdb"
 	"odoobot/internal/testenv"
+	"odoobot/provision"
 )
 
-// testPG is a PG on the test server of ODOOBOT_TEST_DATABASE_URL.
-func testPG(t *testing.T) (PG, string) {
+// testPG is an Admin on the test server of ODOOBOT_TEST_DATABASE_URL.
+func testPG(t *testing.T) (Admin, string) {
 	t.Helper()
 	admin := testenv.DatabaseURL(t)
 	u, err := url.Parse(admin)
@@ -26,7 +28,7 @@ func testPG(t *testing.T) (PG, string) {
 	}
 	port, _ := strconv.Atoi(u.Port())
 	pw, _ := u.User.Password()
-	return PG{DB: Conn{Host: u.Hostname(), Port: port, User: u.User.Username(), Password: pw}}, admin
+	return Admin{DB: provision.DBConn{Host: u.Hostname(), Port: port, User: u.User.Username(), Password: pw}}, admin
 }
 
 // connectTo opens a session on database db of the test server.
@@ -44,7 +46,7 @@ func connectTo(t *testing.T, ctx context.Context, admin, db string) *pgx.Conn {
 	return conn
 }
 
-// TestPGQuotedNames runs every PG method on databases whose
+// TestPGQuotedNames runs every Admin method on databases whose
 // names hold a quote, a double quote, a space and a semicolon: each is
 // created, restored into, swapped, found, emptied of sessions and
 // dropped under exactly its own name, and nothing else is touched.
@@ -67,7 +69,7 @@ func TestPGQuotedNames(t *testing.T) {
 	if ok, err := pg.Exists(ctx, live); err != nil || ok {
 		t.Fatalf("Exists(%q) before creation = %v, %v; want false", live, ok, err)
 	}
-	if _, err := pg.SQL(ctx, "CREATE DATABASE "+Ident(live)); err != nil {
+	if _, err := pg.SQL(ctx, "CREATE DATABASE "+pgdb.Ident(live)); err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := pg.Exists(ctx, live); err != nil || !ok {
@@ -164,10 +166,10 @@ func TestPGSQLIsOneTransaction(t *testing.T) {
 	rand.Read(b)
 	a, renamed := "t_tx '"+hex.EncodeToString(b), "t_tx renamed "+hex.EncodeToString(b)
 	t.Cleanup(func() { pg.Drop(context.Background(), a); pg.Drop(context.Background(), renamed) })
-	if _, err := pg.SQL(ctx, "CREATE DATABASE "+Ident(a)); err != nil {
+	if _, err := pg.SQL(ctx, "CREATE DATABASE "+pgdb.Ident(a)); err != nil {
 		t.Fatal(err)
 	}
-	_, err := pg.SQL(ctx, "ALTER DATABASE "+Ident(a)+" RENAME TO "+Ident(renamed)+"; ALTER DATABASE "+Ident(a+" missing")+" RENAME TO x")
+	_, err := pg.SQL(ctx, "ALTER DATABASE "+pgdb.Ident(a)+" RENAME TO "+pgdb.Ident(renamed)+"; ALTER DATABASE "+pgdb.Ident(a+" missing")+" RENAME TO x")
 	if err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("a rename of a missing database: %v, want PostgreSQL's does not exist", err)
 	}
@@ -177,7 +179,7 @@ func TestPGSQLIsOneTransaction(t *testing.T) {
 	if ok, _ := pg.Exists(ctx, renamed); ok {
 		t.Errorf("the first statement of a failed SQL took effect: %q exists", renamed)
 	}
-	tag, err := pg.SQL(ctx, "ALTER DATABASE "+Ident(a)+" RENAME TO "+Ident(renamed))
+	tag, err := pg.SQL(ctx, "ALTER DATABASE "+pgdb.Ident(a)+" RENAME TO "+pgdb.Ident(renamed))
 	if err != nil || tag.String() != "ALTER DATABASE" {
 		t.Errorf("a rename answered %q, %v; want ALTER DATABASE", tag, err)
 	}
@@ -207,7 +209,7 @@ func TestPGErrors(t *testing.T) {
 	closed := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	const secret = "pw-that-must-not-show"
-	down := PG{DB: Conn{Host: "127.0.0.1", Port: closed, User: "odoo", Password: secret}}
+	down := Admin{DB: provision.DBConn{Host: "127.0.0.1", Port: closed, User: "odoo", Password: secret}}
 	_, err = down.Exists(ctx, "prod-acme")
 	if err == nil {
 		t.Fatalf("exists on a closed port succeeded")
@@ -235,7 +237,7 @@ func TestPGDumpRestoreSwap(t *testing.T) {
 	}
 	port, _ := strconv.Atoi(u.Port())
 	pw, _ := u.User.Password()
-	pg := PG{DB: Conn{Host: u.Hostname(), Port: port, User: u.User.Username(), Password: pw}}
+	pg := Admin{DB: provision.DBConn{Host: u.Hostname(), Port: port, User: u.User.Username(), Password: pw}}
 	if _, err := pg.path("pg_dump"); err != nil {
 		testenv.Missing(t, err.Error())
 	}
@@ -276,5 +278,70 @@ func TestPGDumpRestoreSwap(t *testing.T) {
 	}
 	if ok, _ := pg.Exists(ctx, staging); ok {
 		t.Errorf("a failed restore left %s", staging)
+	}
+}
+
+// TestSetAsideAndRename: the upgrade's way back. SetAside copies a
+// database whose name holds a quote and a semicolon, with a session open
+// on it, to a new database owned by the role asked for and closed to
+// PUBLIC (no CONNECT, no TEMPORARY); Rename puts it back under the live
+// name, its content intact.
+func TestSetAsideAndRename(t *testing.T) {
+	ctx := context.Background()
+	pg, admin := testPG(t)
+	b := make([]byte, 4)
+	rand.Read(b)
+	live := "prod-o'k; " + hex.EncodeToString(b)
+	aside := live + "_upgrade_old"
+	owner := "t_aside_owner_" + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		for _, db := range []string{live, aside} {
+			pg.Drop(context.Background(), db)
+		}
+		pg.SQL(context.Background(), "DROP ROLE IF EXISTS "+pgdb.Ident(owner))
+	})
+	if _, err := pg.SQL(ctx, "CREATE ROLE "+pgdb.Ident(owner)+" NOLOGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pg.SQL(ctx, "CREATE DATABASE "+pgdb.Ident(live)); err != nil {
+		t.Fatal(err)
+	}
+	conn := connectTo(t, ctx, admin, live)
+	if _, err := conn.Exec(ctx, "CREATE TABLE t (v text); INSERT INTO t VALUES ('before the update')"); err != nil {
+		t.Fatal(err)
+	}
+	// The session stays open: SetAside must end it to copy the database.
+	if err := pg.SetAside(ctx, live, aside, owner); err != nil {
+		t.Fatalf("SetAside: %v", err)
+	}
+	conn.Close(ctx)
+	var gotOwner string
+	var publicConnect, publicTemp bool
+	err := pg.queryRow(ctx, `SELECT pg_get_userbyid(datdba),
+		has_database_privilege('public', oid, 'CONNECT'), has_database_privilege('public', oid, 'TEMPORARY')
+		FROM pg_database WHERE datname = $1`, []any{aside}, &gotOwner, &publicConnect, &publicTemp)
+	if err != nil {
+		t.Fatalf("look up %q: %v", aside, err)
+	}
+	if gotOwner != owner || publicConnect || publicTemp {
+		t.Errorf("database set aside: owner %q, PUBLIC may connect %v, create temporary tables %v; want owner %q, closed to PUBLIC", gotOwner, publicConnect, publicTemp, owner)
+	}
+	if err := pg.Drop(ctx, live); err != nil {
+		t.Fatal(err)
+	}
+	if err := pg.Rename(ctx, aside, live); err != nil {
+		t.Fatalf("Rename: %v", err)
+	}
+	c := connectTo(t, ctx, admin, live)
+	defer c.Close(ctx)
+	var v string
+	if err := c.QueryRow(ctx, "SELECT v FROM public.t").Scan(&v); err != nil || v != "before the update" {
+		t.Errorf("database put back holds %q (%v), want %q", v, err, "before the update")
+	}
+	if ok, _ := pg.Exists(ctx, aside); ok {
+		t.Errorf("%q still exists after Rename", aside)
+	}
+	if err := pg.Rename(ctx, aside, live+"x"); err == nil || !strings.Contains(err.Error(), aside) {
+		t.Errorf("Rename of a missing database: %v, want an error naming it", err)
 	}
 }

@@ -1,4 +1,4 @@
-package backup
+package backups
 
 import (
 	"errors"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"odoobot/provision"
 )
 
 // TestCheckVerifiesChecksums: Check verifies every checksum and
@@ -18,7 +20,7 @@ func TestCheckVerifiesChecksums(t *testing.T) {
 	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 	inst := filepath.Join(root, "prod-acme")
 	// listed is what a listing shows: every backup, checked at now.
-	listed := func() []Info {
+	listed := func() []provision.BackupInfo {
 		t.Helper()
 		list, err := List(inst)
 		if err != nil {
@@ -51,7 +53,7 @@ func TestCheckVerifiesChecksums(t *testing.T) {
 	}
 
 	// One byte flipped by a write: size kept, modification time moves.
-	p := filepath.Join(b.Dir, DumpName)
+	p := filepath.Join(b.Dir, provision.DumpName)
 	st, _ := os.Stat(p)
 	raw, _ := os.ReadFile(p)
 	raw[3] ^= 0x20
@@ -60,14 +62,14 @@ func TestCheckVerifiesChecksums(t *testing.T) {
 	}
 	os.Chtimes(p, st.ModTime().Add(time.Second), st.ModTime().Add(time.Second))
 	list = listed()
-	if got := list[0]; got.ID != b.ID || got.Intact || got.Damaged != DumpName || !strings.Contains(got.Problem, "checksum mismatch") || !got.VerifiedAt.Equal(now) {
-		t.Errorf("flipped dump listed as intact %v damaged %q problem %q verified %v; want DAMAGED %s now", got.Intact, got.Damaged, got.Problem, got.VerifiedAt, DumpName)
+	if got := list[0]; got.ID != b.ID || got.Intact || got.Damaged != provision.DumpName || !strings.Contains(got.Problem, "checksum mismatch") || !got.VerifiedAt.Equal(now) {
+		t.Errorf("flipped dump listed as intact %v damaged %q problem %q verified %v; want DAMAGED %s now", got.Intact, got.Damaged, got.Problem, got.VerifiedAt, provision.DumpName)
 	}
 	if got := list[1]; !got.Intact {
 		t.Errorf("the untouched older backup is listed damaged: %s", got.Problem)
 	}
-	if err := Verify(list[0]); !errors.Is(err, ErrCorrupt) {
-		t.Errorf("Verify of the listed damaged backup: %v, want ErrCorrupt", err)
+	if err := Verify(list[0]); !errors.Is(err, provision.ErrBackupCorrupt) {
+		t.Errorf("Verify of the listed damaged backup: %v, want provision.ErrBackupCorrupt", err)
 	}
 
 	// Put it right: verified intact again.
@@ -88,13 +90,13 @@ func TestCheckVerifiesChecksums(t *testing.T) {
 		t.Errorf("a recent verification was not reused: %s", list[0].Problem)
 	}
 	now = now.Add(VerifyMaxAge)
-	if list = listed(); list[0].Intact || list[0].Damaged != DumpName {
+	if list = listed(); list[0].Intact || list[0].Damaged != provision.DumpName {
 		t.Errorf("silent damage not found after VerifyMaxAge: intact %v damaged %q", list[0].Intact, list[0].Damaged)
 	}
 
 	// A truncated dump is damaged by its size, without hashing.
 	os.WriteFile(p, raw[:3], 0o600)
-	if list = listed(); list[0].Intact || list[0].Damaged != DumpName || !strings.Contains(list[0].Problem, "bytes") {
+	if list = listed(); list[0].Intact || list[0].Damaged != provision.DumpName || !strings.Contains(list[0].Problem, "bytes") {
 		t.Errorf("truncated dump: intact %v damaged %q problem %q", list[0].Intact, list[0].Damaged, list[0].Problem)
 	}
 }
@@ -108,7 +110,7 @@ func TestMarkVerified(t *testing.T) {
 	if err := MarkVerified(b, made); err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(b.Dir, DumpName)
+	p := filepath.Join(b.Dir, provision.DumpName)
 	st, _ := os.Stat(p)
 	os.WriteFile(p, []byte("THE DUMP"), 0o600) // same size
 	os.Chtimes(p, st.ModTime(), st.ModTime())
@@ -116,7 +118,7 @@ func TestMarkVerified(t *testing.T) {
 		t.Errorf("Check an hour later: intact %v verified %v (%s); want the mark, intact at %v", got.Intact, got.VerifiedAt, got.Problem, made)
 	}
 	os.Chtimes(p, st.ModTime().Add(time.Second), st.ModTime().Add(time.Second))
-	if got := Check(b, made.Add(2*time.Hour)); got.Intact || got.Damaged != DumpName || !got.VerifiedAt.Equal(made.Add(2*time.Hour)) {
+	if got := Check(b, made.Add(2*time.Hour)); got.Intact || got.Damaged != provision.DumpName || !got.VerifiedAt.Equal(made.Add(2*time.Hour)) {
 		t.Errorf("Check of a changed file: intact %v damaged %q verified %v; want damaged, verified now", got.Intact, got.Damaged, got.VerifiedAt)
 	}
 }

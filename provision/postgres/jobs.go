@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -54,7 +53,7 @@ func (s *Store) CreateJob(ctx context.Context, j provision.Job) (provision.Job, 
 		j.State = provision.JobQueued
 	}
 	if !j.State.Open() {
-		return provision.Job{}, fmt.Errorf("postgres: create job: state must be queued or running, not %q", j.State)
+		return provision.Job{}, errorf("postgres: create job: state must be queued or running, not %q", j.State)
 	}
 	var started *time.Time
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -70,17 +69,17 @@ func (s *Store) CreateJob(ctx context.Context, j provision.Job) (provision.Job, 
 		).Scan(&j.ID, &j.CreatedAt, &started)
 	})
 	if errors.Is(err, ErrInstanceHeld) {
-		return provision.Job{}, fmt.Errorf("postgres: create job: %s: %w: %w", j.Instance, err, provision.ErrInstanceBusy)
+		return provision.Job{}, errorf("postgres: create job: %s: %w: %w", j.Instance, err, provision.ErrInstanceBusy)
 	}
 	if _, ok := isUniqueViolation(err); ok {
 		if open, found, aerr := s.ActiveJob(ctx, j.Instance); aerr == nil && found {
-			return provision.Job{}, fmt.Errorf("postgres: create job: %s has %s job #%d %s: %w",
+			return provision.Job{}, errorf("postgres: create job: %s has %s job #%d %s: %w",
 				j.Instance, open.Kind, open.ID, open.State, provision.ErrInstanceBusy)
 		}
-		return provision.Job{}, fmt.Errorf("postgres: create job: %s: %w", j.Instance, provision.ErrInstanceBusy)
+		return provision.Job{}, errorf("postgres: create job: %s: %w", j.Instance, provision.ErrInstanceBusy)
 	}
 	if err != nil {
-		return provision.Job{}, fmt.Errorf("postgres: create job: %w", err)
+		return provision.Job{}, errorf("postgres: create job: %w", err)
 	}
 	j.StartedAt = deref(started)
 	j.FinishedAt = time.Time{}
@@ -101,7 +100,7 @@ func (s *Store) CreateJob(ctx context.Context, j provision.Job) (provision.Job, 
 func (s *Store) StartJob(ctx context.Context, id int64) error {
 	tag, err := s.pool.Exec(ctx, sqlStartJob, id)
 	if err != nil {
-		return fmt.Errorf("postgres: start job %d: %w", id, err)
+		return errorf("postgres: start job %d: %w", id, err)
 	}
 	if tag.RowsAffected() == 0 {
 		return s.wrongState(ctx, "start", id)
@@ -117,14 +116,14 @@ func (s *Store) StartJob(ctx context.Context, id int64) error {
 // provision.ErrJobNotFound.
 func (s *Store) FinishJob(ctx context.Context, id int64, state provision.JobState, errText string, undone []string) error {
 	if !state.Terminal() {
-		return fmt.Errorf("postgres: finish job %d: %q is not a terminal state", id, state)
+		return errorf("postgres: finish job %d: %q is not a terminal state", id, state)
 	}
 	if undone == nil {
 		undone = []string{}
 	}
 	tag, err := s.pool.Exec(ctx, sqlFinishJob, id, string(state), errText, undone)
 	if err != nil {
-		return fmt.Errorf("postgres: finish job %d: %w", id, err)
+		return errorf("postgres: finish job %d: %w", id, err)
 	}
 	if tag.RowsAffected() == 0 {
 		return s.wrongState(ctx, "finish", id)
@@ -137,18 +136,18 @@ func (s *Store) wrongState(ctx context.Context, action string, id int64) error {
 	var st string
 	err := s.pool.QueryRow(ctx, sqlJobState, id).Scan(&st)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("postgres: %s job %d: %w", action, id, provision.ErrJobNotFound)
+		return errorf("postgres: %s job %d: %w", action, id, provision.ErrJobNotFound)
 	}
 	if err != nil {
-		return fmt.Errorf("postgres: %s job %d: %w", action, id, err)
+		return errorf("postgres: %s job %d: %w", action, id, err)
 	}
 	if provision.JobState(st).Terminal() {
-		return fmt.Errorf("postgres: %s job %d: job is %s: %w", action, id, st, provision.ErrJobEnded)
+		return errorf("postgres: %s job %d: job is %s: %w", action, id, st, provision.ErrJobEnded)
 	}
 	if provision.JobState(st) == provision.JobRunning {
-		return fmt.Errorf("postgres: %s job %d: job is running: %w", action, id, provision.ErrJobStarted)
+		return errorf("postgres: %s job %d: job is running: %w", action, id, provision.ErrJobStarted)
 	}
-	return fmt.Errorf("postgres: %s job %d: job is %s", action, id, st)
+	return errorf("postgres: %s job %d: job is %s", action, id, st)
 }
 
 // Job returns the job with the given id, or an error matching
@@ -156,14 +155,14 @@ func (s *Store) wrongState(ctx context.Context, action string, id int64) error {
 func (s *Store) Job(ctx context.Context, id int64) (provision.Job, error) {
 	rows, err := s.pool.Query(ctx, sqlSelectJob+` WHERE id = $1`, id)
 	if err != nil {
-		return provision.Job{}, fmt.Errorf("postgres: job %d: %w", id, err)
+		return provision.Job{}, errorf("postgres: job %d: %w", id, err)
 	}
 	j, err := pgx.CollectExactlyOneRow(rows, scanJob)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return provision.Job{}, fmt.Errorf("postgres: job %d: %w", id, provision.ErrJobNotFound)
+		return provision.Job{}, errorf("postgres: job %d: %w", id, provision.ErrJobNotFound)
 	}
 	if err != nil {
-		return provision.Job{}, fmt.Errorf("postgres: job %d: %w", id, err)
+		return provision.Job{}, errorf("postgres: job %d: %w", id, err)
 	}
 	return j, nil
 }
@@ -173,11 +172,11 @@ func (s *Store) Job(ctx context.Context, id int64) (provision.Job, error) {
 func (s *Store) OpenJobs(ctx context.Context) ([]provision.Job, error) {
 	rows, err := s.pool.Query(ctx, sqlSelectJob+` WHERE state IN ('queued', 'running') ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: open jobs: %w", err)
+		return nil, errorf("postgres: open jobs: %w", err)
 	}
 	jobs, err := pgx.CollectRows(rows, scanJob)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: open jobs: %w", err)
+		return nil, errorf("postgres: open jobs: %w", err)
 	}
 	return jobs, nil
 }
@@ -187,14 +186,14 @@ func (s *Store) OpenJobs(ctx context.Context) ([]provision.Job, error) {
 func (s *Store) ActiveJob(ctx context.Context, instance string) (j provision.Job, ok bool, err error) {
 	rows, err := s.pool.Query(ctx, sqlSelectJob+` WHERE instance = $1 AND state IN ('queued', 'running')`, instance)
 	if err != nil {
-		return provision.Job{}, false, fmt.Errorf("postgres: active job of %s: %w", instance, err)
+		return provision.Job{}, false, errorf("postgres: active job of %s: %w", instance, err)
 	}
 	j, err = pgx.CollectExactlyOneRow(rows, scanJob)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return provision.Job{}, false, nil
 	}
 	if err != nil {
-		return provision.Job{}, false, fmt.Errorf("postgres: active job of %s: %w", instance, err)
+		return provision.Job{}, false, errorf("postgres: active job of %s: %w", instance, err)
 	}
 	return j, true, nil
 }
@@ -205,10 +204,10 @@ func (s *Store) ActiveJob(ctx context.Context, instance string) (j provision.Job
 func (s *Store) SetChatRef(ctx context.Context, id int64, ref map[string]string) error {
 	tag, err := s.pool.Exec(ctx, sqlSetChatRef, id, jsonMap(ref))
 	if err != nil {
-		return fmt.Errorf("postgres: set chat ref of job %d: %w", id, err)
+		return errorf("postgres: set chat ref of job %d: %w", id, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: set chat ref of job %d: %w", id, provision.ErrJobNotFound)
+		return errorf("postgres: set chat ref of job %d: %w", id, provision.ErrJobNotFound)
 	}
 	return nil
 }
@@ -223,10 +222,10 @@ func (s *Store) AppendEvent(ctx context.Context, e provision.Event) error {
 	}
 	_, err := s.pool.Exec(ctx, sqlInsertEvent, e.JobID, at, e.Step, string(e.Kind), e.Message, e.Duration.Milliseconds())
 	if isForeignKeyViolation(err) {
-		return fmt.Errorf("postgres: append event to job %d: %w", e.JobID, provision.ErrJobNotFound)
+		return errorf("postgres: append event to job %d: %w", e.JobID, provision.ErrJobNotFound)
 	}
 	if err != nil {
-		return fmt.Errorf("postgres: append event to job %d: %w", e.JobID, err)
+		return errorf("postgres: append event to job %d: %w", e.JobID, err)
 	}
 	return nil
 }
@@ -235,7 +234,7 @@ func (s *Store) AppendEvent(ctx context.Context, e provision.Event) error {
 func (s *Store) Events(ctx context.Context, id int64) ([]provision.Event, error) {
 	rows, err := s.pool.Query(ctx, sqlSelectEvents, id)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: events of job %d: %w", id, err)
+		return nil, errorf("postgres: events of job %d: %w", id, err)
 	}
 	evs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (provision.Event, error) {
 		var e provision.Event
@@ -247,7 +246,7 @@ func (s *Store) Events(ctx context.Context, id int64) ([]provision.Event, error)
 		return e, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: events of job %d: %w", id, err)
+		return nil, errorf("postgres: events of job %d: %w", id, err)
 	}
 	return evs, nil
 }

@@ -37,6 +37,14 @@ type JobStore interface {
 	FinishJob(ctx context.Context, id int64, state JobState, errText string, undone []string) error
 }
 
+// FailureStore keeps which step a failed job failed at and why
+// (postgres.Store has it).
+type FailureStore interface {
+	// RecordFailure records f as job id's failure; recording it again
+	// does no harm.
+	RecordFailure(ctx context.Context, id int64, f JobFailure) error
+}
+
 // ErrJobEnded is the error (wrapped) of a JobStore asked to start or end
 // a job that has already ended.
 var ErrJobEnded = errors.New("job has already ended")
@@ -70,6 +78,16 @@ func (e *StepError) Error() string {
 }
 
 func (e *StepError) Unwrap() error { return e.Err }
+
+// Failure is the failed step and its cause, as the job record keeps it:
+// the kind and hint of the step's Error when a driver typed it.
+func (e *StepError) Failure() *JobFailure {
+	f := &JobFailure{Step: e.Step, Left: e.Left}
+	if pe, ok := AsError(e.Err); ok {
+		f.Kind, f.Hint = pe.Kind, pe.Explain()
+	}
+	return f
+}
 
 // Noted is what a step returns when it applied but has something the
 // user must read (a record it had to leave in place): the runner records
@@ -171,6 +189,9 @@ type RunnerConfig struct {
 	// instances (the rotation of their logs). It must be quick, and
 	// cannot change the job's outcome.
 	Ended func(ctx context.Context, job Job)
+	// Failures, when set, records the failed step of a job that failed,
+	// with its kind and hint, before its end; nil records only the end.
+	Failures FailureStore
 }
 
 // Runner runs tasks on a pool of workers. Each task's steps run in order;
@@ -198,6 +219,8 @@ type outcome struct {
 	State  JobState `json:"state"`
 	Error  string   `json:"error,omitempty"`
 	Undone []string `json:"undone,omitempty"`
+	// Failure is the failed step and its cause, nil when none failed.
+	Failure *JobFailure `json:"failure,omitempty"`
 }
 
 // pendingEnd is an outcome not recorded yet, and what to close once it is.
@@ -375,10 +398,13 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 		log.Warn("job rolled back", "err", failed)
 	}
 	var undone []string
+	var failure *JobFailure
 	if failed != nil {
 		undone = failed.Undone
+		failure = failed.Failure()
+		t.Job.Failure = *failure
 	}
-	r.recordEnd(ctx, t, outcome{Job: t.Job.ID, State: state, Error: errText, Undone: undone})
+	r.recordEnd(ctx, t, outcome{Job: t.Job.ID, State: state, Error: errText, Undone: undone, Failure: failure})
 	t.Job.State, t.Job.Error, t.Job.Undone, t.Job.FinishedAt = state, errText, undone, r.cfg.Now()
 	t.result = t.Job
 	if t.Finished != nil {
@@ -521,6 +547,11 @@ func (r *Runner) recordEnd(ctx context.Context, t *Task, o outcome) {
 func (r *Runner) finish(ctx context.Context, o outcome) error {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	if o.Failure != nil && r.cfg.Failures != nil {
+		if err := r.cfg.Failures.RecordFailure(fctx, o.Job, *o.Failure); err != nil && !errors.Is(err, ErrJobNotFound) {
+			return err
+		}
+	}
 	err := r.cfg.Store.FinishJob(fctx, o.Job, o.State, o.Error, o.Undone)
 	if errors.Is(err, ErrJobEnded) || errors.Is(err, ErrJobNotFound) {
 		r.cfg.Logger.Warn("the end of a job was recorded already", "job", o.Job, "state", o.State, "err", err)

@@ -332,7 +332,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	// A job end the store cannot record (PostgreSQL away) is kept here
 	// until it is, across a restart: recovery then finds the job ended.
 	a.Runner = provision.NewRunner(provision.RunnerConfig{Store: store, Workers: cfg.JobWorkers, Logger: log, FailAt: opt.FailAt, KillAt: opt.KillAt,
-		OutcomeDir: filepath.Join(cfg.StateDir, "job-ends"), Ended: a.jobEnded})
+		OutcomeDir: filepath.Join(cfg.StateDir, "job-ends"), Ended: a.jobEnded, Failures: store})
 	releases := odoo.NewReleases(releaseConfig(cfg, buildUser, log))
 	edition := map[string]string{"e": "enterprise", "c": "community"}[cfg.OdooEdition]
 	a.Creator = provision.NewCreator(provision.CreatorConfig{

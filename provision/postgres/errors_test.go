@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"odoobot/internal/testenv"
@@ -97,5 +98,46 @@ func TestStoreErrorsAreTyped(t *testing.T) {
 	_, err = s.Instances(ctx)
 	if k := provision.KindOf(err); k != provision.KindUnavailable {
 		t.Errorf("Instances on a closed store: %v, kind %q, want unavailable", err, k)
+	}
+}
+
+// TestAFailedJobKeepsItsStepAndKind: a job whose step fails with a typed
+// error is recorded with that step, the error's kind and its words, and
+// the steps whose undo failed; the raw text stays in its error.
+func TestAFailedJobKeepsItsStepAndKind(t *testing.T) {
+	s := openStore(t)
+	ctx := testContext(t)
+	j, err := s.CreateJob(ctx, provision.Job{Kind: provision.JobBackup, Instance: "acme", RequestedBy: "@ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cause := postgres.Typed(fmt.Errorf("postgres: dump: %w", &pgconn.PgError{Code: "28P01", Message: "password authentication failed"}))
+	r := provision.NewRunner(provision.RunnerConfig{Store: s, Failures: s, Workers: 1})
+	defer r.Close()
+	task := &provision.Task{Job: j, Steps: []provision.Step{
+		{Name: "safety", Apply: func(context.Context) error { return nil }, Undo: func(context.Context) error { return errors.New("cannot") }},
+		{Name: "dump", Apply: func(context.Context) error { return cause }},
+	}}
+	if err := r.Submit(task); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := task.Wait(ctx); err == nil {
+		t.Fatal("the job succeeded")
+	}
+	<-task.Recorded()
+	got, err := s.Job(ctx, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := provision.JobFailure{Step: "dump", Kind: provision.KindRefused,
+		Hint: "PostgreSQL refused odoobot's login (SQLSTATE 28P01): check DB_USER and DB_PASSWORD (or DB_PASSWORD_FILE), and pg_hba.conf", Left: []string{"safety"}}
+	if diff := cmp.Diff(got.Failure, want); diff != "" {
+		t.Errorf("the recorded failure (-got +want):\n%s", diff)
+	}
+	if got.State != provision.JobFailed || !strings.Contains(got.Error, "password authentication failed") {
+		t.Errorf("the job: state %s, error %q", got.State, got.Error)
+	}
+	if diff := cmp.Diff(task.Job.Failure, want); diff != "" {
+		t.Errorf("the job handed to Finished (-got +want):\n%s", diff)
 	}
 }

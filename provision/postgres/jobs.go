@@ -18,8 +18,12 @@ RETURNING id, created_at, started_at`
 
 	sqlSelectJob = `
 SELECT id, kind, instance, state, requested_by, params, error, undone, chat_ref,
-       created_at, started_at, finished_at
+       created_at, started_at, finished_at, failed_step, error_kind, error_hint, left_behind
 FROM odoobot.jobs`
+
+	sqlRecordFailure = `
+UPDATE odoobot.jobs SET failed_step = $2, error_kind = $3, error_hint = $4, left_behind = $5
+WHERE id = $1`
 
 	sqlStartJob = `
 UPDATE odoobot.jobs SET state = 'running', started_at = now()
@@ -108,6 +112,8 @@ func (s *Store) StartJob(ctx context.Context, id int64) error {
 	return nil
 }
 
+var _ provision.FailureStore = (*Store)(nil)
+
 // FinishJob ends an open job in a terminal state (succeeded, failed,
 // rolled_back or interrupted) with what failed (errText, empty on success)
 // and the steps its rollback undid, and stamps its end; the instance is
@@ -127,6 +133,25 @@ func (s *Store) FinishJob(ctx context.Context, id int64, state provision.JobStat
 	}
 	if tag.RowsAffected() == 0 {
 		return s.wrongState(ctx, "finish", id)
+	}
+	return nil
+}
+
+// RecordFailure records which step job id failed at, the kind of its
+// error, its hint and the steps left behind (provision.FailureStore);
+// recording it again replaces them. An unknown id gives
+// provision.ErrJobNotFound.
+func (s *Store) RecordFailure(ctx context.Context, id int64, f provision.JobFailure) error {
+	left := f.Left
+	if left == nil {
+		left = []string{}
+	}
+	tag, err := s.pool.Exec(ctx, sqlRecordFailure, id, string(f.Step), string(f.Kind), f.Hint, left)
+	if err != nil {
+		return errorf("postgres: record the failure of job %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return errorf("postgres: record the failure of job %d: %w", id, provision.ErrJobNotFound)
 	}
 	return nil
 }
@@ -255,8 +280,13 @@ func scanJob(row pgx.CollectableRow) (provision.Job, error) {
 	var j provision.Job
 	var kind, state string
 	var started, finished *time.Time
+	var step, errKind string
 	err := row.Scan(&j.ID, &kind, &j.Instance, &state, &j.RequestedBy, &j.Params, &j.Error, &j.Undone, &j.ChatRef,
-		&j.CreatedAt, &started, &finished)
+		&j.CreatedAt, &started, &finished, &step, &errKind, &j.Failure.Hint, &j.Failure.Left)
+	j.Failure.Step, j.Failure.Kind = provision.StepName(step), provision.ErrorKind(errKind)
+	if len(j.Failure.Left) == 0 {
+		j.Failure.Left = nil
+	}
 	j.Kind = provision.JobKind(kind)
 	j.State = provision.JobState(state)
 	j.StartedAt, j.FinishedAt = deref(started), deref(finished)

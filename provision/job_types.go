@@ -57,10 +57,10 @@ type Job struct {
 	ChatRef     map[string]string // where a chat adapter reports the job (e.g. channel and thread), so a restart can report there
 	// Failure is, for a job that failed at a step, that step and its
 	// cause in words; zero otherwise (and for jobs recorded before it).
-	Failure JobFailure
-	CreatedAt   time.Time
-	StartedAt   time.Time // zero until the job runs
-	FinishedAt  time.Time // zero until the job ends
+	Failure    JobFailure
+	CreatedAt  time.Time
+	StartedAt  time.Time // zero until the job runs
+	FinishedAt time.Time // zero until the job ends
 }
 
 // JobFailure is which step a job failed at, and why, as chat may tell it.

@@ -106,12 +106,36 @@ type Task struct {
 	// Finished, when set, is called once the job has ended, with its final
 	// record.
 	Finished func(Job)
+	// Instance is the instance the job works on: for a creation or a
+	// clone, the one reserved (with its ports); for a day-two job, as it
+	// was when the job was queued.
+	Instance Instance
 
 	done     chan struct{}
 	recorded chan struct{}
 	result   Job
 	err      error
 	progress atomic.Pointer[func(StepName, string)]
+	summary  atomic.Pointer[string]
+}
+
+// SetSummary keeps the summary of the instance the job made (its
+// info-instancia.txt, without secrets), for Summary; the step that
+// writes it calls it. Safe for concurrent use.
+func (t *Task) SetSummary(text string) {
+	if t != nil {
+		t.summary.Store(&text)
+	}
+}
+
+// Summary is the summary the job kept (SetSummary), "" when it kept none:
+// what a caller shows once the job has succeeded, without asking for it
+// again.
+func (t *Task) Summary() string {
+	if s := t.summary.Load(); s != nil {
+		return *s
+	}
+	return ""
 }
 
 // Progress reports how far step has come, for a long step to call from

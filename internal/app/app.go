@@ -352,7 +352,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		},
 		TrackingDir: cfg.TrackingDir,
 		Store:       store, Runner: a.Runner,
-		Releases:  releases,
+		Releases: releases, Targets: releases,
 		GC:        &odoo.Collector{Releases: releases, Databases: databases},
 		Databases: databases,
 		Tenants:   tenants,

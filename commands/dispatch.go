@@ -76,31 +76,67 @@ type AdminPasswords interface {
 	ResetAdminPassword(ctx context.Context, name string) (string, error)
 }
 
-// Creator is the creation side of provision.
+// Creator runs create (provision.Creator has it). The task it returns
+// carries the reserved instance and, once the job has succeeded, its
+// summary.
 type Creator interface {
 	Create(ctx context.Context, req provision.CreateRequest) (*provision.Task, error)
 }
+
+// Reader answers the verbs that read (list, status, info, logs, certs)
+// and the lookups other verbs make first (provision.Operator has it).
+type Reader interface {
+	List(ctx context.Context) ([]provision.Instance, error)
+	// Instance returns the recorded instance, or an error matching
+	// provision.ErrInstanceNotFound.
+	Instance(ctx context.Context, name string) (provision.Instance, error)
+	Status(ctx context.Context, name string) (provision.InstanceStatus, error)
+	Info(ctx context.Context, name string) (string, error)
+	Logs(ctx context.Context, name string, n int) (lines []string, source string, err error)
+	// Paths are where an instance's files are (its certificate directory).
+	Paths(inst provision.Instance) provision.Paths
+}
+
+// Controller runs the service-control verbs: restart, stop, start.
+type Controller interface {
+	Restart(ctx context.Context, name string) error
+	Stop(ctx context.Context, name string) error
+	Start(ctx context.Context, name string) error
+}
+
+// Operator is the read and control verbs (provision.Operator has both).
+type Operator interface {
+	Reader
+	Controller
+}
+
+var _ Operator = (*provision.Operator)(nil)
 
 // Dispatcher decides, audits and runs commands. Every request is audited,
 // allowed or not. Refusals go back privately and change nothing.
 type Dispatcher struct {
 	Allowlist *Allowlist
 	// Auditor records every request; nil records nothing (tests).
-	Auditor  Auditor
-	Rules    provision.NameRules
-	Mode     provision.SSLMode // when create names none
-	Creator  Creator
-	Operator *provision.Operator
-	// Admins, when set, runs reset-admin; without it that verb answers
-	// that it is not available on this server.
-	Admins AdminPasswords
+	Auditor Auditor
+	Rules   provision.NameRules
+	Mode    provision.SSLMode // when create names none
+	// The verbs, one field per family. A verb whose field is nil answers
+	// that it is not available on this server, and changes nothing.
+	Creator  Creator          // create
+	Operator Operator         // list, status, info, logs, certs; restart, stop, start
+	DayTwo   DayTwo           // backup, backups, restore, delete
+	Cloner   Cloner           // clone
+	Upgrader Upgrader         // upgrade
+	Capacity CapacityReporter // capacity
+	Admins   AdminPasswords   // reset-admin
 	// Jobs, when set, keeps each job's thread reference, so that a
 	// restart can report in the thread of a job it interrupted.
 	Jobs interface {
 		SetChatRef(ctx context.Context, id int64, ref map[string]string) error
 	}
-	// Summary renders an instance's final summary (info-instancia,
-	// without secrets) for the thread.
+	// Summary, when set, renders the final summary of a creation or clone
+	// whose task carries none (a test double's); a task's own summary
+	// (provision.Task.Summary) comes first. The app leaves it nil.
 	Summary func(ctx context.Context, name string) string
 	// Watch, when set, is told of an operator's service control: a stop
 	// that succeeded holds the instance (the watcher leaves it alone); a
@@ -208,6 +244,16 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 	}
 	op := d.Operator
 	var err error
+	switch cmd.Verb {
+	case VerbList, VerbStatus, VerbInfo, VerbLogs, VerbRestart, VerbStop, VerbStart, VerbCerts:
+		if op == nil {
+			return noTask(d.unavailable(ctx, cmd, r))
+		}
+	case VerbCreate:
+		if d.Creator == nil {
+			return noTask(d.unavailable(ctx, cmd, r))
+		}
+	}
 	switch cmd.Verb {
 	case VerbHelp:
 		return nil, "ok", r.Long(ctx, "", HelpText(role))
@@ -325,6 +371,7 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 	// failed to open), so that it follows the thread's root.
 	var opened bool
 	var password string
+	var task *provision.Task // set once Create returns; under mu
 	fctx := context.WithoutCancel(ctx)
 	url := scheme(mode) + "://" + domain
 	// Where to say that the password could not be shown: the thread.
@@ -349,7 +396,10 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 	}
 	final := func(job provision.Job) (string, string) {
 		if job.State == provision.JobSucceeded {
-			return fmt.Sprintf("✅ created %s → %s://%s, asked by %s", provision.InternalName(cmd.Name), scheme(mode), domain, who), d.summary(fctx, cmd.Name)
+			mu.Lock()
+			t := task
+			mu.Unlock()
+			return fmt.Sprintf("✅ created %s → %s://%s, asked by %s", provision.InternalName(cmd.Name), scheme(mode), domain, who), d.summary(fctx, t, cmd.Name)
 		}
 		return fmt.Sprintf("❌ creating %s failed and was rolled back, asked by %s", provision.InternalName(cmd.Name), who), d.jobFailure(job)
 	}
@@ -385,7 +435,7 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 		}
 		finish(j)
 	}
-	task, err := d.Creator.Create(ctx, provision.CreateRequest{
+	t, err := d.Creator.Create(ctx, provision.CreateRequest{
 		Name: cmd.Name, Mode: mode, By: who,
 		Subscribe:   []provision.Subscriber{sub},
 		Finished:    finished,
@@ -394,6 +444,9 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 	if err != nil {
 		return nil, "refused: " + err.Error(), r.Private(ctx, err.Error())
 	}
+	mu.Lock()
+	task = t
+	mu.Unlock()
 	th, err := r.Thread(ctx, root)
 	if err == nil && th == nil {
 		err = errors.New("no thread")
@@ -455,15 +508,18 @@ func (d *Dispatcher) tellEnd(ctx context.Context, r Responder, job provision.Job
 	}
 }
 
-func (d *Dispatcher) summary(ctx context.Context, name string) string {
+// summary is the summary of the instance a succeeded job made: its
+// task's, else Summary's, else where to find it.
+func (d *Dispatcher) summary(ctx context.Context, task *provision.Task, name string) string {
+	if task != nil {
+		if s := task.Summary(); s != "" {
+			return s
+		}
+	}
 	if d.Summary != nil {
 		return d.Summary(ctx, name)
 	}
-	text, err := d.Operator.Info(ctx, name)
-	if err != nil {
-		return err.Error()
-	}
-	return text
+	return "see info " + name
 }
 
 // FormatList renders the instances as a small table: name, domain,

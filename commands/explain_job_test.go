@@ -132,7 +132,7 @@ func TestAFailedJobsSummaryIsExplained(t *testing.T) {
 	var logs bytes.Buffer
 	d.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	raw := "step dump failed: pg_dump: error: connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  password authentication failed for user \"odoo\""
-	d.Creator = &failingBackups{err: raw}
+	d.DayTwo = &failingBackups{err: raw}
 	r := &threadResponder{}
 	d.Handle(context.Background(), Request{Identity: Identity{Platform: "slack", UserID: "U0ADMIN01", UserName: "ana"}, Channel: "C1", Text: "backup acme"}, r)
 	if len(r.finishes) != 1 {

@@ -63,6 +63,7 @@ type App struct {
 	actionAlerts []func(ctx context.Context, alert commands.Alert) error // wire_watch.go
 	cloudflare   *cloudflare.Client                                      // nil when odoobot does not manage DNS
 	databases    *odoo.Databases
+	dayTwo       *provision.DayTwo // wireBackups
 
 	// originWiring keeps odoobot's default server and Cloudflare snippet
 	// in nginx (wire_origin.go).
@@ -376,7 +377,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	}
 	a.Dispatcher = &commands.Dispatcher{
 		Allowlist: al, Auditor: store, Rules: cfg.NameRules(), Mode: cfg.SSLMode(),
-		Creator: a.Creator, Operator: a.Operator, Admins: a.Operator, Jobs: store, Logger: log,
+		Creator: a.Creator, Operator: a.Operator, Capacity: a.Creator, Admins: a.Operator, Jobs: store, Logger: log,
 	}
 	if err := a.wireBackups(ctx, opt); err != nil {
 		a.Close()

@@ -76,6 +76,15 @@ func AsError(err error) (*Error, bool) {
 	return nil, false
 }
 
+// Hint is the Explain of the first Error in err's chain, "" when there
+// is none.
+func Hint(err error) string {
+	if e, ok := AsError(err); ok {
+		return e.Explain()
+	}
+	return ""
+}
+
 // KindOf is the kind of the first Error in err's chain, "" when there is
 // none.
 func KindOf(err error) ErrorKind {

@@ -104,6 +104,10 @@ type Event struct {
 	Kind     EventKind
 	Message  string
 	Duration time.Duration
+	// Hint is, for a step that failed with a typed error (an Error), its
+	// Explain: what chat shows in place of Message. Subscribers get it;
+	// the store and the log keep Message only.
+	Hint string
 }
 
 // AuditEntry records one command attempt, allowed or not. Decision is

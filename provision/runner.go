@@ -350,8 +350,9 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 	t.start()
 	defer close(t.done)
 	log := r.cfg.Logger.With("job", t.Job.ID, "instance", t.Job.Instance, "kind", t.Job.Kind)
-	emit, closeLog := r.emitter(ctx, t)
+	send, closeLog := r.events(ctx, t)
 	defer closeLog()
+	emit := func(step StepName, kind EventKind, msg string, d time.Duration) { send(step, kind, msg, "", d) }
 	if err := r.startJob(ctx, t.Job.ID); err != nil {
 		// The job is no longer queued (another process recovered it, or
 		// it was ended), or the runner is closing while the store is away
@@ -400,7 +401,7 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 			continue
 		}
 		if err != nil {
-			emit(s.Name, EventFailed, err.Error(), d)
+			send(s.Name, EventFailed, err.Error(), Hint(err), d)
 			failed = &StepError{Step: s.Name, Err: err}
 			break
 		}
@@ -412,7 +413,7 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 		// Undo with a context that survives the cancellation that may have
 		// caused the failure: a rollback is never abandoned half-way.
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
-		failed.Undone, failed.Left = r.undo(uctx, t.Steps[:ran], emit)
+		failed.Undone, failed.Left = r.undo(uctx, t.Steps[:ran], send)
 		cancel()
 		state, errText = JobRolledBack, failed.Error()
 		if len(failed.Left) > 0 {
@@ -469,6 +470,13 @@ func (r *Runner) startJob(ctx context.Context, id int64) error {
 // in the creation log, and to every subscriber; and the function that
 // closes the log.
 func (r *Runner) emitter(ctx context.Context, t *Task) (func(StepName, EventKind, string, time.Duration), func()) {
+	send, closeLog := r.events(ctx, t)
+	return func(step StepName, kind EventKind, msg string, d time.Duration) { send(step, kind, msg, "", d) }, closeLog
+}
+
+// events is emitter's, with the hint of a failed step's typed error
+// (Event.Hint), which only its subscribers get.
+func (r *Runner) events(ctx context.Context, t *Task) (func(StepName, EventKind, string, string, time.Duration), func()) {
 	var logFile *os.File
 	if t.LogPath != "" {
 		if err := os.MkdirAll(filepath.Dir(t.LogPath), 0o750); err == nil {
@@ -476,7 +484,7 @@ func (r *Runner) emitter(ctx context.Context, t *Task) (func(StepName, EventKind
 		}
 	}
 	var mu sync.Mutex // progress comes from the step's own goroutines
-	emit := func(step StepName, kind EventKind, msg string, d time.Duration) {
+	emit := func(step StepName, kind EventKind, msg, hint string, d time.Duration) {
 		mu.Lock()
 		defer mu.Unlock()
 		e := Event{JobID: t.Job.ID, At: r.cfg.Now(), Step: string(step), Kind: kind, Message: msg, Duration: d}
@@ -490,6 +498,7 @@ func (r *Runner) emitter(ctx context.Context, t *Task) (func(StepName, EventKind
 		if logFile != nil {
 			fmt.Fprintln(logFile, FormatEvent(e))
 		}
+		e.Hint = hint
 		for _, s := range t.Subscribe {
 			s(e)
 		}
@@ -503,20 +512,20 @@ func (r *Runner) emitter(ctx context.Context, t *Task) (func(StepName, EventKind
 
 // undo runs the Undo of steps in reverse and returns the names of those
 // undone and of those whose undo failed.
-func (r *Runner) undo(ctx context.Context, steps []Step, emit func(StepName, EventKind, string, time.Duration)) (undone, left []string) {
+func (r *Runner) undo(ctx context.Context, steps []Step, emit func(StepName, EventKind, string, string, time.Duration)) (undone, left []string) {
 	for i := len(steps) - 1; i >= 0; i-- {
 		s := steps[i]
 		if s.Undo == nil {
 			continue
 		}
-		emit(s.Name, EventUndo, "", 0)
+		emit(s.Name, EventUndo, "", "", 0)
 		start := r.cfg.Now()
 		if err := s.Undo(ctx); err != nil {
-			emit(s.Name, EventUndoFailed, err.Error(), r.cfg.Now().Sub(start))
+			emit(s.Name, EventUndoFailed, err.Error(), Hint(err), r.cfg.Now().Sub(start))
 			left = append(left, string(s.Name))
 			continue
 		}
-		emit(s.Name, EventUndone, "", r.cfg.Now().Sub(start))
+		emit(s.Name, EventUndone, "", "", r.cfg.Now().Sub(start))
 		undone = append(undone, string(s.Name))
 	}
 	return undone, left
@@ -529,10 +538,10 @@ func (r *Runner) undo(ctx context.Context, steps []Step, emit func(StepName, Eve
 func (r *Runner) RollBack(ctx context.Context, t *Task, reason string) {
 	t.start()
 	defer close(t.done)
-	emit, closeLog := r.emitter(ctx, t)
+	send, closeLog := r.events(ctx, t)
 	defer closeLog()
-	emit("recovery", EventInfo, reason, 0)
-	undone, left := r.undo(ctx, t.Steps, emit)
+	send("recovery", EventInfo, reason, "", 0)
+	undone, left := r.undo(ctx, t.Steps, send)
 	errText := reason + "; rolled back"
 	if len(left) > 0 {
 		errText += fmt.Sprintf("; could NOT undo: %v", left)

@@ -242,18 +242,11 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 	answer := func(text string) (*provision.Task, string, error) {
 		return nil, "ok", r.Reply(ctx, text)
 	}
+	if !d.available(cmd.Verb) {
+		return noTask(d.unavailable(ctx, cmd, r))
+	}
 	op := d.Operator
 	var err error
-	switch cmd.Verb {
-	case VerbList, VerbStatus, VerbInfo, VerbLogs, VerbRestart, VerbStop, VerbStart, VerbCerts:
-		if op == nil {
-			return noTask(d.unavailable(ctx, cmd, r))
-		}
-	case VerbCreate:
-		if d.Creator == nil {
-			return noTask(d.unavailable(ctx, cmd, r))
-		}
-	}
 	switch cmd.Verb {
 	case VerbHelp:
 		return nil, "ok", r.Long(ctx, "", HelpText(role))
@@ -567,6 +560,28 @@ func scheme(m provision.SSLMode) string {
 		return "https"
 	}
 	return "http"
+}
+
+// available reports whether the family of verb is wired (its field is
+// set); help, whoami and confirm always are.
+func (d *Dispatcher) available(verb Verb) bool {
+	switch verb {
+	case VerbCreate:
+		return d.Creator != nil
+	case VerbList, VerbStatus, VerbInfo, VerbLogs, VerbCerts, VerbRestart, VerbStop, VerbStart:
+		return d.Operator != nil
+	case VerbBackup, VerbBackups, VerbRestore, VerbDelete:
+		return d.DayTwo != nil
+	case VerbClone:
+		return d.Cloner != nil
+	case VerbUpgrade:
+		return d.Upgrader != nil
+	case VerbCapacity:
+		return d.Capacity != nil
+	case VerbResetAdmin:
+		return d.Admins != nil
+	}
+	return true
 }
 
 // unavailable tells the user a verb is not wired on this server.

@@ -87,9 +87,9 @@ func finishThread(ctx context.Context, log *slog.Logger, th Thread, root, summar
 // requester alone, from the allowlist, the parse and the name rules,
 // without running or recording anything: a refusal, a usage error, a
 // confirmation prompt (delete, restore, reset-admin), logs not shared,
-// or a confirmation that would be refused. An adapter that must choose
-// the visibility of its first response before the answer exists
-// (Discord's deferral) asks it. False does not promise a public answer:
+// a confirmation that would be refused, or a verb not available on this
+// server. An adapter that must choose the visibility of its first
+// response before the answer exists (Discord's deferral) asks it. False does not promise a public answer:
 // a failure found while running is still answered privately.
 func (d *Dispatcher) AnswersPrivately(req Request) bool {
 	req = cleanRequest(req)
@@ -97,7 +97,7 @@ func (d *Dispatcher) AnswersPrivately(req Request) bool {
 		return true
 	}
 	cmd, _, err := Decide(d.Allowlist, req)
-	if err != nil {
+	if err != nil || !d.available(cmd.Verb) {
 		return true
 	}
 	switch cmd.Verb {

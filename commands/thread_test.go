@@ -189,6 +189,7 @@ func TestTheEndOfADayTwoJobWithoutAThreadIsToldPrivately(t *testing.T) {
 func TestAnswersPrivately(t *testing.T) {
 	d, _, audit := newTestDispatcher(t)
 	d.DayTwo = &fakeDayTwo{state: provision.JobSucceeded}
+	d.Operator = &provision.Operator{Store: lookupStore{[]provision.Instance{{Name: "acme"}}}}
 	viewer := Identity{Platform: "slack", UserID: "U0VIEW001", UserName: "vic"}
 	stranger := Identity{Platform: "slack", UserID: "U0STRANGER"}
 	for _, c := range []struct {
@@ -212,6 +213,7 @@ func TestAnswersPrivately(t *testing.T) {
 		{ana, "reset-admin acme", true},
 		{ana, "confirm 0123abcd", true},
 		{ana, "help", false},
+		{ana, "capacity", true}, // not available here: said privately
 	} {
 		if got := d.AnswersPrivately(Request{Identity: c.id, Channel: "C1", Text: c.text}); got != c.private {
 			t.Errorf("%s %q: AnswersPrivately = %v, want %v", c.id.UserID, c.text, got, c.private)

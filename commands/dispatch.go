@@ -242,7 +242,8 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 	answer := func(text string) (*provision.Task, string, error) {
 		return nil, "ok", r.Reply(ctx, text)
 	}
-	if !d.available(cmd.Verb) {
+	// create checks its mode and name first (create).
+	if cmd.Verb != VerbCreate && !d.available(cmd.Verb) {
 		return noTask(d.unavailable(ctx, cmd, r))
 	}
 	op := d.Operator
@@ -347,6 +348,9 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 	}
 	if err := d.Rules.Check(cmd.Name); err != nil {
 		return nil, "refused: " + err.Error(), r.Private(ctx, echo(err.Error()))
+	}
+	if !d.available(VerbCreate) {
+		return noTask(d.unavailable(ctx, cmd, r))
 	}
 	domain := d.Rules.Domain(cmd.Name)
 	who := displayName(req.Identity)

@@ -33,4 +33,11 @@ func TestAVerbWithoutItsCapabilityIsNotAvailable(t *testing.T) {
 			}
 		})
 	}
+	// Bad input is still said first: what was wrong, not that the verb
+	// is missing.
+	r := &threadResponder{}
+	d.Handle(context.Background(), Request{Identity: Identity{Platform: "slack", UserID: "U0ADMIN01", UserName: "ana"}, Channel: "C1", Text: "create Acme http"}, r)
+	if len(r.privates) != 1 || strings.Contains(r.privates[0], "not available") {
+		t.Errorf("create of a bad name without a Creator: privates %q, want the name's refusal", r.privates)
+	}
 }

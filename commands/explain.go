@@ -50,7 +50,15 @@ func Explain(err error) string {
 		return portErr.Summary()
 	}
 	if e, ok := provision.AsError(err); ok {
-		return explainKind(e.Kind, e.Explain())
+		text := explainKind(e.Kind, e.Explain())
+		if len(e.Detail) > 0 {
+			// Failed answers go to the requester alone: the detail too.
+			text += "; its last lines:"
+			for _, l := range e.Detail {
+				text += "\n  " + l
+			}
+		}
+		return text
 	}
 	return err.Error()
 }

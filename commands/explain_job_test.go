@@ -3,6 +3,7 @@ package commands
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -199,6 +200,22 @@ func TestAFailedJobIsExplainedByItsKind(t *testing.T) {
 				t.Errorf("the raw error is not in the log:\n%s", logs.String())
 			}
 		})
+	}
+}
+
+// TestAThreadNeverShowsADetail: a job whose unit did not start ends its
+// thread with where to look, never the unit's journal lines, which only
+// a private answer shows.
+func TestAThreadNeverShowsADetail(t *testing.T) {
+	d, _, _ := newTestDispatcher(t)
+	cause := &provision.Error{Kind: provision.KindBroken, What: "the service u.service did not start", Hint: "look at why in its log",
+		Detail: []string{"secret=hunter2 in a traceback"}, Err: errors.New("systemd: start u.service: last journal lines:\n  secret=hunter2 in a traceback")}
+	step := &provision.StepError{Step: "service", Err: cause, Undone: []string{"files"}}
+	d.DayTwo = &typedFailure{failure: *step.Failure(), raw: step.Error()}
+	r := &threadResponder{}
+	d.Handle(context.Background(), Request{Identity: ana, Channel: "C1", Text: "backup acme"}, r)
+	if len(r.finishes) != 1 || strings.Contains(r.finishes[0], "hunter2") || !strings.Contains(r.finishes[0], "step service failed: the service u.service did not start: look at why in its log") {
+		t.Errorf("the thread ended with %q", r.finishes)
 	}
 }
 

@@ -32,6 +32,10 @@ func TestExplain(t *testing.T) {
 		{&provision.Error{Kind: provision.KindUnavailable, Err: errors.New("systemd: connect: no such file")}, "a system odoobot needs cannot be reached right now: try again in a minute", "no such file"},
 		{&provision.Error{Kind: provision.KindRefused, Err: errors.New("x: access denied")}, "a system odoobot drives refused the operation", "access denied"},
 		{&provision.Error{Kind: provision.KindBroken, Err: errors.New("x: boom")}, "a system odoobot drives failed: the bot's log has the details", "boom"},
+		// A private answer shows the detail (a unit's last journal lines).
+		{&provision.Error{Kind: provision.KindBroken, What: "the service u.service did not restart", Hint: "look at why in its log",
+			Detail: []string{"l5", "l6: ImportError: No module named odoo"}, Err: errors.New("systemd: restart u.service: job failed")},
+			"the service u.service did not restart: look at why in its log; its last lines:\n  l5\n  l6: ImportError: No module named odoo", "job failed"},
 		{fmt.Errorf("%w: acme is stopped (inactive); use start", provision.ErrServiceState), "service state: acme is stopped (inactive); use start", ""},
 		// A start that failed because a neighbour holds the port: who
 		// holds it first, then what systemd said, in words.

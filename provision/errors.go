@@ -39,6 +39,10 @@ type Error struct {
 	What string
 	// Hint says what to do: "check DB_USER and DB_PASSWORD".
 	Hint string
+	// Detail are lines for the requester alone (a unit's last journal
+	// lines, which may hold what its program logged): a private answer
+	// may show them, a thread or a job record never does.
+	Detail []string
 	// Err is the driver's error, wrapped: Error returns its text, which
 	// goes to the log and the job record, never to chat.
 	Err error
@@ -56,7 +60,8 @@ func (e *Error) Error() string {
 // Unwrap returns the driver's error.
 func (e *Error) Unwrap() error { return e.Err }
 
-// Explain is the error as chat shows it: what happened, then what to do.
+// Explain is the error as chat shows it: what happened, then what to do
+// (never Detail).
 func (e *Error) Explain() string {
 	switch {
 	case e.Hint == "":

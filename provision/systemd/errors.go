@@ -30,7 +30,7 @@ func typed(unit string, err error) error {
 	}
 	var ue *UnitError
 	if errors.As(err, &ue) {
-		return &provision.Error{Kind: provision.KindBroken, What: unitWhat(ue), Hint: unitHint(ue), Err: err}
+		return &provision.Error{Kind: provision.KindBroken, What: unitWhat(ue), Hint: unitHint(ue), Detail: lastLines(ue.Journal, 5), Err: err}
 	}
 	var de godbus.Error
 	var dp *godbus.Error
@@ -75,8 +75,9 @@ func unitWhat(e *UnitError) string {
 
 var exitStatus = regexp.MustCompile(`code=(exited|killed|dumped), status=([0-9]+)(?:/([A-Z]+))?`)
 
-// unitHint says where to look, what the journal's last exit status or a
-// start limit means, and shows its last five lines.
+// unitHint says what the journal's last exit status or a start limit
+// means, and where to look (its lines go to Detail, for the requester
+// alone).
 func unitHint(e *UnitError) string {
 	var b strings.Builder
 	for i := len(e.Journal) - 1; i >= 0; i-- {
@@ -91,13 +92,15 @@ func unitHint(e *UnitError) string {
 		}
 	}
 	fmt.Fprintf(&b, "look at why in its log (journalctl -u %s, or the logs verb)", e.Unit)
-	if n := len(e.Journal); n > 0 {
-		b.WriteString("; its last lines:")
-		for _, l := range e.Journal[max(0, n-5):] {
-			b.WriteString("\n  " + l)
-		}
-	}
 	return b.String()
+}
+
+// lastLines are the last n of lines, nil when there are none.
+func lastLines(lines []string, n int) []string {
+	if len(lines) == 0 {
+		return nil
+	}
+	return append([]string(nil), lines[max(0, len(lines)-n):]...)
 }
 
 // exitWhy says what a unit's exit status means.

@@ -22,6 +22,12 @@ var layerRules = []string{
 	"odoobot/cmd",
 }
 
+// commandsRules are what commands must not import itself besides
+// layerRules: the PostgreSQL and D-Bus libraries, whose errors the
+// drivers turn into provision.Error before chat sees them. (Checked on
+// its own imports: provision still reaches pgx.)
+var commandsRules = []string{"github.com/jackc/", "github.com/godbus/"}
+
 // brokenRule returns the rule that dep breaks, or "".
 func brokenRule(dep string, rules []string) string {
 	for _, r := range rules {
@@ -40,21 +46,28 @@ func brokenRule(dep string, rules []string) string {
 
 // TestLayering holds the arrows of DESIGN.md: commands and provision never
 // depend on a chat library, a cloud, ACME or systemd SDK, a provision
-// driver or the bot runtime, and provision never depends on commands.
+// driver or the bot runtime, commands never imports the PostgreSQL or
+// D-Bus libraries, and provision never depends on commands.
 // Only the packages themselves are checked (their non-test dependencies,
 // direct or not), not their subpackages, which are the drivers.
 func TestLayering(t *testing.T) {
 	tests := []struct {
-		pkg   string
-		rules []string
+		pkg    string
+		rules  []string
+		direct bool // only the package's own imports
 	}{
-		{"odoobot/commands", layerRules},
-		{"odoobot/provision", append([]string{"odoobot/commands"}, layerRules...)},
+		{"odoobot/commands", layerRules, false},
+		{"odoobot/commands", commandsRules, true},
+		{"odoobot/provision", append([]string{"odoobot/commands"}, layerRules...), false},
 	}
 	goBin := testenv.LookPath(t, "go")
 	for _, tt := range tests {
 		t.Run(tt.pkg, func(t *testing.T) {
-			out, err := exec.Command(goBin, "list", "-f", `{{join .Deps "\n"}}`, tt.pkg).CombinedOutput()
+			list := `{{join .Deps "\n"}}`
+			if tt.direct {
+				list = `{{join .Imports "\n"}}`
+			}
+			out, err := exec.Command(goBin, "list", "-f", list, tt.pkg).CombinedOutput()
 			if err != nil {
 				t.Fatalf("go list %s: %v\n%s", tt.pkg, err, out)
 			}
@@ -94,6 +107,11 @@ func TestBrokenRule(t *testing.T) {
 	for _, tt := range tests {
 		if got := brokenRule(tt.dep, layerRules); got != tt.want {
 			t.Errorf("brokenRule(%q) = %q, want %q", tt.dep, got, tt.want)
+		}
+	}
+	for _, dep := range []string{"github.com/jackc/pgx/v5/pgconn", "github.com/godbus/dbus/v5"} {
+		if got := brokenRule(dep, commandsRules); got == "" {
+			t.Errorf("commands' extra rules do not catch %s", dep)
 		}
 	}
 	if got := brokenRule("odoobot/commands", []string{"odoobot/commands"}); got == "" {

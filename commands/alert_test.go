@@ -63,7 +63,8 @@ func (u *units) Journal(context.Context, string, int) ([]string, error) { return
 
 func TestServiceControlTellsTheWatcher(t *testing.T) {
 	d, _, _, _ := newAdminDispatcher(t, adminAllowlist)
-	inst := d.Operator.Store.(instancesOf)[0]
+	layout := provision.Layout{Zone: "example.com"}
+	inst := layout.NewInstance("acme", provision.SSLLetsEncrypt)
 	inst.State = provision.StateReady
 	health := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer health.Close()
@@ -74,9 +75,9 @@ func TestServiceControlTellsTheWatcher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inst.User, inst.DBRole, d.Operator.ServiceUser = "", "", me.Username
-	d.Operator.Store = instancesOf{inst}
-	d.Operator.Services = &units{running: map[string]bool{inst.Unit: true}}
+	inst.User, inst.DBRole = "", ""
+	d.Operator = &provision.Operator{Store: instancesOf{inst}, Layout: layout, ServiceUser: me.Username,
+		Services: &units{running: map[string]bool{inst.Unit: true}}}
 	h := &holds{}
 	d.Watch = h
 	ctx := context.Background()

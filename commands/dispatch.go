@@ -76,31 +76,67 @@ type AdminPasswords interface {
 	ResetAdminPassword(ctx context.Context, name string) (string, error)
 }
 
-// Creator is the creation side of provision.
+// Creator runs create (provision.Creator has it). The task it returns
+// carries the reserved instance and, once the job has succeeded, its
+// summary.
 type Creator interface {
 	Create(ctx context.Context, req provision.CreateRequest) (*provision.Task, error)
 }
+
+// Reader answers the verbs that read (list, status, info, logs, certs)
+// and the lookups other verbs make first (provision.Operator has it).
+type Reader interface {
+	List(ctx context.Context) ([]provision.Instance, error)
+	// Instance returns the recorded instance, or an error matching
+	// provision.ErrInstanceNotFound.
+	Instance(ctx context.Context, name string) (provision.Instance, error)
+	Status(ctx context.Context, name string) (provision.InstanceStatus, error)
+	Info(ctx context.Context, name string) (string, error)
+	Logs(ctx context.Context, name string, n int) (lines []string, source string, err error)
+	// Paths are where an instance's files are (its certificate directory).
+	Paths(inst provision.Instance) provision.Paths
+}
+
+// Controller runs the service-control verbs: restart, stop, start.
+type Controller interface {
+	Restart(ctx context.Context, name string) error
+	Stop(ctx context.Context, name string) error
+	Start(ctx context.Context, name string) error
+}
+
+// Operator is the read and control verbs (provision.Operator has both).
+type Operator interface {
+	Reader
+	Controller
+}
+
+var _ Operator = (*provision.Operator)(nil)
 
 // Dispatcher decides, audits and runs commands. Every request is audited,
 // allowed or not. Refusals go back privately and change nothing.
 type Dispatcher struct {
 	Allowlist *Allowlist
 	// Auditor records every request; nil records nothing (tests).
-	Auditor  Auditor
-	Rules    provision.NameRules
-	Mode     provision.SSLMode // when create names none
-	Creator  Creator
-	Operator *provision.Operator
-	// Admins, when set, runs reset-admin; without it that verb answers
-	// that it is not available on this server.
-	Admins AdminPasswords
+	Auditor Auditor
+	Rules   provision.NameRules
+	Mode    provision.SSLMode // when create names none
+	// The verbs, one field per family. A verb whose field is nil answers
+	// that it is not available on this server, and changes nothing.
+	Creator  Creator          // create
+	Operator Operator         // list, status, info, logs, certs; restart, stop, start
+	DayTwo   DayTwo           // backup, backups, restore, delete
+	Cloner   Cloner           // clone
+	Upgrader Upgrader         // upgrade
+	Capacity CapacityReporter // capacity
+	Admins   AdminPasswords   // reset-admin
 	// Jobs, when set, keeps each job's thread reference, so that a
 	// restart can report in the thread of a job it interrupted.
 	Jobs interface {
 		SetChatRef(ctx context.Context, id int64, ref map[string]string) error
 	}
-	// Summary renders an instance's final summary (info-instancia,
-	// without secrets) for the thread.
+	// Summary, when set, renders the final summary of a creation or clone
+	// whose task carries none (a test double's); a task's own summary
+	// (provision.Task.Summary) comes first. The app leaves it nil.
 	Summary func(ctx context.Context, name string) string
 	// Watch, when set, is told of an operator's service control: a stop
 	// that succeeded holds the instance (the watcher leaves it alone); a
@@ -206,6 +242,10 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 	answer := func(text string) (*provision.Task, string, error) {
 		return nil, "ok", r.Reply(ctx, text)
 	}
+	// create checks its mode and name first (create).
+	if cmd.Verb != VerbCreate && !d.available(cmd.Verb) {
+		return noTask(d.unavailable(ctx, cmd, r))
+	}
 	op := d.Operator
 	var err error
 	switch cmd.Verb {
@@ -309,15 +349,25 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 	if err := d.Rules.Check(cmd.Name); err != nil {
 		return nil, "refused: " + err.Error(), r.Private(ctx, echo(err.Error()))
 	}
+	if !d.available(VerbCreate) {
+		return noTask(d.unavailable(ctx, cmd, r))
+	}
 	domain := d.Rules.Domain(cmd.Name)
 	who := displayName(req.Identity)
 	root := fmt.Sprintf("creating %s → %s (%s), asked by %s", provision.InternalName(cmd.Name), domain, mode, who)
 
+	var created struct {
+		sync.Mutex
+		task *provision.Task // set once Create returns
+	}
 	fctx := context.WithoutCancel(ctx)
 	url := scheme(mode) + "://" + domain
 	final := func(job provision.Job) (string, string) {
 		if job.State == provision.JobSucceeded {
-			return fmt.Sprintf("✅ created %s → %s://%s, asked by %s", provision.InternalName(cmd.Name), scheme(mode), domain, who), d.summary(fctx, cmd.Name)
+			created.Lock()
+			t := created.task
+			created.Unlock()
+			return fmt.Sprintf("✅ created %s → %s://%s, asked by %s", provision.InternalName(cmd.Name), scheme(mode), domain, who), d.summary(fctx, t, cmd.Name)
 		}
 		return fmt.Sprintf("❌ creating %s failed and was rolled back, asked by %s", provision.InternalName(cmd.Name), who), d.jobFailure(job)
 	}
@@ -374,6 +424,9 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 	if err != nil {
 		return nil, "refused: " + err.Error(), r.Private(ctx, err.Error())
 	}
+	created.Lock()
+	created.task = task
+	created.Unlock()
 	th, err := r.Thread(ctx, root)
 	if err == nil && th == nil {
 		err = errors.New("no thread")
@@ -413,15 +466,18 @@ func (d *Dispatcher) tellEnd(ctx context.Context, r Responder, job provision.Job
 	}
 }
 
-func (d *Dispatcher) summary(ctx context.Context, name string) string {
+// summary is the summary of the instance a succeeded job made: its
+// task's, else Summary's, else where to find it.
+func (d *Dispatcher) summary(ctx context.Context, task *provision.Task, name string) string {
+	if task != nil {
+		if s := task.Summary(); s != "" {
+			return s
+		}
+	}
 	if d.Summary != nil {
 		return d.Summary(ctx, name)
 	}
-	text, err := d.Operator.Info(ctx, name)
-	if err != nil {
-		return err.Error()
-	}
-	return text
+	return "see info " + name
 }
 
 // FormatList renders the instances as a small table: name, domain,
@@ -469,6 +525,28 @@ func scheme(m provision.SSLMode) string {
 		return "https"
 	}
 	return "http"
+}
+
+// available reports whether the family of verb is wired (its field is
+// set); help, whoami and confirm always are.
+func (d *Dispatcher) available(verb Verb) bool {
+	switch verb {
+	case VerbCreate:
+		return d.Creator != nil
+	case VerbList, VerbStatus, VerbInfo, VerbLogs, VerbCerts, VerbRestart, VerbStop, VerbStart:
+		return d.Operator != nil
+	case VerbBackup, VerbBackups, VerbRestore, VerbDelete:
+		return d.DayTwo != nil
+	case VerbClone:
+		return d.Cloner != nil
+	case VerbUpgrade:
+		return d.Upgrader != nil
+	case VerbCapacity:
+		return d.Capacity != nil
+	case VerbResetAdmin:
+		return d.Admins != nil
+	}
+	return true
 }
 
 // unavailable tells the user a verb is not wired on this server.

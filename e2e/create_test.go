@@ -412,6 +412,11 @@ func TestCreateFailureAtEachStep(t *testing.T) {
 			if diff := cmp.Diff(rec.Undone, want); diff != "" {
 				t.Errorf("job record's undone (-got +want):\n%s", diff)
 			}
+			// The injected failure is odoobot's own, not a driver's: the
+			// record names the step, with no kind.
+			if rec.Failure.Step != step || rec.Failure.Kind != "" || len(rec.Failure.Left) != 0 {
+				t.Errorf("job record's failure %+v; want step %s, no kind, nothing left", rec.Failure, step)
+			}
 			requireNginxTestPasses(t)
 			requireAnswers(t, ctx, keep)
 		})

@@ -263,7 +263,7 @@ func (d *DayTwo) submit(ctx context.Context, kind JobKind, inst Instance, req Jo
 			return nil, err
 		}
 	}
-	t := &Task{Job: job, Steps: steps(), LogPath: d.jobLog(kind, inst), Subscribe: req.Subscribe, Finished: req.Finished}
+	t := &Task{Job: job, Steps: steps(), LogPath: d.jobLog(kind, inst), Subscribe: req.Subscribe, Finished: req.Finished, Instance: inst}
 	if err := d.cfg.Runner.Submit(t); err != nil {
 		_ = d.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobInterrupted, err.Error(), nil)
 		return nil, err

@@ -92,12 +92,13 @@ func (d *DayTwo) Clone(ctx context.Context, req CloneRequest) (*Task, error) {
 		return nil, err
 	}
 	inst.CreatedBy, inst.CreatedAt = req.By, d.cfg.Now()
-	if _, err := d.cfg.Store.ReserveInstance(ctx, inst, d.cfg.HTTPPorts, d.cfg.GeventPorts, d.cfg.InUse); err != nil {
+	reserved, err := d.cfg.Store.ReserveInstance(ctx, inst, d.cfg.HTTPPorts, d.cfg.GeventPorts, d.cfg.InUse)
+	if err != nil {
 		_ = d.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobRolledBack, err.Error(), nil)
 		return nil, err
 	}
 	t := d.cloneTask(job, inst, src, req.Neutralize)
-	t.Subscribe, t.Finished = req.Subscribe, req.Finished
+	t.Subscribe, t.Finished, t.Instance = req.Subscribe, req.Finished, reserved
 	if err := d.cfg.Runner.Submit(t); err != nil {
 		d.cfg.Runner.RollBack(context.WithoutCancel(ctx), t, err.Error())
 		return nil, err

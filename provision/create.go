@@ -157,6 +157,9 @@ type CreatorConfig struct {
 	Store    Store
 	Runner   *Runner
 	Releases ReleaseBuilder
+	// Targets builds the release of a chosen commit, for upgrade; nil
+	// when this host cannot (upgrade is then refused, saying so).
+	Targets ReleaseTargets
 	// GC removes the releases and templates no instance uses (gc, and
 	// after each delete); nil disables both.
 	GC        GarbageCollector
@@ -280,12 +283,13 @@ func (c *Creator) Create(ctx context.Context, req CreateRequest) (*Task, error) 
 		return nil, err
 	}
 	inst.CreatedBy, inst.CreatedAt = req.By, c.cfg.Now()
-	if _, err := c.cfg.Store.ReserveInstance(ctx, inst, c.cfg.HTTPPorts, c.cfg.GeventPorts, c.cfg.InUse); err != nil {
+	reserved, err := c.cfg.Store.ReserveInstance(ctx, inst, c.cfg.HTTPPorts, c.cfg.GeventPorts, c.cfg.InUse)
+	if err != nil {
 		_ = c.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobRolledBack, err.Error(), nil)
 		return nil, err
 	}
 	t, cr := c.creationTask(job, inst)
-	t.Subscribe, t.Finished = req.Subscribe, cr.finished(ctx, req)
+	t.Subscribe, t.Finished, t.Instance = req.Subscribe, cr.finished(ctx, req), reserved
 	if warning != "" {
 		t.Notes = append(t.Notes, "capacity: "+warning)
 	}
@@ -661,7 +665,7 @@ func (c *Creator) creationTask(job Job, inst Instance) (*Task, *creation) {
 		s := all[n]
 		steps = append(steps, s)
 	}
-	cr.task = &Task{Job: job, Steps: steps, LogPath: cr.paths.CreateLog}
+	cr.task = &Task{Job: job, Steps: steps, LogPath: cr.paths.CreateLog, Instance: inst}
 	return cr.task, cr
 }
 
@@ -1188,6 +1192,7 @@ func (cr *creation) summarize(ctx context.Context) error {
 	if err := cr.c.cfg.Store.SetState(ctx, cr.inst.Name, StateReady); err != nil {
 		return err
 	}
+	cr.task.SetSummary(string(b))
 	return cr.c.exportTracking(ctx)
 }
 

@@ -125,6 +125,15 @@ func (o *Operator) List(ctx context.Context) ([]Instance, error) {
 	return o.Store.Instances(ctx)
 }
 
+// Instance returns the recorded instance name, or an error matching
+// ErrInstanceNotFound.
+func (o *Operator) Instance(ctx context.Context, name string) (Instance, error) {
+	return o.Store.Instance(ctx, name)
+}
+
+// Paths are where inst's files are on this host.
+func (o *Operator) Paths(inst Instance) Paths { return o.Layout.Paths(inst) }
+
 func (o *Operator) instance(ctx context.Context, name string) (Instance, error) {
 	inst, err := o.Store.Instance(ctx, name)
 	if errors.Is(err, ErrInstanceNotFound) {

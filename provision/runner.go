@@ -37,6 +37,14 @@ type JobStore interface {
 	FinishJob(ctx context.Context, id int64, state JobState, errText string, undone []string) error
 }
 
+// FailureStore keeps which step a failed job failed at and why
+// (postgres.Store has it).
+type FailureStore interface {
+	// RecordFailure records f as job id's failure; recording it again
+	// does no harm.
+	RecordFailure(ctx context.Context, id int64, f JobFailure) error
+}
+
 // ErrJobEnded is the error (wrapped) of a JobStore asked to start or end
 // a job that has already ended.
 var ErrJobEnded = errors.New("job has already ended")
@@ -71,6 +79,16 @@ func (e *StepError) Error() string {
 
 func (e *StepError) Unwrap() error { return e.Err }
 
+// Failure is the failed step and its cause, as the job record keeps it:
+// the kind and hint of the step's Error when a driver typed it.
+func (e *StepError) Failure() *JobFailure {
+	f := &JobFailure{Step: e.Step, Left: e.Left}
+	if pe, ok := AsError(e.Err); ok {
+		f.Kind, f.Hint = pe.Kind, pe.Explain()
+	}
+	return f
+}
+
 // Noted is what a step returns when it applied but has something the
 // user must read (a record it had to leave in place): the runner records
 // the step as done, with the message.
@@ -88,12 +106,36 @@ type Task struct {
 	// Finished, when set, is called once the job has ended, with its final
 	// record.
 	Finished func(Job)
+	// Instance is the instance the job works on: for a creation or a
+	// clone, the one reserved (with its ports); for a day-two job, as it
+	// was when the job was queued.
+	Instance Instance
 
 	done     chan struct{}
 	recorded chan struct{}
 	result   Job
 	err      error
 	progress atomic.Pointer[func(StepName, string)]
+	summary  atomic.Pointer[string]
+}
+
+// SetSummary keeps the summary of the instance the job made (its
+// info-instancia.txt, without secrets), for Summary; the step that
+// writes it calls it. Safe for concurrent use.
+func (t *Task) SetSummary(text string) {
+	if t != nil {
+		t.summary.Store(&text)
+	}
+}
+
+// Summary is the summary the job kept (SetSummary), "" when it kept none:
+// what a caller shows once the job has succeeded, without asking for it
+// again.
+func (t *Task) Summary() string {
+	if s := t.summary.Load(); s != nil {
+		return *s
+	}
+	return ""
 }
 
 // Progress reports how far step has come, for a long step to call from
@@ -171,6 +213,9 @@ type RunnerConfig struct {
 	// instances (the rotation of their logs). It must be quick, and
 	// cannot change the job's outcome.
 	Ended func(ctx context.Context, job Job)
+	// Failures, when set, records the failed step of a job that failed,
+	// with its kind and hint, before its end; nil records only the end.
+	Failures FailureStore
 }
 
 // Runner runs tasks on a pool of workers. Each task's steps run in order;
@@ -198,6 +243,8 @@ type outcome struct {
 	State  JobState `json:"state"`
 	Error  string   `json:"error,omitempty"`
 	Undone []string `json:"undone,omitempty"`
+	// Failure is the failed step and its cause, nil when none failed.
+	Failure *JobFailure `json:"failure,omitempty"`
 }
 
 // pendingEnd is an outcome not recorded yet, and what to close once it is.
@@ -303,8 +350,9 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 	t.start()
 	defer close(t.done)
 	log := r.cfg.Logger.With("job", t.Job.ID, "instance", t.Job.Instance, "kind", t.Job.Kind)
-	emit, closeLog := r.emitter(ctx, t)
+	send, closeLog := r.events(ctx, t)
 	defer closeLog()
+	emit := func(step StepName, kind EventKind, msg string, d time.Duration) { send(step, kind, msg, "", d) }
 	if err := r.startJob(ctx, t.Job.ID); err != nil {
 		// The job is no longer queued (another process recovered it, or
 		// it was ended), or the runner is closing while the store is away
@@ -353,7 +401,7 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 			continue
 		}
 		if err != nil {
-			emit(s.Name, EventFailed, err.Error(), d)
+			send(s.Name, EventFailed, err.Error(), Hint(err), d)
 			failed = &StepError{Step: s.Name, Err: err}
 			break
 		}
@@ -365,7 +413,7 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 		// Undo with a context that survives the cancellation that may have
 		// caused the failure: a rollback is never abandoned half-way.
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
-		failed.Undone, failed.Left = r.undo(uctx, t.Steps[:ran], emit)
+		failed.Undone, failed.Left = r.undo(uctx, t.Steps[:ran], send)
 		cancel()
 		state, errText = JobRolledBack, failed.Error()
 		if len(failed.Left) > 0 {
@@ -375,10 +423,13 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 		log.Warn("job rolled back", "err", failed)
 	}
 	var undone []string
+	var failure *JobFailure
 	if failed != nil {
 		undone = failed.Undone
+		failure = failed.Failure()
+		t.Job.Failure = *failure
 	}
-	r.recordEnd(ctx, t, outcome{Job: t.Job.ID, State: state, Error: errText, Undone: undone})
+	r.recordEnd(ctx, t, outcome{Job: t.Job.ID, State: state, Error: errText, Undone: undone, Failure: failure})
 	t.Job.State, t.Job.Error, t.Job.Undone, t.Job.FinishedAt = state, errText, undone, r.cfg.Now()
 	t.result = t.Job
 	if t.Finished != nil {
@@ -419,6 +470,13 @@ func (r *Runner) startJob(ctx context.Context, id int64) error {
 // in the creation log, and to every subscriber; and the function that
 // closes the log.
 func (r *Runner) emitter(ctx context.Context, t *Task) (func(StepName, EventKind, string, time.Duration), func()) {
+	send, closeLog := r.events(ctx, t)
+	return func(step StepName, kind EventKind, msg string, d time.Duration) { send(step, kind, msg, "", d) }, closeLog
+}
+
+// events is emitter's, with the hint of a failed step's typed error
+// (Event.Hint), which only its subscribers get.
+func (r *Runner) events(ctx context.Context, t *Task) (func(StepName, EventKind, string, string, time.Duration), func()) {
 	var logFile *os.File
 	if t.LogPath != "" {
 		if err := os.MkdirAll(filepath.Dir(t.LogPath), 0o750); err == nil {
@@ -426,7 +484,7 @@ func (r *Runner) emitter(ctx context.Context, t *Task) (func(StepName, EventKind
 		}
 	}
 	var mu sync.Mutex // progress comes from the step's own goroutines
-	emit := func(step StepName, kind EventKind, msg string, d time.Duration) {
+	emit := func(step StepName, kind EventKind, msg, hint string, d time.Duration) {
 		mu.Lock()
 		defer mu.Unlock()
 		e := Event{JobID: t.Job.ID, At: r.cfg.Now(), Step: string(step), Kind: kind, Message: msg, Duration: d}
@@ -440,6 +498,7 @@ func (r *Runner) emitter(ctx context.Context, t *Task) (func(StepName, EventKind
 		if logFile != nil {
 			fmt.Fprintln(logFile, FormatEvent(e))
 		}
+		e.Hint = hint
 		for _, s := range t.Subscribe {
 			s(e)
 		}
@@ -453,20 +512,20 @@ func (r *Runner) emitter(ctx context.Context, t *Task) (func(StepName, EventKind
 
 // undo runs the Undo of steps in reverse and returns the names of those
 // undone and of those whose undo failed.
-func (r *Runner) undo(ctx context.Context, steps []Step, emit func(StepName, EventKind, string, time.Duration)) (undone, left []string) {
+func (r *Runner) undo(ctx context.Context, steps []Step, emit func(StepName, EventKind, string, string, time.Duration)) (undone, left []string) {
 	for i := len(steps) - 1; i >= 0; i-- {
 		s := steps[i]
 		if s.Undo == nil {
 			continue
 		}
-		emit(s.Name, EventUndo, "", 0)
+		emit(s.Name, EventUndo, "", "", 0)
 		start := r.cfg.Now()
 		if err := s.Undo(ctx); err != nil {
-			emit(s.Name, EventUndoFailed, err.Error(), r.cfg.Now().Sub(start))
+			emit(s.Name, EventUndoFailed, err.Error(), Hint(err), r.cfg.Now().Sub(start))
 			left = append(left, string(s.Name))
 			continue
 		}
-		emit(s.Name, EventUndone, "", r.cfg.Now().Sub(start))
+		emit(s.Name, EventUndone, "", "", r.cfg.Now().Sub(start))
 		undone = append(undone, string(s.Name))
 	}
 	return undone, left
@@ -479,10 +538,10 @@ func (r *Runner) undo(ctx context.Context, steps []Step, emit func(StepName, Eve
 func (r *Runner) RollBack(ctx context.Context, t *Task, reason string) {
 	t.start()
 	defer close(t.done)
-	emit, closeLog := r.emitter(ctx, t)
+	send, closeLog := r.events(ctx, t)
 	defer closeLog()
-	emit("recovery", EventInfo, reason, 0)
-	undone, left := r.undo(ctx, t.Steps, emit)
+	send("recovery", EventInfo, reason, "", 0)
+	undone, left := r.undo(ctx, t.Steps, send)
 	errText := reason + "; rolled back"
 	if len(left) > 0 {
 		errText += fmt.Sprintf("; could NOT undo: %v", left)
@@ -521,6 +580,11 @@ func (r *Runner) recordEnd(ctx context.Context, t *Task, o outcome) {
 func (r *Runner) finish(ctx context.Context, o outcome) error {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	if o.Failure != nil && r.cfg.Failures != nil {
+		if err := r.cfg.Failures.RecordFailure(fctx, o.Job, *o.Failure); err != nil && !errors.Is(err, ErrJobNotFound) {
+			return err
+		}
+	}
 	err := r.cfg.Store.FinishJob(fctx, o.Job, o.State, o.Error, o.Undone)
 	if errors.Is(err, ErrJobEnded) || errors.Is(err, ErrJobNotFound) {
 		r.cfg.Logger.Warn("the end of a job was recorded already", "job", o.Job, "state", o.State, "err", err)

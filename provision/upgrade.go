@@ -50,6 +50,10 @@ type ReleaseTargets interface {
 type UpgradeRequest struct {
 	JobRequest
 	Target string
+	// Commit, when set, is the commit UpgradeTarget resolved Target to,
+	// which the requester confirmed: the upgrade goes to it, and Target
+	// is not resolved again (a branch's head may have moved since).
+	Commit string
 }
 
 // ErrNoUpgrade is returned when there is nothing to upgrade to: the
@@ -89,13 +93,12 @@ var ErrNotUpgradable = errors.New("instance cannot be upgraded")
 // ready, an imported instance (no recorded release), a target the
 // repository does not have, the commit the instance already runs.
 func (d *DayTwo) Upgrade(ctx context.Context, req UpgradeRequest) (*Task, error) {
-	inst, commit, err := d.UpgradeTarget(ctx, req.Name, req.Target)
+	inst, commit, err := d.upgradeTarget(ctx, req.Name, req.Target, req.Commit)
 	if err != nil {
 		return nil, err
 	}
-	rt := d.cfg.Releases.(ReleaseTargets) // UpgradeTarget checked it
 	u := d.upgradeRun(inst, req.By)
-	u.commit, u.targets = commit, rt
+	u.commit, u.targets = commit, d.cfg.Targets
 	target := req.Target
 	if target == "" {
 		target = "configured"
@@ -114,6 +117,12 @@ func (d *DayTwo) Upgrade(ctx context.Context, req UpgradeRequest) (*Task, error)
 // confirmation shows before the upgrade is queued. Its refusals are
 // Upgrade's.
 func (d *DayTwo) UpgradeTarget(ctx context.Context, name, target string) (Instance, string, error) {
+	return d.upgradeTarget(ctx, name, target, "")
+}
+
+// upgradeTarget is UpgradeTarget; a commit already resolved is taken as
+// it is.
+func (d *DayTwo) upgradeTarget(ctx context.Context, name, target, commit string) (Instance, string, error) {
 	inst, err := d.lookup(ctx, name)
 	if err != nil {
 		return inst, "", err
@@ -124,13 +133,14 @@ func (d *DayTwo) UpgradeTarget(ctx context.Context, name, target string) (Instan
 	if !inst.Release.Known() {
 		return inst, "", fmt.Errorf("%w: %s records no release (it was imported); upgrade moves instances that run a release odoobot built", ErrNotUpgradable, inst.Name)
 	}
-	rt, ok := d.cfg.Releases.(ReleaseTargets)
-	if !ok {
+	if d.cfg.Targets == nil {
 		return inst, "", errors.New("upgrade: this host cannot build a chosen release")
 	}
-	commit, err := rt.Resolve(ctx, target)
-	if err != nil {
-		return inst, "", err
+	if commit == "" {
+		var err error
+		if commit, err = d.cfg.Targets.Resolve(ctx, target); err != nil {
+			return inst, "", err
+		}
 	}
 	if commit == inst.Release.Commit {
 		return inst, "", fmt.Errorf("%w: %s already runs %s", ErrNoUpgrade, inst.Name, inst.Release.Source())
@@ -919,11 +929,10 @@ func (d *DayTwo) recoverUpgrade(ctx context.Context, job Job, rec recorded, emit
 // stop's start to the start's end.
 func (u *upgradeRun) finish(ctx context.Context, commit string, rec recorded, emit emitFunc) error {
 	if u.targets == nil {
-		rt, ok := u.d.cfg.Releases.(ReleaseTargets)
-		if !ok {
+		if u.d.cfg.Targets == nil {
 			return errors.New("upgrade: this host cannot find the release upgraded to")
 		}
-		u.targets = rt
+		u.targets = u.d.cfg.Targets
 	}
 	u.commit = commit
 	rel, err := u.targets.EnsureCommit(ctx, commit, nil)

@@ -61,7 +61,8 @@ type App struct {
 	actionAlerts []func(ctx context.Context, alert commands.Alert) error // wire_watch.go
 	cloudflare   *cloudflare.Client                                      // nil when odoobot does not manage DNS
 	databases    *odoo.Databases
-	pg           postgres.Admin // the day-two jobs' databases
+	pg           postgres.Admin    // the day-two jobs' databases
+	dayTwo       *provision.DayTwo // wireBackups
 
 	// originWiring keeps odoobot's default server and Cloudflare snippet
 	// in nginx (wire_origin.go).
@@ -331,7 +332,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	// A job end the store cannot record (PostgreSQL away) is kept here
 	// until it is, across a restart: recovery then finds the job ended.
 	a.Runner = provision.NewRunner(provision.RunnerConfig{Store: store, Workers: cfg.JobWorkers, Logger: log, FailAt: opt.FailAt, KillAt: opt.KillAt,
-		OutcomeDir: filepath.Join(cfg.StateDir, "job-ends"), Ended: a.jobEnded})
+		OutcomeDir: filepath.Join(cfg.StateDir, "job-ends"), Ended: a.jobEnded, Failures: store})
 	releases := odoo.NewReleases(releaseConfig(cfg, buildUser, log))
 	edition := map[string]string{"e": "enterprise", "c": "community"}[cfg.OdooEdition]
 	// Dumps and restores of an instance's database run as its own role
@@ -356,7 +357,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		},
 		TrackingDir: cfg.TrackingDir,
 		Store:       store, Runner: a.Runner,
-		Releases:  releases,
+		Releases: releases, Targets: releases,
 		GC:        &odoo.Collector{Releases: releases, Databases: databases},
 		Databases: databases,
 		Tenants:   tenants,
@@ -380,7 +381,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	}
 	a.Dispatcher = &commands.Dispatcher{
 		Allowlist: al, Auditor: store, Rules: cfg.NameRules(), Mode: cfg.SSLMode(),
-		Creator: a.Creator, Operator: a.Operator, Admins: a.Operator, Jobs: store, Logger: log,
+		Creator: a.Creator, Operator: a.Operator, Capacity: a.Creator, Admins: a.Operator, Jobs: store, Logger: log,
 	}
 	if err := a.wireBackups(ctx, opt); err != nil {
 		a.Close()

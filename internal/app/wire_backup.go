@@ -8,27 +8,23 @@ import (
 	"odoobot/provision/backups"
 )
 
-// wireBackups wires backup, restore and delete: the dispatcher's Creator
-// becomes a *provision.DayTwo over the app's Creator, which creates as
-// before and also runs the day-two verbs (the dispatcher finds them on
-// it). Backups go to BACKUP_DIR, kept as the BACKUP_KEEP_* settings say.
+// wireBackups wires the day-two verbs (backup, backups, restore, delete,
+// clone, upgrade) into the dispatcher: a *provision.DayTwo over the app's
+// Creator. Backups go to BACKUP_DIR, kept as the BACKUP_KEEP_* settings
+// say.
 func (a *App) wireBackups(ctx context.Context, opt Options) error {
-	a.Dispatcher.Creator = a.Creator.DayTwo(provision.BackupConfig{
+	dt := a.Creator.DayTwo(provision.BackupConfig{
 		Dir: a.Config.BackupDir, Retention: a.Config.BackupRetention(), BotVersion: opt.Version,
 		Store: &backups.Dir{Root: a.Config.BackupDir}, Postgres: a.pg,
 	})
+	a.dayTwo = dt
+	a.Dispatcher.DayTwo, a.Dispatcher.Cloner, a.Dispatcher.Upgrader = dt, dt, dt
 	return nil
 }
 
-// DayTwo returns the backup, restore and delete verbs as wired into the
-// dispatcher; nil before New has wired them.
-func (a *App) DayTwo() *provision.DayTwo {
-	if a.Dispatcher == nil {
-		return nil
-	}
-	dt, _ := a.Dispatcher.Creator.(*provision.DayTwo)
-	return dt
-}
+// DayTwo returns the day-two verbs as wired into the dispatcher; nil
+// before New has wired them.
+func (a *App) DayTwo() *provision.DayTwo { return a.dayTwo }
 
 // StartBackups starts the scheduled daily backup of every ready instance
 // at BACKUP_TIME (UTC), one instance after the other; it stops with ctx.

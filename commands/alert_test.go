@@ -10,6 +10,9 @@ import (
 	"testing"
 
 	"odoobot/provision"
+	"odoobot/provision/ports"
+	"odoobot/provision/probe"
+	"odoobot/provision/sysusers"
 )
 
 func TestAlertCommand(t *testing.T) {
@@ -77,7 +80,8 @@ func TestServiceControlTellsTheWatcher(t *testing.T) {
 	}
 	inst.User, inst.DBRole = "", ""
 	d.Operator = &provision.Operator{Store: instancesOf{inst}, Layout: layout, ServiceUser: me.Username,
-		Services: &units{running: map[string]bool{inst.Unit: true}}}
+		Services: &units{running: map[string]bool{inst.Unit: true}},
+		Health:   probe.Health{}, Ports: ports.Host{}, Users: sysusers.Host{}}
 	h := &holds{}
 	d.Watch = h
 	ctx := context.Background()

@@ -17,6 +17,8 @@ import (
 
 	"odoobot/internal/app"
 	"odoobot/provision"
+	"odoobot/provision/hostfacts"
+	"odoobot/provision/probe"
 )
 
 // TestCapacityGuard: with a capacity model no host can satisfy, a
@@ -28,7 +30,7 @@ func TestCapacityGuard(t *testing.T) {
 	env := newCreateEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	facts, err := provision.ReadHostFacts("/var/lib/odoobot-sandbox")
+	facts, err := hostfacts.Read("/var/lib/odoobot-sandbox")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +322,7 @@ func makeShared(t *testing.T, ctx context.Context, a *app.App, inst provision.In
 	if err := a.Services.Start(ctx, inst.Unit); err != nil {
 		t.Fatal(err)
 	}
-	if err := provision.WaitHealthy(ctx, inst.Ports.HTTP, time.Minute, p.Log); err != nil {
+	if err := provision.WaitHealthy(ctx, probe.Health{}, inst.Ports.HTTP, time.Minute, p.Log); err != nil {
 		t.Fatalf("the shared instance does not start: %v", err)
 	}
 }

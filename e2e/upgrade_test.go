@@ -13,6 +13,7 @@ import (
 
 	"odoobot/internal/app"
 	"odoobot/provision"
+	"odoobot/provision/probe"
 )
 
 // TestUpgrade moves a stand-in instance through upgrade's outcomes, on a
@@ -318,7 +319,7 @@ func requireOnRelease(t *testing.T, ctx context.Context, a *app.App, name, commi
 			t.Errorf("%s does not name the release directory %s:\n%s", f, dir, b)
 		}
 	}
-	if !waitFor(time.Minute, func() bool { return provision.Healthy(ctx, inst.Ports.HTTP) }) {
+	if !waitFor(time.Minute, func() bool { return probe.Healthy(ctx, inst.Ports.HTTP) }) {
 		t.Errorf("%s is not healthy", inst.Internal)
 	}
 	for _, db := range []string{inst.Internal + provision.RestoreStagingSuffix, inst.Internal + provision.RestoreOldSuffix} {

@@ -627,7 +627,7 @@ func (d *DayTwo) recoverRestore(ctx context.Context, job Job, rec recorded, emit
 // unless its unit is running already.
 func (d *DayTwo) ensureRunning(ctx context.Context, inst Instance, p Paths) error {
 	if st, err := d.cfg.Services.Status(ctx, inst.Unit); err == nil && st.Running() {
-		return CheckPortOwners(inst, d.cfg.ServiceUser)
+		return d.checkPortOwners(inst)
 	}
 	return d.startHealthy(ctx, inst, p)
 }
@@ -701,7 +701,7 @@ func (r *restoreRun) prepare(ctx context.Context) error {
 	if r.inst.User != "" {
 		runAs = r.inst.User
 	}
-	uid, gid, err := lookupUser(runAs)
+	uid, gid, err := r.d.lookupUser(runAs)
 	if err != nil {
 		return err
 	}
@@ -766,7 +766,7 @@ func (r *restoreRun) swap(ctx context.Context) error {
 	// The instance is stopped: its filestore goes to the staging
 	// directory and the restored one comes in, each by one rename on
 	// handles that no link leads astray.
-	uid, gid, err := lookupUser(r.runAs())
+	uid, gid, err := r.d.lookupUser(r.runAs())
 	if err != nil {
 		return err
 	}

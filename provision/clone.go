@@ -189,7 +189,7 @@ func (cl *cloning) copy(ctx context.Context) error {
 // system has them.
 func (cl *cloning) copyFilestore(ctx context.Context) error {
 	l := cl.d.cfg.Layout
-	uid, gid, err := lookupUser(cl.cr.runAs())
+	uid, gid, err := cl.d.lookupUser(cl.cr.runAs())
 	if err != nil {
 		return err
 	}
@@ -248,7 +248,7 @@ func (cl *cloning) neutralize(ctx context.Context) error {
 	defer cancel()
 	// --stop-after-init: an odoo-bin that does not know neutralize stops
 	// rather than serves; the check below then says it did not neutralize.
-	out, err := runOdooAs(ctx, rel, cl.cr.runAs(), p.Dir, "neutralize", "-c", p.Conf, "-d", cl.cr.inst.Internal, "--logfile", "", "--stop-after-init")
+	out, err := cl.d.runOdooAs(ctx, rel, cl.cr.runAs(), p.Dir, "neutralize", "-c", p.Conf, "-d", cl.cr.inst.Internal, "--logfile", "", "--stop-after-init")
 	if err != nil {
 		return fmt.Errorf("neutralize: odoo-bin neutralize: %w%s", err, RedactURLs(tail(string(out), 1500)))
 	}
@@ -267,8 +267,8 @@ func (cl *cloning) neutralize(ctx context.Context) error {
 // every child (never odoobot's, which holds secrets), and returns its
 // combined output. A failure to find the user is returned before
 // anything runs.
-func runOdooAs(ctx context.Context, rel Release, user, dir string, args ...string) ([]byte, error) {
-	uid, gid, err := lookupUser(user)
+func (c *Creator) runOdooAs(ctx context.Context, rel Release, user, dir string, args ...string) ([]byte, error) {
+	uid, gid, err := c.lookupUser(user)
 	if err != nil {
 		return nil, err
 	}

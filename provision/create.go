@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -194,10 +193,27 @@ type CreatorConfig struct {
 	// DefaultCapacityModel.
 	Capacity CapacityModel
 
+	// Health asks an instance's Odoo whether it is up (provision/probe);
+	// Ports says who holds the host's TCP ports (provision/ports); Users
+	// is the host's user database (provision/sysusers). Required by
+	// every step that starts, checks or lays out an instance.
+	Health HealthChecker
+	Ports  PortProbe
+	Users  Users
+	// BindFilter, when set, says whether systemd enforces the units'
+	// SocketBindAllow and SocketBindDeny here (provision/systemd); nil
+	// never warns.
+	BindFilter BindFilter
+	// HostFacts reads the host's memory and disk (provision/hostfacts),
+	// for the capacity verb.
+	HostFacts HostFactsReader
+
 	HealthTimeout time.Duration // default 90 s
-	InUse         func(port int) bool
-	Logger        *slog.Logger
-	Now           func() time.Time
+	// InUse probes whether a port is taken on the host before it is
+	// reserved; nil means Ports.InUse.
+	InUse  func(port int) bool
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Creator creates instances: it validates and reserves synchronously, so
@@ -214,8 +230,8 @@ func NewCreator(cfg CreatorConfig) *Creator {
 	if cfg.HealthTimeout == 0 {
 		cfg.HealthTimeout = 90 * time.Second
 	}
-	if cfg.InUse == nil {
-		cfg.InUse = ListeningOnHost
+	if cfg.InUse == nil && cfg.Ports != nil {
+		cfg.InUse = cfg.Ports.InUse
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -832,7 +848,7 @@ func (cr *creation) writeFiles(ctx context.Context) error {
 	if own {
 		runAs = cr.inst.User
 	}
-	uid, gid, err := lookupUser(runAs)
+	uid, gid, err := cr.c.lookupUser(runAs)
 	if err != nil {
 		return err
 	}
@@ -1029,7 +1045,7 @@ func (cr *creation) startService(ctx context.Context) error {
 		return err
 	}
 	cr.c.warnBindFilter()
-	return explainStart(cr.inst, cr.c.cfg.ServiceUser, cr.c.cfg.Services.Start(ctx, cr.inst.Unit))
+	return explainStart(cr.c.probes(), cr.inst, cr.c.cfg.ServiceUser, cr.c.cfg.Services.Start(ctx, cr.inst.Unit))
 }
 
 // warnBindFilter logs, once, that the units' SocketBindAllow and
@@ -1037,7 +1053,10 @@ func (cr *creation) startService(ctx context.Context) error {
 // only on a host running cgroup v2 alone.
 func (c *Creator) warnBindFilter() {
 	c.bindWarned.Do(func() {
-		if err := BindFilterEnforced(); err != nil {
+		if c.cfg.BindFilter == nil {
+			return
+		}
+		if err := c.cfg.BindFilter.BindFilterEnforced(); err != nil {
 			c.cfg.Logger.Warn("instances' units may bind any port on this host, a neighbour's too: "+err.Error(), "fix", "boot with cgroup v2 alone (systemd.unified_cgroup_hierarchy=1, Debian 12's default)")
 		}
 	})
@@ -1070,7 +1089,7 @@ func (c *Creator) waitHealthy(ctx context.Context, inst Instance, p Paths) error
 		}
 		return fmt.Errorf("%s is %s/%s", inst.Unit, st.ActiveState, st.SubState)
 	}
-	return waitOwnHealthy(ctx, inst, c.cfg.ServiceUser, c.cfg.HealthTimeout, p.Log, alive)
+	return waitOwnHealthy(ctx, c.probes(), inst, c.cfg.ServiceUser, c.cfg.HealthTimeout, p.Log, alive)
 }
 
 // startHealthy starts inst's unit and waits until it is healthy, as a
@@ -1078,7 +1097,7 @@ func (c *Creator) waitHealthy(ctx context.Context, inst Instance, p Paths) error
 // starts it again.
 func (c *Creator) startHealthy(ctx context.Context, inst Instance, p Paths) error {
 	if err := c.cfg.Services.Start(ctx, inst.Unit); err != nil {
-		return explainStart(inst, c.cfg.ServiceUser, err)
+		return explainStart(c.probes(), inst, c.cfg.ServiceUser, err)
 	}
 	return c.waitHealthy(ctx, inst, p)
 }
@@ -1158,7 +1177,7 @@ func (c *Creator) verify(ctx context.Context, inst Instance) error {
 	for {
 		err := c.cfg.Sites.Verify(ctx, inst.Domain, inst.SSLMode.TLS(), c.cfg.VerifyRoots)
 		if err == nil {
-			return CheckPortOwners(inst, c.cfg.ServiceUser)
+			return c.checkPortOwners(inst)
 		}
 		if time.Now().After(deadline) {
 			return err
@@ -1311,14 +1330,24 @@ func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
 	return atomicfile.Write(path, b, mode)
 }
 
-func lookupUser(name string) (uid, gid int, err error) {
-	u, err := user.Lookup(name)
+// lookupUser returns the uid and gid of system user name (Users), or an
+// error saying how to make it.
+func (c *Creator) lookupUser(name string) (uid, gid int, err error) {
+	uid, gid, err = c.cfg.Users.LookupUser(name)
 	if err != nil {
 		return 0, 0, fmt.Errorf("files: system user %q does not exist: create it (useradd --system %s), or set SERVICE_USER for shared instances", name, name)
 	}
-	uid, _ = strconv.Atoi(u.Uid)
-	gid, _ = strconv.Atoi(u.Gid)
 	return uid, gid, nil
+}
+
+// probes are the drivers a health wait and a port owner check ask.
+func (c *Creator) probes() hostProbes {
+	return hostProbes{health: c.cfg.Health, ports: c.cfg.Ports, users: c.cfg.Users}
+}
+
+// checkPortOwners is CheckPortOwners of inst on this host.
+func (c *Creator) checkPortOwners(inst Instance) error {
+	return CheckPortOwners(c.cfg.Ports, c.cfg.Users, inst, c.cfg.ServiceUser)
 }
 
 // randomSecret is 24 random bytes, base64url: a master password.

@@ -139,13 +139,13 @@ func fileIs(t *testing.T, path, want string, mode os.FileMode, uid, gid int) {
 func TestIsolateRollbackNeverWritesThroughALink(t *testing.T) {
 	l, p, canary, snapshot := importedTree(t)
 	want := snapshot()
-	svcUID, svcGID, _ := lookupUser("daemon")
+	svcUID, svcGID, _ := hostUsers{}.LookupUser("daemon")
 	tenant := "bin" // plays the instance's new user
-	_, tenantGID, err := lookupUser(tenant)
+	_, tenantGID, err := hostUsers{}.LookupUser(tenant)
 	if err != nil {
 		t.Skip("no bin user to play the instance's user")
 	}
-	d := &DayTwo{Creator: &Creator{cfg: CreatorConfig{Layout: l, ServiceUser: "daemon"}}}
+	d := &DayTwo{Creator: &Creator{cfg: CreatorConfig{Layout: l, ServiceUser: "daemon", Users: hostUsers{}}}}
 	iso := &isolation{d: d, inst: Instance{Name: "x", Internal: "prod-x"}, user: tenant, role: "prod-x", paths: p, password: "new-role-password"}
 	ctx := context.Background()
 
@@ -199,8 +199,8 @@ func (installFiles) Install(_ context.Context, path string, b []byte) error {
 func TestUpgradeSwitchNeverFollowsALink(t *testing.T) {
 	l, p, canary, snapshot := importedTree(t)
 	want := snapshot()
-	svcUID, svcGID, _ := lookupUser("daemon")
-	d := &DayTwo{Creator: &Creator{cfg: CreatorConfig{Layout: l, ServiceUser: "daemon", Services: installFiles{}}}}
+	svcUID, svcGID, _ := hostUsers{}.LookupUser("daemon")
+	d := &DayTwo{Creator: &Creator{cfg: CreatorConfig{Layout: l, ServiceUser: "daemon", Users: hostUsers{}, Services: installFiles{}}}}
 	inst := Instance{Name: "x", Internal: "prod-x", Unit: "odoo-x.service"}
 	run := func() *upgradeRun {
 		u := d.upgradeRun(inst, "test")
@@ -288,8 +288,8 @@ func TestUpgradeSwitchNeverFollowsALink(t *testing.T) {
 // never read.
 func TestUpgradeSwitchBackReadsWhatAnEarlierVersionKept(t *testing.T) {
 	l, p, _, _ := importedTree(t)
-	svcUID, svcGID, _ := lookupUser("daemon")
-	d := &DayTwo{Creator: &Creator{cfg: CreatorConfig{Layout: l, ServiceUser: "daemon", Services: installFiles{}}}}
+	svcUID, svcGID, _ := hostUsers{}.LookupUser("daemon")
+	d := &DayTwo{Creator: &Creator{cfg: CreatorConfig{Layout: l, ServiceUser: "daemon", Users: hostUsers{}, Services: installFiles{}}}}
 	u := d.upgradeRun(Instance{Name: "x", Internal: "prod-x", Unit: "odoo-x.service"}, "test")
 	kept := filepath.Join(p.Dir, ".upgrade")
 	must(t, os.Mkdir(kept, 0o700))
@@ -324,7 +324,7 @@ func TestUpgradeSwitchBackReadsWhatAnEarlierVersionKept(t *testing.T) {
 func TestFilesStepRerunNeverFollowsALink(t *testing.T) {
 	l, p, canary, snapshot := importedTree(t)
 	want := snapshot()
-	svcUID, svcGID, _ := lookupUser("daemon")
+	svcUID, svcGID, _ := hostUsers{}.LookupUser("daemon")
 	set, err := templates.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -333,7 +333,7 @@ func TestFilesStepRerunNeverFollowsALink(t *testing.T) {
 	must(t, os.Symlink(filepath.Join(canary, "nologin"), p.Log))
 	must(t, os.Lchown(p.Log, svcUID, svcGID))
 	must(t, os.Symlink(filepath.Join(canary, "neighbour.conf"), p.Info))
-	c := &Creator{cfg: CreatorConfig{Layout: l, ServiceUser: "daemon", Templates: set, DB: DBConn{Host: "127.0.0.1", Port: 5432, User: "odoobot", Password: "shared"}}}
+	c := &Creator{cfg: CreatorConfig{Layout: l, ServiceUser: "daemon", Users: hostUsers{}, Templates: set, DB: DBConn{Host: "127.0.0.1", Port: 5432, User: "odoobot", Password: "shared"}}}
 	inst := Instance{Name: "x", Internal: "prod-x", Unit: "odoo-x.service", Ports: Ports{HTTP: 2001, Gevent: 3001}}
 	cr := &creation{c: c, inst: inst, paths: p, release: Release{Version: "17.0", AddonsPaths: []string{oldRelease + "/odoo/addons"}}}
 	if err := cr.writeFiles(context.Background()); err != nil {

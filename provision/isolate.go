@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/user"
 	"regexp"
 	"strconv"
 	"strings"
@@ -75,7 +74,7 @@ func (d *DayTwo) Isolate(ctx context.Context, req JobRequest) (*Task, error) {
 	paths := d.cfg.Layout.Paths(inst)
 	// A user whose home is the instance's directory is one an earlier,
 	// interrupted isolate made: this run finishes that one's work.
-	if u, err := user.Lookup(own.User); err != nil || u.HomeDir != paths.Dir {
+	if home, err := d.cfg.Users.Home(own.User); err != nil || home != paths.Dir {
 		if err := d.tenantFree(ctx, own); err != nil {
 			return nil, err
 		}
@@ -97,7 +96,7 @@ func (d *DayTwo) Isolate(ctx context.Context, req JobRequest) (*Task, error) {
 // tenantFree checks that no system user or database role has inst's
 // names yet: isolating must never take over someone else's.
 func (c *Creator) tenantFree(ctx context.Context, inst Instance) error {
-	if _, _, err := lookupUser(inst.User); err == nil {
+	if _, _, err := c.lookupUser(inst.User); err == nil {
 		return fmt.Errorf("%w: system user %s exists but is not %s's; remove it (userdel %s)", ErrHostNotFree, inst.User, inst.Name, inst.User)
 	}
 	ok, err := c.cfg.Tenants.RoleExists(ctx, inst.DBRole)
@@ -214,7 +213,7 @@ func (iso *isolation) rewriteConf(ctx context.Context) error {
 	if !set {
 		return errors.New("conf: odoo.conf has no [options] section")
 	}
-	uid, gid, err := lookupUser(iso.user)
+	uid, gid, err := iso.d.lookupUser(iso.user)
 	if err != nil {
 		return err
 	}
@@ -238,7 +237,7 @@ func (iso *isolation) restoreConf(ctx context.Context) error {
 	if iso.oldConf == nil {
 		return nil
 	}
-	uid, gid, err := lookupUser(iso.d.cfg.ServiceUser)
+	uid, gid, err := iso.d.lookupUser(iso.d.cfg.ServiceUser)
 	if err != nil {
 		return err
 	}
@@ -482,7 +481,7 @@ func (d *DayTwo) recoverIsolate(ctx context.Context, job Job, rec recorded, emit
 	}
 	// The user is this isolation's when it is missing or has the
 	// instance's directory as its home (Isolate's own check).
-	if u, err := user.Lookup(iso.user); err != nil || u.HomeDir == iso.paths.Dir {
+	if home, err := iso.d.cfg.Users.Home(iso.user); err != nil || home == iso.paths.Dir {
 		if err := undo(StepTenant, iso.removeTenant); err != nil {
 			return res, err
 		}

@@ -2,20 +2,15 @@ package provision
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"odoobot/internal/atomicfile"
 )
 
 // Step is one unit of a job. Apply does the work and must be idempotent:
@@ -165,7 +160,7 @@ func (t *Task) Done() <-chan struct{} { return t.done }
 
 // Recorded is closed once the job's end is recorded in the store, which
 // frees its instance for the next job: when the task ends, or later when
-// the store was away then (see RunnerConfig.OutcomeDir). It is never
+// the store was away then (see RunnerConfig.Outcomes). It is never
 // closed when the runner is closed first.
 func (t *Task) Recorded() <-chan struct{} { return t.recorded }
 
@@ -200,13 +195,14 @@ type RunnerConfig struct {
 	// up to a minute, until the end is recorded or the runner is closed.
 	// Default 1 s.
 	CloseRetry time.Duration
-	// OutcomeDir, when set, is where the end of a job the store could not
-	// record is kept (job-ID.json, 0600) until it is recorded: by this
-	// runner trying again, or, when the process stops first, by the next
-	// NewRunner, before anything else runs. So recovery, which rolls back
-	// the jobs left open, never undoes a job that had ended: it finds it
-	// ended as it did. Without it the end is kept in memory only.
-	OutcomeDir string
+	// Outcomes, when set, keeps the end of a job the store could not
+	// record (provision/jobends: a file per job, 0600) until it is
+	// recorded: by this runner trying again, or, when the process stops
+	// first, by the next NewRunner, before anything else runs. So
+	// recovery, which rolls back the jobs left open, never undoes a job
+	// that had ended: it finds it ended as it did. Without it the end is
+	// kept in memory only.
+	Outcomes JobEndKeeper
 	// Ended, when set, is called after each job that ran, or was rolled
 	// back by recovery, has ended (its task's Finished first), with its
 	// final record, in the worker: for what follows a change of the
@@ -236,15 +232,37 @@ type Runner struct {
 	unrecorded []pendingEnd
 }
 
-// outcome is how a job ended, as the store is to record it, and as
-// OutcomeDir keeps it.
-type outcome struct {
+// JobEnd is how a job ended, as the store is to record it, and as a
+// JobEndKeeper keeps it.
+type JobEnd struct {
 	Job    int64    `json:"job"`
 	State  JobState `json:"state"`
 	Error  string   `json:"error,omitempty"`
 	Undone []string `json:"undone,omitempty"`
 	// Failure is the failed step and its cause, nil when none failed.
 	Failure *JobFailure `json:"failure,omitempty"`
+}
+
+// outcome is the runner's name for a JobEnd.
+type outcome = JobEnd
+
+// JobEndKeeper keeps the ends of jobs the store could not record, across
+// a restart of odoobot (provision/jobends). Its methods may be called
+// from several goroutines, for different jobs.
+type JobEndKeeper interface {
+	// Keep stores end, whole or not at all, in place of what is kept for
+	// the same job.
+	Keep(end JobEnd) error
+	// Forget removes what is kept for job; nothing kept is not an error.
+	Forget(job int64) error
+	// Kept returns every end kept, in no set order. One that cannot be
+	// read, or is not a job's end (no job, a state that is not
+	// terminal), is left in place and reported in unreadable, each error
+	// naming it; err says the keeper cannot be read at all (nothing kept
+	// yet is no error).
+	Kept() (ends []JobEnd, unreadable []error, err error)
+	// Where says where job's end is kept, for messages.
+	Where(job int64) string
 }
 
 // pendingEnd is an outcome not recorded yet, and what to close once it is.
@@ -256,7 +274,7 @@ type pendingEnd struct {
 // ErrRunnerStopped is returned by Submit after Close.
 var ErrRunnerStopped = errors.New("runner stopped")
 
-// NewRunner records the job ends a previous run kept in OutcomeDir (those
+// NewRunner records the job ends a previous run kept in Outcomes (those
 // the store still refuses are tried again in the background), then starts
 // the workers. Close stops them after the running tasks have ended (a task
 // in progress is finished or rolled back, never left).
@@ -303,7 +321,7 @@ func (r *Runner) Submit(t *Task) error {
 // run. Tasks still queued end at once with an error; their jobs stay
 // queued in the store and are recovered (rolled back) at the next start.
 // The job ends the store has refused so far are tried once more; those
-// it still refuses stay in OutcomeDir for the next start.
+// it still refuses stay in Outcomes for the next start.
 func (r *Runner) Close() {
 	r.stop()
 	r.wg.Wait()
@@ -311,8 +329,8 @@ func (r *Runner) Close() {
 	for _, p := range r.unrecorded {
 		if err := r.finish(context.Background(), p.o); err != nil {
 			where := "it is lost: the next start's recovery will judge the job"
-			if r.cfg.OutcomeDir != "" {
-				where = "it is kept in " + r.outcomePath(p.o.Job) + " for the next start"
+			if r.cfg.Outcomes != nil {
+				where = "it is kept in " + r.cfg.Outcomes.Where(p.o.Job) + " for the next start"
 			}
 			r.cfg.Logger.Error("could not record the end of a job before stopping; "+where,
 				"job", p.o.Job, "state", p.o.State, "err", err)
@@ -559,7 +577,7 @@ func (r *Runner) RollBack(ctx context.Context, t *Task, reason string) {
 }
 
 // recordEnd records how t's job ended. When the store cannot (PostgreSQL
-// away), the outcome is kept (OutcomeDir) and recorded in the background,
+// away), the outcome is kept (Outcomes) and recorded in the background,
 // trying again with backoff, so that the instance is not left busy; the
 // task's Recorded is closed once it is.
 func (r *Runner) recordEnd(ctx context.Context, t *Task, o outcome) {
@@ -621,73 +639,42 @@ func (r *Runner) retry(p pendingEnd) {
 	}
 }
 
-// outcomePath is the file OutcomeDir keeps job's outcome in.
-func (r *Runner) outcomePath(job int64) string {
-	return filepath.Join(r.cfg.OutcomeDir, "job-"+strconv.FormatInt(job, 10)+".json")
-}
-
-// keepOutcome writes o into OutcomeDir, whole or not at all.
+// keepOutcome keeps o (Outcomes), whole or not at all.
 func (r *Runner) keepOutcome(o outcome) {
-	if r.cfg.OutcomeDir == "" {
+	if r.cfg.Outcomes == nil {
 		return
 	}
-	b, err := json.Marshal(o)
-	if err == nil {
-		err = os.MkdirAll(r.cfg.OutcomeDir, 0o700)
-	}
-	if err == nil {
-		err = atomicfile.Write(r.outcomePath(o.Job), append(b, '\n'), 0o600)
-	}
-	if err != nil {
-		r.cfg.Logger.Error("could not keep the end of a job on disk", "job", o.Job, "dir", r.cfg.OutcomeDir, "err", err)
+	if err := r.cfg.Outcomes.Keep(o); err != nil {
+		r.cfg.Logger.Error("could not keep the end of a job on disk", "job", o.Job, "where", r.cfg.Outcomes.Where(o.Job), "err", err)
 	}
 }
 
-// forgetOutcome removes job's file from OutcomeDir, once it is recorded.
+// forgetOutcome removes what Outcomes keeps of job, once it is recorded.
 func (r *Runner) forgetOutcome(job int64) {
-	if r.cfg.OutcomeDir == "" {
+	if r.cfg.Outcomes == nil {
 		return
 	}
-	if err := os.Remove(r.outcomePath(job)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := r.cfg.Outcomes.Forget(job); err != nil {
 		r.cfg.Logger.Error("could not remove a recorded job end", "job", job, "err", err)
 	}
 }
 
-// recordKeptOutcomes records the job ends OutcomeDir holds (a previous
+// recordKeptOutcomes records the job ends Outcomes holds (a previous
 // run could not record them before it stopped); those the store still
 // refuses are tried again in the background.
 func (r *Runner) recordKeptOutcomes() {
-	if r.cfg.OutcomeDir == "" {
+	if r.cfg.Outcomes == nil {
 		return
 	}
-	entries, err := os.ReadDir(r.cfg.OutcomeDir)
+	ends, unreadable, err := r.cfg.Outcomes.Kept()
 	if err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
-			r.cfg.Logger.Error("could not read the kept job ends", "dir", r.cfg.OutcomeDir, "err", err)
-		}
+		r.cfg.Logger.Error("could not read the kept job ends", "err", err)
 		return
 	}
-	for _, e := range entries {
-		name := e.Name()
-		if !strings.HasPrefix(name, "job-") || !strings.HasSuffix(name, ".json") {
-			continue
-		}
-		path := filepath.Join(r.cfg.OutcomeDir, name)
-		b, err := os.ReadFile(path)
-		if errors.Is(err, os.ErrNotExist) {
-			continue // another odoobot recorded it meanwhile
-		}
-		var o outcome
-		if err == nil {
-			err = json.Unmarshal(b, &o)
-		}
-		if err == nil && (o.Job <= 0 || !o.State.Terminal() || path != r.outcomePath(o.Job)) {
-			err = fmt.Errorf("job %d, state %q: not a job end", o.Job, o.State)
-		}
-		if err != nil {
-			r.cfg.Logger.Error("a kept job end cannot be read; left in place", "file", path, "err", err)
-			continue
-		}
+	for _, err := range unreadable {
+		r.cfg.Logger.Error("a kept job end cannot be read; left in place", "err", err)
+	}
+	for _, o := range ends {
 		if err := r.finish(r.ctx, o); err != nil {
 			r.cfg.Logger.Error("could not record the end of a job a previous run kept; trying again in the background",
 				"job", o.Job, "state", o.State, "err", err)

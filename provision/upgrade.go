@@ -539,7 +539,7 @@ func (u *upgradeRun) forgetKept() error {
 // PROD_ROOT, so that a link an imported instance's user planted at path,
 // or on the way to it, is replaced or refused, never followed.
 func (u *upgradeRun) writeConf(path string, b []byte) error {
-	_, gid, err := lookupUser(u.runAs())
+	_, gid, err := u.d.lookupUser(u.runAs())
 	if err != nil {
 		return err
 	}
@@ -702,7 +702,7 @@ const updateTimeout = 30 * time.Minute
 func (u *upgradeRun) odooUpdate(ctx context.Context, conf, db string) error {
 	ctx, cancel := context.WithTimeout(ctx, updateTimeout)
 	defer cancel()
-	out, err := runOdooAs(ctx, u.rel, u.runAs(), u.paths.Dir, "-c", conf, "-d", db, "-u", "all",
+	out, err := u.d.runOdooAs(ctx, u.rel, u.runAs(), u.paths.Dir, "-c", conf, "-d", db, "-u", "all",
 		"--stop-after-init", "--no-http", "--logfile", "")
 	if err != nil {
 		return fmt.Errorf("odoo-bin -u all: %w%s", err, RedactURLs(WhyOdooFailed(string(out))))
@@ -774,7 +774,7 @@ func WhyOdooFailed(out string) string {
 // new content and never changes one in place), built in the staging
 // directory, owned by the instance's user, then renamed into its tree.
 func (u *upgradeRun) linkCopy(ctx context.Context) error {
-	uid, gid, err := lookupUser(u.runAs())
+	uid, gid, err := u.d.lookupUser(u.runAs())
 	if err != nil {
 		return err
 	}
@@ -798,7 +798,7 @@ func (u *upgradeRun) linkCopy(ctx context.Context) error {
 // linkAside keeps the live filestore aside in the staging directory, as
 // hard links (the instance is stopped).
 func (u *upgradeRun) linkAside(ctx context.Context) error {
-	uid, gid, err := lookupUser(u.runAs())
+	uid, gid, err := u.d.lookupUser(u.runAs())
 	if err != nil {
 		return err
 	}
@@ -823,7 +823,7 @@ func (u *upgradeRun) putBackFilestore() error {
 	if ok, err := staging.Exists(u.asideFS()); err != nil || !ok {
 		return err
 	}
-	uid, gid, err := lookupUser(u.runAs())
+	uid, gid, err := u.d.lookupUser(u.runAs())
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"odoobot/config"
 	"odoobot/internal/pgdb"
 	"odoobot/provision"
+	"odoobot/provision/logrotate"
 	"odoobot/provision/postgres"
 )
 
@@ -62,14 +63,14 @@ func importVerb(ctx context.Context, w io.Writer, cfg *config.Config, args []str
 }
 
 // rotateLogs rewrites the rotation of every instance's odoo.log
-// (provision.LogRotation) from the store, so that an imported instance's
+// (logrotate.Rotation) from the store, so that an imported instance's
 // log is rotated as SERVICE_USER, who owns its directory; what is left
 // out, and a failure, are printed, never failing the import.
 func rotateLogs(ctx context.Context, w io.Writer, cfg *config.Config, instances func(context.Context) ([]provision.Instance, error)) {
 	list, err := instances(ctx)
 	if err == nil {
 		var left []string
-		r := provision.LogRotation{File: cfg.LogrotateFile, ProdRoot: cfg.ProdRoot, ServiceUser: cfg.ServiceUser}
+		r := logrotate.Rotation{File: cfg.LogrotateFile, ProdRoot: cfg.ProdRoot, ServiceUser: cfg.ServiceUser}
 		_, left, err = r.Install(list)
 		for _, l := range left {
 			fmt.Fprintln(w, "odoo.log rotation:", l)

@@ -22,10 +22,15 @@ import (
 	"odoobot/provision"
 	"odoobot/provision/certs"
 	"odoobot/provision/cloudflare"
+	"odoobot/provision/hostfacts"
+	"odoobot/provision/jobends"
 	"odoobot/provision/nginx"
 	"odoobot/provision/odoo"
+	"odoobot/provision/ports"
 	"odoobot/provision/postgres"
+	"odoobot/provision/probe"
 	"odoobot/provision/systemd"
+	"odoobot/provision/sysusers"
 	"odoobot/provision/tenant"
 	"odoobot/templates"
 )
@@ -332,7 +337,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	// A job end the store cannot record (PostgreSQL away) is kept here
 	// until it is, across a restart: recovery then finds the job ended.
 	a.Runner = provision.NewRunner(provision.RunnerConfig{Store: store, Workers: cfg.JobWorkers, Logger: log, FailAt: opt.FailAt, KillAt: opt.KillAt,
-		OutcomeDir: filepath.Join(cfg.StateDir, "job-ends"), Ended: a.jobEnded, Failures: store})
+		Outcomes: jobends.Dir(filepath.Join(cfg.StateDir, "job-ends")), Ended: a.jobEnded, Failures: store})
 	releases := odoo.NewReleases(releaseConfig(cfg, buildUser, log))
 	edition := map[string]string{"e": "enterprise", "c": "community"}[cfg.OdooEdition]
 	// Dumps and restores of an instance's database run as its own role
@@ -368,9 +373,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		VerifyRoots: verifyRoots,
 		Admit:       a.admit,
 		Capacity:    cfg.CapacityModel(),
-		Logger:      log,
+		Health:      probe.Health{}, Ports: ports.Host{}, Users: sysusers.Host{},
+		BindFilter: svc, HostFacts: hostfacts.Host{},
+		Logger: log,
 	})
-	a.Operator = &provision.Operator{Store: store, Services: svc, Databases: databases, Layout: cfg.Layout(), Templates: tpl, OdooVersion: cfg.OdooVersion + " " + edition, OdooVersionOf: store.OdooVersion, Hold: store.HoldInstance, ServiceUser: cfg.ServiceUser}
+	a.Operator = &provision.Operator{Store: store, Services: svc, Databases: databases, Layout: cfg.Layout(), Templates: tpl, OdooVersion: cfg.OdooVersion + " " + edition, OdooVersionOf: store.OdooVersion, Hold: store.HoldInstance, ServiceUser: cfg.ServiceUser,
+		Health: probe.Health{}, Ports: ports.Host{}, Users: sysusers.Host{}}
 	al, err := commands.LoadAllowlist(cfg.AllowlistFile)
 	if err != nil {
 		a.Close()

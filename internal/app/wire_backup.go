@@ -6,6 +6,8 @@ import (
 
 	"odoobot/provision"
 	"odoobot/provision/backups"
+	"odoobot/provision/logrotate"
+	"odoobot/provision/systemd"
 )
 
 // wireBackups wires the day-two verbs (backup, backups, restore, delete,
@@ -42,7 +44,7 @@ func (a *App) StartBackups(ctx context.Context) {
 	if dt == nil || !on {
 		return
 	}
-	if provision.BackupTimerInstalled(a.Config.UnitDir) {
+	if systemd.BackupTimerInstalled(a.Config.UnitDir) {
 		a.Log.Info("daily backup: left to " + provision.BackupTimerUnit)
 		return
 	}
@@ -83,12 +85,12 @@ func (a *App) Recover(ctx context.Context) ([]provision.Job, error) {
 }
 
 // logRotation is how this host rotates its instances' logs.
-func (a *App) logRotation() provision.LogRotation {
-	return provision.LogRotation{File: a.Config.LogrotateFile, ProdRoot: a.Config.ProdRoot, ServiceUser: a.Config.ServiceUser}
+func (a *App) logRotation() logrotate.Rotation {
+	return logrotate.Rotation{File: a.Config.LogrotateFile, ProdRoot: a.Config.ProdRoot, ServiceUser: a.Config.ServiceUser}
 }
 
 // RotateLogs rewrites the rotation of every instance's odoo.log
-// (provision.LogRotation.Install: one stanza per instance, acting as the
+// (logrotate.Rotation.Install: one stanza per instance, acting as the
 // owner of its directory) from the store's instances. serve calls it at
 // start, and the runner after each job that creates, clones, deletes or
 // isolates an instance. A failure, and each instance left out, is logged,

@@ -1,4 +1,4 @@
-package provision
+package logrotate
 
 import (
 	"bytes"
@@ -14,13 +14,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"odoobot/internal/testenv"
+	"odoobot/provision"
 )
 
 // TestLogrotateConfigRendersOneStanzaPerInstance is the golden
 // configuration of a mix of odoobot's own instances and imported ones,
 // and its refusals.
 func TestLogrotateConfigRendersOneStanzaPerInstance(t *testing.T) {
-	got, err := LogrotateConfig([]LogrotateEntry{
+	got, err := Config([]Entry{
 		{Log: "/srv/odoo/prod-acme/odoo.log", User: "root", Group: "root"},
 		{Log: "/srv/odoo/prod-old/odoo.log", User: "mtg", Group: "mtg"},
 	})
@@ -57,20 +58,20 @@ func TestLogrotateConfigRendersOneStanzaPerInstance(t *testing.T) {
 }
 `
 	if diff := cmp.Diff(string(got), want); diff != "" {
-		t.Errorf("LogrotateConfig (-got +want):\n%s", diff)
+		t.Errorf("Config (-got +want):\n%s", diff)
 	}
-	for _, bad := range []LogrotateEntry{
+	for _, bad := range []Entry{
 		{Log: "relative/odoo.log", User: "root", Group: "root"},
 		{Log: "/srv/odoo/*/odoo.log", User: "root", Group: "root"},
 		{Log: `/srv/"odoo/odoo.log`, User: "root", Group: "root"},
 		{Log: "/srv/odoo/prod-a/odoo.log", User: "", Group: "root"},
 		{Log: "/srv/odoo/prod-a/odoo.log", User: "mtg\n}", Group: "mtg"},
 	} {
-		if _, err := LogrotateConfig([]LogrotateEntry{bad}); err == nil {
-			t.Errorf("LogrotateConfig(%+v) accepted it, want a refusal", bad)
+		if _, err := Config([]Entry{bad}); err == nil {
+			t.Errorf("Config(%+v) accepted it, want a refusal", bad)
 		}
 	}
-	if _, _, err := (LogRotation{ProdRoot: "/srv/odoo*"}).Entries(nil); err == nil || !strings.Contains(err.Error(), "PROD_ROOT") {
+	if _, _, err := (Rotation{ProdRoot: "/srv/odoo*"}).Entries(nil); err == nil || !strings.Contains(err.Error(), "PROD_ROOT") {
 		t.Errorf("Entries with PROD_ROOT /srv/odoo*: %v, want a refusal naming PROD_ROOT", err)
 	}
 }
@@ -82,7 +83,7 @@ type tenantHost struct {
 	root           string            // PROD_ROOT
 	secret, canary string            // a root-only file and an /etc-like one, outside PROD_ROOT
 	logs           map[string]string // instance → its odoo.log's content before the run
-	instances      []Instance
+	instances      []provision.Instance
 }
 
 const tenantUser, tenantGroup = "nobody", "nogroup"
@@ -143,10 +144,10 @@ func newTenantHost(t *testing.T) *tenantHost {
 	log(dir("loose", 0, nogroup, 0o770), "loose")
 	log(dir("stolen", nobody, nogroup, 0o750), "stolen")
 	for _, n := range []string{"acme", "loose", "stolen"} {
-		h.instances = append(h.instances, Instance{Name: n, Internal: InternalName(n), User: SystemUser(n)})
+		h.instances = append(h.instances, provision.Instance{Name: n, Internal: provision.InternalName(n), User: provision.SystemUser(n)})
 	}
 	for _, n := range []string{"old", "trap", "gone"} {
-		h.instances = append(h.instances, Instance{Name: n, Internal: InternalName(n)})
+		h.instances = append(h.instances, provision.Instance{Name: n, Internal: provision.InternalName(n)})
 	}
 	return h
 }
@@ -222,13 +223,13 @@ func stanza(out, log string) string {
 // reports; the own and imported logs are rotated.
 func TestLogrotateNeverActsAsRootWhereATenantCanChange(t *testing.T) {
 	h := newTenantHost(t)
-	r := LogRotation{File: filepath.Join(t.TempDir(), "logrotate.d", "odoobot-instances"), ProdRoot: h.root + "/", ServiceUser: tenantUser}
+	r := Rotation{File: filepath.Join(t.TempDir(), "logrotate.d", "odoobot-instances"), ProdRoot: h.root + "/", ServiceUser: tenantUser}
 	entries, left, err := r.Entries(h.instances)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := func(n string) string { return filepath.Join(h.root, "prod-"+n, "odoo.log") }
-	wantEntries := []LogrotateEntry{
+	wantEntries := []Entry{
 		{Log: p("acme"), User: "root", Group: "root"},
 		{Log: p("old"), User: tenantUser, Group: tenantGroup},
 		{Log: p("trap"), User: tenantUser, Group: tenantGroup},

@@ -1,4 +1,7 @@
-package provision
+// Package logrotate keeps the logrotate configuration of the instances'
+// odoo.log files: one stanza each, acting as the owner of the instance's
+// directory, never as root where a tenant can change it.
+package logrotate
 
 import (
 	"bytes"
@@ -12,20 +15,23 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"odoobot/internal/atomicfile"
+	"odoobot/provision"
 )
 
-// LogrotateEntry is the rotation of one instance's odoo.log: logrotate
+// Entry is the rotation of one instance's odoo.log: logrotate
 // acts as User and Group (its su directive) on Log and its rotated
 // copies, in Log's directory.
-type LogrotateEntry struct {
+type Entry struct {
 	Log         string // <PROD_ROOT>/prod-NAME/odoo.log
 	User, Group string // the owner of the log's directory: root root, or SERVICE_USER and its group
 }
 
-// LogRotation says how the instances' logs are rotated: where the
+// Rotation says how the instances' logs are rotated: where the
 // configuration goes, where the instances live and who runs the imported
 // ones.
-type LogRotation struct {
+type Rotation struct {
 	File        string // LOGROTATE_FILE: /etc/logrotate.d/odoobot-instances
 	ProdRoot    string // PROD_ROOT
 	ServiceUser string // SERVICE_USER: the owner of an imported instance's directory
@@ -46,7 +52,7 @@ type LogRotation struct {
 // to do. An instance whose directory does not exist yet (being created)
 // or any more is left out silently; a name that is not a label is left
 // out, saying so.
-func (r LogRotation) Entries(instances []Instance) (entries []LogrotateEntry, left []string, err error) {
+func (r Rotation) Entries(instances []provision.Instance) (entries []Entry, left []string, err error) {
 	root := filepath.Clean(r.ProdRoot)
 	if !filepath.IsAbs(root) || strings.ContainsAny(root, "\"\n\\*?[{") {
 		return nil, nil, fmt.Errorf("logrotate: PROD_ROOT %q must be an absolute path without quotes, backslashes, newlines or glob characters", r.ProdRoot)
@@ -60,11 +66,11 @@ func (r LogRotation) Entries(instances []Instance) (entries []LogrotateEntry, le
 		}
 	}
 	for _, inst := range instances {
-		if !IsLabel(inst.Name) {
+		if !provision.IsLabel(inst.Name) {
 			left = append(left, fmt.Sprintf("instance %q: not a valid name; its log is not rotated", inst.Name))
 			continue
 		}
-		dir := filepath.Join(root, InternalName(inst.Name))
+		dir := filepath.Join(root, provision.InternalName(inst.Name))
 		st, err := os.Lstat(dir)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
@@ -83,7 +89,7 @@ func (r LogRotation) Entries(instances []Instance) (entries []LogrotateEntry, le
 			left = append(left, fmt.Sprintf("%s: anyone can write to %s; its log is not rotated: chmod o-w %s", inst.Name, dir, dir))
 			continue
 		}
-		e := LogrotateEntry{Log: filepath.Join(dir, "odoo.log")}
+		e := Entry{Log: filepath.Join(dir, "odoo.log")}
 		switch {
 		case uid == 0:
 			if mode&0o020 != 0 && gid != 0 {
@@ -106,7 +112,7 @@ func (r LogRotation) Entries(instances []Instance) (entries []LogrotateEntry, le
 		}
 		entries = append(entries, e)
 	}
-	slices.SortFunc(entries, func(a, b LogrotateEntry) int { return strings.Compare(a.Log, b.Log) })
+	slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.Log, b.Log) })
 	return entries, left, nil
 }
 
@@ -124,13 +130,13 @@ func groupName(gid int) string {
 	return "gid " + strconv.Itoa(gid)
 }
 
-// LogrotateConfig is the logrotate configuration of entries, one stanza
+// Config is the logrotate configuration of entries, one stanza
 // each, in their order: rotated daily, or as soon as it passes 200 MiB
 // when logrotate runs, 14 kept, compressed; copytruncate, since Odoo
 // keeps its log file open; su the entry's user and group. A path or name
 // that would not survive logrotate's parser (quotes, glob characters,
 // white space, a newline) is refused.
-func LogrotateConfig(entries []LogrotateEntry) ([]byte, error) {
+func Config(entries []Entry) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString("# Installed by odoobot; rewritten at its start and whenever an instance is\n" +
 		"# created, cloned, deleted, imported or isolated. One stanza per instance:\n" +
@@ -163,25 +169,34 @@ func LogrotateConfig(entries []LogrotateEntry) ([]byte, error) {
 }
 
 // Install writes the configuration of instances (Entries, then
-// LogrotateConfig) to r.File (mode 0644, through a rename: logrotate
+// Config) to r.File (mode 0644, through a rename: logrotate
 // never reads half a file), unless it already holds exactly that. It
 // reports whether it wrote, and the instances left out and why (see
 // Entries), which the caller logs or alerts. With no instance the file
 // holds only its header.
-func (r LogRotation) Install(instances []Instance) (wrote bool, left []string, err error) {
+func (r Rotation) Install(instances []provision.Instance) (wrote bool, left []string, err error) {
 	entries, left, err := r.Entries(instances)
 	if err != nil {
 		return false, nil, err
 	}
-	want, err := LogrotateConfig(entries)
+	want, err := Config(entries)
 	if err != nil {
 		return false, left, err
 	}
 	if have, err := os.ReadFile(r.File); err == nil && bytes.Equal(have, want) {
 		return false, left, nil
 	}
-	if err := writeFileAtomic(r.File, want, 0o644); err != nil {
+	if err := writeFile(r.File, want); err != nil {
 		return false, left, fmt.Errorf("logrotate: install %s: %w", r.File, err)
 	}
 	return true, left, nil
+}
+
+// writeFile creates path's directory (0755) when it is missing and
+// writes b there, mode 0644, with atomicfile.Write: never half a file.
+func writeFile(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return atomicfile.Write(path, b, 0o644)
 }

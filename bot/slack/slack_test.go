@@ -157,7 +157,7 @@ func TestDeniedUserGetsOnlyAnEphemeralReply(t *testing.T) {
 	if n := len(fs.CallsOf("chat.postMessage")); n != 0 {
 		t.Errorf("%d visible messages for refusals", n)
 	}
-	if n := creator.calls(); n != 0 {
+	if n := len(creator.Requests()); n != 0 {
 		t.Errorf("Creator.Create called %d times for refused users", n)
 	}
 }
@@ -177,14 +177,12 @@ func TestRetriedAndDuplicateEnvelopesRunOnce(t *testing.T) {
 	for _, id := range []string{"env-retry", "env-retry", "env-dup", "env-dup"} {
 		fs.WaitAck(t, id, 5*time.Second) // every delivery is acknowledged
 	}
-	waitFor(t, "both creations", func() bool { return creator.calls() >= 2 })
+	waitFor(t, "both creations", func() bool { return len(creator.Requests()) >= 2 })
 	time.Sleep(200 * time.Millisecond)
-	creator.mu.Lock()
 	var names []string
-	for _, r := range creator.reqs {
+	for _, r := range creator.Requests() {
 		names = append(names, r.Name)
 	}
-	creator.mu.Unlock()
 	if diff := cmp.Diff(names, []string{"acme", "beta"}, sortStrings); diff != "" {
 		t.Errorf("creations (-got +want):\n%s", diff)
 	}

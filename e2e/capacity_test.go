@@ -267,6 +267,22 @@ func apidevTracking(t *testing.T, env *createEnv, made provision.Instance) strin
 	return dir
 }
 
+// makeImported makes an instance odoobot made into one as `odoobot
+// import` records API-DEV's (makeShared, and no user or role of its own
+// in the store), and returns the store's record of it.
+func makeImported(t *testing.T, ctx context.Context, a *app.App, made provision.Instance) provision.Instance {
+	t.Helper()
+	makeShared(t, ctx, a, made)
+	if err := a.Store.SetTenant(ctx, made.Name, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	inst, err := a.Store.Instance(ctx, made.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inst
+}
+
 // makeShared turns an instance odoobot made into one as API-DEV made
 // them: running as the service user, its odoo.conf naming odoobot's
 // role, its database and files the shared role's and user's; its own

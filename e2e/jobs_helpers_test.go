@@ -53,6 +53,17 @@ func backupNow(t *testing.T, ctx context.Context, a *app.App, name string) provi
 	return list[0]
 }
 
+// markedBackup backs inst up with its e2e.marker parameter "in the
+// backup", then sets it "live before the restore": a restore's outcome
+// tells which database the instance ends on. It returns the backup.
+func markedBackup(t *testing.T, ctx context.Context, a *app.App, inst provision.Instance) provision.BackupInfo {
+	t.Helper()
+	setParam(t, ctx, a, inst.Internal, "e2e.marker", "in the backup")
+	backup := backupNow(t, ctx, a, inst.Name)
+	setParam(t, ctx, a, inst.Internal, "e2e.marker", "live before the restore")
+	return backup
+}
+
 // setParam sets an ir_config_parameter of an instance database: what a
 // user writing to the instance changes.
 func setParam(t *testing.T, ctx context.Context, a *app.App, db, key, value string) {

@@ -31,9 +31,7 @@ func TestRestoreKilledAtCleanupKeepsTheRestore(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	inst := createReady(t, ctx, a, uniqueName(t, "rc"))
-	setParam(t, ctx, a, inst.Internal, "e2e.marker", "in the backup")
-	backup := backupNow(t, ctx, a, inst.Name)
-	setParam(t, ctx, a, inst.Internal, "e2e.marker", "live before the restore")
+	backup := markedBackup(t, ctx, a, inst)
 
 	job, out := killedAt(t, ctx, env, a, bin, inst.Name, provision.StepCleanup, "restore", inst.Name, backup.ID, "--yes")
 	log := readFile(jobLog(a, provision.JobRestore, inst))
@@ -77,8 +75,7 @@ func TestUpgradeKilledBeforeRecordStaysUpgraded(t *testing.T) {
 	bin := odoobotBin(t)
 	env := newCreateEnv(t)
 	env.withBackupDir(t)
-	repo := newTestRepo(t, env.root, os.Getenv("ODOO_REPO"), os.Getenv("ODOO_BRANCH"))
-	env.set(t, "ODOO_REPO", "file://"+repo.dir)
+	repo := env.withTestRepo(t)
 	a, _ := env.newApp(t, app.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -126,15 +123,7 @@ func TestIsolateKilledIsRecovered(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	name := uniqueName(t, "ik")
-	made := createReady(t, ctx, a, name)
-	makeShared(t, ctx, a, made)
-	if err := a.Store.SetTenant(ctx, name, "", ""); err != nil {
-		t.Fatal(err)
-	}
-	shared, err := a.Store.Instance(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	shared := makeImported(t, ctx, a, createReady(t, ctx, a, name))
 	layout := a.Config.Layout()
 	own := layout.NewInstance(name, provision.SSLHTTP)
 	p := layout.Paths(shared)

@@ -25,8 +25,7 @@ func TestUpgrade(t *testing.T) {
 	needSandbox(t)
 	env := newCreateEnv(t)
 	env.withBackupDir(t)
-	repo := newTestRepo(t, env.root, os.Getenv("ODOO_REPO"), os.Getenv("ODOO_BRANCH"))
-	env.set(t, "ODOO_REPO", "file://"+repo.dir)
+	repo := env.withTestRepo(t)
 	a, _ := env.newApp(t, app.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
@@ -93,8 +92,7 @@ func TestUpgradeKilledIsRolledBack(t *testing.T) {
 	bin := odoobotBin(t)
 	env := newCreateEnv(t)
 	env.withBackupDir(t)
-	repo := newTestRepo(t, env.root, os.Getenv("ODOO_REPO"), os.Getenv("ODOO_BRANCH"))
-	env.set(t, "ODOO_REPO", "file://"+repo.dir)
+	repo := env.withTestRepo(t)
 	a, _ := env.newApp(t, app.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -152,6 +150,16 @@ func newTestRepo(t testing.TB, root, src, branch string) *testRepo {
 	r := &testRepo{t: t, dir: filepath.Join(root, "odoo-src-"+randomHex(t, 3))}
 	r.git(root, "clone", "--quiet", "--branch", branch, "--", src, r.dir)
 	return r
+}
+
+// withTestRepo clones the sandbox's Odoo source (ODOO_REPO, branch
+// ODOO_BRANCH) into the test's root and points the test's ODOO_REPO at
+// the clone, to which the test adds commits.
+func (e *createEnv) withTestRepo(t *testing.T) *testRepo {
+	t.Helper()
+	repo := newTestRepo(t, e.root, os.Getenv("ODOO_REPO"), os.Getenv("ODOO_BRANCH"))
+	e.set(t, "ODOO_REPO", "file://"+repo.dir)
+	return repo
 }
 
 func (r *testRepo) git(dir string, args ...string) string {

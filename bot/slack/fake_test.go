@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"odoobot/bot/bottest"
 	"odoobot/bot/slack"
 	"odoobot/bot/slack/slacktest"
@@ -43,6 +45,26 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// checkRefusedPrivately checks that the ephemeral messages so far are
+// exactly want (user ID → text), each in channel (and in the thread ts,
+// when ts is not ""), and that nothing was posted for all to see.
+func (fs *fakeSlack) checkRefusedPrivately(t testing.TB, channel, ts string, want map[string]string) {
+	t.Helper()
+	got := map[string]string{}
+	for _, c := range fs.CallsOf("chat.postEphemeral") {
+		if c.Form.Get("channel") != channel || (ts != "" && c.Form.Get("thread_ts") != ts) {
+			t.Errorf("refusal in %q thread %q, want %s thread %q", c.Form.Get("channel"), c.Form.Get("thread_ts"), channel, ts)
+		}
+		got[c.Form.Get("user")] = c.Form.Get("text")
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("refusals (-got +want):\n%s", diff)
+	}
+	if n := len(fs.CallsOf("chat.postMessage")); n != 0 {
+		t.Errorf("%d visible messages for refusals", n)
 	}
 }
 

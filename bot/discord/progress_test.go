@@ -4,65 +4,24 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"odoobot/bot/bottest"
 	"odoobot/commands"
 	"odoobot/provision"
 )
-
-// progressCreator runs a creation whose "release" step reports its
-// progress n times, pause apart, between two quick steps.
-type progressCreator struct {
-	runner *provision.Runner
-	n      int
-	pause  time.Duration
-	mu     sync.Mutex
-	jobs   int64
-}
-
-func newProgressCreator(t testing.TB, n int, pause time.Duration) *progressCreator {
-	t.Helper()
-	r := provision.NewRunner(provision.RunnerConfig{Store: &memJobs{}, Workers: 1})
-	t.Cleanup(r.Close)
-	return &progressCreator{runner: r, n: n, pause: pause}
-}
-
-func (c *progressCreator) Create(_ context.Context, req provision.CreateRequest) (*provision.Task, error) {
-	c.mu.Lock()
-	c.jobs++
-	id := c.jobs
-	c.mu.Unlock()
-	quick := func(context.Context) error { time.Sleep(10 * time.Millisecond); return nil }
-	t := &provision.Task{
-		Job:       provision.Job{ID: id, Kind: provision.JobCreate, Instance: req.Name, State: provision.JobQueued, RequestedBy: req.By},
-		Subscribe: req.Subscribe, Finished: req.Finished,
-	}
-	t.Steps = []provision.Step{
-		{Name: "reserve", Apply: quick},
-		{Name: "release", Apply: func(context.Context) error {
-			for i := 1; i <= c.n; i++ {
-				t.Progress("release", fmt.Sprintf("installing modules %d/%d", i, c.n))
-				time.Sleep(c.pause)
-			}
-			return nil
-		}},
-		{Name: "files", Apply: quick},
-	}
-	return t, c.runner.Submit(t)
-}
 
 // TestProgressEditsTheStepLine: 50 progress reports of a step make a few
 // edits of the step's one message in the thread and no message of their
 // own; the step's end replaces the progress in that message.
 func TestProgressEditsTheStepLine(t *testing.T) {
 	fd := newFakeDiscord(t)
-	logs := &logBuffer{}
+	logs := &bottest.LogBuffer{}
 	b, err := New(Config{Token: testToken, AppID: testApp, GuildID: testGuild, APIURL: fd.apiURL(),
-		Handler: newDispatcher(t, newProgressCreator(t, 50, 4*time.Millisecond), nil, nil), Logger: slogJSON(logs),
+		Handler: newDispatcher(t, bottest.NewProgressCreator(t, 50, 4*time.Millisecond), nil, nil), Logger: slogJSON(logs),
 		UpdateInterval: 60 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +88,7 @@ func TestTroubleOnTheCallbackIsRetried(t *testing.T) {
 	for _, code := range []int{503, 500, dropConnection} {
 		t.Run(fmt.Sprint(code), func(t *testing.T) {
 			fd := newFakeDiscord(t)
-			logs := &logBuffer{}
+			logs := &bottest.LogBuffer{}
 			op := &provision.Operator{Store: fakeInstances{{Name: "acme", Domain: "acme.example.com", State: provision.StateReady}}}
 			b := newBot(t, fd, newDispatcher(t, newCreator(t), op, nil), logs)
 			fd.failTimes(`POST ^/interactions/.*/callback$`, code, 1)
@@ -161,7 +120,7 @@ func TestTroubleOnTheCallbackIsRetried(t *testing.T) {
 // is tried again when Discord answers 503.
 func TestAFailedRootEditIsRetried(t *testing.T) {
 	fd := newFakeDiscord(t)
-	logs := &logBuffer{}
+	logs := &bottest.LogBuffer{}
 	b := newBot(t, fd, newDispatcher(t, newCreator(t, "database"), nil, nil), logs)
 	fd.failTimes(`PATCH ^/channels/[0-9]+/messages/[0-9]+$`, 503, 2)
 	b.handleInteraction(context.Background(), slash(t, "623456789012345698", "itok-rootedit", ana, "create", "name", "acme", "mode", "http"))
@@ -176,7 +135,7 @@ func TestAFailedRootEditIsRetried(t *testing.T) {
 // read "creating…" with nothing saying how it ended.
 func TestARootThatCannotBeEditedGetsItsEndInTheThread(t *testing.T) {
 	fd := newFakeDiscord(t)
-	logs := &logBuffer{}
+	logs := &bottest.LogBuffer{}
 	b := newBot(t, fd, newDispatcher(t, newCreator(t, "database"), nil, nil), logs)
 	fd.failTimes(`PATCH ^/channels/`+testChannel+`/messages/[0-9]+$`, 403, 2)
 	b.handleInteraction(context.Background(), slash(t, "623456789012345697", "itok-rootfail", ana, "create", "name", "acme", "mode", "http"))
@@ -200,7 +159,7 @@ func TestARootThatCannotBeEditedGetsItsEndInTheThread(t *testing.T) {
 // once: the wait holds that one edit back, not the thread.
 func TestALineDoesNotWaitForAThrottledEdit(t *testing.T) {
 	fd := newFakeDiscord(t)
-	logs := &logBuffer{}
+	logs := &bottest.LogBuffer{}
 	const interval = time.Second
 	var lineGiven time.Time
 	h := handlerFunc(func(ctx context.Context, _ commands.Request, r commands.Responder) (*provision.Task, error) {

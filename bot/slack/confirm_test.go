@@ -165,23 +165,10 @@ func TestConfirmClickReachesTheDispatcher(t *testing.T) {
 	// Someone not on the allowlist: refused before any code is looked at.
 	fs.Send(t, fs.click("env-c2", "U0666EVIL", "mallory", "deadbeef"))
 	waitFor(t, "two private refusals", func() bool { return len(fs.CallsOf("chat.postEphemeral")) == 2 })
-	got := map[string]string{}
-	for _, c := range fs.CallsOf("chat.postEphemeral") {
-		if c.Form.Get("channel") != "C0123" {
-			t.Errorf("refusal in channel %q, want C0123", c.Form.Get("channel"))
-		}
-		got[c.Form.Get("user")] = c.Form.Get("text")
-	}
-	want := map[string]string{
+	fs.checkRefusedPrivately(t, "C0123", "", map[string]string{
 		"U0123ABCD": "that confirmation is unknown or was already used: run the command again",
 		"U0666EVIL": "you (U0666EVIL) are not on the allowlist",
-	}
-	if diff := cmp.Diff(got, want); diff != "" {
-		t.Errorf("refusals (-got +want):\n%s", diff)
-	}
-	if n := len(fs.CallsOf("chat.postMessage")); n != 0 {
-		t.Errorf("%d visible messages for refused confirmations", n)
-	}
+	})
 }
 
 func TestButtonWithoutCodeIsRefused(t *testing.T) {

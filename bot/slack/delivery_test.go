@@ -24,14 +24,14 @@ func TestARetryThatIsTheOnlyDeliveryRuns(t *testing.T) {
 
 	fs.Send(t, fs.Slash("env-only-retry", 1, "U0123ABCD", "ana", "C0123", "create acme http"))
 	fs.WaitAck(t, "env-only-retry", 5*time.Second)
-	waitFor(t, "the creation", func() bool { return creator.calls() == 1 })
+	waitFor(t, "the creation", func() bool { return len(creator.Requests()) == 1 })
 
 	again := fs.Slash("env-other", 2, "U0123ABCD", "ana", "C0123", "create acme http")
 	again["payload"].(map[string]any)["trigger_id"] = "1337.42.env-only-retry"
 	fs.Send(t, again)
 	fs.WaitAck(t, "env-other", 5*time.Second)
 	time.Sleep(200 * time.Millisecond)
-	if n := creator.calls(); n != 1 {
+	if n := len(creator.Requests()); n != 1 {
 		t.Errorf("%d creations, want 1", n)
 	}
 }
@@ -51,8 +51,8 @@ func TestMalformedAndUnknownEnvelopesAreAcknowledged(t *testing.T) {
 	// The bot still works.
 	fs.Send(t, fs.Slash("env-after", 0, "U0999VIEW", "vic", "C0123", "whoami"))
 	waitFor(t, "the answer after them", func() bool { return len(fs.CallsOf("chat.postMessage")) == 1 })
-	if creator.calls() != 0 {
-		t.Errorf("%d creations", creator.calls())
+	if len(creator.Requests()) != 0 {
+		t.Errorf("%d creations", len(creator.Requests()))
 	}
 }
 

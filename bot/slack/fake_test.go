@@ -1,14 +1,15 @@
 package slack_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"odoobot/bot/bottest"
 	"odoobot/bot/slack"
 	"odoobot/bot/slack/slacktest"
 	"odoobot/commands"
@@ -47,6 +48,26 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// checkRefusedPrivately checks that the ephemeral messages so far are
+// exactly want (user ID → text), each in channel (and in the thread ts,
+// when ts is not ""), and that nothing was posted for all to see.
+func (fs *fakeSlack) checkRefusedPrivately(t testing.TB, channel, ts string, want map[string]string) {
+	t.Helper()
+	got := map[string]string{}
+	for _, c := range fs.CallsOf("chat.postEphemeral") {
+		if c.Form.Get("channel") != channel || (ts != "" && c.Form.Get("thread_ts") != ts) {
+			t.Errorf("refusal in %q thread %q, want %s thread %q", c.Form.Get("channel"), c.Form.Get("thread_ts"), channel, ts)
+		}
+		got[c.Form.Get("user")] = c.Form.Get("text")
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("refusals (-got +want):\n%s", diff)
+	}
+	if n := len(fs.CallsOf("chat.postMessage")); n != 0 {
+		t.Errorf("%d visible messages for refusals", n)
+	}
+}
+
 // checkAuth fails the test if a Web API call did not carry the right
 // token in its Authorization header.
 func (fs *fakeSlack) checkAuth(t testing.TB) {
@@ -62,80 +83,11 @@ func (fs *fakeSlack) checkAuth(t testing.TB) {
 	}
 }
 
-// memJobs is an in-memory provision.JobStore.
-type memJobs struct {
-	mu     sync.Mutex
-	events []provision.Event
-	states map[int64]provision.JobState
-}
-
-func (m *memJobs) StartJob(context.Context, int64) error { return nil }
-func (m *memJobs) AppendEvent(_ context.Context, e provision.Event) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.events = append(m.events, e)
-	return nil
-}
-func (m *memJobs) FinishJob(_ context.Context, id int64, s provision.JobState, _ string, _ []string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.states == nil {
-		m.states = map[int64]provision.JobState{}
-	}
-	m.states[id] = s
-	return nil
-}
-
-// fakeCreator queues a creation of fake steps on a real provision.Runner.
-// With a password, a succeeded creation reveals it, as provision does.
-type fakeCreator struct {
-	runner   *provision.Runner
-	steps    []provision.Step
-	password string
-	mu       sync.Mutex
-	reqs     []provision.CreateRequest
-}
-
-func (c *fakeCreator) Create(_ context.Context, req provision.CreateRequest) (*provision.Task, error) {
-	c.mu.Lock()
-	c.reqs = append(c.reqs, req)
-	id := int64(len(c.reqs))
-	c.mu.Unlock()
-	finished := req.Finished
-	if c.password != "" && req.RevealAdmin != nil {
-		finished = func(j provision.Job) {
-			if j.State == provision.JobSucceeded {
-				req.RevealAdmin(context.Background(), c.password)
-			}
-			req.Finished(j)
-		}
-	}
-	t := &provision.Task{
-		Job:   provision.Job{ID: id, Kind: provision.JobCreate, Instance: req.Name, State: provision.JobQueued, RequestedBy: req.By},
-		Steps: c.steps, Subscribe: req.Subscribe, Finished: finished,
-	}
-	return t, c.runner.Submit(t)
-}
-
-func (c *fakeCreator) calls() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.reqs)
-}
-
-func newCreator(t testing.TB, stepNames ...provision.StepName) *fakeCreator {
+// newCreator is the creation double of this package's tests: two
+// workers, steps of 40 ms.
+func newCreator(t testing.TB, stepNames ...provision.StepName) *bottest.Creator {
 	t.Helper()
-	r := provision.NewRunner(provision.RunnerConfig{Store: &memJobs{}, Workers: 2})
-	t.Cleanup(r.Close)
-	c := &fakeCreator{runner: r}
-	for _, n := range stepNames {
-		c.steps = append(c.steps, provision.Step{
-			Name:  n,
-			Apply: func(context.Context) error { time.Sleep(40 * time.Millisecond); return nil },
-			Undo:  func(context.Context) error { return nil },
-		})
-	}
-	return c
+	return bottest.NewCreator(t, 2, 40*time.Millisecond, stepNames...)
 }
 
 const allowlistText = `
@@ -156,28 +108,10 @@ func newDispatcher(t testing.TB, c commands.Creator, summary string) *commands.D
 	}
 }
 
-// logBuffer is a goroutine-safe log sink.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // running is a Bot connected to a fake Slack.
 type running struct {
 	bot  *slack.Bot
-	logs *logBuffer
+	logs *bottest.LogBuffer
 	done chan error
 }
 
@@ -185,7 +119,7 @@ type running struct {
 // URL and logger are filled in.
 func startBot(t testing.TB, fs *fakeSlack, cfg slack.Config) *running {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &bottest.LogBuffer{}
 	cfg.BotToken, cfg.AppToken, cfg.APIURL = botToken, appToken, fs.APIURL()
 	cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if cfg.UpdateInterval == 0 {

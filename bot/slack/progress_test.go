@@ -2,64 +2,22 @@ package slack_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"odoobot/bot/bottest"
 	"odoobot/bot/slack"
 	"odoobot/commands"
 	"odoobot/provision"
 )
-
-// progressCreator runs a creation whose "release" step reports its
-// progress n times, pause apart, between two quick steps.
-type progressCreator struct {
-	runner *provision.Runner
-	n      int
-	pause  time.Duration
-	mu     sync.Mutex
-	jobs   int64
-}
-
-func newProgressCreator(t testing.TB, n int, pause time.Duration) *progressCreator {
-	t.Helper()
-	r := provision.NewRunner(provision.RunnerConfig{Store: &memJobs{}, Workers: 1})
-	t.Cleanup(r.Close)
-	return &progressCreator{runner: r, n: n, pause: pause}
-}
-
-func (c *progressCreator) Create(_ context.Context, req provision.CreateRequest) (*provision.Task, error) {
-	c.mu.Lock()
-	c.jobs++
-	id := c.jobs
-	c.mu.Unlock()
-	quick := func(context.Context) error { time.Sleep(10 * time.Millisecond); return nil }
-	t := &provision.Task{
-		Job:       provision.Job{ID: id, Kind: provision.JobCreate, Instance: req.Name, State: provision.JobQueued, RequestedBy: req.By},
-		Subscribe: req.Subscribe, Finished: req.Finished,
-	}
-	t.Steps = []provision.Step{
-		{Name: "reserve", Apply: quick},
-		{Name: "release", Apply: func(context.Context) error {
-			for i := 1; i <= c.n; i++ {
-				t.Progress("release", fmt.Sprintf("installing modules %d/%d", i, c.n))
-				time.Sleep(c.pause)
-			}
-			return nil
-		}},
-		{Name: "files", Apply: quick},
-	}
-	return t, c.runner.Submit(t)
-}
 
 // TestProgressEditsTheStatusMessage: 50 progress reports of a step make
 // a few chat.update calls of the one status message, and no message of
 // their own; the step's end then shows as its done line.
 func TestProgressEditsTheStatusMessage(t *testing.T) {
 	fs := newFakeSlack(t)
-	creator := newProgressCreator(t, 50, 4*time.Millisecond)
+	creator := bottest.NewProgressCreator(t, 50, 4*time.Millisecond)
 	startBot(t, fs, slack.Config{Handler: newDispatcher(t, creator, "url: http://acme.example.com"), UpdateInterval: 60 * time.Millisecond})
 	fs.WaitConnected(t, 5*time.Second)
 

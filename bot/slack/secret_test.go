@@ -1,60 +1,21 @@
 package slack_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"odoobot/bot/bottest"
 	"odoobot/bot/slack"
-	"odoobot/provision"
 )
 
 const adminPassword = "Pw-9f3K-only-for-ana"
 
-// memAudit keeps the audit rows.
-type memAudit struct {
-	mu      sync.Mutex
-	entries []provision.AuditEntry
-}
-
-func (a *memAudit) RecordAudit(_ context.Context, e provision.AuditEntry) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.entries = append(a.entries, e)
-	return nil
-}
-
-func (a *memAudit) OpenAudit(_ context.Context, e provision.AuditEntry) (int64, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.entries = append(a.entries, e)
-	return int64(len(a.entries) - 1), nil
-}
-
-func (a *memAudit) CloseAudit(_ context.Context, id int64, outcome string, d time.Duration) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.entries[id].Outcome, a.entries[id].Duration = outcome, d
-	return nil
-}
-
-func (a *memAudit) String() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var b strings.Builder
-	for _, e := range a.entries {
-		fmt.Fprintf(&b, "%+v\n", e)
-	}
-	return b.String()
-}
-
 // checkOnlyEphemeral fails unless secret went out exactly once, in a
 // chat.postEphemeral to user in channel, and in nothing else the fake
 // received, the audit or the log.
-func checkOnlyEphemeral(t *testing.T, fs *fakeSlack, rb *running, audit *memAudit, user, channel, secret string) {
+func checkOnlyEphemeral(t *testing.T, fs *fakeSlack, rb *running, audit *bottest.Audit, user, channel, secret string) {
 	t.Helper()
 	n := 0
 	for _, c := range fs.Calls() {
@@ -96,9 +57,9 @@ func checkOnlyEphemeral(t *testing.T, fs *fakeSlack, rb *running, audit *memAudi
 func TestCreateShowsTheAdminPasswordEphemerally(t *testing.T) {
 	fs := newFakeSlack(t)
 	creator := newCreator(t, "database", "service")
-	creator.password = adminPassword
+	creator.Password = adminPassword
 	d := newDispatcher(t, creator, "name: acme")
-	audit := &memAudit{}
+	audit := &bottest.Audit{}
 	d.Auditor = audit
 	rb := startBot(t, fs, slack.Config{Handler: d})
 	fs.WaitConnected(t, 5*time.Second)
@@ -144,9 +105,9 @@ func TestCreatePasswordNotShownIsSaidInTheThread(t *testing.T) {
 	fs.FailEphemeral("C0LOST", "channel_not_found")
 	fs.FailResponses(404)
 	creator := newCreator(t, "database", "service")
-	creator.password = adminPassword
+	creator.Password = adminPassword
 	d := newDispatcher(t, creator, "name: acme")
-	audit := &memAudit{}
+	audit := &bottest.Audit{}
 	d.Auditor = audit
 	rb := startBot(t, fs, slack.Config{Handler: d})
 	fs.WaitConnected(t, 5*time.Second)
@@ -187,34 +148,15 @@ func TestCreatePasswordNotShownIsSaidInTheThread(t *testing.T) {
 	}
 }
 
-// resetter is a commands.AdminPasswords test double.
-type resetter struct {
-	mu    sync.Mutex
-	names []string
-}
-
-func (r *resetter) ResetAdminPassword(_ context.Context, name string) (string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.names = append(r.names, name)
-	return adminPassword, nil
-}
-
-func (r *resetter) calls() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.names)
-}
-
 // TestResetAdminNeedsAdminAndAConfirmation: an operator is refused; the
 // admin is asked to confirm, and the click shows the new password to
 // the admin alone.
 func TestResetAdminNeedsAdminAndAConfirmation(t *testing.T) {
 	fs := newFakeSlack(t)
 	d := withLogs(t, 1)
-	res := &resetter{}
+	res := &bottest.Resetter{Password: adminPassword}
 	d.Admins = res
-	audit := &memAudit{}
+	audit := &bottest.Audit{}
 	d.Auditor = audit
 	rb := startBot(t, fs, slack.Config{Handler: d})
 	fs.WaitConnected(t, 5*time.Second)
@@ -228,7 +170,7 @@ func TestResetAdminNeedsAdminAndAConfirmation(t *testing.T) {
 	fs.Send(t, fs.Slash("env-ra-ad", 0, "U0123ABCD", "ana", "C0123", "reset-admin acme"))
 	waitFor(t, "the confirmation", func() bool { return len(fs.CallsOf("chat.postEphemeral")) == 2 })
 	ask := fs.CallsOf("chat.postEphemeral")[1]
-	if res.calls() != 0 || ask.Form.Get("user") != "U0123ABCD" {
+	if res.Calls() != 0 || ask.Form.Get("user") != "U0123ABCD" {
 		t.Fatalf("reset before the confirmation, or asked %q", ask.Form.Get("user"))
 	}
 	code := confirmButton(t, ask.Form.Get("blocks")).Value
@@ -236,13 +178,13 @@ func TestResetAdminNeedsAdminAndAConfirmation(t *testing.T) {
 	// Someone else's click does nothing.
 	fs.Send(t, fs.click("env-ra-c0", "U0888OPER", "otto", code))
 	waitFor(t, "the other's refusal", func() bool { return len(fs.CallsOf("chat.postEphemeral")) == 3 })
-	if res.calls() != 0 {
+	if res.Calls() != 0 {
 		t.Fatal("an operator's click reset the password")
 	}
 	fs.Send(t, fs.click("env-ra-c1", "U0123ABCD", "ana", code))
 	waitFor(t, "the password", func() bool { return len(fs.CallsOf("chat.postEphemeral")) == 4 })
-	if res.calls() != 1 {
-		t.Fatalf("%d resets", res.calls())
+	if res.Calls() != 1 {
+		t.Fatalf("%d resets", res.Calls())
 	}
 	if got := fs.CallsOf("chat.postEphemeral")[3].Form.Get("text"); !strings.Contains(got, adminPassword) || !strings.Contains(got, "http://acme.example.com") {
 		t.Errorf("password message %q", got)

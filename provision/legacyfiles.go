@@ -161,4 +161,3 @@ func lookupUser(name string) (uid, gid int, err error) {
 	gid, _ = strconv.Atoi(u.Gid)
 	return uid, gid, nil
 }
-

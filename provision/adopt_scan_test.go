@@ -213,4 +213,3 @@ func TestScanAPIDEVNoTracking(t *testing.T) {
 		t.Errorf("notes (-got +want)\n%s", diff)
 	}
 }
-

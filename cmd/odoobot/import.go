@@ -15,6 +15,7 @@ import (
 	"odoobot/provision"
 	"odoobot/provision/logrotate"
 	"odoobot/provision/postgres"
+	"odoobot/provision/tree"
 )
 
 // defaultAPIDEVData is where API-DEV keeps its tracking files.
@@ -39,7 +40,7 @@ func importVerb(ctx context.Context, w io.Writer, cfg *config.Config, args []str
 	if *dir == "" {
 		*dir = defaultAPIDEVData
 	}
-	cands, err := provision.ScanAPIDEV(cfg.Layout(), *dir, cfg.Zone(), cfg.NameRules())
+	cands, err := provision.ScanAPIDEV(ctx, tree.New(cfg.Layout()), cfg.Layout(), *dir, cfg.Zone(), cfg.NameRules())
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ import (
 	"odoobot/provision/systemd"
 	"odoobot/provision/sysusers"
 	"odoobot/provision/tenant"
+	"odoobot/provision/tree"
 	"odoobot/templates"
 )
 
@@ -350,7 +351,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		},
 	}
 	a.Creator = provision.NewCreator(provision.CreatorConfig{
-		Layout: cfg.Layout(), Rules: cfg.NameRules(),
+		Layout: cfg.Layout(), Files: tree.New(cfg.Layout()), Rules: cfg.NameRules(),
 		HTTPPorts: provision.PortRange(cfg.HTTPPorts), GeventPorts: provision.PortRange(cfg.GeventPorts),
 		ServiceUser: cfg.ServiceUser,
 		DB:          a.pg.DB,

@@ -1,6 +1,7 @@
 package odoo_test
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,7 +48,8 @@ func TestRequirementsTable(t *testing.T) {
 				}
 			}
 
-			needs, skipped, err := odoo.DebianPlan(dir, "3.11")
+			py := markerPython(t)
+			needs, skipped, err := odoo.DebianPlan(t.Context(), py, dir, "3.11")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -79,7 +81,7 @@ func TestRequirementsTable(t *testing.T) {
 				}
 			}
 			// With python 3.12, lxml-html-clean is asked for, and skipped.
-			_, skipped, err = odoo.DebianPlan(dir, "3.12")
+			_, skipped, err = odoo.DebianPlan(t.Context(), py, dir, "3.12")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -117,7 +119,20 @@ func TestRequirementsTableDebian(t *testing.T) {
 	}
 }
 
+// markerPython is the system's python3, which evaluates markers with
+// Debian's python3-packaging (or the copy pip vendors); the test is
+// skipped when it has neither.
+func markerPython(t *testing.T) string {
+	t.Helper()
+	py := debianPython(t)
+	if _, err := odoo.EvalMarker(t.Context(), py, "os_name == 'posix'", "3.11"); errors.Is(err, odoo.ErrNoPackaging) {
+		testenv.Missing(t, py+" has no packaging library (apt-get install python3-packaging)")
+	}
+	return py
+}
+
 func TestEvalMarker(t *testing.T) {
+	py := markerPython(t)
 	for _, c := range []struct {
 		marker, py string
 		want       bool
@@ -135,15 +150,55 @@ func TestEvalMarker(t *testing.T) {
 		{"'linux' in sys_platform", "3.11", true},
 		{"platform_system not in 'Windows Darwin'", "3.11", true},
 	} {
-		got, err := odoo.EvalMarker(c.marker, c.py)
+		got, err := odoo.EvalMarker(t.Context(), py, c.marker, c.py)
 		if err != nil || got != c.want {
 			t.Errorf("EvalMarker(%q, %s) = %v, %v; want %v", c.marker, c.py, got, err, c.want)
 		}
 	}
 	for _, bad := range []string{"python_version >=", "flavour == 'x'", "(python_version > '3'", "python_version ! '3'"} {
-		if _, err := odoo.EvalMarker(bad, "3.11"); err == nil {
-			t.Errorf("EvalMarker(%q): no error", bad)
+		if _, err := odoo.EvalMarker(t.Context(), py, bad, "3.11"); err == nil || !strings.Contains(err.Error(), bad) {
+			t.Errorf("EvalMarker(%q): %v, want an error quoting the marker", bad, err)
 		}
+	}
+}
+
+// TestEvalMarkersOneRun: the markers of a requirements file are
+// evaluated in one run of python, for its own environment (its full
+// version, not "3.x.0").
+func TestEvalMarkersOneRun(t *testing.T) {
+	markerPython(t)
+	python, runs := countingPython(t)
+	full, err := exec.Command(debianPython(t), "-c", "import platform; print(platform.python_version())").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := strings.TrimSpace(string(full))
+	vals, errs, err := odoo.EvalMarkers(t.Context(), python, []string{
+		"python_full_version == '" + v + "'", "sys_platform == 'win32'", "python_version >= '3'", "python_version >>> '3'"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(vals[:3], []bool{true, false, true}) || errs[0] != nil || errs[3] == nil {
+		t.Errorf("values %v, errors %v", vals, errs)
+	}
+	if n := countRuns(t, runs); n != 1 {
+		t.Errorf("python ran %d times for 4 markers, want once", n)
+	}
+}
+
+// TestEvalMarkersWithoutPackaging: an interpreter that has no packaging
+// library (nor pip) is refused with ErrNoPackaging, naming the Debian
+// package to install.
+func TestEvalMarkersWithoutPackaging(t *testing.T) {
+	py := debianPython(t)
+	bare := filepath.Join(t.TempDir(), "python3")
+	// -S: no site module, so neither Debian's packages nor pip.
+	if err := os.WriteFile(bare, []byte("#!/bin/sh\nexec '"+py+"' -S \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := odoo.EvalMarkers(t.Context(), bare, []string{"os_name == 'posix'"})
+	if !errors.Is(err, odoo.ErrNoPackaging) || !strings.Contains(err.Error(), "python3-packaging") {
+		t.Errorf("markers with a python without packaging: %v, want ErrNoPackaging naming python3-packaging", err)
 	}
 }
 

@@ -41,14 +41,10 @@ func DebianPlan(ctx context.Context, python, src, pyVersion string) (needs [][]s
 	return p.Needs, p.Skipped, err
 }
 
-// EvalMarker evaluates one marker with python as if it were CPython
-// pyVersion.
-func EvalMarker(ctx context.Context, python, marker, pyVersion string) (bool, error) {
-	vals, errs, err := evalMarkers(ctx, python, []string{marker}, versionEnv(pyVersion))
-	if err != nil {
-		return false, err
-	}
-	return vals[0], errs[0]
+// EvalMarkersAs evaluates markers in one run of python as if it were
+// CPython pyVersion.
+func EvalMarkersAs(ctx context.Context, python string, markers []string, pyVersion string) ([]bool, []error, error) {
+	return evalMarkers(ctx, python, markers, versionEnv(pyVersion))
 }
 
 // EvalMarkers evaluates markers in one run of python, for its own

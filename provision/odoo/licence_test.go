@@ -187,6 +187,21 @@ lines, "quoted" """ 'and' r'\d' u"\u00e9",
 	if diff := cmp.Diff(m, want); diff != "" {
 		t.Errorf("(-got +want):\n%s", diff)
 	}
+	// What Odoo reads, which a hand-written reader may not: the last of
+	// two equal keys wins, and escapes spell the same string.
+	for src, want := range map[string]string{
+		`{'license': 'LGPL-3', 'depends': [], 'license': 'OEEL-1'}`: "OEEL-1",
+		`{'license': 'OEEL\x2d1'}`:                                  "OEEL-1",
+		`{'license': 'LGP\114-3'}`:                                  "LGPL-3",
+		`{'license': 'OEEL-\N{DIGIT ONE}'}`:                         "OEEL-1",
+	} {
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if m, err := odoo.ReadManifest("odd", p); err != nil || m.Licence != want {
+			t.Errorf("%s: licence %q, %v; Odoo reads %q", src, m.Licence, err, want)
+		}
+	}
 	for _, c := range []struct{ name, src, want string }{
 		{"expression", `{'depends': ['base'] + extra}`, "line 1: extra is not a literal"},
 		{"call", `dict(depends=['base'])`, "line 1: dict(depends=['base']) is not a literal"},

@@ -125,7 +125,7 @@ func TestRequirementsTableDebian(t *testing.T) {
 func markerPython(t *testing.T) string {
 	t.Helper()
 	py := debianPython(t)
-	if _, err := odoo.EvalMarker(t.Context(), py, "os_name == 'posix'", "3.11"); errors.Is(err, odoo.ErrNoPackaging) {
+	if _, _, err := odoo.EvalMarkers(t.Context(), py, []string{"os_name == 'posix'"}); errors.Is(err, odoo.ErrNoPackaging) {
 		testenv.Missing(t, py+" has no packaging library (apt-get install python3-packaging)")
 	}
 	return py
@@ -133,7 +133,7 @@ func markerPython(t *testing.T) string {
 
 func TestEvalMarker(t *testing.T) {
 	py := markerPython(t)
-	for _, c := range []struct {
+	cases := []struct {
 		marker, py string
 		want       bool
 	}{
@@ -149,15 +149,33 @@ func TestEvalMarker(t *testing.T) {
 		{`(sys_platform == "darwin" or os_name == "posix") and python_version < "4"`, "3.11", true},
 		{"'linux' in sys_platform", "3.11", true},
 		{"platform_system not in 'Windows Darwin'", "3.11", true},
-	} {
-		got, err := odoo.EvalMarker(t.Context(), py, c.marker, c.py)
-		if err != nil || got != c.want {
-			t.Errorf("EvalMarker(%q, %s) = %v, %v; want %v", c.marker, c.py, got, err, c.want)
+	}
+	for _, v := range []string{"3.10", "3.11", "3.12"} { // one run a version
+		var markers []string
+		var want []bool
+		for _, c := range cases {
+			if c.py == v {
+				markers, want = append(markers, c.marker), append(want, c.want)
+			}
+		}
+		got, errs, err := odoo.EvalMarkersAs(t.Context(), py, markers, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, m := range markers {
+			if errs[i] != nil || got[i] != want[i] {
+				t.Errorf("marker %q for python %s = %v, %v; want %v", m, v, got[i], errs[i], want[i])
+			}
 		}
 	}
-	for _, bad := range []string{"python_version >=", "flavour == 'x'", "(python_version > '3'", "python_version ! '3'"} {
-		if _, err := odoo.EvalMarker(t.Context(), py, bad, "3.11"); err == nil || !strings.Contains(err.Error(), bad) {
-			t.Errorf("EvalMarker(%q): %v, want an error quoting the marker", bad, err)
+	bad := []string{"python_version >=", "flavour == 'x'", "(python_version > '3'", "python_version ! '3'"}
+	_, errs, err := odoo.EvalMarkersAs(t.Context(), py, bad, "3.11")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range bad {
+		if errs[i] == nil || !strings.Contains(errs[i].Error(), m) {
+			t.Errorf("marker %q: %v, want an error quoting it", m, errs[i])
 		}
 	}
 }

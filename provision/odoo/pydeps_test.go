@@ -293,3 +293,16 @@ func TestReadSeries(t *testing.T) {
 		t.Error("ReadSeries of a source without odoo/release.py: no error")
 	}
 }
+
+// BenchmarkDebianPlanRealOdoo reads the Debian plan of the real Odoo
+// 19.0 requirements.txt: its markers evaluated by the system's python3,
+// what a debian-mode release build pays once.
+func BenchmarkDebianPlanRealOdoo(b *testing.B) {
+	dir := unpackOdoo(b, "19.0")
+	py := "/usr/bin/python3"
+	for b.Loop() {
+		if _, _, err := odoo.DebianPlan(b.Context(), py, dir, "3.11"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -33,8 +33,11 @@ type Manifest struct {
 	AutoInstall []string
 }
 
-// ReadManifest reads the __manifest__.py at path for module name with
-// the system's python3 (ReadManifests).
+// ReadManifest reads the __manifest__.py at path for module name as Odoo
+// does, with the system's python3: ast.literal_eval of the file (never
+// executed), which must be a dict of literals; a file over 1 MiB, or not
+// a regular file, is refused. An error names the module, the file and
+// what is wrong.
 func ReadManifest(name, path string) (Manifest, error) {
 	ms, errs, err := readManifests(context.Background(), systemPython, []string{name}, []string{path})
 	if err != nil {
@@ -53,7 +56,7 @@ func readManifests(ctx context.Context, python string, names, paths []string) (m
 	if len(paths) == 0 {
 		return nil, nil, nil
 	}
-	res, _, err := runPyHelper[pyManifest](ctx, python, false, pyRequest{Op: "manifests", Paths: paths, Limit: maxManifestBytes}, len(paths))
+	res, err := runPyHelper[pyManifest](ctx, python, false, pyRequest{Op: "manifests", Paths: paths, Limit: maxManifestBytes}, len(paths))
 	if err != nil {
 		return nil, nil, fmt.Errorf("odoo: read manifests: %w", err)
 	}

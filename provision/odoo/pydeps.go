@@ -315,7 +315,7 @@ func evalMarkers(ctx context.Context, python string, markers []string, env map[s
 	if len(markers) == 0 {
 		return nil, nil, nil
 	}
-	res, _, err := runPyHelper[pyMarker](ctx, python, true, pyRequest{Op: "markers", Markers: markers, Environment: env}, len(markers))
+	res, err := runPyHelper[pyMarker](ctx, python, true, pyRequest{Op: "markers", Markers: markers, Environment: env}, len(markers))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,6 +1,7 @@
 package odoo_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"odoobot/internal/testenv"
 	"odoobot/provision/odoo"
@@ -217,6 +219,31 @@ func TestEvalMarkersWithoutPackaging(t *testing.T) {
 	_, _, err := odoo.EvalMarkers(t.Context(), bare, []string{"os_name == 'posix'"})
 	if !errors.Is(err, odoo.ErrNoPackaging) || !strings.Contains(err.Error(), "python3-packaging") {
 		t.Errorf("markers with a python without packaging: %v, want ErrNoPackaging naming python3-packaging", err)
+	}
+}
+
+// TestPythonHelperBounds: an interpreter that answers without end, or
+// not at all, is stopped and refused, saying why.
+func TestPythonHelperBounds(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{"chatty": "exec yes", "silent": "exec sleep 600"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	_, _, err := odoo.EvalMarkers(t.Context(), filepath.Join(dir, "chatty"), []string{"os_name == 'posix'"})
+	if err == nil || !strings.Contains(err.Error(), "answered more than") {
+		t.Errorf("a python that answers without end: %v, want a refusal", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	_, _, err = odoo.EvalMarkers(ctx, filepath.Join(dir, "silent"), []string{"os_name == 'posix'"})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a python that never answers: %v, want it stopped at the deadline", err)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("took %s", d)
 	}
 }
 

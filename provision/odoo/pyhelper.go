@@ -55,10 +55,9 @@ type pyMarker struct {
 // pyAnswer is the helper's answer to a request: Results holds one
 // pyManifest or pyMarker per path or marker asked, in order.
 type pyAnswer struct {
-	Results     json.RawMessage   `json:"results"`
-	Environment map[string]string `json:"environment"` // the markers' environment
-	Missing     string            `json:"missing"`     // "packaging" when it lacks it
-	Error       string            `json:"error"`
+	Results json.RawMessage `json:"results"`
+	Missing string          `json:"missing"` // "packaging" when python lacks it
+	Error   string          `json:"error"`
 }
 
 // packagingDeb is the Debian package of the packaging library, which
@@ -69,19 +68,22 @@ const packagingDeb = "python3-packaging"
 // packaging library nor pip's copy of it.
 var errNoPackaging = errors.New("python cannot evaluate environment markers: it has no packaging library (Debian's " + packagingDeb + ")")
 
+// errHelperTimeout is the cause of a helper run stopped by pyHelperTimeout.
+var errHelperTimeout = fmt.Errorf("no answer within %s", pyHelperTimeout)
+
 // runPyHelper runs the helper with python on req and returns its n
-// results, in the order asked, and its answer.
-// The interpreter runs isolated (-I: no user site, no PYTHON* variables,
-// neither the current nor the script's directory on sys.path) and, unless
-// site is set, without the site module (-S: the standard library only),
-// in /, with childenv's environment, for at most pyHelperTimeout, its
-// answer bounded by maxHelperAnswer.
-func runPyHelper[R pyManifest | pyMarker](ctx context.Context, python string, site bool, req pyRequest, n int) ([]R, pyAnswer, error) {
-	ctx, cancel := context.WithTimeout(ctx, pyHelperTimeout)
+// results, in the order asked. The interpreter runs isolated (-I: no
+// user site, no PYTHON* variables, neither the current nor the script's
+// directory on sys.path) and, unless site is set, without the site
+// module (-S: the standard library only), in /, with childenv's
+// environment, for at most pyHelperTimeout, its answer bounded by
+// maxHelperAnswer.
+func runPyHelper[R pyManifest | pyMarker](ctx context.Context, python string, site bool, req pyRequest, n int) ([]R, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, pyHelperTimeout, errHelperTimeout)
 	defer cancel()
 	in, err := json.Marshal(req)
 	if err != nil {
-		return nil, pyAnswer{}, err
+		return nil, err
 	}
 	args := []string{"-I", "-S", "-c", pyHelperScript}
 	if site {
@@ -98,51 +100,53 @@ func runPyHelper[R pyManifest | pyMarker](ctx context.Context, python string, si
 	err = cmd.Run()
 	switch {
 	case out.over:
-		return nil, pyAnswer{}, fmt.Errorf("%s: answered more than %d bytes", python, maxHelperAnswer)
-	case ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return nil, pyAnswer{}, fmt.Errorf("%s: no answer within %s", python, pyHelperTimeout)
+		return nil, fmt.Errorf("%s: answered more than %d bytes", python, maxHelperAnswer)
 	case ctx.Err() != nil:
-		return nil, pyAnswer{}, fmt.Errorf("%s: %w", python, ctx.Err())
+		return nil, fmt.Errorf("%s: %w", python, context.Cause(ctx))
 	case err != nil:
-		return nil, pyAnswer{}, fmt.Errorf("%s: %w%s", python, err, tailOf(stderr.Bytes()))
+		return nil, fmt.Errorf("%s: %w%s", python, err, tailOf(stderr.Bytes()))
 	}
 	var a pyAnswer
 	if err := json.Unmarshal(out.Bytes(), &a); err != nil {
-		return nil, pyAnswer{}, fmt.Errorf("%s: unreadable answer: %w", python, err)
+		return nil, fmt.Errorf("%s: unreadable answer: %w", python, err)
 	}
 	switch {
 	case a.Missing == "packaging":
-		return nil, pyAnswer{}, fmt.Errorf("%s: %w", python, errNoPackaging)
+		return nil, fmt.Errorf("%s: %w", python, errNoPackaging)
 	case a.Error != "":
-		return nil, pyAnswer{}, fmt.Errorf("%s: %s", python, a.Error)
+		return nil, fmt.Errorf("%s: %s", python, a.Error)
 	}
 	var results []R
 	if err := json.Unmarshal(a.Results, &results); err != nil {
-		return nil, pyAnswer{}, fmt.Errorf("%s: unreadable answer: %w", python, err)
+		return nil, fmt.Errorf("%s: unreadable answer: %w", python, err)
 	}
 	if len(results) != n {
-		return nil, pyAnswer{}, fmt.Errorf("%s: %d answers to %d questions", python, len(results), n)
+		return nil, fmt.Errorf("%s: %d answers to %d questions", python, len(results), n)
 	}
-	return results, a, nil
+	return results, nil
 }
 
 // boundedBuffer keeps at most max bytes. Past them it fails the write
-// (the child's answer is refused) or, with truncate, drops the rest.
+// (the child's answer is refused) or, with truncate, drops the rest. It
+// has no ReadFrom, so that io.Copy goes through Write.
 type boundedBuffer struct {
-	bytes.Buffer
+	buf      bytes.Buffer
 	max      int
 	truncate bool
 	over     bool
 }
 
 func (b *boundedBuffer) Write(p []byte) (int, error) {
-	if room := b.max - b.Len(); len(p) > room {
+	if room := b.max - b.buf.Len(); len(p) > room {
 		b.over = true
 		if !b.truncate {
 			return 0, errors.New("too much output")
 		}
-		b.Buffer.Write(p[:max(room, 0)])
+		b.buf.Write(p[:max(room, 0)])
 		return len(p), nil
 	}
-	return b.Buffer.Write(p)
+	return b.buf.Write(p)
 }
+
+// Bytes returns what was kept.
+func (b *boundedBuffer) Bytes() []byte { return b.buf.Bytes() }

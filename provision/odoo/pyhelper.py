@@ -139,8 +139,8 @@ def culprit(node):
 
 def markers(ms, environment):
     """Evaluates each marker for this interpreter's environment updated
-    with environment: {"results": [{"value": bool} or {"error": why}],
-    "environment": the environment used}, or {"missing": "packaging"}."""
+    with environment: {"results": [{"value": bool} or {"error": why}]},
+    or {"missing": "packaging"}."""
     try:
         from packaging.markers import Marker, default_environment
     except ImportError:
@@ -156,7 +156,7 @@ def markers(ms, environment):
             out.append({"value": bool(Marker(m).evaluate(env))})
         except Exception as e:  # InvalidMarker, UndefinedComparison, UndefinedEnvironmentName…
             out.append({"error": short(e)})
-    return {"results": out, "environment": env}
+    return {"results": out}
 
 
 def short(e):

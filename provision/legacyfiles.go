@@ -139,5 +139,3 @@ func (l Layout) readConfStat(path string) ([]byte, safefs.Stat, error) {
 	b, err := io.ReadAll(io.LimitReader(f, maxConfSize))
 	return b, st, err
 }
-
-

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
 )
 
 // JobUpgrade moves an instance to another release of Odoo.

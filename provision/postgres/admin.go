@@ -211,8 +211,11 @@ func (p Admin) Kick(ctx context.Context, db string) error {
 	return p.withConn(ctx, func(conn *pgx.Conn) error { return kickOn(ctx, conn, db) })
 }
 
+// kickOn ends the client sessions on db. PostgreSQL's own workers there
+// (an autovacuum worker is a superuser process, which odoobot's role may
+// not signal) are left alone: a rename or drop makes them exit itself.
 func kickOn(ctx context.Context, conn *pgx.Conn, db string) error {
-	if _, err := conn.Exec(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", db); err != nil {
+	if _, err := conn.Exec(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'", db); err != nil {
 		return fmt.Errorf("end the sessions on database %q: %w", db, err)
 	}
 	return nil

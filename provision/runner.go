@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"odoobot/internal/atomicfile"
@@ -139,14 +138,11 @@ type RunnerConfig struct {
 	Store   JobStore
 	Workers int // jobs run at once; default 2
 	Logger  *slog.Logger
-	// FailAt, a test hook, makes the named step fail after its Apply has
-	// run, so the rollback of a fully applied step is exercised.
-	FailAt StepName
-	// KillAt, a test hook, kills the process (SIGKILL, as a crash would)
-	// when the named step starts, once its start event is recorded and
-	// before its Apply runs: every step before it is recorded done, so
-	// recovery's decisions can be tested at each step.
-	KillAt StepName
+	// Faults, a test hook, is asked about each step of each job twice:
+	// once its start is recorded and before its Apply runs (applied
+	// false), and after its Apply succeeded (applied true). What it
+	// answers happens there: see Fault. nil injects nothing.
+	Faults FaultHook
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// StepTimeout bounds one step's Apply, so that a hung clone or pip
@@ -171,6 +167,56 @@ type RunnerConfig struct {
 	// instances (the rotation of their logs). It must be quick, and
 	// cannot change the job's outcome.
 	Ended func(ctx context.Context, job Job)
+}
+
+// Fault is what a FaultHook makes of a step.
+type Fault int
+
+const (
+	// NoFault lets the step run as it would.
+	NoFault Fault = iota
+	// FailStep fails the step: before its Apply (nothing of it applied)
+	// or after it (all of it applied). The job rolls back as for any
+	// failure.
+	FailStep
+	// HaltJob stops the job where it stands, as a killed process would:
+	// nothing more of it runs, nothing is undone, its end is not
+	// recorded, and its task is never Finished. The job is left open in
+	// the store for recovery.
+	HaltJob
+)
+
+// FaultHook decides whether a step of a job fails or halts, for tests
+// of what each step's failure and each crash leave behind. applied is
+// false before the step's Apply, true after it succeeded.
+type FaultHook func(job Job, step StepName, applied bool) Fault
+
+// FaultAt is the FaultHook of the ODOOBOT_FAIL_AT and ODOOBOT_KILL_AT
+// test settings: every job's step failAt fails after its Apply, and kill
+// runs at the start of step killAt (a process kill, in production
+// wiring). An empty name matches no step.
+func FaultAt(failAt, killAt StepName, kill func()) FaultHook {
+	if failAt == "" && killAt == "" {
+		return nil
+	}
+	return func(_ Job, step StepName, applied bool) Fault {
+		switch {
+		case !applied && killAt != "" && step == killAt:
+			kill()
+			return HaltJob
+		case applied && failAt != "" && step == failAt:
+			return FailStep
+		}
+		return NoFault
+	}
+}
+
+// fault asks the configured FaultHook, if any.
+func (r *Runner) fault(job Job, step StepName, applied bool) Fault {
+	if r.cfg.Faults == nil {
+		return NoFault
+	}
+	return r.cfg.Faults(job, step, applied)
 }
 
 // Runner runs tasks on a pool of workers. Each task's steps run in order;
@@ -331,10 +377,13 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 	for _, s := range t.Steps {
 		ran++
 		emit(s.Name, EventStart, "", 0)
-		if r.cfg.KillAt != "" && s.Name == r.cfg.KillAt {
-			r.cfg.Logger.Warn("killing odoobot at the start of a step (test hook)", "job", t.Job.ID, "step", s.Name)
-			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-			select {} // the signal is on its way: nothing more of this job runs
+		if f := r.fault(t.Job, s.Name, false); f == HaltJob {
+			log.Warn("job halted at the start of a step (test hook)", "step", s.Name)
+			return
+		} else if f == FailStep {
+			emit(s.Name, EventFailed, fmt.Sprintf("failure injected at the start of step %s (test hook)", s.Name), 0)
+			failed = &StepError{Step: s.Name, Err: fmt.Errorf("failure injected at the start of step %s (test hook)", s.Name)}
+			break
 		}
 		start := r.cfg.Now()
 		sctx, cancel := context.WithTimeout(ctx, r.cfg.StepTimeout)
@@ -343,8 +392,14 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 			err = fmt.Errorf("gave up after %s: %w", r.cfg.StepTimeout, err)
 		}
 		cancel()
-		if err == nil && r.cfg.FailAt != "" && s.Name == r.cfg.FailAt {
-			err = fmt.Errorf("failure injected at step %s (test hook)", s.Name)
+		if applied := new(Noted); err == nil || errors.As(err, &applied) {
+			switch r.fault(t.Job, s.Name, true) {
+			case HaltJob:
+				log.Warn("job halted after a step's apply (test hook)", "step", s.Name)
+				return
+			case FailStep:
+				err = fmt.Errorf("failure injected at step %s (test hook)", s.Name)
+			}
 		}
 		d := r.cfg.Now().Sub(start)
 		var noted *Noted

@@ -117,7 +117,7 @@ func TestRunnerRollsBackInReverse(t *testing.T) {
 
 func TestRunnerFailAtHookAndUndoFailure(t *testing.T) {
 	store := newMemJobs()
-	r := NewRunner(RunnerConfig{Store: store, FailAt: "b"})
+	r := NewRunner(RunnerConfig{Store: store, Faults: FaultAt("b", "", nil)})
 	defer r.Close()
 	tr := &trace{}
 	bad := tr.step("a", false)

@@ -159,6 +159,9 @@ type CreatorConfig struct {
 	DBLogin     func(ctx context.Context, db string) (DBConn, error)
 	Odoo        OdooSettings
 	TrackingDir string // API-DEV tracking export; "" for none
+	// Files reaches the instances' trees, their odoo.conf, filestores,
+	// kept files, info and tracking files (provision/tree); required.
+	Files InstanceFiles
 
 	Store    Store
 	Runner   *Runner

@@ -17,9 +17,9 @@ import (
 // Tree is one instance's directory in the model: its odoo.conf files,
 // its filestores, its small files and its owner.
 type Tree struct {
-	Owner    string                 // the user Give gave it to; "" until then
-	Own      bool                   // given as an instance with a user of its own
-	Modules  bool                   // custom_addons holds a module
+	Owner    string // the user Give gave it to; "" until then
+	Own      bool   // given as an instance with a user of its own
+	Modules  bool   // custom_addons holds a module
 	Confs    map[provision.ConfFile]ConfFile
 	Stores   map[string]string // filestore database name → its content's owner
 	Info     string

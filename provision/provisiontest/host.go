@@ -47,9 +47,20 @@ type Host struct {
 	sites     map[string]string // site name → content
 	certs     map[string]string // certificate directory → domain
 	records   map[string]bool   // fqdn → A record present
+	trees     map[string]*Tree  // internal name → its directory
+	aside     map[string]string // internal name → owner of the filestore set aside
+	kept      map[string]string // set/internal/name → content
+	scratches map[string]bool
+	scratch   int
+	tracking  string
 	clock     time.Time
 
-	Release provision.Release
+	// Release is what the release builder gives; Layout where the
+	// instances' files are (for the paths Leftover shows); ServiceUser
+	// the user shared instances run as, which the host has.
+	Release     provision.Release
+	Layout      provision.Layout
+	ServiceUser string
 }
 
 // Database is one database of the model.
@@ -65,23 +76,30 @@ type Unit struct {
 	Active  bool
 }
 
-// New returns an empty host whose release builder gives rel.
-func New(rel provision.Release) *Host {
+// New returns an empty host with layout l, whose release builder gives
+// rel.
+func New(l provision.Layout, rel provision.Release) *Host {
 	return &Host{
-		instances: map[string]provision.Instance{},
-		versions:  map[string]string{},
-		jobs:      map[int64]*provision.Job{},
-		jobOwner:  map[int64]int{},
-		events:    map[int64][]provision.Event{},
-		databases: map[string]Database{},
-		users:     map[string]string{},
-		roles:     map[string]string{},
-		units:     map[string]Unit{},
-		sites:     map[string]string{},
-		certs:     map[string]string{},
-		records:   map[string]bool{},
-		clock:     time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC),
-		Release:   rel,
+		Layout:      l,
+		ServiceUser: "odoo",
+		trees:       map[string]*Tree{},
+		aside:       map[string]string{},
+		kept:        map[string]string{},
+		scratches:   map[string]bool{},
+		instances:   map[string]provision.Instance{},
+		versions:    map[string]string{},
+		jobs:        map[int64]*provision.Job{},
+		jobOwner:    map[int64]int{},
+		events:      map[int64][]provision.Event{},
+		databases:   map[string]Database{},
+		users:       map[string]string{},
+		roles:       map[string]string{},
+		units:       map[string]Unit{},
+		sites:       map[string]string{},
+		certs:       map[string]string{},
+		records:     map[string]bool{},
+		clock:       time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC),
+		Release:     rel,
 	}
 }
 
@@ -165,6 +183,7 @@ func (h *Host) Snapshot() string {
 	for f := range h.records {
 		add("record A %s", f)
 	}
+	h.treeLines(add)
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -143,6 +144,8 @@ type RunnerConfig struct {
 	// false), and after its Apply succeeded (applied true). What it
 	// answers happens there: see Fault. nil injects nothing.
 	Faults FaultHook
+	// Logs opens each job's log (its task's LogPath); nil keeps none.
+	Logs JobLogs
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// StepTimeout bounds one step's Apply, so that a hung clone or pip
@@ -167,6 +170,13 @@ type RunnerConfig struct {
 	// instances (the rotation of their logs). It must be quick, and
 	// cannot change the job's outcome.
 	Ended func(ctx context.Context, job Job)
+}
+
+// JobLogs opens a job's log, where its events are appended as lines
+// (provision/joblog).
+type JobLogs interface {
+	// Append opens the log at path for appending, made when missing.
+	Append(path string) (io.WriteCloser, error)
 }
 
 // Fault is what a FaultHook makes of a step.
@@ -474,10 +484,13 @@ func (r *Runner) startJob(ctx context.Context, id int64) error {
 // in the creation log, and to every subscriber; and the function that
 // closes the log.
 func (r *Runner) emitter(ctx context.Context, t *Task) (func(StepName, EventKind, string, time.Duration), func()) {
-	var logFile *os.File
-	if t.LogPath != "" {
-		if err := os.MkdirAll(filepath.Dir(t.LogPath), 0o750); err == nil {
-			logFile, _ = os.OpenFile(t.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	var logFile io.WriteCloser
+	if t.LogPath != "" && r.cfg.Logs != nil {
+		f, err := r.cfg.Logs.Append(t.LogPath)
+		if err != nil {
+			r.cfg.Logger.Warn("job log", "job", t.Job.ID, "err", err)
+		} else {
+			logFile = f
 		}
 	}
 	var mu sync.Mutex // progress comes from the step's own goroutines

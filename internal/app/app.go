@@ -25,6 +25,7 @@ import (
 	"odoobot/provision"
 	"odoobot/provision/certs"
 	"odoobot/provision/cloudflare"
+	"odoobot/provision/joblog"
 	"odoobot/provision/nginx"
 	"odoobot/provision/odoo"
 	"odoobot/provision/postgres"
@@ -332,7 +333,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	a.databases = databases
 	// A job end the store cannot record (PostgreSQL away) is kept here
 	// until it is, across a restart: recovery then finds the job ended.
-	a.Runner = provision.NewRunner(provision.RunnerConfig{Store: store, Workers: cfg.JobWorkers, Logger: log, Faults: provision.FaultAt(opt.FailAt, opt.KillAt, killSelf),
+	a.Runner = provision.NewRunner(provision.RunnerConfig{Store: store, Workers: cfg.JobWorkers, Logger: log, Faults: provision.FaultAt(opt.FailAt, opt.KillAt, killSelf), Logs: joblog.Files{},
 		OutcomeDir: filepath.Join(cfg.StateDir, "job-ends"), Ended: a.jobEnded})
 	releases := odoo.NewReleases(releaseConfig(cfg, buildUser, log))
 	edition := map[string]string{"e": "enterprise", "c": "community"}[cfg.OdooEdition]

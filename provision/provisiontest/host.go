@@ -16,6 +16,7 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"sort"
@@ -53,6 +54,7 @@ type Host struct {
 	scratches map[string]bool
 	scratch   int
 	tracking  string
+	logs      map[string]string // job log path → its lines
 	clock     time.Time
 
 	// Release is what the release builder gives; Layout where the
@@ -477,4 +479,38 @@ func (h *Host) Names() map[string][]string {
 		"users":     slices.Sorted(maps.Keys(h.users)),
 		"sites":     slices.Sorted(maps.Keys(h.sites)),
 	}
+}
+
+// JobLogs keeps each job's log in memory.
+type JobLogs struct{ h *Host }
+
+var _ provision.JobLogs = (*JobLogs)(nil)
+
+// JobLogs are the host's job logs.
+func (h *Host) JobLogs() *JobLogs { return &JobLogs{h: h} }
+
+// Append opens the log at path.
+func (l *JobLogs) Append(path string) (io.WriteCloser, error) {
+	return &logWriter{h: l.h, path: path}, nil
+}
+
+type logWriter struct {
+	h    *Host
+	path string
+}
+
+func (w *logWriter) Write(b []byte) (int, error) {
+	w.h.mu.Lock()
+	defer w.h.mu.Unlock()
+	w.h.logs[w.path] += string(b)
+	return len(b), nil
+}
+
+func (w *logWriter) Close() error { return nil }
+
+// JobLog returns what was written to the job log at path.
+func (h *Host) JobLog(path string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.logs[path]
 }

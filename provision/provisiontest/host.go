@@ -63,6 +63,8 @@ type Host struct {
 	Release     provision.Release
 	Layout      provision.Layout
 	ServiceUser string
+	// BotRole is odoobot's own database role.
+	BotRole string
 }
 
 // Database is one database of the model.
@@ -70,6 +72,9 @@ type Database struct {
 	Owner         string // the role that owns it; "" for odoobot's
 	AdminPassword string // the Odoo admin's password, as set
 	Modules       string // the modules it was made with, joined by ","
+	Closed        bool   // closed to roles other than its owner
+	BaseURL       string // web.base.url
+	Marker        string // odoobot's marker of a copy
 }
 
 // Unit is one unit file of the model, and whether it runs.
@@ -84,6 +89,7 @@ func New(l provision.Layout, rel provision.Release) *Host {
 	return &Host{
 		Layout:      l,
 		ServiceUser: "odoo",
+		BotRole:     "odoobot",
 		trees:       map[string]*Tree{},
 		aside:       map[string]string{},
 		kept:        map[string]string{},
@@ -165,7 +171,7 @@ func (h *Host) Snapshot() string {
 		add("instance %s state=%s ports=%d/%d user=%q role=%q release=%q version=%q", n, i.State, i.Ports.HTTP, i.Ports.Gevent, i.User, i.DBRole, i.Release.Key, h.versions[n])
 	}
 	for n, d := range h.databases {
-		add("database %s owner=%q modules=%q", n, d.Owner, d.Modules)
+		add("database %s owner=%q modules=%q closed=%v url=%q marker=%q", n, d.Owner, d.Modules, d.Closed, d.BaseURL, d.Marker)
 	}
 	for n, home := range h.users {
 		add("user %s home=%s", n, home)
@@ -513,4 +519,73 @@ func (h *Host) JobLog(path string) string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.logs[path]
+}
+
+// Owners hands the model's databases to roles.
+type Owners struct{ h *Host }
+
+var _ provision.DatabaseOwners = (*Owners)(nil)
+
+// Owners are the host's database owners.
+func (h *Host) Owners() *Owners { return &Owners{h: h} }
+
+// GiveTo makes role the owner of db and returns the previous owner
+// (the empty role is odoobot's, named by Host.BotRole).
+func (o *Owners) GiveTo(_ context.Context, db, role string, closed bool) (string, error) {
+	o.h.mu.Lock()
+	defer o.h.mu.Unlock()
+	got, ok := o.h.databases[db]
+	if !ok {
+		return "", fmt.Errorf("provisiontest: database %s does not exist", db)
+	}
+	if role != o.h.BotRole {
+		if _, ok := o.h.roles[role]; !ok {
+			return "", fmt.Errorf("provisiontest: role %s does not exist", role)
+		}
+	}
+	prev := got.Owner
+	if prev == "" {
+		prev = o.h.BotRole
+	}
+	if role == o.h.BotRole {
+		role = ""
+	}
+	got.Owner, got.Closed = role, closed
+	o.h.databases[db] = got
+	return prev, nil
+}
+
+// Copies finishes copied databases in the model.
+type Copies struct{ h *Host }
+
+var _ provision.DatabaseCopies = (*Copies)(nil)
+
+// Copies finish the host's copied databases.
+func (h *Host) Copies() *Copies { return &Copies{h: h} }
+
+// FinishCopy records db's new identity.
+func (c *Copies) FinishCopy(_ context.Context, db, baseURL, _, marker string) error {
+	c.h.mu.Lock()
+	defer c.h.mu.Unlock()
+	got, ok := c.h.databases[db]
+	if !ok {
+		return fmt.Errorf("provisiontest: database %s does not exist", db)
+	}
+	got.BaseURL, got.Marker = baseURL, marker
+	c.h.databases[db] = got
+	return nil
+}
+
+// Param reads web.base.url or the marker of db.
+func (c *Copies) Param(_ context.Context, db, key string) (string, error) {
+	c.h.mu.Lock()
+	defer c.h.mu.Unlock()
+	got, ok := c.h.databases[db]
+	if !ok {
+		return "", fmt.Errorf("provisiontest: database %s does not exist", db)
+	}
+	if key == "web.base.url" {
+		return got.BaseURL, nil
+	}
+	return got.Marker, nil
 }

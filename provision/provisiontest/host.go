@@ -223,7 +223,7 @@ func (d *Databases) Create(_ context.Context, spec provision.DatabaseSpec) error
 			return fmt.Errorf("provisiontest: create database %s: role %s does not exist", spec.Name, spec.Owner)
 		}
 	}
-	d.h.databases[spec.Name] = Database{Owner: spec.Owner, AdminPassword: spec.AdminPassword, Modules: strings.Join(spec.Modules, ",")}
+	d.h.databases[spec.Name] = Database{Owner: spec.Owner, AdminPassword: spec.AdminPassword, Modules: strings.Join(spec.Modules, ","), BaseURL: spec.BaseURL}
 	return nil
 }
 

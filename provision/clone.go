@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -150,16 +149,11 @@ func (cl *cloning) copy(ctx context.Context) error {
 	if err := cl.d.pg.Drop(ctx, cl.staging()); err != nil {
 		return fmt.Errorf("copy: %w", err)
 	}
-	tmp, err := os.MkdirTemp(cl.d.bcfg.Dir, ".clone-"+inst.Internal+"-")
+	tmp, remove, err := cl.d.cfg.Files.ScratchDir(ctx, cl.d.bcfg.Dir, ".clone-"+inst.Internal+"-")
 	if err != nil {
-		if err := os.MkdirAll(cl.d.bcfg.Dir, 0o700); err != nil {
-			return fmt.Errorf("copy: %w", err)
-		}
-		if tmp, err = os.MkdirTemp(cl.d.bcfg.Dir, ".clone-"+inst.Internal+"-"); err != nil {
-			return fmt.Errorf("copy: %w", err)
-		}
+		return fmt.Errorf("copy: %w", err)
 	}
-	defer os.RemoveAll(tmp)
+	defer remove()
 	dump := filepath.Join(tmp, "database.dump")
 	start := time.Now()
 	if err := cl.d.pg.Dump(ctx, src.Internal, dump); err != nil {
@@ -181,53 +175,14 @@ func (cl *cloning) copy(ctx context.Context) error {
 	return nil
 }
 
-// copyFilestore copies the source's filestore, read on handles that
-// never follow a link (links and special files left out, a hard link to
-// a file the source does not own refused), into the staging directory,
-// gives it to the new instance's user there, and renames it into the new
-// instance's tree. The copy uses copy_file_range: reflinks where the file
-// system has them.
+// copyFilestore copies the source's filestore into the new instance's
+// tree, given to its user (InstanceFiles.CopyFilestore: read on handles
+// that never follow a link, links and special files left out, a hard
+// link to a file the source does not own refused, built in the staging
+// directory and renamed into place; reflinks where the file system has
+// them).
 func (cl *cloning) copyFilestore(ctx context.Context) error {
-	l := cl.d.cfg.Layout
-	uid, gid, err := lookupUser(cl.cr.runAs())
-	if err != nil {
-		return err
-	}
-	staging, err := l.openStaging()
-	if err != nil {
-		return err
-	}
-	defer staging.Close()
-	name := "clone-" + cl.cr.inst.Internal
-	defer staging.RemoveAll(name)
-	if err := l.stageTree(ctx, l.Paths(cl.src), cl.src.Internal, staging, name, uid, gid, false); err != nil {
-		return err
-	}
-	// The new instance's directory is root's, as the files step lays it
-	// out; its data dir and filestore dir the new user's.
-	root, err := l.openProdRoot()
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	rel, err := l.beneath(cl.cr.paths.Dir)
-	if err != nil {
-		return err
-	}
-	dir, err := root.MkdirAll(rel, 0o750, -1, -1)
-	if err != nil {
-		return err
-	}
-	dir.Close()
-	stores, err := l.openFilestores(cl.cr.paths, uid, gid)
-	if err != nil {
-		return err
-	}
-	defer stores.Close()
-	if err := stores.RemoveAll(cl.cr.inst.Internal); err != nil {
-		return err
-	}
-	return staging.Replace(name, stores, cl.cr.inst.Internal)
+	return cl.d.cfg.Files.CopyFilestore(ctx, cl.src, cl.cr.inst, cl.cr.runAs())
 }
 
 // uncopy drops the staging database and the copy (marked: Drop takes

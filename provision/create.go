@@ -7,18 +7,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"odoobot/internal/atomicfile"
-	"odoobot/internal/safefs"
 	"odoobot/templates"
 )
 
@@ -329,11 +324,12 @@ func (c *Creator) hostFree(ctx context.Context, inst Instance) error {
 			return err
 		}
 	}
-	p := c.cfg.Layout.Paths(inst)
-	for _, f := range []string{p.Dir, p.Unit, p.SiteAvail, p.SiteEnabled} {
-		if _, err := os.Lstat(f); err == nil {
-			return fmt.Errorf("%w: %s exists but odoobot does not know %s; adopt it with odoobot import, or remove it", ErrHostNotFree, f, inst.Name)
-		}
+	f, err := c.cfg.Files.Leftover(ctx, inst)
+	if err != nil {
+		return fmt.Errorf("provision: check %s is free: %w", inst.Name, err)
+	}
+	if f != "" {
+		return fmt.Errorf("%w: %s exists but odoobot does not know %s; adopt it with odoobot import, or remove it", ErrHostNotFree, f, inst.Name)
 	}
 	exists, err := c.cfg.Databases.Exists(ctx, inst.Internal)
 	if err != nil {
@@ -797,27 +793,8 @@ func (cr *creation) dropDatabase(ctx context.Context) error {
 	if err := cr.c.cfg.Databases.DropAdopted(ctx, cr.inst.Internal+RestoreStagingSuffix); err != nil {
 		return err
 	}
-	// The instance's tree may be its user's to change: removed on
-	// handles, never through a link (a filestore dir that is a link is
-	// left to removeFiles, which removes the link).
-	l := cr.c.cfg.Layout
-	stores, err := l.openFilestores(cr.paths, -1, -1)
-	if err == nil {
-		err = stores.RemoveAll(cr.inst.Internal)
-		stores.Close()
-	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, safefs.ErrRefused) {
-		return fmt.Errorf("database: remove filestore: %w", err)
-	}
-	root, err := l.openProdRoot()
-	if err != nil {
+	if err := cr.c.cfg.Files.RemoveData(ctx, cr.inst); err != nil {
 		return fmt.Errorf("database: %w", err)
-	}
-	defer root.Close()
-	for _, d := range []string{filepath.Join(cr.paths.DataDir, "filestore"), cr.paths.DataDir, cr.paths.Dir} {
-		if rel, err := l.beneath(d); err == nil {
-			root.RemoveEmptyDir(rel) // only when empty
-		}
 	}
 	return nil
 }
@@ -833,25 +810,12 @@ func (cr *creation) dropDatabase(ctx context.Context) error {
 // owned by that user, odoo.conf 0640, and odoobot's role.
 func (cr *creation) writeFiles(ctx context.Context) error {
 	own := cr.inst.User != ""
-	runAs := cr.c.cfg.ServiceUser
-	if own {
-		runAs = cr.inst.User
-	}
-	uid, gid, err := lookupUser(runAs)
+	files := cr.c.cfg.Files
+	modules, err := files.Prepare(ctx, cr.inst)
 	if err != nil {
 		return err
 	}
 	p := cr.paths
-	// The root must be traversable by the service user whatever made it.
-	if err := os.MkdirAll(cr.c.cfg.Layout.ProdRoot, 0o755); err != nil {
-		return fmt.Errorf("files: %w", err)
-	}
-	// Run again on an existing directory (an imported instance's is its
-	// user's), every name is made or opened on handles: a link there is
-	// refused, never followed.
-	if err := cr.c.cfg.Layout.makeDirs(p.CustomAddons, p.DataDir); err != nil {
-		return err
-	}
 	pw, err := randomSecret()
 	if err != nil {
 		return err
@@ -871,112 +835,17 @@ func (cr *creation) writeFiles(ctx context.Context) error {
 		DBName: cr.inst.Internal, Workers: o.Workers, MaxCronThreads: o.MaxCronThreads,
 		LimitMemorySoft: o.LimitMemorySoft, LimitMemoryHard: o.LimitMemoryHard,
 		AdminPasswd: pw, OdooAddons: cr.odooAddons(), EnterpriseAddons: cr.enterpriseAddons(),
-		CustomAddons: p.CustomAddons, OmitCustomAddons: !holdsModules(p.CustomAddons),
+		CustomAddons: p.CustomAddons, OmitCustomAddons: !modules,
 		Unaccent: o.Unaccent, DataDir: p.DataDir, LogFile: p.Log,
 	}
 	b, err := cr.c.cfg.Templates.OdooConf(conf)
 	if err != nil {
 		return fmt.Errorf("files: render odoo.conf: %w", err)
 	}
-	if err := cr.c.cfg.Layout.writeTenantFile(p.Conf, b, 0o640, 0, 0); err != nil {
+	if err := files.WriteConf(ctx, cr.inst, ConfLive, b, 0o640, FileOwner{}); err != nil {
 		return err
 	}
-	if err := cr.c.cfg.Layout.touchTenantFile(p.Log, 0o640); err != nil {
-		return err
-	}
-	if !own {
-		// The whole tree belongs to the service user, the filestore copied
-		// by the database step included.
-		return chownTree(cr.c.cfg.Layout, p.Dir, uid, gid)
-	}
-	if err := layTenantFiles(cr.c.cfg.Layout, p, uid, gid); err != nil {
-		return fmt.Errorf("files: %w", err)
-	}
-	return nil
-}
-
-// layTenantFiles gives an instance's files to its own user uid:gid the
-// way they must be: the directory, custom_addons and odoo.conf root's
-// with its group (0750, 0750, 0640), so it reads them and changes none;
-// the data dir and everything in it, and odoo.log, its own (0750, 0640);
-// nothing for anyone else. Every change is made on a handle opened
-// beneath PROD_ROOT without following a link (a link where one of these
-// is expected is an error; a link inside the data dir is given as a link,
-// never followed), and a hard link to a file the instance's user does
-// not own is refused (safefs.ErrForeignLink).
-func layTenantFiles(l Layout, p Paths, uid, gid int) error {
-	root, err := l.openProdRoot()
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	rel := func(path string) string { r, _ := l.beneath(path); return r }
-	if _, err := l.beneath(p.Dir); err != nil {
-		return err
-	}
-	if f, err := root.Create(rel(p.Log), 0o640); err == nil {
-		f.Close()
-	} else if !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	for _, d := range []string{p.CustomAddons, p.DataDir} {
-		sub, err := root.MkdirAll(rel(d), 0o750, -1, -1)
-		if err != nil {
-			return err
-		}
-		sub.Close()
-	}
-	for _, f := range []struct {
-		path     string
-		uid, gid int
-		mode     os.FileMode
-	}{
-		{p.Dir, 0, gid, 0o750},
-		{p.CustomAddons, 0, gid, 0o750},
-		{p.Conf, 0, gid, 0o640},
-		{p.Log, uid, gid, 0o640},
-	} {
-		if err := root.Chown(rel(f.path), f.uid, f.gid, uid); err != nil {
-			return err
-		}
-		if err := root.Chmod(rel(f.path), f.mode); err != nil {
-			return err
-		}
-	}
-	if err := chownTree(l, p.DataDir, uid, gid); err != nil {
-		return err
-	}
-	return root.Chmod(rel(p.DataDir), 0o750)
-}
-
-// chownTree gives dir (under PROD_ROOT) and everything under it to
-// uid:gid on handles (safefs.Dir.ChownTree): no link is followed, and a
-// hard link to a file that neither uid nor the owner of dir owns is
-// refused.
-func chownTree(l Layout, dir string, uid, gid int) error {
-	rel, err := l.beneath(dir)
-	if err != nil {
-		return err
-	}
-	root, err := l.openProdRoot()
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	st, err := root.Lstat(rel)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	// Files the previous owner of dir (not root) hard-linked among its
-	// own are its to give.
-	owners := []int{uid}
-	if st.UID != 0 {
-		owners = append(owners, st.UID)
-	}
-	return root.ChownTree(rel, uid, gid, owners...)
+	return files.Give(ctx, cr.inst, cr.runAs(), own)
 }
 
 // odooAddons are the release's addons paths without the enterprise one.
@@ -999,23 +868,10 @@ func (cr *creation) enterpriseAddons() string {
 	return ""
 }
 
-// removeFiles removes the instance's directory beneath PROD_ROOT on
-// handles: a link in it (or in its place) is removed, never followed.
+// removeFiles removes the instance's directory: a link in it (or in
+// its place) is removed, never followed.
 func (cr *creation) removeFiles(ctx context.Context) error {
-	l := cr.c.cfg.Layout
-	rel, err := l.beneath(cr.paths.Dir)
-	if err != nil {
-		return err
-	}
-	root, err := l.openProdRoot()
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	if err := root.RemoveAll(rel); err != nil {
-		return fmt.Errorf("files: %w", err)
-	}
-	return nil
+	return cr.c.cfg.Files.Remove(ctx, cr.inst)
 }
 
 func (cr *creation) startService(ctx context.Context) error {
@@ -1185,7 +1041,7 @@ func (cr *creation) summarize(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("summary: render: %w", err)
 	}
-	if err := cr.c.cfg.Layout.writeTenantFile(cr.paths.Info, b, 0o644, 0, 0); err != nil {
+	if err := cr.c.cfg.Files.WriteInfo(ctx, cr.inst, b); err != nil {
 		return fmt.Errorf("summary: %w", err)
 	}
 	if err := cr.c.cfg.Store.SetOdooVersion(ctx, cr.inst.Name, cr.odooVersion()); err != nil {
@@ -1204,7 +1060,7 @@ func (cr *creation) unsummarize(ctx context.Context) error {
 	if err := cr.c.cfg.Store.SetState(ctx, cr.inst.Name, StateCreating); err != nil && !errors.Is(err, ErrInstanceNotFound) {
 		return err
 	}
-	if err := cr.c.cfg.Layout.removeTenantFile(cr.paths.Info); err != nil {
+	if err := cr.c.cfg.Files.RemoveInfo(ctx, cr.inst); err != nil {
 		return err
 	}
 	return cr.c.exportTracking(ctx)
@@ -1231,24 +1087,6 @@ func ReleaseLabel(r Release) string {
 		return ""
 	}
 	return strings.TrimSpace(r.Version + " " + r.Edition)
-}
-
-// holdsModules reports whether dir holds an Odoo module (a directory with
-// __init__.py and __manifest__.py), which Odoo asks of every addons_path
-// directory.
-func holdsModules(dir string) bool {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return false
-	}
-	for _, e := range entries {
-		_, err1 := os.Stat(filepath.Join(dir, e.Name(), "__init__.py"))
-		_, err2 := os.Stat(filepath.Join(dir, e.Name(), "__manifest__.py"))
-		if e.IsDir() && err1 == nil && err2 == nil {
-			return true
-		}
-	}
-	return false
 }
 
 // InfoFor is the summary of an instance, as info-instancia.txt holds it.
@@ -1281,7 +1119,7 @@ func (c *Creator) exportTracking(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var inst, ports strings.Builder
+	var ready []Instance
 	for _, i := range all {
 		if i.State != StateReady {
 			continue
@@ -1291,38 +1129,9 @@ func (c *Creator) exportTracking(ctx context.Context) error {
 			c.cfg.Logger.Warn("tracking export: instance left out", "instance", i.Name, "err", err)
 			continue
 		}
-		fmt.Fprintf(&inst, "%s|%s|%d|%d|%s|%s\n", i.Internal, i.Domain, i.Ports.HTTP, i.Ports.Gevent, i.SSLMode, i.CreatedAt.UTC().Format(time.RFC3339))
-		fmt.Fprintf(&ports, "%d %s http\n%d %s gevent\n", i.Ports.HTTP, i.Internal, i.Ports.Gevent, i.Internal)
+		ready = append(ready, i)
 	}
-	if err := os.MkdirAll(c.cfg.TrackingDir, 0o755); err != nil {
-		return fmt.Errorf("tracking: %w", err)
-	}
-	if err := writeFileAtomic(filepath.Join(c.cfg.TrackingDir, "prod-instances.txt"), []byte(inst.String()), 0o644); err != nil {
-		return fmt.Errorf("tracking: %w", err)
-	}
-	if err := writeFileAtomic(filepath.Join(c.cfg.TrackingDir, "puertos_ocupados_odoo.txt"), []byte(ports.String()), 0o644); err != nil {
-		return fmt.Errorf("tracking: %w", err)
-	}
-	return nil
-}
-
-// writeFileAtomic creates path's directory (0755) when it is missing and
-// writes b there with atomicfile.Write: exactly mode, never half a file.
-func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return atomicfile.Write(path, b, mode)
-}
-
-func lookupUser(name string) (uid, gid int, err error) {
-	u, err := user.Lookup(name)
-	if err != nil {
-		return 0, 0, fmt.Errorf("files: system user %q does not exist: create it (useradd --system %s), or set SERVICE_USER for shared instances", name, name)
-	}
-	uid, _ = strconv.Atoi(u.Uid)
-	gid, _ = strconv.Atoi(u.Gid)
-	return uid, gid, nil
+	return c.cfg.Files.ExportTracking(ctx, c.cfg.TrackingDir, ready)
 }
 
 // randomSecret is 24 random bytes, base64url: a master password.

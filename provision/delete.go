@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 )
 
@@ -150,7 +149,7 @@ func (del *deletion) removeCertificate(ctx context.Context) error {
 	if err := del.cr.removeCertificate(ctx); err != nil {
 		return err
 	}
-	if err := os.RemoveAll(del.cr.paths.CertDir); err != nil {
+	if err := del.d.cfg.Files.RemoveCertDir(ctx, del.cr.inst); err != nil {
 		return fmt.Errorf("certificate: %w", err)
 	}
 	return nil

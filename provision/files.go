@@ -39,7 +39,8 @@ type InstanceTree interface {
 	Leftover(ctx context.Context, inst Instance) (string, error)
 	// Prepare makes PROD_ROOT (0755) when it is missing, and inst's
 	// directory, custom_addons and data dir with their missing parents
-	// (0750) beneath it on handles, a link on the way refused. It reports
+	// (0750) and an empty odoo.log (0640) when nothing has its name,
+	// beneath it on handles, a link on the way refused. It reports
 	// whether custom_addons holds an Odoo module (a directory with
 	// __init__.py and __manifest__.py), which Odoo asks of every
 	// addons_path directory.
@@ -48,8 +49,8 @@ type InstanceTree interface {
 	// instance with a user of its own): the directory, custom_addons and
 	// odoo.conf root's with the user's group (0750, 0750, 0640), the data
 	// dir and everything in it and odoo.log (made when missing) the
-	// user's (0750, 0640). Without: the whole tree the user's, odoo.log
-	// made when missing. No link is followed; a hard link to a file
+	// user's (0750, 0640; odoo.log made when missing). Without: the whole
+	// tree the user's. No link is followed; a hard link to a file
 	// neither the user nor the tree's previous owner owns is refused.
 	// A user the host does not have is an error matching ErrNoSystemUser.
 	Give(ctx context.Context, inst Instance, user string, own bool) error

@@ -173,8 +173,11 @@ func (l Layout) NewInstance(name string, mode SSLMode) Instance {
 
 // Paths are the files and directories of one instance.
 type Paths struct {
-	Dir          string // <ProdRoot>/prod-acme
-	Conf         string // odoo.conf (mode 0640, holds the master password)
+	Dir  string // <ProdRoot>/prod-acme
+	Conf string // odoo.conf (mode 0640, holds the master password)
+	// UpgradeConf is the odoo.conf of an upgrade's test copy, beside the
+	// live one (the instance's user must read it).
+	UpgradeConf  string // .odoo-upgrade.conf
 	Log          string // odoo.log
 	CustomAddons string // custom_addons/
 	DataDir      string // Odoo's data dir (filestore, sessions)
@@ -192,6 +195,7 @@ func (l Layout) Paths(inst Instance) Paths {
 	return Paths{
 		Dir:          dir,
 		Conf:         filepath.Join(dir, "odoo.conf"),
+		UpgradeConf:  filepath.Join(dir, ".odoo-upgrade.conf"),
 		Log:          filepath.Join(dir, "odoo.log"),
 		CustomAddons: filepath.Join(dir, "custom_addons"),
 		DataDir:      filepath.Join(dir, "data"),

@@ -5,10 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
-	"os/user"
 	"regexp"
 	"strconv"
 	"strings"
@@ -75,7 +72,7 @@ func (d *DayTwo) Isolate(ctx context.Context, req JobRequest) (*Task, error) {
 	paths := d.cfg.Layout.Paths(inst)
 	// A user whose home is the instance's directory is one an earlier,
 	// interrupted isolate made: this run finishes that one's work.
-	if u, err := user.Lookup(own.User); err != nil || u.HomeDir != paths.Dir {
+	if home, err := d.cfg.Files.UserHome(ctx, own.User); err != nil || home != paths.Dir {
 		if err := d.tenantFree(ctx, own); err != nil {
 			return nil, err
 		}
@@ -97,7 +94,7 @@ func (d *DayTwo) Isolate(ctx context.Context, req JobRequest) (*Task, error) {
 // tenantFree checks that no system user or database role has inst's
 // names yet: isolating must never take over someone else's.
 func (c *Creator) tenantFree(ctx context.Context, inst Instance) error {
-	if _, _, err := lookupUser(inst.User); err == nil {
+	if _, err := c.cfg.Files.UserHome(ctx, inst.User); err == nil {
 		return fmt.Errorf("%w: system user %s exists but is not %s's; remove it (userdel %s)", ErrHostNotFree, inst.User, inst.Name, inst.User)
 	}
 	ok, err := c.cfg.Tenants.RoleExists(ctx, inst.DBRole)
@@ -121,7 +118,7 @@ type isolation struct {
 	password      string
 	previousOwner string
 	oldConf       []byte
-	oldConfMode   os.FileMode
+	oldConfMode   fs.FileMode
 	oldUnit       []byte
 }
 
@@ -141,7 +138,7 @@ func (iso *isolation) makeTenant(ctx context.Context) error {
 }
 
 func (iso *isolation) removeTenant(ctx context.Context) error {
-	return errors.Join(iso.d.cfg.Tenants.DropRole(ctx, iso.role), iso.d.cfg.Tenants.RemoveUser(ctx, iso.user), iso.forgetKept())
+	return errors.Join(iso.d.cfg.Tenants.DropRole(ctx, iso.role), iso.d.cfg.Tenants.RemoveUser(ctx, iso.user), iso.forgetKept(ctx))
 }
 
 func (iso *isolation) stop(ctx context.Context) error {
@@ -158,7 +155,7 @@ func (iso *isolation) giveDatabase(ctx context.Context) error {
 		return err
 	}
 	iso.previousOwner = prev
-	if err := iso.keep(keptOwner, []byte(prev)); err != nil {
+	if err := iso.keep(ctx, keptOwner, []byte(prev)); err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
 	return nil
@@ -172,59 +169,38 @@ func (iso *isolation) takeDatabaseBack(ctx context.Context) error {
 	return err
 }
 
-// confLine matches an odoo.conf line setting db_user or db_password.
-var confLine = regexp.MustCompile(`^\s*(db_user|db_password)\s*=`)
-
 // rewriteConf sets db_user and db_password in odoo.conf to the
 // instance's role, keeping every other line as it was, and lays the
 // files out as a tenant's.
 func (iso *isolation) rewriteConf(ctx context.Context) error {
+	files := iso.d.cfg.Files
 	// An imported instance's directory is its user's: odoo.conf is read
 	// without following a link (one to another instance's odoo.conf would
 	// hand its secrets to this one) and bounded.
-	old, st, err := iso.d.cfg.Layout.readConfStat(iso.paths.Conf)
+	old, err := files.ReadConf(ctx, iso.inst, ConfLive)
 	if err != nil {
 		return fmt.Errorf("conf: %w", err)
 	}
-	iso.oldConf, iso.oldConfMode = old, st.Mode.Perm()
+	iso.oldConf, iso.oldConfMode = old.Raw, old.Mode
 	// Kept root-only before anything changes, for a recovery after a
 	// crash to put back.
-	if err := iso.keep(keptConf, old); err != nil {
+	if err := iso.keep(ctx, keptConf, old.Raw); err != nil {
 		return fmt.Errorf("conf: %w", err)
 	}
-	if err := iso.keep(keptConfMode, []byte(strconv.FormatUint(uint64(iso.oldConfMode), 8))); err != nil {
+	if err := iso.keep(ctx, keptConfMode, []byte(strconv.FormatUint(uint64(iso.oldConfMode), 8))); err != nil {
 		return fmt.Errorf("conf: %w", err)
 	}
-	var out []string
-	set := false
-	for _, l := range strings.Split(strings.TrimRight(string(old), "\n"), "\n") {
-		if m := confLine.FindStringSubmatch(l); m != nil {
-			if !set {
-				out = append(out, "db_user = "+iso.role, "db_password = "+iso.password)
-				set = true
-			}
-			continue
-		}
-		out = append(out, l)
-		if strings.TrimSpace(l) == "[options]" && !set {
-			out = append(out, "db_user = "+iso.role, "db_password = "+iso.password)
-			set = true
-		}
-	}
-	if !set {
-		return errors.New("conf: odoo.conf has no [options] section")
-	}
-	uid, gid, err := lookupUser(iso.user)
+	b, err := files.EditConf(old, ConfEdit{Set: map[string]string{"db_user": iso.role, "db_password": iso.password}})
 	if err != nil {
-		return err
+		return fmt.Errorf("conf: %w", err)
 	}
 	// The directory is still the service user's, who may have planted a
 	// link at odoo.conf or on the way: written on a handle, never
 	// following one.
-	if err := iso.d.cfg.Layout.writeTenantFile(iso.paths.Conf, []byte(strings.Join(out, "\n")+"\n"), 0o640, 0, gid); err != nil {
+	if err := files.WriteConf(ctx, iso.inst, ConfLive, b, 0o640, FileOwner{User: iso.user}); err != nil {
 		return fmt.Errorf("conf: %w", err)
 	}
-	if err := layTenantFiles(iso.d.cfg.Layout, iso.paths, uid, gid); err != nil {
+	if err := files.Give(ctx, iso.inst, iso.user, true); err != nil {
 		return fmt.Errorf("conf: %w", err)
 	}
 	return nil
@@ -238,14 +214,12 @@ func (iso *isolation) restoreConf(ctx context.Context) error {
 	if iso.oldConf == nil {
 		return nil
 	}
-	uid, gid, err := lookupUser(iso.d.cfg.ServiceUser)
-	if err != nil {
-		return err
-	}
-	if err := iso.d.cfg.Layout.writeTenantFile(iso.paths.Conf, iso.oldConf, iso.oldConfMode, uid, gid); err != nil {
+	files := iso.d.cfg.Files
+	user := iso.d.cfg.ServiceUser
+	if err := files.WriteConf(ctx, iso.inst, ConfLive, iso.oldConf, iso.oldConfMode, FileOwner{User: user, UserOwns: true}); err != nil {
 		return fmt.Errorf("conf: %w", err)
 	}
-	return chownTree(iso.d.cfg.Layout, iso.paths.Dir, uid, gid)
+	return files.Give(ctx, iso.inst, user, false)
 }
 
 // userLine matches a unit's User=, Group=, SocketBindAllow= or
@@ -261,12 +235,12 @@ func (iso *isolation) rewriteUnit(ctx context.Context) error {
 	if p := iso.inst.Ports; p.HTTP < 1 || p.Gevent < 1 || p.HTTP > 65535 || p.Gevent > 65535 || p.HTTP == p.Gevent {
 		return fmt.Errorf("unit: the store records ports %d and %d: not two TCP ports the unit could be limited to", p.HTTP, p.Gevent)
 	}
-	old, err := os.ReadFile(iso.paths.Unit)
+	old, err := iso.d.cfg.Files.ReadUnit(ctx, iso.inst)
 	if err != nil {
 		return fmt.Errorf("unit: %w", err)
 	}
 	iso.oldUnit = old
-	if err := iso.keep(keptUnit, old); err != nil {
+	if err := iso.keep(ctx, keptUnit, old); err != nil {
 		return fmt.Errorf("unit: %w", err)
 	}
 	var out []string
@@ -299,7 +273,7 @@ func (iso *isolation) record(ctx context.Context) error {
 	if err := iso.d.cfg.Store.SetTenant(ctx, iso.inst.Name, iso.user, iso.role); err != nil {
 		return err
 	}
-	if err := iso.forgetKept(); err != nil {
+	if err := iso.forgetKept(ctx); err != nil {
 		iso.d.cfg.Logger.Warn("isolate: remove what was kept for a rollback", "instance", iso.inst.Name, "err", err)
 	}
 	return nil
@@ -320,80 +294,19 @@ const (
 	keptOwner    = "owner"
 )
 
-// maxKept bounds what is read back of a kept file.
-const maxKept = 1 << 20
-
-// keptDir is the name, in the staging directory, of what an isolation of
-// the instance keeps.
-func (iso *isolation) keptDir() string { return "isolate-" + iso.inst.Internal }
-
-// keep writes b as the kept file name, replacing an earlier one.
-func (iso *isolation) keep(name string, b []byte) error {
-	staging, err := iso.d.cfg.Layout.openStaging()
-	if err != nil {
-		return err
-	}
-	defer staging.Close()
-	dir, err := staging.Dir(iso.keptDir())
-	if errors.Is(err, fs.ErrNotExist) {
-		dir, err = staging.Mkdir(iso.keptDir(), 0o700)
-	}
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
-	if err := dir.RemoveAll(name); err != nil {
-		return err
-	}
-	f, err := dir.Create(name, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+// keep keeps b as the kept file name (InstanceFiles.Keep).
+func (iso *isolation) keep(ctx context.Context, name string, b []byte) error {
+	return iso.d.cfg.Files.Keep(ctx, iso.inst, KeptIsolate, name, b)
 }
 
 // kept reads the kept file name; nil when none was kept.
-func (iso *isolation) kept(name string) ([]byte, error) {
-	staging, err := iso.d.cfg.Layout.openStaging()
-	if err != nil {
-		return nil, err
-	}
-	defer staging.Close()
-	dir, err := staging.Dir(iso.keptDir())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer dir.Close()
-	f, _, err := dir.Open(name, os.Geteuid())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, maxKept))
+func (iso *isolation) kept(ctx context.Context, name string) ([]byte, error) {
+	return iso.d.cfg.Files.Kept(ctx, iso.inst, KeptIsolate, name)
 }
 
 // forgetKept removes what the isolation kept.
-func (iso *isolation) forgetKept() error {
-	staging, err := iso.d.cfg.Layout.openStaging()
-	if err != nil {
-		return err
-	}
-	defer staging.Close()
-	return staging.RemoveAll(iso.keptDir())
+func (iso *isolation) forgetKept(ctx context.Context) error {
+	return iso.d.cfg.Files.ForgetKept(ctx, iso.inst, KeptIsolate)
 }
 
 // recoverIsolate ends an isolation a stopped odoobot left open, and
@@ -439,7 +352,7 @@ func (d *DayTwo) recoverIsolate(ctx context.Context, job Job, rec recorded, emit
 			return res, err
 		}
 	}
-	unit, err := iso.kept(keptUnit)
+	unit, err := iso.kept(ctx, keptUnit)
 	if err != nil {
 		return res, fmt.Errorf("unit: %w", err)
 	}
@@ -449,22 +362,22 @@ func (d *DayTwo) recoverIsolate(ctx context.Context, job Job, rec recorded, emit
 			return res, err
 		}
 	}
-	conf, err := iso.kept(keptConf)
+	conf, err := iso.kept(ctx, keptConf)
 	if err != nil {
 		return res, fmt.Errorf("conf: %w", err)
 	}
 	if conf != nil {
-		mode, err := iso.kept(keptConfMode)
+		mode, err := iso.kept(ctx, keptConfMode)
 		m, perr := strconv.ParseUint(strings.TrimSpace(string(mode)), 8, 32)
 		if err != nil || perr != nil || m&^0o777 != 0 {
 			m = 0o640
 		}
-		iso.oldConf, iso.oldConfMode = conf, os.FileMode(m)
+		iso.oldConf, iso.oldConfMode = conf, fs.FileMode(m)
 		if err := undo(StepConf, iso.restoreConf); err != nil {
 			return res, err
 		}
 	}
-	owner, err := iso.kept(keptOwner)
+	owner, err := iso.kept(ctx, keptOwner)
 	if err != nil {
 		return res, fmt.Errorf("database: %w", err)
 	}
@@ -482,7 +395,7 @@ func (d *DayTwo) recoverIsolate(ctx context.Context, job Job, rec recorded, emit
 	}
 	// The user is this isolation's when it is missing or has the
 	// instance's directory as its home (Isolate's own check).
-	if u, err := user.Lookup(iso.user); err != nil || u.HomeDir == iso.paths.Dir {
+	if home, err := d.cfg.Files.UserHome(ctx, iso.user); err != nil || home == iso.paths.Dir {
 		if err := undo(StepTenant, iso.removeTenant); err != nil {
 			return res, err
 		}

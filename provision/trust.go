@@ -1,11 +1,10 @@
 package provision
 
 import (
-	"bufio"
+	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
+	"io/fs"
 	"strconv"
 	"strings"
 	"syscall"
@@ -115,32 +114,6 @@ func BindFilterEnforced() error {
 	return nil
 }
 
-// maxUnitFile bounds how much of a unit file is read to find its User=.
-const maxUnitFile = 1 << 20
-
-// UnitUser returns the User= of the systemd unit file at path ("" when
-// it has none: the unit runs as root). It reads at most 1 MiB and does
-// not follow a symbolic link at the last element.
-func UnitUser(path string) (string, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		return "", fmt.Errorf("provision: read unit %s: %w", path, err)
-	}
-	defer f.Close()
-	user := ""
-	sc := bufio.NewScanner(io.LimitReader(f, maxUnitFile))
-	sc.Buffer(make([]byte, 0, 64<<10), maxUnitFile)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "="); ok && strings.TrimSpace(k) == "User" {
-			user = strings.TrimSpace(v) // the last one wins, as in systemd
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return "", fmt.Errorf("provision: read unit %s: %w", path, err)
-	}
-	return user, nil
-}
-
 // trustFor says which verb a trusted check is for: what a job that
 // stopped half-way may have left on the host differs.
 type trustFor int
@@ -159,15 +132,17 @@ const (
 // interrupted job of the verb leaves. A row that claims to be
 // shared when the host says otherwise is refused naming system_user.
 func (c *Creator) trusted(inst Instance, verb trustFor) error {
+	// Local reads, bounded: no caller's deadline is needed.
+	ctx := context.Background()
 	if err := c.cfg.Layout.CheckStored(inst); err != nil {
 		return err
 	}
 	if inst.User != "" {
-		return c.portsMatchConf(inst)
+		return c.portsMatchConf(ctx, inst)
 	}
 	own := c.cfg.Layout.Names(inst.Name).SystemUser
-	got, err := UnitUser(c.cfg.Layout.Paths(inst).Unit)
-	if errors.Is(err, os.ErrNotExist) && verb == trustDelete {
+	got, err := c.cfg.Files.UnitUser(ctx, inst)
+	if errors.Is(err, fs.ErrNotExist) && verb == trustDelete {
 		// Only odoobot removes a unit: a delete that stopped after its
 		// service step. What is left of a shared instance is derived.
 		return nil
@@ -187,20 +162,15 @@ func (c *Creator) trusted(inst Instance, verb trustFor) error {
 // user of its own (the unit's SocketBindAllow and every health check
 // take the ports from the row). A missing odoo.conf (a delete run again
 // after the files went) checks nothing.
-func (c *Creator) portsMatchConf(inst Instance) error {
-	b, err := ReadTenantFile(c.cfg.Layout.Paths(inst).Conf, MaxTenantFile)
-	if errors.Is(err, os.ErrNotExist) {
+func (c *Creator) portsMatchConf(ctx context.Context, inst Instance) error {
+	read, err := c.cfg.Files.ReadConf(ctx, inst, ConfLive)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("provision: instance %s: read its odoo.conf to check its ports: %w", inst.Name, err)
 	}
-	conf := map[string]string{}
-	for _, l := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(l, "="); ok {
-			conf[strings.TrimSpace(k)] = strings.TrimSpace(v)
-		}
-	}
+	conf := read.Options
 	for _, p := range []struct {
 		field  string
 		stored int

@@ -5,9 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -16,7 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"odoobot/internal/safefs"
 )
 
 // JobUpgrade moves an instance to another release of Odoo.
@@ -185,25 +181,6 @@ func (u *upgradeRun) steps() []Step {
 func (u *upgradeRun) copyDB() string  { return u.inst.Internal + RestoreStagingSuffix }
 func (u *upgradeRun) asideDB() string { return u.inst.Internal + RestoreOldSuffix }
 
-// asideFS and copyFS are names in the staging directory (StagingDirName):
-// the filestore kept aside during the update, and the test copy's
-// filestore being built.
-func (u *upgradeRun) asideFS() string { return "upgrade-" + u.inst.Internal + ".old" }
-func (u *upgradeRun) copyFS() string  { return "upgrade-" + u.inst.Internal + ".copy" }
-
-// testConf is the odoo.conf of the test copy, in the instance's
-// directory (its user must read it).
-func (u *upgradeRun) testConf() string { return filepath.Join(u.paths.Dir, ".odoo-upgrade.conf") }
-
-// keptFiles is the directory, in the staging directory (root's, outside
-// the instance's tree), where switchRelease keeps odoo.conf and the unit
-// as they were.
-func (u *upgradeRun) keptFiles() string { return "upgrade-" + u.inst.Internal + ".kept" }
-
-// legacySaveDir is where earlier versions kept them: a directory in the
-// instance's own.
-const legacySaveDir = ".upgrade"
-
 func (u *upgradeRun) progress(step StepName, text string) {
 	// The task is the one the runner runs; steps reach it through the
 	// runner's progress hook.
@@ -240,7 +217,7 @@ func (u *upgradeRun) release(ctx context.Context) error {
 		return fmt.Errorf("%w: %s already runs release %s", ErrNoUpgrade, u.inst.Name, rel.Key)
 	}
 	u.rel, u.old = rel, old
-	if err := u.prepareFiles(); err != nil {
+	if err := u.prepareFiles(ctx); err != nil {
 		return err
 	}
 	return &Noted{Message: fmt.Sprintf("Odoo %s at %s", ReleaseLabel(rel), shortCommit(rel.Commit))}
@@ -249,23 +226,25 @@ func (u *upgradeRun) release(ctx context.Context) error {
 // prepareFiles makes the odoo.conf and unit of the new release: the
 // instance's own, every mention of the old release's directory naming
 // the new one's, every other line as it is.
-func (u *upgradeRun) prepareFiles() error {
+func (u *upgradeRun) prepareFiles(ctx context.Context) error {
 	// Read on a handle, a link refused: an imported instance's user could
 	// make odoo.conf a link to a file only root reads (another instance's
 	// odoo.conf), which the switch would then hand to it.
-	conf, err := u.d.cfg.Layout.readConf(u.paths.Conf)
+	files := u.d.cfg.Files
+	conf, err := files.ReadConf(ctx, u.inst, ConfLive)
 	if err != nil {
 		return fmt.Errorf("release: %w", err)
 	}
-	unit, err := os.ReadFile(u.paths.Unit)
+	unit, err := files.ReadUnit(ctx, u.inst)
 	if err != nil {
 		return fmt.Errorf("release: %w", err)
 	}
+	newConf, err := files.EditConf(conf, ConfEdit{FromDir: u.old.Dir, ToDir: u.rel.Dir})
 	from, to := []byte(u.old.Dir+"/"), []byte(u.rel.Dir+"/")
-	if !bytes.Contains(conf, from) || !bytes.Contains(unit, from) {
+	if err != nil || !bytes.Contains(unit, from) {
 		return fmt.Errorf("release: %s's odoo.conf or unit does not name the release it records (%s): changed by hand? Put it back, or upgrade by hand", u.inst.Name, u.old.Dir)
 	}
-	u.newConf, u.newUnit = bytes.ReplaceAll(conf, from, to), bytes.ReplaceAll(unit, from, to)
+	u.newConf, u.newUnit = newConf, bytes.ReplaceAll(unit, from, to)
 	return nil
 }
 
@@ -285,11 +264,11 @@ func (u *upgradeRun) testOnCopy(ctx context.Context) (err error) {
 			err = derr
 		}
 	}()
-	tmp, err := os.MkdirTemp(u.d.bcfg.Dir, ".upgrade-"+u.inst.Internal+"-")
+	tmp, remove, err := u.d.cfg.Files.ScratchDir(ctx, u.d.bcfg.Dir, ".upgrade-"+u.inst.Internal+"-")
 	if err != nil {
 		return fmt.Errorf("test: %w", err)
 	}
-	defer os.RemoveAll(tmp)
+	defer remove()
 	dump := filepath.Join(tmp, "database.dump")
 	if err := u.d.pg.Dump(ctx, u.inst.Internal, dump); err != nil {
 		return fmt.Errorf("test: dump %s: %w", u.inst.Internal, err)
@@ -297,14 +276,14 @@ func (u *upgradeRun) testOnCopy(ctx context.Context) (err error) {
 	if err := u.d.pg.Restore(ctx, u.copyDB(), u.inst.DBRole, dump); err != nil {
 		return fmt.Errorf("test: restore the copy: %w", err)
 	}
-	if err := u.linkCopy(ctx); err != nil {
+	if err := u.d.cfg.Files.LinkCopy(ctx, u.inst, u.runAs(), u.copyDB()); err != nil {
 		return fmt.Errorf("test: filestore: %w", err)
 	}
-	if err := u.writeConf(u.testConf(), u.newConf); err != nil {
+	if err := u.writeConf(ctx, ConfUpgradeTest, u.newConf); err != nil {
 		return fmt.Errorf("test: %w", err)
 	}
 	u.progress(StepTestCopy, "updating a copy of "+u.inst.Internal+" with the new release (odoo-bin -u all)")
-	if err := u.odooUpdate(ctx, u.testConf(), u.copyDB()); err != nil {
+	if err := u.odooUpdate(ctx, u.paths.UpgradeConf, u.copyDB()); err != nil {
 		return fmt.Errorf("the update failed on a copy of the database; production was not touched: %w", err)
 	}
 	u.copyTook = time.Since(start)
@@ -316,10 +295,10 @@ func (u *upgradeRun) dropCopy(ctx context.Context) error {
 	if err := u.d.pg.Drop(ctx, u.copyDB()); err != nil {
 		return fmt.Errorf("test: %w", err)
 	}
-	if err := u.removeFilestore(u.copyDB()); err != nil {
+	if err := u.d.cfg.Files.RemoveCopy(ctx, u.inst, u.copyDB()); err != nil {
 		return fmt.Errorf("test: %w", err)
 	}
-	if err := u.d.cfg.Layout.removeTenantFile(u.testConf()); err != nil {
+	if err := u.d.cfg.Files.RemoveConf(ctx, u.inst, ConfUpgradeTest); err != nil {
 		return fmt.Errorf("test: %w", err)
 	}
 	return nil
@@ -354,35 +333,26 @@ const (
 // copy in the staging directory, for a rollback and for a recovery after
 // a crash), then writes the new release's.
 func (u *upgradeRun) switchRelease(ctx context.Context) error {
-	staging, err := u.d.cfg.Layout.openStaging()
-	if err != nil {
-		return fmt.Errorf("switch: %w", err)
-	}
-	defer staging.Close()
+	files := u.d.cfg.Files
 	// What an earlier upgrade left there (its cleanup failed) is stale:
 	// the files in place now are the ones to keep.
-	if err := staging.RemoveAll(u.keptFiles()); err != nil {
+	if err := files.ForgetKept(ctx, u.inst, KeptUpgrade); err != nil {
 		return fmt.Errorf("switch: %w", err)
 	}
-	kept, err := staging.Mkdir(u.keptFiles(), 0o700)
+	conf, err := files.ReadConf(ctx, u.inst, ConfLive)
 	if err != nil {
 		return fmt.Errorf("switch: %w", err)
 	}
-	defer kept.Close()
-	conf, err := u.d.cfg.Layout.readConf(u.paths.Conf)
+	unit, err := files.ReadUnit(ctx, u.inst)
 	if err != nil {
 		return fmt.Errorf("switch: %w", err)
 	}
-	unit, err := os.ReadFile(u.paths.Unit)
-	if err != nil {
-		return fmt.Errorf("switch: %w", err)
-	}
-	for name, b := range map[string][]byte{keptUpgradeConf: conf, keptUpgradeUnit: unit} {
-		if err := kept.WriteFile(name, b, 0o600, -1, -1); err != nil {
+	for name, b := range map[string][]byte{keptUpgradeConf: conf.Raw, keptUpgradeUnit: unit} {
+		if err := files.Keep(ctx, u.inst, KeptUpgrade, name, b); err != nil {
 			return fmt.Errorf("switch: %w", err)
 		}
 	}
-	if err := u.writeConf(u.paths.Conf, u.newConf); err != nil {
+	if err := u.writeConf(ctx, ConfLive, u.newConf); err != nil {
 		return fmt.Errorf("switch: %w", err)
 	}
 	return u.d.cfg.Services.Install(ctx, u.paths.Unit, u.newUnit)
@@ -391,14 +361,14 @@ func (u *upgradeRun) switchRelease(ctx context.Context) error {
 // switchBack puts the kept odoo.conf and unit back; nothing when none
 // was kept.
 func (u *upgradeRun) switchBack(ctx context.Context) error {
-	conf, unit, err := u.readKept()
+	conf, unit, err := u.readKept(ctx)
 	if err != nil {
 		return fmt.Errorf("switch back: %w", err)
 	}
 	if conf == nil {
 		return nil
 	}
-	if err := u.writeConf(u.paths.Conf, conf); err != nil {
+	if err := u.writeConf(ctx, ConfLive, conf); err != nil {
 		return fmt.Errorf("switch back: %w", err)
 	}
 	if unit != nil {
@@ -406,136 +376,27 @@ func (u *upgradeRun) switchBack(ctx context.Context) error {
 			return fmt.Errorf("switch back: %w", err)
 		}
 	}
-	return u.forgetKept()
+	return u.d.cfg.Files.ForgetKept(ctx, u.inst, KeptUpgrade)
 }
 
-// readKept reads what switchRelease kept: nil when nothing was. Kept by
-// an earlier version in the instance's directory, the files are read
-// only when that directory and the one holding them are root's, on
-// handles, never following a link.
-func (u *upgradeRun) readKept() (conf, unit []byte, err error) {
-	staging, err := u.d.cfg.Layout.openStaging()
-	if err != nil {
+// readKept reads what switchRelease kept: nil when nothing was
+// (InstanceFiles.Kept, which also reads what an earlier version kept in
+// a root-owned instance directory, on handles, never following a link).
+func (u *upgradeRun) readKept(ctx context.Context) (conf, unit []byte, err error) {
+	files := u.d.cfg.Files
+	if conf, err = files.Kept(ctx, u.inst, KeptUpgrade, keptUpgradeConf); err != nil || conf == nil {
 		return nil, nil, err
 	}
-	defer staging.Close()
-	kept, err := staging.Dir(u.keptFiles())
-	if errors.Is(err, fs.ErrNotExist) {
-		kept, err = u.openLegacyKept()
-		if kept == nil || err != nil {
-			return nil, nil, err
-		}
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	defer kept.Close()
-	read := func(name string) ([]byte, error) {
-		f, _, err := kept.Open(name, os.Geteuid())
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		return io.ReadAll(io.LimitReader(f, maxKept))
-	}
-	if conf, err = read(keptUpgradeConf); err != nil || conf == nil {
-		return nil, nil, err
-	}
-	unit, err = read(keptUpgradeUnit)
+	unit, err = files.Kept(ctx, u.inst, KeptUpgrade, keptUpgradeUnit)
 	return conf, unit, err
-}
-
-// openLegacyKept opens the directory where earlier versions kept
-// odoo.conf and the unit, when the instance's directory is root's; nil
-// when there is none, or the directory is not root's. One not root's
-// alone, or a link, is refused.
-func (u *upgradeRun) openLegacyKept() (*safefs.Dir, error) {
-	dir, err := u.openInstanceDir()
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer dir.Close()
-	st, err := dir.Self()
-	if err != nil || st.UID != 0 {
-		// Not root's (an imported instance's): nothing of odoobot's there.
-		return nil, err
-	}
-	if ok, err := dir.Exists(legacySaveDir); err != nil || !ok {
-		return nil, err
-	}
-	kept, err := dir.Dir(legacySaveDir)
-	if err != nil {
-		return nil, err
-	}
-	kst, err := kept.Self()
-	if err == nil && (kst.UID != 0 || kst.Mode.Perm()&0o077 != 0) {
-		err = fmt.Errorf("%s: %w: kept by an earlier version in a directory that is not root's alone; not read", kept.Path(), safefs.ErrRefused)
-	}
-	if err != nil {
-		kept.Close()
-		return nil, err
-	}
-	return kept, nil
-}
-
-// openInstanceDir opens the instance's directory beneath PROD_ROOT, a
-// link refused.
-func (u *upgradeRun) openInstanceDir() (*safefs.Dir, error) {
-	l := u.d.cfg.Layout
-	rel, err := l.beneath(u.paths.Dir)
-	if err != nil {
-		return nil, err
-	}
-	root, err := l.openProdRoot()
-	if err != nil {
-		return nil, err
-	}
-	defer root.Close()
-	return root.Dir(rel)
-}
-
-// forgetKept removes what switchRelease kept, and what an earlier
-// version kept in the instance's directory when that is root's (on a
-// handle: a link there is removed, never followed).
-func (u *upgradeRun) forgetKept() error {
-	staging, err := u.d.cfg.Layout.openStaging()
-	if err != nil {
-		return err
-	}
-	defer staging.Close()
-	if err := staging.RemoveAll(u.keptFiles()); err != nil {
-		return err
-	}
-	dir, err := u.openInstanceDir()
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
-	if st, err := dir.Self(); err != nil || st.UID != 0 {
-		return err
-	}
-	return dir.RemoveAll(legacySaveDir)
 }
 
 // writeConf writes an odoo.conf the instance's user reads and cannot
 // change: root's, with its group, 0640; on a handle opened beneath
 // PROD_ROOT, so that a link an imported instance's user planted at path,
 // or on the way to it, is replaced or refused, never followed.
-func (u *upgradeRun) writeConf(path string, b []byte) error {
-	_, gid, err := lookupUser(u.runAs())
-	if err != nil {
-		return err
-	}
-	return u.d.cfg.Layout.writeTenantFile(path, b, 0o640, 0, gid)
+func (u *upgradeRun) writeConf(ctx context.Context, file ConfFile, b []byte) error {
+	return u.d.cfg.Files.WriteConf(ctx, u.inst, file, b, 0o640, FileOwner{User: u.runAs()})
 }
 
 func (u *upgradeRun) runAs() string {
@@ -569,7 +430,7 @@ func (u *upgradeRun) update(ctx context.Context) error {
 	if _, err := u.d.pg.Exec(ctx, fmt.Sprintf("close database %q to other roles", u.asideDB()), revoke); err != nil {
 		return fmt.Errorf("update: %w", err)
 	}
-	if err := u.linkAside(ctx); err != nil {
+	if err := u.d.cfg.Files.SetAside(ctx, u.inst, u.runAs()); err != nil {
 		return fmt.Errorf("update: keep the filestore aside: %w", err)
 	}
 	u.progress(StepUpdate, "updating "+u.inst.Internal+" with the new release (odoo-bin -u all)")
@@ -595,7 +456,7 @@ func (u *upgradeRun) putBack(ctx context.Context) error {
 			return fmt.Errorf("put back: %w", err)
 		}
 	}
-	if err := u.putBackFilestore(); err != nil {
+	if err := u.d.cfg.Files.PutBack(ctx, u.inst, u.runAs()); err != nil {
 		return fmt.Errorf("put back: %w", err)
 	}
 	return nil
@@ -606,12 +467,7 @@ func (u *upgradeRun) dropAside(ctx context.Context) error {
 	if err := u.d.pg.Drop(ctx, u.asideDB()); err != nil {
 		return fmt.Errorf("update: %w", err)
 	}
-	staging, err := u.d.cfg.Layout.openStaging()
-	if err != nil {
-		return fmt.Errorf("update: %w", err)
-	}
-	defer staging.Close()
-	if err := staging.RemoveAll(u.asideFS()); err != nil {
+	if err := u.d.cfg.Files.DropAside(ctx, u.inst); err != nil {
 		return fmt.Errorf("update: %w", err)
 	}
 	return nil
@@ -650,7 +506,7 @@ func (u *upgradeRun) record(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("record: render: %w", err)
 	}
-	if err := u.d.cfg.Layout.writeTenantFile(u.paths.Info, b, 0o644, 0, 0); err != nil {
+	if err := u.d.cfg.Files.WriteInfo(ctx, u.inst, b); err != nil {
 		return fmt.Errorf("record: %w", err)
 	}
 	return &Noted{Message: fmt.Sprintf("%s runs %s; production was stopped for %s", inst.Name, inst.Release.Source(), u.downtime.Round(100*time.Millisecond))}
@@ -672,7 +528,7 @@ func (u *upgradeRun) unrecord(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return u.d.cfg.Layout.writeTenantFile(u.paths.Info, b, 0o644, 0, 0)
+	return u.d.cfg.Files.WriteInfo(ctx, u.inst, b)
 }
 
 // cleanup drops what was kept aside and the kept files, and collects the
@@ -683,7 +539,7 @@ func (u *upgradeRun) cleanup(ctx context.Context) error {
 	if err := u.dropAside(ctx); err != nil {
 		log.Warn("upgrade: drop what was kept aside", "err", err)
 	}
-	if err := u.forgetKept(); err != nil {
+	if err := u.d.cfg.Files.ForgetKept(ctx, u.inst, KeptUpgrade); err != nil {
 		log.Warn("upgrade: remove the kept files", "err", err)
 	}
 	if u.d.cfg.GC != nil {
@@ -770,103 +626,6 @@ func WhyOdooFailed(out string) string {
 		picked = picked[len(picked)-24:]
 	}
 	return "\n" + strings.Join(picked, "\n")
-}
-
-// The filestore's moves, on handles (see tenantfiles.go): root never
-// follows a path the instance's user can change, and builds trees in the
-// staging directory, where that user does not reach.
-
-// linkCopy makes the test copy's filestore (<filestore>/prod-NAME_restore)
-// a tree of hard links to the live one's files (Odoo writes a new file for
-// new content and never changes one in place), built in the staging
-// directory, owned by the instance's user, then renamed into its tree.
-func (u *upgradeRun) linkCopy(ctx context.Context) error {
-	uid, gid, err := lookupUser(u.runAs())
-	if err != nil {
-		return err
-	}
-	l := u.d.cfg.Layout
-	staging, err := l.openStaging()
-	if err != nil {
-		return err
-	}
-	defer staging.Close()
-	if err := l.stageTree(ctx, u.paths, u.inst.Internal, staging, u.copyFS(), uid, gid, true); err != nil {
-		return err
-	}
-	stores, err := l.openFilestores(u.paths, uid, gid)
-	if err != nil {
-		return err
-	}
-	defer stores.Close()
-	return staging.Replace(u.copyFS(), stores, u.copyDB())
-}
-
-// linkAside keeps the live filestore aside in the staging directory, as
-// hard links (the instance is stopped).
-func (u *upgradeRun) linkAside(ctx context.Context) error {
-	uid, gid, err := lookupUser(u.runAs())
-	if err != nil {
-		return err
-	}
-	l := u.d.cfg.Layout
-	staging, err := l.openStaging()
-	if err != nil {
-		return err
-	}
-	defer staging.Close()
-	return l.stageTree(ctx, u.paths, u.inst.Internal, staging, u.asideFS(), uid, gid, true)
-}
-
-// putBackFilestore puts the filestore kept aside in place of the live
-// one; nothing when none was kept.
-func (u *upgradeRun) putBackFilestore() error {
-	l := u.d.cfg.Layout
-	staging, err := l.openStaging()
-	if err != nil {
-		return err
-	}
-	defer staging.Close()
-	if ok, err := staging.Exists(u.asideFS()); err != nil || !ok {
-		return err
-	}
-	uid, gid, err := lookupUser(u.runAs())
-	if err != nil {
-		return err
-	}
-	stores, err := l.openFilestores(u.paths, uid, gid)
-	if err != nil {
-		return err
-	}
-	defer stores.Close()
-	if err := stores.RemoveAll(u.inst.Internal); err != nil {
-		return err
-	}
-	return staging.Replace(u.asideFS(), stores, u.inst.Internal)
-}
-
-// removeFilestore removes the filestore db from the instance's tree,
-// descending only through directories opened without following a link,
-// and the test copy's tree a crash left in the staging directory.
-func (u *upgradeRun) removeFilestore(db string) error {
-	staging, err := u.d.cfg.Layout.openStaging()
-	if err != nil {
-		return err
-	}
-	err = staging.RemoveAll(u.copyFS())
-	staging.Close()
-	if err != nil {
-		return err
-	}
-	stores, err := u.d.cfg.Layout.openFilestores(u.paths, -1, -1)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer stores.Close()
-	return stores.RemoveAll(db)
 }
 
 // shortCommit is a commit's first 12 hex digits.

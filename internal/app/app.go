@@ -31,6 +31,7 @@ import (
 	"odoobot/provision/postgres"
 	"odoobot/provision/systemd"
 	"odoobot/provision/tenant"
+	"odoobot/provision/tree"
 	"odoobot/templates"
 )
 
@@ -338,7 +339,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	releases := odoo.NewReleases(releaseConfig(cfg, buildUser, log))
 	edition := map[string]string{"e": "enterprise", "c": "community"}[cfg.OdooEdition]
 	a.Creator = provision.NewCreator(provision.CreatorConfig{
-		Layout: cfg.Layout(), Rules: cfg.NameRules(),
+		Layout: cfg.Layout(), Files: tree.New(cfg.Layout()), Rules: cfg.NameRules(),
 		HTTPPorts: provision.PortRange(cfg.HTTPPorts), GeventPorts: provision.PortRange(cfg.GeventPorts),
 		ServiceUser: cfg.ServiceUser,
 		DB:          provision.DBConn{Host: cfg.DBHost, Port: cfg.DBPort, User: cfg.DBUser, Password: cfg.DBPassword.Reveal()},

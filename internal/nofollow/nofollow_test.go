@@ -1,4 +1,4 @@
-package provision
+package nofollow
 
 import (
 	"os"
@@ -30,7 +30,7 @@ func TestTailFileBoundsAHugeLine(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	lines := TailFile(path, 50)
+	lines := Tail(path, 50)
 	runtime.ReadMemStats(&after)
 	alloc := after.TotalAlloc - before.TotalAlloc
 	t.Logf("tailing a 300 MB single-line log allocated %.1f MiB", float64(alloc)/(1<<20))
@@ -41,13 +41,13 @@ func TestTailFileBoundsAHugeLine(t *testing.T) {
 		t.Fatalf("got %d lines, want the one line", len(lines))
 	}
 	l := lines[0]
-	if len(l) > TailMaxLine+200 || !strings.Contains(l, "line cut") || !strings.Contains(l, "not read") {
+	if len(l) > MaxTailLine+200 || !strings.Contains(l, "line cut") || !strings.Contains(l, "not read") {
 		t.Errorf("the line (%d bytes) is not cut with a note: %.200q…", len(l), l)
 	}
 
 	// odoobot's log handling: the failed health wait carries the same
 	// bounded tail.
-	allocs := testing.AllocsPerRun(3, func() { TailFile(path, 10) })
+	allocs := testing.AllocsPerRun(3, func() { Tail(path, 10) })
 	if allocs > 100 {
 		t.Errorf("TailFile makes %.0f allocations per run", allocs)
 	}
@@ -58,22 +58,22 @@ func TestTailFileBoundsAHugeLine(t *testing.T) {
 func TestTailFileLines(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "odoo.log")
-	long := strings.Repeat("x", TailMaxLine+10)
+	long := strings.Repeat("x", MaxTailLine+10)
 	if err := os.WriteFile(path, []byte("one\ntwo\n"+long+"\nfour\n\n"), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	got := TailFile(path, 3)
-	if len(got) != 3 || got[0] != "two" || got[2] != "four" || !strings.HasSuffix(got[1], "[… line cut: 10 more bytes]") || len(got[1]) > TailMaxLine+40 {
+	got := Tail(path, 3)
+	if len(got) != 3 || got[0] != "two" || got[2] != "four" || !strings.HasSuffix(got[1], "[… line cut: 10 more bytes]") || len(got[1]) > MaxTailLine+40 {
 		t.Errorf("TailFile = %q", got)
 	}
-	if got := TailFile(path, 10); len(got) != 4 || got[0] != "one" {
-		t.Errorf("TailFile(10) = %q", got)
+	if got := Tail(path, 10); len(got) != 4 || got[0] != "one" {
+		t.Errorf("Tail(10) = %q", got)
 	}
-	big := strings.Repeat("y\n", TailMaxBytes) // 2 MiB of lines
+	big := strings.Repeat("y\n", MaxTailBytes) // 2 MiB of lines
 	if err := os.WriteFile(path, []byte(big), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if got := TailFile(path, 5); len(got) != 5 || got[0] != "y" {
+	if got := Tail(path, 5); len(got) != 5 || got[0] != "y" {
 		t.Errorf("TailFile of many lines = %q", got)
 	}
 }
@@ -90,7 +90,7 @@ func TestTailFileRefusesLinksAndFIFOs(t *testing.T) {
 	if err := os.Symlink(secret, link); err != nil {
 		t.Fatal(err)
 	}
-	if got := TailFile(link, 5); got != nil {
+	if got := Tail(link, 5); got != nil {
 		t.Errorf("TailFile followed a link: %q", got)
 	}
 	// A link in place of the instance's directory is not followed either.
@@ -98,37 +98,37 @@ func TestTailFileRefusesLinksAndFIFOs(t *testing.T) {
 	if err := os.Symlink(dir, inst); err != nil {
 		t.Fatal(err)
 	}
-	if got := TailFile(filepath.Join(inst, "secret"), 5); got != nil {
+	if got := Tail(filepath.Join(inst, "secret"), 5); got != nil {
 		t.Errorf("TailFile followed a linked directory: %q", got)
 	}
 	fifo := filepath.Join(dir, "fifo.log")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if got := TailFile(fifo, 5); got != nil {
+	if got := Tail(fifo, 5); got != nil {
 		t.Errorf("TailFile of a FIFO = %q", got)
 	}
 }
 
 // A small file of a tenant's tree is read whole only within its limit,
 // never through a link.
-func TestReadTenantFile(t *testing.T) {
+func TestReadFile(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "odoo.conf")
 	if err := os.WriteFile(conf, []byte("[options]\n"), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := ReadTenantFile(conf, 100); err != nil || string(b) != "[options]\n" {
+	if b, err := ReadFile(conf, 100); err != nil || string(b) != "[options]\n" {
 		t.Errorf("ReadTenantFile = %q, %v", b, err)
 	}
-	if _, err := ReadTenantFile(conf, 5); err == nil || !strings.Contains(err.Error(), "larger than 5 bytes") {
+	if _, err := ReadFile(conf, 5); err == nil || !strings.Contains(err.Error(), "larger than 5 bytes") {
 		t.Errorf("a file over the limit: %v", err)
 	}
 	link := filepath.Join(dir, "info-instancia.txt")
 	if err := os.Symlink(conf, link); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := ReadTenantFile(link, 100); err == nil {
+	if b, err := ReadFile(link, 100); err == nil {
 		t.Errorf("ReadTenantFile followed a link: %q", b)
 	}
 }
@@ -140,7 +140,7 @@ func TestTailFileHidesControlCharacters(t *testing.T) {
 	if err := os.WriteFile(path, []byte("INFO ok\tfine\n\x1b]0;owned\x07\x1b[2J\x00bad\xff\n"), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	got := TailFile(path, 2)
+	got := Tail(path, 2)
 	if len(got) != 2 || got[0] != "INFO ok\tfine" || strings.ContainsAny(got[1], "\x1b\x07\x00") || !strings.HasSuffix(got[1], "bad\uFFFD") {
 		t.Errorf("TailFile = %q", got)
 	}

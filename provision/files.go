@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"time"
 )
 
 // The instance's tree (its directory beneath PROD_ROOT: odoo.conf, the
@@ -214,4 +215,27 @@ type InstanceRecords interface {
 	// none: the unit runs as root; the last one wins, as in systemd); a
 	// missing one is an error matching fs.ErrNotExist.
 	UnitUser(ctx context.Context, inst Instance) (string, error)
+}
+
+// APIDEVFiles is what import reads of the host to find the instances
+// API-DEV made (ScanAPIDEV). It changes nothing. Every read is bounded
+// and never blocks on a FIFO.
+type APIDEVFiles interface {
+	// InstanceDirs lists the names of the prod-* directories under
+	// PROD_ROOT (links are not directories); none when PROD_ROOT is
+	// missing.
+	InstanceDirs(ctx context.Context) ([]string, error)
+	// DirTime is when inst's directory was last modified; an error
+	// matching fs.ErrNotExist when there is none.
+	DirTime(ctx context.Context, inst Instance) (time.Time, error)
+	// ReadTracking reads API-DEV's tracking file name in dir (at most 1
+	// MiB); nil when it is missing.
+	ReadTracking(ctx context.Context, dir, name string) ([]byte, error)
+	// ReadSite reads inst's nginx site in sites-available (at most 1 MiB).
+	ReadSite(ctx context.Context, inst Instance) ([]byte, error)
+	// ReadConf, ReadUnit and ReadInfo are as in OdooConfs and
+	// InstanceRecords.
+	ReadConf(ctx context.Context, inst Instance, file ConfFile) (OdooConf, error)
+	ReadUnit(ctx context.Context, inst Instance) ([]byte, error)
+	ReadInfo(ctx context.Context, inst Instance) ([]byte, error)
 }

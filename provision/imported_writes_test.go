@@ -1,4 +1,4 @@
-package provision
+package provision_test
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 
+	. "odoobot/provision"
+	"odoobot/provision/tree"
 	"odoobot/templates"
 )
 
@@ -88,6 +90,19 @@ func importedTree(t *testing.T) (Layout, Paths, string, func() string) {
 	return l, p, canary, snapshot
 }
 
+// ids are the uid and gid of system user name; the test is skipped
+// when the host has no such user.
+func ids(t *testing.T, name string) (int, int) {
+	t.Helper()
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Skipf("no %s user: %v", name, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return uid, gid
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -139,24 +154,23 @@ func fileIs(t *testing.T, path, want string, mode os.FileMode, uid, gid int) {
 func TestIsolateRollbackNeverWritesThroughALink(t *testing.T) {
 	l, p, canary, snapshot := importedTree(t)
 	want := snapshot()
-	svcUID, svcGID, _ := lookupUser("daemon")
+	svcUID, svcGID := ids(t, "daemon")
 	tenant := "bin" // plays the instance's new user
-	_, tenantGID, err := lookupUser(tenant)
-	if err != nil {
-		t.Skip("no bin user to play the instance's user")
-	}
-	d := &DayTwo{Creator: &Creator{cfg: CreatorConfig{Layout: l, ServiceUser: "daemon"}}}
-	iso := &isolation{d: d, inst: Instance{Name: "x", Internal: "prod-x"}, user: tenant, role: "prod-x", paths: p, password: "new-role-password"}
+	_, tenantGID := ids(t, tenant)
+	files := tree.New(l)
+	d := NewDayTwoForTest(CreatorConfig{Layout: l, ServiceUser: "daemon", Files: files})
+	inst := Instance{Name: "x", Internal: "prod-x"}
+	iso := d.IsolationForTest(inst, tenant, "prod-x", "new-role-password")
 	ctx := context.Background()
 
-	if err := iso.rewriteConf(ctx); err != nil {
+	if err := iso.RewriteConf(ctx); err != nil {
 		t.Fatalf("rewriteConf: %v", err)
 	}
 	fileIs(t, p.Conf, "[options]\ndb_user = prod-x\ndb_password = new-role-password\naddons_path = "+oldRelease+"/odoo/addons\n", 0o640, 0, tenantGID)
 
 	t.Run("directory swapped for a link", func(t *testing.T) {
 		back := swapDir(t, p, canary)
-		err := iso.restoreConf(ctx)
+		err := iso.RestoreConf(ctx)
 		back()
 		if err == nil {
 			t.Errorf("the rollback wrote through %s, a link to %s", p.Dir, canary)
@@ -167,10 +181,10 @@ func TestIsolateRollbackNeverWritesThroughALink(t *testing.T) {
 	})
 
 	t.Run("odoo.conf swapped for a link", func(t *testing.T) {
-		must(t, chownTree(l, p.Dir, svcUID, svcGID))
+		must(t, files.Give(ctx, inst, "daemon", false))
 		must(t, os.Remove(p.Conf))
 		must(t, os.Symlink(filepath.Join(canary, "neighbour.conf"), p.Conf))
-		if err := iso.restoreConf(ctx); err != nil {
+		if err := iso.RestoreConf(ctx); err != nil {
 			t.Fatalf("restoreConf: %v", err)
 		}
 		if got := snapshot(); got != want {
@@ -199,14 +213,10 @@ func (installFiles) Install(_ context.Context, path string, b []byte) error {
 func TestUpgradeSwitchNeverFollowsALink(t *testing.T) {
 	l, p, canary, snapshot := importedTree(t)
 	want := snapshot()
-	svcUID, svcGID, _ := lookupUser("daemon")
-	d := &DayTwo{Creator: &Creator{cfg: CreatorConfig{Layout: l, ServiceUser: "daemon", Services: installFiles{}}}}
+	svcUID, svcGID := ids(t, "daemon")
+	d := NewDayTwoForTest(CreatorConfig{Layout: l, ServiceUser: "daemon", Services: installFiles{}, Files: tree.New(l)})
 	inst := Instance{Name: "x", Internal: "prod-x", Unit: "odoo-x.service"}
-	run := func() *upgradeRun {
-		u := d.upgradeRun(inst, "test")
-		u.old, u.rel = Release{Dir: oldRelease}, Release{Dir: newRelease}
-		return u
-	}
+	run := func() UpgradeForTest { return d.UpgradeForTest(inst, oldRelease, newRelease) }
 	ctx := context.Background()
 	canaryConf := filepath.Join(canary, "neighbour.conf")
 
@@ -214,9 +224,9 @@ func TestUpgradeSwitchNeverFollowsALink(t *testing.T) {
 		must(t, os.Rename(p.Conf, p.Conf+".mine"))
 		must(t, os.Symlink(canaryConf, p.Conf))
 		u := run()
-		err := u.prepareFiles()
+		err := u.PrepareFiles(ctx)
 		if err == nil {
-			err = u.switchRelease(ctx)
+			err = u.SwitchRelease(ctx)
 		}
 		if err == nil {
 			t.Errorf("the switch read odoo.conf through a link to %s", canaryConf)
@@ -230,15 +240,15 @@ func TestUpgradeSwitchNeverFollowsALink(t *testing.T) {
 				t.Errorf("the instance's odoo.conf now holds the canary's secret:\n%s", b)
 			}
 		}
-		u.switchBack(ctx)
+		u.SwitchBack(ctx)
 		os.Remove(p.Conf)
 		must(t, os.Rename(p.Conf+".mine", p.Conf))
 	})
 
 	t.Run("kept files swapped", func(t *testing.T) {
 		u := run()
-		must(t, u.prepareFiles())
-		must(t, u.switchRelease(ctx))
+		must(t, u.PrepareFiles(ctx))
+		must(t, u.SwitchRelease(ctx))
 		newConf := strings.ReplaceAll(importedConf, oldRelease, newRelease)
 		fileIs(t, p.Conf, newConf, 0o640, 0, svcGID)
 		// Whatever an upgrade kept in the instance's directory, the
@@ -250,7 +260,7 @@ func TestUpgradeSwitchNeverFollowsALink(t *testing.T) {
 		must(t, os.Mkdir(kept, 0o700))
 		must(t, os.Symlink(canaryConf, filepath.Join(kept, "odoo.conf")))
 		must(t, os.Lchown(kept, svcUID, svcGID))
-		if err := u.switchBack(ctx); err != nil {
+		if err := u.SwitchBack(ctx); err != nil {
 			t.Errorf("switchBack: %v", err)
 		}
 		if got := snapshot(); got != want {
@@ -263,11 +273,11 @@ func TestUpgradeSwitchNeverFollowsALink(t *testing.T) {
 
 	t.Run("directory swapped for a link", func(t *testing.T) {
 		u := run()
-		must(t, u.prepareFiles())
+		must(t, u.PrepareFiles(ctx))
 		back := swapDir(t, p, canary)
-		err := u.switchRelease(ctx)
+		err := u.SwitchRelease(ctx)
 		if err == nil {
-			err = u.writeConf(u.testConf(), u.newConf)
+			err = u.WriteTestConf(ctx)
 		}
 		back()
 		if err == nil {
@@ -276,7 +286,7 @@ func TestUpgradeSwitchNeverFollowsALink(t *testing.T) {
 		if got := snapshot(); got != want {
 			t.Errorf("the canary changed:\n%s\nwant:\n%s", got, want)
 		}
-		u.switchBack(ctx)
+		u.SwitchBack(ctx)
 	})
 }
 
@@ -288,22 +298,22 @@ func TestUpgradeSwitchNeverFollowsALink(t *testing.T) {
 // never read.
 func TestUpgradeSwitchBackReadsWhatAnEarlierVersionKept(t *testing.T) {
 	l, p, _, _ := importedTree(t)
-	svcUID, svcGID, _ := lookupUser("daemon")
-	d := &DayTwo{Creator: &Creator{cfg: CreatorConfig{Layout: l, ServiceUser: "daemon", Services: installFiles{}}}}
-	u := d.upgradeRun(Instance{Name: "x", Internal: "prod-x", Unit: "odoo-x.service"}, "test")
+	svcUID, svcGID := ids(t, "daemon")
+	d := NewDayTwoForTest(CreatorConfig{Layout: l, ServiceUser: "daemon", Services: installFiles{}, Files: tree.New(l)})
+	u := d.UpgradeForTest(Instance{Name: "x", Internal: "prod-x", Unit: "odoo-x.service"}, "", "")
 	kept := filepath.Join(p.Dir, ".upgrade")
 	must(t, os.Mkdir(kept, 0o700))
 	must(t, os.WriteFile(filepath.Join(kept, "odoo.conf"), []byte("[options]\nkept = yes\n"), 0o600))
 	must(t, os.WriteFile(filepath.Join(kept, "unit"), []byte("[Service]\nkept=yes\n"), 0o600))
 	ctx := context.Background()
 
-	if err := u.switchBack(ctx); err != nil {
+	if err := u.SwitchBack(ctx); err != nil {
 		t.Fatalf("switchBack in an imported instance's directory: %v", err)
 	}
 	fileIs(t, p.Conf, importedConf, 0o640, svcUID, svcGID)
 
 	must(t, os.Chown(p.Dir, 0, svcGID))
-	if err := u.switchBack(ctx); err != nil {
+	if err := u.SwitchBack(ctx); err != nil {
 		t.Fatalf("switchBack: %v", err)
 	}
 	fileIs(t, p.Conf, "[options]\nkept = yes\n", 0o640, 0, svcGID)
@@ -324,7 +334,7 @@ func TestUpgradeSwitchBackReadsWhatAnEarlierVersionKept(t *testing.T) {
 func TestFilesStepRerunNeverFollowsALink(t *testing.T) {
 	l, p, canary, snapshot := importedTree(t)
 	want := snapshot()
-	svcUID, svcGID, _ := lookupUser("daemon")
+	svcUID, svcGID := ids(t, "daemon")
 	set, err := templates.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -333,10 +343,10 @@ func TestFilesStepRerunNeverFollowsALink(t *testing.T) {
 	must(t, os.Symlink(filepath.Join(canary, "nologin"), p.Log))
 	must(t, os.Lchown(p.Log, svcUID, svcGID))
 	must(t, os.Symlink(filepath.Join(canary, "neighbour.conf"), p.Info))
-	c := &Creator{cfg: CreatorConfig{Layout: l, ServiceUser: "daemon", Templates: set, DB: DBConn{Host: "127.0.0.1", Port: 5432, User: "odoobot", Password: "shared"}}}
+	files := tree.New(l)
+	c := NewCreator(CreatorConfig{Layout: l, ServiceUser: "daemon", Templates: set, Files: files, DB: DBConn{Host: "127.0.0.1", Port: 5432, User: "odoobot", Password: "shared"}})
 	inst := Instance{Name: "x", Internal: "prod-x", Unit: "odoo-x.service", Ports: Ports{HTTP: 2001, Gevent: 3001}}
-	cr := &creation{c: c, inst: inst, paths: p, release: Release{Version: "17.0", AddonsPaths: []string{oldRelease + "/odoo/addons"}}}
-	if err := cr.writeFiles(context.Background()); err != nil {
+	if err := c.WriteFilesForTest(context.Background(), inst, Release{Version: "17.0", AddonsPaths: []string{oldRelease + "/odoo/addons"}}); err != nil {
 		t.Fatalf("writeFiles: %v", err)
 	}
 	if got := snapshot(); got != want {
@@ -348,7 +358,7 @@ func TestFilesStepRerunNeverFollowsALink(t *testing.T) {
 	}
 	// As summarize writes it.
 	b := []byte("summary\n")
-	if err := l.writeTenantFile(p.Info, b, 0o644, 0, 0); err != nil {
+	if err := files.WriteInfo(context.Background(), inst, b); err != nil {
 		t.Fatalf("summary: %v", err)
 	}
 	if got := snapshot(); got != want {

@@ -3,7 +3,6 @@ package provision
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,63 +59,6 @@ func TestCheckStoredRefusesPlantedNames(t *testing.T) {
 		if msg := err.Error(); !strings.Contains(msg, c.field) || !strings.Contains(msg, "nothing was changed") {
 			t.Errorf("%s = %q: message %q does not name the field or say nothing changed", c.field, c.value, msg)
 		}
-	}
-}
-
-// An instance whose row records no user of its own (an imported one) is
-// believed only when its unit, root's file at the derived path, runs as
-// the service user; an interrupted isolate's unit, already on the
-// instance's own user, is accepted only when resuming.
-func TestTrustedAsksTheUnitOfASharedInstance(t *testing.T) {
-	l := trustLayout(t)
-	c := NewCreator(CreatorConfig{Layout: l, ServiceUser: "mtg"})
-	inst := l.NewInstance("acme", SSLHTTP)
-	inst.User, inst.DBRole = "", ""
-	unit := l.Paths(inst).Unit
-	if err := os.MkdirAll(filepath.Dir(unit), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.trusted(inst, trustJob); err == nil {
-		t.Fatal("a shared instance without a unit is trusted")
-	}
-	if err := c.trusted(inst, trustDelete); err != nil {
-		t.Fatalf("a delete run again after it removed the unit of an imported instance is refused: %v", err)
-	}
-	write := func(user string) {
-		if err := os.WriteFile(unit, []byte("[Unit]\nDescription=x\n\n[Service]\nUser="+user+"\nExecStart=/bin/true\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("mtg")
-	if err := c.trusted(inst, trustJob); err != nil {
-		t.Fatalf("an imported instance whose unit runs as the service user is refused: %v", err)
-	}
-	write("odoo-acme")
-	err := c.trusted(inst, trustJob)
-	var se *StoredNameError
-	if !errors.As(err, &se) || se.Field != "system_user" {
-		t.Fatalf("a row that says shared while the unit runs as odoo-acme: got %v, want a refusal naming system_user", err)
-	}
-	if err := c.trusted(inst, trustIsolate); err != nil {
-		t.Fatalf("an interrupted isolate (unit on its own user) is refused when resuming: %v", err)
-	}
-	write("root")
-	if err := c.trusted(inst, trustIsolate); err == nil {
-		t.Fatal("a shared instance whose unit runs as root is trusted")
-	}
-	// A link at the unit's path is not followed.
-	other := filepath.Join(t.TempDir(), "u.service")
-	if err := os.WriteFile(other, []byte("[Service]\nUser=mtg\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(unit); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(other, unit); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.trusted(inst, trustJob); err == nil {
-		t.Fatal("a unit path that is a symbolic link was followed")
 	}
 }
 
@@ -192,34 +134,6 @@ func TestOperatorRefusesAPlantedRow(t *testing.T) {
 	}
 	if len(svc.units) > 0 {
 		t.Errorf("systemd was asked: %q", svc.units)
-	}
-}
-
-// An instance with a user of its own has its ports in odoo.conf, root's
-// file: a row that records others (a neighbour's, which the unit would
-// then let it bind) is refused naming the port.
-func TestTrustedChecksPortsAgainstOdooConf(t *testing.T) {
-	l := trustLayout(t)
-	c := NewCreator(CreatorConfig{Layout: l, ServiceUser: "mtg"})
-	inst := l.NewInstance("acme", SSLHTTP)
-	inst.Ports = Ports{HTTP: 2100, Gevent: 8072}
-	if err := c.trusted(inst, trustJob); err != nil {
-		t.Fatalf("without odoo.conf (a delete run again): %v", err)
-	}
-	p := l.Paths(inst)
-	if err := os.MkdirAll(p.Dir, 0o750); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p.Conf, []byte("[options]\nhttp_port = 2100\ngevent_port = 8072\n"), 0o640); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.trusted(inst, trustJob); err != nil {
-		t.Fatalf("ports as odoo.conf has them: %v", err)
-	}
-	inst.Ports.Gevent = 8073
-	var se *StoredNameError
-	if err := c.trusted(inst, trustJob); !errors.As(err, &se) || se.Field != "gevent_port" || se.Stored != "8073" {
-		t.Fatalf("a planted gevent port: got %v, want a refusal naming gevent_port", err)
 	}
 }
 

@@ -1,7 +1,6 @@
 package tree
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -68,11 +67,19 @@ func (f *Files) TailLog(ctx context.Context, inst provision.Instance, n int) []s
 // maxUnitFile bounds how much of a unit file is read.
 const maxUnitFile = 1 << 20
 
-// openUnit opens inst's unit file without following a link at it.
+// openUnit opens inst's unit file without following a link at it or
+// blocking on a FIFO; anything but a regular file is refused.
 func (f *Files) openUnit(inst provision.Instance) (*os.File, error) {
 	path := f.paths(inst).Unit
 	file, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
+		return nil, fmt.Errorf("files: read unit %s: %w", path, err)
+	}
+	if st, err := file.Stat(); err != nil || !st.Mode().IsRegular() {
+		file.Close()
+		if err == nil {
+			err = fmt.Errorf("not a regular file (%s)", st.Mode().Type())
+		}
 		return nil, fmt.Errorf("files: read unit %s: %w", path, err)
 	}
 	return file, nil
@@ -95,29 +102,20 @@ func (f *Files) ReadUnit(ctx context.Context, inst provision.Instance) ([]byte, 
 	return b, nil
 }
 
-// UnitUser returns the User= of inst's unit file ("" when it has none).
-// It reads at most 1 MiB and does not follow a link at the file.
+// UnitUser returns the User= of inst's unit file ("" when it has none),
+// the last one winning as in systemd. A unit larger than 1 MiB is
+// refused rather than read in part: a User= past the part read would be
+// missed.
 func (f *Files) UnitUser(ctx context.Context, inst provision.Instance) (string, error) {
-	file, err := f.openUnit(inst)
+	b, err := f.ReadUnit(ctx, inst)
 	if err != nil {
 		return "", err
 	}
-	defer file.Close()
-	return unitUser(file)
-}
-
-// unitUser is the last User= of the unit r holds.
-func unitUser(r io.Reader) (string, error) {
 	user := ""
-	sc := bufio.NewScanner(io.LimitReader(r, maxUnitFile))
-	sc.Buffer(make([]byte, 0, 64<<10), maxUnitFile)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "="); ok && strings.TrimSpace(k) == "User" {
-			user = strings.TrimSpace(v) // the last one wins, as in systemd
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(l), "="); ok && strings.TrimSpace(k) == "User" {
+			user = strings.TrimSpace(v)
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return "", fmt.Errorf("files: read unit: %w", err)
 	}
 	return user, nil
 }

@@ -1,4 +1,4 @@
-package provision
+package tree
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"odoobot/provision"
 )
 
 // TestLayTenantFilesTraps lays out (as create, clone and isolate do) the
@@ -39,15 +41,16 @@ func TestLayTenantFilesTraps(t *testing.T) {
 	}
 	want := canary()
 
-	l := Layout{ProdRoot: filepath.Join(base, "apps")}
-	p := l.Paths(Instance{Internal: "prod-x"})
+	l := provision.Layout{ProdRoot: filepath.Join(base, "apps")}
+	f := New(l)
+	p := l.Paths(provision.Instance{Internal: "prod-x"})
 	os.MkdirAll(filepath.Join(p.DataDir, "filestore", "prod-x"), 0o755)
 	os.MkdirAll(p.CustomAddons, 0o755)
 	os.WriteFile(p.Conf, []byte("[options]\n"), 0o640)
 	os.Symlink(filepath.Join(etc, "motd"), p.Log)
 	os.Symlink(etc, filepath.Join(p.DataDir, "filestore", "prod-x", "etc"))
 
-	if err := layTenantFiles(l, p, uid, gid); err == nil {
+	if err := f.layTenantFiles(p, uid, gid); err == nil {
 		t.Errorf("odoo.log being a link was not refused")
 	}
 	if got := canary(); got != want {
@@ -56,7 +59,7 @@ func TestLayTenantFilesTraps(t *testing.T) {
 
 	os.Remove(p.Log)
 	os.Link(filepath.Join(etc, "shadow"), filepath.Join(p.DataDir, "filestore", "prod-x", "ab"))
-	if err := layTenantFiles(l, p, uid, gid); err == nil || !strings.Contains(err.Error(), "hard link") {
+	if err := f.layTenantFiles(p, uid, gid); err == nil || !strings.Contains(err.Error(), "hard link") {
 		t.Errorf("a hard link to a root-only file: %v, want it refused as a hard link", err)
 	}
 	if got := canary(); got != want {
@@ -64,7 +67,7 @@ func TestLayTenantFilesTraps(t *testing.T) {
 	}
 
 	os.Remove(filepath.Join(p.DataDir, "filestore", "prod-x", "ab"))
-	if err := layTenantFiles(l, p, uid, gid); err != nil {
+	if err := f.layTenantFiles(p, uid, gid); err != nil {
 		t.Fatalf("layTenantFiles: %v", err)
 	}
 	if got := canary(); got != want {

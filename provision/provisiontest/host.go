@@ -94,6 +94,7 @@ func New(l provision.Layout, rel provision.Release) *Host {
 		aside:       map[string]string{},
 		kept:        map[string]string{},
 		scratches:   map[string]bool{},
+		logs:        map[string]string{},
 		instances:   map[string]provision.Instance{},
 		versions:    map[string]string{},
 		jobs:        map[int64]*provision.Job{},

@@ -10,6 +10,9 @@ import (
 	"testing"
 
 	"odoobot/provision"
+	"odoobot/provision/ports"
+	"odoobot/provision/probe"
+	"odoobot/provision/sysusers"
 )
 
 func TestAlertCommand(t *testing.T) {
@@ -63,7 +66,8 @@ func (u *units) Journal(context.Context, string, int) ([]string, error) { return
 
 func TestServiceControlTellsTheWatcher(t *testing.T) {
 	d, _, _, _ := newAdminDispatcher(t, adminAllowlist)
-	inst := d.Operator.Store.(instancesOf)[0]
+	layout := provision.Layout{Zone: "example.com"}
+	inst := layout.NewInstance("acme", provision.SSLLetsEncrypt)
 	inst.State = provision.StateReady
 	health := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer health.Close()
@@ -74,9 +78,10 @@ func TestServiceControlTellsTheWatcher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inst.User, inst.DBRole, d.Operator.ServiceUser = "", "", me.Username
-	d.Operator.Store = instancesOf{inst}
-	d.Operator.Services = &units{running: map[string]bool{inst.Unit: true}}
+	inst.User, inst.DBRole = "", ""
+	d.Operator = &provision.Operator{Store: instancesOf{inst}, Layout: layout, ServiceUser: me.Username,
+		Services: &units{running: map[string]bool{inst.Unit: true}},
+		Health:   probe.Health{}, Ports: ports.Host{}, Users: sysusers.Host{}}
 	h := &holds{}
 	d.Watch = h
 	ctx := context.Background()

@@ -76,31 +76,67 @@ type AdminPasswords interface {
 	ResetAdminPassword(ctx context.Context, name string) (string, error)
 }
 
-// Creator is the creation side of provision.
+// Creator runs create (provision.Creator has it). The task it returns
+// carries the reserved instance and, once the job has succeeded, its
+// summary.
 type Creator interface {
 	Create(ctx context.Context, req provision.CreateRequest) (*provision.Task, error)
 }
+
+// Reader answers the verbs that read (list, status, info, logs, certs)
+// and the lookups other verbs make first (provision.Operator has it).
+type Reader interface {
+	List(ctx context.Context) ([]provision.Instance, error)
+	// Instance returns the recorded instance, or an error matching
+	// provision.ErrInstanceNotFound.
+	Instance(ctx context.Context, name string) (provision.Instance, error)
+	Status(ctx context.Context, name string) (provision.InstanceStatus, error)
+	Info(ctx context.Context, name string) (string, error)
+	Logs(ctx context.Context, name string, n int) (lines []string, source string, err error)
+	// Paths are where an instance's files are (its certificate directory).
+	Paths(inst provision.Instance) provision.Paths
+}
+
+// Controller runs the service-control verbs: restart, stop, start.
+type Controller interface {
+	Restart(ctx context.Context, name string) error
+	Stop(ctx context.Context, name string) error
+	Start(ctx context.Context, name string) error
+}
+
+// Operator is the read and control verbs (provision.Operator has both).
+type Operator interface {
+	Reader
+	Controller
+}
+
+var _ Operator = (*provision.Operator)(nil)
 
 // Dispatcher decides, audits and runs commands. Every request is audited,
 // allowed or not. Refusals go back privately and change nothing.
 type Dispatcher struct {
 	Allowlist *Allowlist
 	// Auditor records every request; nil records nothing (tests).
-	Auditor  Auditor
-	Rules    provision.NameRules
-	Mode     provision.SSLMode // when create names none
-	Creator  Creator
-	Operator *provision.Operator
-	// Admins, when set, runs reset-admin; without it that verb answers
-	// that it is not available on this server.
-	Admins AdminPasswords
+	Auditor Auditor
+	Rules   provision.NameRules
+	Mode    provision.SSLMode // when create names none
+	// The verbs, one field per family. A verb whose field is nil answers
+	// that it is not available on this server, and changes nothing.
+	Creator  Creator          // create
+	Operator Operator         // list, status, info, logs, certs; restart, stop, start
+	DayTwo   DayTwo           // backup, backups, restore, delete
+	Cloner   Cloner           // clone
+	Upgrader Upgrader         // upgrade
+	Capacity CapacityReporter // capacity
+	Admins   AdminPasswords   // reset-admin
 	// Jobs, when set, keeps each job's thread reference, so that a
 	// restart can report in the thread of a job it interrupted.
 	Jobs interface {
 		SetChatRef(ctx context.Context, id int64, ref map[string]string) error
 	}
-	// Summary renders an instance's final summary (info-instancia,
-	// without secrets) for the thread.
+	// Summary, when set, renders the final summary of a creation or clone
+	// whose task carries none (a test double's); a task's own summary
+	// (provision.Task.Summary) comes first. The app leaves it nil.
 	Summary func(ctx context.Context, name string) string
 	// Watch, when set, is told of an operator's service control: a stop
 	// that succeeded holds the instance (the watcher leaves it alone); a
@@ -206,6 +242,10 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 	answer := func(text string) (*provision.Task, string, error) {
 		return nil, "ok", r.Reply(ctx, text)
 	}
+	// create checks its mode and name first (create).
+	if cmd.Verb != VerbCreate && !d.available(cmd.Verb) {
+		return noTask(d.unavailable(ctx, cmd, r))
+	}
 	op := d.Operator
 	var err error
 	switch cmd.Verb {
@@ -309,34 +349,54 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 	if err := d.Rules.Check(cmd.Name); err != nil {
 		return nil, "refused: " + err.Error(), r.Private(ctx, echo(err.Error()))
 	}
+	if !d.available(VerbCreate) {
+		return noTask(d.unavailable(ctx, cmd, r))
+	}
 	domain := d.Rules.Domain(cmd.Name)
 	who := displayName(req.Identity)
 	root := fmt.Sprintf("creating %s → %s (%s), asked by %s", provision.InternalName(cmd.Name), domain, mode, who)
 
-	// The thread opens only once the creation is accepted; events, and
-	// the end of the job, that arrive before it is open wait in order.
-	// When it cannot open, the end goes to the requester privately.
-	var mu sync.Mutex
-	var thread Thread
-	var pending []provision.Event
-	var ended *provision.Job
-	var orphan bool // the thread could not be opened
-	// The password waits, like the events, until the thread is open (or
-	// failed to open), so that it follows the thread's root.
-	var opened bool
-	var password string
+	var created struct {
+		sync.Mutex
+		task *provision.Task // set once Create returns
+	}
 	fctx := context.WithoutCancel(ctx)
 	url := scheme(mode) + "://" + domain
+	final := func(job provision.Job) (string, string) {
+		if job.State == provision.JobSucceeded {
+			created.Lock()
+			t := created.task
+			created.Unlock()
+			return fmt.Sprintf("✅ created %s → %s://%s, asked by %s", provision.InternalName(cmd.Name), scheme(mode), domain, who), d.summary(fctx, t, cmd.Name)
+		}
+		return fmt.Sprintf("❌ creating %s failed and was rolled back, asked by %s", provision.InternalName(cmd.Name), who), d.jobFailure(job)
+	}
+	// The thread opens only once the creation is accepted; events, and
+	// the end of the job, that arrive before it is open wait in order
+	// (jobThread). When it cannot open, the end goes to the requester
+	// privately.
+	jt := &jobThread{
+		finish: func(th Thread, job provision.Job) {
+			root, summary := final(job)
+			finishThread(fctx, d.logger(), th, root, summary)
+		},
+		lost: func(job provision.Job) { d.tellEnd(fctx, r, job, final) },
+	}
 	// Where to say that the password could not be shown: the thread.
 	inThread := func(ctx context.Context, text string) error {
-		mu.Lock()
-		th := thread
-		mu.Unlock()
+		jt.mu.Lock()
+		th := jt.thread
+		jt.mu.Unlock()
 		if th == nil {
 			return errors.New("no thread")
 		}
 		return th.Post(ctx, text)
 	}
+	// The password waits, like the events, until the thread is open (or
+	// failed to open), so that it follows the thread's root.
+	var mu sync.Mutex
+	var opened bool
+	var password string
 	reveal := func(ctx context.Context, pw string) {
 		mu.Lock()
 		if !opened {
@@ -347,72 +407,36 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 		mu.Unlock()
 		d.revealAdmin(ctx, r, cmd.Name, url, pw, "created", who, inThread)
 	}
-	final := func(job provision.Job) (string, string) {
-		if job.State == provision.JobSucceeded {
-			return fmt.Sprintf("✅ created %s → %s://%s, asked by %s", provision.InternalName(cmd.Name), scheme(mode), domain, who), d.summary(fctx, cmd.Name)
-		}
-		return fmt.Sprintf("❌ creating %s failed and was rolled back, asked by %s", provision.InternalName(cmd.Name), who), d.jobFailure(job)
-	}
-	finish := func(job provision.Job) {
-		root, summary := final(job)
-		finishThread(fctx, d.logger(), thread, root, summary)
-	}
-	sub := func(e provision.Event) {
+	held := func() string {
 		mu.Lock()
 		defer mu.Unlock()
-		switch {
-		case orphan:
-		case thread == nil:
-			pending = queueEvent(pending, e)
-		default:
-			showEvent(fctx, thread, e)
-		}
-	}
-	// The thread is finished before the task counts as done, so a caller
-	// that waits for the task (the CLI) has the summary when Wait returns.
-	finished := func(j provision.Job) {
-		mu.Lock()
-		lost := orphan
-		if thread == nil && !orphan {
-			ended = &j
-			mu.Unlock()
-			return
-		}
-		mu.Unlock()
-		if lost {
-			d.tellEnd(fctx, r, j, final)
-			return
-		}
-		finish(j)
+		opened = true
+		pw := password
+		password = ""
+		return pw
 	}
 	task, err := d.Creator.Create(ctx, provision.CreateRequest{
 		Name: cmd.Name, Mode: mode, By: who,
-		Subscribe:   []provision.Subscriber{sub},
-		Finished:    finished,
+		Subscribe:   []provision.Subscriber{jt.event},
+		Finished:    jt.finished,
 		RevealAdmin: reveal,
 	})
 	if err != nil {
 		return nil, "refused: " + err.Error(), r.Private(ctx, err.Error())
 	}
+	created.Lock()
+	created.task = task
+	created.Unlock()
 	th, err := r.Thread(ctx, root)
 	if err == nil && th == nil {
 		err = errors.New("no thread")
 	}
 	if err != nil {
 		d.logger().Error("open thread", "err", err)
-		mu.Lock()
-		opened, orphan = true, true
-		pending = nil
-		end := ended
-		pw := password
-		password = ""
-		mu.Unlock()
-		if pw != "" {
+		if pw := held(); pw != "" {
 			d.revealAdmin(fctx, r, cmd.Name, url, pw, "created", who, nil)
 		}
-		if end != nil {
-			d.tellEnd(fctx, r, *end, final)
-		}
+		jt.open(nil)
 		return task, "accepted (thread failed: " + err.Error() + ")", err
 	}
 	if d.Jobs != nil {
@@ -420,21 +444,8 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 			d.logger().Error("store thread reference", "job", task.Job.ID, "err", err)
 		}
 	}
-	mu.Lock()
-	thread = th
-	for _, e := range pending {
-		showEvent(fctx, thread, e)
-	}
-	pending = nil
-	end := ended
-	opened = true
-	pw := password
-	password = ""
-	mu.Unlock()
-	if end != nil {
-		finish(*end)
-	}
-	if pw != "" {
+	jt.open(th)
+	if pw := held(); pw != "" {
 		d.revealAdmin(fctx, r, cmd.Name, url, pw, "created", who, inThread)
 	}
 	return task, "accepted", nil
@@ -455,15 +466,18 @@ func (d *Dispatcher) tellEnd(ctx context.Context, r Responder, job provision.Job
 	}
 }
 
-func (d *Dispatcher) summary(ctx context.Context, name string) string {
+// summary is the summary of the instance a succeeded job made: its
+// task's, else Summary's, else where to find it.
+func (d *Dispatcher) summary(ctx context.Context, task *provision.Task, name string) string {
+	if task != nil {
+		if s := task.Summary(); s != "" {
+			return s
+		}
+	}
 	if d.Summary != nil {
 		return d.Summary(ctx, name)
 	}
-	text, err := d.Operator.Info(ctx, name)
-	if err != nil {
-		return err.Error()
-	}
-	return text
+	return "see info " + name
 }
 
 // FormatList renders the instances as a small table: name, domain,
@@ -511,6 +525,28 @@ func scheme(m provision.SSLMode) string {
 		return "https"
 	}
 	return "http"
+}
+
+// available reports whether the family of verb is wired (its field is
+// set); help, whoami and confirm always are.
+func (d *Dispatcher) available(verb Verb) bool {
+	switch verb {
+	case VerbCreate:
+		return d.Creator != nil
+	case VerbList, VerbStatus, VerbInfo, VerbLogs, VerbCerts, VerbRestart, VerbStop, VerbStart:
+		return d.Operator != nil
+	case VerbBackup, VerbBackups, VerbRestore, VerbDelete:
+		return d.DayTwo != nil
+	case VerbClone:
+		return d.Cloner != nil
+	case VerbUpgrade:
+		return d.Upgrader != nil
+	case VerbCapacity:
+		return d.Capacity != nil
+	case VerbResetAdmin:
+		return d.Admins != nil
+	}
+	return true
 }
 
 // unavailable tells the user a verb is not wired on this server.

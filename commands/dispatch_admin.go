@@ -18,8 +18,8 @@ func (d *Dispatcher) resetAdminVerb(ctx context.Context, req Request, cmd Comman
 		return d.unavailable(ctx, cmd, r)
 	}
 	internal := provision.InternalName(cmd.Name)
-	if d.Operator != nil && d.Operator.Store != nil {
-		if _, err := d.Operator.Store.Instance(ctx, cmd.Name); errors.Is(err, provision.ErrInstanceNotFound) {
+	if d.Operator != nil {
+		if _, err := d.Operator.Instance(ctx, cmd.Name); errors.Is(err, provision.ErrInstanceNotFound) {
 			msg := fmt.Sprintf("no instance named %q; see list", cmd.Name)
 			return "refused: " + msg, r.Private(ctx, msg)
 		} else if err != nil {
@@ -44,8 +44,8 @@ func (d *Dispatcher) resetAdminVerb(ctx context.Context, req Request, cmd Comman
 // when it is not known).
 func (d *Dispatcher) instanceURL(ctx context.Context, name string) string {
 	domain := d.Rules.Domain(name)
-	if d.Operator != nil && d.Operator.Store != nil {
-		if inst, err := d.Operator.Store.Instance(ctx, name); err == nil {
+	if d.Operator != nil {
+		if inst, err := d.Operator.Instance(ctx, name); err == nil {
 			return scheme(inst.SSLMode) + "://" + domain
 		}
 	}

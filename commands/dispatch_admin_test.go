@@ -11,6 +11,9 @@ import (
 	"testing"
 
 	"odoobot/provision"
+	"odoobot/provision/ports"
+	"odoobot/provision/probe"
+	"odoobot/provision/sysusers"
 )
 
 const testPassword = "Zq7-secret-PW-4242"
@@ -184,7 +187,7 @@ func newAdminDispatcher(t *testing.T, allowlist string) (*Dispatcher, *fakeAdmin
 	inst := layout.NewInstance("acme", provision.SSLLetsEncrypt)
 	return &Dispatcher{
 		Allowlist: al, Auditor: a, Rules: provision.NameRules{Zone: "example.com"}, Mode: provision.SSLHTTP,
-		Creator: &countingCreator{}, Operator: &provision.Operator{Store: instancesOf{inst}, Layout: layout},
+		Creator: &countingCreator{}, Operator: &provision.Operator{Health: probe.Health{}, Ports: ports.Host{}, Users: sysusers.Host{}, Store: instancesOf{inst}, Layout: layout},
 		Admins: f, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 	}, f, a, &logs
 }

@@ -10,11 +10,9 @@ import (
 	"odoobot/provision"
 )
 
-// DayTwo is what the backup, backups, restore and delete verbs need from
-// provision. The Dispatcher has no field of its own for it: it finds it
-// on its Creator, which the app wires as a *provision.DayTwo (it creates
-// too). With a Creator that lacks it, those verbs answer that they are
-// not available on this server.
+// DayTwo runs backup, backups, restore and delete (provision.DayTwo has
+// it). Without it, those verbs answer that they are not available on
+// this server.
 type DayTwo interface {
 	Backup(ctx context.Context, req provision.JobRequest) (*provision.Task, error)
 	Backups(ctx context.Context, name string) ([]provision.BackupInfo, error)
@@ -24,18 +22,12 @@ type DayTwo interface {
 
 var _ DayTwo = (*provision.DayTwo)(nil)
 
-// dayTwo returns the day-two verbs, or false when none are wired.
-func (d *Dispatcher) dayTwo() (DayTwo, bool) {
-	dt, ok := d.Creator.(DayTwo)
-	return dt, ok
-}
-
 // backupVerbs runs backup, backups and restore (after a confirmation).
 // It returns the backup's task once it is queued (a restore's comes from
 // its confirmation).
 func (d *Dispatcher) backupVerbs(ctx context.Context, req Request, cmd Command, r Responder) (*provision.Task, string, error) {
-	dt, ok := d.dayTwo()
-	if !ok {
+	dt := d.DayTwo
+	if dt == nil {
 		return noTask(d.unavailable(ctx, cmd, r))
 	}
 	internal := provision.InternalName(cmd.Name)
@@ -53,7 +45,7 @@ func (d *Dispatcher) backupVerbs(ctx context.Context, req Request, cmd Command, 
 				jr.Name, jr.By = cmd.Name, who
 				return dt.Backup(ctx, jr)
 			},
-			func(fctx context.Context, job provision.Job) (string, string) {
+			func(fctx context.Context, _ *provision.Task, job provision.Job) (string, string) {
 				if job.State != provision.JobSucceeded {
 					return fmt.Sprintf("❌ backup of %s failed, asked by %s", internal, who), job.Error
 				}
@@ -94,7 +86,7 @@ func (d *Dispatcher) backupVerbs(ctx context.Context, req Request, cmd Command, 
 				jr.Name, jr.Backup, jr.By = cmd.Name, cmd.Backup, who
 				return dt.Restore(ctx, jr)
 			},
-			func(_ context.Context, job provision.Job) (string, string) {
+			func(_ context.Context, _ *provision.Task, job provision.Job) (string, string) {
 				if job.State != provision.JobSucceeded {
 					return fmt.Sprintf("❌ restoring %s from %s failed; it is as it was before, asked by %s", internal, cmd.Backup, who), job.Error
 				}
@@ -105,7 +97,8 @@ func (d *Dispatcher) backupVerbs(ctx context.Context, req Request, cmd Command, 
 
 // startJob starts a day-two job and reports it in a thread opened under
 // root once the job is accepted: each step's progress, then the final
-// text that done makes of the finished job. A refusal is returned as an
+// text that done makes of the finished job (with its task, which carries
+// the instance and its summary). A refusal is returned as an
 // error (the caller shows it privately) and opens no thread. The thread
 // is finished from the worker that ran the job, before the runner counts
 // it as done, so a process that closes its runner has reported it all.
@@ -114,12 +107,15 @@ func (d *Dispatcher) backupVerbs(ctx context.Context, req Request, cmd Command, 
 // queued (nil when it was refused), so that a caller may wait for its end.
 func (d *Dispatcher) startJob(ctx context.Context, r Responder, root string,
 	start func(provision.JobRequest) (*provision.Task, error),
-	done func(ctx context.Context, job provision.Job) (root, summary string),
+	done func(ctx context.Context, task *provision.Task, job provision.Job) (root, summary string),
 ) (*provision.Task, string, error) {
 	fctx := context.WithoutCancel(ctx)
+	var jt *jobThread
 	// A failed job's error is said in words (the raw text is logged).
-	final := func(job provision.Job) (string, string) { return done(fctx, d.withExplainedError(job)) }
-	jt := &jobThread{
+	final := func(job provision.Job) (string, string) {
+		return done(fctx, jt.started(), d.withExplainedError(job))
+	}
+	jt = &jobThread{
 		finish: func(th Thread, job provision.Job) {
 			root, summary := final(job)
 			finishThread(fctx, d.logger(), th, root, summary)
@@ -133,6 +129,7 @@ func (d *Dispatcher) startJob(ctx context.Context, r Responder, root string,
 	if err != nil {
 		return nil, "refused: " + err.Error(), r.Private(ctx, err.Error())
 	}
+	jt.setTask(task)
 	th, err := r.Thread(ctx, root)
 	if err != nil || th == nil {
 		if err == nil {
@@ -160,12 +157,27 @@ func noTask(outcome string, err error) (*provision.Task, string, error) {
 // it could not open, the end goes to lost.
 type jobThread struct {
 	mu      sync.Mutex
+	task    *provision.Task // once the job is queued
 	thread  Thread
 	orphan  bool // the thread could not be opened
 	pending []provision.Event
 	final   *provision.Job
 	finish  func(Thread, provision.Job)
 	lost    func(provision.Job)
+}
+
+// setTask keeps the job's task, for its end to read.
+func (j *jobThread) setTask(t *provision.Task) {
+	j.mu.Lock()
+	j.task = t
+	j.mu.Unlock()
+}
+
+// started is the job's task, nil before it is queued.
+func (j *jobThread) started() *provision.Task {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.task
 }
 
 func (j *jobThread) event(e provision.Event) {

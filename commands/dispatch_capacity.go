@@ -8,8 +8,9 @@ import (
 	"odoobot/provision"
 )
 
-// CapacityReporter is what the capacity verb needs from the Creator: the
-// host's figures and the recorded instances (*provision.Creator has it).
+// CapacityReporter runs capacity: the host's figures and the recorded
+// instances (provision.Creator has it). Without it, capacity answers
+// that it is not available on this server.
 type CapacityReporter interface {
 	Capacity(ctx context.Context) (provision.CapacityReport, error)
 }
@@ -20,8 +21,8 @@ var _ CapacityReporter = (*provision.Creator)(nil)
 // instances fit under the capacity model, and each instance's memory use
 // as systemd counts it (MemoryCurrent).
 func (d *Dispatcher) capacityVerb(ctx context.Context, req Request, cmd Command, r Responder) (string, error) {
-	cr, ok := d.Creator.(CapacityReporter)
-	if !ok {
+	cr := d.Capacity
+	if cr == nil {
 		return d.unavailable(ctx, cmd, r)
 	}
 	rep, err := cr.Capacity(ctx)

@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"odoobot/provision"
+	"odoobot/provision/ports"
+	"odoobot/provision/probe"
+	"odoobot/provision/sysusers"
 )
 
 // capacityCreator is a Creator that also reports capacity.
@@ -68,8 +71,8 @@ func TestCapacityVerb(t *testing.T) {
 		Instances: insts, Fits: 3, More: 0,
 		Next: provision.Check(provision.HostFacts{MemTotal: 4 * gib, MemAvailable: 2 * gib, DiskFree: 50 * gib}, 3, provision.DefaultCapacityModel()),
 	}}
-	d.Creator = c
-	d.Operator = &provision.Operator{Store: lookupStore{insts}, Layout: layout, Services: statusServices{status: map[string]provision.ServiceStatus{
+	d.Capacity = c
+	d.Operator = &provision.Operator{Health: probe.Health{}, Ports: ports.Host{}, Users: sysusers.Host{}, Store: lookupStore{insts}, Layout: layout, Services: statusServices{status: map[string]provision.ServiceStatus{
 		"odoo19e-prod-acme.service": {ActiveState: "active", SubState: "running", MainPID: 10, MemoryBytes: 300 << 20},
 		"odoo19e-prod-beta.service": {ActiveState: "inactive", SubState: "dead"},
 	}}}
@@ -105,10 +108,10 @@ func TestCapacityVerb(t *testing.T) {
 		t.Errorf("a failing report: privates %q replies %q", r.privates, r.replies)
 	}
 
-	d.Creator = &countingCreator{}
+	d.Capacity = nil
 	r = &recordingResponder{}
 	d.Handle(context.Background(), Request{Identity: viewer, Channel: "C1", Text: "capacity"}, r)
 	if len(r.privates) != 1 || !strings.Contains(r.privates[0], "not available") {
-		t.Errorf("a creator without a report: privates %q", r.privates)
+		t.Errorf("no capacity report wired: privates %q", r.privates)
 	}
 }

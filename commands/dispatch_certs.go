@@ -23,7 +23,7 @@ func (d *Dispatcher) certsVerb(ctx context.Context, req Request, cmd Command, r 
 	}
 	rows := make([]CertRow, 0, len(list))
 	for _, inst := range list {
-		rows = append(rows, ReadCertRow(inst, d.Operator.Layout.Paths(inst).CertDir))
+		rows = append(rows, ReadCertRow(inst, d.Operator.Paths(inst).CertDir))
 	}
 	if len(rows) == 0 {
 		return "ok", r.Reply(ctx, FormatCerts(rows, d.now()))

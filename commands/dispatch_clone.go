@@ -7,9 +7,9 @@ import (
 	"odoobot/provision"
 )
 
-// Cloner makes staging copies (provision.DayTwo has it). The dispatcher
-// finds it on its Creator, as it finds the day-two verbs; without it,
-// clone answers that it is not available on this server.
+// Cloner makes staging copies (provision.DayTwo has it); without it,
+// clone answers that it is not available on this server. The task it
+// returns carries the copy's instance and, once done, its summary.
 type Cloner interface {
 	Clone(ctx context.Context, req provision.CloneRequest) (*provision.Task, error)
 }
@@ -20,8 +20,8 @@ var _ Cloner = (*provision.DayTwo)(nil)
 // thread, its summary at the end. It returns the job's task once it is
 // queued.
 func (d *Dispatcher) cloneVerb(ctx context.Context, req Request, cmd Command, r Responder) (*provision.Task, string, error) {
-	cl, ok := d.Creator.(Cloner)
-	if !ok {
+	cl := d.Cloner
+	if cl == nil {
 		return noTask(d.unavailable(ctx, cmd, r))
 	}
 	who := displayName(req.Identity)
@@ -37,14 +37,11 @@ func (d *Dispatcher) cloneVerb(ctx context.Context, req Request, cmd Command, r 
 				Subscribe: jr.Subscribe, ChatRef: jr.ChatRef, Finished: jr.Finished,
 			})
 		},
-		func(fctx context.Context, job provision.Job) (string, string) {
+		func(fctx context.Context, task *provision.Task, job provision.Job) (string, string) {
 			if job.State != provision.JobSucceeded {
 				return fmt.Sprintf("❌ cloning %s to %s failed and was rolled back; %s is untouched, asked by %s", cmd.Name, cmd.Target, cmd.Name, who), job.Error
 			}
-			summary := "see info " + cmd.Target
-			if d.Summary != nil {
-				summary = d.Summary(fctx, cmd.Target)
-			}
+			summary := d.summary(fctx, task, cmd.Target)
 			return fmt.Sprintf("✅ %s is a staging copy of %s (%s), asked by %s", cmd.Target, cmd.Name, how, who), summary
 		})
 }

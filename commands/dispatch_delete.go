@@ -14,8 +14,8 @@ import (
 // interrupted delete may be deleted again: that finishes it. The job's
 // task comes from the confirmation, never from the request itself.
 func (d *Dispatcher) deleteVerb(ctx context.Context, req Request, cmd Command, r Responder) (string, error) {
-	dt, ok := d.dayTwo()
-	if !ok {
+	dt := d.DayTwo
+	if dt == nil {
 		return d.unavailable(ctx, cmd, r)
 	}
 	internal := provision.InternalName(cmd.Name)
@@ -33,7 +33,7 @@ func (d *Dispatcher) deleteVerb(ctx context.Context, req Request, cmd Command, r
 				jr.Name, jr.By = cmd.Name, who
 				return dt.Delete(ctx, jr)
 			},
-			func(fctx context.Context, job provision.Job) (string, string) {
+			func(fctx context.Context, _ *provision.Task, job provision.Job) (string, string) {
 				if job.State != provision.JobSucceeded {
 					return fmt.Sprintf("❌ deleting %s stopped, asked by %s", internal, who),
 						job.Error + "\nrun delete " + cmd.Name + " again to finish it (each step is safe to repeat)"
@@ -54,7 +54,7 @@ func (d *Dispatcher) missingInstance(ctx context.Context, name string) (string, 
 	if d.Operator == nil {
 		return "", nil
 	}
-	_, err := d.Operator.Store.Instance(ctx, name)
+	_, err := d.Operator.Instance(ctx, name)
 	if errors.Is(err, provision.ErrInstanceNotFound) {
 		return fmt.Sprintf("no instance named %q; see list", name), nil
 	}

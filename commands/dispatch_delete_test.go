@@ -77,7 +77,7 @@ func TestDeleteAsksThenRunsInAThread(t *testing.T) {
 	for _, state := range []provision.JobState{provision.JobSucceeded, provision.JobRolledBack} {
 		d, _, _ := newTestDispatcher(t)
 		f := &fakeDayTwo{state: state}
-		d.Creator = f
+		d.DayTwo = f
 		admin := Request{Identity: Identity{Platform: "slack", UserID: "U0ADMIN01", UserName: "ana"}, Channel: "C1", Text: "delete acme"}
 		r := &threadResponder{}
 		d.Handle(context.Background(), admin, r)
@@ -123,7 +123,7 @@ func TestRestoreRefusesAnUnknownBackupBeforeAsking(t *testing.T) {
 		Manifest: provision.Manifest{ID: "20261127T030000Z", Reason: "scheduled", Files: []provision.BackupFile{{Name: "database.dump", Size: 3 << 20}}},
 		Intact:   true,
 	}}}
-	d.Creator = f
+	d.DayTwo = f
 	admin := Identity{Platform: "slack", UserID: "U0ADMIN01"}
 	r := &threadResponder{}
 	d.Handle(context.Background(), Request{Identity: admin, Channel: "C1", Text: "restore acme 20260101T000000Z"}, r)
@@ -147,7 +147,7 @@ func TestRestoreRefusesAnUnknownBackupBeforeAsking(t *testing.T) {
 func TestRestoreOfAnUnknownInstanceSaysSo(t *testing.T) {
 	d, _, _ := newTestDispatcher(t)
 	f := &fakeDayTwo{state: provision.JobSucceeded}
-	d.Creator = f
+	d.DayTwo = f
 	layout := provision.Layout{Zone: "example.com"}
 	d.Operator = &provision.Operator{Store: instancesOf{layout.NewInstance("acme", provision.SSLHTTP)}, Layout: layout}
 	r := &threadResponder{}

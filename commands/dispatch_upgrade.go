@@ -8,8 +8,9 @@ import (
 )
 
 // Upgrader moves instances to another Odoo release (provision.DayTwo has
-// it). The dispatcher finds it on its Creator; without it, upgrade
-// answers that it is not available on this server.
+// it); without it, upgrade answers that it is not available on this
+// server. UpgradeTarget resolves the target once, for the confirmation;
+// Upgrade is then given the confirmed commit (UpgradeRequest.Commit).
 type Upgrader interface {
 	UpgradeTarget(ctx context.Context, name, target string) (provision.Instance, string, error)
 	Upgrade(ctx context.Context, req provision.UpgradeRequest) (*provision.Task, error)
@@ -22,8 +23,8 @@ var _ Upgrader = (*provision.DayTwo)(nil)
 // not exist; otherwise the requester confirms the move from one commit
 // to the other, and the job reports in a thread.
 func (d *Dispatcher) upgradeVerb(ctx context.Context, req Request, cmd Command, r Responder) (string, error) {
-	up, ok := d.Creator.(Upgrader)
-	if !ok {
+	up := d.Upgrader
+	if up == nil {
 		return d.unavailable(ctx, cmd, r)
 	}
 	inst, commit, err := up.UpgradeTarget(ctx, cmd.Name, cmd.Release)
@@ -37,9 +38,9 @@ func (d *Dispatcher) upgradeVerb(ctx context.Context, req Request, cmd Command, 
 		return d.startJob(ctx, r, fmt.Sprintf("upgrading %s from %s to %s, asked by %s", inst.Internal, from, to, who),
 			func(jr provision.JobRequest) (*provision.Task, error) {
 				jr.Name, jr.By = cmd.Name, who
-				return up.Upgrade(ctx, provision.UpgradeRequest{JobRequest: jr, Target: commit})
+				return up.Upgrade(ctx, provision.UpgradeRequest{JobRequest: jr, Target: cmd.Release, Commit: commit})
 			},
-			func(_ context.Context, job provision.Job) (string, string) {
+			func(_ context.Context, _ *provision.Task, job provision.Job) (string, string) {
 				switch job.State {
 				case provision.JobSucceeded:
 					return fmt.Sprintf("✅ %s upgraded from %s to %s, asked by %s", inst.Internal, from, to, who), "tested on a copy first; the service is running, healthy and answers through nginx"

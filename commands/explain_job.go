@@ -9,13 +9,13 @@ import (
 )
 
 // jobFailure is the failed job's error as its thread's summary shows it
-// (ExplainJobError); the raw text goes to the log, with the job's ID
-// that the summary names.
+// (ExplainJob); the raw text goes to the log, with the job's ID that the
+// summary names.
 func (d *Dispatcher) jobFailure(job provision.Job) string {
 	if job.Error == "" {
 		return ""
 	}
-	explained := ExplainJobError(job.Error)
+	explained := ExplainJob(job)
 	if explained == job.Error {
 		return explained
 	}
@@ -23,7 +23,7 @@ func (d *Dispatcher) jobFailure(job provision.Job) string {
 	return fmt.Sprintf("%s\n(job %d: the raw error is in odoobot's log)", explained, job.ID)
 }
 
-// withExplainedError is job with its Error as ExplainJobError says it,
+// withExplainedError is job with its Error as ExplainJob says it,
 // logging the raw text: what a job's final text is made from. A job
 // that succeeded is returned as it is.
 func (d *Dispatcher) withExplainedError(job provision.Job) provision.Job {
@@ -33,14 +33,36 @@ func (d *Dispatcher) withExplainedError(job provision.Job) provision.Job {
 	return job
 }
 
+// ExplainJob is a failed job's error as chat shows it. When its driver
+// typed the failed step's error (job.Failure has a kind), it is the step,
+// the cause told by its kind (what happened and what to do, without the
+// driver's text), what the rollback undid and what it left. Otherwise it
+// is ExplainJobError of the job's text.
+func ExplainJob(job provision.Job) string {
+	f := job.Failure
+	if f.Step == "" || f.Kind == "" {
+		return ExplainJobError(job.Error)
+	}
+	text := fmt.Sprintf("step %s failed: %s", f.Step, explainKind(f.Kind, f.Hint))
+	if len(job.Undone) > 0 {
+		text += fmt.Sprintf("; rolled back: %v", job.Undone)
+	}
+	if len(f.Left) > 0 {
+		text += fmt.Sprintf("; could NOT undo: %v (see the creation log)", f.Left)
+	}
+	return text
+}
+
 // ExplainJobError is a failed job's error text (provision.Job.Error: by
 // the time a job ends its error is a string, "step NAME failed: CAUSE",
 // maybe followed by "; rolled back: [...]" and "; could NOT undo: [...]")
-// in words an on-call engineer can act on. A cause that is a known
-// PostgreSQL or systemd failure is replaced by what it means and what to
-// do, without the driver's text; the step and what was rolled back or
-// left are kept. Any other text (odoobot's own errors, which already say
-// what to do) is returned unchanged.
+// in words an on-call engineer can act on, for a cause no driver typed:
+// the PostgreSQL text of provision/odoo and of pg_dump, and a refused
+// connection to an instance's port. Such a cause is replaced by what it
+// means and what to do, without the driver's text; the step and what was
+// rolled back or left are kept. Any other text (odoobot's own errors,
+// which already say what to do) is returned unchanged. The failures of
+// provision/postgres and provision/systemd come typed (ExplainJob).
 func ExplainJobError(raw string) string {
 	prefix, cause, suffix := splitJobError(raw)
 	explained, ok := explainCause(cause)
@@ -72,9 +94,6 @@ func splitJobError(raw string) (prefix, cause, suffix string) {
 var (
 	sqlstate       = regexp.MustCompile(`\(SQLSTATE ([0-9A-Z]{5})\)`)
 	missingDB      = regexp.MustCompile(`database "([^"]+)" does not exist`)
-	missingUnit    = regexp.MustCompile(`Unit ([^ ]+\.service) not found`)
-	unitName       = regexp.MustCompile(`([A-Za-z0-9@_.:-]+\.service)`)
-	exitStatus     = regexp.MustCompile(`code=(exited|killed|dumped), status=([0-9]+)(?:/([A-Z]+))?`)
 	refusedAddress = regexp.MustCompile(`dial tcp ([^:]+:[0-9]+): connect: connection refused`)
 )
 
@@ -87,22 +106,6 @@ func explainCause(cause string) (string, bool) {
 		code = m[1]
 	}
 	switch {
-	// systemd first: a unit's journal lines may quote PostgreSQL.
-	case missingUnit.MatchString(cause) || strings.Contains(cause, "org.freedesktop.systemd1.NoSuchUnit"):
-		unit := "the instance's unit"
-		if m := missingUnit.FindStringSubmatch(cause); m != nil {
-			unit = m[1]
-		}
-		return fmt.Sprintf("systemd does not know %s (unit not found): its unit file is missing from SYSTEMD_UNIT_DIR, or systemd was not reloaded; check with systemctl status %s, and run the command again (each step is safe to repeat)", unit, unitArg(unit)), true
-	case strings.Contains(lower, "start request repeated too quickly"):
-		unit := firstUnit(cause)
-		return fmt.Sprintf("systemd gave up starting %s: it failed several times in a row (start request repeated too quickly). See why in its log (journalctl -u %s, or the logs verb); once mended, run systemctl reset-failed %s and start it again", unit, unitArg(unit), unitArg(unit)), true
-	case exitStatus.MatchString(cause):
-		return explainExit(cause), true
-	case strings.HasPrefix(cause, "systemd:") && (strings.Contains(cause, "; unit failed/") || strings.Contains(cause, "job failed")):
-		unit := firstUnit(cause)
-		return fmt.Sprintf("the service %s failed to start: see why in its log (journalctl -u %s, or the logs verb)", unit, unitArg(unit)), true
-
 	case code == "28P01" || code == "28000" || strings.Contains(lower, "password authentication failed"):
 		return "PostgreSQL refused a login (password authentication failed): check DB_USER and DB_PASSWORD (or DB_PASSWORD_FILE) for odoobot's role, and pg_hba.conf; the bot's log names the role", true
 	case code == "3D000" || missingDB.MatchString(cause):
@@ -131,49 +134,4 @@ func explainCause(cause string) (string, bool) {
 		return fmt.Sprintf("PostgreSQL refused the operation (SQLSTATE %s); the bot's log has its message", code), true
 	}
 	return "", false
-}
-
-// explainExit says what a unit's "code=exited, status=N" means.
-func explainExit(cause string) string {
-	m := exitStatus.FindStringSubmatch(cause)
-	unit := firstUnit(cause)
-	how, status, name := m[1], m[2], m[3]
-	var why string
-	switch {
-	case name == "EXEC" || status == "203":
-		why = "systemd could not run its program: the release's venv or odoo-bin is missing; run the command again, or create the release anew"
-	case name == "USER" || status == "217":
-		why = "its system user does not exist; isolate or create the instance again"
-	case name == "CHDIR" || status == "200" || name == "NAMESPACE" || status == "226":
-		why = "a directory the unit names is missing; check the instance's directory under PROD_ROOT"
-	case name == "KILL" || status == "9":
-		why = "it was killed, most often for going over its memory limit (MemoryMax; see LIMIT_MEMORY_HARD_MB)"
-	default:
-		why = "Odoo stopped with an error"
-	}
-	return fmt.Sprintf("the service %s %s with status %s: %s. See its log (journalctl -u %s, or the logs verb)", unit, how, status+slashName(name), why, unitArg(unit))
-}
-
-func slashName(name string) string {
-	if name == "" {
-		return ""
-	}
-	return "/" + name
-}
-
-// firstUnit is the first unit name in text, or "the instance's service".
-func firstUnit(text string) string {
-	if m := unitName.FindStringSubmatch(text); m != nil {
-		return m[1]
-	}
-	return "the instance's service"
-}
-
-// unitArg is unit as an argument to systemctl or journalctl: a
-// placeholder when the unit is not known.
-func unitArg(unit string) string {
-	if strings.HasSuffix(unit, ".service") {
-		return unit
-	}
-	return "UNIT"
 }

@@ -8,48 +8,39 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/godbus/dbus/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"odoobot/provision"
 )
 
-// TestExplain: PostgreSQL and systemd failures are said in words, with
-// what to check; odoobot's own errors pass as they are.
+// TestExplain: failures the drivers typed are said by their kind, in
+// their words; odoobot's own errors pass as they are. (Each driver's
+// tests check the words it gives each failure of its system.)
 func TestExplain(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	// A real connection failure: nothing listens on port 1.
-	_, connErr := pgconn.Connect(ctx, "postgres://odoo@127.0.0.1:1/odoobot?sslmode=disable&connect_timeout=5")
-	if connErr == nil {
-		t.Fatal("connecting to port 1 succeeded")
-	}
+	unavailable := &provision.Error{Kind: provision.KindUnavailable, What: "odoobot's state database (PostgreSQL) cannot be reached",
+		Hint: "check that PostgreSQL is running (systemctl status postgresql) and that DB_HOST and DB_PORT point at it; nothing was changed",
+		Err:  errors.New("postgres: instances: failed to connect to `user=odoo database=odoobot`: 127.0.0.1:1 (127.0.0.1): dial error")}
+	unit := &provision.Error{Kind: provision.KindBroken, What: "the service odoo19e-prod-acme.service did not start: systemd says the job done and the unit is activating (auto-restart)",
+		Hint: "look at why in its log (journalctl -u odoo19e-prod-acme.service, or the logs verb)",
+		Err:  &provision.UnitError{Op: "start", Unit: "odoo19e-prod-acme.service", Result: "done", ActiveState: "activating", SubState: "auto-restart"}}
 	tests := []struct {
 		err       error
 		want      string // the answer starts with it
 		forbidden string // raw text that must not be shown
 	}{
-		{fmt.Errorf("postgres: instances: %w", connErr), "odoobot's state database (PostgreSQL) cannot be reached: check that PostgreSQL is running", "127.0.0.1:1"},
-		{errors.New("postgres: list instances: closed pool"), "odoobot's state database (PostgreSQL) cannot be reached", "closed pool"},
-		{fmt.Errorf("postgres: x: %w", &pgconn.PgError{Code: "28P01", Message: "password authentication failed for user \"odoo\""}),
-			"PostgreSQL refused odoobot's login (SQLSTATE 28P01): check DB_USER and DB_PASSWORD", "authentication failed"},
-		{&pgconn.PgError{Code: "57P03", Message: "the database system is starting up"}, "PostgreSQL is restarting or shutting down (SQLSTATE 57P03): try again in a minute", "starting up"},
-		{&pgconn.PgError{Code: "53100", Message: "could not extend file"}, "PostgreSQL is out of resources (SQLSTATE 53100", "could not extend"},
-		{&pgconn.PgError{Code: "42501", Message: "permission denied for table instances"}, "PostgreSQL denied odoobot a right it needs (SQLSTATE 42501)", ""},
-		{&pgconn.PgError{Code: "40001", Message: "could not serialize access"}, "PostgreSQL gave up the operation because of a concurrent one (SQLSTATE 40001): run the command again", ""},
-		{fmt.Errorf("systemd: restart: %w", &provision.UnitError{Op: "restart", Unit: "odoo19e-prod-acme.service", Result: "failed", ActiveState: "failed", SubState: "failed", Reason: "exit-code",
-			Journal: []string{"l1", "l2", "l3", "l4", "l5", "l6: ImportError: No module named odoo"}}),
-			"the service odoo19e-prod-acme.service did not restart: systemd says the job failed and the unit is failed (failed), ended by exit-code. Look at why in its log (journalctl -u odoo19e-prod-acme.service, or the logs verb); its last lines:\n  l2\n  l3\n  l4\n  l5\n  l6: ImportError: No module named odoo", "\n  l1"},
-		{fmt.Errorf("systemd: status x: %w", dbus.NewError("org.freedesktop.systemd1.NoSuchUnit", []any{"Unit x not loaded."})), "systemd does not know the instance's unit", "not loaded"},
-		{fmt.Errorf("systemd: stop x: %w", dbus.Error{Name: "org.freedesktop.DBus.Error.AccessDenied"}), "systemd refused odoobot (access denied): odoobot must run as root", ""},
-		{errors.New("systemd: connect: dial unix /run/dbus/system_bus_socket: connect: no such file or directory"), "systemd cannot be reached over D-Bus", "no such file"},
+		{fmt.Errorf("provision: list: %w", unavailable), "odoobot's state database (PostgreSQL) cannot be reached: check that PostgreSQL is running", "127.0.0.1:1"},
+		{&provision.Error{Kind: provision.KindConflict, Err: errors.New("postgres: SQLSTATE 40001")}, "something else holds what was asked for, or changed it meanwhile: run the command again", "SQLSTATE"},
+		{&provision.Error{Kind: provision.KindUnavailable, Err: errors.New("systemd: connect: no such file")}, "a system odoobot needs cannot be reached right now: try again in a minute", "no such file"},
+		{&provision.Error{Kind: provision.KindRefused, Err: errors.New("x: access denied")}, "a system odoobot drives refused the operation", "access denied"},
+		{&provision.Error{Kind: provision.KindBroken, Err: errors.New("x: boom")}, "a system odoobot drives failed: the bot's log has the details", "boom"},
+		// A private answer shows the detail (a unit's last journal lines).
+		{&provision.Error{Kind: provision.KindBroken, What: "the service u.service did not restart", Hint: "look at why in its log",
+			Detail: []string{"l5", "l6: ImportError: No module named odoo"}, Err: errors.New("systemd: restart u.service: job failed")},
+			"the service u.service did not restart: look at why in its log; its last lines:\n  l5\n  l6: ImportError: No module named odoo", "job failed"},
 		{fmt.Errorf("%w: acme is stopped (inactive); use start", provision.ErrServiceState), "service state: acme is stopped (inactive); use start", ""},
 		// A start that failed because a neighbour holds the port: who
 		// holds it first, then what systemd said, in words.
 		{&provision.PortTakenError{Instance: "acme", Port: 2105, Holder: "odoo-globex", UID: 1003, Want: "odoo-acme", Tenant: true,
-			Cause: fmt.Errorf("systemd: start: %w", &provision.UnitError{Op: "start", Unit: "odoo19e-prod-acme.service", Result: "done", ActiveState: "activating", SubState: "auto-restart"})},
+			Cause: fmt.Errorf("provision: start: %w", unit)},
 			"port 2105 of acme is held by user odoo-globex (uid 1003), not odoo-acme: another instance took it; nothing of acme is served there until it lets go (ss -ltnpe 'sport = :2105' shows the process; stopping it is an operator's decision)\nthe service odoo19e-prod-acme.service did not start", "systemd: start"},
 	}
 	for _, tt := range tests {
@@ -81,7 +72,8 @@ func TestAFailureIsExplainedAndTheRawErrorLogged(t *testing.T) {
 	d, _, audit := newTestDispatcher(t)
 	var logs bytes.Buffer
 	d.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-	raw := errors.New("postgres: list instances: closed pool")
+	raw := &provision.Error{Kind: provision.KindUnavailable, What: "odoobot's state database (PostgreSQL) cannot be reached",
+		Hint: "check that PostgreSQL is running", Err: errors.New("postgres: list instances: closed pool")}
 	d.Operator = &provision.Operator{Store: failingStore{raw}}
 	r := &recordingResponder{}
 	d.Handle(context.Background(), Request{Identity: Identity{Platform: "slack", UserID: "U0VIEW001"}, Channel: "C1", Text: "list"}, r)

@@ -37,9 +37,14 @@ func showEvent(ctx context.Context, th Thread, e provision.Event) {
 		return
 	}
 	if e.Kind == provision.EventFailed || e.Kind == provision.EventUndoFailed {
-		// A step's failure in words; the raw text stays in the job's
-		// events and its log.
-		e.Message = ExplainJobError(e.Message)
+		// A step's failure in words: its typed error's hint, else what
+		// ExplainJobError makes of its text; the raw text stays in the
+		// job's events and its log.
+		if e.Hint != "" {
+			e.Message = e.Hint
+		} else {
+			e.Message = ExplainJobError(e.Message)
+		}
 	}
 	line := provision.FormatEvent(e)
 	if pt, ok := th.(ProgressThread); ok {
@@ -82,9 +87,9 @@ func finishThread(ctx context.Context, log *slog.Logger, th Thread, root, summar
 // requester alone, from the allowlist, the parse and the name rules,
 // without running or recording anything: a refusal, a usage error, a
 // confirmation prompt (delete, restore, reset-admin), logs not shared,
-// or a confirmation that would be refused. An adapter that must choose
-// the visibility of its first response before the answer exists
-// (Discord's deferral) asks it. False does not promise a public answer:
+// a confirmation that would be refused, or a verb not available on this
+// server. An adapter that must choose the visibility of its first
+// response before the answer exists (Discord's deferral) asks it. False does not promise a public answer:
 // a failure found while running is still answered privately.
 func (d *Dispatcher) AnswersPrivately(req Request) bool {
 	req = cleanRequest(req)
@@ -92,7 +97,7 @@ func (d *Dispatcher) AnswersPrivately(req Request) bool {
 		return true
 	}
 	cmd, _, err := Decide(d.Allowlist, req)
-	if err != nil {
+	if err != nil || !d.available(cmd.Verb) {
 		return true
 	}
 	switch cmd.Verb {

@@ -176,7 +176,7 @@ func TestTheEndOfAJobWithoutAThreadIsToldPrivately(t *testing.T) {
 // backup, whose job may end before the thread fails to open.
 func TestTheEndOfADayTwoJobWithoutAThreadIsToldPrivately(t *testing.T) {
 	d, _, _ := newTestDispatcher(t)
-	d.Creator = &fakeDayTwo{state: provision.JobRolledBack}
+	d.DayTwo = &fakeDayTwo{state: provision.JobRolledBack}
 	r := &noThread{}
 	d.Handle(context.Background(), Request{Identity: ana, Channel: "C1", Text: "backup acme"}, r)
 	if len(r.privates) != 1 || !strings.HasPrefix(r.privates[0], "❌ backup of prod-acme failed") {
@@ -188,7 +188,8 @@ func TestTheEndOfADayTwoJobWithoutAThreadIsToldPrivately(t *testing.T) {
 // shows logs unshared is known to be private before it runs.
 func TestAnswersPrivately(t *testing.T) {
 	d, _, audit := newTestDispatcher(t)
-	d.Creator = &fakeDayTwo{state: provision.JobSucceeded}
+	d.DayTwo = &fakeDayTwo{state: provision.JobSucceeded}
+	d.Operator = &provision.Operator{Store: lookupStore{[]provision.Instance{{Name: "acme"}}}}
 	viewer := Identity{Platform: "slack", UserID: "U0VIEW001", UserName: "vic"}
 	stranger := Identity{Platform: "slack", UserID: "U0STRANGER"}
 	for _, c := range []struct {
@@ -212,6 +213,7 @@ func TestAnswersPrivately(t *testing.T) {
 		{ana, "reset-admin acme", true},
 		{ana, "confirm 0123abcd", true},
 		{ana, "help", false},
+		{ana, "capacity", true}, // not available here: said privately
 	} {
 		if got := d.AnswersPrivately(Request{Identity: c.id, Channel: "C1", Text: c.text}); got != c.private {
 			t.Errorf("%s %q: AnswersPrivately = %v, want %v", c.id.UserID, c.text, got, c.private)

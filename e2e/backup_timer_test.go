@@ -11,6 +11,7 @@ import (
 
 	"odoobot/internal/app"
 	"odoobot/provision"
+	"odoobot/provision/systemd"
 )
 
 // TestBackupTimerBacksUpEveryInstance installs the daily backup as a
@@ -51,7 +52,7 @@ func TestBackupTimerBacksUpEveryInstance(t *testing.T) {
 	if err != nil {
 		t.Fatalf("install-timer: %v\n%s", err, out)
 	}
-	if !provision.BackupTimerInstalled(systemdUnitDir) {
+	if !systemd.BackupTimerInstalled(systemdUnitDir) {
 		t.Fatalf("no %s after install-timer:\n%s", timerPath, out)
 	}
 	svc, err := os.ReadFile(servicePath)

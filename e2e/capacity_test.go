@@ -17,6 +17,8 @@ import (
 
 	"odoobot/internal/app"
 	"odoobot/provision"
+	"odoobot/provision/hostfacts"
+	"odoobot/provision/probe"
 )
 
 // TestCapacityGuard: with a capacity model no host can satisfy, a
@@ -28,7 +30,7 @@ func TestCapacityGuard(t *testing.T) {
 	env := newCreateEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	facts, err := provision.ReadHostFacts("/var/lib/odoobot-sandbox")
+	facts, err := hostfacts.Read("/var/lib/odoobot-sandbox")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,18 +115,7 @@ func TestImportAPIDEVInstance(t *testing.T) {
 	if strings.Contains(r.text(), name) {
 		t.Fatalf("list shows %s after its row was removed:\n%s", name, r.text())
 	}
-	apidev := filepath.Join(env.root, "api-dev", "data")
-	if err := os.MkdirAll(apidev, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for file, content := range map[string]string{
-		provision.TrackingInstancesFile: made.Internal + "\n",
-		provision.TrackingPortsFile:     fmt.Sprintf("%d %d\n", made.Ports.HTTP, made.Ports.Gevent),
-	} {
-		if err := os.WriteFile(filepath.Join(apidev, file), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	apidev := apidevTracking(t, env, made)
 
 	odoobot := func(args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, bin, append([]string{"--env-file", "/dev/null", "import", "--tracking-dir", apidev}, args...)...)
@@ -189,12 +180,7 @@ func TestImportAPIDEVInstance(t *testing.T) {
 	// A backup of the imported instance, like any other's.
 	t.Cleanup(func() { os.RemoveAll(filepath.Join(a.Config.BackupDir, got.Internal)) })
 	task, err := a.DayTwo().Backup(ctx, provision.JobRequest{Name: name, By: "e2e"})
-	if err != nil {
-		t.Fatalf("backup of the imported %s: %v", name, err)
-	}
-	if job, err := task.Wait(ctx); err != nil || job.State != provision.JobSucceeded {
-		t.Fatalf("backup of the imported %s: job %s, %v", name, job.State, err)
-	}
+	requireSucceeded(t, ctx, "backup of the imported "+name, task, err)
 	if list, err := a.DayTwo().Backups(ctx, name); err != nil || len(list) != 1 || !list[0].Intact {
 		t.Errorf("backups of the imported %s: %+v, %v", name, list, err)
 	}
@@ -259,13 +245,44 @@ func TestImportAPIDEVInstance(t *testing.T) {
 	// Deleted like any other: its database, which carries no odoobot
 	// marker, goes too, because the store vouches for it.
 	task, err = a.DayTwo().Delete(ctx, provision.JobRequest{Name: name, By: "e2e"})
-	if err != nil {
-		t.Fatalf("delete of the imported %s: %v", name, err)
-	}
-	if job, err := task.Wait(ctx); err != nil || job.State != provision.JobSucceeded {
-		t.Fatalf("delete of the imported %s: job %s, %v", name, job.State, err)
-	}
+	requireSucceeded(t, ctx, "delete of the imported "+name, task, err)
 	requireGone(t, ctx, a, name)
+}
+
+// apidevTracking writes API-DEV's tracking files naming an instance
+// (its name, and its two ports on one line) into a directory of the test
+// and returns that directory, for `odoobot import --tracking-dir`.
+func apidevTracking(t *testing.T, env *createEnv, made provision.Instance) string {
+	t.Helper()
+	dir := filepath.Join(env.root, "api-dev", "data")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for file, content := range map[string]string{
+		provision.TrackingInstancesFile: made.Internal + "\n",
+		provision.TrackingPortsFile:     fmt.Sprintf("%d %d\n", made.Ports.HTTP, made.Ports.Gevent),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// makeImported makes an instance odoobot made into one as `odoobot
+// import` records API-DEV's (makeShared, and no user or role of its own
+// in the store), and returns the store's record of it.
+func makeImported(t *testing.T, ctx context.Context, a *app.App, made provision.Instance) provision.Instance {
+	t.Helper()
+	makeShared(t, ctx, a, made)
+	if err := a.Store.SetTenant(ctx, made.Name, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	inst, err := a.Store.Instance(ctx, made.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inst
 }
 
 // makeShared turns an instance odoobot made into one as API-DEV made
@@ -320,7 +337,7 @@ func makeShared(t *testing.T, ctx context.Context, a *app.App, inst provision.In
 	if err := a.Services.Start(ctx, inst.Unit); err != nil {
 		t.Fatal(err)
 	}
-	if err := provision.WaitHealthy(ctx, inst.Ports.HTTP, time.Minute, p.Log); err != nil {
+	if err := provision.WaitHealthy(ctx, probe.Health{}, inst.Ports.HTTP, time.Minute, p.Log); err != nil {
 		t.Fatalf("the shared instance does not start: %v", err)
 	}
 }

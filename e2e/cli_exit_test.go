@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -27,8 +26,7 @@ func TestCLIExitCodes(t *testing.T) {
 	bin := odoobotBin(t)
 	env := newCreateEnv(t)
 	env.withBackupDir(t)
-	repo := newTestRepo(t, env.root, os.Getenv("ODOO_REPO"), os.Getenv("ODOO_BRANCH"))
-	env.set(t, "ODOO_REPO", "file://"+repo.dir)
+	repo := env.withTestRepo(t)
 	a, _ := env.newApp(t, app.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()

@@ -9,6 +9,7 @@ import (
 
 	"odoobot/internal/app"
 	"odoobot/provision"
+	"odoobot/provision/probe"
 )
 
 // TestCloneStaging: clone makes a staging copy of a live instance while
@@ -73,7 +74,7 @@ func requireClone(t *testing.T, ctx context.Context, a *app.App, src provision.I
 			case <-time.After(100 * time.Millisecond):
 			}
 			probes.Add(1)
-			if !provision.Healthy(ctx, src.Ports.HTTP) {
+			if !probe.Healthy(ctx, src.Ports.HTTP) {
 				failures.Add(1)
 			}
 		}

@@ -1,18 +1,15 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -412,6 +409,11 @@ func TestCreateFailureAtEachStep(t *testing.T) {
 			if diff := cmp.Diff(rec.Undone, want); diff != "" {
 				t.Errorf("job record's undone (-got +want):\n%s", diff)
 			}
+			// The injected failure is odoobot's own, not a driver's: the
+			// record names the step, with no kind.
+			if rec.Failure.Step != step || rec.Failure.Kind != "" || len(rec.Failure.Left) != 0 {
+				t.Errorf("job record's failure %+v; want step %s, no kind, nothing left", rec.Failure, step)
+			}
 			requireNginxTestPasses(t)
 			requireAnswers(t, ctx, keep)
 		})
@@ -434,28 +436,10 @@ func TestCreateCrashRecovery(t *testing.T) {
 	inst := layout.NewInstance(name, provision.SSLHTTP)
 	p := layout.Paths(inst)
 
-	odoobot := func(args ...string) *exec.Cmd { return env.command(ctx, bin, args...) }
-	var out bytes.Buffer
-	create := odoobot("create", name, "http")
-	create.Stdout, create.Stderr = &out, &out
-	if err := create.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- create.Wait() }()
 	// Kill once the service is up: the database, the files and the unit
 	// exist, nginx does not serve it yet.
-	mark := "✓ " + string(provision.StepService)
-	if !waitFor(2*time.Minute, func() bool { return strings.Contains(readFile(p.CreateLog), mark) }) {
-		create.Process.Kill()
-		<-exited
-		t.Fatalf("the creation log never showed %q:\n%s\noutput:\n%s", mark, readFile(p.CreateLog), out.String())
-	}
-	if err := create.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatalf("kill: %v", err)
-	}
-	err := <-exited
-	t.Logf("odoobot killed (%v); creation log at the kill:\n%s", err, readFile(p.CreateLog))
+	runKilled(t, ctx, env, bin, whenLogShows(p.CreateLog, "✓ "+string(provision.StepService), 2*time.Minute), "create", name, "http")
+	t.Logf("creation log at the kill:\n%s", readFile(p.CreateLog))
 
 	open, ok, err := a.Store.ActiveJob(ctx, name)
 	if err != nil {
@@ -478,13 +462,8 @@ func TestCreateCrashRecovery(t *testing.T) {
 
 	// The next start recovers (serve, its input at its end at once); a
 	// read-only verb never does.
-	if got, err := odoobot("serve").CombinedOutput(); err != nil {
-		t.Fatalf("odoobot serve after the crash: %v\n%s", err, got)
-	} else {
-		t.Logf("odoobot serve after the crash:\n%s", got)
-	}
-	list := odoobot("list")
-	got, err := list.CombinedOutput()
+	rec, _ := recoverWithServe(t, ctx, env, a, bin, open)
+	got, err := env.command(ctx, bin, "list").CombinedOutput()
 	if err != nil {
 		t.Fatalf("odoobot list after the crash: %v\n%s", err, got)
 	}
@@ -493,19 +472,6 @@ func TestCreateCrashRecovery(t *testing.T) {
 		if f := strings.Fields(l); len(f) > 1 && f[0] == name {
 			t.Errorf("list still shows %s after recovery: %q", name, l)
 		}
-	}
-	openJobs, err := a.Store.OpenJobs(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, j := range openJobs {
-		if j.Instance == name {
-			t.Errorf("job %d for %s is still open (%s)", j.ID, name, j.State)
-		}
-	}
-	rec, err := a.Store.Job(ctx, open.ID)
-	if err != nil {
-		t.Fatal(err)
 	}
 	if rec.State != provision.JobInterrupted || !strings.Contains(rec.Error, "stopped") {
 		t.Errorf("job after recovery: state %s, error %q; want interrupted", rec.State, rec.Error)

@@ -1,14 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -86,19 +83,12 @@ func TestDayTwoDeleteOneOfTwo(t *testing.T) {
 	keep := createReady(t, ctx, a, uniqueName(t, "keep"))
 	gone := createReady(t, ctx, a, uniqueName(t, "gone"))
 
-	recordOf := func(domain string) (cftest.Record, bool) {
-		for _, r := range cf.Records() {
-			if r.Name == domain {
-				return r, true
-			}
-		}
-		return cftest.Record{}, false
-	}
-	goneRec, ok := recordOf(gone.Domain)
-	if !ok {
+	goneRecs := recordsOf(cf, gone.Domain)
+	if len(goneRecs) == 0 {
 		t.Fatalf("no DNS record for %s after its creation: %+v", gone.Domain, cf.Records())
 	}
-	if _, ok := recordOf(keep.Domain); !ok {
+	goneRec := goneRecs[0]
+	if len(recordsOf(cf, keep.Domain)) == 0 {
 		t.Fatalf("no DNS record for %s after its creation", keep.Domain)
 	}
 	before := cf.RequestCount()
@@ -129,14 +119,12 @@ func TestDayTwoDeleteOneOfTwo(t *testing.T) {
 	requireGone(t, ctx, a, gone.Name)
 	requireNginxTestPasses(t)
 	requireAnswers(t, ctx, keep)
-	if _, ok := recordOf(gone.Domain); ok {
-		t.Errorf("the DNS record of %s is still there", gone.Domain)
-	}
-	if _, ok := recordOf(keep.Domain); !ok {
+	requireNoRecord(t, cf, gone.Domain)
+	if len(recordsOf(cf, keep.Domain)) == 0 {
 		t.Errorf("the DNS record of %s was removed too", keep.Domain)
 	}
-	if got, ok := recordOf(zone); !ok || got.ID != apex.ID || got.Content != apex.Content {
-		t.Errorf("the zone apex record changed: %+v (present %v), was %+v", got, ok, apex)
+	if got := recordsOf(cf, zone); len(got) == 0 || got[0].ID != apex.ID || got[0].Content != apex.Content {
+		t.Errorf("the zone apex record changed: %+v, was %+v", got, apex)
 	}
 	deletes := 0
 	for _, req := range cf.Requests()[before:] {
@@ -225,7 +213,7 @@ func TestDayTwoBackupRestore(t *testing.T) {
 	if filepath.Dir(b.Dir) != filepath.Join(backups, inst.Internal) || b.OdooRelease == "" || b.BotVersion == "" || len(b.Files) != 3 {
 		t.Errorf("backup %+v: want it under %s with the release, the version and three files", b, filepath.Join(backups, inst.Internal))
 	}
-	if err := provision.VerifyBackup(b); err != nil {
+	if err := a.DayTwo().VerifyBackup(b); err != nil {
 		t.Errorf("VerifyBackup of a fresh backup: %v", err)
 	}
 	if got, _ := dispatch(t, ctx, a, "backups "+inst.Name); !strings.Contains(got.text(), b.ID) || !strings.Contains(got.text(), "intact") {
@@ -317,29 +305,11 @@ func TestDayTwoDeleteKilledAndRunAgain(t *testing.T) {
 	defer cancel()
 	keep := createReady(t, ctx, a, uniqueName(t, "keep"))
 	inst := createReady(t, ctx, a, uniqueName(t, "kill"))
-	log := filepath.Join(a.Config.LogDir, "delete-"+inst.Internal+".log")
+	log := jobLog(a, provision.JobDelete, inst)
 
-	odoobot := func(args ...string) *exec.Cmd { return env.command(ctx, bin, args...) }
-	var out bytes.Buffer
-	del := odoobot("delete", inst.Name, "--yes")
-	del.Stdout, del.Stderr = &out, &out
-	if err := del.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- del.Wait() }()
 	// Kill while the unit is being removed: the backup is taken, the site
 	// is gone, the database and the directory are still there.
-	mark := "… " + string(provision.StepService)
-	if !waitFor(3*time.Minute, func() bool { return strings.Contains(readFile(log), mark) }) {
-		del.Process.Kill()
-		<-exited
-		t.Fatalf("the delete log never showed %q:\n%s\noutput:\n%s", mark, readFile(log), out.String())
-	}
-	if err := del.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatalf("kill: %v", err)
-	}
-	<-exited
+	runKilled(t, ctx, env, bin, whenLogShows(log, "… "+string(provision.StepService), 3*time.Minute), "delete", inst.Name, "--yes")
 	t.Logf("delete log at the kill:\n%s", readFile(log))
 	if got, err := a.Store.Instance(ctx, inst.Name); err != nil || got.State != provision.StateDeleting {
 		t.Errorf("after the kill: %+v, %v; want the instance in state deleting", got, err)
@@ -348,8 +318,7 @@ func TestDayTwoDeleteKilledAndRunAgain(t *testing.T) {
 		t.Logf("the database was already dropped at the kill")
 	}
 
-	again := odoobot("delete", inst.Name, "--yes")
-	got, err := again.CombinedOutput()
+	got, err := env.command(ctx, bin, "delete", inst.Name, "--yes").CombinedOutput()
 	if err != nil {
 		t.Fatalf("the second delete: %v\n%s", err, got)
 	}
@@ -374,60 +343,17 @@ func TestDayTwoRestoreKilledIsRolledBack(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	inst := createReady(t, ctx, a, uniqueName(t, "rk"))
-	setParam := func(v string) {
-		t.Helper()
-		db := connectDB(t, ctx, a, inst.Internal)
-		defer db.Close(ctx)
-		if _, err := db.Exec(ctx, `DELETE FROM ir_config_parameter WHERE key = 'e2e.marker'`); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.Exec(ctx, `INSERT INTO ir_config_parameter (key, value) VALUES ('e2e.marker', $1)`, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	setParam("in the backup")
-	task, err := a.DayTwo().Backup(ctx, provision.JobRequest{Name: inst.Name, By: "e2e"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := task.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
-	list, err := a.DayTwo().Backups(ctx, inst.Name)
-	if err != nil || len(list) != 1 {
-		t.Fatalf("backups: %+v, %v", list, err)
-	}
-	setParam("live before the restore")
+	backup := markedBackup(t, ctx, a, inst)
 
-	odoobot := func(args ...string) *exec.Cmd { return env.command(ctx, bin, args...) }
-	log := filepath.Join(a.Config.LogDir, "restore-"+inst.Internal+".log")
-	var out bytes.Buffer
-	restore := odoobot("restore", inst.Name, list[0].ID, "--yes")
-	restore.Stdout, restore.Stderr = &out, &out
-	if err := restore.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- restore.Wait() }()
-	mark := "… " + string(provision.StepStart)
-	if !waitFor(3*time.Minute, func() bool { return strings.Contains(readFile(log), mark) }) {
-		restore.Process.Kill()
-		<-exited
-		t.Fatalf("the restore log never showed %q:\n%s\noutput:\n%s", mark, readFile(log), out.String())
-	}
-	restore.Process.Signal(syscall.SIGKILL)
-	<-exited
+	log := jobLog(a, provision.JobRestore, inst)
+	out := runKilled(t, ctx, env, bin, whenLogShows(log, "… "+string(provision.StepStart), 3*time.Minute), "restore", inst.Name, backup.ID, "--yes")
+	job := requireOpenJob(t, ctx, a, inst.Name, out)
 	t.Logf("restore log at the kill:\n%s", readFile(log))
 	if !databaseExists(t, ctx, a, inst.Internal+"_old") {
 		t.Fatalf("the kill did not land after the swap: no %s_old", inst.Internal)
 	}
 
-	// The next start recovers (serve, its input at its end at once).
-	got, err := odoobot("serve").CombinedOutput()
-	if err != nil {
-		t.Fatalf("odoobot serve: %v\n%s", err, got)
-	}
-	t.Logf("odoobot serve after the kill:\n%s", got)
+	recoverWithServe(t, ctx, env, a, bin, job)
 	if v := configParam(t, ctx, a, inst.Internal, "e2e.marker"); v != "live before the restore" {
 		t.Errorf("after the recovery the database holds %q, want the one from before the restore", v)
 	}
@@ -435,9 +361,6 @@ func TestDayTwoRestoreKilledIsRolledBack(t *testing.T) {
 		if databaseExists(t, ctx, a, leftover) {
 			t.Errorf("database %s is left over", leftover)
 		}
-	}
-	if open, err := a.Store.OrphanedJobs(ctx); err != nil || len(open) != 0 {
-		t.Errorf("open jobs after the recovery: %+v, %v", open, err)
 	}
 	requireAnswers(t, ctx, inst)
 }

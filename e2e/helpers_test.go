@@ -25,6 +25,7 @@ import (
 	"odoobot/config"
 	"odoobot/internal/app"
 	"odoobot/provision"
+	"odoobot/provision/cloudflare/cftest"
 	"odoobot/provision/nginx"
 	"odoobot/provision/tenant"
 )
@@ -463,6 +464,27 @@ func requireGone(t *testing.T, ctx context.Context, a *app.App, name string) {
 	}
 	if resp, _, err := throughNginx(ctx, inst.Domain); err == nil && resp.Header.Get("X-Standin-Db") == inst.Internal {
 		t.Errorf("%s is still served through nginx", inst.Domain)
+	}
+}
+
+// recordsOf are the records named domain in the Cloudflare double's
+// zone, in its order.
+func recordsOf(cf *cftest.Server, domain string) []cftest.Record {
+	var out []cftest.Record
+	for _, r := range cf.Records() {
+		if r.Name == domain {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// requireNoRecord checks that the zone holds no record named domain:
+// with requireGone, that nothing of an instance is left.
+func requireNoRecord(t testing.TB, cf *cftest.Server, domain string) {
+	t.Helper()
+	if recs := recordsOf(cf, domain); len(recs) != 0 {
+		t.Errorf("the DNS records of %s are still there: %+v", domain, recs)
 	}
 }
 

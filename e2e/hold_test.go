@@ -53,12 +53,7 @@ func TestQuickVerbHoldsTheInstance(t *testing.T) {
 	if err := <-restarted; err != nil {
 		t.Fatalf("restart: %v", err)
 	}
-	task, err = a.DayTwo().Backup(ctx, provision.JobRequest{Name: inst.Name, By: "e2e"})
-	if err != nil {
-		t.Fatalf("a backup after the restart: %v", err)
-	}
 	t.Cleanup(func() { os.RemoveAll(filepath.Join(a.Config.BackupDir, inst.Internal)) })
-	if job, err := task.Wait(ctx); err != nil || job.State != provision.JobSucceeded {
-		t.Fatalf("the backup after the restart: %s, %v", job.State, err)
-	}
+	task, err = a.DayTwo().Backup(ctx, provision.JobRequest{Name: inst.Name, By: "e2e"})
+	requireSucceeded(t, ctx, "a backup after the restart", task, err)
 }

@@ -36,11 +36,7 @@ func TestIsolateImportedNeverFollowsTenantLinks(t *testing.T) {
 	name := uniqueName(t, "impw")
 	made := createReady(t, ctx, a, name)
 	destroyLater(t, a, name)
-	makeShared(t, ctx, a, made)
-	// As import records it: no user or role of its own.
-	if err := a.Store.SetTenant(ctx, name, "", ""); err != nil {
-		t.Fatal(err)
-	}
+	makeImported(t, ctx, a, made)
 	svc, err := user.Lookup(a.Config.ServiceUser)
 	if err != nil {
 		t.Fatal(err)

@@ -49,18 +49,7 @@ func TestLogrotateFollowsTheInstances(t *testing.T) {
 	if err := a.Store.ReleaseInstance(ctx, name); err != nil {
 		t.Fatal(err)
 	}
-	apidev := filepath.Join(env.root, "api-dev", "data")
-	if err := os.MkdirAll(apidev, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for f, content := range map[string]string{
-		provision.TrackingInstancesFile: made.Internal + "\n",
-		provision.TrackingPortsFile:     fmt.Sprintf("%d %d\n", made.Ports.HTTP, made.Ports.Gevent),
-	} {
-		if err := os.WriteFile(filepath.Join(apidev, f), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	apidev := apidevTracking(t, env, made)
 	if out, err := exec.CommandContext(ctx, bin, "--env-file", "/dev/null", "import", "--tracking-dir", apidev).CombinedOutput(); err != nil {
 		t.Fatalf("odoobot import: %v\n%s", err, out)
 	}
@@ -84,12 +73,7 @@ func TestLogrotateFollowsTheInstances(t *testing.T) {
 	requireStanza(t, file, log, "su root root")
 
 	task, err := a.DayTwo().Delete(ctx, provision.JobRequest{Name: name, By: "e2e"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if job, err := task.Wait(ctx); err != nil || job.State != provision.JobSucceeded {
-		t.Fatalf("delete %s: job %s, %v", name, job.State, err)
-	}
+	requireSucceeded(t, ctx, "delete "+name, task, err)
 	if b := readFile(file); strings.Contains(b, log) {
 		t.Errorf("%s still rotates %s after its delete:\n%s", file, log, b)
 	}

@@ -20,6 +20,9 @@ import (
 	"odoobot/internal/listeners"
 	"odoobot/internal/watch"
 	"odoobot/provision"
+	"odoobot/provision/ports"
+	"odoobot/provision/probe"
+	"odoobot/provision/sysusers"
 )
 
 // capturer binds 127.0.0.1:PORT as soon as it is free (trying every
@@ -148,7 +151,7 @@ func TestNeighbourCannotPassForAnInstance(t *testing.T) {
 			t.Fatalf("start %s once its port is free: %v\n%s", instB.Name, err, out)
 		}
 	}
-	if err := provision.CheckPortOwners(instB, a.Config.ServiceUser); err != nil || !waitFor(30*time.Second, func() bool { return provision.Healthy(ctx, instB.Ports.HTTP) }) {
+	if err := provision.CheckPortOwners(ports.Host{}, sysusers.Host{}, instB, a.Config.ServiceUser); err != nil || !waitFor(30*time.Second, func() bool { return probe.Healthy(ctx, instB.Ports.HTTP) }) {
 		t.Fatalf("%s after the capture: %v, or not healthy", instB.Name, err)
 	}
 	out, err = odoobot("status", instB.Name)

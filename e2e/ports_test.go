@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"odoobot/internal/app"
-	"odoobot/provision"
+	"odoobot/provision/systemd"
 )
 
 // bindProbe binds 127.0.0.1:PORT once a line arrives on stdin and says
@@ -82,7 +82,7 @@ func TestUnitBindsOnlyItsOwnPorts(t *testing.T) {
 	// the unified hierarchy, which it attaches only when the host runs
 	// cgroup v2 alone (Debian 12's default); on a hybrid host it loads
 	// them and enforces nothing.
-	if err := provision.BindFilterEnforced(); err != nil {
+	if err := systemd.BindFilterEnforced(); err != nil {
 		t.Skipf("not enforced on this host: %v; the unit and systemd's view of it are checked above", err)
 	}
 

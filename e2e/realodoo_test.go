@@ -20,6 +20,7 @@ import (
 	"odoobot/internal/app"
 	"odoobot/internal/testenv"
 	"odoobot/provision"
+	"odoobot/provision/probe"
 )
 
 // The real-Odoo lane (TestRealOdoo) runs odoobot, configured as an
@@ -255,7 +256,7 @@ func testRealOdoo(t *testing.T, version string) {
 				t.Errorf("%s %s: %s", verb, second.Name, r.text())
 			}
 		}
-		if !waitFor(90*time.Second, func() bool { return provision.Healthy(ctx, second.Ports.HTTP) }) {
+		if !waitFor(90*time.Second, func() bool { return probe.Healthy(ctx, second.Ports.HTTP) }) {
 			t.Errorf("%s is not healthy after stop and start", second.Internal)
 		}
 		requireLoginPage(t, ctx, second)

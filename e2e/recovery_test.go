@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"os"
-	"os/exec"
 	"os/user"
 	"strings"
 	"testing"
@@ -18,59 +15,6 @@ import (
 // Recovery decides from what a job recorded as done. These tests kill
 // the real binary (ODOOBOT_KILL_AT: SIGKILL when a step starts, once
 // every step before it is recorded done) and let the next start recover.
-
-// killedAt runs the odoobot binary with args, killed when step starts,
-// and returns the open job it left and its output. The test fails when
-// the binary was not killed, or left no open job.
-func killedAt(t *testing.T, ctx context.Context, env *createEnv, a *app.App, bin, name string, step provision.StepName, args ...string) (provision.Job, string) {
-	t.Helper()
-	cmd := env.command(ctx, bin, args...)
-	cmd.Env = append(cmd.Env, "ODOOBOT_KILL_AT="+string(step))
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != -1 {
-		t.Fatalf("odoobot %s was not killed at step %s: %v\n%s", strings.Join(args, " "), step, err, out.String())
-	}
-	job, open, err := a.Store.ActiveJob(ctx, name)
-	if err != nil || !open {
-		t.Fatalf("no open job for %s after the kill: %v\n%s", name, err, out.String())
-	}
-	return job, out.String()
-}
-
-// recoverWithServe runs `odoobot serve` (its input at its end at once),
-// whose start recovers the jobs the killed process left, and returns the
-// job's record once it is no longer open.
-func recoverWithServe(t *testing.T, ctx context.Context, env *createEnv, a *app.App, bin string, job provision.Job) (provision.Job, string) {
-	t.Helper()
-	got, err := env.command(ctx, bin, "serve").CombinedOutput()
-	if err != nil {
-		t.Fatalf("odoobot serve: %v\n%s", err, got)
-	}
-	t.Logf("odoobot serve after the kill:\n%s", got)
-	rec, err := a.Store.Job(ctx, job.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rec.State.Open() {
-		t.Fatalf("job %d is still %s after the recovery", job.ID, rec.State)
-	}
-	if open, err := a.Store.OrphanedJobs(ctx); err != nil || len(open) != 0 {
-		t.Errorf("open jobs after the recovery: %+v, %v", open, err)
-	}
-	return rec, string(got)
-}
-
-// requireSaysFinished checks that what the recovering start said of job
-// (the line it also posts in the job's thread) is that it finished it.
-func requireSaysFinished(t *testing.T, said string, job provision.Job) {
-	t.Helper()
-	want := fmt.Sprintf("job %d (%s %s, asked by %s) had made its change when odoobot stopped: recovery finished it, and it is recorded as succeeded", job.ID, job.Kind, job.Instance, job.RequestedBy)
-	if !strings.Contains(said, want) {
-		t.Errorf("the recovering start does not say %q:\n%s", want, said)
-	}
-}
 
 // TestRestoreKilledAtCleanupKeepsTheRestore kills odoobot during a
 // restore's cleanup, after the restored database was swapped in and the
@@ -87,40 +31,17 @@ func TestRestoreKilledAtCleanupKeepsTheRestore(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	inst := createReady(t, ctx, a, uniqueName(t, "rc"))
-	setParam := func(key, v string) {
-		t.Helper()
-		db := connectDB(t, ctx, a, inst.Internal)
-		defer db.Close(ctx)
-		if _, err := db.Exec(ctx, `DELETE FROM ir_config_parameter WHERE key = $1`, key); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.Exec(ctx, `INSERT INTO ir_config_parameter (key, value) VALUES ($1, $2)`, key, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	setParam("e2e.marker", "in the backup")
-	task, err := a.DayTwo().Backup(ctx, provision.JobRequest{Name: inst.Name, By: "e2e"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := task.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
-	list, err := a.DayTwo().Backups(ctx, inst.Name)
-	if err != nil || len(list) != 1 {
-		t.Fatalf("backups: %+v, %v", list, err)
-	}
-	setParam("e2e.marker", "live before the restore")
+	backup := markedBackup(t, ctx, a, inst)
 
-	job, out := killedAt(t, ctx, env, a, bin, inst.Name, provision.StepCleanup, "restore", inst.Name, list[0].ID, "--yes")
-	log := readFile(a.Config.LogDir + "/restore-" + inst.Internal + ".log")
+	job, out := killedAt(t, ctx, env, a, bin, inst.Name, provision.StepCleanup, "restore", inst.Name, backup.ID, "--yes")
+	log := readFile(jobLog(a, provision.JobRestore, inst))
 	t.Logf("restore killed:\n%s\nlog:\n%s", out, log)
 	if !strings.Contains(log, "✓ "+string(provision.StepStart)) || strings.Contains(log, "✓ "+string(provision.StepCleanup)) {
 		t.Fatalf("the kill did not land after the start, before the cleanup")
 	}
 	// The instance serves the restored data: a user writes to it.
 	requireAnswers(t, ctx, inst)
-	setParam("e2e.after", "written after the restore")
+	setParam(t, ctx, a, inst.Internal, "e2e.after", "written after the restore")
 
 	rec, said := recoverWithServe(t, ctx, env, a, bin, job)
 	requireSaysFinished(t, said, job)
@@ -138,7 +59,7 @@ func TestRestoreKilledAtCleanupKeepsTheRestore(t *testing.T) {
 			t.Errorf("database %s is left over", leftover)
 		}
 	}
-	if log := readFile(a.Config.LogDir + "/restore-" + inst.Internal + ".log"); !strings.Contains(log, "recovery") || !strings.Contains(log, "✓ "+string(provision.StepCleanup)) {
+	if log := readFile(jobLog(a, provision.JobRestore, inst)); !strings.Contains(log, "recovery") || !strings.Contains(log, "✓ "+string(provision.StepCleanup)) {
 		t.Errorf("the restore log does not tell of the recovery finishing the cleanup:\n%s", log)
 	}
 	requireAnswers(t, ctx, inst)
@@ -154,8 +75,7 @@ func TestUpgradeKilledBeforeRecordStaysUpgraded(t *testing.T) {
 	bin := odoobotBin(t)
 	env := newCreateEnv(t)
 	env.withBackupDir(t)
-	repo := newTestRepo(t, env.root, os.Getenv("ODOO_REPO"), os.Getenv("ODOO_BRANCH"))
-	env.set(t, "ODOO_REPO", "file://"+repo.dir)
+	repo := env.withTestRepo(t)
 	a, _ := env.newApp(t, app.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -163,16 +83,12 @@ func TestUpgradeKilledBeforeRecordStaysUpgraded(t *testing.T) {
 	next := repo.commit("a later commit", map[string]string{"SECOND": "a later commit\n"})
 
 	job, out := killedAt(t, ctx, env, a, bin, inst.Name, provision.StepRecord, "upgrade", inst.Name, next, "--yes")
-	log := readFile(upgradeLog(a, inst))
+	log := readFile(jobLog(a, provision.JobUpgrade, inst))
 	t.Logf("upgrade killed:\n%s\nlog:\n%s", out, log)
 	if !strings.Contains(log, "✓ "+string(provision.StepStart)) || strings.Contains(log, "✓ "+string(provision.StepRecord)) {
 		t.Fatalf("the kill did not land after the start, before the record step")
 	}
-	db := connectDB(t, ctx, a, inst.Internal)
-	if _, err := db.Exec(ctx, "INSERT INTO ir_config_parameter (key, value) VALUES ('e2e.after_upgrade', 'yes')"); err != nil {
-		t.Fatal(err)
-	}
-	db.Close(ctx)
+	setParam(t, ctx, a, inst.Internal, "e2e.after_upgrade", "yes")
 
 	rec, said := recoverWithServe(t, ctx, env, a, bin, job)
 	requireSaysFinished(t, said, job)
@@ -186,7 +102,7 @@ func TestUpgradeKilledBeforeRecordStaysUpgraded(t *testing.T) {
 	if info := readFile(a.Config.Layout().Paths(up).Info); !strings.Contains(info, next[:12]) {
 		t.Errorf("info-instancia.txt does not name the new release %s:\n%s", next[:12], info)
 	}
-	if log := readFile(upgradeLog(a, inst)); !strings.Contains(log, "recovery") || !strings.Contains(log, "✓ "+string(provision.StepRecord)) {
+	if log := readFile(jobLog(a, provision.JobUpgrade, inst)); !strings.Contains(log, "recovery") || !strings.Contains(log, "✓ "+string(provision.StepRecord)) {
 		t.Errorf("the upgrade log does not tell of the recovery recording the release:\n%s", log)
 	}
 	requireAnswers(t, ctx, up)
@@ -207,15 +123,7 @@ func TestIsolateKilledIsRecovered(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	name := uniqueName(t, "ik")
-	made := createReady(t, ctx, a, name)
-	makeShared(t, ctx, a, made)
-	if err := a.Store.SetTenant(ctx, name, "", ""); err != nil {
-		t.Fatal(err)
-	}
-	shared, err := a.Store.Instance(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	shared := makeImported(t, ctx, a, createReady(t, ctx, a, name))
 	layout := a.Config.Layout()
 	own := layout.NewInstance(name, provision.SSLHTTP)
 	p := layout.Paths(shared)

@@ -38,7 +38,7 @@ func TestScheduledBackupOfEveryInstance(t *testing.T) {
 			t.Errorf("backups of %s: %+v, %v; want one intact scheduled backup", n, list, err)
 			continue
 		}
-		if err := provision.VerifyBackup(list[0]); err != nil {
+		if err := a.DayTwo().VerifyBackup(list[0]); err != nil {
 			t.Errorf("the scheduled backup of %s does not verify: %v", n, err)
 		}
 	}

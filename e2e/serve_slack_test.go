@@ -3,26 +3,17 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"mime"
-	"mime/multipart"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-
+	"odoobot/bot/slack/slacktest"
 	"odoobot/internal/app"
 	"odoobot/provision"
 )
@@ -48,235 +39,24 @@ const (
 )
 
 // slackCall is one Web API request as the fake saw it.
-type slackCall struct {
-	Method string
-	Form   url.Values // form fields, or the JSON body's top-level strings
-	Auth   string     // the Authorization header
-	TS     string     // the ts the fake answered to a chat.postMessage
-}
+type slackCall = slacktest.Call
 
-// slackFake is a Web API + Socket Mode server. Every request's URL, body
-// and headers but Authorization are kept, to look for leaked tokens.
+// slackFake is the Slack double (slacktest) playing the e2e workspace,
+// with the helpers these tests share.
 type slackFake struct {
-	srv *httptest.Server
-
-	mu        sync.Mutex
-	calls     []slackCall
-	received  bytes.Buffer
-	ts        int
-	files     int
-	conn      *websocket.Conn
-	wmu       sync.Mutex // serialises writes on conn
-	sentAt    map[string]time.Time
-	acks      chan slackAck
-	connected chan struct{}
-}
-
-type slackAck struct {
-	id      string
-	latency time.Duration
+	*slacktest.Server
 }
 
 func newSlackFake(t *testing.T) *slackFake {
 	t.Helper()
-	f := &slackFake{sentAt: map[string]time.Time{}, acks: make(chan slackAck, 64), connected: make(chan struct{}, 16)}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/api/", f.api)
-	mux.HandleFunc("/link", f.socket)
-	mux.HandleFunc("/upload/", f.upload)
-	mux.HandleFunc("/response/", f.response)
-	f.srv = httptest.NewServer(mux)
-	t.Cleanup(func() {
-		f.mu.Lock()
-		if f.conn != nil {
-			f.conn.Close()
-		}
-		f.mu.Unlock()
-		f.srv.Close()
-	})
-	return f
-}
-
-func (f *slackFake) apiURL() string { return f.srv.URL + "/api/" }
-
-func (f *slackFake) record(r *http.Request, body []byte) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fmt.Fprintf(&f.received, "%s %s\n", r.Method, r.URL.String())
-	for k, vs := range r.Header {
-		if k != "Authorization" {
-			fmt.Fprintf(&f.received, "%s: %s\n", k, strings.Join(vs, ","))
-		}
-	}
-	f.received.Write(body)
-	f.received.WriteByte('\n')
-}
-
-// everything is all the fake received but the Authorization headers.
-func (f *slackFake) everything() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.received.String()
-}
-
-func slackForm(r *http.Request, body []byte) url.Values {
-	ct, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	v := url.Values{}
-	switch ct {
-	case "application/x-www-form-urlencoded":
-		v, _ = url.ParseQuery(string(body))
-	case "multipart/form-data":
-		mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
-		for {
-			p, err := mr.NextPart()
-			if err != nil {
-				break
-			}
-			b, _ := io.ReadAll(p)
-			v.Add(p.FormName(), string(b))
-		}
-	case "application/json":
-		var m map[string]any
-		_ = json.Unmarshal(body, &m)
-		for k, x := range m {
-			if s, ok := x.(string); ok {
-				v.Set(k, s)
-			}
-		}
-	}
-	return v
-}
-
-func slackReply(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func (f *slackFake) api(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	f.record(r, body)
-	method := strings.TrimPrefix(r.URL.Path, "/api/")
-	form := slackForm(r, body)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, slackCall{Method: method, Form: form, Auth: r.Header.Get("Authorization")})
-	call := &f.calls[len(f.calls)-1]
-	channel := form.Get("channel")
-	switch method {
-	case "auth.test":
-		slackReply(w, map[string]any{"ok": true, "user": "odoobot", "user_id": "U0E2EBOT01", "team": "E2E", "team_id": "T0E2E0001"})
-	case "apps.connections.open":
-		slackReply(w, map[string]any{"ok": true, "url": "ws" + strings.TrimPrefix(f.srv.URL, "http") + "/link?ticket=" + strconv.Itoa(len(f.calls))})
-	case "chat.postMessage":
-		f.ts++
-		call.TS = fmt.Sprintf("1700000000.%06d", f.ts)
-		slackReply(w, map[string]any{"ok": true, "channel": channel, "ts": call.TS})
-	case "chat.update":
-		slackReply(w, map[string]any{"ok": true, "channel": channel, "ts": form.Get("ts")})
-	case "chat.postEphemeral":
-		f.ts++
-		slackReply(w, map[string]any{"ok": true, "message_ts": fmt.Sprintf("1700000000.%06d", f.ts)})
-	case "conversations.join":
-		slackReply(w, map[string]any{"ok": true, "channel": map[string]any{"id": channel}})
-	case "usergroups.list":
-		slackReply(w, map[string]any{"ok": true, "usergroups": []any{}})
-	case "files.getUploadURLExternal":
-		f.files++
-		id := fmt.Sprintf("F0E2E%04d", f.files)
-		slackReply(w, map[string]any{"ok": true, "upload_url": f.srv.URL + "/upload/" + id, "file_id": id})
-	case "files.completeUploadExternal":
-		var files []map[string]any
-		_ = json.Unmarshal([]byte(form.Get("files")), &files)
-		slackReply(w, map[string]any{"ok": true, "files": files})
-	default:
-		slackReply(w, map[string]any{"ok": false, "error": "unknown_method"})
-	}
-}
-
-func (f *slackFake) upload(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	f.record(r, body)
-	fmt.Fprintf(w, "OK - %d", len(body))
-}
-
-func (f *slackFake) response(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	f.record(r, body)
-	f.mu.Lock()
-	f.calls = append(f.calls, slackCall{Method: "response_url", Form: slackForm(r, body)})
-	f.mu.Unlock()
-}
-
-var slackUpgrader = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
-
-// socket is the Socket Mode WebSocket: hello, pings every 2 s (the client
-// reconnects when Slack's pings stop), then the envelopes the test sends;
-// every frame read back is an ack.
-func (f *slackFake) socket(w http.ResponseWriter, r *http.Request) {
-	f.record(r, nil)
-	c, err := slackUpgrader.Upgrade(w, r, nil)
-	if err != nil {
-		return
-	}
-	defer c.Close()
-	f.mu.Lock()
-	f.conn = c
-	f.mu.Unlock()
-	f.wmu.Lock()
-	err = c.WriteJSON(map[string]any{
-		"type": "hello", "num_connections": 1,
-		"debug_info":      map[string]any{"host": "applink-e2e", "build_number": 1, "approximate_connection_time": 18060},
-		"connection_info": map[string]any{"app_id": "A0E2E0001"},
-	})
-	f.wmu.Unlock()
-	if err != nil {
-		return
-	}
-	f.connected <- struct{}{}
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		tick := time.NewTicker(2 * time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				f.wmu.Lock()
-				_ = c.WriteControl(websocket.PingMessage, []byte("ping"), time.Now().Add(time.Second))
-				f.wmu.Unlock()
-			}
-		}
-	}()
-	for {
-		_, msg, err := c.ReadMessage()
-		if err != nil {
-			return
-		}
-		now := time.Now()
-		f.record(r, msg)
-		var a struct {
-			EnvelopeID string `json:"envelope_id"`
-		}
-		if json.Unmarshal(msg, &a) != nil || a.EnvelopeID == "" {
-			continue
-		}
-		f.mu.Lock()
-		sent := f.sentAt[a.EnvelopeID]
-		f.mu.Unlock()
-		select {
-		case f.acks <- slackAck{id: a.EnvelopeID, latency: now.Sub(sent)}:
-		default:
-		}
-	}
+	return &slackFake{slacktest.New(t, slacktest.Options{BotUserID: "U0E2EBOT01", TeamID: "T0E2E0001", Team: "e2e", AppID: "A0E2E0001"})}
 }
 
 // waitConnected waits for the bot's next Socket Mode connection.
 func (f *slackFake) waitConnected(t *testing.T, bot *servedBot) {
 	t.Helper()
 	select {
-	case <-f.connected:
+	case <-f.Connected():
 	case bot.err = <-bot.exited:
 		bot.done = true
 		t.Fatalf("odoobot serve exited (%v) before connecting to Socket Mode:\n%s", bot.err, bot.out.String())
@@ -285,81 +65,29 @@ func (f *slackFake) waitConnected(t *testing.T, bot *servedBot) {
 	}
 }
 
-// slash sends a slash_commands envelope, exactly as Slack does, and
-// returns its envelope ID.
+// slash sends a slash_commands envelope in the ops channel, exactly as
+// Slack does, and returns its envelope ID.
 func (f *slackFake) slash(t *testing.T, user, userName, text string) string {
 	t.Helper()
 	id := "e2e-" + randomHex(t, 6)
-	msg, err := json.Marshal(map[string]any{
-		"envelope_id": id, "type": "slash_commands", "accepts_response_payload": true, "retry_attempt": 0, "retry_reason": "",
-		"payload": map[string]any{
-			"token": "legacyverificationtoken", "team_id": "T0E2E0001", "team_domain": "e2e",
-			"channel_id": slackChannel, "channel_name": "ops", "user_id": user, "user_name": userName,
-			"command": "/odoo", "text": text, "api_app_id": "A0E2E0001", "is_enterprise_install": "false",
-			"response_url": f.srv.URL + "/response/" + id, "trigger_id": "1337.42." + id,
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.mu.Lock()
-	c := f.conn
-	f.sentAt[id] = time.Now()
-	f.mu.Unlock()
-	if c == nil {
-		t.Fatal("no Socket Mode connection")
-	}
-	f.wmu.Lock()
-	err = c.WriteMessage(websocket.TextMessage, msg)
-	f.wmu.Unlock()
-	if err != nil {
-		t.Fatalf("send envelope: %v", err)
-	}
+	f.Send(t, f.Slash(id, 0, user, userName, slackChannel, text))
 	return id
 }
 
 // waitAck waits for the ack of envelope id and returns its latency.
 func (f *slackFake) waitAck(t *testing.T, id string) time.Duration {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		select {
-		case a := <-f.acks:
-			if a.id == id {
-				return a.latency
-			}
-		case <-deadline:
-			t.Fatalf("no ack for envelope %s within 10s", id)
-		}
-	}
-}
-
-// callsOf returns the calls of method, in order.
-func (f *slackFake) callsOf(method string) []slackCall {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []slackCall
-	for _, c := range f.calls {
-		if c.Method == method {
-			out = append(out, c)
-		}
-	}
-	return out
+	return f.WaitAck(t, id, 10*time.Second)
 }
 
 // callCount is how many Web API calls the fake has seen.
-func (f *slackFake) callCount() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.calls)
-}
+func (f *slackFake) callCount() int { return len(f.Calls()) }
 
 // since returns the calls of method made after the first n calls.
 func (f *slackFake) since(n int, method string) []slackCall {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	calls := f.Calls()
 	var out []slackCall
-	for _, c := range f.calls[min(n, len(f.calls)):] {
+	for _, c := range calls[min(n, len(calls)):] {
 		if c.Method == method {
 			out = append(out, c)
 		}
@@ -369,10 +97,8 @@ func (f *slackFake) since(n int, method string) []slackCall {
 
 // transcript is the text of every message call, for failure messages.
 func (f *slackFake) transcript() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	var b strings.Builder
-	for _, c := range f.calls {
+	for _, c := range f.Calls() {
 		if strings.HasPrefix(c.Method, "chat.") {
 			fmt.Fprintf(&b, "%s channel=%s thread_ts=%s ts=%s: %s\n", c.Method, c.Form.Get("channel"), c.Form.Get("thread_ts"), c.Form.Get("ts"), c.Form.Get("text"))
 		}
@@ -383,7 +109,7 @@ func (f *slackFake) transcript() string {
 // rootMessage is the first top-level chat.postMessage in the channel
 // whose text contains want, and whether there is one yet.
 func (f *slackFake) rootMessage(want string) (slackCall, bool) {
-	for _, c := range f.callsOf("chat.postMessage") {
+	for _, c := range f.CallsOf("chat.postMessage") {
 		if c.Form.Get("channel") == slackChannel && c.Form.Get("thread_ts") == "" && strings.Contains(c.Form.Get("text"), want) {
 			return c, true
 		}
@@ -394,7 +120,7 @@ func (f *slackFake) rootMessage(want string) (slackCall, bool) {
 // inThread returns the texts posted in the thread of ts.
 func (f *slackFake) inThread(ts string) []string {
 	var out []string
-	for _, c := range f.callsOf("chat.postMessage") {
+	for _, c := range f.CallsOf("chat.postMessage") {
 		if c.Form.Get("thread_ts") == ts {
 			out = append(out, c.Form.Get("text"))
 		}
@@ -406,7 +132,7 @@ func (f *slackFake) inThread(ts string) []string {
 // Authorization header, or when a call carried the wrong token.
 func (f *slackFake) checkTokens(t *testing.T, output string) {
 	t.Helper()
-	all := f.everything()
+	all := f.Everything()
 	for _, tok := range []string{serveBotToken, serveAppToken} {
 		if strings.Contains(all, tok) {
 			t.Errorf("a token reached the fake Slack outside an Authorization header")
@@ -415,13 +141,13 @@ func (f *slackFake) checkTokens(t *testing.T, output string) {
 			t.Errorf("a token shows in odoobot's output:\n%s", output)
 		}
 	}
-	for _, c := range f.callsOf("apps.connections.open") {
+	for _, c := range f.CallsOf("apps.connections.open") {
 		if c.Auth != "Bearer "+serveAppToken {
 			t.Errorf("apps.connections.open: Authorization is not the app token")
 		}
 	}
 	for _, m := range []string{"auth.test", "chat.postMessage", "chat.update", "chat.postEphemeral"} {
-		for _, c := range f.callsOf(m) {
+		for _, c := range f.CallsOf(m) {
 			if c.Auth != "Bearer "+serveBotToken {
 				t.Errorf("%s: Authorization is not the bot token", m)
 			}
@@ -465,7 +191,7 @@ func slackServeEnv(env *createEnv, f *slackFake, allowlist string) []string {
 	}
 	return append(out,
 		"SLACK_BOT_TOKEN="+serveBotToken, "SLACK_APP_TOKEN="+serveAppToken,
-		"SLACK_API_URL="+f.apiURL(), "ALLOWLIST_FILE="+allowlist,
+		"SLACK_API_URL="+f.APIURL(), "ALLOWLIST_FILE="+allowlist,
 		"SLACK_ALERT_CHANNEL=", "DISCORD_BOT_TOKEN=", "ODOOBOT_FAIL_AT=",
 	)
 }
@@ -597,7 +323,7 @@ func TestServeSlackCreate(t *testing.T) {
 	final := "✅ created " + inst.Internal
 	var finalText string
 	waitSlack(t, f, bot, 4*time.Minute, "the root message edited to "+final, func() bool {
-		for _, c := range f.callsOf("chat.update") {
+		for _, c := range f.CallsOf("chat.update") {
 			if c.Form.Get("ts") == root && strings.HasPrefix(c.Form.Get("text"), final) {
 				finalText = c.Form.Get("text")
 				return true
@@ -630,7 +356,7 @@ func TestServeSlackCreate(t *testing.T) {
 			t.Errorf("the thread lacks the line of step %s:\n%s", step, thread)
 		}
 	}
-	for _, c := range f.callsOf("chat.postMessage") {
+	for _, c := range f.CallsOf("chat.postMessage") {
 		if ch := c.Form.Get("channel"); ch != slackChannel {
 			t.Errorf("a message went to channel %q, want %s", ch, slackChannel)
 		}

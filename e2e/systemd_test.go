@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"odoobot/provision"
 	"odoobot/provision/systemd"
 )
 
@@ -209,6 +210,12 @@ Restart=no
 	}
 	if ue.ActiveState != "failed" {
 		t.Errorf("ActiveState = %q, want failed", ue.ActiveState)
+	}
+	// Typed at the driver's edge: broken, said in words with where to
+	// look, which is what chat shows.
+	if pe, ok := provision.AsError(err); !ok || pe.Kind != provision.KindBroken ||
+		!strings.Contains(pe.Explain(), "did not start") || !strings.Contains(pe.Explain(), "journalctl -u "+unit) {
+		t.Errorf("Start error is not typed broken with where to look: %#v", pe)
 	}
 	if !strings.Contains(msg, "about to fail") {
 		t.Logf("journal line not yet in the error (journald may lag):\n%s", msg)

@@ -153,12 +153,7 @@ func TestCloudflareCreate(t *testing.T) {
 			creates++
 		}
 	}
-	var recs []cftest.Record
-	for _, rec := range cf.Records() {
-		if rec.Name == inst.Domain {
-			recs = append(recs, rec)
-		}
-	}
+	recs := recordsOf(cf, inst.Domain)
 	if creates != 1 || len(recs) != 1 {
 		t.Fatalf("%d record creations, records for %s: %+v; want exactly one", creates, inst.Domain, recs)
 	}
@@ -175,12 +170,7 @@ func TestCloudflareCreate(t *testing.T) {
 	if job.State == provision.JobSucceeded {
 		t.Fatalf("create %s succeeded with a failure injected at verify:\n%s", bad, r.text())
 	}
-	badDomain := failing.Config.NameRules().Domain(bad)
-	for _, rec := range cf.Records() {
-		if rec.Name == badDomain {
-			t.Errorf("the failed creation left its record %+v", rec)
-		}
-	}
+	requireNoRecord(t, cf, failing.Config.NameRules().Domain(bad))
 	certDir := failing.Config.Layout().Paths(failing.Config.Layout().NewInstance(bad, provision.SSLCloudflare)).CertDir
 	if _, err := os.Stat(certDir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the failed creation left its certificate directory %s (%v)", certDir, err)

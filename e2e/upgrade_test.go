@@ -1,18 +1,17 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"odoobot/internal/app"
 	"odoobot/provision"
+	"odoobot/provision/probe"
 )
 
 // TestUpgrade moves a stand-in instance through upgrade's outcomes, on a
@@ -27,8 +26,7 @@ func TestUpgrade(t *testing.T) {
 	needSandbox(t)
 	env := newCreateEnv(t)
 	env.withBackupDir(t)
-	repo := newTestRepo(t, env.root, os.Getenv("ODOO_REPO"), os.Getenv("ODOO_BRANCH"))
-	env.set(t, "ODOO_REPO", "file://"+repo.dir)
+	repo := env.withTestRepo(t)
 	a, _ := env.newApp(t, app.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
@@ -95,8 +93,7 @@ func TestUpgradeKilledIsRolledBack(t *testing.T) {
 	bin := odoobotBin(t)
 	env := newCreateEnv(t)
 	env.withBackupDir(t)
-	repo := newTestRepo(t, env.root, os.Getenv("ODOO_REPO"), os.Getenv("ODOO_BRANCH"))
-	env.set(t, "ODOO_REPO", "file://"+repo.dir)
+	repo := env.withTestRepo(t)
 	a, _ := env.newApp(t, app.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -104,15 +101,7 @@ func TestUpgradeKilledIsRolledBack(t *testing.T) {
 	first := inst.Release.Commit
 	next := repo.commit("a later commit", map[string]string{"SECOND": "a later commit\n"})
 
-	log := upgradeLog(a, inst)
-	var out bytes.Buffer
-	up := env.command(ctx, bin, "upgrade", inst.Name, next, "--yes")
-	up.Stdout, up.Stderr = &out, &out
-	if err := up.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- up.Wait() }()
+	log := jobLog(a, provision.JobUpgrade, inst)
 	// The kill lands once the database is kept aside, while the update
 	// runs: the recovery must put that copy back.
 	aside := inst.Internal + provision.RestoreOldSuffix
@@ -122,13 +111,9 @@ func TestUpgradeKilledIsRolledBack(t *testing.T) {
 		err := pg.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", aside).Scan(&ok)
 		return err == nil && ok
 	}
-	if !waitFor(3*time.Minute, asideMade) {
-		up.Process.Kill()
-		<-exited
-		t.Fatalf("the upgrade never kept %s aside:\n%s\noutput:\n%s", aside, readFile(log), out.String())
-	}
-	up.Process.Signal(syscall.SIGKILL)
-	<-exited
+	out := runKilled(t, ctx, env, bin, killPoint{what: "database " + aside + " kept aside", cond: asideMade, within: 3 * time.Minute, log: log},
+		"upgrade", inst.Name, next, "--yes")
+	job := requireOpenJob(t, ctx, a, inst.Name, out)
 	t.Logf("upgrade log at the kill:\n%s", readFile(log))
 	if !strings.Contains(readFile(log), "… "+string(provision.StepUpdate)) || strings.Contains(readFile(log), "✓ "+string(provision.StepRecord)) {
 		t.Fatalf("the kill did not land during the update")
@@ -138,27 +123,16 @@ func TestUpgradeKilledIsRolledBack(t *testing.T) {
 		return exec.Command("pgrep", "-f", "--", "-d "+inst.Internal+" -u all").Run() != nil
 	})
 	// What the update was changing when odoobot died: must go.
-	db := connectDB(t, ctx, a, inst.Internal)
-	if _, err := db.Exec(ctx, "INSERT INTO ir_config_parameter (key, value) VALUES ('e2e.half_updated', 'yes')"); err != nil {
-		t.Fatal(err)
-	}
-	db.Close(ctx)
+	setParam(t, ctx, a, inst.Internal, "e2e.half_updated", "yes")
 
-	got, err := env.command(ctx, bin, "serve").CombinedOutput()
-	if err != nil {
-		t.Fatalf("odoobot serve: %v\n%s", err, got)
-	}
-	t.Logf("odoobot serve after the kill:\n%s", got)
+	recoverWithServe(t, ctx, env, a, bin, job)
 	requireOnRelease(t, ctx, a, inst.Name, first)
-	db = connectDB(t, ctx, a, inst.Internal)
+	db := connectDB(t, ctx, a, inst.Internal)
 	var n int
 	if err := db.QueryRow(ctx, "SELECT count(*) FROM ir_config_parameter WHERE key = 'e2e.half_updated'").Scan(&n); err != nil || n != 0 {
 		t.Errorf("after the recovery %s holds what the interrupted update wrote (%d rows, %v): the database kept aside was not put back", inst.Internal, n, err)
 	}
 	db.Close(ctx)
-	if open, err := a.Store.OrphanedJobs(ctx); err != nil || len(open) != 0 {
-		t.Errorf("open jobs after the recovery: %+v, %v", open, err)
-	}
 	requireAnswers(t, ctx, inst)
 }
 
@@ -177,6 +151,16 @@ func newTestRepo(t testing.TB, root, src, branch string) *testRepo {
 	r := &testRepo{t: t, dir: filepath.Join(root, "odoo-src-"+randomHex(t, 3))}
 	r.git(root, "clone", "--quiet", "--branch", branch, "--", src, r.dir)
 	return r
+}
+
+// withTestRepo clones the sandbox's Odoo source (ODOO_REPO, branch
+// ODOO_BRANCH) into the test's root and points the test's ODOO_REPO at
+// the clone, to which the test adds commits.
+func (e *createEnv) withTestRepo(t *testing.T) *testRepo {
+	t.Helper()
+	repo := newTestRepo(t, e.root, os.Getenv("ODOO_REPO"), os.Getenv("ODOO_BRANCH"))
+	e.set(t, "ODOO_REPO", "file://"+repo.dir)
+	return repo
 }
 
 func (r *testRepo) git(dir string, args ...string) string {
@@ -259,7 +243,7 @@ func requireUpgraded(t *testing.T, ctx context.Context, a *app.App, inst provisi
 		t.Errorf("the confirmation does not name the target commit %s:\n%s", commit[:12], asked.text())
 	}
 	if f := finishes(c); !strings.Contains(f, "upgraded") {
-		t.Fatalf("upgrade %s to %s did not succeed:\n%s\nlog:\n%s", inst.Name, commit[:12], c.text(), readFile(upgradeLog(a, inst)))
+		t.Fatalf("upgrade %s to %s did not succeed:\n%s\nlog:\n%s", inst.Name, commit[:12], c.text(), readFile(jobLog(a, provision.JobUpgrade, inst)))
 	}
 	logText(t, "the upgrade's thread:\n%s", c.text())
 	for _, step := range []string{"safety-backup", "test-on-copy", "update", "verify"} {
@@ -294,10 +278,6 @@ func requireUpgradeFails(t *testing.T, ctx context.Context, a *app.App, inst pro
 	return c
 }
 
-func upgradeLog(a *app.App, inst provision.Instance) string {
-	return filepath.Join(a.Config.LogDir, "upgrade-"+inst.Internal+".log")
-}
-
 // requireOnRelease checks that instance name runs commit, as the store,
 // its odoo.conf and its unit say, is healthy, and that nothing an
 // upgrade keeps while it runs is left: the test copy, the database and
@@ -318,7 +298,7 @@ func requireOnRelease(t *testing.T, ctx context.Context, a *app.App, name, commi
 			t.Errorf("%s does not name the release directory %s:\n%s", f, dir, b)
 		}
 	}
-	if !waitFor(time.Minute, func() bool { return provision.Healthy(ctx, inst.Ports.HTTP) }) {
+	if !waitFor(time.Minute, func() bool { return probe.Healthy(ctx, inst.Ports.HTTP) }) {
 		t.Errorf("%s is not healthy", inst.Internal)
 	}
 	for _, db := range []string{inst.Internal + provision.RestoreStagingSuffix, inst.Internal + provision.RestoreOldSuffix} {

@@ -10,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-
+	"odoobot/bot/slack/slacktest"
 	"odoobot/internal/app"
 )
 
@@ -27,34 +26,10 @@ const (
 func (f *slackFake) alertClick(t *testing.T, user, userName, ts, value string) string {
 	t.Helper()
 	id := "e2e-" + randomHex(t, 6)
-	msg, err := json.Marshal(map[string]any{
-		"envelope_id": id, "type": "interactive", "accepts_response_payload": false,
-		"payload": map[string]any{
-			"type": "block_actions", "api_app_id": "A0E2E0001", "token": "legacyverificationtoken",
-			"user":         map[string]any{"id": user, "username": userName, "name": userName, "team_id": "T0E2E0001"},
-			"channel":      map[string]any{"id": slackAlerts, "name": "alerts"},
-			"container":    map[string]any{"type": "message", "channel_id": slackAlerts, "is_ephemeral": false, "message_ts": ts},
-			"message":      map[string]any{"type": "message", "ts": ts},
-			"response_url": f.srv.URL + "/response/" + id, "trigger_id": "1337.42." + id,
-			"actions": []map[string]any{{"action_id": "odoobot_alert_0", "block_id": "odoobot_alert", "type": "button", "value": value, "action_ts": "1700000001.000001"}},
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.mu.Lock()
-	c := f.conn
-	f.sentAt[id] = time.Now()
-	f.mu.Unlock()
-	if c == nil {
-		t.Fatal("no Socket Mode connection")
-	}
-	f.wmu.Lock()
-	err = c.WriteMessage(websocket.TextMessage, msg)
-	f.wmu.Unlock()
-	if err != nil {
-		t.Fatalf("send envelope: %v", err)
-	}
+	f.Send(t, f.Click(id, slacktest.Button{
+		User: user, UserName: userName, Channel: slackAlerts, ChannelName: "alerts", MessageTS: ts,
+		ActionID: "odoobot_alert_0", BlockID: "odoobot_alert", Value: value,
+	}))
 	return id
 }
 
@@ -62,7 +37,7 @@ func (f *slackFake) alertClick(t *testing.T, user, userName, ts, value string) s
 // contain want.
 func (f *slackFake) alertsAbout(want string) []slackCall {
 	var out []slackCall
-	for _, c := range f.callsOf("chat.postMessage") {
+	for _, c := range f.CallsOf("chat.postMessage") {
 		if c.Form.Get("channel") == slackAlerts && c.Form.Get("thread_ts") == "" && strings.Contains(c.Form.Get("text"), want) {
 			out = append(out, c)
 		}

@@ -1,12 +1,10 @@
 package provision
 
 import (
-	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -50,35 +48,35 @@ func (c Candidate) OK() bool { return len(c.Problems) == 0 }
 // zone, when not empty, replaces layout.Zone in the domains. Nothing on
 // the host is changed. The error is for tracking files that exist and
 // cannot be read, or a root that cannot be listed.
-func ScanAPIDEV(layout Layout, trackingDir string, zone string, rules NameRules) ([]Candidate, error) {
+func ScanAPIDEV(ctx context.Context, files APIDEVFiles, layout Layout, trackingDir string, zone string, rules NameRules) ([]Candidate, error) {
 	if zone != "" {
 		layout.Zone = zone
 	}
-	tracked, err := readTrackedInstances(filepath.Join(trackingDir, TrackingInstancesFile))
+	b, err := files.ReadTracking(ctx, trackingDir, TrackingInstancesFile)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("provision: import: %w", err)
 	}
-	portLines, err := readTrackedPorts(filepath.Join(trackingDir, TrackingPortsFile))
+	tracked := readTrackedInstances(b)
+	b, err = files.ReadTracking(ctx, trackingDir, TrackingPortsFile)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("provision: import: %w", err)
 	}
+	portLines := readTrackedPorts(b)
 	names := map[string]bool{}
 	for internal := range tracked {
 		names[internal] = true
 	}
-	entries, err := os.ReadDir(layout.ProdRoot)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("provision: import: list %s: %w", layout.ProdRoot, err)
+	dirs, err := files.InstanceDirs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("provision: import: %w", err)
 	}
-	for _, e := range entries {
-		if e.IsDir() && strings.HasPrefix(e.Name(), "prod-") {
-			names[e.Name()] = true
-		}
+	for _, d := range dirs {
+		names[d] = true
 	}
 	var out []Candidate
 	for _, internal := range slices.Sorted(maps.Keys(names)) {
 		t, listed := tracked[internal]
-		out = append(out, scanOne(layout, rules, internal, t, listed, portLines))
+		out = append(out, scanOne(ctx, files, layout, rules, internal, t, listed, portLines))
 	}
 	markPortConflicts(out)
 	return out, nil
@@ -101,9 +99,9 @@ func splitFields(line string) []string {
 // readTrackedInstances reads prod-instances.txt liberally: the name first
 // (prod-NAME or NAME), then, in any order, a domain and port numbers.
 // Blank lines and # comments are skipped; a missing file is empty.
-func readTrackedInstances(path string) (map[string]trackedInstance, error) {
+func readTrackedInstances(b []byte) map[string]trackedInstance {
 	out := map[string]trackedInstance{}
-	err := eachLine(path, func(n int, line string) {
+	eachLine(b, func(n int, line string) {
 		f := splitFields(line)
 		if len(f) == 0 {
 			return
@@ -124,7 +122,7 @@ func readTrackedInstances(path string) (map[string]trackedInstance, error) {
 			out[internal] = t
 		}
 	})
-	return out, err
+	return out
 }
 
 // portLine is a line of puertos_ocupados_odoo.txt: its ports and the
@@ -137,9 +135,9 @@ type portLine struct {
 
 // readTrackedPorts reads puertos_ocupados_odoo.txt liberally: every
 // number of a line is a port; a word that is prod-NAME names the owner.
-func readTrackedPorts(path string) ([]portLine, error) {
+func readTrackedPorts(b []byte) []portLine {
 	var out []portLine
-	err := eachLine(path, func(n int, line string) {
+	eachLine(b, func(n int, line string) {
 		pl := portLine{line: n}
 		for _, v := range splitFields(line) {
 			if p, ok := portNumber(v); ok {
@@ -152,7 +150,7 @@ func readTrackedPorts(path string) ([]portLine, error) {
 			out = append(out, pl)
 		}
 	})
-	return out, err
+	return out
 }
 
 func portNumber(s string) (int, bool) {
@@ -160,35 +158,20 @@ func portNumber(s string) (int, bool) {
 	return p, err == nil && p > 0 && p < 65536
 }
 
-// eachLine calls fn with each non-blank, non-comment line of path,
-// trimmed; a missing file has no lines.
-func eachLine(path string, fn func(n int, line string)) error {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("provision: import: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
+// eachLine calls fn with each non-blank, non-comment line of b,
+// trimmed, and its number.
+func eachLine(b []byte, fn func(n int, line string)) {
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		fn(n, line)
+		fn(i+1, line)
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("provision: import: read %s: %w", path, err)
-	}
-	return nil
 }
 
 // scanOne reads one instance's files.
-func scanOne(layout Layout, rules NameRules, internal string, t trackedInstance, listed bool, portLines []portLine) (c Candidate) {
+func scanOne(ctx context.Context, files APIDEVFiles, layout Layout, rules NameRules, internal string, t trackedInstance, listed bool, portLines []portLine) (c Candidate) {
 	name := strings.TrimPrefix(internal, "prod-")
 	inst := layout.NewInstance(name, SSLHTTP)
 	// An adopted instance keeps running as it did: as the service user,
@@ -209,20 +192,25 @@ func scanOne(layout Layout, rules NameRules, internal string, t trackedInstance,
 	} else if t.domain != "" && t.domain != inst.Domain {
 		note("%s line %d says the domain is %s; recorded as %s", TrackingInstancesFile, t.line, t.domain, inst.Domain)
 	}
-	st, err := os.Stat(p.Dir)
+	mtime, err := files.DirTime(ctx, inst)
 	if err != nil {
-		problem("directory %s is missing (%v)", p.Dir, errors.Unwrap(err))
+		problem("directory %s is missing (%v)", p.Dir, innermost(err))
 		return c
 	}
-	inst.CreatedAt = createdAt(p.Info, st.ModTime())
-	if _, err := os.Stat(p.Unit); err != nil {
+	info, err := files.ReadInfo(ctx, inst)
+	if err != nil {
+		info = nil
+	}
+	inst.CreatedAt = createdAt(info, mtime)
+	if _, err := files.ReadUnit(ctx, inst); err != nil {
 		problem("systemd unit %s is missing: odoobot could not restart it", p.Unit)
 	}
-	conf, err := readOdooConf(p.Conf)
+	read, err := files.ReadConf(ctx, inst, ConfLive)
 	if err != nil {
-		problem("%v", err)
+		problem("odoo.conf %s is missing or unreadable (%v)", p.Conf, innermost(err))
 		return c
 	}
+	conf := read.Options
 	inst.Ports.HTTP = confPort(conf, "http_port", problem)
 	if inst.Ports.HTTP == 0 {
 		if x := confPort(conf, "xmlrpc_port", problem); x != 0 {
@@ -247,7 +235,8 @@ func scanOne(layout Layout, rules NameRules, internal string, t trackedInstance,
 	if db := conf["db_name"]; db != "" && !strings.EqualFold(db, "false") && db != internal {
 		problem("odoo.conf db_name is %s, not %s: odoobot's backup and delete would miss its database", db, internal)
 	}
-	inst.SSLMode = siteMode(p.SiteAvail, note)
+	site, err := files.ReadSite(ctx, inst)
+	inst.SSLMode = siteMode(p.SiteAvail, site, err, note)
 
 	// Cross-checks with the tracking files; odoo.conf wins.
 	conf2 := []int{inst.Ports.HTTP, inst.Ports.Gevent}
@@ -286,23 +275,16 @@ func sameInts(a, b []int) bool {
 	return slices.Equal(slices.Compact(a), slices.Compact(b))
 }
 
-// readOdooConf reads the key = value lines of odoo.conf.
-func readOdooConf(path string) (map[string]string, error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("odoo.conf %s is missing or unreadable (%v)", path, errors.Unwrap(err))
+// innermost is the error err wraps last: the system's own words
+// ("no such file or directory"), without the paths around them.
+func innermost(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
 	}
-	conf := map[string]string{}
-	err := eachLine(path, func(_ int, line string) {
-		if strings.HasPrefix(line, ";") || strings.HasPrefix(line, "[") {
-			return
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			return
-		}
-		conf[strings.TrimSpace(k)] = strings.TrimSpace(v)
-	})
-	return conf, err
 }
 
 // confPort reads a port key; absent gives 0, a bad value is a problem.
@@ -330,10 +312,9 @@ var (
 // siteMode reads the SSL mode from an nginx site: no listen 443 is http;
 // with it, a certificate path naming letsencrypt is letsencrypt, anything
 // else (Cloudflare's origin certificates) is cloudflare.
-func siteMode(path string, note func(string, ...any)) SSLMode {
-	b, err := os.ReadFile(path)
+func siteMode(path string, b []byte, err error, note func(string, ...any)) SSLMode {
 	if err != nil {
-		note("no nginx site at %s (%v): recorded as http", path, errors.Unwrap(err))
+		note("no nginx site at %s (%v): recorded as http", path, innermost(err))
 		return SSLHTTP
 	}
 	if !listen443.Match(b) {
@@ -353,11 +334,8 @@ func siteMode(path string, note func(string, ...any)) SSLMode {
 
 // createdAt is the first date of info-instancia.txt, preferring a line
 // that speaks of creation, else fallback.
-func createdAt(info string, fallback time.Time) time.Time {
-	b, err := ReadTenantFile(info, MaxTenantFile)
-	if err != nil {
-		return fallback
-	}
+func createdAt(b []byte, fallback time.Time) time.Time {
+	var err error
 	var first time.Time
 	for _, line := range strings.Split(string(b), "\n") {
 		m := dateInLine.FindString(line)

@@ -2,18 +2,14 @@ package provision
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 
-	"odoobot/internal/backup"
 	"odoobot/internal/safefs"
 )
 
@@ -41,31 +37,121 @@ const (
 	StepForget    StepName = "tracking"      // store row, ports and tracking lines
 )
 
-// Backup reasons, as the manifest records them (see internal/backup).
+// Backup reasons, as the manifest records them. Retention counts safety
+// and final backups apart from the others.
 const (
-	ReasonManual    = backup.ReasonManual    // asked for with backup NAME
-	ReasonScheduled = backup.ReasonScheduled // the daily backup
-	ReasonSafety    = backup.ReasonSafety    // taken before a restore
-	ReasonFinal     = backup.ReasonFinal     // taken before a delete
+	ReasonManual    = "manual"    // asked for with backup NAME
+	ReasonScheduled = "scheduled" // the daily backup
+	ReasonSafety    = "safety"    // taken before a restore
+	ReasonFinal     = "final"     // taken before a delete
 )
 
-// The backup machinery's types, under the names the jobs' callers use.
-type (
-	// BackupInfo is a backup as listed (backup.Info).
-	BackupInfo = backup.Info
-	// BackupFile is one file of a backup, as the manifest records it
-	// (backup.File).
-	BackupFile = backup.File
-	// Manifest describes one backup: manifest.json in its directory
-	// (backup.Manifest).
-	Manifest = backup.Manifest
-	// Retention says how many backups of an instance are kept
-	// (backup.Retention).
-	Retention = backup.Retention
-	// FreeSpaceFunc measures the free space of a file system
-	// (backup.FreeSpaceFunc).
-	FreeSpaceFunc = backup.FreeSpaceFunc
+// The files of a backup, as its manifest lists them.
+const (
+	DumpName      = "database.dump"    // pg_dump -Fc of the database; every backup has one
+	FilestoreName = "filestore.tar.gz" // the filestore as a tar.gz
+	ConfName      = "odoo.conf"        // a copy of the instance's odoo.conf
 )
+
+// IDLayout is the UTC timestamp a backup's id starts with (time.Format
+// layout); "-N" is appended when two are taken in the same second.
+const IDLayout = "20060102T150405Z"
+
+// BackupFile is one file of a backup, as the manifest records it.
+type BackupFile struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// Manifest describes one backup: what it is of, why and when it was
+// taken, and its files with their sizes and SHA-256 checksums. The
+// backups driver keeps it as JSON beside the files, under these field
+// names.
+type Manifest struct {
+	Format      int       `json:"format"`
+	ID          string    `json:"id"` // the backup's id, a UTC timestamp (IDLayout)
+	Instance    string    `json:"instance"`
+	Database    string    `json:"database"`
+	Reason      string    `json:"reason"`
+	RequestedBy string    `json:"requested_by"`
+	CreatedAt   time.Time `json:"created_at"`
+	OdooVersion string    `json:"odoo_version"`
+	// OdooRelease is the Odoo commit of the release the instance runs,
+	// as it recorded it; "unknown" for an instance that records none.
+	OdooRelease string `json:"odoo_release"`
+	// Release is the instance's recorded release in full: key,
+	// repository, commit, interpreter, dependency mode; absent for an
+	// instance that records none.
+	Release    *ReleaseRecord `json:"release,omitempty"`
+	BotVersion string         `json:"odoobot_version"`
+	Files      []BackupFile   `json:"files"`
+}
+
+// File returns the manifest's entry for name.
+func (m Manifest) File(name string) (BackupFile, bool) {
+	for _, f := range m.Files {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return BackupFile{}, false
+}
+
+// Size is the sum of the files' sizes.
+func (m Manifest) Size() int64 {
+	var n int64
+	for _, f := range m.Files {
+		n += f.Size
+	}
+	return n
+}
+
+// BackupInfo is a backup as listed: its manifest, its directory, and
+// whether it is intact. Reading a backup only checks that every file is
+// present with the recorded size; listing verifies every checksum, or
+// reuses a verification that still stands, and says when in VerifiedAt.
+type BackupInfo struct {
+	Manifest
+	Dir     string
+	Intact  bool
+	Problem string // why it is not intact
+	// Damaged names the file that does not match the manifest; empty
+	// when Intact.
+	Damaged string
+	// VerifiedAt is when every checksum was last found to match (or,
+	// when Damaged, found not to); zero when the listing did not verify.
+	VerifiedAt time.Time
+}
+
+// Retention says how many backups of an instance are kept. Manual and
+// scheduled backups follow Odoo.sh's grandfather-father-son scheme: the
+// newest backup of each of the Daily most recent days that have one, of
+// each of the Weekly most recent ISO weeks, and of each of the Monthly
+// most recent months (UTC); a backup may count for several. A restore's
+// safety backups and a delete's final backups have counts of their own:
+// the newest Safety and the newest Final are kept. Nothing is kept
+// without limit.
+type Retention struct {
+	Daily, Weekly, Monthly int
+	Safety, Final          int
+}
+
+// DefaultRetention is Odoo.sh's: 7 daily, 4 weekly, 3 monthly; and 5
+// safety and 3 final backups.
+func DefaultRetention() Retention {
+	return Retention{Daily: 7, Weekly: 4, Monthly: 3, Safety: 5, Final: 3}
+}
+
+// Validate says what is wrong with r: at least one daily backup (the
+// newest is always kept), one safety and one final backup; no negative
+// count.
+func (r Retention) Validate() error {
+	if r.Daily < 1 || r.Weekly < 0 || r.Monthly < 0 || r.Safety < 1 || r.Final < 1 {
+		return fmt.Errorf("backup retention %+v: keep at least 1 daily, 1 safety and 1 final backup, and 0 or more weekly and monthly ones", r)
+	}
+	return nil
+}
 
 // BackupConfig says where backups go and how they are made.
 type BackupConfig struct {
@@ -73,17 +159,16 @@ type BackupConfig struct {
 	// Required.
 	Dir string
 	// Retention says which backups of an instance are kept after each
-	// new one; the zero value means backup.DefaultRetention.
+	// new one; the zero value means DefaultRetention.
 	Retention Retention
-	// PGBin is the directory holding pg_dump, pg_restore and psql; when
-	// empty, the newest /usr/lib/postgresql/*/bin, else PATH.
-	PGBin string
 	// BotVersion is recorded in manifests; when empty, the module version
 	// from the binary's build information.
 	BotVersion string
-	// FreeSpace measures the free space of Dir's file system before each
-	// backup; nil means backup.StatfsFree. Tests give a small fake one.
-	FreeSpace FreeSpaceFunc
+	// Store keeps the backups in Dir (provision/backups). Required.
+	Store BackupStore
+	// Postgres dumps, restores, sets aside and swaps databases
+	// (provision/postgres's Admin). Required.
+	Postgres Postgres
 }
 
 // DayTwo runs the verbs on existing instances that are jobs: backup,
@@ -93,15 +178,16 @@ type BackupConfig struct {
 // Creator, and the dispatcher finds the day-two verbs on it.
 type DayTwo struct {
 	*Creator
-	bcfg BackupConfig
-	pg   backup.PG
+	bcfg    BackupConfig
+	pg      Postgres
+	backups BackupStore
 }
 
 // DayTwo returns the day-two verbs on c's configuration, with backups
 // made as cfg says.
 func (c *Creator) DayTwo(cfg BackupConfig) *DayTwo {
 	if cfg.Retention == (Retention{}) {
-		cfg.Retention = backup.DefaultRetention()
+		cfg.Retention = DefaultRetention()
 	}
 	if cfg.BotVersion == "" {
 		cfg.BotVersion = "(unknown)"
@@ -109,14 +195,7 @@ func (c *Creator) DayTwo(cfg BackupConfig) *DayTwo {
 			cfg.BotVersion = bi.Main.Version
 		}
 	}
-	pg := backup.PG{Bin: cfg.PGBin, DB: backup.Conn(c.cfg.DB)}
-	if login := c.cfg.DBLogin; login != nil {
-		pg.Login = func(ctx context.Context, db string) (backup.Conn, error) {
-			l, err := login(ctx, db)
-			return backup.Conn(l), err
-		}
-	}
-	return &DayTwo{Creator: c, bcfg: cfg, pg: pg}
+	return &DayTwo{Creator: c, bcfg: cfg, pg: cfg.Postgres, backups: cfg.Store}
 }
 
 // JobRequest asks for a day-two job on one instance. Backup names the
@@ -136,17 +215,13 @@ type JobRequest struct {
 var ErrBackupNotFound = errors.New("backup not found")
 
 // ErrBackupCorrupt is returned when a backup's files do not match its
-// manifest (backup.ErrCorrupt).
-var ErrBackupCorrupt = backup.ErrCorrupt
+// manifest.
+var ErrBackupCorrupt = errors.New("backup does not match its manifest")
 
 // ErrBackupNoSpace is returned, before anything is written, when the
 // file system of BACKUP_DIR has less free space than a backup is
-// estimated to need (backup.ErrNoSpace).
-var ErrBackupNoSpace = backup.ErrNoSpace
-
-func (d *DayTwo) instanceDir(internal string) string {
-	return filepath.Join(d.bcfg.Dir, internal)
-}
+// estimated to need.
+var ErrBackupNoSpace = errors.New("not enough free space for the backup")
 
 // lookup returns the named instance from the store, once its name passes
 // the rules and every name its row records is the derived one (trusted):
@@ -188,7 +263,7 @@ func (d *DayTwo) submit(ctx context.Context, kind JobKind, inst Instance, req Jo
 			return nil, err
 		}
 	}
-	t := &Task{Job: job, Steps: steps(), LogPath: d.jobLog(kind, inst), Subscribe: req.Subscribe, Finished: req.Finished}
+	t := &Task{Job: job, Steps: steps(), LogPath: d.jobLog(kind, inst), Subscribe: req.Subscribe, Finished: req.Finished, Instance: inst}
 	if err := d.cfg.Runner.Submit(t); err != nil {
 		_ = d.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobInterrupted, err.Error(), nil)
 		return nil, err
@@ -261,11 +336,10 @@ func NextDaily(now time.Time, at time.Duration) time.Time {
 }
 
 // Backups lists an instance's complete backups, newest first, each
-// verified against its manifest's SHA-256 checksums (backup.Check): a
-// verification recorded in the backup's directory is reused while the
-// files keep their size and modification time and it is younger than
-// backup.VerifyMaxAge, otherwise the checksums are computed again and the
-// outcome recorded.
+// verified against its manifest's SHA-256 checksums (BackupStore.List):
+// a verification recorded beside the backup is reused while the files
+// keep their size and modification time and it is recent, otherwise the
+// checksums are computed again and the outcome recorded.
 // A backup whose files do not match is listed with Intact false and
 // Damaged naming the file. It works for a deleted instance too: its
 // backups outlive it.
@@ -273,26 +347,18 @@ func (d *DayTwo) Backups(ctx context.Context, name string) ([]BackupInfo, error)
 	if err := d.cfg.Rules.Check(name); err != nil {
 		return nil, err
 	}
-	list, err := backup.List(d.instanceDir(InternalName(name)))
+	list, err := d.backups.List(ctx, InternalName(name), d.cfg.Now())
 	if err != nil {
 		return nil, fmt.Errorf("provision: %w", err)
-	}
-	for i := range list {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		list[i] = backup.Check(list[i], d.cfg.Now())
 	}
 	return list, nil
 }
 
 // VerifyBackup checks every file of the backup against the manifest's
-// size and SHA-256; the error matches ErrBackupCorrupt when one differs
-// (backup.Verify).
-func VerifyBackup(b BackupInfo) error { return backup.Verify(b) }
+// size and SHA-256; the error matches ErrBackupCorrupt when one differs.
+func (d *DayTwo) VerifyBackup(b BackupInfo) error { return d.backups.Verify(b) }
 
-// backupRun is one backup being made, in a hidden directory renamed into
-// place once the manifest is written.
+// backupRun is one backup being made: a draft, hidden until sealed.
 type backupRun struct {
 	d      *DayTwo
 	inst   Instance
@@ -303,8 +369,8 @@ type backupRun struct {
 	// is about to restore.
 	protect string
 
-	id, partial string
-	files       []BackupFile
+	id    string
+	draft BackupDraft
 }
 
 // take makes the whole backup in one call, then applies the retention:
@@ -322,42 +388,6 @@ func (b *backupRun) take(ctx context.Context) (string, error) {
 	return b.id, nil
 }
 
-// start picks the backup's id and makes its hidden directory.
-func (b *backupRun) start() error {
-	dir := b.d.instanceDir(b.inst.Internal)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	base := b.d.cfg.Now().UTC().Format(backup.IDLayout)
-	for i := 0; ; i++ {
-		id := base
-		if i > 0 {
-			id += "-" + strconv.Itoa(i)
-		}
-		if _, err := os.Lstat(filepath.Join(dir, id)); err == nil {
-			continue
-		}
-		partial := filepath.Join(dir, "."+id+".partial")
-		if err := os.Mkdir(partial, 0o700); errors.Is(err, fs.ErrExist) {
-			continue
-		} else if err != nil {
-			return fmt.Errorf("backup: %w", err)
-		}
-		b.id, b.partial = id, partial
-		return nil
-	}
-}
-
-// record adds the file name, just written, to the manifest's files.
-func (b *backupRun) record(name string) error {
-	f, err := backup.HashFile(b.partial, name)
-	if err != nil {
-		return fmt.Errorf("backup: checksum %s: %w", name, err)
-	}
-	b.files = append(b.files, f)
-	return nil
-}
-
 // dump refuses the backup, before anything is written, when BACKUP_DIR
 // lacks the space it is estimated to need (checkSpace); then it runs
 // pg_dump -Fc: one consistent snapshot of the database. It runs
@@ -368,63 +398,53 @@ func (b *backupRun) dump(ctx context.Context) error {
 	if err := b.checkSpace(ctx); err != nil {
 		return err
 	}
-	if err := b.start(); err != nil {
+	draft, err := b.d.backups.Begin(b.inst.Internal, b.d.cfg.Now())
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	b.draft, b.id = draft, draft.ID()
+	if err := b.d.pg.Dump(ctx, b.inst.Internal, draft.Path(DumpName)); err != nil {
 		return err
 	}
-	if err := b.d.pg.Dump(ctx, b.inst.Internal, filepath.Join(b.partial, backup.DumpName)); err != nil {
-		return err
+	if err := draft.Add(DumpName); err != nil {
+		return fmt.Errorf("backup: %w", err)
 	}
-	return b.record(backup.DumpName)
+	return nil
 }
 
-// checkSpace estimates the backup (pg_database_size of the instance's
-// database and the size of its filestore, see backup.Estimate) and
-// refuses it, with both numbers, when BACKUP_DIR's file system has less
-// free space. It runs before the backup writes anything.
+// checkSpace measures the instance's database (pg_database_size) and
+// has the backup store refuse the backup, with the numbers, when
+// BACKUP_DIR's file system lacks the space it is estimated to need. It
+// runs before the backup writes anything.
 func (b *backupRun) checkSpace(ctx context.Context) error {
 	dbSize, err := b.d.pg.Size(ctx, b.inst.Internal)
 	if err != nil {
 		return fmt.Errorf("backup: size of database %s: %w", b.inst.Internal, err)
 	}
-	fsDir := filepath.Join(b.paths.DataDir, "filestore", b.inst.Internal)
-	fsSize, err := backup.TreeSize(fsDir)
-	if err != nil {
-		return fmt.Errorf("backup: size of the filestore %s: %w", fsDir, err)
-	}
-	free, err := b.d.bcfg.freeSpace()(b.d.bcfg.Dir)
-	if err != nil {
+	if err := b.d.backups.Room(b.inst.Internal, dbSize, b.filestoreDir()); err != nil {
 		return fmt.Errorf("backup: %w", err)
-	}
-	need := backup.Estimate(dbSize, fsSize)
-	if free < need {
-		return fmt.Errorf("%w: a backup of %s needs about %s (database %s, filestore %s, and a margin) but %s has %s free: free space there, remove old backups, or point BACKUP_DIR at a larger disk",
-			ErrBackupNoSpace, b.inst.Internal, backup.ByteSize(need), backup.ByteSize(dbSize), backup.ByteSize(fsSize), b.d.bcfg.Dir, backup.ByteSize(free))
 	}
 	return nil
 }
 
-// freeSpace is the configured FreeSpaceFunc, backup.StatfsFree by
-// default.
-func (c BackupConfig) freeSpace() FreeSpaceFunc {
-	if c.FreeSpace != nil {
-		return c.FreeSpace
-	}
-	return backup.StatfsFree
+// filestoreDir is the instance's filestore, <DataDir>/filestore/prod-NAME.
+func (b *backupRun) filestoreDir() string {
+	return filepath.Join(b.paths.DataDir, "filestore", b.inst.Internal)
 }
 
 // filestore archives <DataDir>/filestore/prod-NAME (an empty archive when
 // the instance has none yet), walked beneath PROD_ROOT without following
-// a link (backup.WriteTarGz).
+// a link.
 func (b *backupRun) filestore(ctx context.Context) error {
 	l := b.d.cfg.Layout
-	rel, err := l.beneath(filepath.Join(b.paths.DataDir, "filestore", b.inst.Internal))
+	rel, err := l.beneath(b.filestoreDir())
 	if err != nil {
 		return fmt.Errorf("backup: filestore: %w", err)
 	}
-	if err := backup.WriteTarGz(ctx, l.ProdRoot, rel, filepath.Join(b.partial, backup.FilestoreName)); err != nil {
+	if err := b.draft.Archive(ctx, l.ProdRoot, rel, FilestoreName); err != nil {
 		return fmt.Errorf("backup: filestore: %w", err)
 	}
-	return b.record(backup.FilestoreName)
+	return nil
 }
 
 // config copies odoo.conf (mode 0600: it holds the master password),
@@ -438,19 +458,19 @@ func (b *backupRun) config(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("backup: odoo.conf: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(b.partial, backup.ConfName), raw, 0o600); err != nil {
+	if err := b.draft.Write(ConfName, raw); err != nil {
 		return fmt.Errorf("backup: odoo.conf: %w", err)
 	}
-	return b.record(backup.ConfName)
+	return nil
 }
 
-// seal writes the manifest and renames the directory into place: from
-// then on the backup is listed.
+// seal writes the manifest and puts the backup in place: from then on
+// it is listed.
 func (b *backupRun) seal(ctx context.Context) error {
 	m := Manifest{
-		Format: 1, ID: b.id, Instance: b.inst.Name, Database: b.inst.Internal, Reason: b.reason,
+		Format: 1, Instance: b.inst.Name, Database: b.inst.Internal, Reason: b.reason,
 		RequestedBy: b.by, CreatedAt: b.d.cfg.Now().UTC(), OdooVersion: b.d.cfg.Odoo.Version,
-		BotVersion: b.d.bcfg.BotVersion, Files: b.files,
+		BotVersion: b.d.bcfg.BotVersion,
 	}
 	// What the instance runs, as it recorded it: never the release
 	// builder's idea of the branch's head now.
@@ -458,65 +478,33 @@ func (b *backupRun) seal(ctx context.Context) error {
 	if rel := b.inst.Release; rel.Known() {
 		m.OdooRelease, m.Release = rel.Commit, &rel
 	}
-	raw, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return fmt.Errorf("backup: manifest: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(b.partial, backup.ManifestName), append(raw, '\n'), 0o600); err != nil {
-		return fmt.Errorf("backup: manifest: %w", err)
-	}
-	if err := backup.SyncDir(b.partial); err != nil {
+	if err := b.draft.Seal(m); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	final := filepath.Join(filepath.Dir(b.partial), b.id)
-	if err := os.Rename(b.partial, final); err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	b.partial = ""
-	// Every checksum was computed from the files just written: the backup
-	// is verified as of now.
-	_ = backup.MarkVerified(BackupInfo{Manifest: m, Dir: final, Intact: true}, m.CreatedAt)
 	return nil
 }
 
 // discard removes a backup that did not complete.
 func (b *backupRun) discard(ctx context.Context) error {
-	if b.partial == "" {
+	if b.draft == nil {
 		return nil
 	}
-	err := os.RemoveAll(b.partial)
-	b.partial = ""
-	return err
+	return b.draft.Discard()
 }
 
-// retain removes the backups the retention does not keep (see
-// Retention.Prune; never b.protect) and any directory left by a backup
-// that never completed.
+// retain removes the backups the retention does not keep (never
+// b.protect nor this backup) and any backup left half-made.
 func (b *backupRun) retain(ctx context.Context) error {
-	dir := b.d.instanceDir(b.inst.Internal)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
+	var keep []string
+	for _, id := range []string{b.protect, b.id} {
+		if id != "" {
+			keep = append(keep, id)
+		}
+	}
+	if err := b.d.backups.Prune(b.inst.Internal, b.d.bcfg.Retention, keep...); err != nil {
 		return fmt.Errorf("retention: %w", err)
 	}
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") && strings.HasSuffix(e.Name(), ".partial") {
-			os.RemoveAll(filepath.Join(dir, e.Name()))
-		}
-	}
-	list, err := backup.List(dir)
-	if err != nil {
-		return fmt.Errorf("provision: %w", err)
-	}
-	var errs []error
-	for _, old := range b.d.bcfg.Retention.Prune(list) {
-		if old.ID == b.protect || old.ID == b.id {
-			continue
-		}
-		if err := os.RemoveAll(old.Dir); err != nil {
-			errs = append(errs, fmt.Errorf("retention: %w", err))
-		}
-	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // Restore queues a restore of backup req.Backup over the instance. The
@@ -639,7 +627,7 @@ func (d *DayTwo) recoverRestore(ctx context.Context, job Job, rec recorded, emit
 // unless its unit is running already.
 func (d *DayTwo) ensureRunning(ctx context.Context, inst Instance, p Paths) error {
 	if st, err := d.cfg.Services.Status(ctx, inst.Unit); err == nil && st.Running() {
-		return CheckPortOwners(inst, d.cfg.ServiceUser)
+		return d.checkPortOwners(inst)
 	}
 	return d.startHealthy(ctx, inst, p)
 }
@@ -649,7 +637,7 @@ func (d *DayTwo) findBackup(inst Instance, id string) (BackupInfo, error) {
 	if id == "" || !filepath.IsLocal(id) || strings.ContainsAny(id, `/\`) || strings.HasPrefix(id, ".") {
 		return BackupInfo{}, fmt.Errorf("%w: %q is not a backup id; see backups %s", ErrBackupNotFound, id, inst.Name)
 	}
-	b, err := backup.Read(filepath.Join(d.instanceDir(inst.Internal), id))
+	b, err := d.backups.Read(inst.Internal, id)
 	if err != nil {
 		return BackupInfo{}, fmt.Errorf("%w: %s has no backup %q; see backups %s", ErrBackupNotFound, inst.Name, id, inst.Name)
 	}
@@ -688,7 +676,7 @@ type restoreRun struct {
 }
 
 func (r *restoreRun) verify(ctx context.Context) error {
-	return VerifyBackup(r.backup)
+	return r.d.VerifyBackup(r.backup)
 }
 
 func (r *restoreRun) safety(ctx context.Context) error {
@@ -706,14 +694,14 @@ func (r *restoreRun) prepare(ctx context.Context) error {
 	if err := r.unprepare(ctx); err != nil {
 		return err
 	}
-	if err := r.d.pg.Restore(ctx, r.stagingDB, r.inst.DBRole, filepath.Join(r.backup.Dir, backup.DumpName)); err != nil {
+	if err := r.d.pg.Restore(ctx, r.stagingDB, r.inst.DBRole, filepath.Join(r.backup.Dir, DumpName)); err != nil {
 		return fmt.Errorf("restore: database: %w", err)
 	}
 	runAs := r.d.cfg.ServiceUser
 	if r.inst.User != "" {
 		runAs = r.inst.User
 	}
-	uid, gid, err := lookupUser(runAs)
+	uid, gid, err := r.d.lookupUser(runAs)
 	if err != nil {
 		return err
 	}
@@ -724,8 +712,8 @@ func (r *restoreRun) prepare(ctx context.Context) error {
 		return fmt.Errorf("restore: %w", err)
 	}
 	defer staging.Close()
-	if _, ok := r.backup.File(backup.FilestoreName); ok {
-		if err := backup.ExtractTarGz(ctx, filepath.Join(r.backup.Dir, backup.FilestoreName), filepath.Join(staging.Path(), r.fsStaging), uid, gid); err != nil {
+	if _, ok := r.backup.File(FilestoreName); ok {
+		if err := r.d.backups.Unpack(ctx, r.backup, filepath.Join(staging.Path(), r.fsStaging), uid, gid); err != nil {
 			return fmt.Errorf("restore: filestore: %w", err)
 		}
 	} else {
@@ -778,7 +766,7 @@ func (r *restoreRun) swap(ctx context.Context) error {
 	// The instance is stopped: its filestore goes to the staging
 	// directory and the restored one comes in, each by one rename on
 	// handles that no link leads astray.
-	uid, gid, err := lookupUser(r.runAs())
+	uid, gid, err := r.d.lookupUser(r.runAs())
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -96,11 +95,4 @@ func RemoveBackupTimer(ctx context.Context, svc ServiceManager, unitDir string) 
 		svc.Remove(ctx, filepath.Join(unitDir, BackupTimerUnit)),
 		svc.Remove(ctx, filepath.Join(unitDir, BackupServiceUnit)),
 	)
-}
-
-// BackupTimerInstalled reports whether the timer's unit file is in
-// unitDir: serve then leaves the daily backup to it.
-func BackupTimerInstalled(unitDir string) bool {
-	_, err := os.Stat(filepath.Join(unitDir, BackupTimerUnit))
-	return err == nil
 }

@@ -1,16 +1,11 @@
 package provision
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // HostFacts are what the host can hold: its memory (from /proc/meminfo)
@@ -21,69 +16,13 @@ type HostFacts struct {
 	DiskFree     uint64 // free to unprivileged users on the instance root's file system
 }
 
-// ReadHostFacts reads /proc/meminfo and statfs(2) of root, or of its
-// nearest existing parent when root does not exist yet.
-func ReadHostFacts(root string) (HostFacts, error) {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return HostFacts{}, fmt.Errorf("capacity: read memory: %w", err)
-	}
-	f, err := parseMeminfo(b)
-	if err != nil {
-		return HostFacts{}, err
-	}
-	dir := filepath.Clean(root)
-	if !filepath.IsAbs(dir) {
-		return HostFacts{}, fmt.Errorf("capacity: instance root %q is not absolute", root)
-	}
-	for {
-		if _, err := os.Stat(dir); err == nil || dir == "/" {
-			break
-		}
-		dir = filepath.Dir(dir)
-	}
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		return HostFacts{}, fmt.Errorf("capacity: disk space of %s: %w", dir, err)
-	}
-	f.DiskFree = st.Bavail * uint64(st.Bsize)
-	return f, nil
-}
-
-// parseMeminfo reads MemTotal and MemAvailable (kB) from /proc/meminfo.
-func parseMeminfo(b []byte) (HostFacts, error) {
-	var f HostFacts
-	found := 0
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		key, rest, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		var dst *uint64
-		switch key {
-		case "MemTotal":
-			dst = &f.MemTotal
-		case "MemAvailable":
-			dst = &f.MemAvailable
-		default:
-			continue
-		}
-		fields := strings.Fields(rest)
-		if len(fields) == 0 {
-			return HostFacts{}, fmt.Errorf("capacity: /proc/meminfo: %s has no value", key)
-		}
-		n, err := strconv.ParseUint(fields[0], 10, 64)
-		if err != nil {
-			return HostFacts{}, fmt.Errorf("capacity: /proc/meminfo: %s: %w", key, err)
-		}
-		*dst = n << 10
-		found++
-	}
-	if found < 2 || f.MemTotal == 0 {
-		return HostFacts{}, errors.New("capacity: /proc/meminfo has no MemTotal or MemAvailable")
-	}
-	return f, nil
+// HostFactsReader reads what the host can hold (provision/hostfacts).
+type HostFactsReader interface {
+	// HostFacts returns the host's memory and the disk space free to
+	// unprivileged users on the file system of root, or of its nearest
+	// existing parent when root does not exist yet. A relative root, or a
+	// host it cannot read, is an error.
+	HostFacts(root string) (HostFacts, error)
 }
 
 // CapacityModel is what one instance is assumed to take, after API-DEV's
@@ -243,8 +182,8 @@ type CapacityGuard struct {
 	Model CapacityModel
 	Root  string                                 // the instance root (Layout.ProdRoot)
 	Count func(ctx context.Context) (int, error) // instances on the host now, in any state
-	// Facts reads the host; nil means ReadHostFacts.
-	Facts func(root string) (HostFacts, error)
+	// Facts reads the host (provision/hostfacts); required.
+	Facts HostFactsReader
 	// Warn, when set, receives the warning of an allowed creation.
 	Warn func(ctx context.Context, warning string)
 }
@@ -254,11 +193,7 @@ type CapacityGuard struct {
 // A warning goes to Warn: Admit's signature has no way to carry it to
 // the user. Failing to read the host or to count is an error too.
 func (g CapacityGuard) Admit(ctx context.Context, _ SSLMode) error {
-	facts := g.Facts
-	if facts == nil {
-		facts = ReadHostFacts
-	}
-	f, err := facts(g.Root)
+	f, err := g.Facts.HostFacts(g.Root)
 	if err != nil {
 		return err
 	}
@@ -296,18 +231,15 @@ func (c *Creator) Capacity(ctx context.Context) (CapacityReport, error) {
 	if m == (CapacityModel{}) {
 		m = DefaultCapacityModel()
 	}
-	return CapacityReportFor(ctx, c.cfg.Layout.ProdRoot, c.cfg.Store, m, nil)
+	return CapacityReportFor(ctx, c.cfg.Layout.ProdRoot, c.cfg.Store, m, c.cfg.HostFacts)
 }
 
 // CapacityReportFor builds a report for root and the instances of store
-// under model m; facts nil means ReadHostFacts.
+// under model m, with the host read by facts (required).
 func CapacityReportFor(ctx context.Context, root string, store interface {
 	Instances(ctx context.Context) ([]Instance, error)
-}, m CapacityModel, facts func(string) (HostFacts, error)) (CapacityReport, error) {
-	if facts == nil {
-		facts = ReadHostFacts
-	}
-	f, err := facts(root)
+}, m CapacityModel, facts HostFactsReader) (CapacityReport, error) {
+	f, err := facts.HostFacts(root)
 	if err != nil {
 		return CapacityReport{}, err
 	}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 const gib = 1 << 30
@@ -149,36 +147,8 @@ func TestMore(t *testing.T) {
 	}
 }
 
-func TestParseMeminfo(t *testing.T) {
-	got, err := parseMeminfo([]byte("MemTotal:       24568740 kB\nMemFree:         1000 kB\nMemAvailable:   20000000 kB\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(got, HostFacts{MemTotal: 24568740 << 10, MemAvailable: 20000000 << 10}); diff != "" {
-		t.Errorf("(-got +want)\n%s", diff)
-	}
-	if _, err := parseMeminfo([]byte("MemFree: 1 kB\n")); err == nil {
-		t.Error("no MemTotal: no error")
-	}
-}
-
-func TestReadHostFacts(t *testing.T) {
-	f, err := ReadHostFacts(t.TempDir() + "/not/yet/there")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.MemTotal == 0 || f.MemAvailable == 0 || f.MemAvailable > f.MemTotal || f.DiskFree == 0 {
-		t.Errorf("implausible facts %+v", f)
-	}
-	if _, err := ReadHostFacts("relative"); err == nil {
-		t.Error("a relative root: no error")
-	}
-}
-
 func TestGuardAdmit(t *testing.T) {
-	facts := func(string) (HostFacts, error) {
-		return HostFacts{MemTotal: 4 * gib, MemAvailable: 3 * gib, DiskFree: 80 * gib}, nil
-	}
+	facts := fixedFacts{MemTotal: 4 * gib, MemAvailable: 3 * gib, DiskFree: 80 * gib}
 	var warned []string
 	g := CapacityGuard{
 		Model: DefaultCapacityModel(), Root: "/srv", Facts: facts,
@@ -206,3 +176,9 @@ func TestGuardAdmit(t *testing.T) {
 		t.Errorf("count error: Admit = %v", err)
 	}
 }
+
+// fixedFacts is a host whose facts never change, a test double of
+// provision/hostfacts.
+type fixedFacts HostFacts
+
+func (f fixedFacts) HostFacts(string) (HostFacts, error) { return HostFacts(f), nil }

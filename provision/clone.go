@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"odoobot/internal/backup"
 	"odoobot/internal/childenv"
 )
 
@@ -92,12 +91,13 @@ func (d *DayTwo) Clone(ctx context.Context, req CloneRequest) (*Task, error) {
 		return nil, err
 	}
 	inst.CreatedBy, inst.CreatedAt = req.By, d.cfg.Now()
-	if _, err := d.cfg.Store.ReserveInstance(ctx, inst, d.cfg.HTTPPorts, d.cfg.GeventPorts, d.cfg.InUse); err != nil {
+	reserved, err := d.cfg.Store.ReserveInstance(ctx, inst, d.cfg.HTTPPorts, d.cfg.GeventPorts, d.cfg.InUse)
+	if err != nil {
 		_ = d.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobRolledBack, err.Error(), nil)
 		return nil, err
 	}
 	t := d.cloneTask(job, inst, src, req.Neutralize)
-	t.Subscribe, t.Finished = req.Subscribe, req.Finished
+	t.Subscribe, t.Finished, t.Instance = req.Subscribe, req.Finished, reserved
 	if err := d.cfg.Runner.Submit(t); err != nil {
 		d.cfg.Runner.RollBack(context.WithoutCancel(ctx), t, err.Error())
 		return nil, err
@@ -166,7 +166,7 @@ func (cl *cloning) copy(ctx context.Context) error {
 	if err := cl.d.cfg.Copies.FinishCopy(ctx, cl.staging(), cl.cr.baseURL(), cl.cr.localURL(), "clone:"+src.Name); err != nil {
 		return fmt.Errorf("copy: %w", err)
 	}
-	if _, err := cl.d.pg.SQL(ctx, "ALTER DATABASE "+backup.Ident(cl.staging())+" RENAME TO "+backup.Ident(inst.Internal)); err != nil {
+	if err := cl.d.pg.Rename(ctx, cl.staging(), inst.Internal); err != nil {
 		return fmt.Errorf("copy: rename %s: %w", cl.staging(), err)
 	}
 	if err := cl.copyFilestore(ctx); err != nil {
@@ -203,7 +203,7 @@ func (cl *cloning) neutralize(ctx context.Context) error {
 	defer cancel()
 	// --stop-after-init: an odoo-bin that does not know neutralize stops
 	// rather than serves; the check below then says it did not neutralize.
-	out, err := runOdooAs(ctx, rel, cl.cr.runAs(), p.Dir, "neutralize", "-c", p.Conf, "-d", cl.cr.inst.Internal, "--logfile", "", "--stop-after-init")
+	out, err := cl.d.runOdooAs(ctx, rel, cl.cr.runAs(), p.Dir, "neutralize", "-c", p.Conf, "-d", cl.cr.inst.Internal, "--logfile", "", "--stop-after-init")
 	if err != nil {
 		return fmt.Errorf("neutralize: odoo-bin neutralize: %w%s", err, RedactURLs(tail(string(out), 1500)))
 	}
@@ -222,8 +222,8 @@ func (cl *cloning) neutralize(ctx context.Context) error {
 // every child (never odoobot's, which holds secrets), and returns its
 // combined output. A failure to find the user is returned before
 // anything runs.
-func runOdooAs(ctx context.Context, rel Release, user, dir string, args ...string) ([]byte, error) {
-	uid, gid, err := lookupUser(user)
+func (c *Creator) runOdooAs(ctx context.Context, rel Release, user, dir string, args ...string) ([]byte, error) {
+	uid, gid, err := c.lookupUser(user)
 	if err != nil {
 		return nil, err
 	}

@@ -145,13 +145,7 @@ type CreatorConfig struct {
 	ServiceUser string
 	// DB is how odoobot reaches PostgreSQL; its user and password go into
 	// the odoo.conf of shared instances only.
-	DB DBConn
-	// DBLogin returns the credentials that log in to database db as the
-	// role that owns it, proven to work (tenant.Manager's Login with DB's
-	// server): pg_dump and pg_restore of an instance's database run as
-	// its own role. nil logs in as DB's role (a host whose instances all
-	// share it).
-	DBLogin     func(ctx context.Context, db string) (DBConn, error)
+	DB          DBConn
 	Odoo        OdooSettings
 	TrackingDir string // API-DEV tracking export; "" for none
 	// Files reaches the instances' trees, their odoo.conf, filestores,
@@ -161,6 +155,9 @@ type CreatorConfig struct {
 	Store    Store
 	Runner   *Runner
 	Releases ReleaseBuilder
+	// Targets builds the release of a chosen commit, for upgrade; nil
+	// when this host cannot (upgrade is then refused, saying so).
+	Targets ReleaseTargets
 	// GC removes the releases and templates no instance uses (gc, and
 	// after each delete); nil disables both.
 	GC        GarbageCollector
@@ -195,10 +192,27 @@ type CreatorConfig struct {
 	// DefaultCapacityModel.
 	Capacity CapacityModel
 
+	// Health asks an instance's Odoo whether it is up (provision/probe);
+	// Ports says who holds the host's TCP ports (provision/ports); Users
+	// is the host's user database (provision/sysusers). Required by
+	// every step that starts, checks or lays out an instance.
+	Health HealthChecker
+	Ports  PortProbe
+	Users  Users
+	// BindFilter, when set, says whether systemd enforces the units'
+	// SocketBindAllow and SocketBindDeny here (provision/systemd); nil
+	// never warns.
+	BindFilter BindFilter
+	// HostFacts reads the host's memory and disk (provision/hostfacts),
+	// for the capacity verb.
+	HostFacts HostFactsReader
+
 	HealthTimeout time.Duration // default 90 s
-	InUse         func(port int) bool
-	Logger        *slog.Logger
-	Now           func() time.Time
+	// InUse probes whether a port is taken on the host before it is
+	// reserved; nil means Ports.InUse.
+	InUse  func(port int) bool
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Creator creates instances: it validates and reserves synchronously, so
@@ -215,8 +229,8 @@ func NewCreator(cfg CreatorConfig) *Creator {
 	if cfg.HealthTimeout == 0 {
 		cfg.HealthTimeout = 90 * time.Second
 	}
-	if cfg.InUse == nil {
-		cfg.InUse = ListeningOnHost
+	if cfg.InUse == nil && cfg.Ports != nil {
+		cfg.InUse = cfg.Ports.InUse
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -284,12 +298,13 @@ func (c *Creator) Create(ctx context.Context, req CreateRequest) (*Task, error) 
 		return nil, err
 	}
 	inst.CreatedBy, inst.CreatedAt = req.By, c.cfg.Now()
-	if _, err := c.cfg.Store.ReserveInstance(ctx, inst, c.cfg.HTTPPorts, c.cfg.GeventPorts, c.cfg.InUse); err != nil {
+	reserved, err := c.cfg.Store.ReserveInstance(ctx, inst, c.cfg.HTTPPorts, c.cfg.GeventPorts, c.cfg.InUse)
+	if err != nil {
 		_ = c.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobRolledBack, err.Error(), nil)
 		return nil, err
 	}
 	t, cr := c.creationTask(job, inst)
-	t.Subscribe, t.Finished = req.Subscribe, cr.finished(ctx, req)
+	t.Subscribe, t.Finished, t.Instance = req.Subscribe, cr.finished(ctx, req), reserved
 	if warning != "" {
 		t.Notes = append(t.Notes, "capacity: "+warning)
 	}
@@ -666,7 +681,7 @@ func (c *Creator) creationTask(job Job, inst Instance) (*Task, *creation) {
 		s := all[n]
 		steps = append(steps, s)
 	}
-	cr.task = &Task{Job: job, Steps: steps, LogPath: cr.paths.CreateLog}
+	cr.task = &Task{Job: job, Steps: steps, LogPath: cr.paths.CreateLog, Instance: inst}
 	return cr.task, cr
 }
 
@@ -890,7 +905,7 @@ func (cr *creation) startService(ctx context.Context) error {
 		return err
 	}
 	cr.c.warnBindFilter()
-	return explainStart(cr.inst, cr.c.cfg.ServiceUser, cr.c.cfg.Services.Start(ctx, cr.inst.Unit))
+	return explainStart(cr.c.probes(), cr.inst, cr.c.cfg.ServiceUser, cr.c.cfg.Services.Start(ctx, cr.inst.Unit))
 }
 
 // warnBindFilter logs, once, that the units' SocketBindAllow and
@@ -898,7 +913,10 @@ func (cr *creation) startService(ctx context.Context) error {
 // only on a host running cgroup v2 alone.
 func (c *Creator) warnBindFilter() {
 	c.bindWarned.Do(func() {
-		if err := BindFilterEnforced(); err != nil {
+		if c.cfg.BindFilter == nil {
+			return
+		}
+		if err := c.cfg.BindFilter.BindFilterEnforced(); err != nil {
 			c.cfg.Logger.Warn("instances' units may bind any port on this host, a neighbour's too: "+err.Error(), "fix", "boot with cgroup v2 alone (systemd.unified_cgroup_hierarchy=1, Debian 12's default)")
 		}
 	})
@@ -931,7 +949,7 @@ func (c *Creator) waitHealthy(ctx context.Context, inst Instance, p Paths) error
 		}
 		return fmt.Errorf("%s is %s/%s", inst.Unit, st.ActiveState, st.SubState)
 	}
-	return waitOwnHealthy(ctx, inst, c.cfg.ServiceUser, c.cfg.HealthTimeout, p.Log, alive)
+	return waitOwnHealthy(ctx, c.probes(), inst, c.cfg.ServiceUser, c.cfg.HealthTimeout, p.Log, alive)
 }
 
 // startHealthy starts inst's unit and waits until it is healthy, as a
@@ -939,7 +957,7 @@ func (c *Creator) waitHealthy(ctx context.Context, inst Instance, p Paths) error
 // starts it again.
 func (c *Creator) startHealthy(ctx context.Context, inst Instance, p Paths) error {
 	if err := c.cfg.Services.Start(ctx, inst.Unit); err != nil {
-		return explainStart(inst, c.cfg.ServiceUser, err)
+		return explainStart(c.probes(), inst, c.cfg.ServiceUser, err)
 	}
 	return c.waitHealthy(ctx, inst, p)
 }
@@ -1019,7 +1037,7 @@ func (c *Creator) verify(ctx context.Context, inst Instance) error {
 	for {
 		err := c.cfg.Sites.Verify(ctx, inst.Domain, inst.SSLMode.TLS(), c.cfg.VerifyRoots)
 		if err == nil {
-			return CheckPortOwners(inst, c.cfg.ServiceUser)
+			return c.checkPortOwners(inst)
 		}
 		if time.Now().After(deadline) {
 			return err
@@ -1053,6 +1071,7 @@ func (cr *creation) summarize(ctx context.Context) error {
 	if err := cr.c.cfg.Store.SetState(ctx, cr.inst.Name, StateReady); err != nil {
 		return err
 	}
+	cr.task.SetSummary(string(b))
 	return cr.c.exportTracking(ctx)
 }
 
@@ -1132,6 +1151,26 @@ func (c *Creator) exportTracking(ctx context.Context) error {
 		ready = append(ready, i)
 	}
 	return c.cfg.Files.ExportTracking(ctx, c.cfg.TrackingDir, ready)
+}
+
+// lookupUser returns the uid and gid of system user name (Users), or an
+// error saying how to make it.
+func (c *Creator) lookupUser(name string) (uid, gid int, err error) {
+	uid, gid, err = c.cfg.Users.LookupUser(name)
+	if err != nil {
+		return 0, 0, fmt.Errorf("files: system user %q does not exist: create it (useradd --system %s), or set SERVICE_USER for shared instances", name, name)
+	}
+	return uid, gid, nil
+}
+
+// probes are the drivers a health wait and a port owner check ask.
+func (c *Creator) probes() hostProbes {
+	return hostProbes{health: c.cfg.Health, ports: c.cfg.Ports, users: c.cfg.Users}
+}
+
+// checkPortOwners is CheckPortOwners of inst on this host.
+func (c *Creator) checkPortOwners(inst Instance) error {
+	return CheckPortOwners(c.cfg.Ports, c.cfg.Users, inst, c.cfg.ServiceUser)
 }
 
 // randomSecret is 24 random bytes, base64url: a master password.

@@ -2,66 +2,46 @@ package provision
 
 import "context"
 
-// Hooks for the tests of package provision_test, which run the verbs'
-// steps on real files through the tree driver (provision/tree imports
-// provision, so those tests cannot be in package provision).
+// Hooks for the external tests (package provision_test), which run the
+// day-two jobs' steps over the real drivers (provision/backups,
+// provision/postgres): this package's own tests cannot import them.
 
-// NewDayTwoForTest is a DayTwo with cfg as it is (no defaults).
-func NewDayTwoForTest(cfg CreatorConfig) *DayTwo { return &DayTwo{Creator: &Creator{cfg: cfg}} }
-
-// IsolationForTest runs an isolation's odoo.conf step and its undo.
-type IsolationForTest struct{ iso *isolation }
-
-// IsolationForTest is an isolation of inst to user and role, its role's
-// password already made.
-func (d *DayTwo) IsolationForTest(inst Instance, user, role, password string) IsolationForTest {
-	return IsolationForTest{&isolation{d: d, inst: inst, user: user, role: role, paths: d.cfg.Layout.Paths(inst), password: password}}
+// TakeBackup makes a whole backup of inst, as a restore's safety backup
+// or a delete's final one is made, and applies the retention.
+func (d *DayTwo) TakeBackup(ctx context.Context, inst Instance, p Paths, reason string) (string, error) {
+	b := &backupRun{d: d, inst: inst, paths: p, reason: reason}
+	return b.take(ctx)
 }
 
-// RewriteConf is the conf step.
-func (x IsolationForTest) RewriteConf(ctx context.Context) error { return x.iso.rewriteConf(ctx) }
-
-// RestoreConf is the conf step's undo.
-func (x IsolationForTest) RestoreConf(ctx context.Context) error { return x.iso.restoreConf(ctx) }
-
-// UpgradeForTest runs an upgrade's release switch.
-type UpgradeForTest struct{ u *upgradeRun }
-
-// UpgradeForTest is an upgrade of inst from the release in oldDir to the
-// one in newDir.
-func (d *DayTwo) UpgradeForTest(inst Instance, oldDir, newDir string) UpgradeForTest {
-	u := d.upgradeRun(inst, "test")
-	u.old, u.rel = Release{Dir: oldDir}, Release{Dir: newDir}
-	return UpgradeForTest{u}
+// CheckBackupSpace is the backup's space check, before it writes anything.
+func (d *DayTwo) CheckBackupSpace(ctx context.Context, inst Instance, p Paths) error {
+	b := &backupRun{d: d, inst: inst, paths: p}
+	return b.checkSpace(ctx)
 }
 
-// PrepareFiles makes the new release's odoo.conf and unit.
-func (x UpgradeForTest) PrepareFiles(ctx context.Context) error { return x.u.prepareFiles(ctx) }
-
-// SwitchRelease is the switch step.
-func (x UpgradeForTest) SwitchRelease(ctx context.Context) error { return x.u.switchRelease(ctx) }
-
-// SwitchBack is the switch step's undo.
-func (x UpgradeForTest) SwitchBack(ctx context.Context) error { return x.u.switchBack(ctx) }
-
-// WriteTestConf writes the test copy's odoo.conf.
-func (x UpgradeForTest) WriteTestConf(ctx context.Context) error {
-	return x.u.writeConf(ctx, ConfUpgradeTest, x.u.newConf)
+// Retain is the backup's retention step, after a backup of inst.
+func (d *DayTwo) Retain(ctx context.Context, inst Instance) error {
+	b := &backupRun{d: d, inst: inst}
+	return b.retain(ctx)
 }
 
-// WriteFilesForTest runs a creation's files step for inst on release.
-func (c *Creator) WriteFilesForTest(ctx context.Context, inst Instance, release Release) error {
-	cr := &creation{c: c, inst: inst, paths: c.cfg.Layout.Paths(inst), release: release}
-	return cr.writeFiles(ctx)
+// FindBackup is the restore's check of the backup id it is asked for.
+func (d *DayTwo) FindBackup(inst Instance, id string) (BackupInfo, error) {
+	return d.findBackup(inst, id)
 }
 
-// The verbs a trust check is for.
-const (
-	TrustJob     = trustJob
-	TrustIsolate = trustIsolate
-	TrustDelete  = trustDelete
-)
+// SealEmptyBackup begins a backup of inst and seals it at once: its
+// manifest, with no file.
+func (d *DayTwo) SealEmptyBackup(ctx context.Context, inst Instance) (string, error) {
+	draft, err := d.backups.Begin(inst.Internal, d.cfg.Now())
+	if err != nil {
+		return "", err
+	}
+	b := &backupRun{d: d, inst: inst, reason: ReasonManual, draft: draft, id: draft.ID()}
+	return b.id, b.seal(ctx)
+}
 
-// TrustedForTest is the check a job makes of an instance read back from
-// the store.
-func (c *Creator) TrustedForTest(inst Instance, verb trustFor) error { return c.trusted(inst, verb) }
+// RestoreVerify is the restore's first step, verify-backup, on b.
+func (d *DayTwo) RestoreVerify(ctx context.Context, inst Instance, b BackupInfo) error {
+	return d.restoreRun(inst, b, "tester").verify(ctx)
+}

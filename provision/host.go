@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"odoobot/internal/backup"
 )
 
 // Release is a built Odoo source tree with its virtual environment,
@@ -31,12 +29,41 @@ func (r Release) Record() ReleaseRecord {
 	return ReleaseRecord{Key: r.Key, Repo: r.Repo, Commit: r.Commit, Python: r.Interpreter, Deps: r.Deps}
 }
 
-// ReleaseRecord is the release an instance runs, as the store keeps it:
-// set when its creation (or clone) ends, never changed afterwards. The
-// zero value is an instance that records none (imported from API-DEV, or
-// made before releases were recorded); it shows as "unknown". It is
-// backup.ReleaseRecord, since every backup's manifest records it too.
-type ReleaseRecord = backup.ReleaseRecord
+// ReleaseRecord is the release an instance runs, as odoobot records it
+// in its store and in each backup's manifest: set when the instance's
+// creation (or clone) ends, never changed afterwards. The zero value is
+// an instance that records none (imported from API-DEV, or made before
+// releases were recorded); it shows as "unknown".
+type ReleaseRecord struct {
+	Key    string `json:"key"`    // the release's key in the cache
+	Repo   string `json:"repo"`   // the Odoo repository, credentials redacted
+	Commit string `json:"commit"` // the Odoo commit, 40 hex digits
+	Python string `json:"python"` // the interpreter the venv was made from
+	Deps   string `json:"deps"`   // "debian" or "pip"
+}
+
+// Known reports whether the instance records its release.
+func (r ReleaseRecord) Known() bool { return r.Key != "" }
+
+// ShortCommit is the commit's first 12 hex digits, "unknown" when none
+// is recorded.
+func (r ReleaseRecord) ShortCommit() string {
+	switch {
+	case r.Commit == "":
+		return "unknown"
+	case len(r.Commit) > 12:
+		return r.Commit[:12]
+	}
+	return r.Commit
+}
+
+// Source is "repository@commit", "unknown" when none is recorded.
+func (r ReleaseRecord) Source() string {
+	if !r.Known() {
+		return "unknown"
+	}
+	return r.Repo + "@" + r.Commit
+}
 
 // DatabaseSpec says which database an instance gets. Built by the
 // creation pipeline, consumed by provision/odoo.

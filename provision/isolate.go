@@ -72,7 +72,7 @@ func (d *DayTwo) Isolate(ctx context.Context, req JobRequest) (*Task, error) {
 	paths := d.cfg.Layout.Paths(inst)
 	// A user whose home is the instance's directory is one an earlier,
 	// interrupted isolate made: this run finishes that one's work.
-	if home, err := d.cfg.Files.UserHome(ctx, own.User); err != nil || home != paths.Dir {
+	if home, err := d.cfg.Users.Home(own.User); err != nil || home != paths.Dir {
 		if err := d.tenantFree(ctx, own); err != nil {
 			return nil, err
 		}
@@ -94,7 +94,7 @@ func (d *DayTwo) Isolate(ctx context.Context, req JobRequest) (*Task, error) {
 // tenantFree checks that no system user or database role has inst's
 // names yet: isolating must never take over someone else's.
 func (c *Creator) tenantFree(ctx context.Context, inst Instance) error {
-	if _, err := c.cfg.Files.UserHome(ctx, inst.User); err == nil {
+	if _, _, err := c.lookupUser(inst.User); err == nil {
 		return fmt.Errorf("%w: system user %s exists but is not %s's; remove it (userdel %s)", ErrHostNotFree, inst.User, inst.Name, inst.User)
 	}
 	ok, err := c.cfg.Tenants.RoleExists(ctx, inst.DBRole)
@@ -395,7 +395,7 @@ func (d *DayTwo) recoverIsolate(ctx context.Context, job Job, rec recorded, emit
 	}
 	// The user is this isolation's when it is missing or has the
 	// instance's directory as its home (Isolate's own check).
-	if home, err := d.cfg.Files.UserHome(ctx, iso.user); err != nil || home == iso.paths.Dir {
+	if home, err := iso.d.cfg.Users.Home(iso.user); err != nil || home == iso.paths.Dir {
 		if err := undo(StepTenant, iso.removeTenant); err != nil {
 			return res, err
 		}

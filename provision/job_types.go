@@ -55,9 +55,26 @@ type Job struct {
 	Error       string            // what failed, in plain words; empty on success
 	Undone      []string          // the steps undone by a rollback, in the order they were undone
 	ChatRef     map[string]string // where a chat adapter reports the job (e.g. channel and thread), so a restart can report there
-	CreatedAt   time.Time
-	StartedAt   time.Time // zero until the job runs
-	FinishedAt  time.Time // zero until the job ends
+	// Failure is, for a job that failed at a step, that step and its
+	// cause in words; zero otherwise (and for jobs recorded before it).
+	Failure    JobFailure
+	CreatedAt  time.Time
+	StartedAt  time.Time // zero until the job runs
+	FinishedAt time.Time // zero until the job ends
+}
+
+// JobFailure is which step a job failed at, and why, as chat may tell it.
+type JobFailure struct {
+	Step StepName // the step that failed; "" when none did
+	// Kind is the kind of the step's error when a driver typed it (a
+	// provision.Error), "" otherwise.
+	Kind ErrorKind
+	// Hint is that Error's Explain: what happened and what to do, without
+	// the driver's text. "" when the error was not typed: the job's Error
+	// then says it.
+	Hint string
+	// Left are the steps whose undo failed: something is left behind.
+	Left []string
 }
 
 // EventKind is what happened to a step.
@@ -87,6 +104,10 @@ type Event struct {
 	Kind     EventKind
 	Message  string
 	Duration time.Duration
+	// Hint is, for a step that failed with a typed error (an Error), its
+	// Explain: what chat shows in place of Message. Subscribers get it;
+	// the store and the log keep Message only.
+	Hint string
 }
 
 // AuditEntry records one command attempt, allowed or not. Decision is

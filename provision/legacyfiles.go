@@ -4,11 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 
-	"odoobot/internal/atomicfile"
 	"odoobot/internal/safefs"
 )
 
@@ -142,23 +139,3 @@ func (l Layout) readConfStat(path string) ([]byte, safefs.Stat, error) {
 	b, err := io.ReadAll(io.LimitReader(f, maxConfSize))
 	return b, st, err
 }
-
-// writeFileAtomic creates path's directory (0755) when it is missing and
-// writes b there with atomicfile.Write: exactly mode, never half a file.
-func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return atomicfile.Write(path, b, mode)
-}
-
-func lookupUser(name string) (uid, gid int, err error) {
-	u, err := user.Lookup(name)
-	if err != nil {
-		return 0, 0, fmt.Errorf("files: system user %q does not exist: create it (useradd --system %s), or set SERVICE_USER for shared instances", name, name)
-	}
-	uid, _ = strconv.Atoi(u.Uid)
-	gid, _ = strconv.Atoi(u.Gid)
-	return uid, gid, nil
-}
-

@@ -47,6 +47,17 @@ type Operator struct {
 	// ServiceUser is SERVICE_USER, the user an imported instance that is
 	// not isolated runs as (RunsAs): who may hold its ports.
 	ServiceUser string
+	// Health, Ports and Users are the host's drivers (provision/probe,
+	// provision/ports, provision/sysusers); required by status,
+	// start and restart.
+	Health HealthChecker
+	Ports  PortProbe
+	Users  Users
+}
+
+// probes are the drivers a health wait and a port owner check ask.
+func (o *Operator) probes() hostProbes {
+	return hostProbes{health: o.Health, ports: o.Ports, users: o.Users}
 }
 
 // hold holds instance name for a quick verb (see Operator.Hold).
@@ -125,6 +136,15 @@ func (o *Operator) List(ctx context.Context) ([]Instance, error) {
 	return o.Store.Instances(ctx)
 }
 
+// Instance returns the recorded instance name, or an error matching
+// ErrInstanceNotFound.
+func (o *Operator) Instance(ctx context.Context, name string) (Instance, error) {
+	return o.Store.Instance(ctx, name)
+}
+
+// Paths are where inst's files are on this host.
+func (o *Operator) Paths(inst Instance) Paths { return o.Layout.Paths(inst) }
+
 func (o *Operator) instance(ctx context.Context, name string) (Instance, error) {
 	inst, err := o.Store.Instance(ctx, name)
 	if errors.Is(err, ErrInstanceNotFound) {
@@ -152,10 +172,10 @@ func (o *Operator) Status(ctx context.Context, name string) (InstanceStatus, err
 		return InstanceStatus{}, err
 	}
 	s := InstanceStatus{Instance: inst, Service: st}
-	if err := CheckPortOwners(inst, o.ServiceUser); err != nil {
+	if err := CheckPortOwners(o.Ports, o.Users, inst, o.ServiceUser); err != nil {
 		s.Ports = err.Error()
 	}
-	s.Healthy = s.Ports == "" && st.Running() && Healthy(ctx, inst.Ports.HTTP)
+	s.Healthy = s.Ports == "" && st.Running() && o.Health.Check(ctx, inst.Ports.HTTP) == nil
 	return s, nil
 }
 
@@ -250,9 +270,9 @@ func (o *Operator) control(ctx context.Context, name, verb string) error {
 		err = o.Services.Restart(ctx, inst.Unit)
 	}
 	if err != nil {
-		return explainStart(inst, o.ServiceUser, err)
+		return explainStart(o.probes(), inst, o.ServiceUser, err)
 	}
-	return waitOwnHealthy(ctx, inst, o.ServiceUser, 90*time.Second, o.Layout.Paths(inst).Log, nil)
+	return waitOwnHealthy(ctx, o.probes(), inst, o.ServiceUser, 90*time.Second, o.Layout.Paths(inst).Log, nil)
 }
 
 // FormatStatus renders a status for chat and the terminal.

@@ -3,12 +3,45 @@ package provision
 import (
 	"errors"
 	"fmt"
-	"os/user"
 	"strconv"
 	"strings"
-
-	"odoobot/internal/listeners"
 )
+
+// PortProbe is what the host says of its TCP ports (provision/ports).
+// Both methods are safe for concurrent use.
+type PortProbe interface {
+	// InUse reports whether something on this host already holds the TCP
+	// port: a bind of it, on all addresses or on loopback, is refused.
+	// The port allocator asks it so that a reserved port is also free in
+	// fact.
+	InUse(port int) bool
+	// Listeners returns the host's listening TCP sockets, IPv4 and IPv6,
+	// on any address, whose local port is one of ports, with the user
+	// that made each. A table that cannot be read is an error, never a
+	// partial answer.
+	Listeners(ports ...int) ([]PortListener, error)
+}
+
+// PortListener is one listening TCP socket: its local port and the uid
+// of the user that made it.
+type PortListener struct {
+	Addr string // the local address, for messages (0.0.0.0, ::, 127.0.0.1…)
+	Port int
+	UID  int
+}
+
+// Users is the host's user database (provision/sysusers). Its methods
+// are safe for concurrent use.
+type Users interface {
+	// LookupUser returns the uid and the primary gid of system user name;
+	// an error when there is no such user (or the database cannot say).
+	LookupUser(name string) (uid, gid int, err error)
+	// UserName returns the name of uid; false when it has none.
+	UserName(uid int) (string, bool)
+	// Home returns the home directory of system user name; an error when
+	// there is no such user.
+	Home(name string) (string, error)
+}
 
 // ErrPortTaken matches a *PortTakenError with errors.Is.
 var ErrPortTaken = errors.New("port taken")
@@ -58,9 +91,9 @@ func (e *PortTakenError) Unwrap() error { return e.Cause }
 // or, when a user inst does not run as holds one of its ports (its
 // process could not bind it), the *PortTakenError saying so, with err as
 // its Cause.
-func explainStart(inst Instance, serviceUser string, err error) error {
+func explainStart(h hostProbes, inst Instance, serviceUser string, err error) error {
 	var pe *PortTakenError
-	if err != nil && errors.As(CheckPortOwners(inst, serviceUser), &pe) {
+	if err != nil && errors.As(CheckPortOwners(h.ports, h.users, inst, serviceUser), &pe) {
 		pe.Cause = err
 		return pe
 	}
@@ -81,8 +114,9 @@ func RunsAs(inst Instance, serviceUser string) []string {
 	return []string{own}
 }
 
-// CheckPortOwners reads the kernel's listening TCP sockets
-// (internal/listeners: /proc/net/tcp and tcp6, bounded) and returns nil
+// CheckPortOwners asks ports for the host's listening TCP sockets
+// (provision/ports: the kernel's tables) and users who made them, and
+// returns nil
 // when every one on inst's HTTP or gevent port, on any address
 // (127.0.0.1, 0.0.0.0, ::, or another), belongs to a user inst runs as
 // (RunsAs); otherwise a *PortTakenError for the first that does not, the
@@ -90,21 +124,21 @@ func RunsAs(inst Instance, serviceUser string) []string {
 // check's). It holds whatever systemd enforces: on a host where
 // SocketBindAllow is loaded but not enforced (cgroup v1), a neighbour
 // that binds an instance's port while it is down is found here.
-func CheckPortOwners(inst Instance, serviceUser string) error {
-	ls, err := listeners.Read(inst.Ports.HTTP, inst.Ports.Gevent)
+func CheckPortOwners(ports PortProbe, users Users, inst Instance, serviceUser string) error {
+	ls, err := ports.Listeners(inst.Ports.HTTP, inst.Ports.Gevent)
 	if err != nil {
 		return fmt.Errorf("provision: check who holds the ports of %s: %w", inst.Name, err)
 	}
-	return portOwners(inst, serviceUser, ls, lookupUID, lookupUserName)
+	return portOwners(inst, serviceUser, ls, users)
 }
 
 // portOwners is CheckPortOwners' decision on the listeners ls, with
-// uidOf and nameOf the host's user database.
-func portOwners(inst Instance, serviceUser string, ls []listeners.Listener, uidOf func(string) (int, bool), nameOf func(int) (string, bool)) error {
+// users the host's user database.
+func portOwners(inst Instance, serviceUser string, ls []PortListener, users Users) error {
 	want := RunsAs(inst, serviceUser)
 	ok := map[int]bool{}
 	for _, u := range want {
-		if uid, found := uidOf(u); found {
+		if uid, _, err := users.LookupUser(u); err == nil {
 			ok[uid] = true
 		}
 	}
@@ -113,7 +147,7 @@ func portOwners(inst Instance, serviceUser string, ls []listeners.Listener, uidO
 			if l.Port != port || port == 0 || ok[l.UID] {
 				continue
 			}
-			holder, named := nameOf(l.UID)
+			holder, named := users.UserName(l.UID)
 			if !named {
 				holder = strconv.Itoa(l.UID)
 			}
@@ -122,23 +156,4 @@ func portOwners(inst Instance, serviceUser string, ls []listeners.Listener, uidO
 		}
 	}
 	return nil
-}
-
-// lookupUID is the uid of user name, if it exists.
-func lookupUID(name string) (int, bool) {
-	u, err := user.Lookup(name)
-	if err != nil {
-		return 0, false
-	}
-	uid, err := strconv.Atoi(u.Uid)
-	return uid, err == nil
-}
-
-// lookupUserName is the name of uid, if it has one.
-func lookupUserName(uid int) (string, bool) {
-	u, err := user.LookupId(strconv.Itoa(uid))
-	if err != nil {
-		return "", false
-	}
-	return u.Username, true
 }

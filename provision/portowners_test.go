@@ -3,24 +3,27 @@ package provision
 import (
 	"context"
 	"errors"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"net/netip"
-	"os"
+	"fmt"
+	"os/user"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
-
-	"odoobot/internal/listeners"
 )
 
-// users is a host's user database for portOwners.
+// users is a host's user database, a test double of
+// provision/sysusers: name → uid (the gid is the uid).
 type users map[string]int
 
-func (u users) uidOf(name string) (int, bool) { uid, ok := u[name]; return uid, ok }
-func (u users) nameOf(uid int) (string, bool) {
+func (u users) LookupUser(name string) (int, int, error) {
+	if uid, ok := u[name]; ok {
+		return uid, uid, nil
+	}
+	return 0, 0, fmt.Errorf("no user %s", name)
+}
+
+func (u users) UserName(uid int) (string, bool) {
 	for n, id := range u {
 		if id == uid {
 			return n, true
@@ -29,8 +32,85 @@ func (u users) nameOf(uid int) (string, bool) {
 	return "", false
 }
 
-func listener(addr string, port, uid int) listeners.Listener {
-	return listeners.Listener{Addr: netip.MustParseAddr(addr), Port: port, UID: uid}
+func (u users) Home(name string) (string, error) {
+	if _, ok := u[name]; ok {
+		return "/home/" + name, nil
+	}
+	return "", fmt.Errorf("no user %s", name)
+}
+
+// hostUsers is this host's user database (os/user), for tests whose
+// files must belong to real users.
+type hostUsers struct{}
+
+func (hostUsers) LookupUser(name string) (int, int, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return 0, 0, err
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return uid, gid, nil
+}
+
+func (hostUsers) Home(name string) (string, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return "", err
+	}
+	return u.HomeDir, nil
+}
+
+func (hostUsers) UserName(uid int) (string, bool) {
+	u, err := user.LookupId(strconv.Itoa(uid))
+	if err != nil {
+		return "", false
+	}
+	return u.Username, true
+}
+
+// hostPorts is a host's listening sockets, a test double of
+// provision/ports; it is safe for concurrent use.
+type hostPorts struct {
+	mu sync.Mutex
+	ls []PortListener
+}
+
+func (h *hostPorts) InUse(port int) bool {
+	ls, _ := h.Listeners(port)
+	return len(ls) > 0
+}
+
+func (h *hostPorts) Listeners(ports ...int) ([]PortListener, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []PortListener
+	for _, l := range h.ls {
+		for _, p := range ports {
+			if l.Port == p {
+				out = append(out, l)
+			}
+		}
+	}
+	return out, nil
+}
+
+// set makes ls the host's listening sockets.
+func (h *hostPorts) set(ls ...PortListener) {
+	h.mu.Lock()
+	h.ls = ls
+	h.mu.Unlock()
+}
+
+// upHealth is an Odoo that answers its health check, whoever runs it: a
+// test double of provision/probe.
+type upHealth struct{}
+
+func (upHealth) Check(context.Context, int) error { return nil }
+func (upHealth) URL(port int) string              { return "http://127.0.0.1:" + strconv.Itoa(port) + "/web/health" }
+
+func listener(addr string, port, uid int) PortListener {
+	return PortListener{Addr: addr, Port: port, UID: uid}
 }
 
 // TestPortOwnersDecision: a listener on an instance's HTTP or gevent
@@ -44,37 +124,37 @@ func TestPortOwnersDecision(t *testing.T) {
 	tests := []struct {
 		name string
 		inst Instance
-		ls   []listeners.Listener
+		ls   []PortListener
 		want string // "" for nil, else the start of the message
 	}{
 		{"none", acme, nil, ""},
-		{"own on both ports, v4 and v6", acme, []listeners.Listener{listener("127.0.0.1", 2105, 1002), listener("::", 8105, 1002)}, ""},
-		{"a neighbour's on other ports", acme, []listeners.Listener{listener("127.0.0.1", 2106, 1003), listener("0.0.0.0", 8106, 1003)}, ""},
-		{"a neighbour on the HTTP port", acme, []listeners.Listener{listener("127.0.0.1", 2105, 1003)},
+		{"own on both ports, v4 and v6", acme, []PortListener{listener("127.0.0.1", 2105, 1002), listener("::", 8105, 1002)}, ""},
+		{"a neighbour's on other ports", acme, []PortListener{listener("127.0.0.1", 2106, 1003), listener("0.0.0.0", 8106, 1003)}, ""},
+		{"a neighbour on the HTTP port", acme, []PortListener{listener("127.0.0.1", 2105, 1003)},
 			"port 2105 of acme is held by user odoo-globex (uid 1003), not odoo-acme: another instance took it"},
-		{"a neighbour on the wildcard beside its own", acme, []listeners.Listener{listener("127.0.0.1", 2105, 1002), listener("0.0.0.0", 2105, 1003)},
+		{"a neighbour on the wildcard beside its own", acme, []PortListener{listener("127.0.0.1", 2105, 1002), listener("0.0.0.0", 2105, 1003)},
 			"port 2105 of acme is held by user odoo-globex (uid 1003), not odoo-acme: another instance took it"},
-		{"a neighbour on the gevent port, IPv6", acme, []listeners.Listener{listener("127.0.0.1", 2105, 1002), listener("::ffff:127.0.0.1", 8105, 1003)},
+		{"a neighbour on the gevent port, IPv6", acme, []PortListener{listener("127.0.0.1", 2105, 1002), listener("::ffff:127.0.0.1", 8105, 1003)},
 			"port 8105 of acme is held by user odoo-globex (uid 1003), not odoo-acme: another instance took it"},
-		{"the service user on an isolated instance's port", acme, []listeners.Listener{listener("::1", 2105, 999)},
+		{"the service user on an isolated instance's port", acme, []PortListener{listener("::1", 2105, 999)},
 			"port 2105 of acme is held by user odoo (uid 999), not odoo-acme: another instance took it"},
-		{"another program", acme, []listeners.Listener{listener("127.0.0.1", 2105, 33)},
+		{"another program", acme, []PortListener{listener("127.0.0.1", 2105, 33)},
 			"port 2105 of acme is held by user www-data (uid 33), not odoo-acme: another program took it"},
-		{"a uid with no name", acme, []listeners.Listener{listener("127.0.0.1", 8105, 4242)},
+		{"a uid with no name", acme, []PortListener{listener("127.0.0.1", 8105, 4242)},
 			"port 8105 of acme is held by user 4242 (uid 4242), not odoo-acme: another program took it"},
-		{"root", acme, []listeners.Listener{listener("0.0.0.0", 2105, 0)},
+		{"root", acme, []PortListener{listener("0.0.0.0", 2105, 0)},
 			"port 2105 of acme is held by user root (uid 0), not odoo-acme: another program took it"},
-		{"imported, on the service user", imported, []listeners.Listener{listener("127.0.0.1", 2105, 999)}, ""},
-		{"imported, being isolated", imported, []listeners.Listener{listener("127.0.0.1", 2105, 1002)}, ""},
-		{"imported, a neighbour", imported, []listeners.Listener{listener("127.0.0.1", 2105, 1003)},
+		{"imported, on the service user", imported, []PortListener{listener("127.0.0.1", 2105, 999)}, ""},
+		{"imported, being isolated", imported, []PortListener{listener("127.0.0.1", 2105, 1002)}, ""},
+		{"imported, a neighbour", imported, []PortListener{listener("127.0.0.1", 2105, 1003)},
 			"port 2105 of acme is held by user odoo-globex (uid 1003), not odoo: another instance took it"},
 		// The row's user is never trusted: a row naming the neighbour's
 		// user does not make its listener the instance's.
-		{"a row naming the neighbour", Instance{Name: "acme", User: "odoo-globex", DBRole: "prod-acme", Ports: acme.Ports}, []listeners.Listener{listener("127.0.0.1", 2105, 1003)},
+		{"a row naming the neighbour", Instance{Name: "acme", User: "odoo-globex", DBRole: "prod-acme", Ports: acme.Ports}, []PortListener{listener("127.0.0.1", 2105, 1003)},
 			"port 2105 of acme is held by user odoo-globex (uid 1003), not odoo-acme"},
 	}
 	for _, tt := range tests {
-		err := portOwners(tt.inst, "odoo", tt.ls, host.uidOf, host.nameOf)
+		err := portOwners(tt.inst, "odoo", tt.ls, host)
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("%s: %v, want nil", tt.name, err)
@@ -82,15 +162,6 @@ func TestPortOwnersDecision(t *testing.T) {
 			t.Errorf("%s: %v, want %q (ErrPortTaken)", tt.name, err, tt.want)
 		}
 	}
-}
-
-// holderName is how CheckPortOwners names this process's user.
-func holderName(t *testing.T) string {
-	t.Helper()
-	if n, ok := lookupUserName(os.Getuid()); ok {
-		return n
-	}
-	return strconv.Itoa(os.Getuid())
 }
 
 // stoppedServices is a unit that is stopped until started; it records
@@ -116,24 +187,22 @@ func (s *stoppedServices) Status(_ context.Context, u string) (ServiceStatus, er
 // health check with 200, start and restart fail naming that user,
 // status says the port is held and does not call acme healthy.
 func TestOperatorRefusesAForeignListener(t *testing.T) {
-	if _, ok := lookupUID(SystemUser("acme")); ok {
-		t.Skip("this host has a user odoo-acme")
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusOK) // a captured /web/health
-	}))
-	defer srv.Close()
-	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	const port = 2105
 	l := trustLayout(t)
 	inst := l.NewInstance("acme", SSLHTTP)
 	inst.State = StateReady
 	inst.Ports = Ports{HTTP: port, Gevent: port + 1}
-	want := "port " + strconv.Itoa(port) + " of acme is held by user " + holderName(t) + " (uid " + strconv.Itoa(os.Getuid()) + "), not odoo-acme"
+	// A neighbour's user listens on acme's HTTP port, and its /web/health
+	// answers 200.
+	host := &hostPorts{}
+	host.set(listener("127.0.0.1", port, 1003))
+	want := "port 2105 of acme is held by user odoo-globex (uid 1003), not odoo-acme"
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	svc := &stoppedServices{}
-	o := &Operator{Store: rowStore{inst}, Services: svc, Layout: l, ServiceUser: "odoo"}
+	o := &Operator{Store: rowStore{inst}, Services: svc, Layout: l, ServiceUser: "odoo",
+		Health: upHealth{}, Ports: host, Users: users{"odoo": 999, "odoo-acme": 1002, "odoo-globex": 1003}}
 	st, err := o.Status(ctx, "acme")
 	if err != nil {
 		t.Fatal(err)
@@ -168,55 +237,25 @@ func (s *failingStart) Start(context.Context, string) error {
 // start (its process could not bind the port another user holds), the
 // failure names the holder, with systemd's failure as its cause.
 func TestAFailedStartSaysWhoHoldsThePort(t *testing.T) {
-	if _, ok := lookupUID(SystemUser("acme")); ok {
-		t.Skip("this host has a user odoo-acme")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
 	layout := trustLayout(t)
 	inst := layout.NewInstance("acme", SSLHTTP)
 	inst.State = StateReady
-	inst.Ports = Ports{HTTP: l.Addr().(*net.TCPAddr).Port, Gevent: 1}
-	o := &Operator{Store: rowStore{inst}, Services: &failingStart{}, Layout: layout}
-	err = o.Start(context.Background(), "acme")
+	inst.Ports = Ports{HTTP: 2105, Gevent: 1}
+	host := &hostPorts{}
+	host.set(listener("0.0.0.0", 2105, 33))
+	o := &Operator{Store: rowStore{inst}, Services: &failingStart{}, Layout: layout,
+		Health: upHealth{}, Ports: host, Users: users{"odoo-acme": 1002, "www-data": 33}}
+	err := o.Start(context.Background(), "acme")
 	var pe *PortTakenError
 	var ue *UnitError
-	if !errors.As(err, &pe) || pe.Port != inst.Ports.HTTP || pe.UID != os.Getuid() || !errors.As(err, &ue) {
-		t.Errorf("start: %v, want a *PortTakenError for port %d, uid %d, caused by systemd's *UnitError", err, inst.Ports.HTTP, os.Getuid())
+	if !errors.As(err, &pe) || pe.Port != inst.Ports.HTTP || pe.UID != 33 || pe.Holder != "www-data" || pe.Tenant || !errors.As(err, &ue) {
+		t.Errorf("start: %v, want a *PortTakenError for port %d, www-data (uid 33), another program, caused by systemd's *UnitError", err, inst.Ports.HTTP)
 	}
 	if err := o.Start(context.Background(), "acme"); err == nil {
 		t.Fatal("start succeeded")
 	}
-	l.Close()
+	host.set()
 	if err := o.Start(context.Background(), "acme"); errors.Is(err, ErrPortTaken) || !errors.As(err, &ue) {
 		t.Errorf("start once the port is free: %v, want systemd's failure alone", err)
-	}
-}
-
-// TestCheckPortOwnersReadsTheHost: a listener of this process on an
-// instance's gevent port is found in the kernel's tables (IPv6 when
-// the host has it), and passes when the instance runs as this user.
-func TestCheckPortOwnersReadsTheHost(t *testing.T) {
-	me := holderName(t)
-	for _, network := range []string{"tcp4", "tcp6"} {
-		l, err := net.Listen(network, map[string]string{"tcp4": "0.0.0.0:0", "tcp6": "[::]:0"}[network])
-		if err != nil {
-			t.Logf("%s: %v", network, err)
-			continue
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		inst := Instance{Name: "acme", Ports: Ports{HTTP: 1, Gevent: port}}
-		err = CheckPortOwners(inst, "")
-		var pe *PortTakenError
-		if !errors.As(err, &pe) || pe.Port != port || pe.UID != os.Getuid() {
-			t.Errorf("%s: CheckPortOwners = %v, want port %d held by uid %d", network, err, port, os.Getuid())
-		}
-		if err := CheckPortOwners(inst, me); err != nil && SystemUser("acme") != me {
-			t.Errorf("%s: an imported instance run by %s: %v, want nil", network, me, err)
-		}
-		l.Close()
 	}
 }

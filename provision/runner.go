@@ -2,20 +2,13 @@ package provision
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"odoobot/internal/atomicfile"
 )
 
 // Step is one unit of a job. Apply does the work and must be idempotent:
@@ -35,6 +28,14 @@ type JobStore interface {
 	StartJob(ctx context.Context, id int64) error
 	AppendEvent(ctx context.Context, e Event) error
 	FinishJob(ctx context.Context, id int64, state JobState, errText string, undone []string) error
+}
+
+// FailureStore keeps which step a failed job failed at and why
+// (postgres.Store has it).
+type FailureStore interface {
+	// RecordFailure records f as job id's failure; recording it again
+	// does no harm.
+	RecordFailure(ctx context.Context, id int64, f JobFailure) error
 }
 
 // ErrJobEnded is the error (wrapped) of a JobStore asked to start or end
@@ -71,6 +72,16 @@ func (e *StepError) Error() string {
 
 func (e *StepError) Unwrap() error { return e.Err }
 
+// Failure is the failed step and its cause, as the job record keeps it:
+// the kind and hint of the step's Error when a driver typed it.
+func (e *StepError) Failure() *JobFailure {
+	f := &JobFailure{Step: e.Step, Left: e.Left}
+	if pe, ok := AsError(e.Err); ok {
+		f.Kind, f.Hint = pe.Kind, pe.Explain()
+	}
+	return f
+}
+
 // Noted is what a step returns when it applied but has something the
 // user must read (a record it had to leave in place): the runner records
 // the step as done, with the message.
@@ -88,12 +99,36 @@ type Task struct {
 	// Finished, when set, is called once the job has ended, with its final
 	// record.
 	Finished func(Job)
+	// Instance is the instance the job works on: for a creation or a
+	// clone, the one reserved (with its ports); for a day-two job, as it
+	// was when the job was queued.
+	Instance Instance
 
 	done     chan struct{}
 	recorded chan struct{}
 	result   Job
 	err      error
 	progress atomic.Pointer[func(StepName, string)]
+	summary  atomic.Pointer[string]
+}
+
+// SetSummary keeps the summary of the instance the job made (its
+// info-instancia.txt, without secrets), for Summary; the step that
+// writes it calls it. Safe for concurrent use.
+func (t *Task) SetSummary(text string) {
+	if t != nil {
+		t.summary.Store(&text)
+	}
+}
+
+// Summary is the summary the job kept (SetSummary), "" when it kept none:
+// what a caller shows once the job has succeeded, without asking for it
+// again.
+func (t *Task) Summary() string {
+	if s := t.summary.Load(); s != nil {
+		return *s
+	}
+	return ""
 }
 
 // Progress reports how far step has come, for a long step to call from
@@ -123,7 +158,7 @@ func (t *Task) Done() <-chan struct{} { return t.done }
 
 // Recorded is closed once the job's end is recorded in the store, which
 // frees its instance for the next job: when the task ends, or later when
-// the store was away then (see RunnerConfig.OutcomeDir). It is never
+// the store was away then (see RunnerConfig.Outcomes). It is never
 // closed when the runner is closed first.
 func (t *Task) Recorded() <-chan struct{} { return t.recorded }
 
@@ -157,19 +192,23 @@ type RunnerConfig struct {
 	// up to a minute, until the end is recorded or the runner is closed.
 	// Default 1 s.
 	CloseRetry time.Duration
-	// OutcomeDir, when set, is where the end of a job the store could not
-	// record is kept (job-ID.json, 0600) until it is recorded: by this
-	// runner trying again, or, when the process stops first, by the next
-	// NewRunner, before anything else runs. So recovery, which rolls back
-	// the jobs left open, never undoes a job that had ended: it finds it
-	// ended as it did. Without it the end is kept in memory only.
-	OutcomeDir string
+	// Outcomes, when set, keeps the end of a job the store could not
+	// record (provision/jobends: a file per job, 0600) until it is
+	// recorded: by this runner trying again, or, when the process stops
+	// first, by the next NewRunner, before anything else runs. So
+	// recovery, which rolls back the jobs left open, never undoes a job
+	// that had ended: it finds it ended as it did. Without it the end is
+	// kept in memory only.
+	Outcomes JobEndKeeper
 	// Ended, when set, is called after each job that ran, or was rolled
 	// back by recovery, has ended (its task's Finished first), with its
 	// final record, in the worker: for what follows a change of the
 	// instances (the rotation of their logs). It must be quick, and
 	// cannot change the job's outcome.
 	Ended func(ctx context.Context, job Job)
+	// Failures, when set, records the failed step of a job that failed,
+	// with its kind and hint, before its end; nil records only the end.
+	Failures FailureStore
 }
 
 // JobLogs opens a job's log, where its events are appended as lines
@@ -247,13 +286,37 @@ type Runner struct {
 	unrecorded []pendingEnd
 }
 
-// outcome is how a job ended, as the store is to record it, and as
-// OutcomeDir keeps it.
-type outcome struct {
+// JobEnd is how a job ended, as the store is to record it, and as a
+// JobEndKeeper keeps it.
+type JobEnd struct {
 	Job    int64    `json:"job"`
 	State  JobState `json:"state"`
 	Error  string   `json:"error,omitempty"`
 	Undone []string `json:"undone,omitempty"`
+	// Failure is the failed step and its cause, nil when none failed.
+	Failure *JobFailure `json:"failure,omitempty"`
+}
+
+// outcome is the runner's name for a JobEnd.
+type outcome = JobEnd
+
+// JobEndKeeper keeps the ends of jobs the store could not record, across
+// a restart of odoobot (provision/jobends). Its methods may be called
+// from several goroutines, for different jobs.
+type JobEndKeeper interface {
+	// Keep stores end, whole or not at all, in place of what is kept for
+	// the same job.
+	Keep(end JobEnd) error
+	// Forget removes what is kept for job; nothing kept is not an error.
+	Forget(job int64) error
+	// Kept returns every end kept, in no set order. One that cannot be
+	// read, or is not a job's end (no job, a state that is not
+	// terminal), is left in place and reported in unreadable, each error
+	// naming it; err says the keeper cannot be read at all (nothing kept
+	// yet is no error).
+	Kept() (ends []JobEnd, unreadable []error, err error)
+	// Where says where job's end is kept, for messages.
+	Where(job int64) string
 }
 
 // pendingEnd is an outcome not recorded yet, and what to close once it is.
@@ -265,7 +328,7 @@ type pendingEnd struct {
 // ErrRunnerStopped is returned by Submit after Close.
 var ErrRunnerStopped = errors.New("runner stopped")
 
-// NewRunner records the job ends a previous run kept in OutcomeDir (those
+// NewRunner records the job ends a previous run kept in Outcomes (those
 // the store still refuses are tried again in the background), then starts
 // the workers. Close stops them after the running tasks have ended (a task
 // in progress is finished or rolled back, never left).
@@ -312,7 +375,7 @@ func (r *Runner) Submit(t *Task) error {
 // run. Tasks still queued end at once with an error; their jobs stay
 // queued in the store and are recovered (rolled back) at the next start.
 // The job ends the store has refused so far are tried once more; those
-// it still refuses stay in OutcomeDir for the next start.
+// it still refuses stay in Outcomes for the next start.
 func (r *Runner) Close() {
 	r.stop()
 	r.wg.Wait()
@@ -320,8 +383,8 @@ func (r *Runner) Close() {
 	for _, p := range r.unrecorded {
 		if err := r.finish(context.Background(), p.o); err != nil {
 			where := "it is lost: the next start's recovery will judge the job"
-			if r.cfg.OutcomeDir != "" {
-				where = "it is kept in " + r.outcomePath(p.o.Job) + " for the next start"
+			if r.cfg.Outcomes != nil {
+				where = "it is kept in " + r.cfg.Outcomes.Where(p.o.Job) + " for the next start"
 			}
 			r.cfg.Logger.Error("could not record the end of a job before stopping; "+where,
 				"job", p.o.Job, "state", p.o.State, "err", err)
@@ -359,8 +422,9 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 	t.start()
 	defer close(t.done)
 	log := r.cfg.Logger.With("job", t.Job.ID, "instance", t.Job.Instance, "kind", t.Job.Kind)
-	emit, closeLog := r.emitter(ctx, t)
+	send, closeLog := r.events(ctx, t)
 	defer closeLog()
+	emit := func(step StepName, kind EventKind, msg string, d time.Duration) { send(step, kind, msg, "", d) }
 	if err := r.startJob(ctx, t.Job.ID); err != nil {
 		// The job is no longer queued (another process recovered it, or
 		// it was ended), or the runner is closing while the store is away
@@ -418,7 +482,7 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 			continue
 		}
 		if err != nil {
-			emit(s.Name, EventFailed, err.Error(), d)
+			send(s.Name, EventFailed, err.Error(), Hint(err), d)
 			failed = &StepError{Step: s.Name, Err: err}
 			break
 		}
@@ -430,7 +494,7 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 		// Undo with a context that survives the cancellation that may have
 		// caused the failure: a rollback is never abandoned half-way.
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
-		failed.Undone, failed.Left = r.undo(uctx, t.Steps[:ran], emit)
+		failed.Undone, failed.Left = r.undo(uctx, t.Steps[:ran], send)
 		cancel()
 		state, errText = JobRolledBack, failed.Error()
 		if len(failed.Left) > 0 {
@@ -440,10 +504,13 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 		log.Warn("job rolled back", "err", failed)
 	}
 	var undone []string
+	var failure *JobFailure
 	if failed != nil {
 		undone = failed.Undone
+		failure = failed.Failure()
+		t.Job.Failure = *failure
 	}
-	r.recordEnd(ctx, t, outcome{Job: t.Job.ID, State: state, Error: errText, Undone: undone})
+	r.recordEnd(ctx, t, outcome{Job: t.Job.ID, State: state, Error: errText, Undone: undone, Failure: failure})
 	t.Job.State, t.Job.Error, t.Job.Undone, t.Job.FinishedAt = state, errText, undone, r.cfg.Now()
 	t.result = t.Job
 	if t.Finished != nil {
@@ -484,6 +551,13 @@ func (r *Runner) startJob(ctx context.Context, id int64) error {
 // in the creation log, and to every subscriber; and the function that
 // closes the log.
 func (r *Runner) emitter(ctx context.Context, t *Task) (func(StepName, EventKind, string, time.Duration), func()) {
+	send, closeLog := r.events(ctx, t)
+	return func(step StepName, kind EventKind, msg string, d time.Duration) { send(step, kind, msg, "", d) }, closeLog
+}
+
+// events is emitter's, with the hint of a failed step's typed error
+// (Event.Hint), which only its subscribers get.
+func (r *Runner) events(ctx context.Context, t *Task) (func(StepName, EventKind, string, string, time.Duration), func()) {
 	var logFile io.WriteCloser
 	if t.LogPath != "" && r.cfg.Logs != nil {
 		f, err := r.cfg.Logs.Append(t.LogPath)
@@ -494,7 +568,7 @@ func (r *Runner) emitter(ctx context.Context, t *Task) (func(StepName, EventKind
 		}
 	}
 	var mu sync.Mutex // progress comes from the step's own goroutines
-	emit := func(step StepName, kind EventKind, msg string, d time.Duration) {
+	emit := func(step StepName, kind EventKind, msg, hint string, d time.Duration) {
 		mu.Lock()
 		defer mu.Unlock()
 		e := Event{JobID: t.Job.ID, At: r.cfg.Now(), Step: string(step), Kind: kind, Message: msg, Duration: d}
@@ -508,6 +582,7 @@ func (r *Runner) emitter(ctx context.Context, t *Task) (func(StepName, EventKind
 		if logFile != nil {
 			fmt.Fprintln(logFile, FormatEvent(e))
 		}
+		e.Hint = hint
 		for _, s := range t.Subscribe {
 			s(e)
 		}
@@ -521,20 +596,20 @@ func (r *Runner) emitter(ctx context.Context, t *Task) (func(StepName, EventKind
 
 // undo runs the Undo of steps in reverse and returns the names of those
 // undone and of those whose undo failed.
-func (r *Runner) undo(ctx context.Context, steps []Step, emit func(StepName, EventKind, string, time.Duration)) (undone, left []string) {
+func (r *Runner) undo(ctx context.Context, steps []Step, emit func(StepName, EventKind, string, string, time.Duration)) (undone, left []string) {
 	for i := len(steps) - 1; i >= 0; i-- {
 		s := steps[i]
 		if s.Undo == nil {
 			continue
 		}
-		emit(s.Name, EventUndo, "", 0)
+		emit(s.Name, EventUndo, "", "", 0)
 		start := r.cfg.Now()
 		if err := s.Undo(ctx); err != nil {
-			emit(s.Name, EventUndoFailed, err.Error(), r.cfg.Now().Sub(start))
+			emit(s.Name, EventUndoFailed, err.Error(), Hint(err), r.cfg.Now().Sub(start))
 			left = append(left, string(s.Name))
 			continue
 		}
-		emit(s.Name, EventUndone, "", r.cfg.Now().Sub(start))
+		emit(s.Name, EventUndone, "", "", r.cfg.Now().Sub(start))
 		undone = append(undone, string(s.Name))
 	}
 	return undone, left
@@ -547,10 +622,10 @@ func (r *Runner) undo(ctx context.Context, steps []Step, emit func(StepName, Eve
 func (r *Runner) RollBack(ctx context.Context, t *Task, reason string) {
 	t.start()
 	defer close(t.done)
-	emit, closeLog := r.emitter(ctx, t)
+	send, closeLog := r.events(ctx, t)
 	defer closeLog()
-	emit("recovery", EventInfo, reason, 0)
-	undone, left := r.undo(ctx, t.Steps, emit)
+	send("recovery", EventInfo, reason, "", 0)
+	undone, left := r.undo(ctx, t.Steps, send)
 	errText := reason + "; rolled back"
 	if len(left) > 0 {
 		errText += fmt.Sprintf("; could NOT undo: %v", left)
@@ -568,7 +643,7 @@ func (r *Runner) RollBack(ctx context.Context, t *Task, reason string) {
 }
 
 // recordEnd records how t's job ended. When the store cannot (PostgreSQL
-// away), the outcome is kept (OutcomeDir) and recorded in the background,
+// away), the outcome is kept (Outcomes) and recorded in the background,
 // trying again with backoff, so that the instance is not left busy; the
 // task's Recorded is closed once it is.
 func (r *Runner) recordEnd(ctx context.Context, t *Task, o outcome) {
@@ -589,6 +664,11 @@ func (r *Runner) recordEnd(ctx context.Context, t *Task, o outcome) {
 func (r *Runner) finish(ctx context.Context, o outcome) error {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	if o.Failure != nil && r.cfg.Failures != nil {
+		if err := r.cfg.Failures.RecordFailure(fctx, o.Job, *o.Failure); err != nil && !errors.Is(err, ErrJobNotFound) {
+			return err
+		}
+	}
 	err := r.cfg.Store.FinishJob(fctx, o.Job, o.State, o.Error, o.Undone)
 	if errors.Is(err, ErrJobEnded) || errors.Is(err, ErrJobNotFound) {
 		r.cfg.Logger.Warn("the end of a job was recorded already", "job", o.Job, "state", o.State, "err", err)
@@ -625,73 +705,42 @@ func (r *Runner) retry(p pendingEnd) {
 	}
 }
 
-// outcomePath is the file OutcomeDir keeps job's outcome in.
-func (r *Runner) outcomePath(job int64) string {
-	return filepath.Join(r.cfg.OutcomeDir, "job-"+strconv.FormatInt(job, 10)+".json")
-}
-
-// keepOutcome writes o into OutcomeDir, whole or not at all.
+// keepOutcome keeps o (Outcomes), whole or not at all.
 func (r *Runner) keepOutcome(o outcome) {
-	if r.cfg.OutcomeDir == "" {
+	if r.cfg.Outcomes == nil {
 		return
 	}
-	b, err := json.Marshal(o)
-	if err == nil {
-		err = os.MkdirAll(r.cfg.OutcomeDir, 0o700)
-	}
-	if err == nil {
-		err = atomicfile.Write(r.outcomePath(o.Job), append(b, '\n'), 0o600)
-	}
-	if err != nil {
-		r.cfg.Logger.Error("could not keep the end of a job on disk", "job", o.Job, "dir", r.cfg.OutcomeDir, "err", err)
+	if err := r.cfg.Outcomes.Keep(o); err != nil {
+		r.cfg.Logger.Error("could not keep the end of a job on disk", "job", o.Job, "where", r.cfg.Outcomes.Where(o.Job), "err", err)
 	}
 }
 
-// forgetOutcome removes job's file from OutcomeDir, once it is recorded.
+// forgetOutcome removes what Outcomes keeps of job, once it is recorded.
 func (r *Runner) forgetOutcome(job int64) {
-	if r.cfg.OutcomeDir == "" {
+	if r.cfg.Outcomes == nil {
 		return
 	}
-	if err := os.Remove(r.outcomePath(job)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := r.cfg.Outcomes.Forget(job); err != nil {
 		r.cfg.Logger.Error("could not remove a recorded job end", "job", job, "err", err)
 	}
 }
 
-// recordKeptOutcomes records the job ends OutcomeDir holds (a previous
+// recordKeptOutcomes records the job ends Outcomes holds (a previous
 // run could not record them before it stopped); those the store still
 // refuses are tried again in the background.
 func (r *Runner) recordKeptOutcomes() {
-	if r.cfg.OutcomeDir == "" {
+	if r.cfg.Outcomes == nil {
 		return
 	}
-	entries, err := os.ReadDir(r.cfg.OutcomeDir)
+	ends, unreadable, err := r.cfg.Outcomes.Kept()
 	if err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
-			r.cfg.Logger.Error("could not read the kept job ends", "dir", r.cfg.OutcomeDir, "err", err)
-		}
+		r.cfg.Logger.Error("could not read the kept job ends", "err", err)
 		return
 	}
-	for _, e := range entries {
-		name := e.Name()
-		if !strings.HasPrefix(name, "job-") || !strings.HasSuffix(name, ".json") {
-			continue
-		}
-		path := filepath.Join(r.cfg.OutcomeDir, name)
-		b, err := os.ReadFile(path)
-		if errors.Is(err, os.ErrNotExist) {
-			continue // another odoobot recorded it meanwhile
-		}
-		var o outcome
-		if err == nil {
-			err = json.Unmarshal(b, &o)
-		}
-		if err == nil && (o.Job <= 0 || !o.State.Terminal() || path != r.outcomePath(o.Job)) {
-			err = fmt.Errorf("job %d, state %q: not a job end", o.Job, o.State)
-		}
-		if err != nil {
-			r.cfg.Logger.Error("a kept job end cannot be read; left in place", "file", path, "err", err)
-			continue
-		}
+	for _, err := range unreadable {
+		r.cfg.Logger.Error("a kept job end cannot be read; left in place", "err", err)
+	}
+	for _, o := range ends {
 		if err := r.finish(r.ctx, o); err != nil {
 			r.cfg.Logger.Error("could not record the end of a job a previous run kept; trying again in the background",
 				"job", o.Job, "state", o.State, "err", err)

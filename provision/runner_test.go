@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -293,8 +294,8 @@ func waitRecorded(t *testing.T, task *Task) {
 // the kept copy.
 func TestRunnerRecordsTheEndOnceTheStoreIsBack(t *testing.T) {
 	store := newAwayJobs(3)
-	dir := filepath.Join(t.TempDir(), "outcomes")
-	r := NewRunner(RunnerConfig{Store: store, CloseRetry: time.Millisecond, OutcomeDir: dir})
+	kept := newMemEnds()
+	r := NewRunner(RunnerConfig{Store: store, CloseRetry: time.Millisecond, Outcomes: kept})
 	defer r.Close()
 	tr := &trace{}
 	var finished []JobState
@@ -321,8 +322,8 @@ func TestRunnerRecordsTheEndOnceTheStoreIsBack(t *testing.T) {
 	if !strings.Contains(store.errText[21], "step b failed: boom") {
 		t.Errorf("error recorded %q, want the step's failure", store.errText[21])
 	}
-	if left, _ := os.ReadDir(dir); len(left) != 0 {
-		t.Errorf("kept ends left after the end was recorded: %v", left)
+	if left := kept.jobs(); len(left) != 0 || kept.keeps == 0 {
+		t.Errorf("kept ends left after the end was recorded: %v (kept %d times)", left, kept.keeps)
 	}
 }
 
@@ -346,9 +347,9 @@ func TestRollBackRecordsTheEndOnceTheStoreIsBack(t *testing.T) {
 // the outcome directory, and the next runner records it, as it was,
 // before it takes any task.
 func TestRunnerKeepsAnUnrecordedEndForTheNextStart(t *testing.T) {
-	dir := t.TempDir()
+	kept := newMemEnds()
 	away := newAwayJobs(-1)
-	r := NewRunner(RunnerConfig{Store: away, CloseRetry: time.Millisecond, OutcomeDir: dir})
+	r := NewRunner(RunnerConfig{Store: away, CloseRetry: time.Millisecond, Outcomes: kept})
 	task := &Task{Job: Job{ID: 31}, Steps: []Step{{Name: "swap", Apply: func(context.Context) error { return nil }}}}
 	if err := r.Submit(task); err != nil {
 		t.Fatal(err)
@@ -362,56 +363,88 @@ func TestRunnerKeepsAnUnrecordedEndForTheNextStart(t *testing.T) {
 		t.Fatal("Recorded is closed though the store never took the end")
 	default:
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "job-31.json"))
-	if err != nil {
-		t.Fatalf("the unrecorded end is not kept: %v", err)
-	}
-	if fi, _ := os.Stat(filepath.Join(dir, "job-31.json")); fi.Mode().Perm() != 0o600 {
-		t.Errorf("kept end mode %v, want 0600", fi.Mode().Perm())
+	if diff := cmp.Diff(kept.jobs(), []int64{31}); diff != "" {
+		t.Fatalf("the unrecorded end is not kept (-got +want):\n%s", diff)
 	}
 
 	back := newAwayJobs(0)
-	next := NewRunner(RunnerConfig{Store: back, OutcomeDir: dir})
+	next := NewRunner(RunnerConfig{Store: back, Outcomes: kept})
 	defer next.Close()
 	if st, _ := back.state(31); st != JobSucceeded {
-		t.Errorf("after the next start the store has %q for job 31, want succeeded (kept: %s)", st, b)
+		t.Errorf("after the next start the store has %q for job 31, want succeeded", st)
 	}
-	if left, _ := os.ReadDir(dir); len(left) != 0 {
+	if left := kept.jobs(); len(left) != 0 {
 		t.Errorf("kept ends left once recorded: %v", left)
 	}
 }
 
 // TestKeptEndsAlreadyRecordedOrUnreadable: a kept end the store has as
-// ended already (another odoobot recorded it) is dropped; a file that is
-// not a job end is left for a person to read, and nothing is recorded
-// from it.
+// ended already (another odoobot recorded it) is dropped; one the keeper
+// cannot read is left to it, and nothing is recorded from it.
 func TestKeptEndsAlreadyRecordedOrUnreadable(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, text string) {
-		t.Helper()
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("job-41.json", `{"job":41,"state":"succeeded"}`)
-	write("job-42.json", `{"job":42,"state":"running"}`)
-	write("job-43.json", `{"job":44,"state":"failed"}`)
-	write("job-45.json", `not json`)
+	kept := newMemEnds()
+	kept.Keep(JobEnd{Job: 41, State: JobSucceeded})
+	kept.bad = []error{errors.New("job-45.json: not json")}
 	store := newAwayJobs(0)
 	store.ended[41] = true
-	r := NewRunner(RunnerConfig{Store: store, OutcomeDir: dir})
+	r := NewRunner(RunnerConfig{Store: store, Outcomes: kept})
 	defer r.Close()
-	var left []string
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		left = append(left, e.Name())
-	}
-	if diff := cmp.Diff(left, []string{"job-42.json", "job-43.json", "job-45.json"}); diff != "" {
-		t.Errorf("files left (-got +want):\n%s", diff)
+	if left := kept.jobs(); len(left) != 0 {
+		t.Errorf("kept ends left: %v, want job 41 forgotten", left)
 	}
 	if _, calls := store.state(0); calls != 1 {
 		t.Errorf("FinishJob called %d times, want once (job 41)", calls)
 	}
+}
+
+// memEnds is an in-memory JobEndKeeper, a test double of
+// provision/jobends; bad is what Kept reports as unreadable.
+type memEnds struct {
+	mu    sync.Mutex
+	ends  map[int64]JobEnd
+	keeps int
+	bad   []error
+}
+
+func newMemEnds() *memEnds { return &memEnds{ends: map[int64]JobEnd{}} }
+
+func (m *memEnds) Keep(e JobEnd) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ends[e.Job] = e
+	m.keeps++
+	return nil
+}
+
+func (m *memEnds) Forget(job int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.ends, job)
+	return nil
+}
+
+func (m *memEnds) Kept() ([]JobEnd, []error, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []JobEnd
+	for _, e := range m.ends {
+		out = append(out, e)
+	}
+	return out, m.bad, nil
+}
+
+func (m *memEnds) Where(job int64) string { return fmt.Sprintf("memory (job %d)", job) }
+
+// jobs are the jobs whose end is kept, in order.
+func (m *memEnds) jobs() []int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var ids []int64
+	for id := range m.ends {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // startAwayJobs refuses to start a job, as when PostgreSQL is away, the

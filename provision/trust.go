@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // ErrStoredName is matched (errors.Is) by a *StoredNameError.
@@ -96,22 +95,13 @@ func (l Layout) CheckStored(inst Instance) error {
 	return nil
 }
 
-// cgroup2Magic is statfs's f_type of a cgroup v2 file system.
-const cgroup2Magic = 0x63677270
-
-// BindFilterEnforced returns nil when systemd enforces an instance
-// unit's SocketBindAllow and SocketBindDeny on this host: when
-// /sys/fs/cgroup is cgroup v2 alone, the only hierarchy systemd attaches
-// its bind filter to; otherwise an error saying what the host runs.
-func BindFilterEnforced() error {
-	var fs syscall.Statfs_t
-	if err := syscall.Statfs("/sys/fs/cgroup", &fs); err != nil {
-		return fmt.Errorf("systemd's bind filter: %w", err)
-	}
-	if fs.Type != cgroup2Magic {
-		return errors.New("/sys/fs/cgroup is not cgroup v2 alone (a legacy or hybrid hierarchy), and systemd enforces SocketBindAllow and SocketBindDeny only there")
-	}
-	return nil
+// BindFilter says whether systemd enforces an instance unit's
+// SocketBindAllow and SocketBindDeny on this host (provision/systemd).
+type BindFilter interface {
+	// BindFilterEnforced returns nil when it does (the host runs cgroup v2
+	// alone, the only hierarchy systemd attaches its bind filter to);
+	// otherwise an error saying what the host runs, fit for a log line.
+	BindFilterEnforced() error
 }
 
 // trustFor says which verb a trusted check is for: what a job that

@@ -101,4 +101,3 @@ func TestTrustedChecksPortsAgainstOdooConf(t *testing.T) {
 		t.Fatalf("a planted gevent port: got %v, want a refusal naming gevent_port", err)
 	}
 }
-

@@ -10,9 +10,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-
 )
 
 // JobUpgrade moves an instance to another release of Odoo.
@@ -48,6 +45,10 @@ type ReleaseTargets interface {
 type UpgradeRequest struct {
 	JobRequest
 	Target string
+	// Commit, when set, is the commit UpgradeTarget resolved Target to,
+	// which the requester confirmed: the upgrade goes to it, and Target
+	// is not resolved again (a branch's head may have moved since).
+	Commit string
 }
 
 // ErrNoUpgrade is returned when there is nothing to upgrade to: the
@@ -87,13 +88,12 @@ var ErrNotUpgradable = errors.New("instance cannot be upgraded")
 // ready, an imported instance (no recorded release), a target the
 // repository does not have, the commit the instance already runs.
 func (d *DayTwo) Upgrade(ctx context.Context, req UpgradeRequest) (*Task, error) {
-	inst, commit, err := d.UpgradeTarget(ctx, req.Name, req.Target)
+	inst, commit, err := d.upgradeTarget(ctx, req.Name, req.Target, req.Commit)
 	if err != nil {
 		return nil, err
 	}
-	rt := d.cfg.Releases.(ReleaseTargets) // UpgradeTarget checked it
 	u := d.upgradeRun(inst, req.By)
-	u.commit, u.targets = commit, rt
+	u.commit, u.targets = commit, d.cfg.Targets
 	target := req.Target
 	if target == "" {
 		target = "configured"
@@ -112,6 +112,12 @@ func (d *DayTwo) Upgrade(ctx context.Context, req UpgradeRequest) (*Task, error)
 // confirmation shows before the upgrade is queued. Its refusals are
 // Upgrade's.
 func (d *DayTwo) UpgradeTarget(ctx context.Context, name, target string) (Instance, string, error) {
+	return d.upgradeTarget(ctx, name, target, "")
+}
+
+// upgradeTarget is UpgradeTarget; a commit already resolved is taken as
+// it is.
+func (d *DayTwo) upgradeTarget(ctx context.Context, name, target, commit string) (Instance, string, error) {
 	inst, err := d.lookup(ctx, name)
 	if err != nil {
 		return inst, "", err
@@ -122,13 +128,14 @@ func (d *DayTwo) UpgradeTarget(ctx context.Context, name, target string) (Instan
 	if !inst.Release.Known() {
 		return inst, "", fmt.Errorf("%w: %s records no release (it was imported); upgrade moves instances that run a release odoobot built", ErrNotUpgradable, inst.Name)
 	}
-	rt, ok := d.cfg.Releases.(ReleaseTargets)
-	if !ok {
+	if d.cfg.Targets == nil {
 		return inst, "", errors.New("upgrade: this host cannot build a chosen release")
 	}
-	commit, err := rt.Resolve(ctx, target)
-	if err != nil {
-		return inst, "", err
+	if commit == "" {
+		var err error
+		if commit, err = d.cfg.Targets.Resolve(ctx, target); err != nil {
+			return inst, "", err
+		}
 	}
 	if commit == inst.Release.Commit {
 		return inst, "", fmt.Errorf("%w: %s already runs %s", ErrNoUpgrade, inst.Name, inst.Release.Source())
@@ -413,21 +420,7 @@ func (u *upgradeRun) update(ctx context.Context) error {
 	if err := u.dropAside(ctx); err != nil {
 		return err
 	}
-	if err := u.d.pg.Kick(ctx, u.inst.Internal); err != nil {
-		return fmt.Errorf("update: %w", err)
-	}
-	owner := u.inst.DBRole
-	if owner == "" {
-		owner = u.d.cfg.DB.User
-	}
-	stmt := "CREATE DATABASE " + pgx.Identifier{u.asideDB()}.Sanitize() + " TEMPLATE " + pgx.Identifier{u.inst.Internal}.Sanitize() + " OWNER " + pgx.Identifier{owner}.Sanitize()
-	if _, err := u.d.pg.Exec(ctx, fmt.Sprintf("keep database %q aside", u.inst.Internal), stmt); err != nil {
-		return fmt.Errorf("update: %w", err)
-	}
-	// A new database is open to PUBLIC: closed as every instance's is,
-	// since a rollback makes it the live one.
-	revoke := "REVOKE CONNECT, TEMPORARY ON DATABASE " + pgx.Identifier{u.asideDB()}.Sanitize() + " FROM PUBLIC"
-	if _, err := u.d.pg.Exec(ctx, fmt.Sprintf("close database %q to other roles", u.asideDB()), revoke); err != nil {
+	if err := u.d.pg.SetAside(ctx, u.inst.Internal, u.asideDB(), u.inst.DBRole); err != nil {
 		return fmt.Errorf("update: %w", err)
 	}
 	if err := u.d.cfg.Files.SetAside(ctx, u.inst, u.runAs()); err != nil {
@@ -451,8 +444,7 @@ func (u *upgradeRun) putBack(ctx context.Context) error {
 		if err := u.d.pg.Drop(ctx, u.inst.Internal); err != nil {
 			return fmt.Errorf("put back: %w", err)
 		}
-		stmt := "ALTER DATABASE " + pgx.Identifier{u.asideDB()}.Sanitize() + " RENAME TO " + pgx.Identifier{u.inst.Internal}.Sanitize()
-		if _, err := u.d.pg.Exec(ctx, fmt.Sprintf("rename database %q back", u.asideDB()), stmt); err != nil {
+		if err := u.d.pg.Rename(ctx, u.asideDB(), u.inst.Internal); err != nil {
 			return fmt.Errorf("put back: %w", err)
 		}
 	}
@@ -565,7 +557,7 @@ const updateTimeout = 30 * time.Minute
 func (u *upgradeRun) odooUpdate(ctx context.Context, conf, db string) error {
 	ctx, cancel := context.WithTimeout(ctx, updateTimeout)
 	defer cancel()
-	out, err := runOdooAs(ctx, u.rel, u.runAs(), u.paths.Dir, "-c", conf, "-d", db, "-u", "all",
+	out, err := u.d.runOdooAs(ctx, u.rel, u.runAs(), u.paths.Dir, "-c", conf, "-d", db, "-u", "all",
 		"--stop-after-init", "--no-http", "--logfile", "")
 	if err != nil {
 		return fmt.Errorf("odoo-bin -u all: %w%s", err, RedactURLs(WhyOdooFailed(string(out))))
@@ -695,11 +687,10 @@ func (d *DayTwo) recoverUpgrade(ctx context.Context, job Job, rec recorded, emit
 // stop's start to the start's end.
 func (u *upgradeRun) finish(ctx context.Context, commit string, rec recorded, emit emitFunc) error {
 	if u.targets == nil {
-		rt, ok := u.d.cfg.Releases.(ReleaseTargets)
-		if !ok {
+		if u.d.cfg.Targets == nil {
 			return errors.New("upgrade: this host cannot find the release upgraded to")
 		}
-		u.targets = rt
+		u.targets = u.d.cfg.Targets
 	}
 	u.commit = commit
 	rel, err := u.targets.EnsureCommit(ctx, commit, nil)

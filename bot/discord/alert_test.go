@@ -9,13 +9,14 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"odoobot/bot/bottest"
 	"odoobot/commands"
 	"odoobot/provision"
 )
 
 func TestAlertHasButtonsThatRunTheirCommandAsTheClicker(t *testing.T) {
 	fd := newFakeDiscord(t)
-	logs := &logBuffer{}
+	logs := &bottest.LogBuffer{}
 	var mu sync.Mutex
 	var got []commands.Request
 	h := handlerFunc(func(ctx context.Context, req commands.Request, r commands.Responder) (*provision.Task, error) {
@@ -88,8 +89,8 @@ func TestAlertHasButtonsThatRunTheirCommandAsTheClicker(t *testing.T) {
 
 func TestAlertClickIsRoleCheckedAndAudited(t *testing.T) {
 	fd := newFakeDiscord(t)
-	logs := &logBuffer{}
-	audit := &memAudit{}
+	logs := &bottest.LogBuffer{}
+	audit := &bottest.Audit{}
 	b := newBot(t, fd, newDispatcher(t, newCreator(t), nil, audit), logs)
 	val := member{ID: "556677889900112233", Name: "val", Roles: []string{viewerRole}}
 
@@ -104,7 +105,7 @@ func TestAlertClickIsRoleCheckedAndAudited(t *testing.T) {
 	if got := calls[1].str("content"); !strings.Contains(got, "need role operator to run restart; you have viewer") {
 		t.Errorf("refusal = %s", calls[1].Body)
 	}
-	entries := audit.all()
+	entries := audit.Entries()
 	if len(entries) != 1 || entries[0].UserID != val.ID || entries[0].Command != "restart acme" || entries[0].Decision != provision.DecisionDenied {
 		t.Errorf("audit = %+v, want the viewer's restart, denied", entries)
 	}
@@ -115,7 +116,7 @@ func TestAlertClickIsRoleCheckedAndAudited(t *testing.T) {
 	if len(calls) != 1 || calls[0].JSON["type"] != float64(4) || !strings.Contains(string(calls[0].Body), "not valid") || dataFlags(calls[0]) != 64 {
 		t.Errorf("forged click:\n%s", describe(calls))
 	}
-	if n := len(audit.all()); n != 1 {
+	if n := len(audit.Entries()); n != 1 {
 		t.Errorf("audit entries = %d, want still 1", n)
 	}
 	checkSecrets(t, fd, logs)

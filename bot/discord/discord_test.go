@@ -15,17 +15,18 @@ import (
 	"github.com/bwmarrin/discordgo"
 	"github.com/google/go-cmp/cmp"
 
+	"odoobot/bot/bottest"
 	"odoobot/commands"
 	"odoobot/provision"
 )
 
-func slogJSON(l *logBuffer) *slog.Logger {
+func slogJSON(l *bottest.LogBuffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // checkSecrets fails when the bot token went anywhere but the
 // Authorization header ("Bot <token>") of a request, or into a log.
-func checkSecrets(t *testing.T, fd *fakeDiscord, logs *logBuffer) {
+func checkSecrets(t *testing.T, fd *fakeDiscord, logs *bottest.LogBuffer) {
 	t.Helper()
 	for _, c := range fd.snapshot() {
 		if c.Auth != "Bot "+testToken {
@@ -53,7 +54,7 @@ var ana = member{ID: adminID, Name: "ana"}
 
 func TestCreateOpensAThreadAndReportsThroughTheBotToken(t *testing.T) {
 	fd := newFakeDiscord(t)
-	logs := &logBuffer{}
+	logs := &bottest.LogBuffer{}
 	c := newCreator(t, "database", "files", "unit")
 	b := newBot(t, fd, newDispatcher(t, c, nil, nil), logs)
 
@@ -127,7 +128,7 @@ func TestCreateOpensAThreadAndReportsThroughTheBotToken(t *testing.T) {
 	if got := calls[len(calls)-1].str("content"); !strings.Contains(got, "name: acme") {
 		t.Errorf("summary = %q", got)
 	}
-	reqs := c.requests()
+	reqs := c.Requests()
 	if len(reqs) != 1 || reqs[0].Name != "acme" || reqs[0].Mode != provision.SSLHTTP || reqs[0].By != "ana" {
 		t.Errorf("creator requests = %+v, want one for acme, http, by ana", reqs)
 	}
@@ -136,7 +137,7 @@ func TestCreateOpensAThreadAndReportsThroughTheBotToken(t *testing.T) {
 
 func TestViewerRoleIsRefusedPrivately(t *testing.T) {
 	fd := newFakeDiscord(t)
-	logs := &logBuffer{}
+	logs := &bottest.LogBuffer{}
 	c := newCreator(t, "database")
 	op := &provision.Operator{Store: fakeInstances{{Name: "acme", Domain: "acme.example.com", State: provision.StateReady}}}
 	b := newBot(t, fd, newDispatcher(t, c, op, nil), logs)
@@ -159,7 +160,7 @@ func TestViewerRoleIsRefusedPrivately(t *testing.T) {
 	if got, want := calls[1].str("content"), "you (712345678901234567) need role admin to run create; you have viewer"; got != want {
 		t.Errorf("refusal = %q, want %q", got, want)
 	}
-	if n := len(c.requests()); n != 0 {
+	if n := len(c.Requests()); n != 0 {
 		t.Errorf("the creator was called %d times", n)
 	}
 
@@ -201,8 +202,8 @@ func checkNothingPublic(t *testing.T, calls []apiCall) {
 
 func TestUnknownUserIsRefused(t *testing.T) {
 	fd := newFakeDiscord(t)
-	logs := &logBuffer{}
-	audit := &memAudit{}
+	logs := &bottest.LogBuffer{}
+	audit := &bottest.Audit{}
 	b := newBot(t, fd, newDispatcher(t, newCreator(t), nil, audit), logs)
 	eve := member{ID: "812345678901234567", Name: "eve", Roles: []string{"211111111111111111"}}
 
@@ -216,7 +217,7 @@ func TestUnknownUserIsRefused(t *testing.T) {
 	if got, want := f.str("content"), "you (812345678901234567) are not on the allowlist"; got != want {
 		t.Errorf("refusal = %q, want %q", got, want)
 	}
-	entries := audit.all()
+	entries := audit.Entries()
 	if len(entries) != 1 || entries[0].UserID != eve.ID || entries[0].Platform != commands.PlatformDiscord ||
 		entries[0].Decision != provision.DecisionDenied || entries[0].Command != "restart acme" {
 		t.Errorf("audit = %+v", entries)
@@ -226,7 +227,7 @@ func TestUnknownUserIsRefused(t *testing.T) {
 
 func TestLongLogsGoAsAFile(t *testing.T) {
 	fd := newFakeDiscord(t)
-	logs := &logBuffer{}
+	logs := &bottest.LogBuffer{}
 	layout := provision.Layout{Zone: "example.com", UnitPrefix: "odoo19e", ProdRoot: t.TempDir()}
 	inst := layout.NewInstance("acme", provision.SSLHTTP)
 	inst.State = provision.StateReady
@@ -289,7 +290,7 @@ func (f handlerFunc) Handle(ctx context.Context, req commands.Request, r command
 
 func TestConfirmButtonSendsConfirmAsTheClicker(t *testing.T) {
 	fd := newFakeDiscord(t)
-	logs := &logBuffer{}
+	logs := &bottest.LogBuffer{}
 	var mu sync.Mutex
 	var got []commands.Request
 	h := handlerFunc(func(ctx context.Context, req commands.Request, r commands.Responder) (*provision.Task, error) {
@@ -370,8 +371,8 @@ func TestConfirmButtonSendsConfirmAsTheClicker(t *testing.T) {
 
 func TestConfirmClickReachesTheDispatcher(t *testing.T) {
 	fd := newFakeDiscord(t)
-	logs := &logBuffer{}
-	audit := &memAudit{}
+	logs := &bottest.LogBuffer{}
+	audit := &bottest.Audit{}
 	b := newBot(t, fd, newDispatcher(t, newCreator(t), nil, audit), logs)
 
 	b.handleInteraction(context.Background(), click(t, "623456789012345686", "itok-click2", ana, "odoobot_confirm:abcdef0123456789"))
@@ -382,7 +383,7 @@ func TestConfirmClickReachesTheDispatcher(t *testing.T) {
 	if got := calls[1].str("content"); calls[1].flags() != 64 || !strings.Contains(got, "unknown or was already used") {
 		t.Errorf("answer = %s", calls[1].Body)
 	}
-	entries := audit.all()
+	entries := audit.Entries()
 	if len(entries) != 1 || entries[0].UserID != adminID || !strings.HasPrefix(entries[0].Command, "confirm") {
 		t.Errorf("audit = %+v, want one confirm by %s", entries, adminID)
 	}
@@ -393,7 +394,7 @@ func TestConfirmClickReachesTheDispatcher(t *testing.T) {
 	if len(calls) != 2 || calls[1].flags() != 64 || !strings.Contains(calls[1].str("content"), "not valid") {
 		t.Errorf("forged click:\n%s", describe(calls))
 	}
-	if n := len(audit.all()); n != 1 {
+	if n := len(audit.Entries()); n != 1 {
 		t.Errorf("audit entries = %d, want still 1", n)
 	}
 	checkSecrets(t, fd, logs)
@@ -402,7 +403,7 @@ func TestConfirmClickReachesTheDispatcher(t *testing.T) {
 func TestThreadFallsBackToTheChannel(t *testing.T) {
 	fd := newFakeDiscord(t)
 	fd.fail(`POST ^/channels/[0-9]+/messages/[0-9]+/threads$`, 403)
-	logs := &logBuffer{}
+	logs := &bottest.LogBuffer{}
 	b := newBot(t, fd, handlerFunc(func(ctx context.Context, _ commands.Request, r commands.Responder) (*provision.Task, error) {
 		th, err := r.Thread(ctx, "creating prod-acme")
 		if err != nil {
@@ -438,7 +439,7 @@ func TestThreadFallsBackToTheChannel(t *testing.T) {
 
 func TestReportInThread(t *testing.T) {
 	fd := newFakeDiscord(t)
-	logs := &logBuffer{}
+	logs := &bottest.LogBuffer{}
 	b := newBot(t, fd, handlerFunc(nil), logs)
 	if err := b.ReportInThread(context.Background(), map[string]string{"channel": "723456789012345678", "message": "1"}, "the bot restarted; job 4 was rolled back"); err != nil {
 		t.Fatal(err)
@@ -456,7 +457,7 @@ func TestReportInThread(t *testing.T) {
 func TestRegister(t *testing.T) {
 	for _, guild := range []string{testGuild, ""} {
 		fd := newFakeDiscord(t)
-		logs := &logBuffer{}
+		logs := &bottest.LogBuffer{}
 		b, err := New(Config{Token: "Bot " + testToken, AppID: testApp, GuildID: guild, APIURL: fd.apiURL(), Handler: handlerFunc(nil), Logger: slogJSON(logs)})
 		if err != nil {
 			t.Fatal(err)
@@ -508,7 +509,7 @@ func TestRegister(t *testing.T) {
 func TestRegisterRefusedTokenNamesTheVariable(t *testing.T) {
 	fd := newFakeDiscord(t)
 	fd.fail(`PUT commands$`, 401)
-	logs := &logBuffer{}
+	logs := &bottest.LogBuffer{}
 	err := newBot(t, fd, handlerFunc(nil), logs).Register(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "DISCORD_BOT_TOKEN") || strings.Contains(err.Error(), "tokenSECRET") {
 		t.Errorf("Register = %v, want a refusal naming DISCORD_BOT_TOKEN", err)
@@ -518,7 +519,7 @@ func TestRegisterRefusedTokenNamesTheVariable(t *testing.T) {
 func TestRunStopsOnARefusedToken(t *testing.T) {
 	fd := newFakeDiscord(t)
 	fd.fail(`GET ^/gateway`, 401)
-	logs := &logBuffer{}
+	logs := &bottest.LogBuffer{}
 	err := newBot(t, fd, handlerFunc(nil), logs).Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "DISCORD_BOT_TOKEN") {
 		t.Errorf("Run = %v, want a refusal naming DISCORD_BOT_TOKEN", err)
@@ -531,7 +532,7 @@ func TestRunStopsOnARefusedToken(t *testing.T) {
 
 func TestTransportRefusesOtherHosts(t *testing.T) {
 	fd := newFakeDiscord(t)
-	b := newBot(t, fd, handlerFunc(nil), &logBuffer{})
+	b := newBot(t, fd, handlerFunc(nil), &bottest.LogBuffer{})
 	_, err := b.s.Request("GET", "https://cdn.discordapp.com/attachments/1/2/x.txt", nil)
 	if err == nil || !strings.Contains(err.Error(), "outside the Discord API") {
 		t.Errorf("request to the CDN = %v, want refused", err)
@@ -608,7 +609,7 @@ func TestIdentityInADirectMessage(t *testing.T) {
 
 func TestSilentHandlerSettlesThePlaceholder(t *testing.T) {
 	fd := newFakeDiscord(t)
-	logs := &logBuffer{}
+	logs := &bottest.LogBuffer{}
 	b := newBot(t, fd, handlerFunc(func(context.Context, commands.Request, commands.Responder) (*provision.Task, error) {
 		return nil, nil
 	}), logs)

@@ -1,16 +1,15 @@
 package discord
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
 
+	"odoobot/bot/bottest"
 	"odoobot/bot/discord/discordtest"
 	"odoobot/commands"
 	"odoobot/provision"
@@ -101,73 +100,11 @@ func describe(calls []apiCall) string {
 	return b.String()
 }
 
-// memJobs is an in-memory provision.JobStore.
-type memJobs struct {
-	mu     sync.Mutex
-	states map[int64]provision.JobState
-}
-
-func (m *memJobs) StartJob(context.Context, int64) error              { return nil }
-func (m *memJobs) AppendEvent(context.Context, provision.Event) error { return nil }
-func (m *memJobs) FinishJob(_ context.Context, id int64, s provision.JobState, _ string, _ []string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.states == nil {
-		m.states = map[int64]provision.JobState{}
-	}
-	m.states[id] = s
-	return nil
-}
-
-// fakeCreator queues a creation of quick steps on a real provision.Runner.
-// With a password, a succeeded creation reveals it, as provision does.
-type fakeCreator struct {
-	runner   *provision.Runner
-	steps    []provision.Step
-	password string
-	mu       sync.Mutex
-	reqs     []provision.CreateRequest
-}
-
-func newCreator(t testing.TB, names ...provision.StepName) *fakeCreator {
+// newCreator is the creation double of this package's tests: one
+// worker, steps of 10 ms.
+func newCreator(t testing.TB, names ...provision.StepName) *bottest.Creator {
 	t.Helper()
-	r := provision.NewRunner(provision.RunnerConfig{Store: &memJobs{}, Workers: 1})
-	t.Cleanup(r.Close)
-	c := &fakeCreator{runner: r}
-	for _, n := range names {
-		c.steps = append(c.steps, provision.Step{
-			Name:  n,
-			Apply: func(context.Context) error { time.Sleep(10 * time.Millisecond); return nil },
-		})
-	}
-	return c
-}
-
-func (c *fakeCreator) Create(_ context.Context, req provision.CreateRequest) (*provision.Task, error) {
-	c.mu.Lock()
-	c.reqs = append(c.reqs, req)
-	id := int64(len(c.reqs))
-	c.mu.Unlock()
-	finished := req.Finished
-	if c.password != "" && req.RevealAdmin != nil {
-		finished = func(j provision.Job) {
-			if j.State == provision.JobSucceeded {
-				req.RevealAdmin(context.Background(), c.password)
-			}
-			req.Finished(j)
-		}
-	}
-	t := &provision.Task{
-		Job:   provision.Job{ID: id, Kind: provision.JobCreate, Instance: req.Name, State: provision.JobQueued, RequestedBy: req.By},
-		Steps: c.steps, Subscribe: req.Subscribe, Finished: finished,
-	}
-	return t, c.runner.Submit(t)
-}
-
-func (c *fakeCreator) requests() []provision.CreateRequest {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]provision.CreateRequest(nil), c.reqs...)
+	return bottest.NewCreator(t, 1, 10*time.Millisecond, names...)
 }
 
 // fakeInstances is a provision.InstanceLookup holding fixed instances.
@@ -186,39 +123,6 @@ func (f fakeInstances) ActiveJob(context.Context, string) (provision.Job, bool, 
 	return provision.Job{}, false, nil
 }
 
-// memAudit records audit entries.
-type memAudit struct {
-	mu      sync.Mutex
-	entries []provision.AuditEntry
-}
-
-func (a *memAudit) RecordAudit(_ context.Context, e provision.AuditEntry) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.entries = append(a.entries, e)
-	return nil
-}
-
-func (a *memAudit) OpenAudit(_ context.Context, e provision.AuditEntry) (int64, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.entries = append(a.entries, e)
-	return int64(len(a.entries) - 1), nil
-}
-
-func (a *memAudit) CloseAudit(_ context.Context, id int64, outcome string, d time.Duration) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.entries[id].Outcome, a.entries[id].Duration = outcome, d
-	return nil
-}
-
-func (a *memAudit) all() []provision.AuditEntry {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]provision.AuditEntry(nil), a.entries...)
-}
-
 // newDispatcher is the real dispatcher with the test allowlist.
 func newDispatcher(t testing.TB, c commands.Creator, op *provision.Operator, audit commands.Auditor) *commands.Dispatcher {
 	t.Helper()
@@ -231,24 +135,6 @@ func newDispatcher(t testing.TB, c commands.Creator, op *provision.Operator, aud
 		Creator: c, Operator: op,
 		Summary: func(context.Context, string) string { return "name: acme\nurl: http://acme.example.com" },
 	}
-}
-
-// logBuffer is a goroutine-safe log sink.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // member is who sends an interaction in a guild.
@@ -286,7 +172,7 @@ func decode(t testing.TB, v map[string]any) *discordgo.InteractionCreate {
 }
 
 // newBot is a Bot talking to fd, logging at debug level into logs.
-func newBot(t testing.TB, fd *fakeDiscord, h Handler, logs *logBuffer) *Bot {
+func newBot(t testing.TB, fd *fakeDiscord, h Handler, logs *bottest.LogBuffer) *Bot {
 	t.Helper()
 	b, err := New(Config{Token: testToken, AppID: testApp, GuildID: testGuild, APIURL: fd.apiURL(), Handler: h,
 		Logger: slogJSON(logs)})

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"odoobot/bot/bottest"
 	"odoobot/provision"
 )
 
@@ -14,7 +15,7 @@ import (
 // in the channel.
 func TestInteractionsArriveThroughTheGateway(t *testing.T) {
 	fd := newFakeDiscord(t)
-	logs := &logBuffer{}
+	logs := &bottest.LogBuffer{}
 	c := newCreator(t, "database")
 	op := &provision.Operator{Store: fakeInstances{{Name: "acme", Domain: "acme.example.com", State: provision.StateReady}}}
 	stop, _ := runGatewayBot(t, fd, logs, Config{Handler: newDispatcher(t, c, op, nil)})
@@ -71,8 +72,8 @@ func TestInteractionsArriveThroughTheGateway(t *testing.T) {
 	if a, _ := original("itok-nulls"); a.str("content") == "" {
 		t.Error("the interaction with nulls got an empty answer")
 	}
-	if len(c.requests()) != 0 {
-		t.Errorf("%d creations", len(c.requests()))
+	if len(c.Requests()) != 0 {
+		t.Errorf("%d creations", len(c.Requests()))
 	}
 	stop()
 }

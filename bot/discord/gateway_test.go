@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"odoobot/bot/bottest"
 )
 
 // runGatewayBot runs a Bot against fd with quick gateway settings until
 // the returned stop is called, which reports how long Run took to return.
-func runGatewayBot(t *testing.T, fd *fakeDiscord, logs *logBuffer, cfg Config) (stop func() time.Duration, done <-chan error) {
+func runGatewayBot(t *testing.T, fd *fakeDiscord, logs *bottest.LogBuffer, cfg Config) (stop func() time.Duration, done <-chan error) {
 	t.Helper()
 	cfg.Token, cfg.AppID, cfg.GuildID, cfg.APIURL, cfg.Logger = testToken, testApp, testGuild, fd.apiURL(), slogJSON(logs)
 	if cfg.Handler == nil {
@@ -57,7 +59,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 func TestInvalidSessionsBackOff(t *testing.T) {
 	fd := newFakeDiscord(t)
 	fd.gw.HeartbeatMS, fd.gw.InvalidSessions = 45000, 3
-	logs := &logBuffer{}
+	logs := &bottest.LogBuffer{}
 	stop, _ := runGatewayBot(t, fd, logs, Config{IdentifyWait: 100 * time.Millisecond})
 	waitUntil(t, "READY after 3 invalid sessions", func() bool { return len(fd.gw.Identifies()) == 4 })
 	ids := fd.gw.Identifies()
@@ -79,7 +81,7 @@ func TestInvalidSessionsBackOff(t *testing.T) {
 func TestASilentGatewayIsLeftAndShutdownWins(t *testing.T) {
 	fd := newFakeDiscord(t)
 	fd.gw.Silent = true
-	logs := &logBuffer{}
+	logs := &bottest.LogBuffer{}
 	stop, _ := runGatewayBot(t, fd, logs, Config{GatewayIdle: 150 * time.Millisecond, RetryWait: 20 * time.Millisecond})
 	waitUntil(t, "a second connection", func() bool { return fd.gw.Connections() >= 2 })
 	if !strings.Contains(logs.String(), "could not start; trying again") {
@@ -96,7 +98,7 @@ func TestASilentGatewayIsLeftAndShutdownWins(t *testing.T) {
 func TestADeadConnectionResumes(t *testing.T) {
 	fd := newFakeDiscord(t)
 	fd.gw.HeartbeatMS, fd.gw.NoHeartbeatACK = 40, true
-	logs := &logBuffer{}
+	logs := &bottest.LogBuffer{}
 	stop, _ := runGatewayBot(t, fd, logs, Config{GatewayIdle: 5 * time.Second})
 	waitUntil(t, "a resume", func() bool { return fd.gw.Resumes() >= 1 })
 	codes := fd.gw.CloseCodes()

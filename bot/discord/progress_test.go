@@ -4,64 +4,24 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"odoobot/bot/bottest"
+	"odoobot/commands"
 	"odoobot/provision"
 )
-
-// progressCreator runs a creation whose "release" step reports its
-// progress n times, pause apart, between two quick steps.
-type progressCreator struct {
-	runner *provision.Runner
-	n      int
-	pause  time.Duration
-	mu     sync.Mutex
-	jobs   int64
-}
-
-func newProgressCreator(t testing.TB, n int, pause time.Duration) *progressCreator {
-	t.Helper()
-	r := provision.NewRunner(provision.RunnerConfig{Store: &memJobs{}, Workers: 1})
-	t.Cleanup(r.Close)
-	return &progressCreator{runner: r, n: n, pause: pause}
-}
-
-func (c *progressCreator) Create(_ context.Context, req provision.CreateRequest) (*provision.Task, error) {
-	c.mu.Lock()
-	c.jobs++
-	id := c.jobs
-	c.mu.Unlock()
-	quick := func(context.Context) error { time.Sleep(10 * time.Millisecond); return nil }
-	t := &provision.Task{
-		Job:       provision.Job{ID: id, Kind: provision.JobCreate, Instance: req.Name, State: provision.JobQueued, RequestedBy: req.By},
-		Subscribe: req.Subscribe, Finished: req.Finished,
-	}
-	t.Steps = []provision.Step{
-		{Name: "reserve", Apply: quick},
-		{Name: "release", Apply: func(context.Context) error {
-			for i := 1; i <= c.n; i++ {
-				t.Progress("release", fmt.Sprintf("installing modules %d/%d", i, c.n))
-				time.Sleep(c.pause)
-			}
-			return nil
-		}},
-		{Name: "files", Apply: quick},
-	}
-	return t, c.runner.Submit(t)
-}
 
 // TestProgressEditsTheStepLine: 50 progress reports of a step make a few
 // edits of the step's one message in the thread and no message of their
 // own; the step's end replaces the progress in that message.
 func TestProgressEditsTheStepLine(t *testing.T) {
 	fd := newFakeDiscord(t)
-	logs := &logBuffer{}
+	logs := &bottest.LogBuffer{}
 	b, err := New(Config{Token: testToken, AppID: testApp, GuildID: testGuild, APIURL: fd.apiURL(),
-		Handler: newDispatcher(t, newProgressCreator(t, 50, 4*time.Millisecond), nil, nil), Logger: slogJSON(logs),
+		Handler: newDispatcher(t, bottest.NewProgressCreator(t, 50, 4*time.Millisecond), nil, nil), Logger: slogJSON(logs),
 		UpdateInterval: 60 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +88,7 @@ func TestTroubleOnTheCallbackIsRetried(t *testing.T) {
 	for _, code := range []int{503, 500, dropConnection} {
 		t.Run(fmt.Sprint(code), func(t *testing.T) {
 			fd := newFakeDiscord(t)
-			logs := &logBuffer{}
+			logs := &bottest.LogBuffer{}
 			op := &provision.Operator{Store: fakeInstances{{Name: "acme", Domain: "acme.example.com", State: provision.StateReady}}}
 			b := newBot(t, fd, newDispatcher(t, newCreator(t), op, nil), logs)
 			fd.failTimes(`POST ^/interactions/.*/callback$`, code, 1)
@@ -160,11 +120,72 @@ func TestTroubleOnTheCallbackIsRetried(t *testing.T) {
 // is tried again when Discord answers 503.
 func TestAFailedRootEditIsRetried(t *testing.T) {
 	fd := newFakeDiscord(t)
-	logs := &logBuffer{}
+	logs := &bottest.LogBuffer{}
 	b := newBot(t, fd, newDispatcher(t, newCreator(t, "database"), nil, nil), logs)
 	fd.failTimes(`PATCH ^/channels/[0-9]+/messages/[0-9]+$`, 503, 2)
 	b.handleInteraction(context.Background(), slash(t, "623456789012345698", "itok-rootedit", ana, "create", "name", "acme", "mode", "http"))
 	fd.waitFor(t, "the root edited to the final text", func(c apiCall) bool {
 		return c.Method == "PATCH" && reEdit.MatchString(c.Path) && strings.HasPrefix(c.str("content"), "✅ created prod-acme")
 	})
+}
+
+// TestARootThatCannotBeEditedGetsItsEndInTheThread: when Discord refuses
+// the root's final edit twice (403: the bot lost the permission), the
+// final state is posted in the job's thread, so that the job does not
+// read "creating…" with nothing saying how it ended.
+func TestARootThatCannotBeEditedGetsItsEndInTheThread(t *testing.T) {
+	fd := newFakeDiscord(t)
+	logs := &bottest.LogBuffer{}
+	b := newBot(t, fd, newDispatcher(t, newCreator(t, "database"), nil, nil), logs)
+	fd.failTimes(`PATCH ^/channels/`+testChannel+`/messages/[0-9]+$`, 403, 2)
+	b.handleInteraction(context.Background(), slash(t, "623456789012345697", "itok-rootfail", ana, "create", "name", "acme", "mode", "http"))
+	calls := fd.waitFor(t, "the final state posted in the thread", func(c apiCall) bool {
+		m := rePost.FindStringSubmatch(c.Path)
+		return c.Method == "POST" && m != nil && m[1] != testChannel && strings.HasPrefix(c.str("content"), "✅ created prod-acme")
+	})
+	var failed int
+	for _, c := range calls {
+		if m := reEdit.FindStringSubmatch(c.Path); c.Method == "PATCH" && m != nil && m[1] == testChannel {
+			failed++
+		}
+	}
+	if failed != 2 {
+		t.Errorf("%d edits of the root, want the edit and one retry", failed)
+	}
+}
+
+// TestALineDoesNotWaitForAThrottledEdit: while a step's progress edit
+// waits for the update interval, a line given after it is posted at
+// once: the wait holds that one edit back, not the thread.
+func TestALineDoesNotWaitForAThrottledEdit(t *testing.T) {
+	fd := newFakeDiscord(t)
+	logs := &bottest.LogBuffer{}
+	const interval = time.Second
+	var lineGiven time.Time
+	h := handlerFunc(func(ctx context.Context, _ commands.Request, r commands.Responder) (*provision.Task, error) {
+		th, err := r.Thread(ctx, "creating prod-acme")
+		if err != nil {
+			return nil, err
+		}
+		pt := th.(commands.ProgressThread)
+		pt.StepLine(ctx, "release", provision.EventStart, "06:00:00 … release started")
+		pt.StepLine(ctx, "release", provision.EventProgress, "06:00:00 … release: installing modules 1/3")
+		time.Sleep(100 * time.Millisecond) // the first edit is made
+		pt.StepLine(ctx, "release", provision.EventProgress, "06:00:00 … release: installing modules 2/3")
+		lineGiven = time.Now()
+		th.Post(ctx, "06:00:00 · a note")
+		return nil, nil
+	})
+	b, err := New(Config{Token: testToken, AppID: testApp, GuildID: testGuild, APIURL: fd.apiURL(),
+		Handler: h, Logger: slogJSON(logs), UpdateInterval: interval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.handleInteraction(context.Background(), slash(t, "623456789012345696", "itok-nowait", ana, "create", "name", "acme"))
+	fd.waitFor(t, "the note", func(c apiCall) bool {
+		return c.Method == "POST" && rePost.MatchString(c.Path) && strings.Contains(c.str("content"), "a note")
+	})
+	if waited := time.Since(lineGiven); waited > interval/2 {
+		t.Errorf("the line was posted %s after it was given, behind the throttled edit; want at once", waited.Round(time.Millisecond))
+	}
 }

@@ -2,18 +2,15 @@ package discord
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
 
-	"odoobot/bot/serial"
+	"odoobot/bot/thread"
 	"odoobot/commands"
-	"odoobot/provision"
 )
 
 const (
@@ -66,8 +63,8 @@ type responder struct {
 var (
 	_ commands.Responder        = (*responder)(nil)
 	_ commands.PrivateResponder = (*responder)(nil)
-	_ commands.Thread           = (*thread)(nil)
-	_ commands.ProgressThread   = (*thread)(nil)
+	_ commands.Thread           = (*jobThread)(nil)
+	_ commands.ProgressThread   = (*jobThread)(nil)
 )
 
 func (b *Bot) newResponder(i *discordgo.Interaction, pending bool) *responder {
@@ -302,199 +299,69 @@ func fileName(title string) string {
 	return name + ".txt"
 }
 
-// thread is a job's thread. Lines are sent in order by one goroutine, so
-// that a slow or rate-limited Discord never blocks the job; everything
-// goes through the bot token's channel endpoints, which do not expire.
-// A step's start is a message of the thread that its progress then edits
-// (at most once per Config.UpdateInterval, the latest report winning),
-// and that its end replaces when progress was shown.
-type thread struct {
-	b       *Bot
-	channel string // where the root message is
-	root    string // the root message's ID
-	target  string // the thread's ID, or channel when there is no thread
-
-	queue *serial.Queue // the thread's lines, in order
-
-	mu  sync.Mutex
-	cur *stepLine // the step that started last and has not ended
+// jobThread is a job's thread in Discord: the channel thread started on
+// the root message (or the channel itself when none could be started),
+// where each step has a message of its own, through the shared thread.
+// Everything goes through the bot token's channel endpoints, which do
+// not expire.
+type jobThread struct {
+	*thread.Thread
+	root   string // the root message's ID
+	target string // the thread's ID, or the channel when there is no thread
 }
 
-// stepLine is one step's message in a job thread, guarded by its
-// thread's mu.
-type stepLine struct {
-	step     string
-	id       string    // the message's ID, "" until posted
-	progress string    // the latest progress line not yet shown
-	queued   bool      // a progress edit is in the queue
-	shown    bool      // progress was shown in the message
-	ended    bool      // the step's end was given
-	edited   time.Time // when the message was last edited
-}
+var _ thread.Platform = (*inThread)(nil)
 
-func (b *Bot) newThread(channel, root, target string) *thread {
-	t := &thread{b: b, channel: channel, root: root, target: target, queue: serial.New(256)}
-	return t
-}
-
-// Post queues a line for the thread and returns at once; a line that
-// cannot be delivered is logged.
-func (t *thread) Post(ctx context.Context, text string) error {
-	ctx = context.WithoutCancel(ctx)
-	ok := t.queue.Do(func() {
-		if _, err := t.b.channelPost(ctx, t.target, outgoing{content: clip(text)}); err != nil {
-			t.b.log.Warn("discord: thread line lost", "thread", t.target, "err", err)
-		}
-	}, false)
-	if !ok {
-		return errors.New("discord: post in thread: the thread is finished")
-	}
-	return nil
-}
-
-// StepLine shows a step's line: the start is posted, progress edits that
-// message (coalesced before it is queued: the queue holds at most one
-// progress edit, which carries the latest report, and edits are
-// Config.UpdateInterval apart), and the end replaces the message when
-// progress was shown, else is posted. Progress of a step that is not the
-// one running is dropped. It returns at once.
-func (t *thread) StepLine(ctx context.Context, step string, kind provision.EventKind, line string) error {
-	ctx = context.WithoutCancel(ctx)
-	t.mu.Lock()
-	var op func()
-	switch kind {
-	case provision.EventStart:
-		sl := &stepLine{step: step}
-		t.cur = sl
-		op = func() {
-			msg, err := t.b.channelPost(ctx, t.target, outgoing{content: clip(line)})
-			if err != nil {
-				t.b.log.Warn("discord: thread line lost", "thread", t.target, "err", err)
-				return
-			}
-			t.mu.Lock()
-			sl.id = msg.ID
-			t.mu.Unlock()
-		}
-	case provision.EventProgress:
-		sl := t.cur
-		if sl == nil || sl.step != step {
-			t.mu.Unlock()
-			return nil
-		}
-		sl.progress = line
-		if sl.queued {
-			t.mu.Unlock()
-			return nil
-		}
-		sl.queued = true
-		op = func() { t.showProgress(ctx, sl) }
-	default:
-		sl := t.cur
-		if sl != nil && sl.step == step {
-			sl.ended, sl.progress = true, ""
-			t.cur = nil
-		} else {
-			sl = nil
-		}
-		op = func() { t.endStep(ctx, sl, line) }
-	}
-	t.mu.Unlock()
-	if !t.queue.Do(op, false) {
-		return errors.New("discord: step line in thread: the thread is finished")
-	}
-	return nil
-}
-
-// showProgress, run by the queue, edits a step's message to its latest
-// progress once UpdateInterval has passed since its last edit, unless the
-// step ended meanwhile.
-func (t *thread) showProgress(ctx context.Context, sl *stepLine) {
-	t.mu.Lock()
-	wait := t.b.cfg.UpdateInterval - time.Since(sl.edited)
-	t.mu.Unlock()
-	if wait > 0 {
-		time.Sleep(wait) // reports that arrive meanwhile replace the text
-	}
-	t.mu.Lock()
-	text, id := sl.progress, sl.id
-	sl.progress, sl.queued = "", false
-	if text == "" || id == "" || sl.ended {
-		t.mu.Unlock()
-		return
-	}
-	sl.edited, sl.shown = time.Now(), true
-	t.mu.Unlock()
-	if err := t.b.channelEdit(ctx, t.target, id, clip(text)); err != nil {
-		t.b.log.Warn("discord: progress line", "thread", t.target, "err", err)
-	}
-}
-
-// endStep, run by the queue, shows a step's end line: in place of its
-// progress when progress was shown in the step's message sl, else as a
-// line of its own (sl is nil for the end of a step that is not the one
-// running).
-func (t *thread) endStep(ctx context.Context, sl *stepLine, line string) {
-	if sl != nil {
-		t.mu.Lock()
-		id, shown := sl.id, sl.shown
-		wait := t.b.cfg.UpdateInterval - time.Since(sl.edited)
-		t.mu.Unlock()
-		if shown && id != "" {
-			if wait > 0 {
-				time.Sleep(wait)
-			}
-			err := t.b.channelEdit(ctx, t.target, id, clip(line))
-			if err == nil {
-				return
-			}
-			t.b.log.Warn("discord: step line: edit failed; posting it", "thread", t.target, "err", err)
-		}
-	}
-	if _, err := t.b.channelPost(ctx, t.target, outgoing{content: clip(line)}); err != nil {
-		t.b.log.Warn("discord: thread line lost", "thread", t.target, "err", err)
-	}
-}
-
-// Finish waits for the queued lines, edits the root message to root and
-// posts summary in the thread (a code block, or a file when long). Later
-// Posts fail.
-func (t *thread) Finish(ctx context.Context, root, summary string) error {
-	done := make(chan error, 1)
-	ok := t.queue.Do(func() {
-		var errs []error
-		content := clip(root)
-		_, err := t.b.s.ChannelMessageEditComplex(&discordgo.MessageEdit{
-			ID: t.root, Channel: t.channel, Content: &content, AllowedMentions: noMentions(),
-		}, discordgo.WithContext(ctx))
-		if err != nil {
-			errs = append(errs, t.b.wrap("edit the root message", err))
-		}
-		if strings.TrimSpace(summary) != "" {
-			if err := t.b.channelSend(ctx, t.target, longMessage("summary", summary)); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		done <- errors.Join(errs...)
-	}, true)
-	if !ok {
-		return errors.New("discord: finish thread: already finished")
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("discord: finish thread: %w", err)
-		}
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+func (b *Bot) newThread(channel, root, target string) *jobThread {
+	return &jobThread{
+		Thread: thread.New(thread.Config{
+			Platform: &inThread{b: b, channel: channel, root: root, target: target},
+			Root:     root, Layout: thread.StepMessages, Interval: b.cfg.UpdateInterval,
+			Log: b.log, Attrs: []any{"thread", target},
+		}),
+		root: root, target: target,
 	}
 }
 
 // Ref is {"channel": the thread (or the channel when there is none),
 // "message": the root message}, for ReportInThread.
-func (t *thread) Ref() map[string]string {
+func (t *jobThread) Ref() map[string]string {
 	return map[string]string{"channel": t.target, "message": t.root}
+}
+
+// inThread is what Discord gives a job's thread: messages posted in the
+// thread (target), edits of them and of the root message (in channel),
+// each cut to what a message may hold, and the summary as a titled code
+// block or a file.
+type inThread struct {
+	b       *Bot
+	channel string // where the root message is
+	root    string // the root message's ID
+	target  string // the thread's ID, or channel
+}
+
+// Post posts text in the thread and returns the message's ID.
+func (p *inThread) Post(ctx context.Context, text string) (string, error) {
+	msg, err := p.b.channelPost(ctx, p.target, outgoing{content: clip(text)})
+	if err != nil {
+		return "", err
+	}
+	return msg.ID, nil
+}
+
+// Edit replaces the content of message id: the root, in its channel, or
+// a message of the thread.
+func (p *inThread) Edit(ctx context.Context, id, text string) error {
+	if id == p.root {
+		return p.b.channelEdit(ctx, p.channel, id, clip(text))
+	}
+	return p.b.channelEdit(ctx, p.target, id, clip(text))
+}
+
+// Summary posts text in the thread as a code block titled "summary", or
+// a file when it is long.
+func (p *inThread) Summary(ctx context.Context, text string) error {
+	return p.b.channelSend(ctx, p.target, longMessage("summary", text))
 }
 
 // ReportInThread posts text, through the bot token, in the thread named

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/bwmarrin/discordgo"
 
+	"odoobot/bot/bottest"
 	"odoobot/commands"
 	"odoobot/provision"
 )
@@ -20,13 +20,13 @@ const adminPassword = "Pw-9f3K-only-for-ana"
 // checkPasswordOnlyIn fails unless the password went out exactly once,
 // in a call that where accepts, and never into the log or the audit; it
 // returns that call.
-func checkPasswordOnlyIn(t *testing.T, fd *fakeDiscord, logs *logBuffer, audit *memAudit, where func(apiCall) bool) apiCall {
+func checkPasswordOnlyIn(t *testing.T, fd *fakeDiscord, logs *bottest.LogBuffer, audit *bottest.Audit, where func(apiCall) bool) apiCall {
 	return checkPasswordOnlyInN(t, fd, logs, audit, 1, where)
 }
 
 // checkPasswordOnlyInN is checkPasswordOnlyIn for n attempts (a refused
 // one, then its fallback), returning the last.
-func checkPasswordOnlyInN(t *testing.T, fd *fakeDiscord, logs *logBuffer, audit *memAudit, n int, where func(apiCall) bool) apiCall {
+func checkPasswordOnlyInN(t *testing.T, fd *fakeDiscord, logs *bottest.LogBuffer, audit *bottest.Audit, n int, where func(apiCall) bool) apiCall {
 	t.Helper()
 	var found []apiCall
 	for _, c := range fd.snapshot() {
@@ -47,8 +47,8 @@ func checkPasswordOnlyInN(t *testing.T, fd *fakeDiscord, logs *logBuffer, audit 
 	if strings.Contains(logs.String(), adminPassword) {
 		t.Errorf("the password is in the log:\n%s", logs)
 	}
-	if audit != nil && strings.Contains(fmt.Sprintf("%+v", audit.all()), adminPassword) {
-		t.Errorf("the password is in the audit: %+v", audit.all())
+	if audit != nil && strings.Contains(fmt.Sprintf("%+v", audit.Entries()), adminPassword) {
+		t.Errorf("the password is in the audit: %+v", audit.Entries())
 	}
 	return found[n-1]
 }
@@ -63,10 +63,10 @@ func ephemeralFollowup(c apiCall) bool {
 // the URL; never in the thread, the root's edit, the audit or the log.
 func TestCreateShowsTheAdminPasswordInAnEphemeralFollowup(t *testing.T) {
 	fd := newFakeDiscord(t)
-	logs := &logBuffer{}
-	audit := &memAudit{}
+	logs := &bottest.LogBuffer{}
+	audit := &bottest.Audit{}
 	c := newCreator(t, "database", "service")
-	c.password = adminPassword
+	c.Password = adminPassword
 	b := newBot(t, fd, newDispatcher(t, c, nil, audit), logs)
 	b.handleInteraction(context.Background(), slash(t, "623456789012345690", "itok-pw", ana, "create", "name", "acme", "mode", "http"))
 	fd.waitFor(t, "the password", func(c apiCall) bool { return strings.Contains(string(c.Body), adminPassword) })
@@ -85,7 +85,7 @@ func TestCreateShowsTheAdminPasswordInAnEphemeralFollowup(t *testing.T) {
 // error says it could not be shown.
 func TestSecretIsNeverSentAsADirectMessage(t *testing.T) {
 	fd := newFakeDiscord(t)
-	logs := &logBuffer{}
+	logs := &bottest.LogBuffer{}
 	b := newBot(t, fd, handlerFunc(nil), logs)
 	ic := slash(t, "623456789012345691", "itok-expired", ana, "help")
 	fd.fail("POST "+regexp.QuoteMeta("/webhooks/"+testApp+"/itok-expired")+"$", 401)
@@ -116,10 +116,10 @@ func checkNoDirectMessage(t *testing.T, fd *fakeDiscord) {
 // that reset-admin sets a new one.
 func TestCreatePasswordNotShownIsSaidInTheThread(t *testing.T) {
 	fd := newFakeDiscord(t)
-	logs := &logBuffer{}
-	audit := &memAudit{}
+	logs := &bottest.LogBuffer{}
+	audit := &bottest.Audit{}
 	c := newCreator(t, "database", "service")
-	c.password = adminPassword
+	c.Password = adminPassword
 	b := newBot(t, fd, newDispatcher(t, c, nil, audit), logs)
 	fd.fail("POST "+regexp.QuoteMeta("/webhooks/"+testApp+"/itok-pw-lost")+"$", 401)
 	b.handleInteraction(context.Background(), slash(t, "623456789012345697", "itok-pw-lost", ana, "create", "name", "acme", "mode", "http"))
@@ -146,35 +146,16 @@ func TestCreatePasswordNotShownIsSaidInTheThread(t *testing.T) {
 	checkSecrets(t, fd, logs)
 }
 
-// resetter is a commands.AdminPasswords test double.
-type resetter struct {
-	mu    sync.Mutex
-	names []string
-}
-
-func (r *resetter) ResetAdminPassword(_ context.Context, name string) (string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.names = append(r.names, name)
-	return adminPassword, nil
-}
-
-func (r *resetter) calls() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.names)
-}
-
 // TestResetAdminOnDiscord: an operator is refused; the admin confirms
 // with the button and gets the new password in an ephemeral followup.
 func TestResetAdminOnDiscord(t *testing.T) {
 	fd := newFakeDiscord(t)
-	logs := &logBuffer{}
-	audit := &memAudit{}
+	logs := &bottest.LogBuffer{}
+	audit := &bottest.Audit{}
 	layout := provision.Layout{Zone: "example.com"}
 	op := &provision.Operator{Store: fakeInstances{layout.NewInstance("acme", provision.SSLHTTP)}, Layout: layout}
 	d := newDispatcher(t, newCreator(t), op, audit)
-	res := &resetter{}
+	res := &bottest.Resetter{Password: adminPassword}
 	d.Admins = res
 	b := newBot(t, fd, d, logs)
 
@@ -192,8 +173,8 @@ func TestResetAdminOnDiscord(t *testing.T) {
 	checkNothingPublic(t, calls)
 	prompt := calls[len(calls)-1]
 	m := regexp.MustCompile(`odoobot_confirm:[0-9a-f]+`).FindString(string(prompt.Body))
-	if !reOriginal.MatchString(prompt.Path) || m == "" || res.calls() != 0 {
-		t.Fatalf("no ephemeral confirmation before the reset (resets %d):\n%s", res.calls(), describe(calls))
+	if !reOriginal.MatchString(prompt.Path) || m == "" || res.Calls() != 0 {
+		t.Fatalf("no ephemeral confirmation before the reset (resets %d):\n%s", res.Calls(), describe(calls))
 	}
 
 	// Someone else's click is refused privately and leaves the prompt,
@@ -209,13 +190,13 @@ func TestResetAdminOnDiscord(t *testing.T) {
 	if last := calls[len(calls)-1]; !ephemeralFollowup(last) || !strings.Contains(last.str("content"), "only the one who asked") {
 		t.Errorf("refused click:\n%s", describe(calls))
 	}
-	if res.calls() != 0 {
+	if res.Calls() != 0 {
 		t.Fatal("someone else's click reset the password")
 	}
 
 	b.handleInteraction(context.Background(), click(t, "623456789012345694", "itok-ra-click", ana, m))
-	if res.calls() != 1 {
-		t.Fatalf("%d resets after the click", res.calls())
+	if res.Calls() != 1 {
+		t.Fatalf("%d resets after the click", res.Calls())
 	}
 	got := checkPasswordOnlyIn(t, fd, logs, audit, ephemeralFollowup)
 	if !strings.Contains(got.Path, "itok-ra-click") || !strings.Contains(got.str("content"), "http://acme.example.com") {
@@ -245,7 +226,7 @@ func TestNullOptionsDoNotCrash(t *testing.T) {
 // interaction is logged, and the placeholder says the answer was lost.
 func TestAPanickingHandlerIsRecovered(t *testing.T) {
 	fd := newFakeDiscord(t)
-	logs := &logBuffer{}
+	logs := &bottest.LogBuffer{}
 	b := newBot(t, fd, handlerFunc(func(context.Context, commands.Request, commands.Responder) (*provision.Task, error) {
 		panic("boom")
 	}), logs)

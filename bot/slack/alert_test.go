@@ -6,10 +6,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"odoobot/bot/slack"
+	"odoobot/bot/slack/slacktest"
 	"odoobot/commands"
 	"odoobot/provision"
 )
@@ -18,18 +20,10 @@ import (
 // button at index i (value: the command it carries) of the alert message
 // ts in channel C0ALERT, exactly as Slack sends it.
 func (fs *fakeSlack) alertClick(envelope, user, name, ts string, i int, value string) map[string]any {
-	return map[string]any{
-		"envelope_id": envelope, "type": "interactive", "accepts_response_payload": false,
-		"payload": map[string]any{
-			"type": "block_actions", "api_app_id": "A0123456", "token": "legacyverificationtoken",
-			"user":         map[string]any{"id": user, "username": name, "name": name, "team_id": "T0123"},
-			"channel":      map[string]any{"id": "C0ALERT", "name": "alerts"},
-			"container":    map[string]any{"type": "message", "channel_id": "C0ALERT", "is_ephemeral": false, "message_ts": ts},
-			"message":      map[string]any{"type": "message", "ts": ts, "text": "alert"},
-			"response_url": fs.srv.URL + "/response/" + envelope, "trigger_id": "1337.42." + envelope,
-			"actions": []map[string]any{{"action_id": "odoobot_alert_" + string(rune('0'+i)), "block_id": "odoobot_alert", "type": "button", "value": value, "action_ts": "1700000001.000001"}},
-		},
-	}
+	return fs.Click(envelope, slacktest.Button{
+		User: user, UserName: name, Channel: "C0ALERT", ChannelName: "alerts", MessageTS: ts,
+		ActionID: "odoobot_alert_" + string(rune('0'+i)), BlockID: "odoobot_alert", Value: value,
+	})
 }
 
 // alertButtons are the buttons of the actions block in blocks (JSON).
@@ -79,13 +73,13 @@ func TestAlertHasButtonsAndAClickRunsItsCommandInTheThread(t *testing.T) {
 	fs := newFakeSlack(t)
 	h := &operatorHandler{}
 	rb := startBot(t, fs, slack.Config{Handler: h})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 
 	alert := commands.Alert{Text: "🚨 instance acme is failing: health check: port 2100 did not answer", Actions: commands.InstanceActions("acme")}
 	if err := rb.bot.PostAlert(context.Background(), "C0ALERT", alert); err != nil {
 		t.Fatal(err)
 	}
-	posts := fs.callsOf("chat.postMessage")
+	posts := fs.CallsOf("chat.postMessage")
 	if len(posts) != 1 || posts[0].Form.Get("channel") != "C0ALERT" || posts[0].Form.Get("thread_ts") != "" {
 		t.Fatalf("alert posts %+v, want one at the top of C0ALERT", posts)
 	}
@@ -102,10 +96,10 @@ func TestAlertHasButtonsAndAClickRunsItsCommandInTheThread(t *testing.T) {
 	}
 	const ts = "1700000000.000001" // the fake's first ts: the alert's
 
-	fs.send(t, fs.alertClick("env-r", "U0888OPER", "olga", ts, 0, btns[0].Value))
-	waitFor(t, "the restart's answer", func() bool { return len(fs.callsOf("chat.postMessage")) == 2 })
-	fs.send(t, fs.alertClick("env-l", "U0888OPER", "olga", ts, 1, btns[1].Value))
-	waitFor(t, "the logs", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 1 })
+	fs.Send(t, fs.alertClick("env-r", "U0888OPER", "olga", ts, 0, btns[0].Value))
+	waitFor(t, "the restart's answer", func() bool { return len(fs.CallsOf("chat.postMessage")) == 2 })
+	fs.Send(t, fs.alertClick("env-l", "U0888OPER", "olga", ts, 1, btns[1].Value))
+	waitFor(t, "the logs", func() bool { return len(fs.CallsOf("chat.postEphemeral")) == 1 })
 
 	want := []commands.Request{
 		{Identity: commands.Identity{Platform: "slack", UserID: "U0888OPER", UserName: "olga"}, Channel: "C0ALERT", Text: "restart acme"},
@@ -114,11 +108,11 @@ func TestAlertHasButtonsAndAClickRunsItsCommandInTheThread(t *testing.T) {
 	if diff := cmp.Diff(h.requests(), want); diff != "" {
 		t.Errorf("requests (-got +want):\n%s", diff)
 	}
-	answer := fs.callsOf("chat.postMessage")[1]
+	answer := fs.CallsOf("chat.postMessage")[1]
 	if answer.Form.Get("thread_ts") != ts || answer.Form.Get("channel") != "C0ALERT" || answer.Form.Get("text") != "acme restarted by olga" {
 		t.Errorf("restart answer %v, want it in the alert's thread", answer.Form)
 	}
-	logs := fs.callsOf("chat.postEphemeral")[0]
+	logs := fs.CallsOf("chat.postEphemeral")[0]
 	if logs.Form.Get("user") != "U0888OPER" || logs.Form.Get("thread_ts") != ts || !strings.Contains(logs.Form.Get("text"), "line 2") {
 		t.Errorf("logs %v, want them to the clicker alone, in the alert's thread", logs.Form)
 	}
@@ -127,40 +121,27 @@ func TestAlertHasButtonsAndAClickRunsItsCommandInTheThread(t *testing.T) {
 func TestAlertClickIsRoleCheckedLikeTheTypedCommand(t *testing.T) {
 	fs := newFakeSlack(t)
 	startBot(t, fs, slack.Config{Handler: newDispatcher(t, newCreator(t), "")})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 	const ts = "1700000000.000042"
 
-	fs.send(t, fs.alertClick("env-v", "U0999VIEW", "val", ts, 0, "restart acme"))
-	fs.send(t, fs.alertClick("env-x", "U0666EVIL", "mallory", ts, 1, "logs acme"))
-	waitFor(t, "two private refusals", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 2 })
-	got := map[string]string{}
-	for _, c := range fs.callsOf("chat.postEphemeral") {
-		if c.Form.Get("channel") != "C0ALERT" || c.Form.Get("thread_ts") != ts {
-			t.Errorf("refusal in %q thread %q, want the alert's thread", c.Form.Get("channel"), c.Form.Get("thread_ts"))
-		}
-		got[c.Form.Get("user")] = c.Form.Get("text")
-	}
-	want := map[string]string{
+	fs.Send(t, fs.alertClick("env-v", "U0999VIEW", "val", ts, 0, "restart acme"))
+	fs.Send(t, fs.alertClick("env-x", "U0666EVIL", "mallory", ts, 1, "logs acme"))
+	waitFor(t, "two private refusals", func() bool { return len(fs.CallsOf("chat.postEphemeral")) == 2 })
+	fs.checkRefusedPrivately(t, "C0ALERT", ts, map[string]string{
 		"U0999VIEW": "you (U0999VIEW) need role operator to run restart; you have viewer",
 		"U0666EVIL": "you (U0666EVIL) are not on the allowlist",
-	}
-	if diff := cmp.Diff(got, want); diff != "" {
-		t.Errorf("refusals (-got +want):\n%s", diff)
-	}
-	if n := len(fs.callsOf("chat.postMessage")); n != 0 {
-		t.Errorf("%d visible messages for refused clicks", n)
-	}
+	})
 }
 
 func TestAlertButtonRunsNothingButAnAlertCommand(t *testing.T) {
 	fs := newFakeSlack(t)
 	h := &operatorHandler{}
 	startBot(t, fs, slack.Config{Handler: h})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 
-	fs.send(t, fs.alertClick("env-d", "U0123ABCD", "ana", "1700000000.000001", 0, "delete acme"))
-	waitFor(t, "the refusal", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 1 })
-	if got := fs.callsOf("chat.postEphemeral")[0].Form.Get("text"); got != "this button is not valid: type the command instead" {
+	fs.Send(t, fs.alertClick("env-d", "U0123ABCD", "ana", "1700000000.000001", 0, "delete acme"))
+	waitFor(t, "the refusal", func() bool { return len(fs.CallsOf("chat.postEphemeral")) == 1 })
+	if got := fs.CallsOf("chat.postEphemeral")[0].Form.Get("text"); got != "this button is not valid: type the command instead" {
 		t.Errorf("answer %q", got)
 	}
 	if n := len(h.requests()); n != 0 {

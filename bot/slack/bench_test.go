@@ -43,7 +43,7 @@ func BenchmarkAckLatency(b *testing.B) {
 	const burst = 200
 	fs := newFakeSlack(b)
 	startBot(b, fs, slack.Config{Handler: newDispatcher(b, newCreator(b), "")})
-	fs.waitConnected(b)
+	fs.WaitConnected(b, 5*time.Second)
 	time.Sleep(50 * time.Millisecond)
 	idle := rssMB(b)
 
@@ -72,11 +72,11 @@ func BenchmarkAckLatency(b *testing.B) {
 	sent := 0
 	run := func(name string) {
 		for j := range burst {
-			fs.send(b, fs.slash(fmt.Sprintf("env-%s-%d", name, j), 0, "U0123ABCD", "ana", "C0123", "whoami"))
+			fs.Send(b, fs.Slash(fmt.Sprintf("env-%s-%d", name, j), 0, "U0123ABCD", "ana", "C0123", "whoami"))
 		}
 		for range burst {
 			select {
-			case a := <-fs.acks:
+			case a := <-fs.Acks():
 				lat = append(lat, a.Latency)
 			case <-time.After(10 * time.Second):
 				b.Fatalf("only %d acks of %d", len(lat), burst)
@@ -115,5 +115,5 @@ func BenchmarkAckLatency(b *testing.B) {
 
 // answered counts the messages and ephemeral messages posted.
 func (fs *fakeSlack) answered() int {
-	return len(fs.callsOf("chat.postMessage")) + len(fs.callsOf("chat.postEphemeral"))
+	return len(fs.CallsOf("chat.postMessage")) + len(fs.CallsOf("chat.postEphemeral"))
 }

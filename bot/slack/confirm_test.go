@@ -6,10 +6,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"odoobot/bot/slack"
+	"odoobot/bot/slack/slacktest"
 	"odoobot/commands"
 	"odoobot/provision"
 )
@@ -52,17 +54,10 @@ func confirmButton(t *testing.T, blocks string) button {
 // click is a block_actions envelope for a click by user on the
 // confirmation button holding value, exactly as Slack sends it.
 func (fs *fakeSlack) click(envelope, user, name, value string) map[string]any {
-	return map[string]any{
-		"envelope_id": envelope, "type": "interactive", "accepts_response_payload": false,
-		"payload": map[string]any{
-			"type": "block_actions", "api_app_id": "A0123456", "token": "legacyverificationtoken",
-			"user":         map[string]any{"id": user, "username": name, "name": name, "team_id": "T0123"},
-			"channel":      map[string]any{"id": "C0123", "name": "ops"},
-			"container":    map[string]any{"type": "message", "channel_id": "C0123", "is_ephemeral": true, "message_ts": "1700000000.000009"},
-			"response_url": fs.srv.URL + "/response/" + envelope, "trigger_id": "1337.42." + envelope,
-			"actions": []map[string]any{{"action_id": "odoobot_confirm", "block_id": "odoobot_confirm", "type": "button", "value": value, "action_ts": "1700000001.000001"}},
-		},
-	}
+	return fs.Click(envelope, slacktest.Button{
+		User: user, UserName: name, Channel: "C0123", ChannelName: "ops", MessageTS: "1700000000.000009", Ephemeral: true,
+		ActionID: "odoobot_confirm", BlockID: "odoobot_confirm", Value: value,
+	})
 }
 
 // confirmingHandler stands for the dispatcher: "delete acme" asks for a
@@ -96,11 +91,11 @@ func TestConfirmButtonSendsConfirmAsTheClicker(t *testing.T) {
 	fs := newFakeSlack(t)
 	h := &confirmingHandler{}
 	startBot(t, fs, slack.Config{Handler: h})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 
-	fs.send(t, fs.slash("env-del", 0, "U0123ABCD", "ana", "C0123", "delete acme"))
-	waitFor(t, "the confirmation", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 1 })
-	eph := fs.callsOf("chat.postEphemeral")[0]
+	fs.Send(t, fs.Slash("env-del", 0, "U0123ABCD", "ana", "C0123", "delete acme"))
+	waitFor(t, "the confirmation", func() bool { return len(fs.CallsOf("chat.postEphemeral")) == 1 })
+	eph := fs.CallsOf("chat.postEphemeral")[0]
 	if eph.Form.Get("user") != "U0123ABCD" || eph.Form.Get("channel") != "C0123" {
 		t.Errorf("confirmation shown to %q in %q, want the requester U0123ABCD in C0123", eph.Form.Get("user"), eph.Form.Get("channel"))
 	}
@@ -114,15 +109,15 @@ func TestConfirmButtonSendsConfirmAsTheClicker(t *testing.T) {
 	if btn.Confirm.Style != "danger" || !strings.Contains(btn.Confirm.Text.Text, "Delete prod-acme?") {
 		t.Errorf("confirm dialog %+v, want a danger dialog repeating the prompt", btn.Confirm)
 	}
-	if n := len(fs.callsOf("chat.postMessage")); n != 0 {
+	if n := len(fs.CallsOf("chat.postMessage")); n != 0 {
 		t.Errorf("%d visible messages for a confirmation request", n)
 	}
 
 	// Someone else clicks (a forged payload: the message is ephemeral),
 	// then the requester: both reach the handler as who clicked.
-	fs.send(t, fs.click("env-c1", "U0999VIEW", "val", btn.Value))
+	fs.Send(t, fs.click("env-c1", "U0999VIEW", "val", btn.Value))
 	waitFor(t, "the first click", func() bool { return len(h.requests()) == 1 })
-	fs.send(t, fs.click("env-c2", "U0123ABCD", "ana", btn.Value))
+	fs.Send(t, fs.click("env-c2", "U0123ABCD", "ana", btn.Value))
 	waitFor(t, "the second click", func() bool { return len(h.requests()) == 2 })
 	want := []commands.Request{
 		{Identity: commands.Identity{Platform: "slack", UserID: "U0999VIEW", UserName: "val"}, Channel: "C0123", Text: "confirm c0ffee"},
@@ -131,27 +126,23 @@ func TestConfirmButtonSendsConfirmAsTheClicker(t *testing.T) {
 	if diff := cmp.Diff(h.requests(), want); diff != "" {
 		t.Errorf("confirm requests (-got +want):\n%s", diff)
 	}
-	waitFor(t, "the answers in the channel", func() bool { return len(fs.callsOf("chat.postMessage")) == 2 })
-	if diff := cmp.Diff(texts(fs.callsOf("chat.postMessage")), []string{"confirmed by U0999VIEW", "confirmed by U0123ABCD"}); diff != "" {
+	waitFor(t, "the answers in the channel", func() bool { return len(fs.CallsOf("chat.postMessage")) == 2 })
+	if diff := cmp.Diff(texts(fs.CallsOf("chat.postMessage")), []string{"confirmed by U0999VIEW", "confirmed by U0123ABCD"}); diff != "" {
 		t.Errorf("answers (-got +want):\n%s", diff)
 	}
 }
 
 func TestConfirmFallsBackToResponseURL(t *testing.T) {
 	fs := newFakeSlack(t)
-	fs.ephFails["G0PRIV"] = "channel_not_found"
+	fs.FailEphemeral("G0PRIV", "channel_not_found")
 	startBot(t, fs, slack.Config{Handler: &confirmingHandler{}})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 
-	fs.send(t, fs.slash("env-del", 0, "U0123ABCD", "ana", "G0PRIV", "delete acme"))
+	fs.Send(t, fs.Slash("env-del", 0, "U0123ABCD", "ana", "G0PRIV", "delete acme"))
 	waitFor(t, "the response_url answer", func() bool {
-		fs.mu.Lock()
-		defer fs.mu.Unlock()
-		return len(fs.responses) == 1
+		return len(fs.Responses()) == 1
 	})
-	fs.mu.Lock()
-	resp := fs.responses[0]
-	fs.mu.Unlock()
+	resp := fs.Responses()[0]
 	if resp["response_type"] != "ephemeral" {
 		t.Errorf("response_type = %v, want ephemeral", resp["response_type"])
 	}
@@ -167,41 +158,28 @@ func TestConfirmFallsBackToResponseURL(t *testing.T) {
 func TestConfirmClickReachesTheDispatcher(t *testing.T) {
 	fs := newFakeSlack(t)
 	startBot(t, fs, slack.Config{Handler: newDispatcher(t, newCreator(t), "")})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 
 	// No pending action has this code: the dispatcher refuses privately.
-	fs.send(t, fs.click("env-c1", "U0123ABCD", "ana", "deadbeef"))
+	fs.Send(t, fs.click("env-c1", "U0123ABCD", "ana", "deadbeef"))
 	// Someone not on the allowlist: refused before any code is looked at.
-	fs.send(t, fs.click("env-c2", "U0666EVIL", "mallory", "deadbeef"))
-	waitFor(t, "two private refusals", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 2 })
-	got := map[string]string{}
-	for _, c := range fs.callsOf("chat.postEphemeral") {
-		if c.Form.Get("channel") != "C0123" {
-			t.Errorf("refusal in channel %q, want C0123", c.Form.Get("channel"))
-		}
-		got[c.Form.Get("user")] = c.Form.Get("text")
-	}
-	want := map[string]string{
+	fs.Send(t, fs.click("env-c2", "U0666EVIL", "mallory", "deadbeef"))
+	waitFor(t, "two private refusals", func() bool { return len(fs.CallsOf("chat.postEphemeral")) == 2 })
+	fs.checkRefusedPrivately(t, "C0123", "", map[string]string{
 		"U0123ABCD": "that confirmation is unknown or was already used: run the command again",
 		"U0666EVIL": "you (U0666EVIL) are not on the allowlist",
-	}
-	if diff := cmp.Diff(got, want); diff != "" {
-		t.Errorf("refusals (-got +want):\n%s", diff)
-	}
-	if n := len(fs.callsOf("chat.postMessage")); n != 0 {
-		t.Errorf("%d visible messages for refused confirmations", n)
-	}
+	})
 }
 
 func TestButtonWithoutCodeIsRefused(t *testing.T) {
 	fs := newFakeSlack(t)
 	h := &confirmingHandler{}
 	startBot(t, fs, slack.Config{Handler: h})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 
-	fs.send(t, fs.click("env-c1", "U0123ABCD", "ana", ""))
-	waitFor(t, "the refusal", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 1 })
-	if got := fs.callsOf("chat.postEphemeral")[0].Form.Get("text"); got != "this button is not valid: run the command again" {
+	fs.Send(t, fs.click("env-c1", "U0123ABCD", "ana", ""))
+	waitFor(t, "the refusal", func() bool { return len(fs.CallsOf("chat.postEphemeral")) == 1 })
+	if got := fs.CallsOf("chat.postEphemeral")[0].Form.Get("text"); got != "this button is not valid: run the command again" {
 		t.Errorf("answer %q", got)
 	}
 	if n := len(h.requests()); n != 0 {

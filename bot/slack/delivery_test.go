@@ -20,18 +20,18 @@ func TestARetryThatIsTheOnlyDeliveryRuns(t *testing.T) {
 	fs := newFakeSlack(t)
 	creator := newCreator(t, "database")
 	startBot(t, fs, slack.Config{Handler: newDispatcher(t, creator, "")})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 
-	fs.send(t, fs.slash("env-only-retry", 1, "U0123ABCD", "ana", "C0123", "create acme http"))
-	fs.waitAck(t, "env-only-retry")
-	waitFor(t, "the creation", func() bool { return creator.calls() == 1 })
+	fs.Send(t, fs.Slash("env-only-retry", 1, "U0123ABCD", "ana", "C0123", "create acme http"))
+	fs.WaitAck(t, "env-only-retry", 5*time.Second)
+	waitFor(t, "the creation", func() bool { return len(creator.Requests()) == 1 })
 
-	again := fs.slash("env-other", 2, "U0123ABCD", "ana", "C0123", "create acme http")
+	again := fs.Slash("env-other", 2, "U0123ABCD", "ana", "C0123", "create acme http")
 	again["payload"].(map[string]any)["trigger_id"] = "1337.42.env-only-retry"
-	fs.send(t, again)
-	fs.waitAck(t, "env-other")
+	fs.Send(t, again)
+	fs.WaitAck(t, "env-other", 5*time.Second)
 	time.Sleep(200 * time.Millisecond)
-	if n := creator.calls(); n != 1 {
+	if n := len(creator.Requests()); n != 1 {
 		t.Errorf("%d creations, want 1", n)
 	}
 }
@@ -43,16 +43,16 @@ func TestMalformedAndUnknownEnvelopesAreAcknowledged(t *testing.T) {
 	fs := newFakeSlack(t)
 	creator := newCreator(t)
 	startBot(t, fs, slack.Config{Handler: newDispatcher(t, creator, "")})
-	fs.waitConnected(t)
-	fs.send(t, map[string]any{"envelope_id": "env-bad", "type": "slash_commands", "payload": "not an object"})
-	fs.waitAck(t, "env-bad")
-	fs.send(t, map[string]any{"envelope_id": "env-unknown", "type": "workflow_frobnication", "payload": map[string]any{}})
-	fs.waitAck(t, "env-unknown")
+	fs.WaitConnected(t, 5*time.Second)
+	fs.Send(t, map[string]any{"envelope_id": "env-bad", "type": "slash_commands", "payload": "not an object"})
+	fs.WaitAck(t, "env-bad", 5*time.Second)
+	fs.Send(t, map[string]any{"envelope_id": "env-unknown", "type": "workflow_frobnication", "payload": map[string]any{}})
+	fs.WaitAck(t, "env-unknown", 5*time.Second)
 	// The bot still works.
-	fs.send(t, fs.slash("env-after", 0, "U0999VIEW", "vic", "C0123", "whoami"))
-	waitFor(t, "the answer after them", func() bool { return len(fs.callsOf("chat.postMessage")) == 1 })
-	if creator.calls() != 0 {
-		t.Errorf("%d creations", creator.calls())
+	fs.Send(t, fs.Slash("env-after", 0, "U0999VIEW", "vic", "C0123", "whoami"))
+	waitFor(t, "the answer after them", func() bool { return len(fs.CallsOf("chat.postMessage")) == 1 })
+	if len(creator.Requests()) != 0 {
+		t.Errorf("%d creations", len(creator.Requests()))
 	}
 }
 
@@ -69,10 +69,10 @@ func TestAPanickingHandlerDoesNotStopTheBot(t *testing.T) {
 		return nil, r.Reply(ctx, "fine")
 	})
 	rb := startBot(t, fs, slack.Config{Handler: h})
-	fs.waitConnected(t)
-	fs.send(t, fs.slash("env-panic", 0, "U0123ABCD", "ana", "C0123", "list"))
-	fs.waitAck(t, "env-panic")
+	fs.WaitConnected(t, 5*time.Second)
+	fs.Send(t, fs.Slash("env-panic", 0, "U0123ABCD", "ana", "C0123", "list"))
+	fs.WaitAck(t, "env-panic", 5*time.Second)
 	waitFor(t, "the panic logged", func() bool { return strings.Contains(rb.logs.String(), "panicked") })
-	fs.send(t, fs.slash("env-next", 0, "U0123ABCD", "ana", "C0123", "list"))
-	waitFor(t, "the next answer", func() bool { return len(fs.callsOf("chat.postMessage")) == 1 })
+	fs.Send(t, fs.Slash("env-next", 0, "U0123ABCD", "ana", "C0123", "list"))
+	waitFor(t, "the next answer", func() bool { return len(fs.CallsOf("chat.postMessage")) == 1 })
 }

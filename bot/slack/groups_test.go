@@ -36,19 +36,19 @@ func (h *identities) get(text string) (commands.Identity, bool) {
 
 func TestUserGroupsFillIdentityAndAreCached(t *testing.T) {
 	fs := newFakeSlack(t)
-	fs.groups = []map[string]any{
+	fs.SetGroups([]map[string]any{
 		{"id": "S0OPS", "handle": "ops", "users": []string{"U0123ABCD", "U0777ZED"}},
 		{"id": "S0DEV", "handle": "dev", "users": []string{"U0123ABCD"}},
-	}
+	})
 	h := &identities{ids: map[string]commands.Identity{}}
 	startBot(t, fs, slack.Config{Handler: h})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 
-	fs.send(t, fs.slash("env-1", 0, "U0123ABCD", "ana", "C0123", "whoami 1"))
-	fs.send(t, fs.slash("env-2", 0, "U0777ZED", "zed", "C0123", "whoami 2"))
-	fs.send(t, fs.slash("env-3", 0, "U0555NONE", "nobody", "C0123", "whoami 3"))
-	fs.send(t, fs.click("env-4", "U0777ZED", "zed", "c0ffee"))
-	waitFor(t, "four requests", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 4 })
+	fs.Send(t, fs.Slash("env-1", 0, "U0123ABCD", "ana", "C0123", "whoami 1"))
+	fs.Send(t, fs.Slash("env-2", 0, "U0777ZED", "zed", "C0123", "whoami 2"))
+	fs.Send(t, fs.Slash("env-3", 0, "U0555NONE", "nobody", "C0123", "whoami 3"))
+	fs.Send(t, fs.click("env-4", "U0777ZED", "zed", "c0ffee"))
+	waitFor(t, "four requests", func() bool { return len(fs.CallsOf("chat.postEphemeral")) == 4 })
 
 	want := map[string][]string{
 		"whoami 1":       {"S0DEV", "S0OPS"},
@@ -66,57 +66,55 @@ func TestUserGroupsFillIdentityAndAreCached(t *testing.T) {
 			t.Errorf("%q: groups (-got +want):\n%s", text, diff)
 		}
 	}
-	if n := len(fs.callsOf("usergroups.list")); n != 1 {
+	if n := len(fs.CallsOf("usergroups.list")); n != 1 {
 		t.Errorf("usergroups.list called %d times for 4 requests within the TTL, want 1", n)
 	}
 }
 
 func TestUserGroupsRefreshAfterTTL(t *testing.T) {
 	fs := newFakeSlack(t)
-	fs.groups = []map[string]any{{"id": "S0OPS", "users": []string{"U0123ABCD"}}}
+	fs.SetGroups([]map[string]any{{"id": "S0OPS", "users": []string{"U0123ABCD"}}})
 	h := &identities{ids: map[string]commands.Identity{}}
 	startBot(t, fs, slack.Config{Handler: h, GroupsTTL: 100 * time.Millisecond})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 
-	fs.send(t, fs.slash("env-1", 0, "U0123ABCD", "ana", "C0123", "before"))
-	waitFor(t, "the first request", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 1 })
-	fs.mu.Lock()
-	fs.groups = nil // ana left the group
-	fs.mu.Unlock()
+	fs.Send(t, fs.Slash("env-1", 0, "U0123ABCD", "ana", "C0123", "before"))
+	waitFor(t, "the first request", func() bool { return len(fs.CallsOf("chat.postEphemeral")) == 1 })
+	fs.SetGroups(nil) // ana left the group
 	time.Sleep(150 * time.Millisecond)
-	fs.send(t, fs.slash("env-2", 0, "U0123ABCD", "ana", "C0123", "after"))
-	waitFor(t, "the second request", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 2 })
+	fs.Send(t, fs.Slash("env-2", 0, "U0123ABCD", "ana", "C0123", "after"))
+	waitFor(t, "the second request", func() bool { return len(fs.CallsOf("chat.postEphemeral")) == 2 })
 
 	before, _ := h.get("before")
 	after, _ := h.get("after")
 	if diff := cmp.Diff([][]string{before.Groups, after.Groups}, [][]string{{"S0OPS"}, nil}); diff != "" {
 		t.Errorf("groups before and after leaving (-got +want):\n%s", diff)
 	}
-	if n := len(fs.callsOf("usergroups.list")); n != 2 {
+	if n := len(fs.CallsOf("usergroups.list")); n != 2 {
 		t.Errorf("usergroups.list called %d times, want 2 (one per TTL)", n)
 	}
 }
 
 func TestUserGroupsFailureKeepsUserGrants(t *testing.T) {
 	fs := newFakeSlack(t)
-	fs.groupsErr = "missing_scope"
+	fs.FailGroups("missing_scope")
 	// The real dispatcher: ana is an admin by user grant, zed would be
 	// one by group only.
 	rb := startBot(t, fs, slack.Config{Handler: newDispatcher(t, newCreator(t), "")})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 
-	fs.send(t, fs.slash("env-1", 0, "U0123ABCD", "ana", "C0123", "whoami"))
-	waitFor(t, "the answer", func() bool { return len(fs.callsOf("chat.postMessage")) == 1 })
-	if got := fs.callsOf("chat.postMessage")[0].Form.Get("text"); !strings.Contains(got, "admin") {
+	fs.Send(t, fs.Slash("env-1", 0, "U0123ABCD", "ana", "C0123", "whoami"))
+	waitFor(t, "the answer", func() bool { return len(fs.CallsOf("chat.postMessage")) == 1 })
+	if got := fs.CallsOf("chat.postMessage")[0].Form.Get("text"); !strings.Contains(got, "admin") {
 		t.Errorf("whoami = %q, want the admin role from the user grant", got)
 	}
-	fs.send(t, fs.slash("env-2", 0, "U0123ABCD", "ana", "C0123", "whoami"))
-	waitFor(t, "the second answer", func() bool { return len(fs.callsOf("chat.postMessage")) == 2 })
+	fs.Send(t, fs.Slash("env-2", 0, "U0123ABCD", "ana", "C0123", "whoami"))
+	waitFor(t, "the second answer", func() bool { return len(fs.CallsOf("chat.postMessage")) == 2 })
 	if !strings.Contains(rb.logs.String(), "missing_scope") {
 		t.Error("the usergroups.list failure was not logged")
 	}
 	var failed int
-	for _, c := range fs.allCalls() {
+	for _, c := range fs.Calls() {
 		if c.Method == "usergroups.list" {
 			failed++
 		}
@@ -128,17 +126,17 @@ func TestUserGroupsFailureKeepsUserGrants(t *testing.T) {
 
 func TestUserGroupsOff(t *testing.T) {
 	fs := newFakeSlack(t)
-	fs.groups = []map[string]any{{"id": "S0OPS", "users": []string{"U0123ABCD"}}}
+	fs.SetGroups([]map[string]any{{"id": "S0OPS", "users": []string{"U0123ABCD"}}})
 	h := &identities{ids: map[string]commands.Identity{}}
 	startBot(t, fs, slack.Config{Handler: h, GroupsTTL: -1})
-	fs.waitConnected(t)
-	fs.send(t, fs.slash("env-1", 0, "U0123ABCD", "ana", "C0123", "whoami"))
-	waitFor(t, "the request", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 1 })
+	fs.WaitConnected(t, 5*time.Second)
+	fs.Send(t, fs.Slash("env-1", 0, "U0123ABCD", "ana", "C0123", "whoami"))
+	waitFor(t, "the request", func() bool { return len(fs.CallsOf("chat.postEphemeral")) == 1 })
 	if id, _ := h.get("whoami"); id.Groups != nil {
 		t.Errorf("groups %v with lookups off", id.Groups)
 	}
-	if n := len(fs.allCalls()); n != 3 { // auth.test, apps.connections.open, chat.postEphemeral
-		for _, c := range fs.allCalls() {
+	if n := len(fs.Calls()); n != 3 { // auth.test, apps.connections.open, chat.postEphemeral
+		for _, c := range fs.Calls() {
 			t.Log(c.Method)
 		}
 		t.Errorf("%d API calls, want no usergroups.list", n)
@@ -165,33 +163,29 @@ func groupDispatcher(t *testing.T) *commands.Dispatcher {
 // works again, so do the group grants.
 func TestFailedGroupLookupsExpireMembershipsAndSaySo(t *testing.T) {
 	fs := newFakeSlack(t)
-	fs.groups = []map[string]any{{"id": "S0OPS0001", "users": []string{"U0777ZED"}}}
+	fs.SetGroups([]map[string]any{{"id": "S0OPS0001", "users": []string{"U0777ZED"}}})
 	startBot(t, fs, slack.Config{Handler: groupDispatcher(t), GroupsTTL: 50 * time.Millisecond})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 	whoami := func(env string) string {
 		t.Helper()
-		n := len(fs.callsOf("chat.postMessage")) + len(fs.callsOf("chat.postEphemeral"))
-		fs.send(t, fs.slash(env, 0, "U0777ZED", "zed", "C0123", "whoami"))
+		n := len(fs.CallsOf("chat.postMessage")) + len(fs.CallsOf("chat.postEphemeral"))
+		fs.Send(t, fs.Slash(env, 0, "U0777ZED", "zed", "C0123", "whoami"))
 		waitFor(t, "the answer to "+env, func() bool {
-			return len(fs.callsOf("chat.postMessage"))+len(fs.callsOf("chat.postEphemeral")) > n
+			return len(fs.CallsOf("chat.postMessage"))+len(fs.CallsOf("chat.postEphemeral")) > n
 		})
-		msgs := fs.callsOf("chat.postMessage")
+		msgs := fs.CallsOf("chat.postMessage")
 		return msgs[len(msgs)-1].Form.Get("text")
 	}
 	if got := whoami("env-1"); got != "You are zed (slack U0777ZED), role operator in this channel" {
 		t.Fatalf("with the group known, whoami = %q", got)
 	}
-	fs.mu.Lock()
-	fs.groupsErr = "ratelimited_forever"
-	fs.mu.Unlock()
+	fs.FailGroups("ratelimited_forever")
 	time.Sleep(60 * time.Millisecond) // past the TTL
 	got := whoami("env-2")
 	if !strings.HasPrefix(got, "You are zed (slack U0777ZED), not on the allowlist in this channel; your user groups could not be looked up just now") {
 		t.Errorf("with the lookup failing past the TTL, whoami = %q, want no role and the reason", got)
 	}
-	fs.mu.Lock()
-	fs.groupsErr = ""
-	fs.mu.Unlock()
+	fs.FailGroups("")
 	time.Sleep(60 * time.Millisecond) // past the retry wait
 	if got := whoami("env-3"); got != "You are zed (slack U0777ZED), role operator in this channel" {
 		t.Errorf("with the lookup working again, whoami = %q", got)
@@ -203,11 +197,11 @@ func TestFailedGroupLookupsExpireMembershipsAndSaySo(t *testing.T) {
 func TestARefusalSaysWhereTheGrantsApply(t *testing.T) {
 	fs := newFakeSlack(t)
 	startBot(t, fs, slack.Config{Handler: groupDispatcher(t)})
-	fs.waitConnected(t)
-	fs.send(t, fs.slash("env-1", 0, "U0444CHAN", "cho", "C0123", "list"))
-	waitFor(t, "the refusal", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 1 })
+	fs.WaitConnected(t, 5*time.Second)
+	fs.Send(t, fs.Slash("env-1", 0, "U0444CHAN", "cho", "C0123", "list"))
+	waitFor(t, "the refusal", func() bool { return len(fs.CallsOf("chat.postEphemeral")) == 1 })
 	want := "you (U0444CHAN) have no role in this channel: your grants apply only in C0789ABCD; run the command there, or ask an admin for a grant here"
-	if got := fs.callsOf("chat.postEphemeral")[0].Form.Get("text"); got != want {
+	if got := fs.CallsOf("chat.postEphemeral")[0].Form.Get("text"); got != want {
 		t.Errorf("refusal = %q, want %q", got, want)
 	}
 }

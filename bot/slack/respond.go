@@ -9,15 +9,13 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
 	slackapi "github.com/slack-go/slack"
 
-	"odoobot/bot/serial"
+	"odoobot/bot/thread"
 	"odoobot/commands"
-	"odoobot/provision"
 )
 
 const (
@@ -398,272 +396,77 @@ func (b *Bot) ReportInThread(ctx context.Context, ref map[string]string, text st
 	return err
 }
 
-// transientMarks are the marks of provision.FormatEvent lines that only
-// say something began (a step's start, an undo's start): they update the
-// status message instead of adding a line.
-var transientMarks = map[string]bool{
-	eventMark(provision.EventStart): true,
-	eventMark(provision.EventUndo):  true,
-}
-
-func eventMark(k provision.EventKind) string {
-	f := strings.Fields(provision.FormatEvent(provision.Event{Kind: k, Step: "x"}))
-	if len(f) < 2 {
-		return ""
-	}
-	return f[1]
-}
-
-func transient(line string) bool {
-	f := strings.Fields(line)
-	return len(f) >= 2 && transientMarks[f[1]]
-}
-
-// thread is a job's thread: lines are posted in order by one goroutine,
-// so that a slow or rate-limited Slack never blocks the job, and one
-// status message shows the latest line, edited at most once per
-// UpdateInterval.
-type thread struct {
-	b       *Bot
+// jobThread is a job's thread in Slack: the root message's replies
+// (thread_ts), with one status message, through the shared thread.
+type jobThread struct {
+	*thread.Thread
 	channel string
 	ts      string
-	status  *statusMsg
-
-	queue *serial.Queue // the thread's lines, in order
-
-	mu  sync.Mutex
-	cur *stepProgress // the step that started last and has not ended
-}
-
-// stepProgress is the progress of one step of a job thread, guarded by
-// its thread's mu.
-type stepProgress struct {
-	step   string
-	latest string // the latest progress line not yet shown
-	queued bool   // a progress delivery is in the queue
-	ended  bool   // the step's end was given
 }
 
 var (
-	_ commands.Thread         = (*thread)(nil)
-	_ commands.ProgressThread = (*thread)(nil)
+	_ commands.Thread         = (*jobThread)(nil)
+	_ commands.ProgressThread = (*jobThread)(nil)
+	_ thread.Platform         = (*inThread)(nil)
 )
 
-func (b *Bot) newThread(channel, ts string) *thread {
-	t := &thread{b: b, channel: channel, ts: ts, queue: serial.New(256)}
-	t.status = &statusMsg{b: b, channel: channel, threadTS: ts, interval: b.cfg.UpdateInterval}
-	return t
-}
-
-// Post queues a progress line: a step's start (or an undo's start)
-// updates the status message; any other line is posted in the thread,
-// and shown in the status message too. It returns at once; delivery
-// errors are logged.
-func (t *thread) Post(ctx context.Context, text string) error {
-	ctx = context.WithoutCancel(ctx)
-	ok := t.queue.Do(func() {
-		if !transient(text) {
-			if _, err := t.b.post(ctx, t.channel, t.ts, text); err != nil {
-				t.b.log.Warn("slack: thread line lost", "channel", t.channel, "thread", t.ts, "err", t.b.clean(err.Error()))
-			}
-		}
-		if err := t.status.set(ctx, "⏳ "+text); err != nil {
-			t.b.log.Warn("slack: status message", "channel", t.channel, "thread", t.ts, "err", t.b.clean(err.Error()))
-		}
-	}, false)
-	if !ok {
-		return errors.New("slack: post in thread: the thread is finished")
-	}
-	return nil
-}
-
-// StepLine shows a step's line: its start and its progress in the status
-// message (edited in place, at most once per UpdateInterval), its end as
-// a line of the thread, as Post does. Progress is coalesced before it is
-// queued: however many reports a step makes, the queue holds at most one
-// progress delivery, carrying the latest; progress of a step that is not
-// the one running is dropped. It returns at once.
-func (t *thread) StepLine(ctx context.Context, step string, kind provision.EventKind, line string) error {
-	t.mu.Lock()
-	switch kind {
-	case provision.EventStart:
-		t.cur = &stepProgress{step: step}
-	case provision.EventProgress:
-		sp := t.cur
-		if sp == nil || sp.step != step {
-			t.mu.Unlock()
-			return nil
-		}
-		sp.latest = line
-		if sp.queued {
-			t.mu.Unlock()
-			return nil
-		}
-		sp.queued = true
-		t.mu.Unlock()
-		ctx = context.WithoutCancel(ctx)
-		if !t.queue.Do(func() { t.showProgress(ctx, sp) }, false) {
-			return errors.New("slack: progress in thread: the thread is finished")
-		}
-		return nil
-	default:
-		if sp := t.cur; sp != nil && sp.step == step {
-			sp.ended, sp.latest = true, ""
-			t.cur = nil
-		}
-	}
-	t.mu.Unlock()
-	return t.Post(ctx, line)
-}
-
-// showProgress, run by the queue, shows a step's latest progress line in
-// the status message, unless the step ended since it was reported.
-func (t *thread) showProgress(ctx context.Context, sp *stepProgress) {
-	t.mu.Lock()
-	line := sp.latest
-	sp.latest, sp.queued = "", false
-	ended := sp.ended
-	t.mu.Unlock()
-	if line == "" || ended {
-		return
-	}
-	if err := t.status.set(ctx, "⏳ "+line); err != nil {
-		t.b.log.Warn("slack: status message", "channel", t.channel, "thread", t.ts, "err", t.b.clean(err.Error()))
-	}
-}
-
-// Finish waits for the queued lines, edits the root to root (chat.update),
-// posts summary in the thread (a code block, or a file when long) and
-// sets the status message to root. Later Posts fail.
-func (t *thread) Finish(ctx context.Context, root, summary string) error {
-	done := make(chan error, 1)
-	ok := t.queue.Do(func() {
-		var errs []error
-		if err := t.b.update(ctx, t.channel, t.ts, root); err != nil {
-			errs = append(errs, err)
-		}
-		if strings.TrimSpace(summary) != "" {
-			if err := t.b.long(ctx, t.channel, t.ts, "", summary); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		if err := t.status.final(ctx, root); err != nil {
-			errs = append(errs, err)
-		}
-		done <- errors.Join(errs...)
-	}, true)
-	if !ok {
-		return errors.New("slack: finish thread: already finished")
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("slack: finish thread: %w", err)
-		}
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+func (b *Bot) newThread(channel, ts string) *jobThread {
+	return &jobThread{
+		Thread: thread.New(thread.Config{
+			Platform: &inThread{b: b, channel: channel, ts: ts},
+			Root:     ts, Layout: thread.StatusMessage, Interval: b.cfg.UpdateInterval,
+			Log: b.log, Attrs: []any{"channel", channel, "thread", ts},
+		}),
+		channel: channel, ts: ts,
 	}
 }
 
 // Ref is {"channel": C…, "ts": the root message's ts}, for ReportInThread.
-func (t *thread) Ref() map[string]string {
+func (t *jobThread) Ref() map[string]string {
 	return map[string]string{"channel": t.channel, "ts": t.ts}
 }
 
-// statusMsg is the one message of a thread that is edited in place. The
-// first text is posted at once; later ones are coalesced into at most one
-// chat.update per interval, the latest text winning.
-type statusMsg struct {
-	b        *Bot
-	channel  string
-	threadTS string
-	interval time.Duration
-
-	send sync.Mutex // held while talking to Slack: edits never cross
-
-	mu     sync.Mutex
-	ts     string // "" until posted
-	latest string
-	shown  string
-	last   time.Time
-	timer  *time.Timer
+// inThread is what Slack gives a job's thread: replies under the root
+// ts of channel, chat.update of its messages, and summaries as a code
+// block or a file. Its errors hold no token.
+type inThread struct {
+	b       *Bot
+	channel string
+	ts      string
 }
 
-func (s *statusMsg) set(ctx context.Context, text string) error {
-	s.mu.Lock()
-	s.latest = text
-	switch {
-	case s.ts == "":
-		s.mu.Unlock()
-		return s.flush(ctx)
-	case s.timer != nil:
-		// An edit is already scheduled: it will carry this text.
-		s.mu.Unlock()
-		return nil
-	}
-	wait := s.interval - time.Since(s.last)
-	s.timer = time.AfterFunc(max(wait, 0), func() {
-		if err := s.flush(ctx); err != nil {
-			s.b.log.Warn("slack: status message", "channel", s.channel, "err", s.b.clean(err.Error()))
-		}
-	})
-	s.mu.Unlock()
-	return nil
+// Post posts text in the thread and returns its ts.
+func (p *inThread) Post(ctx context.Context, text string) (string, error) {
+	ts, err := p.b.post(ctx, p.channel, p.ts, text)
+	return ts, p.b.cleanErr(err)
 }
 
-// final shows text now, still keeping to the interval; it does nothing
-// when no status message was ever posted.
-func (s *statusMsg) final(ctx context.Context, text string) error {
-	s.mu.Lock()
-	s.latest = text
-	if s.timer != nil {
-		s.timer.Stop()
-		s.timer = nil
-	}
-	posted := s.ts != ""
-	wait := s.interval - time.Since(s.last)
-	s.mu.Unlock()
-	if !posted {
-		return nil
-	}
-	if wait > 0 {
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		}
-	}
-	return s.flush(ctx)
+// Edit replaces the text of the message ts of the channel.
+func (p *inThread) Edit(ctx context.Context, ts, text string) error {
+	return p.b.cleanErr(p.b.update(ctx, p.channel, ts, text))
 }
 
-// flush posts or edits the message with the latest text.
-func (s *statusMsg) flush(ctx context.Context) error {
-	s.send.Lock()
-	defer s.send.Unlock()
-	s.mu.Lock()
-	s.timer = nil
-	text, ts := s.latest, s.ts
-	if text == s.shown {
-		s.mu.Unlock()
-		return nil
-	}
-	s.last = time.Now() // edits are spaced by their start
-	s.mu.Unlock()
-	var err error
-	if ts == "" {
-		ts, err = s.b.post(ctx, s.channel, s.threadTS, text)
-	} else {
-		err = s.b.update(ctx, s.channel, ts, text)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// Summary posts text in the thread as a code block, or a file when long.
+func (p *inThread) Summary(ctx context.Context, text string) error {
+	return p.b.cleanErr(p.b.long(ctx, p.channel, p.ts, "", text))
+}
+
+// cleanError is an error whose text was cleaned of the bot's tokens;
+// Unwrap gives the original.
+type cleanError struct {
+	msg string
+	err error
+}
+
+func (e *cleanError) Error() string { return e.msg }
+func (e *cleanError) Unwrap() error { return e.err }
+
+// cleanErr is err with its text cleaned of the bot's tokens (nil for nil).
+func (b *Bot) cleanErr(err error) error {
 	if err == nil {
-		s.ts, s.shown = ts, text
+		return nil
 	}
-	return err
+	return &cleanError{msg: b.clean(err.Error()), err: err}
 }
 
 // Alert posts text at the top of channel: what no command asked for,

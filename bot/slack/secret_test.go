@@ -1,63 +1,24 @@
 package slack_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"odoobot/bot/bottest"
 	"odoobot/bot/slack"
-	"odoobot/provision"
 )
 
 const adminPassword = "Pw-9f3K-only-for-ana"
 
-// memAudit keeps the audit rows.
-type memAudit struct {
-	mu      sync.Mutex
-	entries []provision.AuditEntry
-}
-
-func (a *memAudit) RecordAudit(_ context.Context, e provision.AuditEntry) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.entries = append(a.entries, e)
-	return nil
-}
-
-func (a *memAudit) OpenAudit(_ context.Context, e provision.AuditEntry) (int64, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.entries = append(a.entries, e)
-	return int64(len(a.entries) - 1), nil
-}
-
-func (a *memAudit) CloseAudit(_ context.Context, id int64, outcome string, d time.Duration) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.entries[id].Outcome, a.entries[id].Duration = outcome, d
-	return nil
-}
-
-func (a *memAudit) String() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var b strings.Builder
-	for _, e := range a.entries {
-		fmt.Fprintf(&b, "%+v\n", e)
-	}
-	return b.String()
-}
-
 // checkOnlyEphemeral fails unless secret went out exactly once, in a
 // chat.postEphemeral to user in channel, and in nothing else the fake
 // received, the audit or the log.
-func checkOnlyEphemeral(t *testing.T, fs *fakeSlack, rb *running, audit *memAudit, user, channel, secret string) {
+func checkOnlyEphemeral(t *testing.T, fs *fakeSlack, rb *running, audit *bottest.Audit, user, channel, secret string) {
 	t.Helper()
 	n := 0
-	for _, c := range fs.allCalls() {
+	for _, c := range fs.Calls() {
 		has := false
 		for _, vs := range c.Form {
 			for _, v := range vs {
@@ -75,12 +36,10 @@ func checkOnlyEphemeral(t *testing.T, fs *fakeSlack, rb *running, audit *memAudi
 	if n != 1 {
 		t.Errorf("the secret went out %d times, want once", n)
 	}
-	if strings.Count(fs.everything(), secret) != 1 {
-		t.Errorf("the fake received the secret %d times", strings.Count(fs.everything(), secret))
+	if strings.Count(fs.Everything(), secret) != 1 {
+		t.Errorf("the fake received the secret %d times", strings.Count(fs.Everything(), secret))
 	}
-	fs.mu.Lock()
-	responses := fmt.Sprint(fs.responses)
-	fs.mu.Unlock()
+	responses := fmt.Sprint(fs.Responses())
 	if strings.Contains(responses, secret) {
 		t.Errorf("the secret went through a response_url")
 	}
@@ -98,16 +57,16 @@ func checkOnlyEphemeral(t *testing.T, fs *fakeSlack, rb *running, audit *memAudi
 func TestCreateShowsTheAdminPasswordEphemerally(t *testing.T) {
 	fs := newFakeSlack(t)
 	creator := newCreator(t, "database", "service")
-	creator.password = adminPassword
+	creator.Password = adminPassword
 	d := newDispatcher(t, creator, "name: acme")
-	audit := &memAudit{}
+	audit := &bottest.Audit{}
 	d.Auditor = audit
 	rb := startBot(t, fs, slack.Config{Handler: d})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 
-	fs.send(t, fs.slash("env-pw-1", 0, "U0123ABCD", "ana", "C0123", "create acme http"))
+	fs.Send(t, fs.Slash("env-pw-1", 0, "U0123ABCD", "ana", "C0123", "create acme http"))
 	waitFor(t, "the password", func() bool {
-		for _, c := range fs.callsOf("chat.postEphemeral") {
+		for _, c := range fs.CallsOf("chat.postEphemeral") {
 			if strings.Contains(c.Form.Get("text"), adminPassword) {
 				return true
 			}
@@ -115,7 +74,7 @@ func TestCreateShowsTheAdminPasswordEphemerally(t *testing.T) {
 		return false
 	})
 	waitFor(t, "the summary", func() bool {
-		for _, c := range fs.callsOf("chat.postMessage") {
+		for _, c := range fs.CallsOf("chat.postMessage") {
 			if strings.Contains(c.Form.Get("text"), "name: acme") {
 				return true
 			}
@@ -123,7 +82,7 @@ func TestCreateShowsTheAdminPasswordEphemerally(t *testing.T) {
 		return false
 	})
 	var msg string
-	for _, c := range fs.callsOf("chat.postEphemeral") {
+	for _, c := range fs.CallsOf("chat.postEphemeral") {
 		if strings.Contains(c.Form.Get("text"), adminPassword) {
 			msg = c.Form.Get("text")
 		}
@@ -143,20 +102,20 @@ func TestCreateShowsTheAdminPasswordEphemerally(t *testing.T) {
 // not be shown and that reset-admin sets a new one.
 func TestCreatePasswordNotShownIsSaidInTheThread(t *testing.T) {
 	fs := newFakeSlack(t)
-	fs.ephFails["C0LOST"] = "channel_not_found"
-	fs.respFails = 404
+	fs.FailEphemeral("C0LOST", "channel_not_found")
+	fs.FailResponses(404)
 	creator := newCreator(t, "database", "service")
-	creator.password = adminPassword
+	creator.Password = adminPassword
 	d := newDispatcher(t, creator, "name: acme")
-	audit := &memAudit{}
+	audit := &bottest.Audit{}
 	d.Auditor = audit
 	rb := startBot(t, fs, slack.Config{Handler: d})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 
-	fs.send(t, fs.slash("env-pw-lost", 0, "U0123ABCD", "ana", "C0LOST", "create acme http"))
+	fs.Send(t, fs.Slash("env-pw-lost", 0, "U0123ABCD", "ana", "C0LOST", "create acme http"))
 	var notice apiCall
 	waitFor(t, "the notice in the thread", func() bool {
-		for _, c := range fs.callsOf("chat.postMessage") {
+		for _, c := range fs.CallsOf("chat.postMessage") {
 			if strings.Contains(c.Form.Get("text"), "could not be shown") {
 				notice = c
 				return true
@@ -172,7 +131,7 @@ func TestCreatePasswordNotShownIsSaidInTheThread(t *testing.T) {
 			t.Errorf("the notice %q lacks %q", notice.Form.Get("text"), want)
 		}
 	}
-	for _, c := range fs.allCalls() {
+	for _, c := range fs.Calls() {
 		if c.Method == "chat.postEphemeral" {
 			continue // refused: the private attempt
 		}
@@ -189,67 +148,48 @@ func TestCreatePasswordNotShownIsSaidInTheThread(t *testing.T) {
 	}
 }
 
-// resetter is a commands.AdminPasswords test double.
-type resetter struct {
-	mu    sync.Mutex
-	names []string
-}
-
-func (r *resetter) ResetAdminPassword(_ context.Context, name string) (string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.names = append(r.names, name)
-	return adminPassword, nil
-}
-
-func (r *resetter) calls() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.names)
-}
-
 // TestResetAdminNeedsAdminAndAConfirmation: an operator is refused; the
 // admin is asked to confirm, and the click shows the new password to
 // the admin alone.
 func TestResetAdminNeedsAdminAndAConfirmation(t *testing.T) {
 	fs := newFakeSlack(t)
 	d := withLogs(t, 1)
-	res := &resetter{}
+	res := &bottest.Resetter{Password: adminPassword}
 	d.Admins = res
-	audit := &memAudit{}
+	audit := &bottest.Audit{}
 	d.Auditor = audit
 	rb := startBot(t, fs, slack.Config{Handler: d})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 
-	fs.send(t, fs.slash("env-ra-op", 0, "U0888OPER", "otto", "C0123", "reset-admin acme"))
-	waitFor(t, "the operator's refusal", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 1 })
-	if got := fs.callsOf("chat.postEphemeral")[0]; got.Form.Get("user") != "U0888OPER" || !strings.Contains(got.Form.Get("text"), "need role admin") {
+	fs.Send(t, fs.Slash("env-ra-op", 0, "U0888OPER", "otto", "C0123", "reset-admin acme"))
+	waitFor(t, "the operator's refusal", func() bool { return len(fs.CallsOf("chat.postEphemeral")) == 1 })
+	if got := fs.CallsOf("chat.postEphemeral")[0]; got.Form.Get("user") != "U0888OPER" || !strings.Contains(got.Form.Get("text"), "need role admin") {
 		t.Errorf("refusal %v", got.Form)
 	}
 
-	fs.send(t, fs.slash("env-ra-ad", 0, "U0123ABCD", "ana", "C0123", "reset-admin acme"))
-	waitFor(t, "the confirmation", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 2 })
-	ask := fs.callsOf("chat.postEphemeral")[1]
-	if res.calls() != 0 || ask.Form.Get("user") != "U0123ABCD" {
+	fs.Send(t, fs.Slash("env-ra-ad", 0, "U0123ABCD", "ana", "C0123", "reset-admin acme"))
+	waitFor(t, "the confirmation", func() bool { return len(fs.CallsOf("chat.postEphemeral")) == 2 })
+	ask := fs.CallsOf("chat.postEphemeral")[1]
+	if res.Calls() != 0 || ask.Form.Get("user") != "U0123ABCD" {
 		t.Fatalf("reset before the confirmation, or asked %q", ask.Form.Get("user"))
 	}
 	code := confirmButton(t, ask.Form.Get("blocks")).Value
 
 	// Someone else's click does nothing.
-	fs.send(t, fs.click("env-ra-c0", "U0888OPER", "otto", code))
-	waitFor(t, "the other's refusal", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 3 })
-	if res.calls() != 0 {
+	fs.Send(t, fs.click("env-ra-c0", "U0888OPER", "otto", code))
+	waitFor(t, "the other's refusal", func() bool { return len(fs.CallsOf("chat.postEphemeral")) == 3 })
+	if res.Calls() != 0 {
 		t.Fatal("an operator's click reset the password")
 	}
-	fs.send(t, fs.click("env-ra-c1", "U0123ABCD", "ana", code))
-	waitFor(t, "the password", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 4 })
-	if res.calls() != 1 {
-		t.Fatalf("%d resets", res.calls())
+	fs.Send(t, fs.click("env-ra-c1", "U0123ABCD", "ana", code))
+	waitFor(t, "the password", func() bool { return len(fs.CallsOf("chat.postEphemeral")) == 4 })
+	if res.Calls() != 1 {
+		t.Fatalf("%d resets", res.Calls())
 	}
-	if got := fs.callsOf("chat.postEphemeral")[3].Form.Get("text"); !strings.Contains(got, adminPassword) || !strings.Contains(got, "http://acme.example.com") {
+	if got := fs.CallsOf("chat.postEphemeral")[3].Form.Get("text"); !strings.Contains(got, adminPassword) || !strings.Contains(got, "http://acme.example.com") {
 		t.Errorf("password message %q", got)
 	}
-	if n := len(fs.callsOf("chat.postMessage")); n != 0 {
+	if n := len(fs.CallsOf("chat.postMessage")); n != 0 {
 		t.Errorf("%d visible messages", n)
 	}
 	checkOnlyEphemeral(t, fs, rb, audit, "U0123ABCD", "C0123", adminPassword)
@@ -260,10 +200,10 @@ func TestResetAdminNeedsAdminAndAConfirmation(t *testing.T) {
 func TestLogsArePrivateUnlessShared(t *testing.T) {
 	fs := newFakeSlack(t)
 	startBot(t, fs, slack.Config{Handler: withLogs(t, 400)})
-	fs.waitConnected(t)
-	fs.send(t, fs.slash("env-logs-p", 0, "U0123ABCD", "ana", "C0123", "logs acme 400"))
-	waitFor(t, "the private answer", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 1 })
-	got := fs.callsOf("chat.postEphemeral")[0]
+	fs.WaitConnected(t, 5*time.Second)
+	fs.Send(t, fs.Slash("env-logs-p", 0, "U0123ABCD", "ana", "C0123", "logs acme 400"))
+	waitFor(t, "the private answer", func() bool { return len(fs.CallsOf("chat.postEphemeral")) == 1 })
+	got := fs.CallsOf("chat.postEphemeral")[0]
 	text := got.Form.Get("text")
 	if got.Form.Get("user") != "U0123ABCD" || !strings.Contains(text, "line 400 ") || !strings.Contains(text, "lines left out") || !strings.Contains(text, "share") {
 		t.Errorf("private logs to %q: %q", got.Form.Get("user"), text)
@@ -271,7 +211,7 @@ func TestLogsArePrivateUnlessShared(t *testing.T) {
 	if len(text) > 6000 {
 		t.Errorf("private logs of %d bytes", len(text))
 	}
-	if n := len(fs.callsOf("chat.postMessage")) + len(fs.callsOf("files.completeUploadExternal")); n != 0 {
+	if n := len(fs.CallsOf("chat.postMessage")) + len(fs.CallsOf("files.completeUploadExternal")); n != 0 {
 		t.Errorf("%d visible answers to a private logs", n)
 	}
 }

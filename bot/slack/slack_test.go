@@ -30,15 +30,15 @@ func TestCreatePostsRootThreadStatusAndSummary(t *testing.T) {
 	creator := newCreator(t, "database", "files", "service")
 	summary := "name: acme\nurl: http://acme.example.com\nhttp port: 2100"
 	startBot(t, fs, slack.Config{Handler: newDispatcher(t, creator, summary), UpdateInterval: 60 * time.Millisecond})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 
-	fs.send(t, fs.slash("env-create-1", 0, "U0123ABCD", "ana", "C0123", "create acme http"))
-	if lat := fs.waitAck(t, "env-create-1"); lat > 100*time.Millisecond {
+	fs.Send(t, fs.Slash("env-create-1", 0, "U0123ABCD", "ana", "C0123", "create acme http"))
+	if lat := fs.WaitAck(t, "env-create-1", 5*time.Second); lat > 100*time.Millisecond {
 		t.Errorf("ack latency %s, want well under 100ms", lat)
 	}
 	waitFor(t, "the root and the status message edited to the final text", func() bool {
 		n := 0
-		for _, c := range fs.callsOf("chat.update") {
+		for _, c := range fs.CallsOf("chat.update") {
 			if strings.HasPrefix(c.Form.Get("text"), "✅ created prod-acme") {
 				n++
 			}
@@ -46,7 +46,7 @@ func TestCreatePostsRootThreadStatusAndSummary(t *testing.T) {
 		return n == 2
 	})
 	waitFor(t, "the summary in the thread", func() bool {
-		for _, c := range fs.callsOf("chat.postMessage") {
+		for _, c := range fs.CallsOf("chat.postMessage") {
 			if strings.Contains(c.Form.Get("text"), "url: http://acme.example.com") {
 				return true
 			}
@@ -54,7 +54,7 @@ func TestCreatePostsRootThreadStatusAndSummary(t *testing.T) {
 		return false
 	})
 
-	posts := fs.callsOf("chat.postMessage")
+	posts := fs.CallsOf("chat.postMessage")
 	root := posts[0]
 	if got, want := root.Form.Get("text"), "creating prod-acme → acme.example.com (http), asked by ana"; got != want {
 		t.Errorf("root = %q, want %q", got, want)
@@ -100,7 +100,7 @@ func TestCreatePostsRootThreadStatusAndSummary(t *testing.T) {
 	// last edit being the final state.
 	statusTS := fmt.Sprintf("1700000000.%06d", 2)
 	var edits []apiCall
-	for _, u := range fs.callsOf("chat.update") {
+	for _, u := range fs.CallsOf("chat.update") {
 		if u.Form.Get("ts") == statusTS {
 			edits = append(edits, u)
 		}
@@ -121,7 +121,7 @@ func TestCreatePostsRootThreadStatusAndSummary(t *testing.T) {
 			t.Errorf("status edits %d and %d only %s apart, want ≥ the 60ms interval", i-1, i, gap)
 		}
 	}
-	if n := len(fs.callsOf("chat.postEphemeral")); n != 0 {
+	if n := len(fs.CallsOf("chat.postEphemeral")); n != 0 {
 		t.Errorf("%d ephemeral messages for an accepted create", n)
 	}
 	fs.checkAuth(t)
@@ -131,33 +131,20 @@ func TestDeniedUserGetsOnlyAnEphemeralReply(t *testing.T) {
 	fs := newFakeSlack(t)
 	creator := newCreator(t, "database")
 	startBot(t, fs, slack.Config{Handler: newDispatcher(t, creator, "")})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 
-	fs.send(t, fs.slash("env-deny-1", 0, "U0666EVIL", "mallory", "C0123", "create acme http"))
-	fs.send(t, fs.slash("env-deny-2", 0, "U0999VIEW", "val", "C0123", "create acme http"))
-	fs.waitAck(t, "env-deny-1")
-	fs.waitAck(t, "env-deny-2")
-	waitFor(t, "two ephemeral refusals", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 2 })
+	fs.Send(t, fs.Slash("env-deny-1", 0, "U0666EVIL", "mallory", "C0123", "create acme http"))
+	fs.Send(t, fs.Slash("env-deny-2", 0, "U0999VIEW", "val", "C0123", "create acme http"))
+	fs.WaitAck(t, "env-deny-1", 5*time.Second)
+	fs.WaitAck(t, "env-deny-2", 5*time.Second)
+	waitFor(t, "two ephemeral refusals", func() bool { return len(fs.CallsOf("chat.postEphemeral")) == 2 })
 	time.Sleep(100 * time.Millisecond)
 
-	got := map[string]string{}
-	for _, c := range fs.callsOf("chat.postEphemeral") {
-		got[c.Form.Get("user")] = c.Form.Get("text")
-		if c.Form.Get("channel") != "C0123" {
-			t.Errorf("refusal in channel %q", c.Form.Get("channel"))
-		}
-	}
-	want := map[string]string{
+	fs.checkRefusedPrivately(t, "C0123", "", map[string]string{
 		"U0666EVIL": "you (U0666EVIL) are not on the allowlist",
 		"U0999VIEW": "you (U0999VIEW) need role admin to run create; you have viewer",
-	}
-	if diff := cmp.Diff(got, want); diff != "" {
-		t.Errorf("ephemeral refusals (-got +want):\n%s", diff)
-	}
-	if n := len(fs.callsOf("chat.postMessage")); n != 0 {
-		t.Errorf("%d visible messages for refusals", n)
-	}
-	if n := creator.calls(); n != 0 {
+	})
+	if n := len(creator.Requests()); n != 0 {
 		t.Errorf("Creator.Create called %d times for refused users", n)
 	}
 }
@@ -166,25 +153,23 @@ func TestRetriedAndDuplicateEnvelopesRunOnce(t *testing.T) {
 	fs := newFakeSlack(t)
 	creator := newCreator(t, "database")
 	startBot(t, fs, slack.Config{Handler: newDispatcher(t, creator, "")})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 
 	// A retry of an envelope already received (retry_attempt 1).
-	fs.send(t, fs.slash("env-retry", 0, "U0123ABCD", "ana", "C0123", "create acme http"))
-	fs.send(t, fs.slash("env-retry", 1, "U0123ABCD", "ana", "C0123", "create acme http"))
+	fs.Send(t, fs.Slash("env-retry", 0, "U0123ABCD", "ana", "C0123", "create acme http"))
+	fs.Send(t, fs.Slash("env-retry", 1, "U0123ABCD", "ana", "C0123", "create acme http"))
 	// The same envelope delivered twice, without the retry marker.
-	fs.send(t, fs.slash("env-dup", 0, "U0123ABCD", "ana", "C0123", "create beta http"))
-	fs.send(t, fs.slash("env-dup", 0, "U0123ABCD", "ana", "C0123", "create beta http"))
+	fs.Send(t, fs.Slash("env-dup", 0, "U0123ABCD", "ana", "C0123", "create beta http"))
+	fs.Send(t, fs.Slash("env-dup", 0, "U0123ABCD", "ana", "C0123", "create beta http"))
 	for _, id := range []string{"env-retry", "env-retry", "env-dup", "env-dup"} {
-		fs.waitAck(t, id) // every delivery is acknowledged
+		fs.WaitAck(t, id, 5*time.Second) // every delivery is acknowledged
 	}
-	waitFor(t, "both creations", func() bool { return creator.calls() >= 2 })
+	waitFor(t, "both creations", func() bool { return len(creator.Requests()) >= 2 })
 	time.Sleep(200 * time.Millisecond)
-	creator.mu.Lock()
 	var names []string
-	for _, r := range creator.reqs {
+	for _, r := range creator.Requests() {
 		names = append(names, r.Name)
 	}
-	creator.mu.Unlock()
 	if diff := cmp.Diff(names, []string{"acme", "beta"}, sortStrings); diff != "" {
 		t.Errorf("creations (-got +want):\n%s", diff)
 	}
@@ -205,28 +190,26 @@ var sortStrings = cmp.Transformer("sort", func(s []string) []string {
 func TestDisconnectReconnectsAndKeepsWorking(t *testing.T) {
 	fs := newFakeSlack(t)
 	startBot(t, fs, slack.Config{Handler: newDispatcher(t, newCreator(t), "")})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 
-	fs.send(t, map[string]any{"type": "disconnect", "reason": "refresh_requested", "debug_info": map[string]any{"host": "applink-test"}})
-	fs.waitConnected(t)
-	fs.mu.Lock()
-	opens := fs.opens
-	fs.mu.Unlock()
+	fs.Send(t, map[string]any{"type": "disconnect", "reason": "refresh_requested", "debug_info": map[string]any{"host": "applink-test"}})
+	fs.WaitConnected(t, 5*time.Second)
+	opens := fs.Opens()
 	if opens != 2 {
 		t.Errorf("apps.connections.open called %d times, want 2 (a new URL after the disconnect)", opens)
 	}
-	fs.send(t, fs.slash("env-after", 0, "U0123ABCD", "ana", "C0123", "whoami"))
-	fs.waitAck(t, "env-after")
-	waitFor(t, "the whoami reply", func() bool { return len(fs.callsOf("chat.postMessage")) == 1 })
-	if got := fs.callsOf("chat.postMessage")[0].Form.Get("text"); got != "You are ana (slack U0123ABCD), role admin in this channel" {
+	fs.Send(t, fs.Slash("env-after", 0, "U0123ABCD", "ana", "C0123", "whoami"))
+	fs.WaitAck(t, "env-after", 5*time.Second)
+	waitFor(t, "the whoami reply", func() bool { return len(fs.CallsOf("chat.postMessage")) == 1 })
+	if got := fs.CallsOf("chat.postMessage")[0].Form.Get("text"); got != "You are ana (slack U0123ABCD), role admin in this channel" {
 		t.Errorf("reply = %q", got)
 	}
 }
 
 func TestInvalidAppTokenStopsRun(t *testing.T) {
 	fs := newFakeSlack(t)
-	fs.openErr = "invalid_auth"
-	b, err := slack.New(slack.Config{BotToken: botToken, AppToken: appToken, APIURL: fs.apiURL(), Handler: newDispatcher(t, newCreator(t), "")})
+	fs.FailOpen("invalid_auth")
+	b, err := slack.New(slack.Config{BotToken: botToken, AppToken: appToken, APIURL: fs.APIURL(), Handler: newDispatcher(t, newCreator(t), "")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,8 +228,8 @@ func TestInvalidAppTokenStopsRun(t *testing.T) {
 
 func TestInvalidBotTokenStopsRun(t *testing.T) {
 	fs := newFakeSlack(t)
-	fs.authErr = "invalid_auth"
-	b, err := slack.New(slack.Config{BotToken: botToken, AppToken: appToken, APIURL: fs.apiURL(), Handler: newDispatcher(t, newCreator(t), "")})
+	fs.FailAuth("invalid_auth")
+	b, err := slack.New(slack.Config{BotToken: botToken, AppToken: appToken, APIURL: fs.APIURL(), Handler: newDispatcher(t, newCreator(t), "")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,8 +237,8 @@ func TestInvalidBotTokenStopsRun(t *testing.T) {
 	if want := "slack: the bot token was refused (invalid_auth): check SLACK_BOT_TOKEN"; err == nil || err.Error() != want {
 		t.Errorf("Run = %v, want %q", err, want)
 	}
-	if fs.opens != 0 {
-		t.Errorf("Socket Mode opened %d times with a refused bot token", fs.opens)
+	if fs.Opens() != 0 {
+		t.Errorf("Socket Mode opened %d times with a refused bot token", fs.Opens())
 	}
 }
 
@@ -315,23 +298,21 @@ func TestLongLogsAreUploadedAsAFile(t *testing.T) {
 	fs := newFakeSlack(t)
 	d := withLogs(t, 400)
 	startBot(t, fs, slack.Config{Handler: d})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 
-	fs.send(t, fs.slash("env-logs", 0, "U0123ABCD", "ana", "C0123", "logs acme 400 share"))
-	fs.waitAck(t, "env-logs")
-	waitFor(t, "the upload completed", func() bool { return len(fs.callsOf("files.completeUploadExternal")) == 1 })
+	fs.Send(t, fs.Slash("env-logs", 0, "U0123ABCD", "ana", "C0123", "logs acme 400 share"))
+	fs.WaitAck(t, "env-logs", 5*time.Second)
+	waitFor(t, "the upload completed", func() bool { return len(fs.CallsOf("files.completeUploadExternal")) == 1 })
 
-	get := fs.callsOf("files.getUploadURLExternal")[0]
-	done := fs.callsOf("files.completeUploadExternal")[0]
+	get := fs.CallsOf("files.getUploadURLExternal")[0]
+	done := fs.CallsOf("files.completeUploadExternal")[0]
 	if done.Form.Get("channel_id") != "C0123" {
 		t.Errorf("file shared in %q, want C0123", done.Form.Get("channel_id"))
 	}
 	if !strings.Contains(done.Form.Get("files"), "last 400 lines of acme") {
 		t.Errorf("file title: %s", done.Form.Get("files"))
 	}
-	fs.mu.Lock()
-	content := fs.files["F00000001"]
-	fs.mu.Unlock()
+	content := fs.File("F00000001")
 	lines := strings.Split(content, "\n")
 	if len(lines) != 400 || !strings.HasSuffix(lines[0], "line 1 <GET /web HTTP/1.1> 200 & done") || !strings.Contains(lines[399], "line 400 ") {
 		t.Errorf("uploaded %d lines, first %q: want all 400, unescaped", len(lines), lines[0])
@@ -339,7 +320,7 @@ func TestLongLogsAreUploadedAsAFile(t *testing.T) {
 	if get.Form.Get("length") != fmt.Sprint(len(content)) {
 		t.Errorf("announced length %s, uploaded %d bytes", get.Form.Get("length"), len(content))
 	}
-	if n := len(fs.callsOf("chat.postMessage")); n != 0 {
+	if n := len(fs.CallsOf("chat.postMessage")); n != 0 {
 		t.Errorf("%d messages besides the file", n)
 	}
 }
@@ -347,33 +328,33 @@ func TestLongLogsAreUploadedAsAFile(t *testing.T) {
 func TestShortLogsAreACodeBlock(t *testing.T) {
 	fs := newFakeSlack(t)
 	startBot(t, fs, slack.Config{Handler: withLogs(t, 5)})
-	fs.waitConnected(t)
-	fs.send(t, fs.slash("env-logs5", 0, "U0123ABCD", "ana", "C0123", "logs acme 5 share"))
-	waitFor(t, "the reply", func() bool { return len(fs.callsOf("chat.postMessage")) == 1 })
-	got := fs.callsOf("chat.postMessage")[0].Form.Get("text")
+	fs.WaitConnected(t, 5*time.Second)
+	fs.Send(t, fs.Slash("env-logs5", 0, "U0123ABCD", "ana", "C0123", "logs acme 5 share"))
+	waitFor(t, "the reply", func() bool { return len(fs.CallsOf("chat.postMessage")) == 1 })
+	got := fs.CallsOf("chat.postMessage")[0].Form.Get("text")
 	if !strings.HasPrefix(got, "*last 5 lines of acme") || !strings.Contains(got, "```\n2025-01-01") || !strings.Contains(got, "&lt;GET /web HTTP/1.1&gt; 200 &amp; done") {
 		t.Errorf("reply = %q, want a title and an escaped code block", got)
 	}
-	if n := len(fs.callsOf("files.getUploadURLExternal")); n != 0 {
+	if n := len(fs.CallsOf("files.getUploadURLExternal")); n != 0 {
 		t.Errorf("%d uploads for 5 lines", n)
 	}
 }
 
 func TestNotInChannelJoinsAndRetries(t *testing.T) {
 	fs := newFakeSlack(t)
-	fs.notIn["C0NOTIN1"] = true
+	fs.NotIn("C0NOTIN1")
 	rb := startBot(t, fs, slack.Config{Handler: newDispatcher(t, newCreator(t), "")})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("calls: %+v\nlogs: %s", fs.allCalls(), rb.logs.String())
+			t.Logf("calls: %+v\nlogs: %s", fs.Calls(), rb.logs.String())
 		}
 	})
 
-	fs.send(t, fs.slash("env-join", 0, "U0123ABCD", "ana", "C0NOTIN1", "whoami"))
-	waitFor(t, "the reply", func() bool { return len(fs.callsOf("chat.postMessage")) == 1 })
+	fs.Send(t, fs.Slash("env-join", 0, "U0123ABCD", "ana", "C0NOTIN1", "whoami"))
+	waitFor(t, "the reply", func() bool { return len(fs.CallsOf("chat.postMessage")) == 1 })
 	var seq []string
-	for _, c := range fs.allCalls() {
+	for _, c := range fs.Calls() {
 		if c.Method != "auth.test" && c.Method != "apps.connections.open" && c.Method != "usergroups.list" {
 			seq = append(seq, c.Method+" "+c.Form.Get("channel"))
 		}
@@ -386,38 +367,34 @@ func TestNotInChannelJoinsAndRetries(t *testing.T) {
 
 func TestUnreachableChannelFallsBackToResponseURL(t *testing.T) {
 	fs := newFakeSlack(t)
-	fs.ephFails["G0PRIVATE"] = "channel_not_found"
+	fs.FailEphemeral("G0PRIVATE", "channel_not_found")
 	startBot(t, fs, slack.Config{Handler: newDispatcher(t, newCreator(t), "")})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 
-	fs.send(t, fs.slash("env-priv", 0, "U0123ABCD", "ana", "G0PRIVATE", "whoami"))
+	fs.Send(t, fs.Slash("env-priv", 0, "U0123ABCD", "ana", "G0PRIVATE", "whoami"))
 	waitFor(t, "a response_url answer", func() bool {
-		fs.mu.Lock()
-		defer fs.mu.Unlock()
-		return len(fs.responses) == 1
+		return len(fs.Responses()) == 1
 	})
-	fs.mu.Lock()
-	got := fs.responses[0]
-	fs.mu.Unlock()
+	got := fs.Responses()[0]
 	text, _ := got["text"].(string)
 	if got["response_type"] != "ephemeral" || !strings.Contains(text, "invite me with /invite @odoobot") || !strings.Contains(text, "role admin") {
 		t.Errorf("response_url got %v, want an ephemeral invite hint with the answer", got)
 	}
-	if n := len(fs.callsOf("conversations.join")); n != 0 {
+	if n := len(fs.CallsOf("conversations.join")); n != 0 {
 		t.Errorf("tried to join a private channel %d times", n)
 	}
 }
 
 func TestRateLimitIsWaitedOut(t *testing.T) {
 	fs := newFakeSlack(t)
-	fs.limitOnce["chat.postMessage"] = 1
+	fs.RateLimit("chat.postMessage", 1)
 	startBot(t, fs, slack.Config{Handler: newDispatcher(t, newCreator(t), "")})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 
-	fs.send(t, fs.slash("env-rl", 0, "U0123ABCD", "ana", "C0123", "whoami"))
-	waitFor(t, "the reply after the rate limit", func() bool { return len(fs.callsOf("chat.postMessage")) == 1 })
+	fs.Send(t, fs.Slash("env-rl", 0, "U0123ABCD", "ana", "C0123", "whoami"))
+	waitFor(t, "the reply after the rate limit", func() bool { return len(fs.CallsOf("chat.postMessage")) == 1 })
 	var at []time.Time
-	for _, c := range fs.allCalls() {
+	for _, c := range fs.Calls() {
 		if c.Method == "chat.postMessage" {
 			at = append(at, c.At)
 		}
@@ -435,24 +412,24 @@ func TestSecretsStayOut(t *testing.T) {
 	key := "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----"
 	creator := newCreator(t, "database")
 	rb := startBot(t, fs, slack.Config{Handler: newDispatcher(t, creator, "cert:\n"+key+"\nurl: http://acme.example.com")})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 
-	fs.send(t, fs.slash("env-s1", 0, "U0123ABCD", "ana", "C0123", "create "+botToken))
-	fs.send(t, fs.slash("env-s2", 0, "U0123ABCD", "ana", "C0123", "create acme http password=hunter2"))
-	fs.send(t, fs.slash("env-s3", 0, "U0123ABCD", "ana", "C0123", "create acme http"))
+	fs.Send(t, fs.Slash("env-s1", 0, "U0123ABCD", "ana", "C0123", "create "+botToken))
+	fs.Send(t, fs.Slash("env-s2", 0, "U0123ABCD", "ana", "C0123", "create acme http password=hunter2"))
+	fs.Send(t, fs.Slash("env-s3", 0, "U0123ABCD", "ana", "C0123", "create acme http"))
 	waitFor(t, "the summary", func() bool {
-		for _, c := range fs.callsOf("chat.postMessage") {
+		for _, c := range fs.CallsOf("chat.postMessage") {
 			if strings.Contains(c.Form.Get("text"), "url: http://acme.example.com") {
 				return true
 			}
 		}
 		return false
 	})
-	waitFor(t, "two usage errors", func() bool { return len(fs.callsOf("chat.postEphemeral")) == 2 })
+	waitFor(t, "two usage errors", func() bool { return len(fs.CallsOf("chat.postEphemeral")) == 2 })
 
-	all := fs.everything()
+	all := fs.Everything()
 	redacted := false
-	for _, c := range fs.callsOf("chat.postMessage") {
+	for _, c := range fs.CallsOf("chat.postMessage") {
 		redacted = redacted || strings.Contains(c.Form.Get("text"), "cert:\n[private key redacted]\nurl:")
 	}
 	for _, secret := range []string{botToken, appToken, "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"} {
@@ -475,12 +452,12 @@ func TestSecretsStayOut(t *testing.T) {
 func TestReportInThread(t *testing.T) {
 	fs := newFakeSlack(t)
 	rb := startBot(t, fs, slack.Config{Handler: newDispatcher(t, newCreator(t), "")})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 	ctx := context.Background()
 	if err := rb.bot.ReportInThread(ctx, map[string]string{"channel": "C0123", "ts": "1699999999.000001"}, "the bot restarted: creating prod-acme was interrupted and rolled back"); err != nil {
 		t.Fatal(err)
 	}
-	got := fs.callsOf("chat.postMessage")
+	got := fs.CallsOf("chat.postMessage")
 	if len(got) != 1 || got[0].Form.Get("thread_ts") != "1699999999.000001" || got[0].Form.Get("channel") != "C0123" {
 		t.Errorf("posted %+v, want one reply in the thread", got)
 	}
@@ -508,16 +485,14 @@ func TestThreadRefAndLongSummaryAsFile(t *testing.T) {
 	})
 	_ = creator
 	startBot(t, fs, slack.Config{Handler: h})
-	fs.waitConnected(t)
-	fs.send(t, fs.slash("env-th", 0, "U0123ABCD", "ana", "C0123", "create acme"))
-	waitFor(t, "the summary file", func() bool { return len(fs.callsOf("files.completeUploadExternal")) == 1 })
-	c := fs.callsOf("files.completeUploadExternal")[0]
+	fs.WaitConnected(t, 5*time.Second)
+	fs.Send(t, fs.Slash("env-th", 0, "U0123ABCD", "ana", "C0123", "create acme"))
+	waitFor(t, "the summary file", func() bool { return len(fs.CallsOf("files.completeUploadExternal")) == 1 })
+	c := fs.CallsOf("files.completeUploadExternal")[0]
 	if c.Form.Get("thread_ts") != "1700000000.000001" || c.Form.Get("channel_id") != "C0123" {
 		t.Errorf("summary file shared in %q thread %q, want the job's thread", c.Form.Get("channel_id"), c.Form.Get("thread_ts"))
 	}
-	fs.mu.Lock()
-	content := fs.files["F00000001"]
-	fs.mu.Unlock()
+	content := fs.File("F00000001")
 	if content != long {
 		t.Errorf("uploaded %d bytes, want the %d-byte summary whole", len(content), len(long))
 	}
@@ -537,11 +512,11 @@ func (f handlerFunc) Handle(ctx context.Context, req commands.Request, r command
 func TestAlertPostsInTheChannel(t *testing.T) {
 	fs := newFakeSlack(t)
 	rb := startBot(t, fs, slack.Config{Handler: newDispatcher(t, newCreator(t), "")})
-	fs.waitConnected(t)
+	fs.WaitConnected(t, 5*time.Second)
 	if err := rb.bot.Alert(context.Background(), "C0ALERTS", "certificate renewal failed for acme"); err != nil {
 		t.Fatal(err)
 	}
-	got := fs.callsOf("chat.postMessage")
+	got := fs.CallsOf("chat.postMessage")
 	if len(got) != 1 || got[0].Form.Get("channel") != "C0ALERTS" || got[0].Form.Get("thread_ts") != "" || !strings.Contains(got[0].Form.Get("text"), "renewal failed") {
 		t.Errorf("posted %+v, want one top-level message in C0ALERTS", got)
 	}
@@ -552,14 +527,12 @@ func TestAlertPostsInTheChannel(t *testing.T) {
 // waits and connects, then answers commands.
 func TestSlackDownAtStartIsRetried(t *testing.T) {
 	fs := newFakeSlack(t)
-	fs.mu.Lock()
-	fs.downOnce["auth.test"] = 2
-	fs.downOnce["apps.connections.open"] = 1
-	fs.mu.Unlock()
+	fs.Down("auth.test", 2)
+	fs.Down("apps.connections.open", 1)
 	rb := startBot(t, fs, slack.Config{Handler: newDispatcher(t, newCreator(t), ""), RetryWait: 20 * time.Millisecond})
-	fs.waitConnected(t)
-	fs.send(t, fs.slash("env-after-503", 0, "U0123ABCD", "ana", "C0123", "whoami"))
-	waitFor(t, "the whoami reply", func() bool { return len(fs.callsOf("chat.postMessage")) == 1 })
+	fs.WaitConnected(t, 5*time.Second)
+	fs.Send(t, fs.Slash("env-after-503", 0, "U0123ABCD", "ana", "C0123", "whoami"))
+	waitFor(t, "the whoami reply", func() bool { return len(fs.CallsOf("chat.postMessage")) == 1 })
 	select {
 	case err := <-rb.done:
 		t.Fatalf("Run returned %v", err)

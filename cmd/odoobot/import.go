@@ -10,11 +10,12 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/jackc/pgx/v5"
-
 	"odoobot/config"
+	"odoobot/internal/pgdb"
 	"odoobot/provision"
+	"odoobot/provision/logrotate"
 	"odoobot/provision/postgres"
+	"odoobot/provision/tree"
 )
 
 // defaultAPIDEVData is where API-DEV keeps its tracking files.
@@ -39,12 +40,12 @@ func importVerb(ctx context.Context, w io.Writer, cfg *config.Config, args []str
 	if *dir == "" {
 		*dir = defaultAPIDEVData
 	}
-	cands, err := provision.ScanAPIDEV(cfg.Layout(), *dir, cfg.Zone(), cfg.NameRules())
+	cands, err := provision.ScanAPIDEV(ctx, tree.New(cfg.Layout()), cfg.Layout(), *dir, cfg.Zone(), cfg.NameRules())
 	if err != nil {
 		return err
 	}
-	if err := ensureStateDatabase(ctx, cfg.AdminDSN(), cfg.StateDBName); err != nil {
-		return err
+	if err := pgdb.Ensure(ctx, cfg.AdminDSN(), cfg.StateDBName); err != nil {
+		return fmt.Errorf("import: the state database %s: %w", cfg.StateDBName, err)
 	}
 	store, err := postgres.Open(ctx, cfg.StateDSN(), slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -63,14 +64,14 @@ func importVerb(ctx context.Context, w io.Writer, cfg *config.Config, args []str
 }
 
 // rotateLogs rewrites the rotation of every instance's odoo.log
-// (provision.LogRotation) from the store, so that an imported instance's
+// (logrotate.Rotation) from the store, so that an imported instance's
 // log is rotated as SERVICE_USER, who owns its directory; what is left
 // out, and a failure, are printed, never failing the import.
 func rotateLogs(ctx context.Context, w io.Writer, cfg *config.Config, instances func(context.Context) ([]provision.Instance, error)) {
 	list, err := instances(ctx)
 	if err == nil {
 		var left []string
-		r := provision.LogRotation{File: cfg.LogrotateFile, ProdRoot: cfg.ProdRoot, ServiceUser: cfg.ServiceUser}
+		r := logrotate.Rotation{File: cfg.LogrotateFile, ProdRoot: cfg.ProdRoot, ServiceUser: cfg.ServiceUser}
 		_, left, err = r.Install(list)
 		for _, l := range left {
 			fmt.Fprintln(w, "odoo.log rotation:", l)
@@ -201,25 +202,4 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
-}
-
-// ensureStateDatabase creates the state database when it does not exist,
-// as internal/app does when odoobot starts.
-func ensureStateDatabase(ctx context.Context, adminDSN, name string) error {
-	conn, err := pgx.Connect(ctx, adminDSN)
-	if err != nil {
-		return fmt.Errorf("import: connect to PostgreSQL: %w", err)
-	}
-	defer conn.Close(ctx)
-	var exists bool
-	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
-		return fmt.Errorf("import: look up the state database: %w", err)
-	}
-	if exists {
-		return nil
-	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" ENCODING 'UTF8'"); err != nil && !strings.Contains(err.Error(), "already exists") {
-		return fmt.Errorf("import: create the state database %s: %w", name, err)
-	}
-	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"odoobot/config"
 	"odoobot/provision"
+	"odoobot/provision/ports"
 )
 
 // previewPorts finds the ports a creation would take now, without taking
@@ -36,7 +37,7 @@ func previewPorts(ctx context.Context, cfg *config.Config) (provision.Ports, str
 	}
 	first := func(r config.Range) int {
 		for p := r.First; p <= r.Last; p++ {
-			if !held[p] && !provision.ListeningOnHost(p) {
+			if !held[p] && !(ports.Host{}).InUse(p) {
 				return p
 			}
 		}

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,18 +17,22 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"odoobot/commands"
 	"odoobot/config"
+	"odoobot/internal/pgdb"
 	"odoobot/provision"
 	"odoobot/provision/certs"
 	"odoobot/provision/cloudflare"
+	"odoobot/provision/hostfacts"
+	"odoobot/provision/jobends"
 	"odoobot/provision/joblog"
 	"odoobot/provision/nginx"
 	"odoobot/provision/odoo"
+	"odoobot/provision/ports"
 	"odoobot/provision/postgres"
+	"odoobot/provision/probe"
 	"odoobot/provision/systemd"
+	"odoobot/provision/sysusers"
 	"odoobot/provision/tenant"
 	"odoobot/provision/tree"
 	"odoobot/templates"
@@ -66,6 +69,8 @@ type App struct {
 	actionAlerts []func(ctx context.Context, alert commands.Alert) error // wire_watch.go
 	cloudflare   *cloudflare.Client                                      // nil when odoobot does not manage DNS
 	databases    *odoo.Databases
+	pg           postgres.Admin    // the day-two jobs' databases
+	dayTwo       *provision.DayTwo // wireBackups
 
 	// originWiring keeps odoobot's default server and Cloudflare snippet
 	// in nginx (wire_origin.go).
@@ -267,8 +272,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
 		return nil, fmt.Errorf("app: state dir: %w", err)
 	}
-	if err := ensureDatabase(ctx, cfg.AdminDSN(), cfg.StateDBName); err != nil {
-		return nil, err
+	if err := pgdb.Ensure(ctx, cfg.AdminDSN(), cfg.StateDBName); err != nil {
+		return nil, fmt.Errorf("app: the state database %s: %w", cfg.StateDBName, err)
 	}
 	tenants := tenant.New(tenant.Config{AdminDSN: cfg.AdminDSN(), Admin: cfg.DBUser, ProdRoot: cfg.ProdRoot, Logger: log})
 	if err := tenants.Check(ctx); err != nil {
@@ -335,18 +340,23 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	// A job end the store cannot record (PostgreSQL away) is kept here
 	// until it is, across a restart: recovery then finds the job ended.
 	a.Runner = provision.NewRunner(provision.RunnerConfig{Store: store, Workers: cfg.JobWorkers, Logger: log, Faults: provision.FaultAt(opt.FailAt, opt.KillAt, killSelf), Logs: joblog.Files{},
-		OutcomeDir: filepath.Join(cfg.StateDir, "job-ends"), Ended: a.jobEnded})
+		Outcomes: jobends.Dir(filepath.Join(cfg.StateDir, "job-ends")), Ended: a.jobEnded, Failures: store})
 	releases := odoo.NewReleases(releaseConfig(cfg, buildUser, log))
 	edition := map[string]string{"e": "enterprise", "c": "community"}[cfg.OdooEdition]
+	// Dumps and restores of an instance's database run as its own role
+	// (tenant.Manager's Login, with odoobot's server).
+	a.pg = postgres.Admin{
+		DB: provision.DBConn{Host: cfg.DBHost, Port: cfg.DBPort, User: cfg.DBUser, Password: cfg.DBPassword.Reveal()},
+		Login: func(ctx context.Context, db string) (provision.DBConn, error) {
+			role, pw, err := tenants.Login(ctx, db)
+			return provision.DBConn{Host: cfg.DBHost, Port: cfg.DBPort, User: role, Password: pw}, err
+		},
+	}
 	a.Creator = provision.NewCreator(provision.CreatorConfig{
 		Layout: cfg.Layout(), Files: tree.New(cfg.Layout()), Rules: cfg.NameRules(),
 		HTTPPorts: provision.PortRange(cfg.HTTPPorts), GeventPorts: provision.PortRange(cfg.GeventPorts),
 		ServiceUser: cfg.ServiceUser,
-		DB:          provision.DBConn{Host: cfg.DBHost, Port: cfg.DBPort, User: cfg.DBUser, Password: cfg.DBPassword.Reveal()},
-		DBLogin: func(ctx context.Context, db string) (provision.DBConn, error) {
-			role, pw, err := tenants.Login(ctx, db)
-			return provision.DBConn{Host: cfg.DBHost, Port: cfg.DBPort, User: role, Password: pw}, err
-		},
+		DB:          a.pg.DB,
 		Odoo: provision.OdooSettings{
 			Version: cfg.OdooVersion + " " + edition, Modules: cfg.InstanceModules(),
 			Workers: cfg.Workers, MaxCronThreads: cfg.MaxCronThreads,
@@ -355,7 +365,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		},
 		TrackingDir: cfg.TrackingDir,
 		Store:       store, Runner: a.Runner,
-		Releases:  releases,
+		Releases: releases, Targets: releases,
 		GC:        &odoo.Collector{Releases: releases, Databases: databases},
 		Databases: databases,
 		Tenants:   tenants,
@@ -366,9 +376,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		VerifyRoots: verifyRoots,
 		Admit:       a.admit,
 		Capacity:    cfg.CapacityModel(),
-		Logger:      log,
+		Health:      probe.Health{}, Ports: ports.Host{}, Users: sysusers.Host{},
+		BindFilter: svc, HostFacts: hostfacts.Host{},
+		Logger: log,
 	})
-	a.Operator = &provision.Operator{Store: store, Services: svc, Databases: databases, Layout: cfg.Layout(), Templates: tpl, OdooVersion: cfg.OdooVersion + " " + edition, OdooVersionOf: store.OdooVersion, Hold: store.HoldInstance, ServiceUser: cfg.ServiceUser}
+	a.Operator = &provision.Operator{Store: store, Services: svc, Databases: databases, Layout: cfg.Layout(), Templates: tpl, OdooVersion: cfg.OdooVersion + " " + edition, OdooVersionOf: store.OdooVersion, Hold: store.HoldInstance, ServiceUser: cfg.ServiceUser,
+		Health: probe.Health{}, Ports: ports.Host{}, Users: sysusers.Host{}}
 	al, err := commands.LoadAllowlist(cfg.AllowlistFile)
 	if err != nil {
 		a.Close()
@@ -379,7 +392,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	}
 	a.Dispatcher = &commands.Dispatcher{
 		Allowlist: al, Auditor: store, Rules: cfg.NameRules(), Mode: cfg.SSLMode(),
-		Creator: a.Creator, Operator: a.Operator, Admins: a.Operator, Jobs: store, Logger: log,
+		Creator: a.Creator, Operator: a.Operator, Capacity: a.Creator, Admins: a.Operator, Jobs: store, Logger: log,
 	}
 	if err := a.wireBackups(ctx, opt); err != nil {
 		a.Close()
@@ -404,34 +417,6 @@ func (a *App) Close() {
 	if a.Store != nil {
 		a.Store.Close()
 	}
-}
-
-// ensureDatabase creates the state database when it does not exist.
-func ensureDatabase(ctx context.Context, adminDSN, name string) error {
-	conn, err := pgx.Connect(ctx, adminDSN)
-	if err != nil {
-		return fmt.Errorf("app: connect to PostgreSQL at %s: %w", hostOf(adminDSN), errors.Unwrap(err))
-	}
-	defer conn.Close(ctx)
-	var exists bool
-	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
-		return fmt.Errorf("app: look up the state database: %w", err)
-	}
-	if exists {
-		return nil
-	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" ENCODING 'UTF8'"); err != nil && !strings.Contains(err.Error(), "already exists") {
-		return fmt.Errorf("app: create the state database %s: %w", name, err)
-	}
-	return nil
-}
-
-func hostOf(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return "(unparsable)"
-	}
-	return u.Host
 }
 
 // killSelf kills this process as a crash would (SIGKILL): the

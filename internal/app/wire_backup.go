@@ -5,26 +5,28 @@ import (
 	"time"
 
 	"odoobot/provision"
+	"odoobot/provision/backups"
+	"odoobot/provision/logrotate"
+	"odoobot/provision/systemd"
 )
 
-// wireBackups wires backup, restore and delete: the dispatcher's Creator
-// becomes a *provision.DayTwo over the app's Creator, which creates as
-// before and also runs the day-two verbs (the dispatcher finds them on
-// it). Backups go to BACKUP_DIR, kept as the BACKUP_KEEP_* settings say.
+// wireBackups wires the day-two verbs (backup, backups, restore, delete,
+// clone, upgrade) into the dispatcher: a *provision.DayTwo over the app's
+// Creator. Backups go to BACKUP_DIR, kept as the BACKUP_KEEP_* settings
+// say.
 func (a *App) wireBackups(ctx context.Context, opt Options) error {
-	a.Dispatcher.Creator = a.Creator.DayTwo(provision.BackupConfig{Dir: a.Config.BackupDir, Retention: a.Config.BackupRetention(), BotVersion: opt.Version})
+	dt := a.Creator.DayTwo(provision.BackupConfig{
+		Dir: a.Config.BackupDir, Retention: a.Config.BackupRetention(), BotVersion: opt.Version,
+		Store: &backups.Dir{Root: a.Config.BackupDir}, Postgres: a.pg,
+	})
+	a.dayTwo = dt
+	a.Dispatcher.DayTwo, a.Dispatcher.Cloner, a.Dispatcher.Upgrader = dt, dt, dt
 	return nil
 }
 
-// DayTwo returns the backup, restore and delete verbs as wired into the
-// dispatcher; nil before New has wired them.
-func (a *App) DayTwo() *provision.DayTwo {
-	if a.Dispatcher == nil {
-		return nil
-	}
-	dt, _ := a.Dispatcher.Creator.(*provision.DayTwo)
-	return dt
-}
+// DayTwo returns the day-two verbs as wired into the dispatcher; nil
+// before New has wired them.
+func (a *App) DayTwo() *provision.DayTwo { return a.dayTwo }
 
 // StartBackups starts the scheduled daily backup of every ready instance
 // at BACKUP_TIME (UTC), one instance after the other; it stops with ctx.
@@ -42,7 +44,7 @@ func (a *App) StartBackups(ctx context.Context) {
 	if dt == nil || !on {
 		return
 	}
-	if provision.BackupTimerInstalled(a.Config.UnitDir) {
+	if systemd.BackupTimerInstalled(a.Config.UnitDir) {
 		a.Log.Info("daily backup: left to " + provision.BackupTimerUnit)
 		return
 	}
@@ -83,12 +85,12 @@ func (a *App) Recover(ctx context.Context) ([]provision.Job, error) {
 }
 
 // logRotation is how this host rotates its instances' logs.
-func (a *App) logRotation() provision.LogRotation {
-	return provision.LogRotation{File: a.Config.LogrotateFile, ProdRoot: a.Config.ProdRoot, ServiceUser: a.Config.ServiceUser}
+func (a *App) logRotation() logrotate.Rotation {
+	return logrotate.Rotation{File: a.Config.LogrotateFile, ProdRoot: a.Config.ProdRoot, ServiceUser: a.Config.ServiceUser}
 }
 
 // RotateLogs rewrites the rotation of every instance's odoo.log
-// (provision.LogRotation.Install: one stanza per instance, acting as the
+// (logrotate.Rotation.Install: one stanza per instance, acting as the
 // owner of its directory) from the store's instances. serve calls it at
 // start, and the runner after each job that creates, clones, deletes or
 // isolates an instance. A failure, and each instance left out, is logged,

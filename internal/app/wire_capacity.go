@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"odoobot/provision"
+	"odoobot/provision/hostfacts"
 )
 
 // admit is the capacity guard asked before each creation: it counts every
@@ -22,6 +23,7 @@ func (a *App) admit(ctx context.Context, mode provision.SSLMode) (string, error)
 	g := provision.CapacityGuard{
 		Model: m,
 		Root:  a.Config.ProdRoot,
+		Facts: hostfacts.Host{},
 		Count: func(ctx context.Context) (int, error) {
 			list, err := a.Store.Instances(ctx)
 			return len(list), err

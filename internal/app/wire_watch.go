@@ -7,6 +7,9 @@ import (
 	"odoobot/commands"
 	"odoobot/internal/watch"
 	"odoobot/provision"
+	"odoobot/provision/hostfacts"
+	"odoobot/provision/ports"
+	"odoobot/provision/sysusers"
 )
 
 // AddActionAlerts adds a place where alerts go with their buttons (a
@@ -63,9 +66,9 @@ func (a *App) NewWatcher() *watch.Watcher {
 			},
 			Unit:   a.Services.Status,
 			Health: watch.ProbeHealth,
-			Ports:  watch.ProbePorts(cfg.ServiceUser),
+			Ports:  watch.ProbePorts(ports.Host{}, sysusers.Host{}, cfg.ServiceUser),
 			DiskFree: func() (uint64, error) {
-				f, err := provision.ReadHostFacts(cfg.ProdRoot)
+				f, err := hostfacts.Read(cfg.ProdRoot)
 				return f.DiskFree, err
 			},
 			CertNotAfter: func(inst provision.Instance) (time.Time, string) {

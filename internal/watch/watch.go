@@ -276,11 +276,12 @@ func (w *Watcher) checkInstance(ctx context.Context, inst provision.Instance) st
 	return strings.Join(problems, "; ")
 }
 
-// ProbePorts is the real Checks.Ports: provision.CheckPortOwners, with
+// ProbePorts is the real Checks.Ports: provision.CheckPortOwners with the
+// host's ports and users (provision/ports, provision/sysusers), and
 // serviceUser SERVICE_USER (who an imported instance runs as).
-func ProbePorts(serviceUser string) func(inst provision.Instance) string {
+func ProbePorts(ports provision.PortProbe, users provision.Users, serviceUser string) func(inst provision.Instance) string {
 	return func(inst provision.Instance) string {
-		if err := provision.CheckPortOwners(inst, serviceUser); err != nil {
+		if err := provision.CheckPortOwners(ports, users, inst, serviceUser); err != nil {
 			return err.Error()
 		}
 		return ""

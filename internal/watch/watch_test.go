@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"odoobot/provision"
+	"odoobot/provision/ports"
+	"odoobot/provision/sysusers"
 )
 
 // host is a fake host for the watcher's checks: units, health answers,
@@ -225,7 +227,7 @@ func TestRoundAlertsOnACapturedPort(t *testing.T) {
 	for _, state := range []string{"active", "inactive"} {
 		h := &host{instances: []provision.Instance{inst}, units: map[string]string{inst.Unit: state}, disk: 8 << 30}
 		checks := h.checks()
-		checks.Health, checks.Ports = ProbeHealth, ProbePorts("odoo")
+		checks.Health, checks.Ports = ProbeHealth, ProbePorts(ports.Host{}, sysusers.Host{}, "odoo")
 		w := New(Config{Policy: Policy{Failures: 1}, DiskFreeMin: 1, Checks: checks})
 		ev := w.Round(context.Background())
 		want := "port " + strconv.Itoa(port) + " of acme is held by user "

@@ -25,6 +25,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"odoobot/internal/pgdb"
 	"odoobot/provision"
 	"odoobot/provision/tenant"
 	"odoobot/templates"
@@ -265,7 +266,7 @@ func spareName(tpl string) string { return tpl + "_spare" }
 // reports whether it did. Two creations racing for one spare are safe:
 // the rename is atomic and the loser finds none.
 func (d *Databases) takeSpare(ctx context.Context, conn *pgx.Conn, tpl, name string) (bool, error) {
-	ok, err := existsOn(ctx, conn, spareName(tpl))
+	ok, err := pgdb.Exists(ctx, conn, spareName(tpl))
 	if err != nil || !ok {
 		return false, err
 	}
@@ -310,10 +311,10 @@ func (d *Databases) makeSpare(ctx context.Context, tpl string) error {
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", advisoryKey(tpl))
 	spare, tmp := spareName(tpl), spareName(tpl)+"_new"
-	if ok, err := existsOn(ctx, conn, tpl); err != nil || !ok {
+	if ok, err := pgdb.Exists(ctx, conn, tpl); err != nil || !ok {
 		return err // gone (gc): nothing to copy
 	}
-	if ok, err := existsOn(ctx, conn, spare); err != nil || ok {
+	if ok, err := pgdb.Exists(ctx, conn, spare); err != nil || ok {
 		return err
 	}
 	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(tmp)+" WITH (FORCE)"); err != nil {
@@ -478,7 +479,7 @@ func (d *Databases) ensureTemplate(ctx context.Context, spec provision.DatabaseS
 	}
 	// Closing the session releases the lock too, should the unlock fail.
 	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockKey)
-	ok, err := existsOn(ctx, conn, tpl)
+	ok, err := pgdb.Exists(ctx, conn, tpl)
 	if err != nil {
 		return err
 	}
@@ -938,17 +939,11 @@ func (d *Databases) Exists(ctx context.Context, name string) (bool, error) {
 		return false, fmt.Errorf("odoo: database exists: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	ok, err := existsOn(ctx, conn, name)
+	ok, err := pgdb.Exists(ctx, conn, name)
 	if err != nil {
 		return false, fmt.Errorf("odoo: database exists: %w", err)
 	}
 	return ok, nil
-}
-
-func existsOn(ctx context.Context, conn *pgx.Conn, name string) (bool, error) {
-	var ok bool
-	err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&ok)
-	return ok, err
 }
 
 // connect opens a connection with the admin credentials to database db
@@ -987,7 +982,7 @@ func (d *Databases) connectSafe(ctx context.Context, db string) (*pgx.Conn, erro
 	return conn, nil
 }
 
-func ident(s string) string { return pgx.Identifier{s}.Sanitize() }
+func ident(s string) string { return pgdb.Ident(s) }
 
 // advisoryKey is the pg_advisory_lock key of a template.
 func advisoryKey(tpl string) int64 {

@@ -29,6 +29,7 @@ import (
 	"odoobot/internal/testenv"
 	"odoobot/provision"
 	"odoobot/provision/odoo"
+	"odoobot/provision/probe"
 	"odoobot/templates"
 )
 
@@ -888,7 +889,7 @@ func runRealInstance(t *testing.T, e *dbEnv, rel provision.Release, spec provisi
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := provision.WaitHealthy(ctx, httpPort, 2*time.Minute, logFile); err != nil {
+	if err := provision.WaitHealthy(ctx, probe.Health{}, httpPort, 2*time.Minute, logFile); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/web/health?db_server_status=1", httpPort))

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,7 +30,7 @@ func (s *Store) RecordAudit(ctx context.Context, e provision.AuditEntry) error {
 	_, err := s.pool.Exec(ctx, sqlInsertAudit, at, e.Platform, e.UserID, e.UserName, e.Channel,
 		e.Command, e.Decision, e.Outcome, e.Duration.Milliseconds())
 	if err != nil {
-		return fmt.Errorf("postgres: record audit: %w", err)
+		return errorf("postgres: record audit: %w", err)
 	}
 	return nil
 }
@@ -45,7 +44,7 @@ func (s *Store) Audit(ctx context.Context, limit int) ([]provision.AuditEntry, e
 	}
 	rows, err := s.pool.Query(ctx, sqlSelectAudit, lim)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: audit: %w", err)
+		return nil, errorf("postgres: audit: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (provision.AuditEntry, error) {
 		var e provision.AuditEntry
@@ -55,7 +54,7 @@ func (s *Store) Audit(ctx context.Context, limit int) ([]provision.AuditEntry, e
 		return e, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: audit: %w", err)
+		return nil, errorf("postgres: audit: %w", err)
 	}
 	return out, nil
 }

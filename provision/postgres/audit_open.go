@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,7 +34,7 @@ func (s *Store) OpenAudit(ctx context.Context, e provision.AuditEntry) (int64, e
 	err := s.pool.QueryRow(ctx, sqlOpenAudit, at, e.Platform, e.UserID, e.UserName, e.Channel,
 		e.Command, e.Decision, e.Outcome).Scan(&id)
 	if err != nil {
-		return 0, fmt.Errorf("postgres: open audit entry: %w", err)
+		return 0, errorf("postgres: open audit entry: %w", err)
 	}
 	return id, nil
 }
@@ -45,10 +44,10 @@ func (s *Store) OpenAudit(ctx context.Context, e provision.AuditEntry) (int64, e
 func (s *Store) CloseAudit(ctx context.Context, id int64, outcome string, d time.Duration) error {
 	err := s.pool.QueryRow(ctx, sqlCloseAudit, id, outcome, d.Milliseconds()).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("postgres: close audit entry %d: no such entry", id)
+		return errorf("postgres: close audit entry %d: no such entry", id)
 	}
 	if err != nil {
-		return fmt.Errorf("postgres: close audit entry %d: %w", id, err)
+		return errorf("postgres: close audit entry %d: %w", id, err)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,7 +30,7 @@ INSERT INTO odoobot.dns_records (name, type, content, record_id, attempted_at, c
 VALUES ($1, $2, $3, $4, $5, $6) RETURNING key`,
 		e.Name, e.Type, e.Content, e.RecordID, e.Attempted, created).Scan(&key)
 	if err != nil {
-		return 0, fmt.Errorf("postgres: journal DNS record %s %s: %w", e.Type, e.Name, err)
+		return 0, errorf("postgres: journal DNS record %s %s: %w", e.Type, e.Name, err)
 	}
 	return key, nil
 }
@@ -44,10 +43,10 @@ func (s *Store) MadeDNS(ctx context.Context, key int64, recordID string, created
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE odoobot.dns_records SET record_id = $2, created_on = $3 WHERE key = $1`, key, recordID, created)
 	if err != nil {
-		return fmt.Errorf("postgres: keep DNS record %s: %w", recordID, err)
+		return errorf("postgres: keep DNS record %s: %w", recordID, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: keep DNS record %s: no entry %d", recordID, key)
+		return errorf("postgres: keep DNS record %s: no entry %d", recordID, key)
 	}
 	return nil
 }
@@ -61,7 +60,7 @@ func (s *Store) DNSEntries(ctx context.Context, name string) ([]provision.DNSEnt
 // lifted.
 func (s *Store) BuryDNS(ctx context.Context, name string) error {
 	if _, err := s.pool.Exec(ctx, `UPDATE odoobot.dns_records SET gone_at = now() WHERE name = $1 AND gone_at IS NULL`, name); err != nil {
-		return fmt.Errorf("postgres: tombstone the DNS records at %s: %w", name, err)
+		return errorf("postgres: tombstone the DNS records at %s: %w", name, err)
 	}
 	return nil
 }
@@ -69,7 +68,7 @@ func (s *Store) BuryDNS(ctx context.Context, name string) error {
 // ForgetDNS removes the entry key; a missing one is not an error.
 func (s *Store) ForgetDNS(ctx context.Context, key int64) error {
 	if _, err := s.pool.Exec(ctx, `DELETE FROM odoobot.dns_records WHERE key = $1`, key); err != nil {
-		return fmt.Errorf("postgres: forget DNS record entry %d: %w", key, err)
+		return errorf("postgres: forget DNS record entry %d: %w", key, err)
 	}
 	return nil
 }
@@ -86,7 +85,7 @@ ORDER BY attempted_at, key`)
 func (s *Store) DNSEntryCount(ctx context.Context) (int, error) {
 	var n int
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM odoobot.dns_records`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("postgres: count DNS record entries: %w", err)
+		return 0, errorf("postgres: count DNS record entries: %w", err)
 	}
 	return n, nil
 }
@@ -94,7 +93,7 @@ func (s *Store) DNSEntryCount(ctx context.Context) (int, error) {
 func (s *Store) dnsEntries(ctx context.Context, query string, args ...any) ([]provision.DNSEntry, error) {
 	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: DNS record entries: %w", err)
+		return nil, errorf("postgres: DNS record entries: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (provision.DNSEntry, error) {
 		var e provision.DNSEntry
@@ -106,7 +105,7 @@ func (s *Store) dnsEntries(ctx context.Context, query string, args ...any) ([]pr
 		return e, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: DNS record entries: %w", err)
+		return nil, errorf("postgres: DNS record entries: %w", err)
 	}
 	return out, nil
 }

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"odoobot/provision"
 )
@@ -37,16 +36,16 @@ var ErrInstanceHeld = errors.New("another command is acting on it")
 func (s *Store) HoldInstance(ctx context.Context, name string) (release func(), err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: hold %s: %w", name, err)
+		return nil, errorf("postgres: hold %s: %w", name, err)
 	}
 	var got bool
 	if err := conn.QueryRow(ctx, sqlTryInstanceLock, instanceLockSpace, name).Scan(&got); err != nil {
 		conn.Release()
-		return nil, fmt.Errorf("postgres: hold %s: %w", name, err)
+		return nil, errorf("postgres: hold %s: %w", name, err)
 	}
 	if !got {
 		conn.Release()
-		return nil, fmt.Errorf("postgres: hold %s: %w: %w", name, ErrInstanceHeld, provision.ErrInstanceBusy)
+		return nil, errorf("postgres: hold %s: %w: %w", name, ErrInstanceHeld, provision.ErrInstanceBusy)
 	}
 	released := false
 	release = func() {
@@ -65,7 +64,7 @@ func (s *Store) HoldInstance(ctx context.Context, name string) (release func(), 
 		return nil, err
 	} else if open {
 		release()
-		return nil, fmt.Errorf("postgres: hold %s: %s job #%d is %s on it: %w", name, j.Kind, j.ID, j.State, provision.ErrInstanceBusy)
+		return nil, errorf("postgres: hold %s: %s job #%d is %s on it: %w", name, j.Kind, j.ID, j.State, provision.ErrInstanceBusy)
 	}
 	return release, nil
 }

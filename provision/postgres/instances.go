@@ -84,7 +84,7 @@ FROM odoobot.instances`
 func (s *Store) ReserveInstance(ctx context.Context, inst provision.Instance, http, gevent provision.PortRange, inUse func(port int) bool) (provision.Instance, error) {
 	for _, r := range []provision.PortRange{http, gevent} {
 		if r.First < 1 || r.Last > 65535 || r.First > r.Last {
-			return provision.Instance{}, fmt.Errorf("postgres: reserve instance: invalid port range %s", r)
+			return provision.Instance{}, errorf("postgres: reserve instance: invalid port range %s", r)
 		}
 	}
 	if inUse == nil {
@@ -118,7 +118,7 @@ func (s *Store) ReserveInstance(ctx context.Context, inst provision.Instance, ht
 		return err
 	})
 	if err != nil {
-		return provision.Instance{}, fmt.Errorf("postgres: reserve instance: %w", err)
+		return provision.Instance{}, errorf("postgres: reserve instance: %w", err)
 	}
 	s.log.Info("reserved instance", "instance", inst.Name, "http_port", inst.Ports.HTTP, "gevent_port", inst.Ports.Gevent)
 	return inst, nil
@@ -245,7 +245,7 @@ func (s *Store) ImportInstance(ctx context.Context, inst provision.Instance) err
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: import instance %s: %w", inst.Name, err)
+		return errorf("postgres: import instance %s: %w", inst.Name, err)
 	}
 	return nil
 }
@@ -255,14 +255,14 @@ func (s *Store) ImportInstance(ctx context.Context, inst provision.Instance) err
 func (s *Store) Instance(ctx context.Context, name string) (provision.Instance, error) {
 	rows, err := s.pool.Query(ctx, sqlSelectInstance+` WHERE name = $1`, name)
 	if err != nil {
-		return provision.Instance{}, fmt.Errorf("postgres: instance %s: %w", name, err)
+		return provision.Instance{}, errorf("postgres: instance %s: %w", name, err)
 	}
 	inst, err := pgx.CollectExactlyOneRow(rows, scanInstance)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return provision.Instance{}, fmt.Errorf("postgres: instance %s: %w", name, provision.ErrInstanceNotFound)
+		return provision.Instance{}, errorf("postgres: instance %s: %w", name, provision.ErrInstanceNotFound)
 	}
 	if err != nil {
-		return provision.Instance{}, fmt.Errorf("postgres: instance %s: %w", name, err)
+		return provision.Instance{}, errorf("postgres: instance %s: %w", name, err)
 	}
 	return inst, nil
 }
@@ -271,11 +271,11 @@ func (s *Store) Instance(ctx context.Context, name string) (provision.Instance, 
 func (s *Store) Instances(ctx context.Context) ([]provision.Instance, error) {
 	rows, err := s.pool.Query(ctx, sqlSelectInstance+` ORDER BY name`)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: instances: %w", err)
+		return nil, errorf("postgres: instances: %w", err)
 	}
 	insts, err := pgx.CollectRows(rows, scanInstance)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: instances: %w", err)
+		return nil, errorf("postgres: instances: %w", err)
 	}
 	return insts, nil
 }
@@ -296,10 +296,10 @@ func scanInstance(row pgx.CollectableRow) (provision.Instance, error) {
 func (s *Store) SetTenant(ctx context.Context, name, user, role string) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE odoobot.instances SET system_user = $2, db_role = $3, updated_at = now() WHERE name = $1`, name, user, role)
 	if err != nil {
-		return fmt.Errorf("postgres: set the user and role of %s: %w", name, err)
+		return errorf("postgres: set the user and role of %s: %w", name, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: set the user and role of %s: %w", name, provision.ErrInstanceNotFound)
+		return errorf("postgres: set the user and role of %s: %w", name, provision.ErrInstanceNotFound)
 	}
 	return nil
 }
@@ -311,10 +311,10 @@ func (s *Store) SetRelease(ctx context.Context, name string, rel provision.Relea
        release_python = $5, release_deps = $6, updated_at = now() WHERE name = $1`,
 		name, rel.Key, rel.Repo, rel.Commit, rel.Python, rel.Deps)
 	if err != nil {
-		return fmt.Errorf("postgres: record the release of %s: %w", name, err)
+		return errorf("postgres: record the release of %s: %w", name, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: record the release of %s: %w", name, provision.ErrInstanceNotFound)
+		return errorf("postgres: record the release of %s: %w", name, provision.ErrInstanceNotFound)
 	}
 	return nil
 }
@@ -324,10 +324,10 @@ func (s *Store) SetRelease(ctx context.Context, name string, rel provision.Relea
 func (s *Store) SetState(ctx context.Context, name string, st provision.State) error {
 	tag, err := s.pool.Exec(ctx, sqlSetState, name, string(st))
 	if err != nil {
-		return fmt.Errorf("postgres: set state of %s: %w", name, err)
+		return errorf("postgres: set state of %s: %w", name, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: set state of %s: %w", name, provision.ErrInstanceNotFound)
+		return errorf("postgres: set state of %s: %w", name, provision.ErrInstanceNotFound)
 	}
 	return nil
 }
@@ -336,7 +336,7 @@ func (s *Store) SetState(ctx context.Context, name string, st provision.State) e
 // for the next reservation. Releasing an unknown instance is not an error.
 func (s *Store) ReleaseInstance(ctx context.Context, name string) error {
 	if _, err := s.pool.Exec(ctx, sqlDeleteInstance, name); err != nil {
-		return fmt.Errorf("postgres: release instance %s: %w", name, err)
+		return errorf("postgres: release instance %s: %w", name, err)
 	}
 	return nil
 }
@@ -353,7 +353,7 @@ type PortRow struct {
 func (s *Store) TakenPorts(ctx context.Context) ([]PortRow, error) {
 	rows, err := s.pool.Query(ctx, sqlTakenPorts)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: taken ports: %w", err)
+		return nil, errorf("postgres: taken ports: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (PortRow, error) {
 		var p PortRow
@@ -363,7 +363,7 @@ func (s *Store) TakenPorts(ctx context.Context) ([]PortRow, error) {
 		return p, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: taken ports: %w", err)
+		return nil, errorf("postgres: taken ports: %w", err)
 	}
 	return out, nil
 }

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,8 +18,12 @@ RETURNING id, created_at, started_at`
 
 	sqlSelectJob = `
 SELECT id, kind, instance, state, requested_by, params, error, undone, chat_ref,
-       created_at, started_at, finished_at
+       created_at, started_at, finished_at, failed_step, error_kind, error_hint, left_behind
 FROM odoobot.jobs`
+
+	sqlRecordFailure = `
+UPDATE odoobot.jobs SET failed_step = $2, error_kind = $3, error_hint = $4, left_behind = $5
+WHERE id = $1`
 
 	sqlStartJob = `
 UPDATE odoobot.jobs SET state = 'running', started_at = now()
@@ -54,7 +57,7 @@ func (s *Store) CreateJob(ctx context.Context, j provision.Job) (provision.Job, 
 		j.State = provision.JobQueued
 	}
 	if !j.State.Open() {
-		return provision.Job{}, fmt.Errorf("postgres: create job: state must be queued or running, not %q", j.State)
+		return provision.Job{}, errorf("postgres: create job: state must be queued or running, not %q", j.State)
 	}
 	var started *time.Time
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -70,17 +73,17 @@ func (s *Store) CreateJob(ctx context.Context, j provision.Job) (provision.Job, 
 		).Scan(&j.ID, &j.CreatedAt, &started)
 	})
 	if errors.Is(err, ErrInstanceHeld) {
-		return provision.Job{}, fmt.Errorf("postgres: create job: %s: %w: %w", j.Instance, err, provision.ErrInstanceBusy)
+		return provision.Job{}, errorf("postgres: create job: %s: %w: %w", j.Instance, err, provision.ErrInstanceBusy)
 	}
 	if _, ok := isUniqueViolation(err); ok {
 		if open, found, aerr := s.ActiveJob(ctx, j.Instance); aerr == nil && found {
-			return provision.Job{}, fmt.Errorf("postgres: create job: %s has %s job #%d %s: %w",
+			return provision.Job{}, errorf("postgres: create job: %s has %s job #%d %s: %w",
 				j.Instance, open.Kind, open.ID, open.State, provision.ErrInstanceBusy)
 		}
-		return provision.Job{}, fmt.Errorf("postgres: create job: %s: %w", j.Instance, provision.ErrInstanceBusy)
+		return provision.Job{}, errorf("postgres: create job: %s: %w", j.Instance, provision.ErrInstanceBusy)
 	}
 	if err != nil {
-		return provision.Job{}, fmt.Errorf("postgres: create job: %w", err)
+		return provision.Job{}, errorf("postgres: create job: %w", err)
 	}
 	j.StartedAt = deref(started)
 	j.FinishedAt = time.Time{}
@@ -101,13 +104,15 @@ func (s *Store) CreateJob(ctx context.Context, j provision.Job) (provision.Job, 
 func (s *Store) StartJob(ctx context.Context, id int64) error {
 	tag, err := s.pool.Exec(ctx, sqlStartJob, id)
 	if err != nil {
-		return fmt.Errorf("postgres: start job %d: %w", id, err)
+		return errorf("postgres: start job %d: %w", id, err)
 	}
 	if tag.RowsAffected() == 0 {
 		return s.wrongState(ctx, "start", id)
 	}
 	return nil
 }
+
+var _ provision.FailureStore = (*Store)(nil)
 
 // FinishJob ends an open job in a terminal state (succeeded, failed,
 // rolled_back or interrupted) with what failed (errText, empty on success)
@@ -117,17 +122,36 @@ func (s *Store) StartJob(ctx context.Context, id int64) error {
 // provision.ErrJobNotFound.
 func (s *Store) FinishJob(ctx context.Context, id int64, state provision.JobState, errText string, undone []string) error {
 	if !state.Terminal() {
-		return fmt.Errorf("postgres: finish job %d: %q is not a terminal state", id, state)
+		return errorf("postgres: finish job %d: %q is not a terminal state", id, state)
 	}
 	if undone == nil {
 		undone = []string{}
 	}
 	tag, err := s.pool.Exec(ctx, sqlFinishJob, id, string(state), errText, undone)
 	if err != nil {
-		return fmt.Errorf("postgres: finish job %d: %w", id, err)
+		return errorf("postgres: finish job %d: %w", id, err)
 	}
 	if tag.RowsAffected() == 0 {
 		return s.wrongState(ctx, "finish", id)
+	}
+	return nil
+}
+
+// RecordFailure records which step job id failed at, the kind of its
+// error, its hint and the steps left behind (provision.FailureStore);
+// recording it again replaces them. An unknown id gives
+// provision.ErrJobNotFound.
+func (s *Store) RecordFailure(ctx context.Context, id int64, f provision.JobFailure) error {
+	left := f.Left
+	if left == nil {
+		left = []string{}
+	}
+	tag, err := s.pool.Exec(ctx, sqlRecordFailure, id, string(f.Step), string(f.Kind), f.Hint, left)
+	if err != nil {
+		return errorf("postgres: record the failure of job %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return errorf("postgres: record the failure of job %d: %w", id, provision.ErrJobNotFound)
 	}
 	return nil
 }
@@ -137,18 +161,18 @@ func (s *Store) wrongState(ctx context.Context, action string, id int64) error {
 	var st string
 	err := s.pool.QueryRow(ctx, sqlJobState, id).Scan(&st)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("postgres: %s job %d: %w", action, id, provision.ErrJobNotFound)
+		return errorf("postgres: %s job %d: %w", action, id, provision.ErrJobNotFound)
 	}
 	if err != nil {
-		return fmt.Errorf("postgres: %s job %d: %w", action, id, err)
+		return errorf("postgres: %s job %d: %w", action, id, err)
 	}
 	if provision.JobState(st).Terminal() {
-		return fmt.Errorf("postgres: %s job %d: job is %s: %w", action, id, st, provision.ErrJobEnded)
+		return errorf("postgres: %s job %d: job is %s: %w", action, id, st, provision.ErrJobEnded)
 	}
 	if provision.JobState(st) == provision.JobRunning {
-		return fmt.Errorf("postgres: %s job %d: job is running: %w", action, id, provision.ErrJobStarted)
+		return errorf("postgres: %s job %d: job is running: %w", action, id, provision.ErrJobStarted)
 	}
-	return fmt.Errorf("postgres: %s job %d: job is %s", action, id, st)
+	return errorf("postgres: %s job %d: job is %s", action, id, st)
 }
 
 // Job returns the job with the given id, or an error matching
@@ -156,14 +180,14 @@ func (s *Store) wrongState(ctx context.Context, action string, id int64) error {
 func (s *Store) Job(ctx context.Context, id int64) (provision.Job, error) {
 	rows, err := s.pool.Query(ctx, sqlSelectJob+` WHERE id = $1`, id)
 	if err != nil {
-		return provision.Job{}, fmt.Errorf("postgres: job %d: %w", id, err)
+		return provision.Job{}, errorf("postgres: job %d: %w", id, err)
 	}
 	j, err := pgx.CollectExactlyOneRow(rows, scanJob)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return provision.Job{}, fmt.Errorf("postgres: job %d: %w", id, provision.ErrJobNotFound)
+		return provision.Job{}, errorf("postgres: job %d: %w", id, provision.ErrJobNotFound)
 	}
 	if err != nil {
-		return provision.Job{}, fmt.Errorf("postgres: job %d: %w", id, err)
+		return provision.Job{}, errorf("postgres: job %d: %w", id, err)
 	}
 	return j, nil
 }
@@ -173,11 +197,11 @@ func (s *Store) Job(ctx context.Context, id int64) (provision.Job, error) {
 func (s *Store) OpenJobs(ctx context.Context) ([]provision.Job, error) {
 	rows, err := s.pool.Query(ctx, sqlSelectJob+` WHERE state IN ('queued', 'running') ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: open jobs: %w", err)
+		return nil, errorf("postgres: open jobs: %w", err)
 	}
 	jobs, err := pgx.CollectRows(rows, scanJob)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: open jobs: %w", err)
+		return nil, errorf("postgres: open jobs: %w", err)
 	}
 	return jobs, nil
 }
@@ -187,14 +211,14 @@ func (s *Store) OpenJobs(ctx context.Context) ([]provision.Job, error) {
 func (s *Store) ActiveJob(ctx context.Context, instance string) (j provision.Job, ok bool, err error) {
 	rows, err := s.pool.Query(ctx, sqlSelectJob+` WHERE instance = $1 AND state IN ('queued', 'running')`, instance)
 	if err != nil {
-		return provision.Job{}, false, fmt.Errorf("postgres: active job of %s: %w", instance, err)
+		return provision.Job{}, false, errorf("postgres: active job of %s: %w", instance, err)
 	}
 	j, err = pgx.CollectExactlyOneRow(rows, scanJob)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return provision.Job{}, false, nil
 	}
 	if err != nil {
-		return provision.Job{}, false, fmt.Errorf("postgres: active job of %s: %w", instance, err)
+		return provision.Job{}, false, errorf("postgres: active job of %s: %w", instance, err)
 	}
 	return j, true, nil
 }
@@ -205,10 +229,10 @@ func (s *Store) ActiveJob(ctx context.Context, instance string) (j provision.Job
 func (s *Store) SetChatRef(ctx context.Context, id int64, ref map[string]string) error {
 	tag, err := s.pool.Exec(ctx, sqlSetChatRef, id, jsonMap(ref))
 	if err != nil {
-		return fmt.Errorf("postgres: set chat ref of job %d: %w", id, err)
+		return errorf("postgres: set chat ref of job %d: %w", id, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: set chat ref of job %d: %w", id, provision.ErrJobNotFound)
+		return errorf("postgres: set chat ref of job %d: %w", id, provision.ErrJobNotFound)
 	}
 	return nil
 }
@@ -223,10 +247,10 @@ func (s *Store) AppendEvent(ctx context.Context, e provision.Event) error {
 	}
 	_, err := s.pool.Exec(ctx, sqlInsertEvent, e.JobID, at, e.Step, string(e.Kind), e.Message, e.Duration.Milliseconds())
 	if isForeignKeyViolation(err) {
-		return fmt.Errorf("postgres: append event to job %d: %w", e.JobID, provision.ErrJobNotFound)
+		return errorf("postgres: append event to job %d: %w", e.JobID, provision.ErrJobNotFound)
 	}
 	if err != nil {
-		return fmt.Errorf("postgres: append event to job %d: %w", e.JobID, err)
+		return errorf("postgres: append event to job %d: %w", e.JobID, err)
 	}
 	return nil
 }
@@ -235,7 +259,7 @@ func (s *Store) AppendEvent(ctx context.Context, e provision.Event) error {
 func (s *Store) Events(ctx context.Context, id int64) ([]provision.Event, error) {
 	rows, err := s.pool.Query(ctx, sqlSelectEvents, id)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: events of job %d: %w", id, err)
+		return nil, errorf("postgres: events of job %d: %w", id, err)
 	}
 	evs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (provision.Event, error) {
 		var e provision.Event
@@ -247,7 +271,7 @@ func (s *Store) Events(ctx context.Context, id int64) ([]provision.Event, error)
 		return e, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: events of job %d: %w", id, err)
+		return nil, errorf("postgres: events of job %d: %w", id, err)
 	}
 	return evs, nil
 }
@@ -256,8 +280,13 @@ func scanJob(row pgx.CollectableRow) (provision.Job, error) {
 	var j provision.Job
 	var kind, state string
 	var started, finished *time.Time
+	var step, errKind string
 	err := row.Scan(&j.ID, &kind, &j.Instance, &state, &j.RequestedBy, &j.Params, &j.Error, &j.Undone, &j.ChatRef,
-		&j.CreatedAt, &started, &finished)
+		&j.CreatedAt, &started, &finished, &step, &errKind, &j.Failure.Hint, &j.Failure.Left)
+	j.Failure.Step, j.Failure.Kind = provision.StepName(step), provision.ErrorKind(errKind)
+	if len(j.Failure.Left) == 0 {
+		j.Failure.Left = nil
+	}
 	j.Kind = provision.JobKind(kind)
 	j.State = provision.JobState(state)
 	j.StartedAt, j.FinishedAt = deref(started), deref(finished)

@@ -83,11 +83,11 @@ const defaultOwnerLease = 90 * time.Second
 // starts keeping them (keepOwnership) until Close.
 func (s *Store) claimOwner(ctx context.Context) error {
 	if _, err := s.pool.Exec(ctx, sqlPruneOwners); err != nil {
-		return fmt.Errorf("postgres: claim job owner: prune old owners: %w", err)
+		return errorf("postgres: claim job owner: prune old owners: %w", err)
 	}
 	conn, err := s.ownerConnect(ctx)
 	if err != nil {
-		return fmt.Errorf("postgres: claim job owner: %w", err)
+		return errorf("postgres: claim job owner: %w", err)
 	}
 	for range 20 {
 		var b [4]byte
@@ -99,7 +99,7 @@ func (s *Store) claimOwner(ctx context.Context) error {
 		var ok bool
 		if err := conn.QueryRow(ctx, sqlTryOwnerLock, ownerLockSpace, owner).Scan(&ok); err != nil {
 			conn.Close(context.WithoutCancel(ctx))
-			return fmt.Errorf("postgres: claim job owner: %w", err)
+			return errorf("postgres: claim job owner: %w", err)
 		}
 		if !ok {
 			continue
@@ -107,13 +107,13 @@ func (s *Store) claimOwner(ctx context.Context) error {
 		tag, err := conn.Exec(ctx, sqlInsertOwner, owner, s.proc.Host, s.proc.PID, int64(s.proc.Start), s.lease.Seconds())
 		if err != nil {
 			conn.Close(context.WithoutCancel(ctx))
-			return fmt.Errorf("postgres: claim job owner: record owner: %w", err)
+			return errorf("postgres: claim job owner: record owner: %w", err)
 		}
 		if tag.RowsAffected() == 0 {
 			// The id is another owner's, closed or gone: pick another.
 			if _, err := conn.Exec(ctx, sqlOwnerUnlock, ownerLockSpace, owner); err != nil {
 				conn.Close(context.WithoutCancel(ctx))
-				return fmt.Errorf("postgres: claim job owner: %w", err)
+				return errorf("postgres: claim job owner: %w", err)
 			}
 			continue
 		}
@@ -266,7 +266,7 @@ func (s *Store) OrphanedJobs(ctx context.Context) ([]provision.Job, error) {
 	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: orphaned jobs: %w", err)
+		return nil, errorf("postgres: orphaned jobs: %w", err)
 	}
 	defer conn.Release()
 	gone := map[int32]bool{s.owner: false}
@@ -296,7 +296,7 @@ func (s *Store) OrphanedJobs(ctx context.Context) ([]provision.Job, error) {
 func (s *Store) jobOwner(ctx context.Context, conn *pgx.Conn, id int64) (int32, error) {
 	var owner *int32
 	if err := conn.QueryRow(ctx, `SELECT owner FROM odoobot.jobs WHERE id = $1`, id).Scan(&owner); err != nil {
-		return 0, fmt.Errorf("postgres: job owner: %w", err)
+		return 0, errorf("postgres: job owner: %w", err)
 	}
 	if owner == nil {
 		return 0, nil
@@ -312,7 +312,7 @@ func (s *Store) ownerGone(ctx context.Context, conn *pgx.Conn, owner int32) (boo
 	err := conn.QueryRow(ctx, sqlSelectOwner, owner).Scan(&proc.Host, &proc.PID, &start, &closed, &expired)
 	found := err == nil
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return false, fmt.Errorf("postgres: job owner %d: %w", owner, err)
+		return false, errorf("postgres: job owner %d: %w", owner, err)
 	}
 	proc.Start = uint64(start)
 	if found && closed {
@@ -336,14 +336,14 @@ func (s *Store) ownerGone(ctx context.Context, conn *pgx.Conn, owner int32) (boo
 func ownerLocked(ctx context.Context, conn *pgx.Conn, owner int32) (bool, error) {
 	var got bool
 	if err := conn.QueryRow(ctx, sqlTryOwnerLock, ownerLockSpace, owner).Scan(&got); err != nil {
-		return false, fmt.Errorf("postgres: job owner %d: %w", owner, err)
+		return false, errorf("postgres: job owner %d: %w", owner, err)
 	}
 	if got {
 		if _, err := conn.Exec(ctx, sqlOwnerUnlock, ownerLockSpace, owner); err != nil {
 			// A pooled connection must not keep someone's lock: closed,
 			// it leaves the pool and the lock with it.
 			conn.Close(context.WithoutCancel(ctx))
-			return false, fmt.Errorf("postgres: job owner %d: %w", owner, err)
+			return false, errorf("postgres: job owner %d: %w", owner, err)
 		}
 	}
 	return !got, nil

@@ -18,6 +18,7 @@ import (
 
 	"odoobot/internal/testenv"
 	"odoobot/provision"
+	"odoobot/provision/jobends"
 	"odoobot/provision/postgres"
 )
 
@@ -439,7 +440,7 @@ func TestJobEndRecordedOncePostgreSQLIsBack(t *testing.T) {
 	admin := adminConn(t, dsn)
 	outcomes := t.TempDir()
 	runner := provision.NewRunner(provision.RunnerConfig{
-		Store: viaProxy, CloseRetry: 10 * time.Millisecond, OutcomeDir: outcomes,
+		Store: viaProxy, CloseRetry: 10 * time.Millisecond, Outcomes: jobends.Dir(outcomes),
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 	})
 	defer runner.Close()
@@ -513,7 +514,7 @@ func TestJobEndKeptAcrossARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	outcomes := t.TempDir()
-	runner := provision.NewRunner(provision.RunnerConfig{Store: first, CloseRetry: 10 * time.Millisecond, OutcomeDir: outcomes})
+	runner := provision.NewRunner(provision.RunnerConfig{Store: first, CloseRetry: 10 * time.Millisecond, Outcomes: jobends.Dir(outcomes)})
 	job, err := first.CreateJob(ctx, provision.Job{Kind: provision.JobRestore, Instance: "acme"})
 	if err != nil {
 		t.Fatal(err)
@@ -535,7 +536,7 @@ func TestJobEndKeptAcrossARestart(t *testing.T) {
 	if open, busy, err := second.ActiveJob(ctx, "acme"); err != nil || !busy || open.ID != job.ID {
 		t.Fatalf("before the next runner: active job %+v, %v, %v; want job %d open", open, busy, err, job.ID)
 	}
-	next := provision.NewRunner(provision.RunnerConfig{Store: second, OutcomeDir: outcomes})
+	next := provision.NewRunner(provision.RunnerConfig{Store: second, Outcomes: jobends.Dir(outcomes)})
 	defer next.Close()
 	requireNoOrphans(t, second, "once the next runner has started")
 	got, err := second.Job(ctx, job.ID)

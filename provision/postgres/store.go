@@ -1,7 +1,10 @@
-// Package postgres is odoobot's state store: instances and their ports,
-// jobs and their events, and the audit log, in the PostgreSQL schema
-// "odoobot". The schema is created and migrated by Open from SQL files
-// embedded in the binary.
+// Package postgres is odoobot's PostgreSQL driver. It holds the state
+// store (Store): instances and their ports, jobs and their events, and
+// the audit log, in the PostgreSQL schema "odoobot", created and migrated
+// by Open from SQL files embedded in the binary. And it administers the
+// cluster's databases for the day-two jobs (Admin, serving
+// provision.Postgres): existence, size, drop, rename, swap, set aside,
+// and dumps and restores logged in as the role that owns each database.
 package postgres
 
 import (
@@ -101,11 +104,11 @@ func OpenWith(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: open: parse dsn: %w", err)
+		return nil, errorf("postgres: open: parse dsn: %w", err)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: open: %w", err)
+		return nil, errorf("postgres: open: %w", err)
 	}
 	s := &Store{pool: pool, log: log, proc: opt.Process, lease: opt.OwnerLease}
 	if err := s.migrate(ctx); err != nil {
@@ -177,15 +180,15 @@ func migrations() ([]migration, error) {
 func (s *Store) migrate(ctx context.Context) (err error) {
 	ms, err := migrations()
 	if err != nil {
-		return fmt.Errorf("postgres: migrate: %w", err)
+		return errorf("postgres: migrate: %w", err)
 	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("postgres: migrate: acquire connection: %w", err)
+		return errorf("postgres: migrate: acquire connection: %w", err)
 	}
 	defer conn.Release()
 	if _, err := conn.Exec(ctx, sqlLock, migrationLockKey); err != nil {
-		return fmt.Errorf("postgres: migrate: take advisory lock: %w", err)
+		return errorf("postgres: migrate: take advisory lock: %w", err)
 	}
 	defer func() {
 		// The unlock must happen even when ctx is done; a connection whose
@@ -195,21 +198,21 @@ func (s *Store) migrate(ctx context.Context) (err error) {
 		if _, uerr := conn.Exec(uctx, sqlUnlock, migrationLockKey); uerr != nil {
 			_ = conn.Conn().Close(uctx)
 			if err == nil {
-				err = fmt.Errorf("postgres: migrate: release advisory lock: %w", uerr)
+				err = errorf("postgres: migrate: release advisory lock: %w", uerr)
 			}
 		}
 	}()
 
 	if _, err := conn.Exec(ctx, sqlBootstrap); err != nil {
-		return fmt.Errorf("postgres: migrate: create schema: %w", err)
+		return errorf("postgres: migrate: create schema: %w", err)
 	}
 	rows, err := conn.Query(ctx, sqlAppliedVersions)
 	if err != nil {
-		return fmt.Errorf("postgres: migrate: read applied versions: %w", err)
+		return errorf("postgres: migrate: read applied versions: %w", err)
 	}
 	versions, err := pgx.CollectRows(rows, pgx.RowTo[int32])
 	if err != nil {
-		return fmt.Errorf("postgres: migrate: read applied versions: %w", err)
+		return errorf("postgres: migrate: read applied versions: %w", err)
 	}
 	applied := map[int]bool{}
 	for _, v := range versions {
@@ -238,7 +241,7 @@ func applyMigration(ctx context.Context, conn *pgx.Conn, m migration) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: migrate: apply %s: %w", m.name, err)
+		return errorf("postgres: migrate: apply %s: %w", m.name, err)
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
@@ -21,10 +20,10 @@ const (
 func (s *Store) SetOdooVersion(ctx context.Context, name, version string) error {
 	tag, err := s.pool.Exec(ctx, sqlSetOdooVersion, name, version)
 	if err != nil {
-		return fmt.Errorf("postgres: set odoo version of %s: %w", name, err)
+		return errorf("postgres: set odoo version of %s: %w", name, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: set odoo version of %s: %w", name, provision.ErrInstanceNotFound)
+		return errorf("postgres: set odoo version of %s: %w", name, provision.ErrInstanceNotFound)
 	}
 	return nil
 }
@@ -37,10 +36,10 @@ func (s *Store) OdooVersion(ctx context.Context, name string) (string, error) {
 	var v string
 	err := s.pool.QueryRow(ctx, sqlOdooVersion, name).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", fmt.Errorf("postgres: odoo version of %s: %w", name, provision.ErrInstanceNotFound)
+		return "", errorf("postgres: odoo version of %s: %w", name, provision.ErrInstanceNotFound)
 	}
 	if err != nil {
-		return "", fmt.Errorf("postgres: odoo version of %s: %w", name, err)
+		return "", errorf("postgres: odoo version of %s: %w", name, err)
 	}
 	return v, nil
 }

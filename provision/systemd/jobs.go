@@ -18,20 +18,22 @@ type UnitError = provision.UnitError
 // only when the job is "done" and the unit is then active and stays active
 // for a short settling time (about a second), so that a service that dies
 // at once is reported. A failure is a *UnitError carrying the unit's last
-// journal lines; an unknown unit is a plain error.
+// journal lines; an unknown unit is a plain error. Every error is typed
+// (a *provision.Error, see typed) when systemd caused it.
 func (m *Manager) Start(ctx context.Context, unit string) error {
-	return m.runActive(ctx, "start", unit, m.conn.StartUnitContext)
+	return typed(unit, m.runActive(ctx, "start", unit, m.conn.StartUnitContext))
 }
 
 // Restart restarts unit (starting it when stopped), with the same waiting
 // and errors as Start. The unit gets a new main process.
 func (m *Manager) Restart(ctx context.Context, unit string) error {
-	return m.runActive(ctx, "restart", unit, m.conn.RestartUnitContext)
+	return typed(unit, m.runActive(ctx, "restart", unit, m.conn.RestartUnitContext))
 }
 
 // Stop stops unit and waits for its job to be done. Stopping a stopped
 // unit succeeds; a unit systemd does not know is an error.
-func (m *Manager) Stop(ctx context.Context, unit string) error {
+func (m *Manager) Stop(ctx context.Context, unit string) (err error) {
+	defer func() { err = typed(unit, err) }()
 	if err := checkUnit(unit); err != nil {
 		return fmt.Errorf("systemd: stop: %w", err)
 	}
@@ -49,7 +51,8 @@ func (m *Manager) Stop(ctx context.Context, unit string) error {
 // Reload asks unit to reload its configuration (its ExecReload, e.g.
 // nginx.service) and waits for the job to be done. A unit that is not
 // active, or has no reload command, is an error.
-func (m *Manager) Reload(ctx context.Context, unit string) error {
+func (m *Manager) Reload(ctx context.Context, unit string) (err error) {
+	defer func() { err = typed(unit, err) }()
 	if err := checkUnit(unit); err != nil {
 		return fmt.Errorf("systemd: reload: %w", err)
 	}

@@ -18,7 +18,8 @@ import (
 // PID, current memory and when it became active. A unit systemd does not
 // know is not an error: it is reported with Loaded false and its states
 // (typically inactive/dead).
-func (m *Manager) Status(ctx context.Context, unit string) (provision.ServiceStatus, error) {
+func (m *Manager) Status(ctx context.Context, unit string) (_ provision.ServiceStatus, err error) {
+	defer func() { err = typed(unit, err) }()
 	if err := checkUnit(unit); err != nil {
 		return provision.ServiceStatus{}, fmt.Errorf("systemd: status: %w", err)
 	}

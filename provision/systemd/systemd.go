@@ -56,7 +56,7 @@ func New(ctx context.Context, log *slog.Logger) (*Manager, error) {
 	select {
 	case r := <-done:
 		if r.err != nil {
-			return nil, fmt.Errorf("systemd: connect: %w", r.err)
+			return nil, unreachable(fmt.Errorf("systemd: connect: %w", r.err))
 		}
 		return &Manager{
 			conn: r.conn,
@@ -75,7 +75,7 @@ func New(ctx context.Context, log *slog.Logger) (*Manager, error) {
 				r.conn.Close()
 			}
 		}()
-		return nil, fmt.Errorf("systemd: connect: %w", ctx.Err())
+		return nil, unreachable(fmt.Errorf("systemd: connect: %w", ctx.Err()))
 	}
 }
 
@@ -103,7 +103,8 @@ func (m *Manager) Close() { m.conn.Close() }
 // does not start the unit. Running it again with the same content does no
 // harm; with new content it replaces the file (a running unit keeps its
 // old configuration until restarted).
-func (m *Manager) Install(ctx context.Context, unitPath string, content []byte) error {
+func (m *Manager) Install(ctx context.Context, unitPath string, content []byte) (err error) {
+	defer func() { err = typed(filepath.Base(unitPath), err) }()
 	unit, err := unitFromPath(unitPath)
 	if err != nil {
 		return fmt.Errorf("systemd: install: %w", err)
@@ -132,7 +133,8 @@ func (m *Manager) Install(ctx context.Context, unitPath string, content []byte) 
 // running, disables it, deletes unitPath, reloads systemd's configuration
 // and clears a failed state. A unit that does not exist, or a file already
 // gone, is not an error; running it twice does no harm.
-func (m *Manager) Remove(ctx context.Context, unitPath string) error {
+func (m *Manager) Remove(ctx context.Context, unitPath string) (err error) {
+	defer func() { err = typed(filepath.Base(unitPath), err) }()
 	unit, err := unitFromPath(unitPath)
 	if err != nil {
 		return fmt.Errorf("systemd: remove: %w", err)

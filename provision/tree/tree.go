@@ -49,7 +49,7 @@ func (f *Files) paths(inst provision.Instance) provision.Paths { return f.l.Path
 func lookupUser(name string) (uid, gid int, err error) {
 	u, err := user.Lookup(name)
 	if err != nil {
-		return 0, 0, fmt.Errorf("files: system user %q does not exist: create it (useradd --system %s), or set SERVICE_USER for shared instances: %w", name, name, provision.ErrNoSystemUser)
+		return 0, 0, fmt.Errorf("files: %w %s: create it (useradd --system %s), or set SERVICE_USER for shared instances", provision.ErrNoSystemUser, name, name)
 	}
 	uid, _ = strconv.Atoi(u.Uid)
 	gid, _ = strconv.Atoi(u.Gid)

@@ -1,15 +1,15 @@
 package odoo
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // CommunityLicence is the licence of every Odoo Community module, and the
@@ -33,52 +33,97 @@ type Manifest struct {
 	AutoInstall []string
 }
 
-// ReadManifest parses the __manifest__.py at path for module name. A
-// manifest is a Python dict literal, which Odoo reads with
-// ast.literal_eval: anything else is an error here too.
+// ReadManifest reads the __manifest__.py at path for module name as Odoo
+// does, with the system's python3: ast.literal_eval of the file (never
+// executed), which must be a dict of literals; a file over 1 MiB, or not
+// a regular file, is refused. An error names the module, the file and
+// what is wrong.
 func ReadManifest(name, path string) (Manifest, error) {
-	b, err := os.ReadFile(path)
+	ms, errs, err := readManifests(context.Background(), systemPython, []string{name}, []string{path})
 	if err != nil {
-		return Manifest{}, fmt.Errorf("odoo: manifest of %s: %w", name, err)
+		return Manifest{}, err
 	}
-	v, err := parsePyLiteral(string(b))
+	return ms[0], errs[0]
+}
+
+// readManifests reads the manifests paths[i] of modules names[i] in one
+// run of python, as Odoo does: ast.literal_eval of the file (never
+// executed), which must be a dict; a file over maxManifestBytes, or not
+// a regular file, is refused. It returns each module's Manifest or the
+// error that names it, its file and what is wrong; err is a failure of
+// the run itself.
+func readManifests(ctx context.Context, python string, names, paths []string) (ms []Manifest, errs []error, err error) {
+	if len(paths) == 0 {
+		return nil, nil, nil
+	}
+	res, err := runPyHelper[pyManifest](ctx, python, false, pyRequest{Op: "manifests", Paths: paths, Limit: maxManifestBytes}, len(paths))
 	if err != nil {
-		return Manifest{}, fmt.Errorf("odoo: manifest of %s (%s): %w", name, path, err)
+		return nil, nil, fmt.Errorf("odoo: read manifests: %w", err)
 	}
-	d, ok := v.(pyDict)
-	if !ok {
-		return Manifest{}, fmt.Errorf("odoo: manifest of %s (%s): not a dict", name, path)
+	ms, errs = make([]Manifest, len(paths)), make([]error, len(paths))
+	for i, r := range res {
+		ms[i], errs[i] = manifestOf(names[i], paths[i], r)
+	}
+	return ms, errs, nil
+}
+
+// manifestOf makes the Manifest of module name from the helper's reading
+// of its manifest at path, with Odoo's defaults.
+func manifestOf(name, path string, r pyManifest) (Manifest, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("odoo: manifest of %s (%s): %s", name, path, fmt.Sprintf(format, args...))
+	}
+	if r.Error != "" {
+		return Manifest{}, bad("%s", r.Error)
 	}
 	m := Manifest{Name: name, Path: path, Licence: CommunityLicence, Installable: true}
-	if s, ok := d.get("license").(string); ok && s != "" {
-		m.Licence = s
+	var licence string
+	if json.Unmarshal(r.Keys["license"], &licence) == nil && licence != "" {
+		m.Licence = licence
 	}
-	if deps := d.get("depends"); deps != nil {
-		if m.Depends, ok = pyStrings(deps); !ok {
-			return Manifest{}, fmt.Errorf("odoo: manifest of %s (%s): depends is not a list of names", name, path)
+	if raw, ok := r.Keys["depends"]; ok && string(raw) != "null" {
+		if m.Depends, ok = pyNames(raw); !ok {
+			return Manifest{}, bad("depends is not a list of names")
 		}
 	}
 	if len(m.Depends) == 0 && name != "base" {
 		m.Depends = []string{"base"}
 	}
-	if b, ok := d.get("installable").(bool); ok {
-		m.Installable = b
+	var installable *bool // installable unless it is False
+	if json.Unmarshal(r.Keys["installable"], &installable) == nil && installable != nil {
+		m.Installable = *installable
 	}
-	switch a := d.get("auto_install").(type) {
-	case bool:
-		if a {
-			m.AutoInstall = append([]string{}, m.Depends...)
-		}
-	case nil:
-	default:
-		if m.AutoInstall, ok = pyStrings(a); !ok {
-			return Manifest{}, fmt.Errorf("odoo: manifest of %s (%s): auto_install is neither a boolean nor a list of names", name, path)
-		}
-		if m.AutoInstall == nil {
+	if raw, ok := r.Keys["auto_install"]; ok && string(raw) != "null" {
+		var auto bool
+		if json.Unmarshal(raw, &auto) == nil {
+			if auto {
+				m.AutoInstall = append([]string{}, m.Depends...)
+			}
+		} else if m.AutoInstall, ok = pyNames(raw); !ok {
+			return Manifest{}, bad("auto_install is neither a boolean nor a list of names")
+		} else if m.AutoInstall == nil {
 			m.AutoInstall = []string{}
 		}
 	}
 	return m, nil
+}
+
+// pyNames returns raw, a list in the helper's JSON, as a list of
+// strings, if it is one.
+func pyNames(raw json.RawMessage) ([]string, bool) {
+	var l []json.RawMessage
+	if json.Unmarshal(raw, &l) != nil {
+		return nil, false
+	}
+	var out []string
+	for _, e := range l {
+		var s string
+		if json.Unmarshal(e, &s) != nil {
+			return nil, false
+		}
+		out = append(out, s)
+	}
+	return out, true
 }
 
 // ModuleSet is what installing some modules installs: each with its
@@ -86,14 +131,23 @@ func ReadManifest(name, path string) (Manifest, error) {
 // with them, as Odoo resolves them.
 type ModuleSet map[string]Manifest
 
-// ResolveModules returns the modules Odoo installs for -i names from the
-// addons directories paths (the first one holding a module wins, as in
-// Odoo): names, their dependencies, and the installable modules whose
+// ResolveModules is ResolveModulesWith the system's python3, for at
+// most a minute.
+func ResolveModules(paths []string, names []string) (ModuleSet, error) {
+	return ResolveModulesWith(context.Background(), systemPython, paths, names)
+}
+
+// ResolveModulesWith returns the modules Odoo installs for -i names from
+// the addons directories paths (the first one holding a module wins, as
+// in Odoo): names, their dependencies, and the installable modules whose
 // auto_install dependencies are all installed, with theirs. base is
 // always installed. A module found nowhere, or not installable, is an
-// error naming it and who needs it.
-func ResolveModules(paths []string, names []string) (ModuleSet, error) {
+// error naming it and who needs it; so is a manifest Odoo could not read
+// (readManifests). Every manifest of paths is read, in one run of python
+// (a release's Interpreter, or the system's python3).
+func ResolveModulesWith(ctx context.Context, python string, paths []string, names []string) (ModuleSet, error) {
 	idx := map[string]string{} // module → manifest path, first path wins
+	var mods, files []string
 	for _, p := range paths {
 		entries, err := os.ReadDir(p)
 		if err != nil {
@@ -109,24 +163,25 @@ func ResolveModules(paths []string, names []string) (ModuleSet, error) {
 			}
 			if _, err := os.Stat(mf); err == nil {
 				idx[e.Name()] = mf
+				mods, files = append(mods, e.Name()), append(files, mf)
 			}
 		}
 	}
-	read := map[string]Manifest{}
+	ms, errs, err := readManifests(ctx, python, mods, files)
+	if err != nil {
+		return nil, err
+	}
+	type reading struct {
+		m   Manifest
+		err error
+	}
+	read := make(map[string]reading, len(mods))
+	for i, n := range mods {
+		read[n] = reading{ms[i], errs[i]}
+	}
 	manifest := func(name string) (Manifest, bool, error) {
-		if m, ok := read[name]; ok {
-			return m, true, nil
-		}
-		mf, ok := idx[name]
-		if !ok {
-			return Manifest{}, false, nil
-		}
-		m, err := ReadManifest(name, mf)
-		if err != nil {
-			return Manifest{}, false, err
-		}
-		read[name] = m
-		return m, true, nil
+		r, ok := read[name]
+		return r.m, ok, r.err
 	}
 	set := ModuleSet{}
 	var add func(name, neededBy string) error
@@ -219,380 +274,4 @@ func (s ModuleSet) Names() []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// pyDict is a parsed Python dict literal, its keys in order.
-type pyDict struct {
-	keys []any
-	vals []any
-}
-
-func (d pyDict) get(key string) any {
-	for i, k := range d.keys {
-		if k == key {
-			return d.vals[i]
-		}
-	}
-	return nil
-}
-
-// pyList is a parsed list, tuple or set.
-type pyList []any
-
-// pyStrings returns v as a list of strings, if it is one.
-func pyStrings(v any) ([]string, bool) {
-	l, ok := v.(pyList)
-	if !ok {
-		return nil, false
-	}
-	var out []string
-	for _, e := range l {
-		s, ok := e.(string)
-		if !ok {
-			return nil, false
-		}
-		out = append(out, s)
-	}
-	return out, true
-}
-
-// parsePyLiteral parses one Python literal (what ast.literal_eval takes:
-// strings, bytes, numbers, True, False, None, and lists, tuples, sets and
-// dicts of them), with comments and line continuations. Strings become
-// string, numbers float64 (or the text of a complex one), True/False
-// bool, None nil.
-func parsePyLiteral(src string) (any, error) {
-	p := &pyParser{src: src}
-	p.skip()
-	v, err := p.value()
-	if err != nil {
-		return nil, err
-	}
-	p.skip()
-	if p.pos < len(p.src) {
-		return nil, p.errorf("unexpected %q after the literal", p.peekRune())
-	}
-	return v, nil
-}
-
-type pyParser struct {
-	src string
-	pos int
-}
-
-func (p *pyParser) errorf(format string, args ...any) error {
-	line := 1 + strings.Count(p.src[:p.pos], "\n")
-	return fmt.Errorf("line %d: %s", line, fmt.Sprintf(format, args...))
-}
-
-func (p *pyParser) peekRune() rune {
-	r, _ := utf8.DecodeRuneInString(p.src[p.pos:])
-	return r
-}
-
-// skip passes whitespace, comments and backslash line continuations.
-func (p *pyParser) skip() {
-	for p.pos < len(p.src) {
-		switch c := p.src[p.pos]; {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
-			p.pos++
-		case c == '\\' && p.pos+1 < len(p.src) && (p.src[p.pos+1] == '\n' || p.src[p.pos+1] == '\r'):
-			p.pos += 2
-		case c == '#':
-			for p.pos < len(p.src) && p.src[p.pos] != '\n' {
-				p.pos++
-			}
-		default:
-			return
-		}
-	}
-}
-
-func (p *pyParser) value() (any, error) {
-	if p.pos >= len(p.src) {
-		return nil, p.errorf("unexpected end of file")
-	}
-	c := p.src[p.pos]
-	switch {
-	case c == '{':
-		return p.dictOrSet()
-	case c == '[':
-		p.pos++
-		return p.seq(']')
-	case c == '(':
-		p.pos++
-		return p.paren()
-	case c == '\'' || c == '"' || (isIdentStart(c) && p.stringPrefix() >= 0):
-		return p.strings()
-	case c == '-' || c == '+' || c == '.' || (c >= '0' && c <= '9'):
-		return p.number()
-	case isIdentStart(c):
-		start := p.pos
-		for p.pos < len(p.src) && isIdentPart(p.src[p.pos]) {
-			p.pos++
-		}
-		switch w := p.src[start:p.pos]; w {
-		case "True":
-			return true, nil
-		case "False":
-			return false, nil
-		case "None":
-			return nil, nil
-		default:
-			p.pos = start
-			return nil, p.errorf("%s is not a literal", w)
-		}
-	}
-	return nil, p.errorf("unexpected %q", p.peekRune())
-}
-
-func isIdentStart(c byte) bool {
-	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80
-}
-
-func isIdentPart(c byte) bool { return isIdentStart(c) || (c >= '0' && c <= '9') }
-
-// stringPrefix returns the length of a string prefix (r, u, b, rb, br…)
-// followed by a quote at the current position, or -1.
-func (p *pyParser) stringPrefix() int {
-	for n := 1; n <= 2 && p.pos+n < len(p.src); n++ {
-		pre := strings.ToLower(p.src[p.pos : p.pos+n])
-		if strings.Trim(pre, "rub") != "" {
-			return -1
-		}
-		if q := p.src[p.pos+n]; q == '\'' || q == '"' {
-			return n
-		}
-	}
-	return -1
-}
-
-// strings reads one string literal or several adjacent ones, which
-// Python concatenates.
-func (p *pyParser) strings() (any, error) {
-	var b strings.Builder
-	for {
-		n := 0
-		if p.pos < len(p.src) && isIdentStart(p.src[p.pos]) {
-			if n = p.stringPrefix(); n < 0 {
-				break
-			}
-		} else if p.pos >= len(p.src) || (p.src[p.pos] != '\'' && p.src[p.pos] != '"') {
-			break
-		}
-		raw := strings.ContainsAny(p.src[p.pos:p.pos+n], "rR")
-		p.pos += n
-		s, err := p.str(raw)
-		if err != nil {
-			return nil, err
-		}
-		b.WriteString(s)
-		p.skip()
-	}
-	return b.String(), nil
-}
-
-// str reads one quoted string at p.pos, single or triple quoted.
-func (p *pyParser) str(raw bool) (string, error) {
-	q := p.src[p.pos : p.pos+1]
-	if strings.HasPrefix(p.src[p.pos:], q+q+q) {
-		q = q + q + q
-	}
-	p.pos += len(q)
-	var b strings.Builder
-	for {
-		if p.pos >= len(p.src) {
-			return "", p.errorf("unterminated string")
-		}
-		if strings.HasPrefix(p.src[p.pos:], q) {
-			p.pos += len(q)
-			return b.String(), nil
-		}
-		c := p.src[p.pos]
-		if c == '\n' && len(q) == 1 {
-			return "", p.errorf("line break in a string")
-		}
-		if c != '\\' || p.pos+1 >= len(p.src) {
-			b.WriteByte(c)
-			p.pos++
-			continue
-		}
-		e := p.src[p.pos+1]
-		if raw {
-			b.WriteString(p.src[p.pos : p.pos+2])
-			p.pos += 2
-			continue
-		}
-		p.pos += 2
-		switch e {
-		case '\n':
-		case 'n':
-			b.WriteByte('\n')
-		case 't':
-			b.WriteByte('\t')
-		case 'r':
-			b.WriteByte('\r')
-		case '\\', '\'', '"':
-			b.WriteByte(e)
-		case 'x', 'u', 'U':
-			n := map[byte]int{'x': 2, 'u': 4, 'U': 8}[e]
-			if p.pos+n > len(p.src) {
-				return "", p.errorf("bad \\%c escape", e)
-			}
-			r, err := strconv.ParseUint(p.src[p.pos:p.pos+n], 16, 32)
-			if err != nil {
-				return "", p.errorf("bad \\%c escape", e)
-			}
-			b.WriteRune(rune(r))
-			p.pos += n
-		default:
-			b.WriteByte('\\')
-			b.WriteByte(e)
-		}
-	}
-}
-
-func (p *pyParser) number() (any, error) {
-	start := p.pos
-	if c := p.src[p.pos]; c == '-' || c == '+' {
-		p.pos++
-		p.skip()
-	}
-	for p.pos < len(p.src) {
-		c := p.src[p.pos]
-		if isIdentPart(c) || c == '.' || ((c == '-' || c == '+') && (p.src[p.pos-1] == 'e' || p.src[p.pos-1] == 'E')) {
-			p.pos++
-			continue
-		}
-		break
-	}
-	text := strings.ReplaceAll(strings.Join(strings.Fields(p.src[start:p.pos]), ""), "_", "")
-	if f, err := strconv.ParseFloat(text, 64); err == nil {
-		return f, nil
-	}
-	if i, err := strconv.ParseInt(text, 0, 64); err == nil {
-		return float64(i), nil
-	}
-	if strings.HasSuffix(strings.ToLower(text), "j") {
-		return text, nil // a complex number: never in a manifest key odoobot reads
-	}
-	p.pos = start
-	return nil, p.errorf("bad number %q", text)
-}
-
-// seq reads the elements of a list (or set) up to end, the opening
-// bracket already read.
-func (p *pyParser) seq(end byte) (any, error) {
-	var out pyList
-	for {
-		p.skip()
-		if p.pos < len(p.src) && p.src[p.pos] == end {
-			p.pos++
-			return out, nil
-		}
-		v, err := p.value()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-		p.skip()
-		if p.pos < len(p.src) && p.src[p.pos] == ',' {
-			p.pos++
-			continue
-		}
-		if p.pos < len(p.src) && p.src[p.pos] == end {
-			p.pos++
-			return out, nil
-		}
-		return nil, p.errorf("expected , or %c", end)
-	}
-}
-
-// paren reads a parenthesised value or a tuple, "(" already read.
-func (p *pyParser) paren() (any, error) {
-	p.skip()
-	if p.pos < len(p.src) && p.src[p.pos] == ')' {
-		p.pos++
-		return pyList{}, nil
-	}
-	v, err := p.value()
-	if err != nil {
-		return nil, err
-	}
-	p.skip()
-	if p.pos < len(p.src) && p.src[p.pos] == ')' {
-		p.pos++
-		return v, nil
-	}
-	if p.pos >= len(p.src) || p.src[p.pos] != ',' {
-		return nil, p.errorf("expected , or )")
-	}
-	p.pos++
-	rest, err := p.seq(')')
-	if err != nil {
-		return nil, err
-	}
-	return append(pyList{v}, rest.(pyList)...), nil
-}
-
-// dictOrSet reads a dict or a set literal.
-func (p *pyParser) dictOrSet() (any, error) {
-	p.pos++ // {
-	p.skip()
-	if p.pos < len(p.src) && p.src[p.pos] == '}' {
-		p.pos++
-		return pyDict{}, nil
-	}
-	first, err := p.value()
-	if err != nil {
-		return nil, err
-	}
-	p.skip()
-	if p.pos < len(p.src) && p.src[p.pos] != ':' {
-		if p.src[p.pos] == '}' {
-			p.pos++
-			return pyList{first}, nil
-		}
-		if p.src[p.pos] != ',' {
-			return nil, p.errorf("expected :, , or }")
-		}
-		p.pos++
-		rest, err := p.seq('}')
-		if err != nil {
-			return nil, err
-		}
-		return append(pyList{first}, rest.(pyList)...), nil
-	}
-	var d pyDict
-	key := first
-	for {
-		p.skip()
-		if p.pos >= len(p.src) || p.src[p.pos] != ':' {
-			return nil, p.errorf("expected : after a dict key")
-		}
-		p.pos++
-		p.skip()
-		v, err := p.value()
-		if err != nil {
-			return nil, err
-		}
-		d.keys, d.vals = append(d.keys, key), append(d.vals, v)
-		p.skip()
-		if p.pos < len(p.src) && p.src[p.pos] == '}' {
-			p.pos++
-			return d, nil
-		}
-		if p.pos >= len(p.src) || p.src[p.pos] != ',' {
-			return nil, p.errorf("expected , or } in a dict")
-		}
-		p.pos++
-		p.skip()
-		if p.pos < len(p.src) && p.src[p.pos] == '}' {
-			p.pos++
-			return d, nil
-		}
-		if key, err = p.value(); err != nil {
-			return nil, err
-		}
-	}
 }

@@ -10,7 +10,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -22,7 +24,7 @@ import (
 // "19.0"), from ODOO_TEST_TARBALLS (default: ../shared/odoo beside the
 // checkout, as scripts/odoo-sources.sh has it), or stops the test through
 // testenv.Missing.
-func odooTarball(t *testing.T, version string) string {
+func odooTarball(t testing.TB, version string) string {
 	t.Helper()
 	dir := os.Getenv("ODOO_TEST_TARBALLS")
 	if dir == "" {
@@ -54,7 +56,7 @@ func TestMain(m *testing.M) {
 
 // unpackOdoo returns the real Odoo source tree of version (odoo-bin at its
 // top), unpacked once per test binary. Tests must not change it.
-func unpackOdoo(t *testing.T, version string) string {
+func unpackOdoo(t testing.TB, version string) string {
 	t.Helper()
 	tgz := odooTarball(t, version)
 	unpacked.Lock()
@@ -118,10 +120,18 @@ json.dump(out, sys.stdout)
 			if len(all) < 40 {
 				t.Fatalf("only %d manifests in %s", len(all), addons)
 			}
-			for name, w := range all {
-				m, err := odoo.ReadManifest(name, filepath.Join(addons, name, "__manifest__.py"))
-				if err != nil {
-					t.Errorf("%s: %v", name, err)
+			var names, paths []string
+			for name := range all {
+				names, paths = append(names, name), append(paths, filepath.Join(addons, name, "__manifest__.py"))
+			}
+			ms, errs, err := odoo.ReadManifests(t.Context(), names, paths)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, name := range names {
+				w, m := all[name], ms[i]
+				if errs[i] != nil {
+					t.Errorf("%s: %v", name, errs[i])
 					continue
 				}
 				got := want{m.Licence, m.Depends, m.AutoInstall, m.Installable}
@@ -177,19 +187,96 @@ lines, "quoted" """ 'and' r'\d' u"\u00e9",
 	if diff := cmp.Diff(m, want); diff != "" {
 		t.Errorf("(-got +want):\n%s", diff)
 	}
-	for name, bad := range map[string]string{
-		"expression":   `{'depends': ['base'] + extra}`,
-		"call":         `dict(depends=['base'])`,
-		"unterminated": `{'license': 'LGPL-3}`,
-		"not a dict":   `['base']`,
-		"depends str":  `{'depends': 'base'}`,
+	// What Odoo reads, which a hand-written reader may not: the last of
+	// two equal keys wins, and escapes spell the same string.
+	for src, want := range map[string]string{
+		`{'license': 'LGPL-3', 'depends': [], 'license': 'OEEL-1'}`: "OEEL-1",
+		`{'license': 'OEEL\x2d1'}`:                                  "OEEL-1",
+		`{'license': 'LGP\114-3'}`:                                  "LGPL-3",
+		`{'license': 'OEEL-\N{DIGIT ONE}'}`:                         "OEEL-1",
 	} {
-		if err := os.WriteFile(p, []byte(bad), 0o644); err != nil {
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := odoo.ReadManifest("bad", p); err == nil {
-			t.Errorf("%s: %s read without error", name, bad)
+		if m, err := odoo.ReadManifest("odd", p); err != nil || m.Licence != want {
+			t.Errorf("%s: licence %q, %v; Odoo reads %q", src, m.Licence, err, want)
 		}
+	}
+	for _, c := range []struct{ name, src, want string }{
+		{"expression", `{'depends': ['base'] + extra}`, "line 1: extra is not a literal"},
+		{"call", `dict(depends=['base'])`, "line 1: dict(depends=['base']) is not a literal"},
+		{"unterminated", `{'license': 'LGPL-3}`, "line 1: unterminated string literal"},
+		{"not a dict", `['base']`, "not a dict but a list"},
+		{"depends str", `{'depends': 'base'}`, "depends is not a list of names"},
+		{"auto_install str", `{'auto_install': 'yes'}`, "auto_install is neither a boolean nor a list of names"},
+		{"depends numbers", `{'depends': [1, 2]}`, "depends is not a list of names"},
+		{"statements", "import os\n{'depends': []}", "line 1: invalid syntax"},
+		{"not UTF-8", "{'name': '\xff'}", "not UTF-8 text"},
+		{"null byte", "{'name': 'a\x00'}", "null bytes"},
+		{"deep", strings.Repeat("[", 10000) + strings.Repeat("]", 10000), "nested"},
+		{"empty", ``, "empty"},
+	} {
+		if err := os.WriteFile(p, []byte(c.src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := odoo.ReadManifest("bad", p)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "manifest of bad ("+p+")") {
+			t.Errorf("%s: %.80q read with error %v, want one naming the module, its file and %q", c.name, c.src, err, c.want)
+		}
+	}
+}
+
+// TestReadManifestRunsNoCode: a manifest holding code is refused, saying
+// where, and the code never runs (Odoo reads manifests with
+// ast.literal_eval; so does odoobot).
+func TestReadManifestRunsNoCode(t *testing.T) {
+	dir := t.TempDir()
+	mark := filepath.Join(dir, "ran")
+	for name, src := range map[string]string{
+		"system":  `__import__('os').system('touch ` + mark + `')`,
+		"in dict": "{\n 'name': 'x',\n 'license': __import__('os').system('touch " + mark + "') or 'LGPL-3',\n}",
+		"lambda":  `{'depends': [(lambda: open('` + mark + `', 'w'))()]}`,
+		"exec":    `{'depends': exec("open('` + mark + `', 'w')")}`,
+		"walrus":  `{'depends': (x := open('` + mark + `', 'w'))}`,
+		"fstring": `{'license': f"{open('` + mark + `', 'w')}"}`,
+	} {
+		p := filepath.Join(dir, name+".py")
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := odoo.ReadManifest("evil", p)
+		if err == nil || !strings.Contains(err.Error(), "manifest of evil ("+p+")") || !strings.Contains(err.Error(), "is not a literal") {
+			t.Errorf("%s: %q read with error %v, want a refusal naming the module and its file", name, src, err)
+		}
+		if _, err := os.Stat(mark); err == nil {
+			t.Fatalf("%s: the manifest's code ran", name)
+		}
+	}
+}
+
+// TestReadManifestBounds: a manifest larger than the limit, or one that
+// is not a regular file (a FIFO would block a reader forever), is
+// refused at once.
+func TestReadManifestBounds(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.py")
+	src := "{'depends': ['base'], 'description': '" + strings.Repeat("x", odoo.MaxManifestBytes) + "'}"
+	if err := os.WriteFile(big, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := odoo.ReadManifest("big", big); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("a manifest of %d bytes: %v, want a refusal", len(src), err)
+	}
+	fifo := filepath.Join(dir, "fifo.py")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := odoo.ReadManifest("fifo", fifo); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("a FIFO as manifest: %v, want a refusal", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("refusing a FIFO took %s", d)
 	}
 }
 
@@ -257,6 +344,46 @@ func TestResolveModulesAndCommunity(t *testing.T) {
 	}
 }
 
+// countingPython returns a python3 that records each of its runs, a line
+// in the file runs (countRuns), and then runs the system's python3.
+func countingPython(t *testing.T) (python, runs string) {
+	t.Helper()
+	py := debianPython(t)
+	dir := t.TempDir()
+	python, runs = filepath.Join(dir, "python3"), filepath.Join(dir, "runs")
+	script := "#!/bin/sh\necho run >> '" + runs + "'\nexec '" + py + "' \"$@\"\n"
+	if err := os.WriteFile(python, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return python, runs
+}
+
+// TestResolveModulesOneRun: a resolution reads every manifest of the
+// addons paths in one run of python, and a resolution whose python
+// cannot run fails, naming it.
+func TestResolveModulesOneRun(t *testing.T) {
+	core := t.TempDir()
+	writeModule(t, core, "base", `{'name': 'Base', 'depends': []}`)
+	for _, n := range []string{"web", "mail", "contacts", "phone", "sms"} {
+		writeModule(t, core, n, `{'depends': ['base'], 'auto_install': True}`)
+	}
+	python, runs := countingPython(t)
+	set, err := odoo.ResolveModulesWith(t.Context(), python, []string{core}, []string{"contacts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set) != 6 {
+		t.Errorf("modules %v, want all 6", set.Names())
+	}
+	if n := countRuns(t, runs); n != 1 {
+		t.Errorf("python ran %d times for one resolution, want once", n)
+	}
+	_, err = odoo.ResolveModulesWith(t.Context(), filepath.Join(t.TempDir(), "python3"), []string{core}, []string{"contacts"})
+	if err == nil || !strings.Contains(err.Error(), "read manifests") {
+		t.Errorf("a resolution with no python: %v, want an error saying what could not be read", err)
+	}
+}
+
 // TestResolveModulesRealOdoo: the default modules resolve, in the real
 // trees, to what Odoo installs (the counts the trimmed trees were measured
 // with), all of them LGPL-3.
@@ -264,9 +391,13 @@ func TestResolveModulesRealOdoo(t *testing.T) {
 	for v, n := range map[string]int{"17.0": 47, "19.0": 54} {
 		t.Run(v, func(t *testing.T) {
 			src := unpackOdoo(t, v)
-			set, err := odoo.ResolveModules([]string{filepath.Join(src, "odoo", "addons")}, []string{"base", "web", "contacts", "l10n_ar"})
+			python, runs := countingPython(t)
+			set, err := odoo.ResolveModulesWith(t.Context(), python, []string{filepath.Join(src, "odoo", "addons")}, []string{"base", "web", "contacts", "l10n_ar"})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if n := countRuns(t, runs); n != 1 {
+				t.Errorf("python ran %d times for one resolution, want once", n)
 			}
 			if len(set) != n {
 				t.Errorf("%d modules, want %d: %v", len(set), n, set.Names())
@@ -278,5 +409,16 @@ func TestResolveModulesRealOdoo(t *testing.T) {
 				t.Errorf("CheckCommunity: %v", err)
 			}
 		})
+	}
+}
+
+// BenchmarkResolveModulesRealOdoo resolves the default modules in the
+// real Odoo 19.0 tree: what a community release's first template pays.
+func BenchmarkResolveModulesRealOdoo(b *testing.B) {
+	addons := []string{filepath.Join(unpackOdoo(b, "19.0"), "odoo", "addons")}
+	for b.Loop() {
+		if _, err := odoo.ResolveModules(addons, []string{"base", "web", "contacts", "l10n_ar"}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -173,8 +172,9 @@ type debPlan struct {
 
 // debianPlan reads the Debian packages a source needs: from debian/control
 // when the source has one, else from requirements.txt through pythonDeps,
-// with markers evaluated for pyVersion (e.g. "3.11") on Linux.
-func debianPlan(src, pyVersion string) (debPlan, error) {
+// with markers evaluated by python (evalMarkers, env overriding its
+// environment; nil for the interpreter's own).
+func debianPlan(ctx context.Context, python, src string, env map[string]string) (debPlan, error) {
 	if data, err := os.ReadFile(filepath.Join(src, "debian", "control")); err == nil {
 		needs, err := controlDepends(data)
 		if err != nil {
@@ -195,10 +195,21 @@ func debianPlan(src, pyVersion string) (debPlan, error) {
 	if err != nil {
 		return debPlan{}, err
 	}
+	var markers []string
+	for _, r := range reqs {
+		if r.Marker != "" {
+			markers = append(markers, r.Marker)
+		}
+	}
+	vals, errs, err := evalMarkers(ctx, python, markers, env)
+	if err != nil {
+		return debPlan{}, fmt.Errorf("requirements.txt: evaluate its environment markers: %w", err)
+	}
 	seen := map[string]bool{}
 	for _, r := range reqs {
 		if r.Marker != "" {
-			ok, err := evalMarker(r.Marker, pyVersion)
+			ok, err := vals[0], errs[0]
+			vals, errs = vals[1:], errs[1:]
 			if err != nil {
 				return debPlan{}, fmt.Errorf("requirements.txt line %d: %w", r.Line, err)
 			}
@@ -292,175 +303,30 @@ func controlDepends(data []byte) ([][]string, error) {
 	return needs, nil
 }
 
-// evalMarker evaluates a PEP 508 environment marker for CPython pyVersion
-// ("3.11") on Linux. It knows python_version, python_full_version,
-// sys_platform, platform_system, os_name and implementation_name, the
-// comparison operators, "in"/"not in", "and", "or" and parentheses.
-func evalMarker(marker, pyVersion string) (bool, error) {
-	toks, err := markerTokens(marker)
+// evalMarkers evaluates PEP 508 environment markers in one run of
+// python (the release's interpreter), with the packaging library (or
+// pip's copy of it), as pip does: for python's own environment, its
+// variables overridden by env. It returns each marker's value or the
+// error saying what is wrong with it; err is a failure of the run, which
+// wraps errNoPackaging when python has no packaging library. The
+// interpreter runs with its site module (where Debian's packages are),
+// isolated from the user's site and PYTHON* variables.
+func evalMarkers(ctx context.Context, python string, markers []string, env map[string]string) (vals []bool, errs []error, err error) {
+	if len(markers) == 0 {
+		return nil, nil, nil
+	}
+	res, err := runPyHelper[pyMarker](ctx, python, true, pyRequest{Op: "markers", Markers: markers, Environment: env}, len(markers))
 	if err != nil {
-		return false, fmt.Errorf("marker %q: %w", marker, err)
+		return nil, nil, err
 	}
-	p := &markerParser{toks: toks, env: map[string]string{
-		"python_version":      pyVersion,
-		"python_full_version": pyVersion + ".0",
-		"sys_platform":        "linux",
-		"platform_system":     "Linux",
-		"os_name":             "posix",
-		"implementation_name": "cpython",
-	}}
-	v, err := p.or()
-	if err == nil && p.i < len(p.toks) {
-		err = fmt.Errorf("unexpected %q", p.toks[p.i])
-	}
-	if err != nil {
-		return false, fmt.Errorf("marker %q: %w", marker, err)
-	}
-	return v, nil
-}
-
-var markerTokRE = regexp.MustCompile(`\s*(\(|\)|===|==|!=|<=|>=|~=|<|>|'[^']*'|"[^"]*"|[A-Za-z_][A-Za-z0-9_.]*)`)
-
-func markerTokens(s string) ([]string, error) {
-	var toks []string
-	for s = strings.TrimSpace(s); s != ""; s = strings.TrimSpace(s) {
-		m := markerTokRE.FindStringSubmatchIndex(s)
-		if m == nil || m[0] != 0 {
-			return nil, fmt.Errorf("cannot read %q", s)
-		}
-		toks = append(toks, s[m[2]:m[3]])
-		s = s[m[1]:]
-	}
-	return toks, nil
-}
-
-type markerParser struct {
-	toks []string
-	i    int
-	env  map[string]string
-}
-
-func (p *markerParser) peek() string {
-	if p.i < len(p.toks) {
-		return p.toks[p.i]
-	}
-	return ""
-}
-
-func (p *markerParser) next() string { t := p.peek(); p.i++; return t }
-
-func (p *markerParser) or() (bool, error) {
-	v, err := p.and()
-	for err == nil && p.peek() == "or" {
-		p.i++
-		var w bool
-		w, err = p.and()
-		v = v || w
-	}
-	return v, err
-}
-
-func (p *markerParser) and() (bool, error) {
-	v, err := p.atom()
-	for err == nil && p.peek() == "and" {
-		p.i++
-		var w bool
-		w, err = p.atom()
-		v = v && w
-	}
-	return v, err
-}
-
-func (p *markerParser) atom() (bool, error) {
-	if p.peek() == "(" {
-		p.i++
-		v, err := p.or()
-		if err != nil {
-			return false, err
-		}
-		if p.next() != ")" {
-			return false, errors.New("missing )")
-		}
-		return v, nil
-	}
-	lhs, lver, err := p.value()
-	if err != nil {
-		return false, err
-	}
-	op := p.next()
-	if op == "not" {
-		if p.next() != "in" {
-			return false, errors.New(`"not" without "in"`)
-		}
-		op = "not in"
-	}
-	rhs, rver, err := p.value()
-	if err != nil {
-		return false, err
-	}
-	switch op {
-	case "in":
-		return strings.Contains(rhs, lhs), nil
-	case "not in":
-		return !strings.Contains(rhs, lhs), nil
-	}
-	c := strings.Compare(lhs, rhs)
-	if lver || rver {
-		c = compareVersions(lhs, rhs)
-	}
-	switch op {
-	case "==", "===":
-		return c == 0, nil
-	case "!=":
-		return c != 0, nil
-	case "<":
-		return c < 0, nil
-	case "<=":
-		return c <= 0, nil
-	case ">":
-		return c > 0, nil
-	case ">=", "~=":
-		return c >= 0, nil
-	}
-	return false, fmt.Errorf("unknown operator %q", op)
-}
-
-// value reads a quoted string or a variable; version reports a version
-// variable, whose comparisons are numeric.
-func (p *markerParser) value() (s string, version bool, err error) {
-	t := p.next()
-	switch {
-	case t == "":
-		return "", false, errors.New("unexpected end")
-	case t[0] == '\'' || t[0] == '"':
-		return t[1 : len(t)-1], false, nil
-	}
-	v, ok := p.env[t]
-	if !ok {
-		return "", false, fmt.Errorf("unknown variable %q", t)
-	}
-	return v, strings.HasSuffix(t, "_version"), nil
-}
-
-// compareVersions compares dotted numeric versions ("3.10" > "3.9").
-func compareVersions(a, b string) int {
-	as, bs := strings.Split(a, "."), strings.Split(b, ".")
-	for i := 0; i < max(len(as), len(bs)); i++ {
-		var x, y int
-		if i < len(as) {
-			x, _ = strconv.Atoi(as[i])
-		}
-		if i < len(bs) {
-			y, _ = strconv.Atoi(bs[i])
-		}
-		if x != y {
-			if x < y {
-				return -1
-			}
-			return 1
+	vals, errs = make([]bool, len(markers)), make([]error, len(markers))
+	for i, r := range res {
+		vals[i] = r.Value
+		if r.Error != "" {
+			errs[i] = fmt.Errorf("marker %q: %s", markers[i], r.Error)
 		}
 	}
-	return 0
+	return vals, errs, nil
 }
 
 // missingDebs returns the dependency groups none of whose alternatives

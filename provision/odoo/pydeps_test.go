@@ -1,12 +1,15 @@
 package odoo_test
 
 import (
+	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"odoobot/internal/testenv"
 	"odoobot/provision/odoo"
@@ -47,7 +50,8 @@ func TestRequirementsTable(t *testing.T) {
 				}
 			}
 
-			needs, skipped, err := odoo.DebianPlan(dir, "3.11")
+			py := markerPython(t)
+			needs, skipped, err := odoo.DebianPlan(t.Context(), py, dir, "3.11")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -79,7 +83,7 @@ func TestRequirementsTable(t *testing.T) {
 				}
 			}
 			// With python 3.12, lxml-html-clean is asked for, and skipped.
-			_, skipped, err = odoo.DebianPlan(dir, "3.12")
+			_, skipped, err = odoo.DebianPlan(t.Context(), py, dir, "3.12")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -117,8 +121,21 @@ func TestRequirementsTableDebian(t *testing.T) {
 	}
 }
 
+// markerPython is the system's python3, which evaluates markers with
+// Debian's python3-packaging (or the copy pip vendors); the test is
+// skipped when it has neither.
+func markerPython(t *testing.T) string {
+	t.Helper()
+	py := debianPython(t)
+	if _, _, err := odoo.EvalMarkers(t.Context(), py, []string{"os_name == 'posix'"}); errors.Is(err, odoo.ErrNoPackaging) {
+		testenv.Missing(t, py+" has no packaging library (apt-get install python3-packaging)")
+	}
+	return py
+}
+
 func TestEvalMarker(t *testing.T) {
-	for _, c := range []struct {
+	py := markerPython(t)
+	cases := []struct {
 		marker, py string
 		want       bool
 	}{
@@ -134,16 +151,99 @@ func TestEvalMarker(t *testing.T) {
 		{`(sys_platform == "darwin" or os_name == "posix") and python_version < "4"`, "3.11", true},
 		{"'linux' in sys_platform", "3.11", true},
 		{"platform_system not in 'Windows Darwin'", "3.11", true},
-	} {
-		got, err := odoo.EvalMarker(c.marker, c.py)
-		if err != nil || got != c.want {
-			t.Errorf("EvalMarker(%q, %s) = %v, %v; want %v", c.marker, c.py, got, err, c.want)
+	}
+	for _, v := range []string{"3.10", "3.11", "3.12"} { // one run a version
+		var markers []string
+		var want []bool
+		for _, c := range cases {
+			if c.py == v {
+				markers, want = append(markers, c.marker), append(want, c.want)
+			}
+		}
+		got, errs, err := odoo.EvalMarkersAs(t.Context(), py, markers, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, m := range markers {
+			if errs[i] != nil || got[i] != want[i] {
+				t.Errorf("marker %q for python %s = %v, %v; want %v", m, v, got[i], errs[i], want[i])
+			}
 		}
 	}
-	for _, bad := range []string{"python_version >=", "flavour == 'x'", "(python_version > '3'", "python_version ! '3'"} {
-		if _, err := odoo.EvalMarker(bad, "3.11"); err == nil {
-			t.Errorf("EvalMarker(%q): no error", bad)
+	bad := []string{"python_version >=", "flavour == 'x'", "(python_version > '3'", "python_version ! '3'"}
+	_, errs, err := odoo.EvalMarkersAs(t.Context(), py, bad, "3.11")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range bad {
+		if errs[i] == nil || !strings.Contains(errs[i].Error(), m) {
+			t.Errorf("marker %q: %v, want an error quoting it", m, errs[i])
 		}
+	}
+}
+
+// TestEvalMarkersOneRun: the markers of a requirements file are
+// evaluated in one run of python, for its own environment (its full
+// version, not "3.x.0").
+func TestEvalMarkersOneRun(t *testing.T) {
+	markerPython(t)
+	python, runs := countingPython(t)
+	full, err := exec.Command(debianPython(t), "-c", "import platform; print(platform.python_version())").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := strings.TrimSpace(string(full))
+	vals, errs, err := odoo.EvalMarkers(t.Context(), python, []string{
+		"python_full_version == '" + v + "'", "sys_platform == 'win32'", "python_version >= '3'", "python_version >>> '3'"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(vals[:3], []bool{true, false, true}) || errs[0] != nil || errs[3] == nil {
+		t.Errorf("values %v, errors %v", vals, errs)
+	}
+	if n := countRuns(t, runs); n != 1 {
+		t.Errorf("python ran %d times for 4 markers, want once", n)
+	}
+}
+
+// TestEvalMarkersWithoutPackaging: an interpreter that has no packaging
+// library (nor pip) is refused with ErrNoPackaging, naming the Debian
+// package to install.
+func TestEvalMarkersWithoutPackaging(t *testing.T) {
+	py := debianPython(t)
+	bare := filepath.Join(t.TempDir(), "python3")
+	// -S: no site module, so neither Debian's packages nor pip.
+	if err := os.WriteFile(bare, []byte("#!/bin/sh\nexec '"+py+"' -S \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := odoo.EvalMarkers(t.Context(), bare, []string{"os_name == 'posix'"})
+	if !errors.Is(err, odoo.ErrNoPackaging) || !strings.Contains(err.Error(), "python3-packaging") {
+		t.Errorf("markers with a python without packaging: %v, want ErrNoPackaging naming python3-packaging", err)
+	}
+}
+
+// TestPythonHelperBounds: an interpreter that answers without end, or
+// not at all, is stopped and refused, saying why.
+func TestPythonHelperBounds(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{"chatty": "exec yes", "silent": "exec sleep 600"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	_, _, err := odoo.EvalMarkers(t.Context(), filepath.Join(dir, "chatty"), []string{"os_name == 'posix'"})
+	if err == nil || !strings.Contains(err.Error(), "answered more than") {
+		t.Errorf("a python that answers without end: %v, want a refusal", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	_, _, err = odoo.EvalMarkers(ctx, filepath.Join(dir, "silent"), []string{"os_name == 'posix'"})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a python that never answers: %v, want it stopped at the deadline", err)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("took %s", d)
 	}
 }
 
@@ -218,5 +318,18 @@ func TestReadSeries(t *testing.T) {
 	}
 	if _, err := odoo.ReadSeries(t.TempDir()); err == nil {
 		t.Error("ReadSeries of a source without odoo/release.py: no error")
+	}
+}
+
+// BenchmarkDebianPlanRealOdoo reads the Debian plan of the real Odoo
+// 19.0 requirements.txt: its markers evaluated by the system's python3,
+// what a debian-mode release build pays once.
+func BenchmarkDebianPlanRealOdoo(b *testing.B) {
+	dir := unpackOdoo(b, "19.0")
+	py := "/usr/bin/python3"
+	for b.Loop() {
+		if _, _, err := odoo.DebianPlan(b.Context(), py, dir, "3.11"); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -428,11 +428,17 @@ func (e *MissingPackagesError) Error() string {
 // lacks, and checks they are installed afterwards; without
 // InstallPackages it fails with a *MissingPackagesError instead.
 func (r *Releases) debianDeps(ctx context.Context, rel provision.Release, src string, log *slog.Logger, progress func(string, ...any)) error {
-	pyVersion, err := interpreterVersion(ctx, r.cfg.BuildUser, rel.Python)
-	if err != nil {
-		return err
+	plan, err := debianPlan(ctx, rel.Interpreter, src, nil)
+	if errors.Is(err, errNoPackaging) { // markers need it: install it first, as any package the source needs
+		if r.cfg.InstallPackages == nil {
+			return &MissingPackagesError{Packages: []string{packagingDeb}}
+		}
+		progress("installing 1 Debian package", "packages", packagingDeb)
+		if err := r.cfg.InstallPackages(ctx, []string{packagingDeb}); err != nil {
+			return fmt.Errorf("install Debian packages %s: %w", packagingDeb, err)
+		}
+		plan, err = debianPlan(ctx, rel.Interpreter, src, nil)
 	}
-	plan, err := debianPlan(src, pyVersion)
 	if err != nil {
 		return fmt.Errorf("python dependencies: %w", err)
 	}

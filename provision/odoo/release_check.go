@@ -99,20 +99,6 @@ func systemHas() string {
 	return "the system's " + systemPython + " is " + filepath.Base(target)
 }
 
-// interpreterVersion asks python, run as the build user as, for its
-// major.minor version.
-func interpreterVersion(ctx context.Context, as *BuildUser, python string) (string, error) {
-	out, err := runAs(ctx, as, "", nil, python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])")
-	if err != nil {
-		return "", fmt.Errorf("ask python its version: %w", err)
-	}
-	v := firstLine(string(out))
-	if !versionRE.MatchString(v) {
-		return "", fmt.Errorf("python says its version is %q", v)
-	}
-	return v, nil
-}
-
 // odooBin returns the source's odoo-bin: odoo-bin at the top, or
 // setup/odoo (a source distribution may have only that).
 func odooBin(src string) (string, error) {

@@ -66,12 +66,18 @@ func newWorld(t *testing.T, h *provisiontest.Host, hook provision.FaultHook) *wo
 		Databases:   h.Databases(),
 		Tenants:     h.Tenants(),
 		Files:       h.Files(),
+		Health:      h.Health(),
+		Ports:       h.Ports(),
+		Users:       h.Users(),
+		BindFilter:  provisiontest.BindFilter{},
+		HostFacts:   provisiontest.HostFacts{},
 		Services:    h.Units(),
 		Sites:       h.Sites(),
 		DNS:         h.DNS(),
 		Certs:       map[provision.SSLMode]provision.CertIssuer{provision.SSLCloudflare: h.Certs(), provision.SSLLetsEncrypt: h.Certs()},
 		Templates:   set,
 		InUse:       func(int) bool { return false },
+		ACMEWebroot: "/var/lib/odoobot/acme",
 		Now:         h.Now,
 	})
 	return &world{h: h, c: c, d: c.DayTwo(provision.BackupConfig{Dir: "/var/backups/odoobot"}), runner: runner}

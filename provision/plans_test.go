@@ -3,6 +3,8 @@ package provision_test
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -80,15 +82,37 @@ func newWorld(t *testing.T, h *provisiontest.Host, hook provision.FaultHook) *wo
 		ACMEWebroot: "/var/lib/odoobot/acme",
 		Now:         h.Now,
 	})
-	return &world{h: h, c: c, d: c.DayTwo(provision.BackupConfig{Dir: "/var/backups/odoobot"}), runner: runner}
+	return &world{h: h, c: c, runner: runner, d: c.DayTwo(provision.BackupConfig{Dir: "/var/backups/odoobot", Store: h.Backups(), Postgres: h.Postgres()})}
 }
 
 // verbCase is one plan of one verb: what stands before it, and the
-// request that starts it.
+// request that starts it. A plan with a commit step (a delete's drop of
+// the database) promises less of a failure after that step: nothing is
+// undone, the job ends failed, and asking again finishes it.
 type verbCase struct {
-	name  string
-	setup func(t *testing.T, w *world)
-	run   func(ctx context.Context, w *world) (*provision.Task, error)
+	name   string
+	setup  func(t *testing.T, w *world)
+	run    func(ctx context.Context, w *world) (*provision.Task, error)
+	commit provision.StepName
+}
+
+// keptBackup matches a snapshot's line of a backup a job keeps whatever
+// its outcome: a delete's final backup and a restore's or an upgrade's
+// safety backup, which the retention keeps and prunes.
+var keptBackup = regexp.MustCompile(`(?m)^backup \S+ reason=(final|safety)\n?`)
+
+// state is a snapshot without the backups a job keeps whatever its
+// outcome.
+func state(h *provisiontest.Host) string { return keptBackup.ReplaceAllString(h.Snapshot(), "") }
+
+// afterCommit reports whether a failure at at comes once vc's commit
+// step has run (it may have made its change before failing): from there
+// a failure undoes nothing.
+func afterCommit(vc verbCase, points []point, at point) bool {
+	if vc.commit == "" {
+		return false
+	}
+	return slices.Index(points, at) >= slices.Index(points, point{vc.commit, true})
 }
 
 // create runs a creation of name in mode to its end, and fails the test
@@ -125,6 +149,7 @@ func verbCases() []verbCase {
 		run: func(ctx context.Context, w *world) (*provision.Task, error) {
 			return w.d.Delete(ctx, provision.JobRequest{Name: "acme", By: "test"})
 		},
+		commit: provision.StepDatabase,
 	})
 	return cases
 }
@@ -180,7 +205,7 @@ func snapshotAfterSetup(t *testing.T, vc verbCase) string {
 	w := newWorld(t, h, nil)
 	vc.setup(t, w)
 	w.runner.Close()
-	return h.Snapshot()
+	return state(h)
 }
 
 func TestEveryStepOfEveryVerb(t *testing.T) {
@@ -191,17 +216,37 @@ func TestEveryStepOfEveryVerb(t *testing.T) {
 			if job.State != provision.JobSucceeded {
 				t.Fatalf("without a fault the job ended %s: %s", job.State, job.Error)
 			}
-			after := h.Snapshot()
+			after := state(h)
 			if after == before {
 				t.Fatalf("the job changed nothing on the host:\n%s", after)
 			}
 			for _, at := range points {
 				t.Run("fail/"+at.String(), func(t *testing.T) {
 					h, _, job, _ := outcome(t, vc, faultAt(at, provision.FailStep))
+					if afterCommit(vc, points, at) {
+						if job.State != provision.JobFailed || !strings.Contains(job.Error, "ask again") {
+							t.Fatalf("job ended %s (%s), want failed after its commit, to be asked again", job.State, job.Error)
+						}
+						if state(h) == after {
+							return // its last step had done the work
+						}
+						w := newWorld(t, h, nil)
+						task, err := vc.run(context.Background(), w)
+						if err != nil {
+							t.Fatalf("asked again: refused: %v", err)
+						}
+						if job, _ := task.Wait(context.Background()); job.State != provision.JobSucceeded {
+							t.Fatalf("asked again: %s (%s)", job.State, job.Error)
+						}
+						if diff := cmp.Diff(after, state(h)); diff != "" {
+							t.Errorf("asked again, the job did not end as it would have (-after +now):\n%s", diff)
+						}
+						return
+					}
 					if job.State != provision.JobRolledBack {
 						t.Fatalf("job ended %s (%s), want rolled back", job.State, job.Error)
 					}
-					if diff := cmp.Diff(before, h.Snapshot()); diff != "" {
+					if diff := cmp.Diff(before, state(h)); diff != "" {
 						t.Errorf("the rollback left the host changed (-before +now):\n%s", diff)
 					}
 				})
@@ -216,7 +261,7 @@ func TestEveryStepOfEveryVerb(t *testing.T) {
 					if len(ended) != 1 {
 						t.Fatalf("recovery ended %d jobs, want the one left open", len(ended))
 					}
-					now := h.Snapshot()
+					now := state(h)
 					switch {
 					case now == before:
 						if ended[0].State == provision.JobSucceeded {

@@ -57,10 +57,16 @@ type StepError struct {
 	Err    error
 	Undone []string
 	Left   []string // steps whose undo failed: something is left behind
+	// Committed names the task's commit step when the failure came after
+	// it: nothing was undone, and asking again finishes the job.
+	Committed StepName
 }
 
 func (e *StepError) Error() string {
 	msg := fmt.Sprintf("step %s failed: %v", e.Step, e.Err)
+	if e.Committed != "" {
+		msg += fmt.Sprintf("; nothing undone: the change was made at step %s and cannot be undone; ask again to finish it", e.Committed)
+	}
 	if len(e.Undone) > 0 {
 		msg += fmt.Sprintf("; rolled back: %v", e.Undone)
 	}
@@ -99,6 +105,13 @@ type Task struct {
 	// Finished, when set, is called once the job has ended, with its final
 	// record.
 	Finished func(Job)
+	// Commit, when set, is the step from which the job's change cannot
+	// be undone (a delete's drop of the database): a failure before it
+	// is rolled back as any other; a failure of it (which may have made
+	// its change) or after it undoes nothing, and the job ends failed,
+	// to be finished by asking again (Commit and every step after it are
+	// idempotent).
+	Commit StepName
 	// Instance is the instance the job works on: for a creation or a
 	// clone, the one reserved (with its ports); for a day-two job, as it
 	// was when the job was queued.
@@ -447,6 +460,7 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 	t.progress.Store(&progress)
 	defer t.progress.Store(nil)
 	var failed *StepError
+	committed := false // the task's Commit step has been applied
 	ran := 0
 	for _, s := range t.Steps {
 		ran++
@@ -477,20 +491,30 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 		}
 		d := r.cfg.Now().Sub(start)
 		var noted *Noted
-		if errors.As(err, &noted) {
-			emit(s.Name, EventDone, noted.Message, d)
-			continue
-		}
-		if err != nil {
+		if err != nil && !errors.As(err, &noted) {
 			send(s.Name, EventFailed, err.Error(), Hint(err), d)
 			failed = &StepError{Step: s.Name, Err: err}
+			// The commit step may have made its change before it failed.
+			committed = committed || s.Name == t.Commit
 			break
 		}
-		emit(s.Name, EventDone, "", d)
+		msg := ""
+		if noted != nil {
+			msg = noted.Message
+		}
+		emit(s.Name, EventDone, msg, d)
+		if t.Commit != "" && s.Name == t.Commit {
+			committed = true
+		}
 	}
 
 	state, errText := JobSucceeded, ""
-	if failed != nil {
+	if failed != nil && committed {
+		failed.Committed = t.Commit
+		state, errText = JobFailed, failed.Error()
+		t.err = failed
+		log.Warn("job failed after its commit step", "err", failed)
+	} else if failed != nil {
 		// Undo with a context that survives the cancellation that may have
 		// caused the failure: a rollback is never abandoned half-way.
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)

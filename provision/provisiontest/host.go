@@ -55,6 +55,10 @@ type Host struct {
 	scratch   int
 	tracking  string
 	logs      map[string]string // job log path → its lines
+	dumps     map[string]Database
+	backups   map[string][]backup
+	drafts    map[string]*draft
+	unpacked  map[string]int
 	clock     time.Time
 
 	// Release is what the release builder gives; Layout where the
@@ -95,6 +99,10 @@ func New(l provision.Layout, rel provision.Release) *Host {
 		kept:        map[string]string{},
 		scratches:   map[string]bool{},
 		logs:        map[string]string{},
+		dumps:       map[string]Database{},
+		backups:     map[string][]backup{},
+		drafts:      map[string]*draft{},
+		unpacked:    map[string]int{},
 		instances:   map[string]provision.Instance{},
 		versions:    map[string]string{},
 		jobs:        map[int64]*provision.Job{},
@@ -193,6 +201,7 @@ func (h *Host) Snapshot() string {
 		add("record A %s", f)
 	}
 	h.treeLines(add)
+	h.backupLines(add)
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
 }

@@ -48,13 +48,26 @@ var planRelease = provision.Release{
 // (nil for none).
 func newWorld(t *testing.T, h *provisiontest.Host, hook provision.FaultHook) *world {
 	t.Helper()
+	return startWorld(t, h, hook, true)
+}
+
+// sharedWorld starts a process on h that gives instances no user and
+// role of their own: they share the service user and odoobot's role, as
+// the instances imported from API-DEV do.
+func sharedWorld(t *testing.T, h *provisiontest.Host) *world {
+	t.Helper()
+	return startWorld(t, h, nil, false)
+}
+
+func startWorld(t *testing.T, h *provisiontest.Host, hook provision.FaultHook, tenants bool) *world {
+	t.Helper()
 	set, err := templates.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
 	runner := provision.NewRunner(provision.RunnerConfig{Store: h.Store(), Workers: 1, Faults: hook, Logs: h.JobLogs(), Now: h.Now, CloseRetry: time.Millisecond})
 	t.Cleanup(runner.Close)
-	c := provision.NewCreator(provision.CreatorConfig{
+	cfg := provision.CreatorConfig{
 		Layout:      planLayout,
 		Rules:       provision.NameRules{Zone: planLayout.Zone, UnitPrefix: planLayout.UnitPrefix, DNSServer: "test"},
 		HTTPPorts:   provision.PortRange{First: 8100, Last: 8199},
@@ -67,6 +80,8 @@ func newWorld(t *testing.T, h *provisiontest.Host, hook provision.FaultHook) *wo
 		Releases:    h.Releases(),
 		Databases:   h.Databases(),
 		Tenants:     h.Tenants(),
+		Owners:      h.Owners(),
+		Copies:      h.Copies(),
 		Files:       h.Files(),
 		Health:      h.Health(),
 		Ports:       h.Ports(),
@@ -81,7 +96,11 @@ func newWorld(t *testing.T, h *provisiontest.Host, hook provision.FaultHook) *wo
 		InUse:       func(int) bool { return false },
 		ACMEWebroot: "/var/lib/odoobot/acme",
 		Now:         h.Now,
-	})
+	}
+	if !tenants {
+		cfg.Tenants, cfg.Owners = nil, nil
+	}
+	c := provision.NewCreator(cfg)
 	return &world{h: h, c: c, runner: runner, d: c.DayTwo(provision.BackupConfig{Dir: "/var/backups/odoobot", Store: h.Backups(), Postgres: h.Postgres()})}
 }
 
@@ -150,6 +169,17 @@ func verbCases() []verbCase {
 			return w.d.Delete(ctx, provision.JobRequest{Name: "acme", By: "test"})
 		},
 		commit: provision.StepDatabase,
+	}, verbCase{
+		name: "isolate",
+		setup: func(t *testing.T, w *world) {
+			create(t, w, "other", provision.SSLHTTP)
+			shared := sharedWorld(t, w.h)
+			create(t, shared, "acme", provision.SSLCloudflare)
+			shared.runner.Close()
+		},
+		run: func(ctx context.Context, w *world) (*provision.Task, error) {
+			return w.d.Isolate(ctx, provision.JobRequest{Name: "acme", By: "test"})
+		},
 	})
 	return cases
 }

@@ -92,6 +92,12 @@ func (f *Files) Give(_ context.Context, inst provision.Instance, user string, ow
 	for db := range t.Stores {
 		t.Stores[db] = user
 	}
+	// odoo.conf: root's with the user's group for an instance of its
+	// own, the user's otherwise.
+	for f, c := range t.Confs {
+		c.Owner = provision.FileOwner{User: user, UserOwns: !own}
+		t.Confs[f] = c
+	}
 	return nil
 }
 

@@ -294,39 +294,60 @@ func TestDayTwoBackupRestore(t *testing.T) {
 }
 
 // TestDayTwoDeleteKilledAndRunAgain kills the odoobot binary in the middle
-// of a delete and runs the delete again, which finishes it.
+// of a delete, once before its commit step (the drop of the database)
+// and once after it: the next odoobot puts the first instance back as it
+// was, serving, and finishes the delete of the second; a delete asked
+// again then removes the first.
 func TestDayTwoDeleteKilledAndRunAgain(t *testing.T) {
 	needSandbox(t)
 	bin := odoobotBin(t)
 	env := newCreateEnv(t)
 	env.withBackupDir(t)
 	a, _ := env.newApp(t, app.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	keep := createReady(t, ctx, a, uniqueName(t, "keep"))
-	inst := createReady(t, ctx, a, uniqueName(t, "kill"))
-	log := jobLog(a, provision.JobDelete, inst)
+	before := createReady(t, ctx, a, uniqueName(t, "kbef"))
+	after := createReady(t, ctx, a, uniqueName(t, "kaft"))
 
-	// Kill while the unit is being removed: the backup is taken, the site
-	// is gone, the database and the directory are still there.
-	runKilled(t, ctx, env, bin, whenLogShows(log, "… "+string(provision.StepService), 3*time.Minute), "delete", inst.Name, "--yes")
-	t.Logf("delete log at the kill:\n%s", readFile(log))
-	if got, err := a.Store.Instance(ctx, inst.Name); err != nil || got.State != provision.StateDeleting {
+	// Killed as the service stops: the backup is taken, nothing removed.
+	job, _ := killedAt(t, ctx, env, a, bin, before.Name, provision.StepStop, "delete", before.Name, "--yes")
+	if got, err := a.Store.Instance(ctx, before.Name); err != nil || got.State != provision.StateDeleting {
 		t.Errorf("after the kill: %+v, %v; want the instance in state deleting", got, err)
 	}
-	if !databaseExists(t, ctx, a, inst.Internal) {
-		t.Logf("the database was already dropped at the kill")
+	rec, said := recoverWithServe(t, ctx, env, a, bin, job)
+	if rec.State == provision.JobSucceeded {
+		t.Errorf("a delete killed before its commit was recorded as succeeded:\n%s", said)
 	}
+	if got, err := a.Store.Instance(ctx, before.Name); err != nil || got.State != provision.StateReady {
+		t.Errorf("after the recovery: %+v, %v; want the instance ready again", got, err)
+	}
+	if !databaseExists(t, ctx, a, before.Internal) {
+		t.Errorf("the recovery lost the database of %s", before.Name)
+	}
+	requireAnswers(t, ctx, before)
 
-	got, err := env.command(ctx, bin, "delete", inst.Name, "--yes").CombinedOutput()
+	// Killed as the unit is removed, after the database was dropped: the
+	// next odoobot finishes the delete.
+	log := jobLog(a, provision.JobDelete, after)
+	out := runKilled(t, ctx, env, bin, whenLogShows(log, "… "+string(provision.StepService), 3*time.Minute), "delete", after.Name, "--yes")
+	job = requireOpenJob(t, ctx, a, after.Name, out)
+	t.Logf("delete log at the kill:\n%s", readFile(log))
+	if databaseExists(t, ctx, a, after.Internal) {
+		t.Errorf("the kill came before the database was dropped")
+	}
+	_, said = recoverWithServe(t, ctx, env, a, bin, job)
+	requireSaysFinished(t, said, job)
+	requireGone(t, ctx, a, after.Name)
+
+	got, err := env.command(ctx, bin, "delete", before.Name, "--yes").CombinedOutput()
 	if err != nil {
-		t.Fatalf("the second delete: %v\n%s", err, got)
+		t.Fatalf("the delete asked again: %v\n%s", err, got)
 	}
-	t.Logf("the second delete:\n%s", got)
-	if !strings.Contains(string(got), "deleted "+inst.Internal) {
-		t.Errorf("the second delete did not report the end:\n%s", got)
+	if !strings.Contains(string(got), "deleted "+before.Internal) {
+		t.Errorf("the delete asked again did not report the end:\n%s", got)
 	}
-	requireGone(t, ctx, a, inst.Name)
+	requireGone(t, ctx, a, before.Name)
 	requireNginxTestPasses(t)
 	requireAnswers(t, ctx, keep)
 }

@@ -546,7 +546,7 @@ func (d *DayTwo) Restore(ctx context.Context, req JobRequest) (*Task, error) {
 // was recorded as made, rolled back otherwise (see recoverer).
 func (d *DayTwo) Recover(ctx context.Context, subscribe func(Job) []Subscriber) ([]Job, error) {
 	return d.recoverWith(ctx, subscribe, map[JobKind]recoverer{
-		JobRestore: d.recoverRestore, JobUpgrade: d.recoverUpgrade, JobIsolate: d.recoverIsolate,
+		JobRestore: d.recoverRestore, JobUpgrade: d.recoverUpgrade, JobIsolate: d.recoverIsolate, JobDelete: d.recoverDelete,
 	})
 }
 

@@ -4,28 +4,33 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
-// Delete queues the removal of an instance: a final backup, then every
-// resource in the reverse order of its creation — DNS record,
-// certificate, nginx site (tested and reloaded), unit (stopped, disabled,
-// removed), database and filestore, directory, the instance's system
-// user and database role, then the store row with
-// its ports and the tracking lines. The instance is marked deleting
-// before the job is queued.
+// Delete queues the removal of an instance, in two phases around one
+// commit step, so that it ends either with nothing removed or with
+// everything removed:
 //
-// Every step is idempotent and nothing is undone: a delete that stopped
-// half-way (a failure, or odoobot killed, whose job Recover then marks
-// interrupted) is finished by asking for it again, which is allowed for
-// an instance in state deleting. If the final backup fails, nothing has
-// been removed and the instance goes back to the state it had. The zone
-// apex and other instances are never touched: the DNS driver refuses
-// any name but the instance's one label, and every path and name derives
-// from the instance's own. After a delete that succeeded, and after
-// req.Finished, the instance's release and its templates are collected
-// when no instance uses them (collectAfterDelete); the outcome is only
-// logged.
+//   - undoable: the instance is marked deleting, its final backup taken,
+//     its service stopped and its DNS record removed. A failure here, or
+//     a crash recovered here, puts each back (the record made again, the
+//     service started when it ran, the state it had); the final backup
+//     stays, kept by the retention.
+//   - the commit step drops the database. From then on every step is
+//     idempotent and nothing is undone: the nginx site, the unit, the
+//     certificate, the directory, the instance's system user and
+//     database role, then the store row with its ports and the tracking
+//     lines go. A failure after the commit ends the job failed, to be
+//     finished by asking again (allowed for an instance in state
+//     deleting); a crash after it is finished by recovery.
+//
+// The zone apex and other instances are never touched: the DNS driver
+// refuses any name but the instance's one label, and every path and name
+// derives from the instance's own. After a delete that succeeded, and
+// after req.Finished, the instance's release and its templates are
+// collected when no instance uses them (collectAfterDelete); the outcome
+// is only logged.
 func (d *DayTwo) Delete(ctx context.Context, req JobRequest) (*Task, error) {
 	inst, err := d.lookupFor(ctx, req.Name, trustDelete)
 	if err != nil {
@@ -46,33 +51,136 @@ func (d *DayTwo) Delete(ctx context.Context, req JobRequest) (*Task, error) {
 			d.collectAfterDelete(gctx, inst)
 		}
 	}
-	cr := &creation{c: d.Creator, inst: inst, paths: d.cfg.Layout.Paths(inst)}
-	del := &deletion{d: d, cr: cr, prev: prev, by: req.By}
-	return d.submit(ctx, JobDelete, inst, req, map[string]string{"state": string(prev)}, func() []Step {
-		steps := []Step{{StepFinalCopy, del.finalBackup, nil}}
-		if d.cfg.DNS != nil {
-			steps = append(steps, Step{StepDNS, del.deleteRecord, nil})
-		}
-		return append(steps,
-			Step{StepCertificate, del.removeCertificate, nil},
-			Step{StepNginx, cr.removeSite, nil},
-			Step{StepService, cr.removeService, nil},
-			Step{StepDatabase, del.dropDatabase, nil},
-			Step{StepFiles, cr.removeFiles, nil},
-			Step{StepTenant, cr.removeTenant, nil},
-			Step{StepForget, del.forget, nil},
-		)
-	}, func() error {
+	running := "no"
+	if st, err := d.cfg.Services.Status(ctx, inst.Unit); err == nil && st.Running() {
+		running = "yes"
+	}
+	del := d.deletion(inst, prev, running == "yes", req.By)
+	t, err := d.submit(ctx, JobDelete, inst, req, map[string]string{"state": string(prev), "running": running}, del.steps, func() error {
 		return d.cfg.Store.SetState(ctx, inst.Name, StateDeleting)
 	})
+	if t != nil {
+		t.Commit = StepDatabase
+	}
+	return t, err
+}
+
+// deletion returns the delete job of inst, which was in state prev and
+// whose service ran when the delete was asked.
+func (d *DayTwo) deletion(inst Instance, prev State, running bool, by string) *deletion {
+	cr := &creation{c: d.Creator, inst: inst, paths: d.cfg.Layout.Paths(inst)}
+	return &deletion{d: d, cr: cr, prev: prev, running: running, by: by}
+}
+
+// steps are the delete's steps: the undoable ones, the commit step
+// (StepDatabase), then the ones after it (forward).
+func (del *deletion) steps() []Step {
+	steps := []Step{
+		{StepFinalCopy, del.finalBackup, del.restoreState},
+		{StepStop, del.stop, del.restart},
+	}
+	if del.d.cfg.DNS != nil {
+		steps = append(steps, Step{StepDNS, del.deleteRecord, del.remakeRecord})
+	}
+	return append(steps, del.forward()...)
+}
+
+// forward are the commit step and the steps after it.
+func (del *deletion) forward() []Step {
+	cr := del.cr
+	return []Step{
+		{StepDatabase, del.dropDatabase, nil},
+		{StepNginx, cr.removeSite, nil},
+		{StepService, cr.removeService, nil},
+		{StepCertificate, del.removeCertificate, nil},
+		{StepFiles, cr.removeFiles, nil},
+		{StepTenant, cr.removeTenant, nil},
+		{StepForget, del.forget, nil},
+	}
+}
+
+// recoverDelete ends a delete a stopped odoobot left open: once its
+// commit step (the drop of the database) is recorded started, it is
+// finished forward; before that, what it did is undone (the record made
+// again, the service started when it ran, the state it had put back).
+func (d *DayTwo) recoverDelete(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
+	inst, err := d.cfg.Store.Instance(ctx, job.Instance)
+	if errors.Is(err, ErrInstanceNotFound) {
+		// The store row is the last thing a delete removes.
+		return recovery{finished: true}, nil
+	}
+	if err != nil {
+		return recovery{}, err
+	}
+	if err := d.trusted(inst, trustDelete); err != nil {
+		return recovery{}, err
+	}
+	del := d.deletion(inst, State(job.Params["state"]), job.Params["running"] == "yes", job.RequestedBy)
+	if rec.Started(StepDatabase) {
+		for _, s := range del.forward() {
+			if err := runStep(ctx, emit, s.Name, s.Apply); err != nil {
+				return recovery{finished: true}, err
+			}
+		}
+		return recovery{finished: true}, nil
+	}
+	var res recovery
+	for _, s := range slices.Backward(del.steps()) {
+		if s.Undo == nil || !rec.Started(s.Name) {
+			continue
+		}
+		if err := undoStep(ctx, emit, s.Name, s.Undo, &res.undone); err != nil {
+			return res, err
+		}
+	}
+	if !rec.Started(StepFinalCopy) {
+		// Marked deleting before its first step: put the state back.
+		if err := undoStep(ctx, emit, StepFinalCopy, del.restoreState, &res.undone); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
 }
 
 // deletion is one delete job.
 type deletion struct {
-	d    *DayTwo
-	cr   *creation
-	prev State
-	by   string
+	d       *DayTwo
+	cr      *creation
+	prev    State
+	running bool // the service ran when the delete was asked
+	by      string
+}
+
+// restoreState puts the instance back in the state it had before the
+// delete (nothing when that was deleting already: a delete asked again).
+func (del *deletion) restoreState(ctx context.Context) error {
+	if del.prev == StateDeleting || del.prev == "" {
+		return nil
+	}
+	return del.d.cfg.Store.SetState(ctx, del.cr.inst.Name, del.prev)
+}
+
+// stop stops the instance's service.
+func (del *deletion) stop(ctx context.Context) error {
+	return del.d.cfg.Services.Stop(ctx, del.cr.inst.Unit)
+}
+
+// restart starts the service again when it ran before the delete, and
+// waits until it answers.
+func (del *deletion) restart(ctx context.Context) error {
+	if !del.running {
+		return nil
+	}
+	return del.d.ensureRunning(ctx, del.cr.inst, del.cr.paths)
+}
+
+// remakeRecord makes the instance's DNS record again; an imported
+// instance's record, which the delete left in place, needs nothing.
+func (del *deletion) remakeRecord(ctx context.Context) error {
+	if del.adopted() {
+		return nil
+	}
+	return del.cr.ensureRecord(ctx)
 }
 
 // adopted reports whether the instance came from `odoobot import`: its
@@ -109,7 +217,7 @@ func (del *deletion) finalBackup(ctx context.Context) error {
 	inst := del.cr.inst
 	ok, err := del.d.pg.Exists(ctx, inst.Internal)
 	if err != nil {
-		return del.keep(ctx, fmt.Errorf("backup: %w", err))
+		return fmt.Errorf("backup: %w", err)
 	}
 	if !ok {
 		// Nothing to back up: say so rather than show a backup that was
@@ -126,20 +234,7 @@ func (del *deletion) finalBackup(ctx context.Context) error {
 		return &Noted{Message: msg}
 	}
 	b := &backupRun{d: del.d, inst: inst, paths: del.cr.paths, reason: ReasonFinal, by: del.by}
-	if _, err := b.take(ctx); err != nil {
-		return del.keep(ctx, err)
-	}
-	return nil
-}
-
-// keep puts the instance back in its state before the delete, when that
-// was not already deleting, and returns err.
-func (del *deletion) keep(ctx context.Context, err error) error {
-	if del.prev != StateDeleting {
-		if serr := del.d.cfg.Store.SetState(context.WithoutCancel(ctx), del.cr.inst.Name, del.prev); serr != nil {
-			return errors.Join(err, serr)
-		}
-	}
+	_, err = b.take(ctx)
 	return err
 }
 

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -59,10 +57,16 @@ type StepError struct {
 	Err    error
 	Undone []string
 	Left   []string // steps whose undo failed: something is left behind
+	// Committed names the task's commit step when the failure came after
+	// it: nothing was undone, and asking again finishes the job.
+	Committed StepName
 }
 
 func (e *StepError) Error() string {
 	msg := fmt.Sprintf("step %s failed: %v", e.Step, e.Err)
+	if e.Committed != "" {
+		msg += fmt.Sprintf("; nothing undone: the change was made at step %s and cannot be undone; ask again to finish it", e.Committed)
+	}
 	if len(e.Undone) > 0 {
 		msg += fmt.Sprintf("; rolled back: %v", e.Undone)
 	}
@@ -101,6 +105,13 @@ type Task struct {
 	// Finished, when set, is called once the job has ended, with its final
 	// record.
 	Finished func(Job)
+	// Commit, when set, is the step from which the job's change cannot
+	// be undone (a delete's drop of the database): a failure before it
+	// is rolled back as any other; a failure of it (which may have made
+	// its change) or after it undoes nothing, and the job ends failed,
+	// to be finished by asking again (Commit and every step after it are
+	// idempotent).
+	Commit StepName
 	// Instance is the instance the job works on: for a creation or a
 	// clone, the one reserved (with its ports); for a day-two job, as it
 	// was when the job was queued.
@@ -176,14 +187,13 @@ type RunnerConfig struct {
 	Store   JobStore
 	Workers int // jobs run at once; default 2
 	Logger  *slog.Logger
-	// FailAt, a test hook, makes the named step fail after its Apply has
-	// run, so the rollback of a fully applied step is exercised.
-	FailAt StepName
-	// KillAt, a test hook, kills the process (SIGKILL, as a crash would)
-	// when the named step starts, once its start event is recorded and
-	// before its Apply runs: every step before it is recorded done, so
-	// recovery's decisions can be tested at each step.
-	KillAt StepName
+	// Faults, a test hook, is asked about each step of each job twice:
+	// once its start is recorded and before its Apply runs (applied
+	// false), and after its Apply succeeded (applied true). What it
+	// answers happens there: see Fault. nil injects nothing.
+	Faults FaultHook
+	// Logs opens each job's log (its task's LogPath); nil keeps none.
+	Logs JobLogs
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// StepTimeout bounds one step's Apply, so that a hung clone or pip
@@ -212,6 +222,63 @@ type RunnerConfig struct {
 	// Failures, when set, records the failed step of a job that failed,
 	// with its kind and hint, before its end; nil records only the end.
 	Failures FailureStore
+}
+
+// JobLogs opens a job's log, where its events are appended as lines
+// (provision/joblog).
+type JobLogs interface {
+	// Append opens the log at path for appending, made when missing.
+	Append(path string) (io.WriteCloser, error)
+}
+
+// Fault is what a FaultHook makes of a step.
+type Fault int
+
+const (
+	// NoFault lets the step run as it would.
+	NoFault Fault = iota
+	// FailStep fails the step: before its Apply (nothing of it applied)
+	// or after it (all of it applied). The job rolls back as for any
+	// failure.
+	FailStep
+	// HaltJob stops the job where it stands, as a killed process would:
+	// nothing more of it runs, nothing is undone, its end is not
+	// recorded, and its task is never Finished. The job is left open in
+	// the store for recovery.
+	HaltJob
+)
+
+// FaultHook decides whether a step of a job fails or halts, for tests
+// of what each step's failure and each crash leave behind. applied is
+// false before the step's Apply, true after it succeeded.
+type FaultHook func(job Job, step StepName, applied bool) Fault
+
+// FaultAt is the FaultHook of the ODOOBOT_FAIL_AT and ODOOBOT_KILL_AT
+// test settings: every job's step failAt fails after its Apply, and kill
+// runs at the start of step killAt (a process kill, in production
+// wiring). An empty name matches no step.
+func FaultAt(failAt, killAt StepName, kill func()) FaultHook {
+	if failAt == "" && killAt == "" {
+		return nil
+	}
+	return func(_ Job, step StepName, applied bool) Fault {
+		switch {
+		case !applied && killAt != "" && step == killAt:
+			kill()
+			return HaltJob
+		case applied && failAt != "" && step == failAt:
+			return FailStep
+		}
+		return NoFault
+	}
+}
+
+// fault asks the configured FaultHook, if any.
+func (r *Runner) fault(job Job, step StepName, applied bool) Fault {
+	if r.cfg.Faults == nil {
+		return NoFault
+	}
+	return r.cfg.Faults(job, step, applied)
 }
 
 // Runner runs tasks on a pool of workers. Each task's steps run in order;
@@ -393,14 +460,18 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 	t.progress.Store(&progress)
 	defer t.progress.Store(nil)
 	var failed *StepError
+	committed := false // the task's Commit step has been applied
 	ran := 0
 	for _, s := range t.Steps {
 		ran++
 		emit(s.Name, EventStart, "", 0)
-		if r.cfg.KillAt != "" && s.Name == r.cfg.KillAt {
-			r.cfg.Logger.Warn("killing odoobot at the start of a step (test hook)", "job", t.Job.ID, "step", s.Name)
-			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-			select {} // the signal is on its way: nothing more of this job runs
+		if f := r.fault(t.Job, s.Name, false); f == HaltJob {
+			log.Warn("job halted at the start of a step (test hook)", "step", s.Name)
+			return
+		} else if f == FailStep {
+			emit(s.Name, EventFailed, fmt.Sprintf("failure injected at the start of step %s (test hook)", s.Name), 0)
+			failed = &StepError{Step: s.Name, Err: fmt.Errorf("failure injected at the start of step %s (test hook)", s.Name)}
+			break
 		}
 		start := r.cfg.Now()
 		sctx, cancel := context.WithTimeout(ctx, r.cfg.StepTimeout)
@@ -409,25 +480,41 @@ func (r *Runner) Run(ctx context.Context, t *Task) {
 			err = fmt.Errorf("gave up after %s: %w", r.cfg.StepTimeout, err)
 		}
 		cancel()
-		if err == nil && r.cfg.FailAt != "" && s.Name == r.cfg.FailAt {
-			err = fmt.Errorf("failure injected at step %s (test hook)", s.Name)
+		if applied := new(Noted); err == nil || errors.As(err, &applied) {
+			switch r.fault(t.Job, s.Name, true) {
+			case HaltJob:
+				log.Warn("job halted after a step's apply (test hook)", "step", s.Name)
+				return
+			case FailStep:
+				err = fmt.Errorf("failure injected at step %s (test hook)", s.Name)
+			}
 		}
 		d := r.cfg.Now().Sub(start)
 		var noted *Noted
-		if errors.As(err, &noted) {
-			emit(s.Name, EventDone, noted.Message, d)
-			continue
-		}
-		if err != nil {
+		if err != nil && !errors.As(err, &noted) {
 			send(s.Name, EventFailed, err.Error(), Hint(err), d)
 			failed = &StepError{Step: s.Name, Err: err}
+			// The commit step may have made its change before it failed.
+			committed = committed || s.Name == t.Commit
 			break
 		}
-		emit(s.Name, EventDone, "", d)
+		msg := ""
+		if noted != nil {
+			msg = noted.Message
+		}
+		emit(s.Name, EventDone, msg, d)
+		if t.Commit != "" && s.Name == t.Commit {
+			committed = true
+		}
 	}
 
 	state, errText := JobSucceeded, ""
-	if failed != nil {
+	if failed != nil && committed {
+		failed.Committed = t.Commit
+		state, errText = JobFailed, failed.Error()
+		t.err = failed
+		log.Warn("job failed after its commit step", "err", failed)
+	} else if failed != nil {
 		// Undo with a context that survives the cancellation that may have
 		// caused the failure: a rollback is never abandoned half-way.
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
@@ -495,10 +582,13 @@ func (r *Runner) emitter(ctx context.Context, t *Task) (func(StepName, EventKind
 // events is emitter's, with the hint of a failed step's typed error
 // (Event.Hint), which only its subscribers get.
 func (r *Runner) events(ctx context.Context, t *Task) (func(StepName, EventKind, string, string, time.Duration), func()) {
-	var logFile *os.File
-	if t.LogPath != "" {
-		if err := os.MkdirAll(filepath.Dir(t.LogPath), 0o750); err == nil {
-			logFile, _ = os.OpenFile(t.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	var logFile io.WriteCloser
+	if t.LogPath != "" && r.cfg.Logs != nil {
+		f, err := r.cfg.Logs.Append(t.LogPath)
+		if err != nil {
+			r.cfg.Logger.Warn("job log", "job", t.Job.ID, "err", err)
+		} else {
+			logFile = f
 		}
 	}
 	var mu sync.Mutex // progress comes from the step's own goroutines

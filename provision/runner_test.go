@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -61,9 +62,19 @@ func (tr *trace) step(name StepName, fail bool) Step {
 }
 func (tr *trace) add(s string) { tr.mu.Lock(); tr.calls = append(tr.calls, s); tr.mu.Unlock() }
 
+// fileLogs opens job logs as files, as provision/joblog does.
+type fileLogs struct{}
+
+func (fileLogs) Append(path string) (io.WriteCloser, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+}
+
 func TestRunnerSuccess(t *testing.T) {
 	store := newMemJobs()
-	r := NewRunner(RunnerConfig{Store: store})
+	r := NewRunner(RunnerConfig{Store: store, Logs: fileLogs{}})
 	defer r.Close()
 	tr := &trace{}
 	logPath := filepath.Join(t.TempDir(), "log", "create-prod-acme.log")
@@ -118,7 +129,7 @@ func TestRunnerRollsBackInReverse(t *testing.T) {
 
 func TestRunnerFailAtHookAndUndoFailure(t *testing.T) {
 	store := newMemJobs()
-	r := NewRunner(RunnerConfig{Store: store, FailAt: "b"})
+	r := NewRunner(RunnerConfig{Store: store, Faults: FaultAt("b", "", nil)})
 	defer r.Close()
 	tr := &trace{}
 	bad := tr.step("a", false)
@@ -195,7 +206,7 @@ func TestStepTimeout(t *testing.T) {
 
 func TestProgressReachesSubscribersAndLogNotTheStore(t *testing.T) {
 	store := newMemJobs()
-	r := NewRunner(RunnerConfig{Store: store})
+	r := NewRunner(RunnerConfig{Store: store, Logs: fileLogs{}})
 	defer r.Close()
 	logPath := filepath.Join(t.TempDir(), "create.log")
 	var mu sync.Mutex

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"odoobot/commands"
@@ -24,6 +25,7 @@ import (
 	"odoobot/provision/cloudflare"
 	"odoobot/provision/hostfacts"
 	"odoobot/provision/jobends"
+	"odoobot/provision/joblog"
 	"odoobot/provision/nginx"
 	"odoobot/provision/odoo"
 	"odoobot/provision/ports"
@@ -337,7 +339,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	a.databases = databases
 	// A job end the store cannot record (PostgreSQL away) is kept here
 	// until it is, across a restart: recovery then finds the job ended.
-	a.Runner = provision.NewRunner(provision.RunnerConfig{Store: store, Workers: cfg.JobWorkers, Logger: log, FailAt: opt.FailAt, KillAt: opt.KillAt,
+	a.Runner = provision.NewRunner(provision.RunnerConfig{Store: store, Workers: cfg.JobWorkers, Logger: log, Faults: provision.FaultAt(opt.FailAt, opt.KillAt, killSelf), Logs: joblog.Files{},
 		Outcomes: jobends.Dir(filepath.Join(cfg.StateDir, "job-ends")), Ended: a.jobEnded, Failures: store})
 	releases := odoo.NewReleases(releaseConfig(cfg, buildUser, log))
 	edition := map[string]string{"e": "enterprise", "c": "community"}[cfg.OdooEdition]
@@ -415,4 +417,11 @@ func (a *App) Close() {
 	if a.Store != nil {
 		a.Store.Close()
 	}
+}
+
+// killSelf kills this process as a crash would (SIGKILL): the
+// ODOOBOT_KILL_AT test setting's end.
+func killSelf() {
+	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	select {} // the signal is on its way: nothing more of the job runs
 }

@@ -1,0 +1,339 @@
+package provision_test
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"odoobot/provision"
+	"odoobot/provision/provisiontest"
+	"odoobot/templates"
+)
+
+// The promise every verb makes: a failed job leaves the host exactly as
+// it was, and a crash leaves it, once the next process has recovered,
+// either exactly as it was or exactly as the job would have left it;
+// never in between. TestEveryStepOfEveryVerb holds every verb to it on
+// the in-memory host, at every step: failed before and after its apply,
+// and "crashed" (the process gone) before and after its apply.
+
+// world is one odoobot process on an in-memory host.
+type world struct {
+	h      *provisiontest.Host
+	c      *provision.Creator
+	d      *provision.DayTwo
+	runner *provision.Runner
+}
+
+var planLayout = provision.Layout{
+	Zone: "example.com", UnitPrefix: "odoo19e", ProdRoot: "/srv/odoo", LogDir: "/var/log/odoobot",
+	NginxAvailable: "/etc/nginx/sites-available", NginxEnabled: "/etc/nginx/sites-enabled",
+	UnitDir: "/etc/systemd/system", CertDir: "/etc/odoobot/certs",
+}
+
+var planRelease = provision.Release{
+	Key: "0123456789abcdef", Dir: "/var/cache/odoobot/releases/0123456789abcdef", Repo: "https://example.com/odoo.git",
+	Commit: "c0ffee", Python: "/venv/bin/python3", Interpreter: "/usr/bin/python3.11", Deps: "debian",
+	OdooBin: "/src/odoo-bin", AddonsPaths: []string{"/src/addons"}, Version: "19.0", Edition: "community",
+}
+
+// newWorld starts a process on h, with faults injected as hook says
+// (nil for none).
+func newWorld(t *testing.T, h *provisiontest.Host, hook provision.FaultHook) *world {
+	t.Helper()
+	return startWorld(t, h, hook, true)
+}
+
+// sharedWorld starts a process on h that gives instances no user and
+// role of their own: they share the service user and odoobot's role, as
+// the instances imported from API-DEV do.
+func sharedWorld(t *testing.T, h *provisiontest.Host) *world {
+	t.Helper()
+	return startWorld(t, h, nil, false)
+}
+
+func startWorld(t *testing.T, h *provisiontest.Host, hook provision.FaultHook, tenants bool) *world {
+	t.Helper()
+	set, err := templates.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runner := provision.NewRunner(provision.RunnerConfig{Store: h.Store(), Workers: 1, Faults: hook, Logs: h.JobLogs(), Now: h.Now, CloseRetry: time.Millisecond})
+	t.Cleanup(runner.Close)
+	cfg := provision.CreatorConfig{
+		Layout:      planLayout,
+		Rules:       provision.NameRules{Zone: planLayout.Zone, UnitPrefix: planLayout.UnitPrefix, DNSServer: "test"},
+		HTTPPorts:   provision.PortRange{First: 8100, Last: 8199},
+		GeventPorts: provision.PortRange{First: 9100, Last: 9199},
+		ServiceUser: h.ServiceUser,
+		DB:          provision.DBConn{Host: "127.0.0.1", Port: 5432, User: "odoobot", Password: "bot-secret"},
+		Odoo:        provision.OdooSettings{Version: "19.0", Modules: []string{"base", "web"}, Workers: 2},
+		Store:       h.Store(),
+		Runner:      runner,
+		Releases:    h.Releases(),
+		Databases:   h.Databases(),
+		Tenants:     h.Tenants(),
+		Owners:      h.Owners(),
+		Copies:      h.Copies(),
+		Files:       h.Files(),
+		Health:      h.Health(),
+		Ports:       h.Ports(),
+		Users:       h.Users(),
+		BindFilter:  provisiontest.BindFilter{},
+		HostFacts:   provisiontest.HostFacts{},
+		Services:    h.Units(),
+		Sites:       h.Sites(),
+		DNS:         h.DNS(),
+		Certs:       map[provision.SSLMode]provision.CertIssuer{provision.SSLCloudflare: h.Certs(), provision.SSLLetsEncrypt: h.Certs()},
+		Templates:   set,
+		InUse:       func(int) bool { return false },
+		ACMEWebroot: "/var/lib/odoobot/acme",
+		Now:         h.Now,
+	}
+	if !tenants {
+		cfg.Tenants, cfg.Owners = nil, nil
+	}
+	c := provision.NewCreator(cfg)
+	return &world{h: h, c: c, runner: runner, d: c.DayTwo(provision.BackupConfig{Dir: "/var/backups/odoobot", Store: h.Backups(), Postgres: h.Postgres()})}
+}
+
+// verbCase is one plan of one verb: what stands before it, and the
+// request that starts it. A plan with a commit step (a delete's drop of
+// the database) promises less of a failure after that step: nothing is
+// undone, the job ends failed, and asking again finishes it.
+type verbCase struct {
+	name   string
+	setup  func(t *testing.T, w *world)
+	run    func(ctx context.Context, w *world) (*provision.Task, error)
+	commit provision.StepName
+}
+
+// keptBackup matches a snapshot's line of a backup a job keeps whatever
+// its outcome: a delete's final backup and a restore's or an upgrade's
+// safety backup, which the retention keeps and prunes.
+var keptBackup = regexp.MustCompile(`(?m)^backup \S+ reason=(final|safety)\n?`)
+
+// state is a snapshot without the backups a job keeps whatever its
+// outcome.
+func state(h *provisiontest.Host) string { return keptBackup.ReplaceAllString(h.Snapshot(), "") }
+
+// afterCommit reports whether a failure at at comes once vc's commit
+// step has run (it may have made its change before failing): from there
+// a failure undoes nothing.
+func afterCommit(vc verbCase, points []point, at point) bool {
+	if vc.commit == "" {
+		return false
+	}
+	return slices.Index(points, at) >= slices.Index(points, point{vc.commit, true})
+}
+
+// create runs a creation of name in mode to its end, and fails the test
+// unless it succeeded.
+func create(t *testing.T, w *world, name string, mode provision.SSLMode) {
+	t.Helper()
+	ctx := context.Background()
+	task, err := w.c.Create(ctx, provision.CreateRequest{Name: name, Mode: mode, By: "setup"})
+	if err != nil {
+		t.Fatalf("create %s: %v", name, err)
+	}
+	if job, err := task.Wait(ctx); err != nil || job.State != provision.JobSucceeded {
+		t.Fatalf("create %s: %s %v", name, job.State, err)
+	}
+}
+
+func verbCases() []verbCase {
+	var cases []verbCase
+	for _, mode := range []provision.SSLMode{provision.SSLHTTP, provision.SSLCloudflare, provision.SSLLetsEncrypt} {
+		cases = append(cases, verbCase{
+			name:  "create/" + string(mode),
+			setup: func(t *testing.T, w *world) { create(t, w, "other", provision.SSLHTTP) },
+			run: func(ctx context.Context, w *world) (*provision.Task, error) {
+				return w.c.Create(ctx, provision.CreateRequest{Name: "acme", Mode: mode, By: "test"})
+			},
+		})
+	}
+	cases = append(cases, verbCase{
+		name: "delete",
+		setup: func(t *testing.T, w *world) {
+			create(t, w, "other", provision.SSLHTTP)
+			create(t, w, "acme", provision.SSLCloudflare)
+		},
+		run: func(ctx context.Context, w *world) (*provision.Task, error) {
+			return w.d.Delete(ctx, provision.JobRequest{Name: "acme", By: "test"})
+		},
+		commit: provision.StepDatabase,
+	}, verbCase{
+		name: "isolate",
+		setup: func(t *testing.T, w *world) {
+			create(t, w, "other", provision.SSLHTTP)
+			shared := sharedWorld(t, w.h)
+			create(t, shared, "acme", provision.SSLCloudflare)
+			shared.runner.Close()
+		},
+		run: func(ctx context.Context, w *world) (*provision.Task, error) {
+			return w.d.Isolate(ctx, provision.JobRequest{Name: "acme", By: "test"})
+		},
+	})
+	return cases
+}
+
+// point is where a fault is injected: a step, before or after its apply.
+type point struct {
+	step    provision.StepName
+	applied bool
+}
+
+func (p point) String() string {
+	if p.applied {
+		return string(p.step) + "/after"
+	}
+	return string(p.step) + "/before"
+}
+
+// outcome runs vc on a fresh host with hook, and returns the host, the
+// job's record (zero when the job was halted) and the points the job
+// passed, in order.
+func outcome(t *testing.T, vc verbCase, hook provision.FaultHook) (*provisiontest.Host, *world, provision.Job, []point) {
+	t.Helper()
+	h := provisiontest.New(planLayout, planRelease)
+	w := newWorld(t, h, nil)
+	vc.setup(t, w)
+	w.runner.Close()
+	var mu sync.Mutex
+	var passed []point
+	w = newWorld(t, h, func(job provision.Job, step provision.StepName, applied bool) provision.Fault {
+		mu.Lock()
+		passed = append(passed, point{step, applied})
+		mu.Unlock()
+		if hook == nil {
+			return provision.NoFault
+		}
+		return hook(job, step, applied)
+	})
+	ctx := context.Background()
+	task, err := vc.run(ctx, w)
+	if err != nil {
+		t.Fatalf("%s refused: %v", vc.name, err)
+	}
+	job, _ := task.Wait(ctx)
+	w.runner.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	return h, w, job, passed
+}
+
+// snapshotAfterSetup is the host vc starts from.
+func snapshotAfterSetup(t *testing.T, vc verbCase) string {
+	h := provisiontest.New(planLayout, planRelease)
+	w := newWorld(t, h, nil)
+	vc.setup(t, w)
+	w.runner.Close()
+	return state(h)
+}
+
+func TestEveryStepOfEveryVerb(t *testing.T) {
+	for _, vc := range verbCases() {
+		t.Run(vc.name, func(t *testing.T) {
+			before := snapshotAfterSetup(t, vc)
+			h, _, job, points := outcome(t, vc, nil)
+			if job.State != provision.JobSucceeded {
+				t.Fatalf("without a fault the job ended %s: %s", job.State, job.Error)
+			}
+			after := state(h)
+			if after == before {
+				t.Fatalf("the job changed nothing on the host:\n%s", after)
+			}
+			for _, at := range points {
+				t.Run("fail/"+at.String(), func(t *testing.T) {
+					h, _, job, _ := outcome(t, vc, faultAt(at, provision.FailStep))
+					if afterCommit(vc, points, at) {
+						if job.State != provision.JobFailed || !strings.Contains(job.Error, "ask again") {
+							t.Fatalf("job ended %s (%s), want failed after its commit, to be asked again", job.State, job.Error)
+						}
+						if state(h) == after {
+							return // its last step had done the work
+						}
+						w := newWorld(t, h, nil)
+						task, err := vc.run(context.Background(), w)
+						if err != nil {
+							t.Fatalf("asked again: refused: %v", err)
+						}
+						if job, _ := task.Wait(context.Background()); job.State != provision.JobSucceeded {
+							t.Fatalf("asked again: %s (%s)", job.State, job.Error)
+						}
+						if diff := cmp.Diff(after, state(h)); diff != "" {
+							t.Errorf("asked again, the job did not end as it would have (-after +now):\n%s", diff)
+						}
+						return
+					}
+					if job.State != provision.JobRolledBack {
+						t.Fatalf("job ended %s (%s), want rolled back", job.State, job.Error)
+					}
+					if diff := cmp.Diff(before, state(h)); diff != "" {
+						t.Errorf("the rollback left the host changed (-before +now):\n%s", diff)
+					}
+				})
+				t.Run("crash/"+at.String(), func(t *testing.T) {
+					h, _, _, _ := outcome(t, vc, faultAt(at, provision.HaltJob))
+					h.Restart()
+					w := newWorld(t, h, nil)
+					ended, err := w.d.Recover(context.Background(), nil)
+					if err != nil {
+						t.Fatalf("recover: %v", err)
+					}
+					if len(ended) != 1 {
+						t.Fatalf("recovery ended %d jobs, want the one left open", len(ended))
+					}
+					now := state(h)
+					switch {
+					case now == before:
+						if ended[0].State == provision.JobSucceeded {
+							t.Errorf("recovery says the job succeeded, but the host is as before it")
+						}
+					case now == after:
+						if ended[0].State != provision.JobSucceeded {
+							t.Errorf("the host is as after the job, but recovery says %s: %s", ended[0].State, ended[0].Error)
+						}
+					default:
+						t.Errorf("recovery (%s) left the host in between:\n-before +now:\n%s\n-after +now:\n%s", ended[0].State, cmp.Diff(before, now), cmp.Diff(after, now))
+					}
+				})
+			}
+		})
+	}
+}
+
+// faultAt injects f at one point of every job of the verb under test.
+func faultAt(at point, f provision.Fault) provision.FaultHook {
+	return func(job provision.Job, step provision.StepName, applied bool) provision.Fault {
+		if step == at.step && applied == at.applied {
+			return f
+		}
+		return provision.NoFault
+	}
+}
+
+// TestInMemoryHostIsAHost checks the model itself: a creation makes
+// what the summary promises, and the snapshot shows it.
+func TestInMemoryHostIsAHost(t *testing.T) {
+	h := provisiontest.New(planLayout, planRelease)
+	w := newWorld(t, h, nil)
+	create(t, w, "acme", provision.SSLCloudflare)
+	snap := h.Snapshot()
+	for _, want := range []string{"database prod-acme owner=\"prod-acme\"", "user odoo-acme", "role prod-acme", "site prod-acme", "record A acme.example.com", "instance acme state=ready", "unit /etc/systemd/system/odoo19e-prod-acme.service active=true"} {
+		if !strings.Contains(snap, want) {
+			t.Errorf("the host lacks %q:\n%s", want, snap)
+		}
+	}
+	if strings.Contains(snap, "bot-secret") {
+		t.Errorf("the snapshot shows a secret")
+	}
+	_ = fmt.Sprint()
+}

@@ -401,4 +401,3 @@ func TestUnpackTenantTraps(t *testing.T) {
 		}
 	})
 }
-

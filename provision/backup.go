@@ -285,7 +285,7 @@ func (d *DayTwo) backup(ctx context.Context, req JobRequest, reason string) (*Ta
 	if err != nil {
 		return nil, err
 	}
-	b := &backupRun{d: d, inst: inst, paths: d.cfg.Layout.Paths(inst), reason: reason, by: req.By}
+	b := &backupRun{d: d, inst: inst, reason: reason, by: req.By}
 	return d.submit(ctx, JobBackup, inst, req, map[string]string{"reason": reason}, func() []Step {
 		return []Step{
 			{StepDump, b.dump, b.discard},
@@ -361,7 +361,6 @@ func (d *DayTwo) VerifyBackup(b BackupInfo) error { return d.backups.Verify(b) }
 type backupRun struct {
 	d      *DayTwo
 	inst   Instance
-	paths  Paths
 	reason string
 	by     string
 	// protect is a backup retention must not remove: the one a restore
@@ -664,7 +663,7 @@ func (r *restoreRun) verify(ctx context.Context) error {
 }
 
 func (r *restoreRun) safety(ctx context.Context) error {
-	b := &backupRun{d: r.d, inst: r.inst, paths: r.paths, reason: ReasonSafety, by: r.by, protect: r.backup.ID}
+	b := &backupRun{d: r.d, inst: r.inst, reason: ReasonSafety, by: r.by, protect: r.backup.ID}
 	_, err := b.take(ctx)
 	return err
 }

@@ -359,8 +359,11 @@ func (d *DayTwo) VerifyBackup(b BackupInfo) error { return d.backups.Verify(b) }
 
 // backupRun is one backup being made: a draft, hidden until sealed.
 type backupRun struct {
-	d      *DayTwo
-	inst   Instance
+	d    *DayTwo
+	inst Instance
+	// paths are the instance's; the steps reach its files through
+	// Files, which derives them.
+	paths  Paths
 	reason string
 	by     string
 	// protect is a backup retention must not remove: the one a restore

@@ -125,7 +125,7 @@ func (del *deletion) finalBackup(ctx context.Context) error {
 		}
 		return &Noted{Message: msg}
 	}
-	b := &backupRun{d: del.d, inst: inst, reason: ReasonFinal, by: del.by}
+	b := &backupRun{d: del.d, inst: inst, paths: del.cr.paths, reason: ReasonFinal, by: del.by}
 	if _, err := b.take(ctx); err != nil {
 		return del.keep(ctx, err)
 	}

@@ -197,7 +197,7 @@ func (u *upgradeRun) progress(step StepName, text string) {
 }
 
 func (u *upgradeRun) safety(ctx context.Context) error {
-	b := &backupRun{d: u.d, inst: u.inst, reason: ReasonSafety, by: u.by}
+	b := &backupRun{d: u.d, inst: u.inst, paths: u.paths, reason: ReasonSafety, by: u.by}
 	id, err := b.take(ctx)
 	if err != nil {
 		return err

@@ -281,3 +281,51 @@ func TestBackupManifestRecordsTheInstancesRelease(t *testing.T) {
 		}
 	}
 }
+
+// TestBackupSpaceFollowsNoLink: a tenant that puts a link in place of
+// its data dir, to a tree laid out like its own, makes the backup's
+// space check count nothing there: the backup is refused for the link
+// (nothing written), never sized by what the link points to.
+func TestBackupSpaceFollowsNoLink(t *testing.T) {
+	ctx := context.Background()
+	u, err := url.Parse(testenv.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, _ := strconv.Atoi(u.Port())
+	pw, _ := u.User.Password()
+	pg := postgres.Admin{DB: provision.DBConn{Host: u.Hostname(), Port: port, User: u.User.Username(), Password: pw}}
+	db := strings.TrimPrefix(u.Path, "/")
+
+	root := t.TempDir()
+	layout := provision.Layout{ProdRoot: root}
+	inst := provision.Instance{Name: "acme", Internal: db}
+	decoy := filepath.Join(t.TempDir(), "elsewhere")
+	os.MkdirAll(filepath.Join(decoy, "filestore", db), 0o750)
+	// A sparse file: a terabyte counted, none written.
+	if err := os.WriteFile(filepath.Join(decoy, "filestore", db, "huge"), nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(filepath.Join(decoy, "filestore", db, "huge"), 1<<40); err != nil {
+		t.Fatal(err)
+	}
+	dataDir := layout.Paths(inst).DataDir
+	os.MkdirAll(filepath.Dir(dataDir), 0o750)
+	if err := os.Symlink(decoy, dataDir); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "backups")
+	shelf := &backups.Dir{Root: dir, FreeSpace: func(string) (uint64, error) { return 1 << 30, nil }}
+	d := dayTwo(provision.CreatorConfig{Layout: layout, Files: tree.New(layout)}, dir, provision.Retention{}, shelf, pg)
+
+	err = d.CheckBackupSpace(ctx, inst)
+	if err == nil || errors.Is(err, provision.ErrBackupNoSpace) || strings.Contains(err.Error(), "GiB") {
+		t.Errorf("space check of a data dir that is a link: %v; want the link refused, nothing counted behind it", err)
+	}
+	if _, err := d.TakeBackup(ctx, inst, provision.ReasonManual); err == nil {
+		t.Errorf("a backup through a link in place of the data dir was made")
+	}
+	if list, _ := d.Backups(ctx, "acme"); len(list) != 0 {
+		t.Errorf("a backup through a link is listed: %v", list)
+	}
+}

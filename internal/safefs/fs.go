@@ -145,7 +145,7 @@ type info struct {
 func (i info) Name() string       { return i.name }
 func (i info) Size() int64        { return i.st.Size }
 func (i info) Mode() fs.FileMode  { return i.st.Mode }
-func (i info) ModTime() time.Time { return time.Time{} }
+func (i info) ModTime() time.Time { return i.st.ModTime }
 func (i info) IsDir() bool        { return i.st.Mode.IsDir() }
 func (i info) Sys() any           { return i.st }
 

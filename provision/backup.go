@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
-
-	"odoobot/internal/safefs"
 )
 
 // DefaultBackupAt is the time of day, UTC, of the scheduled daily backup
@@ -286,7 +285,7 @@ func (d *DayTwo) backup(ctx context.Context, req JobRequest, reason string) (*Ta
 	if err != nil {
 		return nil, err
 	}
-	b := &backupRun{d: d, inst: inst, paths: d.cfg.Layout.Paths(inst), reason: reason, by: req.By}
+	b := &backupRun{d: d, inst: inst, reason: reason, by: req.By}
 	return d.submit(ctx, JobBackup, inst, req, map[string]string{"reason": reason}, func() []Step {
 		return []Step{
 			{StepDump, b.dump, b.discard},
@@ -360,8 +359,10 @@ func (d *DayTwo) VerifyBackup(b BackupInfo) error { return d.backups.Verify(b) }
 
 // backupRun is one backup being made: a draft, hidden until sealed.
 type backupRun struct {
-	d      *DayTwo
-	inst   Instance
+	d    *DayTwo
+	inst Instance
+	// paths are the instance's; the steps reach its files through
+	// Files, which derives them.
 	paths  Paths
 	reason string
 	by     string
@@ -421,44 +422,40 @@ func (b *backupRun) checkSpace(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("backup: size of database %s: %w", b.inst.Internal, err)
 	}
-	if err := b.d.backups.Room(b.inst.Internal, dbSize, b.filestoreDir()); err != nil {
+	err = b.d.cfg.Files.ReadFilestore(ctx, b.inst, func(filestore fs.FS) error {
+		return b.d.backups.Room(b.inst.Internal, dbSize, filestore)
+	})
+	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 	return nil
 }
 
-// filestoreDir is the instance's filestore, <DataDir>/filestore/prod-NAME.
-func (b *backupRun) filestoreDir() string {
-	return filepath.Join(b.paths.DataDir, "filestore", b.inst.Internal)
-}
-
-// filestore archives <DataDir>/filestore/prod-NAME (an empty archive when
-// the instance has none yet), walked beneath PROD_ROOT without following
-// a link.
+// filestore archives the instance's filestore (an empty archive when the
+// instance has none yet) through the tree driver's read-only view, which
+// follows no link.
 func (b *backupRun) filestore(ctx context.Context) error {
-	l := b.d.cfg.Layout
-	rel, err := l.beneath(b.filestoreDir())
+	err := b.d.cfg.Files.ReadFilestore(ctx, b.inst, func(filestore fs.FS) error {
+		return b.draft.Archive(ctx, filestore, FilestoreName)
+	})
 	if err != nil {
-		return fmt.Errorf("backup: filestore: %w", err)
-	}
-	if err := b.draft.Archive(ctx, l.ProdRoot, rel, FilestoreName); err != nil {
 		return fmt.Errorf("backup: filestore: %w", err)
 	}
 	return nil
 }
 
-// config copies odoo.conf (mode 0600: it holds the master password),
-// opened beneath PROD_ROOT without following a link and read up to
-// maxConfSize; a missing odoo.conf is left out of the backup.
+// config copies odoo.conf (mode 0600: it holds the master password), as
+// the tree driver reads it (never through a link, at most 1 MiB); a
+// missing odoo.conf is left out of the backup.
 func (b *backupRun) config(ctx context.Context) error {
-	raw, err := b.d.cfg.Layout.readConf(b.paths.Conf)
+	conf, err := b.d.cfg.Files.ReadConf(ctx, b.inst, ConfLive)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("backup: odoo.conf: %w", err)
 	}
-	if err := b.draft.Write(ConfName, raw); err != nil {
+	if err := b.draft.Write(ConfName, conf.Raw); err != nil {
 		return fmt.Errorf("backup: odoo.conf: %w", err)
 	}
 	return nil
@@ -590,19 +587,12 @@ func (d *DayTwo) recoverRestore(ctx context.Context, job Job, rec recorded, emit
 	if err != nil {
 		return recovery{}, err
 	}
-	staging, err := d.cfg.Layout.openStaging()
+	left, err := d.cfg.Files.RestoreLeftover(ctx, inst)
 	if err != nil {
 		return recovery{}, err
 	}
-	defer staging.Close()
-	exists := func(d *safefs.Dir, name string) bool { ok, err := d.Exists(name); return err == nil && ok }
-	liveExists := false
-	if stores, err := d.cfg.Layout.openFilestores(r.paths, -1, -1); err == nil {
-		liveExists = exists(stores, inst.Internal)
-		stores.Close()
-	}
 	r.dbSwapped = !staged && old
-	r.fsSwapped = r.dbSwapped && exists(staging, r.fsOld) && (!liveExists || !exists(staging, r.fsStaging))
+	r.fsSwapped = r.dbSwapped && left.Replaced && (!left.Live || !left.Staged)
 	r.hadFilestore = r.fsSwapped
 	r.stopped, r.wasRunning = true, true
 	var res recovery
@@ -648,12 +638,11 @@ func (d *DayTwo) findBackup(inst Instance, id string) (BackupInfo, error) {
 }
 
 // restoreRun names where one restore of inst stages and sets aside its
-// database and filestore: the filestores in the staging directory
-// (StagingDirName), root's, outside the tenant's tree.
+// database; the tree driver names its filestores (BackupFiles), in the
+// staging directory, root's, outside the tenant's tree.
 func (d *DayTwo) restoreRun(inst Instance, b BackupInfo, by string) *restoreRun {
 	r := &restoreRun{d: d, inst: inst, paths: d.cfg.Layout.Paths(inst), backup: b, by: by}
 	r.stagingDB, r.oldDB = inst.Internal+RestoreStagingSuffix, inst.Internal+RestoreOldSuffix
-	r.fsStaging, r.fsOld = "restore-"+inst.Internal, "restore-"+inst.Internal+".old"
 	return r
 }
 
@@ -666,9 +655,6 @@ type restoreRun struct {
 	by     string
 
 	stagingDB, oldDB string
-	// fsStaging and fsOld are names in the staging directory: the
-	// filestore restored, and the live one once swapped out.
-	fsStaging, fsOld string
 
 	wasRunning, stopped  bool
 	dbSwapped, fsSwapped bool
@@ -680,7 +666,7 @@ func (r *restoreRun) verify(ctx context.Context) error {
 }
 
 func (r *restoreRun) safety(ctx context.Context) error {
-	b := &backupRun{d: r.d, inst: r.inst, paths: r.paths, reason: ReasonSafety, by: r.by, protect: r.backup.ID}
+	b := &backupRun{d: r.d, inst: r.inst, reason: ReasonSafety, by: r.by, protect: r.backup.ID}
 	_, err := b.take(ctx)
 	return err
 }
@@ -697,34 +683,19 @@ func (r *restoreRun) prepare(ctx context.Context) error {
 	if err := r.d.pg.Restore(ctx, r.stagingDB, r.inst.DBRole, filepath.Join(r.backup.Dir, DumpName)); err != nil {
 		return fmt.Errorf("restore: database: %w", err)
 	}
-	runAs := r.d.cfg.ServiceUser
-	if r.inst.User != "" {
-		runAs = r.inst.User
-	}
-	uid, gid, err := r.d.lookupUser(runAs)
-	if err != nil {
-		return err
-	}
 	// Unpacked where no tenant reaches, owned by the tenant there, and
 	// moved into its tree only once it is stopped (swap).
-	staging, err := r.d.cfg.Layout.openStaging()
-	if err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	defer staging.Close()
+	var archive io.Reader
 	if _, ok := r.backup.File(FilestoreName); ok {
-		if err := r.d.backups.Unpack(ctx, r.backup, filepath.Join(staging.Path(), r.fsStaging), uid, gid); err != nil {
-			return fmt.Errorf("restore: filestore: %w", err)
-		}
-	} else {
-		d, err := staging.Mkdir(r.fsStaging, 0o750)
-		if err == nil {
-			d.Close()
-			err = staging.Chown(r.fsStaging, uid, gid)
-		}
+		rc, err := r.d.backups.OpenFilestore(r.backup)
 		if err != nil {
 			return fmt.Errorf("restore: filestore: %w", err)
 		}
+		defer rc.Close()
+		archive = rc
+	}
+	if err := r.d.cfg.Files.StageRestore(ctx, r.inst, r.runAs(), archive); err != nil {
+		return fmt.Errorf("restore: filestore: %w", err)
 	}
 	return nil
 }
@@ -733,12 +704,7 @@ func (r *restoreRun) unprepare(ctx context.Context) error {
 	if err := r.d.pg.Drop(ctx, r.stagingDB); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	staging, err := r.d.cfg.Layout.openStaging()
-	if err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	defer staging.Close()
-	if err := staging.RemoveAll(r.fsStaging); err != nil {
+	if err := r.d.cfg.Files.DropRestore(ctx, r.inst, RestoreStaged); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	return nil
@@ -764,36 +730,11 @@ func (r *restoreRun) swap(ctx context.Context) error {
 	}
 	r.dbSwapped = true
 	// The instance is stopped: its filestore goes to the staging
-	// directory and the restored one comes in, each by one rename on
-	// handles that no link leads astray.
-	uid, gid, err := r.d.lookupUser(r.runAs())
-	if err != nil {
-		return err
-	}
-	staging, err := r.d.cfg.Layout.openStaging()
+	// directory and the restored one comes in, each by one rename.
+	done, err := r.d.cfg.Files.SwapRestore(ctx, r.inst, r.runAs())
+	r.fsSwapped, r.hadFilestore = done.Swapped, done.HadLive
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
-	}
-	defer staging.Close()
-	stores, err := r.d.cfg.Layout.openFilestores(r.paths, uid, gid)
-	if err != nil {
-		return fmt.Errorf("restore: swap filestores: %w", err)
-	}
-	defer stores.Close()
-	if err := staging.RemoveAll(r.fsOld); err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	if ok, err := stores.Exists(r.inst.Internal); err != nil {
-		return fmt.Errorf("restore: swap filestores: %w", err)
-	} else if ok {
-		if err := stores.Rename(r.inst.Internal, staging, r.fsOld); err != nil {
-			return fmt.Errorf("restore: swap filestores: %w", err)
-		}
-		r.hadFilestore = true
-	}
-	r.fsSwapped = true
-	if err := staging.Replace(r.fsStaging, stores, r.inst.Internal); err != nil {
-		return fmt.Errorf("restore: swap filestores: %w", err)
 	}
 	return nil
 }
@@ -803,28 +744,6 @@ func (r *restoreRun) runAs() string {
 		return r.inst.User
 	}
 	return r.d.cfg.ServiceUser
-}
-
-// unswapFilestore puts the filestore kept in the staging directory back
-// in place of the restored one, on handles.
-func (r *restoreRun) unswapFilestore() error {
-	staging, err := r.d.cfg.Layout.openStaging()
-	if err != nil {
-		return err
-	}
-	defer staging.Close()
-	stores, err := r.d.cfg.Layout.openFilestores(r.paths, -1, -1)
-	if err != nil {
-		return err
-	}
-	defer stores.Close()
-	if err := stores.RemoveAll(r.inst.Internal); err != nil {
-		return err
-	}
-	if r.hadFilestore {
-		return staging.Replace(r.fsOld, stores, r.inst.Internal)
-	}
-	return nil
 }
 
 // unswap puts the previous database and filestore back and the service
@@ -837,7 +756,7 @@ func (r *restoreRun) unswap(ctx context.Context) error {
 		}
 	}
 	if r.fsSwapped {
-		if err := r.unswapFilestore(); err != nil {
+		if err := r.d.cfg.Files.UnswapRestore(ctx, r.inst, r.hadFilestore); err != nil {
 			errs = append(errs, fmt.Errorf("restore: put the filestore back: %w", err))
 		}
 		r.fsSwapped = false
@@ -871,13 +790,8 @@ func (r *restoreRun) cleanup(ctx context.Context) error {
 	if err := r.d.pg.Drop(ctx, r.oldDB); err != nil {
 		r.d.cfg.Logger.Warn("restore: drop the replaced database", "database", r.oldDB, "err", err)
 	}
-	staging, err := r.d.cfg.Layout.openStaging()
-	if err == nil {
-		err = staging.RemoveAll(r.fsOld)
-		staging.Close()
-	}
-	if err != nil {
-		r.d.cfg.Logger.Warn("restore: remove the replaced filestore", "name", r.fsOld, "err", err)
+	if err := r.d.cfg.Files.DropRestore(ctx, r.inst, RestoreReplaced); err != nil {
+		r.d.cfg.Logger.Warn("restore: remove the replaced filestore", "instance", r.inst.Name, "err", err)
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"odoobot/provision"
 	"odoobot/provision/backups"
 	"odoobot/provision/postgres"
+	"odoobot/provision/tree"
 )
 
 // dayTwo is the day-two verbs over the real backups driver in root, and
@@ -183,8 +184,9 @@ func TestBackupRefusedWithoutSpace(t *testing.T) {
 	}
 
 	root := t.TempDir()
-	data := filepath.Join(root, "data")
-	store := filepath.Join(data, "filestore", db, "ab")
+	layout := provision.Layout{ProdRoot: root}
+	inst := provision.Instance{Name: "acme", Internal: db}
+	store := filepath.Join(layout.Paths(inst).DataDir, "filestore", db, "ab")
 	os.MkdirAll(store, 0o750)
 	os.WriteFile(filepath.Join(store, "abcdef"), make([]byte, 300<<10), 0o640)
 	os.WriteFile(filepath.Join(store, "abcdf0"), make([]byte, 100<<10), 0o640)
@@ -194,10 +196,9 @@ func TestBackupRefusedWithoutSpace(t *testing.T) {
 	free := uint64(200 << 20)
 	fake := func(path string) (uint64, error) { asked = append(asked, path); return free, nil }
 	shelf := &backups.Dir{Root: dir, FreeSpace: fake}
-	d := dayTwo(provision.CreatorConfig{}, dir, provision.Retention{}, shelf, pg)
-	inst, paths := provision.Instance{Name: "acme", Internal: db}, provision.Paths{DataDir: data}
+	d := dayTwo(provision.CreatorConfig{Layout: layout, Files: tree.New(layout)}, dir, provision.Retention{}, shelf, pg)
 
-	_, err = d.TakeBackup(ctx, inst, paths, provision.ReasonManual)
+	_, err = d.TakeBackup(ctx, inst, provision.ReasonManual)
 	if !errors.Is(err, provision.ErrBackupNoSpace) {
 		t.Fatalf("backup with 200 MiB free: %v, want ErrBackupNoSpace", err)
 	}
@@ -215,7 +216,7 @@ func TestBackupRefusedWithoutSpace(t *testing.T) {
 	}
 
 	free = need
-	if err := d.CheckBackupSpace(ctx, inst, paths); err != nil {
+	if err := d.CheckBackupSpace(ctx, inst); err != nil {
 		t.Errorf("check with exactly the estimate free: %v", err)
 	}
 
@@ -225,7 +226,7 @@ func TestBackupRefusedWithoutSpace(t *testing.T) {
 	if err != nil || real == 0 {
 		t.Fatalf("StatfsFree of a path not made yet: %d, %v", real, err)
 	}
-	if err := d.CheckBackupSpace(ctx, inst, paths); real >= need+(64<<20) && err != nil {
+	if err := d.CheckBackupSpace(ctx, inst); real >= need+(64<<20) && err != nil {
 		t.Errorf("check on the real file system (%s free): %v", backups.ByteSize(real), err)
 	} else if real < need && !errors.Is(err, provision.ErrBackupNoSpace) {
 		t.Errorf("check on the real file system (%s free, %s needed): %v, want a refusal", backups.ByteSize(real), backups.ByteSize(need), err)
@@ -278,5 +279,53 @@ func TestBackupManifestRecordsTheInstancesRelease(t *testing.T) {
 		case !tc.rel.Known() && m.Release != nil:
 			t.Errorf("%s: manifest release = %+v, want none", tc.name, m.Release)
 		}
+	}
+}
+
+// TestBackupSpaceFollowsNoLink: a tenant that puts a link in place of
+// its data dir, to a tree laid out like its own, makes the backup's
+// space check count nothing there: the backup is refused for the link
+// (nothing written), never sized by what the link points to.
+func TestBackupSpaceFollowsNoLink(t *testing.T) {
+	ctx := context.Background()
+	u, err := url.Parse(testenv.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, _ := strconv.Atoi(u.Port())
+	pw, _ := u.User.Password()
+	pg := postgres.Admin{DB: provision.DBConn{Host: u.Hostname(), Port: port, User: u.User.Username(), Password: pw}}
+	db := strings.TrimPrefix(u.Path, "/")
+
+	root := t.TempDir()
+	layout := provision.Layout{ProdRoot: root}
+	inst := provision.Instance{Name: "acme", Internal: db}
+	decoy := filepath.Join(t.TempDir(), "elsewhere")
+	os.MkdirAll(filepath.Join(decoy, "filestore", db), 0o750)
+	// A sparse file: a terabyte counted, none written.
+	if err := os.WriteFile(filepath.Join(decoy, "filestore", db, "huge"), nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(filepath.Join(decoy, "filestore", db, "huge"), 1<<40); err != nil {
+		t.Fatal(err)
+	}
+	dataDir := layout.Paths(inst).DataDir
+	os.MkdirAll(filepath.Dir(dataDir), 0o750)
+	if err := os.Symlink(decoy, dataDir); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "backups")
+	shelf := &backups.Dir{Root: dir, FreeSpace: func(string) (uint64, error) { return 1 << 30, nil }}
+	d := dayTwo(provision.CreatorConfig{Layout: layout, Files: tree.New(layout)}, dir, provision.Retention{}, shelf, pg)
+
+	err = d.CheckBackupSpace(ctx, inst)
+	if err == nil || errors.Is(err, provision.ErrBackupNoSpace) || strings.Contains(err.Error(), "GiB") {
+		t.Errorf("space check of a data dir that is a link: %v; want the link refused, nothing counted behind it", err)
+	}
+	if _, err := d.TakeBackup(ctx, inst, provision.ReasonManual); err == nil {
+		t.Errorf("a backup through a link in place of the data dir was made")
+	}
+	if list, _ := d.Backups(ctx, "acme"); len(list) != 0 {
+		t.Errorf("a backup through a link is listed: %v", list)
 	}
 }

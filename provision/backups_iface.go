@@ -2,6 +2,8 @@ package provision
 
 import (
 	"context"
+	"io"
+	"io/fs"
 	"time"
 )
 
@@ -72,13 +74,12 @@ type BackupStore interface {
 	Prune(internal string, r Retention, keep ...string) error
 	// Room refuses, with an error matching ErrBackupNoSpace that gives
 	// the numbers, a backup of a database of dbSize bytes and of the
-	// filestore at filestore when BACKUP_DIR lacks the space it is
-	// estimated to need.
-	Room(internal string, dbSize uint64, filestore string) error
-	// Unpack unpacks b's filestore archive into dst, a new directory
-	// owned by uid:gid, refusing any entry that is not a plain file or
-	// directory beneath it.
-	Unpack(ctx context.Context, b BackupInfo, dst string, uid, gid int) error
+	// filestore (BackupFiles.ReadFilestore's view) when BACKUP_DIR lacks
+	// the space it is estimated to need.
+	Room(internal string, dbSize uint64, filestore fs.FS) error
+	// OpenFilestore opens b's filestore archive (FilestoreName, a
+	// gzip-compressed tar) for reading.
+	OpenFilestore(b BackupInfo) (io.ReadCloser, error)
 }
 
 // BackupDraft is one backup being made, hidden until Seal.
@@ -93,10 +94,10 @@ type BackupDraft interface {
 	Add(name string) error
 	// Write writes raw as the file name (mode 0600) and records it.
 	Write(name string, raw []byte) error
-	// Archive writes the directory rel beneath base (a directory odoobot
-	// trusts; rel is the tenant's and no link in it is followed) as the
-	// tar.gz file name and records it.
-	Archive(ctx context.Context, base, rel, name string) error
+	// Archive writes src (BackupFiles.ReadFilestore's view of a
+	// filestore: its directories and regular files, a link left out) as
+	// the tar.gz file name and records it.
+	Archive(ctx context.Context, src fs.FS, name string) error
 	// Seal writes m, with the draft's id and recorded files, as the
 	// backup's manifest and renames the backup into place: from then on
 	// it is listed, and verified as of m.CreatedAt.

@@ -18,6 +18,12 @@ type DNS interface {
 	// DeleteRecord removes the record if it is ours; a missing record is
 	// not an error.
 	DeleteRecord(ctx context.Context, fqdn string) error
+	// ReportingWaits returns a view of the driver whose calls tell report
+	// about each wait before it begins (a rate limit, a retry), with its
+	// length and a reason safe to show in chat; report is called from the
+	// calling goroutine and must not block. A driver that never waits
+	// returns itself.
+	ReportingWaits(report func(wait time.Duration, why string)) DNS
 }
 
 // DNSMarker starts the mark odoobot puts in the comment of the DNS records
@@ -45,23 +51,15 @@ const ACMEChallengePrefix = "_acme-challenge."
 // 30s …") would otherwise be silence.
 const ShowWaitsFrom = 2 * time.Second
 
-// waitReporter is what the DNS step asks of a driver that can say when it
-// waits (a rate limit, a retry): a view of itself whose calls tell report
-// about each wait before it begins, with its length and a reason safe to
-// show in chat. provision/cloudflare's Client has it.
-type waitReporter interface {
-	ReportingWaits(report func(wait time.Duration, why string)) DNS
-}
-
-// showingWaits returns dns, or, when the driver can say when it waits, a
-// view of it that hands each wait of ShowWaitsFrom or more to progress,
-// so that the step's line in the thread says what it is waiting for.
+// showingWaits returns the view of dns (DNS.ReportingWaits) that hands
+// each wait of ShowWaitsFrom or more to progress, so that the step's line
+// in the thread says what it is waiting for; dns itself when progress is
+// nil.
 func showingWaits(dns DNS, progress func(text string)) DNS {
-	w, ok := dns.(waitReporter)
-	if !ok || progress == nil {
+	if dns == nil || progress == nil {
 		return dns
 	}
-	return w.ReportingWaits(func(d time.Duration, why string) {
+	return dns.ReportingWaits(func(d time.Duration, why string) {
 		if d >= ShowWaitsFrom {
 			progress(why)
 		}

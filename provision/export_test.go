@@ -8,14 +8,14 @@ import "context"
 
 // TakeBackup makes a whole backup of inst, as a restore's safety backup
 // or a delete's final one is made, and applies the retention.
-func (d *DayTwo) TakeBackup(ctx context.Context, inst Instance, p Paths, reason string) (string, error) {
-	b := &backupRun{d: d, inst: inst, paths: p, reason: reason}
+func (d *DayTwo) TakeBackup(ctx context.Context, inst Instance, reason string) (string, error) {
+	b := &backupRun{d: d, inst: inst, reason: reason}
 	return b.take(ctx)
 }
 
 // CheckBackupSpace is the backup's space check, before it writes anything.
-func (d *DayTwo) CheckBackupSpace(ctx context.Context, inst Instance, p Paths) error {
-	b := &backupRun{d: d, inst: inst, paths: p}
+func (d *DayTwo) CheckBackupSpace(ctx context.Context, inst Instance) error {
+	b := &backupRun{d: d, inst: inst}
 	return b.checkSpace(ctx)
 }
 

@@ -3,9 +3,17 @@ package provision
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"time"
 )
+
+// StagingDirName is the directory under PROD_ROOT where root prepares a
+// tenant's files before they go into its tree, and keeps aside what it
+// takes out: root's, 0700, so no tenant reaches anything there; on the
+// file system of the instances' trees, so that moving a tree in or out
+// is a rename. (Not prod-*: import never takes it for an instance.)
+const StagingDirName = ".odoobot-staging"
 
 // The instance's tree (its directory beneath PROD_ROOT: odoo.conf, the
 // data dir and filestore, odoo.log, info-instancia.txt), the staging
@@ -25,6 +33,7 @@ type InstanceFiles interface {
 	TreeCopies
 	KeptFiles
 	InstanceRecords
+	BackupFiles
 }
 
 // ErrNoSystemUser is matched (errors.Is) by the error of a lookup of a
@@ -157,6 +166,74 @@ type TreeCopies interface {
 	PutBack(ctx context.Context, inst Instance, user string) error
 	// DropAside removes what SetAside kept; nothing kept is fine.
 	DropAside(ctx context.Context, inst Instance) error
+}
+
+// RestoreSwap is what BackupFiles.SwapRestore did, also when it failed
+// half-way: Swapped once the live filestore is out of the tree (or there
+// was none), HadLive when there was one (it is then kept as the replaced
+// one).
+type RestoreSwap struct {
+	Swapped, HadLive bool
+}
+
+// RestoreLeft is what a restore of an instance left on the host: a
+// filestore staged, a replaced one kept, and whether the instance has a
+// live filestore.
+type RestoreLeft struct {
+	Staged, Replaced, Live bool
+}
+
+// RestoreTree names a filestore a restore keeps in the staging directory.
+type RestoreTree int
+
+// The filestores a restore keeps in the staging directory.
+const (
+	// RestoreStaged is the backup's filestore, unpacked, before the swap.
+	RestoreStaged RestoreTree = iota
+	// RestoreReplaced is the live filestore the swap took out.
+	RestoreReplaced
+)
+
+// BackupFiles is what backups and restores do with an instance's
+// filestore (its odoo.conf is read with OdooConfs.ReadConf). A restore
+// unpacks the backup's filestore in the staging directory (root's, 0700,
+// outside every instance's tree), owned by the instance's user there, and
+// swaps it with the live one by renames while the instance is stopped;
+// the names it keeps there derive from the instance's name.
+type BackupFiles interface {
+	// ReadFilestore calls read with a read-only view of inst's filestore
+	// (<data dir>/filestore/<internal name>), valid until read returns.
+	// The view follows no link: the filestore reached through a link is
+	// refused, a link inside is listed as a link and refused when opened,
+	// and so is anything but a directory or a regular file; a hard link to
+	// a file the filestore's owner does not own is refused with an error
+	// read must let through (the archive stops). A missing filestore is
+	// an empty view. The error is read's, or why the filestore could not
+	// be opened.
+	ReadFilestore(ctx context.Context, inst Instance, read func(fs.FS) error) error
+	// StageRestore unpacks archive (a gzip-compressed tar, as a backup's
+	// filestore is kept) as inst's filestore in the staging directory,
+	// owned by user, in place of one staged before; nil archive stages an
+	// empty filestore. An entry that is not a directory or a regular
+	// file, or whose name is absolute, climbs out or comes twice, is
+	// refused with an error naming it; nothing is written outside the
+	// staged tree, no link followed, no set-id bit kept.
+	StageRestore(ctx context.Context, inst Instance, user string, archive io.Reader) error
+	// SwapRestore puts the staged filestore in place of inst's (which
+	// must be stopped), each by one rename: the live one (if any) goes to
+	// the staging directory as the replaced one (in place of an earlier
+	// one), the staged one into inst's tree; the filestore directory is
+	// made, owned by user, when missing. RestoreSwap says what was done,
+	// also when the error says it stopped half-way.
+	SwapRestore(ctx context.Context, inst Instance, user string) (RestoreSwap, error)
+	// UnswapRestore removes inst's live filestore (the restored one) and,
+	// when hadLive, puts the replaced one back in its place.
+	UnswapRestore(ctx context.Context, inst Instance, hadLive bool) error
+	// RestoreLeftover says what a restore of inst left on the host.
+	RestoreLeftover(ctx context.Context, inst Instance) (RestoreLeft, error)
+	// DropRestore removes the filestore tree a restore of inst keeps in
+	// the staging directory; nothing there is fine.
+	DropRestore(ctx context.Context, inst Instance, tree RestoreTree) error
 }
 
 // KeptSet names a set of files a job keeps for a rollback.

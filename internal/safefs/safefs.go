@@ -29,6 +29,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -229,6 +230,7 @@ type Stat struct {
 	Size     int64
 	Nlink    uint64
 	Dev, Ino uint64
+	ModTime  time.Time
 }
 
 func statOf(st *unix.Stat_t) Stat {
@@ -252,7 +254,8 @@ func statOf(st *unix.Stat_t) Stat {
 	if st.Mode&unix.S_ISGID != 0 {
 		m |= fs.ModeSetgid
 	}
-	return Stat{Mode: m, UID: int(st.Uid), GID: int(st.Gid), Size: st.Size, Nlink: uint64(st.Nlink), Dev: uint64(st.Dev), Ino: st.Ino}
+	return Stat{Mode: m, UID: int(st.Uid), GID: int(st.Gid), Size: st.Size, Nlink: uint64(st.Nlink), Dev: uint64(st.Dev), Ino: st.Ino,
+		ModTime: time.Unix(st.Mtim.Unix())}
 }
 
 // Lstat describes rel beneath d without following it: a link is

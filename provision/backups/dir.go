@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -117,12 +118,12 @@ func (d *Dir) Prune(internal string, r provision.Retention, keep ...string) erro
 }
 
 // Room estimates the backup (Estimate of dbSize and of the size of the
-// files under filestore, TreeSize) and refuses it, with the numbers and
+// files in filestore, TreeSize) and refuses it, with the numbers and
 // what to do, when Root's file system has less free space.
-func (d *Dir) Room(internal string, dbSize uint64, filestore string) error {
+func (d *Dir) Room(internal string, dbSize uint64, filestore fs.FS) error {
 	fsSize, err := TreeSize(filestore)
 	if err != nil {
-		return fmt.Errorf("size of the filestore %s: %w", filestore, err)
+		return fmt.Errorf("size of the filestore of %s: %w", internal, err)
 	}
 	freeSpace := d.FreeSpace
 	if freeSpace == nil {
@@ -140,9 +141,9 @@ func (d *Dir) Room(internal string, dbSize uint64, filestore string) error {
 	return nil
 }
 
-// Unpack unpacks b's FilestoreName into dst (ExtractTarGz).
-func (d *Dir) Unpack(ctx context.Context, b provision.BackupInfo, dst string, uid, gid int) error {
-	return ExtractTarGz(ctx, filepath.Join(b.Dir, provision.FilestoreName), dst, uid, gid)
+// OpenFilestore opens b's FilestoreName, as WriteTarGz wrote it.
+func (d *Dir) OpenFilestore(b provision.BackupInfo) (io.ReadCloser, error) {
+	return os.Open(filepath.Join(b.Dir, provision.FilestoreName))
 }
 
 // draft is a backup being made in its hidden directory.
@@ -172,8 +173,8 @@ func (b *draft) Write(name string, raw []byte) error {
 	return b.Add(name)
 }
 
-func (b *draft) Archive(ctx context.Context, base, rel, name string) error {
-	if err := WriteTarGz(ctx, base, rel, b.Path(name)); err != nil {
+func (b *draft) Archive(ctx context.Context, src fs.FS, name string) error {
+	if err := WriteTarGz(ctx, src, b.Path(name)); err != nil {
 		return err
 	}
 	return b.Add(name)

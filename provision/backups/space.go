@@ -1,7 +1,6 @@
 package backups
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -45,15 +44,12 @@ func StatfsFree(path string) (uint64, error) {
 	return st.Bavail * uint64(st.Bsize), nil
 }
 
-// TreeSize is the sum of the sizes of the regular files under dir; 0
-// when dir does not exist.
-func TreeSize(dir string) (uint64, error) {
+// TreeSize is the sum of the sizes of the regular files in fsys (as its
+// listing reports them: a link is not followed).
+func TreeSize(fsys fs.FS) (uint64, error) {
 	var n uint64
-	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+	err := fs.WalkDir(fsys, ".", func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
-			if p == dir && errors.Is(err, fs.ErrNotExist) {
-				return fs.SkipAll
-			}
 			return err
 		}
 		if !e.Type().IsRegular() {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/fstest"
 )
 
 // TestEstimate: the sum of database and filestore, a tenth more, and the
@@ -17,19 +18,19 @@ func TestEstimate(t *testing.T) {
 	}
 }
 
-// TestTreeSize counts the regular files under a directory, and nothing
-// for one that does not exist.
+// TestTreeSize counts the regular files of a tree, not what a link
+// points to, and nothing for an empty one.
 func TestTreeSize(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "ab"), 0o750)
 	os.WriteFile(filepath.Join(dir, "ab", "one"), make([]byte, 300), 0o640)
 	os.WriteFile(filepath.Join(dir, "two"), make([]byte, 100), 0o640)
 	os.Symlink("two", filepath.Join(dir, "link"))
-	if n, err := TreeSize(dir); err != nil || n != 400 {
+	if n, err := TreeSize(os.DirFS(dir)); err != nil || n != 400 {
 		t.Errorf("TreeSize = %d, %v; want 400", n, err)
 	}
-	if n, err := TreeSize(filepath.Join(dir, "missing")); err != nil || n != 0 {
-		t.Errorf("TreeSize of a missing directory = %d, %v; want 0", n, err)
+	if n, err := TreeSize(fstest.MapFS{}); err != nil || n != 0 {
+		t.Errorf("TreeSize of an empty tree = %d, %v; want 0", n, err)
 	}
 }
 

@@ -25,11 +25,8 @@ import (
 	"odoobot/provision"
 )
 
-// StagingDirName is the directory under PROD_ROOT where root prepares a
-// tenant's files before they go into its tree, and keeps aside what it
-// takes out: root's, 0700, so no tenant reaches anything there; on the
-// file system of the instances' trees, so that moving a tree in or out
-// is a rename. (Not prod-*: import never takes it for an instance.)
+// StagingDirName is provision.StagingDirName: the staging directory
+// under PROD_ROOT, root's, 0700.
 const StagingDirName = provision.StagingDirName
 
 // Files is the driver; its zero value is not usable: see New.

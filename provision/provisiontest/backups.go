@@ -3,6 +3,8 @@ package provisiontest
 import (
 	"context"
 	"fmt"
+	"io"
+	"io/fs"
 	"path"
 	"slices"
 	"strings"
@@ -207,23 +209,22 @@ func (b *Backups) Prune(internal string, _ provision.Retention, _ ...string) err
 }
 
 // Room has room for every backup.
-func (b *Backups) Room(string, uint64, string) error { return nil }
+func (b *Backups) Room(string, uint64, fs.FS) error { return nil }
 
-// Unpack lays b's filestore archive out at dst, owned by the user whose
-// uid is given.
-func (b *Backups) Unpack(_ context.Context, info provision.BackupInfo, dst string, uid, _ int) error {
+// OpenFilestore opens what the backup's filestore archive records.
+func (b *Backups) OpenFilestore(info provision.BackupInfo) (io.ReadCloser, error) {
 	b.h.mu.Lock()
 	defer b.h.mu.Unlock()
 	for _, got := range b.h.backups[InternalOf(info)] {
 		if got.manifest.ID == info.ID {
-			if _, ok := got.files[provision.FilestoreName]; !ok {
-				return fmt.Errorf("provisiontest: unpack: backup %s has no filestore", info.ID)
+			arc, ok := got.files[provision.FilestoreName]
+			if !ok {
+				return nil, fmt.Errorf("provisiontest: open filestore: backup %s has none: %w", info.ID, fs.ErrNotExist)
 			}
-			b.h.unpacked[dst] = uid
-			return nil
+			return io.NopCloser(strings.NewReader(arc)), nil
 		}
 	}
-	return fmt.Errorf("provisiontest: unpack: no backup %s", info.ID)
+	return nil, fmt.Errorf("provisiontest: open filestore: no backup %s: %w", info.ID, fs.ErrNotExist)
 }
 
 // InternalOf is the internal name of the instance a backup is of.
@@ -261,11 +262,23 @@ func (d *draft) Write(name string, raw []byte) error {
 	return nil
 }
 
-// Archive records the filestore at rel beneath base.
-func (d *draft) Archive(_ context.Context, _, rel, name string) error {
+// Archive records the regular files of src, with their content.
+func (d *draft) Archive(_ context.Context, src fs.FS, name string) error {
+	var arc strings.Builder
+	err := fs.WalkDir(src, ".", func(p string, e fs.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() {
+			return err
+		}
+		b, err := fs.ReadFile(src, p)
+		fmt.Fprintf(&arc, "%s=%s\n", p, b)
+		return err
+	})
+	if err != nil {
+		return err
+	}
 	d.h.mu.Lock()
 	defer d.h.mu.Unlock()
-	d.files[name] = "archive of " + rel
+	d.files[name] = arc.String()
 	return nil
 }
 

@@ -472,6 +472,12 @@ func (h *Host) treeLines(add func(string, ...any)) {
 	for n, owner := range h.aside {
 		add("aside %s owner=%q", n, owner)
 	}
+	for n, owner := range h.staged {
+		add("restore staged %s owner=%q", n, owner)
+	}
+	for n, owner := range h.replaced {
+		add("restore replaced %s owner=%q", n, owner)
+	}
 	for k, v := range h.kept {
 		add("kept %s\n%s", k, v)
 	}

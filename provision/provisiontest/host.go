@@ -58,7 +58,8 @@ type Host struct {
 	dumps     map[string]Database
 	backups   map[string][]backup
 	drafts    map[string]*draft
-	unpacked  map[string]int
+	staged    map[string]string // internal name → owner of the filestore a restore staged
+	replaced  map[string]string // internal name → owner of the filestore a restore swapped out
 	clock     time.Time
 
 	// Release is what the release builder gives; Layout where the
@@ -102,7 +103,8 @@ func New(l provision.Layout, rel provision.Release) *Host {
 		dumps:       map[string]Database{},
 		backups:     map[string][]backup{},
 		drafts:      map[string]*draft{},
-		unpacked:    map[string]int{},
+		staged:      map[string]string{},
+		replaced:    map[string]string{},
 		instances:   map[string]provision.Instance{},
 		versions:    map[string]string{},
 		jobs:        map[int64]*provision.Job{},
@@ -477,6 +479,9 @@ func (d *DNS) EnsureRecord(_ context.Context, fqdn string) error {
 	d.h.records[fqdn] = true
 	return nil
 }
+
+// ReportingWaits returns d: the model never waits.
+func (d *DNS) ReportingWaits(func(time.Duration, string)) provision.DNS { return d }
 
 // DeleteRecord removes fqdn's A record; a missing one is fine.
 func (d *DNS) DeleteRecord(_ context.Context, fqdn string) error {

@@ -65,7 +65,7 @@ func (d *DayTwo) Clone(ctx context.Context, req CloneRequest) (*Task, error) {
 	if d.cfg.Copies == nil {
 		return nil, errors.New("clone: this host cannot copy databases")
 	}
-	if d.cfg.OdooRuns == nil {
+	if req.Neutralize && d.cfg.OdooRuns == nil {
 		return nil, errors.New("clone: this host cannot run Odoo to neutralize the copy (no Odoo runner configured)")
 	}
 	if err := d.cfg.Rules.Check(req.Name); err != nil {

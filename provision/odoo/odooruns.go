@@ -76,7 +76,8 @@ func (r *Runs) Update(ctx context.Context, rel provision.Release, run provision.
 }
 
 // runOdoo runs rel's odoo-bin with args as system user run.User (its
-// primary group, no supplementary groups), in run.Dir, with the minimal
+// primary group, no supplementary groups), in a process group of its own
+// killed whole when ctx ends, in run.Dir, with the minimal
 // environment of every child (never odoobot's, which holds secrets), and
 // returns the last outputMax bytes of its combined output. A user that
 // does not exist is an error before anything runs.
@@ -93,7 +94,13 @@ func runOdoo(ctx context.Context, rel provision.Release, run provision.OdooRun, 
 	cmd.Env = minimalEnv()
 	cmd.Dir = run.Dir
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}}}
+	// A process group of its own: a run given up on is killed with
+	// whatever it started, which would otherwise hold the output open.
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}},
+		Setpgid:    true,
+	}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	err = cmd.Run()
 	if err != nil && ctx.Err() == context.DeadlineExceeded {

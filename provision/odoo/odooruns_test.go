@@ -3,11 +3,15 @@ package odoo_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"odoobot/internal/testenv"
 	"odoobot/provision"
@@ -158,5 +162,103 @@ func TestRunsGivesUpAtItsTimeout(t *testing.T) {
 	}
 	if took > 3*time.Second {
 		t.Errorf("Update returned %s after its 300ms timeout: what Odoo started was not killed", took.Round(100*time.Millisecond))
+	}
+}
+
+// TestRunsRealOdoo: on a database of the real Odoo 19.0 (base and web),
+// as an unprivileged user with an odoo.conf as an instance has,
+// Neutralize leaves database.is_neutralized True and every cron off but
+// Odoo's autovacuum, and
+// Update (every module) succeeds and updates base.
+func TestRunsRealOdoo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real Odoo takes a minute")
+	}
+	name, _, _ := nobody(t)
+	if os.Geteuid() != 0 {
+		testenv.Missing(t, "running Odoo as another user needs root")
+	}
+	e := newDBEnv(t)
+	src := unpackOdoo(t, "19.0")
+	// The unpacked source is shared by the package's tests, in a
+	// directory only root may enter: open it to the user Odoo runs as.
+	if err := os.Chmod(filepath.Dir(src), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	py := debianPython(t)
+	if err := exec.Command(py, "-c", "import werkzeug, psycopg2, lxml, passlib, babel, pytz").Run(); err != nil {
+		testenv.Missing(t, "Debian's python3 packages for Odoo are not installed (scripts/deps.sh)")
+	}
+	shared := sharedDir(t)
+	venv := filepath.Join(shared, "venv")
+	if out, err := exec.Command(py, "-m", "venv", "--system-site-packages", venv).CombinedOutput(); err != nil {
+		t.Fatalf("venv: %v\n%s", err, out)
+	}
+	addons := filepath.Join(src, "odoo", "addons")
+	rel := provision.Release{
+		Key: "real-" + randHex(8), Dir: src, Python: filepath.Join(venv, "bin", "python"),
+		OdooBin: filepath.Join(src, "odoo-bin"), AddonsPaths: []string{addons},
+		Version: "19.0", Edition: "community",
+	}
+	role := "odoobot_t_" + e.id + "_odoo"
+	e.exec(t, "postgres", "CREATE ROLE "+pgx.Identifier{role}.Sanitize()+" LOGIN")
+	t.Cleanup(func() { e.dropRole(t, role) })
+	e.dbUser, e.dbPassword = role, ""
+	e.d = odoo.NewDatabases(e.cfg)
+	data := filepath.Join(shared, "data")
+	spec := provision.DatabaseSpec{
+		Name: e.name("runs"), Owner: role, Release: rel, Modules: []string{"base", "web"},
+		BaseURL: "https://runs.example.com", DataDir: data,
+	}
+	tpl := e.d.TemplateName(spec)
+	e.dropAtEnd(t, spec.Name, tpl, tpl+"_init")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	if err := e.d.Create(ctx, spec); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	if out, err := exec.Command("chown", "-R", name, data).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v\n%s", err, out)
+	}
+	conf := filepath.Join(shared, "odoo.conf")
+	if err := os.WriteFile(conf, []byte("[options]\n"+
+		"addons_path = "+addons+"\n"+
+		"data_dir = "+data+"\n"+
+		"db_host = "+e.cfg.DBHost+"\n"+
+		"db_port = "+strconv.Itoa(e.cfg.DBPort)+"\n"+
+		"db_user = "+role+"\n"+
+		"db_password = False\n"+
+		"dbfilter = ^"+spec.Name+"$\n"+
+		"list_db = False\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := provision.OdooRun{User: name, Dir: shared, Conf: conf, DB: spec.Name}
+	r := &odoo.Runs{}
+
+	start := time.Now()
+	if err := r.Neutralize(ctx, rel, run); err != nil {
+		t.Fatalf("Neutralize: %v", err)
+	}
+	t.Logf("neutralize took %s", time.Since(start).Round(100*time.Millisecond))
+	var neutralized string
+	var activeCrons int
+	e.query(t, spec.Name, "SELECT value FROM ir_config_parameter WHERE key = 'database.is_neutralized'", &neutralized)
+	// Odoo's neutralize keeps its database autovacuum on, and only it.
+	e.query(t, spec.Name, `SELECT count(*) FROM ir_cron c WHERE active AND NOT EXISTS (
+		SELECT 1 FROM ir_model_data d WHERE d.model = 'ir.cron' AND d.res_id = c.id AND d.module = 'base' AND d.name = 'autovacuum_job')`, &activeCrons)
+	if !strings.EqualFold(neutralized, "true") || activeCrons != 0 {
+		t.Errorf("after Neutralize: database.is_neutralized %q, %d active crons besides the autovacuum; want True and none", neutralized, activeCrons)
+	}
+
+	var before, after time.Time
+	e.query(t, spec.Name, "SELECT write_date FROM ir_module_module WHERE name = 'base'", &before)
+	start = time.Now()
+	if err := r.Update(ctx, rel, run); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	t.Logf("update of every module took %s", time.Since(start).Round(100*time.Millisecond))
+	e.query(t, spec.Name, "SELECT write_date FROM ir_module_module WHERE name = 'base'", &after)
+	if !after.After(before) {
+		t.Errorf("base's write_date %s after Update, %s before: base was not updated", after, before)
 	}
 }

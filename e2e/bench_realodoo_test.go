@@ -17,8 +17,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"odoobot/internal/app"
+	"odoobot/internal/pgrole"
 	"odoobot/provision/odoo"
-	"odoobot/provision/tenant"
 	"odoobot/templates"
 )
 
@@ -114,7 +114,7 @@ func odooOwnInit(b *testing.B, a *app.App, name string) time.Duration {
 	suffix := make([]byte, 4)
 	rand.Read(suffix)
 	role := "bench_own_init_" + hex.EncodeToString(suffix)
-	password, err := tenant.NewPassword()
+	password, err := pgrole.NewPassword()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func odooOwnInit(b *testing.B, a *app.App, name string) time.Duration {
 		b.Fatal(err)
 	}
 	defer admin.Close(ctx)
-	if _, err := tenant.LoginRole(ctx, admin, role, password, cfg.DBUser); err != nil {
+	if _, err := pgrole.LoginRole(ctx, admin, role, password, cfg.DBUser); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := admin.Exec(ctx, "ALTER ROLE "+pgx.Identifier{role}.Sanitize()+" CREATEDB"); err != nil {

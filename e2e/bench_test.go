@@ -14,6 +14,7 @@ import (
 	"odoobot/config"
 	"odoobot/provision"
 	"odoobot/provision/odoo"
+	"odoobot/provision/tenant"
 )
 
 // The database benchmarks compare the two ways an instance's database
@@ -89,6 +90,7 @@ func BenchmarkStandinInit(b *testing.B) {
 	dbs := odoo.NewDatabases(odoo.DatabaseConfig{
 		AdminDSN: cfg.AdminDSN(), Owner: cfg.DBUser, DBHost: cfg.DBHost, DBPort: cfg.DBPort,
 		FilestoreDir: filepath.Join(cfg.StateDir, "bench-templates"),
+		Tenant:       tenant.New(tenant.Config{AdminDSN: cfg.AdminDSN(), Admin: cfg.DBUser}).Connect,
 	})
 	admin, err := pgx.Connect(ctx, cfg.AdminDSN())
 	if err != nil {

@@ -4,13 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
-
-	"odoobot/internal/childenv"
 )
 
 // JobClone makes a staging copy of an instance.
@@ -68,6 +64,9 @@ func (d *DayTwo) Clone(ctx context.Context, req CloneRequest) (*Task, error) {
 	}
 	if d.cfg.Copies == nil {
 		return nil, errors.New("clone: this host cannot copy databases")
+	}
+	if req.Neutralize && d.cfg.OdooRuns == nil {
+		return nil, errors.New("clone: this host cannot run Odoo to neutralize the copy (no Odoo runner configured)")
 	}
 	if err := d.cfg.Rules.Check(req.Name); err != nil {
 		return nil, err
@@ -194,18 +193,17 @@ func (cl *cloning) uncopy(ctx context.Context) error {
 	return cl.cr.dropDatabase(ctx)
 }
 
-// neutralize runs Odoo's own `odoo-bin neutralize` on the copy, as the
+// neutralize runs Odoo's own neutralize on the copy (Odoo), as the
 // instance's user with its odoo.conf, and checks that it says so
 // (database.is_neutralized).
 func (cl *cloning) neutralize(ctx context.Context) error {
+	if cl.d.cfg.OdooRuns == nil {
+		return errors.New("neutralize: this host cannot run Odoo (no Odoo runner configured)")
+	}
 	rel, p := cl.cr.release, cl.cr.paths
-	ctx, cancel := context.WithTimeout(ctx, neutralizeTimeout)
-	defer cancel()
-	// --stop-after-init: an odoo-bin that does not know neutralize stops
-	// rather than serves; the check below then says it did not neutralize.
-	out, err := cl.d.runOdooAs(ctx, rel, cl.cr.runAs(), p.Dir, "neutralize", "-c", p.Conf, "-d", cl.cr.inst.Internal, "--logfile", "", "--stop-after-init")
-	if err != nil {
-		return fmt.Errorf("neutralize: odoo-bin neutralize: %w%s", err, RedactURLs(tail(string(out), 1500)))
+	run := OdooRun{User: cl.cr.runAs(), Dir: p.Dir, Conf: p.Conf, DB: cl.cr.inst.Internal}
+	if err := cl.d.cfg.OdooRuns.Neutralize(ctx, rel, run); err != nil {
+		return fmt.Errorf("neutralize: %w", err)
 	}
 	v, err := cl.d.cfg.Copies.Param(ctx, cl.cr.inst.Internal, "database.is_neutralized")
 	if err != nil {
@@ -215,38 +213,4 @@ func (cl *cloning) neutralize(ctx context.Context) error {
 		return fmt.Errorf("neutralize: odoo-bin neutralize ended, but database.is_neutralized is %q", v)
 	}
 	return nil
-}
-
-// runOdooAs runs the release's odoo-bin with args as system user user
-// (no supplementary groups), in dir, with the minimal environment of
-// every child (never odoobot's, which holds secrets), and returns its
-// combined output. A failure to find the user is returned before
-// anything runs.
-func (c *Creator) runOdooAs(ctx context.Context, rel Release, user, dir string, args ...string) ([]byte, error) {
-	uid, gid, err := c.lookupUser(user)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.CommandContext(ctx, rel.Python, append([]string{rel.OdooBin}, args...)...)
-	cmd.Env = childenv.Env()
-	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
-	cmd.WaitDelay = 5 * time.Second
-	return cmd.CombinedOutput()
-}
-
-// neutralizeTimeout bounds odoo-bin neutralize: a few UPDATEs, seconds
-// on a large database.
-const neutralizeTimeout = 10 * time.Minute
-
-// tail is the end of s, at most n bytes, after a newline.
-func tail(s string, n int) string {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return ""
-	}
-	if len(s) > n {
-		s = "…" + s[len(s)-n:]
-	}
-	return "\n" + s
 }

@@ -171,7 +171,11 @@ type CreatorConfig struct {
 	Owners DatabaseOwners
 	// Copies finishes a database copied from another instance's: for
 	// clone; nil refuses it.
-	Copies    DatabaseCopies
+	Copies DatabaseCopies
+	// OdooRuns runs a release's Odoo on an instance's database: neutralize
+	// for clone, the module update for upgrade (provision/odoo);
+	// required by both, which are refused without it.
+	OdooRuns  OdooRuns
 	Services  ServiceManager
 	Sites     SiteManager
 	DNS       DNS

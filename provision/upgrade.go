@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -130,6 +128,9 @@ func (d *DayTwo) upgradeTarget(ctx context.Context, name, target, commit string)
 	}
 	if d.cfg.Targets == nil {
 		return inst, "", errors.New("upgrade: this host cannot build a chosen release")
+	}
+	if d.cfg.OdooRuns == nil {
+		return inst, "", errors.New("upgrade: this host cannot run Odoo to update the modules (no Odoo runner configured)")
 	}
 	if commit == "" {
 		var err error
@@ -545,79 +546,15 @@ func (u *upgradeRun) cleanup(ctx context.Context) error {
 	return nil
 }
 
-// updateTimeout bounds one `odoo-bin -u all`: minutes on a large
-// database with many modules.
-const updateTimeout = 30 * time.Minute
-
-// odooUpdate runs the new release's `odoo-bin -u all --stop-after-init`
-// on database db with configuration conf, as the instance's user, with
-// no HTTP server and its log on the output. A failure (Odoo exits
-// non-zero when a module fails to load or update) carries the lines of
-// the output that say why.
+// odooUpdate updates every installed module of database db, with
+// configuration conf, to the new release (Odoo), as the instance's user.
+// A failure (Odoo exits non-zero when a module fails to load or update)
+// carries the lines of Odoo's output that say why.
 func (u *upgradeRun) odooUpdate(ctx context.Context, conf, db string) error {
-	ctx, cancel := context.WithTimeout(ctx, updateTimeout)
-	defer cancel()
-	out, err := u.d.runOdooAs(ctx, u.rel, u.runAs(), u.paths.Dir, "-c", conf, "-d", db, "-u", "all",
-		"--stop-after-init", "--no-http", "--logfile", "")
-	if err != nil {
-		return fmt.Errorf("odoo-bin -u all: %w%s", err, RedactURLs(WhyOdooFailed(string(out))))
+	if u.d.cfg.OdooRuns == nil {
+		return errors.New("upgrade: this host cannot run Odoo (no Odoo runner configured)")
 	}
-	return nil
-}
-
-// odooProblem matches a line of Odoo's log at level ERROR or CRITICAL,
-// and the last line of a Python traceback.
-var (
-	odooProblem   = regexp.MustCompile(`^\S+ \S+ \d+ (ERROR|CRITICAL) `)
-	pythonFailure = regexp.MustCompile(`^[A-Za-z_][\w.]*(Error|Exception|Warning)\b:?`)
-)
-
-// WhyOdooFailed picks from Odoo's output the lines that say why it
-// failed: its ERROR and CRITICAL lines, and each exception's last line
-// with the lines of its message after it (blank lines skipped, up to the
-// next log line, traceback or "View error context", at most 8); each
-// line once, at most 24, cut at 300 bytes, after a newline. The
-// output's tail when none is found.
-func WhyOdooFailed(out string) string {
-	var picked []string
-	seen := map[string]bool{}
-	pick := func(l string) {
-		if len(l) > 300 {
-			l = l[:300] + "…"
-		}
-		if !seen[l] {
-			seen[l] = true
-			picked = append(picked, l)
-		}
-	}
-	lines := strings.Split(out, "\n")
-	for i := 0; i < len(lines); i++ {
-		l := strings.TrimRight(lines[i], "\r ")
-		switch {
-		case odooProblem.MatchString(l):
-			pick(l)
-		case pythonFailure.MatchString(l):
-			pick(l)
-			for j, n := i+1, 0; j < len(lines) && n < 8; j++ {
-				next := strings.TrimRight(lines[j], "\r ")
-				if odooProblem.MatchString(next) || strings.HasPrefix(next, "Traceback") || strings.HasPrefix(next, "View error context") {
-					break
-				}
-				i = j
-				if strings.TrimSpace(next) != "" {
-					pick(next)
-					n++
-				}
-			}
-		}
-	}
-	if len(picked) == 0 {
-		return tail(out, 1500)
-	}
-	if len(picked) > 24 {
-		picked = picked[len(picked)-24:]
-	}
-	return "\n" + strings.Join(picked, "\n")
+	return u.d.cfg.OdooRuns.Update(ctx, u.rel, OdooRun{User: u.runAs(), Dir: u.paths.Dir, Conf: conf, DB: db})
 }
 
 // shortCommit is a commit's first 12 hex digits.

@@ -371,6 +371,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		Tenants:   tenants,
 		Owners:    databases,
 		Copies:    databases,
+		OdooRuns:  &odoo.Runs{},
 		Services:  svc, Sites: a.originWiring.origin.Guarded(), DNS: dns, Certs: issuers, Templates: tpl,
 		ACMEWebroot: filepath.Join(cfg.StateDir, "acme-webroot"),
 		VerifyRoots: verifyRoots,

@@ -78,7 +78,7 @@ func (d *Databases) SetAdminPassword(ctx context.Context, db, password string) e
 	if password == "" {
 		return errors.New("odoo: set admin password: empty password")
 	}
-	conn, err := d.cfg.Tenant(ctx, db)
+	conn, err := d.asTenant(ctx, db)
 	if err != nil {
 		return fmt.Errorf("odoo: set admin password of %s: %w", db, err)
 	}

@@ -16,7 +16,7 @@ import (
 // odoobot's with marker (the value of odoobot.template), so that Drop
 // takes it. One transaction, as db's own role (Tenant).
 func (d *Databases) FinishCopy(ctx context.Context, db, baseURL, reportURL, marker string) error {
-	conn, err := d.cfg.Tenant(ctx, db)
+	conn, err := d.asTenant(ctx, db)
 	if err != nil {
 		return fmt.Errorf("odoo: finish the copy %s: %w", db, err)
 	}
@@ -33,7 +33,7 @@ func (d *Databases) FinishCopy(ctx context.Context, db, baseURL, reportURL, mark
 // Param returns db's ir_config_parameter key; "" when it has none. It
 // is read as db's own role (Tenant).
 func (d *Databases) Param(ctx context.Context, db, key string) (string, error) {
-	conn, err := d.cfg.Tenant(ctx, db)
+	conn, err := d.asTenant(ctx, db)
 	if err != nil {
 		return "", fmt.Errorf("odoo: read %s of %s: %w", key, db, err)
 	}

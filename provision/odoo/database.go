@@ -26,8 +26,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"odoobot/internal/pgdb"
+	"odoobot/internal/pgrole"
 	"odoobot/provision"
-	"odoobot/provision/tenant"
 	"odoobot/templates"
 )
 
@@ -50,7 +50,9 @@ type DatabaseConfig struct {
 	// Connect): every statement odoobot runs in an instance's database
 	// (its admin's password, a copy's identity, Param, the marker Drop
 	// reads) runs on it, so that what the tenant planted there runs as
-	// the tenant. nil uses a tenant.Manager on AdminDSN without ProdRoot.
+	// the tenant. Its error for a database odoobot must not log in to is
+	// pgrole.ErrForeignRole. Required: without it, everything that
+	// reads or writes in an instance's database fails, saying so.
 	Tenant func(ctx context.Context, db string) (*pgx.Conn, error)
 	// DBHost and DBPort are where odoo-bin reaches PostgreSQL to
 	// initialise a template. It connects as the template's own role
@@ -106,10 +108,16 @@ func (d *Databases) Close() { d.bg.Wait() }
 
 // NewDatabases returns a database maker for cfg.
 func NewDatabases(cfg DatabaseConfig) *Databases {
-	if cfg.Tenant == nil {
-		cfg.Tenant = tenant.New(tenant.Config{AdminDSN: cfg.AdminDSN, Admin: cfg.Owner, Logger: cfg.Logger}).Connect
-	}
 	return &Databases{cfg: cfg, log: orDiscard(cfg.Logger)}
+}
+
+// asTenant opens a connection to database db as its own role (Tenant),
+// or says that none is configured.
+func (d *Databases) asTenant(ctx context.Context, db string) (*pgx.Conn, error) {
+	if d.cfg.Tenant == nil {
+		return nil, errors.New("odoo: no connection as an instance's role is configured (DatabaseConfig.Tenant): odoobot does not log in to an instance's database as its own role")
+	}
+	return d.cfg.Tenant(ctx, db)
 }
 
 // templateFormat names how templates are made (collation, extensions,
@@ -371,7 +379,7 @@ func (d *Databases) finishClone(ctx context.Context, spec provision.DatabaseSpec
 	if h.err != nil {
 		return h.err
 	}
-	conn, err := d.cfg.Tenant(ctx, spec.Name)
+	conn, err := d.asTenant(ctx, spec.Name)
 	if err != nil {
 		return err
 	}
@@ -433,8 +441,8 @@ func (d *Databases) checkOurs(ctx context.Context, name, tpl string) (done bool,
 // that is neither odoobot's nor one it made for an instance has none:
 // it is not odoobot's.
 func (d *Databases) marker(ctx context.Context, name string) (string, error) {
-	conn, err := d.cfg.Tenant(ctx, name)
-	if errors.Is(err, tenant.ErrForeignRole) {
+	conn, err := d.asTenant(ctx, name)
+	if errors.Is(err, pgrole.ErrForeignRole) {
 		return "", nil
 	}
 	if err != nil {
@@ -630,13 +638,13 @@ func templateRole(tpl string) string { return tpl + "_owner" }
 
 // loginTemplateRole makes role (or takes the existing one) able to log in
 // with a new random password, granted to odoobot's role, and returns the
-// password (tenant.LoginRole).
+// password (pgrole.LoginRole).
 func (d *Databases) loginTemplateRole(ctx context.Context, conn *pgx.Conn, role string) (string, error) {
-	pw, err := tenant.NewPassword()
+	pw, err := pgrole.NewPassword()
 	if err != nil {
 		return "", err
 	}
-	if _, err := tenant.LoginRole(ctx, conn, role, pw, d.cfg.Owner); err != nil {
+	if _, err := pgrole.LoginRole(ctx, conn, role, pw, d.cfg.Owner); err != nil {
 		return "", fmt.Errorf("template %w", err)
 	}
 	return pw, nil
@@ -964,7 +972,7 @@ func (d *Databases) connect(ctx context.Context, db string) (*pgx.Conn, error) {
 }
 
 // connectSafe is connect to database db with search_path pg_catalog
-// (tenant.SafeSearchPath), for the few statements odoobot's role must
+// (pgrole.SafeSearchPath), for the few statements odoobot's role must
 // run inside an instance's database itself: a new copy's REASSIGN, and
 // isolate's GiveTo, for an instance that ran as odoobot's role until
 // then.
@@ -974,7 +982,7 @@ func (d *Databases) connectSafe(ctx context.Context, db string) (*pgx.Conn, erro
 		return nil, errors.New("parse AdminDSN: invalid connection string")
 	}
 	cfg.Database = db
-	cfg.RuntimeParams["search_path"] = tenant.SafeSearchPath
+	cfg.RuntimeParams["search_path"] = pgrole.SafeSearchPath
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", db, err)

@@ -30,6 +30,7 @@ import (
 	"odoobot/provision"
 	"odoobot/provision/odoo"
 	"odoobot/provision/probe"
+	"odoobot/provision/tenant"
 	"odoobot/templates"
 )
 
@@ -62,6 +63,7 @@ func newDBEnv(t *testing.T) *dbEnv {
 		DBHost:       pc.Host,
 		DBPort:       int(pc.Port),
 		FilestoreDir: filepath.Join(t.TempDir(), "templates"),
+		Tenant:       tenant.New(tenant.Config{AdminDSN: admin, Admin: owner}).Connect,
 	}
 	e.d = odoo.NewDatabases(e.cfg)
 	return e
@@ -697,7 +699,8 @@ func TestDropLeavesForeignDatabases(t *testing.T) {
 	t.Cleanup(func() {
 		conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 	})
-	d := odoo.NewDatabases(odoo.DatabaseConfig{AdminDSN: admin, Owner: "postgres"})
+	d := odoo.NewDatabases(odoo.DatabaseConfig{AdminDSN: admin, Owner: "postgres",
+		Tenant: tenant.New(tenant.Config{AdminDSN: admin, Admin: "postgres"}).Connect})
 	if err := d.Drop(ctx, name); err != nil {
 		t.Fatalf("Drop: %v", err)
 	}

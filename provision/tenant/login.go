@@ -14,20 +14,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"odoobot/internal/pgrole"
 )
-
-// SafeSearchPath is the search_path of every connection odoobot opens
-// into an instance's database, sent as a startup parameter (which
-// outranks ALTER ROLE … SET and ALTER DATABASE … SET): no table, view,
-// function, operator or type a tenant made can stand in for one odoobot
-// names, and odoobot names its tables with their schema.
-const SafeSearchPath = "pg_catalog"
-
-// ErrForeignRole is the error of Connect, Login and Password for a
-// database whose owner is neither odoobot's role nor a role odoobot made
-// for an instance: odoobot does not log in to it, and does not take it
-// for its own.
-var ErrForeignRole = errors.New("not a role odoobot made for an instance: its database is not odoobot's to log in to")
 
 // maxConf bounds what is read of an odoo.conf.
 const maxConf = 1 << 20
@@ -36,7 +25,7 @@ const maxConf = 1 << 20
 // owns it (its pg_database owner, read on the maintenance connection),
 // never as odoobot's role (Admin) unless it owns db (an instance
 // imported from API-DEV and not yet isolated, whose Odoo runs as that
-// role anyway). search_path is SafeSearchPath. Whatever a tenant planted
+// role anyway). search_path is pgrole.SafeSearchPath. Whatever a tenant planted
 // in db (triggers, views, functions, CHECK constraints that RESET ROLE)
 // then runs as the tenant and can do only what the tenant can.
 //
@@ -72,7 +61,7 @@ func (m *Manager) login(ctx context.Context, db string) (*pgx.Conn, *pgx.ConnCon
 		return nil, nil, errors.New("tenant: parse AdminDSN: invalid connection string")
 	}
 	cfg.Database = db
-	cfg.RuntimeParams["search_path"] = SafeSearchPath
+	cfg.RuntimeParams["search_path"] = pgrole.SafeSearchPath
 	if owner == m.cfg.Admin {
 		// odoobot's own database, or an instance imported from API-DEV
 		// that runs as odoobot's role until it is isolated.
@@ -135,11 +124,11 @@ func (m *Manager) Owner(ctx context.Context, db string) (string, error) {
 //
 // Only a role odoobot made for an instance has one here (granted to
 // odoobot's role, LOGIN, no right to create roles or databases); any
-// other is refused with ErrForeignRole. The password is never logged
+// other is refused with pgrole.ErrForeignRole. The password is never logged
 // nor put in an error.
 func (m *Manager) Password(ctx context.Context, role string) (string, error) {
 	if role == "" || role == "." || role == ".." || filepath.Base(role) != role || strings.ContainsRune(role, 0) {
-		return "", fmt.Errorf("tenant: %q: %w", role, ErrForeignRole)
+		return "", fmt.Errorf("tenant: %q: %w", role, pgrole.ErrForeignRole)
 	}
 	if err := m.checkInstanceRole(ctx, role); err != nil {
 		return "", err
@@ -164,7 +153,7 @@ func (m *Manager) Password(ctx context.Context, role string) (string, error) {
 		return p, nil
 	}
 	// No odoo.conf: nothing runs with this role's password.
-	pw, err := NewPassword()
+	pw, err := pgrole.NewPassword()
 	if err != nil {
 		return "", err
 	}
@@ -190,13 +179,13 @@ func (m *Manager) checkInstanceRole(ctx context.Context, role string) error {
 		AND NOT (rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication OR rolbypassrls)
 		FROM pg_catalog.pg_roles WHERE rolname = $1`, role).Scan(&ok)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("tenant: role %s does not exist: %w", role, ErrForeignRole)
+		return fmt.Errorf("tenant: role %s does not exist: %w", role, pgrole.ErrForeignRole)
 	}
 	if err != nil {
 		return fmt.Errorf("tenant: look up role %s: %w", role, err)
 	}
 	if !ok {
-		return fmt.Errorf("tenant: role %s (granted to odoobot's role, LOGIN and nothing more?): %w", role, ErrForeignRole)
+		return fmt.Errorf("tenant: role %s (granted to odoobot's role, LOGIN and nothing more?): %w", role, pgrole.ErrForeignRole)
 	}
 	return nil
 }
@@ -204,7 +193,7 @@ func (m *Manager) checkInstanceRole(ctx context.Context, role string) error {
 // setPassword sets role's password on the maintenance connection, as a
 // SCRAM verifier, valid without end.
 func (m *Manager) setPassword(ctx context.Context, role, password string) error {
-	verifier, err := SCRAMVerifier(password)
+	verifier, err := pgrole.SCRAMVerifier(password)
 	if err != nil {
 		return err
 	}

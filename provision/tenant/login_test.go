@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"odoobot/internal/pgrole"
 )
 
 // TestReadConfTrustsOnlyRootsOwnFiles: an instance role's password is
@@ -55,8 +57,8 @@ func TestReadConfTrustsOnlyRootsOwnFiles(t *testing.T) {
 	}
 	m := New(Config{ProdRoot: root, AdminDSN: "postgres://nobody@127.0.0.1:1/postgres"})
 	for _, role := range []string{"", ".", "..", "../prod-a", "a/b"} {
-		if _, err := m.Password(context.Background(), role); !errors.Is(err, ErrForeignRole) {
-			t.Errorf("Password(%q): %v, want ErrForeignRole", role, err)
+		if _, err := m.Password(context.Background(), role); !errors.Is(err, pgrole.ErrForeignRole) {
+			t.Errorf("Password(%q): %v, want pgrole.ErrForeignRole", role, err)
 		}
 	}
 }

@@ -23,11 +23,6 @@ package tenant
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/pbkdf2"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +36,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"odoobot/internal/childenv"
+	"odoobot/internal/pgrole"
 )
 
 // Config wires a Manager.
@@ -160,7 +156,7 @@ func (m *Manager) EnsureRole(ctx context.Context, name, password string) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	created, err := LoginRole(ctx, conn, name, password, m.cfg.Admin)
+	created, err := pgrole.LoginRole(ctx, conn, name, password, m.cfg.Admin)
 	if err != nil {
 		return fmt.Errorf("tenant: %w", err)
 	}
@@ -169,39 +165,6 @@ func (m *Manager) EnsureRole(ctx context.Context, name, password string) error {
 		m.log.Info("database role created", "role", name)
 	}
 	return nil
-}
-
-// LoginRole makes role name, or takes the existing one, able to log in
-// with password (stored as its SCRAM verifier, never in clear), with no
-// right to create databases or roles, and grants it to admin (odoobot's
-// role), which keeps access to what it owns. It reports whether it
-// created the role. A new role is also NOSUPERUSER, NOREPLICATION and
-// NOBYPASSRLS; an existing one is not told so, which PostgreSQL allows
-// only a superuser even when nothing changes, and which only a superuser
-// can have given it: such a role fails here, as it should.
-func LoginRole(ctx context.Context, conn *pgx.Conn, name, password, admin string) (created bool, err error) {
-	verifier, err := SCRAMVerifier(password)
-	if err != nil {
-		return false, err
-	}
-	exists, err := roleExists(ctx, conn, name)
-	if err != nil {
-		return false, err
-	}
-	// INHERIT: a role that is a member of nothing inherits nothing but
-	// pg_database_owner's rights in its own database (CREATE on schema
-	// public), which NOINHERIT would take away.
-	verb, attrs := "ALTER", " LOGIN NOCREATEDB NOCREATEROLE INHERIT"
-	if !exists {
-		verb, attrs = "CREATE", " LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT NOREPLICATION NOBYPASSRLS"
-	}
-	if _, err := conn.Exec(ctx, verb+" ROLE "+ident(name)+attrs+" PASSWORD "+literal(verifier)); err != nil {
-		return false, fmt.Errorf("%s role %s (odoobot's role needs CREATEROLE): %w", strings.ToLower(verb), name, err)
-	}
-	if _, err := conn.Exec(ctx, "GRANT "+ident(name)+" TO "+ident(admin)); err != nil {
-		return false, fmt.Errorf("grant role %s to %s: %w", name, admin, err)
-	}
-	return !exists, nil
 }
 
 // DropRole drops PostgreSQL role name; a missing role is not an error.
@@ -233,9 +196,9 @@ func (m *Manager) RoleExists(ctx context.Context, name string) (bool, error) {
 }
 
 func roleExists(ctx context.Context, conn *pgx.Conn, name string) (bool, error) {
-	var ok bool
-	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", name).Scan(&ok); err != nil {
-		return false, fmt.Errorf("tenant: look up role %s: %w", name, err)
+	ok, err := pgrole.RoleExists(ctx, conn, name)
+	if err != nil {
+		return false, fmt.Errorf("tenant: %w", err)
 	}
 	return ok, nil
 }
@@ -253,64 +216,9 @@ func (m *Manager) connect(ctx context.Context) (*pgx.Conn, error) {
 	return conn, nil
 }
 
-// NewPassword returns a random database password: 24 random bytes,
-// base64url (no character odoo.conf or a connection string would need
-// escaped).
-func NewPassword() (string, error) {
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("random: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
+func ident(s string) string { return pgrole.Ident(s) }
 
-// scramIterations is PostgreSQL's default scram_iterations.
-const scramIterations = 4096
-
-// SCRAMVerifier returns password as PostgreSQL stores it with
-// password_encryption = scram-sha-256 (RFC 5803 form), with a random
-// salt: "SCRAM-SHA-256$4096:<salt>$<StoredKey>:<ServerKey>". PostgreSQL
-// takes such a string in CREATE/ALTER ROLE … PASSWORD as the verifier
-// itself, so the clear password never reaches the server.
-func SCRAMVerifier(password string) (string, error) {
-	salt := make([]byte, 16)
-	if _, err := rand.Read(salt); err != nil {
-		return "", fmt.Errorf("random: %w", err)
-	}
-	return scramVerifier(password, salt)
-}
-
-// SCRAMVerifierWithSalt is SCRAMVerifier with a given salt (base64), for
-// checking against published examples.
-func SCRAMVerifierWithSalt(password, salt64 string) (string, error) {
-	salt, err := base64.StdEncoding.DecodeString(salt64)
-	if err != nil {
-		return "", fmt.Errorf("tenant: scram salt: %w", err)
-	}
-	return scramVerifier(password, salt)
-}
-
-func scramVerifier(password string, salt []byte) (string, error) {
-	salted, err := pbkdf2.Key(sha256.New, password, salt, scramIterations, sha256.Size)
-	if err != nil {
-		return "", fmt.Errorf("tenant: scram: %w", err)
-	}
-	clientKey := hmacSHA256(salted, "Client Key")
-	storedKey := sha256.Sum256(clientKey)
-	serverKey := hmacSHA256(salted, "Server Key")
-	b64 := base64.StdEncoding.EncodeToString
-	return fmt.Sprintf("SCRAM-SHA-256$%d:%s$%s:%s", scramIterations, b64(salt), b64(storedKey[:]), b64(serverKey)), nil
-}
-
-func hmacSHA256(key []byte, msg string) []byte {
-	h := hmac.New(sha256.New, key)
-	h.Write([]byte(msg))
-	return h.Sum(nil)
-}
-
-func ident(s string) string { return pgx.Identifier{s}.Sanitize() }
-
-func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+func literal(s string) string { return pgrole.Literal(s) }
 
 // Check verifies that the admin role may do what instances need of it:
 // create databases and roles. Its error says how to grant what is

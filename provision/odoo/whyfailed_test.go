@@ -1,4 +1,4 @@
-package provision
+package odoo
 
 import (
 	"strings"
@@ -41,7 +41,7 @@ Field "odoobot_no_such_field" does not exist in model "res.partner"
 
 View error context:
 `
-	got := WhyOdooFailed(out)
+	got := whyOdooFailed(out)
 	want := "\n" + strings.Join([]string{
 		"2026-11-30 20:45:00,480 529 ERROR prod-x odoo.modules.registry: Failed to load registry",
 		"odoo.tools.convert.ParseError: while parsing /r/odoo/odoo/addons/contacts/views/odoobot_broken.xml:3",
@@ -55,7 +55,7 @@ View error context:
 	if got != want {
 		t.Errorf("WhyOdooFailed =%s\nwant%s", got, want)
 	}
-	if got := WhyOdooFailed("no log lines\nat all"); !strings.Contains(got, "at all") {
+	if got := whyOdooFailed("no log lines\nat all"); !strings.Contains(got, "at all") {
 		t.Errorf("WhyOdooFailed of an output with nothing it knows = %q, want the output's tail", got)
 	}
 }

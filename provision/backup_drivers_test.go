@@ -246,7 +246,7 @@ func (r refusingReleases) Ensure(context.Context, func(string)) (provision.Relea
 func TestBackupManifestRecordsTheInstancesRelease(t *testing.T) {
 	root := t.TempDir()
 	now := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
-	d := dayTwo(provision.CreatorConfig{Releases: refusingReleases{t}, Now: func() time.Time { return now }}, root, provision.Retention{}, nil, nil)
+	d := dayTwo(provision.CreatorConfig{Host: provision.Host{Releases: refusingReleases{t}}, Now: func() time.Time { return now }}, root, provision.Retention{}, nil, nil)
 	pinned := provision.ReleaseRecord{Key: "0123456789abcdef", Repo: "file:///srv/odoo", Commit: "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678",
 		Python: "/usr/bin/python3.11", Deps: "debian"}
 	for _, tc := range []struct {

@@ -22,12 +22,6 @@ var layerRules = []string{
 	"odoobot/cmd",
 }
 
-// commandsRules are what commands must not import itself besides
-// layerRules: the PostgreSQL and D-Bus libraries, whose errors the
-// drivers turn into provision.Error before chat sees them. (Checked on
-// its own imports: provision still reaches pgx.)
-var commandsRules = []string{"github.com/jackc/", "github.com/godbus/"}
-
 // brokenRule returns the rule that dep breaks, or "".
 func brokenRule(dep string, rules []string) string {
 	for _, r := range rules {
@@ -44,36 +38,87 @@ func brokenRule(dep string, rules []string) string {
 	return ""
 }
 
-// TestLayering holds the arrows of DESIGN.md: commands and provision never
-// depend on a chat library, a cloud, ACME or systemd SDK, a provision
-// driver or the bot runtime, commands never imports the PostgreSQL or
-// D-Bus libraries, and provision never depends on commands.
-// Only the packages themselves are checked (their non-test dependencies,
-// direct or not), not their subpackages, which are the drivers.
+// hostIO are the packages through which a program reaches the host:
+// processes, users, system calls, HTTP, PostgreSQL and D-Bus. The
+// domain reaches the host only through its drivers.
+var hostIO = []string{
+	"os/exec",
+	"os/user",
+	"syscall",
+	"golang.org/x/sys/unix",
+	"net/http",
+	"github.com/jackc/",
+	"github.com/godbus/",
+	// odoobot's own helpers over the host's files and processes
+	"odoobot/internal/safefs",
+	"odoobot/internal/atomicfile",
+	"odoobot/internal/backup",
+	"odoobot/internal/listeners",
+	"odoobot/internal/childenv",
+}
+
+// sdkRules are the outside systems' SDKs, which only drivers and the
+// wiring import.
+var sdkRules = []string{"github.com/jackc/", "github.com/godbus/"}
+
+// TestLayering holds the arrows of the design: commands and provision
+// never depend on a chat library, a cloud, ACME, systemd, PostgreSQL or
+// D-Bus SDK, a provision driver or the bot runtime; provision never
+// depends on commands, and imports no package that reaches the host
+// (hostIO: checked on its own imports, since the standard library's
+// os itself imports syscall); no driver imports another driver; no bot
+// imports a driver. Only the packages themselves are checked (their
+// non-test dependencies, direct or not), not their subpackages.
 func TestLayering(t *testing.T) {
-	tests := []struct {
-		pkg    string
-		rules  []string
-		direct bool // only the package's own imports
-	}{
-		{"odoobot/commands", layerRules, false},
-		{"odoobot/commands", commandsRules, true},
-		{"odoobot/provision", append([]string{"odoobot/commands"}, layerRules...), false},
-	}
 	goBin := testenv.LookPath(t, "go")
+	list := func(t *testing.T, field, pkg string) []string {
+		t.Helper()
+		format := `{{join .` + field + ` "\n"}}`
+		if field == "ImportPath" {
+			format = `{{.ImportPath}}`
+		}
+		out, err := exec.Command(goBin, "list", "-f", format, pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list %s: %v\n%s", pkg, err, out)
+		}
+		return strings.Fields(string(out))
+	}
+	tests := []struct {
+		pkg, field string
+		rules      []string
+	}{
+		{"odoobot/commands", "Deps", append(sdkRules, layerRules...)},
+		{"odoobot/provision", "Deps", append([]string{"odoobot/commands"}, append(sdkRules, layerRules...)...)},
+		{"odoobot/provision", "Imports", hostIO},
+	}
+	for _, pkg := range list(t, "ImportPath", "odoobot/bot/...") {
+		tests = append(tests, struct {
+			pkg, field string
+			rules      []string
+		}{pkg, "Deps", []string{"odoobot/provision/"}})
+	}
+	for _, pkg := range list(t, "ImportPath", "odoobot/provision/...") {
+		if pkg == "odoobot/provision" {
+			continue
+		}
+		// A driver may import its own subpackages (its test doubles).
+		driver := strings.Join(strings.Split(pkg, "/")[:3], "/")
+		var others []string
+		for _, d := range list(t, "ImportPath", "odoobot/provision/...") {
+			if d != "odoobot/provision" && d != driver && !strings.HasPrefix(d, driver+"/") {
+				others = append(others, d)
+			}
+		}
+		tests = append(tests, struct {
+			pkg, field string
+			rules      []string
+		}{pkg, "Imports", others})
+	}
 	for _, tt := range tests {
-		t.Run(tt.pkg, func(t *testing.T) {
-			list := `{{join .Deps "\n"}}`
-			if tt.direct {
-				list = `{{join .Imports "\n"}}`
-			}
-			out, err := exec.Command(goBin, "list", "-f", list, tt.pkg).CombinedOutput()
-			if err != nil {
-				t.Fatalf("go list %s: %v\n%s", tt.pkg, err, out)
-			}
-			deps := strings.Fields(string(out))
+		t.Run(tt.pkg+"/"+tt.field, func(t *testing.T) {
+			deps := list(t, tt.field, tt.pkg)
 			if len(deps) == 0 {
-				t.Fatalf("go list %s listed no dependencies: the check would prove nothing", tt.pkg)
+				t.Fatalf("go list %s listed no %s: the check would prove nothing", tt.pkg, tt.field)
 			}
 			for _, d := range deps {
 				if r := brokenRule(d, tt.rules); r != "" {
@@ -109,9 +154,14 @@ func TestBrokenRule(t *testing.T) {
 			t.Errorf("brokenRule(%q) = %q, want %q", tt.dep, got, tt.want)
 		}
 	}
-	for _, dep := range []string{"github.com/jackc/pgx/v5/pgconn", "github.com/godbus/dbus/v5"} {
-		if got := brokenRule(dep, commandsRules); got == "" {
-			t.Errorf("commands' extra rules do not catch %s", dep)
+	for _, dep := range []string{"os/exec", "syscall", "net/http", "github.com/jackc/pgx/v5", "github.com/godbus/dbus/v5"} {
+		if brokenRule(dep, hostIO) == "" {
+			t.Errorf("hostIO does not catch %s", dep)
+		}
+	}
+	for _, dep := range []string{"os", "net/netip", "net/url", "context"} {
+		if r := brokenRule(dep, hostIO); r != "" {
+			t.Errorf("hostIO forbids %s (rule %q)", dep, r)
 		}
 	}
 	if got := brokenRule("odoobot/commands", []string{"odoobot/commands"}); got == "" {

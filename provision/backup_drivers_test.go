@@ -196,7 +196,7 @@ func TestBackupRefusedWithoutSpace(t *testing.T) {
 	free := uint64(200 << 20)
 	fake := func(path string) (uint64, error) { asked = append(asked, path); return free, nil }
 	shelf := &backups.Dir{Root: dir, FreeSpace: fake}
-	d := dayTwo(provision.CreatorConfig{Layout: layout, Files: tree.New(layout)}, dir, provision.Retention{}, shelf, pg)
+	d := dayTwo(provision.CreatorConfig{Host: provision.Host{Files: tree.New(layout)}, Layout: layout}, dir, provision.Retention{}, shelf, pg)
 
 	_, err = d.TakeBackup(ctx, inst, provision.ReasonManual)
 	if !errors.Is(err, provision.ErrBackupNoSpace) {
@@ -247,7 +247,7 @@ func (r refusingReleases) Ensure(context.Context, func(string)) (provision.Relea
 func TestBackupManifestRecordsTheInstancesRelease(t *testing.T) {
 	root := t.TempDir()
 	now := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
-	d := dayTwo(provision.CreatorConfig{Releases: refusingReleases{t}, Now: func() time.Time { return now }}, root, provision.Retention{}, nil, nil)
+	d := dayTwo(provision.CreatorConfig{Host: provision.Host{Releases: refusingReleases{t}}, Now: func() time.Time { return now }}, root, provision.Retention{}, nil, nil)
 	pinned := provision.ReleaseRecord{Key: "0123456789abcdef", Repo: "file:///srv/odoo", Commit: "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678",
 		Python: "/usr/bin/python3.11", Deps: "debian"}
 	for _, tc := range []struct {
@@ -316,7 +316,7 @@ func TestBackupSpaceFollowsNoLink(t *testing.T) {
 	}
 	dir := filepath.Join(root, "backups")
 	shelf := &backups.Dir{Root: dir, FreeSpace: func(string) (uint64, error) { return 1 << 30, nil }}
-	d := dayTwo(provision.CreatorConfig{Layout: layout, Files: tree.New(layout)}, dir, provision.Retention{}, shelf, pg)
+	d := dayTwo(provision.CreatorConfig{Host: provision.Host{Files: tree.New(layout)}, Layout: layout}, dir, provision.Retention{}, shelf, pg)
 
 	err = d.CheckBackupSpace(ctx, inst)
 	if err == nil || errors.Is(err, provision.ErrBackupNoSpace) || strings.Contains(err.Error(), "GiB") {

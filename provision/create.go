@@ -136,6 +136,10 @@ type OdooSettings struct {
 // Services, Sites and Templates are required; DNS is nil when odoobot
 // does not manage records; Certs has an issuer per TLS mode it can serve.
 type CreatorConfig struct {
+	// Host is the server the verbs act on: every outside system, each
+	// through its driver.
+	Host
+
 	Layout      Layout
 	Rules       NameRules
 	HTTPPorts   PortRange
@@ -148,38 +152,8 @@ type CreatorConfig struct {
 	DB          DBConn
 	Odoo        OdooSettings
 	TrackingDir string // API-DEV tracking export; "" for none
-	// Files reaches the instances' trees, their odoo.conf, filestores,
-	// kept files, info and tracking files (provision/tree); required.
-	Files InstanceFiles
 
-	Store    Store
-	Runner   *Runner
-	Releases ReleaseBuilder
-	// Targets builds the release of a chosen commit, for upgrade; nil
-	// when this host cannot (upgrade is then refused, saying so).
-	Targets ReleaseTargets
-	// GC removes the releases and templates no instance uses (gc, and
-	// after each delete); nil disables both.
-	GC        GarbageCollector
-	Databases DatabaseMaker
-	// Tenants, when set, gives every new instance its own system user and
-	// database role (the production wiring); nil makes every instance
-	// share ServiceUser and DB's role.
-	Tenants Tenants
-	// Owners hands a database to a role: for isolate, which moves an
-	// imported instance to a user and role of its own; nil refuses it.
-	Owners DatabaseOwners
-	// Copies finishes a database copied from another instance's: for
-	// clone; nil refuses it.
-	Copies DatabaseCopies
-	// OdooRuns runs a release's Odoo on an instance's database: neutralize
-	// for clone, the module update for upgrade (provision/odoo);
-	// required by both, which are refused without it.
-	OdooRuns  OdooRuns
-	Services  ServiceManager
-	Sites     SiteManager
-	DNS       DNS
-	Certs     map[SSLMode]CertIssuer
+	Runner    *Runner
 	Templates *templates.Set
 
 	// Site settings for nginx: listen ports (0: 80/443), the ACME webroot,
@@ -195,21 +169,6 @@ type CreatorConfig struct {
 	// Capacity is the model the capacity verb reports with; zero means
 	// DefaultCapacityModel.
 	Capacity CapacityModel
-
-	// Health asks an instance's Odoo whether it is up (provision/probe);
-	// Ports says who holds the host's TCP ports (provision/ports); Users
-	// is the host's user database (provision/sysusers). Required by
-	// every step that starts, checks or lays out an instance.
-	Health HealthChecker
-	Ports  PortProbe
-	Users  Users
-	// BindFilter, when set, says whether systemd enforces the units'
-	// SocketBindAllow and SocketBindDeny here (provision/systemd); nil
-	// never warns.
-	BindFilter BindFilter
-	// HostFacts reads the host's memory and disk (provision/hostfacts),
-	// for the capacity verb.
-	HostFacts HostFactsReader
 
 	HealthTimeout time.Duration // default 90 s
 	// InUse probes whether a port is taken on the host before it is

@@ -6,6 +6,63 @@ import (
 	"time"
 )
 
+// Host is one server as the domain reaches it: each outside system
+// through the small interface its caller declares, served by a driver
+// (provision/postgres, systemd, nginx, odoo, tenant, tree, cloudflare,
+// probe, ports, sysusers, hostfacts) in production and by
+// provision/provisiontest's in-memory host in the tests of every verb's
+// plan. A field left nil is a capability this host lacks: the verb
+// that needs it refuses, saying so.
+type Host struct {
+	// Store keeps the instances, their ports and the jobs with their
+	// events (provision/postgres).
+	Store    Store
+	Releases ReleaseBuilder
+	// Targets builds the release of a chosen commit, for upgrade; nil
+	// when this host cannot (upgrade is then refused, saying so).
+	Targets ReleaseTargets
+	// GC removes the releases and templates no instance uses (gc, and
+	// after each delete); nil disables both.
+	GC        GarbageCollector
+	Databases DatabaseMaker
+	// Tenants, when set, gives every new instance its own system user and
+	// database role (the production wiring); nil makes every instance
+	// share ServiceUser and DB's role.
+	Tenants Tenants
+	// Owners hands a database to a role: for isolate, which moves an
+	// imported instance to a user and role of its own; nil refuses it.
+	Owners DatabaseOwners
+	// Copies finishes a database copied from another instance's: for
+	// clone; nil refuses it.
+	Copies DatabaseCopies
+	// OdooRuns runs a release's Odoo on an instance's database: neutralize
+	// for clone, the module update for upgrade (provision/odoo);
+	// required by both, which are refused without it.
+	OdooRuns OdooRuns
+	// Files reaches the instances' trees, their odoo.conf, filestores,
+	// kept files, info and tracking files (provision/tree); required.
+	Files    InstanceFiles
+	Services ServiceManager
+	Sites    SiteManager
+	// DNS is nil when odoobot does not manage the zone's records.
+	DNS   DNS
+	Certs map[SSLMode]CertIssuer
+	// Health asks an instance's Odoo whether it is up (provision/probe);
+	// Ports says who holds the host's TCP ports (provision/ports); Users
+	// is the host's user database (provision/sysusers). Required by
+	// every step that starts, checks or lays out an instance.
+	Health HealthChecker
+	Ports  PortProbe
+	Users  Users
+	// BindFilter, when set, says whether systemd enforces the units'
+	// SocketBindAllow and SocketBindDeny here (provision/systemd); nil
+	// never warns.
+	BindFilter BindFilter
+	// HostFacts reads the host's memory and disk (provision/hostfacts),
+	// for the capacity verb.
+	HostFacts HostFactsReader
+}
+
 // Release is a built Odoo source tree with its virtual environment,
 // shared read-only by every instance on it. Built by provision/odoo.
 type Release struct {

@@ -33,8 +33,8 @@ func TestOdooRunsRequired(t *testing.T) {
 	src := l.NewInstance("acme", SSLHTTP)
 	src.State, src.Release = StateReady, ReleaseRecord{Key: "0123456789abcdef", Commit: "c0ffee"}
 	d := NewDayTwoForTest(CreatorConfig{
-		Layout: l, Rules: NameRules{Zone: "example.com", UnitPrefix: "odoo19e"}, ServiceUser: "daemon", Users: sysusers.Host{}, Files: tree.New(l),
-		Store: oneInstanceStore{inst: src}, Copies: struct{ DatabaseCopies }{}, Targets: struct{ ReleaseTargets }{},
+		Host:   Host{Users: sysusers.Host{}, Files: tree.New(l), Store: oneInstanceStore{inst: src}, Copies: struct{ DatabaseCopies }{}, Targets: struct{ ReleaseTargets }{}},
+		Layout: l, Rules: NameRules{Zone: "example.com", UnitPrefix: "odoo19e"}, ServiceUser: "daemon",
 	})
 	ctx := context.Background()
 	const want = "no Odoo runner configured"

@@ -249,7 +249,7 @@ func (d *DayTwo) lookupFor(ctx context.Context, name string, verb trustFor) (Ins
 }
 
 // submit records a job of kind on inst and queues its steps.
-func (d *DayTwo) submit(ctx context.Context, kind JobKind, inst Instance, req JobRequest, params map[string]string, steps func() []Step, before func() error) (*Task, error) {
+func (d *DayTwo) submit(ctx context.Context, kind JobKind, inst Instance, req JobRequest, params map[string]string, steps func() []Step, commit StepName, before func() error) (*Task, error) {
 	job, err := d.cfg.Store.CreateJob(ctx, Job{
 		Kind: kind, Instance: inst.Name, State: JobQueued, RequestedBy: req.By, Params: params, ChatRef: req.ChatRef,
 	})
@@ -262,7 +262,7 @@ func (d *DayTwo) submit(ctx context.Context, kind JobKind, inst Instance, req Jo
 			return nil, err
 		}
 	}
-	t := &Task{Job: job, Steps: steps(), LogPath: d.jobLog(kind, inst), Subscribe: req.Subscribe, Finished: req.Finished, Instance: inst}
+	t := &Task{Job: job, Steps: steps(), Commit: commit, LogPath: d.jobLog(kind, inst), Subscribe: req.Subscribe, Finished: req.Finished, Instance: inst}
 	if err := d.cfg.Runner.Submit(t); err != nil {
 		_ = d.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobInterrupted, err.Error(), nil)
 		return nil, err
@@ -294,7 +294,7 @@ func (d *DayTwo) backup(ctx context.Context, req JobRequest, reason string) (*Ta
 			{StepManifest, b.seal, nil},
 			{StepRetention, b.retain, nil},
 		}
-	}, nil)
+	}, StepManifest, nil)
 }
 
 // BackupAll backs up every ready instance, one after the other, waiting
@@ -499,7 +499,9 @@ func (b *backupRun) retain(ctx context.Context) error {
 		}
 	}
 	if err := b.d.backups.Prune(b.inst.Internal, b.d.bcfg.Retention, keep...); err != nil {
-		return fmt.Errorf("retention: %w", err)
+		// The backup stands: a retention that could not remove old
+		// backups is said, and the next backup tries again.
+		return &Noted{Message: "the backup stands; old backups could not all be removed, the next backup tries again: " + err.Error()}
 	}
 	return nil
 }
@@ -535,7 +537,7 @@ func (d *DayTwo) Restore(ctx context.Context, req JobRequest) (*Task, error) {
 			{StepStart, r.start, nil},
 			{StepCleanup, r.cleanup, nil},
 		}
-	}, nil)
+	}, StepCleanup, nil)
 }
 
 // Recover is Creator.Recover that also ends the restores, upgrades and
@@ -543,8 +545,46 @@ func (d *DayTwo) Restore(ctx context.Context, req JobRequest) (*Task, error) {
 // was recorded as made, rolled back otherwise (see recoverer).
 func (d *DayTwo) Recover(ctx context.Context, subscribe func(Job) []Subscriber) ([]Job, error) {
 	return d.recoverWith(ctx, subscribe, map[JobKind]recoverer{
-		JobRestore: d.recoverRestore, JobUpgrade: d.recoverUpgrade, JobIsolate: d.recoverIsolate, JobDelete: d.recoverDelete,
+		JobBackup:  d.recoverBackup,
+		JobRestore: d.abandoning(d.recoverRestore), JobUpgrade: d.abandoning(d.recoverUpgrade),
+		JobIsolate: d.recoverIsolate, JobDelete: d.abandoning(d.recoverDelete),
 	})
+}
+
+// abandoning is recover, after the instance's backups left half-made by
+// the stopped job (its safety or final backup) are removed: a backup
+// is never finished by recovery, and while the job is open no other job
+// of the instance can be making one.
+func (d *DayTwo) abandoning(recover recoverer) recoverer {
+	return func(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
+		if _, err := d.backups.Abandon(InternalName(job.Instance)); err != nil {
+			return recovery{}, fmt.Errorf("remove a half-made backup: %w", err)
+		}
+		return recover(ctx, job, rec, emit)
+	}
+}
+
+// recoverBackup ends a backup a stopped odoobot left open: once sealed
+// (its manifest step started and no half-made backup left) the backup
+// stands and the retention is applied; before, the half-made backup is
+// removed.
+func (d *DayTwo) recoverBackup(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
+	internal := InternalName(job.Instance)
+	removed, err := d.backups.Abandon(internal)
+	if err != nil {
+		return recovery{}, fmt.Errorf("remove a half-made backup: %w", err)
+	}
+	if rec.Started(StepManifest) && removed == 0 && !rec.rollingBack {
+		err := runStep(ctx, emit, StepRetention, func(context.Context) error {
+			return d.backups.Prune(internal, d.bcfg.Retention)
+		})
+		return recovery{finished: true}, err
+	}
+	var res recovery
+	if removed > 0 {
+		res.undone = []string{string(StepDump)}
+	}
+	return res, nil
 }
 
 // recoverRestore ends a restore a stopped odoobot left open. Once its

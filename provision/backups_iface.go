@@ -72,6 +72,9 @@ type BackupStore interface {
 	// Prune removes the instance's backups r does not keep, never those
 	// whose id is in keep, and any backup left half-made.
 	Prune(internal string, r Retention, keep ...string) error
+	// Abandon removes the instance's backups left half-made (by a job
+	// that failed or whose process died) and says how many it removed.
+	Abandon(internal string) (removed int, err error)
 	// Room refuses, with an error matching ErrBackupNoSpace that gives
 	// the numbers, a backup of a database of dbSize bytes and of the
 	// filestore (BackupFiles.ReadFilestore's view) when BACKUP_DIR lacks

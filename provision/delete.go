@@ -56,12 +56,9 @@ func (d *DayTwo) Delete(ctx context.Context, req JobRequest) (*Task, error) {
 		running = "yes"
 	}
 	del := d.deletion(inst, prev, running == "yes", req.By)
-	t, err := d.submit(ctx, JobDelete, inst, req, map[string]string{"state": string(prev), "running": running}, del.steps, func() error {
+	t, err := d.submit(ctx, JobDelete, inst, req, map[string]string{"state": string(prev), "running": running}, del.steps, StepDatabase, func() error {
 		return d.cfg.Store.SetState(ctx, inst.Name, StateDeleting)
 	})
-	if t != nil {
-		t.Commit = StepDatabase
-	}
 	return t, err
 }
 

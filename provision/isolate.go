@@ -88,7 +88,7 @@ func (d *DayTwo) Isolate(ctx context.Context, req JobRequest) (*Task, error) {
 			{StepStart, iso.start, iso.stop},
 			{StepStore, iso.record, iso.unrecord},
 		}
-	}, nil)
+	}, "", nil)
 }
 
 // tenantFree checks that no system user or database role has inst's

@@ -38,10 +38,24 @@ var planLayout = provision.Layout{
 	UnitDir: "/etc/systemd/system", CertDir: "/etc/odoobot/certs",
 }
 
+// newHost is an empty in-memory host on planLayout, running planRelease,
+// with planNext to upgrade to.
+func newHost() *provisiontest.Host {
+	h := provisiontest.New(planLayout, planRelease)
+	h.Next = planNext
+	return h
+}
+
+var planNext = provision.Release{
+	Key: "fedcba9876543210", Dir: "/var/cache/odoobot/releases/fedcba9876543210", Repo: "https://example.com/odoo.git",
+	Commit: "beef00", Python: "/var/cache/odoobot/releases/fedcba9876543210/venv/bin/python3", Interpreter: "/usr/bin/python3.11", Deps: "debian",
+	OdooBin: "/var/cache/odoobot/releases/fedcba9876543210/odoo/odoo-bin", AddonsPaths: []string{"/var/cache/odoobot/releases/fedcba9876543210/odoo/addons"}, Version: "19.0", Edition: "community",
+}
+
 var planRelease = provision.Release{
 	Key: "0123456789abcdef", Dir: "/var/cache/odoobot/releases/0123456789abcdef", Repo: "https://example.com/odoo.git",
-	Commit: "c0ffee", Python: "/venv/bin/python3", Interpreter: "/usr/bin/python3.11", Deps: "debian",
-	OdooBin: "/src/odoo-bin", AddonsPaths: []string{"/src/addons"}, Version: "19.0", Edition: "community",
+	Commit: "c0ffee", Python: "/var/cache/odoobot/releases/0123456789abcdef/venv/bin/python3", Interpreter: "/usr/bin/python3.11", Deps: "debian",
+	OdooBin: "/var/cache/odoobot/releases/0123456789abcdef/odoo/odoo-bin", AddonsPaths: []string{"/var/cache/odoobot/releases/0123456789abcdef/odoo/addons"}, Version: "19.0", Edition: "community",
 }
 
 // newWorld starts a process on h, with faults injected as hook says
@@ -68,7 +82,7 @@ func startWorld(t *testing.T, h *provisiontest.Host, hook provision.FaultHook, t
 	runner := provision.NewRunner(provision.RunnerConfig{Store: h.Store(), Workers: 1, Faults: hook, Logs: h.JobLogs(), Now: h.Now, CloseRetry: time.Millisecond})
 	t.Cleanup(runner.Close)
 	cfg := provision.CreatorConfig{
-		Host:        provision.Host{Store: h.Store(), Releases: h.Releases(), Databases: h.Databases(), Tenants: h.Tenants(), Owners: h.Owners(), Copies: h.Copies(), Files: h.Files(), Health: h.Health(), Ports: h.Ports(), Users: h.Users(), BindFilter: provisiontest.BindFilter{}, HostFacts: provisiontest.HostFacts{}, Services: h.Units(), Sites: h.Sites(), DNS: h.DNS(), Certs: map[provision.SSLMode]provision.CertIssuer{provision.SSLCloudflare: h.Certs(), provision.SSLLetsEncrypt: h.Certs()}},
+		Host:        provision.Host{Store: h.Store(), Releases: h.Releases(), Databases: h.Databases(), Tenants: h.Tenants(), Owners: h.Owners(), Copies: h.Copies(), OdooRuns: h.OdooRuns(), Targets: h.Targets(), Files: h.Files(), Health: h.Health(), Ports: h.Ports(), Users: h.Users(), BindFilter: provisiontest.BindFilter{}, HostFacts: provisiontest.HostFacts{}, Services: h.Units(), Sites: h.Sites(), DNS: h.DNS(), Certs: map[provision.SSLMode]provision.CertIssuer{provision.SSLCloudflare: h.Certs(), provision.SSLLetsEncrypt: h.Certs()}},
 		Layout:      planLayout,
 		Rules:       provision.NameRules{Zone: planLayout.Zone, UnitPrefix: planLayout.UnitPrefix, DNSServer: "test"},
 		HTTPPorts:   provision.PortRange{First: 8100, Last: 8199},
@@ -133,6 +147,17 @@ func create(t *testing.T, w *world, name string, mode provision.SSLMode) {
 	}
 }
 
+// wait waits for a job of the setup to succeed.
+func wait(t *testing.T, task *provision.Task, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("setup: %v", err)
+	}
+	if job, err := task.Wait(context.Background()); err != nil || job.State != provision.JobSucceeded {
+		t.Fatalf("setup: %s %v", job.State, err)
+	}
+}
+
 func verbCases() []verbCase {
 	var cases []verbCase
 	for _, mode := range []provision.SSLMode{provision.SSLHTTP, provision.SSLCloudflare, provision.SSLLetsEncrypt} {
@@ -154,6 +179,53 @@ func verbCases() []verbCase {
 			return w.d.Delete(ctx, provision.JobRequest{Name: "acme", By: "test"})
 		},
 		commit: provision.StepDatabase,
+	}, verbCase{
+		name: "backup",
+		setup: func(t *testing.T, w *world) {
+			create(t, w, "other", provision.SSLHTTP)
+			create(t, w, "acme", provision.SSLCloudflare)
+		},
+		run: func(ctx context.Context, w *world) (*provision.Task, error) {
+			return w.d.Backup(ctx, provision.JobRequest{Name: "acme", By: "test"})
+		},
+		commit: provision.StepManifest,
+	}, verbCase{
+		name: "restore",
+		setup: func(t *testing.T, w *world) {
+			create(t, w, "other", provision.SSLHTTP)
+			create(t, w, "acme", provision.SSLCloudflare)
+			w.h.WriteData("prod-acme", "before the backup")
+			task, err := w.d.Backup(context.Background(), provision.JobRequest{Name: "acme", By: "setup"})
+			wait(t, task, err)
+			w.h.WriteData("prod-acme", "after the backup")
+		},
+		run: func(ctx context.Context, w *world) (*provision.Task, error) {
+			list, err := w.d.Backups(ctx, "acme")
+			if err != nil || len(list) == 0 {
+				return nil, fmt.Errorf("no backup to restore: %v", err)
+			}
+			return w.d.Restore(ctx, provision.JobRequest{Name: "acme", Backup: list[0].ID, By: "test"})
+		},
+		commit: provision.StepCleanup,
+	}, verbCase{
+		name: "clone",
+		setup: func(t *testing.T, w *world) {
+			create(t, w, "other", provision.SSLHTTP)
+			create(t, w, "acme", provision.SSLCloudflare)
+		},
+		run: func(ctx context.Context, w *world) (*provision.Task, error) {
+			return w.d.Clone(ctx, provision.CloneRequest{Source: "acme", Name: "acmestg", Neutralize: true, By: "test"})
+		},
+	}, verbCase{
+		name: "upgrade",
+		setup: func(t *testing.T, w *world) {
+			create(t, w, "other", provision.SSLHTTP)
+			create(t, w, "acme", provision.SSLCloudflare)
+		},
+		run: func(ctx context.Context, w *world) (*provision.Task, error) {
+			return w.d.Upgrade(ctx, provision.UpgradeRequest{JobRequest: provision.JobRequest{Name: "acme", By: "test"}, Target: "latest"})
+		},
+		commit: provision.StepCleanup,
 	}, verbCase{
 		name: "isolate",
 		setup: func(t *testing.T, w *world) {
@@ -187,7 +259,7 @@ func (p point) String() string {
 // passed, in order.
 func outcome(t *testing.T, vc verbCase, hook provision.FaultHook) (*provisiontest.Host, *world, provision.Job, []point) {
 	t.Helper()
-	h := provisiontest.New(planLayout, planRelease)
+	h := newHost()
 	w := newWorld(t, h, nil)
 	vc.setup(t, w)
 	w.runner.Close()
@@ -216,7 +288,7 @@ func outcome(t *testing.T, vc verbCase, hook provision.FaultHook) (*provisiontes
 
 // snapshotAfterSetup is the host vc starts from.
 func snapshotAfterSetup(t *testing.T, vc verbCase) string {
-	h := provisiontest.New(planLayout, planRelease)
+	h := newHost()
 	w := newWorld(t, h, nil)
 	vc.setup(t, w)
 	w.runner.Close()
@@ -308,7 +380,7 @@ func faultAt(at point, f provision.Fault) provision.FaultHook {
 // TestInMemoryHostIsAHost checks the model itself: a creation makes
 // what the summary promises, and the snapshot shows it.
 func TestInMemoryHostIsAHost(t *testing.T) {
-	h := provisiontest.New(planLayout, planRelease)
+	h := newHost()
 	w := newWorld(t, h, nil)
 	create(t, w, "acme", provision.SSLCloudflare)
 	snap := h.Snapshot()

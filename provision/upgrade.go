@@ -97,7 +97,7 @@ func (d *DayTwo) Upgrade(ctx context.Context, req UpgradeRequest) (*Task, error)
 		target = "configured"
 	}
 	params := map[string]string{"target": target, "commit": commit, "from": inst.Release.Commit}
-	t, err := d.submit(ctx, JobUpgrade, inst, req.JobRequest, params, u.steps, nil)
+	t, err := d.submit(ctx, JobUpgrade, inst, req.JobRequest, params, u.steps, StepCleanup, nil)
 	if err != nil {
 		return nil, err
 	}

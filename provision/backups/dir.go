@@ -92,14 +92,8 @@ func (d *Dir) Verify(b provision.BackupInfo) error { return Verify(b) }
 // never completed left.
 func (d *Dir) Prune(internal string, r provision.Retention, keep ...string) error {
 	dir := d.instance(internal)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
+	if _, err := d.Abandon(internal); err != nil {
 		return err
-	}
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") && strings.HasSuffix(e.Name(), ".partial") {
-			os.RemoveAll(filepath.Join(dir, e.Name()))
-		}
 	}
 	list, err := List(dir)
 	if err != nil {
@@ -115,6 +109,30 @@ func (d *Dir) Prune(internal string, r provision.Retention, keep ...string) erro
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Abandon removes the instance's backups left half-made.
+func (d *Dir) Abandon(internal string) (int, error) {
+	dir := d.instance(internal)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	var errs []error
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") && strings.HasSuffix(e.Name(), ".partial") {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			removed++
+		}
+	}
+	return removed, errors.Join(errs...)
 }
 
 // Room estimates the backup (Estimate of dbSize and of the size of the

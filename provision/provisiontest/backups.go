@@ -208,6 +208,20 @@ func (b *Backups) Prune(internal string, _ provision.Retention, _ ...string) err
 	return nil
 }
 
+// Abandon removes the instance's half-made backups.
+func (b *Backups) Abandon(internal string) (int, error) {
+	b.h.mu.Lock()
+	defer b.h.mu.Unlock()
+	n := 0
+	for k := range b.h.drafts {
+		if strings.HasPrefix(k, internal+"/") {
+			delete(b.h.drafts, k)
+			n++
+		}
+	}
+	return n, nil
+}
+
 // Room has room for every backup.
 func (b *Backups) Room(string, uint64, fs.FS) error { return nil }
 
@@ -292,6 +306,9 @@ func (d *draft) Seal(m provision.Manifest) error {
 	m.ID = d.id
 	for name := range d.files {
 		m.Files = append(m.Files, provision.BackupFile{Name: name})
+		if db, ok := d.h.dumps[d.Path(name)]; ok {
+			d.h.dumps[path.Join(backupRoot, d.internal, d.id, name)] = db
+		}
 	}
 	delete(d.h.drafts, key)
 	d.h.backups[d.internal] = append(d.h.backups[d.internal], backup{manifest: m, files: d.files})

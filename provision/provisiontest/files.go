@@ -297,6 +297,7 @@ func (f *Files) PutBack(_ context.Context, inst provision.Instance, user string)
 	} else {
 		t.Stores[inst.Internal] = user
 	}
+	delete(f.h.aside, inst.Internal) // moved into place
 	return nil
 }
 

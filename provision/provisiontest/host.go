@@ -65,7 +65,9 @@ type Host struct {
 	// Release is what the release builder gives; Layout where the
 	// instances' files are (for the paths Leftover shows); ServiceUser
 	// the user shared instances run as, which the host has.
-	Release     provision.Release
+	Release provision.Release
+	// Next is the release an upgrade goes to (Targets).
+	Next        provision.Release
 	Layout      provision.Layout
 	ServiceUser string
 	// BotRole is odoobot's own database role.
@@ -80,6 +82,9 @@ type Database struct {
 	Closed        bool   // closed to roles other than its owner
 	BaseURL       string // web.base.url
 	Marker        string // odoobot's marker of a copy
+	Neutralized   bool   // Odoo's neutralize ran on it
+	Data          string // what the instance's users wrote (WriteData)
+	UpdatedTo     string // the release commit its modules were last updated to
 }
 
 // Unit is one unit file of the model, and whether it runs.
@@ -182,7 +187,7 @@ func (h *Host) Snapshot() string {
 		add("instance %s state=%s ports=%d/%d user=%q role=%q release=%q version=%q", n, i.State, i.Ports.HTTP, i.Ports.Gevent, i.User, i.DBRole, i.Release.Key, h.versions[n])
 	}
 	for n, d := range h.databases {
-		add("database %s owner=%q modules=%q closed=%v url=%q marker=%q", n, d.Owner, d.Modules, d.Closed, d.BaseURL, d.Marker)
+		add("database %s owner=%q modules=%q closed=%v url=%q marker=%q neutralized=%v updated=%q data=%q", n, d.Owner, d.Modules, d.Closed, d.BaseURL, d.Marker, d.Neutralized, d.UpdatedTo, d.Data)
 	}
 	for n, home := range h.users {
 		add("user %s home=%s", n, home)
@@ -236,6 +241,15 @@ func (d *Databases) Create(_ context.Context, spec provision.DatabaseSpec) error
 		}
 	}
 	d.h.databases[spec.Name] = Database{Owner: spec.Owner, AdminPassword: spec.AdminPassword, Modules: strings.Join(spec.Modules, ","), BaseURL: spec.BaseURL}
+	// The template's filestore is copied beside the database, into the
+	// instance's data dir (root's until the files step gives the tree to
+	// its user).
+	t, ok := d.h.trees[spec.Name]
+	if !ok {
+		t = &Tree{Confs: map[provision.ConfFile]ConfFile{}, Stores: map[string]string{}}
+		d.h.trees[spec.Name] = t
+	}
+	t.Stores[spec.Name] = "root"
 	return nil
 }
 
@@ -269,6 +283,16 @@ func (d *Databases) Exists(_ context.Context, name string) (bool, error) {
 	defer d.h.mu.Unlock()
 	_, ok := d.h.databases[name]
 	return ok, nil
+}
+
+// WriteData records that the instance's users wrote text into database
+// db, as a tenant's work between two jobs.
+func (h *Host) WriteData(db, text string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	got := h.databases[db]
+	got.Data = text
+	h.databases[db] = got
 }
 
 // Database returns a database of the model.
@@ -599,8 +623,14 @@ func (c *Copies) Param(_ context.Context, db, key string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("provisiontest: database %s does not exist", db)
 	}
-	if key == "web.base.url" {
+	switch key {
+	case "web.base.url":
 		return got.BaseURL, nil
+	case "database.is_neutralized":
+		if got.Neutralized {
+			return "True", nil
+		}
+		return "", nil
 	}
 	return got.Marker, nil
 }

@@ -13,6 +13,7 @@ import (
 	"odoobot/provision/ports"
 	"odoobot/provision/probe"
 	"odoobot/provision/sysusers"
+	"odoobot/provision/tree"
 )
 
 func TestAlertCommand(t *testing.T) {
@@ -79,7 +80,7 @@ func TestServiceControlTellsTheWatcher(t *testing.T) {
 		t.Fatal(err)
 	}
 	inst.User, inst.DBRole = "", ""
-	d.Operator = &provision.Operator{Store: instancesOf{inst}, Layout: layout, ServiceUser: me.Username,
+	d.Operator = &provision.Operator{Files: tree.New(layout), Store: instancesOf{inst}, Layout: layout, ServiceUser: me.Username,
 		Services: &units{running: map[string]bool{inst.Unit: true}},
 		Health:   probe.Health{}, Ports: ports.Host{}, Users: sysusers.Host{}}
 	h := &holds{}

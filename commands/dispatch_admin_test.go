@@ -14,6 +14,7 @@ import (
 	"odoobot/provision/ports"
 	"odoobot/provision/probe"
 	"odoobot/provision/sysusers"
+	"odoobot/provision/tree"
 )
 
 const testPassword = "Zq7-secret-PW-4242"
@@ -187,7 +188,7 @@ func newAdminDispatcher(t *testing.T, allowlist string) (*Dispatcher, *fakeAdmin
 	inst := layout.NewInstance("acme", provision.SSLLetsEncrypt)
 	return &Dispatcher{
 		Allowlist: al, Auditor: a, Rules: provision.NameRules{Zone: "example.com"}, Mode: provision.SSLHTTP,
-		Creator: &countingCreator{}, Operator: &provision.Operator{Health: probe.Health{}, Ports: ports.Host{}, Users: sysusers.Host{}, Store: instancesOf{inst}, Layout: layout},
+		Creator: &countingCreator{}, Operator: &provision.Operator{Files: tree.New(layout), Health: probe.Health{}, Ports: ports.Host{}, Users: sysusers.Host{}, Store: instancesOf{inst}, Layout: layout},
 		Admins: f, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 	}, f, a, &logs
 }

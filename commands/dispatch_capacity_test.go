@@ -10,6 +10,7 @@ import (
 	"odoobot/provision/ports"
 	"odoobot/provision/probe"
 	"odoobot/provision/sysusers"
+	"odoobot/provision/tree"
 )
 
 // capacityCreator is a Creator that also reports capacity.
@@ -72,7 +73,7 @@ func TestCapacityVerb(t *testing.T) {
 		Next: provision.Check(provision.HostFacts{MemTotal: 4 * gib, MemAvailable: 2 * gib, DiskFree: 50 * gib}, 3, provision.DefaultCapacityModel()),
 	}}
 	d.Capacity = c
-	d.Operator = &provision.Operator{Health: probe.Health{}, Ports: ports.Host{}, Users: sysusers.Host{}, Store: lookupStore{insts}, Layout: layout, Services: statusServices{status: map[string]provision.ServiceStatus{
+	d.Operator = &provision.Operator{Files: tree.New(layout), Health: probe.Health{}, Ports: ports.Host{}, Users: sysusers.Host{}, Store: lookupStore{insts}, Layout: layout, Services: statusServices{status: map[string]provision.ServiceStatus{
 		"odoo19e-prod-acme.service": {ActiveState: "active", SubState: "running", MainPID: 10, MemoryBytes: 300 << 20},
 		"odoo19e-prod-beta.service": {ActiveState: "inactive", SubState: "dead"},
 	}}}

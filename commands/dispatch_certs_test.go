@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"odoobot/provision"
+	"odoobot/provision/tree"
 )
 
 // certStore is the store side of an Operator: a fixed list.
@@ -89,7 +90,7 @@ func TestCertsVerb(t *testing.T) {
 	}
 
 	d, _, audit := newTestDispatcher(t)
-	d.Operator = &provision.Operator{Store: list, Layout: layout}
+	d.Operator = &provision.Operator{Files: tree.New(layout), Store: list, Layout: layout}
 	d.Now = func() time.Time { return now }
 	r := &recordingResponder{}
 	viewer := Identity{Platform: "slack", UserID: "U0VIEW001"}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"odoobot/provision"
+	"odoobot/provision/tree"
 )
 
 // fakeDayTwo is a Creator with the day-two verbs that records what it
@@ -149,7 +150,7 @@ func TestRestoreOfAnUnknownInstanceSaysSo(t *testing.T) {
 	f := &fakeDayTwo{state: provision.JobSucceeded}
 	d.DayTwo = f
 	layout := provision.Layout{Zone: "example.com"}
-	d.Operator = &provision.Operator{Store: instancesOf{layout.NewInstance("acme", provision.SSLHTTP)}, Layout: layout}
+	d.Operator = &provision.Operator{Files: tree.New(layout), Store: instancesOf{layout.NewInstance("acme", provision.SSLHTTP)}, Layout: layout}
 	r := &threadResponder{}
 	d.Handle(context.Background(), Request{Identity: Identity{Platform: "slack", UserID: "U0ADMIN01"}, Channel: "C1", Text: "restore nosuch 20261127T030000Z"}, r)
 	if want := `no instance named "nosuch"; see list`; len(r.privates) != 1 || r.privates[0] != want || len(r.codes) != 0 {

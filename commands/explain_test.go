@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"odoobot/provision"
+	"odoobot/provision/tree"
 )
 
 // TestExplain: failures the drivers typed are said by their kind, in
@@ -94,7 +95,7 @@ func TestAFailureIsExplainedAndTheRawErrorLogged(t *testing.T) {
 func TestTablesGoAsLongOutput(t *testing.T) {
 	d, _, _ := newTestDispatcher(t)
 	layout := provision.Layout{Zone: "example.com"}
-	d.Operator = &provision.Operator{Store: lookupStore{[]provision.Instance{layout.NewInstance("acme", provision.SSLHTTP)}}, Layout: layout}
+	d.Operator = &provision.Operator{Files: tree.New(layout), Store: lookupStore{[]provision.Instance{layout.NewInstance("acme", provision.SSLHTTP)}}, Layout: layout}
 	for _, text := range []string{"help", "list"} {
 		r := &recordingResponder{}
 		d.Handle(context.Background(), Request{Identity: Identity{Platform: "slack", UserID: "U0VIEW001"}, Channel: "C1", Text: text}, r)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"odoobot/internal/nofollow"
 	"os"
 	"os/exec"
 	"os/user"
@@ -337,7 +338,7 @@ func makeShared(t *testing.T, ctx context.Context, a *app.App, inst provision.In
 	if err := a.Services.Start(ctx, inst.Unit); err != nil {
 		t.Fatal(err)
 	}
-	if err := provision.WaitHealthy(ctx, probe.Health{}, inst.Ports.HTTP, time.Minute, p.Log); err != nil {
+	if err := provision.WaitHealthy(ctx, probe.Health{}, inst.Ports.HTTP, time.Minute, provision.LogTail{Path: p.Log, Lines: func(_ context.Context, n int) []string { return nofollow.Tail(p.Log, n) }}); err != nil {
 		t.Fatalf("the shared instance does not start: %v", err)
 	}
 }

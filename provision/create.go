@@ -912,7 +912,7 @@ func (c *Creator) waitHealthy(ctx context.Context, inst Instance, p Paths) error
 		}
 		return fmt.Errorf("%s is %s/%s", inst.Unit, st.ActiveState, st.SubState)
 	}
-	return waitOwnHealthy(ctx, c.probes(), inst, c.cfg.ServiceUser, c.cfg.HealthTimeout, p.Log, alive)
+	return waitOwnHealthy(ctx, c.probes(), inst, c.cfg.ServiceUser, c.cfg.HealthTimeout, c.logTail(inst, p), alive)
 }
 
 // startHealthy starts inst's unit and waits until it is healthy, as a
@@ -1124,6 +1124,11 @@ func (c *Creator) lookupUser(name string) (uid, gid int, err error) {
 		return 0, 0, fmt.Errorf("files: system user %q does not exist: create it (useradd --system %s), or set SERVICE_USER for shared instances", name, name)
 	}
 	return uid, gid, nil
+}
+
+// logTail is inst's odoo.log as a health wait shows it.
+func (c *Creator) logTail(inst Instance, p Paths) LogTail {
+	return LogTail{Path: p.Log, Lines: func(ctx context.Context, n int) []string { return c.cfg.Files.TailLog(ctx, inst, n) }}
 }
 
 // probes are the drivers a health wait and a port owner check ask.

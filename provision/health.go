@@ -28,8 +28,8 @@ type HealthChecker interface {
 // log at logPath, which is where Odoo says why it did not start. It
 // says nothing of who answered: odoobot's verbs wait with
 // waitOwnHealthy, which does.
-func WaitHealthy(ctx context.Context, health HealthChecker, port int, timeout time.Duration, logPath string) error {
-	return waitHealthy(ctx, health, port, timeout, logPath, nil, nil)
+func WaitHealthy(ctx context.Context, health HealthChecker, port int, timeout time.Duration, log LogTail) error {
+	return waitHealthy(ctx, health, port, timeout, log, nil, nil)
 }
 
 // waitOwnHealthy is WaitHealthy for instance inst that also fails, at
@@ -37,8 +37,29 @@ func WaitHealthy(ctx context.Context, health HealthChecker, port int, timeout ti
 // user inst does not run as (CheckPortOwners with h's ports and users):
 // an answer from there is not inst's, and inst cannot bind its port
 // while it is held.
-func waitOwnHealthy(ctx context.Context, h hostProbes, inst Instance, serviceUser string, timeout time.Duration, logPath string, alive func(context.Context) error) error {
-	return waitHealthy(ctx, h.health, inst.Ports.HTTP, timeout, logPath, alive, func() error { return CheckPortOwners(h.ports, h.users, inst, serviceUser) })
+func waitOwnHealthy(ctx context.Context, h hostProbes, inst Instance, serviceUser string, timeout time.Duration, log LogTail, alive func(context.Context) error) error {
+	return waitHealthy(ctx, h.health, inst.Ports.HTTP, timeout, log, alive, func() error { return CheckPortOwners(h.ports, h.users, inst, serviceUser) })
+}
+
+// LogTail is where a health wait finds what the instance said: its log's
+// path, for messages, and its last lines (InstanceFiles.TailLog). The
+// zero value shows nothing.
+type LogTail struct {
+	Path  string
+	Lines func(ctx context.Context, n int) []string
+}
+
+// said is "; last lines of PATH:" and the log's last ten lines; "" when
+// there are none.
+func (l LogTail) said(ctx context.Context) string {
+	if l.Lines == nil {
+		return ""
+	}
+	tail := l.Lines(ctx, 10)
+	if len(tail) == 0 {
+		return ""
+	}
+	return "; last lines of " + l.Path + ":\n" + strings.Join(tail, "\n")
 }
 
 // hostProbes are the drivers a health wait and a port owner check ask.
@@ -52,7 +73,7 @@ type hostProbes struct {
 // between polls, says the process is gone: a crashed Odoo fails the step
 // in a second, not at the deadline; and when owned, asked after each
 // poll, fails: the port is someone else's.
-func waitHealthy(ctx context.Context, health HealthChecker, port int, timeout time.Duration, logPath string, alive func(context.Context) error, owned func() error) error {
+func waitHealthy(ctx context.Context, health HealthChecker, port int, timeout time.Duration, log LogTail, alive func(context.Context) error, owned func() error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	url := health.URL(port)
@@ -75,18 +96,14 @@ func waitHealthy(ctx context.Context, health HealthChecker, port int, timeout ti
 		if alive != nil {
 			if err := alive(ctx); err != nil {
 				msg := fmt.Sprintf("health: the instance stopped before %s answered: %v", url, err)
-				if tail := TailFile(logPath, 10); len(tail) > 0 {
-					msg += "; last lines of " + logPath + ":\n" + strings.Join(tail, "\n")
-				}
+				msg += log.said(ctx)
 				return fmt.Errorf("%s", msg)
 			}
 		}
 		select {
 		case <-ctx.Done():
 			msg := fmt.Sprintf("health: %s did not answer within %s (last: %s)", url, timeout, last)
-			if tail := TailFile(logPath, 10); len(tail) > 0 {
-				msg += "; last lines of " + logPath + ":\n" + strings.Join(tail, "\n")
-			}
+			msg += log.said(context.WithoutCancel(ctx))
 			return fmt.Errorf("%s", msg)
 		case <-time.After(delay):
 		}

@@ -20,7 +20,10 @@ type InstanceLookup interface {
 // Operator runs the day-to-day verbs on existing instances: list,
 // status, info, logs, restart, stop, start, reset-admin.
 type Operator struct {
-	Store    InstanceLookup
+	Store InstanceLookup
+	// Files reads an instance's summary and log (provision/tree); nil
+	// shows none (info says so, logs reads the journal).
+	Files    InstanceFiles
 	Services ServiceManager
 	Layout   Layout
 	// Databases sets admin passwords (ResetAdminPassword); required for
@@ -199,7 +202,10 @@ func (o *Operator) Info(ctx context.Context, name string) (string, error) {
 		b, err := o.Templates.Info(InfoFor(inst, o.Layout.Paths(inst), version))
 		return string(b), err
 	}
-	b, err := ReadTenantFile(o.Layout.Paths(inst).Info, MaxTenantFile)
+	if o.Files == nil {
+		return "", fmt.Errorf("info: %s: this odoobot does not read the instances' files", name)
+	}
+	b, err := o.Files.ReadInfo(ctx, inst)
 	if err != nil {
 		return "", fmt.Errorf("info: %s has no summary yet (state %s): %w", name, inst.State, err)
 	}
@@ -214,7 +220,7 @@ func (o *Operator) Logs(ctx context.Context, name string, n int) (lines []string
 		return nil, "", err
 	}
 	p := o.Layout.Paths(inst)
-	if lines := TailFile(p.Log, n); len(lines) > 0 {
+	if lines := o.logTail(inst).Lines(ctx, n); len(lines) > 0 {
 		return lines, p.Log, nil
 	}
 	lines, err = o.Services.Journal(ctx, inst.Unit, n)
@@ -272,7 +278,7 @@ func (o *Operator) control(ctx context.Context, name, verb string) error {
 	if err != nil {
 		return explainStart(o.probes(), inst, o.ServiceUser, err)
 	}
-	return waitOwnHealthy(ctx, o.probes(), inst, o.ServiceUser, 90*time.Second, o.Layout.Paths(inst).Log, nil)
+	return waitOwnHealthy(ctx, o.probes(), inst, o.ServiceUser, 90*time.Second, o.logTail(inst), nil)
 }
 
 // FormatStatus renders a status for chat and the terminal.
@@ -296,4 +302,14 @@ func FormatStatus(s InstanceStatus, now time.Time) string {
 		fmt.Fprintf(&b, "pid      %d, up %s, memory %.1f MiB\n", s.Service.MainPID, s.Uptime(now).Round(time.Second), float64(s.Service.MemoryBytes)/(1<<20))
 	}
 	return b.String()
+}
+
+// logTail is inst's odoo.log, read through Files (nothing without it).
+func (o *Operator) logTail(inst Instance) LogTail {
+	return LogTail{Path: o.Layout.Paths(inst).Log, Lines: func(ctx context.Context, n int) []string {
+		if o.Files == nil {
+			return nil
+		}
+		return o.Files.TailLog(ctx, inst, n)
+	}}
 }

@@ -18,6 +18,7 @@ import (
 	"odoobot/bot/bottest"
 	"odoobot/commands"
 	"odoobot/provision"
+	"odoobot/provision/tree"
 )
 
 func slogJSON(l *bottest.LogBuffer) *slog.Logger {
@@ -242,7 +243,7 @@ func TestLongLogsGoAsAFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	op := &provision.Operator{Store: fakeInstances{inst}, Layout: layout}
+	op := &provision.Operator{Files: tree.New(layout), Store: fakeInstances{inst}, Layout: layout}
 	b := newBot(t, fd, newDispatcher(t, newCreator(t), op, nil), logs)
 
 	b.handleInteraction(context.Background(), slash(t, "623456789012345682", "itok-logs", ana, "logs", "name", "acme", "lines", 200, "share", true))

@@ -13,6 +13,7 @@ import (
 	"odoobot/bot/bottest"
 	"odoobot/commands"
 	"odoobot/provision"
+	"odoobot/provision/tree"
 )
 
 const adminPassword = "Pw-9f3K-only-for-ana"
@@ -153,7 +154,7 @@ func TestResetAdminOnDiscord(t *testing.T) {
 	logs := &bottest.LogBuffer{}
 	audit := &bottest.Audit{}
 	layout := provision.Layout{Zone: "example.com"}
-	op := &provision.Operator{Store: fakeInstances{layout.NewInstance("acme", provision.SSLHTTP)}, Layout: layout}
+	op := &provision.Operator{Files: tree.New(layout), Store: fakeInstances{layout.NewInstance("acme", provision.SSLHTTP)}, Layout: layout}
 	d := newDispatcher(t, newCreator(t), op, audit)
 	res := &bottest.Resetter{Password: adminPassword}
 	d.Admins = res

@@ -15,6 +15,7 @@ import (
 	"odoobot/bot/slack"
 	"odoobot/commands"
 	"odoobot/provision"
+	"odoobot/provision/tree"
 )
 
 func texts(calls []apiCall) []string {
@@ -290,7 +291,7 @@ func withLogs(t *testing.T, lines int) *commands.Dispatcher {
 		t.Fatal(err)
 	}
 	d := newDispatcher(t, newCreator(t), "")
-	d.Operator = &provision.Operator{Store: lookup{inst}, Layout: layout}
+	d.Operator = &provision.Operator{Files: tree.New(layout), Store: lookup{inst}, Layout: layout}
 	return d
 }
 

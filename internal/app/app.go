@@ -352,9 +352,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 			return provision.DBConn{Host: cfg.DBHost, Port: cfg.DBPort, User: role, Password: pw}, err
 		},
 	}
+	files := tree.New(cfg.Layout())
 	a.Creator = provision.NewCreator(provision.CreatorConfig{
 		Host: provision.Host{
-			Store: store, Files: tree.New(cfg.Layout()),
+			Store: store, Files: files,
 			Releases: releases, Targets: releases,
 			GC:        &odoo.Collector{Releases: releases, Databases: databases},
 			Databases: databases, Tenants: tenants, Owners: databases, Copies: databases,
@@ -380,7 +381,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		Capacity:    cfg.CapacityModel(),
 		Logger:      log,
 	})
-	a.Operator = &provision.Operator{Store: store, Services: svc, Databases: databases, Layout: cfg.Layout(), Templates: tpl, OdooVersion: cfg.OdooVersion + " " + edition, OdooVersionOf: store.OdooVersion, Hold: store.HoldInstance, ServiceUser: cfg.ServiceUser,
+	a.Operator = &provision.Operator{Store: store, Files: files, Services: svc, Databases: databases, Layout: cfg.Layout(), Templates: tpl, OdooVersion: cfg.OdooVersion + " " + edition, OdooVersionOf: store.OdooVersion, Hold: store.HoldInstance, ServiceUser: cfg.ServiceUser,
 		Health: probe.Health{}, Ports: ports.Host{}, Users: sysusers.Host{}}
 	al, err := commands.LoadAllowlist(cfg.AllowlistFile)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"odoobot/internal/nofollow"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -892,7 +893,7 @@ func runRealInstance(t *testing.T, e *dbEnv, rel provision.Release, spec provisi
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := provision.WaitHealthy(ctx, probe.Health{}, httpPort, 2*time.Minute, logFile); err != nil {
+	if err := provision.WaitHealthy(ctx, probe.Health{}, httpPort, 2*time.Minute, provision.LogTail{Path: logFile, Lines: func(_ context.Context, n int) []string { return nofollow.Tail(logFile, n) }}); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/web/health?db_server_status=1", httpPort))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"odoobot/internal/nofollow"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -77,7 +78,7 @@ func (c *Collector) Collect(ctx context.Context, only string, inUse func(context
 			keys[k] = true
 		}
 		for _, f := range u.Files {
-			raw, err := provision.ReadTenantFile(f, provision.MaxTenantFile)
+			raw, err := nofollow.ReadFile(f, 1<<20)
 			if errors.Is(err, os.ErrNotExist) {
 				continue // a file that is not there runs nothing
 			}

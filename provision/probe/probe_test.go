@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"odoobot/internal/nofollow"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,7 +47,7 @@ func serve(t *testing.T, status int) int {
 
 func TestWaitHealthyAnswers(t *testing.T) {
 	port := serve(t, http.StatusOK)
-	if err := provision.WaitHealthy(context.Background(), Health{}, port, 5*time.Second, ""); err != nil {
+	if err := provision.WaitHealthy(context.Background(), Health{}, port, 5*time.Second, provision.LogTail{}); err != nil {
 		t.Fatal(err)
 	}
 	if !Healthy(context.Background(), port) {
@@ -70,8 +71,14 @@ func TestWaitHealthyTimeoutCarriesTheLog(t *testing.T) {
 	logPath := filepath.Join(t.TempDir(), "odoo.log")
 	os.WriteFile(logPath, []byte("line 1\nERROR odoo: could not bind port\n"), 0o644)
 	port := freePort(t)
-	err := provision.WaitHealthy(context.Background(), Health{}, port, 300*time.Millisecond, logPath)
+	err := provision.WaitHealthy(context.Background(), Health{}, port, 300*time.Millisecond, fileTail(logPath))
 	if err == nil || !strings.Contains(err.Error(), "could not bind port") || !strings.Contains(err.Error(), (Health{}).URL(port)+" did not answer") {
 		t.Fatalf("err = %v, want the URL and the log's last lines", err)
 	}
+}
+
+// fileTail is the log at path, read as the tree driver reads an
+// instance's (nofollow.Tail).
+func fileTail(path string) provision.LogTail {
+	return provision.LogTail{Path: path, Lines: func(_ context.Context, n int) []string { return nofollow.Tail(path, n) }}
 }

@@ -167,7 +167,7 @@ func TestALineDoesNotWaitForAThrottledEdit(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		pt := th.(commands.ProgressThread)
+		pt := th
 		pt.StepLine(ctx, "release", provision.EventStart, "06:00:00 … release started")
 		pt.StepLine(ctx, "release", provision.EventProgress, "06:00:00 … release: installing modules 1/3")
 		time.Sleep(100 * time.Millisecond) // the first edit is made

@@ -13,16 +13,32 @@ import (
 )
 
 // Responder is how the dispatcher answers, implemented by each adapter
-// (Slack, Discord, the terminal, the CLI).
+// (Slack, Discord, the terminal, the CLI). Every path is a method of its
+// own: an adapter with no better way for one says so in its method (a
+// Failure, a Secret or a PrivateLong shown through Private).
 type Responder interface {
 	// Reply posts a visible answer where the command was typed.
 	Reply(ctx context.Context, text string) error
 	// Private answers the requester alone (ephemeral in Slack): refusals,
 	// usage errors and denials, which create nothing.
 	Private(ctx context.Context, text string) error
+	// Failure shows text, what went wrong while running an allowed
+	// command and what to do, to the requester alone. It is told apart
+	// from a refusal (Private) so that the CLI's exit can say which; the
+	// chat adapters show it as Private does.
+	Failure(ctx context.Context, text string) error
+	// Secret shows text, which holds a secret (a password), to the
+	// requester alone: ephemeral in chat, the terminal's output. It may be
+	// called after the command's answer, from a job's goroutine, for as
+	// long as a job lasts. The text is never logged, and a terminal does
+	// not count it as a refusal.
+	Secret(ctx context.Context, text string) error
 	// Long posts output that may be longer than a message allows (logs):
 	// as a file or snippet in chat, as is in a terminal.
 	Long(ctx context.Context, title, text string) error
+	// PrivateLong shows output that may be longer than a message (logs)
+	// to the requester alone.
+	PrivateLong(ctx context.Context, title, text string) error
 	// Thread opens a thread under one root message, for a long job.
 	Thread(ctx context.Context, root string) (Thread, error)
 	// Confirm asks the requester alone to confirm a dangerous command;
@@ -36,37 +52,28 @@ type Responder interface {
 type Thread interface {
 	// Post adds a line under the root (a step's start, end, undo).
 	Post(ctx context.Context, text string) error
+	// StepLine shows line (a provision.FormatEvent line) about step, of
+	// the event kind given:
+	//   - provision.EventStart adds the step's line;
+	//   - provision.EventProgress replaces the step's line in place; a
+	//     burst may be coalesced (only the latest need be shown, and
+	//     never faster than the platform allows), and progress of a step
+	//     that has already ended may be dropped;
+	//   - provision.EventDone and provision.EventFailed end the step: the
+	//     line replaces the step's progress when progress was shown, and
+	//     is added otherwise. It is never dropped.
+	// Lines appear in the order given, interleaved with Post's. It
+	// returns at once, like Post: delivery happens on the thread's own
+	// goroutine, so a slow platform never holds up the job. A thread
+	// that cannot edit a line in place posts every kind but progress
+	// with Post and drops progress (PostStepLine).
+	StepLine(ctx context.Context, step string, kind provision.EventKind, line string) error
 	// Finish edits the root to its final text and posts the summary (or
 	// the error) in the thread.
 	Finish(ctx context.Context, root, summary string) error
 	// Ref identifies the thread, stored with the job so that a restart
 	// can report in it.
 	Ref() map[string]string
-}
-
-// PrivateResponder is a Responder with two more private paths. The
-// adapters implement it; with a Responder that does not, the dispatcher
-// uses Private for both.
-type PrivateResponder interface {
-	// Secret shows text, which holds a secret (a password), to the
-	// requester alone: ephemeral in chat, the terminal's output. It may be
-	// called after the command's answer, from a job's goroutine, for as
-	// long as a job lasts. The text is never logged, and a terminal does
-	// not count it as a refusal.
-	Secret(ctx context.Context, text string) error
-	// PrivateLong shows output that may be longer than a message (logs)
-	// to the requester alone.
-	PrivateLong(ctx context.Context, title, text string) error
-}
-
-// FailureResponder is a Responder that tells a failure found while
-// running a command (it was allowed, and did not succeed) apart from a
-// refusal. The CLI's responder implements it, so that its exit says
-// which; with a Responder that does not, the dispatcher uses Private.
-type FailureResponder interface {
-	// Failure shows text, what went wrong and what to do, to the
-	// requester alone.
-	Failure(ctx context.Context, text string) error
 }
 
 // AdminPasswords sets the password of an instance's Odoo "admin" user
@@ -287,7 +294,7 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 		if cmd.Share {
 			return nil, "ok (shared)", r.Long(ctx, title, strings.Join(lines, "\n"))
 		}
-		return nil, "ok", d.privateLong(ctx, r, title, strings.Join(lines, "\n"))
+		return nil, "ok", r.PrivateLong(ctx, title, strings.Join(lines, "\n"))
 	case VerbRestart, VerbStop, VerbStart:
 		switch cmd.Verb {
 		case VerbRestart:

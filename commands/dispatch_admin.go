@@ -86,12 +86,7 @@ func AdminPasswordNotShownText(name, how, who string) string {
 // notice holds no secret. Failures are logged without the password.
 func (d *Dispatcher) revealAdmin(ctx context.Context, r Responder, name, url, password, how, who string, public func(ctx context.Context, text string) error) error {
 	text := AdminPasswordText(name, url, password, how)
-	var err error
-	if pr, ok := r.(PrivateResponder); ok {
-		err = pr.Secret(ctx, text)
-	} else {
-		err = r.Private(ctx, text)
-	}
+	err := r.Secret(ctx, text)
 	if err == nil {
 		return nil
 	}
@@ -105,12 +100,4 @@ func (d *Dispatcher) revealAdmin(ctx context.Context, r Responder, name, url, pa
 		d.logger().Error("the requester could not be told that the admin password was not shown", "instance", name, "err", nerr)
 	}
 	return err
-}
-
-// privateLong shows long output to the requester alone.
-func (d *Dispatcher) privateLong(ctx context.Context, r Responder, title, text string) error {
-	if pr, ok := r.(PrivateResponder); ok {
-		return pr.PrivateLong(ctx, title, text)
-	}
-	return r.Private(ctx, title+"\n"+text)
 }

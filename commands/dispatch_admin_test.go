@@ -19,8 +19,8 @@ import (
 
 const testPassword = "Zq7-secret-PW-4242"
 
-// secretResponder is a threadResponder with the private paths of a
-// PrivateResponder.
+// secretResponder is a threadResponder that keeps what its Secret and
+// PrivateLong were given apart from what Private was.
 type secretResponder struct {
 	threadResponder
 	secrets, privateLongs []string
@@ -318,6 +318,9 @@ func (r *lostResponder) Private(_ context.Context, s string) error {
 	r.attempts = append(r.attempts, s)
 	return errors.New("ephemeral refused")
 }
+
+// Failure is shown as Private is, so it fails too.
+func (r *lostResponder) Failure(ctx context.Context, s string) error { return r.Private(ctx, s) }
 
 // TestResetAdminPasswordNotShownIsSaid: when the private reply carrying
 // the new password fails, the password goes nowhere else; the requester

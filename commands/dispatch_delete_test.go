@@ -63,6 +63,9 @@ func (r *threadResponder) Post(_ context.Context, s string) error {
 	r.posts = append(r.posts, s)
 	return nil
 }
+func (r *threadResponder) StepLine(ctx context.Context, _ string, kind provision.EventKind, line string) error {
+	return PostStepLine(ctx, r.Post, kind, line)
+}
 func (r *threadResponder) Finish(_ context.Context, root, summary string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()

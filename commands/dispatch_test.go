@@ -29,6 +29,14 @@ func (r *recordingResponder) Private(_ context.Context, s string) error {
 	r.privates = append(r.privates, s)
 	return nil
 }
+
+// Failure, Secret and PrivateLong are shown as Private shows them, as a
+// chat adapter with no other way does.
+func (r *recordingResponder) Failure(ctx context.Context, s string) error { return r.Private(ctx, s) }
+func (r *recordingResponder) Secret(ctx context.Context, s string) error  { return r.Private(ctx, s) }
+func (r *recordingResponder) PrivateLong(ctx context.Context, title, s string) error {
+	return r.Private(ctx, title+"\n"+s)
+}
 func (r *recordingResponder) Long(_ context.Context, title, s string) error {
 	r.long = append(r.long, title+"\n"+s)
 	return nil

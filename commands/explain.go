@@ -9,14 +9,14 @@ import (
 
 // failed answers a command that failed while running: the requester is
 // told privately what an on-call engineer can act on (Explain), the log
-// keeps the raw error, and the returned outcome, for the audit, too. A
-// FailureResponder is told through Failure, unless err is a refusal
-// (the command cannot be done as asked), which goes through Private.
+// keeps the raw error, and the returned outcome, for the audit, too. The
+// requester is told through Failure, unless err is a refusal (the
+// command cannot be done as asked), which goes through Private.
 func (d *Dispatcher) failed(ctx context.Context, r Responder, verb Verb, err error) (string, error) {
 	d.logger().Error("command failed", "verb", string(verb), "err", err)
 	text := echo(Explain(err))
-	if fr, ok := r.(FailureResponder); ok && !refusal(err) {
-		return "failed: " + err.Error(), fr.Failure(ctx, text)
+	if !refusal(err) {
+		return "failed: " + err.Error(), r.Failure(ctx, text)
 	}
 	return "failed: " + err.Error(), r.Private(ctx, text)
 }

@@ -128,6 +128,9 @@ func (p *postThread) Post(_ context.Context, text string) error {
 	p.posts = append(p.posts, text)
 	return nil
 }
+func (p *postThread) StepLine(ctx context.Context, _ string, kind provision.EventKind, line string) error {
+	return PostStepLine(ctx, p.Post, kind, line)
+}
 func (p *postThread) Finish(context.Context, string, string) error { return nil }
 func (p *postThread) Ref() map[string]string                       { return nil }
 

@@ -7,31 +7,18 @@ import (
 	"odoobot/provision"
 )
 
-// ProgressThread is a Thread that shows each step of a job as one line
-// edited in place, so that a long step's progress ("installing modules
-// 12/47") does not add one line per report. The adapters' threads
-// implement it; with a Thread that does not, the dispatcher posts the
-// step's start and end with Post and shows no progress at all.
-type ProgressThread interface {
-	// StepLine shows line (a provision.FormatEvent line) about step, of
-	// the event kind given:
-	//   - provision.EventStart adds the step's line;
-	//   - provision.EventProgress replaces the step's line in place; a
-	//     burst may be coalesced (only the latest need be shown, and
-	//     never faster than the platform allows), and progress of a step
-	//     that has already ended may be dropped;
-	//   - provision.EventDone and provision.EventFailed end the step: the
-	//     line replaces the step's progress when progress was shown, and
-	//     is added otherwise. It is never dropped.
-	// Lines appear in the order given, interleaved with Post's. It
-	// returns at once, like Post: delivery happens on the thread's own
-	// goroutine, so a slow platform never holds up the job.
-	StepLine(ctx context.Context, step string, kind provision.EventKind, line string) error
+// PostStepLine is StepLine for a thread that cannot edit a line in
+// place: a step's start and end are posted with post, and its progress
+// is dropped.
+func PostStepLine(ctx context.Context, post func(ctx context.Context, text string) error, kind provision.EventKind, line string) error {
+	if kind == provision.EventProgress {
+		return nil
+	}
+	return post(ctx, line)
 }
 
 // showEvent shows one job event in th: a step's start, progress and end
-// through StepLine when th is a ProgressThread, everything else (and
-// everything, on a plain Thread, but progress) through Post.
+// through StepLine, everything else through Post.
 func showEvent(ctx context.Context, th Thread, e provision.Event) {
 	if e.Kind == provision.EventInfo && e.Message == "" {
 		return
@@ -47,14 +34,9 @@ func showEvent(ctx context.Context, th Thread, e provision.Event) {
 		}
 	}
 	line := provision.FormatEvent(e)
-	if pt, ok := th.(ProgressThread); ok {
-		switch e.Kind {
-		case provision.EventStart, provision.EventProgress, provision.EventDone, provision.EventFailed:
-			_ = pt.StepLine(ctx, e.Step, e.Kind, line)
-			return
-		}
-	}
-	if e.Kind == provision.EventProgress {
+	switch e.Kind {
+	case provision.EventStart, provision.EventProgress, provision.EventDone, provision.EventFailed:
+		_ = th.StepLine(ctx, e.Step, e.Kind, line)
 		return
 	}
 	_ = th.Post(ctx, line)

@@ -10,7 +10,8 @@ import (
 	"odoobot/provision"
 )
 
-// stepThread is a threadResponder whose thread is a ProgressThread.
+// stepThread is a threadResponder whose thread shows each step as a line
+// of its own (StepLine is recorded, not posted).
 type stepThread struct {
 	threadResponder
 	steps []string // "kind step: line"
@@ -83,10 +84,10 @@ func (c *progressCreator) Create(_ context.Context, req provision.CreateRequest)
 
 var ana = Identity{Platform: "slack", UserID: "U0ADMIN01", UserName: "ana"}
 
-// TestProgressGoesToTheStepLine: on a ProgressThread a step's start, its
-// progress and its end all go through StepLine, in order, the progress
-// held before the thread opened collapsed into its latest report; nothing
-// of the step is posted.
+// TestProgressGoesToTheStepLine: a step's start, its progress and its
+// end all go through StepLine, in order, the progress held before the
+// thread opened collapsed into its latest report; nothing of the step is
+// posted.
 func TestProgressGoesToTheStepLine(t *testing.T) {
 	d, _, _ := newTestDispatcher(t)
 	c := &progressCreator{n: 50, state: provision.JobSucceeded, early: true, gate: make(chan struct{}), done: make(chan struct{})}
@@ -123,8 +124,9 @@ func TestProgressGoesToTheStepLine(t *testing.T) {
 	}
 }
 
-// TestAPlainThreadShowsNoProgress: a Thread that cannot edit a line gets
-// the step's start and end, and none of its progress.
+// TestAPlainThreadShowsNoProgress: a Thread that cannot edit a line
+// (its StepLine is PostStepLine) gets the step's start and end, and none
+// of its progress.
 func TestAPlainThreadShowsNoProgress(t *testing.T) {
 	d, _, _ := newTestDispatcher(t)
 	c := &progressCreator{n: 50, state: provision.JobSucceeded, early: true, gate: make(chan struct{}), done: make(chan struct{})}

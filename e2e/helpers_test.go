@@ -201,6 +201,14 @@ func (r *recorder) add(list *[]string, s string) error {
 
 func (r *recorder) Reply(_ context.Context, text string) error   { return r.add(&r.replies, text) }
 func (r *recorder) Private(_ context.Context, text string) error { return r.add(&r.privates, text) }
+
+// Failure, Secret and PrivateLong are kept with Private's answers, as a
+// chat adapter with no other way shows them.
+func (r *recorder) Failure(ctx context.Context, text string) error { return r.Private(ctx, text) }
+func (r *recorder) Secret(ctx context.Context, text string) error  { return r.Private(ctx, text) }
+func (r *recorder) PrivateLong(ctx context.Context, title, text string) error {
+	return r.Private(ctx, title+"\n"+text)
+}
 func (r *recorder) Long(_ context.Context, title, text string) error {
 	return r.add(&r.longs, title+"\n"+text)
 }
@@ -244,6 +252,9 @@ func (r *recorder) private() string {
 type recorderThread struct{ r *recorder }
 
 func (t *recorderThread) Post(_ context.Context, text string) error { return t.r.add(&t.r.posts, text) }
+func (t *recorderThread) StepLine(ctx context.Context, _ string, kind provision.EventKind, line string) error {
+	return commands.PostStepLine(ctx, t.Post, kind, line)
+}
 func (t *recorderThread) Finish(_ context.Context, root, summary string) error {
 	return t.r.add(&t.r.finishes, root+"\n"+summary)
 }

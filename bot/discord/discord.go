@@ -37,6 +37,11 @@ import (
 // Handler runs one chat request; *commands.Dispatcher satisfies it.
 type Handler interface {
 	Handle(ctx context.Context, req commands.Request, r commands.Responder) (*provision.Task, error)
+	// AnswersPrivately reports whether Handle would answer req to its
+	// requester alone, before running it: such a command is deferred
+	// ephemerally, every other one publicly. A Handler that cannot tell
+	// returns false.
+	AnswersPrivately(req commands.Request) bool
 }
 
 var _ Handler = (*commands.Dispatcher)(nil)
@@ -408,21 +413,6 @@ func (b *Bot) handleInteraction(ctx context.Context, ic *discordgo.InteractionCr
 	}
 }
 
-// privacy is what a Handler may also tell: whether its answer to a
-// request will be private, before running it (*commands.Dispatcher
-// does). With a Handler that does not, every command is deferred
-// publicly.
-type privacy interface {
-	AnswersPrivately(req commands.Request) bool
-}
-
-// answersPrivately asks the Handler, when it can tell, whether req will
-// be answered privately.
-func (b *Bot) answersPrivately(req commands.Request) bool {
-	p, ok := b.cfg.Handler.(privacy)
-	return ok && p.AnswersPrivately(req)
-}
-
 // command acknowledges /odoo at once with a deferred response, then runs
 // the command; the answers replace the "thinking…" placeholder. A
 // command whose answer will be private (a refusal, a confirmation
@@ -430,7 +420,7 @@ func (b *Bot) answersPrivately(req commands.Request) bool {
 // channel.
 func (b *Bot) command(ctx context.Context, i *discordgo.Interaction, text string) {
 	req := commands.Request{Identity: identity(i), Channel: i.ChannelID, Text: text}
-	private := b.answersPrivately(req)
+	private := b.cfg.Handler.AnswersPrivately(req)
 	resp := &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredChannelMessageWithSource}
 	if private {
 		resp.Data = &discordgo.InteractionResponseData{Flags: discordgo.MessageFlagsEphemeral}
@@ -472,7 +462,7 @@ func (b *Bot) confirmClick(ctx context.Context, i *discordgo.Interaction, code s
 		return
 	}
 	req := commands.Request{Identity: identity(i), Channel: i.ChannelID, Text: "confirm " + code}
-	if !b.answersPrivately(req) {
+	if !b.cfg.Handler.AnswersPrivately(req) {
 		prompt := ""
 		if i.Message != nil {
 			prompt = i.Message.Content

@@ -282,12 +282,15 @@ func TestLongLogsGoAsAFile(t *testing.T) {
 	checkSecrets(t, fd, logs)
 }
 
-// handlerFunc adapts a function to Handler.
+// handlerFunc adapts a function to Handler; it cannot tell whether an
+// answer will be private, so every command is deferred publicly.
 type handlerFunc func(ctx context.Context, req commands.Request, r commands.Responder) (*provision.Task, error)
 
 func (f handlerFunc) Handle(ctx context.Context, req commands.Request, r commands.Responder) (*provision.Task, error) {
 	return f(ctx, req, r)
 }
+
+func (handlerFunc) AnswersPrivately(commands.Request) bool { return false }
 
 func TestConfirmButtonSendsConfirmAsTheClicker(t *testing.T) {
 	fd := newFakeDiscord(t)

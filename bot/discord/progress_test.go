@@ -167,11 +167,10 @@ func TestALineDoesNotWaitForAThrottledEdit(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		pt := th.(commands.ProgressThread)
-		pt.StepLine(ctx, "release", provision.EventStart, "06:00:00 … release started")
-		pt.StepLine(ctx, "release", provision.EventProgress, "06:00:00 … release: installing modules 1/3")
+		th.StepLine(ctx, "release", provision.EventStart, "06:00:00 … release started")
+		th.StepLine(ctx, "release", provision.EventProgress, "06:00:00 … release: installing modules 1/3")
 		time.Sleep(100 * time.Millisecond) // the first edit is made
-		pt.StepLine(ctx, "release", provision.EventProgress, "06:00:00 … release: installing modules 2/3")
+		th.StepLine(ctx, "release", provision.EventProgress, "06:00:00 … release: installing modules 2/3")
 		lineGiven = time.Now()
 		th.Post(ctx, "06:00:00 · a note")
 		return nil, nil

@@ -61,10 +61,8 @@ type responder struct {
 }
 
 var (
-	_ commands.Responder        = (*responder)(nil)
-	_ commands.PrivateResponder = (*responder)(nil)
-	_ commands.Thread           = (*jobThread)(nil)
-	_ commands.ProgressThread   = (*jobThread)(nil)
+	_ commands.Responder = (*responder)(nil)
+	_ commands.Thread    = (*jobThread)(nil)
 )
 
 func (b *Bot) newResponder(i *discordgo.Interaction, pending bool) *responder {
@@ -152,6 +150,12 @@ func (r *responder) Private(ctx context.Context, text string) error {
 	m.ephemeral = true
 	_, err := r.send(ctx, m)
 	return err
+}
+
+// Failure shows a failure found while running a command as Private
+// does: chat has no exit status to tell it from a refusal.
+func (r *responder) Failure(ctx context.Context, text string) error {
+	return r.Private(ctx, text)
 }
 
 // PrivateLong answers the requester alone with a code block in an

@@ -54,11 +54,8 @@ type stepLine struct {
 const DefaultProgressEvery = 5 * time.Second
 
 var (
-	_ commands.Responder        = (*Responder)(nil)
-	_ commands.PrivateResponder = (*Responder)(nil)
-	_ commands.FailureResponder = (*Responder)(nil)
-	_ commands.Thread           = (*thread)(nil)
-	_ commands.ProgressThread   = (*thread)(nil)
+	_ commands.Responder = (*Responder)(nil)
+	_ commands.Thread    = (*thread)(nil)
 )
 
 // NewResponder writes to out, for the terminal adapter.

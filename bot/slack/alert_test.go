@@ -58,7 +58,7 @@ func (h *operatorHandler) Handle(ctx context.Context, req commands.Request, r co
 	h.reqs = append(h.reqs, req)
 	h.mu.Unlock()
 	if strings.HasPrefix(req.Text, "logs ") {
-		return nil, r.(commands.PrivateResponder).PrivateLong(ctx, "last 2 lines of acme (odoo.log)", "line 1\nline 2")
+		return nil, r.PrivateLong(ctx, "last 2 lines of acme (odoo.log)", "line 1\nline 2")
 	}
 	return nil, r.Reply(ctx, "acme restarted by "+req.Identity.UserName)
 }

@@ -41,10 +41,7 @@ type responder struct {
 	threadTS string
 }
 
-var (
-	_ commands.Responder        = (*responder)(nil)
-	_ commands.PrivateResponder = (*responder)(nil)
-)
+var _ commands.Responder = (*responder)(nil)
 
 // Reply posts text in the channel with chat.postMessage, joining a public
 // channel the bot is not in. Text longer than a message is uploaded as a
@@ -74,6 +71,12 @@ func (r *responder) Private(ctx context.Context, text string) error {
 		return fmt.Errorf("slack: private answer: %w", errors.Join(err, uerr))
 	}
 	return nil
+}
+
+// Failure shows a failure found while running a command as Private
+// does: chat has no exit status to tell it from a refusal.
+func (r *responder) Failure(ctx context.Context, text string) error {
+	return r.Private(ctx, text)
 }
 
 // Secret shows text (a password) to the user alone, as Private does:
@@ -405,9 +408,8 @@ type jobThread struct {
 }
 
 var (
-	_ commands.Thread         = (*jobThread)(nil)
-	_ commands.ProgressThread = (*jobThread)(nil)
-	_ thread.Platform         = (*inThread)(nil)
+	_ commands.Thread = (*jobThread)(nil)
+	_ thread.Platform = (*inThread)(nil)
 )
 
 func (b *Bot) newThread(channel, ts string) *jobThread {

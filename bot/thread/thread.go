@@ -162,7 +162,7 @@ func (t *Thread) post(ctx context.Context, text string) string {
 }
 
 // StepLine shows a step's line (a provision.FormatEvent line), as
-// commands.ProgressThread documents: a start, progress (coalesced before
+// commands.Thread's StepLine documents: a start, progress (coalesced before
 // it is queued: however many reports a step makes, the queue holds at
 // most one progress delivery, carrying the latest; progress of a step
 // that is not the one running is dropped), or an end, never dropped.

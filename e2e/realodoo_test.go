@@ -330,6 +330,11 @@ func revealedPassword(r *recorder) string {
 	return ""
 }
 
+// nginxClient asks nginx on a new connection each time: an idle
+// keep-alive connection is closed by the old workers of an nginx that
+// another test reloaded, and a request sent on it reads EOF.
+var nginxClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
 // get is GET http://127.0.0.1:80<path> with Host: domain.
 func get(ctx context.Context, domain, path string) (*http.Response, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:80"+path, nil)
@@ -337,7 +342,7 @@ func get(ctx context.Context, domain, path string) (*http.Response, string, erro
 		return nil, "", err
 	}
 	req.Host = domain
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	resp, err := nginxClient.Do(req)
 	if err != nil {
 		return nil, "", err
 	}

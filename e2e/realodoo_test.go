@@ -444,7 +444,7 @@ func newOdooClient(t *testing.T, inst provision.Instance) *odooClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &odooClient{http: &http.Client{Jar: jar, Timeout: 60 * time.Second}, domain: inst.Domain, db: inst.Internal}
+	return &odooClient{http: &http.Client{Jar: jar, Timeout: 60 * time.Second, Transport: nginxClient.Transport}, domain: inst.Domain, db: inst.Internal}
 }
 
 // rpc posts a JSON-RPC call to path and decodes its result into out.

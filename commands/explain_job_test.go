@@ -4,79 +4,130 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 
+	"odoobot/internal/pgerr"
 	"odoobot/provision"
+	"odoobot/provision/probe"
 )
 
-// TestExplainJobError: a failed job's error text whose cause no driver
-// typed ("step NAME failed: CAUSE; rolled back: [...]") is said in words
-// with the action to take when its cause is a PostgreSQL failure
-// (provision/odoo's, pg_dump's) or a refused connection; the step and
-// the rollback stay, the driver's text goes. (systemd's and the state
-// store's failures come typed: TestAFailedJobIsExplainedByItsKind, and
-// the drivers' own tests.)
+// failedJob is a job that failed at step with cause (as its driver
+// returned it), rolled back undone, as the runner records it: its error
+// the StepError's text, its failure the step and the cause's kind and
+// words.
+func failedJob(step provision.StepName, cause error, undone ...string) provision.Job {
+	se := &provision.StepError{Step: step, Err: cause, Undone: undone}
+	return provision.Job{ID: 9, Kind: provision.JobCreate, Instance: "prod-acme", State: provision.JobRolledBack,
+		Error: se.Error(), Undone: undone, Failure: *se.Failure()}
+}
+
+// refusedPort is what the health probe returns when nothing listens on
+// a loopback port (a real refused connection), and the port.
+func refusedPort(t *testing.T) (error, int) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	err = probe.Health{}.Check(context.Background(), port)
+	if err == nil {
+		t.Fatalf("port %d answered", port)
+	}
+	return fmt.Errorf("health: %w", err), port
+}
+
+// TestExplainJobError: a failed job whose cause a driver typed (a
+// PostgreSQL failure of provision/odoo's, pg_dump's, a refused
+// connection to an instance's port) is said in words with the action
+// to take; the step and the rollback stay, the driver's text goes.
+// (systemd's and the state store's failures: TestAFailedJobIsExplainedByItsKind,
+// and the drivers' own tests, which check that each cause is typed so.)
 func TestExplainJobError(t *testing.T) {
+	portErr, port := refusedPort(t)
+	pg := func(code, message, raw string) error {
+		return pgerr.FromCode(code, message).Error(errors.New(raw))
+	}
 	tests := []struct {
 		name      string
-		raw       string
+		job       provision.Job
 		want      []string // the text holds each
 		forbidden []string // raw text that must not be shown
 	}{
 		{"password authentication failed",
-			"step database failed: odoo: create database prod-acme: failed to connect to `user=odoo database=postgres`: 127.0.0.1:5432 (127.0.0.1): failed SASL auth: FATAL: password authentication failed for user \"odoo\" (SQLSTATE 28P01); rolled back: [files tenant reserve]",
+			failedJob("database", pg("28P01", "password authentication failed for user \"odoo\"", "odoo: create database prod-acme: failed to connect to `user=odoo database=postgres`: 127.0.0.1:5432 (127.0.0.1): failed SASL auth: FATAL: password authentication failed for user \"odoo\" (SQLSTATE 28P01)"), "files", "tenant", "reserve"),
 			[]string{"step database failed: PostgreSQL refused a login", "check DB_USER and DB_PASSWORD", "; rolled back: [files tenant reserve]"},
 			[]string{"SASL", "FATAL", "127.0.0.1:5432"}},
 		{"permission denied",
-			"step database failed: odoo: create database \"prod-acme\": ERROR: permission denied to create database (SQLSTATE 42501); rolled back: [tenant reserve]",
+			failedJob("database", pg("42501", "permission denied to create database", "odoo: create database \"prod-acme\": ERROR: permission denied to create database (SQLSTATE 42501)"), "tenant", "reserve"),
 			[]string{"PostgreSQL denied odoobot a right it needs", "CREATEDB and CREATEROLE", "; rolled back: [tenant reserve]"},
 			[]string{"ERROR:", "SQLSTATE"}},
 		{"database does not exist (pg_dump)",
-			"step dump failed: pg_dump: error: connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  database \"prod-acme\" does not exist",
+			failedJob("dump", pgerr.Failure{Cause: pgerr.MissingDatabase, Database: "prod-acme"}.Error(errors.New("pg_dump: exit status 1: pg_dump: error: connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  database \"prod-acme\" does not exist"))),
 			[]string{"step dump failed: the database prod-acme does not exist in PostgreSQL", "psql -l"},
 			[]string{"pg_dump: error", "FATAL"}},
 		{"out of disk",
-			"step database failed: odoo: copy template: ERROR: could not extend file \"base/16384/2608\": No space left on device (SQLSTATE 53100); rolled back: [reserve]",
+			failedJob("database", pg("53100", "could not extend file \"base/16384/2608\": No space left on device", "odoo: copy template: ERROR: could not extend file \"base/16384/2608\": No space left on device (SQLSTATE 53100)"), "reserve"),
 			[]string{"out of resources", "df -h"},
 			[]string{"base/16384"}},
 		{"PostgreSQL starting up",
-			"step database failed: postgres: FATAL: the database system is starting up (SQLSTATE 57P03)",
+			failedJob("database", pg("57P03", "the database system is starting up", "postgres: FATAL: the database system is starting up (SQLSTATE 57P03)")),
 			[]string{"PostgreSQL was restarting", "again in a minute"},
 			[]string{"FATAL"}},
 		{"instance port refused",
-			"step health failed: GET http://127.0.0.1:2101/web/health: dial tcp 127.0.0.1:2101: connect: connection refused",
-			[]string{"nothing answered at 127.0.0.1:2101 (connection refused)", "status NAME"},
-			[]string{"GET http"}},
+			failedJob("health", portErr),
+			[]string{fmt.Sprintf("nothing answered at 127.0.0.1:%d (connection refused)", port), "status NAME"},
+			[]string{"GET http", "dial tcp"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := ExplainJobError(tc.raw)
+			got := ExplainJob(tc.job)
 			for _, w := range tc.want {
 				if !strings.Contains(got, w) {
-					t.Errorf("ExplainJobError(%q)\n = %q\nlacks %q", tc.raw, got, w)
+					t.Errorf("ExplainJob(%q)\n = %q\nlacks %q", tc.job.Error, got, w)
 				}
 			}
 			for _, f := range tc.forbidden {
 				if strings.Contains(got, f) {
-					t.Errorf("ExplainJobError(%q)\n = %q\nshows the raw %q", tc.raw, got, f)
+					t.Errorf("ExplainJob(%q)\n = %q\nshows the raw %q", tc.job.Error, got, f)
 				}
 			}
 		})
 	}
 }
 
+// TestAJobFailedAfterItsCommitSaysToAskAgain: a typed failure after the
+// task's commit step keeps the runner's word that nothing was undone and
+// that asking again finishes the job.
+func TestAJobFailedAfterItsCommitSaysToAskAgain(t *testing.T) {
+	se := &provision.StepError{Step: "start", Committed: "swap",
+		Err: pgerr.FromCode("57P03", "").Error(errors.New("FATAL: the database system is starting up (SQLSTATE 57P03)"))}
+	job := provision.Job{Error: se.Error(), Failure: *se.Failure()}
+	got := ExplainJob(job)
+	want := "step start failed: PostgreSQL was restarting or shutting down: run the command again in a minute; if it lasts, check systemctl status postgresql; nothing undone: the change was made at step swap and cannot be undone; ask again to finish it"
+	if got != want {
+		t.Errorf("ExplainJob = %q\nwant %q", got, want)
+	}
+}
+
 // TestExplainJobErrorKeepsOwnErrors: odoobot's own errors, which already
-// say what to do, pass unchanged.
+// say what to do, pass unchanged; so does a text that reads like a
+// driver's but that no driver typed (chat never reads a job's text for
+// its cause).
 func TestExplainJobErrorKeepsOwnErrors(t *testing.T) {
-	for _, raw := range []string{
-		"step nginx failed: nginx -t refused the site acme.example.com: see the creation log; rolled back: [unit files]",
-		"could not start: acme is being deleted; wait for that job to end",
-		"step dns failed: cloudflare: the record acme.example.com is not marked as odoobot's: remove it or choose another name",
+	for _, job := range []provision.Job{
+		failedJob("nginx", errors.New("nginx -t refused the site acme.example.com: see the creation log"), "unit", "files"),
+		{Error: "could not start: acme is being deleted; wait for that job to end"},
+		failedJob("dns", errors.New("cloudflare: the record acme.example.com is not marked as odoobot's: remove it or choose another name")),
+		failedJob("database", errors.New("odoo: FATAL: password authentication failed for user \"odoo\" (SQLSTATE 28P01)")),
 	} {
-		if got := ExplainJobError(raw); got != raw {
-			t.Errorf("ExplainJobError(%q) = %q, want it unchanged", raw, got)
+		if got := ExplainJob(job); got != job.Error {
+			t.Errorf("ExplainJob(%q) = %q, want it unchanged", job.Error, got)
 		}
 	}
 }
@@ -84,11 +135,12 @@ func TestExplainJobErrorKeepsOwnErrors(t *testing.T) {
 // failingBackups is a day-two Creator whose backups fail with err.
 type failingBackups struct {
 	fakeDayTwo
-	err string
+	err error
 }
 
 func (f *failingBackups) Backup(_ context.Context, req provision.JobRequest) (*provision.Task, error) {
-	job := provision.Job{ID: 42, Kind: provision.JobBackup, Instance: req.Name, State: provision.JobRolledBack, Error: f.err}
+	job := failedJob("dump", f.err)
+	job.ID, job.Kind, job.Instance = 42, provision.JobBackup, req.Name
 	req.Finished(job)
 	return &provision.Task{Job: job}, nil
 }
@@ -100,8 +152,9 @@ func TestAFailedJobsSummaryIsExplained(t *testing.T) {
 	d, _, _ := newTestDispatcher(t)
 	var logs bytes.Buffer
 	d.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-	raw := "step dump failed: pg_dump: error: connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  password authentication failed for user \"odoo\""
-	d.DayTwo = &failingBackups{err: raw}
+	// pg_dump's failure as provision/postgres types it.
+	raw := errors.New("pg_dump: exit status 1: pg_dump: error: connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  password authentication failed for user \"odoo\"")
+	d.DayTwo = &failingBackups{err: pgerr.Failure{Cause: pgerr.Login}.Error(raw)}
 	r := &threadResponder{}
 	d.Handle(context.Background(), Request{Identity: Identity{Platform: "slack", UserID: "U0ADMIN01", UserName: "ana"}, Channel: "C1", Text: "backup acme"}, r)
 	if len(r.finishes) != 1 {
@@ -138,8 +191,10 @@ func (p *postThread) Ref() map[string]string                       { return nil 
 // the cause in words too, not PostgreSQL's raw text.
 func TestAFailedStepIsExplainedInItsThread(t *testing.T) {
 	th := &postThread{}
-	raw := `backup: pg_dump: error: connection to server at "127.0.0.1", port 5432 failed: FATAL:  password authentication failed for user "odoo"`
-	showEvent(context.Background(), th, provision.Event{JobID: 7, Step: "dump", Kind: provision.EventFailed, Message: raw})
+	raw := errors.New(`backup: pg_dump: exit status 1: pg_dump: error: connection to server at "127.0.0.1", port 5432 failed: FATAL:  password authentication failed for user "odoo"`)
+	// The event as the runner sends it for pg_dump's typed failure.
+	err := pgerr.Failure{Cause: pgerr.Login}.Error(raw)
+	showEvent(context.Background(), th, provision.Event{JobID: 7, Step: "dump", Kind: provision.EventFailed, Message: err.Error(), Hint: provision.Hint(err)})
 	if len(th.posts) != 1 {
 		t.Fatalf("posts: %q", th.posts)
 	}

@@ -24,13 +24,11 @@ func showEvent(ctx context.Context, th Thread, e provision.Event) {
 		return
 	}
 	if e.Kind == provision.EventFailed || e.Kind == provision.EventUndoFailed {
-		// A step's failure in words: its typed error's hint, else what
-		// ExplainJobError makes of its text; the raw text stays in the
-		// job's events and its log.
+		// A step's failure in words: its typed error's hint, else its
+		// text (odoobot's own errors, which say what to do); a typed
+		// error's raw text stays in the job's events and its log.
 		if e.Hint != "" {
 			e.Message = e.Hint
-		} else {
-			e.Message = ExplainJobError(e.Message)
 		}
 	}
 	line := provision.FormatEvent(e)

@@ -78,12 +78,13 @@ func waitHealthy(ctx context.Context, health HealthChecker, port int, timeout ti
 	defer cancel()
 	url := health.URL(port)
 	var last string
+	var lastErr error
 	// A steady 50 ms: Odoo answers within seconds, and a longer backoff
 	// would add up to its length to every creation.
 	for delay := 50 * time.Millisecond; ; {
 		last = ""
-		if err := health.Check(ctx, port); err != nil {
-			last = err.Error()
+		if lastErr = health.Check(ctx, port); lastErr != nil {
+			last = lastErr.Error()
 		}
 		if owned != nil {
 			if err := owned(); err != nil {
@@ -104,8 +105,17 @@ func waitHealthy(ctx context.Context, health HealthChecker, port int, timeout ti
 		case <-ctx.Done():
 			msg := fmt.Sprintf("health: %s did not answer within %s (last: %s)", url, timeout, last)
 			msg += log.said(context.WithoutCancel(ctx))
-			return fmt.Errorf("%s", msg)
+			return typedAs(lastErr, fmt.Errorf("%s", msg))
 		case <-time.After(delay):
 		}
 	}
+}
+
+// typedAs is err with the kind and words of cause's Error (a check's
+// typed failure, when the last check failed so), err as it is otherwise.
+func typedAs(cause, err error) error {
+	if e, ok := AsError(cause); ok {
+		return &Error{Kind: e.Kind, What: e.What, Hint: e.Hint, Err: err}
+	}
+	return err
 }

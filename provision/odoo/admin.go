@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"odoobot/internal/pgerr"
 )
 
 // MinHashRounds is the number of PBKDF2-SHA512 rounds Odoo 17 and 19 hash
@@ -74,7 +76,8 @@ const adminLogin = "admin"
 // signs in. The password itself is neither logged nor kept. It fails when
 // db has no user "admin". It runs as db's own role (Tenant), so a trigger
 // the tenant put on res_users runs as the tenant.
-func (d *Databases) SetAdminPassword(ctx context.Context, db, password string) error {
+func (d *Databases) SetAdminPassword(ctx context.Context, db, password string) (err error) {
+	defer pgerr.Type(&err)
 	if password == "" {
 		return errors.New("odoo: set admin password: empty password")
 	}

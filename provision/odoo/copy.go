@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"odoobot/internal/pgerr"
 )
 
 // FinishCopy does to db, a copy of another instance's database, what
@@ -15,7 +17,8 @@ import (
 // baseURL frozen, report.url = reportURL (when set); and it marks db as
 // odoobot's with marker (the value of odoobot.template), so that Drop
 // takes it. One transaction, as db's own role (Tenant).
-func (d *Databases) FinishCopy(ctx context.Context, db, baseURL, reportURL, marker string) error {
+func (d *Databases) FinishCopy(ctx context.Context, db, baseURL, reportURL, marker string) (err error) {
+	defer pgerr.Type(&err)
 	conn, err := d.asTenant(ctx, db)
 	if err != nil {
 		return fmt.Errorf("odoo: finish the copy %s: %w", db, err)
@@ -32,7 +35,8 @@ func (d *Databases) FinishCopy(ctx context.Context, db, baseURL, reportURL, mark
 
 // Param returns db's ir_config_parameter key; "" when it has none. It
 // is read as db's own role (Tenant).
-func (d *Databases) Param(ctx context.Context, db, key string) (string, error) {
+func (d *Databases) Param(ctx context.Context, db, key string) (_ string, err error) {
+	defer pgerr.Type(&err)
 	conn, err := d.asTenant(ctx, db)
 	if err != nil {
 		return "", fmt.Errorf("odoo: read %s of %s: %w", key, db, err)

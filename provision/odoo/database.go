@@ -26,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"odoobot/internal/pgdb"
+	"odoobot/internal/pgerr"
 	"odoobot/internal/pgrole"
 	"odoobot/provision"
 	"odoobot/templates"
@@ -160,7 +161,8 @@ func (d *Databases) TemplateName(spec provision.DatabaseSpec) string {
 // is left alone (nil): Create is safe to repeat. Any other existing
 // database is refused and never touched. A failed Create leaves no
 // database of that name behind.
-func (d *Databases) Create(ctx context.Context, spec provision.DatabaseSpec) error {
+func (d *Databases) Create(ctx context.Context, spec provision.DatabaseSpec) (err error) {
+	defer pgerr.Type(&err)
 	if spec.Name == "" || spec.DataDir == "" || spec.Release.Key == "" || d.cfg.Owner == "" {
 		return errors.New("odoo: create database: Name, DataDir, Release and Owner must be set")
 	}
@@ -908,7 +910,8 @@ func moduleDirs(rel provision.Release) []string {
 // is left alone with a warning, so that the rollback of a creation that
 // found a foreign database of the same name cannot destroy it. The
 // instance's filestore is the caller's to remove.
-func (d *Databases) Drop(ctx context.Context, name string) error {
+func (d *Databases) Drop(ctx context.Context, name string) (err error) {
+	defer pgerr.Type(&err)
 	if ok, err := d.Exists(ctx, name); err != nil || !ok {
 		return err
 	}
@@ -924,7 +927,9 @@ func (d *Databases) Drop(ctx context.Context, name string) error {
 // DropAdopted removes database name whoever made it: for an instance
 // adopted by `odoobot import` being deleted, whose database carries no
 // odoobot marker. A missing database is not an error.
-func (d *Databases) DropAdopted(ctx context.Context, name string) error { return d.drop(ctx, name) }
+func (d *Databases) DropAdopted(ctx context.Context, name string) error {
+	return pgerr.Typed(d.drop(ctx, name))
+}
 
 // drop removes database name whoever made it: for the half-made databases
 // of this package's own failed steps.
@@ -941,7 +946,8 @@ func (d *Databases) drop(ctx context.Context, name string) error {
 }
 
 // Exists reports whether database name exists.
-func (d *Databases) Exists(ctx context.Context, name string) (bool, error) {
+func (d *Databases) Exists(ctx context.Context, name string) (_ bool, err error) {
+	defer pgerr.Type(&err)
 	conn, err := d.connect(ctx, "")
 	if err != nil {
 		return false, fmt.Errorf("odoo: database exists: %w", err)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"odoobot/internal/pgerr"
 )
 
 // giveObjectsSQL hands every object in schema public of the current
@@ -62,6 +64,7 @@ $$`
 // made); the error says so otherwise. All or nothing: the objects move in
 // one transaction.
 func (d *Databases) GiveTo(ctx context.Context, db, role string, closed bool) (previous string, err error) {
+	defer pgerr.Type(&err)
 	admin, err := d.connect(ctx, "")
 	if err != nil {
 		return "", fmt.Errorf("odoo: give %s to %s: %w", db, role, err)

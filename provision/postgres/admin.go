@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"odoobot/internal/childenv"
 	"odoobot/internal/pgdb"
+	"odoobot/internal/pgerr"
 	"odoobot/provision"
 )
 
@@ -105,10 +107,52 @@ func (p Admin) run(ctx context.Context, c provision.DBConn, prog string, args ..
 		if len(msg) > 600 {
 			msg = msg[:600] + "…"
 		}
-		return "", fmt.Errorf("%s: %w: %s", prog, err, msg)
+		return "", programFailure(prog, fmt.Errorf("%s: %w: %s", prog, err, msg), stderr.String())
 	}
 	return stdout.String(), nil
 }
+
+// programFailure is the failure of prog (pg_dump, pg_restore), err its
+// error for the log, typed by what its stderr (the C locale's, as run
+// runs it) says: what went wrong as pgerr says it for PostgreSQL's own
+// errors, else that prog failed (broken).
+func programFailure(prog string, err error, stderr string) error {
+	lower := strings.ToLower(stderr)
+	f := pgerr.Failure{Cause: pgerr.Other}
+	switch {
+	case strings.Contains(lower, "password authentication failed") || strings.Contains(lower, "no pg_hba.conf entry") ||
+		missingRole.MatchString(stderr) || strings.Contains(lower, "is not permitted to log in"):
+		f.Cause = pgerr.Login
+	case missingDatabase.MatchString(stderr):
+		f.Cause, f.Database = pgerr.MissingDatabase, missingDatabase.FindStringSubmatch(stderr)[1]
+	case strings.Contains(lower, "permission denied"):
+		f.Cause = pgerr.Denied
+	case strings.Contains(lower, "the database system is starting up") || strings.Contains(lower, "the database system is shutting down") ||
+		strings.Contains(lower, "terminating connection due to administrator command") || strings.Contains(lower, "server closed the connection unexpectedly"):
+		f.Cause = pgerr.Restarting
+	case strings.Contains(lower, "no space left on device") || strings.Contains(lower, "out of memory") || strings.Contains(lower, "too many clients"):
+		f.Cause = pgerr.Resources
+	case strings.Contains(lower, "connection refused") || strings.Contains(lower, "could not connect to server") || strings.Contains(lower, "could not translate host name"):
+		f.Cause = pgerr.Unreachable
+	}
+	e := f.Error(err)
+	if f.Cause == pgerr.Unreachable && strings.Contains(lower, "connection refused") {
+		e.What = "PostgreSQL cannot be reached (connection refused)"
+	}
+	if f.Cause == pgerr.Other {
+		e.What = prog + " failed"
+		e.Hint = "the bot's log has its message"
+	}
+	return e
+}
+
+// missingDatabase is how PostgreSQL says, in its C locale, that a
+// database does not exist.
+var missingDatabase = regexp.MustCompile(`database "([^"]+)" does not exist`)
+
+// missingRole is how PostgreSQL refuses a login as a role that does not
+// exist (on a server that trusts the address).
+var missingRole = regexp.MustCompile(`FATAL:\s+role "[^"]+" does not exist`)
 
 // connect opens a pgx connection to the maintenance database "postgres"
 // with the settings psql had: sslmode prefer, a 10 s connect timeout,
@@ -130,7 +174,7 @@ func (p Admin) connect(ctx context.Context) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		// pgconn's message names host, role and database, not the password.
-		return nil, fmt.Errorf("connect to PostgreSQL (DB_HOST, DB_PORT, DB_USER, DB_PASSWORD): %w", err)
+		return nil, pgerr.Typed(fmt.Errorf("connect to PostgreSQL (DB_HOST, DB_PORT, DB_USER, DB_PASSWORD): %w", err))
 	}
 	return conn, nil
 }
@@ -143,7 +187,7 @@ func (p Admin) withConn(ctx context.Context, f func(*pgx.Conn) error) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	return f(conn)
+	return pgerr.Typed(f(conn))
 }
 
 // Dump writes a custom-format dump (pg_dump -Fc) of database db to
@@ -203,7 +247,8 @@ func (p Admin) Exists(ctx context.Context, db string) (bool, error) {
 		return false, fmt.Errorf("look up database %q: %w", db, err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	return pgdb.Exists(ctx, conn, db)
+	ok, err := pgdb.Exists(ctx, conn, db)
+	return ok, pgerr.Typed(err)
 }
 
 // Kick ends every other session on database db.

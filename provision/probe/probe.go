@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"syscall"
 	"time"
 
 	"odoobot/provision"
@@ -38,7 +39,9 @@ func (Health) URL(port int) string {
 
 // Check asks URL(port) once: nil when it answers 200, else an error
 // saying what went wrong (the client's error, or "status 500 Internal
-// Server Error"). At most 4 KiB of the body is read.
+// Server Error"). A refused connection (nothing listens on port) is a
+// provision.Error of kind unavailable that says so and what to do. At
+// most 4 KiB of the body is read.
 func (h Health) Check(ctx context.Context, port int) error {
 	timeout := h.Timeout
 	if timeout <= 0 {
@@ -51,6 +54,12 @@ func (h Health) Check(ctx context.Context, port int) error {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return &provision.Error{Kind: provision.KindUnavailable,
+				What: "nothing answered at 127.0.0.1:" + strconv.Itoa(port) + " (connection refused)",
+				Hint: "the service meant to listen there is not running; check it with status NAME and the logs verb",
+				Err:  err}
+		}
 		return err
 	}
 	defer resp.Body.Close()

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"odoobot/internal/nofollow"
@@ -81,4 +82,31 @@ func TestWaitHealthyTimeoutCarriesTheLog(t *testing.T) {
 // instance's (nofollow.Tail).
 func fileTail(path string) provision.LogTail {
 	return provision.LogTail{Path: path, Lines: func(_ context.Context, n int) []string { return nofollow.Tail(path, n) }}
+}
+
+// TestARefusedPortIsTyped: a closed port is a failure of kind
+// unavailable that names the address and what to do, in words without
+// the client's text; a health wait that times out on it keeps that kind
+// and those words, and its own text (the URL, the log's lines) for the
+// log.
+func TestARefusedPortIsTyped(t *testing.T) {
+	port := freePort(t)
+	want := fmt.Sprintf("nothing answered at 127.0.0.1:%d (connection refused): the service meant to listen there is not running; check it with status NAME and the logs verb", port)
+	err := (Health{}).Check(context.Background(), port)
+	if e, ok := provision.AsError(err); !ok || e.Kind != provision.KindUnavailable || e.Explain() != want || !strings.Contains(err.Error(), "dial tcp") {
+		t.Errorf("Check of a closed port = %#v", err)
+	}
+	logPath := filepath.Join(t.TempDir(), "odoo.log")
+	os.WriteFile(logPath, []byte("ERROR odoo: could not bind port\n"), 0o644)
+	err = provision.WaitHealthy(context.Background(), Health{}, port, 300*time.Millisecond, fileTail(logPath))
+	if e, ok := provision.AsError(err); !ok || e.Kind != provision.KindUnavailable || e.Explain() != want {
+		t.Errorf("a health wait on a closed port = %#v", err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "could not bind port") || !strings.Contains(err.Error(), (Health{}).URL(port)+" did not answer") {
+		t.Errorf("the wait's text lost the URL or the log: %v", err)
+	}
+	// A 500 is no refused connection: not typed so.
+	if err := (Health{}).Check(context.Background(), serve(t, http.StatusInternalServerError)); provision.KindOf(err) != "" {
+		t.Errorf("Check of a 500 typed: %#v", err)
+	}
 }

@@ -57,6 +57,7 @@ var hostIO = []string{
 	"odoobot/internal/nofollow",
 	"odoobot/internal/pgdb",
 	"odoobot/internal/pgrole",
+	"odoobot/internal/pgerr",
 }
 
 // sdkRules are the outside systems' SDKs, which only drivers and the

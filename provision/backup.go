@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"time"
 )
@@ -170,33 +169,6 @@ type BackupConfig struct {
 	Postgres Postgres
 }
 
-// DayTwo runs the verbs on existing instances that are jobs: backup,
-// restore and delete, and lists backups. It embeds the Creator whose
-// configuration (store, runner, drivers, layout, database connection) it
-// uses, so it also creates: the app wires it as the dispatcher's
-// Creator, and the dispatcher finds the day-two verbs on it.
-type DayTwo struct {
-	*Creator
-	bcfg    BackupConfig
-	pg      Postgres
-	backups BackupStore
-}
-
-// DayTwo returns the day-two verbs on c's configuration, with backups
-// made as cfg says.
-func (c *Creator) DayTwo(cfg BackupConfig) *DayTwo {
-	if cfg.Retention == (Retention{}) {
-		cfg.Retention = DefaultRetention()
-	}
-	if cfg.BotVersion == "" {
-		cfg.BotVersion = "(unknown)"
-		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-			cfg.BotVersion = bi.Main.Version
-		}
-	}
-	return &DayTwo{Creator: c, bcfg: cfg, pg: cfg.Postgres, backups: cfg.Store}
-}
-
 // JobRequest asks for a day-two job on one instance. Backup names the
 // backup to restore (restore only).
 type JobRequest struct {
@@ -225,13 +197,13 @@ var ErrBackupNoSpace = errors.New("not enough free space for the backup")
 // lookup returns the named instance from the store, once its name passes
 // the rules and every name its row records is the derived one (trusted):
 // a job acts on nothing else.
-func (d *DayTwo) lookup(ctx context.Context, name string) (Instance, error) {
+func (d *Service) lookup(ctx context.Context, name string) (Instance, error) {
 	return d.lookupFor(ctx, name, trustJob)
 }
 
 // lookupFor is lookup for a verb whose interrupted job leaves the host
-// otherwise (Creator.trusted).
-func (d *DayTwo) lookupFor(ctx context.Context, name string, verb trustFor) (Instance, error) {
+// otherwise (Service.trusted).
+func (d *Service) lookupFor(ctx context.Context, name string, verb trustFor) (Instance, error) {
 	if err := d.cfg.Rules.Check(name); err != nil {
 		return Instance{}, err
 	}
@@ -249,7 +221,7 @@ func (d *DayTwo) lookupFor(ctx context.Context, name string, verb trustFor) (Ins
 }
 
 // submit records a job of kind on inst and queues its steps.
-func (d *DayTwo) submit(ctx context.Context, kind JobKind, inst Instance, req JobRequest, params map[string]string, steps func() []Step, commit StepName, before func() error) (*Task, error) {
+func (d *Service) submit(ctx context.Context, kind JobKind, inst Instance, req JobRequest, params map[string]string, steps func() []Step, commit StepName, before func() error) (*Task, error) {
 	job, err := d.cfg.Store.CreateJob(ctx, Job{
 		Kind: kind, Instance: inst.Name, State: JobQueued, RequestedBy: req.By, Params: params, ChatRef: req.ChatRef,
 	})
@@ -276,11 +248,11 @@ func (d *DayTwo) submit(ctx context.Context, kind JobKind, inst Instance, req Jo
 // backups the retention does not keep are removed. A backup appears in the
 // listing only once complete; a failed one leaves nothing. Refusals (no
 // such instance, busy) come back here.
-func (d *DayTwo) Backup(ctx context.Context, req JobRequest) (*Task, error) {
+func (d *Service) Backup(ctx context.Context, req JobRequest) (*Task, error) {
 	return d.backup(ctx, req, ReasonManual)
 }
 
-func (d *DayTwo) backup(ctx context.Context, req JobRequest, reason string) (*Task, error) {
+func (d *Service) backup(ctx context.Context, req JobRequest, reason string) (*Task, error) {
 	inst, err := d.lookup(ctx, req.Name)
 	if err != nil {
 		return nil, err
@@ -301,7 +273,7 @@ func (d *DayTwo) backup(ctx context.Context, req JobRequest, reason string) (*Ta
 // for each: the scheduled daily backup. An instance busy with another
 // job is not backed up, and its error says so; the others still are. It
 // returns the errors joined.
-func (d *DayTwo) BackupAll(ctx context.Context, by string) error {
+func (d *Service) BackupAll(ctx context.Context, by string) error {
 	all, err := d.cfg.Store.Instances(ctx)
 	if err != nil {
 		return fmt.Errorf("provision: scheduled backup: %w", err)
@@ -342,7 +314,7 @@ func NextDaily(now time.Time, at time.Duration) time.Time {
 // A backup whose files do not match is listed with Intact false and
 // Damaged naming the file. It works for a deleted instance too: its
 // backups outlive it.
-func (d *DayTwo) Backups(ctx context.Context, name string) ([]BackupInfo, error) {
+func (d *Service) Backups(ctx context.Context, name string) ([]BackupInfo, error) {
 	if err := d.cfg.Rules.Check(name); err != nil {
 		return nil, err
 	}
@@ -355,11 +327,11 @@ func (d *DayTwo) Backups(ctx context.Context, name string) ([]BackupInfo, error)
 
 // VerifyBackup checks every file of the backup against the manifest's
 // size and SHA-256; the error matches ErrBackupCorrupt when one differs.
-func (d *DayTwo) VerifyBackup(b BackupInfo) error { return d.backups.Verify(b) }
+func (d *Service) VerifyBackup(b BackupInfo) error { return d.backups.Verify(b) }
 
 // backupRun is one backup being made: a draft, hidden until sealed.
 type backupRun struct {
-	d    *DayTwo
+	d    *Service
 	inst Instance
 	// paths are the instance's; the steps reach its files through
 	// Files, which derives them.
@@ -515,7 +487,7 @@ func (b *backupRun) retain(ctx context.Context) error {
 // healthy, then drops what was replaced. A failure at any point swaps
 // the previous database and filestore back and restarts the service as
 // it was: the instance is left as it was before.
-func (d *DayTwo) Restore(ctx context.Context, req JobRequest) (*Task, error) {
+func (d *Service) Restore(ctx context.Context, req JobRequest) (*Task, error) {
 	inst, err := d.lookup(ctx, req.Name)
 	if err != nil {
 		return nil, err
@@ -540,10 +512,14 @@ func (d *DayTwo) Restore(ctx context.Context, req JobRequest) (*Task, error) {
 	}, StepCleanup, nil)
 }
 
-// Recover is Creator.Recover that also ends the restores, upgrades and
-// isolations a stopped odoobot left open: each finished when its change
-// was recorded as made, rolled back otherwise (see recoverer).
-func (d *DayTwo) Recover(ctx context.Context, subscribe func(Job) []Subscriber) ([]Job, error) {
+// Recover finds the jobs left open by a process that stopped (a crash, a
+// kill) — never those another live odoobot is running — and ends each,
+// so none stays "running" and nothing stays half-made: each is finished
+// when its change was recorded as made, rolled back otherwise (see
+// recoverer); a creation or a clone is rolled back unless it had
+// finished. It returns the jobs it ended, for the adapters to report in
+// their threads.
+func (d *Service) Recover(ctx context.Context, subscribe func(Job) []Subscriber) ([]Job, error) {
 	return d.recoverWith(ctx, subscribe, map[JobKind]recoverer{
 		JobBackup:  d.recoverBackup,
 		JobRestore: d.abandoning(d.recoverRestore), JobUpgrade: d.abandoning(d.recoverUpgrade),
@@ -555,7 +531,7 @@ func (d *DayTwo) Recover(ctx context.Context, subscribe func(Job) []Subscriber) 
 // the stopped job (its safety or final backup) are removed: a backup
 // is never finished by recovery, and while the job is open no other job
 // of the instance can be making one.
-func (d *DayTwo) abandoning(recover recoverer) recoverer {
+func (d *Service) abandoning(recover recoverer) recoverer {
 	return func(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
 		if _, err := d.backups.Abandon(InternalName(job.Instance)); err != nil {
 			return recovery{}, fmt.Errorf("remove a half-made backup: %w", err)
@@ -568,7 +544,7 @@ func (d *DayTwo) abandoning(recover recoverer) recoverer {
 // (its manifest step started and no half-made backup left) the backup
 // stands and the retention is applied; before, the half-made backup is
 // removed.
-func (d *DayTwo) recoverBackup(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
+func (d *Service) recoverBackup(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
 	internal := InternalName(job.Instance)
 	removed, err := d.backups.Abandon(internal)
 	if err != nil {
@@ -600,7 +576,7 @@ func (d *DayTwo) recoverBackup(ctx context.Context, job Job, rec recorded, emit 
 //     is aside and the live or the staging one has moved;
 //
 // then what was staged is dropped and the service started again.
-func (d *DayTwo) recoverRestore(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
+func (d *Service) recoverRestore(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
 	inst, err := d.cfg.Store.Instance(ctx, job.Instance)
 	if errors.Is(err, ErrInstanceNotFound) {
 		return recovery{}, nil
@@ -655,7 +631,7 @@ func (d *DayTwo) recoverRestore(ctx context.Context, job Job, rec recorded, emit
 
 // ensureRunning starts the instance and waits for it to be healthy,
 // unless its unit is running already.
-func (d *DayTwo) ensureRunning(ctx context.Context, inst Instance, p Paths) error {
+func (d *Service) ensureRunning(ctx context.Context, inst Instance, p Paths) error {
 	if st, err := d.cfg.Services.Status(ctx, inst.Unit); err == nil && st.Running() {
 		return d.checkPortOwners(inst)
 	}
@@ -663,7 +639,7 @@ func (d *DayTwo) ensureRunning(ctx context.Context, inst Instance, p Paths) erro
 }
 
 // findBackup returns the instance's backup id, if it looks intact.
-func (d *DayTwo) findBackup(inst Instance, id string) (BackupInfo, error) {
+func (d *Service) findBackup(inst Instance, id string) (BackupInfo, error) {
 	if id == "" || !filepath.IsLocal(id) || strings.ContainsAny(id, `/\`) || strings.HasPrefix(id, ".") {
 		return BackupInfo{}, fmt.Errorf("%w: %q is not a backup id; see backups %s", ErrBackupNotFound, id, inst.Name)
 	}
@@ -680,7 +656,7 @@ func (d *DayTwo) findBackup(inst Instance, id string) (BackupInfo, error) {
 // restoreRun names where one restore of inst stages and sets aside its
 // database; the tree driver names its filestores (BackupFiles), in the
 // staging directory, root's, outside the tenant's tree.
-func (d *DayTwo) restoreRun(inst Instance, b BackupInfo, by string) *restoreRun {
+func (d *Service) restoreRun(inst Instance, b BackupInfo, by string) *restoreRun {
 	r := &restoreRun{d: d, inst: inst, paths: d.cfg.Layout.Paths(inst), backup: b, by: by}
 	r.stagingDB, r.oldDB = inst.Internal+RestoreStagingSuffix, inst.Internal+RestoreOldSuffix
 	return r
@@ -688,7 +664,7 @@ func (d *DayTwo) restoreRun(inst Instance, b BackupInfo, by string) *restoreRun 
 
 // restoreRun is one restore; the flags say what to put back on failure.
 type restoreRun struct {
-	d      *DayTwo
+	d      *Service
 	inst   Instance
 	paths  Paths
 	backup BackupInfo

@@ -54,7 +54,7 @@ type CloneRequest struct {
 // records it as a staging copy of Source. A failure undoes it all; the
 // source is only read. Refusals (a bad or taken name, no such source,
 // the source not ready) come back here and change nothing.
-func (d *DayTwo) Clone(ctx context.Context, req CloneRequest) (*Task, error) {
+func (d *Service) Clone(ctx context.Context, req CloneRequest) (*Task, error) {
 	src, err := d.lookup(ctx, req.Source)
 	if err != nil {
 		return nil, err
@@ -106,7 +106,7 @@ func (d *DayTwo) Clone(ctx context.Context, req CloneRequest) (*Task, error) {
 
 // cloneTask is a creation's task with the database step replaced by the
 // copy, and neutralize after the files.
-func (d *DayTwo) cloneTask(job Job, inst, src Instance, neutralize bool) *Task {
+func (d *Service) cloneTask(job Job, inst, src Instance, neutralize bool) *Task {
 	t, cr := d.creationTask(job, inst)
 	cl := &cloning{d: d, cr: cr, src: src}
 	var steps []Step
@@ -129,7 +129,7 @@ func (d *DayTwo) cloneTask(job Job, inst, src Instance, neutralize bool) *Task {
 
 // cloning is the state of one clone job.
 type cloning struct {
-	d   *DayTwo
+	d   *Service
 	cr  *creation
 	src Instance
 }

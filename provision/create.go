@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -132,10 +133,10 @@ type OdooSettings struct {
 	Unaccent bool
 }
 
-// CreatorConfig wires a Creator. Store, Runner, Releases, Databases,
-// Services, Sites and Templates are required; DNS is nil when odoobot
-// does not manage records; Certs has an issuer per TLS mode it can serve.
-type CreatorConfig struct {
+// Config wires a Service. Store, Runner, Releases, Databases, Services,
+// Sites and Templates are required; DNS is nil when odoobot does not
+// manage records; Certs has an issuer per TLS mode it can serve.
+type Config struct {
 	// Host is the server the verbs act on: every outside system, each
 	// through its driver.
 	Host
@@ -178,17 +179,24 @@ type CreatorConfig struct {
 	Now    func() time.Time
 }
 
-// Creator creates instances: it validates and reserves synchronously, so
-// a refusal comes back at once, then runs the creation as a job.
-type Creator struct {
-	cfg CreatorConfig
+// Service runs every verb that is a job on this host's instances:
+// create, delete, backup, restore, clone, upgrade, isolate, and their
+// recovery after a crash; and the reports (backups, capacity, gc). Each
+// verb validates and reserves synchronously, so a refusal comes back at
+// once, then builds its Plan and queues it as a job on the Runner.
+type Service struct {
+	cfg     Config
+	bcfg    BackupConfig
+	pg      Postgres
+	backups BackupStore
 	// bindWarned says the host was found not to enforce the units' port
 	// limits, once per process (warnBindFilter).
 	bindWarned sync.Once
 }
 
-// NewCreator returns a Creator; see CreatorConfig for what must be set.
-func NewCreator(cfg CreatorConfig) *Creator {
+// NewService returns the Service on cfg, with backups made as bcfg says;
+// see Config and BackupConfig for what must be set.
+func NewService(cfg Config, bcfg BackupConfig) *Service {
 	if cfg.HealthTimeout == 0 {
 		cfg.HealthTimeout = 90 * time.Second
 	}
@@ -201,7 +209,16 @@ func NewCreator(cfg CreatorConfig) *Creator {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Creator{cfg: cfg}
+	if bcfg.Retention == (Retention{}) {
+		bcfg.Retention = DefaultRetention()
+	}
+	if bcfg.BotVersion == "" {
+		bcfg.BotVersion = "(unknown)"
+		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+			bcfg.BotVersion = bi.Main.Version
+		}
+	}
+	return &Service{cfg: cfg, bcfg: bcfg, pg: bcfg.Postgres, backups: bcfg.Store}
 }
 
 // CreateRequest asks for one instance.
@@ -229,7 +246,7 @@ var ErrModeUnavailable = errors.New("SSL mode not available")
 // name, mode unavailable, no capacity, instance exists, foreign leftovers,
 // busy, no free port) comes back here and leaves nothing behind. The
 // returned task ends when the job does.
-func (c *Creator) Create(ctx context.Context, req CreateRequest) (*Task, error) {
+func (c *Service) Create(ctx context.Context, req CreateRequest) (*Task, error) {
 	if err := c.cfg.Rules.Check(req.Name); err != nil {
 		return nil, err
 	}
@@ -280,7 +297,7 @@ func (c *Creator) Create(ctx context.Context, req CreateRequest) (*Task, error) 
 
 // newInstance is the instance a creation of name makes: with a user and
 // role of its own when Tenants is set.
-func (c *Creator) newInstance(name string, mode SSLMode) Instance {
+func (c *Service) newInstance(name string, mode SSLMode) Instance {
 	inst := c.cfg.Layout.NewInstance(name, mode)
 	if c.cfg.Tenants == nil {
 		inst.User, inst.DBRole = "", ""
@@ -296,7 +313,7 @@ var ErrHostNotFree = errors.New("already on this host")
 
 // hostFree checks that nothing of inst exists on the host: its directory,
 // unit, nginx site, database, system user or database role.
-func (c *Creator) hostFree(ctx context.Context, inst Instance) error {
+func (c *Service) hostFree(ctx context.Context, inst Instance) error {
 	if inst.User != "" {
 		if err := c.tenantFree(ctx, inst); err != nil {
 			return err
@@ -324,15 +341,6 @@ func modeNeeds(m SSLMode) string {
 		return "CF_API_TOKEN (Origin CA) or CF_ORIGIN_CERT and CF_ORIGIN_KEY"
 	}
 	return "ACME_DIRECTORY_URL and a way to answer the challenge"
-}
-
-// Recover finds the jobs left open by a process that stopped (a crash, a
-// kill) — never those another live odoobot is running — and ends each,
-// so none stays "running" and no half-created instance stays: a creation
-// is rolled back unless it had finished. It returns the jobs it ended,
-// for the adapters to report in their threads.
-func (c *Creator) Recover(ctx context.Context, subscribe func(Job) []Subscriber) ([]Job, error) {
-	return c.recoverWith(ctx, subscribe, nil)
 }
 
 // recoverer ends an orphaned job of one kind. It decides from rec, what
@@ -420,7 +428,7 @@ func (r recorded) took(from, to StepName) time.Duration {
 }
 
 // recoverWith is Recover with a recoverer for some kinds besides create.
-func (c *Creator) recoverWith(ctx context.Context, subscribe func(Job) []Subscriber, kinds map[JobKind]recoverer) ([]Job, error) {
+func (c *Service) recoverWith(ctx context.Context, subscribe func(Job) []Subscriber, kinds map[JobKind]recoverer) ([]Job, error) {
 	open, err := c.cfg.Store.OrphanedJobs(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("provision: recover: %w", err)
@@ -481,7 +489,7 @@ func (c *Creator) recoverWith(ctx context.Context, subscribe func(Job) []Subscri
 // recorded in the job's events and log, and records how it ended:
 // succeeded when the recoverer finished it, interrupted when it rolled
 // it back, failed when either could not be done whole.
-func (c *Creator) recoverJob(ctx context.Context, job Job, rec recorded, recover recoverer, subscribe func(Job) []Subscriber) Job {
+func (c *Service) recoverJob(ctx context.Context, job Job, rec recorded, recover recoverer, subscribe func(Job) []Subscriber) Job {
 	t := &Task{Job: job, LogPath: c.jobLog(job.Kind, c.newInstance(job.Instance, SSLHTTP))}
 	if subscribe != nil {
 		t.Subscribe = subscribe(job)
@@ -544,7 +552,7 @@ func undoStep(ctx context.Context, emit emitFunc, name StepName, f func(context.
 
 // jobLog is the log of a day-two job, beside the creation log:
 // <LogDir>/<kind>-prod-NAME.log.
-func (c *Creator) jobLog(kind JobKind, inst Instance) string {
+func (c *Service) jobLog(kind JobKind, inst Instance) string {
 	return filepath.Join(filepath.Dir(c.cfg.Layout.Paths(inst).CreateLog), string(kind)+"-"+inst.Internal+".log")
 }
 
@@ -552,7 +560,7 @@ func (c *Creator) jobLog(kind JobKind, inst Instance) string {
 // rollback may run: its name passes the rules, and its row, when there is
 // one, records exactly the names the creation made (inst, derived from
 // the name with this host's tenants).
-func (c *Creator) recoverable(ctx context.Context, job Job, inst Instance) error {
+func (c *Service) recoverable(ctx context.Context, job Job, inst Instance) error {
 	if err := c.cfg.Rules.Check(job.Instance); err != nil {
 		return err
 	}
@@ -574,7 +582,7 @@ func (c *Creator) recoverable(ctx context.Context, job Job, inst Instance) error
 
 // creation is the state shared by the steps of one creation.
 type creation struct {
-	c       *Creator
+	c       *Service
 	inst    Instance
 	paths   Paths
 	release Release
@@ -615,13 +623,13 @@ func (cr *creation) finished(ctx context.Context, req CreateRequest) func(Job) {
 }
 
 // task builds the steps of a creation for the instance's mode.
-func (c *Creator) task(job Job, inst Instance) *Task {
+func (c *Service) task(job Job, inst Instance) *Task {
 	t, _ := c.creationTask(job, inst)
 	return t
 }
 
 // creationTask is task, with the creation its steps share.
-func (c *Creator) creationTask(job Job, inst Instance) (*Task, *creation) {
+func (c *Service) creationTask(job Job, inst Instance) (*Task, *creation) {
 	cr := &creation{c: c, inst: inst, paths: c.cfg.Layout.Paths(inst)}
 	opts := PlanOptions{ManagesDNS: c.cfg.DNS != nil, DNS01: c.cfg.DNS != nil}
 	all := map[StepName]Step{
@@ -874,7 +882,7 @@ func (cr *creation) startService(ctx context.Context) error {
 // warnBindFilter logs, once, that the units' SocketBindAllow and
 // SocketBindDeny are not enforced on this host: systemd attaches them
 // only on a host running cgroup v2 alone.
-func (c *Creator) warnBindFilter() {
+func (c *Service) warnBindFilter() {
 	c.bindWarned.Do(func() {
 		if c.cfg.BindFilter == nil {
 			return
@@ -904,7 +912,7 @@ func (cr *creation) waitHealthy(ctx context.Context) error {
 // waitHealthy waits until inst answers its health check (waitOwnHealthy),
 // giving up at once when its unit has stopped or failed meanwhile, or
 // when a user inst does not run as holds its HTTP or gevent port.
-func (c *Creator) waitHealthy(ctx context.Context, inst Instance, p Paths) error {
+func (c *Service) waitHealthy(ctx context.Context, inst Instance, p Paths) error {
 	alive := func(ctx context.Context) error {
 		st, err := c.cfg.Services.Status(ctx, inst.Unit)
 		if err != nil || st.Running() || ((st.ActiveState == "activating" || st.ActiveState == "reloading") && st.SubState != "auto-restart") {
@@ -918,7 +926,7 @@ func (c *Creator) waitHealthy(ctx context.Context, inst Instance, p Paths) error
 // startHealthy starts inst's unit and waits until it is healthy, as a
 // creation's health step does: how every job that stopped an instance
 // starts it again.
-func (c *Creator) startHealthy(ctx context.Context, inst Instance, p Paths) error {
+func (c *Service) startHealthy(ctx context.Context, inst Instance, p Paths) error {
 	if err := c.cfg.Services.Start(ctx, inst.Unit); err != nil {
 		return explainStart(c.probes(), inst, c.cfg.ServiceUser, err)
 	}
@@ -995,7 +1003,7 @@ func (cr *creation) verify(ctx context.Context) error { return cr.c.verify(ctx, 
 // new configuration is live, so it retries for a few seconds. What
 // answered must be inst: a user inst does not run as holding its HTTP or
 // gevent port fails the step (CheckPortOwners).
-func (c *Creator) verify(ctx context.Context, inst Instance) error {
+func (c *Service) verify(ctx context.Context, inst Instance) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		err := c.cfg.Sites.Verify(ctx, inst.Domain, inst.SSLMode.TLS(), c.cfg.VerifyRoots)
@@ -1093,7 +1101,7 @@ func releaseSource(r ReleaseRecord) string {
 // exportTracking rewrites API-DEV's tracking files from the store: the
 // ready instances, and the ports they hold. It is an export; the store
 // is the truth.
-func (c *Creator) exportTracking(ctx context.Context) error {
+func (c *Service) exportTracking(ctx context.Context) error {
 	if c.cfg.TrackingDir == "" {
 		return nil
 	}
@@ -1118,7 +1126,7 @@ func (c *Creator) exportTracking(ctx context.Context) error {
 
 // lookupUser returns the uid and gid of system user name (Users), or an
 // error saying how to make it.
-func (c *Creator) lookupUser(name string) (uid, gid int, err error) {
+func (c *Service) lookupUser(name string) (uid, gid int, err error) {
 	uid, gid, err = c.cfg.Users.LookupUser(name)
 	if err != nil {
 		return 0, 0, fmt.Errorf("files: system user %q does not exist: create it (useradd --system %s), or set SERVICE_USER for shared instances", name, name)
@@ -1127,17 +1135,17 @@ func (c *Creator) lookupUser(name string) (uid, gid int, err error) {
 }
 
 // logTail is inst's odoo.log as a health wait shows it.
-func (c *Creator) logTail(inst Instance, p Paths) LogTail {
+func (c *Service) logTail(inst Instance, p Paths) LogTail {
 	return LogTail{Path: p.Log, Lines: func(ctx context.Context, n int) []string { return c.cfg.Files.TailLog(ctx, inst, n) }}
 }
 
 // probes are the drivers a health wait and a port owner check ask.
-func (c *Creator) probes() hostProbes {
+func (c *Service) probes() hostProbes {
 	return hostProbes{health: c.cfg.Health, ports: c.cfg.Ports, users: c.cfg.Users}
 }
 
 // checkPortOwners is CheckPortOwners of inst on this host.
-func (c *Creator) checkPortOwners(inst Instance) error {
+func (c *Service) checkPortOwners(inst Instance) error {
 	return CheckPortOwners(c.cfg.Ports, c.cfg.Users, inst, c.cfg.ServiceUser)
 }
 

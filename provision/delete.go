@@ -31,7 +31,7 @@ import (
 // after req.Finished, the instance's release and its templates are
 // collected when no instance uses them (collectAfterDelete); the outcome
 // is only logged.
-func (d *DayTwo) Delete(ctx context.Context, req JobRequest) (*Task, error) {
+func (d *Service) Delete(ctx context.Context, req JobRequest) (*Task, error) {
 	inst, err := d.lookupFor(ctx, req.Name, trustDelete)
 	if err != nil {
 		return nil, err
@@ -64,8 +64,8 @@ func (d *DayTwo) Delete(ctx context.Context, req JobRequest) (*Task, error) {
 
 // deletion returns the delete job of inst, which was in state prev and
 // whose service ran when the delete was asked.
-func (d *DayTwo) deletion(inst Instance, prev State, running bool, by string) *deletion {
-	cr := &creation{c: d.Creator, inst: inst, paths: d.cfg.Layout.Paths(inst)}
+func (d *Service) deletion(inst Instance, prev State, running bool, by string) *deletion {
+	cr := &creation{c: d, inst: inst, paths: d.cfg.Layout.Paths(inst)}
 	return &deletion{d: d, cr: cr, prev: prev, running: running, by: by}
 }
 
@@ -100,7 +100,7 @@ func (del *deletion) forward() []Step {
 // commit step (the drop of the database) is recorded started, it is
 // finished forward; before that, what it did is undone (the record made
 // again, the service started when it ran, the state it had put back).
-func (d *DayTwo) recoverDelete(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
+func (d *Service) recoverDelete(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
 	inst, err := d.cfg.Store.Instance(ctx, job.Instance)
 	if errors.Is(err, ErrInstanceNotFound) {
 		// The store row is the last thing a delete removes.
@@ -141,7 +141,7 @@ func (d *DayTwo) recoverDelete(ctx context.Context, job Job, rec recorded, emit 
 
 // deletion is one delete job.
 type deletion struct {
-	d       *DayTwo
+	d       *Service
 	cr      *creation
 	prev    State
 	running bool // the service ran when the delete was asked

@@ -71,7 +71,7 @@ type GarbageCollector interface {
 // being created or cloned it removes nothing and returns an error
 // matching ErrCreationRunning. Without a collector configured it does
 // nothing.
-func (c *Creator) CollectGarbage(ctx context.Context) (GCReport, error) {
+func (c *Service) CollectGarbage(ctx context.Context) (GCReport, error) {
 	if c.cfg.GC == nil {
 		return GCReport{}, errors.New("provision: gc: no garbage collector is configured")
 	}
@@ -79,7 +79,7 @@ func (c *Creator) CollectGarbage(ctx context.Context) (GCReport, error) {
 }
 
 // releasesInUse reads the instances from the store.
-func (c *Creator) releasesInUse(ctx context.Context) (ReleasesInUse, error) {
+func (c *Service) releasesInUse(ctx context.Context) (ReleasesInUse, error) {
 	all, err := c.cfg.Store.Instances(ctx)
 	if err != nil {
 		return ReleasesInUse{}, err
@@ -109,7 +109,7 @@ func (c *Creator) releasesInUse(ctx context.Context) (ReleasesInUse, error) {
 // any more, by CollectGarbage's rules (the newest release stays). Other
 // releases are left to `odoobot gc`. An instance that recorded no release
 // makes nothing collectable. The outcome is logged, never the delete's.
-func (d *DayTwo) collectAfterDelete(ctx context.Context, inst Instance) {
+func (d *Service) collectAfterDelete(ctx context.Context, inst Instance) {
 	if d.cfg.GC == nil || !inst.Release.Known() {
 		return
 	}

@@ -54,7 +54,7 @@ var ErrAlreadyIsolated = errors.New("instance already runs as its own user")
 // instance left running either way. Refusals (no such instance, not ready,
 // already isolated, busy, a user or role of that name exists, no tenants
 // on this host) come back here and change nothing.
-func (d *DayTwo) Isolate(ctx context.Context, req JobRequest) (*Task, error) {
+func (d *Service) Isolate(ctx context.Context, req JobRequest) (*Task, error) {
 	inst, err := d.lookupFor(ctx, req.Name, trustIsolate)
 	if err != nil {
 		return nil, err
@@ -93,7 +93,7 @@ func (d *DayTwo) Isolate(ctx context.Context, req JobRequest) (*Task, error) {
 
 // tenantFree checks that no system user or database role has inst's
 // names yet: isolating must never take over someone else's.
-func (c *Creator) tenantFree(ctx context.Context, inst Instance) error {
+func (c *Service) tenantFree(ctx context.Context, inst Instance) error {
 	if _, _, err := c.lookupUser(inst.User); err == nil {
 		return fmt.Errorf("%w: system user %s exists but is not %s's; remove it (userdel %s)", ErrHostNotFree, inst.User, inst.Name, inst.User)
 	}
@@ -110,7 +110,7 @@ func (c *Creator) tenantFree(ctx context.Context, inst Instance) error {
 // isolation is one isolate job; the fields after paths say what to put
 // back on failure.
 type isolation struct {
-	d          *DayTwo
+	d          *Service
 	inst       Instance
 	user, role string
 	paths      Paths
@@ -320,7 +320,7 @@ func (iso *isolation) forgetKept(ctx context.Context) error {
 // else odoobot's role, which every imported database has), the
 // instance started as it ran before, and the user and role it made
 // removed.
-func (d *DayTwo) recoverIsolate(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
+func (d *Service) recoverIsolate(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
 	inst, err := d.cfg.Store.Instance(ctx, job.Instance)
 	if errors.Is(err, ErrInstanceNotFound) {
 		return recovery{}, nil

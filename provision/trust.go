@@ -61,7 +61,7 @@ func quoteStored(s string) string {
 // the name is a DNS label; domain, internal, unit are the derived ones;
 // system_user and db_role are the derived ones, or both empty — the one
 // alternative, an instance imported from API-DEV that shares the service
-// user and odoobot's role (Creator.trusted also asks the host whether it
+// user and odoobot's role (Service.trusted also asks the host whether it
 // does); staging_of is empty or a label. The first that differs is
 // returned as a *StoredNameError; nil when all match. It reads nothing.
 func (l Layout) CheckStored(inst Instance) error {
@@ -121,7 +121,7 @@ const (
 // the path derived from its name) runs as ServiceUser — or what an
 // interrupted job of the verb leaves. A row that claims to be
 // shared when the host says otherwise is refused naming system_user.
-func (c *Creator) trusted(inst Instance, verb trustFor) error {
+func (c *Service) trusted(inst Instance, verb trustFor) error {
 	// Local reads, bounded: no caller's deadline is needed.
 	ctx := context.Background()
 	if err := c.cfg.Layout.CheckStored(inst); err != nil {
@@ -152,7 +152,7 @@ func (c *Creator) trusted(inst Instance, verb trustFor) error {
 // user of its own (the unit's SocketBindAllow and every health check
 // take the ports from the row). A missing odoo.conf (a delete run again
 // after the files went) checks nothing.
-func (c *Creator) portsMatchConf(ctx context.Context, inst Instance) error {
+func (c *Service) portsMatchConf(ctx context.Context, inst Instance) error {
 	read, err := c.cfg.Files.ReadConf(ctx, inst, ConfLive)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil

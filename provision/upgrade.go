@@ -85,7 +85,7 @@ var ErrNotUpgradable = errors.New("instance cannot be upgraded")
 // Refusals come back here and change nothing: no such instance, not
 // ready, an imported instance (no recorded release), a target the
 // repository does not have, the commit the instance already runs.
-func (d *DayTwo) Upgrade(ctx context.Context, req UpgradeRequest) (*Task, error) {
+func (d *Service) Upgrade(ctx context.Context, req UpgradeRequest) (*Task, error) {
 	inst, commit, err := d.upgradeTarget(ctx, req.Name, req.Target, req.Commit)
 	if err != nil {
 		return nil, err
@@ -109,13 +109,13 @@ func (d *DayTwo) Upgrade(ctx context.Context, req UpgradeRequest) (*Task, error)
 // Upgrade) and says to which commit, with the instance as it is: what a
 // confirmation shows before the upgrade is queued. Its refusals are
 // Upgrade's.
-func (d *DayTwo) UpgradeTarget(ctx context.Context, name, target string) (Instance, string, error) {
+func (d *Service) UpgradeTarget(ctx context.Context, name, target string) (Instance, string, error) {
 	return d.upgradeTarget(ctx, name, target, "")
 }
 
 // upgradeTarget is UpgradeTarget; a commit already resolved is taken as
 // it is.
-func (d *DayTwo) upgradeTarget(ctx context.Context, name, target, commit string) (Instance, string, error) {
+func (d *Service) upgradeTarget(ctx context.Context, name, target, commit string) (Instance, string, error) {
 	inst, err := d.lookup(ctx, name)
 	if err != nil {
 		return inst, "", err
@@ -146,7 +146,7 @@ func (d *DayTwo) upgradeTarget(ctx context.Context, name, target, commit string)
 
 // upgradeRun is one upgrade of inst.
 type upgradeRun struct {
-	d       *DayTwo
+	d       *Service
 	inst    Instance
 	paths   Paths
 	by      string
@@ -162,7 +162,7 @@ type upgradeRun struct {
 	task atomic.Pointer[Task]
 }
 
-func (d *DayTwo) upgradeRun(inst Instance, by string) *upgradeRun {
+func (d *Service) upgradeRun(inst Instance, by string) *upgradeRun {
 	return &upgradeRun{d: d, inst: inst, paths: d.cfg.Layout.Paths(inst), by: by, wasRunning: true}
 }
 
@@ -576,7 +576,7 @@ func shortCommit(c string) string {
 // stopped, the database and filestore kept aside are put back, the kept
 // odoo.conf and unit too, the test copy dropped, and the instance
 // started on its old release.
-func (d *DayTwo) recoverUpgrade(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
+func (d *Service) recoverUpgrade(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
 	inst, err := d.cfg.Store.Instance(ctx, job.Instance)
 	if errors.Is(err, ErrInstanceNotFound) {
 		return recovery{}, nil

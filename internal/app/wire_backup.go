@@ -5,28 +5,22 @@ import (
 	"time"
 
 	"odoobot/provision"
-	"odoobot/provision/backups"
 	"odoobot/provision/logrotate"
 	"odoobot/provision/systemd"
 )
 
 // wireBackups wires the day-two verbs (backup, backups, restore, delete,
-// clone, upgrade) into the dispatcher: a *provision.DayTwo over the app's
-// Creator. Backups go to BACKUP_DIR, kept as the BACKUP_KEEP_* settings
-// say.
-func (a *App) wireBackups(ctx context.Context, opt Options) error {
-	dt := a.Creator.DayTwo(provision.BackupConfig{
-		Dir: a.Config.BackupDir, Retention: a.Config.BackupRetention(), BotVersion: opt.Version,
-		Store: &backups.Dir{Root: a.Config.BackupDir}, Postgres: a.pg,
-	})
-	a.dayTwo = dt
-	a.Dispatcher.DayTwo, a.Dispatcher.Cloner, a.Dispatcher.Upgrader = dt, dt, dt
+// clone, upgrade) into the dispatcher: the app's Service. Backups go to
+// BACKUP_DIR, kept as the BACKUP_KEEP_* settings say (New gives the
+// Service its BackupConfig).
+func (a *App) wireBackups(context.Context, Options) error {
+	a.Dispatcher.DayTwo, a.Dispatcher.Cloner, a.Dispatcher.Upgrader = a.Service, a.Service, a.Service
 	return nil
 }
 
-// DayTwo returns the day-two verbs as wired into the dispatcher; nil
-// before New has wired them.
-func (a *App) DayTwo() *provision.DayTwo { return a.dayTwo }
+// DayTwo returns the Service whose day-two verbs are wired into the
+// dispatcher; nil before New has made it.
+func (a *App) DayTwo() *provision.Service { return a.Service }
 
 // StartBackups starts the scheduled daily backup of every ready instance
 // at BACKUP_TIME (UTC), one instance after the other; it stops with ctx.
@@ -65,18 +59,12 @@ func (a *App) StartBackups(ctx context.Context) {
 
 // Recover ends the jobs a stopped odoobot left open: each is finished
 // when the job recorded its change as made, rolled back otherwise (see
-// provision.DayTwo.Recover).
+// provision.Service.Recover).
 //
 // Then the DNS sweep (SweepDNS) starts in the background (StartSweep):
 // Recover returns without waiting for it.
 func (a *App) Recover(ctx context.Context) ([]provision.Job, error) {
-	var jobs []provision.Job
-	var err error
-	if dt := a.DayTwo(); dt != nil {
-		jobs, err = dt.Recover(ctx, nil)
-	} else {
-		jobs, err = a.Creator.Recover(ctx, nil)
-	}
+	jobs, err := a.Service.Recover(ctx, nil)
 	if err != nil {
 		return jobs, err
 	}

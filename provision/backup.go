@@ -197,32 +197,32 @@ var ErrBackupNoSpace = errors.New("not enough free space for the backup")
 // lookup returns the named instance from the store, once its name passes
 // the rules and every name its row records is the derived one (trusted):
 // a job acts on nothing else.
-func (d *Service) lookup(ctx context.Context, name string) (Instance, error) {
-	return d.lookupFor(ctx, name, trustJob)
+func (s *Service) lookup(ctx context.Context, name string) (Instance, error) {
+	return s.lookupFor(ctx, name, trustJob)
 }
 
 // lookupFor is lookup for a verb whose interrupted job leaves the host
 // otherwise (Service.trusted).
-func (d *Service) lookupFor(ctx context.Context, name string, verb trustFor) (Instance, error) {
-	if err := d.cfg.Rules.Check(name); err != nil {
+func (s *Service) lookupFor(ctx context.Context, name string, verb trustFor) (Instance, error) {
+	if err := s.cfg.Rules.Check(name); err != nil {
 		return Instance{}, err
 	}
-	inst, err := d.cfg.Store.Instance(ctx, name)
+	inst, err := s.cfg.Store.Instance(ctx, name)
 	if errors.Is(err, ErrInstanceNotFound) {
 		return inst, fmt.Errorf("%w: no instance named %q; see list", ErrInstanceNotFound, name)
 	}
 	if err != nil {
 		return inst, fmt.Errorf("provision: look up %s: %w", name, err)
 	}
-	if err := d.trusted(inst, verb); err != nil {
+	if err := s.trusted(inst, verb); err != nil {
 		return Instance{}, err
 	}
 	return inst, nil
 }
 
 // submit records a job of kind on inst and queues its steps.
-func (d *Service) submit(ctx context.Context, kind JobKind, inst Instance, req JobRequest, params map[string]string, steps func() []Step, commit StepName, before func() error) (*Task, error) {
-	job, err := d.cfg.Store.CreateJob(ctx, Job{
+func (s *Service) submit(ctx context.Context, kind JobKind, inst Instance, req JobRequest, params map[string]string, steps func() []Step, commit StepName, before func() error) (*Task, error) {
+	job, err := s.cfg.Store.CreateJob(ctx, Job{
 		Kind: kind, Instance: inst.Name, State: JobQueued, RequestedBy: req.By, Params: params, ChatRef: req.ChatRef,
 	})
 	if err != nil {
@@ -230,13 +230,13 @@ func (d *Service) submit(ctx context.Context, kind JobKind, inst Instance, req J
 	}
 	if before != nil {
 		if err := before(); err != nil {
-			_ = d.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobRolledBack, err.Error(), nil)
+			_ = s.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobRolledBack, err.Error(), nil)
 			return nil, err
 		}
 	}
-	t := &Task{Job: job, Steps: steps(), Commit: commit, LogPath: d.jobLog(kind, inst), Subscribe: req.Subscribe, Finished: req.Finished, Instance: inst}
-	if err := d.cfg.Runner.Submit(t); err != nil {
-		_ = d.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobInterrupted, err.Error(), nil)
+	t := &Task{Job: job, Steps: steps(), Commit: commit, LogPath: s.jobLog(kind, inst), Subscribe: req.Subscribe, Finished: req.Finished, Instance: inst}
+	if err := s.cfg.Runner.Submit(t); err != nil {
+		_ = s.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobInterrupted, err.Error(), nil)
 		return nil, err
 	}
 	return t, nil
@@ -248,17 +248,17 @@ func (d *Service) submit(ctx context.Context, kind JobKind, inst Instance, req J
 // backups the retention does not keep are removed. A backup appears in the
 // listing only once complete; a failed one leaves nothing. Refusals (no
 // such instance, busy) come back here.
-func (d *Service) Backup(ctx context.Context, req JobRequest) (*Task, error) {
-	return d.backup(ctx, req, ReasonManual)
+func (s *Service) Backup(ctx context.Context, req JobRequest) (*Task, error) {
+	return s.backup(ctx, req, ReasonManual)
 }
 
-func (d *Service) backup(ctx context.Context, req JobRequest, reason string) (*Task, error) {
-	inst, err := d.lookup(ctx, req.Name)
+func (s *Service) backup(ctx context.Context, req JobRequest, reason string) (*Task, error) {
+	inst, err := s.lookup(ctx, req.Name)
 	if err != nil {
 		return nil, err
 	}
-	b := &backupRun{d: d, inst: inst, reason: reason, by: req.By}
-	return d.submit(ctx, JobBackup, inst, req, map[string]string{"reason": reason}, func() []Step {
+	b := &backupRun{d: s, inst: inst, reason: reason, by: req.By}
+	return s.submit(ctx, JobBackup, inst, req, map[string]string{"reason": reason}, func() []Step {
 		return []Step{
 			{StepDump, b.dump, b.discard},
 			{StepFilestore, b.filestore, nil},
@@ -273,8 +273,8 @@ func (d *Service) backup(ctx context.Context, req JobRequest, reason string) (*T
 // for each: the scheduled daily backup. An instance busy with another
 // job is not backed up, and its error says so; the others still are. It
 // returns the errors joined.
-func (d *Service) BackupAll(ctx context.Context, by string) error {
-	all, err := d.cfg.Store.Instances(ctx)
+func (s *Service) BackupAll(ctx context.Context, by string) error {
+	all, err := s.cfg.Store.Instances(ctx)
 	if err != nil {
 		return fmt.Errorf("provision: scheduled backup: %w", err)
 	}
@@ -283,7 +283,7 @@ func (d *Service) BackupAll(ctx context.Context, by string) error {
 		if inst.State != StateReady {
 			continue
 		}
-		t, err := d.backup(ctx, JobRequest{Name: inst.Name, By: by}, ReasonScheduled)
+		t, err := s.backup(ctx, JobRequest{Name: inst.Name, By: by}, ReasonScheduled)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("backup %s: %w", inst.Name, err))
 			continue
@@ -314,11 +314,11 @@ func NextDaily(now time.Time, at time.Duration) time.Time {
 // A backup whose files do not match is listed with Intact false and
 // Damaged naming the file. It works for a deleted instance too: its
 // backups outlive it.
-func (d *Service) Backups(ctx context.Context, name string) ([]BackupInfo, error) {
-	if err := d.cfg.Rules.Check(name); err != nil {
+func (s *Service) Backups(ctx context.Context, name string) ([]BackupInfo, error) {
+	if err := s.cfg.Rules.Check(name); err != nil {
 		return nil, err
 	}
-	list, err := d.backups.List(ctx, InternalName(name), d.cfg.Now())
+	list, err := s.backups.List(ctx, InternalName(name), s.cfg.Now())
 	if err != nil {
 		return nil, fmt.Errorf("provision: %w", err)
 	}
@@ -327,7 +327,7 @@ func (d *Service) Backups(ctx context.Context, name string) ([]BackupInfo, error
 
 // VerifyBackup checks every file of the backup against the manifest's
 // size and SHA-256; the error matches ErrBackupCorrupt when one differs.
-func (d *Service) VerifyBackup(b BackupInfo) error { return d.backups.Verify(b) }
+func (s *Service) VerifyBackup(b BackupInfo) error { return s.backups.Verify(b) }
 
 // backupRun is one backup being made: a draft, hidden until sealed.
 type backupRun struct {
@@ -487,20 +487,20 @@ func (b *backupRun) retain(ctx context.Context) error {
 // healthy, then drops what was replaced. A failure at any point swaps
 // the previous database and filestore back and restarts the service as
 // it was: the instance is left as it was before.
-func (d *Service) Restore(ctx context.Context, req JobRequest) (*Task, error) {
-	inst, err := d.lookup(ctx, req.Name)
+func (s *Service) Restore(ctx context.Context, req JobRequest) (*Task, error) {
+	inst, err := s.lookup(ctx, req.Name)
 	if err != nil {
 		return nil, err
 	}
 	if inst.State != StateReady {
 		return nil, fmt.Errorf("%w: %s is %s, not ready", ErrServiceState, inst.Name, inst.State)
 	}
-	b, err := d.findBackup(inst, req.Backup)
+	b, err := s.findBackup(inst, req.Backup)
 	if err != nil {
 		return nil, err
 	}
-	r := d.restoreRun(inst, b, req.By)
-	return d.submit(ctx, JobRestore, inst, req, map[string]string{"backup": b.ID}, func() []Step {
+	r := s.restoreRun(inst, b, req.By)
+	return s.submit(ctx, JobRestore, inst, req, map[string]string{"backup": b.ID}, func() []Step {
 		return []Step{
 			{StepCheck, r.verify, nil},
 			{StepSafety, r.safety, nil},
@@ -519,11 +519,11 @@ func (d *Service) Restore(ctx context.Context, req JobRequest) (*Task, error) {
 // recoverer); a creation or a clone is rolled back unless it had
 // finished. It returns the jobs it ended, for the adapters to report in
 // their threads.
-func (d *Service) Recover(ctx context.Context, subscribe func(Job) []Subscriber) ([]Job, error) {
-	return d.recoverWith(ctx, subscribe, map[JobKind]recoverer{
-		JobBackup:  d.recoverBackup,
-		JobRestore: d.abandoning(d.recoverRestore), JobUpgrade: d.abandoning(d.recoverUpgrade),
-		JobIsolate: d.recoverIsolate, JobDelete: d.abandoning(d.recoverDelete),
+func (s *Service) Recover(ctx context.Context, subscribe func(Job) []Subscriber) ([]Job, error) {
+	return s.recoverWith(ctx, subscribe, map[JobKind]recoverer{
+		JobBackup:  s.recoverBackup,
+		JobRestore: s.abandoning(s.recoverRestore), JobUpgrade: s.abandoning(s.recoverUpgrade),
+		JobIsolate: s.recoverIsolate, JobDelete: s.abandoning(s.recoverDelete),
 	})
 }
 
@@ -531,9 +531,9 @@ func (d *Service) Recover(ctx context.Context, subscribe func(Job) []Subscriber)
 // the stopped job (its safety or final backup) are removed: a backup
 // is never finished by recovery, and while the job is open no other job
 // of the instance can be making one.
-func (d *Service) abandoning(recover recoverer) recoverer {
+func (s *Service) abandoning(recover recoverer) recoverer {
 	return func(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
-		if _, err := d.backups.Abandon(InternalName(job.Instance)); err != nil {
+		if _, err := s.backups.Abandon(InternalName(job.Instance)); err != nil {
 			return recovery{}, fmt.Errorf("remove a half-made backup: %w", err)
 		}
 		return recover(ctx, job, rec, emit)
@@ -544,15 +544,15 @@ func (d *Service) abandoning(recover recoverer) recoverer {
 // (its manifest step started and no half-made backup left) the backup
 // stands and the retention is applied; before, the half-made backup is
 // removed.
-func (d *Service) recoverBackup(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
+func (s *Service) recoverBackup(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
 	internal := InternalName(job.Instance)
-	removed, err := d.backups.Abandon(internal)
+	removed, err := s.backups.Abandon(internal)
 	if err != nil {
 		return recovery{}, fmt.Errorf("remove a half-made backup: %w", err)
 	}
 	if rec.Started(StepManifest) && removed == 0 && !rec.rollingBack {
 		err := runStep(ctx, emit, StepRetention, func(context.Context) error {
-			return d.backups.Prune(internal, d.bcfg.Retention)
+			return s.backups.Prune(internal, s.bcfg.Retention)
 		})
 		return recovery{finished: true}, err
 	}
@@ -576,34 +576,34 @@ func (d *Service) recoverBackup(ctx context.Context, job Job, rec recorded, emit
 //     is aside and the live or the staging one has moved;
 //
 // then what was staged is dropped and the service started again.
-func (d *Service) recoverRestore(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
-	inst, err := d.cfg.Store.Instance(ctx, job.Instance)
+func (s *Service) recoverRestore(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
+	inst, err := s.cfg.Store.Instance(ctx, job.Instance)
 	if errors.Is(err, ErrInstanceNotFound) {
 		return recovery{}, nil
 	}
 	if err != nil {
 		return recovery{}, err
 	}
-	if err := d.trusted(inst, trustJob); err != nil {
+	if err := s.trusted(inst, trustJob); err != nil {
 		return recovery{}, err
 	}
-	r := d.restoreRun(inst, BackupInfo{}, job.RequestedBy)
+	r := s.restoreRun(inst, BackupInfo{}, job.RequestedBy)
 	if rec.Committed(StepSwap, StepStart) {
-		err := runStep(ctx, emit, StepStart, func(ctx context.Context) error { return d.ensureRunning(ctx, inst, r.paths) })
+		err := runStep(ctx, emit, StepStart, func(ctx context.Context) error { return s.ensureRunning(ctx, inst, r.paths) })
 		if err == nil {
 			err = runStep(ctx, emit, StepCleanup, r.cleanup)
 		}
 		return recovery{finished: true}, err
 	}
-	staged, err := d.cfg.Databases.Exists(ctx, r.stagingDB)
+	staged, err := s.cfg.Databases.Exists(ctx, r.stagingDB)
 	if err != nil {
 		return recovery{}, err
 	}
-	old, err := d.cfg.Databases.Exists(ctx, r.oldDB)
+	old, err := s.cfg.Databases.Exists(ctx, r.oldDB)
 	if err != nil {
 		return recovery{}, err
 	}
-	left, err := d.cfg.Files.RestoreLeftover(ctx, inst)
+	left, err := s.cfg.Files.RestoreLeftover(ctx, inst)
 	if err != nil {
 		return recovery{}, err
 	}
@@ -622,7 +622,7 @@ func (d *Service) recoverRestore(ctx context.Context, job Job, rec recorded, emi
 	}
 	if !r.dbSwapped {
 		// Never swapped: the service may only have been stopped.
-		if err := d.ensureRunning(ctx, inst, r.paths); err != nil {
+		if err := s.ensureRunning(ctx, inst, r.paths); err != nil {
 			return res, err
 		}
 	}
@@ -631,19 +631,19 @@ func (d *Service) recoverRestore(ctx context.Context, job Job, rec recorded, emi
 
 // ensureRunning starts the instance and waits for it to be healthy,
 // unless its unit is running already.
-func (d *Service) ensureRunning(ctx context.Context, inst Instance, p Paths) error {
-	if st, err := d.cfg.Services.Status(ctx, inst.Unit); err == nil && st.Running() {
-		return d.checkPortOwners(inst)
+func (s *Service) ensureRunning(ctx context.Context, inst Instance, p Paths) error {
+	if st, err := s.cfg.Services.Status(ctx, inst.Unit); err == nil && st.Running() {
+		return s.checkPortOwners(inst)
 	}
-	return d.startHealthy(ctx, inst, p)
+	return s.startHealthy(ctx, inst, p)
 }
 
 // findBackup returns the instance's backup id, if it looks intact.
-func (d *Service) findBackup(inst Instance, id string) (BackupInfo, error) {
+func (s *Service) findBackup(inst Instance, id string) (BackupInfo, error) {
 	if id == "" || !filepath.IsLocal(id) || strings.ContainsAny(id, `/\`) || strings.HasPrefix(id, ".") {
 		return BackupInfo{}, fmt.Errorf("%w: %q is not a backup id; see backups %s", ErrBackupNotFound, id, inst.Name)
 	}
-	b, err := d.backups.Read(inst.Internal, id)
+	b, err := s.backups.Read(inst.Internal, id)
 	if err != nil {
 		return BackupInfo{}, fmt.Errorf("%w: %s has no backup %q; see backups %s", ErrBackupNotFound, inst.Name, id, inst.Name)
 	}
@@ -656,8 +656,8 @@ func (d *Service) findBackup(inst Instance, id string) (BackupInfo, error) {
 // restoreRun names where one restore of inst stages and sets aside its
 // database; the tree driver names its filestores (BackupFiles), in the
 // staging directory, root's, outside the tenant's tree.
-func (d *Service) restoreRun(inst Instance, b BackupInfo, by string) *restoreRun {
-	r := &restoreRun{d: d, inst: inst, paths: d.cfg.Layout.Paths(inst), backup: b, by: by}
+func (s *Service) restoreRun(inst Instance, b BackupInfo, by string) *restoreRun {
+	r := &restoreRun{d: s, inst: inst, paths: s.cfg.Layout.Paths(inst), backup: b, by: by}
 	r.stagingDB, r.oldDB = inst.Internal+RestoreStagingSuffix, inst.Internal+RestoreOldSuffix
 	return r
 }

@@ -226,12 +226,12 @@ type CapacityReport struct {
 // Capacity reports the host's figures and the instances it runs, under
 // DefaultCapacityModel: the Service carries no model of its own, so a
 // model set elsewhere (the guard's) is not reflected here.
-func (c *Service) Capacity(ctx context.Context) (CapacityReport, error) {
-	m := c.cfg.Capacity
+func (s *Service) Capacity(ctx context.Context) (CapacityReport, error) {
+	m := s.cfg.Capacity
 	if m == (CapacityModel{}) {
 		m = DefaultCapacityModel()
 	}
-	return CapacityReportFor(ctx, c.cfg.Layout.ProdRoot, c.cfg.Store, m, c.cfg.HostFacts)
+	return CapacityReportFor(ctx, s.cfg.Layout.ProdRoot, s.cfg.Store, m, s.cfg.HostFacts)
 }
 
 // CapacityReportFor builds a report for root and the instances of store

@@ -246,50 +246,50 @@ var ErrModeUnavailable = errors.New("SSL mode not available")
 // name, mode unavailable, no capacity, instance exists, foreign leftovers,
 // busy, no free port) comes back here and leaves nothing behind. The
 // returned task ends when the job does.
-func (c *Service) Create(ctx context.Context, req CreateRequest) (*Task, error) {
-	if err := c.cfg.Rules.Check(req.Name); err != nil {
+func (s *Service) Create(ctx context.Context, req CreateRequest) (*Task, error) {
+	if err := s.cfg.Rules.Check(req.Name); err != nil {
 		return nil, err
 	}
-	if req.Mode.TLS() && c.cfg.Certs[req.Mode] == nil {
+	if req.Mode.TLS() && s.cfg.Certs[req.Mode] == nil {
 		return nil, fmt.Errorf("%w: %s needs %s; use http, or configure it", ErrModeUnavailable, req.Mode, modeNeeds(req.Mode))
 	}
 	var warning string
-	if c.cfg.Admit != nil {
-		w, err := c.cfg.Admit(ctx, req.Mode)
+	if s.cfg.Admit != nil {
+		w, err := s.cfg.Admit(ctx, req.Mode)
 		if err != nil {
 			return nil, err
 		}
 		warning = w
 	}
-	if _, err := c.cfg.Store.Instance(ctx, req.Name); err == nil {
+	if _, err := s.cfg.Store.Instance(ctx, req.Name); err == nil {
 		return nil, &NameError{Name: req.Name, Rule: RuleTaken, Reason: "an instance of that name exists; see list"}
 	} else if !errors.Is(err, ErrInstanceNotFound) {
 		return nil, fmt.Errorf("provision: look up %s: %w", req.Name, err)
 	}
-	inst := c.newInstance(req.Name, req.Mode)
-	if err := c.hostFree(ctx, inst); err != nil {
+	inst := s.newInstance(req.Name, req.Mode)
+	if err := s.hostFree(ctx, inst); err != nil {
 		return nil, err
 	}
-	job, err := c.cfg.Store.CreateJob(ctx, Job{
+	job, err := s.cfg.Store.CreateJob(ctx, Job{
 		Kind: JobCreate, Instance: req.Name, State: JobQueued, RequestedBy: req.By,
 		Params: map[string]string{"ssl": string(req.Mode)}, ChatRef: req.ChatRef,
 	})
 	if err != nil {
 		return nil, err
 	}
-	inst.CreatedBy, inst.CreatedAt = req.By, c.cfg.Now()
-	reserved, err := c.cfg.Store.ReserveInstance(ctx, inst, c.cfg.HTTPPorts, c.cfg.GeventPorts, c.cfg.InUse)
+	inst.CreatedBy, inst.CreatedAt = req.By, s.cfg.Now()
+	reserved, err := s.cfg.Store.ReserveInstance(ctx, inst, s.cfg.HTTPPorts, s.cfg.GeventPorts, s.cfg.InUse)
 	if err != nil {
-		_ = c.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobRolledBack, err.Error(), nil)
+		_ = s.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobRolledBack, err.Error(), nil)
 		return nil, err
 	}
-	t, cr := c.creationTask(job, inst)
+	t, cr := s.creationTask(job, inst)
 	t.Subscribe, t.Finished, t.Instance = req.Subscribe, cr.finished(ctx, req), reserved
 	if warning != "" {
 		t.Notes = append(t.Notes, "capacity: "+warning)
 	}
-	if err := c.cfg.Runner.Submit(t); err != nil {
-		c.cfg.Runner.RollBack(context.WithoutCancel(ctx), t, err.Error())
+	if err := s.cfg.Runner.Submit(t); err != nil {
+		s.cfg.Runner.RollBack(context.WithoutCancel(ctx), t, err.Error())
 		return nil, err
 	}
 	return t, nil
@@ -297,9 +297,9 @@ func (c *Service) Create(ctx context.Context, req CreateRequest) (*Task, error) 
 
 // newInstance is the instance a creation of name makes: with a user and
 // role of its own when Tenants is set.
-func (c *Service) newInstance(name string, mode SSLMode) Instance {
-	inst := c.cfg.Layout.NewInstance(name, mode)
-	if c.cfg.Tenants == nil {
+func (s *Service) newInstance(name string, mode SSLMode) Instance {
+	inst := s.cfg.Layout.NewInstance(name, mode)
+	if s.cfg.Tenants == nil {
 		inst.User, inst.DBRole = "", ""
 	}
 	return inst
@@ -313,20 +313,20 @@ var ErrHostNotFree = errors.New("already on this host")
 
 // hostFree checks that nothing of inst exists on the host: its directory,
 // unit, nginx site, database, system user or database role.
-func (c *Service) hostFree(ctx context.Context, inst Instance) error {
+func (s *Service) hostFree(ctx context.Context, inst Instance) error {
 	if inst.User != "" {
-		if err := c.tenantFree(ctx, inst); err != nil {
+		if err := s.tenantFree(ctx, inst); err != nil {
 			return err
 		}
 	}
-	f, err := c.cfg.Files.Leftover(ctx, inst)
+	f, err := s.cfg.Files.Leftover(ctx, inst)
 	if err != nil {
 		return fmt.Errorf("provision: check %s is free: %w", inst.Name, err)
 	}
 	if f != "" {
 		return fmt.Errorf("%w: %s exists but odoobot does not know %s; adopt it with odoobot import, or remove it", ErrHostNotFree, f, inst.Name)
 	}
-	exists, err := c.cfg.Databases.Exists(ctx, inst.Internal)
+	exists, err := s.cfg.Databases.Exists(ctx, inst.Internal)
 	if err != nil {
 		return fmt.Errorf("provision: check database %s: %w", inst.Internal, err)
 	}
@@ -428,58 +428,58 @@ func (r recorded) took(from, to StepName) time.Duration {
 }
 
 // recoverWith is Recover with a recoverer for some kinds besides create.
-func (c *Service) recoverWith(ctx context.Context, subscribe func(Job) []Subscriber, kinds map[JobKind]recoverer) ([]Job, error) {
-	open, err := c.cfg.Store.OrphanedJobs(ctx)
+func (s *Service) recoverWith(ctx context.Context, subscribe func(Job) []Subscriber, kinds map[JobKind]recoverer) ([]Job, error) {
+	open, err := s.cfg.Store.OrphanedJobs(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("provision: recover: %w", err)
 	}
 	var ended []Job
 	for _, job := range open {
 		if rec := kinds[job.Kind]; rec != nil {
-			events, err := c.cfg.Store.Events(ctx, job.ID)
+			events, err := s.cfg.Store.Events(ctx, job.ID)
 			if err != nil {
 				// Without its record, recovery could undo a change that
 				// succeeded: the job stays open for the next start.
-				c.cfg.Logger.Error("recover: cannot read what the job did; left open for the next start", "job", job.ID, "err", err)
+				s.cfg.Logger.Error("recover: cannot read what the job did; left open for the next start", "job", job.ID, "err", err)
 				continue
 			}
-			ended = append(ended, c.recoverJob(ctx, job, recordedOf(events), rec, subscribe))
+			ended = append(ended, s.recoverJob(ctx, job, recordedOf(events), rec, subscribe))
 			continue
 		}
 		if job.Kind != JobCreate && job.Kind != JobClone {
 			// Other kinds have nothing half-made to undo here.
-			_ = c.cfg.Store.FinishJob(ctx, job.ID, JobInterrupted, "odoobot stopped while this job ran", nil)
+			_ = s.cfg.Store.FinishJob(ctx, job.ID, JobInterrupted, "odoobot stopped while this job ran", nil)
 			job.State = JobInterrupted
 			ended = append(ended, job)
 			continue
 		}
 		mode, _ := ParseSSLMode(job.Params["ssl"], SSLHTTP)
-		inst := c.newInstance(job.Instance, mode)
-		if err := c.recoverable(ctx, job, inst); err != nil {
+		inst := s.newInstance(job.Instance, mode)
+		if err := s.recoverable(ctx, job, inst); err != nil {
 			// The job's row names no instance odoobot could have made, or
 			// the instance's row records other names: nothing is undone.
 			msg := "odoobot stopped while this job ran; NOT rolled back: " + err.Error()
-			_ = c.cfg.Store.FinishJob(ctx, job.ID, JobInterrupted, msg, nil)
+			_ = s.cfg.Store.FinishJob(ctx, job.ID, JobInterrupted, msg, nil)
 			job.State, job.Error = JobInterrupted, msg
 			ended = append(ended, job)
 			continue
 		}
-		if got, err := c.cfg.Store.Instance(ctx, job.Instance); err == nil {
+		if got, err := s.cfg.Store.Instance(ctx, job.Instance); err == nil {
 			if got.State == StateReady {
 				// The process stopped after the last step and before the job
 				// was closed: the instance is finished, never undone.
-				_ = c.cfg.Store.FinishJob(ctx, job.ID, JobSucceeded, "", nil)
+				_ = s.cfg.Store.FinishJob(ctx, job.ID, JobSucceeded, "", nil)
 				job.State = JobSucceeded
 				ended = append(ended, job)
 				continue
 			}
 			inst = got
 		}
-		t := c.task(job, inst)
+		t := s.task(job, inst)
 		if subscribe != nil {
 			t.Subscribe = subscribe(job)
 		}
-		c.cfg.Runner.RollBack(ctx, t, "odoobot stopped while this job ran")
+		s.cfg.Runner.RollBack(ctx, t, "odoobot stopped while this job ran")
 		ended = append(ended, t.result)
 	}
 	return ended, nil
@@ -489,12 +489,12 @@ func (c *Service) recoverWith(ctx context.Context, subscribe func(Job) []Subscri
 // recorded in the job's events and log, and records how it ended:
 // succeeded when the recoverer finished it, interrupted when it rolled
 // it back, failed when either could not be done whole.
-func (c *Service) recoverJob(ctx context.Context, job Job, rec recorded, recover recoverer, subscribe func(Job) []Subscriber) Job {
-	t := &Task{Job: job, LogPath: c.jobLog(job.Kind, c.newInstance(job.Instance, SSLHTTP))}
+func (s *Service) recoverJob(ctx context.Context, job Job, rec recorded, recover recoverer, subscribe func(Job) []Subscriber) Job {
+	t := &Task{Job: job, LogPath: s.jobLog(job.Kind, s.newInstance(job.Instance, SSLHTTP))}
 	if subscribe != nil {
 		t.Subscribe = subscribe(job)
 	}
-	emit, closeLog := c.cfg.Runner.emitter(ctx, t)
+	emit, closeLog := s.cfg.Runner.emitter(ctx, t)
 	defer closeLog()
 	emit("recovery", EventInfo, "odoobot stopped while this job ran", 0)
 	res, err := recover(ctx, job, rec, emit)
@@ -512,7 +512,7 @@ func (c *Service) recoverJob(ctx context.Context, job Job, rec recorded, recover
 	default:
 		emit("recovery", EventInfo, "rolled back", 0)
 	}
-	_ = c.cfg.Store.FinishJob(ctx, job.ID, state, msg, res.undone)
+	_ = s.cfg.Store.FinishJob(ctx, job.ID, state, msg, res.undone)
 	job.State, job.Error, job.Undone = state, msg, res.undone
 	return job
 }
@@ -552,26 +552,26 @@ func undoStep(ctx context.Context, emit emitFunc, name StepName, f func(context.
 
 // jobLog is the log of a day-two job, beside the creation log:
 // <LogDir>/<kind>-prod-NAME.log.
-func (c *Service) jobLog(kind JobKind, inst Instance) string {
-	return filepath.Join(filepath.Dir(c.cfg.Layout.Paths(inst).CreateLog), string(kind)+"-"+inst.Internal+".log")
+func (s *Service) jobLog(kind JobKind, inst Instance) string {
+	return filepath.Join(filepath.Dir(s.cfg.Layout.Paths(inst).CreateLog), string(kind)+"-"+inst.Internal+".log")
 }
 
 // recoverable checks that an orphaned creation's instance is one whose
 // rollback may run: its name passes the rules, and its row, when there is
 // one, records exactly the names the creation made (inst, derived from
 // the name with this host's tenants).
-func (c *Service) recoverable(ctx context.Context, job Job, inst Instance) error {
-	if err := c.cfg.Rules.Check(job.Instance); err != nil {
+func (s *Service) recoverable(ctx context.Context, job Job, inst Instance) error {
+	if err := s.cfg.Rules.Check(job.Instance); err != nil {
 		return err
 	}
-	got, err := c.cfg.Store.Instance(ctx, job.Instance)
+	got, err := s.cfg.Store.Instance(ctx, job.Instance)
 	if errors.Is(err, ErrInstanceNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if err := c.cfg.Layout.CheckStored(got); err != nil {
+	if err := s.cfg.Layout.CheckStored(got); err != nil {
 		return err
 	}
 	if got.User != inst.User || got.DBRole != inst.DBRole {
@@ -623,8 +623,8 @@ func (cr *creation) finished(ctx context.Context, req CreateRequest) func(Job) {
 }
 
 // task builds the steps of a creation for the instance's mode.
-func (c *Service) task(job Job, inst Instance) *Task {
-	t, _ := c.creationTask(job, inst)
+func (s *Service) task(job Job, inst Instance) *Task {
+	t, _ := s.creationTask(job, inst)
 	return t
 }
 
@@ -882,13 +882,13 @@ func (cr *creation) startService(ctx context.Context) error {
 // warnBindFilter logs, once, that the units' SocketBindAllow and
 // SocketBindDeny are not enforced on this host: systemd attaches them
 // only on a host running cgroup v2 alone.
-func (c *Service) warnBindFilter() {
-	c.bindWarned.Do(func() {
-		if c.cfg.BindFilter == nil {
+func (s *Service) warnBindFilter() {
+	s.bindWarned.Do(func() {
+		if s.cfg.BindFilter == nil {
 			return
 		}
-		if err := c.cfg.BindFilter.BindFilterEnforced(); err != nil {
-			c.cfg.Logger.Warn("instances' units may bind any port on this host, a neighbour's too: "+err.Error(), "fix", "boot with cgroup v2 alone (systemd.unified_cgroup_hierarchy=1, Debian 12's default)")
+		if err := s.cfg.BindFilter.BindFilterEnforced(); err != nil {
+			s.cfg.Logger.Warn("instances' units may bind any port on this host, a neighbour's too: "+err.Error(), "fix", "boot with cgroup v2 alone (systemd.unified_cgroup_hierarchy=1, Debian 12's default)")
 		}
 	})
 }
@@ -912,25 +912,25 @@ func (cr *creation) waitHealthy(ctx context.Context) error {
 // waitHealthy waits until inst answers its health check (waitOwnHealthy),
 // giving up at once when its unit has stopped or failed meanwhile, or
 // when a user inst does not run as holds its HTTP or gevent port.
-func (c *Service) waitHealthy(ctx context.Context, inst Instance, p Paths) error {
+func (s *Service) waitHealthy(ctx context.Context, inst Instance, p Paths) error {
 	alive := func(ctx context.Context) error {
-		st, err := c.cfg.Services.Status(ctx, inst.Unit)
+		st, err := s.cfg.Services.Status(ctx, inst.Unit)
 		if err != nil || st.Running() || ((st.ActiveState == "activating" || st.ActiveState == "reloading") && st.SubState != "auto-restart") {
 			return nil // unknown or still coming up: keep polling
 		}
 		return fmt.Errorf("%s is %s/%s", inst.Unit, st.ActiveState, st.SubState)
 	}
-	return waitOwnHealthy(ctx, c.probes(), inst, c.cfg.ServiceUser, c.cfg.HealthTimeout, c.logTail(inst, p), alive)
+	return waitOwnHealthy(ctx, s.probes(), inst, s.cfg.ServiceUser, s.cfg.HealthTimeout, s.logTail(inst, p), alive)
 }
 
 // startHealthy starts inst's unit and waits until it is healthy, as a
 // creation's health step does: how every job that stopped an instance
 // starts it again.
-func (c *Service) startHealthy(ctx context.Context, inst Instance, p Paths) error {
-	if err := c.cfg.Services.Start(ctx, inst.Unit); err != nil {
-		return explainStart(c.probes(), inst, c.cfg.ServiceUser, err)
+func (s *Service) startHealthy(ctx context.Context, inst Instance, p Paths) error {
+	if err := s.cfg.Services.Start(ctx, inst.Unit); err != nil {
+		return explainStart(s.probes(), inst, s.cfg.ServiceUser, err)
 	}
-	return c.waitHealthy(ctx, inst, p)
+	return s.waitHealthy(ctx, inst, p)
 }
 
 func (cr *creation) issueCertificate(ctx context.Context) error {
@@ -1003,12 +1003,12 @@ func (cr *creation) verify(ctx context.Context) error { return cr.c.verify(ctx, 
 // new configuration is live, so it retries for a few seconds. What
 // answered must be inst: a user inst does not run as holding its HTTP or
 // gevent port fails the step (CheckPortOwners).
-func (c *Service) verify(ctx context.Context, inst Instance) error {
+func (s *Service) verify(ctx context.Context, inst Instance) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		err := c.cfg.Sites.Verify(ctx, inst.Domain, inst.SSLMode.TLS(), c.cfg.VerifyRoots)
+		err := s.cfg.Sites.Verify(ctx, inst.Domain, inst.SSLMode.TLS(), s.cfg.VerifyRoots)
 		if err == nil {
-			return c.checkPortOwners(inst)
+			return s.checkPortOwners(inst)
 		}
 		if time.Now().After(deadline) {
 			return err
@@ -1101,11 +1101,11 @@ func releaseSource(r ReleaseRecord) string {
 // exportTracking rewrites API-DEV's tracking files from the store: the
 // ready instances, and the ports they hold. It is an export; the store
 // is the truth.
-func (c *Service) exportTracking(ctx context.Context) error {
-	if c.cfg.TrackingDir == "" {
+func (s *Service) exportTracking(ctx context.Context) error {
+	if s.cfg.TrackingDir == "" {
 		return nil
 	}
-	all, err := c.cfg.Store.Instances(ctx)
+	all, err := s.cfg.Store.Instances(ctx)
 	if err != nil {
 		return err
 	}
@@ -1114,20 +1114,20 @@ func (c *Service) exportTracking(ctx context.Context) error {
 		if i.State != StateReady {
 			continue
 		}
-		if err := c.cfg.Layout.CheckStored(i); err != nil {
+		if err := s.cfg.Layout.CheckStored(i); err != nil {
 			// Exported are only names odoobot derives.
-			c.cfg.Logger.Warn("tracking export: instance left out", "instance", i.Name, "err", err)
+			s.cfg.Logger.Warn("tracking export: instance left out", "instance", i.Name, "err", err)
 			continue
 		}
 		ready = append(ready, i)
 	}
-	return c.cfg.Files.ExportTracking(ctx, c.cfg.TrackingDir, ready)
+	return s.cfg.Files.ExportTracking(ctx, s.cfg.TrackingDir, ready)
 }
 
 // lookupUser returns the uid and gid of system user name (Users), or an
 // error saying how to make it.
-func (c *Service) lookupUser(name string) (uid, gid int, err error) {
-	uid, gid, err = c.cfg.Users.LookupUser(name)
+func (s *Service) lookupUser(name string) (uid, gid int, err error) {
+	uid, gid, err = s.cfg.Users.LookupUser(name)
 	if err != nil {
 		return 0, 0, fmt.Errorf("files: system user %q does not exist: create it (useradd --system %s), or set SERVICE_USER for shared instances", name, name)
 	}
@@ -1135,18 +1135,18 @@ func (c *Service) lookupUser(name string) (uid, gid int, err error) {
 }
 
 // logTail is inst's odoo.log as a health wait shows it.
-func (c *Service) logTail(inst Instance, p Paths) LogTail {
-	return LogTail{Path: p.Log, Lines: func(ctx context.Context, n int) []string { return c.cfg.Files.TailLog(ctx, inst, n) }}
+func (s *Service) logTail(inst Instance, p Paths) LogTail {
+	return LogTail{Path: p.Log, Lines: func(ctx context.Context, n int) []string { return s.cfg.Files.TailLog(ctx, inst, n) }}
 }
 
 // probes are the drivers a health wait and a port owner check ask.
-func (c *Service) probes() hostProbes {
-	return hostProbes{health: c.cfg.Health, ports: c.cfg.Ports, users: c.cfg.Users}
+func (s *Service) probes() hostProbes {
+	return hostProbes{health: s.cfg.Health, ports: s.cfg.Ports, users: s.cfg.Users}
 }
 
 // checkPortOwners is CheckPortOwners of inst on this host.
-func (c *Service) checkPortOwners(inst Instance) error {
-	return CheckPortOwners(c.cfg.Ports, c.cfg.Users, inst, c.cfg.ServiceUser)
+func (s *Service) checkPortOwners(inst Instance) error {
+	return CheckPortOwners(s.cfg.Ports, s.cfg.Users, inst, s.cfg.ServiceUser)
 }
 
 // randomSecret is 24 random bytes, base64url: a master password.

@@ -31,8 +31,8 @@ import (
 // after req.Finished, the instance's release and its templates are
 // collected when no instance uses them (collectAfterDelete); the outcome
 // is only logged.
-func (d *Service) Delete(ctx context.Context, req JobRequest) (*Task, error) {
-	inst, err := d.lookupFor(ctx, req.Name, trustDelete)
+func (s *Service) Delete(ctx context.Context, req JobRequest) (*Task, error) {
+	inst, err := s.lookupFor(ctx, req.Name, trustDelete)
 	if err != nil {
 		return nil, err
 	}
@@ -48,25 +48,25 @@ func (d *Service) Delete(ctx context.Context, req JobRequest) (*Task, error) {
 		if j.State == JobSucceeded {
 			gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
 			defer cancel()
-			d.collectAfterDelete(gctx, inst)
+			s.collectAfterDelete(gctx, inst)
 		}
 	}
 	running := "no"
-	if st, err := d.cfg.Services.Status(ctx, inst.Unit); err == nil && st.Running() {
+	if st, err := s.cfg.Services.Status(ctx, inst.Unit); err == nil && st.Running() {
 		running = "yes"
 	}
-	del := d.deletion(inst, prev, running == "yes", req.By)
-	t, err := d.submit(ctx, JobDelete, inst, req, map[string]string{"state": string(prev), "running": running}, del.steps, StepDatabase, func() error {
-		return d.cfg.Store.SetState(ctx, inst.Name, StateDeleting)
+	del := s.deletion(inst, prev, running == "yes", req.By)
+	t, err := s.submit(ctx, JobDelete, inst, req, map[string]string{"state": string(prev), "running": running}, del.steps, StepDatabase, func() error {
+		return s.cfg.Store.SetState(ctx, inst.Name, StateDeleting)
 	})
 	return t, err
 }
 
 // deletion returns the delete job of inst, which was in state prev and
 // whose service ran when the delete was asked.
-func (d *Service) deletion(inst Instance, prev State, running bool, by string) *deletion {
-	cr := &creation{c: d, inst: inst, paths: d.cfg.Layout.Paths(inst)}
-	return &deletion{d: d, cr: cr, prev: prev, running: running, by: by}
+func (s *Service) deletion(inst Instance, prev State, running bool, by string) *deletion {
+	cr := &creation{c: s, inst: inst, paths: s.cfg.Layout.Paths(inst)}
+	return &deletion{d: s, cr: cr, prev: prev, running: running, by: by}
 }
 
 // steps are the delete's steps: the undoable ones, the commit step

@@ -85,19 +85,19 @@ var ErrNotUpgradable = errors.New("instance cannot be upgraded")
 // Refusals come back here and change nothing: no such instance, not
 // ready, an imported instance (no recorded release), a target the
 // repository does not have, the commit the instance already runs.
-func (d *Service) Upgrade(ctx context.Context, req UpgradeRequest) (*Task, error) {
-	inst, commit, err := d.upgradeTarget(ctx, req.Name, req.Target, req.Commit)
+func (s *Service) Upgrade(ctx context.Context, req UpgradeRequest) (*Task, error) {
+	inst, commit, err := s.upgradeTarget(ctx, req.Name, req.Target, req.Commit)
 	if err != nil {
 		return nil, err
 	}
-	u := d.upgradeRun(inst, req.By)
-	u.commit, u.targets = commit, d.cfg.Targets
+	u := s.upgradeRun(inst, req.By)
+	u.commit, u.targets = commit, s.cfg.Targets
 	target := req.Target
 	if target == "" {
 		target = "configured"
 	}
 	params := map[string]string{"target": target, "commit": commit, "from": inst.Release.Commit}
-	t, err := d.submit(ctx, JobUpgrade, inst, req.JobRequest, params, u.steps, StepCleanup, nil)
+	t, err := s.submit(ctx, JobUpgrade, inst, req.JobRequest, params, u.steps, StepCleanup, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -109,14 +109,14 @@ func (d *Service) Upgrade(ctx context.Context, req UpgradeRequest) (*Task, error
 // Upgrade) and says to which commit, with the instance as it is: what a
 // confirmation shows before the upgrade is queued. Its refusals are
 // Upgrade's.
-func (d *Service) UpgradeTarget(ctx context.Context, name, target string) (Instance, string, error) {
-	return d.upgradeTarget(ctx, name, target, "")
+func (s *Service) UpgradeTarget(ctx context.Context, name, target string) (Instance, string, error) {
+	return s.upgradeTarget(ctx, name, target, "")
 }
 
 // upgradeTarget is UpgradeTarget; a commit already resolved is taken as
 // it is.
-func (d *Service) upgradeTarget(ctx context.Context, name, target, commit string) (Instance, string, error) {
-	inst, err := d.lookup(ctx, name)
+func (s *Service) upgradeTarget(ctx context.Context, name, target, commit string) (Instance, string, error) {
+	inst, err := s.lookup(ctx, name)
 	if err != nil {
 		return inst, "", err
 	}
@@ -126,15 +126,15 @@ func (d *Service) upgradeTarget(ctx context.Context, name, target, commit string
 	if !inst.Release.Known() {
 		return inst, "", fmt.Errorf("%w: %s records no release (it was imported); upgrade moves instances that run a release odoobot built", ErrNotUpgradable, inst.Name)
 	}
-	if d.cfg.Targets == nil {
+	if s.cfg.Targets == nil {
 		return inst, "", errors.New("upgrade: this host cannot build a chosen release")
 	}
-	if d.cfg.OdooRuns == nil {
+	if s.cfg.OdooRuns == nil {
 		return inst, "", errors.New("upgrade: this host cannot run Odoo to update the modules (no Odoo runner configured)")
 	}
 	if commit == "" {
 		var err error
-		if commit, err = d.cfg.Targets.Resolve(ctx, target); err != nil {
+		if commit, err = s.cfg.Targets.Resolve(ctx, target); err != nil {
 			return inst, "", err
 		}
 	}
@@ -162,8 +162,8 @@ type upgradeRun struct {
 	task atomic.Pointer[Task]
 }
 
-func (d *Service) upgradeRun(inst Instance, by string) *upgradeRun {
-	return &upgradeRun{d: d, inst: inst, paths: d.cfg.Layout.Paths(inst), by: by, wasRunning: true}
+func (s *Service) upgradeRun(inst Instance, by string) *upgradeRun {
+	return &upgradeRun{d: s, inst: inst, paths: s.cfg.Layout.Paths(inst), by: by, wasRunning: true}
 }
 
 func (u *upgradeRun) steps() []Step {

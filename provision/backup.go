@@ -220,10 +220,11 @@ func (s *Service) lookupFor(ctx context.Context, name string, verb trustFor) (In
 	return inst, nil
 }
 
-// submit records a job of kind on inst and queues its steps.
-func (s *Service) submit(ctx context.Context, kind JobKind, inst Instance, req JobRequest, params map[string]string, steps func() []Step, commit StepName, before func() error) (*Task, error) {
+// submit records the job of plan and queues its steps; before, when
+// set, runs once the job is recorded, and its error refuses the job.
+func (s *Service) submit(ctx context.Context, plan Plan, req JobRequest, before func() error) (*Task, error) {
 	job, err := s.cfg.Store.CreateJob(ctx, Job{
-		Kind: kind, Instance: inst.Name, State: JobQueued, RequestedBy: req.By, Params: params, ChatRef: req.ChatRef,
+		Kind: plan.Kind, Instance: plan.Instance.Name, State: JobQueued, RequestedBy: req.By, Params: plan.Params, ChatRef: req.ChatRef,
 	})
 	if err != nil {
 		return nil, err
@@ -234,12 +235,20 @@ func (s *Service) submit(ctx context.Context, kind JobKind, inst Instance, req J
 			return nil, err
 		}
 	}
-	t := &Task{Job: job, Steps: steps(), Commit: commit, LogPath: s.jobLog(kind, inst), Subscribe: req.Subscribe, Finished: req.Finished, Instance: inst}
+	t := plan.task(job)
+	t.Subscribe, t.Finished = req.Subscribe, req.Finished
 	if err := s.cfg.Runner.Submit(t); err != nil {
 		_ = s.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobInterrupted, err.Error(), nil)
 		return nil, err
 	}
 	return t, nil
+}
+
+// jobPlan is the plan of a day-two job of kind on inst: written to the
+// job's log beside the creation log (jobLog), and ended after a crash by
+// its kind's recoverer (recoverers).
+func (s *Service) jobPlan(kind JobKind, inst Instance, params map[string]string, steps []Step, commit StepName) Plan {
+	return Plan{Kind: kind, Instance: inst, Params: params, Steps: steps, Commit: commit, LogPath: s.jobLog(kind, inst), Recover: s.recoverers()[kind]}
 }
 
 // Backup queues a backup of the instance: a pg_dump -Fc of its database,
@@ -258,15 +267,13 @@ func (s *Service) backup(ctx context.Context, req JobRequest, reason string) (*T
 		return nil, err
 	}
 	b := &backupRun{d: s, inst: inst, reason: reason, by: req.By}
-	return s.submit(ctx, JobBackup, inst, req, map[string]string{"reason": reason}, func() []Step {
-		return []Step{
-			{StepDump, b.dump, b.discard},
-			{StepFilestore, b.filestore, nil},
-			{StepConfig, b.config, nil},
-			{StepManifest, b.seal, nil},
-			{StepRetention, b.retain, nil},
-		}
-	}, StepManifest, nil)
+	return s.submit(ctx, s.jobPlan(JobBackup, inst, map[string]string{"reason": reason}, []Step{
+		{StepDump, b.dump, b.discard},
+		{StepFilestore, b.filestore, nil},
+		{StepConfig, b.config, nil},
+		{StepManifest, b.seal, nil},
+		{StepRetention, b.retain, nil},
+	}, StepManifest), req, nil)
 }
 
 // BackupAll backs up every ready instance, one after the other, waiting
@@ -500,31 +507,14 @@ func (s *Service) Restore(ctx context.Context, req JobRequest) (*Task, error) {
 		return nil, err
 	}
 	r := s.restoreRun(inst, b, req.By)
-	return s.submit(ctx, JobRestore, inst, req, map[string]string{"backup": b.ID}, func() []Step {
-		return []Step{
-			{StepCheck, r.verify, nil},
-			{StepSafety, r.safety, nil},
-			{StepPrepare, r.prepare, r.unprepare},
-			{StepSwap, r.swap, r.unswap},
-			{StepStart, r.start, nil},
-			{StepCleanup, r.cleanup, nil},
-		}
-	}, StepCleanup, nil)
-}
-
-// Recover finds the jobs left open by a process that stopped (a crash, a
-// kill) — never those another live odoobot is running — and ends each,
-// so none stays "running" and nothing stays half-made: each is finished
-// when its change was recorded as made, rolled back otherwise (see
-// recoverer); a creation or a clone is rolled back unless it had
-// finished. It returns the jobs it ended, for the adapters to report in
-// their threads.
-func (s *Service) Recover(ctx context.Context, subscribe func(Job) []Subscriber) ([]Job, error) {
-	return s.recoverWith(ctx, subscribe, map[JobKind]recoverer{
-		JobBackup:  s.recoverBackup,
-		JobRestore: s.abandoning(s.recoverRestore), JobUpgrade: s.abandoning(s.recoverUpgrade),
-		JobIsolate: s.recoverIsolate, JobDelete: s.abandoning(s.recoverDelete),
-	})
+	return s.submit(ctx, s.jobPlan(JobRestore, inst, map[string]string{"backup": b.ID}, []Step{
+		{StepCheck, r.verify, nil},
+		{StepSafety, r.safety, nil},
+		{StepPrepare, r.prepare, r.unprepare},
+		{StepSwap, r.swap, r.unswap},
+		{StepStart, r.start, nil},
+		{StepCleanup, r.cleanup, nil},
+	}, StepCleanup), req, nil)
 }
 
 // abandoning is recover, after the instance's backups left half-made by

@@ -84,8 +84,8 @@ func (s *Service) Clone(ctx context.Context, req CloneRequest) (*Task, error) {
 	if err := s.hostFree(ctx, inst); err != nil {
 		return nil, err
 	}
-	params := map[string]string{"ssl": string(inst.SSLMode), "source": src.Name, "neutralize": fmt.Sprint(req.Neutralize)}
-	job, err := s.cfg.Store.CreateJob(ctx, Job{Kind: JobClone, Instance: req.Name, State: JobQueued, RequestedBy: req.By, Params: params, ChatRef: req.ChatRef})
+	plan, cr := s.clonePlan(inst, src, req.Neutralize)
+	job, err := s.cfg.Store.CreateJob(ctx, Job{Kind: plan.Kind, Instance: req.Name, State: JobQueued, RequestedBy: req.By, Params: plan.Params, ChatRef: req.ChatRef})
 	if err != nil {
 		return nil, err
 	}
@@ -95,8 +95,9 @@ func (s *Service) Clone(ctx context.Context, req CloneRequest) (*Task, error) {
 		_ = s.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobRolledBack, err.Error(), nil)
 		return nil, err
 	}
-	t := s.cloneTask(job, inst, src, req.Neutralize)
-	t.Subscribe, t.Finished, t.Instance = req.Subscribe, req.Finished, reserved
+	plan.Instance = reserved
+	t := cr.start(plan, job)
+	t.Subscribe, t.Finished = req.Subscribe, req.Finished
 	if err := s.cfg.Runner.Submit(t); err != nil {
 		s.cfg.Runner.RollBack(context.WithoutCancel(ctx), t, err.Error())
 		return nil, err
@@ -104,14 +105,17 @@ func (s *Service) Clone(ctx context.Context, req CloneRequest) (*Task, error) {
 	return t, nil
 }
 
-// cloneTask is a creation's task with the database step replaced by the
-// copy, and neutralize after the files.
-func (d *Service) cloneTask(job Job, inst, src Instance, neutralize bool) *Task {
-	t, cr := d.creationTask(job, inst)
-	cl := &cloning{d: d, cr: cr, src: src}
+// clonePlan is a creation's plan with the database step replaced by the
+// copy, and neutralize after the files, logged in its own log. Like a
+// creation's, it has no Recover: a clone found open after a crash is
+// rolled back with a creation's steps (recoverCreation), whose database
+// step's undo drops the copy and what the staging name holds.
+func (s *Service) clonePlan(inst, src Instance, neutralize bool) (Plan, *creation) {
+	plan, cr := s.createPlan(inst)
+	cl := &cloning{d: s, cr: cr, src: src}
 	var steps []Step
-	for _, s := range t.Steps {
-		switch s.Name {
+	for _, st := range plan.Steps {
+		switch st.Name {
 		case StepDatabase:
 			steps = append(steps, Step{StepCopy, cl.copy, cl.uncopy})
 			continue
@@ -120,11 +124,12 @@ func (d *Service) cloneTask(job Job, inst, src Instance, neutralize bool) *Task 
 				steps = append(steps, Step{StepNeutralize, cl.neutralize, nil})
 			}
 		}
-		steps = append(steps, s)
+		steps = append(steps, st)
 	}
-	t.Steps = steps
-	t.LogPath = filepath.Join(d.cfg.Layout.LogDir, "clone-"+inst.Internal+".log")
-	return t
+	plan.Kind, plan.Steps = JobClone, steps
+	plan.Params = map[string]string{"ssl": string(inst.SSLMode), "source": src.Name, "neutralize": fmt.Sprint(neutralize)}
+	plan.LogPath = filepath.Join(s.cfg.Layout.LogDir, "clone-"+inst.Internal+".log")
+	return plan, cr
 }
 
 // cloning is the state of one clone job.

@@ -270,9 +270,10 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Task, error) 
 	if err := s.hostFree(ctx, inst); err != nil {
 		return nil, err
 	}
+	plan, cr := s.createPlan(inst)
 	job, err := s.cfg.Store.CreateJob(ctx, Job{
-		Kind: JobCreate, Instance: req.Name, State: JobQueued, RequestedBy: req.By,
-		Params: map[string]string{"ssl": string(req.Mode)}, ChatRef: req.ChatRef,
+		Kind: plan.Kind, Instance: req.Name, State: JobQueued, RequestedBy: req.By,
+		Params: plan.Params, ChatRef: req.ChatRef,
 	})
 	if err != nil {
 		return nil, err
@@ -283,8 +284,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Task, error) 
 		_ = s.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobRolledBack, err.Error(), nil)
 		return nil, err
 	}
-	t, cr := s.creationTask(job, inst)
-	t.Subscribe, t.Finished, t.Instance = req.Subscribe, cr.finished(ctx, req), reserved
+	plan.Instance = reserved
+	t := cr.start(plan, job)
+	t.Subscribe, t.Finished = req.Subscribe, cr.finished(ctx, req)
 	if warning != "" {
 		t.Notes = append(t.Notes, "capacity: "+warning)
 	}
@@ -427,15 +429,105 @@ func (r recorded) took(from, to StepName) time.Duration {
 	return end.Sub(start)
 }
 
-// recoverWith is Recover with a recoverer for some kinds besides create.
-func (s *Service) recoverWith(ctx context.Context, subscribe func(Job) []Subscriber, kinds map[JobKind]recoverer) ([]Job, error) {
+// settled is how recovery ends an open job without running anything:
+// its plan need not, or may not, be run back.
+type settled struct {
+	state JobState
+	msg   string
+}
+
+// recoveryPlans rebuild, for each kind of job that can leave something
+// half-made, the plan of an open job of that kind from its record. A
+// kind missing here has nothing to undo: its open jobs end interrupted.
+func (s *Service) recoveryPlans() map[JobKind]func(context.Context, Job) (Plan, *settled) {
+	plans := map[JobKind]func(context.Context, Job) (Plan, *settled){
+		JobCreate: s.creationPlanOf,
+		JobClone:  s.creationPlanOf,
+	}
+	for kind := range s.recoverers() {
+		plans[kind] = s.jobPlanOf
+	}
+	return plans
+}
+
+// recoverers end the day-two jobs a stopped odoobot left open, by kind:
+// each finished when its change was recorded as made, rolled back
+// otherwise (see recoverer).
+func (s *Service) recoverers() map[JobKind]recoverer {
+	return map[JobKind]recoverer{
+		JobBackup:  s.recoverBackup,
+		JobRestore: s.abandoning(s.recoverRestore),
+		JobUpgrade: s.abandoning(s.recoverUpgrade),
+		JobIsolate: s.recoverIsolate,
+		JobDelete:  s.abandoning(s.recoverDelete),
+	}
+}
+
+// jobPlanOf is the plan of an open day-two job: its kind's Recover reads
+// the instance's row and what the host shows, and rebuilds from them the
+// steps it runs or undoes; the plan has none of its own.
+func (s *Service) jobPlanOf(_ context.Context, job Job) (Plan, *settled) {
+	return s.jobPlan(job.Kind, s.newInstance(job.Instance, SSLHTTP), job.Params, nil, ""), nil
+}
+
+// creationPlanOf is the plan of an open creation or clone: a creation's
+// steps for the instance the job names, as its row records it when it
+// has one, rolled back whole. It settles the job instead when the name
+// or the row is not one the creation could have made (nothing is
+// undone), or when the instance is ready: the process stopped after the
+// last step and before the job was closed, so the instance is finished,
+// never undone.
+func (s *Service) creationPlanOf(ctx context.Context, job Job) (Plan, *settled) {
+	mode, _ := ParseSSLMode(job.Params["ssl"], SSLHTTP)
+	inst := s.newInstance(job.Instance, mode)
+	if err := s.recoverable(ctx, job, inst); err != nil {
+		return Plan{}, &settled{JobInterrupted, "odoobot stopped while this job ran; NOT rolled back: " + err.Error()}
+	}
+	if got, err := s.cfg.Store.Instance(ctx, job.Instance); err == nil {
+		if got.State == StateReady {
+			return Plan{}, &settled{JobSucceeded, ""}
+		}
+		inst = got
+	}
+	plan, _ := s.createPlan(inst)
+	return plan, nil
+}
+
+// Recover finds the jobs left open by a process that stopped (a crash, a
+// kill) — never those another live odoobot is running — and ends each,
+// so none stays "running" and nothing stays half-made: it rebuilds the
+// plan of each by its kind (recoveryPlans) and ends the job with the
+// plan's Recover, which finishes it when its change was recorded as made
+// and rolls it back otherwise (see recoverer); a plan without one (a
+// creation, a clone) is rolled back unless it had finished. It returns
+// the jobs it ended, for the adapters to report in their threads.
+func (s *Service) Recover(ctx context.Context, subscribe func(Job) []Subscriber) ([]Job, error) {
 	open, err := s.cfg.Store.OrphanedJobs(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("provision: recover: %w", err)
 	}
+	plans := s.recoveryPlans()
 	var ended []Job
 	for _, job := range open {
-		if rec := kinds[job.Kind]; rec != nil {
+		rebuild := plans[job.Kind]
+		if rebuild == nil {
+			// Other kinds have nothing half-made to undo here.
+			_ = s.cfg.Store.FinishJob(ctx, job.ID, JobInterrupted, "odoobot stopped while this job ran", nil)
+			job.State = JobInterrupted
+			ended = append(ended, job)
+			continue
+		}
+		plan, end := rebuild(ctx, job)
+		if end != nil {
+			_ = s.cfg.Store.FinishJob(ctx, job.ID, end.state, end.msg, nil)
+			job.State = end.state
+			if end.msg != "" {
+				job.Error = end.msg
+			}
+			ended = append(ended, job)
+			continue
+		}
+		if plan.Recover != nil {
 			events, err := s.cfg.Store.Events(ctx, job.ID)
 			if err != nil {
 				// Without its record, recovery could undo a change that
@@ -443,39 +535,10 @@ func (s *Service) recoverWith(ctx context.Context, subscribe func(Job) []Subscri
 				s.cfg.Logger.Error("recover: cannot read what the job did; left open for the next start", "job", job.ID, "err", err)
 				continue
 			}
-			ended = append(ended, s.recoverJob(ctx, job, recordedOf(events), rec, subscribe))
+			ended = append(ended, s.recoverJob(ctx, job, plan, recordedOf(events), subscribe))
 			continue
 		}
-		if job.Kind != JobCreate && job.Kind != JobClone {
-			// Other kinds have nothing half-made to undo here.
-			_ = s.cfg.Store.FinishJob(ctx, job.ID, JobInterrupted, "odoobot stopped while this job ran", nil)
-			job.State = JobInterrupted
-			ended = append(ended, job)
-			continue
-		}
-		mode, _ := ParseSSLMode(job.Params["ssl"], SSLHTTP)
-		inst := s.newInstance(job.Instance, mode)
-		if err := s.recoverable(ctx, job, inst); err != nil {
-			// The job's row names no instance odoobot could have made, or
-			// the instance's row records other names: nothing is undone.
-			msg := "odoobot stopped while this job ran; NOT rolled back: " + err.Error()
-			_ = s.cfg.Store.FinishJob(ctx, job.ID, JobInterrupted, msg, nil)
-			job.State, job.Error = JobInterrupted, msg
-			ended = append(ended, job)
-			continue
-		}
-		if got, err := s.cfg.Store.Instance(ctx, job.Instance); err == nil {
-			if got.State == StateReady {
-				// The process stopped after the last step and before the job
-				// was closed: the instance is finished, never undone.
-				_ = s.cfg.Store.FinishJob(ctx, job.ID, JobSucceeded, "", nil)
-				job.State = JobSucceeded
-				ended = append(ended, job)
-				continue
-			}
-			inst = got
-		}
-		t := s.task(job, inst)
+		t := plan.task(job)
 		if subscribe != nil {
 			t.Subscribe = subscribe(job)
 		}
@@ -485,19 +548,19 @@ func (s *Service) recoverWith(ctx context.Context, subscribe func(Job) []Subscri
 	return ended, nil
 }
 
-// recoverJob ends one orphaned job with its kind's recoverer, its steps
+// recoverJob ends one orphaned job with its plan's Recover, its steps
 // recorded in the job's events and log, and records how it ended:
 // succeeded when the recoverer finished it, interrupted when it rolled
 // it back, failed when either could not be done whole.
-func (s *Service) recoverJob(ctx context.Context, job Job, rec recorded, recover recoverer, subscribe func(Job) []Subscriber) Job {
-	t := &Task{Job: job, LogPath: s.jobLog(job.Kind, s.newInstance(job.Instance, SSLHTTP))}
+func (s *Service) recoverJob(ctx context.Context, job Job, plan Plan, rec recorded, subscribe func(Job) []Subscriber) Job {
+	t := &Task{Job: job, LogPath: plan.LogPath}
 	if subscribe != nil {
 		t.Subscribe = subscribe(job)
 	}
 	emit, closeLog := s.cfg.Runner.emitter(ctx, t)
 	defer closeLog()
 	emit("recovery", EventInfo, "odoobot stopped while this job ran", 0)
-	res, err := recover(ctx, job, rec, emit)
+	res, err := plan.Recover(ctx, job, rec, emit)
 	state, msg := JobInterrupted, "odoobot stopped while this job ran; rolled back"
 	switch {
 	case res.finished && err == nil:
@@ -622,16 +685,13 @@ func (cr *creation) finished(ctx context.Context, req CreateRequest) func(Job) {
 	}
 }
 
-// task builds the steps of a creation for the instance's mode.
-func (s *Service) task(job Job, inst Instance) *Task {
-	t, _ := s.creationTask(job, inst)
-	return t
-}
-
-// creationTask is task, with the creation its steps share.
-func (c *Service) creationTask(job Job, inst Instance) (*Task, *creation) {
-	cr := &creation{c: c, inst: inst, paths: c.cfg.Layout.Paths(inst)}
-	opts := PlanOptions{ManagesDNS: c.cfg.DNS != nil, DNS01: c.cfg.DNS != nil}
+// createPlan is the plan of a creation of inst, with the creation its
+// steps share: the steps StepNames orders for the instance's mode,
+// logged in the creation log. It has no Recover: a creation found open
+// after a crash is rolled back, step by step (see recoverCreation).
+func (s *Service) createPlan(inst Instance) (Plan, *creation) {
+	cr := &creation{c: s, inst: inst, paths: s.cfg.Layout.Paths(inst)}
+	opts := PlanOptions{ManagesDNS: s.cfg.DNS != nil, DNS01: s.cfg.DNS != nil}
 	all := map[StepName]Step{
 		StepReserve:     {StepReserve, cr.checkReserved, cr.unreserve},
 		StepRelease:     {StepRelease, cr.ensureRelease, nil},
@@ -649,11 +709,19 @@ func (c *Service) creationTask(job Job, inst Instance) (*Task, *creation) {
 	}
 	var steps []Step
 	for _, n := range StepNames(inst.SSLMode, opts) {
-		s := all[n]
-		steps = append(steps, s)
+		steps = append(steps, all[n])
 	}
-	cr.task = &Task{Job: job, Steps: steps, LogPath: cr.paths.CreateLog, Instance: inst}
-	return cr.task, cr
+	return Plan{
+		Kind: JobCreate, Instance: inst, Params: map[string]string{"ssl": string(inst.SSLMode)},
+		Steps: steps, LogPath: cr.paths.CreateLog,
+	}, cr
+}
+
+// start makes p the task of job, whose long steps report their progress
+// and whose summary step keeps its text there.
+func (cr *creation) start(p Plan, job Job) *Task {
+	cr.task = p.task(job)
+	return cr.task
 }
 
 func (cr *creation) checkReserved(ctx context.Context) error {

@@ -56,7 +56,8 @@ func (s *Service) Delete(ctx context.Context, req JobRequest) (*Task, error) {
 		running = "yes"
 	}
 	del := s.deletion(inst, prev, running == "yes", req.By)
-	t, err := s.submit(ctx, JobDelete, inst, req, map[string]string{"state": string(prev), "running": running}, del.steps, StepDatabase, func() error {
+	plan := s.jobPlan(JobDelete, inst, map[string]string{"state": string(prev), "running": running}, del.steps(), StepDatabase)
+	t, err := s.submit(ctx, plan, req, func() error {
 		return s.cfg.Store.SetState(ctx, inst.Name, StateDeleting)
 	})
 	return t, err
@@ -100,8 +101,8 @@ func (del *deletion) forward() []Step {
 // commit step (the drop of the database) is recorded started, it is
 // finished forward; before that, what it did is undone (the record made
 // again, the service started when it ran, the state it had put back).
-func (d *Service) recoverDelete(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
-	inst, err := d.cfg.Store.Instance(ctx, job.Instance)
+func (s *Service) recoverDelete(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
+	inst, err := s.cfg.Store.Instance(ctx, job.Instance)
 	if errors.Is(err, ErrInstanceNotFound) {
 		// The store row is the last thing a delete removes.
 		return recovery{finished: true}, nil
@@ -109,24 +110,24 @@ func (d *Service) recoverDelete(ctx context.Context, job Job, rec recorded, emit
 	if err != nil {
 		return recovery{}, err
 	}
-	if err := d.trusted(inst, trustDelete); err != nil {
+	if err := s.trusted(inst, trustDelete); err != nil {
 		return recovery{}, err
 	}
-	del := d.deletion(inst, State(job.Params["state"]), job.Params["running"] == "yes", job.RequestedBy)
+	del := s.deletion(inst, State(job.Params["state"]), job.Params["running"] == "yes", job.RequestedBy)
 	if rec.Started(StepDatabase) {
-		for _, s := range del.forward() {
-			if err := runStep(ctx, emit, s.Name, s.Apply); err != nil {
+		for _, st := range del.forward() {
+			if err := runStep(ctx, emit, st.Name, st.Apply); err != nil {
 				return recovery{finished: true}, err
 			}
 		}
 		return recovery{finished: true}, nil
 	}
 	var res recovery
-	for _, s := range slices.Backward(del.steps()) {
-		if s.Undo == nil || !rec.Started(s.Name) {
+	for _, st := range slices.Backward(del.steps()) {
+		if st.Undo == nil || !rec.Started(st.Name) {
 			continue
 		}
-		if err := undoStep(ctx, emit, s.Name, s.Undo, &res.undone); err != nil {
+		if err := undoStep(ctx, emit, st.Name, st.Undo, &res.undone); err != nil {
 			return res, err
 		}
 	}

@@ -78,17 +78,15 @@ func (s *Service) Isolate(ctx context.Context, req JobRequest) (*Task, error) {
 		}
 	}
 	iso := &isolation{d: s, inst: inst, user: own.User, role: own.DBRole, paths: paths}
-	return s.submit(ctx, JobIsolate, inst, req, map[string]string{"user": own.User, "role": own.DBRole}, func() []Step {
-		return []Step{
-			{StepTenant, iso.makeTenant, iso.removeTenant},
-			{StepStop, iso.stop, iso.start},
-			{StepDatabase, iso.giveDatabase, iso.takeDatabaseBack},
-			{StepConf, iso.rewriteConf, iso.restoreConf},
-			{StepUnit, iso.rewriteUnit, iso.restoreUnit},
-			{StepStart, iso.start, iso.stop},
-			{StepStore, iso.record, iso.unrecord},
-		}
-	}, "", nil)
+	return s.submit(ctx, s.jobPlan(JobIsolate, inst, map[string]string{"user": own.User, "role": own.DBRole}, []Step{
+		{StepTenant, iso.makeTenant, iso.removeTenant},
+		{StepStop, iso.stop, iso.start},
+		{StepDatabase, iso.giveDatabase, iso.takeDatabaseBack},
+		{StepConf, iso.rewriteConf, iso.restoreConf},
+		{StepUnit, iso.rewriteUnit, iso.restoreUnit},
+		{StepStart, iso.start, iso.stop},
+		{StepStore, iso.record, iso.unrecord},
+	}, ""), req, nil)
 }
 
 // tenantFree checks that no system user or database role has inst's

@@ -97,7 +97,7 @@ func (s *Service) Upgrade(ctx context.Context, req UpgradeRequest) (*Task, error
 		target = "configured"
 	}
 	params := map[string]string{"target": target, "commit": commit, "from": inst.Release.Commit}
-	t, err := s.submit(ctx, JobUpgrade, inst, req.JobRequest, params, u.steps, StepCleanup, nil)
+	t, err := s.submit(ctx, s.jobPlan(JobUpgrade, inst, params, u.steps(), StepCleanup), req.JobRequest, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -576,18 +576,18 @@ func shortCommit(c string) string {
 // stopped, the database and filestore kept aside are put back, the kept
 // odoo.conf and unit too, the test copy dropped, and the instance
 // started on its old release.
-func (d *Service) recoverUpgrade(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
-	inst, err := d.cfg.Store.Instance(ctx, job.Instance)
+func (s *Service) recoverUpgrade(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
+	inst, err := s.cfg.Store.Instance(ctx, job.Instance)
 	if errors.Is(err, ErrInstanceNotFound) {
 		return recovery{}, nil
 	}
 	if err != nil {
 		return recovery{}, err
 	}
-	if err := d.trusted(inst, trustJob); err != nil {
+	if err := s.trusted(inst, trustJob); err != nil {
 		return recovery{}, err
 	}
-	u := d.upgradeRun(inst, job.RequestedBy)
+	u := s.upgradeRun(inst, job.RequestedBy)
 	commit := job.Params["commit"]
 	if commit != "" && inst.Release.Commit == commit && !rec.rollingBack {
 		return recovery{finished: true}, runStep(ctx, emit, StepCleanup, u.cleanup)
@@ -606,11 +606,11 @@ func (d *Service) recoverUpgrade(ctx context.Context, job Job, rec recorded, emi
 		{StepStop, u.restart},
 		{StepTestCopy, u.dropCopy},
 	}
-	for _, s := range steps {
-		if s.name == StepStart && !rec.Started(StepStop) {
+	for _, st := range steps {
+		if st.name == StepStart && !rec.Started(StepStop) {
 			continue // production was never stopped: it is not stopped now
 		}
-		if err := undoStep(ctx, emit, s.name, s.undo, &res.undone); err != nil {
+		if err := undoStep(ctx, emit, st.name, st.undo, &res.undone); err != nil {
 			return res, err
 		}
 	}

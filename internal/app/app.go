@@ -58,7 +58,7 @@ type App struct {
 	Store      *postgres.Store
 	Services   *systemd.Manager
 	Runner     *provision.Runner
-	Service    *provision.Service
+	Service    *provision.Service // every verb that is a job, and the reports (backups, capacity, gc)
 	Operator   *provision.Operator
 	Dispatcher *commands.Dispatcher
 	Templates  *templates.Set
@@ -396,11 +396,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	}
 	a.Dispatcher = &commands.Dispatcher{
 		Allowlist: al, Auditor: store, Rules: cfg.NameRules(), Mode: cfg.SSLMode(),
-		Creator: a.Service, Operator: a.Operator, Capacity: a.Service, Admins: a.Operator, Jobs: store, Logger: log,
-	}
-	if err := a.wireBackups(ctx, opt); err != nil {
-		a.Close()
-		return nil, err
+		Creator: a.Service, DayTwo: a.Service, Cloner: a.Service, Upgrader: a.Service, Capacity: a.Service,
+		Operator: a.Operator, Admins: a.Operator, Jobs: store, Logger: log,
 	}
 	return a, nil
 }

@@ -9,19 +9,6 @@ import (
 	"odoobot/provision/systemd"
 )
 
-// wireBackups wires the day-two verbs (backup, backups, restore, delete,
-// clone, upgrade) into the dispatcher: the app's Service. Backups go to
-// BACKUP_DIR, kept as the BACKUP_KEEP_* settings say (New gives the
-// Service its BackupConfig).
-func (a *App) wireBackups(context.Context, Options) error {
-	a.Dispatcher.DayTwo, a.Dispatcher.Cloner, a.Dispatcher.Upgrader = a.Service, a.Service, a.Service
-	return nil
-}
-
-// DayTwo returns the Service whose day-two verbs are wired into the
-// dispatcher; nil before New has made it.
-func (a *App) DayTwo() *provision.Service { return a.Service }
-
 // StartBackups starts the scheduled daily backup of every ready instance
 // at BACKUP_TIME (UTC), one instance after the other; it stops with ctx.
 // serve calls it. BACKUP_TIME=off turns it off, and so does an
@@ -33,9 +20,9 @@ func (a *App) DayTwo() *provision.Service { return a.Service }
 // and the rest goes on.
 func (a *App) StartBackups(ctx context.Context) {
 	a.RotateLogs(ctx, true)
-	dt := a.DayTwo()
+	svc := a.Service
 	at, on, _ := a.Config.DailyBackup()
-	if dt == nil || !on {
+	if svc == nil || !on {
 		return
 	}
 	if systemd.BackupTimerInstalled(a.Config.UnitDir) {
@@ -50,7 +37,7 @@ func (a *App) StartBackups(ctx context.Context) {
 				return
 			case <-time.After(time.Until(next)):
 			}
-			if err := dt.BackupAll(ctx, "schedule"); err != nil {
+			if err := svc.BackupAll(ctx, "schedule"); err != nil {
 				a.Alert(ctx, "scheduled backup: "+err.Error())
 			}
 		}

@@ -7,6 +7,61 @@ import (
 	"time"
 )
 
+// Recover finds the jobs left open by a process that stopped (a crash, a
+// kill) — never those another live odoobot is running — and ends each,
+// so none stays "running" and nothing stays half-made: it rebuilds the
+// plan of each by its kind (recoveryPlans) and ends the job with the
+// plan's Recover, which finishes it when its change was recorded as made
+// and rolls it back otherwise (see recoverer); a plan without one (a
+// creation, a clone) is rolled back unless it had finished. It returns
+// the jobs it ended, for the adapters to report in their threads.
+func (s *Service) Recover(ctx context.Context, subscribe func(Job) []Subscriber) ([]Job, error) {
+	open, err := s.cfg.Store.OrphanedJobs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("provision: recover: %w", err)
+	}
+	plans := s.recoveryPlans()
+	var ended []Job
+	for _, job := range open {
+		rebuild := plans[job.Kind]
+		if rebuild == nil {
+			// Other kinds have nothing half-made to undo here.
+			_ = s.cfg.Store.FinishJob(ctx, job.ID, JobInterrupted, "odoobot stopped while this job ran", nil)
+			job.State = JobInterrupted
+			ended = append(ended, job)
+			continue
+		}
+		plan, end := rebuild(ctx, job)
+		if end != nil {
+			_ = s.cfg.Store.FinishJob(ctx, job.ID, end.state, end.msg, nil)
+			job.State = end.state
+			if end.msg != "" {
+				job.Error = end.msg
+			}
+			ended = append(ended, job)
+			continue
+		}
+		if plan.Recover != nil {
+			events, err := s.cfg.Store.Events(ctx, job.ID)
+			if err != nil {
+				// Without its record, recovery could undo a change that
+				// succeeded: the job stays open for the next start.
+				s.cfg.Logger.Error("recover: cannot read what the job did; left open for the next start", "job", job.ID, "err", err)
+				continue
+			}
+			ended = append(ended, s.recoverJob(ctx, job, plan, recordedOf(events), subscribe))
+			continue
+		}
+		t := plan.task(job)
+		if subscribe != nil {
+			t.Subscribe = subscribe(job)
+		}
+		s.cfg.Runner.RollBack(ctx, t, "odoobot stopped while this job ran")
+		ended = append(ended, t.result)
+	}
+	return ended, nil
+}
+
 // settled is how recovery ends an open job without running anything:
 // its plan need not, or may not, be run back.
 type settled struct {
@@ -68,62 +123,8 @@ func (s *Service) creationPlanOf(ctx context.Context, job Job) (Plan, *settled) 
 		inst = got
 	}
 	plan, _ := s.createPlan(inst)
+	plan.Kind, plan.Params = job.Kind, job.Params
 	return plan, nil
-}
-
-// Recover finds the jobs left open by a process that stopped (a crash, a
-// kill) — never those another live odoobot is running — and ends each,
-// so none stays "running" and nothing stays half-made: it rebuilds the
-// plan of each by its kind (recoveryPlans) and ends the job with the
-// plan's Recover, which finishes it when its change was recorded as made
-// and rolls it back otherwise (see recoverer); a plan without one (a
-// creation, a clone) is rolled back unless it had finished. It returns
-// the jobs it ended, for the adapters to report in their threads.
-func (s *Service) Recover(ctx context.Context, subscribe func(Job) []Subscriber) ([]Job, error) {
-	open, err := s.cfg.Store.OrphanedJobs(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("provision: recover: %w", err)
-	}
-	plans := s.recoveryPlans()
-	var ended []Job
-	for _, job := range open {
-		rebuild := plans[job.Kind]
-		if rebuild == nil {
-			// Other kinds have nothing half-made to undo here.
-			_ = s.cfg.Store.FinishJob(ctx, job.ID, JobInterrupted, "odoobot stopped while this job ran", nil)
-			job.State = JobInterrupted
-			ended = append(ended, job)
-			continue
-		}
-		plan, end := rebuild(ctx, job)
-		if end != nil {
-			_ = s.cfg.Store.FinishJob(ctx, job.ID, end.state, end.msg, nil)
-			job.State = end.state
-			if end.msg != "" {
-				job.Error = end.msg
-			}
-			ended = append(ended, job)
-			continue
-		}
-		if plan.Recover != nil {
-			events, err := s.cfg.Store.Events(ctx, job.ID)
-			if err != nil {
-				// Without its record, recovery could undo a change that
-				// succeeded: the job stays open for the next start.
-				s.cfg.Logger.Error("recover: cannot read what the job did; left open for the next start", "job", job.ID, "err", err)
-				continue
-			}
-			ended = append(ended, s.recoverJob(ctx, job, plan, recordedOf(events), subscribe))
-			continue
-		}
-		t := plan.task(job)
-		if subscribe != nil {
-			t.Subscribe = subscribe(job)
-		}
-		s.cfg.Runner.RollBack(ctx, t, "odoobot stopped while this job ran")
-		ended = append(ended, t.result)
-	}
-	return ended, nil
 }
 
 // recoverer ends an orphaned job of one kind. It decides from rec, what

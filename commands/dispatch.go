@@ -83,7 +83,7 @@ type AdminPasswords interface {
 	ResetAdminPassword(ctx context.Context, name string) (string, error)
 }
 
-// Creator runs create (provision.Creator has it). The task it returns
+// Creator runs create (provision.Service has it). The task it returns
 // carries the reserved instance and, once the job has succeeded, its
 // summary.
 type Creator interface {

@@ -10,7 +10,7 @@ import (
 	"odoobot/provision"
 )
 
-// DayTwo runs backup, backups, restore and delete (provision.DayTwo has
+// DayTwo runs backup, backups, restore and delete (provision.Service has
 // it). Without it, those verbs answer that they are not available on
 // this server.
 type DayTwo interface {
@@ -20,7 +20,7 @@ type DayTwo interface {
 	Delete(ctx context.Context, req provision.JobRequest) (*provision.Task, error)
 }
 
-var _ DayTwo = (*provision.DayTwo)(nil)
+var _ DayTwo = (*provision.Service)(nil)
 
 // backupVerbs runs backup, backups and restore (after a confirmation).
 // It returns the backup's task once it is queued (a restore's comes from

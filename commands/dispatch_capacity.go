@@ -9,13 +9,13 @@ import (
 )
 
 // CapacityReporter runs capacity: the host's figures and the recorded
-// instances (provision.Creator has it). Without it, capacity answers
+// instances (provision.Service has it). Without it, capacity answers
 // that it is not available on this server.
 type CapacityReporter interface {
 	Capacity(ctx context.Context) (provision.CapacityReport, error)
 }
 
-var _ CapacityReporter = (*provision.Creator)(nil)
+var _ CapacityReporter = (*provision.Service)(nil)
 
 // capacityVerb runs capacity: the host's memory and disk, how many more
 // instances fit under the capacity model, and each instance's memory use

@@ -7,14 +7,14 @@ import (
 	"odoobot/provision"
 )
 
-// Cloner makes staging copies (provision.DayTwo has it); without it,
+// Cloner makes staging copies (provision.Service has it); without it,
 // clone answers that it is not available on this server. The task it
 // returns carries the copy's instance and, once done, its summary.
 type Cloner interface {
 	Clone(ctx context.Context, req provision.CloneRequest) (*provision.Task, error)
 }
 
-var _ Cloner = (*provision.DayTwo)(nil)
+var _ Cloner = (*provision.Service)(nil)
 
 // cloneVerb runs clone SRC DST: a staging copy of SRC, progress in a
 // thread, its summary at the end. It returns the job's task once it is

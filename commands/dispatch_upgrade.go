@@ -7,7 +7,7 @@ import (
 	"odoobot/provision"
 )
 
-// Upgrader moves instances to another Odoo release (provision.DayTwo has
+// Upgrader moves instances to another Odoo release (provision.Service has
 // it); without it, upgrade answers that it is not available on this
 // server. UpgradeTarget resolves the target once, for the confirmation;
 // Upgrade is then given the confirmed commit (UpgradeRequest.Commit).
@@ -16,7 +16,7 @@ type Upgrader interface {
 	Upgrade(ctx context.Context, req provision.UpgradeRequest) (*provision.Task, error)
 }
 
-var _ Upgrader = (*provision.DayTwo)(nil)
+var _ Upgrader = (*provision.Service)(nil)
 
 // upgradeVerb runs upgrade NAME [COMMIT|TAG|latest]: the target is
 // resolved and refused at once when there is nothing to do or it does

@@ -78,7 +78,7 @@ func TestBackupTimerBacksUpEveryInstance(t *testing.T) {
 		t.Fatalf("systemctl start %s: %v\n%s\n%s", provision.BackupServiceUnit, err, out, journal)
 	}
 	for _, n := range names {
-		list, err := a.DayTwo().Backups(ctx, n)
+		list, err := a.Service.Backups(ctx, n)
 		if err != nil || len(list) != 1 || list[0].Reason != provision.ReasonScheduled || !list[0].Intact || list[0].VerifiedAt.IsZero() {
 			t.Errorf("backups of %s after the timer's service: %+v, %v; want one scheduled backup, verified", n, list, err)
 		}

@@ -61,7 +61,7 @@ func benchCloneOnce(b *testing.B, a *app.App, src, name string) (time.Duration, 
 	b.Helper()
 	record, steps := stepDurations()
 	start := time.Now()
-	task, err := a.DayTwo().Clone(context.Background(), provision.CloneRequest{
+	task, err := a.Service.Clone(context.Background(), provision.CloneRequest{
 		Source: src, Name: name, Neutralize: true, By: "bench", Subscribe: []provision.Subscriber{record},
 	})
 	if err != nil {

@@ -76,7 +76,7 @@ func benchCreate(b *testing.B, a *app.App, name string) (total time.Duration, st
 	b.Helper()
 	record, steps := stepDurations()
 	start := time.Now()
-	task, err := a.Creator.Create(context.Background(), provision.CreateRequest{
+	task, err := a.Service.Create(context.Background(), provision.CreateRequest{
 		Name: name, Mode: provision.SSLHTTP, By: "bench", Subscribe: []provision.Subscriber{record},
 	})
 	if err != nil {

@@ -77,7 +77,7 @@ func benchUpgradeOnce(b *testing.B, a *app.App, name string) (time.Duration, map
 	b.Helper()
 	record, steps := stepDurations()
 	start := time.Now()
-	task, err := a.DayTwo().Upgrade(context.Background(), provision.UpgradeRequest{
+	task, err := a.Service.Upgrade(context.Background(), provision.UpgradeRequest{
 		JobRequest: provision.JobRequest{Name: name, By: "bench", Subscribe: []provision.Subscriber{record}},
 		Target:     "latest",
 	})

@@ -180,9 +180,9 @@ func TestImportAPIDEVInstance(t *testing.T) {
 
 	// A backup of the imported instance, like any other's.
 	t.Cleanup(func() { os.RemoveAll(filepath.Join(a.Config.BackupDir, got.Internal)) })
-	task, err := a.DayTwo().Backup(ctx, provision.JobRequest{Name: name, By: "e2e"})
+	task, err := a.Service.Backup(ctx, provision.JobRequest{Name: name, By: "e2e"})
 	requireSucceeded(t, ctx, "backup of the imported "+name, task, err)
-	if list, err := a.DayTwo().Backups(ctx, name); err != nil || len(list) != 1 || !list[0].Intact {
+	if list, err := a.Service.Backups(ctx, name); err != nil || len(list) != 1 || !list[0].Intact {
 		t.Errorf("backups of the imported %s: %+v, %v", name, list, err)
 	}
 
@@ -245,7 +245,7 @@ func TestImportAPIDEVInstance(t *testing.T) {
 
 	// Deleted like any other: its database, which carries no odoobot
 	// marker, goes too, because the store vouches for it.
-	task, err = a.DayTwo().Delete(ctx, provision.JobRequest{Name: name, By: "e2e"})
+	task, err = a.Service.Delete(ctx, provision.JobRequest{Name: name, By: "e2e"})
 	requireSucceeded(t, ctx, "delete of the imported "+name, task, err)
 	requireGone(t, ctx, a, name)
 }

@@ -101,11 +101,11 @@ func TestCLIExitCodes(t *testing.T) {
 	}
 
 	fails(provision.StepDump, "backup "+name+" failed at step dump", "backup", name)
-	if list, err := a.DayTwo().Backups(ctx, name); err != nil || len(list) != 0 {
+	if list, err := a.Service.Backups(ctx, name); err != nil || len(list) != 0 {
 		t.Fatalf("backups after a failed backup: %+v, %v; want none", list, err)
 	}
 	succeeds("backup", name)
-	list, err := a.DayTwo().Backups(ctx, name)
+	list, err := a.Service.Backups(ctx, name)
 	if err != nil || len(list) != 1 {
 		t.Fatalf("backups after a backup: %+v, %v; want one", list, err)
 	}
@@ -114,7 +114,7 @@ func TestCLIExitCodes(t *testing.T) {
 	fails(provision.StepDump, "backup "+name+": step dump failed", "backup-all")
 	succeeds("backup-all")
 	// The retention keeps the newest backup of a day: backup-all's.
-	if list, err = a.DayTwo().Backups(ctx, name); err != nil || len(list) == 0 || list[0].Reason != provision.ReasonScheduled {
+	if list, err = a.Service.Backups(ctx, name); err != nil || len(list) == 0 || list[0].Reason != provision.ReasonScheduled {
 		t.Fatalf("backups after backup-all: %+v, %v; want its scheduled backup first", list, err)
 	}
 

@@ -368,7 +368,7 @@ func TestCreateFailureAtEachStep(t *testing.T) {
 			defer closeApp()
 			name := uniqueName(t, "fail")
 			destroyLater(t, base, name)
-			task, err := a.Creator.Create(ctx, provision.CreateRequest{Name: name, Mode: provision.SSLHTTP, By: "e2e"})
+			task, err := a.Service.Create(ctx, provision.CreateRequest{Name: name, Mode: provision.SSLHTTP, By: "e2e"})
 			if err != nil {
 				t.Fatalf("Create refused: %v", err)
 			}

@@ -197,7 +197,7 @@ func TestDayTwoBackupRestore(t *testing.T) {
 	if f := finishes(r); !strings.Contains(f, "backed up "+inst.Internal) {
 		t.Fatalf("backup did not succeed:\n%s", r.text())
 	}
-	bl, err := a.DayTwo().Backups(ctx, inst.Name)
+	bl, err := a.Service.Backups(ctx, inst.Name)
 	if err != nil || len(bl) != 1 {
 		t.Fatalf("Backups: %v, %v; want one", bl, err)
 	}
@@ -213,7 +213,7 @@ func TestDayTwoBackupRestore(t *testing.T) {
 	if filepath.Dir(b.Dir) != filepath.Join(backups, inst.Internal) || b.OdooRelease == "" || b.BotVersion == "" || len(b.Files) != 3 {
 		t.Errorf("backup %+v: want it under %s with the release, the version and three files", b, filepath.Join(backups, inst.Internal))
 	}
-	if err := a.DayTwo().VerifyBackup(b); err != nil {
+	if err := a.Service.VerifyBackup(b); err != nil {
 		t.Errorf("VerifyBackup of a fresh backup: %v", err)
 	}
 	if got, _ := dispatch(t, ctx, a, "backups "+inst.Name); !strings.Contains(got.text(), b.ID) || !strings.Contains(got.text(), "intact") {
@@ -247,7 +247,7 @@ func TestDayTwoBackupRestore(t *testing.T) {
 			t.Errorf("database %s is left over", leftover)
 		}
 	}
-	bl, _ = a.DayTwo().Backups(ctx, inst.Name)
+	bl, _ = a.Service.Backups(ctx, inst.Name)
 	if len(bl) != 2 || bl[0].Reason != provision.ReasonSafety {
 		t.Errorf("backups after the restore: %+v; want the safety backup and the first", bl)
 	}
@@ -286,7 +286,7 @@ func TestDayTwoBackupRestore(t *testing.T) {
 		if got := configParam(t, ctx, a, inst.Internal, "e2e.marker"); got != "untouched" {
 			t.Errorf("the data changed: marker %q", got)
 		}
-		if now, _ := a.DayTwo().Backups(ctx, inst.Name); len(now) != count {
+		if now, _ := a.Service.Backups(ctx, inst.Name); len(now) != count {
 			t.Errorf("%d backups after a refused restore, want %d (no safety backup)", len(now), count)
 		}
 		requireAnswers(t, ctx, inst)
@@ -408,7 +408,7 @@ func TestDayTwoDeleteWithoutDatabase(t *testing.T) {
 	if !strings.Contains(c.text(), "no final backup: database "+inst.Internal+" is already gone") {
 		t.Errorf("the thread does not say that no final backup was taken:\n%s", c.text())
 	}
-	if bl, err := a.DayTwo().Backups(ctx, inst.Name); err != nil || len(bl) != 0 {
+	if bl, err := a.Service.Backups(ctx, inst.Name); err != nil || len(bl) != 0 {
 		t.Errorf("backups after the delete: %+v, %v; want none", bl, err)
 	}
 	requireGone(t, ctx, a, inst.Name)

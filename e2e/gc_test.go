@@ -68,7 +68,7 @@ func TestGCPinnedReleases(t *testing.T) {
 	// A backup records the release the instance runs, not the head.
 	br, _ := dispatch(t, ctx, a, "backup "+first.Name)
 	waitFinished(t, br)
-	if bl, err := a.DayTwo().Backups(ctx, first.Name); err != nil || len(bl) != 1 || bl[0].OdooRelease != commitA {
+	if bl, err := a.Service.Backups(ctx, first.Name); err != nil || len(bl) != 1 || bl[0].OdooRelease != commitA {
 		t.Errorf("backup of %s: %+v, %v; want one recording commit %s", first.Name, bl, err, commitA)
 	}
 

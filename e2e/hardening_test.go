@@ -160,7 +160,7 @@ func TestHardenedOdoobotUnit(t *testing.T) {
 		if out, err := run(t, bin, "--env-file", envFile, "backup", name); err != nil {
 			t.Fatalf("odoobot backup under odoobot.service: %v\n%s", err, out)
 		}
-		bl, err := a.DayTwo().Backups(ctx, name)
+		bl, err := a.Service.Backups(ctx, name)
 		if err != nil || len(bl) != 1 {
 			t.Fatalf("backups after odoobot backup: %+v, %v; want one", bl, err)
 		}

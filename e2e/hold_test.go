@@ -43,7 +43,7 @@ func TestQuickVerbHoldsTheInstance(t *testing.T) {
 	restarted := make(chan error, 1)
 	go func() { restarted <- a.Operator.Restart(ctx, inst.Name) }()
 	time.Sleep(1500 * time.Millisecond) // the restart is under way: its unit sleeps 4 s before it starts
-	task, err := a.DayTwo().Backup(ctx, provision.JobRequest{Name: inst.Name, By: "e2e"})
+	task, err := a.Service.Backup(ctx, provision.JobRequest{Name: inst.Name, By: "e2e"})
 	if err == nil {
 		job, _ := task.Wait(ctx)
 		t.Errorf("a backup was accepted while a restart held %s (job %s)", inst.Name, job.State)
@@ -54,6 +54,6 @@ func TestQuickVerbHoldsTheInstance(t *testing.T) {
 		t.Fatalf("restart: %v", err)
 	}
 	t.Cleanup(func() { os.RemoveAll(filepath.Join(a.Config.BackupDir, inst.Internal)) })
-	task, err = a.DayTwo().Backup(ctx, provision.JobRequest{Name: inst.Name, By: "e2e"})
+	task, err = a.Service.Backup(ctx, provision.JobRequest{Name: inst.Name, By: "e2e"})
 	requireSucceeded(t, ctx, "a backup after the restart", task, err)
 }

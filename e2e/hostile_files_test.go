@@ -138,7 +138,7 @@ ln -sfn %[3]s %[1]s/cd
 		requireCleanBackups(t, "backup")
 	})
 
-	bl, err := a.DayTwo().Backups(ctx, inst.Name)
+	bl, err := a.Service.Backups(ctx, inst.Name)
 	if err != nil || len(bl) == 0 {
 		t.Fatalf("no backup to restore: %v, %v", bl, err)
 	}

@@ -98,7 +98,7 @@ func TestHostileTenantDatabase(t *testing.T) {
 		t.Fatalf("backup did not succeed:\n%s", r.text())
 	}
 	unchanged("backup")
-	bl, err := a.DayTwo().Backups(ctx, victim.Name)
+	bl, err := a.Service.Backups(ctx, victim.Name)
 	if err != nil || len(bl) == 0 {
 		t.Fatalf("Backups: %v, %v", bl, err)
 	}

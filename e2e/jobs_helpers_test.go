@@ -44,9 +44,9 @@ func requireSucceeded(t *testing.T, ctx context.Context, what string, task *prov
 // backup; the test fails unless the backup is the instance's only one.
 func backupNow(t *testing.T, ctx context.Context, a *app.App, name string) provision.BackupInfo {
 	t.Helper()
-	task, err := a.DayTwo().Backup(ctx, provision.JobRequest{Name: name, By: "e2e"})
+	task, err := a.Service.Backup(ctx, provision.JobRequest{Name: name, By: "e2e"})
 	requireSucceeded(t, ctx, "backup of "+name, task, err)
-	list, err := a.DayTwo().Backups(ctx, name)
+	list, err := a.Service.Backups(ctx, name)
 	if err != nil || len(list) != 1 {
 		t.Fatalf("backups: %+v, %v", list, err)
 	}

@@ -72,7 +72,7 @@ func TestLogrotateFollowsTheInstances(t *testing.T) {
 	}
 	requireStanza(t, file, log, "su root root")
 
-	task, err := a.DayTwo().Delete(ctx, provision.JobRequest{Name: name, By: "e2e"})
+	task, err := a.Service.Delete(ctx, provision.JobRequest{Name: name, By: "e2e"})
 	requireSucceeded(t, ctx, "delete "+name, task, err)
 	if b := readFile(file); strings.Contains(b, log) {
 		t.Errorf("%s still rotates %s after its delete:\n%s", file, log, b)

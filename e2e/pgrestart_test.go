@@ -43,7 +43,7 @@ func TestCreationRidesOutAPostgreSQLRestart(t *testing.T) {
 			holdOnce.Do(func() { close(held); <-release })
 		}
 	}
-	task, err := a.Creator.Create(ctx, provision.CreateRequest{
+	task, err := a.Service.Create(ctx, provision.CreateRequest{
 		Name: first, Mode: provision.SSLHTTP, By: "e2e", Subscribe: []provision.Subscriber{hold},
 	})
 	if err != nil {

@@ -168,7 +168,7 @@ func testRealOdoo(t *testing.T, version string) {
 		}
 		r, _ := dispatch(t, ctx, a, "backup "+first.Name)
 		waitFinished(t, r)
-		bl, err := a.DayTwo().Backups(ctx, first.Name)
+		bl, err := a.Service.Backups(ctx, first.Name)
 		if err != nil || len(bl) == 0 {
 			t.Fatalf("backup: %v, %v\n%s", bl, err, r.text())
 		}

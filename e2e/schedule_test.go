@@ -29,16 +29,16 @@ func TestScheduledBackupOfEveryInstance(t *testing.T) {
 		destroyLater(t, a, n)
 		createReady(t, ctx, a, n)
 	}
-	if err := a.DayTwo().BackupAll(ctx, "schedule"); err != nil {
+	if err := a.Service.BackupAll(ctx, "schedule"); err != nil {
 		t.Fatalf("BackupAll: %v", err)
 	}
 	for _, n := range names {
-		list, err := a.DayTwo().Backups(ctx, n)
+		list, err := a.Service.Backups(ctx, n)
 		if err != nil || len(list) != 1 || list[0].Reason != provision.ReasonScheduled || !list[0].Intact {
 			t.Errorf("backups of %s: %+v, %v; want one intact scheduled backup", n, list, err)
 			continue
 		}
-		if err := a.DayTwo().VerifyBackup(list[0]); err != nil {
+		if err := a.Service.VerifyBackup(list[0]); err != nil {
 			t.Errorf("the scheduled backup of %s does not verify: %v", n, err)
 		}
 	}

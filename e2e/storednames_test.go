@@ -35,7 +35,7 @@ func TestStoredNamesAreNotTrusted(t *testing.T) {
 	nameA, nameB := uniqueName(t, "trust-a"), uniqueName(t, "trust-b")
 	instA := createReady(t, ctx, a, nameA)
 	instB := createReady(t, ctx, a, nameB)
-	dt := a.DayTwo()
+	dt := a.Service
 	task, err := dt.Backup(ctx, provision.JobRequest{Name: nameA, By: "e2e"})
 	if err != nil {
 		t.Fatal(err)

@@ -256,7 +256,7 @@ func requireUpgraded(t *testing.T, ctx context.Context, a *app.App, inst provisi
 	if !strings.Contains(info, commit) {
 		t.Errorf("info-instancia.txt does not name commit %s:\n%s", commit, info)
 	}
-	bl, err := a.DayTwo().Backups(ctx, inst.Name)
+	bl, err := a.Service.Backups(ctx, inst.Name)
 	if err != nil || len(bl) == 0 || bl[0].Reason != provision.ReasonSafety || bl[0].OdooRelease != inst.Release.Commit {
 		t.Errorf("no safety backup recording the release before the upgrade (%s): %+v, %v", inst.Release.Commit[:12], bl, err)
 	}

@@ -4,11 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"path/filepath"
-	"runtime/debug"
-	"strings"
 	"time"
 )
 
@@ -170,46 +166,6 @@ type BackupConfig struct {
 	Postgres Postgres
 }
 
-// DayTwo runs the verbs on existing instances that are jobs: backup,
-// restore and delete, and lists backups. It embeds the Creator whose
-// configuration (store, runner, drivers, layout, database connection) it
-// uses, so it also creates: the app wires it as the dispatcher's
-// Creator, and the dispatcher finds the day-two verbs on it.
-type DayTwo struct {
-	*Creator
-	bcfg    BackupConfig
-	pg      Postgres
-	backups BackupStore
-}
-
-// DayTwo returns the day-two verbs on c's configuration, with backups
-// made as cfg says.
-func (c *Creator) DayTwo(cfg BackupConfig) *DayTwo {
-	if cfg.Retention == (Retention{}) {
-		cfg.Retention = DefaultRetention()
-	}
-	if cfg.BotVersion == "" {
-		cfg.BotVersion = "(unknown)"
-		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-			cfg.BotVersion = bi.Main.Version
-		}
-	}
-	return &DayTwo{Creator: c, bcfg: cfg, pg: cfg.Postgres, backups: cfg.Store}
-}
-
-// JobRequest asks for a day-two job on one instance. Backup names the
-// backup to restore (restore only).
-type JobRequest struct {
-	Name      string
-	Backup    string
-	By        string // who asked
-	Subscribe []Subscriber
-	ChatRef   map[string]string
-	// Finished, when set, is called once the job has ended, with its final
-	// record, from the worker that ran it.
-	Finished func(Job)
-}
-
 // ErrBackupNotFound is returned for a backup id an instance does not have.
 var ErrBackupNotFound = errors.New("backup not found")
 
@@ -222,87 +178,37 @@ var ErrBackupCorrupt = errors.New("backup does not match its manifest")
 // estimated to need.
 var ErrBackupNoSpace = errors.New("not enough free space for the backup")
 
-// lookup returns the named instance from the store, once its name passes
-// the rules and every name its row records is the derived one (trusted):
-// a job acts on nothing else.
-func (d *DayTwo) lookup(ctx context.Context, name string) (Instance, error) {
-	return d.lookupFor(ctx, name, trustJob)
-}
-
-// lookupFor is lookup for a verb whose interrupted job leaves the host
-// otherwise (Creator.trusted).
-func (d *DayTwo) lookupFor(ctx context.Context, name string, verb trustFor) (Instance, error) {
-	if err := d.cfg.Rules.Check(name); err != nil {
-		return Instance{}, err
-	}
-	inst, err := d.cfg.Store.Instance(ctx, name)
-	if errors.Is(err, ErrInstanceNotFound) {
-		return inst, fmt.Errorf("%w: no instance named %q; see list", ErrInstanceNotFound, name)
-	}
-	if err != nil {
-		return inst, fmt.Errorf("provision: look up %s: %w", name, err)
-	}
-	if err := d.trusted(inst, verb); err != nil {
-		return Instance{}, err
-	}
-	return inst, nil
-}
-
-// submit records a job of kind on inst and queues its steps.
-func (d *DayTwo) submit(ctx context.Context, kind JobKind, inst Instance, req JobRequest, params map[string]string, steps func() []Step, commit StepName, before func() error) (*Task, error) {
-	job, err := d.cfg.Store.CreateJob(ctx, Job{
-		Kind: kind, Instance: inst.Name, State: JobQueued, RequestedBy: req.By, Params: params, ChatRef: req.ChatRef,
-	})
-	if err != nil {
-		return nil, err
-	}
-	if before != nil {
-		if err := before(); err != nil {
-			_ = d.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobRolledBack, err.Error(), nil)
-			return nil, err
-		}
-	}
-	t := &Task{Job: job, Steps: steps(), Commit: commit, LogPath: d.jobLog(kind, inst), Subscribe: req.Subscribe, Finished: req.Finished, Instance: inst}
-	if err := d.cfg.Runner.Submit(t); err != nil {
-		_ = d.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobInterrupted, err.Error(), nil)
-		return nil, err
-	}
-	return t, nil
-}
-
 // Backup queues a backup of the instance: a pg_dump -Fc of its database,
 // its filestore as a tar.gz and its odoo.conf, with a manifest of sizes
 // and SHA-256 checksums, into <Dir>/prod-NAME/<UTC timestamp>/; then the
 // backups the retention does not keep are removed. A backup appears in the
 // listing only once complete; a failed one leaves nothing. Refusals (no
 // such instance, busy) come back here.
-func (d *DayTwo) Backup(ctx context.Context, req JobRequest) (*Task, error) {
-	return d.backup(ctx, req, ReasonManual)
+func (s *Service) Backup(ctx context.Context, req JobRequest) (*Task, error) {
+	return s.backup(ctx, req, ReasonManual)
 }
 
-func (d *DayTwo) backup(ctx context.Context, req JobRequest, reason string) (*Task, error) {
-	inst, err := d.lookup(ctx, req.Name)
+func (s *Service) backup(ctx context.Context, req JobRequest, reason string) (*Task, error) {
+	inst, err := s.lookup(ctx, req.Name)
 	if err != nil {
 		return nil, err
 	}
-	b := &backupRun{d: d, inst: inst, reason: reason, by: req.By}
-	return d.submit(ctx, JobBackup, inst, req, map[string]string{"reason": reason}, func() []Step {
-		return []Step{
-			{StepDump, b.dump, b.discard},
-			{StepFilestore, b.filestore, nil},
-			{StepConfig, b.config, nil},
-			{StepManifest, b.seal, nil},
-			{StepRetention, b.retain, nil},
-		}
-	}, StepManifest, nil)
+	b := &backupRun{d: s, inst: inst, reason: reason, by: req.By}
+	return s.submit(ctx, s.jobPlan(JobBackup, inst, map[string]string{"reason": reason}, []Step{
+		{StepDump, b.dump, b.discard},
+		{StepFilestore, b.filestore, nil},
+		{StepConfig, b.config, nil},
+		{StepManifest, b.seal, nil},
+		{StepRetention, b.retain, nil},
+	}, StepManifest), req, nil)
 }
 
 // BackupAll backs up every ready instance, one after the other, waiting
 // for each: the scheduled daily backup. An instance busy with another
 // job is not backed up, and its error says so; the others still are. It
 // returns the errors joined.
-func (d *DayTwo) BackupAll(ctx context.Context, by string) error {
-	all, err := d.cfg.Store.Instances(ctx)
+func (s *Service) BackupAll(ctx context.Context, by string) error {
+	all, err := s.cfg.Store.Instances(ctx)
 	if err != nil {
 		return fmt.Errorf("provision: scheduled backup: %w", err)
 	}
@@ -311,7 +217,7 @@ func (d *DayTwo) BackupAll(ctx context.Context, by string) error {
 		if inst.State != StateReady {
 			continue
 		}
-		t, err := d.backup(ctx, JobRequest{Name: inst.Name, By: by}, ReasonScheduled)
+		t, err := s.backup(ctx, JobRequest{Name: inst.Name, By: by}, ReasonScheduled)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("backup %s: %w", inst.Name, err))
 			continue
@@ -342,11 +248,11 @@ func NextDaily(now time.Time, at time.Duration) time.Time {
 // A backup whose files do not match is listed with Intact false and
 // Damaged naming the file. It works for a deleted instance too: its
 // backups outlive it.
-func (d *DayTwo) Backups(ctx context.Context, name string) ([]BackupInfo, error) {
-	if err := d.cfg.Rules.Check(name); err != nil {
+func (s *Service) Backups(ctx context.Context, name string) ([]BackupInfo, error) {
+	if err := s.cfg.Rules.Check(name); err != nil {
 		return nil, err
 	}
-	list, err := d.backups.List(ctx, InternalName(name), d.cfg.Now())
+	list, err := s.backups.List(ctx, InternalName(name), s.cfg.Now())
 	if err != nil {
 		return nil, fmt.Errorf("provision: %w", err)
 	}
@@ -355,11 +261,11 @@ func (d *DayTwo) Backups(ctx context.Context, name string) ([]BackupInfo, error)
 
 // VerifyBackup checks every file of the backup against the manifest's
 // size and SHA-256; the error matches ErrBackupCorrupt when one differs.
-func (d *DayTwo) VerifyBackup(b BackupInfo) error { return d.backups.Verify(b) }
+func (s *Service) VerifyBackup(b BackupInfo) error { return s.backups.Verify(b) }
 
 // backupRun is one backup being made: a draft, hidden until sealed.
 type backupRun struct {
-	d    *DayTwo
+	d    *Service
 	inst Instance
 	// paths are the instance's; the steps reach its files through
 	// Files, which derives them.
@@ -506,77 +412,19 @@ func (b *backupRun) retain(ctx context.Context) error {
 	return nil
 }
 
-// Restore queues a restore of backup req.Backup over the instance. The
-// backup must exist and look intact (checked here, so a refusal comes
-// back at once); the job then verifies every checksum before anything is
-// touched, takes a safety backup of the instance as it is, restores the
-// database and the filestore beside the live ones, stops the service,
-// swaps them in by rename, starts the service and waits for it to be
-// healthy, then drops what was replaced. A failure at any point swaps
-// the previous database and filestore back and restarts the service as
-// it was: the instance is left as it was before.
-func (d *DayTwo) Restore(ctx context.Context, req JobRequest) (*Task, error) {
-	inst, err := d.lookup(ctx, req.Name)
-	if err != nil {
-		return nil, err
-	}
-	if inst.State != StateReady {
-		return nil, fmt.Errorf("%w: %s is %s, not ready", ErrServiceState, inst.Name, inst.State)
-	}
-	b, err := d.findBackup(inst, req.Backup)
-	if err != nil {
-		return nil, err
-	}
-	r := d.restoreRun(inst, b, req.By)
-	return d.submit(ctx, JobRestore, inst, req, map[string]string{"backup": b.ID}, func() []Step {
-		return []Step{
-			{StepCheck, r.verify, nil},
-			{StepSafety, r.safety, nil},
-			{StepPrepare, r.prepare, r.unprepare},
-			{StepSwap, r.swap, r.unswap},
-			{StepStart, r.start, nil},
-			{StepCleanup, r.cleanup, nil},
-		}
-	}, StepCleanup, nil)
-}
-
-// Recover is Creator.Recover that also ends the restores, upgrades and
-// isolations a stopped odoobot left open: each finished when its change
-// was recorded as made, rolled back otherwise (see recoverer).
-func (d *DayTwo) Recover(ctx context.Context, subscribe func(Job) []Subscriber) ([]Job, error) {
-	return d.recoverWith(ctx, subscribe, map[JobKind]recoverer{
-		JobBackup:  d.recoverBackup,
-		JobRestore: d.abandoning(d.recoverRestore), JobUpgrade: d.abandoning(d.recoverUpgrade),
-		JobIsolate: d.recoverIsolate, JobDelete: d.abandoning(d.recoverDelete),
-	})
-}
-
-// abandoning is recover, after the instance's backups left half-made by
-// the stopped job (its safety or final backup) are removed: a backup
-// is never finished by recovery, and while the job is open no other job
-// of the instance can be making one.
-func (d *DayTwo) abandoning(recover recoverer) recoverer {
-	return func(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
-		if _, err := d.backups.Abandon(InternalName(job.Instance)); err != nil {
-			return recovery{}, fmt.Errorf("remove a half-made backup: %w", err)
-		}
-		return recover(ctx, job, rec, emit)
-	}
-}
-
 // recoverBackup ends a backup a stopped odoobot left open: once sealed
 // (its manifest step started and no half-made backup left) the backup
 // stands and the retention is applied; before, the half-made backup is
 // removed.
-func (d *DayTwo) recoverBackup(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
+func (s *Service) recoverBackup(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
 	internal := InternalName(job.Instance)
-	removed, err := d.backups.Abandon(internal)
+	removed, err := s.backups.Abandon(internal)
 	if err != nil {
 		return recovery{}, fmt.Errorf("remove a half-made backup: %w", err)
 	}
 	if rec.Started(StepManifest) && removed == 0 && !rec.rollingBack {
 		err := runStep(ctx, emit, StepRetention, func(context.Context) error {
-			return d.backups.Prune(internal, d.bcfg.Retention)
+			return s.backups.Prune(internal, s.bcfg.Retention)
 		})
 		return recovery{finished: true}, err
 	}
@@ -585,253 +433,4 @@ func (d *DayTwo) recoverBackup(ctx context.Context, job Job, rec recorded, emit 
 		res.undone = []string{string(StepDump)}
 	}
 	return res, nil
-}
-
-// recoverRestore ends a restore a stopped odoobot left open. Once its
-// swap and its start are recorded done, the instance runs on the
-// restored data and may have been written to since: the restore is
-// finished (the instance started if it is not running, what was
-// replaced dropped), never swapped back. Before that, what it had
-// swapped is put back, reading where it stopped from the host:
-//
-//   - the databases were swapped when the staging database is gone and
-//     prod-NAME_old exists (both renames happen in one transaction);
-//   - the filestores were swapped, after the databases, when the old one
-//     is aside and the live or the staging one has moved;
-//
-// then what was staged is dropped and the service started again.
-func (d *DayTwo) recoverRestore(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
-	inst, err := d.cfg.Store.Instance(ctx, job.Instance)
-	if errors.Is(err, ErrInstanceNotFound) {
-		return recovery{}, nil
-	}
-	if err != nil {
-		return recovery{}, err
-	}
-	if err := d.trusted(inst, trustJob); err != nil {
-		return recovery{}, err
-	}
-	r := d.restoreRun(inst, BackupInfo{}, job.RequestedBy)
-	if rec.Committed(StepSwap, StepStart) {
-		err := runStep(ctx, emit, StepStart, func(ctx context.Context) error { return d.ensureRunning(ctx, inst, r.paths) })
-		if err == nil {
-			err = runStep(ctx, emit, StepCleanup, r.cleanup)
-		}
-		return recovery{finished: true}, err
-	}
-	staged, err := d.cfg.Databases.Exists(ctx, r.stagingDB)
-	if err != nil {
-		return recovery{}, err
-	}
-	old, err := d.cfg.Databases.Exists(ctx, r.oldDB)
-	if err != nil {
-		return recovery{}, err
-	}
-	left, err := d.cfg.Files.RestoreLeftover(ctx, inst)
-	if err != nil {
-		return recovery{}, err
-	}
-	r.dbSwapped = !staged && old
-	r.fsSwapped = r.dbSwapped && left.Replaced && (!left.Live || !left.Staged)
-	r.hadFilestore = r.fsSwapped
-	r.stopped, r.wasRunning = true, true
-	var res recovery
-	if r.dbSwapped {
-		if err := undoStep(ctx, emit, StepSwap, r.unswap, &res.undone); err != nil {
-			return res, err
-		}
-	}
-	if err := undoStep(ctx, emit, StepPrepare, r.unprepare, &res.undone); err != nil {
-		return res, err
-	}
-	if !r.dbSwapped {
-		// Never swapped: the service may only have been stopped.
-		if err := d.ensureRunning(ctx, inst, r.paths); err != nil {
-			return res, err
-		}
-	}
-	return res, nil
-}
-
-// ensureRunning starts the instance and waits for it to be healthy,
-// unless its unit is running already.
-func (d *DayTwo) ensureRunning(ctx context.Context, inst Instance, p Paths) error {
-	if st, err := d.cfg.Services.Status(ctx, inst.Unit); err == nil && st.Running() {
-		return d.checkPortOwners(inst)
-	}
-	return d.startHealthy(ctx, inst, p)
-}
-
-// findBackup returns the instance's backup id, if it looks intact.
-func (d *DayTwo) findBackup(inst Instance, id string) (BackupInfo, error) {
-	if id == "" || !filepath.IsLocal(id) || strings.ContainsAny(id, `/\`) || strings.HasPrefix(id, ".") {
-		return BackupInfo{}, fmt.Errorf("%w: %q is not a backup id; see backups %s", ErrBackupNotFound, id, inst.Name)
-	}
-	b, err := d.backups.Read(inst.Internal, id)
-	if err != nil {
-		return BackupInfo{}, fmt.Errorf("%w: %s has no backup %q; see backups %s", ErrBackupNotFound, inst.Name, id, inst.Name)
-	}
-	if !b.Intact {
-		return BackupInfo{}, fmt.Errorf("%w: %s", ErrBackupCorrupt, b.Problem)
-	}
-	return b, nil
-}
-
-// restoreRun names where one restore of inst stages and sets aside its
-// database; the tree driver names its filestores (BackupFiles), in the
-// staging directory, root's, outside the tenant's tree.
-func (d *DayTwo) restoreRun(inst Instance, b BackupInfo, by string) *restoreRun {
-	r := &restoreRun{d: d, inst: inst, paths: d.cfg.Layout.Paths(inst), backup: b, by: by}
-	r.stagingDB, r.oldDB = inst.Internal+RestoreStagingSuffix, inst.Internal+RestoreOldSuffix
-	return r
-}
-
-// restoreRun is one restore; the flags say what to put back on failure.
-type restoreRun struct {
-	d      *DayTwo
-	inst   Instance
-	paths  Paths
-	backup BackupInfo
-	by     string
-
-	stagingDB, oldDB string
-
-	wasRunning, stopped  bool
-	dbSwapped, fsSwapped bool
-	hadFilestore         bool
-}
-
-func (r *restoreRun) verify(ctx context.Context) error {
-	return r.d.VerifyBackup(r.backup)
-}
-
-func (r *restoreRun) safety(ctx context.Context) error {
-	b := &backupRun{d: r.d, inst: r.inst, reason: ReasonSafety, by: r.by, protect: r.backup.ID}
-	_, err := b.take(ctx)
-	return err
-}
-
-// prepare restores the backup beside the live instance: the database as
-// prod-NAME_restore, the filestore in the staging directory (root's,
-// outside the tenant's tree), owned by the instance's user there.
-// Leftovers of an earlier restore that stopped half-way are removed
-// first.
-func (r *restoreRun) prepare(ctx context.Context) error {
-	if err := r.unprepare(ctx); err != nil {
-		return err
-	}
-	if err := r.d.pg.Restore(ctx, r.stagingDB, r.inst.DBRole, filepath.Join(r.backup.Dir, DumpName)); err != nil {
-		return fmt.Errorf("restore: database: %w", err)
-	}
-	// Unpacked where no tenant reaches, owned by the tenant there, and
-	// moved into its tree only once it is stopped (swap).
-	var archive io.Reader
-	if _, ok := r.backup.File(FilestoreName); ok {
-		rc, err := r.d.backups.OpenFilestore(r.backup)
-		if err != nil {
-			return fmt.Errorf("restore: filestore: %w", err)
-		}
-		defer rc.Close()
-		archive = rc
-	}
-	if err := r.d.cfg.Files.StageRestore(ctx, r.inst, r.runAs(), archive); err != nil {
-		return fmt.Errorf("restore: filestore: %w", err)
-	}
-	return nil
-}
-
-func (r *restoreRun) unprepare(ctx context.Context) error {
-	if err := r.d.pg.Drop(ctx, r.stagingDB); err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	if err := r.d.cfg.Files.DropRestore(ctx, r.inst, RestoreStaged); err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	return nil
-}
-
-// swap stops the service and puts the restored database and filestore
-// in place of the live ones, which are kept aside until cleanup.
-func (r *restoreRun) swap(ctx context.Context) error {
-	st, err := r.d.cfg.Services.Status(ctx, r.inst.Unit)
-	if err != nil {
-		return err
-	}
-	r.wasRunning = st.Running()
-	if err := r.d.cfg.Services.Stop(ctx, r.inst.Unit); err != nil {
-		return err
-	}
-	r.stopped = true
-	if err := r.d.pg.Drop(ctx, r.oldDB); err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	if err := r.d.pg.Swap(ctx, r.inst.Internal, r.oldDB, r.stagingDB); err != nil {
-		return fmt.Errorf("restore: swap databases: %w", err)
-	}
-	r.dbSwapped = true
-	// The instance is stopped: its filestore goes to the staging
-	// directory and the restored one comes in, each by one rename.
-	done, err := r.d.cfg.Files.SwapRestore(ctx, r.inst, r.runAs())
-	r.fsSwapped, r.hadFilestore = done.Swapped, done.HadLive
-	if err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	return nil
-}
-
-func (r *restoreRun) runAs() string {
-	if r.inst.User != "" {
-		return r.inst.User
-	}
-	return r.d.cfg.ServiceUser
-}
-
-// unswap puts the previous database and filestore back and the service
-// in the state it was found in.
-func (r *restoreRun) unswap(ctx context.Context) error {
-	var errs []error
-	if r.stopped {
-		if err := r.d.cfg.Services.Stop(ctx, r.inst.Unit); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if r.fsSwapped {
-		if err := r.d.cfg.Files.UnswapRestore(ctx, r.inst, r.hadFilestore); err != nil {
-			errs = append(errs, fmt.Errorf("restore: put the filestore back: %w", err))
-		}
-		r.fsSwapped = false
-	}
-	if r.dbSwapped {
-		if err := r.d.pg.Swap(ctx, r.inst.Internal, r.stagingDB, r.oldDB); err != nil {
-			errs = append(errs, fmt.Errorf("restore: swap the databases back: %w", err))
-		} else {
-			r.dbSwapped = false
-			if err := r.d.pg.Drop(ctx, r.stagingDB); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	if r.stopped && r.wasRunning && len(errs) == 0 {
-		if err := r.d.startHealthy(ctx, r.inst, r.paths); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func (r *restoreRun) start(ctx context.Context) error {
-	return r.d.startHealthy(ctx, r.inst, r.paths)
-}
-
-// cleanup drops the replaced database and filestore. The restore has
-// succeeded by then, so a failure here is logged, not undone: what is
-// left is removed by the next restore.
-func (r *restoreRun) cleanup(ctx context.Context) error {
-	if err := r.d.pg.Drop(ctx, r.oldDB); err != nil {
-		r.d.cfg.Logger.Warn("restore: drop the replaced database", "database", r.oldDB, "err", err)
-	}
-	if err := r.d.cfg.Files.DropRestore(ctx, r.inst, RestoreReplaced); err != nil {
-		r.d.cfg.Logger.Warn("restore: remove the replaced filestore", "instance", r.inst.Name, "err", err)
-	}
-	return nil
 }

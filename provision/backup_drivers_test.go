@@ -21,16 +21,16 @@ import (
 	"odoobot/provision/tree"
 )
 
-// dayTwo is the day-two verbs over the real backups driver in root, and
+// dayTwo is the Service over the real backups driver in root, and
 // pg (nil for tests that never reach PostgreSQL).
-func dayTwo(cfg provision.CreatorConfig, root string, r provision.Retention, store *backups.Dir, pg provision.Postgres) *provision.DayTwo {
+func dayTwo(cfg provision.Config, root string, r provision.Retention, store *backups.Dir, pg provision.Postgres) *provision.Service {
 	if cfg.Rules.Zone == "" {
 		cfg.Rules = provision.NameRules{Zone: "example.com"}
 	}
 	if store == nil {
 		store = &backups.Dir{Root: root}
 	}
-	return provision.NewCreator(cfg).DayTwo(provision.BackupConfig{Dir: root, Retention: r, Store: store, Postgres: pg})
+	return provision.NewService(cfg, provision.BackupConfig{Dir: root, Retention: r, Store: store, Postgres: pg})
 }
 
 // fakeBackup writes a complete backup directory with one dump file.
@@ -67,7 +67,7 @@ func fakeBackupFor(t *testing.T, instDir, id, content, reason string) provision.
 // backup id that is a path is not found.
 func TestBackupRetentionAndFind(t *testing.T) {
 	root := t.TempDir()
-	d := dayTwo(provision.CreatorConfig{}, root, provision.Retention{Daily: 3, Safety: 1, Final: 1}, nil, nil)
+	d := dayTwo(provision.Config{}, root, provision.Retention{Daily: 3, Safety: 1, Final: 1}, nil, nil)
 	inst := filepath.Join(root, "prod-acme")
 	var ids []string
 	for i := range 5 {
@@ -114,13 +114,13 @@ func TestBackupRetentionAndFind(t *testing.T) {
 }
 
 // TestBackupsListingVerifiesChecksums: the listing verifies every
-// checksum at the Creator's clock and records when; a dump with one byte
+// checksum at the Service's clock and records when; a dump with one byte
 // flipped (same size) is listed damaged, naming the file, and a restore
 // of it is refused by its verify step.
 func TestBackupsListingVerifiesChecksums(t *testing.T) {
 	root := t.TempDir()
 	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
-	d := dayTwo(provision.CreatorConfig{Now: func() time.Time { return now }}, root, provision.Retention{}, nil, nil)
+	d := dayTwo(provision.Config{Now: func() time.Time { return now }}, root, provision.Retention{}, nil, nil)
 	inst := filepath.Join(root, "prod-acme")
 	fakeBackup(t, inst, "20261126T030000Z", "an older dump")
 	b := fakeBackup(t, inst, "20261127T030000Z", "the dump of the day")
@@ -196,7 +196,7 @@ func TestBackupRefusedWithoutSpace(t *testing.T) {
 	free := uint64(200 << 20)
 	fake := func(path string) (uint64, error) { asked = append(asked, path); return free, nil }
 	shelf := &backups.Dir{Root: dir, FreeSpace: fake}
-	d := dayTwo(provision.CreatorConfig{Host: provision.Host{Files: tree.New(layout)}, Layout: layout}, dir, provision.Retention{}, shelf, pg)
+	d := dayTwo(provision.Config{Host: provision.Host{Files: tree.New(layout)}, Layout: layout}, dir, provision.Retention{}, shelf, pg)
 
 	_, err = d.TakeBackup(ctx, inst, provision.ReasonManual)
 	if !errors.Is(err, provision.ErrBackupNoSpace) {
@@ -247,7 +247,7 @@ func (r refusingReleases) Ensure(context.Context, func(string)) (provision.Relea
 func TestBackupManifestRecordsTheInstancesRelease(t *testing.T) {
 	root := t.TempDir()
 	now := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
-	d := dayTwo(provision.CreatorConfig{Host: provision.Host{Releases: refusingReleases{t}}, Now: func() time.Time { return now }}, root, provision.Retention{}, nil, nil)
+	d := dayTwo(provision.Config{Host: provision.Host{Releases: refusingReleases{t}}, Now: func() time.Time { return now }}, root, provision.Retention{}, nil, nil)
 	pinned := provision.ReleaseRecord{Key: "0123456789abcdef", Repo: "file:///srv/odoo", Commit: "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678",
 		Python: "/usr/bin/python3.11", Deps: "debian"}
 	for _, tc := range []struct {
@@ -316,7 +316,7 @@ func TestBackupSpaceFollowsNoLink(t *testing.T) {
 	}
 	dir := filepath.Join(root, "backups")
 	shelf := &backups.Dir{Root: dir, FreeSpace: func(string) (uint64, error) { return 1 << 30, nil }}
-	d := dayTwo(provision.CreatorConfig{Host: provision.Host{Files: tree.New(layout)}, Layout: layout}, dir, provision.Retention{}, shelf, pg)
+	d := dayTwo(provision.Config{Host: provision.Host{Files: tree.New(layout)}, Layout: layout}, dir, provision.Retention{}, shelf, pg)
 
 	err = d.CheckBackupSpace(ctx, inst)
 	if err == nil || errors.Is(err, provision.ErrBackupNoSpace) || strings.Contains(err.Error(), "GiB") {

@@ -177,7 +177,7 @@ func (e *CapacityError) Error() string { return e.Verdict.Reason }
 func (e *CapacityError) Is(target error) bool { return target == ErrNoCapacity }
 
 // CapacityGuard is the capacity guard asked before each creation (wired
-// as CreatorConfig.Admit). Model, Root and Count are required.
+// as Config.Admit). Model, Root and Count are required.
 type CapacityGuard struct {
 	Model CapacityModel
 	Root  string                                 // the instance root (Layout.ProdRoot)
@@ -224,14 +224,14 @@ type CapacityReport struct {
 }
 
 // Capacity reports the host's figures and the instances it runs, under
-// DefaultCapacityModel: the Creator carries no model of its own, so a
+// DefaultCapacityModel: the Service carries no model of its own, so a
 // model set elsewhere (the guard's) is not reflected here.
-func (c *Creator) Capacity(ctx context.Context) (CapacityReport, error) {
-	m := c.cfg.Capacity
+func (s *Service) Capacity(ctx context.Context) (CapacityReport, error) {
+	m := s.cfg.Capacity
 	if m == (CapacityModel{}) {
 		m = DefaultCapacityModel()
 	}
-	return CapacityReportFor(ctx, c.cfg.Layout.ProdRoot, c.cfg.Store, m, c.cfg.HostFacts)
+	return CapacityReportFor(ctx, s.cfg.Layout.ProdRoot, s.cfg.Store, m, s.cfg.HostFacts)
 }
 
 // CapacityReportFor builds a report for root and the instances of store

@@ -54,64 +54,68 @@ type CloneRequest struct {
 // records it as a staging copy of Source. A failure undoes it all; the
 // source is only read. Refusals (a bad or taken name, no such source,
 // the source not ready) come back here and change nothing.
-func (d *DayTwo) Clone(ctx context.Context, req CloneRequest) (*Task, error) {
-	src, err := d.lookup(ctx, req.Source)
+func (s *Service) Clone(ctx context.Context, req CloneRequest) (*Task, error) {
+	src, err := s.lookup(ctx, req.Source)
 	if err != nil {
 		return nil, err
 	}
 	if src.State != StateReady {
 		return nil, fmt.Errorf("%w: %s is %s, not ready", ErrServiceState, src.Name, src.State)
 	}
-	if d.cfg.Copies == nil {
+	if s.cfg.Copies == nil {
 		return nil, errors.New("clone: this host cannot copy databases")
 	}
-	if req.Neutralize && d.cfg.OdooRuns == nil {
+	if req.Neutralize && s.cfg.OdooRuns == nil {
 		return nil, errors.New("clone: this host cannot run Odoo to neutralize the copy (no Odoo runner configured)")
 	}
-	if err := d.cfg.Rules.Check(req.Name); err != nil {
+	if err := s.cfg.Rules.Check(req.Name); err != nil {
 		return nil, err
 	}
-	if src.SSLMode.TLS() && d.cfg.Certs[src.SSLMode] == nil {
+	if src.SSLMode.TLS() && s.cfg.Certs[src.SSLMode] == nil {
 		return nil, fmt.Errorf("%w: %s is served with %s, which needs %s", ErrModeUnavailable, src.Name, src.SSLMode, modeNeeds(src.SSLMode))
 	}
-	if _, err := d.cfg.Store.Instance(ctx, req.Name); err == nil {
+	if _, err := s.cfg.Store.Instance(ctx, req.Name); err == nil {
 		return nil, &NameError{Name: req.Name, Rule: RuleTaken, Reason: "an instance of that name exists; see list"}
 	} else if !errors.Is(err, ErrInstanceNotFound) {
 		return nil, fmt.Errorf("provision: look up %s: %w", req.Name, err)
 	}
-	inst := d.newInstance(req.Name, src.SSLMode)
+	inst := s.newInstance(req.Name, src.SSLMode)
 	inst.StagingOf = src.Name
-	if err := d.hostFree(ctx, inst); err != nil {
+	if err := s.hostFree(ctx, inst); err != nil {
 		return nil, err
 	}
-	params := map[string]string{"ssl": string(inst.SSLMode), "source": src.Name, "neutralize": fmt.Sprint(req.Neutralize)}
-	job, err := d.cfg.Store.CreateJob(ctx, Job{Kind: JobClone, Instance: req.Name, State: JobQueued, RequestedBy: req.By, Params: params, ChatRef: req.ChatRef})
+	plan, cr := s.clonePlan(inst, src, req.Neutralize)
+	job, err := s.cfg.Store.CreateJob(ctx, Job{Kind: plan.Kind, Instance: req.Name, State: JobQueued, RequestedBy: req.By, Params: plan.Params, ChatRef: req.ChatRef})
 	if err != nil {
 		return nil, err
 	}
-	inst.CreatedBy, inst.CreatedAt = req.By, d.cfg.Now()
-	reserved, err := d.cfg.Store.ReserveInstance(ctx, inst, d.cfg.HTTPPorts, d.cfg.GeventPorts, d.cfg.InUse)
+	inst.CreatedBy, inst.CreatedAt = req.By, s.cfg.Now()
+	reserved, err := s.cfg.Store.ReserveInstance(ctx, inst, s.cfg.HTTPPorts, s.cfg.GeventPorts, s.cfg.InUse)
 	if err != nil {
-		_ = d.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobRolledBack, err.Error(), nil)
+		_ = s.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobRolledBack, err.Error(), nil)
 		return nil, err
 	}
-	t := d.cloneTask(job, inst, src, req.Neutralize)
-	t.Subscribe, t.Finished, t.Instance = req.Subscribe, req.Finished, reserved
-	if err := d.cfg.Runner.Submit(t); err != nil {
-		d.cfg.Runner.RollBack(context.WithoutCancel(ctx), t, err.Error())
+	plan.Instance = reserved
+	t := cr.start(plan, job)
+	t.Subscribe, t.Finished = req.Subscribe, req.Finished
+	if err := s.cfg.Runner.Submit(t); err != nil {
+		s.cfg.Runner.RollBack(context.WithoutCancel(ctx), t, err.Error())
 		return nil, err
 	}
 	return t, nil
 }
 
-// cloneTask is a creation's task with the database step replaced by the
-// copy, and neutralize after the files.
-func (d *DayTwo) cloneTask(job Job, inst, src Instance, neutralize bool) *Task {
-	t, cr := d.creationTask(job, inst)
-	cl := &cloning{d: d, cr: cr, src: src}
+// clonePlan is a creation's plan with the database step replaced by the
+// copy, and neutralize after the files, logged in its own log. Like a
+// creation's, it has no Recover: a clone found open after a crash is
+// rolled back with a creation's steps (recoverCreation), whose database
+// step's undo drops the copy and what the staging name holds.
+func (s *Service) clonePlan(inst, src Instance, neutralize bool) (Plan, *creation) {
+	plan, cr := s.createPlan(inst)
+	cl := &cloning{d: s, cr: cr, src: src}
 	var steps []Step
-	for _, s := range t.Steps {
-		switch s.Name {
+	for _, st := range plan.Steps {
+		switch st.Name {
 		case StepDatabase:
 			steps = append(steps, Step{StepCopy, cl.copy, cl.uncopy})
 			continue
@@ -120,16 +124,17 @@ func (d *DayTwo) cloneTask(job Job, inst, src Instance, neutralize bool) *Task {
 				steps = append(steps, Step{StepNeutralize, cl.neutralize, nil})
 			}
 		}
-		steps = append(steps, s)
+		steps = append(steps, st)
 	}
-	t.Steps = steps
-	t.LogPath = filepath.Join(d.cfg.Layout.LogDir, "clone-"+inst.Internal+".log")
-	return t
+	plan.Kind, plan.Steps = JobClone, steps
+	plan.Params = map[string]string{"ssl": string(inst.SSLMode), "source": src.Name, "neutralize": fmt.Sprint(neutralize)}
+	plan.LogPath = filepath.Join(s.cfg.Layout.LogDir, "clone-"+inst.Internal+".log")
+	return plan, cr
 }
 
 // cloning is the state of one clone job.
 type cloning struct {
-	d   *DayTwo
+	d   *Service
 	cr  *creation
 	src Instance
 }

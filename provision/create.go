@@ -7,11 +7,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"odoobot/templates"
@@ -132,78 +130,6 @@ type OdooSettings struct {
 	Unaccent bool
 }
 
-// CreatorConfig wires a Creator. Store, Runner, Releases, Databases,
-// Services, Sites and Templates are required; DNS is nil when odoobot
-// does not manage records; Certs has an issuer per TLS mode it can serve.
-type CreatorConfig struct {
-	// Host is the server the verbs act on: every outside system, each
-	// through its driver.
-	Host
-
-	Layout      Layout
-	Rules       NameRules
-	HTTPPorts   PortRange
-	GeventPorts PortRange
-	// ServiceUser runs the instances that share one user: those imported
-	// from API-DEV, and every instance when Tenants is nil.
-	ServiceUser string
-	// DB is how odoobot reaches PostgreSQL; its user and password go into
-	// the odoo.conf of shared instances only.
-	DB          DBConn
-	Odoo        OdooSettings
-	TrackingDir string // API-DEV tracking export; "" for none
-
-	Runner    *Runner
-	Templates *templates.Set
-
-	// Site settings for nginx: listen ports (0: 80/443), the ACME webroot,
-	// and the roots trusted when verifying TLS through nginx (nil: system).
-	ListenHTTP, ListenHTTPS int
-	ACMEWebroot             string
-	VerifyRoots             *x509.CertPool
-
-	// Admit, when set, is asked before a creation is accepted: the
-	// capacity guard. Its error refuses the creation and is shown as is;
-	// a warning lets it go on and is shown first in the job's thread.
-	Admit func(ctx context.Context, mode SSLMode) (warning string, err error)
-	// Capacity is the model the capacity verb reports with; zero means
-	// DefaultCapacityModel.
-	Capacity CapacityModel
-
-	HealthTimeout time.Duration // default 90 s
-	// InUse probes whether a port is taken on the host before it is
-	// reserved; nil means Ports.InUse.
-	InUse  func(port int) bool
-	Logger *slog.Logger
-	Now    func() time.Time
-}
-
-// Creator creates instances: it validates and reserves synchronously, so
-// a refusal comes back at once, then runs the creation as a job.
-type Creator struct {
-	cfg CreatorConfig
-	// bindWarned says the host was found not to enforce the units' port
-	// limits, once per process (warnBindFilter).
-	bindWarned sync.Once
-}
-
-// NewCreator returns a Creator; see CreatorConfig for what must be set.
-func NewCreator(cfg CreatorConfig) *Creator {
-	if cfg.HealthTimeout == 0 {
-		cfg.HealthTimeout = 90 * time.Second
-	}
-	if cfg.InUse == nil && cfg.Ports != nil {
-		cfg.InUse = cfg.Ports.InUse
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	return &Creator{cfg: cfg}
-}
-
 // CreateRequest asks for one instance.
 type CreateRequest struct {
 	Name      string
@@ -229,50 +155,52 @@ var ErrModeUnavailable = errors.New("SSL mode not available")
 // name, mode unavailable, no capacity, instance exists, foreign leftovers,
 // busy, no free port) comes back here and leaves nothing behind. The
 // returned task ends when the job does.
-func (c *Creator) Create(ctx context.Context, req CreateRequest) (*Task, error) {
-	if err := c.cfg.Rules.Check(req.Name); err != nil {
+func (s *Service) Create(ctx context.Context, req CreateRequest) (*Task, error) {
+	if err := s.cfg.Rules.Check(req.Name); err != nil {
 		return nil, err
 	}
-	if req.Mode.TLS() && c.cfg.Certs[req.Mode] == nil {
+	if req.Mode.TLS() && s.cfg.Certs[req.Mode] == nil {
 		return nil, fmt.Errorf("%w: %s needs %s; use http, or configure it", ErrModeUnavailable, req.Mode, modeNeeds(req.Mode))
 	}
 	var warning string
-	if c.cfg.Admit != nil {
-		w, err := c.cfg.Admit(ctx, req.Mode)
+	if s.cfg.Admit != nil {
+		w, err := s.cfg.Admit(ctx, req.Mode)
 		if err != nil {
 			return nil, err
 		}
 		warning = w
 	}
-	if _, err := c.cfg.Store.Instance(ctx, req.Name); err == nil {
+	if _, err := s.cfg.Store.Instance(ctx, req.Name); err == nil {
 		return nil, &NameError{Name: req.Name, Rule: RuleTaken, Reason: "an instance of that name exists; see list"}
 	} else if !errors.Is(err, ErrInstanceNotFound) {
 		return nil, fmt.Errorf("provision: look up %s: %w", req.Name, err)
 	}
-	inst := c.newInstance(req.Name, req.Mode)
-	if err := c.hostFree(ctx, inst); err != nil {
+	inst := s.newInstance(req.Name, req.Mode)
+	if err := s.hostFree(ctx, inst); err != nil {
 		return nil, err
 	}
-	job, err := c.cfg.Store.CreateJob(ctx, Job{
-		Kind: JobCreate, Instance: req.Name, State: JobQueued, RequestedBy: req.By,
-		Params: map[string]string{"ssl": string(req.Mode)}, ChatRef: req.ChatRef,
+	plan, cr := s.createPlan(inst)
+	job, err := s.cfg.Store.CreateJob(ctx, Job{
+		Kind: plan.Kind, Instance: req.Name, State: JobQueued, RequestedBy: req.By,
+		Params: plan.Params, ChatRef: req.ChatRef,
 	})
 	if err != nil {
 		return nil, err
 	}
-	inst.CreatedBy, inst.CreatedAt = req.By, c.cfg.Now()
-	reserved, err := c.cfg.Store.ReserveInstance(ctx, inst, c.cfg.HTTPPorts, c.cfg.GeventPorts, c.cfg.InUse)
+	inst.CreatedBy, inst.CreatedAt = req.By, s.cfg.Now()
+	reserved, err := s.cfg.Store.ReserveInstance(ctx, inst, s.cfg.HTTPPorts, s.cfg.GeventPorts, s.cfg.InUse)
 	if err != nil {
-		_ = c.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobRolledBack, err.Error(), nil)
+		_ = s.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobRolledBack, err.Error(), nil)
 		return nil, err
 	}
-	t, cr := c.creationTask(job, inst)
-	t.Subscribe, t.Finished, t.Instance = req.Subscribe, cr.finished(ctx, req), reserved
+	plan.Instance = reserved
+	t := cr.start(plan, job)
+	t.Subscribe, t.Finished = req.Subscribe, cr.finished(ctx, req)
 	if warning != "" {
 		t.Notes = append(t.Notes, "capacity: "+warning)
 	}
-	if err := c.cfg.Runner.Submit(t); err != nil {
-		c.cfg.Runner.RollBack(context.WithoutCancel(ctx), t, err.Error())
+	if err := s.cfg.Runner.Submit(t); err != nil {
+		s.cfg.Runner.RollBack(context.WithoutCancel(ctx), t, err.Error())
 		return nil, err
 	}
 	return t, nil
@@ -280,9 +208,9 @@ func (c *Creator) Create(ctx context.Context, req CreateRequest) (*Task, error) 
 
 // newInstance is the instance a creation of name makes: with a user and
 // role of its own when Tenants is set.
-func (c *Creator) newInstance(name string, mode SSLMode) Instance {
-	inst := c.cfg.Layout.NewInstance(name, mode)
-	if c.cfg.Tenants == nil {
+func (s *Service) newInstance(name string, mode SSLMode) Instance {
+	inst := s.cfg.Layout.NewInstance(name, mode)
+	if s.cfg.Tenants == nil {
 		inst.User, inst.DBRole = "", ""
 	}
 	return inst
@@ -296,20 +224,20 @@ var ErrHostNotFree = errors.New("already on this host")
 
 // hostFree checks that nothing of inst exists on the host: its directory,
 // unit, nginx site, database, system user or database role.
-func (c *Creator) hostFree(ctx context.Context, inst Instance) error {
+func (s *Service) hostFree(ctx context.Context, inst Instance) error {
 	if inst.User != "" {
-		if err := c.tenantFree(ctx, inst); err != nil {
+		if err := s.tenantFree(ctx, inst); err != nil {
 			return err
 		}
 	}
-	f, err := c.cfg.Files.Leftover(ctx, inst)
+	f, err := s.cfg.Files.Leftover(ctx, inst)
 	if err != nil {
 		return fmt.Errorf("provision: check %s is free: %w", inst.Name, err)
 	}
 	if f != "" {
 		return fmt.Errorf("%w: %s exists but odoobot does not know %s; adopt it with odoobot import, or remove it", ErrHostNotFree, f, inst.Name)
 	}
-	exists, err := c.cfg.Databases.Exists(ctx, inst.Internal)
+	exists, err := s.cfg.Databases.Exists(ctx, inst.Internal)
 	if err != nil {
 		return fmt.Errorf("provision: check database %s: %w", inst.Internal, err)
 	}
@@ -326,255 +254,15 @@ func modeNeeds(m SSLMode) string {
 	return "ACME_DIRECTORY_URL and a way to answer the challenge"
 }
 
-// Recover finds the jobs left open by a process that stopped (a crash, a
-// kill) — never those another live odoobot is running — and ends each,
-// so none stays "running" and no half-created instance stays: a creation
-// is rolled back unless it had finished. It returns the jobs it ended,
-// for the adapters to report in their threads.
-func (c *Creator) Recover(ctx context.Context, subscribe func(Job) []Subscriber) ([]Job, error) {
-	return c.recoverWith(ctx, subscribe, nil)
-}
-
-// recoverer ends an orphaned job of one kind. It decides from rec, what
-// the job recorded as done: once the step that commits the job's change
-// is recorded done (and no rollback had begun), it finishes the job
-// forward and reports finished; before that it rolls back what the job
-// did and says what it undid. emit records each step it runs or undoes,
-// in the store, the job's log and its subscribers, as the runner does.
-type recoverer func(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error)
-
-// emitFunc records one event of a job (Runner.emitter).
-type emitFunc func(step StepName, kind EventKind, msg string, d time.Duration)
-
-// recovery is what a recoverer did with an orphaned job.
-type recovery struct {
-	// finished is set when the job's change had been made and recovery
-	// finished the job forward: the job succeeded.
-	finished bool
-	// undone are the steps rolled back, in the order they were undone.
-	undone []string
-}
-
-// recorded is what a job's events say it did.
-type recorded struct {
-	done        map[StepName]bool
-	rollingBack bool
-	events      []Event
-}
-
-// recordedOf reads what a job's events say it did.
-func recordedOf(events []Event) recorded {
-	r := recorded{done: map[StepName]bool{}, events: events}
-	for _, e := range events {
-		switch e.Kind {
-		case EventDone:
-			r.done[StepName(e.Step)] = true
-		case EventFailed, EventUndo, EventUndone, EventUndoFailed:
-			r.rollingBack = true
-		}
-	}
-	return r
-}
-
-// Started reports whether step is recorded started (done or not).
-func (r recorded) Started(step StepName) bool {
-	for _, e := range r.events {
-		if StepName(e.Step) == step && e.Kind == EventStart {
-			return true
-		}
-	}
-	return false
-}
-
-// Committed reports whether every one of steps is recorded done and no
-// step failed or was undone: the job's change was made and stood when
-// its process stopped, so recovery finishes it rather than undo it.
-func (r recorded) Committed(steps ...StepName) bool {
-	if r.rollingBack {
-		return false
-	}
-	for _, s := range steps {
-		if !r.done[s] {
-			return false
-		}
-	}
-	return len(steps) > 0
-}
-
-// took is how long passed from the start of step from to the end of step
-// to, as recorded; zero when either is missing.
-func (r recorded) took(from, to StepName) time.Duration {
-	var start, end time.Time
-	for _, e := range r.events {
-		switch {
-		case StepName(e.Step) == from && e.Kind == EventStart && start.IsZero():
-			start = e.At
-		case StepName(e.Step) == to && e.Kind == EventDone:
-			end = e.At
-		}
-	}
-	if start.IsZero() || end.IsZero() {
-		return 0
-	}
-	return end.Sub(start)
-}
-
-// recoverWith is Recover with a recoverer for some kinds besides create.
-func (c *Creator) recoverWith(ctx context.Context, subscribe func(Job) []Subscriber, kinds map[JobKind]recoverer) ([]Job, error) {
-	open, err := c.cfg.Store.OrphanedJobs(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("provision: recover: %w", err)
-	}
-	var ended []Job
-	for _, job := range open {
-		if rec := kinds[job.Kind]; rec != nil {
-			events, err := c.cfg.Store.Events(ctx, job.ID)
-			if err != nil {
-				// Without its record, recovery could undo a change that
-				// succeeded: the job stays open for the next start.
-				c.cfg.Logger.Error("recover: cannot read what the job did; left open for the next start", "job", job.ID, "err", err)
-				continue
-			}
-			ended = append(ended, c.recoverJob(ctx, job, recordedOf(events), rec, subscribe))
-			continue
-		}
-		if job.Kind != JobCreate && job.Kind != JobClone {
-			// Other kinds have nothing half-made to undo here.
-			_ = c.cfg.Store.FinishJob(ctx, job.ID, JobInterrupted, "odoobot stopped while this job ran", nil)
-			job.State = JobInterrupted
-			ended = append(ended, job)
-			continue
-		}
-		mode, _ := ParseSSLMode(job.Params["ssl"], SSLHTTP)
-		inst := c.newInstance(job.Instance, mode)
-		if err := c.recoverable(ctx, job, inst); err != nil {
-			// The job's row names no instance odoobot could have made, or
-			// the instance's row records other names: nothing is undone.
-			msg := "odoobot stopped while this job ran; NOT rolled back: " + err.Error()
-			_ = c.cfg.Store.FinishJob(ctx, job.ID, JobInterrupted, msg, nil)
-			job.State, job.Error = JobInterrupted, msg
-			ended = append(ended, job)
-			continue
-		}
-		if got, err := c.cfg.Store.Instance(ctx, job.Instance); err == nil {
-			if got.State == StateReady {
-				// The process stopped after the last step and before the job
-				// was closed: the instance is finished, never undone.
-				_ = c.cfg.Store.FinishJob(ctx, job.ID, JobSucceeded, "", nil)
-				job.State = JobSucceeded
-				ended = append(ended, job)
-				continue
-			}
-			inst = got
-		}
-		t := c.task(job, inst)
-		if subscribe != nil {
-			t.Subscribe = subscribe(job)
-		}
-		c.cfg.Runner.RollBack(ctx, t, "odoobot stopped while this job ran")
-		ended = append(ended, t.result)
-	}
-	return ended, nil
-}
-
-// recoverJob ends one orphaned job with its kind's recoverer, its steps
-// recorded in the job's events and log, and records how it ended:
-// succeeded when the recoverer finished it, interrupted when it rolled
-// it back, failed when either could not be done whole.
-func (c *Creator) recoverJob(ctx context.Context, job Job, rec recorded, recover recoverer, subscribe func(Job) []Subscriber) Job {
-	t := &Task{Job: job, LogPath: c.jobLog(job.Kind, c.newInstance(job.Instance, SSLHTTP))}
-	if subscribe != nil {
-		t.Subscribe = subscribe(job)
-	}
-	emit, closeLog := c.cfg.Runner.emitter(ctx, t)
-	defer closeLog()
-	emit("recovery", EventInfo, "odoobot stopped while this job ran", 0)
-	res, err := recover(ctx, job, rec, emit)
-	state, msg := JobInterrupted, "odoobot stopped while this job ran; rolled back"
-	switch {
-	case res.finished && err == nil:
-		state, msg = JobSucceeded, ""
-		emit("recovery", EventInfo, "its change had been made before odoobot stopped: finished, nothing undone", 0)
-	case res.finished:
-		state, msg = JobFailed, "it had made its change; finishing it failed, and nothing was undone: "+err.Error()
-		emit("recovery", EventInfo, msg, 0)
-	case err != nil:
-		msg += "; could NOT roll back all of it: " + err.Error()
-		emit("recovery", EventInfo, msg, 0)
-	default:
-		emit("recovery", EventInfo, "rolled back", 0)
-	}
-	_ = c.cfg.Store.FinishJob(ctx, job.ID, state, msg, res.undone)
-	job.State, job.Error, job.Undone = state, msg, res.undone
-	return job
-}
-
-// runStep runs one step's work during recovery, recording its start and
-// its end as the runner does.
-func runStep(ctx context.Context, emit emitFunc, name StepName, f func(context.Context) error) error {
-	emit(name, EventStart, "", 0)
-	start := time.Now()
-	err := f(ctx)
-	var noted *Noted
-	switch {
-	case errors.As(err, &noted):
-		emit(name, EventDone, noted.Message, time.Since(start))
-		return nil
-	case err != nil:
-		emit(name, EventFailed, err.Error(), time.Since(start))
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	emit(name, EventDone, "", time.Since(start))
-	return nil
-}
-
-// undoStep runs one step's undo during recovery, recording it as the
-// runner does, and adds its name to undone when it succeeds.
-func undoStep(ctx context.Context, emit emitFunc, name StepName, f func(context.Context) error, undone *[]string) error {
-	emit(name, EventUndo, "", 0)
-	start := time.Now()
-	if err := f(ctx); err != nil {
-		emit(name, EventUndoFailed, err.Error(), time.Since(start))
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	emit(name, EventUndone, "", time.Since(start))
-	*undone = append(*undone, string(name))
-	return nil
-}
-
 // jobLog is the log of a day-two job, beside the creation log:
 // <LogDir>/<kind>-prod-NAME.log.
-func (c *Creator) jobLog(kind JobKind, inst Instance) string {
-	return filepath.Join(filepath.Dir(c.cfg.Layout.Paths(inst).CreateLog), string(kind)+"-"+inst.Internal+".log")
-}
-
-// recoverable checks that an orphaned creation's instance is one whose
-// rollback may run: its name passes the rules, and its row, when there is
-// one, records exactly the names the creation made (inst, derived from
-// the name with this host's tenants).
-func (c *Creator) recoverable(ctx context.Context, job Job, inst Instance) error {
-	if err := c.cfg.Rules.Check(job.Instance); err != nil {
-		return err
-	}
-	got, err := c.cfg.Store.Instance(ctx, job.Instance)
-	if errors.Is(err, ErrInstanceNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if err := c.cfg.Layout.CheckStored(got); err != nil {
-		return err
-	}
-	if got.User != inst.User || got.DBRole != inst.DBRole {
-		return &StoredNameError{Instance: got.Name, Field: "system_user", Stored: got.User, Expected: fmt.Sprintf("%q, as its creation made it", inst.User)}
-	}
-	return nil
+func (s *Service) jobLog(kind JobKind, inst Instance) string {
+	return filepath.Join(filepath.Dir(s.cfg.Layout.Paths(inst).CreateLog), string(kind)+"-"+inst.Internal+".log")
 }
 
 // creation is the state shared by the steps of one creation.
 type creation struct {
-	c       *Creator
+	c       *Service
 	inst    Instance
 	paths   Paths
 	release Release
@@ -614,16 +302,13 @@ func (cr *creation) finished(ctx context.Context, req CreateRequest) func(Job) {
 	}
 }
 
-// task builds the steps of a creation for the instance's mode.
-func (c *Creator) task(job Job, inst Instance) *Task {
-	t, _ := c.creationTask(job, inst)
-	return t
-}
-
-// creationTask is task, with the creation its steps share.
-func (c *Creator) creationTask(job Job, inst Instance) (*Task, *creation) {
-	cr := &creation{c: c, inst: inst, paths: c.cfg.Layout.Paths(inst)}
-	opts := PlanOptions{ManagesDNS: c.cfg.DNS != nil, DNS01: c.cfg.DNS != nil}
+// createPlan is the plan of a creation of inst, with the creation its
+// steps share: the steps StepNames orders for the instance's mode,
+// logged in the creation log. It has no Recover: a creation found open
+// after a crash is rolled back, step by step (see recoverCreation).
+func (s *Service) createPlan(inst Instance) (Plan, *creation) {
+	cr := &creation{c: s, inst: inst, paths: s.cfg.Layout.Paths(inst)}
+	opts := PlanOptions{ManagesDNS: s.cfg.DNS != nil, DNS01: s.cfg.DNS != nil}
 	all := map[StepName]Step{
 		StepReserve:     {StepReserve, cr.checkReserved, cr.unreserve},
 		StepRelease:     {StepRelease, cr.ensureRelease, nil},
@@ -641,11 +326,19 @@ func (c *Creator) creationTask(job Job, inst Instance) (*Task, *creation) {
 	}
 	var steps []Step
 	for _, n := range StepNames(inst.SSLMode, opts) {
-		s := all[n]
-		steps = append(steps, s)
+		steps = append(steps, all[n])
 	}
-	cr.task = &Task{Job: job, Steps: steps, LogPath: cr.paths.CreateLog, Instance: inst}
-	return cr.task, cr
+	return Plan{
+		Kind: JobCreate, Instance: inst, Params: map[string]string{"ssl": string(inst.SSLMode)},
+		Steps: steps, LogPath: cr.paths.CreateLog,
+	}, cr
+}
+
+// start makes p the task of job, whose long steps report their progress
+// and whose summary step keeps its text there.
+func (cr *creation) start(p Plan, job Job) *Task {
+	cr.task = p.task(job)
+	return cr.task
 }
 
 func (cr *creation) checkReserved(ctx context.Context) error {
@@ -874,13 +567,13 @@ func (cr *creation) startService(ctx context.Context) error {
 // warnBindFilter logs, once, that the units' SocketBindAllow and
 // SocketBindDeny are not enforced on this host: systemd attaches them
 // only on a host running cgroup v2 alone.
-func (c *Creator) warnBindFilter() {
-	c.bindWarned.Do(func() {
-		if c.cfg.BindFilter == nil {
+func (s *Service) warnBindFilter() {
+	s.bindWarned.Do(func() {
+		if s.cfg.BindFilter == nil {
 			return
 		}
-		if err := c.cfg.BindFilter.BindFilterEnforced(); err != nil {
-			c.cfg.Logger.Warn("instances' units may bind any port on this host, a neighbour's too: "+err.Error(), "fix", "boot with cgroup v2 alone (systemd.unified_cgroup_hierarchy=1, Debian 12's default)")
+		if err := s.cfg.BindFilter.BindFilterEnforced(); err != nil {
+			s.cfg.Logger.Warn("instances' units may bind any port on this host, a neighbour's too: "+err.Error(), "fix", "boot with cgroup v2 alone (systemd.unified_cgroup_hierarchy=1, Debian 12's default)")
 		}
 	})
 }
@@ -904,25 +597,25 @@ func (cr *creation) waitHealthy(ctx context.Context) error {
 // waitHealthy waits until inst answers its health check (waitOwnHealthy),
 // giving up at once when its unit has stopped or failed meanwhile, or
 // when a user inst does not run as holds its HTTP or gevent port.
-func (c *Creator) waitHealthy(ctx context.Context, inst Instance, p Paths) error {
+func (s *Service) waitHealthy(ctx context.Context, inst Instance, p Paths) error {
 	alive := func(ctx context.Context) error {
-		st, err := c.cfg.Services.Status(ctx, inst.Unit)
+		st, err := s.cfg.Services.Status(ctx, inst.Unit)
 		if err != nil || st.Running() || ((st.ActiveState == "activating" || st.ActiveState == "reloading") && st.SubState != "auto-restart") {
 			return nil // unknown or still coming up: keep polling
 		}
 		return fmt.Errorf("%s is %s/%s", inst.Unit, st.ActiveState, st.SubState)
 	}
-	return waitOwnHealthy(ctx, c.probes(), inst, c.cfg.ServiceUser, c.cfg.HealthTimeout, c.logTail(inst, p), alive)
+	return waitOwnHealthy(ctx, s.probes(), inst, s.cfg.ServiceUser, s.cfg.HealthTimeout, s.logTail(inst, p), alive)
 }
 
 // startHealthy starts inst's unit and waits until it is healthy, as a
 // creation's health step does: how every job that stopped an instance
 // starts it again.
-func (c *Creator) startHealthy(ctx context.Context, inst Instance, p Paths) error {
-	if err := c.cfg.Services.Start(ctx, inst.Unit); err != nil {
-		return explainStart(c.probes(), inst, c.cfg.ServiceUser, err)
+func (s *Service) startHealthy(ctx context.Context, inst Instance, p Paths) error {
+	if err := s.cfg.Services.Start(ctx, inst.Unit); err != nil {
+		return explainStart(s.probes(), inst, s.cfg.ServiceUser, err)
 	}
-	return c.waitHealthy(ctx, inst, p)
+	return s.waitHealthy(ctx, inst, p)
 }
 
 func (cr *creation) issueCertificate(ctx context.Context) error {
@@ -995,12 +688,12 @@ func (cr *creation) verify(ctx context.Context) error { return cr.c.verify(ctx, 
 // new configuration is live, so it retries for a few seconds. What
 // answered must be inst: a user inst does not run as holding its HTTP or
 // gevent port fails the step (CheckPortOwners).
-func (c *Creator) verify(ctx context.Context, inst Instance) error {
+func (s *Service) verify(ctx context.Context, inst Instance) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		err := c.cfg.Sites.Verify(ctx, inst.Domain, inst.SSLMode.TLS(), c.cfg.VerifyRoots)
+		err := s.cfg.Sites.Verify(ctx, inst.Domain, inst.SSLMode.TLS(), s.cfg.VerifyRoots)
 		if err == nil {
-			return c.checkPortOwners(inst)
+			return s.checkPortOwners(inst)
 		}
 		if time.Now().After(deadline) {
 			return err
@@ -1093,11 +786,11 @@ func releaseSource(r ReleaseRecord) string {
 // exportTracking rewrites API-DEV's tracking files from the store: the
 // ready instances, and the ports they hold. It is an export; the store
 // is the truth.
-func (c *Creator) exportTracking(ctx context.Context) error {
-	if c.cfg.TrackingDir == "" {
+func (s *Service) exportTracking(ctx context.Context) error {
+	if s.cfg.TrackingDir == "" {
 		return nil
 	}
-	all, err := c.cfg.Store.Instances(ctx)
+	all, err := s.cfg.Store.Instances(ctx)
 	if err != nil {
 		return err
 	}
@@ -1106,20 +799,20 @@ func (c *Creator) exportTracking(ctx context.Context) error {
 		if i.State != StateReady {
 			continue
 		}
-		if err := c.cfg.Layout.CheckStored(i); err != nil {
+		if err := s.cfg.Layout.CheckStored(i); err != nil {
 			// Exported are only names odoobot derives.
-			c.cfg.Logger.Warn("tracking export: instance left out", "instance", i.Name, "err", err)
+			s.cfg.Logger.Warn("tracking export: instance left out", "instance", i.Name, "err", err)
 			continue
 		}
 		ready = append(ready, i)
 	}
-	return c.cfg.Files.ExportTracking(ctx, c.cfg.TrackingDir, ready)
+	return s.cfg.Files.ExportTracking(ctx, s.cfg.TrackingDir, ready)
 }
 
 // lookupUser returns the uid and gid of system user name (Users), or an
 // error saying how to make it.
-func (c *Creator) lookupUser(name string) (uid, gid int, err error) {
-	uid, gid, err = c.cfg.Users.LookupUser(name)
+func (s *Service) lookupUser(name string) (uid, gid int, err error) {
+	uid, gid, err = s.cfg.Users.LookupUser(name)
 	if err != nil {
 		return 0, 0, fmt.Errorf("files: system user %q does not exist: create it (useradd --system %s), or set SERVICE_USER for shared instances", name, name)
 	}
@@ -1127,18 +820,18 @@ func (c *Creator) lookupUser(name string) (uid, gid int, err error) {
 }
 
 // logTail is inst's odoo.log as a health wait shows it.
-func (c *Creator) logTail(inst Instance, p Paths) LogTail {
-	return LogTail{Path: p.Log, Lines: func(ctx context.Context, n int) []string { return c.cfg.Files.TailLog(ctx, inst, n) }}
+func (s *Service) logTail(inst Instance, p Paths) LogTail {
+	return LogTail{Path: p.Log, Lines: func(ctx context.Context, n int) []string { return s.cfg.Files.TailLog(ctx, inst, n) }}
 }
 
 // probes are the drivers a health wait and a port owner check ask.
-func (c *Creator) probes() hostProbes {
-	return hostProbes{health: c.cfg.Health, ports: c.cfg.Ports, users: c.cfg.Users}
+func (s *Service) probes() hostProbes {
+	return hostProbes{health: s.cfg.Health, ports: s.cfg.Ports, users: s.cfg.Users}
 }
 
 // checkPortOwners is CheckPortOwners of inst on this host.
-func (c *Creator) checkPortOwners(inst Instance) error {
-	return CheckPortOwners(c.cfg.Ports, c.cfg.Users, inst, c.cfg.ServiceUser)
+func (s *Service) checkPortOwners(inst Instance) error {
+	return CheckPortOwners(s.cfg.Ports, s.cfg.Users, inst, s.cfg.ServiceUser)
 }
 
 // randomSecret is 24 random bytes, base64url: a master password.

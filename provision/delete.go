@@ -31,8 +31,8 @@ import (
 // after req.Finished, the instance's release and its templates are
 // collected when no instance uses them (collectAfterDelete); the outcome
 // is only logged.
-func (d *DayTwo) Delete(ctx context.Context, req JobRequest) (*Task, error) {
-	inst, err := d.lookupFor(ctx, req.Name, trustDelete)
+func (s *Service) Delete(ctx context.Context, req JobRequest) (*Task, error) {
+	inst, err := s.lookupFor(ctx, req.Name, trustDelete)
 	if err != nil {
 		return nil, err
 	}
@@ -48,25 +48,26 @@ func (d *DayTwo) Delete(ctx context.Context, req JobRequest) (*Task, error) {
 		if j.State == JobSucceeded {
 			gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
 			defer cancel()
-			d.collectAfterDelete(gctx, inst)
+			s.collectAfterDelete(gctx, inst)
 		}
 	}
 	running := "no"
-	if st, err := d.cfg.Services.Status(ctx, inst.Unit); err == nil && st.Running() {
+	if st, err := s.cfg.Services.Status(ctx, inst.Unit); err == nil && st.Running() {
 		running = "yes"
 	}
-	del := d.deletion(inst, prev, running == "yes", req.By)
-	t, err := d.submit(ctx, JobDelete, inst, req, map[string]string{"state": string(prev), "running": running}, del.steps, StepDatabase, func() error {
-		return d.cfg.Store.SetState(ctx, inst.Name, StateDeleting)
+	del := s.deletion(inst, prev, running == "yes", req.By)
+	plan := s.jobPlan(JobDelete, inst, map[string]string{"state": string(prev), "running": running}, del.steps(), StepDatabase)
+	t, err := s.submit(ctx, plan, req, func() error {
+		return s.cfg.Store.SetState(ctx, inst.Name, StateDeleting)
 	})
 	return t, err
 }
 
 // deletion returns the delete job of inst, which was in state prev and
 // whose service ran when the delete was asked.
-func (d *DayTwo) deletion(inst Instance, prev State, running bool, by string) *deletion {
-	cr := &creation{c: d.Creator, inst: inst, paths: d.cfg.Layout.Paths(inst)}
-	return &deletion{d: d, cr: cr, prev: prev, running: running, by: by}
+func (s *Service) deletion(inst Instance, prev State, running bool, by string) *deletion {
+	cr := &creation{c: s, inst: inst, paths: s.cfg.Layout.Paths(inst)}
+	return &deletion{d: s, cr: cr, prev: prev, running: running, by: by}
 }
 
 // steps are the delete's steps: the undoable ones, the commit step
@@ -100,8 +101,8 @@ func (del *deletion) forward() []Step {
 // commit step (the drop of the database) is recorded started, it is
 // finished forward; before that, what it did is undone (the record made
 // again, the service started when it ran, the state it had put back).
-func (d *DayTwo) recoverDelete(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
-	inst, err := d.cfg.Store.Instance(ctx, job.Instance)
+func (s *Service) recoverDelete(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
+	inst, err := s.cfg.Store.Instance(ctx, job.Instance)
 	if errors.Is(err, ErrInstanceNotFound) {
 		// The store row is the last thing a delete removes.
 		return recovery{finished: true}, nil
@@ -109,24 +110,24 @@ func (d *DayTwo) recoverDelete(ctx context.Context, job Job, rec recorded, emit 
 	if err != nil {
 		return recovery{}, err
 	}
-	if err := d.trusted(inst, trustDelete); err != nil {
+	if err := s.trusted(inst, trustDelete); err != nil {
 		return recovery{}, err
 	}
-	del := d.deletion(inst, State(job.Params["state"]), job.Params["running"] == "yes", job.RequestedBy)
+	del := s.deletion(inst, State(job.Params["state"]), job.Params["running"] == "yes", job.RequestedBy)
 	if rec.Started(StepDatabase) {
-		for _, s := range del.forward() {
-			if err := runStep(ctx, emit, s.Name, s.Apply); err != nil {
+		for _, st := range del.forward() {
+			if err := runStep(ctx, emit, st.Name, st.Apply); err != nil {
 				return recovery{finished: true}, err
 			}
 		}
 		return recovery{finished: true}, nil
 	}
 	var res recovery
-	for _, s := range slices.Backward(del.steps()) {
-		if s.Undo == nil || !rec.Started(s.Name) {
+	for _, st := range slices.Backward(del.steps()) {
+		if st.Undo == nil || !rec.Started(st.Name) {
 			continue
 		}
-		if err := undoStep(ctx, emit, s.Name, s.Undo, &res.undone); err != nil {
+		if err := undoStep(ctx, emit, st.Name, st.Undo, &res.undone); err != nil {
 			return res, err
 		}
 	}
@@ -141,7 +142,7 @@ func (d *DayTwo) recoverDelete(ctx context.Context, job Job, rec recorded, emit 
 
 // deletion is one delete job.
 type deletion struct {
-	d       *DayTwo
+	d       *Service
 	cr      *creation
 	prev    State
 	running bool // the service ran when the delete was asked

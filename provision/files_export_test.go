@@ -6,16 +6,16 @@ import "context"
 // steps on real files through the tree driver (provision/tree imports
 // provision, so those tests cannot be in package provision).
 
-// NewDayTwoForTest is a DayTwo with cfg as it is (no defaults).
-func NewDayTwoForTest(cfg CreatorConfig) *DayTwo { return &DayTwo{Creator: &Creator{cfg: cfg}} }
+// NewServiceForTest is a Service with cfg as it is (no defaults).
+func NewServiceForTest(cfg Config) *Service { return &Service{cfg: cfg} }
 
 // IsolationForTest runs an isolation's odoo.conf step and its undo.
 type IsolationForTest struct{ iso *isolation }
 
 // IsolationForTest is an isolation of inst to user and role, its role's
 // password already made.
-func (d *DayTwo) IsolationForTest(inst Instance, user, role, password string) IsolationForTest {
-	return IsolationForTest{&isolation{d: d, inst: inst, user: user, role: role, paths: d.cfg.Layout.Paths(inst), password: password}}
+func (s *Service) IsolationForTest(inst Instance, user, role, password string) IsolationForTest {
+	return IsolationForTest{&isolation{d: s, inst: inst, user: user, role: role, paths: s.cfg.Layout.Paths(inst), password: password}}
 }
 
 // RewriteConf is the conf step.
@@ -29,8 +29,8 @@ type UpgradeForTest struct{ u *upgradeRun }
 
 // UpgradeForTest is an upgrade of inst from the release in oldDir to the
 // one in newDir.
-func (d *DayTwo) UpgradeForTest(inst Instance, oldDir, newDir string) UpgradeForTest {
-	u := d.upgradeRun(inst, "test")
+func (s *Service) UpgradeForTest(inst Instance, oldDir, newDir string) UpgradeForTest {
+	u := s.upgradeRun(inst, "test")
 	u.old, u.rel = Release{Dir: oldDir}, Release{Dir: newDir}
 	return UpgradeForTest{u}
 }
@@ -50,8 +50,8 @@ func (x UpgradeForTest) WriteTestConf(ctx context.Context) error {
 }
 
 // WriteFilesForTest runs a creation's files step for inst on release.
-func (c *Creator) WriteFilesForTest(ctx context.Context, inst Instance, release Release) error {
-	cr := &creation{c: c, inst: inst, paths: c.cfg.Layout.Paths(inst), release: release}
+func (s *Service) WriteFilesForTest(ctx context.Context, inst Instance, release Release) error {
+	cr := &creation{c: s, inst: inst, paths: s.cfg.Layout.Paths(inst), release: release}
 	return cr.writeFiles(ctx)
 }
 
@@ -64,4 +64,4 @@ const (
 
 // TrustedForTest is the check a job makes of an instance read back from
 // the store.
-func (c *Creator) TrustedForTest(inst Instance, verb trustFor) error { return c.trusted(inst, verb) }
+func (s *Service) TrustedForTest(inst Instance, verb trustFor) error { return s.trusted(inst, verb) }

@@ -71,16 +71,16 @@ type GarbageCollector interface {
 // being created or cloned it removes nothing and returns an error
 // matching ErrCreationRunning. Without a collector configured it does
 // nothing.
-func (c *Creator) CollectGarbage(ctx context.Context) (GCReport, error) {
-	if c.cfg.GC == nil {
+func (s *Service) CollectGarbage(ctx context.Context) (GCReport, error) {
+	if s.cfg.GC == nil {
 		return GCReport{}, errors.New("provision: gc: no garbage collector is configured")
 	}
-	return c.cfg.GC.Collect(ctx, "", c.releasesInUse)
+	return s.cfg.GC.Collect(ctx, "", s.releasesInUse)
 }
 
 // releasesInUse reads the instances from the store.
-func (c *Creator) releasesInUse(ctx context.Context) (ReleasesInUse, error) {
-	all, err := c.cfg.Store.Instances(ctx)
+func (s *Service) releasesInUse(ctx context.Context) (ReleasesInUse, error) {
+	all, err := s.cfg.Store.Instances(ctx)
 	if err != nil {
 		return ReleasesInUse{}, err
 	}
@@ -89,7 +89,7 @@ func (c *Creator) releasesInUse(ctx context.Context) (ReleasesInUse, error) {
 		if inst.State == StateCreating {
 			return ReleasesInUse{}, fmt.Errorf("%w (%s): run gc once it has ended", ErrCreationRunning, inst.Name)
 		}
-		if err := c.cfg.Layout.CheckStored(inst); err != nil {
+		if err := s.cfg.Layout.CheckStored(inst); err != nil {
 			// Its files could not be told from someone else's: collect
 			// nothing rather than read where its row points.
 			return ReleasesInUse{}, err
@@ -98,7 +98,7 @@ func (c *Creator) releasesInUse(ctx context.Context) (ReleasesInUse, error) {
 			u.Keys[inst.Release.Key] = true
 			continue
 		}
-		p := c.cfg.Layout.Paths(inst)
+		p := s.cfg.Layout.Paths(inst)
 		u.Files = append(u.Files, p.Conf, p.Unit)
 	}
 	return u, nil
@@ -109,12 +109,12 @@ func (c *Creator) releasesInUse(ctx context.Context) (ReleasesInUse, error) {
 // any more, by CollectGarbage's rules (the newest release stays). Other
 // releases are left to `odoobot gc`. An instance that recorded no release
 // makes nothing collectable. The outcome is logged, never the delete's.
-func (d *DayTwo) collectAfterDelete(ctx context.Context, inst Instance) {
-	if d.cfg.GC == nil || !inst.Release.Known() {
+func (s *Service) collectAfterDelete(ctx context.Context, inst Instance) {
+	if s.cfg.GC == nil || !inst.Release.Known() {
 		return
 	}
-	rep, err := d.cfg.GC.Collect(ctx, inst.Release.Key, d.releasesInUse)
-	log := d.cfg.Logger.With("after_delete_of", inst.Name, "release", inst.Release.Key)
+	rep, err := s.cfg.GC.Collect(ctx, inst.Release.Key, s.releasesInUse)
+	log := s.cfg.Logger.With("after_delete_of", inst.Name, "release", inst.Release.Key)
 	if err != nil {
 		log.Warn("gc after delete: nothing more removed", "err", err)
 		return

@@ -36,7 +36,7 @@ func TestCollectGarbageKeepsWhatInstancesRun(t *testing.T) {
 	gone.State, gone.Release = StateDeleting, ReleaseRecord{Key: "fedcba9876543210", Commit: "d"}
 
 	gc := &recordingCollector{}
-	c := NewCreator(CreatorConfig{Host: Host{Store: instancesStore{list: []Instance{acme, old, gone}}, GC: gc}, Layout: layout})
+	c := NewService(Config{Host: Host{Store: instancesStore{list: []Instance{acme, old, gone}}, GC: gc}, Layout: layout}, BackupConfig{})
 	if _, err := c.CollectGarbage(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -50,12 +50,12 @@ func TestCollectGarbageKeepsWhatInstancesRun(t *testing.T) {
 
 	busy := layout.NewInstance("new", SSLHTTP)
 	busy.State = StateCreating
-	c = NewCreator(CreatorConfig{Host: Host{Store: instancesStore{list: []Instance{acme, busy}}, GC: gc}, Layout: layout})
+	c = NewService(Config{Host: Host{Store: instancesStore{list: []Instance{acme, busy}}, GC: gc}, Layout: layout}, BackupConfig{})
 	if _, err := c.CollectGarbage(context.Background()); !errors.Is(err, ErrCreationRunning) {
 		t.Errorf("gc while new is being created: %v, want ErrCreationRunning", err)
 	}
 
-	c = NewCreator(CreatorConfig{Host: Host{Store: instancesStore{}}, Layout: layout})
+	c = NewService(Config{Host: Host{Store: instancesStore{}}, Layout: layout}, BackupConfig{})
 	if _, err := c.CollectGarbage(context.Background()); err == nil {
 		t.Error("gc without a collector configured succeeded; want an error saying so")
 	}

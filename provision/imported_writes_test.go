@@ -159,7 +159,7 @@ func TestIsolateRollbackNeverWritesThroughALink(t *testing.T) {
 	tenant := "bin" // plays the instance's new user
 	_, tenantGID := ids(t, tenant)
 	files := tree.New(l)
-	d := NewDayTwoForTest(CreatorConfig{Host: Host{Users: sysusers.Host{}, Files: files}, Layout: l, ServiceUser: "daemon"})
+	d := NewServiceForTest(Config{Host: Host{Users: sysusers.Host{}, Files: files}, Layout: l, ServiceUser: "daemon"})
 	inst := Instance{Name: "x", Internal: "prod-x"}
 	iso := d.IsolationForTest(inst, tenant, "prod-x", "new-role-password")
 	ctx := context.Background()
@@ -215,7 +215,7 @@ func TestUpgradeSwitchNeverFollowsALink(t *testing.T) {
 	l, p, canary, snapshot := importedTree(t)
 	want := snapshot()
 	svcUID, svcGID := ids(t, "daemon")
-	d := NewDayTwoForTest(CreatorConfig{Host: Host{Users: sysusers.Host{}, Services: installFiles{}, Files: tree.New(l)}, Layout: l, ServiceUser: "daemon"})
+	d := NewServiceForTest(Config{Host: Host{Users: sysusers.Host{}, Services: installFiles{}, Files: tree.New(l)}, Layout: l, ServiceUser: "daemon"})
 	inst := Instance{Name: "x", Internal: "prod-x", Unit: "odoo-x.service"}
 	run := func() UpgradeForTest { return d.UpgradeForTest(inst, oldRelease, newRelease) }
 	ctx := context.Background()
@@ -300,7 +300,7 @@ func TestUpgradeSwitchNeverFollowsALink(t *testing.T) {
 func TestUpgradeSwitchBackReadsWhatAnEarlierVersionKept(t *testing.T) {
 	l, p, _, _ := importedTree(t)
 	svcUID, svcGID := ids(t, "daemon")
-	d := NewDayTwoForTest(CreatorConfig{Host: Host{Users: sysusers.Host{}, Services: installFiles{}, Files: tree.New(l)}, Layout: l, ServiceUser: "daemon"})
+	d := NewServiceForTest(Config{Host: Host{Users: sysusers.Host{}, Services: installFiles{}, Files: tree.New(l)}, Layout: l, ServiceUser: "daemon"})
 	u := d.UpgradeForTest(Instance{Name: "x", Internal: "prod-x", Unit: "odoo-x.service"}, "", "")
 	kept := filepath.Join(p.Dir, ".upgrade")
 	must(t, os.Mkdir(kept, 0o700))
@@ -345,7 +345,7 @@ func TestFilesStepRerunNeverFollowsALink(t *testing.T) {
 	must(t, os.Lchown(p.Log, svcUID, svcGID))
 	must(t, os.Symlink(filepath.Join(canary, "neighbour.conf"), p.Info))
 	files := tree.New(l)
-	c := NewCreator(CreatorConfig{Host: Host{Users: sysusers.Host{}, Files: files}, Layout: l, ServiceUser: "daemon", Templates: set, DB: DBConn{Host: "127.0.0.1", Port: 5432, User: "odoobot", Password: "shared"}})
+	c := NewService(Config{Host: Host{Users: sysusers.Host{}, Files: files}, Layout: l, ServiceUser: "daemon", Templates: set, DB: DBConn{Host: "127.0.0.1", Port: 5432, User: "odoobot", Password: "shared"}}, BackupConfig{})
 	inst := Instance{Name: "x", Internal: "prod-x", Unit: "odoo-x.service", Ports: Ports{HTTP: 2001, Gevent: 3001}}
 	if err := c.WriteFilesForTest(context.Background(), inst, Release{Version: "17.0", AddonsPaths: []string{oldRelease + "/odoo/addons"}}); err != nil {
 		t.Fatalf("writeFiles: %v", err)

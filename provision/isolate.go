@@ -54,12 +54,12 @@ var ErrAlreadyIsolated = errors.New("instance already runs as its own user")
 // instance left running either way. Refusals (no such instance, not ready,
 // already isolated, busy, a user or role of that name exists, no tenants
 // on this host) come back here and change nothing.
-func (d *DayTwo) Isolate(ctx context.Context, req JobRequest) (*Task, error) {
-	inst, err := d.lookupFor(ctx, req.Name, trustIsolate)
+func (s *Service) Isolate(ctx context.Context, req JobRequest) (*Task, error) {
+	inst, err := s.lookupFor(ctx, req.Name, trustIsolate)
 	if err != nil {
 		return nil, err
 	}
-	if d.cfg.Tenants == nil || d.cfg.Owners == nil {
+	if s.cfg.Tenants == nil || s.cfg.Owners == nil {
 		return nil, errors.New("isolate: this host does not give instances users and roles of their own")
 	}
 	if inst.User != "" {
@@ -68,36 +68,34 @@ func (d *DayTwo) Isolate(ctx context.Context, req JobRequest) (*Task, error) {
 	if inst.State != StateReady {
 		return nil, fmt.Errorf("%w: %s is %s, not ready", ErrServiceState, inst.Name, inst.State)
 	}
-	own := d.cfg.Layout.NewInstance(inst.Name, inst.SSLMode)
-	paths := d.cfg.Layout.Paths(inst)
+	own := s.cfg.Layout.NewInstance(inst.Name, inst.SSLMode)
+	paths := s.cfg.Layout.Paths(inst)
 	// A user whose home is the instance's directory is one an earlier,
 	// interrupted isolate made: this run finishes that one's work.
-	if home, err := d.cfg.Users.Home(own.User); err != nil || home != paths.Dir {
-		if err := d.tenantFree(ctx, own); err != nil {
+	if home, err := s.cfg.Users.Home(own.User); err != nil || home != paths.Dir {
+		if err := s.tenantFree(ctx, own); err != nil {
 			return nil, err
 		}
 	}
-	iso := &isolation{d: d, inst: inst, user: own.User, role: own.DBRole, paths: paths}
-	return d.submit(ctx, JobIsolate, inst, req, map[string]string{"user": own.User, "role": own.DBRole}, func() []Step {
-		return []Step{
-			{StepTenant, iso.makeTenant, iso.removeTenant},
-			{StepStop, iso.stop, iso.start},
-			{StepDatabase, iso.giveDatabase, iso.takeDatabaseBack},
-			{StepConf, iso.rewriteConf, iso.restoreConf},
-			{StepUnit, iso.rewriteUnit, iso.restoreUnit},
-			{StepStart, iso.start, iso.stop},
-			{StepStore, iso.record, iso.unrecord},
-		}
-	}, "", nil)
+	iso := &isolation{d: s, inst: inst, user: own.User, role: own.DBRole, paths: paths}
+	return s.submit(ctx, s.jobPlan(JobIsolate, inst, map[string]string{"user": own.User, "role": own.DBRole}, []Step{
+		{StepTenant, iso.makeTenant, iso.removeTenant},
+		{StepStop, iso.stop, iso.start},
+		{StepDatabase, iso.giveDatabase, iso.takeDatabaseBack},
+		{StepConf, iso.rewriteConf, iso.restoreConf},
+		{StepUnit, iso.rewriteUnit, iso.restoreUnit},
+		{StepStart, iso.start, iso.stop},
+		{StepStore, iso.record, iso.unrecord},
+	}, ""), req, nil)
 }
 
 // tenantFree checks that no system user or database role has inst's
 // names yet: isolating must never take over someone else's.
-func (c *Creator) tenantFree(ctx context.Context, inst Instance) error {
-	if _, _, err := c.lookupUser(inst.User); err == nil {
+func (s *Service) tenantFree(ctx context.Context, inst Instance) error {
+	if _, _, err := s.lookupUser(inst.User); err == nil {
 		return fmt.Errorf("%w: system user %s exists but is not %s's; remove it (userdel %s)", ErrHostNotFree, inst.User, inst.Name, inst.User)
 	}
-	ok, err := c.cfg.Tenants.RoleExists(ctx, inst.DBRole)
+	ok, err := s.cfg.Tenants.RoleExists(ctx, inst.DBRole)
 	if err != nil {
 		return fmt.Errorf("provision: check database role %s: %w", inst.DBRole, err)
 	}
@@ -110,7 +108,7 @@ func (c *Creator) tenantFree(ctx context.Context, inst Instance) error {
 // isolation is one isolate job; the fields after paths say what to put
 // back on failure.
 type isolation struct {
-	d          *DayTwo
+	d          *Service
 	inst       Instance
 	user, role string
 	paths      Paths
@@ -320,8 +318,8 @@ func (iso *isolation) forgetKept(ctx context.Context) error {
 // else odoobot's role, which every imported database has), the
 // instance started as it ran before, and the user and role it made
 // removed.
-func (d *DayTwo) recoverIsolate(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
-	inst, err := d.cfg.Store.Instance(ctx, job.Instance)
+func (s *Service) recoverIsolate(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
+	inst, err := s.cfg.Store.Instance(ctx, job.Instance)
 	if errors.Is(err, ErrInstanceNotFound) {
 		return recovery{}, nil
 	}
@@ -329,10 +327,10 @@ func (d *DayTwo) recoverIsolate(ctx context.Context, job Job, rec recorded, emit
 		return recovery{}, err
 	}
 	// The user and role derive from the name, never from the job.
-	own := d.cfg.Layout.NewInstance(inst.Name, inst.SSLMode)
-	iso := &isolation{d: d, inst: inst, user: own.User, role: own.DBRole, paths: d.cfg.Layout.Paths(inst)}
+	own := s.cfg.Layout.NewInstance(inst.Name, inst.SSLMode)
+	iso := &isolation{d: s, inst: inst, user: own.User, role: own.DBRole, paths: s.cfg.Layout.Paths(inst)}
 	if rec.Committed(StepTenant, StepStop, StepDatabase, StepConf, StepUnit, StepStart) {
-		err := runStep(ctx, emit, StepStart, func(ctx context.Context) error { return d.ensureRunning(ctx, inst, iso.paths) })
+		err := runStep(ctx, emit, StepStart, func(ctx context.Context) error { return s.ensureRunning(ctx, inst, iso.paths) })
 		if err == nil {
 			err = runStep(ctx, emit, StepStore, iso.record)
 		}
@@ -341,7 +339,7 @@ func (d *DayTwo) recoverIsolate(ctx context.Context, job Job, rec recorded, emit
 	if inst.User != "" {
 		// The store records a user: not this isolation's to undo (it
 		// failed at record, or another finished it).
-		return recovery{}, d.ensureRunning(ctx, inst, iso.paths)
+		return recovery{}, s.ensureRunning(ctx, inst, iso.paths)
 	}
 	var res recovery
 	undo := func(name StepName, f func(context.Context) error) error {
@@ -384,13 +382,13 @@ func (d *DayTwo) recoverIsolate(ctx context.Context, job Job, rec recorded, emit
 	if owner != nil || rec.Started(StepDatabase) {
 		iso.previousOwner = string(owner)
 		if iso.previousOwner == "" {
-			iso.previousOwner = d.cfg.DB.User
+			iso.previousOwner = s.cfg.DB.User
 		}
 		if err := undo(StepDatabase, iso.takeDatabaseBack); err != nil {
 			return res, err
 		}
 	}
-	if err := undo(StepStop, func(ctx context.Context) error { return d.ensureRunning(ctx, inst, iso.paths) }); err != nil {
+	if err := undo(StepStop, func(ctx context.Context) error { return s.ensureRunning(ctx, inst, iso.paths) }); err != nil {
 		return res, err
 	}
 	// The user is this isolation's when it is missing or has the

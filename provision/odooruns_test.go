@@ -32,7 +32,7 @@ func TestOdooRunsRequired(t *testing.T) {
 	l := Layout{Zone: "example.com", UnitPrefix: "odoo19e", ProdRoot: t.TempDir(), UnitDir: t.TempDir()}
 	src := l.NewInstance("acme", SSLHTTP)
 	src.State, src.Release = StateReady, ReleaseRecord{Key: "0123456789abcdef", Commit: "c0ffee"}
-	d := NewDayTwoForTest(CreatorConfig{
+	d := NewServiceForTest(Config{
 		Host:   Host{Users: sysusers.Host{}, Files: tree.New(l), Store: oneInstanceStore{inst: src}, Copies: struct{ DatabaseCopies }{}, Targets: struct{ ReleaseTargets }{}},
 		Layout: l, Rules: NameRules{Zone: "example.com", UnitPrefix: "odoo19e"}, ServiceUser: "daemon",
 	})

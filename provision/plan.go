@@ -67,3 +67,27 @@ func StepNames(mode SSLMode, o PlanOptions) []StepName {
 	}
 	return append(append(head, tail...), StepVerify, StepSummary)
 }
+
+// Plan is what one job does, as its verb builds it: the kind and the
+// instance it works on, the parameters its job records, its steps in
+// order, the step from which its change stands (Commit, see
+// Task.Commit; "" when every step can be undone) and the log it is
+// written to. Recover, when set, ends the job when the process that ran
+// it stopped mid-way, deciding from what the job recorded and what the
+// host shows (see recoverer); when nil, such a job is rolled back: the
+// Undo of every one of its Steps, in reverse, each harmless when its
+// Apply never ran (Runner.RollBack).
+type Plan struct {
+	Kind     JobKind
+	Instance Instance
+	Params   map[string]string
+	Steps    []Step
+	Commit   StepName
+	LogPath  string
+	Recover  recoverer
+}
+
+// task is p, ready to run as job.
+func (p Plan) task(job Job) *Task {
+	return &Task{Job: job, Steps: p.Steps, Commit: p.Commit, LogPath: p.LogPath, Instance: p.Instance}
+}

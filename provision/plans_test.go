@@ -27,8 +27,7 @@ import (
 // world is one odoobot process on an in-memory host.
 type world struct {
 	h      *provisiontest.Host
-	c      *provision.Creator
-	d      *provision.DayTwo
+	s      *provision.Service
 	runner *provision.Runner
 }
 
@@ -81,7 +80,7 @@ func startWorld(t *testing.T, h *provisiontest.Host, hook provision.FaultHook, t
 	}
 	runner := provision.NewRunner(provision.RunnerConfig{Store: h.Store(), Workers: 1, Faults: hook, Logs: h.JobLogs(), Now: h.Now, CloseRetry: time.Millisecond})
 	t.Cleanup(runner.Close)
-	cfg := provision.CreatorConfig{
+	cfg := provision.Config{
 		Host:        provision.Host{Store: h.Store(), Releases: h.Releases(), Databases: h.Databases(), Tenants: h.Tenants(), Owners: h.Owners(), Copies: h.Copies(), OdooRuns: h.OdooRuns(), Targets: h.Targets(), Files: h.Files(), Health: h.Health(), Ports: h.Ports(), Users: h.Users(), BindFilter: provisiontest.BindFilter{}, HostFacts: provisiontest.HostFacts{}, Services: h.Units(), Sites: h.Sites(), DNS: h.DNS(), Certs: map[provision.SSLMode]provision.CertIssuer{provision.SSLCloudflare: h.Certs(), provision.SSLLetsEncrypt: h.Certs()}},
 		Layout:      planLayout,
 		Rules:       provision.NameRules{Zone: planLayout.Zone, UnitPrefix: planLayout.UnitPrefix, DNSServer: "test"},
@@ -99,8 +98,8 @@ func startWorld(t *testing.T, h *provisiontest.Host, hook provision.FaultHook, t
 	if !tenants {
 		cfg.Tenants, cfg.Owners = nil, nil
 	}
-	c := provision.NewCreator(cfg)
-	return &world{h: h, c: c, runner: runner, d: c.DayTwo(provision.BackupConfig{Dir: "/var/backups/odoobot", Store: h.Backups(), Postgres: h.Postgres()})}
+	s := provision.NewService(cfg, provision.BackupConfig{Dir: "/var/backups/odoobot", Store: h.Backups(), Postgres: h.Postgres()})
+	return &world{h: h, s: s, runner: runner}
 }
 
 // verbCase is one plan of one verb: what stands before it, and the
@@ -138,7 +137,7 @@ func afterCommit(vc verbCase, points []point, at point) bool {
 func create(t *testing.T, w *world, name string, mode provision.SSLMode) {
 	t.Helper()
 	ctx := context.Background()
-	task, err := w.c.Create(ctx, provision.CreateRequest{Name: name, Mode: mode, By: "setup"})
+	task, err := w.s.Create(ctx, provision.CreateRequest{Name: name, Mode: mode, By: "setup"})
 	if err != nil {
 		t.Fatalf("create %s: %v", name, err)
 	}
@@ -165,7 +164,7 @@ func verbCases() []verbCase {
 			name:  "create/" + string(mode),
 			setup: func(t *testing.T, w *world) { create(t, w, "other", provision.SSLHTTP) },
 			run: func(ctx context.Context, w *world) (*provision.Task, error) {
-				return w.c.Create(ctx, provision.CreateRequest{Name: "acme", Mode: mode, By: "test"})
+				return w.s.Create(ctx, provision.CreateRequest{Name: "acme", Mode: mode, By: "test"})
 			},
 		})
 	}
@@ -176,7 +175,7 @@ func verbCases() []verbCase {
 			create(t, w, "acme", provision.SSLCloudflare)
 		},
 		run: func(ctx context.Context, w *world) (*provision.Task, error) {
-			return w.d.Delete(ctx, provision.JobRequest{Name: "acme", By: "test"})
+			return w.s.Delete(ctx, provision.JobRequest{Name: "acme", By: "test"})
 		},
 		commit: provision.StepDatabase,
 	}, verbCase{
@@ -186,7 +185,7 @@ func verbCases() []verbCase {
 			create(t, w, "acme", provision.SSLCloudflare)
 		},
 		run: func(ctx context.Context, w *world) (*provision.Task, error) {
-			return w.d.Backup(ctx, provision.JobRequest{Name: "acme", By: "test"})
+			return w.s.Backup(ctx, provision.JobRequest{Name: "acme", By: "test"})
 		},
 		commit: provision.StepManifest,
 	}, verbCase{
@@ -195,16 +194,16 @@ func verbCases() []verbCase {
 			create(t, w, "other", provision.SSLHTTP)
 			create(t, w, "acme", provision.SSLCloudflare)
 			w.h.WriteData("prod-acme", "before the backup")
-			task, err := w.d.Backup(context.Background(), provision.JobRequest{Name: "acme", By: "setup"})
+			task, err := w.s.Backup(context.Background(), provision.JobRequest{Name: "acme", By: "setup"})
 			wait(t, task, err)
 			w.h.WriteData("prod-acme", "after the backup")
 		},
 		run: func(ctx context.Context, w *world) (*provision.Task, error) {
-			list, err := w.d.Backups(ctx, "acme")
+			list, err := w.s.Backups(ctx, "acme")
 			if err != nil || len(list) == 0 {
 				return nil, fmt.Errorf("no backup to restore: %v", err)
 			}
-			return w.d.Restore(ctx, provision.JobRequest{Name: "acme", Backup: list[0].ID, By: "test"})
+			return w.s.Restore(ctx, provision.JobRequest{Name: "acme", Backup: list[0].ID, By: "test"})
 		},
 		commit: provision.StepCleanup,
 	}, verbCase{
@@ -214,7 +213,7 @@ func verbCases() []verbCase {
 			create(t, w, "acme", provision.SSLCloudflare)
 		},
 		run: func(ctx context.Context, w *world) (*provision.Task, error) {
-			return w.d.Clone(ctx, provision.CloneRequest{Source: "acme", Name: "acmestg", Neutralize: true, By: "test"})
+			return w.s.Clone(ctx, provision.CloneRequest{Source: "acme", Name: "acmestg", Neutralize: true, By: "test"})
 		},
 	}, verbCase{
 		name: "upgrade",
@@ -223,7 +222,7 @@ func verbCases() []verbCase {
 			create(t, w, "acme", provision.SSLCloudflare)
 		},
 		run: func(ctx context.Context, w *world) (*provision.Task, error) {
-			return w.d.Upgrade(ctx, provision.UpgradeRequest{JobRequest: provision.JobRequest{Name: "acme", By: "test"}, Target: "latest"})
+			return w.s.Upgrade(ctx, provision.UpgradeRequest{JobRequest: provision.JobRequest{Name: "acme", By: "test"}, Target: "latest"})
 		},
 		commit: provision.StepCleanup,
 	}, verbCase{
@@ -235,7 +234,7 @@ func verbCases() []verbCase {
 			shared.runner.Close()
 		},
 		run: func(ctx context.Context, w *world) (*provision.Task, error) {
-			return w.d.Isolate(ctx, provision.JobRequest{Name: "acme", By: "test"})
+			return w.s.Isolate(ctx, provision.JobRequest{Name: "acme", By: "test"})
 		},
 	})
 	return cases
@@ -341,7 +340,7 @@ func TestEveryStepOfEveryVerb(t *testing.T) {
 					h, _, _, _ := outcome(t, vc, faultAt(at, provision.HaltJob))
 					h.Restart()
 					w := newWorld(t, h, nil)
-					ended, err := w.d.Recover(context.Background(), nil)
+					ended, err := w.s.Recover(context.Background(), nil)
 					if err != nil {
 						t.Fatalf("recover: %v", err)
 					}

@@ -61,7 +61,7 @@ func quoteStored(s string) string {
 // the name is a DNS label; domain, internal, unit are the derived ones;
 // system_user and db_role are the derived ones, or both empty — the one
 // alternative, an instance imported from API-DEV that shares the service
-// user and odoobot's role (Creator.trusted also asks the host whether it
+// user and odoobot's role (Service.trusted also asks the host whether it
 // does); staging_of is empty or a label. The first that differs is
 // returned as a *StoredNameError; nil when all match. It reads nothing.
 func (l Layout) CheckStored(inst Instance) error {
@@ -121,30 +121,30 @@ const (
 // the path derived from its name) runs as ServiceUser — or what an
 // interrupted job of the verb leaves. A row that claims to be
 // shared when the host says otherwise is refused naming system_user.
-func (c *Creator) trusted(inst Instance, verb trustFor) error {
+func (s *Service) trusted(inst Instance, verb trustFor) error {
 	// Local reads, bounded: no caller's deadline is needed.
 	ctx := context.Background()
-	if err := c.cfg.Layout.CheckStored(inst); err != nil {
+	if err := s.cfg.Layout.CheckStored(inst); err != nil {
 		return err
 	}
 	if inst.User != "" {
-		return c.portsMatchConf(ctx, inst)
+		return s.portsMatchConf(ctx, inst)
 	}
-	own := c.cfg.Layout.Names(inst.Name).SystemUser
-	got, err := c.cfg.Files.UnitUser(ctx, inst)
+	own := s.cfg.Layout.Names(inst.Name).SystemUser
+	got, err := s.cfg.Files.UnitUser(ctx, inst)
 	if errors.Is(err, fs.ErrNotExist) && verb == trustDelete {
 		// Only odoobot removes a unit: a delete that stopped after its
 		// service step. What is left of a shared instance is derived.
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("provision: instance %s records no user of its own, and its unit does not say it runs as the service user %s: %w", inst.Name, c.cfg.ServiceUser, err)
+		return fmt.Errorf("provision: instance %s records no user of its own, and its unit does not say it runs as the service user %s: %w", inst.Name, s.cfg.ServiceUser, err)
 	}
-	if got == c.cfg.ServiceUser || (verb == trustIsolate && got == own) {
+	if got == s.cfg.ServiceUser || (verb == trustIsolate && got == own) {
 		return nil
 	}
 	return &StoredNameError{Instance: inst.Name, Field: "system_user", Stored: "",
-		Expected: fmt.Sprintf("%q: its unit runs as %q, and only an instance whose unit runs as the service user %s may record none", own, got, c.cfg.ServiceUser)}
+		Expected: fmt.Sprintf("%q: its unit runs as %q, and only an instance whose unit runs as the service user %s may record none", own, got, s.cfg.ServiceUser)}
 }
 
 // portsMatchConf checks the ports inst's row records against those of
@@ -152,8 +152,8 @@ func (c *Creator) trusted(inst Instance, verb trustFor) error {
 // user of its own (the unit's SocketBindAllow and every health check
 // take the ports from the row). A missing odoo.conf (a delete run again
 // after the files went) checks nothing.
-func (c *Creator) portsMatchConf(ctx context.Context, inst Instance) error {
-	read, err := c.cfg.Files.ReadConf(ctx, inst, ConfLive)
+func (s *Service) portsMatchConf(ctx context.Context, inst Instance) error {
+	read, err := s.cfg.Files.ReadConf(ctx, inst, ConfLive)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

@@ -23,7 +23,7 @@ func trustLayout(t *testing.T) Layout {
 // instance's own user, is accepted only when resuming.
 func TestTrustedAsksTheUnitOfASharedInstance(t *testing.T) {
 	l := trustLayout(t)
-	c := NewCreator(CreatorConfig{Host: Host{Files: tree.New(l)}, Layout: l, ServiceUser: "mtg"})
+	c := NewService(Config{Host: Host{Files: tree.New(l)}, Layout: l, ServiceUser: "mtg"}, BackupConfig{})
 	inst := l.NewInstance("acme", SSLHTTP)
 	inst.User, inst.DBRole = "", ""
 	unit := l.Paths(inst).Unit
@@ -79,7 +79,7 @@ func TestTrustedAsksTheUnitOfASharedInstance(t *testing.T) {
 // then let it bind) is refused naming the port.
 func TestTrustedChecksPortsAgainstOdooConf(t *testing.T) {
 	l := trustLayout(t)
-	c := NewCreator(CreatorConfig{Host: Host{Files: tree.New(l)}, Layout: l, ServiceUser: "mtg"})
+	c := NewService(Config{Host: Host{Files: tree.New(l)}, Layout: l, ServiceUser: "mtg"}, BackupConfig{})
 	inst := l.NewInstance("acme", SSLHTTP)
 	inst.Ports = Ports{HTTP: 2100, Gevent: 8072}
 	if err := c.TrustedForTest(inst, TrustJob); err != nil {

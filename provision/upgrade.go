@@ -85,19 +85,19 @@ var ErrNotUpgradable = errors.New("instance cannot be upgraded")
 // Refusals come back here and change nothing: no such instance, not
 // ready, an imported instance (no recorded release), a target the
 // repository does not have, the commit the instance already runs.
-func (d *DayTwo) Upgrade(ctx context.Context, req UpgradeRequest) (*Task, error) {
-	inst, commit, err := d.upgradeTarget(ctx, req.Name, req.Target, req.Commit)
+func (s *Service) Upgrade(ctx context.Context, req UpgradeRequest) (*Task, error) {
+	inst, commit, err := s.upgradeTarget(ctx, req.Name, req.Target, req.Commit)
 	if err != nil {
 		return nil, err
 	}
-	u := d.upgradeRun(inst, req.By)
-	u.commit, u.targets = commit, d.cfg.Targets
+	u := s.upgradeRun(inst, req.By)
+	u.commit, u.targets = commit, s.cfg.Targets
 	target := req.Target
 	if target == "" {
 		target = "configured"
 	}
 	params := map[string]string{"target": target, "commit": commit, "from": inst.Release.Commit}
-	t, err := d.submit(ctx, JobUpgrade, inst, req.JobRequest, params, u.steps, StepCleanup, nil)
+	t, err := s.submit(ctx, s.jobPlan(JobUpgrade, inst, params, u.steps(), StepCleanup), req.JobRequest, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -109,14 +109,14 @@ func (d *DayTwo) Upgrade(ctx context.Context, req UpgradeRequest) (*Task, error)
 // Upgrade) and says to which commit, with the instance as it is: what a
 // confirmation shows before the upgrade is queued. Its refusals are
 // Upgrade's.
-func (d *DayTwo) UpgradeTarget(ctx context.Context, name, target string) (Instance, string, error) {
-	return d.upgradeTarget(ctx, name, target, "")
+func (s *Service) UpgradeTarget(ctx context.Context, name, target string) (Instance, string, error) {
+	return s.upgradeTarget(ctx, name, target, "")
 }
 
 // upgradeTarget is UpgradeTarget; a commit already resolved is taken as
 // it is.
-func (d *DayTwo) upgradeTarget(ctx context.Context, name, target, commit string) (Instance, string, error) {
-	inst, err := d.lookup(ctx, name)
+func (s *Service) upgradeTarget(ctx context.Context, name, target, commit string) (Instance, string, error) {
+	inst, err := s.lookup(ctx, name)
 	if err != nil {
 		return inst, "", err
 	}
@@ -126,15 +126,15 @@ func (d *DayTwo) upgradeTarget(ctx context.Context, name, target, commit string)
 	if !inst.Release.Known() {
 		return inst, "", fmt.Errorf("%w: %s records no release (it was imported); upgrade moves instances that run a release odoobot built", ErrNotUpgradable, inst.Name)
 	}
-	if d.cfg.Targets == nil {
+	if s.cfg.Targets == nil {
 		return inst, "", errors.New("upgrade: this host cannot build a chosen release")
 	}
-	if d.cfg.OdooRuns == nil {
+	if s.cfg.OdooRuns == nil {
 		return inst, "", errors.New("upgrade: this host cannot run Odoo to update the modules (no Odoo runner configured)")
 	}
 	if commit == "" {
 		var err error
-		if commit, err = d.cfg.Targets.Resolve(ctx, target); err != nil {
+		if commit, err = s.cfg.Targets.Resolve(ctx, target); err != nil {
 			return inst, "", err
 		}
 	}
@@ -146,7 +146,7 @@ func (d *DayTwo) upgradeTarget(ctx context.Context, name, target, commit string)
 
 // upgradeRun is one upgrade of inst.
 type upgradeRun struct {
-	d       *DayTwo
+	d       *Service
 	inst    Instance
 	paths   Paths
 	by      string
@@ -162,8 +162,8 @@ type upgradeRun struct {
 	task atomic.Pointer[Task]
 }
 
-func (d *DayTwo) upgradeRun(inst Instance, by string) *upgradeRun {
-	return &upgradeRun{d: d, inst: inst, paths: d.cfg.Layout.Paths(inst), by: by, wasRunning: true}
+func (s *Service) upgradeRun(inst Instance, by string) *upgradeRun {
+	return &upgradeRun{d: s, inst: inst, paths: s.cfg.Layout.Paths(inst), by: by, wasRunning: true}
 }
 
 func (u *upgradeRun) steps() []Step {
@@ -576,18 +576,18 @@ func shortCommit(c string) string {
 // stopped, the database and filestore kept aside are put back, the kept
 // odoo.conf and unit too, the test copy dropped, and the instance
 // started on its old release.
-func (d *DayTwo) recoverUpgrade(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
-	inst, err := d.cfg.Store.Instance(ctx, job.Instance)
+func (s *Service) recoverUpgrade(ctx context.Context, job Job, rec recorded, emit emitFunc) (recovery, error) {
+	inst, err := s.cfg.Store.Instance(ctx, job.Instance)
 	if errors.Is(err, ErrInstanceNotFound) {
 		return recovery{}, nil
 	}
 	if err != nil {
 		return recovery{}, err
 	}
-	if err := d.trusted(inst, trustJob); err != nil {
+	if err := s.trusted(inst, trustJob); err != nil {
 		return recovery{}, err
 	}
-	u := d.upgradeRun(inst, job.RequestedBy)
+	u := s.upgradeRun(inst, job.RequestedBy)
 	commit := job.Params["commit"]
 	if commit != "" && inst.Release.Commit == commit && !rec.rollingBack {
 		return recovery{finished: true}, runStep(ctx, emit, StepCleanup, u.cleanup)
@@ -606,11 +606,11 @@ func (d *DayTwo) recoverUpgrade(ctx context.Context, job Job, rec recorded, emit
 		{StepStop, u.restart},
 		{StepTestCopy, u.dropCopy},
 	}
-	for _, s := range steps {
-		if s.name == StepStart && !rec.Started(StepStop) {
+	for _, st := range steps {
+		if st.name == StepStart && !rec.Started(StepStop) {
 			continue // production was never stopped: it is not stopped now
 		}
-		if err := undoStep(ctx, emit, s.name, s.undo, &res.undone); err != nil {
+		if err := undoStep(ctx, emit, st.name, st.undo, &res.undone); err != nil {
 			return res, err
 		}
 	}

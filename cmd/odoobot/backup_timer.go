@@ -68,11 +68,11 @@ func backupAll(ctx context.Context, stdout, stderr io.Writer, cfg *config.Config
 		return err
 	}
 	defer a.Close()
-	dt := a.DayTwo()
-	if dt == nil {
+	svc := a.Service
+	if svc == nil {
 		return errors.New("backup-all: backups are not available on this server")
 	}
-	if err := dt.BackupAll(ctx, "timer"); err != nil {
+	if err := svc.BackupAll(ctx, "timer"); err != nil {
 		return fmt.Errorf("backup-all: %w", err)
 	}
 	fmt.Fprintln(stdout, "backup-all: every ready instance is backed up")

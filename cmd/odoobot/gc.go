@@ -26,7 +26,7 @@ func gcVerb(ctx context.Context, stdout, stderr io.Writer, cfg *config.Config, a
 		return err
 	}
 	defer a.Close()
-	rep, err := a.Creator.CollectGarbage(ctx)
+	rep, err := a.Service.CollectGarbage(ctx)
 	if err != nil {
 		if len(rep.RemovedReleases)+len(rep.RemovedTemplates) > 0 {
 			fmt.Fprintln(stdout, rep.String()) // what went before it stopped

@@ -54,7 +54,7 @@ func isolateVerb(ctx context.Context, stdout, stderr io.Writer, cfg *config.Conf
 		fmt.Fprintln(stdout, line)
 	}
 	by := shell.Identity().UserName
-	task, err := a.DayTwo().Isolate(ctx, provision.JobRequest{Name: name, By: by, Subscribe: []provision.Subscriber{print}})
+	task, err := a.Service.Isolate(ctx, provision.JobRequest{Name: name, By: by, Subscribe: []provision.Subscriber{print}})
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"odoobot/config"
 	"odoobot/internal/pgdb"
 	"odoobot/provision"
+	"odoobot/provision/backups"
 	"odoobot/provision/certs"
 	"odoobot/provision/cloudflare"
 	"odoobot/provision/hostfacts"
@@ -57,7 +58,7 @@ type App struct {
 	Store      *postgres.Store
 	Services   *systemd.Manager
 	Runner     *provision.Runner
-	Creator    *provision.Creator
+	Service    *provision.Service // every verb that is a job, and the reports (backups, capacity, gc)
 	Operator   *provision.Operator
 	Dispatcher *commands.Dispatcher
 	Templates  *templates.Set
@@ -69,8 +70,7 @@ type App struct {
 	actionAlerts []func(ctx context.Context, alert commands.Alert) error // wire_watch.go
 	cloudflare   *cloudflare.Client                                      // nil when odoobot does not manage DNS
 	databases    *odoo.Databases
-	pg           postgres.Admin    // the day-two jobs' databases
-	dayTwo       *provision.DayTwo // wireBackups
+	pg           postgres.Admin // the day-two jobs' databases
 
 	// originWiring keeps odoobot's default server and Cloudflare snippet
 	// in nginx (wire_origin.go).
@@ -353,7 +353,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		},
 	}
 	files := tree.New(cfg.Layout())
-	a.Creator = provision.NewCreator(provision.CreatorConfig{
+	a.Service = provision.NewService(provision.Config{
 		Host: provision.Host{
 			Store: store, Files: files,
 			Releases: releases, Targets: releases,
@@ -380,6 +380,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		Admit:       a.admit,
 		Capacity:    cfg.CapacityModel(),
 		Logger:      log,
+	}, provision.BackupConfig{
+		Dir: cfg.BackupDir, Retention: cfg.BackupRetention(), BotVersion: opt.Version,
+		Store: &backups.Dir{Root: cfg.BackupDir}, Postgres: a.pg,
 	})
 	a.Operator = &provision.Operator{Store: store, Files: files, Services: svc, Databases: databases, Layout: cfg.Layout(), Templates: tpl, OdooVersion: cfg.OdooVersion + " " + edition, OdooVersionOf: store.OdooVersion, Hold: store.HoldInstance, ServiceUser: cfg.ServiceUser,
 		Health: probe.Health{}, Ports: ports.Host{}, Users: sysusers.Host{}}
@@ -393,11 +396,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	}
 	a.Dispatcher = &commands.Dispatcher{
 		Allowlist: al, Auditor: store, Rules: cfg.NameRules(), Mode: cfg.SSLMode(),
-		Creator: a.Creator, Operator: a.Operator, Capacity: a.Creator, Admins: a.Operator, Jobs: store, Logger: log,
-	}
-	if err := a.wireBackups(ctx, opt); err != nil {
-		a.Close()
-		return nil, err
+		Creator: a.Service, DayTwo: a.Service, Cloner: a.Service, Upgrader: a.Service, Capacity: a.Service,
+		Operator: a.Operator, Admins: a.Operator, Jobs: store, Logger: log,
 	}
 	return a, nil
 }

@@ -5,28 +5,9 @@ import (
 	"time"
 
 	"odoobot/provision"
-	"odoobot/provision/backups"
 	"odoobot/provision/logrotate"
 	"odoobot/provision/systemd"
 )
-
-// wireBackups wires the day-two verbs (backup, backups, restore, delete,
-// clone, upgrade) into the dispatcher: a *provision.DayTwo over the app's
-// Creator. Backups go to BACKUP_DIR, kept as the BACKUP_KEEP_* settings
-// say.
-func (a *App) wireBackups(ctx context.Context, opt Options) error {
-	dt := a.Creator.DayTwo(provision.BackupConfig{
-		Dir: a.Config.BackupDir, Retention: a.Config.BackupRetention(), BotVersion: opt.Version,
-		Store: &backups.Dir{Root: a.Config.BackupDir}, Postgres: a.pg,
-	})
-	a.dayTwo = dt
-	a.Dispatcher.DayTwo, a.Dispatcher.Cloner, a.Dispatcher.Upgrader = dt, dt, dt
-	return nil
-}
-
-// DayTwo returns the day-two verbs as wired into the dispatcher; nil
-// before New has wired them.
-func (a *App) DayTwo() *provision.DayTwo { return a.dayTwo }
 
 // StartBackups starts the scheduled daily backup of every ready instance
 // at BACKUP_TIME (UTC), one instance after the other; it stops with ctx.
@@ -39,9 +20,9 @@ func (a *App) DayTwo() *provision.DayTwo { return a.dayTwo }
 // and the rest goes on.
 func (a *App) StartBackups(ctx context.Context) {
 	a.RotateLogs(ctx, true)
-	dt := a.DayTwo()
+	svc := a.Service
 	at, on, _ := a.Config.DailyBackup()
-	if dt == nil || !on {
+	if svc == nil || !on {
 		return
 	}
 	if systemd.BackupTimerInstalled(a.Config.UnitDir) {
@@ -56,7 +37,7 @@ func (a *App) StartBackups(ctx context.Context) {
 				return
 			case <-time.After(time.Until(next)):
 			}
-			if err := dt.BackupAll(ctx, "schedule"); err != nil {
+			if err := svc.BackupAll(ctx, "schedule"); err != nil {
 				a.Alert(ctx, "scheduled backup: "+err.Error())
 			}
 		}
@@ -65,18 +46,12 @@ func (a *App) StartBackups(ctx context.Context) {
 
 // Recover ends the jobs a stopped odoobot left open: each is finished
 // when the job recorded its change as made, rolled back otherwise (see
-// provision.DayTwo.Recover).
+// provision.Service.Recover).
 //
 // Then the DNS sweep (SweepDNS) starts in the background (StartSweep):
 // Recover returns without waiting for it.
 func (a *App) Recover(ctx context.Context) ([]provision.Job, error) {
-	var jobs []provision.Job
-	var err error
-	if dt := a.DayTwo(); dt != nil {
-		jobs, err = dt.Recover(ctx, nil)
-	} else {
-		jobs, err = a.Creator.Recover(ctx, nil)
-	}
+	jobs, err := a.Service.Recover(ctx, nil)
 	if err != nil {
 		return jobs, err
 	}

@@ -63,7 +63,7 @@ func (a *App) newACMEIssuer(ctx context.Context, roots *x509.CertPool, nameserve
 		DirectoryURL: cfg.ACMEDirectory, Email: cfg.ACMEEmail,
 		AccountDir: filepath.Join(cfg.StateDir, "acme"),
 		Webroot:    filepath.Join(cfg.StateDir, "acme-webroot"),
-		// Instances' sites listen on port 80 (CreatorConfig.ListenHTTP).
+		// Instances' sites listen on port 80 (provision.Config.ListenHTTP).
 		ChallengeAddr: "127.0.0.1:80",
 		DNS:           dns, Nameservers: nameservers,
 		HTTPClient: client, Logger: a.Log,

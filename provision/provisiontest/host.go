@@ -134,7 +134,7 @@ func (h *Host) now() time.Time {
 	return h.clock
 }
 
-// Now is the host's clock, for a Creator's Now.
+// Now is the host's clock, for a Service's Now.
 func (h *Host) Now() time.Time {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -176,39 +176,68 @@ func (e *CapacityError) Error() string { return e.Verdict.Reason }
 // Is makes errors.Is(err, ErrNoCapacity) hold.
 func (e *CapacityError) Is(target error) bool { return target == ErrNoCapacity }
 
-// CapacityGuard is the capacity guard asked before each creation (wired
-// as Config.Admit). Model, Root and Count are required.
+// CapacityGuard is the capacity guard the Service asks before each
+// creation. Model, Root, Count and Facts are required.
 type CapacityGuard struct {
 	Model CapacityModel
 	Root  string                                 // the instance root (Layout.ProdRoot)
 	Count func(ctx context.Context) (int, error) // instances on the host now, in any state
-	// Facts reads the host (provision/hostfacts); required.
+	// Facts reads the host (provision/hostfacts).
 	Facts HostFactsReader
-	// Warn, when set, receives the warning of an allowed creation.
-	Warn func(ctx context.Context, warning string)
 }
 
 // Admit reads the host and counts the instances, then refuses with a
 // *CapacityError (errors.Is ErrNoCapacity) when one more does not fit.
-// A warning goes to Warn: Admit's signature has no way to carry it to
-// the user. Failing to read the host or to count is an error too.
-func (g CapacityGuard) Admit(ctx context.Context, _ SSLMode) error {
+// An allowed creation above the warning threshold returns the warning.
+// Failing to read the host or to count is an error too.
+func (g CapacityGuard) Admit(ctx context.Context) (warning string, err error) {
 	f, err := g.Facts.HostFacts(g.Root)
 	if err != nil {
-		return err
+		return "", err
 	}
 	n, err := g.Count(ctx)
 	if err != nil {
-		return fmt.Errorf("capacity: count instances: %w", err)
+		return "", fmt.Errorf("capacity: count instances: %w", err)
 	}
 	v := Check(f, n, g.Model)
 	if !v.Allowed {
-		return &CapacityError{Verdict: v}
+		return "", &CapacityError{Verdict: v}
 	}
-	if v.Warning != "" && g.Warn != nil {
-		g.Warn(ctx, v.Warning)
+	return v.Warning, nil
+}
+
+// admit is the capacity guard of a creation, under Config.Capacity (zero:
+// DefaultCapacityModel) with the host read by Config.HostFacts and every
+// recorded instance counted, in any state. A refusal names the model's
+// settings; a warning is logged and returned for the job's thread. With
+// no HostFacts reader the guard is off.
+func (s *Service) admit(ctx context.Context) (string, error) {
+	if s.cfg.HostFacts == nil {
+		return "", nil
 	}
-	return nil
+	m := s.capacityModel()
+	g := CapacityGuard{
+		Model: m, Root: s.cfg.Layout.ProdRoot, Facts: s.cfg.HostFacts,
+		Count: func(ctx context.Context) (int, error) {
+			list, err := s.cfg.Store.Instances(ctx)
+			return len(list), err
+		},
+	}
+	w, err := g.Admit(ctx)
+	if errors.Is(err, ErrNoCapacity) {
+		return "", fmt.Errorf("%w (capacity model: INSTANCE_MEMORY_MB=%d, INSTANCE_DISK_MB=%d)", err, m.PerInstanceMemory>>20, m.PerInstanceDisk>>20)
+	}
+	if w != "" {
+		s.cfg.Logger.WarnContext(ctx, "capacity: creating one more instance", "warning", w)
+	}
+	return w, err
+}
+
+func (s *Service) capacityModel() CapacityModel {
+	if s.cfg.Capacity == (CapacityModel{}) {
+		return DefaultCapacityModel()
+	}
+	return s.cfg.Capacity
 }
 
 // CapacityReport is what the host can hold and what it runs, for the
@@ -224,14 +253,9 @@ type CapacityReport struct {
 }
 
 // Capacity reports the host's figures and the instances it runs, under
-// DefaultCapacityModel: the Service carries no model of its own, so a
-// model set elsewhere (the guard's) is not reflected here.
+// the model the creation guard applies (Config.Capacity).
 func (s *Service) Capacity(ctx context.Context) (CapacityReport, error) {
-	m := s.cfg.Capacity
-	if m == (CapacityModel{}) {
-		m = DefaultCapacityModel()
-	}
-	return CapacityReportFor(ctx, s.cfg.Layout.ProdRoot, s.cfg.Store, m, s.cfg.HostFacts)
+	return CapacityReportFor(ctx, s.cfg.Layout.ProdRoot, s.cfg.Store, s.capacityModel(), s.cfg.HostFacts)
 }
 
 // CapacityReportFor builds a report for root and the instances of store

@@ -150,13 +150,13 @@ func TestMore(t *testing.T) {
 func TestGuardAdmit(t *testing.T) {
 	facts := fixedFacts{MemTotal: 4 * gib, MemAvailable: 3 * gib, DiskFree: 80 * gib}
 	var warned []string
-	g := CapacityGuard{
-		Model: DefaultCapacityModel(), Root: "/srv", Facts: facts,
-		Warn: func(_ context.Context, w string) { warned = append(warned, w) },
-	}
+	g := CapacityGuard{Model: DefaultCapacityModel(), Root: "/srv", Facts: facts}
 	for n, want := range map[int]bool{0: true, 2: true, 3: false} {
 		g.Count = func(context.Context) (int, error) { return n, nil }
-		err := g.Admit(context.Background(), SSLHTTP)
+		w, err := g.Admit(context.Background())
+		if w != "" {
+			warned = append(warned, w)
+		}
 		if (err == nil) != want {
 			t.Errorf("%d instances: Admit = %v, want allowed %v", n, err, want)
 		}
@@ -172,7 +172,7 @@ func TestGuardAdmit(t *testing.T) {
 	}
 	boom := errors.New("store down")
 	g.Count = func(context.Context) (int, error) { return 0, boom }
-	if err := g.Admit(context.Background(), SSLHTTP); !errors.Is(err, boom) {
+	if _, err := g.Admit(context.Background()); !errors.Is(err, boom) {
 		t.Errorf("count error: Admit = %v", err)
 	}
 }

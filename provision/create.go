@@ -162,13 +162,14 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Task, error) 
 	if req.Mode.TLS() && s.cfg.Certs[req.Mode] == nil {
 		return nil, fmt.Errorf("%w: %s needs %s; use http, or configure it", ErrModeUnavailable, req.Mode, modeNeeds(req.Mode))
 	}
-	var warning string
-	if s.cfg.Admit != nil {
-		w, err := s.cfg.Admit(ctx, req.Mode)
-		if err != nil {
-			return nil, err
+	if s.cfg.DNS != nil {
+		if err := s.cfg.DNS.Check(ctx); err != nil {
+			return nil, fmt.Errorf("DNS: %w", err)
 		}
-		warning = w
+	}
+	warning, err := s.admit(ctx)
+	if err != nil {
+		return nil, err
 	}
 	if _, err := s.cfg.Store.Instance(ctx, req.Name); err == nil {
 		return nil, &NameError{Name: req.Name, Rule: RuleTaken, Reason: "an instance of that name exists; see list"}

@@ -11,6 +11,10 @@ import (
 // leaves, an fqdn that is not exactly one label under the zone
 // (IsOneLabelUnder), returning an error matching ErrApexGuard.
 type DNS interface {
+	// Check tells whether records can be made now (the credentials are
+	// accepted and the zone is found), within a short bound; its error
+	// says which setting to fix. Asked before a creation is accepted.
+	Check(ctx context.Context) error
 	// EnsureRecord makes fqdn an A record to the server's public IP,
 	// proxied and marked as managed by odoobot. An identical record
 	// already there is reused; a different record not ours is refused.

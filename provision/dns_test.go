@@ -26,6 +26,8 @@ func (w *waitingDNS) EnsureRecord(ctx context.Context, fqdn string) error {
 	return nil
 }
 
+func (w *waitingDNS) Check(context.Context) error { return nil }
+
 func (w *waitingDNS) DeleteRecord(ctx context.Context, fqdn string) error { return nil }
 
 // The DNS step shows a driver's waits of ShowWaitsFrom or more as its

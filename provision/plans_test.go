@@ -61,7 +61,7 @@ var planRelease = provision.Release{
 // (nil for none).
 func newWorld(t *testing.T, h *provisiontest.Host, hook provision.FaultHook) *world {
 	t.Helper()
-	return startWorld(t, h, hook, true)
+	return startWorld(t, h, hook, func(*provision.Config) {})
 }
 
 // sharedWorld starts a process on h that gives instances no user and
@@ -69,10 +69,11 @@ func newWorld(t *testing.T, h *provisiontest.Host, hook provision.FaultHook) *wo
 // the instances imported from API-DEV do.
 func sharedWorld(t *testing.T, h *provisiontest.Host) *world {
 	t.Helper()
-	return startWorld(t, h, nil, false)
+	return startWorld(t, h, nil, func(cfg *provision.Config) { cfg.Tenants, cfg.Owners = nil, nil })
 }
 
-func startWorld(t *testing.T, h *provisiontest.Host, hook provision.FaultHook, tenants bool) *world {
+// startWorld starts a process on h whose configuration tune changes last.
+func startWorld(t *testing.T, h *provisiontest.Host, hook provision.FaultHook, tune func(*provision.Config)) *world {
 	t.Helper()
 	set, err := templates.Load()
 	if err != nil {
@@ -95,9 +96,7 @@ func startWorld(t *testing.T, h *provisiontest.Host, hook provision.FaultHook, t
 		ACMEWebroot: "/var/lib/odoobot/acme",
 		Now:         h.Now,
 	}
-	if !tenants {
-		cfg.Tenants, cfg.Owners = nil, nil
-	}
+	tune(&cfg)
 	s := provision.NewService(cfg, provision.BackupConfig{Dir: "/var/backups/odoobot", Store: h.Backups(), Postgres: h.Postgres()})
 	return &world{h: h, s: s, runner: runner}
 }

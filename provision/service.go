@@ -43,12 +43,10 @@ type Config struct {
 	ACMEWebroot             string
 	VerifyRoots             *x509.CertPool
 
-	// Admit, when set, is asked before a creation is accepted: the
-	// capacity guard. Its error refuses the creation and is shown as is;
-	// a warning lets it go on and is shown first in the job's thread.
-	Admit func(ctx context.Context, mode SSLMode) (warning string, err error)
-	// Capacity is the model the capacity verb reports with; zero means
-	// DefaultCapacityModel.
+	// Capacity is the model of the capacity guard asked before each
+	// creation (its refusal is shown as is; its warning lets the creation
+	// go on and is shown first in the job's thread) and of the capacity
+	// verb; zero means DefaultCapacityModel.
 	Capacity CapacityModel
 
 	HealthTimeout time.Duration // default 90 s

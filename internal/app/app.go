@@ -377,7 +377,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		TrackingDir: cfg.TrackingDir, Runner: a.Runner, Templates: tpl,
 		ACMEWebroot: filepath.Join(cfg.StateDir, "acme-webroot"),
 		VerifyRoots: verifyRoots,
-		Admit:       a.admit,
 		Capacity:    cfg.CapacityModel(),
 		Logger:      log,
 	}, provision.BackupConfig{

@@ -5,6 +5,8 @@ set -euo pipefail
 pkgs=(nginx postgresql postgresql-contrib python3-venv pebble git dbus systemd openssl ca-certificates iproute2 util-linux procps logrotate)
 # python3-packaging: a release build evaluates requirements.txt's markers with it.
 pkgs+=(python3-packaging)
+# restic: the offsite copy of every backup (encrypted, deduplicated).
+pkgs+=(restic)
 # The Python packages real Odoo 17 and 19 run on (Odoo's own Debian
 # package uses them): the real-Odoo tests need them before odoobot's first
 # release build; `odoobot setup` installs what else a release's

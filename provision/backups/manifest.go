@@ -34,7 +34,7 @@ import (
 
 // ManifestName is the file in a backup's directory that holds its
 // provision.Manifest, as JSON; it is written last.
-const ManifestName = "manifest.json"
+const ManifestName = provision.ManifestName
 
 // List returns the backups in dir (one instance's backup directory),
 // newest first (by id), each read as Read does. Hidden entries (a backup

@@ -164,6 +164,11 @@ type BackupConfig struct {
 	// Postgres dumps, restores, sets aside and swaps databases
 	// (provision/postgres's Admin). Required.
 	Postgres Postgres
+	// Offsite, when set, keeps a copy of every backup away from the
+	// server (provision/offsite): each backup is pushed once sealed, the
+	// retention applies there too, and a restore fetches a backup no
+	// longer kept here.
+	Offsite Offsite
 }
 
 // ErrBackupNotFound is returned for a backup id an instance does not have.
@@ -200,6 +205,7 @@ func (s *Service) backup(ctx context.Context, req JobRequest, reason string) (*T
 		{StepConfig, b.config, nil},
 		{StepManifest, b.seal, nil},
 		{StepRetention, b.retain, nil},
+		{StepOffsite, b.pushNew, nil},
 	}, StepManifest), req, nil)
 }
 
@@ -426,6 +432,10 @@ func (s *Service) recoverBackup(ctx context.Context, job Job, rec recorded, emit
 		err := runStep(ctx, emit, StepRetention, func(context.Context) error {
 			return s.backups.Prune(internal, s.bcfg.Retention)
 		})
+		if err == nil && s.bcfg.Offsite != nil {
+			b := &backupRun{d: s, inst: Instance{Name: job.Instance, Internal: internal}}
+			err = runStep(ctx, emit, StepOffsite, b.pushNew)
+		}
 		return recovery{finished: true}, err
 	}
 	var res recovery

@@ -56,6 +56,17 @@ type BackupStore interface {
 	// name), its id from now (IDLayout, "-N" appended when taken twice in
 	// a second).
 	Begin(internal string, now time.Time) (BackupDraft, error)
+	// BeginAs starts a backup of instance internal under the given id (a
+	// backup fetched back from offsite keeps its id); an id taken by a
+	// backup, finished or not, is refused with an error matching
+	// fs.ErrExist.
+	BeginAs(internal, id string) (BackupDraft, error)
+	// Instances returns the internal names that have backups here, the
+	// instances deleted since included.
+	Instances() ([]string, error)
+	// Remove removes the instance's sealed backup id; a missing one is
+	// no error.
+	Remove(internal, id string) error
 	// List returns the instance's complete backups, newest first, each
 	// checked against its manifest as of now: a recorded verification is
 	// reused while it stands, else every checksum is computed again and
@@ -95,6 +106,9 @@ type BackupDraft interface {
 	// Add records the file name, written at Path(name), with its size
 	// and checksum.
 	Add(name string) error
+	// Read returns file name as written at Path(name), not yet recorded;
+	// more than limit bytes is an error.
+	Read(name string, limit int64) ([]byte, error)
 	// Write writes raw as the file name (mode 0600) and records it.
 	Write(name string, raw []byte) error
 	// Archive writes src (BackupFiles.ReadFilestore's view of a

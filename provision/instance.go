@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -134,6 +135,13 @@ type Layout struct {
 
 // InternalName is "prod-" + name.
 func InternalName(name string) string { return "prod-" + name }
+
+// IsInternalName reports whether s is an instance's internal name:
+// "prod-" and a DNS label.
+func IsInternalName(s string) bool {
+	name, ok := strings.CutPrefix(s, "prod-")
+	return ok && IsLabel(name)
+}
 
 // SystemUser is the system user of instance name: "odoo-" + name when
 // that fits a user name (maxUserName, 31 characters), otherwise "odoo-",

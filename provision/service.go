@@ -63,10 +63,12 @@ type Config struct {
 // verb validates and reserves synchronously, so a refusal comes back at
 // once, then builds its Plan and queues it as a job on the Runner.
 type Service struct {
-	cfg     Config
-	bcfg    BackupConfig
-	pg      Postgres
-	backups BackupStore
+	cfg  Config
+	bcfg BackupConfig
+	// offsiteMu makes one offsite push at a time in this process.
+	offsiteMu sync.Mutex
+	pg        Postgres
+	backups   BackupStore
 	// bindWarned says the host was found not to enforce the units' port
 	// limits, once per process (warnBindFilter).
 	bindWarned sync.Once

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"odoobot/internal/nofollow"
 	"odoobot/provision"
 )
 
@@ -61,6 +62,55 @@ func (d *Dir) Begin(internal string, now time.Time) (provision.BackupDraft, erro
 		}
 		return &draft{dir: dir, id: id, partial: partial}, nil
 	}
+}
+
+// BeginAs makes the hidden directory of backup id of the instance; an
+// id a backup holds, finished or not, is refused (fs.ErrExist). id is
+// one name, never a path: the caller checked it.
+func (d *Dir) BeginAs(internal, id string) (provision.BackupDraft, error) {
+	if !provision.IsBackupID(id) {
+		return nil, fmt.Errorf("backups: %q is not a backup id", id)
+	}
+	dir := d.instance(internal)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if _, err := os.Lstat(filepath.Join(dir, id)); err == nil {
+		return nil, fmt.Errorf("backups: backup %s of %s: %w", id, internal, fs.ErrExist)
+	}
+	partial := filepath.Join(dir, "."+id+".partial")
+	if err := os.Mkdir(partial, 0o700); err != nil {
+		return nil, err
+	}
+	return &draft{dir: dir, id: id, partial: partial}, nil
+}
+
+// Instances lists the directories of Root named as an instance's
+// database (prod-NAME); a link or a file there is not one.
+func (d *Dir) Instances() ([]string, error) {
+	entries, err := os.ReadDir(d.Root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() && provision.IsInternalName(e.Name()) {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// Remove removes backup id of the instance. id is one name, never a
+// path: the caller checked it.
+func (d *Dir) Remove(internal, id string) error {
+	if !provision.IsBackupID(id) {
+		return fmt.Errorf("backups: %q is not a backup id", id)
+	}
+	return os.RemoveAll(filepath.Join(d.instance(internal), id))
 }
 
 // List is the instance's backups (List) each checked as of now (Check).
@@ -182,6 +232,11 @@ func (b *draft) Add(name string) error {
 	}
 	b.files = append(b.files, f)
 	return nil
+}
+
+// Read reads file name of the draft, never through a link.
+func (b *draft) Read(name string, limit int64) ([]byte, error) {
+	return nofollow.ReadFile(b.Path(name), limit)
 }
 
 func (b *draft) Write(name string, raw []byte) error {

@@ -158,6 +158,40 @@ func (b *Backups) Begin(internal string, now time.Time) (provision.BackupDraft, 
 	return d, nil
 }
 
+// BeginAs starts a backup under id; a taken id is refused.
+func (b *Backups) BeginAs(internal, id string) (provision.BackupDraft, error) {
+	b.h.mu.Lock()
+	defer b.h.mu.Unlock()
+	if b.h.hasBackup(internal, id) {
+		return nil, fmt.Errorf("provisiontest: backup %s/%s: %w", internal, id, fs.ErrExist)
+	}
+	d := &draft{h: b.h, internal: internal, id: id, files: map[string]string{}}
+	b.h.drafts[internal+"/"+id] = d
+	return d, nil
+}
+
+// Instances lists the internal names with sealed backups.
+func (b *Backups) Instances() ([]string, error) {
+	b.h.mu.Lock()
+	defer b.h.mu.Unlock()
+	var out []string
+	for internal, list := range b.h.backups {
+		if len(list) > 0 {
+			out = append(out, internal)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Remove removes a sealed backup; a missing one is fine.
+func (b *Backups) Remove(internal, id string) error {
+	b.h.mu.Lock()
+	defer b.h.mu.Unlock()
+	b.h.backups[internal] = slices.DeleteFunc(b.h.backups[internal], func(got backup) bool { return got.manifest.ID == id })
+	return nil
+}
+
 // hasBackup reports whether id is taken. h.mu is held.
 func (h *Host) hasBackup(internal, id string) bool {
 	if _, ok := h.drafts[internal+"/"+id]; ok {
@@ -261,12 +295,29 @@ func (d *draft) Path(name string) string {
 func (d *draft) Add(name string) error {
 	d.h.mu.Lock()
 	defer d.h.mu.Unlock()
-	db, ok := d.h.dumps[d.Path(name)]
-	if !ok {
-		return fmt.Errorf("provisiontest: add %s: nothing written there", name)
+	if db, ok := d.h.dumps[d.Path(name)]; ok {
+		d.files[name] = "dump of " + db.Modules
+		return nil
 	}
-	d.files[name] = "dump of " + db.Modules
-	return nil
+	if got, ok := d.h.fetched[d.Path(name)]; ok {
+		d.files[name] = got
+		return nil
+	}
+	return fmt.Errorf("provisiontest: add %s: nothing written there", name)
+}
+
+// Read returns what a fetch wrote as name.
+func (d *draft) Read(name string, limit int64) ([]byte, error) {
+	d.h.mu.Lock()
+	defer d.h.mu.Unlock()
+	got, ok := d.h.fetched[d.Path(name)]
+	if !ok {
+		return nil, fmt.Errorf("provisiontest: read %s: %w", name, fs.ErrNotExist)
+	}
+	if int64(len(got)) > limit {
+		return nil, fmt.Errorf("provisiontest: read %s: over %d bytes", name, limit)
+	}
+	return []byte(got), nil
 }
 
 func (d *draft) Write(name string, raw []byte) error {
@@ -332,5 +383,8 @@ func (h *Host) backupLines(add func(string, ...any)) {
 	}
 	for k := range h.drafts {
 		add("backup draft %s", k)
+	}
+	for _, c := range h.offsite {
+		add("offsite %s/%s reason=%s", c.copy.Instance, c.copy.Backup, c.copy.Reason)
 	}
 }

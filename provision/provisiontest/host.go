@@ -58,6 +58,10 @@ type Host struct {
 	dumps     map[string]Database
 	backups   map[string][]backup
 	drafts    map[string]*draft
+	fetched   map[string]string // path → what an offsite fetch wrote there
+	offsite   []remoteCopy      // the offsite repository's copies, oldest first
+	offDown   error             // when set, every offsite call fails with it
+	snapshots int               // offsite snapshot ids handed out
 	staged    map[string]string // internal name → owner of the filestore a restore staged
 	replaced  map[string]string // internal name → owner of the filestore a restore swapped out
 	clock     time.Time
@@ -108,6 +112,7 @@ func New(l provision.Layout, rel provision.Release) *Host {
 		dumps:       map[string]Database{},
 		backups:     map[string][]backup{},
 		drafts:      map[string]*draft{},
+		fetched:     map[string]string{},
 		staged:      map[string]string{},
 		replaced:    map[string]string{},
 		instances:   map[string]provision.Instance{},

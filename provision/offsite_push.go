@@ -21,7 +21,7 @@ const maxManifest = 1 << 20
 type OffsiteReport struct {
 	Pushed    []string // the backups pushed, as prod-NAME/ID
 	Forgotten int      // offsite copies the retention removed
-	Waiting   int      // intact local backups still not offsite
+	Waiting   int      // intact local backups not known to be offsite after it
 }
 
 // PushOffsite pushes every intact local backup that has no offsite copy
@@ -61,6 +61,11 @@ func (s *Service) pushInstance(ctx context.Context, internal, only string, rep *
 	}
 	copies, err := s.bcfg.Offsite.List(ctx, internal)
 	if err != nil {
+		for _, b := range local {
+			if b.Intact && (only == "" || b.ID == only) {
+				rep.Waiting++
+			}
+		}
 		return err
 	}
 	there := map[string]bool{}

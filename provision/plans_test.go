@@ -112,9 +112,10 @@ type verbCase struct {
 	commit provision.StepName
 }
 
-// keptBackup matches a snapshot's line of a backup a job keeps whatever
-// its outcome: a delete's final backup and a restore's or an upgrade's
-// safety backup, which the retention keeps and prunes.
+// keptBackup matches a snapshot's line of a backup, or of its offsite
+// copy, a job keeps whatever its outcome: a delete's final backup and a
+// restore's or an upgrade's safety backup, which the retention keeps and
+// prunes.
 var keptBackup = regexp.MustCompile(`(?m)^(backup|offsite) \S+ reason=(final|safety)\n?`)
 
 // state is a snapshot without the backups a job keeps whatever its
@@ -203,6 +204,32 @@ func verbCases() []verbCase {
 				return nil, fmt.Errorf("no backup to restore: %v", err)
 			}
 			return w.s.Restore(ctx, provision.JobRequest{Name: "acme", Backup: list[0].ID, By: "test"})
+		},
+		commit: provision.StepCleanup,
+	}, verbCase{
+		name: "restore/offsite",
+		setup: func(t *testing.T, w *world) {
+			create(t, w, "other", provision.SSLHTTP)
+			create(t, w, "acme", provision.SSLCloudflare)
+			w.h.WriteData("prod-acme", "before the backup")
+			task, err := w.s.Backup(context.Background(), provision.JobRequest{Name: "acme", By: "setup"})
+			wait(t, task, err)
+			list, err := w.s.Backups(context.Background(), "acme")
+			if err != nil || len(list) != 1 {
+				t.Fatalf("backups: %v, %v", list, err)
+			}
+			// Kept offsite only: the local copy is gone.
+			if err := w.h.Backups().Remove("prod-acme", list[0].ID); err != nil {
+				t.Fatal(err)
+			}
+			w.h.WriteData("prod-acme", "after the backup")
+		},
+		run: func(ctx context.Context, w *world) (*provision.Task, error) {
+			listing, err := w.s.BackupPlaces(ctx, "acme")
+			if err != nil || len(listing.Backups) != 1 || listing.Backups[0].Local {
+				return nil, fmt.Errorf("want one backup, offsite only: %+v, %v", listing, err)
+			}
+			return w.s.Restore(ctx, provision.JobRequest{Name: "acme", Backup: listing.Backups[0].ID, By: "test"})
 		},
 		commit: provision.StepCleanup,
 	}, verbCase{

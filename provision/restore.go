@@ -27,18 +27,62 @@ func (s *Service) Restore(ctx context.Context, req JobRequest) (*Task, error) {
 		return nil, fmt.Errorf("%w: %s is %s, not ready", ErrServiceState, inst.Name, inst.State)
 	}
 	b, err := s.findBackup(inst, req.Backup)
+	var fetched *OffsiteCopy
+	if errors.Is(err, ErrBackupNotFound) && s.bcfg.Offsite != nil && IsBackupID(req.Backup) {
+		// No longer kept here: the job's first step fetches it back from
+		// offsite, and an undone restore removes it again.
+		c, cerr := s.offsiteCopy(ctx, inst.Internal, req.Backup)
+		if cerr != nil {
+			return nil, fmt.Errorf("%w, nor offsite (%v)", err, cerr)
+		}
+		b, err, fetched = BackupInfo{Manifest: Manifest{ID: c.Backup, Database: inst.Internal}}, nil, &c
+	}
 	if err != nil {
 		return nil, err
 	}
 	r := s.restoreRun(inst, b, req.By)
-	return s.submit(ctx, s.jobPlan(JobRestore, inst, map[string]string{"backup": b.ID}, []Step{
-		{StepCheck, r.verify, nil},
-		{StepSafety, r.safety, nil},
-		{StepPrepare, r.prepare, r.unprepare},
-		{StepSwap, r.swap, r.unswap},
-		{StepStart, r.start, nil},
-		{StepCleanup, r.cleanup, nil},
-	}, StepCleanup), req, nil)
+	params := map[string]string{"backup": b.ID}
+	var steps []Step
+	if fetched != nil {
+		params[paramFetched] = "offsite"
+		steps = append(steps, Step{StepFetch, func(ctx context.Context) error { return r.fetch(ctx, *fetched) }, r.unfetch})
+	}
+	steps = append(steps,
+		Step{StepCheck, r.verify, nil},
+		Step{StepSafety, r.safety, nil},
+		Step{StepPrepare, r.prepare, r.unprepare},
+		Step{StepSwap, r.swap, r.unswap},
+		Step{StepStart, r.start, nil},
+		Step{StepCleanup, r.cleanup, nil},
+	)
+	return s.submit(ctx, s.jobPlan(JobRestore, inst, params, steps, StepCleanup), req, nil)
+}
+
+// StepFetch is a restore's first step when its backup is no longer kept
+// here: the backup fetched back from offsite into BACKUP_DIR.
+const StepFetch StepName = "fetch"
+
+// paramFetched, in a restore job's parameters, says its backup was
+// fetched from offsite ("offsite"): undoing the restore removes it.
+const paramFetched = "fetched"
+
+// fetch brings the offsite copy back into BACKUP_DIR (Service.fetch);
+// the restore then goes on from it.
+func (r *restoreRun) fetch(ctx context.Context, c OffsiteCopy) error {
+	b, err := r.d.fetch(ctx, c)
+	if err != nil {
+		return err
+	}
+	r.backup = b
+	return nil
+}
+
+// unfetch removes the fetched backup and any half of it.
+func (r *restoreRun) unfetch(ctx context.Context) error {
+	if _, err := r.d.backups.Abandon(r.inst.Internal); err != nil {
+		return err
+	}
+	return r.d.backups.Remove(r.inst.Internal, r.backup.ID)
 }
 
 // recoverRestore ends a restore a stopped odoobot left open. Once its
@@ -101,6 +145,12 @@ func (s *Service) recoverRestore(ctx context.Context, job Job, rec recorded, emi
 	if !r.dbSwapped {
 		// Never swapped: the service may only have been stopped.
 		if err := s.ensureRunning(ctx, inst, r.paths); err != nil {
+			return res, err
+		}
+	}
+	if id := job.Params["backup"]; job.Params[paramFetched] != "" && IsBackupID(id) {
+		r.backup.ID = id
+		if err := undoStep(ctx, emit, StepFetch, r.unfetch, &res.undone); err != nil {
 			return res, err
 		}
 	}

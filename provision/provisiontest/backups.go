@@ -354,7 +354,7 @@ func (d *draft) Seal(m provision.Manifest) error {
 	if _, ok := d.h.drafts[key]; !ok {
 		return fmt.Errorf("provisiontest: seal %s: no such draft", key)
 	}
-	m.ID = d.id
+	m.ID, m.Files = d.id, nil
 	for name := range d.files {
 		m.Files = append(m.Files, provision.BackupFile{Name: name})
 		if db, ok := d.h.dumps[d.Path(name)]; ok {

@@ -146,6 +146,13 @@ func (h *Host) Now() time.Time {
 	return h.now()
 }
 
+// Advance moves the host's clock d further.
+func (h *Host) Advance(d time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.clock = h.clock.Add(d)
+}
+
 // Restart ends the current process as a crash would: every job it left
 // open becomes an orphan that the next process's recovery finds.
 func (h *Host) Restart() {

@@ -15,7 +15,7 @@ import (
 // this server.
 type DayTwo interface {
 	Backup(ctx context.Context, req provision.JobRequest) (*provision.Task, error)
-	Backups(ctx context.Context, name string) ([]provision.BackupInfo, error)
+	BackupPlaces(ctx context.Context, name string) (provision.BackupListing, error)
 	Restore(ctx context.Context, req provision.JobRequest) (*provision.Task, error)
 	Delete(ctx context.Context, req provision.JobRequest) (*provision.Task, error)
 }
@@ -34,11 +34,11 @@ func (d *Dispatcher) backupVerbs(ctx context.Context, req Request, cmd Command, 
 	who := displayName(req.Identity)
 	switch cmd.Verb {
 	case VerbBackups:
-		list, err := dt.Backups(ctx, cmd.Name)
+		listing, err := dt.BackupPlaces(ctx, cmd.Name)
 		if err != nil {
 			return noTask(d.failed(ctx, r, cmd.Verb, err))
 		}
-		return nil, "ok", r.Reply(ctx, FormatBackups(internal, list))
+		return nil, "ok", r.Reply(ctx, FormatBackups(internal, listing))
 	case VerbBackup:
 		return d.startJob(ctx, r, fmt.Sprintf("backing up %s, asked by %s", internal, who),
 			func(jr provision.JobRequest) (*provision.Task, error) {
@@ -49,13 +49,13 @@ func (d *Dispatcher) backupVerbs(ctx context.Context, req Request, cmd Command, 
 				if job.State != provision.JobSucceeded {
 					return fmt.Sprintf("❌ backup of %s failed, asked by %s", internal, who), job.Error
 				}
-				list, err := dt.Backups(fctx, cmd.Name)
-				if err != nil || len(list) == 0 {
+				listing, err := dt.BackupPlaces(fctx, cmd.Name)
+				if err != nil || len(listing.Backups) == 0 || !listing.Backups[0].Local {
 					return fmt.Sprintf("✅ backed up %s, asked by %s", internal, who), "see backups " + cmd.Name
 				}
-				b := list[0]
+				b := listing.Backups[0]
 				return fmt.Sprintf("✅ backed up %s: %s (%s), asked by %s", internal, b.ID, humanSize(b.Size()), who),
-					fmt.Sprintf("backup %s in %s\n%s", b.ID, b.Dir, formatFiles(b.Manifest))
+					fmt.Sprintf("backup %s in %s%s\n%s", b.ID, b.Dir, offsiteClause(listing, b), formatFiles(b.Manifest))
 			})
 	}
 	// restore: an instance that does not exist is said so, not that it
@@ -65,21 +65,28 @@ func (d *Dispatcher) backupVerbs(ctx context.Context, req Request, cmd Command, 
 	} else if msg != "" {
 		return nil, "refused: " + msg, r.Private(ctx, msg)
 	}
-	list, err := dt.Backups(ctx, cmd.Name)
+	listing, err := dt.BackupPlaces(ctx, cmd.Name)
 	if err != nil {
 		return noTask(d.failed(ctx, r, cmd.Verb, err))
 	}
-	found := false
-	for _, b := range list {
+	var found *provision.ListedBackup
+	for i, b := range listing.Backups {
 		if b.ID == cmd.Backup {
-			found = true
+			found = &listing.Backups[i]
 		}
 	}
-	if !found {
+	if found == nil {
 		msg := fmt.Sprintf("%s has no backup %q; see backups %s", internal, cmd.Backup, cmd.Name)
+		if listing.OffsiteProblem != "" {
+			msg += " (the offsite copies could not be listed: " + listing.OffsiteProblem + ")"
+		}
 		return nil, "refused: " + msg, r.Private(ctx, msg)
 	}
-	what := fmt.Sprintf("restore %s from backup %s (a safety backup is taken first; the data since is replaced)", internal, cmd.Backup)
+	from := ""
+	if !found.Local {
+		from = "; it is fetched back from offsite first"
+	}
+	what := fmt.Sprintf("restore %s from backup %s (a safety backup is taken first; the data since is replaced%s)", internal, cmd.Backup, from)
 	return noTask(d.ask(ctx, req, what, r, func(ctx context.Context, r Responder) (*provision.Task, string, error) {
 		return d.startJob(ctx, r, fmt.Sprintf("restoring %s from %s, asked by %s", internal, cmd.Backup, who),
 			func(jr provision.JobRequest) (*provision.Task, error) {
@@ -229,29 +236,61 @@ func (j *jobThread) open(th Thread) {
 }
 
 // FormatBackups renders an instance's backups as a small table, newest
-// first: id (a UTC timestamp), size, reason, and the check: "intact,
-// verified <when>" when every checksum matched at that time, "DAMAGED:
-// <file>: <why>" when one did not (or a file is missing or resized),
-// plain "intact" when only the sizes were checked.
-func FormatBackups(internal string, list []provision.BackupInfo) string {
-	if len(list) == 0 {
-		return "no backups of " + internal + " yet: /odoo backup NAME"
+// first: id (a UTC timestamp), size, reason, places (local, offsite) and
+// the check of the local copy: "intact, verified <when>" when every
+// checksum matched at that time, "DAMAGED: <file>: <why>" when one did
+// not (or a file is missing or resized), plain "intact" when only the
+// sizes were checked; a backup kept only offsite is checked when it is
+// fetched back. A last line says what is known of the offsite copies.
+func FormatBackups(internal string, listing provision.BackupListing) string {
+	if len(listing.Backups) == 0 {
+		msg := "no backups of " + internal + " yet: /odoo backup NAME"
+		if listing.OffsiteProblem != "" {
+			msg += "\noffsite copies unknown: " + listing.OffsiteProblem
+		}
+		return msg
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "backups of %s (newest first)\n", internal)
-	fmt.Fprintf(&b, "%-20s %10s  %-9s %s\n", "ID", "SIZE", "REASON", "CHECK")
-	for _, x := range list {
-		check := "intact (sizes checked)"
+	fmt.Fprintf(&b, "%-20s %10s  %-9s %-14s %s\n", "ID", "SIZE", "REASON", "PLACES", "CHECK")
+	for _, x := range listing.Backups {
+		check, size := "intact (sizes checked)", "-"
 		switch {
+		case !x.Local:
+			check = "checked when fetched back"
 		case !x.Intact:
 			check = "DAMAGED: " + x.Problem
 		case !x.VerifiedAt.IsZero():
 			check = "intact, verified " + x.VerifiedAt.UTC().Format("2006-01-02 15:04 UTC")
 		}
-		fmt.Fprintf(&b, "%-20s %10s  %-9s %s\n", x.ID, humanSize(x.Size()), x.Reason, check)
+		if x.Local {
+			size = humanSize(x.Size())
+		}
+		var places []string
+		for _, p := range x.Places() {
+			places = append(places, string(p))
+		}
+		fmt.Fprintf(&b, "%-20s %10s  %-9s %-14s %s\n", x.ID, size, x.Reason, strings.Join(places, ","), check)
+	}
+	switch {
+	case !listing.Offsite:
+		b.WriteString("offsite: none configured (OFFSITE_REPOSITORY): these backups are on this server only\n")
+	case listing.OffsiteProblem != "":
+		b.WriteString("offsite copies unknown: " + listing.OffsiteProblem + "\n")
 	}
 	b.WriteString("(checksums are verified again before a restore; a DAMAGED backup cannot be restored)")
 	return b.String()
+}
+
+// offsiteClause says where the new backup stands offsite.
+func offsiteClause(listing provision.BackupListing, b provision.ListedBackup) string {
+	switch {
+	case !listing.Offsite:
+		return ""
+	case b.Copy != nil:
+		return ", and offsite"
+	}
+	return "; not yet offsite (the push is tried again in the background)"
 }
 
 func formatFiles(m provision.Manifest) string {

@@ -39,8 +39,8 @@ func (d *Dispatcher) deleteVerb(ctx context.Context, req Request, cmd Command, r
 						job.Error + "\nrun delete " + cmd.Name + " again to finish it (each step is safe to repeat)"
 				}
 				summary := "every resource removed"
-				if list, err := dt.Backups(fctx, cmd.Name); err == nil && len(list) > 0 {
-					summary += fmt.Sprintf("; final backup %s kept in %s", list[0].ID, list[0].Dir)
+				if l, err := dt.BackupPlaces(fctx, cmd.Name); err == nil && len(l.Backups) > 0 && l.Backups[0].Local {
+					summary += fmt.Sprintf("; final backup %s kept in %s", l.Backups[0].ID, l.Backups[0].Dir)
 				}
 				return fmt.Sprintf("🗑 deleted %s (%s), asked by %s", internal, domain, who), summary
 			})

@@ -44,8 +44,12 @@ func (f *fakeDayTwo) Restore(_ context.Context, req provision.JobRequest) (*prov
 func (f *fakeDayTwo) Delete(_ context.Context, req provision.JobRequest) (*provision.Task, error) {
 	return f.job(provision.JobDelete, req)
 }
-func (f *fakeDayTwo) Backups(context.Context, string) ([]provision.BackupInfo, error) {
-	return f.list, nil
+func (f *fakeDayTwo) BackupPlaces(context.Context, string) (provision.BackupListing, error) {
+	var l provision.BackupListing
+	for _, b := range f.list {
+		l.Backups = append(l.Backups, provision.ListedBackup{BackupInfo: b, Local: true})
+	}
+	return l, nil
 }
 
 // threadResponder records answers and its thread's lines.

@@ -390,6 +390,7 @@ func (b *backupRun) seal(ctx context.Context) error {
 	if err := b.draft.Seal(m); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
+	b.d.NudgeOffsite()
 	return nil
 }
 

@@ -133,6 +133,7 @@ func (b *backupRun) pushNew(ctx context.Context) error {
 	defer b.d.offsiteMu.Unlock()
 	var rep OffsiteReport
 	if err := b.d.pushInstance(ctx, b.inst.Internal, b.id, &rep); err != nil {
+		b.d.NudgeOffsite() // the background push takes it from here, with its back-off
 		return &Noted{Message: "the backup stands here; its offsite push failed and is tried again in the background: " + err.Error()}
 	}
 	return nil

@@ -141,3 +141,71 @@ func TestRestoreOfAMissingBackupSaysWhereItLooked(t *testing.T) {
 		t.Errorf("restore of a missing backup: %v", err)
 	}
 }
+
+// The background push retries a failing repository with a doubling
+// wait, alerts once after three failed rounds, says so once when it
+// pushes again, and then waits its hour.
+func TestBackgroundPushRetriesAlertsOnceAndRecovers(t *testing.T) {
+	h := newHost()
+	w := newWorld(t, h, nil)
+	create(t, w, "acme", provision.SSLHTTP)
+	h.SetOffsiteDown(&provision.Error{Kind: provision.KindUnavailable, What: "offsite: no answer"})
+	backupNow(t, w, "acme")
+
+	waits := make(chan time.Duration)
+	fire := make(chan time.Time, 1) // a nudge may wake a wait before its timer
+	var alerts, recoveries []string
+	said := make(chan string, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.s.RunOffsite(ctx, provision.OffsiteLoop{
+			Every: time.Hour, Retry: time.Minute, AlertAfter: 3,
+			Alert:     func(_ context.Context, s string) { said <- "alert: " + s },
+			Recovered: func(_ context.Context, s string) { said <- "recovered: " + s },
+			After: func(d time.Duration) <-chan time.Time {
+				waits <- d
+				return fire
+			},
+		})
+	}()
+	var got []time.Duration
+	for i := range 5 {
+		got = append(got, <-waits)
+		if i == 3 {
+			h.SetOffsiteDown(nil)
+		}
+		fire <- time.Time{}
+	}
+	got = append(got, <-waits)
+	cancel()
+	<-done
+	close(said)
+	for s := range said {
+		if strings.HasPrefix(s, "alert: ") {
+			alerts = append(alerts, s)
+		} else {
+			recoveries = append(recoveries, s)
+		}
+	}
+	want := []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, time.Hour, time.Hour}
+	if len(got) != len(want) {
+		t.Fatalf("waits %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("waits %v, want %v", got, want)
+			break
+		}
+	}
+	if len(alerts) != 1 || !strings.Contains(alerts[0], "3 pushes in a row failed") || !strings.Contains(alerts[0], "1 backups are kept on this server only") || !strings.Contains(alerts[0], "no answer") {
+		t.Errorf("alerts %q, want one after the third failure saying what and how many wait", alerts)
+	}
+	if len(recoveries) != 1 || !strings.Contains(recoveries[0], "after 4 failed attempts") {
+		t.Errorf("recoveries %q, want one", recoveries)
+	}
+	if l := places(t, w, "acme"); len(l.Backups) != 1 || l.Backups[0].Copy == nil {
+		t.Errorf("after the loop: %+v, want the backup offsite", l)
+	}
+}

@@ -67,6 +67,8 @@ type Service struct {
 	bcfg BackupConfig
 	// offsiteMu makes one offsite push at a time in this process.
 	offsiteMu sync.Mutex
+	// nudge asks the background push for a round (NudgeOffsite).
+	nudge chan struct{}
 	pg        Postgres
 	backups   BackupStore
 	// bindWarned says the host was found not to enforce the units' port
@@ -98,7 +100,7 @@ func NewService(cfg Config, bcfg BackupConfig) *Service {
 			bcfg.BotVersion = bi.Main.Version
 		}
 	}
-	return &Service{cfg: cfg, bcfg: bcfg, pg: bcfg.Postgres, backups: bcfg.Store}
+	return &Service{cfg: cfg, bcfg: bcfg, pg: bcfg.Postgres, backups: bcfg.Store, nudge: make(chan struct{}, 1)}
 }
 
 // JobRequest asks for a day-two job on one instance. Backup names the

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -129,6 +130,13 @@ type Config struct {
 	BackupSafety   int    `envconfig:"BACKUP_KEEP_SAFETY" default:"5" desc:"restores' safety backups kept per instance, newest first"`
 	BackupFinal    int    `envconfig:"BACKUP_KEEP_FINAL" default:"3" desc:"deletes' final backups kept per instance name, newest first"`
 	BackupTime     string `envconfig:"BACKUP_TIME" default:"03:00" desc:"daily backup of every instance, HH:MM UTC; off to disable"`
+	// The offsite copy of every backup (a restic repository).
+	OffsiteRepository   string        `envconfig:"OFFSITE_REPOSITORY" desc:"restic repository every backup is also pushed to, encrypted: a path, s3:https://host/bucket, sftp:user@host:/path, rest:https://host/; put no credential in it (OFFSITE_ENV_FILE); empty: backups stay on this server only"`
+	OffsitePasswordFile string        `envconfig:"OFFSITE_PASSWORD_FILE" desc:"root's file (mode 0600 or 0400) holding the repository's password; required with OFFSITE_REPOSITORY; keep a copy away from this server: without it the offsite backups cannot be read"`
+	OffsiteEnvFile      string        `envconfig:"OFFSITE_ENV_FILE" desc:"root's env file (mode 0600 or 0400) of the backend's credentials (AWS_ACCESS_KEY_ID=…, AWS_SECRET_ACCESS_KEY=…, RESTIC_REST_PASSWORD=…), given to restic alone"`
+	OffsiteRetry        time.Duration `envconfig:"OFFSITE_RETRY" default:"1m" desc:"first wait before a failed offsite push is tried again; it doubles after each failure, up to an hour"`
+	OffsiteAlertAfter   int           `envconfig:"OFFSITE_ALERT_AFTER" default:"3" desc:"failed offsite pushes in a row before the alert channels are told"`
+
 	StateDir       string `envconfig:"STATE_DIR" default:"/var/lib/odoobot" desc:"release cache, certificates, ACME account"`
 	NginxAvailable string `envconfig:"NGINX_SITES_AVAILABLE" default:"/etc/nginx/sites-available" desc:"nginx sites-available"`
 	NginxEnabled   string `envconfig:"NGINX_SITES_ENABLED" default:"/etc/nginx/sites-enabled" desc:"nginx sites-enabled"`
@@ -346,6 +354,30 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := c.DailyBackup(); err != nil {
 		add("%v", err)
+	}
+	if c.OffsiteRepository != "" {
+		if c.OffsitePasswordFile == "" {
+			add("OFFSITE_REPOSITORY is set but OFFSITE_PASSWORD_FILE is not: give root's file holding the repository's password")
+		}
+		for _, f := range []struct{ name, path string }{{"OFFSITE_PASSWORD_FILE", c.OffsitePasswordFile}, {"OFFSITE_ENV_FILE", c.OffsiteEnvFile}} {
+			if f.path == "" {
+				continue
+			}
+			if err := rootOnlyFile(f.path); err != nil {
+				add("%s %s: %v", f.name, f.path, err)
+			}
+		}
+		if strings.HasPrefix(c.OffsiteRepository, "-") || strings.ContainsAny(c.OffsiteRepository, "\n\r") {
+			add("OFFSITE_REPOSITORY is not a restic repository: give a path, s3:…, sftp:… or rest:…")
+		}
+	} else if c.OffsitePasswordFile != "" || c.OffsiteEnvFile != "" {
+		add("OFFSITE_PASSWORD_FILE or OFFSITE_ENV_FILE is set but OFFSITE_REPOSITORY is not: set the repository, or remove them")
+	}
+	if c.OffsiteRetry < time.Second {
+		add("OFFSITE_RETRY %s: give a duration of at least 1s, such as 1m", c.OffsiteRetry)
+	}
+	if c.OffsiteAlertAfter < 1 {
+		add("OFFSITE_ALERT_AFTER %d: at least 1", c.OffsiteAlertAfter)
 	}
 	if c.WatchInterval < 0 || c.WatchInterval > 0 && c.WatchInterval < time.Second {
 		add("WATCH_INTERVAL %s: give a duration of at least 1s (such as 1m), or 0 to turn the watcher off", c.WatchInterval)
@@ -576,4 +608,50 @@ func (c *Config) dsn(db string) string {
 	q := url.Values{"sslmode": {"prefer"}, "application_name": {"odoobot"}}
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// rootOnlyFile refuses a file other users could read or replace: it must
+// be a regular file (not a link), owned by root, with no permission for
+// its group or others.
+func rootOnlyFile(path string) error {
+	if !filepath.IsAbs(path) {
+		return errors.New("is a relative path: give an absolute path")
+	}
+	st, err := os.Lstat(path)
+	if err != nil {
+		return fmt.Errorf("cannot be read: %w", errors.Unwrap(err))
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("is not a regular file (%s)", st.Mode().Type())
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("has mode %04o: it holds a secret, make it root's alone (chmod 600)", st.Mode().Perm())
+	}
+	if uid, ok := fileOwner(st); ok && uid != 0 {
+		return fmt.Errorf("is owned by uid %d: it holds a secret, make it root's (chown root)", uid)
+	}
+	return nil
+}
+
+// OffsiteEnv returns the variables of OFFSITE_ENV_FILE ("KEY=value"),
+// sorted, for restic's environment alone; none when it is not set. A
+// variable that OFFSITE_REPOSITORY or OFFSITE_PASSWORD_FILE sets is
+// refused.
+func (c *Config) OffsiteEnv() ([]string, error) {
+	if c.OffsiteEnvFile == "" {
+		return nil, nil
+	}
+	vals, err := godotenv.Read(c.OffsiteEnvFile)
+	if err != nil {
+		return nil, fmt.Errorf("config: OFFSITE_ENV_FILE %s: %w", c.OffsiteEnvFile, err)
+	}
+	var out []string
+	for k, v := range vals {
+		if strings.HasPrefix(k, "RESTIC_REPOSITORY") || strings.HasPrefix(k, "RESTIC_PASSWORD") {
+			return nil, fmt.Errorf("config: OFFSITE_ENV_FILE %s sets %s: the repository and its password come from OFFSITE_REPOSITORY and OFFSITE_PASSWORD_FILE; remove it", c.OffsiteEnvFile, k)
+		}
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out, nil
 }

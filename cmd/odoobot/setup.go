@@ -26,6 +26,11 @@ func setupVerb(ctx context.Context, stdout, stderr io.Writer, cfg *config.Config
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	fmt.Fprintf(stdout, "setup: the release of %s (%s) in %s mode\n", provision.RedactURLs(cfg.OdooRepo), pinOrBranch(cfg), cfg.PythonDeps)
+	said, err := app.InitOffsite(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "setup:", said)
 	rel, err := app.Setup(ctx, cfg, log, func(phase string) { fmt.Fprintln(stdout, "setup:", phase) })
 	if err != nil {
 		return err

@@ -211,6 +211,9 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 	if err := a.CheckRootPaths(); err != nil {
 		return err
 	}
+	if err := a.CheckOffsite(ctx); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "odoobot %s serving %s (instances under %s)\n", version, cfg.Zone(), cfg.ProdRoot)
 	var runs []func(context.Context) error
 	var slackBot *slack.Bot
@@ -259,6 +262,7 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 	}
 	a.StartRenewal(ctx)
 	a.StartBackups(ctx)
+	a.StartOffsite(ctx)
 	a.StartWatch(ctx)
 	if len(runs) == 0 {
 		return shell.Run(ctx, stdin, stdout, a.Dispatcher, shell.Identity())

@@ -28,6 +28,7 @@ import (
 	"odoobot/provision/jobends"
 	"odoobot/provision/joblog"
 	"odoobot/provision/nginx"
+	"odoobot/provision/offsite"
 	"odoobot/provision/odoo"
 	"odoobot/provision/ports"
 	"odoobot/provision/postgres"
@@ -68,6 +69,7 @@ type App struct {
 	alertMu      sync.Mutex
 	alerts       []func(ctx context.Context, text string) error
 	actionAlerts []func(ctx context.Context, alert commands.Alert) error // wire_watch.go
+	offsite      *offsite.Restic                                         // nil without OFFSITE_REPOSITORY
 	cloudflare   *cloudflare.Client                                      // nil when odoobot does not manage DNS
 	databases    *odoo.Databases
 	pg           postgres.Admin // the day-two jobs' databases
@@ -305,6 +307,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		Logger: log,
 	})
 	a.originWiring = a.newOrigin(sites, tpl)
+	if a.offsite, err = newOffsite(cfg, cfg.OffsiteRepository, cfg.OffsitePasswordFile, cfg.DNSServerID(), cfg.StateDir); err != nil {
+		a.Close()
+		return nil, err
+	}
 	var dns provision.DNS
 	issuers := map[provision.SSLMode]provision.CertIssuer{}
 	if cfg.ManagesDNS() {
@@ -381,7 +387,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		Logger:      log,
 	}, provision.BackupConfig{
 		Dir: cfg.BackupDir, Retention: cfg.BackupRetention(), BotVersion: opt.Version,
-		Store: &backups.Dir{Root: cfg.BackupDir}, Postgres: a.pg,
+		Store: &backups.Dir{Root: cfg.BackupDir}, Postgres: a.pg, Offsite: a.offsiteStore(),
 	})
 	a.Operator = &provision.Operator{Store: store, Files: files, Services: svc, Databases: databases, Layout: cfg.Layout(), Templates: tpl, OdooVersion: cfg.OdooVersion + " " + edition, OdooVersionOf: store.OdooVersion, Hold: store.HoldInstance, ServiceUser: cfg.ServiceUser,
 		Health: probe.Health{}, Ports: ports.Host{}, Users: sysusers.Host{}}

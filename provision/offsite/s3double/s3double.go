@@ -157,7 +157,8 @@ func (s *Server) Requests() []string {
 // Put stores an object under key, as a test's seed (a repository made
 // elsewhere, copied in).
 func (s *Server) Put(key string, data []byte) error {
-	if _, err := s.mem.PutObject(s.bucket, key, map[string]string{}, bytes.NewReader(data), int64(len(data)), nil); err != nil {
+	meta := map[string]string{"Last-Modified": time.Now().UTC().Format(http.TimeFormat)}
+	if _, err := s.mem.PutObject(s.bucket, key, meta, bytes.NewReader(data), int64(len(data)), nil); err != nil {
 		return fmt.Errorf("s3double: put %s: %w", key, err)
 	}
 	return nil

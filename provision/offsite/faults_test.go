@@ -3,6 +3,7 @@ package offsite
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -321,5 +322,47 @@ func TestClassify(t *testing.T) {
 		if e == nil || e.Kind != tc.kind || errors.Is(err, errNoRepository) != tc.noRepo {
 			t.Errorf("%q: %v (no repository: %v), want %s (no repository: %v)", tc.stderr, e, errors.Is(err, errNoRepository), tc.kind, tc.noRepo)
 		}
+	}
+}
+
+// A snapshot restic made without every file (exit 3, "some source data
+// could not be read"; or exit 0 having skipped a file that went away)
+// is forgotten again, and the push fails: a copy is whole or is not.
+func TestIncompleteSnapshotIsForgotten(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		exit  int
+		files int
+	}{
+		{"exit 3", 3, 4},
+		{"a file skipped", 0, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			calls := filepath.Join(dir, "calls")
+			script := filepath.Join(dir, "fake-restic")
+			body := fmt.Sprintf(`#!/bin/sh
+echo "$*" >> %s
+for a in "$@"; do
+	if [ "$a" = backup ]; then
+		echo '{"message_type":"summary","total_files_processed":%d,"snapshot_id":"0123abcd"}'
+		echo 'error: read database.dump: input/output error' >&2
+		exit %d
+	fi
+done
+exit 0
+`, calls, tc.files, tc.exit)
+			if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			r := &Restic{Repository: filepath.Join(dir, "repo"), PasswordFile: passwordFile(t, testPassword), Binary: script}
+			_, err := r.Push(ctxT(t), testBackup(t, "acme", "20260105T031500Z", 1<<10))
+			wantKind(t, err, provision.KindBroken)
+			log, _ := os.ReadFile(calls)
+			if !strings.Contains(string(log), "forget -q --prune -- 0123abcd") {
+				t.Errorf("the incomplete snapshot was not forgotten; restic ran:\n%s", log)
+			}
+		})
 	}
 }

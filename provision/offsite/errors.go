@@ -74,38 +74,38 @@ var patterns = []pattern{
 
 // classify turns a failed restic run into a provision.Error: its kind
 // and words by what restic wrote (already redacted), its Err the
-// action, the exit and restic's last lines for the log. ctx's end is
-// told first: restic killed at a deadline wrote nothing useful.
+// action, the exit and restic's last lines for the log. A run stopped
+// by ctx's end is told by what restic wrote before (a storage that
+// refused connections while restic retried is unreachable, a full one
+// is full), else as a run that did not end in time.
 func classify(ctx context.Context, action string, res runResult, runErr error) error {
 	tail := lastLines(res.stderr, 20, 2000)
 	logErr := fmt.Errorf("offsite: %s: %w", action, runErr)
 	if tail != "" {
 		logErr = fmt.Errorf("offsite: %s: %w: %s", action, runErr, tail)
 	}
+	if ctx.Err() != nil {
+		logErr = fmt.Errorf("%w (gave up: %w)", logErr, ctx.Err())
+	}
 	detail := strings.Split(lastLines(res.stderr, 5, 1000), "\n")
 	if detail[0] == "" {
 		detail = nil
-	}
-	if ctx.Err() != nil {
-		what := "the offsite repository did not answer in time"
-		if errors.Is(ctx.Err(), context.Canceled) {
-			what = "the offsite call was stopped before it ended"
-		}
-		return &provision.Error{Kind: provision.KindUnavailable, What: what,
-			Hint: "try again; if it keeps failing, check that the storage at " + repoSetting + " answers",
-			Err:  fmt.Errorf("%w (gave up: %w)", logErr, ctx.Err())}
 	}
 	if errors.Is(runErr, errTooMuch) {
 		return &provision.Error{Kind: provision.KindBroken, What: "restic wrote more than odoobot reads", Hint: hintLog, Err: logErr}
 	}
 	var exitErr *exec.ExitError
-	if !errors.As(runErr, &exitErr) {
+	if ctx.Err() == nil && !errors.As(runErr, &exitErr) {
 		// restic did not start (missing, not executable).
 		return &provision.Error{Kind: provision.KindBroken, What: "restic could not be run",
 			Hint: "install restic (apt-get install restic), or fix the binary's path", Err: logErr}
 	}
 	low := strings.ToLower(res.stderr)
 	for _, p := range patterns {
+		if p.err != nil && ctx.Err() != nil {
+			// Not a missing repository: restic did not get to say.
+			continue
+		}
 		for _, s := range p.any {
 			if strings.Contains(low, s) {
 				err := logErr
@@ -115,6 +115,15 @@ func classify(ctx context.Context, action string, res runResult, runErr error) e
 				return &provision.Error{Kind: p.kind, What: p.what, Hint: p.hint, Detail: detail, Err: err}
 			}
 		}
+	}
+	if ctx.Err() != nil {
+		what := "the offsite repository did not answer in time"
+		if errors.Is(ctx.Err(), context.Canceled) {
+			what = "the offsite call was stopped before it ended"
+		}
+		return &provision.Error{Kind: provision.KindUnavailable, What: what,
+			Hint:   "try again; if it keeps failing, check that the storage at " + repoSetting + " answers",
+			Detail: detail, Err: logErr}
 	}
 	return &provision.Error{Kind: provision.KindBroken, What: "restic could not " + action, Hint: hintLog, Detail: detail, Err: logErr}
 }

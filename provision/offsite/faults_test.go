@@ -366,3 +366,33 @@ exit 0
 		})
 	}
 }
+
+// A run stopped at its deadline is told by what restic wrote while it
+// retried; with nothing known, as one that did not end in time; never
+// as a missing repository (Init would try to create one).
+func TestClassifyAtDeadline(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
+	defer cancel()
+	<-ctx.Done()
+	killed := exec.Command("/bin/sh", "-c", "kill -9 $$").Run()
+	for _, tc := range []struct {
+		stderr string
+		kind   provision.ErrorKind
+		want   string
+	}{
+		{"Save(<data/67d4898f85>) returned error, retrying after 720ms: write OFFSITE_REPOSITORY/data/67/67d4-tmp: no space left on device\n", provision.KindBroken, "out of space"},
+		{"Save(<lock/0941d15d>) returned error, retrying after 552ms: Put \"http://127.0.0.1:1/b/locks/0941\": dial tcp 127.0.0.1:1: connect: connection refused\n", provision.KindUnavailable, "cannot be reached"},
+		{"Is there a repository at the following location?\n", provision.KindUnavailable, "did not answer in time"},
+		{"", provision.KindUnavailable, "did not answer in time"},
+	} {
+		err := classify(ctx, "push the backup", runResult{stderr: tc.stderr, exit: -1}, killed)
+		e, _ := provision.AsError(err)
+		if e == nil || e.Kind != tc.kind || !strings.Contains(e.Explain(), tc.want) || errors.Is(err, errNoRepository) {
+			t.Errorf("%q at the deadline: %v, want %s %q", tc.stderr, e, tc.kind, tc.want)
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%q at the deadline: the log's error does not say so: %v", tc.stderr, err)
+		}
+	}
+}

@@ -192,10 +192,10 @@ func sums(t *testing.T, dir string) map[string]string {
 	return out
 }
 
-// ctxT is a context for one test's restic calls, bounded well under
-// the test's own timeout.
+// ctxT is a context for one test's restic calls: a minute, where each
+// takes a few seconds at most.
 func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	return ctx
 }

@@ -414,7 +414,9 @@ func short(id string) string { return id[:min(len(id), 8)] }
 // copy uses (restic forget --prune). It first removes the repository's
 // stale locks (restic unlock: only those of runs that are gone, such as
 // a push killed mid-way on this host, or older than 30 minutes), which
-// would stop the prune. An id the repository does not have is ignored;
+// would stop the prune; restic judges a lock by the host name and
+// process it records, so servers sharing one repository must have
+// distinct host names. An id the repository does not have is ignored;
 // an id that is not hexadecimal is refused before restic runs. No ids:
 // nothing is run.
 func (r *Restic) Forget(ctx context.Context, snapshots []string) error {

@@ -30,11 +30,14 @@ type Offsite interface {
 	// internal, newest first; "" lists every instance's.
 	List(ctx context.Context, internal string) ([]OffsiteCopy, error)
 	// Fetch writes file name of copy c (ManifestName or one its manifest
-	// lists) to path, a new file (mode 0600) it creates; at most limit
-	// bytes are written, past which it fails and removes path.
+	// lists) to path, a new file (mode 0600) it creates: anything at path,
+	// a link included, is refused and left alone. At most limit bytes are
+	// written, past which it fails and removes path; any failure removes
+	// it.
 	Fetch(ctx context.Context, c OffsiteCopy, name, path string, limit int64) error
 	// Forget removes copies (by their Snapshot) and the data no other
-	// copy uses.
+	// copy uses. An id the repository does not hold is ignored, so asking
+	// again after a failure is safe; none given, nothing is done.
 	Forget(ctx context.Context, snapshots []string) error
 }
 
@@ -44,6 +47,6 @@ type OffsiteCopy struct {
 	Instance  string    // the instance's internal name (its database)
 	Backup    string    // the backup's id (IDLayout)
 	Reason    string    // the backup's reason (ReasonManual, …)
-	CreatedAt time.Time // when the backup was taken, UTC
+	CreatedAt time.Time // when the backup was taken, UTC, to the second
 	Host      string    // the server that pushed it (ODOOBOT_SERVER_ID, else PUBLIC_IP)
 }

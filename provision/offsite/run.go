@@ -88,7 +88,9 @@ func (r *Restic) runRestic(ctx context.Context, rn run) (runResult, error) {
 	cmd.Stderr = stderr
 	// A process group of its own: a run given up on is killed with
 	// whatever it started, which would otherwise hold the output open.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: a restic whose odoobot died (killed, crashed) dies
+	// with it rather than pushing on, holding its lock, unwatched.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	err = cmd.Run()

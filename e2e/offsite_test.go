@@ -164,18 +164,21 @@ func TestOffsiteBackupOutagesAndRestore(t *testing.T) {
 		t.Fatalf("no recovery message once the storage is back; alerts: %q", alerts.texts)
 	}
 	stopLoop()
+	// The retention keeps the newest backup of the day, here and
+	// offsite: the second, now pushed; the first is gone from both.
 	listing, err = a.Service.BackupPlaces(ctx, inst.Name)
-	if err != nil || len(listing.Backups) != 2 || listing.Backups[0].Copy == nil || listing.Backups[1].Copy == nil {
-		t.Fatalf("after the outage: %+v, %v; want both backups offsite", listing, err)
+	if err != nil || len(listing.Backups) != 1 || listing.Backups[0].ID == first || listing.Backups[0].Copy == nil || !listing.Backups[0].Local {
+		t.Fatalf("after the outage: %+v, %v; want the second backup, here and offsite", listing, err)
 	}
+	second := listing.Backups[0].ID
 
 	// Restored from offsite once gone from here.
-	if err := os.RemoveAll(filepath.Join(backups, inst.Internal, first)); err != nil {
+	if err := os.RemoveAll(filepath.Join(backups, inst.Internal, second)); err != nil {
 		t.Fatal(err)
 	}
 	setMarker("after")
 	writeAttachment("attachment after")
-	r, _ = dispatch(t, ctx, a, "restore "+inst.Name+" "+first)
+	r, _ = dispatch(t, ctx, a, "restore "+inst.Name+" "+second)
 	if !strings.Contains(r.private(), "fetched back from offsite first") {
 		t.Errorf("the confirmation does not say the backup comes from offsite: %q", r.private())
 	}
@@ -183,8 +186,8 @@ func TestOffsiteBackupOutagesAndRestore(t *testing.T) {
 	if f := finishes(c); !strings.Contains(f, "restored "+inst.Internal) || !strings.Contains(c.text(), "✓ fetch") {
 		t.Fatalf("restore from offsite:\n%s", c.text())
 	}
-	if got := marker(); got != "before" {
-		t.Errorf("marker after the restore = %q, want before", got)
+	if got := marker(); got != "later" {
+		t.Errorf("marker after the restore = %q, want later (the second backup's)", got)
 	}
 	if got := readFile(attachment); got != "attachment before" {
 		t.Errorf("attachment after the restore = %q, want the backed-up content", got)

@@ -99,7 +99,7 @@ func (s *Service) RunOffsite(ctx context.Context, l OffsiteLoop) {
 			alerted = true
 			if l.Alert != nil {
 				l.Alert(ctx, fmt.Sprintf("⚠️ offsite backups: %d pushes in a row failed since %s; %d backups are kept on this server only until one succeeds (next try in %s): %s",
-					failed, since.UTC().Format("2006-01-02 15:04 UTC"), rep.Waiting, wait.Round(time.Second), err))
+					failed, since.UTC().Format("2006-01-02 15:04 UTC"), rep.Waiting, wait.Round(time.Second), explained(err)))
 			}
 		}
 	}

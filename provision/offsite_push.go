@@ -134,7 +134,7 @@ func (b *backupRun) pushNew(ctx context.Context) error {
 	var rep OffsiteReport
 	if err := b.d.pushInstance(ctx, b.inst.Internal, b.id, &rep); err != nil {
 		b.d.NudgeOffsite() // the background push takes it from here, with its back-off
-		return &Noted{Message: "the backup stands here; its offsite push failed and is tried again in the background: " + err.Error()}
+		return &Noted{Message: "the backup stands here; its offsite push failed and is tried again in the background: " + explained(err)}
 	}
 	return nil
 }
@@ -199,7 +199,7 @@ func (s *Service) BackupPlaces(ctx context.Context, name string) (BackupListing,
 	}
 	copies, err := s.bcfg.Offsite.List(ctx, InternalName(name))
 	if err != nil {
-		out.OffsiteProblem = err.Error()
+		out.OffsiteProblem = explained(err)
 		return out, nil
 	}
 	for _, c := range copies {
@@ -316,4 +316,13 @@ func sameFiles(a, b []BackupFile) bool {
 // directory, not hidden.
 func plainFileName(name string) bool {
 	return name != "" && !strings.ContainsAny(name, `/\`) && !strings.HasPrefix(name, ".")
+}
+
+// explained is err as chat shows it: the Explain of its Error, or its
+// text when it holds none.
+func explained(err error) string {
+	if h := Hint(err); h != "" {
+		return h
+	}
+	return err.Error()
 }

@@ -59,7 +59,7 @@ func (a *App) CheckOffsite(ctx context.Context) error {
 	case err == nil:
 		return nil
 	case provision.IsKind(err, provision.KindRefused):
-		return fmt.Errorf("offsite: %w", err)
+		return fmt.Errorf("offsite: %s", provision.Hint(err))
 	}
 	a.Log.Warn("offsite: the repository cannot be reached now; backups land here and are pushed once it answers", "err", err)
 	return nil
@@ -79,7 +79,9 @@ func InitOffsite(ctx context.Context, cfg *config.Config) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, offsiteCheckTimeout)
 	defer cancel()
 	created, err := r.Init(ctx)
-	if err != nil {
+	if h := provision.Hint(err); h != "" {
+		return "", fmt.Errorf("offsite: %s", h)
+	} else if err != nil {
 		return "", fmt.Errorf("offsite: %w", err)
 	}
 	if created {

@@ -117,19 +117,20 @@ type Config struct {
 	CapacityWarnPercent int `envconfig:"CAPACITY_WARN_PERCENT" default:"80" desc:"the guard warns above this share of the host's memory"`
 
 	// Host layout.
-	ServiceUser    string `envconfig:"SERVICE_USER" default:"mtg" desc:"system user that instances imported from API-DEV run as (until isolate); every instance odoobot creates runs as its own"`
-	BuildUser      string `envconfig:"BUILD_USER" default:"odoobot-build" desc:"unprivileged system user that builds releases and initialises templates (made if missing)"`
-	ProdRoot       string `envconfig:"PROD_ROOT" default:"/home/mtg/apps/production/odoo" desc:"instance directories"`
-	TrackingDir    string `envconfig:"TRACKING_DIR" desc:"where API-DEV's tracking files are exported (off when empty)"`
-	LogDir         string `envconfig:"LOG_DIR" default:"/var/log/odoobot" desc:"creation logs create-prod-NAME.log"`
-	BackupDir      string `envconfig:"BACKUP_DIR" default:"/home/mtg/backups" desc:"backups"`
-	BackupKeep     int    `envconfig:"BACKUP_KEEP" desc:"deprecated name of BACKUP_KEEP_DAILY, used when that is not set"`
-	BackupDaily    int    `envconfig:"BACKUP_KEEP_DAILY" default:"7" desc:"manual and scheduled backups: the newest of each of this many most recent days is kept"`
-	BackupWeekly   int    `envconfig:"BACKUP_KEEP_WEEKLY" default:"4" desc:"… and of each of this many most recent ISO weeks"`
-	BackupMonthly  int    `envconfig:"BACKUP_KEEP_MONTHLY" default:"3" desc:"… and of each of this many most recent months"`
-	BackupSafety   int    `envconfig:"BACKUP_KEEP_SAFETY" default:"5" desc:"restores' safety backups kept per instance, newest first"`
-	BackupFinal    int    `envconfig:"BACKUP_KEEP_FINAL" default:"3" desc:"deletes' final backups kept per instance name, newest first"`
-	BackupTime     string `envconfig:"BACKUP_TIME" default:"03:00" desc:"daily backup of every instance, HH:MM UTC; off to disable"`
+	ServiceUser   string `envconfig:"SERVICE_USER" default:"mtg" desc:"system user that instances imported from API-DEV run as (until isolate); every instance odoobot creates runs as its own"`
+	BuildUser     string `envconfig:"BUILD_USER" default:"odoobot-build" desc:"unprivileged system user that builds releases and initialises templates (made if missing)"`
+	ProdRoot      string `envconfig:"PROD_ROOT" default:"/home/mtg/apps/production/odoo" desc:"instance directories"`
+	TrackingDir   string `envconfig:"TRACKING_DIR" desc:"where API-DEV's tracking files are exported (off when empty)"`
+	LogDir        string `envconfig:"LOG_DIR" default:"/var/log/odoobot" desc:"creation logs create-prod-NAME.log"`
+	BackupDir     string `envconfig:"BACKUP_DIR" default:"/home/mtg/backups" desc:"backups"`
+	BackupKeep    int    `envconfig:"BACKUP_KEEP" desc:"deprecated name of BACKUP_KEEP_DAILY, used when that is not set"`
+	BackupDaily   int    `envconfig:"BACKUP_KEEP_DAILY" default:"7" desc:"manual and scheduled backups: the newest of each of this many most recent days is kept"`
+	BackupWeekly  int    `envconfig:"BACKUP_KEEP_WEEKLY" default:"4" desc:"… and of each of this many most recent ISO weeks"`
+	BackupMonthly int    `envconfig:"BACKUP_KEEP_MONTHLY" default:"3" desc:"… and of each of this many most recent months"`
+	BackupSafety  int    `envconfig:"BACKUP_KEEP_SAFETY" default:"5" desc:"restores' safety backups kept per instance, newest first"`
+	BackupFinal   int    `envconfig:"BACKUP_KEEP_FINAL" default:"3" desc:"deletes' final backups kept per instance name, newest first"`
+	BackupTime    string `envconfig:"BACKUP_TIME" default:"03:00" desc:"daily backup of every instance, HH:MM UTC; off to disable"`
+
 	// The offsite copy of every backup (a restic repository).
 	OffsiteRepository   string        `envconfig:"OFFSITE_REPOSITORY" desc:"restic repository every backup is also pushed to, encrypted: a path, s3:https://host/bucket, sftp:user@host:/path, rest:https://host/; put no credential in it (OFFSITE_ENV_FILE); empty: backups stay on this server only"`
 	OffsitePasswordFile string        `envconfig:"OFFSITE_PASSWORD_FILE" desc:"root's file (mode 0600 or 0400) holding the repository's password; required with OFFSITE_REPOSITORY; keep a copy away from this server: without it the offsite backups cannot be read"`

@@ -68,9 +68,9 @@ type Service struct {
 	// offsiteMu makes one offsite push at a time in this process.
 	offsiteMu sync.Mutex
 	// nudge asks the background push for a round (NudgeOffsite).
-	nudge chan struct{}
-	pg        Postgres
-	backups   BackupStore
+	nudge   chan struct{}
+	pg      Postgres
+	backups BackupStore
 	// bindWarned says the host was found not to enforce the units' port
 	// limits, once per process (warnBindFilter).
 	bindWarned sync.Once

@@ -81,6 +81,14 @@ type Manifest struct {
 	Release    *ReleaseRecord `json:"release,omitempty"`
 	BotVersion string         `json:"odoobot_version"`
 	Files      []BackupFile   `json:"files"`
+	// What a new server needs to serve the instance again from this
+	// backup alone: its domain, how it is served, the instance it is a
+	// staging copy of, and the modules it was made with (the server's
+	// configuration then). Absent in backups of earlier versions.
+	Domain    string   `json:"domain,omitempty"`
+	SSLMode   SSLMode  `json:"ssl_mode,omitempty"`
+	StagingOf string   `json:"staging_of,omitempty"`
+	Modules   []string `json:"modules,omitempty"`
 }
 
 // File returns the manifest's entry for name.
@@ -380,6 +388,7 @@ func (b *backupRun) seal(ctx context.Context) error {
 		Format: 1, Instance: b.inst.Name, Database: b.inst.Internal, Reason: b.reason,
 		RequestedBy: b.by, CreatedAt: b.d.cfg.Now().UTC(), OdooVersion: b.d.cfg.Odoo.Version,
 		BotVersion: b.d.bcfg.BotVersion,
+		Domain:     b.inst.Domain, SSLMode: b.inst.SSLMode, StagingOf: b.inst.StagingOf, Modules: b.d.cfg.Odoo.Modules,
 	}
 	// What the instance runs, as it recorded it: never the release
 	// builder's idea of the branch's head now.

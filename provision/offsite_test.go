@@ -209,3 +209,20 @@ func TestBackgroundPushRetriesAlertsOnceAndRecovers(t *testing.T) {
 		t.Errorf("after the loop: %+v, want the backup offsite", l)
 	}
 }
+
+// A backup's manifest, which travels offsite, says how the instance is
+// served: what a new server needs beside the release and the data.
+func TestManifestSaysHowTheInstanceIsServed(t *testing.T) {
+	h := newHost()
+	w := newWorld(t, h, nil)
+	create(t, w, "acme", provision.SSLCloudflare)
+	backupNow(t, w, "acme")
+	list, err := w.s.Backups(context.Background(), "acme")
+	if err != nil || len(list) != 1 {
+		t.Fatalf("backups: %v, %v", list, err)
+	}
+	m := list[0].Manifest
+	if m.Domain != "acme."+planLayout.Zone || m.SSLMode != provision.SSLCloudflare || strings.Join(m.Modules, ",") != "base,web" || m.Release == nil {
+		t.Errorf("manifest %+v: want the domain, the mode, the modules and the release", m)
+	}
+}

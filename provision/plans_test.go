@@ -233,6 +233,41 @@ func verbCases() []verbCase {
 		},
 		commit: provision.StepCleanup,
 	}, verbCase{
+		name: "rebuild/offsite",
+		setup: func(t *testing.T, w *world) {
+			create(t, w, "other", provision.SSLHTTP)
+			create(t, w, "acme", provision.SSLCloudflare)
+			w.h.WriteData("prod-acme", "before the server was lost")
+			task, err := w.s.Backup(context.Background(), provision.JobRequest{Name: "acme", By: "setup"})
+			wait(t, task, err)
+			list, err := w.s.Backups(context.Background(), "acme")
+			if err != nil || len(list) != 1 {
+				t.Fatalf("backups: %v, %v", list, err)
+			}
+			// The server lost the instance and its local backups: only
+			// the offsite copy stays.
+			task, err = w.s.Delete(context.Background(), provision.JobRequest{Name: "acme", By: "setup"})
+			wait(t, task, err)
+			for _, b := range mustBackups(t, w, "acme") {
+				if err := w.h.Backups().Remove("prod-acme", b.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			copies, _ := w.h.Offsite().List(context.Background(), "prod-acme")
+			var final []string
+			for _, c := range copies {
+				if c.Reason == provision.ReasonFinal {
+					final = append(final, c.Snapshot)
+				}
+			}
+			if err := w.h.Offsite().Forget(context.Background(), final); err != nil {
+				t.Fatal(err)
+			}
+		},
+		run: func(ctx context.Context, w *world) (*provision.Task, error) {
+			return w.s.Rebuild(ctx, provision.RebuildRequest{Name: "acme", By: "test"})
+		},
+	}, verbCase{
 		name: "clone",
 		setup: func(t *testing.T, w *world) {
 			create(t, w, "other", provision.SSLHTTP)
@@ -423,4 +458,13 @@ func TestInMemoryHostIsAHost(t *testing.T) {
 		t.Errorf("the snapshot shows a secret")
 	}
 	_ = fmt.Sprint()
+}
+
+func mustBackups(t *testing.T, w *world, name string) []provision.BackupInfo {
+	t.Helper()
+	list, err := w.s.Backups(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
 }

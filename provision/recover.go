@@ -74,8 +74,9 @@ type settled struct {
 // kind missing here has nothing to undo: its open jobs end interrupted.
 func (s *Service) recoveryPlans() map[JobKind]func(context.Context, Job) (Plan, *settled) {
 	plans := map[JobKind]func(context.Context, Job) (Plan, *settled){
-		JobCreate: s.creationPlanOf,
-		JobClone:  s.creationPlanOf,
+		JobCreate:  s.creationPlanOf,
+		JobClone:   s.creationPlanOf,
+		JobRebuild: s.rebuildPlanOf,
 	}
 	for kind := range s.recoverers() {
 		plans[kind] = s.jobPlanOf

@@ -1,0 +1,322 @@
+package provision
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+)
+
+// JobRebuild serves an instance again on this server from a backup
+// alone (odoobot recover): its record, release, data and files.
+const JobRebuild JobKind = "rebuild"
+
+// RebuildRequest asks for instance Name to be served again from its
+// backup Backup ("" the newest), kept here or offsite.
+type RebuildRequest struct {
+	Name, Backup, By string
+	Subscribe        []Subscriber
+	ChatRef          map[string]string
+	Finished         func(Job)
+}
+
+// ErrNoRelease is returned for a backup that records no release: the
+// instance it is of ran a tree odoobot did not build.
+var ErrNoRelease = errors.New("the backup records no release")
+
+// Rebuild serves instance req.Name again from one of its backups, on a
+// server that does not have it (a new one, its state empty): the
+// backup's manifest says its domain, how it is served and the release it
+// ran; the plan is a creation's whose release is that commit, whose
+// database is the backup's (restored as the instance's own role, its
+// Odoo admin password the one in it) and whose filestore is the backup's,
+// fetched back from offsite first when it is not kept here. Refusals
+// (bad name, the instance exists or left something on the host, no
+// backup, a backup without a release, a mode this server cannot serve)
+// come back here and leave nothing. A failure rolls back as a creation
+// does; a backup fetched for it is removed again.
+func (s *Service) Rebuild(ctx context.Context, req RebuildRequest) (*Task, error) {
+	if err := s.cfg.Rules.Check(req.Name); err != nil {
+		return nil, err
+	}
+	if req.Backup != "" && !IsBackupID(req.Backup) {
+		return nil, fmt.Errorf("%w: %q is not a backup id", ErrBackupNotFound, req.Backup)
+	}
+	if _, err := s.cfg.Store.Instance(ctx, req.Name); err == nil {
+		return nil, &NameError{Name: req.Name, Rule: RuleTaken, Reason: "an instance of that name exists here; see list"}
+	} else if !errors.Is(err, ErrInstanceNotFound) {
+		return nil, fmt.Errorf("provision: look up %s: %w", req.Name, err)
+	}
+	if s.cfg.Targets == nil {
+		return nil, errors.New("rebuild: this host cannot build a release at a given commit")
+	}
+	internal := InternalName(req.Name)
+	m, fetch, err := s.rebuildSource(ctx, internal, req.Backup)
+	if err != nil {
+		return nil, err
+	}
+	if m.Release == nil || !m.Release.Known() {
+		return nil, fmt.Errorf("%w (backup %s of %s): rebuild it by hand, or restore it over an instance made here", ErrNoRelease, m.ID, req.Name)
+	}
+	mode := m.SSLMode
+	if mode == "" {
+		mode = SSLHTTP
+	}
+	if _, err := ParseSSLMode(string(mode), SSLHTTP); err != nil {
+		return nil, fmt.Errorf("%w: backup %s says %q", ErrModeUnavailable, m.ID, m.SSLMode)
+	}
+	if mode.TLS() && s.cfg.Certs[mode] == nil {
+		return nil, fmt.Errorf("%w: %s was served with %s, which needs %s", ErrModeUnavailable, req.Name, mode, modeNeeds(mode))
+	}
+	inst := s.newInstance(req.Name, mode)
+	if err := s.hostFree(ctx, inst); err != nil {
+		return nil, err
+	}
+	plan, cr := s.rebuildPlan(inst, m, fetch)
+	job, err := s.cfg.Store.CreateJob(ctx, Job{Kind: plan.Kind, Instance: req.Name, State: JobQueued, RequestedBy: req.By, Params: plan.Params, ChatRef: req.ChatRef})
+	if err != nil {
+		return nil, err
+	}
+	inst.CreatedBy, inst.CreatedAt = req.By, s.cfg.Now()
+	reserved, err := s.cfg.Store.ReserveInstance(ctx, inst, s.cfg.HTTPPorts, s.cfg.GeventPorts, s.cfg.InUse)
+	if err != nil {
+		_ = s.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobRolledBack, err.Error(), nil)
+		return nil, err
+	}
+	plan.Instance = reserved
+	t := cr.start(plan, job)
+	t.Subscribe, t.Finished = req.Subscribe, req.Finished
+	if err := s.cfg.Runner.Submit(t); err != nil {
+		s.cfg.Runner.RollBack(context.WithoutCancel(ctx), t, err.Error())
+		return nil, err
+	}
+	return t, nil
+}
+
+// rebuildSource finds the backup a rebuild starts from: id ("" the
+// newest) of the instance, kept here, else offsite; for an offsite one it
+// reads the manifest alone (nothing is kept) and says the job fetches
+// the rest.
+func (s *Service) rebuildSource(ctx context.Context, internal, id string) (Manifest, *OffsiteCopy, error) {
+	if id != "" {
+		if b, err := s.backups.Read(internal, id); err == nil {
+			if !b.Intact {
+				return Manifest{}, nil, fmt.Errorf("%w: %s", ErrBackupCorrupt, b.Problem)
+			}
+			return b.Manifest, nil, nil
+		}
+	}
+	if s.bcfg.Offsite == nil {
+		if id == "" {
+			if list, err := s.backups.List(ctx, internal, s.cfg.Now()); err == nil {
+				for _, b := range list {
+					if b.Intact {
+						return b.Manifest, nil, nil
+					}
+				}
+			}
+		}
+		return Manifest{}, nil, fmt.Errorf("%w: no backup of %s here, and no offsite repository (OFFSITE_REPOSITORY)", ErrBackupNotFound, internal)
+	}
+	copies, err := s.bcfg.Offsite.List(ctx, internal)
+	if err != nil {
+		return Manifest{}, nil, fmt.Errorf("rebuild: offsite: %s", explained(err))
+	}
+	for _, c := range copies {
+		if id != "" && c.Backup != id {
+			continue
+		}
+		if b, err := s.backups.Read(internal, c.Backup); err == nil && b.Intact {
+			return b.Manifest, nil, nil
+		}
+		m, err := s.offsiteManifest(ctx, c)
+		if err != nil {
+			return Manifest{}, nil, err
+		}
+		return m, &c, nil
+	}
+	if id != "" {
+		return Manifest{}, nil, fmt.Errorf("%w: %s has no backup %s here nor offsite", ErrBackupNotFound, internal, id)
+	}
+	return Manifest{}, nil, fmt.Errorf("%w: %s has no backup offsite", ErrBackupNotFound, internal)
+}
+
+// offsiteManifest reads copy c's manifest (at most 1 MiB) through a
+// draft that is discarded: nothing stays.
+func (s *Service) offsiteManifest(ctx context.Context, c OffsiteCopy) (Manifest, error) {
+	draft, err := s.backups.BeginAs(c.Instance, c.Backup)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("rebuild: %w", err)
+	}
+	defer draft.Discard()
+	if err := s.bcfg.Offsite.Fetch(ctx, c, ManifestName, draft.Path(ManifestName), maxManifest); err != nil {
+		return Manifest{}, fmt.Errorf("rebuild: manifest of %s: %s", c.Backup, explained(err))
+	}
+	raw, err := draft.Read(ManifestName, maxManifest)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("rebuild: manifest of %s: %w", c.Backup, err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(raw, &m); err != nil || m.ID != c.Backup || m.Database != c.Instance {
+		return Manifest{}, fmt.Errorf("%w: the manifest of offsite copy %s is not that backup's", ErrBackupCorrupt, c.Backup)
+	}
+	return m, nil
+}
+
+// rebuildPlan is a creation's plan for inst with the release at the
+// backup's commit, the backup's database in place of a new one, its
+// filestore laid in once the files are, and, when fetch is set, the
+// backup fetched back from offsite first.
+func (s *Service) rebuildPlan(inst Instance, m Manifest, fetch *OffsiteCopy) (Plan, *creation) {
+	plan, cr := s.createPlan(inst)
+	rb := &rebuilding{d: s, cr: cr, manifest: m, backup: BackupInfo{Manifest: m}}
+	var steps []Step
+	for _, st := range plan.Steps {
+		switch st.Name {
+		case StepRelease:
+			st.Apply = rb.ensureRelease
+		case StepDatabase:
+			st.Apply = rb.restoreDatabase
+		}
+		steps = append(steps, st)
+		switch st.Name {
+		case StepReserve:
+			if fetch != nil {
+				c := *fetch
+				steps = append(steps, Step{StepFetch, func(ctx context.Context) error { return rb.fetch(ctx, c) }, rb.unfetch})
+			}
+		case StepFiles:
+			steps = append(steps, Step{StepFilestore, rb.placeFilestore, nil})
+		}
+	}
+	plan.Kind, plan.Steps = JobRebuild, steps
+	plan.Params = map[string]string{"ssl": string(inst.SSLMode), "backup": m.ID}
+	if fetch != nil {
+		plan.Params[paramFetched] = "offsite"
+	}
+	plan.LogPath = filepath.Join(s.cfg.Layout.LogDir, "rebuild-"+inst.Internal+".log")
+	return plan, cr
+}
+
+// rebuildPlanOf is the plan of an open rebuild after a crash: its steps
+// rolled back whole, as a creation's, the fetched backup removed.
+func (s *Service) rebuildPlanOf(ctx context.Context, job Job) (Plan, *settled) {
+	plan, st := s.creationPlanOf(ctx, job)
+	if st != nil || job.Params[paramFetched] == "" || !IsBackupID(job.Params["backup"]) {
+		return plan, st
+	}
+	internal, id := InternalName(job.Instance), job.Params["backup"]
+	undo := func(context.Context) error {
+		if _, err := s.backups.Abandon(internal); err != nil {
+			return err
+		}
+		return s.backups.Remove(internal, id)
+	}
+	plan.Steps = append([]Step{{StepFetch, func(context.Context) error { return nil }, undo}}, plan.Steps...)
+	return plan, nil
+}
+
+// rebuilding is the state of one rebuild job.
+type rebuilding struct {
+	d        *Service
+	cr       *creation
+	manifest Manifest
+	backup   BackupInfo // the local backup, once there
+}
+
+// fetch brings the offsite copy back into BACKUP_DIR (Service.fetch).
+func (rb *rebuilding) fetch(ctx context.Context, c OffsiteCopy) error {
+	b, err := rb.d.fetch(ctx, c)
+	if err != nil {
+		return err
+	}
+	rb.backup = b
+	return nil
+}
+
+// unfetch removes the fetched backup and any half of it.
+func (rb *rebuilding) unfetch(ctx context.Context) error {
+	internal := rb.cr.inst.Internal
+	if _, err := rb.d.backups.Abandon(internal); err != nil {
+		return err
+	}
+	return rb.d.backups.Remove(internal, rb.manifest.ID)
+}
+
+// local is the backup as kept here, read once the fetch (if any) ran.
+func (rb *rebuilding) local() (BackupInfo, error) {
+	if rb.backup.Dir != "" {
+		return rb.backup, nil
+	}
+	b, err := rb.d.backups.Read(rb.cr.inst.Internal, rb.manifest.ID)
+	if err != nil {
+		return BackupInfo{}, fmt.Errorf("backup %s: %w", rb.manifest.ID, err)
+	}
+	if err := rb.d.backups.Verify(b); err != nil {
+		return BackupInfo{}, err
+	}
+	rb.backup = b
+	return b, nil
+}
+
+// ensureRelease builds (or finds) the release at the commit the backup
+// records.
+func (rb *rebuilding) ensureRelease(ctx context.Context) error {
+	rel, err := rb.d.cfg.Targets.EnsureCommit(ctx, rb.manifest.Release.Commit, func(phase string) { rb.cr.progress(StepRelease, phase) })
+	if err != nil {
+		return fmt.Errorf("release %s: %w", rb.manifest.Release.Commit, err)
+	}
+	rb.cr.release = rel
+	return nil
+}
+
+// restoreDatabase restores the backup's dump as the instance's own role
+// under the staging name, then renames it into place: a database of
+// that name is the instance's whole.
+func (rb *rebuilding) restoreDatabase(ctx context.Context) error {
+	b, err := rb.local()
+	if err != nil {
+		return err
+	}
+	inst := rb.cr.inst
+	staging := inst.Internal + RestoreStagingSuffix
+	if err := rb.d.pg.Drop(ctx, staging); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if err := rb.d.pg.Restore(ctx, staging, inst.DBRole, filepath.Join(b.Dir, DumpName)); err != nil {
+		return fmt.Errorf("database: restore: %w", err)
+	}
+	if err := rb.d.pg.Rename(ctx, staging, inst.Internal); err != nil {
+		return fmt.Errorf("database: rename %s: %w", staging, err)
+	}
+	return nil
+}
+
+// placeFilestore unpacks the backup's filestore where no tenant reaches,
+// owned by the instance's user, and moves it into its tree (the service
+// is not started yet).
+func (rb *rebuilding) placeFilestore(ctx context.Context) error {
+	b, err := rb.local()
+	if err != nil {
+		return err
+	}
+	inst, user := rb.cr.inst, rb.cr.runAs()
+	var archive io.Reader
+	if _, ok := b.File(FilestoreName); ok {
+		rc, err := rb.d.backups.OpenFilestore(b)
+		if err != nil {
+			return fmt.Errorf("filestore: %w", err)
+		}
+		defer rc.Close()
+		archive = rc
+	}
+	if err := rb.d.cfg.Files.StageRestore(ctx, inst, user, archive); err != nil {
+		return fmt.Errorf("filestore: %w", err)
+	}
+	if _, err := rb.d.cfg.Files.SwapRestore(ctx, inst, user); err != nil {
+		return fmt.Errorf("filestore: %w", err)
+	}
+	return rb.d.cfg.Files.DropRestore(ctx, inst, RestoreReplaced)
+}

@@ -284,3 +284,79 @@ func offsiteCopies(t *testing.T, ctx context.Context, a *app.App, inst provision
 	}
 	return out
 }
+
+// TestOffsiteRecoverOnAnEmptyServer: an instance backed up offsite and
+// then gone from the server (deleted, its local backups with it) is
+// served again by `odoobot recover` on a server whose state, instance
+// root and BACKUP_DIR are new and empty, from the offsite repository
+// alone: its data, its attachment, its domain through nginx.
+func TestOffsiteRecoverOnAnEmptyServer(t *testing.T) {
+	needSandbox(t)
+	env := newCreateEnv(t)
+	env.withBackupDir(t)
+	env.withOffsite(t)
+	a, closeOld := env.newApp(t, app.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	inst := createReady(t, ctx, a, uniqueName(t, "rec"))
+	db := connectDB(t, ctx, a, inst.Internal)
+	if _, err := db.Exec(ctx, `INSERT INTO ir_config_parameter (key, value) VALUES ('e2e.marker', 'kept offsite')`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close(ctx)
+	attachment := filepath.Join(a.Config.Layout().Paths(inst).DataDir, "filestore", inst.Internal, "ab", "abcdef0123")
+	if err := os.MkdirAll(filepath.Dir(attachment), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(attachment, []byte("attachment kept offsite"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := dispatch(t, ctx, a, "backup "+inst.Name)
+	waitFinished(t, r)
+	if !strings.Contains(r.text(), "and offsite") {
+		t.Fatalf("the backup is not offsite:\n%s", r.text())
+	}
+	// The server loses the instance: gone, its local backups with it.
+	r, _ = dispatch(t, ctx, a, "delete "+inst.Name)
+	if c := confirmAndWait(t, ctx, a, r); !strings.Contains(finishes(c), "deleted "+inst.Internal) {
+		t.Fatalf("delete:\n%s", c.text())
+	}
+	closeOld()
+	offsiteSettings := map[string]string{}
+	for _, k := range []string{"OFFSITE_REPOSITORY", "OFFSITE_PASSWORD_FILE", "OFFSITE_ENV_FILE"} {
+		offsiteSettings[k] = env.overrides[k]
+	}
+
+	// A new server: its own state database, instance root and BACKUP_DIR.
+	fresh := newCreateEnv(t)
+	fresh.withBackupDir(t)
+	for k, v := range offsiteSettings {
+		fresh.overrides[k] = v
+		t.Setenv(k, v)
+	}
+	out, err := fresh.command(ctx, odoobotBin(t), "recover", "--all").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "recovered "+inst.Name) || !strings.Contains(string(out), "✓ fetch") && !strings.Contains(string(out), "done fetch") {
+		t.Fatalf("odoobot recover --all: %v\n%s", err, out)
+	}
+	logText(t, "odoobot recover --all:\n%s", out)
+	b, _ := fresh.newApp(t, app.Options{})
+	got, err := b.Store.Instance(ctx, inst.Name)
+	if err != nil || got.State != provision.StateReady || got.Domain != inst.Domain || !got.Release.Known() {
+		t.Fatalf("the recovered record: %+v, %v", got, err)
+	}
+	destroyLater(t, b, inst.Name)
+	if v := configParam(t, ctx, b, got.Internal, "e2e.marker"); v != "kept offsite" {
+		t.Errorf("the recovered database's marker = %q, want the backed-up one", v)
+	}
+	if v := readFile(filepath.Join(b.Config.Layout().Paths(got).DataDir, "filestore", got.Internal, "ab", "abcdef0123")); v != "attachment kept offsite" {
+		t.Errorf("the recovered attachment = %q", v)
+	}
+	requireAnswers(t, ctx, got)
+	resp, _, err := throughNginx(ctx, got.Domain)
+	if err != nil || resp.StatusCode >= 500 {
+		t.Errorf("%s through nginx: %v, %v", got.Domain, resp, err)
+	}
+	if out, err := fresh.command(ctx, odoobotBin(t), "recover", inst.Name).CombinedOutput(); err == nil || !strings.Contains(string(out), "exists") {
+		t.Errorf("recovering an instance the server has: %v\n%s", err, out)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
+	"strings"
 )
 
 // JobRebuild serves an instance again on this server from a backup
@@ -319,4 +321,39 @@ func (rb *rebuilding) placeFilestore(ctx context.Context) error {
 		return fmt.Errorf("filestore: %w", err)
 	}
 	return rb.d.cfg.Files.DropRestore(ctx, inst, RestoreReplaced)
+}
+
+// OffsiteInstances names the instances a rebuild of every instance
+// brings back: those with offsite copies whose newest copy is not a
+// delete's final backup (deleted on purpose), that this server does not
+// have; sorted.
+func (s *Service) OffsiteInstances(ctx context.Context) ([]string, error) {
+	if s.bcfg.Offsite == nil {
+		return nil, errors.New("no offsite repository (OFFSITE_REPOSITORY)")
+	}
+	copies, err := s.bcfg.Offsite.List(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("offsite: %s", explained(err))
+	}
+	newest := map[string]OffsiteCopy{}
+	for _, c := range copies {
+		if got, ok := newest[c.Instance]; !ok || c.CreatedAt.After(got.CreatedAt) {
+			newest[c.Instance] = c
+		}
+	}
+	var out []string
+	for internal, c := range newest {
+		name, ok := strings.CutPrefix(internal, "prod-")
+		if !ok || c.Reason == ReasonFinal || s.cfg.Rules.Check(name) != nil {
+			continue
+		}
+		if _, err := s.cfg.Store.Instance(ctx, name); err == nil {
+			continue
+		} else if !errors.Is(err, ErrInstanceNotFound) {
+			return nil, err
+		}
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out, nil
 }

@@ -61,6 +61,9 @@ Verbs:
                                  move an instance to another Odoo release of its series (default: the configured one):
                                  safety backup, test on a copy, then production; rolled back on any failure
   backup-all                     a scheduled backup of every ready instance (what the timer runs)
+  recover NAME [BACKUP] | recover --all
+                                 serve instances again from their backups alone (offsite when not kept here),
+                                 on a server that does not have them: record, release, data, files, unit, site, certificate, DNS
   install-timer                  install the daily backup as a systemd timer at BACKUP_TIME (removed when off)
   reset-admin NAME [--yes]       a new password for the instance's Odoo admin user, shown here once
   capacity                       what the host holds and can still hold
@@ -119,6 +122,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return backupAll(ctx, stdout, stderr, cfg)
 	case "setup":
 		return setupVerb(ctx, stdout, stderr, cfg, rest)
+	case "recover":
+		return recoverVerb(ctx, stdout, stderr, cfg, rest)
 	}
 	return verbs(ctx, stdin, stdout, stderr, cfg, verb, rest)
 }

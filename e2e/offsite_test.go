@@ -295,7 +295,7 @@ func TestOffsiteRecoverOnAnEmptyServer(t *testing.T) {
 	env := newCreateEnv(t)
 	env.withBackupDir(t)
 	env.withOffsite(t)
-	a, closeOld := env.newApp(t, app.Options{})
+	a, _ := env.newApp(t, app.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	inst := createReady(t, ctx, a, uniqueName(t, "rec"))
@@ -321,7 +321,6 @@ func TestOffsiteRecoverOnAnEmptyServer(t *testing.T) {
 	if c := confirmAndWait(t, ctx, a, r); !strings.Contains(finishes(c), "deleted "+inst.Internal) {
 		t.Fatalf("delete:\n%s", c.text())
 	}
-	closeOld()
 	offsiteSettings := map[string]string{}
 	for _, k := range []string{"OFFSITE_REPOSITORY", "OFFSITE_PASSWORD_FILE", "OFFSITE_ENV_FILE"} {
 		offsiteSettings[k] = env.overrides[k]

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"odoobot/internal/tailbuf"
 	"odoobot/provision"
 )
 
@@ -89,7 +90,7 @@ func runOdoo(ctx context.Context, rel provision.Release, run provision.OdooRun, 
 	if err != nil {
 		return "", err
 	}
-	out := &tailBuffer{max: outputMax}
+	out := &tailbuf.Buffer{Max: outputMax}
 	cmd := exec.CommandContext(ctx, rel.Python, append([]string{rel.OdooBin}, args...)...)
 	cmd.Env = minimalEnv()
 	cmd.Dir = run.Dir
@@ -125,39 +126,6 @@ func lookupSystemUser(name string) (uid, gid uint32, err error) {
 		return 0, 0, fmt.Errorf("odoo: system user %q: gid %q: %w", name, u.Gid, err)
 	}
 	return uint32(uid64), uint32(gid64), nil
-}
-
-// tailBuffer keeps the last max bytes written to it (Odoo's output: why
-// it failed is at its end). Each Write is cut at a newline when it can.
-type tailBuffer struct {
-	buf  []byte
-	max  int
-	over bool
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	n := len(p)
-	if len(p) >= b.max {
-		b.buf, b.over = append(b.buf[:0], p[len(p)-b.max:]...), true
-		return n, nil
-	}
-	if drop := len(b.buf) + len(p) - b.max; drop > 0 {
-		b.buf, b.over = append(b.buf[:0], b.buf[drop:]...), true
-	}
-	b.buf = append(b.buf, p...)
-	return n, nil
-}
-
-// String is what was kept, from its first whole line once some was
-// dropped.
-func (b *tailBuffer) String() string {
-	s := string(b.buf)
-	if b.over {
-		if i := strings.IndexByte(s, '\n'); i >= 0 {
-			s = s[i+1:]
-		}
-	}
-	return s
 }
 
 // orDefault is d, or def when d is zero.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"odoobot/internal/childenv"
+	"odoobot/internal/tailbuf"
 )
 
 // The bounds of a restic run's output.
@@ -84,7 +85,7 @@ func (r *Restic) runRestic(ctx context.Context, rn run) (runResult, error) {
 	if cmd.Stdout == nil {
 		cmd.Stdout = io.Discard
 	}
-	stderr := &tailBuffer{max: stderrMax}
+	stderr := &tailbuf.Buffer{Max: stderrMax}
 	cmd.Stderr = stderr
 	// A process group of its own: a run given up on is killed with
 	// whatever it started, which would otherwise hold the output open.
@@ -114,38 +115,6 @@ func lookPath(bin string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%q not found in %s: %w", bin, childenv.Path, exec.ErrNotFound)
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	buf  []byte
-	max  int
-	over bool
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	n := len(p)
-	if len(p) >= b.max {
-		b.buf, b.over = append(b.buf[:0], p[len(p)-b.max:]...), true
-		return n, nil
-	}
-	if drop := len(b.buf) + len(p) - b.max; drop > 0 {
-		b.buf, b.over = append(b.buf[:0], b.buf[drop:]...), true
-	}
-	b.buf = append(b.buf, p...)
-	return n, nil
-}
-
-// String is what was kept, from its first whole line once some was
-// dropped.
-func (b *tailBuffer) String() string {
-	s := string(b.buf)
-	if b.over {
-		if i := strings.IndexByte(s, '\n'); i >= 0 {
-			s = s[i+1:]
-		}
-	}
-	return s
 }
 
 // capBuffer keeps what is written to it up to max bytes, and fails the

@@ -85,24 +85,9 @@ func (s *Service) Clone(ctx context.Context, req CloneRequest) (*Task, error) {
 		return nil, err
 	}
 	plan, cr := s.clonePlan(inst, src, req.Neutralize)
-	job, err := s.cfg.Store.CreateJob(ctx, Job{Kind: plan.Kind, Instance: req.Name, State: JobQueued, RequestedBy: req.By, Params: plan.Params, ChatRef: req.ChatRef})
-	if err != nil {
-		return nil, err
-	}
-	inst.CreatedBy, inst.CreatedAt = req.By, s.cfg.Now()
-	reserved, err := s.cfg.Store.ReserveInstance(ctx, inst, s.cfg.HTTPPorts, s.cfg.GeventPorts, s.cfg.InUse)
-	if err != nil {
-		_ = s.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobRolledBack, err.Error(), nil)
-		return nil, err
-	}
-	plan.Instance = reserved
-	t := cr.start(plan, job)
-	t.Subscribe, t.Finished = req.Subscribe, req.Finished
-	if err := s.cfg.Runner.Submit(t); err != nil {
-		s.cfg.Runner.RollBack(context.WithoutCancel(ctx), t, err.Error())
-		return nil, err
-	}
-	return t, nil
+	return s.startCreation(ctx, inst, plan, cr, req.By, req.ChatRef, func(t *Task) {
+		t.Subscribe, t.Finished = req.Subscribe, req.Finished
+	})
 }
 
 // clonePlan is a creation's plan with the database step replaced by the

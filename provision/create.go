@@ -181,14 +181,28 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Task, error) 
 		return nil, err
 	}
 	plan, cr := s.createPlan(inst)
+	return s.startCreation(ctx, inst, plan, cr, req.By, req.ChatRef, func(t *Task) {
+		t.Subscribe, t.Finished = req.Subscribe, cr.finished(ctx, req)
+		if warning != "" {
+			t.Notes = append(t.Notes, "capacity: "+warning)
+		}
+	})
+}
+
+// startCreation records the job of a plan that makes inst (a creation,
+// a clone, a rebuild), reserves the instance and its ports, and queues
+// the task: ready sets its subscribers, end and notes first. A refused
+// reservation ends the job rolled back; a refused submit rolls back the
+// task. Either comes back here and leaves nothing.
+func (s *Service) startCreation(ctx context.Context, inst Instance, plan Plan, cr *creation, by string, chatRef map[string]string, ready func(*Task)) (*Task, error) {
 	job, err := s.cfg.Store.CreateJob(ctx, Job{
-		Kind: plan.Kind, Instance: req.Name, State: JobQueued, RequestedBy: req.By,
-		Params: plan.Params, ChatRef: req.ChatRef,
+		Kind: plan.Kind, Instance: inst.Name, State: JobQueued, RequestedBy: by,
+		Params: plan.Params, ChatRef: chatRef,
 	})
 	if err != nil {
 		return nil, err
 	}
-	inst.CreatedBy, inst.CreatedAt = req.By, s.cfg.Now()
+	inst.CreatedBy, inst.CreatedAt = by, s.cfg.Now()
 	reserved, err := s.cfg.Store.ReserveInstance(ctx, inst, s.cfg.HTTPPorts, s.cfg.GeventPorts, s.cfg.InUse)
 	if err != nil {
 		_ = s.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobRolledBack, err.Error(), nil)
@@ -196,10 +210,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Task, error) 
 	}
 	plan.Instance = reserved
 	t := cr.start(plan, job)
-	t.Subscribe, t.Finished = req.Subscribe, cr.finished(ctx, req)
-	if warning != "" {
-		t.Notes = append(t.Notes, "capacity: "+warning)
-	}
+	ready(t)
 	if err := s.cfg.Runner.Submit(t); err != nil {
 		s.cfg.Runner.RollBack(context.WithoutCancel(ctx), t, err.Error())
 		return nil, err

@@ -292,6 +292,15 @@ func (s *Service) fetch(ctx context.Context, c OffsiteCopy) (BackupInfo, error) 
 	return got, nil
 }
 
+// removeFetched removes backup id of instance internal, fetched back for
+// a job that is undone, and any half of it.
+func (s *Service) removeFetched(internal, id string) error {
+	if _, err := s.backups.Abandon(internal); err != nil {
+		return err
+	}
+	return s.backups.Remove(internal, id)
+}
+
 // sameFiles reports whether a and b list the same files with the same
 // sizes and checksums, in any order.
 func sameFiles(a, b []BackupFile) bool {

@@ -77,24 +77,9 @@ func (s *Service) Rebuild(ctx context.Context, req RebuildRequest) (*Task, error
 		return nil, err
 	}
 	plan, cr := s.rebuildPlan(inst, m, fetch)
-	job, err := s.cfg.Store.CreateJob(ctx, Job{Kind: plan.Kind, Instance: req.Name, State: JobQueued, RequestedBy: req.By, Params: plan.Params, ChatRef: req.ChatRef})
-	if err != nil {
-		return nil, err
-	}
-	inst.CreatedBy, inst.CreatedAt = req.By, s.cfg.Now()
-	reserved, err := s.cfg.Store.ReserveInstance(ctx, inst, s.cfg.HTTPPorts, s.cfg.GeventPorts, s.cfg.InUse)
-	if err != nil {
-		_ = s.cfg.Store.FinishJob(context.WithoutCancel(ctx), job.ID, JobRolledBack, err.Error(), nil)
-		return nil, err
-	}
-	plan.Instance = reserved
-	t := cr.start(plan, job)
-	t.Subscribe, t.Finished = req.Subscribe, req.Finished
-	if err := s.cfg.Runner.Submit(t); err != nil {
-		s.cfg.Runner.RollBack(context.WithoutCancel(ctx), t, err.Error())
-		return nil, err
-	}
-	return t, nil
+	return s.startCreation(ctx, inst, plan, cr, req.By, req.ChatRef, func(t *Task) {
+		t.Subscribe, t.Finished = req.Subscribe, req.Finished
+	})
 }
 
 // rebuildSource finds the backup a rebuild starts from: id ("" the
@@ -210,12 +195,7 @@ func (s *Service) rebuildPlanOf(ctx context.Context, job Job) (Plan, *settled) {
 		return plan, st
 	}
 	internal, id := InternalName(job.Instance), job.Params["backup"]
-	undo := func(context.Context) error {
-		if _, err := s.backups.Abandon(internal); err != nil {
-			return err
-		}
-		return s.backups.Remove(internal, id)
-	}
+	undo := func(context.Context) error { return s.removeFetched(internal, id) }
 	plan.Steps = append([]Step{{StepFetch, func(context.Context) error { return nil }, undo}}, plan.Steps...)
 	return plan, nil
 }
@@ -239,12 +219,8 @@ func (rb *rebuilding) fetch(ctx context.Context, c OffsiteCopy) error {
 }
 
 // unfetch removes the fetched backup and any half of it.
-func (rb *rebuilding) unfetch(ctx context.Context) error {
-	internal := rb.cr.inst.Internal
-	if _, err := rb.d.backups.Abandon(internal); err != nil {
-		return err
-	}
-	return rb.d.backups.Remove(internal, rb.manifest.ID)
+func (rb *rebuilding) unfetch(context.Context) error {
+	return rb.d.removeFetched(rb.cr.inst.Internal, rb.manifest.ID)
 }
 
 // local is the backup as kept here, read once the fetch (if any) ran.

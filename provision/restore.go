@@ -78,11 +78,8 @@ func (r *restoreRun) fetch(ctx context.Context, c OffsiteCopy) error {
 }
 
 // unfetch removes the fetched backup and any half of it.
-func (r *restoreRun) unfetch(ctx context.Context) error {
-	if _, err := r.d.backups.Abandon(r.inst.Internal); err != nil {
-		return err
-	}
-	return r.d.backups.Remove(r.inst.Internal, r.backup.ID)
+func (r *restoreRun) unfetch(context.Context) error {
+	return r.d.removeFetched(r.inst.Internal, r.backup.ID)
 }
 
 // recoverRestore ends a restore a stopped odoobot left open. Once its

@@ -46,13 +46,7 @@ func isolateVerb(ctx context.Context, stdout, stderr io.Writer, cfg *config.Conf
 	if err := recoverJobs(ctx, stderr, a, nil); err != nil {
 		return err
 	}
-	print := func(e provision.Event) {
-		line := e.At.Format("15:04:05") + " " + string(e.Kind) + " " + e.Step
-		if e.Message != "" {
-			line += ": " + e.Message
-		}
-		fmt.Fprintln(stdout, line)
-	}
+	print := printEvents(stdout)
 	by := shell.Identity().UserName
 	task, err := a.Service.Isolate(ctx, provision.JobRequest{Name: name, By: by, Subscribe: []provision.Subscriber{print}})
 	if err != nil {

@@ -73,13 +73,7 @@ func recoverVerb(ctx context.Context, stdout, stderr io.Writer, cfg *config.Conf
 // rebuildOne rebuilds one instance, printing each event of its job,
 // then its summary.
 func rebuildOne(ctx context.Context, stdout io.Writer, a *app.App, name, backup string) error {
-	print := func(e provision.Event) {
-		line := e.At.Format("15:04:05") + " " + string(e.Kind) + " " + e.Step
-		if e.Message != "" {
-			line += ": " + e.Message
-		}
-		fmt.Fprintln(stdout, line)
-	}
+	print := printEvents(stdout)
 	task, err := a.Service.Rebuild(ctx, provision.RebuildRequest{Name: name, Backup: backup, By: shell.Identity().UserName, Subscribe: []provision.Subscriber{print}})
 	if err != nil {
 		return err

@@ -102,6 +102,18 @@ func verbs(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, cfg *
 	return nil
 }
 
+// printEvents is a job's subscriber that prints each event as a line:
+// its time, kind, step and message.
+func printEvents(w io.Writer) provision.Subscriber {
+	return func(e provision.Event) {
+		line := e.At.Format("15:04:05") + " " + string(e.Kind) + " " + e.Step
+		if e.Message != "" {
+			line += ": " + e.Message
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
 // jobFailed is the CLI's error for a job that did not succeed: the verb,
 // the instance, the step that failed (from err, the task's *StepError),
 // what was left undone, and what the verb's failure means for the

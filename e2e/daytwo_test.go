@@ -166,16 +166,7 @@ func TestDayTwoBackupRestore(t *testing.T) {
 	defer cancel()
 	inst := createReady(t, ctx, a, uniqueName(t, "bk"))
 	db := connectDB(t, ctx, a, inst.Internal)
-	setMarker := func(v string) {
-		t.Helper()
-		tag, err := db.Exec(ctx, `UPDATE ir_config_parameter SET value = $1 WHERE key = 'e2e.marker'`, v)
-		if err == nil && tag.RowsAffected() == 0 {
-			_, err = db.Exec(ctx, `INSERT INTO ir_config_parameter (key, value) VALUES ('e2e.marker', $1)`, v)
-		}
-		if err != nil {
-			t.Fatalf("set marker: %v", err)
-		}
-	}
+	setMarker := markerSetter(t, ctx, db)
 	marker := func() string { return configParam(t, ctx, a, inst.Internal, "e2e.marker") }
 	fs := filepath.Join(a.Config.Layout().Paths(inst).DataDir, "filestore", inst.Internal)
 	attachment := filepath.Join(fs, "ab", "abcdef0123")

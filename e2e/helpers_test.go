@@ -359,6 +359,22 @@ func dropDatabase(ctx context.Context, a *app.App, name string) error {
 	return nil
 }
 
+// markerSetter returns a function that sets the e2e.marker system
+// parameter of the database db is connected to: a value a test reads
+// back after a backup, restore or recovery.
+func markerSetter(t *testing.T, ctx context.Context, db *pgx.Conn) func(string) {
+	return func(v string) {
+		t.Helper()
+		tag, err := db.Exec(ctx, `UPDATE ir_config_parameter SET value = $1 WHERE key = 'e2e.marker'`, v)
+		if err == nil && tag.RowsAffected() == 0 {
+			_, err = db.Exec(ctx, `INSERT INTO ir_config_parameter (key, value) VALUES ('e2e.marker', $1)`, v)
+		}
+		if err != nil {
+			t.Fatalf("set marker: %v", err)
+		}
+	}
+}
+
 // connectDB connects with the admin credentials to database db.
 func connectDB(t *testing.T, ctx context.Context, a *app.App, db string) *pgx.Conn {
 	t.Helper()

@@ -60,6 +60,15 @@ func (e *createEnv) withOffsite(t *testing.T) *s3double.Server {
 	return s3
 }
 
+// sameOffsite points e's odoobot at the offsite repository of other, as
+// a new server is given the old one's settings.
+func (e *createEnv) sameOffsite(t *testing.T, other *createEnv) {
+	t.Helper()
+	for _, k := range []string{"OFFSITE_REPOSITORY", "OFFSITE_PASSWORD_FILE", "OFFSITE_ENV_FILE"} {
+		e.set(t, k, other.overrides[k])
+	}
+}
+
 // alertLog records what is posted in the alert channels.
 type alertLog struct {
 	mu    sync.Mutex
@@ -103,16 +112,7 @@ func TestOffsiteBackupOutagesAndRestore(t *testing.T) {
 	defer cancel()
 	inst := createReady(t, ctx, a, uniqueName(t, "off"))
 	db := connectDB(t, ctx, a, inst.Internal)
-	setMarker := func(v string) {
-		t.Helper()
-		tag, err := db.Exec(ctx, `UPDATE ir_config_parameter SET value = $1 WHERE key = 'e2e.marker'`, v)
-		if err == nil && tag.RowsAffected() == 0 {
-			_, err = db.Exec(ctx, `INSERT INTO ir_config_parameter (key, value) VALUES ('e2e.marker', $1)`, v)
-		}
-		if err != nil {
-			t.Fatalf("set marker: %v", err)
-		}
-	}
+	setMarker := markerSetter(t, ctx, db)
 	marker := func() string { return configParam(t, ctx, a, inst.Internal, "e2e.marker") }
 	attachment := filepath.Join(a.Config.Layout().Paths(inst).DataDir, "filestore", inst.Internal, "ab", "abcdef0123")
 	if err := os.MkdirAll(filepath.Dir(attachment), 0o755); err != nil {
@@ -321,18 +321,11 @@ func TestOffsiteRecoverOnAnEmptyServer(t *testing.T) {
 	if c := confirmAndWait(t, ctx, a, r); !strings.Contains(finishes(c), "deleted "+inst.Internal) {
 		t.Fatalf("delete:\n%s", c.text())
 	}
-	offsiteSettings := map[string]string{}
-	for _, k := range []string{"OFFSITE_REPOSITORY", "OFFSITE_PASSWORD_FILE", "OFFSITE_ENV_FILE"} {
-		offsiteSettings[k] = env.overrides[k]
-	}
 
 	// A new server: its own state database, instance root and BACKUP_DIR.
 	fresh := newCreateEnv(t)
 	fresh.withBackupDir(t)
-	for k, v := range offsiteSettings {
-		fresh.overrides[k] = v
-		t.Setenv(k, v)
-	}
+	fresh.sameOffsite(t, env)
 	out, err := fresh.command(ctx, odoobotBin(t), "recover", "--all").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "recovered "+inst.Name) || !strings.Contains(string(out), "✓ fetch") && !strings.Contains(string(out), "done fetch") {
 		t.Fatalf("odoobot recover --all: %v\n%s", err, out)

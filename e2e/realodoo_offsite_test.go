@@ -50,15 +50,9 @@ func TestRealOdooRecoverFromOffsite(t *testing.T) {
 	if c := confirmAndWait(t, ctx, a, r); !strings.Contains(finishes(c), "deleted "+inst.Internal) {
 		t.Fatalf("delete:\n%s", c.text())
 	}
-	offsite := map[string]string{}
-	for _, k := range []string{"OFFSITE_REPOSITORY", "OFFSITE_PASSWORD_FILE", "OFFSITE_ENV_FILE"} {
-		offsite[k] = env.overrides[k]
-	}
 
 	fresh := realOdooEnv(t, "19.0")
-	for k, v := range offsite {
-		fresh.set(t, k, v)
-	}
+	fresh.sameOffsite(t, env)
 	start := time.Now()
 	out, err := fresh.command(ctx, odoobotBin(t), "recover", "--all").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "recovered "+inst.Name) {

@@ -3,6 +3,7 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -266,10 +267,26 @@ func kickOn(ctx context.Context, conn *pgx.Conn, db string) error {
 	return nil
 }
 
-// Drop drops database db, ending its sessions first; a database that
-// does not exist is no error. The error names the database.
+// Drop drops database db, ending its client sessions first; a database
+// that does not exist is no error. The error names the database.
+//
+// Not DROP … WITH (FORCE): it signals every process on the database,
+// an autovacuum worker too (a superuser process odoobot's role may not
+// signal: "permission denied", seen after an upgrade's -u all). A plain
+// DROP DATABASE stops such workers itself. A client that connects again
+// between the two is ended at the next of three tries.
 func (p Admin) Drop(ctx context.Context, db string) error {
-	_, err := p.Exec(ctx, fmt.Sprintf("drop database %q", db), "DROP DATABASE IF EXISTS "+pgdb.Ident(db)+" WITH (FORCE)")
+	var err error
+	for range 3 {
+		if err = p.Kick(ctx, db); err != nil {
+			return fmt.Errorf("drop database %q: %w", db, err)
+		}
+		_, err = p.Exec(ctx, fmt.Sprintf("drop database %q", db), "DROP DATABASE IF EXISTS "+pgdb.Ident(db))
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "55006" { // object_in_use
+			return err
+		}
+	}
 	return err
 }
 

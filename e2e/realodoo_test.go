@@ -288,10 +288,18 @@ func testRealOdoo(t *testing.T, version string) {
 
 // createRealOdoo creates an instance in http mode through the dispatcher,
 // as the terminal's admin, and returns it with the admin password the
-// requester was shown, which must appear nowhere else.
+// requester was shown, which must appear nowhere else. The instance is
+// destroyed when the test ends.
 func createRealOdoo(t *testing.T, ctx context.Context, a *app.App, name string) (provision.Instance, string) {
 	t.Helper()
 	destroyLater(t, a, name)
+	return createRealOdooKept(t, ctx, a, name)
+}
+
+// createRealOdooKept is createRealOdoo for an instance the test leaves
+// in place, for a server that dies with it.
+func createRealOdooKept(t *testing.T, ctx context.Context, a *app.App, name string) (provision.Instance, string) {
+	t.Helper()
 	r, task := dispatch(t, ctx, a, "create "+name+" http")
 	if task == nil {
 		t.Fatalf("create %s was not accepted:\n%s", name, r.text())

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"odoobot/commands"
 	"odoobot/internal/app"
 	"odoobot/provision"
+	"odoobot/provision/cloudflare/cftest"
 	"odoobot/provision/offsite/s3double"
 )
 
@@ -351,4 +353,75 @@ func TestOffsiteRecoverOnAnEmptyServer(t *testing.T) {
 	if out, err := fresh.command(ctx, odoobotBin(t), "recover", inst.Name).CombinedOutput(); err == nil || !strings.Contains(string(out), "exists") {
 		t.Errorf("recovering an instance the server has: %v\n%s", err, out)
 	}
+}
+
+// TestRecoverTakesOverTheLostServersDNSRecord: the record the lost
+// server made for an instance stays in the zone. `recover NAME` on the
+// new server refuses it, naming --take-over-dns, and leaves nothing
+// (no instance, the record as it was); `recover NAME --take-over-dns`
+// says where the record pointed and updates that very record to this
+// server's mark, and the instance serves.
+func TestRecoverTakesOverTheLostServersDNSRecord(t *testing.T) {
+	env, cf, zone := dnsEnv(t)
+	env.withBackupDir(t)
+	env.withOffsite(t)
+	a, _ := env.newApp(t, app.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	inst := createReady(t, ctx, a, uniqueName(t, "tk"))
+	r, _ := dispatch(t, ctx, a, "backup "+inst.Name)
+	waitFinished(t, r)
+	if !strings.Contains(r.text(), "and offsite") {
+		t.Fatalf("the backup is not offsite:\n%s", r.text())
+	}
+	// The server is lost: nothing of the instance is left but its
+	// record in the zone and its copy offsite.
+	destroy(t, a, inst.Name)
+	record := func() cftest.Record {
+		t.Helper()
+		for _, rec := range cf.Records() {
+			if rec.Name == inst.Name+"."+zone {
+				return rec
+			}
+		}
+		t.Fatalf("no record of %s in the zone: %+v", inst.Name, cf.Records())
+		return cftest.Record{}
+	}
+	old := record()
+	if !strings.Contains(old.Comment, "server="+dnsServerID) {
+		t.Fatalf("the lost server's record: %+v", old)
+	}
+
+	fresh := newCreateEnv(t)
+	fresh.withBackupDir(t)
+	fresh.sameOffsite(t, env)
+	fresh.set(t, "ODOOBOT_SERVER_ID", "e2e-new")
+	out, err := fresh.command(ctx, odoobotBin(t), "recover", inst.Name).CombinedOutput()
+	logText(t, "odoobot recover %s:\n%s", inst.Name, out)
+	if err == nil || !strings.Contains(string(out), "--take-over-dns") {
+		t.Fatalf("recover without --take-over-dns: %v, want refused naming the flag", err)
+	}
+	b, _ := fresh.newApp(t, app.Options{})
+	destroyLater(t, b, inst.Name)
+	if _, err := b.Store.Instance(ctx, inst.Name); !errors.Is(err, provision.ErrInstanceNotFound) {
+		t.Errorf("a refused recovery left the instance: %v", err)
+	}
+	if got := record(); got != old {
+		t.Errorf("a refused recovery changed the record:\n%+v\nwas\n%+v", got, old)
+	}
+
+	out, err = fresh.command(ctx, odoobotBin(t), "recover", inst.Name, "--take-over-dns").CombinedOutput()
+	logText(t, "odoobot recover %s --take-over-dns:\n%s", inst.Name, out)
+	if err != nil || !strings.Contains(string(out), "recovered "+inst.Name) || !strings.Contains(string(out), "took over the record of "+inst.Domain) {
+		t.Fatalf("recover --take-over-dns: %v", err)
+	}
+	got := record()
+	if got.ID != old.ID || got.Comment != "managed-by: odoobot server=e2e-new instance="+inst.Name || got.Content != "127.0.0.1" {
+		t.Errorf("the record after the take-over: %+v, want record %s with the new server's mark", got, old.ID)
+	}
+	rec, err := b.Store.Instance(ctx, inst.Name)
+	if err != nil || rec.State != provision.StateReady {
+		t.Fatalf("the recovered record: %+v, %v", rec, err)
+	}
+	requireAnswers(t, ctx, rec)
 }

@@ -22,12 +22,39 @@ type DNS interface {
 	// DeleteRecord removes the record if it is ours; a missing record is
 	// not an error.
 	DeleteRecord(ctx context.Context, fqdn string) error
+	// Holder says what TakeOver would take at fqdn, changing nothing:
+	// the A record odoobot on another server made for the same instance
+	// (its mark names the instance), when it alone holds the name and
+	// this server holds no record there. A zero DNSTaken: nothing to
+	// take over (no record, or only this server's). Any other holder (a
+	// record without odoobot's mark for that instance, another type,
+	// several records) is refused with an error matching
+	// ErrNameTakenInDNS.
+	Holder(ctx context.Context, fqdn string) (DNSTaken, error)
+	// TakeOver makes the record was (as Holder found it) this server's,
+	// so that EnsureRecord then points it here; it is asked for
+	// explicitly (a recovery on a new server after the old one is lost)
+	// and logged with what the record was. A name that no longer holds
+	// exactly was is refused (ErrNameTakenInDNS), nothing changed; a
+	// zero was takes nothing.
+	TakeOver(ctx context.Context, fqdn string, was DNSTaken) error
+	// GiveBack undoes TakeOver: the record taken over points where it
+	// did, with its comment, and is this server's no more. A zero was,
+	// or a record gone since, is not an error.
+	GiveBack(ctx context.Context, fqdn string, was DNSTaken) error
 	// ReportingWaits returns a view of the driver whose calls tell report
 	// about each wait before it begins (a rate limit, a retry), with its
 	// length and a reason safe to show in chat; report is called from the
 	// calling goroutine and must not block. A driver that never waits
 	// returns itself.
 	ReportingWaits(report func(wait time.Duration, why string)) DNS
+}
+
+// DNSTaken is a record odoobot on another server made for an instance,
+// as it was when this server took it over (DNS.TakeOver).
+type DNSTaken struct {
+	RecordID, Content, Comment string
+	Proxied                    bool
 }
 
 // DNSMarker starts the mark odoobot puts in the comment of the DNS records

@@ -30,6 +30,12 @@ func (w *waitingDNS) Check(context.Context) error { return nil }
 
 func (w *waitingDNS) DeleteRecord(ctx context.Context, fqdn string) error { return nil }
 
+func (w *waitingDNS) Holder(context.Context, string) (DNSTaken, error) { return DNSTaken{}, nil }
+
+func (w *waitingDNS) TakeOver(context.Context, string, DNSTaken) error { return nil }
+
+func (w *waitingDNS) GiveBack(context.Context, string, DNSTaken) error { return nil }
+
 // The DNS step shows a driver's waits of ShowWaitsFrom or more as its
 // progress, and lets shorter ones pass unseen.
 func TestDNSStepShowsLongWaits(t *testing.T) {

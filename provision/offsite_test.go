@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"odoobot/provision"
 )
 
@@ -224,5 +226,27 @@ func TestManifestSaysHowTheInstanceIsServed(t *testing.T) {
 	m := list[0].Manifest
 	if m.Domain != "acme."+planLayout.Zone || m.SSLMode != provision.SSLCloudflare || strings.Join(m.Modules, ",") != "base,web" || m.Release == nil {
 		t.Errorf("manifest %+v: want the domain, the mode, the modules and the release", m)
+	}
+}
+
+// A rebuild where the lost server's DNS record holds the name is
+// refused when it is asked for, before any job, naming the flag that
+// takes the record over; nothing changes.
+func TestRebuildRefusesTheLostServersRecordUnlessToldToTakeItOver(t *testing.T) {
+	w := newWorld(t, newHost(), nil)
+	create(t, w, "acme", provision.SSLHTTP)
+	task, err := w.s.Backup(context.Background(), provision.JobRequest{Name: "acme", By: "test"})
+	wait(t, task, err)
+	task, err = w.s.Delete(context.Background(), provision.JobRequest{Name: "acme", By: "test"})
+	wait(t, task, err)
+	w.h.PlantRecord("acme.example.com", "198.51.100.99")
+	before := w.h.Snapshot()
+	list := mustBackups(t, w, "acme")
+	_, err = w.s.Rebuild(context.Background(), provision.RebuildRequest{Name: "acme", Backup: list[len(list)-1].ID, By: "test"})
+	if !errors.Is(err, provision.ErrNameTakenInDNS) || !strings.Contains(err.Error(), "recover acme --take-over-dns") || !strings.Contains(err.Error(), "198.51.100.99") {
+		t.Fatalf("Rebuild = %v, want refused naming --take-over-dns and where the record points", err)
+	}
+	if diff := cmp.Diff(before, w.h.Snapshot()); diff != "" {
+		t.Errorf("a refused rebuild changed the host (-before +after):\n%s", diff)
 	}
 }

@@ -268,6 +268,32 @@ func verbCases() []verbCase {
 			return w.s.Rebuild(ctx, provision.RebuildRequest{Name: "acme", By: "test"})
 		},
 	}, verbCase{
+		name: "rebuild/take-over-dns",
+		setup: func(t *testing.T, w *world) {
+			create(t, w, "other", provision.SSLHTTP)
+			create(t, w, "acme", provision.SSLCloudflare)
+			task, err := w.s.Backup(context.Background(), provision.JobRequest{Name: "acme", By: "setup"})
+			wait(t, task, err)
+			// The server was lost with the instance: its state forgot
+			// it, the record it made stays, now another server's.
+			task, err = w.s.Delete(context.Background(), provision.JobRequest{Name: "acme", By: "setup"})
+			wait(t, task, err)
+			w.h.PlantRecord("acme.example.com", "198.51.100.99")
+			copies, _ := w.h.Offsite().List(context.Background(), "prod-acme")
+			var final []string
+			for _, c := range copies {
+				if c.Reason == provision.ReasonFinal {
+					final = append(final, c.Snapshot)
+				}
+			}
+			if err := w.h.Offsite().Forget(context.Background(), final); err != nil {
+				t.Fatal(err)
+			}
+		},
+		run: func(ctx context.Context, w *world) (*provision.Task, error) {
+			return w.s.Rebuild(ctx, provision.RebuildRequest{Name: "acme", By: "test", TakeOverDNS: true})
+		},
+	}, verbCase{
 		name: "clone",
 		setup: func(t *testing.T, w *world) {
 			create(t, w, "other", provision.SSLHTTP)

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -19,9 +21,14 @@ const JobRebuild JobKind = "rebuild"
 // backup Backup ("" the newest), kept here or offsite.
 type RebuildRequest struct {
 	Name, Backup, By string
-	Subscribe        []Subscriber
-	ChatRef          map[string]string
-	Finished         func(Job)
+	// TakeOverDNS lets the DNS step take over the record odoobot on
+	// another server (the lost one) made for the instance (DNS.TakeOver),
+	// given back if the rebuild fails; without it such a record is
+	// refused, as at a creation.
+	TakeOverDNS bool
+	Subscribe   []Subscriber
+	ChatRef     map[string]string
+	Finished    func(Job)
 }
 
 // ErrNoRelease is returned for a backup that records no release: the
@@ -76,7 +83,21 @@ func (s *Service) Rebuild(ctx context.Context, req RebuildRequest) (*Task, error
 	if err := s.hostFree(ctx, inst); err != nil {
 		return nil, err
 	}
-	plan, cr := s.rebuildPlan(inst, m, fetch)
+	var taken *DNSTaken
+	if s.cfg.DNS != nil {
+		was, err := s.cfg.DNS.Holder(ctx, inst.Domain)
+		if err != nil {
+			return nil, fmt.Errorf("rebuild %s: DNS record: %w", req.Name, err)
+		}
+		if was.RecordID != "" && !req.TakeOverDNS {
+			return nil, fmt.Errorf("rebuild %s: %w: %s holds the A record odoobot made on another server (%s, to %s); if that server is lost, run odoobot recover %s --take-over-dns to point it here",
+				req.Name, ErrNameTakenInDNS, inst.Domain, strings.TrimPrefix(was.Comment, DNSMarker+" "), was.Content, req.Name)
+		}
+		if req.TakeOverDNS {
+			taken = &was
+		}
+	}
+	plan, cr := s.rebuildPlan(inst, m, fetch, taken)
 	return s.startCreation(ctx, inst, plan, cr, req.By, req.ChatRef, func(t *Task) {
 		t.Subscribe, t.Finished = req.Subscribe, req.Finished
 	})
@@ -155,17 +176,27 @@ func (s *Service) offsiteManifest(ctx context.Context, c OffsiteCopy) (Manifest,
 // rebuildPlan is a creation's plan for inst with the release at the
 // backup's commit, the backup's database in place of a new one, its
 // filestore laid in once the files are, and, when fetch is set, the
-// backup fetched back from offsite first.
-func (s *Service) rebuildPlan(inst Instance, m Manifest, fetch *OffsiteCopy) (Plan, *creation) {
+// backup fetched back from offsite first. With taken, its DNS step
+// takes over that record of the lost server (and gives it back on
+// undo); the job's parameters keep it for a roll-back after a crash.
+func (s *Service) rebuildPlan(inst Instance, m Manifest, fetch *OffsiteCopy, taken *DNSTaken) (Plan, *creation) {
 	plan, cr := s.createPlan(inst)
 	rb := &rebuilding{d: s, cr: cr, manifest: m, backup: BackupInfo{Manifest: m}}
+	takeOver := taken != nil
+	if takeOver {
+		rb.taken = *taken
+	}
 	var steps []Step
 	for _, st := range plan.Steps {
-		switch st.Name {
-		case StepRelease:
+		switch {
+		case st.Name == StepRelease:
 			st.Apply = rb.ensureRelease
-		case StepDatabase:
+		case st.Name == StepDatabase:
 			st.Apply = rb.restoreDatabase
+		case st.Name == StepDNS && takeOver:
+			st.Apply, st.Undo = rb.takeOverRecord, rb.giveBackRecord
+		case st.Name == StepDNS:
+			st.Apply = rb.ensureRecord
 		}
 		steps = append(steps, st)
 		switch st.Name {
@@ -180,6 +211,9 @@ func (s *Service) rebuildPlan(inst Instance, m Manifest, fetch *OffsiteCopy) (Pl
 	}
 	plan.Kind, plan.Steps = JobRebuild, steps
 	plan.Params = map[string]string{"ssl": string(inst.SSLMode), "backup": m.ID}
+	if takeOver {
+		maps.Copy(plan.Params, takenParams(rb.taken))
+	}
 	if fetch != nil {
 		plan.Params[paramFetched] = "offsite"
 	}
@@ -191,13 +225,39 @@ func (s *Service) rebuildPlan(inst Instance, m Manifest, fetch *OffsiteCopy) (Pl
 // rolled back whole, as a creation's, the fetched backup removed.
 func (s *Service) rebuildPlanOf(ctx context.Context, job Job) (Plan, *settled) {
 	plan, st := s.creationPlanOf(ctx, job)
-	if st != nil || job.Params[paramFetched] == "" || !IsBackupID(job.Params["backup"]) {
+	if st != nil {
 		return plan, st
+	}
+	if was, ok := takenOf(job.Params); ok {
+		domain := s.cfg.Layout.NewInstance(job.Instance, SSLHTTP).Domain
+		for i := range plan.Steps {
+			if plan.Steps[i].Name == StepDNS && was.RecordID != "" {
+				plan.Steps[i].Undo = func(ctx context.Context) error { return s.cfg.DNS.GiveBack(ctx, domain, was) }
+			}
+		}
+	}
+	if job.Params[paramFetched] == "" || !IsBackupID(job.Params["backup"]) {
+		return plan, nil
 	}
 	internal, id := InternalName(job.Instance), job.Params["backup"]
 	undo := func(context.Context) error { return s.removeFetched(internal, id) }
 	plan.Steps = append([]Step{{StepFetch, func(context.Context) error { return nil }, undo}}, plan.Steps...)
 	return plan, nil
+}
+
+// takenParams are the job parameters that keep a record taken over.
+func takenParams(was DNSTaken) map[string]string {
+	return map[string]string{"dns": "take-over", "dns_record": was.RecordID, "dns_content": was.Content,
+		"dns_comment": was.Comment, "dns_proxied": strconv.FormatBool(was.Proxied)}
+}
+
+// takenOf reads takenParams back: false when the job took over nothing.
+func takenOf(params map[string]string) (DNSTaken, bool) {
+	if params["dns"] != "take-over" {
+		return DNSTaken{}, false
+	}
+	proxied, _ := strconv.ParseBool(params["dns_proxied"])
+	return DNSTaken{RecordID: params["dns_record"], Content: params["dns_content"], Comment: params["dns_comment"], Proxied: proxied}, true
 }
 
 // rebuilding is the state of one rebuild job.
@@ -206,6 +266,39 @@ type rebuilding struct {
 	cr       *creation
 	manifest Manifest
 	backup   BackupInfo // the local backup, once there
+	taken    DNSTaken   // the lost server's record, once taken over
+}
+
+// ensureRecord is the creation's DNS step, whose refusal of a record
+// the lost server made says how to take it over.
+func (rb *rebuilding) ensureRecord(ctx context.Context) error {
+	err := rb.cr.ensureRecord(ctx)
+	if errors.Is(err, ErrNameTakenInDNS) {
+		return fmt.Errorf("%w; if that record is the lost server's, run odoobot recover %s --take-over-dns to point it here", err, rb.cr.inst.Name)
+	}
+	return err
+}
+
+// takeOverRecord takes over the record the lost server made for the
+// instance, saying what it was, and points it here.
+func (rb *rebuilding) takeOverRecord(ctx context.Context) error {
+	dns := rb.cr.dns()
+	if err := dns.TakeOver(ctx, rb.cr.inst.Domain, rb.taken); err != nil {
+		return err
+	}
+	if rb.taken.RecordID != "" {
+		rb.cr.progress(StepDNS, "took over the record of "+rb.cr.inst.Domain+" from the server that made it (it pointed at "+rb.taken.Content+")")
+	}
+	return dns.EnsureRecord(ctx, rb.cr.inst.Domain)
+}
+
+// giveBackRecord undoes takeOverRecord: a record taken over is given
+// back as it was; one made here is deleted.
+func (rb *rebuilding) giveBackRecord(ctx context.Context) error {
+	if rb.taken.RecordID == "" {
+		return rb.cr.deleteRecord(ctx)
+	}
+	return rb.cr.dns().GiveBack(ctx, rb.cr.inst.Domain, rb.taken)
 }
 
 // fetch brings the offsite copy back into BACKUP_DIR (Service.fetch).

@@ -61,7 +61,7 @@ Verbs:
                                  move an instance to another Odoo release of its series (default: the configured one):
                                  safety backup, test on a copy, then production; rolled back on any failure
   backup-all                     a scheduled backup of every ready instance (what the timer runs)
-  recover NAME [BACKUP] | recover --all
+  recover NAME [BACKUP] [--take-over-dns] | recover --all [--take-over-dns]
                                  serve instances again from their backups alone (offsite when not kept here),
                                  on a server that does not have them: record, release, data, files, unit, site, certificate, DNS
   install-timer                  install the daily backup as a systemd timer at BACKUP_TIME (removed when off)

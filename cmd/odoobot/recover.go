@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 
 	"odoobot/bot/shell"
 	"odoobot/config"
@@ -20,10 +21,18 @@ import (
 // instance whose newest offsite copy is not a delete's final backup and
 // that this server does not have, one after the other, and fails naming
 // each that could not be rebuilt.
+//
+// --take-over-dns lets each rebuild take over the DNS record the lost
+// server made for its instance and point it here (provision.DNS.TakeOver);
+// without it such a record is refused, naming the flag.
 func recoverVerb(ctx context.Context, stdout, stderr io.Writer, cfg *config.Config, args []string) error {
+	takeOver := false
+	if i := slices.Index(args, "--take-over-dns"); i >= 0 {
+		takeOver, args = true, slices.Delete(slices.Clone(args), i, i+1)
+	}
 	all := len(args) == 1 && args[0] == "--all"
-	if !all && (len(args) < 1 || len(args) > 2 || args[0] == "" || args[0][0] == '-') {
-		return &usageError{msg: "usage: odoobot recover NAME [BACKUP] | odoobot recover --all"}
+	if !all && (len(args) < 1 || len(args) > 2 || args[0] == "" || args[0][0] == '-' || len(args) == 2 && args[1][0] == '-') {
+		return &usageError{msg: "usage: odoobot recover NAME [BACKUP] [--take-over-dns] | odoobot recover --all [--take-over-dns]"}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	a, err := app.New(ctx, cfg, log, hookOptions())
@@ -56,7 +65,7 @@ func recoverVerb(ctx context.Context, stdout, stderr io.Writer, cfg *config.Conf
 	}
 	var errs []error
 	for _, name := range names {
-		if err := rebuildOne(ctx, stdout, a, name, backup); err != nil {
+		if err := rebuildOne(ctx, stdout, a, provision.RebuildRequest{Name: name, Backup: backup, TakeOverDNS: takeOver}); err != nil {
 			if !all {
 				return err
 			}
@@ -70,11 +79,12 @@ func recoverVerb(ctx context.Context, stdout, stderr io.Writer, cfg *config.Conf
 	return nil
 }
 
-// rebuildOne rebuilds one instance, printing each event of its job,
-// then its summary.
-func rebuildOne(ctx context.Context, stdout io.Writer, a *app.App, name, backup string) error {
-	print := printEvents(stdout)
-	task, err := a.Service.Rebuild(ctx, provision.RebuildRequest{Name: name, Backup: backup, By: shell.Identity().UserName, Subscribe: []provision.Subscriber{print}})
+// rebuildOne rebuilds one instance as req asks, printing each event of
+// its job, then its summary.
+func rebuildOne(ctx context.Context, stdout io.Writer, a *app.App, req provision.RebuildRequest) error {
+	name := req.Name
+	req.By, req.Subscribe = shell.Identity().UserName, []provision.Subscriber{printEvents(stdout)}
+	task, err := a.Service.Rebuild(ctx, req)
 	if err != nil {
 		return err
 	}

@@ -48,6 +48,7 @@ type Host struct {
 	sites     map[string]string // site name → content
 	certs     map[string]string // certificate directory → domain
 	records   map[string]bool   // fqdn → A record present
+	theirs    map[string]string // fqdn → the address of a record another server made
 	trees     map[string]*Tree  // internal name → its directory
 	aside     map[string]string // internal name → owner of the filestore set aside
 	kept      map[string]string // set/internal/name → content
@@ -127,6 +128,7 @@ func New(l provision.Layout, rel provision.Release) *Host {
 		sites:       map[string]string{},
 		certs:       map[string]string{},
 		records:     map[string]bool{},
+		theirs:      map[string]string{},
 		clock:       time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC),
 		Release:     rel,
 	}
@@ -218,6 +220,9 @@ func (h *Host) Snapshot() string {
 	}
 	for f := range h.records {
 		add("record A %s", f)
+	}
+	for f, addr := range h.theirs {
+		add("record A %s %s, another server's", f, addr)
 	}
 	h.treeLines(add)
 	h.backupLines(add)
@@ -508,11 +513,62 @@ type DNS struct{ h *Host }
 
 var _ provision.DNS = (*DNS)(nil)
 
-// EnsureRecord makes fqdn's A record.
+// EnsureRecord makes fqdn's A record; a record another server made there
+// is refused.
 func (d *DNS) EnsureRecord(_ context.Context, fqdn string) error {
 	d.h.mu.Lock()
 	defer d.h.mu.Unlock()
+	if addr, ok := d.h.theirs[fqdn]; ok {
+		return fmt.Errorf("%s is taken in DNS by A %s, another server's: %w", fqdn, addr, provision.ErrNameTakenInDNS)
+	}
 	d.h.records[fqdn] = true
+	return nil
+}
+
+// PlantRecord puts at fqdn an A record to addr that odoobot on another
+// server made for the instance.
+func (h *Host) PlantRecord(fqdn, addr string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.theirs[fqdn] = addr
+}
+
+// Holder returns another server's record at fqdn, if any.
+func (d *DNS) Holder(_ context.Context, fqdn string) (provision.DNSTaken, error) {
+	d.h.mu.Lock()
+	defer d.h.mu.Unlock()
+	addr, ok := d.h.theirs[fqdn]
+	if !ok {
+		return provision.DNSTaken{}, nil
+	}
+	return provision.DNSTaken{RecordID: "id-" + fqdn, Content: addr, Comment: "managed-by: odoobot server=other"}, nil
+}
+
+// TakeOver makes another server's record at fqdn this server's, when it
+// is still was.
+func (d *DNS) TakeOver(_ context.Context, fqdn string, was provision.DNSTaken) error {
+	if was.RecordID == "" {
+		return nil
+	}
+	d.h.mu.Lock()
+	defer d.h.mu.Unlock()
+	if addr, ok := d.h.theirs[fqdn]; !ok || addr != was.Content {
+		return fmt.Errorf("%s changed since it was looked up: %w", fqdn, provision.ErrNameTakenInDNS)
+	}
+	delete(d.h.theirs, fqdn)
+	d.h.records[fqdn] = true
+	return nil
+}
+
+// GiveBack puts the record taken over back as it was.
+func (d *DNS) GiveBack(_ context.Context, fqdn string, was provision.DNSTaken) error {
+	if was.RecordID == "" {
+		return nil
+	}
+	d.h.mu.Lock()
+	defer d.h.mu.Unlock()
+	delete(d.h.records, fqdn)
+	d.h.theirs[fqdn] = was.Content
 	return nil
 }
 

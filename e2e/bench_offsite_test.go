@@ -22,7 +22,8 @@ import (
 // and of its push. Then it pushes seven backups of the unchanged
 // instance as seven days' into a new repository and reports the
 // repository's size against seven local copies: restic's deduplication
-// at work.
+// at work. Last, the instance is recovered three times on a new, empty
+// server (its release built from nothing), against Odoo's own -i there.
 func BenchmarkRealOdooOffsite(b *testing.B) {
 	realBenchEnv(b, "19.0")
 	backups := b.TempDir()
@@ -110,4 +111,33 @@ func BenchmarkRealOdooOffsite(b *testing.B) {
 	}
 	b.ReportMetric(float64(st.TotalSize)/(1<<20), "MiB/7-daily-offsite")
 	b.ReportMetric(float64(7*last.Size())/(1<<20), "MiB/7-daily-local")
+
+	// The server is lost; three times, a new one with nothing (state
+	// database, instance root, BACKUP_DIR and release cache all new and
+	// empty) recovers the instance from offsite alone. The floor is
+	// Odoo's own `-i` of the same modules on that server (odooOwnInit):
+	// what serving a new, empty database costs.
+	benchDestroy(b, a, name)
+	var recovers, releases, own []time.Duration
+	for range 3 {
+		b.Setenv("BACKUP_DIR", b.TempDir())
+		cfg := benchEnv(b, true)
+		fresh := benchApp(b, cfg)
+		record, steps := stepDurations()
+		start := time.Now()
+		task, err := fresh.Service.Rebuild(ctx, provision.RebuildRequest{Name: name, By: "bench", Subscribe: []provision.Subscriber{record}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if job, _ := task.Wait(ctx); job.State != provision.JobSucceeded {
+			b.Fatalf("recover: %s (%s)", job.State, job.Error)
+		}
+		recovers = append(recovers, time.Since(start))
+		releases = append(releases, steps[string(provision.StepRelease)])
+		own = append(own, odooOwnInit(b, fresh, name))
+		benchDestroy(b, fresh, name)
+	}
+	b.ReportMetric(medianMS(recovers), "ms/recover-empty-host")
+	b.ReportMetric(medianMS(releases), "ms/recover-release-build")
+	b.ReportMetric(medianMS(own), "ms/odoo-own-i")
 }

@@ -141,6 +141,7 @@ type Config struct {
 	StateDir       string `envconfig:"STATE_DIR" default:"/var/lib/odoobot" desc:"release cache, certificates, ACME account"`
 	NginxAvailable string `envconfig:"NGINX_SITES_AVAILABLE" default:"/etc/nginx/sites-available" desc:"nginx sites-available"`
 	NginxEnabled   string `envconfig:"NGINX_SITES_ENABLED" default:"/etc/nginx/sites-enabled" desc:"nginx sites-enabled"`
+	NginxConf      string `envconfig:"NGINX_CONF" default:"/etc/nginx/nginx.conf" desc:"nginx's main configuration; odoobot keeps its own files for nginx beside it (snippets/odoobot-cloudflare.conf, and odoobot/ with the default server's certificate), so that nginx starts without odoobot's state"`
 	UnitDir        string `envconfig:"SYSTEMD_UNIT_DIR" default:"/etc/systemd/system" desc:"where instance units are written"`
 	LogrotateFile  string `envconfig:"LOGROTATE_FILE" default:"/etc/logrotate.d/odoobot-instances" desc:"the rotation of the instances' odoo.log, rewritten by odoobot"`
 
@@ -308,7 +309,7 @@ func (c *Config) Validate() error {
 	for _, d := range []struct{ name, v string }{
 		{"PROD_ROOT", c.ProdRoot}, {"LOG_DIR", c.LogDir}, {"BACKUP_DIR", c.BackupDir},
 		{"STATE_DIR", c.StateDir}, {"NGINX_SITES_AVAILABLE", c.NginxAvailable},
-		{"NGINX_SITES_ENABLED", c.NginxEnabled}, {"SYSTEMD_UNIT_DIR", c.UnitDir}, {"LOGROTATE_FILE", c.LogrotateFile},
+		{"NGINX_SITES_ENABLED", c.NginxEnabled}, {"NGINX_CONF", c.NginxConf}, {"SYSTEMD_UNIT_DIR", c.UnitDir}, {"LOGROTATE_FILE", c.LogrotateFile},
 		{"TRACKING_DIR", c.TrackingDir}, {"ALLOWLIST_FILE", c.AllowlistFile},
 		{"CF_ORIGIN_CERT", c.OriginCert}, {"CF_ORIGIN_KEY", c.OriginKey}, {"TLS_VERIFY_CA_FILE", c.VerifyCAFile},
 	} {

@@ -102,10 +102,9 @@ func TestGCPinnedReleases(t *testing.T) {
 }
 
 // keepDefaultSite puts odoobot's default nginx site back as it was when
-// the test ends (after its apps are closed): the test's odoobot, with a
-// STATE_DIR of its own, rewrites it to name a certificate in that
-// directory, which goes with the test, and the sandbox shares the
-// machine's /etc/nginx. nginx is then checked and reloaded.
+// the test ends (after its apps are closed): the test's odoobot may
+// rewrite it, and the sandbox shares the machine's /etc/nginx. nginx is
+// then checked and reloaded.
 func keepDefaultSite(t testing.TB, available, enabled string) {
 	t.Helper()
 	site := filepath.Join(available, nginx.DefaultSiteName)

@@ -138,6 +138,16 @@ purge() {
       rm -f "$f"
     fi
   done
+  # odoobot's own part of nginx's configuration (its default server, that
+  # server's certificate, the Cloudflare snippet): made again by the next
+  # serve, as on a new server.
+  for f in /etc/nginx/sites-enabled/odoobot-default /etc/nginx/sites-available/odoobot-default \
+    /etc/nginx/snippets/odoobot-cloudflare.conf /etc/nginx/odoobot; do
+    if [ -e "$f" ] || [ -L "$f" ]; then
+      echo "sandbox: removing $f, left by an earlier run" >&2
+      rm -rf "$f"
+    fi
+  done
   # Debian's stock default site, which odoobot disables when it installs
   # its own default server (the sandbox shares the machine's /etc/nginx):
   # enabled again, as the nginx package left it, unless another site

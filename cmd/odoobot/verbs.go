@@ -269,9 +269,7 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 	if err := recoverJobs(ctx, stdout, a, report); err != nil {
 		return err
 	}
-	if err := a.StartOrigin(ctx); err != nil {
-		return err
-	}
+	a.StartOrigin(ctx)
 	a.StartRenewal(ctx)
 	a.StartBackups(ctx)
 	a.StartOffsite(ctx)

@@ -302,7 +302,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		opt.NginxBinary = "/usr/sbin/nginx"
 	}
 	sites := nginx.New(nginx.Config{
-		Available: cfg.NginxAvailable, Enabled: cfg.NginxEnabled, Binary: opt.NginxBinary,
+		Available: cfg.NginxAvailable, Enabled: cfg.NginxEnabled, Binary: opt.NginxBinary, Conf: cfg.NginxConf,
 		Reload: func(ctx context.Context) error { return svc.Reload(ctx, "nginx.service") },
 		Logger: log,
 	})

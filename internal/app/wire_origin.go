@@ -35,9 +35,11 @@ type originWiring struct {
 	firstFetch time.Duration
 }
 
-// newOrigin wires the origin over sites: the certificate under
-// <STATE_DIR>/nginx, Cloudflare's list cached in
-// <STATE_DIR>/cloudflare-ips.json, fetched from CF_API_BASE_URL.
+// newOrigin wires the origin over sites: the default server's
+// certificate beside nginx's configuration (OriginCertDir), so that
+// nginx starts whatever becomes of odoobot's state; Cloudflare's list
+// cached in <STATE_DIR>/cloudflare-ips.json, fetched from
+// CF_API_BASE_URL.
 func (a *App) newOrigin(sites *nginx.Sites, tpl *templates.Set) *originWiring {
 	cfg := a.Config
 	w := &originWiring{fetches: cfg.ManagesDNS() || cfg.OriginCert != "", firstFetch: cfg.CFRequestTimeout}
@@ -50,10 +52,17 @@ func (a *App) newOrigin(sites *nginx.Sites, tpl *templates.Set) *originWiring {
 		Logger:   a.Log,
 	}
 	w.origin = &nginx.Origin{
-		Sites: sites, Templates: tpl, CertDir: filepath.Join(cfg.StateDir, "nginx"),
+		Sites: sites, Templates: tpl, CertDir: OriginCertDir(cfg.NginxConf),
 		Lock: cfg.OriginLock, Ranges: w.ranges, Logger: a.Log,
 	}
 	return w
+}
+
+// OriginCertDir is where the default server's self-signed certificate
+// is kept: odoobot/ in the directory of nginx's main configuration conf
+// (Debian: /etc/nginx/odoobot), with nginx's own files.
+func OriginCertDir(conf string) string {
+	return filepath.Join(filepath.Dir(conf), "odoobot")
 }
 
 // ranges is Cloudflare's list for the origin files: the cached one; when
@@ -80,16 +89,19 @@ func (w *originWiring) ranges(ctx context.Context) ([]string, string) {
 // background, it fetches the list at once and again every
 // OriginRefreshInterval until ctx ends, rewriting the files and reloading
 // nginx when it changed. A failed fetch keeps the list odoobot has and is
-// logged; a change that nginx refuses is alerted. The error is Ensure's
-// at start: serve stops with it (for example when another site is nginx's
-// default server).
-func (a *App) StartOrigin(ctx context.Context) error {
+// logged; a change that nginx refuses is alerted. Ensure's failure at
+// start (another site is nginx's default server, nginx's configuration
+// is broken, NGINX_CONF is wrong) does not stop serve: the chat comes up,
+// and the failure is alerted, saying that creations may fail until it
+// is fixed; the next start tries again.
+func (a *App) StartOrigin(ctx context.Context) {
 	w := a.originWiring
 	if err := w.origin.Ensure(ctx); err != nil {
-		return err
+		a.Alert(ctx, "odoobot's default server could not be put in nginx at start: "+err.Error()+
+			"; instances already served go on, a creation or a change of a site may fail until it is fixed (odoobot tries again at its next start)")
 	}
 	if !w.fetches {
-		return nil
+		return
 	}
 	go func() {
 		t := time.NewTicker(OriginRefreshInterval)
@@ -117,5 +129,4 @@ func (a *App) StartOrigin(ctx context.Context) error {
 			}
 		}
 	}()
-	return nil
 }

@@ -65,6 +65,8 @@ func (u *units) Status(_ context.Context, unit string) (provision.ServiceStatus,
 }
 func (u *units) Journal(context.Context, string, int) ([]string, error) { return nil, nil }
 
+func (u *units) SetEnabled(context.Context, string, bool) error { return nil }
+
 func TestServiceControlTellsTheWatcher(t *testing.T) {
 	d, _, _, _ := newAdminDispatcher(t, adminAllowlist)
 	layout := provision.Layout{Zone: "example.com"}

@@ -107,7 +107,7 @@ type Reader interface {
 // Controller runs the service-control verbs: restart, stop, start.
 type Controller interface {
 	Restart(ctx context.Context, name string) error
-	Stop(ctx context.Context, name string) error
+	Stop(ctx context.Context, name, by string) error
 	Start(ctx context.Context, name string) error
 }
 
@@ -300,7 +300,7 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 		case VerbRestart:
 			err = op.Restart(ctx, cmd.Name)
 		case VerbStop:
-			err = op.Stop(ctx, cmd.Name)
+			err = op.Stop(ctx, cmd.Name, displayName(req.Identity))
 		default:
 			err = op.Start(ctx, cmd.Name)
 		}
@@ -318,6 +318,10 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 			return fail(err)
 		}
 		past := map[Verb]string{VerbRestart: "restarted", VerbStop: "stopped", VerbStart: "started"}[cmd.Verb]
+		if cmd.Verb == VerbStop {
+			past += " on purpose" // it stays stopped until start: see provision.Operator.Stop
+			return answer(fmt.Sprintf("%s %s by %s: it stays stopped, across reboots and odoobot's restarts, until start %s", cmd.Name, past, displayName(req.Identity), cmd.Name))
+		}
 		return answer(fmt.Sprintf("%s %s by %s", cmd.Name, past, displayName(req.Identity)))
 	}
 	var outcome string

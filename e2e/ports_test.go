@@ -86,7 +86,7 @@ func TestUnitBindsOnlyItsOwnPorts(t *testing.T) {
 		t.Skipf("not enforced on this host: %v; the unit and systemd's view of it are checked above", err)
 	}
 
-	if err := a.Operator.Stop(ctx, instB.Name); err != nil {
+	if err := a.Operator.Stop(ctx, instB.Name, "e2e"); err != nil {
 		t.Fatalf("stop %s: %v", instB.Name, err)
 	}
 	t.Cleanup(func() { _ = a.Operator.Start(context.Background(), instB.Name) })

@@ -96,7 +96,7 @@ func TestStoredNamesAreNotTrusted(t *testing.T) {
 		}
 		return err
 	}
-	stop := func() error { return a.Operator.Stop(ctx, nameA) }
+	stop := func() error { return a.Operator.Stop(ctx, nameA, "e2e") }
 
 	for _, c := range []struct {
 		name  string

@@ -67,6 +67,10 @@ type ServiceManager interface {
 	Start(ctx context.Context, unit string) error
 	Stop(ctx context.Context, unit string) error
 	Restart(ctx context.Context, unit string) error
+	// SetEnabled enables the unit at unitPath (it starts at boot) or
+	// disables it (it stays stopped across a reboot), leaving it running
+	// or stopped as it is.
+	SetEnabled(ctx context.Context, unitPath string, enabled bool) error
 	Remove(ctx context.Context, unitPath string) error
 	Status(ctx context.Context, unit string) (ServiceStatus, error)
 	Journal(ctx context.Context, unit string, n int) ([]string, error)

@@ -118,6 +118,10 @@ type Instance struct {
 	State     State
 	CreatedAt time.Time
 	CreatedBy string // who asked, as the chat or CLI names them
+	// StoppedBy is who stopped the instance on purpose (Operator.Stop),
+	// "" once it is started or restarted; StoppedAt is when.
+	StoppedBy string
+	StoppedAt time.Time
 }
 
 // Layout holds where things live on the host; it is built from the

@@ -47,6 +47,11 @@ type Operator struct {
 	// command holds it. nil only checks that no job is open, with a race
 	// between that check and the verb (tests with a fake store).
 	Hold func(ctx context.Context, name string) (release func(), err error)
+	// Stopped keeps who stopped an instance on purpose (Stop); nil keeps
+	// nothing (tests): the unit is still disabled.
+	Stopped StopRecorder
+	// Now is the clock of those records; time.Now when nil.
+	Now func() time.Time
 	// ServiceUser is SERVICE_USER, the user an imported instance that is
 	// not isolated runs as (RunsAs): who may hold its ports.
 	ServiceUser string
@@ -227,22 +232,52 @@ func (o *Operator) Logs(ctx context.Context, name string, n int) (lines []string
 	return lines, "journal of " + inst.Unit, err
 }
 
-// Restart restarts a running instance.
+// Restart restarts a running instance; like Start, it ends a stop on
+// purpose.
 func (o *Operator) Restart(ctx context.Context, name string) error {
-	return o.control(ctx, name, "restart")
+	return o.control(ctx, name, "restart", "")
 }
 
-// Stop stops a running instance.
-func (o *Operator) Stop(ctx context.Context, name string) error { return o.control(ctx, name, "stop") }
+// Stop stops a running instance on purpose, as by asked: its unit is
+// disabled, so that it stays stopped across a reboot, and the stop is
+// recorded (Stopped) with who and when, so that odoobot, restarted,
+// still leaves it alone, and status says so. Start or Restart end it.
+func (o *Operator) Stop(ctx context.Context, name, by string) error {
+	return o.control(ctx, name, "stop", by)
+}
 
-// Start starts a stopped instance. Restart and Start wait until it
-// answers its health check; a user it does not run as holding its HTTP
-// or gevent port fails them (a *PortTakenError, naming that user).
+// Start starts a stopped instance, enabled again at boot. Restart and
+// Start wait until it answers its health check; a user it does not run
+// as holding its HTTP or gevent port fails them (a *PortTakenError,
+// naming that user); the stop on purpose is ended either way: an
+// instance an operator started is meant to run.
 func (o *Operator) Start(ctx context.Context, name string) error {
-	return o.control(ctx, name, "start")
+	return o.control(ctx, name, "start", "")
 }
 
-func (o *Operator) control(ctx context.Context, name, verb string) error {
+// StopRecorder keeps who stopped an instance on purpose
+// (provision/postgres.Store.SetStopped); by "" ends the stop.
+type StopRecorder interface {
+	SetStopped(ctx context.Context, name, by string, at time.Time) error
+}
+
+// recordStop records (by set) or ends (by "") the stop on purpose of
+// inst, enabling or disabling its unit at boot first.
+func (o *Operator) recordStop(ctx context.Context, inst Instance, by string) error {
+	if err := o.Services.SetEnabled(ctx, o.Layout.Paths(inst).Unit, by == ""); err != nil {
+		return err
+	}
+	if o.Stopped == nil {
+		return nil
+	}
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	return o.Stopped.SetStopped(ctx, inst.Name, by, now().UTC())
+}
+
+func (o *Operator) control(ctx context.Context, name, verb, by string) error {
 	inst, err := o.instance(ctx, name)
 	if err != nil {
 		return err
@@ -267,12 +302,23 @@ func (o *Operator) control(ctx context.Context, name, verb string) error {
 	case verb == "restart" && !st.Running():
 		return fmt.Errorf("%w: %s is stopped (%s); use start", ErrServiceState, name, st.ActiveState)
 	}
-	switch verb {
-	case "stop":
-		return o.Services.Stop(ctx, inst.Unit)
-	case "start":
+	if verb == "stop" {
+		if err := o.Services.Stop(ctx, inst.Unit); err != nil {
+			return err
+		}
+		if err := o.recordStop(ctx, inst, by); err != nil {
+			return fmt.Errorf("provision: %s is stopped, but it could not be kept stopped across a reboot and odoobot's restart: %w", name, err)
+		}
+		return nil
+	}
+	if inst.StoppedBy != "" || verb == "start" {
+		if err := o.recordStop(ctx, inst, ""); err != nil {
+			return fmt.Errorf("provision: %s: end its stop on purpose: %w", name, err)
+		}
+	}
+	if verb == "start" {
 		err = o.Services.Start(ctx, inst.Unit)
-	default:
+	} else {
 		err = o.Services.Restart(ctx, inst.Unit)
 	}
 	if err != nil {
@@ -294,6 +340,9 @@ func FormatStatus(s InstanceStatus, now time.Time) string {
 		health = "healthy"
 	}
 	fmt.Fprintf(&b, "service  %s: %s/%s, %s\n", i.Unit, s.Service.ActiveState, s.Service.SubState, health)
+	if i.StoppedBy != "" {
+		fmt.Fprintf(&b, "stopped  on purpose by %s at %s: it stays stopped, across reboots too, until start\n", i.StoppedBy, i.StoppedAt.UTC().Format("2006-01-02 15:04 UTC"))
+	}
 	fmt.Fprintf(&b, "ports    http %d, gevent %d\n", i.Ports.HTTP, i.Ports.Gevent)
 	if s.Ports != "" {
 		fmt.Fprintf(&b, "⚠ %s\n", s.Ports)

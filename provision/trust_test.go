@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -103,6 +104,10 @@ func (r *recordingServices) Status(_ context.Context, u string) (ServiceStatus, 
 	r.units = append(r.units, "status "+u)
 	return ServiceStatus{ActiveState: "active", SubState: "running"}, nil
 }
+func (r *recordingServices) SetEnabled(_ context.Context, p string, enabled bool) error {
+	r.units = append(r.units, fmt.Sprintf("enable=%v %s", enabled, p))
+	return nil
+}
 func (r *recordingServices) Journal(_ context.Context, u string, _ int) ([]string, error) {
 	r.units = append(r.units, "journal "+u)
 	return nil, nil
@@ -120,7 +125,7 @@ func TestOperatorRefusesAPlantedRow(t *testing.T) {
 	o := &Operator{Store: rowStore{inst}, Services: svc, Layout: l}
 	ctx := context.Background()
 	for verb, run := range map[string]func() error{
-		"stop":    func() error { return o.Stop(ctx, "acme") },
+		"stop":    func() error { return o.Stop(ctx, "acme", "test") },
 		"restart": func() error { return o.Restart(ctx, "acme") },
 		"start":   func() error { return o.Start(ctx, "acme") },
 		"status":  func() error { _, err := o.Status(ctx, "acme"); return err },

@@ -169,7 +169,9 @@ func (w *Watcher) check(ctx context.Context) (results, held []Result, err error)
 	for _, inst := range list {
 		switch {
 		case inst.State != provision.StateReady:
-		case w.tracker.Held(inst.Name):
+		case inst.StoppedBy != "" || w.tracker.Held(inst.Name):
+			// Stopped on purpose: by this process (Hold), or recorded
+			// by any before it (provision.Operator.Stop).
 			stopped = append(stopped, inst)
 		default:
 			ready = append(ready, inst)

@@ -57,7 +57,8 @@ WHERE name = $1`
 	sqlSelectInstance = `
 SELECT name, domain, internal, unit, ssl_mode, coalesce(http_port, 0), coalesce(gevent_port, 0),
        state, created_at, created_by, system_user, db_role, staging_of,
-       release_key, release_repo, release_commit, release_python, release_deps
+       release_key, release_repo, release_commit, release_python, release_deps,
+       stopped_by, coalesce(stopped_at, 'epoch')
 FROM odoobot.instances`
 
 	sqlSetState = `UPDATE odoobot.instances SET state = $2, updated_at = now() WHERE name = $1`
@@ -285,7 +286,11 @@ func scanInstance(row pgx.CollectableRow) (provision.Instance, error) {
 	var mode, state string
 	err := row.Scan(&inst.Name, &inst.Domain, &inst.Internal, &inst.Unit, &mode,
 		&inst.Ports.HTTP, &inst.Ports.Gevent, &state, &inst.CreatedAt, &inst.CreatedBy, &inst.User, &inst.DBRole, &inst.StagingOf,
-		&inst.Release.Key, &inst.Release.Repo, &inst.Release.Commit, &inst.Release.Python, &inst.Release.Deps)
+		&inst.Release.Key, &inst.Release.Repo, &inst.Release.Commit, &inst.Release.Python, &inst.Release.Deps,
+		&inst.StoppedBy, &inst.StoppedAt)
+	if inst.StoppedBy == "" {
+		inst.StoppedAt = time.Time{}
+	}
 	inst.SSLMode = provision.SSLMode(mode)
 	inst.State = provision.State(state)
 	return inst, err
@@ -300,6 +305,24 @@ func (s *Store) SetTenant(ctx context.Context, name, user, role string) error {
 	}
 	if tag.RowsAffected() == 0 {
 		return errorf("postgres: set the user and role of %s: %w", name, provision.ErrInstanceNotFound)
+	}
+	return nil
+}
+
+// SetStopped records that instance name was stopped on purpose by by at
+// at; by "" clears it (started again). An unknown instance is an error
+// matching provision.ErrInstanceNotFound.
+func (s *Store) SetStopped(ctx context.Context, name, by string, at time.Time) error {
+	var when *time.Time
+	if by != "" {
+		when = &at
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE odoobot.instances SET stopped_by = $2, stopped_at = $3, updated_at = now() WHERE name = $1`, name, by, when)
+	if err != nil {
+		return errorf("postgres: record who stopped %s: %w", name, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return errorf("postgres: record who stopped %s: %w", name, provision.ErrInstanceNotFound)
 	}
 	return nil
 }

@@ -426,3 +426,32 @@ func waitForLockWait(t *testing.T, s *postgres.Store) {
 	}
 	t.Fatal("the reservation never waited on the held port")
 }
+
+// A stop on purpose is kept with who and when, read back by Instance and
+// Instances, and cleared; an unknown instance is refused.
+func TestSetStopped(t *testing.T) {
+	s := openStore(t)
+	ctx := testContext(t)
+	reserve(t, s, "acme", nil)
+	at := time.Date(2026, 12, 7, 3, 4, 5, 0, time.UTC)
+	if err := s.SetStopped(ctx, "acme", "olga", at); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Instance(ctx, "acme")
+	if err != nil || got.StoppedBy != "olga" || !got.StoppedAt.Equal(at) {
+		t.Errorf("Instance after SetStopped: %q %v, %v", got.StoppedBy, got.StoppedAt, err)
+	}
+	list, err := s.Instances(ctx)
+	if err != nil || len(list) != 1 || list[0].StoppedBy != "olga" {
+		t.Errorf("Instances after SetStopped: %+v, %v", list, err)
+	}
+	if err := s.SetStopped(ctx, "acme", "", at); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Instance(ctx, "acme"); got.StoppedBy != "" || !got.StoppedAt.IsZero() {
+		t.Errorf("Instance after the stop ended: %q %v", got.StoppedBy, got.StoppedAt)
+	}
+	if err := s.SetStopped(ctx, "nobody", "olga", at); !errors.Is(err, provision.ErrInstanceNotFound) {
+		t.Errorf("SetStopped of an unknown instance = %v", err)
+	}
+}

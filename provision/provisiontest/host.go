@@ -94,8 +94,9 @@ type Database struct {
 
 // Unit is one unit file of the model, and whether it runs.
 type Unit struct {
-	Content string
-	Active  bool
+	Content  string
+	Active   bool
+	Disabled bool // SetEnabled(false): it would stay stopped at boot
 }
 
 // New returns an empty host with layout l, whose release builder gives
@@ -210,7 +211,7 @@ func (h *Host) Snapshot() string {
 		add("role %s", n)
 	}
 	for p, u := range h.units {
-		add("unit %s active=%v\n%s", p, u.Active, u.Content)
+		add("unit %s active=%v disabled=%v\n%s", p, u.Active, u.Disabled, u.Content)
 	}
 	for n, s := range h.sites {
 		add("site %s\n%s", n, s)
@@ -422,6 +423,19 @@ func (u *Units) Restart(_ context.Context, unit string) error { return u.set(uni
 
 // Stop stops a unit; an unknown one is fine.
 func (u *Units) Stop(_ context.Context, unit string) error { return u.set(unit, false, "stop") }
+
+// SetEnabled enables or disables an installed unit.
+func (u *Units) SetEnabled(_ context.Context, path string, enabled bool) error {
+	u.h.mu.Lock()
+	defer u.h.mu.Unlock()
+	got, ok := u.h.units[path]
+	if !ok {
+		return &provision.UnitError{Op: "enable", Unit: unitName(path), Result: "failed", ActiveState: "inactive", SubState: "dead", Reason: "not-found"}
+	}
+	got.Disabled = !enabled
+	u.h.units[path] = got
+	return nil
+}
 
 // Remove stops a unit and removes its file; a missing one is fine.
 func (u *Units) Remove(_ context.Context, path string) error {

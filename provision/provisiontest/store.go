@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"odoobot/provision"
 )
@@ -99,6 +100,14 @@ func (s *Store) SetOdooVersion(_ context.Context, name, version string) error {
 // SetRelease records the release an instance runs.
 func (s *Store) SetRelease(_ context.Context, name string, rel provision.ReleaseRecord) error {
 	return s.update(name, func(i *provision.Instance) { i.Release = rel })
+}
+
+// SetStopped records who stopped an instance on purpose, and when.
+func (s *Store) SetStopped(_ context.Context, name, by string, at time.Time) error {
+	if by == "" {
+		at = time.Time{}
+	}
+	return s.update(name, func(i *provision.Instance) { i.StoppedBy, i.StoppedAt = by, at })
 }
 
 // SetTenant records the user and role an instance runs as.

@@ -129,6 +129,30 @@ func (m *Manager) Install(ctx context.Context, unitPath string, content []byte) 
 	return nil
 }
 
+// SetEnabled enables the unit file at unitPath (the links of its
+// [Install] section, as Install makes them) or disables it (they are
+// removed: the unit stays stopped at boot), without starting or
+// stopping it.
+func (m *Manager) SetEnabled(ctx context.Context, unitPath string, enabled bool) (err error) {
+	defer func() { err = typed(filepath.Base(unitPath), err) }()
+	unit, err := unitFromPath(unitPath)
+	if err != nil {
+		return fmt.Errorf("systemd: enable: %w", err)
+	}
+	if enabled {
+		if _, _, err := m.conn.EnableUnitFilesContext(ctx, []string{unitPath}, false, true); err != nil {
+			return fmt.Errorf("systemd: enable %s: %w", unit, err)
+		}
+	} else if _, err := m.conn.DisableUnitFilesContext(ctx, []string{unit}, false); err != nil {
+		return fmt.Errorf("systemd: disable %s: %w", unit, err)
+	}
+	if err := m.conn.ReloadContext(ctx); err != nil {
+		return fmt.Errorf("systemd: enable %s: daemon-reload: %w", unit, err)
+	}
+	m.log.Info("systemd: unit enabled at boot", "unit", unit, "enabled", enabled)
+	return nil
+}
+
 // Remove undoes Install: it stops the unit if systemd has it loaded or
 // running, disables it, deletes unitPath, reloads systemd's configuration
 // and clears a failed state. A unit that does not exist, or a file already

@@ -109,6 +109,9 @@ type Controller interface {
 	Restart(ctx context.Context, name string) error
 	Stop(ctx context.Context, name, by string) error
 	Start(ctx context.Context, name string) error
+	// SetMaintenance opens a maintenance window of length d on name (0
+	// ends the open one), as by asked (provision.Operator.SetMaintenance).
+	SetMaintenance(ctx context.Context, name string, d time.Duration, reason, by string) (provision.Maintenance, error)
 }
 
 // Operator is the read and control verbs (provision.Operator has both).
@@ -295,6 +298,20 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 			return nil, "ok (shared)", r.Long(ctx, title, strings.Join(lines, "\n"))
 		}
 		return nil, "ok", r.PrivateLong(ctx, title, strings.Join(lines, "\n"))
+	case VerbMaintenance:
+		who := displayName(req.Identity)
+		m, err := op.SetMaintenance(ctx, cmd.Name, cmd.Window, cmd.Reason, who)
+		if err != nil {
+			return fail(err)
+		}
+		if cmd.Window == 0 {
+			return answer(fmt.Sprintf("%s: maintenance ended by %s; its alerts are on again", cmd.Name, who))
+		}
+		text := fmt.Sprintf("%s: maintenance until %s (%s), opened by %s", cmd.Name, m.Until.Format("2006-01-02 15:04 UTC"), cmd.Window, who)
+		if m.Reason != "" {
+			text += ": " + m.Reason
+		}
+		return answer(text + "; its alerts are silenced until then (maintenance " + cmd.Name + " off ends it)")
 	case VerbRestart, VerbStop, VerbStart:
 		switch cmd.Verb {
 		case VerbRestart:
@@ -544,7 +561,7 @@ func (d *Dispatcher) available(verb Verb) bool {
 	switch verb {
 	case VerbCreate:
 		return d.Creator != nil
-	case VerbList, VerbStatus, VerbInfo, VerbLogs, VerbCerts, VerbRestart, VerbStop, VerbStart:
+	case VerbList, VerbStatus, VerbInfo, VerbLogs, VerbCerts, VerbRestart, VerbStop, VerbStart, VerbMaintenance:
 		return d.Operator != nil
 	case VerbBackup, VerbBackups, VerbRestore, VerbDelete:
 		return d.DayTwo != nil

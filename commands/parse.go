@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"odoobot/provision"
@@ -70,6 +71,8 @@ func Parse(text string) (Command, error) {
 		maxArgs = 2
 	case argsNameTarget:
 		maxArgs = 3
+	case argsNameWindow:
+		maxArgs = len(rest) // the reason takes the rest
 	case argsNameLines:
 		maxArgs = 2
 		if len(rest) > 1 && asciiLower(rest[len(rest)-1]) == shareWord {
@@ -122,6 +125,25 @@ func Parse(text string) (Command, error) {
 				c.Release = "latest"
 			}
 		}
+	case argsNameWindow:
+		if len(rest) < 2 {
+			return bad("%s needs how long (e.g. 30m or 2h), or off", spec.verb)
+		}
+		if asciiLower(rest[1]) == offWord {
+			if len(rest) > 2 {
+				return bad("too many words after off: %s", quote(strings.Join(rest[2:], " ")))
+			}
+			break
+		}
+		d, err := time.ParseDuration(rest[1])
+		if err != nil || d < time.Minute || d > provision.MaxMaintenance {
+			return bad("%s is not a length from 1m to 168h (e.g. 30m, 2h) nor off", quote(rest[1]))
+		}
+		c.Window = d
+		c.Reason = strings.Join(rest[2:], " ")
+		if utf8.RuneCountInString(c.Reason) > 200 {
+			return bad("the reason is longer than 200 characters")
+		}
 	case argsNameTarget:
 		if len(rest) < 2 || strings.HasPrefix(rest[1], "-") {
 			return bad("%s needs the NAME of the new instance: /odoo clone %s NEWNAME", spec.verb, c.Name)
@@ -165,6 +187,9 @@ func releaseRef(s string) bool {
 
 // shareWord, last after "logs NAME [N]", posts the lines in the channel.
 const shareWord = "share"
+
+// offWord ends a maintenance window: "maintenance NAME off".
+const offWord = "off"
 
 // parseLines accepts decimal digits only (no sign, no spaces) for a value
 // in 1..MaxLogLines.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
@@ -138,7 +139,7 @@ func TestEveryVerbHasUsageAndParses(t *testing.T) {
 		// The usage line with placeholders filled in must parse.
 		text := strings.NewReplacer("NAME", "acme", "[cloudflare|letsencrypt|http]", "http", "[N]", "10", "[share]", "share", "BACKUP", "b1",
 			"SRC", "acme", "DST", "acme-staging", "[--no-neutralize]", "--no-neutralize",
-			"[COMMIT|TAG|latest]", "latest").Replace(u)
+			"[COMMIT|TAG|latest]", "latest", "DURATION|off", "30m", "[REASON]", "moving the disk").Replace(u)
 		c, err := Parse(text)
 		if err != nil || c.Verb != v {
 			t.Errorf("Parse(%q) = %+v, %v", text, c, err)
@@ -231,4 +232,32 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParseMaintenance: a length from 1m to 168h and a reason of any
+// words, or off alone; anything else is refused with the usage.
+func TestParseMaintenance(t *testing.T) {
+	for text, want := range map[string]Command{
+		"maintenance acme 30m":                    {Verb: VerbMaintenance, Name: "acme", Window: 30 * time.Minute},
+		"maintenance acme 2h moving  the disk":    {Verb: VerbMaintenance, Name: "acme", Window: 2 * time.Hour, Reason: "moving the disk"},
+		"MAINTENANCE acme OFF":                    {Verb: VerbMaintenance, Name: "acme"},
+		"maintenance acme 168h":                   {Verb: VerbMaintenance, Name: "acme", Window: 168 * time.Hour},
+		"/odoo maintenance acme 1h30m upgrade db": {Verb: VerbMaintenance, Name: "acme", Window: 90 * time.Minute, Reason: "upgrade db"},
+	} {
+		c, err := Parse(text)
+		if err != nil || c != want {
+			t.Errorf("Parse(%q) = %+v, %v; want %+v", text, c, err, want)
+			continue
+		}
+		if back, err := Parse(c.String()); err != nil || back != c {
+			t.Errorf("Parse(%q.String()) = %+v, %v", text, back, err)
+		}
+	}
+	for _, text := range []string{"maintenance acme", "maintenance acme 30s", "maintenance acme 169h", "maintenance acme soon", "maintenance acme off now", "maintenance acme -1h",
+		"maintenance acme 1h " + strings.Repeat("x", 201)} {
+		var ue *UsageError
+		if _, err := Parse(text); !errors.As(err, &ue) || ue.Verb != VerbMaintenance {
+			t.Errorf("Parse(%q) = %v, want a usage error of maintenance", text, err)
+		}
+	}
 }

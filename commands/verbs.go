@@ -8,6 +8,7 @@ package commands
 import (
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Verb is the first word of a command.
@@ -23,6 +24,8 @@ const (
 	VerbRestart Verb = "restart"
 	VerbStop    Verb = "stop"
 	VerbStart   Verb = "start"
+	// VerbMaintenance opens or ends a maintenance window.
+	VerbMaintenance Verb = "maintenance"
 	VerbBackup  Verb = "backup"
 	VerbBackups Verb = "backups"
 	VerbRestore Verb = "restore"
@@ -59,6 +62,7 @@ const (
 	argsNameBackup              // VERB NAME BACKUP
 	argsNameTarget              // VERB NAME TARGET [--neutralize|--no-neutralize]
 	argsNameRelease             // VERB NAME [COMMIT|TAG|latest]
+	argsNameWindow              // VERB NAME DURATION|off [REASON...]
 )
 
 // verbSpec is one row of the verb table: everything Parse, Required and
@@ -81,6 +85,7 @@ var verbTable = []verbSpec{
 	{VerbRestart, argsName, "NAME", "restart the instance's service", RoleOperator},
 	{VerbStop, argsName, "NAME", "stop the instance's service", RoleOperator},
 	{VerbStart, argsName, "NAME", "start the instance's service", RoleOperator},
+	{VerbMaintenance, argsNameWindow, "NAME DURATION|off [REASON]", "silence the instance's alerts for DURATION (e.g. 30m, 2h, at most 168h), shown in status; off ends it", RoleOperator},
 	{VerbBackup, argsName, "NAME", "database dump + filestore archive", RoleOperator},
 	{VerbBackups, argsName, "NAME", "the instance's backups", RoleViewer},
 	{VerbRestore, argsNameBackup, "NAME BACKUP", "restore a backup over the instance", RoleAdmin},
@@ -161,6 +166,9 @@ type Command struct {
 	// Release is upgrade's target: a commit, a tag or "latest"; "" for
 	// the configured release.
 	Release string
+	// Window is maintenance's length, 0 for off; Reason its words.
+	Window time.Duration
+	Reason string
 }
 
 // String is the canonical text of c, without "/odoo ": Parse(c.String())
@@ -197,6 +205,15 @@ func (c Command) String() string {
 	case VerbUpgrade:
 		if c.Release != "" {
 			parts = append(parts, c.Release)
+		}
+	case VerbMaintenance:
+		if c.Window == 0 {
+			parts = append(parts, offWord)
+		} else {
+			parts = append(parts, c.Window.String())
+		}
+		if c.Reason != "" {
+			parts = append(parts, c.Reason)
 		}
 	}
 	return strings.Join(parts, " ")

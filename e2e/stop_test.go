@@ -70,3 +70,64 @@ func TestStopOnPurposeSurvivesRestarts(t *testing.T) {
 	}
 	requireAnswers(t, ctx, inst)
 }
+
+// TestMaintenanceSilencesAlerts: an instance whose service dies behind
+// odoobot's back raises no alert while a maintenance window is open
+// (status shows the window, who opened it and why); once `maintenance
+// NAME off` ended it, the next serve alerts.
+func TestMaintenanceSilencesAlerts(t *testing.T) {
+	needSandbox(t)
+	env := newCreateEnv(t)
+	a, _ := env.newApp(t, app.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	inst := createReady(t, ctx, a, uniqueName(t, "mnt"))
+	bin := odoobotBin(t)
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := env.command(ctx, bin, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("odoobot %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	if out := run("maintenance", inst.Name, "30m", "moving", "the", "disk"); !strings.Contains(out, "alerts are silenced") {
+		t.Errorf("maintenance does not say the alerts are silenced:\n%s", out)
+	}
+	if out, err := exec.Command("systemctl", "stop", inst.Unit).CombinedOutput(); err != nil {
+		t.Fatalf("systemctl stop %s: %v\n%s", inst.Unit, err, out)
+	}
+	if out := run("status", inst.Name); !strings.Contains(out, "maintenance until") || !strings.Contains(out, "moving the disk") {
+		t.Errorf("status does not show the maintenance window:\n%s", out)
+	}
+	failing := "instance " + inst.Name + " is failing"
+	watch := func() string {
+		t.Helper()
+		serve := env.command(ctx, bin, "serve")
+		serve.Env = append(serve.Env, "WATCH_INTERVAL=1s", "WATCH_FAILURES=1", "WATCH_DISK_FREE_MB=1")
+		stdin, err := serve.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out syncBuffer
+		serve.Stdout, serve.Stderr = &out, &out
+		if err := serve.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(5*time.Second, func() bool { return strings.Contains(out.String(), failing) })
+		stdin.Close()
+		if err := serve.Wait(); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		return out.String()
+	}
+	if out := watch(); strings.Contains(out, failing) {
+		t.Errorf("serve alerted about %s during its maintenance window:\n%s", inst.Name, out)
+	}
+	if out := run("maintenance", inst.Name, "off"); !strings.Contains(out, "maintenance ended") {
+		t.Errorf("maintenance off:\n%s", out)
+	}
+	if out := watch(); !strings.Contains(out, failing) {
+		t.Errorf("serve did not alert about %s once its maintenance ended:\n%s", inst.Name, out)
+	}
+}

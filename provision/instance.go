@@ -122,7 +122,20 @@ type Instance struct {
 	// "" once it is started or restarted; StoppedAt is when.
 	StoppedBy string
 	StoppedAt time.Time
+	// Maintenance is the maintenance window an operator opened on the
+	// instance (Operator.SetMaintenance); the zero value when none was.
+	Maintenance Maintenance
 }
+
+// Maintenance is a window during which an instance's alerts are
+// silenced: until when, who opened it, and why.
+type Maintenance struct {
+	Until      time.Time
+	By, Reason string
+}
+
+// Active reports whether the window is open at now.
+func (m Maintenance) Active(now time.Time) bool { return now.Before(m.Until) }
 
 // Layout holds where things live on the host; it is built from the
 // configuration by cmd/odoobot. Every path is absolute.

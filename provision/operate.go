@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"odoobot/templates"
 )
@@ -50,6 +51,9 @@ type Operator struct {
 	// Stopped keeps who stopped an instance on purpose (Stop); nil keeps
 	// nothing (tests): the unit is still disabled.
 	Stopped StopRecorder
+	// Maintenance keeps the instances' maintenance windows
+	// (SetMaintenance); nil refuses that verb.
+	Maintenance MaintenanceRecorder
 	// Now is the clock of those records; time.Now when nil.
 	Now func() time.Time
 	// ServiceUser is SERVICE_USER, the user an imported instance that is
@@ -255,6 +259,54 @@ func (o *Operator) Start(ctx context.Context, name string) error {
 	return o.control(ctx, name, "start", "")
 }
 
+// MaxMaintenance is the longest maintenance window SetMaintenance opens.
+const MaxMaintenance = 7 * 24 * time.Hour
+
+// MaintenanceRecorder keeps an instance's maintenance window
+// (provision/postgres.Store.SetMaintenance); a zero Maintenance ends it.
+type MaintenanceRecorder interface {
+	SetMaintenance(ctx context.Context, name string, m Maintenance) error
+}
+
+// SetMaintenance opens a maintenance window of length d on instance
+// name, as by asked, for reason (at most 200 characters, one line), or
+// ends the open one when d is 0: while it is open the watcher raises no
+// alert for the instance and status shows it. A length outside 1 minute
+// to MaxMaintenance, an unknown instance, and an instance whose stored
+// names are not its own are refused, changing nothing. It returns the
+// window as recorded.
+func (o *Operator) SetMaintenance(ctx context.Context, name string, d time.Duration, reason, by string) (Maintenance, error) {
+	inst, err := o.instance(ctx, name)
+	if err != nil {
+		return Maintenance{}, err
+	}
+	if o.Maintenance == nil {
+		return Maintenance{}, errors.New("provision: maintenance: no store of maintenance windows configured")
+	}
+	if d == 0 {
+		if !inst.Maintenance.Active(o.now()) {
+			return Maintenance{}, fmt.Errorf("%w: %s has no maintenance window open", ErrServiceState, name)
+		}
+		return Maintenance{}, o.Maintenance.SetMaintenance(ctx, name, Maintenance{})
+	}
+	if d < time.Minute || d > MaxMaintenance {
+		return Maintenance{}, fmt.Errorf("%w: a maintenance window lasts from 1m to %s, not %s", ErrServiceState, MaxMaintenance, d)
+	}
+	if len([]rune(reason)) > 200 || strings.ContainsFunc(reason, unicode.IsControl) {
+		return Maintenance{}, fmt.Errorf("%w: the reason must be one line of at most 200 characters", ErrServiceState)
+	}
+	m := Maintenance{Until: o.now().UTC().Add(d).Truncate(time.Second), By: by, Reason: reason}
+	return m, o.Maintenance.SetMaintenance(ctx, name, m)
+}
+
+// now is the Operator's clock.
+func (o *Operator) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
 // StopRecorder keeps who stopped an instance on purpose
 // (provision/postgres.Store.SetStopped); by "" ends the stop.
 type StopRecorder interface {
@@ -270,11 +322,7 @@ func (o *Operator) recordStop(ctx context.Context, inst Instance, by string) err
 	if o.Stopped == nil {
 		return nil
 	}
-	now := time.Now
-	if o.Now != nil {
-		now = o.Now
-	}
-	return o.Stopped.SetStopped(ctx, inst.Name, by, now().UTC())
+	return o.Stopped.SetStopped(ctx, inst.Name, by, o.now().UTC())
 }
 
 func (o *Operator) control(ctx context.Context, name, verb, by string) error {
@@ -340,6 +388,13 @@ func FormatStatus(s InstanceStatus, now time.Time) string {
 		health = "healthy"
 	}
 	fmt.Fprintf(&b, "service  %s: %s/%s, %s\n", i.Unit, s.Service.ActiveState, s.Service.SubState, health)
+	if m := i.Maintenance; m.Active(now) {
+		line := fmt.Sprintf("🔧 maintenance until %s (%s more), opened by %s", m.Until.UTC().Format("2006-01-02 15:04 UTC"), m.Until.Sub(now).Round(time.Minute), m.By)
+		if m.Reason != "" {
+			line += ": " + m.Reason
+		}
+		fmt.Fprintln(&b, line+"; alerts are silenced")
+	}
 	if i.StoppedBy != "" {
 		fmt.Fprintf(&b, "stopped  on purpose by %s at %s: it stays stopped, across reboots too, until start\n", i.StoppedBy, i.StoppedAt.UTC().Format("2006-01-02 15:04 UTC"))
 	}

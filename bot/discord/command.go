@@ -22,6 +22,9 @@ type option struct {
 	required bool
 	choices  []string
 	min, max float64 // integers only
+	// words keeps a text's spaces: the last option, taking the rest of
+	// the command (a maintenance's reason).
+	words bool
 }
 
 // subcommand is one verb of /odoo.
@@ -42,6 +45,8 @@ var (
 	optDst   = option{name: "name", kind: discordgo.ApplicationCommandOptionString, desc: "the new staging instance's name, e.g. acme-staging", required: true}
 	optRel   = option{name: "release", kind: discordgo.ApplicationCommandOptionString, desc: "a commit, a tag or latest (default: the configured release)"}
 	optLive  = option{name: "no-neutralize", kind: discordgo.ApplicationCommandOptionBoolean, desc: "keep mail servers and crons live (default: neutralized)"}
+	optLen   = option{name: "length", kind: discordgo.ApplicationCommandOptionString, desc: "how long, e.g. 30m or 2h (at most 168h), or off to end it", required: true}
+	optWhy   = option{name: "reason", kind: discordgo.ApplicationCommandOptionString, desc: "why, shown in status", words: true}
 )
 
 // subcommands are the verbs of commands, as /odoo subcommands, in help
@@ -55,6 +60,7 @@ var subcommands = []subcommand{
 	{commands.VerbRestart, "restart an instance's service", []option{optName}},
 	{commands.VerbStop, "stop an instance's service", []option{optName}},
 	{commands.VerbStart, "start an instance's service", []option{optName}},
+	{commands.VerbMaintenance, "silence an instance's alerts for a while, shown in status", []option{optName, optLen, optWhy}},
 	{commands.VerbBackup, "back up an instance: database and filestore", []option{optName}},
 	{commands.VerbBackups, "an instance's backups", []option{optName}},
 	{commands.VerbRestore, "restore an instance from a backup", []option{optName, optBack}},
@@ -126,6 +132,10 @@ func commandText(data discordgo.ApplicationCommandInteractionData) string {
 					if v, ok := given.Value.(bool); ok && v {
 						words = append(words, o.name)
 					}
+					continue
+				}
+				if s, ok := given.Value.(string); ok && o.words {
+					words = append(words, strings.Fields(s)...)
 					continue
 				}
 				if w := optionWord(given); w != "" {

@@ -51,7 +51,9 @@ Verbs:
   info NAME                      the instance's info-instancia summary
   logs NAME [N]                  the last N (default 50) lines of its odoo.log
   restart NAME | stop NAME | start NAME
-                                 service control
+                                 service control (stop keeps it stopped, across reboots too, until start)
+  maintenance NAME DURATION|off [REASON]
+                                 silence the instance's alerts for DURATION (at most 168h), shown in status
   backup NAME | backups NAME | restore NAME BACKUP [--yes]
                                  backups of an instance's database and files
   delete NAME [--yes]            remove an instance, after a final backup

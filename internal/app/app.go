@@ -389,7 +389,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		Dir: cfg.BackupDir, Retention: cfg.BackupRetention(), BotVersion: opt.Version,
 		Store: &backups.Dir{Root: cfg.BackupDir}, Postgres: a.pg, Offsite: a.offsiteStore(),
 	})
-	a.Operator = &provision.Operator{Store: store, Stopped: store, Files: files, Services: svc, Databases: databases, Layout: cfg.Layout(), Templates: tpl, OdooVersion: cfg.OdooVersion + " " + edition, OdooVersionOf: store.OdooVersion, Hold: store.HoldInstance, ServiceUser: cfg.ServiceUser,
+	a.Operator = &provision.Operator{Store: store, Stopped: store, Maintenance: store, Files: files, Services: svc, Databases: databases, Layout: cfg.Layout(), Templates: tpl, OdooVersion: cfg.OdooVersion + " " + edition, OdooVersionOf: store.OdooVersion, Hold: store.HoldInstance, ServiceUser: cfg.ServiceUser,
 		Health: probe.Health{}, Ports: ports.Host{}, Users: sysusers.Host{}}
 	al, err := commands.LoadAllowlist(cfg.AllowlistFile)
 	if err != nil {

@@ -165,10 +165,15 @@ func (w *Watcher) check(ctx context.Context) (results, held []Result, err error)
 		return nil, nil, fmt.Errorf("list the instances: %w", err)
 	}
 	var ready, stopped []provision.Instance
+	now := w.cfg.Now()
 	w.mu.Lock()
 	for _, inst := range list {
 		switch {
 		case inst.State != provision.StateReady:
+		case inst.Maintenance.Active(now):
+			// An operator's maintenance window: silenced, its record
+			// kept as it was, as while a job runs.
+			ready = append(ready, inst)
 		case inst.StoppedBy != "" || w.tracker.Held(inst.Name):
 			// Stopped on purpose: by this process (Hold), or recorded
 			// by any before it (provision.Operator.Stop).
@@ -186,7 +191,7 @@ func (w *Watcher) check(ctx context.Context) (results, held []Result, err error)
 	results = make([]Result, len(ready)+1)
 	var wg sync.WaitGroup
 	for i, inst := range ready {
-		if c.Busy != nil && c.Busy(ctx, inst.Name) {
+		if inst.Maintenance.Active(now) || c.Busy != nil && c.Busy(ctx, inst.Name) {
 			results[i] = Result{Key: inst.Name, Skipped: true}
 			continue
 		}

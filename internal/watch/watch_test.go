@@ -267,3 +267,31 @@ func TestRoundAlertsOnAHeldInstancesPort(t *testing.T) {
 		t.Fatalf("the port let go: %+v, want one recovery", ev)
 	}
 }
+
+// An instance in a maintenance window raises nothing, however long it
+// fails; once the window has ended, it is alerted as any other, its
+// failures counted from then.
+func TestRoundSilencesAnInstanceInMaintenance(t *testing.T) {
+	now := time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
+	acme := instance("acme", 2100, provision.SSLHTTP, provision.StateReady)
+	acme.Maintenance = provision.Maintenance{Until: now.Add(30 * time.Minute), By: "olga", Reason: "moving the disk"}
+	h := &host{
+		instances: []provision.Instance{acme},
+		units:     map[string]string{"odoo19e-prod-acme.service": "inactive"},
+		disk:      8 << 30,
+	}
+	clock := now
+	w := New(Config{Policy: Policy{Failures: 2}, DiskFreeMin: 1, Checks: h.checks(), Now: func() time.Time { return clock }})
+	for i := range 5 {
+		clock = now.Add(time.Duration(i) * 5 * time.Minute)
+		if ev := w.Round(context.Background()); len(ev) != 0 {
+			t.Fatalf("round %d in the maintenance window: %+v, want nothing", i, ev)
+		}
+	}
+	clock = now.Add(31 * time.Minute)
+	w.Round(context.Background())
+	ev := w.Round(context.Background())
+	if len(ev) != 1 || ev[0].Kind != Alerted || ev[0].Failures != 2 {
+		t.Fatalf("after the window, a stopped unit: %+v, want one alert after 2 failures", ev)
+	}
+}

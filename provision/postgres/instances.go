@@ -58,7 +58,8 @@ WHERE name = $1`
 SELECT name, domain, internal, unit, ssl_mode, coalesce(http_port, 0), coalesce(gevent_port, 0),
        state, created_at, created_by, system_user, db_role, staging_of,
        release_key, release_repo, release_commit, release_python, release_deps,
-       stopped_by, coalesce(stopped_at, 'epoch')
+       stopped_by, coalesce(stopped_at, 'epoch'),
+       coalesce(maintenance_until, 'epoch'), maintenance_by, maintenance_reason
 FROM odoobot.instances`
 
 	sqlSetState = `UPDATE odoobot.instances SET state = $2, updated_at = now() WHERE name = $1`
@@ -287,9 +288,13 @@ func scanInstance(row pgx.CollectableRow) (provision.Instance, error) {
 	err := row.Scan(&inst.Name, &inst.Domain, &inst.Internal, &inst.Unit, &mode,
 		&inst.Ports.HTTP, &inst.Ports.Gevent, &state, &inst.CreatedAt, &inst.CreatedBy, &inst.User, &inst.DBRole, &inst.StagingOf,
 		&inst.Release.Key, &inst.Release.Repo, &inst.Release.Commit, &inst.Release.Python, &inst.Release.Deps,
-		&inst.StoppedBy, &inst.StoppedAt)
+		&inst.StoppedBy, &inst.StoppedAt,
+		&inst.Maintenance.Until, &inst.Maintenance.By, &inst.Maintenance.Reason)
 	if inst.StoppedBy == "" {
 		inst.StoppedAt = time.Time{}
+	}
+	if inst.Maintenance.By == "" {
+		inst.Maintenance = provision.Maintenance{}
 	}
 	inst.SSLMode = provision.SSLMode(mode)
 	inst.State = provision.State(state)
@@ -323,6 +328,25 @@ func (s *Store) SetStopped(ctx context.Context, name, by string, at time.Time) e
 	}
 	if tag.RowsAffected() == 0 {
 		return errorf("postgres: record who stopped %s: %w", name, provision.ErrInstanceNotFound)
+	}
+	return nil
+}
+
+// SetMaintenance records the maintenance window m of instance name; a
+// zero m ends it. An unknown instance is an error matching
+// provision.ErrInstanceNotFound.
+func (s *Store) SetMaintenance(ctx context.Context, name string, m provision.Maintenance) error {
+	var until *time.Time
+	if m.By != "" {
+		until = &m.Until
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE odoobot.instances SET maintenance_until = $2, maintenance_by = $3, maintenance_reason = $4, updated_at = now() WHERE name = $1`,
+		name, until, m.By, m.Reason)
+	if err != nil {
+		return errorf("postgres: record the maintenance of %s: %w", name, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return errorf("postgres: record the maintenance of %s: %w", name, provision.ErrInstanceNotFound)
 	}
 	return nil
 }

@@ -455,3 +455,26 @@ func TestSetStopped(t *testing.T) {
 		t.Errorf("SetStopped of an unknown instance = %v", err)
 	}
 }
+
+// A maintenance window is kept with its end, who and why, and ended.
+func TestSetMaintenance(t *testing.T) {
+	s := openStore(t)
+	ctx := testContext(t)
+	reserve(t, s, "acme", nil)
+	m := provision.Maintenance{Until: time.Date(2026, 12, 7, 3, 30, 0, 0, time.UTC), By: "olga", Reason: "moving the disk"}
+	if err := s.SetMaintenance(ctx, "acme", m); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Instance(ctx, "acme"); err != nil || !got.Maintenance.Until.Equal(m.Until) || got.Maintenance.By != m.By || got.Maintenance.Reason != m.Reason {
+		t.Errorf("Instance after SetMaintenance: %+v, %v", got.Maintenance, err)
+	}
+	if err := s.SetMaintenance(ctx, "acme", provision.Maintenance{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Instance(ctx, "acme"); got.Maintenance != (provision.Maintenance{}) {
+		t.Errorf("Instance after the window ended: %+v", got.Maintenance)
+	}
+	if err := s.SetMaintenance(ctx, "nobody", m); !errors.Is(err, provision.ErrInstanceNotFound) {
+		t.Errorf("SetMaintenance of an unknown instance = %v", err)
+	}
+}

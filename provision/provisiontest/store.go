@@ -110,6 +110,11 @@ func (s *Store) SetStopped(_ context.Context, name, by string, at time.Time) err
 	return s.update(name, func(i *provision.Instance) { i.StoppedBy, i.StoppedAt = by, at })
 }
 
+// SetMaintenance records an instance's maintenance window.
+func (s *Store) SetMaintenance(_ context.Context, name string, m provision.Maintenance) error {
+	return s.update(name, func(i *provision.Instance) { i.Maintenance = m })
+}
+
 // SetTenant records the user and role an instance runs as.
 func (s *Store) SetTenant(_ context.Context, name, user, role string) error {
 	return s.update(name, func(i *provision.Instance) { i.User, i.DBRole = user, role })

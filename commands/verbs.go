@@ -26,10 +26,10 @@ const (
 	VerbStart   Verb = "start"
 	// VerbMaintenance opens or ends a maintenance window.
 	VerbMaintenance Verb = "maintenance"
-	VerbBackup  Verb = "backup"
-	VerbBackups Verb = "backups"
-	VerbRestore Verb = "restore"
-	VerbDelete  Verb = "delete"
+	VerbBackup      Verb = "backup"
+	VerbBackups     Verb = "backups"
+	VerbRestore     Verb = "restore"
+	VerbDelete      Verb = "delete"
 	// VerbClone makes a staging copy of an instance.
 	VerbClone Verb = "clone"
 	// VerbUpgrade moves an instance to another release of Odoo.

@@ -37,4 +37,8 @@ type OdooRuns interface {
 	// update has committed or failed (Odoo rolls a failed update back).
 	// It gives up after 30 minutes.
 	Update(ctx context.Context, rel Release, run OdooRun, modules ...string) error
+	// Open loads run.DB's registry with rel's Odoo and stops (no module
+	// installed or updated, no HTTP server): proof that Odoo can open
+	// the database. It gives up after 10 minutes.
+	Open(ctx context.Context, rel Release, run OdooRun) error
 }

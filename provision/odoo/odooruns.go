@@ -203,3 +203,16 @@ func tailText(s string, n int) string {
 	}
 	return "\n" + s
 }
+
+// Open runs `odoo-bin --stop-after-init --no-http` on run.DB, no module
+// named (provision.OdooRuns): Odoo loads the database's registry and
+// stops. It gives up after NeutralizeTimeout (10 minutes).
+func (r *Runs) Open(ctx context.Context, rel provision.Release, run provision.OdooRun) error {
+	ctx, cancel := context.WithTimeout(ctx, orDefault(r.NeutralizeTimeout, neutralizeTimeout))
+	defer cancel()
+	out, err := runOdoo(ctx, rel, run, "-c", run.Conf, "-d", run.DB, "--stop-after-init", "--no-http", "--logfile", "")
+	if err != nil {
+		return fmt.Errorf("odoo-bin --stop-after-init: %w%s", err, provision.RedactURLs(whyOdooFailed(out)))
+	}
+	return nil
+}

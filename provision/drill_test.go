@@ -66,6 +66,10 @@ func TestDrillPassesAndIsRecorded(t *testing.T) {
 	if err != nil || len(got) != 1 || !got[0].OK || got[0].Backup != list[0].ID {
 		t.Fatalf("outcomes = %+v, %v; want one passed drill of %s", got, err, list[0].ID)
 	}
+	listing, err := w.s.BackupPlaces(context.Background(), "acme")
+	if err != nil || len(listing.Backups) != 1 || listing.Backups[0].Drill == nil || !listing.Backups[0].Drill.OK {
+		t.Errorf("backups = %+v, %v; want the backup restore-tested", listing, err)
+	}
 }
 
 func TestDrillFailsOnATamperedCountAndAlerts(t *testing.T) {

@@ -206,13 +206,21 @@ func tailText(s string, n int) string {
 
 // Open runs `odoo-bin --stop-after-init --no-http` on run.DB, no module
 // named (provision.OdooRuns): Odoo loads the database's registry and
-// stops. It gives up after NeutralizeTimeout (10 minutes).
+// stops. Odoo exits 0 for a database it did not load (one that is not
+// an Odoo database: it logs "Database … not initialized" and loads
+// nothing), so a run that logged an ERROR or CRITICAL line has not
+// opened it either. It gives up after NeutralizeTimeout (10 minutes).
 func (r *Runs) Open(ctx context.Context, rel provision.Release, run provision.OdooRun) error {
 	ctx, cancel := context.WithTimeout(ctx, orDefault(r.NeutralizeTimeout, neutralizeTimeout))
 	defer cancel()
 	out, err := runOdoo(ctx, rel, run, "-c", run.Conf, "-d", run.DB, "--stop-after-init", "--no-http", "--logfile", "")
 	if err != nil {
 		return fmt.Errorf("odoo-bin --stop-after-init: %w%s", err, provision.RedactURLs(whyOdooFailed(out)))
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if odooProblem.MatchString(strings.TrimRight(l, "\r ")) {
+			return fmt.Errorf("odoo-bin --stop-after-init exited 0 but logged errors loading %s:%s", run.DB, provision.RedactURLs(whyOdooFailed(out)))
+		}
 	}
 	return nil
 }

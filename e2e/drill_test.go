@@ -52,24 +52,7 @@ func TestDrillStandin(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(backups, inst.Internal, b.ID)); err != nil {
 		t.Fatal(err)
 	}
-	staged := filepath.Join(a.Config.Layout().ProdRoot, provision.StagingDirName, "restore-"+inst.Internal)
-	nothingLeft := func(what string) {
-		t.Helper()
-		if databaseExists(t, ctx, a, inst.Internal+provision.DrillSuffix) {
-			t.Errorf("%s: the drill's database %s is left", what, inst.Internal+provision.DrillSuffix)
-		}
-		if _, err := os.Lstat(staged); err == nil {
-			t.Errorf("%s: the drill's filestore %s is left", what, staged)
-		}
-		for _, dir := range []string{a.Config.UnitDir, a.Config.NginxAvailable, a.Config.NginxEnabled} {
-			if m, _ := filepath.Glob(filepath.Join(dir, "*drill*")); len(m) > 0 {
-				t.Errorf("%s: a drill left %v", what, m)
-			}
-		}
-		if open, err := a.Store.OpenJobs(ctx); err != nil || len(open) != 0 {
-			t.Errorf("%s: open jobs %+v, %v", what, open, err)
-		}
-	}
+	nothingLeft := func(what string) { t.Helper(); requireNoDrillLeft(t, ctx, a, inst, what) }
 
 	// Production serves throughout, and keeps its process.
 	before, err := a.Services.Status(ctx, inst.Unit)
@@ -206,5 +189,26 @@ func editManifest(t *testing.T, dir string, edit func(*provision.Manifest)) {
 	}
 	if err := os.WriteFile(path, out, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// requireNoDrillLeft checks that no drill of inst left anything: no
+// throwaway database or filestore, no unit or site, no open job.
+func requireNoDrillLeft(t *testing.T, ctx context.Context, a *app.App, inst provision.Instance, what string) {
+	t.Helper()
+	if databaseExists(t, ctx, a, inst.Internal+provision.DrillSuffix) {
+		t.Errorf("%s: the drill's database %s is left", what, inst.Internal+provision.DrillSuffix)
+	}
+	staged := filepath.Join(a.Config.Layout().ProdRoot, provision.StagingDirName, "restore-"+inst.Internal)
+	if _, err := os.Lstat(staged); err == nil {
+		t.Errorf("%s: the drill's filestore %s is left", what, staged)
+	}
+	for _, dir := range []string{a.Config.UnitDir, a.Config.NginxAvailable, a.Config.NginxEnabled} {
+		if m, _ := filepath.Glob(filepath.Join(dir, "*drill*")); len(m) > 0 {
+			t.Errorf("%s: a drill left %v", what, m)
+		}
+	}
+	if open, err := a.Store.OpenJobs(ctx); err != nil || len(open) != 0 {
+		t.Errorf("%s: open jobs %+v, %v", what, open, err)
 	}
 }

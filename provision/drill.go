@@ -330,8 +330,9 @@ func (r *drillRun) runAs() string {
 
 // open has the instance's Odoo load the restored database's registry
 // and stop, as the instance's user with its odoo.conf, the database
-// named on the command line: the release the backup records when it is
-// cached, else the one the instance runs.
+// named on the command line, its memory bounded as each of the
+// instance's workers is (LIMIT_MEMORY_HARD): the release the backup
+// records when it is cached, else the one the instance runs.
 func (r *drillRun) open(ctx context.Context) error {
 	runs, targets := r.d.cfg.OdooRuns, r.d.cfg.Targets
 	if runs == nil || targets == nil {
@@ -350,7 +351,8 @@ func (r *drillRun) open(ctx context.Context) error {
 			return fmt.Errorf("drill: open: the release %s runs: %w", r.inst.Name, err)
 		}
 	}
-	if err := runs.Open(ctx, rel, OdooRun{User: r.runAs(), Dir: r.paths.Dir, Conf: r.paths.Conf, DB: r.db}); err != nil {
+	run := OdooRun{User: r.runAs(), Dir: r.paths.Dir, Conf: r.paths.Conf, DB: r.db, MemoryMax: r.d.cfg.Odoo.LimitMemoryHard}
+	if err := runs.Open(ctx, rel, run); err != nil {
 		return fmt.Errorf("Odoo could not open the restored database: %w", err)
 	}
 	return &Noted{Message: fmt.Sprintf("Odoo %s at %s loaded the registry of %s", ReleaseLabel(rel), shortCommit(rel.Commit), r.db)}

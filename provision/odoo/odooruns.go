@@ -35,6 +35,9 @@ const (
 	updateTimeout     = 30 * time.Minute
 )
 
+// prlimitBin sets a resource limit and executes a program under it.
+const prlimitBin = "/usr/bin/prlimit"
+
 // outputMax is how much of Odoo's output a run keeps: its last 4 MiB,
 // which hold why it failed (a module update logs a line or two per
 // module).
@@ -91,7 +94,14 @@ func runOdoo(ctx context.Context, rel provision.Release, run provision.OdooRun, 
 		return "", err
 	}
 	out := &tailbuf.Buffer{Max: outputMax}
-	cmd := exec.CommandContext(ctx, rel.Python, append([]string{rel.OdooBin}, args...)...)
+	argv := append([]string{rel.Python, rel.OdooBin}, args...)
+	if run.MemoryMax > 0 {
+		// util-linux's prlimit (Debian's essential set), run as the user,
+		// lowers its own limit and executes Python under it: lowering
+		// needs no privilege, where setting another process's would.
+		argv = append([]string{prlimitBin, "--as=" + strconv.FormatInt(run.MemoryMax, 10), "--"}, argv...)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = minimalEnv()
 	cmd.Dir = run.Dir
 	cmd.Stdout, cmd.Stderr = out, out

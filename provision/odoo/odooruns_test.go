@@ -289,3 +289,30 @@ exit 0
 		t.Fatalf("Open of a database Odoo logs an ERROR for: %v, want the error naming it", err)
 	}
 }
+
+// TestOpenBoundsTheMemory: a run given MemoryMax has its address space
+// bounded (RLIMIT_AS) to it, as Odoo bounds its workers.
+func TestOpenBoundsTheMemory(t *testing.T) {
+	rel, dir := fakeOdooBin(t, `echo "2026-01-01 00:00:00,000 1 INFO x odoo: limit $(ulimit -v)" >"$(dirname "$0")/said"
+`)
+	name, _, _ := nobody(t)
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	run := provision.OdooRun{User: name, Dir: dir, Conf: "/srv/x/odoo.conf", DB: "prod-x_drill", MemoryMax: 700 << 20}
+	if err := (&odoo.Runs{}).Open(context.Background(), rel, run); err != nil {
+		t.Fatal(err)
+	}
+	if got := readSaid(t, dir); !strings.Contains(got, "limit 716800") {
+		t.Errorf("the run's ulimit -v: %q, want 716800 (KiB, 700 MiB)", got)
+	}
+}
+
+func readSaid(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "said"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

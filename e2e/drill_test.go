@@ -212,3 +212,43 @@ func requireNoDrillLeft(t *testing.T, ctx context.Context, a *app.App, inst prov
 		t.Errorf("%s: open jobs %+v, %v", what, open, err)
 	}
 }
+
+// TestDrillKilledIsRolledBack: `odoobot drill NAME` from the CLI, with
+// no offsite repository, drills the latest local backup, says so, and
+// exits 0; a drill killed as it opens the copy (its database restored,
+// its filestore unpacked) is rolled back by the next start, which
+// drops both; the killed drill is no outcome of the backup; production
+// serves throughout.
+func TestDrillKilledIsRolledBack(t *testing.T) {
+	needSandbox(t)
+	env := newCreateEnv(t)
+	env.withBackupDir(t)
+	a, _ := env.newApp(t, app.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	inst := createReady(t, ctx, a, uniqueName(t, "drk"))
+	b := backupNow(t, ctx, a, inst.Name)
+	out, err := env.command(ctx, odoobotBin(t), "drill", inst.Name).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "restore drill of "+inst.Internal+" passed") || !strings.Contains(string(out), "no offsite repository (OFFSITE_REPOSITORY): the latest local backup is drilled") {
+		t.Fatalf("odoobot drill: %v\n%s", err, out)
+	}
+	requireNoDrillLeft(t, ctx, a, inst, "after the CLI's drill")
+
+	job, said := killedAt(t, ctx, env, a, odoobotBin(t), inst.Name, provision.StepOpen, "drill", inst.Name)
+	if job.Kind != provision.JobDrill {
+		t.Fatalf("the killed job is %s", job.Kind)
+	}
+	if !databaseExists(t, ctx, a, inst.Internal+provision.DrillSuffix) {
+		t.Fatalf("killed at open, the drill's database is not there: the kill came too early\n%s", said)
+	}
+	rec, got := recoverWithServe(t, ctx, env, a, odoobotBin(t), job)
+	if rec.State != provision.JobInterrupted || !strings.Contains(rec.Error, "rolled back") {
+		t.Errorf("the killed drill ended %s (%s) after the recovery, want interrupted and rolled back\n%s", rec.State, rec.Error, got)
+	}
+	requireNoDrillLeft(t, ctx, a, inst, "after the recovery of a killed drill")
+	requireAnswers(t, ctx, inst)
+	outcomes, err := a.Service.DrillOutcomes(ctx, inst.Name, 5)
+	if err != nil || len(outcomes) != 1 || !outcomes[0].OK || outcomes[0].Backup != b.ID {
+		t.Errorf("outcomes after the killed drill: %+v, %v; want only the drill that passed", outcomes, err)
+	}
+}

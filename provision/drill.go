@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -408,7 +409,7 @@ func (r *drillRun) drop(ctx context.Context) error {
 // filestore's files and bytes.
 func (c DataCounts) Diff(got DataCounts) []string {
 	var out []string
-	keys := slices.Sorted(mapKeys(c.Rows))
+	keys := slices.Sorted(maps.Keys(c.Rows))
 	for _, k := range keys {
 		g, ok := got.Rows[k]
 		switch {
@@ -427,21 +428,11 @@ func (c DataCounts) Diff(got DataCounts) []string {
 // String is the counts as the thread shows them.
 func (c DataCounts) String() string {
 	var parts []string
-	for _, k := range slices.Sorted(mapKeys(c.Rows)) {
+	for _, k := range slices.Sorted(maps.Keys(c.Rows)) {
 		parts = append(parts, fmt.Sprintf("%s %d", k, c.Rows[k]))
 	}
 	parts = append(parts, fmt.Sprintf("filestore %d files, %s", c.FilestoreFiles, ByteSize(uint64(c.FilestoreBytes))))
 	return strings.Join(parts, ", ")
-}
-
-func mapKeys(m map[string]int64) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // drillPlanOf is the plan of a drill a stopped odoobot left open: its
@@ -461,9 +452,7 @@ func (s *Service) drillPlanOf(_ context.Context, job Job) (Plan, *settled) {
 		src.fetch = fetch
 	}
 	r := s.drillRun(inst, src)
-	plan := s.jobPlan(JobDrill, inst, job.Params, r.steps(fetch), "")
-	plan.Recover = nil
-	return plan, nil
+	return s.jobPlan(JobDrill, inst, job.Params, r.steps(fetch), ""), nil
 }
 
 // DrillOutcome is one restore drill as its job recorded it.

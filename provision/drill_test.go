@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -151,3 +152,59 @@ func TestDrillRefusedWithNumbersWhenRoomIsShort(t *testing.T) {
 
 var _ provision.HostFactsReader = smallHost{}
 var _ = provisiontest.HostFacts{}
+
+// TestScheduledDrill: each round drills every ready instance whose last
+// drill ended longer than Every ago, or that was never drilled; one
+// that cannot be drilled (no backup) is alerted once, not at every
+// round.
+func TestScheduledDrill(t *testing.T) {
+	w, alerts := drillWorld(t, func(*provision.Config) {})
+	create(t, w, "nobackup", provision.SSLHTTP)
+	tick := make(chan time.Time)
+	waiting := make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.s.RunDrills(ctx, provision.DrillLoop{Every: 24 * time.Hour, After: func(time.Duration) <-chan time.Time {
+			waiting <- struct{}{}
+			return tick
+		}})
+	}()
+	defer func() { cancel(); <-done }()
+	<-waiting // the loop waits for its first round
+	round := func() {
+		t.Helper()
+		tick <- time.Time{}
+		<-waiting // the round is over
+	}
+	drills := func() int {
+		got, err := w.s.DrillOutcomes(context.Background(), "acme", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(got)
+	}
+	round()
+	if n := drills(); n != 1 {
+		t.Fatalf("after the first round acme was drilled %d times, want once", n)
+	}
+	round()
+	if n := drills(); n != 1 {
+		t.Errorf("a second round within Every drilled acme again: %d drills", n)
+	}
+	w.h.Advance(25 * time.Hour)
+	round()
+	if n := drills(); n != 2 {
+		t.Errorf("a round after Every drilled acme %d times in all, want 2", n)
+	}
+	var refused int
+	for _, a := range *alerts {
+		if strings.Contains(a, "restore drill of prod-nobackup could not start") {
+			refused++
+		}
+	}
+	if refused != 1 {
+		t.Errorf("an instance without a backup was alerted %d times over three rounds, want once: %q", refused, *alerts)
+	}
+}

@@ -55,6 +55,10 @@ func (p Admin) connectAs(ctx context.Context, c provision.DBConn, db string) (*p
 // or whose count fails (each in a savepoint, so the others still run),
 // is left out.
 func countRows(ctx context.Context, tx pgx.Tx) (map[string]int64, error) {
+	// The statement timeout is the session's, which a function of the
+	// tenant's may change: the counts are bounded here too, as a whole.
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(len(counted))*countTimeout)
+	defer cancel()
 	rows := map[string]int64{}
 	for _, c := range counted {
 		var exists bool

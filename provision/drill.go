@@ -107,8 +107,8 @@ type drillSource struct {
 }
 
 // drillSource picks the backup a drill of inst restores: the newest
-// offsite copy (used from here when kept here too, fetched back
-// otherwise); without an offsite repository, or with none offsite yet,
+// offsite copy (used from here when kept here too, even damaged, which
+// the drill then says; fetched back otherwise); without an offsite repository, or with none offsite yet,
 // the newest intact local backup, and it says so.
 func (s *Service) drillSource(ctx context.Context, inst Instance) (drillSource, error) {
 	newestLocal := func(note string) (drillSource, error) {
@@ -134,7 +134,9 @@ func (s *Service) drillSource(ctx context.Context, inst Instance) (drillSource, 
 		return newestLocal("no backup of " + inst.Internal + " is offsite yet: the latest local backup is drilled")
 	}
 	c := copies[0]
-	if b, err := s.backups.Read(inst.Internal, c.Backup); err == nil && b.Intact {
+	if b, err := s.backups.Read(inst.Internal, c.Backup); err == nil {
+		// Kept here too: drilled from here (a local copy found damaged
+		// fails the drill at verify-backup, saying which file).
 		return drillSource{manifest: b.Manifest, local: b, from: "offsite"}, nil
 	}
 	m, err := s.offsiteManifest(ctx, c)

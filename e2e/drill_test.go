@@ -149,6 +149,7 @@ func TestDrillStandin(t *testing.T) {
 	// one) passing.
 	good := backupNow(t, ctx, a, inst.Name)
 	a.Config.DrillEvery = 2 * time.Second
+	a.Config.BackupTime = "off" // no quiet hours before a daily backup, whatever the time
 	loop, stopLoop := context.WithCancel(ctx)
 	defer stopLoop()
 	a.StartDrills(loop)

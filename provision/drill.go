@@ -501,13 +501,22 @@ type DrillLoop struct {
 	// Check is the wait between rounds, the first included; zero means
 	// the lesser of Every and an hour.
 	Check time.Duration
+	// Backups, when set, is the daily backup's time of day (UTC,
+	// BACKUP_TIME): no drill starts in the drillBackupGap before it, so
+	// that a drill does not hold an instance when its backup comes.
+	Backups *time.Duration
 	// After is the clock's timer (nil: time.After).
 	After func(time.Duration) <-chan time.Time
 }
 
+// drillBackupGap is how long before the daily backup no scheduled drill
+// starts.
+const drillBackupGap = 2 * time.Hour
+
 // RunDrills drills, until ctx ends, every ready instance whose last
 // drill (whatever its outcome) ended more than l.Every ago, or that was
-// never drilled, one at a time, waiting l.Check between rounds. An
+// never drilled, one at a time, waiting l.Check between rounds; a round
+// in the two hours before the daily backup (l.Backups) starts none. An
 // instance busy with another job is drilled at a later round. A drill
 // that fails is alerted as an asked-for one is (Drill).
 func (s *Service) RunDrills(ctx context.Context, l DrillLoop) {
@@ -529,6 +538,10 @@ func (s *Service) RunDrills(ctx context.Context, l DrillLoop) {
 		case <-ctx.Done():
 			return
 		case <-after(l.Check):
+		}
+		if now := s.cfg.Now(); l.Backups != nil && NextDaily(now, *l.Backups).Sub(now) < drillBackupGap {
+			s.cfg.Logger.InfoContext(ctx, "drill: the daily backup comes within two hours; no drill starts now")
+			continue
 		}
 		s.drillRound(ctx, l.Every, refused)
 	}

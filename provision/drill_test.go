@@ -208,3 +208,38 @@ func TestScheduledDrill(t *testing.T) {
 		t.Errorf("an instance without a backup was alerted %d times over three rounds, want once: %q", refused, *alerts)
 	}
 }
+
+// TestScheduledDrillLeavesTheBackupAlone: no drill starts in the two
+// hours before the daily backup, so that none holds an instance when
+// its backup comes; after the backup's time, drills start again.
+func TestScheduledDrillLeavesTheBackupAlone(t *testing.T) {
+	w, _ := drillWorld(t, func(*provision.Config) {})
+	tick := make(chan time.Time)
+	waiting := make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	backupAt := 13 * time.Hour // the host's clock reads 12:00 UTC
+	go func() {
+		defer close(done)
+		w.s.RunDrills(ctx, provision.DrillLoop{Every: 24 * time.Hour, Backups: &backupAt, After: func(time.Duration) <-chan time.Time {
+			waiting <- struct{}{}
+			return tick
+		}})
+	}()
+	defer func() { cancel(); <-done }()
+	<-waiting
+	round := func() { tick <- time.Time{}; <-waiting }
+	drills := func() int {
+		got, _ := w.s.DrillOutcomes(context.Background(), "acme", 10)
+		return len(got)
+	}
+	round()
+	if n := drills(); n != 0 {
+		t.Errorf("a drill started an hour before the daily backup (%d)", n)
+	}
+	w.h.Advance(2 * time.Hour)
+	round()
+	if n := drills(); n != 1 {
+		t.Errorf("after the daily backup's time, %d drills, want 1", n)
+	}
+}

@@ -92,13 +92,18 @@ func InitOffsite(ctx context.Context, cfg *config.Config) (string, error) {
 
 // StartDrills runs the scheduled restore drill until ctx ends
 // (provision.Service.RunDrills): every ready instance's latest backup
-// drilled once per DRILL_EVERY, a failed drill alerted (Config.Alert).
+// drilled once per DRILL_EVERY, none started in the two hours before
+// the daily backup (BACKUP_TIME), a failed drill alerted (Config.Alert).
 // serve calls it; DRILL_EVERY=0 turns it off.
 func (a *App) StartDrills(ctx context.Context) {
 	if a.Service == nil || a.Config.DrillEvery <= 0 {
 		return
 	}
-	go a.Service.RunDrills(ctx, provision.DrillLoop{Every: a.Config.DrillEvery})
+	l := provision.DrillLoop{Every: a.Config.DrillEvery}
+	if at, on, _ := a.Config.DailyBackup(); on {
+		l.Backups = &at
+	}
+	go a.Service.RunDrills(ctx, l)
 }
 
 // StartOffsite runs the background push of the local backups offsite

@@ -12,7 +12,7 @@ func TestRequired(t *testing.T) {
 		VerbList: RoleViewer, VerbStatus: RoleViewer, VerbInfo: RoleViewer, VerbHelp: RoleViewer,
 		VerbCerts: RoleViewer, VerbCapacity: RoleViewer, VerbBackups: RoleViewer, VerbConfirm: RoleViewer,
 		VerbLogs: RoleOperator, VerbRestart: RoleOperator, VerbStop: RoleOperator,
-		VerbStart: RoleOperator, VerbMaintenance: RoleOperator, VerbBackup: RoleOperator,
+		VerbStart: RoleOperator, VerbMaintenance: RoleOperator, VerbBackup: RoleOperator, VerbDrill: RoleOperator,
 		VerbCreate: RoleAdmin, VerbDelete: RoleAdmin, VerbClone: RoleAdmin, VerbRestore: RoleAdmin, VerbResetAdmin: RoleAdmin, VerbUpgrade: RoleAdmin,
 		VerbWhoami: RoleNone,
 	}

@@ -139,6 +139,7 @@ type Dispatcher struct {
 	Upgrader Upgrader         // upgrade
 	Capacity CapacityReporter // capacity
 	Admins   AdminPasswords   // reset-admin
+	Drills   Driller          // drill
 	// Jobs, when set, keeps each job's thread reference, so that a
 	// restart can report in the thread of a job it interrupted.
 	Jobs interface {
@@ -345,6 +346,8 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 	switch cmd.Verb {
 	case VerbBackup, VerbBackups, VerbRestore:
 		return d.backupVerbs(ctx, req, cmd, r)
+	case VerbDrill:
+		return d.drillVerb(ctx, req, cmd, r)
 	case VerbClone:
 		return d.cloneVerb(ctx, req, cmd, r)
 	case VerbDelete:
@@ -573,6 +576,8 @@ func (d *Dispatcher) available(verb Verb) bool {
 		return d.Capacity != nil
 	case VerbResetAdmin:
 		return d.Admins != nil
+	case VerbDrill:
+		return d.Drills != nil
 	}
 	return true
 }

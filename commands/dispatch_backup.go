@@ -266,6 +266,7 @@ func FormatBackups(internal string, listing provision.BackupListing) string {
 		if x.Local {
 			size = humanSize(x.Size())
 		}
+		check += drillClause(x.Drill)
 		var places []string
 		for _, p := range x.Places() {
 			places = append(places, string(p))
@@ -280,6 +281,23 @@ func FormatBackups(internal string, listing provision.BackupListing) string {
 	}
 	b.WriteString("(checksums are verified again before a restore; a DAMAGED backup cannot be restored)")
 	return b.String()
+}
+
+// drillClause says how the backup's latest restore drill ended: "",
+// "; restore-tested <when>", or "; RESTORE TEST FAILED <when>: <what>".
+func drillClause(d *provision.DrillOutcome) string {
+	if d == nil {
+		return ""
+	}
+	when := d.At.UTC().Format("2006-01-02 15:04 UTC")
+	if d.OK {
+		return "; restore-tested " + when
+	}
+	why := d.Failed
+	if r := []rune(why); len(r) > 160 {
+		why = string(r[:160]) + "…"
+	}
+	return "; RESTORE TEST FAILED " + when + ": " + why
 }
 
 // offsiteClause says where the new backup stands offsite.

@@ -29,7 +29,10 @@ const (
 	VerbBackup      Verb = "backup"
 	VerbBackups     Verb = "backups"
 	VerbRestore     Verb = "restore"
-	VerbDelete      Verb = "delete"
+	// VerbDrill proves an instance's latest backup restores, on a
+	// throwaway copy.
+	VerbDrill  Verb = "drill"
+	VerbDelete Verb = "delete"
 	// VerbClone makes a staging copy of an instance.
 	VerbClone Verb = "clone"
 	// VerbUpgrade moves an instance to another release of Odoo.
@@ -89,6 +92,7 @@ var verbTable = []verbSpec{
 	{VerbBackup, argsName, "NAME", "database dump + filestore archive", RoleOperator},
 	{VerbBackups, argsName, "NAME", "the instance's backups", RoleViewer},
 	{VerbRestore, argsNameBackup, "NAME BACKUP", "restore a backup over the instance", RoleAdmin},
+	{VerbDrill, argsName, "NAME", "restore drill: the latest offsite backup restored into a throwaway copy nothing serves, opened with Odoo, compared with what it recorded, dropped; production untouched; progress in a thread", RoleOperator},
 	{VerbDelete, argsName, "NAME", "remove everything, after a confirmation and a final backup", RoleAdmin},
 	{VerbClone, argsNameTarget, "SRC DST [--no-neutralize]", "a staging copy of SRC at DST from a fresh dump, production untouched; neutralized (mail and crons off) unless --no-neutralize; progress in a thread", RoleAdmin},
 	{VerbUpgrade, argsNameRelease, "NAME [COMMIT|TAG|latest]", "move the instance to another Odoo release of its series (default: the configured one), after a confirmation: safety backup, test on a copy, then production, rolled back on any failure; progress in a thread", RoleAdmin},

@@ -137,6 +137,7 @@ type Config struct {
 	OffsiteEnvFile      string        `envconfig:"OFFSITE_ENV_FILE" desc:"root's env file (mode 0600 or 0400) of the backend's credentials (AWS_ACCESS_KEY_ID=…, AWS_SECRET_ACCESS_KEY=…, RESTIC_REST_PASSWORD=…), given to restic alone"`
 	OffsiteRetry        time.Duration `envconfig:"OFFSITE_RETRY" default:"1m" desc:"first wait before a failed offsite push is tried again; it doubles after each failure, up to an hour"`
 	OffsiteAlertAfter   int           `envconfig:"OFFSITE_ALERT_AFTER" default:"3" desc:"failed offsite pushes in a row before the alert channels are told"`
+	DrillEvery          time.Duration `envconfig:"DRILL_EVERY" default:"168h" desc:"serve drills each instance's latest backup (restored into a throwaway copy, opened with Odoo, compared, dropped) once per this long; 0 turns the scheduled drill off"`
 
 	StateDir       string `envconfig:"STATE_DIR" default:"/var/lib/odoobot" desc:"release cache, certificates, ACME account"`
 	NginxAvailable string `envconfig:"NGINX_SITES_AVAILABLE" default:"/etc/nginx/sites-available" desc:"nginx sites-available"`
@@ -377,6 +378,9 @@ func (c *Config) Validate() error {
 	}
 	if c.OffsiteRetry < time.Second {
 		add("OFFSITE_RETRY %s: give a duration of at least 1s, such as 1m", c.OffsiteRetry)
+	}
+	if c.DrillEvery < 0 || c.DrillEvery > 0 && c.DrillEvery < time.Second {
+		add("DRILL_EVERY %s: give a duration of at least 1s (such as 168h), or 0 to turn the scheduled drill off", c.DrillEvery)
 	}
 	if c.OffsiteAlertAfter < 1 {
 		add("OFFSITE_ALERT_AFTER %d: at least 1", c.OffsiteAlertAfter)

@@ -89,6 +89,30 @@ type Manifest struct {
 	SSLMode   SSLMode  `json:"ssl_mode,omitempty"`
 	StagingOf string   `json:"staging_of,omitempty"`
 	Modules   []string `json:"modules,omitempty"`
+	// Counts is what the instance held when the backup was taken: rows
+	// of a few core tables, read by its own database role in the dump's
+	// own snapshot, and the files of the filestore as archived. A
+	// restore drill compares the restored copy with it. Nil in backups
+	// of earlier versions (a drill then compares nothing).
+	Counts *DataCounts `json:"counts,omitempty"`
+	// DatabaseBytes is the database's size (pg_database_size) when the
+	// backup was taken, what a drill's restore is counted for; 0 in
+	// backups of earlier versions.
+	DatabaseBytes uint64 `json:"database_bytes,omitempty"`
+}
+
+// DataCounts is what a backup recorded of an instance's data, and what
+// a restore drill finds in the restored copy.
+type DataCounts struct {
+	// Rows are row counts by table (DatabaseDumps.CountedDump names
+	// them: res_partner, res_users, res_company, ir_attachment, and
+	// "ir_module_module installed"); a table the database lacks, or
+	// that could not be counted, is left out.
+	Rows map[string]int64 `json:"rows"`
+	// FilestoreFiles and FilestoreBytes are the regular files of the
+	// filestore's archive and their bytes.
+	FilestoreFiles int64 `json:"filestore_files"`
+	FilestoreBytes int64 `json:"filestore_bytes"`
 }
 
 // File returns the manifest's entry for name.
@@ -292,6 +316,9 @@ type backupRun struct {
 
 	id    string
 	draft BackupDraft
+	// counts and dbSize are what the manifest records of the data.
+	counts DataCounts
+	dbSize uint64
 }
 
 // take makes the whole backup in one call, then applies the retention:
@@ -324,9 +351,11 @@ func (b *backupRun) dump(ctx context.Context) error {
 		return fmt.Errorf("backup: %w", err)
 	}
 	b.draft, b.id = draft, draft.ID()
-	if err := b.d.pg.Dump(ctx, b.inst.Internal, draft.Path(DumpName)); err != nil {
+	rows, err := b.d.pg.CountedDump(ctx, b.inst.Internal, draft.Path(DumpName))
+	if err != nil {
 		return err
 	}
+	b.counts.Rows = rows
 	if err := draft.Add(DumpName); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
@@ -342,6 +371,7 @@ func (b *backupRun) checkSpace(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("backup: size of database %s: %w", b.inst.Internal, err)
 	}
+	b.dbSize = dbSize
 	err = b.d.cfg.Files.ReadFilestore(ctx, b.inst, func(filestore fs.FS) error {
 		return b.d.backups.Room(b.inst.Internal, dbSize, filestore)
 	})
@@ -356,7 +386,12 @@ func (b *backupRun) checkSpace(ctx context.Context) error {
 // follows no link.
 func (b *backupRun) filestore(ctx context.Context) error {
 	err := b.d.cfg.Files.ReadFilestore(ctx, b.inst, func(filestore fs.FS) error {
-		return b.draft.Archive(ctx, filestore, FilestoreName)
+		counted := &countingFS{fsys: filestore}
+		if err := b.draft.Archive(ctx, counted, FilestoreName); err != nil {
+			return err
+		}
+		b.counts.FilestoreFiles, b.counts.FilestoreBytes = counted.files, counted.bytes
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("backup: filestore: %w", err)
@@ -392,6 +427,11 @@ func (b *backupRun) seal(ctx context.Context) error {
 	}
 	// What the instance runs, as it recorded it: never the release
 	// builder's idea of the branch's head now.
+	if b.counts.Rows != nil {
+		c := b.counts
+		m.Counts = &c
+	}
+	m.DatabaseBytes = b.dbSize
 	m.OdooRelease = "unknown"
 	if rel := b.inst.Release; rel.Known() {
 		m.OdooRelease, m.Release = rel.Commit, &rel

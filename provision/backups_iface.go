@@ -36,6 +36,14 @@ type DatabaseDumps interface {
 	// Dump writes one consistent custom-format dump of db to file (mode
 	// 0600), taken while db serves.
 	Dump(ctx context.Context, db, file string) error
+	// CountedDump is Dump, logged in as the role that owns db, which
+	// also counts, in the dump's own snapshot, the rows of a few core
+	// tables (DataCounts.Rows), each count bounded in time; a table db
+	// lacks, or whose count fails, is left out.
+	CountedDump(ctx context.Context, db, file string) (map[string]int64, error)
+	// Counts counts the rows of the same tables of db, logged in as the
+	// role that owns it, read only, bounded in time.
+	Counts(ctx context.Context, db string) (map[string]int64, error)
 	// Restore creates database db owned by owner ("" for odoobot's role),
 	// closed to other roles, and restores file into it as owner; on
 	// failure db is dropped again.

@@ -39,6 +39,9 @@ type Store interface {
 	// Events returns a job's events in the order they were recorded:
 	// what recovery decides from.
 	Events(ctx context.Context, id int64) ([]Event, error)
+	// Jobs returns instance's jobs of kind, newest first, at most n:
+	// what a restore drill's outcome is read from.
+	Jobs(ctx context.Context, instance string, kind JobKind, n int) ([]Job, error)
 }
 
 // ReleaseBuilder gives the Odoo release instances run on (provision/odoo).

@@ -234,6 +234,11 @@ type BackupFiles interface {
 	// DropRestore removes the filestore tree a restore of inst keeps in
 	// the staging directory; nothing there is fine.
 	DropRestore(ctx context.Context, inst Instance, tree RestoreTree) error
+	// ReadStaged calls read with a read-only view of the filestore
+	// StageRestore staged for inst, valid until read returns, following
+	// no link (as ReadFilestore's); nothing staged is an error matching
+	// fs.ErrNotExist.
+	ReadStaged(ctx context.Context, inst Instance, read func(fs.FS) error) error
 }
 
 // KeptSet names a set of files a job keeps for a rollback.

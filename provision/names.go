@@ -200,6 +200,9 @@ func formatReason(name string) string {
 const (
 	RestoreStagingSuffix = "_restore"
 	RestoreOldSuffix     = "_old"
+	// DrillSuffix names the throwaway database a restore drill restores
+	// the instance's backup into (drill).
+	DrillSuffix = "_drill"
 )
 
 // The limits of the systems an instance's names go to. A name longer than
@@ -242,7 +245,7 @@ func NginxHashKeyMax(bucketSize int) int { return bucketSize - 2*8 - 2 }
 // is shortened with a hash instead; the unit, nginx names and the domain
 // fit their limits for every name this short unless the zone or the unit
 // prefix is very long.
-var MaxNameLength = maxIdentifier - len(InternalName("")) - max(len(RestoreStagingSuffix), len(RestoreOldSuffix))
+var MaxNameLength = maxIdentifier - len(InternalName("")) - max(len(RestoreStagingSuffix), len(RestoreOldSuffix), len(DrillSuffix))
 
 // Names are every name derived from one instance's name, in the one place
 // they are derived. Every caller takes them from here (Layout.Names,
@@ -255,6 +258,7 @@ type Names struct {
 	Database       string // prod-acme: the instance's database
 	RestoreStaging string // prod-acme_restore: the database restore fills before the swap
 	RestoreOld     string // prod-acme_old: the replaced database while a restore swaps
+	Drill          string // prod-acme_drill: the throwaway database of a restore drill
 	DBRole         string // prod-acme: the PostgreSQL role that owns the database
 
 	SystemUser string // odoo-acme: the system user (and group) the instance runs as
@@ -284,6 +288,7 @@ func DeriveNames(name, zone, unitPrefix string) Names {
 		Database:       internal,
 		RestoreStaging: internal + RestoreStagingSuffix,
 		RestoreOld:     internal + RestoreOldSuffix,
+		Drill:          internal + DrillSuffix,
 		DBRole:         DBRoleName(name),
 		SystemUser:     SystemUser(name),
 		Unit:           unit,
@@ -310,6 +315,7 @@ func (n Names) Fit() error {
 		{"database", n.Database, maxIdentifier, "PostgreSQL cuts names at 63 bytes"},
 		{"restore's staging database", n.RestoreStaging, maxIdentifier, "PostgreSQL cuts names at 63 bytes, and restore must not mistake it for the live database"},
 		{"restore's replaced database", n.RestoreOld, maxIdentifier, "PostgreSQL cuts names at 63 bytes, and restore must not mistake it for the live database"},
+		{"restore drill's database", n.Drill, maxIdentifier, "PostgreSQL cuts names at 63 bytes, and a drill must not mistake it for the live database"},
 		{"database role", n.DBRole, maxIdentifier, "PostgreSQL cuts names at 63 bytes"},
 		{"system user", n.SystemUser, maxUserName, "systemd's User= takes at most 31 characters"},
 		{"systemd unit", n.Unit, maxUnitName, "systemd refuses longer unit names"},

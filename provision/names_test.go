@@ -296,7 +296,7 @@ func TestNewInstanceUsesNames(t *testing.T) {
 	n := l.Names("acme")
 	want := Names{
 		Name: "acme", Domain: "acme.example.com", Internal: "prod-acme",
-		Database: "prod-acme", RestoreStaging: "prod-acme_restore", RestoreOld: "prod-acme_old", DBRole: "prod-acme",
+		Database: "prod-acme", RestoreStaging: "prod-acme_restore", RestoreOld: "prod-acme_old", Drill: "prod-acme_drill", DBRole: "prod-acme",
 		SystemUser: "odoo-acme", Unit: "odoo19e-prod-acme.service",
 		SiteFile: "prod-acme", UpstreamHTTP: "prod-acme-http", UpstreamGevent: "prod-acme-gevent",
 		UpgradeVar: "prod_acme_connection_upgrade", SSLCache: "prod_acme_ssl",

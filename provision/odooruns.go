@@ -13,6 +13,11 @@ type OdooRun struct {
 	Dir string
 	// Conf is the odoo.conf it reads; DB the database it works on.
 	Conf, DB string
+	// MemoryMax, when above 0, bounds the address space of Odoo's
+	// process (RLIMIT_AS, bytes), as Odoo's limit_memory_hard bounds
+	// each of an instance's workers: past it an allocation fails and
+	// the run with it.
+	MemoryMax int64
 }
 
 // OdooRuns runs a release's own Odoo (odoo-bin) on an instance's
@@ -37,4 +42,8 @@ type OdooRuns interface {
 	// update has committed or failed (Odoo rolls a failed update back).
 	// It gives up after 30 minutes.
 	Update(ctx context.Context, rel Release, run OdooRun, modules ...string) error
+	// Open loads run.DB's registry with rel's Odoo and stops (no module
+	// installed or updated, no HTTP server): proof that Odoo can open
+	// the database. It gives up after 10 minutes.
+	Open(ctx context.Context, rel Release, run OdooRun) error
 }

@@ -164,6 +164,9 @@ type ListedBackup struct {
 	BackupInfo
 	Local bool
 	Copy  *OffsiteCopy
+	// Drill is the latest restore drill of this backup; nil when none
+	// ended.
+	Drill *DrillOutcome
 }
 
 // Places returns where the backup is kept, local first.
@@ -195,11 +198,13 @@ func (s *Service) BackupPlaces(ctx context.Context, name string) (BackupListing,
 		out.Backups = append(out.Backups, ListedBackup{BackupInfo: b, Local: true})
 	}
 	if s.bcfg.Offsite == nil {
+		s.addDrills(ctx, name, out.Backups)
 		return out, nil
 	}
 	copies, err := s.bcfg.Offsite.List(ctx, InternalName(name))
 	if err != nil {
 		out.OffsiteProblem = explained(err)
+		s.addDrills(ctx, name, out.Backups)
 		return out, nil
 	}
 	for _, c := range copies {
@@ -215,7 +220,27 @@ func (s *Service) BackupPlaces(ctx context.Context, name string) (BackupListing,
 		}}})
 	}
 	sort.SliceStable(out.Backups, func(i, j int) bool { return out.Backups[i].ID > out.Backups[j].ID })
+	s.addDrills(ctx, name, out.Backups)
 	return out, nil
+}
+
+// addDrills gives each listed backup its latest restore drill, from
+// the last drills recorded; the listing stands without them when they
+// cannot be read.
+func (s *Service) addDrills(ctx context.Context, name string, list []ListedBackup) {
+	drills, err := s.DrillOutcomes(ctx, name, 100)
+	if err != nil {
+		s.cfg.Logger.WarnContext(ctx, "backups: the drills cannot be read", "instance", name, "err", err)
+		return
+	}
+	for i := range list {
+		for _, d := range drills {
+			if d.Backup == list[i].ID {
+				list[i].Drill = &d
+				break
+			}
+		}
+	}
 }
 
 // offsiteCopy returns the instance's offsite copy of backup id.

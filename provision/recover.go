@@ -77,6 +77,7 @@ func (s *Service) recoveryPlans() map[JobKind]func(context.Context, Job) (Plan, 
 		JobCreate:  s.creationPlanOf,
 		JobClone:   s.creationPlanOf,
 		JobRebuild: s.rebuildPlanOf,
+		JobDrill:   s.drillPlanOf,
 	}
 	for kind := range s.recoverers() {
 		plans[kind] = s.jobPlanOf

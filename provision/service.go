@@ -52,7 +52,11 @@ type Config struct {
 	HealthTimeout time.Duration // default 90 s
 	// InUse probes whether a port is taken on the host before it is
 	// reserved; nil means Ports.InUse.
-	InUse  func(port int) bool
+	InUse func(port int) bool
+	// Alert tells the on-call channels what no one watching a thread may
+	// see: a restore drill that failed (scheduled or asked for). nil
+	// only logs it.
+	Alert  func(ctx context.Context, text string)
 	Logger *slog.Logger
 	Now    func() time.Time
 }

@@ -64,6 +64,7 @@ var subcommands = []subcommand{
 	{commands.VerbBackup, "back up an instance: database and filestore", []option{optName}},
 	{commands.VerbBackups, "an instance's backups", []option{optName}},
 	{commands.VerbRestore, "restore an instance from a backup", []option{optName, optBack}},
+	{commands.VerbDrill, "restore drill: the latest backup restored into a throwaway copy, opened and compared", []option{optName}},
 	{commands.VerbDelete, "remove an instance, after a confirmation and a final backup", []option{optName}},
 	{commands.VerbClone, "a staging copy of an instance, from a fresh dump; neutralized by default", []option{optSrc, optDst, optLive}},
 	{commands.VerbUpgrade, "move an instance to another Odoo release, tested on a copy first", []option{optName, optRel}},

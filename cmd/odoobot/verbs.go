@@ -23,7 +23,7 @@ import (
 var hostVerbs = map[string]bool{
 	"create": true, "list": true, "status": true, "info": true, "logs": true,
 	"restart": true, "stop": true, "start": true, "maintenance": true, "whoami": true,
-	"backup": true, "backups": true, "restore": true, "delete": true,
+	"backup": true, "backups": true, "restore": true, "delete": true, "drill": true,
 	"capacity": true, "certs": true, "reset-admin": true, "clone": true, "upgrade": true,
 }
 
@@ -273,6 +273,7 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 	a.StartRenewal(ctx)
 	a.StartBackups(ctx)
 	a.StartOffsite(ctx)
+	a.StartDrills(ctx)
 	a.StartWatch(ctx)
 	if len(runs) == 0 {
 		return shell.Run(ctx, stdin, stdout, a.Dispatcher, shell.Identity())

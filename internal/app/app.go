@@ -384,6 +384,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		ACMEWebroot: filepath.Join(cfg.StateDir, "acme-webroot"),
 		VerifyRoots: verifyRoots,
 		Capacity:    cfg.CapacityModel(),
+		Alert:       func(ctx context.Context, text string) { a.Alert(ctx, text) },
 		Logger:      log,
 	}, provision.BackupConfig{
 		Dir: cfg.BackupDir, Retention: cfg.BackupRetention(), BotVersion: opt.Version,
@@ -402,7 +403,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	a.Dispatcher = &commands.Dispatcher{
 		Allowlist: al, Auditor: store, Rules: cfg.NameRules(), Mode: cfg.SSLMode(),
 		Creator: a.Service, DayTwo: a.Service, Cloner: a.Service, Upgrader: a.Service, Capacity: a.Service,
-		Operator: a.Operator, Admins: a.Operator, Jobs: store, Logger: log,
+		Operator: a.Operator, Admins: a.Operator, Drills: a.Service, Jobs: store, Logger: log,
 	}
 	return a, nil
 }

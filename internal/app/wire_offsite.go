@@ -90,6 +90,22 @@ func InitOffsite(ctx context.Context, cfg *config.Config) (string, error) {
 	return "offsite: the repository at OFFSITE_REPOSITORY opens with OFFSITE_PASSWORD_FILE", nil
 }
 
+// StartDrills runs the scheduled restore drill until ctx ends
+// (provision.Service.RunDrills): every ready instance's latest backup
+// drilled once per DRILL_EVERY, none started in the two hours before
+// the daily backup (BACKUP_TIME), a failed drill alerted (Config.Alert).
+// serve calls it; DRILL_EVERY=0 turns it off.
+func (a *App) StartDrills(ctx context.Context) {
+	if a.Service == nil || a.Config.DrillEvery <= 0 {
+		return
+	}
+	l := provision.DrillLoop{Every: a.Config.DrillEvery}
+	if at, on, _ := a.Config.DailyBackup(); on {
+		l.Backups = &at
+	}
+	go a.Service.RunDrills(ctx, l)
+}
+
 // StartOffsite runs the background push of the local backups offsite
 // until ctx ends (provision.Service.RunOffsite), alerting the alert
 // channels after OFFSITE_ALERT_AFTER failed rounds in a row and once it

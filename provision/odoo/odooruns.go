@@ -35,6 +35,9 @@ const (
 	updateTimeout     = 30 * time.Minute
 )
 
+// prlimitBin sets a resource limit and executes a program under it.
+const prlimitBin = "/usr/bin/prlimit"
+
 // outputMax is how much of Odoo's output a run keeps: its last 4 MiB,
 // which hold why it failed (a module update logs a line or two per
 // module).
@@ -91,7 +94,14 @@ func runOdoo(ctx context.Context, rel provision.Release, run provision.OdooRun, 
 		return "", err
 	}
 	out := &tailbuf.Buffer{Max: outputMax}
-	cmd := exec.CommandContext(ctx, rel.Python, append([]string{rel.OdooBin}, args...)...)
+	argv := append([]string{rel.Python, rel.OdooBin}, args...)
+	if run.MemoryMax > 0 {
+		// util-linux's prlimit (Debian's essential set), run as the user,
+		// lowers its own limit and executes Python under it: lowering
+		// needs no privilege, where setting another process's would.
+		argv = append([]string{prlimitBin, "--as=" + strconv.FormatInt(run.MemoryMax, 10), "--"}, argv...)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = minimalEnv()
 	cmd.Dir = run.Dir
 	cmd.Stdout, cmd.Stderr = out, out
@@ -202,4 +212,25 @@ func tailText(s string, n int) string {
 		s = "…" + s[len(s)-n:]
 	}
 	return "\n" + s
+}
+
+// Open runs `odoo-bin --stop-after-init --no-http` on run.DB, no module
+// named (provision.OdooRuns): Odoo loads the database's registry and
+// stops. Odoo exits 0 for a database it did not load (one that is not
+// an Odoo database: it logs "Database … not initialized" and loads
+// nothing), so a run that logged an ERROR or CRITICAL line has not
+// opened it either. It gives up after NeutralizeTimeout (10 minutes).
+func (r *Runs) Open(ctx context.Context, rel provision.Release, run provision.OdooRun) error {
+	ctx, cancel := context.WithTimeout(ctx, orDefault(r.NeutralizeTimeout, neutralizeTimeout))
+	defer cancel()
+	out, err := runOdoo(ctx, rel, run, "-c", run.Conf, "-d", run.DB, "--stop-after-init", "--no-http", "--logfile", "")
+	if err != nil {
+		return fmt.Errorf("odoo-bin --stop-after-init: %w%s", err, provision.RedactURLs(whyOdooFailed(out)))
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if odooProblem.MatchString(strings.TrimRight(l, "\r ")) {
+			return fmt.Errorf("odoo-bin --stop-after-init exited 0 but logged errors loading %s:%s", run.DB, provision.RedactURLs(whyOdooFailed(out)))
+		}
+	}
+	return nil
 }

@@ -262,3 +262,57 @@ func TestRunsRealOdoo(t *testing.T) {
 		t.Errorf("base's write_date %s after Update, %s before: base was not updated", after, before)
 	}
 }
+
+// TestOpenRefusesWhatOdooLogsAsAnError: Open runs odoo-bin as the user,
+// on the database, stopping after init with no HTTP and no module
+// named; an Odoo that exits 0 but logs an ERROR (as Odoo does for a
+// database that is not an Odoo one: "Database … not initialized") has
+// not opened it, and Open says what Odoo said.
+func TestOpenRefusesWhatOdooLogsAsAnError(t *testing.T) {
+	rel, dir := fakeOdooBin(t, `echo "args=$*" >&2
+case "$*" in *" -i "*|*" -u "*) exit 3;; esac
+echo "2026-01-01 00:00:00,000 1 INFO prod-x odoo.modules.loading: loading 1 modules..."
+[ -f "$(dirname "$0")/broken" ] && echo "2026-01-01 00:00:00,000 1 ERROR prod-x odoo.modules.loading: Database prod-x not initialized, you can force it with -i base"
+exit 0
+`)
+	name, _, _ := nobody(t)
+	run := provision.OdooRun{User: name, Dir: dir, Conf: "/srv/x/odoo.conf", DB: "prod-x_drill"}
+	r := &odoo.Runs{}
+	if err := r.Open(context.Background(), rel, run); err != nil {
+		t.Fatalf("Open of a database Odoo loads: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "broken"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := r.Open(context.Background(), rel, run)
+	if err == nil || !strings.Contains(err.Error(), "not initialized") {
+		t.Fatalf("Open of a database Odoo logs an ERROR for: %v, want the error naming it", err)
+	}
+}
+
+// TestOpenBoundsTheMemory: a run given MemoryMax has its address space
+// bounded (RLIMIT_AS) to it, as Odoo bounds its workers.
+func TestOpenBoundsTheMemory(t *testing.T) {
+	rel, dir := fakeOdooBin(t, `echo "2026-01-01 00:00:00,000 1 INFO x odoo: limit $(ulimit -v)" >"$(dirname "$0")/said"
+`)
+	name, _, _ := nobody(t)
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	run := provision.OdooRun{User: name, Dir: dir, Conf: "/srv/x/odoo.conf", DB: "prod-x_drill", MemoryMax: 700 << 20}
+	if err := (&odoo.Runs{}).Open(context.Background(), rel, run); err != nil {
+		t.Fatal(err)
+	}
+	if got := readSaid(t, dir); !strings.Contains(got, "limit 716800") {
+		t.Errorf("the run's ulimit -v: %q, want 716800 (KiB, 700 MiB)", got)
+	}
+}
+
+func readSaid(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "said"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

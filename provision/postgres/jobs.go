@@ -223,6 +223,20 @@ func (s *Store) ActiveJob(ctx context.Context, instance string) (j provision.Job
 	return j, true, nil
 }
 
+// Jobs returns instance's jobs of kind, newest first, at most n
+// (provision.Store): a restore drill's outcome is its job's record.
+func (s *Store) Jobs(ctx context.Context, instance string, kind provision.JobKind, n int) ([]provision.Job, error) {
+	rows, err := s.pool.Query(ctx, sqlSelectJob+` WHERE instance = $1 AND kind = $2 ORDER BY id DESC LIMIT $3`, instance, string(kind), n)
+	if err != nil {
+		return nil, errorf("postgres: %s jobs of %s: %w", kind, instance, err)
+	}
+	jobs, err := pgx.CollectRows(rows, scanJob)
+	if err != nil {
+		return nil, errorf("postgres: %s jobs of %s: %w", kind, instance, err)
+	}
+	return jobs, nil
+}
+
 // SetChatRef records where a chat adapter reports the job (for example
 // its channel and thread), replacing any earlier reference. An unknown id
 // gives provision.ErrJobNotFound.

@@ -128,6 +128,35 @@ func (p *Postgres) Restore(_ context.Context, db, owner, file string) error {
 	return nil
 }
 
+// counts are the rows the model's database db holds: its modules
+// installed and one partner per byte of what its users wrote.
+func counts(db Database) map[string]int64 {
+	n := int64(0)
+	if db.Modules != "" {
+		n = int64(len(strings.Split(db.Modules, ",")))
+	}
+	return map[string]int64{"ir_module_module installed": n, "res_partner": int64(len(db.Data))}
+}
+
+// CountedDump keeps a copy of db as file and counts its rows.
+func (p *Postgres) CountedDump(ctx context.Context, db, file string) (map[string]int64, error) {
+	if err := p.Dump(ctx, db, file); err != nil {
+		return nil, err
+	}
+	return p.Counts(ctx, db)
+}
+
+// Counts counts the rows of db.
+func (p *Postgres) Counts(_ context.Context, db string) (map[string]int64, error) {
+	p.h.mu.Lock()
+	defer p.h.mu.Unlock()
+	got, ok := p.h.databases[db]
+	if !ok {
+		return nil, fmt.Errorf("provisiontest: counts: database %s does not exist", db)
+	}
+	return counts(got), nil
+}
+
 // backup is one backup of the model: its manifest and the files it
 // holds, by name (a dump's database, or an archive's filestore owner).
 type backup struct {
@@ -387,4 +416,19 @@ func (h *Host) backupLines(add func(string, ...any)) {
 	for _, c := range h.offsite {
 		add("offsite %s/%s reason=%s", c.copy.Instance, c.copy.Backup, c.copy.Reason)
 	}
+}
+
+// SetBackupCounts replaces what backup id of internal's manifest
+// records of the data (a tampered count, or none as an earlier odoobot
+// recorded); it reports whether the backup was found.
+func (h *Host) SetBackupCounts(internal, id string, c *provision.DataCounts) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, b := range h.backups[internal] {
+		if b.manifest.ID == id {
+			h.backups[internal][i].manifest.Counts = c
+			return true
+		}
+	}
+	return false
 }

@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"testing/fstest"
 	"time"
 
 	"odoobot/provision"
@@ -64,8 +65,10 @@ type Host struct {
 	offDown   error             // when set, every offsite call fails with it
 	snapshots int               // offsite snapshot ids handed out
 	staged    map[string]string // internal name → owner of the filestore a restore staged
-	replaced  map[string]string // internal name → owner of the filestore a restore swapped out
-	clock     time.Time
+	// stagedFiles are the files of each staged filestore.
+	stagedFiles map[string]fstest.MapFS
+	replaced    map[string]string // internal name → owner of the filestore a restore swapped out
+	clock       time.Time
 
 	// Release is what the release builder gives; Layout where the
 	// instances' files are (for the paths Leftover shows); ServiceUser
@@ -116,6 +119,7 @@ func New(l provision.Layout, rel provision.Release) *Host {
 		drafts:      map[string]*draft{},
 		fetched:     map[string]string{},
 		staged:      map[string]string{},
+		stagedFiles: map[string]fstest.MapFS{},
 		replaced:    map[string]string{},
 		instances:   map[string]provision.Instance{},
 		versions:    map[string]string{},

@@ -83,3 +83,14 @@ func (t *Targets) Cached(rec provision.ReleaseRecord) (provision.Release, error)
 	}
 	return provision.Release{}, fmt.Errorf("provisiontest: release %s is not cached", rec.Key)
 }
+
+// Open checks that run.DB exists: the model's Odoo opens any database
+// that does.
+func (o *OdooRuns) Open(_ context.Context, _ provision.Release, run provision.OdooRun) error {
+	o.h.mu.Lock()
+	defer o.h.mu.Unlock()
+	if _, ok := o.h.databases[run.DB]; !ok {
+		return fmt.Errorf("provisiontest: open: database %s does not exist", run.DB)
+	}
+	return nil
+}

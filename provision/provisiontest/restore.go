@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"strings"
 	"testing/fstest"
 
 	"odoobot/provision"
@@ -31,15 +32,35 @@ func (f *Files) ReadFilestore(_ context.Context, inst provision.Instance, read f
 
 // StageRestore reads archive whole and stages a filestore owned by user.
 func (f *Files) StageRestore(_ context.Context, inst provision.Instance, user string, archive io.Reader) error {
+	view := fstest.MapFS{}
 	if archive != nil {
-		if _, err := io.ReadAll(archive); err != nil {
+		b, err := io.ReadAll(archive)
+		if err != nil {
 			return fmt.Errorf("provisiontest: stage restore of %s: %w", inst.Internal, err)
+		}
+		// The model's archive is "path=content" lines (draft.Archive).
+		for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+			if p, content, ok := strings.Cut(l, "="); ok {
+				view[p] = &fstest.MapFile{Data: []byte(content), Mode: 0o640}
+			}
 		}
 	}
 	f.h.mu.Lock()
 	defer f.h.mu.Unlock()
 	f.h.staged[inst.Internal] = user
+	f.h.stagedFiles[inst.Internal] = view
 	return nil
+}
+
+// ReadStaged calls read with the files staged for inst.
+func (f *Files) ReadStaged(_ context.Context, inst provision.Instance, read func(fs.FS) error) error {
+	f.h.mu.Lock()
+	view, ok := f.h.stagedFiles[inst.Internal]
+	f.h.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("provisiontest: read staged of %s: %w", inst.Internal, fs.ErrNotExist)
+	}
+	return read(view)
 }
 
 // SwapRestore moves the live filestore to replaced and the staged one in.
@@ -64,6 +85,7 @@ func (f *Files) SwapRestore(_ context.Context, inst provision.Instance, user str
 	done.Swapped = true
 	t.Stores[inst.Internal] = staged
 	delete(f.h.staged, inst.Internal)
+	delete(f.h.stagedFiles, inst.Internal)
 	return done, nil
 }
 
@@ -110,6 +132,7 @@ func (f *Files) DropRestore(_ context.Context, inst provision.Instance, tree pro
 		delete(f.h.replaced, inst.Internal)
 	} else {
 		delete(f.h.staged, inst.Internal)
+		delete(f.h.stagedFiles, inst.Internal)
 	}
 	return nil
 }

@@ -232,3 +232,17 @@ func (s *Store) Job(id int64) (provision.Job, bool) {
 	}
 	return *j, true
 }
+
+// Jobs returns instance's jobs of kind, newest first, at most n.
+func (s *Store) Jobs(_ context.Context, instance string, kind provision.JobKind, n int) ([]provision.Job, error) {
+	s.h.mu.Lock()
+	defer s.h.mu.Unlock()
+	var out []provision.Job
+	for _, id := range slices.Backward(slices.Sorted(maps.Keys(s.h.jobs))) {
+		j := s.h.jobs[id]
+		if j.Instance == instance && j.Kind == kind && len(out) < n {
+			out = append(out, *j)
+		}
+	}
+	return out, nil
+}

@@ -266,3 +266,29 @@ func unpackFile(top *safefs.Dir, name string, hdr *tar.Header, r io.Reader, uid,
 	}
 	return err
 }
+
+// ReadStaged calls read with safefs's read-only view of the filestore
+// StageRestore staged for inst, in the staging directory, no link
+// followed; nothing staged is an error matching fs.ErrNotExist.
+func (f *Files) ReadStaged(ctx context.Context, inst provision.Instance, read func(fs.FS) error) error {
+	staging, err := f.openStaging()
+	if err != nil {
+		return err
+	}
+	defer staging.Close()
+	if ok, err := staging.Exists(stagedName(inst)); err != nil {
+		return fmt.Errorf("files: staged filestore: %w", err)
+	} else if !ok {
+		return fmt.Errorf("files: staged filestore of %s: %w", inst.Internal, fs.ErrNotExist)
+	}
+	src, err := staging.Dir(stagedName(inst))
+	if err != nil {
+		return fmt.Errorf("files: staged filestore: %w", err)
+	}
+	defer src.Close()
+	self, err := src.Self()
+	if err != nil {
+		return fmt.Errorf("files: staged filestore: %w", err)
+	}
+	return read(src.FS(self.UID))
+}

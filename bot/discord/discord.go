@@ -184,6 +184,9 @@ func New(cfg Config) (*Bot, error) {
 		}},
 	}
 	s.Identify.Intents = discordgo.IntentsGuilds // interactions arrive whatever the intents
+	// Uncompressed payloads: every frame the gateway sends is then text
+	// that gatewayConns can follow (a bot in a few guilds saves little).
+	s.Compress = false
 	// Run reconnects a dropped gateway itself: discordgo's own loop reads
 	// this flag unlocked from its goroutines, so a shutdown could not
 	// turn it off safely, and it never gives up.
@@ -366,8 +369,9 @@ func (b *Bot) start(ctx context.Context) error {
 		if errors.Is(err, discordgo.ErrWSAlreadyOpen) {
 			err = nil
 		}
-		if err == nil {
-			b.gw.takeLost() // the failures before this Open are over
+		if err == nil { // the failures before this Open are over
+			b.gw.takeLost()
+			b.gw.takeClose()
 		}
 		if err != nil {
 			err = b.openHint(err)

@@ -382,6 +382,12 @@ func (b *Bot) start(ctx context.Context) error {
 			return nil
 		}
 		if refused(err) {
+			// Stopping first: the Disconnect event that Close emits must
+			// not start a reconnect once Run has returned.
+			b.mu.Lock()
+			b.stopping = true
+			b.mu.Unlock()
+			b.gw.stop()
 			b.s.Close()
 			return err
 		}

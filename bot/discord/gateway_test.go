@@ -189,6 +189,7 @@ func TestRefusedIdentifyStopsRun(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatalf("Run still going 5s after IDENTIFY was closed with %d (%d IDENTIFYs)", code, len(fd.gw.Identifies()))
 			}
+			time.Sleep(300 * time.Millisecond) // nothing goes on once Run returned
 			if n := len(fd.gw.Identifies()); n != 1 {
 				t.Errorf("%d IDENTIFYs, want 1", n)
 			}

@@ -37,7 +37,7 @@ func TestServerFramesAreFollowed(t *testing.T) {
 	stream.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
 	stream.Write(serverFrame(0x1, true, []byte(`{"op":10,"d":{"heartbeat_interval":41250}}`)))
 	stream.Write(serverFrame(0x1, true, bytes.Repeat([]byte("x"), 70000))) // a large dispatch
-	stream.Write(serverFrame(0x9, true, nil))                             // an empty ping
+	stream.Write(serverFrame(0x9, true, nil))                              // an empty ping
 	stream.Write(serverFrame(0x1, false, []byte(`{"op":9,`)))              // a fragment
 	stream.Write(serverFrame(0x0, true, []byte(`"d":false}`)))
 	stream.Write(serverFrame(0x1, true, bytes.Repeat([]byte("y"), 300)))

@@ -3,8 +3,9 @@
 // subcommand per verb), turns its interactions into commands.Request and
 // answers as a commands.Responder: a deferred response at once, then the
 // answer in the original response, private answers as ephemeral
-// followups, long output as a file, one thread per long job, and a danger
-// button for confirmations.
+// followups (a public placeholder they leave behind is deleted), long
+// output as up to four messages and as a file beyond, one thread per
+// long job, and a danger button for confirmations.
 //
 // Interaction tokens expire after 15 minutes, so everything a job posts
 // later (its thread lines, the final edit of its root message, the

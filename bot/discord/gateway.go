@@ -51,7 +51,7 @@ type gatewayConns struct {
 	conns        map[*gatewayConn]bool
 	lastIdentify time.Time
 	lastClose    int       // the code of the last close frame the gateway sent, until taken
-	lostAt       time.Time // when a connection's read first failed, until taken
+	lostAt       time.Time // when a connection was first lost (closed by the gateway, a failed read), until taken
 	stopped      bool
 }
 

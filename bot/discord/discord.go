@@ -3,8 +3,9 @@
 // subcommand per verb), turns its interactions into commands.Request and
 // answers as a commands.Responder: a deferred response at once, then the
 // answer in the original response, private answers as ephemeral
-// followups, long output as a file, one thread per long job, and a danger
-// button for confirmations.
+// followups (a public placeholder they leave behind is deleted), long
+// output as up to four messages and as a file beyond, one thread per
+// long job, and a danger button for confirmations.
 //
 // Interaction tokens expire after 15 minutes, so everything a job posts
 // later (its thread lines, the final edit of its root message, the
@@ -77,6 +78,11 @@ type Config struct {
 	// DefaultGatewayIdle, above Discord's heartbeat interval (41.25 s),
 	// whose ACK is the least the gateway sends.
 	GatewayIdle time.Duration
+	// HelloWait is the longest wait for the gateway's HELLO once the
+	// websocket is open (Discord sends it at once); a connection without
+	// one is dropped and the bot connects again. Default
+	// DefaultHelloWait; GatewayIdle when that is shorter.
+	HelloWait time.Duration
 	// IdentifyWait is the least pause between two IDENTIFYs (Discord
 	// asks for 1–5 s after an invalid session); a random part up to 4
 	// times as much is added. Default DefaultIdentifyWait.
@@ -90,9 +96,15 @@ type Config struct {
 // The defaults of Config's gateway settings.
 const (
 	DefaultGatewayIdle  = time.Minute
+	DefaultHelloWait    = 10 * time.Second
 	DefaultIdentifyWait = time.Second
 	DefaultRetryWait    = time.Second
 )
+
+// closeWait is how long a shutdown waits for the clean close of the
+// gateway (a close frame with 1000, then discordgo's second for the
+// gateway's answer) before it drops the connection.
+const closeWait = 3 * time.Second
 
 // DefaultUpdateInterval keeps a step line's progress edits to one a
 // second, well within Discord's rate limits.
@@ -109,9 +121,12 @@ type Bot struct {
 	token   string // without the "Bot " prefix
 	running sync.WaitGroup
 
+	fatal chan error // a refusal met once connected: Run returns it
+
 	mu           sync.Mutex
 	stopping     bool
-	reconnecting bool // a Disconnect's handler is opening the gateway again
+	reconnecting bool      // a Disconnect's handler is opening the gateway again
+	downSince    time.Time // when the gateway was lost, until it is back
 }
 
 var snowflake = regexp.MustCompile(`^[0-9]{17,20}$`)
@@ -150,6 +165,9 @@ func New(cfg Config) (*Bot, error) {
 	if cfg.GatewayIdle <= 0 {
 		cfg.GatewayIdle = DefaultGatewayIdle
 	}
+	if cfg.HelloWait <= 0 {
+		cfg.HelloWait = DefaultHelloWait
+	}
 	if cfg.IdentifyWait <= 0 {
 		cfg.IdentifyWait = DefaultIdentifyWait
 	}
@@ -167,12 +185,15 @@ func New(cfg Config) (*Bot, error) {
 		}},
 	}
 	s.Identify.Intents = discordgo.IntentsGuilds // interactions arrive whatever the intents
+	// Uncompressed payloads: every frame the gateway sends is then text
+	// that gatewayConns can follow (a bot in a few guilds saves little).
+	s.Compress = false
 	// Run reconnects a dropped gateway itself: discordgo's own loop reads
 	// this flag unlocked from its goroutines, so a shutdown could not
 	// turn it off safely, and it never gives up.
 	s.ShouldReconnectOnError = false
 	s.LogLevel = discordgo.LogError
-	gw := newGatewayConns(cfg.GatewayIdle, cfg.IdentifyWait, 5*cfg.IdentifyWait, cfg.Logger.Warn)
+	gw := newGatewayConns(cfg.GatewayIdle, cfg.HelloWait, cfg.IdentifyWait, 5*cfg.IdentifyWait, cfg.Logger.Warn)
 	s.Dialer = &websocket.Dialer{
 		NetDialContext: gw.dial, NetDialTLSContext: gw.dialTLS,
 		HandshakeTimeout: 15 * time.Second, Proxy: http.ProxyFromEnvironment,
@@ -182,6 +203,7 @@ func New(cfg Config) (*Bot, error) {
 		log:   cfg.Logger,
 		s:     s,
 		gw:    gw,
+		fatal: make(chan error, 1),
 		token: token,
 		scrub: strings.NewReplacer(token, "[redacted]"),
 	}, nil
@@ -189,14 +211,21 @@ func New(cfg Config) (*Bot, error) {
 
 // Run opens the gateway session, registers /odoo (see Register) and
 // handles interactions until ctx is cancelled; it then closes the
-// session at once, waits for the commands in progress to hand over, and
-// returns nil. A start that fails for a reason retrying may mend (Discord
-// answering 503, a gateway that never says HELLO) is logged and tried
-// again after a back-off that doubles from Config.RetryWait up to a
-// minute; only a refused token or configuration stops Run with an error
-// naming the variable to check. Once connected, a dropped gateway is
-// opened again (discordgo resumes the session) with the same back-off,
-// each step logged, until ctx is cancelled.
+// session cleanly (a close frame with code 1000, within closeWait),
+// waits for the commands in progress to hand over, and returns nil. A
+// start that fails for a reason retrying may mend (Discord answering
+// 503, a gateway that never says HELLO) is logged and tried again after
+// a back-off that doubles from Config.RetryWait up to a minute. A refused
+// token or configuration stops Run with an error naming what to check:
+// REST's 401, 403 and 404, and the gateway close codes Discord says not
+// to reconnect after (4004 authentication failed, 4010 invalid shard,
+// 4011 sharding required, 4012 invalid API version, 4013 invalid
+// intents, 4014 disallowed intents), at start or later. Once connected,
+// a dropped gateway is logged at WARN with the close code, and opened
+// again (discordgo resumes the session) with the same back-off, each
+// step logged, until ctx is cancelled; its return is logged at WARN
+// with how long it was down and whether the session was resumed (else
+// the events sent meanwhile are lost).
 func (b *Bot) Run(ctx context.Context) error {
 	remove := []func(){
 		b.s.AddHandler(func(_ *discordgo.Session, ic *discordgo.InteractionCreate) {
@@ -216,10 +245,12 @@ func (b *Bot) Run(ctx context.Context) error {
 			if r != nil && r.User != nil {
 				b.log.Info("discord: connected", "bot", r.User.Username, "bot_user", r.User.ID, "guilds", len(r.Guilds))
 			}
+			b.back(false)
 		}),
 		b.s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Resumed) {
 			defer b.recovered("resumed")
 			b.log.Info("discord: gateway session resumed")
+			b.back(true)
 		}),
 		b.s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) {
 			b.mu.Lock()
@@ -228,11 +259,29 @@ func (b *Bot) Run(ctx context.Context) error {
 				return
 			}
 			b.reconnecting = true
+			if b.downSince.IsZero() {
+				b.downSince = time.Now()
+				if lost := b.gw.takeLost(); !lost.IsZero() {
+					b.downSince = lost // discordgo reports the loss a second late
+				}
+			}
 			b.running.Add(1)
 			b.mu.Unlock()
 			defer b.running.Done()
 			defer b.recovered("disconnect")
-			b.log.Warn("discord: gateway disconnected (the gateway closed or went silent); reconnecting")
+			code := b.gw.takeClose()
+			if err := closeRefusal(code); err != nil {
+				b.mu.Lock()
+				b.reconnecting = false
+				b.mu.Unlock()
+				b.stop(err)
+				return
+			}
+			if code != 0 {
+				b.log.Warn("discord: gateway disconnected; reconnecting", "close_code", code)
+			} else {
+				b.log.Warn("discord: gateway disconnected (the connection dropped or went silent); reconnecting")
+			}
 			b.reconnect(ctx)
 		}),
 	}
@@ -244,17 +293,69 @@ func (b *Bot) Run(ctx context.Context) error {
 	if err := b.start(ctx); err != nil {
 		return err
 	}
-	<-ctx.Done()
+	var fatal error
+	select {
+	case <-ctx.Done():
+	case fatal = <-b.fatal:
+	}
+	b.shutdown()
+	b.running.Wait()
+	return fatal
+}
+
+// shutdown closes the gateway: cleanly, with a close frame of code
+// 1000, when a connection is open; an Open in progress (a reconnect),
+// which holds the session's lock, is ended by closing its connection,
+// and so is a clean close that takes longer than closeWait.
+func (b *Bot) shutdown() {
 	b.mu.Lock()
 	b.stopping = true
+	reconnecting := b.reconnecting
 	b.mu.Unlock()
-	b.gw.stop() // first: it ends an Open that holds the session's lock
-	err := b.s.CloseWithCode(websocket.CloseNormalClosure)
-	b.running.Wait()
+	b.gw.beginStop()
+	if reconnecting {
+		b.gw.closeAll()
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- b.s.CloseWithCode(websocket.CloseNormalClosure) }()
+	var err error
+	select {
+	case err = <-closed:
+	case <-time.After(closeWait):
+		b.gw.closeAll()
+		err = <-closed
+	}
+	b.gw.closeAll()
 	if err != nil {
 		b.log.Warn("discord: close gateway", "err", b.clean(err))
 	}
-	return nil
+}
+
+// stop makes Run return err (the first one given).
+func (b *Bot) stop(err error) {
+	select {
+	case b.fatal <- err:
+	default:
+	}
+}
+
+// back logs, at WARN, that the gateway is back after it was lost (a
+// disconnect, a failed start), how long it was down, and whether the
+// session was resumed; it does nothing when nothing was lost.
+func (b *Bot) back(resumed bool) {
+	b.mu.Lock()
+	since := b.downSince
+	b.downSince = time.Time{}
+	b.mu.Unlock()
+	if since.IsZero() {
+		return
+	}
+	down := time.Since(since).Round(time.Millisecond).String()
+	if resumed {
+		b.log.Warn("discord: gateway back; the session was resumed, no event was lost", "down", down, "resumed", true)
+	} else {
+		b.log.Warn("discord: gateway back with a new session; what was sent while it was down is lost", "down", down, "resumed", false)
+	}
 }
 
 // start opens the gateway and registers /odoo, trying again with
@@ -262,15 +363,19 @@ func (b *Bot) Run(ctx context.Context) error {
 // or the configuration (the error).
 func (b *Bot) start(ctx context.Context) error {
 	wait := b.cfg.RetryWait
-	stop := context.AfterFunc(ctx, b.gw.stop) // shutdown ends a start in progress
-	defer stop()
 	for {
+		stop := context.AfterFunc(ctx, b.gw.stop) // shutdown ends an Open in progress
 		err := b.s.Open()
+		stop()
 		if errors.Is(err, discordgo.ErrWSAlreadyOpen) {
 			err = nil
 		}
+		if err == nil { // the failures before this Open are over
+			b.gw.takeLost()
+			b.gw.takeClose()
+		}
 		if err != nil {
-			err = b.authHint("open gateway", err)
+			err = b.openHint(err)
 		} else if err = b.Register(ctx); err == nil {
 			return nil
 		}
@@ -278,9 +383,20 @@ func (b *Bot) start(ctx context.Context) error {
 			return nil
 		}
 		if refused(err) {
+			// Stopping first: the Disconnect event that Close emits must
+			// not start a reconnect once Run has returned.
+			b.mu.Lock()
+			b.stopping = true
+			b.mu.Unlock()
+			b.gw.stop()
 			b.s.Close()
 			return err
 		}
+		b.mu.Lock()
+		if b.downSince.IsZero() {
+			b.downSince = time.Now()
+		}
+		b.mu.Unlock()
 		b.log.Warn("discord: could not start; trying again", "err", err, "in", wait)
 		if !backOff(ctx, &wait) {
 			return nil
@@ -314,13 +430,19 @@ func (b *Bot) reconnect(ctx context.Context) {
 	for ctx.Err() == nil {
 		err := b.s.Open()
 		if err == nil || errors.Is(err, discordgo.ErrWSAlreadyOpen) {
+			b.gw.takeClose()
+			b.gw.takeLost()
 			b.log.Info("discord: gateway open again")
 			return
 		}
 		if ctx.Err() != nil {
 			return
 		}
-		b.log.Warn("discord: could not reconnect; trying again", "err", b.clean(err), "in", wait)
+		if err = b.openHint(err); refused(err) {
+			b.stop(err)
+			return
+		}
+		b.log.Warn("discord: could not reconnect; trying again", "err", err, "in", wait)
 		if !backOff(ctx, &wait) {
 			return
 		}
@@ -351,6 +473,46 @@ func (b *Bot) authHint(action string, err error) error {
 		}
 	}
 	return fmt.Errorf("discord: %s: %s", action, b.clean(err))
+}
+
+// openHint is the error of a failed Open: a refusal when the gateway
+// closed the connection with a code Discord says not to reconnect after,
+// or when REST refused the token or the URL (authHint).
+func (b *Bot) openHint(err error) error {
+	code := b.gw.takeClose()
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		code = ce.Code
+	}
+	if r := closeRefusal(code); r != nil {
+		return r
+	}
+	return b.authHint("open gateway", err)
+}
+
+// closeRefusal is the refusal a gateway close code means, or nil for a
+// code after which Discord says to reconnect (and for 0, no code). The
+// codes are those of Discord's "Gateway Close Event Codes" whose
+// Reconnect is false.
+func closeRefusal(code int) error {
+	var why string
+	switch code {
+	case 4004:
+		why = "authentication failed (close code 4004): the bot token was refused: check DISCORD_BOT_TOKEN"
+	case 4010:
+		why = "invalid shard (close code 4010): odoobot connects as one shard; check that nothing else sets its shard"
+	case 4011:
+		why = "sharding required (close code 4011): the bot is in too many guilds for one connection, and odoobot does not shard"
+	case 4012:
+		why = "invalid API version (close code 4012): the gateway no longer accepts the version odoobot's Discord library speaks; check DISCORD_API_URL, or update odoobot"
+	case 4013:
+		why = "invalid intents (close code 4013): the gateway refused the intents odoobot asks for (GUILDS)"
+	case 4014:
+		why = "disallowed intents (close code 4014): the application is not allowed the intents odoobot asks for (GUILDS): check its settings in the Discord Developer Portal"
+	default:
+		return nil
+	}
+	return &refusal{"discord: gateway: " + why}
 }
 
 // refusal is Discord refusing the token or the configuration: retrying

@@ -14,9 +14,14 @@ import (
 )
 
 const (
-	// maxInline is the longest text sent as a message (Discord allows
-	// 2000 characters); anything longer goes as a text file, never cut.
+	// maxInline is the longest text sent as one message (Discord allows
+	// 2000 characters); longer text is split at line ends into up to
+	// maxParts messages, and goes as a text file beyond that, never cut.
 	maxInline = 1900
+	// maxParts is the most messages one answer is split into (about
+	// 7,600 characters): a few messages read well on a phone, a file
+	// reads better past that.
+	maxParts = 4
 	// maxContent is Discord's limit on a message's content.
 	maxContent = 2000
 	// maxThreadName is Discord's limit on a thread's name.
@@ -26,7 +31,9 @@ const (
 	// privateNote replaces the public "thinking…" placeholder when the
 	// first answer is private: an ephemeral followup can only follow a
 	// settled original response (the first followup after a deferred
-	// response would take its place, and its visibility).
+	// response would take its place, and its visibility). Once the
+	// private answer is out, the placeholder is deleted; the note stays
+	// only when that deletion fails.
 	privateNote = "🔒 answered privately: only you can see the answer"
 	// publicNote replaces the ephemeral placeholder of a command expected
 	// to be answered privately that was answered in the channel instead.
@@ -74,6 +81,7 @@ func (r *responder) send(ctx context.Context, m outgoing) (*discordgo.Message, e
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	opt := discordgo.WithContext(ctx)
+	removeNote := false
 	if r.pending {
 		if m.ephemeral == r.private {
 			components := m.components
@@ -97,6 +105,9 @@ func (r *responder) send(ctx context.Context, m outgoing) (*discordgo.Message, e
 			return nil, r.b.wrap("edit the response", err, r.i.Token)
 		}
 		r.pending = false
+		// The public placeholder is removed once the private answer is
+		// out: nothing of a private answer stays in the channel.
+		removeNote = !r.private
 	}
 	params := &discordgo.WebhookParams{
 		Content: m.content, Files: m.files, Components: m.components, AllowedMentions: noMentions(),
@@ -111,7 +122,18 @@ func (r *responder) send(ctx context.Context, m outgoing) (*discordgo.Message, e
 	if err != nil {
 		return nil, r.b.wrap("send a followup", err, r.i.Token)
 	}
+	if removeNote {
+		r.removeOriginal(ctx)
+	}
 	return msg, nil
+}
+
+// removeOriginal deletes the original response; a failure is logged,
+// and leaves privateNote in the channel.
+func (r *responder) removeOriginal(ctx context.Context) {
+	if err := r.b.s.InteractionResponseDelete(r.i, discordgo.WithContext(ctx)); err != nil {
+		r.b.log.Warn("discord: remove the public placeholder of a private answer", "interaction", r.i.ID, "err", r.b.clean(err, r.i.Token))
+	}
 }
 
 // settle replaces a placeholder that no answer replaced, so that it does
@@ -133,23 +155,28 @@ func (r *responder) settle(ctx context.Context, failed bool) {
 	}
 }
 
-// Reply answers visibly where the command was typed; text longer than a
-// message goes as a file.
-func (r *responder) Reply(ctx context.Context, text string) error {
-	if utf8.RuneCountInString(text) > maxInline {
-		return r.Long(ctx, "reply", text)
+// sendAll sends ms in order, ephemeral or not, and stops at the first
+// failure.
+func (r *responder) sendAll(ctx context.Context, ms []outgoing, ephemeral bool) error {
+	for _, m := range ms {
+		m.ephemeral = ephemeral
+		if _, err := r.send(ctx, m); err != nil {
+			return err
+		}
 	}
-	_, err := r.send(ctx, outgoing{content: text})
-	return err
+	return nil
 }
 
-// Private answers the requester alone, with an ephemeral followup (a
-// file when the text is longer than a message).
+// Reply answers visibly where the command was typed; text longer than a
+// message is split into several (see maxParts), or goes as a file.
+func (r *responder) Reply(ctx context.Context, text string) error {
+	return r.sendAll(ctx, plainMessages("reply", text), false)
+}
+
+// Private answers the requester alone, with ephemeral followups, split
+// as Reply splits.
 func (r *responder) Private(ctx context.Context, text string) error {
-	m := plainMessage("answer", text)
-	m.ephemeral = true
-	_, err := r.send(ctx, m)
-	return err
+	return r.sendAll(ctx, plainMessages("answer", text), true)
 }
 
 // Failure shows a failure found while running a command as Private
@@ -158,14 +185,10 @@ func (r *responder) Failure(ctx context.Context, text string) error {
 	return r.Private(ctx, text)
 }
 
-// PrivateLong answers the requester alone with a code block in an
-// ephemeral followup, or an ephemeral text file when the block would be
-// longer than a message.
+// PrivateLong answers the requester alone with a code block in
+// ephemeral followups, split as Long splits.
 func (r *responder) PrivateLong(ctx context.Context, title, text string) error {
-	m := longMessage(title, text)
-	m.ephemeral = true
-	_, err := r.send(ctx, m)
-	return err
+	return r.sendAll(ctx, longMessages(title, text), true)
 }
 
 // Secret shows text (a password) to the requester alone, as an
@@ -174,19 +197,17 @@ func (r *responder) PrivateLong(ctx context.Context, title, text string) error {
 // never sent as a direct message or any message that lasts. The text is
 // never logged.
 func (r *responder) Secret(ctx context.Context, text string) error {
-	m := plainMessage("secret", text)
-	m.ephemeral = true
-	if _, err := r.send(ctx, m); err != nil {
+	if err := r.sendAll(ctx, plainMessages("secret", text), true); err != nil {
 		return fmt.Errorf("discord: the secret could not be shown to its requester: %w", err)
 	}
 	return nil
 }
 
-// Long answers visibly with a code block, or with a text file titled
-// title when the block would be longer than a message.
+// Long answers visibly with a code block; one longer than a message is
+// split at line ends into up to maxParts blocks, each a message, and
+// beyond that the text goes as a file titled title.
 func (r *responder) Long(ctx context.Context, title, text string) error {
-	_, err := r.send(ctx, longMessage(title, text))
-	return err
+	return r.sendAll(ctx, longMessages(title, text), false)
 }
 
 // Thread shows root as the answer and starts a thread on it, through the
@@ -227,25 +248,72 @@ func (r *responder) Confirm(ctx context.Context, prompt, code string) error {
 	return err
 }
 
-// plainMessage is text as a message, or as a file when it is too long.
-func plainMessage(title, text string) outgoing {
+// plainMessages is text as a message, as up to maxParts messages split
+// at line ends when it is too long for one, or as a file beyond that.
+func plainMessages(title, text string) []outgoing {
 	if utf8.RuneCountInString(text) <= maxInline {
-		return outgoing{content: text}
+		return []outgoing{{content: text}}
 	}
-	return attached(title, text)
+	parts := split(text, maxInline)
+	if len(parts) > maxParts {
+		return []outgoing{attached(title, text)}
+	}
+	ms := make([]outgoing, len(parts))
+	for i, p := range parts {
+		ms[i] = outgoing{content: p}
+	}
+	return ms
 }
 
-// longMessage is text as a titled code block, or as a file when the
-// block would be too long.
-func longMessage(title, text string) outgoing {
-	block := "```\n" + strings.ReplaceAll(text, "```", "`\u200b``") + "\n```"
+// longMessages is text as a code block titled title, as up to maxParts
+// blocks split at line ends when it is too long for one message (the
+// title on the first), or as a file beyond that.
+func longMessages(title, text string) []outgoing {
+	body := strings.ReplaceAll(text, "```", "`\u200b``")
+	head := ""
 	if title != "" {
-		block = "**" + title + "**\n" + block
+		head = "**" + title + "**\n"
 	}
-	if utf8.RuneCountInString(block) <= maxInline {
-		return outgoing{content: block}
+	block := func(head, body string) outgoing { return outgoing{content: head + "```\n" + body + "\n```"} }
+	if whole := block(head, body); utf8.RuneCountInString(whole.content) <= maxInline {
+		return []outgoing{whole}
 	}
-	return attached(title, text)
+	parts := split(body, maxInline-utf8.RuneCountInString(head+"```\n\n```"))
+	if len(parts) > maxParts {
+		return []outgoing{attached(title, text)}
+	}
+	ms := make([]outgoing, len(parts))
+	for i, p := range parts {
+		ms[i] = block(head, p)
+		head = ""
+	}
+	return ms
+}
+
+// split cuts text into parts of at most limit characters, at line ends
+// (the line end between two parts is dropped); a line longer than limit
+// is cut within.
+func split(text string, limit int) []string {
+	var parts []string
+	var cur []rune
+	for i, line := range strings.Split(text, "\n") {
+		l := []rune(line)
+		if i > 0 {
+			if len(cur)+1+len(l) <= limit {
+				cur = append(cur, '\n')
+				cur = append(cur, l...)
+				continue
+			}
+			parts = append(parts, string(cur))
+			cur = nil
+		}
+		for len(l) > limit {
+			parts = append(parts, string(l[:limit]))
+			l = l[limit:]
+		}
+		cur = l
+	}
+	return append(parts, string(cur))
 }
 
 func attached(title, text string) outgoing {
@@ -365,7 +433,7 @@ func (p *inThread) Edit(ctx context.Context, id, text string) error {
 // Summary posts text in the thread as a code block titled "summary", or
 // a file when it is long.
 func (p *inThread) Summary(ctx context.Context, text string) error {
-	return p.b.channelSend(ctx, p.target, longMessage("summary", text))
+	return p.b.channelSendAll(ctx, p.target, longMessages("summary", text))
 }
 
 // ReportInThread posts text, through the bot token, in the thread named
@@ -376,7 +444,18 @@ func (b *Bot) ReportInThread(ctx context.Context, ref map[string]string, text st
 	if channel == "" {
 		return fmt.Errorf("discord: report in thread: the reference %v names no Discord channel", ref)
 	}
-	return b.channelSend(ctx, channel, plainMessage("report", text))
+	return b.channelSendAll(ctx, channel, plainMessages("report", text))
+}
+
+// channelSendAll posts ms in order in a channel or thread with the bot
+// token, and stops at the first failure.
+func (b *Bot) channelSendAll(ctx context.Context, channel string, ms []outgoing) error {
+	for _, m := range ms {
+		if err := b.channelSend(ctx, channel, m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // channelSend posts m in a channel or thread with the bot token.
@@ -431,5 +510,5 @@ func (b *Bot) Alert(ctx context.Context, channel, text string) error {
 	if channel == "" {
 		return fmt.Errorf("discord: alert: no channel")
 	}
-	return b.channelSend(ctx, channel, plainMessage("alert", text))
+	return b.channelSendAll(ctx, channel, plainMessages("alert", text))
 }

@@ -18,7 +18,11 @@
 //     base), which sends HELLO (op 10), answers IDENTIFY (op 2) with
 //     READY, heartbeats (op 1) with an ACK (op 11), RESUME (op 6) with
 //     RESUMED, and then dispatches (op 0) the events a test delivers,
-//     such as INTERACTION_CREATE built by Slash and Click.
+//     such as INTERACTION_CREATE built by Slash and Click. A test can
+//     also make it misbehave as Discord may: stay silent, answer
+//     IDENTIFY with op 9 or with a close code (4004…), invalidate a
+//     session (op 9, resumable or not), close every connection with a
+//     code or drop it; it records the close codes the bot sends.
 //
 // Snowflakes it makes up count up from 900000000000000000. It answers
 // one bot; it checks no token (a test reads Call.Auth instead).

@@ -13,13 +13,17 @@ import (
 // Gateway is the double's gateway (see the package comment). Its
 // exported fields shape how it behaves; set them before the bot first
 // connects. Each new connection starts a new sequence; a RESUME is always
-// accepted.
+// accepted. A close frame from the bot is answered with the same code,
+// as RFC 6455 asks.
 type Gateway struct {
 	// Silent accepts the socket and never says HELLO.
 	Silent bool
 	// InvalidSessions answers that many IDENTIFYs with op 9 (invalid
 	// session, not resumable) before one is accepted.
 	InvalidSessions int
+	// CloseIdentify, when set, answers every IDENTIFY by closing the
+	// connection with this close code (4004: authentication failed).
+	CloseIdentify int
 	// HeartbeatMS is HELLO's heartbeat_interval, in milliseconds
 	// (Discord's is 41250; the default here is 45000).
 	HeartbeatMS int
@@ -35,8 +39,8 @@ type Gateway struct {
 	conns      int
 	ready      int
 	closeCodes []int
-	open       map[*websocket.Conn]bool
-	readyCh    chan struct{} // closed at the first READY or RESUMED
+	open       map[*websocket.Conn]func(any) // each connection's sender
+	readyCh    chan struct{}                 // closed at the first READY or RESUMED
 	readyOnce  sync.Once
 }
 
@@ -47,7 +51,7 @@ type dispatch struct {
 
 func newGateway(appID, botName string) *Gateway {
 	return &Gateway{HeartbeatMS: 45000, appID: appID, botName: botName,
-		events: make(chan dispatch, 256), open: map[*websocket.Conn]bool{}, readyCh: make(chan struct{})}
+		events: make(chan dispatch, 256), open: map[*websocket.Conn]func(any){}, readyCh: make(chan struct{})}
 }
 
 // Dispatch sends an event (op 0, type typ, payload data) to the bot once
@@ -85,11 +89,35 @@ func (g *Gateway) Connections() int {
 	return g.conns
 }
 
-// CloseCodes are the codes of the close frames the bot sent.
+// CloseCodes are the codes of the close frames the bot sent, in order.
 func (g *Gateway) CloseCodes() []int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return append([]int(nil), g.closeCodes...)
+}
+
+// InvalidateSession sends op 9 (Invalid Session) on every open
+// connection, with d = resumable: whether the session may be resumed
+// on a new connection.
+func (g *Gateway) InvalidateSession(resumable bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, send := range g.open {
+		send(map[string]any{"op": 9, "d": resumable, "s": nil, "t": nil})
+	}
+}
+
+// Disconnect closes every open connection: with a close frame of code,
+// or, for code 0, by dropping it without one.
+func (g *Gateway) Disconnect(code int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for c := range g.open {
+		if code != 0 {
+			_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(time.Second))
+		}
+		c.Close()
+	}
 }
 
 func (g *Gateway) closeAll() {
@@ -109,9 +137,15 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer c.Close()
+	var wmu sync.Mutex
+	send := func(v any) {
+		wmu.Lock()
+		defer wmu.Unlock()
+		_ = c.WriteJSON(v)
+	}
 	g.mu.Lock()
 	g.conns++
-	g.open[c] = true
+	g.open[c] = send
 	silent, hb := g.Silent, g.HeartbeatMS
 	g.mu.Unlock()
 	defer func() {
@@ -123,6 +157,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		g.mu.Lock()
 		g.closeCodes = append(g.closeCodes, code)
 		g.mu.Unlock()
+		_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(time.Second))
 		return errors.New("closed")
 	})
 	if silent {
@@ -131,12 +166,6 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-	}
-	var wmu sync.Mutex
-	send := func(v any) {
-		wmu.Lock()
-		defer wmu.Unlock()
-		_ = c.WriteJSON(v)
 	}
 	send(map[string]any{"op": 10, "d": map[string]any{"heartbeat_interval": hb}})
 	var seqMu sync.Mutex
@@ -190,6 +219,11 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		case 2:
 			g.mu.Lock()
 			g.identifies = append(g.identifies, time.Now())
+			if code := g.CloseIdentify; code != 0 {
+				g.mu.Unlock()
+				_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(time.Second))
+				return
+			}
 			invalid := g.InvalidSessions > 0
 			if invalid {
 				g.InvalidSessions--

@@ -19,8 +19,9 @@
 //   - response_url: POSTs under /response/ are kept (Responses).
 //
 // Faults are set per method or channel: a channel the bot is not in, a
-// refused join or ephemeral message, rate limits (429 with Retry-After)
-// and outages (503), a refused token.
+// refused join or ephemeral message, rate limits (429 with Retry-After),
+// outages (503), any HTTP status without a header (FailStatus), a
+// refused token.
 package slacktest
 
 import (
@@ -84,6 +85,7 @@ type Server struct {
 	ephFails  map[string]string
 	limitOnce map[string]int
 	downOnce  map[string]int
+	failOnce  map[string]failing
 	groups    []map[string]any
 	groupsErr string
 	joined    map[string]bool
@@ -118,7 +120,7 @@ func New(t testing.TB, o Options) *Server {
 	}
 	s := &Server{
 		opts: o, notIn: map[string]bool{}, joinFails: map[string]string{}, ephFails: map[string]string{},
-		limitOnce: map[string]int{}, downOnce: map[string]int{}, joined: map[string]bool{}, files: map[string]string{},
+		limitOnce: map[string]int{}, downOnce: map[string]int{}, failOnce: map[string]failing{}, joined: map[string]bool{}, files: map[string]string{},
 		sentAt: map[string]time.Time{}, acks: make(chan Ack, 1024), connected: make(chan struct{}, 16),
 	}
 	mux := http.NewServeMux()
@@ -225,6 +227,17 @@ func (s *Server) Down(method string, n int) {
 	s.downOnce[method] = n
 }
 
+// failing is an HTTP status a method answers a number of times.
+type failing struct{ status, n int }
+
+// FailStatus makes the next n calls of method answer the HTTP status
+// alone, with no header (a 429 without Retry-After, a 500).
+func (s *Server) FailStatus(method string, status, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failOnce[method] = failing{status: status, n: n}
+}
+
 // FailOpen makes apps.connections.open answer code ("" for ok).
 func (s *Server) FailOpen(code string) {
 	s.mu.Lock()
@@ -326,6 +339,12 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		s.downOnce[method] = n - 1
 		call.Status = http.StatusServiceUnavailable
 		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	if f := s.failOnce[method]; f.n > 0 {
+		s.failOnce[method] = failing{status: f.status, n: f.n - 1}
+		call.Status = f.status
+		w.WriteHeader(f.status)
 		return
 	}
 	if n := s.limitOnce[method]; n > 0 {

@@ -20,7 +20,7 @@ func (d *Dispatcher) deleteVerb(ctx context.Context, req Request, cmd Command, r
 	}
 	internal := provision.InternalName(cmd.Name)
 	if msg, err := d.missingInstance(ctx, cmd.Name); err != nil {
-		return d.failed(ctx, r, cmd.Verb, err)
+		return d.failed(ctx, r, cmd, err)
 	} else if msg != "" {
 		return "refused: " + msg, r.Private(ctx, msg)
 	}

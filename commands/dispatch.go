@@ -226,6 +226,13 @@ func (d *Dispatcher) Handle(ctx context.Context, req Request, r Responder) (*pro
 	return task, err
 }
 
+// GroupsMatter is the allowlist's GroupsMatter: whether an adapter
+// must look up the caller's groups before handing in their request
+// from channel.
+func (d *Dispatcher) GroupsMatter(id Identity, channel string) bool {
+	return d.Allowlist.GroupsMatter(id, channel)
+}
+
 func (d *Dispatcher) now() time.Time {
 	if d.Now != nil {
 		return d.Now()

@@ -39,7 +39,7 @@ func TestAUsersMistakeIsNoErrorAndChatGetsASentence(t *testing.T) {
 	d.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	admin := Identity{Platform: "slack", UserID: "U0ADMIN01", UserName: "ana"}
 	for text, want := range map[string]string{
-		"status acmee":     "no instance is named acmee",
+		"status acmee":      "no instance is named acmee",
 		"create dupco http": "dupco is busy with another job",
 	} {
 		r := &recordingResponder{}

@@ -106,7 +106,7 @@ func (b *Bot) interaction(ctx context.Context, cb slackapi.InteractionCallback) 
 		}
 		b.log.Debug("slack: confirmation clicked", "user", cb.User.ID, "channel", channel)
 		req := commands.Request{
-			Identity: b.identity(ctx, cb.User.ID, cb.User.Name),
+			Identity: b.identity(ctx, cb.User.ID, cb.User.Name, channel),
 			Channel:  channel,
 			Text:     "confirm " + code,
 		}

@@ -56,10 +56,16 @@ type Config struct {
 	// thread's status message; default 1s. Edits in between coalesce: the
 	// latest text wins.
 	UpdateInterval time.Duration
+	// GroupsMatter, when set, says whether a user's groups could change
+	// their role in a channel (commands.Dispatcher.GroupsMatter): when it
+	// says no, their groups are not looked up and their request never
+	// waits for usergroups.list. Nil looks every user's groups up.
+	GroupsMatter func(id commands.Identity, channel string) bool
 	// GroupsTTL is how long the Slack user-group memberships (filling
 	// commands.Identity.Groups, for the allowlist's "group S…" grants)
-	// are kept before usergroups.list is called again; default
-	// DefaultGroupsTTL. A negative value turns group lookups off: only
+	// are used after the usergroups.list call that fetched them; default
+	// DefaultGroupsTTL. From half of it on they are refreshed in the
+	// background. A negative value turns group lookups off: only
 	// user grants apply. Lookups need the bot scope usergroups:read.
 	GroupsTTL time.Duration
 	// HTTPClient sends the Web API and response_url requests; a client
@@ -398,7 +404,7 @@ func (b *Bot) dispatch(ctx context.Context, evt socketmode.Event) {
 // slash turns a slash command into a commands.Request and runs it.
 func (b *Bot) slash(ctx context.Context, cmd slackapi.SlashCommand) {
 	req := commands.Request{
-		Identity: b.identity(ctx, cmd.UserID, cmd.UserName),
+		Identity: b.identity(ctx, cmd.UserID, cmd.UserName, cmd.ChannelID),
 		Channel:  cmd.ChannelID,
 		Text:     cmd.Text,
 	}
@@ -410,8 +416,8 @@ func (b *Bot) slash(ctx context.Context, cmd slackapi.SlashCommand) {
 
 // identity is the Slack user as the allowlist sees them: with their user
 // groups, or marked as having groups that could not be looked up.
-func (b *Bot) identity(ctx context.Context, userID, userName string) commands.Identity {
-	groups, known := b.groups(ctx, userID)
+func (b *Bot) identity(ctx context.Context, userID, userName, channel string) commands.Identity {
+	groups, known := b.groups(ctx, userID, channel)
 	return commands.Identity{Platform: commands.PlatformSlack, UserID: userID, UserName: userName, Groups: groups, GroupsUnknown: !known}
 }
 

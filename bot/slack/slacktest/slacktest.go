@@ -20,8 +20,8 @@
 //
 // Faults are set per method or channel: a channel the bot is not in, a
 // refused join or ephemeral message, rate limits (429 with Retry-After),
-// outages (503), any HTTP status without a header (FailStatus), a
-// refused token.
+// outages (503), any HTTP status without a header (FailStatus), slow
+// answers (Delay), a refused token.
 package slacktest
 
 import (
@@ -86,6 +86,7 @@ type Server struct {
 	limitOnce map[string]int
 	downOnce  map[string]int
 	failOnce  map[string]failing
+	delays    map[string]time.Duration
 	groups    []map[string]any
 	groupsErr string
 	joined    map[string]bool
@@ -120,7 +121,7 @@ func New(t testing.TB, o Options) *Server {
 	}
 	s := &Server{
 		opts: o, notIn: map[string]bool{}, joinFails: map[string]string{}, ephFails: map[string]string{},
-		limitOnce: map[string]int{}, downOnce: map[string]int{}, failOnce: map[string]failing{}, joined: map[string]bool{}, files: map[string]string{},
+		limitOnce: map[string]int{}, downOnce: map[string]int{}, failOnce: map[string]failing{}, delays: map[string]time.Duration{}, joined: map[string]bool{}, files: map[string]string{},
 		sentAt: map[string]time.Time{}, acks: make(chan Ack, 1024), connected: make(chan struct{}, 16),
 	}
 	mux := http.NewServeMux()
@@ -227,6 +228,14 @@ func (s *Server) Down(method string, n int) {
 	s.downOnce[method] = n
 }
 
+// Delay makes every call of method answer d late (a slow Slack); other
+// calls are not held up.
+func (s *Server) Delay(method string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delays[method] = d
+}
+
 // failing is an HTTP status a method answers a number of times.
 type failing struct{ status, n int }
 
@@ -330,6 +339,15 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	form := Form(r, body)
 	call := Call{Method: method, Form: form, Auth: r.Header.Get("Authorization"), At: time.Now(), Status: http.StatusOK}
 
+	s.mu.Lock()
+	delay := s.delays[method]
+	s.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+		}
+	}
 	s.mu.Lock()
 	defer func() {
 		s.calls = append(s.calls, call)

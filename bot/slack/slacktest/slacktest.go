@@ -602,6 +602,24 @@ func (s *Server) Send(t testing.TB, frame map[string]any) {
 	}
 }
 
+// SendRaw writes msg, a frame encoded already, on the current Socket
+// Mode connection.
+func (s *Server) SendRaw(t testing.TB, msg []byte) {
+	t.Helper()
+	s.mu.Lock()
+	c := s.conn
+	s.mu.Unlock()
+	if c == nil {
+		t.Fatal("no Socket Mode connection")
+	}
+	s.wmu.Lock()
+	err := c.WriteMessage(websocket.TextMessage, msg)
+	s.wmu.Unlock()
+	if err != nil {
+		t.Fatalf("send frame: %v", err)
+	}
+}
+
 // Acks receives the bot's acks, in the order they came (up to 1024 not
 // yet read are kept).
 func (s *Server) Acks() <-chan Ack { return s.acks }

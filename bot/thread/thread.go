@@ -363,11 +363,12 @@ func (t *Thread) finalEdit(ctx context.Context, m *live, text string) error {
 // Finish waits for the queued lines, then edits the root to root, posts
 // summary (when not blank) with Platform.Summary and, with the
 // StatusMessage layout, sets the status message to root. A root edit
-// that fails is tried again (finalTries in all, the waits doubling from
-// the interval); when it keeps failing, root is posted in the thread
-// instead, tried as often, so that the job's final state is shown unless
-// the platform refuses it for some 15 s (the root still says what it
-// said). Later Posts fail. The error joins what could not be shown.
+// that fails is tried once more, an interval later; when that fails too,
+// root is posted in the thread instead (finalTries attempts, the waits
+// doubling from the interval), so that the job's final state is shown
+// unless the platform refuses every call for some 10 s (the root still
+// says what it said). Later Posts fail. The error joins what could not
+// be shown.
 func (t *Thread) Finish(ctx context.Context, root, summary string) error {
 	done := make(chan error, 1)
 	ok := t.queue.Do(func() {
@@ -396,26 +397,34 @@ func (t *Thread) Finish(ctx context.Context, root, summary string) error {
 	}
 }
 
-// finalTries bounds the attempts at each way of showing a job's final
-// state: the root's edit, then a post in the thread. The waits between
-// them double from the interval (at least minFinalWait): with the 1 s
-// interval, 1, 2 and 4 s, so that an outage of some 15 s at the job's
-// end still leaves its final state shown.
+// finalTries bounds the attempts at posting a job's final state in its
+// thread when the root cannot be edited. The waits between them double
+// from the interval (at least minFinalWait): with the 1 s interval, 1, 2
+// and 4 s, so that an outage of some 10 s at the job's end still leaves
+// its final state shown.
 const (
 	finalTries   = 4
 	minFinalWait = time.Millisecond
 )
 
-// editRoot, run by the queue, edits the root to text, trying again
-// (finalTries in all) when that fails, and then posts text in the
-// thread instead, tried as often. It fails only when the final state
-// could not be shown at all.
+// editRoot, run by the queue, edits the root to text, tries once more an
+// interval later when that fails (an edit refused for good, a message
+// deleted or a permission lost, is not worth more), and then posts text
+// in the thread instead, tried finalTries times. It fails only when the
+// final state could not be shown at all.
 func (t *Thread) editRoot(ctx context.Context, text string) error {
-	err := t.retry(ctx, func() error { return t.cfg.Platform.Edit(ctx, t.cfg.Root, text) })
+	err := t.cfg.Platform.Edit(ctx, t.cfg.Root, text)
 	if err == nil {
 		return nil
 	}
-	t.warn("thread: the root could not be edited; posting the final state in the thread", err)
+	t.warn("thread: root edit failed; trying again", err)
+	if serr := sleep(ctx, t.cfg.Interval); serr != nil {
+		return fmt.Errorf("thread: edit the root: %w", errors.Join(err, serr))
+	}
+	if err = t.cfg.Platform.Edit(ctx, t.cfg.Root, text); err == nil {
+		return nil
+	}
+	t.warn("thread: root edit failed again; posting the final state in the thread", err)
 	perr := t.retry(ctx, func() error {
 		_, err := t.cfg.Platform.Post(ctx, text)
 		return err
@@ -436,7 +445,7 @@ func (t *Thread) retry(ctx context.Context, f func() error) error {
 		if err = f(); err == nil || try == finalTries {
 			return err
 		}
-		t.warn(fmt.Sprintf("thread: showing the final state failed (attempt %d of %d); trying again", try, finalTries), err)
+		t.warn(fmt.Sprintf("thread: posting the final state failed (attempt %d of %d); trying again", try, finalTries), err)
 		if serr := sleep(ctx, wait); serr != nil {
 			return errors.Join(err, serr)
 		}

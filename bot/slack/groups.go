@@ -67,7 +67,7 @@ func (b *Bot) groups(ctx context.Context, user, channel string) ([]string, bool)
 		switch {
 		case !c.okAt.IsZero() && now.Sub(c.okAt) < c.ttl:
 			g := slices.Clone(c.byUser[user])
-			if now.Sub(c.okAt) >= c.ttl/2 {
+			if now.Sub(c.okAt) >= c.ttl/2 && (c.failedAt.IsZero() || now.Sub(c.failedAt) >= c.retry()) {
 				b.refreshGroups()
 			}
 			c.mu.Unlock()

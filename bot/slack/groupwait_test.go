@@ -1,6 +1,7 @@
 package slack_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -92,5 +93,31 @@ func TestGroupsAreRefreshedBeforeTheyExpire(t *testing.T) {
 	time.Sleep(1700 * time.Millisecond) // the refresh has answered
 	if got := answerWithin(t, fs, "env-3", "U0777ZED", "zed", 500*time.Millisecond); !strings.Contains(got, "not on the allowlist") {
 		t.Errorf("after the refresh, whoami = %q, want zed no longer an operator", got)
+	}
+}
+
+// TestAFailingBackgroundRefreshIsNotRepeatedAtEachCommand: while the
+// cached memberships last, a refresh that failed is tried again only
+// after the retry wait, however many commands come.
+func TestAFailingBackgroundRefreshIsNotRepeatedAtEachCommand(t *testing.T) {
+	fs := newFakeSlack(t)
+	fs.SetGroups([]map[string]any{{"id": "S0OPS0001", "users": []string{"U0777ZED"}}})
+	d := groupsDispatcher(t)
+	startBot(t, fs, slack.Config{Handler: d, GroupsMatter: d.GroupsMatter, GroupsTTL: 2 * time.Second})
+	fs.WaitConnected(t, 5*time.Second)
+	answerWithin(t, fs, "env-0", "U0777ZED", "zed", time.Second)
+	time.Sleep(1100 * time.Millisecond) // past half the TTL
+	fs.FailGroups("internal_error")
+	for i := range 5 {
+		answerWithin(t, fs, fmt.Sprintf("env-%d", i+1), "U0777ZED", "zed", time.Second)
+	}
+	var calls int
+	for _, c := range fs.Calls() {
+		if c.Method == "usergroups.list" {
+			calls++
+		}
+	}
+	if calls != 2 {
+		t.Errorf("usergroups.list called %d times, want 2 (the first lookup, one failed refresh)", calls)
 	}
 }

@@ -2,6 +2,7 @@ package slack_test
 
 import (
 	"encoding/json"
+	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -49,5 +50,21 @@ func TestAnOversizedEnvelopeIsDroppedUnread(t *testing.T) {
 	}
 	if n := len(creator.Requests()); n != 0 {
 		t.Errorf("%d creations from the dropped envelope", n)
+	}
+}
+
+// TestSlackGosSocketModeClientIsNotLinked: the Socket Mode connection is
+// the adapter's own; slack-go's client, whose debug mode decodes and
+// re-encodes every frame and whose envelopes have no size bound, is not
+// part of the binary at all.
+func TestSlackGosSocketModeClientIsNotLinked(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Skipf("go list: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if dep == "github.com/slack-go/slack/socketmode" {
+			t.Errorf("odoobot/bot/slack depends on %s", dep)
+		}
 	}
 }

@@ -71,8 +71,9 @@ type Config struct {
 	// with a 30 s timeout when nil.
 	HTTPClient *http.Client
 	// RetryWait is the first pause before Run connects again after a
-	// failure; default DefaultRetryWait. It doubles with each failure in
-	// a row, up to a minute.
+	// failure, a dropped connection or a disabled link (link_disabled);
+	// default DefaultRetryWait. It doubles with each failure in a row, up
+	// to a minute. A `disconnect` Slack asks for is followed at once.
 	RetryWait time.Duration
 }
 

@@ -280,6 +280,29 @@ func (g Grant) matches(id Identity) bool {
 	return slices.Contains(id.Groups, g.ID)
 }
 
+// GroupsMatter reports whether the caller's groups could change what
+// Role (or a refusal's Elsewhere) says of them in channel: some group
+// grant of their platform could give a higher role there than their
+// user grants do, or their user grants give none there. An adapter that
+// must ask its platform for a user's groups (Slack's usergroups.list)
+// asks this first, so that a user whose own grant settles it never
+// waits for that lookup. With no group grant at all it is false.
+func (a *Allowlist) GroupsMatter(id Identity, channel string) bool {
+	if a.ShellDefaultAdmin() {
+		return false
+	}
+	role, ok := a.Role(Identity{Platform: id.Platform, UserID: id.UserID}, channel)
+	for _, g := range a.grants {
+		if g.Platform != id.Platform || g.Kind == "user" {
+			continue
+		}
+		if !ok || g.Role > role && (len(g.Channels) == 0 || slices.Contains(g.Channels, channel)) {
+			return true
+		}
+	}
+	return false
+}
+
 // Role is the caller's effective role in channel: the highest role among
 // the grants on the caller's platform that name their UserID (kind user)
 // or one of their Groups (kind group or role) and either have no channel

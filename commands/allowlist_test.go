@@ -209,3 +209,32 @@ func TestAllowlistUnreadable(t *testing.T) {
 		t.Error("LoadAllowlist(directory) = nil error")
 	}
 }
+
+func TestGroupsMatterOnlyWhenAGroupGrantCouldChangeTheRole(t *testing.T) {
+	al, err := ParseAllowlist(strings.NewReader(`
+admin    slack user  U0ADMIN01
+viewer   slack user  U0VIEW001
+operator slack group S0OPS0001
+admin    slack group S0ADM0001 C0789ABCD
+viewer   discord user 123456789012345678
+`), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		user, channel string
+		want          bool
+	}{
+		{"U0ADMIN01", "C1", false},       // admin by user grant: no group can raise it
+		{"U0VIEW001", "C1", true},        // a group grant gives operator
+		{"U0VIEW001", "C0789ABCD", true}, // and admin here
+		{"U0NOBODY1", "C1", true},        // no user grant: only groups can tell
+	} {
+		if got := al.GroupsMatter(Identity{Platform: "slack", UserID: c.user}, c.channel); got != c.want {
+			t.Errorf("GroupsMatter(%s in %s) = %v, want %v", c.user, c.channel, got, c.want)
+		}
+	}
+	if al.GroupsMatter(Identity{Platform: "discord", UserID: "99"}, "C1") {
+		t.Error("GroupsMatter is true on a platform with no group grant")
+	}
+}

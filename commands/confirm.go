@@ -96,7 +96,7 @@ func (d *Dispatcher) confirmed(ctx context.Context, req Request, code string, r 
 	}
 	task, outcome, err := p.run(ctx, r)
 	if err != nil {
-		outcome, err := d.failed(ctx, r, VerbConfirm, err)
+		outcome, err := d.failed(ctx, r, Command{Verb: VerbConfirm}, err)
 		return nil, outcome, err
 	}
 	return task, outcome, nil

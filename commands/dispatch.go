@@ -230,6 +230,13 @@ func (d *Dispatcher) Handle(ctx context.Context, req Request, r Responder) (*pro
 	return task, err
 }
 
+// GroupsMatter is the allowlist's GroupsMatter: whether an adapter
+// must look up the caller's groups before handing in their request
+// from channel.
+func (d *Dispatcher) GroupsMatter(id Identity, channel string) bool {
+	return d.Allowlist.GroupsMatter(id, channel)
+}
+
 func (d *Dispatcher) now() time.Time {
 	if d.Now != nil {
 		return d.Now()
@@ -247,7 +254,7 @@ func (d *Dispatcher) logger() *slog.Logger {
 // run executes an allowed command and returns the audit outcome.
 func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Role, r Responder) (*provision.Task, string, error) {
 	fail := func(err error) (*provision.Task, string, error) {
-		outcome, err := d.failed(ctx, r, cmd.Verb, err)
+		outcome, err := d.failed(ctx, r, cmd, err)
 		return nil, outcome, err
 	}
 	answer := func(text string) (*provision.Task, string, error) {
@@ -453,7 +460,12 @@ func (d *Dispatcher) create(ctx context.Context, req Request, cmd Command, r Res
 		RevealAdmin: reveal,
 	})
 	if err != nil {
-		return nil, "refused: " + err.Error(), r.Private(ctx, err.Error())
+		if mistake(err) {
+			d.logger().Info("create refused", "instance", cmd.Name, "err", err)
+		} else {
+			d.logger().Error("create failed", "instance", cmd.Name, "err", err)
+		}
+		return nil, "refused: " + err.Error(), r.Private(ctx, echo(ExplainFor(err, cmd.Name)))
 	}
 	created.Lock()
 	created.task = task

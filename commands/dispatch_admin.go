@@ -23,7 +23,7 @@ func (d *Dispatcher) resetAdminVerb(ctx context.Context, req Request, cmd Comman
 			msg := fmt.Sprintf("no instance named %q; see list", cmd.Name)
 			return "refused: " + msg, r.Private(ctx, msg)
 		} else if err != nil {
-			return d.failed(ctx, r, cmd.Verb, err)
+			return d.failed(ctx, r, cmd, err)
 		}
 	}
 	url := d.Rules.Domain(cmd.Name)

@@ -36,7 +36,7 @@ func (d *Dispatcher) backupVerbs(ctx context.Context, req Request, cmd Command, 
 	case VerbBackups:
 		listing, err := dt.BackupPlaces(ctx, cmd.Name)
 		if err != nil {
-			return noTask(d.failed(ctx, r, cmd.Verb, err))
+			return noTask(d.failed(ctx, r, cmd, err))
 		}
 		return nil, "ok", r.Reply(ctx, FormatBackups(internal, listing))
 	case VerbBackup:
@@ -61,13 +61,13 @@ func (d *Dispatcher) backupVerbs(ctx context.Context, req Request, cmd Command, 
 	// restore: an instance that does not exist is said so, not that it
 	// has no such backup (a deleted instance's backups outlive it).
 	if msg, err := d.missingInstance(ctx, cmd.Name); err != nil {
-		return noTask(d.failed(ctx, r, cmd.Verb, err))
+		return noTask(d.failed(ctx, r, cmd, err))
 	} else if msg != "" {
 		return nil, "refused: " + msg, r.Private(ctx, msg)
 	}
 	listing, err := dt.BackupPlaces(ctx, cmd.Name)
 	if err != nil {
-		return noTask(d.failed(ctx, r, cmd.Verb, err))
+		return noTask(d.failed(ctx, r, cmd, err))
 	}
 	var found *provision.ListedBackup
 	for i, b := range listing.Backups {

@@ -27,7 +27,7 @@ func (d *Dispatcher) capacityVerb(ctx context.Context, req Request, cmd Command,
 	}
 	rep, err := cr.Capacity(ctx)
 	if err != nil {
-		return d.failed(ctx, r, cmd.Verb, err)
+		return d.failed(ctx, r, cmd, err)
 	}
 	mem := make([]string, len(rep.Instances))
 	for i, inst := range rep.Instances {

@@ -19,7 +19,7 @@ import (
 func (d *Dispatcher) certsVerb(ctx context.Context, req Request, cmd Command, r Responder) (string, error) {
 	list, err := d.Operator.List(ctx)
 	if err != nil {
-		return d.failed(ctx, r, cmd.Verb, err)
+		return d.failed(ctx, r, cmd, err)
 	}
 	rows := make([]CertRow, 0, len(list))
 	for _, inst := range list {

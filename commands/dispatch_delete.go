@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"odoobot/provision"
 )
@@ -20,7 +21,7 @@ func (d *Dispatcher) deleteVerb(ctx context.Context, req Request, cmd Command, r
 	}
 	internal := provision.InternalName(cmd.Name)
 	if msg, err := d.missingInstance(ctx, cmd.Name); err != nil {
-		return d.failed(ctx, r, cmd.Verb, err)
+		return d.failed(ctx, r, cmd, err)
 	} else if msg != "" {
 		return "refused: " + msg, r.Private(ctx, msg)
 	}
@@ -39,12 +40,40 @@ func (d *Dispatcher) deleteVerb(ctx context.Context, req Request, cmd Command, r
 						job.Error + "\nrun delete " + cmd.Name + " again to finish it (each step is safe to repeat)"
 				}
 				summary := "every resource removed"
-				if l, err := dt.BackupPlaces(fctx, cmd.Name); err == nil && len(l.Backups) > 0 && l.Backups[0].Local {
-					summary += fmt.Sprintf("; final backup %s kept in %s", l.Backups[0].ID, l.Backups[0].Dir)
+				if l, err := dt.BackupPlaces(fctx, cmd.Name); err == nil {
+					summary += finalBackupNote(l, job)
 				}
 				return fmt.Sprintf("🗑 deleted %s (%s), asked by %s", internal, domain, who), summary
 			})
 	})
+}
+
+// finalBackupNote is what a succeeded delete says of its final backup:
+// the one it took (reason final, made since the job started), where it
+// is kept; else that it took none (its database was already gone), and
+// the final backup of an earlier delete when one stands. Another backup
+// is never presented as the delete's.
+func finalBackupNote(l provision.BackupListing, job provision.Job) string {
+	var earlier *provision.ListedBackup
+	for i, b := range l.Backups {
+		if b.Reason != provision.ReasonFinal {
+			continue
+		}
+		if !b.CreatedAt.Before(job.StartedAt.Truncate(time.Second)) {
+			if b.Local {
+				return fmt.Sprintf("; final backup %s kept in %s", b.ID, b.Dir)
+			}
+			return fmt.Sprintf("; final backup %s kept offsite", b.ID)
+		}
+		if earlier == nil {
+			earlier = &l.Backups[i]
+		}
+	}
+	note := "; no final backup was taken: the database was already gone"
+	if earlier != nil {
+		note += fmt.Sprintf("; the final backup %s of an earlier delete stands", earlier.ID)
+	}
+	return note
 }
 
 // missingInstance is the refusal for a verb on an instance that does

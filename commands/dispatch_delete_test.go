@@ -169,3 +169,26 @@ func TestRestoreOfAnUnknownInstanceSaysSo(t *testing.T) {
 		t.Errorf("restore acme with an unknown backup: privates %q", r.privates)
 	}
 }
+
+// TestADeleteNamesOnlyAFinalBackupAsItsOwn: a delete that took no final
+// backup (its database was already gone) does not present the newest
+// backup it finds, a scheduled one, as its final backup.
+func TestADeleteNamesOnlyAFinalBackupAsItsOwn(t *testing.T) {
+	d, _, _ := newTestDispatcher(t)
+	f := &fakeDayTwo{state: provision.JobSucceeded, list: []provision.BackupInfo{{
+		Manifest: provision.Manifest{ID: "20261127T030000Z", Reason: provision.ReasonScheduled}, Dir: "/var/backups/prod-acme/20261127T030000Z", Intact: true,
+	}}}
+	d.DayTwo = f
+	admin := Request{Identity: Identity{Platform: "slack", UserID: "U0ADMIN01", UserName: "ana"}, Channel: "C1", Text: "delete acme"}
+	r := &threadResponder{}
+	d.Handle(context.Background(), admin, r)
+	admin.Text = "confirm " + r.codes[0]
+	c := &threadResponder{}
+	d.Handle(context.Background(), admin, c)
+	if len(c.finishes) != 1 {
+		t.Fatalf("finishes %q", c.finishes)
+	}
+	if got := c.finishes[0]; strings.Contains(got, "final backup 20261127T030000Z") || !strings.Contains(got, "no final backup was taken") {
+		t.Errorf("the delete ended with %q, want it to say that no final backup was taken", got)
+	}
+}

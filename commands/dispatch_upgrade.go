@@ -29,7 +29,7 @@ func (d *Dispatcher) upgradeVerb(ctx context.Context, req Request, cmd Command, 
 	}
 	inst, commit, err := up.UpgradeTarget(ctx, cmd.Name, cmd.Release)
 	if err != nil {
-		return d.failed(ctx, r, cmd.Verb, err)
+		return d.failed(ctx, r, cmd, err)
 	}
 	who := displayName(req.Identity)
 	from, to := short12(inst.Release.Commit), short12(commit)

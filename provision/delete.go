@@ -55,8 +55,14 @@ func (s *Service) Delete(ctx context.Context, req JobRequest) (*Task, error) {
 	if st, err := s.cfg.Services.Status(ctx, inst.Unit); err == nil && st.Running() {
 		running = "yes"
 	}
+	params := map[string]string{"state": string(prev), "running": running}
 	del := s.deletion(inst, prev, running == "yes", req.By)
-	plan := s.jobPlan(JobDelete, inst, map[string]string{"state": string(prev), "running": running}, del.steps(), StepDatabase)
+	if ok, err := s.pg.Exists(ctx, inst.Internal); err == nil && !ok {
+		// Nothing to back up: the plan has no backup step, and says so.
+		del.noDatabase = true
+		params["backup"] = "none"
+	}
+	plan := s.jobPlan(JobDelete, inst, params, del.steps(), StepDatabase)
 	t, err := s.submit(ctx, plan, req, func() error {
 		return s.cfg.Store.SetState(ctx, inst.Name, StateDeleting)
 	})
@@ -71,11 +77,19 @@ func (s *Service) deletion(inst Instance, prev State, running bool, by string) *
 }
 
 // steps are the delete's steps: the undoable ones, the commit step
-// (StepDatabase), then the ones after it (forward).
+// (StepDatabase), then the ones after it (forward). When the database
+// was already gone when the delete was asked, there is no backup step:
+// the stop says that no final backup was taken, and its undo puts the
+// state back too, so that neither the thread (no "✓ backup") nor the
+// job's record (no "backup" rolled back) shows a backup that was never
+// taken.
 func (del *deletion) steps() []Step {
 	steps := []Step{
 		{StepFinalCopy, del.finalBackup, del.restoreState},
 		{StepStop, del.stop, del.restart},
+	}
+	if del.noDatabase {
+		steps = []Step{{StepStop, del.stopWithoutBackup, del.restartAndRestore}}
 	}
 	if del.d.cfg.DNS != nil {
 		steps = append(steps, Step{StepDNS, del.deleteRecord, del.remakeRecord})
@@ -114,6 +128,7 @@ func (s *Service) recoverDelete(ctx context.Context, job Job, rec recorded, emit
 		return recovery{}, err
 	}
 	del := s.deletion(inst, State(job.Params["state"]), job.Params["running"] == "yes", job.RequestedBy)
+	del.noDatabase = job.Params["backup"] == "none"
 	if rec.Started(StepDatabase) {
 		for _, st := range del.forward() {
 			if err := runStep(ctx, emit, st.Name, st.Apply); err != nil {
@@ -131,7 +146,15 @@ func (s *Service) recoverDelete(ctx context.Context, job Job, rec recorded, emit
 			return res, err
 		}
 	}
-	if !rec.Started(StepFinalCopy) {
+	switch first := del.steps()[0].Name; {
+	case rec.Started(first):
+	case del.noDatabase:
+		// Marked deleting before its first step, which did nothing:
+		// put the state back, and record nothing as undone.
+		if err := del.restoreState(ctx); err != nil {
+			return res, fmt.Errorf("state: %w", err)
+		}
+	default:
 		// Marked deleting before its first step: put the state back.
 		if err := undoStep(ctx, emit, StepFinalCopy, del.restoreState, &res.undone); err != nil {
 			return res, err
@@ -147,6 +170,43 @@ type deletion struct {
 	prev    State
 	running bool // the service ran when the delete was asked
 	by      string
+	// noDatabase: the database was already gone when the delete was
+	// asked (the job's parameter backup=none): no final backup is taken.
+	noDatabase bool
+}
+
+// stopWithoutBackup stops the service and says that no final backup was
+// taken, and why.
+func (del *deletion) stopWithoutBackup(ctx context.Context) error {
+	if err := del.stop(ctx); err != nil {
+		return err
+	}
+	return &Noted{Message: del.noBackupMessage(ctx)}
+}
+
+// restartAndRestore undoes stopWithoutBackup and the mark: the service
+// started again when it ran, the state put back.
+func (del *deletion) restartAndRestore(ctx context.Context) error {
+	if err := del.restart(ctx); err != nil {
+		return err
+	}
+	return del.restoreState(ctx)
+}
+
+// noBackupMessage says that no final backup is taken, and names the
+// final backup of an earlier delete when one stands.
+func (del *deletion) noBackupMessage(ctx context.Context) string {
+	inst := del.cr.inst
+	msg := "no final backup: database " + inst.Internal + " is already gone"
+	if list, err := del.d.Backups(ctx, inst.Name); err == nil {
+		for _, b := range list {
+			if b.Reason == ReasonFinal {
+				msg += "; the final backup " + b.ID + " of an earlier delete stands"
+				break
+			}
+		}
+	}
+	return msg
 }
 
 // restoreState puts the instance back in the state it had before the
@@ -218,18 +278,9 @@ func (del *deletion) finalBackup(ctx context.Context) error {
 		return fmt.Errorf("backup: %w", err)
 	}
 	if !ok {
-		// Nothing to back up: say so rather than show a backup that was
-		// not taken, and go on removing the rest.
-		msg := "no final backup: database " + inst.Internal + " is already gone"
-		if list, err := del.d.Backups(ctx, inst.Name); err == nil {
-			for _, b := range list {
-				if b.Reason == ReasonFinal {
-					msg += "; the final backup " + b.ID + " of an earlier delete stands"
-					break
-				}
-			}
-		}
-		return &Noted{Message: msg}
+		// Gone since the delete was asked: say so rather than show a
+		// backup that was not taken, and go on removing the rest.
+		return &Noted{Message: del.noBackupMessage(ctx)}
 	}
 	b := &backupRun{d: del.d, inst: inst, paths: del.cr.paths, reason: ReasonFinal, by: del.by}
 	_, err = b.take(ctx)

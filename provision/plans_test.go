@@ -182,6 +182,19 @@ func verbCases() []verbCase {
 		},
 		commit: provision.StepDatabase,
 	}, verbCase{
+		name: "delete/database-gone",
+		setup: func(t *testing.T, w *world) {
+			create(t, w, "other", provision.SSLHTTP)
+			create(t, w, "acme", provision.SSLCloudflare)
+			if err := w.h.Databases().Drop(context.Background(), "prod-acme"); err != nil {
+				t.Fatal(err)
+			}
+		},
+		run: func(ctx context.Context, w *world) (*provision.Task, error) {
+			return w.s.Delete(ctx, provision.JobRequest{Name: "acme", By: "test"})
+		},
+		commit: provision.StepDatabase,
+	}, verbCase{
 		name: "backup",
 		setup: func(t *testing.T, w *world) {
 			create(t, w, "other", provision.SSLHTTP)

@@ -84,7 +84,7 @@ func (b *Bot) alertClick(ctx context.Context, cb slackapi.InteractionCallback, c
 		return
 	}
 	b.log.Debug("slack: alert button clicked", "user", cb.User.ID, "channel", channel, "command", text)
-	req := commands.Request{Identity: b.identity(ctx, cb.User.ID, cb.User.Name), Channel: channel, Text: text}
+	req := commands.Request{Identity: b.identity(ctx, cb.User.ID, cb.User.Name, channel), Channel: channel, Text: text}
 	if _, err := b.cfg.Handler.Handle(ctx, req, r); err != nil {
 		b.log.Error("slack: could not deliver an answer", "user", cb.User.ID, "channel", channel, "err", b.clean(err.Error()))
 	}

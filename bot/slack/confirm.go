@@ -19,6 +19,12 @@ const (
 	confirmBlock  = "odoobot_confirm"
 	// maxDialogText is the longest text of Slack's confirm dialog.
 	maxDialogText = 300
+	// maxButtonValue bounds the value of odoobot's buttons: a
+	// confirmation's code (16 characters) or an alert's command (a verb
+	// and a name of at most 50). The rest of what a click stands for is
+	// kept by odoobot, never carried by the button. A click with a
+	// longer value is refused as an invalid button, unread.
+	maxButtonValue = 128
 )
 
 // Confirm shows the requester alone (chat.postEphemeral, else the slash
@@ -28,8 +34,8 @@ const (
 // interaction): whether that user may confirm, and whether the code is
 // still valid, is the Handler's decision, not the button's.
 func (r *responder) Confirm(ctx context.Context, prompt, code string) error {
-	if code == "" || strings.ContainsAny(code, " \t\n") {
-		return fmt.Errorf("slack: confirm: invalid code %q", code)
+	if code == "" || strings.ContainsAny(code, " \t\n") || len(code) > maxButtonValue {
+		return fmt.Errorf("slack: confirm: invalid code %q", clipRunes(code, 40))
 	}
 	plain := func(s string) *slackapi.TextBlockObject {
 		return slackapi.NewTextBlockObject(slackapi.PlainTextType, s, false, false)
@@ -78,7 +84,9 @@ func clipRunes(s string, n int) string {
 // interaction handles an interactive envelope: a click on a confirmation
 // button becomes the request "confirm CODE" from the user who clicked, in
 // the button's channel; a click on an alert's button, the command it
-// carries (see alertClick). Anything else is ignored.
+// carries (see alertClick). A value longer than maxButtonValue is no
+// button of odoobot's: the clicker is told that it is not valid. Anything
+// else is ignored.
 func (b *Bot) interaction(ctx context.Context, cb slackapi.InteractionCallback) {
 	if cb.Type != slackapi.InteractionTypeBlockActions {
 		return
@@ -89,6 +97,13 @@ func (b *Bot) interaction(ctx context.Context, cb slackapi.InteractionCallback) 
 	}
 	r := &responder{b: b, channel: channel, user: cb.User.ID, responseURL: cb.ResponseURL}
 	for _, a := range cb.ActionCallback.BlockActions {
+		if len(a.Value) > maxButtonValue {
+			b.log.Warn("slack: button with an oversized value refused", "user", cb.User.ID, "channel", channel, "action", clipRunes(a.ActionID, 40), "bytes", len(a.Value))
+			if err := r.Private(ctx, "this button is not valid: run the command again"); err != nil {
+				b.log.Error("slack: could not deliver an answer", "user", cb.User.ID, "channel", channel, "err", b.clean(err.Error()))
+			}
+			continue
+		}
 		if strings.HasPrefix(a.ActionID, alertActionPrefix) {
 			b.alertClick(ctx, cb, channel, a.Value)
 			continue
@@ -106,7 +121,7 @@ func (b *Bot) interaction(ctx context.Context, cb slackapi.InteractionCallback) 
 		}
 		b.log.Debug("slack: confirmation clicked", "user", cb.User.ID, "channel", channel)
 		req := commands.Request{
-			Identity: b.identity(ctx, cb.User.ID, cb.User.Name),
+			Identity: b.identity(ctx, cb.User.ID, cb.User.Name, channel),
 			Channel:  channel,
 			Text:     "confirm " + code,
 		}

@@ -116,12 +116,19 @@ type running struct {
 }
 
 // startBot runs a Bot against fs until the test ends; cfg's tokens, API
-// URL and logger are filled in.
+// URL and logger (at DEBUG) are filled in.
 func startBot(t testing.TB, fs *fakeSlack, cfg slack.Config) *running {
+	t.Helper()
+	return startBotAt(t, fs, cfg, slog.LevelDebug)
+}
+
+// startBotAt is startBot with a logger at level: LevelWarn is what
+// odoobot serve logs.
+func startBotAt(t testing.TB, fs *fakeSlack, cfg slack.Config, level slog.Level) *running {
 	t.Helper()
 	logs := &bottest.LogBuffer{}
 	cfg.BotToken, cfg.AppToken, cfg.APIURL = botToken, appToken, fs.APIURL()
-	cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
 	if cfg.UpdateInterval == 0 {
 		cfg.UpdateInterval = 100 * time.Millisecond
 	}

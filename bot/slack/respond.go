@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -150,10 +151,8 @@ func (r *responder) undeliverable(ctx context.Context, cause error, text string)
 	switch {
 	case notInChannel(code):
 		hint = fmt.Sprintf("I can't post in this channel (%s): invite me with /invite @%s and try again.", code, r.b.botName())
-	case code != "":
-		hint = fmt.Sprintf("I could not post the answer in this channel (%s).", code)
 	default:
-		hint = "I could not post the answer in this channel (Slack did not answer in time)."
+		hint = fmt.Sprintf("I could not post the answer in this channel (%s).", whyUndelivered(cause))
 	}
 	if text != "" {
 		hint += "\nHere it is, for you only:\n" + clip(text, maxHint)
@@ -170,6 +169,37 @@ func (r *responder) undeliverable(ctx context.Context, cause error, text string)
 		perr = errors.Join(perr, uerr)
 	}
 	r.b.log.Error("slack: could not tell the user that an answer was lost", "user", r.user, "channel", r.channel, "cause", r.b.clean(cause.Error()), "err", r.b.clean(perr.Error()))
+}
+
+// whyUndelivered says, in words, why a call to Slack failed: the error
+// code Slack gave, the HTTP status it answered, or that it did not
+// answer (in time, or at all).
+func whyUndelivered(err error) string {
+	if code := slackCode(err); code != "" {
+		return code
+	}
+	var rl *slackapi.RateLimitedError
+	if errors.As(err, &rl) {
+		return "Slack is limiting the bot's messages (HTTP 429); try again in a minute"
+	}
+	var sc slackapi.StatusCodeError
+	if errors.As(err, &sc) {
+		switch {
+		case sc.Code == http.StatusTooManyRequests:
+			return "Slack is limiting the bot's messages (HTTP 429); try again in a minute"
+		case sc.Code >= 500:
+			return fmt.Sprintf("Slack answered HTTP %d, an error on Slack's side; try again in a minute", sc.Code)
+		}
+		return fmt.Sprintf("Slack answered HTTP %d", sc.Code)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "Slack did not answer in time"
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "Slack did not answer in time"
+	}
+	return "Slack could not be reached"
 }
 
 // clip cuts text to about n bytes on a rune boundary and says so.
@@ -204,16 +234,17 @@ func codeBlock(text string) string {
 	return "```\n" + strings.ReplaceAll(text, "```", "`\u200b`\u200b`") + "\n```"
 }
 
-// rateLimited calls fn, waiting out Slack rate limits (Retry-After) a
-// bounded number of times.
+// rateLimited calls fn, waiting out Slack rate limits a bounded number
+// of times (maxRateRetries): the Retry-After Slack gave, at least a
+// second and at most maxRateWait; a 429 without Retry-After waits
+// defaultRateWait, doubled at each attempt (1 s, 2 s, 4 s).
 func rateLimited[T any](ctx context.Context, b *Bot, fn func() (T, error)) (T, error) {
 	for attempt := 0; ; attempt++ {
 		v, err := fn()
-		var rl *slackapi.RateLimitedError
-		if !errors.As(err, &rl) || attempt >= maxRateRetries {
+		wait, limited := rateWait(err, attempt)
+		if !limited || attempt >= maxRateRetries {
 			return v, err
 		}
-		wait := min(max(rl.RetryAfter, time.Second), maxRateWait)
 		b.log.Warn("slack: rate limited; waiting", "retry_after", wait, "attempt", attempt+1)
 		t := time.NewTimer(wait)
 		select {
@@ -223,6 +254,23 @@ func rateLimited[T any](ctx context.Context, b *Bot, fn func() (T, error)) (T, e
 			return v, errors.Join(err, ctx.Err())
 		}
 	}
+}
+
+// defaultRateWait is the first wait after a 429 that names none.
+const defaultRateWait = time.Second
+
+// rateWait is how long to wait before the attempt after attempt (from
+// 0) when err is a rate limit, and whether it is one.
+func rateWait(err error, attempt int) (time.Duration, bool) {
+	var rl *slackapi.RateLimitedError
+	if errors.As(err, &rl) {
+		return min(max(rl.RetryAfter, time.Second), maxRateWait), true
+	}
+	var sc slackapi.StatusCodeError
+	if errors.As(err, &sc) && sc.Code == http.StatusTooManyRequests {
+		return min(defaultRateWait<<attempt, maxRateWait), true
+	}
+	return 0, false
 }
 
 // inChannel runs fn; when Slack says the bot is not in the channel and

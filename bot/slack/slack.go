@@ -1,5 +1,6 @@
 // Package slack is the Slack adapter of odoobot: it connects with Socket
-// Mode (no public HTTP endpoint), turns `/odoo …` slash commands into
+// Mode (no public HTTP endpoint; the connection is its own, see
+// serveSocket, and slack-go serves the Web API), turns `/odoo …` slash commands into
 // commands.Request, and answers through the Web API as a
 // commands.Responder: visible replies, ephemeral refusals, files for long
 // output, one thread per long job with a throttled status message, and
@@ -16,7 +17,6 @@ package slack
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,7 +27,6 @@ import (
 	"time"
 
 	slackapi "github.com/slack-go/slack"
-	"github.com/slack-go/slack/socketmode"
 
 	"odoobot/commands"
 	"odoobot/provision"
@@ -56,18 +55,25 @@ type Config struct {
 	// thread's status message; default 1s. Edits in between coalesce: the
 	// latest text wins.
 	UpdateInterval time.Duration
+	// GroupsMatter, when set, says whether a user's groups could change
+	// their role in a channel (commands.Dispatcher.GroupsMatter): when it
+	// says no, their groups are not looked up and their request never
+	// waits for usergroups.list. Nil looks every user's groups up.
+	GroupsMatter func(id commands.Identity, channel string) bool
 	// GroupsTTL is how long the Slack user-group memberships (filling
 	// commands.Identity.Groups, for the allowlist's "group S…" grants)
-	// are kept before usergroups.list is called again; default
-	// DefaultGroupsTTL. A negative value turns group lookups off: only
+	// are used after the usergroups.list call that fetched them; default
+	// DefaultGroupsTTL. From half of it on they are refreshed in the
+	// background. A negative value turns group lookups off: only
 	// user grants apply. Lookups need the bot scope usergroups:read.
 	GroupsTTL time.Duration
 	// HTTPClient sends the Web API and response_url requests; a client
 	// with a 30 s timeout when nil.
 	HTTPClient *http.Client
 	// RetryWait is the first pause before Run connects again after a
-	// failure; default DefaultRetryWait. It doubles with each failure in
-	// a row, up to a minute.
+	// failure, a dropped connection or a disabled link (link_disabled);
+	// default DefaultRetryWait. It doubles with each failure in a row, up
+	// to a minute. A `disconnect` Slack asks for is followed at once.
 	RetryWait time.Duration
 }
 
@@ -86,10 +92,13 @@ type Bot struct {
 
 	userGroups *groupCache // nil when GroupsTTL < 0
 
-	mu       sync.Mutex
-	name     string // the bot's user name, from auth.test, for hints
-	handlers sync.WaitGroup
-	sem      chan struct{}
+	mu          sync.Mutex
+	name        string    // the bot's user name, from auth.test, for hints
+	connections int       // Socket Mode connections made (hello) since New
+	helloAt     time.Time // of the last hello
+	lostAt      time.Time // when the last connection was lost or the first attempt failed; zero once connected
+	handlers    sync.WaitGroup
+	sem         chan struct{}
 }
 
 // The defaults of Config.
@@ -194,6 +203,11 @@ func (b *Bot) Run(ctx context.Context) error {
 		if time.Since(start) > maxRetryWait {
 			wait = b.cfg.RetryWait // it had been up: start the back-off over
 		}
+		b.mu.Lock()
+		if b.lostAt.IsZero() {
+			b.lostAt = time.Now()
+		}
+		b.mu.Unlock()
 		b.log.Warn("slack: disconnected; reconnecting", "err", b.clean(err.Error()), "in", wait)
 		t := time.NewTimer(wait)
 		select {
@@ -230,45 +244,33 @@ func (b *Bot) session(ctx context.Context) error {
 	b.mu.Unlock()
 	b.log.Info("slack: connecting", "bot", auth.User, "bot_user", auth.UserID, "team", auth.Team)
 
-	sm := socketmode.New(b.api, socketmode.OptionDebug(true), socketmode.OptionLog(connLog{log: b.log, clean: b.clean}))
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	events := make(chan incoming, maxHeld)
 	loopDone := make(chan struct{})
 	go func() {
 		defer close(loopDone)
-		b.loop(rctx, sm)
+		b.loop(rctx, events)
 	}()
-	err = sm.RunContext(rctx)
+	err = b.serveSocket(rctx, events)
 	cancel()
 	<-loopDone
 	b.handlers.Wait()
 	if ctx.Err() != nil {
 		return nil
 	}
-	if code := slackCode(err); authErrors[code] || err != nil && authErrors[err.Error()] {
-		if code == "" {
-			code = err.Error()
-		}
-		return &fatalError{fmt.Errorf("slack: the app token was refused (%s): check SLACK_APP_TOKEN", code)}
-	}
-	var sc slackapi.StatusCodeError
-	if errors.As(err, &sc) && sc.Code == http.StatusNotFound {
-		return &fatalError{fmt.Errorf("slack: apps.connections.open answered 404: check SLACK_API_URL and SLACK_APP_TOKEN: %w", err)}
-	}
-	return fmt.Errorf("slack: socket mode: %w", err)
+	return err
 }
 
-// loop reads the socket mode events: every envelope is acknowledged
-// first, then handed to a goroutine, once. "Once" is decided by what was
-// actually seen: the envelope_id, and a slash command's trigger_id,
-// never retry_attempt (after a reconnect, or when the first delivery
-// never arrived, the retry is the only delivery). An envelope that
-// cannot be parsed, or of a type the bot does not know, is acknowledged
-// too, so that Slack does not retry it. While more events wait, the
-// work is held back (up to maxHeld envelopes or heldFor) so that a burst
-// is acknowledged before any command starts competing for the CPU.
-func (b *Bot) loop(ctx context.Context, sm *socketmode.Client) {
-	var held []socketmode.Event
+// loop starts the handling of the envelopes read (acknowledged
+// already), once each. "Once" is decided by what was actually seen: the
+// envelope_id, and a slash command's trigger_id, never retry_attempt
+// (after a reconnect, or when the first delivery never arrived, the
+// retry is the only delivery). While more envelopes wait, the work is
+// held back (up to maxHeld envelopes or heldFor) so that a burst is
+// acknowledged before any command starts competing for the CPU.
+func (b *Bot) loop(ctx context.Context, events <-chan incoming) {
+	var held []incoming
 	var since time.Time
 	start := func() {
 		for _, evt := range held {
@@ -283,112 +285,51 @@ func (b *Bot) loop(ctx context.Context, sm *socketmode.Client) {
 	}
 	defer start()
 	for {
-		if len(held) > 0 && (len(sm.Events) == 0 || len(held) >= maxHeld || time.Since(since) > heldFor) {
+		if len(held) > 0 && (len(events) == 0 || len(held) >= maxHeld || time.Since(since) > heldFor) {
 			start()
 		}
-		var evt socketmode.Event
+		var evt incoming
 		select {
 		case <-ctx.Done():
 			return
-		case evt = <-sm.Events:
+		case evt = <-events:
 		}
-		switch evt.Type {
-		case socketmode.EventTypeSlashCommand, socketmode.EventTypeInteractive, socketmode.EventTypeEventsAPI:
-			if evt.Request == nil {
-				continue
-			}
-			req := evt.Request
-			// Ack before anything else: Slack gives up after 3 s.
-			if err := sm.Ack(*req); err != nil {
-				b.log.Error("slack: ack", "envelope", req.EnvelopeID, "err", err)
-			}
-			if !b.firstSeen(evt) {
-				b.log.Info("slack: duplicate envelope acknowledged, not run again", "envelope", req.EnvelopeID, "attempt", req.RetryAttempt, "reason", req.RetryReason)
-				continue
-			}
-			if len(held) == 0 {
-				since = time.Now()
-			}
-			held = append(held, evt)
-		case socketmode.EventTypeConnecting:
-			b.log.Debug("slack: connecting to socket mode")
-		case socketmode.EventTypeConnected:
-			if c, ok := evt.Data.(*socketmode.ConnectedEvent); ok && c.ConnectionCount > 0 {
-				// Slack asked for it (a `disconnect`), or the connection
-				// dropped or missed its pings.
-				b.log.Info("slack: reconnected", "connection", c.ConnectionCount)
-				break
-			}
-			b.log.Info("slack: connected")
-		case socketmode.EventTypeConnectionError:
-			if e, ok := evt.Data.(*slackapi.ConnectionErrorEvent); ok {
-				b.log.Warn("slack: connection failed; retrying", "err", b.clean(e.Error()), "backoff", e.Backoff)
-			}
-		case socketmode.EventTypeInvalidAuth:
-			b.log.Error("slack: socket mode refused the app token")
-		case socketmode.EventTypeErrorBadMessage:
-			// A malformed envelope, or one of a type slack-go does not
-			// know: acknowledged by its envelope_id, when it has one.
-			if bm, ok := evt.Data.(*socketmode.ErrorBadMessage); ok {
-				if id := envelopeID(bm.Message); id != "" {
-					if err := sm.Ack(socketmode.Request{EnvelopeID: id}); err != nil {
-						b.log.Error("slack: ack", "envelope", id, "err", err)
-					}
-				}
-			}
-			b.log.Warn("slack: socket mode", "event", string(evt.Type), "detail", b.clean(fmt.Sprint(errDetail(evt.Data))))
-		case socketmode.EventTypeIncomingError, socketmode.EventTypeErrorWriteFailed:
-			b.log.Warn("slack: socket mode", "event", string(evt.Type), "detail", b.clean(fmt.Sprint(errDetail(evt.Data))))
+		if evt.data == nil {
+			continue
 		}
+		if !b.firstSeen(evt) {
+			b.log.Warn("slack: duplicate envelope acknowledged, not run again", "envelope", evt.id, "attempt", evt.attempt, "reason", evt.reason)
+			continue
+		}
+		if len(held) == 0 {
+			since = time.Now()
+		}
+		held = append(held, evt)
 	}
-}
-
-// envelopeID is the envelope_id of a raw Socket Mode frame, "" when it
-// has none.
-func envelopeID(raw []byte) string {
-	var e struct {
-		EnvelopeID string `json:"envelope_id"`
-	}
-	if json.Unmarshal(raw, &e) != nil {
-		return ""
-	}
-	return e.EnvelopeID
 }
 
 // firstSeen records the envelope of evt, and a slash command's
 // trigger_id, and reports whether neither was seen before.
-func (b *Bot) firstSeen(evt socketmode.Event) bool {
+func (b *Bot) firstSeen(evt incoming) bool {
 	now := time.Now()
-	fresh := b.seen.add("envelope:"+evt.Request.EnvelopeID, now) || evt.Request.EnvelopeID == ""
-	if sc, ok := evt.Data.(slackapi.SlashCommand); ok && sc.TriggerID != "" {
+	fresh := b.seen.add("envelope:"+evt.id, now) || evt.id == ""
+	if sc, ok := evt.data.(slackapi.SlashCommand); ok && sc.TriggerID != "" {
 		fresh = b.seen.add("trigger:"+sc.TriggerID, now) && fresh
 	}
 	return fresh
 }
 
-func errDetail(data any) any {
-	switch d := data.(type) {
-	case *socketmode.ErrorBadMessage:
-		return d.Cause
-	case *socketmode.ErrorWriteFailed:
-		return d.Cause
-	case *slackapi.IncomingEventError:
-		return d.ErrorObj
-	}
-	return data
-}
-
 // dispatch handles one acknowledged envelope. A panic in its handling
 // is logged and ends that envelope alone, never the process.
-func (b *Bot) dispatch(ctx context.Context, evt socketmode.Event) {
+func (b *Bot) dispatch(ctx context.Context, evt incoming) {
 	defer func() {
 		if p := recover(); p != nil {
-			b.log.Error("slack: a command's handling panicked", "envelope", evt.Request.EnvelopeID, "panic", b.clean(fmt.Sprint(p)), "stack", string(debug.Stack()))
+			b.log.Error("slack: a command's handling panicked", "envelope", evt.id, "panic", b.clean(fmt.Sprint(p)), "stack", string(debug.Stack()))
 		}
 	}()
-	switch data := evt.Data.(type) {
+	switch data := evt.data.(type) {
 	case slackapi.SlashCommand:
-		b.log.Debug("slack: slash command", "envelope", evt.Request.EnvelopeID, "user", data.UserID, "channel", data.ChannelID)
+		b.log.Debug("slack: slash command", "envelope", evt.id, "user", data.UserID, "channel", data.ChannelID)
 		b.slash(ctx, data)
 	case slackapi.InteractionCallback:
 		b.interaction(ctx, data)
@@ -398,7 +339,7 @@ func (b *Bot) dispatch(ctx context.Context, evt socketmode.Event) {
 // slash turns a slash command into a commands.Request and runs it.
 func (b *Bot) slash(ctx context.Context, cmd slackapi.SlashCommand) {
 	req := commands.Request{
-		Identity: b.identity(ctx, cmd.UserID, cmd.UserName),
+		Identity: b.identity(ctx, cmd.UserID, cmd.UserName, cmd.ChannelID),
 		Channel:  cmd.ChannelID,
 		Text:     cmd.Text,
 	}
@@ -410,8 +351,8 @@ func (b *Bot) slash(ctx context.Context, cmd slackapi.SlashCommand) {
 
 // identity is the Slack user as the allowlist sees them: with their user
 // groups, or marked as having groups that could not be looked up.
-func (b *Bot) identity(ctx context.Context, userID, userName string) commands.Identity {
-	groups, known := b.groups(ctx, userID)
+func (b *Bot) identity(ctx context.Context, userID, userName, channel string) commands.Identity {
+	groups, known := b.groups(ctx, userID, channel)
 	return commands.Identity{Platform: commands.PlatformSlack, UserID: userID, UserName: userName, Groups: groups, GroupsUnknown: !known}
 }
 

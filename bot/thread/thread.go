@@ -364,9 +364,11 @@ func (t *Thread) finalEdit(ctx context.Context, m *live, text string) error {
 // summary (when not blank) with Platform.Summary and, with the
 // StatusMessage layout, sets the status message to root. A root edit
 // that fails is tried once more, an interval later; when that fails too,
-// root is posted in the thread instead, so that the job's final state is
-// always shown (the root still says what it said). Later Posts fail. The
-// error joins what could not be shown.
+// root is posted in the thread instead (finalTries attempts, the waits
+// doubling from the interval), so that the job's final state is shown
+// unless the platform refuses every call for some 10 s (the root still
+// says what it said). Later Posts fail. The error joins what could not
+// be shown.
 func (t *Thread) Finish(ctx context.Context, root, summary string) error {
 	done := make(chan error, 1)
 	ok := t.queue.Do(func() {
@@ -395,9 +397,21 @@ func (t *Thread) Finish(ctx context.Context, root, summary string) error {
 	}
 }
 
-// editRoot, run by the queue, edits the root to text, tries once more
-// when that fails, and then posts text in the thread instead. It fails
-// only when the final state could not be shown at all.
+// finalTries bounds the attempts at posting a job's final state in its
+// thread when the root cannot be edited. The waits between them double
+// from the interval (at least minFinalWait): with the 1 s interval, 1, 2
+// and 4 s, so that an outage of some 10 s at the job's end still leaves
+// its final state shown.
+const (
+	finalTries   = 4
+	minFinalWait = time.Millisecond
+)
+
+// editRoot, run by the queue, edits the root to text, tries once more an
+// interval later when that fails (an edit refused for good, a message
+// deleted or a permission lost, is not worth more), and then posts text
+// in the thread instead, tried finalTries times. It fails only when the
+// final state could not be shown at all.
 func (t *Thread) editRoot(ctx context.Context, text string) error {
 	err := t.cfg.Platform.Edit(ctx, t.cfg.Root, text)
 	if err == nil {
@@ -407,15 +421,36 @@ func (t *Thread) editRoot(ctx context.Context, text string) error {
 	if serr := sleep(ctx, t.cfg.Interval); serr != nil {
 		return fmt.Errorf("thread: edit the root: %w", errors.Join(err, serr))
 	}
-	err = t.cfg.Platform.Edit(ctx, t.cfg.Root, text)
-	if err == nil {
+	if err = t.cfg.Platform.Edit(ctx, t.cfg.Root, text); err == nil {
 		return nil
 	}
 	t.warn("thread: root edit failed again; posting the final state in the thread", err)
-	if _, perr := t.cfg.Platform.Post(ctx, text); perr != nil {
+	perr := t.retry(ctx, func() error {
+		_, err := t.cfg.Platform.Post(ctx, text)
+		return err
+	})
+	if perr != nil {
 		return fmt.Errorf("thread: edit the root: %w", errors.Join(err, perr))
 	}
 	return nil
+}
+
+// retry calls f until it succeeds, finalTries times at most, waiting
+// between two calls the interval, then twice as long each time. It
+// returns the last failure.
+func (t *Thread) retry(ctx context.Context, f func() error) error {
+	wait := max(t.cfg.Interval, minFinalWait)
+	var err error
+	for try := 1; ; try++ {
+		if err = f(); err == nil || try == finalTries {
+			return err
+		}
+		t.warn(fmt.Sprintf("thread: posting the final state failed (attempt %d of %d); trying again", try, finalTries), err)
+		if serr := sleep(ctx, wait); serr != nil {
+			return errors.Join(err, serr)
+		}
+		wait *= 2
+	}
 }
 
 // finalStatus, run by the queue, shows text in the status message, once

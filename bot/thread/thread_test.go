@@ -334,7 +334,7 @@ func TestAFailedRootEditIsRetriedThenPosted(t *testing.T) {
 	t.Run("nothing gets through", func(t *testing.T) {
 		p := newPlatform()
 		p.editFails["root"] = 2
-		p.postFails = 1
+		p.postFails = 4
 		th := newThread(p, thread.StepMessages, 0)
 		if err := th.Finish(ctx, "✅ created prod-acme", ""); err == nil {
 			t.Error("Finish reported success though the final state was shown nowhere")
@@ -371,6 +371,27 @@ func TestAFailedEndEditIsPosted(t *testing.T) {
 		"edit failed m1 release done",
 		"post m2 release done",
 		"edit root ✅ done",
+	}
+	if d := cmp.Diff(strs(p.snapshot()), want); d != "" {
+		t.Errorf("calls (-got +want):\n%s", d)
+	}
+}
+
+// TestTheFinalStateOutlastsAShortOutage: a platform that refuses edits
+// and posts for a few attempts in a row (an outage of some seconds at
+// the job's end) still ends with the final state shown in the thread.
+func TestTheFinalStateOutlastsAShortOutage(t *testing.T) {
+	p := newPlatform()
+	p.editFails["root"] = 2
+	p.postFails = 3
+	th := newThread(p, thread.StepMessages, time.Millisecond)
+	if err := th.Finish(context.Background(), "✅ created prod-acme", ""); err != nil {
+		t.Fatalf("Finish: %v, want the final state shown", err)
+	}
+	want := []string{
+		"edit failed root ✅ created prod-acme",
+		"edit failed root ✅ created prod-acme",
+		"post m1 ✅ created prod-acme",
 	}
 	if d := cmp.Diff(strs(p.snapshot()), want); d != "" {
 		t.Errorf("calls (-got +want):\n%s", d)

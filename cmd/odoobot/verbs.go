@@ -233,7 +233,7 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 	if cfg.SlackBotToken != "" {
 		b, err := slack.New(slack.Config{
 			BotToken: cfg.SlackBotToken.Reveal(), AppToken: cfg.SlackAppToken.Reveal(),
-			APIURL: cfg.SlackAPIURL, Handler: a.Dispatcher, Logger: log,
+			APIURL: cfg.SlackAPIURL, Handler: a.Dispatcher, Logger: log, GroupsMatter: a.Dispatcher.GroupsMatter,
 		})
 		if err != nil {
 			return err

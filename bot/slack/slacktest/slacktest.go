@@ -19,8 +19,9 @@
 //   - response_url: POSTs under /response/ are kept (Responses).
 //
 // Faults are set per method or channel: a channel the bot is not in, a
-// refused join or ephemeral message, rate limits (429 with Retry-After)
-// and outages (503), a refused token.
+// refused join or ephemeral message, rate limits (429 with Retry-After),
+// outages (503), any HTTP status without a header (FailStatus), slow
+// answers (Delay), a refused token.
 package slacktest
 
 import (
@@ -84,6 +85,8 @@ type Server struct {
 	ephFails  map[string]string
 	limitOnce map[string]int
 	downOnce  map[string]int
+	failOnce  map[string]failing
+	delays    map[string]time.Duration
 	groups    []map[string]any
 	groupsErr string
 	joined    map[string]bool
@@ -118,7 +121,7 @@ func New(t testing.TB, o Options) *Server {
 	}
 	s := &Server{
 		opts: o, notIn: map[string]bool{}, joinFails: map[string]string{}, ephFails: map[string]string{},
-		limitOnce: map[string]int{}, downOnce: map[string]int{}, joined: map[string]bool{}, files: map[string]string{},
+		limitOnce: map[string]int{}, downOnce: map[string]int{}, failOnce: map[string]failing{}, delays: map[string]time.Duration{}, joined: map[string]bool{}, files: map[string]string{},
 		sentAt: map[string]time.Time{}, acks: make(chan Ack, 1024), connected: make(chan struct{}, 16),
 	}
 	mux := http.NewServeMux()
@@ -225,6 +228,25 @@ func (s *Server) Down(method string, n int) {
 	s.downOnce[method] = n
 }
 
+// Delay makes every call of method answer d late (a slow Slack); other
+// calls are not held up.
+func (s *Server) Delay(method string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delays[method] = d
+}
+
+// failing is an HTTP status a method answers a number of times.
+type failing struct{ status, n int }
+
+// FailStatus makes the next n calls of method answer the HTTP status
+// alone, with no header (a 429 without Retry-After, a 500).
+func (s *Server) FailStatus(method string, status, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failOnce[method] = failing{status: status, n: n}
+}
+
 // FailOpen makes apps.connections.open answer code ("" for ok).
 func (s *Server) FailOpen(code string) {
 	s.mu.Lock()
@@ -318,6 +340,15 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	call := Call{Method: method, Form: form, Auth: r.Header.Get("Authorization"), At: time.Now(), Status: http.StatusOK}
 
 	s.mu.Lock()
+	delay := s.delays[method]
+	s.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+		}
+	}
+	s.mu.Lock()
 	defer func() {
 		s.calls = append(s.calls, call)
 		s.mu.Unlock()
@@ -326,6 +357,12 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		s.downOnce[method] = n - 1
 		call.Status = http.StatusServiceUnavailable
 		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	if f := s.failOnce[method]; f.n > 0 {
+		s.failOnce[method] = failing{status: f.status, n: f.n - 1}
+		call.Status = f.status
+		w.WriteHeader(f.status)
 		return
 	}
 	if n := s.limitOnce[method]; n > 0 {
@@ -559,6 +596,24 @@ func (s *Server) Send(t testing.TB, frame map[string]any) {
 	}
 	s.wmu.Lock()
 	err = c.WriteMessage(websocket.TextMessage, msg)
+	s.wmu.Unlock()
+	if err != nil {
+		t.Fatalf("send frame: %v", err)
+	}
+}
+
+// SendRaw writes msg, a frame encoded already, on the current Socket
+// Mode connection.
+func (s *Server) SendRaw(t testing.TB, msg []byte) {
+	t.Helper()
+	s.mu.Lock()
+	c := s.conn
+	s.mu.Unlock()
+	if c == nil {
+		t.Fatal("no Socket Mode connection")
+	}
+	s.wmu.Lock()
+	err := c.WriteMessage(websocket.TextMessage, msg)
 	s.wmu.Unlock()
 	if err != nil {
 		t.Fatalf("send frame: %v", err)

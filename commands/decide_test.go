@@ -13,7 +13,7 @@ func TestRequired(t *testing.T) {
 		VerbCerts: RoleViewer, VerbCapacity: RoleViewer, VerbBackups: RoleViewer, VerbConfirm: RoleViewer,
 		VerbLogs: RoleOperator, VerbRestart: RoleOperator, VerbStop: RoleOperator,
 		VerbStart: RoleOperator, VerbMaintenance: RoleOperator, VerbBackup: RoleOperator, VerbDrill: RoleOperator,
-		VerbCreate: RoleAdmin, VerbDelete: RoleAdmin, VerbClone: RoleAdmin, VerbRestore: RoleAdmin, VerbResetAdmin: RoleAdmin, VerbUpgrade: RoleAdmin,
+		VerbCreate: RoleAdmin, VerbAudit: RoleAdmin, VerbDelete: RoleAdmin, VerbClone: RoleAdmin, VerbRestore: RoleAdmin, VerbResetAdmin: RoleAdmin, VerbUpgrade: RoleAdmin,
 		VerbWhoami: RoleNone,
 	}
 	got := map[Verb]Role{}

@@ -39,6 +39,10 @@ type Responder interface {
 	// PrivateLong shows output that may be longer than a message (logs)
 	// to the requester alone.
 	PrivateLong(ctx context.Context, title, text string) error
+	// PrivateFile gives the requester alone a file named name (an
+	// export): in a direct message in Slack, an ephemeral attachment in
+	// Discord, its content in a terminal. Nothing of it is logged.
+	PrivateFile(ctx context.Context, name, content string) error
 	// Thread opens a thread under one root message, for a long job.
 	Thread(ctx context.Context, root string) (Thread, error)
 	// Confirm asks the requester alone to confirm a dangerous command;
@@ -139,6 +143,7 @@ type Dispatcher struct {
 	Upgrader Upgrader         // upgrade
 	Capacity CapacityReporter // capacity
 	Admins   AdminPasswords   // reset-admin
+	Audits   AuditExporter    // audit
 	Drills   Driller          // drill
 	// Jobs, when set, keeps each job's thread reference, so that a
 	// restart can report in the thread of a job it interrupted.
@@ -306,6 +311,8 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 			return nil, "ok (shared)", r.Long(ctx, title, strings.Join(lines, "\n"))
 		}
 		return nil, "ok", r.PrivateLong(ctx, title, strings.Join(lines, "\n"))
+	case VerbAudit:
+		return d.auditVerb(ctx, cmd, r)
 	case VerbMaintenance:
 		who := displayName(req.Identity)
 		m, err := op.SetMaintenance(ctx, cmd.Name, cmd.Window, cmd.Reason, who)
@@ -588,6 +595,8 @@ func (d *Dispatcher) available(verb Verb) bool {
 		return d.Capacity != nil
 	case VerbResetAdmin:
 		return d.Admins != nil
+	case VerbAudit:
+		return d.Audits != nil
 	case VerbDrill:
 		return d.Drills != nil
 	}

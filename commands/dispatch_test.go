@@ -13,8 +13,8 @@ import (
 
 // recordingResponder keeps what the dispatcher answered.
 type recordingResponder struct {
-	mu                             sync.Mutex
-	replies, privates, long, codes []string
+	mu                                    sync.Mutex
+	replies, privates, long, codes, files []string
 }
 
 func (r *recordingResponder) Reply(_ context.Context, s string) error {
@@ -36,6 +36,10 @@ func (r *recordingResponder) Failure(ctx context.Context, s string) error { retu
 func (r *recordingResponder) Secret(ctx context.Context, s string) error  { return r.Private(ctx, s) }
 func (r *recordingResponder) PrivateLong(ctx context.Context, title, s string) error {
 	return r.Private(ctx, title+"\n"+s)
+}
+func (r *recordingResponder) PrivateFile(_ context.Context, name, s string) error {
+	r.files = append(r.files, name+"\n"+s)
+	return nil
 }
 func (r *recordingResponder) Long(_ context.Context, title, s string) error {
 	r.long = append(r.long, title+"\n"+s)

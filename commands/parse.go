@@ -73,12 +73,33 @@ func Parse(text string) (Command, error) {
 		maxArgs = 3
 	case argsNameWindow:
 		maxArgs = len(rest) // the reason takes the rest
+	case argsAudit:
+		maxArgs = 2
 	case argsNameLines:
 		maxArgs = 2
 		if len(rest) > 1 && asciiLower(rest[len(rest)-1]) == shareWord {
 			c.Share = true
 			rest = rest[:len(rest)-1]
 		}
+	}
+	if spec.args == argsAudit {
+		if len(rest) > maxArgs {
+			return bad("too many words after %s: %s", spec.verb, quote(strings.Join(rest[maxArgs:], " ")))
+		}
+		if len(rest) > 0 {
+			if _, ok := SinceOf(rest[0], time.Time{}); ok {
+				c.Since, rest = rest[0], rest[1:]
+			} else if len(rest) == 2 {
+				return bad("%s is not a time to start from: give a length (24h, 7d) or a date (2026-12-01)", quote(rest[0]))
+			}
+		}
+		if len(rest) == 1 {
+			if utf8.RuneCountInString(rest[0]) > 100 {
+				return bad("USER is longer than 100 characters")
+			}
+			c.User = rest[0]
+		}
+		return c, nil
 	}
 	if spec.args != argsNone && len(rest) == 0 {
 		return bad("%s needs an instance NAME", spec.verb)
@@ -230,4 +251,28 @@ func quote(s string) string {
 		s = string(r[:maxRunes]) + "…"
 	}
 	return strconv.Quote(s)
+}
+
+// MaxAuditDays bounds how far back audit reaches.
+const MaxAuditDays = 366
+
+// SinceOf reads audit's SINCE at now: a length back from now (Go's
+// "24h", "90m", or whole days "7d", at most MaxAuditDays) or a UTC date
+// (2026-12-01); ok is false for anything else.
+func SinceOf(word string, now time.Time) (since time.Time, ok bool) {
+	if t, err := time.Parse(time.DateOnly, word); err == nil {
+		return t, true
+	}
+	if days, found := strings.CutSuffix(word, "d"); found {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 1 || n > MaxAuditDays || days[0] == '+' {
+			return time.Time{}, false
+		}
+		return now.AddDate(0, 0, -n), true
+	}
+	d, err := time.ParseDuration(word)
+	if err != nil || d < time.Minute || d > MaxAuditDays*24*time.Hour {
+		return time.Time{}, false
+	}
+	return now.Add(-d), true
 }

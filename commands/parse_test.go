@@ -139,7 +139,7 @@ func TestEveryVerbHasUsageAndParses(t *testing.T) {
 		// The usage line with placeholders filled in must parse.
 		text := strings.NewReplacer("NAME", "acme", "[cloudflare|letsencrypt|http]", "http", "[N]", "10", "[share]", "share", "BACKUP", "b1",
 			"SRC", "acme", "DST", "acme-staging", "[--no-neutralize]", "--no-neutralize",
-			"[COMMIT|TAG|latest]", "latest", "DURATION|off", "30m", "[REASON]", "moving the disk").Replace(u)
+			"[COMMIT|TAG|latest]", "latest", "DURATION|off", "30m", "[REASON]", "moving the disk", "[SINCE]", "7d", "[USER]", "U0123").Replace(u)
 		c, err := Parse(text)
 		if err != nil || c.Verb != v {
 			t.Errorf("Parse(%q) = %+v, %v", text, c, err)
@@ -258,6 +258,41 @@ func TestParseMaintenance(t *testing.T) {
 		var ue *UsageError
 		if _, err := Parse(text); !errors.As(err, &ue) || ue.Verb != VerbMaintenance {
 			t.Errorf("Parse(%q) = %v, want a usage error of maintenance", text, err)
+		}
+	}
+}
+
+// TestParseAudit: SINCE (a length or a date) and USER, each optional;
+// a USER alone is taken as USER; two words need a SINCE first.
+func TestParseAudit(t *testing.T) {
+	for text, want := range map[string]Command{
+		"audit":                 {Verb: VerbAudit},
+		"audit 24h":             {Verb: VerbAudit, Since: "24h"},
+		"audit 30d U0123":       {Verb: VerbAudit, Since: "30d", User: "U0123"},
+		"audit 2026-12-01 olga": {Verb: VerbAudit, Since: "2026-12-01", User: "olga"},
+		"audit olga":            {Verb: VerbAudit, User: "olga"},
+	} {
+		c, err := Parse(text)
+		if err != nil || c != want {
+			t.Errorf("Parse(%q) = %+v, %v; want %+v", text, c, err, want)
+			continue
+		}
+		if back, err := Parse(c.String()); err != nil || back != c {
+			t.Errorf("Parse(%q.String()) = %+v, %v", text, back, err)
+		}
+	}
+	for _, text := range []string{"audit soon olga", "audit 7d olga extra", "audit 400d olga", "audit 30s olga", "audit " + strings.Repeat("u", 101)} {
+		var ue *UsageError
+		if _, err := Parse(text); !errors.As(err, &ue) || ue.Verb != VerbAudit {
+			t.Errorf("Parse(%q) = %v, want a usage error of audit", text, err)
+		}
+	}
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	for word, want := range map[string]time.Time{
+		"7d": now.AddDate(0, 0, -7), "90m": now.Add(-90 * time.Minute), "2026-12-01": time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		if got, ok := SinceOf(word, now); !ok || !got.Equal(want) {
+			t.Errorf("SinceOf(%q) = %v, %v; want %v", word, got, ok, want)
 		}
 	}
 }

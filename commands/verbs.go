@@ -44,6 +44,8 @@ const (
 	VerbCerts      Verb = "certs"
 	VerbHelp       Verb = "help"
 	VerbWhoami     Verb = "whoami"
+	// VerbAudit exports the audit log as a CSV file, privately.
+	VerbAudit Verb = "audit"
 	VerbConfirm    Verb = "confirm"
 )
 
@@ -66,6 +68,7 @@ const (
 	argsNameTarget              // VERB NAME TARGET [--neutralize|--no-neutralize]
 	argsNameRelease             // VERB NAME [COMMIT|TAG|latest]
 	argsNameWindow              // VERB NAME DURATION|off [REASON...]
+	argsAudit                   // VERB [SINCE] [USER]
 )
 
 // verbSpec is one row of the verb table: everything Parse, Required and
@@ -99,6 +102,7 @@ var verbTable = []verbSpec{
 	{VerbResetAdmin, argsName, "NAME", "a new password for the instance's Odoo admin user, shown to you alone, after a confirmation", RoleAdmin},
 	{VerbCapacity, argsNone, "", "how many more instances this host can hold", RoleViewer},
 	{VerbCerts, argsNone, "", "certificates and their expiry", RoleViewer},
+	{VerbAudit, argsAudit, "[SINCE] [USER]", "the audit log since SINCE (24h, 7d, 2026-12-01; default 7d), of USER if given, as a CSV file to you alone", RoleAdmin},
 	{VerbHelp, argsNone, "", "the commands you may run", RoleViewer},
 	{VerbWhoami, argsNone, "", "your platform ID and role here", RoleNone},
 	{VerbConfirm, argsName, "CODE", "confirm a delete, restore, upgrade or reset-admin you asked for (the code it gave you)", RoleViewer},
@@ -173,6 +177,9 @@ type Command struct {
 	// Window is maintenance's length, 0 for off; Reason its words.
 	Window time.Duration
 	Reason string
+	// Since is audit's SINCE as typed and checked ("" for the default),
+	// User its USER.
+	Since, User string
 }
 
 // String is the canonical text of c, without "/odoo ": Parse(c.String())
@@ -209,6 +216,12 @@ func (c Command) String() string {
 	case VerbUpgrade:
 		if c.Release != "" {
 			parts = append(parts, c.Release)
+		}
+	case VerbAudit:
+		for _, w := range []string{c.Since, c.User} {
+			if w != "" {
+				parts = append(parts, w)
+			}
 		}
 	case VerbMaintenance:
 		if c.Window == 0 {

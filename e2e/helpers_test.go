@@ -209,6 +209,9 @@ func (r *recorder) Secret(ctx context.Context, text string) error  { return r.Pr
 func (r *recorder) PrivateLong(ctx context.Context, title, text string) error {
 	return r.Private(ctx, title+"\n"+text)
 }
+func (r *recorder) PrivateFile(ctx context.Context, name, text string) error {
+	return r.Private(ctx, name+"\n"+text)
+}
 func (r *recorder) Long(_ context.Context, title, text string) error {
 	return r.add(&r.longs, title+"\n"+text)
 }

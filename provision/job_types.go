@@ -118,6 +118,15 @@ type AuditEntry struct {
 	Duration                                                        time.Duration
 }
 
+// AuditQuery selects entries of the audit log: those at or after Since,
+// of User when set (a platform user ID, or a user name in any case), at
+// most Limit, oldest first.
+type AuditQuery struct {
+	Since time.Time
+	User  string
+	Limit int
+}
+
 // The decisions an AuditEntry records.
 const (
 	DecisionAllowed = "allowed" // the user may run the command; it ran

@@ -47,6 +47,8 @@ var (
 	optLive  = option{name: "no-neutralize", kind: discordgo.ApplicationCommandOptionBoolean, desc: "keep mail servers and crons live (default: neutralized)"}
 	optLen   = option{name: "length", kind: discordgo.ApplicationCommandOptionString, desc: "how long, e.g. 30m or 2h (at most 168h), or off to end it", required: true}
 	optWhy   = option{name: "reason", kind: discordgo.ApplicationCommandOptionString, desc: "why, shown in status", words: true}
+	optSince = option{name: "since", kind: discordgo.ApplicationCommandOptionString, desc: "from when: a length (24h, 7d) or a date (2026-12-01); default 7d"}
+	optUser  = option{name: "user", kind: discordgo.ApplicationCommandOptionString, desc: "only this user's commands (an ID or a name)"}
 )
 
 // subcommands are the verbs of commands, as /odoo subcommands, in help
@@ -71,6 +73,7 @@ var subcommands = []subcommand{
 	{commands.VerbResetAdmin, "a new password for an instance's Odoo admin user, shown to you alone", []option{optName}},
 	{commands.VerbCapacity, "what this server can still hold", nil},
 	{commands.VerbCerts, "certificates and their expiry", nil},
+	{commands.VerbAudit, "the audit log as a CSV file, to you alone", []option{optSince, optUser}},
 	{commands.VerbHelp, "the commands you may run", nil},
 	{commands.VerbWhoami, "your IDs and role, as the bot sees them", nil},
 	{commands.VerbConfirm, "confirm a dangerous command by its code", []option{optCode}},

@@ -185,6 +185,14 @@ func (r *responder) Failure(ctx context.Context, text string) error {
 	return r.Private(ctx, text)
 }
 
+// PrivateFile gives the requester alone the file name as an attachment
+// of an ephemeral followup.
+func (r *responder) PrivateFile(ctx context.Context, name, content string) error {
+	m := outgoing{content: clip(name + " (attached)"),
+		files: []*discordgo.File{{Name: name, ContentType: "text/plain; charset=utf-8", Reader: strings.NewReader(content)}}}
+	return r.sendAll(ctx, []outgoing{m}, true)
+}
+
 // PrivateLong answers the requester alone with a code block in
 // ephemeral followups, split as Long splits.
 func (r *responder) PrivateLong(ctx context.Context, title, text string) error {

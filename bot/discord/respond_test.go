@@ -133,3 +133,30 @@ func TestVeryLongOutputIsStillAttached(t *testing.T) {
 		}
 	}
 }
+
+// TestAPrivateFileIsAnEphemeralAttachment: an export (audit's CSV)
+// reaches the requester alone, as the attachment of an ephemeral
+// followup, whole.
+func TestAPrivateFileIsAnEphemeralAttachment(t *testing.T) {
+	fd := newFakeDiscord(t)
+	logs := &bottest.LogBuffer{}
+	csv := "at,platform\n" + strings.Repeat("2026-12-07T03:04:05Z,discord\n", 300)
+	b := newBot(t, fd, handlerFunc(func(ctx context.Context, _ commands.Request, r commands.Responder) (*provision.Task, error) {
+		return nil, r.PrivateFile(ctx, "odoobot-audit.csv", csv)
+	}), logs)
+	b.handleInteraction(context.Background(), slash(t, "623456789012345693", "itok-file", ana, "help"))
+	var sent []apiCall
+	for _, c := range fd.snapshot() {
+		if len(c.Files) > 0 {
+			sent = append(sent, c)
+		}
+	}
+	if len(sent) != 1 || !sent[0].Ephemeral() {
+		t.Fatalf("calls carrying a file:\n%s", describe(sent))
+	}
+	for _, f := range sent[0].Files {
+		if f != csv {
+			t.Errorf("the file holds %d bytes, want %d", len(f), len(csv))
+		}
+	}
+}

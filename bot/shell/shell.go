@@ -131,6 +131,12 @@ func (r *Responder) Long(_ context.Context, title, text string) error {
 	return nil
 }
 
+// PrivateFile writes the file's content to the terminal, the
+// requester's alone, after a line naming it.
+func (r *Responder) PrivateFile(ctx context.Context, name, content string) error {
+	return r.Long(ctx, name, content)
+}
+
 // PrivateLong is Long: the terminal is the requester's alone.
 func (r *Responder) PrivateLong(ctx context.Context, title, text string) error {
 	return r.Long(ctx, title, text)

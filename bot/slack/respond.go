@@ -105,6 +105,35 @@ func (r *responder) PrivateLong(ctx context.Context, title, text string) error {
 	return r.Private(ctx, msg)
 }
 
+// PrivateFile gives the requester alone the file name: Slack has no
+// ephemeral file, so it goes to the direct message between the bot and
+// the requester (conversations.open), and a private note in the channel
+// says where it is.
+func (r *responder) PrivateFile(ctx context.Context, name, content string) error {
+	dm, err := rateLimited(ctx, r.b, func() (string, error) {
+		ch, _, _, err := r.b.api.OpenConversationContext(ctx, &slackapi.OpenConversationParameters{Users: []string{r.user}})
+		if err != nil || ch == nil {
+			return "", err
+		}
+		return ch.ID, nil
+	})
+	if err == nil && dm == "" {
+		err = errors.New("no channel in the answer")
+	}
+	if err != nil {
+		return fmt.Errorf("slack: open a direct message for %s: %w", name, err)
+	}
+	_, err = rateLimited(ctx, r.b, func() (*slackapi.FileSummary, error) {
+		return r.b.api.UploadFileContext(ctx, slackapi.UploadFileParameters{
+			Content: content, FileSize: len(content), Filename: name, Title: name, Channel: dm,
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("slack: send %s: %w", name, err)
+	}
+	return r.Private(ctx, name+" is in your direct messages with the bot")
+}
+
 // tail cuts text to about its last n bytes, on a line boundary when one
 // is near, and says how many lines were left out.
 func tail(text string, n int) string {

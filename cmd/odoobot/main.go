@@ -69,6 +69,7 @@ Verbs:
   install-timer                  install the daily backup as a systemd timer at BACKUP_TIME (removed when off)
   reset-admin NAME [--yes]       a new password for the instance's Odoo admin user, shown here once
   capacity                       what the host holds and can still hold
+  audit [SINCE] [USER]           the audit log since SINCE (24h, 7d, 2026-12-01; default 7d) as CSV
   certs                          certificates and their expiry
   import [--dry-run] [--tracking-dir DIR]
                                  adopt API-DEV's existing instances

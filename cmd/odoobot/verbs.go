@@ -22,7 +22,7 @@ import (
 // chat's do, with the local user's identity.
 var hostVerbs = map[string]bool{
 	"create": true, "list": true, "status": true, "info": true, "logs": true,
-	"restart": true, "stop": true, "start": true, "maintenance": true, "whoami": true,
+	"restart": true, "stop": true, "start": true, "maintenance": true, "whoami": true, "audit": true,
 	"backup": true, "backups": true, "restore": true, "delete": true, "drill": true,
 	"capacity": true, "certs": true, "reset-admin": true, "clone": true, "upgrade": true,
 }

@@ -35,6 +35,35 @@ func (s *Store) RecordAudit(ctx context.Context, e provision.AuditEntry) error {
 	return nil
 }
 
+// AuditSince returns the entries of the audit log q selects, oldest
+// first; a Limit of zero or less is refused (an export is bounded).
+func (s *Store) AuditSince(ctx context.Context, q provision.AuditQuery) ([]provision.AuditEntry, error) {
+	if q.Limit <= 0 {
+		return nil, errorf("postgres: audit since %s: no limit given", q.Since.Format(time.RFC3339))
+	}
+	rows, err := s.pool.Query(ctx, `
+SELECT at, platform, user_id, user_name, channel, command, decision, outcome, duration_ms
+FROM odoobot.audit
+WHERE at >= $1 AND ($2 = '' OR user_id = $2 OR lower(user_name) = lower($2))
+ORDER BY at, id LIMIT $3`, q.Since, q.User, q.Limit)
+	if err != nil {
+		return nil, errorf("postgres: audit since %s: %w", q.Since.Format(time.RFC3339), err)
+	}
+	out, err := pgx.CollectRows(rows, scanAudit)
+	if err != nil {
+		return nil, errorf("postgres: audit since %s: %w", q.Since.Format(time.RFC3339), err)
+	}
+	return out, nil
+}
+
+func scanAudit(row pgx.CollectableRow) (provision.AuditEntry, error) {
+	var e provision.AuditEntry
+	var ms int64
+	err := row.Scan(&e.At, &e.Platform, &e.UserID, &e.UserName, &e.Channel, &e.Command, &e.Decision, &e.Outcome, &ms)
+	e.Duration = time.Duration(ms) * time.Millisecond
+	return e, err
+}
+
 // Audit returns the latest limit entries of the audit log, newest first.
 // A limit of zero or less returns every entry.
 func (s *Store) Audit(ctx context.Context, limit int) ([]provision.AuditEntry, error) {
@@ -46,13 +75,7 @@ func (s *Store) Audit(ctx context.Context, limit int) ([]provision.AuditEntry, e
 	if err != nil {
 		return nil, errorf("postgres: audit: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (provision.AuditEntry, error) {
-		var e provision.AuditEntry
-		var ms int64
-		err := row.Scan(&e.At, &e.Platform, &e.UserID, &e.UserName, &e.Channel, &e.Command, &e.Decision, &e.Outcome, &ms)
-		e.Duration = time.Duration(ms) * time.Millisecond
-		return e, err
-	})
+	out, err := pgx.CollectRows(rows, scanAudit)
 	if err != nil {
 		return nil, errorf("postgres: audit: %w", err)
 	}

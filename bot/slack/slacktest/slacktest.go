@@ -425,6 +425,14 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 			out = append(out, g)
 		}
 		reply(w, map[string]any{"ok": true, "usergroups": out})
+	case "conversations.open":
+		// A direct message with the users named: "D" and the first one.
+		users := strings.Split(form.Get("users"), ",")
+		if users[0] == "" {
+			fail("users_list_not_supplied")
+			return
+		}
+		reply(w, map[string]any{"ok": true, "channel": map[string]any{"id": "D" + users[0]}})
 	case "conversations.join":
 		if code := s.joinFails[channel]; code != "" {
 			fail(code)

@@ -45,8 +45,8 @@ const (
 	VerbHelp       Verb = "help"
 	VerbWhoami     Verb = "whoami"
 	// VerbAudit exports the audit log as a CSV file, privately.
-	VerbAudit Verb = "audit"
-	VerbConfirm    Verb = "confirm"
+	VerbAudit   Verb = "audit"
+	VerbConfirm Verb = "confirm"
 )
 
 // DefaultLogLines is N of "logs NAME" when N is not given; MaxLogLines is

@@ -13,7 +13,8 @@
 # The offsite repository (an S3 test double), its password and the real
 # Odoo sources (a remote, for a server) are kept outside the sandbox's
 # state across the purge. With arguments (e.g. -test.run X) only what
-# they select runs, without the purge.
+# they select runs, without the purge; --purge-lane runs the purge lane
+# alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -70,7 +71,9 @@ purge_lane() {
 
 : >bin/e2e.log
 rc=0
-if [ $# = 0 ]; then
+if [ "${1:-}" = --purge-lane ]; then
+  purge_lane || rc=$?
+elif [ $# = 0 ]; then
   run_e2e -- -test.skip '^TestPurgedHostRecovery$' || rc=$?
   if [ "$rc" = 0 ]; then
     purge_lane || rc=$?

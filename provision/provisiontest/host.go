@@ -58,12 +58,15 @@ type Host struct {
 	dumps     map[string]Database
 	backups   map[string][]backup
 	drafts    map[string]*draft
-	fetched   map[string]string // path → what an offsite fetch wrote there
-	offsite   []remoteCopy      // the offsite repository's copies, oldest first
-	offDown   error             // when set, every offsite call fails with it
-	snapshots int               // offsite snapshot ids handed out
-	staged    map[string]string // internal name → owner of the filestore a restore staged
-	replaced  map[string]string // internal name → owner of the filestore a restore swapped out
+	fetched   map[string]string    // path → what an offsite fetch wrote there
+	offsite   []remoteCopy         // the offsite repository's copies, oldest first
+	offDown   error                // when set, every offsite call fails with it
+	snapshots int                  // offsite snapshot ids handed out
+	staged    map[string]string    // internal name → owner of the filestore a restore staged
+	replaced  map[string]string    // internal name → owner of the filestore a restore swapped out
+	history   map[string][]written // database → what WriteData wrote, and when
+	pitr      map[string]bool      // database → a restore to a time's scratch and dump are there
+	pitrFrom  time.Time            // the earliest time the archive restores
 	clock     time.Time
 
 	// Release is what the release builder gives; Layout where the
@@ -115,6 +118,8 @@ func New(l provision.Layout, rel provision.Release) *Host {
 		fetched:     map[string]string{},
 		staged:      map[string]string{},
 		replaced:    map[string]string{},
+		history:     map[string][]written{},
+		pitr:        map[string]bool{},
 		instances:   map[string]provision.Instance{},
 		versions:    map[string]string{},
 		jobs:        map[int64]*provision.Job{},
@@ -221,6 +226,9 @@ func (h *Host) Snapshot() string {
 	}
 	h.treeLines(add)
 	h.backupLines(add)
+	for db := range h.pitr {
+		add("pitr scratch %s", db)
+	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
 }
@@ -305,6 +313,7 @@ func (h *Host) WriteData(db, text string) {
 	got := h.databases[db]
 	got.Data = text
 	h.databases[db] = got
+	h.history[db] = append(h.history[db], written{h.now(), text})
 }
 
 // Database returns a database of the model.

@@ -8,6 +8,7 @@ package commands
 import (
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Verb is the first word of a command.
@@ -83,7 +84,7 @@ var verbTable = []verbSpec{
 	{VerbStart, argsName, "NAME", "start the instance's service", RoleOperator},
 	{VerbBackup, argsName, "NAME", "database dump + filestore archive", RoleOperator},
 	{VerbBackups, argsName, "NAME", "the instance's backups", RoleViewer},
-	{VerbRestore, argsNameBackup, "NAME BACKUP", "restore a backup over the instance", RoleAdmin},
+	{VerbRestore, argsNameBackup, "NAME BACKUP", "restore a backup over the instance; NAME --at \"YYYY-MM-DD HH:MM\" (UTC): its database as it was then", RoleAdmin},
 	{VerbDelete, argsName, "NAME", "remove everything, after a confirmation and a final backup", RoleAdmin},
 	{VerbClone, argsNameTarget, "SRC DST [--no-neutralize]", "a staging copy of SRC at DST from a fresh dump, production untouched; neutralized (mail and crons off) unless --no-neutralize; progress in a thread", RoleAdmin},
 	{VerbUpgrade, argsNameRelease, "NAME [COMMIT|TAG|latest]", "move the instance to another Odoo release of its series (default: the configured one), after a confirmation: safety backup, test on a copy, then production, rolled back on any failure; progress in a thread", RoleAdmin},
@@ -161,6 +162,9 @@ type Command struct {
 	// Release is upgrade's target: a commit, a tag or "latest"; "" for
 	// the configured release.
 	Release string
+	// At is restore's --at: the database as it was then, from the
+	// cluster's WAL archive, instead of a Backup.
+	At time.Time
 }
 
 // String is the canonical text of c, without "/odoo ": Parse(c.String())
@@ -193,6 +197,9 @@ func (c Command) String() string {
 	case VerbRestore:
 		if c.Backup != "" {
 			parts = append(parts, c.Backup)
+		}
+		if !c.At.IsZero() {
+			parts = append(parts, atFlag, c.At.UTC().Format(time.RFC3339Nano))
 		}
 	case VerbUpgrade:
 		if c.Release != "" {

@@ -163,13 +163,15 @@ var atLayouts = []string{"2006-01-02 15:04", "2006-01-02 15:04:05", "2006-01-02T
 // ParseAt reads restore's --at time: "2026-12-07 14:32", with seconds,
 // or RFC 3339 ("2026-12-07T14:32:00-03:00"); without an offset it is
 // UTC (a trailing "UTC" or "Z" may say so). Quotes around it are
-// dropped.
+// dropped, and '_' read as a space (Discord's one-word options: the
+// backup option "--at=2026-12-07_14:32").
 func ParseAt(text string) (time.Time, error) {
 	t := strings.TrimSpace(strings.Trim(strings.TrimSpace(text), "\"'“”‘’`"))
 	if t == "" {
 		return time.Time{}, fmt.Errorf("%s needs a TIME, e.g. %s \"2026-12-07 14:32\" (UTC)", atFlag, atFlag)
 	}
-	plain := strings.TrimSpace(strings.TrimSuffix(t, "UTC"))
+	// Discord gives one word per option, its spaces made '_'.
+	plain := strings.TrimSpace(strings.TrimSuffix(strings.ReplaceAll(t, "_", " "), "UTC"))
 	for _, l := range atLayouts {
 		if at, err := time.ParseInLocation(l, plain, time.UTC); err == nil {
 			return at.UTC(), nil

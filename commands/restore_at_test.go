@@ -19,6 +19,7 @@ func TestParseRestoreAt(t *testing.T) {
 		`restore acme --at “2026-12-07 14:32:00 UTC”`,
 		`restore acme --at=2026-12-07T14:32:00Z`,
 		`restore acme --AT 2026-12-07T11:32:00-03:00`,
+		`restore acme --at=2026-12-07_14:32`,
 	} {
 		c, err := Parse(text)
 		if err != nil || c.Verb != VerbRestore || c.Name != "acme" || !c.At.Equal(want) || c.Backup != "" {

@@ -138,6 +138,15 @@ type Config struct {
 	OffsiteRetry        time.Duration `envconfig:"OFFSITE_RETRY" default:"1m" desc:"first wait before a failed offsite push is tried again; it doubles after each failure, up to an hour"`
 	OffsiteAlertAfter   int           `envconfig:"OFFSITE_ALERT_AFTER" default:"3" desc:"failed offsite pushes in a row before the alert channels are told"`
 
+	// The point-in-time archive of the cluster (pgBackRest).
+	PITRRepository     string `envconfig:"PITR_REPOSITORY" desc:"pgBackRest's repository of the cluster's continuous WAL archive and base backups, a POSIX path owned by the cluster's postgres user (on a real server a mounted remote store); empty: no restore to a time"`
+	PITRCipherPassFile string `envconfig:"PITR_CIPHER_PASS_FILE" desc:"root's file (mode 0600 or 0400) holding the repository's cipher pass (aes-256-cbc, at least 20 characters); required with PITR_REPOSITORY; keep a copy away from this server"`
+	PITRDataDir        string `envconfig:"PITR_PG_DATA" desc:"the data directory of the cluster at DB_PORT, which must run on this host (Debian: /var/lib/postgresql/15/main); required with PITR_REPOSITORY"`
+	PITRSocketDir      string `envconfig:"PITR_PG_SOCKET" default:"/var/run/postgresql" desc:"the cluster's Unix socket directory, where pgBackRest reaches it as postgres"`
+	PITRScratchDir     string `envconfig:"PITR_SCRATCH_DIR" desc:"where a restore to a time makes its scratch cluster; default STATE_DIR/pitr"`
+	PITRConfigFile     string `envconfig:"PITR_CONFIG_FILE" default:"/etc/odoobot/pgbackrest.conf" desc:"pgBackRest's configuration, written by odoobot setup (root's, group postgres, 0640)"`
+	PITRBackupTime     string `envconfig:"PITR_BACKUP_TIME" default:"02:30" desc:"daily base backup of the cluster, HH:MM UTC: full on Sundays, incremental otherwise"`
+
 	StateDir       string `envconfig:"STATE_DIR" default:"/var/lib/odoobot" desc:"release cache, certificates, ACME account"`
 	NginxAvailable string `envconfig:"NGINX_SITES_AVAILABLE" default:"/etc/nginx/sites-available" desc:"nginx sites-available"`
 	NginxEnabled   string `envconfig:"NGINX_SITES_ENABLED" default:"/etc/nginx/sites-enabled" desc:"nginx sites-enabled"`
@@ -376,6 +385,25 @@ func (c *Config) Validate() error {
 	}
 	if c.OffsiteRetry < time.Second {
 		add("OFFSITE_RETRY %s: give a duration of at least 1s, such as 1m", c.OffsiteRetry)
+	}
+	if c.PITRRepository != "" {
+		if c.PITRCipherPassFile == "" {
+			add("PITR_REPOSITORY is set but PITR_CIPHER_PASS_FILE is not: give root's file holding the repository's cipher pass")
+		} else if err := rootOnlyFile(c.PITRCipherPassFile); err != nil {
+			add("PITR_CIPHER_PASS_FILE %s: %v", c.PITRCipherPassFile, err)
+		}
+		for _, f := range []struct{ name, path string }{{"PITR_REPOSITORY", c.PITRRepository}, {"PITR_PG_DATA", c.PITRDataDir}, {"PITR_PG_SOCKET", c.PITRSocketDir}, {"PITR_CONFIG_FILE", c.PITRConfigFile}, {"PITR_SCRATCH_DIR", c.PITRScratchDir}} {
+			if f.name != "PITR_SCRATCH_DIR" && f.path == "" {
+				add("PITR_REPOSITORY is set but %s is not", f.name)
+			} else if f.path != "" && (!filepath.IsAbs(f.path) || strings.ContainsAny(f.path, "\n\r\x00")) {
+				add("%s %q: give an absolute path", f.name, f.path)
+			}
+		}
+		if _, err := time.Parse("15:04", c.PITRBackupTime); err != nil {
+			add("PITR_BACKUP_TIME %q: give HH:MM (UTC)", c.PITRBackupTime)
+		}
+	} else if c.PITRCipherPassFile != "" || c.PITRDataDir != "" {
+		add("PITR_CIPHER_PASS_FILE or PITR_PG_DATA is set but PITR_REPOSITORY is not: set the repository, or remove them")
 	}
 	if c.OffsiteAlertAfter < 1 {
 		add("OFFSITE_ALERT_AFTER %d: at least 1", c.OffsiteAlertAfter)

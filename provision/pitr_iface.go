@@ -3,6 +3,8 @@ package provision
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -63,3 +65,31 @@ type ArchiveStatus struct {
 // ErrPointInTime is returned when a restore to a time is refused: no
 // archive, a time outside what it holds, no room.
 var ErrPointInTime = errors.New("point-in-time restore refused")
+
+// Summary says in one line whether the cluster archives and how far
+// behind, as of now: the last WAL segment archived and how long ago, a
+// failure since, the base backups and the earliest time a restore
+// reaches.
+func (s ArchiveStatus) Summary(now time.Time) string {
+	if !s.On {
+		return "off: the cluster does not archive its WAL to pgBackRest (run odoobot setup)"
+	}
+	var b strings.Builder
+	b.WriteString("on (archive_timeout " + s.Timeout + ")")
+	if s.LastArchived.IsZero() {
+		b.WriteString(", nothing archived yet")
+	} else {
+		fmt.Fprintf(&b, ", last WAL archived %s UTC (%s ago)", s.LastArchived.UTC().Format(time.DateTime), now.Sub(s.LastArchived).Round(time.Second))
+	}
+	if s.LastFailed.After(s.LastArchived) {
+		fmt.Fprintf(&b, ", FAILING since %s UTC (segment %s)", s.LastFailed.UTC().Format(time.DateTime), s.FailedWAL)
+	}
+	fmt.Fprintf(&b, "; %d base backups", s.Backups)
+	if s.Backups > 0 {
+		fmt.Fprintf(&b, ", newest %s UTC, restorable from %s UTC", s.NewestBackup.UTC().Format(time.DateTime), s.Earliest.UTC().Format(time.DateTime))
+	}
+	if s.Repository != "" && s.Repository != "ok" {
+		b.WriteString("; repository: " + s.Repository)
+	}
+	return b.String()
+}

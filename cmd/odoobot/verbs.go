@@ -275,6 +275,7 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 	a.StartRenewal(ctx)
 	a.StartBackups(ctx)
 	a.StartOffsite(ctx)
+	a.StartPITR(ctx)
 	a.StartWatch(ctx)
 	if len(runs) == 0 {
 		return shell.Run(ctx, stdin, stdout, a.Dispatcher, shell.Identity())

@@ -76,9 +76,22 @@ func (d *Driver) Extract(ctx context.Context, db string, at time.Time, dbSize ui
 		}
 	}
 	target := at.UTC().Format("2006-01-02 15:04:05.999999") + "+00"
-	if _, err := d.pgbackrest(ctx, "restore", "--pg1-path="+cluster, "--db-include="+db,
-		"--type=time", "--target="+target, "--target-action=promote", "--archive-mode=off"); err != nil {
-		return reached, err
+	restore := []string{"--pg1-path=" + cluster, "--type=time", "--target=" + target, "--target-action=promote", "--archive-mode=off"}
+	if _, err := d.pgbackrest(ctx, "restore", append(restore, "--db-include="+db)...); err != nil {
+		if !strings.Contains(err.Error(), "database to include") {
+			return reached, err
+		}
+		// The database was made after the base backup: only the whole
+		// cluster, replayed, has it.
+		if err := d.wholeRoom(ctx, at); err != nil {
+			return reached, err
+		}
+		if err := errors.Join(os.RemoveAll(cluster), os.Mkdir(cluster, 0o700), os.Chown(cluster, uid, gid)); err != nil {
+			return reached, fmt.Errorf("pitr: scratch directory: %w", err)
+		}
+		if _, err := d.pgbackrest(ctx, "restore", restore...); err != nil {
+			return reached, err
+		}
 	}
 	if err := d.writeScratchConf(cluster, sock, uid, gid); err != nil {
 		return reached, err
@@ -161,6 +174,22 @@ func (d *Driver) room(dbSize uint64) error {
 			provision.ErrPointInTime, d.cfg.ScratchDir, free>>20, dbSize>>20, need>>20, ScratchHeadroom>>20)
 	}
 	return nil
+}
+
+// wholeRoom refuses a restore of the whole cluster from the base backup
+// before at when the scratch directory lacks the room for it.
+func (d *Driver) wholeRoom(ctx context.Context, at time.Time) error {
+	info, err := d.Info(ctx)
+	if err != nil {
+		return err
+	}
+	var size int64
+	for _, b := range info.Backups {
+		if !b.Stop.After(at) {
+			size = b.Size
+		}
+	}
+	return d.room(uint64(size) / 2) // room counts a dump beside the database
 }
 
 // writeScratchConf writes the scratch cluster's own postgresql.conf and

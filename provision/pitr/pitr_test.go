@@ -302,3 +302,72 @@ func TestCleanRemovesACrashedScratch(t *testing.T) {
 		}
 	}
 }
+
+// What a crash that takes the server's disk loses is what was committed
+// and not yet archived: a write reaches the repository within
+// archive_timeout (plus one archive-push), without anything forcing it.
+// The test measures that for one write on an otherwise idle cluster.
+func TestArchiveLagIsBoundedByTheTimeout(t *testing.T) {
+	d, tc := newDriver(t)
+	ctx := context.Background()
+	superExec(t, tc.url, "DROP TABLE IF EXISTS pitr_lag", "CREATE TABLE pitr_lag (at timestamptz)")
+	t.Cleanup(func() { superExec(t, tc.url, "DROP TABLE IF EXISTS pitr_lag") })
+	// Start right after a switch, as the worst case: the write opens a
+	// new segment, which archive_timeout alone closes.
+	if err := d.SwitchWAL(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	superExec(t, tc.url, "INSERT INTO pitr_lag VALUES (now())")
+	committed := time.Now()
+	seg := superQuery(t, tc.url, "SELECT pg_walfile_name(pg_current_wal_insert_lsn())")
+	for {
+		last := superQuery(t, tc.url, "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")
+		if len(last) == 24 && last[8:] >= seg[8:] {
+			break
+		}
+		if time.Since(committed) > ArchiveTimeout+30*time.Second {
+			t.Fatalf("segment %s not archived %s after the commit (last archived %s)", seg, time.Since(committed), last)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	lag := time.Since(committed)
+	t.Logf("a committed write reached the repository %s later (archive_timeout %s)", lag.Round(100*time.Millisecond), ArchiveTimeout)
+	if lag > ArchiveTimeout+15*time.Second {
+		t.Errorf("lag %s, want at most archive_timeout %s and one push", lag, ArchiveTimeout)
+	}
+}
+
+// A database made after the newest base backup is not in it: the whole
+// cluster is restored and replayed, and the database comes out all the
+// same.
+func TestExtractOfADatabaseNewerThanTheBaseBackup(t *testing.T) {
+	d, tc := newDriver(t)
+	ctx := context.Background()
+	db := "pitr_new_db"
+	superExec(t, tc.url, "DROP DATABASE IF EXISTS "+db, "DROP ROLE IF EXISTS "+tc.tenant,
+		"CREATE ROLE "+tc.tenant+" LOGIN PASSWORD '"+tc.tpass+"'", "CREATE DATABASE "+db+" OWNER "+tc.tenant)
+	t.Cleanup(func() { superExec(t, tc.url, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)", "DROP ROLE IF EXISTS "+tc.tenant) })
+	tu, _ := url.Parse(tc.url)
+	tu.User = url.UserPassword(tc.tenant, tc.tpass)
+	tu.Path = "/" + db
+	superExec(t, tu.String(), "CREATE TABLE partner (name text)", "INSERT INTO partner VALUES ('A')")
+	time.Sleep(1100 * time.Millisecond)
+	at := time.Now()
+	time.Sleep(1100 * time.Millisecond)
+	superExec(t, tu.String(), "INSERT INTO partner VALUES ('B')")
+	if err := d.SwitchWAL(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	r, err := d.Extract(ctx, db, at, 8<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Clean(ctx, db) })
+	out, err := exec.Command(filepath.Join(d.cfg.Bin, "pg_restore"), "-f", "-", "--data-only", "-t", "partner", r.Dump).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pg_restore: %v %s", err, out)
+	}
+	if !strings.Contains(string(out), "A\n") || strings.Contains(string(out), "B\n") {
+		t.Errorf("the dump's partners:\n%s\nwant A and not B", out)
+	}
+}

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"net/url"
 	"os/user"
 	"path/filepath"
 	"slices"
@@ -77,9 +78,21 @@ type Config struct {
 	// the local socket, as Debian's clusters allow the postgres user).
 	Port      int
 	SocketDir string
-	// Repository is the POSIX path of pgBackRest's repository (on a real
-	// server a mounted remote store), owned by OSUser. Required.
+	// Repository is pgBackRest's repository: a POSIX path (on a real
+	// server a mounted remote store), made and owned by OSUser; or an S3
+	// bucket, s3:https://HOST[:PORT]/BUCKET[/PATH], reached over TLS with
+	// path-style URIs. Required.
 	Repository string
+	// S3EnvFile is root's file (0600 or 0400) of the bucket's keys,
+	// AWS_ACCESS_KEY_ID=… and AWS_SECRET_ACCESS_KEY=…; required with an
+	// S3 repository.
+	S3EnvFile string
+	// S3CAFile, when set, is the PEM of the CA the S3 endpoint's
+	// certificate is checked against (repo1-storage-ca-file); readable
+	// by OSUser. The system's roots otherwise.
+	S3CAFile string
+	// S3Region is the bucket's region; "us-east-1" when empty.
+	S3Region string
 	// CipherPassFile is root's file (0600 or 0400) holding the
 	// repository's cipher pass (aes-256-cbc). Required.
 	CipherPassFile string
@@ -121,7 +134,19 @@ func New(cfg Config) (*Driver, error) {
 	if cfg.Port == 0 {
 		cfg.Port = 5432
 	}
-	for _, f := range []struct{ name, v string }{{"config file", cfg.ConfigFile}, {"data directory", cfg.DataDir}, {"repository", cfg.Repository}, {"cipher pass file", cfg.CipherPassFile}, {"scratch directory", cfg.ScratchDir}} {
+	if cfg.S3Region == "" {
+		cfg.S3Region = "us-east-1"
+	}
+	repo := cfg.Repository
+	if s3, err := parseS3(cfg.Repository); err != nil {
+		return nil, err
+	} else if s3 != nil {
+		repo = s3.path
+		if cfg.S3EnvFile == "" {
+			return nil, errors.New("pitr: an S3 repository needs the file of its keys (PITR_S3_ENV_FILE)")
+		}
+	}
+	for _, f := range []struct{ name, v string }{{"config file", cfg.ConfigFile}, {"data directory", cfg.DataDir}, {"repository", repo}, {"cipher pass file", cfg.CipherPassFile}, {"scratch directory", cfg.ScratchDir}} {
 		if f.v == "" || !filepath.IsAbs(f.v) {
 			return nil, fmt.Errorf("pitr: the %s must be an absolute path, not %q", f.name, f.v)
 		}
@@ -157,12 +182,28 @@ func (d *Driver) WriteConfig() error {
 	}
 	var b strings.Builder
 	b.WriteString("# Written by odoobot setup; changes are overwritten.\n[global]\n")
-	fmt.Fprintf(&b, "repo1-path=%s\n", d.cfg.Repository)
+	s3, _ := parseS3(d.cfg.Repository)
+	lock := filepath.Join(d.cfg.Repository, ".lock")
+	if s3 != nil {
+		keys, err := readS3Keys(d.cfg.S3EnvFile)
+		if err != nil {
+			return fmt.Errorf("pitr: S3 keys file %s: %w", d.cfg.S3EnvFile, err)
+		}
+		fmt.Fprintf(&b, "repo1-type=s3\nrepo1-s3-endpoint=%s\nrepo1-storage-port=%d\nrepo1-s3-bucket=%s\nrepo1-s3-region=%s\nrepo1-s3-uri-style=path\n", s3.host, s3.port, s3.bucket, d.cfg.S3Region)
+		fmt.Fprintf(&b, "repo1-s3-key=%s\nrepo1-s3-key-secret=%s\n", keys[0], keys[1])
+		if d.cfg.S3CAFile != "" {
+			fmt.Fprintf(&b, "repo1-storage-ca-file=%s\n", d.cfg.S3CAFile)
+		}
+		fmt.Fprintf(&b, "repo1-path=%s\n", s3.path)
+		lock = filepath.Join(filepath.Dir(d.cfg.ConfigFile), "pgbackrest-lock")
+	} else {
+		fmt.Fprintf(&b, "repo1-path=%s\n", d.cfg.Repository)
+	}
 	b.WriteString("repo1-cipher-type=aes-256-cbc\n")
 	fmt.Fprintf(&b, "repo1-cipher-pass=%s\n", pass)
 	fmt.Fprintf(&b, "repo1-retention-full=%d\n", RetentionFull)
 	b.WriteString("compress-type=zst\nstart-fast=y\nlog-level-console=warn\nlog-level-stderr=error\nlog-level-file=off\n")
-	fmt.Fprintf(&b, "lock-path=%s\n", filepath.Join(d.cfg.Repository, ".lock"))
+	fmt.Fprintf(&b, "lock-path=%s\n", lock)
 	fmt.Fprintf(&b, "\n[%s]\n", d.cfg.Stanza)
 	fmt.Fprintf(&b, "pg1-path=%s\npg1-port=%d\npg1-socket-path=%s\npg1-user=postgres\n", d.cfg.DataDir, d.cfg.Port, d.cfg.SocketDir)
 	gid, err := d.osGroup()
@@ -184,6 +225,17 @@ func (d *Driver) WriteConfig() error {
 	}
 	if err := os.Rename(tmp, d.cfg.ConfigFile); err != nil {
 		return fmt.Errorf("pitr: write config: %w", err)
+	}
+	if s3 != nil {
+		// pgBackRest's locks, the cluster's user's.
+		uid, _, err := d.osUser()
+		if err != nil {
+			return err
+		}
+		if err := errors.Join(os.MkdirAll(lock, 0o750), os.Chown(lock, uid, gid)); err != nil {
+			return fmt.Errorf("pitr: lock directory %s: %w", lock, err)
+		}
+		return nil
 	}
 	// The repository: the cluster's user writes it, nobody else reads it.
 	if err := os.MkdirAll(d.cfg.Repository, 0o750); err != nil {
@@ -224,6 +276,64 @@ func readSecret(path string) (string, error) {
 		return "", errors.New("holds no pass of at least 20 characters on its first line")
 	}
 	return pass, nil
+}
+
+// s3Repo is an S3 repository's place.
+type s3Repo struct {
+	host         string
+	port         int
+	bucket, path string
+}
+
+// parseS3 reads s3:https://HOST[:PORT]/BUCKET[/PATH]; nil for anything
+// that does not start with "s3:".
+func parseS3(repo string) (*s3Repo, error) {
+	rest, ok := strings.CutPrefix(repo, "s3:")
+	if !ok {
+		return nil, nil
+	}
+	u, err := url.Parse(rest)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || strings.ContainsAny(repo, "\n\r\x00 ") {
+		return nil, fmt.Errorf("pitr: repository %q: an S3 repository is s3:https://HOST[:PORT]/BUCKET[/PATH] (pgBackRest speaks S3 over TLS only; no credentials in it)", repo)
+	}
+	r := &s3Repo{host: u.Hostname(), port: 443}
+	if p := u.Port(); p != "" {
+		if r.port, err = strconv.Atoi(p); err != nil {
+			return nil, fmt.Errorf("pitr: repository %q: port %q", repo, p)
+		}
+	}
+	bucket, path, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+	if bucket == "" {
+		return nil, fmt.Errorf("pitr: repository %q names no bucket", repo)
+	}
+	r.bucket, r.path = bucket, "/"+strings.Trim(path, "/")
+	return r, nil
+}
+
+// readS3Keys reads the access key and secret of a root-only env file.
+func readS3Keys(path string) ([2]string, error) {
+	var keys [2]string
+	if _, err := readSecret(path); err != nil && !strings.Contains(err.Error(), "no pass") {
+		return keys, err
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return keys, errors.Unwrap(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
+		v = strings.Trim(strings.TrimSpace(v), `"'`)
+		switch strings.TrimSpace(k) {
+		case "AWS_ACCESS_KEY_ID":
+			keys[0] = v
+		case "AWS_SECRET_ACCESS_KEY":
+			keys[1] = v
+		}
+	}
+	if keys[0] == "" || keys[1] == "" || strings.ContainsAny(keys[0]+keys[1], "\r\x00") {
+		return keys, errors.New("sets no AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+	}
+	return keys, nil
 }
 
 func (d *Driver) osUser() (uid, gid int, err error) {

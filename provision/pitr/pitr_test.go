@@ -17,6 +17,7 @@ import (
 
 	"odoobot/internal/testenv"
 	"odoobot/provision"
+	"odoobot/provision/offsite/s3double"
 )
 
 // testCluster is the test server of ODOOBOT_TEST_DATABASE_URL, which
@@ -61,7 +62,7 @@ func superExec(t *testing.T, u string, stmts ...string) {
 
 // newDriver sets up archiving on the test cluster into a new repository
 // and returns its driver.
-func newDriver(t *testing.T) (*Driver, testCluster) {
+func newDriver(t *testing.T, tune ...func(base string, c *Config)) (*Driver, testCluster) {
 	t.Helper()
 	u := testenv.DatabaseURL(t)
 	if os.Geteuid() != 0 {
@@ -89,7 +90,7 @@ func newDriver(t *testing.T) (*Driver, testCluster) {
 		bin = dirs[len(dirs)-1]
 	}
 	tc.tenant, tc.tpass = "pitr_tenant", "tenant-pass-0123"
-	d, err := New(Config{
+	cfg := Config{
 		ConfigFile:     filepath.Join(base, "pgbackrest.conf"),
 		DataDir:        tc.data,
 		Port:           port,
@@ -111,7 +112,11 @@ func newDriver(t *testing.T) (*Driver, testCluster) {
 			}
 			return nil
 		},
-	})
+	}
+	for _, f := range tune {
+		f(base, &cfg)
+	}
+	d, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,6 +188,38 @@ func TestSetupArchivesAndBacksUp(t *testing.T) {
 // cluster behind.
 func TestExtractLandsBetweenTwoWrites(t *testing.T) {
 	d, tc := newDriver(t)
+	landsBetweenTwoWrites(t, d, tc)
+}
+
+// The repository may be an S3 bucket, reached over TLS (the S3 double
+// on loopback, its CA named in the configuration) with the keys of a
+// root-only file, which appear in no command line.
+func TestS3Repository(t *testing.T) {
+	s3, err := s3double.StartTLS("127.0.0.1:0", "pitr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s3.Close() })
+	d, tc := newDriver(t, func(base string, c *Config) {
+		ca := filepath.Join(base, "s3-ca.pem")
+		keys := filepath.Join(base, "s3.env")
+		if err := errors.Join(os.WriteFile(ca, s3.CAPEM(), 0o644), os.WriteFile(keys, []byte(strings.Join(s3.Env(), "\n")+"\n"), 0o600)); err != nil {
+			t.Fatal(err)
+		}
+		c.Repository = fmt.Sprintf("s3:https://localhost:%d/%s/cluster", s3.Port(), s3.Bucket())
+		c.S3EnvFile, c.S3CAFile = keys, ca
+	})
+	if got := superQuery(t, tc.url, "SHOW archive_command"); strings.Contains(got, s3double.SecretKey) {
+		t.Errorf("archive_command holds the secret: %q", got)
+	}
+	keys, err := s3.Keys("cluster/")
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("nothing in the bucket after setup: %v, %v", keys, err)
+	}
+	landsBetweenTwoWrites(t, d, tc)
+}
+
+func landsBetweenTwoWrites(t *testing.T, d *Driver, tc testCluster) {
 	ctx := context.Background()
 	db := "pitr_db"
 	superExec(t, tc.url, "DROP DATABASE IF EXISTS "+db, "DROP ROLE IF EXISTS "+tc.tenant,

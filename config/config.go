@@ -139,7 +139,10 @@ type Config struct {
 	OffsiteAlertAfter   int           `envconfig:"OFFSITE_ALERT_AFTER" default:"3" desc:"failed offsite pushes in a row before the alert channels are told"`
 
 	// The point-in-time archive of the cluster (pgBackRest).
-	PITRRepository     string `envconfig:"PITR_REPOSITORY" desc:"pgBackRest's repository of the cluster's continuous WAL archive and base backups, a POSIX path owned by the cluster's postgres user (on a real server a mounted remote store); empty: no restore to a time"`
+	PITRRepository     string `envconfig:"PITR_REPOSITORY" desc:"pgBackRest's repository of the cluster's continuous WAL archive and base backups: s3:https://HOST[:PORT]/BUCKET[/PATH] (TLS, path-style URIs), or a POSIX path (on a real server a mounted remote store); empty: no restore to a time"`
+	PITRS3EnvFile      string `envconfig:"PITR_S3_ENV_FILE" desc:"root's file (mode 0600 or 0400) of the bucket's keys, AWS_ACCESS_KEY_ID=… and AWS_SECRET_ACCESS_KEY=…; required with an S3 PITR_REPOSITORY"`
+	PITRS3CAFile       string `envconfig:"PITR_S3_CA_FILE" desc:"PEM of the CA the S3 endpoint's certificate is checked against (a private store's); the system's roots when empty"`
+	PITRS3Region       string `envconfig:"PITR_S3_REGION" default:"us-east-1" desc:"the bucket's region"`
 	PITRCipherPassFile string `envconfig:"PITR_CIPHER_PASS_FILE" desc:"root's file (mode 0600 or 0400) holding the repository's cipher pass (aes-256-cbc, at least 20 characters); required with PITR_REPOSITORY; keep a copy away from this server"`
 	PITRDataDir        string `envconfig:"PITR_PG_DATA" desc:"the data directory of the cluster at DB_PORT, which must run on this host (Debian: /var/lib/postgresql/15/main); required with PITR_REPOSITORY"`
 	PITRSocketDir      string `envconfig:"PITR_PG_SOCKET" default:"/var/run/postgresql" desc:"the cluster's Unix socket directory, where pgBackRest reaches it as postgres"`
@@ -392,7 +395,19 @@ func (c *Config) Validate() error {
 		} else if err := rootOnlyFile(c.PITRCipherPassFile); err != nil {
 			add("PITR_CIPHER_PASS_FILE %s: %v", c.PITRCipherPassFile, err)
 		}
-		for _, f := range []struct{ name, path string }{{"PITR_REPOSITORY", c.PITRRepository}, {"PITR_PG_DATA", c.PITRDataDir}, {"PITR_PG_SOCKET", c.PITRSocketDir}, {"PITR_CONFIG_FILE", c.PITRConfigFile}, {"PITR_SCRATCH_DIR", c.PITRScratchDir}} {
+		repo := c.PITRRepository
+		if strings.HasPrefix(repo, "s3:") {
+			if !strings.HasPrefix(repo, "s3:https://") || strings.Contains(repo, "@") {
+				add("PITR_REPOSITORY %q: an S3 repository is s3:https://HOST[:PORT]/BUCKET[/PATH] (pgBackRest speaks S3 over TLS only; its keys go in PITR_S3_ENV_FILE)", repo)
+			}
+			if c.PITRS3EnvFile == "" {
+				add("PITR_REPOSITORY is an S3 bucket but PITR_S3_ENV_FILE is not set: give root's file of its keys")
+			} else if err := rootOnlyFile(c.PITRS3EnvFile); err != nil {
+				add("PITR_S3_ENV_FILE %s: %v", c.PITRS3EnvFile, err)
+			}
+			repo = "/s3"
+		}
+		for _, f := range []struct{ name, path string }{{"PITR_REPOSITORY", repo}, {"PITR_PG_DATA", c.PITRDataDir}, {"PITR_PG_SOCKET", c.PITRSocketDir}, {"PITR_CONFIG_FILE", c.PITRConfigFile}, {"PITR_SCRATCH_DIR", c.PITRScratchDir}} {
 			if f.name != "PITR_SCRATCH_DIR" && f.path == "" {
 				add("PITR_REPOSITORY is set but %s is not", f.name)
 			} else if f.path != "" && (!filepath.IsAbs(f.path) || strings.ContainsAny(f.path, "\n\r\x00")) {

@@ -37,6 +37,8 @@ func TestPITRSettingsAreChecked(t *testing.T) {
 		{with(map[string]string{"PITR_CIPHER_PASS_FILE": pass, "PITR_REPOSITORY": "pitr"}), "give an absolute path"},
 		{with(map[string]string{"PITR_CIPHER_PASS_FILE": pass, "PITR_BACKUP_TIME": "25:00"}), "PITR_BACKUP_TIME"},
 		{map[string]string{"PITR_CIPHER_PASS_FILE": pass}, "PITR_REPOSITORY is not"},
+		{with(map[string]string{"PITR_CIPHER_PASS_FILE": pass, "PITR_REPOSITORY": "s3:https://s3.example.com/bucket"}), "PITR_S3_ENV_FILE is not set"},
+		{with(map[string]string{"PITR_CIPHER_PASS_FILE": pass, "PITR_REPOSITORY": "s3:http://s3.example.com/bucket", "PITR_S3_ENV_FILE": pass}), "over TLS only"},
 	} {
 		clearEnv(t)
 		t.Setenv("CF_ZONE_NAME", "example.com")

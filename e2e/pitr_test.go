@@ -15,6 +15,7 @@ import (
 
 	"odoobot/internal/app"
 	"odoobot/internal/testenv"
+	"odoobot/provision/offsite/s3double"
 )
 
 // pitrCluster is a PostgreSQL cluster of the test's own in the sandbox
@@ -87,12 +88,26 @@ func (c *pitrCluster) psql(tb testing.TB, stmt string) string {
 }
 
 // pitrSettings points odoobot at the cluster (DB_PORT) with a
-// point-in-time archive in dir (PITR_*: a repository, a root-only cipher
-// pass file, the config file pgBackRest reads), and its own STATE_DIR:
-// the templates it initialises on this cluster must not replace the
-// filestores of the shared cluster's templates.
+// point-in-time archive (PITR_*: pgBackRest's S3 repository in an S3
+// double served over TLS on loopback for the test, its CA and the keys'
+// root-only file, a root-only cipher pass file, the config file
+// pgBackRest reads, all in dir), and its own STATE_DIR: the templates it
+// initialises on this cluster must not replace the filestores of the
+// shared cluster's templates.
 func (c *pitrCluster) pitrSettings(tb testing.TB, dir string, set func(k, v string)) {
 	tb.Helper()
+	s3, err := s3double.StartTLS("127.0.0.1:0", "pitr")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s3.Close() })
+	ca, keys := filepath.Join(dir, "pitr-s3-ca.pem"), filepath.Join(dir, "pitr-s3.env")
+	if err := os.WriteFile(ca, s3.CAPEM(), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(keys, []byte(strings.Join(s3.Env(), "\n")+"\n"), 0o600); err != nil {
+		tb.Fatal(err)
+	}
 	pass := filepath.Join(dir, "pitr-cipher-pass")
 	if err := os.WriteFile(pass, []byte("e2e-cipher-pass-"+randomHex(tb, 16)+"\n"), 0o600); err != nil {
 		tb.Fatal(err)
@@ -104,7 +119,9 @@ func (c *pitrCluster) pitrSettings(tb testing.TB, dir string, set func(k, v stri
 	for k, v := range map[string]string{
 		"DB_PORT":               strconv.Itoa(c.port),
 		"STATE_DIR":             state,
-		"PITR_REPOSITORY":       filepath.Join(dir, "pitr-repo"),
+		"PITR_REPOSITORY":       fmt.Sprintf("s3:https://localhost:%d/%s/cluster", s3.Port(), s3.Bucket()),
+		"PITR_S3_ENV_FILE":      keys,
+		"PITR_S3_CA_FILE":       ca,
 		"PITR_CIPHER_PASS_FILE": pass,
 		"PITR_PG_DATA":          c.data,
 		"PITR_PG_SOCKET":        "/var/run/postgresql",

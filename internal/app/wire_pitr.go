@@ -26,6 +26,7 @@ func newPITR(cfg *config.Config, login func(ctx context.Context, db string) (pro
 	return pitr.New(pitr.Config{
 		ConfigFile: cfg.PITRConfigFile, DataDir: cfg.PITRDataDir, Port: cfg.DBPort, SocketDir: cfg.PITRSocketDir,
 		Repository: cfg.PITRRepository, CipherPassFile: cfg.PITRCipherPassFile, ScratchDir: scratch, Login: login,
+		S3EnvFile: cfg.PITRS3EnvFile, S3CAFile: cfg.PITRS3CAFile, S3Region: cfg.PITRS3Region,
 	})
 }
 

@@ -61,3 +61,14 @@ func TestRestoreAtAsksThenRestoresToTheTime(t *testing.T) {
 		t.Errorf("thread ended %q", c.finishes)
 	}
 }
+
+// capacity shows the archive's line when there is one.
+func TestFormatCapacityShowsTheArchive(t *testing.T) {
+	got := FormatCapacity(provision.CapacityReport{Archive: "on (archive_timeout 1min), last WAL archived 2026-12-07 13:59:18 UTC (42s ago)"}, nil)
+	if !strings.Contains(got, "archive    on (archive_timeout 1min), last WAL archived") {
+		t.Errorf("capacity:\n%s", got)
+	}
+	if got := FormatCapacity(provision.CapacityReport{}, nil); strings.Contains(got, "archive") {
+		t.Errorf("capacity without an archive:\n%s", got)
+	}
+}

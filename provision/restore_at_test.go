@@ -83,3 +83,36 @@ func TestRestoreAtRefusals(t *testing.T) {
 		t.Errorf("a refusal changed the host")
 	}
 }
+
+// capacity says whether the cluster archives and how far behind.
+func TestCapacitySaysHowFarTheArchiveIsBehind(t *testing.T) {
+	w := newWorld(t, newHost(), nil)
+	rep, err := w.s.Capacity(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(rep.Archive, "on (archive_timeout 1min)") {
+		t.Errorf("capacity's archive line: %q", rep.Archive)
+	}
+}
+
+// The archive's one line says when the last segment went, how long ago,
+// and a failure since.
+func TestArchiveStatusSummary(t *testing.T) {
+	now := time.Date(2026, 12, 7, 14, 0, 0, 0, time.UTC)
+	st := provision.ArchiveStatus{On: true, Timeout: "1min", LastWAL: "0000000100000000000000A1", LastArchived: now.Add(-42 * time.Second),
+		Backups: 2, Earliest: now.Add(-8 * 24 * time.Hour), NewestBackup: now.Add(-11 * time.Hour), Repository: "ok"}
+	got := st.Summary(now)
+	for _, want := range []string{"on (archive_timeout 1min)", "last WAL archived 2026-12-07 13:59:18 UTC (42s ago)", "2 base backups", "restorable from 2026-11-29 14:00:00 UTC"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("summary %q lacks %q", got, want)
+		}
+	}
+	st.FailedWAL, st.LastFailed = "0000000100000000000000A2", now.Add(-10*time.Second)
+	if got := st.Summary(now); !strings.Contains(got, "FAILING since 2026-12-07 13:59:50 UTC (segment 0000000100000000000000A2)") {
+		t.Errorf("a failing archive: %q", got)
+	}
+	if got := (provision.ArchiveStatus{}).Summary(now); !strings.Contains(got, "off") || !strings.Contains(got, "odoobot setup") {
+		t.Errorf("off: %q", got)
+	}
+}

@@ -194,6 +194,19 @@ func TestRealOdooRestoreAt(t *testing.T) {
 			t.Errorf("partners named %s after restore --at: %d, %v; want %d", name, n, err, want)
 		}
 	}
+	// odoobot config and capacity say the archive is on and how far
+	// behind it is.
+	out, err := env.command(ctx, odoobotBin(t), "config").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "# point-in-time archive: on (archive_timeout 1min), last WAL archived") {
+		t.Errorf("odoobot config: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), s3SecretOf(t, env.overrides["PITR_S3_ENV_FILE"])) {
+		t.Errorf("odoobot config shows the S3 secret")
+	}
+	r, _ = dispatch(t, ctx, a, "capacity")
+	if !strings.Contains(r.text(), "archive    on (archive_timeout 1min), last WAL archived") {
+		t.Errorf("capacity:\n%s", r.text())
+	}
 	// Nothing of the scratch cluster is left.
 	if left, _ := filepath.Glob(filepath.Join(env.root, "state", "pitr", "*")); len(left) != 0 {
 		t.Errorf("scratch left: %v", left)
@@ -211,4 +224,20 @@ func TestRealOdooRestoreAt(t *testing.T) {
 			t.Errorf("restore --at %s: said %q", when, p)
 		}
 	}
+}
+
+// s3SecretOf is the secret key in an env file of S3 keys.
+func s3SecretOf(t *testing.T, file string) string {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "AWS_SECRET_ACCESS_KEY="); ok && v != "" {
+			return v
+		}
+	}
+	t.Fatalf("no secret in %s", file)
+	return ""
 }

@@ -20,9 +20,8 @@ import (
 	"odoobot/provision/offsite/s3double"
 )
 
-// testCluster is the test server of ODOOBOT_TEST_DATABASE_URL, which
-// must be a cluster of this host the tests may restart (scripts/testdb.sh
-// makes one), with its data directory and socket.
+// testCluster is the package's own cluster (privateCluster), with its
+// data directory and socket.
 type testCluster struct {
 	url           string
 	port          int
@@ -64,17 +63,18 @@ func superExec(t *testing.T, u string, stmts ...string) {
 // and returns its driver.
 func newDriver(t *testing.T, tune ...func(base string, c *Config)) (*Driver, testCluster) {
 	t.Helper()
-	u := testenv.DatabaseURL(t)
 	if os.Geteuid() != 0 {
-		testenv.Missing(t, "the pgBackRest tests run as root (they run pgBackRest as postgres)")
+		testenv.Missing(t, "the pgBackRest tests run as root (they run pgBackRest and a cluster of their own as postgres)")
 	}
 	testenv.LookPath(t, "pgbackrest")
+	u := privateCluster(t)
 	pu, _ := url.Parse(u)
 	port, _ := strconv.Atoi(pu.Port())
 	tc := testCluster{url: u, port: port}
 	tc.data = superQuery(t, u, "SHOW data_directory")
 	tc.socket = strings.Split(superQuery(t, u, "SHOW unix_socket_directories"), ",")[0]
 	base := filepath.Join("/var/tmp", "pitr-test-"+strconv.Itoa(port))
+	private.base = base
 	if err := os.RemoveAll(base); err != nil {
 		t.Fatal(err)
 	}

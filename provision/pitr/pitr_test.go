@@ -383,7 +383,9 @@ func TestExtractOfADatabaseNewerThanTheBaseBackup(t *testing.T) {
 	db := "pitr_new_db"
 	superExec(t, tc.url, "DROP DATABASE IF EXISTS "+db, "DROP ROLE IF EXISTS "+tc.tenant,
 		"CREATE ROLE "+tc.tenant+" LOGIN PASSWORD '"+tc.tpass+"'", "CREATE DATABASE "+db+" OWNER "+tc.tenant)
-	t.Cleanup(func() { superExec(t, tc.url, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)", "DROP ROLE IF EXISTS "+tc.tenant) })
+	t.Cleanup(func() {
+		superExec(t, tc.url, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)", "DROP ROLE IF EXISTS "+tc.tenant)
+	})
 	tu, _ := url.Parse(tc.url)
 	tu.User = url.UserPassword(tc.tenant, tc.tpass)
 	tu.Path = "/" + db

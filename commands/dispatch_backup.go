@@ -65,6 +65,9 @@ func (d *Dispatcher) backupVerbs(ctx context.Context, req Request, cmd Command, 
 	} else if msg != "" {
 		return nil, "refused: " + msg, r.Private(ctx, msg)
 	}
+	if !cmd.At.IsZero() {
+		return d.restoreAt(ctx, req, cmd, r)
+	}
 	listing, err := dt.BackupPlaces(ctx, cmd.Name)
 	if err != nil {
 		return noTask(d.failed(ctx, r, cmd, err))
@@ -98,6 +101,33 @@ func (d *Dispatcher) backupVerbs(ctx context.Context, req Request, cmd Command, 
 					return fmt.Sprintf("❌ restoring %s from %s failed; it is as it was before, asked by %s", internal, cmd.Backup, who), job.Error
 				}
 				return fmt.Sprintf("✅ restored %s from %s, asked by %s", internal, cmd.Backup, who), "the service is running and healthy"
+			})
+	}))
+}
+
+// restoreAt asks for a confirmation of restore NAME --at TIME, then
+// runs it: the thread ends saying which time the database was restored
+// to and whose filestore came with it (the job's summary).
+func (d *Dispatcher) restoreAt(ctx context.Context, req Request, cmd Command, r Responder) (*provision.Task, string, error) {
+	internal := provision.InternalName(cmd.Name)
+	who := displayName(req.Identity)
+	when := cmd.At.UTC().Format("2006-01-02 15:04:05") + " UTC"
+	what := fmt.Sprintf("restore %s's database as it was at %s, from the WAL archive, with the filestore of its last backup at or before then (a safety backup is taken first; the data since is replaced)", internal, when)
+	return noTask(d.ask(ctx, req, what, r, func(ctx context.Context, r Responder) (*provision.Task, string, error) {
+		return d.startJob(ctx, r, fmt.Sprintf("restoring %s to %s, asked by %s", internal, when, who),
+			func(jr provision.JobRequest) (*provision.Task, error) {
+				jr.Name, jr.At, jr.By = cmd.Name, cmd.At, who
+				return d.DayTwo.Restore(ctx, jr)
+			},
+			func(_ context.Context, task *provision.Task, job provision.Job) (string, string) {
+				if job.State != provision.JobSucceeded {
+					return fmt.Sprintf("❌ restoring %s to %s failed; it is as it was before, asked by %s", internal, when, who), job.Error
+				}
+				sum := "the service is running and healthy"
+				if task != nil && task.Summary() != "" {
+					sum = "restored " + task.Summary() + "; the service is running and healthy"
+				}
+				return fmt.Sprintf("✅ restored %s to %s, asked by %s", internal, when, who), sum
 			})
 	}))
 }

@@ -71,6 +71,9 @@ func FormatCapacity(rep provision.CapacityReport, mem []string) string {
 	case rep.Next.Warning != "":
 		fmt.Fprintf(&b, "next       allowed, with a warning: %s\n", rep.Next.Warning)
 	}
+	if rep.Archive != "" {
+		fmt.Fprintf(&b, "archive    %s\n", rep.Archive)
+	}
 	if len(rep.Instances) > 0 {
 		fmt.Fprintf(&b, "\n%-20s %-9s %s\n", "NAME", "STATE", "MEMORY")
 		for i, inst := range rep.Instances {

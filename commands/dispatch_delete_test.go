@@ -18,6 +18,8 @@ type fakeDayTwo struct {
 	asked []string
 	state provision.JobState
 	list  []provision.BackupInfo
+	// onRestore, when set, sees each restore's request.
+	onRestore func(provision.JobRequest)
 }
 
 func (f *fakeDayTwo) job(kind provision.JobKind, req provision.JobRequest) (*provision.Task, error) {
@@ -39,6 +41,9 @@ func (f *fakeDayTwo) Backup(_ context.Context, req provision.JobRequest) (*provi
 	return f.job(provision.JobBackup, req)
 }
 func (f *fakeDayTwo) Restore(_ context.Context, req provision.JobRequest) (*provision.Task, error) {
+	if f.onRestore != nil {
+		f.onRestore(req)
+	}
 	return f.job(provision.JobRestore, req)
 }
 func (f *fakeDayTwo) Delete(_ context.Context, req provision.JobRequest) (*provision.Task, error) {

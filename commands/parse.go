@@ -61,6 +61,18 @@ func Parse(text string) (Command, error) {
 		return Command{}, &UsageError{Verb: spec.verb, Problem: fmt.Sprintf(format, a...)}
 	}
 
+	if spec.args == argsNameBackup && len(rest) >= 2 && (asciiLower(rest[1]) == atFlag || strings.HasPrefix(asciiLower(rest[1]), atFlag+"=")) {
+		// restore NAME --at TIME: the time may hold a space, and quotes.
+		c.Name = rest[0]
+		text := strings.TrimPrefix(strings.Join(rest[1:], " "), rest[1][:len(atFlag)])
+		at, err := ParseAt(strings.TrimPrefix(text, "="))
+		if err != nil {
+			return bad("%v", err)
+		}
+		c.At = at
+		return c, nil
+	}
+
 	maxArgs := 0
 	switch spec.args {
 	case argsNone:
@@ -181,6 +193,33 @@ func Parse(text string) (Command, error) {
 		}
 	}
 	return c, nil
+}
+
+// atFlag is restore's option of a time: restore NAME --at TIME.
+const atFlag = "--at"
+
+// atLayouts are the forms restore --at takes, in UTC unless they carry
+// an offset.
+var atLayouts = []string{"2006-01-02 15:04", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02T15:04:05", time.RFC3339Nano}
+
+// ParseAt reads restore's --at time: "2026-12-07 14:32", with seconds,
+// or RFC 3339 ("2026-12-07T14:32:00-03:00"); without an offset it is
+// UTC (a trailing "UTC" or "Z" may say so). Quotes around it are
+// dropped, and '_' read as a space (Discord's one-word options: the
+// backup option "--at=2026-12-07_14:32").
+func ParseAt(text string) (time.Time, error) {
+	t := strings.TrimSpace(strings.Trim(strings.TrimSpace(text), "\"'“”‘’`"))
+	if t == "" {
+		return time.Time{}, fmt.Errorf("%s needs a TIME, e.g. %s \"2026-12-07 14:32\" (UTC)", atFlag, atFlag)
+	}
+	// Discord gives one word per option, its spaces made '_'.
+	plain := strings.TrimSpace(strings.TrimSuffix(strings.ReplaceAll(t, "_", " "), "UTC"))
+	for _, l := range atLayouts {
+		if at, err := time.ParseInLocation(l, plain, time.UTC); err == nil {
+			return at.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%s is not a time: write it as \"2026-12-07 14:32\" (UTC) or 2026-12-07T14:32:00-03:00", quote(t))
 }
 
 // The options of clone: neutralize (the default) or not; also taken

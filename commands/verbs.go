@@ -94,7 +94,7 @@ var verbTable = []verbSpec{
 	{VerbMaintenance, argsNameWindow, "NAME DURATION|off [REASON]", "silence the instance's alerts for DURATION (e.g. 30m, 2h, at most 168h), shown in status; off ends it", RoleOperator},
 	{VerbBackup, argsName, "NAME", "database dump + filestore archive", RoleOperator},
 	{VerbBackups, argsName, "NAME", "the instance's backups", RoleViewer},
-	{VerbRestore, argsNameBackup, "NAME BACKUP", "restore a backup over the instance", RoleAdmin},
+	{VerbRestore, argsNameBackup, "NAME BACKUP", "restore a backup over the instance; NAME --at \"YYYY-MM-DD HH:MM\" (UTC): its database as it was then", RoleAdmin},
 	{VerbDrill, argsName, "NAME", "restore drill: the latest offsite backup restored into a throwaway copy nothing serves, opened with Odoo, compared with what it recorded, dropped; production untouched; progress in a thread", RoleOperator},
 	{VerbDelete, argsName, "NAME", "remove everything, after a confirmation and a final backup", RoleAdmin},
 	{VerbClone, argsNameTarget, "SRC DST [--no-neutralize]", "a staging copy of SRC at DST from a fresh dump, production untouched; neutralized (mail and crons off) unless --no-neutralize; progress in a thread", RoleAdmin},
@@ -180,6 +180,9 @@ type Command struct {
 	// Since is audit's SINCE as typed and checked ("" for the default),
 	// User its USER.
 	Since, User string
+	// At is restore's --at: the database as it was then, from the
+	// cluster's WAL archive, instead of a Backup.
+	At time.Time
 }
 
 // String is the canonical text of c, without "/odoo ": Parse(c.String())
@@ -212,6 +215,9 @@ func (c Command) String() string {
 	case VerbRestore:
 		if c.Backup != "" {
 			parts = append(parts, c.Backup)
+		}
+		if !c.At.IsZero() {
+			parts = append(parts, atFlag, c.At.UTC().Format(time.RFC3339Nano))
 		}
 	case VerbUpgrade:
 		if c.Release != "" {

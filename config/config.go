@@ -139,6 +139,18 @@ type Config struct {
 	OffsiteAlertAfter   int           `envconfig:"OFFSITE_ALERT_AFTER" default:"3" desc:"failed offsite pushes in a row before the alert channels are told"`
 	DrillEvery          time.Duration `envconfig:"DRILL_EVERY" default:"168h" desc:"serve drills each instance's latest backup (restored into a throwaway copy, opened with Odoo, compared, dropped) once per this long; 0 turns the scheduled drill off"`
 
+	// The point-in-time archive of the cluster (pgBackRest).
+	PITRRepository     string `envconfig:"PITR_REPOSITORY" desc:"pgBackRest's repository of the cluster's continuous WAL archive and base backups: s3:https://HOST[:PORT]/BUCKET[/PATH] (TLS, path-style URIs), or a POSIX path (on a real server a mounted remote store); empty: no restore to a time"`
+	PITRS3EnvFile      string `envconfig:"PITR_S3_ENV_FILE" desc:"root's file (mode 0600 or 0400) of the bucket's keys, AWS_ACCESS_KEY_ID=… and AWS_SECRET_ACCESS_KEY=…; required with an S3 PITR_REPOSITORY"`
+	PITRS3CAFile       string `envconfig:"PITR_S3_CA_FILE" desc:"PEM of the CA the S3 endpoint's certificate is checked against (a private store's); the system's roots when empty"`
+	PITRS3Region       string `envconfig:"PITR_S3_REGION" default:"us-east-1" desc:"the bucket's region"`
+	PITRCipherPassFile string `envconfig:"PITR_CIPHER_PASS_FILE" desc:"root's file (mode 0600 or 0400) holding the repository's cipher pass (aes-256-cbc, at least 20 characters); required with PITR_REPOSITORY; keep a copy away from this server"`
+	PITRDataDir        string `envconfig:"PITR_PG_DATA" desc:"the data directory of the cluster at DB_PORT, which must run on this host (Debian: /var/lib/postgresql/15/main); required with PITR_REPOSITORY"`
+	PITRSocketDir      string `envconfig:"PITR_PG_SOCKET" default:"/var/run/postgresql" desc:"the cluster's Unix socket directory, where pgBackRest reaches it as postgres"`
+	PITRScratchDir     string `envconfig:"PITR_SCRATCH_DIR" desc:"where a restore to a time makes its scratch cluster; default STATE_DIR/pitr"`
+	PITRConfigFile     string `envconfig:"PITR_CONFIG_FILE" default:"/etc/odoobot/pgbackrest.conf" desc:"pgBackRest's configuration, written by odoobot setup (root's, group postgres, 0640)"`
+	PITRBackupTime     string `envconfig:"PITR_BACKUP_TIME" default:"02:30" desc:"daily base backup of the cluster, HH:MM UTC: full on Sundays, incremental otherwise"`
+
 	StateDir       string `envconfig:"STATE_DIR" default:"/var/lib/odoobot" desc:"release cache, certificates, ACME account"`
 	NginxAvailable string `envconfig:"NGINX_SITES_AVAILABLE" default:"/etc/nginx/sites-available" desc:"nginx sites-available"`
 	NginxEnabled   string `envconfig:"NGINX_SITES_ENABLED" default:"/etc/nginx/sites-enabled" desc:"nginx sites-enabled"`
@@ -381,6 +393,37 @@ func (c *Config) Validate() error {
 	}
 	if c.DrillEvery < 0 || c.DrillEvery > 0 && c.DrillEvery < time.Second {
 		add("DRILL_EVERY %s: give a duration of at least 1s (such as 168h), or 0 to turn the scheduled drill off", c.DrillEvery)
+	}
+	if c.PITRRepository != "" {
+		if c.PITRCipherPassFile == "" {
+			add("PITR_REPOSITORY is set but PITR_CIPHER_PASS_FILE is not: give root's file holding the repository's cipher pass")
+		} else if err := rootOnlyFile(c.PITRCipherPassFile); err != nil {
+			add("PITR_CIPHER_PASS_FILE %s: %v", c.PITRCipherPassFile, err)
+		}
+		repo := c.PITRRepository
+		if strings.HasPrefix(repo, "s3:") {
+			if !strings.HasPrefix(repo, "s3:https://") || strings.Contains(repo, "@") {
+				add("PITR_REPOSITORY %q: an S3 repository is s3:https://HOST[:PORT]/BUCKET[/PATH] (pgBackRest speaks S3 over TLS only; its keys go in PITR_S3_ENV_FILE)", repo)
+			}
+			if c.PITRS3EnvFile == "" {
+				add("PITR_REPOSITORY is an S3 bucket but PITR_S3_ENV_FILE is not set: give root's file of its keys")
+			} else if err := rootOnlyFile(c.PITRS3EnvFile); err != nil {
+				add("PITR_S3_ENV_FILE %s: %v", c.PITRS3EnvFile, err)
+			}
+			repo = "/s3"
+		}
+		for _, f := range []struct{ name, path string }{{"PITR_REPOSITORY", repo}, {"PITR_PG_DATA", c.PITRDataDir}, {"PITR_PG_SOCKET", c.PITRSocketDir}, {"PITR_CONFIG_FILE", c.PITRConfigFile}, {"PITR_SCRATCH_DIR", c.PITRScratchDir}} {
+			if f.name != "PITR_SCRATCH_DIR" && f.path == "" {
+				add("PITR_REPOSITORY is set but %s is not", f.name)
+			} else if f.path != "" && (!filepath.IsAbs(f.path) || strings.ContainsAny(f.path, "\n\r\x00")) {
+				add("%s %q: give an absolute path", f.name, f.path)
+			}
+		}
+		if _, err := time.Parse("15:04", c.PITRBackupTime); err != nil {
+			add("PITR_BACKUP_TIME %q: give HH:MM (UTC)", c.PITRBackupTime)
+		}
+	} else if c.PITRCipherPassFile != "" || c.PITRDataDir != "" {
+		add("PITR_CIPHER_PASS_FILE or PITR_PG_DATA is set but PITR_REPOSITORY is not: set the repository, or remove them")
 	}
 	if c.OffsiteAlertAfter < 1 {
 		add("OFFSITE_ALERT_AFTER %d: at least 1", c.OffsiteAlertAfter)

@@ -379,7 +379,7 @@ func markerSetter(t *testing.T, ctx context.Context, db *pgx.Conn) func(string) 
 }
 
 // connectDB connects with the admin credentials to database db.
-func connectDB(t *testing.T, ctx context.Context, a *app.App, db string) *pgx.Conn {
+func connectDB(t testing.TB, ctx context.Context, a *app.App, db string) *pgx.Conn {
 	t.Helper()
 	cfg, err := pgx.ParseConfig(a.Config.AdminDSN())
 	if err != nil {

@@ -201,6 +201,9 @@ type BackupConfig struct {
 	// retention applies there too, and a restore fetches a backup no
 	// longer kept here.
 	Offsite Offsite
+	// PointInTime, when set, restores an instance's database to a time
+	// from the cluster's continuous WAL archive (provision/pitr).
+	PointInTime PointInTime
 }
 
 // ErrBackupNotFound is returned for a backup id an instance does not have.

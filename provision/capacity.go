@@ -250,12 +250,24 @@ type CapacityReport struct {
 	Fits      int        // instances the host holds in all (memory rule)
 	More      int        // how many more fit now (memory and disk)
 	Next      Verdict    // the guard's verdict for one more
+	// Archive is the point-in-time archive's state in one line
+	// (ArchiveStatus.Summary); "" when there is none.
+	Archive string
 }
 
 // Capacity reports the host's figures and the instances it runs, under
 // the model the creation guard applies (Config.Capacity).
 func (s *Service) Capacity(ctx context.Context) (CapacityReport, error) {
-	return CapacityReportFor(ctx, s.cfg.Layout.ProdRoot, s.cfg.Store, s.capacityModel(), s.cfg.HostFacts)
+	rep, err := CapacityReportFor(ctx, s.cfg.Layout.ProdRoot, s.cfg.Store, s.capacityModel(), s.cfg.HostFacts)
+	if err != nil || s.bcfg.PointInTime == nil {
+		return rep, err
+	}
+	if st, serr := s.bcfg.PointInTime.Status(ctx); serr != nil {
+		rep.Archive = "status unknown: " + serr.Error()
+	} else {
+		rep.Archive = st.Summary(s.cfg.Now())
+	}
+	return rep, nil
 }
 
 // CapacityReportFor builds a report for root and the instances of store

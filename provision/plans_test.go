@@ -97,7 +97,7 @@ func startWorld(t *testing.T, h *provisiontest.Host, hook provision.FaultHook, t
 		Now:         h.Now,
 	}
 	tune(&cfg)
-	s := provision.NewService(cfg, provision.BackupConfig{Dir: "/var/backups/odoobot", Store: h.Backups(), Postgres: h.Postgres(), Offsite: h.Offsite()})
+	s := provision.NewService(cfg, provision.BackupConfig{Dir: "/var/backups/odoobot", Store: h.Backups(), Postgres: h.Postgres(), Offsite: h.Offsite(), PointInTime: h.PointInTime()})
 	return &world{h: h, s: s, runner: runner}
 }
 
@@ -220,6 +220,23 @@ func verbCases() []verbCase {
 				return nil, fmt.Errorf("no backup to restore: %v", err)
 			}
 			return w.s.Restore(ctx, provision.JobRequest{Name: "acme", Backup: list[0].ID, By: "test"})
+		},
+		commit: provision.StepCleanup,
+	}, verbCase{
+		name: "restore/at",
+		setup: func(t *testing.T, w *world) {
+			create(t, w, "other", provision.SSLHTTP)
+			create(t, w, "acme", provision.SSLCloudflare)
+			w.h.WriteData("prod-acme", "before the backup")
+			task, err := w.s.Backup(context.Background(), provision.JobRequest{Name: "acme", By: "setup"})
+			wait(t, task, err)
+			w.h.Advance(time.Hour)
+			w.h.WriteData("prod-acme", "partner A")
+			w.h.Advance(time.Minute)
+			w.h.WriteData("prod-acme", "partner B")
+		},
+		run: func(ctx context.Context, w *world) (*provision.Task, error) {
+			return w.s.Restore(ctx, provision.JobRequest{Name: "acme", At: w.h.Now().Add(-30 * time.Second), By: "test"})
 		},
 		commit: provision.StepCleanup,
 	}, verbCase{

@@ -7,6 +7,8 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"time"
 )
 
 // Restore queues a restore of backup req.Backup over the instance. The
@@ -18,6 +20,10 @@ import (
 // healthy, then drops what was replaced. A failure at any point swaps
 // the previous database and filestore back and restarts the service as
 // it was: the instance is left as it was before.
+//
+// With req.At set instead of req.Backup, the database is restored as it
+// was at that time from the cluster's WAL archive (restoreAt), with the
+// filestore of the last backup at or before it.
 func (s *Service) Restore(ctx context.Context, req JobRequest) (*Task, error) {
 	inst, err := s.lookup(ctx, req.Name)
 	if err != nil {
@@ -25,6 +31,9 @@ func (s *Service) Restore(ctx context.Context, req JobRequest) (*Task, error) {
 	}
 	if inst.State != StateReady {
 		return nil, fmt.Errorf("%w: %s is %s, not ready", ErrServiceState, inst.Name, inst.State)
+	}
+	if !req.At.IsZero() {
+		return s.restoreAt(ctx, inst, req)
 	}
 	b, err := s.findBackup(inst, req.Backup)
 	var fetched *OffsiteCopy
@@ -107,6 +116,10 @@ func (s *Service) recoverRestore(ctx context.Context, job Job, rec recorded, emi
 		return recovery{}, err
 	}
 	r := s.restoreRun(inst, BackupInfo{}, job.RequestedBy)
+	if at, err := time.Parse(time.RFC3339Nano, job.Params[paramAt]); err == nil {
+		// A restore to a time: its scratch cluster and dump go too.
+		r.at = at
+	}
 	if rec.Committed(StepSwap, StepStart) {
 		err := runStep(ctx, emit, StepStart, func(ctx context.Context) error { return s.ensureRunning(ctx, inst, r.paths) })
 		if err == nil {
@@ -138,6 +151,11 @@ func (s *Service) recoverRestore(ctx context.Context, job Job, rec recorded, emi
 	}
 	if err := undoStep(ctx, emit, StepPrepare, r.unprepare, &res.undone); err != nil {
 		return res, err
+	}
+	if !r.at.IsZero() {
+		if err := undoStep(ctx, emit, StepReplay, r.unreplay, &res.undone); err != nil {
+			return res, err
+		}
 	}
 	if !r.dbSwapped {
 		// Never swapped: the service may only have been stopped.
@@ -197,6 +215,13 @@ type restoreRun struct {
 
 	stagingDB, oldDB string
 
+	// A restore to a time: the time, the dump its replay step made (which
+	// prepare restores instead of the backup's), and its task, which
+	// the replay step tells the time reached.
+	at   time.Time
+	dump string
+	task atomic.Pointer[Task]
+
 	wasRunning, stopped  bool
 	dbSwapped, fsSwapped bool
 	hadFilestore         bool
@@ -221,7 +246,11 @@ func (r *restoreRun) prepare(ctx context.Context) error {
 	if err := r.unprepare(ctx); err != nil {
 		return err
 	}
-	if err := r.d.pg.Restore(ctx, r.stagingDB, r.inst.DBRole, filepath.Join(r.backup.Dir, DumpName)); err != nil {
+	dump := filepath.Join(r.backup.Dir, DumpName)
+	if r.dump != "" {
+		dump = r.dump
+	}
+	if err := r.d.pg.Restore(ctx, r.stagingDB, r.inst.DBRole, dump); err != nil {
 		return fmt.Errorf("restore: database: %w", err)
 	}
 	// Unpacked where no tenant reaches, owned by the tenant there, and
@@ -333,6 +362,11 @@ func (r *restoreRun) cleanup(ctx context.Context) error {
 	}
 	if err := r.d.cfg.Files.DropRestore(ctx, r.inst, RestoreReplaced); err != nil {
 		r.d.cfg.Logger.Warn("restore: remove the replaced filestore", "instance", r.inst.Name, "err", err)
+	}
+	if !r.at.IsZero() {
+		if err := r.unreplay(ctx); err != nil {
+			r.d.cfg.Logger.Warn("restore: remove the point-in-time scratch", "instance", r.inst.Name, "err", err)
+		}
 	}
 	return nil
 }

@@ -110,8 +110,11 @@ func NewService(cfg Config, bcfg BackupConfig) *Service {
 // JobRequest asks for a day-two job on one instance. Backup names the
 // backup to restore (restore only).
 type JobRequest struct {
-	Name      string
-	Backup    string
+	Name   string
+	Backup string
+	// At, for a restore, asks for the database as it was at that time
+	// (from the cluster's WAL archive) instead of a backup.
+	At        time.Time
 	By        string // who asked
 	Subscribe []Subscriber
 	ChatRef   map[string]string

@@ -20,7 +20,7 @@ bench() { # REGEXP BENCHTIME
 if [ -n "${BENCH:-}" ]; then
   bench "$BENCH" "${BENCHTIME:-5x}"
 else
-  bench '^Benchmark(CreateWarm|CreateCold|CloneTemplate150MB|StandinInit|RealOdooWarm|RealOdooStart|CloneWarm|RealOdooClone|Upgrade|RealOdooOffsite)$' "${BENCHTIME:-5x}"
+  bench '^Benchmark(CreateWarm|CreateCold|CloneTemplate150MB|StandinInit|RealOdooWarm|RealOdooStart|CloneWarm|RealOdooClone|Upgrade|RealOdooOffsite|RealOdooRestoreAt)$' "${BENCHTIME:-5x}"
   # A real cold creation takes one to two minutes, and Odoo's own -i as
   # long again: two of each per version.
   bench '^BenchmarkRealOdooCold$' 2x

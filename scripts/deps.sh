@@ -7,6 +7,8 @@ pkgs=(nginx postgresql postgresql-contrib python3-venv pebble git dbus systemd o
 pkgs+=(python3-packaging)
 # restic: the offsite copy of every backup (encrypted, deduplicated).
 pkgs+=(restic)
+# pgbackrest: the cluster's continuous WAL archive, for restores to a time.
+pkgs+=(pgbackrest)
 # The Python packages real Odoo 17 and 19 run on (Odoo's own Debian
 # package uses them): the real-Odoo tests need them before odoobot's first
 # release build; `odoobot setup` installs what else a release's

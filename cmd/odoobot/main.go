@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"odoobot/config"
+	"odoobot/internal/app"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -134,6 +135,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 func printConfig(w io.Writer, cfg *config.Config) error {
 	for _, s := range cfg.Settings() {
 		fmt.Fprintf(w, "%s=%s\n", s.Env, s.Value)
+	}
+	if st := app.PITRStatus(context.Background(), cfg); st != "" {
+		fmt.Fprintf(w, "# %s\n", st)
 	}
 	return nil
 }

@@ -31,6 +31,9 @@ func setupVerb(ctx context.Context, stdout, stderr io.Writer, cfg *config.Config
 		return err
 	}
 	fmt.Fprintln(stdout, "setup:", said)
+	if err := app.SetupPITR(ctx, cfg, func(s string) { fmt.Fprintln(stdout, "setup:", s) }); err != nil {
+		return err
+	}
 	rel, err := app.Setup(ctx, cfg, log, func(phase string) { fmt.Fprintln(stdout, "setup:", phase) })
 	if err != nil {
 		return err

@@ -274,6 +274,7 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 	a.StartBackups(ctx)
 	a.StartOffsite(ctx)
 	a.StartDrills(ctx)
+	a.StartPITR(ctx)
 	a.StartWatch(ctx)
 	if len(runs) == 0 {
 		return shell.Run(ctx, stdin, stdout, a.Dispatcher, shell.Identity())

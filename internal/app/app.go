@@ -30,6 +30,7 @@ import (
 	"odoobot/provision/nginx"
 	"odoobot/provision/odoo"
 	"odoobot/provision/offsite"
+	"odoobot/provision/pitr"
 	"odoobot/provision/ports"
 	"odoobot/provision/postgres"
 	"odoobot/provision/probe"
@@ -73,6 +74,7 @@ type App struct {
 	cloudflare   *cloudflare.Client                                      // nil when odoobot does not manage DNS
 	databases    *odoo.Databases
 	pg           postgres.Admin // the day-two jobs' databases
+	pitr         *pitr.Driver   // nil without PITR_REPOSITORY
 
 	// originWiring keeps odoobot's default server and Cloudflare snippet
 	// in nginx (wire_origin.go).
@@ -358,6 +360,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 			return provision.DBConn{Host: cfg.DBHost, Port: cfg.DBPort, User: role, Password: pw}, err
 		},
 	}
+	if a.pitr, err = newPITR(cfg, a.pg.Login); err != nil {
+		a.Close()
+		return nil, err
+	}
 	files := tree.New(cfg.Layout())
 	a.Service = provision.NewService(provision.Config{
 		Host: provision.Host{
@@ -389,6 +395,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	}, provision.BackupConfig{
 		Dir: cfg.BackupDir, Retention: cfg.BackupRetention(), BotVersion: opt.Version,
 		Store: &backups.Dir{Root: cfg.BackupDir}, Postgres: a.pg, Offsite: a.offsiteStore(),
+		PointInTime: a.pointInTime(),
 	})
 	a.Operator = &provision.Operator{Store: store, Stopped: store, Maintenance: store, Files: files, Services: svc, Databases: databases, Layout: cfg.Layout(), Templates: tpl, OdooVersion: cfg.OdooVersion + " " + edition, OdooVersionOf: store.OdooVersion, Hold: store.HoldInstance, ServiceUser: cfg.ServiceUser,
 		Health: probe.Health{}, Ports: ports.Host{}, Users: sysusers.Host{}}

@@ -67,7 +67,10 @@ type Host struct {
 	staged    map[string]string // internal name → owner of the filestore a restore staged
 	// stagedFiles are the files of each staged filestore.
 	stagedFiles map[string]fstest.MapFS
-	replaced    map[string]string // internal name → owner of the filestore a restore swapped out
+	replaced    map[string]string    // internal name → owner of the filestore a restore swapped out
+	history     map[string][]written // database → what WriteData wrote, and when
+	pitr        map[string]bool      // database → a restore to a time's scratch and dump are there
+	pitrFrom    time.Time            // the earliest time the archive restores
 	clock       time.Time
 
 	// Release is what the release builder gives; Layout where the
@@ -121,6 +124,8 @@ func New(l provision.Layout, rel provision.Release) *Host {
 		staged:      map[string]string{},
 		stagedFiles: map[string]fstest.MapFS{},
 		replaced:    map[string]string{},
+		history:     map[string][]written{},
+		pitr:        map[string]bool{},
 		instances:   map[string]provision.Instance{},
 		versions:    map[string]string{},
 		jobs:        map[int64]*provision.Job{},
@@ -231,6 +236,9 @@ func (h *Host) Snapshot() string {
 	}
 	h.treeLines(add)
 	h.backupLines(add)
+	for db := range h.pitr {
+		add("pitr scratch %s", db)
+	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
 }
@@ -315,6 +323,7 @@ func (h *Host) WriteData(db, text string) {
 	got := h.databases[db]
 	got.Data = text
 	h.databases[db] = got
+	h.history[db] = append(h.history[db], written{h.now(), text})
 }
 
 // Database returns a database of the model.

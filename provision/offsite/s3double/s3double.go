@@ -12,8 +12,16 @@ package s3double
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"slices"
@@ -43,6 +51,7 @@ type Server struct {
 	done   chan struct{}
 	closed chan struct{} // closed by Close: held requests end
 	once   sync.Once
+	caPEM  []byte // the certificate served over TLS (StartTLS)
 
 	mu       sync.Mutex
 	hang     string   // the key prefix whose requests are held; "" none
@@ -52,7 +61,14 @@ type Server struct {
 // Start serves bucket, created empty, on addr, which must be a loopback
 // address ("127.0.0.1:0" picks a free port). The caller closes the
 // Server.
-func Start(addr, bucket string) (*Server, error) {
+func Start(addr, bucket string) (*Server, error) { return start(addr, bucket, false) }
+
+// StartTLS is Start serving HTTPS, with a certificate for localhost and
+// 127.0.0.1 signed by itself, whose PEM CAPEM gives: for clients that
+// speak S3 only over TLS (pgBackRest), told to trust it.
+func StartTLS(addr, bucket string) (*Server, error) { return start(addr, bucket, true) }
+
+func start(addr, bucket string, withTLS bool) (*Server, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("s3double: address %q: %w", addr, err)
@@ -76,12 +92,54 @@ func Start(addr, bucket string) (*Server, error) {
 		Handler:           s.handler(gofakes3.New(mem).Server()),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
+	if withTLS {
+		cert, caPEM, err := selfSigned()
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		s.caPEM = caPEM
+		s.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		s.ln = tls.NewListener(ln, s.srv.TLSConfig)
+	}
 	go func() {
 		defer close(s.done)
-		s.srv.Serve(ln)
+		s.srv.Serve(s.ln)
 	}()
 	return s, nil
 }
+
+// selfSigned is a certificate for localhost and 127.0.0.1, valid a day,
+// that is its own CA, and its PEM.
+func selfSigned() (tls.Certificate, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, nil, fmt.Errorf("s3double: key: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "odoobot s3double"},
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true,
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, nil, fmt.Errorf("s3double: certificate: %w", err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil
+}
+
+// CAPEM is the PEM of the certificate a double started with StartTLS
+// serves (its own CA); nil for one serving plain HTTP.
+func (s *Server) CAPEM() []byte { return s.caPEM }
+
+// Port is the port the double listens on.
+func (s *Server) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
+
+// Bucket is the double's one bucket.
+func (s *Server) Bucket() string { return s.bucket }
 
 // handler records each request, holds it while its key is to hang,
 // answers 503 while the double is down, and serves it otherwise.

@@ -286,3 +286,26 @@ func TestAutocompleteThroughTheGateway(t *testing.T) {
 	stop()
 	checkSecrets(t, fd, logs)
 }
+
+// mode is free text now that it autocompletes (Discord no longer holds
+// it to fixed choices): a mode that is none of them is refused with the
+// typed command's sentence, and nothing is created.
+func TestAFreelyTypedModeIsRefusedClearly(t *testing.T) {
+	fd := newFakeDiscord(t)
+	logs := &bottest.LogBuffer{}
+	c := newCreator(t)
+	b := newBot(t, fd, newDispatcher(t, c, nil, nil), logs)
+	b.handleInteraction(context.Background(), slash(t, "623456789012349003", "itok-mode", ana, "create", "name", "shop", "mode", "bogus"))
+	var said []string
+	for _, call := range fd.snapshot() {
+		if s := call.str("content"); s != "" {
+			said = append(said, s)
+		}
+	}
+	if len(said) == 0 || !strings.Contains(strings.Join(said, "\n"), `unknown SSL mode "bogus": use cloudflare, letsencrypt or http`) {
+		t.Errorf("create with mode bogus answered %q", said)
+	}
+	if n := len(c.Requests()); n != 0 {
+		t.Errorf("%d creations", n)
+	}
+}

@@ -38,12 +38,15 @@
 package discordtest
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -97,6 +100,9 @@ type Call struct {
 	Channel string
 	// At is when the request arrived.
 	At time.Time
+	// Status is the HTTP status the double answered (0 for a dropped
+	// connection).
+	Status int
 }
 
 // Str is the JSON body's top-level string key ("" when absent).
@@ -259,6 +265,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.Gateway.serve(w, r)
 		return
 	}
+	sw := &statusWriter{ResponseWriter: w}
+	w = sw
 	body, _ := io.ReadAll(r.Body)
 	path := strings.TrimPrefix(r.URL.EscapedPath(), "/api/v10")
 	call := Call{Method: r.Method, Path: path, Query: r.URL.RawQuery, Auth: r.Header.Get("Authorization"), Body: body, Files: map[string]string{}, At: time.Now()}
@@ -284,6 +292,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	defer func() {
+		call.Status = sw.status
 		s.calls = append(s.calls, call)
 		s.mu.Unlock()
 		select {
@@ -461,6 +470,35 @@ func checkCommands(cmds []map[string]any) string {
 		}
 	}
 	return ""
+}
+
+// statusWriter records the status a handler answers.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Hijack lets FailTimes drop the connection.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("discordtest: the connection cannot be hijacked")
+	}
+	return hj.Hijack()
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -66,6 +66,9 @@ func TestAutocompleteResultIsCheckedAsDiscordDoes(t *testing.T) {
 		}
 	}
 	first := s.Calls()[0]
+	if first.Status != 204 || s.Calls()[2].Status != 400 {
+		t.Errorf("recorded statuses %d, %d; want 204, 400", first.Status, s.Calls()[2].Status)
+	}
 	if got := fmt.Sprint(first.Choices()); got != "[{acme (ready) acme} {acme (ready) acme}]" {
 		t.Errorf("recorded choices %s", got)
 	}

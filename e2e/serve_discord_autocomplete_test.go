@@ -54,6 +54,7 @@ func TestServeDiscordAutocomplete(t *testing.T) {
 	viewer := discordtest.Member{ID: discordViewer, Name: "vic", Roles: []string{discordViewerRole}}
 	stranger := discordtest.Member{ID: "713000000000000099", Name: "eve"}
 	n := 0
+	var slowest time.Duration
 	ask := func(m discordtest.Member, sub, focus string, opts ...any) []string {
 		t.Helper()
 		n++
@@ -69,9 +70,11 @@ func TestServeDiscordAutocomplete(t *testing.T) {
 		if cb.CallbackType() != discordtest.CallbackAutocompleteResult {
 			t.Errorf("%s %s: callback type %d, want 8 (APPLICATION_COMMAND_AUTOCOMPLETE_RESULT)", sub, focus, cb.CallbackType())
 		}
-		if took := cb.At.Sub(sent); took > 3*time.Second {
+		took := cb.At.Sub(sent)
+		if took > 3*time.Second {
 			t.Errorf("%s %s: the result came %s after the interaction; Discord drops it after 3 s", sub, focus, took)
 		}
+		slowest = max(slowest, took)
 		out := []string{}
 		for _, c := range cb.Choices() {
 			out = append(out, fmt.Sprint(c.Value))
@@ -95,6 +98,8 @@ func TestServeDiscordAutocomplete(t *testing.T) {
 	same("a viewer typing in restore", ask(viewer, "restore", "name", "name", ""))
 	same("a viewer typing restore's backup", ask(viewer, "restore", "backup", "name", name, "backup", ""))
 	same("a stranger typing in status", ask(stranger, "status", "name", "name", ""))
+
+	t.Logf("%d autocompletes, the slowest result %s after its interaction", n, slowest)
 
 	// The command typed with the values picked is answered as before.
 	const backupsToken = "e2e-token-backups"

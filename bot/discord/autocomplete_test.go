@@ -87,9 +87,7 @@ func (f *suggestFixture) ask(t *testing.T, m member, sub, focus string, opts ...
 	t.Helper()
 	f.n++
 	token := fmt.Sprintf("itok-auto-%d", f.n)
-	ic := decode(t, interactionJSON(fmt.Sprintf("62345678901234%04d", f.n), token, discordtest.InteractionApplicationCommandAutocomplete, m,
-		discordtest.AutocompleteData("423456789012345678", "odoo", sub, focus, opts...), nil))
-	f.b.handleInteraction(context.Background(), ic)
+	f.b.handleInteraction(context.Background(), typing(t, fmt.Sprintf("62345678901234%04d", f.n), token, m, sub, focus, opts...))
 	var answers []apiCall
 	for _, c := range f.fd.snapshot() {
 		if c.Method == "POST" && strings.Contains(c.Path, "/"+token+"/callback") {
@@ -243,8 +241,7 @@ func TestAutocompleteDoesNotWaitForSlowSuggestions(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	b.handleInteraction(context.Background(), decode(t, interactionJSON("623456789012349001", "itok-slow", discordtest.InteractionApplicationCommandAutocomplete, ana,
-		discordtest.AutocompleteData("423456789012345678", "odoo", "status", "name", "name", "a"), nil)))
+	b.handleInteraction(context.Background(), typing(t, "623456789012349001", "itok-slow", ana, "status", "name", "name", "a"))
 	took := time.Since(start)
 	calls := fd.snapshot()
 	if len(calls) != 1 || calls[0].CallbackType() != discordtest.CallbackAutocompleteResult || len(calls[0].Choices()) != 0 {

@@ -25,6 +25,11 @@ type option struct {
 	// words keeps a text's spaces: the last option, taking the rest of
 	// the command (a maintenance's reason).
 	words bool
+	// suggest, a commands.Field…, makes the option autocomplete: Discord
+	// asks for the values of that field as the user types (see
+	// Bot.autocomplete). Discord refuses an option that has both choices
+	// and autocomplete.
+	suggest string
 }
 
 // subcommand is one verb of /odoo.
@@ -35,13 +40,14 @@ type subcommand struct {
 }
 
 var (
-	optName  = option{name: "name", kind: discordgo.ApplicationCommandOptionString, desc: "the instance name (its subdomain), e.g. acme", required: true}
-	optMode  = option{name: "mode", kind: discordgo.ApplicationCommandOptionString, desc: "TLS mode (default: the server's)", choices: []string{"cloudflare", "letsencrypt", "http"}}
+	optName  = option{name: "name", kind: discordgo.ApplicationCommandOptionString, desc: "the instance name (its subdomain), e.g. acme", required: true, suggest: commands.FieldName}
+	optNew   = option{name: "name", kind: discordgo.ApplicationCommandOptionString, desc: "the new instance's name (its subdomain), e.g. acme", required: true}
+	optMode  = option{name: "mode", kind: discordgo.ApplicationCommandOptionString, desc: "TLS mode: cloudflare, letsencrypt or http (default: the server's)", suggest: commands.FieldMode}
 	optLine  = option{name: "lines", kind: discordgo.ApplicationCommandOptionInteger, desc: "how many lines (default 50)", min: 1, max: commands.MaxLogLines}
 	optShare = option{name: "share", kind: discordgo.ApplicationCommandOptionBoolean, desc: "post the lines in the channel (default: to you alone)"}
-	optBack  = option{name: "backup", kind: discordgo.ApplicationCommandOptionString, desc: "the backup to restore (see /odoo backups)", required: true}
+	optBack  = option{name: "backup", kind: discordgo.ApplicationCommandOptionString, desc: "the backup to restore (see /odoo backups)", required: true, suggest: commands.FieldBackup}
 	optCode  = option{name: "code", kind: discordgo.ApplicationCommandOptionString, desc: "the confirmation code", required: true}
-	optSrc   = option{name: "source", kind: discordgo.ApplicationCommandOptionString, desc: "the instance to copy, e.g. acme", required: true}
+	optSrc   = option{name: "source", kind: discordgo.ApplicationCommandOptionString, desc: "the instance to copy, e.g. acme", required: true, suggest: commands.FieldName}
 	optDst   = option{name: "name", kind: discordgo.ApplicationCommandOptionString, desc: "the new staging instance's name, e.g. acme-staging", required: true}
 	optRel   = option{name: "release", kind: discordgo.ApplicationCommandOptionString, desc: "a commit, a tag or latest (default: the configured release)"}
 	optLive  = option{name: "no-neutralize", kind: discordgo.ApplicationCommandOptionBoolean, desc: "keep mail servers and crons live (default: neutralized)"}
@@ -54,7 +60,7 @@ var (
 // subcommands are the verbs of commands, as /odoo subcommands, in help
 // order. A test holds them equal to commands.Verbs().
 var subcommands = []subcommand{
-	{commands.VerbCreate, "provision a new instance; progress in a thread", []option{optName, optMode}},
+	{commands.VerbCreate, "provision a new instance; progress in a thread", []option{optNew, optMode}},
 	{commands.VerbList, "all instances: name, domain, state, ports", nil},
 	{commands.VerbStatus, "service state, health, ports, uptime, memory", []option{optName}},
 	{commands.VerbInfo, "the instance's summary", []option{optName}},
@@ -93,7 +99,8 @@ func applicationCommand() *discordgo.ApplicationCommand {
 			Description: sc.desc,
 		}
 		for _, o := range sc.opts {
-			opt := &discordgo.ApplicationCommandOption{Type: o.kind, Name: o.name, Description: o.desc, Required: o.required}
+			opt := &discordgo.ApplicationCommandOption{Type: o.kind, Name: o.name, Description: o.desc, Required: o.required,
+				Autocomplete: o.suggest != ""}
 			for _, c := range o.choices {
 				opt.Choices = append(opt.Choices, &discordgo.ApplicationCommandOptionChoice{Name: c, Value: c})
 			}

@@ -5,7 +5,9 @@
 // answer in the original response, private answers as ephemeral
 // followups (a public placeholder they leave behind is deleted), long
 // output as up to four messages and as a file beyond, one thread per
-// long job, and a danger button for confirmations.
+// long job, and a danger button for confirmations. Options naming an
+// instance, a backup or a TLS mode autocomplete: Discord asks as the
+// user types, and the choices come from the Handler's Suggest.
 //
 // Interaction tokens expire after 15 minutes, so everything a job posts
 // later (its thread lines, the final edit of its root message, the
@@ -43,6 +45,12 @@ type Handler interface {
 	// ephemerally, every other one publicly. A Handler that cannot tell
 	// returns false.
 	AnswersPrivately(req commands.Request) bool
+	// Suggest returns the values id may pick in channel for field (a
+	// commands.Field…) of verb, those starting with typed, for an
+	// autocomplete; name is the instance already given. It runs nothing
+	// and audits nothing; a requester whose role may not run verb gets
+	// none. See commands.Dispatcher.Suggest.
+	Suggest(ctx context.Context, id commands.Identity, channel string, verb commands.Verb, field, name, typed string) []commands.Choice
 }
 
 var _ Handler = (*commands.Dispatcher)(nil)
@@ -91,6 +99,10 @@ type Config struct {
 	// failed start; it doubles with each failure, up to a minute.
 	// Default DefaultRetryWait.
 	RetryWait time.Duration
+	// SuggestWait is the longest an autocomplete waits for the Handler's
+	// suggestions before it answers with none (Discord shows nothing
+	// after 3 s). Default DefaultSuggestWait.
+	SuggestWait time.Duration
 }
 
 // The defaults of Config's gateway settings.
@@ -173,6 +185,9 @@ func New(cfg Config) (*Bot, error) {
 	}
 	if cfg.RetryWait <= 0 {
 		cfg.RetryWait = DefaultRetryWait
+	}
+	if cfg.SuggestWait <= 0 {
+		cfg.SuggestWait = DefaultSuggestWait
 	}
 	s, err := discordgo.New("Bot " + token)
 	if err != nil {
@@ -549,8 +564,9 @@ const confirmPrefix = "odoobot_confirm:"
 
 var confirmCode = regexp.MustCompile(`^[0-9a-f]{1,64}$`)
 
-// handleInteraction answers one interaction: /odoo, the confirmation
-// buttons and the alerts' buttons; anything else is ignored.
+// handleInteraction answers one interaction: /odoo, its autocompletes,
+// the confirmation buttons and the alerts' buttons; anything else is
+// ignored.
 func (b *Bot) handleInteraction(ctx context.Context, ic *discordgo.InteractionCreate) {
 	if ic == nil || ic.Interaction == nil {
 		return
@@ -563,6 +579,12 @@ func (b *Bot) handleInteraction(ctx context.Context, ic *discordgo.InteractionCr
 			return
 		}
 		b.command(ctx, i, commandText(data))
+	case discordgo.InteractionApplicationCommandAutocomplete:
+		data, ok := i.Data.(discordgo.ApplicationCommandInteractionData)
+		if !ok || data.Name != commandName {
+			return
+		}
+		b.autocomplete(ctx, i, data)
 	case discordgo.InteractionMessageComponent:
 		data, ok := i.Data.(discordgo.MessageComponentInteractionData)
 		switch {

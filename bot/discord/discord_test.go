@@ -292,6 +292,10 @@ func (f handlerFunc) Handle(ctx context.Context, req commands.Request, r command
 
 func (handlerFunc) AnswersPrivately(commands.Request) bool { return false }
 
+func (handlerFunc) Suggest(context.Context, commands.Identity, string, commands.Verb, string, string, string) []commands.Choice {
+	return nil
+}
+
 func TestConfirmButtonSendsConfirmAsTheClicker(t *testing.T) {
 	fd := newFakeDiscord(t)
 	logs := &bottest.LogBuffer{}
@@ -486,19 +490,22 @@ func TestRegister(t *testing.T) {
 		if len(cmds) != 1 || cmds[0].Name != "odoo" {
 			t.Fatalf("commands = %s", calls[0].Body)
 		}
-		var subs, wantSubs []string
+		var subs, wantSubs, autocomplete []string
 		for _, o := range cmds[0].Options {
 			subs = append(subs, o.Name)
 			if o.Type != discordgo.ApplicationCommandOptionSubCommand || len(o.Description) == 0 || len(o.Description) > 100 {
 				t.Errorf("subcommand %s: type %v, description %q", o.Name, o.Type, o.Description)
 			}
-			if o.Name == "create" {
-				var choices []string
-				for _, c := range o.Options[1].Choices {
-					choices = append(choices, c.Name)
+			if o.Name == "create" && (o.Options[0].Name != "name" || !o.Options[0].Required) {
+				t.Errorf("create options: %+v", o.Options)
+			}
+			for _, opt := range o.Options {
+				key := o.Name + " " + opt.Name
+				if opt.Autocomplete {
+					autocomplete = append(autocomplete, key)
 				}
-				if d := cmp.Diff(choices, []string{"cloudflare", "letsencrypt", "http"}); d != "" || o.Options[0].Name != "name" || !o.Options[0].Required {
-					t.Errorf("create options: %s", d)
+				if opt.Autocomplete && len(opt.Choices) > 0 {
+					t.Errorf("%s has both choices and autocomplete, which Discord refuses", key)
 				}
 			}
 		}
@@ -507,6 +514,14 @@ func TestRegister(t *testing.T) {
 		}
 		if d := cmp.Diff(subs, wantSubs); d != "" {
 			t.Errorf("subcommands (-got +want):\n%s", d)
+		}
+		// Every option naming an existing instance, a backup or a mode
+		// autocompletes; a new name (create, clone's copy) does not.
+		wantAuto := []string{"create mode", "status name", "info name", "logs name", "restart name", "stop name", "start name",
+			"maintenance name", "backup name", "backups name", "restore name", "restore backup", "drill name", "delete name",
+			"clone source", "upgrade name", "reset-admin name"}
+		if d := cmp.Diff(autocomplete, wantAuto); d != "" {
+			t.Errorf("autocomplete options (-got +want):\n%s", d)
 		}
 		checkSecrets(t, fd, logs)
 	}

@@ -147,6 +147,14 @@ func slash(t testing.TB, id, token string, m member, sub string, opts ...any) *d
 	return decode(t, interactionJSON(id, token, discordtest.InteractionApplicationCommand, m, discordtest.CommandData("423456789012345678", "odoo", sub, opts...), nil))
 }
 
+// typing is an autocomplete interaction (type 4) of /odoo sub, as
+// Discord sends it while m types in option focus: opts are the options
+// filled so far, name, value pairs (see discordtest.AutocompleteData).
+func typing(t testing.TB, id, token string, m member, sub, focus string, opts ...any) *discordgo.InteractionCreate {
+	t.Helper()
+	return decode(t, interactionJSON(id, token, discordtest.InteractionApplicationCommandAutocomplete, m, discordtest.AutocompleteData("423456789012345678", "odoo", sub, focus, opts...), nil))
+}
+
 // click is a click on a button of an ephemeral message.
 func click(t testing.TB, id, token string, m member, customID string) *discordgo.InteractionCreate {
 	t.Helper()

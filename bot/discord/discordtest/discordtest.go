@@ -23,18 +23,30 @@
 //     IDENTIFY with op 9 or with a close code (4004…), invalidate a
 //     session (op 9, resumable or not), close every connection with a
 //     code or drop it; it records the close codes the bot sends.
+//     Autocomplete builds the interaction (type 4) Discord sends while
+//     a user types in an autocomplete option.
+//
+// Where Discord's documentation says a body is refused, the double
+// refuses it too, with 400 and code 50035: an autocomplete result
+// (callback type 8) that is not a list of at most 25 choices of 1–100
+// character names and values of at most 100, and a registered option
+// that has both autocomplete and choices, or autocomplete on a type
+// other than string, integer or number.
 //
 // Snowflakes it makes up count up from 900000000000000000. It answers
 // one bot; it checks no token (a test reads Call.Auth instead).
 package discordtest
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -43,6 +55,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // The REST paths a test matches calls against, without the /api/v10
@@ -67,6 +80,10 @@ var (
 // MessageFlagEphemeral is the flag of a message only its recipient sees.
 const MessageFlagEphemeral = 64
 
+// CallbackAutocompleteResult is the type of the callback answering an
+// autocomplete interaction (APPLICATION_COMMAND_AUTOCOMPLETE_RESULT).
+const CallbackAutocompleteResult = 8
+
 // Call is one REST request as the double saw it.
 type Call struct {
 	Method string
@@ -81,6 +98,11 @@ type Call struct {
 	Message string
 	// Channel is the channel (or thread) of that message.
 	Channel string
+	// At is when the request arrived.
+	At time.Time
+	// Status is the HTTP status the double answered (0 for a dropped
+	// connection).
+	Status int
 }
 
 // Str is the JSON body's top-level string key ("" when absent).
@@ -105,10 +127,33 @@ func (c Call) Flags() int {
 func (c Call) Ephemeral() bool { return c.Flags()&MessageFlagEphemeral != 0 }
 
 // CallbackType is an interaction callback's type: 5 a deferred message,
-// 6 a deferred update (0 for another call).
+// 6 a deferred update, 8 an autocomplete's result (0 for another call).
 func (c Call) CallbackType() int {
 	t, _ := c.JSON["type"].(float64)
 	return int(t)
+}
+
+// Choice is one choice of an autocomplete's result.
+type Choice struct {
+	Name  string
+	Value any // a string for a string option
+}
+
+// Choices are the choices of an APPLICATION_COMMAND_AUTOCOMPLETE_RESULT
+// callback (type 8), in order; nil for another call.
+func (c Call) Choices() []Choice {
+	if c.CallbackType() != CallbackAutocompleteResult {
+		return nil
+	}
+	data, _ := c.JSON["data"].(map[string]any)
+	list, _ := data["choices"].([]any)
+	out := []Choice{}
+	for _, it := range list {
+		m, _ := it.(map[string]any)
+		name, _ := m["name"].(string)
+		out = append(out, Choice{Name: name, Value: m["value"]})
+	}
+	return out
 }
 
 // CustomIDs are the custom_ids of the buttons the call's message holds.
@@ -220,9 +265,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.Gateway.serve(w, r)
 		return
 	}
+	sw := &statusWriter{ResponseWriter: w}
+	w = sw
 	body, _ := io.ReadAll(r.Body)
 	path := strings.TrimPrefix(r.URL.EscapedPath(), "/api/v10")
-	call := Call{Method: r.Method, Path: path, Query: r.URL.RawQuery, Auth: r.Header.Get("Authorization"), Body: body, Files: map[string]string{}}
+	call := Call{Method: r.Method, Path: path, Query: r.URL.RawQuery, Auth: r.Header.Get("Authorization"), Body: body, Files: map[string]string{}, At: time.Now()}
 	ct, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch ct {
 	case "application/json":
@@ -245,6 +292,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	defer func() {
+		call.Status = sw.status
 		s.calls = append(s.calls, call)
 		s.mu.Unlock()
 		select {
@@ -291,6 +339,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case r.Method == http.MethodPost && Callback.MatchString(path):
+		if problem := checkCallback(call.JSON); problem != "" {
+			invalidForm(w, problem)
+			return
+		}
 		w.WriteHeader(http.StatusNoContent)
 	case r.Method == http.MethodPatch && Original.MatchString(path):
 		token := Original.FindStringSubmatch(path)[1]
@@ -321,6 +373,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPut && Commands.MatchString(path):
 		var cmds []map[string]any
 		_ = json.Unmarshal(body, &cmds)
+		if problem := checkCommands(cmds); problem != "" {
+			invalidForm(w, problem)
+			return
+		}
 		for _, c := range cmds {
 			c["id"], c["application_id"] = s.id(), s.opts.AppID
 		}
@@ -329,6 +385,120 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotFound)
 		fmt.Fprint(w, `{"message": "404: Not Found", "code": 0}`)
 	}
+}
+
+// invalidForm answers as Discord does a body it refuses: 400 with error
+// code 50035 ("Invalid Form Body"), problem saying what was wrong.
+func invalidForm(w http.ResponseWriter, problem string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusBadRequest)
+	_ = json.NewEncoder(w).Encode(map[string]any{"code": 50035, "message": "Invalid Form Body", "errors": map[string]any{"_errors": []any{map[string]any{"code": "BASE_TYPE_INVALID", "message": problem}}}})
+}
+
+// checkCallback is what Discord would refuse in an interaction callback,
+// "" when nothing: an autocomplete's result (type 8) must hold data.choices,
+// a list of at most 25 choices, each with a name of 1–100 characters
+// and a value (a string of at most 100 characters, or a number).
+func checkCallback(body map[string]any) string {
+	t, _ := body["type"].(float64)
+	if int(t) != CallbackAutocompleteResult {
+		return ""
+	}
+	data, _ := body["data"].(map[string]any)
+	list, ok := data["choices"].([]any)
+	if !ok {
+		return "data.choices: an autocomplete result needs a list of choices"
+	}
+	if len(list) > 25 {
+		return fmt.Sprintf("data.choices: %d choices, at most 25", len(list))
+	}
+	for k, it := range list {
+		m, _ := it.(map[string]any)
+		name, _ := m["name"].(string)
+		if n := utf8.RuneCountInString(name); n < 1 || n > 100 {
+			return fmt.Sprintf("data.choices.%d.name: %d characters, must be 1–100", k, n)
+		}
+		switch v := m["value"].(type) {
+		case string:
+			if utf8.RuneCountInString(v) > 100 {
+				return fmt.Sprintf("data.choices.%d.value: longer than 100 characters", k)
+			}
+		case float64:
+		default:
+			return fmt.Sprintf("data.choices.%d.value: a string or a number is needed", k)
+		}
+	}
+	return ""
+}
+
+// checkCommands is what Discord would refuse in a registration of
+// application commands, "" when nothing: an option with autocomplete
+// must be a string, integer or number (types 3, 4, 10) and have no
+// choices; at most 25 choices; options nest in subcommands.
+func checkCommands(cmds []map[string]any) string {
+	var check func(path string, opts []any) string
+	check = func(path string, opts []any) string {
+		for _, it := range opts {
+			o, _ := it.(map[string]any)
+			name, _ := o["name"].(string)
+			p := path + "." + name
+			t, _ := o["type"].(float64)
+			choices, _ := o["choices"].([]any)
+			if auto, _ := o["autocomplete"].(bool); auto {
+				if len(choices) > 0 {
+					return p + ": autocomplete cannot be set with choices"
+				}
+				if t != 3 && t != 4 && t != 10 {
+					return fmt.Sprintf("%s: autocomplete on an option of type %v (only string, integer, number)", p, t)
+				}
+			}
+			if len(choices) > 25 {
+				return p + ": more than 25 choices"
+			}
+			sub, _ := o["options"].([]any)
+			if problem := check(p, sub); problem != "" {
+				return problem
+			}
+		}
+		return ""
+	}
+	for _, c := range cmds {
+		name, _ := c["name"].(string)
+		opts, _ := c["options"].([]any)
+		if problem := check(name, opts); problem != "" {
+			return problem
+		}
+	}
+	return ""
+}
+
+// statusWriter records the status a handler answers.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Hijack lets FailTimes drop the connection.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("discordtest: the connection cannot be hijacked")
+	}
+	return hj.Hijack()
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -1,9 +1,12 @@
 package discordtest
 
-// The interaction types Slash and Click send.
+import "fmt"
+
+// The interaction types Slash, Click and Autocomplete send.
 const (
-	InteractionApplicationCommand = 2
-	InteractionMessageComponent   = 3
+	InteractionApplicationCommand             = 2
+	InteractionMessageComponent               = 3
+	InteractionApplicationCommandAutocomplete = 4
 )
 
 // Member is who sends an interaction in the guild.
@@ -60,6 +63,35 @@ func CommandData(commandID, name, sub string, opts ...any) map[string]any {
 		"options": []any{map[string]any{"name": sub, "type": 1, "options": options}}}
 }
 
+// AutocompleteData is the data of an APPLICATION_COMMAND_AUTOCOMPLETE
+// interaction (type 4) for the chat command name with subcommand sub,
+// as Discord sends it while the user types: the options filled so far
+// (name, value pairs, as CommandData), the one being typed, focus,
+// carrying "focused": true and what was typed so far as a string
+// (whatever the option's type: a number typed half-way is text). Options
+// that are required but not filled yet are absent. A focus not among
+// opts is added with an empty value.
+func AutocompleteData(commandID, name, sub, focus string, opts ...any) map[string]any {
+	data := CommandData(commandID, name, sub, opts...)
+	subs := data["options"].([]any)
+	sd := subs[0].(map[string]any)
+	options := sd["options"].([]any)
+	found := false
+	for _, o := range options {
+		m := o.(map[string]any)
+		if m["name"] == focus {
+			m["focused"] = true
+			m["value"] = fmt.Sprint(m["value"])
+			found = true
+		}
+	}
+	if !found {
+		options = append(options, map[string]any{"name": focus, "type": 3, "value": "", "focused": true})
+	}
+	sd["options"] = options
+	return data
+}
+
 // ButtonData is the data of a click on the button customID.
 func ButtonData(customID string) map[string]any {
 	return map[string]any{"custom_id": customID, "component_type": 2}
@@ -69,6 +101,12 @@ func ButtonData(customID string) map[string]any {
 // it (see CommandData for opts).
 func (s *Server) Slash(where Where, id, token string, m Member, name, sub string, opts ...any) map[string]any {
 	return s.Interaction(where, id, token, InteractionApplicationCommand, m, CommandData("423456789012345678", name, sub, opts...), nil)
+}
+
+// Autocomplete is m typing in option focus of /name sub, the other
+// options filled as opts (see AutocompleteData).
+func (s *Server) Autocomplete(where Where, id, token string, m Member, name, sub, focus string, opts ...any) map[string]any {
+	return s.Interaction(where, id, token, InteractionApplicationCommandAutocomplete, m, AutocompleteData("423456789012345678", name, sub, focus, opts...), nil)
 }
 
 // Click is m's click on the button customID of message (its JSON as

@@ -46,6 +46,43 @@ func runBinary(t *testing.T, ctx context.Context, env *createEnv, args ...string
 	return string(out), d, err
 }
 
+// runOK runs the real binary with args and returns its output, failing
+// the test when it fails.
+func runOK(t *testing.T, ctx context.Context, env *createEnv, args ...string) string {
+	t.Helper()
+	out, _, err := runBinary(t, ctx, env, args...)
+	if err != nil {
+		t.Fatalf("odoobot %s: %v", strings.Join(args, " "), err)
+	}
+	return out
+}
+
+// serveBriefly runs `odoobot serve` with the terminal adapter and the
+// extra environment given, writes input to it, and ends it (its standard
+// input closed) once until holds of what it printed or wait has passed;
+// it returns what it printed. A serve that fails fails the test.
+func serveBriefly(t *testing.T, ctx context.Context, env *createEnv, extra []string, input string, wait time.Duration, until func(out string) bool) string {
+	t.Helper()
+	serve := env.command(ctx, odoobotBin(t), "serve")
+	serve.Env = append(serve.Env, extra...)
+	stdin, err := serve.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	serve.Stdout, serve.Stderr = &out, &out
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(stdin, input)
+	waitFor(wait, func() bool { return until(out.String()) })
+	stdin.Close()
+	if err := serve.Wait(); err != nil {
+		t.Errorf("odoobot serve: %v\n%s", err, out.String())
+	}
+	return out.String()
+}
+
 // requireNothingBuilt checks that no trace of name is on the host or in
 // the state.
 func requireNothingBuilt(t *testing.T, ctx context.Context, a *app.App, name string) {

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,26 +53,13 @@ func TestServeComesUpWhenNginxRefusesItsDefaultServer(t *testing.T) {
 	env.set(t, "NGINX_CONF", filepath.Join(env.root, "no-nginx", "nginx.conf"))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	serve := env.command(ctx, odoobotBin(t), "serve")
-	stdin, err := serve.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out syncBuffer
-	serve.Stdout, serve.Stderr = &out, &out
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	io.WriteString(stdin, "list\n")
-	answered := waitFor(20*time.Second, func() bool { return strings.Contains(out.String(), "no instances yet") })
-	stdin.Close()
-	err = serve.Wait()
-	t.Logf("odoobot serve with NGINX_CONF missing:\n%s", out.String())
-	if err != nil || !answered {
-		t.Fatalf("serve did not come up and answer list: %v", err)
+	answered := func(out string) bool { return strings.Contains(out, "no instances yet") }
+	out := serveBriefly(t, ctx, env, nil, "list\n", 20*time.Second, answered)
+	if !answered(out) {
+		t.Fatalf("serve did not come up and answer list:\n%s", out)
 	}
 	for _, want := range []string{"could not be put in nginx at start", "no-nginx/nginx.conf"} {
-		if !strings.Contains(out.String(), want) {
+		if !strings.Contains(out, want) {
 			t.Errorf("serve does not say %q", want)
 		}
 	}

@@ -10,6 +10,16 @@ import (
 	"odoobot/internal/app"
 )
 
+// fastWatch is the environment of a serve whose watcher checks every
+// second and alerts at the first failure.
+var fastWatch = []string{"WATCH_INTERVAL=1s", "WATCH_FAILURES=1", "WATCH_DISK_FREE_MB=1"}
+
+// isEnabled is `systemctl is-enabled unit`.
+func isEnabled(unit string) string {
+	out, _ := exec.Command("systemctl", "is-enabled", unit).Output()
+	return strings.TrimSpace(string(out))
+}
+
 // TestStopOnPurposeSurvivesRestarts: `odoobot stop` keeps the instance
 // stopped: its unit is disabled at boot, a new `serve` with a fast
 // watcher raises no alert for it and `status` says who stopped it and
@@ -22,50 +32,26 @@ func TestStopOnPurposeSurvivesRestarts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	inst := createReady(t, ctx, a, uniqueName(t, "stop"))
-	bin := odoobotBin(t)
-	run := func(args ...string) string {
-		t.Helper()
-		out, err := env.command(ctx, bin, args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("odoobot %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	if out := run("stop", inst.Name); !strings.Contains(out, "stays stopped") {
+	if out := runOK(t, ctx, env, "stop", inst.Name); !strings.Contains(out, "stays stopped") {
 		t.Errorf("stop does not say the instance stays stopped:\n%s", out)
 	}
-	if out, _ := exec.Command("systemctl", "is-enabled", inst.Unit).Output(); strings.TrimSpace(string(out)) != "disabled" {
-		t.Errorf("after stop, systemctl is-enabled %s = %q, want disabled", inst.Unit, out)
+	if got := isEnabled(inst.Unit); got != "disabled" {
+		t.Errorf("after stop, systemctl is-enabled %s = %q, want disabled", inst.Unit, got)
 	}
-
-	serve := env.command(ctx, bin, "serve")
-	serve.Env = append(serve.Env, "WATCH_INTERVAL=1s", "WATCH_FAILURES=1", "WATCH_DISK_FREE_MB=1")
-	stdin, err := serve.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
+	// Three rounds of the watcher.
+	out := serveBriefly(t, ctx, env, fastWatch, "", 4*time.Second, func(string) bool { return false })
+	if strings.Contains(out, "instance "+inst.Name) {
+		t.Errorf("a restarted serve alerted about %s, stopped on purpose:\n%s", inst.Name, out)
 	}
-	var out syncBuffer
-	serve.Stdout, serve.Stderr = &out, &out
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(4 * time.Second) // three rounds of the watcher
-	stdin.Close()
-	if err := serve.Wait(); err != nil {
-		t.Errorf("serve: %v", err)
-	}
-	if strings.Contains(out.String(), inst.Name+" is failing") || strings.Contains(out.String(), "instance "+inst.Name) {
-		t.Errorf("a restarted serve alerted about %s, stopped on purpose:\n%s", inst.Name, out.String())
-	}
-	if out := run("status", inst.Name); !strings.Contains(out, "stopped  on purpose by") {
+	if out := runOK(t, ctx, env, "status", inst.Name); !strings.Contains(out, "stopped  on purpose by") {
 		t.Errorf("status does not say the instance was stopped on purpose:\n%s", out)
 	}
 
-	run("start", inst.Name)
-	if out, _ := exec.Command("systemctl", "is-enabled", inst.Unit).Output(); strings.TrimSpace(string(out)) != "enabled" {
-		t.Errorf("after start, systemctl is-enabled %s = %q, want enabled", inst.Unit, out)
+	runOK(t, ctx, env, "start", inst.Name)
+	if got := isEnabled(inst.Unit); got != "enabled" {
+		t.Errorf("after start, systemctl is-enabled %s = %q, want enabled", inst.Unit, got)
 	}
-	if out := run("status", inst.Name); strings.Contains(out, "on purpose") {
+	if out := runOK(t, ctx, env, "status", inst.Name); strings.Contains(out, "on purpose") {
 		t.Errorf("status after start still speaks of the stop:\n%s", out)
 	}
 	requireAnswers(t, ctx, inst)
@@ -82,52 +68,24 @@ func TestMaintenanceSilencesAlerts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	inst := createReady(t, ctx, a, uniqueName(t, "mnt"))
-	bin := odoobotBin(t)
-	run := func(args ...string) string {
-		t.Helper()
-		out, err := env.command(ctx, bin, args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("odoobot %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	if out := run("maintenance", inst.Name, "30m", "moving", "the", "disk"); !strings.Contains(out, "alerts are silenced") {
+	if out := runOK(t, ctx, env, "maintenance", inst.Name, "30m", "moving", "the", "disk"); !strings.Contains(out, "alerts are silenced") {
 		t.Errorf("maintenance does not say the alerts are silenced:\n%s", out)
 	}
 	if out, err := exec.Command("systemctl", "stop", inst.Unit).CombinedOutput(); err != nil {
 		t.Fatalf("systemctl stop %s: %v\n%s", inst.Unit, err, out)
 	}
-	if out := run("status", inst.Name); !strings.Contains(out, "maintenance until") || !strings.Contains(out, "moving the disk") {
+	if out := runOK(t, ctx, env, "status", inst.Name); !strings.Contains(out, "maintenance until") || !strings.Contains(out, "moving the disk") {
 		t.Errorf("status does not show the maintenance window:\n%s", out)
 	}
 	failing := "instance " + inst.Name + " is failing"
-	watch := func() string {
-		t.Helper()
-		serve := env.command(ctx, bin, "serve")
-		serve.Env = append(serve.Env, "WATCH_INTERVAL=1s", "WATCH_FAILURES=1", "WATCH_DISK_FREE_MB=1")
-		stdin, err := serve.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out syncBuffer
-		serve.Stdout, serve.Stderr = &out, &out
-		if err := serve.Start(); err != nil {
-			t.Fatal(err)
-		}
-		waitFor(5*time.Second, func() bool { return strings.Contains(out.String(), failing) })
-		stdin.Close()
-		if err := serve.Wait(); err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		return out.String()
-	}
-	if out := watch(); strings.Contains(out, failing) {
+	alerted := func(out string) bool { return strings.Contains(out, failing) }
+	if out := serveBriefly(t, ctx, env, fastWatch, "", 5*time.Second, alerted); alerted(out) {
 		t.Errorf("serve alerted about %s during its maintenance window:\n%s", inst.Name, out)
 	}
-	if out := run("maintenance", inst.Name, "off"); !strings.Contains(out, "maintenance ended") {
+	if out := runOK(t, ctx, env, "maintenance", inst.Name, "off"); !strings.Contains(out, "maintenance ended") {
 		t.Errorf("maintenance off:\n%s", out)
 	}
-	if out := watch(); !strings.Contains(out, failing) {
+	if out := serveBriefly(t, ctx, env, fastWatch, "", 5*time.Second, alerted); !alerted(out) {
 		t.Errorf("serve did not alert about %s once its maintenance ended:\n%s", inst.Name, out)
 	}
 }

@@ -115,6 +115,36 @@ type verbCase struct {
 	same bool
 }
 
+// loseTheServer makes acme (beside other) and backs it up offsite, then
+// loses it with its local backups, as a server that died: its state
+// forgets it, and only the offsite copy stays (the delete's final
+// backup forgotten, so the copy is the one a server had before it died).
+func loseTheServer(t *testing.T, w *world) {
+	t.Helper()
+	create(t, w, "other", provision.SSLHTTP)
+	create(t, w, "acme", provision.SSLCloudflare)
+	w.h.WriteData("prod-acme", "before the server was lost")
+	task, err := w.s.Backup(context.Background(), provision.JobRequest{Name: "acme", By: "setup"})
+	wait(t, task, err)
+	task, err = w.s.Delete(context.Background(), provision.JobRequest{Name: "acme", By: "setup"})
+	wait(t, task, err)
+	for _, b := range mustBackups(t, w, "acme") {
+		if err := w.h.Backups().Remove("prod-acme", b.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copies, _ := w.h.Offsite().List(context.Background(), "prod-acme")
+	var final []string
+	for _, c := range copies {
+		if c.Reason == provision.ReasonFinal {
+			final = append(final, c.Snapshot)
+		}
+	}
+	if err := w.h.Offsite().Forget(context.Background(), final); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // keptBackup matches a snapshot's line of a backup, or of its offsite
 // copy, a job keeps whatever its outcome: a delete's final backup and a
 // restore's or an upgrade's safety backup, which the retention keeps and
@@ -268,34 +298,7 @@ func verbCases() []verbCase {
 	}, verbCase{
 		name: "rebuild/offsite",
 		setup: func(t *testing.T, w *world) {
-			create(t, w, "other", provision.SSLHTTP)
-			create(t, w, "acme", provision.SSLCloudflare)
-			w.h.WriteData("prod-acme", "before the server was lost")
-			task, err := w.s.Backup(context.Background(), provision.JobRequest{Name: "acme", By: "setup"})
-			wait(t, task, err)
-			list, err := w.s.Backups(context.Background(), "acme")
-			if err != nil || len(list) != 1 {
-				t.Fatalf("backups: %v, %v", list, err)
-			}
-			// The server lost the instance and its local backups: only
-			// the offsite copy stays.
-			task, err = w.s.Delete(context.Background(), provision.JobRequest{Name: "acme", By: "setup"})
-			wait(t, task, err)
-			for _, b := range mustBackups(t, w, "acme") {
-				if err := w.h.Backups().Remove("prod-acme", b.ID); err != nil {
-					t.Fatal(err)
-				}
-			}
-			copies, _ := w.h.Offsite().List(context.Background(), "prod-acme")
-			var final []string
-			for _, c := range copies {
-				if c.Reason == provision.ReasonFinal {
-					final = append(final, c.Snapshot)
-				}
-			}
-			if err := w.h.Offsite().Forget(context.Background(), final); err != nil {
-				t.Fatal(err)
-			}
+			loseTheServer(t, w)
 		},
 		run: func(ctx context.Context, w *world) (*provision.Task, error) {
 			return w.s.Rebuild(ctx, provision.RebuildRequest{Name: "acme", By: "test"})
@@ -303,25 +306,9 @@ func verbCases() []verbCase {
 	}, verbCase{
 		name: "rebuild/take-over-dns",
 		setup: func(t *testing.T, w *world) {
-			create(t, w, "other", provision.SSLHTTP)
-			create(t, w, "acme", provision.SSLCloudflare)
-			task, err := w.s.Backup(context.Background(), provision.JobRequest{Name: "acme", By: "setup"})
-			wait(t, task, err)
-			// The server was lost with the instance: its state forgot
-			// it, the record it made stays, now another server's.
-			task, err = w.s.Delete(context.Background(), provision.JobRequest{Name: "acme", By: "setup"})
-			wait(t, task, err)
+			loseTheServer(t, w)
+			// The record the lost server made stays: another server's.
 			w.h.PlantRecord("acme.example.com", "198.51.100.99")
-			copies, _ := w.h.Offsite().List(context.Background(), "prod-acme")
-			var final []string
-			for _, c := range copies {
-				if c.Reason == provision.ReasonFinal {
-					final = append(final, c.Snapshot)
-				}
-			}
-			if err := w.h.Offsite().Forget(context.Background(), final); err != nil {
-				t.Fatal(err)
-			}
 		},
 		run: func(ctx context.Context, w *world) (*provision.Task, error) {
 			return w.s.Rebuild(ctx, provision.RebuildRequest{Name: "acme", By: "test", TakeOverDNS: true})

@@ -5,7 +5,10 @@
 // commands.Responder: visible replies, ephemeral refusals, files for long
 // output, one thread per long job with a throttled status message, and
 // ephemeral danger buttons for confirmations, whose clicks come back as
-// "confirm CODE" from the user who clicked.
+// "confirm CODE" from the user who clicked. With a Picker, `/odoo create`
+// alone and `/odoo restore [NAME]` open a form (a modal) whose choices
+// are the requester's role's; a form submitted runs the command it
+// stands for as its submitter (see form, checkSubmission).
 //
 // The Slack app needs the bot scopes commands, chat:write, channels:join
 // (to join a public channel on first use; private ones need /invite),

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,18 +26,21 @@ var _ Picker = (*commands.Dispatcher)(nil)
 // The callback_id of odoobot's modals, and the block_id and action_id of
 // their inputs (one action per block, named as its block).
 const (
-	createForm   = "odoobot_create"
-	restoreForm  = "odoobot_restore"
-	nameInput    = "odoobot_name"
-	modeInput    = "odoobot_mode"
-	backupInput  = "odoobot_backup"
-	defaultMode  = "default" // the mode option that leaves the server's default
-	maxMetadata  = 512       // the longest private_metadata odoobot reads back
-	suggestFor   = 2500 * time.Millisecond
-	maxOptLabel  = 75  // Slack's limit for an option's text
-	maxOptValue  = 150 // and for its value
-	maxTyped     = 100 // the longest typed text a suggestion reads
-	maxFormValue = 128 // the longest name or backup read from a form
+	createForm  = "odoobot_create"
+	restoreForm = "odoobot_restore"
+	nameInput   = "odoobot_name"
+	modeInput   = "odoobot_mode"
+	backupInput = "odoobot_backup"
+	defaultMode = "default" // the mode option that leaves the server's default
+	maxMetadata = 512       // the longest private_metadata odoobot reads back
+	suggestFor  = 2500 * time.Millisecond
+	// backupsWithin bounds the listing of backups before a restore form
+	// opens.
+	backupsWithin = 1500 * time.Millisecond
+	maxOptLabel   = 75  // Slack's limit for an option's text
+	maxOptValue   = 150 // and for its value
+	maxTyped      = 100 // the longest typed text a suggestion reads
+	maxFormValue  = 128 // the longest name or backup read from a form
 )
 
 // channelID is what a Slack conversation ID looks like: a public or
@@ -121,9 +125,19 @@ func (b *Bot) form(ctx context.Context, cmd slackapi.SlashCommand, id commands.I
 		if !oneWord(name) {
 			return false
 		}
-		backups := b.cfg.Picker.Suggest(ctx, id, cmd.ChannelID, verb, commands.FieldBackup, name, "")
-		if len(backups) == 0 {
-			return false // a refusal, or no backup to pick: as typed
+		known := b.cfg.Picker.Suggest(ctx, id, cmd.ChannelID, verb, commands.FieldName, "", name)
+		if !slices.ContainsFunc(known, func(c commands.Choice) bool { return c.Value == name }) {
+			return false // a refusal, or no such instance: as typed
+		}
+		// Listing the backups may reach the offsite repository: past
+		// backupsWithin, the form opens (the trigger is valid 3 s) and
+		// its backup select loads them itself.
+		bctx, cancel := context.WithTimeout(ctx, backupsWithin)
+		backups := b.cfg.Picker.Suggest(bctx, id, cmd.ChannelID, verb, commands.FieldBackup, name, "")
+		late := bctx.Err() != nil
+		cancel()
+		if len(backups) == 0 && !late {
+			return false // no backup to pick: as typed
 		}
 		view = restoreView(formMeta{Channel: cmd.ChannelID, Name: name}, backups)
 		typed = "/odoo restore " + name + " BACKUP"
@@ -180,9 +194,10 @@ func createView(meta formMeta, modes []commands.Choice) slackapi.ModalViewReques
 	}
 }
 
-// restoreView is the restore form: NAME's backups to pick from when
-// meta names an instance, else the instance and then its backup, both
-// answered as the user types (block_suggestion).
+// restoreView is the restore form: the backups of the instance meta
+// names to pick from (loaded as the select opens, with block_suggestion,
+// when backups is empty), or, when meta names none, the instance and
+// then its backup, both answered as the user types.
 func restoreView(meta formMeta, backups []commands.Choice) slackapi.ModalViewRequest {
 	zero := 0
 	var blocks []slackapi.Block

@@ -44,12 +44,17 @@ func (o *instances) Instance(_ context.Context, name string) (provision.Instance
 // newest first; a restore records its request.
 type backups struct {
 	commands.DayTwo
-	of       map[string][]string
-	restored chan provision.JobRequest
+	of   map[string][]string
+	slow time.Duration // how long a listing takes (an offsite repository)
 }
 
-func (d *backups) BackupPlaces(_ context.Context, name string) (provision.BackupListing, error) {
+func (d *backups) BackupPlaces(ctx context.Context, name string) (provision.BackupListing, error) {
 	var l provision.BackupListing
+	select {
+	case <-time.After(d.slow):
+	case <-ctx.Done():
+		return l, ctx.Err()
+	}
 	for _, id := range d.of[name] {
 		var b provision.ListedBackup
 		b.ID, b.Reason, b.Intact, b.Local = id, "manual", true, true
@@ -362,4 +367,18 @@ func TestRestoreFormSuggestsWhatTheRoleMayPick(t *testing.T) {
 			return strings.Contains(c.Form.Get("text"), "beta")
 		})
 	})
+}
+
+func TestRestoreFormOpensInTimeWhenBackupsAreSlowToList(t *testing.T) {
+	fs := newFakeSlack(t)
+	creator := newCreator(t, "database")
+	d, _ := pickerDispatcher(t, creator)
+	d.DayTwo.(*backups).slow = 3200 * time.Millisecond
+	startPickerBot(t, fs, d)
+
+	fs.Send(t, fs.Slash("env-slow-1", 0, "U0123ABCD", "ana", "C0123", "restore acme"))
+	v := fs.openedView(t, 1) // the double refuses a trigger older than 3 s
+	if e := v.Element("odoobot_backup"); e["type"] != "external_select" {
+		t.Fatalf("backup input %v, want an external_select that loads them", e)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -285,6 +286,11 @@ func (b *Bot) interactive(ctx context.Context, s *socket, f frame, in *incoming)
 		}
 		go func() {
 			defer func() { <-b.suggesting }()
+			defer func() {
+				if p := recover(); p != nil {
+					b.log.Error("slack: a suggestion's handling panicked", "envelope", f.EnvelopeID, "panic", b.clean(fmt.Sprint(p)), "stack", string(debug.Stack()))
+				}
+			}()
 			b.ackEnvelope(s, f.EnvelopeID, b.suggestions(ctx, cb))
 		}()
 		return false

@@ -5,7 +5,10 @@
 // commands.Responder: visible replies, ephemeral refusals, files for long
 // output, one thread per long job with a throttled status message, and
 // ephemeral danger buttons for confirmations, whose clicks come back as
-// "confirm CODE" from the user who clicked.
+// "confirm CODE" from the user who clicked. With a Picker, `/odoo create`
+// alone and `/odoo restore [NAME]` open a form (a modal) whose choices
+// are the requester's role's; a form submitted runs the command it
+// stands for as its submitter (see form, checkSubmission).
 //
 // The Slack app needs the bot scopes commands, chat:write, channels:join
 // (to join a public channel on first use; private ones need /invite),
@@ -70,6 +73,18 @@ type Config struct {
 	// HTTPClient sends the Web API and response_url requests; a client
 	// with a 30 s timeout when nil.
 	HTTPClient *http.Client
+	// Picker, when set, lets `/odoo create` with no argument and
+	// `/odoo restore [NAME]` open a form (a Slack modal) whose choices
+	// are the ones the requester's role may pick; nil runs them as typed.
+	// *commands.Dispatcher satisfies it. The app then needs
+	// Interactivity on, with "Select Menus" (for the instance type-ahead)
+	// served by Socket Mode.
+	Picker Picker
+	// CheckName applies the name rules to the name typed in the creation
+	// form (provision.NameRules.Check): a name it refuses is refused in
+	// the form, with its message. Nil leaves the check to the Handler,
+	// after the form has closed.
+	CheckName func(name string) error
 	// RetryWait is the first pause before Run connects again after a
 	// failure, a dropped connection or a disabled link (link_disabled);
 	// default DefaultRetryWait. It doubles with each failure in a row, up
@@ -99,6 +114,7 @@ type Bot struct {
 	lostAt      time.Time // when the last connection was lost or the first attempt failed; zero once connected
 	handlers    sync.WaitGroup
 	sem         chan struct{}
+	suggesting  chan struct{} // block_suggestion answers under way
 }
 
 // The defaults of Config.
@@ -163,6 +179,8 @@ func New(cfg Config) (*Bot, error) {
 		scrub: strings.NewReplacer(cfg.BotToken, "[redacted]", cfg.AppToken, "[redacted]"),
 		name:  "odoobot",
 		sem:   make(chan struct{}, maxHandlers),
+
+		suggesting: make(chan struct{}, maxSuggesting),
 	}
 	if cfg.GroupsTTL > 0 {
 		b.userGroups = &groupCache{ttl: cfg.GroupsTTL}
@@ -316,6 +334,9 @@ func (b *Bot) firstSeen(evt incoming) bool {
 	if sc, ok := evt.data.(slackapi.SlashCommand); ok && sc.TriggerID != "" {
 		fresh = b.seen.add("trigger:"+sc.TriggerID, now) && fresh
 	}
+	if sub, ok := evt.data.(submission); ok && sub.viewID != "" {
+		fresh = b.seen.add("view:"+sub.viewID, now) && fresh
+	}
 	return fresh
 }
 
@@ -333,10 +354,14 @@ func (b *Bot) dispatch(ctx context.Context, evt incoming) {
 		b.slash(ctx, data)
 	case slackapi.InteractionCallback:
 		b.interaction(ctx, data)
+	case submission:
+		b.log.Debug("slack: form submitted", "envelope", evt.id, "user", data.user, "channel", data.channel)
+		b.submit(ctx, data)
 	}
 }
 
-// slash turns a slash command into a commands.Request and runs it.
+// slash turns a slash command into a commands.Request and runs it, or
+// opens the form that stands for it (see form).
 func (b *Bot) slash(ctx context.Context, cmd slackapi.SlashCommand) {
 	req := commands.Request{
 		Identity: b.identity(ctx, cmd.UserID, cmd.UserName, cmd.ChannelID),
@@ -344,6 +369,9 @@ func (b *Bot) slash(ctx context.Context, cmd slackapi.SlashCommand) {
 		Text:     cmd.Text,
 	}
 	r := &responder{b: b, channel: cmd.ChannelID, user: cmd.UserID, responseURL: cmd.ResponseURL}
+	if b.form(ctx, cmd, req.Identity, r) {
+		return
+	}
 	if _, err := b.cfg.Handler.Handle(ctx, req, r); err != nil {
 		b.log.Error("slack: could not deliver an answer", "user", cmd.UserID, "channel", cmd.ChannelID, "err", b.clean(err.Error()))
 	}

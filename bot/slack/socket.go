@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -42,7 +43,7 @@ type incoming struct {
 	id      string
 	attempt int
 	reason  string // Slack's retry_reason
-	data    any    // slackapi.SlashCommand, slackapi.InteractionCallback or nil
+	data    any    // slackapi.SlashCommand, slackapi.InteractionCallback, submission or nil
 }
 
 // frame is a Socket Mode frame: an envelope, hello or disconnect.
@@ -64,8 +65,9 @@ type socket struct {
 	wmu  sync.Mutex
 }
 
-// ack acknowledges the envelope id.
-func (s *socket) ack(id string) error {
+// ack acknowledges the envelope id, with payload when it is not nil
+// (the answer Slack waits for: a form's errors, a select's options).
+func (s *socket) ack(id string, payload any) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if err := s.conn.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
@@ -73,7 +75,8 @@ func (s *socket) ack(id string) error {
 	}
 	return s.conn.WriteJSON(struct {
 		EnvelopeID string `json:"envelope_id"`
-	}{id})
+		Payload    any    `json:"payload,omitempty"`
+	}{id, payload})
 }
 
 // serveSocket keeps a Socket Mode connection open until ctx ends,
@@ -136,7 +139,8 @@ func (b *Bot) wasConnected(start time.Time) bool {
 // then the WebSocket) and reads it until it ends: it returns the reason
 // and host Slack gave when it asked to disconnect, or why it ended.
 // Every envelope is acknowledged as soon as it is read, before it is
-// handed to out. An envelope over maxEnvelope is read and dropped unread
+// handed to out; a form submitted or a select's type-ahead, as soon as
+// its answer is known (see interactive). An envelope over maxEnvelope is read and dropped unread
 // (not acknowledged: Slack tells the user it failed, and may deliver it
 // again a few times); one that cannot be parsed, or of a type odoobot
 // does not run, is acknowledged and runs nothing.
@@ -205,9 +209,22 @@ func (b *Bot) connection(ctx context.Context, out chan<- incoming) (reason, host
 			b.log.Warn("slack: socket mode: a frame without an envelope was ignored", "type", b.clean(f.Type))
 			continue
 		}
-		// Ack before anything else: Slack gives up after 3 s.
-		b.ackEnvelope(s, f.EnvelopeID)
 		in := incoming{id: f.EnvelopeID, attempt: f.RetryAttempt, reason: f.RetryReason}
+		if f.Type == "interactive" {
+			// A form submitted or a select opened waits for its answer in
+			// the ack; anything else is acknowledged at once.
+			if !b.interactive(ctx, s, f, &in) {
+				continue
+			}
+			select {
+			case out <- in:
+			case <-ctx.Done():
+				return "", "", ctx.Err()
+			}
+			continue
+		}
+		// Ack before anything else: Slack gives up after 3 s.
+		b.ackEnvelope(s, f.EnvelopeID, nil)
 		switch f.Type {
 		case "slash_commands":
 			var sc slackapi.SlashCommand
@@ -216,13 +233,6 @@ func (b *Bot) connection(ctx context.Context, out chan<- incoming) (reason, host
 				continue
 			}
 			in.data = sc
-		case "interactive":
-			var cb slackapi.InteractionCallback
-			if err := json.Unmarshal(f.Payload, &cb); err != nil {
-				b.log.Warn("slack: socket mode: an interaction that cannot be parsed was acknowledged, not run", "envelope", f.EnvelopeID, "err", err)
-				continue
-			}
-			in.data = cb
 		case "events_api":
 			// odoobot subscribes to no event; acknowledged, nothing to run.
 		default:
@@ -236,10 +246,67 @@ func (b *Bot) connection(ctx context.Context, out chan<- incoming) (reason, host
 	}
 }
 
-// ackEnvelope acknowledges id on s, logging a failure (Slack will then
-// deliver the envelope again).
-func (b *Bot) ackEnvelope(s *socket, id string) {
-	if err := s.ack(id); err != nil {
+// interactive acknowledges an interactive envelope and says whether it
+// runs something (then set in in.data). A view_submission of one of
+// odoobot's forms is checked first and its ack carries the errors to
+// show in the form, if any (then nothing runs); a block_suggestion is
+// answered with its options in its ack, from a goroutine of its own
+// (at most maxSuggesting at once; beyond, it gets no option) so that
+// the envelopes behind it are not held up. Anything else is
+// acknowledged at once.
+func (b *Bot) interactive(ctx context.Context, s *socket, f frame, in *incoming) bool {
+	var cb slackapi.InteractionCallback
+	if err := json.Unmarshal(f.Payload, &cb); err != nil {
+		b.ackEnvelope(s, f.EnvelopeID, nil)
+		b.log.Warn("slack: socket mode: an interaction that cannot be parsed was acknowledged, not run", "envelope", f.EnvelopeID, "err", err)
+		return false
+	}
+	switch cb.Type {
+	case slackapi.InteractionTypeViewSubmission:
+		sub, answer, ok := b.checkSubmission(cb)
+		if !ok {
+			b.ackEnvelope(s, f.EnvelopeID, nil)
+			return false
+		}
+		if answer.ResponseAction != "" {
+			b.ackEnvelope(s, f.EnvelopeID, answer)
+			b.log.Debug("slack: a form was refused", "form", cb.View.CallbackID, "user", cb.User.ID)
+			return false
+		}
+		b.ackEnvelope(s, f.EnvelopeID, nil)
+		in.data = sub
+		return true
+	case slackapi.InteractionTypeBlockSuggestion:
+		select {
+		case b.suggesting <- struct{}{}:
+		default:
+			b.ackEnvelope(s, f.EnvelopeID, slackapi.OptionsResponse{Options: []*slackapi.OptionBlockObject{}})
+			b.log.Warn("slack: too many suggestions at once; one was answered with no option", "user", cb.User.ID)
+			return false
+		}
+		go func() {
+			defer func() { <-b.suggesting }()
+			defer func() {
+				if p := recover(); p != nil {
+					b.log.Error("slack: a suggestion's handling panicked", "envelope", f.EnvelopeID, "panic", b.clean(fmt.Sprint(p)), "stack", string(debug.Stack()))
+				}
+			}()
+			b.ackEnvelope(s, f.EnvelopeID, b.suggestions(ctx, cb))
+		}()
+		return false
+	}
+	b.ackEnvelope(s, f.EnvelopeID, nil)
+	in.data = cb
+	return true
+}
+
+// maxSuggesting bounds the block_suggestion envelopes answered at once.
+const maxSuggesting = 16
+
+// ackEnvelope acknowledges id on s, with payload when it is not nil,
+// logging a failure (Slack will then deliver the envelope again).
+func (b *Bot) ackEnvelope(s *socket, id string, payload any) {
+	if err := s.ack(id, payload); err != nil {
 		b.log.Error("slack: ack", "envelope", id, "err", b.clean(err.Error()))
 	}
 }

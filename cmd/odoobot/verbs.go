@@ -234,6 +234,7 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 		b, err := slack.New(slack.Config{
 			BotToken: cfg.SlackBotToken.Reveal(), AppToken: cfg.SlackAppToken.Reveal(),
 			APIURL: cfg.SlackAPIURL, Handler: a.Dispatcher, Logger: log, GroupsMatter: a.Dispatcher.GroupsMatter,
+			Picker: a.Dispatcher, CheckName: a.Dispatcher.Rules.Check,
 		})
 		if err != nil {
 			return err

@@ -16,7 +16,14 @@
 //   - Socket Mode: a WebSocket at /link that sends hello, pings every
 //     2 s, delivers the envelopes a test sends (Slash and Click build
 //     them as Slack does) and reads acks back (Acks);
-//   - response_url: POSTs under /response/ are kept (Responses).
+//   - response_url: POSTs under /response/ are kept (Responses);
+//   - modals: views.open opens a view (Views) when its trigger_id is one
+//     the double sent (in a slash command or a click) less than 3 s ago
+//     and not used yet, as Slack requires (else expired_trigger_id or
+//     invalid_trigger_id); Submit and Suggestion build the
+//     view_submission and block_suggestion envelopes of an open view, and
+//     the acks that answer them carry their payload (Ack.Payload: a
+//     response_action, the options).
 //
 // Faults are set per method or channel: a channel the bot is not in, a
 // refused join or ephemeral message, rate limits (429 with Retry-After),
@@ -67,6 +74,61 @@ type Call struct {
 type Ack struct {
 	ID      string
 	Latency time.Duration
+	// Payload is the ack's payload, nil when it carries none: the
+	// answer to a view_submission ({"response_action": "errors", …}) or
+	// a block_suggestion ({"options": […]}).
+	Payload json.RawMessage
+}
+
+// View is a modal opened with views.open.
+type View struct {
+	ID        string         // V00000001, V00000002, … in order
+	TriggerID string         // the trigger it was opened with
+	Spec      map[string]any // the view as the bot sent it
+}
+
+// CallbackID is the view's callback_id.
+func (v View) CallbackID() string { s, _ := v.Spec["callback_id"].(string); return s }
+
+// PrivateMetadata is the view's private_metadata.
+func (v View) PrivateMetadata() string { s, _ := v.Spec["private_metadata"].(string); return s }
+
+// Blocks are the view's blocks.
+func (v View) Blocks() []map[string]any {
+	var out []map[string]any
+	bs, _ := v.Spec["blocks"].([]any)
+	for _, b := range bs {
+		if m, ok := b.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Element is the element of the input block blockID, nil when there is
+// none.
+func (v View) Element(blockID string) map[string]any {
+	for _, b := range v.Blocks() {
+		if b["block_id"] == blockID {
+			e, _ := b["element"].(map[string]any)
+			return e
+		}
+	}
+	return nil
+}
+
+// Options are the values of the options of the static select of the
+// input block blockID.
+func (v View) Options(blockID string) []string {
+	var out []string
+	e := v.Element(blockID)
+	opts, _ := e["options"].([]any)
+	for _, o := range opts {
+		if m, ok := o.(map[string]any); ok {
+			out = append(out, fmt.Sprint(m["value"]))
+		}
+	}
+	return out
 }
 
 // Server is the double. Make one with New; it stops when the test ends.
@@ -95,6 +157,8 @@ type Server struct {
 	fileIDs   []string
 	responses []map[string]any
 	respFails int
+	triggers  map[string]time.Time // trigger_id → when it was sent
+	views     []View
 	conn      *websocket.Conn
 	conns     int
 	sentAt    map[string]time.Time
@@ -122,7 +186,7 @@ func New(t testing.TB, o Options) *Server {
 	s := &Server{
 		opts: o, notIn: map[string]bool{}, joinFails: map[string]string{}, ephFails: map[string]string{},
 		limitOnce: map[string]int{}, downOnce: map[string]int{}, failOnce: map[string]failing{}, delays: map[string]time.Duration{}, joined: map[string]bool{}, files: map[string]string{},
-		sentAt: map[string]time.Time{}, acks: make(chan Ack, 1024), connected: make(chan struct{}, 16),
+		sentAt: map[string]time.Time{}, triggers: map[string]time.Time{}, acks: make(chan Ack, 1024), connected: make(chan struct{}, 16),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/", s.api)
@@ -183,6 +247,13 @@ func (s *Server) Responses() []map[string]any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]map[string]any(nil), s.responses...)
+}
+
+// Views are the modals opened, in order.
+func (s *Server) Views() []View {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]View(nil), s.views...)
 }
 
 // Opens is how many times apps.connections.open was called.
@@ -425,6 +496,36 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 			out = append(out, g)
 		}
 		reply(w, map[string]any{"ok": true, "usergroups": out})
+	case "views.open":
+		// Slack: a trigger_id is valid 3 s after the interaction, once.
+		var req struct {
+			TriggerID string         `json:"trigger_id"`
+			View      map[string]any `json:"view"`
+		}
+		_ = json.Unmarshal(body, &req)
+		sent, known := s.triggers[req.TriggerID]
+		switch {
+		case !known:
+			fail("invalid_trigger_id")
+			return
+		case sent.IsZero():
+			fail("exchanged_trigger_id")
+			return
+		case time.Since(sent) > 3*time.Second:
+			fail("expired_trigger_id")
+			return
+		case req.View == nil || req.View["type"] != "modal":
+			fail("invalid_arguments")
+			return
+		}
+		s.triggers[req.TriggerID] = time.Time{}
+		v := View{ID: fmt.Sprintf("V%08d", len(s.views)+1), TriggerID: req.TriggerID, Spec: req.View}
+		s.views = append(s.views, v)
+		out := map[string]any{"id": v.ID, "team_id": s.opts.TeamID, "hash": "1700000000.hash" + v.ID, "state": map[string]any{"values": map[string]any{}}, "app_id": s.opts.AppID}
+		for k, x := range req.View {
+			out[k] = x
+		}
+		reply(w, map[string]any{"ok": true, "view": out})
 	case "conversations.open":
 		// A direct message with the users named: "D" and the first one.
 		users := strings.Split(form.Get("users"), ",")
@@ -542,7 +643,8 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 		now := time.Now()
 		s.record(r, msg)
 		var a struct {
-			EnvelopeID string `json:"envelope_id"`
+			EnvelopeID string          `json:"envelope_id"`
+			Payload    json.RawMessage `json:"payload"`
 		}
 		if json.Unmarshal(msg, &a) != nil || a.EnvelopeID == "" {
 			continue
@@ -551,7 +653,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 		sent := s.sentAt[a.EnvelopeID]
 		s.mu.Unlock()
 		select {
-		case s.acks <- Ack{ID: a.EnvelopeID, Latency: now.Sub(sent)}:
+		case s.acks <- Ack{ID: a.EnvelopeID, Latency: now.Sub(sent), Payload: a.Payload}:
 		default: // nobody reads them
 		}
 	}
@@ -649,6 +751,114 @@ func (s *Server) WaitAck(t testing.TB, envelope string, timeout time.Duration) t
 	}
 }
 
+// WaitAckOf waits up to timeout for the ack of envelope and returns it;
+// acks of other envelopes read meanwhile are dropped.
+func (s *Server) WaitAckOf(t testing.TB, envelope string, timeout time.Duration) Ack {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case a := <-s.acks:
+			if a.ID == envelope {
+				return a
+			}
+		case <-deadline:
+			t.Fatalf("no ack for envelope %s within %s", envelope, timeout)
+		}
+	}
+}
+
+// trigger records that the trigger_id of envelope is sent now: valid
+// for views.open for 3 s.
+func (s *Server) trigger(envelope string) string {
+	id := "1337.42." + envelope
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, again := s.triggers[id]; !again {
+		s.triggers[id] = time.Now()
+	}
+	return id
+}
+
+// Submit is the view_submission envelope of the user (name) submitting
+// the open view v with values: block_id → what was typed in its
+// plain-text input, or the value of the option picked in its select, as
+// Slack sends it (the option's text is the one v offered, or the value).
+func (s *Server) Submit(envelope, user, name string, v View, values map[string]string) map[string]any {
+	payload := map[string]any{
+		"type": "view_submission", "api_app_id": s.opts.AppID, "token": "legacyverificationtoken",
+		"team":       map[string]any{"id": s.opts.TeamID, "domain": s.opts.Team},
+		"user":       map[string]any{"id": user, "username": name, "name": name, "team_id": s.opts.TeamID},
+		"trigger_id": s.trigger(envelope), "view": s.viewPayload(v, values),
+		"response_urls": []any{}, "is_enterprise_install": false, "enterprise": nil,
+	}
+	return map[string]any{"envelope_id": envelope, "type": "interactive", "accepts_response_payload": true, "payload": payload}
+}
+
+// Suggestion is the block_suggestion envelope of the user (name) typing
+// typed in the external select of the input block blockID of the open
+// view v, with values (as in Submit) already in the view's other inputs.
+func (s *Server) Suggestion(envelope, user, name string, v View, blockID, typed string, values map[string]string) map[string]any {
+	actionID, _ := v.Element(blockID)["action_id"].(string)
+	payload := map[string]any{
+		"type": "block_suggestion", "api_app_id": s.opts.AppID, "token": "legacyverificationtoken",
+		"team":      map[string]any{"id": s.opts.TeamID, "domain": s.opts.Team},
+		"user":      map[string]any{"id": user, "username": name, "name": name, "team_id": s.opts.TeamID},
+		"container": map[string]any{"type": "view", "view_id": v.ID},
+		"action_id": actionID, "block_id": blockID, "value": typed, "action_ts": "1700000001.000001",
+		"view": s.viewPayload(v, values), "is_enterprise_install": false, "enterprise": nil,
+	}
+	return map[string]any{"envelope_id": envelope, "type": "interactive", "accepts_response_payload": true, "payload": payload}
+}
+
+// viewPayload is v as Slack sends it back in an interaction: with its
+// id, hash and the state of its inputs.
+func (s *Server) viewPayload(v View, values map[string]string) map[string]any {
+	state := map[string]any{}
+	for block, value := range values {
+		e := v.Element(block)
+		actionID, _ := e["action_id"].(string)
+		typ, _ := e["type"].(string)
+		var a map[string]any
+		switch typ {
+		case "static_select", "external_select":
+			text := value
+			for _, o := range v.optionsOf(block) {
+				if o["value"] == value {
+					if t, ok := o["text"].(map[string]any); ok {
+						text = fmt.Sprint(t["text"])
+					}
+				}
+			}
+			a = map[string]any{"type": typ, "selected_option": map[string]any{"text": map[string]any{"type": "plain_text", "text": text, "emoji": true}, "value": value}}
+		default:
+			a = map[string]any{"type": typ, "value": value}
+		}
+		state[block] = map[string]any{actionID: a}
+	}
+	out := map[string]any{
+		"id": v.ID, "team_id": s.opts.TeamID, "app_id": s.opts.AppID, "bot_id": "B0123",
+		"hash": "1700000000.hash" + v.ID, "root_view_id": v.ID, "previous_view_id": nil,
+		"state": map[string]any{"values": state},
+	}
+	for k, x := range v.Spec {
+		out[k] = x
+	}
+	return out
+}
+
+// optionsOf are the options of the select of the input block blockID.
+func (v View) optionsOf(blockID string) []map[string]any {
+	var out []map[string]any
+	opts, _ := v.Element(blockID)["options"].([]any)
+	for _, o := range opts {
+		if m, ok := o.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // Slash is a slash_commands envelope for /odoo text, typed by user (name)
 // in channel, exactly as Slack sends it; retry > 0 is Slack's retry of an
 // envelope it saw no ack of.
@@ -664,7 +874,7 @@ func (s *Server) Slash(envelope string, retry int, user, name, channel, text str
 			"channel_id": channel, "channel_name": "ops", "user_id": user, "user_name": name,
 			"command": "/odoo", "text": text, "api_app_id": s.opts.AppID, "is_enterprise_install": "false",
 			"response_url": s.ResponseURL(envelope),
-			"trigger_id":   "1337.42." + envelope,
+			"trigger_id":   s.trigger(envelope),
 		},
 	}
 }
@@ -689,7 +899,7 @@ func (s *Server) Click(envelope string, b Button) map[string]any {
 		"user":         map[string]any{"id": b.User, "username": b.UserName, "name": b.UserName, "team_id": s.opts.TeamID},
 		"channel":      map[string]any{"id": b.Channel, "name": b.ChannelName},
 		"container":    map[string]any{"type": "message", "channel_id": b.Channel, "is_ephemeral": b.Ephemeral, "message_ts": b.MessageTS},
-		"response_url": s.ResponseURL(envelope), "trigger_id": "1337.42." + envelope,
+		"response_url": s.ResponseURL(envelope), "trigger_id": s.trigger(envelope),
 		"actions": []map[string]any{{"action_id": b.ActionID, "block_id": b.BlockID, "type": "button", "value": b.Value, "action_ts": "1700000001.000001"}},
 	}
 	if !b.Ephemeral {

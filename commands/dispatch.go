@@ -163,8 +163,17 @@ type Dispatcher struct {
 	}
 	Logger *slog.Logger
 	Now    func() time.Time
+	// ApprovalRequired turns on two-person approval: delete, restore and
+	// upgrade (NeedsApproval) wait for a second admin's approve instead
+	// of their requester's confirmation (see askApproval). Off, nothing
+	// changes.
+	ApprovalRequired bool
+	// ApprovalTTL is how long such a request stays open;
+	// DefaultApprovalTTL when 0.
+	ApprovalTTL time.Duration
 
 	confirm confirmations
+	approve approvals
 }
 
 // Handle runs one request. For a request that starts a job (create,
@@ -209,7 +218,7 @@ func (d *Dispatcher) Handle(ctx context.Context, req Request, r Responder) (*pro
 	if err != nil {
 		return refuse(err)
 	}
-	if cmd.Name != "" && cmd.Verb != VerbCreate && cmd.Verb != VerbConfirm {
+	if cmd.Name != "" && cmd.Verb != VerbCreate && cmd.Verb != VerbConfirm && cmd.Verb != VerbApprove && cmd.Verb != VerbDeny {
 		if err := d.Rules.Check(cmd.Name); err != nil {
 			return refuse(err)
 		}
@@ -280,6 +289,8 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 		return d.create(ctx, req, cmd, r)
 	case VerbConfirm:
 		return d.confirmed(ctx, req, cmd.Name, r)
+	case VerbApprove, VerbDeny:
+		return d.decideApproval(ctx, req, cmd, r)
 	case VerbList:
 		list, err := op.List(ctx)
 		if err != nil {

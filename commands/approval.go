@@ -27,16 +27,6 @@ func NeedsApproval(verb Verb) bool {
 	return false
 }
 
-// ApprovalAsker is what an adapter implements to post a request for
-// approval where every admin of the channel sees it, with an Approve and
-// a Deny button: a click sends "approve CODE" or "deny CODE" as the one
-// who clicked (a Slack or Discord button), decided and audited like the
-// typed command. A Responder without it gets the request through Reply,
-// which says what to type.
-type ApprovalAsker interface {
-	AskApproval(ctx context.Context, prompt, code string) error
-}
-
 // pendingApproval is a dangerous command asked for by one admin, waiting
 // for another's approval: bound to the requester, the channel and a
 // deadline; decided once.
@@ -89,7 +79,7 @@ func (d *Dispatcher) approvalNeeded(verb Verb) bool {
 }
 
 // askApproval records run as a request of req's sender and posts it in
-// the channel for another admin to approve (ApprovalAsker, else Reply).
+// the channel for another admin to approve (Responder.AskApproval).
 // Nothing runs until then. The terminal and the command line have one
 // user, who could never be approved by another: there the request is
 // refused at once, saying so.
@@ -123,13 +113,7 @@ func (d *Dispatcher) askApproval(ctx context.Context, req Request, what string, 
 	who := displayName(req.Identity)
 	prompt := fmt.Sprintf("🔐 %s asks to %s. A second admin must approve it before it runs, within %s (until %s): Approve or Deny, or type /odoo approve %s (or /odoo deny %s). %s cannot approve their own request.",
 		who, what, ttl, p.expires.UTC().Format("15:04 UTC"), code, code, who)
-	var err error
-	if a, ok := r.(ApprovalAsker); ok {
-		err = a.AskApproval(ctx, prompt, code)
-	} else {
-		err = r.Reply(ctx, prompt)
-	}
-	if err != nil {
+	if err := r.AskApproval(ctx, prompt, code); err != nil {
 		d.dropApproval(code, p)
 		return "failed: the approval request could not be posted: " + err.Error(), err
 	}

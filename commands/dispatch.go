@@ -49,6 +49,12 @@ type Responder interface {
 	// confirming sends "confirm CODE" as that user (a button in chat, a
 	// typed command in the terminal).
 	Confirm(ctx context.Context, prompt, code string) error
+	// AskApproval posts prompt, a request waiting for a second admin's
+	// approval (two-person approval), where every admin of the channel
+	// sees it: with an Approve and a Deny button in chat, whose click
+	// sends "approve CODE" or "deny CODE" as the one who clicked. An
+	// adapter without buttons shows prompt, which says what to type.
+	AskApproval(ctx context.Context, prompt, code string) error
 }
 
 // Thread is a long job's place in chat: a root message, the progress

@@ -16,8 +16,6 @@ const (
 	denyPrefix    = "odoobot_deny:"
 )
 
-var _ commands.ApprovalAsker = (*responder)(nil)
-
 // AskApproval posts prompt in the channel, where every admin sees it,
 // with an Approve and a Deny button carrying code. A click runs "approve
 // CODE" or "deny CODE" as the one who clicked (see approvalClick): who

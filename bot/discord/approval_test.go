@@ -29,7 +29,7 @@ func TestApprovalRequestHasApproveAndDenyButtons(t *testing.T) {
 		got = append(got, req.Identity.UserID+" "+req.Text)
 		mu.Unlock()
 		if req.Text == "delete acme" {
-			return nil, r.(commands.ApprovalAsker).AskApproval(ctx, "🔐 ana asks to delete prod-acme", code)
+			return nil, r.AskApproval(ctx, "🔐 ana asks to delete prod-acme", code)
 		}
 		return nil, r.Reply(ctx, "handled "+req.Text)
 	})

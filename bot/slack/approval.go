@@ -18,8 +18,6 @@ const (
 	approvalBlock = "odoobot_approval"
 )
 
-var _ commands.ApprovalAsker = (*responder)(nil)
-
 // AskApproval posts prompt in the channel, where every admin sees it,
 // with an Approve and a Deny button whose value is code. A click sends
 // "approve CODE" or "deny CODE" to the Handler as the one who clicked

@@ -28,7 +28,7 @@ func (h *approvalHandler) Handle(ctx context.Context, req commands.Request, r co
 	h.reqs = append(h.reqs, req.Identity.UserID+" "+req.Channel+" "+req.Text)
 	h.mu.Unlock()
 	if req.Text == "delete acme" {
-		return nil, r.(commands.ApprovalAsker).AskApproval(ctx, "🔐 ana asks to delete prod-acme", testCode)
+		return nil, r.AskApproval(ctx, "🔐 ana asks to delete prod-acme", testCode)
 	}
 	return nil, r.Reply(ctx, "handled "+req.Text)
 }

@@ -16,6 +16,9 @@ const (
 	denyPrefix    = "odoobot_deny:"
 )
 
+// optReq is the code option of /odoo approve and /odoo deny.
+var optReq = option{name: "code", kind: discordgo.ApplicationCommandOptionString, desc: "the request's code", required: true}
+
 // AskApproval posts prompt in the channel, where every admin sees it,
 // with an Approve and a Deny button carrying code. A click runs "approve
 // CODE" or "deny CODE" as the one who clicked (see approvalClick): who

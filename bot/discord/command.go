@@ -41,7 +41,6 @@ var (
 	optShare = option{name: "share", kind: discordgo.ApplicationCommandOptionBoolean, desc: "post the lines in the channel (default: to you alone)"}
 	optBack  = option{name: "backup", kind: discordgo.ApplicationCommandOptionString, desc: "the backup to restore (see /odoo backups)", required: true}
 	optCode  = option{name: "code", kind: discordgo.ApplicationCommandOptionString, desc: "the confirmation code", required: true}
-	optReq   = option{name: "code", kind: discordgo.ApplicationCommandOptionString, desc: "the request's code", required: true}
 	optSrc   = option{name: "source", kind: discordgo.ApplicationCommandOptionString, desc: "the instance to copy, e.g. acme", required: true}
 	optDst   = option{name: "name", kind: discordgo.ApplicationCommandOptionString, desc: "the new staging instance's name, e.g. acme-staging", required: true}
 	optRel   = option{name: "release", kind: discordgo.ApplicationCommandOptionString, desc: "a commit, a tag or latest (default: the configured release)"}

@@ -43,6 +43,11 @@ func (d *Dispatcher) ask(ctx context.Context, req Request, what string, r Respon
 }
 
 func (d *Dispatcher) askFor(ctx context.Context, req Request, need Role, what string, r Responder, run action) (string, error) {
+	// With two-person approval on, a verb that needs it waits for a
+	// second admin instead of its requester's confirmation (approval.go).
+	if cmd, err := Parse(req.Text); err == nil && d.approvalNeeded(cmd.Verb) {
+		return d.askApproval(ctx, req, what, r, run)
+	}
 	b := make([]byte, 8)
 	if _, err := rand.Read(b); err != nil {
 		return "", err
@@ -77,6 +82,9 @@ func (d *Dispatcher) confirmed(ctx context.Context, req Request, code string, r 
 	d.confirm.mu.Lock()
 	p, ok := d.confirm.pending[code]
 	switch {
+	case !ok && d.awaitsApproval(code):
+		d.confirm.mu.Unlock()
+		return nil, "refused: awaits a second admin's approval", r.Private(ctx, "that request needs a second admin's approval, not a confirmation: another admin clicks Approve or types /odoo approve "+code)
 	case !ok:
 		d.confirm.mu.Unlock()
 		return nil, "refused: unknown code", r.Private(ctx, "that confirmation is unknown or was already used: run the command again")

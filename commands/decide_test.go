@@ -14,6 +14,7 @@ func TestRequired(t *testing.T) {
 		VerbLogs: RoleOperator, VerbRestart: RoleOperator, VerbStop: RoleOperator,
 		VerbStart: RoleOperator, VerbMaintenance: RoleOperator, VerbBackup: RoleOperator, VerbDrill: RoleOperator,
 		VerbCreate: RoleAdmin, VerbAudit: RoleAdmin, VerbDelete: RoleAdmin, VerbClone: RoleAdmin, VerbRestore: RoleAdmin, VerbResetAdmin: RoleAdmin, VerbUpgrade: RoleAdmin,
+		VerbApprove: RoleAdmin, VerbDeny: RoleAdmin,
 		VerbWhoami: RoleNone,
 	}
 	got := map[Verb]Role{}

@@ -49,6 +49,12 @@ type Responder interface {
 	// confirming sends "confirm CODE" as that user (a button in chat, a
 	// typed command in the terminal).
 	Confirm(ctx context.Context, prompt, code string) error
+	// AskApproval posts prompt, a request waiting for a second admin's
+	// approval (two-person approval), where every admin of the channel
+	// sees it: with an Approve and a Deny button in chat, whose click
+	// sends "approve CODE" or "deny CODE" as the one who clicked. An
+	// adapter without buttons shows prompt, which says what to type.
+	AskApproval(ctx context.Context, prompt, code string) error
 }
 
 // Thread is a long job's place in chat: a root message, the progress
@@ -163,8 +169,17 @@ type Dispatcher struct {
 	}
 	Logger *slog.Logger
 	Now    func() time.Time
+	// ApprovalRequired turns on two-person approval: delete, restore and
+	// upgrade (NeedsApproval) wait for a second admin's approve instead
+	// of their requester's confirmation (see askApproval). Off, nothing
+	// changes.
+	ApprovalRequired bool
+	// ApprovalTTL is how long such a request stays open;
+	// DefaultApprovalTTL when 0.
+	ApprovalTTL time.Duration
 
 	confirm confirmations
+	approve approvals
 }
 
 // Handle runs one request. For a request that starts a job (create,
@@ -209,7 +224,7 @@ func (d *Dispatcher) Handle(ctx context.Context, req Request, r Responder) (*pro
 	if err != nil {
 		return refuse(err)
 	}
-	if cmd.Name != "" && cmd.Verb != VerbCreate && cmd.Verb != VerbConfirm {
+	if cmd.Name != "" && cmd.Verb != VerbCreate && cmd.Verb != VerbConfirm && cmd.Verb != VerbApprove && cmd.Verb != VerbDeny {
 		if err := d.Rules.Check(cmd.Name); err != nil {
 			return refuse(err)
 		}
@@ -280,6 +295,8 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 		return d.create(ctx, req, cmd, r)
 	case VerbConfirm:
 		return d.confirmed(ctx, req, cmd.Name, r)
+	case VerbApprove, VerbDeny:
+		return d.decideApproval(ctx, req, cmd, r)
 	case VerbList:
 		list, err := op.List(ctx)
 		if err != nil {

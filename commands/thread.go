@@ -83,6 +83,8 @@ func (d *Dispatcher) AnswersPrivately(req Request) bool {
 	switch cmd.Verb {
 	case VerbConfirm:
 		return d.confirmRefused(req, cmd.Name)
+	case VerbApprove, VerbDeny:
+		return d.approvalRefused(req, cmd)
 	case VerbCreate:
 		if cmd.Mode != "" {
 			if _, err := provision.ParseSSLMode(cmd.Mode, d.Mode); err != nil {
@@ -90,7 +92,8 @@ func (d *Dispatcher) AnswersPrivately(req Request) bool {
 			}
 		}
 	case VerbDelete, VerbRestore, VerbResetAdmin:
-		return true
+		// A request for approval is posted for every admin to see.
+		return !d.approvalNeeded(cmd.Verb) || req.Identity.Platform == PlatformShell
 	case VerbLogs:
 		if !cmd.Share {
 			return true

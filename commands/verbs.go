@@ -47,6 +47,10 @@ const (
 	// VerbAudit exports the audit log as a CSV file, privately.
 	VerbAudit   Verb = "audit"
 	VerbConfirm Verb = "confirm"
+	// VerbApprove and VerbDeny decide a request waiting for a second
+	// admin's approval (two-person approval, see NeedsApproval).
+	VerbApprove Verb = "approve"
+	VerbDeny    Verb = "deny"
 )
 
 // DefaultLogLines is N of "logs NAME" when N is not given; MaxLogLines is
@@ -106,6 +110,8 @@ var verbTable = []verbSpec{
 	{VerbHelp, argsNone, "", "the commands you may run", RoleViewer},
 	{VerbWhoami, argsNone, "", "your platform ID and role here", RoleNone},
 	{VerbConfirm, argsName, "CODE", "confirm a delete, restore, upgrade or reset-admin you asked for (the code it gave you)", RoleViewer},
+	{VerbApprove, argsName, "CODE", "when two-person approval is on: approve the delete, restore or upgrade another admin asked for, which then runs", RoleAdmin},
+	{VerbDeny, argsName, "CODE", "when two-person approval is on: deny (or, as its requester, withdraw) a request waiting for approval; nothing runs", RoleAdmin},
 }
 
 func lookupVerb(v Verb) (verbSpec, bool) {

@@ -177,6 +177,10 @@ type Config struct {
 	WatchQuiet      time.Duration `envconfig:"WATCH_QUIET" default:"30m" desc:"after a recovery, no new alert for the same instance before this much time"`
 	WatchDiskFreeMB int           `envconfig:"WATCH_DISK_FREE_MB" default:"1024" desc:"the disk check fails below this much free space under PROD_ROOT, MiB"`
 	WatchCertDays   int           `envconfig:"WATCH_CERT_DAYS" default:"14" desc:"the certificate check fails when fewer days are left"`
+
+	// Two-person approval of delete, restore and upgrade.
+	ApprovalRequired bool          `envconfig:"APPROVAL_REQUIRED" default:"false" desc:"delete, restore and upgrade wait for a second admin's approval (Approve in chat, or approve CODE) instead of their requester's confirmation"`
+	ApprovalTTL      time.Duration `envconfig:"APPROVAL_TTL" default:"30m" desc:"how long a request waits for approval before it expires, nothing run"`
 }
 
 // DefaultEnvFile is the env file read when --env-file is not given.
@@ -433,6 +437,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WatchFailures < 1 {
 		add("WATCH_FAILURES %d: at least 1", c.WatchFailures)
+	}
+	if c.ApprovalTTL != 0 && (c.ApprovalTTL < time.Minute || c.ApprovalTTL > 24*time.Hour) {
+		add("APPROVAL_TTL %s is out of range: give a duration from 1m to 24h, such as 30m", c.ApprovalTTL)
 	}
 	if c.WatchQuiet < 0 {
 		add("WATCH_QUIET %s is negative: give a duration such as 30m, or 0 for no damping", c.WatchQuiet)

@@ -83,6 +83,8 @@ var subcommands = []subcommand{
 	{commands.VerbHelp, "the commands you may run", nil},
 	{commands.VerbWhoami, "your IDs and role, as the bot sees them", nil},
 	{commands.VerbConfirm, "confirm a dangerous command by its code", []option{optCode}},
+	{commands.VerbApprove, "approve another admin's request waiting for approval", []option{optReq}},
+	{commands.VerbDeny, "deny (or withdraw) a request waiting for approval", []option{optReq}},
 }
 
 // applicationCommand is the /odoo command as registered with Discord.

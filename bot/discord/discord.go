@@ -593,6 +593,10 @@ func (b *Bot) handleInteraction(ctx context.Context, ic *discordgo.InteractionCr
 			b.confirmClick(ctx, i, strings.TrimPrefix(data.CustomID, confirmPrefix))
 		case strings.HasPrefix(data.CustomID, alertPrefix):
 			b.alertClick(ctx, i, strings.TrimPrefix(data.CustomID, alertPrefix))
+		case strings.HasPrefix(data.CustomID, approvePrefix):
+			b.approvalClick(ctx, i, true, strings.TrimPrefix(data.CustomID, approvePrefix))
+		case strings.HasPrefix(data.CustomID, denyPrefix):
+			b.approvalClick(ctx, i, false, strings.TrimPrefix(data.CustomID, denyPrefix))
 		}
 	}
 }

@@ -108,6 +108,10 @@ func (b *Bot) interaction(ctx context.Context, cb slackapi.InteractionCallback) 
 			b.alertClick(ctx, cb, channel, a.Value)
 			continue
 		}
+		if a.ActionID == approveAction || a.ActionID == denyAction {
+			b.approvalClick(ctx, cb, channel, a.ActionID == approveAction, a.Value)
+			continue
+		}
 		if a.ActionID != confirmAction {
 			continue
 		}

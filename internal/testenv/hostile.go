@@ -163,8 +163,8 @@ CREATE OPERATOR public.= (LEFTARG = varchar, RIGHTARG = varchar, FUNCTION = publ
 }
 
 // Snapshot is what a trap would change: every role of the test with its
-// rights, every membership among them, and the state database's
-// comment.
+// rights, every membership a role of the test is in or grants, and the
+// state database's comment.
 func (h *Hostile) Snapshot(t *testing.T) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -185,8 +185,13 @@ func (h *Hostile) Snapshot(t *testing.T) string {
 		t.Fatal(err)
 	}
 	out = append(out, r...)
+	// Memberships that involve a role of the test, on either side: what
+	// a trap could grant. Others' tests share the cluster and change
+	// their own meanwhile.
 	rows, err = c.Query(ctx, `SELECT format('member %s of %s', pg_get_userbyid(member), pg_get_userbyid(roleid))
-		FROM pg_auth_members ORDER BY 1`)
+		FROM pg_auth_members
+		WHERE pg_get_userbyid(member) LIKE '%' || $1 || '%' OR pg_get_userbyid(roleid) LIKE '%' || $1 || '%'
+		ORDER BY 1`, h.id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -314,7 +314,7 @@ func TestCreateTwoAtOnceAndOperate(t *testing.T) {
 		before := status(t, again)
 		uuid := configParam(t, ctx, a, again.Internal, "database.uuid")
 		conf := readFile(layout.Paths(again).Conf)
-		refused(t, "create "+again.Name+" http", again.Name, "rule taken")
+		refused(t, "create "+again.Name+" http", again.Name, "is taken", "pick another name")
 		inst, err := a.Store.Instance(ctx, again.Name)
 		if err != nil {
 			t.Fatal(err)

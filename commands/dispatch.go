@@ -161,6 +161,9 @@ type Dispatcher struct {
 		Hold(name string)
 		Release(name string)
 	}
+	// Alerts, when set, keeps the alert cards: ack acknowledges through
+	// it, and it is told of service control and maintenance windows.
+	Alerts AlertBook
 	Logger *slog.Logger
 	Now    func() time.Time
 
@@ -313,9 +316,14 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 		return nil, "ok", r.PrivateLong(ctx, title, strings.Join(lines, "\n"))
 	case VerbAudit:
 		return d.auditVerb(ctx, cmd, r)
+	case VerbAck:
+		return d.ack(ctx, req, cmd, r)
 	case VerbMaintenance:
 		who := displayName(req.Identity)
 		m, err := op.SetMaintenance(ctx, cmd.Name, cmd.Window, cmd.Reason, who)
+		if err == nil {
+			d.noteAlert(ctx, req, cmd, m.Until, nil)
+		}
 		if err != nil {
 			return fail(err)
 		}
@@ -346,6 +354,7 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 		case err == nil:
 			d.Watch.Hold(cmd.Name)
 		}
+		d.noteAlert(ctx, req, cmd, time.Time{}, err)
 		if err != nil {
 			return fail(err)
 		}
@@ -599,6 +608,8 @@ func (d *Dispatcher) available(verb Verb) bool {
 		return d.Audits != nil
 	case VerbDrill:
 		return d.Drills != nil
+	case VerbAck:
+		return d.Alerts != nil
 	}
 	return true
 }

@@ -241,7 +241,7 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 		}
 		slackBot, runs = b, append(runs, b.Run)
 		if ch := cfg.SlackAlerts; ch != "" {
-			a.AddActionAlerts(watch.Channel{
+			a.AddAlertCards(watch.Channel{
 				Name: "slack", Mention: cfg.SlackAlertMention,
 				Post: func(ctx context.Context, alert commands.Alert) (string, error) { return b.PostAlert(ctx, ch, alert) },
 				Update: func(ctx context.Context, ts string, alert commands.Alert) error {
@@ -260,7 +260,7 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 		}
 		discordBot, runs = b, append(runs, b.Run)
 		if ch := cfg.DiscordAlerts; ch != "" {
-			a.AddActionAlerts(watch.Channel{
+			a.AddAlertCards(watch.Channel{
 				Name: "discord", Mention: cfg.DiscordAlertMention,
 				Post: func(ctx context.Context, alert commands.Alert) (string, error) { return b.PostAlert(ctx, ch, alert) },
 				Update: func(ctx context.Context, id string, alert commands.Alert) error {

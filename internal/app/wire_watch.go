@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"odoobot/commands"
@@ -12,13 +13,26 @@ import (
 	"odoobot/provision/sysusers"
 )
 
-// AddActionAlerts adds a place where alerts go with their buttons (a
-// chat channel whose adapter can show them, and edit them: the
-// watcher's alert cards); serve adds one per configured adapter, each
-// with its own Name. Alerts without buttons go there too.
-func (a *App) AddActionAlerts(ch watch.Channel) {
+// AddActionAlerts adds a place where alerts go with their buttons, as
+// new messages (it cannot edit them): the watcher's card is posted there
+// when the alert is raised and again when it ends. Alerts without
+// buttons go there too.
+func (a *App) AddActionAlerts(post func(ctx context.Context, alert commands.Alert) error) {
+	a.AddAlertCards(watch.Channel{
+		Post: func(ctx context.Context, alert commands.Alert) (string, error) { return "", post(ctx, alert) },
+	})
+}
+
+// AddAlertCards adds a place where alerts go with their buttons, and
+// whose adapter edits them (the watcher's alert cards, edited in place);
+// serve adds one per configured adapter, each with its own Name (one
+// is made up when it has none). Alerts without buttons go there too.
+func (a *App) AddAlertCards(ch watch.Channel) {
 	a.alertMu.Lock()
 	defer a.alertMu.Unlock()
+	if ch.Name == "" {
+		ch.Name = fmt.Sprintf("alerts %d", len(a.actionAlerts)+1)
+	}
 	a.actionAlerts = append(a.actionAlerts, ch)
 }
 

@@ -9,7 +9,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"odoobot/commands"
-	"odoobot/internal/watch"
 )
 
 func TestAlertsReachTextAndButtonChannels(t *testing.T) {
@@ -18,10 +17,7 @@ func TestAlertsReachTextAndButtonChannels(t *testing.T) {
 	var texts []string
 	var alerts []commands.Alert
 	a.AddAlerts(func(_ context.Context, text string) error { texts = append(texts, text); return nil })
-	a.AddActionAlerts(watch.Channel{Name: "chat", Post: func(_ context.Context, alert commands.Alert) (string, error) {
-		alerts = append(alerts, alert)
-		return "", nil
-	}})
+	a.AddActionAlerts(func(_ context.Context, alert commands.Alert) error { alerts = append(alerts, alert); return nil })
 
 	down := commands.Alert{Text: "🚨 instance acme is failing", Actions: commands.InstanceActions("acme")}
 	a.post(context.Background(), down)

@@ -18,7 +18,10 @@ type Channel struct {
 	// Post posts a new message and returns its reference (a Slack ts, a
 	// Discord message ID), which Update takes.
 	Post func(ctx context.Context, alert commands.Alert) (ref string, err error)
-	// Update replaces the message ref's text and buttons.
+	// Update replaces the message ref's text and buttons. nil: the
+	// channel cannot edit, and a card is posted there when the alert is
+	// raised and again when it ends (recovered, closed), as a new
+	// message each time.
 	Update func(ctx context.Context, ref string, alert commands.Alert) error
 	// Mention is the user group a new card and its repeats notify, in
 	// the platform's terms; "" for none.
@@ -265,6 +268,18 @@ func (b *Book) show(ctx context.Context, c *card, now time.Time, fresh bool) {
 	a := c.alert(now)
 	for _, ch := range b.cfg.Channels() {
 		ref := c.refs[ch.Name]
+		if ch.Update == nil {
+			if fresh || !c.ended.IsZero() {
+				post := a
+				if fresh {
+					post.Mention = ch.Mention
+				}
+				if _, err := ch.Post(ctx, post); err != nil {
+					b.log.Error("alert: the card was not delivered", "channel", ch.Name, "instance", c.key, "err", err)
+				}
+			}
+			continue
+		}
 		if ref != "" {
 			if err := ch.Update(ctx, ref, a); err != nil {
 				b.log.Error("alert: the card could not be edited", "channel", ch.Name, "instance", c.key, "err", err)

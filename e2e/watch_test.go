@@ -33,6 +33,56 @@ func (f *slackFake) alertClick(t *testing.T, user, userName, ts, value string) s
 	return id
 }
 
+// card is the latest text of the alert card ts: its last chat.update,
+// or its post when it was never edited.
+func (f *slackFake) card(ts string) string {
+	text := ""
+	for _, c := range f.Calls() {
+		switch {
+		case c.Method == "chat.postMessage" && c.TS == ts:
+			text = c.Form.Get("text")
+		case c.Method == "chat.update" && c.Form.Get("ts") == ts:
+			text = c.Form.Get("text")
+		}
+	}
+	return text
+}
+
+// edits are the chat.update calls of the message ts.
+func (f *slackFake) edits(ts string) []slackCall {
+	var out []slackCall
+	for _, c := range f.CallsOf("chat.update") {
+		if c.Form.Get("ts") == ts {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// cardButtons are the "Label=value" of the buttons in a message's blocks.
+func cardButtons(t *testing.T, blocksJSON string) string {
+	t.Helper()
+	var blocks []struct {
+		Type     string `json:"type"`
+		Elements []struct {
+			Value string `json:"value"`
+			Text  struct {
+				Text string `json:"text"`
+			} `json:"text"`
+		} `json:"elements"`
+	}
+	if err := json.Unmarshal([]byte(blocksJSON), &blocks); err != nil {
+		t.Fatalf("blocks %q: %v", blocksJSON, err)
+	}
+	var buttons []string
+	for _, b := range blocks {
+		for _, e := range b.Elements {
+			buttons = append(buttons, e.Text.Text+"="+e.Value)
+		}
+	}
+	return strings.Join(buttons, ",")
+}
+
 // alertsAbout are the top-level messages in the alert channel that
 // contain want.
 func (f *slackFake) alertsAbout(want string) []slackCall {
@@ -49,10 +99,12 @@ func (f *slackFake) alertsAbout(want string) []slackCall {
 // watcher against the fake Slack. The instance's process is frozen behind
 // systemd's back (SIGSTOP: the unit stays active, so Restart= never fires
 // and only the health check with the database can tell); the watcher
-// posts one alert with Restart and Logs buttons; a viewer's click is
-// refused privately and restarts nothing; an operator's click restarts
-// the instance, answers in the alert's thread, and one recovery follows.
-// Both clicks are audited as the typed command.
+// posts one alert card with Acknowledge, Restart, Logs and Silence 1 h
+// buttons; a viewer's click is refused privately and restarts nothing;
+// an operator's click restarts the instance, answers in the card's
+// thread, and the card itself is edited, not followed by new messages:
+// restarting, then recovered with how long it was down. Both clicks are
+// audited as the typed command.
 func TestWatchAlertsAndRestartFromTheButton(t *testing.T) {
 	needSandbox(t)
 	env := newCreateEnv(t)
@@ -70,7 +122,7 @@ func TestWatchAlertsAndRestartFromTheButton(t *testing.T) {
 	f := newSlackFake(t)
 	environ := append(slackServeEnv(env, f, allowlist),
 		"SLACK_ALERT_CHANNEL="+slackAlerts, "WATCH_INTERVAL=1s", "WATCH_FAILURES=2", "WATCH_QUIET=30m",
-		"WATCH_DISK_FREE_MB=1")
+		"WATCH_DISK_FREE_MB=1", "ALERT_REPEAT=0")
 	bot := startServe(t, environ)
 	f.waitConnected(t, bot)
 
@@ -81,28 +133,11 @@ func TestWatchAlertsAndRestartFromTheButton(t *testing.T) {
 	failing := "instance " + name + " is failing"
 	waitSlack(t, f, bot, 2*time.Minute, "the alert", func() bool { return len(f.alertsAbout(failing)) > 0 })
 	alert := f.alertsAbout(failing)[0]
-	if text := alert.Form.Get("text"); !strings.Contains(text, "health check") {
-		t.Errorf("the alert %q does not say the health check failed", text)
+	if text := alert.Form.Get("text"); !strings.Contains(text, "health check") || !strings.Contains(text, "down since ") {
+		t.Errorf("the alert %q does not say the health check failed and since when", text)
 	}
-	var blocks []struct {
-		Type     string `json:"type"`
-		Elements []struct {
-			Value string `json:"value"`
-			Text  struct {
-				Text string `json:"text"`
-			} `json:"text"`
-		} `json:"elements"`
-	}
-	if err := json.Unmarshal([]byte(alert.Form.Get("blocks")), &blocks); err != nil {
-		t.Fatalf("the alert's blocks %q: %v", alert.Form.Get("blocks"), err)
-	}
-	var buttons []string
-	for _, b := range blocks {
-		for _, e := range b.Elements {
-			buttons = append(buttons, e.Text.Text+"="+e.Value)
-		}
-	}
-	if got, want := strings.Join(buttons, ","), "Restart=restart "+name+",Logs=logs "+name; got != want {
+	want := "Acknowledge=ack " + name + ",Restart=restart " + name + ",Logs=logs " + name + ",Silence 1 h=maintenance " + name + " 1h alert silenced"
+	if got := cardButtons(t, alert.Form.Get("blocks")); got != want {
 		t.Fatalf("the alert's buttons are %q, want %q", got, want)
 	}
 	ts := alert.TS
@@ -120,23 +155,35 @@ func TestWatchAlertsAndRestartFromTheButton(t *testing.T) {
 			t.Errorf("the viewer's click got a visible answer: %q", c.Form.Get("text"))
 		}
 	}
+	if n := len(f.edits(ts)); n != 0 {
+		t.Errorf("the viewer's refused click edited the card %d times", n)
+	}
 
-	// The operator's click: restarted, answered in the thread, recovered.
+	// The operator's click: restarted, answered in the thread, the card
+	// edited to say so, then to say it recovered.
 	f.alertClick(t, slackOperator, "olga", ts, "restart "+name)
 	restarted := name + " restarted by olga"
 	waitSlack(t, f, bot, 3*time.Minute, "the restart's answer in the alert's thread", func() bool {
 		return strings.Contains(strings.Join(f.inThread(ts), "\n"), restarted)
 	})
-	recovered := "instance " + name + " recovered"
-	waitSlack(t, f, bot, time.Minute, "the recovery", func() bool { return len(f.alertsAbout(recovered)) > 0 })
+	waitSlack(t, f, bot, 20*time.Second, "the card saying it was restarted", func() bool {
+		return strings.Contains(f.card(ts), "restarted by olga")
+	})
+	recovered := "instance " + name + " recovered at "
+	waitSlack(t, f, bot, time.Minute, "the card saying it recovered", func() bool { return strings.Contains(f.card(ts), recovered) })
 	requireAnswers(t, ctx, inst)
+	final := f.edits(ts)
+	last := final[len(final)-1]
+	if text := last.Form.Get("text"); !strings.Contains(text, "it was down for ") || !strings.Contains(text, "restarted by olga") {
+		t.Errorf("the recovered card %q does not say how long it was down and who restarted it", text)
+	}
+	if got := cardButtons(t, last.Form.Get("blocks")); got != "" {
+		t.Errorf("the recovered card still has buttons: %s", got)
+	}
 
 	bot.stop(t)
-	if n := len(f.alertsAbout(failing)); n != 1 {
-		t.Errorf("%d alerts about %s, want exactly one:\n%s", n, name, f.transcript())
-	}
-	if n := len(f.alertsAbout(recovered)); n != 1 {
-		t.Errorf("%d recoveries of %s, want exactly one:\n%s", n, name, f.transcript())
+	if n := len(f.alertsAbout(name)); n != 1 {
+		t.Errorf("%d messages in the alert channel about %s, want exactly one card:\n%s", n, name, f.transcript())
 	}
 	entries, err := a.Store.Audit(ctx, 50)
 	if err != nil {

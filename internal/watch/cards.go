@@ -55,7 +55,15 @@ type Book struct {
 	log  *slog.Logger
 	mu   sync.Mutex
 	open map[string]*card // the open cards by key
+	// last is each key's card that ended last: an operator's restart
+	// that the watcher saw recover before the dispatcher told of it is
+	// still shown on it, for lateNote.
+	last map[string]*card
 }
+
+// lateNote is how long after a card ended an operator's restart or
+// start is still shown on it.
+const lateNote = time.Minute
 
 var _ commands.AlertBook = (*Book)(nil)
 
@@ -70,7 +78,7 @@ func NewBook(cfg BookConfig) *Book {
 	if cfg.Channels == nil {
 		cfg.Channels = func() []Channel { return nil }
 	}
-	return &Book{cfg: cfg, log: cfg.Logger, open: map[string]*card{}}
+	return &Book{cfg: cfg, log: cfg.Logger, open: map[string]*card{}, last: map[string]*card{}}
 }
 
 // card is one incident.
@@ -170,7 +178,7 @@ func (b *Book) Event(ctx context.Context, e Event) {
 			return
 		}
 		c.ended = now
-		delete(b.open, e.Key)
+		b.close(c)
 		b.show(ctx, c, now, false)
 	}
 }
@@ -199,11 +207,15 @@ func (b *Book) Acknowledge(ctx context.Context, name, who string) (string, error
 func (b *Book) Note(ctx context.Context, n commands.AlertNote) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	now := b.cfg.Now()
 	c := b.open[n.Name]
 	if c == nil {
-		return
+		c = b.last[n.Name]
+		late := c != nil && now.Sub(c.ended) < lateNote && c.end == "" && n.Failed == ""
+		if !late || n.Verb != commands.VerbRestart && n.Verb != commands.VerbStart {
+			return
+		}
 	}
-	now := b.cfg.Now()
 	at := n.At
 	if at.IsZero() {
 		at = now
@@ -223,9 +235,13 @@ func (b *Book) Note(ctx context.Context, n commands.AlertNote) {
 		c.notes = append(c.notes, fmt.Sprintf("%s %s by %s failed", when, n.Verb, n.Who))
 	case n.Verb == commands.VerbStop:
 		c.ended, c.end = at, "stopped on purpose by "+n.Who+"; it is not watched until it is started"
-		delete(b.open, n.Name)
+		b.close(c)
 	case n.Verb == commands.VerbRestart:
-		c.notes = append(c.notes, fmt.Sprintf("%s restarting: restarted by %s", when, n.Who))
+		line := fmt.Sprintf("%s restarted by %s", when, n.Who)
+		if c.ended.IsZero() {
+			line += "; waiting for its checks to pass"
+		}
+		c.notes = append(c.notes, line)
 	default:
 		c.notes = append(c.notes, fmt.Sprintf("%s %s by %s", when, past, n.Who))
 	}
@@ -243,7 +259,7 @@ func (b *Book) AfterRound(ctx context.Context, now time.Time, alerting map[strin
 	for key, c := range b.open {
 		if !alerting[key] {
 			c.ended, c.end = now, "the instance is no longer watched (deleted, stopped or not ready)"
-			delete(b.open, key)
+			b.close(c)
 			b.show(ctx, c, now, false)
 			continue
 		}
@@ -259,6 +275,13 @@ func (b *Book) AfterRound(ctx context.Context, now time.Time, alerting map[strin
 			}
 		}
 	}
+}
+
+// close moves the ended card c from the open ones to the last ones.
+// Called with b.mu held.
+func (b *Book) close(c *card) {
+	delete(b.open, c.key)
+	b.last[c.key] = c
 }
 
 // show brings every channel's message of card c up to date: posted

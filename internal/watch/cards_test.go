@@ -103,7 +103,7 @@ func TestOneIncidentIsOneCardEditedInPlace(t *testing.T) {
 		if !strings.Contains(acked, "👤 acknowledged by olga at 14:53:03 UTC") || !strings.HasSuffix(acked, "|| [Restart,Logs,Silence 1 h]") {
 			t.Errorf("%s: after the acknowledgement %q, want who, no mention again, no Acknowledge button", c.name, acked)
 		}
-		if !strings.Contains(c.calls[2], "14:53:13 UTC restarting: restarted by olga") {
+		if !strings.Contains(c.calls[2], "14:53:13 UTC restarted by olga; waiting for its checks to pass") {
 			t.Errorf("%s: after the restart %q", c.name, c.calls[2])
 		}
 		final := c.msgs["m1"]
@@ -185,5 +185,27 @@ func TestCardIsClosedWhenTheInstanceIsNoLongerWatched(t *testing.T) {
 	}
 	if _, err := book.Acknowledge(ctx, "acme", "olga"); !errors.Is(err, commands.ErrNoOpenAlert) {
 		t.Errorf("acknowledging a closed card: %v", err)
+	}
+}
+
+// A restart the watcher saw recover before the dispatcher told of it is
+// still shown on the recovered card; a later one, or a stop, is not.
+func TestRestartToldAfterTheRecoveryIsShown(t *testing.T) {
+	c := newChat("slack")
+	book, clk := newBook(t, 0, c)
+	ctx := context.Background()
+	book.Event(ctx, Event{Kind: Alerted, Key: "acme", Problem: "its unit is failed", Since: clk.now, Failures: 3})
+	clk.now = clk.now.Add(time.Minute)
+	book.Event(ctx, Event{Kind: Recovered, Key: "acme", Problem: "its unit is failed", Since: clk.now.Add(-time.Minute)})
+	book.Note(ctx, commands.AlertNote{Name: "acme", Verb: commands.VerbRestart, Who: "olga", At: clk.now})
+	book.Note(ctx, commands.AlertNote{Name: "acme", Verb: commands.VerbStop, Who: "olga", At: clk.now})
+	clk.now = clk.now.Add(2 * time.Minute)
+	book.Note(ctx, commands.AlertNote{Name: "acme", Verb: commands.VerbRestart, Who: "ana", At: clk.now})
+	if len(c.calls) != 3 {
+		t.Fatalf("calls:\n%s", strings.Join(c.calls, "\n"))
+	}
+	text := c.msgs["m1"].Text
+	if !strings.HasPrefix(text, "✅ instance acme recovered") || !strings.HasSuffix(text, "• 14:53:03 UTC restarted by olga") {
+		t.Errorf("the recovered card %q, want olga's restart shown last", text)
 	}
 }

@@ -200,3 +200,140 @@ func TestWatchAlertsAndRestartFromTheButton(t *testing.T) {
 	}
 	f.checkTokens(t, bot.out.String())
 }
+
+// repeatsAbout are the top-level repeats of the alert about name.
+func (f *slackFake) repeatsAbout(name string) []slackCall {
+	return f.alertsAbout("🔁 instance " + name + " is still failing and nobody has acknowledged it")
+}
+
+// TestWatchAlertCardAcknowledgeSilenceRepeat runs `odoobot serve` with a
+// fast watcher, ALERT_REPEAT=4s and a user group to mention, against the
+// fake Slack, an instance frozen behind systemd's back. The card
+// mentions the group and is repeated, with the mention, while nobody
+// acknowledges it; a viewer's Acknowledge is refused privately and
+// changes nothing (the repeats go on); an operator's is shown on the
+// card and stops the repeats; Silence 1 h opens a one-hour maintenance
+// window by the clicker (status shows it) and the card says silenced.
+// Every click is audited as the typed command.
+func TestWatchAlertCardAcknowledgeSilenceRepeat(t *testing.T) {
+	needSandbox(t)
+	env := newCreateEnv(t)
+	a, _ := env.newApp(t, app.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	name := uniqueName(t, "card")
+	inst := createReady(t, ctx, a, name)
+
+	allowlist := filepath.Join(env.root, "allowlist")
+	grants := "admin slack user " + slackAdmin + "\noperator slack user " + slackOperator + "\nviewer slack user " + slackViewer + "\n"
+	if err := os.WriteFile(allowlist, []byte(grants), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const group, repeat = "S0E2EONCALL", 4 * time.Second
+	f := newSlackFake(t)
+	environ := append(slackServeEnv(env, f, allowlist),
+		"SLACK_ALERT_CHANNEL="+slackAlerts, "WATCH_INTERVAL=1s", "WATCH_FAILURES=2", "WATCH_QUIET=30m",
+		"WATCH_DISK_FREE_MB=1", "ALERT_REPEAT="+repeat.String(), "SLACK_ALERT_MENTION="+group)
+	bot := startServe(t, environ)
+	f.waitConnected(t, bot)
+
+	out, err := exec.CommandContext(ctx, "systemctl", "kill", "--signal=SIGSTOP", inst.Unit).CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemctl kill --signal=SIGSTOP %s: %v\n%s", inst.Unit, err, out)
+	}
+	t.Cleanup(func() { exec.Command("systemctl", "kill", "--signal=SIGCONT", inst.Unit).Run() })
+	failing := "instance " + name + " is failing"
+	waitSlack(t, f, bot, 2*time.Minute, "the alert", func() bool { return len(f.alertsAbout(failing)) > 0 })
+	posted := time.Now()
+	card := f.alertsAbout(failing)[0]
+	ts := card.TS
+	mention := "<!subteam^" + group + ">"
+	if text := card.Form.Get("text"); !strings.HasSuffix(text, mention) {
+		t.Errorf("the card %q does not mention %s", text, mention)
+	}
+
+	// Nobody acknowledges: the card is repeated after ALERT_REPEAT, with
+	// the mention.
+	waitSlack(t, f, bot, 20*time.Second, "a repeat", func() bool { return len(f.repeatsAbout(name)) > 0 })
+	if waited := time.Since(posted); waited < repeat-time.Second {
+		t.Errorf("the first repeat came %s after the card, want ALERT_REPEAT (%s)", waited.Round(time.Millisecond), repeat)
+	}
+	if text := f.repeatsAbout(name)[0].Form.Get("text"); !strings.HasSuffix(text, mention) {
+		t.Errorf("the repeat %q does not mention %s", text, mention)
+	}
+
+	// The viewer's Acknowledge: refused privately, the card unchanged,
+	// the repeats go on.
+	mark, repeats := f.callCount(), len(f.repeatsAbout(name))
+	f.alertClick(t, slackViewer, "val", ts, "ack "+name)
+	waitSlack(t, f, bot, 20*time.Second, "the viewer's refusal", func() bool { return len(f.since(mark, "chat.postEphemeral")) > 0 })
+	eph := f.since(mark, "chat.postEphemeral")[0]
+	if eph.Form.Get("user") != slackViewer || eph.Form.Get("thread_ts") != ts || !strings.Contains(eph.Form.Get("text"), "need role operator to run ack") {
+		t.Errorf("the viewer's answer %v, want a private refusal in the card's thread", eph.Form)
+	}
+	waitSlack(t, f, bot, 20*time.Second, "a repeat after the viewer's click", func() bool { return len(f.repeatsAbout(name)) > repeats })
+	if strings.Contains(f.card(ts), "acknowledged") {
+		t.Errorf("the viewer's refused click changed the card: %q", f.card(ts))
+	}
+
+	// The operator's Acknowledge: the card shows who, and the repeats
+	// stop.
+	f.alertClick(t, slackOperator, "olga", ts, "ack "+name)
+	waitSlack(t, f, bot, 20*time.Second, "the card acknowledged", func() bool {
+		return strings.Contains(f.card(ts), "acknowledged by olga")
+	})
+	if !strings.Contains(strings.Join(f.inThread(ts), "\n"), name+": alert acknowledged by olga") {
+		t.Errorf("the acknowledgement was not answered in the card's thread:\n%s", f.transcript())
+	}
+	last := f.edits(ts)[len(f.edits(ts))-1]
+	if got := cardButtons(t, last.Form.Get("blocks")); strings.Contains(got, "Acknowledge") || !strings.Contains(got, "Restart") {
+		t.Errorf("the acknowledged card's buttons: %s, want Restart, Logs and Silence without Acknowledge", got)
+	}
+	repeats = len(f.repeatsAbout(name))
+	time.Sleep(3 * repeat)
+	if n := len(f.repeatsAbout(name)); n != repeats {
+		t.Errorf("%d repeats after the acknowledgement, want none", n-repeats)
+	}
+
+	// Silence 1 h: a one-hour maintenance window by the clicker, shown by
+	// status, and on the card.
+	f.alertClick(t, slackOperator, "olga", ts, "maintenance "+name+" 1h alert silenced")
+	waitSlack(t, f, bot, 20*time.Second, "the card silenced", func() bool { return strings.Contains(f.card(ts), "🔕 silenced until ") })
+	got, err := a.Store.Instance(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := got.Maintenance
+	if left := time.Until(m.Until); left < 59*time.Minute || left > time.Hour || m.By != "olga" || m.Reason != "alert silenced" {
+		t.Errorf("the maintenance window %+v, want one hour, opened by olga, reason alert silenced", m)
+	}
+	r, _ := dispatch(t, ctx, a, "status "+name)
+	if !strings.Contains(r.text(), "maintenance until") || !strings.Contains(r.text(), "opened by olga") {
+		t.Errorf("status does not show the window:\n%s", r.text())
+	}
+
+	bot.stop(t)
+	if n := len(f.alertsAbout(failing)); n != 1 {
+		t.Errorf("%d cards about %s, want one:\n%s", n, name, f.transcript())
+	}
+	entries, err := a.Store.Audit(ctx, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	for _, e := range entries {
+		if e.Channel == slackAlerts && strings.Contains(e.Command, name) && !strings.HasPrefix(e.Command, "status") {
+			seen = append(seen, e.UserID+" "+e.Command+" "+e.Decision+" "+e.Outcome)
+		}
+	}
+	text := strings.Join(seen, "\n")
+	for _, want := range []string{
+		slackViewer + " ack " + name + " denied", slackOperator + " ack " + name + " allowed ok",
+		slackOperator + " maintenance " + name + " 1h alert silenced allowed ok",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("audit lacks %q:\n%s", want, text)
+		}
+	}
+	f.checkTokens(t, bot.out.String())
+}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"odoobot/bot/discord/discordtest"
 	"odoobot/bot/slack/slacktest"
 	"odoobot/internal/app"
 )
@@ -336,4 +337,93 @@ func TestWatchAlertCardAcknowledgeSilenceRepeat(t *testing.T) {
 		}
 	}
 	f.checkTokens(t, bot.out.String())
+}
+
+// TestWatchAlertCardOnDiscord runs `odoobot serve` with a fast watcher
+// against the Discord double, with an on-call role to mention. The
+// frozen instance's card is one message in the alert channel that
+// mentions the role (the only mention it may ping) and carries the four
+// buttons; when the instance is thawed, that same message is edited to
+// say it recovered and how long it was down, its buttons removed, and
+// nobody pinged again.
+func TestWatchAlertCardOnDiscord(t *testing.T) {
+	needSandbox(t)
+	env := newCreateEnv(t)
+	a, _ := env.newApp(t, app.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	name := uniqueName(t, "dcard")
+	inst := createReady(t, ctx, a, name)
+
+	const alerts, role = "713000000000000004", "713000000000000030"
+	s := discordtest.New(t, discordtest.Options{AppID: discordApp, Channel: discordChannel})
+	environ := append(discordServeEnv(env, s, writeDiscordAllowlist(t, env)),
+		"DISCORD_ALERT_CHANNEL="+alerts, "DISCORD_ALERT_MENTION="+role, "WATCH_INTERVAL=1s", "WATCH_FAILURES=2",
+		"WATCH_QUIET=30m", "WATCH_DISK_FREE_MB=1", "ALERT_REPEAT=0")
+	bot := startServe(t, environ)
+
+	out, err := exec.CommandContext(ctx, "systemctl", "kill", "--signal=SIGSTOP", inst.Unit).CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemctl kill --signal=SIGSTOP %s: %v\n%s", inst.Unit, err, out)
+	}
+	thawed := false
+	t.Cleanup(func() {
+		if !thawed {
+			exec.Command("systemctl", "kill", "--signal=SIGCONT", inst.Unit).Run()
+		}
+	})
+	about := func(c discordtest.Call) bool {
+		return c.Method == "POST" && c.Path == "/channels/"+alerts+"/messages" && strings.Contains(c.Str("content"), "instance "+name+" ")
+	}
+	var card discordtest.Call
+	waitDiscord(t, s, bot, 2*time.Minute, "the alert card", func() bool {
+		var ok bool
+		card, ok = callOf(s, about)
+		return ok
+	})
+	if content := card.Str("content"); !strings.Contains(content, "instance "+name+" is failing") || !strings.HasSuffix(content, "<@&"+role+">") {
+		t.Errorf("the card %q, want the failure and the role's mention", content)
+	}
+	var allowed struct {
+		Parse, Roles, Users []string
+	}
+	got, _ := json.Marshal(card.JSON["allowed_mentions"])
+	if err := json.Unmarshal(got, &allowed); err != nil || allowed.Parse == nil || len(allowed.Parse) != 0 || len(allowed.Users) != 0 || strings.Join(allowed.Roles, ",") != role {
+		t.Errorf("the card may ping %s, want the role alone", got)
+	}
+	wantIDs := "odoobot_alert:ack " + name + ",odoobot_alert:restart " + name + ",odoobot_alert:logs " + name + ",odoobot_alert:maintenance " + name + " 1h alert silenced"
+	if got := strings.Join(card.CustomIDs(), ","); got != wantIDs {
+		t.Errorf("the card's buttons %q, want %q", got, wantIDs)
+	}
+
+	out, err = exec.CommandContext(ctx, "systemctl", "kill", "--signal=SIGCONT", inst.Unit).CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemctl kill --signal=SIGCONT %s: %v\n%s", inst.Unit, err, out)
+	}
+	thawed = true
+	edit := "/channels/" + alerts + "/messages/" + card.Message
+	var recovered discordtest.Call
+	waitDiscord(t, s, bot, time.Minute, "the card edited to say it recovered", func() bool {
+		var ok bool
+		recovered, ok = callOf(s, func(c discordtest.Call) bool {
+			return c.Method == "PATCH" && c.Path == edit && strings.Contains(c.Str("content"), "recovered at ")
+		})
+		return ok
+	})
+	if content := recovered.Str("content"); !strings.Contains(content, "it was down for ") || strings.Contains(content, "<@&") {
+		t.Errorf("the recovered card %q, want how long it was down, without the mention", content)
+	}
+	if ids := recovered.CustomIDs(); len(ids) != 0 {
+		t.Errorf("the recovered card still has buttons: %v", ids)
+	}
+	bot.stop(t)
+	var posts int
+	for _, c := range s.Calls() {
+		if about(c) {
+			posts++
+		}
+	}
+	if posts != 1 {
+		t.Errorf("%d messages about %s in the alert channel, want one card:\n%s", posts, name, discordTranscript(s))
+	}
 }

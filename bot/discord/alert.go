@@ -68,7 +68,7 @@ func alertMessage(alert commands.Alert) (string, []discordgo.MessageComponent, *
 			content = string(r[:maxContent-len(mention)-1]) + "…"
 		}
 		content += mention
-		mentions = &discordgo.MessageAllowedMentions{Roles: []string{alert.Mention}}
+		mentions = &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}, Roles: []string{alert.Mention}}
 	}
 	content = clip(content)
 	components := []discordgo.MessageComponent{}

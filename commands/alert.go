@@ -109,10 +109,9 @@ type AlertNote struct {
 	Who  string // the display name of who did it
 	// Until is the end of the maintenance window opened (Verb
 	// maintenance); zero when the window was ended.
-	Until time.Time
-	// Failed is why it failed, "" when it succeeded.
-	Failed string
-	At     time.Time
+	Until  time.Time
+	Failed bool      // the command failed
+	At     time.Time // when it was done
 }
 
 // ack runs "ack NAME": the open alert about NAME is acknowledged by the
@@ -140,9 +139,6 @@ func (d *Dispatcher) noteAlert(ctx context.Context, req Request, cmd Command, un
 	if d.Alerts == nil {
 		return
 	}
-	n := AlertNote{Name: cmd.Name, Verb: cmd.Verb, Who: displayName(req.Identity), Until: until, At: d.now()}
-	if err != nil {
-		n.Failed = "failed"
-	}
+	n := AlertNote{Name: cmd.Name, Verb: cmd.Verb, Who: displayName(req.Identity), Until: until, Failed: err != nil, At: d.now()}
 	d.Alerts.Note(context.WithoutCancel(ctx), n)
 }

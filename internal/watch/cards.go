@@ -211,7 +211,7 @@ func (b *Book) Note(ctx context.Context, n commands.AlertNote) {
 	c := b.open[n.Name]
 	if c == nil {
 		c = b.last[n.Name]
-		late := c != nil && now.Sub(c.ended) < lateNote && c.end == "" && n.Failed == ""
+		late := c != nil && now.Sub(c.ended) < lateNote && c.end == "" && !n.Failed
 		if !late || n.Verb != commands.VerbRestart && n.Verb != commands.VerbStart {
 			return
 		}
@@ -231,7 +231,7 @@ func (b *Book) Note(ctx context.Context, n commands.AlertNote) {
 		c.notes = append(c.notes, fmt.Sprintf("%s maintenance ended by %s: alerts on again", when, n.Who))
 	case past == "":
 		return
-	case n.Failed != "":
+	case n.Failed:
 		c.notes = append(c.notes, fmt.Sprintf("%s %s by %s failed", when, n.Verb, n.Who))
 	case n.Verb == commands.VerbStop:
 		c.ended, c.end = at, "stopped on purpose by "+n.Who+"; it is not watched until it is started"

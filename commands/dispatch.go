@@ -321,12 +321,10 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 	case VerbMaintenance:
 		who := displayName(req.Identity)
 		m, err := op.SetMaintenance(ctx, cmd.Name, cmd.Window, cmd.Reason, who)
-		if err == nil {
-			d.noteAlert(ctx, req, cmd, m.Until, nil)
-		}
 		if err != nil {
 			return fail(err)
 		}
+		d.noteAlert(ctx, req, cmd, m.Until, nil)
 		if cmd.Window == 0 {
 			return answer(fmt.Sprintf("%s: maintenance ended by %s; its alerts are on again", cmd.Name, who))
 		}

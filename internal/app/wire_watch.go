@@ -36,7 +36,8 @@ func (a *App) AddAlertCards(ch watch.Channel) {
 	a.actionAlerts = append(a.actionAlerts, ch)
 }
 
-// alertChannels are the channels added by AddActionAlerts so far.
+// alertChannels are the channels added by AddActionAlerts and
+// AddAlertCards so far.
 func (a *App) alertChannels() []watch.Channel {
 	a.alertMu.Lock()
 	defer a.alertMu.Unlock()

@@ -158,6 +158,11 @@ type Config struct {
 	DiscordGuild  string `envconfig:"DISCORD_GUILD_ID" desc:"guild where /odoo is registered (global when empty)"`
 	DiscordAPIURL string `envconfig:"DISCORD_API_URL" default:"https://discord.com/api/v10/" desc:"Discord API base URL"`
 	DiscordAlerts string `envconfig:"DISCORD_ALERT_CHANNEL" desc:"Discord channel ID where failed renewals and scheduled backups are posted"`
+	// AlertRepeat: an instance's alert card neither acknowledged nor
+	// silenced is repeated this often; 0 never.
+	AlertRepeat         time.Duration `envconfig:"ALERT_REPEAT" default:"30m" desc:"an unacknowledged instance alert is repeated in the alert channel this often; 0 never"`
+	SlackAlertMention   string        `envconfig:"SLACK_ALERT_MENTION" desc:"Slack user group ID (S…) notified by a new alert card and its repeats"`
+	DiscordAlertMention string        `envconfig:"DISCORD_ALERT_MENTION" desc:"Discord role ID notified by a new alert card and its repeats"`
 
 	// The watcher (on-call alerts).
 	WatchInterval   time.Duration `envconfig:"WATCH_INTERVAL" default:"1m" desc:"how often serve checks every instance; 0 turns the watcher off"`
@@ -165,11 +170,6 @@ type Config struct {
 	WatchQuiet      time.Duration `envconfig:"WATCH_QUIET" default:"30m" desc:"after a recovery, no new alert for the same instance before this much time"`
 	WatchDiskFreeMB int           `envconfig:"WATCH_DISK_FREE_MB" default:"1024" desc:"the disk check fails below this much free space under PROD_ROOT, MiB"`
 	WatchCertDays   int           `envconfig:"WATCH_CERT_DAYS" default:"14" desc:"the certificate check fails when fewer days are left"`
-	// AlertRepeat: an instance's alert card neither acknowledged nor
-	// silenced is repeated this often; 0 never.
-	AlertRepeat         time.Duration `envconfig:"ALERT_REPEAT" default:"30m" desc:"an unacknowledged instance alert is repeated in the alert channel this often; 0 never"`
-	SlackAlertMention   string        `envconfig:"SLACK_ALERT_MENTION" desc:"Slack user group ID (S…) notified by a new alert card and its repeats"`
-	DiscordAlertMention string        `envconfig:"DISCORD_ALERT_MENTION" desc:"Discord role ID notified by a new alert card and its repeats"`
 }
 
 // DefaultEnvFile is the env file read when --env-file is not given.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -252,11 +254,13 @@ func (b *Book) Note(ctx context.Context, n commands.AlertNote) {
 // alert is no longer open (the instance was deleted, stopped, or is no
 // longer ready) is closed; an instance's card neither acknowledged nor
 // silenced is repeated, with the channels' Mention, once Repeat has
-// passed since it was posted or last repeated.
+// passed since it was posted or last repeated. Cards are taken in the
+// order of their keys.
 func (b *Book) AfterRound(ctx context.Context, now time.Time, alerting map[string]bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for key, c := range b.open {
+	for _, key := range slices.Sorted(maps.Keys(b.open)) {
+		c := b.open[key]
 		if !alerting[key] {
 			c.ended, c.end = now, "the instance is no longer watched (deleted, stopped or not ready)"
 			b.close(c)

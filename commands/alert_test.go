@@ -8,6 +8,9 @@ import (
 	"os/user"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"odoobot/provision"
 	"odoobot/provision/ports"
@@ -186,5 +189,53 @@ func TestAlertButtonsIncludeSilenceAndAck(t *testing.T) {
 		if n := len("odoobot_alert:" + a.Command); n > 100 {
 			t.Errorf("the %s button of a 50-character name carries %d characters; Discord takes 100", a.Label, n)
 		}
+	}
+}
+
+// windows is a provision.MaintenanceRecorder that keeps nothing.
+type windows struct{}
+
+func (windows) SetMaintenance(context.Context, string, provision.Maintenance) error { return nil }
+
+// The alert book hears of every restart, stop and start and of each
+// maintenance window an operator opens, with who, and whether it
+// failed; a command refused by the allowlist tells it nothing.
+func TestServiceControlAndMaintenanceTellTheAlertBook(t *testing.T) {
+	d, _, _, _ := newAdminDispatcher(t, adminAllowlist)
+	layout := provision.Layout{Zone: "example.com"}
+	inst := layout.NewInstance("acme", provision.SSLLetsEncrypt)
+	inst.State = provision.StateReady
+	health := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer health.Close()
+	inst.Ports.HTTP = health.Listener.Addr().(*net.TCPAddr).Port
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst.User, inst.DBRole = "", "" // imported on this test's user, whose health server holds the port
+	now := time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
+	d.Now = func() time.Time { return now }
+	d.Operator = &provision.Operator{Files: tree.New(layout), Store: instancesOf{inst}, Layout: layout,
+		Services: &units{running: map[string]bool{inst.Unit: true}}, Health: probe.Health{}, Ports: ports.Host{}, Users: sysusers.Host{},
+		Maintenance: windows{}, Now: func() time.Time { return now }, ServiceUser: me.Username}
+	b := &book{}
+	d.Alerts = b
+	for _, req := range []struct{ user, name, text string }{
+		{"U0OPER001", "olga", "restart acme"}, {"U0OPER001", "olga", "maintenance acme 1h alert silenced"},
+		{"U0ADMIN01", "ana", "stop acme"}, {"U0ADMIN01", "ana", "stop acme"}, {"U0STRANGER", "eve", "restart acme"},
+	} {
+		r := &recordingResponder{}
+		if _, err := d.Handle(context.Background(), Request{Identity: Identity{Platform: "slack", UserID: req.user, UserName: req.name}, Channel: "C1", Text: req.text}, r); err != nil {
+			t.Fatalf("%s: %v", req.text, err)
+		}
+	}
+	want := []AlertNote{
+		{Name: "acme", Verb: VerbRestart, Who: "olga", At: now},
+		{Name: "acme", Verb: VerbMaintenance, Who: "olga", Until: now.Add(time.Hour), At: now},
+		{Name: "acme", Verb: VerbStop, Who: "ana", At: now},
+		{Name: "acme", Verb: VerbStop, Who: "ana", Failed: true, At: now}, // already stopped
+	}
+	if d := cmp.Diff(b.notes, want); d != "" {
+		t.Errorf("the book was told (-got +want):\n%s", d)
 	}
 }

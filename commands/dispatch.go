@@ -167,6 +167,9 @@ type Dispatcher struct {
 		Hold(name string)
 		Release(name string)
 	}
+	// Alerts, when set, keeps the alert cards: ack acknowledges through
+	// it, and it is told of service control and maintenance windows.
+	Alerts AlertBook
 	Logger *slog.Logger
 	Now    func() time.Time
 	// ApprovalRequired turns on two-person approval: delete, restore and
@@ -330,12 +333,15 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 		return nil, "ok", r.PrivateLong(ctx, title, strings.Join(lines, "\n"))
 	case VerbAudit:
 		return d.auditVerb(ctx, cmd, r)
+	case VerbAck:
+		return d.ack(ctx, req, cmd, r)
 	case VerbMaintenance:
 		who := displayName(req.Identity)
 		m, err := op.SetMaintenance(ctx, cmd.Name, cmd.Window, cmd.Reason, who)
 		if err != nil {
 			return fail(err)
 		}
+		d.noteAlert(ctx, req, cmd, m.Until, nil)
 		if cmd.Window == 0 {
 			return answer(fmt.Sprintf("%s: maintenance ended by %s; its alerts are on again", cmd.Name, who))
 		}
@@ -363,6 +369,7 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 		case err == nil:
 			d.Watch.Hold(cmd.Name)
 		}
+		d.noteAlert(ctx, req, cmd, time.Time{}, err)
 		if err != nil {
 			return fail(err)
 		}
@@ -616,6 +623,8 @@ func (d *Dispatcher) available(verb Verb) bool {
 		return d.Audits != nil
 	case VerbDrill:
 		return d.Drills != nil
+	case VerbAck:
+		return d.Alerts != nil
 	}
 	return true
 }

@@ -24,6 +24,8 @@ const (
 	VerbRestart Verb = "restart"
 	VerbStop    Verb = "stop"
 	VerbStart   Verb = "start"
+	// VerbAck acknowledges an instance's open alert.
+	VerbAck Verb = "ack"
 	// VerbMaintenance opens or ends a maintenance window.
 	VerbMaintenance Verb = "maintenance"
 	VerbBackup      Verb = "backup"
@@ -95,6 +97,7 @@ var verbTable = []verbSpec{
 	{VerbRestart, argsName, "NAME", "restart the instance's service", RoleOperator},
 	{VerbStop, argsName, "NAME", "stop the instance's service", RoleOperator},
 	{VerbStart, argsName, "NAME", "start the instance's service", RoleOperator},
+	{VerbAck, argsName, "NAME", "acknowledge the open alert about the instance: its card shows you took it, and it is not repeated", RoleOperator},
 	{VerbMaintenance, argsNameWindow, "NAME DURATION|off [REASON]", "silence the instance's alerts for DURATION (e.g. 30m, 2h, at most 168h), shown in status; off ends it", RoleOperator},
 	{VerbBackup, argsName, "NAME", "database dump + filestore archive", RoleOperator},
 	{VerbBackups, argsName, "NAME", "the instance's backups", RoleViewer},

@@ -170,6 +170,11 @@ type Config struct {
 	DiscordGuild  string `envconfig:"DISCORD_GUILD_ID" desc:"guild where /odoo is registered (global when empty)"`
 	DiscordAPIURL string `envconfig:"DISCORD_API_URL" default:"https://discord.com/api/v10/" desc:"Discord API base URL"`
 	DiscordAlerts string `envconfig:"DISCORD_ALERT_CHANNEL" desc:"Discord channel ID where failed renewals and scheduled backups are posted"`
+	// AlertRepeat: an instance's alert card neither acknowledged nor
+	// silenced is repeated this often; 0 never.
+	AlertRepeat         time.Duration `envconfig:"ALERT_REPEAT" default:"30m" desc:"an unacknowledged instance alert is repeated in the alert channel this often; 0 never"`
+	SlackAlertMention   string        `envconfig:"SLACK_ALERT_MENTION" desc:"Slack user group ID (S…) notified by a new alert card and its repeats"`
+	DiscordAlertMention string        `envconfig:"DISCORD_ALERT_MENTION" desc:"Discord role ID notified by a new alert card and its repeats"`
 
 	// The watcher (on-call alerts).
 	WatchInterval   time.Duration `envconfig:"WATCH_INTERVAL" default:"1m" desc:"how often serve checks every instance; 0 turns the watcher off"`
@@ -443,6 +448,15 @@ func (c *Config) Validate() error {
 	}
 	if c.WatchQuiet < 0 {
 		add("WATCH_QUIET %s is negative: give a duration such as 30m, or 0 for no damping", c.WatchQuiet)
+	}
+	if c.AlertRepeat < 0 || c.AlertRepeat > 0 && c.AlertRepeat < time.Second {
+		add("ALERT_REPEAT %s: give a duration of at least 1s (such as 30m), or 0 never to repeat an alert", c.AlertRepeat)
+	}
+	if m := c.SlackAlertMention; m != "" && !regexp.MustCompile(`^S[A-Z0-9]{1,31}$`).MatchString(m) {
+		add("SLACK_ALERT_MENTION %q: give a Slack user group ID, such as S0123ABCD (the group's profile, Copy group ID)", m)
+	}
+	if m := c.DiscordAlertMention; m != "" && !regexp.MustCompile(`^[0-9]{17,20}$`).MatchString(m) {
+		add("DISCORD_ALERT_MENTION %q: give a Discord role ID, 17 to 20 digits (Server Settings, Roles, Copy Role ID)", m)
 	}
 	if c.WatchDiskFreeMB < 0 || c.WatchCertDays < 0 {
 		add("WATCH_DISK_FREE_MB %d and WATCH_CERT_DAYS %d: give sizes and days of 0 or more", c.WatchDiskFreeMB, c.WatchCertDays)

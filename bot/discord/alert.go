@@ -14,30 +14,76 @@ import (
 // Discord's 100 characters: names are at most 50).
 const alertPrefix = "odoobot_alert:"
 
-// PostAlert posts alert in channel with the bot token: its text, and a
-// row of buttons, one per action, whose click runs the action's command
-// as the one who clicked (see alertClick). An alert without actions is
-// posted as Alert posts text.
-func (b *Bot) PostAlert(ctx context.Context, channel string, alert commands.Alert) error {
-	if len(alert.Actions) == 0 {
-		return b.Alert(ctx, channel, alert.Text)
+// PostAlert posts alert in channel with the bot token and returns the
+// message's ID (what UpdateAlert takes): its text, and a row of buttons,
+// one per action, whose click runs the action's command as the one who
+// clicked (see alertClick). The alert's Mention, a role ID, is notified:
+// <@&ID> follows the text, and that role alone may be pinged. An alert
+// without actions nor mention is posted as Alert posts text (its ID is
+// then "": it is not a card).
+func (b *Bot) PostAlert(ctx context.Context, channel string, alert commands.Alert) (string, error) {
+	if len(alert.Actions) == 0 && alert.Mention == "" {
+		return "", b.Alert(ctx, channel, alert.Text)
 	}
 	if channel == "" {
-		return fmt.Errorf("discord: alert: no channel")
+		return "", fmt.Errorf("discord: alert: no channel")
 	}
-	m := outgoing{content: clip(alert.Text)}
-	{
-		var buttons []discordgo.MessageComponent
-		for i, a := range alert.Actions {
-			style := discordgo.SecondaryButton
-			if i == 0 {
-				style = discordgo.PrimaryButton
-			}
-			buttons = append(buttons, discordgo.Button{Label: a.Label, Style: style, CustomID: alertPrefix + a.Command})
+	content, components, mentions := alertMessage(alert)
+	msg, err := b.s.ChannelMessageSendComplex(channel, &discordgo.MessageSend{
+		Content: content, Components: components, AllowedMentions: mentions,
+	}, discordgo.WithContext(ctx))
+	if err != nil {
+		return "", b.wrap("alert in "+channel, err)
+	}
+	return msg.ID, nil
+}
+
+// UpdateAlert replaces the text and buttons of the alert message id in
+// channel (posted by PostAlert) with alert's; the Mention is not
+// rendered again, and nobody is pinged.
+func (b *Bot) UpdateAlert(ctx context.Context, channel, id string, alert commands.Alert) error {
+	if channel == "" || id == "" {
+		return fmt.Errorf("discord: alert: no channel or message to edit")
+	}
+	alert.Mention = ""
+	content, components, _ := alertMessage(alert)
+	_, err := b.s.ChannelMessageEditComplex(&discordgo.MessageEdit{
+		ID: id, Channel: channel, Content: &content, Components: &components, AllowedMentions: noMentions(),
+	}, discordgo.WithContext(ctx))
+	if err != nil {
+		return b.wrap("edit the alert in "+channel, err)
+	}
+	return nil
+}
+
+// alertMessage is alert as a message: its content (the mention after
+// the text), its row of buttons (an empty list when it has none, which
+// removes those of the message it replaces), and who may be pinged: the
+// mentioned role alone.
+func alertMessage(alert commands.Alert) (string, []discordgo.MessageComponent, *discordgo.MessageAllowedMentions) {
+	content, mentions := alert.Text, noMentions()
+	if snowflake.MatchString(alert.Mention) {
+		mention := " <@&" + alert.Mention + ">"
+		if r := []rune(content); len(r) > maxContent-len(mention) {
+			content = string(r[:maxContent-len(mention)-1]) + "…"
 		}
-		m.components = []discordgo.MessageComponent{discordgo.ActionsRow{Components: buttons}}
+		content += mention
+		mentions = &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}, Roles: []string{alert.Mention}}
 	}
-	return b.channelSend(ctx, channel, m)
+	content = clip(content)
+	components := []discordgo.MessageComponent{}
+	var buttons []discordgo.MessageComponent
+	for i, a := range alert.Actions {
+		style := discordgo.SecondaryButton
+		if i == 0 {
+			style = discordgo.PrimaryButton
+		}
+		buttons = append(buttons, discordgo.Button{Label: a.Label, Style: style, CustomID: alertPrefix + a.Command})
+	}
+	if len(buttons) > 0 {
+		components = append(components, discordgo.ActionsRow{Components: buttons})
+	}
+	return content, components, mentions
 }
 
 // alertClick runs the command an alert's button carries as the user who

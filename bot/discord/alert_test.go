@@ -28,7 +28,7 @@ func TestAlertHasButtonsThatRunTheirCommandAsTheClicker(t *testing.T) {
 	b := newBot(t, fd, h, logs)
 
 	alert := commands.Alert{Text: "🚨 instance acme is failing: its unit is failed", Actions: commands.InstanceActions("acme")}
-	if err := b.PostAlert(context.Background(), testChannel, alert); err != nil {
+	if _, err := b.PostAlert(context.Background(), testChannel, alert); err != nil {
 		t.Fatal(err)
 	}
 	calls := fd.snapshot()
@@ -54,22 +54,27 @@ func TestAlertHasButtonsThatRunTheirCommandAsTheClicker(t *testing.T) {
 	for _, c := range body.Components[0].Components {
 		buttons = append(buttons, [2]string{c.Label, c.CustomID})
 	}
-	if d := cmp.Diff(buttons, [][2]string{{"Restart", "odoobot_alert:restart acme"}, {"Logs", "odoobot_alert:logs acme"}}); d != "" {
+	want := [][2]string{
+		{"Acknowledge", "odoobot_alert:ack acme"}, {"Restart", "odoobot_alert:restart acme"},
+		{"Logs", "odoobot_alert:logs acme"}, {"Silence 1 h", "odoobot_alert:maintenance acme 1h alert silenced"},
+	}
+	if d := cmp.Diff(buttons, want); d != "" {
 		t.Fatalf("buttons (-got +want):\n%s", d)
 	}
 
 	olga := member{ID: "445566778899001122", Name: "olga", Roles: []string{opRole}}
-	b.handleInteraction(context.Background(), click(t, "623456789012345690", "itok-alert", olga, buttons[0][1]))
+	b.handleInteraction(context.Background(), click(t, "623456789012345690", "itok-alert", olga, buttons[1][1]))
 	calls = fd.snapshot()[1:]
 	var shapes []string
 	for _, c := range calls {
 		shapes = append(shapes, shape(c, map[string]string{testApp: "{app}"}))
 	}
-	want := []string{
+	want = nil
+	wantShapes := []string{
 		"POST /interactions/623456789012345690/itok-alert/callback",
 		"PATCH /webhooks/{app}/itok-alert/messages/@original",
 	}
-	if d := cmp.Diff(shapes, want); d != "" {
+	if d := cmp.Diff(shapes, wantShapes); d != "" {
 		t.Fatalf("click calls (-got +want):\n%s", d)
 	}
 	if typ := calls[0].JSON["type"]; typ != float64(5) || dataFlags(calls[0]) != 0 {
@@ -128,4 +133,48 @@ func dataFlags(c apiCall) int {
 	d, _ := c.JSON["data"].(map[string]any)
 	f, _ := d["flags"].(float64)
 	return int(f)
+}
+
+// An alert card is posted once with its role mention (that role alone
+// may be pinged), then edited in place: the same message, its buttons
+// replaced (none once the instance recovered), nobody pinged again.
+func TestAlertCardIsEditedInPlaceAndPingsItsRoleOnce(t *testing.T) {
+	fd := newFakeDiscord(t)
+	b := newBot(t, fd, handlerFunc(func(context.Context, commands.Request, commands.Responder) (*provision.Task, error) { return nil, nil }), &bottest.LogBuffer{})
+	const role = "778899001122334455"
+	ctx := context.Background()
+	id, err := b.PostAlert(ctx, testChannel, commands.Alert{Text: "🚨 instance acme is failing", Actions: commands.InstanceActions("acme"), Mention: role})
+	if err != nil || id == "" {
+		t.Fatalf("PostAlert: %q, %v", id, err)
+	}
+	if err := b.UpdateAlert(ctx, testChannel, id, commands.Alert{Text: "✅ instance acme recovered", Mention: role}); err != nil {
+		t.Fatal(err)
+	}
+	calls := fd.snapshot()
+	if len(calls) != 2 || shape(calls[1], nil) != "PATCH /channels/"+testChannel+"/messages/"+id {
+		t.Fatalf("calls, want a post then an edit of the same message:\n%s", describe(calls))
+	}
+	post, edit := calls[0], calls[1]
+	if got := post.str("content"); got != "🚨 instance acme is failing <@&"+role+">" {
+		t.Errorf("card content %q, want the text and the role's mention", got)
+	}
+	var posted, edited struct {
+		AllowedMentions struct {
+			Parse []string `json:"parse"`
+			Roles []string `json:"roles"`
+		} `json:"allowed_mentions"`
+		Components []json.RawMessage `json:"components"`
+	}
+	if err := json.Unmarshal(post.Body, &posted); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(edit.Body, &edited); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(posted.AllowedMentions.Roles, []string{role}); d != "" || len(posted.AllowedMentions.Parse) != 0 {
+		t.Errorf("the card may ping %s, want the role alone", post.Body)
+	}
+	if edit.str("content") != "✅ instance acme recovered" || len(edited.AllowedMentions.Roles) != 0 || edited.Components == nil || len(edited.Components) != 0 {
+		t.Errorf("the edit %s, want the new text, no mention, no ping, and its buttons removed (components: [])", edit.Body)
+	}
 }

@@ -68,6 +68,7 @@ var subcommands = []subcommand{
 	{commands.VerbRestart, "restart an instance's service", []option{optName}},
 	{commands.VerbStop, "stop an instance's service", []option{optName}},
 	{commands.VerbStart, "start an instance's service", []option{optName}},
+	{commands.VerbAck, "acknowledge the open alert about an instance: no more repeats", []option{optName}},
 	{commands.VerbMaintenance, "silence an instance's alerts for a while, shown in status", []option{optName, optLen, optWhy}},
 	{commands.VerbBackup, "back up an instance: database and filestore", []option{optName}},
 	{commands.VerbBackups, "an instance's backups", []option{optName}},

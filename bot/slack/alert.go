@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	slackapi "github.com/slack-go/slack"
 
@@ -20,18 +21,61 @@ const (
 	maxSectionText = 2900
 )
 
-// PostAlert posts alert at the top of channel: its text, and under it one
-// button per action whose value is the action's command ("restart acme").
-// A click runs that command as the one who clicked (see alertClick). An
-// alert without actions is posted as Alert posts text.
-func (b *Bot) PostAlert(ctx context.Context, channel string, alert commands.Alert) error {
-	if len(alert.Actions) == 0 {
-		return b.Alert(ctx, channel, alert.Text)
+// PostAlert posts alert at the top of channel and returns its ts (what
+// UpdateAlert takes): its text, and under it one button per action whose
+// value is the action's command ("restart acme"). A click runs that
+// command as the one who clicked (see alertClick). The alert's Mention,
+// a user group ID (S…), is notified: <!subteam^S…> follows the text. An
+// alert without actions nor mention is posted as Alert posts text (its
+// ts is then "": it is not a card).
+func (b *Bot) PostAlert(ctx context.Context, channel string, alert commands.Alert) (string, error) {
+	if len(alert.Actions) == 0 && alert.Mention == "" {
+		return "", b.Alert(ctx, channel, alert.Text)
 	}
 	if channel == "" {
-		return fmt.Errorf("slack: alert: no channel")
+		return "", fmt.Errorf("slack: alert: no channel")
 	}
-	text := clipRunes(b.outgoing(alert.Text), maxSectionText)
+	var ts string
+	err := b.inChannel(ctx, channel, func() error {
+		var err error
+		ts, err = rateLimited(ctx, b, func() (string, error) {
+			_, ts, err := b.api.PostMessageContext(ctx, channel, b.alertMessage(alert)...)
+			return ts, err
+		})
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("slack: alert: chat.postMessage: %w", err)
+	}
+	return ts, nil
+}
+
+// UpdateAlert replaces the text and buttons of the alert ts in channel
+// (posted by PostAlert) with alert's; the Mention is not rendered again.
+func (b *Bot) UpdateAlert(ctx context.Context, channel, ts string, alert commands.Alert) error {
+	if channel == "" || ts == "" {
+		return fmt.Errorf("slack: alert: no channel or message to edit")
+	}
+	alert.Mention = ""
+	_, err := rateLimited(ctx, b, func() (string, error) {
+		_, _, _, err := b.api.UpdateMessageContext(ctx, channel, ts, b.alertMessage(alert)...)
+		return "", err
+	})
+	if err != nil {
+		return fmt.Errorf("slack: alert: chat.update: %w", err)
+	}
+	return nil
+}
+
+// alertMessage is alert as a message: its text escaped (nothing in it
+// links or mentions), the mention after it, a section block and the
+// buttons. A message without buttons gets an empty blocks list, which
+// removes the buttons of the message it replaces.
+func (b *Bot) alertMessage(alert commands.Alert) []slackapi.MsgOption {
+	text := clipRunes(escapeText(b.outgoing(alert.Text)), maxSectionText)
+	if alert.Mention != "" && validMention(alert.Mention) {
+		text += " <!subteam^" + alert.Mention + ">"
+	}
 	var buttons []slackapi.BlockElement
 	for i, a := range alert.Actions {
 		label := slackapi.NewTextBlockObject(slackapi.PlainTextType, a.Label, false, false)
@@ -43,24 +87,35 @@ func (b *Bot) PostAlert(ctx context.Context, channel string, alert commands.Aler
 	}
 	blocks := []slackapi.Block{
 		slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType, text, false, false), nil, nil),
-		slackapi.NewActionBlock(alertBlock, buttons...),
+	}
+	if len(buttons) > 0 {
+		blocks = append(blocks, slackapi.NewActionBlock(alertBlock, buttons...))
 	}
 	// The text is the notification, and what a client without blocks
 	// shows.
-	opts := []slackapi.MsgOption{
+	return []slackapi.MsgOption{
 		slackapi.MsgOptionText(text, false), slackapi.MsgOptionBlocks(blocks...), slackapi.MsgOptionDisableLinkUnfurl(),
 	}
-	err := b.inChannel(ctx, channel, func() error {
-		_, err := rateLimited(ctx, b, func() (string, error) {
-			_, ts, err := b.api.PostMessageContext(ctx, channel, opts...)
-			return ts, err
-		})
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("slack: alert: chat.postMessage: %w", err)
+}
+
+// escapeText escapes the three characters Slack's message formatting
+// reads as control sequences.
+func escapeText(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// validMention reports whether id looks like a Slack user group ID (S
+// and letters or digits): anything else is not rendered.
+func validMention(id string) bool {
+	if len(id) < 2 || len(id) > 32 || id[0] != 'S' {
+		return false
 	}
-	return nil
+	for _, r := range id[1:] {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // alertClick runs the command an alert's button carries, as the user who

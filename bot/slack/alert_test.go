@@ -76,8 +76,8 @@ func TestAlertHasButtonsAndAClickRunsItsCommandInTheThread(t *testing.T) {
 	fs.WaitConnected(t, 5*time.Second)
 
 	alert := commands.Alert{Text: "🚨 instance acme is failing: health check: port 2100 did not answer", Actions: commands.InstanceActions("acme")}
-	if err := rb.bot.PostAlert(context.Background(), "C0ALERT", alert); err != nil {
-		t.Fatal(err)
+	if ts, err := rb.bot.PostAlert(context.Background(), "C0ALERT", alert); err != nil || ts != "1700000000.000001" {
+		t.Fatalf("PostAlert: %q, %v, want the message's ts", ts, err)
 	}
 	posts := fs.CallsOf("chat.postMessage")
 	if len(posts) != 1 || posts[0].Form.Get("channel") != "C0ALERT" || posts[0].Form.Get("thread_ts") != "" {
@@ -91,21 +91,22 @@ func TestAlertHasButtonsAndAClickRunsItsCommandInTheThread(t *testing.T) {
 	for _, b := range btns {
 		got = append(got, [2]string{b.Text.Text, b.Value})
 	}
-	if diff := cmp.Diff(got, [][2]string{{"Restart", "restart acme"}, {"Logs", "logs acme"}}); diff != "" {
+	want := [][2]string{{"Acknowledge", "ack acme"}, {"Restart", "restart acme"}, {"Logs", "logs acme"}, {"Silence 1 h", "maintenance acme 1h alert silenced"}}
+	if diff := cmp.Diff(got, want); diff != "" {
 		t.Fatalf("buttons (-got +want):\n%s", diff)
 	}
 	const ts = "1700000000.000001" // the fake's first ts: the alert's
 
-	fs.Send(t, fs.alertClick("env-r", "U0888OPER", "olga", ts, 0, btns[0].Value))
+	fs.Send(t, fs.alertClick("env-r", "U0888OPER", "olga", ts, 1, btns[1].Value))
 	waitFor(t, "the restart's answer", func() bool { return len(fs.CallsOf("chat.postMessage")) == 2 })
-	fs.Send(t, fs.alertClick("env-l", "U0888OPER", "olga", ts, 1, btns[1].Value))
+	fs.Send(t, fs.alertClick("env-l", "U0888OPER", "olga", ts, 2, btns[2].Value))
 	waitFor(t, "the logs", func() bool { return len(fs.CallsOf("chat.postEphemeral")) == 1 })
 
-	want := []commands.Request{
+	wantReqs := []commands.Request{
 		{Identity: commands.Identity{Platform: "slack", UserID: "U0888OPER", UserName: "olga"}, Channel: "C0ALERT", Text: "restart acme"},
 		{Identity: commands.Identity{Platform: "slack", UserID: "U0888OPER", UserName: "olga"}, Channel: "C0ALERT", Text: "logs acme"},
 	}
-	if diff := cmp.Diff(h.requests(), want); diff != "" {
+	if diff := cmp.Diff(h.requests(), wantReqs); diff != "" {
 		t.Errorf("requests (-got +want):\n%s", diff)
 	}
 	answer := fs.CallsOf("chat.postMessage")[1]
@@ -146,5 +147,36 @@ func TestAlertButtonRunsNothingButAnAlertCommand(t *testing.T) {
 	}
 	if n := len(h.requests()); n != 0 {
 		t.Errorf("the handler ran %d times for a forged button", n)
+	}
+}
+
+// An alert card is posted once, its user group mentioned after its
+// escaped text, then edited in place (chat.update of the same ts): the
+// new text, the buttons gone once it recovered, no mention again.
+func TestAlertCardIsEditedInPlaceAndMentionsItsGroupOnce(t *testing.T) {
+	fs := newFakeSlack(t)
+	rb := startBot(t, fs, slack.Config{Handler: &operatorHandler{}})
+	fs.WaitConnected(t, 5*time.Second)
+	ctx := context.Background()
+	ts, err := rb.bot.PostAlert(ctx, "C0ALERT", commands.Alert{Text: "🚨 instance acme is failing: <!channel> & co", Actions: commands.InstanceActions("acme"), Mention: "S0ONCALL1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rb.bot.UpdateAlert(ctx, "C0ALERT", ts, commands.Alert{Text: "✅ instance acme recovered", Mention: "S0ONCALL1"}); err != nil {
+		t.Fatal(err)
+	}
+	posts, updates := fs.CallsOf("chat.postMessage"), fs.CallsOf("chat.update")
+	if len(posts) != 1 || len(updates) != 1 {
+		t.Fatalf("%d posts and %d updates, want one of each", len(posts), len(updates))
+	}
+	if got, want := posts[0].Form.Get("text"), "🚨 instance acme is failing: &lt;!channel&gt; &amp; co <!subteam^S0ONCALL1>"; got != want {
+		t.Errorf("card text %q, want %q (the text inert, the group mentioned)", got, want)
+	}
+	u := updates[0].Form
+	if u.Get("ts") != ts || u.Get("channel") != "C0ALERT" || u.Get("text") != "✅ instance acme recovered" {
+		t.Errorf("update %v, want the same message, the new text, no mention", u)
+	}
+	if strings.Contains(u.Get("blocks"), "actions") {
+		t.Errorf("the recovered card still has buttons: %s", u.Get("blocks"))
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"odoobot/commands"
 	"odoobot/config"
 	"odoobot/internal/app"
+	"odoobot/internal/watch"
 	"odoobot/provision"
 )
 
@@ -241,7 +242,13 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 		}
 		slackBot, runs = b, append(runs, b.Run)
 		if ch := cfg.SlackAlerts; ch != "" {
-			a.AddActionAlerts(func(ctx context.Context, alert commands.Alert) error { return b.PostAlert(ctx, ch, alert) })
+			a.AddAlertCards(watch.Channel{
+				Name: "slack", Mention: cfg.SlackAlertMention,
+				Post: func(ctx context.Context, alert commands.Alert) (string, error) { return b.PostAlert(ctx, ch, alert) },
+				Update: func(ctx context.Context, ts string, alert commands.Alert) error {
+					return b.UpdateAlert(ctx, ch, ts, alert)
+				},
+			})
 		}
 	}
 	if cfg.DiscordToken != "" {
@@ -254,7 +261,13 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 		}
 		discordBot, runs = b, append(runs, b.Run)
 		if ch := cfg.DiscordAlerts; ch != "" {
-			a.AddActionAlerts(func(ctx context.Context, alert commands.Alert) error { return b.PostAlert(ctx, ch, alert) })
+			a.AddAlertCards(watch.Channel{
+				Name: "discord", Mention: cfg.DiscordAlertMention,
+				Post: func(ctx context.Context, alert commands.Alert) (string, error) { return b.PostAlert(ctx, ch, alert) },
+				Update: func(ctx context.Context, id string, alert commands.Alert) error {
+					return b.UpdateAlert(ctx, ch, id, alert)
+				},
+			})
 		}
 	}
 	// A Slack thread reference holds "ts", a Discord one "message".

@@ -20,6 +20,7 @@ import (
 	"odoobot/commands"
 	"odoobot/config"
 	"odoobot/internal/pgdb"
+	"odoobot/internal/watch"
 	"odoobot/provision"
 	"odoobot/provision/backups"
 	"odoobot/provision/certs"
@@ -69,9 +70,9 @@ type App struct {
 	sweeps       sync.WaitGroup // StartSweep
 	alertMu      sync.Mutex
 	alerts       []func(ctx context.Context, text string) error
-	actionAlerts []func(ctx context.Context, alert commands.Alert) error // wire_watch.go
-	offsite      *offsite.Restic                                         // nil without OFFSITE_REPOSITORY
-	cloudflare   *cloudflare.Client                                      // nil when odoobot does not manage DNS
+	actionAlerts []watch.Channel    // wire_watch.go
+	offsite      *offsite.Restic    // nil without OFFSITE_REPOSITORY
+	cloudflare   *cloudflare.Client // nil when odoobot does not manage DNS
 	databases    *odoo.Databases
 	pg           postgres.Admin // the day-two jobs' databases
 	pitr         *pitr.Driver   // nil without PITR_REPOSITORY

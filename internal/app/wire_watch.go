@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"odoobot/commands"
@@ -12,31 +13,58 @@ import (
 	"odoobot/provision/sysusers"
 )
 
-// AddActionAlerts adds a place where alerts go with their buttons (a
-// chat channel whose adapter can show them); serve adds one per
-// configured adapter. Alerts without buttons go there too.
+// AddActionAlerts adds a place where alerts go with their buttons, as
+// new messages (it cannot edit them): the watcher's card is posted there
+// when the alert is raised and again when it ends. Alerts without
+// buttons go there too.
 func (a *App) AddActionAlerts(post func(ctx context.Context, alert commands.Alert) error) {
+	a.AddAlertCards(watch.Channel{
+		Post: func(ctx context.Context, alert commands.Alert) (string, error) { return "", post(ctx, alert) },
+	})
+}
+
+// AddAlertCards adds a place where alerts go with their buttons, and
+// whose adapter edits them (the watcher's alert cards, edited in place);
+// serve adds one per configured adapter, each with its own Name (one
+// is made up when it has none). Alerts without buttons go there too.
+func (a *App) AddAlertCards(ch watch.Channel) {
 	a.alertMu.Lock()
 	defer a.alertMu.Unlock()
-	a.actionAlerts = append(a.actionAlerts, post)
+	if ch.Name == "" {
+		ch.Name = fmt.Sprintf("alerts %d", len(a.actionAlerts)+1)
+	}
+	a.actionAlerts = append(a.actionAlerts, ch)
+}
+
+// alertChannels are the channels added by AddActionAlerts and
+// AddAlertCards so far.
+func (a *App) alertChannels() []watch.Channel {
+	a.alertMu.Lock()
+	defer a.alertMu.Unlock()
+	return append([]watch.Channel(nil), a.actionAlerts...)
+}
+
+// postText delivers text to the alert channels that only take text
+// (AddAlerts). A failed delivery is logged.
+func (a *App) postText(ctx context.Context, text string) {
+	a.alertMu.Lock()
+	texts := append([]func(context.Context, string) error(nil), a.alerts...)
+	a.alertMu.Unlock()
+	for _, post := range texts {
+		if err := post(ctx, text); err != nil {
+			a.Log.Error("alert not delivered", "err", err)
+		}
+	}
 }
 
 // post delivers alert to every alert channel: with its buttons where
 // they can be shown, its text alone elsewhere. A failed delivery is
 // logged.
 func (a *App) post(ctx context.Context, alert commands.Alert) {
-	a.alertMu.Lock()
-	texts := append([]func(context.Context, string) error(nil), a.alerts...)
-	actions := append([]func(context.Context, commands.Alert) error(nil), a.actionAlerts...)
-	a.alertMu.Unlock()
-	for _, post := range texts {
-		if err := post(ctx, alert.Text); err != nil {
-			a.Log.Error("alert not delivered", "err", err)
-		}
-	}
-	for _, post := range actions {
-		if err := post(ctx, alert); err != nil {
-			a.Log.Error("alert not delivered", "err", err)
+	a.postText(ctx, alert.Text)
+	for _, ch := range a.alertChannels() {
+		if _, err := ch.Post(ctx, alert); err != nil {
+			a.Log.Error("alert not delivered", "channel", ch.Name, "err", err)
 		}
 	}
 }
@@ -44,15 +72,18 @@ func (a *App) post(ctx context.Context, alert commands.Alert) {
 // NewWatcher builds the on-call watcher from the configuration (nil when
 // WATCH_INTERVAL is 0): every ready instance's unit, health with the
 // database, who holds its ports, its certificate, and the disk under
-// PROD_ROOT. Its alerts
-// carry Restart and Logs buttons; the dispatcher tells it when an
-// operator stops or starts an instance.
+// PROD_ROOT. Its alerts are cards (watch.Book), one per incident,
+// edited as it develops, with Acknowledge, Restart, Logs and Silence 1 h
+// buttons, repeated every ALERT_REPEAT until acknowledged; the
+// dispatcher tells the watcher when an operator stops or starts an
+// instance, and the book what operators did.
 func (a *App) NewWatcher() *watch.Watcher {
 	cfg := a.Config
 	if cfg.WatchInterval <= 0 {
 		return nil
 	}
 	layout := cfg.Layout()
+	book := watch.NewBook(watch.BookConfig{Channels: a.alertChannels, Repeat: cfg.AlertRepeat, Logger: a.Log})
 	w := watch.New(watch.Config{
 		Interval:    cfg.WatchInterval,
 		Policy:      watch.Policy{Failures: cfg.WatchFailures, Quiet: cfg.WatchQuiet},
@@ -80,17 +111,17 @@ func (a *App) NewWatcher() *watch.Watcher {
 			},
 		},
 		Post: func(ctx context.Context, e watch.Event) error {
-			alert := commands.Alert{Text: e.Text(time.Now())}
-			if e.Kind == watch.Alerted && e.Key != watch.HostKey {
-				alert.Actions = commands.InstanceActions(e.Key)
-			}
-			a.Log.Warn("watch", "text", alert.Text)
-			a.post(ctx, alert)
+			text := e.Text(time.Now())
+			a.Log.Warn("watch", "text", text)
+			a.postText(ctx, text)
+			book.Event(ctx, e)
 			return nil
 		},
-		Logger: a.Log,
+		AfterRound: book.AfterRound,
+		Logger:     a.Log,
 	})
 	a.Dispatcher.Watch = w
+	a.Dispatcher.Alerts = book
 	return w
 }
 

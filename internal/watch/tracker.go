@@ -94,6 +94,17 @@ func (t *Tracker) Hold(key string) {
 // Release watches key again, from a clean record.
 func (t *Tracker) Release(key string) { delete(t.held, key) }
 
+// Alerting is the set of keys alerted and not recovered since.
+func (t *Tracker) Alerting() map[string]bool {
+	out := map[string]bool{}
+	for k, s := range t.states {
+		if s.alerted {
+			out[k] = true
+		}
+	}
+	return out
+}
+
 // Held reports whether key is held.
 func (t *Tracker) Held(key string) bool { return t.held[key] }
 

@@ -58,9 +58,14 @@ type Config struct {
 	CertMin time.Duration
 	Checks  Checks
 	// Post delivers one event (to the alert channels); its error is logged.
-	Post   func(ctx context.Context, e Event) error
-	Now    func() time.Time // time.Now when nil
-	Logger *slog.Logger     // discarded when nil
+	Post func(ctx context.Context, e Event) error
+	// AfterRound, when set, is called after each round that was not
+	// skipped, after its events were posted, with the keys whose alert
+	// is still open (alerted, not recovered, still watched): an alert
+	// book repeats those and closes the others.
+	AfterRound func(ctx context.Context, now time.Time, alerting map[string]bool)
+	Now        func() time.Time // time.Now when nil
+	Logger     *slog.Logger     // discarded when nil
 }
 
 // Watcher runs the rounds. Hold and Release may be called from any
@@ -141,8 +146,12 @@ func (w *Watcher) Round(ctx context.Context) []Event {
 	now := w.cfg.Now()
 	w.mu.Lock()
 	events := w.tracker.Observe(now, results)
+	alerting := w.tracker.Alerting()
 	w.mu.Unlock()
 	events = append(events, w.observeHeld(now, held)...)
+	for k := range w.taken {
+		alerting[k] = true
+	}
 	for _, e := range events {
 		w.log.Warn("watch: "+string(e.Kind), "instance", e.Key, "problem", e.Problem)
 		if w.cfg.Post == nil {
@@ -151,6 +160,9 @@ func (w *Watcher) Round(ctx context.Context) []Event {
 		if err := w.cfg.Post(ctx, e); err != nil {
 			w.log.Error("watch: the event could not be posted", "kind", string(e.Kind), "instance", e.Key, "err", err)
 		}
+	}
+	if w.cfg.AfterRound != nil {
+		w.cfg.AfterRound(ctx, now, alerting)
 	}
 	return events
 }

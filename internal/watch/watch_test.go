@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/user"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -293,5 +294,40 @@ func TestRoundSilencesAnInstanceInMaintenance(t *testing.T) {
 	ev := w.Round(context.Background())
 	if len(ev) != 1 || ev[0].Kind != Alerted || ev[0].Failures != 2 {
 		t.Fatalf("after the window, a stopped unit: %+v, want one alert after 2 failures", ev)
+	}
+}
+
+// AfterRound is told, after each round, which alerts are still open: an
+// instance alerted and still failing, or busy (its record kept), is; one
+// recovered, held (stopped on purpose) or gone is not.
+func TestAfterRoundNamesTheOpenAlerts(t *testing.T) {
+	h := &host{
+		instances: []provision.Instance{instance("acme", 2100, provision.SSLHTTP, provision.StateReady), instance("beta", 2101, provision.SSLHTTP, provision.StateReady)},
+		units:     map[string]string{"odoo19e-prod-acme.service": "inactive", "odoo19e-prod-beta.service": "inactive"},
+		disk:      8 << 30,
+	}
+	var open []string
+	w := New(Config{Policy: Policy{Failures: 1}, DiskFreeMin: 1, Checks: h.checks(),
+		AfterRound: func(_ context.Context, _ time.Time, alerting map[string]bool) {
+			open = open[:0]
+			for k := range alerting {
+				open = append(open, k)
+			}
+			sort.Strings(open)
+		}})
+	round := func() string { w.Round(context.Background()); return strings.Join(open, ",") }
+	if got := round(); got != "acme,beta" {
+		t.Fatalf("both failing: %q", got)
+	}
+	h.mu.Lock()
+	h.busy = map[string]bool{"acme": true}
+	h.units["odoo19e-prod-beta.service"] = "active"
+	h.mu.Unlock()
+	if got := round(); got != "acme" {
+		t.Errorf("acme busy, beta recovered: %q, want acme (its record kept)", got)
+	}
+	w.Hold("acme")
+	if got := round(); got != "" {
+		t.Errorf("acme held: %q, want nothing open", got)
 	}
 }

@@ -517,7 +517,7 @@ func TestRegister(t *testing.T) {
 		}
 		// Every option naming an existing instance, a backup or a mode
 		// autocompletes; a new name (create, clone's copy) does not.
-		wantAuto := []string{"create mode", "status name", "info name", "logs name", "restart name", "stop name", "start name",
+		wantAuto := []string{"create mode", "status name", "info name", "logs name", "restart name", "stop name", "start name", "ack name",
 			"maintenance name", "backup name", "backups name", "restore name", "restore backup", "drill name", "delete name",
 			"clone source", "upgrade name", "reset-admin name"}
 		if d := cmp.Diff(autocomplete, wantAuto); d != "" {

@@ -64,8 +64,11 @@ type Book struct {
 }
 
 // lateNote is how long after a card ended an operator's restart or
-// start is still shown on it.
-const lateNote = time.Minute
+// start is still shown on it: a restart waits up to 90 s for the
+// instance's health, and the watcher may see it recover before the
+// restart returns (or the instance may have recovered as the operator
+// clicked); the restart still belongs to the incident's card.
+const lateNote = 10 * time.Minute
 
 var _ commands.AlertBook = (*Book)(nil)
 

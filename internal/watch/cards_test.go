@@ -199,7 +199,7 @@ func TestRestartToldAfterTheRecoveryIsShown(t *testing.T) {
 	book.Event(ctx, Event{Kind: Recovered, Key: "acme", Problem: "its unit is failed", Since: clk.now.Add(-time.Minute)})
 	book.Note(ctx, commands.AlertNote{Name: "acme", Verb: commands.VerbRestart, Who: "olga", At: clk.now})
 	book.Note(ctx, commands.AlertNote{Name: "acme", Verb: commands.VerbStop, Who: "olga", At: clk.now})
-	clk.now = clk.now.Add(2 * time.Minute)
+	clk.now = clk.now.Add(lateNote + time.Second)
 	book.Note(ctx, commands.AlertNote{Name: "acme", Verb: commands.VerbRestart, Who: "ana", At: clk.now})
 	if len(c.calls) != 3 {
 		t.Fatalf("calls:\n%s", strings.Join(c.calls, "\n"))

@@ -349,14 +349,5 @@ func formatFiles(m provision.Manifest) string {
 	return strings.TrimRight(b.String(), "\n")
 }
 
-func humanSize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
+// humanSize is provision.ByteSize of a size recorded signed.
+func humanSize(n int64) string { return provision.ByteSize(uint64(max(n, 0))) }

@@ -203,7 +203,7 @@ func TestBackupRefusedWithoutSpace(t *testing.T) {
 		t.Fatalf("backup with 200 MiB free: %v, want ErrBackupNoSpace", err)
 	}
 	need := backups.Estimate(dbSize, 400<<10)
-	for _, want := range []string{backups.ByteSize(need), backups.ByteSize(dbSize), "filestore 400.0 KiB", "200.0 MiB free", dir} {
+	for _, want := range []string{provision.ByteSize(need), provision.ByteSize(dbSize), "filestore 400.0 KiB", "200.0 MiB free", dir} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("refusal %q does not say %q", err, want)
 		}
@@ -227,9 +227,9 @@ func TestBackupRefusedWithoutSpace(t *testing.T) {
 		t.Fatalf("StatfsFree of a path not made yet: %d, %v", real, err)
 	}
 	if err := d.CheckBackupSpace(ctx, inst); real >= need+(64<<20) && err != nil {
-		t.Errorf("check on the real file system (%s free): %v", backups.ByteSize(real), err)
+		t.Errorf("check on the real file system (%s free): %v", provision.ByteSize(real), err)
 	} else if real < need && !errors.Is(err, provision.ErrBackupNoSpace) {
-		t.Errorf("check on the real file system (%s free, %s needed): %v, want a refusal", backups.ByteSize(real), backups.ByteSize(need), err)
+		t.Errorf("check on the real file system (%s free, %s needed): %v, want a refusal", provision.ByteSize(real), provision.ByteSize(need), err)
 	}
 }
 

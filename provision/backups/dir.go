@@ -204,7 +204,7 @@ func (d *Dir) Room(internal string, dbSize uint64, filestore fs.FS) error {
 	need := Estimate(dbSize, fsSize)
 	if free < need {
 		return fmt.Errorf("%w: a backup of %s needs about %s (database %s, filestore %s, and a margin) but %s has %s free: free space there, remove old backups, or point BACKUP_DIR at a larger disk",
-			provision.ErrBackupNoSpace, internal, ByteSize(need), ByteSize(dbSize), ByteSize(fsSize), d.Root, ByteSize(free))
+			provision.ErrBackupNoSpace, internal, provision.ByteSize(need), provision.ByteSize(dbSize), provision.ByteSize(fsSize), d.Root, provision.ByteSize(free))
 	}
 	return nil
 }

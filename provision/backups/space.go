@@ -64,17 +64,3 @@ func TreeSize(fsys fs.FS) (uint64, error) {
 	})
 	return n, err
 }
-
-// ByteSize renders n bytes for people: 1.5 GiB, 320.0 MiB, 12.0 KiB,
-// 512 B.
-func ByteSize(n uint64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}

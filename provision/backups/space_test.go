@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"testing/fstest"
+
+	"odoobot/provision"
 )
 
 // TestEstimate: the sum of database and filestore, a tenth more, and the
@@ -36,7 +38,7 @@ func TestTreeSize(t *testing.T) {
 
 func TestByteSize(t *testing.T) {
 	for n, want := range map[uint64]string{512: "512 B", 12 << 10: "12.0 KiB", 320 << 20: "320.0 MiB", 3 << 29: "1.5 GiB"} {
-		if got := ByteSize(n); got != want {
+		if got := provision.ByteSize(n); got != want {
 			t.Errorf("ByteSize(%d) = %q, want %q", n, got, want)
 		}
 	}

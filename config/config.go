@@ -551,7 +551,9 @@ func (c *Config) Layout() provision.Layout {
 		NginxAvailable: c.NginxAvailable,
 		NginxEnabled:   c.NginxEnabled,
 		UnitDir:        c.UnitDir,
-		CertDir:        filepath.Join(c.StateDir, "certs"),
+		// Beside nginx's configuration, not in STATE_DIR: nginx must
+		// start whatever becomes of odoobot's state.
+		CertDir: filepath.Join(filepath.Dir(c.NginxConf), "odoobot", "certs"),
 	}
 }
 

@@ -79,7 +79,8 @@ var sslLine = regexp.MustCompile(`(?m)^(\s*ssl_certificate(?:_key)?\s+)(\S+?)(;)
 //  2. every site is rewritten at once, nginx -t is run, and on a refusal
 //     every site is put back (Old is still there) and the error
 //     returned; then nginx is reloaded;
-//  3. only then is <Old>/<name> removed.
+//  3. only then is <Old>/<name> removed (of a site that names its
+//     certificate in Old or New; any other is left alone).
 //
 // Running it again changes nothing. A site that could not be read or
 // whose files could not be written is reported in its CertRepair and
@@ -115,6 +116,7 @@ func (h *CertHome) Repair(ctx context.Context, names []string) ([]CertRepair, er
 		old, new []byte
 	}
 	out := make([]CertRepair, len(names))
+	ours := make([]bool, len(names)) // the site names a certificate in Old or New
 	var changes []change
 	var reload bool
 	for i, name := range names {
@@ -132,10 +134,11 @@ func (h *CertHome) Repair(ctx context.Context, names []string) ([]CertRepair, er
 			out[i].Err = fmt.Errorf("nginx: certificates: %w", err)
 			continue
 		}
-		rewritten, names := h.rewrite(text, name)
-		if !names {
+		rewritten, named := h.rewrite(text, name)
+		if !named {
 			continue
 		}
+		ours[i] = true
 		moved, placeholder, err := h.ensurePair(newRoot, oldRoot, name)
 		if err != nil {
 			out[i].Err = err
@@ -173,7 +176,7 @@ func (h *CertHome) Repair(ctx context.Context, names []string) ([]CertRepair, er
 		out[c.i].Moved = out[c.i].Moved || !out[c.i].Placeholder
 	}
 	for i := range out {
-		if out[i].Err != nil || oldRoot == nil {
+		if !ours[i] || out[i].Err != nil || oldRoot == nil {
 			continue
 		}
 		if ok, _ := oldRoot.Exists(out[i].Site); !ok {

@@ -268,8 +268,9 @@ func TestCertHomeRefusesHostileOldFiles(t *testing.T) {
 }
 
 // TestCertHomeLeavesOtherSites: a site naming a certificate elsewhere
-// (a shared CF_ORIGIN_CERT) is left as it is, and nothing is made for
-// it; a site that is not there is skipped.
+// (a shared CF_ORIGIN_CERT) is left as it is, nothing is made for it and
+// what the old directory holds under its name is kept; a site that is
+// not there is skipped.
 func TestCertHomeLeavesOtherSites(t *testing.T) {
 	h := startNginx(t, false)
 	shared := selfSigned(t, t.TempDir(), "b.test")
@@ -278,6 +279,11 @@ func TestCertHomeLeavesOtherSites(t *testing.T) {
 		t.Fatal(err)
 	}
 	home := &CertHome{Sites: h.sites, Old: filepath.Join(t.TempDir(), "certs"), New: filepath.Join(t.TempDir(), "certs")}
+	kept := filepath.Join(home.Old, "prod-b", CertFile)
+	if err := os.MkdirAll(filepath.Dir(kept), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, kept, mustRead(t, shared.cert), 0o644)
 	reloads := h.reloads.Load()
 	res, err := home.Repair(context.Background(), []string{"prod-b", "prod-gone"})
 	if err != nil || len(res) != 2 || res[0].Moved || res[0].Placeholder || res[0].Err != nil || res[1].Err != nil {
@@ -291,6 +297,9 @@ func TestCertHomeLeavesOtherSites(t *testing.T) {
 	}
 	if h.reloads.Load() != reloads {
 		t.Error("nginx was reloaded")
+	}
+	if _, err := os.Stat(kept); err != nil {
+		t.Errorf("the old directory's file of a site naming no certificate there was removed: %v", err)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"odoobot/internal/app"
 	"odoobot/provision"
+	"odoobot/provision/acme/acmetest"
 	"odoobot/provision/cloudflare/cftest"
 )
 
@@ -52,9 +53,7 @@ func TestInstanceCertificatesBesideNginx(t *testing.T) {
 	newCert, newKey := filepath.Join(p.CertDir, "fullchain.pem"), filepath.Join(p.CertDir, "privkey.pem")
 
 	// A new instance: nothing of its site is in STATE_DIR.
-	if strings.Contains(readFile(p.SiteAvail), state) {
-		t.Errorf("the site %s names files in STATE_DIR %s:\n%s", p.SiteAvail, state, readFile(p.SiteAvail))
-	}
+	requireSiteCertsOutside(t, p.SiteAvail, state)
 	requireCertFiles(t, p.CertDir, state)
 
 	// The state directory lost: nginx still passes its test, reloads and
@@ -125,6 +124,21 @@ func TestInstanceCertificatesBesideNginx(t *testing.T) {
 	requireCertFiles(t, p.CertDir, state)
 }
 
+// requireSiteCertsOutside checks that no ssl_certificate or
+// ssl_certificate_key of the site names a file in STATE_DIR. (A
+// letsencrypt site's ACME webroot may be there: a missing root does not
+// stop nginx, it only fails a challenge until the renewal makes it again.)
+func requireSiteCertsOutside(t *testing.T, site, state string) {
+	t.Helper()
+	text := readFile(site)
+	for _, line := range strings.Split(text, "\n") {
+		if strings.Contains(line, "ssl_certificate") && strings.Contains(line, state) {
+			t.Errorf("the site %s names a certificate in STATE_DIR %s:\n%s", site, state, text)
+			return
+		}
+	}
+}
+
 // requireCertFiles checks an instance's certificate directory as an
 // auditor would: outside STATE_DIR, root's, mode 0700, the key 0600.
 func requireCertFiles(t *testing.T, dir, state string) {
@@ -173,4 +187,67 @@ func requireServedBy(t *testing.T, domain string, roots *x509.CertPool) {
 		leaf := servedCert(t, domain, roots)
 		t.Errorf("nginx serves %s a certificate for %v", domain, leaf.DNSNames)
 	}
+}
+
+// TestLetsEncryptCertificateBesideNginx: a letsencrypt instance (pebble,
+// HTTP-01 through the sandbox's nginx) is served over TLS with odoobot's
+// state directory lost; its certificate lost too, serve's start puts a
+// placeholder so that nginx starts, and the renewal pass made at start
+// obtains a certificate for the domain again.
+func TestLetsEncryptCertificateBesideNginx(t *testing.T) {
+	needSandbox(t)
+	env := newCreateEnv(t)
+	state := filepath.Join(env.root, "state")
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env.set(t, "STATE_DIR", state)
+	pebble := acmetest.Start(t, acmetest.Options{HTTPPort: 80})
+	env.set(t, "ACME_DIRECTORY_URL", pebble.DirectoryURL)
+	// serve, a process of its own, trusts pebble's listener as an
+	// operator's lego would be told to.
+	serverRoots := filepath.Join(env.root, "pebble-listener.pem")
+	if err := os.WriteFile(serverRoots, pebble.ServerRootsPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env.set(t, "LEGO_CA_CERTIFICATES", serverRoots)
+	roots := pebble.Roots(t)
+	env.trustRoots(t, pebble.RootsPEM(t))
+	cfg := env.config(t)
+	keepDefaultSite(t, cfg.NginxAvailable, cfg.NginxEnabled)
+	a, _ := env.newApp(t, app.Options{ACMERoots: pebble.ServerRoots})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+
+	name := uniqueName(t, "lecert")
+	job, r := createMode(t, ctx, a, name, provision.SSLLetsEncrypt)
+	inst := requireReady(t, ctx, a, name, job, r)
+	p := a.Config.Layout().Paths(inst)
+	requireSiteCertsOutside(t, p.SiteAvail, state)
+	requireCertFiles(t, p.CertDir, state)
+
+	lost := state + ".lost"
+	if err := os.Rename(state, lost); err != nil {
+		t.Fatal(err)
+	}
+	requireNginxTestPasses(t)
+	reloadNginx(t)
+	requireServedBy(t, inst.Domain, roots)
+	if err := os.Rename(lost, state); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := os.RemoveAll(p.CertDir); err != nil {
+		t.Fatal(err)
+	}
+	renewed := func(string) bool { return servedByOK(inst.Domain, roots) }
+	out := serveBriefly(t, ctx, env, nil, "", 2*time.Minute, renewed)
+	requireNginxTestPasses(t)
+	for _, want := range []string{"certificate of " + name, "placeholder"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("serve does not say %q:\n%s", want, out)
+		}
+	}
+	requireServedBy(t, inst.Domain, roots)
+	requireCertFiles(t, p.CertDir, state)
 }

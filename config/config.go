@@ -151,10 +151,10 @@ type Config struct {
 	PITRConfigFile     string `envconfig:"PITR_CONFIG_FILE" default:"/etc/odoobot/pgbackrest.conf" desc:"pgBackRest's configuration, written by odoobot setup (root's, group postgres, 0640)"`
 	PITRBackupTime     string `envconfig:"PITR_BACKUP_TIME" default:"02:30" desc:"daily base backup of the cluster, HH:MM UTC: full on Sundays, incremental otherwise"`
 
-	StateDir       string `envconfig:"STATE_DIR" default:"/var/lib/odoobot" desc:"release cache, certificates, ACME account"`
+	StateDir       string `envconfig:"STATE_DIR" default:"/var/lib/odoobot" desc:"release cache, template filestores, ACME account; nothing nginx needs (certificates are beside NGINX_CONF)"`
 	NginxAvailable string `envconfig:"NGINX_SITES_AVAILABLE" default:"/etc/nginx/sites-available" desc:"nginx sites-available"`
 	NginxEnabled   string `envconfig:"NGINX_SITES_ENABLED" default:"/etc/nginx/sites-enabled" desc:"nginx sites-enabled"`
-	NginxConf      string `envconfig:"NGINX_CONF" default:"/etc/nginx/nginx.conf" desc:"nginx's main configuration; odoobot keeps its own files for nginx beside it (snippets/odoobot-cloudflare.conf, and odoobot/ with the default server's certificate), so that nginx starts without odoobot's state"`
+	NginxConf      string `envconfig:"NGINX_CONF" default:"/etc/nginx/nginx.conf" desc:"nginx's main configuration; odoobot keeps its own files for nginx beside it (snippets/odoobot-cloudflare.conf, and odoobot/ with the default server's certificate and odoobot/certs/ with the instances'), so that nginx starts without odoobot's state"`
 	UnitDir        string `envconfig:"SYSTEMD_UNIT_DIR" default:"/etc/systemd/system" desc:"where instance units are written"`
 	LogrotateFile  string `envconfig:"LOGROTATE_FILE" default:"/etc/logrotate.d/odoobot-instances" desc:"the rotation of the instances' odoo.log, rewritten by odoobot"`
 
@@ -551,7 +551,9 @@ func (c *Config) Layout() provision.Layout {
 		NginxAvailable: c.NginxAvailable,
 		NginxEnabled:   c.NginxEnabled,
 		UnitDir:        c.UnitDir,
-		CertDir:        filepath.Join(c.StateDir, "certs"),
+		// Beside nginx's configuration, not in STATE_DIR: nginx must
+		// start whatever becomes of odoobot's state.
+		CertDir: filepath.Join(filepath.Dir(c.NginxConf), "odoobot", "certs"),
 	}
 }
 

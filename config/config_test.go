@@ -240,3 +240,13 @@ func TestValidateRefusesAZoneNoNameFits(t *testing.T) {
 		t.Errorf("Load with a %d-character zone = %v, want refused: no name fits", len(zone), err)
 	}
 }
+
+// TestLayoutCertDirBesideNginx: instances' certificates are kept beside
+// nginx's configuration (odoobot/certs in NGINX_CONF's directory), never
+// in STATE_DIR: a lost state directory must not stop nginx.
+func TestLayoutCertDirBesideNginx(t *testing.T) {
+	c := &Config{StateDir: "/var/lib/odoobot", NginxConf: "/etc/nginx/nginx.conf"}
+	if got := c.Layout().CertDir; got != "/etc/nginx/odoobot/certs" {
+		t.Errorf("Layout().CertDir = %s, want /etc/nginx/odoobot/certs", got)
+	}
+}

@@ -280,6 +280,7 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 		}
 		return nil
 	}
+	a.RepairCertificates(ctx)
 	if err := recoverJobs(ctx, stdout, a, report); err != nil {
 		return err
 	}

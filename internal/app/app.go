@@ -80,6 +80,9 @@ type App struct {
 	// originWiring keeps odoobot's default server and Cloudflare snippet
 	// in nginx (wire_origin.go).
 	originWiring *originWiring
+	// certIssuers are the certificate issuers by SSL mode
+	// (RepairCertificates asks them again for a lost certificate).
+	certIssuers map[provision.SSLMode]provision.CertIssuer
 }
 
 // cloudflareConfig is the Cloudflare driver's configuration, the same for
@@ -334,6 +337,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	} else if le != nil {
 		issuers[provision.SSLLetsEncrypt] = le
 	}
+	a.certIssuers = issuers
 	databases := odoo.NewDatabases(odoo.DatabaseConfig{
 		AdminDSN: cfg.AdminDSN(), Owner: cfg.DBUser, DBHost: cfg.DBHost, DBPort: cfg.DBPort,
 		FilestoreDir: filepath.Join(cfg.StateDir, "templates"),

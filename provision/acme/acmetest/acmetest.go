@@ -39,6 +39,9 @@ type Pebble struct {
 	HTTPClient *http.Client
 	// ServerRoots holds the CA of pebble's own HTTPS listener.
 	ServerRoots *x509.CertPool
+	// ServerRootsPEM is that CA in PEM, for a process of its own
+	// (lego's LEGO_CA_CERTIFICATES names a file holding it).
+	ServerRootsPEM []byte
 
 	// DNSAddr is pebble-challtestsrv's DNS server (127.0.0.1:PORT), the
 	// one pebble resolves through: the nameserver to check DNS-01
@@ -74,16 +77,16 @@ func Start(t testing.TB, o Options) *Pebble {
 		o.Validity = 90 * 24 * time.Hour
 	}
 	dir := t.TempDir()
-	certPEM, keyPEM, pool := serverCert(t)
+	certPEM, keyPEM, pool, caPEM := serverCert(t)
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	write(t, certFile, certPEM)
 	write(t, keyFile, keyPEM)
 
 	dnsPort, mgmtChall := FreePort(t), FreePort(t)
 	p := &Pebble{
-		ServerRoots: pool,
-		DNSAddr:     "127.0.0.1:" + strconv.Itoa(dnsPort),
-		challMgmt:   "http://127.0.0.1:" + strconv.Itoa(mgmtChall),
+		ServerRoots: pool, ServerRootsPEM: caPEM,
+		DNSAddr:   "127.0.0.1:" + strconv.Itoa(dnsPort),
+		challMgmt: "http://127.0.0.1:" + strconv.Itoa(mgmtChall),
 	}
 	p.start(t, dir, "pebble-challtestsrv", chall,
 		"-dns01", "127.0.0.1:"+strconv.Itoa(dnsPort), "-http01", "", "-https01", "", "-tlsalpn01", "",
@@ -243,7 +246,7 @@ func FreePort(t testing.TB) int {
 
 // serverCert makes a CA and a certificate for 127.0.0.1 and localhost
 // signed by it, for pebble's own HTTPS listeners.
-func serverCert(t testing.TB) (certPEM, keyPEM []byte, pool *x509.CertPool) {
+func serverCert(t testing.TB) (certPEM, keyPEM []byte, pool *x509.CertPool, caPEM []byte) {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -283,7 +286,8 @@ func serverCert(t testing.TB) (certPEM, keyPEM []byte, pool *x509.CertPool) {
 	pool = x509.NewCertPool()
 	pool.AddCert(caCert)
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), pool
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), pool,
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
 }
 
 func write(t testing.TB, path string, b []byte) {

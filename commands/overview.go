@@ -362,14 +362,13 @@ func (d *Dispatcher) overviewVerb(ctx context.Context, cmd Command, r Responder)
 	return "ok", r.Long(ctx, "", FormatOverview(ov))
 }
 
-// Home is the overview a user sees outside any command (Slack's App
-// Home), with the role they hold in channel: a user who may not run
-// overview there gets RoleNone and an empty overview, nothing read.
-func (d *Dispatcher) Home(ctx context.Context, id Identity, channel string) (Overview, Role, error) {
+// HomeRole is the role a user holds in channel for what they see
+// outside any command (Slack's App Home): RoleNone when they may not run
+// overview there, and then they are shown nothing of the instances.
+func (d *Dispatcher) HomeRole(id Identity, channel string) Role {
 	role, ok := d.Allowlist.Role(id, channel)
 	if !ok || !role.Allows(Required(VerbOverview)) {
-		return Overview{}, RoleNone, nil
+		return RoleNone
 	}
-	ov, err := d.Overview(ctx)
-	return ov, role, err
+	return role
 }

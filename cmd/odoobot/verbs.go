@@ -235,12 +235,13 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 		b, err := slack.New(slack.Config{
 			BotToken: cfg.SlackBotToken.Reveal(), AppToken: cfg.SlackAppToken.Reveal(),
 			APIURL: cfg.SlackAPIURL, Handler: a.Dispatcher, Logger: log, GroupsMatter: a.Dispatcher.GroupsMatter,
-			Picker: a.Dispatcher, CheckName: a.Dispatcher.Rules.Check,
+			Picker: a.Dispatcher, CheckName: a.Dispatcher.Rules.Check, Home: a.Dispatcher,
 		})
 		if err != nil {
 			return err
 		}
 		slackBot, runs = b, append(runs, b.Run)
+		a.OnJobEnd(func(context.Context, provision.Job) { b.RefreshHome(ctx) })
 		if ch := cfg.SlackAlerts; ch != "" {
 			a.AddAlertCards(watch.Channel{
 				Name: "slack", Mention: cfg.SlackAlertMention,

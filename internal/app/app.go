@@ -80,6 +80,8 @@ type App struct {
 	// originWiring keeps odoobot's default server and Cloudflare snippet
 	// in nginx (wire_origin.go).
 	originWiring *originWiring
+	// jobEnds run after each job (OnJobEnd, wire_home.go).
+	jobEnds jobEndHooks
 }
 
 // cloudflareConfig is the Cloudflare driver's configuration, the same for
@@ -414,6 +416,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		Operator: a.Operator, Admins: a.Operator, Drills: a.Service, Audits: store, Jobs: store, Logger: log,
 		ApprovalRequired: cfg.ApprovalRequired, ApprovalTTL: cfg.ApprovalTTL,
 	}
+	a.Dispatcher.OverviewSources = a.overviewSources()
 	return a, nil
 }
 

@@ -261,7 +261,7 @@ func (o InstanceOverview) Headline(now time.Time) string {
 		state = string(i.State)
 	case ConditionMaintenance:
 		m := i.Maintenance
-		state = fmt.Sprintf("in maintenance until %s (%s more), by %s", m.Until.UTC().Format("2006-01-02 15:04 UTC"), m.Until.Sub(now).Round(time.Minute), m.By)
+		state = fmt.Sprintf("in maintenance until %s (%s more), by %s", m.Until.UTC().Format("2006-01-02 15:04 UTC"), left(m.Until.Sub(now)), m.By)
 		if m.Reason != "" {
 			state += ": " + m.Reason
 		}
@@ -325,8 +325,24 @@ func (ov Overview) Summary() string {
 		}
 		jobs += len(o.Jobs)
 	}
-	return fmt.Sprintf("%d instances, %d failing, %d jobs running, %d commands waiting — at %s",
-		len(ov.Instances), failing, jobs, len(ov.Pending), ov.At.UTC().Format("2006-01-02 15:04 UTC"))
+	return fmt.Sprintf("%s, %d failing, %s running, %s waiting — at %s",
+		count(len(ov.Instances), "instance"), failing, count(jobs, "job"), count(len(ov.Pending), "command"), ov.At.UTC().Format("2006-01-02 15:04 UTC"))
+}
+
+// count is "1 job", "2 jobs".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// left is a time left, to the minute: "1h30m", "45m".
+func left(d time.Duration) string {
+	if d < time.Minute {
+		return "under a minute"
+	}
+	return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
 }
 
 // FormatOverview renders an overview for chat and the terminal: a

@@ -88,9 +88,9 @@ func TestOverviewShowsEachInstancesState(t *testing.T) {
 	}
 	got := r.long[0]
 	for _, want := range []string{
-		"4 instances, 1 failing, 1 jobs running, 2 commands waiting — at 2026-12-07 17:00 UTC",
+		"4 instances, 1 failing, 1 job running, 2 commands waiting — at 2026-12-07 17:00 UTC",
 		"🟢 acme (acme.example.com) — running\n    health healthy (watch, 2m ago) · memory 300.0 MiB · last good backup 3h ago",
-		"🔧 beta (beta.example.com) — in maintenance until 2026-12-07 18:30 UTC (1h30m0s more), by ana: disk swap\n    health healthy (checked now) · memory 200.0 MiB · last good backup 2d ago · job 42 backup running (asked by ana)",
+		"🔧 beta (beta.example.com) — in maintenance until 2026-12-07 18:30 UTC (1h30m more), by ana: disk swap\n    health healthy (checked now) · memory 200.0 MiB · last good backup 2d ago · job 42 backup running (asked by ana)",
 		"🔴 delta (delta.example.com) — failing: its unit is failed\n    health not checked: its unit is failed · memory - · no good backup recorded",
 		"⏸ gamma (gamma.example.com) — stopped on purpose by bob at 2026-12-07 16:00 UTC",
 		"waiting:\n    delete acme, asked by U0ADMIN01, awaits its requester's confirmation until 17:04 UTC\n    restore gamma, asked by ana, awaits a second admin's approval until 17:20 UTC",

@@ -81,6 +81,15 @@ func TestServeSlackHome(t *testing.T) {
 	}
 	t.Logf("the admin's home view after the creation:\n%s", after)
 
+	// A backup is a job: at its end the view is published again, with
+	// the age of the last good backup.
+	published := len(f.homeViews(slackAdmin))
+	f.slash(t, slackAdmin, "ana", "backup "+name)
+	waitSlack(t, f, bot, 2*time.Minute, "the home view published again after the backup", func() bool {
+		views := f.homeViews(slackAdmin)
+		return len(views) > published && strings.Contains(views[len(views)-1].Text(), "last good backup just now")
+	})
+
 	n := f.callCount()
 	f.slash(t, slackAdmin, "ana", "maintenance "+name+" 2h disk swap")
 	waitSlack(t, f, bot, 30*time.Second, "the maintenance answer", func() bool {
@@ -108,7 +117,7 @@ func TestServeSlackHome(t *testing.T) {
 		}
 		return false
 	})
-	if !strings.Contains(overview, banner) || !strings.Contains(overview, "by ana: disk swap") {
+	if !strings.Contains(overview, banner) || !strings.Contains(overview, "by ana: disk swap") || !strings.Contains(overview, "last good backup just now") {
 		t.Errorf("the overview lacks the maintenance banner %q:\n%s", banner, overview)
 	}
 
@@ -127,7 +136,9 @@ func TestServeSlackHome(t *testing.T) {
 	v := f.openedView(t, bot, id)
 	spec, _ := json.MarshalIndent(v.Spec, "", "  ")
 	t.Logf("the creation form:\n%s", spec)
-	_ = ctx
+	if _, err := a.Store.Instance(ctx, name); err != nil {
+		t.Fatalf("the instance is not recorded: %v", err)
+	}
 }
 
 // TestServeDiscordOverview: `/odoo overview` through the Discord double

@@ -55,7 +55,7 @@ func TestServeSlackHome(t *testing.T) {
 
 	f.Send(t, f.HomeOpened("e2e-home-2", slackStranger, "D0E2EHOME2"))
 	waitSlack(t, f, bot, 30*time.Second, "the stranger's home view", func() bool { return len(f.homeViews(slackStranger)) == 1 })
-	if text := f.homeViews(slackStranger)[0].Text(); !strings.Contains(text, "You have no access to odoobot") || strings.Contains(text, "instances,") {
+	if text := f.homeViews(slackStranger)[0].Text(); !strings.Contains(text, "You have no access to odoobot") || strings.Contains(text, "failing, ") {
 		t.Errorf("the stranger's home view:\n%s", text)
 	}
 
@@ -100,7 +100,7 @@ func TestServeSlackHome(t *testing.T) {
 	var overview string
 	waitSlack(t, f, bot, 30*time.Second, "the overview in the channel", func() bool {
 		for _, c := range f.since(n, "chat.postMessage") {
-			if text := c.Form.Get("text"); c.Form.Get("channel") == slackChannel && strings.Contains(text, "instances,") {
+			if text := c.Form.Get("text"); c.Form.Get("channel") == slackChannel && strings.Contains(text, "failing, ") {
 				overview = text
 				return true
 			}
@@ -109,7 +109,7 @@ func TestServeSlackHome(t *testing.T) {
 			var files []struct{ ID string }
 			_ = json.Unmarshal([]byte(c.Form.Get("files")), &files)
 			for _, x := range files {
-				if text := f.File(x.ID); strings.Contains(text, "instances,") {
+				if text := f.File(x.ID); strings.Contains(text, "failing, ") {
 					overview = text
 					return true
 				}
@@ -160,7 +160,7 @@ func TestServeDiscordOverview(t *testing.T) {
 	s.Gateway.DeliverInteraction(s.Slash(where, "713000000000002001", token, viewer, "odoo", "overview"))
 	waitDiscord(t, s, bot, 30*time.Second, "the overview's answer", func() bool {
 		_, ok := callOf(s, func(c discordtest.Call) bool {
-			return forToken(c, token) && strings.Contains(c.Str("content"), "instances,") && strings.Contains(c.Str("content"), "failing,")
+			return forToken(c, token) && strings.Contains(c.Str("content"), "failing, ")
 		})
 		return ok
 	})

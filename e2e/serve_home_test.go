@@ -121,6 +121,13 @@ func TestServeSlackHome(t *testing.T) {
 		t.Errorf("the overview lacks the maintenance banner %q:\n%s", banner, overview)
 	}
 
+	// The CLI's overview says the same, from the same records.
+	cli := env.command(ctx, odoobotBin(t), "overview")
+	out, err := cli.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), banner) || !strings.Contains(string(out), "last good backup just now") {
+		t.Errorf("odoobot overview: %v\n%s", err, out)
+	}
+
 	f.Send(t, f.HomeOpened("e2e-home-3", slackAdmin, "D0E2EHOME1"))
 	waitSlack(t, f, bot, 30*time.Second, "the home view on opening again", func() bool {
 		views := f.homeViews(slackAdmin)

@@ -26,6 +26,7 @@ var hostVerbs = map[string]bool{
 	"restart": true, "stop": true, "start": true, "maintenance": true, "whoami": true, "audit": true,
 	"backup": true, "backups": true, "restore": true, "delete": true, "drill": true,
 	"capacity": true, "certs": true, "reset-admin": true, "clone": true, "upgrade": true,
+	"overview": true,
 }
 
 // verbs runs the verbs that operate on the host, and serve.
@@ -183,7 +184,7 @@ func hookOptions() app.Options {
 // the instances must never touch a job another odoobot may be running.
 var readOnlyVerbs = map[string]bool{
 	"list": true, "status": true, "info": true, "logs": true, "backups": true,
-	"capacity": true, "certs": true, "help": true, "whoami": true,
+	"capacity": true, "certs": true, "help": true, "whoami": true, "overview": true,
 }
 
 // reporter posts a line in the thread a job's reference names.

@@ -151,6 +151,9 @@ type Dispatcher struct {
 	Admins   AdminPasswords   // reset-admin
 	Audits   AuditExporter    // audit
 	Drills   Driller          // drill
+	// OverviewSources feed overview and Home; nil: overview is not
+	// available on this server.
+	OverviewSources *OverviewSources
 	// Jobs, when set, keeps each job's thread reference, so that a
 	// restart can report in the thread of a job it interrupted.
 	Jobs interface {
@@ -398,6 +401,8 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 		outcome, err = d.capacityVerb(ctx, req, cmd, r)
 	case VerbCerts:
 		outcome, err = d.certsVerb(ctx, req, cmd, r)
+	case VerbOverview:
+		outcome, err = d.overviewVerb(ctx, cmd, r)
 	default:
 		outcome, err = d.unavailable(ctx, cmd, r)
 	}
@@ -625,6 +630,8 @@ func (d *Dispatcher) available(verb Verb) bool {
 		return d.Drills != nil
 	case VerbAck:
 		return d.Alerts != nil
+	case VerbOverview:
+		return d.OverviewSources != nil
 	}
 	return true
 }

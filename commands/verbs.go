@@ -55,6 +55,10 @@ const (
 	VerbDeny    Verb = "deny"
 )
 
+// VerbOverview shows every instance at a glance: state, health, memory,
+// last good backup, jobs, and the commands waiting.
+const VerbOverview Verb = "overview"
+
 // DefaultLogLines is N of "logs NAME" when N is not given; MaxLogLines is
 // the largest N accepted.
 const (
@@ -109,6 +113,7 @@ var verbTable = []verbSpec{
 	{VerbResetAdmin, argsName, "NAME", "a new password for the instance's Odoo admin user, shown to you alone, after a confirmation", RoleAdmin},
 	{VerbCapacity, argsNone, "", "how many more instances this host can hold", RoleViewer},
 	{VerbCerts, argsNone, "", "certificates and their expiry", RoleViewer},
+	{VerbOverview, argsNone, "", "every instance at a glance: state (a maintenance window as a banner), health, memory, age of the last good backup, running jobs; and the confirmations and approvals waiting", RoleViewer},
 	{VerbAudit, argsAudit, "[SINCE] [USER]", "the audit log since SINCE (24h, 7d, 2026-12-01; default 7d), of USER if given, as a CSV file to you alone", RoleAdmin},
 	{VerbHelp, argsNone, "", "the commands you may run", RoleViewer},
 	{VerbWhoami, argsNone, "", "your platform ID and role here", RoleNone},

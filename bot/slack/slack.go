@@ -90,6 +90,12 @@ type Config struct {
 	// default DefaultRetryWait. It doubles with each failure in a row, up
 	// to a minute. A `disconnect` Slack asks for is followed at once.
 	RetryWait time.Duration
+	// Home, when set, serves the App Home tab: opening it publishes the
+	// overview, as the user's role allows (see HomeBlocks), and
+	// RefreshHome publishes it again. The app then needs the Home Tab on
+	// and the event app_home_opened subscribed (Event Subscriptions,
+	// delivered by Socket Mode).
+	Home HomeSource
 }
 
 // DefaultRetryWait is Config.RetryWait's default.
@@ -115,6 +121,7 @@ type Bot struct {
 	handlers    sync.WaitGroup
 	sem         chan struct{}
 	suggesting  chan struct{} // block_suggestion answers under way
+	homes       homeUsers     // who opened the home tab (home.go)
 }
 
 // The defaults of Config.
@@ -357,6 +364,8 @@ func (b *Bot) dispatch(ctx context.Context, evt incoming) {
 	case submission:
 		b.log.Debug("slack: form submitted", "envelope", evt.id, "user", data.user, "channel", data.channel)
 		b.submit(ctx, data)
+	case homeOpened:
+		b.openHome(ctx, data)
 	}
 }
 

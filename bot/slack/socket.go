@@ -234,7 +234,11 @@ func (b *Bot) connection(ctx context.Context, out chan<- incoming) (reason, host
 			}
 			in.data = sc
 		case "events_api":
-			// odoobot subscribes to no event; acknowledged, nothing to run.
+			// app_home_opened publishes the home view (home.go); any
+			// other event is acknowledged, nothing to run.
+			if e := b.parseEvent(f.Payload); e != nil {
+				in.data = e
+			}
 		default:
 			b.log.Warn("slack: socket mode: an envelope of a type odoobot does not know was acknowledged, not run", "envelope", f.EnvelopeID, "type", b.clean(f.Type))
 		}

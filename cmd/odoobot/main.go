@@ -48,6 +48,7 @@ Verbs:
   plan NAME [cloudflare|letsencrypt|http]
                                  show what a creation would do; changes nothing
   list                           all instances
+  overview                       every instance at a glance: state, health, memory, last good backup, jobs
   status NAME                    service state, health, ports, uptime, memory
   info NAME                      the instance's info-instancia summary
   logs NAME [N]                  the last N (default 50) lines of its odoo.log

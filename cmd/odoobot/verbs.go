@@ -26,6 +26,7 @@ var hostVerbs = map[string]bool{
 	"restart": true, "stop": true, "start": true, "maintenance": true, "whoami": true, "audit": true,
 	"backup": true, "backups": true, "restore": true, "delete": true, "drill": true,
 	"capacity": true, "certs": true, "reset-admin": true, "clone": true, "upgrade": true,
+	"overview": true,
 }
 
 // verbs runs the verbs that operate on the host, and serve.
@@ -183,7 +184,7 @@ func hookOptions() app.Options {
 // the instances must never touch a job another odoobot may be running.
 var readOnlyVerbs = map[string]bool{
 	"list": true, "status": true, "info": true, "logs": true, "backups": true,
-	"capacity": true, "certs": true, "help": true, "whoami": true,
+	"capacity": true, "certs": true, "help": true, "whoami": true, "overview": true,
 }
 
 // reporter posts a line in the thread a job's reference names.
@@ -235,12 +236,13 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 		b, err := slack.New(slack.Config{
 			BotToken: cfg.SlackBotToken.Reveal(), AppToken: cfg.SlackAppToken.Reveal(),
 			APIURL: cfg.SlackAPIURL, Handler: a.Dispatcher, Logger: log, GroupsMatter: a.Dispatcher.GroupsMatter,
-			Picker: a.Dispatcher, CheckName: a.Dispatcher.Rules.Check,
+			Picker: a.Dispatcher, CheckName: a.Dispatcher.Rules.Check, Home: a.Dispatcher,
 		})
 		if err != nil {
 			return err
 		}
 		slackBot, runs = b, append(runs, b.Run)
+		a.OnJobEnd(func(context.Context, provision.Job) { b.RefreshHome(ctx) })
 		if ch := cfg.SlackAlerts; ch != "" {
 			a.AddAlertCards(watch.Channel{
 				Name: "slack", Mention: cfg.SlackAlertMention,

@@ -83,6 +83,8 @@ type App struct {
 	// certIssuers are the certificate issuers by SSL mode
 	// (RepairCertificates asks them again for a lost certificate).
 	certIssuers map[provision.SSLMode]provision.CertIssuer
+	// jobEnds run after each job (OnJobEnd, wire_home.go).
+	jobEnds jobEndHooks
 }
 
 // cloudflareConfig is the Cloudflare driver's configuration, the same for
@@ -418,6 +420,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		Operator: a.Operator, Admins: a.Operator, Drills: a.Service, Audits: store, Jobs: store, Logger: log,
 		ApprovalRequired: cfg.ApprovalRequired, ApprovalTTL: cfg.ApprovalTTL,
 	}
+	a.Dispatcher.OverviewSources = a.overviewSources()
 	return a, nil
 }
 

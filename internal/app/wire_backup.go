@@ -103,9 +103,10 @@ var rotatesLogs = map[provision.JobKind]bool{
 	provision.JobCreate: true, provision.JobClone: true, provision.JobDelete: true, provision.JobIsolate: true,
 }
 
-// jobEnded is the runner's Ended: see RotateLogs.
+// jobEnded is the runner's Ended: see RotateLogs, then OnJobEnd.
 func (a *App) jobEnded(ctx context.Context, job provision.Job) {
 	if rotatesLogs[job.Kind] {
 		a.RotateLogs(ctx, false)
 	}
+	a.runJobEndHooks(ctx, job)
 }

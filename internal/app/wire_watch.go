@@ -122,6 +122,12 @@ func (a *App) NewWatcher() *watch.Watcher {
 	})
 	a.Dispatcher.Watch = w
 	a.Dispatcher.Alerts = book
+	if src := a.Dispatcher.OverviewSources; src != nil {
+		src.Verdict = func(name string) (string, time.Time, bool) {
+			v, ok := w.Verdict(name)
+			return v.Problem, v.At, ok
+		}
+	}
 	return w
 }
 

@@ -81,6 +81,8 @@ type Watcher struct {
 	// taken is, for each held instance (stopped on purpose), the port
 	// problem alerted for it and when; guarded by round.
 	taken map[string]Event
+	// verdicts are the last round's results, for Verdict.
+	verdicts verdicts
 }
 
 // New builds a Watcher.
@@ -144,6 +146,7 @@ func (w *Watcher) Round(ctx context.Context) []Event {
 		return nil
 	}
 	now := w.cfg.Now()
+	w.verdicts.remember(now, results)
 	w.mu.Lock()
 	events := w.tracker.Observe(now, results)
 	alerting := w.tracker.Alerting()

@@ -23,7 +23,12 @@
 //     invalid_trigger_id); Submit and Suggestion build the
 //     view_submission and block_suggestion envelopes of an open view, and
 //     the acks that answer them carry their payload (Ack.Payload: a
-//     response_action, the options).
+//     response_action, the options);
+//   - App Home: HomeOpened builds an app_home_opened event envelope, and
+//     views.publish is checked as Slack checks it (a user_id, a view of
+//     type home, at most 100 blocks, unique block_ids, a section's text
+//     at most 3000 characters, a header's 150; else invalid_arguments or
+//     invalid_blocks) and kept (Published).
 //
 // Faults are set per method or channel: a channel the bot is not in, a
 // refused join or ephemeral message, rate limits (429 with Retry-After),
@@ -159,6 +164,7 @@ type Server struct {
 	respFails int
 	triggers  map[string]time.Time // trigger_id → when it was sent
 	views     []View
+	published []Published
 	conn      *websocket.Conn
 	conns     int
 	sentAt    map[string]time.Time
@@ -254,6 +260,110 @@ func (s *Server) Views() []View {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]View(nil), s.views...)
+}
+
+// Published is a home view published with views.publish.
+type Published struct {
+	User string // the user_id it was published for
+	View
+}
+
+// Text is the view as a reader sees it: each block's text on its
+// lines, a divider as "---".
+func (p Published) Text() string {
+	var lines []string
+	for _, b := range p.Blocks() {
+		switch b["type"] {
+		case "divider":
+			lines = append(lines, "---")
+		case "context":
+			els, _ := b["elements"].([]any)
+			for _, e := range els {
+				if m, ok := e.(map[string]any); ok {
+					lines = append(lines, fmt.Sprint(m["text"]))
+				}
+			}
+		default:
+			if t, ok := b["text"].(map[string]any); ok {
+				lines = append(lines, fmt.Sprint(t["text"]))
+			}
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// PublishedViews are the home views published, in order.
+func (s *Server) PublishedViews() []Published {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Published(nil), s.published...)
+}
+
+// checkBlocks is what Slack refuses in a view's blocks, "" when nothing.
+func checkBlocks(blocks []map[string]any) string {
+	if len(blocks) > 100 {
+		return fmt.Sprintf("%d blocks, more than 100", len(blocks))
+	}
+	ids := map[string]bool{}
+	textOf := func(b map[string]any) string {
+		t, _ := b["text"].(map[string]any)
+		s, _ := t["text"].(string)
+		return s
+	}
+	for i, b := range blocks {
+		if id, _ := b["block_id"].(string); id != "" {
+			if ids[id] {
+				return fmt.Sprintf("block %d: block_id %q is not unique", i, id)
+			}
+			ids[id] = true
+		}
+		switch b["type"] {
+		case "section":
+			if n := len([]rune(textOf(b))); n > 3000 || n == 0 {
+				return fmt.Sprintf("block %d: a section's text of %d characters (1 to 3000)", i, n)
+			}
+		case "header":
+			if n := len([]rune(textOf(b))); n > 150 || n == 0 {
+				return fmt.Sprintf("block %d: a header's text of %d characters (1 to 150)", i, n)
+			}
+		case "context":
+			els, _ := b["elements"].([]any)
+			if len(els) == 0 || len(els) > 10 {
+				return fmt.Sprintf("block %d: a context of %d elements (1 to 10)", i, len(els))
+			}
+			for _, e := range els {
+				m, _ := e.(map[string]any)
+				if s, _ := m["text"].(string); len([]rune(s)) > 3000 {
+					return fmt.Sprintf("block %d: a context text of %d characters", i, len([]rune(s)))
+				}
+			}
+		case "divider", "actions", "input", "image":
+		default:
+			return fmt.Sprintf("block %d: unknown type %v", i, b["type"])
+		}
+	}
+	return ""
+}
+
+// HomeOpened is an events_api envelope carrying app_home_opened: user
+// opened the app's home tab, in their direct-message channel with the
+// app, exactly as Slack sends it.
+func (s *Server) HomeOpened(envelope, user, channel string) map[string]any {
+	return map[string]any{
+		"envelope_id":              envelope,
+		"type":                     "events_api",
+		"accepts_response_payload": false,
+		"retry_attempt":            0,
+		"retry_reason":             "",
+		"payload": map[string]any{
+			"token": "legacyverificationtoken", "team_id": s.opts.TeamID, "api_app_id": s.opts.AppID,
+			"type": "event_callback", "event_id": "Ev" + envelope, "event_time": time.Now().Unix(),
+			"event": map[string]any{
+				"type": "app_home_opened", "user": user, "channel": channel, "tab": "home",
+				"event_ts": fmt.Sprintf("%d.000100", time.Now().Unix()),
+			},
+		},
+	}
 }
 
 // Opens is how many times apps.connections.open was called.
@@ -522,6 +632,28 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		v := View{ID: fmt.Sprintf("V%08d", len(s.views)+1), TriggerID: req.TriggerID, Spec: req.View}
 		s.views = append(s.views, v)
 		out := map[string]any{"id": v.ID, "team_id": s.opts.TeamID, "hash": "1700000000.hash" + v.ID, "state": map[string]any{"values": map[string]any{}}, "app_id": s.opts.AppID}
+		for k, x := range req.View {
+			out[k] = x
+		}
+		reply(w, map[string]any{"ok": true, "view": out})
+	case "views.publish":
+		var req struct {
+			UserID string         `json:"user_id"`
+			View   map[string]any `json:"view"`
+		}
+		_ = json.Unmarshal(body, &req)
+		if req.UserID == "" || req.View == nil || req.View["type"] != "home" {
+			fail("invalid_arguments")
+			return
+		}
+		p := Published{User: req.UserID, View: View{ID: fmt.Sprintf("VH%07d", len(s.published)+1), Spec: req.View}}
+		if problem := checkBlocks(p.Blocks()); problem != "" {
+			call.Err = "invalid_blocks"
+			reply(w, map[string]any{"ok": false, "error": "invalid_blocks", "response_metadata": map[string]any{"messages": []string{problem}}})
+			return
+		}
+		s.published = append(s.published, p)
+		out := map[string]any{"id": p.ID, "team_id": s.opts.TeamID, "app_id": s.opts.AppID}
 		for k, x := range req.View {
 			out[k] = x
 		}

@@ -89,7 +89,7 @@ func TestServeDiscordAutocomplete(t *testing.T) {
 	}
 
 	same("the admin typing "+name[:3]+" in restore", ask(admin, "restore", "name", "name", name[:3]), name)
-	same("the admin typing "+strings.ToUpper(name[:6])+" in delete", ask(admin, "delete", "name", "name", strings.ToUpper(name[:6])), name)
+	same("the admin typing "+strings.ToUpper(name[:6])+" in delete", ask(admin, "admin delete", "name", "name", strings.ToUpper(name[:6])), name)
 	same("the admin typing zz in status", ask(admin, "status", "name", "name", "zz"))
 	same("restore's backup of "+name, ask(admin, "restore", "backup", "name", name, "backup", ""), backup.ID)
 	same("restore's backup typed 1999", ask(admin, "restore", "backup", "name", name, "backup", "1999"))

@@ -286,7 +286,7 @@ func TestServeDiscord(t *testing.T) {
 
 	// The delete, confirmed by the requester's click.
 	const deleteToken, clickToken = "e2e-token-delete", "e2e-token-confirm"
-	s.Gateway.DeliverInteraction(s.Slash(where, "713000000000001003", deleteToken, admin, "odoo", "delete", "name", name))
+	s.Gateway.DeliverInteraction(s.Slash(where, "713000000000001003", deleteToken, admin, "odoo", "admin delete", "name", name))
 	var prompt discordtest.Call
 	waitDiscord(t, s, bot, 30*time.Second, "the delete's confirmation button", func() bool {
 		var ok bool

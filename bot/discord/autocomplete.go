@@ -109,10 +109,10 @@ func (b *Bot) suggestions(ctx context.Context, id commands.Identity, channel str
 // field the focused option suggests ("" for none), the instance named in
 // the subcommand's name option (for a backup), and what was typed.
 func focused(data discordgo.ApplicationCommandInteractionData) (verb commands.Verb, field, name, typed string) {
-	if data.Name != commandName || len(data.Options) == 0 || data.Options[0] == nil {
+	sub := invoked(data)
+	if data.Name != commandName || sub == nil {
 		return "", "", "", ""
 	}
-	sub := data.Options[0]
 	verb = commands.Verb(sub.Name)
 	var focus *discordgo.ApplicationCommandInteractionDataOption
 	for _, o := range sub.Options {

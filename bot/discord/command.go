@@ -37,6 +37,19 @@ type subcommand struct {
 	verb commands.Verb
 	desc string
 	opts []option
+	// group, when set, is the subcommand group the verb is under:
+	// /odoo GROUP VERB. Discord takes at most 25 subcommands and groups
+	// in one command, and 25 subcommands in one group.
+	group string
+}
+
+// groupAdmin holds the admin verbs typed least, so that /odoo stays
+// within Discord's 25: /odoo admin delete NAME.
+const groupAdmin = "admin"
+
+// groupDesc describes each subcommand group.
+var groupDesc = map[string]string{
+	groupAdmin: "admin: delete, clone, upgrade, reset-admin, audit, approve, deny",
 }
 
 var (
@@ -60,33 +73,33 @@ var (
 // subcommands are the verbs of commands, as /odoo subcommands, in help
 // order. A test holds them equal to commands.Verbs().
 var subcommands = []subcommand{
-	{commands.VerbCreate, "provision a new instance; progress in a thread", []option{optNew, optMode}},
-	{commands.VerbList, "all instances: name, domain, state, ports", nil},
-	{commands.VerbStatus, "service state, health, ports, uptime, memory", []option{optName}},
-	{commands.VerbInfo, "the instance's summary", []option{optName}},
-	{commands.VerbLogs, "the last log lines of an instance", []option{optName, optLine, optShare}},
-	{commands.VerbRestart, "restart an instance's service", []option{optName}},
-	{commands.VerbStop, "stop an instance's service", []option{optName}},
-	{commands.VerbStart, "start an instance's service", []option{optName}},
-	{commands.VerbAck, "acknowledge the open alert about an instance: no more repeats", []option{optName}},
-	{commands.VerbMaintenance, "silence an instance's alerts for a while, shown in status", []option{optName, optLen, optWhy}},
-	{commands.VerbBackup, "back up an instance: database and filestore", []option{optName}},
-	{commands.VerbBackups, "an instance's backups", []option{optName}},
-	{commands.VerbRestore, "restore an instance from a backup", []option{optName, optBack}},
-	{commands.VerbDrill, "restore drill: the latest backup restored into a throwaway copy, opened and compared", []option{optName}},
-	{commands.VerbDelete, "remove an instance, after a confirmation and a final backup", []option{optName}},
-	{commands.VerbClone, "a staging copy of an instance, from a fresh dump; neutralized by default", []option{optSrc, optDst, optLive}},
-	{commands.VerbUpgrade, "move an instance to another Odoo release, tested on a copy first", []option{optName, optRel}},
-	{commands.VerbResetAdmin, "a new password for an instance's Odoo admin user, shown to you alone", []option{optName}},
-	{commands.VerbCapacity, "what this server can still hold", nil},
-	{commands.VerbCerts, "certificates and their expiry", nil},
-	{commands.VerbOverview, "every instance at a glance: state, health, memory, last backup, jobs", nil},
-	{commands.VerbAudit, "the audit log as a CSV file, to you alone", []option{optSince, optUser}},
-	{commands.VerbHelp, "the commands you may run", nil},
-	{commands.VerbWhoami, "your IDs and role, as the bot sees them", nil},
-	{commands.VerbConfirm, "confirm a dangerous command by its code", []option{optCode}},
-	{commands.VerbApprove, "approve another admin's request waiting for approval", []option{optReq}},
-	{commands.VerbDeny, "deny (or withdraw) a request waiting for approval", []option{optReq}},
+	{commands.VerbCreate, "provision a new instance; progress in a thread", []option{optNew, optMode}, ""},
+	{commands.VerbList, "all instances: name, domain, state, ports", nil, ""},
+	{commands.VerbStatus, "service state, health, ports, uptime, memory", []option{optName}, ""},
+	{commands.VerbInfo, "the instance's summary", []option{optName}, ""},
+	{commands.VerbLogs, "the last log lines of an instance", []option{optName, optLine, optShare}, ""},
+	{commands.VerbRestart, "restart an instance's service", []option{optName}, ""},
+	{commands.VerbStop, "stop an instance's service", []option{optName}, ""},
+	{commands.VerbStart, "start an instance's service", []option{optName}, ""},
+	{commands.VerbAck, "acknowledge the open alert about an instance: no more repeats", []option{optName}, ""},
+	{commands.VerbMaintenance, "silence an instance's alerts for a while, shown in status", []option{optName, optLen, optWhy}, ""},
+	{commands.VerbBackup, "back up an instance: database and filestore", []option{optName}, ""},
+	{commands.VerbBackups, "an instance's backups", []option{optName}, ""},
+	{commands.VerbRestore, "restore an instance from a backup", []option{optName, optBack}, ""},
+	{commands.VerbDrill, "restore drill: the latest backup restored into a throwaway copy, opened and compared", []option{optName}, ""},
+	{commands.VerbDelete, "remove an instance, after a confirmation and a final backup", []option{optName}, groupAdmin},
+	{commands.VerbClone, "a staging copy of an instance, from a fresh dump; neutralized by default", []option{optSrc, optDst, optLive}, groupAdmin},
+	{commands.VerbUpgrade, "move an instance to another Odoo release, tested on a copy first", []option{optName, optRel}, groupAdmin},
+	{commands.VerbResetAdmin, "a new password for an instance's Odoo admin user, shown to you alone", []option{optName}, groupAdmin},
+	{commands.VerbCapacity, "what this server can still hold", nil, ""},
+	{commands.VerbCerts, "certificates and their expiry", nil, ""},
+	{commands.VerbOverview, "every instance at a glance: state, health, memory, last backup, jobs", nil, ""},
+	{commands.VerbAudit, "the audit log as a CSV file, to you alone", []option{optSince, optUser}, groupAdmin},
+	{commands.VerbHelp, "the commands you may run", nil, ""},
+	{commands.VerbWhoami, "your IDs and role, as the bot sees them", nil, ""},
+	{commands.VerbConfirm, "confirm a dangerous command by its code", []option{optCode}, ""},
+	{commands.VerbApprove, "approve another admin's request waiting for approval", []option{optReq}, groupAdmin},
+	{commands.VerbDeny, "deny (or withdraw) a request waiting for approval", []option{optReq}, groupAdmin},
 }
 
 // applicationCommand is the /odoo command as registered with Discord.
@@ -96,6 +109,7 @@ func applicationCommand() *discordgo.ApplicationCommand {
 		Name:        commandName,
 		Description: "operate the Odoo instances of this server",
 	}
+	groups := map[string]*discordgo.ApplicationCommandOption{}
 	for _, sc := range subcommands {
 		sub := &discordgo.ApplicationCommandOption{
 			Type:        discordgo.ApplicationCommandOptionSubCommand,
@@ -114,9 +128,36 @@ func applicationCommand() *discordgo.ApplicationCommand {
 			}
 			sub.Options = append(sub.Options, opt)
 		}
-		cmd.Options = append(cmd.Options, sub)
+		if sc.group == "" {
+			cmd.Options = append(cmd.Options, sub)
+			continue
+		}
+		g, ok := groups[sc.group]
+		if !ok {
+			g = &discordgo.ApplicationCommandOption{Type: discordgo.ApplicationCommandOptionSubCommandGroup,
+				Name: sc.group, Description: groupDesc[sc.group]}
+			groups[sc.group] = g
+			cmd.Options = append(cmd.Options, g)
+		}
+		g.Options = append(g.Options, sub)
 	}
 	return cmd
+}
+
+// invoked is the subcommand an interaction names, under its group when
+// it has one; nil when it names none.
+func invoked(data discordgo.ApplicationCommandInteractionData) *discordgo.ApplicationCommandInteractionDataOption {
+	if len(data.Options) == 0 || data.Options[0] == nil {
+		return nil
+	}
+	sub := data.Options[0]
+	if sub.Type == discordgo.ApplicationCommandOptionSubCommandGroup {
+		if len(sub.Options) == 0 || sub.Options[0] == nil {
+			return nil
+		}
+		return sub.Options[0]
+	}
+	return sub
 }
 
 // commandText turns an /odoo interaction into the text commands.Parse
@@ -128,10 +169,10 @@ func applicationCommand() *discordgo.ApplicationCommand {
 // otherwise; a missing (null) option or value is left out. An unknown
 // subcommand is passed on as is, for commands to refuse (and audit).
 func commandText(data discordgo.ApplicationCommandInteractionData) string {
-	if len(data.Options) == 0 || data.Options[0] == nil {
+	sub := invoked(data)
+	if sub == nil {
 		return string(commands.VerbHelp)
 	}
-	sub := data.Options[0]
 	words := []string{oneWord(sub.Name)}
 	for _, sc := range subcommands {
 		if string(sc.verb) != sub.Name {

@@ -144,7 +144,18 @@ type member = discordtest.Member
 // discordgo. opts are name, value pairs; a value is a string or an int.
 func slash(t testing.TB, id, token string, m member, sub string, opts ...any) *discordgo.InteractionCreate {
 	t.Helper()
-	return decode(t, interactionJSON(id, token, discordtest.InteractionApplicationCommand, m, discordtest.CommandData("423456789012345678", "odoo", sub, opts...), nil))
+	return decode(t, interactionJSON(id, token, discordtest.InteractionApplicationCommand, m, discordtest.CommandData("423456789012345678", "odoo", grouped(sub), opts...), nil))
+}
+
+// grouped is sub as Discord names it: "GROUP SUB" for a subcommand of a
+// group (/odoo admin delete), sub itself otherwise.
+func grouped(sub string) string {
+	for _, sc := range subcommands {
+		if string(sc.verb) == sub && sc.group != "" {
+			return sc.group + " " + sub
+		}
+	}
+	return sub
 }
 
 // typing is an autocomplete interaction (type 4) of /odoo sub, as
@@ -152,7 +163,7 @@ func slash(t testing.TB, id, token string, m member, sub string, opts ...any) *d
 // filled so far, name, value pairs (see discordtest.AutocompleteData).
 func typing(t testing.TB, id, token string, m member, sub, focus string, opts ...any) *discordgo.InteractionCreate {
 	t.Helper()
-	return decode(t, interactionJSON(id, token, discordtest.InteractionApplicationCommandAutocomplete, m, discordtest.AutocompleteData("423456789012345678", "odoo", sub, focus, opts...), nil))
+	return decode(t, interactionJSON(id, token, discordtest.InteractionApplicationCommandAutocomplete, m, discordtest.AutocompleteData("423456789012345678", "odoo", grouped(sub), focus, opts...), nil))
 }
 
 // click is a click on a button of an ephemeral message.

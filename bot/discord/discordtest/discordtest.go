@@ -432,16 +432,37 @@ func checkCallback(body map[string]any) string {
 }
 
 // checkCommands is what Discord would refuse in a registration of
-// application commands, "" when nothing: an option with autocomplete
-// must be a string, integer or number (types 3, 4, 10) and have no
-// choices; at most 25 choices; options nest in subcommands.
+// application commands, "" when nothing: at most 25 options (subcommands
+// and groups count) in a command, a group or a subcommand; names of 1–32
+// lowercase letters, digits, '-' and '_', unique among their siblings;
+// descriptions of 1–100 characters; an option with autocomplete must be
+// a string, integer or number (types 3, 4, 10) and have no choices; at
+// most 25 choices; options nest in subcommands, subcommands in groups,
+// and required options come before optional ones.
 func checkCommands(cmds []map[string]any) string {
 	var check func(path string, opts []any) string
 	check = func(path string, opts []any) string {
+		if len(opts) > 25 {
+			return fmt.Sprintf("%s: %d options, more than 25", path, len(opts))
+		}
+		seen := map[string]bool{}
+		optional := false
 		for _, it := range opts {
 			o, _ := it.(map[string]any)
 			name, _ := o["name"].(string)
 			p := path + "." + name
+			if !optionName.MatchString(name) || seen[name] {
+				return p + ": the name must be 1–32 lowercase letters, digits, - or _, unique"
+			}
+			seen[name] = true
+			if d, _ := o["description"].(string); utf8.RuneCountInString(d) < 1 || utf8.RuneCountInString(d) > 100 {
+				return p + ": the description must be 1–100 characters"
+			}
+			if req, _ := o["required"].(bool); req && optional {
+				return p + ": a required option after an optional one"
+			} else if !req {
+				optional = true
+			}
 			t, _ := o["type"].(float64)
 			choices, _ := o["choices"].([]any)
 			if auto, _ := o["autocomplete"].(bool); auto {
@@ -471,6 +492,9 @@ func checkCommands(cmds []map[string]any) string {
 	}
 	return ""
 }
+
+// optionName is what Discord accepts as a chat command's or option's name.
+var optionName = regexp.MustCompile(`^[-_\p{Ll}\p{N}]{1,32}$`)
 
 // statusWriter records the status a handler answers.
 type statusWriter struct {

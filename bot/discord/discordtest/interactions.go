@@ -1,6 +1,9 @@
 package discordtest
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // The interaction types Slash, Click and Autocomplete send.
 const (
@@ -46,7 +49,9 @@ func Interaction(appID string, where Where, id, token string, typ int, m Member,
 
 // CommandData is the data of a chat command name with one subcommand
 // sub, whose options are name, value pairs: a string value is a string
-// option (type 3), an int an integer (4), a bool a boolean (5).
+// option (type 3), an int an integer (4), a bool a boolean (5). A sub of
+// two words, "GROUP SUB", is subcommand SUB of group GROUP (type 2), as
+// Discord nests it.
 func CommandData(commandID, name, sub string, opts ...any) map[string]any {
 	options := []any{}
 	for k := 0; k+1 < len(opts); k += 2 {
@@ -59,8 +64,23 @@ func CommandData(commandID, name, sub string, opts ...any) map[string]any {
 		}
 		options = append(options, o)
 	}
-	return map[string]any{"id": commandID, "name": name, "type": 1,
-		"options": []any{map[string]any{"name": sub, "type": 1, "options": options}}}
+	inner := map[string]any{"name": sub, "type": 1, "options": options}
+	top := inner
+	if group, verb, ok := strings.Cut(sub, " "); ok {
+		inner["name"] = verb
+		top = map[string]any{"name": group, "type": 2, "options": []any{inner}}
+	}
+	return map[string]any{"id": commandID, "name": name, "type": 1, "options": []any{top}}
+}
+
+// invokedOptions is the option list of the subcommand data names, under
+// its group when it has one.
+func invokedOptions(data map[string]any) map[string]any {
+	top := data["options"].([]any)[0].(map[string]any)
+	if top["type"] == 2 {
+		return top["options"].([]any)[0].(map[string]any)
+	}
+	return top
 }
 
 // AutocompleteData is the data of an APPLICATION_COMMAND_AUTOCOMPLETE
@@ -73,8 +93,7 @@ func CommandData(commandID, name, sub string, opts ...any) map[string]any {
 // opts is added with an empty value.
 func AutocompleteData(commandID, name, sub, focus string, opts ...any) map[string]any {
 	data := CommandData(commandID, name, sub, opts...)
-	subs := data["options"].([]any)
-	sd := subs[0].(map[string]any)
+	sd := invokedOptions(data)
 	options := sd["options"].([]any)
 	found := false
 	for _, o := range options {

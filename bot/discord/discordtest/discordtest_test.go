@@ -98,3 +98,39 @@ func TestRegisteredAutocompleteIsCheckedAsDiscordDoes(t *testing.T) {
 		}
 	}
 }
+
+// The double refuses, as Discord documents, more than 25 subcommands in
+// a command, a name Discord does not take, and a description too long.
+func TestRegisteredCommandsAreBoundedAsDiscordDoes(t *testing.T) {
+	s := New(t, Options{})
+	url := s.APIURL() + "applications/123456789012345678/guilds/223456789012345678/commands"
+	subs := func(n int, edit func(map[string]any)) []any {
+		var opts []any
+		for i := range n {
+			o := map[string]any{"name": fmt.Sprintf("verb%d", i), "type": 1, "description": "d"}
+			if i == 0 && edit != nil {
+				edit(o)
+			}
+			opts = append(opts, o)
+		}
+		return []any{map[string]any{"name": "odoo", "type": 1, "description": "d", "options": opts}}
+	}
+	for _, tc := range []struct {
+		what string
+		cmds []any
+		code int
+	}{
+		{"25 subcommands", subs(25, nil), 200},
+		{"26 subcommands", subs(26, nil), 400},
+		{"26 subcommands in a group", subs(1, func(o map[string]any) {
+			o["type"] = 2
+			o["options"] = subs(26, nil)[0].(map[string]any)["options"]
+		}), 400},
+		{"an upper-case name", subs(2, func(o map[string]any) { o["name"] = "Delete" }), 400},
+		{"a description of 101 characters", subs(2, func(o map[string]any) { o["description"] = strings.Repeat("x", 101) }), 400},
+	} {
+		if code, body := post(t, "PUT", url, tc.cmds); code != tc.code {
+			t.Errorf("%s: %d %s, want %d", tc.what, code, body, tc.code)
+		}
+	}
+}

@@ -180,6 +180,13 @@ type Dispatcher struct {
 	// ApprovalTTL is how long such a request stays open;
 	// DefaultApprovalTTL when 0.
 	ApprovalTTL time.Duration
+	// Approvals, when set, keeps the open approval requests across a
+	// restart (ResumeApprovals reads them back).
+	Approvals ApprovalStore
+	// ApprovalMessages edit a request's message once it is decided or
+	// expired, by platform (PlatformSlack, PlatformDiscord); set before
+	// the first request.
+	ApprovalMessages map[string]ApprovalMessages
 
 	confirm confirmations
 	approve approvals

@@ -78,3 +78,51 @@ func TestApprovalRequestHasApproveAndDenyButtons(t *testing.T) {
 	}
 	checkSecrets(t, fd, logs)
 }
+
+// TestApprovalRequestIsSettledWithTheBotToken: PostApproval returns the
+// request message's ID, and SettleApproval edits that message through
+// the channel with the bot token (the interaction's token expires after
+// 15 minutes, a request lasts 30): its text says what became of it, and
+// its buttons are gone.
+func TestApprovalRequestIsSettledWithTheBotToken(t *testing.T) {
+	const code = "0123456789abcdef"
+	fd := newFakeDiscord(t)
+	logs := &bottest.LogBuffer{}
+	var mu sync.Mutex
+	var ref string
+	h := handlerFunc(func(ctx context.Context, req commands.Request, r commands.Responder) (*provision.Task, error) {
+		id, err := r.(commands.ApprovalPoster).PostApproval(ctx, "🔐 ana asks to delete prod-acme", code)
+		mu.Lock()
+		ref = id
+		mu.Unlock()
+		return nil, err
+	})
+	b := newBot(t, fd, h, logs)
+	b.handleInteraction(context.Background(), slash(t, "623456789012345670", "itok-del", ana, "delete", "name", "acme"))
+	mu.Lock()
+	id := ref
+	mu.Unlock()
+	calls := fd.snapshot()
+	if id == "" || calls[len(calls)-1].Message != id {
+		t.Fatalf("PostApproval returned %q; calls:\n%s", id, describe(calls))
+	}
+	if err := b.SettleApproval(context.Background(), testChannel, id, "⌛ the request of ana to delete prod-acme expired"); err != nil {
+		t.Fatal(err)
+	}
+	calls = fd.snapshot()
+	edit := calls[len(calls)-1]
+	if shape(edit, nil) != "PATCH /channels/"+testChannel+"/messages/"+id || !strings.HasPrefix(edit.Auth, "Bot ") {
+		t.Fatalf("the request was settled by %s (auth %q), want an edit of its message with the bot token", shape(edit, nil), edit.Auth[:min(4, len(edit.Auth))])
+	}
+	var body struct {
+		Content    string            `json:"content"`
+		Components []json.RawMessage `json:"components"`
+	}
+	if err := json.Unmarshal(edit.Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(body.Content, "⌛ the request of ana") || body.Components == nil || len(body.Components) != 0 {
+		t.Errorf("the settled request is %s, want its new text and an empty components list", edit.Body)
+	}
+	checkSecrets(t, fd, logs)
+}

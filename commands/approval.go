@@ -165,16 +165,18 @@ func (d *Dispatcher) askApproval(ctx context.Context, req Request, what string, 
 		d.dropApproval(ctx, code, p)
 		return "failed: the approval request could not be posted: " + err.Error(), err
 	}
+	// Kept only when its text is exactly what was typed: a command
+	// holding something Redact hides is never written down. It is kept
+	// under the lock, and only while still pending, so that a decision
+	// as quick as the post is never followed by a record of it.
 	d.approve.mu.Lock()
 	p.ref = ref
-	d.approve.mu.Unlock()
-	// Kept only when its text is exactly what was typed: a command
-	// holding something Redact hides is never written down.
-	if d.Approvals != nil && p.command == req.Text {
+	if d.Approvals != nil && p.command == req.Text && d.approve.pending[code] == p {
 		if err := d.keep(ctx, code, p); err != nil {
 			d.logger().Error("approval: the request could not be kept; it is lost if odoobot restarts before it is decided", "code", code, "err", err)
 		}
 	}
+	d.approve.mu.Unlock()
 	return fmt.Sprintf("awaiting approval by a second admin (request %s, until %s)", code, p.expires.UTC().Format(time.RFC3339)), nil
 }
 
@@ -192,7 +194,8 @@ func (d *Dispatcher) schedule(ctx context.Context, code string, p *pendingApprov
 	p.timer = time.AfterFunc(max(ttl, 0), func() { d.expireApproval(actx, code, p) })
 }
 
-// keep writes request code to the ApprovalStore.
+// keep writes request code to the ApprovalStore. Called with
+// d.approve.mu held.
 func (d *Dispatcher) keep(ctx context.Context, code string, p *pendingApproval) error {
 	rec, err := json.Marshal(keptApproval{
 		Platform: p.requester.Platform, UserID: p.requester.UserID, UserName: p.requester.UserName,
@@ -277,11 +280,14 @@ func (d *Dispatcher) dropApproval(ctx context.Context, code string, p *pendingAp
 // settle edits the message of request p to text, without its buttons,
 // where the adapter can (ApprovalMessages); it reports whether it did.
 func (d *Dispatcher) settle(ctx context.Context, code string, p *pendingApproval, text string) bool {
+	d.approve.mu.Lock()
+	ref := p.ref
+	d.approve.mu.Unlock()
 	m := d.ApprovalMessages[p.requester.Platform]
-	if m == nil || p.ref == "" {
+	if m == nil || ref == "" {
 		return false
 	}
-	if err := m.SettleApproval(context.WithoutCancel(ctx), p.channel, p.ref, text); err != nil {
+	if err := m.SettleApproval(context.WithoutCancel(ctx), p.channel, ref, text); err != nil {
 		d.logger().Warn("approval: the request's message could not be edited", "code", code, "err", err)
 		return false
 	}

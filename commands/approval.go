@@ -65,13 +65,6 @@ type ApprovalStore interface {
 	Approvals(ctx context.Context) (map[string][]byte, error)
 }
 
-// ApprovalPoster is a Responder whose AskApproval message can be edited
-// later (the chat adapters'): PostApproval posts it as AskApproval does
-// and returns its reference (a Slack ts, a Discord message ID).
-type ApprovalPoster interface {
-	PostApproval(ctx context.Context, prompt, code string) (ref string, err error)
-}
-
 // ApprovalMessages edits, on one chat platform, the message of an
 // approval request once it is decided or expired: its text becomes text
 // and its buttons go. It uses the bot's own credentials (not an
@@ -154,13 +147,7 @@ func (d *Dispatcher) askApproval(ctx context.Context, req Request, what string, 
 	who := displayName(req.Identity)
 	prompt := fmt.Sprintf("🔐 %s asks to %s. A second admin must approve it before it runs, within %s (until %s): Approve or Deny, or type /odoo approve %s (or /odoo deny %s). %s cannot approve their own request.",
 		who, what, ttl, p.expires.UTC().Format("15:04 UTC"), code, code, who)
-	var ref string
-	var err error
-	if poster, ok := r.(ApprovalPoster); ok {
-		ref, err = poster.PostApproval(ctx, prompt, code)
-	} else {
-		err = r.AskApproval(ctx, prompt, code)
-	}
+	ref, err := r.AskApproval(ctx, prompt, code)
 	if err != nil {
 		d.dropApproval(ctx, code, p)
 		return "failed: the approval request could not be posted: " + err.Error(), err

@@ -13,14 +13,6 @@ import (
 	"odoobot/provision/postgres"
 )
 
-// postingResponder is an approvalResponder of an adapter whose request
-// messages can be edited: its PostApproval returns "msg-CODE".
-type postingResponder struct{ approvalResponder }
-
-func (r *postingResponder) PostApproval(ctx context.Context, prompt, code string) (string, error) {
-	return "msg-" + code, r.AskApproval(ctx, prompt, code)
-}
-
 // settled records the edits of request messages (ApprovalMessages).
 type settled struct {
 	mu    sync.Mutex
@@ -40,11 +32,11 @@ func (s *settled) all() string {
 	return strings.Join(s.edits, "\n")
 }
 
-// askPosted has id send text in C1 through a postingResponder and
-// returns the request's code.
+// askPosted has id send text in C1 through an approvalResponder whose
+// messages can be edited, and returns the request's code.
 func askPosted(t *testing.T, d *Dispatcher, id Identity, text string) string {
 	t.Helper()
-	r := &postingResponder{}
+	r := &approvalResponder{editable: true}
 	d.Handle(t.Context(), Request{Identity: id, Channel: "C1", Text: text}, r)
 	if len(r.requests) != 1 {
 		t.Fatalf("%s: %d requests for approval posted, want 1; privately %q", text, len(r.requests), r.privates)

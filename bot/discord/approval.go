@@ -19,18 +19,12 @@ const (
 // optReq is the code option of /odoo approve and /odoo deny.
 var optReq = option{name: "code", kind: discordgo.ApplicationCommandOptionString, desc: "the request's code", required: true}
 
-// AskApproval is PostApproval, its message's ID left out.
-func (r *responder) AskApproval(ctx context.Context, prompt, code string) error {
-	_, err := r.PostApproval(ctx, prompt, code)
-	return err
-}
-
-// PostApproval posts prompt in the channel, where every admin sees it,
+// AskApproval posts prompt in the channel, where every admin sees it,
 // with an Approve and a Deny button carrying code, and returns the
 // message's ID (what SettleApproval takes). A click runs "approve CODE"
 // or "deny CODE" as the one who clicked (see approvalClick): who may
 // decide is the Handler's decision, not the button's.
-func (r *responder) PostApproval(ctx context.Context, prompt, code string) (string, error) {
+func (r *responder) AskApproval(ctx context.Context, prompt, code string) (string, error) {
 	if _, err := commands.ApprovalButton(true, code); err != nil {
 		return "", fmt.Errorf("discord: ask approval: %w", err)
 	}
@@ -48,7 +42,7 @@ func (r *responder) PostApproval(ctx context.Context, prompt, code string) (stri
 }
 
 // SettleApproval is commands.ApprovalMessages': the request message id
-// in channel (posted by PostApproval) says text, and its Approve and
+// in channel (posted by AskApproval) says text, and its Approve and
 // Deny buttons are gone. It is edited with the bot token, not the
 // interaction's (which expires after 15 minutes), so that an expiry or
 // a decision after a restart still shows.
@@ -57,7 +51,6 @@ func (b *Bot) SettleApproval(ctx context.Context, channel, id, text string) erro
 }
 
 var _ commands.ApprovalMessages = (*Bot)(nil)
-var _ commands.ApprovalPoster = (*responder)(nil)
 
 // approvalClick runs "approve CODE" or "deny CODE" as the user who
 // clicked a request's button, exactly as if they had typed it (decided,

@@ -29,7 +29,8 @@ func TestApprovalRequestHasApproveAndDenyButtons(t *testing.T) {
 		got = append(got, req.Identity.UserID+" "+req.Text)
 		mu.Unlock()
 		if req.Text == "delete acme" {
-			return nil, r.AskApproval(ctx, "🔐 ana asks to delete prod-acme", code)
+			_, err := r.AskApproval(ctx, "🔐 ana asks to delete prod-acme", code)
+			return nil, err
 		}
 		return nil, r.Reply(ctx, "handled "+req.Text)
 	})
@@ -79,7 +80,7 @@ func TestApprovalRequestHasApproveAndDenyButtons(t *testing.T) {
 	checkSecrets(t, fd, logs)
 }
 
-// TestApprovalRequestIsSettledWithTheBotToken: PostApproval returns the
+// TestApprovalRequestIsSettledWithTheBotToken: AskApproval returns the
 // request message's ID, and SettleApproval edits that message through
 // the channel with the bot token (the interaction's token expires after
 // 15 minutes, a request lasts 30): its text says what became of it, and
@@ -91,7 +92,7 @@ func TestApprovalRequestIsSettledWithTheBotToken(t *testing.T) {
 	var mu sync.Mutex
 	var ref string
 	h := handlerFunc(func(ctx context.Context, req commands.Request, r commands.Responder) (*provision.Task, error) {
-		id, err := r.(commands.ApprovalPoster).PostApproval(ctx, "🔐 ana asks to delete prod-acme", code)
+		id, err := r.AskApproval(ctx, "🔐 ana asks to delete prod-acme", code)
 		mu.Lock()
 		ref = id
 		mu.Unlock()
@@ -104,7 +105,7 @@ func TestApprovalRequestIsSettledWithTheBotToken(t *testing.T) {
 	mu.Unlock()
 	calls := fd.snapshot()
 	if id == "" || calls[len(calls)-1].Message != id {
-		t.Fatalf("PostApproval returned %q; calls:\n%s", id, describe(calls))
+		t.Fatalf("AskApproval returned %q; calls:\n%s", id, describe(calls))
 	}
 	if err := b.SettleApproval(context.Background(), testChannel, id, "⌛ the request of ana to delete prod-acme expired"); err != nil {
 		t.Fatal(err)

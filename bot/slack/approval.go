@@ -18,19 +18,13 @@ const (
 	approvalBlock = "odoobot_approval"
 )
 
-// AskApproval is PostApproval, its message's ts left out.
-func (r *responder) AskApproval(ctx context.Context, prompt, code string) error {
-	_, err := r.PostApproval(ctx, prompt, code)
-	return err
-}
-
-// PostApproval posts prompt in the channel, where every admin sees it,
+// AskApproval posts prompt in the channel, where every admin sees it,
 // with an Approve and a Deny button whose value is code, and returns
 // its ts (what SettleApproval takes). A click sends "approve CODE" or
 // "deny CODE" to the Handler as the one who clicked (see
 // approvalClick): who may decide is the Handler's decision, not the
 // button's. Later answers to the request go in the message's thread.
-func (r *responder) PostApproval(ctx context.Context, prompt, code string) (string, error) {
+func (r *responder) AskApproval(ctx context.Context, prompt, code string) (string, error) {
 	if _, err := commands.ApprovalButton(true, code); err != nil {
 		return "", fmt.Errorf("slack: ask approval: %w", err)
 	}
@@ -50,7 +44,7 @@ func (r *responder) PostApproval(ctx context.Context, prompt, code string) (stri
 }
 
 // SettleApproval is commands.ApprovalMessages': the request message ts
-// in channel (posted by PostApproval) says text, and its Approve and
+// in channel (posted by AskApproval) says text, and its Approve and
 // Deny buttons are gone (chat.update).
 func (b *Bot) SettleApproval(ctx context.Context, channel, ts, text string) error {
 	msg := buttonMessage(clipRunes(escapeText(b.outgoing(text)), maxSectionText), approvalBlock, nil)
@@ -61,7 +55,6 @@ func (b *Bot) SettleApproval(ctx context.Context, channel, ts, text string) erro
 }
 
 var _ commands.ApprovalMessages = (*Bot)(nil)
-var _ commands.ApprovalPoster = (*responder)(nil)
 
 // approvalClick sends "approve CODE" or "deny CODE" as the user who
 // clicked a request's button, in its channel: decided (an admin other

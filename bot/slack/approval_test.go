@@ -28,7 +28,8 @@ func (h *approvalHandler) Handle(ctx context.Context, req commands.Request, r co
 	h.reqs = append(h.reqs, req.Identity.UserID+" "+req.Channel+" "+req.Text)
 	h.mu.Unlock()
 	if req.Text == "delete acme" {
-		return nil, r.AskApproval(ctx, "🔐 ana asks to delete prod-acme", testCode)
+		_, err := r.AskApproval(ctx, "🔐 ana asks to delete prod-acme", testCode)
+		return nil, err
 	}
 	return nil, r.Reply(ctx, "handled "+req.Text)
 }
@@ -102,21 +103,21 @@ func TestApprovalRequestHasApproveAndDenyButtons(t *testing.T) {
 }
 
 // postingHandler asks for approval of "delete acme" through
-// commands.ApprovalPoster and keeps the request message's ts.
+// AskApproval and keeps the request message's ts.
 type postingHandler struct {
 	mu sync.Mutex
 	ts string
 }
 
 func (h *postingHandler) Handle(ctx context.Context, req commands.Request, r commands.Responder) (*provision.Task, error) {
-	ts, err := r.(commands.ApprovalPoster).PostApproval(ctx, "🔐 ana asks to delete prod-acme", testCode)
+	ts, err := r.AskApproval(ctx, "🔐 ana asks to delete prod-acme", testCode)
 	h.mu.Lock()
 	h.ts = ts
 	h.mu.Unlock()
 	return nil, err
 }
 
-// TestApprovalRequestIsSettledWithoutButtons: PostApproval returns the
+// TestApprovalRequestIsSettledWithoutButtons: AskApproval returns the
 // request message's ts, and SettleApproval edits that message (chat.
 // update, the bot token) to say who decided, with no button left.
 func TestApprovalRequestIsSettledWithoutButtons(t *testing.T) {
@@ -129,7 +130,7 @@ func TestApprovalRequestIsSettledWithoutButtons(t *testing.T) {
 	post := fs.CallsOf("chat.postMessage")[0]
 	waitFor(t, "the request's ts", func() bool { h.mu.Lock(); defer h.mu.Unlock(); return h.ts != "" })
 	if h.ts != post.TS {
-		t.Fatalf("PostApproval returned %q, the message's ts is %q", h.ts, post.TS)
+		t.Fatalf("AskApproval returned %q, the message's ts is %q", h.ts, post.TS)
 	}
 	if err := rb.bot.SettleApproval(context.Background(), "C0123", post.TS, "✔ bob approved at 17:02 UTC the request of ana to delete prod-acme"); err != nil {
 		t.Fatal(err)

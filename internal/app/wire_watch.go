@@ -121,8 +121,6 @@ func (a *App) NewWatcher() *watch.Watcher {
 		AfterRound: book.AfterRound,
 		Logger:     a.Log,
 	})
-	a.Dispatcher.Watch = w
-	a.Dispatcher.Alerts = book
 	// The cards a previous run left open are edited in place: their
 	// alerts count as raised, so that a recovery ends them.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -132,6 +130,8 @@ func (a *App) NewWatcher() *watch.Watcher {
 		a.Log.Error("watch: the alert cards of the previous run could not be read; instances still failing get new cards", "err", err)
 	}
 	w.Resume(open)
+	a.Dispatcher.Watch = w
+	a.Dispatcher.Alerts = book
 	return w
 }
 

@@ -15,14 +15,24 @@ import (
 type approvalResponder struct {
 	threadResponder
 	prompts, requests []string
+	editable          bool // its messages have a reference (ref)
 }
 
-func (r *approvalResponder) AskApproval(_ context.Context, prompt, code string) error {
+func (r *approvalResponder) AskApproval(_ context.Context, prompt, code string) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.prompts = append(r.prompts, prompt)
 	r.requests = append(r.requests, code)
-	return nil
+	return r.ref(code), nil
+}
+
+// ref is the reference of the message of request code: "msg-CODE"
+// when the responder posts editable messages (editable), else "".
+func (r *approvalResponder) ref(code string) string {
+	if r.editable {
+		return "msg-" + code
+	}
+	return ""
 }
 
 // lockedAudit is a memAudit safe for the expiry timer's goroutine.

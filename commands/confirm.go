@@ -45,6 +45,12 @@ func (d *Dispatcher) ask(ctx context.Context, req Request, what string, r Respon
 func (d *Dispatcher) askFor(ctx context.Context, req Request, need Role, what string, r Responder, run action) (string, error) {
 	// With two-person approval on, a verb that needs it waits for a
 	// second admin instead of its requester's confirmation (approval.go).
+	// A request approved before a restart, run again (replay): its
+	// action runs once askFor returns.
+	if rp, ok := ctx.Value(replayKey{}).(*replayed); ok {
+		rp.run = run
+		return "approved", nil
+	}
 	if cmd, err := Parse(req.Text); err == nil && d.approvalNeeded(cmd.Verb) {
 		return d.askApproval(ctx, req, what, r, run)
 	}

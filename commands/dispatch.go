@@ -53,8 +53,11 @@ type Responder interface {
 	// approval (two-person approval), where every admin of the channel
 	// sees it: with an Approve and a Deny button in chat, whose click
 	// sends "approve CODE" or "deny CODE" as the one who clicked. An
-	// adapter without buttons shows prompt, which says what to type.
-	AskApproval(ctx context.Context, prompt, code string) error
+	// adapter without buttons shows prompt, which says what to type. It
+	// returns the posted message's reference (a Slack ts, a Discord
+	// message ID), which ApprovalMessages edits once the request is
+	// decided; "" where there is none (the terminal).
+	AskApproval(ctx context.Context, prompt, code string) (ref string, err error)
 }
 
 // Thread is a long job's place in chat: a root message, the progress
@@ -183,6 +186,13 @@ type Dispatcher struct {
 	// ApprovalTTL is how long such a request stays open;
 	// DefaultApprovalTTL when 0.
 	ApprovalTTL time.Duration
+	// Approvals, when set, keeps the open approval requests across a
+	// restart (ResumeApprovals reads them back).
+	Approvals ApprovalStore
+	// ApprovalMessages edit a request's message once it is decided or
+	// expired, by platform (PlatformSlack, PlatformDiscord); set before
+	// the first request.
+	ApprovalMessages map[string]ApprovalMessages
 
 	confirm confirmations
 	approve approvals

@@ -48,8 +48,8 @@ func (r *recordingResponder) Long(_ context.Context, title, s string) error {
 func (r *recordingResponder) Thread(_ context.Context, root string) (Thread, error) {
 	return nil, nil
 }
-func (r *recordingResponder) AskApproval(ctx context.Context, prompt, code string) error {
-	return r.Reply(ctx, prompt)
+func (r *recordingResponder) AskApproval(ctx context.Context, prompt, code string) (string, error) {
+	return "", r.Reply(ctx, prompt)
 }
 func (r *recordingResponder) Confirm(_ context.Context, prompt, code string) error {
 	r.mu.Lock()

@@ -220,8 +220,8 @@ func (r *recorder) Thread(_ context.Context, root string) (commands.Thread, erro
 	return &recorderThread{r}, nil
 }
 
-func (r *recorder) AskApproval(_ context.Context, prompt, code string) error {
-	return r.add(&r.replies, prompt)
+func (r *recorder) AskApproval(_ context.Context, prompt, code string) (string, error) {
+	return "", r.add(&r.replies, prompt)
 }
 
 func (r *recorder) Confirm(_ context.Context, prompt, code string) error {

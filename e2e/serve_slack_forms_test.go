@@ -209,3 +209,44 @@ func TestServeSlackForms(t *testing.T) {
 	bot.stop(t)
 	f.checkTokens(t, bot.out.String())
 }
+
+// TestServeSlackCreateFormChecksTheNameAsTyped runs `odoobot serve`
+// against the Slack double: in the creation form, each character typed
+// in the name (dispatch_action) is answered with views.update of the
+// form, with its hash, saying under the name whether it is fine, which
+// rule it breaks, or that an instance has it already; nothing is
+// created.
+func TestServeSlackCreateFormChecksTheNameAsTyped(t *testing.T) {
+	needSandbox(t)
+	env := newCreateEnv(t)
+	a, _ := env.newApp(t, app.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	taken := uniqueName(t, "typedname")
+	createReady(t, ctx, a, taken)
+
+	f := newSlackFake(t)
+	bot := startServe(t, slackServeEnv(env, f, writeSlackAllowlist(t, env)))
+	f.waitConnected(t, bot)
+	id := f.slash(t, slackAdmin, "ana", "create")
+	v := f.openedView(t, bot, id)
+	rules := provision.NameRules{Zone: a.Config.Zone()}
+	free := taken + "x"
+	for i, c := range []struct{ typed, want string }{
+		{"Bad_" + taken, "✖ " + rules.Check("Bad_"+taken).Error()},
+		{taken, "✖ an instance named " + taken + " exists already: pick another name"},
+		{free, "✔ " + free + " is a valid name, not taken"},
+	} {
+		cur := slices.IndexFunc(f.Views(), func(x slacktest.View) bool { return x.ID == v.ID })
+		f.Send(t, f.Typed("e2e-typed-"+randomHex(t, 4), slackAdmin, "ana", f.Views()[cur], "odoobot_name", c.typed, nil))
+		waitSlack(t, f, bot, 10*time.Second, "the form updated for "+c.typed, func() bool { return f.Views()[cur].Updates == i+1 })
+		if got := f.Views()[cur].Context("odoobot_name_check"); got != c.want {
+			t.Errorf("typed %q: the form says %q, want %q", c.typed, got, c.want)
+		}
+	}
+	bot.stop(t)
+	if _, err := a.Store.Instance(ctx, free); err == nil {
+		t.Errorf("typing a name created %s", free)
+	}
+	f.checkTokens(t, bot.out.String())
+}

@@ -47,11 +47,24 @@ func (b *Bot) UpdateAlert(ctx context.Context, channel, id string, alert command
 	}
 	alert.Mention = ""
 	content, components, _ := alertMessage(alert)
+	return b.editButtons(ctx, channel, id, "edit the alert in "+channel, content, components)
+}
+
+// editButtons replaces the content and buttons of the bot's message id
+// in channel (an alert card, an approval request) with the bot token,
+// pinging nobody; what names the action in its error.
+func (b *Bot) editButtons(ctx context.Context, channel, id, what, content string, components []discordgo.MessageComponent) error {
+	if channel == "" || id == "" {
+		return fmt.Errorf("discord: %s: no channel or message to edit", what)
+	}
+	if components == nil {
+		components = []discordgo.MessageComponent{}
+	}
 	_, err := b.s.ChannelMessageEditComplex(&discordgo.MessageEdit{
 		ID: id, Channel: channel, Content: &content, Components: &components, AllowedMentions: noMentions(),
 	}, discordgo.WithContext(ctx))
 	if err != nil {
-		return b.wrap("edit the alert in "+channel, err)
+		return b.wrap(what, err)
 	}
 	return nil
 }
@@ -71,8 +84,7 @@ func alertMessage(alert commands.Alert) (string, []discordgo.MessageComponent, *
 		mentions = &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}, Roles: []string{alert.Mention}}
 	}
 	content = clip(content)
-	components := []discordgo.MessageComponent{}
-	var buttons []discordgo.MessageComponent
+	var buttons []discordgo.Button
 	for i, a := range alert.Actions {
 		style := discordgo.SecondaryButton
 		if i == 0 {
@@ -80,10 +92,21 @@ func alertMessage(alert commands.Alert) (string, []discordgo.MessageComponent, *
 		}
 		buttons = append(buttons, discordgo.Button{Label: a.Label, Style: style, CustomID: alertPrefix + a.Command})
 	}
-	if len(buttons) > 0 {
-		components = append(components, discordgo.ActionsRow{Components: buttons})
+	return content, buttonRow(buttons...), mentions
+}
+
+// buttonRow is buttons as a message's components: one row, or an empty
+// list when there are none (which removes those of a message edited).
+func buttonRow(buttons ...discordgo.Button) []discordgo.MessageComponent {
+	components := []discordgo.MessageComponent{}
+	if len(buttons) == 0 {
+		return components
 	}
-	return content, components, mentions
+	row := discordgo.ActionsRow{}
+	for _, bt := range buttons {
+		row.Components = append(row.Components, bt)
+	}
+	return append(components, row)
 }
 
 // alertClick runs the command an alert's button carries as the user who

@@ -29,7 +29,8 @@ func TestApprovalRequestHasApproveAndDenyButtons(t *testing.T) {
 		got = append(got, req.Identity.UserID+" "+req.Text)
 		mu.Unlock()
 		if req.Text == "delete acme" {
-			return nil, r.AskApproval(ctx, "🔐 ana asks to delete prod-acme", code)
+			_, err := r.AskApproval(ctx, "🔐 ana asks to delete prod-acme", code)
+			return nil, err
 		}
 		return nil, r.Reply(ctx, "handled "+req.Text)
 	})
@@ -75,6 +76,54 @@ func TestApprovalRequestHasApproveAndDenyButtons(t *testing.T) {
 	last := fd.snapshot()
 	if c := last[len(last)-1]; !strings.Contains(string(c.Body), "not valid") || dataFlags(c) != 64 {
 		t.Errorf("a forged button was answered %s", c.Body)
+	}
+	checkSecrets(t, fd, logs)
+}
+
+// TestApprovalRequestIsSettledWithTheBotToken: AskApproval returns the
+// request message's ID, and SettleApproval edits that message through
+// the channel with the bot token (the interaction's token expires after
+// 15 minutes, a request lasts 30): its text says what became of it, and
+// its buttons are gone.
+func TestApprovalRequestIsSettledWithTheBotToken(t *testing.T) {
+	const code = "0123456789abcdef"
+	fd := newFakeDiscord(t)
+	logs := &bottest.LogBuffer{}
+	var mu sync.Mutex
+	var ref string
+	h := handlerFunc(func(ctx context.Context, req commands.Request, r commands.Responder) (*provision.Task, error) {
+		id, err := r.AskApproval(ctx, "🔐 ana asks to delete prod-acme", code)
+		mu.Lock()
+		ref = id
+		mu.Unlock()
+		return nil, err
+	})
+	b := newBot(t, fd, h, logs)
+	b.handleInteraction(context.Background(), slash(t, "623456789012345670", "itok-del", ana, "delete", "name", "acme"))
+	mu.Lock()
+	id := ref
+	mu.Unlock()
+	calls := fd.snapshot()
+	if id == "" || calls[len(calls)-1].Message != id {
+		t.Fatalf("AskApproval returned %q; calls:\n%s", id, describe(calls))
+	}
+	if err := b.SettleApproval(context.Background(), testChannel, id, "⌛ the request of ana to delete prod-acme expired"); err != nil {
+		t.Fatal(err)
+	}
+	calls = fd.snapshot()
+	edit := calls[len(calls)-1]
+	if shape(edit, nil) != "PATCH /channels/"+testChannel+"/messages/"+id || !strings.HasPrefix(edit.Auth, "Bot ") {
+		t.Fatalf("the request was settled by %s (auth %q), want an edit of its message with the bot token", shape(edit, nil), edit.Auth[:min(4, len(edit.Auth))])
+	}
+	var body struct {
+		Content    string            `json:"content"`
+		Components []json.RawMessage `json:"components"`
+	}
+	if err := json.Unmarshal(edit.Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(body.Content, "⌛ the request of ana") || body.Components == nil || len(body.Components) != 0 {
+		t.Errorf("the settled request is %s, want its new text and an empty components list", edit.Body)
 	}
 	checkSecrets(t, fd, logs)
 }

@@ -166,9 +166,9 @@ func (r *Responder) Confirm(_ context.Context, prompt, code string) error {
 // AskApproval shows the request for approval, which says what another
 // admin types. The dispatcher never asks it of the terminal, which has
 // one user: there a command needing approval is refused.
-func (r *Responder) AskApproval(_ context.Context, prompt, _ string) error {
+func (r *Responder) AskApproval(_ context.Context, prompt, _ string) (string, error) {
 	r.println(prompt)
-	return nil
+	return "", nil
 }
 
 // Failed reports whether a job's thread finished in failure, or a

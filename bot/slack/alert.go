@@ -21,6 +21,14 @@ const (
 	maxSectionText = 2900
 )
 
+// button is one button of a message posted by postButtons: its
+// action_id, its value and its label; the first of a message is
+// styled primary unless style says otherwise.
+type button struct {
+	actionID, value, label string
+	style                  slackapi.Style
+}
+
 // PostAlert posts alert at the top of channel and returns its ts (what
 // UpdateAlert takes): its text, and under it one button per action whose
 // value is the action's command ("restart acme"). A click runs that
@@ -32,20 +40,9 @@ func (b *Bot) PostAlert(ctx context.Context, channel string, alert commands.Aler
 	if len(alert.Actions) == 0 && alert.Mention == "" {
 		return "", b.Alert(ctx, channel, alert.Text)
 	}
-	if channel == "" {
-		return "", fmt.Errorf("slack: alert: no channel")
-	}
-	var ts string
-	err := b.inChannel(ctx, channel, func() error {
-		var err error
-		ts, err = rateLimited(ctx, b, func() (string, error) {
-			_, ts, err := b.api.PostMessageContext(ctx, channel, b.alertMessage(alert)...)
-			return ts, err
-		})
-		return err
-	})
+	ts, err := b.postButtons(ctx, channel, "", b.alertMessage(alert))
 	if err != nil {
-		return "", fmt.Errorf("slack: alert: chat.postMessage: %w", err)
+		return "", fmt.Errorf("slack: alert: %w", err)
 	}
 	return ts, nil
 }
@@ -53,49 +50,95 @@ func (b *Bot) PostAlert(ctx context.Context, channel string, alert commands.Aler
 // UpdateAlert replaces the text and buttons of the alert ts in channel
 // (posted by PostAlert) with alert's; the Mention is not rendered again.
 func (b *Bot) UpdateAlert(ctx context.Context, channel, ts string, alert commands.Alert) error {
-	if channel == "" || ts == "" {
-		return fmt.Errorf("slack: alert: no channel or message to edit")
-	}
 	alert.Mention = ""
-	_, err := rateLimited(ctx, b, func() (string, error) {
-		_, _, _, err := b.api.UpdateMessageContext(ctx, channel, ts, b.alertMessage(alert)...)
-		return "", err
-	})
-	if err != nil {
-		return fmt.Errorf("slack: alert: chat.update: %w", err)
+	if err := b.editButtons(ctx, channel, ts, b.alertMessage(alert)); err != nil {
+		return fmt.Errorf("slack: alert: %w", err)
 	}
 	return nil
 }
 
-// alertMessage is alert as a message: its text escaped (nothing in it
-// links or mentions), the mention after it, a section block and the
-// buttons. A message without buttons gets an empty blocks list, which
-// removes the buttons of the message it replaces.
+// alertMessage is alert as a message (buttonMessage): its text, the
+// mention after it, one button per action.
 func (b *Bot) alertMessage(alert commands.Alert) []slackapi.MsgOption {
 	text := clipRunes(escapeText(b.outgoing(alert.Text)), maxSectionText)
 	if alert.Mention != "" && validMention(alert.Mention) {
 		text += " <!subteam^" + alert.Mention + ">"
 	}
-	var buttons []slackapi.BlockElement
+	var buttons []button
 	for i, a := range alert.Actions {
-		label := slackapi.NewTextBlockObject(slackapi.PlainTextType, a.Label, false, false)
-		btn := slackapi.NewButtonBlockElement(alertActionPrefix+strconv.Itoa(i), a.Command, label)
-		if i == 0 {
+		buttons = append(buttons, button{actionID: alertActionPrefix + strconv.Itoa(i), value: a.Command, label: a.Label})
+	}
+	return buttonMessage(text, alertBlock, buttons)
+}
+
+// buttonMessage is text (escaped and clipped by the caller) as a
+// section block, and under it the buttons in an actions block whose
+// block_id is blockID. A message without buttons gets the section
+// alone, which removes the buttons of the message it replaces.
+func buttonMessage(text, blockID string, buttons []button) []slackapi.MsgOption {
+	var elems []slackapi.BlockElement
+	for i, bt := range buttons {
+		label := slackapi.NewTextBlockObject(slackapi.PlainTextType, bt.label, false, false)
+		btn := slackapi.NewButtonBlockElement(bt.actionID, bt.value, label)
+		switch {
+		case bt.style != "":
+			btn = btn.WithStyle(bt.style)
+		case i == 0:
 			btn = btn.WithStyle(slackapi.StylePrimary)
 		}
-		buttons = append(buttons, btn)
+		elems = append(elems, btn)
 	}
 	blocks := []slackapi.Block{
 		slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType, text, false, false), nil, nil),
 	}
-	if len(buttons) > 0 {
-		blocks = append(blocks, slackapi.NewActionBlock(alertBlock, buttons...))
+	if len(elems) > 0 {
+		blocks = append(blocks, slackapi.NewActionBlock(blockID, elems...))
 	}
 	// The text is the notification, and what a client without blocks
 	// shows.
 	return []slackapi.MsgOption{
 		slackapi.MsgOptionText(text, false), slackapi.MsgOptionBlocks(blocks...), slackapi.MsgOptionDisableLinkUnfurl(),
 	}
+}
+
+// postButtons posts msg (buttonMessage) in channel, in the thread
+// threadTS when not "", and returns its ts.
+func (b *Bot) postButtons(ctx context.Context, channel, threadTS string, msg []slackapi.MsgOption) (string, error) {
+	if channel == "" {
+		return "", fmt.Errorf("no channel")
+	}
+	if threadTS != "" {
+		msg = append(msg, slackapi.MsgOptionTS(threadTS))
+	}
+	var ts string
+	err := b.inChannel(ctx, channel, func() error {
+		var err error
+		ts, err = rateLimited(ctx, b, func() (string, error) {
+			_, ts, err := b.api.PostMessageContext(ctx, channel, msg...)
+			return ts, err
+		})
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("chat.postMessage: %w", err)
+	}
+	return ts, nil
+}
+
+// editButtons replaces the message ts in channel (posted by
+// postButtons) with msg, its buttons included.
+func (b *Bot) editButtons(ctx context.Context, channel, ts string, msg []slackapi.MsgOption) error {
+	if channel == "" || ts == "" {
+		return fmt.Errorf("no channel or message to edit")
+	}
+	_, err := rateLimited(ctx, b, func() (string, error) {
+		_, _, _, err := b.api.UpdateMessageContext(ctx, channel, ts, msg...)
+		return "", err
+	})
+	if err != nil {
+		return fmt.Errorf("chat.update: %w", err)
+	}
+	return nil
 }
 
 // escapeText escapes the three characters Slack's message formatting

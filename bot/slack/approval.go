@@ -19,48 +19,42 @@ const (
 )
 
 // AskApproval posts prompt in the channel, where every admin sees it,
-// with an Approve and a Deny button whose value is code. A click sends
-// "approve CODE" or "deny CODE" to the Handler as the one who clicked
-// (see approvalClick): who may decide is the Handler's decision, not the
-// button's. Later answers to the request (its expiry) go in the
-// message's thread.
-func (r *responder) AskApproval(ctx context.Context, prompt, code string) error {
+// with an Approve and a Deny button whose value is code, and returns
+// its ts (what SettleApproval takes). A click sends "approve CODE" or
+// "deny CODE" to the Handler as the one who clicked (see
+// approvalClick): who may decide is the Handler's decision, not the
+// button's. Later answers to the request go in the message's thread.
+func (r *responder) AskApproval(ctx context.Context, prompt, code string) (string, error) {
 	if _, err := commands.ApprovalButton(true, code); err != nil {
-		return fmt.Errorf("slack: ask approval: %w", err)
+		return "", fmt.Errorf("slack: ask approval: %w", err)
 	}
-	plain := func(s string) *slackapi.TextBlockObject {
-		return slackapi.NewTextBlockObject(slackapi.PlainTextType, s, false, false)
-	}
-	text := clipRunes(r.b.outgoing(prompt), maxSectionText)
-	blocks := []slackapi.Block{
-		slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType, text, false, false), nil, nil),
-		slackapi.NewActionBlock(approvalBlock,
-			slackapi.NewButtonBlockElement(approveAction, code, plain("Approve")).WithStyle(slackapi.StylePrimary),
-			slackapi.NewButtonBlockElement(denyAction, code, plain("Deny")).WithStyle(slackapi.StyleDanger),
-		),
-	}
-	opts := []slackapi.MsgOption{slackapi.MsgOptionText(text, false), slackapi.MsgOptionBlocks(blocks...), slackapi.MsgOptionDisableLinkUnfurl()}
-	if r.threadTS != "" {
-		opts = append(opts, slackapi.MsgOptionTS(r.threadTS))
-	}
-	var ts string
-	err := r.b.inChannel(ctx, r.channel, func() error {
-		var err error
-		ts, err = rateLimited(ctx, r.b, func() (string, error) {
-			_, ts, err := r.b.api.PostMessageContext(ctx, r.channel, opts...)
-			return ts, err
-		})
-		return err
-	})
+	text := clipRunes(escapeText(r.b.outgoing(prompt)), maxSectionText)
+	ts, err := r.b.postButtons(ctx, r.channel, r.threadTS, buttonMessage(text, approvalBlock, []button{
+		{actionID: approveAction, value: code, label: "Approve", style: slackapi.StylePrimary},
+		{actionID: denyAction, value: code, label: "Deny", style: slackapi.StyleDanger},
+	}))
 	if err != nil {
 		r.undeliverable(ctx, err, prompt)
-		return fmt.Errorf("slack: ask approval: chat.postMessage: %w", err)
+		return "", fmt.Errorf("slack: ask approval: %w", err)
 	}
 	if r.threadTS == "" {
 		r.threadTS = ts
 	}
+	return ts, nil
+}
+
+// SettleApproval is commands.ApprovalMessages': the request message ts
+// in channel (posted by AskApproval) says text, and its Approve and
+// Deny buttons are gone (chat.update).
+func (b *Bot) SettleApproval(ctx context.Context, channel, ts, text string) error {
+	msg := buttonMessage(clipRunes(escapeText(b.outgoing(text)), maxSectionText), approvalBlock, nil)
+	if err := b.editButtons(ctx, channel, ts, msg); err != nil {
+		return fmt.Errorf("slack: settle approval request: %w", err)
+	}
 	return nil
 }
+
+var _ commands.ApprovalMessages = (*Bot)(nil)
 
 // approvalClick sends "approve CODE" or "deny CODE" as the user who
 // clicked a request's button, in its channel: decided (an admin other

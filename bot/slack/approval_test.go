@@ -28,7 +28,8 @@ func (h *approvalHandler) Handle(ctx context.Context, req commands.Request, r co
 	h.reqs = append(h.reqs, req.Identity.UserID+" "+req.Channel+" "+req.Text)
 	h.mu.Unlock()
 	if req.Text == "delete acme" {
-		return nil, r.AskApproval(ctx, "🔐 ana asks to delete prod-acme", testCode)
+		_, err := r.AskApproval(ctx, "🔐 ana asks to delete prod-acme", testCode)
+		return nil, err
 	}
 	return nil, r.Reply(ctx, "handled "+req.Text)
 }
@@ -98,5 +99,51 @@ func TestApprovalRequestHasApproveAndDenyButtons(t *testing.T) {
 	}
 	if eph := fs.CallsOf("chat.postEphemeral")[0].Form.Get("text"); !strings.HasPrefix(eph, "this button is not valid") {
 		t.Errorf("a button without a code was answered %q", eph)
+	}
+}
+
+// postingHandler asks for approval of "delete acme" through
+// AskApproval and keeps the request message's ts.
+type postingHandler struct {
+	mu sync.Mutex
+	ts string
+}
+
+func (h *postingHandler) Handle(ctx context.Context, req commands.Request, r commands.Responder) (*provision.Task, error) {
+	ts, err := r.AskApproval(ctx, "🔐 ana asks to delete prod-acme", testCode)
+	h.mu.Lock()
+	h.ts = ts
+	h.mu.Unlock()
+	return nil, err
+}
+
+// TestApprovalRequestIsSettledWithoutButtons: AskApproval returns the
+// request message's ts, and SettleApproval edits that message (chat.
+// update, the bot token) to say who decided, with no button left.
+func TestApprovalRequestIsSettledWithoutButtons(t *testing.T) {
+	fs := newFakeSlack(t)
+	h := &postingHandler{}
+	rb := startBot(t, fs, slack.Config{Handler: h})
+	fs.WaitConnected(t, 5*time.Second)
+	fs.Send(t, fs.Slash("env-del", 0, "U0123ABCD", "ana", "C0123", "delete acme"))
+	waitFor(t, "the request", func() bool { return len(fs.CallsOf("chat.postMessage")) == 1 })
+	post := fs.CallsOf("chat.postMessage")[0]
+	waitFor(t, "the request's ts", func() bool { h.mu.Lock(); defer h.mu.Unlock(); return h.ts != "" })
+	if h.ts != post.TS {
+		t.Fatalf("AskApproval returned %q, the message's ts is %q", h.ts, post.TS)
+	}
+	if err := rb.bot.SettleApproval(context.Background(), "C0123", post.TS, "✔ bob approved at 17:02 UTC the request of ana to delete prod-acme"); err != nil {
+		t.Fatal(err)
+	}
+	ups := fs.CallsOf("chat.update")
+	if len(ups) != 1 {
+		t.Fatalf("%d chat.update calls, want 1", len(ups))
+	}
+	up := ups[0].Form
+	if up.Get("channel") != "C0123" || up.Get("ts") != post.TS || !strings.HasPrefix(up.Get("text"), "✔ bob approved at 17:02 UTC") {
+		t.Errorf("the request was edited as %v", up)
+	}
+	if blocks := up.Get("blocks"); strings.Contains(blocks, "odoobot_approve") || strings.Contains(blocks, `"actions"`) || !strings.Contains(blocks, "bob approved") {
+		t.Errorf("the settled request's blocks %s still have buttons, or lost the text", blocks)
 	}
 }

@@ -84,11 +84,22 @@ func clipRunes(s string, n int) string {
 // interaction handles an interactive envelope: a click on a confirmation
 // button becomes the request "confirm CODE" from the user who clicked, in
 // the button's channel; a click on an alert's button, the command it
-// carries (see alertClick). A value longer than maxButtonValue is no
+// carries (see alertClick); a character typed in the create form's name,
+// the form rewritten with a check of the name (see nameTyped). A value
+// longer than maxButtonValue is no
 // button of odoobot's: the clicker is told that it is not valid. Anything
 // else is ignored.
 func (b *Bot) interaction(ctx context.Context, cb slackapi.InteractionCallback) {
 	if cb.Type != slackapi.InteractionTypeBlockActions {
+		return
+	}
+	// A character typed in the create form's name (dispatch_action).
+	if cb.View.ID != "" && cb.View.CallbackID == createForm {
+		for _, a := range cb.ActionCallback.BlockActions {
+			if a.ActionID == nameInput && a.BlockID == nameInput {
+				b.nameTyped(ctx, cb, clipRunes(a.Value, maxFormValue))
+			}
+		}
 		return
 	}
 	channel := cb.Channel.ID

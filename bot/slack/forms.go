@@ -31,6 +31,9 @@ const (
 	nameInput   = "odoobot_name"
 	modeInput   = "odoobot_mode"
 	backupInput = "odoobot_backup"
+	// nameCheck is the block_id of the context block under the create
+	// form's name saying, as it is typed, whether the name is fine.
+	nameCheck   = "odoobot_name_check"
 	defaultMode = "default" // the mode option that leaves the server's default
 	maxMetadata = 512       // the longest private_metadata odoobot reads back
 	suggestFor  = 2500 * time.Millisecond
@@ -118,7 +121,7 @@ func (b *Bot) form(ctx context.Context, cmd slackapi.SlashCommand, id commands.I
 		if len(modes) == 0 {
 			return false // not this role's to create: the usual refusal
 		}
-		view = createView(formMeta{Channel: cmd.ChannelID}, modes)
+		view = createView(formMeta{Channel: cmd.ChannelID}, modes, "")
 		typed = "/odoo create NAME [cloudflare|letsencrypt|http]"
 	case verb == commands.VerbRestore && len(words) == 2:
 		name := words[1]
@@ -171,12 +174,15 @@ func option(c commands.Choice) *slackapi.OptionBlockObject {
 	return slackapi.NewOptionBlockObject(clipRunes(c.Value, maxOptValue), plainText(clipRunes(c.Label, maxOptLabel)), nil)
 }
 
-// createView is the creation form: the name, typed (checked against the
-// name rules when submitted), and the TLS mode, picked (the server's
-// default first).
-func createView(meta formMeta, modes []commands.Choice) slackapi.ModalViewRequest {
+// createView is the creation form: the name, typed, and the TLS mode,
+// picked (the server's default first). The name is checked as it is
+// typed (its input dispatches a block_actions at each character, which
+// nameTyped answers with this view and check, the verdict on the name
+// so far, in a context block under it) and again when submitted.
+func createView(meta formMeta, modes []commands.Choice, check string) slackapi.ModalViewRequest {
 	name := slackapi.NewPlainTextInputBlockElement(plainText("cliente1"), nameInput)
 	name.MaxLength = provision.MaxNameLength
+	name.DispatchActionConfig = &slackapi.DispatchActionConfig{TriggerActionsOn: []string{"on_character_entered"}}
 	def := slackapi.NewOptionBlockObject(defaultMode, plainText("the server's default"), nil)
 	opts := []*slackapi.OptionBlockObject{def}
 	for _, m := range modes {
@@ -184,13 +190,72 @@ func createView(meta formMeta, modes []commands.Choice) slackapi.ModalViewReques
 	}
 	mode := slackapi.NewOptionsSelectBlockElement(slackapi.OptTypeStatic, plainText("TLS mode"), modeInput, opts...)
 	mode.InitialOption = def
+	blocks := []slackapi.Block{
+		slackapi.NewInputBlock(nameInput, plainText("Name"), plainText("lowercase letters, digits and dashes, such as cliente1"), name).WithDispatchAction(true),
+	}
+	if check != "" {
+		blocks = append(blocks, slackapi.NewContextBlock(nameCheck, plainText(clipRunes(check, 300))))
+	}
+	blocks = append(blocks, slackapi.NewInputBlock(modeInput, plainText("TLS mode"), nil, mode))
 	return slackapi.ModalViewRequest{
 		Type: slackapi.VTModal, CallbackID: createForm, PrivateMetadata: meta.encode(),
 		Title: plainText("Create an instance"), Submit: plainText("Create"), Close: plainText("Cancel"),
-		Blocks: slackapi.Blocks{BlockSet: []slackapi.Block{
-			slackapi.NewInputBlock(nameInput, plainText("Name"), plainText("lowercase letters, digits and dashes, such as cliente1"), name),
-			slackapi.NewInputBlock(modeInput, plainText("TLS mode"), nil, mode),
-		}},
+		Blocks: slackapi.Blocks{BlockSet: blocks},
+	}
+}
+
+// nameTyped answers a character typed in the create form's name (a
+// block_actions from the view): the form is rewritten (views.update,
+// with the view's hash, so that an older keystroke's answer never
+// overwrites a newer form) with, under the name, whether it is fine, or
+// which rule it breaks, or that an instance has it already. What was
+// typed stays: Slack keeps an input's value across an update that keeps
+// its block_id and action_id. A form that is not odoobot's, or whose
+// metadata is not valid, is left alone.
+func (b *Bot) nameTyped(ctx context.Context, cb slackapi.InteractionCallback, typed string) {
+	if b.cfg.Picker == nil {
+		return
+	}
+	meta, err := parseMeta(cb.View.PrivateMetadata)
+	if err != nil {
+		b.log.Warn("slack: a form with invalid metadata was left alone", "user", cb.User.ID, "err", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, suggestFor)
+	defer cancel()
+	id := b.identity(ctx, cb.User.ID, cb.User.Name, meta.Channel)
+	modes := b.cfg.Picker.Suggest(ctx, id, meta.Channel, commands.VerbCreate, commands.FieldMode, "", "")
+	if len(modes) == 0 {
+		return // no longer this user's to create: the submission says so
+	}
+	name := strings.TrimSpace(typed)
+	var check string
+	switch {
+	case name == "":
+		check = "type a name: lowercase letters, digits and dashes, such as cliente1"
+	case !oneWord(name):
+		check = "✖ give one word, such as cliente1: lowercase letters, digits and dashes"
+	default:
+		if b.cfg.CheckName != nil {
+			if err := b.cfg.CheckName(name); err != nil {
+				check = "✖ " + err.Error()
+				break
+			}
+		}
+		known := b.cfg.Picker.Suggest(ctx, id, meta.Channel, commands.VerbRestore, commands.FieldName, "", name)
+		if slices.ContainsFunc(known, func(c commands.Choice) bool { return c.Value == name }) {
+			check = "✖ an instance named " + name + " exists already: pick another name"
+		} else {
+			check = "✔ " + name + " is a valid name, not taken"
+		}
+	}
+	view := createView(meta, modes, check)
+	_, err = rateLimited(ctx, b, func() (*slackapi.ViewResponse, error) {
+		return b.api.UpdateViewContext(ctx, view, "", cb.View.Hash, cb.View.ID)
+	})
+	if err != nil {
+		// hash_conflict: a newer keystroke's answer came first.
+		b.log.Debug("slack: the create form was not updated", "user", cb.User.ID, "err", b.clean(err.Error()))
 	}
 }
 

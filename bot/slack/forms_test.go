@@ -3,6 +3,7 @@ package slack_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -380,5 +381,79 @@ func TestRestoreFormOpensInTimeWhenBackupsAreSlowToList(t *testing.T) {
 	v := fs.openedView(t, 1) // the double refuses a trigger older than 3 s
 	if e := v.Element("odoobot_backup"); e["type"] != "external_select" {
 		t.Fatalf("backup input %v, want an external_select that loads them", e)
+	}
+}
+
+// TestCreateFormChecksTheNameAsItIsTyped: the create form's name input
+// dispatches each character typed (dispatch_action, on_character_
+// entered); each is answered with views.update of that view, with its
+// hash, the form rewritten with, under the name, whether the name so far
+// is fine, which rule it breaks, or that an instance has it; the name
+// input keeps its block_id and action_id (so Slack keeps what was
+// typed). A keystroke answered with a stale hash changes nothing
+// (hash_conflict), and nothing is created nor audited.
+func TestCreateFormChecksTheNameAsItIsTyped(t *testing.T) {
+	fs := newFakeSlack(t)
+	creator := newCreator(t, "database")
+	d, audit := pickerDispatcher(t, creator)
+	startPickerBot(t, fs, d)
+
+	fs.Send(t, fs.Slash("env-live-1", 0, "U0123ABCD", "ana", "C0123", "create"))
+	v := fs.openedView(t, 1)
+	var name map[string]any
+	for _, b := range v.Blocks() {
+		if b["block_id"] == "odoobot_name" {
+			name = b
+		}
+	}
+	cfg, _ := v.Element("odoobot_name")["dispatch_action_config"].(map[string]any)
+	if name["dispatch_action"] != true || cfg == nil || fmt.Sprint(cfg["trigger_actions_on"]) != "[on_character_entered]" {
+		t.Fatalf("the name input block %v does not dispatch each character", name)
+	}
+
+	bad := d.Rules.Check("Acme_Corp").Error()
+	for i, c := range []struct{ typed, want string }{
+		{"Acme_Corp", "✖ " + bad},
+		{"acme", "✖ an instance named acme exists already: pick another name"},
+		{"acme 2", "✖ give one word, such as cliente1: lowercase letters, digits and dashes"},
+		{"cliente1", "✔ cliente1 is a valid name, not taken"},
+	} {
+		cur := fs.Views()[0]
+		env := fmt.Sprintf("env-live-k%d", i)
+		fs.Send(t, fs.Typed(env, "U0123ABCD", "ana", cur, "odoobot_name", c.typed, map[string]string{"odoobot_mode": "default"}))
+		waitFor(t, "the form updated for "+c.typed, func() bool { return fs.Views()[0].Updates == i+1 })
+		got := fs.Views()[0]
+		if check := got.Context("odoobot_name_check"); check != c.want {
+			t.Errorf("typed %q: the form says %q under the name, want %q", c.typed, check, c.want)
+		}
+		if e := got.Element("odoobot_name"); e["action_id"] != "odoobot_name" || got.CallbackID() != "odoobot_create" || got.PrivateMetadata() != `{"c":"C0123"}` {
+			t.Errorf("typed %q: the updated form lost its name input or metadata: %v", c.typed, got.Spec)
+		}
+		if diff := cmp.Diff(got.Options("odoobot_mode"), []string{"default", "cloudflare", "letsencrypt", "http"}); diff != "" {
+			t.Errorf("typed %q: modes (-got +want):\n%s", c.typed, diff)
+		}
+	}
+
+	// A keystroke whose view carries an old hash: refused by Slack, the
+	// form stays as the newer answer left it.
+	stale := v // as opened: the first hash
+	fs.Send(t, fs.Typed("env-live-stale", "U0123ABCD", "ana", stale, "odoobot_name", "www", nil))
+	waitFor(t, "the stale update's answer", func() bool {
+		for _, c := range fs.Calls() {
+			if c.Method == "views.update" && c.Err == "hash_conflict" {
+				return true
+			}
+		}
+		return false
+	})
+	time.Sleep(100 * time.Millisecond)
+	if got := fs.Views()[0]; got.Updates != 4 || got.Context("odoobot_name_check") != "✔ cliente1 is a valid name, not taken" {
+		t.Errorf("a stale keystroke changed the form: %d updates, %q", got.Updates, got.Context("odoobot_name_check"))
+	}
+	if n := len(creator.Requests()); n != 0 {
+		t.Errorf("typing created %d instances", n)
+	}
+	if n := len(audit.Entries()); n != 0 {
+		t.Errorf("typing was audited %d times", n)
 	}
 }

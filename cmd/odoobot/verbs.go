@@ -286,6 +286,20 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 	if err := recoverJobs(ctx, stdout, a, report); err != nil {
 		return err
 	}
+	// The approval requests a previous run left open: decided as if it
+	// had never stopped, their messages edited once decided or expired.
+	a.Dispatcher.ApprovalMessages = map[string]commands.ApprovalMessages{}
+	if slackBot != nil {
+		a.Dispatcher.ApprovalMessages[commands.PlatformSlack] = slackBot
+	}
+	if discordBot != nil {
+		a.Dispatcher.ApprovalMessages[commands.PlatformDiscord] = discordBot
+	}
+	if n, err := a.Dispatcher.ResumeApprovals(ctx); err != nil {
+		log.Error("the approval requests of the previous run could not be read: they are lost", "err", err)
+	} else if n > 0 {
+		log.Info("approval requests of the previous run are open again", "count", n)
+	}
 	a.StartOrigin(ctx)
 	a.StartRenewal(ctx)
 	a.StartBackups(ctx)

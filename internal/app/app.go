@@ -418,7 +418,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		Allowlist: al, Auditor: store, Rules: cfg.NameRules(), Mode: cfg.SSLMode(),
 		Creator: a.Service, DayTwo: a.Service, Cloner: a.Service, Upgrader: a.Service, Capacity: a.Service,
 		Operator: a.Operator, Admins: a.Operator, Drills: a.Service, Audits: store, Jobs: store, Logger: log,
-		ApprovalRequired: cfg.ApprovalRequired, ApprovalTTL: cfg.ApprovalTTL,
+		ApprovalRequired: cfg.ApprovalRequired, ApprovalTTL: cfg.ApprovalTTL, Approvals: store,
 	}
 	a.Dispatcher.OverviewSources = a.overviewSources()
 	return a, nil

@@ -76,14 +76,15 @@ func (a *App) post(ctx context.Context, alert commands.Alert) {
 // edited as it develops, with Acknowledge, Restart, Logs and Silence 1 h
 // buttons, repeated every ALERT_REPEAT until acknowledged; the
 // dispatcher tells the watcher when an operator stops or starts an
-// instance, and the book what operators did.
+// instance, and the book what operators did. The cards are kept in the
+// state database: those a previous run left open are taken up again.
 func (a *App) NewWatcher() *watch.Watcher {
 	cfg := a.Config
 	if cfg.WatchInterval <= 0 {
 		return nil
 	}
 	layout := cfg.Layout()
-	book := watch.NewBook(watch.BookConfig{Channels: a.alertChannels, Repeat: cfg.AlertRepeat, Logger: a.Log})
+	book := watch.NewBook(watch.BookConfig{Channels: a.alertChannels, Repeat: cfg.AlertRepeat, Store: a.Store, Logger: a.Log})
 	w := watch.New(watch.Config{
 		Interval:    cfg.WatchInterval,
 		Policy:      watch.Policy{Failures: cfg.WatchFailures, Quiet: cfg.WatchQuiet},
@@ -120,6 +121,15 @@ func (a *App) NewWatcher() *watch.Watcher {
 		AfterRound: book.AfterRound,
 		Logger:     a.Log,
 	})
+	// The cards a previous run left open are edited in place: their
+	// alerts count as raised, so that a recovery ends them.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	open, err := book.Resume(ctx)
+	if err != nil {
+		a.Log.Error("watch: the alert cards of the previous run could not be read; instances still failing get new cards", "err", err)
+	}
+	w.Resume(open)
 	a.Dispatcher.Watch = w
 	a.Dispatcher.Alerts = book
 	if src := a.Dispatcher.OverviewSources; src != nil {

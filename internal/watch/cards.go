@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -39,16 +40,33 @@ type BookConfig struct {
 	// posted again, as a short reminder with the Mention, every Repeat
 	// while its alert stays open (ALERT_REPEAT); 0 never.
 	Repeat time.Duration
+	// Store, when set, keeps the open cards, so that after a restart a
+	// card still open is edited in place, not posted again (Resume
+	// reads them back).
+	Store  CardStore
 	Now    func() time.Time // time.Now when nil
 	Logger *slog.Logger     // discarded when nil
 }
+
+// CardStore keeps the open alert cards by key, as JSON records written
+// by the Book: their messages per channel, their state and timeline
+// (provision/postgres.Store has it).
+type CardStore interface {
+	SaveAlertCard(ctx context.Context, key string, card []byte) error
+	DeleteAlertCard(ctx context.Context, key string) error
+	AlertCards(ctx context.Context) (map[string][]byte, error)
+}
+
+// maxNotes bounds a card's timeline: the oldest lines beyond it go.
+const maxNotes = 20
 
 // Book keeps the alert cards: one card per incident, posted once in each
 // channel when the watcher raises the alert and edited in place as it
 // develops (an operator's restart, acknowledgement or silence, the
 // recovery with how long it was down). It is the commands.AlertBook of
-// the dispatcher. Its cards live in memory: after odoobot restarts, an
-// instance still failing gets a new card.
+// the dispatcher. With a Store, its open cards outlive a restart of
+// odoobot: Resume reads them back, and an instance still failing keeps
+// its card, which its recovery edits.
 //
 // Its methods may be called from any goroutine; the posts and edits of
 // all cards are serialised, so that an edit never overtakes a newer one.
@@ -101,6 +119,88 @@ type card struct {
 	end      string    // why it stopped following, "" for a recovery
 	refs     map[string]string
 	pinged   time.Time // the card's post or its last repeat
+}
+
+// keptCard is the record of an open card in a CardStore.
+type keptCard struct {
+	Problem  string            `json:"problem"`
+	Since    time.Time         `json:"since"`
+	Failures int               `json:"failures"`
+	Held     time.Duration     `json:"held,omitempty"`
+	AckBy    string            `json:"ack_by,omitempty"`
+	AckAt    time.Time         `json:"ack_at,omitzero"`
+	Silenced time.Time         `json:"silenced,omitzero"`
+	Notes    []string          `json:"notes,omitempty"`
+	Refs     map[string]string `json:"refs"`
+	Pinged   time.Time         `json:"pinged"`
+}
+
+// Open is an alert card open when the Book was resumed: the watcher
+// takes its alert as still raised (Watcher.Resume), so that the
+// instance's recovery edits it.
+type Open struct {
+	Key      string
+	Problem  string
+	Since    time.Time
+	Failures int
+}
+
+// Resume reads back the open cards the Store kept (serve calls it once,
+// before the watcher's first round) and returns them, in the order of
+// their keys; a record that cannot be read is dropped and logged.
+func (b *Book) Resume(ctx context.Context) ([]Open, error) {
+	if b.cfg.Store == nil {
+		return nil, nil
+	}
+	recs, err := b.cfg.Store.AlertCards(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("watch: resume the alert cards: %w", err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []Open
+	for _, key := range slices.Sorted(maps.Keys(recs)) {
+		var k keptCard
+		if err := json.Unmarshal(recs[key], &k); err != nil {
+			b.log.Error("alert: a kept card cannot be read; it is dropped", "instance", key, "err", err)
+			b.forget(ctx, key)
+			continue
+		}
+		if k.Refs == nil {
+			k.Refs = map[string]string{}
+		}
+		b.open[key] = &card{key: key, problem: k.Problem, since: k.Since, failures: k.Failures, held: k.Held,
+			ackBy: k.AckBy, ackAt: k.AckAt, silenced: k.Silenced, notes: k.Notes, refs: k.Refs, pinged: k.Pinged}
+		out = append(out, Open{Key: key, Problem: k.Problem, Since: k.Since, Failures: k.Failures})
+	}
+	return out, nil
+}
+
+// keep writes card c to the Store while it is open, and forgets it once
+// it ended. Called with b.mu held; a failure is logged.
+func (b *Book) keep(ctx context.Context, c *card) {
+	if b.cfg.Store == nil {
+		return
+	}
+	if !c.ended.IsZero() {
+		b.forget(ctx, c.key)
+		return
+	}
+	rec, err := json.Marshal(keptCard{Problem: c.problem, Since: c.since, Failures: c.failures, Held: c.held,
+		AckBy: c.ackBy, AckAt: c.ackAt, Silenced: c.silenced, Notes: c.notes, Refs: c.refs, Pinged: c.pinged})
+	if err == nil {
+		err = b.cfg.Store.SaveAlertCard(context.WithoutCancel(ctx), c.key, rec)
+	}
+	if err != nil {
+		b.log.Error("alert: the card could not be kept; after a restart it would be posted again", "instance", c.key, "err", err)
+	}
+}
+
+// forget deletes the card about key from the Store.
+func (b *Book) forget(ctx context.Context, key string) {
+	if err := b.cfg.Store.DeleteAlertCard(context.WithoutCancel(ctx), key); err != nil {
+		b.log.Error("alert: a closed card could not be forgotten in the state database", "instance", key, "err", err)
+	}
 }
 
 // Text is the card as the channels show it at now.
@@ -295,6 +395,10 @@ func (b *Book) close(c *card) {
 // (with the channel's Mention when fresh) where it has none yet, edited
 // elsewhere. Called with b.mu held.
 func (b *Book) show(ctx context.Context, c *card, now time.Time, fresh bool) {
+	defer b.keep(ctx, c)
+	if n := len(c.notes); n > maxNotes {
+		c.notes = slices.Clone(c.notes[n-maxNotes:])
+	}
 	a := c.alert(now)
 	for _, ch := range b.cfg.Channels() {
 		ref := c.refs[ch.Name]

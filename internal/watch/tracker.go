@@ -105,6 +105,17 @@ func (t *Tracker) Alerting() map[string]bool {
 	return out
 }
 
+// Resume takes key's alert, raised by a previous run (an alert card
+// still open), as raised: its next failed check raises no new alert,
+// and its next passing check raises its recovery. A key already
+// tracked or held is left as it is.
+func (t *Tracker) Resume(key, problem string, since time.Time, failures int) {
+	if t.held[key] || t.states[key] != nil {
+		return
+	}
+	t.states[key] = &state{fails: max(failures, t.policy.Failures), since: since, problem: problem, alerted: true}
+}
+
 // Held reports whether key is held.
 func (t *Tracker) Held(key string) bool { return t.held[key] }
 

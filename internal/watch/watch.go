@@ -107,6 +107,16 @@ func (w *Watcher) Hold(name string) {
 	w.tracker.Hold(name)
 }
 
+// Resume takes the alerts of the open cards as raised (Tracker.Resume):
+// serve calls it with what the alert book kept, before the first round.
+func (w *Watcher) Resume(open []Open) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, o := range open {
+		w.tracker.Resume(o.Key, o.Problem, o.Since, o.Failures)
+	}
+}
+
 // Release watches the instance name again (started or restarted by an
 // operator), from a clean record.
 func (w *Watcher) Release(name string) {

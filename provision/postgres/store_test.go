@@ -79,7 +79,7 @@ func TestOpenIsIdempotent(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"audit", "dns_records", "instances", "job_events", "job_owners", "jobs", "ports", "schema_migrations"}
+	want := []string{"alert_cards", "approval_requests", "audit", "dns_records", "instances", "job_events", "job_owners", "jobs", "ports", "schema_migrations"}
 	if len(tables) != len(want) {
 		t.Fatalf("tables = %v, want %v", tables, want)
 	}
@@ -135,4 +135,51 @@ func migrationCount(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(entries)
+}
+
+// TestChatStateIsKept: approval requests and alert cards are kept as
+// written, replaced under the same key, forgotten on delete (twice is
+// no error), and a record that is not JSON is refused unwritten.
+func TestChatStateIsKept(t *testing.T) {
+	s := openDSN(t, testenv.NewDatabase(t))
+	ctx := testContext(t)
+	exp := time.Now().Add(time.Hour)
+	if err := s.SaveApproval(ctx, "00aa", exp, []byte(`{"command":"delete acme"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveApproval(ctx, "00aa", exp, []byte(`{"command":"delete acme","ref":"1.2"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveApproval(ctx, "00bb", exp, []byte(`not json`)); err == nil {
+		t.Error("a record that is not JSON was accepted")
+	}
+	got, err := s.Approvals(ctx)
+	if err != nil || len(got) != 1 || string(got["00aa"]) != `{"ref": "1.2", "command": "delete acme"}` {
+		t.Fatalf("Approvals = %q, %v; want the one replaced request", got, err)
+	}
+	for range 2 {
+		if err := s.DeleteApproval(ctx, "00aa"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := s.Approvals(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("Approvals after delete = %q, %v", got, err)
+	}
+
+	if err := s.SaveAlertCard(ctx, "acme", []byte(`{"refs":{"slack":"1.2"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveAlertCard(ctx, "acme", []byte(`{"refs":{"slack":"1.3"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	cards, err := s.AlertCards(ctx)
+	if err != nil || len(cards) != 1 || string(cards["acme"]) != `{"refs": {"slack": "1.3"}}` {
+		t.Fatalf("AlertCards = %q, %v", cards, err)
+	}
+	if err := s.DeleteAlertCard(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if cards, err := s.AlertCards(ctx); err != nil || len(cards) != 0 {
+		t.Fatalf("AlertCards after delete = %q, %v", cards, err)
+	}
 }

@@ -46,6 +46,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,11 +86,35 @@ type Ack struct {
 	Payload json.RawMessage
 }
 
-// View is a modal opened with views.open.
+// View is a modal opened with views.open, as last updated with
+// views.update.
 type View struct {
 	ID        string         // V00000001, V00000002, … in order
 	TriggerID string         // the trigger it was opened with
 	Spec      map[string]any // the view as the bot sent it
+	// Hash is the view's current hash: views.update refuses a hash that
+	// is not it (hash_conflict), and a successful update changes it.
+	Hash    string
+	Updates int // how many views.update calls changed it
+}
+
+// Context is the text of the context block blockID of the view ("" when
+// there is none): its elements' texts, one a line.
+func (v View) Context(blockID string) string {
+	for _, b := range v.Blocks() {
+		if b["block_id"] != blockID || b["type"] != "context" {
+			continue
+		}
+		var lines []string
+		elems, _ := b["elements"].([]any)
+		for _, e := range elems {
+			if m, ok := e.(map[string]any); ok {
+				lines = append(lines, fmt.Sprint(m["text"]))
+			}
+		}
+		return strings.Join(lines, "\n")
+	}
+	return ""
 }
 
 // CallbackID is the view's callback_id.
@@ -629,9 +654,44 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.triggers[req.TriggerID] = time.Time{}
-		v := View{ID: fmt.Sprintf("V%08d", len(s.views)+1), TriggerID: req.TriggerID, Spec: req.View}
+		id := fmt.Sprintf("V%08d", len(s.views)+1)
+		v := View{ID: id, TriggerID: req.TriggerID, Spec: req.View, Hash: "1700000000.hash" + id}
 		s.views = append(s.views, v)
-		out := map[string]any{"id": v.ID, "team_id": s.opts.TeamID, "hash": "1700000000.hash" + v.ID, "state": map[string]any{"values": map[string]any{}}, "app_id": s.opts.AppID}
+		out := map[string]any{"id": v.ID, "team_id": s.opts.TeamID, "hash": v.Hash, "state": map[string]any{"values": map[string]any{}}, "app_id": s.opts.AppID}
+		for k, x := range req.View {
+			out[k] = x
+		}
+		reply(w, map[string]any{"ok": true, "view": out})
+	case "views.update":
+		// Slack: the view is named by view_id (or external_id, which
+		// odoobot does not use); a hash that is not the view's current
+		// one is refused, the view unchanged (hash_conflict).
+		var req struct {
+			ViewID     string         `json:"view_id"`
+			ExternalID string         `json:"external_id"`
+			Hash       string         `json:"hash"`
+			View       map[string]any `json:"view"`
+		}
+		_ = json.Unmarshal(body, &req)
+		i := slices.IndexFunc(s.views, func(v View) bool { return v.ID == req.ViewID })
+		switch {
+		case req.ViewID == "" && req.ExternalID == "":
+			fail("invalid_arguments")
+			return
+		case i < 0:
+			fail("not_found")
+			return
+		case req.Hash != "" && req.Hash != s.views[i].Hash:
+			fail("hash_conflict")
+			return
+		case req.View == nil || req.View["type"] != "modal":
+			fail("invalid_arguments")
+			return
+		}
+		v := &s.views[i]
+		v.Spec, v.Updates = req.View, v.Updates+1
+		v.Hash = fmt.Sprintf("17000000%02d.hash%s", v.Updates, v.ID)
+		out := map[string]any{"id": v.ID, "team_id": s.opts.TeamID, "hash": v.Hash, "state": map[string]any{"values": map[string]any{}}, "app_id": s.opts.AppID}
 		for k, x := range req.View {
 			out[k] = x
 		}
@@ -943,6 +1003,30 @@ func (s *Server) Suggestion(envelope, user, name string, v View, blockID, typed 
 	return map[string]any{"envelope_id": envelope, "type": "interactive", "accepts_response_payload": true, "payload": payload}
 }
 
+// Typed is the block_actions envelope Slack sends as the user (name)
+// types in the plain-text input of the input block blockID of the open
+// view v, when that block has dispatch_action and its input
+// dispatch_action_config on_character_entered: the input's value so far
+// (typed), with values (as in Submit) in the view's other inputs, and
+// the view with its current hash.
+func (s *Server) Typed(envelope, user, name string, v View, blockID, typed string, values map[string]string) map[string]any {
+	actionID, _ := v.Element(blockID)["action_id"].(string)
+	all := map[string]string{blockID: typed}
+	for k, x := range values {
+		all[k] = x
+	}
+	payload := map[string]any{
+		"type": "block_actions", "api_app_id": s.opts.AppID, "token": "legacyverificationtoken",
+		"team":       map[string]any{"id": s.opts.TeamID, "domain": s.opts.Team},
+		"user":       map[string]any{"id": user, "username": name, "name": name, "team_id": s.opts.TeamID},
+		"container":  map[string]any{"type": "view", "view_id": v.ID},
+		"trigger_id": s.trigger(envelope),
+		"actions":    []map[string]any{{"type": "plain_text_input", "action_id": actionID, "block_id": blockID, "value": typed, "action_ts": "1700000001.000001"}},
+		"view":       s.viewPayload(v, all), "is_enterprise_install": false, "enterprise": nil,
+	}
+	return map[string]any{"envelope_id": envelope, "type": "interactive", "accepts_response_payload": false, "payload": payload}
+}
+
 // viewPayload is v as Slack sends it back in an interaction: with its
 // id, hash and the state of its inputs.
 func (s *Server) viewPayload(v View, values map[string]string) map[string]any {
@@ -970,7 +1054,7 @@ func (s *Server) viewPayload(v View, values map[string]string) map[string]any {
 	}
 	out := map[string]any{
 		"id": v.ID, "team_id": s.opts.TeamID, "app_id": s.opts.AppID, "bot_id": "B0123",
-		"hash": "1700000000.hash" + v.ID, "root_view_id": v.ID, "previous_view_id": nil,
+		"hash": v.Hash, "root_view_id": v.ID, "previous_view_id": nil,
 		"state": map[string]any{"values": state},
 	}
 	for k, x := range v.Spec {

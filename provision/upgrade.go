@@ -448,7 +448,7 @@ func (u *upgradeRun) update(ctx context.Context) error {
 	if u.set.Empty() {
 		// Nothing Odoo loads changed: the database is not touched, so
 		// nothing is kept aside; the start on the new release is all.
-		return &Noted{Message: "no module to update: " + u.set.Why}
+		return &Noted{Message: "no module to update: production restarts on the new release"}
 	}
 	if err := u.d.pg.SetAside(ctx, u.inst.Internal, u.asideDB(), u.inst.DBRole); err != nil {
 		return fmt.Errorf("update: %w", err)

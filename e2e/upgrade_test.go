@@ -42,10 +42,25 @@ func TestUpgrade(t *testing.T) {
 		t.Errorf("upgrade to an unknown tag: want a private refusal saying not found:\n%s", r.text())
 	}
 
-	second := repo.commit("a later commit", map[string]string{"SECOND": "a later commit\n"})
-	up := requireUpgraded(t, ctx, a, inst, "latest", second)
+	// A commit that changes one module: only that module is updated.
+	second := repo.commit("a later commit", map[string]string{"addons/contacts/data.xml": "<odoo/>\n"})
+	up, thread := requireUpgradedSaying(t, ctx, a, inst, "latest", second)
 	requireReleaseGone(t, a, first.Key)
 	requireAnswers(t, ctx, up)
+	if log := readFile(jobLog(a, provision.JobUpgrade, inst)); !strings.Contains(thread, "contacts changed") ||
+		!strings.Contains(log, "odoo-bin -u contacts") || strings.Contains(log, "-u all") {
+		t.Errorf("the thread and the job's log do not say only contacts is updated:\n%s\nlog:\n%s", thread, log)
+	}
+
+	t.Run("a release that changes nothing Odoo loads only restarts", func(t *testing.T) {
+		docs := repo.commit("documentation", map[string]string{"README.md": "more words\n", "addons/contacts/README.md": "about contacts\n"})
+		var thread string
+		up, thread = requireUpgradedSaying(t, ctx, a, up, "latest", docs)
+		if !strings.Contains(thread, "no module to update") {
+			t.Errorf("the thread does not say nothing is updated:\n%s", thread)
+		}
+		requireAnswers(t, ctx, up)
+	})
 
 	t.Run("an update that fails on the copy leaves production serving", func(t *testing.T) {
 		main := string(repo.read("odoo-bin"))
@@ -66,7 +81,7 @@ func TestUpgrade(t *testing.T) {
 		if err != nil || after.MainPID != before.MainPID {
 			t.Errorf("production's process changed during a failed test on a copy: pid %d, then %d (%v)", before.MainPID, after.MainPID, err)
 		}
-		requireOnRelease(t, ctx, a, up.Name, second)
+		requireOnRelease(t, ctx, a, up.Name, up.Release.Commit)
 		requireAnswers(t, ctx, up)
 		// Back to a commit whose update works, for what follows.
 		repo.commit("the module loads again", map[string]string{"odoo-bin": main})
@@ -77,7 +92,7 @@ func TestUpgrade(t *testing.T) {
 		failing, closeFailing := env.newApp(t, app.Options{FailAt: provision.StepVerify})
 		defer closeFailing()
 		requireUpgradeFails(t, ctx, failing, up, later, provision.StepVerify)
-		requireOnRelease(t, ctx, a, up.Name, second)
+		requireOnRelease(t, ctx, a, up.Name, up.Release.Commit)
 		requireAnswers(t, ctx, up)
 	})
 }
@@ -99,7 +114,8 @@ func TestUpgradeKilledIsRolledBack(t *testing.T) {
 	defer cancel()
 	inst := createReady(t, ctx, a, uniqueName(t, "uk"))
 	first := inst.Release.Commit
-	next := repo.commit("a later commit", map[string]string{"SECOND": "a later commit\n"})
+	// A commit that changes a module: the update keeps the database aside.
+	next := repo.commit("a later commit", map[string]string{"addons/contacts/data.xml": "<odoo/>\n"})
 
 	log := jobLog(a, provision.JobUpgrade, inst)
 	// The kill lands once the database is kept aside, while the update
@@ -120,7 +136,7 @@ func TestUpgradeKilledIsRolledBack(t *testing.T) {
 	}
 	// odoo-bin -u, started by the killed odoobot, may still run: let it end.
 	waitFor(time.Minute, func() bool {
-		return exec.Command("pgrep", "-f", "--", "-d "+inst.Internal+" -u all").Run() != nil
+		return exec.Command("pgrep", "-f", "--", "-d "+inst.Internal+" -u ").Run() != nil
 	})
 	// What the update was changing when odoobot died: must go.
 	setParam(t, ctx, a, inst.Internal, "e2e.half_updated", "yes")
@@ -174,6 +190,15 @@ func (r *testRepo) git(dir string, args ...string) string {
 		r.t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// readMaybe is the file at path, or nil when there is none.
+func (r *testRepo) readMaybe(path string) []byte {
+	b, err := os.ReadFile(filepath.Join(r.dir, path))
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 func (r *testRepo) read(path string) []byte {
@@ -238,6 +263,14 @@ func runUpgrade(t *testing.T, ctx context.Context, a *app.App, inst provision.In
 // the instance as the store has it now.
 func requireUpgraded(t *testing.T, ctx context.Context, a *app.App, inst provision.Instance, target, commit string) provision.Instance {
 	t.Helper()
+	now, _ := requireUpgradedSaying(t, ctx, a, inst, target, commit)
+	return now
+}
+
+// requireUpgradedSaying is requireUpgraded, which also returns what the
+// upgrade's thread said.
+func requireUpgradedSaying(t *testing.T, ctx context.Context, a *app.App, inst provision.Instance, target, commit string) (provision.Instance, string) {
+	t.Helper()
 	asked, c := runUpgrade(t, ctx, a, inst, target)
 	if !strings.Contains(asked.text(), commit[:12]) {
 		t.Errorf("the confirmation does not name the target commit %s:\n%s", commit[:12], asked.text())
@@ -260,7 +293,7 @@ func requireUpgraded(t *testing.T, ctx context.Context, a *app.App, inst provisi
 	if err != nil || len(bl) == 0 || bl[0].Reason != provision.ReasonSafety || bl[0].OdooRelease != inst.Release.Commit {
 		t.Errorf("no safety backup recording the release before the upgrade (%s): %+v, %v", inst.Release.Commit[:12], bl, err)
 	}
-	return now
+	return now, c.text()
 }
 
 // requireUpgradeFails upgrades inst to commit, which must fail at step,
@@ -437,7 +470,7 @@ func testRealOdooUpgrade(t *testing.T, version string) {
 		failing, closeFailing := env.newApp(t, app.Options{FailAt: provision.StepVerify})
 		defer closeFailing()
 		requireUpgradeFails(t, ctx, failing, up, later, provision.StepVerify)
-		requireOnRelease(t, ctx, a, up.Name, second)
+		requireOnRelease(t, ctx, a, up.Name, up.Release.Commit)
 		requireColumn(t, ctx, a, up, "odoobot_probe_later", false)
 		requireColumn(t, ctx, a, up, "odoobot_probe", true)
 		if got := moduleVersion(t, ctx, a, up, "contacts"); got != version+".1.1" {

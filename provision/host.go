@@ -21,6 +21,9 @@ type Host struct {
 	// Targets builds the release of a chosen commit, for upgrade; nil
 	// when this host cannot (upgrade is then refused, saying so).
 	Targets ReleaseTargets
+	// Modules reads a release's module checksums, so that an upgrade
+	// updates only the modules that changed; nil updates every module.
+	Modules ReleaseModules
 	// GC removes the releases and templates no instance uses (gc, and
 	// after each delete); nil disables both.
 	GC        GarbageCollector

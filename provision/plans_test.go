@@ -51,6 +51,22 @@ var planNext = provision.Release{
 	OdooBin: "/var/cache/odoobot/releases/fedcba9876543210/odoo/odoo-bin", AddonsPaths: []string{"/var/cache/odoobot/releases/fedcba9876543210/odoo/addons"}, Version: "19.0", Edition: "community",
 }
 
+// releaseSums are module checksums of planRelease and planNext in which
+// the modules changed differ, and nothing else.
+func releaseSums(changed ...string) map[string]provision.ModuleSums {
+	sums := func(next bool) provision.ModuleSums {
+		s := provision.ModuleSums{Core: "core", Modules: map[string]provision.ModuleSum{}}
+		for _, m := range []string{"base", "web", "sale", "stock"} {
+			s.Modules[m] = provision.ModuleSum{Sum: m}
+			if next && slices.Contains(changed, m) {
+				s.Modules[m] = provision.ModuleSum{Sum: m + "-next"}
+			}
+		}
+		return s
+	}
+	return map[string]provision.ModuleSums{planRelease.Key: sums(false), planNext.Key: sums(true)}
+}
+
 var planRelease = provision.Release{
 	Key: "0123456789abcdef", Dir: "/var/cache/odoobot/releases/0123456789abcdef", Repo: "https://example.com/odoo.git",
 	Commit: "c0ffee", Python: "/var/cache/odoobot/releases/0123456789abcdef/venv/bin/python3", Interpreter: "/usr/bin/python3.11", Deps: "debian",
@@ -82,7 +98,7 @@ func startWorld(t *testing.T, h *provisiontest.Host, hook provision.FaultHook, t
 	runner := provision.NewRunner(provision.RunnerConfig{Store: h.Store(), Workers: 1, Faults: hook, Logs: h.JobLogs(), Now: h.Now, CloseRetry: time.Millisecond})
 	t.Cleanup(runner.Close)
 	cfg := provision.Config{
-		Host:        provision.Host{Store: h.Store(), Releases: h.Releases(), Databases: h.Databases(), Tenants: h.Tenants(), Owners: h.Owners(), Copies: h.Copies(), OdooRuns: h.OdooRuns(), Targets: h.Targets(), Files: h.Files(), Health: h.Health(), Ports: h.Ports(), Users: h.Users(), BindFilter: provisiontest.BindFilter{}, HostFacts: provisiontest.HostFacts{}, Services: h.Units(), Sites: h.Sites(), DNS: h.DNS(), Certs: map[provision.SSLMode]provision.CertIssuer{provision.SSLCloudflare: h.Certs(), provision.SSLLetsEncrypt: h.Certs()}},
+		Host:        provision.Host{Store: h.Store(), Releases: h.Releases(), Databases: h.Databases(), Tenants: h.Tenants(), Owners: h.Owners(), Copies: h.Copies(), OdooRuns: h.OdooRuns(), Targets: h.Targets(), Modules: h.Modules(), Files: h.Files(), Health: h.Health(), Ports: h.Ports(), Users: h.Users(), BindFilter: provisiontest.BindFilter{}, HostFacts: provisiontest.HostFacts{}, Services: h.Units(), Sites: h.Sites(), DNS: h.DNS(), Certs: map[provision.SSLMode]provision.CertIssuer{provision.SSLCloudflare: h.Certs(), provision.SSLLetsEncrypt: h.Certs()}},
 		Layout:      planLayout,
 		Rules:       provision.NameRules{Zone: planLayout.Zone, UnitPrefix: planLayout.UnitPrefix, DNSServer: "test"},
 		HTTPPorts:   provision.PortRange{First: 8100, Last: 8199},
@@ -359,6 +375,28 @@ func verbCases() []verbCase {
 	}, verbCase{
 		name: "upgrade",
 		setup: func(t *testing.T, w *world) {
+			create(t, w, "other", provision.SSLHTTP)
+			create(t, w, "acme", provision.SSLCloudflare)
+		},
+		run: func(ctx context.Context, w *world) (*provision.Task, error) {
+			return w.s.Upgrade(ctx, provision.UpgradeRequest{JobRequest: provision.JobRequest{Name: "acme", By: "test"}, Target: "latest"})
+		},
+		commit: provision.StepCleanup,
+	}, verbCase{
+		name: "upgrade of one module",
+		setup: func(t *testing.T, w *world) {
+			w.h.Sums = releaseSums("sale")
+			create(t, w, "other", provision.SSLHTTP)
+			create(t, w, "acme", provision.SSLCloudflare)
+		},
+		run: func(ctx context.Context, w *world) (*provision.Task, error) {
+			return w.s.Upgrade(ctx, provision.UpgradeRequest{JobRequest: provision.JobRequest{Name: "acme", By: "test"}, Target: "latest"})
+		},
+		commit: provision.StepCleanup,
+	}, verbCase{
+		name: "upgrade that changes no module",
+		setup: func(t *testing.T, w *world) {
+			w.h.Sums = releaseSums()
 			create(t, w, "other", provision.SSLHTTP)
 			create(t, w, "acme", provision.SSLCloudflare)
 		},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -18,7 +19,7 @@ const JobUpgrade JobKind = "upgrade"
 const (
 	StepTestCopy StepName = "test-on-copy" // a throwaway copy of the database and filestore updated with the new release
 	StepSwitch   StepName = "switch"       // odoo.conf and the unit name the new release
-	StepUpdate   StepName = "update"       // production's database updated (-u all); the one it replaces kept aside
+	StepUpdate   StepName = "update"       // production's database updated (the changed modules, or -u all); the one it replaces kept aside
 	StepRecord   StepName = "record"       // the store and info-instancia.txt name the new release
 )
 
@@ -154,6 +155,7 @@ type upgradeRun struct {
 	targets ReleaseTargets
 
 	rel, old           Release // the target release and the one the instance runs
+	set                UpdateSet
 	newConf, newUnit   []byte
 	wasRunning         bool
 	stoppedAt          time.Time
@@ -163,7 +165,9 @@ type upgradeRun struct {
 }
 
 func (s *Service) upgradeRun(inst Instance, by string) *upgradeRun {
-	return &upgradeRun{d: s, inst: inst, paths: s.cfg.Layout.Paths(inst), by: by, wasRunning: true}
+	// Every module until the release step says otherwise.
+	all := UpdateSet{All: true, Why: "every module is updated (-u all)"}
+	return &upgradeRun{d: s, inst: inst, paths: s.cfg.Layout.Paths(inst), by: by, wasRunning: true, set: all}
 }
 
 func (u *upgradeRun) steps() []Step {
@@ -228,7 +232,27 @@ func (u *upgradeRun) release(ctx context.Context) error {
 	if err := u.prepareFiles(ctx); err != nil {
 		return err
 	}
-	return &Noted{Message: fmt.Sprintf("Odoo %s at %s", ReleaseLabel(rel), shortCommit(rel.Commit))}
+	u.set = u.updateSet(ctx)
+	return &Noted{Message: fmt.Sprintf("Odoo %s at %s; %s", ReleaseLabel(rel), shortCommit(rel.Commit), u.set.Why)}
+}
+
+// updateSet says what the update changes: the modules whose files differ
+// between the two releases (UpdateSetFor), or every module when the
+// checksums cannot be read.
+func (u *upgradeRun) updateSet(ctx context.Context) UpdateSet {
+	sums := u.d.cfg.Modules
+	if sums == nil {
+		return UpdateSet{All: true, Why: "every module is updated (-u all)"}
+	}
+	old, err := sums.ModuleSums(ctx, u.old)
+	if err == nil {
+		var new ModuleSums
+		if new, err = sums.ModuleSums(ctx, u.rel); err == nil {
+			return UpdateSetFor(old, new)
+		}
+	}
+	u.d.cfg.Logger.Warn("upgrade: module checksums unreadable; updating every module", "instance", u.inst.Name, "err", err)
+	return UpdateSet{All: true, Why: "every module is updated (-u all): the releases' module checksums could not be read"}
 }
 
 // prepareFiles makes the odoo.conf and unit of the new release: the
@@ -290,7 +314,7 @@ func (u *upgradeRun) testOnCopy(ctx context.Context) (err error) {
 	if err := u.writeConf(ctx, ConfUpgradeTest, u.newConf); err != nil {
 		return fmt.Errorf("test: %w", err)
 	}
-	u.progress(StepTestCopy, "updating a copy of "+u.inst.Internal+" with the new release (odoo-bin -u all)")
+	u.progress(StepTestCopy, "updating a copy of "+u.inst.Internal+" with the new release ("+u.updateLabel()+")")
 	if err := u.odooUpdate(ctx, u.paths.UpgradeConf, u.copyDB()); err != nil {
 		return fmt.Errorf("the update failed on a copy of the database; production was not touched: %w", err)
 	}
@@ -421,13 +445,18 @@ func (u *upgradeRun) update(ctx context.Context) error {
 	if err := u.dropAside(ctx); err != nil {
 		return err
 	}
+	if u.set.Empty() {
+		// Nothing Odoo loads changed: the database is not touched, so
+		// nothing is kept aside; the start on the new release is all.
+		return &Noted{Message: "no module to update: production restarts on the new release"}
+	}
 	if err := u.d.pg.SetAside(ctx, u.inst.Internal, u.asideDB(), u.inst.DBRole); err != nil {
 		return fmt.Errorf("update: %w", err)
 	}
 	if err := u.d.cfg.Files.SetAside(ctx, u.inst, u.runAs()); err != nil {
 		return fmt.Errorf("update: keep the filestore aside: %w", err)
 	}
-	u.progress(StepUpdate, "updating "+u.inst.Internal+" with the new release (odoo-bin -u all)")
+	u.progress(StepUpdate, "updating "+u.inst.Internal+" with the new release ("+u.updateLabel()+")")
 	if err := u.odooUpdate(ctx, u.paths.Conf, u.inst.Internal); err != nil {
 		return fmt.Errorf("update: %w", err)
 	}
@@ -546,15 +575,34 @@ func (u *upgradeRun) cleanup(ctx context.Context) error {
 	return nil
 }
 
-// odooUpdate updates every installed module of database db, with
-// configuration conf, to the new release (Odoo), as the instance's user.
-// A failure (Odoo exits non-zero when a module fails to load or update)
-// carries the lines of Odoo's output that say why.
+// odooUpdate updates the update set's modules of database db (every
+// installed one for -u all), with configuration conf, to the new release
+// (Odoo), as the instance's user; with an empty set, it only has the new
+// release open the database (the test on a copy's proof). A failure
+// (Odoo exits non-zero when a module fails to load or update) carries
+// the lines of Odoo's output that say why.
 func (u *upgradeRun) odooUpdate(ctx context.Context, conf, db string) error {
-	if u.d.cfg.OdooRuns == nil {
+	runs := u.d.cfg.OdooRuns
+	if runs == nil {
 		return errors.New("upgrade: this host cannot run Odoo (no Odoo runner configured)")
 	}
-	return u.d.cfg.OdooRuns.Update(ctx, u.rel, OdooRun{User: u.runAs(), Dir: u.paths.Dir, Conf: conf, DB: db})
+	run := OdooRun{User: u.runAs(), Dir: u.paths.Dir, Conf: conf, DB: db}
+	switch {
+	case u.set.Empty():
+		return runs.Open(ctx, u.rel, run)
+	case u.set.All:
+		return runs.Update(ctx, u.rel, run)
+	default:
+		return runs.Update(ctx, u.rel, run, u.set.Modules...)
+	}
+}
+
+// updateLabel is the Odoo run odooUpdate makes, for progress lines.
+func (u *upgradeRun) updateLabel() string {
+	if u.set.Empty() {
+		return "odoo-bin opening it, no module to update"
+	}
+	return "odoo-bin -u " + listNames(strings.Split(u.set.Arg(), ","))
 }
 
 // shortCommit is a commit's first 12 hex digits.

@@ -375,7 +375,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	a.Service = provision.NewService(provision.Config{
 		Host: provision.Host{
 			Store: store, Files: files,
-			Releases: releases, Targets: releases,
+			Releases: releases, Targets: releases, Modules: releases,
 			GC:        &odoo.Collector{Releases: releases, Databases: databases},
 			Databases: databases, Tenants: tenants, Owners: databases, Copies: databases,
 			OdooRuns: &odoo.Runs{},

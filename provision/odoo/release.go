@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -102,6 +103,7 @@ type Releases struct {
 	log    *slog.Logger
 	keys   keyedMutex
 	builds atomic.Int64 // builds run by this value, for tests
+	sums   sync.Map     // release key → provision.ModuleSums
 }
 
 // NewReleases returns a release builder for cfg.

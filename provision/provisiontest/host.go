@@ -78,7 +78,11 @@ type Host struct {
 	// the user shared instances run as, which the host has.
 	Release provision.Release
 	// Next is the release an upgrade goes to (Targets).
-	Next        provision.Release
+	Next provision.Release
+	// Sums are the releases' module checksums by release key (Modules);
+	// a release without is an error, and the upgrade updates every
+	// module.
+	Sums        map[string]provision.ModuleSums
 	Layout      provision.Layout
 	ServiceUser string
 	// BotRole is odoobot's own database role.

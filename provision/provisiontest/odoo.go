@@ -94,3 +94,22 @@ func (o *OdooRuns) Open(_ context.Context, _ provision.Release, run provision.Od
 	}
 	return nil
 }
+
+// Modules is a provision.ReleaseModules over the host's Sums.
+type Modules struct{ h *Host }
+
+var _ provision.ReleaseModules = (*Modules)(nil)
+
+// Modules reads the releases' module checksums.
+func (h *Host) Modules() *Modules { return &Modules{h: h} }
+
+// ModuleSums returns Sums[rel.Key], or an error when it has none.
+func (m *Modules) ModuleSums(_ context.Context, rel provision.Release) (provision.ModuleSums, error) {
+	m.h.mu.Lock()
+	defer m.h.mu.Unlock()
+	sums, ok := m.h.Sums[rel.Key]
+	if !ok {
+		return provision.ModuleSums{}, fmt.Errorf("provisiontest: no module checksums for release %s", rel.Key)
+	}
+	return sums, nil
+}

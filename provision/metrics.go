@@ -1,6 +1,9 @@
 package provision
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Sample is one sampling round's figures for one instance. A figure
 // that could not be read is nil: missing, never zero.
@@ -53,3 +56,7 @@ type Marker struct {
 	At   time.Time
 	Kind MarkerKind
 }
+
+// ErrNoSamples is returned by a graph with nothing to draw (no sample
+// taken yet): chat says so instead of showing an empty picture.
+var ErrNoSamples = errors.New("no samples yet")

@@ -8,7 +8,6 @@ package graph
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -38,7 +37,7 @@ const (
 
 // ErrNoSamples is returned when there is nothing to draw: the caller
 // says so in words instead of sending an empty picture.
-var ErrNoSamples = errors.New("graph: no samples yet")
+var ErrNoSamples = provision.ErrNoSamples
 
 // The series' colours; the tests look for them in the picture.
 var (

@@ -64,7 +64,7 @@ var (
 // Status is what an instance's graph shows.
 type Status struct {
 	Instance string
-	From, To time.Time          // the time axis (the last 24 hours)
+	From, To time.Time          // the time axis (the last 24 hours, or since the first sample)
 	Samples  []provision.Sample // oldest first
 	Markers  []provision.Marker
 }
@@ -117,7 +117,7 @@ func StatusPNG(s Status) ([]byte, error) {
 		p := newPlot(from, to, "15:04")
 		p.Title.Text = pn.title
 		if i == 0 {
-			p.Title.Text = fmt.Sprintf("%s — %s, last 24 hours (UTC)", s.Instance, pn.title)
+			p.Title.Text = fmt.Sprintf("%s — %s, %s", s.Instance, pn.title, span(s.From, s.To, 23*time.Hour, "last 24 hours"))
 		}
 		p.Y.Label.Text = pn.unit
 		lines, err := segments(pn.pts, pn.c)
@@ -163,8 +163,12 @@ func CapacityPNG(c Capacity) ([]byte, error) {
 		dused = append(dused, point{x, float64(h.DiskTotal-min(h.DiskFree, h.DiskTotal)) / gib})
 		dtotal = append(dtotal, point{x, float64(h.DiskTotal) / gib})
 	}
-	mp := newPlot(from, to, "Jan 2")
-	mp.Title.Text = "host memory, last 7 days (UTC): instances stacked"
+	format := "Jan 2"
+	if c.To.Sub(c.From) < 48*time.Hour {
+		format = "15:04"
+	}
+	mp := newPlot(from, to, format)
+	mp.Title.Text = "host memory, " + span(c.From, c.To, 6*24*time.Hour, "last 7 days") + ": instances stacked"
 	mp.Y.Label.Text = "GiB"
 	if err := addStack(mp, c.Memory, gib); err != nil {
 		return nil, err
@@ -176,7 +180,7 @@ func CapacityPNG(c Capacity) ([]byte, error) {
 		return nil, err
 	}
 	mp.Y.Min, mp.Y.Max = 0, maxY(total)*1.05
-	dp := newPlot(from, to, "Jan 2")
+	dp := newPlot(from, to, format)
 	dp.Title.Text = "disk under PROD_ROOT"
 	dp.Y.Label.Text = "GiB"
 	if err := addLines(dp, dused, DiskColor, "used", nil); err != nil {
@@ -190,6 +194,15 @@ func CapacityPNG(c Capacity) ([]byte, error) {
 }
 
 type point struct{ x, y float64 }
+
+// span names the time axis: whole when it is at least full long, else
+// its ends.
+func span(from, to time.Time, full time.Duration, whole string) string {
+	if to.Sub(from) >= full {
+		return whole + " (UTC)"
+	}
+	return from.UTC().Format("Jan 2 15:04") + " to " + to.UTC().Format("15:04") + " UTC"
+}
 
 func newPlot(from, to float64, format string) *plot.Plot {
 	p := plot.New()

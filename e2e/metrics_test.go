@@ -29,6 +29,23 @@ func requireGraph(t *testing.T, what string, b []byte) {
 	}
 }
 
+// channelUploads are the IDs of the files uploaded into the ops
+// channel, in order.
+func (f *slackFake) channelUploads() []string {
+	var ids []string
+	for _, c := range f.CallsOf("files.completeUploadExternal") {
+		if c.Form.Get("channel_id") != slackChannel {
+			continue
+		}
+		var files []struct{ ID, Title string }
+		_ = json.Unmarshal([]byte(c.Form.Get("files")), &files)
+		for _, file := range files {
+			ids = append(ids, file.ID)
+		}
+	}
+	return ids
+}
+
 // waitSamples waits until serve's sampler has recorded n samples of
 // name, and returns them.
 func waitSamples(t *testing.T, ctx context.Context, a *app.App, name string, n int) []provision.Sample {
@@ -82,20 +99,7 @@ func TestMetricsStatusGraphOnSlack(t *testing.T) {
 	f.waitConnected(t, bot)
 	requireReadings(t, waitSamples(t, ctx, a, name, 3))
 
-	uploads := func() []string {
-		var ids []string
-		for _, c := range f.CallsOf("files.completeUploadExternal") {
-			if c.Form.Get("channel_id") != slackChannel {
-				continue
-			}
-			var files []struct{ ID, Title string }
-			_ = json.Unmarshal([]byte(c.Form.Get("files")), &files)
-			for _, file := range files {
-				ids = append(ids, file.ID)
-			}
-		}
-		return ids
-	}
+	uploads := f.channelUploads
 	mark := f.callCount()
 	f.waitAck(t, f.slash(t, slackAdmin, "ana", "status "+name))
 	waitSlack(t, f, bot, time.Minute, "the status graph's upload", func() bool { return len(uploads()) == 1 })

@@ -402,7 +402,7 @@ func render(plots [][]*plot.Plot) (_ []byte, err error) {
 		plots[i][0].Draw(canvases[i][0])
 	}
 	var buf bytes.Buffer
-	enc := png.Encoder{CompressionLevel: png.BestCompression}
+	enc := png.Encoder{CompressionLevel: png.DefaultCompression}
 	if err := enc.Encode(&buf, c.Image()); err != nil {
 		return nil, fmt.Errorf("graph: encode: %w", err)
 	}

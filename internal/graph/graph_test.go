@@ -159,3 +159,13 @@ func TestCapacityPNGStacksInstances(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkStatusPNG(b *testing.B) {
+	end := time.Date(2026, 12, 7, 18, 0, 0, 0, time.UTC)
+	s := Status{Instance: "acme", From: end.Add(-24 * time.Hour), To: end, Samples: day(end)}
+	for b.Loop() {
+		if _, err := StatusPNG(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

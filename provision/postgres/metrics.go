@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -219,5 +220,6 @@ func (s *Store) Markers(ctx context.Context, instance string, since time.Time) (
 	if err != nil {
 		return nil, errorf("postgres: restarts of %s: %w", instance, err)
 	}
+	slices.SortStableFunc(out, func(a, b provision.Marker) int { return a.At.Compare(b.At) })
 	return out, nil
 }

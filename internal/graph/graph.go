@@ -72,7 +72,8 @@ type Status struct {
 // StatusPNG draws s as a Width×Height PNG in three panels sharing the
 // time axis: memory (MiB), CPU (% of one core, from the counter's rate
 // between two samples; a restart's reset draws nothing) and response
-// time (ms). A missing figure leaves a gap. Each marker is a vertical
+// time (ms). A missing figure leaves a gap; a panel without any says
+// "no figure recorded" in its title. Each marker is a vertical
 // line across the panels, coloured by kind (MarkerColors) and named in
 // the legend. It returns ErrNoSamples when s has no sample.
 func StatusPNG(s Status) ([]byte, error) {
@@ -126,6 +127,9 @@ func StatusPNG(s Status) ([]byte, error) {
 		}
 		for _, l := range lines {
 			p.Add(l)
+		}
+		if len(lines) == 0 {
+			p.Title.Text += " (no figure recorded)"
 		}
 		ymax := maxY(pn.pts)
 		p.Y.Min, p.Y.Max = 0, ymax*1.1

@@ -119,6 +119,7 @@ func TestStatusPNGLeavesOutWhatIsMissing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	save(t, "status-nocpu.png", b)
 	img := decode(t, b)
 	if n := count(img, CPUColor); n != 0 {
 		t.Errorf("CPU unknown in every sample, yet %d pixels of its colour: an unknown figure drawn as a value", n)

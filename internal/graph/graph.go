@@ -199,6 +199,47 @@ func CapacityPNG(c Capacity) ([]byte, error) {
 
 type point struct{ x, y float64 }
 
+// timeTicks marks the time axis (Unix seconds) at round times in UTC:
+// the shortest step of tickSteps giving at most 8 labels, aligned on it
+// (every 3 hours at 00:00, 03:00…), with a minor tick halfway.
+type timeTicks struct{ format string }
+
+var tickSteps = []time.Duration{
+	time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,
+	time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour,
+}
+
+// Ticks returns the ticks between min and max.
+func (tt timeTicks) Ticks(min, max float64) []plot.Tick {
+	step := tickSteps[len(tickSteps)-1]
+	for _, s := range tickSteps {
+		if (max-min)/s.Seconds() <= 8 {
+			step = s
+			break
+		}
+	}
+	half := step.Seconds() / 2
+	var ticks []plot.Tick
+	for x := math.Floor(min/half) * half; x <= max; x += half {
+		if x < min {
+			continue
+		}
+		label := ""
+		if math.Mod(x, step.Seconds()) == 0 {
+			format := tt.format
+			if step < time.Hour && format == "15:04" || step < 24*time.Hour && format == "Jan 2" {
+				format = "15:04"
+				if max-min > 48*3600 {
+					format = "Jan 2 15:04"
+				}
+			}
+			label = time.Unix(int64(x), 0).UTC().Format(format)
+		}
+		ticks = append(ticks, plot.Tick{Value: x, Label: label})
+	}
+	return ticks
+}
+
 // span names the time axis: whole when it is at least full long, else
 // its ends.
 func span(from, to time.Time, full time.Duration, whole string) string {
@@ -211,7 +252,7 @@ func span(from, to time.Time, full time.Duration, whole string) string {
 func newPlot(from, to float64, format string) *plot.Plot {
 	p := plot.New()
 	p.X.Min, p.X.Max = from, to
-	p.X.Tick.Marker = plot.TimeTicks{Format: format, Time: func(t float64) time.Time { return time.Unix(int64(t), 0).UTC() }}
+	p.X.Tick.Marker = timeTicks{format: format}
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
 	p.Title.TextStyle.Font.Size = vg.Points(12)

@@ -170,3 +170,37 @@ func BenchmarkStatusPNG(b *testing.B) {
 		}
 	}
 }
+
+// TestTimeTicksAreRoundTimes: a day is labelled every 3 hours on the
+// hour, a few minutes every minute or so, and never more than 8 labels.
+func TestTimeTicksAreRoundTimes(t *testing.T) {
+	end := time.Date(2026, 12, 7, 17, 43, 12, 0, time.UTC)
+	for _, c := range []struct {
+		span  time.Duration
+		first string
+		step  time.Duration
+	}{{24 * time.Hour, "18:00", 3 * time.Hour}, {5 * time.Minute, "17:39", time.Minute}} {
+		from := end.Add(-c.span)
+		var labels []plotTick
+		for _, tk := range (timeTicks{format: "15:04"}).Ticks(float64(from.Unix()), float64(end.Unix())) {
+			if tk.Label != "" {
+				labels = append(labels, plotTick{tk.Value, tk.Label})
+			}
+		}
+		if len(labels) == 0 || len(labels) > 8 || labels[0].label != c.first {
+			t.Errorf("span %s: labels %v, want from %s, at most 8", c.span, labels, c.first)
+			continue
+		}
+		for i := 1; i < len(labels); i++ {
+			if d := labels[i].value - labels[i-1].value; d != c.step.Seconds() {
+				t.Errorf("span %s: labels %v are %gs apart, want %s", c.span, labels, d, c.step)
+				break
+			}
+		}
+	}
+}
+
+type plotTick struct {
+	value float64
+	label string
+}

@@ -43,6 +43,11 @@ type Responder interface {
 	// export): in a direct message in Slack, an ephemeral attachment in
 	// Discord, its content in a terminal. Nothing of it is logged.
 	PrivateFile(ctx context.Context, name, content string) error
+	// Attach posts a PNG image named name (a graph), with alt as its
+	// text alternative, visibly where the command was typed, after its
+	// answer: a file upload in Slack, an attachment in Discord, a file
+	// whose path is printed in a terminal.
+	Attach(ctx context.Context, name string, png []byte, alt string) error
 	// Thread opens a thread under one root message, for a long job.
 	Thread(ctx context.Context, root string) (Thread, error)
 	// Confirm asks the requester alone to confirm a dangerous command;
@@ -151,6 +156,7 @@ type Dispatcher struct {
 	Cloner   Cloner           // clone
 	Upgrader Upgrader         // upgrade
 	Capacity CapacityReporter // capacity
+	Graphs   Grapher          // the graphs status and capacity attach; nil attaches none
 	Admins   AdminPasswords   // reset-admin
 	Audits   AuditExporter    // audit
 	Drills   Driller          // drill
@@ -327,7 +333,7 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 		if err != nil {
 			return fail(err)
 		}
-		return answer(provision.FormatStatus(st, d.now()))
+		return nil, "ok", d.withGraph(ctx, r, statusGraph(d.Graphs, cmd.Name), provision.FormatStatus(st, d.now()), r.Reply)
 	case VerbInfo:
 		text, err := op.Info(ctx, cmd.Name)
 		if err != nil {

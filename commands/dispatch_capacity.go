@@ -33,7 +33,8 @@ func (d *Dispatcher) capacityVerb(ctx context.Context, req Request, cmd Command,
 	for i, inst := range rep.Instances {
 		mem[i] = d.memoryUse(ctx, inst)
 	}
-	return "ok", r.Long(ctx, "", FormatCapacity(rep, mem)) // a table: a code block in chat
+	long := func(ctx context.Context, text string) error { return r.Long(ctx, "", text) } // a table: a code block in chat
+	return "ok", d.withGraph(ctx, r, capacityGraph(d.Graphs), FormatCapacity(rep, mem), long)
 }
 
 // memoryUse is an instance's memory as systemd reports it, or why it is

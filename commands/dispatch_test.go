@@ -15,6 +15,14 @@ import (
 type recordingResponder struct {
 	mu                                    sync.Mutex
 	replies, privates, long, codes, files []string
+	attached                              []attachment
+}
+
+// attachment is a picture a recordingResponder was given.
+type attachment struct {
+	name string
+	png  []byte
+	alt  string
 }
 
 func (r *recordingResponder) Reply(_ context.Context, s string) error {
@@ -39,6 +47,12 @@ func (r *recordingResponder) PrivateLong(ctx context.Context, title, s string) e
 }
 func (r *recordingResponder) PrivateFile(_ context.Context, name, s string) error {
 	r.files = append(r.files, name+"\n"+s)
+	return nil
+}
+func (r *recordingResponder) Attach(_ context.Context, name string, png []byte, alt string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.attached = append(r.attached, attachment{name, png, alt})
 	return nil
 }
 func (r *recordingResponder) Long(_ context.Context, title, s string) error {

@@ -183,6 +183,9 @@ type Config struct {
 	WatchDiskFreeMB int           `envconfig:"WATCH_DISK_FREE_MB" default:"1024" desc:"the disk check fails below this much free space under PROD_ROOT, MiB"`
 	WatchCertDays   int           `envconfig:"WATCH_CERT_DAYS" default:"14" desc:"the certificate check fails when fewer days are left"`
 
+	// Sampled metrics, graphed by status and capacity.
+	MetricsEvery time.Duration `envconfig:"METRICS_EVERY" default:"1m" desc:"how often serve samples every ready instance's memory, CPU and response time and the host's memory and disk (kept 7 days, graphed by status and capacity); 0 turns sampling off"`
+
 	// Two-person approval of delete, restore and upgrade.
 	ApprovalRequired bool          `envconfig:"APPROVAL_REQUIRED" default:"false" desc:"delete, restore and upgrade wait for a second admin's approval (Approve in chat, or approve CODE) instead of their requester's confirmation"`
 	ApprovalTTL      time.Duration `envconfig:"APPROVAL_TTL" default:"30m" desc:"how long a request waits for approval before it expires, nothing run"`
@@ -439,6 +442,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WatchInterval < 0 || c.WatchInterval > 0 && c.WatchInterval < time.Second {
 		add("WATCH_INTERVAL %s: give a duration of at least 1s (such as 1m), or 0 to turn the watcher off", c.WatchInterval)
+	}
+	if c.MetricsEvery < 0 || c.MetricsEvery > 0 && c.MetricsEvery < time.Second {
+		add("METRICS_EVERY %s: give a duration of at least 1s (such as 1m), or 0 to turn sampling off", c.MetricsEvery)
 	}
 	if c.WatchFailures < 1 {
 		add("WATCH_FAILURES %d: at least 1", c.WatchFailures)

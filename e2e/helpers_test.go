@@ -212,6 +212,9 @@ func (r *recorder) PrivateLong(ctx context.Context, title, text string) error {
 func (r *recorder) PrivateFile(ctx context.Context, name, text string) error {
 	return r.Private(ctx, name+"\n"+text)
 }
+func (r *recorder) Attach(_ context.Context, name string, png []byte, alt string) error {
+	return r.add(&r.longs, fmt.Sprintf("%s (%s, %d bytes of PNG)", name, alt, len(png)))
+}
 func (r *recorder) Long(_ context.Context, title, text string) error {
 	return r.add(&r.longs, title+"\n"+text)
 }

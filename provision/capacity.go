@@ -14,6 +14,7 @@ type HostFacts struct {
 	MemTotal     uint64 // MemTotal
 	MemAvailable uint64 // MemAvailable: what can be given out without swapping
 	DiskFree     uint64 // free to unprivileged users on the instance root's file system
+	DiskTotal    uint64 // the size of that file system
 }
 
 // HostFactsReader reads what the host can hold (provision/hostfacts).

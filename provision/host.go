@@ -159,6 +159,7 @@ type ServiceStatus struct {
 	SubState    string    // running, dead, exited…
 	MainPID     uint32    // 0 when not running
 	MemoryBytes uint64    // MemoryCurrent; 0 when unknown
+	CPUNanos    uint64    // CPUUsageNSec, CPU time used since it started; 0 when unknown (no CPU accounting)
 	Since       time.Time // when it entered its active state (zero when inactive)
 }
 

@@ -1,6 +1,7 @@
 package discord
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -191,6 +192,14 @@ func (r *responder) PrivateFile(ctx context.Context, name, content string) error
 	m := outgoing{content: clip(name + " (attached)"),
 		files: []*discordgo.File{{Name: name, ContentType: "text/plain; charset=utf-8", Reader: strings.NewReader(content)}}}
 	return r.sendAll(ctx, []outgoing{m}, true)
+}
+
+// Attach answers visibly with the PNG png attached as name, alt as the
+// message's text.
+func (r *responder) Attach(ctx context.Context, name string, png []byte, alt string) error {
+	m := outgoing{content: clip(alt),
+		files: []*discordgo.File{{Name: name, ContentType: "image/png", Reader: bytes.NewReader(png)}}}
+	return r.sendAll(ctx, []outgoing{m}, false)
 }
 
 // PrivateLong answers the requester alone with a code block in

@@ -160,3 +160,26 @@ func TestAPrivateFileIsAnEphemeralAttachment(t *testing.T) {
 		}
 	}
 }
+
+// TestAttachIsAPublicImage: a graph is a PNG attachment of a public
+// followup, whole, with its text alternative as the message.
+func TestAttachIsAPublicImage(t *testing.T) {
+	fd := newFakeDiscord(t)
+	png := "\x89PNG\r\n\x1a\n" + strings.Repeat("\x00\xff", 5000)
+	b := newBot(t, fd, handlerFunc(func(ctx context.Context, _ commands.Request, r commands.Responder) (*provision.Task, error) {
+		if err := r.Reply(ctx, "acme  running"); err != nil {
+			return nil, err
+		}
+		return nil, r.Attach(ctx, "acme-24h.png", []byte(png), "acme: the last 24 hours")
+	}), &bottest.LogBuffer{})
+	b.handleInteraction(context.Background(), slash(t, "623456789012345694", "itok-graph", ana, "help"))
+	var sent []apiCall
+	for _, c := range fd.snapshot() {
+		if len(c.Files) > 0 {
+			sent = append(sent, c)
+		}
+	}
+	if len(sent) != 1 || sent[0].Ephemeral() || sent[0].Files["acme-24h.png"] != png || !strings.Contains(sent[0].Str("content"), "acme: the last 24 hours") {
+		t.Fatalf("calls carrying a file, want one public acme-24h.png with its text:\n%s", describe(sent))
+	}
+}

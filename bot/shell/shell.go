@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -135,6 +136,26 @@ func (r *Responder) Long(_ context.Context, title, text string) error {
 // requester's alone, after a line naming it.
 func (r *Responder) PrivateFile(ctx context.Context, name, content string) error {
 	return r.Long(ctx, name, content)
+}
+
+// Attach writes png to a new file (mode 0600) in the temporary
+// directory ($TMPDIR), its name ending in name, and prints alt and the
+// file's path: a terminal shows no picture.
+func (r *Responder) Attach(_ context.Context, name string, png []byte, alt string) error {
+	f, err := os.CreateTemp("", "odoobot-*-"+filepath.Base(name))
+	if err != nil {
+		return fmt.Errorf("shell: attach %s: %w", name, err)
+	}
+	_, err = f.Write(png)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("shell: attach %s: %w", name, err)
+	}
+	r.println("── " + alt + ": " + f.Name())
+	return nil
 }
 
 // PrivateLong is Long: the terminal is the requester's alone.

@@ -134,6 +134,25 @@ func (r *responder) PrivateFile(ctx context.Context, name, content string) error
 	return r.Private(ctx, name+" is in your direct messages with the bot")
 }
 
+// Attach uploads png as the file name into the command's channel (in
+// the thread when the command came from one), alt as its title and
+// text alternative, joining a public channel the bot is not in.
+func (r *responder) Attach(ctx context.Context, name string, png []byte, alt string) error {
+	err := r.b.inChannel(ctx, r.channel, func() error {
+		_, err := rateLimited(ctx, r.b, func() (*slackapi.FileSummary, error) {
+			return r.b.api.UploadFileContext(ctx, slackapi.UploadFileParameters{
+				Content: string(png), FileSize: len(png), Filename: name, // a new reader at each try
+				Title: alt, AltTxt: alt, Channel: r.channel, ThreadTimestamp: r.threadTS,
+			})
+		})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("slack: attach %s: %w", name, err)
+	}
+	return nil
+}
+
 // tail cuts text to about its last n bytes, on a line boundary when one
 // is near, and says how many lines were left out.
 func tail(text string, n int) string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -541,5 +542,31 @@ func TestSlackDownAtStartIsRetried(t *testing.T) {
 	}
 	if n := strings.Count(rb.logs.String(), "slack: disconnected; reconnecting"); n < 2 {
 		t.Errorf("%d retries logged, want at least 2:\n%s", n, rb.logs.String())
+	}
+}
+
+// TestAttachUploadsThePNGIntoTheChannel: a graph is uploaded whole, as
+// bytes (not text), into the command's channel, with its text
+// alternative as title and alt text.
+func TestAttachUploadsThePNGIntoTheChannel(t *testing.T) {
+	fs := newFakeSlack(t)
+	png := "\x89PNG\r\n\x1a\n" + strings.Repeat("\x00\xff", 5000)
+	startBot(t, fs, slack.Config{Handler: handlerFunc(func(ctx context.Context, _ commands.Request, r commands.Responder) (*provision.Task, error) {
+		return nil, r.Attach(ctx, "acme-24h.png", []byte(png), "acme: the last 24 hours")
+	})})
+	fs.WaitConnected(t, 5*time.Second)
+	fs.Send(t, fs.Slash("env-graph", 0, "U0123ABCD", "ana", "C0123", "status acme"))
+	fs.WaitAck(t, "env-graph", 5*time.Second)
+	waitFor(t, "the upload completed", func() bool { return len(fs.CallsOf("files.completeUploadExternal")) == 1 })
+	get := fs.CallsOf("files.getUploadURLExternal")[0]
+	done := fs.CallsOf("files.completeUploadExternal")[0]
+	if done.Form.Get("channel_id") != "C0123" || !strings.Contains(done.Form.Get("files"), "acme: the last 24 hours") {
+		t.Errorf("completed in %q with files %s, want C0123 and the title", done.Form.Get("channel_id"), done.Form.Get("files"))
+	}
+	if get.Form.Get("filename") != "acme-24h.png" || get.Form.Get("alt_txt") != "acme: the last 24 hours" || get.Form.Get("length") != strconv.Itoa(len(png)) {
+		t.Errorf("upload asked for %v, want acme-24h.png, its alt text and %d bytes", get.Form, len(png))
+	}
+	if got := fs.File("F00000001"); got != png {
+		t.Errorf("uploaded %d bytes, want the %d of the PNG unchanged", len(got), len(png))
 	}
 }

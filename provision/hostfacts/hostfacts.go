@@ -51,6 +51,7 @@ func Read(root string) (provision.HostFacts, error) {
 		return provision.HostFacts{}, fmt.Errorf("capacity: disk space of %s: %w", dir, err)
 	}
 	f.DiskFree = st.Bavail * uint64(st.Bsize)
+	f.DiskTotal = st.Blocks * uint64(st.Bsize)
 	return f, nil
 }
 

@@ -79,7 +79,7 @@ func TestOpenIsIdempotent(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"alert_cards", "approval_requests", "audit", "dns_records", "instances", "job_events", "job_owners", "jobs", "ports", "schema_migrations"}
+	want := []string{"alert_cards", "approval_requests", "audit", "dns_records", "host_samples", "instance_samples", "instances", "job_events", "job_owners", "jobs", "ports", "schema_migrations"}
 	if len(tables) != len(want) {
 		t.Fatalf("tables = %v, want %v", tables, want)
 	}

@@ -59,6 +59,9 @@ func statusFrom(unit string, props, svc map[string]any) provision.ServiceStatus 
 	if mem, ok := svc["MemoryCurrent"].(uint64); ok && mem != math.MaxUint64 {
 		s.MemoryBytes = mem
 	}
+	if cpu, ok := svc["CPUUsageNSec"].(uint64); ok && cpu != math.MaxUint64 {
+		s.CPUNanos = cpu
+	}
 	return s
 }
 

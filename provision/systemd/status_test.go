@@ -24,19 +24,19 @@ func TestStatusFrom(t *testing.T) {
 				"LoadState": "loaded", "ActiveState": "active", "SubState": "running",
 				"ActiveEnterTimestamp": uint64(since.UnixMicro()),
 			},
-			svc: map[string]any{"MainPID": uint32(4242), "MemoryCurrent": uint64(150 << 20)},
+			svc: map[string]any{"MainPID": uint32(4242), "MemoryCurrent": uint64(150 << 20), "CPUUsageNSec": uint64(3e9)},
 			want: provision.ServiceStatus{
 				Unit: "u.service", Loaded: true, ActiveState: "active", SubState: "running",
-				MainPID: 4242, MemoryBytes: 150 << 20, Since: time.UnixMicro(since.UnixMicro()),
+				MainPID: 4242, MemoryBytes: 150 << 20, CPUNanos: 3e9, Since: time.UnixMicro(since.UnixMicro()),
 			},
 		},
 		{
-			name: "memory unknown is zero",
+			name: "memory and CPU unknown are zero",
 			props: map[string]any{
 				"LoadState": "loaded", "ActiveState": "active", "SubState": "running",
 				"ActiveEnterTimestamp": uint64(since.UnixMicro()),
 			},
-			svc: map[string]any{"MainPID": uint32(7), "MemoryCurrent": uint64(math.MaxUint64)},
+			svc: map[string]any{"MainPID": uint32(7), "MemoryCurrent": uint64(math.MaxUint64), "CPUUsageNSec": uint64(math.MaxUint64)},
 			want: provision.ServiceStatus{
 				Unit: "u.service", Loaded: true, ActiveState: "active", SubState: "running",
 				MainPID: 7, Since: time.UnixMicro(since.UnixMicro()),

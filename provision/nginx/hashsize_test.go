@@ -111,7 +111,7 @@ func TestLongestNamesLoad(t *testing.T) {
 		text, err := loadTemplates(t).Site(templates.Site{
 			Mode: templates.ModeHTTP, Name: n.SiteFile, Domain: n.Domain, HTTPPort: b.httpPort, GeventPort: b.geventPort,
 			ListenHTTP: h.httpPort,
-			AccessLog: filepath.Join(h.prefix, "a.log"), ErrorLog: filepath.Join(h.prefix, "e.log"),
+			AccessLog:  filepath.Join(h.prefix, "a.log"), ErrorLog: filepath.Join(h.prefix, "e.log"),
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -49,6 +49,7 @@ func BenchmarkScale(b *testing.B) {
 		n                                   int
 		create, nginx, service, verify      float64
 		list, status, backup, capacity, all float64
+		nginxTest                           float64 // `nginx -t` of the host's whole configuration
 	}
 	var points []point
 	for i := 0; b.Loop(); i++ {
@@ -74,9 +75,10 @@ func BenchmarkScale(b *testing.B) {
 			p.status = verbMedian(b, a, 5, func(int) string { return "status " + scaleName(rand.IntN(made)) })
 			p.backup = verbMedian(b, a, 3, func(int) string { return "backup " + scaleName(rand.IntN(made)) })
 			p.capacity = verbMedian(b, a, 3, func(int) string { return "capacity" })
+			p.nginxTest = nginxTestMedian(b, 3)
 			points = append(points, p)
-			b.Logf("%d instances: creation %.0f ms (nginx %.0f, service %.0f, verify %.0f), list %.0f ms, status %.0f ms, backup %.0f ms, capacity %.0f ms",
-				p.n, p.create, p.nginx, p.service, p.verify, p.list, p.status, p.backup, p.capacity)
+			b.Logf("%d instances: creation %.0f ms (nginx %.0f, service %.0f, verify %.0f), list %.0f ms, status %.0f ms, backup %.0f ms, capacity %.0f ms; nginx -t %.0f ms",
+				p.n, p.create, p.nginx, p.service, p.verify, p.list, p.status, p.backup, p.capacity, p.nginxTest)
 		}
 	}
 	if len(points) == 0 {
@@ -91,6 +93,7 @@ func BenchmarkScale(b *testing.B) {
 		b.ReportMetric(p.status, "ms/status"+at)
 		b.ReportMetric(p.backup, "ms/backup"+at)
 		b.ReportMetric(p.capacity, "ms/capacity"+at)
+		b.ReportMetric(p.nginxTest, "ms/nginx-t"+at)
 	}
 	ratio := func(x, y float64) float64 { return x / max(y, 0.001) }
 	b.ReportMetric(ratio(last.create, first.create), "x/create")
@@ -165,6 +168,21 @@ func scaleGrow(b *testing.B, a *app.App, bin string, from, count, parallel int) 
 		b.Fatal(err)
 	}
 	b.Logf("created %d instances in %s (%d at a time)", count, time.Since(start).Round(time.Second), parallel)
+}
+
+// nginxTestMedian times k runs of `nginx -t` on the host's configuration
+// (what nginx itself parses at every test and reload), in milliseconds.
+func nginxTestMedian(b *testing.B, k int) float64 {
+	b.Helper()
+	var ds []time.Duration
+	for range k {
+		start := time.Now()
+		if out, err := exec.Command(nginxBinary, "-t", "-q").CombinedOutput(); err != nil {
+			b.Fatalf("nginx -t: %v\n%s", err, out)
+		}
+		ds = append(ds, time.Since(start))
+	}
+	return medianMS(ds)
 }
 
 // stepMedian is the median of one step over creations, in milliseconds.

@@ -7,10 +7,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,7 +45,20 @@ func BenchmarkScale(b *testing.B) {
 	cfg := scaleEnv(b)
 	a := benchApp(b, cfg)
 	bin := odoobotBin(b)
-	b.Cleanup(func() { scaleTeardown(b, a) })
+	// The instances are removed when the benchmark ends, and also when
+	// it is interrupted or terminated: the host is shared.
+	var teardown sync.Once
+	b.Cleanup(func() { teardown.Do(func() { scaleTeardown(b, a) }) })
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	go func() {
+		if s, ok := <-sig; ok {
+			fmt.Fprintf(os.Stderr, "BenchmarkScale: %v: removing the instances\n", s)
+			teardown.Do(func() { scaleTeardown(b, a) })
+			os.Exit(1)
+		}
+	}()
 
 	type point struct {
 		n                                   int
@@ -77,7 +92,7 @@ func BenchmarkScale(b *testing.B) {
 			p.capacity = verbMedian(b, a, 3, func(int) string { return "capacity" })
 			p.nginxTest = nginxTestMedian(b, 3)
 			points = append(points, p)
-			b.Logf("%d instances: creation %.0f ms (nginx %.0f, service %.0f, verify %.0f), list %.0f ms, status %.0f ms, backup %.0f ms, capacity %.0f ms; nginx -t %.0f ms",
+			progress("%d instances: creation %.0f ms (nginx %.0f, service %.0f, verify %.0f), list %.0f ms, status %.0f ms, backup %.0f ms, capacity %.0f ms; nginx -t %.0f ms",
 				p.n, p.create, p.nginx, p.service, p.verify, p.list, p.status, p.backup, p.capacity, p.nginxTest)
 		}
 	}
@@ -167,7 +182,7 @@ func scaleGrow(b *testing.B, a *app.App, bin string, from, count, parallel int) 
 	if err := g.Wait(); err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("created %d instances in %s (%d at a time)", count, time.Since(start).Round(time.Second), parallel)
+	progress("created %d instances in %s (%d at a time)", count, time.Since(start).Round(time.Second), parallel)
 }
 
 // nginxTestMedian times k runs of `nginx -t` on the host's configuration
@@ -288,7 +303,13 @@ func scaleTeardown(b *testing.B, a *app.App) {
 	if err := errors.Join(errs...); err != nil {
 		b.Errorf("teardown of %d instances: %v", len(list), err)
 	}
-	b.Logf("teardown: %d instances removed in %s", len(list), time.Since(start).Round(time.Second))
+	progress("teardown: %d instances removed in %s", len(list), time.Since(start).Round(time.Second))
+}
+
+// progress prints a line of BenchmarkScale at once (b.Logf shows only
+// when the benchmark ends).
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, time.Now().UTC().Format("15:04:05 ")+format+"\n", args...)
 }
 
 func ignoreMissing(err error) error {

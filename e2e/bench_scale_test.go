@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -168,6 +169,7 @@ func scaleGrow(b *testing.B, a *app.App, bin string, from, count, parallel int) 
 	start := time.Now()
 	var g errgroup.Group
 	g.SetLimit(parallel)
+	var done atomic.Int32
 	for i := from; i < from+count; i++ {
 		g.Go(func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -175,6 +177,9 @@ func scaleGrow(b *testing.B, a *app.App, bin string, from, count, parallel int) 
 			out, err := exec.CommandContext(ctx, bin, "--env-file", "/dev/null", "create", scaleName(i), "http").CombinedOutput()
 			if err != nil {
 				return fmt.Errorf("create %s: %w\n%s", scaleName(i), err, out)
+			}
+			if n := done.Add(1); n%25 == 0 {
+				progress("%d of %d created", n, count)
 			}
 			return nil
 		})

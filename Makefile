@@ -19,7 +19,7 @@ test: ## run every test (unit, PostgreSQL, nginx, systemd sandbox end to end); i
 e2e: deps ## run only the end-to-end tests inside the sandbox host
 	scripts/e2e.sh
 
-bench: deps ## run the benchmarks (creation timings, template clone, Slack ack latency)
+bench: deps ## run the benchmarks (creation timings, template clone, costs as instances grow, Slack ack latency)
 	scripts/bench.sh
 
 build: ## build bin/odoobot

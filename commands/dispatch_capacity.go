@@ -31,29 +31,44 @@ func (d *Dispatcher) capacityVerb(ctx context.Context, req Request, cmd Command,
 	}
 	mem := make([]string, len(rep.Instances))
 	for i, inst := range rep.Instances {
-		mem[i] = d.memoryUse(ctx, inst)
+		switch {
+		case len(rep.Services) == len(rep.Instances):
+			mem[i] = memoryOf(rep.Services[i])
+		case rep.ServicesError != "":
+			mem[i] = "? (" + rep.ServicesError + ")"
+		default:
+			mem[i] = d.memoryUse(ctx, inst)
+		}
 	}
 	long := func(ctx context.Context, text string) error { return r.Long(ctx, "", text) } // a table: a code block in chat
 	return "ok", d.withGraph(ctx, r, capacityGraph(d.Graphs), FormatCapacity(rep, mem), long)
 }
 
 // memoryUse is an instance's memory as systemd reports it, or why it is
-// not known.
+// not known, from the instance's status: for a report that did not read
+// the units itself.
 func (d *Dispatcher) memoryUse(ctx context.Context, inst provision.Instance) string {
 	if d.Operator == nil {
 		return "?"
 	}
 	st, err := d.Operator.Status(ctx, inst.Name)
-	switch {
-	case err != nil:
+	if err != nil {
 		d.logger().Warn("capacity: status", "instance", inst.Name, "err", err)
 		return "? (" + err.Error() + ")"
-	case !st.Service.Running():
-		return "- (" + st.Service.ActiveState + ")"
-	case st.Service.MemoryBytes == 0:
+	}
+	return memoryOf(st.Service)
+}
+
+// memoryOf is a unit's memory as systemd reports it, or why it is not
+// known.
+func memoryOf(st provision.ServiceStatus) string {
+	switch {
+	case !st.Running():
+		return "- (" + st.ActiveState + ")"
+	case st.MemoryBytes == 0:
 		return "? (not accounted)"
 	}
-	return fmt.Sprintf("%.1f MiB", float64(st.Service.MemoryBytes)/(1<<20))
+	return fmt.Sprintf("%.1f MiB", float64(st.MemoryBytes)/(1<<20))
 }
 
 // FormatCapacity renders a capacity report; mem holds each instance's

@@ -254,14 +254,66 @@ type CapacityReport struct {
 	// Archive is the point-in-time archive's state in one line
 	// (ArchiveStatus.Summary); "" when there is none.
 	Archive string
+	// Services is each instance's unit as systemd reports it, in the
+	// order of Instances, read in bulk; nil when it was not read
+	// (ServicesError says why, when something failed).
+	Services      []ServiceStatus
+	ServicesError string
+}
+
+// UnitStatuses reads the state of many units at once (provision/systemd).
+type UnitStatuses interface {
+	// Statuses returns the status of each of units, in their order, as
+	// ServiceManager.Status reports it for one, in a number of calls to
+	// systemd that does not grow with what is asked of each unit.
+	Statuses(ctx context.Context, units []string) ([]ServiceStatus, error)
+}
+
+// unitStatuses reads the units of list: in bulk through
+// Config.UnitStatuses, else one Services.Status each.
+func (s *Service) unitStatuses(ctx context.Context, list []Instance) ([]ServiceStatus, error) {
+	units := make([]string, len(list))
+	for i, inst := range list {
+		units[i] = inst.Unit
+	}
+	if s.cfg.UnitStatuses != nil {
+		sts, err := s.cfg.UnitStatuses.Statuses(ctx, units)
+		if err == nil && len(sts) != len(units) {
+			err = fmt.Errorf("asked %d units, told %d", len(units), len(sts))
+		}
+		return sts, err
+	}
+	if s.cfg.Services == nil {
+		return nil, nil
+	}
+	sts := make([]ServiceStatus, len(units))
+	for i, u := range units {
+		st, err := s.cfg.Services.Status(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		sts[i] = st
+	}
+	return sts, nil
 }
 
 // Capacity reports the host's figures and the instances it runs, under
-// the model the creation guard applies (Config.Capacity).
+// the model the creation guard applies (Config.Capacity), with each
+// instance's unit as systemd reports it (Services, read in bulk: the
+// report's time does not grow by a status per instance).
 func (s *Service) Capacity(ctx context.Context) (CapacityReport, error) {
 	rep, err := CapacityReportFor(ctx, s.cfg.Layout.ProdRoot, s.cfg.Store, s.capacityModel(), s.cfg.HostFacts)
-	if err != nil || s.bcfg.PointInTime == nil {
+	if err != nil {
 		return rep, err
+	}
+	if sts, serr := s.unitStatuses(ctx, rep.Instances); serr != nil {
+		s.cfg.Logger.WarnContext(ctx, "capacity: read the instances' units", "err", serr)
+		rep.ServicesError = serr.Error()
+	} else {
+		rep.Services = sts
+	}
+	if s.bcfg.PointInTime == nil {
+		return rep, nil
 	}
 	if st, serr := s.bcfg.PointInTime.Status(ctx); serr != nil {
 		rep.Archive = "status unknown: " + serr.Error()

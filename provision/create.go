@@ -657,7 +657,7 @@ func (cr *creation) site(mode SSLMode) templates.Site {
 	n := cr.c.cfg.Layout.Names(cr.inst.Name)
 	return templates.Site{
 		Mode: string(mode), Name: n.SiteFile, Domain: n.Domain,
-		UpstreamHTTP: n.UpstreamHTTP, UpstreamGevent: n.UpstreamGevent, UpgradeVar: n.UpgradeVar, SSLCache: n.SSLCache,
+		UpstreamHTTP: n.UpstreamHTTP, UpstreamGevent: n.UpstreamGevent, SSLCache: n.SSLCache,
 		HTTPPort: cr.inst.Ports.HTTP, GeventPort: cr.inst.Ports.Gevent,
 		ListenHTTP: cr.c.cfg.ListenHTTP, ListenHTTPS: cr.c.cfg.ListenHTTPS,
 		CertFile: cr.certs.Cert, KeyFile: cr.certs.Key, ACMEWebroot: cr.c.cfg.ACMEWebroot,

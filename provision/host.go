@@ -64,6 +64,10 @@ type Host struct {
 	// HostFacts reads the host's memory and disk (provision/hostfacts),
 	// for the capacity verb.
 	HostFacts HostFactsReader
+	// UnitStatuses reads every instance's unit at once for the capacity
+	// verb (provision/systemd); nil reads them one Services.Status at a
+	// time.
+	UnitStatuses UnitStatuses
 }
 
 // Release is a built Odoo source tree with its virtual environment,

@@ -267,7 +267,6 @@ type Names struct {
 	SiteFile       string // prod-acme: sites-available/ and sites-enabled/ file
 	UpstreamHTTP   string // prod-acme-http: nginx upstream of Odoo's HTTP port
 	UpstreamGevent string // prod-acme-gevent: nginx upstream of Odoo's gevent port
-	UpgradeVar     string // prod_acme_connection_upgrade: nginx map variable, without '$'
 	SSLCache       string // prod_acme_ssl: nginx ssl_session_cache zone
 }
 
@@ -295,7 +294,6 @@ func DeriveNames(name, zone, unitPrefix string) Names {
 		SiteFile:       internal,
 		UpstreamHTTP:   internal + "-http",
 		UpstreamGevent: internal + "-gevent",
-		UpgradeVar:     under + "_connection_upgrade",
 		SSLCache:       under + "_ssl",
 	}
 }
@@ -321,7 +319,6 @@ func (n Names) Fit() error {
 		{"systemd unit", n.Unit, maxUnitName, "systemd refuses longer unit names"},
 		{"domain", n.Domain, maxDomain, "DNS names are at most 253 characters"},
 		{"domain", n.Domain, NginxHashKeyMax(NginxServerNamesHashBucketSize), fmt.Sprintf("nginx's server names hash, with the server_names_hash_bucket_size %d odoobot installs, holds names of at most %d bytes", NginxServerNamesHashBucketSize, NginxHashKeyMax(NginxServerNamesHashBucketSize))},
-		{"nginx map variable", n.UpgradeVar, NginxHashKeyMax(NginxVariablesHashBucketSize), fmt.Sprintf("nginx's variables hash, with the variables_hash_bucket_size %d odoobot installs, holds names of at most %d bytes", NginxVariablesHashBucketSize, NginxHashKeyMax(NginxVariablesHashBucketSize))},
 	} {
 		if len(c.value) > c.limit {
 			return &NameError{Name: n.Name, Rule: RuleLength, Reason: fmt.Sprintf(

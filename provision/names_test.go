@@ -198,7 +198,7 @@ func checkAccepted(t *testing.T, tpl *templates.Set, r NameRules, name string) {
 		if err != nil {
 			t.Fatalf("accepted %q: %s site does not render: %v", name, mode, err)
 		}
-		st.UpstreamHTTP, st.UpstreamGevent, st.UpgradeVar, st.SSLCache = n.UpstreamHTTP, n.UpstreamGevent, n.UpgradeVar, n.SSLCache
+		st.UpstreamHTTP, st.UpstreamGevent, st.SSLCache = n.UpstreamHTTP, n.UpstreamGevent, n.SSLCache
 		site, err := tpl.Site(st)
 		if err != nil {
 			t.Fatalf("accepted %q: %s site with provision's names does not render: %v", name, mode, err)
@@ -206,13 +206,16 @@ func checkAccepted(t *testing.T, tpl *templates.Set, r NameRules, name string) {
 		if string(site) != string(bare) {
 			t.Fatalf("accepted %q: %s site with provision's names differs from templates' own derivation:\n%s\n---\n%s", name, mode, site, bare)
 		}
-		for _, want := range []string{"upstream " + n.UpstreamHTTP + " {", "upstream " + n.UpstreamGevent + " {", "map $http_upgrade $" + n.UpgradeVar + " {", "server_name " + n.Domain + ";"} {
+		for _, want := range []string{"upstream " + n.UpstreamHTTP + " {", "upstream " + n.UpstreamGevent + " {", "server_name " + n.Domain + ";"} {
 			if !strings.Contains(string(site), want) {
 				t.Fatalf("accepted %q: %s site lacks %q", name, mode, want)
 			}
 		}
-		if len(n.Domain) > NginxHashKeyMax(NginxServerNamesHashBucketSize) || len(n.UpgradeVar) > NginxHashKeyMax(NginxVariablesHashBucketSize) {
-			t.Fatalf("accepted %q: domain %d bytes or variable %d bytes exceed what the hash sizes odoobot installs hold", name, len(n.Domain), len(n.UpgradeVar))
+		if len(n.Domain) > NginxHashKeyMax(NginxServerNamesHashBucketSize) {
+			t.Fatalf("accepted %q: domain %d bytes exceeds what the hash size odoobot installs holds", name, len(n.Domain))
+		}
+		if strings.Contains(string(site), "\nmap ") {
+			t.Fatalf("accepted %q: %s site declares a map (each costs nginx time at every test and reload, for every site)", name, mode)
 		}
 	}
 }
@@ -299,7 +302,7 @@ func TestNewInstanceUsesNames(t *testing.T) {
 		Database: "prod-acme", RestoreStaging: "prod-acme_restore", RestoreOld: "prod-acme_old", Drill: "prod-acme_drill", DBRole: "prod-acme",
 		SystemUser: "odoo-acme", Unit: "odoo19e-prod-acme.service",
 		SiteFile: "prod-acme", UpstreamHTTP: "prod-acme-http", UpstreamGevent: "prod-acme-gevent",
-		UpgradeVar: "prod_acme_connection_upgrade", SSLCache: "prod_acme_ssl",
+		SSLCache: "prod_acme_ssl",
 	}
 	if n != want {
 		t.Errorf("Names(acme) = %+v\nwant %+v", n, want)

@@ -14,7 +14,7 @@ trap '[ "$started" = 1 ] && scripts/sandbox.sh stop' EXIT
 set -a; . scripts/sandbox.env; set +a
 echo "== creation and database benchmarks (sandbox host: stand-in Odoo, and real Odoo 17.0 and 19.0)"
 bench() { # REGEXP BENCHTIME
-  scripts/sandbox.sh exec env ODOOBOT_IN_SANDBOX=1 ODOOBOT_REQUIRE_ALL=1 ODOOBOT_BENCH_LOG="${ODOOBOT_BENCH_LOG:-}" $ODOOBOT_REAL_ODOO_ENV \
+  scripts/sandbox.sh exec env ODOOBOT_IN_SANDBOX=1 ODOOBOT_REQUIRE_ALL=1 ODOOBOT_BENCH_LOG="${ODOOBOT_BENCH_LOG:-}" ODOOBOT_BIN="$SANDBOX_BIN/odoobot" $ODOOBOT_REAL_ODOO_ENV \
     "$SANDBOX_BIN/e2e.test" -test.run '^$' -test.bench "$1" -test.benchtime "$2" -test.count=1 -test.timeout 60m
 }
 if [ -n "${BENCH:-}" ]; then
@@ -26,6 +26,9 @@ else
   bench '^BenchmarkRealOdooCold$' 2x
   # A real upgrade builds a release and runs -u all twice: three per version.
   bench '^BenchmarkRealOdooUpgrade$' 3x
+  # Costs as instances grow: one run builds 500 stand-in instances
+  # (ODOOBOT_BENCH_SCALE=1,100,250,500), measures at each size, removes them.
+  bench '^BenchmarkScale$' 1x
 fi
 if [ -d bot/slack ]; then
   echo "== Slack ack latency (fake Socket Mode server)"

@@ -63,11 +63,12 @@ const (
 // meant to be included in nginx's http block next to other instances'
 // sites. Everything it declares at http level is named after the
 // instance, so two sites never collide: the upstreams UpstreamHTTP and
-// UpstreamGevent (Odoo's HTTP and gevent ports on 127.0.0.1), the
-// websocket map variable $UpgradeVar and the TLS session cache SSLCache.
+// UpstreamGevent (Odoo's HTTP and gevent ports on 127.0.0.1) and the TLS
+// session cache SSLCache. It declares no variable (no map): each map
+// costs nginx a fixed time at every test and reload, for every site.
 // provision.Names derives these names; left empty, each is derived from
-// Name by the same rule (<Name>-http, <Name>-gevent,
-// <name>_connection_upgrade and <name>_ssl, hyphens becoming underscores).
+// Name by the same rule (<Name>-http, <Name>-gevent and <name>_ssl,
+// hyphens becoming underscores).
 // server_name is exactly Domain.
 //
 // /websocket goes to the gevent upstream with Upgrade/Connection, the rest
@@ -112,7 +113,6 @@ type Site struct {
 	// each from Name.
 	UpstreamHTTP   string // upstream of HTTPPort: letters, digits, '-', '_'
 	UpstreamGevent string // upstream of GeventPort: letters, digits, '-', '_'
-	UpgradeVar     string // map variable, without '$': letters, digits, '_'
 	SSLCache       string // ssl_session_cache zone: letters, digits, '-', '_'
 
 	// NoIndex tells robots not to index the site (an X-Robots-Tag header
@@ -134,7 +134,6 @@ type siteView struct {
 // a variable, '-' is excluded (nginx would end the variable there).
 var (
 	nginxIdentifier = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,254}$`)
-	nginxVariable   = regexp.MustCompile(`^[a-z0-9_]{1,255}$`)
 )
 
 // siteNames fills the names st declares at http level that are empty,
@@ -147,7 +146,6 @@ func siteNames(st *Site) {
 	}{
 		{&st.UpstreamHTTP, st.Name + "-http"},
 		{&st.UpstreamGevent, st.Name + "-gevent"},
-		{&st.UpgradeVar, under + "_connection_upgrade"},
 		{&st.SSLCache, under + "_ssl"},
 	} {
 		if *d.field == "" {
@@ -231,9 +229,6 @@ func (s *Set) Site(st Site) ([]byte, error) {
 	}
 	if st.UpstreamHTTP == st.UpstreamGevent {
 		f.add("UpstreamGevent", "%q is also UpstreamHTTP", st.UpstreamGevent)
-	}
-	if !nginxVariable.MatchString(st.UpgradeVar) {
-		f.add("UpgradeVar", "%q is not a variable name of lower-case letters, digits and '_'", st.UpgradeVar)
 	}
 	if err := f.err(); err != nil {
 		return nil, err

@@ -381,7 +381,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 			OdooRuns: &odoo.Runs{},
 			Services: svc, Sites: a.originWiring.origin.Guarded(), DNS: dns, Certs: issuers,
 			Health: probe.Health{}, Ports: ports.Host{}, Users: sysusers.Host{},
-			BindFilter: svc, HostFacts: hostfacts.Host{},
+			BindFilter: svc, HostFacts: hostfacts.Host{}, UnitStatuses: svc,
 		},
 		Layout: cfg.Layout(), Rules: cfg.NameRules(),
 		HTTPPorts: provision.PortRange(cfg.HTTPPorts), GeventPorts: provision.PortRange(cfg.GeventPorts),

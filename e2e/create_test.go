@@ -359,7 +359,7 @@ func TestCreateFailureAtEachStep(t *testing.T) {
 	keep := createReady(t, ctx, base, uniqueName(t, "keep"))
 
 	steps := provision.StepNames(provision.SSLHTTP, provision.PlanOptions{})
-	if diff := cmp.Diff(steps, []provision.StepName{"reserve", "release", "tenant", "database", "files", "service", "health", "nginx", "verify", "summary"}); diff != "" {
+	if diff := cmp.Diff(steps, []provision.StepName{"reserve", "release", "tenant", "database", "files", "service", "nginx", "health", "verify", "summary"}); diff != "" {
 		t.Errorf("the http plan changed (-got +want):\n%s", diff)
 	}
 	for i, step := range steps {

@@ -35,16 +35,18 @@ type PlanOptions struct {
 	DNS01      bool   // letsencrypt uses DNS-01 (through Cloudflare) rather than HTTP-01
 }
 
-// StepNames orders the steps of a creation for a mode:
+// StepNames orders the steps of a creation for a mode. The service step
+// starts Odoo and the health step, after the certificate, site and record,
+// waits for it: they are made while Odoo starts.
 //
 //   - cloudflare: the certificate exists before nginx loads a site naming it;
-//     the record is created last, once the site answers.
+//     the record is created once the site is loaded.
 //   - letsencrypt with HTTP-01: the record exists and a plain-HTTP site
 //     answers the challenge before the certificate is requested; then the
 //     TLS site replaces it.
 //   - letsencrypt with DNS-01 and http: no bootstrap site.
 func StepNames(mode SSLMode, o PlanOptions) []StepName {
-	head := []StepName{StepReserve, StepRelease, StepTenant, StepDatabase, StepFiles, StepService, StepHealth}
+	head := []StepName{StepReserve, StepRelease, StepTenant, StepDatabase, StepFiles, StepService}
 	var tail []StepName
 	dns := func() {
 		if o.ManagesDNS {
@@ -65,7 +67,10 @@ func StepNames(mode SSLMode, o PlanOptions) []StepName {
 		tail = append(tail, StepNginx)
 		dns()
 	}
-	return append(append(head, tail...), StepVerify, StepSummary)
+	// Odoo starts while the certificate, the nginx site and the DNS
+	// record are made, none of which needs it: the health step waits
+	// for it after them.
+	return append(append(head, tail...), StepHealth, StepVerify, StepSummary)
 }
 
 // Plan is what one job does, as its verb builds it: the kind and the

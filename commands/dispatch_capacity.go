@@ -33,7 +33,11 @@ func (d *Dispatcher) capacityVerb(ctx context.Context, req Request, cmd Command,
 	for i, inst := range rep.Instances {
 		mem[i] = d.memoryUse(ctx, inst)
 	}
-	return "ok", r.Long(ctx, "", FormatCapacity(rep, mem)) // a table: a code block in chat
+	text := FormatCapacity(rep, mem)
+	if line := d.capacityTemplates(ctx); line != "" {
+		text += "\n" + line
+	}
+	return "ok", r.Long(ctx, "", text) // a table: a code block in chat
 }
 
 // memoryUse is an instance's memory as systemd reports it, or why it is

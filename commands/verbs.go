@@ -44,6 +44,8 @@ const (
 	VerbResetAdmin Verb = "reset-admin"
 	VerbCapacity   Verb = "capacity"
 	VerbCerts      Verb = "certs"
+	// VerbTemplates lists the template databases creations copy.
+	VerbTemplates Verb = "templates"
 	VerbHelp       Verb = "help"
 	VerbWhoami     Verb = "whoami"
 	// VerbAudit exports the audit log as a CSV file, privately.
@@ -109,6 +111,7 @@ var verbTable = []verbSpec{
 	{VerbResetAdmin, argsName, "NAME", "a new password for the instance's Odoo admin user, shown to you alone, after a confirmation", RoleAdmin},
 	{VerbCapacity, argsNone, "", "how many more instances this host can hold", RoleViewer},
 	{VerbCerts, argsNone, "", "certificates and their expiry", RoleViewer},
+	{VerbTemplates, argsNone, "", "the template databases creations copy: release, modules, language, ready or building (how far) or failed (why), size, age", RoleViewer},
 	{VerbAudit, argsAudit, "[SINCE] [USER]", "the audit log since SINCE (24h, 7d, 2026-12-01; default 7d), of USER if given, as a CSV file to you alone", RoleAdmin},
 	{VerbHelp, argsNone, "", "the commands you may run", RoleViewer},
 	{VerbWhoami, argsNone, "", "your platform ID and role here", RoleNone},

@@ -80,6 +80,7 @@ var subcommands = []subcommand{
 	{commands.VerbResetAdmin, "a new password for an instance's Odoo admin user, shown to you alone", []option{optName}},
 	{commands.VerbCapacity, "what this server can still hold", nil},
 	{commands.VerbCerts, "certificates and their expiry", nil},
+	{commands.VerbTemplates, "template databases: ready, building (how far) or failed", nil},
 	{commands.VerbAudit, "the audit log as a CSV file, to you alone", []option{optSince, optUser}},
 	{commands.VerbHelp, "the commands you may run", nil},
 	{commands.VerbWhoami, "your IDs and role, as the bot sees them", nil},

@@ -290,6 +290,7 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 	a.StartDrills(ctx)
 	a.StartPITR(ctx)
 	a.StartWatch(ctx)
+	a.StartTemplates(ctx)
 	if len(runs) == 0 {
 		return shell.Run(ctx, stdin, stdout, a.Dispatcher, shell.Identity())
 	}

@@ -21,6 +21,7 @@ type TemplateInfo struct {
 	Name    string // odoobot_tpl_<12 hex>
 	Release string // the release's short commit, or its key when unknown
 	Version string // the release's series ("19.0"), "" when unknown
+	Key     string // the release's key (its directory in the release cache)
 	// Modules are the modules it was initialised with; nil when it was
 	// made before odoobot recorded them.
 	Modules []string

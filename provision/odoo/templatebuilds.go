@@ -359,7 +359,7 @@ func (d *Databases) Templates(ctx context.Context) (_ []provision.TemplateInfo, 
 // recorded) into info.
 func infoOf(tpl string, m templateMeta, known bool, info provision.TemplateInfo) provision.TemplateInfo {
 	info.Name = tpl
-	info.Release = m.Release
+	info.Release, info.Key = m.Release, m.Release
 	if m.Commit != "" {
 		info.Release = shortSHA(m.Commit)
 	}

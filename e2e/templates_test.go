@@ -55,7 +55,9 @@ func TestTemplatesAheadOfNeed(t *testing.T) {
 	requireTemplate(t, ctx, a, second, provision.TemplateBuilding, 5*time.Minute)
 	name := uniqueName(t, "tw")
 	th := createThread(t, ctx, a, name)
-	if !th.has("waiting for template") || th.has("building template") {
+	// Its first word of the template is that it waits (the build's lines
+	// follow); a build of its own would start with "building template".
+	if w, b := th.index("waiting for template"), th.index("building template"); w < 0 || b >= 0 && b < w {
 		t.Errorf("a creation during the ahead-of-need build: its thread does not say it waits for that build, or shows a build of its own:\n%s", th)
 	}
 
@@ -170,6 +172,11 @@ func (p *progressThread) has(s string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return slices.ContainsFunc(p.lines, func(l string) bool { return strings.Contains(l, s) })
+}
+func (p *progressThread) index(s string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.IndexFunc(p.lines, func(l string) bool { return strings.Contains(l, s) })
 }
 func (p *progressThread) String() string {
 	p.mu.Lock()

@@ -122,7 +122,7 @@ func (d *Databases) sharedBuild(ctx context.Context, spec provision.DatabaseSpec
 			return nil
 		}
 		if !b.gaveUp {
-			return fmt.Errorf("template %s: the build this creation waited for failed: %w", tpl, b.err)
+			return fmt.Errorf("template %s: the build this waited for failed: %w", tpl, b.err)
 		}
 	}
 }
@@ -274,7 +274,8 @@ func (d *Databases) Templates(ctx context.Context) (_ []provision.TemplateInfo, 
 		return nil, fmt.Errorf("odoo: templates: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	rows, err := conn.Query(ctx, "SELECT datname, pg_catalog.pg_database_size(oid), coalesce(pg_catalog.shobj_description(oid, 'pg_database'), '')"+
+	rows, err := conn.Query(ctx, "SELECT datname, CASE WHEN pg_catalog.has_database_privilege(oid, 'CONNECT') THEN pg_catalog.pg_database_size(oid) ELSE 0 END,"+
+		" coalesce(pg_catalog.shobj_description(oid, 'pg_database'), '')"+
 		" FROM pg_catalog.pg_database WHERE datname LIKE $1", templatePrefix+"%")
 	if err != nil {
 		return nil, fmt.Errorf("odoo: templates: %w", err)

@@ -9,6 +9,9 @@ import (
 	"odoobot/provision"
 )
 
+// VerbTemplates lists the template databases creations copy.
+const VerbTemplates Verb = "templates"
+
 // TemplateLister runs templates: the template databases of this host,
 // ready, building and failed (provision/odoo's Warmer, or its
 // Databases). Without it, templates answers that it is not available on

@@ -44,8 +44,6 @@ const (
 	VerbResetAdmin Verb = "reset-admin"
 	VerbCapacity   Verb = "capacity"
 	VerbCerts      Verb = "certs"
-	// VerbTemplates lists the template databases creations copy.
-	VerbTemplates Verb = "templates"
 	VerbHelp       Verb = "help"
 	VerbWhoami     Verb = "whoami"
 	// VerbAudit exports the audit log as a CSV file, privately.

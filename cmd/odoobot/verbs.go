@@ -26,6 +26,7 @@ var hostVerbs = map[string]bool{
 	"restart": true, "stop": true, "start": true, "maintenance": true, "whoami": true, "audit": true,
 	"backup": true, "backups": true, "restore": true, "delete": true, "drill": true,
 	"capacity": true, "certs": true, "reset-admin": true, "clone": true, "upgrade": true,
+	"templates": true,
 }
 
 // verbs runs the verbs that operate on the host, and serve.
@@ -184,6 +185,7 @@ func hookOptions() app.Options {
 var readOnlyVerbs = map[string]bool{
 	"list": true, "status": true, "info": true, "logs": true, "backups": true,
 	"capacity": true, "certs": true, "help": true, "whoami": true,
+	"templates": true,
 }
 
 // reporter posts a line in the thread a job's reference names.

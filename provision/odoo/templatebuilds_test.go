@@ -19,7 +19,8 @@ import (
 // gatedRelease is a release running the stand-in through a wrapper that
 // counts its runs (the returned runs file), says it is installing module
 // 1 of 3 as Odoo's log would, then waits for the gate file to exist
-// before the stand-in runs: a template build the test can watch.
+// (for two minutes at most) before the stand-in runs: a template build
+// the test can watch.
 func gatedRelease(t *testing.T) (rel provision.Release, runs, gate string) {
 	t.Helper()
 	repo := standin.Repo(t)
@@ -29,13 +30,16 @@ func gatedRelease(t *testing.T) (rel provision.Release, runs, gate string) {
 echo run "$@" >> '%s'
 echo "2026-01-01 00:00:00,000 1 INFO db odoo.modules.loading: loading 3 modules..."
 echo "2026-01-01 00:00:00,000 1 INFO db odoo.modules.loading: loading base/data/base_data.sql"
-while [ ! -e '%s' ]; do sleep 0.05; done
+n=0
+while [ ! -e '%s' ] && [ $n -lt 1200 ]; do sleep 0.1; n=$((n+1)); done
 exec '%s' '%s' "$@"
 `, runs, gate, testenv.LookPath(t, "python3"), filepath.Join(repo, standin.Bin))
 	bin := filepath.Join(dir, "odoo-bin")
 	if err := os.WriteFile(bin, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// A test that fails with the gate shut lets its odoo-bin go.
+	t.Cleanup(func() { os.WriteFile(gate, nil, 0o644) })
 	return provision.Release{
 		Key: "test-" + randHex(8), Commit: strings.Repeat("ab", 20), Version: "19.0",
 		Dir: repo, Python: "/bin/sh", OdooBin: bin,

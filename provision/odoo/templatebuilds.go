@@ -195,7 +195,8 @@ func lockTemplate(ctx context.Context, conn *pgx.Conn, key int64, progress func(
 // EnsureTemplate makes the template of spec (its Release, Modules and
 // Demo; Name, DataDir and the rest are not used) when it does not exist,
 // as a creation would, sharing a build already running in this process
-// (Create shares it too). It returns the template's name and whether
+// (Create shares it too), then makes its spare copy in the background
+// (Close waits for it). It returns the template's name and whether
 // this call waited for a build (its own or one it joined).
 func (d *Databases) EnsureTemplate(ctx context.Context, spec provision.DatabaseSpec) (_ string, built bool, err error) {
 	defer pgerr.Type(&err)
@@ -210,6 +211,8 @@ func (d *Databases) EnsureTemplate(ctx context.Context, spec provision.DatabaseS
 	if err := d.sharedBuild(ctx, spec, tpl); err != nil {
 		return tpl, true, fmt.Errorf("odoo: ensure template %s: %w", tpl, err)
 	}
+	// Its spare too, so that the first creation from it renames one.
+	d.replenish(tpl)
 	return tpl, true, nil
 }
 

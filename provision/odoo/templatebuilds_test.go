@@ -246,3 +246,19 @@ func TestWaiterTakesOverAnAbandonedBuild(t *testing.T) {
 		t.Errorf("template %s not made", tpl)
 	}
 }
+
+// TestEnsureTemplateMakesItsSpare: a template built ahead of need has its
+// spare copy made, so the first creation from it takes the spare.
+func TestEnsureTemplateMakesItsSpare(t *testing.T) {
+	e := newDBEnv(t)
+	rel, _ := wrappedRelease(t, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	spec := provision.DatabaseSpec{Release: rel, Modules: []string{"contacts"}}
+	tpl := e.d.TemplateName(spec)
+	e.dropAtEnd(t, tpl, tpl+"_init", tpl+"_spare", tpl+"_spare_new")
+	if _, built, err := e.d.EnsureTemplate(ctx, spec); err != nil || !built {
+		t.Fatalf("EnsureTemplate: built %v, %v", built, err)
+	}
+	waitUntil(t, "the spare of the template built ahead is made", func() bool { return e.exists(t, tpl+"_spare") })
+}

@@ -10,7 +10,7 @@ import (
 func TestRequired(t *testing.T) {
 	want := map[Verb]Role{
 		VerbList: RoleViewer, VerbStatus: RoleViewer, VerbInfo: RoleViewer, VerbHelp: RoleViewer,
-		VerbCerts: RoleViewer, VerbCapacity: RoleViewer, VerbBackups: RoleViewer, VerbConfirm: RoleViewer, VerbOverview: RoleViewer,
+		VerbCerts: RoleViewer, VerbCapacity: RoleViewer, VerbBackups: RoleViewer, VerbConfirm: RoleViewer, VerbOverview: RoleViewer, VerbTemplates: RoleViewer,
 		VerbLogs: RoleOperator, VerbAck: RoleOperator, VerbRestart: RoleOperator, VerbStop: RoleOperator,
 		VerbStart: RoleOperator, VerbMaintenance: RoleOperator, VerbBackup: RoleOperator, VerbDrill: RoleOperator,
 		VerbCreate: RoleAdmin, VerbAudit: RoleAdmin, VerbDelete: RoleAdmin, VerbClone: RoleAdmin, VerbRestore: RoleAdmin, VerbResetAdmin: RoleAdmin, VerbUpgrade: RoleAdmin,

@@ -163,6 +163,9 @@ type Dispatcher struct {
 	// OverviewSources feed overview and Home; nil: overview is not
 	// available on this server.
 	OverviewSources *OverviewSources
+	// Templates lists the template databases (templates); capacity
+	// adds a line about them when it is set.
+	Templates TemplateLister
 	// Jobs, when set, keeps each job's thread reference, so that a
 	// restart can report in the thread of a job it interrupted.
 	Jobs interface {
@@ -419,6 +422,8 @@ func (d *Dispatcher) run(ctx context.Context, req Request, cmd Command, role Rol
 		outcome, err = d.certsVerb(ctx, req, cmd, r)
 	case VerbOverview:
 		outcome, err = d.overviewVerb(ctx, cmd, r)
+	case VerbTemplates:
+		outcome, err = d.templatesVerb(ctx, cmd, r)
 	default:
 		outcome, err = d.unavailable(ctx, cmd, r)
 	}
@@ -644,6 +649,8 @@ func (d *Dispatcher) available(verb Verb) bool {
 		return d.Audits != nil
 	case VerbDrill:
 		return d.Drills != nil
+	case VerbTemplates:
+		return d.Templates != nil
 	case VerbAck:
 		return d.Alerts != nil
 	case VerbOverview:

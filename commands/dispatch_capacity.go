@@ -41,7 +41,11 @@ func (d *Dispatcher) capacityVerb(ctx context.Context, req Request, cmd Command,
 		}
 	}
 	long := func(ctx context.Context, text string) error { return r.Long(ctx, "", text) } // a table: a code block in chat
-	return "ok", d.withGraph(ctx, r, capacityGraph(d.Graphs), FormatCapacity(rep, mem), long)
+	text := FormatCapacity(rep, mem)
+	if line := d.capacityTemplates(ctx); line != "" {
+		text += "\n" + line
+	}
+	return "ok", d.withGraph(ctx, r, capacityGraph(d.Graphs), text, long)
 }
 
 // memoryUse is an instance's memory as systemd reports it, or why it is

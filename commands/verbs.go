@@ -114,6 +114,7 @@ var verbTable = []verbSpec{
 	{VerbCapacity, argsNone, "", "how many more instances this host can hold", RoleViewer},
 	{VerbCerts, argsNone, "", "certificates and their expiry", RoleViewer},
 	{VerbOverview, argsNone, "", "every instance at a glance: state (a maintenance window as a banner), health, memory, age of the last good backup, running jobs; and the confirmations and approvals waiting", RoleViewer},
+	{VerbTemplates, argsNone, "", "the template databases creations copy: release, modules, language, ready or building (how far) or failed (why), size, age", RoleViewer},
 	{VerbAudit, argsAudit, "[SINCE] [USER]", "the audit log since SINCE (24h, 7d, 2026-12-01; default 7d), of USER if given, as a CSV file to you alone", RoleAdmin},
 	{VerbHelp, argsNone, "", "the commands you may run", RoleViewer},
 	{VerbWhoami, argsNone, "", "your platform ID and role here", RoleNone},

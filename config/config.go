@@ -176,6 +176,10 @@ type Config struct {
 	SlackAlertMention   string        `envconfig:"SLACK_ALERT_MENTION" desc:"Slack user group ID (S…) notified by a new alert card and its repeats"`
 	DiscordAlertMention string        `envconfig:"DISCORD_ALERT_MENTION" desc:"Discord role ID notified by a new alert card and its repeats"`
 
+	// TemplateCheck is how often serve checks whether the configured
+	// branch moved, to build its new release and template ahead of need.
+	TemplateCheck time.Duration `envconfig:"TEMPLATE_CHECK" default:"10m" desc:"how often serve checks the configured branch and builds a new release's template ahead of need; 0 turns the ahead-of-need build off"`
+
 	// The watcher (on-call alerts).
 	WatchInterval   time.Duration `envconfig:"WATCH_INTERVAL" default:"1m" desc:"how often serve checks every instance; 0 turns the watcher off"`
 	WatchFailures   int           `envconfig:"WATCH_FAILURES" default:"3" desc:"consecutive failed checks before an alert"`
@@ -439,6 +443,9 @@ func (c *Config) Validate() error {
 	}
 	if c.OffsiteAlertAfter < 1 {
 		add("OFFSITE_ALERT_AFTER %d: at least 1", c.OffsiteAlertAfter)
+	}
+	if c.TemplateCheck < 0 || c.TemplateCheck > 0 && c.TemplateCheck < time.Second {
+		add("TEMPLATE_CHECK %s: give a duration of at least 1s (such as 10m), or 0 to turn the ahead-of-need build off", c.TemplateCheck)
 	}
 	if c.WatchInterval < 0 || c.WatchInterval > 0 && c.WatchInterval < time.Second {
 		add("WATCH_INTERVAL %s: give a duration of at least 1s (such as 1m), or 0 to turn the watcher off", c.WatchInterval)

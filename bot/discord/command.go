@@ -93,6 +93,7 @@ var subcommands = []subcommand{
 	{commands.VerbResetAdmin, "a new password for an instance's Odoo admin user, shown to you alone", []option{optName}, groupAdmin},
 	{commands.VerbCapacity, "what this server can still hold", nil, ""},
 	{commands.VerbCerts, "certificates and their expiry", nil, ""},
+	{commands.VerbTemplates, "template databases: ready, building (how far) or failed", nil, ""},
 	{commands.VerbOverview, "every instance at a glance: state, health, memory, last backup, jobs", nil, ""},
 	{commands.VerbAudit, "the audit log as a CSV file, to you alone", []option{optSince, optUser}, groupAdmin},
 	{commands.VerbHelp, "the commands you may run", nil, ""},

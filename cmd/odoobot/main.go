@@ -73,6 +73,7 @@ Verbs:
   capacity                       what the host holds and can still hold
   audit [SINCE] [USER]           the audit log since SINCE (24h, 7d, 2026-12-01; default 7d) as CSV
   certs                          certificates and their expiry
+  templates                      the template databases: ready, building (how far) or failed (why), size, age
   import [--dry-run] [--tracking-dir DIR]
                                  adopt API-DEV's existing instances
   isolate NAME --yes             move an adopted instance to a system user and database role of its own

@@ -26,7 +26,8 @@ var hostVerbs = map[string]bool{
 	"restart": true, "stop": true, "start": true, "maintenance": true, "whoami": true, "audit": true,
 	"backup": true, "backups": true, "restore": true, "delete": true, "drill": true,
 	"capacity": true, "certs": true, "reset-admin": true, "clone": true, "upgrade": true,
-	"overview": true,
+	"overview":  true,
+	"templates": true,
 }
 
 // verbs runs the verbs that operate on the host, and serve.
@@ -185,6 +186,7 @@ func hookOptions() app.Options {
 var readOnlyVerbs = map[string]bool{
 	"list": true, "status": true, "info": true, "logs": true, "backups": true,
 	"capacity": true, "certs": true, "help": true, "whoami": true, "overview": true,
+	"templates": true,
 }
 
 // reporter posts a line in the thread a job's reference names.
@@ -308,6 +310,7 @@ func serve(ctx context.Context, stdin io.Reader, stdout io.Writer, log *slog.Log
 	a.StartPITR(ctx)
 	a.StartWatch(ctx)
 	a.StartMetrics(ctx)
+	a.StartTemplates(ctx)
 	if len(runs) == 0 {
 		return shell.Run(ctx, stdin, stdout, a.Dispatcher, shell.Identity())
 	}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -76,6 +77,10 @@ type App struct {
 	databases    *odoo.Databases
 	pg           postgres.Admin // the day-two jobs' databases
 	pitr         *pitr.Driver   // nil without PITR_REPOSITORY
+	releases     *odoo.Releases
+	warmer       atomic.Pointer[odoo.Warmer] // wire_templates.go; nil when off
+	warming      sync.WaitGroup              // StartTemplates
+	stopWarming  context.CancelFunc          // StartTemplates; Close calls it
 
 	// originWiring keeps odoobot's default server and Cloudflare snippet
 	// in nginx (wire_origin.go).
@@ -357,6 +362,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	a.Runner = provision.NewRunner(provision.RunnerConfig{Store: store, Workers: cfg.JobWorkers, Logger: log, Faults: provision.FaultAt(opt.FailAt, opt.KillAt, killSelf), Logs: joblog.Files{},
 		Outcomes: jobends.Dir(filepath.Join(cfg.StateDir, "job-ends")), Ended: a.jobEnded, Failures: store})
 	releases := odoo.NewReleases(releaseConfig(cfg, buildUser, log))
+	a.releases = releases
 	edition := map[string]string{"e": "enterprise", "c": "community"}[cfg.OdooEdition]
 	// Dumps and restores of an instance's database run as its own role
 	// (tenant.Manager's Login, with odoobot's server).
@@ -376,7 +382,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		Host: provision.Host{
 			Store: store, Files: files,
 			Releases: releases, Targets: releases, Modules: releases,
-			GC:        &odoo.Collector{Releases: releases, Databases: databases},
+			GC:        warmAfterGC{&odoo.Collector{Releases: releases, Databases: databases}, a},
 			Databases: databases, Tenants: tenants, Owners: databases, Copies: databases,
 			OdooRuns: &odoo.Runs{},
 			Services: svc, Sites: a.originWiring.origin.Guarded(), DNS: dns, Certs: issuers,
@@ -418,6 +424,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		Allowlist: al, Auditor: store, Rules: cfg.NameRules(), Mode: cfg.SSLMode(),
 		Creator: a.Service, DayTwo: a.Service, Cloner: a.Service, Upgrader: a.Service, Capacity: a.Service,
 		Operator: a.Operator, Admins: a.Operator, Drills: a.Service, Audits: store, Jobs: store, Logger: log,
+		Templates:        databases, // the warmer's, with the configured one marked, once StartTemplates runs
 		ApprovalRequired: cfg.ApprovalRequired, ApprovalTTL: cfg.ApprovalTTL, Approvals: store,
 	}
 	a.Dispatcher.OverviewSources = a.overviewSources()
@@ -428,6 +435,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 // the connections.
 func (a *App) Close() {
 	a.sweeps.Wait()
+	if a.stopWarming != nil {
+		a.stopWarming()
+	}
+	a.warming.Wait()
 	if a.Runner != nil {
 		a.Runner.Close()
 	}

@@ -105,6 +105,7 @@ var rotatesLogs = map[provision.JobKind]bool{
 
 // jobEnded is the runner's Ended: see RotateLogs, then OnJobEnd.
 func (a *App) jobEnded(ctx context.Context, job provision.Job) {
+	a.warmAfterJob(job)
 	if rotatesLogs[job.Kind] {
 		a.RotateLogs(ctx, false)
 	}

@@ -101,6 +101,7 @@ type Databases struct {
 	log       *slog.Logger
 	spareBusy atomic.Bool    // a spare database is being made
 	bg        sync.WaitGroup // background work (spares), for Close
+	builds    templateBuilds // the templates this process initialises (templatebuilds.go)
 }
 
 // Close waits for the background work (a spare database being made) to
@@ -473,18 +474,32 @@ func (d *Databases) marker(ctx context.Context, name string) (string, error) {
 // whose filestore is gone (FilestoreDir moved, a disk cleaned) is dropped
 // and made again rather than cloned without its files.
 func (d *Databases) ensureTemplate(ctx context.Context, spec provision.DatabaseSpec, tpl string) error {
-	store := filepath.Join(d.cfg.FilestoreDir, tpl)
-	_, statErr := os.Stat(store)
-	if ok, err := d.Exists(ctx, tpl); err != nil || (ok && statErr == nil) {
+	if ready, err := d.templateReady(ctx, tpl); err != nil || ready {
 		return err
 	}
+	return d.sharedBuild(ctx, spec, tpl)
+}
+
+// templateReady reports whether template tpl exists with its filestore.
+func (d *Databases) templateReady(ctx context.Context, tpl string) (bool, error) {
+	_, statErr := os.Stat(filepath.Join(d.cfg.FilestoreDir, tpl))
+	ok, err := d.Exists(ctx, tpl)
+	return ok && statErr == nil, err
+}
+
+// buildTemplate is ensureTemplate's build, under the template's advisory
+// lock: another process building it is waited for (said through
+// spec.Progress); a template without its filestore is dropped and made
+// again.
+func (d *Databases) buildTemplate(ctx context.Context, spec provision.DatabaseSpec, tpl string) error {
+	store := filepath.Join(d.cfg.FilestoreDir, tpl)
 	conn, err := d.connect(ctx, "")
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	lockKey := advisoryKey(tpl)
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockKey); err != nil {
+	if err := lockTemplate(ctx, conn, lockKey, spec.Progress); err != nil {
 		return fmt.Errorf("wait for template %s: %w", tpl, err)
 	}
 	// Closing the session releases the lock too, should the unlock fail.

@@ -107,6 +107,11 @@ func TestMetricsCPUOfBusyInstance(t *testing.T) {
 	samples := waitSamples(t, ctx, a, name, 5)
 	bot.stop(t)
 	requireReadings(t, samples)
+	for i := 1; i < len(samples); i++ {
+		if p, c := samples[i-1].CPUNanos, samples[i].CPUNanos; p != nil && c != nil && *c < *p {
+			t.Errorf("sample %d: CPU time %d ns, less than the previous sample's %d, with no restart", i, *c, *p)
+		}
+	}
 	first, last := samples[0], samples[len(samples)-1]
 	if first.CPUNanos == nil || last.CPUNanos == nil {
 		t.Fatalf("no CPU time in the first or last of %d samples", len(samples))

@@ -62,21 +62,26 @@ func waitSamples(t *testing.T, ctx context.Context, a *app.App, name string, n i
 }
 
 // requireReadings checks that the samples hold what the sandbox host
-// can tell: the unit's memory (its cgroup) and the response time of
-// the site through nginx, both in a sensible range.
+// can tell: the unit's memory (its cgroup), its CPU time (systemd has
+// none on the sandbox's cgroup v1 layout: read from the kernel) and the
+// response time of the site through nginx, each in a sensible range,
+// the CPU time in every sample (it may go down: a restart resets it).
 func requireReadings(t *testing.T, samples []provision.Sample) {
 	t.Helper()
-	var mem, resp int
+	var mem, cpu, resp int
 	for _, s := range samples {
 		if s.MemoryBytes != nil && *s.MemoryBytes > 1<<20 && *s.MemoryBytes < 8<<30 {
 			mem++
+		}
+		if s.CPUNanos != nil && *s.CPUNanos > 0 {
+			cpu++
 		}
 		if s.Response != nil && *s.Response > 0 && *s.Response < 10*time.Second {
 			resp++
 		}
 	}
-	if mem == 0 || resp == 0 {
-		t.Errorf("of %d samples, %d have a memory figure and %d a response time through nginx; want both series non-empty", len(samples), mem, resp)
+	if mem == 0 || resp == 0 || cpu != len(samples) {
+		t.Errorf("of %d samples, %d have a memory figure, %d a CPU time and %d a response time through nginx; want memory and response non-empty and a CPU time in every sample", len(samples), mem, cpu, resp)
 	}
 }
 

@@ -15,7 +15,10 @@ import (
 )
 
 // Status reads unit's state from systemd: load and active states, main
-// PID, current memory and when it became active. A unit systemd does not
+// PID, current memory, CPU time and when it became active. When systemd
+// has no CPU figure for a running unit (CPUUsageNSec unset: a cgroup v1
+// host without CPU accounting), CPUNanos is the CPU time of the unit's
+// processes read from the kernel (unitCPU). A unit systemd does not
 // know is not an error: it is reported with Loaded false and its states
 // (typically inactive/dead).
 func (m *Manager) Status(ctx context.Context, unit string) (_ provision.ServiceStatus, err error) {
@@ -34,7 +37,11 @@ func (m *Manager) Status(ctx context.Context, unit string) (_ provision.ServiceS
 			return provision.ServiceStatus{}, fmt.Errorf("systemd: status %s: service properties: %w", unit, err)
 		}
 	}
-	return statusFrom(unit, props, svc), nil
+	s := statusFrom(unit, props, svc)
+	if s.CPUNanos == 0 && s.Running() && m.procRoot != "" {
+		s.CPUNanos, _ = unitCPU(m.procRoot, m.cgroupRoot, str(svc, "ControlGroup"), s.MainPID)
+	}
+	return s, nil
 }
 
 // statusFrom builds a ServiceStatus from the properties of the

@@ -34,6 +34,10 @@ type Manager struct {
 	poll time.Duration
 	// journalLines is how many journal lines a UnitError carries.
 	journalLines int
+	// procRoot and cgroupRoot are where the kernel shows processes and
+	// cgroups (/proc, /sys/fs/cgroup), for the CPU time of a unit
+	// systemd does not count (unitCPU); "" turns that fallback off.
+	procRoot, cgroupRoot string
 }
 
 // New connects to systemd: first directly on its private socket
@@ -68,6 +72,8 @@ func New(ctx context.Context, log *slog.Logger) (*Manager, error) {
 			settle:       200 * time.Millisecond,
 			poll:         50 * time.Millisecond,
 			journalLines: 20,
+			procRoot:     "/proc",
+			cgroupRoot:   "/sys/fs/cgroup",
 		}, nil
 	case <-ctx.Done():
 		go func() {

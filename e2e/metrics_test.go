@@ -151,5 +151,18 @@ func TestMetricsStatusGraphOnDiscord(t *testing.T) {
 		t.Errorf("the graph was sent ephemeral, want it public like the status answer")
 	}
 	requireGraph(t, "status "+name, []byte(att.Files[file]))
+
+	// capacity attaches the host's week the same way.
+	const capToken = "e2e-token-capgraph"
+	s.Gateway.DeliverInteraction(s.Slash(where, "713000000000009002", capToken, discordtest.Member{ID: discordAdmin, Name: "ana"}, "odoo", "capacity"))
+	waitDiscord(t, s, bot, time.Minute, "the capacity graph attached", func() bool {
+		var ok bool
+		att, ok = callOf(s, func(c discordtest.Call) bool { return forToken(c, capToken) && c.Files["capacity-7d.png"] != "" })
+		return ok
+	})
+	if att.Ephemeral() {
+		t.Errorf("the capacity graph was sent ephemeral, want it public like the capacity answer")
+	}
+	requireGraph(t, "capacity", []byte(att.Files["capacity-7d.png"]))
 	bot.stop(t)
 }

@@ -145,7 +145,7 @@ func (cl *cloning) copy(ctx context.Context) error {
 	defer remove()
 	dump := filepath.Join(tmp, "database.dump")
 	start := time.Now()
-	if err := cl.d.pg.Dump(ctx, src.Internal, dump); err != nil {
+	if err := cl.d.pg.DumpCopy(ctx, src.Internal, dump); err != nil {
 		return fmt.Errorf("copy: dump %s: %w", src.Internal, err)
 	}
 	cl.cr.progress(StepCopy, fmt.Sprintf("dumped %s in %s; restoring", src.Internal, time.Since(start).Round(100*time.Millisecond)))

@@ -232,8 +232,11 @@ func (p Admin) Dump(ctx context.Context, db, file string) error {
 // its tables written at once by that many sessions sharing one
 // snapshot; with one, a custom-format file as Dump writes. Either way
 // one consistent snapshot, taken while db serves, logged in as the role
-// that owns db; Restore restores both. The error starts with "backup: "
-// as Dump's does; what a failed pg_dump wrote is removed.
+// that owns db; Restore restores both. A parallel dump one of whose
+// workers could not lock a table (a session asked for an exclusive lock
+// on it meanwhile) is made again the serial way, which waits. The error
+// starts with "backup: " as Dump's does; what a failed pg_dump wrote is
+// removed.
 func (p Admin) DumpCopy(ctx context.Context, db, path string) error {
 	n := p.jobs()
 	if n == 1 {
@@ -249,7 +252,18 @@ func (p Admin) DumpCopy(ctx context.Context, db, path string) error {
 	}
 	if _, err := p.run(ctx, c, "pg_dump", "-Fd", "-j", strconv.Itoa(n), "-f", path, "-d", db); err != nil {
 		_ = os.RemoveAll(path)
-		return fmt.Errorf("backup: %w", err)
+		if !strings.Contains(err.Error(), "could not obtain lock on relation") {
+			return fmt.Errorf("backup: %w", err)
+		}
+		// A worker's lock was refused (NOWAIT) because a session asked
+		// for an exclusive lock on a table after the leader had locked
+		// it (Odoo altering a table, say): the serial dump waits for
+		// it instead, as a backup's does.
+		if err := p.Dump(ctx, db, path); err != nil {
+			_ = os.RemoveAll(path)
+			return err
+		}
+		return nil
 	}
 	return os.Chmod(path, 0o700)
 }

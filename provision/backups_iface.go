@@ -44,9 +44,15 @@ type DatabaseDumps interface {
 	// Counts counts the rows of the same tables of db, logged in as the
 	// role that owns it, read only, bounded in time.
 	Counts(ctx context.Context, db string) (map[string]int64, error)
+	// DumpCopy writes a dump of db to path (which must not exist) for a
+	// copy restored at once: one consistent snapshot, taken while db
+	// serves, by parallel workers where the host has the CPUs (a dump
+	// directory), else as Dump's file.
+	DumpCopy(ctx context.Context, db, path string) error
 	// Restore creates database db owned by owner ("" for odoobot's role),
-	// closed to other roles, and restores file into it as owner; on
-	// failure db is dropped again.
+	// closed to other roles, and restores file (Dump's or DumpCopy's)
+	// into it as owner, by parallel workers where the host has the CPUs;
+	// on failure db is dropped again.
 	Restore(ctx context.Context, db, owner, file string) error
 }
 

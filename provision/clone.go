@@ -130,8 +130,9 @@ type cloning struct {
 func (cl *cloning) staging() string { return cl.cr.inst.Internal + RestoreStagingSuffix }
 
 // copy dumps the source's database (one consistent snapshot, while it
-// serves), restores it as the new instance's role under the staging
-// name, gives it its own identity and the odoobot marker, renames it into
+// serves; DatabaseDumps.DumpCopy: by parallel workers where the host
+// has the CPUs), restores it as the new instance's role under the
+// staging name, gives it its own identity and the odoobot marker, renames it into
 // place, and copies the source's filestore.
 func (cl *cloning) copy(ctx context.Context) error {
 	inst, src := cl.cr.inst, cl.src
@@ -145,10 +146,11 @@ func (cl *cloning) copy(ctx context.Context) error {
 	defer remove()
 	dump := filepath.Join(tmp, "database.dump")
 	start := time.Now()
-	if err := cl.d.pg.Dump(ctx, src.Internal, dump); err != nil {
+	if err := cl.d.pg.DumpCopy(ctx, src.Internal, dump); err != nil {
 		return fmt.Errorf("copy: dump %s: %w", src.Internal, err)
 	}
 	cl.cr.progress(StepCopy, fmt.Sprintf("dumped %s in %s; restoring", src.Internal, time.Since(start).Round(100*time.Millisecond)))
+	start = time.Now()
 	if err := cl.d.pg.Restore(ctx, cl.staging(), inst.DBRole, dump); err != nil {
 		return fmt.Errorf("copy: restore: %w", err)
 	}
@@ -158,6 +160,7 @@ func (cl *cloning) copy(ctx context.Context) error {
 	if err := cl.d.pg.Rename(ctx, cl.staging(), inst.Internal); err != nil {
 		return fmt.Errorf("copy: rename %s: %w", cl.staging(), err)
 	}
+	cl.cr.progress(StepCopy, fmt.Sprintf("restored %s in %s; copying the filestore", inst.Internal, time.Since(start).Round(100*time.Millisecond)))
 	if err := cl.copyFilestore(ctx); err != nil {
 		return fmt.Errorf("copy: filestore: %w", err)
 	}

@@ -302,7 +302,7 @@ func (u *upgradeRun) testOnCopy(ctx context.Context) (err error) {
 	}
 	defer remove()
 	dump := filepath.Join(tmp, "database.dump")
-	if err := u.d.pg.Dump(ctx, u.inst.Internal, dump); err != nil {
+	if err := u.d.pg.DumpCopy(ctx, u.inst.Internal, dump); err != nil {
 		return fmt.Errorf("test: dump %s: %w", u.inst.Internal, err)
 	}
 	if err := u.d.pg.Restore(ctx, u.copyDB(), u.inst.DBRole, dump); err != nil {

@@ -29,6 +29,9 @@ else
   bench '^BenchmarkRealOdooCold$' 2x
   # A real upgrade builds a release and runs -u all twice: three per version.
   bench '^BenchmarkRealOdooUpgrade$' 3x
+  # A clone of a big instance (up to a 1 GB filestore and a 300 MB
+  # database), the serial and the parallel way: three of each per size.
+  bench '^BenchmarkCloneBig$' 3x
   # Costs as instances grow: one run builds 500 stand-in instances
   # (ODOOBOT_BENCH_SCALE=1,100,250,500), measures at each size, removes them.
   bench '^BenchmarkScale$' 1x

@@ -54,6 +54,10 @@ type Options struct {
 	// ACMENameservers are asked whether a DNS-01 record is visible; nil
 	// keeps lego's defaults (the zone's authoritative servers).
 	ACMENameservers []string
+	// CopyJobs is how many pg_dump and pg_restore workers a copy and a
+	// restore run (postgres.Admin's Jobs): 0 for the host's CPUs, 1 for
+	// the serial path.
+	CopyJobs int
 }
 
 // App is odoobot, wired.
@@ -372,6 +376,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 			role, pw, err := tenants.Login(ctx, db)
 			return provision.DBConn{Host: cfg.DBHost, Port: cfg.DBPort, User: role, Password: pw}, err
 		},
+		Jobs: opt.CopyJobs,
 	}
 	if a.pitr, err = newPITR(cfg, a.pg.Login); err != nil {
 		a.Close()

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,6 +49,25 @@ type Admin struct {
 	// DB's server). nil logs in as DB's role: only for a host whose
 	// databases odoobot's role owns itself.
 	Login func(ctx context.Context, db string) (provision.DBConn, error)
+	// Jobs is how many workers (-j) a copy's pg_dump and every
+	// pg_restore run: 0 for the host's CPUs, at most MaxJobs; 1 for the
+	// serial path (DumpCopy writes a custom-format file, pg_restore
+	// runs alone).
+	Jobs int
+}
+
+// MaxJobs bounds Admin's parallel workers: each is one more session of
+// the instance's role and one more PostgreSQL backend doing the work.
+const MaxJobs = 8
+
+// jobs is how many workers a copy and a restore run: Jobs, else the
+// host's CPUs, between 1 and MaxJobs.
+func (p Admin) jobs() int {
+	n := p.Jobs
+	if n <= 0 {
+		n = runtime.NumCPU()
+	}
+	return max(1, min(n, MaxJobs))
 }
 
 // login is who pg_dump and pg_restore log in to db as.
@@ -206,6 +226,48 @@ func (p Admin) Dump(ctx context.Context, db, file string) error {
 	return os.Chmod(file, 0o600)
 }
 
+// DumpCopy writes a dump of database db to path (which must not exist)
+// for a copy restored at once (a clone, an upgrade's test copy): with
+// more than one worker (jobs), a directory-format dump (pg_dump -Fd -j),
+// its tables written at once by that many sessions sharing one
+// snapshot; with one, a custom-format file as Dump writes. Either way
+// one consistent snapshot, taken while db serves, logged in as the role
+// that owns db; Restore restores both. A parallel dump one of whose
+// workers could not lock a table (a session asked for an exclusive lock
+// on it meanwhile) is made again the serial way, which waits. The error
+// starts with "backup: " as Dump's does; what a failed pg_dump wrote is
+// removed.
+func (p Admin) DumpCopy(ctx context.Context, db, path string) error {
+	n := p.jobs()
+	if n == 1 {
+		if err := p.Dump(ctx, db, path); err != nil {
+			_ = os.RemoveAll(path)
+			return err
+		}
+		return nil
+	}
+	c, err := p.login(ctx, db)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if _, err := p.run(ctx, c, "pg_dump", "-Fd", "-j", strconv.Itoa(n), "-f", path, "-d", db); err != nil {
+		_ = os.RemoveAll(path)
+		if !strings.Contains(err.Error(), "could not obtain lock on relation") {
+			return fmt.Errorf("backup: %w", err)
+		}
+		// A worker's lock was refused (NOWAIT) because a session asked
+		// for an exclusive lock on a table after the leader had locked
+		// it (Odoo altering a table, say): the serial dump waits for
+		// it instead, as a backup's does.
+		if err := p.Dump(ctx, db, path); err != nil {
+			_ = os.RemoveAll(path)
+			return err
+		}
+		return nil
+	}
+	return os.Chmod(path, 0o700)
+}
+
 // SQL runs stmt on the maintenance database and returns its command tag
 // (e.g. "ALTER DATABASE"). Without args, stmt may hold several
 // statements separated by semicolons, run in one transaction (all or
@@ -294,7 +356,11 @@ func (p Admin) Drop(ctx context.Context, db string) error {
 // closed to other roles, and restores file into it logged in as owner
 // (Login), so that everything in it is owner's and whatever the dump
 // runs (a CHECK constraint's function, a default) runs as owner; on
-// failure db is dropped again.
+// failure db is dropped again. file is a custom-format file (Dump, a
+// backup's) or a dump directory (DumpCopy); pg_restore runs jobs
+// workers (-j), each a session of owner logged in the same way, which
+// both formats allow (a custom-format file on disk can be read at each
+// table's offset).
 func (p Admin) Restore(ctx context.Context, db, owner, file string) error {
 	if owner == "" {
 		owner = p.DB.User
@@ -316,7 +382,11 @@ func (p Admin) Restore(ctx context.Context, db, owner, file string) error {
 		_ = p.Drop(context.WithoutCancel(ctx), db)
 		return err
 	}
-	if _, err := p.run(ctx, c, "pg_restore", "--no-owner", "--no-acl", "--exit-on-error", "-d", db, file); err != nil {
+	args := []string{"--no-owner", "--no-acl", "--exit-on-error"}
+	if n := p.jobs(); n > 1 {
+		args = append(args, "-j", strconv.Itoa(n))
+	}
+	if _, err := p.run(ctx, c, "pg_restore", append(args, "-d", db, file)...); err != nil {
 		_ = p.Drop(context.WithoutCancel(ctx), db)
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 // restore does (into the tenant's own role) and as a clone or an
 // upgrade's test copy do (into another instance's role), by odoobot's
 // role as production runs it (CREATEDB CREATEROLE, not a superuser),
+// serially and by parallel workers (a clone's dump directory),
 // nothing of it happens, and each restored database holds the data.
 func TestHostileTenantDumpRestore(t *testing.T) {
 	h := testenv.NewHostile(t)
@@ -32,6 +33,7 @@ func TestHostileTenantDumpRestore(t *testing.T) {
 		testenv.Missing(t, err.Error())
 	}
 	victim, neighbour, copyRole := h.Role(t, "victim"), h.Role(t, "neighbour"), h.Role(t, "copy")
+	parallelRole := h.Role(t, "pcopy")
 	db := victim
 	h.Database(t, db, victim)
 	h.Plant(t, db, victim, neighbour)
@@ -57,11 +59,25 @@ func TestHostileTenantDumpRestore(t *testing.T) {
 	if diff := cmp.Diff(h.Snapshot(t), before); diff != "" {
 		t.Errorf("after Dump (-got +want):\n%s", diff)
 	}
-	for _, c := range []struct{ what, db, owner string }{
-		{"restore", victim + ".restore", victim},
-		{"clone", copyRole, copyRole},
+	// A clone's parallel dump (a directory, 4 workers) and restore.
+	par := pg
+	par.Jobs = 4
+	dir := filepath.Join(t.TempDir(), "database.dump")
+	if err := par.DumpCopy(ctx, db, dir); err != nil {
+		t.Fatalf("DumpCopy: %v", err)
+	}
+	if diff := cmp.Diff(h.Snapshot(t), before); diff != "" {
+		t.Errorf("after DumpCopy (-got +want):\n%s", diff)
+	}
+	for _, c := range []struct {
+		what, db, owner, file string
+		by                    Admin
+	}{
+		{"restore", victim + ".restore", victim, file, pg},
+		{"clone", copyRole, copyRole, file, pg},
+		{"parallel clone", parallelRole, parallelRole, dir, par},
 	} {
-		if err := pg.Restore(ctx, c.db, c.owner, file); err != nil {
+		if err := c.by.Restore(ctx, c.db, c.owner, c.file); err != nil {
 			t.Errorf("%s: Restore: %v", c.what, err)
 			continue
 		}

@@ -111,6 +111,11 @@ func (p *Postgres) Dump(_ context.Context, db, file string) error {
 	return nil
 }
 
+// DumpCopy keeps a copy of db as path, as Dump does.
+func (p *Postgres) DumpCopy(ctx context.Context, db, path string) error {
+	return p.Dump(ctx, db, path)
+}
+
 // Restore makes database db from the dump file, owned by owner; a db
 // that exists is refused.
 func (p *Postgres) Restore(_ context.Context, db, owner, file string) error {

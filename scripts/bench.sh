@@ -27,7 +27,8 @@ else
   # A real cold creation takes one to two minutes, and Odoo's own -i as
   # long again: two of each per version.
   bench '^BenchmarkRealOdooCold$' 2x
-  # A real upgrade builds a release and runs -u all twice: three per version.
+  # A real upgrade builds a release and updates twice: a one-module release
+  # and a core one (-u all), three of each per version.
   bench '^BenchmarkRealOdooUpgrade$' 3x
   # A clone of a big instance (up to a 1 GB filestore and a 300 MB
   # database), the serial and the parallel way: three of each per size.

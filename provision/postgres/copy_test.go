@@ -77,20 +77,8 @@ func TestParallelCopyHoldsWhatSerialDoes(t *testing.T) {
 	if _, err := pg.path("pg_restore"); err != nil {
 		testenv.Missing(t, err.Error())
 	}
-	b := make([]byte, 4)
-	rand.Read(b)
-	src := "copy_src_" + hex.EncodeToString(b)
+	src := newCopySource(t, ctx, pg, "copy_src_", "_serial", "_parallel", "_backup")
 	serial, parallel, backup := src+"_serial", src+"_parallel", src+"_backup"
-	t.Cleanup(func() {
-		for _, db := range []string{src, serial, parallel, backup} {
-			if err := pg.Drop(context.Background(), db); err != nil {
-				t.Errorf("cleanup: %v", err)
-			}
-		}
-	})
-	if _, err := pg.SQL(ctx, "CREATE DATABASE "+pgdb.Ident(src)); err != nil {
-		t.Fatal(err)
-	}
 	seedCopySource(t, ctx, admin, src)
 	want := readCopyFacts(t, ctx, admin, src)
 	if want.Rows != 20000 || want.Docs != 2000 || want.Seq != 31337 || want.LargeObjectLength != 200000 {
@@ -148,20 +136,8 @@ func TestParallelRestoreFailureLeavesNothing(t *testing.T) {
 		testenv.Missing(t, err.Error())
 	}
 	pg.Jobs = 4
-	b := make([]byte, 4)
-	rand.Read(b)
-	src := "copy_bad_" + hex.EncodeToString(b)
+	src := newCopySource(t, ctx, pg, "copy_bad_", "_copy")
 	dst := src + "_copy"
-	t.Cleanup(func() {
-		for _, db := range []string{src, dst} {
-			if err := pg.Drop(context.Background(), db); err != nil {
-				t.Errorf("cleanup: %v", err)
-			}
-		}
-	})
-	if _, err := pg.SQL(ctx, "CREATE DATABASE "+pgdb.Ident(src)); err != nil {
-		t.Fatal(err)
-	}
 	seedCopySource(t, ctx, admin, src)
 
 	missing := filepath.Join(t.TempDir(), "missing.dump")
@@ -211,20 +187,8 @@ func TestParallelDumpWaitsForALockedTable(t *testing.T) {
 		testenv.Missing(t, err.Error())
 	}
 	pg.Jobs = 2
-	b := make([]byte, 4)
-	rand.Read(b)
-	src := "copy_lock_" + hex.EncodeToString(b)
+	src := newCopySource(t, ctx, pg, "copy_lock_", "_copy")
 	dst := src + "_copy"
-	t.Cleanup(func() {
-		for _, db := range []string{src, dst} {
-			if err := pg.Drop(context.Background(), db); err != nil {
-				t.Errorf("cleanup: %v", err)
-			}
-		}
-	})
-	if _, err := pg.SQL(ctx, "CREATE DATABASE "+pgdb.Ident(src)); err != nil {
-		t.Fatal(err)
-	}
 	conn := connectTo(t, ctx, admin, src)
 	defer conn.Close(ctx)
 	// pg_dump -j dumps the largest tables first: the small table "hot"
@@ -282,4 +246,25 @@ CREATE TABLE hot (id int); INSERT INTO hot SELECT generate_series(1, 7);`); err 
 	if (n != 7 && n != 8) || big != 60000 {
 		t.Errorf("the copy holds %d rows of hot and %d of big12, want 7 or 8 and 60000", n, big)
 	}
+}
+
+// newCopySource creates an empty database named prefix and a random
+// suffix, and has it and its copies (its name followed by each of
+// copies) dropped when the test ends.
+func newCopySource(t *testing.T, ctx context.Context, pg Admin, prefix string, copies ...string) string {
+	t.Helper()
+	b := make([]byte, 4)
+	rand.Read(b)
+	src := prefix + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		for _, db := range append([]string{""}, copies...) {
+			if err := pg.Drop(context.Background(), src+db); err != nil {
+				t.Errorf("cleanup: %v", err)
+			}
+		}
+	})
+	if _, err := pg.SQL(ctx, "CREATE DATABASE "+pgdb.Ident(src)); err != nil {
+		t.Fatal(err)
+	}
+	return src
 }
